@@ -1,0 +1,15 @@
+/* cli.h — the subcommands of the `optcl` command. */
+#ifndef OPTCL_CLI_H
+#define OPTCL_CLI_H
+
+#include "optcl.h"
+
+int optcl_cli_devices(int argc, char **argv);
+int optcl_cli_replay(int argc, char **argv);
+
+/* Applies one KEY=VALUE hyperparameter (PyTorch's constructor names) to config. On error
+ * returns non-zero and writes a one-line reason into message. */
+int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value, char *message,
+                           size_t message_size);
+
+#endif

@@ -1,0 +1,355 @@
+/* optimizer.c — optimizer objects: state buffers, the cached update kernel, and the step that
+ * enqueues one launch per parameter group (or runs the reference rule on the host). */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *family_of(optcl_algorithm a)
+{
+    return a == OPTCL_ADAMW ? "adam" : optcl_algorithm_name(a);
+}
+
+/* The options that never change within a configuration become -D macros of the program. */
+static void build_options(const optcl_optimizer_config *c, char *out, size_t size)
+{
+    int n = snprintf(out, size, "-DMAXIMIZE=%d", c->maximize);
+    switch (c->algorithm) {
+    case OPTCL_SGD:
+        snprintf(out + n, size - (size_t)n, " -DHAS_MOMENTUM=%d -DNESTEROV=%d -DEMA=%d",
+                 c->sgd.momentum != 0.0, c->sgd.nesterov, c->sgd.ema);
+        break;
+    case OPTCL_ADAM:
+    case OPTCL_ADAMW:
+        snprintf(out + n, size - (size_t)n, " -DDECOUPLED=%d -DAMSGRAD=%d",
+                 c->algorithm == OPTCL_ADAMW, c->adam.amsgrad);
+        break;
+    case OPTCL_RMSPROP:
+        snprintf(out + n, size - (size_t)n, " -DCENTERED=%d -DHAS_MOMENTUM=%d",
+                 c->rmsprop.centered, c->rmsprop.momentum > 0.0);
+        break;
+    case OPTCL_RPROP:
+        snprintf(out + n, size - (size_t)n, " -DCLASSIC=%d",
+                 c->rprop.variant == OPTCL_RPROP_CLASSIC);
+        break;
+    default:
+        break;
+    }
+}
+
+static void optimizer_free(optcl_optimizer *opt)
+{
+    for (size_t i = 0; i < OPTCL__MAX_STATES; i++) {
+        if (opt->state[i])
+            clReleaseMemObject(opt->state[i]);
+        optcl__host_free(opt->host_state[i]);
+    }
+    if (opt->kernel)
+        clReleaseKernel(opt->kernel);
+    free(opt);
+}
+
+/* Binds the buffers once; only scalars change per step. Unused state slots get the gradient
+ * buffer, which the kernel's options never let it touch. */
+static cl_int bind_buffers(optcl_optimizer *opt)
+{
+    optcl_params *p = opt->params;
+    cl_mem slots[OPTCL__MAX_STATES];
+    for (size_t i = 0; i < OPTCL__MAX_STATES; i++)
+        slots[i] = i < opt->state_count ? opt->state[i] : p->buffer[OPTCL_ROLE_GRADS];
+    /* RMSprop's state list skips what it does not keep; its kernel has fixed slots. */
+    if (opt->config.algorithm == OPTCL_RMSPROP) {
+        cl_mem square = opt->state[0], grad_avg = NULL, buf = NULL;
+        size_t k = 1;
+        if (opt->config.rmsprop.centered)
+            grad_avg = opt->state[k++];
+        if (opt->config.rmsprop.momentum > 0.0)
+            buf = opt->state[k++];
+        slots[0] = square;
+        slots[1] = grad_avg ? grad_avg : p->buffer[OPTCL_ROLE_GRADS];
+        slots[2] = buf ? buf : p->buffer[OPTCL_ROLE_GRADS];
+    }
+    size_t nslots = opt->config.algorithm == OPTCL_SGD     ? 1
+                    : opt->config.algorithm == OPTCL_RPROP ? 2
+                                                           : 3;
+    cl_int err = clSetKernelArg(opt->kernel, 0, sizeof(cl_mem), &p->buffer[OPTCL_ROLE_PARAMS]);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(opt->kernel, 1, sizeof(cl_mem), &p->buffer[OPTCL_ROLE_GRADS]);
+    for (size_t i = 0; i < nslots && err == CL_SUCCESS; i++)
+        err = clSetKernelArg(opt->kernel, (cl_uint)(2 + i), sizeof(cl_mem), &slots[i]);
+    return err;
+}
+
+static optcl_status create_device_side(optcl_optimizer *opt)
+{
+    optcl_context *ctx = opt->params->ctx;
+    size_t bytes = opt->params->flat * sizeof(float);
+    for (size_t i = 0; i < opt->state_count; i++) {
+        cl_int err = CL_SUCCESS;
+        const float zero = 0.0f;
+        opt->state[i] = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+        if (err == CL_SUCCESS)
+            err = clEnqueueFillBuffer(ctx->queue, opt->state[i], &zero, sizeof zero, 0, bytes, 0,
+                                      NULL, NULL);
+        if (err != CL_SUCCESS)
+            return optcl__fail(ctx->message, (optcl_status)err,
+                               "allocating the %s buffer (%zu bytes) on %s failed: %s",
+                               opt->state_names[i], bytes, ctx->device_name,
+                               optcl_status_name((optcl_status)err));
+    }
+    char options[256], kernel_name[64];
+    build_options(&opt->config, options, sizeof options);
+    const char *family = family_of(opt->config.algorithm);
+    cl_program program = NULL;
+    optcl_status st = optcl__get_program(ctx, family, options, &program, &opt->build_log);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    snprintf(kernel_name, sizeof kernel_name, "optcl_%s_f32", family);
+    cl_int err = CL_SUCCESS;
+    opt->kernel = clCreateKernel(program, kernel_name, &err);
+    if (err == CL_SUCCESS)
+        err = bind_buffers(opt);
+    if (err == CL_SUCCESS)
+        err = clFinish(ctx->queue); /* the zero fills must have happened before we return */
+    if (err != CL_SUCCESS)
+        return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s",
+                           kernel_name, optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_config *config,
+                                    optcl_optimizer **out)
+{
+    if (!params)
+        return OPTCL_ERROR_NULL_POINTER;
+    optcl_context *ctx = params->ctx;
+    if (!config || !out)
+        return optcl__fail(ctx->message, OPTCL_ERROR_NULL_POINTER,
+                           "optcl_optimizer_create: %s is NULL", config ? "out" : "config");
+    *out = NULL;
+    optcl_status st = optcl__validate_config(config, ctx->message);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    optcl_optimizer *opt = calloc(1, sizeof *opt);
+    if (!opt)
+        return optcl__fail(ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    opt->params = params;
+    opt->config = *config;
+    opt->config.groups = NULL; /* resolved into opt->groups; the caller's array may go away */
+    opt->config.group_count = 0;
+    for (int g = 0; g < OPTCL_MAX_GROUPS; g++) {
+        bool own = (size_t)g < config->group_count;
+        double lr = own && config->groups[g].lr >= 0.0 ? config->groups[g].lr : config->lr;
+        double wd = own && config->groups[g].weight_decay >= 0.0 ? config->groups[g].weight_decay
+                                                                  : config->weight_decay;
+        opt->groups[g].lr = lr;
+        opt->groups[g].weight_decay = wd;
+    }
+    opt->state_count = optcl__state_names(config, opt->state_names);
+    if (ctx->backend == OPTCL_BACKEND_REFERENCE) {
+        for (size_t i = 0; i < opt->state_count && st == OPTCL_SUCCESS; i++) {
+            opt->host_state[i] = optcl__host_alloc(params->flat);
+            if (!opt->host_state[i])
+                st = optcl__fail(ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                                 "cannot allocate the %s state (%zu floats)",
+                                 opt->state_names[i], params->flat);
+        }
+    } else {
+        st = create_device_side(opt);
+    }
+    if (st != OPTCL_SUCCESS) {
+        optimizer_free(opt);
+        return st;
+    }
+    params->live_optimizers++;
+    *out = opt;
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_optimizer_destroy(optcl_optimizer *opt)
+{
+    if (!opt)
+        return OPTCL_SUCCESS;
+    if (opt->params->ctx->queue)
+        clFinish(opt->params->ctx->queue);
+    opt->params->live_optimizers--;
+    optimizer_free(opt);
+    return OPTCL_SUCCESS;
+}
+
+/* ---- step ---------------------------------------------------------------------------------- */
+
+#define ARG(i, v) err = err == CL_SUCCESS ? clSetKernelArg(k, (i), sizeof(v), &(v)) : err
+
+static cl_int set_scalars(const optcl_optimizer *opt, const optcl__step_scalars *s, cl_ulong end)
+{
+    cl_kernel k = opt->kernel;
+    cl_int err = CL_SUCCESS;
+    switch (opt->config.algorithm) {
+    case OPTCL_SGD:
+        ARG(3, s->neg_lr), ARG(4, s->weight_decay), ARG(5, s->momentum);
+        ARG(6, s->one_minus_dampening), ARG(7, s->first_step), ARG(8, end);
+        break;
+    case OPTCL_ADAM:
+    case OPTCL_ADAMW:
+        ARG(5, s->weight_decay), ARG(6, s->decay_factor), ARG(7, s->one_minus_beta1);
+        ARG(8, s->beta2), ARG(9, s->one_minus_beta2), ARG(10, s->neg_step_size);
+        ARG(11, s->bias_correction2_sqrt), ARG(12, s->eps), ARG(13, end);
+        break;
+    case OPTCL_RMSPROP:
+        ARG(5, s->neg_lr), ARG(6, s->weight_decay), ARG(7, s->alpha);
+        ARG(8, s->one_minus_alpha), ARG(9, s->eps), ARG(10, s->momentum), ARG(11, end);
+        break;
+    case OPTCL_RPROP:
+        ARG(4, s->lr), ARG(5, s->etaminus), ARG(6, s->etaplus), ARG(7, s->step_min);
+        ARG(8, s->step_max), ARG(9, s->first_step), ARG(10, end);
+        break;
+    default:
+        err = CL_INVALID_VALUE;
+        break;
+    }
+    return err;
+}
+
+optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
+                                  const cl_event *wait_list, cl_event *event)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    optcl_params *p = opt->params;
+    bool reference = p->ctx->backend == OPTCL_BACKEND_REFERENCE;
+    if (reference && (num_events > 0 || wait_list))
+        return optcl__fail(opt->message, OPTCL_ERROR_WRONG_BACKEND,
+                           "optcl_optimizer_step: the reference backend takes no events");
+    if ((num_events > 0) != (wait_list != NULL))
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "optcl_optimizer_step: num_events is %u but wait_list is %s",
+                           num_events, wait_list ? "not NULL" : "NULL");
+    uint64_t step = opt->steps + 1;
+    if (event)
+        *event = NULL;
+    for (size_t r = 0; r < p->range_count; r++) {
+        const optcl__group_range *range = &p->ranges[r];
+        optcl__step_scalars s;
+        optcl__compute_scalars(&opt->config, &opt->groups[range->group], step, &s);
+        if (reference) {
+            optcl__reference_step(&opt->config, p->host[OPTCL_ROLE_PARAMS],
+                                  p->host[OPTCL_ROLE_GRADS], opt->host_state, range->begin,
+                                  range->end, &s);
+            continue;
+        }
+        size_t offset = range->begin, size = range->end - range->begin;
+        cl_int err = set_scalars(opt, &s, (cl_ulong)range->end);
+        bool first = r == 0, last = r + 1 == p->range_count;
+        if (err == CL_SUCCESS)
+            err = clEnqueueNDRangeKernel(p->ctx->queue, opt->kernel, 1, &offset, &size, NULL,
+                                         first ? num_events : 0, first ? wait_list : NULL,
+                                         last ? event : NULL);
+        if (err != CL_SUCCESS) {
+            /* Launches already enqueued for earlier groups cannot be taken back; the step
+             * count still advances if any group was updated, so state and count agree. */
+            if (r > 0)
+                opt->steps = step;
+            return optcl__fail(opt->message, (optcl_status)err,
+                               "enqueueing the step kernel for group %d failed: %s",
+                               range->group, optcl_status_name((optcl_status)err));
+        }
+    }
+    opt->steps = step;
+    return OPTCL_SUCCESS;
+}
+
+/* ---- queries and state -------------------------------------------------------------------- */
+
+uint64_t optcl_optimizer_step_count(const optcl_optimizer *opt)
+{
+    return opt ? opt->steps : 0;
+}
+
+optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int group, double *lr)
+{
+    if (!opt || !lr)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (group < 0 || group >= OPTCL_MAX_GROUPS)
+        return OPTCL_ERROR_INVALID_ARGUMENT;
+    *lr = opt->groups[group].lr;
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_optimizer_set_lr(optcl_optimizer *opt, int group, double lr)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (group < -1 || group >= OPTCL_MAX_GROUPS)
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "invalid group: %d (-1 or 0..%d)", group, OPTCL_MAX_GROUPS - 1);
+    if (!isfinite(lr) || lr < 0.0)
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "invalid lr: %g (must be finite and >= 0)", lr);
+    for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
+        if (group == -1 || g == group)
+            opt->groups[g].lr = lr;
+    if (group == -1)
+        opt->config.lr = lr;
+    return OPTCL_SUCCESS;
+}
+
+const optcl_optimizer_config *optcl_optimizer_config_get(const optcl_optimizer *opt)
+{
+    return opt ? &opt->config : NULL;
+}
+
+size_t optcl_optimizer_state_count(const optcl_optimizer *opt)
+{
+    return opt ? opt->state_count : 0;
+}
+
+const char *optcl_optimizer_state_name(const optcl_optimizer *opt, size_t index)
+{
+    return opt && index < opt->state_count ? opt->state_names[index] : NULL;
+}
+
+static optcl_status state_access(optcl_optimizer *opt, const char *state, size_t index,
+                                 float *data, size_t count, bool to_device)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (!state)
+        return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "state name is NULL");
+    optcl_params *p = opt->params;
+    if (index != OPTCL_ALL && index >= p->count)
+        return optcl__fail(opt->message, OPTCL_ERROR_NOT_FOUND,
+                           "tensor index %zu is out of range (the set has %zu tensors)", index,
+                           p->count);
+    for (size_t i = 0; i < opt->state_count; i++)
+        if (strcmp(opt->state_names[i], state) == 0)
+            return optcl__transfer(p, opt->state[i], opt->host_state[i], index, data, count,
+                                   to_device, opt->message, state);
+    return optcl__fail(opt->message, OPTCL_ERROR_NOT_FOUND,
+                       "%s keeps no state named '%s' in this configuration",
+                       optcl_algorithm_name(opt->config.algorithm), state);
+}
+
+optcl_status optcl_optimizer_read_state(optcl_optimizer *opt, const char *state, size_t index,
+                                        float *data, size_t count)
+{
+    return state_access(opt, state, index, data, count, false);
+}
+
+optcl_status optcl_optimizer_write_state(optcl_optimizer *opt, const char *state, size_t index,
+                                         const float *data, size_t count)
+{
+    return state_access(opt, state, index, (float *)data, count, true);
+}
+
+const char *optcl_optimizer_build_log(const optcl_optimizer *opt)
+{
+    return opt && opt->build_log ? opt->build_log : "";
+}
+
+const char *optcl_optimizer_message(const optcl_optimizer *opt)
+{
+    return opt ? opt->message : "";
+}

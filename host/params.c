@@ -1,0 +1,521 @@
+/* params.c — parameter sets: named tensors laid out in one flat parameter buffer and one flat
+ * gradient buffer, grouped by parameter group, offsets aligned so each tensor is a sub-buffer. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- layout ---------------------------------------------------------------------------- */
+
+static optcl_status validate_specs(const optcl_tensor_spec *specs, size_t count,
+                                   size_t *counts, char *message)
+{
+    if (!specs && count > 0)
+        return optcl__fail(message, OPTCL_ERROR_NULL_POINTER, "specs is NULL");
+    if (count == 0)
+        return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "a parameter set needs at least one tensor (count is 0)");
+    for (size_t i = 0; i < count; i++) {
+        const optcl_tensor_spec *s = &specs[i];
+        if (!s->name || !*s->name || strlen(s->name) > OPTCL__NAME_MAX)
+            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "tensor %zu: the name must be 1 to %d bytes", i, OPTCL__NAME_MAX);
+        if (s->ndim < 0 || s->ndim > OPTCL_MAX_DIMS)
+            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "tensor '%s': ndim %d is outside 0..%d", s->name, s->ndim,
+                               OPTCL_MAX_DIMS);
+        if (s->group < 0 || s->group >= OPTCL_MAX_GROUPS)
+            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "tensor '%s': group %d is outside 0..%d", s->name, s->group,
+                               OPTCL_MAX_GROUPS - 1);
+        size_t n = 1;
+        for (int d = 0; d < s->ndim; d++) {
+            int64_t dim = s->shape[d];
+            if (dim < 1)
+                return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                                   "tensor '%s': dimension %d is %lld (must be >= 1)", s->name,
+                                   d, (long long)dim);
+            if ((uint64_t)dim > (SIZE_MAX / 8) / n)
+                return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                                   "tensor '%s': too many elements", s->name);
+            n *= (size_t)dim;
+        }
+        counts[i] = n;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(specs[j].name, s->name) == 0)
+                return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                                   "tensor name '%s' appears twice (tensors %zu and %zu)",
+                                   s->name, j, i);
+    }
+    return OPTCL_SUCCESS;
+}
+
+/* Groups in ascending order, tensors of a group in creation order, each tensor's end rounded
+ * up to the alignment — so every offset and every group range is aligned. */
+static optcl_status compute_layout(const optcl_tensor_spec *specs, size_t count,
+                                   const size_t *counts, size_t align, size_t *offsets,
+                                   size_t *total, optcl__group_range *ranges,
+                                   size_t *range_count, char *message)
+{
+    size_t cursor = 0, nr = 0;
+    for (int g = 0; g < OPTCL_MAX_GROUPS; g++) {
+        size_t begin = cursor;
+        for (size_t i = 0; i < count; i++) {
+            if (specs[i].group != g)
+                continue;
+            if (counts[i] > SIZE_MAX / 8 - cursor - align)
+                return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                                   "the parameter set is too large for this host");
+            offsets[i] = cursor;
+            cursor = optcl__round_up(cursor + counts[i], align);
+        }
+        if (cursor > begin && ranges) {
+            ranges[nr].group = g;
+            ranges[nr].begin = begin;
+            ranges[nr].end = cursor;
+        }
+        nr += cursor > begin;
+    }
+    *total = cursor;
+    if (range_count)
+        *range_count = nr;
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_params_layout(optcl_context *ctx, const optcl_tensor_spec *specs,
+                                 size_t count, size_t *offsets, size_t *total)
+{
+    if (!ctx)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (!total)
+        return optcl__fail(ctx->message, OPTCL_ERROR_NULL_POINTER, "total is NULL");
+    size_t *counts = calloc(count ? count : 1, sizeof *counts);
+    size_t *offs = calloc(count ? count : 1, sizeof *offs);
+    optcl_status st = counts && offs ? OPTCL_SUCCESS
+                                     : optcl__fail(ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                                                   "out of host memory");
+    if (st == OPTCL_SUCCESS)
+        st = validate_specs(specs, count, counts, ctx->message);
+    if (st == OPTCL_SUCCESS)
+        st = compute_layout(specs, count, counts, ctx->alignment, offs, total, NULL, NULL,
+                            ctx->message);
+    if (st == OPTCL_SUCCESS && offsets)
+        memcpy(offsets, offs, count * sizeof *offs);
+    free(counts);
+    free(offs);
+    return st;
+}
+
+/* ---- create / wrap / destroy ------------------------------------------------------------ */
+
+static void params_free(optcl_params *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; p->tensors && i < p->count; i++) {
+        for (int r = 0; r < OPTCL_ROLE_COUNT; r++)
+            if (p->tensors[i].view[r])
+                clReleaseMemObject(p->tensors[i].view[r]);
+        free(p->tensors[i].name);
+    }
+    free(p->tensors);
+    for (int r = 0; r < OPTCL_ROLE_COUNT; r++) {
+        if (p->buffer[r])
+            clReleaseMemObject(p->buffer[r]);
+        optcl__host_free(p->host[r]);
+    }
+    free(p);
+}
+
+/* Validates, lays out and fills in everything but the buffers. */
+static optcl_status params_new(optcl_context *ctx, const optcl_tensor_spec *specs, size_t count,
+                               optcl_params **out)
+{
+    optcl_params *p = calloc(1, sizeof *p);
+    size_t *counts = calloc(count ? count : 1, sizeof *counts);
+    size_t *offsets = calloc(count ? count : 1, sizeof *offsets);
+    if (p)
+        p->tensors = calloc(count ? count : 1, sizeof *p->tensors);
+    optcl_status st = OPTCL_SUCCESS;
+    if (!p || !counts || !offsets || !p->tensors)
+        st = optcl__fail(ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (st == OPTCL_SUCCESS)
+        st = validate_specs(specs, count, counts, ctx->message);
+    if (st == OPTCL_SUCCESS)
+        st = compute_layout(specs, count, counts, ctx->alignment, offsets, &p->flat, p->ranges,
+                            &p->range_count, ctx->message);
+    if (st == OPTCL_SUCCESS && (cl_ulong)p->flat * sizeof(float) > ctx->max_alloc)
+        st = optcl__fail(ctx->message, OPTCL_ERROR_DEVICE_MEMORY,
+                         "the flat buffers need %zu bytes each; %s allows at most %llu per "
+                         "buffer",
+                         p->flat * sizeof(float), ctx->device_name,
+                         (unsigned long long)ctx->max_alloc);
+    for (size_t i = 0; st == OPTCL_SUCCESS && i < count; i++) {
+        optcl__tensor *t = &p->tensors[i];
+        t->name = strdup(specs[i].name);
+        if (!t->name) {
+            st = optcl__fail(ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+            break;
+        }
+        p->count = i + 1;
+        t->ndim = specs[i].ndim;
+        memcpy(t->shape, specs[i].shape, sizeof t->shape);
+        for (int d = t->ndim; d < OPTCL_MAX_DIMS; d++)
+            t->shape[d] = 0;
+        t->group = specs[i].group;
+        t->offset = offsets[i];
+        t->count = counts[i];
+        p->numel += counts[i];
+    }
+    free(counts);
+    free(offsets);
+    if (st != OPTCL_SUCCESS) {
+        params_free(p);
+        return st;
+    }
+    p->ctx = ctx;
+    *out = p;
+    return OPTCL_SUCCESS;
+}
+
+static optcl_status create_views(optcl_params *p)
+{
+    for (size_t i = 0; i < p->count; i++) {
+        for (int r = 0; r < OPTCL_ROLE_COUNT; r++) {
+            cl_buffer_region region = {p->tensors[i].offset * sizeof(float),
+                                       p->tensors[i].count * sizeof(float)};
+            cl_int err = CL_SUCCESS;
+            p->tensors[i].view[r] = clCreateSubBuffer(p->buffer[r], CL_MEM_READ_WRITE,
+                                                      CL_BUFFER_CREATE_TYPE_REGION, &region,
+                                                      &err);
+            if (err != CL_SUCCESS) {
+                p->tensors[i].view[r] = NULL;
+                return optcl__fail(p->ctx->message, (optcl_status)err,
+                                   "clCreateSubBuffer for tensor '%s' failed: %s",
+                                   p->tensors[i].name, optcl_status_name((optcl_status)err));
+            }
+        }
+    }
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_params_create(optcl_context *ctx, const optcl_tensor_spec *specs,
+                                 size_t count, optcl_params **out)
+{
+    if (!ctx || !out)
+        return ctx ? optcl__fail(ctx->message, OPTCL_ERROR_NULL_POINTER, "out is NULL")
+                   : OPTCL_ERROR_NULL_POINTER;
+    *out = NULL;
+    optcl_params *p = NULL;
+    optcl_status st = params_new(ctx, specs, count, &p);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    if (ctx->backend == OPTCL_BACKEND_REFERENCE) {
+        for (int r = 0; r < OPTCL_ROLE_COUNT && st == OPTCL_SUCCESS; r++) {
+            p->host[r] = optcl__host_alloc(p->flat);
+            if (!p->host[r])
+                st = optcl__fail(ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                                 "cannot allocate %zu floats on the host", p->flat);
+        }
+    } else {
+        for (int r = 0; r < OPTCL_ROLE_COUNT && st == OPTCL_SUCCESS; r++) {
+            cl_int err = CL_SUCCESS;
+            const float zero = 0.0f;
+            p->buffer[r] = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, p->flat * sizeof(float),
+                                          NULL, &err);
+            if (err == CL_SUCCESS)
+                err = clEnqueueFillBuffer(ctx->queue, p->buffer[r], &zero, sizeof zero, 0,
+                                          p->flat * sizeof(float), 0, NULL, NULL);
+            if (err != CL_SUCCESS) {
+                if (err == CL_INVALID_BUFFER_SIZE)
+                    err = (cl_int)OPTCL_ERROR_DEVICE_MEMORY;
+                st = optcl__fail(ctx->message, (optcl_status)err,
+                                 "allocating %zu bytes on %s failed: %s",
+                                 p->flat * sizeof(float), ctx->device_name,
+                                 optcl_status_name((optcl_status)err));
+            }
+        }
+        if (st == OPTCL_SUCCESS)
+            st = create_views(p);
+        if (st == OPTCL_SUCCESS) {
+            cl_int err = clFinish(ctx->queue); /* surfaces a failed allocation now */
+            if (err != CL_SUCCESS)
+                st = optcl__fail(ctx->message, (optcl_status)err,
+                                 "zeroing the new buffers failed: %s",
+                                 optcl_status_name((optcl_status)err));
+        }
+    }
+    if (st != OPTCL_SUCCESS) {
+        params_free(p);
+        return st;
+    }
+    ctx->live_params++;
+    *out = p;
+    return OPTCL_SUCCESS;
+}
+
+static optcl_status check_wrapped_buffer(optcl_context *ctx, cl_mem buf, const char *what,
+                                         size_t flat)
+{
+    if (!buf)
+        return optcl__fail(ctx->message, OPTCL_ERROR_NULL_POINTER, "%s buffer is NULL", what);
+    cl_context owner = NULL;
+    size_t size = 0;
+    cl_int err = clGetMemObjectInfo(buf, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof size, &size, NULL);
+    if (err != CL_SUCCESS)
+        return optcl__fail(ctx->message, (optcl_status)err, "the %s buffer is not valid: %s",
+                           what, optcl_status_name((optcl_status)err));
+    if (owner != ctx->cl_ctx)
+        return optcl__fail(ctx->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "the %s buffer belongs to another cl_context", what);
+    if (size < flat * sizeof(float))
+        return optcl__fail(ctx->message, OPTCL_ERROR_SIZE_MISMATCH,
+                           "the %s buffer holds %zu bytes; the layout needs %zu", what, size,
+                           flat * sizeof(float));
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_params_wrap(optcl_context *ctx, const optcl_tensor_spec *specs, size_t count,
+                               cl_mem params, cl_mem grads, optcl_params **out)
+{
+    if (!ctx || !out)
+        return ctx ? optcl__fail(ctx->message, OPTCL_ERROR_NULL_POINTER, "out is NULL")
+                   : OPTCL_ERROR_NULL_POINTER;
+    *out = NULL;
+    if (ctx->backend != OPTCL_BACKEND_OPENCL)
+        return optcl__fail(ctx->message, OPTCL_ERROR_WRONG_BACKEND,
+                           "optcl_params_wrap needs an OpenCL context");
+    optcl_params *p = NULL;
+    optcl_status st = params_new(ctx, specs, count, &p);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    st = check_wrapped_buffer(ctx, params, "params", p->flat);
+    if (st == OPTCL_SUCCESS)
+        st = check_wrapped_buffer(ctx, grads, "grads", p->flat);
+    if (st == OPTCL_SUCCESS && params == grads)
+        st = optcl__fail(ctx->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                         "params and grads are the same buffer");
+    if (st == OPTCL_SUCCESS) {
+        clRetainMemObject(params);
+        clRetainMemObject(grads);
+        p->buffer[OPTCL_ROLE_PARAMS] = params;
+        p->buffer[OPTCL_ROLE_GRADS] = grads;
+        st = create_views(p);
+    }
+    if (st != OPTCL_SUCCESS) {
+        params_free(p);
+        return st;
+    }
+    ctx->live_params++;
+    *out = p;
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_params_destroy(optcl_params *p)
+{
+    if (!p)
+        return OPTCL_SUCCESS;
+    if (p->live_optimizers > 0)
+        return optcl__fail(p->message, OPTCL_ERROR_IN_USE,
+                           "optcl_params_destroy: %zu optimizer(s) still use this parameter set",
+                           p->live_optimizers);
+    if (p->ctx->queue)
+        clFinish(p->ctx->queue);
+    p->ctx->live_params--;
+    params_free(p);
+    return OPTCL_SUCCESS;
+}
+
+/* ---- queries ------------------------------------------------------------------------------ */
+
+size_t optcl_params_count(const optcl_params *p)
+{
+    return p ? p->count : 0;
+}
+
+size_t optcl_params_numel(const optcl_params *p)
+{
+    return p ? p->numel : 0;
+}
+
+size_t optcl_params_flat_size(const optcl_params *p)
+{
+    return p ? p->flat : 0;
+}
+
+optcl_status optcl_params_info(const optcl_params *p, size_t index, optcl_tensor_info *info)
+{
+    if (!p || !info)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (index >= p->count)
+        return OPTCL_ERROR_NOT_FOUND;
+    const optcl__tensor *t = &p->tensors[index];
+    info->name = t->name;
+    info->ndim = t->ndim;
+    memcpy(info->shape, t->shape, sizeof info->shape);
+    info->group = t->group;
+    info->offset = t->offset;
+    info->count = t->count;
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_params_find(const optcl_params *p, const char *name, size_t *index)
+{
+    if (!p || !name || !index)
+        return OPTCL_ERROR_NULL_POINTER;
+    for (size_t i = 0; i < p->count; i++) {
+        if (strcmp(p->tensors[i].name, name) == 0) {
+            *index = i;
+            return OPTCL_SUCCESS;
+        }
+    }
+    return OPTCL_ERROR_NOT_FOUND;
+}
+
+static optcl_status check_role_index(optcl_params *p, optcl_role role, size_t index)
+{
+    if ((int)role < 0 || role >= OPTCL_ROLE_COUNT)
+        return optcl__fail(p->message, OPTCL_ERROR_INVALID_ARGUMENT, "invalid role %d",
+                           (int)role);
+    if (index != OPTCL_ALL && index >= p->count)
+        return optcl__fail(p->message, OPTCL_ERROR_NOT_FOUND,
+                           "tensor index %zu is out of range (the set has %zu tensors)", index,
+                           p->count);
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_params_buffer(const optcl_params *cp, optcl_role role, size_t index,
+                                 cl_mem *out)
+{
+    optcl_params *p = (optcl_params *)cp; /* only the message is written */
+    if (!p || !out)
+        return p ? optcl__fail(p->message, OPTCL_ERROR_NULL_POINTER, "out is NULL")
+                 : OPTCL_ERROR_NULL_POINTER;
+    optcl_status st = check_role_index(p, role, index);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    if (p->ctx->backend != OPTCL_BACKEND_OPENCL)
+        return optcl__fail(p->message, OPTCL_ERROR_WRONG_BACKEND,
+                           "optcl_params_buffer: the reference backend has no cl_mem; use "
+                           "optcl_params_host");
+    *out = index == OPTCL_ALL ? p->buffer[role] : p->tensors[index].view[role];
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_params_host(optcl_params *p, optcl_role role, size_t index, float **out)
+{
+    if (!p || !out)
+        return p ? optcl__fail(p->message, OPTCL_ERROR_NULL_POINTER, "out is NULL")
+                 : OPTCL_ERROR_NULL_POINTER;
+    optcl_status st = check_role_index(p, role, index);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    if (p->ctx->backend != OPTCL_BACKEND_REFERENCE)
+        return optcl__fail(p->message, OPTCL_ERROR_WRONG_BACKEND,
+                           "optcl_params_host: an OpenCL parameter set lives on the device; use "
+                           "optcl_params_buffer or optcl_params_read");
+    *out = p->host[role] + (index == OPTCL_ALL ? 0 : p->tensors[index].offset);
+    return OPTCL_SUCCESS;
+}
+
+/* ---- transfers ---------------------------------------------------------------------------- */
+
+optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, size_t index,
+                             float *data, size_t count, bool to_device, char *message,
+                             const char *what)
+{
+    if (!data)
+        return optcl__fail(message, OPTCL_ERROR_NULL_POINTER, "data is NULL");
+    size_t expected = index == OPTCL_ALL ? p->numel : p->tensors[index].count;
+    if (count != expected)
+        return optcl__fail(message, OPTCL_ERROR_SIZE_MISMATCH,
+                           "%s: count is %zu but %s holds %zu elements", what, count,
+                           index == OPTCL_ALL ? "the whole set" : p->tensors[index].name,
+                           expected);
+    size_t first = index == OPTCL_ALL ? 0 : index;
+    size_t last = index == OPTCL_ALL ? p->count : index + 1;
+    size_t packed = 0;
+    cl_int err = CL_SUCCESS;
+    for (size_t i = first; i < last && err == CL_SUCCESS; i++) {
+        const optcl__tensor *t = &p->tensors[i];
+        if (!buffer) {
+            float *dev = host_base + t->offset;
+            if (to_device)
+                memcpy(dev, data + packed, t->count * sizeof(float));
+            else
+                memcpy(data + packed, dev, t->count * sizeof(float));
+        } else if (to_device) {
+            err = clEnqueueWriteBuffer(p->ctx->queue, buffer, CL_FALSE, t->offset * sizeof(float),
+                                       t->count * sizeof(float), data + packed, 0, NULL, NULL);
+        } else {
+            err = clEnqueueReadBuffer(p->ctx->queue, buffer, CL_FALSE, t->offset * sizeof(float),
+                                      t->count * sizeof(float), data + packed, 0, NULL, NULL);
+        }
+        packed += t->count;
+    }
+    if (buffer) {
+        /* Always wait: enqueued copies still use the caller's memory. */
+        cl_int fin = clFinish(p->ctx->queue);
+        if (err == CL_SUCCESS)
+            err = fin;
+    }
+    if (err != CL_SUCCESS)
+        return optcl__fail(message, (optcl_status)err, "%s: OpenCL transfer failed: %s", what,
+                           optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_params_write(optcl_params *p, optcl_role role, size_t index,
+                                const float *data, size_t count)
+{
+    if (!p)
+        return OPTCL_ERROR_NULL_POINTER;
+    optcl_status st = check_role_index(p, role, index);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    return optcl__transfer(p, p->buffer[role], p->host[role], index, (float *)data, count, true,
+                           p->message, "optcl_params_write");
+}
+
+optcl_status optcl_params_read(optcl_params *p, optcl_role role, size_t index, float *data,
+                               size_t count)
+{
+    if (!p)
+        return OPTCL_ERROR_NULL_POINTER;
+    optcl_status st = check_role_index(p, role, index);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    return optcl__transfer(p, p->buffer[role], p->host[role], index, data, count, false,
+                           p->message, "optcl_params_read");
+}
+
+optcl_status optcl_params_zero_grad(optcl_params *p, cl_uint num_events,
+                                    const cl_event *wait_list, cl_event *event)
+{
+    if (!p)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
+        if (num_events > 0 || wait_list)
+            return optcl__fail(p->message, OPTCL_ERROR_WRONG_BACKEND,
+                               "optcl_params_zero_grad: the reference backend takes no events");
+        memset(p->host[OPTCL_ROLE_GRADS], 0, p->flat * sizeof(float));
+        if (event)
+            *event = NULL;
+        return OPTCL_SUCCESS;
+    }
+    const float zero = 0.0f;
+    cl_int err = clEnqueueFillBuffer(p->ctx->queue, p->buffer[OPTCL_ROLE_GRADS], &zero,
+                                     sizeof zero, 0, p->flat * sizeof(float), num_events,
+                                     wait_list, event);
+    if (err != CL_SUCCESS)
+        return optcl__fail(p->message, (optcl_status)err, "clEnqueueFillBuffer failed: %s",
+                           optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
+const char *optcl_params_message(const optcl_params *p)
+{
+    return p ? p->message : "";
+}

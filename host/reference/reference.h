@@ -1,0 +1,52 @@
+/* reference.h — the CPU reference update rules, one per optimizer family. Each mirrors its
+ * kernels/<family>.cl line by line (options as run-time flags instead of -D macros) and works on
+ * the element range [begin, end) of the flat buffers. */
+#ifndef OPTCL_REFERENCE_H
+#define OPTCL_REFERENCE_H
+
+#include "internal.h"
+
+#include <math.h>
+
+/* The gradient as the rule sees it: ascent when maximizing (PyTorch negates the gradient). */
+static inline float optcl__direction(float g, bool maximize)
+{
+    return maximize ? -g : g;
+}
+
+/* torch.lerp(a, b, w) as PyTorch evaluates it for float: from whichever end is nearer. */
+static inline float optcl__lerp(float a, float b, float w)
+{
+    return fabsf(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+}
+
+typedef struct optcl__sgd_flags {
+    bool maximize, has_momentum, nesterov, ema;
+} optcl__sgd_flags;
+void optcl__reference_sgd(float *param, const float *grad, float *momentum_buffer,
+                          const optcl__step_scalars *s, optcl__sgd_flags f, size_t begin,
+                          size_t end);
+
+typedef struct optcl__adam_flags {
+    bool maximize, decoupled, amsgrad;
+} optcl__adam_flags;
+void optcl__reference_adam(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
+                           float *max_exp_avg_sq, const optcl__step_scalars *s,
+                           optcl__adam_flags f, size_t begin, size_t end);
+
+typedef struct optcl__rmsprop_flags {
+    bool maximize, centered, has_momentum;
+} optcl__rmsprop_flags;
+void optcl__reference_rmsprop(float *param, const float *grad, float *square_avg,
+                              float *grad_avg, float *momentum_buffer,
+                              const optcl__step_scalars *s, optcl__rmsprop_flags f,
+                              size_t begin, size_t end);
+
+typedef struct optcl__rprop_flags {
+    bool maximize, classic;
+} optcl__rprop_flags;
+void optcl__reference_rprop(float *param, const float *grad, float *prev, float *step_size,
+                            const optcl__step_scalars *s, optcl__rprop_flags f, size_t begin,
+                            size_t end);
+
+#endif

@@ -1,0 +1,34 @@
+/* rprop.c — reference torch.optim.Rprop and the lecture's classic Rprop; mirrors
+ * kernels/rprop.cl. */
+#include "reference.h"
+
+/* OpenCL's sign(): −1, +1, or the zero itself (NaN gives 0). */
+static inline float sign_of(float x)
+{
+    return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (isnan(x) ? 0.0f : x));
+}
+
+void optcl__reference_rprop(float *param, const float *grad, float *prev, float *step_size,
+                            const optcl__step_scalars *s, optcl__rprop_flags f, size_t begin,
+                            size_t end)
+{
+    for (size_t i = begin; i < end; i++) {
+        float d = optcl__direction(grad[i], f.maximize);
+        float product = d * prev[i];
+        float step = s->first_step ? s->lr : step_size[i];
+        if (f.classic) {
+            /* A product ≤ 0 (a sign change, or the first step's zero) shrinks the step. */
+            step = step * (product > 0.0f ? s->etaplus : s->etaminus);
+        } else {
+            /* PyTorch: grow on agreement, shrink on a sign change and rest that element. */
+            float factor = product > 0.0f ? s->etaplus : (product < 0.0f ? s->etaminus : 1.0f);
+            step = step * factor;
+            if (product < 0.0f)
+                d = 0.0f;
+        }
+        step = fminf(fmaxf(step, s->step_min), s->step_max);
+        step_size[i] = step;
+        param[i] = param[i] - sign_of(d) * step;
+        prev[i] = d;
+    }
+}

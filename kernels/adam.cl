@@ -1,0 +1,40 @@
+/* adam.cl — torch.optim.Adam and AdamW (DECOUPLED), with AMSGrad and maximize. Read side by
+ * side with host/reference/adam.c. */
+
+#ifndef DECOUPLED
+#define DECOUPLED 0 /* AdamW: param *= 1 − lr·weight_decay before the update */
+#endif
+#ifndef AMSGRAD
+#define AMSGRAD 0
+#endif
+
+__kernel void optcl_adam_f32(__global float *param, __global const float *grad,
+                             __global float *exp_avg, __global float *exp_avg_sq,
+                             __global float *max_exp_avg_sq, float weight_decay,
+                             float decay_factor, float one_minus_beta1, float beta2,
+                             float one_minus_beta2, float neg_step_size,
+                             float bias_correction2_sqrt, float eps, ulong end)
+{
+    size_t i = get_global_id(0);
+    if (i >= end)
+        return;
+    float p = param[i];
+    float d = optcl_direction(grad[i]);
+#if DECOUPLED
+    if (weight_decay != 0.0f)
+        p = p * decay_factor;
+#else
+    if (weight_decay != 0.0f)
+        d = d + weight_decay * p;
+#endif
+    float m = optcl_lerp(exp_avg[i], d, one_minus_beta1);
+    float v = exp_avg_sq[i] * beta2 + one_minus_beta2 * d * d;
+    exp_avg[i] = m;
+    exp_avg_sq[i] = v;
+#if AMSGRAD
+    v = fmax(max_exp_avg_sq[i], v);
+    max_exp_avg_sq[i] = v;
+#endif
+    float denom = sqrt(v) / bias_correction2_sqrt + eps;
+    param[i] = p + neg_step_size * m / denom;
+}

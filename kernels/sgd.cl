@@ -1,0 +1,41 @@
+/* sgd.cl — torch.optim.SGD (momentum, dampening, Nesterov, weight decay, maximize) and the
+ * lecture's EMA momentum. Read side by side with host/reference/sgd.c. */
+
+#ifndef HAS_MOMENTUM
+#define HAS_MOMENTUM 0 /* momentum != 0: a momentum_buffer exists */
+#endif
+#ifndef NESTEROV
+#define NESTEROV 0
+#endif
+#ifndef EMA
+#define EMA 0 /* buf = momentum·buf + (1−momentum)·d, starting at zero */
+#endif
+
+__kernel void optcl_sgd_f32(__global float *param, __global const float *grad,
+                            __global float *momentum_buffer, float neg_lr, float weight_decay,
+                            float momentum, float one_minus_dampening, int first_step,
+                            ulong end)
+{
+    size_t i = get_global_id(0);
+    if (i >= end)
+        return;
+    float p = param[i];
+    float d = optcl_direction(grad[i]);
+    if (weight_decay != 0.0f)
+        d = d + weight_decay * p;
+#if HAS_MOMENTUM
+    float buf = momentum_buffer[i];
+#if EMA
+    buf = buf * momentum + one_minus_dampening * d;
+#else
+    buf = first_step ? d : buf * momentum + one_minus_dampening * d;
+#endif
+    momentum_buffer[i] = buf;
+#if NESTEROV
+    d = d + momentum * buf;
+#else
+    d = buf;
+#endif
+#endif
+    param[i] = p + neg_lr * d;
+}
