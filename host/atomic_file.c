@@ -1,0 +1,188 @@
+/* atomic_file.c — crash-safe replacement of a file (POSIX): a temporary in the target's folder,
+ * flushed and fsync'd, renamed over the target, then the folder fsync'd. */
+#include "atomic_file.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The folder part of path ("." without a slash, "/" for a file in the root); malloc'd. */
+static char *folder_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    size_t len = slash == path ? 1 : (size_t)(slash - path);
+    char *dir = malloc(len + 1);
+    if (dir) {
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+    }
+    return dir;
+}
+
+/* Frees f's memory and empties it; the temporary file itself is the caller's business. */
+static void release(optcl__atomic_file *f)
+{
+    free(f->tmp_path);
+    free(f->final_path);
+    f->fp = NULL;
+    f->tmp_path = NULL;
+    f->final_path = NULL;
+}
+
+optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *message,
+                                size_t message_size)
+{
+    if (!f || !path) {
+        if (f)
+            *f = (optcl__atomic_file){0};
+        optcl__format(message, message_size, "atomic file: NULL %s", f ? "path" : "handle");
+        return OPTCL_ERROR_NULL_POINTER;
+    }
+    *f = (optcl__atomic_file){0};
+
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    size_t prefix_len = (size_t)(name - path); /* the folder with its slash, or nothing */
+    if (*name == '\0') {
+        optcl__format(message, message_size, "%s: not a file name (names a folder)", path);
+        return OPTCL_ERROR_INVALID_ARGUMENT;
+    }
+
+    /* "<dir>/.<name>.tmp.XXXXXX": a dot file in the same folder, so rename() never crosses a
+     * file system and directory listings hide it. */
+    static const char suffix[] = ".tmp.XXXXXX";
+    size_t name_len = strlen(name);
+    size_t tmp_size = prefix_len + 1 + name_len + sizeof suffix;
+    f->tmp_path = malloc(tmp_size);
+    f->final_path = strdup(path);
+    if (!f->tmp_path || !f->final_path) {
+        release(f);
+        optcl__format(message, message_size, "%s: out of host memory", path);
+        return OPTCL_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    memcpy(f->tmp_path, path, prefix_len);
+    f->tmp_path[prefix_len] = '.';
+    memcpy(f->tmp_path + prefix_len + 1, name, name_len);
+    memcpy(f->tmp_path + prefix_len + 1 + name_len, suffix, sizeof suffix);
+
+    int fd = mkstemp(f->tmp_path);
+    if (fd < 0) {
+        int err = errno;
+        optcl__format(message, message_size, "%s: cannot create temporary file %s: %s", path,
+                      f->tmp_path, strerror(err));
+        release(f);
+        return OPTCL_ERROR_IO;
+    }
+    /* mkstemp makes the file 0600; a saved array is not secret, so give it the permissions a
+     * plain fopen() would under the usual umask. Failure (e.g. on file systems without modes)
+     * only affects permissions, never the content, so it is not an error. */
+    (void)fchmod(fd, 0644);
+
+    f->fp = fdopen(fd, "wb");
+    if (!f->fp) {
+        int err = errno;
+        close(fd);
+        unlink(f->tmp_path);
+        optcl__format(message, message_size, "%s: cannot open temporary file %s: %s", path,
+                      f->tmp_path, strerror(err));
+        release(f);
+        return OPTCL_ERROR_IO;
+    }
+    return OPTCL_SUCCESS;
+}
+
+/* Makes the rename itself durable: without syncing the folder a crash could lose the new
+ * directory entry even though the file's data reached the disk. */
+static int sync_folder(const char *path, int *err)
+{
+    char *dir = folder_of(path);
+    if (!dir) {
+        *err = ENOMEM;
+        return -1;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    free(dir);
+    if (fd < 0) {
+        *err = errno;
+        return -1;
+    }
+    int rc = fsync(fd);
+    /* Some file systems cannot sync a folder (EINVAL); nothing more can be done there. */
+    if (rc != 0 && errno == EINVAL)
+        rc = 0;
+    *err = rc != 0 ? errno : 0;
+    close(fd);
+    return rc;
+}
+
+optcl_status optcl__atomic_commit(optcl__atomic_file *f, char *message, size_t message_size)
+{
+    if (!f || !f->fp) {
+        optcl__format(message, message_size, "atomic file: commit without an open file");
+        if (f)
+            optcl__atomic_abort(f);
+        return OPTCL_ERROR_INVALID_ARGUMENT;
+    }
+
+    const char *what = NULL;
+    int err = 0;
+    /* A failed fwrite() earlier sets the error indicator; a later fflush() may then succeed
+     * with the data already lost, so the indicator is checked first. errno still tells why
+     * unless something overwrote it. */
+    if (ferror(f->fp)) {
+        what = "cannot write";
+        err = errno ? errno : EIO;
+    } else if (fflush(f->fp) != 0) {
+        what = "cannot write";
+        err = errno;
+    } else if (fsync(fileno(f->fp)) != 0) {
+        what = "cannot sync";
+        err = errno;
+    }
+    /* fclose() reports delayed write errors too (NFS, quotas), so its result counts. */
+    if (fclose(f->fp) != 0 && !what) {
+        what = "cannot close";
+        err = errno;
+    }
+    f->fp = NULL;
+    if (!what && rename(f->tmp_path, f->final_path) != 0) {
+        what = "cannot rename";
+        err = errno;
+    }
+    if (what) {
+        optcl__format(message, message_size, "%s: %s temporary file %s: %s", f->final_path,
+                      what, f->tmp_path, strerror(err));
+        unlink(f->tmp_path);
+        release(f);
+        return OPTCL_ERROR_IO;
+    }
+
+    /* The one failure that comes after the target was replaced: the new content is in place
+     * but may not survive a crash, which the caller should still hear about. */
+    if (sync_folder(f->final_path, &err) != 0) {
+        optcl__format(message, message_size, "%s: written, but syncing its folder failed: %s",
+                      f->final_path, strerror(err));
+        release(f);
+        return OPTCL_ERROR_IO;
+    }
+    release(f);
+    return OPTCL_SUCCESS;
+}
+
+void optcl__atomic_abort(optcl__atomic_file *f)
+{
+    if (!f)
+        return;
+    /* An open f always has a temporary on disk; a never-opened or released one has neither. */
+    if (f->fp) {
+        fclose(f->fp);
+        unlink(f->tmp_path);
+    }
+    release(f);
+}

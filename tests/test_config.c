@@ -1,0 +1,205 @@
+/* test_config.c — optimizer configurations: PyTorch's defaults, every invalid hyperparameter
+ * refused at create time with a message naming it (and nothing created), and a kernel that
+ * fails to build reporting its build log. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void defaults_are_pytorchs(void **state)
+{
+    (void)state;
+    optcl_optimizer_config sgd = optcl_optimizer_config_default(OPTCL_SGD);
+    assert_true(sgd.lr == 1e-3 && sgd.weight_decay == 0.0 && sgd.maximize == 0);
+    assert_true(sgd.sgd.momentum == 0.0 && sgd.sgd.dampening == 0.0 && !sgd.sgd.nesterov);
+    assert_false(sgd.sgd.ema);
+    optcl_optimizer_config adam = optcl_optimizer_config_default(OPTCL_ADAM);
+    assert_true(adam.lr == 1e-3 && adam.weight_decay == 0.0);
+    assert_true(adam.adam.beta1 == 0.9 && adam.adam.beta2 == 0.999 && adam.adam.eps == 1e-8);
+    assert_false(adam.adam.amsgrad);
+    optcl_optimizer_config adamw = optcl_optimizer_config_default(OPTCL_ADAMW);
+    assert_true(adamw.lr == 1e-3 && adamw.weight_decay == 1e-2);
+    optcl_optimizer_config rms = optcl_optimizer_config_default(OPTCL_RMSPROP);
+    assert_true(rms.lr == 1e-2 && rms.rmsprop.alpha == 0.99 && rms.rmsprop.eps == 1e-8);
+    assert_true(rms.rmsprop.momentum == 0.0 && !rms.rmsprop.centered);
+    optcl_optimizer_config rprop = optcl_optimizer_config_default(OPTCL_RPROP);
+    assert_true(rprop.lr == 1e-2 && rprop.rprop.etaminus == 0.5 && rprop.rprop.etaplus == 1.2);
+    assert_true(rprop.rprop.step_min == 1e-6 && rprop.rprop.step_max == 50.0);
+    assert_int_equal(rprop.rprop.variant, OPTCL_RPROP_PYTORCH);
+}
+
+typedef struct bad_case {
+    optcl_optimizer_config c;
+    const char *field; /* the message must name it */
+} bad_case;
+
+static size_t bad_cases(bad_case *out)
+{
+    size_t n = 0;
+#define BAD(algo, fld, ...)                                                                    \
+    do {                                                                                       \
+        optcl_optimizer_config c = optcl_optimizer_config_default(algo);                       \
+        __VA_ARGS__;                                                                           \
+        out[n].c = c;                                                                          \
+        out[n++].field = fld;                                                                  \
+    } while (0)
+    BAD(OPTCL_SGD, "lr", c.lr = -0.1);
+    BAD(OPTCL_SGD, "lr", c.lr = 1.0 / 0.0);
+    BAD(OPTCL_ADAM, "weight_decay", c.weight_decay = -1.0);
+    BAD(OPTCL_ADAM, "maximize", c.maximize = 2);
+    BAD(OPTCL_SGD, "momentum", c.sgd.momentum = -0.5);
+    BAD(OPTCL_SGD, "momentum", c.sgd.nesterov = 1);
+    BAD(OPTCL_SGD, "momentum", c.sgd.nesterov = 1, c.sgd.momentum = 0.9, c.sgd.dampening = 0.1);
+    BAD(OPTCL_SGD, "momentum", c.sgd.ema = 1, c.sgd.momentum = 1.0);
+    BAD(OPTCL_SGD, "dampening", c.sgd.ema = 1, c.sgd.momentum = 0.9, c.sgd.dampening = 0.1);
+    BAD(OPTCL_SGD, "nesterov", c.sgd.nesterov = 3);
+    BAD(OPTCL_ADAM, "beta1", c.adam.beta1 = 1.0);
+    BAD(OPTCL_ADAM, "beta1", c.adam.beta1 = -0.1);
+    BAD(OPTCL_ADAMW, "beta2", c.adam.beta2 = 1.5);
+    BAD(OPTCL_ADAM, "eps", c.adam.eps = -1e-8);
+    BAD(OPTCL_ADAM, "amsgrad", c.adam.amsgrad = -1);
+    BAD(OPTCL_RMSPROP, "alpha", c.rmsprop.alpha = 1.5);
+    BAD(OPTCL_RMSPROP, "eps", c.rmsprop.eps = -1.0);
+    BAD(OPTCL_RMSPROP, "momentum", c.rmsprop.momentum = -0.1);
+    BAD(OPTCL_RMSPROP, "centered", c.rmsprop.centered = 5);
+    BAD(OPTCL_RPROP, "etaminus", c.rprop.etaminus = 1.0);
+    BAD(OPTCL_RPROP, "etaminus", c.rprop.etaminus = 0.0);
+    BAD(OPTCL_RPROP, "etaplus", c.rprop.etaplus = 1.0);
+    BAD(OPTCL_RPROP, "etaplus", c.rprop.etaplus = 0.5);
+    BAD(OPTCL_RPROP, "step_min", c.rprop.step_min = -1.0);
+    BAD(OPTCL_RPROP, "step_max", c.rprop.step_max = 1e-7);
+    BAD(OPTCL_RPROP, "weight_decay", c.weight_decay = 0.1);
+    BAD(OPTCL_RPROP, "variant", c.rprop.variant = (optcl_rprop_variant)7);
+    BAD(OPTCL_SGD, "algorithm", c.algorithm = (optcl_algorithm)99);
+    BAD(OPTCL_SGD, "group_count", c.group_count = OPTCL_MAX_GROUPS + 1);
+    BAD(OPTCL_SGD, "groups", c.group_count = 2, c.groups = NULL);
+#undef BAD
+    return n;
+}
+
+static void invalid_values_are_refused(optcl_backend backend)
+{
+    optcl_context *ctx = tu_context(backend);
+    optcl_tensor_spec spec = {.name = "w", .ndim = 1, .shape = {5}};
+    optcl_params *params = NULL;
+    TU_OK(optcl_params_create(ctx, &spec, 1, &params), optcl_context_message(ctx));
+    bad_case cases[64];
+    size_t n = bad_cases(cases);
+    for (size_t i = 0; i < n; i++) {
+        optcl_optimizer *opt = (optcl_optimizer *)&n; /* must be reset to NULL */
+        optcl_status st = optcl_optimizer_create(params, &cases[i].c, &opt);
+        if (st == OPTCL_SUCCESS)
+            fail_msg("case %zu (%s) was accepted", i, cases[i].field);
+        assert_true(st == OPTCL_ERROR_INVALID_ARGUMENT || st == OPTCL_ERROR_NULL_POINTER);
+        assert_null(opt);
+        if (!strstr(optcl_context_message(ctx), cases[i].field))
+            fail_msg("case %zu: message '%s' does not name %s", i, optcl_context_message(ctx),
+                     cases[i].field);
+    }
+    /* Nothing was left attached to the parameter set: it can be destroyed at once. */
+    assert_int_equal(optcl_params_destroy(params), OPTCL_SUCCESS);
+    assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS);
+}
+
+static void invalid_reference(void **state)
+{
+    (void)state;
+    invalid_values_are_refused(OPTCL_BACKEND_REFERENCE);
+}
+
+static void invalid_opencl(void **state)
+{
+    (void)state;
+    invalid_values_are_refused(OPTCL_BACKEND_OPENCL);
+}
+
+/* Boundary values PyTorch accepts are accepted. */
+static void edge_values_are_accepted(void **state)
+{
+    (void)state;
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_REFERENCE);
+    optcl_tensor_spec spec = {.name = "w", .ndim = 1, .shape = {5}};
+    optcl_params *params = NULL;
+    TU_OK(optcl_params_create(ctx, &spec, 1, &params), optcl_context_message(ctx));
+    optcl_optimizer_config ok[6];
+    ok[0] = optcl_optimizer_config_default(OPTCL_SGD);
+    ok[0].lr = 0.0;
+    ok[1] = optcl_optimizer_config_default(OPTCL_ADAM);
+    ok[1].adam.beta1 = 0.0;
+    ok[1].adam.beta2 = 0.0;
+    ok[1].adam.eps = 0.0;
+    ok[2] = optcl_optimizer_config_default(OPTCL_RMSPROP);
+    ok[2].rmsprop.alpha = 1.0;
+    ok[3] = optcl_optimizer_config_default(OPTCL_RPROP);
+    ok[3].rprop.step_min = 0.0;
+    ok[3].rprop.step_max = 0.0;
+    ok[4] = optcl_optimizer_config_default(OPTCL_SGD);
+    ok[4].sgd.momentum = 0.9;
+    ok[4].sgd.dampening = 1.0;
+    ok[5] = optcl_optimizer_config_default(OPTCL_SGD);
+    ok[5].sgd.ema = 1; /* momentum 0: EMA of nothing is plain SGD */
+    for (size_t i = 0; i < 6; i++) {
+        optcl_optimizer *opt = NULL;
+        TU_OK(optcl_optimizer_create(params, &ok[i], &opt), optcl_context_message(ctx));
+        optcl_optimizer_destroy(opt);
+    }
+    optcl_params_destroy(params);
+    optcl_context_destroy(ctx);
+}
+
+/* A kernel folder whose sgd.cl does not compile: a build status, the log in the message, and
+ * nothing cached, so a good folder works afterwards. */
+static void build_failure_reports_the_log(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    assert_non_null(dir);
+    char path[512];
+    snprintf(path, sizeof path, "%s/common.cl", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("/* empty */\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/sgd.cl", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("__kernel void optcl_sgd_f32(__global float *p) { p[0] = undeclared_thing; }\n", f);
+    fclose(f);
+
+    setenv("OPTCL_KERNEL_DIR", dir, 1);
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
+    optcl_tensor_spec spec = {.name = "w", .ndim = 1, .shape = {5}};
+    optcl_params *params = NULL;
+    TU_OK(optcl_params_create(ctx, &spec, 1, &params), optcl_context_message(ctx));
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    optcl_optimizer *opt = NULL;
+    assert_int_equal(optcl_optimizer_create(params, &c, &opt), OPTCL_ERROR_BUILD_FAILED);
+    assert_null(opt);
+    assert_non_null(strstr(optcl_context_message(ctx), "undeclared_thing"));
+
+    /* A missing folder is an I/O error naming the file. */
+    setenv("OPTCL_KERNEL_DIR", "/nonexistent-optcl-kernels", 1);
+    assert_int_equal(optcl_optimizer_create(params, &c, &opt), OPTCL_ERROR_IO);
+    assert_non_null(strstr(optcl_context_message(ctx), "/nonexistent-optcl-kernels/"));
+
+    unsetenv("OPTCL_KERNEL_DIR");
+    TU_OK(optcl_optimizer_create(params, &c, &opt), optcl_context_message(ctx));
+    optcl_optimizer_destroy(opt);
+    optcl_params_destroy(params);
+    optcl_context_destroy(ctx);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults_are_pytorchs),
+        cmocka_unit_test(invalid_reference),
+        cmocka_unit_test(invalid_opencl),
+        cmocka_unit_test(edge_values_are_accepted),
+        cmocka_unit_test(build_failure_reports_the_log),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

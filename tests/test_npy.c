@@ -1,0 +1,579 @@
+/* test_npy.c — .npy files: round trips, hand-made files of versions 1.0–3.0, every kind of
+ * malformed input, and crash-safe replacement on write. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *g_dir; /* this run's temporary folder */
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    g_dir = tu_make_tempdir();
+    return g_dir ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    if (g_dir)
+        tu_remove_tree(g_dir);
+    free(g_dir);
+    g_dir = NULL;
+    return 0;
+}
+
+/* "<g_dir>/<name>" in a caller's buffer. */
+static const char *path_in(char *buf, size_t size, const char *name)
+{
+    int n = snprintf(buf, size, "%s/%s", g_dir, name);
+    assert_true(n > 0 && (size_t)n < size);
+    return buf;
+}
+
+static void write_bytes(const char *path, const void *bytes, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(bytes, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* The whole file in a malloc'd buffer. */
+static unsigned char *read_bytes(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    unsigned char *buf = malloc(1 << 16);
+    assert_non_null(buf);
+    *len = fread(buf, 1, 1 << 16, fp);
+    fclose(fp);
+    return buf;
+}
+
+/* A .npy image: magic, version major.0, the header length (header_len_field, or the real one
+ * when it is (size_t)-1), header text as given (no padding added) and nbytes of data. */
+static size_t make_npy(unsigned char *buf, unsigned major, size_t header_len_field,
+                       const char *header, const void *data, size_t nbytes)
+{
+    size_t hlen = strlen(header);
+    size_t field = header_len_field == (size_t)-1 ? hlen : header_len_field;
+    memcpy(buf, "\x93NUMPY", 6);
+    buf[6] = (unsigned char)major;
+    buf[7] = 0;
+    size_t pos = 8;
+    buf[pos++] = (unsigned char)(field & 0xff);
+    buf[pos++] = (unsigned char)(field >> 8 & 0xff);
+    if (major >= 2) {
+        buf[pos++] = (unsigned char)(field >> 16 & 0xff);
+        buf[pos++] = (unsigned char)(field >> 24 & 0xff);
+    }
+    memcpy(buf + pos, header, hlen);
+    pos += hlen;
+    if (nbytes)
+        memcpy(buf + pos, data, nbytes);
+    return pos + nbytes;
+}
+
+static void assert_empty_array(const optcl_array *a)
+{
+    assert_null(a->data);
+    assert_int_equal(a->ndim, 0);
+    assert_int_equal(a->count, 0);
+    for (int i = 0; i < OPTCL_NPY_MAX_DIMS; i++)
+        assert_int_equal(a->shape[i], 0);
+}
+
+/* Reads path expecting failure: the status, a message that names the path and contains
+ * `needle`, and an array left {0} even though it held rubbish before. */
+static void expect_read_failure(const char *path, optcl_status want, const char *needle)
+{
+    float dummy;
+    optcl_array a = {&dummy, 3, {7, 7, 7}, 343};
+    char message[512] = "";
+    optcl_status st = optcl_npy_read(path, &a, message, sizeof message);
+    if (st != want || !strstr(message, path) || !strstr(message, needle))
+        fail_msg("%s: got %s \"%s\", wanted %s with \"%s\"", path, optcl_status_name(st),
+                 message, optcl_status_name(want), needle);
+    assert_null(strchr(message, '\n'));
+    assert_empty_array(&a);
+}
+
+/* Writes a hand-made file of version 1.0 with this header and data, then expects failure. */
+static void expect_bad(const char *name, const char *header, size_t nfloats, optcl_status want,
+                       const char *needle)
+{
+    static unsigned char buf[4096];
+    float data[16] = {0};
+    assert_true(nfloats <= 16);
+    size_t len = make_npy(buf, 1, (size_t)-1, header, data, nfloats * sizeof(float));
+    char path[512];
+    write_bytes(path_in(path, sizeof path, name), buf, len);
+    expect_read_failure(path, want, needle);
+}
+
+/* Names in folder other than "." and "..", sorted into one comma-separated string. */
+static void list_folder(const char *folder, char *out, size_t size)
+{
+    char names[16][256];
+    int n = 0;
+    DIR *d = opendir(folder);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        assert_true(n < 16);
+        snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+    }
+    closedir(d);
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            char t[256];
+            memcpy(t, names[j], sizeof t);
+            memcpy(names[j], names[j - 1], sizeof t);
+            memcpy(names[j - 1], t, sizeof t);
+        }
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s", i ? "," : "", names[i]);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void round_trip(const char *name, const size_t *shape, int ndim)
+{
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++)
+        count *= shape[i];
+    float data[64];
+    assert_true(count <= 64);
+    for (size_t i = 0; i < count; i++)
+        data[i] = (float)i * 0.5f - 3.25f;
+
+    char path[512], message[512] = "";
+    path_in(path, sizeof path, name);
+    TU_OK(optcl_npy_write(path, data, shape, ndim, message, sizeof message), message);
+
+    optcl_array a;
+    TU_OK(optcl_npy_read(path, &a, message, sizeof message), message);
+    assert_int_equal(a.ndim, ndim);
+    for (int i = 0; i < ndim; i++)
+        assert_int_equal(a.shape[i], shape[i]);
+    assert_int_equal(a.count, count);
+    assert_non_null(a.data);
+    if (count)
+        assert_memory_equal(a.data, data, count * sizeof(float));
+    optcl_array_free(&a);
+    assert_empty_array(&a);
+
+    /* numpy's layout: version 1.0, the data 64-byte aligned, the header ending in '\n'. */
+    size_t len;
+    unsigned char *bytes = read_bytes(path, &len);
+    assert_memory_equal(bytes, "\x93NUMPY\x01\x00", 8);
+    size_t hlen = (size_t)bytes[8] | (size_t)bytes[9] << 8;
+    assert_int_equal((10 + hlen) % 64, 0);
+    assert_int_equal(bytes[10 + hlen - 1], '\n');
+    assert_int_equal(len, 10 + hlen + count * sizeof(float));
+    free(bytes);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    round_trip("scalar.npy", NULL, 0);
+    const size_t one[] = {5};
+    round_trip("vector.npy", one, 1);
+    const size_t two[] = {2, 3};
+    round_trip("matrix.npy", two, 2);
+    const size_t empty[] = {0, 3};
+    round_trip("empty.npy", empty, 2);
+    const size_t many[] = {1, 2, 1, 2, 1, 2, 1, 2};
+    round_trip("eight_dims.npy", many, 8);
+}
+
+/* The header bytes are exactly numpy's (taken from a file np.save wrote). */
+static void expect_header(const char *name, const size_t *shape, int ndim, const char *dict,
+                          size_t header_len)
+{
+    float *data = calloc(50 * 37, sizeof(float)); /* the largest shape used below */
+    assert_non_null(data);
+    char path[512], message[512] = "";
+    path_in(path, sizeof path, name);
+    optcl_status st = optcl_npy_write(path, data, shape, ndim, message, sizeof message);
+    free(data);
+    TU_OK(st, message);
+    size_t len;
+    unsigned char *bytes = read_bytes(path, &len);
+    assert_int_equal((size_t)bytes[8] | (size_t)bytes[9] << 8, header_len);
+    size_t dict_len = strlen(dict);
+    assert_memory_equal(bytes + 10, dict, dict_len);
+    for (size_t i = dict_len; i + 1 < header_len; i++)
+        assert_int_equal(bytes[10 + i], ' ');
+    assert_int_equal(bytes[10 + header_len - 1], '\n');
+    free(bytes);
+}
+
+static void test_header_matches_numpy(void **state)
+{
+    (void)state;
+    const size_t v[] = {37}, m[] = {50, 37};
+    expect_header("h1.npy", v, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (37,), }",
+                  118);
+    expect_header("h2.npy", m, 2,
+                  "{'descr': '<f4', 'fortran_order': False, 'shape': (50, 37), }", 118);
+    expect_header("h0.npy", NULL, 0, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }",
+                  118);
+}
+
+static void read_handmade(unsigned major, const char *header)
+{
+    static unsigned char buf[4096];
+    const float data[6] = {1.0f, -2.0f, 3.5f, 0.25f, -0.0f, 1e30f};
+    size_t len = make_npy(buf, major, (size_t)-1, header, data, sizeof data);
+    char path[512], message[512] = "";
+    path_in(path, sizeof path, "handmade.npy");
+    write_bytes(path, buf, len);
+
+    optcl_array a;
+    TU_OK(optcl_npy_read(path, &a, message, sizeof message), message);
+    assert_int_equal(a.ndim, 2);
+    assert_int_equal(a.shape[0], 2);
+    assert_int_equal(a.shape[1], 3);
+    assert_int_equal(a.count, 6);
+    assert_memory_equal(a.data, data, sizeof data);
+    optcl_array_free(&a);
+}
+
+static void test_read_versions(void **state)
+{
+    (void)state;
+    read_handmade(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }   \n");
+    read_handmade(2, "{'shape': (2, 3), 'descr': '<f4', 'fortran_order': False}\n");
+    read_handmade(3, "{ 'fortran_order' : False ,'shape':(2,3,),\"descr\":\"<f4\" ,}\n");
+    /* Unpadded, no newline, and Python 2's long integers. */
+    read_handmade(1, "{'descr':'<f4','fortran_order':False,'shape':(2L, 3L)}");
+}
+
+static void test_read_scalar_and_empty(void **state)
+{
+    (void)state;
+    static unsigned char buf[256];
+    const float x = 42.0f;
+    char path[512], message[512] = "";
+    path_in(path, sizeof path, "s.npy");
+    write_bytes(path, buf,
+                make_npy(buf, 1, (size_t)-1,
+                         "{'descr': '<f4', 'fortran_order': False, 'shape': ()}\n", &x, 4));
+    optcl_array a;
+    TU_OK(optcl_npy_read(path, &a, message, sizeof message), message);
+    assert_int_equal(a.ndim, 0);
+    assert_int_equal(a.count, 1);
+    assert_true(a.data[0] == 42.0f);
+    optcl_array_free(&a);
+
+    write_bytes(path, buf,
+                make_npy(buf, 1, (size_t)-1,
+                         "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 0)}\n", NULL, 0));
+    TU_OK(optcl_npy_read(path, &a, message, sizeof message), message);
+    assert_int_equal(a.ndim, 2);
+    assert_int_equal(a.count, 0);
+    optcl_array_free(&a);
+}
+
+static void test_read_bad_files(void **state)
+{
+    (void)state;
+    const optcl_status F = OPTCL_ERROR_FORMAT;
+    char path[512];
+
+    expect_read_failure(path_in(path, sizeof path, "missing.npy"), OPTCL_ERROR_IO,
+                        strerror(ENOENT));
+    expect_read_failure(g_dir, OPTCL_ERROR_IO, "cannot read");
+
+    write_bytes(path_in(path, sizeof path, "empty.npy"), "", 0);
+    expect_read_failure(path, F, "truncated");
+    write_bytes(path_in(path, sizeof path, "magic.npy"), "\x93NUMPX\x01\x00\x10\x00{}", 12);
+    expect_read_failure(path, F, "magic");
+    write_bytes(path_in(path, sizeof path, "text.npy"), "hello", 5);
+    expect_read_failure(path, F, "magic");
+    write_bytes(path_in(path, sizeof path, "short.npy"), "\x93NUMPY\x01\x00\x10", 9);
+    expect_read_failure(path, F, "truncated");
+
+    static unsigned char buf[4096];
+    const char *good = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n";
+    const float two[2] = {1, 2};
+    write_bytes(path_in(path, sizeof path, "v4.npy"), buf,
+                make_npy(buf, 4, (size_t)-1, good, two, sizeof two));
+    expect_read_failure(path, F, "version 4.0");
+    size_t len = make_npy(buf, 1, (size_t)-1, good, two, sizeof two);
+    buf[7] = 1;
+    write_bytes(path_in(path, sizeof path, "v11.npy"), buf, len);
+    expect_read_failure(path, F, "version 1.1");
+
+    /* The length field points past the end, and a header cut off in the middle. */
+    write_bytes(path_in(path, sizeof path, "longhdr.npy"), buf,
+                make_npy(buf, 1, 1000, good, two, sizeof two));
+    expect_read_failure(path, F, "past the end");
+    write_bytes(path_in(path, sizeof path, "longhdr3.npy"), buf,
+                make_npy(buf, 3, 0x7fffffff, good, two, sizeof two));
+    expect_read_failure(path, F, "past the end");
+    len = make_npy(buf, 1, (size_t)-1, good, NULL, 0);
+    write_bytes(path_in(path, sizeof path, "cut.npy"), buf, len - 20);
+    expect_read_failure(path, F, "past the end");
+
+    expect_bad("f8.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }\n", 2, F,
+               "dtype '<f8' is not float32");
+    expect_bad("bigf4.npy", "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }\n", 2, F,
+               "'>f4'");
+    expect_bad("i4.npy", "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }\n", 2, F,
+               "'<i4'");
+    expect_bad("rec.npy", "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}\n",
+               2, F, "structured");
+    expect_bad("fortran.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 1), }\n", 2,
+               F, "Fortran order");
+
+    expect_bad("data_short.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }\n",
+               3, F, "truncated");
+    expect_bad("data_long.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n",
+               3, F, "after the data");
+
+    expect_bad("noshape.npy", "{'descr': '<f4', 'fortran_order': False, }\n", 1, F,
+               "no 'shape'");
+    expect_bad("nodescr.npy", "{'fortran_order': False, 'shape': (1,)}\n", 1, F, "no 'descr'");
+    expect_bad("noorder.npy", "{'descr': '<f4', 'shape': (1,)}\n", 1, F, "no 'fortran_order'");
+    expect_bad("open.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3,\n", 3, F,
+               "not closed");
+    expect_bad("open2.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3,}\n", 3, F,
+               "not closed");
+    expect_bad("nobrace.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3,)\n", 3, F,
+               "malformed");
+    expect_bad("negative.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }\n",
+               0, F, "negative");
+    expect_bad("notuple.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3), }\n", 3,
+               F, "not a tuple");
+    expect_bad("list.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': [3], }\n", 3, F,
+               "not a tuple");
+    expect_bad("extra.npy",
+               "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1, }\n", 1, F,
+               "unknown key 'x'");
+    expect_bad("twice.npy",
+               "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1,)}\n", 1,
+               F, "repeats");
+    expect_bad("maybe.npy", "{'descr': '<f4', 'fortran_order': maybe, 'shape': (1,)}\n", 1, F,
+               "True or False");
+    expect_bad("tail.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1,)} x\n", 1, F,
+               "after the dict");
+    expect_bad("nodict.npy", "'descr': '<f4'\n", 1, F, "malformed");
+    expect_bad("ninedims.npy",
+               "{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1)}\n", 1, F,
+               "more than 8");
+    expect_bad("huge.npy",
+               "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 8)}\n",
+               1, F, "too large");
+    expect_bad("hugedim.npy",
+               "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,)}\n",
+               1, F, "does not fit");
+}
+
+/* Reads bytes through a FIFO, which has no size to check against up front, so the checks made
+ * while reading must catch every length problem themselves. */
+static optcl_status read_via_fifo(const void *bytes, size_t len, optcl_array *a, char *message,
+                                  size_t message_size)
+{
+    char path[512];
+    path_in(path, sizeof path, "pipe.npy");
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        /* The reader may stop early and close; dying of SIGPIPE then is fine. */
+        FILE *fp = fopen(path, "wb");
+        if (fp) {
+            fwrite(bytes, 1, len, fp);
+            fclose(fp);
+        }
+        _exit(0);
+    }
+    optcl_status st = optcl_npy_read(path, a, message, message_size);
+    int wstatus;
+    assert_int_equal(waitpid(child, &wstatus, 0), child);
+    unlink(path);
+    return st;
+}
+
+static void test_read_unsized(void **state)
+{
+    (void)state;
+    static unsigned char buf[4096];
+    const char *h3 = "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }\n";
+    const float data[4] = {1, 2, 3, 4};
+    char message[512] = "";
+    optcl_array a;
+
+    size_t len = make_npy(buf, 2, (size_t)-1, h3, data, 3 * sizeof(float));
+    TU_OK(read_via_fifo(buf, len, &a, message, sizeof message), message);
+    assert_int_equal(a.count, 3);
+    assert_memory_equal(a.data, data, 3 * sizeof(float));
+    optcl_array_free(&a);
+
+    len = make_npy(buf, 1, (size_t)-1, h3, data, 4 * sizeof(float));
+    assert_int_equal(read_via_fifo(buf, len, &a, message, sizeof message), OPTCL_ERROR_FORMAT);
+    assert_non_null(strstr(message, "after the data"));
+    assert_empty_array(&a);
+
+    len = make_npy(buf, 1, (size_t)-1, h3, data, 2 * sizeof(float));
+    assert_int_equal(read_via_fifo(buf, len, &a, message, sizeof message), OPTCL_ERROR_FORMAT);
+    assert_non_null(strstr(message, "data is truncated"));
+    assert_empty_array(&a);
+
+    len = make_npy(buf, 1, 500, h3, NULL, 0);
+    assert_int_equal(read_via_fifo(buf, len, &a, message, sizeof message), OPTCL_ERROR_FORMAT);
+    assert_non_null(strstr(message, "header is truncated"));
+    assert_empty_array(&a);
+
+    len = make_npy(buf, 3, 0x7fffffff, h3, NULL, 0);
+    assert_int_equal(read_via_fifo(buf, len, &a, message, sizeof message), OPTCL_ERROR_FORMAT);
+    assert_non_null(strstr(message, "exceeds the limit"));
+    assert_empty_array(&a);
+}
+
+static void test_read_messages(void **state)
+{
+    (void)state;
+    char path[512];
+    path_in(path, sizeof path, "missing.npy");
+    optcl_array a;
+    /* No message buffer, and one too small for the message: still NUL-terminated. */
+    assert_int_equal(optcl_npy_read(path, &a, NULL, 0), OPTCL_ERROR_IO);
+    assert_empty_array(&a);
+    char small[8];
+    memset(small, 'x', sizeof small);
+    assert_int_equal(optcl_npy_read(path, &a, small, sizeof small), OPTCL_ERROR_IO);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_int_equal(optcl_npy_read(NULL, &a, NULL, 0), OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_npy_read(path, NULL, NULL, 0), OPTCL_ERROR_NULL_POINTER);
+    optcl_array_free(NULL);
+    optcl_array_free(&a); /* an empty array frees to an empty array */
+    assert_empty_array(&a);
+}
+
+static void test_write_missing_folder(void **state)
+{
+    (void)state;
+    char path[512], folder[512], message[512] = "";
+    path_in(folder, sizeof folder, "no_such_folder");
+    path_in(path, sizeof path, "no_such_folder/x.npy");
+    const float data[2] = {1, 2};
+    const size_t shape[] = {2};
+    assert_int_equal(optcl_npy_write(path, data, shape, 1, message, sizeof message),
+                     OPTCL_ERROR_IO);
+    assert_non_null(strstr(message, path));
+    assert_non_null(strstr(message, strerror(ENOENT)));
+    struct stat st;
+    assert_int_not_equal(stat(path, &st), 0);
+    assert_int_not_equal(stat(folder, &st), 0);
+}
+
+static void test_write_replaces(void **state)
+{
+    (void)state;
+    char folder[512], path[512], message[512] = "", listing[1024];
+    assert_int_equal(mkdir(path_in(folder, sizeof folder, "replace"), 0700), 0);
+    path_in(path, sizeof path, "replace/state.npy");
+
+    const float first[3] = {1, 2, 3}, second[5] = {5, 6, 7, 8, 9};
+    const size_t s3[] = {3}, s5[] = {5};
+    TU_OK(optcl_npy_write(path, first, s3, 1, message, sizeof message), message);
+    TU_OK(optcl_npy_write(path, second, s5, 1, message, sizeof message), message);
+
+    optcl_array a;
+    TU_OK(optcl_npy_read(path, &a, message, sizeof message), message);
+    assert_int_equal(a.count, 5);
+    assert_memory_equal(a.data, second, sizeof second);
+    optcl_array_free(&a);
+
+    /* Nothing but the target: no temporary left behind. */
+    list_folder(folder, listing, sizeof listing);
+    assert_string_equal(listing, "state.npy");
+
+    /* A refused write (ndim out of range) leaves the old file as it was, and no temporary. */
+    assert_int_equal(optcl_npy_write(path, second, s5, 9, message, sizeof message),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(message, path));
+    assert_int_equal(optcl_npy_write(path, NULL, s5, 1, message, sizeof message),
+                     OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_npy_write(NULL, second, s5, 1, NULL, 0), OPTCL_ERROR_NULL_POINTER);
+    const size_t huge[] = {(size_t)1 << 62, 8};
+    assert_int_equal(optcl_npy_write(path, second, huge, 2, NULL, 0),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    TU_OK(optcl_npy_read(path, &a, message, sizeof message), message);
+    assert_int_equal(a.count, 5);
+    optcl_array_free(&a);
+    list_folder(folder, listing, sizeof listing);
+    assert_string_equal(listing, "state.npy");
+
+    /* A rename that fails (the target is a folder) removes the temporary it had written. */
+    char sub[512];
+    assert_int_equal(mkdir(path_in(sub, sizeof sub, "replace/sub"), 0700), 0);
+    assert_int_equal(optcl_npy_write(sub, second, s5, 1, message, sizeof message),
+                     OPTCL_ERROR_IO);
+    assert_non_null(strstr(message, sub));
+    list_folder(folder, listing, sizeof listing);
+    assert_string_equal(listing, "state.npy,sub");
+    /* A path naming a folder is refused before anything is created. */
+    strcat(sub, "/");
+    assert_int_equal(optcl_npy_write(sub, second, s5, 1, message, sizeof message),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    list_folder(folder, listing, sizeof listing);
+    assert_string_equal(listing, "state.npy,sub");
+}
+
+static void test_write_relative_path(void **state)
+{
+    (void)state;
+    char folder[512], cwd[4096], message[512] = "", listing[1024];
+    assert_int_equal(mkdir(path_in(folder, sizeof folder, "relative"), 0700), 0);
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(folder), 0);
+
+    /* A bare file name: the temporary goes into the current folder. */
+    const float x = 7.0f;
+    optcl_status st = optcl_npy_write("bare.npy", &x, NULL, 0, message, sizeof message);
+    optcl_array a;
+    optcl_status rst = optcl_npy_read("bare.npy", &a, message, sizeof message);
+    assert_int_equal(chdir(cwd), 0);
+    TU_OK(st, message);
+    TU_OK(rst, message);
+    assert_true(a.count == 1 && a.data[0] == 7.0f);
+    optcl_array_free(&a);
+    list_folder(folder, listing, sizeof listing);
+    assert_string_equal(listing, "bare.npy");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_header_matches_numpy),
+        cmocka_unit_test(test_read_versions),
+        cmocka_unit_test(test_read_scalar_and_empty),
+        cmocka_unit_test(test_read_bad_files),
+        cmocka_unit_test(test_read_unsized),
+        cmocka_unit_test(test_read_messages),
+        cmocka_unit_test(test_write_missing_folder),
+        cmocka_unit_test(test_write_replaces),
+        cmocka_unit_test(test_write_relative_path),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+}
