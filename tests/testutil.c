@@ -86,3 +86,21 @@ size_t tu_first_mismatch(const float *a, const float *e, size_t n, double atol, 
         *worst = w;
     return first;
 }
+
+const char *tu_cli_path(void)
+{
+    const char *env = getenv("OPTCL_TEST_CLI");
+    return env && *env ? env : OPTCL_CLI_PATH;
+}
+
+const char *tu_golden_dir(void)
+{
+    const char *env = getenv("OPTCL_TEST_GOLDEN_DIR");
+    return env && *env ? env : OPTCL_GOLDEN_DIR;
+}
+
+int tu_allow_no_device(void)
+{
+    const char *env = getenv("OPTCL_TEST_ALLOW_NO_DEVICE");
+    return env && strcmp(env, "1") == 0;
+}

@@ -34,4 +34,13 @@ void tu_fill_random(float *x, size_t n, uint64_t *seed, float lo, float hi);
 size_t tu_first_mismatch(const float *a, const float *e, size_t n, double atol, double rtol,
                          double *worst);
 
+/* The optcl command and tests/golden, as built in; OPTCL_TEST_CLI / OPTCL_TEST_GOLDEN_DIR
+ * override them (to run a copied build elsewhere, e.g. on a GPU machine). */
+const char *tu_cli_path(void);
+const char *tu_golden_dir(void);
+
+/* Whether OpenCL runs may be skipped on a machine without any device: only when the
+ * environment says OPTCL_TEST_ALLOW_NO_DEVICE=1. Otherwise a missing device is a failure. */
+int tu_allow_no_device(void);
+
 #endif

@@ -1,0 +1,347 @@
+/* test_golden.c — `optcl replay` against PyTorch's own trajectories.
+ *
+ * tests/golden/make_golden.py (run with PyTorch) wrote p0.npy (N,), grads.npy (T, N), one
+ * expected/<case>.npy (T, N) per case and cases.txt, one line per case:
+ *     <case> <optimizer> KEY=VALUE ...
+ * For every case and both backends this suite runs the CLI (tu_cli_path()) into a fresh temp
+ * folder, reads its OUT with optcl_npy_read and requires |a − e| ≤ 1e-5 + 1e-4·|e| for every
+ * element, naming the case, step and element of the first violation and the worst error. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "optcl.h"
+
+
+extern char **environ;
+
+#define GOLDEN_ATOL 1e-5
+#define GOLDEN_RTOL 1e-4
+#define MAX_CASES 256
+#define MAX_KEYS 32
+#define STDERR_CAP 8192
+
+typedef struct golden_case {
+    char name[128];
+    char optimizer[32];
+    char *keys[MAX_KEYS];
+    int key_count;
+} golden_case;
+
+typedef struct golden_test {
+    const golden_case *gc;
+    const char *backend; /* "reference" or "opencl" */
+    char test_name[192];
+} golden_test;
+
+static golden_case g_cases[MAX_CASES];
+static size_t g_case_count;
+static golden_test g_tests[2 * MAX_CASES];
+static int g_opencl_available = 1;
+static char g_opencl_why[512];
+
+/* ---------------------------------------------------------------------------------------- */
+/* Running the CLI                                                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Runs argv (argv[0] = the program) with stdout discarded and stderr captured into err
+ * (NUL-terminated, truncated to err_size − 1). Returns the exit status, 128 + signal for a
+ * killed child, or -1 when the child could not be started (err then says why). */
+static int golden_run(char *const argv[], char *err, size_t err_size)
+{
+    int fds[2];
+    err[0] = '\0';
+    if (pipe(fds) != 0) {
+        snprintf(err, err_size, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        snprintf(err, err_size, "posix_spawn %s: %s", argv[0], strerror(rc));
+        return -1;
+    }
+    size_t used = 0;
+    char chunk[1024];
+    for (;;) {
+        ssize_t n = read(fds[0], chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        size_t take = (size_t)n;
+        if (take > err_size - 1 - used)
+            take = err_size - 1 - used;
+        memcpy(err + used, chunk, take);
+        used += take;
+    }
+    err[used] = '\0';
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* cases.txt                                                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+static void golden_free_cases(void)
+{
+    for (size_t i = 0; i < g_case_count; i++)
+        for (int k = 0; k < g_cases[i].key_count; k++)
+            free(g_cases[i].keys[k]);
+    g_case_count = 0;
+}
+
+/* Reads cases.txt; on failure prints why and returns -1. */
+static int golden_load_cases(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/cases.txt", tu_golden_dir());
+    FILE *fh = fopen(path, "r");
+    if (!fh) {
+        print_error("cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[4096];
+    int lineno = 0;
+    while (fgets(line, sizeof line, fh)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(fh)) {
+            print_error("%s:%d: line too long\n", path, lineno);
+            fclose(fh);
+            return -1;
+        }
+        char *save = NULL;
+        char *tok = strtok_r(line, " \t\r\n", &save);
+        if (!tok || tok[0] == '#')
+            continue;
+        if (g_case_count == MAX_CASES) {
+            print_error("%s: more than %d cases\n", path, MAX_CASES);
+            fclose(fh);
+            return -1;
+        }
+        golden_case *gc = &g_cases[g_case_count];
+        memset(gc, 0, sizeof *gc);
+        char *opt = strtok_r(NULL, " \t\r\n", &save);
+        if (!opt || strlen(tok) >= sizeof gc->name || strlen(opt) >= sizeof gc->optimizer) {
+            print_error("%s:%d: expected '<case> <optimizer> KEY=VALUE ...'\n", path, lineno);
+            fclose(fh);
+            return -1;
+        }
+        strcpy(gc->name, tok);
+        strcpy(gc->optimizer, opt);
+        g_case_count++;
+        while ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+            if (gc->key_count == MAX_KEYS || !strchr(tok, '=')) {
+                print_error("%s:%d: bad or too many KEY=VALUE arguments\n", path, lineno);
+                fclose(fh);
+                return -1;
+            }
+            gc->keys[gc->key_count] = strdup(tok);
+            if (!gc->keys[gc->key_count]) {
+                fclose(fh);
+                return -1;
+            }
+            gc->key_count++;
+        }
+    }
+    fclose(fh);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Tests                                                                                    */
+/* ---------------------------------------------------------------------------------------- */
+
+static void golden_check_data(void **state)
+{
+    (void)state;
+    /* The data set must be the one cases.txt was made from: p0 (N,), grads (T, N). */
+    char msg[1024] = "";
+    optcl_array p0 = {0}, grads = {0};
+    char p0_path[1024], grads_path[1024];
+    snprintf(p0_path, sizeof p0_path, "%s/p0.npy", tu_golden_dir());
+    snprintf(grads_path, sizeof grads_path, "%s/grads.npy", tu_golden_dir());
+    TU_OK(optcl_npy_read(p0_path, &p0, msg, sizeof msg), msg);
+    TU_OK(optcl_npy_read(grads_path, &grads, msg, sizeof msg), msg);
+    assert_int_equal(p0.ndim, 1);
+    assert_int_equal(grads.ndim, 2);
+    assert_true(p0.shape[0] == grads.shape[1]);
+    assert_true(grads.shape[0] >= 2);
+    /* Every optimizer is covered. */
+    static const char *const names[] = {"sgd", "adam", "adamw", "rmsprop", "rprop"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        size_t n = 0;
+        for (size_t i = 0; i < g_case_count; i++)
+            n += strcmp(g_cases[i].optimizer, names[k]) == 0;
+        if (n == 0)
+            fail_msg("cases.txt has no %s case", names[k]);
+    }
+    optcl_array_free(&p0);
+    optcl_array_free(&grads);
+}
+
+static void golden_case_test(void **state)
+{
+    const golden_test *gt = *state;
+    const golden_case *gc = gt->gc;
+    if (strcmp(gt->backend, "opencl") == 0 && !g_opencl_available) {
+        if (!tu_allow_no_device())
+            fail_msg("no OpenCL device: %s (OPTCL_TEST_ALLOW_NO_DEVICE=1 skips)", g_opencl_why);
+        print_message("[  SKIP    ] no OpenCL device: %s\n", g_opencl_why);
+        skip();
+    }
+
+    char expected_path[1024];
+    snprintf(expected_path, sizeof expected_path, "%s/expected/%s.npy", tu_golden_dir(),
+             gc->name);
+    char msg[1024] = "";
+    optcl_array expected = {0};
+    TU_OK(optcl_npy_read(expected_path, &expected, msg, sizeof msg), msg);
+    assert_int_equal(expected.ndim, 2);
+
+    char *dir = tu_make_tempdir();
+    assert_non_null(dir);
+    char out_path[1024];
+    snprintf(out_path, sizeof out_path, "%s/out.npy", dir);
+
+    char *argv[16 + MAX_KEYS];
+    int argc = 0;
+    char p0_path[1024], grads_path[1024];
+    snprintf(p0_path, sizeof p0_path, "%s/p0.npy", tu_golden_dir());
+    snprintf(grads_path, sizeof grads_path, "%s/grads.npy", tu_golden_dir());
+    argv[argc++] = (char *)tu_cli_path();
+    argv[argc++] = (char *)"replay";
+    argv[argc++] = (char *)gc->optimizer;
+    argv[argc++] = (char *)"--params";
+    argv[argc++] = p0_path;
+    argv[argc++] = (char *)"--grads";
+    argv[argc++] = grads_path;
+    argv[argc++] = (char *)"--out";
+    argv[argc++] = out_path;
+    argv[argc++] = (char *)"--backend";
+    argv[argc++] = (char *)gt->backend;
+    for (int k = 0; k < gc->key_count; k++)
+        argv[argc++] = gc->keys[k];
+    argv[argc] = NULL;
+
+    char *err = malloc(STDERR_CAP);
+    assert_non_null(err);
+    int rc = golden_run(argv, err, STDERR_CAP);
+    if (rc != 0) {
+        tu_remove_tree(dir);
+        free(dir);
+        optcl_array_free(&expected);
+        fail_msg("case %s (%s): optcl replay exited %d: %s", gc->name, gt->backend, rc, err);
+    }
+    free(err);
+
+    optcl_array out = {0};
+    optcl_status st = optcl_npy_read(out_path, &out, msg, sizeof msg);
+    tu_remove_tree(dir);
+    free(dir);
+    if (st != OPTCL_SUCCESS) {
+        optcl_array_free(&expected);
+        fail_msg("case %s (%s): reading OUT: %s (%s)", gc->name, gt->backend,
+                 optcl_status_name(st), msg);
+    }
+    if (out.ndim != 2 || out.shape[0] != expected.shape[0] ||
+        out.shape[1] != expected.shape[1]) {
+        size_t r = out.ndim > 0 ? out.shape[0] : 0, c = out.ndim > 1 ? out.shape[1] : 0;
+        optcl_array_free(&out);
+        optcl_array_free(&expected);
+        fail_msg("case %s (%s): OUT has %d dims (%zu, %zu…), expected (%zu, %zu)", gc->name,
+                 gt->backend, out.ndim, r, c, expected.shape[0], expected.shape[1]);
+    }
+
+    double worst = 0.0;
+    size_t bad = tu_first_mismatch(out.data, expected.data, expected.count, GOLDEN_ATOL,
+                                   GOLDEN_RTOL, &worst);
+    if (bad != (size_t)-1) {
+        size_t n = expected.shape[1];
+        double a = out.data[bad], e = expected.data[bad];
+        optcl_array_free(&out);
+        optcl_array_free(&expected);
+        fail_msg("case %s (%s): step %zu (row %zu) element %zu: got %.9g, expected %.9g "
+                 "(|diff| %.3g > %.3g); worst |diff| over the run %.3g",
+                 gc->name, gt->backend, bad / n + 1, bad / n, bad % n, a, e, fabs(a - e),
+                 GOLDEN_ATOL + GOLDEN_RTOL * fabs(e), worst);
+    }
+    optcl_array_free(&out);
+    optcl_array_free(&expected);
+}
+
+/* Probes for an OpenCL device once, so a machine without one skips those runs instead of
+ * failing every one of them. */
+static int golden_group_setup(void **state)
+{
+    (void)state;
+    optcl_context_config cfg = optcl_context_config_default();
+    cfg.backend = OPTCL_BACKEND_OPENCL;
+    optcl_context *ctx = NULL;
+    optcl_status st = optcl_context_create(&cfg, &ctx, g_opencl_why, sizeof g_opencl_why);
+    if (st == OPTCL_SUCCESS) {
+        optcl_context_destroy(ctx);
+    } else if (st == OPTCL_ERROR_NO_DEVICE || st == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */) {
+        g_opencl_available = 0;
+    }
+    /* Any other failure is left for the runs themselves to report. */
+    return 0;
+}
+
+int main(void)
+{
+    if (golden_load_cases() != 0)
+        return 1;
+    if (g_case_count == 0) {
+        print_error("%s/cases.txt lists no case\n", tu_golden_dir());
+        return 1;
+    }
+    static const char *const backends[] = {"reference", "opencl"};
+    struct CMUnitTest *tests = calloc(1 + 2 * g_case_count, sizeof *tests);
+    if (!tests)
+        return 1;
+    size_t n = 0;
+    tests[n++] = (struct CMUnitTest){"golden_check_data", golden_check_data, NULL, NULL, NULL};
+    for (size_t b = 0; b < 2; b++) {
+        for (size_t i = 0; i < g_case_count; i++) {
+            golden_test *gt = &g_tests[b * g_case_count + i];
+            gt->gc = &g_cases[i];
+            gt->backend = backends[b];
+            snprintf(gt->test_name, sizeof gt->test_name, "%.16s/%.127s", backends[b],
+                     g_cases[i].name);
+            tests[n++] = (struct CMUnitTest){gt->test_name, golden_case_test, NULL, NULL, gt};
+        }
+    }
+    int failed = _cmocka_run_group_tests("golden", tests, n, golden_group_setup, NULL);
+    free(tests);
+    golden_free_cases();
+    return failed;
+}

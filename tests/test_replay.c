@@ -1,0 +1,532 @@
+/* test_replay.c — `optcl replay` end to end (tu_cli_path()).
+ *
+ * A good run writes OUT (T, N) whose rows are a hand-computed SGD trajectory; every bad input
+ * (missing or unreadable file, not float32 .npy, fortran order, truncated or malformed header,
+ * short data, shapes that disagree, unknown optimizer/key/backend, malformed or out-of-range
+ * value, missing option) must give a non-zero exit, exactly one non-empty line on stderr, no
+ * OUT file and no stray temporary file. Input files are written here byte by byte. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "optcl.h"
+
+
+extern char **environ;
+
+#define STDERR_CAP 8192
+#define MAX_ARGS 32
+
+/* The fixture: <dir>/in holds the input files, <dir>/out receives OUT. */
+static char *g_dir;
+static char g_in[1024];
+static char g_out[1024];
+
+/* ---------------------------------------------------------------------------------------- */
+/* Helpers                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Runs argv with stdout discarded and stderr captured (NUL-terminated, truncated). Returns the
+ * exit status, 128 + signal for a killed child, or -1 when it could not be started. */
+static int rp_run(char *const argv[], char *err, size_t err_size)
+{
+    int fds[2];
+    err[0] = '\0';
+    if (pipe(fds) != 0) {
+        snprintf(err, err_size, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        snprintf(err, err_size, "posix_spawn %s: %s", argv[0], strerror(rc));
+        return -1;
+    }
+    size_t used = 0;
+    char chunk[1024];
+    for (;;) {
+        ssize_t n = read(fds[0], chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        size_t take = (size_t)n;
+        if (take > err_size - 1 - used)
+            take = err_size - 1 - used;
+        memcpy(err + used, chunk, take);
+        used += take;
+    }
+    err[used] = '\0';
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+static void rp_write_bytes(const char *name, const void *bytes, size_t size)
+{
+    char path[1280];
+    snprintf(path, sizeof path, "%s/%s", g_in, name);
+    FILE *fh = fopen(path, "wb");
+    if (!fh)
+        fail_msg("cannot create %s: %s", path, strerror(errno));
+    if (size && fwrite(bytes, 1, size, fh) != size)
+        fail_msg("cannot write %s", path);
+    if (fclose(fh) != 0)
+        fail_msg("cannot close %s", path);
+}
+
+/* Builds a version 1.0 .npy image: magic, version, header length, the dict text padded with
+ * spaces and a newline to a multiple of 64 bytes, then payload. header_cut (if nonzero) cuts
+ * the file after that many bytes. */
+static void rp_write_npy(const char *name, const char *dict, const void *payload,
+                         size_t payload_size, size_t header_cut)
+{
+    size_t dict_len = strlen(dict);
+    size_t hlen = dict_len + 1;
+    while ((10 + hlen) % 64 != 0)
+        hlen++;
+    size_t total = 10 + hlen + payload_size;
+    unsigned char *buf = malloc(total);
+    assert_non_null(buf);
+    memcpy(buf, "\x93NUMPY", 6);
+    buf[6] = 1;
+    buf[7] = 0;
+    buf[8] = (unsigned char)(hlen & 0xff);
+    buf[9] = (unsigned char)(hlen >> 8);
+    memcpy(buf + 10, dict, dict_len);
+    memset(buf + 10 + dict_len, ' ', hlen - dict_len - 1);
+    buf[10 + hlen - 1] = '\n';
+    if (payload_size)
+        memcpy(buf + 10 + hlen, payload, payload_size);
+    rp_write_bytes(name, buf, header_cut ? header_cut : total);
+    free(buf);
+}
+
+/* A '<f4' C-order array of the given shape text ("(3,)", "(2, 3)"). */
+static void rp_write_f4(const char *name, const char *shape, const float *data, size_t count)
+{
+    char dict[256];
+    snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }",
+             shape);
+    rp_write_npy(name, dict, data, count * sizeof(float), 0);
+}
+
+static size_t rp_count_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        fail_msg("cannot list %s: %s", path, strerror(errno));
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* Names of what is in a folder, for failure messages. */
+static void rp_list_entries(const char *path, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    size_t used = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        int w = snprintf(buf + used, size - used, "%s%s", used ? " " : "", e->d_name);
+        if (w < 0 || (size_t)w >= size - used)
+            break;
+        used += (size_t)w;
+    }
+    closedir(d);
+}
+
+/* Expands an argument: "@OUT" is <out>/OUT.npy, "@name" is <in>/name, anything else as is. */
+static char *rp_expand(const char *arg)
+{
+    char buf[1536];
+    if (strcmp(arg, "@OUT") == 0)
+        snprintf(buf, sizeof buf, "%s/OUT.npy", g_out);
+    else if (strcmp(arg, "@OUT_NODIR") == 0)
+        snprintf(buf, sizeof buf, "%s/no/such/folder/OUT.npy", g_out);
+    else if (arg[0] == '@')
+        snprintf(buf, sizeof buf, "%s/%s", g_in, arg + 1);
+    else
+        snprintf(buf, sizeof buf, "%s", arg);
+    char *s = strdup(buf);
+    assert_non_null(s);
+    return s;
+}
+
+/* Runs `optcl replay <args…>`; argv is NULL-terminated (without the program and "replay"). */
+static int rp_replay(const char *const *args, char *err, size_t err_size, char *cmdline,
+                     size_t cmd_size)
+{
+    char *argv[MAX_ARGS + 3];
+    int argc = 0;
+    argv[argc++] = strdup(tu_cli_path());
+    argv[argc++] = strdup("replay");
+    for (size_t i = 0; args[i]; i++) {
+        assert_true(argc < MAX_ARGS);
+        argv[argc++] = rp_expand(args[i]);
+    }
+    argv[argc] = NULL;
+    size_t used = 0;
+    cmdline[0] = '\0';
+    for (int i = 1; i < argc; i++) {
+        int w = snprintf(cmdline + used, cmd_size - used, "%s%s", i > 1 ? " " : "", argv[i]);
+        if (w < 0 || (size_t)w >= cmd_size - used)
+            break;
+        used += (size_t)w;
+    }
+    int rc = rp_run(argv, err, err_size);
+    for (int i = 0; i < argc; i++)
+        free(argv[i]);
+    return rc;
+}
+
+static void rp_clear_out(void)
+{
+    tu_remove_tree(g_out);
+    if (mkdir(g_out, 0700) != 0)
+        fail_msg("cannot create %s: %s", g_out, strerror(errno));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Fixture: every input file                                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+/* The hand-computed case: N = 3, T = 2, lr = 0.5, every value exact in binary. */
+static const float P0[3] = {1.0f, -2.0f, 0.5f};
+static const float G[2][3] = {{1.0f, 0.5f, -2.0f}, {0.25f, -1.0f, 4.0f}};
+static const float EXPECTED[2][3] = {{0.5f, -2.25f, 1.5f}, {0.375f, -1.75f, -0.5f}};
+
+static int rp_setup(void **state)
+{
+    (void)state;
+    g_dir = tu_make_tempdir();
+    if (!g_dir)
+        return -1;
+    snprintf(g_in, sizeof g_in, "%s/in", g_dir);
+    snprintf(g_out, sizeof g_out, "%s/out", g_dir);
+    if (mkdir(g_in, 0700) != 0 || mkdir(g_out, 0700) != 0)
+        return -1;
+
+    /* Good inputs. */
+    rp_write_f4("p.npy", "(3,)", P0, 3);
+    rp_write_f4("g.npy", "(2, 3)", &G[0][0], 6);
+
+    /* Not float32: the same values as '<f8'. */
+    double p0d[3] = {1.0, -2.0, 0.5};
+    rp_write_npy("p_f8.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", p0d,
+                 sizeof p0d, 0);
+    /* Fortran order (2, 3). */
+    float gt[6] = {G[0][0], G[1][0], G[0][1], G[1][1], G[0][2], G[1][2]};
+    rp_write_npy("g_fortran.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
+                 gt, sizeof gt, 0);
+    /* Short data: the header says (2, 3) but only 5 floats follow. */
+    rp_write_npy("g_short.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+                 &G[0][0], 5 * sizeof(float), 0);
+    /* Truncated inside the header. */
+    rp_write_npy("g_cut.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+                 &G[0][0], sizeof G, 30);
+    /* Only the magic. */
+    rp_write_bytes("g_magic.npy", "\x93NUMPY", 6);
+    /* Malformed headers: no shape, a broken shape, not a dict. */
+    rp_write_npy("g_noshape.npy", "{'descr': '<f4', 'fortran_order': False, }", &G[0][0],
+                 sizeof G, 0);
+    rp_write_npy("g_badshape.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }",
+                 &G[0][0], sizeof G, 0);
+    rp_write_npy("g_garbage.npy", "this is not a python dict at all", &G[0][0], sizeof G, 0);
+    /* Not an .npy file at all, and an empty one. */
+    const char text[] = "0.1 0.2 0.3\n0.4 0.5 0.6\n";
+    rp_write_bytes("g_text.npy", text, sizeof text - 1);
+    rp_write_bytes("g_empty.npy", "", 0);
+    /* A wrong magic with an otherwise good file. */
+    {
+        char path[1280];
+        rp_write_f4("g_magic_bad.npy", "(2, 3)", &G[0][0], 6);
+        snprintf(path, sizeof path, "%s/g_magic_bad.npy", g_in);
+        FILE *fh = fopen(path, "r+b");
+        assert_non_null(fh);
+        fputc('X', fh);
+        fclose(fh);
+    }
+    /* Shapes that disagree. */
+    float g8[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    rp_write_f4("g_n4.npy", "(2, 4)", g8, 8);
+    rp_write_f4("g_1d.npy", "(3,)", &G[0][0], 3);
+    rp_write_f4("g_3d.npy", "(2, 3, 1)", &G[0][0], 6);
+    rp_write_f4("p_2d.npy", "(1, 3)", P0, 3);
+    /* A folder where a file is expected. */
+    char sub[1280];
+    snprintf(sub, sizeof sub, "%s/folder.npy", g_in);
+    if (mkdir(sub, 0700) != 0)
+        return -1;
+    return 0;
+}
+
+static int rp_teardown(void **state)
+{
+    (void)state;
+    if (g_dir) {
+        tu_remove_tree(g_dir);
+        free(g_dir);
+        g_dir = NULL;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Good runs                                                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+static void rp_good_run(const char *backend)
+{
+    rp_clear_out();
+    const char *args[] = {"sgd", "--params", "@p.npy", "--grads", "@g.npy", "--out", "@OUT",
+                          "--backend", backend, "lr=0.5", NULL};
+    char err[STDERR_CAP], cmd[2048];
+    int rc = rp_replay(args, err, sizeof err, cmd, sizeof cmd);
+    if (rc != 0)
+        fail_msg("`optcl %s` exited %d: %s", cmd, rc, err);
+
+    char path[1280], msg[1024] = "";
+    snprintf(path, sizeof path, "%s/OUT.npy", g_out);
+    optcl_array out = {0};
+    TU_OK(optcl_npy_read(path, &out, msg, sizeof msg), msg);
+    assert_int_equal(out.ndim, 2);
+    assert_int_equal(out.shape[0], 2);
+    assert_int_equal(out.shape[1], 3);
+    assert_int_equal(out.count, 6);
+    for (size_t t = 0; t < 2; t++)
+        for (size_t i = 0; i < 3; i++)
+            if (out.data[t * 3 + i] != EXPECTED[t][i])
+                fail_msg("%s: step %zu element %zu: got %.9g, expected %.9g", backend, t + 1, i,
+                         (double)out.data[t * 3 + i], (double)EXPECTED[t][i]);
+    optcl_array_free(&out);
+
+    /* OUT and nothing else. */
+    char names[1024];
+    rp_list_entries(g_out, names, sizeof names);
+    if (rp_count_entries(g_out) != 1)
+        fail_msg("%s: the output folder holds more than OUT: %s", backend, names);
+}
+
+static void test_good_reference(void **state)
+{
+    (void)state;
+    rp_good_run("reference");
+}
+
+static void test_good_opencl(void **state)
+{
+    (void)state;
+    optcl_context_config cfg = optcl_context_config_default();
+    cfg.backend = OPTCL_BACKEND_OPENCL;
+    optcl_context *ctx = NULL;
+    char why[512] = "";
+    optcl_status st = optcl_context_create(&cfg, &ctx, why, sizeof why);
+    if (st == OPTCL_ERROR_NO_DEVICE || st == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */) {
+        if (!tu_allow_no_device())
+            fail_msg("no OpenCL device: %s (OPTCL_TEST_ALLOW_NO_DEVICE=1 skips)", why);
+        print_message("[  SKIP    ] no OpenCL device: %s\n", why);
+        skip();
+    }
+    optcl_context_destroy(ctx);
+    rp_good_run("opencl");
+}
+
+/* An existing input is never touched by a run, good or bad. */
+static void test_inputs_untouched(void **state)
+{
+    (void)state;
+    char path[1280], msg[1024] = "";
+    snprintf(path, sizeof path, "%s/g.npy", g_in);
+    optcl_array g = {0};
+    TU_OK(optcl_npy_read(path, &g, msg, sizeof msg), msg);
+    assert_int_equal(g.ndim, 2);
+    assert_memory_equal(g.data, &G[0][0], sizeof G);
+    optcl_array_free(&g);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Bad inputs                                                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct bad_case {
+    const char *name;
+    const char *args[MAX_ARGS];
+} bad_case;
+
+#define GOOD_FILES "--params", "@p.npy", "--grads", "@g.npy", "--out", "@OUT", "--backend", \
+                   "reference"
+
+static const bad_case BAD_CASES[] = {
+    /* Files. */
+    {"params_missing",
+     {"sgd", "--params", "@nope.npy", "--grads", "@g.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"grads_missing",
+     {"sgd", "--params", "@p.npy", "--grads", "@nope.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"params_is_folder",
+     {"sgd", "--params", "@folder.npy", "--grads", "@g.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"params_f8",
+     {"sgd", "--params", "@p_f8.npy", "--grads", "@g.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"grads_fortran",
+     {"sgd", "--params", "@p.npy", "--grads", "@g_fortran.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"grads_short_data",
+     {"sgd", "--params", "@p.npy", "--grads", "@g_short.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"grads_truncated_header",
+     {"sgd", "--params", "@p.npy", "--grads", "@g_cut.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"grads_magic_only",
+     {"sgd", "--params", "@p.npy", "--grads", "@g_magic.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"grads_wrong_magic",
+     {"sgd", "--params", "@p.npy", "--grads", "@g_magic_bad.npy", "--out", "@OUT",
+      "--backend", "reference"}},
+    {"grads_header_no_shape",
+     {"sgd", "--params", "@p.npy", "--grads", "@g_noshape.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"grads_header_bad_shape",
+     {"sgd", "--params", "@p.npy", "--grads", "@g_badshape.npy", "--out", "@OUT",
+      "--backend", "reference"}},
+    {"grads_header_garbage",
+     {"sgd", "--params", "@p.npy", "--grads", "@g_garbage.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"grads_text_file",
+     {"sgd", "--params", "@p.npy", "--grads", "@g_text.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"grads_empty_file",
+     {"sgd", "--params", "@p.npy", "--grads", "@g_empty.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    /* Shapes. */
+    {"grads_wrong_n",
+     {"sgd", "--params", "@p.npy", "--grads", "@g_n4.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"grads_1d",
+     {"sgd", "--params", "@p.npy", "--grads", "@g_1d.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"grads_3d",
+     {"sgd", "--params", "@p.npy", "--grads", "@g_3d.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"params_2d",
+     {"sgd", "--params", "@p_2d.npy", "--grads", "@g.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    /* Options. */
+    {"no_out", {"sgd", "--params", "@p.npy", "--grads", "@g.npy", "--backend", "reference"}},
+    {"no_params", {"sgd", "--grads", "@g.npy", "--out", "@OUT", "--backend", "reference"}},
+    {"no_grads", {"sgd", "--params", "@p.npy", "--out", "@OUT", "--backend", "reference"}},
+    {"out_folder_missing",
+     {"sgd", "--params", "@p.npy", "--grads", "@g.npy", "--out", "@OUT_NODIR", "--backend",
+      "reference"}},
+    {"unknown_backend",
+     {"sgd", "--params", "@p.npy", "--grads", "@g.npy", "--out", "@OUT", "--backend",
+      "cuda"}},
+    {"unknown_optimizer", {"adagrad", GOOD_FILES}},
+    {"unknown_key", {"sgd", GOOD_FILES, "foo=1"}},
+    {"key_without_value", {"sgd", GOOD_FILES, "lr"}},
+    {"empty_value", {"sgd", GOOD_FILES, "lr="}},
+    {"trailing_garbage", {"sgd", GOOD_FILES, "lr=1e-3x"}},
+    {"negative_lr", {"sgd", GOOD_FILES, "lr=-1"}},
+    {"nan_lr", {"adam", GOOD_FILES, "lr=nan"}},
+    {"momentum_not_number", {"sgd", GOOD_FILES, "momentum=abc"}},
+    {"nesterov_without_momentum", {"sgd", GOOD_FILES, "nesterov=1", "momentum=0"}},
+    {"ema_with_dampening", {"sgd", GOOD_FILES, "ema=1", "momentum=0.9", "dampening=0.5"}},
+    {"beta1_too_big", {"adam", GOOD_FILES, "beta1=1.5"}},
+    {"negative_eps", {"adam", GOOD_FILES, "eps=-1"}},
+    {"boolean_not_0_or_1", {"adam", GOOD_FILES, "amsgrad=2"}},
+    {"etaminus_too_big", {"rprop", GOOD_FILES, "etaminus=1.5"}},
+    {"etaplus_too_small", {"rprop", GOOD_FILES, "etaplus=0.5"}},
+    {"unknown_rprop_variant", {"rprop", GOOD_FILES, "variant=bogus"}},
+};
+
+#define BAD_COUNT (sizeof BAD_CASES / sizeof BAD_CASES[0])
+
+static void test_bad_case(void **state)
+{
+    const bad_case *bc = *state;
+    rp_clear_out();
+    size_t in_before = rp_count_entries(g_in);
+
+    char err[STDERR_CAP], cmd[2048];
+    int rc = rp_replay(bc->args, err, sizeof err, cmd, sizeof cmd);
+    if (rc == 0)
+        fail_msg("%s: `optcl %s` succeeded", bc->name, cmd);
+    if (rc < 0 || rc >= 128)
+        fail_msg("%s: `optcl %s` did not exit normally (%d): %s", bc->name, cmd, rc, err);
+
+    /* Exactly one non-empty line on stderr. */
+    size_t len = strlen(err);
+    char *nl = strchr(err, '\n');
+    int one_line = len > 0 && (nl == NULL || nl == err + len - 1);
+    int blank = 1;
+    for (size_t i = 0; i < len; i++)
+        if (err[i] != ' ' && err[i] != '\t' && err[i] != '\n' && err[i] != '\r')
+            blank = 0;
+    if (!one_line || blank)
+        fail_msg("%s: `optcl %s` exited %d but stderr is not exactly one non-empty line: "
+                 "\"%s\"",
+                 bc->name, cmd, rc, err);
+
+    /* No OUT, no temporary file, inputs neither added nor removed. */
+    char names[1024];
+    rp_list_entries(g_out, names, sizeof names);
+    if (rp_count_entries(g_out) != 0)
+        fail_msg("%s: `optcl %s` failed but left files behind: %s", bc->name, cmd, names);
+    if (rp_count_entries(g_in) != in_before) {
+        rp_list_entries(g_in, names, sizeof names);
+        fail_msg("%s: `optcl %s` changed the input folder: %s", bc->name, cmd, names);
+    }
+}
+
+int main(void)
+{
+    struct CMUnitTest tests[3 + BAD_COUNT + 1];
+    size_t n = 0;
+    tests[n++] = (struct CMUnitTest){"good_reference", test_good_reference, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"good_opencl", test_good_opencl, NULL, NULL, NULL};
+    for (size_t i = 0; i < BAD_COUNT; i++)
+        tests[n++] = (struct CMUnitTest){BAD_CASES[i].name, test_bad_case, NULL, NULL,
+                                         (void *)&BAD_CASES[i]};
+    tests[n++] = (struct CMUnitTest){"inputs_untouched", test_inputs_untouched, NULL, NULL,
+                                     NULL};
+    return _cmocka_run_group_tests("replay", tests, n, rp_setup, rp_teardown);
+}
