@@ -1,6 +1,7 @@
 /* replay.c — `optcl replay`: runs an optimizer over the gradients of a .npy file, the same way
- * PyTorch would step, and writes the parameters after every step. Any bad input: one line on
- * stderr, a non-zero exit, and no output file. */
+ * PyTorch would step, and writes the parameters after every step; optionally with a schedule,
+ * ReduceLROnPlateau fed from a metrics file, Lookahead, and checkpoints to stop and resume.
+ * Any bad input: one line on stderr, a non-zero exit, and no output file. */
 #include "cli.h"
 
 #include <stdio.h>
@@ -8,32 +9,48 @@
 #include <string.h>
 
 #define MSG 4096
+#define MAX_OPTIONS 256
 
 typedef struct replay_args {
-    const char *optimizer, *params, *grads, *out, *metrics;
+    const char *optimizer, *params, *grads, *out, *metrics, *save_state, *load_state;
     optcl_backend backend;
-    optcl_optimizer_config config;
+    char *options[MAX_OPTIONS]; /* KEY=VALUE, in order */
+    int option_count;
 } replay_args;
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: optcl replay OPTIMIZER --params P0.npy --grads G.npy --out OUT.npy\n"
-            "                    [--backend opencl|reference] [KEY=VALUE ...]\n"
+            "                    [--backend opencl|reference] [--metrics M.npy]\n"
+            "                    [--save-state FILE] [--load-state FILE] [KEY=VALUE ...]\n"
             "\n"
             "OPTIMIZER   sgd, adam, adamw, rmsprop or rprop\n"
-            "P0.npy      float32, shape (N,): the initial parameters\n"
+            "P0.npy      float32, shape (N,): the initial parameters (may be omitted with\n"
+            "            --load-state)\n"
             "G.npy       float32, shape (T, N): row t is the gradient of step t\n"
-            "OUT.npy     float32, shape (T, N): row t is the parameters after step t; written\n"
-            "            only when everything succeeded\n"
+            "OUT.npy     float32, shape (T, N): row t is the parameters after step t (after the\n"
+            "            Lookahead sync on sync steps); written only when everything succeeded\n"
             "--backend   opencl (default; the default device, honouring OPTCL_DEVICE) or "
             "reference\n"
+            "--metrics   float32, shape (T,): M[t] is reported to ReduceLROnPlateau after step t\n"
+            "            (needed with schedule=plateau, refused otherwise)\n"
+            "--save-state  write a checkpoint (safetensors) after the last step\n"
+            "--load-state  start from a checkpoint; KEY=VALUE given too must agree with it\n"
             "KEY=VALUE   PyTorch's constructor names and defaults:\n"
             "  all       lr maximize (0/1), weight_decay (not rprop)\n"
             "  sgd       momentum dampening nesterov ema (ema=1: the lecture's EMA momentum)\n"
             "  adam(w)   beta1 beta2 eps amsgrad\n"
             "  rmsprop   alpha eps momentum centered\n"
-            "  rprop     etaminus etaplus step_min step_max variant=pytorch|classic\n");
+            "  rprop     etaminus etaplus step_min step_max variant=pytorch|classic\n"
+            "  schedule  schedule=constant|inverse_time|exponential|step|multistep|cosine with\n"
+            "            power gamma step_size milestones=a,b,.. t_max eta_min, and\n"
+            "            warmup_steps warmup_start_factor in front of any of them; the lr of\n"
+            "            step t = 0, 1, .. is lr/(1+t)^power, lr*gamma^t,\n"
+            "            lr*gamma^floor(t/step_size), eta_min+(lr-eta_min)(1+cos(pi t/t_max))/2\n"
+            "  plateau   schedule=plateau mode=min|max factor patience threshold\n"
+            "            threshold_mode=rel|abs cooldown min_lr\n"
+            "  lookahead lookahead_k lookahead_alpha\n");
 }
 
 /* Prints "optcl replay: <text>" as one line (newlines in library messages are folded). */
@@ -50,120 +67,173 @@ static int parse_args(int argc, char **argv, replay_args *a, char *msg)
 {
     memset(a, 0, sizeof *a);
     a->backend = OPTCL_BACKEND_OPENCL;
-    int positional = 0;
-    char *options[256];
-    int noptions = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        const char **slot = !strcmp(arg, "--params")    ? &a->params
-                            : !strcmp(arg, "--grads")   ? &a->grads
-                            : !strcmp(arg, "--out")     ? &a->out
-                            : !strcmp(arg, "--metrics") ? &a->metrics
-                                                        : NULL;
+        const char **slot = !strcmp(arg, "--params")       ? &a->params
+                            : !strcmp(arg, "--grads")      ? &a->grads
+                            : !strcmp(arg, "--out")        ? &a->out
+                            : !strcmp(arg, "--metrics")    ? &a->metrics
+                            : !strcmp(arg, "--save-state") ? &a->save_state
+                            : !strcmp(arg, "--load-state") ? &a->load_state
+                                                           : NULL;
         if (slot || !strcmp(arg, "--backend")) {
             if (i + 1 >= argc)
                 return snprintf(msg, MSG, "%s needs a value", arg), 1;
             const char *v = argv[++i];
-            if (slot) {
+            if (slot)
                 *slot = v;
-            } else if (!strcmp(v, "opencl")) {
+            else if (!strcmp(v, "opencl"))
                 a->backend = OPTCL_BACKEND_OPENCL;
-            } else if (!strcmp(v, "reference")) {
+            else if (!strcmp(v, "reference"))
                 a->backend = OPTCL_BACKEND_REFERENCE;
-            } else {
+            else
                 return snprintf(msg, MSG, "unknown backend '%s' (opencl or reference)", v), 1;
-            }
         } else if (arg[0] == '-' && arg[1] == '-') {
             return snprintf(msg, MSG, "unknown option '%s'", arg), 1;
-        } else if (positional == 0 && !strchr(arg, '=')) {
+        } else if (!a->optimizer && !strchr(arg, '=')) {
             a->optimizer = arg;
-            positional++;
-        } else if (noptions < 256) {
-            options[noptions++] = argv[i];
+        } else if (a->option_count < MAX_OPTIONS) {
+            a->options[a->option_count++] = argv[i];
         } else {
             return snprintf(msg, MSG, "too many KEY=VALUE options"), 1;
         }
     }
     if (!a->optimizer)
         return snprintf(msg, MSG, "missing OPTIMIZER (sgd, adam, adamw, rmsprop, rprop)"), 1;
-    optcl_algorithm algo;
-    if (optcl_algorithm_from_name(a->optimizer, &algo) != OPTCL_SUCCESS)
-        return snprintf(msg, MSG,
-                        "unknown optimizer '%s' (sgd, adam, adamw, rmsprop, rprop)",
-                        a->optimizer),
-               1;
-    if (!a->params || !a->grads || !a->out)
+    if ((!a->params && !a->load_state) || !a->grads || !a->out)
         return snprintf(msg, MSG, "missing %s",
-                        !a->params ? "--params" : !a->grads ? "--grads" : "--out"),
+                        !a->grads ? "--grads" : !a->out ? "--out" : "--params"),
                1;
-    if (a->metrics)
-        return snprintf(msg, MSG, "--metrics is only used with a plateau schedule, which this "
-                                  "build does not offer"),
-               1;
-    a->config = optcl_optimizer_config_default(algo);
-    for (int i = 0; i < noptions; i++)
-        if (optcl_cli_apply_option(&a->config, options[i], msg, MSG))
-            return 1;
     return 0;
 }
 
-static int check_shapes(const replay_args *a, const optcl_array *p0, const optcl_array *g,
+/* The configuration: PyTorch's defaults and the keys, or — resuming — the checkpoint's, which
+ * the keys given must agree with. */
+static int make_config(const replay_args *a, const optcl_optimizer_config *saved,
+                       optcl_optimizer_config *config, char *msg)
+{
+    optcl_algorithm algo;
+    if (optcl_algorithm_from_name(a->optimizer, &algo) != OPTCL_SUCCESS)
+        return snprintf(msg, MSG, "unknown optimizer '%s' (sgd, adam, adamw, rmsprop, rprop)",
+                        a->optimizer),
+               1;
+    *config = optcl_optimizer_config_default(algo);
+    for (int i = 0; i < a->option_count; i++)
+        if (optcl_cli_apply_option(config, a->options[i], msg, MSG))
+            return 1;
+    if (optcl_cli_check_options(config, a->options, a->option_count, msg, MSG))
+        return 1;
+    if (!saved)
+        return 0;
+    if (saved->algorithm != algo)
+        return snprintf(msg, MSG, "%s holds a %s optimizer, not %s", a->load_state,
+                        optcl_algorithm_name(saved->algorithm), a->optimizer),
+               1;
+    for (int i = 0; i < a->option_count; i++) {
+        optcl_optimizer_config probe = *saved;
+        optcl_cli_apply_option(&probe, a->options[i], msg, MSG);
+        if (memcmp(&probe, saved, sizeof probe) != 0)
+            return snprintf(msg, MSG, "%s differs from the configuration saved in %s",
+                            a->options[i], a->load_state),
+                   1;
+    }
+    *config = *saved;
+    return 0;
+}
+
+static int check_inputs(const replay_args *a, const optcl_optimizer_config *config, size_t n,
+                        const optcl_array *p0, const optcl_array *g, const optcl_array *m,
                         char *msg)
 {
-    if (p0->ndim != 1 || p0->shape[0] == 0)
+    if (p0->data && (p0->ndim != 1 || p0->shape[0] == 0))
         return snprintf(msg, MSG, "%s: expected shape (N,) with N >= 1, got %d dimension(s)%s",
                         a->params, p0->ndim, p0->ndim == 1 ? " with N = 0" : ""),
+               1;
+    if (p0->data && p0->shape[0] != n)
+        return snprintf(msg, MSG, "%s has N = %zu but %s has N = %zu", a->params, p0->shape[0],
+                        a->load_state, n),
                1;
     if (g->ndim != 2)
         return snprintf(msg, MSG, "%s: expected shape (T, N), got %d dimension(s)", a->grads,
                         g->ndim),
                1;
-    if (g->shape[1] != p0->shape[0])
+    if (g->shape[1] != n)
         return snprintf(msg, MSG, "%s has N = %zu per row but %s has N = %zu", a->grads,
-                        g->shape[1], a->params, p0->shape[0]),
+                        g->shape[1], a->params ? a->params : a->load_state, n),
+               1;
+    if (config->plateau.enabled && !a->metrics)
+        return snprintf(msg, MSG, "schedule=plateau needs --metrics M.npy"), 1;
+    if (!config->plateau.enabled && a->metrics)
+        return snprintf(msg, MSG, "--metrics is only used with schedule=plateau"), 1;
+    if (m->data && (m->ndim != 1 || m->shape[0] != g->shape[0]))
+        return snprintf(msg, MSG, "%s: expected shape (%zu,) to match the %zu steps of %s",
+                        a->metrics, g->shape[0], g->shape[0], a->grads),
                1;
     return 0;
 }
 
-/* Runs the replay into out (T×N floats). */
-static int run(const replay_args *a, const optcl_array *p0, const optcl_array *g, float *out,
+/* Runs the replay into out (T×N floats), from p0 or from the checkpoint. */
+static int run(const replay_args *a, const optcl_optimizer_config *config,
+               const optcl_array *p0, const optcl_array *g, const optcl_array *m, float *out,
                char *msg)
 {
-    size_t n = p0->shape[0], steps = g->shape[0];
+    size_t n = g->shape[1], steps = g->shape[0];
     optcl_context_config cc = optcl_context_config_default();
     cc.backend = a->backend;
     optcl_context *ctx = NULL;
     optcl_params *params = NULL;
     optcl_optimizer *opt = NULL;
-    optcl_status st = optcl_context_create(&cc, &ctx, msg, MSG);
-    if (st != OPTCL_SUCCESS)
+    if (optcl_context_create(&cc, &ctx, msg, MSG) != OPTCL_SUCCESS)
         return 1;
     optcl_tensor_spec spec = {.name = "param", .ndim = 1, .shape = {(int64_t)n}, .group = 0};
-    const char *where = "";
-    st = optcl_params_create(ctx, &spec, 1, &params);
-    if (st == OPTCL_SUCCESS)
+    optcl_status st = optcl_params_create(ctx, &spec, 1, &params);
+    if (st == OPTCL_SUCCESS && p0->data)
         st = optcl_params_write(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0->data, n);
     if (st == OPTCL_SUCCESS)
-        st = optcl_optimizer_create(params, &a->config, &opt);
+        st = optcl_optimizer_create(params, config, &opt);
+    if (st == OPTCL_SUCCESS && a->load_state)
+        st = optcl_checkpoint_load(opt, a->load_state);
     for (size_t t = 0; t < steps && st == OPTCL_SUCCESS; t++) {
         st = optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, g->data + t * n, n);
-        if (st == OPTCL_SUCCESS) {
+        if (st == OPTCL_SUCCESS)
             st = optcl_optimizer_step(opt, 0, NULL, NULL);
-            where = st == OPTCL_SUCCESS ? "" : optcl_optimizer_message(opt);
-        }
         if (st == OPTCL_SUCCESS)
             st = optcl_params_read(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, out + t * n, n);
+        if (st == OPTCL_SUCCESS && m->data)
+            st = optcl_optimizer_report_metric(opt, m->data[t]);
     }
+    if (st == OPTCL_SUCCESS && a->save_state)
+        st = optcl_checkpoint_save(opt, a->save_state);
     if (st != OPTCL_SUCCESS) {
-        const char *detail = *where                          ? where
-                             : params && *optcl_params_message(params) ? optcl_params_message(params)
-                                                              : optcl_context_message(ctx);
+        const char *detail = opt && *optcl_optimizer_message(opt) ? optcl_optimizer_message(opt)
+                             : params && *optcl_params_message(params)
+                                 ? optcl_params_message(params)
+                                 : optcl_context_message(ctx);
         snprintf(msg, MSG, "%s: %s", optcl_status_name(st), detail);
     }
     optcl_optimizer_destroy(opt);
     optcl_params_destroy(params);
     optcl_context_destroy(ctx);
     return st != OPTCL_SUCCESS;
+}
+
+/* With --load-state, N and the configuration come from the checkpoint. */
+static int inspect_state(const replay_args *a, size_t *n, optcl_optimizer_config *saved,
+                         char *msg)
+{
+    optcl_tensor_spec *specs = NULL;
+    size_t count = 0;
+    if (optcl_checkpoint_inspect(a->load_state, &specs, &count, saved, msg, MSG) !=
+        OPTCL_SUCCESS)
+        return 1;
+    int bad = count != 1 || strcmp(specs[0].name, "param") != 0 || specs[0].ndim != 1;
+    if (bad)
+        snprintf(msg, MSG, "%s was not written by optcl replay (expected one tensor 'param' of "
+                 "shape (N,))", a->load_state);
+    else
+        *n = (size_t)specs[0].shape[0];
+    free(specs);
+    return bad;
 }
 
 int optcl_cli_replay(int argc, char **argv)
@@ -176,28 +246,40 @@ int optcl_cli_replay(int argc, char **argv)
     }
     char msg[MSG] = "";
     replay_args a;
-    if (parse_args(argc, argv, &a, msg))
-        return fail(msg);
-    optcl_array p0 = {0}, g = {0};
-    int rc = optcl_npy_read(a.params, &p0, msg, MSG) != OPTCL_SUCCESS ||
-             optcl_npy_read(a.grads, &g, msg, MSG) != OPTCL_SUCCESS || check_shapes(&a, &p0, &g, msg);
+    optcl_optimizer_config config, saved;
+    optcl_array p0 = {0}, g = {0}, m = {0};
+    size_t n = 0;
+    int rc = parse_args(argc, argv, &a, msg);
+    if (!rc && a.load_state)
+        rc = inspect_state(&a, &n, &saved, msg);
+    if (!rc)
+        rc = make_config(&a, a.load_state ? &saved : NULL, &config, msg);
+    if (!rc && a.params)
+        rc = optcl_npy_read(a.params, &p0, msg, MSG) != OPTCL_SUCCESS;
+    if (!rc && a.params && !a.load_state)
+        n = p0.ndim == 1 ? p0.shape[0] : 0;
+    if (!rc)
+        rc = optcl_npy_read(a.grads, &g, msg, MSG) != OPTCL_SUCCESS;
+    if (!rc && a.metrics)
+        rc = optcl_npy_read(a.metrics, &m, msg, MSG) != OPTCL_SUCCESS;
+    if (!rc)
+        rc = check_inputs(&a, &config, n, &p0, &g, &m, msg);
     float *out = NULL;
     if (!rc) {
-        size_t count = g.shape[0] * p0.shape[0];
+        size_t count = g.shape[0] * n;
         out = malloc((count ? count : 1) * sizeof *out);
-        if (!out) {
-            snprintf(msg, MSG, "out of memory for %zu output values", count);
-            rc = 1;
-        }
+        if (!out)
+            rc = snprintf(msg, MSG, "out of memory for %zu output values", count) > 0;
     }
     if (!rc)
-        rc = run(&a, &p0, &g, out, msg);
+        rc = run(&a, &config, &p0, &g, &m, out, msg);
     if (!rc) {
-        size_t shape[2] = {g.shape[0], p0.shape[0]};
+        size_t shape[2] = {g.shape[0], n};
         rc = optcl_npy_write(a.out, out, shape, 2, msg, MSG) != OPTCL_SUCCESS;
     }
     free(out);
     optcl_array_free(&p0);
     optcl_array_free(&g);
+    optcl_array_free(&m);
     return rc ? fail(msg) : 0;
 }

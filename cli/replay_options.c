@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum value_kind { REAL, FLAG, VARIANT } value_kind;
+typedef enum value_kind { REAL, FLAG, VARIANT, COUNT, SCHEDULE, MODE, THRESHOLD_MODE, LIST } value_kind;
 
 /* Which optimizers a key applies to, as a bit set over optcl_algorithm. */
 #define SGD_ (1u << OPTCL_SGD)
@@ -34,6 +34,18 @@ static const key_entry keys[] = {
     {"centered", RMS_, FLAG},     {"etaminus", RPROP_, REAL},
     {"etaplus", RPROP_, REAL},    {"step_min", RPROP_, REAL},
     {"step_max", RPROP_, REAL},   {"variant", RPROP_, VARIANT},
+    /* schedules and ReduceLROnPlateau */
+    {"schedule", ALL_, SCHEDULE}, {"power", ALL_, REAL},
+    {"gamma", ALL_, REAL},        {"step_size", ALL_, COUNT},
+    {"milestones", ALL_, LIST},   {"t_max", ALL_, COUNT},
+    {"eta_min", ALL_, REAL},      {"warmup_steps", ALL_, COUNT},
+    {"warmup_start_factor", ALL_, REAL},
+    {"mode", ALL_, MODE},         {"factor", ALL_, REAL},
+    {"patience", ALL_, COUNT},    {"threshold", ALL_, REAL},
+    {"threshold_mode", ALL_, THRESHOLD_MODE},
+    {"cooldown", ALL_, COUNT},    {"min_lr", ALL_, REAL},
+    /* Lookahead */
+    {"lookahead_k", ALL_, COUNT}, {"lookahead_alpha", ALL_, REAL},
 };
 
 /* Where each key's value goes for this configuration. */
@@ -76,6 +88,42 @@ static void *field_of(optcl_optimizer_config *c, const char *key)
         return &c->rprop.step_max;
     if (!strcmp(key, "variant"))
         return &c->rprop.variant;
+    if (!strcmp(key, "schedule"))
+        return &c->schedule.kind;
+    if (!strcmp(key, "power"))
+        return &c->schedule.power;
+    if (!strcmp(key, "gamma"))
+        return &c->schedule.gamma;
+    if (!strcmp(key, "step_size"))
+        return &c->schedule.step_size;
+    if (!strcmp(key, "milestones"))
+        return &c->schedule.milestones;
+    if (!strcmp(key, "t_max"))
+        return &c->schedule.t_max;
+    if (!strcmp(key, "eta_min"))
+        return &c->schedule.eta_min;
+    if (!strcmp(key, "warmup_steps"))
+        return &c->schedule.warmup_steps;
+    if (!strcmp(key, "warmup_start_factor"))
+        return &c->schedule.warmup_start_factor;
+    if (!strcmp(key, "mode"))
+        return &c->plateau.mode_max;
+    if (!strcmp(key, "factor"))
+        return &c->plateau.factor;
+    if (!strcmp(key, "patience"))
+        return &c->plateau.patience;
+    if (!strcmp(key, "threshold"))
+        return &c->plateau.threshold;
+    if (!strcmp(key, "threshold_mode"))
+        return &c->plateau.threshold_abs;
+    if (!strcmp(key, "cooldown"))
+        return &c->plateau.cooldown;
+    if (!strcmp(key, "min_lr"))
+        return &c->plateau.min_lr;
+    if (!strcmp(key, "lookahead_k"))
+        return &c->lookahead.k;
+    if (!strcmp(key, "lookahead_alpha"))
+        return &c->lookahead.alpha;
     return NULL;
 }
 
@@ -127,6 +175,63 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         }
         *(int *)field = value[0] == '1';
         return 0;
+    case COUNT: {
+        char *end = NULL;
+        long long v = *value ? strtoll(value, &end, 10) : 0;
+        if (!*value || *end != '\0' || v < 0) {
+            snprintf(message, message_size, "%s=%s: expected a whole number >= 0", key, value);
+            return 1;
+        }
+        *(int64_t *)field = v;
+        return 0;
+    }
+    case SCHEDULE:
+        if (!strcmp(value, "plateau")) {
+            config->schedule.kind = OPTCL_SCHEDULE_CONSTANT;
+            config->plateau.enabled = 1;
+            return 0;
+        }
+        for (int k = 0; k < OPTCL_SCHEDULE_COUNT; k++) {
+            if (!strcmp(value, optcl_schedule_name((optcl_schedule_kind)k))) {
+                config->schedule.kind = (optcl_schedule_kind)k;
+                return 0;
+            }
+        }
+        snprintf(message, message_size,
+                 "schedule=%s: expected constant, inverse_time, exponential, step, multistep, "
+                 "cosine or plateau",
+                 value);
+        return 1;
+    case MODE:
+    case THRESHOLD_MODE: {
+        const char *one = entry->kind == MODE ? "max" : "abs";
+        const char *zero = entry->kind == MODE ? "min" : "rel";
+        if (strcmp(value, one) != 0 && strcmp(value, zero) != 0) {
+            snprintf(message, message_size, "%s=%s: expected %s or %s", key, value, zero, one);
+            return 1;
+        }
+        *(int *)field = strcmp(value, one) == 0;
+        return 0;
+    }
+    case LIST: {
+        /* milestones=5,20,33 */
+        size_t n = 0;
+        const char *c = value;
+        while (*c) {
+            char *end = NULL;
+            long long v = strtoll(c, &end, 10);
+            if (end == c || (*end != ',' && *end != '\0') || n == OPTCL_MAX_MILESTONES) {
+                snprintf(message, message_size,
+                         "%s=%s: expected up to %d comma-separated whole numbers", key, value,
+                         OPTCL_MAX_MILESTONES);
+                return 1;
+            }
+            config->schedule.milestones[n++] = v;
+            c = *end ? end + 1 : end;
+        }
+        config->schedule.milestone_count = n;
+        return 0;
+    }
     case VARIANT:
         if (!strcmp(value, "classic"))
             *(optcl_rprop_variant *)field = OPTCL_RPROP_CLASSIC;
@@ -139,4 +244,49 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         return 0;
     }
     return 1;
+}
+
+/* Which keys need which setting to mean anything. */
+static bool key_is_used(const optcl_optimizer_config *c, const char *key)
+{
+    optcl_schedule_kind k = c->schedule.kind;
+    if (!strcmp(key, "power"))
+        return k == OPTCL_SCHEDULE_INVERSE_TIME;
+    if (!strcmp(key, "gamma"))
+        return k == OPTCL_SCHEDULE_EXPONENTIAL || k == OPTCL_SCHEDULE_STEP ||
+               k == OPTCL_SCHEDULE_MULTISTEP;
+    if (!strcmp(key, "step_size"))
+        return k == OPTCL_SCHEDULE_STEP;
+    if (!strcmp(key, "milestones"))
+        return k == OPTCL_SCHEDULE_MULTISTEP;
+    if (!strcmp(key, "t_max") || !strcmp(key, "eta_min"))
+        return k == OPTCL_SCHEDULE_COSINE;
+    if (!strcmp(key, "mode") || !strcmp(key, "factor") || !strcmp(key, "patience") ||
+        !strcmp(key, "threshold") || !strcmp(key, "threshold_mode") ||
+        !strcmp(key, "cooldown") || !strcmp(key, "min_lr"))
+        return c->plateau.enabled;
+    if (!strcmp(key, "lookahead_alpha"))
+        return c->lookahead.k > 0;
+    return true;
+}
+
+int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *options,
+                            int count, char *message, size_t message_size)
+{
+    for (int i = 0; i < count; i++) {
+        char key[64];
+        size_t len = strcspn(options[i], "=");
+        snprintf(key, sizeof key, "%.*s", (int)(len < sizeof key ? len : sizeof key - 1),
+                 options[i]);
+        if (key_is_used(config, key))
+            continue;
+        if (!strcmp(key, "lookahead_alpha"))
+            snprintf(message, message_size, "key 'lookahead_alpha' needs lookahead_k > 0");
+        else
+            snprintf(message, message_size, "key '%s' has no effect with schedule=%s", key,
+                     config->plateau.enabled ? "plateau"
+                                             : optcl_schedule_name(config->schedule.kind));
+        return 1;
+    }
+    return 0;
 }

@@ -1,6 +1,6 @@
 /* config.c — optimizer configurations: PyTorch's defaults, validation at create time (never a
  * silent clamp), algorithm names, and which state buffers each algorithm keeps. */
-#include "internal.h"
+#include "plateau.h"
 
 #include <math.h>
 #include <string.h>
@@ -45,6 +45,11 @@ optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm algorithm)
     c.rprop.step_min = 1e-6;
     c.rprop.step_max = 50.0;
     c.rprop.variant = OPTCL_RPROP_PYTORCH;
+    c.schedule = optcl_schedule_default(OPTCL_SCHEDULE_CONSTANT);
+    c.plateau = optcl_plateau_config_default();
+    c.lookahead.k = 0;
+    c.lookahead.alpha = 0.5;
+    c.lookahead.alpha_schedule = optcl_schedule_default(OPTCL_SCHEDULE_CONSTANT);
     return c;
 }
 
@@ -156,7 +161,18 @@ optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *messa
     default:
         break;
     }
-    return validate_groups(c, message);
+    optcl_status st = validate_groups(c, message);
+    if (st == OPTCL_SUCCESS)
+        st = optcl_schedule_validate(&c->schedule, message, OPTCL__MESSAGE_MAX);
+    if (st == OPTCL_SUCCESS)
+        st = optcl__plateau_validate(&c->plateau, message);
+    if (st != OPTCL_SUCCESS || c->lookahead.k == 0)
+        return st;
+    const optcl_lookahead_config *la = &c->lookahead;
+    REQUIRE(la->k > 0, "lookahead.k", (double)la->k, "must be >= 0");
+    REQUIRE(la->alpha > 0.0 && la->alpha <= 1.0, "lookahead.alpha", la->alpha,
+            "must be in (0, 1]");
+    return optcl_schedule_validate(&la->alpha_schedule, message, OPTCL__MESSAGE_MAX);
 }
 
 size_t optcl__state_names(const optcl_optimizer_config *c, const char **names)

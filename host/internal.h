@@ -10,7 +10,7 @@
 
 #define OPTCL__MESSAGE_MAX 2048
 #define OPTCL__NAME_MAX 255
-#define OPTCL__MAX_STATES 3
+#define OPTCL__MAX_STATES 4 /* three of the rule, Lookahead's slow weights */
 #define OPTCL__REFERENCE_ALIGNMENT 16 /* floats: 64 bytes, one cache line */
 
 #if defined(__GNUC__)
@@ -92,17 +92,36 @@ typedef struct optcl__step_scalars {
 
 struct optcl_optimizer {
     optcl_params *params;
-    optcl_optimizer_config config;
-    optcl_group_config groups[OPTCL_MAX_GROUPS]; /* resolved: never negative */
+    optcl_optimizer_config config; /* groups resolved into groups[]; its pointer is NULL */
+    optcl_group_config groups[OPTCL_MAX_GROUPS]; /* base lr and weight decay, never negative */
     uint64_t steps;
-    size_t state_count;
+    size_t rule_states; /* the update rule's states come first … */
+    size_t state_count; /* … then "lookahead_slow" when Lookahead is on */
     const char *state_names[OPTCL__MAX_STATES];
-    cl_mem state[OPTCL__MAX_STATES];  /* OpenCL backend */
+    cl_mem state[OPTCL__MAX_STATES];      /* OpenCL backend */
     float *host_state[OPTCL__MAX_STATES]; /* reference backend */
-    cl_kernel kernel;
+    cl_kernel kernel;                     /* the update rule */
+    cl_kernel lookahead_kernel;
     const char *build_log;
+    optcl_plateau_state plateau;
+    double lookahead_alpha; /* α of the last sync */
+    optcl_loss_fn search_fn; /* Lookahead α line search, when set */
+    void *search_user;
+    int search_points;
+    cl_mem search_fast; /* the fast weights saved while the search blends */
+    float *host_search_fast;
+    size_t live_trackers; /* trackers that save this optimizer */
     char message[OPTCL__MESSAGE_MAX];
 };
+
+/* optimizer_lr.c: the lr group g uses at 0-based step t (schedule, then plateau). */
+double optcl__group_lr(const optcl_optimizer *opt, int group, uint64_t t);
+
+/* lookahead.c: the sync after a step that ends a k-step cycle (steps already counted). */
+optcl_status optcl__lookahead_sync(optcl_optimizer *opt, cl_event *event);
+/* Copies the parameters into the slow weights (first step), after wait_list. */
+optcl_status optcl__lookahead_init(optcl_optimizer *opt, cl_uint num_events,
+                                   const cl_event *wait_list);
 
 /* params.c: copies between host memory (packed, creation order) and one flat buffer — a
  * cl_mem, or host_base on the reference backend — for tensor index or OPTCL_ALL. Blocks. */

@@ -1,6 +1,6 @@
 /* optimizer.c — optimizer objects: state buffers, the cached update kernel, and the step that
  * enqueues one launch per parameter group (or runs the reference rule on the host). */
-#include "internal.h"
+#include "plateau.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -48,6 +48,11 @@ static void optimizer_free(optcl_optimizer *opt)
     }
     if (opt->kernel)
         clReleaseKernel(opt->kernel);
+    if (opt->lookahead_kernel)
+        clReleaseKernel(opt->lookahead_kernel);
+    if (opt->search_fast)
+        clReleaseMemObject(opt->search_fast);
+    optcl__host_free(opt->host_search_fast);
     free(opt);
 }
 
@@ -58,7 +63,7 @@ static cl_int bind_buffers(optcl_optimizer *opt)
     optcl_params *p = opt->params;
     cl_mem slots[OPTCL__MAX_STATES];
     for (size_t i = 0; i < OPTCL__MAX_STATES; i++)
-        slots[i] = i < opt->state_count ? opt->state[i] : p->buffer[OPTCL_ROLE_GRADS];
+        slots[i] = i < opt->rule_states ? opt->state[i] : p->buffer[OPTCL_ROLE_GRADS];
     /* RMSprop's state list skips what it does not keep; its kernel has fixed slots. */
     if (opt->config.algorithm == OPTCL_RMSPROP) {
         cl_mem square = opt->state[0], grad_avg = NULL, buf = NULL;
@@ -111,6 +116,14 @@ static optcl_status create_device_side(optcl_optimizer *opt)
     opt->kernel = clCreateKernel(program, kernel_name, &err);
     if (err == CL_SUCCESS)
         err = bind_buffers(opt);
+    if (err == CL_SUCCESS && opt->config.lookahead.k > 0) {
+        const char *log = NULL;
+        st = optcl__get_program(ctx, "lookahead", "", &program, &log);
+        if (st != OPTCL_SUCCESS)
+            return st;
+        snprintf(kernel_name, sizeof kernel_name, "optcl_lookahead_f32");
+        opt->lookahead_kernel = clCreateKernel(program, kernel_name, &err);
+    }
     if (err == CL_SUCCESS)
         err = clFinish(ctx->queue); /* the zero fills must have happened before we return */
     if (err != CL_SUCCESS)
@@ -147,7 +160,11 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
         opt->groups[g].lr = lr;
         opt->groups[g].weight_decay = wd;
     }
-    opt->state_count = optcl__state_names(config, opt->state_names);
+    opt->rule_states = optcl__state_names(config, opt->state_names);
+    opt->state_count = opt->rule_states;
+    if (config->lookahead.k > 0)
+        opt->state_names[opt->state_count++] = "lookahead_slow";
+    optcl__plateau_init(&opt->plateau, &config->plateau);
     if (ctx->backend == OPTCL_BACKEND_REFERENCE) {
         for (size_t i = 0; i < opt->state_count && st == OPTCL_SUCCESS; i++) {
             opt->host_state[i] = optcl__host_alloc(params->flat);
@@ -172,6 +189,10 @@ optcl_status optcl_optimizer_destroy(optcl_optimizer *opt)
 {
     if (!opt)
         return OPTCL_SUCCESS;
+    if (opt->live_trackers > 0)
+        return optcl__fail(opt->message, OPTCL_ERROR_IN_USE,
+                           "optcl_optimizer_destroy: %zu tracker(s) still use this optimizer",
+                           opt->live_trackers);
     if (opt->params->ctx->queue)
         clFinish(opt->params->ctx->queue);
     opt->params->live_optimizers--;
@@ -213,14 +234,43 @@ static cl_int set_scalars(const optcl_optimizer *opt, const optcl__step_scalars 
     return err;
 }
 
+/* Enqueues (or runs) the update rule for one group's range. */
+static optcl_status step_group(optcl_optimizer *opt, const optcl__group_range *range,
+                               uint64_t step, cl_uint num_events, const cl_event *wait_list,
+                               cl_event *event)
+{
+    optcl_params *p = opt->params;
+    optcl_group_config group = opt->groups[range->group];
+    group.lr = optcl__group_lr(opt, range->group, step - 1);
+    optcl__step_scalars s;
+    optcl__compute_scalars(&opt->config, &group, step, &s);
+    if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
+        optcl__reference_step(&opt->config, p->host[OPTCL_ROLE_PARAMS],
+                              p->host[OPTCL_ROLE_GRADS], opt->host_state, range->begin,
+                              range->end, &s);
+        return OPTCL_SUCCESS;
+    }
+    size_t offset = range->begin, size = range->end - range->begin;
+    cl_int err = set_scalars(opt, &s, (cl_ulong)range->end);
+    if (err == CL_SUCCESS)
+        err = clEnqueueNDRangeKernel(p->ctx->queue, opt->kernel, 1, &offset, &size, NULL,
+                                     num_events, wait_list, event);
+    if (err != CL_SUCCESS)
+        return optcl__fail(opt->message, (optcl_status)err,
+                           "enqueueing the step kernel for group %d failed: %s", range->group,
+                           optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
 optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
                                   const cl_event *wait_list, cl_event *event)
 {
     if (!opt)
         return OPTCL_ERROR_NULL_POINTER;
+    if (event)
+        *event = NULL; /* also when refused: the caller may release whatever is not NULL */
     optcl_params *p = opt->params;
-    bool reference = p->ctx->backend == OPTCL_BACKEND_REFERENCE;
-    if (reference && (num_events > 0 || wait_list))
+    if (p->ctx->backend == OPTCL_BACKEND_REFERENCE && (num_events > 0 || wait_list))
         return optcl__fail(opt->message, OPTCL_ERROR_WRONG_BACKEND,
                            "optcl_optimizer_step: the reference backend takes no events");
     if ((num_events > 0) != (wait_list != NULL))
@@ -228,37 +278,31 @@ optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
                            "optcl_optimizer_step: num_events is %u but wait_list is %s",
                            num_events, wait_list ? "not NULL" : "NULL");
     uint64_t step = opt->steps + 1;
-    if (event)
-        *event = NULL;
+    int64_t k = opt->config.lookahead.k;
+    bool sync = k > 0 && step % (uint64_t)k == 0;
+    optcl_status st = OPTCL_SUCCESS;
+    if (k > 0 && step == 1) {
+        /* The slow weights start at the parameters the first step sees: the copy carries the
+         * caller's wait list, and the in-order queue puts the update after it. */
+        if ((st = optcl__lookahead_init(opt, num_events, wait_list)) != OPTCL_SUCCESS)
+            return st;
+        num_events = 0;
+        wait_list = NULL;
+    }
     for (size_t r = 0; r < p->range_count; r++) {
-        const optcl__group_range *range = &p->ranges[r];
-        optcl__step_scalars s;
-        optcl__compute_scalars(&opt->config, &opt->groups[range->group], step, &s);
-        if (reference) {
-            optcl__reference_step(&opt->config, p->host[OPTCL_ROLE_PARAMS],
-                                  p->host[OPTCL_ROLE_GRADS], opt->host_state, range->begin,
-                                  range->end, &s);
-            continue;
-        }
-        size_t offset = range->begin, size = range->end - range->begin;
-        cl_int err = set_scalars(opt, &s, (cl_ulong)range->end);
-        bool first = r == 0, last = r + 1 == p->range_count;
-        if (err == CL_SUCCESS)
-            err = clEnqueueNDRangeKernel(p->ctx->queue, opt->kernel, 1, &offset, &size, NULL,
-                                         first ? num_events : 0, first ? wait_list : NULL,
-                                         last ? event : NULL);
-        if (err != CL_SUCCESS) {
+        bool first = r == 0, last = r + 1 == p->range_count && !sync;
+        st = step_group(opt, &p->ranges[r], step, first ? num_events : 0,
+                        first ? wait_list : NULL, last ? event : NULL);
+        if (st != OPTCL_SUCCESS) {
             /* Launches already enqueued for earlier groups cannot be taken back; the step
              * count still advances if any group was updated, so state and count agree. */
             if (r > 0)
                 opt->steps = step;
-            return optcl__fail(opt->message, (optcl_status)err,
-                               "enqueueing the step kernel for group %d failed: %s",
-                               range->group, optcl_status_name((optcl_status)err));
+            return st;
         }
     }
     opt->steps = step;
-    return OPTCL_SUCCESS;
+    return sync ? optcl__lookahead_sync(opt, event) : OPTCL_SUCCESS;
 }
 
 /* ---- queries and state -------------------------------------------------------------------- */
@@ -266,16 +310,6 @@ optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
 uint64_t optcl_optimizer_step_count(const optcl_optimizer *opt)
 {
     return opt ? opt->steps : 0;
-}
-
-optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int group, double *lr)
-{
-    if (!opt || !lr)
-        return OPTCL_ERROR_NULL_POINTER;
-    if (group < 0 || group >= OPTCL_MAX_GROUPS)
-        return OPTCL_ERROR_INVALID_ARGUMENT;
-    *lr = opt->groups[group].lr;
-    return OPTCL_SUCCESS;
 }
 
 optcl_status optcl_optimizer_set_lr(optcl_optimizer *opt, int group, double lr)

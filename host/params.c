@@ -496,13 +496,13 @@ optcl_status optcl_params_zero_grad(optcl_params *p, cl_uint num_events,
 {
     if (!p)
         return OPTCL_ERROR_NULL_POINTER;
+    if (event)
+        *event = NULL; /* also when refused: the caller may release whatever is not NULL */
     if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
         if (num_events > 0 || wait_list)
             return optcl__fail(p->message, OPTCL_ERROR_WRONG_BACKEND,
                                "optcl_params_zero_grad: the reference backend takes no events");
         memset(p->host[OPTCL_ROLE_GRADS], 0, p->flat * sizeof(float));
-        if (event)
-            *event = NULL;
         return OPTCL_SUCCESS;
     }
     const float zero = 0.0f;

@@ -306,6 +306,91 @@ typedef struct optcl_rprop_config {
     optcl_rprop_variant variant;
 } optcl_rprop_config;
 
+/* ------------------------------------------------------------------------------------------ */
+/* Learning-rate schedules and ReduceLROnPlateau (plain data, evaluated on the host)           */
+/* ------------------------------------------------------------------------------------------ */
+
+#define OPTCL_MAX_MILESTONES 16
+
+typedef enum optcl_schedule_kind {
+    OPTCL_SCHEDULE_CONSTANT = 0,     /* lr                                   (LambdaLR: 1)     */
+    OPTCL_SCHEDULE_INVERSE_TIME = 1, /* lr / (1 + t)^power: a0/t, a0/t²      (LambdaLR)        */
+    OPTCL_SCHEDULE_EXPONENTIAL = 2,  /* lr · gamma^t; a0/2^t is gamma 0.5    (ExponentialLR)   */
+    OPTCL_SCHEDULE_STEP = 3,         /* lr · gamma^floor(t / step_size)      (StepLR)          */
+    OPTCL_SCHEDULE_MULTISTEP = 4,    /* lr · gamma^(milestones ≤ t)          (MultiStepLR)     */
+    OPTCL_SCHEDULE_COSINE = 5,       /* eta_min + (lr − eta_min)(1 + cos(π t / t_max)) / 2
+                                                                             (CosineAnnealingLR) */
+    OPTCL_SCHEDULE_COUNT
+} optcl_schedule_kind;
+
+/* A schedule: the lr of step t (t = 0 for the first step) as a closed form of the base lr and
+ * t, equal to the PyTorch scheduler named above stepped once per optimizer step. A linear
+ * warmup (LinearLR from warmup_start_factor to 1) can stand in front of any of them: for
+ * t < warmup_steps the lr is base · (f + (1 − f) · t / warmup_steps), and from then on the
+ * schedule runs on t − warmup_steps (SequentialLR). */
+typedef struct optcl_schedule {
+    optcl_schedule_kind kind;  /* CONSTANT */
+    double power;              /* INVERSE_TIME: 1 */
+    double gamma;              /* EXPONENTIAL, STEP, MULTISTEP: 0.1 */
+    int64_t step_size;         /* STEP: 1 */
+    int64_t milestones[OPTCL_MAX_MILESTONES]; /* MULTISTEP: increasing, ≥ 1 */
+    size_t milestone_count;    /* 0 */
+    int64_t t_max;             /* COSINE: 1 */
+    double eta_min;            /* COSINE: 0 */
+    int64_t warmup_steps;      /* 0: no warmup */
+    double warmup_start_factor; /* 1/3, PyTorch LinearLR's default; in (0, 1] */
+} optcl_schedule;
+
+OPTCL_API optcl_schedule optcl_schedule_default(optcl_schedule_kind kind);
+/* OPTCL_ERROR_INVALID_ARGUMENT with a message naming the field for out-of-range values. */
+OPTCL_API optcl_status optcl_schedule_validate(const optcl_schedule *schedule, char *message,
+                                               size_t message_size);
+/* The lr of step t for base lr base_lr. Pure; the schedule must be valid. */
+OPTCL_API double optcl_schedule_lr(const optcl_schedule *schedule, double base_lr, uint64_t t);
+/* "constant", "inverse_time", "exponential", "step", "multistep", "cosine"; NULL if unknown. */
+OPTCL_API const char *optcl_schedule_name(optcl_schedule_kind kind);
+
+/* torch.optim.lr_scheduler.ReduceLROnPlateau. After each reported metric: an improvement is
+ * metric < best·(1 − threshold) (mode min, rel), metric < best − threshold (min, abs),
+ * metric > best·(1 + threshold) (max, rel), metric > best + threshold (max, abs); otherwise
+ * the step is bad. During cooldown bad steps are not counted. When bad steps exceed
+ * patience, every group's lr becomes max(lr·factor, min_lr) — unless that changes it by
+ * eps or less — and cooldown starts. With a schedule underneath, a group's reductions are a
+ * factor on the schedule's lr: lr(t) = max(schedule(t) · scale, min_lr) once it has been
+ * reduced (scale < 1), schedule(t) before. */
+typedef struct optcl_plateau_config {
+    int enabled;        /* 0 */
+    int mode_max;       /* 0: "min" (a loss), 1: "max" (an accuracy) */
+    double factor;      /* 0.1, in [0, 1) */
+    int64_t patience;   /* 10 */
+    double threshold;   /* 1e-4 */
+    int threshold_abs;  /* 0: "rel", 1: "abs" */
+    int64_t cooldown;   /* 0 */
+    double min_lr;      /* 0 (all groups) */
+    double eps;         /* 1e-8 */
+} optcl_plateau_config;
+
+OPTCL_API optcl_plateau_config optcl_plateau_config_default(void);
+
+/* The plateau's running state (saved in checkpoints). */
+typedef struct optcl_plateau_state {
+    double best;              /* +inf (min) or −inf (max) before the first report */
+    int64_t num_bad_epochs;
+    int64_t cooldown_counter;
+    int64_t reports;          /* metrics reported so far */
+    double scale[OPTCL_MAX_GROUPS]; /* per-group factor on the schedule's lr; starts at 1 */
+} optcl_plateau_state;
+
+/* Lookahead (Zhang et al. 2019) around any optimizer: slow weights start at the parameters of
+ * the first step; after every k-th inner step, slow += α·(fast − slow) and fast = slow, in one
+ * kernel launch. The inner optimizer's state is kept. α of the s-th sync (s = 0, 1, …) is
+ * optcl_schedule_lr(&alpha_schedule, alpha, s): constant by default. */
+typedef struct optcl_lookahead_config {
+    int64_t k;                     /* 0: no Lookahead (default); the paper uses 5 */
+    double alpha;                  /* 0.5, in (0, 1] */
+    optcl_schedule alpha_schedule; /* CONSTANT */
+} optcl_lookahead_config;
+
 /* A parameter group's own hyperparameters; negative fields mean "the optimizer's". */
 typedef struct optcl_group_config {
     double lr;
@@ -323,6 +408,9 @@ typedef struct optcl_optimizer_config {
     optcl_rprop_config rprop;
     const optcl_group_config *groups; /* groups[g] for group g < group_count; may be NULL */
     size_t group_count;
+    optcl_schedule schedule;         /* the lr of step t is schedule(group lr, t); CONSTANT */
+    optcl_plateau_config plateau;    /* ReduceLROnPlateau on reported metrics; disabled */
+    optcl_lookahead_config lookahead; /* disabled (k = 0) */
 } optcl_optimizer_config;
 
 /* PyTorch's defaults for that algorithm (every nested struct filled in). */
@@ -341,7 +429,8 @@ typedef struct optcl_optimizer optcl_optimizer;
 OPTCL_API optcl_status optcl_optimizer_create(optcl_params *params,
                                               const optcl_optimizer_config *config,
                                               optcl_optimizer **out);
-/* NULL is accepted. Blocks until the queue is finished. */
+/* Refused with OPTCL_ERROR_IN_USE while a tracker uses it. NULL is accepted. Blocks until the
+ * queue is finished. */
 OPTCL_API optcl_status optcl_optimizer_destroy(optcl_optimizer *opt);
 
 /* One optimizer step over every tensor: the step count goes up by one, the per-step scalars
@@ -362,8 +451,30 @@ OPTCL_API optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int gr
 OPTCL_API optcl_status optcl_optimizer_set_lr(optcl_optimizer *opt, int group, double lr);
 OPTCL_API const optcl_optimizer_config *optcl_optimizer_config_get(const optcl_optimizer *opt);
 
+/* Reports a metric to the optimizer's ReduceLROnPlateau (config.plateau.enabled must be 1);
+ * the lr of the following steps follows. Host only, does not block. */
+OPTCL_API optcl_status optcl_optimizer_report_metric(optcl_optimizer *opt, double metric);
+OPTCL_API optcl_status optcl_optimizer_plateau_state(const optcl_optimizer *opt,
+                                                     optcl_plateau_state *state);
+
+/* Evaluates the training loss at the parameters currently in params (blocking is expected).
+ * Returns OPTCL_SUCCESS or any status, which aborts the search and is passed on. */
+typedef optcl_status (*optcl_loss_fn)(void *user, optcl_params *params, double *loss);
+
+/* Lookahead's α "on the fly": at each sync optcl evaluates loss at slow + α·(fast − slow) for
+ * α = 1/points, 2/points, …, 1 and syncs with the α of the lowest loss (the earliest on
+ * ties). Cost per sync: one copy of the flat buffer, points blend launches and points loss
+ * evaluations; the step that syncs blocks while it searches. Needs config.lookahead.k > 0;
+ * fn NULL switches the search off again (α from the configuration). points in 2 … 64. */
+OPTCL_API optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt,
+                                                            optcl_loss_fn fn, void *user,
+                                                            int points);
+/* The α used by the last Lookahead sync (0 before the first). */
+OPTCL_API double optcl_optimizer_lookahead_alpha(const optcl_optimizer *opt);
+
 /* Optimizer state buffers, named as in PyTorch's state dict: "momentum_buffer", "exp_avg",
- * "exp_avg_sq", "max_exp_avg_sq", "square_avg", "grad_avg", "prev", "step_size". */
+ * "exp_avg_sq", "max_exp_avg_sq", "square_avg", "grad_avg", "prev", "step_size", and
+ * "lookahead_slow" with Lookahead. */
 OPTCL_API size_t optcl_optimizer_state_count(const optcl_optimizer *opt);
 OPTCL_API const char *optcl_optimizer_state_name(const optcl_optimizer *opt, size_t index);
 /* Copies a state buffer's values for tensor index (or, with OPTCL_ALL, all tensors packed as in
@@ -378,6 +489,85 @@ OPTCL_API optcl_status optcl_optimizer_write_state(optcl_optimizer *opt, const c
  * build's log is in the context's message. */
 OPTCL_API const char *optcl_optimizer_build_log(const optcl_optimizer *opt);
 OPTCL_API const char *optcl_optimizer_message(const optcl_optimizer *opt);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Checkpoints (safetensors) and the best/last tracker                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Saves the whole training state to a safetensors file: parameters under their tensor names,
+ * each optimizer state buffer as "optim.<state>.<tensor>", and in __metadata__ ("format":
+ * "pt", so Python's safetensors and PyTorch open it) the step count, the configuration,
+ * group learning rates, schedule, plateau and Lookahead state as "optcl.*" strings. Written to
+ * a temporary file in the same folder, flushed, fsynced and renamed, then the folder fsynced:
+ * a crash leaves the previous file or the new one. Gradients are not saved. Blocks (reads the
+ * device buffers once). */
+OPTCL_API optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path);
+
+/* Restores a checkpoint into an optimizer and its parameter set. Validates everything first —
+ * the file's structure (header length and JSON, dtypes, offsets contiguous and in bounds),
+ * every tensor name and size against the parameter set, the optimizer kind and the options
+ * that decide its state buffers (algorithm, momentum ≠ 0, nesterov, ema, amsgrad, centered,
+ * maximize, variant, Lookahead k) — and on any error returns a status whose message (on the
+ * optimizer) names the problem, leaving parameters and state untouched. Scalar
+ * hyperparameters (lr, betas, …), group learning rates, schedule, plateau and Lookahead state
+ * and the step count are taken from the file, as torch's load_state_dict does. A resumed run
+ * continues bit for bit like the uninterrupted one on the same backend. Blocks. */
+OPTCL_API optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path);
+
+/* Reads a checkpoint's parameter tensors (names, shapes, groups) and optimizer configuration
+ * without a context, so a program can recreate the parameter set and optimizer it was saved
+ * from. *specs is one allocation (names included) freed with free(); config may be NULL. On
+ * failure message names the path and the problem. Blocks. */
+OPTCL_API optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **specs,
+                                                size_t *count, optcl_optimizer_config *config,
+                                                char *message, size_t message_size);
+
+typedef struct optcl_tracker optcl_tracker;
+
+typedef struct optcl_tracker_config {
+    const char *dir;       /* folder for the files (must exist); required */
+    const char *best_name; /* "best.safetensors" */
+    const char *last_name; /* "last.safetensors" */
+    int mode_max;          /* 0: a lower validation metric is better (a loss); 1: higher */
+    double min_delta;      /* 0: an improvement must beat the best by more than this */
+    int64_t patience;      /* 0: never stop early; else stop after this many epochs without
+                              improvement */
+} optcl_tracker_config;
+
+OPTCL_API optcl_tracker_config optcl_tracker_config_default(void);
+
+/* One epoch as the tracker saw it. */
+typedef struct optcl_epoch_record {
+    int64_t epoch;       /* 1, 2, … */
+    double train_loss;
+    double valid_metric;
+    double gap;          /* valid_metric − train_loss: the generalisation gap when the metric
+                            is the validation loss */
+    int improved;        /* this epoch wrote "best" */
+    int64_t best_epoch;  /* the best epoch so far */
+    double best_metric;
+    int should_stop;     /* patience ran out */
+} optcl_epoch_record;
+
+/* The tracker keeps a reference on opt (destroy it first). Copies the strings. */
+OPTCL_API optcl_status optcl_tracker_create(optcl_optimizer *opt,
+                                            const optcl_tracker_config *config,
+                                            optcl_tracker **out);
+OPTCL_API optcl_status optcl_tracker_destroy(optcl_tracker *tracker);
+
+/* Records an epoch: always saves "last", saves "best" when the validation metric improved
+ * (both crash-safe: neither file is ever missing or half-written once it has been written
+ * once). record (may be NULL) receives the epoch's row. A failed save returns its status and
+ * leaves the previous files intact. Blocks. */
+OPTCL_API optcl_status optcl_tracker_epoch(optcl_tracker *tracker, double train_loss,
+                                           double valid_metric, optcl_epoch_record *record);
+/* The history so far (owned by the tracker, valid until the next epoch call). */
+OPTCL_API const optcl_epoch_record *optcl_tracker_history(const optcl_tracker *tracker,
+                                                          size_t *count);
+/* The full paths of the two files (owned by the tracker). */
+OPTCL_API const char *optcl_tracker_best_path(const optcl_tracker *tracker);
+OPTCL_API const char *optcl_tracker_last_path(const optcl_tracker *tracker);
+OPTCL_API const char *optcl_tracker_message(const optcl_tracker *tracker);
 
 /* ------------------------------------------------------------------------------------------ */
 /* NumPy .npy files (versions 1.0–3.0, dtype '<f4', C order)                                   */

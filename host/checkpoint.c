@@ -1,0 +1,429 @@
+/* checkpoint.c — the whole training state as a safetensors file: parameters by tensor name,
+ * optimizer state as "optim.<state>.<tensor>", everything else as "optcl.*" metadata strings.
+ * Loading parses and checks the whole file before anything is changed. */
+#include "config_fields.h"
+#include "safetensors.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_MAX 320
+#define VALUE_MAX 64
+
+/* ---- metadata as a growing list of owned strings ---------------------------------------- */
+
+typedef struct meta_list {
+    optcl__st_meta *items;
+    size_t count, capacity;
+    bool failed;
+} meta_list;
+
+static void meta_add(meta_list *m, const char *key, const char *value)
+{
+    if (m->failed)
+        return;
+    if (m->count == m->capacity) {
+        size_t cap = m->capacity ? 2 * m->capacity : 64;
+        optcl__st_meta *items = realloc(m->items, cap * sizeof *items);
+        if (!items) {
+            m->failed = true;
+            return;
+        }
+        m->items = items;
+        m->capacity = cap;
+    }
+    char *k = strdup(key), *v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        m->failed = true;
+        return;
+    }
+    m->items[m->count].key = k;
+    m->items[m->count++].value = v;
+}
+
+static void meta_addf(meta_list *m, const char *key, const char *fmt, ...) OPTCL__PRINTF(3, 4);
+static void meta_addf(meta_list *m, const char *key, const char *fmt, ...)
+{
+    char value[VALUE_MAX * 4];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    meta_add(m, key, value);
+}
+
+static void meta_free(meta_list *m)
+{
+    for (size_t i = 0; i < m->count; i++) {
+        free((char *)m->items[i].key);
+        free((char *)m->items[i].value);
+    }
+    free(m->items);
+}
+
+/* ---- save ------------------------------------------------------------------------------ */
+
+static void describe(const optcl_optimizer *opt, meta_list *m)
+{
+    const optcl_params *p = opt->params;
+    char key[KEY_MAX], value[VALUE_MAX * 4];
+    meta_add(m, "format", "pt");
+    meta_add(m, "optcl.version", OPTCL_VERSION_STRING);
+    meta_add(m, "optcl.optimizer", optcl_algorithm_name(opt->config.algorithm));
+    meta_addf(m, "optcl.step", "%" PRIu64, opt->steps);
+    for (size_t i = 0; i < optcl__config_field_count; i++) {
+        optcl__field_format(&opt->config, &optcl__config_fields[i], value, sizeof value);
+        snprintf(key, sizeof key, "optcl.config.%s", optcl__config_fields[i].name);
+        meta_add(m, key, value);
+    }
+    meta_addf(m, "optcl.tensor_count", "%zu", p->count);
+    for (size_t i = 0; i < p->count; i++) {
+        snprintf(key, sizeof key, "optcl.tensor.%zu", i);
+        meta_add(m, key, p->tensors[i].name);
+        snprintf(key, sizeof key, "optcl.tensor.%zu.group", i);
+        meta_addf(m, key, "%d", p->tensors[i].group);
+    }
+    for (int g = 0; g < OPTCL_MAX_GROUPS; g++) {
+        snprintf(key, sizeof key, "optcl.group.%d.lr", g);
+        meta_addf(m, key, "%.17g", opt->groups[g].lr);
+        snprintf(key, sizeof key, "optcl.group.%d.weight_decay", g);
+        meta_addf(m, key, "%.17g", opt->groups[g].weight_decay);
+        snprintf(key, sizeof key, "optcl.plateau.scale.%d", g);
+        meta_addf(m, key, "%.17g", opt->plateau.scale[g]);
+    }
+    meta_addf(m, "optcl.plateau.best", "%.17g", opt->plateau.best);
+    meta_addf(m, "optcl.plateau.num_bad_epochs", "%" PRId64, opt->plateau.num_bad_epochs);
+    meta_addf(m, "optcl.plateau.cooldown_counter", "%" PRId64, opt->plateau.cooldown_counter);
+    meta_addf(m, "optcl.plateau.reports", "%" PRId64, opt->plateau.reports);
+    meta_addf(m, "optcl.lookahead.last_alpha", "%.17g", opt->lookahead_alpha);
+}
+
+optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (!path)
+        return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
+    optcl_params *p = opt->params;
+    size_t roles = 1 + opt->state_count, n = p->numel;
+    float *values = malloc((n ? n : 1) * roles * sizeof *values);
+    optcl__st_tensor *tensors = calloc(p->count * roles, sizeof *tensors);
+    char *names = calloc(p->count * roles, KEY_MAX);
+    meta_list meta = {0};
+    optcl_status st = OPTCL_SUCCESS;
+    if (!values || !tensors || !names)
+        st = optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                         "out of host memory saving %s", path);
+    for (size_t r = 0; r < roles && st == OPTCL_SUCCESS; r++) {
+        float *dst = values + r * n;
+        st = r == 0 ? optcl__transfer(p, p->buffer[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_PARAMS],
+                                      OPTCL_ALL, dst, n, false, opt->message, "checkpoint")
+                    : optcl__transfer(p, opt->state[r - 1], opt->host_state[r - 1], OPTCL_ALL,
+                                      dst, n, false, opt->message, "checkpoint");
+        size_t packed = 0;
+        for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
+            optcl__st_tensor *t = &tensors[r * p->count + i];
+            char *name = names + (r * p->count + i) * KEY_MAX;
+            if (r == 0)
+                snprintf(name, KEY_MAX, "%s", p->tensors[i].name);
+            else
+                snprintf(name, KEY_MAX, "optim.%s.%s", opt->state_names[r - 1],
+                         p->tensors[i].name);
+            t->name = name;
+            t->ndim = p->tensors[i].ndim;
+            memcpy(t->shape, p->tensors[i].shape, sizeof t->shape);
+            t->data = dst + packed;
+            t->count = p->tensors[i].count;
+            packed += t->count;
+        }
+    }
+    if (st == OPTCL_SUCCESS) {
+        describe(opt, &meta);
+        if (meta.failed)
+            st = optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                             "out of host memory saving %s", path);
+    }
+    if (st == OPTCL_SUCCESS)
+        st = optcl__st_write(path, tensors, p->count * roles, meta.items, meta.count,
+                             opt->message, OPTCL__MESSAGE_MAX);
+    meta_free(&meta);
+    free(names);
+    free(tensors);
+    free(values);
+    return st;
+}
+
+/* ---- parse ------------------------------------------------------------------------------ */
+
+typedef struct parsed {
+    optcl_optimizer_config config;
+    uint64_t steps;
+    optcl_group_config groups[OPTCL_MAX_GROUPS];
+    optcl_plateau_state plateau;
+    double lookahead_alpha;
+    size_t tensor_count;
+} parsed;
+
+static optcl_status need(const optcl__st_file *f, const char *path, const char *key,
+                         const char **value, char *message)
+{
+    *value = optcl__st_meta_get(f, key);
+    if (!*value)
+        return optcl__fail(message, OPTCL_ERROR_FORMAT,
+                           "%s: not an optcl checkpoint: metadata '%s' is missing", path, key);
+    return OPTCL_SUCCESS;
+}
+
+static optcl_status need_number(const optcl__st_file *f, const char *path, const char *key,
+                                double *out, char *message)
+{
+    const char *v = NULL;
+    optcl_status st = need(f, path, key, &v, message);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    char *end = NULL;
+    *out = strtod(v, &end);
+    if (!*v || *end != '\0')
+        return optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: metadata %s = '%s' is not a number",
+                           path, key, v);
+    return OPTCL_SUCCESS;
+}
+
+static optcl_status need_count(const optcl__st_file *f, const char *path, const char *key,
+                               int64_t *out, char *message)
+{
+    const char *v = NULL;
+    optcl_status st = need(f, path, key, &v, message);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    char *end = NULL;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end != '\0' || x < 0)
+        return optcl__fail(message, OPTCL_ERROR_FORMAT,
+                           "%s: metadata %s = '%s' is not a whole number >= 0", path, key, v);
+    *out = x;
+    return OPTCL_SUCCESS;
+}
+
+static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out, char *message)
+{
+    memset(out, 0, sizeof *out);
+    char key[KEY_MAX];
+    const char *v = NULL;
+    optcl_status st = need(f, path, "optcl.optimizer", &v, message);
+    optcl_algorithm algo = OPTCL_SGD;
+    if (st == OPTCL_SUCCESS && optcl_algorithm_from_name(v, &algo) != OPTCL_SUCCESS)
+        st = optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: unknown optimizer '%s'", path, v);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    out->config = optcl_optimizer_config_default(algo);
+    for (size_t i = 0; i < optcl__config_field_count && st == OPTCL_SUCCESS; i++) {
+        snprintf(key, sizeof key, "optcl.config.%s", optcl__config_fields[i].name);
+        st = need(f, path, key, &v, message);
+        if (st == OPTCL_SUCCESS && !optcl__field_parse(&out->config, &optcl__config_fields[i], v))
+            st = optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: metadata %s = '%s' is malformed",
+                             path, key, v);
+    }
+    if (st == OPTCL_SUCCESS && out->config.algorithm != algo)
+        st = optcl__fail(message, OPTCL_ERROR_FORMAT,
+                         "%s: optcl.optimizer and optcl.config.algorithm disagree", path);
+    if (st == OPTCL_SUCCESS) {
+        char why[OPTCL__MESSAGE_MAX];
+        if (optcl__validate_config(&out->config, why) != OPTCL_SUCCESS)
+            st = optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: the saved configuration is "
+                             "invalid: %s", path, why);
+    }
+    int64_t steps = 0, tensor_count = 0;
+    if (st == OPTCL_SUCCESS)
+        st = need_count(f, path, "optcl.step", &steps, message);
+    if (st == OPTCL_SUCCESS)
+        st = need_count(f, path, "optcl.tensor_count", &tensor_count, message);
+    out->steps = (uint64_t)steps;
+    out->tensor_count = (size_t)tensor_count;
+    for (int g = 0; g < OPTCL_MAX_GROUPS && st == OPTCL_SUCCESS; g++) {
+        snprintf(key, sizeof key, "optcl.group.%d.lr", g);
+        st = need_number(f, path, key, &out->groups[g].lr, message);
+        if (st == OPTCL_SUCCESS) {
+            snprintf(key, sizeof key, "optcl.group.%d.weight_decay", g);
+            st = need_number(f, path, key, &out->groups[g].weight_decay, message);
+        }
+        if (st == OPTCL_SUCCESS) {
+            snprintf(key, sizeof key, "optcl.plateau.scale.%d", g);
+            st = need_number(f, path, key, &out->plateau.scale[g], message);
+        }
+        if (st == OPTCL_SUCCESS && !(out->groups[g].lr >= 0.0 && out->groups[g].weight_decay >= 0.0))
+            st = optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: group %d has a negative or "
+                             "undefined lr or weight decay", path, g);
+    }
+    if (st == OPTCL_SUCCESS)
+        st = need_number(f, path, "optcl.plateau.best", &out->plateau.best, message);
+    if (st == OPTCL_SUCCESS)
+        st = need_count(f, path, "optcl.plateau.num_bad_epochs", &out->plateau.num_bad_epochs,
+                        message);
+    if (st == OPTCL_SUCCESS)
+        st = need_count(f, path, "optcl.plateau.cooldown_counter",
+                        &out->plateau.cooldown_counter, message);
+    if (st == OPTCL_SUCCESS)
+        st = need_count(f, path, "optcl.plateau.reports", &out->plateau.reports, message);
+    if (st == OPTCL_SUCCESS)
+        st = need_number(f, path, "optcl.lookahead.last_alpha", &out->lookahead_alpha, message);
+    return st;
+}
+
+/* The file's tensor "name" must exist with exactly the tensor's shape. */
+static optcl_status find_tensor(const optcl__st_file *f, const char *path, const char *name,
+                                const optcl__tensor *t, const float **data, char *message)
+{
+    const struct optcl__st_entry *e = optcl__st_find(f, name);
+    if (!e)
+        return optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: tensor '%s' is missing", path,
+                           name);
+    bool same = e->ndim == t->ndim;
+    for (int d = 0; same && d < t->ndim; d++)
+        same = e->shape[d] == t->shape[d];
+    if (!same)
+        return optcl__fail(message, OPTCL_ERROR_SIZE_MISMATCH,
+                           "%s: tensor '%s' has %d dimension(s) and %zu elements in the file; "
+                           "the parameter set's has %d and %zu",
+                           path, name, e->ndim, e->count, t->ndim, t->count);
+    *data = e->data;
+    return OPTCL_SUCCESS;
+}
+
+/* ---- load ------------------------------------------------------------------------------- */
+
+optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (!path)
+        return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
+    optcl_params *p = opt->params;
+    optcl__st_file f;
+    optcl_status st = optcl__st_read(path, &f, opt->message, OPTCL__MESSAGE_MAX);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    parsed pc;
+    st = parse(&f, path, &pc, opt->message);
+    const char *differs = NULL;
+    if (st == OPTCL_SUCCESS && !optcl__config_same_structure(&pc.config, &opt->config, &differs))
+        st = optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                         "%s: the checkpoint's %s (%s) does not match this optimizer's (%s)",
+                         path, differs, optcl_algorithm_name(pc.config.algorithm),
+                         optcl_algorithm_name(opt->config.algorithm));
+    size_t expected = p->count * (1 + opt->state_count);
+    if (st == OPTCL_SUCCESS && (pc.tensor_count != p->count || f.tensor_count != expected))
+        st = optcl__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
+                         "%s: holds %zu parameter tensors and %zu tensors in all; this "
+                         "optimizer has %zu and %zu",
+                         path, pc.tensor_count, f.tensor_count, p->count, expected);
+    /* Check every tensor before changing anything. */
+    const float **sources = calloc(expected ? expected : 1, sizeof *sources);
+    if (st == OPTCL_SUCCESS && !sources)
+        st = optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    char name[KEY_MAX];
+    for (size_t r = 0; r <= opt->state_count && st == OPTCL_SUCCESS; r++) {
+        for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
+            if (r == 0)
+                snprintf(name, sizeof name, "%s", p->tensors[i].name);
+            else
+                snprintf(name, sizeof name, "optim.%s.%s", opt->state_names[r - 1],
+                         p->tensors[i].name);
+            st = find_tensor(&f, path, name, &p->tensors[i], &sources[r * p->count + i],
+                             opt->message);
+        }
+    }
+    /* Apply. */
+    for (size_t r = 0; r <= opt->state_count && st == OPTCL_SUCCESS; r++) {
+        cl_mem buffer = r == 0 ? p->buffer[OPTCL_ROLE_PARAMS] : opt->state[r - 1];
+        float *host = r == 0 ? p->host[OPTCL_ROLE_PARAMS] : opt->host_state[r - 1];
+        for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++)
+            st = optcl__transfer(p, buffer, host, i, (float *)sources[r * p->count + i],
+                                 p->tensors[i].count, true, opt->message, path);
+    }
+    if (st == OPTCL_SUCCESS) {
+        opt->config = pc.config;
+        memcpy(opt->groups, pc.groups, sizeof opt->groups);
+        opt->steps = pc.steps;
+        opt->plateau = pc.plateau;
+        opt->lookahead_alpha = pc.lookahead_alpha;
+    }
+    free(sources);
+    optcl__st_free(&f);
+    return st;
+}
+
+optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **specs,
+                                      size_t *count, optcl_optimizer_config *config,
+                                      char *message, size_t message_size)
+{
+    char local[OPTCL__MESSAGE_MAX] = "";
+    if (!path || !specs || !count) {
+        optcl__format(message, message_size, "optcl_checkpoint_inspect: %s is NULL",
+                      !path ? "path" : !specs ? "specs" : "count");
+        return OPTCL_ERROR_NULL_POINTER;
+    }
+    *specs = NULL;
+    *count = 0;
+    optcl__st_file f;
+    optcl_status st = optcl__st_read(path, &f, local, sizeof local);
+    parsed pc;
+    if (st == OPTCL_SUCCESS)
+        st = parse(&f, path, &pc, local);
+    size_t names_bytes = 0;
+    char key[KEY_MAX];
+    for (size_t i = 0; st == OPTCL_SUCCESS && i < pc.tensor_count; i++) {
+        snprintf(key, sizeof key, "optcl.tensor.%zu", i);
+        const char *name = optcl__st_meta_get(&f, key);
+        if (!name || !optcl__st_find(&f, name))
+            st = optcl__fail(local, OPTCL_ERROR_FORMAT, "%s: %s names no tensor of the file",
+                             path, key);
+        else
+            names_bytes += strlen(name) + 1;
+    }
+    optcl_tensor_spec *out = NULL;
+    if (st == OPTCL_SUCCESS) {
+        out = malloc(pc.tensor_count * sizeof *out + names_bytes + 1);
+        if (!out)
+            st = optcl__fail(local, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    char *names = out ? (char *)(out + pc.tensor_count) : NULL;
+    for (size_t i = 0; st == OPTCL_SUCCESS && i < pc.tensor_count; i++) {
+        snprintf(key, sizeof key, "optcl.tensor.%zu", i);
+        const char *name = optcl__st_meta_get(&f, key);
+        const struct optcl__st_entry *e = optcl__st_find(&f, name);
+        double group = -1.0;
+        snprintf(key, sizeof key, "optcl.tensor.%zu.group", i);
+        st = need_number(&f, path, key, &group, local);
+        if (st == OPTCL_SUCCESS && !(group >= 0 && group < OPTCL_MAX_GROUPS))
+            st = optcl__fail(local, OPTCL_ERROR_FORMAT, "%s: %s is out of range", path, key);
+        if (st != OPTCL_SUCCESS)
+            break;
+        memset(&out[i], 0, sizeof out[i]);
+        strcpy(names, name);
+        out[i].name = names;
+        names += strlen(name) + 1;
+        out[i].ndim = e->ndim;
+        memcpy(out[i].shape, e->shape, sizeof out[i].shape);
+        out[i].group = (int)group;
+    }
+    if (st == OPTCL_SUCCESS) {
+        *specs = out;
+        *count = pc.tensor_count;
+        if (config) {
+            *config = pc.config;
+            config->groups = NULL;
+            config->group_count = 0;
+        }
+    } else {
+        free(out);
+        optcl__format(message, message_size, "%s", local);
+    }
+    if (f.storage || f.tensors)
+        optcl__st_free(&f);
+    return st;
+}

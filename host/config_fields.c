@@ -1,0 +1,153 @@
+/* config_fields.c — every scalar of optcl_optimizer_config by name, formatted and parsed
+ * exactly, for checkpoints; and the comparison of what decides kernels and state buffers. */
+#include "config_fields.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define F(name, type, member) {name, OPTCL__F_##type, offsetof(optcl_optimizer_config, member)}
+
+const optcl__config_field optcl__config_fields[] = {
+    F("algorithm", INT, algorithm),
+    F("lr", DOUBLE, lr),
+    F("weight_decay", DOUBLE, weight_decay),
+    F("maximize", INT, maximize),
+    F("sgd.momentum", DOUBLE, sgd.momentum),
+    F("sgd.dampening", DOUBLE, sgd.dampening),
+    F("sgd.nesterov", INT, sgd.nesterov),
+    F("sgd.ema", INT, sgd.ema),
+    F("adam.beta1", DOUBLE, adam.beta1),
+    F("adam.beta2", DOUBLE, adam.beta2),
+    F("adam.eps", DOUBLE, adam.eps),
+    F("adam.amsgrad", INT, adam.amsgrad),
+    F("rmsprop.alpha", DOUBLE, rmsprop.alpha),
+    F("rmsprop.eps", DOUBLE, rmsprop.eps),
+    F("rmsprop.momentum", DOUBLE, rmsprop.momentum),
+    F("rmsprop.centered", INT, rmsprop.centered),
+    F("rprop.etaminus", DOUBLE, rprop.etaminus),
+    F("rprop.etaplus", DOUBLE, rprop.etaplus),
+    F("rprop.step_min", DOUBLE, rprop.step_min),
+    F("rprop.step_max", DOUBLE, rprop.step_max),
+    F("rprop.variant", INT, rprop.variant),
+    F("schedule.kind", INT, schedule.kind),
+    F("schedule.power", DOUBLE, schedule.power),
+    F("schedule.gamma", DOUBLE, schedule.gamma),
+    F("schedule.step_size", INT64, schedule.step_size),
+    F("schedule.milestones", MILESTONES, schedule),
+    F("schedule.t_max", INT64, schedule.t_max),
+    F("schedule.eta_min", DOUBLE, schedule.eta_min),
+    F("schedule.warmup_steps", INT64, schedule.warmup_steps),
+    F("schedule.warmup_start_factor", DOUBLE, schedule.warmup_start_factor),
+    F("plateau.enabled", INT, plateau.enabled),
+    F("plateau.mode_max", INT, plateau.mode_max),
+    F("plateau.factor", DOUBLE, plateau.factor),
+    F("plateau.patience", INT64, plateau.patience),
+    F("plateau.threshold", DOUBLE, plateau.threshold),
+    F("plateau.threshold_abs", INT, plateau.threshold_abs),
+    F("plateau.cooldown", INT64, plateau.cooldown),
+    F("plateau.min_lr", DOUBLE, plateau.min_lr),
+    F("plateau.eps", DOUBLE, plateau.eps),
+    F("lookahead.k", INT64, lookahead.k),
+    F("lookahead.alpha", DOUBLE, lookahead.alpha),
+    F("lookahead.alpha_schedule.kind", INT, lookahead.alpha_schedule.kind),
+    F("lookahead.alpha_schedule.power", DOUBLE, lookahead.alpha_schedule.power),
+    F("lookahead.alpha_schedule.gamma", DOUBLE, lookahead.alpha_schedule.gamma),
+    F("lookahead.alpha_schedule.step_size", INT64, lookahead.alpha_schedule.step_size),
+    F("lookahead.alpha_schedule.milestones", MILESTONES, lookahead.alpha_schedule),
+    F("lookahead.alpha_schedule.t_max", INT64, lookahead.alpha_schedule.t_max),
+    F("lookahead.alpha_schedule.eta_min", DOUBLE, lookahead.alpha_schedule.eta_min),
+    F("lookahead.alpha_schedule.warmup_steps", INT64, lookahead.alpha_schedule.warmup_steps),
+    F("lookahead.alpha_schedule.warmup_start_factor", DOUBLE,
+      lookahead.alpha_schedule.warmup_start_factor),
+};
+const size_t optcl__config_field_count = sizeof optcl__config_fields / sizeof optcl__config_fields[0];
+
+void optcl__field_format(const optcl_optimizer_config *c, const optcl__config_field *f,
+                         char *out, size_t size)
+{
+    const char *base = (const char *)c + f->offset;
+    switch (f->type) {
+    case OPTCL__F_DOUBLE:
+        snprintf(out, size, "%.17g", *(const double *)base);
+        break;
+    case OPTCL__F_INT:
+        snprintf(out, size, "%d", *(const int *)base);
+        break;
+    case OPTCL__F_INT64:
+        snprintf(out, size, "%" PRId64, *(const int64_t *)base);
+        break;
+    case OPTCL__F_MILESTONES: {
+        const optcl_schedule *s = (const optcl_schedule *)base;
+        out[0] = '\0';
+        for (size_t i = 0; i < s->milestone_count && i < OPTCL_MAX_MILESTONES; i++) {
+            size_t len = strlen(out);
+            snprintf(out + len, size - len, "%s%" PRId64, i ? "," : "", s->milestones[i]);
+        }
+        break;
+    }
+    }
+}
+
+bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f,
+                        const char *text)
+{
+    char *base = (char *)c + f->offset, *end = NULL;
+    if (f->type != OPTCL__F_MILESTONES && !*text)
+        return false;
+    switch (f->type) {
+    case OPTCL__F_DOUBLE:
+        *(double *)base = strtod(text, &end);
+        return *end == '\0';
+    case OPTCL__F_INT: {
+        long v = strtol(text, &end, 10);
+        if (*end != '\0' || v < -1000000 || v > 1000000)
+            return false;
+        *(int *)base = (int)v;
+        return true;
+    }
+    case OPTCL__F_INT64:
+        *(int64_t *)base = strtoll(text, &end, 10);
+        return *end == '\0';
+    case OPTCL__F_MILESTONES: {
+        optcl_schedule *s = (optcl_schedule *)base;
+        s->milestone_count = 0;
+        while (*text) {
+            if (s->milestone_count == OPTCL_MAX_MILESTONES)
+                return false;
+            int64_t v = strtoll(text, &end, 10);
+            if (end == text || (*end != ',' && *end != '\0'))
+                return false;
+            s->milestones[s->milestone_count++] = v;
+            text = *end ? end + 1 : end;
+        }
+        return true;
+    }
+    }
+    return false;
+}
+
+bool optcl__config_same_structure(const optcl_optimizer_config *a,
+                                  const optcl_optimizer_config *b, const char **differs)
+{
+#define SAME(cond, name)                                                                       \
+    if (!(cond)) {                                                                             \
+        *differs = name;                                                                       \
+        return false;                                                                          \
+    }
+    SAME(a->algorithm == b->algorithm, "algorithm");
+    SAME(a->maximize == b->maximize, "maximize");
+    SAME((a->sgd.momentum != 0.0) == (b->sgd.momentum != 0.0), "sgd.momentum (zero or not)");
+    SAME(a->sgd.nesterov == b->sgd.nesterov, "sgd.nesterov");
+    SAME(a->sgd.ema == b->sgd.ema, "sgd.ema");
+    SAME(a->adam.amsgrad == b->adam.amsgrad, "adam.amsgrad");
+    SAME(a->rmsprop.centered == b->rmsprop.centered, "rmsprop.centered");
+    SAME((a->rmsprop.momentum > 0.0) == (b->rmsprop.momentum > 0.0),
+         "rmsprop.momentum (zero or not)");
+    SAME(a->rprop.variant == b->rprop.variant, "rprop.variant");
+    SAME(a->lookahead.k == b->lookahead.k, "lookahead.k");
+#undef SAME
+    return true;
+}

@@ -1,0 +1,169 @@
+/* lookahead.c — Lookahead around any optimizer: slow weights initialised on the first step,
+ * the sync every k steps (one launch), and the optional line search for α at each sync. */
+#include "reference/reference.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_reference(const optcl_optimizer *opt)
+{
+    return opt->params->ctx->backend == OPTCL_BACKEND_REFERENCE;
+}
+
+static float *slow_host(optcl_optimizer *opt)
+{
+    return opt->host_state[opt->state_count - 1];
+}
+
+static cl_mem slow_buffer(optcl_optimizer *opt)
+{
+    return opt->state[opt->state_count - 1];
+}
+
+optcl_status optcl__lookahead_init(optcl_optimizer *opt, cl_uint num_events,
+                                   const cl_event *wait_list)
+{
+    optcl_params *p = opt->params;
+    if (is_reference(opt)) {
+        memcpy(slow_host(opt), p->host[OPTCL_ROLE_PARAMS], p->flat * sizeof(float));
+        return OPTCL_SUCCESS;
+    }
+    cl_int err = clEnqueueCopyBuffer(p->ctx->queue, p->buffer[OPTCL_ROLE_PARAMS],
+                                     slow_buffer(opt), 0, 0, p->flat * sizeof(float),
+                                     num_events, wait_list, NULL);
+    if (err != CL_SUCCESS)
+        return optcl__fail(opt->message, (optcl_status)err,
+                           "copying the parameters into Lookahead's slow weights failed: %s",
+                           optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
+/* One blend launch: param = slow + α·(fast − slow), and slow too when commit. */
+static optcl_status blend(optcl_optimizer *opt, int fast_is_saved, float alpha, int commit,
+                          cl_event *event)
+{
+    optcl_params *p = opt->params;
+    if (is_reference(opt)) {
+        const float *fast = fast_is_saved ? opt->host_search_fast : p->host[OPTCL_ROLE_PARAMS];
+        optcl__reference_lookahead(p->host[OPTCL_ROLE_PARAMS], slow_host(opt), fast, alpha,
+                                   commit != 0, p->flat);
+        if (event)
+            *event = NULL;
+        return OPTCL_SUCCESS;
+    }
+    cl_kernel k = opt->lookahead_kernel;
+    cl_mem fast = fast_is_saved ? opt->search_fast : p->buffer[OPTCL_ROLE_PARAMS];
+    cl_mem slow = slow_buffer(opt);
+    cl_ulong end = p->flat;
+    size_t size = p->flat;
+    cl_int err = clSetKernelArg(k, 0, sizeof(cl_mem), &p->buffer[OPTCL_ROLE_PARAMS]);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(k, 1, sizeof(cl_mem), &slow);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(k, 2, sizeof(cl_mem), &fast);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(k, 3, sizeof alpha, &alpha);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(k, 4, sizeof commit, &commit);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(k, 5, sizeof end, &end);
+    if (err == CL_SUCCESS)
+        err = clEnqueueNDRangeKernel(p->ctx->queue, k, 1, NULL, &size, NULL, 0, NULL, event);
+    if (err != CL_SUCCESS)
+        return optcl__fail(opt->message, (optcl_status)err,
+                           "enqueueing the Lookahead sync failed: %s",
+                           optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
+/* Saves the fast weights, tries α = 1/points … 1, and returns the α of the lowest loss. */
+static optcl_status search_alpha(optcl_optimizer *opt, float *best_alpha)
+{
+    optcl_params *p = opt->params;
+    if (is_reference(opt)) {
+        memcpy(opt->host_search_fast, p->host[OPTCL_ROLE_PARAMS], p->flat * sizeof(float));
+    } else {
+        cl_int err = clEnqueueCopyBuffer(p->ctx->queue, p->buffer[OPTCL_ROLE_PARAMS],
+                                         opt->search_fast, 0, 0, p->flat * sizeof(float), 0,
+                                         NULL, NULL);
+        if (err != CL_SUCCESS)
+            return optcl__fail(opt->message, (optcl_status)err,
+                               "saving the fast weights for the α search failed: %s",
+                               optcl_status_name((optcl_status)err));
+    }
+    double best_loss = 0.0;
+    for (int i = 1; i <= opt->search_points; i++) {
+        float alpha = (float)((double)i / opt->search_points);
+        optcl_status st = blend(opt, 1, alpha, 0, NULL);
+        if (st == OPTCL_SUCCESS && !is_reference(opt))
+            st = optcl_context_finish(p->ctx);
+        double loss = 0.0;
+        if (st == OPTCL_SUCCESS)
+            st = opt->search_fn(opt->search_user, p, &loss);
+        if (st != OPTCL_SUCCESS)
+            return optcl__fail(opt->message, st, "the Lookahead α search stopped at α = %g: %s",
+                               (double)alpha, optcl_status_name(st));
+        if (i == 1 || loss < best_loss) { /* NaN losses never win */
+            best_loss = loss;
+            *best_alpha = alpha;
+        }
+    }
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl__lookahead_sync(optcl_optimizer *opt, cl_event *event)
+{
+    const optcl_lookahead_config *la = &opt->config.lookahead;
+    uint64_t sync_index = opt->steps / (uint64_t)la->k - 1;
+    float alpha = (float)optcl_schedule_lr(&la->alpha_schedule, la->alpha, sync_index);
+    int fast_is_saved = 0;
+    if (opt->search_fn) {
+        optcl_status st = search_alpha(opt, &alpha);
+        if (st != OPTCL_SUCCESS)
+            return st;
+        fast_is_saved = 1;
+    }
+    opt->lookahead_alpha = alpha;
+    return blend(opt, fast_is_saved, alpha, 1, event);
+}
+
+optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt, optcl_loss_fn fn,
+                                                  void *user, int points)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (opt->config.lookahead.k == 0)
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "the α search needs Lookahead (config.lookahead.k > 0)");
+    if (fn && (points < 2 || points > 64))
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "invalid points: %d (2 … 64)", points);
+    optcl_params *p = opt->params;
+    if (fn && !opt->search_fast && !opt->host_search_fast) {
+        if (is_reference(opt)) {
+            opt->host_search_fast = optcl__host_alloc(p->flat);
+            if (!opt->host_search_fast)
+                return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                                   "cannot allocate %zu floats for the α search", p->flat);
+        } else {
+            cl_int err = CL_SUCCESS;
+            opt->search_fast = clCreateBuffer(p->ctx->cl_ctx, CL_MEM_READ_WRITE,
+                                              p->flat * sizeof(float), NULL, &err);
+            if (err != CL_SUCCESS) {
+                opt->search_fast = NULL;
+                return optcl__fail(opt->message, (optcl_status)err,
+                                   "allocating the α search buffer failed: %s",
+                                   optcl_status_name((optcl_status)err));
+            }
+        }
+    }
+    opt->search_fn = fn;
+    opt->search_user = user;
+    opt->search_points = fn ? points : 0;
+    return OPTCL_SUCCESS;
+}
+
+double optcl_optimizer_lookahead_alpha(const optcl_optimizer *opt)
+{
+    return opt ? opt->lookahead_alpha : 0.0;
+}

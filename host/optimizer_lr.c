@@ -1,0 +1,44 @@
+/* optimizer_lr.c — where each step's learning rate comes from: the group's base lr, through
+ * the schedule, then ReduceLROnPlateau's reductions; and the metric reports that drive them. */
+#include "plateau.h"
+
+double optcl__group_lr(const optcl_optimizer *opt, int group, uint64_t t)
+{
+    double scheduled = optcl_schedule_lr(&opt->config.schedule, opt->groups[group].lr, t);
+    if (!opt->config.plateau.enabled)
+        return scheduled;
+    return optcl__plateau_lr(&opt->plateau, &opt->config.plateau, group, scheduled);
+}
+
+optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int group, double *lr)
+{
+    if (!opt || !lr)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (group < 0 || group >= OPTCL_MAX_GROUPS)
+        return OPTCL_ERROR_INVALID_ARGUMENT;
+    *lr = optcl__group_lr(opt, group, opt->steps);
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_optimizer_report_metric(optcl_optimizer *opt, double metric)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (!opt->config.plateau.enabled)
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "optcl_optimizer_report_metric: config.plateau.enabled is 0");
+    double current[OPTCL_MAX_GROUPS];
+    for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
+        current[g] = optcl__group_lr(opt, g, opt->steps);
+    optcl__plateau_report(&opt->plateau, &opt->config.plateau, metric, current,
+                          OPTCL_MAX_GROUPS);
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_optimizer_plateau_state(const optcl_optimizer *opt, optcl_plateau_state *state)
+{
+    if (!opt || !state)
+        return OPTCL_ERROR_NULL_POINTER;
+    *state = opt->plateau;
+    return OPTCL_SUCCESS;
+}

@@ -1,0 +1,59 @@
+/* safetensors.h — reading and writing safetensors files (F32 tensors plus a string-to-string
+ * __metadata__ map), the format of optcl's checkpoints. Writing is crash-safe (atomic_file.h);
+ * reading validates the whole file before returning anything. */
+#ifndef OPTCL_SAFETENSORS_H
+#define OPTCL_SAFETENSORS_H
+
+#include "internal.h"
+
+#define OPTCL__ST_MAX_HEADER (100u * 1024u * 1024u) /* as the reference implementation */
+
+/* One tensor to write: data holds count floats, count = product of shape (1 for ndim 0). */
+typedef struct optcl__st_tensor {
+    const char *name;
+    int ndim;
+    int64_t shape[OPTCL_MAX_DIMS];
+    const float *data;
+    size_t count;
+} optcl__st_tensor;
+
+typedef struct optcl__st_meta {
+    const char *key;
+    const char *value;
+} optcl__st_meta;
+
+/* Writes tensors (in the given order, data contiguous and 8-byte aligned header) and the
+ * metadata to path through a temporary file, fsync and rename. Names must be unique. */
+optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, size_t count,
+                             const optcl__st_meta *meta, size_t meta_count, char *message,
+                             size_t message_size);
+
+/* A whole file in memory, validated: every tensor is F32 with a shape whose byte size equals
+ * its data_offsets span, offsets are in bounds, non-overlapping and together cover the data
+ * area exactly, names are unique, the header is valid JSON (an object of objects, and an
+ * optional "__metadata__" object of strings), at most OPTCL__ST_MAX_HEADER bytes. */
+typedef struct optcl__st_file {
+    size_t tensor_count;
+    struct optcl__st_entry {
+        char *name;
+        int ndim;
+        int64_t shape[OPTCL_MAX_DIMS];
+        size_t count;
+        float *data; /* points into the file's data area (aligned copy) */
+    } *tensors;
+    size_t meta_count;
+    optcl__st_meta *meta; /* key/value strings owned by the file */
+    void *storage;        /* everything above is allocated here or freed by optcl__st_free */
+} optcl__st_file;
+
+/* Reads and validates path. On failure *out is empty and message names the path and the
+ * problem ("x.safetensors: tensor 'w': data_offsets [0, 12] do not match shape [2, 2] F32"). */
+optcl_status optcl__st_read(const char *path, optcl__st_file *out, char *message,
+                            size_t message_size);
+void optcl__st_free(optcl__st_file *file);
+
+/* Lookups on a read file; NULL when absent. */
+const struct optcl__st_entry *optcl__st_find(const optcl__st_file *file, const char *name);
+const char *optcl__st_meta_get(const optcl__st_file *file, const char *key);
+
+#endif

@@ -1,0 +1,168 @@
+/* tracker.c — the training procedure's bookkeeping: one call per epoch keeps the history and
+ * the train/valid gap, always saves "last", saves "best" on improvement, and says when
+ * patience has run out. Both files are written crash-safely by optcl_checkpoint_save. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct optcl_tracker {
+    optcl_optimizer *opt;
+    optcl_tracker_config config;
+    char *best_path, *last_path;
+    optcl_epoch_record *history;
+    size_t count, capacity;
+    char message[OPTCL__MESSAGE_MAX];
+};
+
+optcl_tracker_config optcl_tracker_config_default(void)
+{
+    optcl_tracker_config c;
+    memset(&c, 0, sizeof c);
+    c.best_name = "best.safetensors";
+    c.last_name = "last.safetensors";
+    return c;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(len);
+    if (path)
+        snprintf(path, len, "%s/%s", dir, name);
+    return path;
+}
+
+optcl_status optcl_tracker_create(optcl_optimizer *opt, const optcl_tracker_config *config,
+                                  optcl_tracker **out)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (!config || !out || !config->dir || !config->best_name || !config->last_name)
+        return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER,
+                           "optcl_tracker_create: %s is NULL",
+                           !config ? "config" : !out ? "out" : !config->dir ? "config->dir"
+                                                                : "a file name");
+    *out = NULL;
+    struct stat sb;
+    if (stat(config->dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return optcl__fail(opt->message, OPTCL_ERROR_IO, "tracker folder '%s' does not exist",
+                           config->dir);
+    if (!*config->best_name || !*config->last_name ||
+        strcmp(config->best_name, config->last_name) == 0 || strchr(config->best_name, '/') ||
+        strchr(config->last_name, '/'))
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "best_name '%s' and last_name '%s' must be two different plain "
+                           "file names",
+                           config->best_name, config->last_name);
+    if (!(config->min_delta >= 0.0) || config->patience < 0 || (config->mode_max & ~1))
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "invalid tracker config: min_delta %g, patience %lld, mode_max %d",
+                           config->min_delta, (long long)config->patience, config->mode_max);
+    optcl_tracker *t = calloc(1, sizeof *t);
+    if (t) {
+        t->best_path = join(config->dir, config->best_name);
+        t->last_path = join(config->dir, config->last_name);
+    }
+    if (!t || !t->best_path || !t->last_path) {
+        if (t) {
+            free(t->best_path);
+            free(t->last_path);
+        }
+        free(t);
+        return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    t->opt = opt;
+    t->config = *config;
+    t->config.dir = t->config.best_name = t->config.last_name = NULL; /* paths hold them */
+    opt->live_trackers++; /* the optimizer refuses to be destroyed before us */
+    *out = t;
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_tracker_destroy(optcl_tracker *t)
+{
+    if (!t)
+        return OPTCL_SUCCESS;
+    t->opt->live_trackers--;
+    free(t->history);
+    free(t->best_path);
+    free(t->last_path);
+    free(t);
+    return OPTCL_SUCCESS;
+}
+
+static bool improves(const optcl_tracker *t, double metric)
+{
+    if (isnan(metric))
+        return false;
+    if (t->count == 0)
+        return true;
+    double best = t->history[t->count - 1].best_metric;
+    return t->config.mode_max ? metric > best + t->config.min_delta
+                              : metric < best - t->config.min_delta;
+}
+
+optcl_status optcl_tracker_epoch(optcl_tracker *t, double train_loss, double valid_metric,
+                                 optcl_epoch_record *record)
+{
+    if (!t)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (t->count == t->capacity) {
+        size_t cap = t->capacity ? 2 * t->capacity : 64;
+        optcl_epoch_record *h = realloc(t->history, cap * sizeof *h);
+        if (!h)
+            return optcl__fail(t->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                               "out of host memory");
+        t->history = h;
+        t->capacity = cap;
+    }
+    optcl_epoch_record r;
+    memset(&r, 0, sizeof r);
+    r.epoch = (int64_t)t->count + 1;
+    r.train_loss = train_loss;
+    r.valid_metric = valid_metric;
+    r.gap = valid_metric - train_loss;
+    r.improved = improves(t, valid_metric);
+    const optcl_epoch_record *prev = t->count ? &t->history[t->count - 1] : NULL;
+    r.best_epoch = r.improved ? r.epoch : prev ? prev->best_epoch : 0;
+    r.best_metric = r.improved ? valid_metric : prev ? prev->best_metric : valid_metric;
+
+    /* "last" first: if "best" then fails, the caller still has this epoch's state. */
+    optcl_status st = optcl_checkpoint_save(t->opt, t->last_path);
+    if (st == OPTCL_SUCCESS && r.improved)
+        st = optcl_checkpoint_save(t->opt, t->best_path);
+    if (st != OPTCL_SUCCESS)
+        return optcl__fail(t->message, st, "epoch %lld: %s", (long long)r.epoch,
+                           optcl_optimizer_message(t->opt));
+    r.should_stop = t->config.patience > 0 && r.epoch - r.best_epoch >= t->config.patience;
+    t->history[t->count++] = r;
+    if (record)
+        *record = r;
+    return OPTCL_SUCCESS;
+}
+
+const optcl_epoch_record *optcl_tracker_history(const optcl_tracker *t, size_t *count)
+{
+    if (count)
+        *count = t ? t->count : 0;
+    return t ? t->history : NULL;
+}
+
+const char *optcl_tracker_best_path(const optcl_tracker *t)
+{
+    return t ? t->best_path : "";
+}
+
+const char *optcl_tracker_last_path(const optcl_tracker *t)
+{
+    return t ? t->last_path : "";
+}
+
+const char *optcl_tracker_message(const optcl_tracker *t)
+{
+    return t ? t->message : "";
+}

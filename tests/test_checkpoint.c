@@ -1,0 +1,512 @@
+/* test_checkpoint.c — checkpoints: save/resume equals the uninterrupted run bit for bit on both
+ * backends for every optimizer (with schedule, plateau and Lookahead state); the file is a
+ * safetensors file with every tensor where its header says; bad files and mismatched
+ * optimizers are refused and change nothing; a committed golden checkpoint still loads; a
+ * process killed while saving never leaves an unreadable checkpoint; the best/last tracker. */
+#include "testutil.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const optcl_tensor_spec specs[] = {
+    {.name = "fc.weight", .ndim = 2, .shape = {5, 7}, .group = 0},
+    {.name = "fc.bias", .ndim = 1, .shape = {5}, .group = 1},
+    {.name = "scale", .ndim = 0, .group = 1},
+};
+#define NTENSORS 3
+#define NUMEL (35 + 5 + 1)
+
+typedef struct session {
+    optcl_context *ctx;
+    optcl_params *params;
+    optcl_optimizer *opt;
+} session;
+
+static optcl_optimizer_config rich_config(optcl_algorithm a)
+{
+    optcl_optimizer_config c = optcl_optimizer_config_default(a);
+    static const optcl_group_config groups[2] = {{-1.0, -1.0}, {-1.0, 0.0}};
+    c.groups = groups;
+    c.group_count = 2;
+    c.lr = a == OPTCL_SGD ? 0.05 : 0.01;
+    if (a == OPTCL_SGD)
+        c.sgd.momentum = 0.9;
+    if (a == OPTCL_ADAM)
+        c.adam.amsgrad = 1;
+    if (a == OPTCL_RMSPROP)
+        c.rmsprop.centered = 1;
+    if (a != OPTCL_RPROP)
+        c.weight_decay = 0.01;
+    c.schedule = optcl_schedule_default(OPTCL_SCHEDULE_EXPONENTIAL);
+    c.schedule.gamma = 0.97;
+    c.plateau.enabled = 1;
+    c.plateau.patience = 1;
+    c.plateau.factor = 0.5;
+    c.lookahead.k = 3;
+    c.lookahead.alpha = 0.6;
+    return c;
+}
+
+static session open_session(optcl_backend backend, const optcl_optimizer_config *c)
+{
+    session s = {tu_context(backend), NULL, NULL};
+    TU_OK(optcl_params_create(s.ctx, specs, NTENSORS, &s.params), optcl_context_message(s.ctx));
+    float p0[NUMEL];
+    uint64_t seed = 99;
+    tu_fill_random(p0, NUMEL, &seed, -1.0f, 1.0f);
+    TU_OK(optcl_params_write(s.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, NUMEL), "write");
+    TU_OK(optcl_optimizer_create(s.params, c, &s.opt), optcl_context_message(s.ctx));
+    return s;
+}
+
+static void close_session(session *s)
+{
+    assert_int_equal(optcl_optimizer_destroy(s->opt), OPTCL_SUCCESS);
+    assert_int_equal(optcl_params_destroy(s->params), OPTCL_SUCCESS);
+    assert_int_equal(optcl_context_destroy(s->ctx), OPTCL_SUCCESS);
+}
+
+/* Steps from..to-1 with deterministic gradients; a plateauing metric after each step. */
+static void run_steps(session *s, int from, int to)
+{
+    float g[NUMEL];
+    for (int t = from; t < to; t++) {
+        uint64_t seed = 1000 + (uint64_t)t;
+        tu_fill_random(g, NUMEL, &seed, -1.0f, 1.0f);
+        TU_OK(optcl_params_write(s->params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, NUMEL), "grads");
+        TU_OK(optcl_optimizer_step(s->opt, 0, NULL, NULL), optcl_optimizer_message(s->opt));
+        if (optcl_optimizer_config_get(s->opt)->plateau.enabled)
+            TU_OK(optcl_optimizer_report_metric(s->opt, 1.0 + 1.0 / (1.0 + t % 4)), "metric");
+    }
+}
+
+/* Parameters then every state, packed (room for 5 × SNAP floats). */
+#define SNAP 64
+static void snapshot(session *s, float *out)
+{
+    size_t n = optcl_params_numel(s->params);
+    assert_true(n <= SNAP && optcl_optimizer_state_count(s->opt) < 5);
+    TU_OK(optcl_params_read(s->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, out, n), "read");
+    for (size_t k = 0; k < optcl_optimizer_state_count(s->opt); k++)
+        TU_OK(optcl_optimizer_read_state(s->opt, optcl_optimizer_state_name(s->opt, k),
+                                         OPTCL_ALL, out + (k + 1) * SNAP, n),
+              optcl_optimizer_message(s->opt));
+}
+
+static void resume_equals_uninterrupted(optcl_backend backend)
+{
+    char *dir = tu_make_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
+        optcl_optimizer_config c = rich_config((optcl_algorithm)a);
+        float whole[5 * SNAP] = {0}, resumed[5 * SNAP] = {0};
+        session s = open_session(backend, &c);
+        run_steps(&s, 0, 10);
+        TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
+        run_steps(&s, 10, 20);
+        snapshot(&s, whole);
+        double lr_whole = 0.0;
+        TU_OK(optcl_optimizer_get_lr(s.opt, 0, &lr_whole), "lr");
+        close_session(&s);
+
+        /* A fresh optimizer with another lr: the file's configuration wins. */
+        optcl_optimizer_config other = c;
+        other.lr = 0.123;
+        session r = open_session(backend, &other);
+        TU_OK(optcl_checkpoint_load(r.opt, path), optcl_optimizer_message(r.opt));
+        assert_int_equal(optcl_optimizer_step_count(r.opt), 10);
+        run_steps(&r, 10, 20);
+        snapshot(&r, resumed);
+        double lr_resumed = 0.0;
+        TU_OK(optcl_optimizer_get_lr(r.opt, 0, &lr_resumed), "lr");
+        if (memcmp(whole, resumed, sizeof whole) != 0)
+            fail_msg("%s: the resumed run differs from the uninterrupted one",
+                     optcl_algorithm_name((optcl_algorithm)a));
+        assert_true(lr_whole == lr_resumed);
+        close_session(&r);
+    }
+    tu_remove_tree(dir);
+    free(dir);
+}
+
+static void resume_reference(void **state)
+{
+    (void)state;
+    resume_equals_uninterrupted(OPTCL_BACKEND_REFERENCE);
+}
+
+static void resume_opencl(void **state)
+{
+    (void)state;
+    resume_equals_uninterrupted(OPTCL_BACKEND_OPENCL);
+}
+
+static unsigned char *slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*size + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, *size, f), *size);
+    fclose(f);
+    b[*size] = 0;
+    return b;
+}
+
+static void spit(const char *path, const unsigned char *b, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, size, f), size);
+    fclose(f);
+}
+
+/* The layout Python's safetensors expects: u64 header length, JSON, data; each tensor's
+ * data_offsets point at its values. */
+static void file_is_safetensors(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+    optcl_optimizer_config c = rich_config(OPTCL_ADAM);
+    session s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    run_steps(&s, 0, 4);
+    TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
+    size_t size = 0;
+    unsigned char *b = slurp(path, &size);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = n << 8 | b[i];
+    assert_true(8 + n <= size);
+    assert_int_equal((8 + n) % 8, 0);
+    char *header = strndup((const char *)b + 8, (size_t)n);
+    assert_non_null(strstr(header, "\"__metadata__\""));
+    assert_non_null(strstr(header, "\"format\":\"pt\""));
+    /* fc.bias's values sit where its data_offsets say. */
+    const char *entry = strstr(header, "\"fc.bias\":{");
+    assert_non_null(entry);
+    const char *offs = strstr(entry, "\"data_offsets\":[");
+    assert_non_null(offs);
+    unsigned long begin = 0, end = 0;
+    assert_int_equal(sscanf(offs, "\"data_offsets\":[%lu,%lu]", &begin, &end), 2);
+    assert_int_equal(end - begin, 5 * sizeof(float));
+    float expected[NUMEL], stored[5];
+    TU_OK(optcl_params_read(s.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, expected, NUMEL), "read");
+    memcpy(stored, b + 8 + n + begin, sizeof stored);
+    assert_memory_equal(stored, expected + 35, sizeof stored);
+    assert_non_null(strstr(header, "\"optim.exp_avg.fc.weight\""));
+    assert_non_null(strstr(header, "\"optim.lookahead_slow.scale\""));
+    free(header);
+    free(b);
+    close_session(&s);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
+/* Each bad file: refused with a message naming the file, parameters and state unchanged. */
+static void expect_refused(session *s, const char *path, const char *what)
+{
+    float before[5 * SNAP] = {0}, after[5 * SNAP] = {0};
+    snapshot(s, before);
+    uint64_t steps = optcl_optimizer_step_count(s->opt);
+    optcl_status st = optcl_checkpoint_load(s->opt, path);
+    if (st == OPTCL_SUCCESS)
+        fail_msg("%s was accepted", what);
+    if (!strstr(optcl_optimizer_message(s->opt), path))
+        fail_msg("%s: message '%s' does not name the file", what, optcl_optimizer_message(s->opt));
+    snapshot(s, after);
+    assert_memory_equal(before, after, sizeof before);
+    assert_int_equal(optcl_optimizer_step_count(s->opt), steps);
+}
+
+static void bad_files_are_refused(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    char good[512], bad[512];
+    snprintf(good, sizeof good, "%s/good.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    optcl_optimizer_config c = rich_config(OPTCL_ADAM);
+    session s = open_session(OPTCL_BACKEND_OPENCL, &c);
+    run_steps(&s, 0, 5);
+    TU_OK(optcl_checkpoint_save(s.opt, good), optcl_optimizer_message(s.opt));
+    run_steps(&s, 5, 7); /* the state now differs from the file's */
+    size_t size = 0;
+    unsigned char *b = slurp(good, &size);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = n << 8 | b[i];
+
+    /* Truncated: at a spread of lengths, header and data alike. */
+    for (size_t len = 0; len < size; len += 1 + size / 97) {
+        spit(bad, b, len);
+        expect_refused(&s, bad, "a truncated file");
+    }
+    /* Oversized header length. */
+    unsigned char *copy = malloc(size);
+    memcpy(copy, b, size);
+    copy[5] = 0x01;
+    spit(bad, copy, size);
+    expect_refused(&s, bad, "an oversized header length");
+    /* Bit flips in the JSON's structure. */
+    const char *marks[] = {"{", "\"dtype\":\"F32\"", "[", ":", "\"data_offsets\""};
+    for (size_t m = 0; m < sizeof marks / sizeof marks[0]; m++) {
+        memcpy(copy, b, size);
+        char *hit = strstr((char *)copy + 8, marks[m]);
+        assert_non_null(hit);
+        hit[1] ^= 0x04;
+        spit(bad, copy, size);
+        expect_refused(&s, bad, "a bit-flipped header");
+    }
+    /* Overlapping offsets: the second tensor's begin moved back by 4 bytes. */
+    memcpy(copy, b, size);
+    char *second = strstr((char *)copy + 8, "\"data_offsets\":[");
+    second = second ? strstr(second + 1, "\"data_offsets\":[") : NULL;
+    assert_non_null(second);
+    unsigned long begin = 0, end = 0;
+    assert_int_equal(sscanf(second, "\"data_offsets\":[%lu,%lu]", &begin, &end), 2);
+    char patched[64];
+    int w = snprintf(patched, sizeof patched, "\"data_offsets\":[%lu,%lu]", begin - 4, end);
+    int old = snprintf(NULL, 0, "\"data_offsets\":[%lu,%lu]", begin, end);
+    assert_true(w <= old);
+    memset(second, ' ', (size_t)old);
+    memcpy(second, patched, (size_t)w); /* spaces are valid JSON whitespace */
+    spit(bad, copy, size);
+    expect_refused(&s, bad, "overlapping offsets");
+    free(copy);
+    free(b);
+    /* Missing file. */
+    snprintf(bad, sizeof bad, "%s/missing.safetensors", dir);
+    expect_refused(&s, bad, "a missing file");
+    close_session(&s);
+
+    /* A good file for another parameter set or another optimizer. */
+    optcl_tensor_spec other_specs[NTENSORS];
+    memcpy(other_specs, specs, sizeof other_specs);
+    other_specs[0].shape[1] = 8;
+    session t = {tu_context(OPTCL_BACKEND_REFERENCE), NULL, NULL};
+    TU_OK(optcl_params_create(t.ctx, other_specs, NTENSORS, &t.params), "params");
+    TU_OK(optcl_optimizer_create(t.params, &c, &t.opt), optcl_context_message(t.ctx));
+    expect_refused(&t, good, "a checkpoint of another shape");
+    close_session(&t);
+    optcl_optimizer_config sgd = rich_config(OPTCL_SGD);
+    session u = open_session(OPTCL_BACKEND_REFERENCE, &sgd);
+    expect_refused(&u, good, "an adam checkpoint for sgd");
+    assert_non_null(strstr(optcl_optimizer_message(u.opt), "algorithm"));
+    close_session(&u);
+    optcl_optimizer_config plain = rich_config(OPTCL_ADAM);
+    plain.adam.amsgrad = 0;
+    session v = open_session(OPTCL_BACKEND_REFERENCE, &plain);
+    expect_refused(&v, good, "an amsgrad checkpoint for adam without");
+    close_session(&v);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
+/* tests/golden/checkpoints holds a checkpoint written by optcl 0.1.0 and the parameters its
+ * run reached 5 steps later (made by OPTCL_WRITE_GOLDEN=1 of this test). It must load and
+ * continue to those values, forever. */
+static void golden_checkpoint_loads(void **state)
+{
+    (void)state;
+    char ck[1024], expected_path[1024], message[512];
+    snprintf(ck, sizeof ck, "%s/checkpoints/adam_lookahead_v0.1.safetensors", tu_golden_dir());
+    snprintf(expected_path, sizeof expected_path, "%s/checkpoints/adam_lookahead_v0.1_next5.npy",
+             tu_golden_dir());
+    optcl_optimizer_config c = rich_config(OPTCL_ADAM);
+    if (getenv("OPTCL_WRITE_GOLDEN")) {
+        session s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+        run_steps(&s, 0, 8);
+        TU_OK(optcl_checkpoint_save(s.opt, ck), optcl_optimizer_message(s.opt));
+        run_steps(&s, 8, 13);
+        float p[NUMEL];
+        TU_OK(optcl_params_read(s.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p, NUMEL), "read");
+        size_t shape[1] = {NUMEL};
+        TU_OK(optcl_npy_write(expected_path, p, shape, 1, message, sizeof message), message);
+        close_session(&s);
+    }
+    optcl_array expected = {0};
+    TU_OK(optcl_npy_read(expected_path, &expected, message, sizeof message), message);
+    for (int b = 0; b < OPTCL_BACKEND_COUNT; b++) {
+        optcl_tensor_spec *saved = NULL;
+        size_t count = 0;
+        optcl_optimizer_config saved_config;
+        TU_OK(optcl_checkpoint_inspect(ck, &saved, &count, &saved_config, message,
+                                       sizeof message),
+              message);
+        assert_int_equal(count, NTENSORS);
+        assert_string_equal(saved[1].name, "fc.bias");
+        assert_int_equal(saved[1].group, 1);
+        assert_int_equal(saved_config.lookahead.k, 3);
+        session s = {tu_context((optcl_backend)b), NULL, NULL};
+        TU_OK(optcl_params_create(s.ctx, saved, count, &s.params), "params");
+        free(saved);
+        TU_OK(optcl_optimizer_create(s.params, &saved_config, &s.opt), "opt");
+        TU_OK(optcl_checkpoint_load(s.opt, ck), optcl_optimizer_message(s.opt));
+        assert_int_equal(optcl_optimizer_step_count(s.opt), 8);
+        run_steps(&s, 8, 13);
+        float p[NUMEL];
+        TU_OK(optcl_params_read(s.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p, NUMEL), "read");
+        double worst = 0.0;
+        assert_int_equal(tu_first_mismatch(p, expected.data, NUMEL, 1e-6, 1e-5, &worst),
+                         (size_t)-1);
+        close_session(&s);
+    }
+    optcl_array_free(&expected);
+}
+
+/* The child's gradients, without metric reports (the child has no plateau). */
+static void run_plain_steps(session *s, int steps)
+{
+    float g[NUMEL];
+    for (int t = 0; t < steps; t++) {
+        uint64_t seed = 1000 + (uint64_t)t;
+        tu_fill_random(g, NUMEL, &seed, -1.0f, 1.0f);
+        TU_OK(optcl_params_write(s->params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, NUMEL), "grads");
+        TU_OK(optcl_optimizer_step(s->opt, 0, NULL, NULL), optcl_optimizer_message(s->opt));
+    }
+}
+
+/* The child's loop: plain calls only (a cmocka failure must not unwind into the parent's
+ * test runner inside the child). Never returns. */
+static void child_save_loop(const char *path, const optcl_optimizer_config *c)
+{
+    optcl_context *ctx = NULL;
+    optcl_params *params = NULL;
+    optcl_optimizer *opt = NULL;
+    optcl_context_config cc = optcl_context_config_default();
+    cc.backend = OPTCL_BACKEND_REFERENCE;
+    if (optcl_context_create(&cc, &ctx, NULL, 0) || optcl_params_create(ctx, specs, NTENSORS,
+                                                                        &params) ||
+        optcl_optimizer_create(params, c, &opt))
+        _exit(3);
+    float g[NUMEL], p0[NUMEL];
+    uint64_t p0_seed = 99; /* as open_session */
+    tu_fill_random(p0, NUMEL, &p0_seed, -1.0f, 1.0f);
+    if (optcl_params_write(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, NUMEL))
+        _exit(3);
+    for (uint64_t t = 0;; t++) {
+        uint64_t seed = 1000 + t;
+        tu_fill_random(g, NUMEL, &seed, -1.0f, 1.0f);
+        if (optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, NUMEL) ||
+            optcl_optimizer_step(opt, 0, NULL, NULL) || optcl_checkpoint_save(opt, path))
+            _exit(3);
+    }
+}
+
+/* A child saves checkpoints in a loop, one step further each time; SIGKILL at random moments
+ * must always leave a file that loads as a complete state. */
+static void kill_during_save(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+    optcl_optimizer_config c = rich_config(OPTCL_SGD);
+    c.plateau.enabled = 0;
+    c.lookahead.k = 0;
+    srand((unsigned)time(NULL));
+    int kills = 0;
+    for (int round = 0; round < 40; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            child_save_loop(path, &c);
+        struct timespec pause = {0, 1000L * (2000 + rand() % 20000)};
+        nanosleep(&pause, NULL);
+        kill(pid, SIGKILL);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        kills += WIFSIGNALED(status);
+        if (access(path, F_OK) != 0)
+            continue; /* killed before the first save finished: nothing to lose yet */
+        session r = open_session(OPTCL_BACKEND_REFERENCE, &c);
+        TU_OK(optcl_checkpoint_load(r.opt, path), optcl_optimizer_message(r.opt));
+        int steps = (int)optcl_optimizer_step_count(r.opt);
+        assert_true(steps >= 1);
+        /* The file holds exactly the state after `steps` steps: recompute it. */
+        session e = open_session(OPTCL_BACKEND_REFERENCE, &c);
+        run_plain_steps(&e, steps);
+        float got[5 * SNAP] = {0}, want[5 * SNAP] = {0};
+        snapshot(&r, got);
+        snapshot(&e, want);
+        assert_memory_equal(got, want, sizeof got);
+        close_session(&e);
+        close_session(&r);
+    }
+    assert_true(kills >= 35);
+    /* No temporary file survives the folder's own listing beyond the checkpoint itself. */
+    tu_remove_tree(dir);
+    free(dir);
+}
+
+static void tracker_keeps_best_and_last(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    optcl_optimizer_config c = rich_config(OPTCL_SGD);
+    c.plateau.enabled = 0;
+    session s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    optcl_tracker_config tc = optcl_tracker_config_default();
+    tc.dir = dir;
+    tc.patience = 2;
+    optcl_tracker *t = NULL;
+    TU_OK(optcl_tracker_create(s.opt, &tc, &t), optcl_optimizer_message(s.opt));
+    assert_int_equal(optcl_optimizer_destroy(s.opt), OPTCL_ERROR_IN_USE);
+    const double valid[] = {0.9, 0.7, 0.8, 0.6, 0.65, 0.61};
+    const int improved[] = {1, 1, 0, 1, 0, 0};
+    optcl_epoch_record r;
+    for (int e = 0; e < 6; e++) {
+        run_steps(&s, e, e + 1);
+        TU_OK(optcl_tracker_epoch(t, 0.5, valid[e], &r), optcl_tracker_message(t));
+        assert_int_equal(r.epoch, e + 1);
+        assert_int_equal(r.improved, improved[e]);
+        assert_true(fabs(r.gap - (valid[e] - 0.5)) < 1e-12);
+        assert_int_equal(r.should_stop, e == 5);
+    }
+    assert_int_equal(r.best_epoch, 4);
+    assert_true(r.best_metric == 0.6);
+    size_t count = 0;
+    const optcl_epoch_record *h = optcl_tracker_history(t, &count);
+    assert_int_equal(count, 6);
+    assert_true(h[2].valid_metric == 0.8);
+    /* best holds epoch 4's state (4 steps), last epoch 6's. */
+    session b = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    TU_OK(optcl_checkpoint_load(b.opt, optcl_tracker_best_path(t)), optcl_optimizer_message(b.opt));
+    assert_int_equal(optcl_optimizer_step_count(b.opt), 4);
+    TU_OK(optcl_checkpoint_load(b.opt, optcl_tracker_last_path(t)), optcl_optimizer_message(b.opt));
+    assert_int_equal(optcl_optimizer_step_count(b.opt), 6);
+    close_session(&b);
+    assert_int_equal(optcl_tracker_destroy(t), OPTCL_SUCCESS);
+    /* A folder that does not exist is refused. */
+    tc.dir = "/nonexistent-optcl-folder";
+    assert_int_equal(optcl_tracker_create(s.opt, &tc, &t), OPTCL_ERROR_IO);
+    close_session(&s);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(resume_reference),
+        cmocka_unit_test(resume_opencl),
+        cmocka_unit_test(file_is_safetensors),
+        cmocka_unit_test(bad_files_are_refused),
+        cmocka_unit_test(golden_checkpoint_loads),
+        cmocka_unit_test(kill_during_save),
+        cmocka_unit_test(tracker_keeps_best_and_last),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,249 @@
+/* test_lookahead.c — Lookahead against an independent implementation in this file (the inner
+ * optimizer stepped alone, the sync done here on host floats), on both backends; α following
+ * a schedule; α picked by the line search; configuration errors. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 1031
+#define STEPS 23
+
+typedef struct run {
+    optcl_context *ctx;
+    optcl_params *params;
+    optcl_optimizer *opt;
+} run;
+
+static const optcl_tensor_spec spec_a[] = {
+    {.name = "a", .ndim = 1, .shape = {1000}, .group = 0},
+    {.name = "b", .ndim = 1, .shape = {31}, .group = 1},
+};
+
+static run start(optcl_backend backend, const optcl_optimizer_config *c, const float *p0)
+{
+    run r = {tu_context(backend), NULL, NULL};
+    TU_OK(optcl_params_create(r.ctx, spec_a, 2, &r.params), optcl_context_message(r.ctx));
+    TU_OK(optcl_params_write(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, N), "p0");
+    TU_OK(optcl_optimizer_create(r.params, c, &r.opt), optcl_context_message(r.ctx));
+    return r;
+}
+
+static void stop(run *r)
+{
+    optcl_optimizer_destroy(r->opt);
+    optcl_params_destroy(r->params);
+    optcl_context_destroy(r->ctx);
+}
+
+static void gradient(float *g, int t)
+{
+    uint64_t seed = 77 + (uint64_t)t;
+    tu_fill_random(g, N, &seed, -1.0f, 1.0f);
+}
+
+/* The inner optimizer alone, with the Lookahead rule applied here between steps. */
+static void independent(optcl_backend backend, optcl_optimizer_config c, const float *p0,
+                        float *out)
+{
+    int64_t k = c.lookahead.k;
+    double alpha0 = c.lookahead.alpha;
+    optcl_schedule alpha_schedule = c.lookahead.alpha_schedule;
+    c.lookahead.k = 0;
+    run r = start(backend, &c, p0);
+    float slow[N], fast[N], g[N];
+    memcpy(slow, p0, sizeof slow);
+    for (int t = 0; t < STEPS; t++) {
+        gradient(g, t);
+        TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+        if ((t + 1) % k == 0) {
+            float a = (float)optcl_schedule_lr(&alpha_schedule, alpha0, (uint64_t)((t + 1) / k - 1));
+            TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, fast, N), "fast");
+            for (int i = 0; i < N; i++)
+                slow[i] = slow[i] + a * (fast[i] - slow[i]);
+            TU_OK(optcl_params_write(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, slow, N), "slow");
+        }
+    }
+    TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, out, N), "out");
+    stop(&r);
+}
+
+static void with_lookahead(optcl_backend backend, const optcl_optimizer_config *c,
+                           const float *p0, float *out)
+{
+    run r = start(backend, c, p0);
+    float g[N];
+    for (int t = 0; t < STEPS; t++) {
+        gradient(g, t);
+        TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+    }
+    TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, out, N), "out");
+    stop(&r);
+}
+
+static void compare_with_independent(optcl_backend backend)
+{
+    float p0[N], expected[N], got[N];
+    uint64_t seed = 5;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    optcl_optimizer_config configs[4];
+    configs[0] = optcl_optimizer_config_default(OPTCL_SGD);
+    configs[0].lr = 0.1;
+    configs[0].sgd.momentum = 0.9;
+    configs[1] = optcl_optimizer_config_default(OPTCL_ADAM);
+    configs[1].lr = 0.01;
+    configs[2] = optcl_optimizer_config_default(OPTCL_RPROP);
+    configs[3] = optcl_optimizer_config_default(OPTCL_RMSPROP);
+    configs[3].lookahead.alpha_schedule = optcl_schedule_default(OPTCL_SCHEDULE_EXPONENTIAL);
+    configs[3].lookahead.alpha_schedule.gamma = 0.8;
+    const int64_t ks[4] = {5, 3, 4, 2};
+    for (int i = 0; i < 4; i++) {
+        configs[i].lookahead.k = ks[i];
+        configs[i].lookahead.alpha = 0.5 + 0.1 * i;
+        independent(backend, configs[i], p0, expected);
+        with_lookahead(backend, &configs[i], p0, got);
+        /* The same float operations in the same order: equal to the bit. */
+        assert_memory_equal(got, expected, sizeof got);
+    }
+}
+
+static void independent_reference(void **state)
+{
+    (void)state;
+    compare_with_independent(OPTCL_BACKEND_REFERENCE);
+}
+
+static void independent_opencl(void **state)
+{
+    (void)state;
+    compare_with_independent(OPTCL_BACKEND_OPENCL);
+}
+
+/* A loss whose minimum on the segment slow → fast is known: |p − target|² with target at
+ * 0.75 of the way, so the 4-point grid {0.25, 0.5, 0.75, 1} must pick 0.75. */
+typedef struct quad {
+    float target[N];
+    int calls;
+} quad;
+
+static optcl_status quad_loss(void *user, optcl_params *params, double *loss)
+{
+    quad *q = user;
+    float p[N];
+    optcl_status st = optcl_params_read(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p, N);
+    double s = 0.0;
+    for (int i = 0; i < N; i++)
+        s += ((double)p[i] - q->target[i]) * ((double)p[i] - q->target[i]);
+    *loss = s;
+    q->calls++;
+    return st;
+}
+
+static optcl_status failing_loss(void *user, optcl_params *params, double *loss)
+{
+    (void)user;
+    (void)params;
+    *loss = 0.0;
+    return OPTCL_ERROR_IO;
+}
+
+static void line_search(optcl_backend backend)
+{
+    float p0[N], g[N], fast[N];
+    uint64_t seed = 11;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    c.lr = 0.1;
+    c.lookahead.k = 1; /* sync after every step: slow = p0 before the first sync */
+    run r = start(backend, &c, p0);
+    gradient(g, 0);
+    for (int i = 0; i < N; i++)
+        fast[i] = p0[i] + -0.1f * g[i];
+    quad q = {{0}, 0};
+    for (int i = 0; i < N; i++)
+        q.target[i] = p0[i] + 0.75f * (fast[i] - p0[i]);
+    TU_OK(optcl_optimizer_set_lookahead_search(r.opt, quad_loss, &q, 4),
+          optcl_optimizer_message(r.opt));
+    TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+    TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+    assert_int_equal(q.calls, 4);
+    assert_true(optcl_optimizer_lookahead_alpha(r.opt) == 0.75);
+    float p[N], slow[N];
+    TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p, N), "p");
+    TU_OK(optcl_optimizer_read_state(r.opt, "lookahead_slow", OPTCL_ALL, slow, N), "slow");
+    assert_memory_equal(p, slow, sizeof p);
+    for (int i = 0; i < N; i++)
+        assert_true(fabsf(p[i] - q.target[i]) <= 1e-6f);
+    /* An evaluator's error stops the search and comes back from the step. */
+    TU_OK(optcl_optimizer_set_lookahead_search(r.opt, failing_loss, NULL, 3), "failing");
+    assert_int_equal(optcl_optimizer_step(r.opt, 0, NULL, NULL), OPTCL_ERROR_IO);
+    /* Switched off, the sync uses the configured α again. */
+    TU_OK(optcl_optimizer_set_lookahead_search(r.opt, NULL, NULL, 0), "off");
+    TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+    assert_int_equal(q.calls, 4);
+    assert_true(optcl_optimizer_lookahead_alpha(r.opt) == 0.5);
+    stop(&r);
+}
+
+static void search_reference(void **state)
+{
+    (void)state;
+    line_search(OPTCL_BACKEND_REFERENCE);
+}
+
+static void search_opencl(void **state)
+{
+    (void)state;
+    line_search(OPTCL_BACKEND_OPENCL);
+}
+
+static void bad_configurations(void **state)
+{
+    (void)state;
+    float p0[N] = {0};
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    run r = start(OPTCL_BACKEND_REFERENCE, &c, p0);
+    /* No Lookahead: no search, no slow state. */
+    assert_int_equal(optcl_optimizer_set_lookahead_search(r.opt, quad_loss, NULL, 4),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    float s[N];
+    assert_int_equal(optcl_optimizer_read_state(r.opt, "lookahead_slow", OPTCL_ALL, s, N),
+                     OPTCL_ERROR_NOT_FOUND);
+    optcl_optimizer *bad = NULL;
+    const struct {
+        int64_t k;
+        double alpha;
+        const char *field;
+    } cases[] = {{-1, 0.5, "lookahead.k"}, {5, 0.0, "lookahead.alpha"},
+                 {5, 1.5, "lookahead.alpha"}};
+    for (size_t i = 0; i < 3; i++) {
+        optcl_optimizer_config b = c;
+        b.lookahead.k = cases[i].k;
+        b.lookahead.alpha = cases[i].alpha;
+        assert_int_equal(optcl_optimizer_create(r.params, &b, &bad),
+                         OPTCL_ERROR_INVALID_ARGUMENT);
+        assert_non_null(strstr(optcl_context_message(r.ctx), cases[i].field));
+    }
+    optcl_optimizer_config la = c;
+    la.lookahead.k = 2;
+    TU_OK(optcl_optimizer_create(r.params, &la, &bad), optcl_context_message(r.ctx));
+    assert_int_equal(optcl_optimizer_set_lookahead_search(bad, quad_loss, NULL, 1),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    optcl_optimizer_destroy(bad);
+    stop(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(independent_reference),
+        cmocka_unit_test(independent_opencl),
+        cmocka_unit_test(search_reference),
+        cmocka_unit_test(search_opencl),
+        cmocka_unit_test(bad_configurations),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
