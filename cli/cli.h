@@ -6,6 +6,7 @@
 
 int optcl_cli_devices(int argc, char **argv);
 int optcl_cli_replay(int argc, char **argv);
+int optcl_cli_bench(int argc, char **argv);
 
 /* Applies one KEY=VALUE hyperparameter (PyTorch's constructor names) to config. On error
  * returns non-zero and writes a one-line reason into message. */

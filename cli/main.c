@@ -13,6 +13,8 @@ static void usage(FILE *out)
             "  devices   list OpenCL platforms and devices with the properties optcl uses\n"
             "  replay    run an optimizer over gradients from a .npy file and write the\n"
             "            parameters after every step (optcl replay --help)\n"
+            "  bench     time optimizer steps against the same-bytes traffic kernel\n"
+            "            (optcl bench --help)\n"
             "\n"
             "options:\n"
             "  --help     this text\n"
@@ -44,6 +46,8 @@ int main(int argc, char **argv)
         return optcl_cli_devices(argc - 1, argv + 1);
     if (!strcmp(cmd, "replay"))
         return optcl_cli_replay(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench"))
+        return optcl_cli_bench(argc - 1, argv + 1);
     fprintf(stderr, "optcl: unknown command '%s' (try optcl --help)\n", cmd);
     return 2;
 }

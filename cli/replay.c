@@ -117,28 +117,22 @@ static int make_config(const replay_args *a, const optcl_optimizer_config *saved
         return snprintf(msg, MSG, "unknown optimizer '%s' (sgd, adam, adamw, rmsprop, rprop)",
                         a->optimizer),
                1;
-    *config = optcl_optimizer_config_default(algo);
-    for (int i = 0; i < a->option_count; i++)
-        if (optcl_cli_apply_option(config, a->options[i], msg, MSG))
-            return 1;
-    if (optcl_cli_check_options(config, a->options, a->option_count, msg, MSG))
-        return 1;
-    if (!saved)
-        return 0;
-    if (saved->algorithm != algo)
+    if (saved && saved->algorithm != algo)
         return snprintf(msg, MSG, "%s holds a %s optimizer, not %s", a->load_state,
                         optcl_algorithm_name(saved->algorithm), a->optimizer),
                1;
+    *config = saved ? *saved : optcl_optimizer_config_default(algo);
     for (int i = 0; i < a->option_count; i++) {
-        optcl_optimizer_config probe = *saved;
-        optcl_cli_apply_option(&probe, a->options[i], msg, MSG);
-        if (memcmp(&probe, saved, sizeof probe) != 0)
+        optcl_optimizer_config before;
+        memcpy(&before, config, sizeof before); /* padding too: compared bytewise below */
+        if (optcl_cli_apply_option(config, a->options[i], msg, MSG))
+            return 1;
+        if (saved && memcmp(&before, config, sizeof before) != 0)
             return snprintf(msg, MSG, "%s differs from the configuration saved in %s",
                             a->options[i], a->load_state),
                    1;
     }
-    *config = *saved;
-    return 0;
+    return optcl_cli_check_options(config, a->options, a->option_count, msg, MSG);
 }
 
 static int check_inputs(const replay_args *a, const optcl_optimizer_config *config, size_t n,

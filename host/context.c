@@ -33,6 +33,7 @@ static optcl_status query_device(optcl_context *ctx, char *message, size_t messa
 {
     cl_uint align_bits = 0;
     cl_device_fp_config fp = 0;
+    size_t max_group = 0;
     char pname[200] = "", dname[256] = "";
     cl_int err = clGetDeviceInfo(ctx->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits,
                                  &align_bits, NULL);
@@ -41,6 +42,9 @@ static optcl_status query_device(optcl_context *ctx, char *message, size_t messa
                               &ctx->max_alloc, NULL);
     if (err == CL_SUCCESS)
         err = clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_group,
+                              &max_group, NULL);
     if (err == CL_SUCCESS)
         err = clGetDeviceInfo(ctx->device, CL_DEVICE_NAME, sizeof dname - 1, dname, NULL);
     if (err == CL_SUCCESS && !ctx->platform)
@@ -58,6 +62,11 @@ static optcl_status query_device(optcl_context *ctx, char *message, size_t messa
     size_t align_bytes = align_bits / 8 > 64 ? align_bits / 8 : 64;
     ctx->alignment = align_bytes / sizeof(float);
     ctx->correctly_rounded = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
+    /* 256 work-items fill a GPU's multiprocessor in a few groups; devices that allow fewer
+     * get their maximum (rounded down to a power of two). */
+    ctx->local_size = 256;
+    while (ctx->local_size > max_group && ctx->local_size > 1)
+        ctx->local_size /= 2;
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s / %s", pname, dname);
     return OPTCL_SUCCESS;
 }

@@ -41,6 +41,7 @@ struct optcl_context {
     cl_context cl_ctx;
     cl_command_queue queue;
     size_t alignment;          /* floats */
+    size_t local_size;         /* preferred work-group size, a power of two */
     cl_ulong max_alloc;        /* bytes */
     bool correctly_rounded;    /* device supports -cl-fp32-correctly-rounded-divide-sqrt */
     char device_name[512];
@@ -111,6 +112,8 @@ struct optcl_optimizer {
     cl_mem search_fast; /* the fast weights saved while the search blends */
     float *host_search_fast;
     size_t live_trackers; /* trackers that save this optimizer */
+    uint64_t launches;    /* kernels enqueued (optcl_optimizer_launch_count) */
+    cl_kernel traffic_kernel; /* the benchmark's yardstick, built on first use */
     char message[OPTCL__MESSAGE_MAX];
 };
 
@@ -142,6 +145,11 @@ void optcl__compute_scalars(const optcl_optimizer_config *c, const optcl_group_c
 optcl_status optcl__get_program(optcl_context *ctx, const char *family, const char *options,
                                 cl_program *program, const char **build_log);
 void optcl__release_programs(optcl_context *ctx);
+
+/* launch.c: one 1-D launch of [offset, offset + size) with a work-group size chosen from the
+ * device's properties (the largest power of two up to ctx->local_size dividing size). */
+cl_int optcl__enqueue(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t size,
+                      cl_uint num_events, const cl_event *wait_list, cl_event *event);
 
 /* kernel_sources.c (generated at build time from the kernels folder) */
 typedef struct optcl__kernel_source {

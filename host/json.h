@@ -49,7 +49,9 @@ typedef struct optcl__json_doc {
  * nesting deeper than OPTCL__JSON_MAX_DEPTH and repeated keys in one object (JSON leaves those
  * undefined; a file that means two things is an error). On failure (OPTCL_ERROR_FORMAT, or
  * OPTCL_ERROR_OUT_OF_HOST_MEMORY) *doc is empty and message says what and at which byte,
- * without any file name: the caller prefixes its own context. */
+ * without any file name: the caller prefixes its own context. Memory: length + 1 bytes for the
+ * strings plus one optcl__json_value (80 bytes on LP64) per value, so at most about 40 times
+ * the text's length; callers bound the length (safetensors: OPTCL__ST_MAX_HEADER). */
 optcl_status optcl__json_parse(const char *text, size_t length, optcl__json_doc *doc,
                                char *message, size_t message_size);
 /* Frees a document; accepts an empty or already-freed one. */

@@ -68,7 +68,8 @@ static optcl_status blend(optcl_optimizer *opt, int fast_is_saved, float alpha, 
     if (err == CL_SUCCESS)
         err = clSetKernelArg(k, 5, sizeof end, &end);
     if (err == CL_SUCCESS)
-        err = clEnqueueNDRangeKernel(p->ctx->queue, k, 1, NULL, &size, NULL, 0, NULL, event);
+        err = optcl__enqueue(p->ctx, k, 0, size, 0, NULL, event);
+    opt->launches += err == CL_SUCCESS;
     if (err != CL_SUCCESS)
         return optcl__fail(opt->message, (optcl_status)err,
                            "enqueueing the Lookahead sync failed: %s",

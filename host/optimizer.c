@@ -50,6 +50,8 @@ static void optimizer_free(optcl_optimizer *opt)
         clReleaseKernel(opt->kernel);
     if (opt->lookahead_kernel)
         clReleaseKernel(opt->lookahead_kernel);
+    if (opt->traffic_kernel)
+        clReleaseKernel(opt->traffic_kernel);
     if (opt->search_fast)
         clReleaseMemObject(opt->search_fast);
     optcl__host_free(opt->host_search_fast);
@@ -253,8 +255,8 @@ static optcl_status step_group(optcl_optimizer *opt, const optcl__group_range *r
     size_t offset = range->begin, size = range->end - range->begin;
     cl_int err = set_scalars(opt, &s, (cl_ulong)range->end);
     if (err == CL_SUCCESS)
-        err = clEnqueueNDRangeKernel(p->ctx->queue, opt->kernel, 1, &offset, &size, NULL,
-                                     num_events, wait_list, event);
+        err = optcl__enqueue(p->ctx, opt->kernel, offset, size, num_events, wait_list, event);
+    opt->launches += err == CL_SUCCESS;
     if (err != CL_SUCCESS)
         return optcl__fail(opt->message, (optcl_status)err,
                            "enqueueing the step kernel for group %d failed: %s", range->group,

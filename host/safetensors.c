@@ -163,8 +163,8 @@ static optcl_status check_offsets(reader *rd, tensor_info *t, const optcl__json_
         return BAD(rd, "tensor '%s': 'data_offsets' is not an array of two integers",
                    name);
     if (b->integer < 0 || e->integer < 0)
-        return BAD(rd, "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] are negative",
-                   name, b->integer, e->integer);
+        return BAD(rd, "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] contain a "
+                   "negative offset", name, b->integer, e->integer);
     if (b->integer > e->integer)
         return BAD(rd, "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] end before they "
                    "begin", name, b->integer, e->integer);
@@ -183,7 +183,7 @@ static optcl_status check_offsets(reader *rd, tensor_info *t, const optcl__json_
 /* One tensor: an object of exactly dtype "F32", shape and data_offsets that agree. */
 static optcl_status check_tensor(reader *rd, tensor_info *t, const optcl__json_value *m)
 {
-    t->member = m;
+    *t = (tensor_info){.member = m};
     char name[OPTCL__JSON_QUOTE_SIZE];
     quote_name(name, t);
     if (strlen(m->key) != m->key_length)
@@ -455,7 +455,7 @@ optcl_status optcl__st_read(const char *path, optcl__st_file *out, char *message
     struct stat sb;
     int sized = fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode);
     uint64_t file_size = sized ? (uint64_t)sb.st_size : 0;
-    unsigned char pre[8];
+    unsigned char pre[8] = {0};
     size_t got;
     char *header = NULL;
     optcl_status st = OPTCL_SUCCESS;

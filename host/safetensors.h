@@ -6,7 +6,7 @@
 
 #include "internal.h"
 
-#define OPTCL__ST_MAX_HEADER (100u * 1024u * 1024u) /* as the reference implementation */
+#define OPTCL__ST_MAX_HEADER 100000000u /* as Python's safetensors: never write what it refuses */
 
 /* One tensor to write: data holds count floats, count = product of shape (1 for ndim 0). */
 typedef struct optcl__st_tensor {

@@ -490,6 +490,23 @@ OPTCL_API optcl_status optcl_optimizer_write_state(optcl_optimizer *opt, const c
 OPTCL_API const char *optcl_optimizer_build_log(const optcl_optimizer *opt);
 OPTCL_API const char *optcl_optimizer_message(const optcl_optimizer *opt);
 
+/* Kernel launches (update rule and Lookahead sync) this optimizer has enqueued so far: one per
+ * parameter group per step, plus one per Lookahead sync. 0 on the reference backend. */
+OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
+
+/* The bytes one step must move at least: every buffer the rule reads and writes, each element
+ * once (flat size × 4 B × (reads + writes)). SGD 12 B per parameter, +8 with momentum; Adam and
+ * AdamW 28, +8 with AMSGrad; RMSprop 20, +8 centered, +8 with momentum; Rprop 28. Lookahead's
+ * sync adds 12 every k steps (counted as 12/k per step). */
+OPTCL_API double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt);
+
+/* The benchmark's yardstick: a kernel that moves exactly the bytes of the optimizer's step
+ * (it reads the parameter, gradient and state buffers and writes all but the gradient, one
+ * add per element, no other math), over the same buffers and group ranges — so it also
+ * overwrites them. Enqueues like optcl_optimizer_step (reference backend: a host loop). For
+ * measurements only. Does not block. */
+OPTCL_API optcl_status optcl_optimizer_traffic_step(optcl_optimizer *opt);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Checkpoints (safetensors) and the best/last tracker                                         */
 /* ------------------------------------------------------------------------------------------ */

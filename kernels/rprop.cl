@@ -26,8 +26,10 @@ __kernel void optcl_rprop_f32(__global float *param, __global const float *grad,
     if (product < 0.0f)
         d = 0.0f;
 #endif
-    step = fmin(fmax(step, step_min), step_max);
+    /* torch.clamp, NaN kept (fmin/fmax would drop it) */
+    step = step < step_min ? step_min : (step > step_max ? step_max : step);
     step_size[i] = step;
-    param[i] = param[i] - sign(d) * step;
+    float direction = d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : d); /* sign, zero and NaN kept */
+    param[i] = param[i] - direction * step;
     prev[i] = d;
 }

@@ -2,7 +2,8 @@
  *
  * tests/golden/make_golden.py (run with PyTorch) wrote p0.npy (N,), grads.npy (T, N), one
  * expected/<case>.npy (T, N) per case and cases.txt, one line per case:
- *     <case> <optimizer> KEY=VALUE ...
+ *     <case> <optimizer> KEY=VALUE ... [--metrics=metrics/<case>.npy]
+ * A --metrics=FILE token (ReduceLROnPlateau cases) is passed as `--metrics <golden dir>/FILE`.
  * For every case and both backends this suite runs the CLI (tu_cli_path()) into a fresh temp
  * folder, reads its OUT with optcl_npy_read and requires |a − e| ≤ 1e-5 + 1e-4·|e| for every
  * element, naming the case, step and element of the first violation and the worst error. */
@@ -35,6 +36,7 @@ typedef struct golden_case {
     char optimizer[32];
     char *keys[MAX_KEYS];
     int key_count;
+    char *metrics; /* --metrics=FILE: FILE relative to the golden folder, or NULL */
 } golden_case;
 
 typedef struct golden_test {
@@ -113,9 +115,11 @@ static int golden_run(char *const argv[], char *err, size_t err_size)
 
 static void golden_free_cases(void)
 {
-    for (size_t i = 0; i < g_case_count; i++)
+    for (size_t i = 0; i < g_case_count; i++) {
         for (int k = 0; k < g_cases[i].key_count; k++)
             free(g_cases[i].keys[k]);
+        free(g_cases[i].metrics);
+    }
     g_case_count = 0;
 }
 
@@ -159,6 +163,27 @@ static int golden_load_cases(void)
         strcpy(gc->optimizer, opt);
         g_case_count++;
         while ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+            static const char metrics_token[] = "--metrics=";
+            if (strncmp(tok, metrics_token, sizeof metrics_token - 1) == 0) {
+                const char *file = tok + sizeof metrics_token - 1;
+                if (gc->metrics || !*file) {
+                    print_error("%s:%d: bad or repeated --metrics=FILE\n", path, lineno);
+                    fclose(fh);
+                    return -1;
+                }
+                gc->metrics = strdup(file);
+                if (!gc->metrics) {
+                    fclose(fh);
+                    return -1;
+                }
+                continue;
+            }
+            if (tok[0] == '-') {
+                print_error("%s:%d: unknown option '%s' (only --metrics=FILE)\n", path, lineno,
+                            tok);
+                fclose(fh);
+                return -1;
+            }
             if (gc->key_count == MAX_KEYS || !strchr(tok, '=')) {
                 print_error("%s:%d: bad or too many KEY=VALUE arguments\n", path, lineno);
                 fclose(fh);
@@ -204,6 +229,20 @@ static void golden_check_data(void **state)
         if (n == 0)
             fail_msg("cases.txt has no %s case", names[k]);
     }
+    /* Every metrics file (ReduceLROnPlateau cases) holds one float32 value per step. */
+    for (size_t i = 0; i < g_case_count; i++) {
+        if (!g_cases[i].metrics)
+            continue;
+        char m_path[1024];
+        snprintf(m_path, sizeof m_path, "%s/%s", tu_golden_dir(), g_cases[i].metrics);
+        optcl_array m = {0};
+        TU_OK(optcl_npy_read(m_path, &m, msg, sizeof msg), msg);
+        int ok = m.ndim == 1 && m.shape[0] == grads.shape[0];
+        optcl_array_free(&m);
+        if (!ok)
+            fail_msg("case %s: %s is not of shape (%zu,)", g_cases[i].name, m_path,
+                     grads.shape[0]);
+    }
     optcl_array_free(&p0);
     optcl_array_free(&grads);
 }
@@ -234,7 +273,7 @@ static void golden_case_test(void **state)
 
     char *argv[16 + MAX_KEYS];
     int argc = 0;
-    char p0_path[1024], grads_path[1024];
+    char p0_path[1024], grads_path[1024], metrics_path[1024];
     snprintf(p0_path, sizeof p0_path, "%s/p0.npy", tu_golden_dir());
     snprintf(grads_path, sizeof grads_path, "%s/grads.npy", tu_golden_dir());
     argv[argc++] = (char *)tu_cli_path();
@@ -248,6 +287,11 @@ static void golden_case_test(void **state)
     argv[argc++] = out_path;
     argv[argc++] = (char *)"--backend";
     argv[argc++] = (char *)gt->backend;
+    if (gc->metrics) {
+        snprintf(metrics_path, sizeof metrics_path, "%s/%s", tu_golden_dir(), gc->metrics);
+        argv[argc++] = (char *)"--metrics";
+        argv[argc++] = metrics_path;
+    }
     for (int k = 0; k < gc->key_count; k++)
         argv[argc++] = gc->keys[k];
     argv[argc] = NULL;

@@ -3,8 +3,11 @@
  * A good run writes OUT (T, N) whose rows are a hand-computed SGD trajectory; every bad input
  * (missing or unreadable file, not float32 .npy, fortran order, truncated or malformed header,
  * short data, shapes that disagree, unknown optimizer/key/backend, malformed or out-of-range
- * value, missing option) must give a non-zero exit, exactly one non-empty line on stderr, no
- * OUT file and no stray temporary file. Input files are written here byte by byte. */
+ * value, missing option; schedule, plateau and Lookahead keys that are wrong, out of range or
+ * without effect; --metrics missing, of the wrong shape or without schedule=plateau;
+ * --load-state of a missing, truncated or foreign checkpoint or with another optimizer or lr)
+ * must give a non-zero exit, exactly one non-empty line on stderr, no OUT file and no stray
+ * temporary file. Input files are written here byte by byte (the checkpoints by the CLI). */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -294,6 +297,33 @@ static int rp_setup(void **state)
     snprintf(sub, sizeof sub, "%s/folder.npy", g_in);
     if (mkdir(sub, 0700) != 0)
         return -1;
+
+    /* Metrics: one per step (T = 2), one too many, and 2-D. */
+    static const float M[3] = {1.0f, 0.5f, 0.25f};
+    rp_write_f4("m.npy", "(2,)", M, 2);
+    rp_write_f4("m3.npy", "(3,)", M, 3);
+    rp_write_f4("m_2d.npy", "(2, 1)", M, 2);
+    /* A checkpoint of sgd lr=0.5 (written by the CLI), and two truncated copies of it: cut in
+     * half, and short of its last 4 bytes. */
+    const char *save[] = {"sgd", "--params", "@p.npy", "--grads", "@g.npy", "--out",
+                          "@ck_out.npy", "--save-state", "@ck_sgd.safetensors", "--backend",
+                          "reference", "lr=0.5", NULL};
+    char err[STDERR_CAP], cmd[2048], path[1280];
+    if (rp_replay(save, err, sizeof err, cmd, sizeof cmd) != 0) {
+        print_error("`optcl %s` failed: %s\n", cmd, err);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/ck_sgd.safetensors", g_in);
+    FILE *fh = fopen(path, "rb");
+    if (!fh)
+        return -1;
+    static unsigned char ck[1 << 16];
+    size_t ck_size = fread(ck, 1, sizeof ck, fh);
+    fclose(fh);
+    if (ck_size < 64 || ck_size == sizeof ck)
+        return -1;
+    rp_write_bytes("ck_cut_half.safetensors", ck, ck_size / 2);
+    rp_write_bytes("ck_cut_data.safetensors", ck, ck_size - 4);
     return 0;
 }
 
@@ -476,6 +506,50 @@ static const bad_case BAD_CASES[] = {
     {"etaminus_too_big", {"rprop", GOOD_FILES, "etaminus=1.5"}},
     {"etaplus_too_small", {"rprop", GOOD_FILES, "etaplus=0.5"}},
     {"unknown_rprop_variant", {"rprop", GOOD_FILES, "variant=bogus"}},
+    /* Schedules, ReduceLROnPlateau and --metrics. */
+    {"plateau_without_metrics", {"sgd", GOOD_FILES, "schedule=plateau"}},
+    {"metrics_wrong_length", {"sgd", GOOD_FILES, "--metrics", "@m3.npy", "schedule=plateau"}},
+    {"metrics_2d", {"sgd", GOOD_FILES, "--metrics", "@m_2d.npy", "schedule=plateau"}},
+    {"metrics_missing_file", {"sgd", GOOD_FILES, "--metrics", "@nope.npy", "schedule=plateau"}},
+    {"metrics_without_plateau", {"sgd", GOOD_FILES, "--metrics", "@m.npy"}},
+    {"metrics_with_cosine", {"sgd", GOOD_FILES, "--metrics", "@m.npy", "schedule=cosine"}},
+    {"schedule_bogus", {"sgd", GOOD_FILES, "schedule=bogus"}},
+    {"gamma_with_cosine", {"sgd", GOOD_FILES, "schedule=cosine", "gamma=0.5"}},
+    {"power_without_schedule", {"adam", GOOD_FILES, "power=2"}},
+    {"patience_without_plateau", {"sgd", GOOD_FILES, "schedule=step", "patience=3"}},
+    {"step_size_zero", {"sgd", GOOD_FILES, "schedule=step", "step_size=0"}},
+    {"t_max_zero", {"sgd", GOOD_FILES, "schedule=cosine", "t_max=0"}},
+    {"threshold_mode_bogus", {"sgd", GOOD_FILES, "schedule=plateau", "--metrics", "@m.npy",
+                              "threshold_mode=both"}},
+    /* Lookahead. */
+    {"lookahead_alpha_without_k", {"sgd", GOOD_FILES, "lookahead_alpha=0.5"}},
+    {"lookahead_k_negative", {"sgd", GOOD_FILES, "lookahead_k=-1"}},
+    {"lookahead_alpha_too_big", {"sgd", GOOD_FILES, "lookahead_k=2", "lookahead_alpha=1.5"}},
+    {"lookahead_alpha_zero", {"adam", GOOD_FILES, "lookahead_k=2", "lookahead_alpha=0"}},
+    /* Checkpoints. */
+    {"load_state_missing",
+     {"sgd", "--load-state", "@nope.safetensors", "--grads", "@g.npy", "--out", "@OUT",
+      "--backend", "reference"}},
+    {"load_state_cut_in_half",
+     {"sgd", "--load-state", "@ck_cut_half.safetensors", "--grads", "@g.npy", "--out", "@OUT",
+      "--backend", "reference"}},
+    {"load_state_cut_data",
+     {"sgd", "--load-state", "@ck_cut_data.safetensors", "--grads", "@g.npy", "--out", "@OUT",
+      "--backend", "reference"}},
+    {"load_state_not_a_checkpoint",
+     {"sgd", "--load-state", "@p.npy", "--grads", "@g.npy", "--out", "@OUT", "--backend",
+      "reference"}},
+    {"load_state_other_optimizer",
+     {"adam", "--load-state", "@ck_sgd.safetensors", "--grads", "@g.npy", "--out", "@OUT",
+      "--backend", "reference"}},
+    {"load_state_other_lr",
+     {"sgd", "--load-state", "@ck_sgd.safetensors", "--grads", "@g.npy", "--out", "@OUT",
+      "--backend", "reference", "lr=0.25"}},
+    {"load_state_grads_wrong_n",
+     {"sgd", "--load-state", "@ck_sgd.safetensors", "--grads", "@g_n4.npy", "--out", "@OUT",
+      "--backend", "reference"}},
+    {"save_state_folder_missing",
+     {"sgd", GOOD_FILES, "--save-state", "@no/such/folder/ck.safetensors"}},
 };
 
 #define BAD_COUNT (sizeof BAD_CASES / sizeof BAD_CASES[0])

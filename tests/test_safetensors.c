@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char *g_dir; /* this run's temporary folder */
@@ -474,6 +475,68 @@ static void test_bad_headers(void **state)
     expect_failure(path, OPTCL_ERROR_FORMAT, "not valid JSON");
 }
 
+/* Reads bytes through a FIFO, which has no size to check against up front, so the checks made
+ * while reading must catch every length problem themselves. */
+static optcl_status read_via_fifo(const void *bytes, size_t len, optcl__st_file *f,
+                                  char *message, size_t message_size)
+{
+    char path[512];
+    path_in(path, sizeof path, "pipe.safetensors");
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        /* The reader may stop early and close; dying of SIGPIPE then is fine. */
+        FILE *fp = fopen(path, "wb");
+        if (fp) {
+            fwrite(bytes, 1, len, fp);
+            fclose(fp);
+        }
+        _exit(0);
+    }
+    optcl_status st = optcl__st_read(path, f, message, message_size);
+    int wstatus;
+    assert_int_equal(waitpid(child, &wstatus, 0), child);
+    unlink(path);
+    return st;
+}
+
+static void test_read_unsized(void **state)
+{
+    (void)state;
+    static unsigned char buf[512];
+    const char *header = "{\"a\":" F32("[3]", "[0,12]") "}";
+    char message[512] = "";
+    optcl__st_file f;
+    TU_OK(read_via_fifo(buf, make_st(buf, sizeof buf, UINT64_MAX, header, NULL, 12), &f,
+                        message, sizeof message),
+          message);
+    assert_int_equal(f.tensor_count, 1);
+    assert_true(f.tensors[0].data[0] == 1 && f.tensors[0].data[2] == 3);
+    optcl__st_free(&f);
+
+    const struct {
+        uint64_t length_field;
+        size_t data_len;
+        const char *want;
+    } cases[] = {
+        {UINT64_MAX, 16, "unexpected bytes after the 12 bytes of tensor data"},
+        {UINT64_MAX, 8, "data is truncated: the tensors need 12 bytes, 8 follow"},
+        {500, 12, "header is truncated (500 bytes declared"},
+        {OPTCL__ST_MAX_HEADER + 1ull, 12, "exceeds the limit"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = make_st(buf, sizeof buf, cases[i].length_field, header, NULL,
+                             cases[i].data_len);
+        assert_int_equal(read_via_fifo(buf, len, &f, message, sizeof message),
+                         OPTCL_ERROR_FORMAT);
+        if (!strstr(message, cases[i].want))
+            fail_msg("case %zu: expected \"%s\", got: %s", i, cases[i].want, message);
+        assert_empty(&f);
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 static void test_write_errors(void **state)
@@ -694,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_bit_flips),
         cmocka_unit_test(test_oversized_header),
         cmocka_unit_test(test_bad_headers),
+        cmocka_unit_test(test_read_unsized),
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_write_missing_folder),
         cmocka_unit_test(test_write_replaces),

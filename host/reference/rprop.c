@@ -2,12 +2,6 @@
  * kernels/rprop.cl. */
 #include "reference.h"
 
-/* OpenCL's sign(): −1, +1, or the zero itself (NaN gives 0). */
-static inline float sign_of(float x)
-{
-    return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (isnan(x) ? 0.0f : x));
-}
-
 void optcl__reference_rprop(float *param, const float *grad, float *prev, float *step_size,
                             const optcl__step_scalars *s, optcl__rprop_flags f, size_t begin,
                             size_t end)
@@ -26,9 +20,11 @@ void optcl__reference_rprop(float *param, const float *grad, float *prev, float 
             if (product < 0.0f)
                 d = 0.0f;
         }
-        step = fminf(fmaxf(step, s->step_min), s->step_max);
+        /* torch.clamp, NaN kept (fminf/fmaxf would drop it) */
+        step = step < s->step_min ? s->step_min : (step > s->step_max ? s->step_max : step);
         step_size[i] = step;
-        param[i] = param[i] - sign_of(d) * step;
+        float direction = d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : d); /* sign, zero and NaN kept */
+        param[i] = param[i] - direction * step;
         prev[i] = d;
     }
 }

@@ -1,0 +1,284 @@
+/* bench.c — `optcl bench`: times optimizer steps against the same-bytes traffic kernel, in one
+ * run and alternately, so the ratio says how close a step is to the memory's limit. */
+#include "cli.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MSG 4096
+#define MAX_OPTIONS 64
+#define MAX_SAMPLES 1000
+
+typedef struct bench_args {
+    const char *what, *like;
+    size_t n, tensors;
+    int steps, json;
+    optcl_backend backend;
+    char *options[MAX_OPTIONS];
+    int option_count;
+} bench_args;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: optcl bench WHAT [--n N] [--tensors K] [--steps S]\n"
+            "                  [--backend opencl|reference] [--json] [--like OPT] [KEY=VALUE ...]\n"
+            "\n"
+            "WHAT        an optimizer (sgd, adam, adamw, rmsprop, rprop) with replay's KEY=VALUE\n"
+            "            options; 'traffic': the same-bytes kernel of --like OPT (default adam);\n"
+            "            'copy': the device's clEnqueueCopyBuffer of n floats (8n bytes moved)\n"
+            "--n         parameters in all (default 16777216)\n"
+            "--tensors   split them over K named tensors of varied sizes (default 1)\n"
+            "--steps     timed samples (default 20) after a warm-up; each sample runs enough\n"
+            "            steps back to back to move 64 MiB, then waits for the device\n"
+            "--json      one JSON object per line\n"
+            "\n"
+            "Prints seconds_per_step (median), bytes_per_step (the rule's minimal traffic),\n"
+            "gbytes_per_s, params_per_s and ratio_to_traffic: the traffic kernel's time over the\n"
+            "step's, both measured alternately in this run (1.0 = at the memory's limit).\n");
+}
+
+static int parse(int argc, char **argv, bench_args *a, char *msg)
+{
+    memset(a, 0, sizeof *a);
+    a->n = 16777216;
+    a->tensors = 1;
+    a->steps = 20;
+    a->backend = OPTCL_BACKEND_OPENCL;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        bool takes = !strcmp(arg, "--n") || !strcmp(arg, "--tensors") ||
+                     !strcmp(arg, "--steps") || !strcmp(arg, "--backend") ||
+                     !strcmp(arg, "--like");
+        if (takes && i + 1 >= argc)
+            return snprintf(msg, MSG, "%s needs a value", arg), 1;
+        if (!strcmp(arg, "--json")) {
+            a->json = 1;
+        } else if (takes && !strcmp(arg, "--backend")) {
+            const char *v = argv[++i];
+            if (strcmp(v, "opencl") && strcmp(v, "reference"))
+                return snprintf(msg, MSG, "unknown backend '%s'", v), 1;
+            a->backend = strcmp(v, "opencl") ? OPTCL_BACKEND_REFERENCE : OPTCL_BACKEND_OPENCL;
+        } else if (takes && !strcmp(arg, "--like")) {
+            a->like = argv[++i];
+        } else if (takes) {
+            char *end = NULL;
+            const char *v = argv[++i];
+            unsigned long long x = strtoull(v, &end, 10);
+            if (!*v || *end || x == 0 || (!strcmp(arg, "--steps") && x > MAX_SAMPLES))
+                return snprintf(msg, MSG, "%s %s: expected a positive whole number%s", arg, v,
+                                !strcmp(arg, "--steps") ? " up to 1000" : ""),
+                       1;
+            if (!strcmp(arg, "--n"))
+                a->n = (size_t)x;
+            else if (!strcmp(arg, "--tensors"))
+                a->tensors = (size_t)x;
+            else
+                a->steps = (int)x;
+        } else if (arg[0] == '-' && arg[1] == '-') {
+            return snprintf(msg, MSG, "unknown option '%s'", arg), 1;
+        } else if (!a->what) {
+            a->what = arg;
+        } else if (a->option_count < MAX_OPTIONS) {
+            a->options[a->option_count++] = argv[i];
+        } else {
+            return snprintf(msg, MSG, "too many KEY=VALUE options"), 1;
+        }
+    }
+    if (!a->what)
+        return snprintf(msg, MSG, "missing WHAT (an optimizer or 'traffic')"), 1;
+    if (a->tensors > a->n)
+        return snprintf(msg, MSG, "--tensors %zu exceeds --n %zu", a->tensors, a->n), 1;
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* K tensors of varied sizes (weights 1 … 97) that add up to n exactly. */
+static optcl_tensor_spec *make_specs(size_t n, size_t k, char (*names)[32])
+{
+    optcl_tensor_spec *specs = calloc(k, sizeof *specs);
+    if (!specs)
+        return NULL;
+    double total_weight = 0.0;
+    for (size_t i = 0; i < k; i++)
+        total_weight += 1.0 + (double)((i * 7919) % 97);
+    size_t used = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t left = k - i - 1;
+        size_t size = (size_t)((double)n * (1.0 + (double)((i * 7919) % 97)) / total_weight);
+        if (size < 1)
+            size = 1;
+        if (i + 1 == k || used + size + left > n)
+            size = n - used - left;
+        used += size;
+        snprintf(names[i], 32, "t%zu", i);
+        specs[i].name = names[i];
+        specs[i].ndim = 1;
+        specs[i].shape[0] = (int64_t)size;
+    }
+    return specs;
+}
+
+/* What one timed call does: an optimizer step, the traffic kernel, or a buffer copy. */
+typedef optcl_status (*step_fn)(void *arg);
+
+static optcl_status do_step(void *opt)
+{
+    return optcl_optimizer_step(opt, 0, NULL, NULL);
+}
+
+static optcl_status do_traffic(void *opt)
+{
+    return optcl_optimizer_traffic_step(opt);
+}
+
+/* `optcl bench copy`: the device's own clEnqueueCopyBuffer from the parameter to the gradient
+ * buffer (n floats read and written), the bandwidth vendors quote. */
+typedef struct copy_job {
+    cl_command_queue queue;
+    cl_mem src, dst;
+    size_t bytes;
+} copy_job;
+
+static optcl_status do_copy(void *arg)
+{
+    copy_job *c = arg;
+    return (optcl_status)clEnqueueCopyBuffer(c->queue, c->src, c->dst, 0, 0, c->bytes, 0, NULL,
+                                             NULL);
+}
+
+/* One sample: `batch` calls back to back, then wait for the device. */
+static double sample(optcl_context *ctx, void *arg, step_fn fn, int batch, optcl_status *st)
+{
+    double t0 = now();
+    for (int b = 0; b < batch && *st == OPTCL_SUCCESS; b++)
+        *st = fn(arg);
+    if (*st == OPTCL_SUCCESS)
+        *st = optcl_context_finish(ctx);
+    return (now() - t0) / batch;
+}
+
+static void report(const bench_args *a, const char *what, optcl_context *ctx, double sec,
+                   double bytes, double ratio)
+{
+    double gbs = bytes / sec / 1e9, pps = (double)a->n / sec;
+    const char *backend = a->backend == OPTCL_BACKEND_OPENCL ? "opencl" : "reference";
+    if (a->json) {
+        printf("{\"what\": \"%s\", \"backend\": \"%s\", \"device\": \"", what, backend);
+        for (const char *c = optcl_context_device_name(ctx); *c; c++)
+            printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+        printf("\", \"n\": %zu, \"tensors\": %zu, \"steps\": %d, \"seconds_per_step\": %.9g, "
+               "\"bytes_per_step\": %.0f, \"gbytes_per_s\": %.4g, \"params_per_s\": %.4g, "
+               "\"ratio_to_traffic\": %.4f}\n",
+               a->n, a->tensors, a->steps, sec, bytes, gbs, pps, ratio);
+    } else {
+        printf("%-28s %-9s n=%-10zu tensors=%-5zu %10.3f us/step %8.2f GB/s %8.3f Gparam/s  "
+               "ratio_to_traffic %.3f  [%s]\n",
+               what, backend, a->n, a->tensors, sec * 1e6, gbs, pps / 1e9, ratio,
+               optcl_context_device_name(ctx));
+    }
+}
+
+int optcl_cli_bench(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+    }
+    char msg[MSG] = "", label[256];
+    bench_args a;
+    if (parse(argc, argv, &a, msg))
+        return fprintf(stderr, "optcl bench: %s\n", msg), 2;
+    bool traffic_only = !strcmp(a.what, "traffic"), copy_only = !strcmp(a.what, "copy");
+    if (copy_only && a.backend != OPTCL_BACKEND_OPENCL)
+        return fprintf(stderr, "optcl bench: copy measures an OpenCL device\n"), 2;
+    const char *algo_name = traffic_only ? (a.like ? a.like : "adam") : copy_only ? "sgd" : a.what;
+    optcl_algorithm algo;
+    if (optcl_algorithm_from_name(algo_name, &algo) != OPTCL_SUCCESS)
+        return fprintf(stderr, "optcl bench: unknown optimizer '%s'\n", algo_name), 2;
+    optcl_optimizer_config config = optcl_optimizer_config_default(algo);
+    for (int i = 0; i < a.option_count; i++)
+        if (optcl_cli_apply_option(&config, a.options[i], msg, MSG))
+            return fprintf(stderr, "optcl bench: %s\n", msg), 2;
+    snprintf(label, sizeof label, "%s%s", traffic_only ? "traffic:" : "",
+             copy_only ? "copy" : algo_name);
+    for (int i = 0; i < a.option_count; i++)
+        snprintf(label + strlen(label), sizeof label - strlen(label), " %s", a.options[i]);
+
+    char (*names)[32] = calloc(a.tensors, sizeof *names);
+    optcl_tensor_spec *specs = names ? make_specs(a.n, a.tensors, names) : NULL;
+    optcl_context_config cc = optcl_context_config_default();
+    cc.backend = a.backend;
+    optcl_context *ctx = NULL;
+    optcl_params *params = NULL;
+    optcl_optimizer *opt = NULL;
+    optcl_status st = specs ? optcl_context_create(&cc, &ctx, msg, MSG)
+                            : OPTCL_ERROR_OUT_OF_HOST_MEMORY;
+    if (st == OPTCL_SUCCESS && (st = optcl_params_create(ctx, specs, a.tensors, &params)))
+        snprintf(msg, MSG, "%s", optcl_context_message(ctx));
+    if (st == OPTCL_SUCCESS && (st = optcl_optimizer_create(params, &config, &opt)))
+        snprintf(msg, MSG, "%s", optcl_context_message(ctx));
+    double bytes = opt ? optcl_optimizer_bytes_per_step(opt) : 0.0;
+    copy_job copy = {NULL, NULL, NULL, 0};
+    if (st == OPTCL_SUCCESS && copy_only) {
+        copy.queue = optcl_context_cl_queue(ctx);
+        optcl_params_buffer(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, &copy.src);
+        optcl_params_buffer(params, OPTCL_ROLE_GRADS, OPTCL_ALL, &copy.dst);
+        copy.bytes = optcl_params_flat_size(params) * sizeof(float);
+        bytes = 2.0 * (double)copy.bytes;
+    }
+    void *arg = copy_only ? (void *)&copy : (void *)opt;
+    step_fn measured = copy_only ? do_copy : do_traffic;
+    int batch = bytes > 0.0 ? (int)(64.0 * 1048576.0 / bytes) : 1;
+    batch = batch < 1 ? 1 : batch > 1000 ? 1000 : batch;
+    double step_t[MAX_SAMPLES], traffic_t[MAX_SAMPLES];
+    /* Warm-up: builds, first touches, clock ramps. Then alternate step and traffic. */
+    bool yardstick_only = traffic_only || copy_only;
+    for (int w = 0; w < 3 && st == OPTCL_SUCCESS; w++) {
+        if (!yardstick_only)
+            sample(ctx, opt, do_step, 1, &st);
+        if (st == OPTCL_SUCCESS)
+            sample(ctx, arg, measured, 1, &st);
+    }
+    for (int s = 0; s < a.steps && st == OPTCL_SUCCESS; s++) {
+        step_t[s] = yardstick_only ? 0.0 : sample(ctx, opt, do_step, batch, &st);
+        if (st == OPTCL_SUCCESS)
+            traffic_t[s] = sample(ctx, arg, measured, batch, &st);
+    }
+    if (st != OPTCL_SUCCESS && opt && !*msg)
+        snprintf(msg, MSG, "%s", optcl_optimizer_message(opt));
+    if (st == OPTCL_SUCCESS) {
+        qsort(step_t, (size_t)a.steps, sizeof(double), cmp_double);
+        qsort(traffic_t, (size_t)a.steps, sizeof(double), cmp_double);
+        double step_med = step_t[a.steps / 2], traffic_med = traffic_t[a.steps / 2];
+        if (yardstick_only)
+            report(&a, label, ctx, traffic_med, bytes, 1.0);
+        else
+            report(&a, label, ctx, step_med, bytes, traffic_med / step_med);
+    }
+    optcl_optimizer_destroy(opt);
+    optcl_params_destroy(params);
+    optcl_context_destroy(ctx);
+    free(specs);
+    free(names);
+    if (st != OPTCL_SUCCESS)
+        return fprintf(stderr, "optcl bench: %s: %s\n", optcl_status_name(st), msg), 1;
+    return 0;
+}

@@ -1,0 +1,99 @@
+/* traffic.c — the same-bytes yardstick of a step (kernels/traffic.cl, or a host loop on the
+ * reference backend), the minimal bytes a step moves, and the launch counter. For
+ * benchmarks: the yardstick overwrites the optimizer's buffers. */
+#include "internal.h"
+
+#include <stdio.h>
+
+/* Update-rule buffers: parameters, gradients and the rule's own states. */
+static int rule_buffers(const optcl_optimizer *opt)
+{
+    return 2 + (int)opt->rule_states;
+}
+
+double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt)
+{
+    if (!opt)
+        return 0.0;
+    double flat = (double)opt->params->flat * sizeof(float);
+    /* reads of every buffer + writes of all but the gradient */
+    double bytes = flat * (2.0 * rule_buffers(opt) - 1.0);
+    if (opt->config.lookahead.k > 0) /* the sync reads and writes parameters and slow weights */
+        bytes += flat * 4.0 / (double)opt->config.lookahead.k;
+    return bytes;
+}
+
+uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt)
+{
+    return opt ? opt->launches : 0;
+}
+
+static void host_traffic(optcl_optimizer *opt, size_t begin, size_t end)
+{
+    optcl_params *p = opt->params;
+    float *b[5] = {p->host[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_GRADS]};
+    int n = rule_buffers(opt);
+    for (int k = 2; k < n; k++)
+        b[k] = opt->host_state[k - 2];
+    for (size_t i = begin; i < end; i++) {
+        float s = b[0][i] + b[1][i];
+        for (int k = 2; k < n; k++)
+            s += b[k][i];
+        b[0][i] = s;
+        for (int k = 2; k < n; k++)
+            b[k][i] = s;
+    }
+}
+
+static optcl_status prepare_kernel(optcl_optimizer *opt)
+{
+    optcl_context *ctx = opt->params->ctx;
+    char options[32];
+    snprintf(options, sizeof options, "-DBUFFERS=%d", rule_buffers(opt));
+    cl_program program = NULL;
+    const char *log = NULL;
+    optcl_status st = optcl__get_program(ctx, "traffic", options, &program, &log);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    cl_int err = CL_SUCCESS;
+    opt->traffic_kernel = clCreateKernel(program, "optcl_traffic_f32", &err);
+    optcl_params *p = opt->params;
+    cl_mem b[5] = {p->buffer[OPTCL_ROLE_PARAMS], p->buffer[OPTCL_ROLE_GRADS]};
+    for (int k = 2; k < 5; k++)
+        b[k] = k < rule_buffers(opt) ? opt->state[k - 2] : p->buffer[OPTCL_ROLE_GRADS];
+    for (cl_uint k = 0; k < 5 && err == CL_SUCCESS; k++)
+        err = clSetKernelArg(opt->traffic_kernel, k, sizeof(cl_mem), &b[k]);
+    if (err != CL_SUCCESS)
+        return optcl__fail(opt->message, (optcl_status)err, "preparing the traffic kernel: %s",
+                           optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_optimizer_traffic_step(optcl_optimizer *opt)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    optcl_params *p = opt->params;
+    if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
+        for (size_t r = 0; r < p->range_count; r++)
+            host_traffic(opt, p->ranges[r].begin, p->ranges[r].end);
+        return OPTCL_SUCCESS;
+    }
+    if (!opt->traffic_kernel) {
+        optcl_status st = prepare_kernel(opt);
+        if (st != OPTCL_SUCCESS)
+            return st;
+    }
+    for (size_t r = 0; r < p->range_count; r++) {
+        cl_ulong end = p->ranges[r].end;
+        size_t offset = p->ranges[r].begin, size = p->ranges[r].end - p->ranges[r].begin;
+        cl_int err = clSetKernelArg(opt->traffic_kernel, 5, sizeof end, &end);
+        if (err == CL_SUCCESS)
+            err = optcl__enqueue(p->ctx, opt->traffic_kernel, offset, size, 0, NULL, NULL);
+        if (err != CL_SUCCESS)
+            return optcl__fail(opt->message, (optcl_status)err,
+                               "enqueueing the traffic kernel failed: %s",
+                               optcl_status_name((optcl_status)err));
+    }
+    return OPTCL_SUCCESS;
+}

@@ -1,0 +1,104 @@
+/* test_launches.c — one kernel launch per parameter group per step, whatever the number of
+ * tensors (counted by the optimizer, not timed), plus one per Lookahead sync; and the
+ * documented minimal bytes per step. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define TENSORS 1000
+
+static void many_tensors_one_launch(void **state)
+{
+    (void)state;
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
+    optcl_tensor_spec *specs = calloc(TENSORS, sizeof *specs);
+    char (*names)[16] = calloc(TENSORS, sizeof *names);
+    assert_true(specs && names);
+    for (int i = 0; i < TENSORS; i++) {
+        snprintf(names[i], sizeof names[i], "t%d", i);
+        specs[i].name = names[i];
+        specs[i].ndim = 1;
+        specs[i].shape[0] = 1 + i % 13;
+        specs[i].group = i % 3 == 0 ? 2 : 0; /* two groups, interleaved in creation order */
+    }
+    optcl_params *one = NULL, *two = NULL;
+    optcl_tensor_spec *single = calloc(TENSORS, sizeof *single);
+    assert_non_null(single);
+    for (int i = 0; i < TENSORS; i++) {
+        single[i] = specs[i];
+        single[i].group = 0;
+    }
+    TU_OK(optcl_params_create(ctx, single, TENSORS, &one), optcl_context_message(ctx));
+    TU_OK(optcl_params_create(ctx, specs, TENSORS, &two), optcl_context_message(ctx));
+    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
+        optcl_optimizer_config c = optcl_optimizer_config_default((optcl_algorithm)a);
+        optcl_optimizer *o1 = NULL, *o2 = NULL;
+        TU_OK(optcl_optimizer_create(one, &c, &o1), optcl_context_message(ctx));
+        TU_OK(optcl_optimizer_create(two, &c, &o2), optcl_context_message(ctx));
+        for (int s = 0; s < 7; s++) {
+            TU_OK(optcl_optimizer_step(o1, 0, NULL, NULL), optcl_optimizer_message(o1));
+            TU_OK(optcl_optimizer_step(o2, 0, NULL, NULL), optcl_optimizer_message(o2));
+        }
+        assert_int_equal(optcl_optimizer_launch_count(o1), 7);
+        assert_int_equal(optcl_optimizer_launch_count(o2), 14);
+        optcl_optimizer_destroy(o1);
+        optcl_optimizer_destroy(o2);
+    }
+    /* Lookahead with k = 3: one more launch every third step. */
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    c.lookahead.k = 3;
+    optcl_optimizer *o = NULL;
+    TU_OK(optcl_optimizer_create(one, &c, &o), optcl_context_message(ctx));
+    for (int s = 0; s < 7; s++)
+        TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
+    assert_int_equal(optcl_optimizer_launch_count(o), 7 + 2);
+    optcl_optimizer_destroy(o);
+    optcl_params_destroy(one);
+    optcl_params_destroy(two);
+    optcl_context_destroy(ctx);
+    free(single);
+    free(specs);
+    free(names);
+}
+
+static void minimal_bytes(void **state)
+{
+    (void)state;
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_REFERENCE);
+    optcl_tensor_spec spec = {.name = "w", .ndim = 1, .shape = {1024}}; /* no padding */
+    optcl_params *p = NULL;
+    TU_OK(optcl_params_create(ctx, &spec, 1, &p), optcl_context_message(ctx));
+    struct {
+        optcl_algorithm a;
+        int option;
+        double per_param;
+    } cases[] = {{OPTCL_SGD, 0, 12}, {OPTCL_SGD, 1, 20},    {OPTCL_ADAM, 0, 28},
+                 {OPTCL_ADAM, 1, 36}, {OPTCL_ADAMW, 0, 28}, {OPTCL_RMSPROP, 0, 20},
+                 {OPTCL_RMSPROP, 1, 36}, {OPTCL_RPROP, 0, 28}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        optcl_optimizer_config c = optcl_optimizer_config_default(cases[i].a);
+        if (cases[i].option) {
+            c.sgd.momentum = 0.9;
+            c.adam.amsgrad = 1;
+            c.rmsprop.centered = 1;
+            c.rmsprop.momentum = 0.9;
+        }
+        optcl_optimizer *o = NULL;
+        TU_OK(optcl_optimizer_create(p, &c, &o), optcl_context_message(ctx));
+        assert_true(optcl_optimizer_bytes_per_step(o) == 1024 * cases[i].per_param);
+        assert_int_equal(optcl_optimizer_launch_count(o), 0);
+        optcl_optimizer_destroy(o);
+    }
+    optcl_params_destroy(p);
+    optcl_context_destroy(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(many_tensors_one_launch),
+        cmocka_unit_test(minimal_bytes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
