@@ -32,7 +32,7 @@ __kernel void optcl_adam_f32(__global float *param, __global const float *grad,
     exp_avg[i] = m;
     exp_avg_sq[i] = v;
 #if AMSGRAD
-    v = fmax(max_exp_avg_sq[i], v);
+    v = optcl_maximum(max_exp_avg_sq[i], v);
     max_exp_avg_sq[i] = v;
 #endif
     float denom = sqrt(v) / bias_correction2_sqrt + eps;

@@ -24,3 +24,9 @@ static inline float optcl_lerp(float a, float b, float w)
 {
     return fabs(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
 }
+
+/* torch.maximum: NaN wins (fmax would drop it). */
+static inline float optcl_maximum(float a, float b)
+{
+    return a > b || a != a ? a : b;
+}

@@ -1,28 +1,44 @@
 /* adam.c — reference torch.optim.Adam / AdamW with AMSGrad; mirrors kernels/adam.cl. */
 #include "reference.h"
 
-void optcl__reference_adam(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
-                           float *max_exp_avg_sq, const optcl__step_scalars *s,
-                           optcl__adam_flags f, size_t begin, size_t end)
+OPTCL__ALWAYS_INLINE void adam_loop(float *param, const float *grad, float *exp_avg,
+                                    float *exp_avg_sq, float *max_exp_avg_sq,
+                                    const optcl__step_scalars *sp, size_t begin, size_t end,
+                                    bool maximize, bool decoupled, bool amsgrad)
 {
+    /* A local copy the stores below cannot alias: the loop reads it from registers. */
+    const optcl__step_scalars local = *sp, *s = &local;
     for (size_t i = begin; i < end; i++) {
         float p = param[i];
-        float d = optcl__direction(grad[i], f.maximize);
-        if (f.decoupled) {
-            if (s->weight_decay != 0.0f)
-                p = p * s->decay_factor;
-        } else if (s->weight_decay != 0.0f) {
-            d = d + s->weight_decay * p;
-        }
+        float d = optcl__direction(grad[i], maximize);
+        if (decoupled)
+            p = s->weight_decay != 0.0f ? p * s->decay_factor : p;
+        else
+            d = s->weight_decay != 0.0f ? d + s->weight_decay * p : d;
         float m = optcl__lerp(exp_avg[i], d, s->one_minus_beta1);
         float v = exp_avg_sq[i] * s->beta2 + s->one_minus_beta2 * d * d;
         exp_avg[i] = m;
         exp_avg_sq[i] = v;
-        if (f.amsgrad) {
-            v = fmaxf(max_exp_avg_sq[i], v);
+        if (amsgrad) {
+            v = optcl__maximum(max_exp_avg_sq[i], v);
             max_exp_avg_sq[i] = v;
         }
         float denom = sqrtf(v) / s->bias_correction2_sqrt + s->eps;
         param[i] = p + s->neg_step_size * m / denom;
     }
+}
+
+void optcl__reference_adam(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
+                           float *max_exp_avg_sq, const optcl__step_scalars *s,
+                           optcl__adam_flags f, size_t begin, size_t end)
+{
+#define CASE(k)                                                                                \
+    case k:                                                                                    \
+        adam_loop(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, s, begin, end, (k) & 1,    \
+                  (k) & 2, (k) & 4);                                                           \
+        break;
+    switch (f.maximize | f.decoupled << 1 | f.amsgrad << 2) {
+        CASE(0) CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
+    }
+#undef CASE
 }

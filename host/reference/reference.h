@@ -8,6 +8,15 @@
 
 #include <math.h>
 
+/* Each rule's loop is written once as an always-inlined function of its option flags and
+ * instantiated per flag combination, so that every copy is branch-free and vectorises
+ * (the same arithmetic in the same order: exactness is kept). */
+#if defined(__GNUC__)
+#define OPTCL__ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define OPTCL__ALWAYS_INLINE static inline
+#endif
+
 /* The gradient as the rule sees it: ascent when maximizing (PyTorch negates the gradient). */
 static inline float optcl__direction(float g, bool maximize)
 {
@@ -18,6 +27,12 @@ static inline float optcl__direction(float g, bool maximize)
 static inline float optcl__lerp(float a, float b, float w)
 {
     return fabsf(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+}
+
+/* torch.maximum: NaN wins (fmaxf would drop it). */
+static inline float optcl__maximum(float a, float b)
+{
+    return a > b || a != a ? a : b;
 }
 
 typedef struct optcl__sgd_flags {
