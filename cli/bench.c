@@ -34,6 +34,9 @@ static void usage(FILE *f)
             "--tensors   split them over K named tensors of varied sizes (default 1)\n"
             "--steps     timed samples (default 20) after a warm-up; each sample runs enough\n"
             "            steps back to back to move 64 MiB, then waits for the device\n"
+            "--backend   opencl (default; the default device, honouring OPTCL_DEVICE) or\n"
+            "            reference (the traffic yardstick is then a host loop)\n"
+            "--like      with 'traffic': whose byte pattern to move\n"
             "--json      one JSON object per line\n"
             "\n"
             "Prints seconds_per_step (median), bytes_per_step (the rule's minimal traffic),\n"
@@ -214,9 +217,13 @@ int optcl_cli_bench(int argc, char **argv)
     if (optcl_algorithm_from_name(algo_name, &algo) != OPTCL_SUCCESS)
         return fprintf(stderr, "optcl bench: unknown optimizer '%s'\n", algo_name), 2;
     optcl_optimizer_config config = optcl_optimizer_config_default(algo);
+    if (a.like && !traffic_only)
+        return fprintf(stderr, "optcl bench: --like goes with 'traffic'\n"), 2;
     for (int i = 0; i < a.option_count; i++)
         if (optcl_cli_apply_option(&config, a.options[i], msg, MSG))
             return fprintf(stderr, "optcl bench: %s\n", msg), 2;
+    if (optcl_cli_check_options(&config, a.options, a.option_count, msg, MSG))
+        return fprintf(stderr, "optcl bench: %s\n", msg), 2;
     snprintf(label, sizeof label, "%s%s", traffic_only ? "traffic:" : "",
              copy_only ? "copy" : algo_name);
     for (int i = 0; i < a.option_count; i++)

@@ -118,7 +118,7 @@ static int make_config(const replay_args *a, const optcl_optimizer_config *saved
                         a->optimizer),
                1;
     if (saved && saved->algorithm != algo)
-        return snprintf(msg, MSG, "%s holds a %s optimizer, not %s", a->load_state,
+        return snprintf(msg, MSG, "%s holds the state of %s, not of %s", a->load_state,
                         optcl_algorithm_name(saved->algorithm), a->optimizer),
                1;
     *config = saved ? *saved : optcl_optimizer_config_default(algo);
@@ -160,8 +160,9 @@ static int check_inputs(const replay_args *a, const optcl_optimizer_config *conf
     if (!config->plateau.enabled && a->metrics)
         return snprintf(msg, MSG, "--metrics is only used with schedule=plateau"), 1;
     if (m->data && (m->ndim != 1 || m->shape[0] != g->shape[0]))
-        return snprintf(msg, MSG, "%s: expected shape (%zu,) to match the %zu steps of %s",
-                        a->metrics, g->shape[0], g->shape[0], a->grads),
+        return snprintf(msg, MSG, "%s: expected shape (%zu,) to match the %zu steps of %s, got "
+                        "%d dimension(s) of %zu values",
+                        a->metrics, g->shape[0], g->shape[0], a->grads, m->ndim, m->count),
                1;
     return 0;
 }

@@ -321,11 +321,27 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
                          "%s: holds %zu parameter tensors and %zu tensors in all; this "
                          "optimizer has %zu and %zu",
                          path, pc.tensor_count, f.tensor_count, p->count, expected);
+    /* The parameter set must be the one saved: same names in the same order, same groups (the
+     * file's group hyperparameters are applied by group index). */
+    char name[KEY_MAX];
+    for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
+        snprintf(name, sizeof name, "optcl.tensor.%zu", i);
+        const char *saved = optcl__st_meta_get(&f, name);
+        double group = -1.0;
+        snprintf(name, sizeof name, "optcl.tensor.%zu.group", i);
+        st = need_number(&f, path, name, &group, opt->message);
+        if (st == OPTCL_SUCCESS && (!saved || strcmp(saved, p->tensors[i].name) != 0 ||
+                                    group != (double)p->tensors[i].group))
+            st = optcl__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
+                             "%s: tensor %zu is '%s' in group %g in the file but '%s' in group "
+                             "%d in the parameter set",
+                             path, i, saved ? saved : "?", group, p->tensors[i].name,
+                             p->tensors[i].group);
+    }
     /* Check every tensor before changing anything. */
     const float **sources = calloc(expected ? expected : 1, sizeof *sources);
     if (st == OPTCL_SUCCESS && !sources)
         st = optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    char name[KEY_MAX];
     for (size_t r = 0; r <= opt->state_count && st == OPTCL_SUCCESS; r++) {
         for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
             if (r == 0)

@@ -13,13 +13,14 @@
  * extensions' -1000 … -1999).
  * optcl_status_name()/optcl_status_string() describe any of them. The object a call was made on
  * keeps a message saying exactly what was wrong (optcl_context_message, optcl_params_message,
- * optcl_optimizer_message); a failed create leaves its message on the parent object; context
+ * optcl_optimizer_message); a failed create leaves its message on the context; context
  * creation and file helpers, which have no parent, write it into an optional caller buffer.
  * Library code never aborts and never prints.
  *
  * Blocking: calls that enqueue (optcl_optimizer_step, optcl_params_zero_grad) never wait for the
  * device. Calls that copy to or from host memory, create or destroy objects, or read state back
- * block until done. On the reference backend everything runs synchronously on the calling thread.
+ * block until done — with clFinish on the context's queue, so on a wrapped queue they also wait
+ * for the caller's own commands enqueued before. On the reference backend everything runs synchronously on the calling thread.
  *
  * Threading: objects created from one context — the context included — must be used by one
  * thread at a time. Different contexts are independent and may be used from different threads
@@ -207,7 +208,8 @@ OPTCL_API optcl_status optcl_params_create(optcl_context *ctx, const optcl_tenso
 /* Like optcl_params_create, but uses the caller's flat buffers without copying (retained, and
  * released by optcl_params_destroy). Each buffer must hold at least optcl_params_layout's total
  * floats with the tensors at its offsets; padding elements are never read by anyone but the
- * update kernels, so their content does not matter. OpenCL backend only. Blocks. */
+ * update kernels, so their content does not matter. The buffers must not be sub-buffers
+ * themselves (OpenCL cannot make sub-buffers of those). OpenCL backend only. Blocks. */
 OPTCL_API optcl_status optcl_params_wrap(optcl_context *ctx, const optcl_tensor_spec *specs,
                                          size_t count, cl_mem params, cl_mem grads,
                                          optcl_params **out);
@@ -449,6 +451,8 @@ OPTCL_API optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int gr
 /* Changes a group's lr from the next step on (group -1: every group). A negative or non-finite
  * lr is refused. */
 OPTCL_API optcl_status optcl_optimizer_set_lr(optcl_optimizer *opt, int group, double lr);
+/* The configuration in use (owned by the optimizer; after a checkpoint load, the file's). Its
+ * groups pointer is NULL: group settings live in the optimizer (optcl_optimizer_get_lr). */
 OPTCL_API const optcl_optimizer_config *optcl_optimizer_config_get(const optcl_optimizer *opt);
 
 /* Reports a metric to the optimizer's ReduceLROnPlateau (config.plateau.enabled must be 1);

@@ -300,6 +300,15 @@ static void bad_files_are_refused(void **state)
     TU_OK(optcl_optimizer_create(t.params, &c, &t.opt), optcl_context_message(t.ctx));
     expect_refused(&t, good, "a checkpoint of another shape");
     close_session(&t);
+    /* The same tensors grouped differently (the file's group settings would land wrong). */
+    memcpy(other_specs, specs, sizeof other_specs);
+    other_specs[1].group = 0;
+    session g = {tu_context(OPTCL_BACKEND_REFERENCE), NULL, NULL};
+    TU_OK(optcl_params_create(g.ctx, other_specs, NTENSORS, &g.params), "params");
+    TU_OK(optcl_optimizer_create(g.params, &c, &g.opt), optcl_context_message(g.ctx));
+    expect_refused(&g, good, "a checkpoint of another grouping");
+    assert_non_null(strstr(optcl_optimizer_message(g.opt), "group"));
+    close_session(&g);
     optcl_optimizer_config sgd = rich_config(OPTCL_SGD);
     session u = open_session(OPTCL_BACKEND_REFERENCE, &sgd);
     expect_refused(&u, good, "an adam checkpoint for sgd");
