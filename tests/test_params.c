@@ -644,6 +644,28 @@ static void test_step_events(optcl_backend backend)
 }
 BOTH_BACKENDS(test_step_events)
 
+/* A parameter set larger than the device's largest allocation: a clear status and message
+ * before anything is allocated, and the context still works. */
+static void test_too_large_for_device(void **state)
+{
+    (void)state;
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
+    cl_ulong max_alloc = 0;
+    assert_int_equal(clGetDeviceInfo(optcl_context_cl_device(ctx), CL_DEVICE_MAX_MEM_ALLOC_SIZE,
+                                      sizeof max_alloc, &max_alloc, NULL),
+                     CL_SUCCESS);
+    optcl_tensor_spec big = {.name = "huge", .ndim = 2,
+                             .shape = {2, (int64_t)(max_alloc / sizeof(float) / 2 + 64)}};
+    optcl_params *p = NULL;
+    assert_int_equal(optcl_params_create(ctx, &big, 1, &p), OPTCL_ERROR_DEVICE_MEMORY);
+    assert_null(p);
+    assert_non_null(strstr(optcl_context_message(ctx), "allows at most"));
+    optcl_tensor_spec small = {.name = "w", .ndim = 1, .shape = {3}};
+    TU_OK(optcl_params_create(ctx, &small, 1, &p), optcl_context_message(ctx));
+    optcl_params_destroy(p);
+    assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -652,6 +674,7 @@ int main(void)
         BOTH_TESTS(test_zero_grad),
         BOTH_TESTS(test_native_memory),
         cmocka_unit_test(test_wrap_buffers),
+        cmocka_unit_test(test_too_large_for_device),
         BOTH_TESTS(test_bad_specs),
         BOTH_TESTS(test_destroy_in_use),
         BOTH_TESTS(test_groups_set_lr),
