@@ -1,7 +1,7 @@
 /* npy.c — NumPy .npy files of float32 arrays: reads versions 1.0–3.0 ('<f4', C order) and
  * writes version 1.0 crash-safely through atomic_file.c. */
 #include "atomic_file.h"
-#include "internal.h"
+#include "file_format.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,45 +18,6 @@ static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 #define NPY_HEADER_MAX (1u << 20)
 #define NPY_QUOTE_MAX 40 /* at most this much of a file's text is quoted in a message */
 #define NPY_SHAPE_TEXT 256 /* "(d, d, …)" for OPTCL_NPY_MAX_DIMS dims of up to 20 digits */
-
-static optcl_status fail(char *message, size_t message_size, optcl_status status,
-                         const char *path, const char *fmt, ...) OPTCL__PRINTF(5, 6);
-
-/* Every message starts with the path, so one line says which file and what was wrong. */
-static optcl_status fail(char *message, size_t message_size, optcl_status status,
-                         const char *path, const char *fmt, ...)
-{
-    if (!message || message_size == 0)
-        return status;
-    optcl__format(message, message_size, "%s: ", path);
-    size_t used = strlen(message);
-    va_list ap;
-    va_start(ap, fmt);
-    optcl__vformat(message + used, message_size - used, fmt, ap);
-    va_end(ap);
-    return status;
-}
-
-static int host_is_big_endian(void)
-{
-    const uint16_t one = 1;
-    unsigned char first;
-    memcpy(&first, &one, 1);
-    return first == 0;
-}
-
-/* .npy data is little-endian ('<f4'); a big-endian host swaps every float in place. */
-static void swap_floats(float *data, size_t count)
-{
-    unsigned char *b = (unsigned char *)data;
-    for (size_t i = 0; i < count; i++, b += 4) {
-        unsigned char t0 = b[0], t1 = b[1];
-        b[0] = b[3];
-        b[1] = b[2];
-        b[2] = t1;
-        b[3] = t0;
-    }
-}
 
 /* "(2, 3)", "(5,)" or "()": Python's repr of a shape tuple, which is what numpy writes. */
 static void shape_text(char *buf, size_t size, int ndim, const size_t *shape)
@@ -119,7 +80,7 @@ typedef struct header {
 
 static optcl_status malformed(parser *ps, const char *what)
 {
-    return fail(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
+    return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
                 "malformed header: %s at byte %zu of the header", what,
                 (size_t)(ps->p - ps->begin));
 }
@@ -196,7 +157,7 @@ static optcl_status parse_dim(parser *ps, size_t *value)
 {
     skip_space(ps);
     if (ps->p < ps->end && *ps->p == '-')
-        return fail(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
+        return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
                     "'shape' has a negative dimension");
     if (ps->p >= ps->end || !isdigit((unsigned char)*ps->p))
         return malformed(ps, "expected a dimension in 'shape'");
@@ -204,7 +165,7 @@ static optcl_status parse_dim(parser *ps, size_t *value)
     while (ps->p < ps->end && isdigit((unsigned char)*ps->p)) {
         size_t d = (size_t)(*ps->p - '0');
         if (v > (SIZE_MAX - d) / 10)
-            return fail(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
+            return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
                         "a dimension in 'shape' does not fit in size_t");
         v = v * 10 + d;
         ps->p++;
@@ -225,7 +186,7 @@ static optcl_status parse_shape(parser *ps, header *h)
         return OPTCL_SUCCESS;
     for (;;) {
         if (h->ndim == OPTCL_NPY_MAX_DIMS)
-            return fail(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
+            return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
                         "'shape' has more than %d dimensions", OPTCL_NPY_MAX_DIMS);
         optcl_status st = parse_dim(ps, &h->shape[h->ndim]);
         if (st != OPTCL_SUCCESS)
@@ -262,7 +223,7 @@ static optcl_status parse_entry(parser *ps, header *h)
         duplicate = h->descr != NULL;
         skip_space(ps);
         if (ps->p < ps->end && *ps->p == '[')
-            return fail(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
+            return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
                         "dtype is a structured type, not float32 ('<f4')");
         st = parse_string(ps, &h->descr, &h->descr_len);
     } else if (is_word(key, key_len, "fortran_order")) {
@@ -274,11 +235,11 @@ static optcl_status parse_entry(parser *ps, header *h)
         st = parse_shape(ps, h);
     } else {
         int shown = key_len > NPY_QUOTE_MAX ? NPY_QUOTE_MAX : (int)key_len;
-        return fail(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
+        return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
                     "header has an unknown key '%.*s'", shown, key);
     }
     if (st == OPTCL_SUCCESS && duplicate)
-        return fail(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
+        return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
                     "header repeats the key '%.*s'", (int)key_len, key);
     return st;
 }
@@ -310,15 +271,15 @@ static optcl_status parse_header(const char *text, size_t len, const char *path,
                           : !h->has_shape          ? "shape"
                                                    : NULL;
     if (missing)
-        return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                     "header has no '%s' key", missing);
     if (!is_word(h->descr, h->descr_len, "<f4")) {
         int shown = h->descr_len > NPY_QUOTE_MAX ? NPY_QUOTE_MAX : (int)h->descr_len;
-        return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                     "dtype '%.*s' is not float32 ('<f4')", shown, h->descr);
     }
     if (h->fortran_order)
-        return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                     "Fortran order (fortran_order: True) is not supported; save a C-ordered "
                     "array");
     return OPTCL_SUCCESS;
@@ -344,7 +305,7 @@ static int read_exact(FILE *fp, void *buf, size_t n, size_t *got)
 static optcl_status read_error(const char *path, char *message, size_t message_size)
 {
     int err = errno ? errno : EIO;
-    return fail(message, message_size, OPTCL_ERROR_IO, path, "cannot read: %s", strerror(err));
+    return optcl__fail_path(message, message_size, OPTCL_ERROR_IO, path, "cannot read: %s", strerror(err));
 }
 
 /* Everything after fopen: on failure *out is untouched and nothing stays allocated. */
@@ -363,22 +324,22 @@ static optcl_status read_stream(FILE *fp, const char *path, optcl_array *out, ch
     if (rc < 0)
         return read_error(path, message, message_size);
     if (memcmp(pre, npy_magic, got < 6 ? got : 6) != 0)
-        return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                     "not a .npy file (bad magic; expected \\x93NUMPY)");
     if (rc > 0)
-        return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                     "header is truncated (the file is %zu bytes)", got);
 
     unsigned major = pre[6], minor = pre[7];
     size_t len_bytes = major == 1 ? 2 : 4;
     if ((major < 1 || major > 3) || minor != 0)
-        return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                     "unsupported .npy version %u.%u (1.0, 2.0 and 3.0 are read)", major, minor);
     rc = read_exact(fp, pre + 8, len_bytes, &got);
     if (rc < 0)
         return read_error(path, message, message_size);
     if (rc > 0)
-        return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                     "header is truncated (the file is %zu bytes)", 8 + got);
     unsigned long header_len = (unsigned long)pre[8] | (unsigned long)pre[9] << 8;
     if (len_bytes == 4)
@@ -386,24 +347,24 @@ static optcl_status read_stream(FILE *fp, const char *path, optcl_array *out, ch
     size_t data_offset = 8 + len_bytes + header_len;
 
     if (sized && data_offset > file_size)
-        return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                     "header length %lu runs past the end of the file (%llu bytes)", header_len,
                     file_size);
     if (header_len > NPY_HEADER_MAX)
-        return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                     "header length %lu exceeds the limit of %u bytes", header_len,
                     NPY_HEADER_MAX);
 
     char *text = malloc(header_len + 1);
     if (!text)
-        return fail(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
                     "out of host memory for a %lu-byte header", header_len);
     rc = read_exact(fp, text, header_len, &got);
     if (rc != 0) {
         free(text);
         if (rc < 0)
             return read_error(path, message, message_size);
-        return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                     "header is truncated (%lu bytes declared, %zu present)", header_len, got);
     }
     text[header_len] = '\0';
@@ -418,17 +379,17 @@ static optcl_status read_stream(FILE *fp, const char *path, optcl_array *out, ch
     char shape_buf[NPY_SHAPE_TEXT];
     shape_text(shape_buf, sizeof shape_buf, h.ndim, h.shape);
     if (overflow)
-        return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                     "shape %s is too large to address", shape_buf);
     size_t bytes = count * sizeof(float);
     if (sized) {
         unsigned long long present = file_size - data_offset;
         if (present < bytes)
-            return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+            return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                         "data is truncated: shape %s needs %zu bytes, %llu follow the header",
                         shape_buf, bytes, present);
         if (present > bytes)
-            return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+            return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                         "%llu unexpected bytes after the data of shape %s",
                         present - bytes, shape_buf);
     }
@@ -437,7 +398,7 @@ static optcl_status read_stream(FILE *fp, const char *path, optcl_array *out, ch
      * empty optcl_array. */
     float *data = malloc(bytes ? bytes : sizeof(float));
     if (!data)
-        return fail(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
                     "out of host memory for %zu bytes of data", bytes);
     rc = read_exact(fp, data, bytes, &got);
     if (rc == 0 && fgetc(fp) != EOF)
@@ -449,14 +410,14 @@ static optcl_status read_stream(FILE *fp, const char *path, optcl_array *out, ch
         if (rc < 0)
             return read_error(path, message, message_size);
         if (rc == 2)
-            return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+            return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                         "unexpected bytes after the data of shape %s", shape_buf);
-        return fail(message, message_size, OPTCL_ERROR_FORMAT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
                     "data is truncated: shape %s needs %zu bytes, %zu follow the header",
                     shape_buf, bytes, got);
     }
-    if (host_is_big_endian())
-        swap_floats(data, count);
+    if (optcl__host_is_big_endian())
+        optcl__swap_floats(data, count);
 
     out->data = data;
     out->ndim = h.ndim;
@@ -476,12 +437,12 @@ optcl_status optcl_npy_read(const char *path, optcl_array *out, char *message,
         return OPTCL_ERROR_NULL_POINTER;
     }
     if (!out)
-        return fail(message, message_size, OPTCL_ERROR_NULL_POINTER, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path,
                     "output array is NULL");
 
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return fail(message, message_size, OPTCL_ERROR_IO, path, "cannot open: %s",
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_IO, path, "cannot open: %s",
                     strerror(errno));
     optcl_status status = read_stream(fp, path, out, message, message_size);
     fclose(fp); /* read-only: a failing close loses nothing */
@@ -495,13 +456,13 @@ optcl_status optcl_npy_read(const char *path, optcl_array *out, char *message,
 /* Writes count floats as little-endian bytes. */
 static int write_floats(FILE *fp, const float *data, size_t count)
 {
-    if (!host_is_big_endian())
+    if (!optcl__host_is_big_endian())
         return fwrite(data, sizeof(float), count, fp) == count ? 0 : -1;
     float chunk[1024];
     while (count > 0) {
         size_t n = count < 1024 ? count : 1024;
         memcpy(chunk, data, n * sizeof(float));
-        swap_floats(chunk, n);
+        optcl__swap_floats(chunk, n);
         if (fwrite(chunk, sizeof(float), n, fp) != n)
             return -1;
         data += n;
@@ -518,17 +479,17 @@ optcl_status optcl_npy_write(const char *path, const float *data, const size_t *
         return OPTCL_ERROR_NULL_POINTER;
     }
     if (ndim < 0 || ndim > OPTCL_NPY_MAX_DIMS)
-        return fail(message, message_size, OPTCL_ERROR_INVALID_ARGUMENT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_INVALID_ARGUMENT, path,
                     "ndim %d is outside 0 ... %d", ndim, OPTCL_NPY_MAX_DIMS);
     if (ndim > 0 && !shape)
-        return fail(message, message_size, OPTCL_ERROR_NULL_POINTER, path, "shape is NULL");
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path, "shape is NULL");
     int overflow;
     size_t count = shape_count(ndim, shape, &overflow);
     if (overflow)
-        return fail(message, message_size, OPTCL_ERROR_INVALID_ARGUMENT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_INVALID_ARGUMENT, path,
                     "shape is too large to address");
     if (count > 0 && !data)
-        return fail(message, message_size, OPTCL_ERROR_NULL_POINTER, path, "data is NULL");
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path, "data is NULL");
 
     /* Byte for byte what numpy's np.save writes for version 1.0, so files diff cleanly against
      * ones numpy made. */
@@ -567,7 +528,7 @@ optcl_status optcl_npy_write(const char *path, const float *data, const size_t *
         write_floats(f.fp, data, count) != 0) {
         int err = errno ? errno : EIO;
         optcl__atomic_abort(&f);
-        return fail(message, message_size, OPTCL_ERROR_IO, path, "cannot write: %s",
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_IO, path, "cannot write: %s",
                     strerror(err));
     }
     return optcl__atomic_commit(&f, message, message_size);

@@ -2,6 +2,7 @@
  * reading validates the whole file before it returns anything; writing is crash-safe. */
 #include "safetensors.h"
 #include "atomic_file.h"
+#include "file_format.h"
 #include "json.h"
 
 #include <errno.h>
@@ -13,45 +14,6 @@
 
 #define ST_ALIGN 64      /* the data area's alignment in memory: a cache line */
 #define ST_SHAPE_TEXT 200 /* "[d, d, …]" for OPTCL_MAX_DIMS dims of up to 20 digits */
-
-static optcl_status fail(char *message, size_t message_size, optcl_status status,
-                         const char *path, const char *fmt, ...) OPTCL__PRINTF(5, 6);
-
-/* Every message starts with the path, so one line says which file and what was wrong. */
-static optcl_status fail(char *message, size_t message_size, optcl_status status,
-                         const char *path, const char *fmt, ...)
-{
-    if (!message || message_size == 0)
-        return status;
-    optcl__format(message, message_size, "%s: ", path);
-    size_t used = strlen(message);
-    va_list ap;
-    va_start(ap, fmt);
-    optcl__vformat(message + used, message_size - used, fmt, ap);
-    va_end(ap);
-    return status;
-}
-
-static int host_is_big_endian(void)
-{
-    const uint16_t one = 1;
-    unsigned char first;
-    memcpy(&first, &one, 1);
-    return first == 0;
-}
-
-/* The file's floats are little-endian; a big-endian host swaps every float in place. */
-static void swap_floats(float *data, size_t count)
-{
-    unsigned char *b = (unsigned char *)data;
-    for (size_t i = 0; i < count; i++, b += 4) {
-        unsigned char t0 = b[0], t1 = b[1];
-        b[0] = b[3];
-        b[1] = b[2];
-        b[2] = t1;
-        b[3] = t0;
-    }
-}
 
 /* "[2, 3]", "[]": a shape as the header spells it, for messages. */
 static void shape_text(char *buf, size_t size, int ndim, const int64_t *shape)
@@ -113,7 +75,7 @@ typedef struct reader {
     const optcl__json_doc *doc;
 } reader;
 
-#define BAD(rd, ...) fail((rd)->message, (rd)->message_size, OPTCL_ERROR_FORMAT, (rd)->path, \
+#define BAD(rd, ...) optcl__fail_path((rd)->message, (rd)->message_size, OPTCL_ERROR_FORMAT, (rd)->path, \
                           __VA_ARGS__)
 
 /* The tensor's name, quoted for a message, in buf (OPTCL__JSON_QUOTE_SIZE bytes). Made only
@@ -254,7 +216,7 @@ static optcl_status check_tiling(reader *rd, tensor_info *infos, size_t count,
     *data_size = 0;
     tensor_info **sorted = malloc((count ? count : 1) * sizeof *sorted);
     if (!sorted)
-        return fail(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, rd->path,
+        return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, rd->path,
                     "out of host memory for %zu tensors", count);
     for (size_t i = 0; i < count; i++)
         sorted[i] = &infos[i];
@@ -302,7 +264,7 @@ static int read_exact(FILE *fp, void *buf, size_t n, size_t *got)
 static optcl_status read_error(reader *rd)
 {
     int err = errno ? errno : EIO;
-    return fail(rd->message, rd->message_size, OPTCL_ERROR_IO, rd->path, "cannot read: %s",
+    return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_IO, rd->path, "cannot read: %s",
                 strerror(err));
 }
 
@@ -316,13 +278,13 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
     size_t fixed = count * sizeof *out->tensors + meta_count * sizeof *out->meta;
     /* Only a pipe can get here with more data than memory: a regular file's size bounds it. */
     if (data_size > SIZE_MAX - 2 * ST_ALIGN - fixed - strings)
-        return fail(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, rd->path,
+        return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, rd->path,
                     "%" PRIu64 " bytes of tensor data do not fit in memory", data_size);
     size_t data_bytes = optcl__round_up((size_t)data_size, ST_ALIGN);
     size_t total = optcl__round_up(data_bytes + fixed + strings, ST_ALIGN);
     unsigned char *block = aligned_alloc(ST_ALIGN, total ? total : ST_ALIGN);
     if (!block)
-        return fail(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, rd->path,
+        return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, rd->path,
                     "out of host memory for %zu bytes", total);
 
     size_t got;
@@ -354,8 +316,8 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
         memcpy(e->shape, t->shape, sizeof e->shape);
         e->count = t->count;
         e->data = (float *)(block + t->begin);
-        if (host_is_big_endian())
-            swap_floats(e->data, e->count);
+        if (optcl__host_is_big_endian())
+            optcl__swap_floats(e->data, e->count);
     }
     size_t k = 0;
     for (const optcl__json_value *m = optcl__json_first(rd->doc, meta); m;
@@ -380,7 +342,7 @@ static optcl_status read_body(reader *rd, FILE *fp, const char *header, size_t h
     optcl__json_doc doc;
     optcl_status st = optcl__json_parse(header, header_len, &doc, why, sizeof why);
     if (st != OPTCL_SUCCESS)
-        return fail(rd->message, rd->message_size, st, rd->path, "header is not valid JSON: %s",
+        return optcl__fail_path(rd->message, rd->message_size, st, rd->path, "header is not valid JSON: %s",
                     why);
     rd->doc = &doc;
     const optcl__json_value *root = &doc.values[0], *meta = NULL;
@@ -399,7 +361,7 @@ static optcl_status read_body(reader *rd, FILE *fp, const char *header, size_t h
     }
     infos = malloc((count ? count : 1) * sizeof *infos);
     if (!infos) {
-        st = fail(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, rd->path,
+        st = optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, rd->path,
                   "out of host memory for %zu tensors", count);
         goto done;
     }
@@ -443,11 +405,11 @@ optcl_status optcl__st_read(const char *path, optcl__st_file *out, char *message
         return OPTCL_ERROR_NULL_POINTER;
     }
     if (!out)
-        return fail(message, message_size, OPTCL_ERROR_NULL_POINTER, path, "output is NULL");
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path, "output is NULL");
     reader rd = {path, message, message_size, NULL};
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return fail(message, message_size, OPTCL_ERROR_IO, path, "cannot open: %s",
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_IO, path, "cannot open: %s",
                     strerror(errno));
 
     /* A regular file's size bounds every length before anything is allocated; other files
@@ -474,7 +436,7 @@ optcl_status optcl__st_read(const char *path, optcl__st_file *out, char *message
         st = BAD(&rd, "header length %" PRIu64 " runs past the end of the file (%" PRIu64
                  " bytes)", n, file_size);
     else if (!(header = malloc((size_t)n + 1)))
-        st = fail(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
+        st = optcl__fail_path(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
                   "out of host memory for a %" PRIu64 "-byte header", n);
     else if ((rc = read_exact(fp, header, (size_t)n, &got)) != 0)
         st = rc < 0 ? read_error(&rd)
@@ -612,24 +574,24 @@ static optcl_status check_write_args(const char *path, const optcl__st_tensor *t
     for (size_t i = 0; i < count; i++) {
         const optcl__st_tensor *t = &tensors[i];
         if (!t->name)
-            return fail(message, message_size, NUL, path, "tensor %zu has no name", i);
+            return optcl__fail_path(message, message_size, NUL, path, "tensor %zu has no name", i);
         char name[OPTCL__JSON_QUOTE_SIZE];
         optcl__json_quote(name, sizeof name, t->name, strlen(t->name));
         if (!t->name[0])
-            return fail(message, message_size, INVALID, path, "tensor %zu has an empty name", i);
+            return optcl__fail_path(message, message_size, INVALID, path, "tensor %zu has an empty name", i);
         if (!optcl__json_valid_utf8(t->name, strlen(t->name)))
-            return fail(message, message_size, INVALID, path,
+            return optcl__fail_path(message, message_size, INVALID, path,
                         "tensor name '%s' is not valid UTF-8", name);
         if (strcmp(t->name, "__metadata__") == 0)
-            return fail(message, message_size, INVALID, path,
+            return optcl__fail_path(message, message_size, INVALID, path,
                         "tensor name '__metadata__' is reserved for the metadata");
         if (t->ndim < 0 || t->ndim > OPTCL_MAX_DIMS)
-            return fail(message, message_size, INVALID, path,
+            return optcl__fail_path(message, message_size, INVALID, path,
                         "tensor '%s': ndim %d is outside 0 ... %d", name, t->ndim,
                         OPTCL_MAX_DIMS);
         for (int d = 0; d < t->ndim; d++)
             if (t->shape[d] < 0)
-                return fail(message, message_size, INVALID, path,
+                return optcl__fail_path(message, message_size, INVALID, path,
                             "tensor '%s': dimension %d is negative (%" PRId64 ")", name, d,
                             t->shape[d]);
         int overflow;
@@ -637,25 +599,25 @@ static optcl_status check_write_args(const char *path, const optcl__st_tensor *t
         char text[ST_SHAPE_TEXT];
         shape_text(text, sizeof text, t->ndim, t->shape);
         if (overflow)
-            return fail(message, message_size, INVALID, path,
+            return optcl__fail_path(message, message_size, INVALID, path,
                         "tensor '%s': shape %s is too large to address", name, text);
         if (n != t->count)
-            return fail(message, message_size, OPTCL_ERROR_SIZE_MISMATCH, path,
+            return optcl__fail_path(message, message_size, OPTCL_ERROR_SIZE_MISMATCH, path,
                         "tensor '%s': count %zu does not match shape %s (%zu elements)", name,
                         t->count, text, n);
         if (n > 0 && !t->data)
-            return fail(message, message_size, NUL, path, "tensor '%s': data is NULL", name);
+            return optcl__fail_path(message, message_size, NUL, path, "tensor '%s': data is NULL", name);
         names[i] = t->name;
     }
     for (size_t i = 0; i < meta_count; i++) {
         if (!meta[i].key || !meta[i].value)
-            return fail(message, message_size, NUL, path, "metadata entry %zu has a NULL %s", i,
+            return optcl__fail_path(message, message_size, NUL, path, "metadata entry %zu has a NULL %s", i,
                         meta[i].key ? "value" : "key");
         char key[OPTCL__JSON_QUOTE_SIZE];
         optcl__json_quote(key, sizeof key, meta[i].key, strlen(meta[i].key));
         if (!optcl__json_valid_utf8(meta[i].key, strlen(meta[i].key)) ||
             !optcl__json_valid_utf8(meta[i].value, strlen(meta[i].value)))
-            return fail(message, message_size, INVALID, path,
+            return optcl__fail_path(message, message_size, INVALID, path,
                         "metadata entry '%s' is not valid UTF-8", key);
         keys[i] = meta[i].key;
     }
@@ -706,13 +668,13 @@ static int write_floats(FILE *fp, const float *data, size_t count)
 {
     if (count == 0)
         return 0;
-    if (!host_is_big_endian())
+    if (!optcl__host_is_big_endian())
         return fwrite(data, sizeof(float), count, fp) == count ? 0 : -1;
     float chunk[1024];
     while (count > 0) {
         size_t n = count < 1024 ? count : 1024;
         memcpy(chunk, data, n * sizeof(float));
-        swap_floats(chunk, n);
+        optcl__swap_floats(chunk, n);
         if (fwrite(chunk, sizeof(float), n, fp) != n)
             return -1;
         data += n;
@@ -730,11 +692,11 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
         return OPTCL_ERROR_NULL_POINTER;
     }
     if ((count > 0 && !tensors) || (meta_count > 0 && !meta))
-        return fail(message, message_size, OPTCL_ERROR_NULL_POINTER, path, "%s is NULL",
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path, "%s is NULL",
                     count > 0 && !tensors ? "tensors" : "metadata");
     const char **names = malloc((count + meta_count + 1) * sizeof *names);
     if (!names)
-        return fail(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
                     "out of host memory");
     const char **keys = names + count;
     optcl_status st = check_write_args(path, tensors, count, meta, meta_count, names, keys,
@@ -747,12 +709,12 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
         return st;
     char quoted[OPTCL__JSON_QUOTE_SIZE];
     if (oom_names || oom_keys)
-        return fail(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
                     "out of host memory");
     if (dup_name || dup_key) {
         optcl__json_quote(quoted, sizeof quoted, dup_name ? dup_name : dup_key,
                           strlen(dup_name ? dup_name : dup_key));
-        return fail(message, message_size, OPTCL_ERROR_INVALID_ARGUMENT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_INVALID_ARGUMENT, path,
                     "%s '%s' appears twice", dup_name ? "tensor name" : "metadata key", quoted);
     }
 
@@ -760,12 +722,12 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
     build_header(&header, tensors, count, meta, meta_count);
     if (header.oom) {
         free(header.p);
-        return fail(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
                     "out of host memory for the header");
     }
     if (header.len > OPTCL__ST_MAX_HEADER) {
         free(header.p);
-        return fail(message, message_size, OPTCL_ERROR_INVALID_ARGUMENT, path,
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_INVALID_ARGUMENT, path,
                     "the header would be %zu bytes, more than the limit of %u", header.len,
                     OPTCL__ST_MAX_HEADER);
     }
@@ -788,7 +750,7 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
     if (failed) {
         int err = errno ? errno : EIO;
         optcl__atomic_abort(&f);
-        return fail(message, message_size, OPTCL_ERROR_IO, path, "cannot write: %s",
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_IO, path, "cannot write: %s",
                     strerror(err));
     }
     return optcl__atomic_commit(&f, message, message_size);

@@ -120,6 +120,7 @@ typedef struct optcl_context_config {
     int ignore_environment;  /* 1: do not read OPTCL_DEVICE (default 0) */
 } optcl_context_config;
 
+/* Every field at its default: OpenCL backend, any platform and device, environment read. */
 OPTCL_API optcl_context_config optcl_context_config_default(void);
 
 /* Creates a context, its in-order command queue, and nothing else (kernels are built by the
@@ -142,6 +143,8 @@ OPTCL_API optcl_status optcl_context_wrap(cl_context cl_ctx, cl_device_id device
  * finished. */
 OPTCL_API optcl_status optcl_context_destroy(optcl_context *ctx);
 
+/* Which backend the context runs (with OPTCL_DEVICE=reference a default create gives
+ * REFERENCE). The queries below never fail, block or change anything. */
 OPTCL_API optcl_backend optcl_context_backend(const optcl_context *ctx);
 /* "<platform> / <device>" or "reference (host)"; owned by the context. */
 OPTCL_API const char *optcl_context_device_name(const optcl_context *ctx);
@@ -218,13 +221,17 @@ OPTCL_API optcl_status optcl_params_wrap(optcl_context *ctx, const optcl_tensor_
  * Blocks until the queue is finished. */
 OPTCL_API optcl_status optcl_params_destroy(optcl_params *params);
 
+/* Number of tensors. */
 OPTCL_API size_t optcl_params_count(const optcl_params *params);
 /* Sum of the tensors' element counts (no padding). */
 OPTCL_API size_t optcl_params_numel(const optcl_params *params);
 /* Length of the flat buffers in elements (padding included). */
 OPTCL_API size_t optcl_params_flat_size(const optcl_params *params);
+/* Name, shape, group, offset and count of tensor index (OPTCL_ERROR_NOT_FOUND beyond the
+ * set); the name stays owned by the set. */
 OPTCL_API optcl_status optcl_params_info(const optcl_params *params, size_t index,
                                          optcl_tensor_info *info);
+/* The index of the tensor called name, or OPTCL_ERROR_NOT_FOUND. */
 OPTCL_API optcl_status optcl_params_find(const optcl_params *params, const char *name,
                                          size_t *index);
 
@@ -253,6 +260,7 @@ OPTCL_API optcl_status optcl_params_read(optcl_params *params, optcl_role role, 
 OPTCL_API optcl_status optcl_params_zero_grad(optcl_params *params, cl_uint num_events,
                                               const cl_event *wait_list, cl_event *event);
 
+/* The last failure's message of a call on this set; "" when none. Owned by the set. */
 OPTCL_API const char *optcl_params_message(const optcl_params *params);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -343,6 +351,7 @@ typedef struct optcl_schedule {
     double warmup_start_factor; /* 1/3, PyTorch LinearLR's default; in (0, 1] */
 } optcl_schedule;
 
+/* A schedule of that kind with the defaults noted at each field (PyTorch's where it has one). */
 OPTCL_API optcl_schedule optcl_schedule_default(optcl_schedule_kind kind);
 /* OPTCL_ERROR_INVALID_ARGUMENT with a message naming the field for out-of-range values. */
 OPTCL_API optcl_status optcl_schedule_validate(const optcl_schedule *schedule, char *message,
@@ -372,6 +381,7 @@ typedef struct optcl_plateau_config {
     double eps;         /* 1e-8 */
 } optcl_plateau_config;
 
+/* PyTorch's ReduceLROnPlateau defaults, with enabled = 0. */
 OPTCL_API optcl_plateau_config optcl_plateau_config_default(void);
 
 /* The plateau's running state (saved in checkpoints). */
@@ -458,6 +468,7 @@ OPTCL_API const optcl_optimizer_config *optcl_optimizer_config_get(const optcl_o
 /* Reports a metric to the optimizer's ReduceLROnPlateau (config.plateau.enabled must be 1);
  * the lr of the following steps follows. Host only, does not block. */
 OPTCL_API optcl_status optcl_optimizer_report_metric(optcl_optimizer *opt, double metric);
+/* A copy of the plateau's running state (best metric, counters, per-group scales). */
 OPTCL_API optcl_status optcl_optimizer_plateau_state(const optcl_optimizer *opt,
                                                      optcl_plateau_state *state);
 
@@ -480,6 +491,7 @@ OPTCL_API double optcl_optimizer_lookahead_alpha(const optcl_optimizer *opt);
  * "exp_avg_sq", "max_exp_avg_sq", "square_avg", "grad_avg", "prev", "step_size", and
  * "lookahead_slow" with Lookahead. */
 OPTCL_API size_t optcl_optimizer_state_count(const optcl_optimizer *opt);
+/* The name of state buffer index (< optcl_optimizer_state_count), NULL beyond; static. */
 OPTCL_API const char *optcl_optimizer_state_name(const optcl_optimizer *opt, size_t index);
 /* Copies a state buffer's values for tensor index (or, with OPTCL_ALL, all tensors packed as in
  * optcl_params_read) to host memory. Blocks. */
@@ -492,6 +504,7 @@ OPTCL_API optcl_status optcl_optimizer_write_state(optcl_optimizer *opt, const c
 /* The OpenCL build log of the update kernel, "" when none (owned by the optimizer). A failed
  * build's log is in the context's message. */
 OPTCL_API const char *optcl_optimizer_build_log(const optcl_optimizer *opt);
+/* The last failure's message of a call on this optimizer; "" when none. Owned by it. */
 OPTCL_API const char *optcl_optimizer_message(const optcl_optimizer *opt);
 
 /* Kernel launches (update rule and Lookahead sync) this optimizer has enqueued so far: one per
@@ -555,6 +568,7 @@ typedef struct optcl_tracker_config {
                               improvement */
 } optcl_tracker_config;
 
+/* The defaults noted at each field; dir must still be set. */
 OPTCL_API optcl_tracker_config optcl_tracker_config_default(void);
 
 /* One epoch as the tracker saw it. */
@@ -574,6 +588,8 @@ typedef struct optcl_epoch_record {
 OPTCL_API optcl_status optcl_tracker_create(optcl_optimizer *opt,
                                             const optcl_tracker_config *config,
                                             optcl_tracker **out);
+/* Frees the tracker (the files stay) and releases its hold on the optimizer. NULL is
+ * accepted. */
 OPTCL_API optcl_status optcl_tracker_destroy(optcl_tracker *tracker);
 
 /* Records an epoch: always saves "last", saves "best" when the validation metric improved
@@ -588,6 +604,7 @@ OPTCL_API const optcl_epoch_record *optcl_tracker_history(const optcl_tracker *t
 /* The full paths of the two files (owned by the tracker). */
 OPTCL_API const char *optcl_tracker_best_path(const optcl_tracker *tracker);
 OPTCL_API const char *optcl_tracker_last_path(const optcl_tracker *tracker);
+/* The last failure's message of a call on this tracker; "" when none. */
 OPTCL_API const char *optcl_tracker_message(const optcl_tracker *tracker);
 
 /* ------------------------------------------------------------------------------------------ */

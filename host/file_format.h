@@ -1,0 +1,16 @@
+/* file_format.h — what optcl's file readers and writers share: messages that start with the
+ * file's path, and little-endian float data on any host. */
+#ifndef OPTCL_FILE_FORMAT_H
+#define OPTCL_FILE_FORMAT_H
+
+#include "internal.h"
+
+/* "<path>: <what>" into message (may be NULL); returns status. */
+optcl_status optcl__fail_path(char *message, size_t message_size, optcl_status status,
+                              const char *path, const char *fmt, ...) OPTCL__PRINTF(5, 6);
+
+/* Whether floats must be byte-swapped to or from the files' little-endian order. */
+bool optcl__host_is_big_endian(void);
+void optcl__swap_floats(float *data, size_t count);
+
+#endif
