@@ -53,9 +53,8 @@ static int parse(int argc, char **argv, bench_args *a, char *msg)
     a->backend = OPTCL_BACKEND_OPENCL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        bool takes = !strcmp(arg, "--n") || !strcmp(arg, "--tensors") ||
-                     !strcmp(arg, "--steps") || !strcmp(arg, "--backend") ||
-                     !strcmp(arg, "--like");
+        bool takes = !strcmp(arg, "--n") || !strcmp(arg, "--tensors") || !strcmp(arg, "--steps") ||
+                     !strcmp(arg, "--backend") || !strcmp(arg, "--like");
         if (takes && i + 1 >= argc)
             return snprintf(msg, MSG, "%s needs a value", arg), 1;
         if (!strcmp(arg, "--json")) {
@@ -229,15 +228,15 @@ int optcl_cli_bench(int argc, char **argv)
     for (int i = 0; i < a.option_count; i++)
         snprintf(label + strlen(label), sizeof label - strlen(label), " %s", a.options[i]);
 
-    char (*names)[32] = calloc(a.tensors, sizeof *names);
+    char(*names)[32] = calloc(a.tensors, sizeof *names);
     optcl_tensor_spec *specs = names ? make_specs(a.n, a.tensors, names) : NULL;
     optcl_context_config cc = optcl_context_config_default();
     cc.backend = a.backend;
     optcl_context *ctx = NULL;
     optcl_params *params = NULL;
     optcl_optimizer *opt = NULL;
-    optcl_status st = specs ? optcl_context_create(&cc, &ctx, msg, MSG)
-                            : OPTCL_ERROR_OUT_OF_HOST_MEMORY;
+    optcl_status st =
+        specs ? optcl_context_create(&cc, &ctx, msg, MSG) : OPTCL_ERROR_OUT_OF_HOST_MEMORY;
     if (st == OPTCL_SUCCESS && (st = optcl_params_create(ctx, specs, a.tensors, &params)))
         snprintf(msg, MSG, "%s", optcl_context_message(ctx));
     if (st == OPTCL_SUCCESS && (st = optcl_optimizer_create(params, &config, &opt)))

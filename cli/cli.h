@@ -15,7 +15,7 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
 
 /* Refuses keys that the configuration would ignore (gamma without a schedule that uses it,
  * plateau keys without schedule=plateau, lookahead_alpha without lookahead_k). */
-int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *options,
-                            int count, char *message, size_t message_size);
+int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *options, int count,
+                            char *message, size_t message_size);
 
 #endif

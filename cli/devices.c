@@ -47,8 +47,9 @@ int optcl_cli_devices(int argc, char **argv)
     cl_uint np = 0;
     cl_int err = clGetPlatformIDs(16, platforms, &np);
     if (err != CL_SUCCESS || np == 0) {
-        fprintf(stderr, "optcl devices: no OpenCL platform found (%s); is an ICD such as "
-                        "pocl-opencl-icd installed?\n",
+        fprintf(stderr,
+                "optcl devices: no OpenCL platform found (%s); is an ICD such as "
+                "pocl-opencl-icd installed?\n",
                 optcl_status_name((optcl_status)err));
         return 1;
     }

@@ -6,25 +6,24 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: optcl <command> [options]\n"
-            "\n"
-            "commands:\n"
-            "  devices   list OpenCL platforms and devices with the properties optcl uses\n"
-            "  replay    run an optimizer over gradients from a .npy file and write the\n"
-            "            parameters after every step (optcl replay --help)\n"
-            "  bench     time optimizer steps against the same-bytes traffic kernel\n"
-            "            (optcl bench --help)\n"
-            "\n"
-            "options:\n"
-            "  --help     this text\n"
-            "  --version  print the version\n"
-            "\n"
-            "environment:\n"
-            "  OPTCL_DEVICE      default device: \"P:D\" indices, a name substring, or "
-            "\"reference\"\n"
-            "  OPTCL_KERNEL_DIR  load kernels/*.cl from this folder instead of the embedded "
-            "copies\n");
+    fprintf(out, "usage: optcl <command> [options]\n"
+                 "\n"
+                 "commands:\n"
+                 "  devices   list OpenCL platforms and devices with the properties optcl uses\n"
+                 "  replay    run an optimizer over gradients from a .npy file and write the\n"
+                 "            parameters after every step (optcl replay --help)\n"
+                 "  bench     time optimizer steps against the same-bytes traffic kernel\n"
+                 "            (optcl bench --help)\n"
+                 "\n"
+                 "options:\n"
+                 "  --help     this text\n"
+                 "  --version  print the version\n"
+                 "\n"
+                 "environment:\n"
+                 "  OPTCL_DEVICE      default device: \"P:D\" indices, a name substring, or "
+                 "\"reference\"\n"
+                 "  OPTCL_KERNEL_DIR  load kernels/*.cl from this folder instead of the embedded "
+                 "copies\n");
 }
 
 int main(int argc, char **argv)

@@ -102,7 +102,9 @@ static int parse_args(int argc, char **argv, replay_args *a, char *msg)
         return snprintf(msg, MSG, "missing OPTIMIZER (sgd, adam, adamw, rmsprop, rprop)"), 1;
     if ((!a->params && !a->load_state) || !a->grads || !a->out)
         return snprintf(msg, MSG, "missing %s",
-                        !a->grads ? "--grads" : !a->out ? "--out" : "--params"),
+                        !a->grads ? "--grads"
+                        : !a->out ? "--out"
+                                  : "--params"),
                1;
     return 0;
 }
@@ -160,7 +162,8 @@ static int check_inputs(const replay_args *a, const optcl_optimizer_config *conf
     if (!config->plateau.enabled && a->metrics)
         return snprintf(msg, MSG, "--metrics is only used with schedule=plateau"), 1;
     if (m->data && (m->ndim != 1 || m->shape[0] != g->shape[0]))
-        return snprintf(msg, MSG, "%s: expected shape (%zu,) to match the %zu steps of %s, got "
+        return snprintf(msg, MSG,
+                        "%s: expected shape (%zu,) to match the %zu steps of %s, got "
                         "%d dimension(s) of %zu values",
                         a->metrics, g->shape[0], g->shape[0], a->grads, m->ndim, m->count),
                1;
@@ -168,9 +171,8 @@ static int check_inputs(const replay_args *a, const optcl_optimizer_config *conf
 }
 
 /* Runs the replay into out (T×N floats), from p0 or from the checkpoint. */
-static int run(const replay_args *a, const optcl_optimizer_config *config,
-               const optcl_array *p0, const optcl_array *g, const optcl_array *m, float *out,
-               char *msg)
+static int run(const replay_args *a, const optcl_optimizer_config *config, const optcl_array *p0,
+               const optcl_array *g, const optcl_array *m, float *out, char *msg)
 {
     size_t n = g->shape[1], steps = g->shape[0];
     optcl_context_config cc = optcl_context_config_default();
@@ -213,18 +215,18 @@ static int run(const replay_args *a, const optcl_optimizer_config *config,
 }
 
 /* With --load-state, N and the configuration come from the checkpoint. */
-static int inspect_state(const replay_args *a, size_t *n, optcl_optimizer_config *saved,
-                         char *msg)
+static int inspect_state(const replay_args *a, size_t *n, optcl_optimizer_config *saved, char *msg)
 {
     optcl_tensor_spec *specs = NULL;
     size_t count = 0;
-    if (optcl_checkpoint_inspect(a->load_state, &specs, &count, saved, msg, MSG) !=
-        OPTCL_SUCCESS)
+    if (optcl_checkpoint_inspect(a->load_state, &specs, &count, saved, msg, MSG) != OPTCL_SUCCESS)
         return 1;
     int bad = count != 1 || strcmp(specs[0].name, "param") != 0 || specs[0].ndim != 1;
     if (bad)
-        snprintf(msg, MSG, "%s was not written by optcl replay (expected one tensor 'param' of "
-                 "shape (N,))", a->load_state);
+        snprintf(msg, MSG,
+                 "%s was not written by optcl replay (expected one tensor 'param' of "
+                 "shape (N,))",
+                 a->load_state);
     else
         *n = (size_t)specs[0].shape[0];
     free(specs);

@@ -9,7 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum value_kind { REAL, FLAG, VARIANT, COUNT, SCHEDULE, MODE, THRESHOLD_MODE, LIST } value_kind;
+typedef enum value_kind {
+    REAL,
+    FLAG,
+    VARIANT,
+    COUNT,
+    SCHEDULE,
+    MODE,
+    THRESHOLD_MODE,
+    LIST
+} value_kind;
 
 /* Which optimizers a key applies to, as a bit set over optcl_algorithm. */
 #define SGD_ (1u << OPTCL_SGD)
@@ -25,27 +34,44 @@ typedef struct key_entry {
 } key_entry;
 
 static const key_entry keys[] = {
-    {"lr", ALL_, REAL},           {"weight_decay", SGD_ | ADAM_ | RMS_, REAL},
-    {"maximize", ALL_, FLAG},     {"momentum", SGD_ | RMS_, REAL},
-    {"dampening", SGD_, REAL},    {"nesterov", SGD_, FLAG},
-    {"ema", SGD_, FLAG},          {"beta1", ADAM_, REAL},
-    {"beta2", ADAM_, REAL},       {"eps", ADAM_ | RMS_, REAL},
-    {"amsgrad", ADAM_, FLAG},     {"alpha", RMS_, REAL},
-    {"centered", RMS_, FLAG},     {"etaminus", RPROP_, REAL},
-    {"etaplus", RPROP_, REAL},    {"step_min", RPROP_, REAL},
-    {"step_max", RPROP_, REAL},   {"variant", RPROP_, VARIANT},
+    {"lr", ALL_, REAL},
+    {"weight_decay", SGD_ | ADAM_ | RMS_, REAL},
+    {"maximize", ALL_, FLAG},
+    {"momentum", SGD_ | RMS_, REAL},
+    {"dampening", SGD_, REAL},
+    {"nesterov", SGD_, FLAG},
+    {"ema", SGD_, FLAG},
+    {"beta1", ADAM_, REAL},
+    {"beta2", ADAM_, REAL},
+    {"eps", ADAM_ | RMS_, REAL},
+    {"amsgrad", ADAM_, FLAG},
+    {"alpha", RMS_, REAL},
+    {"centered", RMS_, FLAG},
+    {"etaminus", RPROP_, REAL},
+    {"etaplus", RPROP_, REAL},
+    {"step_min", RPROP_, REAL},
+    {"step_max", RPROP_, REAL},
+    {"variant", RPROP_, VARIANT},
     /* schedules and ReduceLROnPlateau */
-    {"schedule", ALL_, SCHEDULE}, {"power", ALL_, REAL},
-    {"gamma", ALL_, REAL},        {"step_size", ALL_, COUNT},
-    {"milestones", ALL_, LIST},   {"t_max", ALL_, COUNT},
-    {"eta_min", ALL_, REAL},      {"warmup_steps", ALL_, COUNT},
+    {"schedule", ALL_, SCHEDULE},
+    {"power", ALL_, REAL},
+    {"gamma", ALL_, REAL},
+    {"step_size", ALL_, COUNT},
+    {"milestones", ALL_, LIST},
+    {"t_max", ALL_, COUNT},
+    {"eta_min", ALL_, REAL},
+    {"warmup_steps", ALL_, COUNT},
     {"warmup_start_factor", ALL_, REAL},
-    {"mode", ALL_, MODE},         {"factor", ALL_, REAL},
-    {"patience", ALL_, COUNT},    {"threshold", ALL_, REAL},
+    {"mode", ALL_, MODE},
+    {"factor", ALL_, REAL},
+    {"patience", ALL_, COUNT},
+    {"threshold", ALL_, REAL},
     {"threshold_mode", ALL_, THRESHOLD_MODE},
-    {"cooldown", ALL_, COUNT},    {"min_lr", ALL_, REAL},
+    {"cooldown", ALL_, COUNT},
+    {"min_lr", ALL_, REAL},
     /* Lookahead */
-    {"lookahead_k", ALL_, COUNT}, {"lookahead_alpha", ALL_, REAL},
+    {"lookahead_k", ALL_, COUNT},
+    {"lookahead_alpha", ALL_, REAL},
 };
 
 /* Where each key's value goes for this configuration. */
@@ -262,16 +288,16 @@ static bool key_is_used(const optcl_optimizer_config *c, const char *key)
     if (!strcmp(key, "t_max") || !strcmp(key, "eta_min"))
         return k == OPTCL_SCHEDULE_COSINE;
     if (!strcmp(key, "mode") || !strcmp(key, "factor") || !strcmp(key, "patience") ||
-        !strcmp(key, "threshold") || !strcmp(key, "threshold_mode") ||
-        !strcmp(key, "cooldown") || !strcmp(key, "min_lr"))
+        !strcmp(key, "threshold") || !strcmp(key, "threshold_mode") || !strcmp(key, "cooldown") ||
+        !strcmp(key, "min_lr"))
         return c->plateau.enabled;
     if (!strcmp(key, "lookahead_alpha"))
         return c->lookahead.k > 0;
     return true;
 }
 
-int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *options,
-                            int count, char *message, size_t message_size)
+int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *options, int count,
+                            char *message, size_t message_size)
 {
     for (int i = 0; i < count; i++) {
         char key[64];

@@ -156,8 +156,8 @@ optcl_status optcl__atomic_commit(optcl__atomic_file *f, char *message, size_t m
         err = errno;
     }
     if (what) {
-        optcl__format(message, message_size, "%s: %s temporary file %s: %s", f->final_path,
-                      what, f->tmp_path, strerror(err));
+        optcl__format(message, message_size, "%s: %s temporary file %s: %s", f->final_path, what,
+                      f->tmp_path, strerror(err));
         unlink(f->tmp_path);
         release(f);
         return OPTCL_ERROR_IO;

@@ -9,8 +9,8 @@
 #include <stdio.h>
 
 typedef struct optcl__atomic_file {
-    FILE *fp;         /* write the content here */
-    char *tmp_path;   /* "<dir>/.<name>.tmp.XXXXXX" */
+    FILE *fp;       /* write the content here */
+    char *tmp_path; /* "<dir>/.<name>.tmp.XXXXXX" */
     char *final_path;
 } optcl__atomic_file;
 

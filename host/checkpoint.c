@@ -122,8 +122,8 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
         float *dst = values + r * n;
         st = r == 0 ? optcl__transfer(p, p->buffer[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_PARAMS],
                                       OPTCL_ALL, dst, n, false, opt->message, "checkpoint")
-                    : optcl__transfer(p, opt->state[r - 1], opt->host_state[r - 1], OPTCL_ALL,
-                                      dst, n, false, opt->message, "checkpoint");
+                    : optcl__transfer(p, opt->state[r - 1], opt->host_state[r - 1], OPTCL_ALL, dst,
+                                      n, false, opt->message, "checkpoint");
         size_t packed = 0;
         for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
             optcl__st_tensor *t = &tensors[r * p->count + i];
@@ -131,8 +131,7 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
             if (r == 0)
                 snprintf(name, KEY_MAX, "%s", p->tensors[i].name);
             else
-                snprintf(name, KEY_MAX, "optim.%s.%s", opt->state_names[r - 1],
-                         p->tensors[i].name);
+                snprintf(name, KEY_MAX, "optim.%s.%s", opt->state_names[r - 1], p->tensors[i].name);
             t->name = name;
             t->ndim = p->tensors[i].ndim;
             memcpy(t->shape, p->tensors[i].shape, sizeof t->shape);
@@ -148,8 +147,8 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
                              "out of host memory saving %s", path);
     }
     if (st == OPTCL_SUCCESS)
-        st = optcl__st_write(path, tensors, p->count * roles, meta.items, meta.count,
-                             opt->message, OPTCL__MESSAGE_MAX);
+        st = optcl__st_write(path, tensors, p->count * roles, meta.items, meta.count, opt->message,
+                             OPTCL__MESSAGE_MAX);
     meta_free(&meta);
     free(names);
     free(tensors);
@@ -234,8 +233,10 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
     if (st == OPTCL_SUCCESS) {
         char why[OPTCL__MESSAGE_MAX];
         if (optcl__validate_config(&out->config, why) != OPTCL_SUCCESS)
-            st = optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: the saved configuration is "
-                             "invalid: %s", path, why);
+            st = optcl__fail(message, OPTCL_ERROR_FORMAT,
+                             "%s: the saved configuration is "
+                             "invalid: %s",
+                             path, why);
     }
     int64_t steps = 0, tensor_count = 0;
     if (st == OPTCL_SUCCESS)
@@ -255,9 +256,12 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
             snprintf(key, sizeof key, "optcl.plateau.scale.%d", g);
             st = need_number(f, path, key, &out->plateau.scale[g], message);
         }
-        if (st == OPTCL_SUCCESS && !(out->groups[g].lr >= 0.0 && out->groups[g].weight_decay >= 0.0))
-            st = optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: group %d has a negative or "
-                             "undefined lr or weight decay", path, g);
+        if (st == OPTCL_SUCCESS &&
+            !(out->groups[g].lr >= 0.0 && out->groups[g].weight_decay >= 0.0))
+            st = optcl__fail(message, OPTCL_ERROR_FORMAT,
+                             "%s: group %d has a negative or "
+                             "undefined lr or weight decay",
+                             path, g);
     }
     if (st == OPTCL_SUCCESS)
         st = need_number(f, path, "optcl.plateau.best", &out->plateau.best, message);
@@ -265,8 +269,8 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
         st = need_count(f, path, "optcl.plateau.num_bad_epochs", &out->plateau.num_bad_epochs,
                         message);
     if (st == OPTCL_SUCCESS)
-        st = need_count(f, path, "optcl.plateau.cooldown_counter",
-                        &out->plateau.cooldown_counter, message);
+        st = need_count(f, path, "optcl.plateau.cooldown_counter", &out->plateau.cooldown_counter,
+                        message);
     if (st == OPTCL_SUCCESS)
         st = need_count(f, path, "optcl.plateau.reports", &out->plateau.reports, message);
     if (st == OPTCL_SUCCESS)
@@ -280,8 +284,7 @@ static optcl_status find_tensor(const optcl__st_file *f, const char *path, const
 {
     const struct optcl__st_entry *e = optcl__st_find(f, name);
     if (!e)
-        return optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: tensor '%s' is missing", path,
-                           name);
+        return optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: tensor '%s' is missing", path, name);
     bool same = e->ndim == t->ndim;
     for (int d = 0; same && d < t->ndim; d++)
         same = e->shape[d] == t->shape[d];
@@ -312,8 +315,8 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
     const char *differs = NULL;
     if (st == OPTCL_SUCCESS && !optcl__config_same_structure(&pc.config, &opt->config, &differs))
         st = optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
-                         "%s: the checkpoint's %s (%s) does not match this optimizer's (%s)",
-                         path, differs, optcl_algorithm_name(pc.config.algorithm),
+                         "%s: the checkpoint's %s (%s) does not match this optimizer's (%s)", path,
+                         differs, optcl_algorithm_name(pc.config.algorithm),
                          optcl_algorithm_name(opt->config.algorithm));
     size_t expected = p->count * (1 + opt->state_count);
     if (st == OPTCL_SUCCESS && (pc.tensor_count != p->count || f.tensor_count != expected))
@@ -373,14 +376,16 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
     return st;
 }
 
-optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **specs,
-                                      size_t *count, optcl_optimizer_config *config,
-                                      char *message, size_t message_size)
+optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **specs, size_t *count,
+                                      optcl_optimizer_config *config, char *message,
+                                      size_t message_size)
 {
     char local[OPTCL__MESSAGE_MAX] = "";
     if (!path || !specs || !count) {
         optcl__format(message, message_size, "optcl_checkpoint_inspect: %s is NULL",
-                      !path ? "path" : !specs ? "specs" : "count");
+                      !path    ? "path"
+                      : !specs ? "specs"
+                               : "count");
         return OPTCL_ERROR_NULL_POINTER;
     }
     *specs = NULL;
@@ -396,8 +401,8 @@ optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **spec
         snprintf(key, sizeof key, "optcl.tensor.%zu", i);
         const char *name = optcl__st_meta_get(&f, key);
         if (!name || !optcl__st_find(&f, name))
-            st = optcl__fail(local, OPTCL_ERROR_FORMAT, "%s: %s names no tensor of the file",
-                             path, key);
+            st = optcl__fail(local, OPTCL_ERROR_FORMAT, "%s: %s names no tensor of the file", path,
+                             key);
         else
             names_bytes += strlen(name) + 1;
     }

@@ -54,11 +54,11 @@ optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm algorithm)
 }
 
 /* Each check names the field and the value, as PyTorch's ValueErrors do. */
-#define REQUIRE(cond, field, value, why)                                                       \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,                          \
-                               "invalid %s: %g (%s)", field, (double)(value), why);            \
+#define REQUIRE(cond, field, value, why)                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT, "invalid %s: %g (%s)",       \
+                               field, (double)(value), why);                                       \
     } while (0)
 
 static bool is_flag(int v)
@@ -66,11 +66,11 @@ static bool is_flag(int v)
     return v == 0 || v == 1;
 }
 
-#define REQUIRE_FLAG(v, field)                                                                 \
-    do {                                                                                       \
-        if (!is_flag(v))                                                                       \
-            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,                          \
-                               "invalid %s: %d (must be 0 or 1)", field, (v));                 \
+#define REQUIRE_FLAG(v, field)                                                                     \
+    do {                                                                                           \
+        if (!is_flag(v))                                                                           \
+            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,                              \
+                               "invalid %s: %d (must be 0 or 1)", field, (v));                     \
     } while (0)
 
 static optcl_status validate_groups(const optcl_optimizer_config *c, char *message)
@@ -170,8 +170,7 @@ optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *messa
         return st;
     const optcl_lookahead_config *la = &c->lookahead;
     REQUIRE(la->k > 0, "lookahead.k", (double)la->k, "must be >= 0");
-    REQUIRE(la->alpha > 0.0 && la->alpha <= 1.0, "lookahead.alpha", la->alpha,
-            "must be in (0, 1]");
+    REQUIRE(la->alpha > 0.0 && la->alpha <= 1.0, "lookahead.alpha", la->alpha, "must be in (0, 1]");
     return optcl_schedule_validate(&la->alpha_schedule, message, OPTCL__MESSAGE_MAX);
 }
 

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define F(name, type, member) {name, OPTCL__F_##type, offsetof(optcl_optimizer_config, member)}
+#define F(name, type, member)                                                                      \
+    {                                                                                              \
+        name, OPTCL__F_##type, offsetof(optcl_optimizer_config, member)                            \
+    }
 
 const optcl__config_field optcl__config_fields[] = {
     F("algorithm", INT, algorithm),
@@ -63,10 +66,11 @@ const optcl__config_field optcl__config_fields[] = {
     F("lookahead.alpha_schedule.warmup_start_factor", DOUBLE,
       lookahead.alpha_schedule.warmup_start_factor),
 };
-const size_t optcl__config_field_count = sizeof optcl__config_fields / sizeof optcl__config_fields[0];
+const size_t optcl__config_field_count =
+    sizeof optcl__config_fields / sizeof optcl__config_fields[0];
 
-void optcl__field_format(const optcl_optimizer_config *c, const optcl__config_field *f,
-                         char *out, size_t size)
+void optcl__field_format(const optcl_optimizer_config *c, const optcl__config_field *f, char *out,
+                         size_t size)
 {
     const char *base = (const char *)c + f->offset;
     switch (f->type) {
@@ -91,8 +95,7 @@ void optcl__field_format(const optcl_optimizer_config *c, const optcl__config_fi
     }
 }
 
-bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f,
-                        const char *text)
+bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f, const char *text)
 {
     char *base = (char *)c + f->offset, *end = NULL;
     if (f->type != OPTCL__F_MILESTONES && !*text)
@@ -129,13 +132,13 @@ bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f,
     return false;
 }
 
-bool optcl__config_same_structure(const optcl_optimizer_config *a,
-                                  const optcl_optimizer_config *b, const char **differs)
+bool optcl__config_same_structure(const optcl_optimizer_config *a, const optcl_optimizer_config *b,
+                                  const char **differs)
 {
-#define SAME(cond, name)                                                                       \
-    if (!(cond)) {                                                                             \
-        *differs = name;                                                                       \
-        return false;                                                                          \
+#define SAME(cond, name)                                                                           \
+    if (!(cond)) {                                                                                 \
+        *differs = name;                                                                           \
+        return false;                                                                              \
     }
     SAME(a->algorithm == b->algorithm, "algorithm");
     SAME(a->maximize == b->maximize, "maximize");

@@ -7,7 +7,7 @@
 
 typedef enum optcl__field_type {
     OPTCL__F_DOUBLE,
-    OPTCL__F_INT,   /* int and the enums stored as int */
+    OPTCL__F_INT, /* int and the enums stored as int */
     OPTCL__F_INT64,
     OPTCL__F_MILESTONES /* schedule.milestones + milestone_count, "5,20,33" */
 } optcl__field_type;
@@ -22,14 +22,13 @@ extern const optcl__config_field optcl__config_fields[];
 extern const size_t optcl__config_field_count;
 
 /* Formats a field's value exactly (doubles with 17 significant digits). */
-void optcl__field_format(const optcl_optimizer_config *c, const optcl__config_field *f,
-                         char *out, size_t size);
+void optcl__field_format(const optcl_optimizer_config *c, const optcl__config_field *f, char *out,
+                         size_t size);
 /* Parses text into the field; false when text is not a complete value of its type. */
-bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f,
-                        const char *text);
+bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f, const char *text);
 
 /* Whether two configurations build the same kernels and keep the same state buffers. */
-bool optcl__config_same_structure(const optcl_optimizer_config *a,
-                                  const optcl_optimizer_config *b, const char **differs);
+bool optcl__config_same_structure(const optcl_optimizer_config *a, const optcl_optimizer_config *b,
+                                  const char **differs);
 
 #endif

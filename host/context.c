@@ -48,8 +48,8 @@ static optcl_status query_device(optcl_context *ctx, char *message, size_t messa
     if (err == CL_SUCCESS)
         err = clGetDeviceInfo(ctx->device, CL_DEVICE_NAME, sizeof dname - 1, dname, NULL);
     if (err == CL_SUCCESS && !ctx->platform)
-        err = clGetDeviceInfo(ctx->device, CL_DEVICE_PLATFORM, sizeof ctx->platform,
-                              &ctx->platform, NULL);
+        err = clGetDeviceInfo(ctx->device, CL_DEVICE_PLATFORM, sizeof ctx->platform, &ctx->platform,
+                              NULL);
     if (err == CL_SUCCESS)
         err = clGetPlatformInfo(ctx->platform, CL_PLATFORM_NAME, sizeof pname - 1, pname, NULL);
     if (err != CL_SUCCESS) {
@@ -95,8 +95,8 @@ optcl_status optcl_context_create(const optcl_context_config *config, optcl_cont
             return st;
         }
     }
-    optcl_context *ctx = context_new(use_reference ? OPTCL_BACKEND_REFERENCE
-                                                   : OPTCL_BACKEND_OPENCL);
+    optcl_context *ctx =
+        context_new(use_reference ? OPTCL_BACKEND_REFERENCE : OPTCL_BACKEND_OPENCL);
     if (!ctx) {
         optcl__format(message, message_size, "out of host memory creating a context");
         return OPTCL_ERROR_OUT_OF_HOST_MEMORY;
@@ -134,7 +134,10 @@ optcl_status optcl_context_wrap(cl_context cl_ctx, cl_device_id device, cl_comma
 {
     if (!out || !cl_ctx || !device || !queue) {
         optcl__format(message, message_size, "optcl_context_wrap: %s is NULL",
-                      !out ? "out" : !cl_ctx ? "cl_ctx" : !device ? "device" : "queue");
+                      !out      ? "out"
+                      : !cl_ctx ? "cl_ctx"
+                      : !device ? "device"
+                                : "queue");
         return OPTCL_ERROR_NULL_POINTER;
     }
     *out = NULL;
@@ -152,8 +155,7 @@ optcl_status optcl_context_wrap(cl_context cl_ctx, cl_device_id device, cl_comma
         return (optcl_status)err;
     }
     if (q_ctx != cl_ctx || q_dev != device) {
-        optcl__format(message, message_size,
-                      "optcl_context_wrap: the queue belongs to another %s",
+        optcl__format(message, message_size, "optcl_context_wrap: the queue belongs to another %s",
                       q_ctx != cl_ctx ? "context" : "device");
         return OPTCL_ERROR_INVALID_ARGUMENT;
     }

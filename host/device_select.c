@@ -108,8 +108,8 @@ optcl_status optcl__select_device(const optcl_context_config *config, cl_platfor
         for (size_t i = 0; i < n && !pick; i++) {
             if (want_platform >= 0 && cands[i].platform_index != want_platform)
                 continue;
-            if (want_device < 0 || (want_platform >= 0 ? cands[i].device_index : seen) ==
-                                       want_device)
+            if (want_device < 0 ||
+                (want_platform >= 0 ? cands[i].device_index : seen) == want_device)
                 pick = &cands[i];
             seen++;
         }

@@ -10,7 +10,7 @@
 
 #define OPTCL__MESSAGE_MAX 2048
 #define OPTCL__NAME_MAX 255
-#define OPTCL__MAX_STATES 4 /* three of the rule, Lookahead's slow weights */
+#define OPTCL__MAX_STATES 4           /* three of the rule, Lookahead's slow weights */
 #define OPTCL__REFERENCE_ALIGNMENT 16 /* floats: 64 bytes, one cache line */
 
 #if defined(__GNUC__)
@@ -40,13 +40,13 @@ struct optcl_context {
     cl_device_id device;
     cl_context cl_ctx;
     cl_command_queue queue;
-    size_t alignment;          /* floats */
-    size_t local_size;         /* preferred work-group size, a power of two */
-    cl_ulong max_alloc;        /* bytes */
-    bool correctly_rounded;    /* device supports -cl-fp32-correctly-rounded-divide-sqrt */
+    size_t alignment;       /* floats */
+    size_t local_size;      /* preferred work-group size, a power of two */
+    cl_ulong max_alloc;     /* bytes */
+    bool correctly_rounded; /* device supports -cl-fp32-correctly-rounded-divide-sqrt */
     char device_name[512];
-    size_t live_params;        /* parameter sets made from this context */
-    optcl__program *programs;  /* build cache */
+    size_t live_params;       /* parameter sets made from this context */
+    optcl__program *programs; /* build cache */
     char message[OPTCL__MESSAGE_MAX];
 };
 
@@ -87,7 +87,7 @@ typedef struct optcl__step_scalars {
     int first_step;
     float beta1, one_minus_beta1, beta2, one_minus_beta2; /* Adam */
     float neg_step_size, bias_correction2_sqrt, eps, decay_factor;
-    float alpha, one_minus_alpha; /* RMSprop */
+    float alpha, one_minus_alpha;                /* RMSprop */
     float etaminus, etaplus, step_min, step_max; /* Rprop */
 } optcl__step_scalars;
 
@@ -105,14 +105,14 @@ struct optcl_optimizer {
     cl_kernel lookahead_kernel;
     const char *build_log;
     optcl_plateau_state plateau;
-    double lookahead_alpha; /* α of the last sync */
+    double lookahead_alpha;  /* α of the last sync */
     optcl_loss_fn search_fn; /* Lookahead α line search, when set */
     void *search_user;
     int search_points;
     cl_mem search_fast; /* the fast weights saved while the search blends */
     float *host_search_fast;
-    size_t live_trackers; /* trackers that save this optimizer */
-    uint64_t launches;    /* kernels enqueued (optcl_optimizer_launch_count) */
+    size_t live_trackers;     /* trackers that save this optimizer */
+    uint64_t launches;        /* kernels enqueued (optcl_optimizer_launch_count) */
     cl_kernel traffic_kernel; /* the benchmark's yardstick, built on first use */
     char message[OPTCL__MESSAGE_MAX];
 };
@@ -160,9 +160,8 @@ extern const optcl__kernel_source optcl__kernel_sources[];
 extern const size_t optcl__kernel_source_count;
 
 /* reference/: one rule per family, applied to [begin, end). */
-void optcl__reference_step(const optcl_optimizer_config *c, float *p, const float *g,
-                           float **state, size_t begin, size_t end,
-                           const optcl__step_scalars *s);
+void optcl__reference_step(const optcl_optimizer_config *c, float *p, const float *g, float **state,
+                           size_t begin, size_t end, const optcl__step_scalars *s);
 
 /* aligned host buffers for the reference backend (zeroed) */
 float *optcl__host_alloc(size_t count);

@@ -240,7 +240,7 @@ static optcl_status parse_number(parser *ps, optcl__json_value *v)
     if (integral && !overflow && magnitude <= limit) {
         v->type = OPTCL__JSON_INTEGER;
         /* -2^63 has no positive counterpart, so it is built without negating it. */
-        v->integer = !negative                     ? (int64_t)magnitude
+        v->integer = !negative                        ? (int64_t)magnitude
                      : magnitude == (uint64_t)1 << 63 ? INT64_MIN
                                                       : -(int64_t)magnitude;
     } else {
@@ -260,8 +260,7 @@ static optcl_status add_value(parser *ps, optcl__json_type type, size_t *index)
         if (cap <= SIZE_MAX / sizeof *grown)
             grown = realloc(d->values, cap * sizeof *grown);
         if (!grown) {
-            optcl__format(ps->message, ps->message_size, "out of host memory for %zu values",
-                          cap);
+            optcl__format(ps->message, ps->message_size, "out of host memory for %zu values", cap);
             return OPTCL_ERROR_OUT_OF_HOST_MEMORY;
         }
         d->values = grown;
@@ -326,8 +325,8 @@ static optcl_status check_unique_keys(parser *ps, size_t object)
             memcmp(refs[i].key, refs[i - 1].key, refs[i].length) == 0) {
             char quoted[OPTCL__JSON_QUOTE_SIZE];
             optcl__json_quote(quoted, sizeof quoted, refs[i].key, refs[i].length);
-            optcl__format(ps->message, ps->message_size, "repeated key '%s' at byte %zu",
-                          quoted, v[refs[i].index].offset);
+            optcl__format(ps->message, ps->message_size, "repeated key '%s' at byte %zu", quoted,
+                          v[refs[i].index].offset);
             st = OPTCL_ERROR_FORMAT;
         }
     }
@@ -401,7 +400,7 @@ static optcl_status parse_value(parser *ps)
         st = add_value(ps, OPTCL__JSON_NUMBER, &i);
         return st != OPTCL_SUCCESS ? st : parse_number(ps, &ps->doc.values[i]);
     }
-    optcl__json_type type = c == 't' ? OPTCL__JSON_TRUE
+    optcl__json_type type = c == 't'   ? OPTCL__JSON_TRUE
                             : c == 'f' ? OPTCL__JSON_FALSE
                                        : OPTCL__JSON_NULL;
     const char *word = c == 't' ? "true" : c == 'f' ? "false" : "null";
@@ -438,8 +437,8 @@ static optcl_status parse_rest(parser *ps)
     return OPTCL_SUCCESS;
 }
 
-optcl_status optcl__json_parse(const char *text, size_t length, optcl__json_doc *doc,
-                               char *message, size_t message_size)
+optcl_status optcl__json_parse(const char *text, size_t length, optcl__json_doc *doc, char *message,
+                               size_t message_size)
 {
     if (!doc)
         return OPTCL_ERROR_NULL_POINTER;
@@ -448,7 +447,9 @@ optcl_status optcl__json_parse(const char *text, size_t length, optcl__json_doc 
         optcl__format(message, message_size, "no text");
         return OPTCL_ERROR_NULL_POINTER;
     }
-    parser ps = {.text = (const unsigned char *)text, .len = length, .message = message,
+    parser ps = {.text = (const unsigned char *)text,
+                 .len = length,
+                 .message = message,
                  .message_size = message_size};
     ps.doc.strings = malloc(length + 1);
     if (!ps.doc.strings) {
@@ -485,22 +486,20 @@ void optcl__json_free(optcl__json_doc *doc)
     *doc = (optcl__json_doc){0};
 }
 
-const optcl__json_value *optcl__json_first(const optcl__json_doc *doc,
-                                           const optcl__json_value *v)
+const optcl__json_value *optcl__json_first(const optcl__json_doc *doc, const optcl__json_value *v)
 {
     if (!v || (v->type != OPTCL__JSON_ARRAY && v->type != OPTCL__JSON_OBJECT) || !v->first_child)
         return NULL;
     return &doc->values[v->first_child];
 }
 
-const optcl__json_value *optcl__json_next(const optcl__json_doc *doc,
-                                          const optcl__json_value *v)
+const optcl__json_value *optcl__json_next(const optcl__json_doc *doc, const optcl__json_value *v)
 {
     return v && v->next ? &doc->values[v->next] : NULL;
 }
 
-const optcl__json_value *optcl__json_get(const optcl__json_doc *doc,
-                                         const optcl__json_value *obj, const char *key)
+const optcl__json_value *optcl__json_get(const optcl__json_doc *doc, const optcl__json_value *obj,
+                                         const char *key)
 {
     if (!obj || obj->type != OPTCL__JSON_OBJECT)
         return NULL;

@@ -26,13 +26,13 @@ typedef enum optcl__json_type {
  * child's next (0 ends the list; index 0 is always the root, so it is never a child). */
 typedef struct optcl__json_value {
     optcl__json_type type;
-    size_t offset;          /* byte offset of the value in the text, for messages */
-    int64_t integer;        /* OPTCL__JSON_INTEGER */
-    const char *string;     /* OPTCL__JSON_STRING: decoded UTF-8, NUL-terminated */
-    size_t length;          /* string bytes (it may hold a "\u0000" NUL), or children count */
-    size_t first_child;     /* arrays, objects; 0 when empty */
-    size_t next;            /* the next sibling; 0 at the end */
-    const char *key;        /* members of an object: the decoded key, NUL-terminated */
+    size_t offset;      /* byte offset of the value in the text, for messages */
+    int64_t integer;    /* OPTCL__JSON_INTEGER */
+    const char *string; /* OPTCL__JSON_STRING: decoded UTF-8, NUL-terminated */
+    size_t length;      /* string bytes (it may hold a "\u0000" NUL), or children count */
+    size_t first_child; /* arrays, objects; 0 when empty */
+    size_t next;        /* the next sibling; 0 at the end */
+    const char *key;    /* members of an object: the decoded key, NUL-terminated */
     size_t key_length;
 } optcl__json_value;
 
@@ -52,20 +52,18 @@ typedef struct optcl__json_doc {
  * without any file name: the caller prefixes its own context. Memory: length + 1 bytes for the
  * strings plus one optcl__json_value (80 bytes on LP64) per value, so at most about 40 times
  * the text's length; callers bound the length (safetensors: OPTCL__ST_MAX_HEADER). */
-optcl_status optcl__json_parse(const char *text, size_t length, optcl__json_doc *doc,
-                               char *message, size_t message_size);
+optcl_status optcl__json_parse(const char *text, size_t length, optcl__json_doc *doc, char *message,
+                               size_t message_size);
 /* Frees a document; accepts an empty or already-freed one. */
 void optcl__json_free(optcl__json_doc *doc);
 
 /* Navigation: the first child / next sibling of a value, NULL at the end. */
-const optcl__json_value *optcl__json_first(const optcl__json_doc *doc,
-                                           const optcl__json_value *v);
-const optcl__json_value *optcl__json_next(const optcl__json_doc *doc,
-                                          const optcl__json_value *v);
+const optcl__json_value *optcl__json_first(const optcl__json_doc *doc, const optcl__json_value *v);
+const optcl__json_value *optcl__json_next(const optcl__json_doc *doc, const optcl__json_value *v);
 /* The member of object obj whose key is the NUL-terminated key, or NULL (also for non-objects).
  * A linear search: for the few fields of a small object. */
-const optcl__json_value *optcl__json_get(const optcl__json_doc *doc,
-                                         const optcl__json_value *obj, const char *key);
+const optcl__json_value *optcl__json_get(const optcl__json_doc *doc, const optcl__json_value *obj,
+                                         const char *key);
 
 /* Whether bytes [0, length) are well-formed UTF-8 (no overlong forms, no surrogates, nothing
  * above U+10FFFF). */

@@ -10,6 +10,6 @@ cl_int optcl__enqueue(optcl_context *ctx, cl_kernel kernel, size_t offset, size_
     size_t local = ctx->local_size;
     while (local > 1 && size % local != 0)
         local /= 2;
-    return clEnqueueNDRangeKernel(ctx->queue, kernel, 1, &offset, &size,
-                                  local > 1 ? &local : NULL, num_events, wait_list, event);
+    return clEnqueueNDRangeKernel(ctx->queue, kernel, 1, &offset, &size, local > 1 ? &local : NULL,
+                                  num_events, wait_list, event);
 }

@@ -28,9 +28,8 @@ optcl_status optcl__lookahead_init(optcl_optimizer *opt, cl_uint num_events,
         memcpy(slow_host(opt), p->host[OPTCL_ROLE_PARAMS], p->flat * sizeof(float));
         return OPTCL_SUCCESS;
     }
-    cl_int err = clEnqueueCopyBuffer(p->ctx->queue, p->buffer[OPTCL_ROLE_PARAMS],
-                                     slow_buffer(opt), 0, 0, p->flat * sizeof(float),
-                                     num_events, wait_list, NULL);
+    cl_int err = clEnqueueCopyBuffer(p->ctx->queue, p->buffer[OPTCL_ROLE_PARAMS], slow_buffer(opt),
+                                     0, 0, p->flat * sizeof(float), num_events, wait_list, NULL);
     if (err != CL_SUCCESS)
         return optcl__fail(opt->message, (optcl_status)err,
                            "copying the parameters into Lookahead's slow weights failed: %s",
@@ -84,9 +83,9 @@ static optcl_status search_alpha(optcl_optimizer *opt, float *best_alpha)
     if (is_reference(opt)) {
         memcpy(opt->host_search_fast, p->host[OPTCL_ROLE_PARAMS], p->flat * sizeof(float));
     } else {
-        cl_int err = clEnqueueCopyBuffer(p->ctx->queue, p->buffer[OPTCL_ROLE_PARAMS],
-                                         opt->search_fast, 0, 0, p->flat * sizeof(float), 0,
-                                         NULL, NULL);
+        cl_int err =
+            clEnqueueCopyBuffer(p->ctx->queue, p->buffer[OPTCL_ROLE_PARAMS], opt->search_fast, 0, 0,
+                                p->flat * sizeof(float), 0, NULL, NULL);
         if (err != CL_SUCCESS)
             return optcl__fail(opt->message, (optcl_status)err,
                                "saving the fast weights for the α search failed: %s",

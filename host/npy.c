@@ -16,7 +16,7 @@ static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 /* Real headers are a few hundred bytes; the cap keeps a corrupt length field of a file that
  * cannot be measured (a pipe) from allocating gigabytes before anything is checked. */
 #define NPY_HEADER_MAX (1u << 20)
-#define NPY_QUOTE_MAX 40 /* at most this much of a file's text is quoted in a message */
+#define NPY_QUOTE_MAX 40   /* at most this much of a file's text is quoted in a message */
 #define NPY_SHAPE_TEXT 256 /* "(d, d, …)" for OPTCL_NPY_MAX_DIMS dims of up to 20 digits */
 
 /* "(2, 3)", "(5,)" or "()": Python's repr of a shape tuple, which is what numpy writes. */
@@ -81,14 +81,13 @@ typedef struct header {
 static optcl_status malformed(parser *ps, const char *what)
 {
     return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
-                "malformed header: %s at byte %zu of the header", what,
-                (size_t)(ps->p - ps->begin));
+                            "malformed header: %s at byte %zu of the header", what,
+                            (size_t)(ps->p - ps->begin));
 }
 
 static void skip_space(parser *ps)
 {
-    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' ||
-                               *ps->p == '\r'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
 }
 
@@ -158,7 +157,7 @@ static optcl_status parse_dim(parser *ps, size_t *value)
     skip_space(ps);
     if (ps->p < ps->end && *ps->p == '-')
         return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
-                    "'shape' has a negative dimension");
+                                "'shape' has a negative dimension");
     if (ps->p >= ps->end || !isdigit((unsigned char)*ps->p))
         return malformed(ps, "expected a dimension in 'shape'");
     size_t v = 0;
@@ -166,7 +165,7 @@ static optcl_status parse_dim(parser *ps, size_t *value)
         size_t d = (size_t)(*ps->p - '0');
         if (v > (SIZE_MAX - d) / 10)
             return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
-                        "a dimension in 'shape' does not fit in size_t");
+                                    "a dimension in 'shape' does not fit in size_t");
         v = v * 10 + d;
         ps->p++;
     }
@@ -187,7 +186,7 @@ static optcl_status parse_shape(parser *ps, header *h)
     for (;;) {
         if (h->ndim == OPTCL_NPY_MAX_DIMS)
             return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
-                        "'shape' has more than %d dimensions", OPTCL_NPY_MAX_DIMS);
+                                    "'shape' has more than %d dimensions", OPTCL_NPY_MAX_DIMS);
         optcl_status st = parse_dim(ps, &h->shape[h->ndim]);
         if (st != OPTCL_SUCCESS)
             return st;
@@ -224,7 +223,7 @@ static optcl_status parse_entry(parser *ps, header *h)
         skip_space(ps);
         if (ps->p < ps->end && *ps->p == '[')
             return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
-                        "dtype is a structured type, not float32 ('<f4')");
+                                    "dtype is a structured type, not float32 ('<f4')");
         st = parse_string(ps, &h->descr, &h->descr_len);
     } else if (is_word(key, key_len, "fortran_order")) {
         duplicate = h->fortran_order >= 0;
@@ -236,11 +235,11 @@ static optcl_status parse_entry(parser *ps, header *h)
     } else {
         int shown = key_len > NPY_QUOTE_MAX ? NPY_QUOTE_MAX : (int)key_len;
         return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
-                    "header has an unknown key '%.*s'", shown, key);
+                                "header has an unknown key '%.*s'", shown, key);
     }
     if (st == OPTCL_SUCCESS && duplicate)
         return optcl__fail_path(ps->message, ps->message_size, OPTCL_ERROR_FORMAT, ps->path,
-                    "header repeats the key '%.*s'", (int)key_len, key);
+                                "header repeats the key '%.*s'", (int)key_len, key);
     return st;
 }
 
@@ -266,22 +265,23 @@ static optcl_status parse_header(const char *text, size_t len, const char *path,
     if (ps.p != ps.end)
         return malformed(&ps, "unexpected text after the dict");
 
-    const char *missing = !h->descr                ? "descr"
-                          : h->fortran_order < 0   ? "fortran_order"
-                          : !h->has_shape          ? "shape"
-                                                   : NULL;
+    const char *missing = !h->descr              ? "descr"
+                          : h->fortran_order < 0 ? "fortran_order"
+                          : !h->has_shape        ? "shape"
+                                                 : NULL;
     if (missing)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                    "header has no '%s' key", missing);
+                                "header has no '%s' key", missing);
     if (!is_word(h->descr, h->descr_len, "<f4")) {
         int shown = h->descr_len > NPY_QUOTE_MAX ? NPY_QUOTE_MAX : (int)h->descr_len;
         return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                    "dtype '%.*s' is not float32 ('<f4')", shown, h->descr);
+                                "dtype '%.*s' is not float32 ('<f4')", shown, h->descr);
     }
     if (h->fortran_order)
-        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                    "Fortran order (fortran_order: True) is not supported; save a C-ordered "
-                    "array");
+        return optcl__fail_path(
+            message, message_size, OPTCL_ERROR_FORMAT, path,
+            "Fortran order (fortran_order: True) is not supported; save a C-ordered "
+            "array");
     return OPTCL_SUCCESS;
 }
 
@@ -305,7 +305,8 @@ static int read_exact(FILE *fp, void *buf, size_t n, size_t *got)
 static optcl_status read_error(const char *path, char *message, size_t message_size)
 {
     int err = errno ? errno : EIO;
-    return optcl__fail_path(message, message_size, OPTCL_ERROR_IO, path, "cannot read: %s", strerror(err));
+    return optcl__fail_path(message, message_size, OPTCL_ERROR_IO, path, "cannot read: %s",
+                            strerror(err));
 }
 
 /* Everything after fopen: on failure *out is untouched and nothing stays allocated. */
@@ -325,22 +326,23 @@ static optcl_status read_stream(FILE *fp, const char *path, optcl_array *out, ch
         return read_error(path, message, message_size);
     if (memcmp(pre, npy_magic, got < 6 ? got : 6) != 0)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                    "not a .npy file (bad magic; expected \\x93NUMPY)");
+                                "not a .npy file (bad magic; expected \\x93NUMPY)");
     if (rc > 0)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                    "header is truncated (the file is %zu bytes)", got);
+                                "header is truncated (the file is %zu bytes)", got);
 
     unsigned major = pre[6], minor = pre[7];
     size_t len_bytes = major == 1 ? 2 : 4;
     if ((major < 1 || major > 3) || minor != 0)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                    "unsupported .npy version %u.%u (1.0, 2.0 and 3.0 are read)", major, minor);
+                                "unsupported .npy version %u.%u (1.0, 2.0 and 3.0 are read)", major,
+                                minor);
     rc = read_exact(fp, pre + 8, len_bytes, &got);
     if (rc < 0)
         return read_error(path, message, message_size);
     if (rc > 0)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                    "header is truncated (the file is %zu bytes)", 8 + got);
+                                "header is truncated (the file is %zu bytes)", 8 + got);
     unsigned long header_len = (unsigned long)pre[8] | (unsigned long)pre[9] << 8;
     if (len_bytes == 4)
         header_len |= (unsigned long)pre[10] << 16 | (unsigned long)pre[11] << 24;
@@ -348,24 +350,25 @@ static optcl_status read_stream(FILE *fp, const char *path, optcl_array *out, ch
 
     if (sized && data_offset > file_size)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                    "header length %lu runs past the end of the file (%llu bytes)", header_len,
-                    file_size);
+                                "header length %lu runs past the end of the file (%llu bytes)",
+                                header_len, file_size);
     if (header_len > NPY_HEADER_MAX)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                    "header length %lu exceeds the limit of %u bytes", header_len,
-                    NPY_HEADER_MAX);
+                                "header length %lu exceeds the limit of %u bytes", header_len,
+                                NPY_HEADER_MAX);
 
     char *text = malloc(header_len + 1);
     if (!text)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
-                    "out of host memory for a %lu-byte header", header_len);
+                                "out of host memory for a %lu-byte header", header_len);
     rc = read_exact(fp, text, header_len, &got);
     if (rc != 0) {
         free(text);
         if (rc < 0)
             return read_error(path, message, message_size);
         return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                    "header is truncated (%lu bytes declared, %zu present)", header_len, got);
+                                "header is truncated (%lu bytes declared, %zu present)", header_len,
+                                got);
     }
     text[header_len] = '\0';
     header h;
@@ -380,18 +383,19 @@ static optcl_status read_stream(FILE *fp, const char *path, optcl_array *out, ch
     shape_text(shape_buf, sizeof shape_buf, h.ndim, h.shape);
     if (overflow)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                    "shape %s is too large to address", shape_buf);
+                                "shape %s is too large to address", shape_buf);
     size_t bytes = count * sizeof(float);
     if (sized) {
         unsigned long long present = file_size - data_offset;
         if (present < bytes)
-            return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                        "data is truncated: shape %s needs %zu bytes, %llu follow the header",
-                        shape_buf, bytes, present);
+            return optcl__fail_path(
+                message, message_size, OPTCL_ERROR_FORMAT, path,
+                "data is truncated: shape %s needs %zu bytes, %llu follow the header", shape_buf,
+                bytes, present);
         if (present > bytes)
             return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                        "%llu unexpected bytes after the data of shape %s",
-                        present - bytes, shape_buf);
+                                    "%llu unexpected bytes after the data of shape %s",
+                                    present - bytes, shape_buf);
     }
 
     /* Never malloc(0): an empty array still gets a valid pointer, so data is NULL only for an
@@ -399,7 +403,7 @@ static optcl_status read_stream(FILE *fp, const char *path, optcl_array *out, ch
     float *data = malloc(bytes ? bytes : sizeof(float));
     if (!data)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
-                    "out of host memory for %zu bytes of data", bytes);
+                                "out of host memory for %zu bytes of data", bytes);
     rc = read_exact(fp, data, bytes, &got);
     if (rc == 0 && fgetc(fp) != EOF)
         rc = 2;
@@ -411,10 +415,11 @@ static optcl_status read_stream(FILE *fp, const char *path, optcl_array *out, ch
             return read_error(path, message, message_size);
         if (rc == 2)
             return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                        "unexpected bytes after the data of shape %s", shape_buf);
-        return optcl__fail_path(message, message_size, OPTCL_ERROR_FORMAT, path,
-                    "data is truncated: shape %s needs %zu bytes, %zu follow the header",
-                    shape_buf, bytes, got);
+                                    "unexpected bytes after the data of shape %s", shape_buf);
+        return optcl__fail_path(
+            message, message_size, OPTCL_ERROR_FORMAT, path,
+            "data is truncated: shape %s needs %zu bytes, %zu follow the header", shape_buf, bytes,
+            got);
     }
     if (optcl__host_is_big_endian())
         optcl__swap_floats(data, count);
@@ -427,8 +432,7 @@ static optcl_status read_stream(FILE *fp, const char *path, optcl_array *out, ch
     return OPTCL_SUCCESS;
 }
 
-optcl_status optcl_npy_read(const char *path, optcl_array *out, char *message,
-                            size_t message_size)
+optcl_status optcl_npy_read(const char *path, optcl_array *out, char *message, size_t message_size)
 {
     if (out)
         *out = (optcl_array){0};
@@ -438,12 +442,12 @@ optcl_status optcl_npy_read(const char *path, optcl_array *out, char *message,
     }
     if (!out)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path,
-                    "output array is NULL");
+                                "output array is NULL");
 
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_IO, path, "cannot open: %s",
-                    strerror(errno));
+                                strerror(errno));
     optcl_status status = read_stream(fp, path, out, message, message_size);
     fclose(fp); /* read-only: a failing close loses nothing */
     return status;
@@ -471,8 +475,8 @@ static int write_floats(FILE *fp, const float *data, size_t count)
     return 0;
 }
 
-optcl_status optcl_npy_write(const char *path, const float *data, const size_t *shape,
-                             int ndim, char *message, size_t message_size)
+optcl_status optcl_npy_write(const char *path, const float *data, const size_t *shape, int ndim,
+                             char *message, size_t message_size)
 {
     if (!path) {
         optcl__format(message, message_size, "optcl_npy_write: path is NULL");
@@ -480,16 +484,18 @@ optcl_status optcl_npy_write(const char *path, const float *data, const size_t *
     }
     if (ndim < 0 || ndim > OPTCL_NPY_MAX_DIMS)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_INVALID_ARGUMENT, path,
-                    "ndim %d is outside 0 ... %d", ndim, OPTCL_NPY_MAX_DIMS);
+                                "ndim %d is outside 0 ... %d", ndim, OPTCL_NPY_MAX_DIMS);
     if (ndim > 0 && !shape)
-        return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path, "shape is NULL");
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path,
+                                "shape is NULL");
     int overflow;
     size_t count = shape_count(ndim, shape, &overflow);
     if (overflow)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_INVALID_ARGUMENT, path,
-                    "shape is too large to address");
+                                "shape is too large to address");
     if (count > 0 && !data)
-        return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path, "data is NULL");
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path,
+                                "data is NULL");
 
     /* Byte for byte what numpy's np.save writes for version 1.0, so files diff cleanly against
      * ones numpy made. */
@@ -529,7 +535,7 @@ optcl_status optcl_npy_write(const char *path, const float *data, const size_t *
         int err = errno ? errno : EIO;
         optcl__atomic_abort(&f);
         return optcl__fail_path(message, message_size, OPTCL_ERROR_IO, path, "cannot write: %s",
-                    strerror(err));
+                                strerror(err));
     }
     return optcl__atomic_commit(&f, message, message_size);
 }

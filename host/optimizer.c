@@ -27,8 +27,8 @@ static void build_options(const optcl_optimizer_config *c, char *out, size_t siz
                  c->algorithm == OPTCL_ADAMW, c->adam.amsgrad);
         break;
     case OPTCL_RMSPROP:
-        snprintf(out + n, size - (size_t)n, " -DCENTERED=%d -DHAS_MOMENTUM=%d",
-                 c->rmsprop.centered, c->rmsprop.momentum > 0.0);
+        snprintf(out + n, size - (size_t)n, " -DCENTERED=%d -DHAS_MOMENTUM=%d", c->rmsprop.centered,
+                 c->rmsprop.momentum > 0.0);
         break;
     case OPTCL_RPROP:
         snprintf(out + n, size - (size_t)n, " -DCLASSIC=%d",
@@ -158,7 +158,7 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
         bool own = (size_t)g < config->group_count;
         double lr = own && config->groups[g].lr >= 0.0 ? config->groups[g].lr : config->lr;
         double wd = own && config->groups[g].weight_decay >= 0.0 ? config->groups[g].weight_decay
-                                                                  : config->weight_decay;
+                                                                 : config->weight_decay;
         opt->groups[g].lr = lr;
         opt->groups[g].weight_decay = wd;
     }
@@ -172,8 +172,8 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
             opt->host_state[i] = optcl__host_alloc(params->flat);
             if (!opt->host_state[i])
                 st = optcl__fail(ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
-                                 "cannot allocate the %s state (%zu floats)",
-                                 opt->state_names[i], params->flat);
+                                 "cannot allocate the %s state (%zu floats)", opt->state_names[i],
+                                 params->flat);
         }
     } else {
         st = create_device_side(opt);
@@ -237,9 +237,8 @@ static cl_int set_scalars(const optcl_optimizer *opt, const optcl__step_scalars 
 }
 
 /* Enqueues (or runs) the update rule for one group's range. */
-static optcl_status step_group(optcl_optimizer *opt, const optcl__group_range *range,
-                               uint64_t step, cl_uint num_events, const cl_event *wait_list,
-                               cl_event *event)
+static optcl_status step_group(optcl_optimizer *opt, const optcl__group_range *range, uint64_t step,
+                               cl_uint num_events, const cl_event *wait_list, cl_event *event)
 {
     optcl_params *p = opt->params;
     optcl_group_config group = opt->groups[range->group];
@@ -247,9 +246,8 @@ static optcl_status step_group(optcl_optimizer *opt, const optcl__group_range *r
     optcl__step_scalars s;
     optcl__compute_scalars(&opt->config, &group, step, &s);
     if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
-        optcl__reference_step(&opt->config, p->host[OPTCL_ROLE_PARAMS],
-                              p->host[OPTCL_ROLE_GRADS], opt->host_state, range->begin,
-                              range->end, &s);
+        optcl__reference_step(&opt->config, p->host[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_GRADS],
+                              opt->host_state, range->begin, range->end, &s);
         return OPTCL_SUCCESS;
     }
     size_t offset = range->begin, size = range->end - range->begin;
@@ -277,8 +275,8 @@ optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
                            "optcl_optimizer_step: the reference backend takes no events");
     if ((num_events > 0) != (wait_list != NULL))
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
-                           "optcl_optimizer_step: num_events is %u but wait_list is %s",
-                           num_events, wait_list ? "not NULL" : "NULL");
+                           "optcl_optimizer_step: num_events is %u but wait_list is %s", num_events,
+                           wait_list ? "not NULL" : "NULL");
     uint64_t step = opt->steps + 1;
     int64_t k = opt->config.lookahead.k;
     bool sync = k > 0 && step % (uint64_t)k == 0;
@@ -293,8 +291,8 @@ optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
     }
     for (size_t r = 0; r < p->range_count; r++) {
         bool first = r == 0, last = r + 1 == p->range_count && !sync;
-        st = step_group(opt, &p->ranges[r], step, first ? num_events : 0,
-                        first ? wait_list : NULL, last ? event : NULL);
+        st = step_group(opt, &p->ranges[r], step, first ? num_events : 0, first ? wait_list : NULL,
+                        last ? event : NULL);
         if (st != OPTCL_SUCCESS) {
             /* Launches already enqueued for earlier groups cannot be taken back; the step
              * count still advances if any group was updated, so state and count agree. */
@@ -347,8 +345,8 @@ const char *optcl_optimizer_state_name(const optcl_optimizer *opt, size_t index)
     return opt && index < opt->state_count ? opt->state_names[index] : NULL;
 }
 
-static optcl_status state_access(optcl_optimizer *opt, const char *state, size_t index,
-                                 float *data, size_t count, bool to_device)
+static optcl_status state_access(optcl_optimizer *opt, const char *state, size_t index, float *data,
+                                 size_t count, bool to_device)
 {
     if (!opt)
         return OPTCL_ERROR_NULL_POINTER;

@@ -30,8 +30,7 @@ optcl_status optcl_optimizer_report_metric(optcl_optimizer *opt, double metric)
     double current[OPTCL_MAX_GROUPS];
     for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
         current[g] = optcl__group_lr(opt, g, opt->steps);
-    optcl__plateau_report(&opt->plateau, &opt->config.plateau, metric, current,
-                          OPTCL_MAX_GROUPS);
+    optcl__plateau_report(&opt->plateau, &opt->config.plateau, metric, current, OPTCL_MAX_GROUPS);
     return OPTCL_SUCCESS;
 }
 

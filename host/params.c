@@ -7,8 +7,8 @@
 
 /* ---- layout ---------------------------------------------------------------------------- */
 
-static optcl_status validate_specs(const optcl_tensor_spec *specs, size_t count,
-                                   size_t *counts, char *message)
+static optcl_status validate_specs(const optcl_tensor_spec *specs, size_t count, size_t *counts,
+                                   char *message)
 {
     if (!specs && count > 0)
         return optcl__fail(message, OPTCL_ERROR_NULL_POINTER, "specs is NULL");
@@ -33,8 +33,8 @@ static optcl_status validate_specs(const optcl_tensor_spec *specs, size_t count,
             int64_t dim = s->shape[d];
             if (dim < 1)
                 return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
-                                   "tensor '%s': dimension %d is %lld (must be >= 1)", s->name,
-                                   d, (long long)dim);
+                                   "tensor '%s': dimension %d is %lld (must be >= 1)", s->name, d,
+                                   (long long)dim);
             if ((uint64_t)dim > (SIZE_MAX / 8) / n)
                 return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
                                    "tensor '%s': too many elements", s->name);
@@ -44,8 +44,8 @@ static optcl_status validate_specs(const optcl_tensor_spec *specs, size_t count,
         for (size_t j = 0; j < i; j++)
             if (strcmp(specs[j].name, s->name) == 0)
                 return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
-                                   "tensor name '%s' appears twice (tensors %zu and %zu)",
-                                   s->name, j, i);
+                                   "tensor name '%s' appears twice (tensors %zu and %zu)", s->name,
+                                   j, i);
     }
     return OPTCL_SUCCESS;
 }
@@ -54,8 +54,8 @@ static optcl_status validate_specs(const optcl_tensor_spec *specs, size_t count,
  * up to the alignment — so every offset and every group range is aligned. */
 static optcl_status compute_layout(const optcl_tensor_spec *specs, size_t count,
                                    const size_t *counts, size_t align, size_t *offsets,
-                                   size_t *total, optcl__group_range *ranges,
-                                   size_t *range_count, char *message)
+                                   size_t *total, optcl__group_range *ranges, size_t *range_count,
+                                   char *message)
 {
     size_t cursor = 0, nr = 0;
     for (int g = 0; g < OPTCL_MAX_GROUPS; g++) {
@@ -82,8 +82,8 @@ static optcl_status compute_layout(const optcl_tensor_spec *specs, size_t count,
     return OPTCL_SUCCESS;
 }
 
-optcl_status optcl_params_layout(optcl_context *ctx, const optcl_tensor_spec *specs,
-                                 size_t count, size_t *offsets, size_t *total)
+optcl_status optcl_params_layout(optcl_context *ctx, const optcl_tensor_spec *specs, size_t count,
+                                 size_t *offsets, size_t *total)
 {
     if (!ctx)
         return OPTCL_ERROR_NULL_POINTER;
@@ -186,8 +186,7 @@ static optcl_status create_views(optcl_params *p)
                                        p->tensors[i].count * sizeof(float)};
             cl_int err = CL_SUCCESS;
             p->tensors[i].view[r] = clCreateSubBuffer(p->buffer[r], CL_MEM_READ_WRITE,
-                                                      CL_BUFFER_CREATE_TYPE_REGION, &region,
-                                                      &err);
+                                                      CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
             if (err != CL_SUCCESS) {
                 p->tensors[i].view[r] = NULL;
                 return optcl__fail(p->ctx->message, (optcl_status)err,
@@ -199,8 +198,8 @@ static optcl_status create_views(optcl_params *p)
     return OPTCL_SUCCESS;
 }
 
-optcl_status optcl_params_create(optcl_context *ctx, const optcl_tensor_spec *specs,
-                                 size_t count, optcl_params **out)
+optcl_status optcl_params_create(optcl_context *ctx, const optcl_tensor_spec *specs, size_t count,
+                                 optcl_params **out)
 {
     if (!ctx || !out)
         return ctx ? optcl__fail(ctx->message, OPTCL_ERROR_NULL_POINTER, "out is NULL")
@@ -221,8 +220,8 @@ optcl_status optcl_params_create(optcl_context *ctx, const optcl_tensor_spec *sp
         for (int r = 0; r < OPTCL_ROLE_COUNT && st == OPTCL_SUCCESS; r++) {
             cl_int err = CL_SUCCESS;
             const float zero = 0.0f;
-            p->buffer[r] = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, p->flat * sizeof(float),
-                                          NULL, &err);
+            p->buffer[r] =
+                clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, p->flat * sizeof(float), NULL, &err);
             if (err == CL_SUCCESS)
                 err = clEnqueueFillBuffer(ctx->queue, p->buffer[r], &zero, sizeof zero, 0,
                                           p->flat * sizeof(float), 0, NULL, NULL);
@@ -230,9 +229,8 @@ optcl_status optcl_params_create(optcl_context *ctx, const optcl_tensor_spec *sp
                 if (err == CL_INVALID_BUFFER_SIZE)
                     err = (cl_int)OPTCL_ERROR_DEVICE_MEMORY;
                 st = optcl__fail(ctx->message, (optcl_status)err,
-                                 "allocating %zu bytes on %s failed: %s",
-                                 p->flat * sizeof(float), ctx->device_name,
-                                 optcl_status_name((optcl_status)err));
+                                 "allocating %zu bytes on %s failed: %s", p->flat * sizeof(float),
+                                 ctx->device_name, optcl_status_name((optcl_status)err));
             }
         }
         if (st == OPTCL_SUCCESS)
@@ -265,8 +263,8 @@ static optcl_status check_wrapped_buffer(optcl_context *ctx, cl_mem buf, const c
     if (err == CL_SUCCESS)
         err = clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof size, &size, NULL);
     if (err != CL_SUCCESS)
-        return optcl__fail(ctx->message, (optcl_status)err, "the %s buffer is not valid: %s",
-                           what, optcl_status_name((optcl_status)err));
+        return optcl__fail(ctx->message, (optcl_status)err, "the %s buffer is not valid: %s", what,
+                           optcl_status_name((optcl_status)err));
     if (owner != ctx->cl_ctx)
         return optcl__fail(ctx->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "the %s buffer belongs to another cl_context", what);
@@ -377,8 +375,7 @@ optcl_status optcl_params_find(const optcl_params *p, const char *name, size_t *
 static optcl_status check_role_index(optcl_params *p, optcl_role role, size_t index)
 {
     if ((int)role < 0 || role >= OPTCL_ROLE_COUNT)
-        return optcl__fail(p->message, OPTCL_ERROR_INVALID_ARGUMENT, "invalid role %d",
-                           (int)role);
+        return optcl__fail(p->message, OPTCL_ERROR_INVALID_ARGUMENT, "invalid role %d", (int)role);
     if (index != OPTCL_ALL && index >= p->count)
         return optcl__fail(p->message, OPTCL_ERROR_NOT_FOUND,
                            "tensor index %zu is out of range (the set has %zu tensors)", index,
@@ -386,8 +383,7 @@ static optcl_status check_role_index(optcl_params *p, optcl_role role, size_t in
     return OPTCL_SUCCESS;
 }
 
-optcl_status optcl_params_buffer(const optcl_params *cp, optcl_role role, size_t index,
-                                 cl_mem *out)
+optcl_status optcl_params_buffer(const optcl_params *cp, optcl_role role, size_t index, cl_mem *out)
 {
     optcl_params *p = (optcl_params *)cp; /* only the message is written */
     if (!p || !out)
@@ -432,8 +428,7 @@ optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, s
     if (count != expected)
         return optcl__fail(message, OPTCL_ERROR_SIZE_MISMATCH,
                            "%s: count is %zu but %s holds %zu elements", what, count,
-                           index == OPTCL_ALL ? "the whole set" : p->tensors[index].name,
-                           expected);
+                           index == OPTCL_ALL ? "the whole set" : p->tensors[index].name, expected);
     size_t first = index == OPTCL_ALL ? 0 : index;
     size_t last = index == OPTCL_ALL ? p->count : index + 1;
     size_t packed = 0;
@@ -467,8 +462,8 @@ optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, s
     return OPTCL_SUCCESS;
 }
 
-optcl_status optcl_params_write(optcl_params *p, optcl_role role, size_t index,
-                                const float *data, size_t count)
+optcl_status optcl_params_write(optcl_params *p, optcl_role role, size_t index, const float *data,
+                                size_t count)
 {
     if (!p)
         return OPTCL_ERROR_NULL_POINTER;
@@ -487,12 +482,12 @@ optcl_status optcl_params_read(optcl_params *p, optcl_role role, size_t index, f
     optcl_status st = check_role_index(p, role, index);
     if (st != OPTCL_SUCCESS)
         return st;
-    return optcl__transfer(p, p->buffer[role], p->host[role], index, data, count, false,
-                           p->message, "optcl_params_read");
+    return optcl__transfer(p, p->buffer[role], p->host[role], index, data, count, false, p->message,
+                           "optcl_params_read");
 }
 
-optcl_status optcl_params_zero_grad(optcl_params *p, cl_uint num_events,
-                                    const cl_event *wait_list, cl_event *event)
+optcl_status optcl_params_zero_grad(optcl_params *p, cl_uint num_events, const cl_event *wait_list,
+                                    cl_event *event)
 {
     if (!p)
         return OPTCL_ERROR_NULL_POINTER;
@@ -506,9 +501,8 @@ optcl_status optcl_params_zero_grad(optcl_params *p, cl_uint num_events,
         return OPTCL_SUCCESS;
     }
     const float zero = 0.0f;
-    cl_int err = clEnqueueFillBuffer(p->ctx->queue, p->buffer[OPTCL_ROLE_GRADS], &zero,
-                                     sizeof zero, 0, p->flat * sizeof(float), num_events,
-                                     wait_list, event);
+    cl_int err = clEnqueueFillBuffer(p->ctx->queue, p->buffer[OPTCL_ROLE_GRADS], &zero, sizeof zero,
+                                     0, p->flat * sizeof(float), num_events, wait_list, event);
     if (err != CL_SUCCESS)
         return optcl__fail(p->message, (optcl_status)err, "clEnqueueFillBuffer failed: %s",
                            optcl_status_name((optcl_status)err));

@@ -30,19 +30,19 @@ void optcl__plateau_init(optcl_plateau_state *s, const optcl_plateau_config *c)
         s->scale[g] = 1.0;
 }
 
-#define REQUIRE(cond, field, value, why)                                                       \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,                          \
-                               "invalid plateau.%s: %g (%s)", field, (double)(value), why);    \
+#define REQUIRE(cond, field, value, why)                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,                              \
+                               "invalid plateau.%s: %g (%s)", field, (double)(value), why);        \
     } while (0)
 
-#define REQUIRE_INT(cond, field, value, why)                                                   \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,                          \
-                               "invalid plateau.%s: %" PRId64 " (%s)", field,                 \
-                               (int64_t)(value), why);                                         \
+#define REQUIRE_INT(cond, field, value, why)                                                       \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,                              \
+                               "invalid plateau.%s: %" PRId64 " (%s)", field, (int64_t)(value),    \
+                               why);                                                               \
     } while (0)
 
 /* Checked whether or not the plateau is enabled: the defaults pass, and a bad value is a
@@ -52,10 +52,9 @@ optcl_status optcl__plateau_validate(const optcl_plateau_config *c, char *messag
     if (!c)
         return optcl__fail(message, OPTCL_ERROR_NULL_POINTER, "plateau configuration is NULL");
     REQUIRE_INT(c->enabled == 0 || c->enabled == 1, "enabled", c->enabled, "must be 0 or 1");
-    REQUIRE_INT(c->mode_max == 0 || c->mode_max == 1, "mode_max", c->mode_max,
+    REQUIRE_INT(c->mode_max == 0 || c->mode_max == 1, "mode_max", c->mode_max, "must be 0 or 1");
+    REQUIRE_INT(c->threshold_abs == 0 || c->threshold_abs == 1, "threshold_abs", c->threshold_abs,
                 "must be 0 or 1");
-    REQUIRE_INT(c->threshold_abs == 0 || c->threshold_abs == 1, "threshold_abs",
-                c->threshold_abs, "must be 0 or 1");
     REQUIRE(c->factor >= 0.0 && c->factor < 1.0, "factor", c->factor, "must be in [0, 1)");
     REQUIRE_INT(c->patience >= 0, "patience", c->patience, "must be >= 0");
     REQUIRE(isfinite(c->threshold) && c->threshold >= 0.0, "threshold", c->threshold,

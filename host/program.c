@@ -67,14 +67,12 @@ static optcl_status load_sources(const char *family, char *texts[2], char *messa
 static char *fetch_build_log(cl_program program, cl_device_id device)
 {
     size_t size = 0;
-    if (clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, 0, NULL, &size) !=
-        CL_SUCCESS)
+    if (clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, 0, NULL, &size) != CL_SUCCESS)
         return strdup("");
     char *log = malloc(size + 1);
     if (!log)
         return NULL;
-    if (clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, size, log, NULL) !=
-        CL_SUCCESS)
+    if (clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, size, log, NULL) != CL_SUCCESS)
         size = 0;
     log[size] = '\0';
     return log;

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define ST_ALIGN 64      /* the data area's alignment in memory: a cache line */
+#define ST_ALIGN 64       /* the data area's alignment in memory: a cache line */
 #define ST_SHAPE_TEXT 200 /* "[d, d, …]" for OPTCL_MAX_DIMS dims of up to 20 digits */
 
 /* "[2, 3]", "[]": a shape as the header spells it, for messages. */
@@ -49,9 +49,9 @@ static size_t shape_count(int ndim, const int64_t *shape, int *overflow)
 /* "is %s, not an object": what a header value is, for messages. */
 static const char *type_name(optcl__json_type type)
 {
-    static const char *const names[] = {"null", "a boolean", "a boolean", "an integer",
-                                        "a non-integer number", "a string", "an array",
-                                        "an object"};
+    static const char *const names[] = {
+        "null",     "a boolean", "a boolean", "an integer", "a non-integer number",
+        "a string", "an array",  "an object"};
     return names[type];
 }
 
@@ -75,8 +75,8 @@ typedef struct reader {
     const optcl__json_doc *doc;
 } reader;
 
-#define BAD(rd, ...) optcl__fail_path((rd)->message, (rd)->message_size, OPTCL_ERROR_FORMAT, (rd)->path, \
-                          __VA_ARGS__)
+#define BAD(rd, ...)                                                                               \
+    optcl__fail_path((rd)->message, (rd)->message_size, OPTCL_ERROR_FORMAT, (rd)->path, __VA_ARGS__)
 
 /* The tensor's name, quoted for a message, in buf (OPTCL__JSON_QUOTE_SIZE bytes). Made only
  * when needed: a header may name millions of tensors. */
@@ -92,14 +92,13 @@ static optcl_status check_shape(reader *rd, tensor_info *t, const optcl__json_va
     if (v->type != OPTCL__JSON_ARRAY)
         return BAD(rd, "tensor '%s': 'shape' is %s, not an array", name, type_name(v->type));
     if (v->length > OPTCL_MAX_DIMS)
-        return BAD(rd, "tensor '%s': shape has %zu dimensions, more than %d", name,
-                   v->length, OPTCL_MAX_DIMS);
+        return BAD(rd, "tensor '%s': shape has %zu dimensions, more than %d", name, v->length,
+                   OPTCL_MAX_DIMS);
     t->ndim = 0;
     for (const optcl__json_value *d = optcl__json_first(rd->doc, v); d;
          d = optcl__json_next(rd->doc, d)) {
         if (d->type != OPTCL__JSON_INTEGER)
-            return BAD(rd, "tensor '%s': shape has %s, not an integer", name,
-                       type_name(d->type));
+            return BAD(rd, "tensor '%s': shape has %s, not an integer", name, type_name(d->type));
         if (d->integer < 0)
             return BAD(rd, "tensor '%s': shape has a negative dimension %" PRId64, name,
                        d->integer);
@@ -122,22 +121,26 @@ static optcl_status check_offsets(reader *rd, tensor_info *t, const optcl__json_
     const optcl__json_value *e = optcl__json_next(rd->doc, b);
     if (v->type != OPTCL__JSON_ARRAY || v->length != 2 || b->type != OPTCL__JSON_INTEGER ||
         e->type != OPTCL__JSON_INTEGER)
-        return BAD(rd, "tensor '%s': 'data_offsets' is not an array of two integers",
-                   name);
+        return BAD(rd, "tensor '%s': 'data_offsets' is not an array of two integers", name);
     if (b->integer < 0 || e->integer < 0)
-        return BAD(rd, "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] contain a "
-                   "negative offset", name, b->integer, e->integer);
+        return BAD(rd,
+                   "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] contain a "
+                   "negative offset",
+                   name, b->integer, e->integer);
     if (b->integer > e->integer)
-        return BAD(rd, "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] end before they "
-                   "begin", name, b->integer, e->integer);
+        return BAD(rd,
+                   "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] end before they "
+                   "begin",
+                   name, b->integer, e->integer);
     t->begin = (uint64_t)b->integer;
     t->end = (uint64_t)e->integer;
     if (t->end - t->begin != (uint64_t)t->count * sizeof(float)) {
         char text[ST_SHAPE_TEXT];
         shape_text(text, sizeof text, t->ndim, t->shape);
-        return BAD(rd, "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] do not match "
-                   "shape %s F32 (%zu bytes)", name, t->begin, t->end, text,
-                   t->count * sizeof(float));
+        return BAD(rd,
+                   "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] do not match "
+                   "shape %s F32 (%zu bytes)",
+                   name, t->begin, t->end, text, t->count * sizeof(float));
     }
     return OPTCL_SUCCESS;
 }
@@ -169,8 +172,7 @@ static optcl_status check_tensor(reader *rd, tensor_info *t, const optcl__json_v
         if (!(v[i] = optcl__json_get(rd->doc, m, fields[i])))
             return BAD(rd, "tensor '%s' has no '%s'", name, fields[i]);
     if (v[0]->type != OPTCL__JSON_STRING)
-        return BAD(rd, "tensor '%s': 'dtype' is %s, not a string", name,
-                   type_name(v[0]->type));
+        return BAD(rd, "tensor '%s': 'dtype' is %s, not a string", name, type_name(v[0]->type));
     if (strcmp(v[0]->string, "F32") != 0 || v[0]->length != 3) {
         char dtype[OPTCL__JSON_QUOTE_SIZE];
         optcl__json_quote(dtype, sizeof dtype, v[0]->string, v[0]->length);
@@ -210,14 +212,13 @@ static int compare_offsets(const void *a, const void *b)
 
 /* The tensors' bytes, sorted by offset, must tile [0, *data_size) without gaps or overlaps, as
  * the reference implementation requires. */
-static optcl_status check_tiling(reader *rd, tensor_info *infos, size_t count,
-                                 uint64_t *data_size)
+static optcl_status check_tiling(reader *rd, tensor_info *infos, size_t count, uint64_t *data_size)
 {
     *data_size = 0;
     tensor_info **sorted = malloc((count ? count : 1) * sizeof *sorted);
     if (!sorted)
-        return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, rd->path,
-                    "out of host memory for %zu tensors", count);
+        return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                                rd->path, "out of host memory for %zu tensors", count);
     for (size_t i = 0; i < count; i++)
         sorted[i] = &infos[i];
     qsort(sorted, count, sizeof *sorted, compare_offsets);
@@ -232,17 +233,20 @@ static optcl_status check_tiling(reader *rd, tensor_info *infos, size_t count,
         }
         quote_name(name, t);
         if (!prev)
-            st = BAD(rd, "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] leave a gap of "
-                     "%" PRIu64 " bytes at the start of the data", name, t->begin, t->end,
-                     t->begin);
+            st = BAD(rd,
+                     "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] leave a gap of "
+                     "%" PRIu64 " bytes at the start of the data",
+                     name, t->begin, t->end, t->begin);
         else if (t->begin < pos)
-            st = BAD(rd, "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] overlap tensor "
-                     "'%s' [%" PRIu64 ", %" PRIu64 "]", name, t->begin, t->end,
-                     quote_name(other, prev), prev->begin, prev->end);
+            st = BAD(rd,
+                     "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] overlap tensor "
+                     "'%s' [%" PRIu64 ", %" PRIu64 "]",
+                     name, t->begin, t->end, quote_name(other, prev), prev->begin, prev->end);
         else
-            st = BAD(rd, "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] leave a gap of "
-                     "%" PRIu64 " bytes after tensor '%s' [%" PRIu64 ", %" PRIu64 "]", name,
-                     t->begin, t->end, t->begin - pos, quote_name(other, prev), prev->begin,
+            st = BAD(rd,
+                     "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] leave a gap of "
+                     "%" PRIu64 " bytes after tensor '%s' [%" PRIu64 ", %" PRIu64 "]",
+                     name, t->begin, t->end, t->begin - pos, quote_name(other, prev), prev->begin,
                      prev->end);
     }
     free(sorted);
@@ -264,8 +268,8 @@ static int read_exact(FILE *fp, void *buf, size_t n, size_t *got)
 static optcl_status read_error(reader *rd)
 {
     int err = errno ? errno : EIO;
-    return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_IO, rd->path, "cannot read: %s",
-                strerror(err));
+    return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_IO, rd->path,
+                            "cannot read: %s", strerror(err));
 }
 
 /* Copies the checked header and the data into one aligned block: the data area first (so
@@ -278,14 +282,15 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
     size_t fixed = count * sizeof *out->tensors + meta_count * sizeof *out->meta;
     /* Only a pipe can get here with more data than memory: a regular file's size bounds it. */
     if (data_size > SIZE_MAX - 2 * ST_ALIGN - fixed - strings)
-        return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, rd->path,
-                    "%" PRIu64 " bytes of tensor data do not fit in memory", data_size);
+        return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                                rd->path, "%" PRIu64 " bytes of tensor data do not fit in memory",
+                                data_size);
     size_t data_bytes = optcl__round_up((size_t)data_size, ST_ALIGN);
     size_t total = optcl__round_up(data_bytes + fixed + strings, ST_ALIGN);
     unsigned char *block = aligned_alloc(ST_ALIGN, total ? total : ST_ALIGN);
     if (!block)
-        return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, rd->path,
-                    "out of host memory for %zu bytes", total);
+        return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                                rd->path, "out of host memory for %zu bytes", total);
 
     size_t got;
     int rc = read_exact(fp, block, (size_t)data_size, &got);
@@ -300,8 +305,10 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
         if (rc == 2)
             return BAD(rd, "unexpected bytes after the %" PRIu64 " bytes of tensor data",
                        data_size);
-        return BAD(rd, "data is truncated: the tensors need %" PRIu64 " bytes, %zu follow the "
-                   "header", data_size, got);
+        return BAD(rd,
+                   "data is truncated: the tensors need %" PRIu64 " bytes, %zu follow the "
+                   "header",
+                   data_size, got);
     }
 
     struct optcl__st_entry *entries = (struct optcl__st_entry *)(block + data_bytes);
@@ -342,8 +349,8 @@ static optcl_status read_body(reader *rd, FILE *fp, const char *header, size_t h
     optcl__json_doc doc;
     optcl_status st = optcl__json_parse(header, header_len, &doc, why, sizeof why);
     if (st != OPTCL_SUCCESS)
-        return optcl__fail_path(rd->message, rd->message_size, st, rd->path, "header is not valid JSON: %s",
-                    why);
+        return optcl__fail_path(rd->message, rd->message_size, st, rd->path,
+                                "header is not valid JSON: %s", why);
     rd->doc = &doc;
     const optcl__json_value *root = &doc.values[0], *meta = NULL;
     size_t count = root->length, strings = 0;
@@ -361,8 +368,8 @@ static optcl_status read_body(reader *rd, FILE *fp, const char *header, size_t h
     }
     infos = malloc((count ? count : 1) * sizeof *infos);
     if (!infos) {
-        st = optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, rd->path,
-                  "out of host memory for %zu tensors", count);
+        st = optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                              rd->path, "out of host memory for %zu tensors", count);
         goto done;
     }
     size_t i = 0;
@@ -374,7 +381,8 @@ static optcl_status read_body(reader *rd, FILE *fp, const char *header, size_t h
         st = check_tensor(rd, t, m);
         char name[OPTCL__JSON_QUOTE_SIZE];
         if (st == OPTCL_SUCCESS && sized && t->end > data_area)
-            st = BAD(rd, "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] run past the "
+            st = BAD(rd,
+                     "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] run past the "
                      "end of the data (%" PRIu64 " bytes follow the header)",
                      quote_name(name, t), t->begin, t->end, data_area);
         if (st != OPTCL_SUCCESS)
@@ -384,9 +392,10 @@ static optcl_status read_body(reader *rd, FILE *fp, const char *header, size_t h
     uint64_t data_size = 0;
     st = check_tiling(rd, infos, count, &data_size);
     if (st == OPTCL_SUCCESS && sized && data_size < data_area)
-        st = BAD(rd, "%" PRIu64 " unexpected bytes after the tensor data (the tensors cover "
-                 "%" PRIu64 " of %" PRIu64 " bytes)", data_area - data_size, data_size,
-                 data_area);
+        st = BAD(rd,
+                 "%" PRIu64 " unexpected bytes after the tensor data (the tensors cover "
+                 "%" PRIu64 " of %" PRIu64 " bytes)",
+                 data_area - data_size, data_size, data_area);
     if (st == OPTCL_SUCCESS)
         st = build(rd, fp, infos, count, meta, strings, data_size, out);
 done:
@@ -405,12 +414,13 @@ optcl_status optcl__st_read(const char *path, optcl__st_file *out, char *message
         return OPTCL_ERROR_NULL_POINTER;
     }
     if (!out)
-        return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path, "output is NULL");
+        return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path,
+                                "output is NULL");
     reader rd = {path, message, message_size, NULL};
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_IO, path, "cannot open: %s",
-                    strerror(errno));
+                                strerror(errno));
 
     /* A regular file's size bounds every length before anything is allocated; other files
      * (pipes) rely on the checks at each read. */
@@ -433,15 +443,15 @@ optcl_status optcl__st_read(const char *path, optcl__st_file *out, char *message
         st = BAD(&rd, "header length %" PRIu64 " exceeds the limit of %u bytes", n,
                  OPTCL__ST_MAX_HEADER);
     else if (sized && n > file_size - 8)
-        st = BAD(&rd, "header length %" PRIu64 " runs past the end of the file (%" PRIu64
-                 " bytes)", n, file_size);
+        st = BAD(&rd, "header length %" PRIu64 " runs past the end of the file (%" PRIu64 " bytes)",
+                 n, file_size);
     else if (!(header = malloc((size_t)n + 1)))
         st = optcl__fail_path(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
-                  "out of host memory for a %" PRIu64 "-byte header", n);
+                              "out of host memory for a %" PRIu64 "-byte header", n);
     else if ((rc = read_exact(fp, header, (size_t)n, &got)) != 0)
         st = rc < 0 ? read_error(&rd)
-                    : BAD(&rd, "header is truncated (%" PRIu64 " bytes declared, %zu present)",
-                          n, got);
+                    : BAD(&rd, "header is truncated (%" PRIu64 " bytes declared, %zu present)", n,
+                          got);
     else
         st = read_body(&rd, fp, header, (size_t)n, sized, sized ? file_size - 8 - n : 0, out);
     free(header);
@@ -566,9 +576,9 @@ static const char *find_duplicate(const char **names, size_t n, int *oom)
 
 /* Checks the tensors and metadata and collects the names to check for duplicates. */
 static optcl_status check_write_args(const char *path, const optcl__st_tensor *tensors,
-                                     size_t count, const optcl__st_meta *meta,
-                                     size_t meta_count, const char **names, const char **keys,
-                                     char *message, size_t message_size)
+                                     size_t count, const optcl__st_meta *meta, size_t meta_count,
+                                     const char **names, const char **keys, char *message,
+                                     size_t message_size)
 {
     const optcl_status INVALID = OPTCL_ERROR_INVALID_ARGUMENT, NUL = OPTCL_ERROR_NULL_POINTER;
     for (size_t i = 0; i < count; i++) {
@@ -578,47 +588,50 @@ static optcl_status check_write_args(const char *path, const optcl__st_tensor *t
         char name[OPTCL__JSON_QUOTE_SIZE];
         optcl__json_quote(name, sizeof name, t->name, strlen(t->name));
         if (!t->name[0])
-            return optcl__fail_path(message, message_size, INVALID, path, "tensor %zu has an empty name", i);
+            return optcl__fail_path(message, message_size, INVALID, path,
+                                    "tensor %zu has an empty name", i);
         if (!optcl__json_valid_utf8(t->name, strlen(t->name)))
             return optcl__fail_path(message, message_size, INVALID, path,
-                        "tensor name '%s' is not valid UTF-8", name);
+                                    "tensor name '%s' is not valid UTF-8", name);
         if (strcmp(t->name, "__metadata__") == 0)
             return optcl__fail_path(message, message_size, INVALID, path,
-                        "tensor name '__metadata__' is reserved for the metadata");
+                                    "tensor name '__metadata__' is reserved for the metadata");
         if (t->ndim < 0 || t->ndim > OPTCL_MAX_DIMS)
             return optcl__fail_path(message, message_size, INVALID, path,
-                        "tensor '%s': ndim %d is outside 0 ... %d", name, t->ndim,
-                        OPTCL_MAX_DIMS);
+                                    "tensor '%s': ndim %d is outside 0 ... %d", name, t->ndim,
+                                    OPTCL_MAX_DIMS);
         for (int d = 0; d < t->ndim; d++)
             if (t->shape[d] < 0)
                 return optcl__fail_path(message, message_size, INVALID, path,
-                            "tensor '%s': dimension %d is negative (%" PRId64 ")", name, d,
-                            t->shape[d]);
+                                        "tensor '%s': dimension %d is negative (%" PRId64 ")", name,
+                                        d, t->shape[d]);
         int overflow;
         size_t n = shape_count(t->ndim, t->shape, &overflow);
         char text[ST_SHAPE_TEXT];
         shape_text(text, sizeof text, t->ndim, t->shape);
         if (overflow)
             return optcl__fail_path(message, message_size, INVALID, path,
-                        "tensor '%s': shape %s is too large to address", name, text);
+                                    "tensor '%s': shape %s is too large to address", name, text);
         if (n != t->count)
             return optcl__fail_path(message, message_size, OPTCL_ERROR_SIZE_MISMATCH, path,
-                        "tensor '%s': count %zu does not match shape %s (%zu elements)", name,
-                        t->count, text, n);
+                                    "tensor '%s': count %zu does not match shape %s (%zu elements)",
+                                    name, t->count, text, n);
         if (n > 0 && !t->data)
-            return optcl__fail_path(message, message_size, NUL, path, "tensor '%s': data is NULL", name);
+            return optcl__fail_path(message, message_size, NUL, path, "tensor '%s': data is NULL",
+                                    name);
         names[i] = t->name;
     }
     for (size_t i = 0; i < meta_count; i++) {
         if (!meta[i].key || !meta[i].value)
-            return optcl__fail_path(message, message_size, NUL, path, "metadata entry %zu has a NULL %s", i,
-                        meta[i].key ? "value" : "key");
+            return optcl__fail_path(message, message_size, NUL, path,
+                                    "metadata entry %zu has a NULL %s", i,
+                                    meta[i].key ? "value" : "key");
         char key[OPTCL__JSON_QUOTE_SIZE];
         optcl__json_quote(key, sizeof key, meta[i].key, strlen(meta[i].key));
         if (!optcl__json_valid_utf8(meta[i].key, strlen(meta[i].key)) ||
             !optcl__json_valid_utf8(meta[i].value, strlen(meta[i].value)))
             return optcl__fail_path(message, message_size, INVALID, path,
-                        "metadata entry '%s' is not valid UTF-8", key);
+                                    "metadata entry '%s' is not valid UTF-8", key);
         keys[i] = meta[i].key;
     }
     return OPTCL_SUCCESS;
@@ -693,14 +706,14 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
     }
     if ((count > 0 && !tensors) || (meta_count > 0 && !meta))
         return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path, "%s is NULL",
-                    count > 0 && !tensors ? "tensors" : "metadata");
+                                count > 0 && !tensors ? "tensors" : "metadata");
     const char **names = malloc((count + meta_count + 1) * sizeof *names);
     if (!names)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
-                    "out of host memory");
+                                "out of host memory");
     const char **keys = names + count;
-    optcl_status st = check_write_args(path, tensors, count, meta, meta_count, names, keys,
-                                       message, message_size);
+    optcl_status st = check_write_args(path, tensors, count, meta, meta_count, names, keys, message,
+                                       message_size);
     int oom_names = 0, oom_keys = 0;
     const char *dup_name = st == OPTCL_SUCCESS ? find_duplicate(names, count, &oom_names) : NULL;
     const char *dup_key = st == OPTCL_SUCCESS ? find_duplicate(keys, meta_count, &oom_keys) : NULL;
@@ -710,12 +723,13 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
     char quoted[OPTCL__JSON_QUOTE_SIZE];
     if (oom_names || oom_keys)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
-                    "out of host memory");
+                                "out of host memory");
     if (dup_name || dup_key) {
         optcl__json_quote(quoted, sizeof quoted, dup_name ? dup_name : dup_key,
                           strlen(dup_name ? dup_name : dup_key));
         return optcl__fail_path(message, message_size, OPTCL_ERROR_INVALID_ARGUMENT, path,
-                    "%s '%s' appears twice", dup_name ? "tensor name" : "metadata key", quoted);
+                                "%s '%s' appears twice", dup_name ? "tensor name" : "metadata key",
+                                quoted);
     }
 
     text_buf header = {0};
@@ -723,13 +737,13 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
     if (header.oom) {
         free(header.p);
         return optcl__fail_path(message, message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY, path,
-                    "out of host memory for the header");
+                                "out of host memory for the header");
     }
     if (header.len > OPTCL__ST_MAX_HEADER) {
         free(header.p);
         return optcl__fail_path(message, message_size, OPTCL_ERROR_INVALID_ARGUMENT, path,
-                    "the header would be %zu bytes, more than the limit of %u", header.len,
-                    OPTCL__ST_MAX_HEADER);
+                                "the header would be %zu bytes, more than the limit of %u",
+                                header.len, OPTCL__ST_MAX_HEADER);
     }
     unsigned char pre[8];
     for (int i = 0; i < 8; i++)
@@ -742,8 +756,8 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
         return st;
     }
     errno = 0;
-    int failed = fwrite(pre, 1, 8, f.fp) != 8 ||
-                 fwrite(header.p, 1, header.len, f.fp) != header.len;
+    int failed =
+        fwrite(pre, 1, 8, f.fp) != 8 || fwrite(header.p, 1, header.len, f.fp) != header.len;
     for (size_t i = 0; i < count && !failed; i++)
         failed = write_floats(f.fp, tensors[i].data, tensors[i].count) != 0;
     free(header.p);
@@ -751,7 +765,7 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
         int err = errno ? errno : EIO;
         optcl__atomic_abort(&f);
         return optcl__fail_path(message, message_size, OPTCL_ERROR_IO, path, "cannot write: %s",
-                    strerror(err));
+                                strerror(err));
     }
     return optcl__atomic_commit(&f, message, message_size);
 }

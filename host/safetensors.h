@@ -40,7 +40,7 @@ typedef struct optcl__st_file {
         int64_t shape[OPTCL_MAX_DIMS];
         size_t count;
         float *data; /* points into the file's data area (aligned copy) */
-    } *tensors;
+    } * tensors;
     size_t meta_count;
     optcl__st_meta *meta; /* key/value strings owned by the file */
     void *storage;        /* everything above is allocated here or freed by optcl__st_free */

@@ -19,8 +19,7 @@ void optcl__compute_scalars(const optcl_optimizer_config *c, const optcl_group_c
     case OPTCL_SGD:
         s->momentum = (float)c->sgd.momentum;
         /* EMA momentum is SGD momentum whose dampening equals the momentum. */
-        s->one_minus_dampening =
-            (float)(1.0 - (c->sgd.ema ? c->sgd.momentum : c->sgd.dampening));
+        s->one_minus_dampening = (float)(1.0 - (c->sgd.ema ? c->sgd.momentum : c->sgd.dampening));
         break;
     case OPTCL_ADAM:
     case OPTCL_ADAMW: {

@@ -37,26 +37,25 @@ optcl_schedule optcl_schedule_default(optcl_schedule_kind kind)
 }
 
 /* The message goes to a caller buffer of message_size bytes (message may be NULL). */
-#define REJECT(...)                                                                            \
-    do {                                                                                       \
-        optcl__format(message, message_size, __VA_ARGS__);                                     \
-        return OPTCL_ERROR_INVALID_ARGUMENT;                                                   \
+#define REJECT(...)                                                                                \
+    do {                                                                                           \
+        optcl__format(message, message_size, __VA_ARGS__);                                         \
+        return OPTCL_ERROR_INVALID_ARGUMENT;                                                       \
     } while (0)
 
-#define REQUIRE_REAL(cond, field, value, why)                                                  \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            REJECT("invalid schedule.%s: %g (%s)", field, (double)(value), why);               \
+#define REQUIRE_REAL(cond, field, value, why)                                                      \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            REJECT("invalid schedule.%s: %g (%s)", field, (double)(value), why);                   \
     } while (0)
 
-#define REQUIRE_INT(cond, field, value, why)                                                   \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            REJECT("invalid schedule.%s: %" PRId64 " (%s)", field, (int64_t)(value), why);     \
+#define REQUIRE_INT(cond, field, value, why)                                                       \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            REJECT("invalid schedule.%s: %" PRId64 " (%s)", field, (int64_t)(value), why);         \
     } while (0)
 
-static optcl_status validate_milestones(const optcl_schedule *s, char *message,
-                                        size_t message_size)
+static optcl_status validate_milestones(const optcl_schedule *s, char *message, size_t message_size)
 {
     if (s->milestone_count > OPTCL_MAX_MILESTONES)
         REJECT("invalid schedule.milestone_count: %zu (at most %d)", s->milestone_count,
@@ -133,8 +132,8 @@ static double schedule_at(const optcl_schedule *s, double base_lr, uint64_t t)
     case OPTCL_SCHEDULE_STEP:
         return base_lr * pow(s->gamma, (double)(t / (uint64_t)s->step_size));
     case OPTCL_SCHEDULE_MULTISTEP: {
-        size_t n = s->milestone_count < OPTCL_MAX_MILESTONES ? s->milestone_count
-                                                             : OPTCL_MAX_MILESTONES;
+        size_t n =
+            s->milestone_count < OPTCL_MAX_MILESTONES ? s->milestone_count : OPTCL_MAX_MILESTONES;
         uint64_t passed = 0;
         for (size_t i = 0; i < n; i++)
             if (s->milestones[i] >= 0 && (uint64_t)s->milestones[i] <= t)
@@ -143,8 +142,8 @@ static double schedule_at(const optcl_schedule *s, double base_lr, uint64_t t)
     }
     case OPTCL_SCHEDULE_COSINE:
         /* Periodic beyond t_max (it rises again), as PyTorch's CosineAnnealingLR does. */
-        return s->eta_min + (base_lr - s->eta_min) *
-                                (1.0 + cos(OPTCL__PI * (double)t / (double)s->t_max)) / 2.0;
+        return s->eta_min +
+               (base_lr - s->eta_min) * (1.0 + cos(OPTCL__PI * (double)t / (double)s->t_max)) / 2.0;
     default:
         return base_lr;
     }

@@ -11,7 +11,10 @@ typedef struct status_entry {
     const char *text;
 } status_entry;
 
-#define CL_ENTRY(code, text) {code, #code, text}
+#define CL_ENTRY(code, text)                                                                       \
+    {                                                                                              \
+        code, #code, text                                                                          \
+    }
 
 static const status_entry table[] = {
     {OPTCL_SUCCESS, "OPTCL_SUCCESS", "success"},

@@ -44,8 +44,10 @@ optcl_status optcl_tracker_create(optcl_optimizer *opt, const optcl_tracker_conf
     if (!config || !out || !config->dir || !config->best_name || !config->last_name)
         return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER,
                            "optcl_tracker_create: %s is NULL",
-                           !config ? "config" : !out ? "out" : !config->dir ? "config->dir"
-                                                                : "a file name");
+                           !config        ? "config"
+                           : !out         ? "out"
+                           : !config->dir ? "config->dir"
+                                          : "a file name");
     *out = NULL;
     struct stat sb;
     if (stat(config->dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
@@ -115,8 +117,7 @@ optcl_status optcl_tracker_epoch(optcl_tracker *t, double train_loss, double val
         size_t cap = t->capacity ? 2 * t->capacity : 64;
         optcl_epoch_record *h = realloc(t->history, cap * sizeof *h);
         if (!h)
-            return optcl__fail(t->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
-                               "out of host memory");
+            return optcl__fail(t->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
         t->history = h;
         t->capacity = cap;
     }

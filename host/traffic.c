@@ -50,10 +50,18 @@ static void host_traffic(optcl_optimizer *opt, size_t begin, size_t end)
     for (int k = 2; k < n; k++)
         b[k] = opt->host_state[k - 2];
     switch (n) {
-    case 2: host_traffic_n(b, 2, begin, end); break;
-    case 3: host_traffic_n(b, 3, begin, end); break;
-    case 4: host_traffic_n(b, 4, begin, end); break;
-    default: host_traffic_n(b, 5, begin, end); break;
+    case 2:
+        host_traffic_n(b, 2, begin, end);
+        break;
+    case 3:
+        host_traffic_n(b, 3, begin, end);
+        break;
+    case 4:
+        host_traffic_n(b, 4, begin, end);
+        break;
+    default:
+        host_traffic_n(b, 5, begin, end);
+        break;
     }
 }
 

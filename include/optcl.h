@@ -9,18 +9,18 @@
  * accepts NULL.
  *
  * Status: every call that can fail returns optcl_status. OPTCL_SUCCESS is 0; OpenCL's own error
- * codes (negative, -1 … -72) pass through unchanged; optcl's own codes live in -2000 … -2099 (clear of the
- * extensions' -1000 … -1999).
- * optcl_status_name()/optcl_status_string() describe any of them. The object a call was made on
- * keeps a message saying exactly what was wrong (optcl_context_message, optcl_params_message,
- * optcl_optimizer_message); a failed create leaves its message on the context; context
- * creation and file helpers, which have no parent, write it into an optional caller buffer.
- * Library code never aborts and never prints.
+ * codes (negative, -1 … -72) pass through unchanged; optcl's own codes live in -2000 … -2099 (clear
+ * of the extensions' -1000 … -1999). optcl_status_name()/optcl_status_string() describe any of
+ * them. The object a call was made on keeps a message saying exactly what was wrong
+ * (optcl_context_message, optcl_params_message, optcl_optimizer_message); a failed create leaves
+ * its message on the context; context creation and file helpers, which have no parent, write it
+ * into an optional caller buffer. Library code never aborts and never prints.
  *
  * Blocking: calls that enqueue (optcl_optimizer_step, optcl_params_zero_grad) never wait for the
  * device. Calls that copy to or from host memory, create or destroy objects, or read state back
  * block until done — with clFinish on the context's queue, so on a wrapped queue they also wait
- * for the caller's own commands enqueued before. On the reference backend everything runs synchronously on the calling thread.
+ * for the caller's own commands enqueued before. On the reference backend everything runs
+ * synchronously on the calling thread.
  *
  * Threading: objects created from one context — the context included — must be used by one
  * thread at a time. Different contexts are independent and may be used from different threads
@@ -62,7 +62,7 @@ extern "C" {
 #define OPTCL_VERSION_MINOR 1
 #define OPTCL_VERSION_PATCH 0
 /* One comparable number: 0xMMmmpp (major, minor, patch one byte each). */
-#define OPTCL_VERSION_HEX                                                                      \
+#define OPTCL_VERSION_HEX                                                                          \
     ((OPTCL_VERSION_MAJOR << 16) | (OPTCL_VERSION_MINOR << 8) | OPTCL_VERSION_PATCH)
 #define OPTCL_VERSION_STRING "0.1.0"
 
@@ -79,16 +79,16 @@ typedef enum optcl_status {
     OPTCL_ERROR_INVALID_ARGUMENT = -2000, /* a value out of range, a bad option, a bad name */
     OPTCL_ERROR_NULL_POINTER = -2001,     /* a required handle or pointer was NULL */
     OPTCL_ERROR_OUT_OF_HOST_MEMORY = -2002,
-    OPTCL_ERROR_SIZE_MISMATCH = -2003,  /* counts, shapes or buffer sizes disagree */
-    OPTCL_ERROR_IN_USE = -2004,         /* an object still has dependants (destroy refused) */
-    OPTCL_ERROR_NO_DEVICE = -2005,      /* no OpenCL platform/device matched the request */
-    OPTCL_ERROR_BUILD_FAILED = -2006,   /* a kernel program did not build; see the build log */
-    OPTCL_ERROR_IO = -2007,             /* a file could not be opened, read, written or renamed */
-    OPTCL_ERROR_FORMAT = -2008,         /* a file's content is not what it must be */
-    OPTCL_ERROR_UNSUPPORTED = -2009,    /* valid request this backend/device cannot do */
-    OPTCL_ERROR_WRONG_BACKEND = -2010,  /* an OpenCL-only call on the reference backend */
-    OPTCL_ERROR_NOT_FOUND = -2011,      /* no tensor/state of that name or index */
-    OPTCL_ERROR_DEVICE_MEMORY = -2012   /* the device cannot hold a buffer that large */
+    OPTCL_ERROR_SIZE_MISMATCH = -2003, /* counts, shapes or buffer sizes disagree */
+    OPTCL_ERROR_IN_USE = -2004,        /* an object still has dependants (destroy refused) */
+    OPTCL_ERROR_NO_DEVICE = -2005,     /* no OpenCL platform/device matched the request */
+    OPTCL_ERROR_BUILD_FAILED = -2006,  /* a kernel program did not build; see the build log */
+    OPTCL_ERROR_IO = -2007,            /* a file could not be opened, read, written or renamed */
+    OPTCL_ERROR_FORMAT = -2008,        /* a file's content is not what it must be */
+    OPTCL_ERROR_UNSUPPORTED = -2009,   /* valid request this backend/device cannot do */
+    OPTCL_ERROR_WRONG_BACKEND = -2010, /* an OpenCL-only call on the reference backend */
+    OPTCL_ERROR_NOT_FOUND = -2011,     /* no tensor/state of that name or index */
+    OPTCL_ERROR_DEVICE_MEMORY = -2012  /* the device cannot hold a buffer that large */
 } optcl_status;
 
 /* The enum's identifier ("OPTCL_ERROR_IO", "CL_INVALID_VALUE"); never NULL. */
@@ -113,9 +113,9 @@ typedef enum optcl_backend {
  * device of any type. OPTCL_DEVICE holds "P:D" (platform and device index), "reference" (the
  * host backend) or a case-insensitive substring of "<platform name> <device name>". */
 typedef struct optcl_context_config {
-    optcl_backend backend; /* default OPENCL */
-    int platform_index;    /* -1: any (default) */
-    int device_index;      /* -1: any (default); with platform_index -1 counts across platforms */
+    optcl_backend backend;   /* default OPENCL */
+    int platform_index;      /* -1: any (default) */
+    int device_index;        /* -1: any (default); with platform_index -1 counts across platforms */
     const char *device_name; /* substring of "<platform> <device>", NULL: any (default) */
     int ignore_environment;  /* 1: do not read OPTCL_DEVICE (default 0) */
 } optcl_context_config;
@@ -127,9 +127,8 @@ OPTCL_API optcl_context_config optcl_context_config_default(void);
  * optimizers that need them). config may be NULL (defaults). On failure *out is NULL and, when
  * message is not NULL, a NUL-terminated explanation of at most message_size bytes is written.
  * Blocks. */
-OPTCL_API optcl_status optcl_context_create(const optcl_context_config *config,
-                                            optcl_context **out, char *message,
-                                            size_t message_size);
+OPTCL_API optcl_status optcl_context_create(const optcl_context_config *config, optcl_context **out,
+                                            char *message, size_t message_size);
 
 /* Wraps a caller's OpenCL objects: all three are retained and released again by
  * optcl_context_destroy, never more. The queue must belong to the context and device and must
@@ -288,10 +287,10 @@ typedef struct optcl_sgd_config {
 
 /* torch.optim.Adam and AdamW (AdamW decays decoupled: w *= 1 − lr·weight_decay). */
 typedef struct optcl_adam_config {
-    double beta1;  /* 0.9 */
-    double beta2;  /* 0.999 */
-    double eps;    /* 1e-8 */
-    int amsgrad;   /* 0 */
+    double beta1; /* 0.9 */
+    double beta2; /* 0.999 */
+    double eps;   /* 1e-8 */
+    int amsgrad;  /* 0 */
 } optcl_adam_config;
 
 /* torch.optim.RMSprop. */
@@ -339,16 +338,16 @@ typedef enum optcl_schedule_kind {
  * t < warmup_steps the lr is base · (f + (1 − f) · t / warmup_steps), and from then on the
  * schedule runs on t − warmup_steps (SequentialLR). */
 typedef struct optcl_schedule {
-    optcl_schedule_kind kind;  /* CONSTANT */
-    double power;              /* INVERSE_TIME: 1 */
-    double gamma;              /* EXPONENTIAL, STEP, MULTISTEP: 0.1 */
-    int64_t step_size;         /* STEP: 1 */
+    optcl_schedule_kind kind;                 /* CONSTANT */
+    double power;                             /* INVERSE_TIME: 1 */
+    double gamma;                             /* EXPONENTIAL, STEP, MULTISTEP: 0.1 */
+    int64_t step_size;                        /* STEP: 1 */
     int64_t milestones[OPTCL_MAX_MILESTONES]; /* MULTISTEP: increasing, ≥ 1 */
-    size_t milestone_count;    /* 0 */
-    int64_t t_max;             /* COSINE: 1 */
-    double eta_min;            /* COSINE: 0 */
-    int64_t warmup_steps;      /* 0: no warmup */
-    double warmup_start_factor; /* 1/3, PyTorch LinearLR's default; in (0, 1] */
+    size_t milestone_count;                   /* 0 */
+    int64_t t_max;                            /* COSINE: 1 */
+    double eta_min;                           /* COSINE: 0 */
+    int64_t warmup_steps;                     /* 0: no warmup */
+    double warmup_start_factor;               /* 1/3, PyTorch LinearLR's default; in (0, 1] */
 } optcl_schedule;
 
 /* A schedule of that kind with the defaults noted at each field (PyTorch's where it has one). */
@@ -370,15 +369,15 @@ OPTCL_API const char *optcl_schedule_name(optcl_schedule_kind kind);
  * factor on the schedule's lr: lr(t) = max(schedule(t) · scale, min_lr) once it has been
  * reduced (scale < 1), schedule(t) before. */
 typedef struct optcl_plateau_config {
-    int enabled;        /* 0 */
-    int mode_max;       /* 0: "min" (a loss), 1: "max" (an accuracy) */
-    double factor;      /* 0.1, in [0, 1) */
-    int64_t patience;   /* 10 */
-    double threshold;   /* 1e-4 */
-    int threshold_abs;  /* 0: "rel", 1: "abs" */
-    int64_t cooldown;   /* 0 */
-    double min_lr;      /* 0 (all groups) */
-    double eps;         /* 1e-8 */
+    int enabled;       /* 0 */
+    int mode_max;      /* 0: "min" (a loss), 1: "max" (an accuracy) */
+    double factor;     /* 0.1, in [0, 1) */
+    int64_t patience;  /* 10 */
+    double threshold;  /* 1e-4 */
+    int threshold_abs; /* 0: "rel", 1: "abs" */
+    int64_t cooldown;  /* 0 */
+    double min_lr;     /* 0 (all groups) */
+    double eps;        /* 1e-8 */
 } optcl_plateau_config;
 
 /* PyTorch's ReduceLROnPlateau defaults, with enabled = 0. */
@@ -386,10 +385,10 @@ OPTCL_API optcl_plateau_config optcl_plateau_config_default(void);
 
 /* The plateau's running state (saved in checkpoints). */
 typedef struct optcl_plateau_state {
-    double best;              /* +inf (min) or −inf (max) before the first report */
+    double best; /* +inf (min) or −inf (max) before the first report */
     int64_t num_bad_epochs;
     int64_t cooldown_counter;
-    int64_t reports;          /* metrics reported so far */
+    int64_t reports;                /* metrics reported so far */
     double scale[OPTCL_MAX_GROUPS]; /* per-group factor on the schedule's lr; starts at 1 */
 } optcl_plateau_state;
 
@@ -420,8 +419,8 @@ typedef struct optcl_optimizer_config {
     optcl_rprop_config rprop;
     const optcl_group_config *groups; /* groups[g] for group g < group_count; may be NULL */
     size_t group_count;
-    optcl_schedule schedule;         /* the lr of step t is schedule(group lr, t); CONSTANT */
-    optcl_plateau_config plateau;    /* ReduceLROnPlateau on reported metrics; disabled */
+    optcl_schedule schedule;          /* the lr of step t is schedule(group lr, t); CONSTANT */
+    optcl_plateau_config plateau;     /* ReduceLROnPlateau on reported metrics; disabled */
     optcl_lookahead_config lookahead; /* disabled (k = 0) */
 } optcl_optimizer_config;
 
@@ -481,9 +480,8 @@ typedef optcl_status (*optcl_loss_fn)(void *user, optcl_params *params, double *
  * ties). Cost per sync: one copy of the flat buffer, points blend launches and points loss
  * evaluations; the step that syncs blocks while it searches. Needs config.lookahead.k > 0;
  * fn NULL switches the search off again (α from the configuration). points in 2 … 64. */
-OPTCL_API optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt,
-                                                            optcl_loss_fn fn, void *user,
-                                                            int points);
+OPTCL_API optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt, optcl_loss_fn fn,
+                                                            void *user, int points);
 /* The α used by the last Lookahead sync (0 before the first). */
 OPTCL_API double optcl_optimizer_lookahead_alpha(const optcl_optimizer *opt);
 
@@ -499,8 +497,7 @@ OPTCL_API optcl_status optcl_optimizer_read_state(optcl_optimizer *opt, const ch
                                                   size_t index, float *data, size_t count);
 /* The reverse of optcl_optimizer_read_state. Blocks. */
 OPTCL_API optcl_status optcl_optimizer_write_state(optcl_optimizer *opt, const char *state,
-                                                   size_t index, const float *data,
-                                                   size_t count);
+                                                   size_t index, const float *data, size_t count);
 /* The OpenCL build log of the update kernel, "" when none (owned by the optimizer). A failed
  * build's log is in the context's message. */
 OPTCL_API const char *optcl_optimizer_build_log(const optcl_optimizer *opt);
@@ -573,15 +570,15 @@ OPTCL_API optcl_tracker_config optcl_tracker_config_default(void);
 
 /* One epoch as the tracker saw it. */
 typedef struct optcl_epoch_record {
-    int64_t epoch;       /* 1, 2, … */
+    int64_t epoch; /* 1, 2, … */
     double train_loss;
     double valid_metric;
-    double gap;          /* valid_metric − train_loss: the generalisation gap when the metric
-                            is the validation loss */
-    int improved;        /* this epoch wrote "best" */
-    int64_t best_epoch;  /* the best epoch so far */
+    double gap;         /* valid_metric − train_loss: the generalisation gap when the metric
+                           is the validation loss */
+    int improved;       /* this epoch wrote "best" */
+    int64_t best_epoch; /* the best epoch so far */
     double best_metric;
-    int should_stop;     /* patience ran out */
+    int should_stop; /* patience ran out */
 } optcl_epoch_record;
 
 /* The tracker keeps a reference on opt (destroy it first). Copies the strings. */

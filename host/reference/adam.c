@@ -29,13 +29,13 @@ OPTCL__ALWAYS_INLINE void adam_loop(float *param, const float *grad, float *exp_
 }
 
 void optcl__reference_adam(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
-                           float *max_exp_avg_sq, const optcl__step_scalars *s,
-                           optcl__adam_flags f, size_t begin, size_t end)
+                           float *max_exp_avg_sq, const optcl__step_scalars *s, optcl__adam_flags f,
+                           size_t begin, size_t end)
 {
-#define CASE(k)                                                                                \
-    case k:                                                                                    \
-        adam_loop(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, s, begin, end, (k) & 1,    \
-                  (k) & 2, (k) & 4);                                                           \
+#define CASE(k)                                                                                    \
+    case k:                                                                                        \
+        adam_loop(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, s, begin, end, (k)&1, (k)&2,   \
+                  (k)&4);                                                                          \
         break;
     switch (f.maximize | f.decoupled << 1 | f.amsgrad << 2) {
         CASE(0) CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)

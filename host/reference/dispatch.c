@@ -2,8 +2,8 @@
  * turning the configuration into the same flags the kernels get as -D options. */
 #include "reference.h"
 
-void optcl__reference_step(const optcl_optimizer_config *c, float *p, const float *g,
-                           float **state, size_t begin, size_t end, const optcl__step_scalars *s)
+void optcl__reference_step(const optcl_optimizer_config *c, float *p, const float *g, float **state,
+                           size_t begin, size_t end, const optcl__step_scalars *s)
 {
     bool maximize = c->maximize != 0;
     switch (c->algorithm) {

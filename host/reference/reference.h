@@ -46,16 +46,15 @@ typedef struct optcl__adam_flags {
     bool maximize, decoupled, amsgrad;
 } optcl__adam_flags;
 void optcl__reference_adam(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
-                           float *max_exp_avg_sq, const optcl__step_scalars *s,
-                           optcl__adam_flags f, size_t begin, size_t end);
+                           float *max_exp_avg_sq, const optcl__step_scalars *s, optcl__adam_flags f,
+                           size_t begin, size_t end);
 
 typedef struct optcl__rmsprop_flags {
     bool maximize, centered, has_momentum;
 } optcl__rmsprop_flags;
-void optcl__reference_rmsprop(float *param, const float *grad, float *square_avg,
-                              float *grad_avg, float *momentum_buffer,
-                              const optcl__step_scalars *s, optcl__rmsprop_flags f,
-                              size_t begin, size_t end);
+void optcl__reference_rmsprop(float *param, const float *grad, float *square_avg, float *grad_avg,
+                              float *momentum_buffer, const optcl__step_scalars *s,
+                              optcl__rmsprop_flags f, size_t begin, size_t end);
 
 typedef struct optcl__rprop_flags {
     bool maximize, classic;

@@ -32,15 +32,14 @@ OPTCL__ALWAYS_INLINE void rmsprop_loop(float *param, const float *grad, float *s
     }
 }
 
-void optcl__reference_rmsprop(float *param, const float *grad, float *square_avg,
-                              float *grad_avg, float *momentum_buffer,
-                              const optcl__step_scalars *s, optcl__rmsprop_flags f,
-                              size_t begin, size_t end)
+void optcl__reference_rmsprop(float *param, const float *grad, float *square_avg, float *grad_avg,
+                              float *momentum_buffer, const optcl__step_scalars *s,
+                              optcl__rmsprop_flags f, size_t begin, size_t end)
 {
-#define CASE(k)                                                                                \
-    case k:                                                                                    \
-        rmsprop_loop(param, grad, square_avg, grad_avg, momentum_buffer, s, begin, end,        \
-                     (k) & 1, (k) & 2, (k) & 4);                                               \
+#define CASE(k)                                                                                    \
+    case k:                                                                                        \
+        rmsprop_loop(param, grad, square_avg, grad_avg, momentum_buffer, s, begin, end, (k)&1,     \
+                     (k)&2, (k)&4);                                                                \
         break;
     switch (f.maximize | f.centered << 1 | f.has_momentum << 2) {
         CASE(0) CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)

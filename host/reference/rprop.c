@@ -2,9 +2,9 @@
  * kernels/rprop.cl. */
 #include "reference.h"
 
-OPTCL__ALWAYS_INLINE void rprop_loop(float *param, const float *grad, float *prev,
-                                     float *step_size, const optcl__step_scalars *sp,
-                                     size_t begin, size_t end, bool maximize, bool classic)
+OPTCL__ALWAYS_INLINE void rprop_loop(float *param, const float *grad, float *prev, float *step_size,
+                                     const optcl__step_scalars *sp, size_t begin, size_t end,
+                                     bool maximize, bool classic)
 {
     /* A local copy the stores below cannot alias: the loop reads it from registers. */
     const optcl__step_scalars local = *sp, *s = &local;
@@ -35,9 +35,9 @@ void optcl__reference_rprop(float *param, const float *grad, float *prev, float 
                             const optcl__step_scalars *s, optcl__rprop_flags f, size_t begin,
                             size_t end)
 {
-#define CASE(k)                                                                                \
-    case k:                                                                                    \
-        rprop_loop(param, grad, prev, step_size, s, begin, end, (k) & 1, (k) & 2);             \
+#define CASE(k)                                                                                    \
+    case k:                                                                                        \
+        rprop_loop(param, grad, prev, step_size, s, begin, end, (k)&1, (k)&2);                     \
         break;
     switch (f.maximize | f.classic << 1) {
         CASE(0) CASE(1) CASE(2) CASE(3)
