@@ -52,6 +52,11 @@ optcl_status optcl__st_read(const char *path, optcl__st_file *out, char *message
                             size_t message_size);
 void optcl__st_free(optcl__st_file *file);
 
+/* Shared by reader and writer: a shape as the header spells it ("[2, 3]") for messages, and
+ * its element count (*overflow set when it does not fit). */
+void optcl__st_shape_text(char *buf, size_t size, int ndim, const int64_t *shape);
+size_t optcl__st_shape_count(int ndim, const int64_t *shape, int *overflow);
+
 /* Lookups on a read file; NULL when absent. */
 const struct optcl__st_entry *optcl__st_find(const optcl__st_file *file, const char *name);
 const char *optcl__st_meta_get(const optcl__st_file *file, const char *key);
