@@ -148,29 +148,6 @@ static void resume_opencl(void **state)
     resume_equals_uninterrupted(OPTCL_BACKEND_OPENCL);
 }
 
-static unsigned char *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*size + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, *size, f), *size);
-    fclose(f);
-    b[*size] = 0;
-    return b;
-}
-
-static void spit(const char *path, const unsigned char *b, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, size, f), size);
-    fclose(f);
-}
-
 /* The layout Python's safetensors expects: u64 header length, JSON, data; each tensor's
  * data_offsets point at its values. */
 static void file_is_safetensors(void **state)
@@ -184,7 +161,7 @@ static void file_is_safetensors(void **state)
     run_steps(&s, 0, 4);
     TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
     size_t size = 0;
-    unsigned char *b = slurp(path, &size);
+    unsigned char *b = tu_read_file(path, &size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = n << 8 | b[i];
@@ -243,21 +220,21 @@ static void bad_files_are_refused(void **state)
     TU_OK(optcl_checkpoint_save(s.opt, good), optcl_optimizer_message(s.opt));
     run_steps(&s, 5, 7); /* the state now differs from the file's */
     size_t size = 0;
-    unsigned char *b = slurp(good, &size);
+    unsigned char *b = tu_read_file(good, &size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = n << 8 | b[i];
 
     /* Truncated: at a spread of lengths, header and data alike. */
     for (size_t len = 0; len < size; len += 1 + size / 97) {
-        spit(bad, b, len);
+        tu_write_file(bad, b, len);
         expect_refused(&s, bad, "a truncated file");
     }
     /* Oversized header length. */
     unsigned char *copy = malloc(size);
     memcpy(copy, b, size);
     copy[5] = 0x01;
-    spit(bad, copy, size);
+    tu_write_file(bad, copy, size);
     expect_refused(&s, bad, "an oversized header length");
     /* Bit flips in the JSON's structure. */
     const char *marks[] = {"{", "\"dtype\":\"F32\"", "[", ":", "\"data_offsets\""};
@@ -266,7 +243,7 @@ static void bad_files_are_refused(void **state)
         char *hit = strstr((char *)copy + 8, marks[m]);
         assert_non_null(hit);
         hit[1] ^= 0x04;
-        spit(bad, copy, size);
+        tu_write_file(bad, copy, size);
         expect_refused(&s, bad, "a bit-flipped header");
     }
     /* Overlapping offsets: the second tensor's begin moved back by 4 bytes. */
@@ -282,7 +259,7 @@ static void bad_files_are_refused(void **state)
     assert_true(w <= old);
     memset(second, ' ', (size_t)old);
     memcpy(second, patched, (size_t)w); /* spaces are valid JSON whitespace */
-    spit(bad, copy, size);
+    tu_write_file(bad, copy, size);
     expect_refused(&s, bad, "overlapping offsets");
     free(copy);
     free(b);

@@ -10,20 +10,12 @@
 #include "testutil.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "optcl.h"
-
-
-extern char **environ;
 
 #define GOLDEN_ATOL 1e-5
 #define GOLDEN_RTOL 1e-4
@@ -48,66 +40,6 @@ typedef struct golden_test {
 static golden_case g_cases[MAX_CASES];
 static size_t g_case_count;
 static golden_test g_tests[2 * MAX_CASES];
-static int g_opencl_available = 1;
-static char g_opencl_why[512];
-
-/* ---------------------------------------------------------------------------------------- */
-/* Running the CLI                                                                          */
-/* ---------------------------------------------------------------------------------------- */
-
-/* Runs argv (argv[0] = the program) with stdout discarded and stderr captured into err
- * (NUL-terminated, truncated to err_size − 1). Returns the exit status, 128 + signal for a
- * killed child, or -1 when the child could not be started (err then says why). */
-static int golden_run(char *const argv[], char *err, size_t err_size)
-{
-    int fds[2];
-    err[0] = '\0';
-    if (pipe(fds) != 0) {
-        snprintf(err, err_size, "pipe: %s", strerror(errno));
-        return -1;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        snprintf(err, err_size, "posix_spawn %s: %s", argv[0], strerror(rc));
-        return -1;
-    }
-    size_t used = 0;
-    char chunk[1024];
-    for (;;) {
-        ssize_t n = read(fds[0], chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        size_t take = (size_t)n;
-        if (take > err_size - 1 - used)
-            take = err_size - 1 - used;
-        memcpy(err + used, chunk, take);
-        used += take;
-    }
-    err[used] = '\0';
-    close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return -1;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* cases.txt                                                                                */
@@ -251,12 +183,8 @@ static void golden_case_test(void **state)
 {
     const golden_test *gt = *state;
     const golden_case *gc = gt->gc;
-    if (strcmp(gt->backend, "opencl") == 0 && !g_opencl_available) {
-        if (!tu_allow_no_device())
-            fail_msg("no OpenCL device: %s (OPTCL_TEST_ALLOW_NO_DEVICE=1 skips)", g_opencl_why);
-        print_message("[  SKIP    ] no OpenCL device: %s\n", g_opencl_why);
+    if (strcmp(gt->backend, "opencl") == 0 && tu_opencl_missing())
         skip();
-    }
 
     char expected_path[1024];
     snprintf(expected_path, sizeof expected_path, "%s/expected/%s.npy", tu_golden_dir(),
@@ -298,7 +226,7 @@ static void golden_case_test(void **state)
 
     char *err = malloc(STDERR_CAP);
     assert_non_null(err);
-    int rc = golden_run(argv, err, STDERR_CAP);
+    int rc = tu_run(argv, err, STDERR_CAP);
     if (rc != 0) {
         tu_remove_tree(dir);
         free(dir);
@@ -342,24 +270,6 @@ static void golden_case_test(void **state)
     optcl_array_free(&expected);
 }
 
-/* Probes for an OpenCL device once, so a machine without one skips those runs instead of
- * failing every one of them. */
-static int golden_group_setup(void **state)
-{
-    (void)state;
-    optcl_context_config cfg = optcl_context_config_default();
-    cfg.backend = OPTCL_BACKEND_OPENCL;
-    optcl_context *ctx = NULL;
-    optcl_status st = optcl_context_create(&cfg, &ctx, g_opencl_why, sizeof g_opencl_why);
-    if (st == OPTCL_SUCCESS) {
-        optcl_context_destroy(ctx);
-    } else if (st == OPTCL_ERROR_NO_DEVICE || st == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */) {
-        g_opencl_available = 0;
-    }
-    /* Any other failure is left for the runs themselves to report. */
-    return 0;
-}
-
 int main(void)
 {
     if (golden_load_cases() != 0)
@@ -384,7 +294,7 @@ int main(void)
             tests[n++] = (struct CMUnitTest){gt->test_name, golden_case_test, NULL, NULL, gt};
         }
     }
-    int failed = _cmocka_run_group_tests("golden", tests, n, golden_group_setup, NULL);
+    int failed = _cmocka_run_group_tests("golden", tests, n, NULL, NULL);
     free(tests);
     golden_free_cases();
     return failed;

@@ -2,61 +2,12 @@
  * malformed input, and crash-safe replacement on write. */
 #include "testutil.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-static char *g_dir; /* this run's temporary folder */
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    g_dir = tu_make_tempdir();
-    return g_dir ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    if (g_dir)
-        tu_remove_tree(g_dir);
-    free(g_dir);
-    g_dir = NULL;
-    return 0;
-}
-
-/* "<g_dir>/<name>" in a caller's buffer. */
-static const char *path_in(char *buf, size_t size, const char *name)
-{
-    int n = snprintf(buf, size, "%s/%s", g_dir, name);
-    assert_true(n > 0 && (size_t)n < size);
-    return buf;
-}
-
-static void write_bytes(const char *path, const void *bytes, size_t len)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(bytes, 1, len, fp), len);
-    assert_int_equal(fclose(fp), 0);
-}
-
-/* The whole file in a malloc'd buffer. */
-static unsigned char *read_bytes(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    unsigned char *buf = malloc(1 << 16);
-    assert_non_null(buf);
-    *len = fread(buf, 1, 1 << 16, fp);
-    fclose(fp);
-    return buf;
-}
 
 /* A .npy image: magic, version major.0, the header length (header_len_field, or the real one
  * when it is (size_t)-1), header text as given (no padding added) and nbytes of data. */
@@ -115,37 +66,8 @@ static void expect_bad(const char *name, const char *header, size_t nfloats, opt
     assert_true(nfloats <= 16);
     size_t len = make_npy(buf, 1, (size_t)-1, header, data, nfloats * sizeof(float));
     char path[512];
-    write_bytes(path_in(path, sizeof path, name), buf, len);
+    tu_write_file(tu_path_in(path, sizeof path, name), buf, len);
     expect_read_failure(path, want, needle);
-}
-
-/* Names in folder other than "." and "..", sorted into one comma-separated string. */
-static void list_folder(const char *folder, char *out, size_t size)
-{
-    char names[16][256];
-    int n = 0;
-    DIR *d = opendir(folder);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        assert_true(n < 16);
-        snprintf(names[n++], sizeof names[0], "%s", e->d_name);
-    }
-    closedir(d);
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-            char t[256];
-            memcpy(t, names[j], sizeof t);
-            memcpy(names[j], names[j - 1], sizeof t);
-            memcpy(names[j - 1], t, sizeof t);
-        }
-    out[0] = '\0';
-    for (int i = 0; i < n; i++) {
-        size_t used = strlen(out);
-        snprintf(out + used, size - used, "%s%s", i ? "," : "", names[i]);
-    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -161,7 +83,7 @@ static void round_trip(const char *name, const size_t *shape, int ndim)
         data[i] = (float)i * 0.5f - 3.25f;
 
     char path[512], message[512] = "";
-    path_in(path, sizeof path, name);
+    tu_path_in(path, sizeof path, name);
     TU_OK(optcl_npy_write(path, data, shape, ndim, message, sizeof message), message);
 
     optcl_array a;
@@ -178,7 +100,7 @@ static void round_trip(const char *name, const size_t *shape, int ndim)
 
     /* numpy's layout: version 1.0, the data 64-byte aligned, the header ending in '\n'. */
     size_t len;
-    unsigned char *bytes = read_bytes(path, &len);
+    unsigned char *bytes = tu_read_file(path, &len);
     assert_memory_equal(bytes, "\x93NUMPY\x01\x00", 8);
     size_t hlen = (size_t)bytes[8] | (size_t)bytes[9] << 8;
     assert_int_equal((10 + hlen) % 64, 0);
@@ -208,12 +130,12 @@ static void expect_header(const char *name, const size_t *shape, int ndim, const
     float *data = calloc(50 * 37, sizeof(float)); /* the largest shape used below */
     assert_non_null(data);
     char path[512], message[512] = "";
-    path_in(path, sizeof path, name);
+    tu_path_in(path, sizeof path, name);
     optcl_status st = optcl_npy_write(path, data, shape, ndim, message, sizeof message);
     free(data);
     TU_OK(st, message);
     size_t len;
-    unsigned char *bytes = read_bytes(path, &len);
+    unsigned char *bytes = tu_read_file(path, &len);
     assert_int_equal((size_t)bytes[8] | (size_t)bytes[9] << 8, header_len);
     size_t dict_len = strlen(dict);
     assert_memory_equal(bytes + 10, dict, dict_len);
@@ -241,8 +163,8 @@ static void read_handmade(unsigned major, const char *header)
     const float data[6] = {1.0f, -2.0f, 3.5f, 0.25f, -0.0f, 1e30f};
     size_t len = make_npy(buf, major, (size_t)-1, header, data, sizeof data);
     char path[512], message[512] = "";
-    path_in(path, sizeof path, "handmade.npy");
-    write_bytes(path, buf, len);
+    tu_path_in(path, sizeof path, "handmade.npy");
+    tu_write_file(path, buf, len);
 
     optcl_array a;
     TU_OK(optcl_npy_read(path, &a, message, sizeof message), message);
@@ -270,10 +192,10 @@ static void test_read_scalar_and_empty(void **state)
     static unsigned char buf[256];
     const float x = 42.0f;
     char path[512], message[512] = "";
-    path_in(path, sizeof path, "s.npy");
-    write_bytes(path, buf,
-                make_npy(buf, 1, (size_t)-1,
-                         "{'descr': '<f4', 'fortran_order': False, 'shape': ()}\n", &x, 4));
+    tu_path_in(path, sizeof path, "s.npy");
+    tu_write_file(path, buf,
+                  make_npy(buf, 1, (size_t)-1,
+                           "{'descr': '<f4', 'fortran_order': False, 'shape': ()}\n", &x, 4));
     optcl_array a;
     TU_OK(optcl_npy_read(path, &a, message, sizeof message), message);
     assert_int_equal(a.ndim, 0);
@@ -281,9 +203,9 @@ static void test_read_scalar_and_empty(void **state)
     assert_true(a.data[0] == 42.0f);
     optcl_array_free(&a);
 
-    write_bytes(path, buf,
-                make_npy(buf, 1, (size_t)-1,
-                         "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 0)}\n", NULL, 0));
+    tu_write_file(path, buf,
+                  make_npy(buf, 1, (size_t)-1,
+                           "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 0)}\n", NULL, 0));
     TU_OK(optcl_npy_read(path, &a, message, sizeof message), message);
     assert_int_equal(a.ndim, 2);
     assert_int_equal(a.count, 0);
@@ -296,39 +218,39 @@ static void test_read_bad_files(void **state)
     const optcl_status F = OPTCL_ERROR_FORMAT;
     char path[512];
 
-    expect_read_failure(path_in(path, sizeof path, "missing.npy"), OPTCL_ERROR_IO,
+    expect_read_failure(tu_path_in(path, sizeof path, "missing.npy"), OPTCL_ERROR_IO,
                         strerror(ENOENT));
-    expect_read_failure(g_dir, OPTCL_ERROR_IO, "cannot read");
+    expect_read_failure(tu_group_dir(), OPTCL_ERROR_IO, "cannot read");
 
-    write_bytes(path_in(path, sizeof path, "empty.npy"), "", 0);
+    tu_write_file(tu_path_in(path, sizeof path, "empty.npy"), "", 0);
     expect_read_failure(path, F, "truncated");
-    write_bytes(path_in(path, sizeof path, "magic.npy"), "\x93NUMPX\x01\x00\x10\x00{}", 12);
+    tu_write_file(tu_path_in(path, sizeof path, "magic.npy"), "\x93NUMPX\x01\x00\x10\x00{}", 12);
     expect_read_failure(path, F, "magic");
-    write_bytes(path_in(path, sizeof path, "text.npy"), "hello", 5);
+    tu_write_file(tu_path_in(path, sizeof path, "text.npy"), "hello", 5);
     expect_read_failure(path, F, "magic");
-    write_bytes(path_in(path, sizeof path, "short.npy"), "\x93NUMPY\x01\x00\x10", 9);
+    tu_write_file(tu_path_in(path, sizeof path, "short.npy"), "\x93NUMPY\x01\x00\x10", 9);
     expect_read_failure(path, F, "truncated");
 
     static unsigned char buf[4096];
     const char *good = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n";
     const float two[2] = {1, 2};
-    write_bytes(path_in(path, sizeof path, "v4.npy"), buf,
-                make_npy(buf, 4, (size_t)-1, good, two, sizeof two));
+    tu_write_file(tu_path_in(path, sizeof path, "v4.npy"), buf,
+                  make_npy(buf, 4, (size_t)-1, good, two, sizeof two));
     expect_read_failure(path, F, "version 4.0");
     size_t len = make_npy(buf, 1, (size_t)-1, good, two, sizeof two);
     buf[7] = 1;
-    write_bytes(path_in(path, sizeof path, "v11.npy"), buf, len);
+    tu_write_file(tu_path_in(path, sizeof path, "v11.npy"), buf, len);
     expect_read_failure(path, F, "version 1.1");
 
     /* The length field points past the end, and a header cut off in the middle. */
-    write_bytes(path_in(path, sizeof path, "longhdr.npy"), buf,
-                make_npy(buf, 1, 1000, good, two, sizeof two));
+    tu_write_file(tu_path_in(path, sizeof path, "longhdr.npy"), buf,
+                  make_npy(buf, 1, 1000, good, two, sizeof two));
     expect_read_failure(path, F, "past the end");
-    write_bytes(path_in(path, sizeof path, "longhdr3.npy"), buf,
-                make_npy(buf, 3, 0x7fffffff, good, two, sizeof two));
+    tu_write_file(tu_path_in(path, sizeof path, "longhdr3.npy"), buf,
+                  make_npy(buf, 3, 0x7fffffff, good, two, sizeof two));
     expect_read_failure(path, F, "past the end");
     len = make_npy(buf, 1, (size_t)-1, good, NULL, 0);
-    write_bytes(path_in(path, sizeof path, "cut.npy"), buf, len - 20);
+    tu_write_file(tu_path_in(path, sizeof path, "cut.npy"), buf, len - 20);
     expect_read_failure(path, F, "past the end");
 
     expect_bad("f8.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }\n", 2, F,
@@ -391,24 +313,9 @@ static optcl_status read_via_fifo(const void *bytes, size_t len, optcl_array *a,
                                   size_t message_size)
 {
     char path[512];
-    path_in(path, sizeof path, "pipe.npy");
-    unlink(path);
-    assert_int_equal(mkfifo(path, 0600), 0);
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        /* The reader may stop early and close; dying of SIGPIPE then is fine. */
-        FILE *fp = fopen(path, "wb");
-        if (fp) {
-            fwrite(bytes, 1, len, fp);
-            fclose(fp);
-        }
-        _exit(0);
-    }
+    pid_t child = tu_fifo_feed(tu_path_in(path, sizeof path, "pipe.npy"), bytes, len);
     optcl_status st = optcl_npy_read(path, a, message, message_size);
-    int wstatus;
-    assert_int_equal(waitpid(child, &wstatus, 0), child);
-    unlink(path);
+    tu_fifo_reap(child, path);
     return st;
 }
 
@@ -452,7 +359,7 @@ static void test_read_messages(void **state)
 {
     (void)state;
     char path[512];
-    path_in(path, sizeof path, "missing.npy");
+    tu_path_in(path, sizeof path, "missing.npy");
     optcl_array a;
     /* No message buffer, and one too small for the message: still NUL-terminated. */
     assert_int_equal(optcl_npy_read(path, &a, NULL, 0), OPTCL_ERROR_IO);
@@ -472,8 +379,8 @@ static void test_write_missing_folder(void **state)
 {
     (void)state;
     char path[512], folder[512], message[512] = "";
-    path_in(folder, sizeof folder, "no_such_folder");
-    path_in(path, sizeof path, "no_such_folder/x.npy");
+    tu_path_in(folder, sizeof folder, "no_such_folder");
+    tu_path_in(path, sizeof path, "no_such_folder/x.npy");
     const float data[2] = {1, 2};
     const size_t shape[] = {2};
     assert_int_equal(optcl_npy_write(path, data, shape, 1, message, sizeof message),
@@ -489,8 +396,8 @@ static void test_write_replaces(void **state)
 {
     (void)state;
     char folder[512], path[512], message[512] = "", listing[1024];
-    assert_int_equal(mkdir(path_in(folder, sizeof folder, "replace"), 0700), 0);
-    path_in(path, sizeof path, "replace/state.npy");
+    assert_int_equal(mkdir(tu_path_in(folder, sizeof folder, "replace"), 0700), 0);
+    tu_path_in(path, sizeof path, "replace/state.npy");
 
     const float first[3] = {1, 2, 3}, second[5] = {5, 6, 7, 8, 9};
     const size_t s3[] = {3}, s5[] = {5};
@@ -504,7 +411,7 @@ static void test_write_replaces(void **state)
     optcl_array_free(&a);
 
     /* Nothing but the target: no temporary left behind. */
-    list_folder(folder, listing, sizeof listing);
+    tu_list_folder(folder, listing, sizeof listing);
     assert_string_equal(listing, "state.npy");
 
     /* A refused write (ndim out of range) leaves the old file as it was, and no temporary. */
@@ -520,22 +427,22 @@ static void test_write_replaces(void **state)
     TU_OK(optcl_npy_read(path, &a, message, sizeof message), message);
     assert_int_equal(a.count, 5);
     optcl_array_free(&a);
-    list_folder(folder, listing, sizeof listing);
+    tu_list_folder(folder, listing, sizeof listing);
     assert_string_equal(listing, "state.npy");
 
     /* A rename that fails (the target is a folder) removes the temporary it had written. */
     char sub[512];
-    assert_int_equal(mkdir(path_in(sub, sizeof sub, "replace/sub"), 0700), 0);
+    assert_int_equal(mkdir(tu_path_in(sub, sizeof sub, "replace/sub"), 0700), 0);
     assert_int_equal(optcl_npy_write(sub, second, s5, 1, message, sizeof message),
                      OPTCL_ERROR_IO);
     assert_non_null(strstr(message, sub));
-    list_folder(folder, listing, sizeof listing);
+    tu_list_folder(folder, listing, sizeof listing);
     assert_string_equal(listing, "state.npy,sub");
     /* A path naming a folder is refused before anything is created. */
     strcat(sub, "/");
     assert_int_equal(optcl_npy_write(sub, second, s5, 1, message, sizeof message),
                      OPTCL_ERROR_INVALID_ARGUMENT);
-    list_folder(folder, listing, sizeof listing);
+    tu_list_folder(folder, listing, sizeof listing);
     assert_string_equal(listing, "state.npy,sub");
 }
 
@@ -543,7 +450,7 @@ static void test_write_relative_path(void **state)
 {
     (void)state;
     char folder[512], cwd[4096], message[512] = "", listing[1024];
-    assert_int_equal(mkdir(path_in(folder, sizeof folder, "relative"), 0700), 0);
+    assert_int_equal(mkdir(tu_path_in(folder, sizeof folder, "relative"), 0700), 0);
     assert_non_null(getcwd(cwd, sizeof cwd));
     assert_int_equal(chdir(folder), 0);
 
@@ -557,7 +464,7 @@ static void test_write_relative_path(void **state)
     TU_OK(rst, message);
     assert_true(a.count == 1 && a.data[0] == 7.0f);
     optcl_array_free(&a);
-    list_folder(folder, listing, sizeof listing);
+    tu_list_folder(folder, listing, sizeof listing);
     assert_string_equal(listing, "bare.npy");
 }
 
@@ -575,5 +482,5 @@ int main(void)
         cmocka_unit_test(test_write_replaces),
         cmocka_unit_test(test_write_relative_path),
     };
-    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+    return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
 }

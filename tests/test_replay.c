@@ -10,28 +10,18 @@
  * temporary file. Input files are written here byte by byte (the checkpoints by the CLI). */
 #include "testutil.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "optcl.h"
-
-
-extern char **environ;
 
 #define STDERR_CAP 8192
 #define MAX_ARGS 32
 
-/* The fixture: <dir>/in holds the input files, <dir>/out receives OUT. */
-static char *g_dir;
+/* The fixture: <tu_group_dir()>/in holds the input files, <tu_group_dir()>/out receives OUT. */
 static char g_in[1024];
 static char g_out[1024];
 
@@ -39,70 +29,12 @@ static char g_out[1024];
 /* Helpers                                                                                  */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Runs argv with stdout discarded and stderr captured (NUL-terminated, truncated). Returns the
- * exit status, 128 + signal for a killed child, or -1 when it could not be started. */
-static int rp_run(char *const argv[], char *err, size_t err_size)
-{
-    int fds[2];
-    err[0] = '\0';
-    if (pipe(fds) != 0) {
-        snprintf(err, err_size, "pipe: %s", strerror(errno));
-        return -1;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        snprintf(err, err_size, "posix_spawn %s: %s", argv[0], strerror(rc));
-        return -1;
-    }
-    size_t used = 0;
-    char chunk[1024];
-    for (;;) {
-        ssize_t n = read(fds[0], chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        size_t take = (size_t)n;
-        if (take > err_size - 1 - used)
-            take = err_size - 1 - used;
-        memcpy(err + used, chunk, take);
-        used += take;
-    }
-    err[used] = '\0';
-    close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return -1;
-}
-
+/* <in>/name with exactly size bytes. */
 static void rp_write_bytes(const char *name, const void *bytes, size_t size)
 {
     char path[1280];
     snprintf(path, sizeof path, "%s/%s", g_in, name);
-    FILE *fh = fopen(path, "wb");
-    if (!fh)
-        fail_msg("cannot create %s: %s", path, strerror(errno));
-    if (size && fwrite(bytes, 1, size, fh) != size)
-        fail_msg("cannot write %s", path);
-    if (fclose(fh) != 0)
-        fail_msg("cannot close %s", path);
+    tu_write_file(path, bytes, size);
 }
 
 /* Builds a version 1.0 .npy image: magic, version, header length, the dict text padded with
@@ -141,40 +73,6 @@ static void rp_write_f4(const char *name, const char *shape, const float *data, 
     rp_write_npy(name, dict, data, count * sizeof(float), 0);
 }
 
-static size_t rp_count_entries(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d)
-        fail_msg("cannot list %s: %s", path, strerror(errno));
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            n++;
-    closedir(d);
-    return n;
-}
-
-/* Names of what is in a folder, for failure messages. */
-static void rp_list_entries(const char *path, char *buf, size_t size)
-{
-    buf[0] = '\0';
-    DIR *d = opendir(path);
-    if (!d)
-        return;
-    struct dirent *e;
-    size_t used = 0;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        int w = snprintf(buf + used, size - used, "%s%s", used ? " " : "", e->d_name);
-        if (w < 0 || (size_t)w >= size - used)
-            break;
-        used += (size_t)w;
-    }
-    closedir(d);
-}
-
 /* Expands an argument: "@OUT" is <out>/OUT.npy, "@name" is <in>/name, anything else as is. */
 static char *rp_expand(const char *arg)
 {
@@ -205,15 +103,8 @@ static int rp_replay(const char *const *args, char *err, size_t err_size, char *
         argv[argc++] = rp_expand(args[i]);
     }
     argv[argc] = NULL;
-    size_t used = 0;
-    cmdline[0] = '\0';
-    for (int i = 1; i < argc; i++) {
-        int w = snprintf(cmdline + used, cmd_size - used, "%s%s", i > 1 ? " " : "", argv[i]);
-        if (w < 0 || (size_t)w >= cmd_size - used)
-            break;
-        used += (size_t)w;
-    }
-    int rc = rp_run(argv, err, err_size);
+    tu_join_args(cmdline, cmd_size, (const char *const *)argv + 1);
+    int rc = tu_run(argv, err, err_size);
     for (int i = 0; i < argc; i++)
         free(argv[i]);
     return rc;
@@ -237,12 +128,10 @@ static const float EXPECTED[2][3] = {{0.5f, -2.25f, 1.5f}, {0.375f, -1.75f, -0.5
 
 static int rp_setup(void **state)
 {
-    (void)state;
-    g_dir = tu_make_tempdir();
-    if (!g_dir)
+    if (tu_group_dir_setup(state) != 0)
         return -1;
-    snprintf(g_in, sizeof g_in, "%s/in", g_dir);
-    snprintf(g_out, sizeof g_out, "%s/out", g_dir);
+    tu_path_in(g_in, sizeof g_in, "in");
+    tu_path_in(g_out, sizeof g_out, "out");
     if (mkdir(g_in, 0700) != 0 || mkdir(g_out, 0700) != 0)
         return -1;
 
@@ -314,27 +203,15 @@ static int rp_setup(void **state)
         return -1;
     }
     snprintf(path, sizeof path, "%s/ck_sgd.safetensors", g_in);
-    FILE *fh = fopen(path, "rb");
-    if (!fh)
+    size_t ck_size = 0;
+    unsigned char *ck = tu_read_file(path, &ck_size);
+    if (ck_size < 64) {
+        free(ck);
         return -1;
-    static unsigned char ck[1 << 16];
-    size_t ck_size = fread(ck, 1, sizeof ck, fh);
-    fclose(fh);
-    if (ck_size < 64 || ck_size == sizeof ck)
-        return -1;
+    }
     rp_write_bytes("ck_cut_half.safetensors", ck, ck_size / 2);
     rp_write_bytes("ck_cut_data.safetensors", ck, ck_size - 4);
-    return 0;
-}
-
-static int rp_teardown(void **state)
-{
-    (void)state;
-    if (g_dir) {
-        tu_remove_tree(g_dir);
-        free(g_dir);
-        g_dir = NULL;
-    }
+    free(ck);
     return 0;
 }
 
@@ -369,8 +246,7 @@ static void rp_good_run(const char *backend)
 
     /* OUT and nothing else. */
     char names[1024];
-    rp_list_entries(g_out, names, sizeof names);
-    if (rp_count_entries(g_out) != 1)
+    if (tu_list_folder(g_out, names, sizeof names) != 1)
         fail_msg("%s: the output folder holds more than OUT: %s", backend, names);
 }
 
@@ -383,18 +259,8 @@ static void test_good_reference(void **state)
 static void test_good_opencl(void **state)
 {
     (void)state;
-    optcl_context_config cfg = optcl_context_config_default();
-    cfg.backend = OPTCL_BACKEND_OPENCL;
-    optcl_context *ctx = NULL;
-    char why[512] = "";
-    optcl_status st = optcl_context_create(&cfg, &ctx, why, sizeof why);
-    if (st == OPTCL_ERROR_NO_DEVICE || st == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */) {
-        if (!tu_allow_no_device())
-            fail_msg("no OpenCL device: %s (OPTCL_TEST_ALLOW_NO_DEVICE=1 skips)", why);
-        print_message("[  SKIP    ] no OpenCL device: %s\n", why);
+    if (tu_opencl_missing())
         skip();
-    }
-    optcl_context_destroy(ctx);
     rp_good_run("opencl");
 }
 
@@ -558,7 +424,7 @@ static void test_bad_case(void **state)
 {
     const bad_case *bc = *state;
     rp_clear_out();
-    size_t in_before = rp_count_entries(g_in);
+    size_t in_before = tu_list_folder(g_in, NULL, 0);
 
     char err[STDERR_CAP], cmd[2048];
     int rc = rp_replay(bc->args, err, sizeof err, cmd, sizeof cmd);
@@ -582,13 +448,10 @@ static void test_bad_case(void **state)
 
     /* No OUT, no temporary file, inputs neither added nor removed. */
     char names[1024];
-    rp_list_entries(g_out, names, sizeof names);
-    if (rp_count_entries(g_out) != 0)
+    if (tu_list_folder(g_out, names, sizeof names) != 0)
         fail_msg("%s: `optcl %s` failed but left files behind: %s", bc->name, cmd, names);
-    if (rp_count_entries(g_in) != in_before) {
-        rp_list_entries(g_in, names, sizeof names);
+    if (tu_list_folder(g_in, names, sizeof names) != in_before)
         fail_msg("%s: `optcl %s` changed the input folder: %s", bc->name, cmd, names);
-    }
 }
 
 int main(void)
@@ -602,5 +465,5 @@ int main(void)
                                          (void *)&BAD_CASES[i]};
     tests[n++] = (struct CMUnitTest){"inputs_untouched", test_inputs_untouched, NULL, NULL,
                                      NULL};
-    return _cmocka_run_group_tests("replay", tests, n, rp_setup, rp_teardown);
+    return _cmocka_run_group_tests("replay", tests, n, rp_setup, tu_group_dir_teardown);
 }

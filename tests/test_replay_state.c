@@ -8,20 +8,13 @@
  * line on stderr and no OUT. The split input files are written here with optcl_npy_write. */
 #include "testutil.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "optcl.h"
-
-extern char **environ;
 
 #define STDERR_CAP 8192
 #define MAX_ARGS 40
@@ -85,59 +78,6 @@ static float g_p0[N], g_grads[T * N];
 /* Helpers                                                                                  */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Runs argv with stdout discarded and stderr captured (NUL-terminated, truncated). Returns the
- * exit status, 128 + signal for a killed child, or -1 when it could not be started. */
-static int st_run(char *const argv[], char *err, size_t err_size)
-{
-    int fds[2];
-    err[0] = '\0';
-    if (pipe(fds) != 0) {
-        snprintf(err, err_size, "pipe: %s", strerror(errno));
-        return -1;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        snprintf(err, err_size, "posix_spawn %s: %s", argv[0], strerror(rc));
-        return -1;
-    }
-    size_t used = 0;
-    char chunk[1024];
-    for (;;) {
-        ssize_t n = read(fds[0], chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        size_t take = (size_t)n;
-        if (take > err_size - 1 - used)
-            take = err_size - 1 - used;
-        memcpy(err + used, chunk, take);
-        used += take;
-    }
-    err[used] = '\0';
-    close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return -1;
-}
-
 /* The files of one test, all in its temp folder. */
 typedef struct st_files {
     char p0[1024], g[1024], m[1024], full[1024], ck[1024];
@@ -190,15 +130,8 @@ static int st_replay(const state_test *t, const char *const *files, const char *
         argv[argc++] = keys[i];
     }
     argv[argc] = NULL;
-    size_t used = 0;
-    cmd[0] = '\0';
-    for (int i = 1; i < argc; i++) {
-        int w = snprintf(cmd + used, cmd_size - used, "%s%s", i > 1 ? " " : "", argv[i]);
-        if (w < 0 || (size_t)w >= cmd_size - used)
-            break;
-        used += (size_t)w;
-    }
-    return st_run((char *const *)argv, err, STDERR_CAP);
+    tu_join_args(cmd, cmd_size, argv + 1);
+    return tu_run((char *const *)argv, err, STDERR_CAP);
 }
 
 /* Requires the rows of path to be rows `from`.. of full, bit for bit. */
@@ -246,22 +179,6 @@ static void st_expect_refused(const state_test *t, const char *what, int rc, con
 /* ---------------------------------------------------------------------------------------- */
 /* The test                                                                                 */
 /* ---------------------------------------------------------------------------------------- */
-
-static int st_opencl_missing(void)
-{
-    optcl_context_config cfg = optcl_context_config_default();
-    cfg.backend = OPTCL_BACKEND_OPENCL;
-    optcl_context *ctx = NULL;
-    char why[512] = "";
-    optcl_status st = optcl_context_create(&cfg, &ctx, why, sizeof why);
-    optcl_context_destroy(ctx);
-    if (st != OPTCL_ERROR_NO_DEVICE && st != -1001 /* CL_PLATFORM_NOT_FOUND_KHR */)
-        return 0;
-    if (!tu_allow_no_device())
-        fail_msg("no OpenCL device: %s (OPTCL_TEST_ALLOW_NO_DEVICE=1 skips)", why);
-    print_message("[  SKIP    ] no OpenCL device: %s\n", why);
-    return 1;
-}
 
 static void st_split_one(const state_test *t, const st_files *f, const optcl_array *full,
                          size_t a)
@@ -319,7 +236,7 @@ static void st_split_one(const state_test *t, const st_files *f, const optcl_arr
 static void st_case_test(void **state)
 {
     const state_test *t = *state;
-    if (strcmp(t->backend, "opencl") == 0 && st_opencl_missing())
+    if (strcmp(t->backend, "opencl") == 0 && tu_opencl_missing())
         skip();
     char *dir = tu_make_tempdir();
     assert_non_null(dir);

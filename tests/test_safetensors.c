@@ -6,7 +6,6 @@
 #include "../host/json.h"
 #include "../host/safetensors.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdalign.h>
@@ -14,88 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-static char *g_dir; /* this run's temporary folder */
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    g_dir = tu_make_tempdir();
-    return g_dir ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    if (g_dir)
-        tu_remove_tree(g_dir);
-    free(g_dir);
-    g_dir = NULL;
-    return 0;
-}
-
-/* "<g_dir>/<name>" in a caller's buffer. */
-static const char *path_in(char *buf, size_t size, const char *name)
-{
-    int n = snprintf(buf, size, "%s/%s", g_dir, name);
-    assert_true(n > 0 && (size_t)n < size);
-    return buf;
-}
-
-static void write_bytes(const char *path, const void *bytes, size_t len)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(bytes, 1, len, fp), len);
-    assert_int_equal(fclose(fp), 0);
-}
-
-/* The whole file in a malloc'd buffer. */
-static unsigned char *read_bytes(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long size = ftell(fp);
-    assert_true(size >= 0);
-    rewind(fp);
-    unsigned char *buf = malloc((size_t)size + 1);
-    assert_non_null(buf);
-    *len = fread(buf, 1, (size_t)size, fp);
-    assert_int_equal(*len, (size_t)size);
-    fclose(fp);
-    return buf;
-}
-
-static int compare_entries(const void *a, const void *b)
-{
-    return strcmp(a, b);
-}
-
-/* The folder's entries, sorted and comma-separated. */
-static void list_folder(const char *folder, char *out, size_t size)
-{
-    char names[16][256];
-    int n = 0;
-    DIR *d = opendir(folder);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        assert_true(n < 16);
-        snprintf(names[n++], sizeof names[0], "%s", e->d_name);
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], compare_entries);
-    out[0] = '\0';
-    for (int i = 0; i < n; i++) {
-        size_t used = strlen(out);
-        snprintf(out + used, size - used, "%s%s", i ? "," : "", names[i]);
-    }
-}
 
 /* A safetensors image in buf: the length field (length_field, or the padded header's length
  * when it is UINT64_MAX), the header padded with spaces to a multiple of 8 as the reference
@@ -146,8 +64,8 @@ static void expect_bad(const char *header, size_t data_len, const char *want)
 {
     static unsigned char buf[4096];
     char path[512];
-    path_in(path, sizeof path, "bad.safetensors");
-    write_bytes(path, buf, make_st(buf, sizeof buf, UINT64_MAX, header, NULL, data_len));
+    tu_path_in(path, sizeof path, "bad.safetensors");
+    tu_write_file(path, buf, make_st(buf, sizeof buf, UINT64_MAX, header, NULL, data_len));
     expect_failure(path, OPTCL_ERROR_FORMAT, want);
 }
 
@@ -177,7 +95,7 @@ static void test_round_trip(void **state)
         {"\xf0\x9f\x98\x80", meta_values[3]}, {"empty", meta_values[4]}};
     const size_t nt = sizeof t / sizeof t[0], nm = sizeof meta / sizeof meta[0];
     char path[512], message[1024] = "";
-    path_in(path, sizeof path, "rt.safetensors");
+    tu_path_in(path, sizeof path, "rt.safetensors");
     TU_OK(optcl__st_write(path, t, nt, meta, nm, message, sizeof message), message);
 
     optcl__st_file f;
@@ -213,7 +131,7 @@ static void test_round_trip(void **state)
 
     /* The header: 8-aligned, "__metadata__" first, JSON, then only spaces; then the data. */
     size_t len;
-    unsigned char *bytes = read_bytes(path, &len);
+    unsigned char *bytes = tu_read_file(path, &len);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = n << 8 | bytes[i];
@@ -247,17 +165,17 @@ static void test_write_matches_python(void **state)
     const optcl__st_tensor t = {"a", 1, {2}, a, 2};
     const optcl__st_meta meta = {"format", "pt"};
     char path[512], message[512] = "";
-    path_in(path, sizeof path, "py.safetensors");
+    tu_path_in(path, sizeof path, "py.safetensors");
     TU_OK(optcl__st_write(path, &t, 1, &meta, 1, message, sizeof message), message);
     size_t len;
-    unsigned char *bytes = read_bytes(path, &len);
+    unsigned char *bytes = tu_read_file(path, &len);
     assert_int_equal(len, want_len);
     assert_memory_equal(bytes, want, len);
     free(bytes);
 
     /* No tensors and no metadata: "{}" and its padding. */
     TU_OK(optcl__st_write(path, NULL, 0, NULL, 0, message, sizeof message), message);
-    bytes = read_bytes(path, &len);
+    bytes = tu_read_file(path, &len);
     assert_int_equal(len, 16);
     assert_memory_equal(bytes, "\x08\0\0\0\0\0\0\0{}      ", 16);
     free(bytes);
@@ -276,7 +194,7 @@ static void test_read_handmade(void **state)
     static unsigned char buf[1024];
     const float data[5] = {10, 20, 30, 40, 50}; /* "b" [1, 2] first, then "a" [3] */
     char path[512], message[512] = "";
-    path_in(path, sizeof path, "hand.safetensors");
+    tu_path_in(path, sizeof path, "hand.safetensors");
     const char *headers[] = {
         "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"F32\",\"shape\":[3],"
         "\"data_offsets\":[8,20]},\"b\":{\"dtype\":\"F32\",\"shape\":[1,2],"
@@ -287,7 +205,7 @@ static void test_read_handmade(void **state)
         "\"b\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[0,8]}}",
     };
     for (size_t h = 0; h < 3; h++) {
-        write_bytes(path, buf, make_st(buf, sizeof buf, UINT64_MAX, headers[h], data, 20));
+        tu_write_file(path, buf, make_st(buf, sizeof buf, UINT64_MAX, headers[h], data, 20));
         optcl__st_file f;
         TU_OK(optcl__st_read(path, &f, message, sizeof message), message);
         assert_int_equal(f.tensor_count, 2);
@@ -322,13 +240,13 @@ static void test_truncated(void **state)
     static unsigned char buf[512];
     size_t len = small_file(buf, sizeof buf);
     char path[512], message[512] = "";
-    path_in(path, sizeof path, "cut.safetensors");
-    write_bytes(path, buf, len);
+    tu_path_in(path, sizeof path, "cut.safetensors");
+    tu_write_file(path, buf, len);
     optcl__st_file f;
     TU_OK(optcl__st_read(path, &f, message, sizeof message), message);
     optcl__st_free(&f);
     for (size_t cut = 0; cut < len; cut++) {
-        write_bytes(path, buf, cut);
+        tu_write_file(path, buf, cut);
         expect_failure(path, OPTCL_ERROR_FORMAT, cut < 8 ? "too short" : "");
     }
 }
@@ -336,7 +254,7 @@ static void test_truncated(void **state)
 /* Reads a corrupted image: it may be refused, or read if it is still valid, never crash. */
 static optcl_status read_mutant(const char *path, const unsigned char *buf, size_t len)
 {
-    write_bytes(path, buf, len);
+    tu_write_file(path, buf, len);
     optcl__st_file f;
     char message[512] = "";
     optcl_status st = optcl__st_read(path, &f, message, sizeof message);
@@ -362,7 +280,7 @@ static void test_bit_flips(void **state)
     static unsigned char buf[512];
     size_t len = small_file(buf, sizeof buf);
     char path[512];
-    path_in(path, sizeof path, "flip.safetensors");
+    tu_path_in(path, sizeof path, "flip.safetensors");
     /* Every flip in the length field moves the header's end, which no valid file survives. */
     for (int bit = 0; bit < 64; bit++) {
         buf[bit / 8] ^= (unsigned char)(1u << bit % 8);
@@ -385,11 +303,11 @@ static void test_oversized_header(void **state)
     (void)state;
     static unsigned char buf[256];
     char path[512];
-    path_in(path, sizeof path, "big.safetensors");
+    tu_path_in(path, sizeof path, "big.safetensors");
     const char *header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
     const uint64_t lengths[] = {(uint64_t)1 << 40, UINT64_MAX - 1, OPTCL__ST_MAX_HEADER + 1ull};
     for (size_t i = 0; i < 3; i++) {
-        write_bytes(path, buf, make_st(buf, sizeof buf, lengths[i], header, NULL, 4));
+        tu_write_file(path, buf, make_st(buf, sizeof buf, lengths[i], header, NULL, 4));
         expect_failure(path, OPTCL_ERROR_FORMAT, "exceeds the limit");
     }
     /* A file long enough for a header over the limit (sparse: nothing is really written) is
@@ -400,7 +318,7 @@ static void test_oversized_header(void **state)
     assert_int_equal(close(fd), 0);
     expect_failure(path, OPTCL_ERROR_FORMAT, "exceeds the limit");
 
-    write_bytes(path, buf, make_st(buf, sizeof buf, 1000, header, NULL, 4));
+    tu_write_file(path, buf, make_st(buf, sizeof buf, 1000, header, NULL, 4));
     expect_failure(path, OPTCL_ERROR_FORMAT, "past the end of the file");
 }
 
@@ -410,9 +328,9 @@ static void test_bad_headers(void **state)
 {
     (void)state;
     char path[512];
-    expect_failure(path_in(path, sizeof path, "missing.safetensors"), OPTCL_ERROR_IO,
+    expect_failure(tu_path_in(path, sizeof path, "missing.safetensors"), OPTCL_ERROR_IO,
                    strerror(ENOENT));
-    expect_failure(g_dir, OPTCL_ERROR_IO, "cannot read");
+    expect_failure(tu_group_dir(), OPTCL_ERROR_IO, "cannot read");
 
     expect_bad("", 0, "does not start with '{'");
     expect_bad("hello", 0, "does not start with '{'");
@@ -471,7 +389,7 @@ static void test_bad_headers(void **state)
     static unsigned char buf[256];
     size_t len = make_st(buf, sizeof buf, UINT64_MAX, "{}", NULL, 0);
     buf[10] = '\0';
-    write_bytes(path_in(path, sizeof path, "nul.safetensors"), buf, len);
+    tu_write_file(tu_path_in(path, sizeof path, "nul.safetensors"), buf, len);
     expect_failure(path, OPTCL_ERROR_FORMAT, "not valid JSON");
 }
 
@@ -481,24 +399,9 @@ static optcl_status read_via_fifo(const void *bytes, size_t len, optcl__st_file 
                                   char *message, size_t message_size)
 {
     char path[512];
-    path_in(path, sizeof path, "pipe.safetensors");
-    unlink(path);
-    assert_int_equal(mkfifo(path, 0600), 0);
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        /* The reader may stop early and close; dying of SIGPIPE then is fine. */
-        FILE *fp = fopen(path, "wb");
-        if (fp) {
-            fwrite(bytes, 1, len, fp);
-            fclose(fp);
-        }
-        _exit(0);
-    }
+    pid_t child = tu_fifo_feed(tu_path_in(path, sizeof path, "pipe.safetensors"), bytes, len);
     optcl_status st = optcl__st_read(path, f, message, message_size);
-    int wstatus;
-    assert_int_equal(waitpid(child, &wstatus, 0), child);
-    unlink(path);
+    tu_fifo_reap(child, path);
     return st;
 }
 
@@ -543,9 +446,9 @@ static void test_write_errors(void **state)
 {
     (void)state;
     char folder[512], path[512], message[512] = "", listing[1024];
-    assert_int_equal(mkdir(path_in(folder, sizeof folder, "refuse"), 0700), 0);
-    path_in(path, sizeof path, "refuse/old.safetensors");
-    write_bytes(path, "old", 3);
+    assert_int_equal(mkdir(tu_path_in(folder, sizeof folder, "refuse"), 0700), 0);
+    tu_path_in(path, sizeof path, "refuse/old.safetensors");
+    tu_write_file(path, "old", 3);
     const float x[4] = {1, 2, 3, 4};
     const optcl__st_meta meta[2] = {{"k", "1"}, {"k", "2"}};
     const struct {
@@ -590,11 +493,11 @@ static void test_write_errors(void **state)
 
     /* Every refusal left the old file alone, and no temporary behind. */
     size_t len;
-    unsigned char *bytes = read_bytes(path, &len);
+    unsigned char *bytes = tu_read_file(path, &len);
     assert_int_equal(len, 3);
     assert_memory_equal(bytes, "old", 3);
     free(bytes);
-    list_folder(folder, listing, sizeof listing);
+    tu_list_folder(folder, listing, sizeof listing);
     assert_string_equal(listing, "old.safetensors");
 }
 
@@ -602,8 +505,8 @@ static void test_write_missing_folder(void **state)
 {
     (void)state;
     char path[512], folder[512], message[512] = "";
-    path_in(folder, sizeof folder, "no_such_folder");
-    path_in(path, sizeof path, "no_such_folder/x.safetensors");
+    tu_path_in(folder, sizeof folder, "no_such_folder");
+    tu_path_in(path, sizeof path, "no_such_folder/x.safetensors");
     const float x = 1;
     const optcl__st_tensor t = {"x", 0, {0}, &x, 1};
     assert_int_equal(optcl__st_write(path, &t, 1, NULL, 0, message, sizeof message),
@@ -619,8 +522,8 @@ static void test_write_replaces(void **state)
 {
     (void)state;
     char folder[512], path[512], message[512] = "", listing[1024];
-    assert_int_equal(mkdir(path_in(folder, sizeof folder, "replace"), 0700), 0);
-    path_in(path, sizeof path, "replace/ckpt.safetensors");
+    assert_int_equal(mkdir(tu_path_in(folder, sizeof folder, "replace"), 0700), 0);
+    tu_path_in(path, sizeof path, "replace/ckpt.safetensors");
     const float first[3] = {1, 2, 3}, second[5] = {5, 6, 7, 8, 9};
     const optcl__st_tensor t1 = {"p", 1, {3}, first, 3}, t2 = {"p", 1, {5}, second, 5};
     const optcl__st_meta m1 = {"step", "1"}, m2 = {"step", "2"};
@@ -634,7 +537,7 @@ static void test_write_replaces(void **state)
     assert_memory_equal(f.tensors[0].data, second, sizeof second);
     assert_string_equal(optcl__st_meta_get(&f, "step"), "2");
     optcl__st_free(&f);
-    list_folder(folder, listing, sizeof listing);
+    tu_list_folder(folder, listing, sizeof listing);
     assert_string_equal(listing, "ckpt.safetensors");
 }
 
@@ -764,5 +667,5 @@ int main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_json_escape),
     };
-    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+    return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
 }

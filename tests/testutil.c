@@ -2,13 +2,20 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 char *tu_make_tempdir(void)
 {
@@ -44,6 +51,210 @@ void tu_remove_tree(const char *path)
     }
     rmdir(path);
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Files                                                                                    */
+/* ---------------------------------------------------------------------------------------- */
+
+static char *g_group_dir; /* tu_group_dir_setup's folder */
+
+int tu_group_dir_setup(void **state)
+{
+    (void)state;
+    g_group_dir = tu_make_tempdir();
+    return g_group_dir ? 0 : -1;
+}
+
+int tu_group_dir_teardown(void **state)
+{
+    (void)state;
+    if (g_group_dir)
+        tu_remove_tree(g_group_dir);
+    free(g_group_dir);
+    g_group_dir = NULL;
+    return 0;
+}
+
+const char *tu_group_dir(void)
+{
+    return g_group_dir;
+}
+
+const char *tu_path_in(char *buf, size_t size, const char *name)
+{
+    int n = snprintf(buf, size, "%s/%s", g_group_dir, name);
+    assert_true(n > 0 && (size_t)n < size);
+    return buf;
+}
+
+void tu_write_file(const char *path, const void *bytes, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp)
+        fail_msg("cannot create %s: %s", path, strerror(errno));
+    if (fwrite(bytes, 1, len, fp) != len)
+        fail_msg("cannot write %s", path);
+    if (fclose(fp) != 0)
+        fail_msg("cannot close %s", path);
+}
+
+unsigned char *tu_read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        fail_msg("cannot open %s: %s", path, strerror(errno));
+    long size = -1;
+    if (fseek(fp, 0, SEEK_END) == 0)
+        size = ftell(fp);
+    if (size < 0 || fseek(fp, 0, SEEK_SET) != 0)
+        fail_msg("cannot find the size of %s", path);
+    unsigned char *buf = malloc((size_t)size + 1);
+    assert_non_null(buf);
+    *len = fread(buf, 1, (size_t)size, fp);
+    if (*len != (size_t)size)
+        fail_msg("cannot read %s: %zu of %ld bytes", path, *len, size);
+    fclose(fp);
+    buf[*len] = '\0';
+    return buf;
+}
+
+static int tu_compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+size_t tu_list_folder(const char *folder, char *out, size_t size)
+{
+    DIR *d = opendir(folder);
+    if (!d)
+        fail_msg("cannot list %s: %s", folder, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            names = realloc(names, cap * sizeof *names);
+            assert_non_null(names);
+        }
+        names[n] = strdup(e->d_name);
+        assert_non_null(names[n]);
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, tu_compare_names);
+    if (size)
+        out[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (used + 1 < size) {
+            int w = snprintf(out + used, size - used, "%s%s", i ? "," : "", names[i]);
+            used = w < 0 ? size : used + (size_t)w;
+        }
+        free(names[i]);
+    }
+    free(names);
+    return n;
+}
+
+pid_t tu_fifo_feed(const char *path, const void *bytes, size_t len)
+{
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        /* The reader may stop early and close; dying of SIGPIPE then is fine. */
+        FILE *fp = fopen(path, "wb");
+        if (fp) {
+            fwrite(bytes, 1, len, fp);
+            fclose(fp);
+        }
+        _exit(0);
+    }
+    return child;
+}
+
+void tu_fifo_reap(pid_t child, const char *path)
+{
+    int wstatus;
+    assert_int_equal(waitpid(child, &wstatus, 0), child);
+    unlink(path);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Child processes                                                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+int tu_run(char *const argv[], char *err, size_t err_size)
+{
+    int fds[2];
+    err[0] = '\0';
+    if (pipe(fds) != 0) {
+        snprintf(err, err_size, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        snprintf(err, err_size, "posix_spawn %s: %s", argv[0], strerror(rc));
+        return -1;
+    }
+    size_t used = 0;
+    char chunk[1024];
+    for (;;) {
+        ssize_t n = read(fds[0], chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        size_t take = (size_t)n;
+        if (take > err_size - 1 - used)
+            take = err_size - 1 - used;
+        memcpy(err + used, chunk, take);
+        used += take;
+    }
+    err[used] = '\0';
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+void tu_join_args(char *buf, size_t size, const char *const *args)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; args[i]; i++) {
+        int w = snprintf(buf + used, size - used, "%s%s", i > 0 ? " " : "", args[i]);
+        if (w < 0 || (size_t)w >= size - used)
+            break;
+        used += (size_t)w;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Contexts and data                                                                        */
+/* ---------------------------------------------------------------------------------------- */
 
 optcl_context *tu_context(optcl_backend backend)
 {
@@ -103,4 +314,25 @@ int tu_allow_no_device(void)
 {
     const char *env = getenv("OPTCL_TEST_ALLOW_NO_DEVICE");
     return env && strcmp(env, "1") == 0;
+}
+
+bool tu_opencl_missing(void)
+{
+    static int probed, missing;
+    static char why[512];
+    if (!probed) {
+        optcl_context_config cfg = optcl_context_config_default();
+        cfg.backend = OPTCL_BACKEND_OPENCL;
+        optcl_context *ctx = NULL;
+        optcl_status st = optcl_context_create(&cfg, &ctx, why, sizeof why);
+        optcl_context_destroy(ctx);
+        missing = st == OPTCL_ERROR_NO_DEVICE || st == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */;
+        probed = 1;
+    }
+    if (!missing)
+        return false;
+    if (!tu_allow_no_device())
+        fail_msg("no OpenCL device: %s (OPTCL_TEST_ALLOW_NO_DEVICE=1 skips)", why);
+    print_message("[  SKIP    ] no OpenCL device: %s\n", why);
+    return true;
 }

@@ -1,11 +1,14 @@
-/* testutil.h — helpers shared by the cmocka suites: temp folders, tolerances, backends. */
+/* testutil.h — helpers shared by the cmocka suites: temp folders, whole files, child processes,
+ * tolerances, backends. */
 #ifndef OPTCL_TESTUTIL_H
 #define OPTCL_TESTUTIL_H
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -14,6 +17,42 @@
 /* A fresh folder under /tmp (malloc'd path) and its recursive removal. */
 char *tu_make_tempdir(void);
 void tu_remove_tree(const char *path);
+
+/* Group fixtures for a suite that keeps its files in one temp folder, tu_group_dir(): the
+ * setup creates it (returning -1 when it cannot), the teardown removes it with its contents. */
+int tu_group_dir_setup(void **state);
+int tu_group_dir_teardown(void **state);
+const char *tu_group_dir(void);
+
+/* "<tu_group_dir()>/<name>" in buf (failing the test when it does not fit); returns buf. */
+const char *tu_path_in(char *buf, size_t size, const char *name);
+
+/* Creates or replaces path with exactly len bytes; any I/O error fails the test. */
+void tu_write_file(const char *path, const void *bytes, size_t len);
+
+/* The whole file in a malloc'd buffer with a NUL after its *len bytes (not counted); any I/O
+ * error fails the test. */
+unsigned char *tu_read_file(const char *path, size_t *len);
+
+/* The names in folder other than "." and "..", sorted (strcmp) and comma-separated into out
+ * (truncated to size − 1; out may be NULL when size is 0). Returns how many there are; a folder
+ * that cannot be listed fails the test. */
+size_t tu_list_folder(const char *folder, char *out, size_t size);
+
+/* A FIFO at path (replacing what was there) that a forked child fills with len bytes and then
+ * closes: a file without a size to check up front. Returns the child, for tu_fifo_reap, which
+ * waits for it and removes the FIFO. */
+pid_t tu_fifo_feed(const char *path, const void *bytes, size_t len);
+void tu_fifo_reap(pid_t child, const char *path);
+
+/* Runs argv (argv[0] = the program's path) with stdout discarded and stderr captured into err
+ * (NUL-terminated, truncated to err_size − 1). Returns the exit status, 128 + signal for a
+ * killed child, or -1 when the child could not be started (err then says why). */
+int tu_run(char *const argv[], char *err, size_t err_size);
+
+/* The NULL-terminated args joined with single spaces into buf (truncated to size − 1), to show
+ * a command line in messages. */
+void tu_join_args(char *buf, size_t size, const char *const *args);
 
 /* Fails the test, printing the status name and the message, when st is not OPTCL_SUCCESS. */
 #define TU_OK(st, msg)                                                                         \
@@ -42,5 +81,11 @@ const char *tu_golden_dir(void);
 /* Whether OpenCL runs may be skipped on a machine without any device: only when the
  * environment says OPTCL_TEST_ALLOW_NO_DEVICE=1. Otherwise a missing device is a failure. */
 int tu_allow_no_device(void);
+
+/* Whether the OpenCL runs of a test are to be skipped: true (after printing a SKIP line) only
+ * when no OpenCL platform or device exists and tu_allow_no_device(); a missing device fails the
+ * test otherwise. Any other failure to open a context returns false, left for the run itself
+ * to report. The device is probed once per process. */
+bool tu_opencl_missing(void);
 
 #endif
