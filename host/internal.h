@@ -42,6 +42,7 @@ struct optcl_context {
     cl_command_queue queue;
     size_t alignment;       /* floats */
     size_t local_size;      /* preferred work-group size, a power of two */
+    unsigned vector_width;  /* elements per work-item: 1 (CPUs) or 4 (GPUs); kernels' VEC */
     cl_ulong max_alloc;     /* bytes */
     bool correctly_rounded; /* device supports -cl-fp32-correctly-rounded-divide-sqrt */
     char device_name[512];
@@ -146,8 +147,9 @@ optcl_status optcl__get_program(optcl_context *ctx, const char *family, const ch
                                 cl_program *program, const char **build_log);
 void optcl__release_programs(optcl_context *ctx);
 
-/* launch.c: one 1-D launch of [offset, offset + size) with a work-group size chosen from the
- * device's properties (the largest power of two up to ctx->local_size dividing size). */
+/* launch.c: one 1-D launch over the elements [offset, offset + size) — VEC =
+ * ctx->vector_width elements per work-item — with a work-group size chosen from the device's
+ * properties (the largest power of two up to ctx->local_size dividing the work-item count). */
 cl_int optcl__enqueue(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t size,
                       cl_uint num_events, const cl_event *wait_list, cl_event *event);
 

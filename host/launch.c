@@ -7,6 +7,8 @@ cl_int optcl__enqueue(optcl_context *ctx, cl_kernel kernel, size_t offset, size_
 {
     /* Ranges are multiples of the alignment, so a power of two up to local_size divides
      * them; a range that is not gets the runtime's choice. */
+    offset /= ctx->vector_width; /* ranges are multiples of the alignment, hence of VEC */
+    size /= ctx->vector_width;
     size_t local = ctx->local_size;
     while (local > 1 && size % local != 0)
         local /= 2;

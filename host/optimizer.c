@@ -251,7 +251,7 @@ static optcl_status step_group(optcl_optimizer *opt, const optcl__group_range *r
         return OPTCL_SUCCESS;
     }
     size_t offset = range->begin, size = range->end - range->begin;
-    cl_int err = set_scalars(opt, &s, (cl_ulong)range->end);
+    cl_int err = set_scalars(opt, &s, (cl_ulong)(range->end / p->ctx->vector_width));
     if (err == CL_SUCCESS)
         err = optcl__enqueue(p->ctx, opt->kernel, offset, size, num_events, wait_list, event);
     opt->launches += err == CL_SUCCESS;

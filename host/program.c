@@ -98,8 +98,9 @@ static optcl_status build(optcl_context *ctx, const char *family, const char *op
         return st;
 
     char full[1024];
-    snprintf(full, sizeof full, "-cl-std=CL1.2%s %s",
-             ctx->correctly_rounded ? " -cl-fp32-correctly-rounded-divide-sqrt" : "", options);
+    snprintf(full, sizeof full, "-cl-std=CL1.2%s -DVEC=%u %s",
+             ctx->correctly_rounded ? " -cl-fp32-correctly-rounded-divide-sqrt" : "",
+             ctx->vector_width, options);
     err = clBuildProgram(entry->program, 1, &ctx->device, full, NULL, NULL);
     entry->build_log = fetch_build_log(entry->program, ctx->device);
     if (err != CL_SUCCESS) {

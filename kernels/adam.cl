@@ -18,8 +18,8 @@ __kernel void optcl_adam_f32(__global float *param, __global const float *grad,
     size_t i = get_global_id(0);
     if (i >= end)
         return;
-    float p = param[i];
-    float d = optcl_direction(grad[i]);
+    floatv p = LOAD(param, i);
+    floatv d = optcl_direction(LOAD(grad, i));
 #if DECOUPLED
     if (weight_decay != 0.0f)
         p = p * decay_factor;
@@ -27,14 +27,14 @@ __kernel void optcl_adam_f32(__global float *param, __global const float *grad,
     if (weight_decay != 0.0f)
         d = d + weight_decay * p;
 #endif
-    float m = optcl_lerp(exp_avg[i], d, one_minus_beta1);
-    float v = exp_avg_sq[i] * beta2 + one_minus_beta2 * d * d;
-    exp_avg[i] = m;
-    exp_avg_sq[i] = v;
+    floatv m = optcl_lerp(LOAD(exp_avg, i), d, one_minus_beta1);
+    floatv v = LOAD(exp_avg_sq, i) * beta2 + one_minus_beta2 * d * d;
+    STORE(exp_avg, i, m);
+    STORE(exp_avg_sq, i, v);
 #if AMSGRAD
-    v = optcl_maximum(max_exp_avg_sq[i], v);
-    max_exp_avg_sq[i] = v;
+    v = optcl_maximum(LOAD(max_exp_avg_sq, i), v);
+    STORE(max_exp_avg_sq, i, v);
 #endif
-    float denom = sqrt(v) / bias_correction2_sqrt + eps;
-    param[i] = p + neg_step_size * m / denom;
+    floatv denom = sqrt(v) / bias_correction2_sqrt + eps;
+    STORE(param, i, p + neg_step_size * m / denom);
 }

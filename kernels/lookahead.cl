@@ -11,9 +11,9 @@ __kernel void optcl_lookahead_f32(__global float *param, __global float *slow,
     size_t i = get_global_id(0);
     if (i >= end)
         return;
-    float s = slow[i];
-    float v = s + alpha * (fast[i] - s);
-    param[i] = v;
+    floatv s = LOAD(slow, i);
+    floatv v = s + alpha * (LOAD(fast, i) - s);
+    STORE(param, i, v);
     if (commit)
-        slow[i] = v;
+        STORE(slow, i, v);
 }

@@ -17,24 +17,24 @@ __kernel void optcl_rmsprop_f32(__global float *param, __global const float *gra
     size_t i = get_global_id(0);
     if (i >= end)
         return;
-    float p = param[i];
-    float d = optcl_direction(grad[i]);
+    floatv p = LOAD(param, i);
+    floatv d = optcl_direction(LOAD(grad, i));
     if (weight_decay != 0.0f)
         d = d + weight_decay * p;
-    float sq = square_avg[i] * alpha + one_minus_alpha * d * d;
-    square_avg[i] = sq;
+    floatv sq = LOAD(square_avg, i) * alpha + one_minus_alpha * d * d;
+    STORE(square_avg, i, sq);
 #if CENTERED
-    float ga = optcl_lerp(grad_avg[i], d, one_minus_alpha);
-    grad_avg[i] = ga;
-    float avg = sqrt(sq + -1.0f * ga * ga) + eps;
+    floatv ga = optcl_lerp(LOAD(grad_avg, i), d, one_minus_alpha);
+    STORE(grad_avg, i, ga);
+    floatv avg = sqrt(sq + -1.0f * ga * ga) + eps;
 #else
-    float avg = sqrt(sq) + eps;
+    floatv avg = sqrt(sq) + eps;
 #endif
 #if HAS_MOMENTUM
-    float buf = momentum_buffer[i] * momentum + d / avg;
-    momentum_buffer[i] = buf;
-    param[i] = p + neg_lr * buf;
+    floatv buf = LOAD(momentum_buffer, i) * momentum + d / avg;
+    STORE(momentum_buffer, i, buf);
+    STORE(param, i, p + neg_lr * buf);
 #else
-    param[i] = p + neg_lr * d / avg;
+    STORE(param, i, p + neg_lr * d / avg);
 #endif
 }

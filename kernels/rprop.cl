@@ -13,23 +13,25 @@ __kernel void optcl_rprop_f32(__global float *param, __global const float *grad,
     size_t i = get_global_id(0);
     if (i >= end)
         return;
-    float d = optcl_direction(grad[i]);
-    float product = d * prev[i];
-    float step = first_step ? init_step : step_size[i];
+    floatv d = optcl_direction(LOAD(grad, i));
+    floatv product = d * LOAD(prev, i);
+    floatv step = first_step ? (floatv)init_step : LOAD(step_size, i);
 #if CLASSIC
     /* A product ≤ 0 (a sign change, or the first step's zero) shrinks the step. */
-    step = step * (product > 0.0f ? etaplus : etaminus);
+    step = step * select((floatv)etaminus, (floatv)etaplus, product > 0.0f);
 #else
     /* PyTorch: grow on agreement, shrink on a sign change and rest that element this step. */
-    float factor = product > 0.0f ? etaplus : (product < 0.0f ? etaminus : 1.0f);
+    floatv factor = select(select((floatv)1.0f, (floatv)etaminus, product < 0.0f),
+                           (floatv)etaplus, product > 0.0f);
     step = step * factor;
-    if (product < 0.0f)
-        d = 0.0f;
+    d = select(d, (floatv)0.0f, product < 0.0f);
 #endif
     /* torch.clamp, NaN kept (fmin/fmax would drop it) */
-    step = step < step_min ? step_min : (step > step_max ? step_max : step);
-    step_size[i] = step;
-    float direction = d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : d); /* sign, zero and NaN kept */
-    param[i] = param[i] - direction * step;
-    prev[i] = d;
+    step = select(step, (floatv)step_min, step < step_min);
+    step = select(step, (floatv)step_max, step > step_max);
+    STORE(step_size, i, step);
+    /* sign(d), with zeros and NaN kept as they are */
+    floatv direction = select(select(d, (floatv)-1.0f, d < 0.0f), (floatv)1.0f, d > 0.0f);
+    STORE(param, i, LOAD(param, i) - direction * step);
+    STORE(prev, i, d);
 }

@@ -19,23 +19,23 @@ __kernel void optcl_sgd_f32(__global float *param, __global const float *grad,
     size_t i = get_global_id(0);
     if (i >= end)
         return;
-    float p = param[i];
-    float d = optcl_direction(grad[i]);
+    floatv p = LOAD(param, i);
+    floatv d = optcl_direction(LOAD(grad, i));
     if (weight_decay != 0.0f)
         d = d + weight_decay * p;
 #if HAS_MOMENTUM
-    float buf = momentum_buffer[i];
+    floatv buf = LOAD(momentum_buffer, i);
 #if EMA
     buf = buf * momentum + one_minus_dampening * d;
 #else
     buf = first_step ? d : buf * momentum + one_minus_dampening * d;
 #endif
-    momentum_buffer[i] = buf;
+    STORE(momentum_buffer, i, buf);
 #if NESTEROV
     d = d + momentum * buf;
 #else
     d = buf;
 #endif
 #endif
-    param[i] = p + neg_lr * d;
+    STORE(param, i, p + neg_lr * d);
 }

@@ -14,27 +14,27 @@ __kernel void optcl_traffic_f32(__global float *b0, __global const float *b1,
     size_t i = get_global_id(0);
     if (i >= end)
         return;
-    float s = b0[i] + b1[i];
+    floatv s = LOAD(b0, i) + LOAD(b1, i);
 #if BUFFERS > 2
-    float v2 = b2[i];
+    floatv v2 = LOAD(b2, i);
     s += v2;
 #endif
 #if BUFFERS > 3
-    float v3 = b3[i];
+    floatv v3 = LOAD(b3, i);
     s += v3;
 #endif
 #if BUFFERS > 4
-    float v4 = b4[i];
+    floatv v4 = LOAD(b4, i);
     s += v4;
 #endif
-    b0[i] = s;
+    STORE(b0, i, s);
 #if BUFFERS > 2
-    b2[i] = s;
+    STORE(b2, i, s);
 #endif
 #if BUFFERS > 3
-    b3[i] = s;
+    STORE(b3, i, s);
 #endif
 #if BUFFERS > 4
-    b4[i] = s;
+    STORE(b4, i, s);
 #endif
 }
