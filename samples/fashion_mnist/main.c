@@ -1,0 +1,203 @@
+/* main.c — the `fashion_mnist` command: parses the flags and the optimizer's KEY=VALUE
+ * hyperparameters (through the `optcl replay` parser, cli/replay_options.c), then trains. */
+#include "idx.h"
+#include "train.h"
+
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_OPTIONS 64
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f, "usage: fashion_mnist [FLAGS] [--optimizer NAME [KEY=VALUE ...]]\n"
+           "Trains an MLP on Fashion-MNIST; forward, backward and optimizer steps run on the\n"
+           "OpenCL device (OPTCL_DEVICE chooses it, see `optcl devices`).\n"
+           "  --data DIR        the IDX .gz files (default $OPTCL_FASHION_MNIST_DIR, else\n"
+           "                    " FM_DEFAULT_DATA_DIR ")\n"
+           "  --out DIR         best/last checkpoints and curves.svg (default "
+           "./fashion_mnist_out)\n"
+           "  --mode MODE       minibatch (default), gd (full batch), sgd (one image per step)\n"
+           "  --batch B         minibatch size (default 128)\n"
+           "  --epochs N        (default 10)\n"
+           "  --hidden H[,H..]  hidden layer sizes (default 256: 784-256-10)\n"
+           "  --seed S          train/valid split, shuffles and initialisation (default 1)\n"
+           "  --train-subset N  train on the first N images of the 55 000 only\n"
+           "  --patience N      stop after N epochs without a better valid loss (default 0: "
+           "never)\n"
+           "  --progress on|off the live indicator inside an epoch (default: on a terminal)\n"
+           "  --optimizer NAME  sgd, adam (default), adamw, rmsprop or rprop, then PyTorch's\n"
+           "                    hyperparameters as KEY=VALUE: lr=1e-3 weight_decay=1e-4 ...;\n"
+           "                    schedule=cosine|step|multistep|exponential|inverse_time (t counts\n"
+           "                    steps; cosine without t_max spans the run) or schedule=plateau\n"
+           "                    (ReduceLROnPlateau on the valid loss, patience=… in epochs);\n"
+           "                    lookahead_k=5 lookahead_alpha=0.5. All keys: optcl replay --help.\n"
+           "Biases are a parameter group without weight decay.\n");
+}
+
+/* A whole number in [lo, hi], or a message naming the flag. */
+static int parse_count(const char *flag, const char *text, unsigned long long lo,
+                       unsigned long long hi, unsigned long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = text && *text != '-' ? strtoull(text, &end, 10) : 0;
+    if (!text || !*text || *text == '-' || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "fashion_mnist: %s %s: expected a whole number in %llu … %llu\n", flag,
+                text ? text : "(missing)", lo, hi);
+        return 1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_hidden(const char *text, fm_train_config *c)
+{
+    c->hidden_count = 0;
+    const char *p = text ? text : "";
+    while (*p) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long v = *p >= '0' && *p <= '9' ? strtoul(p, &end, 10) : 0;
+        if (!end || v < 1 || v > 65536 || errno || (*end != ',' && *end) ||
+            c->hidden_count == FM_MAX_LAYERS - 1) {
+            fprintf(stderr,
+                    "fashion_mnist: --hidden %s: expected up to %d sizes in 1 … 65536, "
+                    "separated by commas\n",
+                    text ? text : "(missing)", FM_MAX_LAYERS - 1);
+            return 1;
+        }
+        c->hidden[c->hidden_count++] = (unsigned)v;
+        p = *end ? end + 1 : end;
+    }
+    if (!c->hidden_count) {
+        fprintf(stderr, "fashion_mnist: --hidden needs at least one size\n");
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    fm_train_config c = fm_train_config_default();
+    const char *algo = "adam";
+    char *options[MAX_OPTIONS];
+    int n_options = 0;
+    unsigned long long v = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1, bad = 0;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--data")) {
+            c.data_dir = next;
+        } else if (!strcmp(a, "--out")) {
+            c.out_dir = next;
+        } else if (!strcmp(a, "--optimizer")) {
+            algo = next;
+        } else if (!strcmp(a, "--mode")) {
+            if (next && !strcmp(next, "gd"))
+                c.mode = FM_MODE_GD;
+            else if (next && !strcmp(next, "sgd"))
+                c.mode = FM_MODE_SGD;
+            else if (next && !strcmp(next, "minibatch"))
+                c.mode = FM_MODE_MINIBATCH;
+            else {
+                fprintf(stderr, "fashion_mnist: --mode %s: expected gd, sgd or minibatch\n",
+                        next ? next : "(missing)");
+                bad = 1;
+            }
+        } else if (!strcmp(a, "--batch")) {
+            bad = parse_count(a, next, 1, 1u << 24, &v);
+            c.batch = (size_t)v;
+        } else if (!strcmp(a, "--epochs")) {
+            bad = parse_count(a, next, 1, 100000, &v);
+            c.epochs = (int)v;
+        } else if (!strcmp(a, "--seed")) {
+            bad = parse_count(a, next, 0, UINT64_MAX, &v);
+            c.seed = v;
+        } else if (!strcmp(a, "--train-subset")) {
+            bad = parse_count(a, next, 1, 1u << 30, &v);
+            c.train_subset = (size_t)v;
+        } else if (!strcmp(a, "--patience")) {
+            bad = parse_count(a, next, 0, 100000, &v);
+            c.patience = (int64_t)v;
+        } else if (!strcmp(a, "--hidden")) {
+            bad = parse_hidden(next, &c);
+        } else if (!strcmp(a, "--progress")) {
+            c.progress = next && !strcmp(next, "on") ? 1 : next && !strcmp(next, "off") ? 0 : 2;
+            if (c.progress == 2) {
+                fprintf(stderr, "fashion_mnist: --progress: expected on or off\n");
+                bad = 1;
+            }
+        } else if (a[0] != '-' && strchr(a, '=')) {
+            takes = 0;
+            if (n_options == MAX_OPTIONS) {
+                fprintf(stderr, "fashion_mnist: more than %d KEY=VALUE options\n", MAX_OPTIONS);
+                return 2;
+            }
+            options[n_options++] = argv[i];
+        } else {
+            fprintf(stderr, "fashion_mnist: unknown argument '%s' (see --help)\n", a);
+            return 2;
+        }
+        if (takes && !next && !bad) {
+            fprintf(stderr, "fashion_mnist: %s needs a value\n", a);
+            return 2;
+        }
+        if (bad)
+            return 2;
+        i += takes;
+    }
+
+    optcl_algorithm algorithm;
+    if (optcl_algorithm_from_name(algo, &algorithm) != OPTCL_SUCCESS) {
+        fprintf(stderr,
+                "fashion_mnist: --optimizer %s: expected sgd, adam, adamw, rmsprop or "
+                "rprop\n",
+                algo);
+        return 2;
+    }
+    c.optimizer = optcl_optimizer_config_default(algorithm);
+    char msg[512] = "";
+    int t_max_given = 0;
+    for (int i = 0; i < n_options; i++) {
+        if (optcl_cli_apply_option(&c.optimizer, options[i], msg, sizeof msg)) {
+            fprintf(stderr, "fashion_mnist: %s\n", msg);
+            return 2;
+        }
+        t_max_given |= !strncmp(options[i], "t_max=", 6);
+    }
+    if (optcl_cli_check_options(&c.optimizer, options, n_options, msg, sizeof msg)) {
+        fprintf(stderr, "fashion_mnist: %s\n", msg);
+        return 2;
+    }
+    if (c.optimizer.schedule.kind == OPTCL_SCHEDULE_COSINE && !t_max_given)
+        c.optimizer.schedule.t_max = 0; /* fm_train: the run's number of steps */
+
+    /* "adam lr=0.001 …" for the title: the given keys, and the lr even when defaulted. */
+    char text[1024];
+    size_t at = (size_t)snprintf(text, sizeof text, "%s", algo);
+    int lr_given = 0;
+    for (int i = 0; i < n_options && at < sizeof text; i++) {
+        at += (size_t)snprintf(text + at, sizeof text - at, " %s", options[i]);
+        lr_given |= !strncmp(options[i], "lr=", 3);
+    }
+    if (!lr_given && at < sizeof text)
+        snprintf(text + at, sizeof text - at, " lr=%g", c.optimizer.lr);
+    c.optimizer_text = text;
+
+    fm_train_result result;
+    char error[4096];
+    if (fm_train(&c, &result, error, sizeof error)) {
+        fprintf(stderr, "fashion_mnist: %s\n", error);
+        return 1;
+    }
+    return 0;
+}

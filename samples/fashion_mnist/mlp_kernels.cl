@@ -1,0 +1,242 @@
+/* mlp_kernels.cl — the Fashion-MNIST sample's MLP on the device: batch gather, matrix products
+ * with fused bias/ReLU epilogues (register-blocked, explicit vectors), softmax cross-entropy
+ * and bias gradients. Embedded into the sample at build time (embed_kernel.cmake). */
+
+/* Why register blocks of float16 and no local-memory tiles: on PoCL's CPU device (the one this
+ * sample is measured on) a classic 2-D tile in __local memory with one work-item per output ran
+ * at 5–15 GFLOP/s for the 128×784 · 784×256 product: every variable live across the tile
+ * barriers goes to memory and the implicit vectoriser leaves most of it scalar. A work-item that
+ * keeps an RM×RN (or BM×16·VN) block of outputs in float16 registers and walks k itself runs at
+ * 60–120 GFLOP/s on the same two cores. On a CPU the "tile" that matters is the register block;
+ * caches do the rest. Every fixed-length loop is unrolled so the blocks stay in registers. */
+#ifndef RM
+#define RM 4 /* forward: rows of x per work-item */
+#endif
+#ifndef RN
+#define RN 4 /* forward: rows of w (outputs) per work-item */
+#endif
+#ifndef BM
+#define BM 8 /* backward products: rows per work-item */
+#endif
+#ifndef VN
+#define VN 2 /* backward products: float16 vectors of columns per work-item */
+#endif
+#define UNROLL _Pragma("unroll")
+#define BW (16 * VN) /* backward products: columns per work-item */
+
+/* x[r][k] = (pixel / 255 − mean) / std of the r-th image of the batch, which is image
+ * index[first + r] of the uploaded set: batches are gathered on the device. */
+__kernel void fm_gather(__global const uchar *images, __global const uint *index,
+                        const uint first, const uint rows, const uint features,
+                        const float mean, const float inv_std, __global float *x)
+{
+    const uint k = get_global_id(0);
+    const uint r = get_global_id(1);
+    if (k >= features || r >= rows)
+        return;
+    const size_t image = index[first + r];
+    const float pixel = (float)images[image * features + k];
+    x[(size_t)r * features + k] = (pixel * (1.0f / 255.0f) - mean) * inv_std;
+}
+
+/* Forward of nn.Linear: y[m][n] = Σ_k x[m][k]·w[n][k] + bias[n] (w is [N][K] as in PyTorch),
+ * then max(y, 0) when relu is set. Both operands run along k, so each work-item takes RM rows
+ * of x and RN rows of w, multiplies them 16 k at a time into RM·RN vector accumulators and sums
+ * each accumulator's lanes at the end. Rows past M or N are clamped to the last one (valid
+ * memory) and never stored. */
+__kernel void fm_linear_forward(__global const float *x, __global const float *w,
+                                __global const float *bias, __global float *y, const uint M,
+                                const uint N, const uint K, const int relu)
+{
+    const uint n0 = get_global_id(0) * RN, m0 = get_global_id(1) * RM;
+    if (n0 >= N || m0 >= M)
+        return;
+    __global const float *xr[RM];
+    __global const float *wr[RN];
+    UNROLL for (uint r = 0; r < RM; r++)
+        xr[r] = x + (size_t)min(m0 + r, M - 1) * K;
+    UNROLL for (uint c = 0; c < RN; c++)
+        wr[c] = w + (size_t)min(n0 + c, N - 1) * K;
+    float16 acc[RM][RN];
+    UNROLL for (uint r = 0; r < RM; r++)
+        UNROLL for (uint c = 0; c < RN; c++)
+            acc[r][c] = (float16)(0.0f);
+    uint k = 0;
+    for (; k + 16 <= K; k += 16) {
+        float16 a[RM], b[RN];
+        UNROLL for (uint r = 0; r < RM; r++)
+            a[r] = vload16(0, xr[r] + k);
+        UNROLL for (uint c = 0; c < RN; c++)
+            b[c] = vload16(0, wr[c] + k);
+        UNROLL for (uint r = 0; r < RM; r++)
+            UNROLL for (uint c = 0; c < RN; c++)
+                acc[r][c] = fma(a[r], b[c], acc[r][c]);
+    }
+    UNROLL for (uint r = 0; r < RM; r++)
+        UNROLL for (uint c = 0; c < RN; c++) {
+            const float16 v = acc[r][c];
+            const float8 h8 = v.lo + v.hi;
+            const float4 h4 = h8.lo + h8.hi;
+            const float2 h2 = h4.lo + h4.hi;
+            float s = h2.x + h2.y;
+            for (uint kk = k; kk < K; kk++) /* the k % 16 tail */
+                s = fma(xr[r][kk], wr[c][kk], s);
+            const uint m = m0 + r, n = n0 + c;
+            if (m < M && n < N) {
+                const float o = s + bias[n];
+                y[(size_t)m * N + n] = relu ? fmax(o, 0.0f) : o;
+            }
+        }
+}
+
+/* Stores a BM × BW block at (m0, n0) of the M × N matrix C, zeroing entries whose mask is not
+ * positive when mask is given (ReLU's derivative). Whole blocks take the vector path. */
+inline void fm_store_block(__global float *C, __global const float *mask, const uint M,
+                           const uint N, float16 acc[BM][VN], const uint m0, const uint n0)
+{
+    if (m0 + BM <= M && n0 + BW <= N) {
+        UNROLL for (uint r = 0; r < BM; r++)
+            UNROLL for (uint c = 0; c < VN; c++) {
+                const size_t at = (size_t)(m0 + r) * N + n0 + 16 * c;
+                float16 v = acc[r][c];
+                if (mask)
+                    v = select((float16)(0.0f), v, vload16(0, mask + at) > (float16)(0.0f));
+                vstore16(v, 0, C + at);
+            }
+        return;
+    }
+    for (uint r = 0; r < BM && m0 + r < M; r++) {
+        float t[BW];
+        UNROLL for (uint c = 0; c < VN; c++)
+            vstore16(acc[r][c], c, t);
+        for (uint i = 0; i < BW && n0 + i < N; i++) {
+            const size_t at = (size_t)(m0 + r) * N + n0 + i;
+            C[at] = mask && !(mask[at] > 0.0f) ? 0.0f : t[i];
+        }
+    }
+}
+
+/* acc[r][·] += Σ_k A(m0 + r, k)·B[k][n0 … n0 + BW) for a B whose rows run along n; A_AT(r, k)
+ * is the A element of block row r. The full-width case (all but the last column block) loads
+ * B with vload16; the last block pads with zeros. */
+#define FM_ROW_PRODUCT(A_AT)                                                                   \
+    if (n0 + BW <= N) {                                                                        \
+        for (uint k = 0; k < K; k++) {                                                         \
+            float16 b[VN];                                                                     \
+            UNROLL for (uint c = 0; c < VN; c++)                                               \
+                b[c] = vload16(c, B + (size_t)k * N + n0);                                     \
+            UNROLL for (uint r = 0; r < BM; r++) {                                             \
+                const float16 a = (float16)(A_AT(r, k));                                       \
+                UNROLL for (uint c = 0; c < VN; c++)                                           \
+                    acc[r][c] = fma(a, b[c], acc[r][c]);                                       \
+            }                                                                                  \
+        }                                                                                      \
+    } else {                                                                                   \
+        for (uint k = 0; k < K; k++) {                                                         \
+            float t[BW];                                                                       \
+            for (uint i = 0; i < BW; i++)                                                      \
+                t[i] = n0 + i < N ? B[(size_t)k * N + n0 + i] : 0.0f;                          \
+            float16 b[VN];                                                                     \
+            UNROLL for (uint c = 0; c < VN; c++)                                               \
+                b[c] = vload16(c, t);                                                          \
+            UNROLL for (uint r = 0; r < BM; r++) {                                             \
+                const float16 a = (float16)(A_AT(r, k));                                       \
+                UNROLL for (uint c = 0; c < VN; c++)                                           \
+                    acc[r][c] = fma(a, b[c], acc[r][c]);                                       \
+            }                                                                                  \
+        }                                                                                      \
+    }
+
+/* Backward to the layer's input: dx[m][n] = Σ_k dy[m][k]·w[k][n] (dy is [M][K], w is the
+ * layer's [K][N] weight), times ReLU's derivative h[m][n] > 0, h being the layer's input (the
+ * previous layer's output after ReLU). */
+__kernel void fm_linear_backward_input(__global const float *dy, __global const float *w,
+                                       __global const float *h, __global float *dx,
+                                       const uint M, const uint N, const uint K)
+{
+    const uint n0 = get_global_id(0) * BW, m0 = get_global_id(1) * BM;
+    if (n0 >= N || m0 >= M)
+        return;
+    __global const float *B = w;
+    __global const float *ar[BM];
+    UNROLL for (uint r = 0; r < BM; r++)
+        ar[r] = dy + (size_t)min(m0 + r, M - 1) * K;
+    float16 acc[BM][VN];
+    UNROLL for (uint r = 0; r < BM; r++)
+        UNROLL for (uint c = 0; c < VN; c++)
+            acc[r][c] = (float16)(0.0f);
+#define FM_DY_AT(r, k) ar[r][k]
+    FM_ROW_PRODUCT(FM_DY_AT)
+    fm_store_block(dx, h, M, N, acc, m0, n0);
+}
+
+/* Weight gradient: dw[m][n] = Σ_k dy[k][m]·x[k][n] over the K batch rows (dy is [K][M], x is
+ * [K][N]), written straight into optcl's gradient sub-buffer of the weight. */
+__kernel void fm_linear_backward_weight(__global const float *dy, __global const float *x,
+                                        __global float *dw, const uint M, const uint N,
+                                        const uint K)
+{
+    const uint n0 = get_global_id(0) * BW, m0 = get_global_id(1) * BM;
+    if (n0 >= N || m0 >= M)
+        return;
+    __global const float *B = x;
+    uint mr[BM];
+    UNROLL for (uint r = 0; r < BM; r++)
+        mr[r] = min(m0 + r, M - 1);
+    float16 acc[BM][VN];
+    UNROLL for (uint r = 0; r < BM; r++)
+        UNROLL for (uint c = 0; c < VN; c++)
+            acc[r][c] = (float16)(0.0f);
+#define FM_DYT_AT(r, k) dy[(size_t)(k) * M + mr[r]]
+    FM_ROW_PRODUCT(FM_DYT_AT)
+    fm_store_block(dw, 0, M, N, acc, m0, n0);
+}
+
+/* Bias gradient: db[n] = Σ_r dy[r][n]; one work-item per output, neighbours read neighbours. */
+__kernel void fm_bias_grad(__global const float *dy, __global float *db, const uint rows,
+                           const uint N)
+{
+    const uint n = get_global_id(0);
+    if (n >= N)
+        return;
+    float sum = 0.0f;
+    for (uint r = 0; r < rows; r++)
+        sum += dy[(size_t)r * N + n];
+    db[n] = sum;
+}
+
+/* Softmax cross-entropy of row r of the logits against labels[index[first + r]]: the loss
+ * (logsumexp − the label's logit) and whether the first arg-max is the label go to per-sample
+ * slots first + r, read back once per pass; with write_grad, dlogits = (softmax − onehot)·scale,
+ * scale being 1/rows for the batch mean. */
+__kernel void fm_softmax_xent(__global const float *logits, __global const uchar *labels,
+                              __global const uint *index, const uint first, const uint rows,
+                              const uint classes, const float scale, const int write_grad,
+                              __global float *dlogits, __global float *loss,
+                              __global uint *correct)
+{
+    const uint r = get_global_id(0);
+    if (r >= rows)
+        return;
+    __global const float *z = logits + (size_t)r * classes;
+    const uint label = labels[index[first + r]];
+    float top = z[0];
+    uint arg = 0;
+    for (uint c = 1; c < classes; c++)
+        if (z[c] > top) {
+            top = z[c];
+            arg = c;
+        }
+    float sum = 0.0f;
+    for (uint c = 0; c < classes; c++)
+        sum += exp(z[c] - top);
+    loss[first + r] = top + log(sum) - z[label];
+    correct[first + r] = arg == label;
+    if (write_grad) {
+        const float inv = 1.0f / sum;
+        for (uint c = 0; c < classes; c++) {
+            const float p = exp(z[c] - top) * inv;
+            dlogits[(size_t)r * classes + c] = (p - (c == label ? 1.0f : 0.0f)) * scale;
+        }
+    }
+}
