@@ -38,3 +38,22 @@ void optcl__swap_floats(float *data, size_t count)
         b[3] = t0;
     }
 }
+
+int optcl__write_floats_le(FILE *fp, const float *data, size_t count)
+{
+    if (count == 0) /* data may be NULL; fwrite must not see it even for zero bytes */
+        return 0;
+    if (!optcl__host_is_big_endian())
+        return fwrite(data, sizeof(float), count, fp) == count ? 0 : -1;
+    float chunk[1024];
+    while (count > 0) {
+        size_t n = count < 1024 ? count : 1024;
+        memcpy(chunk, data, n * sizeof(float));
+        optcl__swap_floats(chunk, n);
+        if (fwrite(chunk, sizeof(float), n, fp) != n)
+            return -1;
+        data += n;
+        count -= n;
+    }
+    return 0;
+}

@@ -5,6 +5,8 @@
 
 #include "internal.h"
 
+#include <stdio.h>
+
 /* "<path>: <what>" into message (may be NULL); returns status. */
 optcl_status optcl__fail_path(char *message, size_t message_size, optcl_status status,
                               const char *path, const char *fmt, ...) OPTCL__PRINTF(5, 6);
@@ -12,5 +14,7 @@ optcl_status optcl__fail_path(char *message, size_t message_size, optcl_status s
 /* Whether floats must be byte-swapped to or from the files' little-endian order. */
 bool optcl__host_is_big_endian(void);
 void optcl__swap_floats(float *data, size_t count);
+/* Writes count floats as little-endian bytes (data may be NULL when count is 0); 0 or -1. */
+int optcl__write_floats_le(FILE *fp, const float *data, size_t count);
 
 #endif

@@ -457,24 +457,6 @@ optcl_status optcl_npy_read(const char *path, optcl_array *out, char *message, s
 /* Writing                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Writes count floats as little-endian bytes. */
-static int write_floats(FILE *fp, const float *data, size_t count)
-{
-    if (!optcl__host_is_big_endian())
-        return fwrite(data, sizeof(float), count, fp) == count ? 0 : -1;
-    float chunk[1024];
-    while (count > 0) {
-        size_t n = count < 1024 ? count : 1024;
-        memcpy(chunk, data, n * sizeof(float));
-        optcl__swap_floats(chunk, n);
-        if (fwrite(chunk, sizeof(float), n, fp) != n)
-            return -1;
-        data += n;
-        count -= n;
-    }
-    return 0;
-}
-
 optcl_status optcl_npy_write(const char *path, const float *data, const size_t *shape, int ndim,
                              char *message, size_t message_size)
 {
@@ -531,7 +513,7 @@ optcl_status optcl_npy_write(const char *path, const float *data, const size_t *
         return status;
     errno = 0;
     if (fwrite(head, 1, 10 + header_len, f.fp) != 10 + header_len ||
-        write_floats(f.fp, data, count) != 0) {
+        optcl__write_floats_le(f.fp, data, count) != 0) {
         int err = errno ? errno : EIO;
         optcl__atomic_abort(&f);
         return optcl__fail_path(message, message_size, OPTCL_ERROR_IO, path, "cannot write: %s",

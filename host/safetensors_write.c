@@ -201,26 +201,6 @@ static void build_header(text_buf *b, const optcl__st_tensor *tensors, size_t co
         append(b, " ");
 }
 
-/* Writes count floats as little-endian bytes. An empty tensor's data may be NULL, which
- * fwrite must not see even for zero bytes. */
-static int write_floats(FILE *fp, const float *data, size_t count)
-{
-    if (count == 0)
-        return 0;
-    if (!optcl__host_is_big_endian())
-        return fwrite(data, sizeof(float), count, fp) == count ? 0 : -1;
-    float chunk[1024];
-    while (count > 0) {
-        size_t n = count < 1024 ? count : 1024;
-        memcpy(chunk, data, n * sizeof(float));
-        optcl__swap_floats(chunk, n);
-        if (fwrite(chunk, sizeof(float), n, fp) != n)
-            return -1;
-        data += n;
-        count -= n;
-    }
-    return 0;
-}
 
 optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, size_t count,
                              const optcl__st_meta *meta, size_t meta_count, char *message,
@@ -285,7 +265,7 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
     int failed =
         fwrite(pre, 1, 8, f.fp) != 8 || fwrite(header.p, 1, header.len, f.fp) != header.len;
     for (size_t i = 0; i < count && !failed; i++)
-        failed = write_floats(f.fp, tensors[i].data, tensors[i].count) != 0;
+        failed = optcl__write_floats_le(f.fp, tensors[i].data, tensors[i].count) != 0;
     free(header.p);
     if (failed) {
         int err = errno ? errno : EIO;
