@@ -201,7 +201,6 @@ static void build_header(text_buf *b, const optcl__st_tensor *tensors, size_t co
         append(b, " ");
 }
 
-
 optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, size_t count,
                              const optcl__st_meta *meta, size_t meta_count, char *message,
                              size_t message_size)
