@@ -4,7 +4,10 @@
 #include "config_fields.h"
 #include "safetensors.h"
 
+#include <errno.h>
+#include <float.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,19 +180,39 @@ static optcl_status need(const optcl__st_file *f, const char *path, const char *
     return OPTCL_SUCCESS;
 }
 
+/* A number in [lo, hi]: never NaN, infinite only where a bound is (plateau's best starts at
+ * ±inf), never an overflowed 1e999 — a damaged value must not load and poison the next step. */
 static optcl_status need_number(const optcl__st_file *f, const char *path, const char *key,
-                                double *out, char *message)
+                                double lo, double hi, double *out, char *message)
 {
     const char *v = NULL;
     optcl_status st = need(f, path, key, &v, message);
     if (st != OPTCL_SUCCESS)
         return st;
     char *end = NULL;
+    errno = 0;
     *out = strtod(v, &end);
-    if (!*v || *end != '\0')
-        return optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: metadata %s = '%s' is not a number",
-                           path, key, v);
+    bool overflow = errno == ERANGE && isinf(*out);
+    if (!*v || *end != '\0' || overflow || !(*out >= lo && *out <= hi))
+        return optcl__fail(message, OPTCL_ERROR_FORMAT,
+                           "%s: metadata %s = '%s' is not a number in [%g, %g]", path, key, v, lo,
+                           hi);
     return OPTCL_SUCCESS;
+}
+
+/* Tensor i's parameter group: a whole number in 0 … OPTCL_MAX_GROUPS − 1. */
+static optcl_status need_group(const optcl__st_file *f, const char *path, size_t i, int *group,
+                               char *message)
+{
+    char key[KEY_MAX];
+    double g = 0.0;
+    snprintf(key, sizeof key, "optcl.tensor.%zu.group", i);
+    optcl_status st = need_number(f, path, key, 0.0, OPTCL_MAX_GROUPS - 1, &g, message);
+    if (st == OPTCL_SUCCESS && g != floor(g))
+        st = optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: metadata %s = %g is not a whole "
+                         "number", path, key, g);
+    *group = (int)g;
+    return st;
 }
 
 static optcl_status need_count(const optcl__st_file *f, const char *path, const char *key,
@@ -200,8 +223,9 @@ static optcl_status need_count(const optcl__st_file *f, const char *path, const 
     if (st != OPTCL_SUCCESS)
         return st;
     char *end = NULL;
+    errno = 0;
     long long x = strtoll(v, &end, 10);
-    if (!*v || *end != '\0' || x < 0)
+    if (!*v || *end != '\0' || x < 0 || errno == ERANGE)
         return optcl__fail(message, OPTCL_ERROR_FORMAT,
                            "%s: metadata %s = '%s' is not a whole number >= 0", path, key, v);
     *out = x;
@@ -247,24 +271,19 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
     out->tensor_count = (size_t)tensor_count;
     for (int g = 0; g < OPTCL_MAX_GROUPS && st == OPTCL_SUCCESS; g++) {
         snprintf(key, sizeof key, "optcl.group.%d.lr", g);
-        st = need_number(f, path, key, &out->groups[g].lr, message);
+        st = need_number(f, path, key, 0.0, DBL_MAX, &out->groups[g].lr, message);
         if (st == OPTCL_SUCCESS) {
             snprintf(key, sizeof key, "optcl.group.%d.weight_decay", g);
-            st = need_number(f, path, key, &out->groups[g].weight_decay, message);
+            st = need_number(f, path, key, 0.0, DBL_MAX, &out->groups[g].weight_decay, message);
         }
         if (st == OPTCL_SUCCESS) {
             snprintf(key, sizeof key, "optcl.plateau.scale.%d", g);
-            st = need_number(f, path, key, &out->plateau.scale[g], message);
+            st = need_number(f, path, key, 0.0, 1.0, &out->plateau.scale[g], message);
         }
-        if (st == OPTCL_SUCCESS &&
-            !(out->groups[g].lr >= 0.0 && out->groups[g].weight_decay >= 0.0))
-            st = optcl__fail(message, OPTCL_ERROR_FORMAT,
-                             "%s: group %d has a negative or "
-                             "undefined lr or weight decay",
-                             path, g);
     }
     if (st == OPTCL_SUCCESS)
-        st = need_number(f, path, "optcl.plateau.best", &out->plateau.best, message);
+        st = need_number(f, path, "optcl.plateau.best", -INFINITY, INFINITY,
+                         &out->plateau.best, message);
     if (st == OPTCL_SUCCESS)
         st = need_count(f, path, "optcl.plateau.num_bad_epochs", &out->plateau.num_bad_epochs,
                         message);
@@ -274,7 +293,8 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
     if (st == OPTCL_SUCCESS)
         st = need_count(f, path, "optcl.plateau.reports", &out->plateau.reports, message);
     if (st == OPTCL_SUCCESS)
-        st = need_number(f, path, "optcl.lookahead.last_alpha", &out->lookahead_alpha, message);
+        st = need_number(f, path, "optcl.lookahead.last_alpha", 0.0, 1.0, &out->lookahead_alpha,
+                         message);
     return st;
 }
 
@@ -330,13 +350,12 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
     for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
         snprintf(name, sizeof name, "optcl.tensor.%zu", i);
         const char *saved = optcl__st_meta_get(&f, name);
-        double group = -1.0;
-        snprintf(name, sizeof name, "optcl.tensor.%zu.group", i);
-        st = need_number(&f, path, name, &group, opt->message);
+        int group = -1;
+        st = need_group(&f, path, i, &group, opt->message);
         if (st == OPTCL_SUCCESS && (!saved || strcmp(saved, p->tensors[i].name) != 0 ||
-                                    group != (double)p->tensors[i].group))
+                                    group != p->tensors[i].group))
             st = optcl__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
-                             "%s: tensor %zu is '%s' in group %g in the file but '%s' in group "
+                             "%s: tensor %zu is '%s' in group %d in the file but '%s' in group "
                              "%d in the parameter set",
                              path, i, saved ? saved : "?", group, p->tensors[i].name,
                              p->tensors[i].group);
@@ -417,11 +436,8 @@ optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **spec
         snprintf(key, sizeof key, "optcl.tensor.%zu", i);
         const char *name = optcl__st_meta_get(&f, key);
         const struct optcl__st_entry *e = optcl__st_find(&f, name);
-        double group = -1.0;
-        snprintf(key, sizeof key, "optcl.tensor.%zu.group", i);
-        st = need_number(&f, path, key, &group, local);
-        if (st == OPTCL_SUCCESS && !(group >= 0 && group < OPTCL_MAX_GROUPS))
-            st = optcl__fail(local, OPTCL_ERROR_FORMAT, "%s: %s is out of range", path, key);
+        int group = -1;
+        st = need_group(&f, path, i, &group, local);
         if (st != OPTCL_SUCCESS)
             break;
         memset(&out[i], 0, sizeof out[i]);
@@ -430,7 +446,7 @@ optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **spec
         names += strlen(name) + 1;
         out[i].ndim = e->ndim;
         memcpy(out[i].shape, e->shape, sizeof out[i].shape);
-        out[i].group = (int)group;
+        out[i].group = group;
     }
     if (st == OPTCL_SUCCESS) {
         *specs = out;
