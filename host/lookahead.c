@@ -53,7 +53,6 @@ static optcl_status blend(optcl_optimizer *opt, int fast_is_saved, float alpha, 
     cl_kernel k = opt->lookahead_kernel;
     cl_mem fast = fast_is_saved ? opt->search_fast : p->buffer[OPTCL_ROLE_PARAMS];
     cl_mem slow = slow_buffer(opt);
-    cl_ulong end = p->flat / p->ctx->vector_width; /* in work-items */
     size_t size = p->flat;
     cl_int err = clSetKernelArg(k, 0, sizeof(cl_mem), &p->buffer[OPTCL_ROLE_PARAMS]);
     if (err == CL_SUCCESS)
@@ -64,8 +63,6 @@ static optcl_status blend(optcl_optimizer *opt, int fast_is_saved, float alpha, 
         err = clSetKernelArg(k, 3, sizeof alpha, &alpha);
     if (err == CL_SUCCESS)
         err = clSetKernelArg(k, 4, sizeof commit, &commit);
-    if (err == CL_SUCCESS)
-        err = clSetKernelArg(k, 5, sizeof end, &end);
     if (err == CL_SUCCESS)
         err = optcl__enqueue(p->ctx, k, 0, size, 0, NULL, event);
     opt->launches += err == CL_SUCCESS;

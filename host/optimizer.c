@@ -206,28 +206,28 @@ optcl_status optcl_optimizer_destroy(optcl_optimizer *opt)
 
 #define ARG(i, v) err = err == CL_SUCCESS ? clSetKernelArg(k, (i), sizeof(v), &(v)) : err
 
-static cl_int set_scalars(const optcl_optimizer *opt, const optcl__step_scalars *s, cl_ulong end)
+static cl_int set_scalars(const optcl_optimizer *opt, const optcl__step_scalars *s)
 {
     cl_kernel k = opt->kernel;
     cl_int err = CL_SUCCESS;
     switch (opt->config.algorithm) {
     case OPTCL_SGD:
         ARG(3, s->neg_lr), ARG(4, s->weight_decay), ARG(5, s->momentum);
-        ARG(6, s->one_minus_dampening), ARG(7, s->first_step), ARG(8, end);
+        ARG(6, s->one_minus_dampening), ARG(7, s->first_step);
         break;
     case OPTCL_ADAM:
     case OPTCL_ADAMW:
         ARG(5, s->weight_decay), ARG(6, s->decay_factor), ARG(7, s->one_minus_beta1);
         ARG(8, s->beta2), ARG(9, s->one_minus_beta2), ARG(10, s->neg_step_size);
-        ARG(11, s->bias_correction2_sqrt), ARG(12, s->eps), ARG(13, end);
+        ARG(11, s->bias_correction2_sqrt), ARG(12, s->eps);
         break;
     case OPTCL_RMSPROP:
         ARG(5, s->neg_lr), ARG(6, s->weight_decay), ARG(7, s->alpha);
-        ARG(8, s->one_minus_alpha), ARG(9, s->eps), ARG(10, s->momentum), ARG(11, end);
+        ARG(8, s->one_minus_alpha), ARG(9, s->eps), ARG(10, s->momentum);
         break;
     case OPTCL_RPROP:
         ARG(4, s->lr), ARG(5, s->etaminus), ARG(6, s->etaplus), ARG(7, s->step_min);
-        ARG(8, s->step_max), ARG(9, s->first_step), ARG(10, end);
+        ARG(8, s->step_max), ARG(9, s->first_step);
         break;
     default:
         err = CL_INVALID_VALUE;
@@ -251,7 +251,7 @@ static optcl_status step_group(optcl_optimizer *opt, const optcl__group_range *r
         return OPTCL_SUCCESS;
     }
     size_t offset = range->begin, size = range->end - range->begin;
-    cl_int err = set_scalars(opt, &s, (cl_ulong)(range->end / p->ctx->vector_width));
+    cl_int err = set_scalars(opt, &s);
     if (err == CL_SUCCESS)
         err = optcl__enqueue(p->ctx, opt->kernel, offset, size, num_events, wait_list, event);
     opt->launches += err == CL_SUCCESS;

@@ -105,11 +105,8 @@ optcl_status optcl_optimizer_traffic_step(optcl_optimizer *opt)
             return st;
     }
     for (size_t r = 0; r < p->range_count; r++) {
-        cl_ulong end = p->ranges[r].end / p->ctx->vector_width; /* in work-items */
         size_t offset = p->ranges[r].begin, size = p->ranges[r].end - p->ranges[r].begin;
-        cl_int err = clSetKernelArg(opt->traffic_kernel, 5, sizeof end, &end);
-        if (err == CL_SUCCESS)
-            err = optcl__enqueue(p->ctx, opt->traffic_kernel, offset, size, 0, NULL, NULL);
+        cl_int err = optcl__enqueue(p->ctx, opt->traffic_kernel, offset, size, 0, NULL, NULL);
         if (err != CL_SUCCESS)
             return optcl__fail(opt->message, (optcl_status)err,
                                "enqueueing the traffic kernel failed: %s",

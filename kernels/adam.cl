@@ -13,11 +13,9 @@ __kernel void optcl_adam_f32(__global float *param, __global const float *grad,
                              __global float *max_exp_avg_sq, float weight_decay,
                              float decay_factor, float one_minus_beta1, float beta2,
                              float one_minus_beta2, float neg_step_size,
-                             float bias_correction2_sqrt, float eps, ulong end)
+                             float bias_correction2_sqrt, float eps)
 {
-    size_t i = get_global_id(0);
-    if (i >= end)
-        return;
+    size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     floatv p = LOAD(param, i);
     floatv d = optcl_direction(LOAD(grad, i));
 #if DECOUPLED

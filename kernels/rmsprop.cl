@@ -12,11 +12,9 @@ __kernel void optcl_rmsprop_f32(__global float *param, __global const float *gra
                                 __global float *square_avg, __global float *grad_avg,
                                 __global float *momentum_buffer, float neg_lr,
                                 float weight_decay, float alpha, float one_minus_alpha,
-                                float eps, float momentum, ulong end)
+                                float eps, float momentum)
 {
-    size_t i = get_global_id(0);
-    if (i >= end)
-        return;
+    size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     floatv p = LOAD(param, i);
     floatv d = optcl_direction(LOAD(grad, i));
     if (weight_decay != 0.0f)

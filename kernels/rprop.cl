@@ -8,11 +8,9 @@
 __kernel void optcl_rprop_f32(__global float *param, __global const float *grad,
                               __global float *prev, __global float *step_size, float init_step,
                               float etaminus, float etaplus, float step_min, float step_max,
-                              int first_step, ulong end)
+                              int first_step)
 {
-    size_t i = get_global_id(0);
-    if (i >= end)
-        return;
+    size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     floatv d = optcl_direction(LOAD(grad, i));
     floatv product = d * LOAD(prev, i);
     floatv step = first_step ? (floatv)init_step : LOAD(step_size, i);

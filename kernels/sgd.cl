@@ -13,12 +13,9 @@
 
 __kernel void optcl_sgd_f32(__global float *param, __global const float *grad,
                             __global float *momentum_buffer, float neg_lr, float weight_decay,
-                            float momentum, float one_minus_dampening, int first_step,
-                            ulong end)
+                            float momentum, float one_minus_dampening, int first_step)
 {
-    size_t i = get_global_id(0);
-    if (i >= end)
-        return;
+    size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     floatv p = LOAD(param, i);
     floatv d = optcl_direction(LOAD(grad, i));
     if (weight_decay != 0.0f)

@@ -8,12 +8,9 @@
 #endif
 
 __kernel void optcl_traffic_f32(__global float *b0, __global const float *b1,
-                                __global float *b2, __global float *b3, __global float *b4,
-                                ulong end)
+                                __global float *b2, __global float *b3, __global float *b4)
 {
-    size_t i = get_global_id(0);
-    if (i >= end)
-        return;
+    size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     floatv s = LOAD(b0, i) + LOAD(b1, i);
 #if BUFFERS > 2
     floatv v2 = LOAD(b2, i);
