@@ -187,6 +187,29 @@ static int loss_curves(svg_doc *doc, traj_loss loss, double fmin, const traj_pat
 }
 
 /* Every method on one loss: contours, paths, markers, legend, and f − f* per step. */
+/* The left panel of a loss's picture: frame, clip and contour lines; the caller draws paths
+ * and calls svg_clip_end. Returns the panel through *panel. */
+static optcl_status contour_panel(svg_doc *doc, traj_loss loss, const char *title,
+                                  svg_panel *panel, char *message, size_t message_size)
+{
+    const loss_view *v = &views[loss];
+    *panel = (svg_panel){.left = 70,
+                         .top = 50,
+                         .width = 640,
+                         .height = 540,
+                         .xmin = v->xmin,
+                         .xmax = v->xmax,
+                         .ymin = v->ymin,
+                         .ymax = v->ymax};
+    svg_frame(doc, panel, title, "x", "y");
+    svg_clip_begin(doc, panel);
+    if (svg_contours(doc, panel, loss, v->fmin, v->level_lo, v->level_hi, v->levels,
+                     v->extra_level, 160, 135) != 0)
+        return fail(OPTCL_ERROR_OUT_OF_HOST_MEMORY, message, message_size, "%s%s", "contours",
+                    ": out of memory");
+    return OPTCL_SUCCESS;
+}
+
 static optcl_status loss_picture(optcl_context *ctx, const char *dir, traj_loss loss, int quick,
                                  traj_summary *summary, char *message, size_t message_size)
 {
@@ -215,20 +238,8 @@ static optcl_status loss_picture(optcl_context *ctx, const char *dir, traj_loss 
         st = open_picture(&doc, dir, (traj_picture)loss, 1420, 660, path, sizeof path, message,
                           message_size);
     if (st == OPTCL_SUCCESS) {
-        svg_panel panel = {.left = 70,
-                           .top = 50,
-                           .width = 640,
-                           .height = 540,
-                           .xmin = v->xmin,
-                           .xmax = v->xmax,
-                           .ymin = v->ymin,
-                           .ymax = v->ymax};
-        svg_frame(&doc, &panel, v->title, "x", "y");
-        svg_clip_begin(&doc, &panel);
-        if (svg_contours(&doc, &panel, loss, v->fmin, v->level_lo, v->level_hi, v->levels,
-                         v->extra_level, 160, 135) != 0)
-            st = fail(OPTCL_ERROR_OUT_OF_HOST_MEMORY, message, message_size, "%s%s",
-                      "contours: out of memory", "");
+        svg_panel panel;
+        st = contour_panel(&doc, loss, v->title, &panel, message, message_size);
         /* Earlier paths a little wider, so that paths on top of each other (all of them
          * follow Rosenbrock's valley floor) show as nested bands; Adam's stands out. */
         for (int m = 0; m < TRAJ_METHOD_COUNT; m++)
@@ -278,7 +289,6 @@ static const char *const lr_colours[TRAJ_LR_RUNS] = {"#2ca02c", "#1f5fd0", "#ff7
 static optcl_status lr_picture(optcl_context *ctx, const char *dir, int quick, char *message,
                                size_t message_size)
 {
-    const loss_view *v = &views[TRAJ_RAVINE];
     int steps = quick ? 50 : 100;
     traj_path paths[TRAJ_LR_RUNS] = {{0}};
     optcl_status st = OPTCL_SUCCESS;
@@ -297,20 +307,10 @@ static optcl_status lr_picture(optcl_context *ctx, const char *dir, int quick, c
         st = open_picture(&doc, dir, TRAJ_PICTURE_LR, 1000, 660, path, sizeof path, message,
                           message_size);
     if (st == OPTCL_SUCCESS) {
-        svg_panel panel = {.left = 70,
-                           .top = 50,
-                           .width = 640,
-                           .height = 540,
-                           .xmin = v->xmin,
-                           .xmax = v->xmax,
-                           .ymin = v->ymin,
-                           .ymax = v->ymax};
-        svg_frame(&doc, &panel, "GD on the ravine: learning rate too small … too large", "x", "y");
-        svg_clip_begin(&doc, &panel);
-        if (svg_contours(&doc, &panel, TRAJ_RAVINE, v->fmin, v->level_lo, v->level_hi, v->levels,
-                         v->extra_level, 160, 135) != 0)
-            st = fail(OPTCL_ERROR_OUT_OF_HOST_MEMORY, message, message_size, "%s%s",
-                      "contours: out of memory", "");
+        svg_panel panel;
+        st = contour_panel(&doc, TRAJ_RAVINE,
+                           "GD on the ravine: learning rate too small … too large", &panel,
+                           message, message_size);
         for (int r = 0; r < TRAJ_LR_RUNS; r++) {
             svg_polyline(&doc, &panel, "path", paths[r].points, paths[r].count, lr_colours[r], 1.8,
                          NULL);
