@@ -86,7 +86,7 @@ typedef struct optcl__step_scalars {
     float weight_decay;
     float momentum, one_minus_dampening; /* SGD, RMSprop momentum */
     int first_step;
-    float beta1, one_minus_beta1, beta2, one_minus_beta2; /* Adam */
+    float one_minus_beta1, beta2, one_minus_beta2; /* Adam */
     float neg_step_size, bias_correction2_sqrt, eps, decay_factor;
     float alpha, one_minus_alpha;                /* RMSprop */
     float etaminus, etaplus, step_min, step_max; /* Rprop */

@@ -26,7 +26,6 @@ void optcl__compute_scalars(const optcl_optimizer_config *c, const optcl_group_c
         double b1 = c->adam.beta1, b2 = c->adam.beta2;
         double bias_correction1 = 1.0 - pow(b1, (double)step);
         double bias_correction2 = 1.0 - pow(b2, (double)step);
-        s->beta1 = (float)b1;
         s->one_minus_beta1 = (float)(1.0 - b1);
         s->beta2 = (float)b2;
         s->one_minus_beta2 = (float)(1.0 - b2);

@@ -1,6 +1,6 @@
 /* test_launches.c — one kernel launch per parameter group per step, whatever the number of
- * tensors (counted by the optimizer, not timed), plus one per Lookahead sync; and the
- * documented minimal bytes per step. */
+ * tensors (counted by the optimizer, not timed), plus one per Lookahead sync; the documented
+ * minimal bytes per step; the traffic yardstick the benchmark compares with. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -94,11 +94,55 @@ static void minimal_bytes(void **state)
     optcl_context_destroy(ctx);
 }
 
+/* The traffic yardstick moves the step's bytes with one add per element: every buffer but the
+ * gradient becomes the element's sum over all buffers — the same on the device as in the
+ * host loop — and it counts as no optimizer launch. */
+static void traffic_step_sums(void **state)
+{
+    (void)state;
+    const optcl_tensor_spec spec = {.name = "w", .ndim = 1, .shape = {1031}};
+    float p0[1031], g[1031], after[2][3][1031];
+    uint64_t seed = 3;
+    tu_fill_random(p0, 1031, &seed, -1.0f, 1.0f);
+    tu_fill_random(g, 1031, &seed, -1.0f, 1.0f);
+    for (int b = 0; b < OPTCL_BACKEND_COUNT; b++) {
+        optcl_context *ctx = tu_context((optcl_backend)b);
+        optcl_params *p = NULL;
+        optcl_optimizer *o = NULL;
+        optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+        c.sgd.momentum = 0.9; /* three buffers: params, grads, momentum_buffer */
+        TU_OK(optcl_params_create(ctx, &spec, 1, &p), optcl_context_message(ctx));
+        TU_OK(optcl_params_write(p, OPTCL_ROLE_PARAMS, 0, p0, 1031), "p");
+        TU_OK(optcl_params_write(p, OPTCL_ROLE_GRADS, 0, g, 1031), "g");
+        TU_OK(optcl_optimizer_create(p, &c, &o), optcl_context_message(ctx));
+        TU_OK(optcl_optimizer_write_state(o, "momentum_buffer", 0, g, 1031), "buf");
+        TU_OK(optcl_optimizer_traffic_step(o), optcl_optimizer_message(o));
+        TU_OK(optcl_params_read(p, OPTCL_ROLE_PARAMS, 0, after[b][0], 1031), "p");
+        TU_OK(optcl_params_read(p, OPTCL_ROLE_GRADS, 0, after[b][1], 1031), "g");
+        TU_OK(optcl_optimizer_read_state(o, "momentum_buffer", 0, after[b][2], 1031), "buf");
+        for (int i = 0; i < 1031; i++) {
+            float sum = p0[i] + g[i] + g[i];
+            assert_true(after[b][0][i] == sum && after[b][2][i] == sum);
+            assert_true(after[b][1][i] == g[i]);
+        }
+        assert_int_equal(optcl_optimizer_launch_count(o), 0);
+        /* A build log is a string on either backend: empty on the reference backend. */
+        const char *log = optcl_optimizer_build_log(o);
+        assert_non_null(log);
+        if (b == OPTCL_BACKEND_REFERENCE)
+            assert_string_equal(log, "");
+        optcl_optimizer_destroy(o);
+        optcl_params_destroy(p);
+        optcl_context_destroy(ctx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(many_tensors_one_launch),
         cmocka_unit_test(minimal_bytes),
+        cmocka_unit_test(traffic_step_sums),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
