@@ -246,6 +246,8 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
     out->config = optcl_optimizer_config_default(algo);
     for (size_t i = 0; i < optcl__config_field_count && st == OPTCL_SUCCESS; i++) {
         snprintf(key, sizeof key, "optcl.config.%s", optcl__config_fields[i].name);
+        if (optcl__config_fields[i].optional && !optcl__st_meta_get(f, key))
+            continue;
         st = need(f, path, key, &v, message);
         if (st == OPTCL_SUCCESS && !optcl__field_parse(&out->config, &optcl__config_fields[i], v))
             st = optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: metadata %s = '%s' is malformed",

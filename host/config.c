@@ -166,7 +166,13 @@ optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *messa
         st = optcl_schedule_validate(&c->schedule, message, OPTCL__MESSAGE_MAX);
     if (st == OPTCL_SUCCESS)
         st = optcl__plateau_validate(&c->plateau, message);
-    if (st != OPTCL_SUCCESS || c->lookahead.k == 0)
+    if (st != OPTCL_SUCCESS)
+        return st;
+    REQUIRE(isfinite(c->max_norm) && c->max_norm >= 0.0, "max_norm", c->max_norm,
+            "must be finite and >= 0; 0 turns clipping off");
+    REQUIRE(c->nonfinite == OPTCL_NONFINITE_PROPAGATE || c->nonfinite == OPTCL_NONFINITE_SKIP,
+            "nonfinite", c->nonfinite, "must be PROPAGATE or SKIP");
+    if (c->lookahead.k == 0)
         return st;
     const optcl_lookahead_config *la = &c->lookahead;
     REQUIRE(la->k > 0, "lookahead.k", (double)la->k, "must be >= 0");

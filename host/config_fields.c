@@ -10,7 +10,11 @@
 
 #define F(name, type, member)                                                                      \
     {                                                                                              \
-        name, OPTCL__F_##type, offsetof(optcl_optimizer_config, member)                            \
+        name, OPTCL__F_##type, offsetof(optcl_optimizer_config, member), false                     \
+    }
+#define OPTIONAL(name, type, member)                                                               \
+    {                                                                                              \
+        name, OPTCL__F_##type, offsetof(optcl_optimizer_config, member), true                      \
     }
 
 const optcl__config_field optcl__config_fields[] = {
@@ -65,6 +69,8 @@ const optcl__config_field optcl__config_fields[] = {
     F("lookahead.alpha_schedule.warmup_steps", INT64, lookahead.alpha_schedule.warmup_steps),
     F("lookahead.alpha_schedule.warmup_start_factor", DOUBLE,
       lookahead.alpha_schedule.warmup_start_factor),
+    OPTIONAL("max_norm", DOUBLE, max_norm),
+    OPTIONAL("nonfinite", INT, nonfinite),
 };
 const size_t optcl__config_field_count =
     sizeof optcl__config_fields / sizeof optcl__config_fields[0];

@@ -16,6 +16,7 @@ typedef struct optcl__config_field {
     const char *name; /* "lr", "adam.beta1", "schedule.kind", … */
     optcl__field_type type;
     size_t offset;
+    bool optional; /* added after 0.1: a checkpoint without it keeps the default */
 } optcl__config_field;
 
 extern const optcl__config_field optcl__config_fields[];

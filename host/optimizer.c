@@ -147,6 +147,9 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
     optcl_status st = optcl__validate_config(config, ctx->message);
     if (st != OPTCL_SUCCESS)
         return st;
+    if (config->max_norm > 0.0 || config->nonfinite != OPTCL_NONFINITE_PROPAGATE)
+        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
+                           "the gradient guard (max_norm, nonfinite) is not built yet");
     optcl_optimizer *opt = calloc(1, sizeof *opt);
     if (!opt)
         return optcl__fail(ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");

@@ -408,6 +408,12 @@ typedef struct optcl_group_config {
     double weight_decay;
 } optcl_group_config;
 
+/* What a step does when a gradient element is NaN or ±Inf. */
+typedef enum optcl_nonfinite {
+    OPTCL_NONFINITE_PROPAGATE = 0, /* PyTorch's behaviour: the update uses it */
+    OPTCL_NONFINITE_SKIP = 1       /* the whole step is skipped: nothing changes, not even t */
+} optcl_nonfinite;
+
 typedef struct optcl_optimizer_config {
     optcl_algorithm algorithm;
     double lr;           /* SGD 1e-3, Adam 1e-3, AdamW 1e-3, RMSprop 1e-2, Rprop 1e-2 */
@@ -422,6 +428,9 @@ typedef struct optcl_optimizer_config {
     optcl_schedule schedule;          /* the lr of step t is schedule(group lr, t); CONSTANT */
     optcl_plateau_config plateau;     /* ReduceLROnPlateau on reported metrics; disabled */
     optcl_lookahead_config lookahead; /* disabled (k = 0) */
+    /* Gradient guard (see optcl_optimizer_guard_stats): both off by default, as in PyTorch. */
+    double max_norm;           /* > 0: clip_grad_norm_(max_norm) before each step; 0: off */
+    optcl_nonfinite nonfinite; /* what a NaN/Inf gradient does; OPTCL_NONFINITE_PROPAGATE */
 } optcl_optimizer_config;
 
 /* PyTorch's defaults for that algorithm (every nested struct filled in). */
