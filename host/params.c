@@ -328,6 +328,11 @@ optcl_status optcl_params_destroy(optcl_params *p)
 
 /* ---- queries ------------------------------------------------------------------------------ */
 
+optcl_context *optcl_params_context(const optcl_params *p)
+{
+    return p ? p->ctx : NULL;
+}
+
 size_t optcl_params_count(const optcl_params *p)
 {
     return p ? p->count : 0;

@@ -220,6 +220,8 @@ OPTCL_API optcl_status optcl_params_wrap(optcl_context *ctx, const optcl_tensor_
  * Blocks until the queue is finished. */
 OPTCL_API optcl_status optcl_params_destroy(optcl_params *params);
 
+/* The context the set was made from (not a new reference). */
+OPTCL_API optcl_context *optcl_params_context(const optcl_params *params);
 /* Number of tensors. */
 OPTCL_API size_t optcl_params_count(const optcl_params *params);
 /* Sum of the tensors' element counts (no padding). */

@@ -110,6 +110,8 @@ static void test_layout(optcl_backend backend)
     TU_OK(optcl_params_layout(ctx, specs, N_SPECS, offsets, &total), optcl_context_message(ctx));
     optcl_params *p = make_params(ctx, specs, N_SPECS);
     size_t align = optcl_context_alignment(ctx);
+    assert_ptr_equal(optcl_params_context(p), ctx);
+    assert_null(optcl_params_context(NULL));
     assert_int_equal(optcl_params_count(p), N_SPECS);
     assert_int_equal(optcl_params_numel(p), packed_at(N_SPECS));
     assert_int_equal(optcl_params_flat_size(p), total);
