@@ -3,27 +3,22 @@
  * ReduceLROnPlateau fed from a metrics file, Lookahead, and checkpoints to stop and resume.
  * Any bad input: one line on stderr, a non-zero exit, and no output file. */
 #include "cli.h"
+#include "replay.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MSG 4096
-#define MAX_OPTIONS 256
-
-typedef struct replay_args {
-    const char *optimizer, *params, *grads, *out, *metrics, *save_state, *load_state;
-    optcl_backend backend;
-    char *options[MAX_OPTIONS]; /* KEY=VALUE, in order */
-    int option_count;
-} replay_args;
+#define MSG OPTCL_REPLAY_MSG
+#define MAX_OPTIONS OPTCL_REPLAY_MAX_OPTIONS
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: optcl replay OPTIMIZER --params P0.npy --grads G.npy --out OUT.npy\n"
             "                    [--backend opencl|reference] [--metrics M.npy]\n"
-            "                    [--save-state FILE] [--load-state FILE] [KEY=VALUE ...]\n"
+            "                    [--save-state FILE] [--load-state FILE] [--distributed]\n"
+            "                    [KEY=VALUE ...]\n"
             "\n"
             "OPTIMIZER   sgd, adam, adamw, rmsprop or rprop\n"
             "P0.npy      float32, shape (N,): the initial parameters (may be omitted with\n"
@@ -37,6 +32,9 @@ static void usage(FILE *f)
             "            (needed with schedule=plateau, refused otherwise)\n"
             "--save-state  write a checkpoint (safetensors) after the last step\n"
             "--load-state  start from a checkpoint; KEY=VALUE given too must agree with it\n"
+            "--distributed under mpirun -np K: the optimizer state is sharded across the K\n"
+            "            ranks, every rank feeds G[t] as its gradient, rank 0 writes OUT; the\n"
+            "            checkpoint files are sharded ones (optcl_mpi_checkpoint_save)\n"
             "KEY=VALUE   PyTorch's constructor names and defaults:\n"
             "  all       lr maximize (0/1), weight_decay (not rprop)\n"
             "  sgd       momentum dampening nesterov ema (ema=1: the lecture's EMA momentum)\n"
@@ -88,6 +86,8 @@ static int parse_args(int argc, char **argv, replay_args *a, char *msg)
                 a->backend = OPTCL_BACKEND_REFERENCE;
             else
                 return snprintf(msg, MSG, "unknown backend '%s' (opencl or reference)", v), 1;
+        } else if (!strcmp(arg, "--distributed")) {
+            a->distributed = 1;
         } else if (arg[0] == '-' && arg[1] == '-') {
             return snprintf(msg, MSG, "unknown option '%s'", arg), 1;
         } else if (!a->optimizer && !strchr(arg, '=')) {
@@ -242,13 +242,19 @@ int optcl_cli_replay(int argc, char **argv)
         }
     }
     char msg[MSG] = "";
+    int distributed = 0, rank = 0;
+    for (int i = 1; i < argc; i++)
+        distributed |= !strcmp(argv[i], "--distributed");
+    if (distributed && optcl_cli_mpi_start(&argc, &argv, &rank, msg))
+        return fail(msg);
     replay_args a;
     optcl_optimizer_config config, saved;
     optcl_array p0 = {0}, g = {0}, m = {0};
     size_t n = 0;
     int rc = parse_args(argc, argv, &a, msg);
     if (!rc && a.load_state)
-        rc = inspect_state(&a, &n, &saved, msg);
+        rc = distributed ? optcl_cli_replay_inspect_sharded(&a, &n, &saved, msg)
+                         : inspect_state(&a, &n, &saved, msg);
     if (!rc)
         rc = make_config(&a, a.load_state ? &saved : NULL, &config, msg);
     if (!rc && a.params)
@@ -268,9 +274,17 @@ int optcl_cli_replay(int argc, char **argv)
         if (!out)
             rc = snprintf(msg, MSG, "out of memory for %zu output values", count) > 0;
     }
-    if (!rc)
+    int speak = 1;
+    if (distributed) /* nobody starts the collective run unless every rank got this far */
+        rc = optcl_cli_mpi_agree(rc, &speak);
+    if (!rc && distributed) {
+        /* A failure there fails every rank: only the lowest one prints. */
+        rc = optcl_cli_replay_sharded(&a, &config, &p0, &g, &m, out, msg);
+        rc = optcl_cli_mpi_agree(rc, &speak);
+    } else if (!rc) {
         rc = run(&a, &config, &p0, &g, &m, out, msg);
-    if (!rc) {
+    }
+    if (!rc && rank == 0) {
         size_t shape[2] = {g.shape[0], n};
         rc = optcl_npy_write(a.out, out, shape, 2, msg, MSG) != OPTCL_SUCCESS;
     }
@@ -278,5 +292,7 @@ int optcl_cli_replay(int argc, char **argv)
     optcl_array_free(&p0);
     optcl_array_free(&g);
     optcl_array_free(&m);
-    return rc ? fail(msg) : 0;
+    if (distributed)
+        optcl_cli_mpi_finish();
+    return rc ? (speak ? fail(msg) : 1) : 0;
 }

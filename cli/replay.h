@@ -1,0 +1,36 @@
+/* replay.h — what `optcl replay` shares between its single-process run (replay.c) and its
+ * distributed run under MPI (replay_mpi.c; replay_mpi_off.c in builds without MPI). */
+#ifndef OPTCL_CLI_REPLAY_H
+#define OPTCL_CLI_REPLAY_H
+
+#include "optcl.h"
+
+#define OPTCL_REPLAY_MSG 4096
+#define OPTCL_REPLAY_MAX_OPTIONS 256
+
+typedef struct replay_args {
+    const char *optimizer, *params, *grads, *out, *metrics, *save_state, *load_state;
+    optcl_backend backend;
+    int distributed;                            /* --distributed: under mpirun, sharded */
+    char *options[OPTCL_REPLAY_MAX_OPTIONS]; /* KEY=VALUE, in order */
+    int option_count;
+} replay_args;
+
+/* Starts MPI for --distributed (MPI_Init); *rank receives this process's rank. Non-zero with a
+ * reason in msg when that is impossible (no MPI in this build). */
+int optcl_cli_mpi_start(int *argc, char ***argv, int *rank, char *msg);
+/* Agrees on every rank's rc: 0 when all are 0; otherwise non-zero everywhere, and *speak is 1
+ * only on the lowest failing rank (the one whose message is printed). */
+int optcl_cli_mpi_agree(int rc, int *speak);
+void optcl_cli_mpi_finish(void);
+
+/* With --distributed --load-state: N and the configuration from a sharded checkpoint. */
+int optcl_cli_replay_inspect_sharded(const replay_args *a, size_t *n,
+                                     optcl_optimizer_config *saved, char *msg);
+/* The replay on the sharded optimizer: every rank feeds the same G[t]; out (T×N) is filled on
+ * every rank. */
+int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config *config,
+                             const optcl_array *p0, const optcl_array *g, const optcl_array *m,
+                             float *out, char *msg);
+
+#endif

@@ -1,0 +1,108 @@
+/* replay_mpi.c — `optcl replay --distributed`: the replay on the sharded optimizer under
+ * mpirun. Every rank reads the same inputs and feeds G[t] as its local gradient, so the
+ * average over ranks is G[t] and the trajectory is the single-process one. */
+#include "replay.h"
+
+#include "optcl_mpi.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+int optcl_cli_mpi_start(int *argc, char ***argv, int *rank, char *msg)
+{
+    int ready = 0;
+    MPI_Initialized(&ready);
+    if (!ready && MPI_Init(argc, argv) != MPI_SUCCESS) {
+        snprintf(msg, OPTCL_REPLAY_MSG, "--distributed: MPI_Init failed");
+        return 1;
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, rank);
+    return 0;
+}
+
+int optcl_cli_mpi_agree(int rc, int *speak)
+{
+    int me = 0, first = INT_MAX, mine = INT_MAX;
+    MPI_Comm_rank(MPI_COMM_WORLD, &me);
+    if (rc)
+        mine = me;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    *speak = first == me;
+    return first != INT_MAX;
+}
+
+void optcl_cli_mpi_finish(void)
+{
+    int done = 0;
+    MPI_Finalized(&done);
+    if (!done)
+        MPI_Finalize();
+}
+
+int optcl_cli_replay_inspect_sharded(const replay_args *a, size_t *n,
+                                     optcl_optimizer_config *saved, char *msg)
+{
+    return optcl_mpi_checkpoint_inspect(a->load_state, NULL, n, saved, msg, OPTCL_REPLAY_MSG) !=
+           OPTCL_SUCCESS;
+}
+
+int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config *config,
+                             const optcl_array *p0, const optcl_array *g, const optcl_array *m,
+                             float *out, char *msg)
+{
+    size_t n = g->shape[1], steps = g->shape[0];
+    optcl_context_config cc = optcl_context_config_default();
+    cc.backend = a->backend;
+    optcl_context *ctx = NULL;
+    optcl_params *params = NULL;
+    optcl_mpi_optimizer *opt = NULL;
+    optcl_status st = optcl_context_create(&cc, &ctx, msg, OPTCL_REPLAY_MSG);
+    const char *detail = msg;
+    optcl_tensor_spec spec = {.name = "param", .ndim = 1, .shape = {(int64_t)n}, .group = 0};
+    if (st == OPTCL_SUCCESS) {
+        detail = optcl_context_message(ctx);
+        st = optcl_params_create(ctx, &spec, 1, &params);
+    }
+    if (st == OPTCL_SUCCESS && p0->data) {
+        detail = optcl_params_message(params);
+        st = optcl_params_write(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0->data, n);
+    }
+    /* Every rank takes part in the creation, also one whose context failed (params NULL):
+     * the creation then fails everywhere together. */
+    char create_msg[OPTCL_REPLAY_MSG] = "";
+    optcl_status created = optcl_mpi_optimizer_create(MPI_COMM_WORLD, st ? NULL : params, config,
+                                                      NULL, &opt, create_msg, sizeof create_msg);
+    if (st == OPTCL_SUCCESS && created != OPTCL_SUCCESS) {
+        st = created;
+        detail = create_msg;
+    }
+    if (st == OPTCL_SUCCESS)
+        detail = optcl_mpi_optimizer_message(opt);
+    if (st == OPTCL_SUCCESS && a->load_state)
+        st = optcl_mpi_checkpoint_load(opt, a->load_state);
+    /* Host copies of the parameter set fail only with the device; the optimizer's collective
+     * calls fail on every rank together. */
+    for (size_t t = 0; t < steps && st == OPTCL_SUCCESS; t++) {
+        st = optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, g->data + t * n, n);
+        if (st == OPTCL_SUCCESS)
+            st = optcl_mpi_optimizer_step(opt);
+        if (st == OPTCL_SUCCESS)
+            st = optcl_params_read(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, out + t * n, n);
+        if (st == OPTCL_SUCCESS && m->data)
+            st = optcl_mpi_optimizer_report_metric(opt, m->data[t]);
+        if (st != OPTCL_SUCCESS && *optcl_params_message(params))
+            detail = optcl_params_message(params);
+    }
+    if (st == OPTCL_SUCCESS && a->save_state)
+        st = optcl_mpi_checkpoint_save(opt, a->save_state);
+    if (st != OPTCL_SUCCESS) {
+        char text[OPTCL_REPLAY_MSG - 64];
+        snprintf(text, sizeof text, "%s", detail); /* detail may be msg itself */
+        snprintf(msg, OPTCL_REPLAY_MSG, "%s: %s", optcl_status_name(st), text);
+    }
+    optcl_mpi_optimizer_destroy(opt);
+    optcl_params_destroy(params);
+    optcl_context_destroy(ctx);
+    return st != OPTCL_SUCCESS;
+}

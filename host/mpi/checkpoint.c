@@ -1,0 +1,215 @@
+/* checkpoint.c — sharded checkpoints: every rank saves its shard's optimizer as an ordinary
+ * optcl checkpoint, rank 0 then writes the manifest that names them; loading checks every rank
+ * before any rank changes anything. */
+#include "sharded.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PATH_MAX_ 4096
+
+/* The manifest as rank 0 reads it, on every rank (st: rank 0's status, agreed). */
+static optcl_status read_manifest(optcl_mpi_optimizer *opt, const char *path, bool must_exist,
+                                  optcl_mpi__manifest *m)
+{
+    optcl_status st = OPTCL_SUCCESS;
+    memset(m, 0, sizeof *m);
+    if (opt->layout.rank == 0) {
+        st = optcl_mpi__manifest_read(path, m, opt->message);
+        if (!must_exist && st == OPTCL_ERROR_IO && access(path, F_OK) != 0) {
+            st = OPTCL_SUCCESS; /* a first save: generation 0 is "none" */
+            memset(m, 0, sizeof *m);
+        }
+    }
+    if ((st = optcl_mpi__agree(opt->comm, st, opt->message)) != OPTCL_SUCCESS)
+        return st;
+    int err = MPI_Bcast(m, (int)sizeof *m, MPI_BYTE, 0, opt->comm);
+    return optcl_mpi__check(opt->message, err, "MPI_Bcast");
+}
+
+/* Removes the files of a generation that no manifest names any more: each rank its own, rank 0
+ * also those of ranks this world does not have. Missing files are fine. */
+static void remove_generation(const optcl_mpi_optimizer *opt, const char *path, uint64_t gen,
+                              uint64_t world_size)
+{
+    char name[PATH_MAX_];
+    const optcl_mpi__layout *l = &opt->layout;
+    for (uint64_t r = 0; gen > 0 && r < world_size; r++) {
+        bool mine = r == (uint64_t)l->rank || (l->rank == 0 && r >= (uint64_t)l->size);
+        if (!mine)
+            continue;
+        optcl_mpi__rank_file(name, sizeof name, path, gen, (int)r, world_size);
+        unlink(name);
+    }
+}
+
+optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const char *path)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    const optcl_mpi__layout *l = &opt->layout;
+    optcl_status st = OPTCL_SUCCESS;
+    if (!path)
+        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
+    else if (strlen(path) > PATH_MAX_ - 64)
+        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT, "path is too long");
+    if ((st = optcl_mpi__agree(opt->comm, st, opt->message)) != OPTCL_SUCCESS)
+        return st;
+    optcl_mpi__manifest old, m;
+    if ((st = read_manifest(opt, path, false, &old)) != OPTCL_SUCCESS)
+        return st;
+    char name[PATH_MAX_];
+    optcl_mpi__rank_file(name, sizeof name, path, old.generation + 1, l->rank,
+                         (uint64_t)l->size);
+    /* The shard's parameters as the caller's set holds them now, then the shard's file. */
+    st = optcl_mpi__params_to_shard(opt);
+    if (st == OPTCL_SUCCESS && (st = optcl_checkpoint_save(opt->shard, name)) != OPTCL_SUCCESS)
+        optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(opt->shard));
+    if ((st = optcl_mpi__agree(opt->comm, st, opt->message)) == OPTCL_SUCCESS) {
+        m = (optcl_mpi__manifest){.generation = old.generation + 1,
+                                  .world_size = (uint64_t)l->size,
+                                  .numel = l->numel,
+                                  .shard_size = l->shard,
+                                  .step = optcl_optimizer_step_count(opt->shard),
+                                  .skipped = opt->skipped,
+                                  .last_norm = opt->last_norm,
+                                  .max_norm = opt->config.max_norm,
+                                  .nonfinite = (int)opt->config.nonfinite};
+        if (l->rank == 0)
+            st = optcl_mpi__manifest_write(path, &m, opt->message);
+        st = optcl_mpi__agree(opt->comm, st, opt->message);
+    }
+    if (st != OPTCL_SUCCESS) {
+        unlink(name); /* the manifest still names the previous generation */
+        return st;
+    }
+    remove_generation(opt, path, old.generation, old.world_size);
+    return OPTCL_SUCCESS;
+}
+
+/* A fresh shard set and optimizer loaded from this rank's file: the live ones stay untouched
+ * until every rank has loaded its file. */
+static optcl_status load_fresh(optcl_mpi_optimizer *opt, const char *name,
+                               const optcl_mpi__manifest *m, optcl_params **inner,
+                               optcl_optimizer **shard)
+{
+    optcl_tensor_spec *specs = NULL;
+    size_t count = 0;
+    optcl_status st = optcl_mpi__shard_specs(opt->params, opt->pieces, opt->piece_count, &specs,
+                                             &count, opt->message);
+    if (st == OPTCL_SUCCESS && (st = optcl_params_create(opt->ctx, specs, count, inner)) !=
+                                   OPTCL_SUCCESS)
+        optcl_mpi__fail(opt->message, st, "%s", optcl_context_message(opt->ctx));
+    free(specs);
+    if (st == OPTCL_SUCCESS &&
+        (st = optcl_optimizer_create(*inner, optcl_optimizer_config_get(opt->shard), shard)) !=
+            OPTCL_SUCCESS)
+        optcl_mpi__fail(opt->message, st, "%s", optcl_context_message(opt->ctx));
+    if (st == OPTCL_SUCCESS && (st = optcl_checkpoint_load(*shard, name)) != OPTCL_SUCCESS)
+        optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(*shard));
+    if (st == OPTCL_SUCCESS && optcl_optimizer_step_count(*shard) != m->step)
+        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_FORMAT,
+                             "%s holds step %llu but the manifest says %llu: the files come "
+                             "from different saves",
+                             name, (unsigned long long)optcl_optimizer_step_count(*shard),
+                             (unsigned long long)m->step);
+    return st;
+}
+
+static optcl_status check_manifest(optcl_mpi_optimizer *opt, const char *path,
+                                   const optcl_mpi__manifest *m)
+{
+    const optcl_mpi__layout *l = &opt->layout;
+    if (m->world_size != (uint64_t)l->size)
+        return optcl_mpi__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
+                               "%s was saved by %llu rank(s); this run has %d: loading into a "
+                               "different number of ranks is not supported",
+                               path, (unsigned long long)m->world_size, l->size);
+    if (m->numel != l->numel || m->shard_size != l->shard)
+        return optcl_mpi__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
+                               "%s holds a model of %llu elements in shards of %llu; this one has "
+                               "%zu in shards of %zu",
+                               path, (unsigned long long)m->numel,
+                               (unsigned long long)m->shard_size, l->numel, l->shard);
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_mpi_checkpoint_load(optcl_mpi_optimizer *opt, const char *path)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    optcl_status st = OPTCL_SUCCESS;
+    if (!path)
+        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
+    else if (strlen(path) > PATH_MAX_ - 64)
+        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT, "path is too long");
+    if ((st = optcl_mpi__agree(opt->comm, st, opt->message)) != OPTCL_SUCCESS)
+        return st;
+    optcl_mpi__manifest m;
+    if ((st = read_manifest(opt, path, true, &m)) != OPTCL_SUCCESS)
+        return st;
+    if ((st = check_manifest(opt, path, &m)) != OPTCL_SUCCESS)
+        return st; /* the same manifest on every rank: the same verdict */
+    char name[PATH_MAX_];
+    optcl_mpi__rank_file(name, sizeof name, path, m.generation, opt->layout.rank,
+                         m.world_size);
+    optcl_params *inner = NULL;
+    optcl_optimizer *shard = NULL;
+    st = load_fresh(opt, name, &m, &inner, &shard);
+    if ((st = optcl_mpi__agree(opt->comm, st, opt->message)) != OPTCL_SUCCESS) {
+        optcl_optimizer_destroy(shard);
+        optcl_params_destroy(inner);
+        return st;
+    }
+    /* Every rank has its file: swap in the loaded shard (same specs, so the same offsets). */
+    optcl_optimizer_destroy(opt->shard);
+    optcl_params_destroy(opt->inner);
+    opt->shard = shard;
+    opt->inner = inner;
+    opt->skipped = m.skipped;
+    opt->last_norm = m.last_norm;
+    opt->config = *optcl_optimizer_config_get(shard);
+    opt->config.max_norm = m.max_norm;
+    opt->config.nonfinite = (optcl_nonfinite)m.nonfinite;
+    return optcl_mpi__shard_to_params(opt, OPTCL_SUCCESS);
+}
+
+optcl_status optcl_mpi_checkpoint_inspect(const char *path, int *world_size, size_t *numel,
+                                          optcl_optimizer_config *config, char *message,
+                                          size_t message_size)
+{
+    char local[OPTCL_MPI__MESSAGE_MAX] = "";
+    optcl_mpi__manifest m;
+    optcl_status st = OPTCL_SUCCESS;
+    if (!path)
+        st = optcl_mpi__fail(local, OPTCL_ERROR_NULL_POINTER, "path is NULL");
+    else if (strlen(path) > PATH_MAX_ - 64)
+        st = optcl_mpi__fail(local, OPTCL_ERROR_INVALID_ARGUMENT, "path is too long");
+    if (st == OPTCL_SUCCESS)
+        st = optcl_mpi__manifest_read(path, &m, local);
+    optcl_tensor_spec *specs = NULL;
+    size_t count = 0;
+    optcl_optimizer_config saved;
+    if (st == OPTCL_SUCCESS) {
+        char name[PATH_MAX_];
+        optcl_mpi__rank_file(name, sizeof name, path, m.generation, 0, m.world_size);
+        st = optcl_checkpoint_inspect(name, &specs, &count, &saved, local, sizeof local);
+        free(specs);
+    }
+    if (st != OPTCL_SUCCESS) {
+        if (message && message_size)
+            snprintf(message, message_size, "%s", local);
+        return st;
+    }
+    saved.max_norm = m.max_norm;
+    saved.nonfinite = (optcl_nonfinite)m.nonfinite;
+    if (world_size)
+        *world_size = (int)m.world_size;
+    if (numel)
+        *numel = (size_t)m.numel;
+    if (config)
+        *config = saved;
+    return OPTCL_SUCCESS;
+}

@@ -1,0 +1,135 @@
+/* collectives.c — the MPI traffic of the sharded optimizer: status agreement, and the chunked
+ * reduce-scatter of gradients and all-gather of parameters. */
+#include "sharded.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The lowest failing rank tells everyone its status and message. */
+static optcl_status broadcast_failure(MPI_Comm comm, int failed, optcl_status local,
+                                      char *message)
+{
+    int me = 0;
+    MPI_Comm_rank(comm, &me);
+    struct {
+        int status;
+        char text[OPTCL_MPI__MESSAGE_MAX];
+    } what;
+    memset(&what, 0, sizeof what);
+    if (me == failed) {
+        what.status = (int)local;
+        snprintf(what.text, sizeof what.text, "%s", message);
+    }
+    int err = MPI_Bcast(&what, (int)sizeof what, MPI_BYTE, failed, comm);
+    if (err != MPI_SUCCESS)
+        return optcl_mpi__check(message, err, "MPI_Bcast");
+    if (me != failed) {
+        what.text[sizeof what.text - 1] = '\0';
+        optcl_mpi__fail(message, (optcl_status)what.status, "rank %d: %s", failed, what.text);
+    }
+    return (optcl_status)what.status;
+}
+
+optcl_status optcl_mpi__agree(MPI_Comm comm, optcl_status local, char *message)
+{
+    int me = 0, failed = INT_MAX;
+    MPI_Comm_rank(comm, &me);
+    int mine = local == OPTCL_SUCCESS ? INT_MAX : me;
+    int err = MPI_Allreduce(&mine, &failed, 1, MPI_INT, MPI_MIN, comm);
+    if (err != MPI_SUCCESS)
+        return optcl_mpi__check(message, err, "MPI_Allreduce");
+    return failed == INT_MAX ? OPTCL_SUCCESS : broadcast_failure(comm, failed, local, message);
+}
+
+optcl_status optcl_mpi__exchange(MPI_Comm comm, optcl_status local, const double *mine, int n,
+                                 double *scratch, double *all, char *message)
+{
+    int size = 0;
+    MPI_Comm_size(comm, &size);
+    double row[OPTCL_MPI__EXCHANGE_MAX + 1] = {(double)local};
+    for (int i = 0; i < n; i++)
+        row[i + 1] = mine[i];
+    int err = MPI_Allgather(row, n + 1, MPI_DOUBLE, scratch, n + 1, MPI_DOUBLE, comm);
+    if (err != MPI_SUCCESS)
+        return optcl_mpi__check(message, err, "MPI_Allgather");
+    size_t w = (size_t)n + 1;
+    for (int r = 0; r < size; r++)
+        if (scratch[(size_t)r * w] != 0.0)
+            return broadcast_failure(comm, r, local, message);
+    /* Compacting forwards is safe when all aliases scratch: each row moves to a lower index. */
+    for (size_t r = 0; r < (size_t)size; r++)
+        for (size_t i = 0; i < (size_t)n; i++)
+            all[r * (size_t)n + i] = scratch[r * w + i + 1];
+    return OPTCL_SUCCESS;
+}
+
+/* ---- gradients and parameters ---------------------------------------------------------- */
+
+/* One chunk's send buffer: for every owner j, its elements [c0, c0 + cs) of the packed
+ * gradients, weighted, in the reduction type. */
+static void fill_chunk(const optcl_mpi_optimizer *opt, size_t c0, size_t cs, double weight)
+{
+    const optcl_mpi__layout *l = &opt->layout;
+    for (size_t j = 0; j < (size_t)l->size; j++) {
+        const float *src = opt->full + j * l->shard + c0;
+        if (opt->mpi.reduce == OPTCL_MPI_REDUCE_DOUBLE) {
+            double *dst = (double *)opt->send + j * cs;
+            if (weight == 1.0)
+                for (size_t e = 0; e < cs; e++)
+                    dst[e] = (double)src[e];
+            else
+                for (size_t e = 0; e < cs; e++)
+                    dst[e] = (double)src[e] * weight;
+        } else {
+            float *dst = (float *)opt->send + j * cs, w = (float)weight;
+            if (weight == 1.0)
+                memcpy(dst, src, cs * sizeof *dst);
+            else
+                for (size_t e = 0; e < cs; e++)
+                    dst[e] = src[e] * w;
+        }
+    }
+}
+
+optcl_status optcl_mpi__reduce_scatter(optcl_mpi_optimizer *opt, double weight)
+{
+    const optcl_mpi__layout *l = &opt->layout;
+    bool dbl = opt->mpi.reduce == OPTCL_MPI_REDUCE_DOUBLE;
+    MPI_Datatype type = dbl ? MPI_DOUBLE : MPI_FLOAT;
+    size_t elem = dbl ? sizeof(double) : sizeof(float);
+    for (size_t c0 = 0; c0 < l->shard; c0 += l->chunk) {
+        size_t cs = l->shard - c0 < l->chunk ? l->shard - c0 : l->chunk;
+        /* One chunk of floats unweighted is already laid out as MPI wants it. */
+        const void *send = opt->full;
+        if (dbl || weight != 1.0 || l->chunk < l->shard) {
+            fill_chunk(opt, c0, cs, weight);
+            send = opt->send;
+        }
+        int err = MPI_Reduce_scatter_block(send, (char *)opt->recv + c0 * elem, (int)cs, type,
+                                           MPI_SUM, opt->comm);
+        if (err != MPI_SUCCESS)
+            return optcl_mpi__check(opt->message, err, "MPI_Reduce_scatter_block");
+    }
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_mpi__allgather(optcl_mpi_optimizer *opt)
+{
+    const optcl_mpi__layout *l = &opt->layout;
+    if (l->chunk == l->shard) {
+        int err = MPI_Allgather(opt->shard_host, (int)l->shard, MPI_FLOAT, opt->full,
+                                (int)l->shard, MPI_FLOAT, opt->comm);
+        return optcl_mpi__check(opt->message, err, "MPI_Allgather");
+    }
+    for (size_t c0 = 0; c0 < l->shard; c0 += l->chunk) {
+        size_t cs = l->shard - c0 < l->chunk ? l->shard - c0 : l->chunk;
+        int err = MPI_Allgather(opt->shard_host + c0, (int)cs, MPI_FLOAT, opt->gather, (int)cs,
+                                MPI_FLOAT, opt->comm);
+        if (err != MPI_SUCCESS)
+            return optcl_mpi__check(opt->message, err, "MPI_Allgather");
+        for (size_t j = 0; j < (size_t)l->size; j++)
+            memcpy(opt->full + j * l->shard + c0, opt->gather + j * cs, cs * sizeof(float));
+    }
+    return OPTCL_SUCCESS;
+}

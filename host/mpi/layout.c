@@ -1,0 +1,112 @@
+/* layout.c — where shard boundaries fall in the packed model, the pieces of model tensors that
+ * fall into this rank's shard, and the shard's own parameter set made of those pieces. */
+#include "sharded.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLACEHOLDER_NAME "(empty shard)"
+
+static size_t round_up(size_t v, size_t m)
+{
+    return (v + m - 1) / m * m;
+}
+
+void optcl_mpi__layout_compute(optcl_mpi__layout *l, int rank, int size, size_t numel,
+                               size_t max_count)
+{
+    size_t k = (size_t)size;
+    l->rank = rank;
+    l->size = size;
+    l->numel = numel;
+    l->shard = round_up((numel + k - 1) / k, OPTCL_MPI_SHARD_ALIGN);
+    if (l->shard == 0)
+        l->shard = OPTCL_MPI_SHARD_ALIGN;
+    l->begin = (size_t)rank * l->shard;
+    l->real = numel > l->begin ? numel - l->begin : 0;
+    if (l->real > l->shard)
+        l->real = l->shard;
+    /* Every call moves K·C elements of at most 8 bytes: keeping K·C·8 below 2^31 keeps the
+     * counts and the byte offsets that MPI implementations compute in int out of overflow. */
+    size_t bound = (size_t)INT_MAX / (k * 8);
+    size_t c = max_count ? max_count : (bound ? bound : 1);
+    l->chunk = c < l->shard ? c : l->shard;
+}
+
+optcl_status optcl_mpi__pieces(optcl_params *params, const optcl_mpi__layout *l,
+                               optcl_mpi__piece **out, size_t *count, char *message)
+{
+    *out = NULL;
+    *count = 0;
+    size_t n = optcl_params_count(params), lo = l->begin, hi = l->begin + l->real;
+    optcl_mpi__piece *pieces = calloc(n ? n : 1, sizeof *pieces);
+    if (!pieces)
+        return optcl_mpi__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    size_t packed = 0, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        optcl_tensor_info info;
+        optcl_params_info(params, i, &info);
+        size_t a = packed > lo ? packed : lo;
+        size_t b = packed + info.count < hi ? packed + info.count : hi;
+        if (a < b) {
+            pieces[k].tensor = i;
+            pieces[k].first = a - packed;
+            pieces[k].count = b - a;
+            pieces[k].packed = a;
+            pieces[k].outer_offset = info.offset + (a - packed);
+            k++;
+        }
+        packed += info.count;
+    }
+    if (k == 0) {
+        free(pieces);
+        return OPTCL_SUCCESS;
+    }
+    *out = pieces;
+    *count = k;
+    return OPTCL_SUCCESS;
+}
+
+void optcl_mpi__piece_name(const char *tensor, size_t tensor_index, const optcl_mpi__piece *p,
+                           char *out, size_t size)
+{
+    char range[64];
+    snprintf(range, sizeof range, "[%zu:%zu]", p->first, p->first + p->count);
+    /* Names are at most 255 bytes: a long tensor name is cut, and its index keeps it unique. */
+    if (strlen(tensor) + strlen(range) <= 255)
+        snprintf(out, size, "%s%s", tensor, range);
+    else
+        snprintf(out, size, "%.200s~%zu%s", tensor, tensor_index, range);
+}
+
+optcl_status optcl_mpi__shard_specs(optcl_params *params, const optcl_mpi__piece *pieces,
+                                    size_t piece_count, optcl_tensor_spec **out, size_t *count,
+                                    char *message)
+{
+    size_t n = piece_count ? piece_count : 1;
+    optcl_tensor_spec *specs = calloc(1, n * (sizeof *specs + 256));
+    if (!specs)
+        return optcl_mpi__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    char *names = (char *)(specs + n);
+    for (size_t i = 0; i < n; i++) {
+        char *name = names + i * 256;
+        specs[i].name = name;
+        specs[i].ndim = 1;
+        if (piece_count == 0) { /* stays zero: every update rule maps (0, 0, 0) to itself */
+            snprintf(name, 256, "%s", PLACEHOLDER_NAME);
+            specs[i].shape[0] = 1;
+            specs[i].group = 0;
+            continue;
+        }
+        optcl_tensor_info info;
+        optcl_params_info(params, pieces[i].tensor, &info);
+        optcl_mpi__piece_name(info.name, pieces[i].tensor, &pieces[i], name, 256);
+        specs[i].shape[0] = (int64_t)pieces[i].count;
+        specs[i].group = info.group;
+    }
+    *out = specs;
+    *count = n;
+    return OPTCL_SUCCESS;
+}

@@ -1,0 +1,74 @@
+/* shard_io.c — moving the shard between the model's parameter set and the shard's own set:
+ * parameters in (device to device, no host copy), and the gathered model back out. */
+#include "sharded.h"
+
+#include <string.h>
+
+static optcl_status copy_pieces_cl(optcl_mpi_optimizer *opt)
+{
+    cl_mem src = NULL, dst = NULL;
+    optcl_status st = optcl_params_buffer(opt->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, &src);
+    if (st == OPTCL_SUCCESS)
+        st = optcl_params_buffer(opt->inner, OPTCL_ROLE_PARAMS, OPTCL_ALL, &dst);
+    if (st != OPTCL_SUCCESS)
+        return optcl_mpi__fail(opt->message, st, "%s", optcl_params_message(opt->params));
+    cl_command_queue queue = optcl_context_cl_queue(opt->ctx);
+    cl_int err = CL_SUCCESS;
+    /* Enqueued on optcl's in-order queue: after the caller's kernels that wrote the parameters,
+     * before the shard's update. */
+    for (size_t i = 0; i < opt->piece_count && err == CL_SUCCESS; i++) {
+        const optcl_mpi__piece *p = &opt->pieces[i];
+        err = clEnqueueCopyBuffer(queue, src, dst, p->outer_offset * sizeof(float),
+                                  p->inner_offset * sizeof(float), p->count * sizeof(float), 0,
+                                  NULL, NULL);
+    }
+    if (err != CL_SUCCESS)
+        return optcl_mpi__fail(opt->message, (optcl_status)err,
+                               "copying the shard's parameters on the device failed: %s",
+                               optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_mpi__params_to_shard(optcl_mpi_optimizer *opt)
+{
+    if (optcl_context_backend(opt->ctx) == OPTCL_BACKEND_OPENCL)
+        return copy_pieces_cl(opt);
+    float *src = NULL, *dst = NULL;
+    optcl_status st = optcl_params_host(opt->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, &src);
+    if (st == OPTCL_SUCCESS)
+        st = optcl_params_host(opt->inner, OPTCL_ROLE_PARAMS, OPTCL_ALL, &dst);
+    if (st != OPTCL_SUCCESS)
+        return optcl_mpi__fail(opt->message, st, "the shard's parameters: %s",
+                               optcl_status_name(st));
+    for (size_t i = 0; i < opt->piece_count; i++) {
+        const optcl_mpi__piece *p = &opt->pieces[i];
+        memcpy(dst + p->inner_offset, src + p->outer_offset, p->count * sizeof(float));
+    }
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_mpi__shard_to_params(optcl_mpi_optimizer *opt, optcl_status local)
+{
+    const optcl_mpi__layout *l = &opt->layout;
+    /* The shard's parameters in packed order: the pieces are the shard set's tensors in
+     * creation order, so reading the whole set gives exactly the shard's real elements. */
+    if (local == OPTCL_SUCCESS && !opt->placeholder) {
+        local = optcl_params_read(opt->inner, OPTCL_ROLE_PARAMS, OPTCL_ALL, opt->shard_host,
+                                  l->real);
+        if (local != OPTCL_SUCCESS)
+            optcl_mpi__fail(opt->message, local, "reading the shard's parameters: %s",
+                            optcl_params_message(opt->inner));
+    }
+    memset(opt->shard_host + l->real, 0, (l->shard - l->real) * sizeof(float));
+    optcl_status st = optcl_mpi__allgather(opt);
+    /* Nobody writes a model with another rank's shard missing. */
+    if (st == OPTCL_SUCCESS)
+        st = optcl_mpi__agree(opt->comm, local, opt->message);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    st = optcl_params_write(opt->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, opt->full, l->numel);
+    if (st != OPTCL_SUCCESS)
+        return optcl_mpi__fail(opt->message, st, "writing the gathered parameters: %s",
+                               optcl_params_message(opt->params));
+    return OPTCL_SUCCESS;
+}

@@ -1,0 +1,327 @@
+/* sharded.c — creating and destroying the sharded optimizer (layout, the shard's parameter set
+ * and ordinary optimizer, host staging), and its queries. */
+#include "sharded.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+optcl_mpi_config optcl_mpi_config_default(void)
+{
+    optcl_mpi_config c;
+    c.reduce = OPTCL_MPI_REDUCE_DOUBLE;
+    c.max_count = 0;
+    return c;
+}
+
+static optcl_status validate(optcl_params *params, const optcl_optimizer_config *config,
+                             const optcl_mpi_config *mpi, optcl_mpi_optimizer **out,
+                             char *message)
+{
+    if (!params || !config || !out)
+        return optcl_mpi__fail(message, OPTCL_ERROR_NULL_POINTER,
+                               "optcl_mpi_optimizer_create: %s is NULL",
+                               !params ? "params" : !config ? "config" : "out");
+    /* The guard runs here, on the averaged gradient; the rest is optcl_optimizer_create's. */
+    if (!isfinite(config->max_norm) || config->max_norm < 0.0)
+        return optcl_mpi__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "invalid max_norm: %g (must be finite and >= 0; 0 turns "
+                               "clipping off)",
+                               config->max_norm);
+    if (config->nonfinite != OPTCL_NONFINITE_PROPAGATE &&
+        config->nonfinite != OPTCL_NONFINITE_SKIP)
+        return optcl_mpi__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "invalid nonfinite: %d (must be PROPAGATE or SKIP)",
+                               (int)config->nonfinite);
+    if (mpi->reduce != OPTCL_MPI_REDUCE_DOUBLE && mpi->reduce != OPTCL_MPI_REDUCE_FLOAT)
+        return optcl_mpi__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "invalid reduce: %d (must be OPTCL_MPI_REDUCE_DOUBLE or _FLOAT)",
+                               (int)mpi->reduce);
+    if (mpi->max_count > (size_t)INT_MAX)
+        return optcl_mpi__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "invalid max_count: %zu (an MPI count is an int: at most %d)",
+                               mpi->max_count, INT_MAX);
+    return OPTCL_SUCCESS;
+}
+
+/* FNV-1a over what must be equal on every rank: the tensors and the configuration's fields
+ * that decide the layout and the update. */
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *b = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t fingerprint(optcl_params *params, const optcl_optimizer_config *c,
+                            const optcl_mpi_config *mpi)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < optcl_params_count(params); i++) {
+        optcl_tensor_info t;
+        optcl_params_info(params, i, &t);
+        h = fnv(h, t.name, strlen(t.name) + 1);
+        h = fnv(h, &t.ndim, sizeof t.ndim);
+        h = fnv(h, t.shape, (size_t)t.ndim * sizeof t.shape[0]);
+        h = fnv(h, &t.group, sizeof t.group);
+    }
+    int ints[] = {(int)c->algorithm, c->maximize, (int)c->nonfinite, (int)mpi->reduce,
+                  (int)c->schedule.kind, c->plateau.enabled};
+    double reals[] = {c->lr, c->weight_decay, c->max_norm, (double)c->lookahead.k,
+                      (double)c->group_count, (double)mpi->max_count};
+    h = fnv(h, ints, sizeof ints);
+    h = fnv(h, reals, sizeof reals);
+    for (size_t g = 0; c->groups && g < c->group_count; g++) {
+        double group[] = {c->groups[g].lr, c->groups[g].weight_decay};
+        h = fnv(h, group, sizeof group);
+    }
+    return h;
+}
+
+/* Rank 0's fingerprint against everyone's: a rank that differs says so. */
+static optcl_status check_same(optcl_mpi_optimizer *opt, optcl_status local)
+{
+    uint64_t mine = fingerprint(opt->params, &opt->config, &opt->mpi), root = mine;
+    int err = MPI_Bcast(&root, 1, MPI_UINT64_T, 0, opt->comm);
+    if (err != MPI_SUCCESS)
+        return optcl_mpi__check(opt->message, err, "MPI_Bcast");
+    if (local == OPTCL_SUCCESS && mine != root)
+        local = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                                "the parameter set or optimizer configuration differs from rank "
+                                "0's (every rank needs the same tensors in the same order, "
+                                "shapes, groups and configuration)");
+    return optcl_mpi__agree(opt->comm, local, opt->message);
+}
+
+static optcl_status create_shard(optcl_mpi_optimizer *opt)
+{
+    optcl_tensor_spec *specs = NULL;
+    size_t count = 0;
+    optcl_status st = optcl_mpi__pieces(opt->params, &opt->layout, &opt->pieces,
+                                        &opt->piece_count, opt->message);
+    if (st == OPTCL_SUCCESS)
+        st = optcl_mpi__shard_specs(opt->params, opt->pieces, opt->piece_count, &specs, &count,
+                                    opt->message);
+    opt->placeholder = opt->piece_count == 0;
+    if (st == OPTCL_SUCCESS)
+        st = optcl_params_create(opt->ctx, specs, count, &opt->inner);
+    free(specs);
+    optcl_optimizer_config inner = opt->config;
+    inner.max_norm = 0.0; /* the guard runs on the averaged gradient, before the shard's step */
+    inner.nonfinite = OPTCL_NONFINITE_PROPAGATE;
+    if (st == OPTCL_SUCCESS)
+        st = optcl_optimizer_create(opt->inner, &inner, &opt->shard);
+    if (st != OPTCL_SUCCESS && opt->message[0] == '\0')
+        optcl_mpi__fail(opt->message, st, "%s", optcl_context_message(opt->ctx));
+    for (size_t i = 0; i < opt->piece_count && st == OPTCL_SUCCESS; i++) {
+        optcl_tensor_info info;
+        optcl_params_info(opt->inner, i, &info);
+        opt->pieces[i].inner_offset = info.offset;
+    }
+    return st;
+}
+
+static void *alloc_counted(optcl_mpi_optimizer *opt, size_t count, size_t size)
+{
+    opt->host_bytes += count * size;
+    return calloc(count ? count : 1, size);
+}
+
+static optcl_status alloc_host(optcl_mpi_optimizer *opt)
+{
+    const optcl_mpi__layout *l = &opt->layout;
+    size_t k = (size_t)l->size, elem = opt->mpi.reduce == OPTCL_MPI_REDUCE_DOUBLE ? 8 : 4;
+    bool chunked = l->chunk < l->shard;
+    opt->full = alloc_counted(opt, k * l->shard, sizeof(float));
+    opt->recv = alloc_counted(opt, l->shard, elem);
+    opt->shard_host = alloc_counted(opt, l->shard, sizeof(float));
+    opt->scratch = alloc_counted(opt, k * (OPTCL_MPI__EXCHANGE_MAX + 1), sizeof(double));
+    /* Floats in one chunk go straight from full; weighted float steps allocate it later. */
+    if (elem == 8 || chunked)
+        opt->send = alloc_counted(opt, k * l->chunk, elem);
+    if (chunked)
+        opt->gather = alloc_counted(opt, k * l->chunk, sizeof(float));
+    if (!opt->full || !opt->recv || !opt->shard_host || !opt->scratch ||
+        ((elem == 8 || chunked) && !opt->send) || (chunked && !opt->gather))
+        return optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                               "cannot allocate %zu bytes of host staging for the sharded step",
+                               opt->host_bytes);
+    return OPTCL_SUCCESS;
+}
+
+static void release(optcl_mpi_optimizer *opt)
+{
+    optcl_optimizer_destroy(opt->shard);
+    optcl_params_destroy(opt->inner);
+    free(opt->pieces);
+    free(opt->full);
+    free(opt->send);
+    free(opt->recv);
+    free(opt->shard_host);
+    free(opt->gather);
+    free(opt->scratch);
+    if (opt->comm != MPI_COMM_NULL)
+        MPI_Comm_free(&opt->comm);
+    free(opt);
+}
+
+/* What must hold before any collective: without them no rank can take part. */
+static optcl_status check_mpi(MPI_Comm comm, char *message)
+{
+    int ready = 0, done = 0;
+    MPI_Initialized(&ready);
+    MPI_Finalized(&done);
+    if (!ready || done)
+        return optcl_mpi__fail(message, OPTCL_ERROR_UNSUPPORTED,
+                               "optcl_mpi_optimizer_create: MPI is %s",
+                               done ? "already finalized" : "not initialised (call MPI_Init)");
+    if (comm == MPI_COMM_NULL)
+        return optcl_mpi__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "optcl_mpi_optimizer_create: comm is MPI_COMM_NULL");
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_mpi_optimizer_create(MPI_Comm comm, optcl_params *params,
+                                        const optcl_optimizer_config *config,
+                                        const optcl_mpi_config *mpi_config,
+                                        optcl_mpi_optimizer **out, char *message,
+                                        size_t message_size)
+{
+    char local[OPTCL_MPI__MESSAGE_MAX] = "";
+    if (out)
+        *out = NULL;
+    optcl_status st = check_mpi(comm, local);
+    MPI_Comm dup = MPI_COMM_NULL;
+    if (st == OPTCL_SUCCESS) /* collective: every rank from here on takes part in each step */
+        st = optcl_mpi__check(local, MPI_Comm_dup(comm, &dup), "MPI_Comm_dup");
+    if (st != OPTCL_SUCCESS) {
+        if (message && message_size)
+            snprintf(message, message_size, "%s", local);
+        return st;
+    }
+    optcl_mpi_optimizer *opt = calloc(1, sizeof *opt);
+    if (!opt) {
+        st = optcl_mpi__fail(local, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        optcl_mpi__agree(dup, st, local);
+        MPI_Comm_free(&dup);
+    } else {
+        opt->comm = dup;
+        optcl_mpi_config mpi = mpi_config ? *mpi_config : optcl_mpi_config_default();
+        st = validate(params, config, &mpi, out, opt->message);
+        if (st == OPTCL_SUCCESS) {
+            opt->params = params;
+            opt->ctx = optcl_params_context(params);
+            opt->config = *config;
+            opt->mpi = mpi;
+            int rank = 0, size = 1;
+            MPI_Comm_rank(dup, &rank);
+            MPI_Comm_size(dup, &size);
+            optcl_mpi__layout_compute(&opt->layout, rank, size, optcl_params_numel(params),
+                                      mpi.max_count);
+            st = create_shard(opt);
+        }
+        if (st == OPTCL_SUCCESS)
+            st = alloc_host(opt);
+        st = optcl_mpi__agree(dup, st, opt->message);
+        if (st == OPTCL_SUCCESS)
+            st = check_same(opt, st);
+        /* The caller's groups array may go away: the shard's optimizer has resolved it. */
+        opt->config.groups = NULL;
+        opt->config.group_count = 0;
+        snprintf(local, sizeof local, "%s", opt->message);
+        opt->message[0] = '\0';
+        if (st != OPTCL_SUCCESS)
+            release(opt);
+    }
+    if (st != OPTCL_SUCCESS) {
+        if (message && message_size)
+            snprintf(message, message_size, "%s", local);
+        return st;
+    }
+    *out = opt;
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_mpi_optimizer_destroy(optcl_mpi_optimizer *opt)
+{
+    if (opt)
+        release(opt);
+    return OPTCL_SUCCESS;
+}
+
+/* ---- queries ---------------------------------------------------------------------------- */
+
+uint64_t optcl_mpi_optimizer_step_count(const optcl_mpi_optimizer *opt)
+{
+    return opt ? optcl_optimizer_step_count(opt->shard) : 0;
+}
+
+uint64_t optcl_mpi_optimizer_skipped_count(const optcl_mpi_optimizer *opt)
+{
+    return opt ? opt->skipped : 0;
+}
+
+double optcl_mpi_optimizer_last_norm(const optcl_mpi_optimizer *opt)
+{
+    return opt ? opt->last_norm : 0.0;
+}
+
+optcl_status optcl_mpi_optimizer_get_lr(const optcl_mpi_optimizer *opt, int group, double *lr)
+{
+    return opt ? optcl_optimizer_get_lr(opt->shard, group, lr) : OPTCL_ERROR_NULL_POINTER;
+}
+
+optcl_status optcl_mpi_optimizer_set_lr(optcl_mpi_optimizer *opt, int group, double lr)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    optcl_status st = optcl_optimizer_set_lr(opt->shard, group, lr);
+    if (st != OPTCL_SUCCESS)
+        return optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(opt->shard));
+    if (group == -1)
+        opt->config.lr = lr;
+    return OPTCL_SUCCESS;
+}
+
+const optcl_optimizer_config *optcl_mpi_optimizer_config_get(const optcl_mpi_optimizer *opt)
+{
+    return opt ? &opt->config : NULL;
+}
+
+optcl_status optcl_mpi_optimizer_memory(const optcl_mpi_optimizer *opt, optcl_mpi_memory *m)
+{
+    if (!opt || !m)
+        return OPTCL_ERROR_NULL_POINTER;
+    const optcl_mpi__layout *l = &opt->layout;
+    size_t states = optcl_optimizer_state_count(opt->shard);
+    memset(m, 0, sizeof *m);
+    m->rank = l->rank;
+    m->world_size = l->size;
+    m->numel = l->numel;
+    m->shard_size = l->shard;
+    m->shard_begin = l->begin < l->numel ? l->begin : l->numel;
+    m->shard_end = m->shard_begin + l->real;
+    m->state_bytes = states * optcl_params_flat_size(opt->inner) * sizeof(float);
+    m->unsharded_state_bytes = states * optcl_params_flat_size(opt->params) * sizeof(float);
+    m->shard_params_bytes = 2 * optcl_params_flat_size(opt->inner) * sizeof(float);
+    m->host_bytes = opt->host_bytes;
+    return OPTCL_SUCCESS;
+}
+
+optcl_optimizer *optcl_mpi_optimizer_shard(const optcl_mpi_optimizer *opt)
+{
+    return opt ? opt->shard : NULL;
+}
+
+optcl_params *optcl_mpi_optimizer_shard_params(const optcl_mpi_optimizer *opt)
+{
+    return opt ? opt->inner : NULL;
+}
+
+const char *optcl_mpi_optimizer_message(const optcl_mpi_optimizer *opt)
+{
+    return opt ? opt->message : "";
+}

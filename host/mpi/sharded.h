@@ -1,0 +1,132 @@
+/* sharded.h — the structure behind optcl_mpi_optimizer and the helpers shared by host/mpi/
+ * files. Built on optcl's public API only; nothing here is public. */
+#ifndef OPTCL_MPI_SHARDED_H
+#define OPTCL_MPI_SHARDED_H
+
+#include "optcl_mpi.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#define OPTCL_MPI__MESSAGE_MAX 2048
+
+#if defined(__GNUC__)
+#define OPTCL_MPI__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define OPTCL_MPI__PRINTF(f, a)
+#endif
+
+/* Where the shard boundaries fall: K shards of S elements over the packed model, and the
+ * chunks of at most C elements per rank that one MPI call moves. */
+typedef struct optcl_mpi__layout {
+    int rank, size;
+    size_t numel;        /* N */
+    size_t shard;        /* S, a multiple of OPTCL_MPI_SHARD_ALIGN */
+    size_t begin, real;  /* this rank's first element and its real (non-padding) count */
+    size_t chunk;        /* C ≤ S: elements per rank per MPI call */
+} optcl_mpi__layout;
+
+/* One piece: elements [first, first + count) of model tensor `tensor` (flattened), which are
+ * tensor `index` of the shard's parameter set and start at packed position `packed`. */
+typedef struct optcl_mpi__piece {
+    size_t tensor, first, count, packed;
+    size_t outer_offset; /* in the model's flat buffers: the tensor's offset + first */
+    size_t inner_offset; /* in the shard set's flat buffers */
+} optcl_mpi__piece;
+
+struct optcl_mpi_optimizer {
+    MPI_Comm comm; /* our duplicate */
+    optcl_params *params;  /* the whole model (the caller's) */
+    optcl_context *ctx;
+    optcl_optimizer_config config; /* as given; groups NULL */
+    optcl_mpi_config mpi;
+    optcl_mpi__layout layout;
+    optcl_mpi__piece *pieces;
+    size_t piece_count;
+    bool placeholder;        /* the shard is empty: one zero element stands in */
+    optcl_params *inner;     /* the shard's parameter set */
+    optcl_optimizer *shard;  /* the ordinary optimizer over it */
+    uint64_t skipped;
+    double last_norm;
+    /* host staging (see optcl_mpi_optimizer_memory) */
+    float *full;        /* K·S floats: the packed gradients, later the gathered parameters */
+    void *send;         /* K·C elements of the reduction type */
+    void *recv;         /* S elements of the reduction type */
+    float *shard_host;  /* S floats: the shard's mean gradient, later its new parameters */
+    float *gather;      /* K·C floats, only when the shard needs more than one chunk */
+    double *scratch;    /* K·(OPTCL_MPI__EXCHANGE_MAX + 1) doubles for optcl_mpi__exchange */
+    size_t host_bytes;
+    char message[OPTCL_MPI__MESSAGE_MAX];
+};
+
+/* message.c */
+void optcl_mpi__vformat(char *buf, size_t size, const char *fmt, va_list ap);
+optcl_status optcl_mpi__fail(char *message, optcl_status status, const char *fmt, ...)
+    OPTCL_MPI__PRINTF(3, 4);
+/* An MPI return code as a status: OPTCL_ERROR_IO with MPI's own error string. */
+optcl_status optcl_mpi__check(char *message, int mpi_err, const char *call);
+
+/* layout.c: S, C and this rank's range for a model of numel elements. max_count 0: the
+ * default bound (counts and byte offsets of every call below 2^31). */
+void optcl_mpi__layout_compute(optcl_mpi__layout *l, int rank, int size, size_t numel,
+                               size_t max_count);
+/* The pieces of this rank's shard (malloc'd, *count of them; NULL and 0 for an empty shard),
+ * with outer offsets filled in and inner offsets left for later. */
+optcl_status optcl_mpi__pieces(optcl_params *params, const optcl_mpi__layout *l,
+                               optcl_mpi__piece **out, size_t *count, char *message);
+/* The piece's name in the shard set: "<tensor>[a:b]" (shortened for very long names). */
+void optcl_mpi__piece_name(const char *tensor, size_t tensor_index, const optcl_mpi__piece *p,
+                           char *out, size_t size);
+
+/* collectives.c: every call below is collective over comm. */
+/* Agreement on a local status: OPTCL_SUCCESS on every rank when every rank passed
+ * OPTCL_SUCCESS; otherwise, on every rank, the status of the lowest rank that failed — which
+ * keeps its own message while the others get "rank r: <its message>". Allocates nothing, so a
+ * rank out of memory still takes part. */
+optcl_status optcl_mpi__agree(MPI_Comm comm, optcl_status local, char *message);
+/* The same agreement with n ≤ OPTCL_MPI__EXCHANGE_MAX values per rank exchanged on the way, in
+ * one MPI_Allgather: scratch holds K·(n + 1) doubles; on success all[r·n + i] is rank r's
+ * mine[i] (all may alias scratch). */
+#define OPTCL_MPI__EXCHANGE_MAX 1
+optcl_status optcl_mpi__exchange(MPI_Comm comm, optcl_status local, const double *mine, int n,
+                                 double *scratch, double *all, char *message);
+/* Reduce-scatters opt->full (packed gradients, K·S floats) into opt->recv (this rank's S
+ * sums), scaled by weight first when weight != 1, in chunks of C per call. */
+optcl_status optcl_mpi__reduce_scatter(optcl_mpi_optimizer *opt, double weight);
+/* Gathers every rank's opt->shard_host (S floats) into opt->full (packed, K·S floats). */
+optcl_status optcl_mpi__allgather(optcl_mpi_optimizer *opt);
+
+/* shard_io.c: moving the shard between the model's params and the shard set. */
+/* Copies the shard's parameters from the model's set into the shard set (device to device on
+ * OpenCL, memcpy on the reference backend). */
+optcl_status optcl_mpi__params_to_shard(optcl_mpi_optimizer *opt);
+/* Reads this rank's shard parameters (unless local already failed), gathers every rank's and,
+ * when every rank succeeded, writes the whole model into params. Collective. */
+optcl_status optcl_mpi__shard_to_params(optcl_mpi_optimizer *opt, optcl_status local);
+/* The shard set's specs for these pieces ("(empty shard)" when there are none): an array
+ * of *count specs, with names in the same allocation; free() it. */
+optcl_status optcl_mpi__shard_specs(optcl_params *params, const optcl_mpi__piece *pieces,
+                                    size_t piece_count, optcl_tensor_spec **out, size_t *count,
+                                    char *message);
+
+/* guard.c: the gradient guard on the averaged shard gradient. */
+/* clip_grad_norm_'s coefficient in float: max_norm / (norm + 1e-6), at most 1. */
+float optcl_mpi__clip_coef(double max_norm, float total_norm);
+
+/* manifest.c: the text file naming a sharded checkpoint's generation of rank files. */
+typedef struct optcl_mpi__manifest {
+    uint64_t generation, world_size, numel, shard_size, step, skipped;
+    double last_norm, max_norm;
+    int nonfinite;
+} optcl_mpi__manifest;
+/* Written to a temporary file in the same folder, flushed, synced, renamed over path, and the
+ * folder synced. */
+optcl_status optcl_mpi__manifest_write(const char *path, const optcl_mpi__manifest *m,
+                                       char *message);
+/* OPTCL_ERROR_IO when it cannot be read, OPTCL_ERROR_FORMAT when it is not a manifest. */
+optcl_status optcl_mpi__manifest_read(const char *path, optcl_mpi__manifest *m, char *message);
+/* "<path>.<generation>.rank<r>-of-<K>.safetensors" */
+void optcl_mpi__rank_file(char *out, size_t size, const char *path, uint64_t generation, int rank,
+                          uint64_t world_size);
+
+#endif /* OPTCL_MPI_SHARDED_H */

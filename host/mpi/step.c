@@ -1,0 +1,155 @@
+/* step.c — one data-parallel step: gradients to host, reduce-scatter to their owners, the
+ * gradient guard on the averaged shard, the ordinary update of the shard, parameters gathered
+ * back; and the plateau metric agreed across ranks. */
+#include "sharded.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+float optcl_mpi__clip_coef(double max_norm, float total_norm)
+{
+    /* torch.nn.utils.clip_grad_norm_ in float32: max_norm / (total_norm + 1e-6), clamped to at
+     * most 1 (a NaN stays NaN, as torch.clamp leaves it). */
+    float coef = (float)max_norm / (total_norm + 1e-6f);
+    return coef > 1.0f ? 1.0f : coef;
+}
+
+/* The averaged shard gradient (sum / total weight, rounded to float once) into shard_host, and
+ * its sum of squares in double over the real elements, in order. */
+static double average(optcl_mpi_optimizer *opt, double total_weight)
+{
+    const optcl_mpi__layout *l = &opt->layout;
+    float *g = opt->shard_host;
+    if (opt->mpi.reduce == OPTCL_MPI_REDUCE_DOUBLE) {
+        const double *sum = opt->recv;
+        for (size_t e = 0; e < l->shard; e++)
+            g[e] = (float)(sum[e] / total_weight);
+    } else {
+        const float *sum = opt->recv;
+        float w = (float)total_weight;
+        for (size_t e = 0; e < l->shard; e++)
+            g[e] = sum[e] / w;
+    }
+    double sumsq = 0.0;
+    for (size_t e = 0; e < l->real; e++)
+        sumsq += (double)g[e] * (double)g[e];
+    return sumsq;
+}
+
+/* The shard's update from the averaged gradient in shard_host: current parameters in, guard
+ * applied, one ordinary step. */
+static optcl_status update_shard(optcl_mpi_optimizer *opt, float clip)
+{
+    const optcl_mpi__layout *l = &opt->layout;
+    float zero = 0.0f, *g = opt->placeholder ? &zero : opt->shard_host;
+    size_t n = opt->placeholder ? 1 : l->real;
+    if (opt->config.max_norm > 0.0 && !opt->placeholder)
+        for (size_t e = 0; e < n; e++)
+            g[e] *= clip;
+    optcl_status st = optcl_params_write(opt->inner, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n);
+    if (st != OPTCL_SUCCESS)
+        return optcl_mpi__fail(opt->message, st, "writing the shard's gradients: %s",
+                               optcl_params_message(opt->inner));
+    if ((st = optcl_mpi__params_to_shard(opt)) != OPTCL_SUCCESS)
+        return st;
+    st = optcl_optimizer_step(opt->shard, 0, NULL, NULL);
+    if (st != OPTCL_SUCCESS)
+        return optcl_mpi__fail(opt->message, st, "the shard's step: %s",
+                               optcl_optimizer_message(opt->shard));
+    return OPTCL_SUCCESS;
+}
+
+static optcl_status step(optcl_mpi_optimizer *opt, double weight, bool weighted)
+{
+    const optcl_mpi__layout *l = &opt->layout;
+    optcl_status st = OPTCL_SUCCESS;
+    if (weighted && !(isfinite(weight) && weight >= 0.0))
+        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                             "invalid weight: %g (must be finite and >= 0)", weight);
+    if (weighted && st == OPTCL_SUCCESS && !opt->send) { /* float reduction, one chunk */
+        opt->send = calloc((size_t)l->size * l->chunk, sizeof(float));
+        opt->host_bytes += opt->send ? (size_t)l->size * l->chunk * sizeof(float) : 0;
+        if (!opt->send)
+            st = optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                                 "out of host memory for the weighted reduction");
+    }
+    if (st == OPTCL_SUCCESS) {
+        st = optcl_params_read(opt->params, OPTCL_ROLE_GRADS, OPTCL_ALL, opt->full, l->numel);
+        if (st != OPTCL_SUCCESS)
+            optcl_mpi__fail(opt->message, st, "reading the gradients: %s",
+                            optcl_params_message(opt->params));
+    }
+    double total_weight = (double)l->size;
+    if (weighted) {
+        /* The weights' sum, in rank order: the same bits everywhere. */
+        double *w = opt->scratch;
+        if ((st = optcl_mpi__exchange(opt->comm, st, &weight, 1, opt->scratch, w,
+                                      opt->message)) != OPTCL_SUCCESS)
+            return st;
+        total_weight = 0.0;
+        for (int r = 0; r < l->size; r++)
+            total_weight += w[r];
+        if (!(total_weight > 0.0) || !isfinite(total_weight))
+            return optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                                   "the weights of all ranks sum to %g (must be > 0 and finite)",
+                                   total_weight);
+    }
+    if (st != OPTCL_SUCCESS) /* a rank that failed still moves its (stale) part */
+        weight = 1.0;
+    optcl_status mpi = optcl_mpi__reduce_scatter(opt, weighted ? weight : 1.0);
+    if (st == OPTCL_SUCCESS)
+        st = mpi;
+    double sumsq = st == OPTCL_SUCCESS ? average(opt, total_weight) : 0.0, *all = opt->scratch;
+    if ((st = optcl_mpi__exchange(opt->comm, st, &sumsq, 1, opt->scratch, all, opt->message)) !=
+        OPTCL_SUCCESS)
+        return st;
+    double total = 0.0;
+    for (int r = 0; r < l->size; r++)
+        total += all[r];
+    /* Squares of floats cannot overflow a double: the sum is finite exactly when every element
+     * of the averaged gradient is. */
+    float norm = (float)sqrt(total);
+    opt->last_norm = norm;
+    if (!isfinite(total) && opt->config.nonfinite == OPTCL_NONFINITE_SKIP) {
+        opt->skipped++;
+        return OPTCL_SUCCESS;
+    }
+    st = update_shard(opt, optcl_mpi__clip_coef(opt->config.max_norm, norm));
+    return optcl_mpi__shard_to_params(opt, st);
+}
+
+optcl_status optcl_mpi_optimizer_step(optcl_mpi_optimizer *opt)
+{
+    return opt ? step(opt, 1.0, false) : OPTCL_ERROR_NULL_POINTER;
+}
+
+optcl_status optcl_mpi_optimizer_step_weighted(optcl_mpi_optimizer *opt, double weight)
+{
+    return opt ? step(opt, weight, true) : OPTCL_ERROR_NULL_POINTER;
+}
+
+optcl_status optcl_mpi_optimizer_report_metric(optcl_mpi_optimizer *opt, double metric)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    optcl_status st = OPTCL_SUCCESS;
+    if (!opt->config.plateau.enabled)
+        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                             "optcl_mpi_optimizer_report_metric: config.plateau.enabled is 0");
+    double *all = opt->scratch;
+    if ((st = optcl_mpi__exchange(opt->comm, st, &metric, 1, opt->scratch, all, opt->message)) !=
+        OPTCL_SUCCESS)
+        return st;
+    /* The mean in rank order; the value itself when all agree (K·m / K need not be m). */
+    double sum = 0.0;
+    bool equal = true;
+    for (int r = 0; r < opt->layout.size; r++) {
+        sum += all[r];
+        equal = equal && (all[r] == all[0] || (isnan(all[r]) && isnan(all[0])));
+    }
+    double agreed = equal ? all[0] : sum / opt->layout.size;
+    st = optcl_optimizer_report_metric(opt->shard, agreed);
+    if (st != OPTCL_SUCCESS)
+        return optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(opt->shard));
+    return OPTCL_SUCCESS;
+}

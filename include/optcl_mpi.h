@@ -1,0 +1,197 @@
+/* optcl_mpi.h — optimizer state sharded across MPI ranks (ZeRO stage 1) for data-parallel
+ * training, on top of optcl.h. Built and installed only when optcl is configured with MPI
+ * (CMake option OPTCL_MPI); link optcl::optcl_mpi (CMake) or optcl_mpi (pkg-config).
+ *
+ * Reading guide
+ * -------------
+ * Every rank holds the whole model in an ordinary optcl_params set (the same tensors in the
+ * same order on every rank) and writes its local gradients into it. An optcl_mpi_optimizer made
+ * from it owns one slice of the model — its shard — and keeps optimizer state for that slice
+ * only. One step, on every rank at once:
+ *
+ *   1. the gradient buffer is read to host memory and reduce-scattered (MPI_Reduce_scatter_block):
+ *      each rank receives the mean over all ranks of its shard's gradients;
+ *   2. the gradient guard (max_norm, nonfinite of the configuration) works on that mean: the
+ *      global norm comes from the shards' sums of squares, and a NaN/Inf anywhere makes every
+ *      rank skip the step together;
+ *   3. an ordinary optcl optimizer — the update kernel of the configuration, on the shard's own
+ *      parameter set — updates the shard;
+ *   4. the updated shards are gathered (MPI_Allgather) and written into every rank's parameters.
+ *
+ * Because every update rule is element-wise and its per-step scalars depend only on the step
+ * count and the configuration, each element is updated exactly as one unsharded optimizer
+ * would update it; with the default reduction in double precision, K ranks that feed the same
+ * gradient reproduce the single-process run bit for bit (see docs/SCALING.md).
+ *
+ * Layout: the model's elements, tensors in creation order without padding ("packed", as
+ * optcl_params_read with OPTCL_ALL returns them), are padded with zeros to K·S elements, S a
+ * multiple of OPTCL_MPI_SHARD_ALIGN; rank r owns [r·S, (r+1)·S). A shard's parameter set holds
+ * one 1-D tensor per piece of a model tensor that falls into the shard, named "<tensor>[a:b]"
+ * (elements a … b−1 of the flattened tensor) and in the tensor's parameter group, so group
+ * learning rates and weight decay carry over. A rank whose shard holds no element (more ranks
+ * than S-sized slices) keeps a one-element placeholder "(empty shard)" that stays zero.
+ *
+ * Collective calls: create, destroy, step, report_metric, checkpoint save and load must be
+ * called by every rank of the communicator, in the same order, with the same arguments where
+ * the documentation says so. They block. MPI must be initialised; the optimizer works on its own
+ * duplicate of the communicator, so its messages never mix with the caller's.
+ *
+ * Errors: every call returns optcl_status. A collective call fails on every rank together —
+ * each rank's message (optcl_mpi_optimizer_message) says what failed there, or which rank
+ * failed. A failing MPI call (only possible with an error handler other than the default
+ * MPI_ERRORS_ARE_FATAL) is OPTCL_ERROR_IO with MPI's error string.
+ *
+ * Threading: as for optcl objects — one thread at a time, and MPI_THREAD_SINGLE is enough.
+ */
+#ifndef OPTCL_MPI_H
+#define OPTCL_MPI_H
+
+#include <mpi.h>
+
+#include "optcl.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Shard sizes are multiples of this many elements (64 bytes of floats). */
+#define OPTCL_MPI_SHARD_ALIGN 16
+
+/* How gradients are summed across ranks. */
+typedef enum optcl_mpi_reduce {
+    /* In double precision: K equal float gradients average back to exactly that gradient, so a
+     * run is independent of K. Moves 8 bytes per element. */
+    OPTCL_MPI_REDUCE_DOUBLE = 0,
+    /* In float: half the bytes; the mean is rounded twice (sum, then division), so results
+     * depend on K in the last bits (exact when K is a power of two and gradients are equal). */
+    OPTCL_MPI_REDUCE_FLOAT = 1
+} optcl_mpi_reduce;
+
+typedef struct optcl_mpi_config {
+    optcl_mpi_reduce reduce; /* OPTCL_MPI_REDUCE_DOUBLE */
+    /* The most elements per rank in one MPI collective call; larger shards are moved in several
+     * calls. 0 (default): as many as keep every call's counts and byte offsets below 2^31. */
+    size_t max_count;
+} optcl_mpi_config;
+
+/* The defaults noted at each field. */
+OPTCL_API optcl_mpi_config optcl_mpi_config_default(void);
+
+typedef struct optcl_mpi_optimizer optcl_mpi_optimizer;
+
+/* Creates the sharded optimizer over params (the whole model, created on every rank with the
+ * same tensors) with the usual optimizer configuration — every field means what it means for
+ * optcl_optimizer_create, including groups, schedule, plateau, Lookahead, max_norm and
+ * nonfinite — and the MPI settings mpi_config (NULL: defaults). The shard's parameter set and
+ * its optimizer are created on params' context. Collective; blocks. On failure *out is NULL
+ * and, when message is not NULL, a NUL-terminated explanation of at most message_size bytes is
+ * written (on every rank; ranks that did not fail themselves name the rank that did). Refused:
+ * MPI not initialised, MPI_COMM_NULL, parameter sets that differ between ranks, an invalid
+ * configuration. params must outlive the optimizer. */
+OPTCL_API optcl_status optcl_mpi_optimizer_create(MPI_Comm comm, optcl_params *params,
+                                                  const optcl_optimizer_config *config,
+                                                  const optcl_mpi_config *mpi_config,
+                                                  optcl_mpi_optimizer **out, char *message,
+                                                  size_t message_size);
+/* Frees the optimizer and its communicator. Collective (MPI_Comm_free); NULL is accepted on
+ * every rank or on none. */
+OPTCL_API optcl_status optcl_mpi_optimizer_destroy(optcl_mpi_optimizer *opt);
+
+/* One data-parallel step: the gradients every rank wrote into params are averaged, and every
+ * rank's params receive the updated model. Collective; blocks until params hold the result.
+ * Host memory carries the data (MPI does not take OpenCL buffers): the whole gradient buffer is
+ * read once and the whole parameter buffer written once per step. With nonfinite = SKIP and a
+ * NaN/Inf in the averaged gradient, nothing changes on any rank (not even the step count) and
+ * the skipped counter goes up by one. */
+OPTCL_API optcl_status optcl_mpi_optimizer_step(optcl_mpi_optimizer *opt);
+/* The same with a weighted mean: sum over ranks of weight·gradient, divided by the sum of the
+ * weights — e.g. weight = the rows of the batch this rank computed its mean gradient over, so
+ * that unequal splits still give the whole batch's mean. weight must be finite and ≥ 0 and the
+ * sum over ranks > 0. One small extra collective (the sum of weights). */
+OPTCL_API optcl_status optcl_mpi_optimizer_step_weighted(optcl_mpi_optimizer *opt, double weight);
+
+/* Steps taken (skipped steps do not count). */
+OPTCL_API uint64_t optcl_mpi_optimizer_step_count(const optcl_mpi_optimizer *opt);
+/* Steps skipped because of a NaN/Inf gradient (nonfinite = SKIP). */
+OPTCL_API uint64_t optcl_mpi_optimizer_skipped_count(const optcl_mpi_optimizer *opt);
+/* The 2-norm of the whole averaged gradient at the last step, before clipping, as a float (as
+ * torch.nn.utils.clip_grad_norm_ returns it; +inf or NaN when an element was); 0 before the
+ * first step. The same on every rank. */
+OPTCL_API double optcl_mpi_optimizer_last_norm(const optcl_mpi_optimizer *opt);
+
+/* The lr the next step uses for a group, and a change of it from the next step on (group −1:
+ * every group) — as optcl_optimizer_get_lr / set_lr. set_lr is local: call it on every rank
+ * with the same value. */
+OPTCL_API optcl_status optcl_mpi_optimizer_get_lr(const optcl_mpi_optimizer *opt, int group,
+                                                  double *lr);
+OPTCL_API optcl_status optcl_mpi_optimizer_set_lr(optcl_mpi_optimizer *opt, int group, double lr);
+/* Reports a metric to ReduceLROnPlateau (config.plateau.enabled must be 1). Collective: every
+ * rank reports its own value (e.g. the loss on its part of the validation set) and all of them
+ * use the mean over ranks — exactly the value itself when every rank reports the same one — so
+ * every rank reduces its lr at the same report. */
+OPTCL_API optcl_status optcl_mpi_optimizer_report_metric(optcl_mpi_optimizer *opt, double metric);
+
+/* The configuration in use, as given (max_norm and nonfinite included; groups NULL); after a
+ * checkpoint load, the file's. Owned by the optimizer. */
+OPTCL_API const optcl_optimizer_config *
+optcl_mpi_optimizer_config_get(const optcl_mpi_optimizer *opt);
+
+/* Where this rank's memory goes. Every size is in bytes unless it says elements. */
+typedef struct optcl_mpi_memory {
+    int rank, world_size;
+    size_t numel;        /* elements of the whole model (no padding) */
+    size_t shard_size;   /* S: elements per shard, padding included; equal on every rank */
+    size_t shard_begin;  /* this rank's elements [shard_begin, shard_end) of the packed model */
+    size_t shard_end;    /* (shard_end − shard_begin < S only on the last ranks) */
+    size_t state_bytes;  /* optimizer state this rank allocated (device, or host on the
+                            reference backend): state buffers × the shard set's flat size × 4 */
+    size_t unsharded_state_bytes; /* what one unsharded optimizer over params would allocate */
+    size_t shard_params_bytes;    /* the shard's own parameter and gradient buffers */
+    size_t host_bytes;            /* host staging buffers of the step (all ranks alike) */
+} optcl_mpi_memory;
+
+/* Fills *memory; never fails for valid pointers. state_bytes ≤ unsharded_state_bytes / K plus
+ * padding: the shard set's flat size is at most S + pieces × (alignment − 1). */
+OPTCL_API optcl_status optcl_mpi_optimizer_memory(const optcl_mpi_optimizer *opt,
+                                                  optcl_mpi_memory *memory);
+
+/* The optimizer that updates this rank's shard, and its parameter set (owned by the sharded
+ * optimizer; valid until it is destroyed): for reading the shard's state
+ * (optcl_optimizer_read_state), build logs and messages. Stepping it or loading into it
+ * directly breaks the sharded optimizer's bookkeeping. */
+OPTCL_API optcl_optimizer *optcl_mpi_optimizer_shard(const optcl_mpi_optimizer *opt);
+OPTCL_API optcl_params *optcl_mpi_optimizer_shard_params(const optcl_mpi_optimizer *opt);
+
+/* The last failure's message of a call on this optimizer; "" when none. */
+OPTCL_API const char *optcl_mpi_optimizer_message(const optcl_mpi_optimizer *opt);
+
+/* Saves the whole training state: every rank writes its shard as an ordinary optcl checkpoint
+ * (safetensors: the shard's pieces, their optimizer state, step count, configuration, group
+ * lrs, plateau and Lookahead state) to "<path>.<generation>.rank<r>-of-<K>.safetensors", then
+ * rank 0 writes path itself, a small text manifest naming the generation, the world size, the
+ * model's size, the step and skipped counts and the gradient guard. Every file is written
+ * crash-safely, the manifest last, and the previous generation's files are removed only after
+ * it: a crash at any moment leaves a complete checkpoint (the old or the new one). Collective;
+ * blocks. On a file system that ranks do not share, each rank's file lies on its own machine
+ * and the manifest on rank 0's. */
+OPTCL_API optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const char *path);
+
+/* Restores a checkpoint written by optcl_mpi_checkpoint_save into the optimizer and every
+ * rank's params. The world size, the model and the optimizer's structure must be the saved
+ * ones: loading into a different number of ranks is refused with OPTCL_ERROR_SIZE_MISMATCH and
+ * a message naming both. Everything is checked on every rank before anything changes; then all
+ * ranks load or none does. Collective; blocks. */
+OPTCL_API optcl_status optcl_mpi_checkpoint_load(optcl_mpi_optimizer *opt, const char *path);
+
+/* Reads a sharded checkpoint's manifest and rank 0's file, without MPI or a context, so that a
+ * program can recreate what it was saved from: the world size, the model's element count and
+ * the optimizer configuration (max_norm and nonfinite included; groups NULL). Any of the
+ * outputs may be NULL. Not collective; on failure message names the path and the problem. */
+OPTCL_API optcl_status optcl_mpi_checkpoint_inspect(const char *path, int *world_size,
+                                                    size_t *numel, optcl_optimizer_config *config,
+                                                    char *message, size_t message_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OPTCL_MPI_H */
