@@ -155,6 +155,21 @@ typedef struct optcl_mpi_memory {
 OPTCL_API optcl_status optcl_mpi_optimizer_memory(const optcl_mpi_optimizer *opt,
                                                   optcl_mpi_memory *memory);
 
+/* Seconds this rank spent in each phase of its steps so far (MPI_Wtime), for finding where the
+ * time goes; take two snapshots and subtract. */
+typedef struct optcl_mpi_timings {
+    uint64_t steps;        /* steps timed, skipped ones included */
+    double read_grads;     /* the whole gradient buffer to host memory */
+    double reduce_scatter; /* conversion and MPI_Reduce_scatter_block */
+    double guard;          /* averaging, sum of squares, their exchange (and the weights') */
+    double update;         /* shard gradients in, the shard's parameters in, its step */
+    double allgather;      /* the shard's parameters out, MPI_Allgather, the agreement */
+    double write_params;   /* the whole model into params */
+} optcl_mpi_timings;
+
+OPTCL_API optcl_status optcl_mpi_optimizer_timings(const optcl_mpi_optimizer *opt,
+                                                   optcl_mpi_timings *timings);
+
 /* The optimizer that updates this rank's shard, and its parameter set (owned by the sharded
  * optimizer; valid until it is destroyed): for reading the shard's state
  * (optcl_optimizer_read_state), build logs and messages. Stepping it or loading into it

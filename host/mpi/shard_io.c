@@ -50,6 +50,7 @@ optcl_status optcl_mpi__params_to_shard(optcl_mpi_optimizer *opt)
 optcl_status optcl_mpi__shard_to_params(optcl_mpi_optimizer *opt, optcl_status local)
 {
     const optcl_mpi__layout *l = &opt->layout;
+    double t0 = MPI_Wtime();
     /* The shard's parameters in packed order: the pieces are the shard set's tensors in
      * creation order, so reading the whole set gives exactly the shard's real elements. */
     if (local == OPTCL_SUCCESS && !opt->placeholder) {
@@ -64,9 +65,12 @@ optcl_status optcl_mpi__shard_to_params(optcl_mpi_optimizer *opt, optcl_status l
     /* Nobody writes a model with another rank's shard missing. */
     if (st == OPTCL_SUCCESS)
         st = optcl_mpi__agree(opt->comm, local, opt->message);
+    double t1 = MPI_Wtime();
+    opt->timings.allgather += t1 - t0;
     if (st != OPTCL_SUCCESS)
         return st;
     st = optcl_params_write(opt->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, opt->full, l->numel);
+    opt->timings.write_params += MPI_Wtime() - t1;
     if (st != OPTCL_SUCCESS)
         return optcl_mpi__fail(opt->message, st, "writing the gathered parameters: %s",
                                optcl_params_message(opt->params));

@@ -311,6 +311,14 @@ optcl_status optcl_mpi_optimizer_memory(const optcl_mpi_optimizer *opt, optcl_mp
     return OPTCL_SUCCESS;
 }
 
+optcl_status optcl_mpi_optimizer_timings(const optcl_mpi_optimizer *opt, optcl_mpi_timings *t)
+{
+    if (!opt || !t)
+        return OPTCL_ERROR_NULL_POINTER;
+    *t = opt->timings;
+    return OPTCL_SUCCESS;
+}
+
 optcl_optimizer *optcl_mpi_optimizer_shard(const optcl_mpi_optimizer *opt)
 {
     return opt ? opt->shard : NULL;

@@ -48,6 +48,7 @@ struct optcl_mpi_optimizer {
     optcl_optimizer *shard;  /* the ordinary optimizer over it */
     uint64_t skipped;
     double last_norm;
+    optcl_mpi_timings timings;
     /* host staging (see optcl_mpi_optimizer_memory) */
     float *full;        /* K·S floats: the packed gradients, later the gathered parameters */
     void *send;         /* K·C elements of the reduction type */

@@ -73,12 +73,17 @@ static optcl_status step(optcl_mpi_optimizer *opt, double weight, bool weighted)
             st = optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                                  "out of host memory for the weighted reduction");
     }
+    optcl_mpi_timings *tm = &opt->timings;
+    tm->steps++;
+    double t0 = MPI_Wtime(), t1;
     if (st == OPTCL_SUCCESS) {
         st = optcl_params_read(opt->params, OPTCL_ROLE_GRADS, OPTCL_ALL, opt->full, l->numel);
         if (st != OPTCL_SUCCESS)
             optcl_mpi__fail(opt->message, st, "reading the gradients: %s",
                             optcl_params_message(opt->params));
     }
+    t1 = MPI_Wtime();
+    tm->read_grads += t1 - t0;
     double total_weight = (double)l->size;
     if (weighted) {
         /* The weights' sum, in rank order: the same bits everywhere. */
@@ -96,9 +101,13 @@ static optcl_status step(optcl_mpi_optimizer *opt, double weight, bool weighted)
     }
     if (st != OPTCL_SUCCESS) /* a rank that failed still moves its (stale) part */
         weight = 1.0;
+    t0 = MPI_Wtime();
+    tm->guard += t0 - t1;
     optcl_status mpi = optcl_mpi__reduce_scatter(opt, weighted ? weight : 1.0);
     if (st == OPTCL_SUCCESS)
         st = mpi;
+    t1 = MPI_Wtime();
+    tm->reduce_scatter += t1 - t0;
     double sumsq = st == OPTCL_SUCCESS ? average(opt, total_weight) : 0.0, *all = opt->scratch;
     if ((st = optcl_mpi__exchange(opt->comm, st, &sumsq, 1, opt->scratch, all, opt->message)) !=
         OPTCL_SUCCESS)
@@ -110,11 +119,14 @@ static optcl_status step(optcl_mpi_optimizer *opt, double weight, bool weighted)
      * of the averaged gradient is. */
     float norm = (float)sqrt(total);
     opt->last_norm = norm;
+    t0 = MPI_Wtime();
+    tm->guard += t0 - t1;
     if (!isfinite(total) && opt->config.nonfinite == OPTCL_NONFINITE_SKIP) {
         opt->skipped++;
         return OPTCL_SUCCESS;
     }
     st = update_shard(opt, optcl_mpi__clip_coef(opt->config.max_norm, norm));
+    tm->update += MPI_Wtime() - t0;
     return optcl_mpi__shard_to_params(opt, st);
 }
 

@@ -1,0 +1,290 @@
+/* test_mpi_equivalence.c — under mpirun -np K: the sharded optimizer equals the unsharded one
+ * for every update rule and option (groups, a schedule, ReduceLROnPlateau, Lookahead), on the
+ * reference backend bit for bit and on OpenCL within the conformance tolerance; with every rank
+ * feeding the same gradient (the replay contract) and with a gradient of its own per rank (the
+ * average is what the unsharded optimizer gets); with shards too small to hold anything, MPI
+ * calls split into many chunks, the float reduction; and state memory per rank ≈ 1/K. */
+#include "mpitest.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STEPS 10
+#define ATOL 1e-5 /* the conformance tolerance of tests/test_backends.c */
+#define RTOL 1e-4
+
+typedef struct run_opts {
+    bool per_rank; /* each rank its own dyadic gradient (else the same one everywhere) */
+    double atol, rtol;
+    optcl_mpi_config mpi;
+} run_opts;
+
+static int exact_runs, runs; /* OpenCL runs that came out bitwise equal anyway */
+
+/* Rank r's gradient of step t, and the mean over ranks the unsharded optimizer sees: the sum
+ * in double divided by K, rounded once (exact for dyadic values, and g itself when all
+ * ranks feed the same g). */
+static void gradients(float *mine, float *mean, size_t n, int t, bool per_rank)
+{
+    if (!per_rank) {
+        mt_fill(mine, n, 100 + (uint64_t)t, -1.0f, 1.0f);
+        if (t % 4 == 3)
+            for (size_t i = 0; i < n; i += 5)
+                mine[i] = 0.0f; /* Rprop's sign 0 */
+        memcpy(mean, mine, n * sizeof *mean);
+        return;
+    }
+    float *g = malloc(n * sizeof *g);
+    double *sum = calloc(n, sizeof *sum);
+    MT_CHECK(g && sum, "out of memory");
+    for (int r = 0; r < mt_size; r++) {
+        mt_fill_dyadic(g, n, 1000 * (uint64_t)t + (uint64_t)r);
+        for (size_t i = 0; i < n; i++)
+            sum[i] += g[i];
+        if (r == mt_rank)
+            memcpy(mine, g, n * sizeof *g);
+    }
+    for (size_t i = 0; i < n; i++)
+        mean[i] = (float)(sum[i] / mt_size);
+    free(g);
+    free(sum);
+}
+
+/* The metric rank r reports after step t, and the value every rank agrees on (the value itself
+ * when all report the same, else the mean in rank order). */
+static double metric(int t, int r, bool per_rank)
+{
+    double base = t < 3 ? 1.0 - 0.1 * t : 1.0; /* improves, then stalls: reductions follow */
+    return per_rank ? base + 0.25 * r : base;
+}
+
+static double agreed_metric(int t, bool per_rank)
+{
+    if (!per_rank || mt_size == 1)
+        return metric(t, 0, per_rank);
+    double sum = 0.0;
+    for (int r = 0; r < mt_size; r++)
+        sum += metric(t, r, per_rank);
+    return sum / mt_size;
+}
+
+static void compare_run(optcl_context *ctx, const optcl_tensor_spec *specs, size_t count,
+                        const char *label, const optcl_optimizer_config *c, const run_opts *o)
+{
+    optcl_params *ref = mt_params(ctx, specs, count), *mod = mt_params(ctx, specs, count);
+    size_t n = optcl_params_numel(ref);
+    float *p0 = malloc(n * sizeof *p0), *g = malloc(n * sizeof *g), *mean = malloc(n * sizeof *g);
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    MT_CHECK(p0 && g && mean && a && b, "out of memory");
+    mt_fill(p0, n, 11, -1.0f, 1.0f);
+    MT_OK(optcl_params_write(ref, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), label);
+    MT_OK(optcl_params_write(mod, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), label);
+    optcl_optimizer *u = NULL;
+    optcl_mpi_optimizer *s = NULL;
+    char msg[2048] = "";
+    MT_OK(optcl_optimizer_create(ref, c, &u), optcl_context_message(ctx));
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, mod, c, &o->mpi, &s, msg, sizeof msg), msg);
+    bool exact = true;
+    for (int t = 0; t < STEPS; t++) {
+        gradients(g, mean, n, t, o->per_rank);
+        MT_OK(optcl_params_write(ref, OPTCL_ROLE_GRADS, OPTCL_ALL, mean, n), label);
+        MT_OK(optcl_optimizer_step(u, 0, NULL, NULL), optcl_optimizer_message(u));
+        MT_OK(optcl_params_write(mod, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), label);
+        MT_OK(optcl_mpi_optimizer_step(s), optcl_mpi_optimizer_message(s));
+        if (c->plateau.enabled) {
+            MT_OK(optcl_optimizer_report_metric(u, agreed_metric(t, o->per_rank)), label);
+            MT_OK(optcl_mpi_optimizer_report_metric(s, metric(t, mt_rank, o->per_rank)),
+                  optcl_mpi_optimizer_message(s));
+        }
+        MT_OK(optcl_params_read(ref, OPTCL_ROLE_PARAMS, OPTCL_ALL, a, n), label);
+        MT_OK(optcl_params_read(mod, OPTCL_ROLE_PARAMS, OPTCL_ALL, b, n), label);
+        size_t bad = mt_mismatch(b, a, n, o->atol, o->rtol);
+        MT_CHECK(bad == (size_t)-1, "%s (%s gradients): step %d, element %zu: sharded %.9g, "
+                 "unsharded %.9g", label, o->per_rank ? "per-rank" : "equal", t + 1, bad,
+                 (double)b[bad], (double)a[bad]);
+        exact = exact && mt_mismatch(b, a, n, 0.0, 0.0) == (size_t)-1;
+        MT_CHECK(optcl_mpi_optimizer_step_count(s) == optcl_optimizer_step_count(u), "%s", label);
+        for (int grp = 0; grp < 3; grp++) {
+            double lu = 0, ls = 0;
+            MT_OK(optcl_optimizer_get_lr(u, grp, &lu), label);
+            MT_OK(optcl_mpi_optimizer_get_lr(s, grp, &ls), label);
+            MT_CHECK(lu == ls, "%s: step %d, group %d lr %.17g vs %.17g", label, t + 1, grp, ls,
+                     lu);
+        }
+    }
+    runs++;
+    exact_runs += exact;
+    MT_OK(optcl_mpi_optimizer_destroy(s), label);
+    MT_OK(optcl_optimizer_destroy(u), label);
+    MT_OK(optcl_params_destroy(ref), label);
+    MT_OK(optcl_params_destroy(mod), label);
+    free(p0);
+    free(g);
+    free(mean);
+    free(a);
+    free(b);
+}
+
+typedef struct named {
+    const char *label;
+    optcl_optimizer_config c;
+} named;
+
+static const optcl_group_config groups[3] = {{.lr = 0.02, .weight_decay = -1},
+                                             {.lr = -1, .weight_decay = 0.1},
+                                             {.lr = 0.001, .weight_decay = 0.0}};
+
+static size_t configs(named *out)
+{
+    size_t n = 0;
+#define ADD(text, algo, ...)                                                                   \
+    do {                                                                                       \
+        optcl_optimizer_config c_ = optcl_optimizer_config_default(algo);                      \
+        __VA_ARGS__;                                                                           \
+        out[n++] = (named){text, c_};                                                          \
+    } while (0)
+    ADD("sgd", OPTCL_SGD, c_.lr = 0.05);
+    ADD("sgd momentum dampening weight_decay", OPTCL_SGD, c_.lr = 0.05, c_.sgd.momentum = 0.9,
+        c_.sgd.dampening = 0.1, c_.weight_decay = 0.01);
+    ADD("sgd nesterov", OPTCL_SGD, c_.lr = 0.05, c_.sgd.momentum = 0.9, c_.sgd.nesterov = 1);
+    ADD("sgd ema", OPTCL_SGD, c_.lr = 0.05, c_.sgd.momentum = 0.8, c_.sgd.ema = 1);
+    ADD("adam", OPTCL_ADAM, c_.lr = 0.01);
+    ADD("adam amsgrad weight_decay maximize", OPTCL_ADAM, c_.lr = 0.01, c_.adam.amsgrad = 1,
+        c_.weight_decay = 0.01, c_.maximize = 1);
+    ADD("adamw", OPTCL_ADAMW, c_.lr = 0.01);
+    ADD("rmsprop", OPTCL_RMSPROP, c_.lr = 0.01);
+    ADD("rmsprop centered momentum", OPTCL_RMSPROP, c_.lr = 0.01, c_.rmsprop.centered = 1,
+        c_.rmsprop.momentum = 0.5);
+    ADD("rprop", OPTCL_RPROP, (void)0);
+    ADD("rprop classic", OPTCL_RPROP, c_.rprop.variant = OPTCL_RPROP_CLASSIC);
+    ADD("adamw groups cosine warmup", OPTCL_ADAMW, c_.lr = 0.01, c_.groups = groups,
+        c_.group_count = 3, c_.schedule = optcl_schedule_default(OPTCL_SCHEDULE_COSINE),
+        c_.schedule.t_max = STEPS, c_.schedule.warmup_steps = 2);
+    ADD("sgd momentum plateau", OPTCL_SGD, c_.lr = 0.05, c_.sgd.momentum = 0.9,
+        c_.plateau.enabled = 1, c_.plateau.patience = 1, c_.plateau.factor = 0.5);
+    ADD("rmsprop lookahead", OPTCL_RMSPROP, c_.lr = 0.01, c_.lookahead.k = 3,
+        c_.lookahead.alpha = 0.5);
+#undef ADD
+    return n;
+}
+
+static void every_rule(optcl_backend backend)
+{
+    optcl_context *ctx = mt_context(backend);
+    if (!ctx)
+        return;
+    bool reference = backend == OPTCL_BACKEND_REFERENCE;
+    named list[32];
+    size_t count = configs(list);
+    for (size_t i = 0; i < count; i++) {
+        for (int per_rank = 0; per_rank < 2; per_rank++) {
+            run_opts o = {.per_rank = per_rank, .atol = reference ? 0.0 : ATOL,
+                          .rtol = reference ? 0.0 : RTOL, .mpi = optcl_mpi_config_default()};
+            compare_run(ctx, mt_model, MT_MODEL_COUNT, list[i].label, &list[i].c, &o);
+        }
+        /* Five elements: with K > 1 all but rank 0 hold an empty shard. */
+        run_opts o = {.atol = reference ? 0.0 : ATOL, .rtol = reference ? 0.0 : RTOL,
+                      .mpi = optcl_mpi_config_default()};
+        compare_run(ctx, mt_tiny, 1, list[i].label, &list[i].c, &o);
+    }
+    mt_note("every rule on %s: %zu configurations equal the unsharded optimizer%s",
+            reference ? "reference" : "OpenCL", count,
+            reference ? " bit for bit" : " within 1e-5 + 1e-4·|x|");
+    optcl_context_destroy(ctx);
+}
+
+/* MPI calls of at most 7 elements per rank (the splitting of counts above 2^31, small), in both
+ * reductions; and the float reduction itself. */
+static void chunks_and_float(void)
+{
+    optcl_context *ctx = mt_context(OPTCL_BACKEND_REFERENCE);
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    c.lr = 0.01;
+    c.adam.amsgrad = 1;
+    for (int reduce = 0; reduce < 2; reduce++) {
+        run_opts o = {.per_rank = true, .mpi = optcl_mpi_config_default()};
+        o.mpi.reduce = (optcl_mpi_reduce)reduce;
+        o.mpi.max_count = 7;
+        /* Dyadic gradients: the float sums are exact too, so both reductions are exact. */
+        compare_run(ctx, mt_model, MT_MODEL_COUNT, reduce ? "float, chunks of 7" : "chunks of 7",
+                    &c, &o);
+    }
+    /* Equal random gradients in float: fl(fl(K·g)/K) is g when K is a power of two; for K = 3
+     * it may be off by an ulp, so the trajectory is close, not equal. */
+    bool power_of_two = (mt_size & (mt_size - 1)) == 0;
+    run_opts o = {.per_rank = false, .atol = power_of_two ? 0.0 : ATOL,
+                  .rtol = power_of_two ? 0.0 : RTOL, .mpi = optcl_mpi_config_default()};
+    o.mpi.reduce = OPTCL_MPI_REDUCE_FLOAT;
+    compare_run(ctx, mt_model, MT_MODEL_COUNT, "float reduction", &c, &o);
+    mt_note("chunked MPI calls and the float reduction: equal");
+    optcl_context_destroy(ctx);
+}
+
+/* State memory per rank: about 1/K of the unsharded optimizer's, never more than the shard's
+ * size plus padding; the shards cover the model exactly once. */
+static void memory(optcl_backend backend, size_t numel)
+{
+    optcl_context *ctx = mt_context(backend);
+    if (!ctx)
+        return;
+    optcl_tensor_spec specs[3] = {
+        {.name = "a", .ndim = 1, .shape = {(int64_t)(numel / 2)}, .group = 0},
+        {.name = "b", .ndim = 2, .shape = {3, (int64_t)(numel / 6)}, .group = 1},
+        {.name = "c", .ndim = 1, .shape = {(int64_t)(numel - numel / 2 - 3 * (numel / 6))}},
+    };
+    optcl_params *p = mt_params(ctx, specs, 3);
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    c.adam.amsgrad = 1;
+    c.lookahead.k = 5; /* four state buffers */
+    optcl_mpi_optimizer *s = NULL;
+    char msg[2048] = "";
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, p, &c, NULL, &s, msg, sizeof msg), msg);
+    optcl_mpi_memory m;
+    MT_OK(optcl_mpi_optimizer_memory(s, &m), "memory");
+    size_t align = optcl_context_alignment(ctx);
+    size_t pieces = optcl_params_count(optcl_mpi_optimizer_shard_params(s));
+    MT_CHECK(m.rank == mt_rank && m.world_size == mt_size && m.numel == numel, "identity");
+    MT_CHECK(m.shard_size % OPTCL_MPI_SHARD_ALIGN == 0 && m.shard_size * (size_t)mt_size >= numel &&
+                 m.shard_size < numel / (size_t)mt_size + 1 + OPTCL_MPI_SHARD_ALIGN,
+             "shard size %zu", m.shard_size);
+    unsigned long long covered = m.shard_end - m.shard_begin, total = 0;
+    MPI_Allreduce(&covered, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    MT_CHECK(total == numel, "the shards cover %llu of %zu elements", total, numel);
+    size_t flat = optcl_params_flat_size(optcl_mpi_optimizer_shard_params(s));
+    MT_CHECK(m.state_bytes == 4 * 4 * flat, "state bytes %zu for a flat size %zu", m.state_bytes,
+             flat);
+    MT_CHECK(flat <= m.shard_size + pieces * (align - 1), "flat %zu > S %zu + %zu pieces", flat,
+             m.shard_size, pieces);
+    size_t bound = m.unsharded_state_bytes / (size_t)mt_size + 4 * 4 * (OPTCL_MPI_SHARD_ALIGN +
+                                                                          pieces * align);
+    MT_CHECK(m.state_bytes <= bound, "state %zu > unsharded/K + padding %zu", m.state_bytes,
+             bound);
+    mt_note("memory on %s, %zu elements, adam+amsgrad+lookahead on %d rank(s): rank 0 holds %zu "
+            "of %zu state bytes (1/K = %zu), host staging %zu bytes",
+            backend == OPTCL_BACKEND_REFERENCE ? "reference" : "OpenCL", numel, mt_size,
+            m.state_bytes, m.unsharded_state_bytes, m.unsharded_state_bytes / (size_t)mt_size,
+            m.host_bytes);
+    optcl_mpi_timings tm;
+    MT_OK(optcl_mpi_optimizer_timings(s, &tm), "timings");
+    MT_CHECK(tm.steps == 0 && tm.read_grads == 0.0, "no step timed yet");
+    MT_OK(optcl_mpi_optimizer_step(s), optcl_mpi_optimizer_message(s));
+    MT_OK(optcl_mpi_optimizer_timings(s, &tm), "timings");
+    MT_CHECK(tm.steps == 1 && tm.read_grads >= 0.0 && tm.allgather > 0.0, "one step timed");
+    MT_OK(optcl_mpi_optimizer_destroy(s), "destroy");
+    MT_OK(optcl_params_destroy(p), "destroy");
+    optcl_context_destroy(ctx);
+}
+
+int main(int argc, char **argv)
+{
+    mt_init(&argc, &argv, "test_mpi_equivalence");
+    every_rule(OPTCL_BACKEND_REFERENCE);
+    every_rule(OPTCL_BACKEND_OPENCL);
+    if (runs > 0)
+        mt_note("bitwise equal runs (OpenCL included): %d of %d", exact_runs, runs);
+    chunks_and_float();
+    memory(OPTCL_BACKEND_REFERENCE, 100003);
+    memory(OPTCL_BACKEND_OPENCL, 100003);
+    return mt_finish();
+}
