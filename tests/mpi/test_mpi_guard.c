@@ -1,0 +1,211 @@
+/* test_mpi_guard.c — under mpirun -np K: the gradient guard and the weighted mean on the
+ * sharded optimizer. Every rank feeds a gradient of its own, built so that the exact mean is
+ * known (g_r = d + c_r·e with Σ w_r·c_r = 0, all dyadic): the global norm is then exact in any
+ * order of addition, and the expected trajectory is an unsharded optimizer stepping on d
+ * clipped by the same float formula. Clipping, skipping and the norm must agree on every rank. */
+#include "mpitest.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STEPS 8
+
+/* c_r for weights w_r with Σ w_r·c_r = 0 (K ≤ 3 here; beyond that the ranks agree, c_r = 0). */
+static double offset(int r, const double *w)
+{
+    if (mt_size == 2)
+        return r == 0 ? w[1] : -w[0];
+    if (mt_size == 3 && w[2] != 0.0)
+        return r == 2 ? -(w[0] + w[1]) / w[2] : 1.0;
+    if (mt_size == 3) /* rank 2 weighs nothing: ranks 0 and 1 cancel */
+        return r == 0 ? w[1] : r == 1 ? -w[0] : 1000.0;
+    return 0.0;
+}
+
+/* The exact mean d of step t (scaled by 2^(t mod 3 − 2) so that some steps clip and some do
+ * not) and this rank's share of it. */
+static void gradient(float *mine, float *mean, size_t n, int t, const double *w)
+{
+    float *e = malloc(n * sizeof *e);
+    MT_CHECK(e != NULL, "out of memory");
+    mt_fill_dyadic(mean, n, 500 + (uint64_t)t);
+    mt_fill_dyadic(e, n, 900 + (uint64_t)t);
+    float scale = ldexpf(1.0f, t % 3 - 2);
+    double c = offset(mt_rank, w);
+    for (size_t i = 0; i < n; i++) {
+        mean[i] *= scale;
+        mine[i] = (float)((double)mean[i] + c * (double)e[i] / 64.0);
+    }
+    free(e);
+}
+
+static float norm_of(const float *g, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)g[i] * g[i];
+    return (float)sqrt(s);
+}
+
+/* Every rank has the same bits. */
+static void check_agreed(double value, const char *what)
+{
+    double lo = value, hi = value;
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    MT_CHECK((isnan(value) && isnan(lo) && isnan(hi)) || (lo == value && hi == value),
+             "%s: %.17g here, %.17g … %.17g across ranks", what, value, lo, hi);
+}
+
+typedef struct guard_case {
+    const char *label;
+    double max_norm;
+    optcl_nonfinite nonfinite;
+    bool weighted, zero_weight;
+    int bad_step;     /* a NaN from the last rank at this step (−1: none) */
+    int inf_step;     /* an Inf from rank 0 at this step (−1: none) */
+} guard_case;
+
+static void run(const guard_case *gc)
+{
+    optcl_context *ctx = mt_context(OPTCL_BACKEND_REFERENCE);
+    optcl_params *ref = mt_params(ctx, mt_model, MT_MODEL_COUNT);
+    optcl_params *mod = mt_params(ctx, mt_model, MT_MODEL_COUNT);
+    size_t n = optcl_params_numel(ref);
+    float *p0 = malloc(n * sizeof *p0), *g = malloc(n * sizeof *g), *d = malloc(n * sizeof *d);
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    MT_CHECK(p0 && g && d && a && b, "out of memory");
+    mt_fill(p0, n, 3, -1.0f, 1.0f);
+    MT_OK(optcl_params_write(ref, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), gc->label);
+    MT_OK(optcl_params_write(mod, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), gc->label);
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    c.lr = 0.05;
+    c.sgd.momentum = 0.9;
+    optcl_optimizer *u = NULL;
+    MT_OK(optcl_optimizer_create(ref, &c, &u), optcl_context_message(ctx));
+    c.max_norm = gc->max_norm;
+    c.nonfinite = gc->nonfinite;
+    optcl_mpi_optimizer *s = NULL;
+    char msg[2048] = "";
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, mod, &c, NULL, &s, msg, sizeof msg), msg);
+    double w[3] = {1.0, 2.0, 3.0};
+    if (gc->zero_weight)
+        w[mt_size - 1] = 0.0;
+    if (!gc->weighted)
+        w[0] = w[1] = w[2] = 1.0;
+    uint64_t steps = 0, skipped = 0;
+    int clipped = 0;
+    for (int t = 0; t < STEPS; t++) {
+        gradient(g, d, n, t, w);
+        bool nan_here = t == gc->bad_step, inf_here = t == gc->inf_step;
+        if (nan_here && mt_rank == mt_size - 1)
+            g[0] = NAN; /* in rank 0's shard */
+        if (inf_here && mt_rank == 0)
+            g[n - 1] = INFINITY; /* in the last rank's shard */
+        if (nan_here)
+            d[0] = NAN;
+        if (inf_here)
+            d[n - 1] = INFINITY;
+        float norm = norm_of(d, n);
+        bool skip = !isfinite(norm) && gc->nonfinite == OPTCL_NONFINITE_SKIP;
+        if (!skip) {
+            if (gc->max_norm > 0.0) {
+                /* clip_grad_norm_ in float32, as the library documents it */
+                float coef = (float)gc->max_norm / (norm + 1e-6f);
+                coef = coef > 1.0f ? 1.0f : coef;
+                clipped += coef < 1.0f;
+                for (size_t i = 0; i < n; i++)
+                    d[i] *= coef;
+            }
+            MT_OK(optcl_params_write(ref, OPTCL_ROLE_GRADS, OPTCL_ALL, d, n), gc->label);
+            MT_OK(optcl_optimizer_step(u, 0, NULL, NULL), optcl_optimizer_message(u));
+            steps++;
+        }
+        skipped += skip;
+        MT_OK(optcl_params_write(mod, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), gc->label);
+        MT_OK(gc->weighted ? optcl_mpi_optimizer_step_weighted(s, w[mt_rank])
+                           : optcl_mpi_optimizer_step(s),
+              optcl_mpi_optimizer_message(s));
+        double last = optcl_mpi_optimizer_last_norm(s);
+        check_agreed(last, "last_norm");
+        MT_CHECK(last == (double)norm || (isnan(last) && isnan(norm)),
+                 "%s, step %d: norm %.9g, expected %.9g", gc->label, t + 1, last, (double)norm);
+        MT_CHECK(optcl_mpi_optimizer_step_count(s) == steps, "%s, step %d: %llu steps",
+                 gc->label, t + 1, (unsigned long long)optcl_mpi_optimizer_step_count(s));
+        MT_CHECK(optcl_mpi_optimizer_skipped_count(s) == skipped, "%s, step %d: %llu skipped",
+                 gc->label, t + 1, (unsigned long long)optcl_mpi_optimizer_skipped_count(s));
+        MT_OK(optcl_params_read(ref, OPTCL_ROLE_PARAMS, OPTCL_ALL, a, n), gc->label);
+        MT_OK(optcl_params_read(mod, OPTCL_ROLE_PARAMS, OPTCL_ALL, b, n), gc->label);
+        size_t bad = mt_mismatch(b, a, n, 0.0, 0.0);
+        MT_CHECK(bad == (size_t)-1, "%s, step %d, element %zu: sharded %.9g, expected %.9g",
+                 gc->label, t + 1, bad, (double)b[bad], (double)a[bad]);
+    }
+    if (gc->max_norm > 0.0)
+        MT_CHECK(clipped > 0 && clipped < STEPS, "%s: %d of %d steps clipped: the case tests "
+                 "nothing", gc->label, clipped, STEPS);
+    mt_note("%s: equal on every step (%llu skipped, %d clipped)", gc->label,
+            (unsigned long long)skipped, clipped);
+    optcl_mpi_optimizer_destroy(s);
+    optcl_optimizer_destroy(u);
+    optcl_params_destroy(ref);
+    optcl_params_destroy(mod);
+    optcl_context_destroy(ctx);
+    free(p0);
+    free(g);
+    free(d);
+    free(a);
+    free(b);
+}
+
+/* Bad weights fail on every rank and change nothing. */
+static void bad_weights(void)
+{
+    optcl_context *ctx = mt_context(OPTCL_BACKEND_REFERENCE);
+    optcl_params *p = mt_params(ctx, mt_model, MT_MODEL_COUNT);
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    optcl_mpi_optimizer *s = NULL;
+    char msg[2048] = "";
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, p, &c, NULL, &s, msg, sizeof msg), msg);
+    optcl_status st = optcl_mpi_optimizer_step_weighted(s, mt_rank == mt_size - 1 ? -1.0 : 1.0);
+    MT_CHECK(st == OPTCL_ERROR_INVALID_ARGUMENT, "negative weight: %s", optcl_status_name(st));
+    const char *m = optcl_mpi_optimizer_message(s);
+    MT_CHECK(strstr(m, "invalid weight: -1"), "message: %s", m);
+    if (mt_rank != mt_size - 1) {
+        char expect[32];
+        snprintf(expect, sizeof expect, "rank %d: ", mt_size - 1);
+        MT_CHECK(strncmp(m, expect, strlen(expect)) == 0, "names the rank: %s", m);
+    }
+    st = optcl_mpi_optimizer_step_weighted(s, 0.0);
+    MT_CHECK(st == OPTCL_ERROR_INVALID_ARGUMENT, "zero weights: %s", optcl_status_name(st));
+    MT_CHECK(strstr(optcl_mpi_optimizer_message(s), "sum to 0"), "message: %s",
+             optcl_mpi_optimizer_message(s));
+    st = optcl_mpi_optimizer_step_weighted(s, NAN);
+    MT_CHECK(st == OPTCL_ERROR_INVALID_ARGUMENT, "NaN weight: %s", optcl_status_name(st));
+    MT_CHECK(optcl_mpi_optimizer_step_count(s) == 0, "a refused step changed the count");
+    MT_OK(optcl_mpi_optimizer_step_weighted(s, 1.0), optcl_mpi_optimizer_message(s));
+    MT_CHECK(optcl_mpi_optimizer_step_count(s) == 1, "a good step after refused ones");
+    optcl_mpi_optimizer_destroy(s);
+    optcl_params_destroy(p);
+    optcl_context_destroy(ctx);
+    mt_note("bad weights: refused on every rank");
+}
+
+int main(int argc, char **argv)
+{
+    mt_init(&argc, &argv, "test_mpi_guard");
+    const guard_case cases[] = {
+        {"clip max_norm=12", 12.0, OPTCL_NONFINITE_PROPAGATE, false, false, -1, -1},
+        {"skip NaN and Inf", 0.0, OPTCL_NONFINITE_SKIP, false, false, 2, 5},
+        {"clip and skip", 12.0, OPTCL_NONFINITE_SKIP, false, false, 3, 6},
+        {"propagate NaN", 0.0, OPTCL_NONFINITE_PROPAGATE, false, false, 4, -1},
+        {"weighted", 0.0, OPTCL_NONFINITE_PROPAGATE, true, false, -1, -1},
+        {"weighted, one rank weighs 0", 0.0, OPTCL_NONFINITE_PROPAGATE, true, true, -1, -1},
+        {"weighted, clip", 12.0, OPTCL_NONFINITE_SKIP, true, false, 1, -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (!(cases[i].zero_weight && mt_size == 1))
+            run(&cases[i]);
+    bad_weights();
+    return mt_finish();
+}
