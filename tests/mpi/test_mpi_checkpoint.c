@@ -1,0 +1,328 @@
+/* test_mpi_checkpoint.c — under mpirun -np K: sharded checkpoints. A run saved and resumed in
+ * a fresh optimizer continues bit for bit like the uninterrupted one (Adam with AMSGrad,
+ * Lookahead, ReduceLROnPlateau, clipping and a skipped step); a second save replaces the first
+ * generation of files; a stray newer generation does not matter; a different world size, a
+ * different model, a missing or damaged file fail on every rank and change nothing. */
+#include "mpitest.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BEFORE 5
+#define AFTER 4
+
+static char dir[256]; /* a fresh folder made by rank 0 */
+
+static void make_dir(void)
+{
+    if (mt_rank == 0) {
+        snprintf(dir, sizeof dir, "/tmp/optcl-mpi-test-XXXXXX");
+        MT_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    }
+    MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+}
+
+static void remove_dir(void)
+{
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (mt_rank == 0) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        MT_CHECK(system(cmd) == 0, "removing %s", dir);
+    }
+}
+
+static const char *path_in(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", dir, name);
+    return buf;
+}
+
+static optcl_optimizer_config config(void)
+{
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    c.lr = 0.01;
+    c.adam.amsgrad = 1;
+    c.lookahead.k = 3;
+    c.plateau.enabled = 1;
+    c.plateau.patience = 1;
+    c.max_norm = 5.0;
+    c.nonfinite = OPTCL_NONFINITE_SKIP;
+    return c;
+}
+
+typedef struct run {
+    optcl_context *ctx;
+    optcl_params *params;
+    optcl_mpi_optimizer *opt;
+} run;
+
+static run start(const optcl_optimizer_config *c, uint64_t seed)
+{
+    run r = {.ctx = mt_context(OPTCL_BACKEND_REFERENCE)};
+    r.params = mt_params(r.ctx, mt_model, MT_MODEL_COUNT);
+    size_t n = optcl_params_numel(r.params);
+    float *p0 = malloc(n * sizeof *p0);
+    MT_CHECK(p0 != NULL, "out of memory");
+    mt_fill(p0, n, seed, -1.0f, 1.0f);
+    MT_OK(optcl_params_write(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), "p0");
+    free(p0);
+    char msg[2048] = "";
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, r.params, c, NULL, &r.opt, msg, sizeof msg),
+          msg);
+    return r;
+}
+
+static void stop(run *r)
+{
+    MT_OK(optcl_mpi_optimizer_destroy(r->opt), "destroy");
+    MT_OK(optcl_params_destroy(r->params), "destroy");
+    MT_OK(optcl_context_destroy(r->ctx), "destroy");
+}
+
+/* Step t: every rank its own gradient (a NaN at step 2: skipped), then a metric. */
+static void step(run *r, int t, float *params_after)
+{
+    size_t n = optcl_params_numel(r->params);
+    float *g = malloc(n * sizeof *g);
+    MT_CHECK(g != NULL, "out of memory");
+    mt_fill(g, n, 70 + 10 * (uint64_t)t + (uint64_t)mt_rank, -2.0f, 2.0f);
+    if (t == 2 && mt_rank == 0)
+        g[n / 2] = NAN;
+    MT_OK(optcl_params_write(r->params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), "grads");
+    MT_OK(optcl_mpi_optimizer_step(r->opt), optcl_mpi_optimizer_message(r->opt));
+    MT_OK(optcl_mpi_optimizer_report_metric(r->opt, 1.0 + 0.5 * mt_rank - (t < 2 ? 0.1 * t : 0)),
+          optcl_mpi_optimizer_message(r->opt));
+    MT_OK(optcl_params_read(r->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, params_after, n), "read");
+    free(g);
+}
+
+static void round_trip(void)
+{
+    optcl_optimizer_config c = config();
+    char ck[512];
+    path_in(ck, sizeof ck, "ck");
+    size_t n = 212;
+    float straight[AFTER][212], resumed[212], saved[212], loaded[212];
+    run a = start(&c, 1);
+    for (int t = 0; t < BEFORE; t++)
+        step(&a, t, saved);
+    MT_OK(optcl_mpi_checkpoint_save(a.opt, ck), optcl_mpi_optimizer_message(a.opt));
+    uint64_t steps = optcl_mpi_optimizer_step_count(a.opt);
+    double norm = optcl_mpi_optimizer_last_norm(a.opt), lr = 0.0, lr_loaded = 0.0;
+    MT_OK(optcl_mpi_optimizer_get_lr(a.opt, 0, &lr), "lr");
+    MT_CHECK(steps == BEFORE - 1 && optcl_mpi_optimizer_skipped_count(a.opt) == 1,
+             "%llu steps", (unsigned long long)steps);
+    for (int t = 0; t < AFTER; t++)
+        step(&a, BEFORE + t, straight[t]);
+    stop(&a);
+
+    /* A fresh optimizer with another guard and other parameters: the file decides. */
+    optcl_optimizer_config other = c;
+    other.max_norm = 0.0;
+    other.nonfinite = OPTCL_NONFINITE_PROPAGATE;
+    run b = start(&other, 2);
+    MT_OK(optcl_mpi_checkpoint_load(b.opt, ck), optcl_mpi_optimizer_message(b.opt));
+    MT_OK(optcl_params_read(b.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, loaded, n), "read");
+    MT_CHECK(mt_mismatch(loaded, saved, n, 0.0, 0.0) == (size_t)-1, "loaded parameters");
+    MT_CHECK(optcl_mpi_optimizer_step_count(b.opt) == steps, "step count");
+    MT_CHECK(optcl_mpi_optimizer_skipped_count(b.opt) == 1, "skipped count");
+    MT_CHECK(optcl_mpi_optimizer_last_norm(b.opt) == norm, "last norm");
+    MT_OK(optcl_mpi_optimizer_get_lr(b.opt, 0, &lr_loaded), "lr");
+    MT_CHECK(lr == lr_loaded, "lr %.17g after loading, %.17g saved", lr_loaded, lr);
+    const optcl_optimizer_config *got = optcl_mpi_optimizer_config_get(b.opt);
+    MT_CHECK(got->max_norm == 5.0 && got->nonfinite == OPTCL_NONFINITE_SKIP,
+             "the guard comes from the file");
+    for (int t = 0; t < AFTER; t++) {
+        step(&b, BEFORE + t, resumed);
+        size_t bad = mt_mismatch(resumed, straight[t], n, 0.0, 0.0);
+        MT_CHECK(bad == (size_t)-1, "resumed step %d, element %zu: %.9g vs %.9g", BEFORE + t + 1,
+                 bad, (double)resumed[bad], (double)straight[t][bad]);
+    }
+    stop(&b);
+
+    /* Each rank's file is an ordinary optcl checkpoint of its shard. */
+    char name[600];
+    snprintf(name, sizeof name, "%s.1.rank%d-of-%d.safetensors", ck, mt_rank, mt_size);
+    optcl_tensor_spec *specs = NULL;
+    size_t count = 0;
+    char msg[2048] = "";
+    MT_OK(optcl_checkpoint_inspect(name, &specs, &count, NULL, msg, sizeof msg), msg);
+    MT_CHECK(count >= 1 && strchr(specs[0].name, '[') != NULL, "piece names: %s",
+             specs[0].name);
+    /* S = 224, 112, 80 for K = 1, 2, 3: the first 91-element tensor is cut only by K = 3. */
+    if (mt_rank == 0)
+        MT_CHECK(!strcmp(specs[0].name, mt_size < 3 ? "fc1.weight[0:91]" : "fc1.weight[0:80]"),
+                 "first piece %s", specs[0].name);
+    free(specs);
+    int world = 0;
+    size_t numel = 0;
+    optcl_optimizer_config inspected;
+    MT_OK(optcl_mpi_checkpoint_inspect(ck, &world, &numel, &inspected, msg, sizeof msg), msg);
+    MT_CHECK(world == mt_size && numel == n && inspected.algorithm == OPTCL_ADAM &&
+                 inspected.max_norm == 5.0 && inspected.nonfinite == OPTCL_NONFINITE_SKIP &&
+                 inspected.lookahead.k == 3,
+             "inspect: %d ranks, %zu elements", world, numel);
+    mt_note("round trip: a resumed run continues bit for bit");
+}
+
+/* After a second save only its generation is left; a newer stray file (an interrupted save)
+ * is ignored, then overwritten. */
+static void generations(void)
+{
+    optcl_optimizer_config c = config();
+    char ck[512], name[600], list[4096];
+    path_in(ck, sizeof ck, "gen");
+    run a = start(&c, 4);
+    float p[212];
+    step(&a, 0, p);
+    MT_OK(optcl_mpi_checkpoint_save(a.opt, ck), optcl_mpi_optimizer_message(a.opt));
+    step(&a, 1, p);
+    MT_OK(optcl_mpi_checkpoint_save(a.opt, ck), optcl_mpi_optimizer_message(a.opt));
+    MPI_Barrier(MPI_COMM_WORLD);
+    for (int r = 0; r < mt_size; r++) {
+        snprintf(name, sizeof name, "%s.1.rank%d-of-%d.safetensors", ck, r, mt_size);
+        MT_CHECK(access(name, F_OK) != 0, "%s is still there", name);
+        snprintf(name, sizeof name, "%s.2.rank%d-of-%d.safetensors", ck, r, mt_size);
+        MT_CHECK(access(name, F_OK) == 0, "%s is missing", name);
+    }
+    /* An interrupted third save left a stray file of generation 3 behind. */
+    if (mt_rank == 0) {
+        snprintf(name, sizeof name, "%s.3.rank0-of-%d.safetensors", ck, mt_size);
+        FILE *f = fopen(name, "w");
+        MT_CHECK(f && fputs("half a file", f) >= 0 && fclose(f) == 0, "stray file");
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    MT_OK(optcl_mpi_checkpoint_load(a.opt, ck), optcl_mpi_optimizer_message(a.opt));
+    MT_CHECK(optcl_mpi_optimizer_step_count(a.opt) == 2, "generation 2 loaded");
+    MT_OK(optcl_mpi_checkpoint_save(a.opt, ck), optcl_mpi_optimizer_message(a.opt));
+    MT_OK(optcl_mpi_checkpoint_load(a.opt, ck), optcl_mpi_optimizer_message(a.opt));
+    if (mt_rank == 0) {
+        FILE *f = fopen(ck, "r");
+        size_t len = f ? fread(list, 1, sizeof list - 1, f) : 0;
+        list[len] = '\0';
+        if (f)
+            fclose(f);
+        MT_CHECK(strstr(list, "generation 3\n") != NULL, "manifest:\n%s", list);
+    }
+    stop(&a);
+    mt_note("generations: old files removed after the manifest, stray files harmless");
+}
+
+/* Fails on every rank with this status and a message containing text; the optimizer keeps its
+ * step count and parameters. */
+static void refused(run *r, const char *path, optcl_status expected, const char *text)
+{
+    size_t n = optcl_params_numel(r->params);
+    float before[212], after[212];
+    MT_OK(optcl_params_read(r->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, before, n), "read");
+    uint64_t steps = optcl_mpi_optimizer_step_count(r->opt);
+    optcl_status st = optcl_mpi_checkpoint_load(r->opt, path);
+    const char *m = optcl_mpi_optimizer_message(r->opt);
+    MT_CHECK(st == expected, "loading %s: %s (%s), expected %s", path, optcl_status_name(st), m,
+             optcl_status_name(expected));
+    MT_CHECK(strstr(m, text) != NULL, "loading %s: message '%s' lacks '%s'", path, m, text);
+    MT_OK(optcl_params_read(r->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, after, n), "read");
+    MT_CHECK(optcl_mpi_optimizer_step_count(r->opt) == steps &&
+                 mt_mismatch(after, before, n, 0.0, 0.0) == (size_t)-1,
+             "a refused load changed the optimizer");
+}
+
+static void refusals(void)
+{
+    optcl_optimizer_config c = config();
+    char ck[512], self[512], bad[512], text[128], name[600];
+    path_in(ck, sizeof ck, "world");
+    run a = start(&c, 5);
+    float p[212];
+    step(&a, 0, p);
+    MT_OK(optcl_mpi_checkpoint_save(a.opt, ck), optcl_mpi_optimizer_message(a.opt));
+    step(&a, 1, p);
+
+    path_in(bad, sizeof bad, "missing");
+    refused(&a, bad, OPTCL_ERROR_IO, "cannot open the manifest");
+    path_in(bad, sizeof bad, "damaged");
+    if (mt_rank == 0) {
+        FILE *f = fopen(bad, "w");
+        MT_CHECK(f && fputs("optcl-mpi-checkpoint 1\ngeneration x\n", f) >= 0 && fclose(f) == 0,
+                 "writing %s", bad);
+    }
+    refused(&a, bad, OPTCL_ERROR_FORMAT, "not a sharded optcl checkpoint");
+
+    /* Another world size: every rank saves alone, on MPI_COMM_SELF. */
+    char selfname[64];
+    snprintf(selfname, sizeof selfname, "self%d", mt_rank);
+    path_in(self, sizeof self, selfname);
+    optcl_mpi_optimizer *alone = NULL;
+    char msg[2048] = "";
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_SELF, a.params, &c, NULL, &alone, msg, sizeof msg),
+          msg);
+    MT_OK(optcl_mpi_checkpoint_save(alone, self), optcl_mpi_optimizer_message(alone));
+    if (mt_size > 1) {
+        path_in(self, sizeof self, "self0");
+        snprintf(text, sizeof text, "saved by 1 rank(s); this run has %d", mt_size);
+        refused(&a, self, OPTCL_ERROR_SIZE_MISMATCH, text);
+        snprintf(text, sizeof text, "saved by %d rank(s); this run has 1", mt_size);
+        optcl_status st = optcl_mpi_checkpoint_load(alone, ck);
+        MT_CHECK(st == OPTCL_ERROR_SIZE_MISMATCH &&
+                     strstr(optcl_mpi_optimizer_message(alone), text),
+                 "K ranks into 1: %s", optcl_mpi_optimizer_message(alone));
+    }
+    MT_OK(optcl_mpi_optimizer_destroy(alone), "destroy");
+
+    /* Another model. */
+    run tiny = {.ctx = a.ctx};
+    tiny.params = mt_params(a.ctx, mt_tiny, 1);
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, tiny.params, &c, NULL, &tiny.opt, msg,
+                                     sizeof msg),
+          msg);
+    refused(&tiny, ck, OPTCL_ERROR_SIZE_MISMATCH, "holds a model of 212 elements");
+    MT_OK(optcl_mpi_optimizer_destroy(tiny.opt), "destroy");
+    MT_OK(optcl_params_destroy(tiny.params), "destroy");
+
+    /* Another optimizer: every rank's file refuses, nothing changes. */
+    optcl_optimizer_config sgd = optcl_optimizer_config_default(OPTCL_SGD);
+    sgd.plateau.enabled = 1;
+    run other = {.ctx = a.ctx};
+    other.params = mt_params(a.ctx, mt_model, MT_MODEL_COUNT);
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, other.params, &sgd, NULL, &other.opt, msg,
+                                     sizeof msg),
+          msg);
+    refused(&other, ck, OPTCL_ERROR_INVALID_ARGUMENT, "algorithm");
+    MT_OK(optcl_mpi_optimizer_destroy(other.opt), "destroy");
+    MT_OK(optcl_params_destroy(other.params), "destroy");
+
+    /* The last rank's file is gone: the others must not load theirs. */
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (mt_rank == mt_size - 1) {
+        snprintf(name, sizeof name, "%s.1.rank%d-of-%d.safetensors", ck, mt_rank, mt_size);
+        MT_CHECK(unlink(name) == 0, "removing %s", name);
+    }
+    snprintf(text, sizeof text, "rank%d-of-%d", mt_size - 1, mt_size);
+    refused(&a, ck, OPTCL_ERROR_IO, text);
+
+    MT_CHECK(optcl_mpi_checkpoint_save(a.opt, NULL) == OPTCL_ERROR_NULL_POINTER, "NULL path");
+    MT_CHECK(optcl_mpi_checkpoint_load(a.opt, NULL) == OPTCL_ERROR_NULL_POINTER, "NULL path");
+    MT_CHECK(optcl_mpi_checkpoint_save(NULL, ck) == OPTCL_ERROR_NULL_POINTER, "NULL optimizer");
+    path_in(bad, sizeof bad, "no/such/folder/ck");
+    optcl_status st = optcl_mpi_checkpoint_save(a.opt, bad);
+    MT_CHECK(st == OPTCL_ERROR_IO, "saving into a missing folder: %s (%s)", optcl_status_name(st),
+             optcl_mpi_optimizer_message(a.opt));
+    stop(&a);
+    mt_note("refusals: missing, damaged, other world size, other model, other optimizer, a "
+            "missing rank file — refused on every rank, nothing changed");
+}
+
+int main(int argc, char **argv)
+{
+    mt_init(&argc, &argv, "test_mpi_checkpoint");
+    make_dir();
+    round_trip();
+    generations();
+    refusals();
+    remove_dir();
+    return mt_finish();
+}

@@ -1,0 +1,154 @@
+/* test_mpi_errors.c — under mpirun -np K: every bad input to the sharded optimizer is refused
+ * with a status and a message — on every rank together where the call is collective, the
+ * rank that was wrong saying what and the others naming it — and nothing waits forever. */
+#include "mpitest.h"
+
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+static optcl_context *ctx;
+
+/* optcl_mpi_optimizer_create on every rank, with this rank's own arguments; it must fail with
+ * expected and a message that contains text on the rank that was wrong (last_rank_only: the
+ * last rank; else every rank) and "rank <last>: " on the others. */
+static void create_fails(optcl_params *params, const optcl_optimizer_config *c,
+                         const optcl_mpi_config *mc, bool last_rank_only,
+                         optcl_status expected, const char *text)
+{
+    optcl_mpi_optimizer *s = (optcl_mpi_optimizer *)&s; /* must come back NULL */
+    char msg[2048] = "";
+    optcl_status st = optcl_mpi_optimizer_create(MPI_COMM_WORLD, params, c, mc, &s, msg,
+                                                 sizeof msg);
+    MT_CHECK(st == expected, "%s: %s (%s)", text, optcl_status_name(st), msg);
+    MT_CHECK(s == NULL, "%s: *out not NULL", text);
+    bool wrong_here = !last_rank_only || mt_rank == mt_size - 1;
+    MT_CHECK(strstr(msg, text) != NULL, "message '%s' lacks '%s'", msg, text);
+    if (!wrong_here) {
+        char who[32];
+        snprintf(who, sizeof who, "rank %d: ", mt_size - 1);
+        MT_CHECK(strncmp(msg, who, strlen(who)) == 0, "message '%s' does not name the rank",
+                 msg);
+    }
+}
+
+static void bad_creates(void)
+{
+    optcl_params *p = mt_params(ctx, mt_model, MT_MODEL_COUNT);
+    optcl_params *other = mt_params(ctx, mt_tiny, 1);
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    bool last = mt_rank == mt_size - 1;
+
+    create_fails(last ? NULL : p, &c, NULL, true, OPTCL_ERROR_NULL_POINTER, "params is NULL");
+    create_fails(p, last ? NULL : &c, NULL, true, OPTCL_ERROR_NULL_POINTER, "config is NULL");
+    optcl_optimizer_config bad = c;
+    bad.max_norm = -1.0;
+    create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
+                 "invalid max_norm: -1");
+    bad = c;
+    bad.max_norm = INFINITY;
+    create_fails(p, &bad, NULL, false, OPTCL_ERROR_INVALID_ARGUMENT, "invalid max_norm: inf");
+    bad = c;
+    bad.nonfinite = (optcl_nonfinite)7;
+    create_fails(p, &bad, NULL, false, OPTCL_ERROR_INVALID_ARGUMENT, "invalid nonfinite: 7");
+    bad = c;
+    bad.adam.beta1 = 1.5; /* refused by optcl_optimizer_create, on the shard */
+    create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
+                 "invalid beta1: 1.5");
+    optcl_mpi_config mc = optcl_mpi_config_default();
+    mc.reduce = (optcl_mpi_reduce)7;
+    create_fails(p, &c, &mc, false, OPTCL_ERROR_INVALID_ARGUMENT, "invalid reduce: 7");
+    mc = optcl_mpi_config_default();
+    mc.max_count = (size_t)INT_MAX + 1;
+    create_fails(p, &c, &mc, false, OPTCL_ERROR_INVALID_ARGUMENT, "invalid max_count");
+    if (mt_size > 1) {
+        create_fails(last ? other : p, &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
+                     "differs from rank 0's");
+        bad = c;
+        bad.lr = 0.5;
+        create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
+                     "differs from rank 0's");
+    }
+    optcl_mpi_optimizer *s = NULL;
+    char msg[256] = "";
+    MT_CHECK(optcl_mpi_optimizer_create(MPI_COMM_NULL, p, &c, NULL, &s, msg, sizeof msg) ==
+                     OPTCL_ERROR_INVALID_ARGUMENT &&
+                 strstr(msg, "MPI_COMM_NULL"),
+             "MPI_COMM_NULL: %s", msg);
+    /* No message buffer is fine, and so is a tiny one. */
+    MT_CHECK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, NULL, &c, NULL, &s, NULL, 0) ==
+                 OPTCL_ERROR_NULL_POINTER,
+             "without a message buffer");
+    MT_CHECK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, NULL, &c, NULL, &s, msg, 4) ==
+                     OPTCL_ERROR_NULL_POINTER &&
+                 strlen(msg) == 3,
+             "a 4-byte message buffer: '%s'", msg);
+    MT_OK(optcl_params_destroy(p), "destroy");
+    MT_OK(optcl_params_destroy(other), "destroy");
+    mt_note("bad creations: refused on every rank, the wrong rank named");
+}
+
+static void bad_calls(void)
+{
+    optcl_params *p = mt_params(ctx, mt_model, MT_MODEL_COUNT);
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    optcl_mpi_optimizer *s = NULL;
+    char msg[2048] = "";
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, p, &c, NULL, &s, msg, sizeof msg), msg);
+    optcl_status st = optcl_mpi_optimizer_report_metric(s, 1.0);
+    MT_CHECK(st == OPTCL_ERROR_INVALID_ARGUMENT &&
+                 strstr(optcl_mpi_optimizer_message(s), "plateau.enabled is 0"),
+             "metric without a plateau: %s", optcl_mpi_optimizer_message(s));
+    st = optcl_mpi_optimizer_set_lr(s, 0, -1.0);
+    MT_CHECK(st == OPTCL_ERROR_INVALID_ARGUMENT && strstr(optcl_mpi_optimizer_message(s), "lr"),
+             "negative lr: %s", optcl_mpi_optimizer_message(s));
+    st = optcl_mpi_optimizer_set_lr(s, 99, 0.1);
+    MT_CHECK(st == OPTCL_ERROR_INVALID_ARGUMENT, "group 99: %s", optcl_status_name(st));
+    double lr = 0.0;
+    MT_OK(optcl_mpi_optimizer_set_lr(s, -1, 0.25), optcl_mpi_optimizer_message(s));
+    MT_OK(optcl_mpi_optimizer_get_lr(s, 3, &lr), "get_lr");
+    MT_CHECK(lr == 0.25 && optcl_mpi_optimizer_config_get(s)->lr == 0.25, "lr %g", lr);
+    MT_CHECK(optcl_mpi_optimizer_get_lr(s, 64, &lr) == OPTCL_ERROR_INVALID_ARGUMENT, "group 64");
+    optcl_mpi_memory m;
+    optcl_mpi_timings tm;
+    MT_CHECK(optcl_mpi_optimizer_step(NULL) == OPTCL_ERROR_NULL_POINTER &&
+                 optcl_mpi_optimizer_step_weighted(NULL, 1.0) == OPTCL_ERROR_NULL_POINTER &&
+                 optcl_mpi_optimizer_report_metric(NULL, 1.0) == OPTCL_ERROR_NULL_POINTER &&
+                 optcl_mpi_optimizer_get_lr(NULL, 0, &lr) == OPTCL_ERROR_NULL_POINTER &&
+                 optcl_mpi_optimizer_get_lr(s, 0, NULL) == OPTCL_ERROR_NULL_POINTER &&
+                 optcl_mpi_optimizer_set_lr(NULL, 0, 0.1) == OPTCL_ERROR_NULL_POINTER &&
+                 optcl_mpi_optimizer_memory(NULL, &m) == OPTCL_ERROR_NULL_POINTER &&
+                 optcl_mpi_optimizer_memory(s, NULL) == OPTCL_ERROR_NULL_POINTER &&
+                 optcl_mpi_optimizer_timings(NULL, &tm) == OPTCL_ERROR_NULL_POINTER &&
+                 optcl_mpi_checkpoint_load(NULL, "x") == OPTCL_ERROR_NULL_POINTER,
+             "NULL handles");
+    MT_CHECK(optcl_mpi_optimizer_step_count(NULL) == 0 &&
+                 optcl_mpi_optimizer_skipped_count(NULL) == 0 &&
+                 optcl_mpi_optimizer_last_norm(NULL) == 0.0 &&
+                 optcl_mpi_optimizer_config_get(NULL) == NULL &&
+                 optcl_mpi_optimizer_shard(NULL) == NULL &&
+                 optcl_mpi_optimizer_shard_params(NULL) == NULL &&
+                 !strcmp(optcl_mpi_optimizer_message(NULL), ""),
+             "queries on NULL");
+    MT_CHECK(optcl_mpi_checkpoint_inspect(NULL, NULL, NULL, NULL, msg, sizeof msg) ==
+                 OPTCL_ERROR_NULL_POINTER,
+             "inspect NULL");
+    MT_CHECK(optcl_mpi_checkpoint_inspect("/nonexistent/ck", NULL, NULL, NULL, msg, sizeof msg) ==
+                     OPTCL_ERROR_IO &&
+                 strstr(msg, "/nonexistent/ck"),
+             "inspect a missing file: %s", msg);
+    MT_OK(optcl_mpi_optimizer_destroy(s), "destroy");
+    MT_OK(optcl_mpi_optimizer_destroy(NULL), "destroy NULL");
+    MT_OK(optcl_params_destroy(p), "destroy");
+    mt_note("bad calls: refused with a message");
+}
+
+int main(int argc, char **argv)
+{
+    mt_init(&argc, &argv, "test_mpi_errors");
+    ctx = mt_context(OPTCL_BACKEND_REFERENCE);
+    bad_creates();
+    bad_calls();
+    optcl_context_destroy(ctx);
+    return mt_finish();
+}
