@@ -292,7 +292,9 @@ int optcl_cli_replay(int argc, char **argv)
     optcl_array_free(&p0);
     optcl_array_free(&g);
     optcl_array_free(&m);
-    if (distributed)
+    if (rc && speak)
+        fail(msg);
+    if (distributed) /* after the message: mpirun stops every rank once one exits with 1 */
         optcl_cli_mpi_finish();
-    return rc ? (speak ? fail(msg) : 1) : 0;
+    return rc ? 1 : 0;
 }

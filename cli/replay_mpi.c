@@ -36,8 +36,12 @@ void optcl_cli_mpi_finish(void)
 {
     int done = 0;
     MPI_Finalized(&done);
-    if (!done)
-        MPI_Finalize();
+    if (done)
+        return;
+    /* Nobody exits (and has mpirun stop the others) before every rank has printed. */
+    fflush(stderr);
+    MPI_Barrier(MPI_COMM_WORLD);
+    MPI_Finalize();
 }
 
 int optcl_cli_replay_inspect_sharded(const replay_args *a, size_t *n,

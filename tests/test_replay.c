@@ -416,6 +416,10 @@ static const bad_case BAD_CASES[] = {
       "--backend", "reference"}},
     {"save_state_folder_missing",
      {"sgd", GOOD_FILES, "--save-state", "@no/such/folder/ck.safetensors"}},
+#ifndef OPTCL_TEST_HAVE_MPI
+    /* Built without MPI (with it, tests/test_mpi_replay.c runs --distributed). */
+    {"distributed_without_mpi", {"sgd", GOOD_FILES, "--distributed"}},
+#endif
 };
 
 #define BAD_COUNT (sizeof BAD_CASES / sizeof BAD_CASES[0])

@@ -1,0 +1,218 @@
+/* test_mpi_replay.c — `mpirun -np K optcl replay ... --distributed` (issue 8): with K = 2 and
+ * 3 ranks every optimizer reproduces the single-process trajectory — bit for bit on the
+ * reference backend, within the conformance tolerance on OpenCL — including a schedule,
+ * ReduceLROnPlateau fed from --metrics, Lookahead, and a run stopped with --save-state and
+ * resumed with --load-state; a bad input prints one line and fails on every rank. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 1001 /* odd: the shards of 3 ranks are 336, 336 and 329 */
+#define T 12
+#define ERR 16384
+
+static char g_p0[1024], g_grads[1024], g_metrics[1024], g_ga[1024], g_gb[1024];
+
+static int setup(void **state)
+{
+    if (tu_group_dir_setup(state) != 0)
+        return -1;
+    static float p0[N], g[T * N], m[T];
+    uint64_t seed = 42;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    tu_fill_random(g, T * N, &seed, -1.0f, 1.0f);
+    for (int t = 0; t < T; t++)
+        m[t] = t < 4 ? 1.0f - 0.1f * (float)t : 0.7f; /* improves, then stalls */
+    char msg[512];
+    size_t s1[1] = {N}, s2[2] = {T, N}, sa[2] = {5, N}, sb[2] = {T - 5, N}, sm[1] = {T};
+    tu_path_in(g_p0, sizeof g_p0, "p0.npy");
+    tu_path_in(g_grads, sizeof g_grads, "grads.npy");
+    tu_path_in(g_metrics, sizeof g_metrics, "metrics.npy");
+    tu_path_in(g_ga, sizeof g_ga, "g_a.npy");
+    tu_path_in(g_gb, sizeof g_gb, "g_b.npy");
+    return optcl_npy_write(g_p0, p0, s1, 1, msg, sizeof msg) ||
+                   optcl_npy_write(g_grads, g, s2, 2, msg, sizeof msg) ||
+                   optcl_npy_write(g_metrics, m, sm, 1, msg, sizeof msg) ||
+                   optcl_npy_write(g_ga, g, sa, 2, msg, sizeof msg) ||
+                   optcl_npy_write(g_gb, g + 5 * N, sb, 2, msg, sizeof msg)
+               ? -1
+               : 0;
+}
+
+/* Runs `optcl replay` (np 0: alone; else under mpirun -np np with --distributed) with the
+ * NULL-terminated extra arguments; returns the exit status, stderr in err. */
+static int replay(int np, const char *backend, const char *out, char *err, const char **extra)
+{
+    const char *argv[64];
+    int n = 0;
+    char npbuf[16];
+    if (np > 0) {
+        argv[n++] = OPTCL_MPIEXEC;
+        const char *flags = OPTCL_MPIEXEC_FLAGS; /* space-separated, may be empty */
+        static char copy[256];
+        snprintf(copy, sizeof copy, "%s", flags);
+        for (char *tok = strtok(copy, " "); tok; tok = strtok(NULL, " "))
+            argv[n++] = tok;
+        argv[n++] = "-q"; /* no banner when a rank fails: stderr is the command's own */
+        argv[n++] = "-n";
+        snprintf(npbuf, sizeof npbuf, "%d", np);
+        argv[n++] = npbuf;
+    }
+    argv[n++] = tu_cli_path();
+    argv[n++] = "replay";
+    for (int i = 0; extra[i]; i++)
+        argv[n++] = extra[i];
+    argv[n++] = "--backend";
+    argv[n++] = backend;
+    argv[n++] = "--out";
+    argv[n++] = out;
+    if (np > 0)
+        argv[n++] = "--distributed";
+    argv[n] = NULL;
+    return tu_run((char *const *)argv, err, ERR);
+}
+
+static optcl_array load(const char *path)
+{
+    optcl_array a = {0};
+    char msg[512];
+    if (optcl_npy_read(path, &a, msg, sizeof msg) != OPTCL_SUCCESS)
+        fail_msg("%s", msg);
+    return a;
+}
+
+/* The single-process trajectory and the distributed ones with 2 and 3 ranks. */
+static void same_trajectory(const char *backend, const char **args, int exact)
+{
+    char single[1024], dist[1024], err[ERR], line[512];
+    tu_path_in(single, sizeof single, "single.npy");
+    int rc = replay(0, backend, single, err, args);
+    tu_join_args(line, sizeof line, args);
+    if (rc != 0)
+        fail_msg("optcl replay %s: exit %d: %s", line, rc, err);
+    optcl_array want = load(single);
+    for (int np = 2; np <= 3; np++) {
+        tu_path_in(dist, sizeof dist, "dist.npy");
+        rc = replay(np, backend, dist, err, args);
+        if (rc != 0)
+            fail_msg("mpirun -np %d optcl replay %s --distributed: exit %d: %s", np, line, rc,
+                     err);
+        optcl_array got = load(dist);
+        assert_int_equal(got.count, want.count);
+        double worst = 0.0;
+        size_t bad = tu_first_mismatch(got.data, want.data, got.count, exact ? 0.0 : 1e-5,
+                                       exact ? 0.0 : 1e-4, &worst);
+        if (bad != (size_t)-1)
+            fail_msg("%s, np %d, %s: element %zu (step %zu): %.9g vs %.9g", backend, np, line,
+                     bad, bad / N + 1, (double)got.data[bad], (double)want.data[bad]);
+        if (exact)
+            assert_memory_equal(got.data, want.data, got.count * sizeof(float));
+        optcl_array_free(&got);
+    }
+    optcl_array_free(&want);
+}
+
+#define ARGS(...)                                                                              \
+    (const char *[]) { __VA_ARGS__, NULL }
+
+static void test_every_optimizer_reference(void **state)
+{
+    (void)state;
+    same_trajectory("reference", ARGS("sgd", "--params", g_p0, "--grads", g_grads, "lr=0.05",
+                                      "momentum=0.9", "nesterov=1", "weight_decay=0.01"), 1);
+    same_trajectory("reference", ARGS("adam", "--params", g_p0, "--grads", g_grads, "lr=0.01",
+                                      "amsgrad=1"), 1);
+    same_trajectory("reference", ARGS("adamw", "--params", g_p0, "--grads", g_grads, "lr=0.01",
+                                      "schedule=cosine", "t_max=12", "warmup_steps=3"), 1);
+    same_trajectory("reference", ARGS("rmsprop", "--params", g_p0, "--grads", g_grads,
+                                      "centered=1", "momentum=0.5", "lookahead_k=4"), 1);
+    same_trajectory("reference", ARGS("rprop", "--params", g_p0, "--grads", g_grads,
+                                      "variant=classic"), 1);
+    same_trajectory("reference", ARGS("sgd", "--params", g_p0, "--grads", g_grads, "--metrics",
+                                      g_metrics, "lr=0.1", "momentum=0.9", "schedule=plateau",
+                                      "patience=1", "factor=0.5"), 1);
+}
+
+static void test_opencl(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        return;
+    same_trajectory("opencl", ARGS("adam", "--params", g_p0, "--grads", g_grads, "lr=0.01",
+                                   "weight_decay=0.01"), 0);
+    same_trajectory("opencl", ARGS("rprop", "--params", g_p0, "--grads", g_grads), 0);
+}
+
+/* 5 steps with 2 ranks and a checkpoint, the other 7 resumed with 2 ranks: the rows equal the
+ * single-process run's; resuming with 3 ranks is refused. */
+static void test_save_and_resume(void **state)
+{
+    (void)state;
+    char single[1024], a[1024], b[1024], ck[1024], err[ERR];
+    tu_path_in(single, sizeof single, "single.npy");
+    tu_path_in(a, sizeof a, "a.npy");
+    tu_path_in(b, sizeof b, "b.npy");
+    tu_path_in(ck, sizeof ck, "ck");
+    assert_int_equal(replay(0, "reference", single, err,
+                            ARGS("adam", "--params", g_p0, "--grads", g_grads, "amsgrad=1",
+                                 "lookahead_k=3")),
+                     0);
+    int rc = replay(2, "reference", a, err,
+                    ARGS("adam", "--params", g_p0, "--grads", g_ga, "--save-state", ck,
+                         "amsgrad=1", "lookahead_k=3"));
+    if (rc != 0)
+        fail_msg("save: %s", err);
+    rc = replay(2, "reference", b, err, ARGS("adam", "--load-state", ck, "--grads", g_gb));
+    if (rc != 0)
+        fail_msg("resume: %s", err);
+    optcl_array want = load(single), got = load(b);
+    assert_int_equal(got.count, (T - 5) * N);
+    assert_memory_equal(got.data, want.data + 5 * N, got.count * sizeof(float));
+    optcl_array_free(&got);
+    optcl_array_free(&want);
+    rc = replay(3, "reference", b, err, ARGS("adam", "--load-state", ck, "--grads", g_gb));
+    assert_int_equal(rc, 1);
+    if (!strstr(err, "saved by 2 rank(s); this run has 3"))
+        fail_msg("resuming 2 ranks' checkpoint with 3: %s", err);
+}
+
+/* A bad input: exit 1 and exactly one line (from one rank) on stderr, no OUT. */
+static void test_bad_input(void **state)
+{
+    (void)state;
+    char out[1024], err[ERR];
+    tu_path_in(out, sizeof out, "never.npy");
+    const char *cases[][8] = {
+        {"adam", "--params", g_p0, "--grads", g_grads, "beta1=1.5", NULL},
+        {"adam", "--params", g_p0, "--grads", g_grads, "foo=1", NULL},
+        {"adam", "--params", g_p0, "--grads", g_p0, NULL},
+        {"adam", "--load-state", out, "--grads", g_grads, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = replay(2, "reference", out, err, cases[i]);
+        assert_int_equal(rc, 1);
+        size_t lines = 0;
+        for (const char *c = err; *c; c++)
+            lines += *c == '\n';
+        if (lines != 1 || strncmp(err, "optcl replay: ", 14) != 0)
+            fail_msg("case %zu: expected one line, got:\n%s", i, err);
+        FILE *f = fopen(out, "rb");
+        if (f)
+            fclose(f);
+        assert_null(f);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_optimizer_reference),
+        cmocka_unit_test(test_opencl),
+        cmocka_unit_test(test_save_and_resume),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, tu_group_dir_teardown);
+}
