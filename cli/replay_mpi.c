@@ -102,7 +102,7 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
         st = optcl_mpi_checkpoint_save(opt, a->save_state);
     if (st != OPTCL_SUCCESS) {
         char text[OPTCL_REPLAY_MSG - 64];
-        snprintf(text, sizeof text, "%s", detail); /* detail may be msg itself */
+        snprintf(text, sizeof text, "%.*s", (int)sizeof text - 1, detail); /* may be msg */
         snprintf(msg, OPTCL_REPLAY_MSG, "%s: %s", optcl_status_name(st), text);
     }
     optcl_mpi_optimizer_destroy(opt);
