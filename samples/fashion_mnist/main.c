@@ -1,6 +1,7 @@
 /* main.c — the `fashion_mnist` command: parses the flags and the optimizer's KEY=VALUE
  * hyperparameters (through the `optcl replay` parser, cli/replay_options.c), then trains. */
 #include "idx.h"
+#include "stepper.h"
 #include "train.h"
 
 #include "cli.h"
@@ -31,6 +32,9 @@ static void usage(FILE *f)
            "  --patience N      stop after N epochs without a better valid loss (default 0: "
            "never)\n"
            "  --progress on|off the live indicator inside an epoch (default: on a terminal)\n"
+           "  --distributed     under mpirun -np K: every rank trains on 1/K of each batch and\n"
+           "                    the optimizer state is sharded across the ranks (optcl_mpi);\n"
+           "                    rank 0 prints; checkpoints are sharded (OUT/best, OUT/last)\n"
            "  --optimizer NAME  sgd, adam (default), adamw, rmsprop or rprop, then PyTorch's\n"
            "                    hyperparameters as KEY=VALUE: lr=1e-3 weight_decay=1e-4 ...;\n"
            "                    schedule=cosine|step|multistep|exponential|inverse_time (t counts\n"
@@ -82,9 +86,35 @@ static int parse_hidden(const char *text, fm_train_config *c)
     return 0;
 }
 
+static int train(fm_train_config *c, int rank)
+{
+    fm_train_result result;
+    char error[4096];
+    if (fm_train(c, &result, error, sizeof error)) {
+        if (c->distributed)
+            fprintf(stderr, "fashion_mnist: rank %d: %s\n", rank, error);
+        else
+            fprintf(stderr, "fashion_mnist: %s\n", error);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     fm_train_config c = fm_train_config_default();
+    int rank = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--distributed")) {
+            char why[512];
+            if (fm_distributed_start(&argc, &argv, &rank, why, sizeof why)) {
+                fprintf(stderr, "fashion_mnist: %s\n", why);
+                return 2;
+            }
+            c.distributed = 1;
+            break;
+        }
+    }
     const char *algo = "adam";
     char *options[MAX_OPTIONS];
     int n_options = 0;
@@ -130,6 +160,8 @@ int main(int argc, char **argv)
             c.patience = (int64_t)v;
         } else if (!strcmp(a, "--hidden")) {
             bad = parse_hidden(next, &c);
+        } else if (!strcmp(a, "--distributed")) {
+            takes = 0;
         } else if (!strcmp(a, "--progress")) {
             c.progress = next && !strcmp(next, "on") ? 1 : next && !strcmp(next, "off") ? 0 : 2;
             if (c.progress == 2) {
@@ -193,11 +225,18 @@ int main(int argc, char **argv)
         snprintf(text + at, sizeof text - at, " lr=%g", c.optimizer.lr);
     c.optimizer_text = text;
 
-    fm_train_result result;
-    char error[4096];
-    if (fm_train(&c, &result, error, sizeof error)) {
-        fprintf(stderr, "fashion_mnist: %s\n", error);
-        return 1;
+    /* Distributed: rank 0 speaks for all (every rank computes the same figures). */
+    FILE *quiet = rank != 0 ? fopen("/dev/null", "w") : NULL;
+    if (c.distributed && c.progress < 0)
+        c.progress = 0; /* mpirun forwards output through a pseudo-terminal */
+    if (quiet) {
+        c.out = quiet;
+        c.progress = 0;
     }
-    return 0;
+    int rc = train(&c, rank);
+    if (quiet)
+        fclose(quiet);
+    if (c.distributed)
+        fm_distributed_finish();
+    return rc;
 }

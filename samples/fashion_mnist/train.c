@@ -5,6 +5,7 @@
 #include "idx.h"
 #include "plot.h"
 #include "rng.h"
+#include "stepper.h"
 
 #include <errno.h>
 #include <math.h>
@@ -58,8 +59,8 @@ typedef struct run {
     double mean, std; /* of the training pixels, scaled to [0, 1] */
     optcl_context *ctx;
     fm_model *model;
-    optcl_optimizer *opt;
-    optcl_tracker *tracker;
+    fm_stepper *stepper; /* the optimizer, its checkpoints, and the ranks when distributed */
+    int rank, size;
     fm_epoch_point *points;
 } run;
 
@@ -202,16 +203,33 @@ static int create_optimizer(run *r, size_t steps_per_epoch)
     oc.group_count = 2;
     if (oc.schedule.kind == OPTCL_SCHEDULE_COSINE && oc.schedule.t_max == 0)
         oc.schedule.t_max = (int64_t)(steps_per_epoch * (size_t)r->cfg->epochs);
-    optcl_status st = optcl_optimizer_create(fm_model_params(r->model), &oc, &r->opt);
-    if (optcl_failed(r, st, "optcl_optimizer_create", optcl_context_message(r->ctx)))
-        return 1;
     if (make_dirs(r, r->cfg->out_dir))
         return 1;
-    optcl_tracker_config tc = optcl_tracker_config_default();
-    tc.dir = r->cfg->out_dir;
-    tc.patience = r->cfg->patience;
-    st = optcl_tracker_create(r->opt, &tc, &r->tracker);
-    return optcl_failed(r, st, "optcl_tracker_create", optcl_optimizer_message(r->opt));
+    fm_stepper_config sc = {.dir = r->cfg->out_dir, .patience = r->cfg->patience};
+    char msg[2048] = "";
+    int rc = r->cfg->distributed
+                 ? fm_stepper_create_distributed(fm_model_params(r->model), &oc, &sc, &r->stepper,
+                                                 msg, sizeof msg)
+                 : fm_stepper_create(fm_model_params(r->model), &oc, &sc, &r->stepper, msg,
+                                     sizeof msg);
+    if (rc)
+        return failf(r, "%s", msg);
+    r->rank = fm_stepper_rank(r->stepper);
+    r->size = fm_stepper_size(r->stepper);
+    return 0;
+}
+
+/* This rank's part [*first, *first + return) of a batch of rows (all of it in one process). */
+static size_t my_part(const run *r, size_t rows, size_t *first)
+{
+    size_t lo = rows * (size_t)r->rank / (size_t)r->size;
+    *first = lo;
+    return rows * (size_t)(r->rank + 1) / (size_t)r->size - lo;
+}
+
+static int stepper_failed(run *r, optcl_status st)
+{
+    return st == OPTCL_SUCCESS ? 0 : failf(r, "%s", fm_stepper_message(r->stepper));
 }
 
 static void show_progress(run *r, int epoch, size_t done, double started)
@@ -229,7 +247,8 @@ static void show_progress(run *r, int epoch, size_t done, double started)
 /* One epoch of training: the shuffled order goes up once, then every batch is gathered,
  * run forward and backward and stepped on the device. Nothing comes back per batch: the
  * host only waits, every SYNC_ROWS rows, for a marker enqueued one period earlier, so the
- * device never idles and the queue stays short. */
+ * device never idles and the queue stays short. Distributed, every rank computes its part of
+ * each batch and the sharded step (which blocks) averages the parts. */
 static int train_epoch(run *r, int epoch, size_t batch, int progress, double *train_loss)
 {
     memcpy(r->order, r->split, r->n_train * sizeof *r->order);
@@ -243,15 +262,27 @@ static int train_epoch(run *r, int epoch, size_t batch, int progress, double *tr
     size_t pending_rows = 0;
     double started = now();
     int rc = 0;
+    double totals[2] = {0.0, 0.0}; /* distributed: this rank's loss sum and hits */
     for (size_t first = 0; first < r->n_train && !rc; first += batch) {
-        size_t rows = r->n_train - first < batch ? r->n_train - first : batch;
+        size_t rows = r->n_train - first < batch ? r->n_train - first : batch, at = 0;
+        size_t mine = my_part(r, rows, &at);
         /* Our kernels and optcl's step share optcl's in-order queue: the step runs after the
          * backward pass has written the gradients and the next forward pass after the step,
-         * without events. */
-        rc = model_failed(r, fm_model_train_batch(r->model, FM_SET_TRAIN, first, rows));
+         * without events. A rank without rows contributes zero gradients of weight 0. */
+        rc = model_failed(r, mine ? fm_model_train_batch(r->model, FM_SET_TRAIN, first + at, mine)
+                                  : 0);
+        if (!rc && !mine)
+            rc = optcl_failed(r, optcl_params_zero_grad(fm_model_params(r->model), 0, NULL, NULL),
+                              "optcl_params_zero_grad", "");
         if (!rc)
-            rc = optcl_failed(r, optcl_optimizer_step(r->opt, 0, NULL, NULL),
-                              "optcl_optimizer_step", optcl_optimizer_message(r->opt));
+            rc = stepper_failed(r, fm_stepper_step(r->stepper, mine));
+        if (!rc && r->size > 1 && mine) {
+            double sum = 0.0;
+            size_t hits = 0;
+            rc = model_failed(r, fm_model_read_outputs(r->model, first + at, mine, &sum, &hits));
+            totals[0] += sum;
+            totals[1] += (double)hits;
+        }
         if (rc || ++batches % sync_every != 0)
             continue;
         cl_event marker = NULL;
@@ -276,6 +307,12 @@ static int train_epoch(run *r, int epoch, size_t batch, int progress, double *tr
         fprintf(r->out, "\r\033[K");
     if (rc)
         return 1;
+    if (r->size > 1) {
+        if (fm_stepper_sum(r->stepper, totals, 2))
+            return failf(r, "summing the training loss over the ranks failed");
+        *train_loss = totals[0] / (double)r->n_train;
+        return 0;
+    }
     double sum = 0.0;
     size_t hits = 0;
     if (model_failed(r, fm_model_read_outputs(r->model, 0, r->n_train, &sum, &hits)))
@@ -291,8 +328,10 @@ static int train_epoch(run *r, int epoch, size_t batch, int progress, double *tr
 static int warm_up(run *r, size_t batch, double *seconds)
 {
     double t0 = now();
-    /* The full batches and the epoch's last, shorter one: other global sizes, other builds. */
-    size_t rows[2] = {batch, r->n_train % batch}, chunk = FM_EVAL_ROWS;
+    /* The full batches and the epoch's last, shorter one: other global sizes, other builds
+     * (distributed: this rank's parts of them). */
+    size_t at = 0, chunk = FM_EVAL_ROWS;
+    size_t rows[2] = {my_part(r, batch, &at), my_part(r, r->n_train % batch, &at)};
     for (int i = 0; i < 2; i++)
         if (rows[i] && rows[i] <= r->n_valid &&
             model_failed(r, fm_model_train_batch(r->model, FM_SET_VALID, 0, rows[i])))
@@ -305,10 +344,9 @@ static int warm_up(run *r, size_t batch, double *seconds)
     return optcl_failed(r, st, "optcl_context_finish", optcl_context_message(r->ctx));
 }
 
-static int test_checkpoint(run *r, const char *path, double *loss, double *accuracy)
+static int test_checkpoint(run *r, int best, double *loss, double *accuracy)
 {
-    optcl_status st = optcl_checkpoint_load(r->opt, path);
-    if (optcl_failed(r, st, "optcl_checkpoint_load", optcl_optimizer_message(r->opt)))
+    if (stepper_failed(r, fm_stepper_load(r->stepper, best)))
         return 1;
     return model_failed(r, fm_model_evaluate(r->model, FM_SET_TEST, r->n_test, loss, accuracy));
 }
@@ -316,6 +354,8 @@ static int test_checkpoint(run *r, const char *path, double *loss, double *accur
 /* The picture after every epoch, and once more at the end with the test accuracies. */
 static int write_curves(run *r, const char *path, size_t n, const fm_train_result *final)
 {
+    if (r->rank != 0) /* distributed: one picture, from rank 0 */
+        return 0;
     const fm_train_config *c = r->cfg;
     char title[512], subtitle[512], sizes[128] = "";
     size_t at = 0;
@@ -330,6 +370,9 @@ static int write_curves(run *r, const char *path, size_t n, const fm_train_resul
         snprintf(mode, sizeof mode, "%s", c->mode == FM_MODE_GD ? "full batch (gd)" : "sgd");
     at = (size_t)snprintf(subtitle, sizeof subtitle, "%s, %zu training images, seed %llu", mode,
                           r->n_train, (unsigned long long)c->seed);
+    if (r->size > 1)
+        at += (size_t)snprintf(subtitle + at, sizeof subtitle - at, ", data-parallel on %d ranks",
+                               r->size);
     if (final)
         snprintf(subtitle + at, sizeof subtitle - at,
                  "; test accuracy %.4f (best, epoch %lld), %.4f (last)", final->test_accuracy_best,
@@ -382,8 +425,8 @@ static int train_all(run *r, fm_train_result *res)
     fprintf(r->out, "epoch  train loss  valid loss  valid acc      gap         lr       s\n");
     fflush(r->out);
     snprintf(res->svg_path, sizeof res->svg_path, "%s/curves.svg", c->out_dir);
-    snprintf(res->best_path, sizeof res->best_path, "%s", optcl_tracker_best_path(r->tracker));
-    snprintf(res->last_path, sizeof res->last_path, "%s", optcl_tracker_last_path(r->tracker));
+    snprintf(res->best_path, sizeof res->best_path, "%s", fm_stepper_path(r->stepper, 1));
+    snprintf(res->last_path, sizeof res->last_path, "%s", fm_stepper_path(r->stepper, 0));
 
     int progress = c->progress < 0 ? isatty(fileno(r->out)) : c->progress;
     double train_time = 0.0, epoch_time = 0.0;
@@ -396,16 +439,13 @@ static int train_all(run *r, fm_train_result *res)
                 r, fm_model_evaluate(r->model, FM_SET_VALID, r->n_valid, &valid_loss, &valid_acc)))
             return 1;
         /* The lr the epoch ended with, before the plateau hears about this epoch. */
-        if (optcl_failed(r, optcl_optimizer_get_lr(r->opt, 0, &lr), "optcl_optimizer_get_lr",
-                         optcl_optimizer_message(r->opt)))
+        if (stepper_failed(r, fm_stepper_get_lr(r->stepper, &lr)))
             return 1;
         if (c->optimizer.plateau.enabled &&
-            optcl_failed(r, optcl_optimizer_report_metric(r->opt, valid_loss),
-                         "optcl_optimizer_report_metric", optcl_optimizer_message(r->opt)))
+            stepper_failed(r, fm_stepper_report_metric(r->stepper, valid_loss)))
             return 1;
         optcl_epoch_record rec;
-        st = optcl_tracker_epoch(r->tracker, train_loss, valid_loss, &rec);
-        if (optcl_failed(r, st, "optcl_tracker_epoch", optcl_tracker_message(r->tracker)))
+        if (stepper_failed(r, fm_stepper_epoch(r->stepper, train_loss, valid_loss, &rec)))
             return 1;
         double t2 = now();
         train_time += t1 - t0;
@@ -433,8 +473,8 @@ static int train_all(run *r, fm_train_result *res)
     res->train_seconds_per_epoch = train_time / (double)res->epochs;
 
     /* Both checkpoints on the test set, loaded back through optcl. */
-    if (test_checkpoint(r, res->best_path, &res->test_loss_best, &res->test_accuracy_best) ||
-        test_checkpoint(r, res->last_path, &res->test_loss_last, &res->test_accuracy_last))
+    if (test_checkpoint(r, 1, &res->test_loss_best, &res->test_accuracy_best) ||
+        test_checkpoint(r, 0, &res->test_loss_last, &res->test_accuracy_last))
         return 1;
     if (write_curves(r, res->svg_path, res->epochs, res))
         return 1;
@@ -455,6 +495,7 @@ int fm_train(const fm_train_config *config, fm_train_result *result, char *messa
              size_t message_size)
 {
     run r = {.cfg = config,
+             .size = 1,
              .out = config->out ? config->out : stdout,
              .message = message,
              .message_size = message_size};
@@ -462,13 +503,10 @@ int fm_train(const fm_train_config *config, fm_train_result *result, char *messa
     if (message_size)
         message[0] = '\0';
     int rc = train_all(&r, result);
-    /* Reverse order of creation: the tracker holds the optimizer, the optimizer the
+    /* Reverse order of creation: the stepper holds the optimizer, the optimizer the
      * parameter set (inside the model), the set the context. */
-    optcl_status st = optcl_tracker_destroy(r.tracker);
-    if (st == OPTCL_SUCCESS)
-        st = optcl_optimizer_destroy(r.opt);
-    if (st == OPTCL_SUCCESS)
-        st = fm_model_destroy(r.model);
+    fm_stepper_destroy(r.stepper);
+    optcl_status st = fm_model_destroy(r.model);
     if (st == OPTCL_SUCCESS)
         st = optcl_context_destroy(r.ctx);
     if (!rc && st != OPTCL_SUCCESS)
