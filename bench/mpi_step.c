@@ -53,7 +53,7 @@ int main(int argc, char **argv)
     int steps = 10;
     const char *backend = "opencl", *algo = "adam";
     optcl_mpi_config mc = optcl_mpi_config_default();
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             return usage();
@@ -69,7 +69,6 @@ int main(int argc, char **argv)
             mc.reduce = !strcmp(v, "float") ? OPTCL_MPI_REDUCE_FLOAT : OPTCL_MPI_REDUCE_DOUBLE;
         else
             return usage();
-        i++;
     }
     optcl_algorithm a;
     if (n == 0 || steps < 1 || optcl_algorithm_from_name(algo, &a) != OPTCL_SUCCESS)
