@@ -95,22 +95,25 @@ static void fill_chunk(const optcl_mpi_optimizer *opt, size_t c0, size_t cs, dou
 optcl_status optcl_mpi__reduce_scatter(optcl_mpi_optimizer *opt, double weight)
 {
     const optcl_mpi__layout *l = &opt->layout;
-    bool dbl = opt->mpi.reduce == OPTCL_MPI_REDUCE_DOUBLE;
+    bool dbl = opt->mpi.reduce == OPTCL_MPI_REDUCE_DOUBLE, chunked = l->chunk < l->shard;
     MPI_Datatype type = dbl ? MPI_DOUBLE : MPI_FLOAT;
     size_t elem = dbl ? sizeof(double) : sizeof(float);
+    void *buf = opt->full;
     for (size_t c0 = 0; c0 < l->shard; c0 += l->chunk) {
         size_t cs = l->shard - c0 < l->chunk ? l->shard - c0 : l->chunk;
-        /* One chunk of floats unweighted is already laid out as MPI wants it. */
-        const void *send = opt->full;
-        if (dbl || weight != 1.0 || l->chunk < l->shard) {
+        /* Unweighted floats in one chunk are already laid out as MPI wants them. */
+        if (dbl || weight != 1.0 || chunked) {
             fill_chunk(opt, c0, cs, weight);
-            send = opt->send;
+            buf = opt->send;
         }
-        int err = MPI_Reduce_scatter_block(send, (char *)opt->recv + c0 * elem, (int)cs, type,
-                                           MPI_SUM, opt->comm);
+        /* In place: the sums of this rank's part land at the start of the buffer. */
+        int err = MPI_Reduce_scatter_block(MPI_IN_PLACE, buf, (int)cs, type, MPI_SUM, opt->comm);
         if (err != MPI_SUCCESS)
             return optcl_mpi__check(opt->message, err, "MPI_Reduce_scatter_block");
+        if (chunked)
+            memcpy((char *)opt->recv + c0 * elem, buf, cs * elem);
     }
+    opt->sums = chunked ? opt->recv : buf;
     return OPTCL_SUCCESS;
 }
 
@@ -118,14 +121,14 @@ optcl_status optcl_mpi__allgather(optcl_mpi_optimizer *opt)
 {
     const optcl_mpi__layout *l = &opt->layout;
     if (l->chunk == l->shard) {
-        int err = MPI_Allgather(opt->shard_host, (int)l->shard, MPI_FLOAT, opt->full,
-                                (int)l->shard, MPI_FLOAT, opt->comm);
+        int err = MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, opt->full, (int)l->shard,
+                                MPI_FLOAT, opt->comm);
         return optcl_mpi__check(opt->message, err, "MPI_Allgather");
     }
     for (size_t c0 = 0; c0 < l->shard; c0 += l->chunk) {
         size_t cs = l->shard - c0 < l->chunk ? l->shard - c0 : l->chunk;
-        int err = MPI_Allgather(opt->shard_host + c0, (int)cs, MPI_FLOAT, opt->gather, (int)cs,
-                                MPI_FLOAT, opt->comm);
+        int err = MPI_Allgather(opt->full + l->begin + c0, (int)cs, MPI_FLOAT, opt->gather,
+                                (int)cs, MPI_FLOAT, opt->comm);
         if (err != MPI_SUCCESS)
             return optcl_mpi__check(opt->message, err, "MPI_Allgather");
         for (size_t j = 0; j < (size_t)l->size; j++)

@@ -51,16 +51,17 @@ optcl_status optcl_mpi__shard_to_params(optcl_mpi_optimizer *opt, optcl_status l
 {
     const optcl_mpi__layout *l = &opt->layout;
     double t0 = MPI_Wtime();
-    /* The shard's parameters in packed order: the pieces are the shard set's tensors in
-     * creation order, so reading the whole set gives exactly the shard's real elements. */
+    /* The shard's parameters in packed order, straight into this rank's block of the model:
+     * the pieces are the shard set's tensors in creation order, so reading the whole set
+     * gives exactly the shard's real elements. */
+    float *block = opt->full + l->begin;
     if (local == OPTCL_SUCCESS && !opt->placeholder) {
-        local = optcl_params_read(opt->inner, OPTCL_ROLE_PARAMS, OPTCL_ALL, opt->shard_host,
-                                  l->real);
+        local = optcl_params_read(opt->inner, OPTCL_ROLE_PARAMS, OPTCL_ALL, block, l->real);
         if (local != OPTCL_SUCCESS)
             optcl_mpi__fail(opt->message, local, "reading the shard's parameters: %s",
                             optcl_params_message(opt->inner));
     }
-    memset(opt->shard_host + l->real, 0, (l->shard - l->real) * sizeof(float));
+    memset(block + l->real, 0, (l->shard - l->real) * sizeof(float));
     optcl_status st = optcl_mpi__allgather(opt);
     /* Nobody writes a model with another rank's shard missing. */
     if (st == OPTCL_SUCCESS)

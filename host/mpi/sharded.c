@@ -136,16 +136,17 @@ static optcl_status alloc_host(optcl_mpi_optimizer *opt)
     size_t k = (size_t)l->size, elem = opt->mpi.reduce == OPTCL_MPI_REDUCE_DOUBLE ? 8 : 4;
     bool chunked = l->chunk < l->shard;
     opt->full = alloc_counted(opt, k * l->shard, sizeof(float));
-    opt->recv = alloc_counted(opt, l->shard, elem);
     opt->shard_host = alloc_counted(opt, l->shard, sizeof(float));
     opt->scratch = alloc_counted(opt, k * (OPTCL_MPI__EXCHANGE_MAX + 1), sizeof(double));
-    /* Floats in one chunk go straight from full; weighted float steps allocate it later. */
+    /* Floats in one chunk are reduced in full itself; weighted float steps allocate it later. */
     if (elem == 8 || chunked)
         opt->send = alloc_counted(opt, k * l->chunk, elem);
-    if (chunked)
+    if (chunked) {
+        opt->recv = alloc_counted(opt, l->shard, elem);
         opt->gather = alloc_counted(opt, k * l->chunk, sizeof(float));
-    if (!opt->full || !opt->recv || !opt->shard_host || !opt->scratch ||
-        ((elem == 8 || chunked) && !opt->send) || (chunked && !opt->gather))
+    }
+    if (!opt->full || !opt->shard_host || !opt->scratch || ((elem == 8 || chunked) && !opt->send) ||
+        (chunked && (!opt->recv || !opt->gather)))
         return optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                                "cannot allocate %zu bytes of host staging for the sharded step",
                                opt->host_bytes);

@@ -51,10 +51,11 @@ struct optcl_mpi_optimizer {
     optcl_mpi_timings timings;
     /* host staging (see optcl_mpi_optimizer_memory) */
     float *full;        /* K·S floats: the packed gradients, later the gathered parameters */
-    void *send;         /* K·C elements of the reduction type */
-    void *recv;         /* S elements of the reduction type */
-    float *shard_host;  /* S floats: the shard's mean gradient, later its new parameters */
-    float *gather;      /* K·C floats, only when the shard needs more than one chunk */
+    void *send;         /* K·C elements of the reduction type, reduced in place */
+    void *recv;         /* S elements of the reduction type, only when chunked */
+    const void *sums;   /* where the last reduce-scatter left this rank's S sums */
+    float *shard_host;  /* S floats: the shard's mean gradient */
+    float *gather;      /* K·C floats, only when chunked */
     double *scratch;    /* K·(OPTCL_MPI__EXCHANGE_MAX + 1) doubles for optcl_mpi__exchange */
     size_t host_bytes;
     char message[OPTCL_MPI__MESSAGE_MAX];
@@ -91,10 +92,11 @@ optcl_status optcl_mpi__agree(MPI_Comm comm, optcl_status local, char *message);
 #define OPTCL_MPI__EXCHANGE_MAX 1
 optcl_status optcl_mpi__exchange(MPI_Comm comm, optcl_status local, const double *mine, int n,
                                  double *scratch, double *all, char *message);
-/* Reduce-scatters opt->full (packed gradients, K·S floats) into opt->recv (this rank's S
- * sums), scaled by weight first when weight != 1, in chunks of C per call. */
+/* Reduce-scatters opt->full (packed gradients, K·S floats), scaled by weight first when
+ * weight != 1, in chunks of C per call and in place; opt->sums then points at this rank's S
+ * sums (in send, in full itself for unweighted floats in one chunk, or in recv). */
 optcl_status optcl_mpi__reduce_scatter(optcl_mpi_optimizer *opt, double weight);
-/* Gathers every rank's opt->shard_host (S floats) into opt->full (packed, K·S floats). */
+/* Gathers every rank's block full[r·S, (r+1)·S) into every rank's full, in place. */
 optcl_status optcl_mpi__allgather(optcl_mpi_optimizer *opt);
 
 /* shard_io.c: moving the shard between the model's params and the shard set. */

@@ -15,24 +15,21 @@ float optcl_mpi__clip_coef(double max_norm, float total_norm)
 }
 
 /* The averaged shard gradient (sum / total weight, rounded to float once) into shard_host, and
- * its sum of squares in double over the real elements, in order. */
+ * its sum of squares in double over the real elements, in order, in the same pass. */
 static double average(optcl_mpi_optimizer *opt, double total_weight)
 {
     const optcl_mpi__layout *l = &opt->layout;
-    float *g = opt->shard_host;
-    if (opt->mpi.reduce == OPTCL_MPI_REDUCE_DOUBLE) {
-        const double *sum = opt->recv;
-        for (size_t e = 0; e < l->shard; e++)
-            g[e] = (float)(sum[e] / total_weight);
-    } else {
-        const float *sum = opt->recv;
-        float w = (float)total_weight;
-        for (size_t e = 0; e < l->shard; e++)
-            g[e] = sum[e] / w;
-    }
+    float *g = opt->shard_host, w = (float)total_weight;
+    bool dbl = opt->mpi.reduce == OPTCL_MPI_REDUCE_DOUBLE;
+    const double *dsum = opt->sums;
+    const float *fsum = opt->sums;
     double sumsq = 0.0;
-    for (size_t e = 0; e < l->real; e++)
+    for (size_t e = 0; e < l->real; e++) {
+        g[e] = dbl ? (float)(dsum[e] / total_weight) : fsum[e] / w;
         sumsq += (double)g[e] * (double)g[e];
+    }
+    for (size_t e = l->real; e < l->shard; e++) /* padding: zero sums, zero gradients */
+        g[e] = 0.0f;
     return sumsq;
 }
 
