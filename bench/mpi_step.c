@@ -4,7 +4,8 @@
  * unsharded step for comparison.
  *
  *   mpirun -np K optcl_mpi_bench [--n N] [--steps S] [--backend opencl|reference]
- *                                [--reduce double|float] [--optimizer adam|sgd|...] */
+ *                                [--reduce double|float] [--collectives mpi|ring]
+ *                                [--optimizer adam|sgd|...] */
 #include "optcl_mpi.h"
 
 #include <stdio.h>
@@ -14,7 +15,8 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: mpirun -np K optcl_mpi_bench [--n N] [--steps S] "
-                    "[--backend opencl|reference] [--reduce double|float] [--optimizer NAME]\n");
+                    "[--backend opencl|reference] [--reduce double|float] "
+                    "[--collectives mpi|ring] [--optimizer NAME]\n");
     return 2;
 }
 
@@ -65,6 +67,9 @@ int main(int argc, char **argv)
             backend = v;
         else if (!strcmp(argv[i], "--optimizer"))
             algo = v;
+        else if (!strcmp(argv[i], "--collectives"))
+            mc.collectives =
+                !strcmp(v, "ring") ? OPTCL_MPI_COLLECTIVES_RING : OPTCL_MPI_COLLECTIVES_MPI;
         else if (!strcmp(argv[i], "--reduce"))
             mc.reduce = !strcmp(v, "float") ? OPTCL_MPI_REDUCE_FLOAT : OPTCL_MPI_REDUCE_DOUBLE;
         else
@@ -109,11 +114,12 @@ int main(int argc, char **argv)
     double plain = rank == 0 ? plain_step(p, &c, steps) : 0.0;
     if (rank == 0)
         printf("{\"np\": %d, \"n\": %zu, \"optimizer\": \"%s\", \"backend\": \"%s\", \"reduce\": "
-               "\"%s\", \"device\": \"%s\", \"seconds_per_step\": %.6f, \"read_grads\": %.6f, "
+               "\"%s\", \"collectives\": \"%s\", \"device\": \"%s\", \"seconds_per_step\": %.6f, \"read_grads\": %.6f, "
                "\"reduce_scatter\": %.6f, \"guard\": %.6f, \"update\": %.6f, \"allgather\": "
                "%.6f, \"write_params\": %.6f, \"unsharded_update\": %.6f, \"state_bytes\": %zu, "
                "\"unsharded_state_bytes\": %zu, \"host_bytes\": %zu}\n",
                size, n, algo, backend, mc.reduce == OPTCL_MPI_REDUCE_FLOAT ? "float" : "double",
+               mc.collectives == OPTCL_MPI_COLLECTIVES_RING ? "ring" : "mpi",
                optcl_context_device_name(ctx), slowest[0], slowest[1], slowest[2], slowest[3],
                slowest[4], slowest[5], slowest[6], plain, m.state_bytes, m.unsharded_state_bytes,
                m.host_bytes);

@@ -67,8 +67,21 @@ typedef enum optcl_mpi_reduce {
     OPTCL_MPI_REDUCE_FLOAT = 1
 } optcl_mpi_reduce;
 
+/* Who moves the data. Both send (K−1)/K of the buffer per rank each way (bandwidth-optimal). */
+typedef enum optcl_mpi_collectives {
+    /* MPI_Reduce_scatter_block and MPI_Allgather: the MPI library picks the algorithm for the
+     * message size and the network (and may use hardware offload). */
+    OPTCL_MPI_COLLECTIVES_MPI = 0,
+    /* optcl's own ring of K−1 MPI_Sendrecv steps each way, summing as the blocks pass: no
+     * temporary buffers inside MPI, the same order of addition whatever the MPI library;
+     * latency grows with K (2·(K−1) messages per step). Measured 3× faster than Open MPI
+     * 4.1's MPI_Reduce_scatter_block over shared memory (docs/SCALING.md). */
+    OPTCL_MPI_COLLECTIVES_RING = 1
+} optcl_mpi_collectives;
+
 typedef struct optcl_mpi_config {
-    optcl_mpi_reduce reduce; /* OPTCL_MPI_REDUCE_DOUBLE */
+    optcl_mpi_reduce reduce;           /* OPTCL_MPI_REDUCE_DOUBLE */
+    optcl_mpi_collectives collectives; /* OPTCL_MPI_COLLECTIVES_MPI */
     /* The most elements per rank in one MPI collective call; larger shards are moved in several
      * calls. 0 (default): as many as keep every call's counts and byte offsets below 2^31. */
     size_t max_count;
@@ -162,7 +175,7 @@ typedef struct optcl_mpi_timings {
     double read_grads;     /* the whole gradient buffer to host memory */
     double reduce_scatter; /* conversion and MPI_Reduce_scatter_block */
     double guard;          /* averaging, sum of squares, their exchange (and the weights') */
-    double update;         /* shard gradients in, the shard's parameters in, its step */
+    double update;         /* shard gradients in, the shard's parameters in, its step (run) */
     double allgather;      /* the shard's parameters out, MPI_Allgather, the agreement */
     double write_params;   /* the whole model into params */
 } optcl_mpi_timings;

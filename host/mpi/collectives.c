@@ -106,20 +106,39 @@ optcl_status optcl_mpi__reduce_scatter(optcl_mpi_optimizer *opt, double weight)
             fill_chunk(opt, c0, cs, weight);
             buf = opt->send;
         }
-        /* In place: the sums of this rank's part land at the start of the buffer. */
-        int err = MPI_Reduce_scatter_block(MPI_IN_PLACE, buf, (int)cs, type, MPI_SUM, opt->comm);
-        if (err != MPI_SUCCESS)
-            return optcl_mpi__check(opt->message, err, "MPI_Reduce_scatter_block");
+        /* In place: MPI leaves this rank's sums at the start of the buffer, the ring in the
+         * rank's own block. */
+        char *sums = buf;
+        if (opt->mpi.collectives == OPTCL_MPI_COLLECTIVES_RING) {
+            optcl_status st = optcl_mpi__ring_reduce_scatter(opt, buf, cs);
+            if (st != OPTCL_SUCCESS)
+                return st;
+            sums += (size_t)l->rank * cs * elem;
+        } else {
+            int err = MPI_Reduce_scatter_block(MPI_IN_PLACE, buf, (int)cs, type, MPI_SUM,
+                                               opt->comm);
+            if (err != MPI_SUCCESS)
+                return optcl_mpi__check(opt->message, err, "MPI_Reduce_scatter_block");
+        }
         if (chunked)
-            memcpy((char *)opt->recv + c0 * elem, buf, cs * elem);
+            memcpy((char *)opt->recv + c0 * elem, sums, cs * elem);
+        opt->sums = chunked ? opt->recv : sums;
     }
-    opt->sums = chunked ? opt->recv : buf;
     return OPTCL_SUCCESS;
 }
 
 optcl_status optcl_mpi__allgather(optcl_mpi_optimizer *opt)
 {
     const optcl_mpi__layout *l = &opt->layout;
+    if (opt->mpi.collectives == OPTCL_MPI_COLLECTIVES_RING) {
+        for (size_t c0 = 0; c0 < l->shard; c0 += l->chunk) {
+            size_t cs = l->shard - c0 < l->chunk ? l->shard - c0 : l->chunk;
+            optcl_status st = optcl_mpi__ring_allgather(opt, c0, cs);
+            if (st != OPTCL_SUCCESS)
+                return st;
+        }
+        return OPTCL_SUCCESS;
+    }
     if (l->chunk == l->shard) {
         int err = MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, opt->full, (int)l->shard,
                                 MPI_FLOAT, opt->comm);

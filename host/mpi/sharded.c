@@ -12,6 +12,7 @@ optcl_mpi_config optcl_mpi_config_default(void)
 {
     optcl_mpi_config c;
     c.reduce = OPTCL_MPI_REDUCE_DOUBLE;
+    c.collectives = OPTCL_MPI_COLLECTIVES_MPI;
     c.max_count = 0;
     return c;
 }
@@ -39,6 +40,12 @@ static optcl_status validate(optcl_params *params, const optcl_optimizer_config 
         return optcl_mpi__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
                                "invalid reduce: %d (must be OPTCL_MPI_REDUCE_DOUBLE or _FLOAT)",
                                (int)mpi->reduce);
+    if (mpi->collectives != OPTCL_MPI_COLLECTIVES_MPI &&
+        mpi->collectives != OPTCL_MPI_COLLECTIVES_RING)
+        return optcl_mpi__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "invalid collectives: %d (must be OPTCL_MPI_COLLECTIVES_MPI or "
+                               "_RING)",
+                               (int)mpi->collectives);
     if (mpi->max_count > (size_t)INT_MAX)
         return optcl_mpi__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
                                "invalid max_count: %zu (an MPI count is an int: at most %d)",
@@ -68,8 +75,9 @@ static uint64_t fingerprint(optcl_params *params, const optcl_optimizer_config *
         h = fnv(h, t.shape, (size_t)t.ndim * sizeof t.shape[0]);
         h = fnv(h, &t.group, sizeof t.group);
     }
-    int ints[] = {(int)c->algorithm, c->maximize, (int)c->nonfinite, (int)mpi->reduce,
-                  (int)c->schedule.kind, c->plateau.enabled};
+    int ints[] = {(int)c->algorithm,     c->maximize,       (int)c->nonfinite,
+                  (int)mpi->reduce,      (int)c->schedule.kind, c->plateau.enabled,
+                  (int)mpi->collectives};
     double reals[] = {c->lr, c->weight_decay, c->max_norm, (double)c->lookahead.k,
                       (double)c->group_count, (double)mpi->max_count};
     h = fnv(h, ints, sizeof ints);
@@ -141,12 +149,16 @@ static optcl_status alloc_host(optcl_mpi_optimizer *opt)
     /* Floats in one chunk are reduced in full itself; weighted float steps allocate it later. */
     if (elem == 8 || chunked)
         opt->send = alloc_counted(opt, k * l->chunk, elem);
-    if (chunked) {
+    bool ring = opt->mpi.collectives == OPTCL_MPI_COLLECTIVES_RING;
+    if (chunked)
         opt->recv = alloc_counted(opt, l->shard, elem);
+    if (chunked && !ring)
         opt->gather = alloc_counted(opt, k * l->chunk, sizeof(float));
-    }
+    if (ring) /* the block arriving from the left neighbour */
+        opt->incoming = alloc_counted(opt, l->chunk, elem);
     if (!opt->full || !opt->shard_host || !opt->scratch || ((elem == 8 || chunked) && !opt->send) ||
-        (chunked && (!opt->recv || !opt->gather)))
+        (chunked && !opt->recv) || (chunked && !ring && !opt->gather) ||
+        (ring && !opt->incoming))
         return optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                                "cannot allocate %zu bytes of host staging for the sharded step",
                                opt->host_bytes);
@@ -163,6 +175,7 @@ static void release(optcl_mpi_optimizer *opt)
     free(opt->recv);
     free(opt->shard_host);
     free(opt->gather);
+    free(opt->incoming);
     free(opt->scratch);
     if (opt->comm != MPI_COMM_NULL)
         MPI_Comm_free(&opt->comm);

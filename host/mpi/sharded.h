@@ -55,7 +55,8 @@ struct optcl_mpi_optimizer {
     void *recv;         /* S elements of the reduction type, only when chunked */
     const void *sums;   /* where the last reduce-scatter left this rank's S sums */
     float *shard_host;  /* S floats: the shard's mean gradient */
-    float *gather;      /* K·C floats, only when chunked */
+    float *gather;      /* K·C floats, only when chunked (MPI's collectives) */
+    void *incoming;     /* C elements of the reduction type (ring collectives) */
     double *scratch;    /* K·(OPTCL_MPI__EXCHANGE_MAX + 1) doubles for optcl_mpi__exchange */
     size_t host_bytes;
     char message[OPTCL_MPI__MESSAGE_MAX];
@@ -98,6 +99,13 @@ optcl_status optcl_mpi__exchange(MPI_Comm comm, optcl_status local, const double
 optcl_status optcl_mpi__reduce_scatter(optcl_mpi_optimizer *opt, double weight);
 /* Gathers every rank's block full[r·S, (r+1)·S) into every rank's full, in place. */
 optcl_status optcl_mpi__allgather(optcl_mpi_optimizer *opt);
+
+/* ring.c: the same two collectives as rings of MPI_Sendrecv (OPTCL_MPI_COLLECTIVES_RING). */
+/* Sums K blocks of cs elements in buf across ranks; this rank's block r ends up holding the
+ * sum over ranks, added in ring order. */
+optcl_status optcl_mpi__ring_reduce_scatter(optcl_mpi_optimizer *opt, void *buf, size_t cs);
+/* Every rank's elements [c0, c0 + cs) of its block of full, to every rank. */
+optcl_status optcl_mpi__ring_allgather(optcl_mpi_optimizer *opt, size_t c0, size_t cs);
 
 /* shard_io.c: moving the shard between the model's params and the shard set. */
 /* Copies the shard's parameters from the model's set into the shard set (device to device on

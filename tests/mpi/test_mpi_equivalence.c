@@ -3,7 +3,8 @@
  * reference backend bit for bit and on OpenCL within the conformance tolerance; with every rank
  * feeding the same gradient (the replay contract) and with a gradient of its own per rank (the
  * average is what the unsharded optimizer gets); with shards too small to hold anything, MPI
- * calls split into many chunks, the float reduction; and state memory per rank ≈ 1/K. */
+ * calls split into many chunks, the float reduction, the ring collectives; and state memory per
+ * rank ≈ 1/K. */
 #include "mpitest.h"
 
 #include <math.h>
@@ -202,13 +203,21 @@ static void chunks_and_float(void)
     optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
     c.lr = 0.01;
     c.adam.amsgrad = 1;
-    for (int reduce = 0; reduce < 2; reduce++) {
-        run_opts o = {.per_rank = true, .mpi = optcl_mpi_config_default()};
-        o.mpi.reduce = (optcl_mpi_reduce)reduce;
-        o.mpi.max_count = 7;
-        /* Dyadic gradients: the float sums are exact too, so both reductions are exact. */
-        compare_run(ctx, mt_model, MT_MODEL_COUNT, reduce ? "float, chunks of 7" : "chunks of 7",
-                    &c, &o);
+    static const char *labels[2][2][2] = {
+        {{"double", "double, chunks of 7"}, {"float", "float, chunks of 7"}},
+        {{"ring double", "ring double, chunks of 7"}, {"ring float", "ring float, chunks of 7"}}};
+    for (int ring = 0; ring < 2; ring++) {
+        for (int reduce = 0; reduce < 2; reduce++) {
+            for (int chunked = 0; chunked < 2; chunked++) {
+                run_opts o = {.per_rank = true, .mpi = optcl_mpi_config_default()};
+                o.mpi.collectives = ring ? OPTCL_MPI_COLLECTIVES_RING : OPTCL_MPI_COLLECTIVES_MPI;
+                o.mpi.reduce = (optcl_mpi_reduce)reduce;
+                o.mpi.max_count = chunked ? 7 : 0;
+                /* Dyadic gradients: float sums are exact too, so every variant is exact. */
+                compare_run(ctx, mt_model, MT_MODEL_COUNT, labels[ring][reduce][chunked], &c, &o);
+                compare_run(ctx, mt_tiny, 1, labels[ring][reduce][chunked], &c, &o);
+            }
+        }
     }
     /* Equal random gradients in float: fl(fl(K·g)/K) is g when K is a power of two; for K = 3
      * it may be off by an ulp, so the trajectory is close, not equal. */
@@ -217,7 +226,8 @@ static void chunks_and_float(void)
                   .rtol = power_of_two ? 0.0 : RTOL, .mpi = optcl_mpi_config_default()};
     o.mpi.reduce = OPTCL_MPI_REDUCE_FLOAT;
     compare_run(ctx, mt_model, MT_MODEL_COUNT, "float reduction", &c, &o);
-    mt_note("chunked MPI calls and the float reduction: equal");
+    mt_note("MPI's and the ring's collectives, whole or in chunks of 7, double and float: "
+            "equal");
     optcl_context_destroy(ctx);
 }
 

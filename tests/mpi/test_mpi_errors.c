@@ -59,6 +59,9 @@ static void bad_creates(void)
     mc.reduce = (optcl_mpi_reduce)7;
     create_fails(p, &c, &mc, false, OPTCL_ERROR_INVALID_ARGUMENT, "invalid reduce: 7");
     mc = optcl_mpi_config_default();
+    mc.collectives = (optcl_mpi_collectives)9;
+    create_fails(p, &c, &mc, false, OPTCL_ERROR_INVALID_ARGUMENT, "invalid collectives: 9");
+    mc = optcl_mpi_config_default();
     mc.max_count = (size_t)INT_MAX + 1;
     create_fails(p, &c, &mc, false, OPTCL_ERROR_INVALID_ARGUMENT, "invalid max_count");
     if (mt_size > 1) {
