@@ -73,12 +73,15 @@ void optcl_mpi__piece_name(const char *tensor, size_t tensor_index, const optcl_
                            char *out, size_t size)
 {
     char range[64];
-    snprintf(range, sizeof range, "[%zu:%zu]", p->first, p->first + p->count);
+    int rl = snprintf(range, sizeof range, "[%zu:%zu]", p->first, p->first + p->count);
+    size_t tl = strlen(tensor);
     /* Names are at most 255 bytes: a long tensor name is cut, and its index keeps it unique. */
-    if (strlen(tensor) + strlen(range) <= 255)
-        snprintf(out, size, "%s%s", tensor, range);
-    else
-        snprintf(out, size, "%.200s~%zu%s", tensor, tensor_index, range);
+    if (rl > 0 && tl + (size_t)rl <= 255 && tl + (size_t)rl < size) {
+        memcpy(out, tensor, tl);
+        memcpy(out + tl, range, (size_t)rl + 1);
+    } else {
+        snprintf(out, size, "%.180s~%zu%.50s", tensor, tensor_index, range);
+    }
 }
 
 optcl_status optcl_mpi__shard_specs(optcl_params *params, const optcl_mpi__piece *pieces,

@@ -17,24 +17,28 @@ optcl_status optcl_mpi__ring_reduce_scatter(optcl_mpi_optimizer *opt, void *buf,
     MPI_Datatype type = dbl ? MPI_DOUBLE : MPI_FLOAT;
     size_t elem = dbl ? sizeof(double) : sizeof(float);
     /* Step s passes block r − s − 1 on and adds the incoming one into block r − s − 2: after
-     * K − 1 steps block r has collected every rank's part (started at rank r + 1). */
+     * K − 1 steps block r has collected every rank's part (started at rank r + 1). Blocks
+     * travel in pieces of at most OPTCL_MPI__RING_PIECE elements, the size of `incoming`. */
     for (int s = 0; s + 1 < k; s++) {
-        char *out = (char *)buf + wrap(r - s - 1, k) * cs * elem;
-        char *into = (char *)buf + wrap(r - s - 2, k) * cs * elem;
-        int err = MPI_Sendrecv(out, (int)cs, type, right, 0, opt->incoming, (int)cs, type, left,
-                               0, opt->comm, MPI_STATUS_IGNORE);
-        if (err != MPI_SUCCESS)
-            return optcl_mpi__check(opt->message, err, "MPI_Sendrecv");
-        if (dbl) {
-            double *d = (double *)into;
-            const double *in = opt->incoming;
-            for (size_t e = 0; e < cs; e++)
-                d[e] += in[e];
-        } else {
-            float *d = (float *)into;
-            const float *in = opt->incoming;
-            for (size_t e = 0; e < cs; e++)
-                d[e] += in[e];
+        for (size_t p0 = 0; p0 < cs; p0 += OPTCL_MPI__RING_PIECE) {
+            size_t ps = cs - p0 < OPTCL_MPI__RING_PIECE ? cs - p0 : OPTCL_MPI__RING_PIECE;
+            char *out = (char *)buf + (wrap(r - s - 1, k) * cs + p0) * elem;
+            char *into = (char *)buf + (wrap(r - s - 2, k) * cs + p0) * elem;
+            int err = MPI_Sendrecv(out, (int)ps, type, right, 0, opt->incoming, (int)ps, type,
+                                   left, 0, opt->comm, MPI_STATUS_IGNORE);
+            if (err != MPI_SUCCESS)
+                return optcl_mpi__check(opt->message, err, "MPI_Sendrecv");
+            if (dbl) {
+                double *d = (double *)into;
+                const double *in = opt->incoming;
+                for (size_t e = 0; e < ps; e++)
+                    d[e] += in[e];
+            } else {
+                float *d = (float *)into;
+                const float *in = opt->incoming;
+                for (size_t e = 0; e < ps; e++)
+                    d[e] += in[e];
+            }
         }
     }
     return OPTCL_SUCCESS;

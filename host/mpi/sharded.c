@@ -154,11 +154,12 @@ static optcl_status alloc_host(optcl_mpi_optimizer *opt)
         opt->recv = alloc_counted(opt, l->shard, elem);
     if (chunked && !ring)
         opt->gather = alloc_counted(opt, k * l->chunk, sizeof(float));
-    if (ring) /* the block arriving from the left neighbour */
-        opt->incoming = alloc_counted(opt, l->chunk, elem);
+    if (ring && l->size > 1) /* the piece arriving from the left neighbour */
+        opt->incoming = alloc_counted(
+            opt, l->chunk < OPTCL_MPI__RING_PIECE ? l->chunk : OPTCL_MPI__RING_PIECE, elem);
     if (!opt->full || !opt->shard_host || !opt->scratch || ((elem == 8 || chunked) && !opt->send) ||
         (chunked && !opt->recv) || (chunked && !ring && !opt->gather) ||
-        (ring && !opt->incoming))
+        (ring && l->size > 1 && !opt->incoming))
         return optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                                "cannot allocate %zu bytes of host staging for the sharded step",
                                opt->host_bytes);

@@ -56,7 +56,7 @@ struct optcl_mpi_optimizer {
     const void *sums;   /* where the last reduce-scatter left this rank's S sums */
     float *shard_host;  /* S floats: the shard's mean gradient */
     float *gather;      /* K·C floats, only when chunked (MPI's collectives) */
-    void *incoming;     /* C elements of the reduction type (ring collectives) */
+    void *incoming;     /* a ring piece of the reduction type (ring collectives, K > 1) */
     double *scratch;    /* K·(OPTCL_MPI__EXCHANGE_MAX + 1) doubles for optcl_mpi__exchange */
     size_t host_bytes;
     char message[OPTCL_MPI__MESSAGE_MAX];
@@ -101,6 +101,7 @@ optcl_status optcl_mpi__reduce_scatter(optcl_mpi_optimizer *opt, double weight);
 optcl_status optcl_mpi__allgather(optcl_mpi_optimizer *opt);
 
 /* ring.c: the same two collectives as rings of MPI_Sendrecv (OPTCL_MPI_COLLECTIVES_RING). */
+#define OPTCL_MPI__RING_PIECE ((size_t)1 << 20) /* elements per message: 8 MiB of doubles */
 /* Sums K blocks of cs elements in buf across ranks; this rank's block r ends up holding the
  * sum over ranks, added in ring order. */
 optcl_status optcl_mpi__ring_reduce_scatter(optcl_mpi_optimizer *opt, void *buf, size_t cs);

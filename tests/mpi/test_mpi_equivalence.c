@@ -17,6 +17,7 @@
 
 typedef struct run_opts {
     bool per_rank; /* each rank its own dyadic gradient (else the same one everywhere) */
+    int steps;     /* 0: STEPS */
     double atol, rtol;
     optcl_mpi_config mpi;
 } run_opts;
@@ -87,7 +88,7 @@ static void compare_run(optcl_context *ctx, const optcl_tensor_spec *specs, size
     MT_OK(optcl_optimizer_create(ref, c, &u), optcl_context_message(ctx));
     MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, mod, c, &o->mpi, &s, msg, sizeof msg), msg);
     bool exact = true;
-    for (int t = 0; t < STEPS; t++) {
+    for (int t = 0; t < (o->steps ? o->steps : STEPS); t++) {
         gradients(g, mean, n, t, o->per_rank);
         MT_OK(optcl_params_write(ref, OPTCL_ROLE_GRADS, OPTCL_ALL, mean, n), label);
         MT_OK(optcl_optimizer_step(u, 0, NULL, NULL), optcl_optimizer_message(u));
@@ -219,6 +220,11 @@ static void chunks_and_float(void)
             }
         }
     }
+    /* Shards of more than a ring piece (2^20 elements with 2 ranks): blocks travel in pieces. */
+    optcl_tensor_spec big = {.name = "big", .ndim = 1, .shape = {2200001}};
+    run_opts large = {.per_rank = true, .steps = 2, .mpi = optcl_mpi_config_default()};
+    large.mpi.collectives = OPTCL_MPI_COLLECTIVES_RING;
+    compare_run(ctx, &big, 1, "ring, shards larger than a piece", &c, &large);
     /* Equal random gradients in float: fl(fl(K·g)/K) is g when K is a power of two; for K = 3
      * it may be off by an ulp, so the trajectory is close, not equal. */
     bool power_of_two = (mt_size & (mt_size - 1)) == 0;
