@@ -103,6 +103,7 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
     meta_addf(m, "optcl.plateau.cooldown_counter", "%" PRId64, opt->plateau.cooldown_counter);
     meta_addf(m, "optcl.plateau.reports", "%" PRId64, opt->plateau.reports);
     meta_addf(m, "optcl.lookahead.last_alpha", "%.17g", opt->lookahead_alpha);
+    meta_addf(m, "optcl.guard.skipped", "%" PRIu64, opt->skipped);
 }
 
 optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
@@ -111,6 +112,9 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
         return OPTCL_ERROR_NULL_POINTER;
     if (!path)
         return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
+    optcl_status synced = optcl__guard_sync(opt); /* the device's step count */
+    if (synced != OPTCL_SUCCESS)
+        return synced;
     optcl_params *p = opt->params;
     size_t roles = 1 + opt->state_count, n = p->numel;
     float *values = malloc((n ? n : 1) * roles * sizeof *values);
@@ -167,6 +171,7 @@ typedef struct parsed {
     optcl_group_config groups[OPTCL_MAX_GROUPS];
     optcl_plateau_state plateau;
     double lookahead_alpha;
+    int64_t skipped; /* optional: files before the guard lack it */
     size_t tensor_count;
 } parsed;
 
@@ -209,8 +214,10 @@ static optcl_status need_group(const optcl__st_file *f, const char *path, size_t
     snprintf(key, sizeof key, "optcl.tensor.%zu.group", i);
     optcl_status st = need_number(f, path, key, 0.0, OPTCL_MAX_GROUPS - 1, &g, message);
     if (st == OPTCL_SUCCESS && g != floor(g))
-        st = optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: metadata %s = %g is not a whole "
-                         "number", path, key, g);
+        st = optcl__fail(message, OPTCL_ERROR_FORMAT,
+                         "%s: metadata %s = %g is not a whole "
+                         "number",
+                         path, key, g);
     *group = (int)g;
     return st;
 }
@@ -284,8 +291,8 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
         }
     }
     if (st == OPTCL_SUCCESS)
-        st = need_number(f, path, "optcl.plateau.best", -INFINITY, INFINITY,
-                         &out->plateau.best, message);
+        st = need_number(f, path, "optcl.plateau.best", -INFINITY, INFINITY, &out->plateau.best,
+                         message);
     if (st == OPTCL_SUCCESS)
         st = need_count(f, path, "optcl.plateau.num_bad_epochs", &out->plateau.num_bad_epochs,
                         message);
@@ -297,6 +304,8 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
     if (st == OPTCL_SUCCESS)
         st = need_number(f, path, "optcl.lookahead.last_alpha", 0.0, 1.0, &out->lookahead_alpha,
                          message);
+    if (st == OPTCL_SUCCESS && optcl__st_meta_get(f, "optcl.guard.skipped"))
+        st = need_count(f, path, "optcl.guard.skipped", &out->skipped, message);
     return st;
 }
 
@@ -354,8 +363,8 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
         const char *saved = optcl__st_meta_get(&f, name);
         int group = -1;
         st = need_group(&f, path, i, &group, opt->message);
-        if (st == OPTCL_SUCCESS && (!saved || strcmp(saved, p->tensors[i].name) != 0 ||
-                                    group != p->tensors[i].group))
+        if (st == OPTCL_SUCCESS &&
+            (!saved || strcmp(saved, p->tensors[i].name) != 0 || group != p->tensors[i].group))
             st = optcl__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
                              "%s: tensor %zu is '%s' in group %d in the file but '%s' in group "
                              "%d in the parameter set",
@@ -391,6 +400,10 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
         opt->steps = pc.steps;
         opt->plateau = pc.plateau;
         opt->lookahead_alpha = pc.lookahead_alpha;
+        opt->skipped = (uint64_t)pc.skipped;
+        opt->last_norm = 0.0f; /* the last norm is an observation, not state: not saved */
+        opt->last_coef = 1.0f;
+        st = optcl__guard_store(opt); /* the device's count and max_norm follow the file */
     }
     free(sources);
     optcl__st_free(&f);

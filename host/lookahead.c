@@ -132,6 +132,10 @@ optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt, optcl_lo
     if (opt->config.lookahead.k == 0)
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "the α search needs Lookahead (config.lookahead.k > 0)");
+    if (fn && opt->guarded)
+        return optcl__fail(opt->message, OPTCL_ERROR_UNSUPPORTED,
+                           "the α search needs the step count on the host every step; a gradient "
+                           "guard (max_norm, nonfinite = skip) keeps it on the device");
     if (fn && (points < 2 || points > 64))
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "invalid points: %d (2 … 64)", points);

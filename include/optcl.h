@@ -462,8 +462,20 @@ OPTCL_API optcl_status optcl_optimizer_destroy(optcl_optimizer *opt);
 OPTCL_API optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
                                             const cl_event *wait_list, cl_event *event);
 
-/* Steps taken so far. */
+/* Steps taken so far (skipped steps do not count). With a gradient guard on the OpenCL backend
+ * the device owns the count: this reads it back, so it blocks until the queue reaches it. */
 OPTCL_API uint64_t optcl_optimizer_step_count(const optcl_optimizer *opt);
+
+/* The gradient guard's account (config.max_norm > 0 or config.nonfinite = SKIP). */
+typedef struct optcl_guard_stats {
+    uint64_t steps;        /* steps taken, as optcl_optimizer_step_count */
+    uint64_t skipped;      /* steps skipped for a NaN/±Inf gradient */
+    double last_norm;      /* the global L2 norm of the last step's gradient (even if skipped) */
+    double last_clip_coef; /* the factor it was scaled by: min(1, max_norm/(norm+1e-6)); 1 off */
+} optcl_guard_stats;
+/* Fills *stats; without a guard, skipped is 0 and the norm 0. On the OpenCL backend it reads
+ * the device's record, so it blocks until the queue has finished every enqueued step. */
+OPTCL_API optcl_status optcl_optimizer_guard_stats(optcl_optimizer *opt, optcl_guard_stats *stats);
 /* The learning rate the next step uses for a group (its own lr, or the optimizer's). */
 OPTCL_API optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int group, double *lr);
 /* Changes a group's lr from the next step on (group -1: every group). A negative or non-finite

@@ -29,6 +29,7 @@ typedef struct golden_case {
     char *keys[MAX_KEYS];
     int key_count;
     char *metrics; /* --metrics=FILE: FILE relative to the golden folder, or NULL */
+    char *grads;   /* --grads=FILE: gradients other than grads.npy (nonfinite=skip cases) */
 } golden_case;
 
 typedef struct golden_test {
@@ -51,6 +52,7 @@ static void golden_free_cases(void)
         for (int k = 0; k < g_cases[i].key_count; k++)
             free(g_cases[i].keys[k]);
         free(g_cases[i].metrics);
+        free(g_cases[i].grads);
     }
     g_case_count = 0;
 }
@@ -95,24 +97,27 @@ static int golden_load_cases(void)
         strcpy(gc->optimizer, opt);
         g_case_count++;
         while ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
-            static const char metrics_token[] = "--metrics=";
-            if (strncmp(tok, metrics_token, sizeof metrics_token - 1) == 0) {
-                const char *file = tok + sizeof metrics_token - 1;
-                if (gc->metrics || !*file) {
-                    print_error("%s:%d: bad or repeated --metrics=FILE\n", path, lineno);
+            static const char metrics_token[] = "--metrics=", grads_token[] = "--grads=";
+            bool is_metrics = strncmp(tok, metrics_token, sizeof metrics_token - 1) == 0;
+            bool is_grads = strncmp(tok, grads_token, sizeof grads_token - 1) == 0;
+            if (is_metrics || is_grads) {
+                char **slot = is_metrics ? &gc->metrics : &gc->grads;
+                const char *file = strchr(tok, '=') + 1;
+                if (*slot || !*file) {
+                    print_error("%s:%d: bad or repeated %s\n", path, lineno, tok);
                     fclose(fh);
                     return -1;
                 }
-                gc->metrics = strdup(file);
-                if (!gc->metrics) {
+                *slot = strdup(file);
+                if (!*slot) {
                     fclose(fh);
                     return -1;
                 }
                 continue;
             }
             if (tok[0] == '-') {
-                print_error("%s:%d: unknown option '%s' (only --metrics=FILE)\n", path, lineno,
-                            tok);
+                print_error("%s:%d: unknown option '%s' (only --metrics=FILE, --grads=FILE)\n",
+                            path, lineno, tok);
                 fclose(fh);
                 return -1;
             }
@@ -161,6 +166,19 @@ static void golden_check_data(void **state)
         if (n == 0)
             fail_msg("cases.txt has no %s case", names[k]);
     }
+    /* Other gradients (nonfinite=skip cases) have grads.npy's shape. */
+    for (size_t i = 0; i < g_case_count; i++) {
+        if (!g_cases[i].grads)
+            continue;
+        char g_path[1024];
+        snprintf(g_path, sizeof g_path, "%s/%s", tu_golden_dir(), g_cases[i].grads);
+        optcl_array g = {0};
+        TU_OK(optcl_npy_read(g_path, &g, msg, sizeof msg), msg);
+        int ok = g.ndim == 2 && g.shape[0] == grads.shape[0] && g.shape[1] == grads.shape[1];
+        optcl_array_free(&g);
+        if (!ok)
+            fail_msg("case %s: %s is not of grads.npy's shape", g_cases[i].name, g_path);
+    }
     /* Every metrics file (ReduceLROnPlateau cases) holds one float32 value per step. */
     for (size_t i = 0; i < g_case_count; i++) {
         if (!g_cases[i].metrics)
@@ -203,7 +221,8 @@ static void golden_case_test(void **state)
     int argc = 0;
     char p0_path[1024], grads_path[1024], metrics_path[1024];
     snprintf(p0_path, sizeof p0_path, "%s/p0.npy", tu_golden_dir());
-    snprintf(grads_path, sizeof grads_path, "%s/grads.npy", tu_golden_dir());
+    snprintf(grads_path, sizeof grads_path, "%s/%s", tu_golden_dir(),
+             gc->grads ? gc->grads : "grads.npy");
     argv[argc++] = (char *)tu_cli_path();
     argv[argc++] = (char *)"replay";
     argv[argc++] = (char *)gc->optimizer;
