@@ -142,6 +142,24 @@ static int golden_load_cases(void)
 /* Tests                                                                                    */
 /* ---------------------------------------------------------------------------------------- */
 
+/* A case's extra file (NULL: none) must be an array of ndim dimensions, shape[0..ndim). */
+static void expect_shape(const char *name, const char *file, int ndim, const size_t *shape)
+{
+    if (!file)
+        return;
+    char path[1024], msg[1024] = "";
+    snprintf(path, sizeof path, "%s/%s", tu_golden_dir(), file);
+    optcl_array a = {0};
+    TU_OK(optcl_npy_read(path, &a, msg, sizeof msg), msg);
+    bool ok = a.ndim == ndim;
+    for (int d = 0; ok && d < ndim; d++)
+        ok = a.shape[d] == shape[d];
+    optcl_array_free(&a);
+    if (!ok)
+        fail_msg("case %s: %s is not of shape (%zu%s)", name, path, shape[0],
+                 ndim == 2 ? ", N" : ",");
+}
+
 static void golden_check_data(void **state)
 {
     (void)state;
@@ -166,32 +184,11 @@ static void golden_check_data(void **state)
         if (n == 0)
             fail_msg("cases.txt has no %s case", names[k]);
     }
-    /* Other gradients (nonfinite=skip cases) have grads.npy's shape. */
+    /* Other gradients (nonfinite=skip cases) have grads.npy's shape (T, N); every metrics file
+     * (ReduceLROnPlateau cases) holds one float32 value per step, (T,). */
     for (size_t i = 0; i < g_case_count; i++) {
-        if (!g_cases[i].grads)
-            continue;
-        char g_path[1024];
-        snprintf(g_path, sizeof g_path, "%s/%s", tu_golden_dir(), g_cases[i].grads);
-        optcl_array g = {0};
-        TU_OK(optcl_npy_read(g_path, &g, msg, sizeof msg), msg);
-        int ok = g.ndim == 2 && g.shape[0] == grads.shape[0] && g.shape[1] == grads.shape[1];
-        optcl_array_free(&g);
-        if (!ok)
-            fail_msg("case %s: %s is not of grads.npy's shape", g_cases[i].name, g_path);
-    }
-    /* Every metrics file (ReduceLROnPlateau cases) holds one float32 value per step. */
-    for (size_t i = 0; i < g_case_count; i++) {
-        if (!g_cases[i].metrics)
-            continue;
-        char m_path[1024];
-        snprintf(m_path, sizeof m_path, "%s/%s", tu_golden_dir(), g_cases[i].metrics);
-        optcl_array m = {0};
-        TU_OK(optcl_npy_read(m_path, &m, msg, sizeof msg), msg);
-        int ok = m.ndim == 1 && m.shape[0] == grads.shape[0];
-        optcl_array_free(&m);
-        if (!ok)
-            fail_msg("case %s: %s is not of shape (%zu,)", g_cases[i].name, m_path,
-                     grads.shape[0]);
+        expect_shape(g_cases[i].name, g_cases[i].grads, 2, grads.shape);
+        expect_shape(g_cases[i].name, g_cases[i].metrics, 1, grads.shape);
     }
     optcl_array_free(&p0);
     optcl_array_free(&grads);
