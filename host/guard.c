@@ -207,6 +207,21 @@ static cl_int enqueue_lookahead(optcl_optimizer *opt, int sync, cl_event *event)
     return err;
 }
 
+/* finalize has counted the step, but nothing was updated: take the count back so the failed
+ * step changes nothing (if even this enqueue fails, the count is one ahead; said in the
+ * message). */
+static optcl_status take_back(optcl_optimizer *opt, cl_int err, const char *what)
+{
+    size_t one = 1;
+    cl_int undo = clEnqueueNDRangeKernel(opt->params->ctx->queue, opt->guard_undo, 1, NULL, &one,
+                                         &one, 0, NULL, NULL);
+    return optcl__fail(opt->message, (optcl_status)err, "gradient guard: %s failed: %s%s", what,
+                       optcl_status_name((optcl_status)err),
+                       undo == CL_SUCCESS ? ""
+                                          : " (and taking the step back failed too: the step "
+                                            "count may be one ahead)");
+}
+
 optcl_status optcl__guard_step(optcl_optimizer *opt, cl_uint num_events, const cl_event *wait_list,
                                cl_event *event)
 {
@@ -233,7 +248,7 @@ optcl_status optcl__guard_step(optcl_optimizer *opt, cl_uint num_events, const c
     opt->launches += 2;
     bool lookahead = opt->config.lookahead.k > 0;
     if (lookahead && opt->steps == 0 && (err = enqueue_lookahead(opt, 0, NULL)) != CL_SUCCESS)
-        return cl_fail(opt->message, err, "enqueueing Lookahead's start");
+        return take_back(opt, err, "enqueueing Lookahead's start");
     for (size_t r = 0; r < p->range_count; r++) {
         const optcl__group_range *range = &p->ranges[r];
         cl_uint index = (cl_uint)r;
@@ -242,14 +257,10 @@ optcl_status optcl__guard_step(optcl_optimizer *opt, cl_uint num_events, const c
         if (err == CL_SUCCESS)
             err = optcl__enqueue(ctx, opt->kernel, range->begin, range->end - range->begin, 0, NULL,
                                  last ? event : NULL);
-        if (err != CL_SUCCESS) {
-            /* finalize counted the step: take it back unless a group was already updated
-             * (then the step happened, as on the unguarded path). */
-            size_t one = 1;
-            if (r == 0)
-                clEnqueueNDRangeKernel(ctx->queue, opt->guard_undo, 1, NULL, &one, &one, 0, NULL,
-                                       NULL);
-            opt->guard_pending += r > 0;
+        if (err != CL_SUCCESS && r == 0)
+            return take_back(opt, err, "enqueueing the step kernel");
+        if (err != CL_SUCCESS) { /* a group was updated: the step happened, as unguarded */
+            opt->guard_pending++;
             return optcl__fail(opt->message, (optcl_status)err,
                                "enqueueing the step kernel for group %d failed: %s", range->group,
                                optcl_status_name((optcl_status)err));
