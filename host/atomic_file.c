@@ -65,6 +65,18 @@ static void remove_abandoned(const char *tmp_template)
     closedir(d);
 }
 
+/* Whether path still names the file open as fd: 1 yes, 0 no (removed or replaced), -1 it
+ * cannot be told (errno says why). */
+static int still_named(int fd, const char *path)
+{
+    struct stat mine, named;
+    if (fstat(fd, &mine) != 0)
+        return -1;
+    if (stat(path, &named) != 0)
+        return errno == ENOENT ? 0 : -1;
+    return mine.st_ino == named.st_ino && mine.st_dev == named.st_dev;
+}
+
 /* mkstemp, then the writer's lock. A cleaner may have locked and removed the new file between
  * the two; then the name no longer leads to our file, and we make another. Where the file
  * system has no flock (some network ones), we write unlocked, and nothing is ever cleaned. */
@@ -77,13 +89,18 @@ static int create_locked(char *tmp_path, const char *template_copy, int *lock_fd
             return -1;
         if (flock(fd, LOCK_EX) != 0)
             return fd;
-        struct stat mine, named;
-        if (fstat(fd, &mine) == 0 && stat(tmp_path, &named) == 0 &&
-            mine.st_ino == named.st_ino && mine.st_dev == named.st_dev) {
+        int named = still_named(fd, tmp_path);
+        if (named == 1) {
             *lock_fd = dup(fd); /* keeps the lock past fclose, until after the rename */
             return fd;
         }
+        int err = errno;
         close(fd);
+        if (named < 0) { /* cannot tell: give up, as for any failure to create */
+            unlink(tmp_path);
+            errno = err;
+            return -1;
+        }
     }
     errno = EAGAIN;
     return -1;

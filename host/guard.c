@@ -140,8 +140,8 @@ static void settle_lookahead_alpha(optcl_optimizer *opt)
 
 optcl_status optcl__guard_sync(optcl_optimizer *opt)
 {
-    if (!opt->guarded || !on_device(opt) || opt->guard_pending == 0)
-        return OPTCL_SUCCESS;
+    if (!opt->guarded || !on_device(opt)) /* read even with nothing pending: the device's */
+        return OPTCL_SUCCESS;                /* count is the truth, also after a failed step */
     optcl__guard g;
     cl_int err = read_record(opt, &g);
     if (err != CL_SUCCESS)
@@ -172,7 +172,7 @@ optcl_status optcl__guard_store(optcl_optimizer *opt)
 uint64_t optcl__steps_now(const optcl_optimizer *opt)
 {
     optcl__guard g;
-    if (opt->guarded && on_device(opt) && opt->guard_pending > 0 && read_record(opt, &g) == 0)
+    if (opt->guarded && on_device(opt) && read_record(opt, &g) == 0)
         return g.steps;
     return opt->steps;
 }
