@@ -46,6 +46,10 @@ static optcl_status create_device_side(optcl_optimizer *opt)
 {
     optcl_params *p = opt->params;
     optcl_context *ctx = p->ctx;
+    if (ctx->local_size < OPTCL__GUARD_FINAL) /* finalize is one work-group of 256 */
+        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
+                           "the gradient guard needs work-groups of %d items; %s allows %zu",
+                           OPTCL__GUARD_FINAL, ctx->device_name, ctx->local_size);
     size_t rows = (size_t)OPTCL__GUARD_CAPACITY * p->range_count;
     opt->guard_rows = calloc(rows, sizeof *opt->guard_rows);
     if (!opt->guard_rows)
