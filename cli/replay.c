@@ -48,7 +48,9 @@ static void usage(FILE *f)
             "            lr*gamma^floor(t/step_size), eta_min+(lr-eta_min)(1+cos(pi t/t_max))/2\n"
             "  plateau   schedule=plateau mode=min|max factor patience threshold\n"
             "            threshold_mode=rel|abs cooldown min_lr\n"
-            "  lookahead lookahead_k lookahead_alpha\n");
+            "  lookahead lookahead_k lookahead_alpha\n"
+            "  guard     clip_norm (torch.nn.utils.clip_grad_norm_ before each step)\n"
+            "            nonfinite=propagate|skip (skip: a NaN/Inf gradient skips the step)\n");
 }
 
 /* Prints "optcl replay: <text>" as one line (newlines in library messages are folded). */

@@ -17,6 +17,7 @@ typedef enum value_kind {
     SCHEDULE,
     MODE,
     THRESHOLD_MODE,
+    NONFINITE,
     LIST
 } value_kind;
 
@@ -72,6 +73,9 @@ static const key_entry keys[] = {
     /* Lookahead */
     {"lookahead_k", ALL_, COUNT},
     {"lookahead_alpha", ALL_, REAL},
+    /* the gradient guard */
+    {"clip_norm", ALL_, REAL},
+    {"nonfinite", ALL_, NONFINITE},
 };
 
 /* Where each key's value goes for this configuration. */
@@ -150,6 +154,10 @@ static void *field_of(optcl_optimizer_config *c, const char *key)
         return &c->lookahead.k;
     if (!strcmp(key, "lookahead_alpha"))
         return &c->lookahead.alpha;
+    if (!strcmp(key, "clip_norm"))
+        return &c->max_norm;
+    if (!strcmp(key, "nonfinite"))
+        return &c->nonfinite;
     return NULL;
 }
 
@@ -229,9 +237,12 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
                  value);
         return 1;
     case MODE:
-    case THRESHOLD_MODE: {
-        const char *one = entry->kind == MODE ? "max" : "abs";
-        const char *zero = entry->kind == MODE ? "min" : "rel";
+    case THRESHOLD_MODE:
+    case NONFINITE: {
+        const char *one = entry->kind == MODE ? "max" : entry->kind == NONFINITE ? "skip" : "abs";
+        const char *zero = entry->kind == MODE        ? "min"
+                           : entry->kind == NONFINITE ? "propagate"
+                                                      : "rel";
         if (strcmp(value, one) != 0 && strcmp(value, zero) != 0) {
             snprintf(message, message_size, "%s=%s: expected %s or %s", key, value, zero, one);
             return 1;

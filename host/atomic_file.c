@@ -1,12 +1,16 @@
 /* atomic_file.c — crash-safe replacement of a file (POSIX): a temporary in the target's folder,
- * flushed and fsync'd, renamed over the target, then the folder fsync'd. */
+ * flushed and fsync'd, renamed over the target, then the folder fsync'd. The writer holds an
+ * flock on its temporary until the rename; the kernel drops it when the process dies, so the
+ * next save to the same name can tell an abandoned temporary (lockable) from a live one. */
 #include "atomic_file.h"
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,14 +29,81 @@ static char *folder_of(const char *path)
     return dir;
 }
 
-/* Frees f's memory and empties it; the temporary file itself is the caller's business. */
+/* Frees f's memory, drops its lock and empties it; the temporary file itself is the caller's
+ * business. lock_fd counts only where tmp_path is set, so a zeroed f is safe too. */
 static void release(optcl__atomic_file *f)
 {
+    if (f->tmp_path && f->lock_fd >= 0)
+        close(f->lock_fd); /* drops the flock */
     free(f->tmp_path);
     free(f->final_path);
-    f->fp = NULL;
-    f->tmp_path = NULL;
-    f->final_path = NULL;
+    *f = (optcl__atomic_file){.lock_fd = -1};
+}
+
+/* Removes "<dir>/.<name>.tmp.XXXXXX" files that no live writer holds (killed saves leave them).
+ * Best effort: whatever fails only leaves a stray file, as before. */
+static void remove_abandoned(const char *tmp_template)
+{
+    const char *slash = strrchr(tmp_template, '/');
+    const char *pattern = slash ? slash + 1 : tmp_template; /* ".<name>.tmp.XXXXXX" */
+    size_t stem = strlen(pattern) - 6;                      /* without the XXXXXX */
+    char *dir = folder_of(tmp_template);
+    DIR *d = dir ? opendir(dir) : NULL;
+    free(dir);
+    if (!d)
+        return;
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        if (strlen(e->d_name) != stem + 6 || strncmp(e->d_name, pattern, stem) != 0)
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            unlinkat(dirfd(d), e->d_name, 0);
+        close(fd);
+    }
+    closedir(d);
+}
+
+/* Whether path still names the file open as fd: 1 yes, 0 no (removed or replaced), -1 it
+ * cannot be told (errno says why). */
+static int still_named(int fd, const char *path)
+{
+    struct stat mine, named;
+    if (fstat(fd, &mine) != 0)
+        return -1;
+    if (stat(path, &named) != 0)
+        return errno == ENOENT ? 0 : -1;
+    return mine.st_ino == named.st_ino && mine.st_dev == named.st_dev;
+}
+
+/* mkstemp, then the writer's lock. A cleaner may have locked and removed the new file between
+ * the two; then the name no longer leads to our file, and we make another. Where the file
+ * system has no flock (some network ones), we write unlocked, and nothing is ever cleaned. */
+static int create_locked(char *tmp_path, const char *template_copy, int *lock_fd)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        strcpy(tmp_path, template_copy);
+        int fd = mkstemp(tmp_path);
+        if (fd < 0)
+            return -1;
+        if (flock(fd, LOCK_EX) != 0)
+            return fd;
+        int named = still_named(fd, tmp_path);
+        if (named == 1) {
+            *lock_fd = dup(fd); /* keeps the lock past fclose, until after the rename */
+            return fd;
+        }
+        int err = errno;
+        close(fd);
+        if (named < 0) { /* cannot tell: give up, as for any failure to create */
+            unlink(tmp_path);
+            errno = err;
+            return -1;
+        }
+    }
+    errno = EAGAIN;
+    return -1;
 }
 
 optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *message,
@@ -40,11 +111,11 @@ optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *m
 {
     if (!f || !path) {
         if (f)
-            *f = (optcl__atomic_file){0};
+            *f = (optcl__atomic_file){.lock_fd = -1};
         optcl__format(message, message_size, "atomic file: NULL %s", f ? "path" : "handle");
         return OPTCL_ERROR_NULL_POINTER;
     }
-    *f = (optcl__atomic_file){0};
+    *f = (optcl__atomic_file){.lock_fd = -1};
 
     const char *slash = strrchr(path, '/');
     const char *name = slash ? slash + 1 : path;
@@ -71,7 +142,12 @@ optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *m
     memcpy(f->tmp_path + prefix_len + 1, name, name_len);
     memcpy(f->tmp_path + prefix_len + 1 + name_len, suffix, sizeof suffix);
 
-    int fd = mkstemp(f->tmp_path);
+    remove_abandoned(f->tmp_path);
+    char *template_copy = strdup(f->tmp_path);
+    int fd = template_copy ? create_locked(f->tmp_path, template_copy, &f->lock_fd) : -1;
+    if (!template_copy)
+        errno = ENOMEM;
+    free(template_copy);
     if (fd < 0) {
         int err = errno;
         optcl__format(message, message_size, "%s: cannot create temporary file %s: %s", path,

@@ -12,9 +12,12 @@ typedef struct optcl__atomic_file {
     FILE *fp;       /* write the content here */
     char *tmp_path; /* "<dir>/.<name>.tmp.XXXXXX" */
     char *final_path;
+    int lock_fd; /* holds the writer's flock on the temporary until after the rename */
 } optcl__atomic_file;
 
-/* Creates the temporary file. On failure nothing exists and message names the path. */
+/* Removes temporaries of earlier saves to path that no live writer holds (a killed save leaves
+ * one), then creates and locks the temporary. On failure nothing exists and message names the
+ * path. */
 optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *message,
                                 size_t message_size);
 /* Flushes, syncs, closes and renames into place, then syncs the folder. On failure the

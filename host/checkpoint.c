@@ -103,6 +103,7 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
     meta_addf(m, "optcl.plateau.cooldown_counter", "%" PRId64, opt->plateau.cooldown_counter);
     meta_addf(m, "optcl.plateau.reports", "%" PRId64, opt->plateau.reports);
     meta_addf(m, "optcl.lookahead.last_alpha", "%.17g", opt->lookahead_alpha);
+    meta_addf(m, "optcl.guard.skipped", "%" PRIu64, opt->skipped);
 }
 
 optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
@@ -111,6 +112,9 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
         return OPTCL_ERROR_NULL_POINTER;
     if (!path)
         return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
+    optcl_status synced = optcl__guard_sync(opt); /* the device's step count */
+    if (synced != OPTCL_SUCCESS)
+        return synced;
     optcl_params *p = opt->params;
     size_t roles = 1 + opt->state_count, n = p->numel;
     float *values = malloc((n ? n : 1) * roles * sizeof *values);
@@ -124,9 +128,9 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
     for (size_t r = 0; r < roles && st == OPTCL_SUCCESS; r++) {
         float *dst = values + r * n;
         st = r == 0 ? optcl__transfer(p, p->buffer[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_PARAMS],
-                                      OPTCL_ALL, dst, n, false, opt->message, "checkpoint")
+                                      OPTCL_ALL, dst, n, false, opt->message, path)
                     : optcl__transfer(p, opt->state[r - 1], opt->host_state[r - 1], OPTCL_ALL, dst,
-                                      n, false, opt->message, "checkpoint");
+                                      n, false, opt->message, path);
         size_t packed = 0;
         for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
             optcl__st_tensor *t = &tensors[r * p->count + i];
@@ -167,6 +171,7 @@ typedef struct parsed {
     optcl_group_config groups[OPTCL_MAX_GROUPS];
     optcl_plateau_state plateau;
     double lookahead_alpha;
+    int64_t skipped; /* optional: files before the guard lack it */
     size_t tensor_count;
 } parsed;
 
@@ -209,8 +214,10 @@ static optcl_status need_group(const optcl__st_file *f, const char *path, size_t
     snprintf(key, sizeof key, "optcl.tensor.%zu.group", i);
     optcl_status st = need_number(f, path, key, 0.0, OPTCL_MAX_GROUPS - 1, &g, message);
     if (st == OPTCL_SUCCESS && g != floor(g))
-        st = optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: metadata %s = %g is not a whole "
-                         "number", path, key, g);
+        st = optcl__fail(message, OPTCL_ERROR_FORMAT,
+                         "%s: metadata %s = %g is not a whole "
+                         "number",
+                         path, key, g);
     *group = (int)g;
     return st;
 }
@@ -284,8 +291,8 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
         }
     }
     if (st == OPTCL_SUCCESS)
-        st = need_number(f, path, "optcl.plateau.best", -INFINITY, INFINITY,
-                         &out->plateau.best, message);
+        st = need_number(f, path, "optcl.plateau.best", -INFINITY, INFINITY, &out->plateau.best,
+                         message);
     if (st == OPTCL_SUCCESS)
         st = need_count(f, path, "optcl.plateau.num_bad_epochs", &out->plateau.num_bad_epochs,
                         message);
@@ -297,6 +304,8 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
     if (st == OPTCL_SUCCESS)
         st = need_number(f, path, "optcl.lookahead.last_alpha", 0.0, 1.0, &out->lookahead_alpha,
                          message);
+    if (st == OPTCL_SUCCESS && optcl__st_meta_get(f, "optcl.guard.skipped"))
+        st = need_count(f, path, "optcl.guard.skipped", &out->skipped, message);
     return st;
 }
 
@@ -320,6 +329,59 @@ static optcl_status find_tensor(const optcl__st_file *f, const char *path, const
 }
 
 /* ---- load ------------------------------------------------------------------------------- */
+
+/* Copies between host memory and role r (0: the parameters, then each state), packed. */
+static optcl_status role_transfer(optcl_optimizer *opt, size_t r, size_t index, float *data,
+                                  size_t count, bool to_device, char *message, const char *what)
+{
+    optcl_params *p = opt->params;
+    cl_mem buffer = r == 0 ? p->buffer[OPTCL_ROLE_PARAMS] : opt->state[r - 1];
+    float *host = r == 0 ? p->host[OPTCL_ROLE_PARAMS] : opt->host_state[r - 1];
+    return optcl__transfer(p, buffer, host, index, data, count, to_device, message, what);
+}
+
+/* Writes the file's tensors into the parameters and every state. A copy the device already
+ * took cannot be taken back, so on OpenCL the current values are read first and written back
+ * when a later copy fails: a failed load changes nothing (unless the device fails the restore
+ * too, which the message then says). On the host the copies cannot fail. */
+static optcl_status apply(optcl_optimizer *opt, const float **sources, const char *path)
+{
+    optcl_params *p = opt->params;
+    size_t roles = 1 + opt->state_count, n = p->numel;
+    float *backup = NULL;
+    optcl_status st = OPTCL_SUCCESS;
+    if (p->ctx->backend == OPTCL_BACKEND_OPENCL) {
+        backup = malloc((n ? n : 1) * roles * sizeof *backup);
+        if (!backup)
+            return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                               "%s: out of host memory", path);
+        for (size_t r = 0; r < roles && st == OPTCL_SUCCESS; r++)
+            st = role_transfer(opt, r, OPTCL_ALL, backup + r * n, n, false, opt->message, path);
+        if (st != OPTCL_SUCCESS) {
+            free(backup); /* nothing written yet */
+            return st;
+        }
+    }
+    for (size_t r = 0; r < roles && st == OPTCL_SUCCESS; r++)
+        for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++)
+            st = role_transfer(opt, r, i, (float *)sources[r * p->count + i], p->tensors[i].count,
+                               true, opt->message, path);
+    if (st != OPTCL_SUCCESS && backup) {
+        char why[OPTCL__MESSAGE_MAX];
+        optcl_status undo = OPTCL_SUCCESS;
+        for (size_t r = 0; r < roles && undo == OPTCL_SUCCESS; r++)
+            undo = role_transfer(opt, r, OPTCL_ALL, backup + r * n, n, true, why, path);
+        if (undo != OPTCL_SUCCESS) {
+            size_t used = strlen(opt->message);
+            optcl__format(opt->message + used, OPTCL__MESSAGE_MAX - used,
+                          "; restoring the previous values failed too, so parameters and state "
+                          "are partly overwritten: %s",
+                          why);
+        }
+    }
+    free(backup);
+    return st;
+}
 
 optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
 {
@@ -354,8 +416,8 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
         const char *saved = optcl__st_meta_get(&f, name);
         int group = -1;
         st = need_group(&f, path, i, &group, opt->message);
-        if (st == OPTCL_SUCCESS && (!saved || strcmp(saved, p->tensors[i].name) != 0 ||
-                                    group != p->tensors[i].group))
+        if (st == OPTCL_SUCCESS &&
+            (!saved || strcmp(saved, p->tensors[i].name) != 0 || group != p->tensors[i].group))
             st = optcl__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
                              "%s: tensor %zu is '%s' in group %d in the file but '%s' in group "
                              "%d in the parameter set",
@@ -377,20 +439,18 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
                              opt->message);
         }
     }
-    /* Apply. */
-    for (size_t r = 0; r <= opt->state_count && st == OPTCL_SUCCESS; r++) {
-        cl_mem buffer = r == 0 ? p->buffer[OPTCL_ROLE_PARAMS] : opt->state[r - 1];
-        float *host = r == 0 ? p->host[OPTCL_ROLE_PARAMS] : opt->host_state[r - 1];
-        for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++)
-            st = optcl__transfer(p, buffer, host, i, (float *)sources[r * p->count + i],
-                                 p->tensors[i].count, true, opt->message, path);
-    }
+    if (st == OPTCL_SUCCESS)
+        st = apply(opt, sources, path);
     if (st == OPTCL_SUCCESS) {
         opt->config = pc.config;
         memcpy(opt->groups, pc.groups, sizeof opt->groups);
         opt->steps = pc.steps;
         opt->plateau = pc.plateau;
         opt->lookahead_alpha = pc.lookahead_alpha;
+        opt->skipped = (uint64_t)pc.skipped;
+        opt->last_norm = 0.0f; /* the last norm is an observation, not state: not saved */
+        opt->last_coef = 1.0f;
+        st = optcl__guard_store(opt); /* the device's count and max_norm follow the file */
     }
     free(sources);
     optcl__st_free(&f);

@@ -157,6 +157,8 @@ bool optcl__config_same_structure(const optcl_optimizer_config *a, const optcl_o
          "rmsprop.momentum (zero or not)");
     SAME(a->rprop.variant == b->rprop.variant, "rprop.variant");
     SAME(a->lookahead.k == b->lookahead.k, "lookahead.k");
+    SAME((a->max_norm > 0.0) == (b->max_norm > 0.0), "max_norm (zero or not)");
+    SAME(a->nonfinite == b->nonfinite, "nonfinite");
 #undef SAME
     return true;
 }

@@ -31,19 +31,34 @@ static bool contains_ignoring_case(const char *haystack, const char *needle)
     return n == 0;
 }
 
-static size_t list_candidates(candidate *out, size_t max)
+/* "Nothing there" from the ICD loader (cl_khr_icd's CL_PLATFORM_NOT_FOUND_KHR) or a platform. */
+static bool is_not_found(cl_int err)
+{
+    return err == -1001 || err == CL_DEVICE_NOT_FOUND;
+}
+
+/* Every device of every platform. *err receives the first failure other than "none found":
+ * a device list that could not be read must not quietly become another device or "no device". */
+static size_t list_candidates(candidate *out, size_t max, cl_int *err)
 {
     cl_platform_id platforms[MAX_PLATFORMS];
     cl_uint np = 0;
-    if (clGetPlatformIDs(MAX_PLATFORMS, platforms, &np) != CL_SUCCESS)
+    *err = clGetPlatformIDs(MAX_PLATFORMS, platforms, &np);
+    if (*err != CL_SUCCESS) {
+        if (is_not_found(*err))
+            *err = CL_SUCCESS;
         return 0;
+    }
     size_t n = 0;
     for (cl_uint p = 0; p < np && p < MAX_PLATFORMS; p++) {
         cl_device_id devices[MAX_DEVICES];
         cl_uint nd = 0;
-        if (clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, MAX_DEVICES, devices, &nd) !=
-            CL_SUCCESS)
+        cl_int e = clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, MAX_DEVICES, devices, &nd);
+        if (e != CL_SUCCESS) {
+            if (!is_not_found(e) && *err == CL_SUCCESS)
+                *err = e;
             continue;
+        }
         char pname[200] = "";
         clGetPlatformInfo(platforms[p], CL_PLATFORM_NAME, sizeof pname - 1, pname, NULL);
         for (cl_uint d = 0; d < nd && d < MAX_DEVICES && n < max; d++) {
@@ -96,7 +111,11 @@ optcl_status optcl__select_device(const optcl_context_config *config, cl_platfor
     }
 
     candidate cands[MAX_DEVICES];
-    size_t n = list_candidates(cands, MAX_DEVICES);
+    cl_int err = CL_SUCCESS;
+    size_t n = list_candidates(cands, MAX_DEVICES, &err);
+    if (err != CL_SUCCESS)
+        return optcl__fail(message, (optcl_status)err, "listing the OpenCL devices failed: %s",
+                           optcl_status_name((optcl_status)err));
     if (n == 0)
         return optcl__fail(message, OPTCL_ERROR_NO_DEVICE,
                            "no OpenCL platform or device found (is an ICD such as "

@@ -80,17 +80,32 @@ struct optcl_params {
 };
 
 /* Per-step scalars: computed once per step and group on the host in double precision, rounded
- * to float once, and handed unchanged to the OpenCL kernel or to the reference rule. */
+ * to float once, and handed unchanged to the OpenCL kernel (as one by-value argument, or as a
+ * row of the guard's table) or to the reference rule. kernels/common.cl's optcl_scalars is
+ * the same struct, field for field. */
 typedef struct optcl__step_scalars {
-    float lr, neg_lr;
-    float weight_decay;
+    float lr, neg_lr, weight_decay;
     float momentum, one_minus_dampening; /* SGD, RMSprop momentum */
     int first_step;
     float one_minus_beta1, beta2, one_minus_beta2; /* Adam */
     float neg_step_size, bias_correction2_sqrt, eps, decay_factor;
     float alpha, one_minus_alpha;                /* RMSprop */
     float etaminus, etaplus, step_min, step_max; /* Rprop */
+    float lookahead_alpha;                       /* the α of a Lookahead sync ending this step */
 } optcl__step_scalars;
+_Static_assert(sizeof(optcl__step_scalars) == 20 * 4, "optcl_scalars in common.cl has no padding");
+
+/* The gradient guard's record on the device; kernels/common.cl's optcl_guard, field for field. */
+typedef struct optcl__guard {
+    uint64_t steps, skipped;
+    float norm, coef;
+    int32_t skip;
+    uint32_t slot;
+} optcl__guard;
+_Static_assert(sizeof(optcl__guard) == 32, "optcl_guard in common.cl has no padding");
+
+#define OPTCL__GUARD_FINAL 256    /* guard.cl's finalize work-group size */
+#define OPTCL__GUARD_CAPACITY 256 /* scalar table rows: steps enqueued between record reads */
 
 struct optcl_optimizer {
     optcl_params *params;
@@ -115,8 +130,45 @@ struct optcl_optimizer {
     size_t live_trackers;     /* trackers that save this optimizer */
     uint64_t launches;        /* kernels enqueued (optcl_optimizer_launch_count) */
     cl_kernel traffic_kernel; /* the benchmark's yardstick, built on first use */
+    /* Gradient guard (guard.c), when max_norm > 0 or nonfinite = SKIP. On the OpenCL backend
+     * the device owns the step count: steps above is the count the record last showed, and
+     * guard_pending the steps enqueued since, each of which may have been skipped. */
+    bool guarded;
+    uint64_t guard_pending;
+    uint64_t skipped;           /* as of the last record read (exact on the reference backend) */
+    float last_norm, last_coef; /* likewise */
+    size_t guard_workers;       /* the stats launch's size (optcl__guard_workers) */
+    cl_mem guard_record, guard_table, guard_partials;
+    cl_kernel guard_stats, guard_finalize, guard_undo;
+    optcl__step_scalars *guard_rows; /* the table's host copy: capacity × range_count */
+    float *guard_host_partials;      /* reference backend: 2 × guard_workers */
+    float *guard_clipped;            /* reference backend: the clipped gradient */
     char message[OPTCL__MESSAGE_MAX];
 };
+
+/* guard.c */
+optcl_status optcl__guard_create(optcl_optimizer *opt);
+void optcl__guard_free(optcl_optimizer *opt);
+/* Bind the update kernel's guard arguments from index first (OpenCL). */
+cl_int optcl__guard_bind(optcl_optimizer *opt, cl_uint first);
+/* The guarded step on the OpenCL backend: record, stats, finalize, Lookahead, one launch per
+ * group; nothing blocks (but a read of the record every OPTCL__GUARD_CAPACITY steps). */
+optcl_status optcl__guard_step(optcl_optimizer *opt, cl_uint num_events, const cl_event *wait_list,
+                               cl_event *event);
+/* Reference backend: decides the step at once. *skip, or *grads is the gradient to use. */
+optcl_status optcl__guard_decide(optcl_optimizer *opt, bool *skip, const float **grads);
+/* Reads the device's record (blocking) and brings steps, skipped and the norm up to date. */
+optcl_status optcl__guard_sync(optcl_optimizer *opt);
+/* Writes steps/skipped/norm into the device's record (after a checkpoint load). Blocks. */
+optcl_status optcl__guard_store(optcl_optimizer *opt);
+/* The step count now: the record's when steps may be pending (blocking read), else steps. */
+uint64_t optcl__steps_now(const optcl_optimizer *opt);
+/* Index of the update kernel's first scalar argument (after its buffers). */
+cl_uint optcl__scalar_arg(const optcl_optimizer *opt);
+/* The scalars of a 1-based step for a group: its lr through schedule and plateau, the rule's
+ * scalars, and Lookahead's α when the step ends a cycle. */
+void optcl__scalars_for_step(const optcl_optimizer *opt, int group, uint64_t step,
+                             optcl__step_scalars *s);
 
 /* optimizer_lr.c: the lr group g uses at 0-based step t (schedule, then plateau). */
 double optcl__group_lr(const optcl_optimizer *opt, int group, uint64_t t);
@@ -160,6 +212,16 @@ typedef struct optcl__kernel_source {
 } optcl__kernel_source;
 extern const optcl__kernel_source optcl__kernel_sources[];
 extern const size_t optcl__kernel_source_count;
+
+/* reference/guard.c: guard.cl's two reductions in the same order. */
+/* partial: the workers' sums of squares, then their non-finite sums (2 × workers floats). n is
+ * a multiple of 16 (every alignment is). */
+void optcl__reference_guard_stats(const float *grad, size_t n, float *partial);
+void optcl__reference_guard_finalize(const float *partial, size_t workers, float *norm, bool *bad);
+/* The stats launch for n elements: chunk 16-float vectors per worker (16, or more once there
+ * would be over 65536 workers), and the worker count. */
+size_t optcl__guard_chunk(size_t n);
+size_t optcl__guard_workers(size_t n);
 
 /* reference/: one rule per family, applied to [begin, end). */
 void optcl__reference_step(const optcl_optimizer_config *c, float *p, const float *g, float **state,

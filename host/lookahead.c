@@ -73,6 +73,26 @@ static optcl_status blend(optcl_optimizer *opt, int fast_is_saved, float alpha, 
     return OPTCL_SUCCESS;
 }
 
+/* After a failed search: the blends overwrote the parameters, and a failed sync must leave
+ * them as the update made them, so the saved fast weights go back. */
+static void restore_fast(optcl_optimizer *opt)
+{
+    optcl_params *p = opt->params;
+    size_t bytes = p->flat * sizeof(float);
+    cl_int err = CL_SUCCESS;
+    if (is_reference(opt))
+        memcpy(p->host[OPTCL_ROLE_PARAMS], opt->host_search_fast, bytes);
+    else
+        err = clEnqueueCopyBuffer(p->ctx->queue, opt->search_fast, p->buffer[OPTCL_ROLE_PARAMS],
+                                  0, 0, bytes, 0, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        size_t used = strlen(opt->message);
+        optcl__format(opt->message + used, OPTCL__MESSAGE_MAX - used,
+                      "; restoring the fast weights failed too (%s): the parameters hold a blend",
+                      optcl_status_name((optcl_status)err));
+    }
+}
+
 /* Saves the fast weights, tries α = 1/points … 1, and returns the α of the lowest loss. */
 static optcl_status search_alpha(optcl_optimizer *opt, float *best_alpha)
 {
@@ -97,9 +117,12 @@ static optcl_status search_alpha(optcl_optimizer *opt, float *best_alpha)
         double loss = 0.0;
         if (st == OPTCL_SUCCESS)
             st = opt->search_fn(opt->search_user, p, &loss);
-        if (st != OPTCL_SUCCESS)
-            return optcl__fail(opt->message, st, "the Lookahead α search stopped at α = %g: %s",
-                               (double)alpha, optcl_status_name(st));
+        if (st != OPTCL_SUCCESS) {
+            optcl__fail(opt->message, st, "the Lookahead α search stopped at α = %g: %s",
+                        (double)alpha, optcl_status_name(st));
+            restore_fast(opt);
+            return st;
+        }
         if (i == 1 || loss < best_loss) { /* NaN losses never win */
             best_loss = loss;
             *best_alpha = alpha;
@@ -120,8 +143,12 @@ optcl_status optcl__lookahead_sync(optcl_optimizer *opt, cl_event *event)
             return st;
         fast_is_saved = 1;
     }
-    opt->lookahead_alpha = alpha;
-    return blend(opt, fast_is_saved, alpha, 1, event);
+    optcl_status st = blend(opt, fast_is_saved, alpha, 1, event);
+    if (st == OPTCL_SUCCESS)
+        opt->lookahead_alpha = alpha; /* only a sync that happened has an α */
+    else if (fast_is_saved)
+        restore_fast(opt); /* the search's last blend is still in the parameters */
+    return st;
 }
 
 optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt, optcl_loss_fn fn,
@@ -132,6 +159,10 @@ optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt, optcl_lo
     if (opt->config.lookahead.k == 0)
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "the α search needs Lookahead (config.lookahead.k > 0)");
+    if (fn && opt->guarded)
+        return optcl__fail(opt->message, OPTCL_ERROR_UNSUPPORTED,
+                           "the α search needs the step count on the host every step; a gradient "
+                           "guard (max_norm, nonfinite = skip) keeps it on the device");
     if (fn && (points < 2 || points > 64))
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "invalid points: %d (2 … 64)", points);

@@ -15,7 +15,9 @@ static const char *family_of(optcl_algorithm a)
 /* The options that never change within a configuration become -D macros of the program. */
 static void build_options(const optcl_optimizer_config *c, char *out, size_t size)
 {
-    int n = snprintf(out, size, "-DMAXIMIZE=%d", c->maximize);
+    bool guard = c->max_norm > 0.0 || c->nonfinite == OPTCL_NONFINITE_SKIP;
+    int n = snprintf(out, size, "-DMAXIMIZE=%d -DGUARD=%d -DCLIP=%d", c->maximize, guard,
+                     c->max_norm > 0.0);
     switch (c->algorithm) {
     case OPTCL_SGD:
         snprintf(out + n, size - (size_t)n, " -DHAS_MOMENTUM=%d -DNESTEROV=%d -DEMA=%d",
@@ -55,6 +57,7 @@ static void optimizer_free(optcl_optimizer *opt)
     if (opt->search_fast)
         clReleaseMemObject(opt->search_fast);
     optcl__host_free(opt->host_search_fast);
+    optcl__guard_free(opt);
     free(opt);
 }
 
@@ -78,14 +81,47 @@ static cl_int bind_buffers(optcl_optimizer *opt)
         slots[1] = grad_avg ? grad_avg : p->buffer[OPTCL_ROLE_GRADS];
         slots[2] = buf ? buf : p->buffer[OPTCL_ROLE_GRADS];
     }
-    size_t nslots = opt->config.algorithm == OPTCL_SGD     ? 1
-                    : opt->config.algorithm == OPTCL_RPROP ? 2
-                                                           : 3;
+    cl_uint first_scalar = optcl__scalar_arg(opt);
     cl_int err = clSetKernelArg(opt->kernel, 0, sizeof(cl_mem), &p->buffer[OPTCL_ROLE_PARAMS]);
     if (err == CL_SUCCESS)
         err = clSetKernelArg(opt->kernel, 1, sizeof(cl_mem), &p->buffer[OPTCL_ROLE_GRADS]);
-    for (size_t i = 0; i < nslots && err == CL_SUCCESS; i++)
-        err = clSetKernelArg(opt->kernel, (cl_uint)(2 + i), sizeof(cl_mem), &slots[i]);
+    for (cl_uint i = 2; i < first_scalar && err == CL_SUCCESS; i++)
+        err = clSetKernelArg(opt->kernel, i, sizeof(cl_mem), &slots[i - 2]);
+    if (err == CL_SUCCESS && opt->guarded)
+        err = optcl__guard_bind(opt, first_scalar);
+    return err;
+}
+
+cl_uint optcl__scalar_arg(const optcl_optimizer *opt)
+{
+    /* parameters, gradient, then the rule's state slots */
+    switch (opt->config.algorithm) {
+    case OPTCL_SGD:
+        return 3;
+    case OPTCL_RPROP:
+        return 4;
+    default:
+        return 5;
+    }
+}
+
+/* Lookahead's kernel: the plain sync, or with a guard the one that reads the device's count. */
+static cl_int create_lookahead_kernel(optcl_optimizer *opt, cl_program program)
+{
+    optcl_params *p = opt->params;
+    cl_int err = CL_SUCCESS;
+    if (!opt->guarded) {
+        opt->lookahead_kernel = clCreateKernel(program, "optcl_lookahead_f32", &err);
+        return err;
+    }
+    opt->lookahead_kernel = clCreateKernel(program, "optcl_lookahead_guarded_f32", &err);
+    cl_ulong k = (cl_ulong)opt->config.lookahead.k;
+    cl_mem args[] = {p->buffer[OPTCL_ROLE_PARAMS], opt->state[opt->state_count - 1],
+                     opt->guard_record, opt->guard_table};
+    for (cl_uint i = 0; i < 4 && err == CL_SUCCESS; i++)
+        err = clSetKernelArg(opt->lookahead_kernel, i, sizeof(cl_mem), &args[i]);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(opt->lookahead_kernel, 4, sizeof k, &k);
     return err;
 }
 
@@ -120,11 +156,11 @@ static optcl_status create_device_side(optcl_optimizer *opt)
         err = bind_buffers(opt);
     if (err == CL_SUCCESS && opt->config.lookahead.k > 0) {
         const char *log = NULL;
-        st = optcl__get_program(ctx, "lookahead", "", &program, &log);
+        st = optcl__get_program(ctx, "lookahead", opt->guarded ? "-DGUARD=1" : "", &program, &log);
         if (st != OPTCL_SUCCESS)
             return st;
         snprintf(kernel_name, sizeof kernel_name, "optcl_lookahead_f32");
-        opt->lookahead_kernel = clCreateKernel(program, kernel_name, &err);
+        err = create_lookahead_kernel(opt, program);
     }
     if (err == CL_SUCCESS)
         err = clFinish(ctx->queue); /* the zero fills must have happened before we return */
@@ -147,9 +183,6 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
     optcl_status st = optcl__validate_config(config, ctx->message);
     if (st != OPTCL_SUCCESS)
         return st;
-    if (config->max_norm > 0.0 || config->nonfinite != OPTCL_NONFINITE_PROPAGATE)
-        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
-                           "the gradient guard (max_norm, nonfinite) is not built yet");
     optcl_optimizer *opt = calloc(1, sizeof *opt);
     if (!opt)
         return optcl__fail(ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
@@ -170,7 +203,8 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
     if (config->lookahead.k > 0)
         opt->state_names[opt->state_count++] = "lookahead_slow";
     optcl__plateau_init(&opt->plateau, &config->plateau);
-    if (ctx->backend == OPTCL_BACKEND_REFERENCE) {
+    st = optcl__guard_create(opt); /* before the kernels, which bind its buffers */
+    if (st == OPTCL_SUCCESS && ctx->backend == OPTCL_BACKEND_REFERENCE) {
         for (size_t i = 0; i < opt->state_count && st == OPTCL_SUCCESS; i++) {
             opt->host_state[i] = optcl__host_alloc(params->flat);
             if (!opt->host_state[i])
@@ -178,7 +212,7 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
                                  "cannot allocate the %s state (%zu floats)", opt->state_names[i],
                                  params->flat);
         }
-    } else {
+    } else if (st == OPTCL_SUCCESS) {
         st = create_device_side(opt);
     }
     if (st != OPTCL_SUCCESS) {
@@ -207,54 +241,33 @@ optcl_status optcl_optimizer_destroy(optcl_optimizer *opt)
 
 /* ---- step ---------------------------------------------------------------------------------- */
 
-#define ARG(i, v) err = err == CL_SUCCESS ? clSetKernelArg(k, (i), sizeof(v), &(v)) : err
-
-static cl_int set_scalars(const optcl_optimizer *opt, const optcl__step_scalars *s)
+void optcl__scalars_for_step(const optcl_optimizer *opt, int group, uint64_t step,
+                             optcl__step_scalars *s)
 {
-    cl_kernel k = opt->kernel;
-    cl_int err = CL_SUCCESS;
-    switch (opt->config.algorithm) {
-    case OPTCL_SGD:
-        ARG(3, s->neg_lr), ARG(4, s->weight_decay), ARG(5, s->momentum);
-        ARG(6, s->one_minus_dampening), ARG(7, s->first_step);
-        break;
-    case OPTCL_ADAM:
-    case OPTCL_ADAMW:
-        ARG(5, s->weight_decay), ARG(6, s->decay_factor), ARG(7, s->one_minus_beta1);
-        ARG(8, s->beta2), ARG(9, s->one_minus_beta2), ARG(10, s->neg_step_size);
-        ARG(11, s->bias_correction2_sqrt), ARG(12, s->eps);
-        break;
-    case OPTCL_RMSPROP:
-        ARG(5, s->neg_lr), ARG(6, s->weight_decay), ARG(7, s->alpha);
-        ARG(8, s->one_minus_alpha), ARG(9, s->eps), ARG(10, s->momentum);
-        break;
-    case OPTCL_RPROP:
-        ARG(4, s->lr), ARG(5, s->etaminus), ARG(6, s->etaplus), ARG(7, s->step_min);
-        ARG(8, s->step_max), ARG(9, s->first_step);
-        break;
-    default:
-        err = CL_INVALID_VALUE;
-        break;
-    }
-    return err;
+    optcl_group_config g = opt->groups[group];
+    g.lr = optcl__group_lr(opt, group, step - 1);
+    optcl__compute_scalars(&opt->config, &g, step, s);
+    const optcl_lookahead_config *la = &opt->config.lookahead;
+    if (la->k > 0 && step % (uint64_t)la->k == 0)
+        s->lookahead_alpha =
+            (float)optcl_schedule_lr(&la->alpha_schedule, la->alpha, step / (uint64_t)la->k - 1);
 }
 
 /* Enqueues (or runs) the update rule for one group's range. */
 static optcl_status step_group(optcl_optimizer *opt, const optcl__group_range *range, uint64_t step,
-                               cl_uint num_events, const cl_event *wait_list, cl_event *event)
+                               const float *grads, cl_uint num_events, const cl_event *wait_list,
+                               cl_event *event)
 {
     optcl_params *p = opt->params;
-    optcl_group_config group = opt->groups[range->group];
-    group.lr = optcl__group_lr(opt, range->group, step - 1);
     optcl__step_scalars s;
-    optcl__compute_scalars(&opt->config, &group, step, &s);
+    optcl__scalars_for_step(opt, range->group, step, &s);
     if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
-        optcl__reference_step(&opt->config, p->host[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_GRADS],
-                              opt->host_state, range->begin, range->end, &s);
+        optcl__reference_step(&opt->config, p->host[OPTCL_ROLE_PARAMS], grads, opt->host_state,
+                              range->begin, range->end, &s);
         return OPTCL_SUCCESS;
     }
     size_t offset = range->begin, size = range->end - range->begin;
-    cl_int err = set_scalars(opt, &s);
+    cl_int err = clSetKernelArg(opt->kernel, optcl__scalar_arg(opt), sizeof s, &s);
     if (err == CL_SUCCESS)
         err = optcl__enqueue(p->ctx, opt->kernel, offset, size, num_events, wait_list, event);
     opt->launches += err == CL_SUCCESS;
@@ -280,6 +293,15 @@ optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "optcl_optimizer_step: num_events is %u but wait_list is %s", num_events,
                            wait_list ? "not NULL" : "NULL");
+    const float *grads = p->host[OPTCL_ROLE_GRADS];
+    if (opt->guarded && p->ctx->backend != OPTCL_BACKEND_REFERENCE)
+        return optcl__guard_step(opt, num_events, wait_list, event);
+    if (opt->guarded) {
+        bool skip = false;
+        optcl__guard_decide(opt, &skip, &grads);
+        if (skip)
+            return OPTCL_SUCCESS;
+    }
     uint64_t step = opt->steps + 1;
     int64_t k = opt->config.lookahead.k;
     bool sync = k > 0 && step % (uint64_t)k == 0;
@@ -294,8 +316,8 @@ optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
     }
     for (size_t r = 0; r < p->range_count; r++) {
         bool first = r == 0, last = r + 1 == p->range_count && !sync;
-        st = step_group(opt, &p->ranges[r], step, first ? num_events : 0, first ? wait_list : NULL,
-                        last ? event : NULL);
+        st = step_group(opt, &p->ranges[r], step, grads, first ? num_events : 0,
+                        first ? wait_list : NULL, last ? event : NULL);
         if (st != OPTCL_SUCCESS) {
             /* Launches already enqueued for earlier groups cannot be taken back; the step
              * count still advances if any group was updated, so state and count agree. */
@@ -312,7 +334,7 @@ optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
 
 uint64_t optcl_optimizer_step_count(const optcl_optimizer *opt)
 {
-    return opt ? opt->steps : 0;
+    return opt ? optcl__steps_now(opt) : 0;
 }
 
 optcl_status optcl_optimizer_set_lr(optcl_optimizer *opt, int group, double lr)
@@ -325,6 +347,9 @@ optcl_status optcl_optimizer_set_lr(optcl_optimizer *opt, int group, double lr)
     if (!isfinite(lr) || lr < 0.0)
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "invalid lr: %g (must be finite and >= 0)", lr);
+    optcl_status st = optcl__guard_sync(opt); /* rows already written carry the old lr */
+    if (st != OPTCL_SUCCESS)
+        return st;
     for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
         if (group == -1 || g == group)
             opt->groups[g].lr = lr;

@@ -16,7 +16,7 @@ optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int group, doubl
         return OPTCL_ERROR_NULL_POINTER;
     if (group < 0 || group >= OPTCL_MAX_GROUPS)
         return OPTCL_ERROR_INVALID_ARGUMENT;
-    *lr = optcl__group_lr(opt, group, opt->steps);
+    *lr = optcl__group_lr(opt, group, optcl__steps_now(opt));
     return OPTCL_SUCCESS;
 }
 
@@ -27,6 +27,9 @@ optcl_status optcl_optimizer_report_metric(optcl_optimizer *opt, double metric)
     if (!opt->config.plateau.enabled)
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "optcl_optimizer_report_metric: config.plateau.enabled is 0");
+    optcl_status st = optcl__guard_sync(opt); /* the lrs of pending rows change */
+    if (st != OPTCL_SUCCESS)
+        return st;
     double current[OPTCL_MAX_GROUPS];
     for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
         current[g] = optcl__group_lr(opt, g, opt->steps);

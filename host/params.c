@@ -440,6 +440,10 @@ optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, s
     cl_int err = CL_SUCCESS;
     for (size_t i = first; i < last && err == CL_SUCCESS; i++) {
         const optcl__tensor *t = &p->tensors[i];
+        /* The last copy blocks: on the in-order queue it returns when every copy before it is
+         * done too, so the caller's memory is free again even if clFinish fails below (a
+         * failing clFinish does not promise to have waited). */
+        cl_bool blocking = i + 1 == last ? CL_TRUE : CL_FALSE;
         if (!buffer) {
             float *dev = host_base + t->offset;
             if (to_device)
@@ -447,16 +451,16 @@ optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, s
             else
                 memcpy(data + packed, dev, t->count * sizeof(float));
         } else if (to_device) {
-            err = clEnqueueWriteBuffer(p->ctx->queue, buffer, CL_FALSE, t->offset * sizeof(float),
+            err = clEnqueueWriteBuffer(p->ctx->queue, buffer, blocking, t->offset * sizeof(float),
                                        t->count * sizeof(float), data + packed, 0, NULL, NULL);
         } else {
-            err = clEnqueueReadBuffer(p->ctx->queue, buffer, CL_FALSE, t->offset * sizeof(float),
+            err = clEnqueueReadBuffer(p->ctx->queue, buffer, blocking, t->offset * sizeof(float),
                                       t->count * sizeof(float), data + packed, 0, NULL, NULL);
         }
         packed += t->count;
     }
     if (buffer) {
-        /* Always wait: enqueued copies still use the caller's memory. */
+        /* Always wait: after a failed enqueue, earlier copies still use the caller's memory. */
         cl_int fin = clFinish(p->ctx->queue);
         if (err == CL_SUCCESS)
             err = fin;

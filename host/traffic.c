@@ -20,6 +20,8 @@ double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt)
     double bytes = flat * (2.0 * rule_buffers(opt) - 1.0);
     if (opt->config.lookahead.k > 0) /* the sync reads and writes parameters and slow weights */
         bytes += flat * 4.0 / (double)opt->config.lookahead.k;
+    if (opt->guarded) /* the guard's reduction reads the gradient once more */
+        bytes += flat;
     return bytes;
 }
 

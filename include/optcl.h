@@ -458,25 +458,44 @@ OPTCL_API optcl_status optcl_optimizer_destroy(optcl_optimizer *opt);
 /* One optimizer step over every tensor: the step count goes up by one, the per-step scalars
  * (lr, bias corrections) are computed on the host in double precision, and one kernel per
  * parameter group is enqueued on the context's queue after wait_list. Never blocks and does no
- * allocation. *event (if event is not NULL) receives the last launch's event, which the caller
+ * allocation. With a gradient guard (config.max_norm, config.nonfinite) two reduction kernels
+ * come first and decide on the device whether and how the step happens; the device then owns
+ * the step count, and the step blocks once per 255 steps to read it back (see
+ * docs/RELIABILITY.md). A launch that fails to enqueue after an earlier group's launch leaves a
+ * partial step: it is counted, the earlier groups are updated, the later ones and Lookahead's
+ * sync are not; a failure before any group's launch changes nothing. *event (if event is not NULL) receives the last launch's event, which the caller
  * releases. On the reference backend the step runs at once, wait_list must be empty and *event
  * is set to NULL. */
 OPTCL_API optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
                                             const cl_event *wait_list, cl_event *event);
 
-/* Steps taken so far. */
+/* Steps taken so far (skipped steps do not count). With a gradient guard on the OpenCL backend
+ * the device owns the count: this reads it back, so it blocks until the queue reaches it. */
 OPTCL_API uint64_t optcl_optimizer_step_count(const optcl_optimizer *opt);
-/* The learning rate the next step uses for a group (its own lr, or the optimizer's). */
+
+/* The gradient guard's account (config.max_norm > 0 or config.nonfinite = SKIP). */
+typedef struct optcl_guard_stats {
+    uint64_t steps;        /* steps taken, as optcl_optimizer_step_count */
+    uint64_t skipped;      /* steps skipped for a NaN/±Inf gradient */
+    double last_norm;      /* the global L2 norm of the last step's gradient (even if skipped) */
+    double last_clip_coef; /* the factor it was scaled by: min(1, max_norm/(norm+1e-6)); 1 off */
+} optcl_guard_stats;
+/* Fills *stats; without a guard, skipped is 0 and the norm 0. On the OpenCL backend it reads
+ * the device's record, so it blocks until the queue has finished every enqueued step. */
+OPTCL_API optcl_status optcl_optimizer_guard_stats(optcl_optimizer *opt, optcl_guard_stats *stats);
+/* The learning rate the next step uses for a group (its own lr, or the optimizer's). With a
+ * gradient guard on the OpenCL backend it reads the step count back (blocks). */
 OPTCL_API optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int group, double *lr);
 /* Changes a group's lr from the next step on (group -1: every group). A negative or non-finite
- * lr is refused. */
+ * lr is refused. With a gradient guard on the OpenCL backend it waits for the queue. */
 OPTCL_API optcl_status optcl_optimizer_set_lr(optcl_optimizer *opt, int group, double lr);
 /* The configuration in use (owned by the optimizer; after a checkpoint load, the file's). Its
  * groups pointer is NULL: group settings live in the optimizer (optcl_optimizer_get_lr). */
 OPTCL_API const optcl_optimizer_config *optcl_optimizer_config_get(const optcl_optimizer *opt);
 
 /* Reports a metric to the optimizer's ReduceLROnPlateau (config.plateau.enabled must be 1);
- * the lr of the following steps follows. Host only, does not block. */
+ * the lr of the following steps follows. Host only, does not block — except with a gradient
+ * guard on the OpenCL backend, where it waits for the queue to learn the step count. */
 OPTCL_API optcl_status optcl_optimizer_report_metric(optcl_optimizer *opt, double metric);
 /* A copy of the plateau's running state (best metric, counters, per-group scales). */
 OPTCL_API optcl_status optcl_optimizer_plateau_state(const optcl_optimizer *opt,
@@ -490,7 +509,8 @@ typedef optcl_status (*optcl_loss_fn)(void *user, optcl_params *params, double *
  * α = 1/points, 2/points, …, 1 and syncs with the α of the lowest loss (the earliest on
  * ties). Cost per sync: one copy of the flat buffer, points blend launches and points loss
  * evaluations; the step that syncs blocks while it searches. Needs config.lookahead.k > 0;
- * fn NULL switches the search off again (α from the configuration). points in 2 … 64. */
+ * fn NULL switches the search off again (α from the configuration). points in 2 … 64.
+ * OPTCL_ERROR_UNSUPPORTED with a gradient guard, which keeps the step count on the device. */
 OPTCL_API optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt, optcl_loss_fn fn,
                                                             void *user, int points);
 /* The α used by the last Lookahead sync (0 before the first). */

@@ -10,29 +10,27 @@
 
 __kernel void optcl_adam_f32(__global float *param, __global const float *grad,
                              __global float *exp_avg, __global float *exp_avg_sq,
-                             __global float *max_exp_avg_sq, float weight_decay,
-                             float decay_factor, float one_minus_beta1, float beta2,
-                             float one_minus_beta2, float neg_step_size,
-                             float bias_correction2_sqrt, float eps)
+                             __global float *max_exp_avg_sq, OPTCL_STEP_ARGS)
 {
+    OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     floatv p = LOAD(param, i);
-    floatv d = optcl_direction(LOAD(grad, i));
+    floatv d = optcl_direction(OPTCL_GRAD(LOAD(grad, i)));
 #if DECOUPLED
-    if (weight_decay != 0.0f)
-        p = p * decay_factor;
+    if (s.weight_decay != 0.0f)
+        p = p * s.decay_factor;
 #else
-    if (weight_decay != 0.0f)
-        d = d + weight_decay * p;
+    if (s.weight_decay != 0.0f)
+        d = d + s.weight_decay * p;
 #endif
-    floatv m = optcl_lerp(LOAD(exp_avg, i), d, one_minus_beta1);
-    floatv v = LOAD(exp_avg_sq, i) * beta2 + one_minus_beta2 * d * d;
+    floatv m = optcl_lerp(LOAD(exp_avg, i), d, s.one_minus_beta1);
+    floatv v = LOAD(exp_avg_sq, i) * s.beta2 + s.one_minus_beta2 * d * d;
     STORE(exp_avg, i, m);
     STORE(exp_avg_sq, i, v);
 #if AMSGRAD
     v = optcl_maximum(LOAD(max_exp_avg_sq, i), v);
     STORE(max_exp_avg_sq, i, v);
 #endif
-    floatv denom = sqrt(v) / bias_correction2_sqrt + eps;
-    STORE(param, i, p + neg_step_size * m / denom);
+    floatv denom = sqrt(v) / s.bias_correction2_sqrt + s.eps;
+    STORE(param, i, p + s.neg_step_size * m / denom);
 }

@@ -28,6 +28,63 @@ typedef float floatv;
 #error "VEC must be 1 or 4"
 #endif
 
+/* The per-step scalars, computed on the host in double precision and rounded to float once:
+ * field for field host/internal.h's optcl__step_scalars (every field is 4 bytes, so both
+ * compilers lay it out alike). */
+typedef struct optcl_scalars {
+    float lr, neg_lr, weight_decay;
+    float momentum, one_minus_dampening; /* SGD, RMSprop momentum */
+    int first_step;
+    float one_minus_beta1, beta2, one_minus_beta2; /* Adam */
+    float neg_step_size, bias_correction2_sqrt, eps, decay_factor;
+    float alpha, one_minus_alpha;                /* RMSprop */
+    float etaminus, etaplus, step_min, step_max; /* Rprop */
+    float lookahead_alpha;                       /* the α of a Lookahead sync ending this step */
+} optcl_scalars;
+
+/* The gradient guard's record (guard.cl), field for field host/internal.h's optcl__guard. */
+typedef struct optcl_guard {
+    ulong steps;   /* the optimizer's step count: the device owns it while a guard is on */
+    ulong skipped; /* steps skipped for a non-finite gradient */
+    float norm;    /* the last step's global gradient norm */
+    float coef;    /* its clip coefficient (1 when clipping is off) */
+    int skip;      /* the current step is skipped */
+    uint slot;     /* the scalar table's row for the current step, times the range count */
+} optcl_guard;
+
+#ifndef GUARD
+#define GUARD 0 /* a guard (clipping or non-finite skip) decides each step on the device */
+#endif
+#ifndef CLIP
+#define CLIP 0
+#endif
+
+/* How an update kernel gets its scalars. Unguarded: by value, set by the host each step.
+ * Guarded: from the host's table at the row guard.cl picked from the device's step count, and
+ * a skipped step returns before touching anything. The record is only read here (restrict:
+ * nothing the kernel stores can change it), so PoCL hoists these loads out of its work-item
+ * loop and still vectorises. */
+#if GUARD
+#define OPTCL_STEP_ARGS                                                                           \
+    __global const optcl_guard *restrict guard, __global const optcl_scalars *restrict table,     \
+        uint range
+#define OPTCL_STEP_BEGIN                                                                          \
+    if (guard->skip)                                                                              \
+        return;                                                                                   \
+    const optcl_scalars s = table[guard->slot + range];                                           \
+    const float grad_scale = guard->coef
+#else
+#define OPTCL_STEP_ARGS const optcl_scalars s
+#define OPTCL_STEP_BEGIN const float grad_scale = 1.0f
+#endif
+
+/* The gradient as clip_grad_norm_ leaves it: scaled by the clip coefficient. */
+#if CLIP
+#define OPTCL_GRAD(g) ((g)*grad_scale)
+#else
+#define OPTCL_GRAD(g) ((void)grad_scale, (g))
+#endif
+
 /* The gradient as the rule sees it: ascent when maximizing (PyTorch negates the gradient). */
 static inline floatv optcl_direction(floatv g)
 {

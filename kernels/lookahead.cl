@@ -14,3 +14,29 @@ __kernel void optcl_lookahead_f32(__global float *param, __global float *slow,
     if (commit)
         STORE(slow, i, v);
 }
+
+#if GUARD
+/* With a gradient guard the device owns the step count (already counting the current step), so
+ * it decides here. Before the update (sync = 0): on the first step taken, the slow weights
+ * start at the parameters. After it (sync = 1): a step that ends a k-step cycle blends with its
+ * row's α. */
+__kernel void optcl_lookahead_guarded_f32(__global float *param, __global float *slow,
+                                          __global const optcl_guard *restrict guard,
+                                          __global const optcl_scalars *restrict table, ulong k,
+                                          int sync)
+{
+    size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
+    if (!sync) {
+        if (!guard->skip && guard->steps == 1)
+            STORE(slow, i, LOAD(param, i));
+        return;
+    }
+    if (guard->skip || guard->steps % k != 0)
+        return;
+    float alpha = table[guard->slot].lookahead_alpha;
+    floatv s = LOAD(slow, i);
+    floatv v = s + alpha * (LOAD(param, i) - s);
+    STORE(param, i, v);
+    STORE(slow, i, v);
+}
+#endif

@@ -12,27 +12,27 @@
 #endif
 
 __kernel void optcl_sgd_f32(__global float *param, __global const float *grad,
-                            __global float *momentum_buffer, float neg_lr, float weight_decay,
-                            float momentum, float one_minus_dampening, int first_step)
+                            __global float *momentum_buffer, OPTCL_STEP_ARGS)
 {
+    OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     floatv p = LOAD(param, i);
-    floatv d = optcl_direction(LOAD(grad, i));
-    if (weight_decay != 0.0f)
-        d = d + weight_decay * p;
+    floatv d = optcl_direction(OPTCL_GRAD(LOAD(grad, i)));
+    if (s.weight_decay != 0.0f)
+        d = d + s.weight_decay * p;
 #if HAS_MOMENTUM
     floatv buf = LOAD(momentum_buffer, i);
 #if EMA
-    buf = buf * momentum + one_minus_dampening * d;
+    buf = buf * s.momentum + s.one_minus_dampening * d;
 #else
-    buf = first_step ? d : buf * momentum + one_minus_dampening * d;
+    buf = s.first_step ? d : buf * s.momentum + s.one_minus_dampening * d;
 #endif
     STORE(momentum_buffer, i, buf);
 #if NESTEROV
-    d = d + momentum * buf;
+    d = d + s.momentum * buf;
 #else
     d = buf;
 #endif
 #endif
-    STORE(param, i, p + neg_lr * d);
+    STORE(param, i, p + s.neg_lr * d);
 }

@@ -62,6 +62,14 @@ static size_t all_configs(named_config *out)
     ADD("rprop classic", OPTCL_RPROP, c.rprop.variant = OPTCL_RPROP_CLASSIC);
     ADD("rprop classic maximize", OPTCL_RPROP, c.rprop.variant = OPTCL_RPROP_CLASSIC,
         c.maximize = 1);
+    /* the gradient guard: the norm is reduced in the same order on both backends */
+    ADD("sgd momentum clip", OPTCL_SGD, c.lr = 0.05, c.sgd.momentum = 0.9, c.max_norm = 1.0);
+    ADD("adam clip skip", OPTCL_ADAM, c.max_norm = 0.5, c.nonfinite = OPTCL_NONFINITE_SKIP);
+    ADD("adamw amsgrad clip", OPTCL_ADAMW, c.adam.amsgrad = 1, c.max_norm = 20.0);
+    ADD("rmsprop centered momentum clip", OPTCL_RMSPROP, c.rmsprop.centered = 1,
+        c.rmsprop.momentum = 0.5, c.max_norm = 3.0);
+    ADD("rprop classic skip", OPTCL_RPROP, c.rprop.variant = OPTCL_RPROP_CLASSIC,
+        c.nonfinite = OPTCL_NONFINITE_SKIP);
 #undef ADD
     return n;
 }

@@ -29,6 +29,7 @@ typedef struct golden_case {
     char *keys[MAX_KEYS];
     int key_count;
     char *metrics; /* --metrics=FILE: FILE relative to the golden folder, or NULL */
+    char *grads;   /* --grads=FILE: gradients other than grads.npy (nonfinite=skip cases) */
 } golden_case;
 
 typedef struct golden_test {
@@ -51,6 +52,7 @@ static void golden_free_cases(void)
         for (int k = 0; k < g_cases[i].key_count; k++)
             free(g_cases[i].keys[k]);
         free(g_cases[i].metrics);
+        free(g_cases[i].grads);
     }
     g_case_count = 0;
 }
@@ -95,24 +97,27 @@ static int golden_load_cases(void)
         strcpy(gc->optimizer, opt);
         g_case_count++;
         while ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
-            static const char metrics_token[] = "--metrics=";
-            if (strncmp(tok, metrics_token, sizeof metrics_token - 1) == 0) {
-                const char *file = tok + sizeof metrics_token - 1;
-                if (gc->metrics || !*file) {
-                    print_error("%s:%d: bad or repeated --metrics=FILE\n", path, lineno);
+            static const char metrics_token[] = "--metrics=", grads_token[] = "--grads=";
+            bool is_metrics = strncmp(tok, metrics_token, sizeof metrics_token - 1) == 0;
+            bool is_grads = strncmp(tok, grads_token, sizeof grads_token - 1) == 0;
+            if (is_metrics || is_grads) {
+                char **slot = is_metrics ? &gc->metrics : &gc->grads;
+                const char *file = strchr(tok, '=') + 1;
+                if (*slot || !*file) {
+                    print_error("%s:%d: bad or repeated %s\n", path, lineno, tok);
                     fclose(fh);
                     return -1;
                 }
-                gc->metrics = strdup(file);
-                if (!gc->metrics) {
+                *slot = strdup(file);
+                if (!*slot) {
                     fclose(fh);
                     return -1;
                 }
                 continue;
             }
             if (tok[0] == '-') {
-                print_error("%s:%d: unknown option '%s' (only --metrics=FILE)\n", path, lineno,
-                            tok);
+                print_error("%s:%d: unknown option '%s' (only --metrics=FILE, --grads=FILE)\n",
+                            path, lineno, tok);
                 fclose(fh);
                 return -1;
             }
@@ -136,6 +141,24 @@ static int golden_load_cases(void)
 /* ---------------------------------------------------------------------------------------- */
 /* Tests                                                                                    */
 /* ---------------------------------------------------------------------------------------- */
+
+/* A case's extra file (NULL: none) must be an array of ndim dimensions, shape[0..ndim). */
+static void expect_shape(const char *name, const char *file, int ndim, const size_t *shape)
+{
+    if (!file)
+        return;
+    char path[1024], msg[1024] = "";
+    snprintf(path, sizeof path, "%s/%s", tu_golden_dir(), file);
+    optcl_array a = {0};
+    TU_OK(optcl_npy_read(path, &a, msg, sizeof msg), msg);
+    bool ok = a.ndim == ndim;
+    for (int d = 0; ok && d < ndim; d++)
+        ok = a.shape[d] == shape[d];
+    optcl_array_free(&a);
+    if (!ok)
+        fail_msg("case %s: %s is not of shape (%zu%s)", name, path, shape[0],
+                 ndim == 2 ? ", N" : ",");
+}
 
 static void golden_check_data(void **state)
 {
@@ -161,19 +184,11 @@ static void golden_check_data(void **state)
         if (n == 0)
             fail_msg("cases.txt has no %s case", names[k]);
     }
-    /* Every metrics file (ReduceLROnPlateau cases) holds one float32 value per step. */
+    /* Other gradients (nonfinite=skip cases) have grads.npy's shape (T, N); every metrics file
+     * (ReduceLROnPlateau cases) holds one float32 value per step, (T,). */
     for (size_t i = 0; i < g_case_count; i++) {
-        if (!g_cases[i].metrics)
-            continue;
-        char m_path[1024];
-        snprintf(m_path, sizeof m_path, "%s/%s", tu_golden_dir(), g_cases[i].metrics);
-        optcl_array m = {0};
-        TU_OK(optcl_npy_read(m_path, &m, msg, sizeof msg), msg);
-        int ok = m.ndim == 1 && m.shape[0] == grads.shape[0];
-        optcl_array_free(&m);
-        if (!ok)
-            fail_msg("case %s: %s is not of shape (%zu,)", g_cases[i].name, m_path,
-                     grads.shape[0]);
+        expect_shape(g_cases[i].name, g_cases[i].grads, 2, grads.shape);
+        expect_shape(g_cases[i].name, g_cases[i].metrics, 1, grads.shape);
     }
     optcl_array_free(&p0);
     optcl_array_free(&grads);
@@ -203,7 +218,8 @@ static void golden_case_test(void **state)
     int argc = 0;
     char p0_path[1024], grads_path[1024], metrics_path[1024];
     snprintf(p0_path, sizeof p0_path, "%s/p0.npy", tu_golden_dir());
-    snprintf(grads_path, sizeof grads_path, "%s/grads.npy", tu_golden_dir());
+    snprintf(grads_path, sizeof grads_path, "%s/%s", tu_golden_dir(),
+             gc->grads ? gc->grads : "grads.npy");
     argv[argc++] = (char *)tu_cli_path();
     argv[argc++] = (char *)"replay";
     argv[argc++] = (char *)gc->optimizer;

@@ -4,10 +4,9 @@
  *  - the checkpoint, once written, always exists and always loads;
  *  - it holds exactly the state of an uninterrupted run after as many steps as it says
  *    (parameters, every state, lr), and that count never goes back;
- *  - nothing but the checkpoint and at most one temporary of the killed save
- *    (".ck.safetensors.tmp.XXXXXX") is in the folder.
- * A killed save leaves its temporary behind: optcl does not clean stale temporaries (see
- * docs/RELIABILITY.md). The test removes it after counting, and reports the count.
+ *  - nothing but the checkpoint and at most one temporary (".ck.safetensors.tmp.XXXXXX") is in
+ *    the folder: a killed save leaves its temporary behind, and the next save removes it (the
+ *    writer's flock died with it). The test leaves them to optcl and counts them.
  * OPTCL_TEST_SEED=<n> repeats a run's kill moments. */
 #include "testutil.h"
 
@@ -117,7 +116,7 @@ static void snapshot(session *s, float *out, double *lr)
         TU_OK(optcl_optimizer_get_lr(s->opt, g, &lr[g]), "lr");
 }
 
-/* Checks the folder's entries; removes and counts the temporary of the killed save. */
+/* Checks the folder's entries and counts temporaries: at most the killed save's. */
 static int temporaries_left(const char *dir)
 {
     static const char prefix[] = ".ck.safetensors.tmp.";
@@ -133,12 +132,9 @@ static int temporaries_left(const char *dir)
             strlen(e->d_name) != sizeof prefix - 1 + 6)
             fail_msg("a stray file in the checkpoint folder: %s", e->d_name);
         temporaries++;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        assert_int_equal(unlink(path), 0);
     }
     closedir(d);
-    if (temporaries > 1)
+    if (temporaries > 1) /* the earlier kills' temporaries were not removed */
         fail_msg("%d temporaries after one killed save", temporaries);
     return temporaries;
 }

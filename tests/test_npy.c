@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -392,6 +394,35 @@ static void test_write_missing_folder(void **state)
     assert_int_not_equal(stat(folder, &st), 0);
 }
 
+/* A killed save leaves ".<name>.tmp.XXXXXX" behind; the next save to that name removes it,
+ * but not a temporary a live writer holds (its flock), nor other names' files. */
+static void test_write_removes_abandoned_temporaries(void **state)
+{
+    (void)state;
+    char folder[512], path[512], message[512] = "", listing[1024], file[600];
+    assert_int_equal(mkdir(tu_path_in(folder, sizeof folder, "abandoned"), 0700), 0);
+    tu_path_in(path, sizeof path, "abandoned/a.npy");
+    const char *names[] = {".a.npy.tmp.AAAAAA", ".a.npy.tmp.BBBBBB", ".a.npy.tmp.CCCCCCC",
+                           ".b.npy.tmp.DDDDDD"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(file, sizeof file, "%s/%s", folder, names[i]);
+        tu_write_file(file, "x", 1);
+    }
+    snprintf(file, sizeof file, "%s/%s", folder, names[1]);
+    int held = open(file, O_RDONLY); /* a live writer's lock */
+    assert_true(held >= 0);
+    assert_int_equal(flock(held, LOCK_EX), 0);
+    const float x[2] = {1, 2};
+    const size_t shape[] = {2};
+    TU_OK(optcl_npy_write(path, x, shape, 1, message, sizeof message), message);
+    tu_list_folder(folder, listing, sizeof listing);
+    assert_string_equal(listing, ".a.npy.tmp.BBBBBB,.a.npy.tmp.CCCCCCC,.b.npy.tmp.DDDDDD,a.npy");
+    close(held); /* the writer died: the next save removes its temporary too */
+    TU_OK(optcl_npy_write(path, x, shape, 1, message, sizeof message), message);
+    tu_list_folder(folder, listing, sizeof listing);
+    assert_string_equal(listing, ".a.npy.tmp.CCCCCCC,.b.npy.tmp.DDDDDD,a.npy");
+}
+
 static void test_write_replaces(void **state)
 {
     (void)state;
@@ -480,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_read_messages),
         cmocka_unit_test(test_write_missing_folder),
         cmocka_unit_test(test_write_replaces),
+        cmocka_unit_test(test_write_removes_abandoned_temporaries),
         cmocka_unit_test(test_write_relative_path),
     };
     return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);

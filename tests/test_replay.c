@@ -392,6 +392,10 @@ static const bad_case BAD_CASES[] = {
     {"lookahead_k_negative", {"sgd", GOOD_FILES, "lookahead_k=-1"}},
     {"lookahead_alpha_too_big", {"sgd", GOOD_FILES, "lookahead_k=2", "lookahead_alpha=1.5"}},
     {"lookahead_alpha_zero", {"adam", GOOD_FILES, "lookahead_k=2", "lookahead_alpha=0"}},
+    /* The gradient guard. */
+    {"clip_norm_negative", {"sgd", GOOD_FILES, "clip_norm=-1"}},
+    {"clip_norm_not_number", {"adam", GOOD_FILES, "clip_norm=big"}},
+    {"nonfinite_bogus", {"adam", GOOD_FILES, "nonfinite=ignore"}},
     /* Checkpoints. */
     {"load_state_missing",
      {"sgd", "--load-state", "@nope.safetensors", "--grads", "@g.npy", "--out", "@OUT",

@@ -179,6 +179,36 @@ CASES += [
       "lookahead_k=4", "lookahead_alpha=0.6"]),
 ]
 
+# The gradient guard: torch.nn.utils.clip_grad_norm_ before each step (clip_norm), and steps
+# skipped when a gradient holds NaN/Inf (nonfinite=skip: as if the step were never called — no
+# update, no schedule step, no Lookahead count). The skip cases read grads_nonfinite.npy, the
+# shared gradients with NaN/±Inf planted in a few rows (the first among them).
+CASES += [
+    ("sgd_momentum_clip", "sgd", ["lr=0.05", "momentum=0.9", "clip_norm=1"]),
+    ("sgd_clip_not_reached", "sgd", ["lr=0.1", "clip_norm=100"]),
+    ("adam_clip", "adam", ["lr=0.01", "clip_norm=2"]),
+    ("adamw_amsgrad_clip_maximize", "adamw",
+     ["lr=0.01", "amsgrad=1", "maximize=1", "clip_norm=3"]),
+    ("rmsprop_centered_clip", "rmsprop", ["centered=1", "clip_norm=0.5"]),
+    ("rprop_clip", "rprop", ["clip_norm=1"]),
+    ("sgd_momentum_skip", "sgd",
+     ["lr=0.05", "momentum=0.9", "nonfinite=skip", "--grads=grads_nonfinite.npy"]),
+    ("adam_skip", "adam", ["lr=0.01", "nonfinite=skip", "--grads=grads_nonfinite.npy"]),
+    ("rmsprop_momentum_skip_warmup", "rmsprop",
+     ["momentum=0.5", "warmup_steps=5", "nonfinite=skip", "--grads=grads_nonfinite.npy"]),
+    ("rprop_skip", "rprop", ["nonfinite=skip", "--grads=grads_nonfinite.npy"]),
+    ("adam_clip_skip_cosine_lookahead_k3", "adam",
+     ["lr=0.02", "clip_norm=1", "nonfinite=skip", "schedule=cosine", "t_max=20",
+      "lookahead_k=3", "lookahead_alpha=0.5", "--grads=grads_nonfinite.npy"]),
+    ("sgd_momentum_clip_skip_plateau", "sgd",
+     ["lr=0.05", "momentum=0.9", "clip_norm=2", "nonfinite=skip", "schedule=plateau",
+      "factor=0.5", "patience=2", "--grads=grads_nonfinite.npy"]),
+]
+
+# (row, element, value) planted into grads_nonfinite.npy: row 0 makes the first step a skip.
+NONFINITE = [(0, 7, math.nan), (3, 10, math.nan), (10, 20, math.inf), (11, 0, -math.inf),
+             (25, 5, math.nan), (25, 6, math.inf)]
+
 
 def _levels(*pairs):
     """A piecewise-constant metric: (value, how many steps) ..., T values in all."""
@@ -212,6 +242,7 @@ def make_metrics():
         "sgd_plateau_default_noisy": noisy,
         "rprop_plateau": falling_then_flat,
         "sgd_momentum_plateau_lookahead_k4": falling_then_flat,
+        "sgd_momentum_clip_skip_plateau": falling_then_flat,
     }
     return {case: np.asarray(v, dtype=np.float32) for case, v in m.items()}
 
@@ -224,8 +255,8 @@ SCHEDULE_DEFAULTS = dict(schedule="constant", power=1.0, gamma=0.1, step_size=1,
                          t_max=1, eta_min=0.0, warmup_steps=0, warmup_start_factor=1.0 / 3.0,
                          mode="min", factor=0.1, patience=10, threshold=1e-4,
                          threshold_mode="rel", cooldown=0, min_lr=0.0, lookahead_k=0,
-                         lookahead_alpha=0.5)
-SCHEDULE_STRING_KEYS = {"schedule", "mode", "threshold_mode"}
+                         lookahead_alpha=0.5, clip_norm=0.0, nonfinite="propagate")
+SCHEDULE_STRING_KEYS = {"schedule", "mode", "threshold_mode", "nonfinite"}
 SCHEDULE_INT_KEYS = {"step_size", "t_max", "warmup_steps", "patience", "cooldown",
                      "lookahead_k"}
 
@@ -249,6 +280,8 @@ def parse_args(optimizer, args):
     cfg = dict(DEFAULTS[optimizer])
     sched = dict(SCHEDULE_DEFAULTS)
     for a in args:
+        if a.startswith("--"):
+            continue  # --grads=FILE: which gradients, not an option
         key, value = a.split("=", 1)
         if key in sched:
             if key in SCHEDULE_STRING_KEYS:
@@ -380,11 +413,22 @@ def run_torch(optimizer, cfg, p0, grads, sc=None, metrics=None):
     k = sc["lookahead_k"] if sc else 0
     alpha = sc["lookahead_alpha"] if sc else 0.0
     slow = torch.from_numpy(p0.copy()) if k else None  # Lookahead's slow weights
+    clip = sc["clip_norm"] if sc else 0.0
+    skip = bool(sc) and sc["nonfinite"] == "skip"
+    taken = 0  # steps not skipped: Lookahead counts these
     out = np.empty((T, N), dtype=np.float32)
     for t in range(T):
         p.grad = torch.from_numpy(grads[t].copy())
+        if skip and not bool(torch.isfinite(p.grad).all()):
+            out[t] = p.detach().numpy()
+            if isinstance(sched, S.ReduceLROnPlateau):
+                step_scheduler(sched, metrics, t)  # metrics are reported whatever the step did
+            continue
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_([p], clip)
         opt.step()
-        if k and (t + 1) % k == 0:
+        taken += 1
+        if k and taken % k == 0:
             with torch.no_grad():
                 slow += alpha * (p.detach() - slow)
                 p.copy_(slow)
@@ -434,9 +478,13 @@ def main():
     torch.manual_seed(SEED)
     torch.set_num_threads(1)
     p0, grads = make_data()
+    grads_nonfinite = grads.copy()
+    for row, element, value in NONFINITE:
+        grads_nonfinite[row, element] = value
     metrics = make_metrics()
     np.save(os.path.join(HERE, "p0.npy"), p0)
     np.save(os.path.join(HERE, "grads.npy"), grads)
+    np.save(os.path.join(HERE, "grads_nonfinite.npy"), grads_nonfinite)
     exp_dir = os.path.join(HERE, "expected")
     met_dir = os.path.join(HERE, "metrics")
     os.makedirs(exp_dir, exist_ok=True)
@@ -458,6 +506,8 @@ def main():
         "# Format: <case> <optimizer> KEY=VALUE ...   (the arguments of `optcl replay`)",
         "# Schedules/plateau: torch.optim.lr_scheduler stepped once per step; Lookahead: written out in the script.",
         "# --metrics=metrics/<case>.npy (plateau cases): passed as `--metrics <golden dir>/metrics/<case>.npy`.",
+        "# --grads=FILE (nonfinite=skip cases): these gradients instead of grads.npy.",
+        "# clip_norm: torch.nn.utils.clip_grad_norm_ before the step; nonfinite=skip: the step is not taken.",
     ]
     for name, optimizer, args in CASES:
         cfg, sc = parse_args(optimizer, args)
@@ -465,8 +515,11 @@ def main():
         if plateau != (name in metrics):
             raise SystemExit(f"case {name}: metrics {'missing' if plateau else 'not used'}")
         m = metrics.get(name)
+        g = grads_nonfinite if "--grads=grads_nonfinite.npy" in args else grads
         numpy_rule = (optimizer == "sgd" and cfg["ema"]) or (
             optimizer == "rprop" and cfg["variant"] == "classic")
+        if numpy_rule and (sc["clip_norm"] or sc["nonfinite"] == "skip"):
+            raise SystemExit(f"case {name}: the guard around a numpy rule is not written")
         if numpy_rule and sc["lookahead_k"]:
             raise SystemExit(f"case {name}: Lookahead around a numpy rule is not written")
         if optimizer == "sgd" and cfg["ema"]:
@@ -476,7 +529,7 @@ def main():
         elif optimizer == "rprop" and cfg["variant"] != "pytorch":
             raise SystemExit(f"unknown rprop variant {cfg['variant']}")
         else:
-            out = run_torch(optimizer, cfg, p0, grads, sc, m)
+            out = run_torch(optimizer, cfg, p0, g, sc, m)
         if not np.all(np.isfinite(out)):
             raise SystemExit(f"case {name}: non-finite result")
         np.save(os.path.join(exp_dir, name + ".npy"), out)

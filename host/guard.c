@@ -1,0 +1,319 @@
+/* guard.c — the gradient guard: global-norm clipping (max_norm) and skipping steps whose
+ * gradient holds a NaN or ±Inf (nonfinite = SKIP), decided on the device without a host round
+ * trip. A guarded step enqueues the scalar row of the step that may come next, the stats and
+ * finalize reductions (kernels/guard.cl), then the update kernel, which reads the decision from
+ * the record. A skipped step leaves the step count alone, and the bias corrections and the
+ * schedule depend on that count, so the device owns it: the host writes one row of scalars per
+ * count the device may have reached into a ring of OPTCL__GUARD_CAPACITY rows, and reads the
+ * record back only when the ring is full or a blocking call needs the count. */
+#include "reference/reference.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool on_device(const optcl_optimizer *opt)
+{
+    return opt->params->ctx->backend != OPTCL_BACKEND_REFERENCE;
+}
+
+static optcl_status cl_fail(char *message, cl_int err, const char *what)
+{
+    return optcl__fail(message, (optcl_status)err, "gradient guard: %s failed: %s", what,
+                       optcl_status_name((optcl_status)err));
+}
+
+void optcl__guard_free(optcl_optimizer *opt)
+{
+    cl_mem buffers[] = {opt->guard_record, opt->guard_table, opt->guard_partials};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
+        if (buffers[i])
+            clReleaseMemObject(buffers[i]);
+    if (opt->guard_stats)
+        clReleaseKernel(opt->guard_stats);
+    if (opt->guard_finalize)
+        clReleaseKernel(opt->guard_finalize);
+    if (opt->guard_undo)
+        clReleaseKernel(opt->guard_undo);
+    free(opt->guard_rows);
+    optcl__host_free(opt->guard_host_partials);
+    optcl__host_free(opt->guard_clipped);
+}
+
+#define ARG(k, i, v) (err = err == CL_SUCCESS ? clSetKernelArg((k), (i), sizeof(v), &(v)) : err)
+
+static optcl_status create_device_side(optcl_optimizer *opt)
+{
+    optcl_params *p = opt->params;
+    optcl_context *ctx = p->ctx;
+    if (ctx->local_size < OPTCL__GUARD_FINAL) /* finalize is one work-group of 256 */
+        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
+                           "the gradient guard needs work-groups of %d items; %s allows %zu",
+                           OPTCL__GUARD_FINAL, ctx->device_name, ctx->local_size);
+    size_t rows = (size_t)OPTCL__GUARD_CAPACITY * p->range_count;
+    opt->guard_rows = calloc(rows, sizeof *opt->guard_rows);
+    if (!opt->guard_rows)
+        return optcl__fail(opt->params->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                           "out of host memory");
+    cl_int err = CL_SUCCESS;
+    opt->guard_record =
+        clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, sizeof(optcl__guard), NULL, &err);
+    if (err == CL_SUCCESS)
+        opt->guard_table = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_ONLY,
+                                          rows * sizeof(optcl__step_scalars), NULL, &err);
+    if (err == CL_SUCCESS)
+        opt->guard_partials = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE,
+                                             2 * opt->guard_workers * sizeof(float), NULL, &err);
+    if (err != CL_SUCCESS)
+        return cl_fail(ctx->message, err, "allocating its buffers");
+
+    char options[64];
+    snprintf(options, sizeof options, "-DGUARD=1 -DCLIP=%d -DSKIP=%d", opt->config.max_norm > 0.0,
+             opt->config.nonfinite == OPTCL_NONFINITE_SKIP);
+    cl_program program = NULL;
+    const char *log = NULL;
+    optcl_status st = optcl__get_program(ctx, "guard", options, &program, &log);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    opt->guard_stats = clCreateKernel(program, "optcl_guard_stats", &err);
+    if (err == CL_SUCCESS)
+        opt->guard_finalize = clCreateKernel(program, "optcl_guard_finalize", &err);
+    if (err == CL_SUCCESS)
+        opt->guard_undo = clCreateKernel(program, "optcl_guard_undo", &err);
+    cl_ulong n16 = p->flat / 16, chunk = optcl__guard_chunk(p->flat);
+    cl_uint workers = (cl_uint)opt->guard_workers, ranges = (cl_uint)p->range_count,
+            capacity = OPTCL__GUARD_CAPACITY;
+    float max_norm = (float)opt->config.max_norm;
+    cl_kernel k = opt->guard_stats, f = opt->guard_finalize;
+    ARG(k, 0, p->buffer[OPTCL_ROLE_GRADS]), ARG(k, 1, n16), ARG(k, 2, chunk);
+    ARG(k, 3, opt->guard_partials);
+    ARG(f, 0, opt->guard_partials), ARG(f, 1, workers), ARG(f, 2, opt->guard_record);
+    ARG(f, 3, max_norm), ARG(f, 4, ranges), ARG(f, 5, capacity);
+    ARG(opt->guard_undo, 0, opt->guard_record);
+    if (err != CL_SUCCESS)
+        return cl_fail(ctx->message, err, "preparing its kernels");
+    optcl_status stored = optcl__guard_store(opt);
+    if (stored != OPTCL_SUCCESS)
+        optcl__format(ctx->message, OPTCL__MESSAGE_MAX, "%s", opt->message);
+    return stored;
+}
+
+optcl_status optcl__guard_create(optcl_optimizer *opt)
+{
+    opt->guarded = opt->config.max_norm > 0.0 || opt->config.nonfinite == OPTCL_NONFINITE_SKIP;
+    opt->last_coef = 1.0f;
+    if (!opt->guarded)
+        return OPTCL_SUCCESS;
+    opt->guard_workers = optcl__guard_workers(opt->params->flat);
+    if (on_device(opt))
+        return create_device_side(opt);
+    opt->guard_host_partials = optcl__host_alloc(2 * opt->guard_workers);
+    if (opt->config.max_norm > 0.0)
+        opt->guard_clipped = optcl__host_alloc(opt->params->flat);
+    if (!opt->guard_host_partials || (opt->config.max_norm > 0.0 && !opt->guard_clipped))
+        return optcl__fail(opt->params->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                           "cannot allocate the gradient guard's %zu floats", opt->params->flat);
+    return OPTCL_SUCCESS;
+}
+
+cl_int optcl__guard_bind(optcl_optimizer *opt, cl_uint first)
+{
+    cl_int err = CL_SUCCESS;
+    ARG(opt->kernel, first, opt->guard_record);
+    ARG(opt->kernel, first + 1, opt->guard_table);
+    return err;
+}
+
+/* ---- the record ------------------------------------------------------------------------- */
+
+static cl_int read_record(const optcl_optimizer *opt, optcl__guard *g)
+{
+    return clEnqueueReadBuffer(opt->params->ctx->queue, opt->guard_record, CL_TRUE, 0, sizeof *g, g,
+                               0, NULL, NULL);
+}
+
+/* Lookahead's α of the last sync, which follows from the count while no α search runs (a
+ * guard refuses the search). */
+static void settle_lookahead_alpha(optcl_optimizer *opt)
+{
+    const optcl_lookahead_config *la = &opt->config.lookahead;
+    if (la->k > 0 && opt->steps >= (uint64_t)la->k)
+        opt->lookahead_alpha = (float)optcl_schedule_lr(&la->alpha_schedule, la->alpha,
+                                                        opt->steps / (uint64_t)la->k - 1);
+}
+
+optcl_status optcl__guard_sync(optcl_optimizer *opt)
+{
+    if (!opt->guarded || !on_device(opt)) /* read even with nothing pending: the device's */
+        return OPTCL_SUCCESS;                /* count is the truth, also after a failed step */
+    optcl__guard g;
+    cl_int err = read_record(opt, &g);
+    if (err != CL_SUCCESS)
+        return cl_fail(opt->message, err, "reading the step count back");
+    opt->steps = g.steps;
+    opt->skipped = g.skipped;
+    opt->last_norm = g.norm;
+    opt->last_coef = g.coef;
+    opt->guard_pending = 0;
+    settle_lookahead_alpha(opt);
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl__guard_store(optcl_optimizer *opt)
+{
+    opt->guard_pending = 0;
+    if (!opt->guarded || !on_device(opt))
+        return OPTCL_SUCCESS;
+    optcl__guard g = {opt->steps, opt->skipped, opt->last_norm, opt->last_coef, 0, 0};
+    float max_norm = (float)opt->config.max_norm; /* a loaded checkpoint may change it */
+    cl_int err = clSetKernelArg(opt->guard_finalize, 3, sizeof max_norm, &max_norm);
+    if (err == CL_SUCCESS)
+        err = clEnqueueWriteBuffer(opt->params->ctx->queue, opt->guard_record, CL_TRUE, 0, sizeof g,
+                                   &g, 0, NULL, NULL);
+    return err == CL_SUCCESS ? OPTCL_SUCCESS : cl_fail(opt->message, err, "writing its record");
+}
+
+uint64_t optcl__steps_now(const optcl_optimizer *opt)
+{
+    optcl__guard g;
+    if (opt->guarded && on_device(opt) && read_record(opt, &g) == 0)
+        return g.steps;
+    return opt->steps;
+}
+
+/* ---- the guarded step ------------------------------------------------------------------- */
+
+/* Writes the scalars of step `step` into its ring row. The row's host copy is not in flight:
+ * it was last enqueued OPTCL__GUARD_CAPACITY steps ago, and a blocking read of the record
+ * (which waits for everything before it on the in-order queue) happened since. */
+static cl_int write_row(optcl_optimizer *opt, uint64_t step, cl_uint num_events,
+                        const cl_event *wait_list)
+{
+    optcl_params *p = opt->params;
+    size_t row = (size_t)(step % OPTCL__GUARD_CAPACITY) * p->range_count;
+    for (size_t r = 0; r < p->range_count; r++)
+        optcl__scalars_for_step(opt, p->ranges[r].group, step, &opt->guard_rows[row + r]);
+    size_t bytes = p->range_count * sizeof(optcl__step_scalars);
+    return clEnqueueWriteBuffer(p->ctx->queue, opt->guard_table, CL_FALSE,
+                                row * sizeof(optcl__step_scalars), bytes, opt->guard_rows + row,
+                                num_events, wait_list, NULL);
+}
+
+static cl_int enqueue_lookahead(optcl_optimizer *opt, int sync, cl_event *event)
+{
+    optcl_params *p = opt->params;
+    cl_kernel k = opt->lookahead_kernel;
+    cl_int err = CL_SUCCESS;
+    ARG(k, 5, sync);
+    if (err == CL_SUCCESS)
+        err = optcl__enqueue(p->ctx, k, 0, p->flat, 0, NULL, event);
+    opt->launches += err == CL_SUCCESS;
+    return err;
+}
+
+/* finalize has counted the step, but nothing was updated: take the count back so the failed
+ * step changes nothing (if even this enqueue fails, the count is one ahead; said in the
+ * message). */
+static optcl_status take_back(optcl_optimizer *opt, cl_int err, const char *what)
+{
+    size_t one = 1;
+    cl_int undo = clEnqueueNDRangeKernel(opt->params->ctx->queue, opt->guard_undo, 1, NULL, &one,
+                                         &one, 0, NULL, NULL);
+    return optcl__fail(opt->message, (optcl_status)err, "gradient guard: %s failed: %s%s", what,
+                       optcl_status_name((optcl_status)err),
+                       undo == CL_SUCCESS ? ""
+                                          : " (and taking the step back failed too: the step "
+                                            "count may be one ahead)");
+}
+
+optcl_status optcl__guard_step(optcl_optimizer *opt, cl_uint num_events, const cl_event *wait_list,
+                               cl_event *event)
+{
+    optcl_params *p = opt->params;
+    optcl_context *ctx = p->ctx;
+    if (opt->guard_pending + 1 >= OPTCL__GUARD_CAPACITY) {
+        optcl_status st = optcl__guard_sync(opt);
+        if (st != OPTCL_SUCCESS)
+            return st;
+    }
+    /* The device's count is somewhere in [steps, steps + pending]; every row it may use next
+     * was written by an earlier call but the newest. */
+    cl_int err = write_row(opt, opt->steps + opt->guard_pending + 1, num_events, wait_list);
+    if (err != CL_SUCCESS)
+        return cl_fail(opt->message, err, "writing the step's scalars");
+    size_t final = OPTCL__GUARD_FINAL, workers = opt->guard_workers;
+    err = clEnqueueNDRangeKernel(ctx->queue, opt->guard_stats, 1, NULL, &workers, NULL, 0, NULL,
+                                 NULL);
+    if (err == CL_SUCCESS)
+        err = clEnqueueNDRangeKernel(ctx->queue, opt->guard_finalize, 1, NULL, &final, &final, 0,
+                                     NULL, NULL);
+    if (err != CL_SUCCESS)
+        return cl_fail(opt->message, err, "enqueueing the gradient reduction");
+    opt->launches += 2;
+    bool lookahead = opt->config.lookahead.k > 0;
+    if (lookahead && opt->steps == 0 && (err = enqueue_lookahead(opt, 0, NULL)) != CL_SUCCESS)
+        return take_back(opt, err, "enqueueing Lookahead's start");
+    for (size_t r = 0; r < p->range_count; r++) {
+        const optcl__group_range *range = &p->ranges[r];
+        cl_uint index = (cl_uint)r;
+        bool last = r + 1 == p->range_count && !lookahead;
+        err = clSetKernelArg(opt->kernel, optcl__scalar_arg(opt) + 2, sizeof index, &index);
+        if (err == CL_SUCCESS)
+            err = optcl__enqueue(ctx, opt->kernel, range->begin, range->end - range->begin, 0, NULL,
+                                 last ? event : NULL);
+        if (err != CL_SUCCESS && r == 0)
+            return take_back(opt, err, "enqueueing the step kernel");
+        if (err != CL_SUCCESS) { /* a group was updated: the step happened, as unguarded */
+            opt->guard_pending++;
+            return optcl__fail(opt->message, (optcl_status)err,
+                               "enqueueing the step kernel for group %d failed: %s", range->group,
+                               optcl_status_name((optcl_status)err));
+        }
+        opt->launches++;
+    }
+    opt->guard_pending++;
+    if (lookahead && (err = enqueue_lookahead(opt, 1, event)) != CL_SUCCESS)
+        return cl_fail(opt->message, err, "enqueueing the Lookahead sync");
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl__guard_decide(optcl_optimizer *opt, bool *skip, const float **grads)
+{
+    optcl_params *p = opt->params;
+    const float *g = p->host[OPTCL_ROLE_GRADS];
+    float norm = 0.0f;
+    bool bad = false;
+    optcl__reference_guard_stats(g, p->flat, opt->guard_host_partials);
+    optcl__reference_guard_finalize(opt->guard_host_partials, opt->guard_workers, &norm, &bad);
+    float coef = (1.0f / (norm + 1e-6f)) * (float)opt->config.max_norm;
+    bool clip = opt->config.max_norm > 0.0;
+    opt->last_norm = norm;
+    opt->last_coef = clip ? (coef > 1.0f ? 1.0f : coef) : 1.0f;
+    *skip = opt->config.nonfinite == OPTCL_NONFINITE_SKIP && bad;
+    opt->skipped += *skip;
+    *grads = g;
+    if (clip && !*skip) {
+        for (size_t i = 0; i < p->flat; i++)
+            opt->guard_clipped[i] = g[i] * opt->last_coef;
+        *grads = opt->guard_clipped;
+    }
+    return OPTCL_SUCCESS;
+}
+
+/* ---- public ----------------------------------------------------------------------------- */
+
+optcl_status optcl_optimizer_guard_stats(optcl_optimizer *opt, optcl_guard_stats *stats)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (!stats)
+        return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "stats is NULL");
+    optcl_status st = optcl__guard_sync(opt);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    stats->steps = opt->steps;
+    stats->skipped = opt->skipped;
+    stats->last_norm = opt->last_norm;
+    stats->last_clip_coef = opt->last_coef;
+    return OPTCL_SUCCESS;
+}

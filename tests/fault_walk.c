@@ -1,0 +1,221 @@
+/* fault_walk.c — the walk of the fault-injection suites, their optimizer and snapshots (see
+ * fault_walk.h). */
+#include "fault_walk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const optcl_tensor_spec fw_specs[] = {
+    {.name = "w", .ndim = 2, .shape = {5, 7}, .group = 0},
+    {.name = "b", .ndim = 1, .shape = {5}, .group = 1},
+    {.name = "s", .ndim = 0, .group = 1},
+};
+
+/* ---- walking ------------------------------------------------------------------------------ */
+
+static long g_runs, g_failed, g_absorbed;
+
+/* The status a failed call must come back as. */
+static optcl_status expected_status(const fault_shot *s)
+{
+    if (s->cls == FAULT_USER)
+        return (optcl_status)s->code;
+    if (s->cls == FAULT_FILE)
+        return OPTCL_ERROR_IO;
+    if (strcmp(s->name, "clBuildProgram") == 0)
+        return OPTCL_ERROR_BUILD_FAILED;
+    return (optcl_status)s->code;
+}
+
+/* Whether name is one of the space-separated words of list. */
+static bool listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *at = strstr(list, name); at; at = strstr(at + 1, name))
+        if ((at == list || at[-1] == ' ') && (at[n] == ' ' || at[n] == '\0'))
+            return true;
+    return false;
+}
+
+static void assert_live(long want, const char *walk_name, long n)
+{
+    if (fault_live_objects() != want) {
+        char text[256];
+        fault_live_text(text, sizeof text);
+        fail_msg("%s, call %ld failing: %ld OpenCL objects alive (%s), %ld before", walk_name, n,
+                 fault_live_objects(), text, want);
+    }
+}
+
+/* "(58 OpenCL, 3 loss)": the nonzero counts of each class. */
+static void kinds_text(char *buf, size_t size, long (*count)(fault_class))
+{
+    static const char *const names[FAULT_CLASS_COUNT] = {"OpenCL", "file", "loss"};
+    size_t used = (size_t)snprintf(buf, size, "(");
+    for (int c = 0; c < FAULT_CLASS_COUNT; c++)
+        if (count((fault_class)c) > 0 && used < size)
+            used += (size_t)snprintf(buf + used, size - used, "%s%ld %s", used > 1 ? ", " : "",
+                                     count((fault_class)c), names[c]);
+    if (used < size)
+        snprintf(buf + used, size - used, "):");
+}
+
+void fw_walk_all(const fw_walk *w)
+{
+    long live = fault_live_objects();
+    w->setup(w->fx);
+    fault_arm(0);
+    optcl_status st = w->run(w->fx);
+    long calls = fault_disarm();
+    char kinds[64];
+    kinds_text(kinds, sizeof kinds, fault_counted);
+    if (st != OPTCL_SUCCESS)
+        fail_msg("%s without faults: %s", w->name, optcl_status_name(st));
+    w->check(w->fx, st, NULL);
+    w->teardown(w->fx);
+    assert_live(live, w->name, 0);
+    assert_true(calls > 0);
+
+    long failed = 0, absorbed = 0;
+    char absorbed_names[256] = "";
+    for (long n = 1; n <= calls; n++) {
+        w->setup(w->fx);
+        fault_arm(n);
+        st = w->run(w->fx);
+        fault_disarm();
+        fault_shot shot = fault_last();
+        if (!shot.fired)
+            fail_msg("%s: call %ld of %ld never came (the calls are not deterministic)", w->name, n,
+                     calls);
+        optcl_status want = expected_status(&shot);
+        if (st == OPTCL_SUCCESS && listed(w->absorbs, shot.name)) {
+            absorbed++;
+            if (!strstr(absorbed_names, shot.name))
+                snprintf(absorbed_names + strlen(absorbed_names),
+                         sizeof absorbed_names - strlen(absorbed_names), " %s", shot.name);
+        } else if (st != want) {
+            fail_msg("%s: call %ld (%s, failing with %d) returned %s, expected %s", w->name, n,
+                     shot.name, shot.code, optcl_status_name(st), optcl_status_name(want));
+        } else {
+            failed++;
+        }
+        w->check(w->fx, st, &shot);
+        w->teardown(w->fx);
+        assert_live(live, w->name, n);
+    }
+    g_runs += calls;
+    g_failed += failed;
+    g_absorbed += absorbed;
+    print_message("[ FAULTS   ] %-28s %3ld calls %-22s %3ld failed with their status, %ld "
+                  "absorbed%s\n",
+                  w->name, calls, kinds, failed, absorbed, absorbed_names);
+}
+
+void fw_no_teardown(void *fx)
+{
+    (void)fx;
+}
+
+bool fw_opencl_skipped(void)
+{
+    if (tu_opencl_missing())
+        return true;
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
+    bool reference = optcl_context_backend(ctx) == OPTCL_BACKEND_REFERENCE;
+    assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS);
+    if (reference)
+        print_message("[  SKIP    ] OPTCL_DEVICE=reference: no OpenCL call to fail\n");
+    return reference;
+}
+
+void fw_summary(void)
+{
+    char kinds[64];
+    kinds_text(kinds, sizeof kinds, fault_injected);
+    printf("[ FAULTS   ] %ld faults injected %s %ld failed with their status, %ld absorbed\n",
+           g_runs, kinds, g_failed, g_absorbed);
+}
+
+/* ---- an optimizer and its snapshots ------------------------------------------------------- */
+
+optcl_optimizer_config fw_rich_config(void)
+{
+    static const optcl_group_config groups[2] = {{-1.0, -1.0}, {0.02, 0.0}};
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    c.groups = groups;
+    c.group_count = 2;
+    c.adam.amsgrad = 1;
+    c.weight_decay = 0.01;
+    c.plateau.enabled = 1;
+    c.plateau.patience = 0;
+    c.lookahead.k = 2;
+    c.lookahead.alpha = 0.6;
+    return c;
+}
+
+void fw_fill(float *x, uint64_t seed, float lo)
+{
+    tu_fill_random(x, FW_NUMEL, &seed, lo, 1.0f);
+}
+
+void fw_fixture_open(fw_fixture *f, optcl_context *ctx, const optcl_optimizer_config *c)
+{
+    float x[FW_NUMEL];
+    f->ctx = ctx;
+    TU_OK(optcl_params_create(ctx, fw_specs, FW_NTENSORS, &f->params), optcl_context_message(ctx));
+    TU_OK(optcl_optimizer_create(f->params, c, &f->opt), optcl_context_message(ctx));
+    fw_fill(x, 11, -1.0f);
+    TU_OK(optcl_params_write(f->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, x, FW_NUMEL), "params");
+    fw_fill(x, 12, -1.0f);
+    TU_OK(optcl_params_write(f->params, OPTCL_ROLE_GRADS, OPTCL_ALL, x, FW_NUMEL), "grads");
+    for (size_t k = 0; k < optcl_optimizer_state_count(f->opt); k++) {
+        fw_fill(x, 13 + k, 0.0f);
+        TU_OK(optcl_optimizer_write_state(f->opt, optcl_optimizer_state_name(f->opt, k), OPTCL_ALL,
+                                          x, FW_NUMEL),
+              optcl_optimizer_message(f->opt));
+    }
+}
+
+void fw_fixture_close(fw_fixture *f, bool own_ctx)
+{
+    assert_int_equal(optcl_optimizer_destroy(f->opt), OPTCL_SUCCESS);
+    assert_int_equal(optcl_params_destroy(f->params), OPTCL_SUCCESS);
+    if (own_ctx)
+        assert_int_equal(optcl_context_destroy(f->ctx), OPTCL_SUCCESS);
+    *f = (fw_fixture){0};
+}
+
+void fw_take(const fw_fixture *f, fw_snap *s)
+{
+    memset(s, 0, sizeof *s);
+    TU_OK(optcl_params_read(f->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, s->v[0], FW_NUMEL), "read");
+    s->roles = 1 + optcl_optimizer_state_count(f->opt);
+    assert_true(s->roles <= FW_ROLES);
+    for (size_t k = 1; k < s->roles; k++)
+        TU_OK(optcl_optimizer_read_state(f->opt, optcl_optimizer_state_name(f->opt, k - 1),
+                                         OPTCL_ALL, s->v[k], FW_NUMEL),
+              optcl_optimizer_message(f->opt));
+    s->steps = optcl_optimizer_step_count(f->opt);
+    for (int g = 0; g < 2; g++)
+        TU_OK(optcl_optimizer_get_lr(f->opt, g, &s->lr[g]), "lr");
+    s->alpha = optcl_optimizer_lookahead_alpha(f->opt);
+    TU_OK(optcl_optimizer_plateau_state(f->opt, &s->plateau), "plateau");
+}
+
+bool fw_same_values(const fw_snap *a, const fw_snap *b, size_t first, size_t last, size_t begin,
+                    size_t end)
+{
+    for (size_t r = first; r < last; r++)
+        if (memcmp(a->v[r] + begin, b->v[r] + begin, (end - begin) * sizeof(float)) != 0)
+            return false;
+    return true;
+}
+
+bool fw_same_snap(const fw_snap *a, const fw_snap *b)
+{
+    return a->roles == b->roles && fw_same_values(a, b, 0, a->roles, 0, FW_NUMEL) &&
+           a->steps == b->steps && memcmp(a->lr, b->lr, sizeof a->lr) == 0 &&
+           memcmp(&a->alpha, &b->alpha, sizeof a->alpha) == 0 &&
+           memcmp(&a->plateau, &b->plateau, sizeof a->plateau) == 0;
+}

@@ -1,0 +1,87 @@
+/* fault_walk.h — what the fault-injection suites share: the walk (run a scenario once to count
+ * its calls, then once per call with that call failing, checking each outcome), a small
+ * optimizer to walk over, and bit-exact snapshots of everything a failure must leave alone. */
+#ifndef OPTCL_FAULT_WALK_H
+#define OPTCL_FAULT_WALK_H
+
+#include "fault_seam.h"
+#include "testutil.h"
+
+/* Three tensors in two groups: "w" (5, 7) in group 0, "b" (5) and the scalar "s" in group 1. */
+extern const optcl_tensor_spec fw_specs[];
+#define FW_NTENSORS 3
+#define FW_NUMEL (35 + 5 + 1)
+#define FW_GROUP0_END 35 /* packed: group 0 is [0, 35), group 1 [35, FW_NUMEL) */
+#define FW_ROLES 5       /* parameters and up to four states */
+
+/* One scenario. setup and teardown run unarmed around each run; check gets the run's status
+ * and the fault (NULL in the counting run, which must succeed). */
+typedef struct fw_walk {
+    const char *name;
+    void *fx;
+    void (*setup)(void *fx);
+    optcl_status (*run)(void *fx);
+    void (*check)(void *fx, optcl_status st, const fault_shot *shot);
+    void (*teardown)(void *fx);
+    /* Calls whose failure the scenario absorbs by design, finishing correctly without them
+     * (space-separated names; see the FW_ABSORB_ lists). */
+    const char *absorbs;
+} fw_walk;
+
+/* What scenarios may absorb. Creating: the build log (shown only after a failed build),
+ * platform and device names and types while listing devices (a device is chosen without them;
+ * clGetDeviceInfo asking for what the layout needs fails the create, and then the status is
+ * checked). Writing: the new file's permissions, closing the folder after its sync, the scan that removes
+ * abandoned temporaries first (best effort: a failure only leaves a stray file). Reading:
+ * closing a read-only stream, the file's size (it is then read like a pipe). */
+#define FW_ABSORB_CREATE "clGetProgramBuildInfo clGetPlatformInfo clGetDeviceInfo"
+#define FW_ABSORB_WRITE "fchmod close opendir readdir openat unlinkat"
+#define FW_ABSORB_READ "fclose fstat"
+
+/* Counts the scenario's calls (N), then runs it N more times with call n failing. Each time
+ * the status must be the failed call's (OPTCL_ERROR_IO for a file operation,
+ * OPTCL_ERROR_BUILD_FAILED for clBuildProgram, the OpenCL status otherwise, a callback's own)
+ * or success where absorbed, and no OpenCL object may outlive teardown. Prints a line. */
+void fw_walk_all(const fw_walk *w);
+void fw_no_teardown(void *fx);
+/* Whether the OpenCL walks are skipped (after printing why): no device and
+ * OPTCL_TEST_ALLOW_NO_DEVICE=1 (tu_opencl_missing), or OPTCL_DEVICE=reference, which turns the
+ * default context into a reference one that makes no OpenCL call to fail. */
+bool fw_opencl_skipped(void);
+/* Prints the suite's totals; call after the tests. */
+void fw_summary(void);
+
+/* An optimizer over fw_specs. */
+typedef struct fw_fixture {
+    optcl_context *ctx;
+    optcl_params *params;
+    optcl_optimizer *opt;
+} fw_fixture;
+
+/* Adam with AMSGrad, Lookahead (k = 2), two groups and a plateau: four state buffers, one launch
+ * per group, a sync launch every second step. */
+optcl_optimizer_config fw_rich_config(void);
+/* FW_NUMEL pseudo-random floats in [lo, 1). */
+void fw_fill(float *x, uint64_t seed, float lo);
+/* Creates the parameter set and optimizer on ctx with random parameters, gradients and
+ * states (states >= 0, as Adam's second moments must be). */
+void fw_fixture_open(fw_fixture *f, optcl_context *ctx, const optcl_optimizer_config *c);
+/* Destroys the optimizer and parameter set; the context too when own_ctx. */
+void fw_fixture_close(fw_fixture *f, bool own_ctx);
+
+/* Everything a failed call must leave alone. */
+typedef struct fw_snap {
+    float v[FW_ROLES][FW_NUMEL]; /* parameters, then each state */
+    size_t roles;
+    uint64_t steps;
+    double lr[2], alpha;
+    optcl_plateau_state plateau;
+} fw_snap;
+
+void fw_take(const fw_fixture *f, fw_snap *s);
+/* Bit for bit: roles [first, last) over the packed elements [begin, end). */
+bool fw_same_values(const fw_snap *a, const fw_snap *b, size_t first, size_t last, size_t begin,
+                    size_t end);
+bool fw_same_snap(const fw_snap *a, const fw_snap *b);
+
+#endif

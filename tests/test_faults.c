@@ -1,0 +1,366 @@
+/* test_faults.c — fault injection (issue 6, item 3), OpenCL objects and steps: every OpenCL
+ * call made while creating contexts, parameter sets and optimizers (also around the caller's
+ * own cl_context and buffers) and while stepping (Lookahead's first step, its sync, its α
+ * search) fails in turn, the n-th for n = 1 … N (fault_walk.h). Each time the status is the
+ * failed call's, no OpenCL object leaks (host memory: LeakSanitizer in the ASan build), a
+ * failed create can simply be tried again, and a failed step leaves the optimizer as it was or
+ * as documented at optcl_optimizer_step. test_faults_files.c walks checkpoints and files. */
+#include "fault_walk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- creating (or wrapping) a context, a parameter set and an optimizer ---------------------- */
+
+typedef enum create_kind {
+    CREATE_ALL,       /* a new context each run: device choice, queue, program builds */
+    CREATE_ON_SHARED, /* on one context whose program cache already holds the kernels */
+    CREATE_WRAPPED    /* optcl_context_wrap and optcl_params_wrap of the caller's objects */
+} create_kind;
+
+typedef struct create_fx {
+    create_kind kind;
+    optcl_optimizer_config config;
+    optcl_context *shared; /* CREATE_ON_SHARED, CREATE_WRAPPED */
+    cl_mem user[2];        /* CREATE_WRAPPED: the caller's parameter and gradient buffers */
+    fw_fixture f;
+    char message[512];
+} create_fx;
+
+static optcl_status create_context(create_fx *fx)
+{
+    const optcl_context *s = fx->shared;
+    switch (fx->kind) {
+    case CREATE_ALL:
+        return optcl_context_create(NULL, &fx->f.ctx, fx->message, sizeof fx->message);
+    case CREATE_WRAPPED:
+        return optcl_context_wrap(optcl_context_cl_context(s), optcl_context_cl_device(s),
+                                  optcl_context_cl_queue(s), &fx->f.ctx, fx->message,
+                                  sizeof fx->message);
+    default:
+        fx->f.ctx = fx->shared;
+        return OPTCL_SUCCESS;
+    }
+}
+
+static optcl_status create_params(create_fx *fx)
+{
+    if (fx->kind == CREATE_WRAPPED)
+        return optcl_params_wrap(fx->f.ctx, fw_specs, FW_NTENSORS, fx->user[0], fx->user[1],
+                                 &fx->f.params);
+    return optcl_params_create(fx->f.ctx, fw_specs, FW_NTENSORS, &fx->f.params);
+}
+
+static void create_setup(void *p)
+{
+    create_fx *fx = p;
+    fx->f = (fw_fixture){0};
+    fx->message[0] = '\0';
+}
+
+/* Each handle holds rubbish until its create runs: a failed create must set it to NULL. */
+static char rubbish;
+#define RUBBISH(type) ((type *)(void *)&rubbish)
+
+static optcl_status create_run(void *p)
+{
+    create_fx *fx = p;
+    fx->f = (fw_fixture){RUBBISH(optcl_context), RUBBISH(optcl_params), RUBBISH(optcl_optimizer)};
+    optcl_status st = create_context(fx);
+    if (st == OPTCL_SUCCESS)
+        st = create_params(fx);
+    else
+        fx->f.params = NULL; /* not reached */
+    if (st == OPTCL_SUCCESS)
+        st = optcl_optimizer_create(fx->f.params, &fx->config, &fx->f.opt);
+    else
+        fx->f.opt = NULL;
+    return st;
+}
+
+/* A failed create leaves no handle and a message, and the next try succeeds: nothing cached or
+ * counted on the way is left half-made. The result steps. */
+static void create_check(void *p, optcl_status st, const fault_shot *shot)
+{
+    create_fx *fx = p;
+    (void)shot;
+    if (st != OPTCL_SUCCESS) {
+        assert_true(fx->f.ctx != RUBBISH(optcl_context));
+        assert_true(fx->f.params != RUBBISH(optcl_params));
+        assert_null(fx->f.opt);
+        const char *message = fx->f.ctx ? optcl_context_message(fx->f.ctx) : fx->message;
+        assert_true(message[0] != '\0');
+    }
+    if (!fx->f.ctx)
+        TU_OK(create_context(fx), fx->message);
+    if (!fx->f.params)
+        TU_OK(create_params(fx), optcl_context_message(fx->f.ctx));
+    if (!fx->f.opt)
+        TU_OK(optcl_optimizer_create(fx->f.params, &fx->config, &fx->f.opt),
+              optcl_context_message(fx->f.ctx));
+    TU_OK(optcl_optimizer_step(fx->f.opt, 0, NULL, NULL), optcl_optimizer_message(fx->f.opt));
+    TU_OK(optcl_context_finish(fx->f.ctx), "finish");
+}
+
+static void create_teardown(void *p)
+{
+    create_fx *fx = p;
+    fw_fixture_close(&fx->f, fx->kind != CREATE_ON_SHARED);
+}
+
+static void create_walk(create_fx *fx, const char *name)
+{
+    fw_walk w = {
+        name, fx, create_setup, create_run, create_check, create_teardown, FW_ABSORB_CREATE};
+    fw_walk_all(&w);
+}
+
+/* Every algorithm with the options that change its buffers and kernel arguments. */
+static optcl_optimizer_config algorithm_config(optcl_algorithm a)
+{
+    optcl_optimizer_config c = optcl_optimizer_config_default(a);
+    c.sgd.momentum = 0.9;
+    c.sgd.nesterov = 1;
+    c.adam.amsgrad = a == OPTCL_ADAM;
+    c.rmsprop.centered = 1;
+    c.rmsprop.momentum = 0.5;
+    return c;
+}
+
+static void create_opencl(void **state)
+{
+    (void)state;
+    if (fw_opencl_skipped())
+        return;
+    /* The whole path once, with Lookahead's second program and kernel. */
+    create_fx fx = {.kind = CREATE_ALL, .config = algorithm_config(OPTCL_SGD)};
+    fx.config.lookahead.k = 2;
+    create_walk(&fx, "create sgd+lookahead");
+
+    /* Each algorithm's buffers and kernel on a context that has built its program. */
+    static const char *const names[] = {"create sgd nesterov", "create adam amsgrad",
+                                        "create adamw", "create rmsprop centered", "create rprop"};
+    fx = (create_fx){.kind = CREATE_ON_SHARED, .shared = tu_context(OPTCL_BACKEND_OPENCL)};
+    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
+        fx.config = algorithm_config((optcl_algorithm)a);
+        create_setup(&fx);
+        assert_int_equal(create_run(&fx), OPTCL_SUCCESS); /* builds and caches the program */
+        create_teardown(&fx);
+        create_walk(&fx, names[a]);
+    }
+
+    /* The caller's cl_context, queue and buffers. */
+    size_t total = 0;
+    TU_OK(optcl_params_layout(fx.shared, fw_specs, FW_NTENSORS, NULL, &total), "layout");
+    for (int r = 0; r < 2; r++) {
+        cl_int err = CL_SUCCESS;
+        fx.user[r] = clCreateBuffer(optcl_context_cl_context(fx.shared), CL_MEM_READ_WRITE,
+                                    total * sizeof(float), NULL, &err);
+        assert_int_equal(err, CL_SUCCESS);
+    }
+    fx.kind = CREATE_WRAPPED;
+    fx.config = algorithm_config(OPTCL_ADAM); /* each wrapped context builds its program */
+    create_walk(&fx, "wrap context+params");
+    for (int r = 0; r < 2; r++)
+        assert_int_equal(clReleaseMemObject(fx.user[r]), CL_SUCCESS);
+    assert_int_equal(optcl_context_destroy(fx.shared), OPTCL_SUCCESS);
+}
+
+/* ---- a step ---------------------------------------------------------------------------------- */
+
+typedef struct step_fx {
+    fw_fixture a;
+    char path[512];               /* the state to start from, reloaded before each run */
+    fw_snap before, inner, after; /* inner: the update without Lookahead's sync */
+    cl_event event;
+    long unchanged, partial;
+} step_fx;
+
+static void step_setup(void *p)
+{
+    step_fx *fx = p;
+    TU_OK(optcl_checkpoint_load(fx->a.opt, fx->path), optcl_optimizer_message(fx->a.opt));
+    fw_snap now;
+    fw_take(&fx->a, &now);
+    assert_true(fw_same_snap(&now, &fx->before));
+    fx->event = NULL;
+}
+
+static optcl_status step_run(void *p)
+{
+    step_fx *fx = p;
+    return optcl_optimizer_step(fx->a.opt, 0, NULL, &fx->event);
+}
+
+/* Lookahead's slow weights are unchanged, or — when the failed step was the first — may hold
+ * the parameters: the first step copies them there before its launches, and a first step
+ * always does so again. */
+static bool slow_kept(const fw_snap *now, const fw_snap *before)
+{
+    size_t slow = now->roles - 1;
+    return fw_same_values(now, before, slow, slow + 1, 0, FW_NUMEL) ||
+           (before->steps == 0 && memcmp(now->v[slow], before->v[0], sizeof now->v[0]) == 0);
+}
+
+/* A failed step changed nothing, or (a later launch failed after earlier ones were enqueued,
+ * see optcl_optimizer_step in host/optimizer.c) counted the step, with each group either updated or
+ * untouched, group 0 updated, and no Lookahead sync. A step that succeeded did exactly what it does
+ * without faults. */
+static void step_check(void *p, optcl_status st, const fault_shot *shot)
+{
+    step_fx *fx = p;
+    fw_snap now;
+    fw_take(&fx->a, &now);
+    if (!shot)
+        fx->after = now;
+    if (st == OPTCL_SUCCESS) {
+        bool opencl = optcl_context_backend(fx->a.ctx) == OPTCL_BACKEND_OPENCL;
+        assert_true((fx->event != NULL) == opencl); /* the reference backend has no events */
+        if (fx->event)
+            assert_int_equal(clReleaseEvent(fx->event), CL_SUCCESS);
+        assert_true(fw_same_snap(&now, &fx->after));
+        return;
+    }
+    assert_null(fx->event);
+    assert_true(optcl_optimizer_message(fx->a.opt)[0] != '\0');
+    assert_memory_equal(now.lr, fx->before.lr, sizeof now.lr);
+    assert_memory_equal(&now.alpha, &fx->before.alpha, sizeof now.alpha);
+    assert_memory_equal(&now.plateau, &fx->before.plateau, sizeof now.plateau);
+    size_t rule_roles = now.roles - 1;
+    assert_true(slow_kept(&now, &fx->before));
+    if (now.steps == fx->before.steps) {
+        assert_true(fw_same_values(&now, &fx->before, 0, rule_roles, 0, FW_NUMEL));
+        fx->unchanged++;
+        return;
+    }
+    assert_int_equal(now.steps, fx->before.steps + 1);
+    for (int g = 0; g < 2; g++) {
+        size_t begin = g ? FW_GROUP0_END : 0, end = g ? FW_NUMEL : FW_GROUP0_END;
+        bool updated = fw_same_values(&now, &fx->inner, 0, rule_roles, begin, end);
+        bool untouched = fw_same_values(&now, &fx->before, 0, rule_roles, begin, end);
+        if (!(updated || (untouched && g > 0)))
+            fail_msg("step failing at %s: group %d is neither updated nor untouched", shot->name,
+                     g);
+    }
+    fx->partial++;
+}
+
+/* The update without the sync, from the twin optimizer (no Lookahead, same rule and scalars,
+ * same cached program on the same context: the same bits). */
+static void inner_update(step_fx *fx, optcl_optimizer_config c)
+{
+    c.lookahead.k = 0;
+    fw_fixture twin;
+    fw_fixture_open(&twin, fx->a.ctx, &c);
+    for (uint64_t t = 0; t < fx->before.steps; t++)
+        TU_OK(optcl_optimizer_step(twin.opt, 0, NULL, NULL), "twin");
+    TU_OK(optcl_params_write(twin.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, fx->before.v[0], FW_NUMEL),
+          "twin");
+    for (size_t k = 0; k < optcl_optimizer_state_count(twin.opt); k++)
+        TU_OK(optcl_optimizer_write_state(twin.opt, optcl_optimizer_state_name(twin.opt, k),
+                                          OPTCL_ALL, fx->before.v[k + 1], FW_NUMEL),
+              "twin");
+    TU_OK(optcl_optimizer_step(twin.opt, 0, NULL, NULL), "twin");
+    fw_take(&twin, &fx->inner);
+    fw_fixture_close(&twin, false);
+}
+
+/* Lookahead's α search evaluates this loss; it fails in turn too, and so do its reads. */
+static optcl_status sum_of_squares(void *user, optcl_params *params, double *loss)
+{
+    (void)user;
+    if (fault_user("loss", OPTCL_ERROR_NOT_FOUND))
+        return OPTCL_ERROR_NOT_FOUND;
+    float x[FW_NUMEL];
+    optcl_status st = optcl_params_read(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, x, FW_NUMEL);
+    *loss = 0.0;
+    for (size_t i = 0; i < FW_NUMEL; i++)
+        *loss += (double)x[i] * x[i];
+    return st;
+}
+
+static void step_walk(step_fx *fx, const optcl_optimizer_config *c, const char *file,
+                      const char *name)
+{
+    tu_path_in(fx->path, sizeof fx->path, file);
+    TU_OK(optcl_checkpoint_save(fx->a.opt, fx->path), optcl_optimizer_message(fx->a.opt));
+    fw_take(&fx->a, &fx->before);
+    inner_update(fx, *c);
+    fx->unchanged = fx->partial = 0;
+    fw_walk w = {name, fx, step_setup, step_run, step_check, fw_no_teardown, ""};
+    fw_walk_all(&w);
+    print_message("[ FAULTS   ] %-28s %ld failed steps changed nothing, %ld counted a partial "
+                  "step\n",
+                  "", fx->unchanged, fx->partial);
+    /* On OpenCL some failures come before the first launch; the loss only after them. */
+    bool opencl = optcl_context_backend(fx->a.ctx) == OPTCL_BACKEND_OPENCL;
+    assert_true(fx->partial > 0 && (fx->unchanged > 0 || !opencl));
+    TU_OK(optcl_checkpoint_load(fx->a.opt, fx->path), "reload");
+}
+
+/* The first step copies the slow weights; the second syncs, then with the α search. The
+ * reference backend makes no OpenCL call: there only the search's loss can fail. */
+static void step_walks(optcl_backend backend)
+{
+    optcl_optimizer_config c = fw_rich_config();
+    step_fx fx = {0};
+    fw_fixture_open(&fx.a, tu_context(backend), &c);
+    bool opencl = backend == OPTCL_BACKEND_OPENCL;
+    if (opencl)
+        step_walk(&fx, &c, "step0.safetensors", "step 1 (lookahead init)");
+    TU_OK(optcl_optimizer_step(fx.a.opt, 0, NULL, NULL), "step");
+    if (opencl)
+        step_walk(&fx, &c, "step1.safetensors", "step 2 (lookahead sync)");
+    /* A large lr, so that the search's last blend (α = 1) does not give the fast weights back
+     * bit for bit: a failed sync must restore them. */
+    static const optcl_group_config large[2] = {{0.3, -1.0}, {0.3, 0.0}};
+    c.groups = large;
+    TU_OK(optcl_optimizer_set_lr(fx.a.opt, -1, 0.3), "lr");
+    TU_OK(optcl_optimizer_set_lookahead_search(fx.a.opt, sum_of_squares, NULL, 3), "search");
+    step_walk(&fx, &c, "step1.safetensors",
+              opencl ? "step 2 (alpha search)" : "step 2 (alpha search, ref.)");
+    fw_fixture_close(&fx.a, true);
+}
+
+/* With the gradient guard the device counts the step in its reduction; a failure before the
+ * first group's launch must take that back (nothing changed), a later one is a partial step. */
+static void guarded_step_walks(void)
+{
+    optcl_optimizer_config c = fw_rich_config();
+    c.max_norm = 0.5;
+    c.nonfinite = OPTCL_NONFINITE_SKIP;
+    step_fx fx = {0};
+    fw_fixture_open(&fx.a, tu_context(OPTCL_BACKEND_OPENCL), &c);
+    step_walk(&fx, &c, "guard0.safetensors", "guarded step 1 (lookahead init)");
+    TU_OK(optcl_optimizer_step(fx.a.opt, 0, NULL, NULL), "step");
+    step_walk(&fx, &c, "guard1.safetensors", "guarded step 2 (lookahead sync)");
+    fw_fixture_close(&fx.a, true);
+}
+
+static void step_opencl(void **state)
+{
+    (void)state;
+    if (fw_opencl_skipped())
+        return;
+    step_walks(OPTCL_BACKEND_OPENCL);
+    guarded_step_walks();
+}
+
+static void step_reference(void **state)
+{
+    (void)state;
+    step_walks(OPTCL_BACKEND_REFERENCE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(create_opencl),
+        cmocka_unit_test(step_opencl),
+        cmocka_unit_test(step_reference),
+    };
+    int failed = cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
+    fw_summary();
+    return failed;
+}

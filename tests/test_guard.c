@@ -1,0 +1,411 @@
+/* test_guard.c — the gradient guard on both backends: nonfinite = SKIP leaves parameters, state
+ * and the step count bit-identical and counts the skip (a run with bad steps equals the run
+ * without those calls); PROPAGATE lets NaN through as PyTorch does; max_norm scales the
+ * gradient by exactly the reported coefficient; the device decides without blocking the host;
+ * the count survives the ring of scalar rows, set_lr and checkpoints. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 1000 /* two tensors, two groups */
+#define STEPS 40
+
+typedef struct rig {
+    optcl_context *ctx;
+    optcl_params *params;
+    optcl_optimizer *opt;
+} rig;
+
+static const optcl_tensor_spec specs[] = {
+    {.name = "w", .ndim = 2, .shape = {30, 20}, .group = 0},
+    {.name = "b", .ndim = 1, .shape = {400}, .group = 1},
+};
+
+static rig make_rig(optcl_backend backend, const optcl_optimizer_config *config)
+{
+    rig r = {tu_context(backend), NULL, NULL};
+    TU_OK(optcl_params_create(r.ctx, specs, 2, &r.params), optcl_context_message(r.ctx));
+    float p0[N];
+    uint64_t seed = 7;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    TU_OK(optcl_params_write(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, N), "write p0");
+    TU_OK(optcl_optimizer_create(r.params, config, &r.opt), optcl_context_message(r.ctx));
+    return r;
+}
+
+static void free_rig(rig *r)
+{
+    assert_int_equal(optcl_optimizer_destroy(r->opt), OPTCL_SUCCESS);
+    assert_int_equal(optcl_params_destroy(r->params), OPTCL_SUCCESS);
+    assert_int_equal(optcl_context_destroy(r->ctx), OPTCL_SUCCESS);
+}
+
+/* Step t's gradient; bad steps carry one NaN, +Inf or −Inf somewhere. */
+static void gradient(float *g, int t, bool bad)
+{
+    uint64_t seed = 1000u + (uint64_t)t;
+    tu_fill_random(g, N, &seed, -2.0f, 2.0f);
+    if (bad) {
+        const float poison[] = {NAN, INFINITY, -INFINITY};
+        g[(size_t)(t * 37) % N] = poison[t % 3];
+    }
+}
+
+static void step_with(rig *r, int t, bool bad)
+{
+    float g[N];
+    gradient(g, t, bad);
+    TU_OK(optcl_params_write(r->params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "write g");
+    TU_OK(optcl_optimizer_step(r->opt, 0, NULL, NULL), optcl_optimizer_message(r->opt));
+}
+
+/* Parameters then every state buffer, packed: (1 + states) × N floats. */
+static float *snapshot(rig *r, size_t *count)
+{
+    size_t k = 1 + optcl_optimizer_state_count(r->opt);
+    float *v = malloc(k * N * sizeof *v);
+    assert_non_null(v);
+    TU_OK(optcl_params_read(r->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, v, N), "read params");
+    for (size_t s = 1; s < k; s++)
+        TU_OK(optcl_optimizer_read_state(r->opt, optcl_optimizer_state_name(r->opt, s - 1),
+                                         OPTCL_ALL, v + s * N, N),
+              optcl_optimizer_message(r->opt));
+    *count = k * N;
+    return v;
+}
+
+static void assert_same_bits(const float *a, const float *b, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof(float)) != 0)
+            fail_msg("%s: element %zu is %.9g, expected %.9g", what, i, (double)a[i], (double)b[i]);
+}
+
+static optcl_optimizer_config skipping(optcl_algorithm algo)
+{
+    optcl_optimizer_config c = optcl_optimizer_config_default(algo);
+    c.nonfinite = OPTCL_NONFINITE_SKIP;
+    return c;
+}
+
+static const optcl_backend backends[] = {OPTCL_BACKEND_REFERENCE, OPTCL_BACKEND_OPENCL};
+
+/* The configurations whose steps depend on the count: bias corrections, first-step rules, a
+ * schedule, Lookahead's cycle — and clipping on top of skipping. */
+static size_t count_sensitive(optcl_optimizer_config *out)
+{
+    size_t n = 0;
+    out[n++] = skipping(OPTCL_ADAM);
+    out[n] = skipping(OPTCL_SGD);
+    out[n].sgd.momentum = 0.9;
+    out[n].schedule = optcl_schedule_default(OPTCL_SCHEDULE_COSINE);
+    out[n++].schedule.t_max = 25;
+    out[n] = skipping(OPTCL_RPROP);
+    out[n++].lookahead.k = 3;
+    out[n] = skipping(OPTCL_ADAMW);
+    out[n].max_norm = 5.0;
+    out[n].adam.amsgrad = 1;
+    out[n++].lookahead.k = 4;
+    out[n] = skipping(OPTCL_RMSPROP);
+    out[n].rmsprop.centered = 1;
+    out[n++].schedule = optcl_schedule_default(OPTCL_SCHEDULE_EXPONENTIAL);
+    return n;
+}
+
+/* A skipped step changes nothing, the run with bad steps equals the run without those calls,
+ * and the account says how many were skipped. Step 0 is bad too: first-step rules wait. */
+static void skip_equals_omitting_the_call(void **state)
+{
+    (void)state;
+    static const bool bad[STEPS] = {[0] = true, [5] = true, [6] = true, [13] = true, [39] = true};
+    optcl_optimizer_config configs[8];
+    size_t nc = count_sensitive(configs);
+    for (size_t b = 0; b < 2; b++) {
+        if (backends[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+            continue;
+        for (size_t k = 0; k < nc; k++) {
+            rig with = make_rig(backends[b], &configs[k]);
+            rig without = make_rig(backends[b], &configs[k]);
+            size_t n_before = 0, n_after = 0;
+            uint64_t taken = 0;
+            for (int t = 0; t < STEPS; t++) {
+                float *before = t == 13 ? snapshot(&with, &n_before) : NULL;
+                step_with(&with, t, bad[t]);
+                if (before) { /* a bad step leaves every bit as it was */
+                    float *after = snapshot(&with, &n_after);
+                    assert_same_bits(after, before, n_before, "after a skipped step");
+                    free(after);
+                    free(before);
+                }
+                if (!bad[t])
+                    step_with(&without, t, false), taken++;
+            }
+            size_t n1 = 0, n2 = 0;
+            float *a = snapshot(&with, &n1), *e = snapshot(&without, &n2);
+            assert_int_equal(n1, n2);
+            assert_same_bits(a, e, n1, optcl_algorithm_name(configs[k].algorithm));
+            free(a);
+            free(e);
+            optcl_guard_stats gs;
+            TU_OK(optcl_optimizer_guard_stats(with.opt, &gs), optcl_optimizer_message(with.opt));
+            assert_int_equal(gs.steps, taken);
+            assert_int_equal(gs.skipped, STEPS - taken);
+            assert_int_equal(optcl_optimizer_step_count(with.opt), taken);
+            free_rig(&with);
+            free_rig(&without);
+        }
+    }
+}
+
+/* PyTorch's behaviour by default: the NaN reaches the parameters, and nothing is skipped. */
+static void propagate_is_the_default(void **state)
+{
+    (void)state;
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    assert_int_equal(c.nonfinite, OPTCL_NONFINITE_PROPAGATE);
+    assert_true(c.max_norm == 0.0);
+    c.max_norm = 1.0; /* a guard that clips but does not skip */
+    for (size_t b = 0; b < 2; b++) {
+        if (backends[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+            continue;
+        rig r = make_rig(backends[b], &c);
+        step_with(&r, 3, true);
+        float p[N];
+        TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p, N), "read");
+        /* clip_grad_norm_ with a NaN norm scales every gradient by NaN */
+        for (size_t i = 0; i < N; i++)
+            assert_true(isnan(p[i]));
+        optcl_guard_stats gs;
+        TU_OK(optcl_optimizer_guard_stats(r.opt, &gs), optcl_optimizer_message(r.opt));
+        assert_int_equal(gs.steps, 1);
+        assert_int_equal(gs.skipped, 0);
+        assert_true(isnan(gs.last_norm) || isinf(gs.last_norm));
+        free_rig(&r);
+    }
+}
+
+/* With max_norm the step equals an unguarded step on the gradient times the reported
+ * coefficient (one float multiply, as clip_grad_norm_'s mul_), bit for bit, and the norm is
+ * the gradient's L2 norm. */
+static void clipping_scales_by_the_reported_coefficient(void **state)
+{
+    (void)state;
+    const double max_norms[] = {0.5, 10.0, 1e6}; /* clipped hard, a little, not at all */
+    for (size_t b = 0; b < 2; b++) {
+        if (backends[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+            continue;
+        for (size_t m = 0; m < 3; m++) {
+            optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+            c.lr = 0.01;
+            rig plain = make_rig(backends[b], &c);
+            c.max_norm = max_norms[m];
+            rig clipped = make_rig(backends[b], &c);
+            for (int t = 0; t < 5; t++) {
+                float g[N];
+                gradient(g, t, false);
+                double sum = 0.0;
+                for (size_t i = 0; i < N; i++)
+                    sum += (double)g[i] * g[i];
+                TU_OK(optcl_params_write(clipped.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+                TU_OK(optcl_optimizer_step(clipped.opt, 0, NULL, NULL), "step");
+                optcl_guard_stats gs;
+                TU_OK(optcl_optimizer_guard_stats(clipped.opt, &gs), "stats");
+                assert_true(fabs(gs.last_norm - sqrt(sum)) <= 1e-5 * sqrt(sum));
+                double expected = fmin(1.0, max_norms[m] / (sqrt(sum) + 1e-6));
+                assert_true(fabs(gs.last_clip_coef - expected) <= 1e-5 * expected);
+                for (size_t i = 0; i < N; i++)
+                    g[i] = g[i] * (float)gs.last_clip_coef;
+                TU_OK(optcl_params_write(plain.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+                TU_OK(optcl_optimizer_step(plain.opt, 0, NULL, NULL), "step");
+            }
+            size_t n1 = 0, n2 = 0;
+            float *a = snapshot(&clipped, &n1), *e = snapshot(&plain, &n2);
+            assert_same_bits(a, e, n1, "clipped step");
+            free(a);
+            free(e);
+            free_rig(&plain);
+            free_rig(&clipped);
+        }
+    }
+}
+
+/* The device decides: steps enqueued behind an event that has not fired all return at once
+ * (a host round trip would wait forever), and the results are right once it fires. */
+static void steps_do_not_wait_for_the_device(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    optcl_optimizer_config c = skipping(OPTCL_ADAM);
+    c.max_norm = 3.0;
+    rig dev = make_rig(OPTCL_BACKEND_OPENCL, &c);
+    rig ref = make_rig(OPTCL_BACKEND_REFERENCE, &c);
+    cl_int err = CL_SUCCESS;
+    cl_event gate = clCreateUserEvent(optcl_context_cl_context(dev.ctx), &err);
+    assert_int_equal(err, CL_SUCCESS);
+    float g[N];
+    gradient(g, 0, false);
+    /* Every step reads the same gradient buffer, written once behind the gate. */
+    TU_OK(optcl_params_write(dev.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+    TU_OK(optcl_params_write(ref.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+    for (int t = 0; t < 100; t++)
+        TU_OK(optcl_optimizer_step(dev.opt, t == 0 ? 1 : 0, t == 0 ? &gate : NULL, NULL),
+              optcl_optimizer_message(dev.opt));
+    assert_int_equal(clSetUserEventStatus(gate, CL_COMPLETE), CL_SUCCESS);
+    clReleaseEvent(gate);
+    for (int t = 0; t < 100; t++)
+        TU_OK(optcl_optimizer_step(ref.opt, 0, NULL, NULL), "step");
+    assert_int_equal(optcl_optimizer_step_count(dev.opt), 100);
+    size_t n1 = 0, n2 = 0;
+    float *a = snapshot(&dev, &n1), *e = snapshot(&ref, &n2);
+    assert_same_bits(a, e, n1, "OpenCL after 100 unsynchronised steps");
+    free(a);
+    free(e);
+    free_rig(&dev);
+    free_rig(&ref);
+}
+
+/* Far more steps than the ring of scalar rows holds, skips among them, an lr change and a
+ * plateau report in the middle: the backends agree bit for bit and count alike. */
+static void long_runs_and_lr_changes(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    optcl_optimizer_config c = skipping(OPTCL_ADAM);
+    c.plateau = optcl_plateau_config_default();
+    c.plateau.enabled = 1;
+    c.plateau.patience = 0;
+    rig r[2] = {make_rig(OPTCL_BACKEND_REFERENCE, &c), make_rig(OPTCL_BACKEND_OPENCL, &c)};
+    for (int t = 0; t < 700; t++) {
+        for (int k = 0; k < 2; k++) {
+            step_with(&r[k], t % 50, t % 97 == 5);
+            if (t == 300)
+                TU_OK(optcl_optimizer_set_lr(r[k].opt, -1, 0.002), "set_lr");
+            if (t == 400 || t == 401)
+                TU_OK(optcl_optimizer_report_metric(r[k].opt, 1.0), "report");
+        }
+    }
+    size_t n1 = 0, n2 = 0;
+    float *a = snapshot(&r[1], &n1), *e = snapshot(&r[0], &n2);
+    assert_same_bits(a, e, n1, "OpenCL after 700 steps");
+    free(a);
+    free(e);
+    optcl_guard_stats s0, s1;
+    TU_OK(optcl_optimizer_guard_stats(r[0].opt, &s0), "stats");
+    TU_OK(optcl_optimizer_guard_stats(r[1].opt, &s1), "stats");
+    assert_int_equal(s0.skipped, 8); /* t = 5, 102, …, 684 */
+    assert_int_equal(s1.skipped, s0.skipped);
+    assert_int_equal(s1.steps, 700 - s0.skipped);
+    assert_int_equal(s0.steps, s1.steps);
+    free_rig(&r[0]);
+    free_rig(&r[1]);
+}
+
+/* The skipped count and the step count travel in checkpoints; a resumed run continues bit for
+ * bit; a checkpoint without a guard does not load into a guarded optimizer. */
+static void checkpoints_keep_the_account(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/guard.safetensors", dir);
+    optcl_optimizer_config c = skipping(OPTCL_ADAM);
+    c.max_norm = 2.0;
+    for (size_t b = 0; b < 2; b++) {
+        if (backends[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+            continue;
+        rig whole = make_rig(backends[b], &c), first = make_rig(backends[b], &c);
+        for (int t = 0; t < 20; t++) {
+            step_with(&whole, t, t % 7 == 2);
+            if (t < 10)
+                step_with(&first, t, t % 7 == 2);
+        }
+        TU_OK(optcl_checkpoint_save(first.opt, path), optcl_optimizer_message(first.opt));
+        rig second = make_rig(backends[b], &c);
+        TU_OK(optcl_checkpoint_load(second.opt, path), optcl_optimizer_message(second.opt));
+        optcl_guard_stats gs;
+        TU_OK(optcl_optimizer_guard_stats(second.opt, &gs), "stats");
+        assert_int_equal(gs.steps, 8);
+        assert_int_equal(gs.skipped, 2);
+        for (int t = 10; t < 20; t++)
+            step_with(&second, t, t % 7 == 2);
+        size_t n1 = 0, n2 = 0;
+        float *a = snapshot(&second, &n1), *e = snapshot(&whole, &n2);
+        assert_same_bits(a, e, n1, "resumed run");
+        free(a);
+        free(e);
+        TU_OK(optcl_optimizer_guard_stats(second.opt, &gs), "stats");
+        assert_int_equal(gs.skipped, 3);
+
+        optcl_optimizer_config plain = optcl_optimizer_config_default(OPTCL_ADAM);
+        rig other = make_rig(backends[b], &plain);
+        assert_int_equal(optcl_checkpoint_load(other.opt, path), OPTCL_ERROR_INVALID_ARGUMENT);
+        assert_non_null(strstr(optcl_optimizer_message(other.opt), "max_norm"));
+        free_rig(&other);
+        free_rig(&whole);
+        free_rig(&first);
+        free_rig(&second);
+    }
+    tu_remove_tree(dir);
+    free(dir);
+}
+
+static optcl_status never_called(void *user, optcl_params *params, double *loss)
+{
+    (void)user, (void)params, (void)loss;
+    fail_msg("the α search ran although it was refused");
+    return OPTCL_SUCCESS;
+}
+
+static void bad_configurations_are_refused(void **state)
+{
+    (void)state;
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_REFERENCE);
+    optcl_params *params = NULL;
+    TU_OK(optcl_params_create(ctx, specs, 2, &params), optcl_context_message(ctx));
+    optcl_optimizer *opt = NULL;
+    const double bad_norms[] = {-1.0, NAN, INFINITY};
+    for (size_t i = 0; i < 3; i++) {
+        optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+        c.max_norm = bad_norms[i];
+        assert_int_equal(optcl_optimizer_create(params, &c, &opt), OPTCL_ERROR_INVALID_ARGUMENT);
+        assert_non_null(strstr(optcl_context_message(ctx), "max_norm"));
+        assert_null(opt);
+    }
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    c.nonfinite = (optcl_nonfinite)7;
+    assert_int_equal(optcl_optimizer_create(params, &c, &opt), OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_context_message(ctx), "nonfinite"));
+    /* The α search needs the count on the host each step: refused with a guard. */
+    c = skipping(OPTCL_SGD);
+    c.lookahead.k = 2;
+    TU_OK(optcl_optimizer_create(params, &c, &opt), optcl_context_message(ctx));
+    assert_int_equal(optcl_optimizer_set_lookahead_search(opt, NULL, NULL, 0), OPTCL_SUCCESS);
+    assert_int_equal(optcl_optimizer_set_lookahead_search(opt, never_called, NULL, 4),
+                     OPTCL_ERROR_UNSUPPORTED);
+    assert_non_null(strstr(optcl_optimizer_message(opt), "guard"));
+    optcl_guard_stats gs;
+    assert_int_equal(optcl_optimizer_guard_stats(opt, NULL), OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_optimizer_guard_stats(NULL, &gs), OPTCL_ERROR_NULL_POINTER);
+    optcl_optimizer_destroy(opt);
+    optcl_params_destroy(params);
+    optcl_context_destroy(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(skip_equals_omitting_the_call),
+        cmocka_unit_test(propagate_is_the_default),
+        cmocka_unit_test(clipping_scales_by_the_reported_coefficient),
+        cmocka_unit_test(steps_do_not_wait_for_the_device),
+        cmocka_unit_test(long_runs_and_lr_changes),
+        cmocka_unit_test(checkpoints_keep_the_account),
+        cmocka_unit_test(bad_configurations_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
