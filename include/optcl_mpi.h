@@ -12,8 +12,10 @@
  *   1. the gradient buffer is read to host memory and reduce-scattered (MPI_Reduce_scatter_block):
  *      each rank receives the mean over all ranks of its shard's gradients;
  *   2. the gradient guard (max_norm, nonfinite of the configuration) works on that mean: the
- *      global norm comes from the shards' sums of squares, and a NaN/Inf anywhere makes every
- *      rank skip the step together;
+ *      global norm comes from the shards' sums of squares (in double, so it may differ from
+ *      the single-process guard's float sum in the last bit), clipping uses the
+ *      single-process guard's formula, and a NaN/Inf anywhere makes every rank skip the step
+ *      together;
  *   3. an ordinary optcl optimizer — the update kernel of the configuration, on the shard's own
  *      parameter set — updates the shard;
  *   4. the updated shards are gathered (MPI_Allgather) and written into every rank's parameters.
@@ -125,12 +127,13 @@ OPTCL_API optcl_status optcl_mpi_optimizer_step_weighted(optcl_mpi_optimizer *op
 
 /* Steps taken (skipped steps do not count). */
 OPTCL_API uint64_t optcl_mpi_optimizer_step_count(const optcl_mpi_optimizer *opt);
-/* Steps skipped because of a NaN/Inf gradient (nonfinite = SKIP). */
-OPTCL_API uint64_t optcl_mpi_optimizer_skipped_count(const optcl_mpi_optimizer *opt);
-/* The 2-norm of the whole averaged gradient at the last step, before clipping, as a float (as
- * torch.nn.utils.clip_grad_norm_ returns it; +inf or NaN when an element was); 0 before the
- * first step. The same on every rank. */
-OPTCL_API double optcl_mpi_optimizer_last_norm(const optcl_mpi_optimizer *opt);
+/* The gradient guard's account, as optcl_optimizer_guard_stats: steps, steps skipped for a
+ * NaN/±Inf averaged gradient, the last step's global 2-norm of the averaged gradient before
+ * clipping (a float value; +inf or NaN when an element was; computed at every step, guard or
+ * not, 0 before the first) and the factor it was scaled by (1 without clipping). The same bits
+ * on every rank. Does not block. */
+OPTCL_API optcl_status optcl_mpi_optimizer_guard_stats(const optcl_mpi_optimizer *opt,
+                                                       optcl_guard_stats *stats);
 
 /* The lr the next step uses for a group, and a change of it from the next step on (group −1:
  * every group) — as optcl_optimizer_get_lr / set_lr. set_lr is local: call it on every rank

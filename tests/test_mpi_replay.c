@@ -1,8 +1,9 @@
 /* test_mpi_replay.c — `mpirun -np K optcl replay ... --distributed` (issue 8): with K = 2 and
  * 3 ranks every optimizer reproduces the single-process trajectory — bit for bit on the
  * reference backend, within the conformance tolerance on OpenCL — including a schedule,
- * ReduceLROnPlateau fed from --metrics, Lookahead, and a run stopped with --save-state and
- * resumed with --load-state; a bad input prints one line and fails on every rank. */
+ * ReduceLROnPlateau fed from --metrics, Lookahead, the gradient guard (NaN/Inf rows skipped;
+ * clipping within the tolerance), and a run stopped with --save-state and resumed with
+ * --load-state; a bad input prints one line and fails on every rank. */
 #include "testutil.h"
 
 #include <math.h>
@@ -14,7 +15,7 @@
 #define T 12
 #define ERR 16384
 
-static char g_p0[1024], g_grads[1024], g_metrics[1024], g_ga[1024], g_gb[1024];
+static char g_p0[1024], g_grads[1024], g_metrics[1024], g_ga[1024], g_gb[1024], g_nan[1024];
 
 static int setup(void **state)
 {
@@ -33,7 +34,13 @@ static int setup(void **state)
     tu_path_in(g_metrics, sizeof g_metrics, "metrics.npy");
     tu_path_in(g_ga, sizeof g_ga, "g_a.npy");
     tu_path_in(g_gb, sizeof g_gb, "g_b.npy");
+    tu_path_in(g_nan, sizeof g_nan, "g_nan.npy");
+    static float gn[T * N];
+    memcpy(gn, g, sizeof gn);
+    gn[3 * N + 7] = NAN;             /* step 4: in rank 0's shard */
+    gn[8 * N + N - 2] = INFINITY;    /* step 9: in the last rank's */
     return optcl_npy_write(g_p0, p0, s1, 1, msg, sizeof msg) ||
+                   optcl_npy_write(g_nan, gn, s2, 2, msg, sizeof msg) ||
                    optcl_npy_write(g_grads, g, s2, 2, msg, sizeof msg) ||
                    optcl_npy_write(g_metrics, m, sm, 1, msg, sizeof msg) ||
                    optcl_npy_write(g_ga, g, sa, 2, msg, sizeof msg) ||
@@ -134,6 +141,12 @@ static void test_every_optimizer_reference(void **state)
     same_trajectory("reference", ARGS("sgd", "--params", g_p0, "--grads", g_grads, "--metrics",
                                       g_metrics, "lr=0.1", "momentum=0.9", "schedule=plateau",
                                       "patience=1", "factor=0.5"), 1);
+    /* The gradient guard: the same steps skipped as by the single-process guard; clipping by a
+     * norm summed in double where one process sums in float, so the last bits may differ. */
+    same_trajectory("reference", ARGS("adam", "--params", g_p0, "--grads", g_nan, "lr=0.01",
+                                      "nonfinite=skip"), 1);
+    same_trajectory("reference", ARGS("sgd", "--params", g_p0, "--grads", g_nan, "lr=0.05",
+                                      "momentum=0.9", "clip_norm=5", "nonfinite=skip"), 0);
 }
 
 static void test_opencl(void **state)

@@ -75,6 +75,7 @@ optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const char *pat
                                   .step = optcl_optimizer_step_count(opt->shard),
                                   .skipped = opt->skipped,
                                   .last_norm = opt->last_norm,
+                                  .last_coef = opt->last_coef,
                                   .max_norm = opt->config.max_norm,
                                   .nonfinite = (int)opt->config.nonfinite};
         if (l->rank == 0)
@@ -170,6 +171,7 @@ optcl_status optcl_mpi_checkpoint_load(optcl_mpi_optimizer *opt, const char *pat
     opt->inner = inner;
     opt->skipped = m.skipped;
     opt->last_norm = m.last_norm;
+    opt->last_coef = m.last_coef;
     opt->config = *optcl_optimizer_config_get(shard);
     opt->config.max_norm = m.max_norm;
     opt->config.nonfinite = (optcl_nonfinite)m.nonfinite;

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +52,9 @@ optcl_status optcl_mpi__manifest_write(const char *path, const optcl_mpi__manife
         ok = fprintf(f,
                      MAGIC "\ngeneration %" PRIu64 "\nworld_size %" PRIu64 "\nnumel %" PRIu64
                            "\nshard_size %" PRIu64 "\nstep %" PRIu64 "\nskipped %" PRIu64
-                           "\nlast_norm %.17g\nmax_norm %.17g\nnonfinite %d\n",
+                           "\nlast_norm %.17g\nlast_clip_coef %.17g\nmax_norm %.17g\nnonfinite %d\n",
                      m->generation, m->world_size, m->numel, m->shard_size, m->step, m->skipped,
-                     m->last_norm, m->max_norm, m->nonfinite) > 0;
+                     m->last_norm, m->last_coef, m->max_norm, m->nonfinite) > 0;
     if (ok)
         ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     int saved = errno;
@@ -78,40 +79,53 @@ optcl_status optcl_mpi__manifest_write(const char *path, const optcl_mpi__manife
     return OPTCL_SUCCESS;
 }
 
-/* "key value" with a whole number, or a double for the real-valued keys. */
+/* The manifest's keys: whole numbers, or doubles (max_norm finite and ≥ 0, nonfinite 0 or 1). */
+typedef enum kind { WHOLE, REAL, GUARD_NORM, FLAG } kind;
+
+typedef struct key_entry {
+    const char *key;
+    kind kind;
+    size_t offset; /* into optcl_mpi__manifest */
+} key_entry;
+
+#define KEY(name, k) {#name, k, offsetof(optcl_mpi__manifest, name)}
+static const key_entry keys[] = {
+    KEY(generation, WHOLE), KEY(world_size, WHOLE), KEY(numel, WHOLE),
+    KEY(shard_size, WHOLE), KEY(step, WHOLE),       KEY(skipped, WHOLE),
+    KEY(last_norm, REAL),   {"last_clip_coef", REAL, offsetof(optcl_mpi__manifest, last_coef)},
+    KEY(max_norm, GUARD_NORM), KEY(nonfinite, FLAG),
+};
+#define KEY_COUNT (sizeof keys / sizeof keys[0])
+
+/* One "key value" line into m; 0 when it is not one of ours or its value is malformed. */
 static int parse_line(const char *line, optcl_mpi__manifest *m, unsigned *seen)
 {
-    static const char *keys[] = {"generation", "world_size", "numel",     "shard_size",
-                                 "step",       "skipped",    "last_norm", "max_norm",
-                                 "nonfinite"};
-    for (unsigned k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-        size_t n = strlen(keys[k]);
-        if (strncmp(line, keys[k], n) != 0 || line[n] != ' ')
+    for (unsigned k = 0; k < KEY_COUNT; k++) {
+        size_t n = strlen(keys[k].key);
+        if (strncmp(line, keys[k].key, n) != 0 || line[n] != ' ')
             continue;
         const char *v = line + n + 1;
-        char *end = NULL;
+        char *end = NULL, *field = (char *)m + keys[k].offset;
         errno = 0;
-        if (k == 6 || k == 7) {
+        if (keys[k].kind == REAL || keys[k].kind == GUARD_NORM) {
             double d = strtod(v, &end);
-            if (end == v || (*end && *end != '\n') || (k == 7 && !(isfinite(d) && d >= 0.0)))
+            if (end == v || (keys[k].kind == GUARD_NORM && !(isfinite(d) && d >= 0.0)))
                 return 0;
-            *(k == 6 ? &m->last_norm : &m->max_norm) = d;
+            memcpy(field, &d, sizeof d);
         } else {
-            if (*v < '0' || *v > '9')
+            unsigned long long x = *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
+            if (!end || errno == ERANGE || (keys[k].kind == FLAG && x > 1))
                 return 0;
-            unsigned long long x = strtoull(v, &end, 10);
-            if ((*end && *end != '\n') || errno == ERANGE)
-                return 0;
-            uint64_t *fields[] = {&m->generation, &m->world_size, &m->numel,
-                                  &m->shard_size, &m->step,       &m->skipped};
-            if (k == 8) {
-                if (x > 1)
-                    return 0;
-                m->nonfinite = (int)x;
+            if (keys[k].kind == FLAG) {
+                int flag = (int)x;
+                memcpy(field, &flag, sizeof flag);
             } else {
-                *fields[k] = x;
+                uint64_t whole = x;
+                memcpy(field, &whole, sizeof whole);
             }
         }
+        if (*end && *end != '\n')
+            return 0;
         *seen |= 1u << k;
         return 1;
     }
@@ -131,7 +145,7 @@ optcl_status optcl_mpi__manifest_read(const char *path, optcl_mpi__manifest *m, 
     while (ok && fgets(line, sizeof line, f))
         ok = parse_line(line, m, &seen);
     fclose(f);
-    if (!ok || seen != 0x1ffu || m->generation == 0 || m->world_size == 0 ||
+    if (!ok || seen != (1u << KEY_COUNT) - 1 || m->generation == 0 || m->world_size == 0 ||
         m->world_size > (uint64_t)INT32_MAX)
         return optcl_mpi__fail(message, OPTCL_ERROR_FORMAT,
                                "%s: not a sharded optcl checkpoint (expected the manifest that "

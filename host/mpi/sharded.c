@@ -274,14 +274,16 @@ uint64_t optcl_mpi_optimizer_step_count(const optcl_mpi_optimizer *opt)
     return opt ? optcl_optimizer_step_count(opt->shard) : 0;
 }
 
-uint64_t optcl_mpi_optimizer_skipped_count(const optcl_mpi_optimizer *opt)
+optcl_status optcl_mpi_optimizer_guard_stats(const optcl_mpi_optimizer *opt,
+                                             optcl_guard_stats *stats)
 {
-    return opt ? opt->skipped : 0;
-}
-
-double optcl_mpi_optimizer_last_norm(const optcl_mpi_optimizer *opt)
-{
-    return opt ? opt->last_norm : 0.0;
+    if (!opt || !stats)
+        return OPTCL_ERROR_NULL_POINTER;
+    stats->steps = optcl_optimizer_step_count(opt->shard);
+    stats->skipped = opt->skipped;
+    stats->last_norm = opt->last_norm;
+    stats->last_clip_coef = opt->last_coef;
+    return OPTCL_SUCCESS;
 }
 
 optcl_status optcl_mpi_optimizer_get_lr(const optcl_mpi_optimizer *opt, int group, double *lr)

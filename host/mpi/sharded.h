@@ -47,7 +47,7 @@ struct optcl_mpi_optimizer {
     optcl_params *inner;     /* the shard's parameter set */
     optcl_optimizer *shard;  /* the ordinary optimizer over it */
     uint64_t skipped;
-    double last_norm;
+    double last_norm, last_coef;
     optcl_mpi_timings timings;
     /* host staging (see optcl_mpi_optimizer_memory) */
     float *full;        /* K·S floats: the packed gradients, later the gathered parameters */
@@ -121,14 +121,13 @@ optcl_status optcl_mpi__shard_specs(optcl_params *params, const optcl_mpi__piece
                                     size_t piece_count, optcl_tensor_spec **out, size_t *count,
                                     char *message);
 
-/* guard.c: the gradient guard on the averaged shard gradient. */
-/* clip_grad_norm_'s coefficient in float: max_norm / (norm + 1e-6), at most 1. */
+/* step.c: clip_grad_norm_'s coefficient in float, as the single-process guard computes it. */
 float optcl_mpi__clip_coef(double max_norm, float total_norm);
 
 /* manifest.c: the text file naming a sharded checkpoint's generation of rank files. */
 typedef struct optcl_mpi__manifest {
     uint64_t generation, world_size, numel, shard_size, step, skipped;
-    double last_norm, max_norm;
+    double last_norm, last_coef, max_norm;
     int nonfinite;
 } optcl_mpi__manifest;
 /* Written to a temporary file in the same folder, flushed, synced, renamed over path, and the

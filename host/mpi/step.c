@@ -8,9 +8,10 @@
 
 float optcl_mpi__clip_coef(double max_norm, float total_norm)
 {
-    /* torch.nn.utils.clip_grad_norm_ in float32: max_norm / (total_norm + 1e-6), clamped to at
-     * most 1 (a NaN stays NaN, as torch.clamp leaves it). */
-    float coef = (float)max_norm / (total_norm + 1e-6f);
+    /* torch.nn.utils.clip_grad_norm_ in float32, and host/guard.c: max_norm / (norm + 1e-6)
+     * as torch evaluates a scalar over a tensor (reciprocal, then product), clamped to at most
+     * 1 (a NaN stays NaN, as torch.clamp leaves it). */
+    float coef = (1.0f / (total_norm + 1e-6f)) * (float)max_norm;
     return coef > 1.0f ? 1.0f : coef;
 }
 
@@ -127,7 +128,9 @@ static optcl_status step(optcl_mpi_optimizer *opt, double weight, bool weighted)
         opt->skipped++;
         return OPTCL_SUCCESS;
     }
-    st = update_shard(opt, optcl_mpi__clip_coef(opt->config.max_norm, norm));
+    float coef = optcl_mpi__clip_coef(opt->config.max_norm, norm);
+    opt->last_coef = opt->config.max_norm > 0.0 ? coef : 1.0;
+    st = update_shard(opt, coef);
     tm->update += MPI_Wtime() - t0;
     return optcl_mpi__shard_to_params(opt, st);
 }

@@ -112,9 +112,11 @@ static void round_trip(void)
         step(&a, t, saved);
     MT_OK(optcl_mpi_checkpoint_save(a.opt, ck), optcl_mpi_optimizer_message(a.opt));
     uint64_t steps = optcl_mpi_optimizer_step_count(a.opt);
-    double norm = optcl_mpi_optimizer_last_norm(a.opt), lr = 0.0, lr_loaded = 0.0;
+    optcl_guard_stats before, after;
+    MT_OK(optcl_mpi_optimizer_guard_stats(a.opt, &before), "guard stats");
+    double lr = 0.0, lr_loaded = 0.0;
     MT_OK(optcl_mpi_optimizer_get_lr(a.opt, 0, &lr), "lr");
-    MT_CHECK(steps == BEFORE - 1 && optcl_mpi_optimizer_skipped_count(a.opt) == 1,
+    MT_CHECK(steps == BEFORE - 1 && before.steps == steps && before.skipped == 1,
              "%llu steps", (unsigned long long)steps);
     for (int t = 0; t < AFTER; t++)
         step(&a, BEFORE + t, straight[t]);
@@ -129,8 +131,10 @@ static void round_trip(void)
     MT_OK(optcl_params_read(b.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, loaded, n), "read");
     MT_CHECK(mt_mismatch(loaded, saved, n, 0.0, 0.0) == (size_t)-1, "loaded parameters");
     MT_CHECK(optcl_mpi_optimizer_step_count(b.opt) == steps, "step count");
-    MT_CHECK(optcl_mpi_optimizer_skipped_count(b.opt) == 1, "skipped count");
-    MT_CHECK(optcl_mpi_optimizer_last_norm(b.opt) == norm, "last norm");
+    MT_OK(optcl_mpi_optimizer_guard_stats(b.opt, &after), "guard stats");
+    MT_CHECK(after.skipped == 1 && after.steps == steps, "skipped count");
+    MT_CHECK(after.last_norm == before.last_norm && after.last_clip_coef == before.last_clip_coef,
+             "last norm %.9g and coefficient %.9g", after.last_norm, after.last_clip_coef);
     MT_OK(optcl_mpi_optimizer_get_lr(b.opt, 0, &lr_loaded), "lr");
     MT_CHECK(lr == lr_loaded, "lr %.17g after loading, %.17g saved", lr_loaded, lr);
     const optcl_optimizer_config *got = optcl_mpi_optimizer_config_get(b.opt);

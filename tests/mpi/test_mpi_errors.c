@@ -126,8 +126,7 @@ static void bad_calls(void)
                  optcl_mpi_checkpoint_load(NULL, "x") == OPTCL_ERROR_NULL_POINTER,
              "NULL handles");
     MT_CHECK(optcl_mpi_optimizer_step_count(NULL) == 0 &&
-                 optcl_mpi_optimizer_skipped_count(NULL) == 0 &&
-                 optcl_mpi_optimizer_last_norm(NULL) == 0.0 &&
+                 optcl_mpi_optimizer_guard_stats(NULL, NULL) == OPTCL_ERROR_NULL_POINTER &&
                  optcl_mpi_optimizer_config_get(NULL) == NULL &&
                  optcl_mpi_optimizer_shard(NULL) == NULL &&
                  optcl_mpi_optimizer_shard_params(NULL) == NULL &&

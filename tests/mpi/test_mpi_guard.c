@@ -82,10 +82,17 @@ static void run(const guard_case *gc)
     optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
     c.lr = 0.05;
     c.sgd.momentum = 0.9;
-    optcl_optimizer *u = NULL;
+    optcl_optimizer *u = NULL, *v = NULL;
     MT_OK(optcl_optimizer_create(ref, &c, &u), optcl_context_message(ctx));
     c.max_norm = gc->max_norm;
     c.nonfinite = gc->nonfinite;
+    /* The single-process guard on the same mean: the same skips; the same clipping up to its
+     * norm, a float sum where the sharded one adds in double (the last bit may differ). */
+    optcl_params *guarded = mt_params(ctx, mt_model, MT_MODEL_COUNT);
+    MT_OK(optcl_params_write(guarded, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), gc->label);
+    MT_OK(optcl_optimizer_create(guarded, &c, &v), optcl_context_message(ctx));
+    float *gv = malloc(n * sizeof *gv);
+    MT_CHECK(gv != NULL, "out of memory");
     optcl_mpi_optimizer *s = NULL;
     char msg[2048] = "";
     MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, mod, &c, NULL, &s, msg, sizeof msg), msg);
@@ -107,13 +114,16 @@ static void run(const guard_case *gc)
             d[0] = NAN;
         if (inf_here)
             d[n - 1] = INFINITY;
-        float norm = norm_of(d, n);
+        MT_OK(optcl_params_write(guarded, OPTCL_ROLE_GRADS, OPTCL_ALL, d, n), gc->label);
+        MT_OK(optcl_optimizer_step(v, 0, NULL, NULL), optcl_optimizer_message(v));
+        float norm = norm_of(d, n), expected_coef = 1.0f;
         bool skip = !isfinite(norm) && gc->nonfinite == OPTCL_NONFINITE_SKIP;
         if (!skip) {
             if (gc->max_norm > 0.0) {
-                /* clip_grad_norm_ in float32, as the library documents it */
-                float coef = (float)gc->max_norm / (norm + 1e-6f);
+                /* clip_grad_norm_ in float32, as the single-process guard computes it */
+                float coef = (1.0f / (norm + 1e-6f)) * (float)gc->max_norm;
                 coef = coef > 1.0f ? 1.0f : coef;
+                expected_coef = coef;
                 clipped += coef < 1.0f;
                 for (size_t i = 0; i < n; i++)
                     d[i] *= coef;
@@ -127,20 +137,46 @@ static void run(const guard_case *gc)
         MT_OK(gc->weighted ? optcl_mpi_optimizer_step_weighted(s, w[mt_rank])
                            : optcl_mpi_optimizer_step(s),
               optcl_mpi_optimizer_message(s));
-        double last = optcl_mpi_optimizer_last_norm(s);
-        check_agreed(last, "last_norm");
-        MT_CHECK(last == (double)norm || (isnan(last) && isnan(norm)),
-                 "%s, step %d: norm %.9g, expected %.9g", gc->label, t + 1, last, (double)norm);
-        MT_CHECK(optcl_mpi_optimizer_step_count(s) == steps, "%s, step %d: %llu steps",
-                 gc->label, t + 1, (unsigned long long)optcl_mpi_optimizer_step_count(s));
-        MT_CHECK(optcl_mpi_optimizer_skipped_count(s) == skipped, "%s, step %d: %llu skipped",
-                 gc->label, t + 1, (unsigned long long)optcl_mpi_optimizer_skipped_count(s));
+        optcl_guard_stats gs;
+        MT_OK(optcl_mpi_optimizer_guard_stats(s, &gs), "guard stats");
+        check_agreed(gs.last_norm, "last_norm");
+        check_agreed(gs.last_clip_coef, "last_clip_coef");
+        MT_CHECK(gs.last_norm == (double)norm || (isnan(gs.last_norm) && isnan(norm)),
+                 "%s, step %d: norm %.9g, expected %.9g", gc->label, t + 1, gs.last_norm,
+                 (double)norm);
+        MT_CHECK(skip || gs.last_clip_coef == (double)expected_coef ||
+                     (isnan(gs.last_clip_coef) && isnan(expected_coef)),
+                 "%s, step %d: coefficient %.9g, expected %.9g", gc->label, t + 1,
+                 gs.last_clip_coef, (double)expected_coef);
+        MT_CHECK(optcl_mpi_optimizer_step_count(s) == steps && gs.steps == steps,
+                 "%s, step %d: %llu steps", gc->label, t + 1,
+                 (unsigned long long)optcl_mpi_optimizer_step_count(s));
+        MT_CHECK(gs.skipped == skipped, "%s, step %d: %llu skipped", gc->label, t + 1,
+                 (unsigned long long)gs.skipped);
         MT_OK(optcl_params_read(ref, OPTCL_ROLE_PARAMS, OPTCL_ALL, a, n), gc->label);
         MT_OK(optcl_params_read(mod, OPTCL_ROLE_PARAMS, OPTCL_ALL, b, n), gc->label);
         size_t bad = mt_mismatch(b, a, n, 0.0, 0.0);
         MT_CHECK(bad == (size_t)-1, "%s, step %d, element %zu: sharded %.9g, expected %.9g",
                  gc->label, t + 1, bad, (double)b[bad], (double)a[bad]);
+        optcl_guard_stats vs;
+        MT_OK(optcl_optimizer_guard_stats(v, &vs), optcl_optimizer_message(v));
+        MT_CHECK(vs.skipped == gs.skipped && vs.steps == gs.steps,
+                 "%s, step %d: the single-process guard skipped %llu", gc->label, t + 1,
+                 (unsigned long long)vs.skipped);
+        MT_OK(optcl_params_read(guarded, OPTCL_ROLE_PARAMS, OPTCL_ALL, gv, n), gc->label);
+        bool clipping = gc->max_norm > 0.0;
+        bad = mt_mismatch(b, gv, n, clipping ? 1e-5 : 0.0, clipping ? 1e-4 : 0.0);
+        MT_CHECK(bad == (size_t)-1, "%s, step %d, element %zu: sharded %.9g, single-process "
+                 "guard %.9g", gc->label, t + 1, bad, (double)b[bad], (double)gv[bad]);
+        bool guarded_on = clipping || gc->nonfinite == OPTCL_NONFINITE_SKIP; /* else it is 0 */
+        MT_CHECK(!guarded_on || !isfinite(gs.last_norm) || gs.last_norm == vs.last_norm ||
+                     fabs(gs.last_norm - vs.last_norm) <= 1e-6 * fabs(vs.last_norm),
+                 "%s, step %d: norm %.9g, single-process %.9g", gc->label, t + 1, gs.last_norm,
+                 vs.last_norm);
     }
+    optcl_optimizer_destroy(v);
+    optcl_params_destroy(guarded);
+    free(gv);
     if (gc->max_norm > 0.0)
         MT_CHECK(clipped > 0 && clipped < STEPS, "%s: %d of %d steps clipped: the case tests "
                  "nothing", gc->label, clipped, STEPS);
