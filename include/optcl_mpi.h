@@ -44,6 +44,9 @@
  * MPI_ERRORS_ARE_FATAL) is OPTCL_ERROR_IO with MPI's error string.
  *
  * Threading: as for optcl objects — one thread at a time, and MPI_THREAD_SINGLE is enough.
+ *
+ * C++: Open MPI's mpi.h pulls in its C++ bindings (libmpi_cxx) unless OMPI_SKIP_MPICXX is
+ * defined before including this header.
  */
 #ifndef OPTCL_MPI_H
 #define OPTCL_MPI_H
@@ -122,7 +125,8 @@ OPTCL_API optcl_status optcl_mpi_optimizer_step(optcl_mpi_optimizer *opt);
 /* The same with a weighted mean: sum over ranks of weight·gradient, divided by the sum of the
  * weights — e.g. weight = the rows of the batch this rank computed its mean gradient over, so
  * that unequal splits still give the whole batch's mean. weight must be finite and ≥ 0 and the
- * sum over ranks > 0. One small extra collective (the sum of weights). */
+ * sum over ranks > 0; a rank of weight 0 still sends its gradient times 0, so a NaN or Inf
+ * there still counts (zero its gradient buffer). One small extra collective (the weights). */
 OPTCL_API optcl_status optcl_mpi_optimizer_step_weighted(optcl_mpi_optimizer *opt, double weight);
 
 /* Steps taken (skipped steps do not count). */
