@@ -72,7 +72,8 @@ typedef enum optcl_mpi_reduce {
     OPTCL_MPI_REDUCE_FLOAT = 1
 } optcl_mpi_reduce;
 
-/* Who moves the data. Both send (K−1)/K of the buffer per rank each way (bandwidth-optimal). */
+/* Who moves the data. The ring sends (K−1)/K of the buffer per rank each way, the least any
+ * algorithm can; MPI libraries' algorithms for large messages do the same. */
 typedef enum optcl_mpi_collectives {
     /* MPI_Reduce_scatter_block and MPI_Allgather: the MPI library picks the algorithm for the
      * message size and the network (and may use hardware offload). */
