@@ -32,8 +32,8 @@ static void check(optcl_status st, const char *what, const char *msg)
 static double plain_step(optcl_params *p, const optcl_optimizer_config *c, int steps)
 {
     optcl_optimizer *opt = NULL;
-    check(optcl_optimizer_create(p, c, &opt),
-          "optcl_optimizer_create", optcl_context_message(optcl_params_context(p)));
+    check(optcl_optimizer_create(p, c, &opt), "optcl_optimizer_create",
+          optcl_context_message(optcl_params_context(p)));
     check(optcl_optimizer_step(opt, 0, NULL, NULL), "step", optcl_optimizer_message(opt));
     check(optcl_context_finish(optcl_params_context(p)), "finish", "");
     double t0 = MPI_Wtime();
@@ -88,8 +88,8 @@ int main(int argc, char **argv)
     check(optcl_params_create(ctx, &spec, 1, &p), "params", optcl_context_message(ctx));
     optcl_optimizer_config c = optcl_optimizer_config_default(a);
     optcl_mpi_optimizer *opt = NULL;
-    check(optcl_mpi_optimizer_create(MPI_COMM_WORLD, p, &c, &mc, &opt, msg, sizeof msg),
-          "create", msg);
+    check(optcl_mpi_optimizer_create(MPI_COMM_WORLD, p, &c, &mc, &opt, msg, sizeof msg), "create",
+          msg);
     check(optcl_mpi_optimizer_step(opt), "warm-up step", optcl_mpi_optimizer_message(opt));
     optcl_mpi_timings before, after;
     optcl_mpi_optimizer_timings(opt, &before);
@@ -114,7 +114,8 @@ int main(int argc, char **argv)
     double plain = rank == 0 ? plain_step(p, &c, steps) : 0.0;
     if (rank == 0)
         printf("{\"np\": %d, \"n\": %zu, \"optimizer\": \"%s\", \"backend\": \"%s\", \"reduce\": "
-               "\"%s\", \"collectives\": \"%s\", \"device\": \"%s\", \"seconds_per_step\": %.6f, \"read_grads\": %.6f, "
+               "\"%s\", \"collectives\": \"%s\", \"device\": \"%s\", \"seconds_per_step\": %.6f, "
+               "\"read_grads\": %.6f, "
                "\"reduce_scatter\": %.6f, \"guard\": %.6f, \"update\": %.6f, \"allgather\": "
                "%.6f, \"write_params\": %.6f, \"unsharded_update\": %.6f, \"state_bytes\": %zu, "
                "\"unsharded_state_bytes\": %zu, \"host_bytes\": %zu}\n",

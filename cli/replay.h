@@ -11,7 +11,7 @@
 typedef struct replay_args {
     const char *optimizer, *params, *grads, *out, *metrics, *save_state, *load_state;
     optcl_backend backend;
-    int distributed;                            /* --distributed: under mpirun, sharded */
+    int distributed;                         /* --distributed: under mpirun, sharded */
     char *options[OPTCL_REPLAY_MAX_OPTIONS]; /* KEY=VALUE, in order */
     int option_count;
 } replay_args;
@@ -25,8 +25,8 @@ int optcl_cli_mpi_agree(int rc, int *speak);
 void optcl_cli_mpi_finish(void);
 
 /* With --distributed --load-state: N and the configuration from a sharded checkpoint. */
-int optcl_cli_replay_inspect_sharded(const replay_args *a, size_t *n,
-                                     optcl_optimizer_config *saved, char *msg);
+int optcl_cli_replay_inspect_sharded(const replay_args *a, size_t *n, optcl_optimizer_config *saved,
+                                     char *msg);
 /* The replay on the sharded optimizer: every rank feeds the same G[t]; out (T×N) is filled on
  * every rank. */
 int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config *config,

@@ -44,8 +44,8 @@ void optcl_cli_mpi_finish(void)
     MPI_Finalize();
 }
 
-int optcl_cli_replay_inspect_sharded(const replay_args *a, size_t *n,
-                                     optcl_optimizer_config *saved, char *msg)
+int optcl_cli_replay_inspect_sharded(const replay_args *a, size_t *n, optcl_optimizer_config *saved,
+                                     char *msg)
 {
     return optcl_mpi_checkpoint_inspect(a->load_state, NULL, n, saved, msg, OPTCL_REPLAY_MSG) !=
            OPTCL_SUCCESS;

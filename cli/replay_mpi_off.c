@@ -24,8 +24,8 @@ void optcl_cli_mpi_finish(void)
 {
 }
 
-int optcl_cli_replay_inspect_sharded(const replay_args *a, size_t *n,
-                                     optcl_optimizer_config *saved, char *msg)
+int optcl_cli_replay_inspect_sharded(const replay_args *a, size_t *n, optcl_optimizer_config *saved,
+                                     char *msg)
 {
     (void)a;
     (void)n;

@@ -160,12 +160,12 @@ optcl_mpi_optimizer_config_get(const optcl_mpi_optimizer *opt);
 /* Where this rank's memory goes. Every size is in bytes unless it says elements. */
 typedef struct optcl_mpi_memory {
     int rank, world_size;
-    size_t numel;        /* elements of the whole model (no padding) */
-    size_t shard_size;   /* S: elements per shard, padding included; equal on every rank */
-    size_t shard_begin;  /* this rank's elements [shard_begin, shard_end) of the packed model */
-    size_t shard_end;    /* (shard_end − shard_begin < S only on the last ranks) */
-    size_t state_bytes;  /* optimizer state this rank allocated (device, or host on the
-                            reference backend): state buffers × the shard set's flat size × 4 */
+    size_t numel;       /* elements of the whole model (no padding) */
+    size_t shard_size;  /* S: elements per shard, padding included; equal on every rank */
+    size_t shard_begin; /* this rank's elements [shard_begin, shard_end) of the packed model */
+    size_t shard_end;   /* (shard_end − shard_begin < S only on the last ranks) */
+    size_t state_bytes; /* optimizer state this rank allocated (device, or host on the
+                           reference backend): state buffers × the shard set's flat size × 4 */
     size_t unsharded_state_bytes; /* what one unsharded optimizer over params would allocate */
     size_t shard_params_bytes;    /* the shard's own parameter and gradient buffers */
     size_t host_bytes;            /* host staging buffers of the step (all ranks alike) */

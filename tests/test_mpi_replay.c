@@ -37,8 +37,8 @@ static int setup(void **state)
     tu_path_in(g_nan, sizeof g_nan, "g_nan.npy");
     static float gn[T * N];
     memcpy(gn, g, sizeof gn);
-    gn[3 * N + 7] = NAN;             /* step 4: in rank 0's shard */
-    gn[8 * N + N - 2] = INFINITY;    /* step 9: in the last rank's */
+    gn[3 * N + 7] = NAN;          /* step 4: in rank 0's shard */
+    gn[8 * N + N - 2] = INFINITY; /* step 9: in the last rank's */
     return optcl_npy_write(g_p0, p0, s1, 1, msg, sizeof msg) ||
                    optcl_npy_write(g_nan, gn, s2, 2, msg, sizeof msg) ||
                    optcl_npy_write(g_grads, g, s2, 2, msg, sizeof msg) ||
@@ -105,16 +105,15 @@ static void same_trajectory(const char *backend, const char **args, int exact)
         tu_path_in(dist, sizeof dist, "dist.npy");
         rc = replay(np, backend, dist, err, args);
         if (rc != 0)
-            fail_msg("mpirun -np %d optcl replay %s --distributed: exit %d: %s", np, line, rc,
-                     err);
+            fail_msg("mpirun -np %d optcl replay %s --distributed: exit %d: %s", np, line, rc, err);
         optcl_array got = load(dist);
         assert_int_equal(got.count, want.count);
         double worst = 0.0;
         size_t bad = tu_first_mismatch(got.data, want.data, got.count, exact ? 0.0 : 1e-5,
                                        exact ? 0.0 : 1e-4, &worst);
         if (bad != (size_t)-1)
-            fail_msg("%s, np %d, %s: element %zu (step %zu): %.9g vs %.9g", backend, np, line,
-                     bad, bad / N + 1, (double)got.data[bad], (double)want.data[bad]);
+            fail_msg("%s, np %d, %s: element %zu (step %zu): %.9g vs %.9g", backend, np, line, bad,
+                     bad / N + 1, (double)got.data[bad], (double)want.data[bad]);
         if (exact)
             assert_memory_equal(got.data, want.data, got.count * sizeof(float));
         optcl_array_free(&got);
@@ -122,31 +121,44 @@ static void same_trajectory(const char *backend, const char **args, int exact)
     optcl_array_free(&want);
 }
 
-#define ARGS(...)                                                                              \
-    (const char *[]) { __VA_ARGS__, NULL }
+#define ARGS(...)                                                                                  \
+    (const char *[])                                                                               \
+    {                                                                                              \
+        __VA_ARGS__, NULL                                                                          \
+    }
 
 static void test_every_optimizer_reference(void **state)
 {
     (void)state;
-    same_trajectory("reference", ARGS("sgd", "--params", g_p0, "--grads", g_grads, "lr=0.05",
-                                      "momentum=0.9", "nesterov=1", "weight_decay=0.01"), 1);
-    same_trajectory("reference", ARGS("adam", "--params", g_p0, "--grads", g_grads, "lr=0.01",
-                                      "amsgrad=1"), 1);
-    same_trajectory("reference", ARGS("adamw", "--params", g_p0, "--grads", g_grads, "lr=0.01",
-                                      "schedule=cosine", "t_max=12", "warmup_steps=3"), 1);
-    same_trajectory("reference", ARGS("rmsprop", "--params", g_p0, "--grads", g_grads,
-                                      "centered=1", "momentum=0.5", "lookahead_k=4"), 1);
-    same_trajectory("reference", ARGS("rprop", "--params", g_p0, "--grads", g_grads,
-                                      "variant=classic"), 1);
-    same_trajectory("reference", ARGS("sgd", "--params", g_p0, "--grads", g_grads, "--metrics",
-                                      g_metrics, "lr=0.1", "momentum=0.9", "schedule=plateau",
-                                      "patience=1", "factor=0.5"), 1);
+    same_trajectory("reference",
+                    ARGS("sgd", "--params", g_p0, "--grads", g_grads, "lr=0.05", "momentum=0.9",
+                         "nesterov=1", "weight_decay=0.01"),
+                    1);
+    same_trajectory("reference",
+                    ARGS("adam", "--params", g_p0, "--grads", g_grads, "lr=0.01", "amsgrad=1"), 1);
+    same_trajectory("reference",
+                    ARGS("adamw", "--params", g_p0, "--grads", g_grads, "lr=0.01",
+                         "schedule=cosine", "t_max=12", "warmup_steps=3"),
+                    1);
+    same_trajectory("reference",
+                    ARGS("rmsprop", "--params", g_p0, "--grads", g_grads, "centered=1",
+                         "momentum=0.5", "lookahead_k=4"),
+                    1);
+    same_trajectory("reference",
+                    ARGS("rprop", "--params", g_p0, "--grads", g_grads, "variant=classic"), 1);
+    same_trajectory("reference",
+                    ARGS("sgd", "--params", g_p0, "--grads", g_grads, "--metrics", g_metrics,
+                         "lr=0.1", "momentum=0.9", "schedule=plateau", "patience=1", "factor=0.5"),
+                    1);
     /* The gradient guard: the same steps skipped as by the single-process guard; clipping by a
      * norm summed in double where one process sums in float, so the last bits may differ. */
-    same_trajectory("reference", ARGS("adam", "--params", g_p0, "--grads", g_nan, "lr=0.01",
-                                      "nonfinite=skip"), 1);
-    same_trajectory("reference", ARGS("sgd", "--params", g_p0, "--grads", g_nan, "lr=0.05",
-                                      "momentum=0.9", "clip_norm=5", "nonfinite=skip"), 0);
+    same_trajectory("reference",
+                    ARGS("adam", "--params", g_p0, "--grads", g_nan, "lr=0.01", "nonfinite=skip"),
+                    1);
+    same_trajectory("reference",
+                    ARGS("sgd", "--params", g_p0, "--grads", g_nan, "lr=0.05", "momentum=0.9",
+                         "clip_norm=5", "nonfinite=skip"),
+                    0);
 }
 
 static void test_opencl(void **state)
@@ -154,8 +166,9 @@ static void test_opencl(void **state)
     (void)state;
     if (tu_opencl_missing())
         return;
-    same_trajectory("opencl", ARGS("adam", "--params", g_p0, "--grads", g_grads, "lr=0.01",
-                                   "weight_decay=0.01"), 0);
+    same_trajectory(
+        "opencl",
+        ARGS("adam", "--params", g_p0, "--grads", g_grads, "lr=0.01", "weight_decay=0.01"), 0);
     same_trajectory("opencl", ARGS("rprop", "--params", g_p0, "--grads", g_grads), 0);
 }
 
@@ -169,13 +182,13 @@ static void test_save_and_resume(void **state)
     tu_path_in(a, sizeof a, "a.npy");
     tu_path_in(b, sizeof b, "b.npy");
     tu_path_in(ck, sizeof ck, "ck");
-    assert_int_equal(replay(0, "reference", single, err,
-                            ARGS("adam", "--params", g_p0, "--grads", g_grads, "amsgrad=1",
-                                 "lookahead_k=3")),
-                     0);
+    assert_int_equal(
+        replay(0, "reference", single, err,
+               ARGS("adam", "--params", g_p0, "--grads", g_grads, "amsgrad=1", "lookahead_k=3")),
+        0);
     int rc = replay(2, "reference", a, err,
-                    ARGS("adam", "--params", g_p0, "--grads", g_ga, "--save-state", ck,
-                         "amsgrad=1", "lookahead_k=3"));
+                    ARGS("adam", "--params", g_p0, "--grads", g_ga, "--save-state", ck, "amsgrad=1",
+                         "lookahead_k=3"));
     if (rc != 0)
         fail_msg("save: %s", err);
     rc = replay(2, "reference", b, err, ARGS("adam", "--load-state", ck, "--grads", g_gb));

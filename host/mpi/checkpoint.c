@@ -61,8 +61,7 @@ optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const char *pat
     if ((st = read_manifest(opt, path, false, &old)) != OPTCL_SUCCESS)
         return st;
     char name[PATH_MAX_];
-    optcl_mpi__rank_file(name, sizeof name, path, old.generation + 1, l->rank,
-                         (uint64_t)l->size);
+    optcl_mpi__rank_file(name, sizeof name, path, old.generation + 1, l->rank, (uint64_t)l->size);
     /* The shard's parameters as the caller's set holds them now, then the shard's file. */
     st = optcl_mpi__params_to_shard(opt);
     if (st == OPTCL_SUCCESS && (st = optcl_checkpoint_save(opt->shard, name)) != OPTCL_SUCCESS)
@@ -75,7 +74,7 @@ optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const char *pat
                                   .step = optcl_optimizer_step_count(opt->shard),
                                   .skipped = opt->skipped,
                                   .last_norm = opt->last_norm,
-                                  .last_coef = opt->last_coef,
+                                  .last_clip_coef = opt->last_coef,
                                   .max_norm = opt->config.max_norm,
                                   .nonfinite = (int)opt->config.nonfinite};
         if (l->rank == 0)
@@ -100,8 +99,8 @@ static optcl_status load_fresh(optcl_mpi_optimizer *opt, const char *name,
     size_t count = 0;
     optcl_status st = optcl_mpi__shard_specs(opt->params, opt->pieces, opt->piece_count, &specs,
                                              &count, opt->message);
-    if (st == OPTCL_SUCCESS && (st = optcl_params_create(opt->ctx, specs, count, inner)) !=
-                                   OPTCL_SUCCESS)
+    if (st == OPTCL_SUCCESS &&
+        (st = optcl_params_create(opt->ctx, specs, count, inner)) != OPTCL_SUCCESS)
         optcl_mpi__fail(opt->message, st, "%s", optcl_context_message(opt->ctx));
     free(specs);
     if (st == OPTCL_SUCCESS &&
@@ -154,8 +153,7 @@ optcl_status optcl_mpi_checkpoint_load(optcl_mpi_optimizer *opt, const char *pat
     if ((st = check_manifest(opt, path, &m)) != OPTCL_SUCCESS)
         return st; /* the same manifest on every rank: the same verdict */
     char name[PATH_MAX_];
-    optcl_mpi__rank_file(name, sizeof name, path, m.generation, opt->layout.rank,
-                         m.world_size);
+    optcl_mpi__rank_file(name, sizeof name, path, m.generation, opt->layout.rank, m.world_size);
     optcl_params *inner = NULL;
     optcl_optimizer *shard = NULL;
     st = load_fresh(opt, name, &m, &inner, &shard);
@@ -171,7 +169,7 @@ optcl_status optcl_mpi_checkpoint_load(optcl_mpi_optimizer *opt, const char *pat
     opt->inner = inner;
     opt->skipped = m.skipped;
     opt->last_norm = m.last_norm;
-    opt->last_coef = m.last_coef;
+    opt->last_coef = m.last_clip_coef;
     opt->config = *optcl_optimizer_config_get(shard);
     opt->config.max_norm = m.max_norm;
     opt->config.nonfinite = (optcl_nonfinite)m.nonfinite;

@@ -7,8 +7,7 @@
 #include <string.h>
 
 /* The lowest failing rank tells everyone its status and message. */
-static optcl_status broadcast_failure(MPI_Comm comm, int failed, optcl_status local,
-                                      char *message)
+static optcl_status broadcast_failure(MPI_Comm comm, int failed, optcl_status local, char *message)
 {
     int me = 0;
     MPI_Comm_rank(comm, &me);
@@ -115,8 +114,8 @@ optcl_status optcl_mpi__reduce_scatter(optcl_mpi_optimizer *opt, double weight)
                 return st;
             sums += (size_t)l->rank * cs * elem;
         } else {
-            int err = MPI_Reduce_scatter_block(MPI_IN_PLACE, buf, (int)cs, type, MPI_SUM,
-                                               opt->comm);
+            int err =
+                MPI_Reduce_scatter_block(MPI_IN_PLACE, buf, (int)cs, type, MPI_SUM, opt->comm);
             if (err != MPI_SUCCESS)
                 return optcl_mpi__check(opt->message, err, "MPI_Reduce_scatter_block");
         }
@@ -146,8 +145,8 @@ optcl_status optcl_mpi__allgather(optcl_mpi_optimizer *opt)
     }
     for (size_t c0 = 0; c0 < l->shard; c0 += l->chunk) {
         size_t cs = l->shard - c0 < l->chunk ? l->shard - c0 : l->chunk;
-        int err = MPI_Allgather(opt->full + l->begin + c0, (int)cs, MPI_FLOAT, opt->gather,
-                                (int)cs, MPI_FLOAT, opt->comm);
+        int err = MPI_Allgather(opt->full + l->begin + c0, (int)cs, MPI_FLOAT, opt->gather, (int)cs,
+                                MPI_FLOAT, opt->comm);
         if (err != MPI_SUCCESS)
             return optcl_mpi__check(opt->message, err, "MPI_Allgather");
         for (size_t j = 0; j < (size_t)l->size; j++)

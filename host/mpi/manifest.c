@@ -19,8 +19,8 @@
 void optcl_mpi__rank_file(char *out, size_t size, const char *path, uint64_t generation, int rank,
                           uint64_t world_size)
 {
-    snprintf(out, size, "%s.%" PRIu64 ".rank%d-of-%" PRIu64 ".safetensors", path, generation,
-             rank, world_size);
+    snprintf(out, size, "%s.%" PRIu64 ".rank%d-of-%" PRIu64 ".safetensors", path, generation, rank,
+             world_size);
 }
 
 /* fsync of the folder that holds path, so that the rename itself is durable. */
@@ -52,9 +52,10 @@ optcl_status optcl_mpi__manifest_write(const char *path, const optcl_mpi__manife
         ok = fprintf(f,
                      MAGIC "\ngeneration %" PRIu64 "\nworld_size %" PRIu64 "\nnumel %" PRIu64
                            "\nshard_size %" PRIu64 "\nstep %" PRIu64 "\nskipped %" PRIu64
-                           "\nlast_norm %.17g\nlast_clip_coef %.17g\nmax_norm %.17g\nnonfinite %d\n",
+                           "\nlast_norm %.17g\nlast_clip_coef %.17g\nmax_norm %.17g"
+                           "\nnonfinite %d\n",
                      m->generation, m->world_size, m->numel, m->shard_size, m->step, m->skipped,
-                     m->last_norm, m->last_coef, m->max_norm, m->nonfinite) > 0;
+                     m->last_norm, m->last_clip_coef, m->max_norm, m->nonfinite) > 0;
     if (ok)
         ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     int saved = errno;
@@ -88,13 +89,15 @@ typedef struct key_entry {
     size_t offset; /* into optcl_mpi__manifest */
 } key_entry;
 
+// clang-format off
 #define KEY(name, k) {#name, k, offsetof(optcl_mpi__manifest, name)}
 static const key_entry keys[] = {
     KEY(generation, WHOLE), KEY(world_size, WHOLE), KEY(numel, WHOLE),
-    KEY(shard_size, WHOLE), KEY(step, WHOLE),       KEY(skipped, WHOLE),
-    KEY(last_norm, REAL),   {"last_clip_coef", REAL, offsetof(optcl_mpi__manifest, last_coef)},
-    KEY(max_norm, GUARD_NORM), KEY(nonfinite, FLAG),
+    KEY(shard_size, WHOLE), KEY(step, WHOLE), KEY(skipped, WHOLE),
+    KEY(last_norm, REAL), KEY(last_clip_coef, REAL), KEY(max_norm, GUARD_NORM),
+    KEY(nonfinite, FLAG),
 };
+// clang-format on
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
 
 /* One "key value" line into m; 0 when it is not one of ours or its value is malformed. */

@@ -24,8 +24,8 @@ optcl_status optcl_mpi__ring_reduce_scatter(optcl_mpi_optimizer *opt, void *buf,
             size_t ps = cs - p0 < OPTCL_MPI__RING_PIECE ? cs - p0 : OPTCL_MPI__RING_PIECE;
             char *out = (char *)buf + (wrap(r - s - 1, k) * cs + p0) * elem;
             char *into = (char *)buf + (wrap(r - s - 2, k) * cs + p0) * elem;
-            int err = MPI_Sendrecv(out, (int)ps, type, right, 0, opt->incoming, (int)ps, type,
-                                   left, 0, opt->comm, MPI_STATUS_IGNORE);
+            int err = MPI_Sendrecv(out, (int)ps, type, right, 0, opt->incoming, (int)ps, type, left,
+                                   0, opt->comm, MPI_STATUS_IGNORE);
             if (err != MPI_SUCCESS)
                 return optcl_mpi__check(opt->message, err, "MPI_Sendrecv");
             if (dbl) {

@@ -18,21 +18,21 @@ optcl_mpi_config optcl_mpi_config_default(void)
 }
 
 static optcl_status validate(optcl_params *params, const optcl_optimizer_config *config,
-                             const optcl_mpi_config *mpi, optcl_mpi_optimizer **out,
-                             char *message)
+                             const optcl_mpi_config *mpi, optcl_mpi_optimizer **out, char *message)
 {
     if (!params || !config || !out)
         return optcl_mpi__fail(message, OPTCL_ERROR_NULL_POINTER,
                                "optcl_mpi_optimizer_create: %s is NULL",
-                               !params ? "params" : !config ? "config" : "out");
+                               !params   ? "params"
+                               : !config ? "config"
+                                         : "out");
     /* The guard runs here, on the averaged gradient; the rest is optcl_optimizer_create's. */
     if (!isfinite(config->max_norm) || config->max_norm < 0.0)
         return optcl_mpi__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
                                "invalid max_norm: %g (must be finite and >= 0; 0 turns "
                                "clipping off)",
                                config->max_norm);
-    if (config->nonfinite != OPTCL_NONFINITE_PROPAGATE &&
-        config->nonfinite != OPTCL_NONFINITE_SKIP)
+    if (config->nonfinite != OPTCL_NONFINITE_PROPAGATE && config->nonfinite != OPTCL_NONFINITE_SKIP)
         return optcl_mpi__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
                                "invalid nonfinite: %d (must be PROPAGATE or SKIP)",
                                (int)config->nonfinite);
@@ -75,11 +75,14 @@ static uint64_t fingerprint(optcl_params *params, const optcl_optimizer_config *
         h = fnv(h, t.shape, (size_t)t.ndim * sizeof t.shape[0]);
         h = fnv(h, &t.group, sizeof t.group);
     }
-    int ints[] = {(int)c->algorithm,     c->maximize,       (int)c->nonfinite,
-                  (int)mpi->reduce,      (int)c->schedule.kind, c->plateau.enabled,
-                  (int)mpi->collectives};
-    double reals[] = {c->lr, c->weight_decay, c->max_norm, (double)c->lookahead.k,
-                      (double)c->group_count, (double)mpi->max_count};
+    int ints[] = {(int)c->algorithm,     c->maximize,        (int)c->nonfinite,    (int)mpi->reduce,
+                  (int)c->schedule.kind, c->plateau.enabled, (int)mpi->collectives};
+    double reals[] = {c->lr,
+                      c->weight_decay,
+                      c->max_norm,
+                      (double)c->lookahead.k,
+                      (double)c->group_count,
+                      (double)mpi->max_count};
     h = fnv(h, ints, sizeof ints);
     h = fnv(h, reals, sizeof reals);
     for (size_t g = 0; c->groups && g < c->group_count; g++) {
@@ -108,8 +111,8 @@ static optcl_status create_shard(optcl_mpi_optimizer *opt)
 {
     optcl_tensor_spec *specs = NULL;
     size_t count = 0;
-    optcl_status st = optcl_mpi__pieces(opt->params, &opt->layout, &opt->pieces,
-                                        &opt->piece_count, opt->message);
+    optcl_status st =
+        optcl_mpi__pieces(opt->params, &opt->layout, &opt->pieces, &opt->piece_count, opt->message);
     if (st == OPTCL_SUCCESS)
         st = optcl_mpi__shard_specs(opt->params, opt->pieces, opt->piece_count, &specs, &count,
                                     opt->message);

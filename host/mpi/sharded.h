@@ -20,10 +20,10 @@
  * chunks of at most C elements per rank that one MPI call moves. */
 typedef struct optcl_mpi__layout {
     int rank, size;
-    size_t numel;        /* N */
-    size_t shard;        /* S, a multiple of OPTCL_MPI_SHARD_ALIGN */
-    size_t begin, real;  /* this rank's first element and its real (non-padding) count */
-    size_t chunk;        /* C ≤ S: elements per rank per MPI call */
+    size_t numel;       /* N */
+    size_t shard;       /* S, a multiple of OPTCL_MPI_SHARD_ALIGN */
+    size_t begin, real; /* this rank's first element and its real (non-padding) count */
+    size_t chunk;       /* C ≤ S: elements per rank per MPI call */
 } optcl_mpi__layout;
 
 /* One piece: elements [first, first + count) of model tensor `tensor` (flattened), which are
@@ -35,29 +35,29 @@ typedef struct optcl_mpi__piece {
 } optcl_mpi__piece;
 
 struct optcl_mpi_optimizer {
-    MPI_Comm comm; /* our duplicate */
-    optcl_params *params;  /* the whole model (the caller's) */
+    MPI_Comm comm;        /* our duplicate */
+    optcl_params *params; /* the whole model (the caller's) */
     optcl_context *ctx;
     optcl_optimizer_config config; /* as given; groups NULL */
     optcl_mpi_config mpi;
     optcl_mpi__layout layout;
     optcl_mpi__piece *pieces;
     size_t piece_count;
-    bool placeholder;        /* the shard is empty: one zero element stands in */
-    optcl_params *inner;     /* the shard's parameter set */
-    optcl_optimizer *shard;  /* the ordinary optimizer over it */
+    bool placeholder;       /* the shard is empty: one zero element stands in */
+    optcl_params *inner;    /* the shard's parameter set */
+    optcl_optimizer *shard; /* the ordinary optimizer over it */
     uint64_t skipped;
     double last_norm, last_coef;
     optcl_mpi_timings timings;
     /* host staging (see optcl_mpi_optimizer_memory) */
-    float *full;        /* K·S floats: the packed gradients, later the gathered parameters */
-    void *send;         /* K·C elements of the reduction type, reduced in place */
-    void *recv;         /* S elements of the reduction type, only when chunked */
-    const void *sums;   /* where the last reduce-scatter left this rank's S sums */
-    float *shard_host;  /* S floats: the shard's mean gradient */
-    float *gather;      /* K·C floats, only when chunked (MPI's collectives) */
-    void *incoming;     /* a ring piece of the reduction type (ring collectives, K > 1) */
-    double *scratch;    /* K·(OPTCL_MPI__EXCHANGE_MAX + 1) doubles for optcl_mpi__exchange */
+    float *full;       /* K·S floats: the packed gradients, later the gathered parameters */
+    void *send;        /* K·C elements of the reduction type, reduced in place */
+    void *recv;        /* S elements of the reduction type, only when chunked */
+    const void *sums;  /* where the last reduce-scatter left this rank's S sums */
+    float *shard_host; /* S floats: the shard's mean gradient */
+    float *gather;     /* K·C floats, only when chunked (MPI's collectives) */
+    void *incoming;    /* a ring piece of the reduction type (ring collectives, K > 1) */
+    double *scratch;   /* K·(OPTCL_MPI__EXCHANGE_MAX + 1) doubles for optcl_mpi__exchange */
     size_t host_bytes;
     char message[OPTCL_MPI__MESSAGE_MAX];
 };
@@ -127,7 +127,7 @@ float optcl_mpi__clip_coef(double max_norm, float total_norm);
 /* manifest.c: the text file naming a sharded checkpoint's generation of rank files. */
 typedef struct optcl_mpi__manifest {
     uint64_t generation, world_size, numel, shard_size, step, skipped;
-    double last_norm, last_coef, max_norm;
+    double last_norm, last_clip_coef, max_norm;
     int nonfinite;
 } optcl_mpi__manifest;
 /* Written to a temporary file in the same folder, flushed, synced, renamed over path, and the

@@ -91,8 +91,8 @@ static optcl_status step(optcl_mpi_optimizer *opt, double weight, bool weighted)
     if (weighted) {
         /* The weights' sum, in rank order: the same bits everywhere. */
         double *w = opt->scratch;
-        if ((st = optcl_mpi__exchange(opt->comm, st, &weight, 1, opt->scratch, w,
-                                      opt->message)) != OPTCL_SUCCESS)
+        if ((st = optcl_mpi__exchange(opt->comm, st, &weight, 1, opt->scratch, w, opt->message)) !=
+            OPTCL_SUCCESS)
             return st;
         total_weight = 0.0;
         for (int r = 0; r < l->size; r++)

@@ -14,8 +14,8 @@ struct fm_stepper {
 };
 
 #ifdef FM_HAVE_MPI
-#define DISTRIBUTED(call)                                                                      \
-    if (s->dist)                                                                               \
+#define DISTRIBUTED(call)                                                                          \
+    if (s->dist)                                                                                   \
     return call
 #else
 #define DISTRIBUTED(call) (void)0
@@ -93,8 +93,7 @@ void fm_stepper_destroy(fm_stepper *s)
 static optcl_status note(fm_stepper *s, optcl_status st, const char *call, const char *detail)
 {
     if (st != OPTCL_SUCCESS)
-        snprintf(s->message, sizeof s->message, "%s: %s: %s", call, optcl_status_name(st),
-                 detail);
+        snprintf(s->message, sizeof s->message, "%s: %s: %s", call, optcl_status_name(st), detail);
     return st;
 }
 
@@ -131,8 +130,8 @@ optcl_status fm_stepper_epoch(fm_stepper *s, double train_loss, double valid_los
 optcl_status fm_stepper_load(fm_stepper *s, int best)
 {
     DISTRIBUTED(fm_dist_load(s->dist, best));
-    return note(s, optcl_checkpoint_load(s->opt, fm_stepper_path(s, best)),
-                "optcl_checkpoint_load", optcl_optimizer_message(s->opt));
+    return note(s, optcl_checkpoint_load(s->opt, fm_stepper_path(s, best)), "optcl_checkpoint_load",
+                optcl_optimizer_message(s->opt));
 }
 
 const char *fm_stepper_path(const fm_stepper *s, int best)

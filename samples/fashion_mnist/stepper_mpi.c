@@ -98,8 +98,10 @@ optcl_status fm_dist_epoch(fm_dist *d, double train_loss, double valid_loss,
                            optcl_epoch_record *record)
 {
     /* Every rank evaluated the same model on the same images: the same losses everywhere. */
-    optcl_epoch_record rec = {.epoch = ++d->epochs, .train_loss = train_loss,
-                              .valid_metric = valid_loss, .gap = valid_loss - train_loss};
+    optcl_epoch_record rec = {.epoch = ++d->epochs,
+                              .train_loss = train_loss,
+                              .valid_metric = valid_loss,
+                              .gap = valid_loss - train_loss};
     rec.improved = valid_loss < d->best;
     if (rec.improved) {
         d->best = valid_loss;

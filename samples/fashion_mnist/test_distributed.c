@@ -65,8 +65,8 @@ int main(int argc, char **argv)
     if (rank == 0)
         printf("test accuracy: single process %.4f (best) %.4f (last); %d ranks %.4f (best) "
                "%.4f (last)\n",
-               single.test_accuracy_best, single.test_accuracy_last, size,
-               dist.test_accuracy_best, dist.test_accuracy_last);
+               single.test_accuracy_best, single.test_accuracy_last, size, dist.test_accuracy_best,
+               dist.test_accuracy_last);
     require(fabs(dist.test_accuracy_best - single.test_accuracy_best) <= TOLERANCE,
             "the best checkpoint's accuracy differs from the single-process run's");
     require(fabs(dist.test_accuracy_last - single.test_accuracy_last) <= TOLERANCE,

@@ -14,18 +14,18 @@ extern int mt_rank, mt_size;
 void mt_fail(const char *file, int line, const char *what, const char *fmt, ...)
     __attribute__((format(printf, 4, 5), noreturn));
 
-#define MT_CHECK(cond, ...)                                                                    \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            mt_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                                   \
+#define MT_CHECK(cond, ...)                                                                        \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            mt_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                                       \
     } while (0)
 
 /* A call that must succeed; msg is the message to show when it does not. */
-#define MT_OK(st, msg)                                                                         \
-    do {                                                                                       \
-        optcl_status mt_st_ = (st);                                                            \
-        if (mt_st_ != OPTCL_SUCCESS)                                                           \
-            mt_fail(__FILE__, __LINE__, #st, "%s (%s)", optcl_status_name(mt_st_), (msg));     \
+#define MT_OK(st, msg)                                                                             \
+    do {                                                                                           \
+        optcl_status mt_st_ = (st);                                                                \
+        if (mt_st_ != OPTCL_SUCCESS)                                                               \
+            mt_fail(__FILE__, __LINE__, #st, "%s (%s)", optcl_status_name(mt_st_), (msg));         \
     } while (0)
 
 /* MPI_Init, and the rank and size into mt_rank, mt_size. */

@@ -116,8 +116,8 @@ static void round_trip(void)
     MT_OK(optcl_mpi_optimizer_guard_stats(a.opt, &before), "guard stats");
     double lr = 0.0, lr_loaded = 0.0;
     MT_OK(optcl_mpi_optimizer_get_lr(a.opt, 0, &lr), "lr");
-    MT_CHECK(steps == BEFORE - 1 && before.steps == steps && before.skipped == 1,
-             "%llu steps", (unsigned long long)steps);
+    MT_CHECK(steps == BEFORE - 1 && before.steps == steps && before.skipped == 1, "%llu steps",
+             (unsigned long long)steps);
     for (int t = 0; t < AFTER; t++)
         step(&a, BEFORE + t, straight[t]);
     stop(&a);
@@ -155,8 +155,7 @@ static void round_trip(void)
     size_t count = 0;
     char msg[2048] = "";
     MT_OK(optcl_checkpoint_inspect(name, &specs, &count, NULL, msg, sizeof msg), msg);
-    MT_CHECK(count >= 1 && strchr(specs[0].name, '[') != NULL, "piece names: %s",
-             specs[0].name);
+    MT_CHECK(count >= 1 && strchr(specs[0].name, '[') != NULL, "piece names: %s", specs[0].name);
     /* S = 224, 112, 80 for K = 1, 2, 3: the first 91-element tensor is cut only by K = 3. */
     if (mt_rank == 0)
         MT_CHECK(!strcmp(specs[0].name, mt_size < 3 ? "fc1.weight[0:91]" : "fc1.weight[0:80]"),

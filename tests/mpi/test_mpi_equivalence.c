@@ -102,9 +102,11 @@ static void compare_run(optcl_context *ctx, const optcl_tensor_spec *specs, size
         MT_OK(optcl_params_read(ref, OPTCL_ROLE_PARAMS, OPTCL_ALL, a, n), label);
         MT_OK(optcl_params_read(mod, OPTCL_ROLE_PARAMS, OPTCL_ALL, b, n), label);
         size_t bad = mt_mismatch(b, a, n, o->atol, o->rtol);
-        MT_CHECK(bad == (size_t)-1, "%s (%s gradients): step %d, element %zu: sharded %.9g, "
-                 "unsharded %.9g", label, o->per_rank ? "per-rank" : "equal", t + 1, bad,
-                 (double)b[bad], (double)a[bad]);
+        MT_CHECK(bad == (size_t)-1,
+                 "%s (%s gradients): step %d, element %zu: sharded %.9g, "
+                 "unsharded %.9g",
+                 label, o->per_rank ? "per-rank" : "equal", t + 1, bad, (double)b[bad],
+                 (double)a[bad]);
         exact = exact && mt_mismatch(b, a, n, 0.0, 0.0) == (size_t)-1;
         MT_CHECK(optcl_mpi_optimizer_step_count(s) == optcl_optimizer_step_count(u), "%s", label);
         for (int grp = 0; grp < 3; grp++) {
@@ -140,11 +142,11 @@ static const optcl_group_config groups[3] = {{.lr = 0.02, .weight_decay = -1},
 static size_t configs(named *out)
 {
     size_t n = 0;
-#define ADD(text, algo, ...)                                                                   \
-    do {                                                                                       \
-        optcl_optimizer_config c_ = optcl_optimizer_config_default(algo);                      \
-        __VA_ARGS__;                                                                           \
-        out[n++] = (named){text, c_};                                                          \
+#define ADD(text, algo, ...)                                                                       \
+    do {                                                                                           \
+        optcl_optimizer_config c_ = optcl_optimizer_config_default(algo);                          \
+        __VA_ARGS__;                                                                               \
+        out[n++] = (named){text, c_};                                                              \
     } while (0)
     ADD("sgd", OPTCL_SGD, c_.lr = 0.05);
     ADD("sgd momentum dampening weight_decay", OPTCL_SGD, c_.lr = 0.05, c_.sgd.momentum = 0.9,
@@ -181,12 +183,15 @@ static void every_rule(optcl_backend backend)
     size_t count = configs(list);
     for (size_t i = 0; i < count; i++) {
         for (int per_rank = 0; per_rank < 2; per_rank++) {
-            run_opts o = {.per_rank = per_rank, .atol = reference ? 0.0 : ATOL,
-                          .rtol = reference ? 0.0 : RTOL, .mpi = optcl_mpi_config_default()};
+            run_opts o = {.per_rank = per_rank,
+                          .atol = reference ? 0.0 : ATOL,
+                          .rtol = reference ? 0.0 : RTOL,
+                          .mpi = optcl_mpi_config_default()};
             compare_run(ctx, mt_model, MT_MODEL_COUNT, list[i].label, &list[i].c, &o);
         }
         /* Five elements: with K > 1 all but rank 0 hold an empty shard. */
-        run_opts o = {.atol = reference ? 0.0 : ATOL, .rtol = reference ? 0.0 : RTOL,
+        run_opts o = {.atol = reference ? 0.0 : ATOL,
+                      .rtol = reference ? 0.0 : RTOL,
                       .mpi = optcl_mpi_config_default()};
         compare_run(ctx, mt_tiny, 1, list[i].label, &list[i].c, &o);
     }
@@ -228,8 +233,10 @@ static void chunks_and_float(void)
     /* Equal random gradients in float: fl(fl(K·g)/K) is g when K is a power of two; for K = 3
      * it may be off by an ulp, so the trajectory is close, not equal. */
     bool power_of_two = (mt_size & (mt_size - 1)) == 0;
-    run_opts o = {.per_rank = false, .atol = power_of_two ? 0.0 : ATOL,
-                  .rtol = power_of_two ? 0.0 : RTOL, .mpi = optcl_mpi_config_default()};
+    run_opts o = {.per_rank = false,
+                  .atol = power_of_two ? 0.0 : ATOL,
+                  .rtol = power_of_two ? 0.0 : RTOL,
+                  .mpi = optcl_mpi_config_default()};
     o.mpi.reduce = OPTCL_MPI_REDUCE_FLOAT;
     compare_run(ctx, mt_model, MT_MODEL_COUNT, "float reduction", &c, &o);
     mt_note("MPI's and the ring's collectives, whole or in chunks of 7, double and float: "
@@ -272,10 +279,9 @@ static void memory(optcl_backend backend, size_t numel)
              flat);
     MT_CHECK(flat <= m.shard_size + pieces * (align - 1), "flat %zu > S %zu + %zu pieces", flat,
              m.shard_size, pieces);
-    size_t bound = m.unsharded_state_bytes / (size_t)mt_size + 4 * 4 * (OPTCL_MPI_SHARD_ALIGN +
-                                                                          pieces * align);
-    MT_CHECK(m.state_bytes <= bound, "state %zu > unsharded/K + padding %zu", m.state_bytes,
-             bound);
+    size_t bound = m.unsharded_state_bytes / (size_t)mt_size +
+                   4 * 4 * (OPTCL_MPI_SHARD_ALIGN + pieces * align);
+    MT_CHECK(m.state_bytes <= bound, "state %zu > unsharded/K + padding %zu", m.state_bytes, bound);
     mt_note("memory on %s, %zu elements, adam+amsgrad+lookahead on %d rank(s): rank 0 holds %zu "
             "of %zu state bytes (1/K = %zu), host staging %zu bytes",
             backend == OPTCL_BACKEND_REFERENCE ? "reference" : "OpenCL", numel, mt_size,

@@ -13,13 +13,13 @@ static optcl_context *ctx;
  * expected and a message that contains text on the rank that was wrong (last_rank_only: the
  * last rank; else every rank) and "rank <last>: " on the others. */
 static void create_fails(optcl_params *params, const optcl_optimizer_config *c,
-                         const optcl_mpi_config *mc, bool last_rank_only,
-                         optcl_status expected, const char *text)
+                         const optcl_mpi_config *mc, bool last_rank_only, optcl_status expected,
+                         const char *text)
 {
     optcl_mpi_optimizer *s = (optcl_mpi_optimizer *)&s; /* must come back NULL */
     char msg[2048] = "";
-    optcl_status st = optcl_mpi_optimizer_create(MPI_COMM_WORLD, params, c, mc, &s, msg,
-                                                 sizeof msg);
+    optcl_status st =
+        optcl_mpi_optimizer_create(MPI_COMM_WORLD, params, c, mc, &s, msg, sizeof msg);
     MT_CHECK(st == expected, "%s: %s (%s)", text, optcl_status_name(st), msg);
     MT_CHECK(s == NULL, "%s: *out not NULL", text);
     bool wrong_here = !last_rank_only || mt_rank == mt_size - 1;
@@ -27,8 +27,7 @@ static void create_fails(optcl_params *params, const optcl_optimizer_config *c,
     if (!wrong_here) {
         char who[32];
         snprintf(who, sizeof who, "rank %d: ", mt_size - 1);
-        MT_CHECK(strncmp(msg, who, strlen(who)) == 0, "message '%s' does not name the rank",
-                 msg);
+        MT_CHECK(strncmp(msg, who, strlen(who)) == 0, "message '%s' does not name the rank", msg);
     }
 }
 

@@ -63,8 +63,8 @@ typedef struct guard_case {
     double max_norm;
     optcl_nonfinite nonfinite;
     bool weighted, zero_weight;
-    int bad_step;     /* a NaN from the last rank at this step (−1: none) */
-    int inf_step;     /* an Inf from rank 0 at this step (−1: none) */
+    int bad_step; /* a NaN from the last rank at this step (−1: none) */
+    int inf_step; /* an Inf from rank 0 at this step (−1: none) */
 } guard_case;
 
 static void run(const guard_case *gc)
@@ -166,8 +166,10 @@ static void run(const guard_case *gc)
         MT_OK(optcl_params_read(guarded, OPTCL_ROLE_PARAMS, OPTCL_ALL, gv, n), gc->label);
         bool clipping = gc->max_norm > 0.0;
         bad = mt_mismatch(b, gv, n, clipping ? 1e-5 : 0.0, clipping ? 1e-4 : 0.0);
-        MT_CHECK(bad == (size_t)-1, "%s, step %d, element %zu: sharded %.9g, single-process "
-                 "guard %.9g", gc->label, t + 1, bad, (double)b[bad], (double)gv[bad]);
+        MT_CHECK(bad == (size_t)-1,
+                 "%s, step %d, element %zu: sharded %.9g, single-process "
+                 "guard %.9g",
+                 gc->label, t + 1, bad, (double)b[bad], (double)gv[bad]);
         bool guarded_on = clipping || gc->nonfinite == OPTCL_NONFINITE_SKIP; /* else it is 0 */
         MT_CHECK(!guarded_on || !isfinite(gs.last_norm) || gs.last_norm == vs.last_norm ||
                      fabs(gs.last_norm - vs.last_norm) <= 1e-6 * fabs(vs.last_norm),
@@ -178,8 +180,10 @@ static void run(const guard_case *gc)
     optcl_params_destroy(guarded);
     free(gv);
     if (gc->max_norm > 0.0)
-        MT_CHECK(clipped > 0 && clipped < STEPS, "%s: %d of %d steps clipped: the case tests "
-                 "nothing", gc->label, clipped, STEPS);
+        MT_CHECK(clipped > 0 && clipped < STEPS,
+                 "%s: %d of %d steps clipped: the case tests "
+                 "nothing",
+                 gc->label, clipped, STEPS);
     mt_note("%s: equal on every step (%llu skipped, %d clipped)", gc->label,
             (unsigned long long)skipped, clipped);
     optcl_mpi_optimizer_destroy(s);
