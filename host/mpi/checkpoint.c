@@ -45,17 +45,24 @@ static void remove_generation(const optcl_mpi_optimizer *opt, const char *path, 
     }
 }
 
-optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const char *path)
+/* A path every rank can build its file names from; agreed, so all ranks refuse together. */
+static optcl_status check_path(optcl_mpi_optimizer *opt, const char *path)
 {
-    if (!opt)
-        return OPTCL_ERROR_NULL_POINTER;
-    const optcl_mpi__layout *l = &opt->layout;
     optcl_status st = OPTCL_SUCCESS;
     if (!path)
         st = optcl_mpi__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
     else if (strlen(path) > PATH_MAX_ - 64)
         st = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT, "path is too long");
-    if ((st = optcl_mpi__agree(opt->comm, st, opt->message)) != OPTCL_SUCCESS)
+    return optcl_mpi__agree(opt->comm, st, opt->message);
+}
+
+optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const char *path)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    const optcl_mpi__layout *l = &opt->layout;
+    optcl_status st = check_path(opt, path);
+    if (st != OPTCL_SUCCESS)
         return st;
     optcl_mpi__manifest old, m;
     if ((st = read_manifest(opt, path, false, &old)) != OPTCL_SUCCESS)
@@ -140,12 +147,8 @@ optcl_status optcl_mpi_checkpoint_load(optcl_mpi_optimizer *opt, const char *pat
 {
     if (!opt)
         return OPTCL_ERROR_NULL_POINTER;
-    optcl_status st = OPTCL_SUCCESS;
-    if (!path)
-        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
-    else if (strlen(path) > PATH_MAX_ - 64)
-        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT, "path is too long");
-    if ((st = optcl_mpi__agree(opt->comm, st, opt->message)) != OPTCL_SUCCESS)
+    optcl_status st = check_path(opt, path);
+    if (st != OPTCL_SUCCESS)
         return st;
     optcl_mpi__manifest m;
     if ((st = read_manifest(opt, path, true, &m)) != OPTCL_SUCCESS)
