@@ -23,6 +23,11 @@ static optcl_status cl_fail(char *message, cl_int err, const char *what)
                        optcl_status_name((optcl_status)err));
 }
 
+bool optcl__guard_wanted(const optcl_optimizer_config *c)
+{
+    return c->max_norm > 0.0 || c->nonfinite == OPTCL_NONFINITE_SKIP;
+}
+
 void optcl__guard_free(optcl_optimizer *opt)
 {
     cl_mem buffers[] = {opt->guard_record, opt->guard_table, opt->guard_partials};
@@ -100,7 +105,7 @@ static optcl_status create_device_side(optcl_optimizer *opt)
 
 optcl_status optcl__guard_create(optcl_optimizer *opt)
 {
-    opt->guarded = opt->config.max_norm > 0.0 || opt->config.nonfinite == OPTCL_NONFINITE_SKIP;
+    opt->guarded = optcl__guard_wanted(&opt->config);
     opt->last_coef = 1.0f;
     if (!opt->guarded)
         return OPTCL_SUCCESS;
@@ -145,7 +150,7 @@ static void settle_lookahead_alpha(optcl_optimizer *opt)
 optcl_status optcl__guard_sync(optcl_optimizer *opt)
 {
     if (!opt->guarded || !on_device(opt)) /* read even with nothing pending: the device's */
-        return OPTCL_SUCCESS;                /* count is the truth, also after a failed step */
+        return OPTCL_SUCCESS;             /* count is the truth, also after a failed step */
     optcl__guard g;
     cl_int err = read_record(opt, &g);
     if (err != CL_SUCCESS)

@@ -147,6 +147,8 @@ struct optcl_optimizer {
 };
 
 /* guard.c */
+/* Whether a configuration asks for the gradient guard (clipping or non-finite skip). */
+bool optcl__guard_wanted(const optcl_optimizer_config *c);
 optcl_status optcl__guard_create(optcl_optimizer *opt);
 void optcl__guard_free(optcl_optimizer *opt);
 /* Bind the update kernel's guard arguments from index first (OpenCL). */

@@ -15,9 +15,8 @@ static const char *family_of(optcl_algorithm a)
 /* The options that never change within a configuration become -D macros of the program. */
 static void build_options(const optcl_optimizer_config *c, char *out, size_t size)
 {
-    bool guard = c->max_norm > 0.0 || c->nonfinite == OPTCL_NONFINITE_SKIP;
-    int n = snprintf(out, size, "-DMAXIMIZE=%d -DGUARD=%d -DCLIP=%d", c->maximize, guard,
-                     c->max_norm > 0.0);
+    int n = snprintf(out, size, "-DMAXIMIZE=%d -DGUARD=%d -DCLIP=%d", c->maximize,
+                     optcl__guard_wanted(c), c->max_norm > 0.0);
     switch (c->algorithm) {
     case OPTCL_SGD:
         snprintf(out + n, size - (size_t)n, " -DHAS_MOMENTUM=%d -DNESTEROV=%d -DEMA=%d",

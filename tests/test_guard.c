@@ -84,6 +84,17 @@ static void assert_same_bits(const float *a, const float *b, size_t n, const cha
             fail_msg("%s: element %zu is %.9g, expected %.9g", what, i, (double)a[i], (double)b[i]);
 }
 
+/* Parameters and every state of two rigs, bit for bit. */
+static void assert_same_rigs(rig *got, rig *want, const char *what)
+{
+    size_t n1 = 0, n2 = 0;
+    float *a = snapshot(got, &n1), *e = snapshot(want, &n2);
+    assert_int_equal(n1, n2);
+    assert_same_bits(a, e, n1, what);
+    free(a);
+    free(e);
+}
+
 static optcl_optimizer_config skipping(optcl_algorithm algo)
 {
     optcl_optimizer_config c = optcl_optimizer_config_default(algo);
@@ -143,12 +154,7 @@ static void skip_equals_omitting_the_call(void **state)
                 if (!bad[t])
                     step_with(&without, t, false), taken++;
             }
-            size_t n1 = 0, n2 = 0;
-            float *a = snapshot(&with, &n1), *e = snapshot(&without, &n2);
-            assert_int_equal(n1, n2);
-            assert_same_bits(a, e, n1, optcl_algorithm_name(configs[k].algorithm));
-            free(a);
-            free(e);
+            assert_same_rigs(&with, &without, optcl_algorithm_name(configs[k].algorithm));
             optcl_guard_stats gs;
             TU_OK(optcl_optimizer_guard_stats(with.opt, &gs), optcl_optimizer_message(with.opt));
             assert_int_equal(gs.steps, taken);
@@ -221,11 +227,7 @@ static void clipping_scales_by_the_reported_coefficient(void **state)
                 TU_OK(optcl_params_write(plain.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
                 TU_OK(optcl_optimizer_step(plain.opt, 0, NULL, NULL), "step");
             }
-            size_t n1 = 0, n2 = 0;
-            float *a = snapshot(&clipped, &n1), *e = snapshot(&plain, &n2);
-            assert_same_bits(a, e, n1, "clipped step");
-            free(a);
-            free(e);
+            assert_same_rigs(&clipped, &plain, "clipped step");
             free_rig(&plain);
             free_rig(&clipped);
         }
@@ -259,11 +261,7 @@ static void steps_do_not_wait_for_the_device(void **state)
     for (int t = 0; t < 100; t++)
         TU_OK(optcl_optimizer_step(ref.opt, 0, NULL, NULL), "step");
     assert_int_equal(optcl_optimizer_step_count(dev.opt), 100);
-    size_t n1 = 0, n2 = 0;
-    float *a = snapshot(&dev, &n1), *e = snapshot(&ref, &n2);
-    assert_same_bits(a, e, n1, "OpenCL after 100 unsynchronised steps");
-    free(a);
-    free(e);
+    assert_same_rigs(&dev, &ref, "OpenCL after 100 unsynchronised steps");
     free_rig(&dev);
     free_rig(&ref);
 }
@@ -289,11 +287,7 @@ static void long_runs_and_lr_changes(void **state)
                 TU_OK(optcl_optimizer_report_metric(r[k].opt, 1.0), "report");
         }
     }
-    size_t n1 = 0, n2 = 0;
-    float *a = snapshot(&r[1], &n1), *e = snapshot(&r[0], &n2);
-    assert_same_bits(a, e, n1, "OpenCL after 700 steps");
-    free(a);
-    free(e);
+    assert_same_rigs(&r[1], &r[0], "OpenCL after 700 steps");
     optcl_guard_stats s0, s1;
     TU_OK(optcl_optimizer_guard_stats(r[0].opt, &s0), "stats");
     TU_OK(optcl_optimizer_guard_stats(r[1].opt, &s1), "stats");
@@ -333,11 +327,7 @@ static void checkpoints_keep_the_account(void **state)
         assert_int_equal(gs.skipped, 2);
         for (int t = 10; t < 20; t++)
             step_with(&second, t, t % 7 == 2);
-        size_t n1 = 0, n2 = 0;
-        float *a = snapshot(&second, &n1), *e = snapshot(&whole, &n2);
-        assert_same_bits(a, e, n1, "resumed run");
-        free(a);
-        free(e);
+        assert_same_rigs(&second, &whole, "resumed run");
         TU_OK(optcl_optimizer_guard_stats(second.opt, &gs), "stats");
         assert_int_equal(gs.skipped, 3);
 
@@ -390,6 +380,18 @@ static void bad_configurations_are_refused(void **state)
     assert_non_null(strstr(optcl_optimizer_message(opt), "guard"));
     optcl_guard_stats gs;
     assert_int_equal(optcl_optimizer_guard_stats(opt, NULL), OPTCL_ERROR_NULL_POINTER);
+    optcl_optimizer_destroy(opt);
+    /* Without a guard: the steps, nothing skipped, no norm, coefficient 1. */
+    c = optcl_optimizer_config_default(OPTCL_SGD);
+    TU_OK(optcl_optimizer_create(params, &c, &opt), optcl_context_message(ctx));
+    float g[N];
+    gradient(g, 1, true);
+    TU_OK(optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+    TU_OK(optcl_optimizer_step(opt, 0, NULL, NULL), optcl_optimizer_message(opt));
+    TU_OK(optcl_optimizer_guard_stats(opt, &gs), optcl_optimizer_message(opt));
+    assert_int_equal(gs.steps, 1);
+    assert_int_equal(gs.skipped, 0);
+    assert_true(gs.last_norm == 0.0 && gs.last_clip_coef == 1.0);
     assert_int_equal(optcl_optimizer_guard_stats(NULL, &gs), OPTCL_ERROR_NULL_POINTER);
     optcl_optimizer_destroy(opt);
     optcl_params_destroy(params);

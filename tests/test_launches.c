@@ -13,7 +13,7 @@ static void many_tensors_one_launch(void **state)
     (void)state;
     optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
     optcl_tensor_spec *specs = calloc(TENSORS, sizeof *specs);
-    char (*names)[16] = calloc(TENSORS, sizeof *names);
+    char(*names)[16] = calloc(TENSORS, sizeof *names);
     assert_true(specs && names);
     for (int i = 0; i < TENSORS; i++) {
         snprintf(names[i], sizeof names[i], "t%d", i);
@@ -73,9 +73,9 @@ static void minimal_bytes(void **state)
         optcl_algorithm a;
         int option;
         double per_param;
-    } cases[] = {{OPTCL_SGD, 0, 12}, {OPTCL_SGD, 1, 20},    {OPTCL_ADAM, 0, 28},
-                 {OPTCL_ADAM, 1, 36}, {OPTCL_ADAMW, 0, 28}, {OPTCL_RMSPROP, 0, 20},
-                 {OPTCL_RMSPROP, 1, 36}, {OPTCL_RPROP, 0, 28}};
+    } cases[] = {{OPTCL_SGD, 0, 12},     {OPTCL_SGD, 1, 20},   {OPTCL_ADAM, 0, 28},
+                 {OPTCL_ADAM, 1, 36},    {OPTCL_ADAMW, 0, 28}, {OPTCL_RMSPROP, 0, 20},
+                 {OPTCL_RMSPROP, 1, 36}, {OPTCL_RPROP, 0, 28}, {OPTCL_ADAM, 2, 32}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         optcl_optimizer_config c = optcl_optimizer_config_default(cases[i].a);
         if (cases[i].option) {
@@ -83,6 +83,10 @@ static void minimal_bytes(void **state)
             c.adam.amsgrad = 1;
             c.rmsprop.centered = 1;
             c.rmsprop.momentum = 0.9;
+        }
+        if (cases[i].option == 2) { /* the guard reads the gradient once more */
+            c.adam.amsgrad = 0;
+            c.max_norm = 1.0;
         }
         optcl_optimizer *o = NULL;
         TU_OK(optcl_optimizer_create(p, &c, &o), optcl_context_message(ctx));
