@@ -42,7 +42,7 @@ struct optcl_context {
     cl_command_queue queue;
     size_t alignment;       /* floats */
     size_t local_size;      /* preferred work-group size, a power of two */
-    unsigned vector_width;  /* elements per work-item: 1 (CPUs) or 4 (GPUs); kernels' VEC */
+    unsigned vector_width;  /* elements per work-item, 1 to 16 (context.c); the kernels' VEC */
     cl_ulong max_alloc;     /* bytes */
     bool correctly_rounded; /* device supports -cl-fp32-correctly-rounded-divide-sqrt */
     char device_name[512];

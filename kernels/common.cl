@@ -9,24 +9,32 @@
 #define MAXIMIZE 0
 #endif
 
-/* VEC elements per work-item, chosen by the host per device: 1 on CPUs (PoCL vectorises across
- * work-items, and wider items measured 30 % slower), 4 on GPUs (16-byte loads). Work-item i
- * handles elements [VEC·i, VEC·i + VEC); ranges are multiples of the alignment, so of VEC. The
- * rules are written once for both: element-wise arithmetic, select() for per-element choices. */
+/* VEC elements per work-item, chosen by the host per device: the device's preferred float
+ * vector width on CPUs (16 with AVX-512: PoCL then works in whole 512-bit registers, which
+ * halves the instructions per element and lets the core keep more loads in flight), 4 on GPUs
+ * (16-byte loads). Work-item i handles elements [VEC·i, VEC·i + VEC); ranges start and end on
+ * multiples of the alignment (at least 64 bytes, within the device's base-address alignment),
+ * so every access is an aligned vector. Aligned loads and stores are written as such: PoCL
+ * splits vstore16 into three partial stores. The rules are written once for every width:
+ * element-wise arithmetic, select() for per-element choices. */
 #ifndef VEC
 #define VEC 1
 #endif
-#if VEC == 4
-typedef float4 floatv;
-#define LOAD(p, i) vload4((i), (p))
-#define STORE(p, i, v) vstore4((v), (i), (p))
-#elif VEC == 1
+#if VEC == 1
 typedef float floatv;
-#define LOAD(p, i) ((p)[i])
-#define STORE(p, i, v) ((p)[i] = (v))
+#elif VEC == 2
+typedef float2 floatv;
+#elif VEC == 4
+typedef float4 floatv;
+#elif VEC == 8
+typedef float8 floatv;
+#elif VEC == 16
+typedef float16 floatv;
 #else
-#error "VEC must be 1 or 4"
+#error "VEC must be 1, 2, 4, 8 or 16"
 #endif
+#define LOAD(p, i) (((__global const floatv *)(p))[i])
+#define STORE(p, i, v) (((__global floatv *)(p))[i] = (v))
 
 /* The per-step scalars, computed on the host in double precision and rounded to float once:
  * field for field host/internal.h's optcl__step_scalars (every field is 4 bytes, so both
