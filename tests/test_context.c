@@ -338,8 +338,8 @@ static void test_wrap(void **state)
     assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS);
 
     /* The caller's objects are as they were: still valid, with their own references only. */
-    assert_int_equal(context_refs(c), c_before);
-    assert_int_equal(queue_refs(q), q_before);
+    TU_AWAIT_EQUAL(context_refs(c), c_before);
+    TU_AWAIT_EQUAL(queue_refs(q), q_before);
     assert_int_equal(clFinish(q), CL_SUCCESS);
     assert_int_equal(clReleaseCommandQueue(q), CL_SUCCESS);
     assert_int_equal(clReleaseContext(c), CL_SUCCESS);

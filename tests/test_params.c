@@ -377,8 +377,8 @@ static void test_wrap_buffers(void **state)
     assert_same(a, b, numel, "caller's buffer");
     destroy_all(ow, wrapped, NULL);
     destroy_all(on, normal, NULL);
-    assert_int_equal(mem_refs(pm), 1); /* retained once, released once */
-    assert_int_equal(mem_refs(gm), 1);
+    TU_AWAIT_EQUAL(mem_refs(pm), 1); /* retained once, released once */
+    TU_AWAIT_EQUAL(mem_refs(gm), 1);
 
     /* Refusals: too small, the same buffer twice, a reference context. */
     cl_mem small = clCreateBuffer(c, CL_MEM_READ_WRITE, (total - 1) * sizeof(float), NULL, &err);

@@ -88,4 +88,17 @@ int tu_allow_no_device(void);
  * to report. The device is probed once per process. */
 bool tu_opencl_missing(void);
 
+/* Sleeps for ms milliseconds. */
+void tu_sleep_ms(int ms);
+
+/* Asserts that a reference count read by EXPR reaches WANT. PoCL drops the references its
+ * finished commands hold from its own thread, a moment after clFinish returns (under load the
+ * lag was seen), so this polls for up to 5 s; a reference never released still fails. */
+#define TU_AWAIT_EQUAL(expr, want)                                                                \
+    do {                                                                                          \
+        for (int tu_wait_ = 0; tu_wait_ < 5000 && (expr) != (want); tu_wait_++)                   \
+            tu_sleep_ms(1);                                                                       \
+        assert_int_equal((expr), (want));                                                         \
+    } while (0)
+
 #endif
