@@ -32,25 +32,22 @@ static optcl_context *context_new(optcl_backend backend)
 /* Elements per work-item (the kernels' VEC): 4 on GPUs (16-byte loads reach more of the
  * memory bandwidth); elsewhere the device's preferred float vector width (PoCL: 16 with
  * AVX-512, 8 with AVX2), which on a 2-core AVX-512 machine ran Adam 25-35 % faster than one
- * element per work-item. Capped at 16 and at the base-address alignment, since the kernels
- * load whole aligned vectors. OPTCL_VECTOR_WIDTH = 1, 2, 4, 8 or 16 overrides it, for tests and
- * kernel development. */
+ * element per work-item. OPTCL_VECTOR_WIDTH = 1, 2, 4, 8 or 16 overrides it, for tests and
+ * kernel development. Either is capped at 16 and at the base-address alignment, since the
+ * kernels load whole aligned vectors. */
 static unsigned pick_vector_width(cl_device_id device, size_t base_align_bytes)
 {
     const char *env = getenv("OPTCL_VECTOR_WIDTH");
-    if (env)
-        for (unsigned w = 1; w <= 16; w *= 2) {
-            char text[4];
-            snprintf(text, sizeof text, "%u", w);
-            if (strcmp(env, text) == 0)
-                return w;
-        }
-    cl_device_type type = 0;
-    cl_uint preferred = 1;
-    clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
-    clGetDeviceInfo(device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof preferred, &preferred,
-                    NULL);
-    unsigned want = (type & CL_DEVICE_TYPE_GPU) ? 4u : preferred;
+    char *end = NULL;
+    unsigned long want = env ? strtoul(env, &end, 10) : 0;
+    if (!env || !*env || *end || want == 0 || (want & (want - 1)) != 0) {
+        cl_device_type type = 0;
+        cl_uint preferred = 1;
+        clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+        clGetDeviceInfo(device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof preferred,
+                        &preferred, NULL);
+        want = (type & CL_DEVICE_TYPE_GPU) ? 4u : preferred;
+    }
     unsigned w = 1;
     while (w * 2 <= want && w * 2 <= 16 && w * 2 * sizeof(float) <= base_align_bytes)
         w *= 2;
