@@ -22,12 +22,6 @@ static const optcl_tensor_spec specs[] = {
 #define NTENSORS 3
 #define NUMEL (35 + 5 + 1)
 
-typedef struct session {
-    optcl_context *ctx;
-    optcl_params *params;
-    optcl_optimizer *opt;
-} session;
-
 static optcl_optimizer_config rich_config(optcl_algorithm a)
 {
     optcl_optimizer_config c = optcl_optimizer_config_default(a);
@@ -53,27 +47,16 @@ static optcl_optimizer_config rich_config(optcl_algorithm a)
     return c;
 }
 
-static session open_session(optcl_backend backend, const optcl_optimizer_config *c)
+static tu_rig open_session(optcl_backend backend, const optcl_optimizer_config *c)
 {
-    session s = {tu_context(backend), NULL, NULL};
-    TU_OK(optcl_params_create(s.ctx, specs, NTENSORS, &s.params), optcl_context_message(s.ctx));
     float p0[NUMEL];
     uint64_t seed = 99;
     tu_fill_random(p0, NUMEL, &seed, -1.0f, 1.0f);
-    TU_OK(optcl_params_write(s.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, NUMEL), "write");
-    TU_OK(optcl_optimizer_create(s.params, c, &s.opt), optcl_context_message(s.ctx));
-    return s;
-}
-
-static void close_session(session *s)
-{
-    assert_int_equal(optcl_optimizer_destroy(s->opt), OPTCL_SUCCESS);
-    assert_int_equal(optcl_params_destroy(s->params), OPTCL_SUCCESS);
-    assert_int_equal(optcl_context_destroy(s->ctx), OPTCL_SUCCESS);
+    return tu_rig_open(backend, specs, NTENSORS, p0, c);
 }
 
 /* Steps from..to-1 with deterministic gradients; a plateauing metric after each step. */
-static void run_steps(session *s, int from, int to)
+static void run_steps(tu_rig *s, int from, int to)
 {
     float g[NUMEL];
     for (int t = from; t < to; t++) {
@@ -88,14 +71,14 @@ static void run_steps(session *s, int from, int to)
 
 /* Parameters then every state, packed (room for 5 × SNAP floats). */
 #define SNAP 64
-static void snapshot(session *s, float *out)
+static void snapshot(tu_rig *s, float *out)
 {
     size_t n = optcl_params_numel(s->params);
     assert_true(n <= SNAP && optcl_optimizer_state_count(s->opt) < 5);
     TU_OK(optcl_params_read(s->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, out, n), "read");
     for (size_t k = 0; k < optcl_optimizer_state_count(s->opt); k++)
-        TU_OK(optcl_optimizer_read_state(s->opt, optcl_optimizer_state_name(s->opt, k),
-                                         OPTCL_ALL, out + (k + 1) * SNAP, n),
+        TU_OK(optcl_optimizer_read_state(s->opt, optcl_optimizer_state_name(s->opt, k), OPTCL_ALL,
+                                         out + (k + 1) * SNAP, n),
               optcl_optimizer_message(s->opt));
 }
 
@@ -107,19 +90,19 @@ static void resume_equals_uninterrupted(optcl_backend backend)
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
         optcl_optimizer_config c = rich_config((optcl_algorithm)a);
         float whole[5 * SNAP] = {0}, resumed[5 * SNAP] = {0};
-        session s = open_session(backend, &c);
+        tu_rig s = open_session(backend, &c);
         run_steps(&s, 0, 10);
         TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
         run_steps(&s, 10, 20);
         snapshot(&s, whole);
         double lr_whole = 0.0;
         TU_OK(optcl_optimizer_get_lr(s.opt, 0, &lr_whole), "lr");
-        close_session(&s);
+        tu_rig_close(&s);
 
         /* A fresh optimizer with another lr: the file's configuration wins. */
         optcl_optimizer_config other = c;
         other.lr = 0.123;
-        session r = open_session(backend, &other);
+        tu_rig r = open_session(backend, &other);
         TU_OK(optcl_checkpoint_load(r.opt, path), optcl_optimizer_message(r.opt));
         assert_int_equal(optcl_optimizer_step_count(r.opt), 10);
         run_steps(&r, 10, 20);
@@ -130,7 +113,7 @@ static void resume_equals_uninterrupted(optcl_backend backend)
             fail_msg("%s: the resumed run differs from the uninterrupted one",
                      optcl_algorithm_name((optcl_algorithm)a));
         assert_true(lr_whole == lr_resumed);
-        close_session(&r);
+        tu_rig_close(&r);
     }
     tu_remove_tree(dir);
     free(dir);
@@ -157,7 +140,7 @@ static void file_is_safetensors(void **state)
     char path[512];
     snprintf(path, sizeof path, "%s/ck.safetensors", dir);
     optcl_optimizer_config c = rich_config(OPTCL_ADAM);
-    session s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    tu_rig s = open_session(OPTCL_BACKEND_REFERENCE, &c);
     run_steps(&s, 0, 4);
     TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
     size_t size = 0;
@@ -186,13 +169,13 @@ static void file_is_safetensors(void **state)
     assert_non_null(strstr(header, "\"optim.lookahead_slow.scale\""));
     free(header);
     free(b);
-    close_session(&s);
+    tu_rig_close(&s);
     tu_remove_tree(dir);
     free(dir);
 }
 
 /* Each bad file: refused with a message naming the file, parameters and state unchanged. */
-static void expect_refused(session *s, const char *path, const char *what)
+static void expect_refused(tu_rig *s, const char *path, const char *what)
 {
     float before[5 * SNAP] = {0}, after[5 * SNAP] = {0};
     snapshot(s, before);
@@ -215,7 +198,7 @@ static void bad_files_are_refused(void **state)
     snprintf(good, sizeof good, "%s/good.safetensors", dir);
     snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
     optcl_optimizer_config c = rich_config(OPTCL_ADAM);
-    session s = open_session(OPTCL_BACKEND_OPENCL, &c);
+    tu_rig s = open_session(OPTCL_BACKEND_OPENCL, &c);
     run_steps(&s, 0, 5);
     TU_OK(optcl_checkpoint_save(s.opt, good), optcl_optimizer_message(s.opt));
     run_steps(&s, 5, 7); /* the state now differs from the file's */
@@ -266,36 +249,32 @@ static void bad_files_are_refused(void **state)
     /* Missing file. */
     snprintf(bad, sizeof bad, "%s/missing.safetensors", dir);
     expect_refused(&s, bad, "a missing file");
-    close_session(&s);
+    tu_rig_close(&s);
 
     /* A good file for another parameter set or another optimizer. */
     optcl_tensor_spec other_specs[NTENSORS];
     memcpy(other_specs, specs, sizeof other_specs);
     other_specs[0].shape[1] = 8;
-    session t = {tu_context(OPTCL_BACKEND_REFERENCE), NULL, NULL};
-    TU_OK(optcl_params_create(t.ctx, other_specs, NTENSORS, &t.params), "params");
-    TU_OK(optcl_optimizer_create(t.params, &c, &t.opt), optcl_context_message(t.ctx));
+    tu_rig t = tu_rig_open(OPTCL_BACKEND_REFERENCE, other_specs, NTENSORS, NULL, &c);
     expect_refused(&t, good, "a checkpoint of another shape");
-    close_session(&t);
+    tu_rig_close(&t);
     /* The same tensors grouped differently (the file's group settings would land wrong). */
     memcpy(other_specs, specs, sizeof other_specs);
     other_specs[1].group = 0;
-    session g = {tu_context(OPTCL_BACKEND_REFERENCE), NULL, NULL};
-    TU_OK(optcl_params_create(g.ctx, other_specs, NTENSORS, &g.params), "params");
-    TU_OK(optcl_optimizer_create(g.params, &c, &g.opt), optcl_context_message(g.ctx));
+    tu_rig g = tu_rig_open(OPTCL_BACKEND_REFERENCE, other_specs, NTENSORS, NULL, &c);
     expect_refused(&g, good, "a checkpoint of another grouping");
     assert_non_null(strstr(optcl_optimizer_message(g.opt), "group"));
-    close_session(&g);
+    tu_rig_close(&g);
     optcl_optimizer_config sgd = rich_config(OPTCL_SGD);
-    session u = open_session(OPTCL_BACKEND_REFERENCE, &sgd);
+    tu_rig u = open_session(OPTCL_BACKEND_REFERENCE, &sgd);
     expect_refused(&u, good, "an adam checkpoint for sgd");
     assert_non_null(strstr(optcl_optimizer_message(u.opt), "algorithm"));
-    close_session(&u);
+    tu_rig_close(&u);
     optcl_optimizer_config plain = rich_config(OPTCL_ADAM);
     plain.adam.amsgrad = 0;
-    session v = open_session(OPTCL_BACKEND_REFERENCE, &plain);
+    tu_rig v = open_session(OPTCL_BACKEND_REFERENCE, &plain);
     expect_refused(&v, good, "an amsgrad checkpoint for adam without");
-    close_session(&v);
+    tu_rig_close(&v);
     tu_remove_tree(dir);
     free(dir);
 }
@@ -312,7 +291,7 @@ static void golden_checkpoint_loads(void **state)
              tu_golden_dir());
     optcl_optimizer_config c = rich_config(OPTCL_ADAM);
     if (getenv("OPTCL_WRITE_GOLDEN")) {
-        session s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+        tu_rig s = open_session(OPTCL_BACKEND_REFERENCE, &c);
         run_steps(&s, 0, 8);
         TU_OK(optcl_checkpoint_save(s.opt, ck), optcl_optimizer_message(s.opt));
         run_steps(&s, 8, 13);
@@ -320,7 +299,7 @@ static void golden_checkpoint_loads(void **state)
         TU_OK(optcl_params_read(s.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p, NUMEL), "read");
         size_t shape[1] = {NUMEL};
         TU_OK(optcl_npy_write(expected_path, p, shape, 1, message, sizeof message), message);
-        close_session(&s);
+        tu_rig_close(&s);
     }
     optcl_array expected = {0};
     TU_OK(optcl_npy_read(expected_path, &expected, message, sizeof message), message);
@@ -328,17 +307,14 @@ static void golden_checkpoint_loads(void **state)
         optcl_tensor_spec *saved = NULL;
         size_t count = 0;
         optcl_optimizer_config saved_config;
-        TU_OK(optcl_checkpoint_inspect(ck, &saved, &count, &saved_config, message,
-                                       sizeof message),
+        TU_OK(optcl_checkpoint_inspect(ck, &saved, &count, &saved_config, message, sizeof message),
               message);
         assert_int_equal(count, NTENSORS);
         assert_string_equal(saved[1].name, "fc.bias");
         assert_int_equal(saved[1].group, 1);
         assert_int_equal(saved_config.lookahead.k, 3);
-        session s = {tu_context((optcl_backend)b), NULL, NULL};
-        TU_OK(optcl_params_create(s.ctx, saved, count, &s.params), "params");
+        tu_rig s = tu_rig_open((optcl_backend)b, saved, count, NULL, &saved_config);
         free(saved);
-        TU_OK(optcl_optimizer_create(s.params, &saved_config, &s.opt), "opt");
         TU_OK(optcl_checkpoint_load(s.opt, ck), optcl_optimizer_message(s.opt));
         assert_int_equal(optcl_optimizer_step_count(s.opt), 8);
         run_steps(&s, 8, 13);
@@ -347,13 +323,13 @@ static void golden_checkpoint_loads(void **state)
         double worst = 0.0;
         assert_int_equal(tu_first_mismatch(p, expected.data, NUMEL, 1e-6, 1e-5, &worst),
                          (size_t)-1);
-        close_session(&s);
+        tu_rig_close(&s);
     }
     optcl_array_free(&expected);
 }
 
 /* The child's gradients, without metric reports (the child has no plateau). */
-static void run_plain_steps(session *s, int steps)
+static void run_plain_steps(tu_rig *s, int steps)
 {
     float g[NUMEL];
     for (int t = 0; t < steps; t++) {
@@ -373,8 +349,8 @@ static void child_save_loop(const char *path, const optcl_optimizer_config *c)
     optcl_optimizer *opt = NULL;
     optcl_context_config cc = optcl_context_config_default();
     cc.backend = OPTCL_BACKEND_REFERENCE;
-    if (optcl_context_create(&cc, &ctx, NULL, 0) || optcl_params_create(ctx, specs, NTENSORS,
-                                                                        &params) ||
+    if (optcl_context_create(&cc, &ctx, NULL, 0) ||
+        optcl_params_create(ctx, specs, NTENSORS, &params) ||
         optcl_optimizer_create(params, c, &opt))
         _exit(3);
     float g[NUMEL], p0[NUMEL];
@@ -417,19 +393,19 @@ static void kill_during_save(void **state)
         kills += WIFSIGNALED(status);
         if (access(path, F_OK) != 0)
             continue; /* killed before the first save finished: nothing to lose yet */
-        session r = open_session(OPTCL_BACKEND_REFERENCE, &c);
+        tu_rig r = open_session(OPTCL_BACKEND_REFERENCE, &c);
         TU_OK(optcl_checkpoint_load(r.opt, path), optcl_optimizer_message(r.opt));
         int steps = (int)optcl_optimizer_step_count(r.opt);
         assert_true(steps >= 1);
         /* The file holds exactly the state after `steps` steps: recompute it. */
-        session e = open_session(OPTCL_BACKEND_REFERENCE, &c);
+        tu_rig e = open_session(OPTCL_BACKEND_REFERENCE, &c);
         run_plain_steps(&e, steps);
         float got[5 * SNAP] = {0}, want[5 * SNAP] = {0};
         snapshot(&r, got);
         snapshot(&e, want);
         assert_memory_equal(got, want, sizeof got);
-        close_session(&e);
-        close_session(&r);
+        tu_rig_close(&e);
+        tu_rig_close(&r);
     }
     assert_true(kills >= 35);
     /* No temporary file survives the folder's own listing beyond the checkpoint itself. */
@@ -443,7 +419,7 @@ static void tracker_keeps_best_and_last(void **state)
     char *dir = tu_make_tempdir();
     optcl_optimizer_config c = rich_config(OPTCL_SGD);
     c.plateau.enabled = 0;
-    session s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    tu_rig s = open_session(OPTCL_BACKEND_REFERENCE, &c);
     optcl_tracker_config tc = optcl_tracker_config_default();
     tc.dir = dir;
     tc.patience = 2;
@@ -468,17 +444,17 @@ static void tracker_keeps_best_and_last(void **state)
     assert_int_equal(count, 6);
     assert_true(h[2].valid_metric == 0.8);
     /* best holds epoch 4's state (4 steps), last epoch 6's. */
-    session b = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    tu_rig b = open_session(OPTCL_BACKEND_REFERENCE, &c);
     TU_OK(optcl_checkpoint_load(b.opt, optcl_tracker_best_path(t)), optcl_optimizer_message(b.opt));
     assert_int_equal(optcl_optimizer_step_count(b.opt), 4);
     TU_OK(optcl_checkpoint_load(b.opt, optcl_tracker_last_path(t)), optcl_optimizer_message(b.opt));
     assert_int_equal(optcl_optimizer_step_count(b.opt), 6);
-    close_session(&b);
+    tu_rig_close(&b);
     assert_int_equal(optcl_tracker_destroy(t), OPTCL_SUCCESS);
     /* A folder that does not exist is refused. */
     tc.dir = "/nonexistent-optcl-folder";
     assert_int_equal(optcl_tracker_create(s.opt, &tc, &t), OPTCL_ERROR_IO);
-    close_session(&s);
+    tu_rig_close(&s);
     tu_remove_tree(dir);
     free(dir);
 }

@@ -13,34 +13,17 @@
 #define N 1000 /* two tensors, two groups */
 #define STEPS 40
 
-typedef struct rig {
-    optcl_context *ctx;
-    optcl_params *params;
-    optcl_optimizer *opt;
-} rig;
-
 static const optcl_tensor_spec specs[] = {
     {.name = "w", .ndim = 2, .shape = {30, 20}, .group = 0},
     {.name = "b", .ndim = 1, .shape = {400}, .group = 1},
 };
 
-static rig make_rig(optcl_backend backend, const optcl_optimizer_config *config)
+static tu_rig make_rig(optcl_backend backend, const optcl_optimizer_config *config)
 {
-    rig r = {tu_context(backend), NULL, NULL};
-    TU_OK(optcl_params_create(r.ctx, specs, 2, &r.params), optcl_context_message(r.ctx));
     float p0[N];
     uint64_t seed = 7;
     tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
-    TU_OK(optcl_params_write(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, N), "write p0");
-    TU_OK(optcl_optimizer_create(r.params, config, &r.opt), optcl_context_message(r.ctx));
-    return r;
-}
-
-static void free_rig(rig *r)
-{
-    assert_int_equal(optcl_optimizer_destroy(r->opt), OPTCL_SUCCESS);
-    assert_int_equal(optcl_params_destroy(r->params), OPTCL_SUCCESS);
-    assert_int_equal(optcl_context_destroy(r->ctx), OPTCL_SUCCESS);
+    return tu_rig_open(backend, specs, 2, p0, config);
 }
 
 /* Step t's gradient; bad steps carry one NaN, +Inf or −Inf somewhere. */
@@ -54,7 +37,7 @@ static void gradient(float *g, int t, bool bad)
     }
 }
 
-static void step_with(rig *r, int t, bool bad)
+static void step_with(tu_rig *r, int t, bool bad)
 {
     float g[N];
     gradient(g, t, bad);
@@ -63,7 +46,7 @@ static void step_with(rig *r, int t, bool bad)
 }
 
 /* Parameters then every state buffer, packed: (1 + states) × N floats. */
-static float *snapshot(rig *r, size_t *count)
+static float *snapshot(tu_rig *r, size_t *count)
 {
     size_t k = 1 + optcl_optimizer_state_count(r->opt);
     float *v = malloc(k * N * sizeof *v);
@@ -85,7 +68,7 @@ static void assert_same_bits(const float *a, const float *b, size_t n, const cha
 }
 
 /* Parameters and every state of two rigs, bit for bit. */
-static void assert_same_rigs(rig *got, rig *want, const char *what)
+static void assert_same_rigs(tu_rig *got, tu_rig *want, const char *what)
 {
     size_t n1 = 0, n2 = 0;
     float *a = snapshot(got, &n1), *e = snapshot(want, &n2);
@@ -138,8 +121,8 @@ static void skip_equals_omitting_the_call(void **state)
         if (backends[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
             continue;
         for (size_t k = 0; k < nc; k++) {
-            rig with = make_rig(backends[b], &configs[k]);
-            rig without = make_rig(backends[b], &configs[k]);
+            tu_rig with = make_rig(backends[b], &configs[k]);
+            tu_rig without = make_rig(backends[b], &configs[k]);
             size_t n_before = 0, n_after = 0;
             uint64_t taken = 0;
             for (int t = 0; t < STEPS; t++) {
@@ -160,8 +143,8 @@ static void skip_equals_omitting_the_call(void **state)
             assert_int_equal(gs.steps, taken);
             assert_int_equal(gs.skipped, STEPS - taken);
             assert_int_equal(optcl_optimizer_step_count(with.opt), taken);
-            free_rig(&with);
-            free_rig(&without);
+            tu_rig_close(&with);
+            tu_rig_close(&without);
         }
     }
 }
@@ -177,7 +160,7 @@ static void propagate_is_the_default(void **state)
     for (size_t b = 0; b < 2; b++) {
         if (backends[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
             continue;
-        rig r = make_rig(backends[b], &c);
+        tu_rig r = make_rig(backends[b], &c);
         step_with(&r, 3, true);
         float p[N];
         TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p, N), "read");
@@ -189,7 +172,7 @@ static void propagate_is_the_default(void **state)
         assert_int_equal(gs.steps, 1);
         assert_int_equal(gs.skipped, 0);
         assert_true(isnan(gs.last_norm) || isinf(gs.last_norm));
-        free_rig(&r);
+        tu_rig_close(&r);
     }
 }
 
@@ -206,9 +189,9 @@ static void clipping_scales_by_the_reported_coefficient(void **state)
         for (size_t m = 0; m < 3; m++) {
             optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
             c.lr = 0.01;
-            rig plain = make_rig(backends[b], &c);
+            tu_rig plain = make_rig(backends[b], &c);
             c.max_norm = max_norms[m];
-            rig clipped = make_rig(backends[b], &c);
+            tu_rig clipped = make_rig(backends[b], &c);
             for (int t = 0; t < 5; t++) {
                 float g[N];
                 gradient(g, t, false);
@@ -228,8 +211,8 @@ static void clipping_scales_by_the_reported_coefficient(void **state)
                 TU_OK(optcl_optimizer_step(plain.opt, 0, NULL, NULL), "step");
             }
             assert_same_rigs(&clipped, &plain, "clipped step");
-            free_rig(&plain);
-            free_rig(&clipped);
+            tu_rig_close(&plain);
+            tu_rig_close(&clipped);
         }
     }
 }
@@ -243,8 +226,8 @@ static void steps_do_not_wait_for_the_device(void **state)
         skip();
     optcl_optimizer_config c = skipping(OPTCL_ADAM);
     c.max_norm = 3.0;
-    rig dev = make_rig(OPTCL_BACKEND_OPENCL, &c);
-    rig ref = make_rig(OPTCL_BACKEND_REFERENCE, &c);
+    tu_rig dev = make_rig(OPTCL_BACKEND_OPENCL, &c);
+    tu_rig ref = make_rig(OPTCL_BACKEND_REFERENCE, &c);
     cl_int err = CL_SUCCESS;
     cl_event gate = clCreateUserEvent(optcl_context_cl_context(dev.ctx), &err);
     assert_int_equal(err, CL_SUCCESS);
@@ -262,8 +245,8 @@ static void steps_do_not_wait_for_the_device(void **state)
         TU_OK(optcl_optimizer_step(ref.opt, 0, NULL, NULL), "step");
     assert_int_equal(optcl_optimizer_step_count(dev.opt), 100);
     assert_same_rigs(&dev, &ref, "OpenCL after 100 unsynchronised steps");
-    free_rig(&dev);
-    free_rig(&ref);
+    tu_rig_close(&dev);
+    tu_rig_close(&ref);
 }
 
 /* Far more steps than the ring of scalar rows holds, skips among them, an lr change and a
@@ -277,7 +260,7 @@ static void long_runs_and_lr_changes(void **state)
     c.plateau = optcl_plateau_config_default();
     c.plateau.enabled = 1;
     c.plateau.patience = 0;
-    rig r[2] = {make_rig(OPTCL_BACKEND_REFERENCE, &c), make_rig(OPTCL_BACKEND_OPENCL, &c)};
+    tu_rig r[2] = {make_rig(OPTCL_BACKEND_REFERENCE, &c), make_rig(OPTCL_BACKEND_OPENCL, &c)};
     for (int t = 0; t < 700; t++) {
         for (int k = 0; k < 2; k++) {
             step_with(&r[k], t % 50, t % 97 == 5);
@@ -295,8 +278,8 @@ static void long_runs_and_lr_changes(void **state)
     assert_int_equal(s1.skipped, s0.skipped);
     assert_int_equal(s1.steps, 700 - s0.skipped);
     assert_int_equal(s0.steps, s1.steps);
-    free_rig(&r[0]);
-    free_rig(&r[1]);
+    tu_rig_close(&r[0]);
+    tu_rig_close(&r[1]);
 }
 
 /* The skipped count and the step count travel in checkpoints; a resumed run continues bit for
@@ -312,14 +295,14 @@ static void checkpoints_keep_the_account(void **state)
     for (size_t b = 0; b < 2; b++) {
         if (backends[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
             continue;
-        rig whole = make_rig(backends[b], &c), first = make_rig(backends[b], &c);
+        tu_rig whole = make_rig(backends[b], &c), first = make_rig(backends[b], &c);
         for (int t = 0; t < 20; t++) {
             step_with(&whole, t, t % 7 == 2);
             if (t < 10)
                 step_with(&first, t, t % 7 == 2);
         }
         TU_OK(optcl_checkpoint_save(first.opt, path), optcl_optimizer_message(first.opt));
-        rig second = make_rig(backends[b], &c);
+        tu_rig second = make_rig(backends[b], &c);
         TU_OK(optcl_checkpoint_load(second.opt, path), optcl_optimizer_message(second.opt));
         optcl_guard_stats gs;
         TU_OK(optcl_optimizer_guard_stats(second.opt, &gs), "stats");
@@ -332,13 +315,13 @@ static void checkpoints_keep_the_account(void **state)
         assert_int_equal(gs.skipped, 3);
 
         optcl_optimizer_config plain = optcl_optimizer_config_default(OPTCL_ADAM);
-        rig other = make_rig(backends[b], &plain);
+        tu_rig other = make_rig(backends[b], &plain);
         assert_int_equal(optcl_checkpoint_load(other.opt, path), OPTCL_ERROR_INVALID_ARGUMENT);
         assert_non_null(strstr(optcl_optimizer_message(other.opt), "max_norm"));
-        free_rig(&other);
-        free_rig(&whole);
-        free_rig(&first);
-        free_rig(&second);
+        tu_rig_close(&other);
+        tu_rig_close(&whole);
+        tu_rig_close(&first);
+        tu_rig_close(&second);
     }
     tu_remove_tree(dir);
     free(dir);

@@ -10,31 +10,14 @@
 #define N 1031
 #define STEPS 23
 
-typedef struct run {
-    optcl_context *ctx;
-    optcl_params *params;
-    optcl_optimizer *opt;
-} run;
-
 static const optcl_tensor_spec spec_a[] = {
     {.name = "a", .ndim = 1, .shape = {1000}, .group = 0},
     {.name = "b", .ndim = 1, .shape = {31}, .group = 1},
 };
 
-static run start(optcl_backend backend, const optcl_optimizer_config *c, const float *p0)
+static tu_rig start(optcl_backend backend, const optcl_optimizer_config *c, const float *p0)
 {
-    run r = {tu_context(backend), NULL, NULL};
-    TU_OK(optcl_params_create(r.ctx, spec_a, 2, &r.params), optcl_context_message(r.ctx));
-    TU_OK(optcl_params_write(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, N), "p0");
-    TU_OK(optcl_optimizer_create(r.params, c, &r.opt), optcl_context_message(r.ctx));
-    return r;
-}
-
-static void stop(run *r)
-{
-    optcl_optimizer_destroy(r->opt);
-    optcl_params_destroy(r->params);
-    optcl_context_destroy(r->ctx);
+    return tu_rig_open(backend, spec_a, 2, p0, c);
 }
 
 static void gradient(float *g, int t)
@@ -51,7 +34,7 @@ static void independent(optcl_backend backend, optcl_optimizer_config c, const f
     double alpha0 = c.lookahead.alpha;
     optcl_schedule alpha_schedule = c.lookahead.alpha_schedule;
     c.lookahead.k = 0;
-    run r = start(backend, &c, p0);
+    tu_rig r = start(backend, &c, p0);
     float slow[N], fast[N], g[N];
     memcpy(slow, p0, sizeof slow);
     for (int t = 0; t < STEPS; t++) {
@@ -59,7 +42,8 @@ static void independent(optcl_backend backend, optcl_optimizer_config c, const f
         TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
         TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
         if ((t + 1) % k == 0) {
-            float a = (float)optcl_schedule_lr(&alpha_schedule, alpha0, (uint64_t)((t + 1) / k - 1));
+            float a =
+                (float)optcl_schedule_lr(&alpha_schedule, alpha0, (uint64_t)((t + 1) / k - 1));
             TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, fast, N), "fast");
             for (int i = 0; i < N; i++)
                 slow[i] = slow[i] + a * (fast[i] - slow[i]);
@@ -67,13 +51,13 @@ static void independent(optcl_backend backend, optcl_optimizer_config c, const f
         }
     }
     TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, out, N), "out");
-    stop(&r);
+    tu_rig_close(&r);
 }
 
-static void with_lookahead(optcl_backend backend, const optcl_optimizer_config *c,
-                           const float *p0, float *out)
+static void with_lookahead(optcl_backend backend, const optcl_optimizer_config *c, const float *p0,
+                           float *out)
 {
-    run r = start(backend, c, p0);
+    tu_rig r = start(backend, c, p0);
     float g[N];
     for (int t = 0; t < STEPS; t++) {
         gradient(g, t);
@@ -81,7 +65,7 @@ static void with_lookahead(optcl_backend backend, const optcl_optimizer_config *
         TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
     }
     TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, out, N), "out");
-    stop(&r);
+    tu_rig_close(&r);
 }
 
 static void compare_with_independent(optcl_backend backend)
@@ -158,7 +142,7 @@ static void line_search(optcl_backend backend)
     optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
     c.lr = 0.1;
     c.lookahead.k = 1; /* sync after every step: slow = p0 before the first sync */
-    run r = start(backend, &c, p0);
+    tu_rig r = start(backend, &c, p0);
     gradient(g, 0);
     for (int i = 0; i < N; i++)
         fast[i] = p0[i] + -0.1f * g[i];
@@ -185,7 +169,7 @@ static void line_search(optcl_backend backend)
     TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
     assert_int_equal(q.calls, 4);
     assert_true(optcl_optimizer_lookahead_alpha(r.opt) == 0.5);
-    stop(&r);
+    tu_rig_close(&r);
 }
 
 static void search_reference(void **state)
@@ -205,7 +189,7 @@ static void bad_configurations(void **state)
     (void)state;
     float p0[N] = {0};
     optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
-    run r = start(OPTCL_BACKEND_REFERENCE, &c, p0);
+    tu_rig r = start(OPTCL_BACKEND_REFERENCE, &c, p0);
     /* No Lookahead: no search, no slow state. */
     assert_int_equal(optcl_optimizer_set_lookahead_search(r.opt, quad_loss, NULL, 4),
                      OPTCL_ERROR_INVALID_ARGUMENT);
@@ -217,14 +201,13 @@ static void bad_configurations(void **state)
         int64_t k;
         double alpha;
         const char *field;
-    } cases[] = {{-1, 0.5, "lookahead.k"}, {5, 0.0, "lookahead.alpha"},
-                 {5, 1.5, "lookahead.alpha"}};
+    } cases[] = {
+        {-1, 0.5, "lookahead.k"}, {5, 0.0, "lookahead.alpha"}, {5, 1.5, "lookahead.alpha"}};
     for (size_t i = 0; i < 3; i++) {
         optcl_optimizer_config b = c;
         b.lookahead.k = cases[i].k;
         b.lookahead.alpha = cases[i].alpha;
-        assert_int_equal(optcl_optimizer_create(r.params, &b, &bad),
-                         OPTCL_ERROR_INVALID_ARGUMENT);
+        assert_int_equal(optcl_optimizer_create(r.params, &b, &bad), OPTCL_ERROR_INVALID_ARGUMENT);
         assert_non_null(strstr(optcl_context_message(r.ctx), cases[i].field));
     }
     optcl_optimizer_config la = c;
@@ -233,16 +216,14 @@ static void bad_configurations(void **state)
     assert_int_equal(optcl_optimizer_set_lookahead_search(bad, quad_loss, NULL, 1),
                      OPTCL_ERROR_INVALID_ARGUMENT);
     optcl_optimizer_destroy(bad);
-    stop(&r);
+    tu_rig_close(&r);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(independent_reference),
-        cmocka_unit_test(independent_opencl),
-        cmocka_unit_test(search_reference),
-        cmocka_unit_test(search_opencl),
+        cmocka_unit_test(independent_reference), cmocka_unit_test(independent_opencl),
+        cmocka_unit_test(search_reference),      cmocka_unit_test(search_opencl),
         cmocka_unit_test(bad_configurations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

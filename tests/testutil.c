@@ -269,16 +269,39 @@ optcl_context *tu_context(optcl_backend backend)
     return ctx;
 }
 
+tu_rig tu_rig_open(optcl_backend backend, const optcl_tensor_spec *specs, size_t count,
+                   const float *p0, const optcl_optimizer_config *config)
+{
+    tu_rig r = {tu_context(backend), NULL, NULL};
+    TU_OK(optcl_params_create(r.ctx, specs, count, &r.params), optcl_context_message(r.ctx));
+    if (p0)
+        TU_OK(optcl_params_write(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0,
+                                 optcl_params_numel(r.params)),
+              optcl_params_message(r.params));
+    TU_OK(optcl_optimizer_create(r.params, config, &r.opt), optcl_context_message(r.ctx));
+    return r;
+}
+
+void tu_rig_close(tu_rig *r)
+{
+    assert_int_equal(optcl_optimizer_destroy(r->opt), OPTCL_SUCCESS);
+    assert_int_equal(optcl_params_destroy(r->params), OPTCL_SUCCESS);
+    assert_int_equal(optcl_context_destroy(r->ctx), OPTCL_SUCCESS);
+}
+
+uint64_t tu_next_random(uint64_t *seed)
+{
+    uint64_t s = *seed;
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return *seed = s;
+}
+
 void tu_fill_random(float *x, size_t n, uint64_t *seed, float lo, float hi)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint64_t s = *seed;
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        *seed = s;
-        x[i] = lo + (hi - lo) * (float)((s >> 40) * (1.0 / 16777216.0));
-    }
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * (float)((tu_next_random(seed) >> 40) * (1.0 / 16777216.0));
 }
 
 size_t tu_first_mismatch(const float *a, const float *e, size_t n, double atol, double rtol,
@@ -287,11 +310,12 @@ size_t tu_first_mismatch(const float *a, const float *e, size_t n, double atol, 
     size_t first = (size_t)-1;
     double w = 0.0;
     for (size_t i = 0; i < n; i++) {
+        if (a[i] == e[i] || (isnan(a[i]) && isnan(e[i])))
+            continue; /* equal infinities too, whose difference is NaN */
         double d = fabs((double)a[i] - (double)e[i]);
-        bool nan_ok = isnan(a[i]) && isnan(e[i]);
-        if (!nan_ok && d > w)
+        if (d > w)
             w = d;
-        if (!nan_ok && (isnan(d) || d > atol + rtol * fabs((double)e[i])) && first == (size_t)-1)
+        if ((isnan(d) || d > atol + rtol * fabs((double)e[i])) && first == (size_t)-1)
             first = i;
     }
     if (worst)

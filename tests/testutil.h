@@ -55,21 +55,37 @@ int tu_run(char *const argv[], char *err, size_t err_size);
 void tu_join_args(char *buf, size_t size, const char *const *args);
 
 /* Fails the test, printing the status name and the message, when st is not OPTCL_SUCCESS. */
-#define TU_OK(st, msg)                                                                         \
-    do {                                                                                       \
-        optcl_status tu_st_ = (st);                                                            \
-        if (tu_st_ != OPTCL_SUCCESS)                                                           \
-            fail_msg("%s failed: %s (%s)", #st, optcl_status_name(tu_st_), (msg));             \
+#define TU_OK(st, msg)                                                                             \
+    do {                                                                                           \
+        optcl_status tu_st_ = (st);                                                                \
+        if (tu_st_ != OPTCL_SUCCESS)                                                               \
+            fail_msg("%s failed: %s (%s)", #st, optcl_status_name(tu_st_), (msg));                 \
     } while (0)
 
 /* A context on the given backend (OpenCL: the default device, honouring OPTCL_DEVICE). */
 optcl_context *tu_context(optcl_backend backend);
 
-/* Deterministic pseudo-random floats in [lo, hi) (xorshift; seed ≠ 0). */
+/* What a suite steps: a context, a parameter set and an optimizer on it. */
+typedef struct tu_rig {
+    optcl_context *ctx;
+    optcl_params *params;
+    optcl_optimizer *opt;
+} tu_rig;
+
+/* Opens a rig of these tensors with parameters p0 (the whole flat set; NULL leaves them zero)
+ * and an optimizer of config; fails the test when any part fails. */
+tu_rig tu_rig_open(optcl_backend backend, const optcl_tensor_spec *specs, size_t count,
+                   const float *p0, const optcl_optimizer_config *config);
+/* Destroys what the rig holds (NULL parts too), failing the test when a destroy fails. */
+void tu_rig_close(tu_rig *r);
+
+/* The next state of a xorshift generator (seed ≠ 0), which it also returns. */
+uint64_t tu_next_random(uint64_t *seed);
+/* Deterministic pseudo-random floats in [lo, hi), one generator step each. */
 void tu_fill_random(float *x, size_t n, uint64_t *seed, float lo, float hi);
 
-/* Index of the first element with |a−e| > atol + rtol·|e| (NaNs must match), or (size_t)-1.
- * *worst receives the largest |a−e|. */
+/* Index of the first element with |a−e| > atol + rtol·|e| (equal values, infinities included,
+ * and NaN against NaN match), or (size_t)-1. *worst (may be NULL) receives the largest |a−e|. */
 size_t tu_first_mismatch(const float *a, const float *e, size_t n, double atol, double rtol,
                          double *worst);
 
@@ -94,11 +110,11 @@ void tu_sleep_ms(int ms);
 /* Asserts that a reference count read by EXPR reaches WANT. PoCL drops the references its
  * finished commands hold from its own thread, a moment after clFinish returns (under load the
  * lag was seen), so this polls for up to 5 s; a reference never released still fails. */
-#define TU_AWAIT_EQUAL(expr, want)                                                                \
-    do {                                                                                          \
-        for (int tu_wait_ = 0; tu_wait_ < 5000 && (expr) != (want); tu_wait_++)                   \
-            tu_sleep_ms(1);                                                                       \
-        assert_int_equal((expr), (want));                                                         \
+#define TU_AWAIT_EQUAL(expr, want)                                                                 \
+    do {                                                                                           \
+        for (int tu_wait_ = 0; tu_wait_ < 5000 && (expr) != (want); tu_wait_++)                    \
+            tu_sleep_ms(1);                                                                        \
+        assert_int_equal((expr), (want));                                                          \
     } while (0)
 
 #endif

@@ -59,8 +59,7 @@ optcl_context *mt_context(optcl_backend backend)
     optcl_context *ctx = NULL;
     optcl_status st = optcl_context_create(&cfg, &ctx, message, sizeof message);
     bool missing = st == OPTCL_ERROR_NO_DEVICE || st == -1001; /* CL_PLATFORM_NOT_FOUND_KHR */
-    const char *allow = getenv("OPTCL_TEST_ALLOW_NO_DEVICE");
-    if (missing && allow && !strcmp(allow, "1")) {
+    if (missing && tu_allow_no_device()) {
         mt_note("SKIP OpenCL: %s", message);
         return NULL;
     }
@@ -68,41 +67,18 @@ optcl_context *mt_context(optcl_backend backend)
     return ctx;
 }
 
-static uint64_t next(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
+/* Each seed starts its own stream of testutil's generator. */
 void mt_fill(float *x, size_t n, uint64_t seed, float lo, float hi)
 {
     uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * (float)((next(&s) >> 40) * (1.0 / 16777216.0));
+    tu_fill_random(x, n, &s, lo, hi);
 }
 
 void mt_fill_dyadic(float *x, size_t n, uint64_t seed)
 {
     uint64_t s = seed * 0x9E3779B97F4A7C15ull + 7;
     for (size_t i = 0; i < n; i++)
-        x[i] = (float)((int)(next(&s) % 8193) - 4096) / 1024.0f;
-}
-
-size_t mt_mismatch(const float *a, const float *e, size_t n, double atol, double rtol)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (isnan(a[i]) || isnan(e[i])) {
-            if (!(isnan(a[i]) && isnan(e[i])))
-                return i;
-            continue;
-        }
-        if (atol == 0.0 && rtol == 0.0 ? a[i] != e[i]
-                                       : fabs((double)a[i] - e[i]) > atol + rtol * fabs(e[i]))
-            return i;
-    }
-    return (size_t)-1;
+        x[i] = (float)((int)(tu_next_random(&s) % 8193) - 4096) / 1024.0f;
 }
 
 const optcl_tensor_spec mt_model[MT_MODEL_COUNT] = {

@@ -5,6 +5,7 @@
 #define OPTCL_MPITEST_H
 
 #include "optcl_mpi.h"
+#include "testutil.h" /* the generator, comparisons and skip rule of the cmocka suites */
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,9 +45,6 @@ void mt_fill(float *x, size_t n, uint64_t seed, float lo, float hi);
 /* Dyadic floats k/1024, |k| ≤ 4096: sums and sums of squares of a few thousand of them are
  * exact in double in any order, so averages and norms do not depend on how MPI adds. */
 void mt_fill_dyadic(float *x, size_t n, uint64_t seed);
-
-/* First index where |a − e| > atol + rtol·|e| (NaN must meet NaN), or (size_t)-1. */
-size_t mt_mismatch(const float *a, const float *e, size_t n, double atol, double rtol);
 
 /* The model of the suites: six tensors of odd sizes (a scalar among them) in three groups,
  * 212 elements; with K = 3 the shards hold 80, 80 and 52. */

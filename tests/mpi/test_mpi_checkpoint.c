@@ -129,7 +129,8 @@ static void round_trip(void)
     run b = start(&other, 2);
     MT_OK(optcl_mpi_checkpoint_load(b.opt, ck), optcl_mpi_optimizer_message(b.opt));
     MT_OK(optcl_params_read(b.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, loaded, n), "read");
-    MT_CHECK(mt_mismatch(loaded, saved, n, 0.0, 0.0) == (size_t)-1, "loaded parameters");
+    MT_CHECK(tu_first_mismatch(loaded, saved, n, 0.0, 0.0, NULL) == (size_t)-1,
+             "loaded parameters");
     MT_CHECK(optcl_mpi_optimizer_step_count(b.opt) == steps, "step count");
     MT_OK(optcl_mpi_optimizer_guard_stats(b.opt, &after), "guard stats");
     MT_CHECK(after.skipped == 1 && after.steps == steps, "skipped count");
@@ -142,7 +143,7 @@ static void round_trip(void)
              "the guard comes from the file");
     for (int t = 0; t < AFTER; t++) {
         step(&b, BEFORE + t, resumed);
-        size_t bad = mt_mismatch(resumed, straight[t], n, 0.0, 0.0);
+        size_t bad = tu_first_mismatch(resumed, straight[t], n, 0.0, 0.0, NULL);
         MT_CHECK(bad == (size_t)-1, "resumed step %d, element %zu: %.9g vs %.9g", BEFORE + t + 1,
                  bad, (double)resumed[bad], (double)straight[t][bad]);
     }
@@ -230,7 +231,7 @@ static void refused(run *r, const char *path, optcl_status expected, const char 
     MT_CHECK(strstr(m, text) != NULL, "loading %s: message '%s' lacks '%s'", path, m, text);
     MT_OK(optcl_params_read(r->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, after, n), "read");
     MT_CHECK(optcl_mpi_optimizer_step_count(r->opt) == steps &&
-                 mt_mismatch(after, before, n, 0.0, 0.0) == (size_t)-1,
+                 tu_first_mismatch(after, before, n, 0.0, 0.0, NULL) == (size_t)-1,
              "a refused load changed the optimizer");
 }
 

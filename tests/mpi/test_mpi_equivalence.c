@@ -101,13 +101,13 @@ static void compare_run(optcl_context *ctx, const optcl_tensor_spec *specs, size
         }
         MT_OK(optcl_params_read(ref, OPTCL_ROLE_PARAMS, OPTCL_ALL, a, n), label);
         MT_OK(optcl_params_read(mod, OPTCL_ROLE_PARAMS, OPTCL_ALL, b, n), label);
-        size_t bad = mt_mismatch(b, a, n, o->atol, o->rtol);
+        size_t bad = tu_first_mismatch(b, a, n, o->atol, o->rtol, NULL);
         MT_CHECK(bad == (size_t)-1,
                  "%s (%s gradients): step %d, element %zu: sharded %.9g, "
                  "unsharded %.9g",
                  label, o->per_rank ? "per-rank" : "equal", t + 1, bad, (double)b[bad],
                  (double)a[bad]);
-        exact = exact && mt_mismatch(b, a, n, 0.0, 0.0) == (size_t)-1;
+        exact = exact && tu_first_mismatch(b, a, n, 0.0, 0.0, NULL) == (size_t)-1;
         MT_CHECK(optcl_mpi_optimizer_step_count(s) == optcl_optimizer_step_count(u), "%s", label);
         for (int grp = 0; grp < 3; grp++) {
             double lu = 0, ls = 0;

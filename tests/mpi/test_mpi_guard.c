@@ -155,7 +155,7 @@ static void run(const guard_case *gc)
                  (unsigned long long)gs.skipped);
         MT_OK(optcl_params_read(ref, OPTCL_ROLE_PARAMS, OPTCL_ALL, a, n), gc->label);
         MT_OK(optcl_params_read(mod, OPTCL_ROLE_PARAMS, OPTCL_ALL, b, n), gc->label);
-        size_t bad = mt_mismatch(b, a, n, 0.0, 0.0);
+        size_t bad = tu_first_mismatch(b, a, n, 0.0, 0.0, NULL);
         MT_CHECK(bad == (size_t)-1, "%s, step %d, element %zu: sharded %.9g, expected %.9g",
                  gc->label, t + 1, bad, (double)b[bad], (double)a[bad]);
         optcl_guard_stats vs;
@@ -165,7 +165,7 @@ static void run(const guard_case *gc)
                  (unsigned long long)vs.skipped);
         MT_OK(optcl_params_read(guarded, OPTCL_ROLE_PARAMS, OPTCL_ALL, gv, n), gc->label);
         bool clipping = gc->max_norm > 0.0;
-        bad = mt_mismatch(b, gv, n, clipping ? 1e-5 : 0.0, clipping ? 1e-4 : 0.0);
+        bad = tu_first_mismatch(b, gv, n, clipping ? 1e-5 : 0.0, clipping ? 1e-4 : 0.0, NULL);
         MT_CHECK(bad == (size_t)-1,
                  "%s, step %d, element %zu: sharded %.9g, single-process "
                  "guard %.9g",
