@@ -106,6 +106,16 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
     meta_addf(m, "optcl.guard.skipped", "%" PRIu64, opt->skipped);
 }
 
+/* Copies between host memory and role r (0: the parameters, then each state), packed. */
+static optcl_status role_transfer(optcl_optimizer *opt, size_t r, size_t index, float *data,
+                                  size_t count, bool to_device, char *message, const char *what)
+{
+    optcl_params *p = opt->params;
+    cl_mem buffer = r == 0 ? p->buffer[OPTCL_ROLE_PARAMS] : opt->state[r - 1];
+    float *host = r == 0 ? p->host[OPTCL_ROLE_PARAMS] : opt->host_state[r - 1];
+    return optcl__transfer(p, buffer, host, index, data, count, to_device, message, what);
+}
+
 optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
 {
     if (!opt)
@@ -127,10 +137,7 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
                          "out of host memory saving %s", path);
     for (size_t r = 0; r < roles && st == OPTCL_SUCCESS; r++) {
         float *dst = values + r * n;
-        st = r == 0 ? optcl__transfer(p, p->buffer[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_PARAMS],
-                                      OPTCL_ALL, dst, n, false, opt->message, path)
-                    : optcl__transfer(p, opt->state[r - 1], opt->host_state[r - 1], OPTCL_ALL, dst,
-                                      n, false, opt->message, path);
+        st = role_transfer(opt, r, OPTCL_ALL, dst, n, false, opt->message, path);
         size_t packed = 0;
         for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
             optcl__st_tensor *t = &tensors[r * p->count + i];
@@ -214,9 +221,7 @@ static optcl_status need_group(const optcl__st_file *f, const char *path, size_t
     snprintf(key, sizeof key, "optcl.tensor.%zu.group", i);
     optcl_status st = need_number(f, path, key, 0.0, OPTCL_MAX_GROUPS - 1, &g, message);
     if (st == OPTCL_SUCCESS && g != floor(g))
-        st = optcl__fail(message, OPTCL_ERROR_FORMAT,
-                         "%s: metadata %s = %g is not a whole "
-                         "number",
+        st = optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: metadata %s = %g is not a whole number",
                          path, key, g);
     *group = (int)g;
     return st;
@@ -329,16 +334,6 @@ static optcl_status find_tensor(const optcl__st_file *f, const char *path, const
 }
 
 /* ---- load ------------------------------------------------------------------------------- */
-
-/* Copies between host memory and role r (0: the parameters, then each state), packed. */
-static optcl_status role_transfer(optcl_optimizer *opt, size_t r, size_t index, float *data,
-                                  size_t count, bool to_device, char *message, const char *what)
-{
-    optcl_params *p = opt->params;
-    cl_mem buffer = r == 0 ? p->buffer[OPTCL_ROLE_PARAMS] : opt->state[r - 1];
-    float *host = r == 0 ? p->host[OPTCL_ROLE_PARAMS] : opt->host_state[r - 1];
-    return optcl__transfer(p, buffer, host, index, data, count, to_device, message, what);
-}
 
 /* Writes the file's tensors into the parameters and every state. A copy the device already
  * took cannot be taken back, so on OpenCL the current values are read first and written back

@@ -282,7 +282,7 @@ optcl_status optcl__guard_step(optcl_optimizer *opt, cl_uint num_events, const c
     return OPTCL_SUCCESS;
 }
 
-optcl_status optcl__guard_decide(optcl_optimizer *opt, bool *skip, const float **grads)
+bool optcl__guard_decide(optcl_optimizer *opt, const float **grads)
 {
     optcl_params *p = opt->params;
     const float *g = p->host[OPTCL_ROLE_GRADS];
@@ -294,15 +294,15 @@ optcl_status optcl__guard_decide(optcl_optimizer *opt, bool *skip, const float *
     bool clip = opt->config.max_norm > 0.0;
     opt->last_norm = norm;
     opt->last_coef = clip ? (coef > 1.0f ? 1.0f : coef) : 1.0f;
-    *skip = opt->config.nonfinite == OPTCL_NONFINITE_SKIP && bad;
-    opt->skipped += *skip;
+    bool skip = opt->config.nonfinite == OPTCL_NONFINITE_SKIP && bad;
+    opt->skipped += skip;
     *grads = g;
-    if (clip && !*skip) {
+    if (clip && !skip) {
         for (size_t i = 0; i < p->flat; i++)
             opt->guard_clipped[i] = g[i] * opt->last_coef;
         *grads = opt->guard_clipped;
     }
-    return OPTCL_SUCCESS;
+    return skip;
 }
 
 /* ---- public ----------------------------------------------------------------------------- */

@@ -157,8 +157,9 @@ cl_int optcl__guard_bind(optcl_optimizer *opt, cl_uint first);
  * group; nothing blocks (but a read of the record every OPTCL__GUARD_CAPACITY steps). */
 optcl_status optcl__guard_step(optcl_optimizer *opt, cl_uint num_events, const cl_event *wait_list,
                                cl_event *event);
-/* Reference backend: decides the step at once. *skip, or *grads is the gradient to use. */
-optcl_status optcl__guard_decide(optcl_optimizer *opt, bool *skip, const float **grads);
+/* Reference backend: decides the step at once. True: skip it; else *grads is the gradient to
+ * use (clipped when max_norm is set). */
+bool optcl__guard_decide(optcl_optimizer *opt, const float **grads);
 /* Reads the device's record (blocking) and brings steps, skipped and the norm up to date. */
 optcl_status optcl__guard_sync(optcl_optimizer *opt);
 /* Writes steps/skipped/norm into the device's record (after a checkpoint load). Blocks. */

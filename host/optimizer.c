@@ -104,16 +104,15 @@ cl_uint optcl__scalar_arg(const optcl_optimizer *opt)
     }
 }
 
-/* Lookahead's kernel: the plain sync, or with a guard the one that reads the device's count. */
-static cl_int create_lookahead_kernel(optcl_optimizer *opt, cl_program program)
+/* Lookahead's kernel (name): the plain sync, or with a guard the one that reads the device's
+ * count, whose buffers are bound here. */
+static cl_int create_lookahead_kernel(optcl_optimizer *opt, cl_program program, const char *name)
 {
     optcl_params *p = opt->params;
     cl_int err = CL_SUCCESS;
-    if (!opt->guarded) {
-        opt->lookahead_kernel = clCreateKernel(program, "optcl_lookahead_f32", &err);
+    opt->lookahead_kernel = clCreateKernel(program, name, &err);
+    if (err != CL_SUCCESS || !opt->guarded)
         return err;
-    }
-    opt->lookahead_kernel = clCreateKernel(program, "optcl_lookahead_guarded_f32", &err);
     cl_ulong k = (cl_ulong)opt->config.lookahead.k;
     cl_mem args[] = {p->buffer[OPTCL_ROLE_PARAMS], opt->state[opt->state_count - 1],
                      opt->guard_record, opt->guard_table};
@@ -158,8 +157,9 @@ static optcl_status create_device_side(optcl_optimizer *opt)
         st = optcl__get_program(ctx, "lookahead", opt->guarded ? "-DGUARD=1" : "", &program, &log);
         if (st != OPTCL_SUCCESS)
             return st;
-        snprintf(kernel_name, sizeof kernel_name, "optcl_lookahead_f32");
-        err = create_lookahead_kernel(opt, program);
+        snprintf(kernel_name, sizeof kernel_name, "optcl_lookahead%s_f32",
+                 opt->guarded ? "_guarded" : "");
+        err = create_lookahead_kernel(opt, program, kernel_name);
     }
     if (err == CL_SUCCESS)
         err = clFinish(ctx->queue); /* the zero fills must have happened before we return */
@@ -295,12 +295,8 @@ optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
     const float *grads = p->host[OPTCL_ROLE_GRADS];
     if (opt->guarded && p->ctx->backend != OPTCL_BACKEND_REFERENCE)
         return optcl__guard_step(opt, num_events, wait_list, event);
-    if (opt->guarded) {
-        bool skip = false;
-        optcl__guard_decide(opt, &skip, &grads);
-        if (skip)
-            return OPTCL_SUCCESS;
-    }
+    if (opt->guarded && optcl__guard_decide(opt, &grads))
+        return OPTCL_SUCCESS; /* skipped: nothing changes */
     uint64_t step = opt->steps + 1;
     int64_t k = opt->config.lookahead.k;
     bool sync = k > 0 && step % (uint64_t)k == 0;
