@@ -186,8 +186,9 @@ static void report(const bench_args *a, const char *what, optcl_context *ctx, do
             printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
         printf("\", \"n\": %zu, \"tensors\": %zu, \"steps\": %d, \"seconds_per_step\": %.9g, "
                "\"bytes_per_step\": %.0f, \"gbytes_per_s\": %.4g, \"params_per_s\": %.4g, "
-               "\"ratio_to_traffic\": %.4f}\n",
-               a->n, a->tensors, a->steps, sec, bytes, gbs, pps, ratio);
+               "\"ratio_to_traffic\": %.4f, \"vector_width\": %u}\n",
+               a->n, a->tensors, a->steps, sec, bytes, gbs, pps, ratio,
+               optcl_context_vector_width(ctx));
     } else {
         printf("%-28s %-9s n=%-10zu tensors=%-5zu %10.3f us/step %8.2f GB/s %8.3f Gparam/s  "
                "ratio_to_traffic %.3f  [%s]\n",
@@ -241,6 +242,7 @@ int optcl_cli_bench(int argc, char **argv)
         snprintf(msg, MSG, "%s", optcl_context_message(ctx));
     if (st == OPTCL_SUCCESS && (st = optcl_optimizer_create(params, &config, &opt)))
         snprintf(msg, MSG, "%s", optcl_context_message(ctx));
+    bool bad_config = st == OPTCL_ERROR_INVALID_ARGUMENT; /* an option's value the rule refuses */
     double bytes = opt ? optcl_optimizer_bytes_per_step(opt) : 0.0;
     copy_job copy = {NULL, NULL, NULL, 0};
     if (st == OPTCL_SUCCESS && copy_only) {
@@ -284,6 +286,8 @@ int optcl_cli_bench(int argc, char **argv)
     optcl_context_destroy(ctx);
     free(specs);
     free(names);
+    if (bad_config)
+        return fprintf(stderr, "optcl bench: %s\n", msg), 2;
     if (st != OPTCL_SUCCESS)
         return fprintf(stderr, "optcl bench: %s: %s\n", optcl_status_name(st), msg), 1;
     return 0;

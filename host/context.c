@@ -263,6 +263,11 @@ size_t optcl_context_alignment(const optcl_context *ctx)
     return ctx ? ctx->alignment : 0;
 }
 
+unsigned optcl_context_vector_width(const optcl_context *ctx)
+{
+    return ctx ? ctx->vector_width : 0;
+}
+
 optcl_status optcl_context_finish(optcl_context *ctx)
 {
     if (!ctx)

@@ -154,6 +154,11 @@ OPTCL_API cl_command_queue optcl_context_cl_queue(const optcl_context *ctx);
 /* Alignment of tensor offsets in flat buffers, in float elements (device base-address
  * alignment; 16 on the reference backend). */
 OPTCL_API size_t optcl_context_alignment(const optcl_context *ctx);
+/* Elements each work-item of optcl's kernels handles: 4 on GPUs, elsewhere the device's
+ * preferred float vector width (16 on PoCL with AVX-512), at most 16 and within the device's
+ * base-address alignment; OPTCL_VECTOR_WIDTH = 1, 2, 4, 8 or 16 overrides the choice. 1 on the
+ * reference backend. Results are the same at every width. */
+OPTCL_API unsigned optcl_context_vector_width(const optcl_context *ctx);
 /* Blocks until everything enqueued by optcl on this context has finished. */
 OPTCL_API optcl_status optcl_context_finish(optcl_context *ctx);
 /* The last failure's message on this context, or on a create made from it; "" when none.
@@ -463,9 +468,9 @@ OPTCL_API optcl_status optcl_optimizer_destroy(optcl_optimizer *opt);
  * the step count, and the step blocks once per 255 steps to read it back (see
  * docs/RELIABILITY.md). A launch that fails to enqueue after an earlier group's launch leaves a
  * partial step: it is counted, the earlier groups are updated, the later ones and Lookahead's
- * sync are not; a failure before any group's launch changes nothing. *event (if event is not NULL) receives the last launch's event, which the caller
- * releases. On the reference backend the step runs at once, wait_list must be empty and *event
- * is set to NULL. */
+ * sync are not; a failure before any group's launch changes nothing. *event (if event is not NULL)
+ * receives the last launch's event, which the caller releases. On the reference backend the step
+ * runs at once, wait_list must be empty and *event is set to NULL. */
 OPTCL_API optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
                                             const cl_event *wait_list, cl_event *event);
 
@@ -542,7 +547,8 @@ OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
 /* The bytes one step must move at least: every buffer the rule reads and writes, each element
  * once (flat size × 4 B × (reads + writes)). SGD 12 B per parameter, +8 with momentum; Adam and
  * AdamW 28, +8 with AMSGrad; RMSprop 20, +8 centered, +8 with momentum; Rprop 28. Lookahead's
- * sync adds 12 every k steps (counted as 12/k per step). */
+ * sync adds 16 every k steps (counted as 16/k per step); a gradient guard adds 4 (it reads the
+ * gradient once more). */
 OPTCL_API double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt);
 
 /* The benchmark's yardstick: a kernel that moves exactly the bytes of the optimizer's step

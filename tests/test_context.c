@@ -64,8 +64,8 @@ static cl_uint context_refs(cl_context c)
 static cl_uint queue_refs(cl_command_queue q)
 {
     cl_uint refs = 0;
-    assert_int_equal(
-        clGetCommandQueueInfo(q, CL_QUEUE_REFERENCE_COUNT, sizeof refs, &refs, NULL), CL_SUCCESS);
+    assert_int_equal(clGetCommandQueueInfo(q, CL_QUEUE_REFERENCE_COUNT, sizeof refs, &refs, NULL),
+                     CL_SUCCESS);
     return refs;
 }
 
@@ -109,8 +109,7 @@ static void test_default_opencl(void **state)
     cl_command_queue_properties props = 0;
     assert_int_equal(clGetCommandQueueInfo(q, CL_QUEUE_CONTEXT, sizeof qc, &qc, NULL), 0);
     assert_int_equal(clGetCommandQueueInfo(q, CL_QUEUE_DEVICE, sizeof qd, &qd, NULL), 0);
-    assert_int_equal(clGetCommandQueueInfo(q, CL_QUEUE_PROPERTIES, sizeof props, &props, NULL),
-                     0);
+    assert_int_equal(clGetCommandQueueInfo(q, CL_QUEUE_PROPERTIES, sizeof props, &props, NULL), 0);
     assert_ptr_equal(qc, c);
     assert_ptr_equal(qd, d);
     assert_false(props & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE);
@@ -138,18 +137,64 @@ static void test_reference(void **state)
     assert_null(optcl_context_cl_device(ctx));
     assert_null(optcl_context_cl_queue(ctx));
     assert_int_equal(optcl_context_alignment(ctx), 16);
+    assert_int_equal(optcl_context_vector_width(ctx), 1);
     assert_string_equal(optcl_context_device_name(ctx), "reference (host)");
     TU_OK(optcl_context_finish(ctx), optcl_context_message(ctx));
     assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS);
     assert_int_equal(optcl_context_finish(NULL), OPTCL_ERROR_NULL_POINTER);
 }
 
+/* The vector width a context on d gets for want elements, as documented: a power of two, at
+ * most 16 and within the device's base-address alignment. */
+static unsigned capped_width(cl_device_id d, unsigned want)
+{
+    cl_uint align_bits = 0;
+    assert_int_equal(
+        clGetDeviceInfo(d, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL), 0);
+    unsigned w = 1;
+    while (w * 2 <= want && w * 2 <= 16 && w * 2 * 32 <= align_bits)
+        w *= 2;
+    return w;
+}
+
+/* The vector width follows the device (4 on GPUs, the preferred float width elsewhere), and
+ * OPTCL_VECTOR_WIDTH overrides it with 1, 2, 4, 8 or 16 only. */
+static void test_vector_width(void **state)
+{
+    (void)state;
+    unsetenv("OPTCL_VECTOR_WIDTH");
+    optcl_context *ctx = create_ok(NULL);
+    cl_device_id d = optcl_context_cl_device(ctx);
+    cl_device_type type = 0;
+    cl_uint preferred = 0;
+    assert_int_equal(clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof type, &type, NULL), 0);
+    assert_int_equal(clGetDeviceInfo(d, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof preferred,
+                                     &preferred, NULL),
+                     0);
+    unsigned device_choice = capped_width(d, (type & CL_DEVICE_TYPE_GPU) ? 4 : preferred);
+    assert_int_equal(optcl_context_vector_width(ctx), device_choice);
+    const char *values[] = {"1", "2", "4", "8", "16", "3", "32", "0", "4x", ""};
+    const unsigned wants[] = {1, 2, 4, 8, 16, 0, 0, 0, 0, 0}; /* 0: the device's choice */
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        setenv("OPTCL_VECTOR_WIDTH", values[i], 1);
+        optcl_context *forced = create_ok(NULL);
+        unsigned expected = wants[i] ? capped_width(d, wants[i]) : device_choice;
+        if (optcl_context_vector_width(forced) != expected)
+            fail_msg("OPTCL_VECTOR_WIDTH='%s': width %u, expected %u", values[i],
+                     optcl_context_vector_width(forced), expected);
+        assert_int_equal(optcl_context_destroy(forced), OPTCL_SUCCESS);
+    }
+    unsetenv("OPTCL_VECTOR_WIDTH");
+    assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS);
+    assert_int_equal(optcl_context_vector_width(NULL), 0);
+}
+
 /* Up to 7 letters of the first device's name (e.g. "pthread" on PoCL), as a name filter. */
 static void device_token(char *out, size_t size)
 {
     char dname[256] = "";
-    assert_int_equal(
-        clGetDeviceInfo(first_device(), CL_DEVICE_NAME, sizeof dname - 1, dname, NULL), 0);
+    assert_int_equal(clGetDeviceInfo(first_device(), CL_DEVICE_NAME, sizeof dname - 1, dname, NULL),
+                     0);
     size_t n = 0;
     while (dname[n] && isalpha((unsigned char)dname[n]) && n < 7 && n + 1 < size)
         n++;
@@ -393,9 +438,9 @@ static void test_wrap_out_of_order(void **state)
     (void)state;
     cl_device_id dev = first_device();
     cl_command_queue_properties supported = 0;
-    assert_int_equal(clGetDeviceInfo(dev, CL_DEVICE_QUEUE_PROPERTIES, sizeof supported,
-                                     &supported, NULL),
-                     CL_SUCCESS);
+    assert_int_equal(
+        clGetDeviceInfo(dev, CL_DEVICE_QUEUE_PROPERTIES, sizeof supported, &supported, NULL),
+        CL_SUCCESS);
     if (!(supported & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE))
         skip(); /* the device has no out-of-order queues to refuse */
     cl_int err = CL_SUCCESS;
@@ -422,6 +467,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_default_opencl, clear_env),
         cmocka_unit_test_setup(test_reference, clear_env),
+        cmocka_unit_test_setup(test_vector_width, clear_env),
         cmocka_unit_test_setup(test_env_selection, clear_env),
         cmocka_unit_test_setup(test_env_no_match, clear_env),
         cmocka_unit_test_setup(test_config_beats_env, clear_env),

@@ -75,7 +75,8 @@ static void minimal_bytes(void **state)
         double per_param;
     } cases[] = {{OPTCL_SGD, 0, 12},     {OPTCL_SGD, 1, 20},   {OPTCL_ADAM, 0, 28},
                  {OPTCL_ADAM, 1, 36},    {OPTCL_ADAMW, 0, 28}, {OPTCL_RMSPROP, 0, 20},
-                 {OPTCL_RMSPROP, 1, 36}, {OPTCL_RPROP, 0, 28}, {OPTCL_ADAM, 2, 32}};
+                 {OPTCL_RMSPROP, 1, 36}, {OPTCL_RPROP, 0, 28}, {OPTCL_ADAM, 2, 32},
+                 {OPTCL_ADAM, 3, 32}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         optcl_optimizer_config c = optcl_optimizer_config_default(cases[i].a);
         if (cases[i].option) {
@@ -84,10 +85,12 @@ static void minimal_bytes(void **state)
             c.rmsprop.centered = 1;
             c.rmsprop.momentum = 0.9;
         }
-        if (cases[i].option == 2) { /* the guard reads the gradient once more */
+        if (cases[i].option >= 2)
             c.adam.amsgrad = 0;
+        if (cases[i].option == 2) /* the guard reads the gradient once more */
             c.max_norm = 1.0;
-        }
+        if (cases[i].option == 3) /* the sync moves params and slow weights: 16 B every k steps */
+            c.lookahead.k = 4;
         optcl_optimizer *o = NULL;
         TU_OK(optcl_optimizer_create(p, &c, &o), optcl_context_message(ctx));
         assert_true(optcl_optimizer_bytes_per_step(o) == 1024 * cases[i].per_param);

@@ -192,6 +192,11 @@ void tu_fifo_reap(pid_t child, const char *path)
 
 int tu_run(char *const argv[], char *err, size_t err_size)
 {
+    return tu_run_to(argv, "/dev/null", err, err_size);
+}
+
+int tu_run_to(char *const argv[], const char *out_path, char *err, size_t err_size)
+{
     int fds[2];
     err[0] = '\0';
     if (pipe(fds) != 0) {
@@ -200,7 +205,8 @@ int tu_run(char *const argv[], char *err, size_t err_size)
     }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path, O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
     posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     posix_spawn_file_actions_addclose(&fa, fds[1]);

@@ -1,0 +1,200 @@
+/* test_bench.c — `optcl bench` end to end (tu_cli_path()): what it prints, not how fast.
+ *
+ * --json gives one object per measurement with every field docs/COMMANDS.md lists, and the
+ * fields agree with each other (bytes per step from the rule, GB/s and params/s from the
+ * median time, the context's vector width); traffic measures itself (ratio 1). Bad arguments
+ * exit with 2, one line on stderr and nothing on stdout. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERR_CAP 4096
+#define MAX_ARGS 24
+
+/* Runs `optcl bench ARGS...` (NULL-terminated) with stdout into <group dir>/out; returns the
+ * exit status, stdout in *out (malloc'd, NUL-terminated) and stderr in err. */
+static int bench(const char *const *args, char **out, char *err)
+{
+    char *argv[MAX_ARGS + 3];
+    int argc = 0;
+    argv[argc++] = (char *)tu_cli_path();
+    argv[argc++] = (char *)"bench";
+    for (size_t i = 0; args[i]; i++) {
+        assert_true(argc < MAX_ARGS);
+        argv[argc++] = (char *)args[i];
+    }
+    argv[argc] = NULL;
+    char path[1024];
+    tu_path_in(path, sizeof path, "out");
+    int rc = tu_run_to(argv, path, err, ERR_CAP);
+    size_t len = 0;
+    unsigned char *bytes = tu_read_file(path, &len);
+    *out = realloc(bytes, len + 1);
+    assert_non_null(*out);
+    (*out)[len] = '\0';
+    return rc;
+}
+
+/* The number after "key": in a JSON line; fails the test when the key is missing. */
+static double number(const char *line, const char *key)
+{
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "\"%s\": ", key);
+    const char *at = strstr(line, quoted);
+    if (!at)
+        fail_msg("no %s in %s", key, line);
+    char *end = NULL;
+    double x = strtod(at + strlen(quoted), &end);
+    if (end == at + strlen(quoted))
+        fail_msg("%s is not a number in %s", key, line);
+    return x;
+}
+
+static void has_string(const char *line, const char *key, const char *value)
+{
+    char want[256];
+    snprintf(want, sizeof want, "\"%s\": \"%s\"", key, value);
+    if (!strstr(line, want))
+        fail_msg("expected %s in %s", want, line);
+}
+
+/* One JSON line of a run that must succeed. */
+static char *json_run(const char *const *args)
+{
+    char err[ERR_CAP], *out = NULL;
+    int rc = bench(args, &out, err);
+    if (rc != 0)
+        fail_msg("optcl bench exited with %d: %s", rc, err);
+    size_t lines = 0;
+    for (const char *c = out; *c; c++)
+        lines += *c == '\n';
+    if (lines != 1 || out[0] != '{')
+        fail_msg("expected one JSON line, got: %s", out);
+    return out;
+}
+
+/* The fields that follow from each other in any successful measurement. */
+static void consistent(const char *line, double n, double steps)
+{
+    double sec = number(line, "seconds_per_step"), bytes = number(line, "bytes_per_step");
+    assert_true(sec > 0.0);
+    assert_true(number(line, "n") == n);
+    assert_true(number(line, "steps") == steps);
+    double gbs = number(line, "gbytes_per_s"), pps = number(line, "params_per_s");
+    if (fabs(gbs - bytes / sec / 1e9) > 1e-3 * gbs || fabs(pps - n / sec) > 1e-3 * pps)
+        fail_msg("GB/s or params/s do not follow from the time: %s", line);
+    assert_true(number(line, "ratio_to_traffic") > 0.0);
+    assert_non_null(strstr(line, "\"device\": \""));
+}
+
+static unsigned default_vector_width(optcl_backend backend)
+{
+    optcl_context *ctx = tu_context(backend);
+    unsigned w = optcl_context_vector_width(ctx);
+    assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS);
+    return w;
+}
+
+static void test_json_fields(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        return;
+    const char *args[] = {"adam", "--n", "4096", "--steps", "3", "--json", NULL};
+    char *line = json_run(args);
+    has_string(line, "what", "adam");
+    has_string(line, "backend", "opencl");
+    consistent(line, 4096, 3);
+    assert_true(number(line, "tensors") == 1);
+    assert_true(number(line, "bytes_per_step") == 28.0 * 4096); /* 16 B read, 12 B written */
+    assert_true(number(line, "vector_width") == default_vector_width(OPTCL_BACKEND_OPENCL));
+    free(line);
+}
+
+static void test_reference_and_tensors(void **state)
+{
+    (void)state;
+    const char *args[] = {"sgd",       "momentum=0.9", "--n",     "5000",
+                          "--tensors", "10",           "--steps", "2",
+                          "--backend", "reference",    "--json",  NULL};
+    char *line = json_run(args);
+    has_string(line, "what", "sgd momentum=0.9");
+    has_string(line, "backend", "reference");
+    consistent(line, 5000, 2);
+    assert_true(number(line, "tensors") == 10);
+    /* 20 B per parameter, padding included: ten tensors pad to the alignment each. */
+    assert_true(number(line, "bytes_per_step") >= 20.0 * 5000);
+    assert_true(number(line, "vector_width") == 1);
+    free(line);
+}
+
+static void test_traffic_is_its_own_yardstick(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        return;
+    const char *args[] = {"traffic", "--like", "rmsprop", "--n", "4096",
+                          "--steps", "2",      "--json",  NULL};
+    char *line = json_run(args);
+    has_string(line, "what", "traffic:rmsprop");
+    consistent(line, 4096, 2);
+    assert_true(number(line, "bytes_per_step") == 20.0 * 4096);
+    assert_true(number(line, "ratio_to_traffic") == 1.0);
+    free(line);
+}
+
+static void test_text_line(void **state)
+{
+    (void)state;
+    const char *args[] = {"rprop", "--n", "2048", "--steps", "2", "--backend", "reference", NULL};
+    char err[ERR_CAP], *out = NULL;
+    assert_int_equal(bench(args, &out, err), 0);
+    if (strncmp(out, "rprop ", 6) != 0 || !strstr(out, "reference") || !strstr(out, "us/step") ||
+        !strstr(out, "ratio_to_traffic") || strchr(out, '\n') != out + strlen(out) - 1)
+        fail_msg("unexpected text output: %s", out);
+    free(out);
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    static const char *const cases[][8] = {
+        {"nosuch", NULL},
+        {"adam", "--steps", "0", NULL},
+        {"adam", "--steps", "1001", NULL},
+        {"adam", "--n", "12x", NULL},
+        {"adam", "--n", NULL},
+        {"adam", "--backend", "cuda", NULL},
+        {"adam", "--like", "sgd", NULL},
+        {"copy", "--backend", "reference", NULL},
+        {"adam", "lr=-1", NULL},
+        {"adam", "nosuchkey=1", NULL},
+        {"traffic", "--like", "nosuch", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[ERR_CAP], *out = NULL, cmd[512];
+        int rc = bench(cases[i], &out, err);
+        tu_join_args(cmd, sizeof cmd, cases[i]);
+        size_t newlines = 0;
+        for (const char *c = err; *c; c++)
+            newlines += *c == '\n';
+        if (rc != 2 || strncmp(err, "optcl bench: ", 13) != 0 || newlines != 1 || out[0])
+            fail_msg("bench %s: exit %d, stderr '%s', stdout '%s'", cmd, rc, err, out);
+        free(out);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_fields),
+        cmocka_unit_test(test_reference_and_tensors),
+        cmocka_unit_test(test_traffic_is_its_own_yardstick),
+        cmocka_unit_test(test_text_line),
+        cmocka_unit_test(test_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
+}
