@@ -1,11 +1,12 @@
 /* guard.c — the gradient guard: global-norm clipping (max_norm) and skipping steps whose
  * gradient holds a NaN or ±Inf (nonfinite = SKIP), decided on the device without a host round
- * trip. A guarded step enqueues the scalar row of the step that may come next, the stats and
- * finalize reductions (kernels/guard.cl), then the update kernel, which reads the decision from
- * the record. A skipped step leaves the step count alone, and the bias corrections and the
- * schedule depend on that count, so the device owns it: the host writes one row of scalars per
- * count the device may have reached into a ring of OPTCL__GUARD_CAPACITY rows, and reads the
- * record back only when the ring is full or a blocking call needs the count. */
+ * trip. A guarded step enqueues the stats and finalize reductions (kernels/guard.cl; one fused
+ * launch for small gradients), then the update kernel, which reads the decision from the
+ * record. A skipped step leaves the step count alone, and the bias corrections and the
+ * schedule depend on that count, so the device owns it: the host keeps a ring of
+ * OPTCL__GUARD_CAPACITY rows of scalars on the device, one per count the device may reach
+ * next, written in one go, and reads the record back only when the steps enqueued since could
+ * pass the last row written or a blocking call needs the count. */
 #include "reference/reference.h"
 
 #include <stdio.h>
@@ -66,7 +67,7 @@ static optcl_status create_device_side(optcl_optimizer *opt)
     if (err == CL_SUCCESS)
         opt->guard_table = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_ONLY,
                                           rows * sizeof(optcl__step_scalars), NULL, &err);
-    if (err == CL_SUCCESS)
+    if (err == CL_SUCCESS && opt->guard_workers > OPTCL__GUARD_FINAL)
         opt->guard_partials = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE,
                                              2 * opt->guard_workers * sizeof(float), NULL, &err);
     if (err != CL_SUCCESS)
@@ -80,9 +81,13 @@ static optcl_status create_device_side(optcl_optimizer *opt)
     optcl_status st = optcl__get_program(ctx, "guard", options, &program, &log);
     if (st != OPTCL_SUCCESS)
         return st;
-    opt->guard_stats = clCreateKernel(program, "optcl_guard_stats", &err);
+    /* 256 workers: one work-group does both (finalize's first four arguments) */
+    bool fused = opt->guard_workers == OPTCL__GUARD_FINAL;
+    if (!fused)
+        opt->guard_stats = clCreateKernel(program, "optcl_guard_stats", &err);
     if (err == CL_SUCCESS)
-        opt->guard_finalize = clCreateKernel(program, "optcl_guard_finalize", &err);
+        opt->guard_finalize = clCreateKernel(
+            program, fused ? "optcl_guard_stats_finalize" : "optcl_guard_finalize", &err);
     if (err == CL_SUCCESS)
         opt->guard_undo = clCreateKernel(program, "optcl_guard_undo", &err);
     cl_ulong n16 = p->flat / 16, chunk = optcl__guard_chunk(p->flat);
@@ -90,10 +95,14 @@ static optcl_status create_device_side(optcl_optimizer *opt)
             capacity = OPTCL__GUARD_CAPACITY;
     float max_norm = (float)opt->config.max_norm;
     cl_kernel k = opt->guard_stats, f = opt->guard_finalize;
-    ARG(k, 0, p->buffer[OPTCL_ROLE_GRADS]), ARG(k, 1, n16), ARG(k, 2, chunk);
-    ARG(k, 3, opt->guard_partials);
-    ARG(f, 0, opt->guard_partials), ARG(f, 1, workers), ARG(f, 2, opt->guard_record);
-    ARG(f, 3, max_norm), ARG(f, 4, ranges), ARG(f, 5, capacity);
+    ARG(f, 0, opt->guard_record), ARG(f, 1, max_norm), ARG(f, 2, ranges), ARG(f, 3, capacity);
+    if (fused) {
+        ARG(f, 4, p->buffer[OPTCL_ROLE_GRADS]), ARG(f, 5, n16), ARG(f, 6, chunk);
+    } else {
+        ARG(k, 0, p->buffer[OPTCL_ROLE_GRADS]), ARG(k, 1, n16), ARG(k, 2, chunk);
+        ARG(k, 3, opt->guard_partials), ARG(k, 4, workers);
+        ARG(f, 4, opt->guard_partials), ARG(f, 5, workers);
+    }
     ARG(opt->guard_undo, 0, opt->guard_record);
     if (err != CL_SUCCESS)
         return cl_fail(ctx->message, err, "preparing its kernels");
@@ -171,11 +180,13 @@ optcl_status optcl__guard_store(optcl_optimizer *opt)
         return OPTCL_SUCCESS;
     optcl__guard g = {opt->steps, opt->skipped, opt->last_norm, opt->last_coef, 0, 0};
     float max_norm = (float)opt->config.max_norm; /* a loaded checkpoint may change it */
-    cl_int err = clSetKernelArg(opt->guard_finalize, 3, sizeof max_norm, &max_norm);
+    cl_int err = clSetKernelArg(opt->guard_finalize, 1, sizeof max_norm, &max_norm);
     if (err == CL_SUCCESS)
         err = clEnqueueWriteBuffer(opt->params->ctx->queue, opt->guard_record, CL_TRUE, 0, sizeof g,
                                    &g, 0, NULL, NULL);
-    return err == CL_SUCCESS ? OPTCL_SUCCESS : cl_fail(opt->message, err, "writing its record");
+    if (err != CL_SUCCESS)
+        return cl_fail(opt->message, err, "writing its record");
+    return optcl__guard_rows(opt); /* after the blocking write: no earlier write is in flight */
 }
 
 uint64_t optcl__steps_now(const optcl_optimizer *opt)
@@ -188,20 +199,32 @@ uint64_t optcl__steps_now(const optcl_optimizer *opt)
 
 /* ---- the guarded step ------------------------------------------------------------------- */
 
-/* Writes the scalars of step `step` into its ring row. The row's host copy is not in flight:
- * it was last enqueued OPTCL__GUARD_CAPACITY steps ago, and a blocking read of the record
- * (which waits for everything before it on the in-order queue) happened since. */
-static cl_int write_row(optcl_optimizer *opt, uint64_t step, cl_uint num_events,
-                        const cl_event *wait_list)
+/* Writes the rows of the counts steps + 1 … steps + OPTCL__GUARD_CAPACITY, one per ring slot,
+ * in one write; the steps enqueued after it find their rows whatever the device's count. The
+ * count must be exact (nothing pending), and a blocking call came first, so no earlier write
+ * still reads the host copy. */
+static cl_int write_rows(optcl_optimizer *opt)
 {
     optcl_params *p = opt->params;
-    size_t row = (size_t)(step % OPTCL__GUARD_CAPACITY) * p->range_count;
-    for (size_t r = 0; r < p->range_count; r++)
-        optcl__scalars_for_step(opt, p->ranges[r].group, step, &opt->guard_rows[row + r]);
-    size_t bytes = p->range_count * sizeof(optcl__step_scalars);
-    return clEnqueueWriteBuffer(p->ctx->queue, opt->guard_table, CL_FALSE,
-                                row * sizeof(optcl__step_scalars), bytes, opt->guard_rows + row,
-                                num_events, wait_list, NULL);
+    for (uint64_t c = opt->steps + 1; c <= opt->steps + OPTCL__GUARD_CAPACITY; c++) {
+        size_t row = (size_t)(c % OPTCL__GUARD_CAPACITY) * p->range_count;
+        for (size_t r = 0; r < p->range_count; r++)
+            optcl__scalars_for_step(opt, p->ranges[r].group, c, &opt->guard_rows[row + r]);
+    }
+    size_t bytes = (size_t)OPTCL__GUARD_CAPACITY * p->range_count * sizeof(optcl__step_scalars);
+    cl_int err = clEnqueueWriteBuffer(p->ctx->queue, opt->guard_table, CL_FALSE, 0, bytes,
+                                      opt->guard_rows, 0, NULL, NULL);
+    opt->guard_rows_to = err == CL_SUCCESS ? opt->steps + OPTCL__GUARD_CAPACITY : 0;
+    return err;
+}
+
+optcl_status optcl__guard_rows(optcl_optimizer *opt)
+{
+    if (!opt->guarded || !on_device(opt))
+        return OPTCL_SUCCESS;
+    cl_int err = write_rows(opt);
+    return err == CL_SUCCESS ? OPTCL_SUCCESS
+                             : cl_fail(opt->message, err, "writing the steps' scalars");
 }
 
 static cl_int enqueue_lookahead(optcl_optimizer *opt, int sync, cl_event *event)
@@ -236,25 +259,31 @@ optcl_status optcl__guard_step(optcl_optimizer *opt, cl_uint num_events, const c
 {
     optcl_params *p = opt->params;
     optcl_context *ctx = p->ctx;
-    if (opt->guard_pending + 1 >= OPTCL__GUARD_CAPACITY) {
+    /* The device's count is somewhere in [steps, steps + pending]; this step may need the row
+     * of the count one above. Past the rows written, read the count and write the next ring's
+     * worth: one blocking read and one write per OPTCL__GUARD_CAPACITY steps. */
+    if (opt->steps + opt->guard_pending + 1 > opt->guard_rows_to) {
         optcl_status st = optcl__guard_sync(opt);
+        if (st == OPTCL_SUCCESS)
+            st = optcl__guard_rows(opt);
         if (st != OPTCL_SUCCESS)
             return st;
     }
-    /* The device's count is somewhere in [steps, steps + pending]; every row it may use next
-     * was written by an earlier call but the newest. */
-    cl_int err = write_row(opt, opt->steps + opt->guard_pending + 1, num_events, wait_list);
-    if (err != CL_SUCCESS)
-        return cl_fail(opt->message, err, "writing the step's scalars");
-    size_t final = OPTCL__GUARD_FINAL, workers = opt->guard_workers;
-    err = clEnqueueNDRangeKernel(ctx->queue, opt->guard_stats, 1, NULL, &workers, NULL, 0, NULL,
-                                 NULL);
+    size_t final = OPTCL__GUARD_FINAL;
+    cl_int err = CL_SUCCESS;
+    if (opt->guard_stats) {
+        err = optcl__enqueue_items(ctx, opt->guard_stats, 0, opt->guard_workers, num_events,
+                                   wait_list, NULL);
+        opt->launches += err == CL_SUCCESS;
+        num_events = 0;
+        wait_list = NULL;
+    }
     if (err == CL_SUCCESS)
-        err = clEnqueueNDRangeKernel(ctx->queue, opt->guard_finalize, 1, NULL, &final, &final, 0,
-                                     NULL, NULL);
+        err = clEnqueueNDRangeKernel(ctx->queue, opt->guard_finalize, 1, NULL, &final, &final,
+                                     num_events, wait_list, NULL);
     if (err != CL_SUCCESS)
         return cl_fail(opt->message, err, "enqueueing the gradient reduction");
-    opt->launches += 2;
+    opt->launches++;
     bool lookahead = opt->config.lookahead.k > 0;
     if (lookahead && opt->steps == 0 && (err = enqueue_lookahead(opt, 0, NULL)) != CL_SUCCESS)
         return take_back(opt, err, "enqueueing Lookahead's start");

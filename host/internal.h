@@ -135,11 +135,12 @@ struct optcl_optimizer {
      * guard_pending the steps enqueued since, each of which may have been skipped. */
     bool guarded;
     uint64_t guard_pending;
+    uint64_t guard_rows_to;     /* the scalar table holds the rows of counts up to this one */
     uint64_t skipped;           /* as of the last record read (exact on the reference backend) */
     float last_norm, last_coef; /* likewise */
     size_t guard_workers;       /* the stats launch's size (optcl__guard_workers) */
     cl_mem guard_record, guard_table, guard_partials;
-    cl_kernel guard_stats, guard_finalize, guard_undo;
+    cl_kernel guard_stats, guard_finalize, guard_undo; /* stats NULL: fused into finalize */
     optcl__step_scalars *guard_rows; /* the table's host copy: capacity × range_count */
     float *guard_host_partials;      /* reference backend: 2 × guard_workers */
     float *guard_clipped;            /* reference backend: the clipped gradient */
@@ -160,6 +161,10 @@ optcl_status optcl__guard_step(optcl_optimizer *opt, cl_uint num_events, const c
 /* Reference backend: decides the step at once. True: skip it; else *grads is the gradient to
  * use (clipped when max_norm is set). */
 bool optcl__guard_decide(optcl_optimizer *opt, const float **grads);
+/* Writes the scalar rows of the next OPTCL__GUARD_CAPACITY counts (non-blocking); after a
+ * blocking call that made the count exact, and again whenever what the rows hold changes (the
+ * lr, a plateau reduction). */
+optcl_status optcl__guard_rows(optcl_optimizer *opt);
 /* Reads the device's record (blocking) and brings steps, skipped and the norm up to date. */
 optcl_status optcl__guard_sync(optcl_optimizer *opt);
 /* Writes steps/skipped/norm into the device's record (after a checkpoint load). Blocks. */
@@ -202,9 +207,24 @@ optcl_status optcl__get_program(optcl_context *ctx, const char *family, const ch
                                 cl_program *program, const char **build_log);
 void optcl__release_programs(optcl_context *ctx);
 
-/* launch.c: one 1-D launch over the elements [offset, offset + size) — VEC =
- * ctx->vector_width elements per work-item — with a work-group size chosen from the device's
- * properties (the largest power of two up to ctx->local_size dividing the work-item count). */
+/* launch.c */
+/* OPTCL_GROUP_GRANULE (optcl.h) is 256 work-items × 16 floats, the largest work-group size ×
+ * VEC optcl uses, so every launch over a group range runs whole work-groups on every device;
+ * a shorter range is a power of two of work-items, one work-group of at least 64 items on GPUs
+ * (VEC 4), and layouts agree across backends and vector widths. */
+_Static_assert(OPTCL_GROUP_GRANULE % (256 * 16) == 0, "every work-group size × VEC divides it");
+_Static_assert(OPTCL_GROUP_MIN >= 64 * 4, "GPUs get work-groups of at least 64 items");
+/* The padded length of a group range of length elements (a multiple of alignment). */
+size_t optcl__group_length(size_t length, size_t alignment);
+/* The work-group size for a launch of items work-items: ctx->local_size, which divides every
+ * launch optcl makes (halved only for a count that is not a multiple, which none is). */
+size_t optcl__local_size(const optcl_context *ctx, size_t items);
+/* One 1-D launch of items work-items from work-item offset, in work-groups of
+ * optcl__local_size. */
+cl_int optcl__enqueue_items(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,
+                            cl_uint num_events, const cl_event *wait_list, cl_event *event);
+/* One launch over the elements [offset, offset + size) of a group range or the whole flat
+ * buffer — VEC = ctx->vector_width elements per work-item. */
 cl_int optcl__enqueue(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t size,
                       cl_uint num_events, const cl_event *wait_list, cl_event *event);
 
@@ -222,7 +242,9 @@ extern const size_t optcl__kernel_source_count;
 void optcl__reference_guard_stats(const float *grad, size_t n, float *partial);
 void optcl__reference_guard_finalize(const float *partial, size_t workers, float *norm, bool *bad);
 /* The stats launch for n elements: chunk 16-float vectors per worker (16, or more once there
- * would be over 65536 workers), and the worker count. */
+ * would be over 65536 workers), and the worker count, rounded up to a multiple of
+ * OPTCL__GUARD_FINAL so that the launch runs whole work-groups (the extra workers add zeros,
+ * which changes no sum). 256 workers: stats and finalize run as one launch. */
 size_t optcl__guard_chunk(size_t n);
 size_t optcl__guard_workers(size_t n);
 

@@ -350,7 +350,7 @@ optcl_status optcl_optimizer_set_lr(optcl_optimizer *opt, int group, double lr)
             opt->groups[g].lr = lr;
     if (group == -1)
         opt->config.lr = lr;
-    return OPTCL_SUCCESS;
+    return optcl__guard_rows(opt);
 }
 
 const optcl_optimizer_config *optcl_optimizer_config_get(const optcl_optimizer *opt)

@@ -34,7 +34,7 @@ optcl_status optcl_optimizer_report_metric(optcl_optimizer *opt, double metric)
     for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
         current[g] = optcl__group_lr(opt, g, opt->steps);
     optcl__plateau_report(&opt->plateau, &opt->config.plateau, metric, current, OPTCL_MAX_GROUPS);
-    return OPTCL_SUCCESS;
+    return optcl__guard_rows(opt);
 }
 
 optcl_status optcl_optimizer_plateau_state(const optcl_optimizer *opt, optcl_plateau_state *state)

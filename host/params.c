@@ -51,7 +51,8 @@ static optcl_status validate_specs(const optcl_tensor_spec *specs, size_t count,
 }
 
 /* Groups in ascending order, tensors of a group in creation order, each tensor's end rounded
- * up to the alignment — so every offset and every group range is aligned. */
+ * up to the alignment — so every offset is aligned — and each group's range padded to the
+ * shape of whole work-groups (optcl__group_length). */
 static optcl_status compute_layout(const optcl_tensor_spec *specs, size_t count,
                                    const size_t *counts, size_t align, size_t *offsets,
                                    size_t *total, optcl__group_range *ranges, size_t *range_count,
@@ -63,12 +64,14 @@ static optcl_status compute_layout(const optcl_tensor_spec *specs, size_t count,
         for (size_t i = 0; i < count; i++) {
             if (specs[i].group != g)
                 continue;
-            if (counts[i] > SIZE_MAX / 8 - cursor - align)
+            if (counts[i] > SIZE_MAX / 8 - cursor - align - OPTCL_GROUP_GRANULE)
                 return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
                                    "the parameter set is too large for this host");
             offsets[i] = cursor;
             cursor = optcl__round_up(cursor + counts[i], align);
         }
+        if (cursor > begin)
+            cursor = begin + optcl__group_length(cursor - begin, align);
         if (cursor > begin && ranges) {
             ranges[nr].group = g;
             ranges[nr].begin = begin;

@@ -1,6 +1,6 @@
 /* guard.cl — the gradient guard: the global norm and the non-finite check of the whole
- * gradient, reduced on the device in two launches before the update kernel, which reads the
- * outcome (skip, clip coefficient, scalar row) from the guard record. Read side by side with
+ * gradient, reduced on the device in two launches (one up to 65536 floats) before the update
+ * kernel, which reads the outcome (skip, clip coefficient, scalar row) from the guard record. Read side by side with
  * host/reference/guard.c, which reduces in the same order, so both backends agree bit for bit. */
 
 #ifndef SKIP
@@ -10,8 +10,8 @@
 
 /* Worker w covers the 16-float vectors [chunk·w, chunk·w + chunk): it keeps 16 running sums of
  * squares (one per lane, added in order), then adds the lanes in a fixed tree, 16 → 8 → 4 → 2 →
- * 1. bad sums g·0 the same way, which is NaN exactly when some element is NaN or ±Inf. The last
- * worker stops at n16. partial holds the workers' sums, then their bad sums. chunk follows
+ * 1. bad sums g·0 the same way, which is NaN exactly when some element is NaN or ±Inf. Workers
+ * stop at n16. partial holds the workers' sums, then their bad sums. chunk follows
  * from the element count alone, so the order never depends on the device; and one wide load
  * per iteration is what CPUs vectorise and GPUs read in whole segments. */
 static inline float optcl_lanes(float16 v)
@@ -22,10 +22,10 @@ static inline float optcl_lanes(float16 v)
     return v2.x + v2.y;
 }
 
-__kernel void optcl_guard_stats(__global const float *grad, ulong n16, ulong chunk,
-                                __global float *partial)
+/* Worker w's two sums: (sum of squares, bad sum). */
+static inline float2 optcl_worker_sums(__global const float *grad, ulong n16, ulong chunk,
+                                       size_t w)
 {
-    size_t w = get_global_id(0), workers = get_global_size(0);
     ulong end = min(w * chunk + chunk, n16);
     float16 sq = (float16)0.0f, bad = (float16)0.0f;
     for (ulong v = w * chunk; v < end; v++) {
@@ -33,25 +33,28 @@ __kernel void optcl_guard_stats(__global const float *grad, ulong n16, ulong chu
         sq = sq + g * g;
         bad = bad + g * 0.0f;
     }
-    partial[w] = optcl_lanes(sq);
-    partial[workers + w] = optcl_lanes(bad);
+    return (float2)(optcl_lanes(sq), optcl_lanes(bad));
 }
 
-/* One work-group: item l sums the workers' partials l, l + 256, … in turn, then a halving tree. Item 0
- * decides the step and counts it. The clip coefficient is torch.nn.utils.clip_grad_norm_'s in float32:
- * reciprocal(norm + 1e-6) · max_norm (Tensor.__rtruediv__), clamped to 1 with NaN kept. */
-__kernel __attribute__((reqd_work_group_size(OPTCL_GUARD_FINAL, 1, 1)))
-void optcl_guard_finalize(__global const float *partial, uint workers,
-                                   __global optcl_guard *guard, float max_norm, uint ranges,
-                                   uint capacity)
+/* The worker count is a multiple of 256 (host/reference/guard.c), so the launch runs whole
+ * work-groups; workers past the data start at or beyond n16 and add nothing. */
+__kernel void optcl_guard_stats(__global const float *grad, ulong n16, ulong chunk,
+                                __global float *partial, uint workers)
 {
-    __local float sq[OPTCL_GUARD_FINAL], bad[OPTCL_GUARD_FINAL];
+    size_t w = get_global_id(0);
+    float2 sums = optcl_worker_sums(grad, n16, chunk, w);
+    partial[w] = sums.x;
+    partial[workers + w] = sums.y;
+}
+
+/* Item l holds its sums a and b; a halving tree adds them, then item 0 decides the step and
+ * counts it. The clip coefficient is torch.nn.utils.clip_grad_norm_'s in float32:
+ * reciprocal(norm + 1e-6) · max_norm (Tensor.__rtruediv__), clamped to 1 with NaN kept. */
+static inline void optcl_decide(float a, float b, __local float *sq, __local float *bad,
+                                __global optcl_guard *guard, float max_norm, uint ranges,
+                                uint capacity)
+{
     uint l = get_local_id(0);
-    float a = 0.0f, b = 0.0f;
-    for (uint i = l; i < workers; i += OPTCL_GUARD_FINAL) {
-        a = a + partial[i];
-        b = b + partial[workers + i];
-    }
     sq[l] = a;
     bad[l] = b;
     for (uint width = OPTCL_GUARD_FINAL / 2; width > 0; width /= 2) {
@@ -73,6 +76,34 @@ void optcl_guard_finalize(__global const float *partial, uint workers,
     guard->skip = skip;
     guard->skipped += skip;
     guard->slot = (uint)(steps % capacity) * ranges;
+}
+
+/* One work-group (its first four arguments are the fused kernel's too): item l sums the workers' partials l, l + 256, … in turn, then decides. */
+__kernel __attribute__((reqd_work_group_size(OPTCL_GUARD_FINAL, 1, 1)))
+void optcl_guard_finalize(__global optcl_guard *guard, float max_norm, uint ranges,
+                                   uint capacity, __global const float *partial, uint workers)
+{
+    __local float sq[OPTCL_GUARD_FINAL], bad[OPTCL_GUARD_FINAL];
+    uint l = get_local_id(0);
+    float a = 0.0f, b = 0.0f;
+    for (uint i = l; i < workers; i += OPTCL_GUARD_FINAL) {
+        a = a + partial[i];
+        b = b + partial[workers + i];
+    }
+    optcl_decide(a, b, sq, bad, guard, max_norm, ranges, capacity);
+}
+
+/* Both in one launch when there are 256 workers (gradients up to 65536 floats): item l is
+ * worker l, and its sums are what finalize's first addition (0 + partial) gives, since no sum
+ * is −0. One launch instead of two is most of a small step's cost. */
+__kernel __attribute__((reqd_work_group_size(OPTCL_GUARD_FINAL, 1, 1)))
+void optcl_guard_stats_finalize(__global optcl_guard *guard, float max_norm, uint ranges,
+                                         uint capacity, __global const float *grad, ulong n16,
+                                         ulong chunk)
+{
+    __local float sq[OPTCL_GUARD_FINAL], bad[OPTCL_GUARD_FINAL];
+    float2 sums = optcl_worker_sums(grad, n16, chunk, get_local_id(0));
+    optcl_decide(sums.x, sums.y, sq, bad, guard, max_norm, ranges, capacity);
 }
 
 /* Takes the step back when its first update launch could not be enqueued, so that a failed

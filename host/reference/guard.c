@@ -14,7 +14,7 @@ size_t optcl__guard_chunk(size_t n)
 size_t optcl__guard_workers(size_t n)
 {
     size_t n16 = n / 16, chunk = optcl__guard_chunk(n);
-    return n16 == 0 ? 1 : (n16 + chunk - 1) / chunk;
+    return optcl__round_up(n16 == 0 ? 1 : (n16 + chunk - 1) / chunk, OPTCL__GUARD_FINAL);
 }
 
 /* The halving tree of width sums, in place; the total ends in v[0]. */

@@ -244,6 +244,21 @@ static void chunks_and_float(void)
     optcl_context_destroy(ctx);
 }
 
+/* The parameter groups the shard's pieces belong to. */
+static size_t shard_groups(optcl_mpi_optimizer *s)
+{
+    optcl_params *shard = optcl_mpi_optimizer_shard_params(s);
+    bool seen[OPTCL_MAX_GROUPS] = {false};
+    size_t count = 0;
+    for (size_t i = 0; i < optcl_params_count(shard); i++) {
+        optcl_tensor_info info;
+        MT_OK(optcl_params_info(shard, i, &info), "info");
+        count += !seen[info.group];
+        seen[info.group] = true;
+    }
+    return count;
+}
+
 /* State memory per rank: about 1/K of the unsharded optimizer's, never more than the shard's
  * size plus padding; the shards cover the model exactly once. */
 static void memory(optcl_backend backend, size_t numel)
@@ -277,10 +292,12 @@ static void memory(optcl_backend backend, size_t numel)
     size_t flat = optcl_params_flat_size(optcl_mpi_optimizer_shard_params(s));
     MT_CHECK(m.state_bytes == 4 * 4 * flat, "state bytes %zu for a flat size %zu", m.state_bytes,
              flat);
-    MT_CHECK(flat <= m.shard_size + pieces * (align - 1), "flat %zu > S %zu + %zu pieces", flat,
-             m.shard_size, pieces);
-    size_t bound = m.unsharded_state_bytes / (size_t)mt_size +
-                   4 * 4 * (OPTCL_MPI_SHARD_ALIGN + pieces * align);
+    /* padding: each piece's end to the alignment, each group's end to the granule */
+    size_t padding = pieces * (align - 1) + shard_groups(s) * (OPTCL_GROUP_GRANULE - 1);
+    MT_CHECK(flat <= m.shard_size + padding, "flat %zu > S %zu + %zu padding", flat, m.shard_size,
+             padding);
+    size_t bound =
+        m.unsharded_state_bytes / (size_t)mt_size + 4 * 4 * (OPTCL_MPI_SHARD_ALIGN + padding);
     MT_CHECK(m.state_bytes <= bound, "state %zu > unsharded/K + padding %zu", m.state_bytes, bound);
     mt_note("memory on %s, %zu elements, adam+amsgrad+lookahead on %d rank(s): rank 0 holds %zu "
             "of %zu state bytes (1/K = %zu), host staging %zu bytes",
