@@ -149,6 +149,44 @@ static void skip_equals_omitting_the_call(void **state)
     }
 }
 
+/* Finite gradients whose squares overflow make the norm +Inf but are not skipped; a NaN beside
+ * them still is (the reduction reads a chunk again for NaN and ±Inf only where its squares are
+ * not finite). */
+static void overflowing_squares_are_not_skipped(void **state)
+{
+    (void)state;
+    optcl_optimizer_config c = skipping(OPTCL_ADAM);
+    for (size_t b = 0; b < 2; b++) {
+        if (backends[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+            continue;
+        tu_rig r = make_rig(backends[b], &c);
+        float g[N];
+        gradient(g, 1, false);
+        g[10] = 3e20f; /* finite; its square is not */
+        TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "write g");
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+        optcl_guard_stats gs;
+        TU_OK(optcl_optimizer_guard_stats(r.opt, &gs), optcl_optimizer_message(r.opt));
+        assert_int_equal(gs.steps, 1);
+        assert_int_equal(gs.skipped, 0);
+        assert_true(isinf(gs.last_norm) && gs.last_norm > 0.0f);
+        g[700] = NAN; /* in another worker's chunk */
+        TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "write g");
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+        TU_OK(optcl_optimizer_guard_stats(r.opt, &gs), optcl_optimizer_message(r.opt));
+        assert_int_equal(gs.steps, 1);
+        assert_int_equal(gs.skipped, 1);
+        g[700] = 1.0f;
+        g[10] = INFINITY; /* alone in its chunk with overflowing squares */
+        g[11] = 3e20f;
+        TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "write g");
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+        TU_OK(optcl_optimizer_guard_stats(r.opt, &gs), optcl_optimizer_message(r.opt));
+        assert_int_equal(gs.skipped, 2);
+        tu_rig_close(&r);
+    }
+}
+
 /* PyTorch's behaviour by default: the NaN reaches the parameters, and nothing is skipped. */
 static void propagate_is_the_default(void **state)
 {
@@ -386,6 +424,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(skip_equals_omitting_the_call),
         cmocka_unit_test(propagate_is_the_default),
+        cmocka_unit_test(overflowing_squares_are_not_skipped),
         cmocka_unit_test(clipping_scales_by_the_reported_coefficient),
         cmocka_unit_test(steps_do_not_wait_for_the_device),
         cmocka_unit_test(long_runs_and_lr_changes),

@@ -3,6 +3,7 @@
  * halving tree of 256), so both backends reach the same norm and decision bit for bit. */
 #include "reference.h"
 
+#include <math.h>
 #include <string.h>
 
 size_t optcl__guard_chunk(size_t n)
@@ -25,22 +26,26 @@ static void halve(float *v, size_t width)
             v[l] = v[l] + v[l + width];
 }
 
+/* The 16 lane sums of f(g) over worker w's chunk, reduced by the tree. */
+static float worker_sum(const float *grad, size_t n16, size_t chunk, size_t w, bool squares)
+{
+    float lanes[16] = {0};
+    for (size_t v = w * chunk; v < (w + 1) * chunk && v < n16; v++) {
+        const float *g = grad + 16 * v;
+        for (size_t k = 0; k < 16; k++)
+            lanes[k] = lanes[k] + (squares ? g[k] * g[k] : g[k] * 0.0f);
+    }
+    halve(lanes, 16);
+    return lanes[0];
+}
+
 void optcl__reference_guard_stats(const float *grad, size_t n, float *partial)
 {
     size_t n16 = n / 16, chunk = optcl__guard_chunk(n), workers = optcl__guard_workers(n);
     for (size_t w = 0; w < workers; w++) {
-        float sq[16] = {0}, bad[16] = {0};
-        for (size_t v = w * chunk; v < (w + 1) * chunk && v < n16; v++) {
-            const float *g = grad + 16 * v;
-            for (size_t k = 0; k < 16; k++) {
-                sq[k] = sq[k] + g[k] * g[k];
-                bad[k] = bad[k] + g[k] * 0.0f;
-            }
-        }
-        halve(sq, 16);
-        halve(bad, 16);
-        partial[w] = sq[0];
-        partial[workers + w] = bad[0];
+        partial[w] = worker_sum(grad, n16, chunk, w, true);
+        /* the bad sum only where the squares are not finite, as the kernel does */
+        partial[workers + w] = isfinite(partial[w]) ? 0.0f : worker_sum(grad, n16, chunk, w, false);
     }
 }
 
