@@ -209,13 +209,15 @@ void optcl__release_programs(optcl_context *ctx);
 
 /* launch.c */
 /* OPTCL_GROUP_GRANULE (optcl.h) is 256 work-items × 16 floats, the largest work-group size ×
- * VEC optcl uses, so every launch over a group range runs whole work-groups on every device;
- * a shorter range is a power of two of work-items, one work-group of at least 64 items on GPUs
- * (VEC 4), and layouts agree across backends and vector widths. */
+ * VEC optcl uses, so every launch over a group range or the whole set runs whole work-groups
+ * on every device; the one group of a smaller set is a power of two of work-items, one
+ * work-group of at least 64 items on GPUs (VEC 4). Layouts agree across backends and vector
+ * widths. */
 _Static_assert(OPTCL_GROUP_GRANULE % (256 * 16) == 0, "every work-group size × VEC divides it");
 _Static_assert(OPTCL_GROUP_MIN >= 64 * 4, "GPUs get work-groups of at least 64 items");
-/* The padded length of a group range of length elements (a multiple of alignment). */
-size_t optcl__group_length(size_t length, size_t alignment);
+/* The padded length of a group range of length elements (a multiple of alignment);
+ * only_group: the set has no other group, and may stay below the granule. */
+size_t optcl__group_length(size_t length, size_t alignment, bool only_group);
 /* The work-group size for a launch of items work-items: ctx->local_size, which divides every
  * launch optcl makes (halved only for a count that is not a multiple, which none is). */
 size_t optcl__local_size(const optcl_context *ctx, size_t items);

@@ -52,12 +52,18 @@ static optcl_status validate_specs(const optcl_tensor_spec *specs, size_t count,
 
 /* Groups in ascending order, tensors of a group in creation order, each tensor's end rounded
  * up to the alignment — so every offset is aligned — and each group's range padded to the
- * shape of whole work-groups (optcl__group_length). */
+ * shape of whole work-groups (optcl__group_length), and so is the whole set. */
 static optcl_status compute_layout(const optcl_tensor_spec *specs, size_t count,
                                    const size_t *counts, size_t align, size_t *offsets,
                                    size_t *total, optcl__group_range *ranges, size_t *range_count,
                                    char *message)
 {
+    bool used[OPTCL_MAX_GROUPS] = {false};
+    size_t groups = 0;
+    for (size_t i = 0; i < count; i++) {
+        groups += !used[specs[i].group];
+        used[specs[i].group] = true;
+    }
     size_t cursor = 0, nr = 0;
     for (int g = 0; g < OPTCL_MAX_GROUPS; g++) {
         size_t begin = cursor;
@@ -71,7 +77,7 @@ static optcl_status compute_layout(const optcl_tensor_spec *specs, size_t count,
             cursor = optcl__round_up(cursor + counts[i], align);
         }
         if (cursor > begin)
-            cursor = begin + optcl__group_length(cursor - begin, align);
+            cursor = begin + optcl__group_length(cursor - begin, align, groups == 1);
         if (cursor > begin && ranges) {
             ranges[nr].group = g;
             ranges[nr].begin = begin;

@@ -202,10 +202,10 @@ typedef enum optcl_role {
 typedef struct optcl_params optcl_params;
 
 /* Each group's range of the flat buffers is padded to a multiple of OPTCL_GROUP_GRANULE
- * elements or, when shorter, to a power of two of at least OPTCL_GROUP_MIN (and in both cases
- * to a multiple of the alignment), so that every kernel launch runs whole work-groups of a
- * good size whatever the tensors' sizes. The padding (zeros, updated to zeros) costs less than
- * 16 KiB per group and buffer, and every backend lays a set out alike. */
+ * elements; the one group of a set smaller than that, to a power of two of at least
+ * OPTCL_GROUP_MIN (both also to a multiple of the alignment). So every kernel launch runs
+ * whole work-groups of a good size whatever the tensors' sizes. The padding (zeros, updated to
+ * zeros) costs less than 16 KiB per group and buffer, and every backend lays a set out alike. */
 #define OPTCL_GROUP_MIN 1024
 #define OPTCL_GROUP_GRANULE 4096
 

@@ -1,0 +1,217 @@
+/* test_geometry.c — every kernel launch runs whole work-groups of a good size, whatever the
+ * tensors' sizes: group ranges are padded to a multiple of OPTCL_GROUP_GRANULE or a power of two
+ * of at least OPTCL_GROUP_MIN, and the launches (recorded through launch_seam.c, not timed)
+ * use the context's work-group size, never one below the kernel's preferred multiple (nor below
+ * 64 on a GPU), and cover each range exactly. The sizes give odd, even and prime counts of
+ * aligned blocks (hence of work-items at VEC = alignment; ctest runs it at VEC = 1 too). */
+#include "launch_seam.h"
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Counts of alignment blocks per tensor: odd, even, prime, one, and around the granule. */
+static const size_t block_counts[] = {1, 3, 64, 127, 128, 129, 1000, 4099, 65537, 131072 + 5};
+#define CASES (sizeof block_counts / sizeof block_counts[0])
+
+static bool power_of_two(size_t v)
+{
+    return v && !(v & (v - 1));
+}
+
+/* The range of group g: from its first tensor's offset to the next group's, or to the end. */
+static void group_range(optcl_params *p, int g, size_t *begin, size_t *end)
+{
+    size_t n = optcl_params_count(p);
+    *begin = *end = (size_t)-1;
+    for (size_t i = 0; i < n; i++) {
+        optcl_tensor_info info;
+        TU_OK(optcl_params_info(p, i, &info), "info");
+        if (info.group == g && info.offset < *begin)
+            *begin = info.offset;
+        if (info.group > g && info.offset < *end)
+            *end = info.offset;
+    }
+    if (*end == (size_t)-1)
+        *end = optcl_params_flat_size(p);
+}
+
+/* A tensor of `blocks` alignment blocks (minus one element), a small odd one, and a 3 × blocks
+ * one, in group 0 or in group 3 of their own. */
+static optcl_params *make_set(optcl_context *ctx, size_t blocks, bool two_groups)
+{
+    size_t align = optcl_context_alignment(ctx);
+    optcl_tensor_spec specs[3] = {
+        {.name = "w", .ndim = 1, .shape = {(int64_t)(blocks * align - (blocks > 1))}, .group = 0},
+        {.name = "b", .ndim = 1, .shape = {7}, .group = 0},
+        {.name = "norm", .ndim = 2, .shape = {3, (int64_t)blocks}, .group = two_groups ? 3 : 0},
+    };
+    optcl_params *p = NULL;
+    TU_OK(optcl_params_create(ctx, specs, 3, &p), optcl_context_message(ctx));
+    return p;
+}
+
+/* The padded length of a range holding `content` elements: the next multiple of the granule,
+ * or, for a set's only group, the smallest power of two ≥ OPTCL_GROUP_MIN holding it below the
+ * granule. */
+static size_t expected_length(size_t content, size_t align, bool only_group)
+{
+    size_t want = only_group ? OPTCL_GROUP_MIN : OPTCL_GROUP_GRANULE;
+    while (want < content && want < OPTCL_GROUP_GRANULE)
+        want *= 2;
+    if (want < content)
+        want = (content + OPTCL_GROUP_GRANULE - 1) / OPTCL_GROUP_GRANULE * OPTCL_GROUP_GRANULE;
+    return (want + align - 1) / align * align;
+}
+
+static void group_ranges_are_padded(void **state)
+{
+    (void)state;
+    const optcl_backend backends[] = {OPTCL_BACKEND_REFERENCE, OPTCL_BACKEND_OPENCL};
+    for (size_t b = 0; b < 2; b++) {
+        if (backends[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+            continue;
+        optcl_context *ctx = tu_context(backends[b]);
+        size_t align = optcl_context_alignment(ctx);
+        for (size_t c = 0; c < 2 * CASES; c++) {
+            bool two = c >= CASES;
+            optcl_params *p = make_set(ctx, block_counts[c % CASES], two);
+            size_t total = 0, layout_total = 0;
+            for (int g = 0; g <= (two ? 3 : 0); g += 3) {
+                size_t begin = 0, end = 0;
+                group_range(p, g, &begin, &end);
+                /* what the group holds, each tensor rounded up to the alignment */
+                size_t content = 0;
+                for (size_t i = 0; i < optcl_params_count(p); i++) {
+                    optcl_tensor_info info;
+                    TU_OK(optcl_params_info(p, i, &info), "info");
+                    if (info.group == g)
+                        content += (info.count + align - 1) / align * align;
+                }
+                size_t length = end - begin;
+                if (length != expected_length(content, align, !two))
+                    fail_msg("%s, %zu blocks, group %d: range of %zu elements for %zu",
+                             optcl_context_device_name(ctx), block_counts[c % CASES], g, length,
+                             content);
+                assert_true(length % OPTCL_GROUP_GRANULE == 0 ||
+                            (!two && power_of_two(length) && length >= OPTCL_GROUP_MIN));
+                total += length;
+            }
+            assert_int_equal(total, optcl_params_flat_size(p));
+            optcl_tensor_spec specs[3];
+            for (size_t i = 0; i < 3; i++) {
+                optcl_tensor_info info;
+                TU_OK(optcl_params_info(p, i, &info), "info");
+                specs[i] = (optcl_tensor_spec){.name = info.name, .ndim = info.ndim,
+                                               .group = info.group};
+                memcpy(specs[i].shape, info.shape, sizeof specs[i].shape);
+            }
+            TU_OK(optcl_params_layout(ctx, specs, 3, NULL, &layout_total), "layout");
+            assert_int_equal(layout_total, total); /* what optcl_params_wrap asks for */
+            TU_OK(optcl_params_destroy(p), "destroy");
+        }
+        TU_OK(optcl_context_destroy(ctx), "destroy");
+    }
+}
+
+/* Every configuration whose launches differ: each rule, the guard (fused below 65536 floats,
+ * two launches above), Lookahead plain and guarded. */
+static size_t configurations(optcl_optimizer_config *out)
+{
+    size_t n = 0;
+    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++)
+        out[n++] = optcl_optimizer_config_default((optcl_algorithm)a);
+    out[n] = optcl_optimizer_config_default(OPTCL_ADAM);
+    out[n].max_norm = 1.0;
+    out[n++].nonfinite = OPTCL_NONFINITE_SKIP;
+    out[n] = optcl_optimizer_config_default(OPTCL_SGD);
+    out[n++].lookahead.k = 2;
+    out[n] = optcl_optimizer_config_default(OPTCL_RMSPROP);
+    out[n].lookahead.k = 2;
+    out[n++].nonfinite = OPTCL_NONFINITE_SKIP;
+    return n;
+}
+
+static void check_launch(optcl_context *ctx, const seam_launch *l, const char *what)
+{
+    cl_device_id device = optcl_context_cl_device(ctx);
+    size_t preferred = 0, max_local = 0;
+    cl_device_type type = 0;
+    assert_int_equal(clGetKernelWorkGroupInfo(l->kernel, device,
+                                              CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
+                                              sizeof preferred, &preferred, NULL),
+                     CL_SUCCESS);
+    assert_int_equal(clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_local,
+                                     &max_local, NULL),
+                     CL_SUCCESS);
+    assert_int_equal(clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL), CL_SUCCESS);
+    size_t full = max_local < 256 ? max_local : 256; /* the context's work-group size */
+    if (l->local == 0 || l->global % l->local != 0 || l->local < preferred || l->local > full ||
+        ((type & CL_DEVICE_TYPE_GPU) && l->local < 64) ||
+        (l->global >= full && l->local != full))
+        fail_msg("%s: %s launched %zu work-items in groups of %zu (preferred multiple %zu, "
+                 "full group %zu)",
+                 what, l->name, l->global, l->local, preferred, full);
+}
+
+static void every_launch_runs_whole_work_groups(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
+    unsigned vec = optcl_context_vector_width(ctx);
+    optcl_optimizer_config configs[16];
+    size_t nc = configurations(configs);
+    size_t checked = 0;
+    for (size_t c = 0; c < 2 * CASES; c++) {
+        optcl_params *p = make_set(ctx, block_counts[c % CASES], c >= CASES);
+        size_t flat = optcl_params_flat_size(p);
+        for (size_t k = 0; k < nc; k++) {
+            char what[160];
+            snprintf(what, sizeof what, "%zu blocks in %d group(s), %s%s%s",
+                     block_counts[c % CASES], 1 + (c >= CASES),
+                     optcl_algorithm_name(configs[k].algorithm),
+                     configs[k].max_norm > 0.0 ? " guarded" : "",
+                     configs[k].lookahead.k ? " lookahead" : "");
+            optcl_optimizer *o = NULL;
+            TU_OK(optcl_optimizer_create(p, &configs[k], &o), optcl_context_message(ctx));
+            seam_clear();
+            for (int s = 0; s < 2; s++)
+                TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
+            TU_OK(optcl_optimizer_traffic_step(o), optcl_optimizer_message(o));
+            TU_OK(optcl_context_finish(ctx), "finish");
+            char rule[64];
+            snprintf(rule, sizeof rule, "optcl_%s_f32",
+                     configs[k].algorithm == OPTCL_ADAMW ? "adam"
+                                                         : optcl_algorithm_name(configs[k].algorithm));
+            size_t rule_items = 0, traffic_items = 0;
+            assert_true(seam_count() > 0 && seam_count() < SEAM_MAX_LAUNCHES);
+            for (size_t i = 0; i < seam_count(); i++) {
+                const seam_launch *l = seam_get(i);
+                check_launch(ctx, l, what);
+                rule_items += strcmp(l->name, rule) == 0 ? l->global : 0;
+                traffic_items += strcmp(l->name, "optcl_traffic_f32") == 0 ? l->global : 0;
+                checked++;
+            }
+            /* two steps and one traffic step, each over the whole padded set exactly once */
+            assert_int_equal(rule_items * vec, 2 * flat);
+            assert_int_equal(traffic_items * vec, flat);
+            TU_OK(optcl_optimizer_destroy(o), "destroy");
+        }
+        TU_OK(optcl_params_destroy(p), "destroy");
+    }
+    printf("geometry: %zu launches checked at VEC = %u on %s\n", checked, vec,
+           optcl_context_device_name(ctx));
+    TU_OK(optcl_context_destroy(ctx), "destroy");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(group_ranges_are_padded),
+        cmocka_unit_test(every_launch_runs_whole_work_groups),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
