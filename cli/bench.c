@@ -1,6 +1,7 @@
 /* bench.c — `optcl bench`: times optimizer steps against the same-bytes traffic kernel, in one
  * run and alternately, so the ratio says how close a step is to the memory's limit. */
 #include "cli.h"
+#include "models.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,9 +14,10 @@
 #define MAX_SAMPLES 1000
 
 typedef struct bench_args {
-    const char *what, *like;
+    const char *what, *like, *model, *shapes;
     size_t n, tensors;
-    int steps, json;
+    bool n_given, tensors_given;
+    int steps, json, print_layout;
     optcl_backend backend;
     char *options[MAX_OPTIONS];
     int option_count;
@@ -24,20 +26,31 @@ typedef struct bench_args {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: optcl bench WHAT [--n N] [--tensors K] [--steps S]\n"
-            "                  [--backend opencl|reference] [--json] [--like OPT] [KEY=VALUE ...]\n"
+            "usage: optcl bench WHAT [--n N] [--tensors K | --model NAME | --shapes FILE]\n"
+            "                  [--steps S] [--backend opencl|reference] [--json] [--like OPT]\n"
+            "                  [KEY=VALUE ...]\n"
             "\n"
             "WHAT        an optimizer (sgd, adam, adamw, rmsprop, rprop) with replay's KEY=VALUE\n"
             "            options; 'traffic': the same-bytes kernel of --like OPT (default adam);\n"
             "            'copy': the device's clEnqueueCopyBuffer of n floats (8n bytes moved)\n"
             "--n         parameters in all (default 16777216)\n"
             "--tensors   split them over K named tensors of varied sizes (default 1)\n"
+            "--model     a known model's parameter shapes (no weights), tensors of 2 or more\n"
+            "            dimensions in group 0 and the rest (biases, norms) in group 1:\n");
+    for (size_t i = 0; optcl_cli_model_name(i); i++)
+        fprintf(f, "              %-10s %s\n", optcl_cli_model_name(i), optcl_cli_model_source(i));
+    fprintf(f,
+            "--shapes    one tensor per line, \"[NAME:] D1 [D2 ...]\" (dimensions separated by\n"
+            "            spaces, x or commas; () for a scalar; # starts a comment), grouped\n"
+            "            like --model\n"
             "--steps     timed samples (default 20) after a warm-up; each sample runs enough\n"
             "            steps back to back to move 64 MiB, then waits for the device\n"
             "--backend   opencl (default; the default device, honouring OPTCL_DEVICE) or\n"
             "            reference (the traffic yardstick is then a host loop)\n"
             "--like      with 'traffic': whose byte pattern to move\n"
             "--json      one JSON object per line\n"
+            "--print-layout  print the tensors (\"NAME: D1xD2 # group G\", a --shapes file) and\n"
+            "            their count, then exit without measuring\n"
             "\n"
             "Prints seconds_per_step (median), bytes_per_step (the rule's minimal traffic),\n"
             "gbytes_per_s, params_per_s and ratio_to_traffic: the traffic kernel's time over the\n"
@@ -54,11 +67,14 @@ static int parse(int argc, char **argv, bench_args *a, char *msg)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         bool takes = !strcmp(arg, "--n") || !strcmp(arg, "--tensors") || !strcmp(arg, "--steps") ||
-                     !strcmp(arg, "--backend") || !strcmp(arg, "--like");
+                     !strcmp(arg, "--backend") || !strcmp(arg, "--like") ||
+                     !strcmp(arg, "--model") || !strcmp(arg, "--shapes");
         if (takes && i + 1 >= argc)
             return snprintf(msg, MSG, "%s needs a value", arg), 1;
         if (!strcmp(arg, "--json")) {
             a->json = 1;
+        } else if (!strcmp(arg, "--print-layout")) {
+            a->print_layout = 1;
         } else if (takes && !strcmp(arg, "--backend")) {
             const char *v = argv[++i];
             if (strcmp(v, "opencl") && strcmp(v, "reference"))
@@ -66,6 +82,10 @@ static int parse(int argc, char **argv, bench_args *a, char *msg)
             a->backend = strcmp(v, "opencl") ? OPTCL_BACKEND_REFERENCE : OPTCL_BACKEND_OPENCL;
         } else if (takes && !strcmp(arg, "--like")) {
             a->like = argv[++i];
+        } else if (takes && !strcmp(arg, "--model")) {
+            a->model = argv[++i];
+        } else if (takes && !strcmp(arg, "--shapes")) {
+            a->shapes = argv[++i];
         } else if (takes) {
             char *end = NULL;
             const char *v = argv[++i];
@@ -75,9 +95,9 @@ static int parse(int argc, char **argv, bench_args *a, char *msg)
                                 !strcmp(arg, "--steps") ? " up to 1000" : ""),
                        1;
             if (!strcmp(arg, "--n"))
-                a->n = (size_t)x;
+                a->n = (size_t)x, a->n_given = true;
             else if (!strcmp(arg, "--tensors"))
-                a->tensors = (size_t)x;
+                a->tensors = (size_t)x, a->tensors_given = true;
             else
                 a->steps = (int)x;
         } else if (arg[0] == '-' && arg[1] == '-') {
@@ -90,8 +110,14 @@ static int parse(int argc, char **argv, bench_args *a, char *msg)
             return snprintf(msg, MSG, "too many KEY=VALUE options"), 1;
         }
     }
-    if (!a->what)
+    if (!a->what && !a->print_layout)
         return snprintf(msg, MSG, "missing WHAT (an optimizer or 'traffic')"), 1;
+    if (a->model && a->shapes)
+        return snprintf(msg, MSG, "--model and --shapes both give the layout: pick one"), 1;
+    if ((a->model || a->shapes) && (a->n_given || a->tensors_given))
+        return snprintf(msg, MSG, "%s with %s: the layout sets the parameter count",
+                        a->model ? "--model" : "--shapes", a->n_given ? "--n" : "--tensors"),
+               1;
     if (a->tensors > a->n)
         return snprintf(msg, MSG, "--tensors %zu exceeds --n %zu", a->tensors, a->n), 1;
     return 0;
@@ -108,32 +134,6 @@ static int cmp_double(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
     return (a > b) - (a < b);
-}
-
-/* K tensors of varied sizes (weights 1 … 97) that add up to n exactly. */
-static optcl_tensor_spec *make_specs(size_t n, size_t k, char (*names)[32])
-{
-    optcl_tensor_spec *specs = calloc(k, sizeof *specs);
-    if (!specs)
-        return NULL;
-    double total_weight = 0.0;
-    for (size_t i = 0; i < k; i++)
-        total_weight += 1.0 + (double)((i * 7919) % 97);
-    size_t used = 0;
-    for (size_t i = 0; i < k; i++) {
-        size_t left = k - i - 1;
-        size_t size = (size_t)((double)n * (1.0 + (double)((i * 7919) % 97)) / total_weight);
-        if (size < 1)
-            size = 1;
-        if (i + 1 == k || used + size + left > n)
-            size = n - used - left;
-        used += size;
-        snprintf(names[i], 32, "t%zu", i);
-        specs[i].name = names[i];
-        specs[i].ndim = 1;
-        specs[i].shape[0] = (int64_t)size;
-    }
-    return specs;
 }
 
 /* What one timed call does: an optimizer step, the traffic kernel, or a buffer copy. */
@@ -175,26 +175,57 @@ static double sample(optcl_context *ctx, void *arg, step_fn fn, int batch, optcl
     return (now() - t0) / batch;
 }
 
-static void report(const bench_args *a, const char *what, optcl_context *ctx, double sec,
-                   double bytes, double ratio)
+static void report(const bench_args *a, const char *what, optcl_context *ctx,
+                   const optcl_params *params, const char *layout, double sec, double bytes,
+                   double ratio)
 {
-    double gbs = bytes / sec / 1e9, pps = (double)a->n / sec;
+    size_t n = optcl_params_numel(params), tensors = optcl_params_count(params);
+    double gbs = bytes / sec / 1e9, pps = (double)n / sec;
     const char *backend = a->backend == OPTCL_BACKEND_OPENCL ? "opencl" : "reference";
     if (a->json) {
         printf("{\"what\": \"%s\", \"backend\": \"%s\", \"device\": \"", what, backend);
         for (const char *c = optcl_context_device_name(ctx); *c; c++)
             printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
-        printf("\", \"n\": %zu, \"tensors\": %zu, \"steps\": %d, \"seconds_per_step\": %.9g, "
-               "\"bytes_per_step\": %.0f, \"gbytes_per_s\": %.4g, \"params_per_s\": %.4g, "
-               "\"ratio_to_traffic\": %.4f, \"vector_width\": %u}\n",
-               a->n, a->tensors, a->steps, sec, bytes, gbs, pps, ratio,
-               optcl_context_vector_width(ctx));
+        printf("\", \"model\": \"");
+        for (const char *c = layout; *c; c++)
+            printf(*c == '"' || *c == '\\' ? "\\%c" : (unsigned char)*c < 32 ? "?" : "%c", *c);
+        printf("\", \"n\": %zu, \"tensors\": %zu, \"flat\": %zu, \"steps\": %d, "
+               "\"seconds_per_step\": %.9g, \"bytes_per_step\": %.0f, \"gbytes_per_s\": %.4g, "
+               "\"params_per_s\": %.4g, \"ratio_to_traffic\": %.4f, \"vector_width\": %u, "
+               "\"work_group_size\": %zu}\n",
+               n, tensors, optcl_params_flat_size(params), a->steps, sec, bytes, gbs, pps, ratio,
+               optcl_context_vector_width(ctx), optcl_context_work_group_size(ctx));
     } else {
-        printf("%-28s %-9s n=%-10zu tensors=%-5zu %10.3f us/step %8.2f GB/s %8.3f Gparam/s  "
-               "ratio_to_traffic %.3f  [%s]\n",
-               what, backend, a->n, a->tensors, sec * 1e6, gbs, pps / 1e9, ratio,
+        printf("%-28s %-9s %-12s n=%-10zu tensors=%-5zu %10.3f us/step %8.2f GB/s %8.3f "
+               "Gparam/s  ratio_to_traffic %.3f  [%s]\n",
+               what, backend, layout, n, tensors, sec * 1e6, gbs, pps / 1e9, ratio,
                optcl_context_device_name(ctx));
     }
+}
+
+/* The layout's tensors as a --shapes file would give them, then their count. */
+static int print_layout(const bench_args *a)
+{
+    char msg[MSG] = "";
+    optcl_cli_layout layout;
+    int bad = a->model    ? optcl_cli_model_layout(a->model, &layout, msg, MSG)
+              : a->shapes ? optcl_cli_shapes_layout(a->shapes, &layout, msg, MSG)
+                          : optcl_cli_split_layout(a->n, a->tensors, &layout, msg, MSG);
+    if (bad)
+        return fprintf(stderr, "optcl bench: %s\n", msg), 2;
+    printf("# %s\n", layout.label);
+    for (size_t i = 0; i < layout.count; i++) {
+        const optcl_tensor_spec *s = &layout.specs[i];
+        printf("%s: ", s->name);
+        if (s->ndim == 0)
+            printf("()");
+        for (int d = 0; d < s->ndim; d++)
+            printf("%s%lld", d ? "x" : "", (long long)s->shape[d]);
+        printf(" # group %d\n", s->group);
+    }
+    printf("# %zu tensors, %zu parameters\n", layout.count, layout.numel);
+    optcl_cli_layout_free(&layout);
+    return 0;
 }
 
 int optcl_cli_bench(int argc, char **argv)
@@ -209,6 +240,8 @@ int optcl_cli_bench(int argc, char **argv)
     bench_args a;
     if (parse(argc, argv, &a, msg))
         return fprintf(stderr, "optcl bench: %s\n", msg), 2;
+    if (a.print_layout)
+        return print_layout(&a);
     bool traffic_only = !strcmp(a.what, "traffic"), copy_only = !strcmp(a.what, "copy");
     if (copy_only && a.backend != OPTCL_BACKEND_OPENCL)
         return fprintf(stderr, "optcl bench: copy measures an OpenCL device\n"), 2;
@@ -229,16 +262,19 @@ int optcl_cli_bench(int argc, char **argv)
     for (int i = 0; i < a.option_count; i++)
         snprintf(label + strlen(label), sizeof label - strlen(label), " %s", a.options[i]);
 
-    char(*names)[32] = calloc(a.tensors, sizeof *names);
-    optcl_tensor_spec *specs = names ? make_specs(a.n, a.tensors, names) : NULL;
+    optcl_cli_layout layout;
+    int bad_layout = a.model    ? optcl_cli_model_layout(a.model, &layout, msg, MSG)
+                     : a.shapes ? optcl_cli_shapes_layout(a.shapes, &layout, msg, MSG)
+                                : optcl_cli_split_layout(a.n, a.tensors, &layout, msg, MSG);
+    if (bad_layout)
+        return fprintf(stderr, "optcl bench: %s\n", msg), 2;
     optcl_context_config cc = optcl_context_config_default();
     cc.backend = a.backend;
     optcl_context *ctx = NULL;
     optcl_params *params = NULL;
     optcl_optimizer *opt = NULL;
-    optcl_status st =
-        specs ? optcl_context_create(&cc, &ctx, msg, MSG) : OPTCL_ERROR_OUT_OF_HOST_MEMORY;
-    if (st == OPTCL_SUCCESS && (st = optcl_params_create(ctx, specs, a.tensors, &params)))
+    optcl_status st = optcl_context_create(&cc, &ctx, msg, MSG);
+    if (st == OPTCL_SUCCESS && (st = optcl_params_create(ctx, layout.specs, layout.count, &params)))
         snprintf(msg, MSG, "%s", optcl_context_message(ctx));
     if (st == OPTCL_SUCCESS && (st = optcl_optimizer_create(params, &config, &opt)))
         snprintf(msg, MSG, "%s", optcl_context_message(ctx));
@@ -277,15 +313,14 @@ int optcl_cli_bench(int argc, char **argv)
         qsort(traffic_t, (size_t)a.steps, sizeof(double), cmp_double);
         double step_med = step_t[a.steps / 2], traffic_med = traffic_t[a.steps / 2];
         if (yardstick_only)
-            report(&a, label, ctx, traffic_med, bytes, 1.0);
+            report(&a, label, ctx, params, layout.label, traffic_med, bytes, 1.0);
         else
-            report(&a, label, ctx, step_med, bytes, traffic_med / step_med);
+            report(&a, label, ctx, params, layout.label, step_med, bytes, traffic_med / step_med);
     }
     optcl_optimizer_destroy(opt);
     optcl_params_destroy(params);
     optcl_context_destroy(ctx);
-    free(specs);
-    free(names);
+    optcl_cli_layout_free(&layout);
     if (bad_config)
         return fprintf(stderr, "optcl bench: %s\n", msg), 2;
     if (st != OPTCL_SUCCESS)

@@ -263,6 +263,11 @@ size_t optcl_context_alignment(const optcl_context *ctx)
     return ctx ? ctx->alignment : 0;
 }
 
+size_t optcl_context_work_group_size(const optcl_context *ctx)
+{
+    return ctx && ctx->backend == OPTCL_BACKEND_OPENCL ? ctx->local_size : 0;
+}
+
 unsigned optcl_context_vector_width(const optcl_context *ctx)
 {
     return ctx ? ctx->vector_width : 0;

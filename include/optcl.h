@@ -159,6 +159,10 @@ OPTCL_API size_t optcl_context_alignment(const optcl_context *ctx);
  * base-address alignment; OPTCL_VECTOR_WIDTH = 1, 2, 4, 8 or 16 overrides the choice. 1 on the
  * reference backend. Results are the same at every width. */
 OPTCL_API unsigned optcl_context_vector_width(const optcl_context *ctx);
+/* Work-items per work-group of optcl's element-wise launches: 256, or the device's maximum
+ * when that is smaller (a set smaller than OPTCL_GROUP_GRANULE runs as one smaller group). 0 on
+ * the reference backend. */
+OPTCL_API size_t optcl_context_work_group_size(const optcl_context *ctx);
 /* Blocks until everything enqueued by optcl on this context has finished. */
 OPTCL_API optcl_status optcl_context_finish(optcl_context *ctx);
 /* The last failure's message on this context, or on a create made from it; "" when none.

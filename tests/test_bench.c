@@ -111,6 +111,9 @@ static void test_json_fields(void **state)
     assert_true(number(line, "tensors") == 1);
     assert_true(number(line, "bytes_per_step") == 28.0 * 4096); /* 16 B read, 12 B written */
     assert_true(number(line, "vector_width") == default_vector_width(OPTCL_BACKEND_OPENCL));
+    assert_true(number(line, "work_group_size") >= 64);
+    assert_true(number(line, "flat") == 4096);
+    has_string(line, "model", "one tensor");
     free(line);
 }
 
@@ -158,6 +161,121 @@ static void test_text_line(void **state)
     free(out);
 }
 
+/* Runs `optcl bench ARGS --print-layout`; returns stdout (malloc'd). */
+static char *layout_of(const char *const *args)
+{
+    char err[ERR_CAP], *out = NULL;
+    int rc = bench(args, &out, err);
+    if (rc != 0)
+        fail_msg("optcl bench --print-layout exited with %d: %s", rc, err);
+    return out;
+}
+
+/* The models' tensor and parameter counts as their sources give them (torchvision,
+ * transformers); each printed layout is a --shapes file that measures the same n and tensors,
+ * with ≥ 2-D tensors in group 0 and the rest in group 1. */
+static void test_models(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *summary;
+        double n, tensors;
+    } models[] = {
+        {"resnet50", "# 161 tensors, 25557032 parameters", 25557032, 161},
+        {"bert-base", "# 199 tensors, 109482240 parameters", 109482240, 199},
+        {"gpt2", "# 148 tensors, 124439808 parameters", 124439808, 148},
+        {"llama-1b", "# 146 tensors, 1235814400 parameters", 1235814400, 146},
+    };
+    for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
+        const char *print[] = {"--model", models[m].name, "--print-layout", NULL};
+        char *out = layout_of(print);
+        if (!strstr(out, models[m].summary))
+            fail_msg("%s: expected '%s' in the layout", models[m].name, models[m].summary);
+        assert_non_null(strstr(out, ": 768 # group 1") || strstr(out, ": 64 # group 1") ||
+                        strstr(out, ": 2048 # group 1"));
+        if (models[m].n < 2e8) { /* llama-1b's 10 GB of SGD buffers are more than CI has */
+            char path[1024];
+            tu_path_in(path, sizeof path, "layout.txt");
+            tu_write_file(path, out, strlen(out));
+            const char *model_args[] = {"sgd",       "--model",      models[m].name, "--steps",
+                                        "1",         "--backend",    "reference",    "--json",
+                                        NULL};
+            const char *shape_args[] = {"sgd", "--shapes", path,     "--steps", "1",
+                                        "--backend", "reference", "--json", NULL};
+            char *a = json_run(model_args), *b = json_run(shape_args);
+            has_string(a, "model", models[m].name);
+            has_string(b, "model", "shapes:layout.txt");
+            consistent(a, models[m].n, 1);
+            consistent(b, models[m].n, 1);
+            assert_true(number(a, "tensors") == models[m].tensors);
+            assert_true(number(b, "tensors") == models[m].tensors);
+            assert_true(number(a, "flat") == number(b, "flat"));
+            assert_true(number(a, "flat") >= models[m].n);
+            free(a);
+            free(b);
+        }
+        free(out);
+    }
+}
+
+/* A shapes file with names, comments, separators and a scalar; unnamed lines are line<N>. */
+static void test_shapes_file(void **state)
+{
+    (void)state;
+    char path[1024];
+    tu_path_in(path, sizeof path, "shapes.txt");
+    const char *text = "# a small model\n"
+                       "embed: 1000 x 64\n"
+                       "\n"
+                       "  proj.weight : 64,64   # trailing comment\n"
+                       "3 5 7\n"
+                       "temperature: ()\n";
+    tu_write_file(path, text, strlen(text));
+    const char *args[] = {"adam", "--shapes", path, "--steps", "1", "--backend", "reference",
+                          "--json", NULL};
+    char *line = json_run(args);
+    consistent(line, 1000 * 64 + 64 * 64 + 105 + 1, 1);
+    assert_true(number(line, "tensors") == 4);
+    assert_true(number(line, "work_group_size") == 0); /* the reference backend launches nothing */
+    free(line);
+    const char *print[] = {"--shapes", path, "--print-layout", NULL};
+    char *out = layout_of(print);
+    assert_non_null(strstr(out, "embed: 1000x64 # group 0\n"));
+    assert_non_null(strstr(out, "proj.weight: 64x64 # group 0\n"));
+    assert_non_null(strstr(out, "line5: 3x5x7 # group 0\n"));
+    assert_non_null(strstr(out, "temperature: () # group 1\n"));
+    free(out);
+}
+
+/* Bad --shapes files: exit 2 with one line naming the file and the line. */
+static void test_bad_shapes(void **state)
+{
+    (void)state;
+    static const char *const files[][2] = {
+        {"w: 768x0\n", ":1: dimension 0"},
+        {"w: 7\nb: 7 q\n", ":2: 'q' is not part of a dimension"},
+        {"w: 1 2 3 4 5 6 7 8 9\n", ":1: more than 8 dimensions"},
+        {"w:\n", ":1: no dimensions"},
+        {": 5\n", ":1: the name must be"},
+        {"w: 99999999999999\n", ":1: dimension 99999999999999 is not between"},
+        {"# nothing\n\n", ": no shapes in the file"},
+        {"w: 5\nw: 6\n", "tensor name 'w' appears twice"},
+    };
+    char path[1024];
+    tu_path_in(path, sizeof path, "bad_shapes.txt");
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        tu_write_file(path, files[i][0], strlen(files[i][0]));
+        const char *args[] = {"sgd", "--shapes", path, "--backend", "reference", NULL};
+        char err[ERR_CAP], *out = NULL;
+        int rc = bench(args, &out, err);
+        if (rc != 2 || !strstr(err, files[i][1]) || strchr(err, '\n') != err + strlen(err) - 1 ||
+            out[0])
+            fail_msg("shapes '%s': exit %d, stderr '%s' (expected '%s')", files[i][0], rc, err,
+                     files[i][1]);
+        free(out);
+    }
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -173,6 +291,12 @@ static void test_bad_arguments(void **state)
         {"adam", "lr=-1", "--backend", "reference", NULL}, /* refused by the optimizer */
         {"adam", "nosuchkey=1", NULL},
         {"traffic", "--like", "nosuch", NULL},
+        {"adam", "--model", "nosuch", NULL},
+        {"adam", "--model", "gpt2", "--n", "5", NULL},
+        {"adam", "--model", "gpt2", "--tensors", "5", NULL},
+        {"adam", "--model", "gpt2", "--shapes", "x", NULL},
+        {"adam", "--shapes", "/nonexistent/shapes.txt", NULL},
+        {"adam", "--model", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[ERR_CAP], *out = NULL, cmd[512];
@@ -194,6 +318,9 @@ int main(void)
         cmocka_unit_test(test_reference_and_tensors),
         cmocka_unit_test(test_traffic_is_its_own_yardstick),
         cmocka_unit_test(test_text_line),
+        cmocka_unit_test(test_models),
+        cmocka_unit_test(test_shapes_file),
+        cmocka_unit_test(test_bad_shapes),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
