@@ -1,24 +1,35 @@
 #!/usr/bin/python3
 """bench/torch_optim.py — the same optimizer steps as `optcl bench`, in PyTorch on the CPU.
 
-usage: /usr/bin/python3 bench/torch_optim.py [--n N ...] [--tensors K ...] [--steps S]
-Prints one JSON object per measurement (fields as optcl bench: what, backend, n, tensors,
-steps, seconds_per_step (median), params_per_s). Needs Debian's python3-torch; not part of CI.
+usage: python3 bench/torch_optim.py [--n N ...] [--tensors K ...] [--steps S] [--what OPT ...]
+                                    [--impl single|foreach|fused ...]
+       python3 bench/torch_optim.py --model NAME [--optcl PATH] | --shapes FILE  [...]
+Prints one JSON object per measurement (fields as optcl bench: what, backend, model, n,
+tensors, steps, seconds_per_step (median), params_per_s). --model takes the layout from
+`optcl bench --model NAME --print-layout` (the optcl command at --optcl, default build/optcl),
+--shapes reads the same file format; tensors of 2 or more dimensions form one parameter group
+and the rest another, as in optcl bench. fused=True needs PyTorch 2.x (Debian's 1.13 has
+single and foreach only). Not part of CI.
 """
 import argparse
 import json
+import os
+import re
+import subprocess
 import time
 
 import torch
 
-OPTIMIZERS = {
-    "sgd": lambda p, fe: torch.optim.SGD(p, lr=1e-3, foreach=fe),
-    "sgd momentum=0.9": lambda p, fe: torch.optim.SGD(p, lr=1e-3, momentum=0.9, foreach=fe),
-    "adam": lambda p, fe: torch.optim.Adam(p, foreach=fe),
-    "adamw": lambda p, fe: torch.optim.AdamW(p, foreach=fe),
-    "rmsprop": lambda p, fe: torch.optim.RMSprop(p, foreach=fe),
-    "rprop": lambda p, fe: torch.optim.Rprop(p, foreach=fe),
+OPTIMIZERS = {  # (constructor, keyword arguments); torch's defaults otherwise, as optcl bench
+    "sgd": (torch.optim.SGD, {"lr": 1e-3}),
+    "sgd momentum=0.9": (torch.optim.SGD, {"lr": 1e-3, "momentum": 0.9}),
+    "adam": (torch.optim.Adam, {}),
+    "adamw": (torch.optim.AdamW, {}),
+    "rmsprop": (torch.optim.RMSprop, {}),
+    "rprop": (torch.optim.Rprop, {}),
 }
+IMPLS = {"single": {"foreach": False}, "foreach": {"foreach": True},
+         "fused": {"fused": True}}
 
 
 def split(n, k):
@@ -36,11 +47,42 @@ def split(n, k):
     return sizes
 
 
-def measure(name, n, k, foreach, steps):
-    params = [torch.zeros(s, requires_grad=True) for s in split(n, k)]
+def read_shapes(lines):
+    """Shapes in optcl bench's --shapes format: "[NAME:] D1 [D2 ...]" (spaces, x or commas),
+    "()" for a scalar, '#' comments."""
+    shapes = []
+    for line in lines:
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        text = text.split(":", 1)[1] if ":" in text else text
+        text = text.strip()
+        if text in ("()", "scalar"):
+            shapes.append(())
+            continue
+        shapes.append(tuple(int(d) for d in re.split(r"[\sx,]+", text) if d))
+    return shapes
+
+
+def model_shapes(optcl, name):
+    out = subprocess.run([optcl, "bench", "--model", name, "--print-layout"], check=True,
+                         capture_output=True, text=True).stdout
+    return shapes_of(out)
+
+
+def shapes_of(text):
+    return read_shapes(text.splitlines())
+
+
+def measure(name, shapes, impl, steps, label):
+    params = [torch.zeros(s, requires_grad=True) for s in shapes]
     for p in params:
         p.grad = torch.randn(p.shape)
-    opt = OPTIMIZERS[name](params, foreach)
+    groups = [{"params": [p for p in params if p.dim() >= 2]},
+              {"params": [p for p in params if p.dim() < 2]}]
+    groups = [g for g in groups if g["params"]]
+    ctor, kwargs = OPTIMIZERS[name]
+    opt = ctor(groups, **kwargs, **IMPLS[impl])
     for _ in range(3):
         opt.step()
     times = []
@@ -49,8 +91,9 @@ def measure(name, n, k, foreach, steps):
         opt.step()
         times.append(time.perf_counter() - t0)
     sec = sorted(times)[len(times) // 2]
-    return {"what": name, "backend": "torch-%s foreach=%d" % (torch.__version__, foreach),
-            "n": n, "tensors": k, "steps": steps, "seconds_per_step": sec,
+    n = sum(p.numel() for p in params)
+    return {"what": name, "backend": "torch-%s %s" % (torch.__version__, impl), "model": label,
+            "n": n, "tensors": len(params), "steps": steps, "seconds_per_step": sec,
             "params_per_s": n / sec, "threads": torch.get_num_threads()}
 
 
@@ -58,14 +101,28 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, nargs="+", default=[1 << 20, 1 << 24, 1 << 26])
     ap.add_argument("--tensors", type=int, nargs="+", default=[1, 1000])
+    ap.add_argument("--model", nargs="+", default=[])
+    ap.add_argument("--shapes", nargs="+", default=[])
+    ap.add_argument("--optcl", default="build/optcl")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--what", nargs="+", default=list(OPTIMIZERS))
+    ap.add_argument("--impl", nargs="+", default=["single", "foreach"], choices=list(IMPLS))
     args = ap.parse_args()
-    for name in args.what:
+    layouts = []
+    for m in args.model:
+        layouts.append((m, model_shapes(args.optcl, m)))
+    for path in args.shapes:
+        with open(path) as f:
+            layouts.append(("shapes:" + os.path.basename(path), read_shapes(f)))
+    if not layouts:
         for n in args.n:
             for k in args.tensors:
-                for foreach in (False, True):
-                    print(json.dumps(measure(name, n, k, foreach, args.steps)), flush=True)
+                label = "one tensor" if k == 1 else "%d tensors" % k
+                layouts.append((label, [(s,) for s in split(n, k)]))
+    for name in args.what:
+        for label, shapes in layouts:
+            for impl in args.impl:
+                print(json.dumps(measure(name, shapes, impl, args.steps, label)), flush=True)
 
 
 if __name__ == "__main__":
