@@ -296,7 +296,7 @@ int optcl_cli_shapes_layout(const char *path, optcl_cli_layout *out, char *msg, 
             text[len - 1] = '\0';
         if (!*text)
             continue;
-        char name[300];
+        char name[sizeof line];
         char *colon = strchr(text, ':');
         if (colon) {
             *colon = '\0';
