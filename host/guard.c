@@ -227,48 +227,33 @@ optcl_status optcl__guard_rows(optcl_optimizer *opt)
                              : cl_fail(opt->message, err, "writing the steps' scalars");
 }
 
-static cl_int enqueue_lookahead(optcl_optimizer *opt, int sync, cl_event *event)
-{
-    optcl_params *p = opt->params;
-    cl_kernel k = opt->lookahead_kernel;
-    cl_int err = CL_SUCCESS;
-    ARG(k, 5, sync);
-    if (err == CL_SUCCESS)
-        err = optcl__enqueue(p->ctx, k, 0, p->flat, 0, NULL, event);
-    opt->launches += err == CL_SUCCESS;
-    return err;
-}
-
-/* finalize has counted the step, but nothing was updated: take the count back so the failed
- * step changes nothing (if even this enqueue fails, the count is one ahead; said in the
- * message). */
-static optcl_status take_back(optcl_optimizer *opt, cl_int err, const char *what)
+optcl_status optcl__guard_take_back(optcl_optimizer *opt, optcl_status st, const char *what)
 {
     size_t one = 1;
     cl_int undo = clEnqueueNDRangeKernel(opt->params->ctx->queue, opt->guard_undo, 1, NULL, &one,
                                          &one, 0, NULL, NULL);
-    return optcl__fail(opt->message, (optcl_status)err, "gradient guard: %s failed: %s%s", what,
-                       optcl_status_name((optcl_status)err),
+    return optcl__fail(opt->message, st, "gradient guard: %s failed: %s%s", what,
+                       optcl_status_name(st),
                        undo == CL_SUCCESS ? ""
                                           : " (and taking the step back failed too: the step "
                                             "count may be one ahead)");
 }
 
-optcl_status optcl__guard_step(optcl_optimizer *opt, cl_uint num_events, const cl_event *wait_list,
-                               cl_event *event)
+optcl_status optcl__guard_prepare(optcl_optimizer *opt)
 {
-    optcl_params *p = opt->params;
-    optcl_context *ctx = p->ctx;
     /* The device's count is somewhere in [steps, steps + pending]; this step may need the row
      * of the count one above. Past the rows written, read the count and write the next ring's
      * worth: one blocking read and one write per OPTCL__GUARD_CAPACITY steps. */
-    if (opt->steps + opt->guard_pending + 1 > opt->guard_rows_to) {
-        optcl_status st = optcl__guard_sync(opt);
-        if (st == OPTCL_SUCCESS)
-            st = optcl__guard_rows(opt);
-        if (st != OPTCL_SUCCESS)
-            return st;
-    }
+    if (opt->steps + opt->guard_pending + 1 <= opt->guard_rows_to)
+        return OPTCL_SUCCESS;
+    optcl_status st = optcl__guard_sync(opt);
+    return st == OPTCL_SUCCESS ? optcl__guard_rows(opt) : st;
+}
+
+optcl_status optcl__guard_reduce(optcl_optimizer *opt, cl_uint num_events,
+                                 const cl_event *wait_list)
+{
+    optcl_context *ctx = opt->params->ctx;
     size_t final = OPTCL__GUARD_FINAL;
     cl_int err = CL_SUCCESS;
     if (opt->guard_stats) {
@@ -284,30 +269,6 @@ optcl_status optcl__guard_step(optcl_optimizer *opt, cl_uint num_events, const c
     if (err != CL_SUCCESS)
         return cl_fail(opt->message, err, "enqueueing the gradient reduction");
     opt->launches++;
-    bool lookahead = opt->config.lookahead.k > 0;
-    if (lookahead && opt->steps == 0 && (err = enqueue_lookahead(opt, 0, NULL)) != CL_SUCCESS)
-        return take_back(opt, err, "enqueueing Lookahead's start");
-    for (size_t r = 0; r < p->range_count; r++) {
-        const optcl__group_range *range = &p->ranges[r];
-        cl_uint index = (cl_uint)r;
-        bool last = r + 1 == p->range_count && !lookahead;
-        err = clSetKernelArg(opt->kernel, optcl__scalar_arg(opt) + 2, sizeof index, &index);
-        if (err == CL_SUCCESS)
-            err = optcl__enqueue(ctx, opt->kernel, range->begin, range->end - range->begin, 0, NULL,
-                                 last ? event : NULL);
-        if (err != CL_SUCCESS && r == 0)
-            return take_back(opt, err, "enqueueing the step kernel");
-        if (err != CL_SUCCESS) { /* a group was updated: the step happened, as unguarded */
-            opt->guard_pending++;
-            return optcl__fail(opt->message, (optcl_status)err,
-                               "enqueueing the step kernel for group %d failed: %s", range->group,
-                               optcl_status_name((optcl_status)err));
-        }
-        opt->launches++;
-    }
-    opt->guard_pending++;
-    if (lookahead && (err = enqueue_lookahead(opt, 1, event)) != CL_SUCCESS)
-        return cl_fail(opt->message, err, "enqueueing the Lookahead sync");
     return OPTCL_SUCCESS;
 }
 

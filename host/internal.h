@@ -154,10 +154,16 @@ optcl_status optcl__guard_create(optcl_optimizer *opt);
 void optcl__guard_free(optcl_optimizer *opt);
 /* Bind the update kernel's guard arguments from index first (OpenCL). */
 cl_int optcl__guard_bind(optcl_optimizer *opt, cl_uint first);
-/* The guarded step on the OpenCL backend: record, stats, finalize, Lookahead, one launch per
- * group; nothing blocks (but a read of the record every OPTCL__GUARD_CAPACITY steps). */
-optcl_status optcl__guard_step(optcl_optimizer *opt, cl_uint num_events, const cl_event *wait_list,
-                               cl_event *event);
+/* The guarded step's parts on the OpenCL backend (step.c runs them in order): prepare makes
+ * sure the scalar table holds the row of every count this step may reach (a blocking read and
+ * a write once per OPTCL__GUARD_CAPACITY steps); reduce enqueues the norm and the verdict,
+ * which counts the step on the device, the first command carrying the wait list; take_back
+ * undoes that count when nothing of the step could be enqueued after it, and returns st with
+ * the message "gradient guard: <what> failed". */
+optcl_status optcl__guard_prepare(optcl_optimizer *opt);
+optcl_status optcl__guard_reduce(optcl_optimizer *opt, cl_uint num_events,
+                                 const cl_event *wait_list);
+optcl_status optcl__guard_take_back(optcl_optimizer *opt, optcl_status st, const char *what);
 /* Reference backend: decides the step at once. True: skip it; else *grads is the gradient to
  * use (clipped when max_norm is set). */
 bool optcl__guard_decide(optcl_optimizer *opt, const float **grads);
@@ -182,6 +188,9 @@ void optcl__scalars_for_step(const optcl_optimizer *opt, int group, uint64_t ste
 double optcl__group_lr(const optcl_optimizer *opt, int group, uint64_t t);
 
 /* lookahead.c: the sync after a step that ends a k-step cycle (steps already counted). */
+/* With a guard on OpenCL, where the device counts: the kernel that starts (sync 0, before the
+ * update) or syncs (sync 1, after it) when the device's count says so. */
+optcl_status optcl__lookahead_counted(optcl_optimizer *opt, int sync, cl_event *event);
 optcl_status optcl__lookahead_sync(optcl_optimizer *opt, cl_event *event);
 /* Copies the parameters into the slow weights (first step), after wait_list. */
 optcl_status optcl__lookahead_init(optcl_optimizer *opt, cl_uint num_events,

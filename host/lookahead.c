@@ -37,6 +37,19 @@ optcl_status optcl__lookahead_init(optcl_optimizer *opt, cl_uint num_events,
     return OPTCL_SUCCESS;
 }
 
+optcl_status optcl__lookahead_counted(optcl_optimizer *opt, int sync, cl_event *event)
+{
+    optcl_params *p = opt->params;
+    cl_int err = clSetKernelArg(opt->lookahead_kernel, 5, sizeof sync, &sync);
+    if (err == CL_SUCCESS)
+        err = optcl__enqueue(p->ctx, opt->lookahead_kernel, 0, p->flat, 0, NULL, event);
+    opt->launches += err == CL_SUCCESS;
+    if (err != CL_SUCCESS)
+        return optcl__fail(opt->message, (optcl_status)err, "enqueueing the Lookahead %s failed: %s",
+                           sync ? "sync" : "start", optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
 /* One blend launch: param = slow + α·(fast − slow), and slow too when commit. */
 static optcl_status blend(optcl_optimizer *opt, int fast_is_saved, float alpha, int commit,
                           cl_event *event)

@@ -1,5 +1,5 @@
-/* optimizer.c — optimizer objects: state buffers, the cached update kernel, and the step that
- * enqueues one launch per parameter group (or runs the reference rule on the host). */
+/* optimizer.c — optimizer objects: state buffers, the cached update kernel, queries, and access
+ * to the state. The step is step.c's. */
 #include "plateau.h"
 
 #include <math.h>
@@ -236,93 +236,6 @@ optcl_status optcl_optimizer_destroy(optcl_optimizer *opt)
     opt->params->live_optimizers--;
     optimizer_free(opt);
     return OPTCL_SUCCESS;
-}
-
-/* ---- step ---------------------------------------------------------------------------------- */
-
-void optcl__scalars_for_step(const optcl_optimizer *opt, int group, uint64_t step,
-                             optcl__step_scalars *s)
-{
-    optcl_group_config g = opt->groups[group];
-    g.lr = optcl__group_lr(opt, group, step - 1);
-    optcl__compute_scalars(&opt->config, &g, step, s);
-    const optcl_lookahead_config *la = &opt->config.lookahead;
-    if (la->k > 0 && step % (uint64_t)la->k == 0)
-        s->lookahead_alpha =
-            (float)optcl_schedule_lr(&la->alpha_schedule, la->alpha, step / (uint64_t)la->k - 1);
-}
-
-/* Enqueues (or runs) the update rule for one group's range. */
-static optcl_status step_group(optcl_optimizer *opt, const optcl__group_range *range, uint64_t step,
-                               const float *grads, cl_uint num_events, const cl_event *wait_list,
-                               cl_event *event)
-{
-    optcl_params *p = opt->params;
-    optcl__step_scalars s;
-    optcl__scalars_for_step(opt, range->group, step, &s);
-    if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
-        optcl__reference_step(&opt->config, p->host[OPTCL_ROLE_PARAMS], grads, opt->host_state,
-                              range->begin, range->end, &s);
-        return OPTCL_SUCCESS;
-    }
-    size_t offset = range->begin, size = range->end - range->begin;
-    cl_int err = clSetKernelArg(opt->kernel, optcl__scalar_arg(opt), sizeof s, &s);
-    if (err == CL_SUCCESS)
-        err = optcl__enqueue(p->ctx, opt->kernel, offset, size, num_events, wait_list, event);
-    opt->launches += err == CL_SUCCESS;
-    if (err != CL_SUCCESS)
-        return optcl__fail(opt->message, (optcl_status)err,
-                           "enqueueing the step kernel for group %d failed: %s", range->group,
-                           optcl_status_name((optcl_status)err));
-    return OPTCL_SUCCESS;
-}
-
-optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
-                                  const cl_event *wait_list, cl_event *event)
-{
-    if (!opt)
-        return OPTCL_ERROR_NULL_POINTER;
-    if (event)
-        *event = NULL; /* also when refused: the caller may release whatever is not NULL */
-    optcl_params *p = opt->params;
-    if (p->ctx->backend == OPTCL_BACKEND_REFERENCE && (num_events > 0 || wait_list))
-        return optcl__fail(opt->message, OPTCL_ERROR_WRONG_BACKEND,
-                           "optcl_optimizer_step: the reference backend takes no events");
-    if ((num_events > 0) != (wait_list != NULL))
-        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
-                           "optcl_optimizer_step: num_events is %u but wait_list is %s", num_events,
-                           wait_list ? "not NULL" : "NULL");
-    const float *grads = p->host[OPTCL_ROLE_GRADS];
-    if (opt->guarded && p->ctx->backend != OPTCL_BACKEND_REFERENCE)
-        return optcl__guard_step(opt, num_events, wait_list, event);
-    if (opt->guarded && optcl__guard_decide(opt, &grads))
-        return OPTCL_SUCCESS; /* skipped: nothing changes */
-    uint64_t step = opt->steps + 1;
-    int64_t k = opt->config.lookahead.k;
-    bool sync = k > 0 && step % (uint64_t)k == 0;
-    optcl_status st = OPTCL_SUCCESS;
-    if (k > 0 && step == 1) {
-        /* The slow weights start at the parameters the first step sees: the copy carries the
-         * caller's wait list, and the in-order queue puts the update after it. */
-        if ((st = optcl__lookahead_init(opt, num_events, wait_list)) != OPTCL_SUCCESS)
-            return st;
-        num_events = 0;
-        wait_list = NULL;
-    }
-    for (size_t r = 0; r < p->range_count; r++) {
-        bool first = r == 0, last = r + 1 == p->range_count && !sync;
-        st = step_group(opt, &p->ranges[r], step, grads, first ? num_events : 0,
-                        first ? wait_list : NULL, last ? event : NULL);
-        if (st != OPTCL_SUCCESS) {
-            /* Launches already enqueued for earlier groups cannot be taken back; the step
-             * count still advances if any group was updated, so state and count agree. */
-            if (r > 0)
-                opt->steps = step;
-            return st;
-        }
-    }
-    opt->steps = step;
-    return sync ? optcl__lookahead_sync(opt, event) : OPTCL_SUCCESS;
 }
 
 /* ---- queries and state -------------------------------------------------------------------- */

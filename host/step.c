@@ -1,0 +1,205 @@
+/* step.c — optcl_optimizer_step, one step as a list of stages on every backend, guarded or not:
+ *
+ *   1. scalars   what this count's update reads (schedule, plateau, bias corrections): computed
+ *                per group at launch, or — when the device owns the count (a guard on OpenCL) —
+ *                the ring of rows it picks from;
+ *   2. guard     the gradient's norm and verdict: enqueued on the device, or decided here on
+ *                the reference backend (a skipped step ends here, changing nothing);
+ *   3. start     Lookahead's slow weights take the parameters the first step sees;
+ *   4. update    one launch (or reference call) per parameter group;
+ *   5. count     the step is counted, then Lookahead's sync when it ends a cycle.
+ *
+ * Who counts decides the rest: the host, which knows the count (and so whether a step starts
+ * or ends a Lookahead cycle), or the device, whose kernels read the count the guard left. The
+ * caller's wait list goes with the first command enqueued, its event with the last. */
+#include "internal.h"
+
+typedef struct step_plan {
+    optcl_optimizer *opt;
+    bool device_counts;   /* a guard on OpenCL: the device decides and counts */
+    uint64_t step;        /* host-counted: the count this step reaches */
+    bool sync;            /* host-counted: the step ends a Lookahead cycle */
+    const float *grads;   /* reference: the gradient the rule reads (clipped or as written) */
+    cl_uint num_events;   /* the caller's wait list, until the first command takes it */
+    const cl_event *wait_list;
+    cl_event *event;      /* the caller's event, for the last command */
+} step_plan;
+
+static bool lookahead_on(const optcl_optimizer *opt)
+{
+    return opt->config.lookahead.k > 0;
+}
+
+/* The caller's wait list for the first command enqueued, nothing for the others. */
+static cl_uint take_wait_list(step_plan *plan, const cl_event **wait_list)
+{
+    cl_uint n = plan->num_events;
+    *wait_list = plan->wait_list;
+    plan->num_events = 0;
+    plan->wait_list = NULL;
+    return n;
+}
+
+static optcl_status check_arguments(optcl_optimizer *opt, cl_uint num_events,
+                                    const cl_event *wait_list)
+{
+    if (opt->params->ctx->backend == OPTCL_BACKEND_REFERENCE && (num_events > 0 || wait_list))
+        return optcl__fail(opt->message, OPTCL_ERROR_WRONG_BACKEND,
+                           "optcl_optimizer_step: the reference backend takes no events");
+    if ((num_events > 0) != (wait_list != NULL))
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "optcl_optimizer_step: num_events is %u but wait_list is %s", num_events,
+                           wait_list ? "not NULL" : "NULL");
+    return OPTCL_SUCCESS;
+}
+
+void optcl__scalars_for_step(const optcl_optimizer *opt, int group, uint64_t step,
+                             optcl__step_scalars *s)
+{
+    optcl_group_config g = opt->groups[group];
+    g.lr = optcl__group_lr(opt, group, step - 1);
+    optcl__compute_scalars(&opt->config, &g, step, s);
+    const optcl_lookahead_config *la = &opt->config.lookahead;
+    if (la->k > 0 && step % (uint64_t)la->k == 0)
+        s->lookahead_alpha =
+            (float)optcl_schedule_lr(&la->alpha_schedule, la->alpha, step / (uint64_t)la->k - 1);
+}
+
+/* 2. The guard. Returns whether the step is skipped (reference backend only: on the device the
+ * update kernels read the verdict). */
+static optcl_status guard(step_plan *plan, bool *skip)
+{
+    optcl_optimizer *opt = plan->opt;
+    *skip = false;
+    if (!opt->guarded)
+        return OPTCL_SUCCESS;
+    if (!plan->device_counts) {
+        *skip = optcl__guard_decide(opt, &plan->grads);
+        return OPTCL_SUCCESS;
+    }
+    const cl_event *wait_list = NULL;
+    cl_uint n = take_wait_list(plan, &wait_list);
+    return optcl__guard_reduce(opt, n, wait_list);
+}
+
+/* 3. Lookahead's start. The device-counted kernel copies only if the count it reached is 1; it
+ * is enqueued until the host has seen a step taken. */
+static optcl_status start(step_plan *plan)
+{
+    optcl_optimizer *opt = plan->opt;
+    if (!lookahead_on(opt))
+        return OPTCL_SUCCESS;
+    if (plan->device_counts)
+        return opt->steps == 0 ? optcl__lookahead_counted(opt, 0, NULL) : OPTCL_SUCCESS;
+    if (plan->step != 1)
+        return OPTCL_SUCCESS;
+    /* the copy carries the caller's wait list; the in-order queue puts the update after it */
+    const cl_event *wait_list = NULL;
+    cl_uint n = take_wait_list(plan, &wait_list);
+    return optcl__lookahead_init(opt, n, wait_list);
+}
+
+/* 4. The update of range r; event: the caller's, when this is the step's last command. */
+static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
+{
+    optcl_optimizer *opt = plan->opt;
+    optcl_params *p = opt->params;
+    const optcl__group_range *range = &p->ranges[r];
+    if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
+        optcl__step_scalars s;
+        optcl__scalars_for_step(opt, range->group, plan->step, &s);
+        optcl__reference_step(&opt->config, p->host[OPTCL_ROLE_PARAMS], plan->grads,
+                              opt->host_state, range->begin, range->end, &s);
+        return OPTCL_SUCCESS;
+    }
+    cl_int err;
+    if (plan->device_counts) { /* the kernel finds its row from the count and the range */
+        cl_uint index = (cl_uint)r;
+        err = clSetKernelArg(opt->kernel, optcl__scalar_arg(opt) + 2, sizeof index, &index);
+    } else {
+        optcl__step_scalars s;
+        optcl__scalars_for_step(opt, range->group, plan->step, &s);
+        err = clSetKernelArg(opt->kernel, optcl__scalar_arg(opt), sizeof s, &s);
+    }
+    const cl_event *wait_list = NULL;
+    cl_uint n = take_wait_list(plan, &wait_list);
+    if (err == CL_SUCCESS)
+        err = optcl__enqueue(p->ctx, opt->kernel, range->begin, range->end - range->begin, n,
+                             wait_list, event);
+    opt->launches += err == CL_SUCCESS;
+    if (err != CL_SUCCESS)
+        return optcl__fail(opt->message, (optcl_status)err,
+                           "enqueueing the step kernel for group %d failed: %s", range->group,
+                           optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
+/* 5. The step happened: count it. */
+static void count(step_plan *plan)
+{
+    if (plan->device_counts)
+        plan->opt->guard_pending++;
+    else
+        plan->opt->steps = plan->step;
+}
+
+/* 5. Lookahead's sync, when the step ends a cycle (on the device: the kernel decides). */
+static optcl_status sync(step_plan *plan)
+{
+    optcl_optimizer *opt = plan->opt;
+    if (plan->device_counts)
+        return lookahead_on(opt) ? optcl__lookahead_counted(opt, 1, plan->event) : OPTCL_SUCCESS;
+    return plan->sync ? optcl__lookahead_sync(opt, plan->event) : OPTCL_SUCCESS;
+}
+
+optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
+                                  const cl_event *wait_list, cl_event *event)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (event)
+        *event = NULL; /* also when refused: the caller may release whatever is not NULL */
+    optcl_status st = check_arguments(opt, num_events, wait_list);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    optcl_params *p = opt->params;
+    step_plan plan = {.opt = opt,
+                      .device_counts = opt->guarded && p->ctx->backend == OPTCL_BACKEND_OPENCL,
+                      .step = opt->steps + 1,
+                      .grads = p->host[OPTCL_ROLE_GRADS],
+                      .num_events = num_events,
+                      .wait_list = wait_list,
+                      .event = event};
+    int64_t k = opt->config.lookahead.k;
+    plan.sync = k > 0 && plan.step % (uint64_t)k == 0;
+    bool sync_is_last = plan.device_counts ? lookahead_on(opt) : plan.sync;
+
+    /* 1. scalars */
+    if (plan.device_counts && (st = optcl__guard_prepare(opt)) != OPTCL_SUCCESS)
+        return st;
+    /* 2. guard */
+    bool skip = false;
+    if ((st = guard(&plan, &skip)) != OPTCL_SUCCESS || skip)
+        return st; /* skipped: nothing changes */
+    /* 3. start */
+    if ((st = start(&plan)) != OPTCL_SUCCESS)
+        return plan.device_counts ? optcl__guard_take_back(opt, st, "enqueueing Lookahead's start")
+                                  : st;
+    /* 4. update */
+    for (size_t r = 0; r < p->range_count; r++) {
+        bool last = r + 1 == p->range_count && !sync_is_last;
+        if ((st = update_group(&plan, r, last ? event : NULL)) == OPTCL_SUCCESS)
+            continue;
+        /* Launches enqueued for earlier groups cannot be taken back: once a group was updated
+         * the step counts, so state and count agree; before that, nothing happened (the
+         * device's count, already advanced by the guard, is taken back). */
+        if (r > 0)
+            count(&plan);
+        else if (plan.device_counts)
+            st = optcl__guard_take_back(opt, st, "enqueueing the step kernel");
+        return st;
+    }
+    /* 5. count, sync */
+    count(&plan);
+    return sync(&plan);
+}
