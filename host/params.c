@@ -284,6 +284,45 @@ static optcl_status check_wrapped_buffer(optcl_context *ctx, cl_mem buf, const c
     return OPTCL_SUCCESS;
 }
 
+static int by_offset(const void *a, const void *b)
+{
+    size_t x = (*(const optcl__tensor *const *)a)->offset;
+    size_t y = (*(const optcl__tensor *const *)b)->offset;
+    return (x > y) - (x < y);
+}
+
+/* Zeroes every element of both wrapped buffers that no tensor covers: the update kernels and
+ * the gradient guard sweep the whole flat range, and whatever the caller's allocation held
+ * there (a NaN) would reach the guard's norm. Blocks. */
+static optcl_status zero_padding(optcl_params *p)
+{
+    optcl__tensor **order = malloc(p->count * sizeof *order);
+    if (!order)
+        return optcl__fail(p->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (size_t i = 0; i < p->count; i++)
+        order[i] = &p->tensors[i];
+    qsort(order, p->count, sizeof *order, by_offset);
+    const float zero = 0.0f;
+    cl_int err = CL_SUCCESS;
+    for (size_t i = 0; i <= p->count && err == CL_SUCCESS; i++) {
+        size_t begin = i == 0 ? 0 : order[i - 1]->offset + order[i - 1]->count;
+        size_t end = i == p->count ? p->flat : order[i]->offset;
+        for (int r = 0; r < OPTCL_ROLE_COUNT && err == CL_SUCCESS && end > begin; r++)
+            err = clEnqueueFillBuffer(p->ctx->queue, p->buffer[r], &zero, sizeof zero,
+                                      begin * sizeof(float), (end - begin) * sizeof(float), 0,
+                                      NULL, NULL);
+    }
+    free(order);
+    cl_int done = clFinish(p->ctx->queue);
+    if (err == CL_SUCCESS)
+        err = done;
+    if (err != CL_SUCCESS)
+        return optcl__fail(p->ctx->message, (optcl_status)err,
+                           "zeroing the wrapped buffers' padding failed: %s",
+                           optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
 optcl_status optcl_params_wrap(optcl_context *ctx, const optcl_tensor_spec *specs, size_t count,
                                cl_mem params, cl_mem grads, optcl_params **out)
 {
@@ -311,6 +350,8 @@ optcl_status optcl_params_wrap(optcl_context *ctx, const optcl_tensor_spec *spec
         p->buffer[OPTCL_ROLE_GRADS] = grads;
         st = create_views(p);
     }
+    if (st == OPTCL_SUCCESS)
+        st = zero_padding(p);
     if (st != OPTCL_SUCCESS) {
         params_free(p);
         return st;

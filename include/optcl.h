@@ -226,9 +226,11 @@ OPTCL_API optcl_status optcl_params_create(optcl_context *ctx, const optcl_tenso
 
 /* Like optcl_params_create, but uses the caller's flat buffers without copying (retained, and
  * released by optcl_params_destroy). Each buffer must hold at least optcl_params_layout's total
- * floats with the tensors at its offsets; padding elements are never read by anyone but the
- * update kernels, so their content does not matter. The buffers must not be sub-buffers
- * themselves (OpenCL cannot make sub-buffers of those). OpenCL backend only. Blocks. */
+ * floats with the tensors at its offsets. The elements between and after the tensors (padding)
+ * are set to zero here, since optcl's kernels sweep them (a NaN left there by the allocation
+ * would reach the gradient guard's norm); the caller's kernels must leave them alone. The
+ * buffers must not be sub-buffers themselves (OpenCL cannot make sub-buffers of those).
+ * OpenCL backend only. Blocks. */
 OPTCL_API optcl_status optcl_params_wrap(optcl_context *ctx, const optcl_tensor_spec *specs,
                                          size_t count, cl_mem params, cl_mem grads,
                                          optcl_params **out);

@@ -204,7 +204,7 @@ static bool slow_kept(const fw_snap *now, const fw_snap *before)
 }
 
 /* A failed step changed nothing, or (a later launch failed after earlier ones were enqueued,
- * see optcl_optimizer_step in host/optimizer.c) counted the step, with each group either updated or
+ * see optcl_optimizer_step in host/step.c) counted the step, with each group either updated or
  * untouched, group 0 updated, and no Lookahead sync. A step that succeeded did exactly what it does
  * without faults. */
 static void step_check(void *p, optcl_status st, const fault_shot *shot)

@@ -337,6 +337,63 @@ static optcl_optimizer *make_sgd(optcl_params *p, double lr, double momentum)
     return opt;
 }
 
+/* Whatever the caller's allocation held in the padding (NaN here) is zeroed by the wrap: a
+ * guarded step on finite gradients is taken, and its norm is the tensors' alone. */
+static void test_wrap_zeroes_the_padding(void **state)
+{
+    (void)state;
+    optcl_context *ctx = open_ctx(OPTCL_BACKEND_OPENCL);
+    cl_context c = optcl_context_cl_context(ctx);
+    cl_command_queue q = optcl_context_cl_queue(ctx);
+    size_t offsets[N_SPECS], total = 0, numel = packed_at(N_SPECS);
+    TU_OK(optcl_params_layout(ctx, specs, N_SPECS, offsets, &total), optcl_context_message(ctx));
+    cl_int err = CL_SUCCESS;
+    cl_mem pm = clCreateBuffer(c, CL_MEM_READ_WRITE, total * sizeof(float), NULL, &err);
+    cl_mem gm = clCreateBuffer(c, CL_MEM_READ_WRITE, total * sizeof(float), NULL, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    const float nan = NAN;
+    assert_int_equal(clEnqueueFillBuffer(q, pm, &nan, sizeof nan, 0, total * sizeof(float), 0,
+                                         NULL, NULL),
+                     CL_SUCCESS);
+    assert_int_equal(clEnqueueFillBuffer(q, gm, &nan, sizeof nan, 0, total * sizeof(float), 0,
+                                         NULL, NULL),
+                     CL_SUCCESS);
+    assert_int_equal(clFinish(q), CL_SUCCESS);
+    optcl_params *wrapped = NULL;
+    TU_OK(optcl_params_wrap(ctx, specs, N_SPECS, pm, gm, &wrapped), optcl_context_message(ctx));
+    float *w = random_floats(numel, 61), *g = random_floats(numel, 62);
+    put(wrapped, OPTCL_ROLE_PARAMS, OPTCL_ALL, w);
+    put(wrapped, OPTCL_ROLE_GRADS, OPTCL_ALL, g);
+    optcl_optimizer_config cfg = optcl_optimizer_config_default(OPTCL_ADAM);
+    cfg.nonfinite = OPTCL_NONFINITE_SKIP;
+    cfg.max_norm = 1e6;
+    optcl_optimizer *opt = NULL;
+    TU_OK(optcl_optimizer_create(wrapped, &cfg, &opt), optcl_context_message(ctx));
+    TU_OK(optcl_optimizer_step(opt, 0, NULL, NULL), optcl_optimizer_message(opt));
+    optcl_guard_stats gs;
+    TU_OK(optcl_optimizer_guard_stats(opt, &gs), optcl_optimizer_message(opt));
+    assert_int_equal(gs.skipped, 0);
+    assert_int_equal(gs.steps, 1);
+    double sum = 0.0;
+    for (size_t i = 0; i < numel; i++)
+        sum += (double)g[i] * g[i];
+    assert_true(fabs(gs.last_norm - sqrt(sum)) <= 1e-5 * sqrt(sum));
+    float *flat = malloc(total * sizeof *flat);
+    assert_non_null(flat);
+    assert_int_equal(clEnqueueReadBuffer(q, pm, CL_TRUE, 0, total * sizeof(float), flat, 0, NULL,
+                                         NULL),
+                     CL_SUCCESS);
+    for (size_t i = 0; i < total; i++)
+        assert_false(isnan(flat[i])); /* padding stayed zero through the step */
+    free(flat);
+    free(w);
+    free(g);
+    destroy_all(opt, wrapped, NULL);
+    clReleaseMemObject(pm);
+    clReleaseMemObject(gm);
+    TU_OK(optcl_context_destroy(ctx), "destroy");
+}
+
 static void test_wrap_buffers(void **state)
 {
     (void)state;
@@ -676,6 +733,7 @@ int main(void)
         BOTH_TESTS(test_zero_grad),
         BOTH_TESTS(test_native_memory),
         cmocka_unit_test(test_wrap_buffers),
+        cmocka_unit_test(test_wrap_zeroes_the_padding),
         cmocka_unit_test(test_too_large_for_device),
         BOTH_TESTS(test_bad_specs),
         BOTH_TESTS(test_destroy_in_use),
