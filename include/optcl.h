@@ -479,7 +479,7 @@ OPTCL_API optcl_status optcl_optimizer_destroy(optcl_optimizer *opt);
  * parameter group is enqueued on the context's queue after wait_list. Never blocks and does no
  * allocation. With a gradient guard (config.max_norm, config.nonfinite) two reduction kernels
  * come first and decide on the device whether and how the step happens; the device then owns
- * the step count, and the step blocks once per 255 steps to read it back (see
+ * the step count, and the step blocks once per 256 steps to read it back (see
  * docs/RELIABILITY.md). A launch that fails to enqueue after an earlier group's launch leaves a
  * partial step: it is counted, the earlier groups are updated, the later ones and Lookahead's
  * sync are not; a failure before any group's launch changes nothing. *event (if event is not NULL)
