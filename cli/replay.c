@@ -50,7 +50,9 @@ static void usage(FILE *f)
             "            threshold_mode=rel|abs cooldown min_lr\n"
             "  lookahead lookahead_k lookahead_alpha\n"
             "  guard     clip_norm (torch.nn.utils.clip_grad_norm_ before each step)\n"
-            "            nonfinite=propagate|skip (skip: a NaN/Inf gradient skips the step)\n");
+            "            nonfinite=propagate|skip (skip: a NaN/Inf gradient skips the step)\n"
+            "  precision state_dtype=same|f32|bf16 (the state buffers' type; bf16: half the\n"
+            "            state memory and traffic, computed in float32 and rounded when stored)\n");
 }
 
 /* Prints "optcl replay: <text>" as one line (newlines in library messages are folded). */

@@ -18,6 +18,7 @@ typedef enum value_kind {
     MODE,
     THRESHOLD_MODE,
     NONFINITE,
+    STATE_DTYPE,
     LIST
 } value_kind;
 
@@ -76,6 +77,8 @@ static const key_entry keys[] = {
     /* the gradient guard */
     {"clip_norm", ALL_, REAL},
     {"nonfinite", ALL_, NONFINITE},
+    /* precision */
+    {"state_dtype", ALL_, STATE_DTYPE},
 };
 
 /* Where each key's value goes for this configuration. */
@@ -158,6 +161,8 @@ static void *field_of(optcl_optimizer_config *c, const char *key)
         return &c->max_norm;
     if (!strcmp(key, "nonfinite"))
         return &c->nonfinite;
+    if (!strcmp(key, "state_dtype"))
+        return &c->state_dtype;
     return NULL;
 }
 
@@ -249,6 +254,17 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         }
         *(int *)field = strcmp(value, one) == 0;
         return 0;
+    }
+    case STATE_DTYPE: {
+        static const char *const names[] = {"same", "f32", "bf16"};
+        for (int k = 0; k < 3; k++) {
+            if (!strcmp(value, names[k])) {
+                *(optcl_state_dtype *)field = (optcl_state_dtype)k;
+                return 0;
+            }
+        }
+        snprintf(message, message_size, "%s=%s: expected same, f32 or bf16", key, value);
+        return 1;
     }
     case LIST: {
         /* milestones=5,20,33 */

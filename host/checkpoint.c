@@ -106,14 +106,16 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
     meta_addf(m, "optcl.guard.skipped", "%" PRIu64, opt->skipped);
 }
 
-/* Copies between host memory and role r (0: the parameters, then each state), packed. */
+/* Copies between host memory and role r (0: the parameters, then each state), packed, as
+ * float32 (a bfloat16 state's values are exact in it). */
 static optcl_status role_transfer(optcl_optimizer *opt, size_t r, size_t index, float *data,
                                   size_t count, bool to_device, char *message, const char *what)
 {
     optcl_params *p = opt->params;
-    cl_mem buffer = r == 0 ? p->buffer[OPTCL_ROLE_PARAMS] : opt->state[r - 1];
-    float *host = r == 0 ? p->host[OPTCL_ROLE_PARAMS] : opt->host_state[r - 1];
-    return optcl__transfer(p, buffer, host, index, data, count, to_device, message, what);
+    if (r > 0)
+        return optcl__state_transfer(opt, r - 1, index, data, count, to_device, message, what);
+    return optcl__transfer(p, p->buffer[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_PARAMS], index,
+                           data, count, to_device, message, what);
 }
 
 optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
@@ -392,11 +394,16 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
     parsed pc;
     st = parse(&f, path, &pc, opt->message);
     const char *differs = NULL;
-    if (st == OPTCL_SUCCESS && !optcl__config_same_structure(&pc.config, &opt->config, &differs))
+    if (st == OPTCL_SUCCESS && !optcl__config_same_structure(&pc.config, &opt->config, &differs)) {
+        bool dtype = strcmp(differs, "state_dtype") == 0; /* name the dtypes, else the rules */
         st = optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                          "%s: the checkpoint's %s (%s) does not match this optimizer's (%s)", path,
-                         differs, optcl_algorithm_name(pc.config.algorithm),
-                         optcl_algorithm_name(opt->config.algorithm));
+                         differs,
+                         dtype ? optcl__state_dtype_name(&pc.config)
+                               : optcl_algorithm_name(pc.config.algorithm),
+                         dtype ? optcl__state_dtype_name(&opt->config)
+                               : optcl_algorithm_name(opt->config.algorithm));
+    }
     size_t expected = p->count * (1 + opt->state_count);
     if (st == OPTCL_SUCCESS && (pc.tensor_count != p->count || f.tensor_count != expected))
         st = optcl__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,

@@ -96,6 +96,16 @@ static optcl_status validate_groups(const optcl_optimizer_config *c, char *messa
     return OPTCL_SUCCESS;
 }
 
+bool optcl__state_is_bf16(const optcl_optimizer_config *c)
+{
+    return c->state_dtype == OPTCL_STATE_BF16;
+}
+
+const char *optcl__state_dtype_name(const optcl_optimizer_config *c)
+{
+    return optcl__state_is_bf16(c) ? "bfloat16" : "float32";
+}
+
 optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *message)
 {
     if ((int)c->algorithm < 0 || c->algorithm >= OPTCL_ALGORITHM_COUNT)
@@ -172,6 +182,9 @@ optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *messa
             "must be finite and >= 0; 0 turns clipping off");
     REQUIRE(c->nonfinite == OPTCL_NONFINITE_PROPAGATE || c->nonfinite == OPTCL_NONFINITE_SKIP,
             "nonfinite", c->nonfinite, "must be PROPAGATE or SKIP");
+    REQUIRE(c->state_dtype == OPTCL_STATE_SAME || c->state_dtype == OPTCL_STATE_F32 ||
+                c->state_dtype == OPTCL_STATE_BF16,
+            "state_dtype", c->state_dtype, "must be SAME, F32 or BF16");
     if (c->lookahead.k == 0)
         return st;
     const optcl_lookahead_config *la = &c->lookahead;

@@ -71,6 +71,7 @@ const optcl__config_field optcl__config_fields[] = {
       lookahead.alpha_schedule.warmup_start_factor),
     OPTIONAL("max_norm", DOUBLE, max_norm),
     OPTIONAL("nonfinite", INT, nonfinite),
+    OPTIONAL("state_dtype", INT, state_dtype),
 };
 const size_t optcl__config_field_count =
     sizeof optcl__config_fields / sizeof optcl__config_fields[0];
@@ -159,6 +160,7 @@ bool optcl__config_same_structure(const optcl_optimizer_config *a, const optcl_o
     SAME(a->lookahead.k == b->lookahead.k, "lookahead.k");
     SAME((a->max_norm > 0.0) == (b->max_norm > 0.0), "max_norm (zero or not)");
     SAME(a->nonfinite == b->nonfinite, "nonfinite");
+    SAME(optcl__state_is_bf16(a) == optcl__state_is_bf16(b), "state_dtype");
 #undef SAME
     return true;
 }

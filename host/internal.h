@@ -196,13 +196,32 @@ optcl_status optcl__lookahead_sync(optcl_optimizer *opt, cl_event *event);
 optcl_status optcl__lookahead_init(optcl_optimizer *opt, cl_uint num_events,
                                    const cl_event *wait_list);
 
+/* optimizer.c: optcl__transfer for state i, converting a bfloat16 state to and from float32
+ * (rounding to nearest even on the way in). */
+optcl_status optcl__state_transfer(optcl_optimizer *opt, size_t i, size_t index, float *data,
+                                   size_t count, bool to_device, char *message, const char *what);
+/* Whether state i is kept in bfloat16 (the rule's states when configured; never Lookahead's). */
+bool optcl__state_bf16(const optcl_optimizer *opt, size_t i);
+
 /* params.c: copies between host memory (packed, creation order) and one flat buffer — a
  * cl_mem, or host_base on the reference backend — for tensor index or OPTCL_ALL. Blocks. */
 optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, size_t index,
                              float *data, size_t count, bool to_device, char *message,
                              const char *what);
+/* Its parts: the checks of data and count, and the device copies of elements of elem_size
+ * bytes (each tensor at its offset × elem_size). */
+optcl_status optcl__transfer_check(const optcl_params *p, size_t index, const void *data,
+                                   size_t count, char *message, const char *what);
+optcl_status optcl__transfer_device(optcl_params *p, cl_mem buffer, size_t index, void *data,
+                                    size_t elem_size, bool to_device, char *message,
+                                    const char *what);
 
 /* config.c */
+/* Whether the configuration keeps its update rule's state in bfloat16 (the parameters being
+ * float32, SAME and F32 both mean float32). */
+bool optcl__state_is_bf16(const optcl_optimizer_config *c);
+/* "bfloat16" or "float32", for messages. */
+const char *optcl__state_dtype_name(const optcl_optimizer_config *c);
 optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *message);
 /* The state buffers an algorithm keeps, in kernel argument order. */
 size_t optcl__state_names(const optcl_optimizer_config *c, const char **names);
@@ -262,6 +281,12 @@ size_t optcl__guard_workers(size_t n);
 /* reference/: one rule per family, applied to [begin, end). */
 void optcl__reference_step(const optcl_optimizer_config *c, float *p, const float *g, float **state,
                            size_t begin, size_t end, const optcl__step_scalars *s);
+
+/* bf16.c: float32 → bfloat16 to nearest even (NaN → 0x7FC0, as c10::BFloat16), back (exact),
+ * and float32 values rounded to bfloat16 values in place. */
+uint16_t optcl__bf16_round(float f);
+float optcl__bf16_widen(uint16_t b);
+void optcl__bf16_round_floats(float *x, size_t n);
 
 /* aligned host buffers for the reference backend (zeroed) */
 float *optcl__host_alloc(size_t count);

@@ -15,8 +15,9 @@ static const char *family_of(optcl_algorithm a)
 /* The options that never change within a configuration become -D macros of the program. */
 static void build_options(const optcl_optimizer_config *c, char *out, size_t size)
 {
-    int n = snprintf(out, size, "-DMAXIMIZE=%d -DGUARD=%d -DCLIP=%d", c->maximize,
-                     optcl__guard_wanted(c), c->max_norm > 0.0);
+    int n = snprintf(out, size, "-DMAXIMIZE=%d -DGUARD=%d -DCLIP=%d -DSTATE_BF16=%d",
+                     c->maximize, optcl__guard_wanted(c), c->max_norm > 0.0,
+                     optcl__state_is_bf16(c));
     switch (c->algorithm) {
     case OPTCL_SGD:
         snprintf(out + n, size - (size_t)n, " -DHAS_MOMENTUM=%d -DNESTEROV=%d -DEMA=%d",
@@ -123,11 +124,22 @@ static cl_int create_lookahead_kernel(optcl_optimizer *opt, cl_program program, 
     return err;
 }
 
+bool optcl__state_bf16(const optcl_optimizer *opt, size_t i)
+{
+    return i < opt->rule_states && optcl__state_is_bf16(&opt->config);
+}
+
+/* Bytes per element of state i. */
+static size_t state_elem_size(const optcl_optimizer *opt, size_t i)
+{
+    return optcl__state_bf16(opt, i) ? sizeof(uint16_t) : sizeof(float);
+}
+
 static optcl_status create_device_side(optcl_optimizer *opt)
 {
     optcl_context *ctx = opt->params->ctx;
-    size_t bytes = opt->params->flat * sizeof(float);
     for (size_t i = 0; i < opt->state_count; i++) {
+        size_t bytes = opt->params->flat * state_elem_size(opt, i); /* flat: a multiple of 1024 */
         cl_int err = CL_SUCCESS;
         const float zero = 0.0f;
         opt->state[i] = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
@@ -295,11 +307,62 @@ static optcl_status state_access(optcl_optimizer *opt, const char *state, size_t
                            p->count);
     for (size_t i = 0; i < opt->state_count; i++)
         if (strcmp(opt->state_names[i], state) == 0)
-            return optcl__transfer(p, opt->state[i], opt->host_state[i], index, data, count,
-                                   to_device, opt->message, state);
+            return optcl__state_transfer(opt, i, index, data, count, to_device, opt->message,
+                                         state);
     return optcl__fail(opt->message, OPTCL_ERROR_NOT_FOUND,
                        "%s keeps no state named '%s' in this configuration",
                        optcl_algorithm_name(opt->config.algorithm), state);
+}
+
+optcl_status optcl__state_transfer(optcl_optimizer *opt, size_t i, size_t index, float *data,
+                                   size_t count, bool to_device, char *message, const char *what)
+{
+    optcl_params *p = opt->params;
+    if (!optcl__state_bf16(opt, i))
+        return optcl__transfer(p, opt->state[i], opt->host_state[i], index, data, count,
+                               to_device, message, what);
+    optcl_status st = optcl__transfer_check(p, index, data, count, message, what);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    /* bfloat16: a staging copy, rounded on the way in, widened on the way out */
+    bool device = p->ctx->backend != OPTCL_BACKEND_REFERENCE;
+    void *staging = malloc((count ? count : 1) * (device ? sizeof(uint16_t) : sizeof(float)));
+    if (!staging)
+        return optcl__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory",
+                           what);
+    uint16_t *half = staging;
+    float *rounded = staging;
+    if (!device && to_device) { /* the reference keeps bfloat16 values in float32 arrays */
+        memcpy(rounded, data, count * sizeof(float));
+        optcl__bf16_round_floats(rounded, count);
+        st = optcl__transfer(p, NULL, opt->host_state[i], index, rounded, count, true, message,
+                             what);
+    } else if (!device) {
+        st = optcl__transfer(p, NULL, opt->host_state[i], index, data, count, false, message,
+                             what);
+    } else if (to_device) {
+        for (size_t k = 0; k < count; k++)
+            half[k] = optcl__bf16_round(data[k]);
+        st = optcl__transfer_device(p, opt->state[i], index, half, sizeof(uint16_t), true,
+                                    message, what);
+    } else {
+        st = optcl__transfer_device(p, opt->state[i], index, half, sizeof(uint16_t), false,
+                                    message, what);
+        for (size_t k = 0; st == OPTCL_SUCCESS && k < count; k++)
+            data[k] = optcl__bf16_widen(half[k]);
+    }
+    free(staging);
+    return st;
+}
+
+size_t optcl_optimizer_state_bytes(const optcl_optimizer *opt)
+{
+    if (!opt)
+        return 0;
+    size_t bytes = 0;
+    for (size_t i = 0; i < opt->rule_states; i++)
+        bytes += opt->params->flat * state_elem_size(opt, i);
+    return bytes;
 }
 
 optcl_status optcl_optimizer_read_state(optcl_optimizer *opt, const char *state, size_t index,

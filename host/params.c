@@ -473,9 +473,8 @@ optcl_status optcl_params_host(optcl_params *p, optcl_role role, size_t index, f
 
 /* ---- transfers ---------------------------------------------------------------------------- */
 
-optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, size_t index,
-                             float *data, size_t count, bool to_device, char *message,
-                             const char *what)
+optcl_status optcl__transfer_check(const optcl_params *p, size_t index, const void *data,
+                                   size_t count, char *message, const char *what)
 {
     if (!data)
         return optcl__fail(message, OPTCL_ERROR_NULL_POINTER, "data is NULL");
@@ -484,9 +483,16 @@ optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, s
         return optcl__fail(message, OPTCL_ERROR_SIZE_MISMATCH,
                            "%s: count is %zu but %s holds %zu elements", what, count,
                            index == OPTCL_ALL ? "the whole set" : p->tensors[index].name, expected);
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl__transfer_device(optcl_params *p, cl_mem buffer, size_t index, void *data,
+                                    size_t elem_size, bool to_device, char *message,
+                                    const char *what)
+{
     size_t first = index == OPTCL_ALL ? 0 : index;
     size_t last = index == OPTCL_ALL ? p->count : index + 1;
-    size_t packed = 0;
+    char *bytes = data;
     cl_int err = CL_SUCCESS;
     for (size_t i = first; i < last && err == CL_SUCCESS; i++) {
         const optcl__tensor *t = &p->tensors[i];
@@ -494,30 +500,46 @@ optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, s
          * done too, so the caller's memory is free again even if clFinish fails below (a
          * failing clFinish does not promise to have waited). */
         cl_bool blocking = i + 1 == last ? CL_TRUE : CL_FALSE;
-        if (!buffer) {
-            float *dev = host_base + t->offset;
-            if (to_device)
-                memcpy(dev, data + packed, t->count * sizeof(float));
-            else
-                memcpy(data + packed, dev, t->count * sizeof(float));
-        } else if (to_device) {
-            err = clEnqueueWriteBuffer(p->ctx->queue, buffer, blocking, t->offset * sizeof(float),
-                                       t->count * sizeof(float), data + packed, 0, NULL, NULL);
-        } else {
-            err = clEnqueueReadBuffer(p->ctx->queue, buffer, blocking, t->offset * sizeof(float),
-                                      t->count * sizeof(float), data + packed, 0, NULL, NULL);
-        }
-        packed += t->count;
+        size_t offset = t->offset * elem_size, size = t->count * elem_size;
+        if (to_device)
+            err = clEnqueueWriteBuffer(p->ctx->queue, buffer, blocking, offset, size, bytes, 0,
+                                       NULL, NULL);
+        else
+            err = clEnqueueReadBuffer(p->ctx->queue, buffer, blocking, offset, size, bytes, 0,
+                                      NULL, NULL);
+        bytes += size;
     }
-    if (buffer) {
-        /* Always wait: after a failed enqueue, earlier copies still use the caller's memory. */
-        cl_int fin = clFinish(p->ctx->queue);
-        if (err == CL_SUCCESS)
-            err = fin;
-    }
+    /* Always wait: after a failed enqueue, earlier copies still use the caller's memory. */
+    cl_int fin = clFinish(p->ctx->queue);
+    if (err == CL_SUCCESS)
+        err = fin;
     if (err != CL_SUCCESS)
         return optcl__fail(message, (optcl_status)err, "%s: OpenCL transfer failed: %s", what,
                            optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, size_t index,
+                             float *data, size_t count, bool to_device, char *message,
+                             const char *what)
+{
+    optcl_status st = optcl__transfer_check(p, index, data, count, message, what);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    if (buffer)
+        return optcl__transfer_device(p, buffer, index, data, sizeof(float), to_device, message,
+                                      what);
+    size_t first = index == OPTCL_ALL ? 0 : index;
+    size_t last = index == OPTCL_ALL ? p->count : index + 1;
+    for (size_t i = first, packed = 0; i < last; i++) {
+        const optcl__tensor *t = &p->tensors[i];
+        float *dev = host_base + t->offset;
+        if (to_device)
+            memcpy(dev, data + packed, t->count * sizeof(float));
+        else
+            memcpy(data + packed, dev, t->count * sizeof(float));
+        packed += t->count;
+    }
     return OPTCL_SUCCESS;
 }
 

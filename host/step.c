@@ -110,6 +110,8 @@ static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
         optcl__scalars_for_step(opt, range->group, plan->step, &s);
         optcl__reference_step(&opt->config, p->host[OPTCL_ROLE_PARAMS], plan->grads,
                               opt->host_state, range->begin, range->end, &s);
+        for (size_t i = 0; i < opt->rule_states && optcl__state_bf16(opt, i); i++)
+            optcl__bf16_round_floats(opt->host_state[i] + range->begin, range->end - range->begin);
         return OPTCL_SUCCESS;
     }
     cl_int err;

@@ -59,12 +59,12 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define OPTCL_VERSION_MAJOR 0
-#define OPTCL_VERSION_MINOR 1
+#define OPTCL_VERSION_MINOR 2
 #define OPTCL_VERSION_PATCH 0
 /* One comparable number: 0xMMmmpp (major, minor, patch one byte each). */
 #define OPTCL_VERSION_HEX                                                                          \
     ((OPTCL_VERSION_MAJOR << 16) | (OPTCL_VERSION_MINOR << 8) | OPTCL_VERSION_PATCH)
-#define OPTCL_VERSION_STRING "0.1.0"
+#define OPTCL_VERSION_STRING "0.2.0"
 
 /* The library's OPTCL_VERSION_HEX, to compare with the header a program was built against. */
 OPTCL_API unsigned optcl_version(void);
@@ -435,6 +435,20 @@ typedef enum optcl_nonfinite {
     OPTCL_NONFINITE_SKIP = 1       /* the whole step is skipped: nothing changes, not even t */
 } optcl_nonfinite;
 
+/* The element type of an optimizer's state buffers (momentum buffers, moments, Rprop's step
+ * sizes and previous gradients; Lookahead's slow weights stay float32). The update always
+ * computes in float32: each state element is loaded and widened, the new state is used as
+ * computed (unrounded) for the parameter's step, and is rounded to nearest even when stored,
+ * as PyTorch's fused kernels do with reduced-precision state. bfloat16 halves the state's
+ * memory and its traffic (Adam: 20 B per parameter and step instead of 28, 4 B of state per
+ * parameter instead of 8) at bfloat16's 8-bit significand. The state read and write calls and
+ * checkpoints give and take float32 values (bfloat16 values are exact in float32). */
+typedef enum optcl_state_dtype {
+    OPTCL_STATE_SAME = 0, /* the parameters' element type: float32 (default) */
+    OPTCL_STATE_F32 = 1,
+    OPTCL_STATE_BF16 = 2 /* bfloat16, rounded as torch's c10::BFloat16 (NaN → 0x7FC0) */
+} optcl_state_dtype;
+
 typedef struct optcl_optimizer_config {
     optcl_algorithm algorithm;
     double lr;           /* SGD 1e-3, Adam 1e-3, AdamW 1e-3, RMSprop 1e-2, Rprop 1e-2 */
@@ -452,6 +466,7 @@ typedef struct optcl_optimizer_config {
     /* Gradient guard (see optcl_optimizer_guard_stats): both off by default, as in PyTorch. */
     double max_norm;           /* > 0: clip_grad_norm_(max_norm) before each step; 0: off */
     optcl_nonfinite nonfinite; /* what a NaN/Inf gradient does; OPTCL_NONFINITE_PROPAGATE */
+    optcl_state_dtype state_dtype; /* the state buffers' element type; OPTCL_STATE_SAME */
 } optcl_optimizer_config;
 
 /* PyTorch's defaults for that algorithm (every nested struct filled in). */
@@ -559,11 +574,15 @@ OPTCL_API const char *optcl_optimizer_message(const optcl_optimizer *opt);
 OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
 
 /* The bytes one step must move at least: every buffer the rule reads and writes, each element
- * once (flat size × 4 B × (reads + writes)). SGD 12 B per parameter, +8 with momentum; Adam and
- * AdamW 28, +8 with AMSGrad; RMSprop 20, +8 centered, +8 with momentum; Rprop 28. Lookahead's
+ * once (flat size × element size × (reads + writes)). SGD 12 B per parameter, +8 with momentum;
+ * Adam and AdamW 28, +8 with AMSGrad; RMSprop 20, +8 centered, +8 with momentum; Rprop 28. A
+ * bfloat16 state moves 4 B per parameter where a float32 one moves 8 (Adam 20). Lookahead's
  * sync adds 16 every k steps (counted as 16/k per step); a gradient guard adds 4 (it reads the
  * gradient once more). */
 OPTCL_API double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt);
+/* Bytes the update rule's state buffers occupy (Lookahead's slow weights not included): flat
+ * size × element size × states. Adam: 8 B per parameter in float32, 4 in bfloat16. */
+OPTCL_API size_t optcl_optimizer_state_bytes(const optcl_optimizer *opt);
 
 /* The benchmark's yardstick: a kernel that moves exactly the bytes of the optimizer's step
  * (it reads the parameter, gradient and state buffers and writes all but the gradient, one

@@ -9,8 +9,8 @@
 #endif
 
 __kernel void optcl_adam_f32(__global float *param, __global const float *grad,
-                             __global float *exp_avg, __global float *exp_avg_sq,
-                             __global float *max_exp_avg_sq, OPTCL_STEP_ARGS)
+                             __global state_t *exp_avg, __global state_t *exp_avg_sq,
+                             __global state_t *max_exp_avg_sq, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
@@ -23,13 +23,13 @@ __kernel void optcl_adam_f32(__global float *param, __global const float *grad,
     if (s.weight_decay != 0.0f)
         d = d + s.weight_decay * p;
 #endif
-    floatv m = optcl_lerp(LOAD(exp_avg, i), d, s.one_minus_beta1);
-    floatv v = LOAD(exp_avg_sq, i) * s.beta2 + s.one_minus_beta2 * d * d;
-    STORE(exp_avg, i, m);
-    STORE(exp_avg_sq, i, v);
+    floatv m = optcl_lerp(LOAD_STATE(exp_avg, i), d, s.one_minus_beta1);
+    floatv v = LOAD_STATE(exp_avg_sq, i) * s.beta2 + s.one_minus_beta2 * d * d;
+    STORE_STATE(exp_avg, i, m);
+    STORE_STATE(exp_avg_sq, i, v);
 #if AMSGRAD
-    v = optcl_maximum(LOAD(max_exp_avg_sq, i), v);
-    STORE(max_exp_avg_sq, i, v);
+    v = optcl_maximum(LOAD_STATE(max_exp_avg_sq, i), v);
+    STORE_STATE(max_exp_avg_sq, i, v);
 #endif
     floatv denom = sqrt(v) / s.bias_correction2_sqrt + s.eps;
     STORE(param, i, p + s.neg_step_size * m / denom);

@@ -36,6 +36,50 @@ typedef float16 floatv;
 #define LOAD(p, i) (((__global const floatv *)(p))[i])
 #define STORE(p, i, v) (((__global floatv *)(p))[i] = (v))
 
+/* The vector of VEC elements of another type, and its built-ins (OPTCL_V(convert_uint): the
+ * convert_uint16 of VEC = 16). */
+#define OPTCL_CAT_(a, b) a##b
+#define OPTCL_CAT(a, b) OPTCL_CAT_(a, b)
+#if VEC == 1
+typedef uint uintv;
+typedef ushort ushortv;
+#define OPTCL_V(name) name
+#else
+#define OPTCL_V(name) OPTCL_CAT(name, VEC)
+typedef OPTCL_V(uint) uintv;
+typedef OPTCL_V(ushort) ushortv;
+#endif
+
+/* bfloat16 as torch's c10::BFloat16: widening is exact (the 16 bits on top of a float32),
+ * narrowing rounds to nearest even and turns every NaN into 0x7FC0; host/bf16.c is the same
+ * rule. */
+static inline floatv optcl_from_bf16(ushortv b)
+{
+    return OPTCL_V(as_float)(OPTCL_V(convert_uint)(b) << 16);
+}
+
+static inline ushortv optcl_to_bf16(floatv f)
+{
+    uintv u = OPTCL_V(as_uint)(f);
+    uintv r = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    return OPTCL_V(convert_ushort)(select(r, (uintv)0x7FC0u, OPTCL_V(convert_uint)(isnan(f))));
+}
+
+/* An update rule's state buffers (STATE_BF16: bfloat16, else float32): loaded into float32,
+ * stored rounded. The new state is used unrounded by the rest of the step. */
+#ifndef STATE_BF16
+#define STATE_BF16 0
+#endif
+#if STATE_BF16
+typedef ushort state_t;
+#define LOAD_STATE(p, i) optcl_from_bf16(((__global const ushortv *)(p))[i])
+#define STORE_STATE(p, i, v) (((__global ushortv *)(p))[i] = optcl_to_bf16(v))
+#else
+typedef float state_t;
+#define LOAD_STATE(p, i) LOAD(p, i)
+#define STORE_STATE(p, i, v) STORE(p, i, v)
+#endif
+
 /* The per-step scalars, computed on the host in double precision and rounded to float once:
  * field for field host/internal.h's optcl__step_scalars (every field is 4 bytes, so both
  * compilers lay it out alike). */

@@ -9,8 +9,8 @@
 #endif
 
 __kernel void optcl_rmsprop_f32(__global float *param, __global const float *grad,
-                                __global float *square_avg, __global float *grad_avg,
-                                __global float *momentum_buffer, OPTCL_STEP_ARGS)
+                                __global state_t *square_avg, __global state_t *grad_avg,
+                                __global state_t *momentum_buffer, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
@@ -18,18 +18,18 @@ __kernel void optcl_rmsprop_f32(__global float *param, __global const float *gra
     floatv d = optcl_direction(OPTCL_GRAD(LOAD(grad, i)));
     if (s.weight_decay != 0.0f)
         d = d + s.weight_decay * p;
-    floatv sq = LOAD(square_avg, i) * s.alpha + s.one_minus_alpha * d * d;
-    STORE(square_avg, i, sq);
+    floatv sq = LOAD_STATE(square_avg, i) * s.alpha + s.one_minus_alpha * d * d;
+    STORE_STATE(square_avg, i, sq);
 #if CENTERED
-    floatv ga = optcl_lerp(LOAD(grad_avg, i), d, s.one_minus_alpha);
-    STORE(grad_avg, i, ga);
+    floatv ga = optcl_lerp(LOAD_STATE(grad_avg, i), d, s.one_minus_alpha);
+    STORE_STATE(grad_avg, i, ga);
     floatv avg = sqrt(sq + -1.0f * ga * ga) + s.eps;
 #else
     floatv avg = sqrt(sq) + s.eps;
 #endif
 #if HAS_MOMENTUM
-    floatv buf = LOAD(momentum_buffer, i) * s.momentum + d / avg;
-    STORE(momentum_buffer, i, buf);
+    floatv buf = LOAD_STATE(momentum_buffer, i) * s.momentum + d / avg;
+    STORE_STATE(momentum_buffer, i, buf);
     STORE(param, i, p + s.neg_lr * buf);
 #else
     STORE(param, i, p + s.neg_lr * d / avg);

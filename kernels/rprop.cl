@@ -6,13 +6,13 @@
 #endif
 
 __kernel void optcl_rprop_f32(__global float *param, __global const float *grad,
-                              __global float *prev, __global float *step_size, OPTCL_STEP_ARGS)
+                              __global state_t *prev, __global state_t *step_size, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     floatv d = optcl_direction(OPTCL_GRAD(LOAD(grad, i)));
-    floatv product = d * LOAD(prev, i);
-    floatv stored = LOAD(step_size, i); /* loaded either way: a select vectorises, a branch not */
+    floatv product = d * LOAD_STATE(prev, i);
+    floatv stored = LOAD_STATE(step_size, i); /* loaded either way: a select vectorises, a branch not */
     floatv step = s.first_step ? (floatv)s.lr : stored;
 #if CLASSIC
     /* A product ≤ 0 (a sign change, or the first step's zero) shrinks the step. */
@@ -27,9 +27,9 @@ __kernel void optcl_rprop_f32(__global float *param, __global const float *grad,
     /* torch.clamp, NaN kept (fmin/fmax would drop it) */
     step = select(step, (floatv)s.step_min, step < s.step_min);
     step = select(step, (floatv)s.step_max, step > s.step_max);
-    STORE(step_size, i, step);
+    STORE_STATE(step_size, i, step);
     /* sign(d), with zeros and NaN kept as they are */
     floatv direction = select(select(d, (floatv)-1.0f, d < 0.0f), (floatv)1.0f, d > 0.0f);
     STORE(param, i, LOAD(param, i) - direction * step);
-    STORE(prev, i, d);
+    STORE_STATE(prev, i, d);
 }

@@ -12,7 +12,7 @@
 #endif
 
 __kernel void optcl_sgd_f32(__global float *param, __global const float *grad,
-                            __global float *momentum_buffer, OPTCL_STEP_ARGS)
+                            __global state_t *momentum_buffer, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
@@ -21,13 +21,13 @@ __kernel void optcl_sgd_f32(__global float *param, __global const float *grad,
     if (s.weight_decay != 0.0f)
         d = d + s.weight_decay * p;
 #if HAS_MOMENTUM
-    floatv buf = LOAD(momentum_buffer, i);
+    floatv buf = LOAD_STATE(momentum_buffer, i);
 #if EMA
     buf = buf * s.momentum + s.one_minus_dampening * d;
 #else
     buf = s.first_step ? d : buf * s.momentum + s.one_minus_dampening * d;
 #endif
-    STORE(momentum_buffer, i, buf);
+    STORE_STATE(momentum_buffer, i, buf);
 #if NESTEROV
     d = d + s.momentum * buf;
 #else

@@ -70,6 +70,17 @@ static size_t all_configs(named_config *out)
         c.rmsprop.momentum = 0.5, c.max_norm = 3.0);
     ADD("rprop classic skip", OPTCL_RPROP, c.rprop.variant = OPTCL_RPROP_CLASSIC,
         c.nonfinite = OPTCL_NONFINITE_SKIP);
+    /* bfloat16 state: widened, updated in float32, rounded when stored, alike on both */
+    ADD("sgd momentum bf16", OPTCL_SGD, c.lr = 0.05, c.sgd.momentum = 0.9,
+        c.state_dtype = OPTCL_STATE_BF16);
+    ADD("adam bf16", OPTCL_ADAM, c.state_dtype = OPTCL_STATE_BF16);
+    ADD("adamw amsgrad clip skip bf16", OPTCL_ADAMW, c.adam.amsgrad = 1, c.max_norm = 5.0,
+        c.nonfinite = OPTCL_NONFINITE_SKIP, c.state_dtype = OPTCL_STATE_BF16);
+    ADD("rmsprop centered momentum bf16", OPTCL_RMSPROP, c.rmsprop.centered = 1,
+        c.rmsprop.momentum = 0.5, c.state_dtype = OPTCL_STATE_BF16);
+    ADD("rprop bf16", OPTCL_RPROP, c.state_dtype = OPTCL_STATE_BF16);
+    ADD("rprop classic maximize bf16", OPTCL_RPROP, c.rprop.variant = OPTCL_RPROP_CLASSIC,
+        c.maximize = 1, c.state_dtype = OPTCL_STATE_BF16);
 #undef ADD
     return n;
 }

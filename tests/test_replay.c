@@ -219,11 +219,12 @@ static int rp_setup(void **state)
 /* Good runs                                                                                */
 /* ---------------------------------------------------------------------------------------- */
 
-static void rp_good_run(const char *backend)
+/* extra: one more KEY=VALUE that must not change plain SGD's result (NULL: none). */
+static void rp_good_run(const char *backend, const char *extra)
 {
     rp_clear_out();
     const char *args[] = {"sgd", "--params", "@p.npy", "--grads", "@g.npy", "--out", "@OUT",
-                          "--backend", backend, "lr=0.5", NULL};
+                          "--backend", backend, "lr=0.5", extra, NULL};
     char err[STDERR_CAP], cmd[2048];
     int rc = rp_replay(args, err, sizeof err, cmd, sizeof cmd);
     if (rc != 0)
@@ -253,7 +254,9 @@ static void rp_good_run(const char *backend)
 static void test_good_reference(void **state)
 {
     (void)state;
-    rp_good_run("reference");
+    rp_good_run("reference", NULL);
+    rp_good_run("reference", "state_dtype=bf16"); /* plain SGD keeps no state */
+    rp_good_run("reference", "state_dtype=f32");
 }
 
 static void test_good_opencl(void **state)
@@ -261,7 +264,8 @@ static void test_good_opencl(void **state)
     (void)state;
     if (tu_opencl_missing())
         skip();
-    rp_good_run("opencl");
+    rp_good_run("opencl", NULL);
+    rp_good_run("opencl", "state_dtype=bf16");
 }
 
 /* An existing input is never touched by a run, good or bad. */
@@ -396,6 +400,9 @@ static const bad_case BAD_CASES[] = {
     {"clip_norm_negative", {"sgd", GOOD_FILES, "clip_norm=-1"}},
     {"clip_norm_not_number", {"adam", GOOD_FILES, "clip_norm=big"}},
     {"nonfinite_bogus", {"adam", GOOD_FILES, "nonfinite=ignore"}},
+    /* Precision. */
+    {"state_dtype_bogus", {"adam", GOOD_FILES, "state_dtype=fp8"}},
+    {"state_dtype_empty", {"sgd", GOOD_FILES, "state_dtype="}},
     /* Checkpoints. */
     {"load_state_missing",
      {"sgd", "--load-state", "@nope.safetensors", "--grads", "@g.npy", "--out", "@OUT",

@@ -316,7 +316,6 @@ optcl_status optcl_mpi_optimizer_memory(const optcl_mpi_optimizer *opt, optcl_mp
     if (!opt || !m)
         return OPTCL_ERROR_NULL_POINTER;
     const optcl_mpi__layout *l = &opt->layout;
-    size_t states = optcl_optimizer_state_count(opt->shard);
     memset(m, 0, sizeof *m);
     m->rank = l->rank;
     m->world_size = l->size;
@@ -324,8 +323,14 @@ optcl_status optcl_mpi_optimizer_memory(const optcl_mpi_optimizer *opt, optcl_mp
     m->shard_size = l->shard;
     m->shard_begin = l->begin < l->numel ? l->begin : l->numel;
     m->shard_end = m->shard_begin + l->real;
-    m->state_bytes = states * optcl_params_flat_size(opt->inner) * sizeof(float);
-    m->unsharded_state_bytes = states * optcl_params_flat_size(opt->params) * sizeof(float);
+    /* the rule's states in their type (bfloat16 or float32), Lookahead's slow weights in
+     * float32; per element, so the unsharded figure follows from the shard's */
+    size_t inner = optcl_params_flat_size(opt->inner), outer = optcl_params_flat_size(opt->params);
+    size_t rule_per_element = optcl_optimizer_state_bytes(opt->shard) / inner;
+    size_t slow_per_element =
+        optcl_optimizer_config_get(opt->shard)->lookahead.k > 0 ? sizeof(float) : 0;
+    m->state_bytes = (rule_per_element + slow_per_element) * inner;
+    m->unsharded_state_bytes = (rule_per_element + slow_per_element) * outer;
     m->shard_params_bytes = 2 * optcl_params_flat_size(opt->inner) * sizeof(float);
     m->host_bytes = opt->host_bytes;
     return OPTCL_SUCCESS;

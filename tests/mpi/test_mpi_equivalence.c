@@ -169,6 +169,10 @@ static size_t configs(named *out)
         c_.plateau.enabled = 1, c_.plateau.patience = 1, c_.plateau.factor = 0.5);
     ADD("rmsprop lookahead", OPTCL_RMSPROP, c_.lr = 0.01, c_.lookahead.k = 3,
         c_.lookahead.alpha = 0.5);
+    ADD("adam amsgrad bf16 state", OPTCL_ADAM, c_.lr = 0.01, c_.adam.amsgrad = 1,
+        c_.state_dtype = OPTCL_STATE_BF16);
+    ADD("sgd momentum bf16 state", OPTCL_SGD, c_.lr = 0.05, c_.sgd.momentum = 0.9,
+        c_.state_dtype = OPTCL_STATE_BF16);
 #undef ADD
     return n;
 }
