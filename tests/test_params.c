@@ -337,20 +337,30 @@ static optcl_optimizer *make_sgd(optcl_params *p, double lr, double momentum)
     return opt;
 }
 
+/* The caller's own flat buffers for the specs: optcl_params_layout's offsets and total, and
+ * two buffers of that many floats. */
+static void caller_buffers(optcl_context *ctx, size_t *offsets, size_t *total, cl_mem *pm,
+                           cl_mem *gm)
+{
+    TU_OK(optcl_params_layout(ctx, specs, N_SPECS, offsets, total), optcl_context_message(ctx));
+    cl_context c = optcl_context_cl_context(ctx);
+    cl_int err = CL_SUCCESS, err2 = CL_SUCCESS;
+    *pm = clCreateBuffer(c, CL_MEM_READ_WRITE, *total * sizeof(float), NULL, &err);
+    *gm = clCreateBuffer(c, CL_MEM_READ_WRITE, *total * sizeof(float), NULL, &err2);
+    assert_int_equal(err, CL_SUCCESS);
+    assert_int_equal(err2, CL_SUCCESS);
+}
+
 /* Whatever the caller's allocation held in the padding (NaN here) is zeroed by the wrap: a
  * guarded step on finite gradients is taken, and its norm is the tensors' alone. */
 static void test_wrap_zeroes_the_padding(void **state)
 {
     (void)state;
     optcl_context *ctx = open_ctx(OPTCL_BACKEND_OPENCL);
-    cl_context c = optcl_context_cl_context(ctx);
     cl_command_queue q = optcl_context_cl_queue(ctx);
     size_t offsets[N_SPECS], total = 0, numel = packed_at(N_SPECS);
-    TU_OK(optcl_params_layout(ctx, specs, N_SPECS, offsets, &total), optcl_context_message(ctx));
-    cl_int err = CL_SUCCESS;
-    cl_mem pm = clCreateBuffer(c, CL_MEM_READ_WRITE, total * sizeof(float), NULL, &err);
-    cl_mem gm = clCreateBuffer(c, CL_MEM_READ_WRITE, total * sizeof(float), NULL, &err);
-    assert_int_equal(err, CL_SUCCESS);
+    cl_mem pm = NULL, gm = NULL;
+    caller_buffers(ctx, offsets, &total, &pm, &gm);
     const float nan = NAN;
     assert_int_equal(clEnqueueFillBuffer(q, pm, &nan, sizeof nan, 0, total * sizeof(float), 0,
                                          NULL, NULL),
@@ -398,14 +408,10 @@ static void test_wrap_buffers(void **state)
 {
     (void)state;
     optcl_context *ctx = open_ctx(OPTCL_BACKEND_OPENCL);
-    cl_context c = optcl_context_cl_context(ctx);
     cl_command_queue q = optcl_context_cl_queue(ctx);
     size_t offsets[N_SPECS], total = 0, numel = packed_at(N_SPECS);
-    TU_OK(optcl_params_layout(ctx, specs, N_SPECS, offsets, &total), optcl_context_message(ctx));
-    cl_int err = CL_SUCCESS;
-    cl_mem pm = clCreateBuffer(c, CL_MEM_READ_WRITE, total * sizeof(float), NULL, &err);
-    cl_mem gm = clCreateBuffer(c, CL_MEM_READ_WRITE, total * sizeof(float), NULL, &err);
-    assert_int_equal(err, CL_SUCCESS);
+    cl_mem pm = NULL, gm = NULL;
+    caller_buffers(ctx, offsets, &total, &pm, &gm);
     optcl_params *wrapped = NULL, *normal = make_params(ctx, specs, N_SPECS);
     TU_OK(optcl_params_wrap(ctx, specs, N_SPECS, pm, gm, &wrapped), optcl_context_message(ctx));
     cl_mem got = NULL;
@@ -438,7 +444,9 @@ static void test_wrap_buffers(void **state)
     TU_AWAIT_EQUAL(mem_refs(gm), 1);
 
     /* Refusals: too small, the same buffer twice, a reference context. */
-    cl_mem small = clCreateBuffer(c, CL_MEM_READ_WRITE, (total - 1) * sizeof(float), NULL, &err);
+    cl_int err = CL_SUCCESS;
+    cl_mem small = clCreateBuffer(optcl_context_cl_context(ctx), CL_MEM_READ_WRITE,
+                                  (total - 1) * sizeof(float), NULL, &err);
     assert_int_equal(err, CL_SUCCESS);
     optcl_context *ref = open_ctx(OPTCL_BACKEND_REFERENCE);
     optcl_context *on_ctx[] = {ctx, ctx, ctx, ref};
