@@ -41,7 +41,8 @@ static void usage(FILE *f)
            "                    steps; cosine without t_max spans the run) or schedule=plateau\n"
            "                    (ReduceLROnPlateau on the valid loss, patience=… in epochs);\n"
            "                    lookahead_k=5 lookahead_alpha=0.5; clip_norm=1 nonfinite=skip\n"
-           "                    (the gradient guard). All keys: optcl replay --help.\n"
+           "                    (the gradient guard); state_dtype=bf16 (bfloat16 optimizer\n"
+           "                    state). All keys: optcl replay --help.\n"
            "Biases are a parameter group without weight decay.\n");
 }
 
