@@ -153,6 +153,7 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
             memcpy(t->shape, p->tensors[i].shape, sizeof t->shape);
             t->data = dst + packed;
             t->count = p->tensors[i].count;
+            t->bf16 = r > 0 && optcl__state_bf16(opt, r - 1); /* a bfloat16 state as BF16 */
             packed += t->count;
         }
     }
@@ -316,13 +317,19 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
     return st;
 }
 
-/* The file's tensor "name" must exist with exactly the tensor's shape. */
+/* The file's tensor "name" must exist with exactly the tensor's shape, BF16 where the role is
+ * a bfloat16 state and F32 everywhere else. */
 static optcl_status find_tensor(const optcl__st_file *f, const char *path, const char *name,
-                                const optcl__tensor *t, const float **data, char *message)
+                                const optcl__tensor *t, bool bf16, const float **data,
+                                char *message)
 {
     const struct optcl__st_entry *e = optcl__st_find(f, name);
     if (!e)
         return optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: tensor '%s' is missing", path, name);
+    if (e->bf16 != bf16)
+        return optcl__fail(message, OPTCL_ERROR_FORMAT,
+                           "%s: tensor '%s' is %s; this optimizer keeps it in %s", path, name,
+                           e->bf16 ? "BF16" : "F32", bf16 ? "BF16" : "F32");
     bool same = e->ndim == t->ndim;
     for (int d = 0; same && d < t->ndim; d++)
         same = e->shape[d] == t->shape[d];
@@ -437,8 +444,8 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
             else
                 snprintf(name, sizeof name, "optim.%s.%s", opt->state_names[r - 1],
                          p->tensors[i].name);
-            st = find_tensor(&f, path, name, &p->tensors[i], &sources[r * p->count + i],
-                             opt->message);
+            st = find_tensor(&f, path, name, &p->tensors[i], r > 0 && optcl__state_bf16(opt, r - 1),
+                             &sources[r * p->count + i], opt->message);
         }
     }
     if (st == OPTCL_SUCCESS)

@@ -1,5 +1,5 @@
-/* safetensors.c — reading safetensors files of F32 tensors and string metadata (optcl's
- * checkpoints): the whole file is validated before anything is returned. The writer is in
+/* safetensors.c — reading safetensors files of F32 and BF16 tensors and string metadata
+ * (optcl's checkpoints): the whole file is validated before anything is returned. The writer is in
  * safetensors_write.c. */
 #include "safetensors.h"
 #include "atomic_file.h"
@@ -66,8 +66,21 @@ typedef struct tensor_info {
     int ndim;
     int64_t shape[OPTCL_MAX_DIMS];
     size_t count;
+    bool bf16; /* dtype BF16 (2 bytes an element), else F32 */
     uint64_t begin, end;
 } tensor_info;
+
+static size_t elem_size(const tensor_info *t)
+{
+    return t->bf16 ? 2 : sizeof(float);
+}
+
+/* A tensor the reader gives a float copy of its own: BF16 widened, or F32 whose offset is not
+ * a multiple of 4 (possible once BF16 tensors come before it). */
+static bool needs_copy(const tensor_info *t)
+{
+    return t->bf16 || t->begin % sizeof(float) != 0;
+}
 
 typedef struct reader {
     const char *path;
@@ -135,18 +148,19 @@ static optcl_status check_offsets(reader *rd, tensor_info *t, const optcl__json_
                    name, b->integer, e->integer);
     t->begin = (uint64_t)b->integer;
     t->end = (uint64_t)e->integer;
-    if (t->end - t->begin != (uint64_t)t->count * sizeof(float)) {
+    if (t->end - t->begin != (uint64_t)t->count * elem_size(t)) {
         char text[ST_SHAPE_TEXT];
         optcl__st_shape_text(text, sizeof text, t->ndim, t->shape);
         return BAD(rd,
                    "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] do not match "
-                   "shape %s F32 (%zu bytes)",
-                   name, t->begin, t->end, text, t->count * sizeof(float));
+                   "shape %s %s (%zu bytes)",
+                   name, t->begin, t->end, text, t->bf16 ? "BF16" : "F32",
+                   t->count * elem_size(t));
     }
     return OPTCL_SUCCESS;
 }
 
-/* One tensor: an object of exactly dtype "F32", shape and data_offsets that agree. */
+/* One tensor: an object of exactly dtype "F32" or "BF16", shape and data_offsets that agree. */
 static optcl_status check_tensor(reader *rd, tensor_info *t, const optcl__json_value *m)
 {
     *t = (tensor_info){.member = m};
@@ -174,10 +188,13 @@ static optcl_status check_tensor(reader *rd, tensor_info *t, const optcl__json_v
             return BAD(rd, "tensor '%s' has no '%s'", name, fields[i]);
     if (v[0]->type != OPTCL__JSON_STRING)
         return BAD(rd, "tensor '%s': 'dtype' is %s, not a string", name, type_name(v[0]->type));
-    if (strcmp(v[0]->string, "F32") != 0 || v[0]->length != 3) {
+    bool f32 = strcmp(v[0]->string, "F32") == 0 && v[0]->length == 3;
+    t->bf16 = strcmp(v[0]->string, "BF16") == 0 && v[0]->length == 4;
+    if (!f32 && !t->bf16) {
         char dtype[OPTCL__JSON_QUOTE_SIZE];
         optcl__json_quote(dtype, sizeof dtype, v[0]->string, v[0]->length);
-        return BAD(rd, "tensor '%s': dtype '%s' is not supported (only F32)", name, dtype);
+        return BAD(rd, "tensor '%s': dtype '%s' is not supported (only F32 and BF16)", name,
+                   dtype);
     }
     optcl_status st = check_shape(rd, t, v[1], name);
     return st != OPTCL_SUCCESS ? st : check_offsets(rd, t, v[2], name);
@@ -274,13 +291,26 @@ static optcl_status read_error(reader *rd)
 }
 
 /* Copies the checked header and the data into one aligned block: the data area first (so
- * every tensor's floats are aligned), then the entries, the metadata and their strings. */
+ * every F32 tensor at an offset of 4's floats are aligned), the float copies of the others,
+ * then the entries, the metadata and their strings. */
 static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t count,
                           const optcl__json_value *meta, size_t strings, uint64_t data_size,
                           optcl__st_file *out)
 {
     size_t meta_count = meta ? meta->length : 0;
     size_t fixed = count * sizeof *out->tensors + meta_count * sizeof *out->meta;
+    /* The float copies take at most twice the data (BF16 widened), and tensors tile the data
+     * area, so no count overflows here once the data fits in a quarter of the address space. */
+    uint64_t copy_bytes = 0;
+    for (size_t i = 0; i < count && data_size <= SIZE_MAX / 4; i++)
+        if (needs_copy(&infos[i]))
+            copy_bytes += (uint64_t)infos[i].count * sizeof(float);
+    copy_bytes = (copy_bytes + ST_ALIGN - 1) / ST_ALIGN * ST_ALIGN;
+    if (data_size > SIZE_MAX / 4)
+        return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                                rd->path, "%" PRIu64 " bytes of tensor data do not fit in memory",
+                                data_size);
+    fixed += (size_t)copy_bytes;
     /* Only a pipe can get here with more data than memory: a regular file's size bounds it. */
     if (data_size > SIZE_MAX - 2 * ST_ALIGN - fixed - strings)
         return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
@@ -312,7 +342,9 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
                    data_size, got);
     }
 
-    struct optcl__st_entry *entries = (struct optcl__st_entry *)(block + data_bytes);
+    float *copies = (float *)(block + data_bytes);
+    struct optcl__st_entry *entries =
+        (struct optcl__st_entry *)(block + data_bytes + (size_t)copy_bytes);
     optcl__st_meta *pairs = (optcl__st_meta *)(entries + count);
     char *text = (char *)(pairs + meta_count);
     for (size_t i = 0; i < count; i++) {
@@ -323,9 +355,25 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
         e->ndim = t->ndim;
         memcpy(e->shape, t->shape, sizeof e->shape);
         e->count = t->count;
-        e->data = (float *)(block + t->begin);
-        if (optcl__host_is_big_endian())
-            optcl__swap_floats(e->data, e->count);
+        e->bf16 = t->bf16;
+        const unsigned char *raw = block + t->begin;
+        if (!needs_copy(t)) {
+            e->data = (float *)(block + t->begin);
+            if (optcl__host_is_big_endian())
+                optcl__swap_floats(e->data, e->count);
+            continue;
+        }
+        e->data = copies;
+        copies += t->count;
+        for (size_t k = 0; k < t->count; k++) {
+            if (t->bf16) { /* little-endian 16 bits, the top of a float32 */
+                e->data[k] = optcl__bf16_widen((uint16_t)(raw[2 * k] | raw[2 * k + 1] << 8));
+            } else {
+                memcpy(&e->data[k], raw + 4 * k, sizeof(float));
+                if (optcl__host_is_big_endian())
+                    optcl__swap_floats(&e->data[k], 1);
+            }
+        }
     }
     size_t k = 0;
     for (const optcl__json_value *m = optcl__json_first(rd->doc, meta); m;

@@ -1,5 +1,5 @@
-/* safetensors.h — reading and writing safetensors files (F32 tensors plus a string-to-string
- * __metadata__ map), the format of optcl's checkpoints. Writing is crash-safe (atomic_file.h);
+/* safetensors.h — reading and writing safetensors files (F32 and BF16 tensors plus a
+ * string-to-string __metadata__ map), the format of optcl's checkpoints. Writing is crash-safe (atomic_file.h);
  * reading validates the whole file before returning anything. */
 #ifndef OPTCL_SAFETENSORS_H
 #define OPTCL_SAFETENSORS_H
@@ -8,13 +8,15 @@
 
 #define OPTCL__ST_MAX_HEADER 100000000u /* as Python's safetensors: never write what it refuses */
 
-/* One tensor to write: data holds count floats, count = product of shape (1 for ndim 0). */
+/* One tensor to write: data holds count floats, count = product of shape (1 for ndim 0);
+ * bf16: written as BF16, each float rounded to nearest even (exact for bfloat16 values). */
 typedef struct optcl__st_tensor {
     const char *name;
     int ndim;
     int64_t shape[OPTCL_MAX_DIMS];
     const float *data;
     size_t count;
+    bool bf16;
 } optcl__st_tensor;
 
 typedef struct optcl__st_meta {
@@ -28,8 +30,8 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
                              const optcl__st_meta *meta, size_t meta_count, char *message,
                              size_t message_size);
 
-/* A whole file in memory, validated: every tensor is F32 with a shape whose byte size equals
- * its data_offsets span, offsets are in bounds, non-overlapping and together cover the data
+/* A whole file in memory, validated: every tensor is F32 or BF16 with a shape whose byte size
+ * equals its data_offsets span, offsets are in bounds, non-overlapping and together cover the data
  * area exactly, names are unique, the header is valid JSON (an object of objects, and an
  * optional "__metadata__" object of strings), at most OPTCL__ST_MAX_HEADER bytes. */
 typedef struct optcl__st_file {
@@ -39,7 +41,8 @@ typedef struct optcl__st_file {
         int ndim;
         int64_t shape[OPTCL_MAX_DIMS];
         size_t count;
-        float *data; /* points into the file's data area (aligned copy) */
+        bool bf16;   /* stored as BF16 (data holds it widened to float32, exactly) */
+        float *data; /* the data area's floats (aligned copy), or their widened copy */
     } * tensors;
     size_t meta_count;
     optcl__st_meta *meta; /* key/value strings owned by the file */

@@ -2,7 +2,8 @@
  * backends: values round as torch's c10::BFloat16 does (nearest even, NaN → 0x7FC0); a step
  * is exactly the float32 step from the same state, with the parameters' update using the new
  * state unrounded and the stored state rounded; half the state bytes and 20 B per Adam step;
- * checkpoints resume bit for bit and refuse the other state type by name. */
+ * checkpoints keep the state as BF16 tensors, resume bit for bit and refuse the other state
+ * type by name. */
 #include "testutil.h"
 
 #include <math.h>
@@ -217,8 +218,9 @@ static void half_the_bytes(void **state)
     assert_int_equal(optcl_optimizer_state_bytes(NULL), 0);
 }
 
-/* A checkpoint of a bfloat16-state run resumes bit for bit, on the other backend too; a
- * float32-state optimizer refuses it, naming both types, and keeps its own state. */
+/* A checkpoint of a bfloat16-state run holds its state as BF16 tensors and resumes bit for
+ * bit, on the other backend too; a float32-state optimizer refuses it, naming both types, and
+ * keeps its own state. */
 static void checkpoints_resume_and_refuse(void **state)
 {
     (void)state;
@@ -237,6 +239,16 @@ static void checkpoints_resume_and_refuse(void **state)
         TU_OK(optcl_optimizer_step(full.opt, 0, NULL, NULL), "step");
     }
     TU_OK(optcl_params_read(full.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, e, NUMEL), "p");
+    /* the state is BF16 in the file, the parameters F32 */
+    size_t len = 0;
+    unsigned char *bytes = tu_read_file(path, &len);
+    char *header = strndup((const char *)bytes + 8, len > 8 ? len - 8 : 0);
+    assert_non_null(header);
+    assert_non_null(strstr(header, "\"optim.exp_avg.w\":{\"dtype\":\"BF16\",\"shape\":[33,31]"));
+    assert_non_null(strstr(header, "\"optim.exp_avg_sq.b\":{\"dtype\":\"BF16\""));
+    assert_non_null(strstr(header, "\"w\":{\"dtype\":\"F32\",\"shape\":[33,31]"));
+    free(header);
+    free(bytes);
     for (size_t b = 0; b < BACKENDS; b++) {
         if (skip_backend(backends[b]))
             continue;
