@@ -176,8 +176,8 @@ static double sample(optcl_context *ctx, void *arg, step_fn fn, int batch, optcl
 }
 
 static void report(const bench_args *a, const char *what, optcl_context *ctx,
-                   const optcl_params *params, const char *layout, double sec, double bytes,
-                   double ratio)
+                   const optcl_params *params, const optcl_optimizer *opt, const char *layout,
+                   double sec, double bytes, double ratio)
 {
     size_t n = optcl_params_numel(params), tensors = optcl_params_count(params);
     double gbs = bytes / sec / 1e9, pps = (double)n / sec;
@@ -192,9 +192,10 @@ static void report(const bench_args *a, const char *what, optcl_context *ctx,
         printf("\", \"n\": %zu, \"tensors\": %zu, \"flat\": %zu, \"steps\": %d, "
                "\"seconds_per_step\": %.9g, \"bytes_per_step\": %.0f, \"gbytes_per_s\": %.4g, "
                "\"params_per_s\": %.4g, \"ratio_to_traffic\": %.4f, \"vector_width\": %u, "
-               "\"work_group_size\": %zu}\n",
+               "\"work_group_size\": %zu, \"state_bytes\": %zu}\n",
                n, tensors, optcl_params_flat_size(params), a->steps, sec, bytes, gbs, pps, ratio,
-               optcl_context_vector_width(ctx), optcl_context_work_group_size(ctx));
+               optcl_context_vector_width(ctx), optcl_context_work_group_size(ctx),
+               optcl_optimizer_state_bytes(opt));
     } else {
         printf("%-28s %-9s %-12s n=%-10zu tensors=%-5zu %10.3f us/step %8.2f GB/s %8.3f "
                "Gparam/s  ratio_to_traffic %.3f  [%s]\n",
@@ -313,9 +314,10 @@ int optcl_cli_bench(int argc, char **argv)
         qsort(traffic_t, (size_t)a.steps, sizeof(double), cmp_double);
         double step_med = step_t[a.steps / 2], traffic_med = traffic_t[a.steps / 2];
         if (yardstick_only)
-            report(&a, label, ctx, params, layout.label, traffic_med, bytes, 1.0);
+            report(&a, label, ctx, params, opt, layout.label, traffic_med, bytes, 1.0);
         else
-            report(&a, label, ctx, params, layout.label, step_med, bytes, traffic_med / step_med);
+            report(&a, label, ctx, params, opt, layout.label, step_med, bytes,
+                   traffic_med / step_med);
     }
     optcl_optimizer_destroy(opt);
     optcl_params_destroy(params);

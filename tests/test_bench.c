@@ -113,7 +113,14 @@ static void test_json_fields(void **state)
     assert_true(number(line, "vector_width") == default_vector_width(OPTCL_BACKEND_OPENCL));
     assert_true(number(line, "work_group_size") >= 64);
     assert_true(number(line, "flat") == 4096);
+    assert_true(number(line, "state_bytes") == 8.0 * 4096); /* exp_avg, exp_avg_sq */
     has_string(line, "model", "one tensor");
+    free(line);
+    const char *bf16[] = {"adam", "--n", "4096", "--steps", "2", "--json", "state_dtype=bf16",
+                          NULL};
+    line = json_run(bf16);
+    assert_true(number(line, "state_bytes") == 4.0 * 4096);
+    assert_true(number(line, "bytes_per_step") == 20.0 * 4096); /* 12 B + 2 states of 2 B × 2 */
     free(line);
 }
 

@@ -35,6 +35,8 @@ static void usage(FILE *f)
            "  --distributed     under mpirun -np K: every rank trains on 1/K of each batch and\n"
            "                    the optimizer state is sharded across the ranks (optcl_mpi);\n"
            "                    rank 0 prints; checkpoints are sharded (OUT/best, OUT/last)\n"
+           "  --state-dtype T   the optimizer state's type: same (default), f32 or bf16\n"
+           "                    (bfloat16: half the state memory; see docs/PRECISION.md)\n"
            "  --optimizer NAME  sgd, adam (default), adamw, rmsprop or rprop, then PyTorch's\n"
            "                    hyperparameters as KEY=VALUE: lr=1e-3 weight_decay=1e-4 ...;\n"
            "                    schedule=cosine|step|multistep|exponential|inverse_time (t counts\n"
@@ -117,7 +119,7 @@ int main(int argc, char **argv)
             break;
         }
     }
-    const char *algo = "adam";
+    const char *algo = "adam", *state_dtype = NULL;
     char *options[MAX_OPTIONS];
     int n_options = 0;
     unsigned long long v = 0;
@@ -133,6 +135,8 @@ int main(int argc, char **argv)
             c.out_dir = next;
         } else if (!strcmp(a, "--optimizer")) {
             algo = next;
+        } else if (!strcmp(a, "--state-dtype")) {
+            state_dtype = next;
         } else if (!strcmp(a, "--mode")) {
             if (next && !strcmp(next, "gd"))
                 c.mode = FM_MODE_GD;
@@ -207,6 +211,14 @@ int main(int argc, char **argv)
             return 2;
         }
         t_max_given |= !strncmp(options[i], "t_max=", 6);
+    }
+    if (state_dtype) { /* --state-dtype X is state_dtype=X */
+        char kv[64];
+        snprintf(kv, sizeof kv, "state_dtype=%.40s", state_dtype);
+        if (optcl_cli_apply_option(&c.optimizer, kv, msg, sizeof msg)) {
+            fprintf(stderr, "fashion_mnist: --state-dtype: %s\n", msg);
+            return 2;
+        }
     }
     if (optcl_cli_check_options(&c.optimizer, options, n_options, msg, sizeof msg)) {
         fprintf(stderr, "fashion_mnist: %s\n", msg);

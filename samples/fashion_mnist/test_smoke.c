@@ -56,6 +56,28 @@ static void test_one_epoch(void **state)
     expect_svg(res.svg_path);
 }
 
+/* The same epoch with the Adam state in bfloat16 (--state-dtype bf16) learns as well. */
+static void test_one_epoch_bf16_state(void **state)
+{
+    (void)state;
+    char out[4096];
+    tu_path_in(out, sizeof out, "run_bf16");
+    fm_train_config c = fm_train_config_default();
+    c.out_dir = out;
+    c.epochs = 1;
+    c.train_subset = 2000;
+    c.progress = 0;
+    c.optimizer.state_dtype = OPTCL_STATE_BF16;
+    fm_train_result res;
+    char msg[4096];
+    if (fm_train(&c, &res, msg, sizeof msg))
+        fail_msg("the bfloat16-state run failed: %s", msg);
+    printf("one epoch, bfloat16 state: test accuracy %.4f (best) %.4f (last)\n",
+           res.test_accuracy_best, res.test_accuracy_last);
+    assert_true(res.test_accuracy_best >= SMOKE_ACCURACY);
+    assert_true(res.test_accuracy_last >= SMOKE_ACCURACY);
+}
+
 static void expect_failure(const char *dir, const char *needle)
 {
     fm_train_config c = fm_train_config_default();
@@ -129,6 +151,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_epoch),
+        cmocka_unit_test(test_one_epoch_bf16_state),
         cmocka_unit_test(test_missing_and_corrupt),
     };
     return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
