@@ -28,16 +28,23 @@ static void expect_svg(const char *path)
     free(text);
 }
 
-static void test_one_epoch(void **state)
+/* One epoch on the first 2 000 training images, results in <group dir>/<name>. */
+static fm_train_config one_epoch(char *out, size_t size, const char *name)
 {
-    (void)state;
-    char out[4096];
-    tu_path_in(out, sizeof out, "run");
+    tu_path_in(out, size, name);
     fm_train_config c = fm_train_config_default();
     c.out_dir = out;
     c.epochs = 1;
     c.train_subset = 2000;
     c.progress = 0;
+    return c;
+}
+
+static void test_one_epoch(void **state)
+{
+    (void)state;
+    char out[4096];
+    fm_train_config c = one_epoch(out, sizeof out, "run");
     fm_train_result res;
     char msg[4096];
     if (fm_train(&c, &res, msg, sizeof msg))
@@ -61,12 +68,7 @@ static void test_one_epoch_bf16_state(void **state)
 {
     (void)state;
     char out[4096];
-    tu_path_in(out, sizeof out, "run_bf16");
-    fm_train_config c = fm_train_config_default();
-    c.out_dir = out;
-    c.epochs = 1;
-    c.train_subset = 2000;
-    c.progress = 0;
+    fm_train_config c = one_epoch(out, sizeof out, "run_bf16");
     c.optimizer.state_dtype = OPTCL_STATE_BF16;
     fm_train_result res;
     char msg[4096];
