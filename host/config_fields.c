@@ -1,6 +1,7 @@
 /* config_fields.c — every scalar of optcl_optimizer_config by name, formatted and parsed
  * exactly, for checkpoints; and the comparison of what decides kernels and state buffers. */
 #include "config_fields.h"
+#include "rules/rule.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -149,14 +150,8 @@ bool optcl__config_same_structure(const optcl_optimizer_config *a, const optcl_o
     }
     SAME(a->algorithm == b->algorithm, "algorithm");
     SAME(a->maximize == b->maximize, "maximize");
-    SAME((a->sgd.momentum != 0.0) == (b->sgd.momentum != 0.0), "sgd.momentum (zero or not)");
-    SAME(a->sgd.nesterov == b->sgd.nesterov, "sgd.nesterov");
-    SAME(a->sgd.ema == b->sgd.ema, "sgd.ema");
-    SAME(a->adam.amsgrad == b->adam.amsgrad, "adam.amsgrad");
-    SAME(a->rmsprop.centered == b->rmsprop.centered, "rmsprop.centered");
-    SAME((a->rmsprop.momentum > 0.0) == (b->rmsprop.momentum > 0.0),
-         "rmsprop.momentum (zero or not)");
-    SAME(a->rprop.variant == b->rprop.variant, "rprop.variant");
+    const char *rule_field = optcl__rule_of(a->algorithm)->differs(a, b);
+    SAME(!rule_field, rule_field);
     SAME(a->lookahead.k == b->lookahead.k, "lookahead.k");
     SAME((a->max_norm > 0.0) == (b->max_norm > 0.0), "max_norm (zero or not)");
     SAME(a->nonfinite == b->nonfinite, "nonfinite");

@@ -112,7 +112,9 @@ struct optcl_optimizer {
     optcl_optimizer_config config; /* groups resolved into groups[]; its pointer is NULL */
     optcl_group_config groups[OPTCL_MAX_GROUPS]; /* base lr and weight decay, never negative */
     uint64_t steps;
+    const struct optcl__rule *rule; /* its descriptor (host/rules/) */
     size_t rule_states; /* the update rule's states come first … */
+    unsigned state_slot[OPTCL__MAX_STATES]; /* … each at this kernel state slot */
     size_t state_count; /* … then "lookahead_slow" when Lookahead is on */
     const char *state_names[OPTCL__MAX_STATES];
     cl_mem state[OPTCL__MAX_STATES];      /* OpenCL backend */
@@ -223,8 +225,8 @@ bool optcl__state_is_bf16(const optcl_optimizer_config *c);
 /* "bfloat16" or "float32", for messages. */
 const char *optcl__state_dtype_name(const optcl_optimizer_config *c);
 optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *message);
-/* The state buffers an algorithm keeps, in kernel argument order. */
-size_t optcl__state_names(const optcl_optimizer_config *c, const char **names);
+/* The state buffers a configuration keeps (torch's names) and each one's kernel slot. */
+size_t optcl__state_names(const optcl_optimizer_config *c, const char **names, unsigned *slots);
 
 /* scalars.c */
 void optcl__compute_scalars(const optcl_optimizer_config *c, const optcl_group_config *group,
@@ -277,10 +279,6 @@ void optcl__reference_guard_finalize(const float *partial, size_t workers, float
  * which changes no sum). 256 workers: stats and finalize run as one launch. */
 size_t optcl__guard_chunk(size_t n);
 size_t optcl__guard_workers(size_t n);
-
-/* reference/: one rule per family, applied to [begin, end). */
-void optcl__reference_step(const optcl_optimizer_config *c, float *p, const float *g, float **state,
-                           size_t begin, size_t end, const optcl__step_scalars *s);
 
 /* bf16.c: float32 → bfloat16 to nearest even (NaN → 0x7FC0, as c10::BFloat16), back (exact),
  * and float32 values rounded to bfloat16 values in place. */

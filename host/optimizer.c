@@ -1,44 +1,22 @@
 /* optimizer.c — optimizer objects: state buffers, the cached update kernel, queries, and access
  * to the state. The step is step.c's. */
 #include "plateau.h"
+#include "rules/rule.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *family_of(optcl_algorithm a)
+/* The options that never change within a configuration become -D macros of the program: the
+ * shared ones, then the rule's own. */
+static void build_options(const optcl_optimizer *opt, char *out, size_t size)
 {
-    return a == OPTCL_ADAMW ? "adam" : optcl_algorithm_name(a);
-}
-
-/* The options that never change within a configuration become -D macros of the program. */
-static void build_options(const optcl_optimizer_config *c, char *out, size_t size)
-{
+    const optcl_optimizer_config *c = &opt->config;
     int n = snprintf(out, size, "-DMAXIMIZE=%d -DGUARD=%d -DCLIP=%d -DSTATE_BF16=%d",
                      c->maximize, optcl__guard_wanted(c), c->max_norm > 0.0,
                      optcl__state_is_bf16(c));
-    switch (c->algorithm) {
-    case OPTCL_SGD:
-        snprintf(out + n, size - (size_t)n, " -DHAS_MOMENTUM=%d -DNESTEROV=%d -DEMA=%d",
-                 c->sgd.momentum != 0.0, c->sgd.nesterov, c->sgd.ema);
-        break;
-    case OPTCL_ADAM:
-    case OPTCL_ADAMW:
-        snprintf(out + n, size - (size_t)n, " -DDECOUPLED=%d -DAMSGRAD=%d",
-                 c->algorithm == OPTCL_ADAMW, c->adam.amsgrad);
-        break;
-    case OPTCL_RMSPROP:
-        snprintf(out + n, size - (size_t)n, " -DCENTERED=%d -DHAS_MOMENTUM=%d", c->rmsprop.centered,
-                 c->rmsprop.momentum > 0.0);
-        break;
-    case OPTCL_RPROP:
-        snprintf(out + n, size - (size_t)n, " -DCLASSIC=%d",
-                 c->rprop.variant == OPTCL_RPROP_CLASSIC);
-        break;
-    default:
-        break;
-    }
+    opt->rule->options(c, out + n, size - (size_t)n);
 }
 
 static void optimizer_free(optcl_optimizer *opt)
@@ -61,26 +39,16 @@ static void optimizer_free(optcl_optimizer *opt)
     free(opt);
 }
 
-/* Binds the buffers once; only scalars change per step. Unused state slots get the gradient
- * buffer, which the kernel's options never let it touch. */
+/* Binds the buffers once; only scalars change per step. Slots without a state get the
+ * gradient buffer, which the kernel's options never let it touch. */
 static cl_int bind_buffers(optcl_optimizer *opt)
 {
     optcl_params *p = opt->params;
-    cl_mem slots[OPTCL__MAX_STATES];
-    for (size_t i = 0; i < OPTCL__MAX_STATES; i++)
-        slots[i] = i < opt->rule_states ? opt->state[i] : p->buffer[OPTCL_ROLE_GRADS];
-    /* RMSprop's state list skips what it does not keep; its kernel has fixed slots. */
-    if (opt->config.algorithm == OPTCL_RMSPROP) {
-        cl_mem square = opt->state[0], grad_avg = NULL, buf = NULL;
-        size_t k = 1;
-        if (opt->config.rmsprop.centered)
-            grad_avg = opt->state[k++];
-        if (opt->config.rmsprop.momentum > 0.0)
-            buf = opt->state[k++];
-        slots[0] = square;
-        slots[1] = grad_avg ? grad_avg : p->buffer[OPTCL_ROLE_GRADS];
-        slots[2] = buf ? buf : p->buffer[OPTCL_ROLE_GRADS];
-    }
+    cl_mem slots[OPTCL__RULE_SLOTS];
+    for (size_t i = 0; i < OPTCL__RULE_SLOTS; i++)
+        slots[i] = p->buffer[OPTCL_ROLE_GRADS];
+    for (size_t i = 0; i < opt->rule_states; i++)
+        slots[opt->state_slot[i]] = opt->state[i];
     cl_uint first_scalar = optcl__scalar_arg(opt);
     cl_int err = clSetKernelArg(opt->kernel, 0, sizeof(cl_mem), &p->buffer[OPTCL_ROLE_PARAMS]);
     if (err == CL_SUCCESS)
@@ -94,15 +62,7 @@ static cl_int bind_buffers(optcl_optimizer *opt)
 
 cl_uint optcl__scalar_arg(const optcl_optimizer *opt)
 {
-    /* parameters, gradient, then the rule's state slots */
-    switch (opt->config.algorithm) {
-    case OPTCL_SGD:
-        return 3;
-    case OPTCL_RPROP:
-        return 4;
-    default:
-        return 5;
-    }
+    return 2 + opt->rule->slots; /* parameters, gradient, then the rule's state slots */
 }
 
 /* Lookahead's kernel (name): the plain sync, or with a guard the one that reads the device's
@@ -153,8 +113,8 @@ static optcl_status create_device_side(optcl_optimizer *opt)
                                optcl_status_name((optcl_status)err));
     }
     char options[256], kernel_name[64];
-    build_options(&opt->config, options, sizeof options);
-    const char *family = family_of(opt->config.algorithm);
+    build_options(opt, options, sizeof options);
+    const char *family = opt->rule->family;
     cl_program program = NULL;
     optcl_status st = optcl__get_program(ctx, family, options, &program, &opt->build_log);
     if (st != OPTCL_SUCCESS)
@@ -209,7 +169,8 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
         opt->groups[g].lr = lr;
         opt->groups[g].weight_decay = wd;
     }
-    opt->rule_states = optcl__state_names(config, opt->state_names);
+    opt->rule = optcl__rule_of(config->algorithm);
+    opt->rule_states = optcl__state_names(config, opt->state_names, opt->state_slot);
     opt->state_count = opt->rule_states;
     if (config->lookahead.k > 0)
         opt->state_names[opt->state_count++] = "lookahead_slow";

@@ -12,7 +12,7 @@
  * Who counts decides the rest: the host, which knows the count (and so whether a step starts
  * or ends a Lookahead cycle), or the device, whose kernels read the count the guard left. The
  * caller's wait list goes with the first command enqueued, its event with the last. */
-#include "internal.h"
+#include "rules/rule.h"
 
 typedef struct step_plan {
     optcl_optimizer *opt;
@@ -108,8 +108,8 @@ static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
     if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
         optcl__step_scalars s;
         optcl__scalars_for_step(opt, range->group, plan->step, &s);
-        optcl__reference_step(&opt->config, p->host[OPTCL_ROLE_PARAMS], plan->grads,
-                              opt->host_state, range->begin, range->end, &s);
+        opt->rule->reference(&opt->config, p->host[OPTCL_ROLE_PARAMS], plan->grads,
+                             opt->host_state, range->begin, range->end, &s);
         for (size_t i = 0; i < opt->rule_states && optcl__state_bf16(opt, i); i++)
             optcl__bf16_round_floats(opt->host_state[i] + range->begin, range->end - range->begin);
         return OPTCL_SUCCESS;

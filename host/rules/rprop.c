@@ -1,0 +1,84 @@
+/* rprop.c — torch.optim.Rprop and the lecture's classic Rprop (variant): kernels/rprop.cl,
+ * host/reference/rprop.c. Rprop has no weight decay. */
+#include "rule.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static void defaults(optcl_optimizer_config *c)
+{
+    c->rprop.etaminus = 0.5;
+    c->rprop.etaplus = 1.2;
+    c->rprop.step_min = 1e-6;
+    c->rprop.step_max = 50.0;
+    c->rprop.variant = OPTCL_RPROP_PYTORCH;
+}
+
+static optcl_status validate(const optcl_optimizer_config *c, char *message)
+{
+    const optcl_rprop_config *r = &c->rprop;
+    OPTCL__REQUIRE(r->etaminus > 0.0 && r->etaminus < 1.0, "etaminus", r->etaminus,
+                   "must be in (0, 1)");
+    OPTCL__REQUIRE(isfinite(r->etaplus) && r->etaplus > 1.0, "etaplus", r->etaplus,
+                   "must be finite and > 1");
+    OPTCL__REQUIRE(isfinite(r->step_min) && r->step_min >= 0.0, "step_min", r->step_min,
+                   "must be finite and >= 0");
+    OPTCL__REQUIRE(isfinite(r->step_max) && r->step_max >= r->step_min, "step_max", r->step_max,
+                   "must be finite and >= step_min");
+    OPTCL__REQUIRE(r->variant == OPTCL_RPROP_PYTORCH || r->variant == OPTCL_RPROP_CLASSIC,
+                   "rprop.variant", r->variant, "must be PYTORCH or CLASSIC");
+    return OPTCL_SUCCESS;
+}
+
+static size_t states(const optcl_optimizer_config *c, const char **names, unsigned *slots)
+{
+    (void)c;
+    names[0] = "prev";
+    names[1] = "step_size";
+    slots[0] = 0;
+    slots[1] = 1;
+    return 2;
+}
+
+static void options(const optcl_optimizer_config *c, char *out, size_t size)
+{
+    snprintf(out, size, " -DCLASSIC=%d", c->rprop.variant == OPTCL_RPROP_CLASSIC);
+}
+
+static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay,
+                    uint64_t step, optcl__step_scalars *s)
+{
+    (void)lr, (void)weight_decay, (void)step;
+    s->etaminus = (float)c->rprop.etaminus;
+    s->etaplus = (float)c->rprop.etaplus;
+    s->step_min = (float)c->rprop.step_min;
+    s->step_max = (float)c->rprop.step_max;
+}
+
+static const char *differs(const optcl_optimizer_config *a, const optcl_optimizer_config *b)
+{
+    return a->rprop.variant != b->rprop.variant ? "rprop.variant" : NULL;
+}
+
+static void reference(const optcl_optimizer_config *c, float *p, const float *g, float **state,
+                      size_t begin, size_t end, const optcl__step_scalars *s)
+{
+    optcl__rprop_flags f = {c->maximize != 0, c->rprop.variant == OPTCL_RPROP_CLASSIC};
+    optcl__reference_rprop(p, g, state[0], state[1], s, f, begin, end);
+}
+
+const optcl__rule optcl__rule_rprop = {
+    .name = "rprop",
+    .family = "rprop",
+    .lr = 1e-2,
+    .weight_decay = 0.0,
+    .weight_decay_allowed = false,
+    .slots = 2,
+    .defaults = defaults,
+    .validate = validate,
+    .states = states,
+    .options = options,
+    .scalars = scalars,
+    .differs = differs,
+    .reference = reference,
+};
