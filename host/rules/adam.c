@@ -70,9 +70,7 @@ static void reference(const optcl_optimizer_config *c, float *p, const float *g,
 #define ADAM_RULE(rule_name, default_weight_decay)                                                 \
     {                                                                                              \
         .name = rule_name, .family = "adam", .lr = 1e-3, .weight_decay = default_weight_decay,    \
-        .weight_decay_allowed = true, .slots = 3, .defaults = defaults, .validate = validate,      \
-        .states = states, .options = options, .scalars = scalars, .differs = differs,      \
-        .reference = reference,        \
+        .weight_decay_allowed = true, .slots = 3, OPTCL__RULE_FUNCTIONS,                         \
     }
 
 const optcl__rule optcl__rule_adam = ADAM_RULE("adam", 0.0);

@@ -84,11 +84,5 @@ const optcl__rule optcl__rule_rmsprop = {
     .weight_decay = 0.0,
     .weight_decay_allowed = true,
     .slots = 3,
-    .defaults = defaults,
-    .validate = validate,
-    .states = states,
-    .options = options,
-    .scalars = scalars,
-    .differs = differs,
-    .reference = reference,
+    OPTCL__RULE_FUNCTIONS,
 };

@@ -74,11 +74,5 @@ const optcl__rule optcl__rule_rprop = {
     .weight_decay = 0.0,
     .weight_decay_allowed = false,
     .slots = 2,
-    .defaults = defaults,
-    .validate = validate,
-    .states = states,
-    .options = options,
-    .scalars = scalars,
-    .differs = differs,
-    .reference = reference,
+    OPTCL__RULE_FUNCTIONS,
 };

@@ -39,6 +39,12 @@ typedef struct optcl__rule {
                       size_t begin, size_t end, const optcl__step_scalars *s);
 } optcl__rule;
 
+/* A descriptor's functions, when its file names them defaults, validate, states, options,
+ * scalars, differs and reference (as every file in host/rules/ does). */
+#define OPTCL__RULE_FUNCTIONS                                                                      \
+    .defaults = defaults, .validate = validate, .states = states, .options = options,              \
+    .scalars = scalars, .differs = differs, .reference = reference
+
 /* rules.c: the descriptor of an algorithm (NULL outside the enum), and the list. */
 const optcl__rule *optcl__rule_of(optcl_algorithm algorithm);
 

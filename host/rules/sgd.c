@@ -82,11 +82,5 @@ const optcl__rule optcl__rule_sgd = {
     .weight_decay = 0.0,
     .weight_decay_allowed = true,
     .slots = 1,
-    .defaults = defaults,
-    .validate = validate,
-    .states = states,
-    .options = options,
-    .scalars = scalars,
-    .differs = differs,
-    .reference = reference,
+    OPTCL__RULE_FUNCTIONS,
 };
