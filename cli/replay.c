@@ -20,7 +20,7 @@ static void usage(FILE *f)
             "                    [--save-state FILE] [--load-state FILE] [--distributed]\n"
             "                    [KEY=VALUE ...]\n"
             "\n"
-            "OPTIMIZER   sgd, adam, adamw, rmsprop or rprop\n"
+            "OPTIMIZER   sgd, adam, adamw, rmsprop, rprop or lion\n"
             "P0.npy      float32, shape (N,): the initial parameters (may be omitted with\n"
             "            --load-state)\n"
             "G.npy       float32, shape (T, N): row t is the gradient of step t\n"
@@ -39,6 +39,7 @@ static void usage(FILE *f)
             "  all       lr maximize (0/1), weight_decay (not rprop)\n"
             "  sgd       momentum dampening nesterov ema (ema=1: the lecture's EMA momentum)\n"
             "  adam(w)   beta1 beta2 eps amsgrad\n"
+            "  lion      beta1 (0.9) beta2 (0.99) weight_decay (decoupled)\n"
             "  rmsprop   alpha eps momentum centered\n"
             "  rprop     etaminus etaplus step_min step_max variant=pytorch|classic\n"
             "  schedule  schedule=constant|inverse_time|exponential|step|multistep|cosine with\n"
@@ -103,7 +104,8 @@ static int parse_args(int argc, char **argv, replay_args *a, char *msg)
         }
     }
     if (!a->optimizer)
-        return snprintf(msg, MSG, "missing OPTIMIZER (sgd, adam, adamw, rmsprop, rprop)"), 1;
+        return snprintf(msg, MSG, "missing OPTIMIZER (sgd, adam, adamw, rmsprop, rprop, lion)"),
+               1;
     if ((!a->params && !a->load_state) || !a->grads || !a->out)
         return snprintf(msg, MSG, "missing %s",
                         !a->grads ? "--grads"
@@ -120,7 +122,7 @@ static int make_config(const replay_args *a, const optcl_optimizer_config *saved
 {
     optcl_algorithm algo;
     if (optcl_algorithm_from_name(a->optimizer, &algo) != OPTCL_SUCCESS)
-        return snprintf(msg, MSG, "unknown optimizer '%s' (sgd, adam, adamw, rmsprop, rprop)",
+        return snprintf(msg, MSG, "unknown optimizer '%s' (sgd, adam, adamw, rmsprop, rprop, lion)",
                         a->optimizer),
                1;
     if (saved && saved->algorithm != algo)

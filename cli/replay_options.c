@@ -27,7 +27,8 @@ typedef enum value_kind {
 #define ADAM_ ((1u << OPTCL_ADAM) | (1u << OPTCL_ADAMW))
 #define RMS_ (1u << OPTCL_RMSPROP)
 #define RPROP_ (1u << OPTCL_RPROP)
-#define ALL_ (SGD_ | ADAM_ | RMS_ | RPROP_)
+#define LION_ (1u << OPTCL_LION)
+#define ALL_ (SGD_ | ADAM_ | RMS_ | RPROP_ | LION_)
 
 typedef struct key_entry {
     const char *key;
@@ -37,14 +38,14 @@ typedef struct key_entry {
 
 static const key_entry keys[] = {
     {"lr", ALL_, REAL},
-    {"weight_decay", SGD_ | ADAM_ | RMS_, REAL},
+    {"weight_decay", SGD_ | ADAM_ | RMS_ | LION_, REAL},
     {"maximize", ALL_, FLAG},
     {"momentum", SGD_ | RMS_, REAL},
     {"dampening", SGD_, REAL},
     {"nesterov", SGD_, FLAG},
     {"ema", SGD_, FLAG},
-    {"beta1", ADAM_, REAL},
-    {"beta2", ADAM_, REAL},
+    {"beta1", ADAM_ | LION_, REAL},
+    {"beta2", ADAM_ | LION_, REAL},
     {"eps", ADAM_ | RMS_, REAL},
     {"amsgrad", ADAM_, FLAG},
     {"alpha", RMS_, REAL},
@@ -84,7 +85,7 @@ static const key_entry keys[] = {
 /* Where each key's value goes for this configuration. */
 static void *field_of(optcl_optimizer_config *c, const char *key)
 {
-    bool rms = c->algorithm == OPTCL_RMSPROP;
+    bool rms = c->algorithm == OPTCL_RMSPROP, lion = c->algorithm == OPTCL_LION;
     if (!strcmp(key, "lr"))
         return &c->lr;
     if (!strcmp(key, "weight_decay"))
@@ -100,9 +101,9 @@ static void *field_of(optcl_optimizer_config *c, const char *key)
     if (!strcmp(key, "ema"))
         return &c->sgd.ema;
     if (!strcmp(key, "beta1"))
-        return &c->adam.beta1;
+        return lion ? &c->lion.beta1 : &c->adam.beta1;
     if (!strcmp(key, "beta2"))
-        return &c->adam.beta2;
+        return lion ? &c->lion.beta2 : &c->adam.beta2;
     if (!strcmp(key, "eps"))
         return rms ? &c->rmsprop.eps : &c->adam.eps;
     if (!strcmp(key, "amsgrad"))

@@ -73,6 +73,8 @@ const optcl__config_field optcl__config_fields[] = {
     OPTIONAL("max_norm", DOUBLE, max_norm),
     OPTIONAL("nonfinite", INT, nonfinite),
     OPTIONAL("state_dtype", INT, state_dtype),
+    OPTIONAL("lion.beta1", DOUBLE, lion.beta1),
+    OPTIONAL("lion.beta2", DOUBLE, lion.beta2),
 };
 const size_t optcl__config_field_count =
     sizeof optcl__config_fields / sizeof optcl__config_fields[0];

@@ -293,6 +293,7 @@ typedef enum optcl_algorithm {
     OPTCL_ADAMW = 2,
     OPTCL_RMSPROP = 3,
     OPTCL_RPROP = 4,
+    OPTCL_LION = 5,
     OPTCL_ALGORITHM_COUNT
 } optcl_algorithm;
 
@@ -335,6 +336,14 @@ typedef struct optcl_rprop_config {
     double step_max; /* 50 */
     optcl_rprop_variant variant;
 } optcl_rprop_config;
+
+/* Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"; the google/automl
+ * rule as lion-pytorch writes it): p *= 1 − lr·weight_decay; p −= lr·sign(lerp(m, g, 1 − β1));
+ * m = lerp(m, g, 1 − β2), with sign(0) = 0 and one state, exp_avg. lr 1e-4, weight_decay 0. */
+typedef struct optcl_lion_config {
+    double beta1; /* 0.9, in [0, 1] */
+    double beta2; /* 0.99, in [0, 1] */
+} optcl_lion_config;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Learning-rate schedules and ReduceLROnPlateau (plain data, evaluated on the host)           */
@@ -451,13 +460,14 @@ typedef enum optcl_state_dtype {
 
 typedef struct optcl_optimizer_config {
     optcl_algorithm algorithm;
-    double lr;           /* SGD 1e-3, Adam 1e-3, AdamW 1e-3, RMSprop 1e-2, Rprop 1e-2 */
+    double lr;           /* SGD 1e-3, Adam 1e-3, AdamW 1e-3, RMSprop 1e-2, Rprop 1e-2, Lion 1e-4 */
     double weight_decay; /* 0; AdamW 1e-2; Rprop has none (must stay 0) */
     int maximize;        /* 0 */
     optcl_sgd_config sgd;
     optcl_adam_config adam; /* Adam and AdamW */
     optcl_rmsprop_config rmsprop;
     optcl_rprop_config rprop;
+    optcl_lion_config lion;
     const optcl_group_config *groups; /* groups[g] for group g < group_count; may be NULL */
     size_t group_count;
     optcl_schedule schedule;          /* the lr of step t is schedule(group lr, t); CONSTANT */
@@ -471,7 +481,7 @@ typedef struct optcl_optimizer_config {
 
 /* PyTorch's defaults for that algorithm (every nested struct filled in). */
 OPTCL_API optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm algorithm);
-/* "sgd", "adam", "adamw", "rmsprop", "rprop"; NULL for an unknown value. */
+/* "sgd", "adam", "adamw", "rmsprop", "rprop", "lion"; NULL for an unknown value. */
 OPTCL_API const char *optcl_algorithm_name(optcl_algorithm algorithm);
 /* The reverse; OPTCL_ERROR_INVALID_ARGUMENT for an unknown name. */
 OPTCL_API optcl_status optcl_algorithm_from_name(const char *name, optcl_algorithm *out);

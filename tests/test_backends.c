@@ -70,6 +70,10 @@ static size_t all_configs(named_config *out)
         c.rmsprop.momentum = 0.5, c.max_norm = 3.0);
     ADD("rprop classic skip", OPTCL_RPROP, c.rprop.variant = OPTCL_RPROP_CLASSIC,
         c.nonfinite = OPTCL_NONFINITE_SKIP);
+    ADD("lion", OPTCL_LION, c.lr = 0.01);
+    ADD("lion betas weight_decay maximize", OPTCL_LION, c.lr = 0.01, c.lion.beta1 = 0.5,
+        c.lion.beta2 = 0.9, c.weight_decay = 0.1, c.maximize = 1);
+    ADD("lion clip bf16", OPTCL_LION, c.max_norm = 2.0, c.state_dtype = OPTCL_STATE_BF16);
     /* bfloat16 state: widened, updated in float32, rounded when stored, alike on both */
     ADD("sgd momentum bf16", OPTCL_SGD, c.lr = 0.05, c.sgd.momentum = 0.9,
         c.state_dtype = OPTCL_STATE_BF16);

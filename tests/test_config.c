@@ -27,6 +27,9 @@ static void defaults_are_pytorchs(void **state)
     assert_true(rprop.lr == 1e-2 && rprop.rprop.etaminus == 0.5 && rprop.rprop.etaplus == 1.2);
     assert_true(rprop.rprop.step_min == 1e-6 && rprop.rprop.step_max == 50.0);
     assert_int_equal(rprop.rprop.variant, OPTCL_RPROP_PYTORCH);
+    optcl_optimizer_config lion = optcl_optimizer_config_default(OPTCL_LION);
+    assert_true(lion.lr == 1e-4 && lion.weight_decay == 0.0);
+    assert_true(lion.lion.beta1 == 0.9 && lion.lion.beta2 == 0.99);
 }
 
 typedef struct bad_case {
@@ -57,6 +60,9 @@ static size_t bad_cases(bad_case *out)
     BAD(OPTCL_ADAM, "beta1", c.adam.beta1 = 1.0);
     BAD(OPTCL_ADAM, "beta1", c.adam.beta1 = -0.1);
     BAD(OPTCL_ADAMW, "beta2", c.adam.beta2 = 1.5);
+    BAD(OPTCL_LION, "beta1", c.lion.beta1 = 1.5);
+    BAD(OPTCL_LION, "beta2", c.lion.beta2 = -0.5);
+    BAD(OPTCL_LION, "weight_decay", c.weight_decay = -1.0);
     BAD(OPTCL_ADAM, "eps", c.adam.eps = -1e-8);
     BAD(OPTCL_ADAM, "amsgrad", c.adam.amsgrad = -1);
     BAD(OPTCL_RMSPROP, "alpha", c.rmsprop.alpha = 1.5);

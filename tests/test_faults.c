@@ -140,7 +140,9 @@ static void create_opencl(void **state)
 
     /* Each algorithm's buffers and kernel on a context that has built its program. */
     static const char *const names[] = {"create sgd nesterov", "create adam amsgrad",
-                                        "create adamw", "create rmsprop centered", "create rprop"};
+                                        "create adamw", "create rmsprop centered", "create rprop",
+                                        "create lion"};
+    _Static_assert(sizeof names / sizeof names[0] == OPTCL_ALGORITHM_COUNT, "one per algorithm");
     fx = (create_fx){.kind = CREATE_ON_SHARED, .shared = tu_context(OPTCL_BACKEND_OPENCL)};
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
         fx.config = algorithm_config((optcl_algorithm)a);

@@ -128,6 +128,8 @@ static size_t configurations(optcl_optimizer_config *out)
     out[n].rmsprop.centered = 1;
     out[n++].rmsprop.momentum = 0.5;
     out[n++] = optcl_optimizer_config_default(OPTCL_RPROP);
+    out[n] = optcl_optimizer_config_default(OPTCL_LION);
+    out[n++].weight_decay = 0.1;
     return n;
 }
 

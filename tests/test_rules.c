@@ -140,6 +140,18 @@ static rule_case *cases(size_t *count)
     /* Step sizes clamp: step_max 0.011 caps the ×1.2 growth at 0.011 → 0.99, 0.979 */
     c[n] = (rule_case){"rprop clamp", cfg(OPTCL_RPROP, 1e-2), 2, {0.5f, 0.5f}, {0.99, 0.979}};
     c[n++].config.rprop.step_max = 0.011;
+    /* Lion (lr 0.1, β 0.9/0.99), m₀ = 0: c₁ = 0.1·0.5 = 0.05 > 0 → 0.9, m₁ = 0.01·0.5 = 0.005;
+     * c₂ = 0.005 + 0.1·(−0.2 − 0.005) = −0.0155 < 0 → 1.0, m₂ = 0.005 − 0.01·0.205 = 0.00295;
+     * g₃ = 0.00295 ≈ m₂, so c₃ ≈ 0.00295 > 0 → 0.9 */
+    c[n++] = (rule_case){"lion", cfg(OPTCL_LION, 0.1), 3, {0.5f, -0.2f, 0.00295f},
+                         {0.9, 1.0, 0.9}};
+    /* Decoupled weight decay 0.5: w·(1 − 0.1·0.5) = 0.95 first, then − 0.1 → 0.85 */
+    c[n] = (rule_case){"lion wd", cfg(OPTCL_LION, 0.1), 1, {0.5f}, {0.85}};
+    c[n++].config.weight_decay = 0.5;
+    /* Maximize: d = −0.5, c₁ = −0.05 → 1.1, m₁ = −0.005; then g = 0: c₂ = −0.0045, the momentum
+     * alone keeps the sign → 1.2 */
+    c[n] = (rule_case){"lion maximize", cfg(OPTCL_LION, 0.1), 2, {0.5f, 0.0f}, {1.1, 1.2}};
+    c[n++].config.maximize = 1;
     *count = n;
     return c;
 }
@@ -172,7 +184,7 @@ static void zero_gradients_do_nothing(optcl_backend backend)
     float p0[1031], p[1031];
     uint64_t seed = 7;
     tu_fill_random(p0, 1031, &seed, -2.0f, 2.0f);
-    optcl_optimizer_config configs[8];
+    optcl_optimizer_config configs[OPTCL_ALGORITHM_COUNT + 3];
     size_t nc = 0;
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++)
         configs[nc++] = optcl_optimizer_config_default((optcl_algorithm)a);

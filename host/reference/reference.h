@@ -63,6 +63,9 @@ void optcl__reference_rprop(float *param, const float *grad, float *prev, float 
                             const optcl__step_scalars *s, optcl__rprop_flags f, size_t begin,
                             size_t end);
 
+void optcl__reference_lion(float *param, const float *grad, float *exp_avg,
+                           const optcl__step_scalars *s, bool maximize, size_t begin, size_t end);
+
 void optcl__reference_lookahead(float *param, float *slow, const float *fast, float alpha,
                                 bool commit, size_t end);
 

@@ -49,7 +49,7 @@ typedef struct optcl__rule {
 const optcl__rule *optcl__rule_of(optcl_algorithm algorithm);
 
 extern const optcl__rule optcl__rule_sgd, optcl__rule_adam, optcl__rule_adamw,
-    optcl__rule_rmsprop, optcl__rule_rprop;
+    optcl__rule_rmsprop, optcl__rule_rprop, optcl__rule_lion;
 
 /* For the descriptors' validate(): each check names the field and the value, as PyTorch's
  * ValueErrors do. */

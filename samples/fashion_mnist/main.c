@@ -37,7 +37,7 @@ static void usage(FILE *f)
            "                    rank 0 prints; checkpoints are sharded (OUT/best, OUT/last)\n"
            "  --state-dtype T   the optimizer state's type: same (default), f32 or bf16\n"
            "                    (bfloat16: half the state memory; see docs/PRECISION.md)\n"
-           "  --optimizer NAME  sgd, adam (default), adamw, rmsprop or rprop, then PyTorch's\n"
+           "  --optimizer NAME  sgd, adam (default), adamw, rmsprop, rprop or lion, then PyTorch's\n"
            "                    hyperparameters as KEY=VALUE: lr=1e-3 weight_decay=1e-4 ...;\n"
            "                    schedule=cosine|step|multistep|exponential|inverse_time (t counts\n"
            "                    steps; cosine without t_max spans the run) or schedule=plateau\n"
@@ -197,8 +197,8 @@ int main(int argc, char **argv)
     optcl_algorithm algorithm;
     if (optcl_algorithm_from_name(algo, &algorithm) != OPTCL_SUCCESS) {
         fprintf(stderr,
-                "fashion_mnist: --optimizer %s: expected sgd, adam, adamw, rmsprop or "
-                "rprop\n",
+                "fashion_mnist: --optimizer %s: expected sgd, adam, adamw, rmsprop, rprop or "
+                "lion\n",
                 algo);
         return 2;
     }

@@ -173,6 +173,7 @@ static size_t configs(named *out)
         c_.state_dtype = OPTCL_STATE_BF16);
     ADD("sgd momentum bf16 state", OPTCL_SGD, c_.lr = 0.05, c_.sgd.momentum = 0.9,
         c_.state_dtype = OPTCL_STATE_BF16);
+    ADD("lion weight_decay", OPTCL_LION, c_.lr = 0.01, c_.weight_decay = 0.1);
 #undef ADD
     return n;
 }
