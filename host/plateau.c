@@ -4,10 +4,12 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <string.h>
 
 optcl_plateau_config optcl_plateau_config_default(void)
 {
     optcl_plateau_config c;
+    memset(&c, 0, sizeof c); /* padding too: configurations are compared bytewise */
     c.enabled = 0;
     c.mode_max = 0;
     c.factor = 0.1;
