@@ -31,7 +31,8 @@ static void usage(FILE *f)
             "                  [KEY=VALUE ...]\n"
             "\n"
             "WHAT        an optimizer (sgd, adam, adamw, rmsprop, rprop, lion) with replay's\n"
-            "            KEY=VALUE options; 'traffic': the same-bytes kernel of --like OPT (default adam);\n"
+            "            KEY=VALUE options; 'traffic': the same-bytes kernel of --like OPT\n"
+            "            (default adam);\n"
             "            'copy': the device's clEnqueueCopyBuffer of n floats (8n bytes moved)\n"
             "--n         parameters in all (default 16777216)\n"
             "--tensors   split them over K named tensors of varied sizes (default 1)\n"
@@ -204,15 +205,20 @@ static void report(const bench_args *a, const char *what, optcl_context *ctx,
     }
 }
 
+/* The tensors the arguments ask for: a model's, a file's, or n split over K tensors. */
+static int make_layout(const bench_args *a, optcl_cli_layout *layout, char *msg)
+{
+    return a->model    ? optcl_cli_model_layout(a->model, layout, msg, MSG)
+           : a->shapes ? optcl_cli_shapes_layout(a->shapes, layout, msg, MSG)
+                       : optcl_cli_split_layout(a->n, a->tensors, layout, msg, MSG);
+}
+
 /* The layout's tensors as a --shapes file would give them, then their count. */
 static int print_layout(const bench_args *a)
 {
     char msg[MSG] = "";
     optcl_cli_layout layout;
-    int bad = a->model    ? optcl_cli_model_layout(a->model, &layout, msg, MSG)
-              : a->shapes ? optcl_cli_shapes_layout(a->shapes, &layout, msg, MSG)
-                          : optcl_cli_split_layout(a->n, a->tensors, &layout, msg, MSG);
-    if (bad)
+    if (make_layout(a, &layout, msg))
         return fprintf(stderr, "optcl bench: %s\n", msg), 2;
     printf("# %s\n", layout.label);
     for (size_t i = 0; i < layout.count; i++) {
@@ -264,10 +270,7 @@ int optcl_cli_bench(int argc, char **argv)
         snprintf(label + strlen(label), sizeof label - strlen(label), " %s", a.options[i]);
 
     optcl_cli_layout layout;
-    int bad_layout = a.model    ? optcl_cli_model_layout(a.model, &layout, msg, MSG)
-                     : a.shapes ? optcl_cli_shapes_layout(a.shapes, &layout, msg, MSG)
-                                : optcl_cli_split_layout(a.n, a.tensors, &layout, msg, MSG);
-    if (bad_layout)
+    if (make_layout(&a, &layout, msg))
         return fprintf(stderr, "optcl bench: %s\n", msg), 2;
     optcl_context_config cc = optcl_context_config_default();
     cc.backend = a.backend;

@@ -37,12 +37,12 @@ typedef struct model {
  * torchvision.models.resnet50 (torchvision/models/resnet.py, Bottleneck with expansion 4,
  * layers [3, 4, 6, 3]): 161 tensors, 25,557,032 parameters. BatchNorm running statistics are
  * buffers, not parameters. */
-#define BOTTLENECK(L, W, IN, OUT)                                                            \
-    T4(L ".conv1.weight", W, IN, 1, 1), T1(L ".bn1.weight", W), T1(L ".bn1.bias", W),               \
-        T4(L ".conv2.weight", W, W, 3, 3), T1(L ".bn2.weight", W), T1(L ".bn2.bias", W),            \
+#define BOTTLENECK(L, W, IN, OUT)                                                                  \
+    T4(L ".conv1.weight", W, IN, 1, 1), T1(L ".bn1.weight", W), T1(L ".bn1.bias", W),              \
+        T4(L ".conv2.weight", W, W, 3, 3), T1(L ".bn2.weight", W), T1(L ".bn2.bias", W),           \
         T4(L ".conv3.weight", OUT, W, 1, 1), T1(L ".bn3.weight", OUT), T1(L ".bn3.bias", OUT)
 #define DOWNSAMPLE(L, IN, OUT)                                                                     \
-    T4(L ".downsample.0.weight", OUT, IN, 1, 1), T1(L ".downsample.1.weight", OUT),               \
+    T4(L ".downsample.0.weight", OUT, IN, 1, 1), T1(L ".downsample.1.weight", OUT),                \
         T1(L ".downsample.1.bias", OUT)
 
 static const model_tensor resnet_stem[] = {T4("conv1.weight", 64, 3, 7, 7), T1("bn1.weight", 64),

@@ -121,8 +121,3 @@ optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *messa
     REQUIRE(la->alpha > 0.0 && la->alpha <= 1.0, "lookahead.alpha", la->alpha, "must be in (0, 1]");
     return optcl_schedule_validate(&la->alpha_schedule, message, OPTCL__MESSAGE_MAX);
 }
-
-size_t optcl__state_names(const optcl_optimizer_config *c, const char **names, unsigned *slots)
-{
-    return optcl__rule_of(c->algorithm)->states(c, names, slots);
-}

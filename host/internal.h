@@ -225,8 +225,6 @@ bool optcl__state_is_bf16(const optcl_optimizer_config *c);
 /* "bfloat16" or "float32", for messages. */
 const char *optcl__state_dtype_name(const optcl_optimizer_config *c);
 optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *message);
-/* The state buffers a configuration keeps (torch's names) and each one's kernel slot. */
-size_t optcl__state_names(const optcl_optimizer_config *c, const char **names, unsigned *slots);
 
 /* scalars.c */
 void optcl__compute_scalars(const optcl_optimizer_config *c, const optcl_group_config *group,
@@ -248,8 +246,8 @@ _Static_assert(OPTCL_GROUP_MIN >= 64 * 4, "GPUs get work-groups of at least 64 i
 /* The padded length of a group range of length elements (a multiple of alignment);
  * only_group: the set has no other group, and may stay below the granule. */
 size_t optcl__group_length(size_t length, size_t alignment, bool only_group);
-/* The work-group size for a launch of items work-items: ctx->local_size, which divides every
- * launch optcl makes (halved only for a count that is not a multiple, which none is). */
+/* The work-group size for a launch of items work-items: ctx->local_size, or, for the one
+ * group of a set smaller than that (a power of two of items), the whole launch. */
 size_t optcl__local_size(const optcl_context *ctx, size_t items);
 /* One 1-D launch of items work-items from work-item offset, in work-groups of
  * optcl__local_size. */

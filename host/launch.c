@@ -1,8 +1,8 @@
 /* launch.c — the geometry of optcl's 1-D kernel launches. Every launch runs whole work-groups of
  * ctx->local_size items, or one work-group of a power of two of items for a small set: group
  * ranges, and so the whole flat buffer, are padded to that shape (optcl__group_length), so no
- * launch ever needs a smaller group (an odd item count used to give groups of one item, a 32–64× loss on GPUs). The
- * per-step path is argument setting and one enqueue. */
+ * launch ever needs a smaller group (an odd item count used to give groups of one item, a
+ * 32–64× loss on GPUs). The per-step path is argument setting and one enqueue. */
 #include "internal.h"
 
 size_t optcl__group_length(size_t length, size_t alignment, bool only_group)

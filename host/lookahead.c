@@ -45,8 +45,9 @@ optcl_status optcl__lookahead_counted(optcl_optimizer *opt, int sync, cl_event *
         err = optcl__enqueue(p->ctx, opt->lookahead_kernel, 0, p->flat, 0, NULL, event);
     opt->launches += err == CL_SUCCESS;
     if (err != CL_SUCCESS)
-        return optcl__fail(opt->message, (optcl_status)err, "enqueueing the Lookahead %s failed: %s",
-                           sync ? "sync" : "start", optcl_status_name((optcl_status)err));
+        return optcl__fail(opt->message, (optcl_status)err,
+                           "enqueueing the Lookahead %s failed: %s", sync ? "sync" : "start",
+                           optcl_status_name((optcl_status)err));
     return OPTCL_SUCCESS;
 }
 

@@ -170,7 +170,7 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
         opt->groups[g].weight_decay = wd;
     }
     opt->rule = optcl__rule_of(config->algorithm);
-    opt->rule_states = optcl__state_names(config, opt->state_names, opt->state_slot);
+    opt->rule_states = opt->rule->states(config, opt->state_names, opt->state_slot);
     opt->state_count = opt->rule_states;
     if (config->lookahead.k > 0)
         opt->state_names[opt->state_count++] = "lookahead_slow";
@@ -279,27 +279,25 @@ optcl_status optcl__state_transfer(optcl_optimizer *opt, size_t i, size_t index,
                                    size_t count, bool to_device, char *message, const char *what)
 {
     optcl_params *p = opt->params;
-    if (!optcl__state_bf16(opt, i))
+    bool device = p->ctx->backend != OPTCL_BACKEND_REFERENCE;
+    /* float32 state, or a read of the reference backend's (bfloat16 values in float32) */
+    if (!optcl__state_bf16(opt, i) || (!device && !to_device))
         return optcl__transfer(p, opt->state[i], opt->host_state[i], index, data, count,
                                to_device, message, what);
     optcl_status st = optcl__transfer_check(p, index, data, count, message, what);
     if (st != OPTCL_SUCCESS)
         return st;
-    /* bfloat16: a staging copy, rounded on the way in, widened on the way out */
-    bool device = p->ctx->backend != OPTCL_BACKEND_REFERENCE;
+    /* a staging copy: rounded on the way in, widened on the way out */
     void *staging = malloc((count ? count : 1) * (device ? sizeof(uint16_t) : sizeof(float)));
     if (!staging)
         return optcl__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory",
                            what);
     uint16_t *half = staging;
     float *rounded = staging;
-    if (!device && to_device) { /* the reference keeps bfloat16 values in float32 arrays */
+    if (!device) {
         memcpy(rounded, data, count * sizeof(float));
         optcl__bf16_round_floats(rounded, count);
         st = optcl__transfer(p, NULL, opt->host_state[i], index, rounded, count, true, message,
-                             what);
-    } else if (!device) {
-        st = optcl__transfer(p, NULL, opt->host_state[i], index, data, count, false, message,
                              what);
     } else if (to_device) {
         for (size_t k = 0; k < count; k++)

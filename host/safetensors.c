@@ -1,6 +1,6 @@
 /* safetensors.c — reading safetensors files of F32 and BF16 tensors and string metadata
- * (optcl's checkpoints): the whole file is validated before anything is returned. The writer is in
- * safetensors_write.c. */
+ * (optcl's checkpoints): the whole file is validated before anything is returned. The writer
+ * is in safetensors_write.c. */
 #include "safetensors.h"
 #include "atomic_file.h"
 #include "file_format.h"
@@ -300,17 +300,17 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
     size_t meta_count = meta ? meta->length : 0;
     size_t fixed = count * sizeof *out->tensors + meta_count * sizeof *out->meta;
     /* The float copies take at most twice the data (BF16 widened), and tensors tile the data
-     * area, so no count overflows here once the data fits in a quarter of the address space. */
-    uint64_t copy_bytes = 0;
-    for (size_t i = 0; i < count && data_size <= SIZE_MAX / 4; i++)
-        if (needs_copy(&infos[i]))
-            copy_bytes += (uint64_t)infos[i].count * sizeof(float);
-    copy_bytes = (copy_bytes + ST_ALIGN - 1) / ST_ALIGN * ST_ALIGN;
+     * area, so no sum overflows here once the data fits in a quarter of the address space. */
     if (data_size > SIZE_MAX / 4)
         return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                                 rd->path, "%" PRIu64 " bytes of tensor data do not fit in memory",
                                 data_size);
-    fixed += (size_t)copy_bytes;
+    size_t copy_bytes = 0;
+    for (size_t i = 0; i < count; i++)
+        if (needs_copy(&infos[i]))
+            copy_bytes += infos[i].count * sizeof(float);
+    copy_bytes = optcl__round_up(copy_bytes, ST_ALIGN);
+    fixed += copy_bytes;
     /* Only a pipe can get here with more data than memory: a regular file's size bounds it. */
     if (data_size > SIZE_MAX - 2 * ST_ALIGN - fixed - strings)
         return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
@@ -344,7 +344,7 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
 
     float *copies = (float *)(block + data_bytes);
     struct optcl__st_entry *entries =
-        (struct optcl__st_entry *)(block + data_bytes + (size_t)copy_bytes);
+        (struct optcl__st_entry *)(block + data_bytes + copy_bytes);
     optcl__st_meta *pairs = (optcl__st_meta *)(entries + count);
     char *text = (char *)(pairs + meta_count);
     for (size_t i = 0; i < count; i++) {

@@ -1,6 +1,6 @@
 /* safetensors.h — reading and writing safetensors files (F32 and BF16 tensors plus a
- * string-to-string __metadata__ map), the format of optcl's checkpoints. Writing is crash-safe (atomic_file.h);
- * reading validates the whole file before returning anything. */
+ * string-to-string __metadata__ map), the format of optcl's checkpoints. Writing is crash-safe
+ * (atomic_file.h); reading validates the whole file before returning anything. */
 #ifndef OPTCL_SAFETENSORS_H
 #define OPTCL_SAFETENSORS_H
 

@@ -16,13 +16,13 @@
 
 typedef struct step_plan {
     optcl_optimizer *opt;
-    bool device_counts;   /* a guard on OpenCL: the device decides and counts */
-    uint64_t step;        /* host-counted: the count this step reaches */
-    bool sync;            /* host-counted: the step ends a Lookahead cycle */
-    const float *grads;   /* reference: the gradient the rule reads (clipped or as written) */
-    cl_uint num_events;   /* the caller's wait list, until the first command takes it */
+    bool device_counts; /* a guard on OpenCL: the device decides and counts */
+    uint64_t step;      /* host-counted: the count this step reaches */
+    bool sync;          /* host-counted: the step ends a Lookahead cycle */
+    const float *grads; /* reference: the gradient the rule reads (clipped or as written) */
+    cl_uint num_events; /* the caller's wait list, until the first command takes it */
     const cl_event *wait_list;
-    cl_event *event;      /* the caller's event, for the last command */
+    cl_event *event; /* the caller's event, for the last command */
 } step_plan;
 
 static bool lookahead_on(const optcl_optimizer *opt)
@@ -108,8 +108,8 @@ static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
     if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
         optcl__step_scalars s;
         optcl__scalars_for_step(opt, range->group, plan->step, &s);
-        opt->rule->reference(&opt->config, p->host[OPTCL_ROLE_PARAMS], plan->grads,
-                             opt->host_state, range->begin, range->end, &s);
+        opt->rule->reference(&opt->config, p->host[OPTCL_ROLE_PARAMS], plan->grads, opt->host_state,
+                             range->begin, range->end, &s);
         for (size_t i = 0; i < opt->rule_states && optcl__state_bf16(opt, i); i++)
             optcl__bf16_round_floats(opt->host_state[i] + range->begin, range->end - range->begin);
         return OPTCL_SUCCESS;

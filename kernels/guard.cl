@@ -1,7 +1,8 @@
 /* guard.cl — the gradient guard: the global norm and the non-finite check of the whole
  * gradient, reduced on the device in two launches (one up to 65536 floats) before the update
- * kernel, which reads the outcome (skip, clip coefficient, scalar row) from the guard record. Read side by side with
- * host/reference/guard.c, which reduces in the same order, so both backends agree bit for bit. */
+ * kernel, which reads the outcome (skip, clip coefficient, scalar row) from the guard record.
+ * Read side by side with host/reference/guard.c, which reduces in the same order, so both
+ * backends agree bit for bit. */
 
 #ifndef SKIP
 #define SKIP 0 /* nonfinite = skip */
@@ -87,7 +88,8 @@ static inline void optcl_decide(float a, float b, __local float *sq, __local flo
     guard->slot = (uint)(steps % capacity) * ranges;
 }
 
-/* One work-group (its first four arguments are the fused kernel's too): item l sums the workers' partials l, l + 256, … in turn, then decides. */
+/* One work-group (its first four arguments are the fused kernel's too): item l sums the
+ * workers' partials l, l + 256, … in turn, then decides. */
 __kernel __attribute__((reqd_work_group_size(OPTCL_GUARD_FINAL, 1, 1)))
 void optcl_guard_finalize(__global optcl_guard *guard, float max_norm, uint ranges,
                                    uint capacity, __global const float *partial, uint workers)

@@ -12,7 +12,8 @@ __kernel void optcl_rprop_f32(__global float *param, __global const float *grad,
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     floatv d = optcl_direction(OPTCL_GRAD(LOAD(grad, i)));
     floatv product = d * LOAD_STATE(prev, i);
-    floatv stored = LOAD_STATE(step_size, i); /* loaded either way: a select vectorises, a branch not */
+    /* loaded either way: a select vectorises, a branch not */
+    floatv stored = LOAD_STATE(step_size, i);
     floatv step = s.first_step ? (floatv)s.lr : stored;
 #if CLASSIC
     /* A product ≤ 0 (a sign change, or the first step's zero) shrinks the step. */

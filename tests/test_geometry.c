@@ -103,8 +103,8 @@ static void group_ranges_are_padded(void **state)
             for (size_t i = 0; i < 3; i++) {
                 optcl_tensor_info info;
                 TU_OK(optcl_params_info(p, i, &info), "info");
-                specs[i] = (optcl_tensor_spec){.name = info.name, .ndim = info.ndim,
-                                               .group = info.group};
+                specs[i] =
+                    (optcl_tensor_spec){.name = info.name, .ndim = info.ndim, .group = info.group};
                 memcpy(specs[i].shape, info.shape, sizeof specs[i].shape);
             }
             TU_OK(optcl_params_layout(ctx, specs, 3, NULL, &layout_total), "layout");
@@ -142,14 +142,13 @@ static void check_launch(optcl_context *ctx, const seam_launch *l, const char *w
                                               CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
                                               sizeof preferred, &preferred, NULL),
                      CL_SUCCESS);
-    assert_int_equal(clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_local,
-                                     &max_local, NULL),
-                     CL_SUCCESS);
+    assert_int_equal(
+        clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_local, &max_local, NULL),
+        CL_SUCCESS);
     assert_int_equal(clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL), CL_SUCCESS);
     size_t full = max_local < 256 ? max_local : 256; /* the context's work-group size */
     if (l->local == 0 || l->global % l->local != 0 || l->local < preferred || l->local > full ||
-        ((type & CL_DEVICE_TYPE_GPU) && l->local < 64) ||
-        (l->global >= full && l->local != full))
+        ((type & CL_DEVICE_TYPE_GPU) && l->local < 64) || (l->global >= full && l->local != full))
         fail_msg("%s: %s launched %zu work-items in groups of %zu (preferred multiple %zu, "
                  "full group %zu)",
                  what, l->name, l->global, l->local, preferred, full);
@@ -184,8 +183,9 @@ static void every_launch_runs_whole_work_groups(void **state)
             TU_OK(optcl_context_finish(ctx), "finish");
             char rule[64];
             snprintf(rule, sizeof rule, "optcl_%s_f32",
-                     configs[k].algorithm == OPTCL_ADAMW ? "adam"
-                                                         : optcl_algorithm_name(configs[k].algorithm));
+                     configs[k].algorithm == OPTCL_ADAMW
+                         ? "adam"
+                         : optcl_algorithm_name(configs[k].algorithm));
             size_t rule_items = 0, traffic_items = 0;
             assert_true(seam_count() > 0 && seam_count() < SEAM_MAX_LAUNCHES);
             for (size_t i = 0; i < seam_count(); i++) {

@@ -71,12 +71,12 @@ static void values_round_as_c10(void **state)
     static const uint32_t cases[] = {
         0x3F808000u, /* 1 + 2^-8: a tie, to even (down to 1) */
         0x3F818000u, /* 1 + 3·2^-8: a tie, to even (up) */
-        0x3F808001u, 0x3F807FFFu, 0xBF808000u, 0xBF818000u,
-        0x7F7F8000u, /* a tie at the top: to +Inf */
-        0x7F7F7FFFu, 0xFF7F8000u, 0x7F800000u, 0xFF800000u,
-        0x00008000u, 0x00018000u, 0x00000001u, 0x80008000u, /* subnormals */
-        0x00000000u, 0x80000000u,
-        0x7FC00000u, 0xFFC00000u, 0x7F800001u, 0xFFFFFFFFu, 0x7FA00000u, /* NaNs */
+        0x3F808001u, 0x3F807FFFu, 0xBF808000u, 0xBF818000u, 0x7F7F8000u, /* a tie at the top: to
+                                                                            +Inf */
+        0x7F7F7FFFu, 0xFF7F8000u, 0x7F800000u, 0xFF800000u, 0x00008000u, 0x00018000u,
+        0x00000001u, 0x80008000u, /* subnormals */
+        0x00000000u, 0x80000000u, 0x7FC00000u, 0xFFC00000u, 0x7F800001u, 0xFFFFFFFFu,
+        0x7FA00000u,                           /* NaNs */
         0x3DCCCCCDu, 0x40490FDBu, 0xC2F6E979u, /* 0.1, π, −123.456 */
     };
     size_t nc = sizeof cases / sizeof cases[0];
@@ -165,7 +165,8 @@ static void a_step_is_the_f32_step_with_the_state_rounded(void **state)
                 gradient(g, t);
                 TU_OK(optcl_params_write(f32.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, NUMEL), "g");
                 TU_OK(optcl_params_write(half.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, NUMEL), "g");
-                TU_OK(optcl_optimizer_step(f32.opt, 0, NULL, NULL), optcl_optimizer_message(f32.opt));
+                TU_OK(optcl_optimizer_step(f32.opt, 0, NULL, NULL),
+                      optcl_optimizer_message(f32.opt));
                 TU_OK(optcl_optimizer_step(half.opt, 0, NULL, NULL),
                       optcl_optimizer_message(half.opt));
                 TU_OK(optcl_params_read(half.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, a, NUMEL), "p");

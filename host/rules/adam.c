@@ -40,8 +40,8 @@ static void options(const optcl_optimizer_config *c, char *out, size_t size)
              c->adam.amsgrad);
 }
 
-static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay,
-                    uint64_t step, optcl__step_scalars *s)
+static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay, uint64_t step,
+                    optcl__step_scalars *s)
 {
     double b1 = c->adam.beta1, b2 = c->adam.beta2;
     double bias_correction1 = 1.0 - pow(b1, (double)step);
@@ -69,8 +69,8 @@ static void reference(const optcl_optimizer_config *c, float *p, const float *g,
 
 #define ADAM_RULE(rule_name, default_weight_decay)                                                 \
     {                                                                                              \
-        .name = rule_name, .family = "adam", .lr = 1e-3, .weight_decay = default_weight_decay,    \
-        .weight_decay_allowed = true, .slots = 3, OPTCL__RULE_FUNCTIONS,                         \
+        .name = rule_name, .family = "adam", .lr = 1e-3, .weight_decay = default_weight_decay,     \
+        .weight_decay_allowed = true, .slots = 3, OPTCL__RULE_FUNCTIONS,                           \
     }
 
 const optcl__rule optcl__rule_adam = ADAM_RULE("adam", 0.0);

@@ -35,8 +35,8 @@ static void options(const optcl_optimizer_config *c, char *out, size_t size)
         out[0] = '\0';
 }
 
-static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay,
-                    uint64_t step, optcl__step_scalars *s)
+static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay, uint64_t step,
+                    optcl__step_scalars *s)
 {
     (void)step;
     s->one_minus_beta1 = (float)(1.0 - c->lion.beta1);

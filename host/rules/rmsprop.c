@@ -48,8 +48,8 @@ static void options(const optcl_optimizer_config *c, char *out, size_t size)
              c->rmsprop.momentum > 0.0);
 }
 
-static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay,
-                    uint64_t step, optcl__step_scalars *s)
+static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay, uint64_t step,
+                    optcl__step_scalars *s)
 {
     (void)lr, (void)weight_decay, (void)step;
     s->alpha = (float)c->rmsprop.alpha;

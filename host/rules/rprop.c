@@ -45,8 +45,8 @@ static void options(const optcl_optimizer_config *c, char *out, size_t size)
     snprintf(out, size, " -DCLASSIC=%d", c->rprop.variant == OPTCL_RPROP_CLASSIC);
 }
 
-static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay,
-                    uint64_t step, optcl__step_scalars *s)
+static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay, uint64_t step,
+                    optcl__step_scalars *s)
 {
     (void)lr, (void)weight_decay, (void)step;
     s->etaminus = (float)c->rprop.etaminus;

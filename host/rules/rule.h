@@ -29,8 +29,8 @@ typedef struct optcl__rule {
     void (*options)(const optcl_optimizer_config *c, char *out, size_t size);
     /* Its fields of the per-step scalars for a 1-based step (lr, weight decay and first_step
      * are set already). */
-    void (*scalars)(const optcl_optimizer_config *c, double lr, double weight_decay,
-                    uint64_t step, optcl__step_scalars *s);
+    void (*scalars)(const optcl_optimizer_config *c, double lr, double weight_decay, uint64_t step,
+                    optcl__step_scalars *s);
     /* Of two configurations of this rule, the first field that changes the kernel or the state
      * buffers ("sgd.nesterov"), or NULL: a checkpoint loads only into the same structure. */
     const char *(*differs)(const optcl_optimizer_config *a, const optcl_optimizer_config *b);
@@ -48,8 +48,8 @@ typedef struct optcl__rule {
 /* rules.c: the descriptor of an algorithm (NULL outside the enum), and the list. */
 const optcl__rule *optcl__rule_of(optcl_algorithm algorithm);
 
-extern const optcl__rule optcl__rule_sgd, optcl__rule_adam, optcl__rule_adamw,
-    optcl__rule_rmsprop, optcl__rule_rprop, optcl__rule_lion;
+extern const optcl__rule optcl__rule_sgd, optcl__rule_adam, optcl__rule_adamw, optcl__rule_rmsprop,
+    optcl__rule_rprop, optcl__rule_lion;
 
 /* For the descriptors' validate(): each check names the field and the value, as PyTorch's
  * ValueErrors do. */

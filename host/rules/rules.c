@@ -3,9 +3,9 @@
 #include "rule.h"
 
 static const optcl__rule *const rules[OPTCL_ALGORITHM_COUNT] = {
-    [OPTCL_SGD] = &optcl__rule_sgd,         [OPTCL_ADAM] = &optcl__rule_adam,
-    [OPTCL_ADAMW] = &optcl__rule_adamw,     [OPTCL_RMSPROP] = &optcl__rule_rmsprop,
-    [OPTCL_RPROP] = &optcl__rule_rprop,     [OPTCL_LION] = &optcl__rule_lion,
+    [OPTCL_SGD] = &optcl__rule_sgd,     [OPTCL_ADAM] = &optcl__rule_adam,
+    [OPTCL_ADAMW] = &optcl__rule_adamw, [OPTCL_RMSPROP] = &optcl__rule_rmsprop,
+    [OPTCL_RPROP] = &optcl__rule_rprop, [OPTCL_LION] = &optcl__rule_lion,
 };
 
 const optcl__rule *optcl__rule_of(optcl_algorithm algorithm)

@@ -25,8 +25,7 @@ static optcl_status validate(const optcl_optimizer_config *c, char *message)
         OPTCL__REQUIRE(s->momentum > 0.0 && s->dampening == 0.0, "momentum", s->momentum,
                        "nesterov needs momentum > 0 and dampening = 0");
     if (s->ema) {
-        OPTCL__REQUIRE(s->momentum < 1.0, "momentum", s->momentum,
-                       "ema needs momentum in [0, 1)");
+        OPTCL__REQUIRE(s->momentum < 1.0, "momentum", s->momentum, "ema needs momentum in [0, 1)");
         OPTCL__REQUIRE(s->dampening == 0.0, "dampening", s->dampening,
                        "ema sets its own dampening; leave it 0");
         OPTCL__REQUIRE(!s->nesterov, "nesterov", s->nesterov, "ema and nesterov do not combine");
@@ -49,8 +48,8 @@ static void options(const optcl_optimizer_config *c, char *out, size_t size)
              c->sgd.nesterov, c->sgd.ema);
 }
 
-static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay,
-                    uint64_t step, optcl__step_scalars *s)
+static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay, uint64_t step,
+                    optcl__step_scalars *s)
 {
     (void)lr, (void)weight_decay, (void)step;
     s->momentum = (float)c->sgd.momentum;
