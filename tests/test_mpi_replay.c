@@ -104,8 +104,10 @@ static void same_trajectory(const char *backend, const char **args, int exact)
     for (int np = 2; np <= 3; np++) {
         tu_path_in(dist, sizeof dist, "dist.npy");
         rc = replay(np, backend, dist, err, args);
-        if (rc != 0)
+        if (rc != 0) {
+            optcl_array_free(&want);
             fail_msg("mpirun -np %d optcl replay %s --distributed: exit %d: %s", np, line, rc, err);
+        }
         optcl_array got = load(dist);
         assert_int_equal(got.count, want.count);
         double worst = 0.0;

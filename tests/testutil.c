@@ -195,7 +195,30 @@ int tu_run(char *const argv[], char *err, size_t err_size)
     return tu_run_to(argv, "/dev/null", err, err_size);
 }
 
+/* LeakSanitizer's stop-the-world tracer sometimes crashes at a child's exit while threads (PoCL's,
+ * Open MPI's) wind down: "Tracer caught signal 11 ... LeakSanitizer has encountered a fatal
+ * error" (google/sanitizers#1353). That is the sanitizer failing, not the program, so a child
+ * that fails with exactly that signature runs again, at most twice; any other failure stands. */
+static int sanitizer_tracer_crashed(const char *err)
+{
+    return strstr(err, "Tracer caught signal") &&
+           strstr(err, "LeakSanitizer has encountered a fatal error");
+}
+
+static int run_once(char *const argv[], const char *out_path, char *err, size_t err_size);
+
 int tu_run_to(char *const argv[], const char *out_path, char *err, size_t err_size)
+{
+    int rc = run_once(argv, out_path, err, err_size);
+    for (int retry = 0; retry < 2 && rc != 0 && sanitizer_tracer_crashed(err); retry++) {
+        fprintf(stderr, "note: %s: LeakSanitizer's tracer crashed at exit; running it again\n",
+                argv[0]);
+        rc = run_once(argv, out_path, err, err_size);
+    }
+    return rc;
+}
+
+static int run_once(char *const argv[], const char *out_path, char *err, size_t err_size)
 {
     int fds[2];
     err[0] = '\0';
