@@ -193,10 +193,10 @@ static void report(const bench_args *a, const char *what, optcl_context *ctx,
         printf("\", \"n\": %zu, \"tensors\": %zu, \"flat\": %zu, \"steps\": %d, "
                "\"seconds_per_step\": %.9g, \"bytes_per_step\": %.0f, \"gbytes_per_s\": %.4g, "
                "\"params_per_s\": %.4g, \"ratio_to_traffic\": %.4f, \"vector_width\": %u, "
-               "\"work_group_size\": %zu, \"state_bytes\": %zu}\n",
+               "\"work_group_size\": %zu, \"param_dtype\": \"%s\", \"state_bytes\": %zu}\n",
                n, tensors, optcl_params_flat_size(params), a->steps, sec, bytes, gbs, pps, ratio,
                optcl_context_vector_width(ctx), optcl_context_work_group_size(ctx),
-               optcl_optimizer_state_bytes(opt));
+               optcl_dtype_name(optcl_params_dtype(params)), optcl_optimizer_state_bytes(opt));
     } else {
         printf("%-28s %-9s %-12s n=%-10zu tensors=%-5zu %10.3f us/step %8.2f GB/s %8.3f "
                "Gparam/s  ratio_to_traffic %.3f  [%s]\n",
@@ -278,7 +278,9 @@ int optcl_cli_bench(int argc, char **argv)
     optcl_params *params = NULL;
     optcl_optimizer *opt = NULL;
     optcl_status st = optcl_context_create(&cc, &ctx, msg, MSG);
-    if (st == OPTCL_SUCCESS && (st = optcl_params_create(ctx, layout.specs, layout.count, &params)))
+    optcl_dtype dtype = optcl_cli_param_dtype(a.options, a.option_count);
+    if (st == OPTCL_SUCCESS &&
+        (st = optcl_params_create_typed(ctx, layout.specs, layout.count, dtype, &params)))
         snprintf(msg, MSG, "%s", optcl_context_message(ctx));
     if (st == OPTCL_SUCCESS && (st = optcl_optimizer_create(params, &config, &opt)))
         snprintf(msg, MSG, "%s", optcl_context_message(ctx));
@@ -289,7 +291,7 @@ int optcl_cli_bench(int argc, char **argv)
         copy.queue = optcl_context_cl_queue(ctx);
         optcl_params_buffer(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, &copy.src);
         optcl_params_buffer(params, OPTCL_ROLE_GRADS, OPTCL_ALL, &copy.dst);
-        copy.bytes = optcl_params_flat_size(params) * sizeof(float);
+        copy.bytes = optcl_params_flat_size(params) * optcl_dtype_size(dtype);
         bytes = 2.0 * (double)copy.bytes;
     }
     void *arg = copy_only ? (void *)&copy : (void *)opt;

@@ -13,6 +13,10 @@ int optcl_cli_bench(int argc, char **argv);
 int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value, char *message,
                            size_t message_size);
 
+/* The parameter set's element type from the options' param_dtype key (the last one wins, as
+ * for every key); f32 without one. The keys must have passed optcl_cli_apply_option. */
+optcl_dtype optcl_cli_param_dtype(char *const *options, int count);
+
 /* Refuses keys that the configuration would ignore (gamma without a schedule that uses it,
  * plateau keys without schedule=plateau, lookahead_alpha without lookahead_k). */
 int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *options, int count,

@@ -52,8 +52,11 @@ static void usage(FILE *f)
             "  lookahead lookahead_k lookahead_alpha\n"
             "  guard     clip_norm (torch.nn.utils.clip_grad_norm_ before each step)\n"
             "            nonfinite=propagate|skip (skip: a NaN/Inf gradient skips the step)\n"
-            "  precision state_dtype=same|f32|bf16 (the state buffers' type; bf16: half the\n"
-            "            state memory and traffic, computed in float32 and rounded when stored)\n");
+            "  precision param_dtype=f32|bf16|f16 (the parameters' and gradients' type: P0 and\n"
+            "            G are rounded to it when loaded, OUT holds the parameters widened)\n"
+            "            state_dtype=same|f32|bf16 (the state buffers' type; same: the\n"
+            "            parameters'; bf16: half the state memory and traffic); every step\n"
+            "            computes in float32 and rounds what it stores to nearest even\n");
 }
 
 /* Prints "optcl replay: <text>" as one line (newlines in library messages are folded). */
@@ -189,7 +192,8 @@ static int run(const replay_args *a, const optcl_optimizer_config *config, const
     if (optcl_context_create(&cc, &ctx, msg, MSG) != OPTCL_SUCCESS)
         return 1;
     optcl_tensor_spec spec = {.name = "param", .ndim = 1, .shape = {(int64_t)n}, .group = 0};
-    optcl_status st = optcl_params_create(ctx, &spec, 1, &params);
+    optcl_dtype dtype = optcl_cli_param_dtype(a->options, a->option_count);
+    optcl_status st = optcl_params_create_typed(ctx, &spec, 1, dtype, &params);
     if (st == OPTCL_SUCCESS && p0->data)
         st = optcl_params_write(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0->data, n);
     if (st == OPTCL_SUCCESS)

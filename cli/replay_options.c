@@ -19,6 +19,7 @@ typedef enum value_kind {
     THRESHOLD_MODE,
     NONFINITE,
     STATE_DTYPE,
+    PARAM_DTYPE, /* the parameter set's, not the optimizer's: optcl_cli_param_dtype */
     LIST
 } value_kind;
 
@@ -80,6 +81,7 @@ static const key_entry keys[] = {
     {"nonfinite", ALL_, NONFINITE},
     /* precision */
     {"state_dtype", ALL_, STATE_DTYPE},
+    {"param_dtype", ALL_, PARAM_DTYPE},
 };
 
 /* Where each key's value goes for this configuration. */
@@ -256,6 +258,14 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         *(int *)field = strcmp(value, one) == 0;
         return 0;
     }
+    case PARAM_DTYPE: {
+        optcl_dtype dtype;
+        if (optcl_dtype_from_name(value, &dtype) != OPTCL_SUCCESS) {
+            snprintf(message, message_size, "%s=%s: expected f32, bf16 or f16", key, value);
+            return 1;
+        }
+        return 0; /* the set's type: optcl_cli_param_dtype */
+    }
     case STATE_DTYPE: {
         static const char *const names[] = {"same", "f32", "bf16"};
         for (int k = 0; k < 3; k++) {
@@ -322,6 +332,15 @@ static bool key_is_used(const optcl_optimizer_config *c, const char *key)
     if (!strcmp(key, "lookahead_alpha"))
         return c->lookahead.k > 0;
     return true;
+}
+
+optcl_dtype optcl_cli_param_dtype(char *const *options, int count)
+{
+    optcl_dtype dtype = OPTCL_DTYPE_F32;
+    for (int i = 0; i < count; i++)
+        if (!strncmp(options[i], "param_dtype=", 12))
+            optcl_dtype_from_name(options[i] + 12, &dtype); /* checked by apply_option */
+    return dtype;
 }
 
 int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *options, int count,

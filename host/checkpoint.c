@@ -107,15 +107,21 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
 }
 
 /* Copies between host memory and role r (0: the parameters, then each state), packed, as
- * float32 (a bfloat16 state's values are exact in it). */
+ * float32 (the values of every type are exact in it). */
 static optcl_status role_transfer(optcl_optimizer *opt, size_t r, size_t index, float *data,
                                   size_t count, bool to_device, char *message, const char *what)
 {
     optcl_params *p = opt->params;
     if (r > 0)
         return optcl__state_transfer(opt, r - 1, index, data, count, to_device, message, what);
-    return optcl__transfer(p, p->buffer[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_PARAMS], index,
-                           data, count, to_device, message, what);
+    return optcl__transfer(p, p->buffer[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_PARAMS], p->dtype,
+                           index, data, count, to_device, message, what);
+}
+
+/* The element type role r is kept in, and so saved in. */
+static optcl_dtype role_dtype(const optcl_optimizer *opt, size_t r)
+{
+    return r == 0 ? opt->params->dtype : optcl__state_dtype(opt, r - 1);
 }
 
 optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
@@ -153,7 +159,7 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
             memcpy(t->shape, p->tensors[i].shape, sizeof t->shape);
             t->data = dst + packed;
             t->count = p->tensors[i].count;
-            t->bf16 = r > 0 && optcl__state_bf16(opt, r - 1); /* a bfloat16 state as BF16 */
+            t->dtype = role_dtype(opt, r);
             packed += t->count;
         }
     }
@@ -317,19 +323,18 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
     return st;
 }
 
-/* The file's tensor "name" must exist with exactly the tensor's shape, BF16 where the role is
- * a bfloat16 state and F32 everywhere else. */
+/* The file's tensor "name" must exist with exactly the tensor's shape and the role's type. */
 static optcl_status find_tensor(const optcl__st_file *f, const char *path, const char *name,
-                                const optcl__tensor *t, bool bf16, const float **data,
+                                const optcl__tensor *t, optcl_dtype dtype, const float **data,
                                 char *message)
 {
     const struct optcl__st_entry *e = optcl__st_find(f, name);
     if (!e)
         return optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: tensor '%s' is missing", path, name);
-    if (e->bf16 != bf16)
+    if (e->dtype != dtype)
         return optcl__fail(message, OPTCL_ERROR_FORMAT,
                            "%s: tensor '%s' is %s; this optimizer keeps it in %s", path, name,
-                           e->bf16 ? "BF16" : "F32", bf16 ? "BF16" : "F32");
+                           optcl_dtype_name(e->dtype), optcl_dtype_name(dtype));
     bool same = e->ndim == t->ndim;
     for (int d = 0; same && d < t->ndim; d++)
         same = e->shape[d] == t->shape[d];
@@ -401,14 +406,15 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
     parsed pc;
     st = parse(&f, path, &pc, opt->message);
     const char *differs = NULL;
-    if (st == OPTCL_SUCCESS && !optcl__config_same_structure(&pc.config, &opt->config, &differs)) {
+    if (st == OPTCL_SUCCESS &&
+        !optcl__config_same_structure(&pc.config, &opt->config, p->dtype, &differs)) {
         bool dtype = strcmp(differs, "state_dtype") == 0; /* name the dtypes, else the rules */
         st = optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                          "%s: the checkpoint's %s (%s) does not match this optimizer's (%s)", path,
                          differs,
-                         dtype ? optcl__state_dtype_name(&pc.config)
+                         dtype ? optcl_dtype_name(optcl__state_type(&pc.config, p->dtype))
                                : optcl_algorithm_name(pc.config.algorithm),
-                         dtype ? optcl__state_dtype_name(&opt->config)
+                         dtype ? optcl_dtype_name(opt->state_type)
                                : optcl_algorithm_name(opt->config.algorithm));
     }
     size_t expected = p->count * (1 + opt->state_count);
@@ -444,7 +450,7 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
             else
                 snprintf(name, sizeof name, "optim.%s.%s", opt->state_names[r - 1],
                          p->tensors[i].name);
-            st = find_tensor(&f, path, name, &p->tensors[i], r > 0 && optcl__state_bf16(opt, r - 1),
+            st = find_tensor(&f, path, name, &p->tensors[i], role_dtype(opt, r),
                              &sources[r * p->count + i], opt->message);
         }
     }

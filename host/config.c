@@ -73,14 +73,11 @@ static optcl_status validate_groups(const optcl_optimizer_config *c, char *messa
     return OPTCL_SUCCESS;
 }
 
-bool optcl__state_is_bf16(const optcl_optimizer_config *c)
+optcl_dtype optcl__state_type(const optcl_optimizer_config *c, optcl_dtype params)
 {
-    return c->state_dtype == OPTCL_STATE_BF16;
-}
-
-const char *optcl__state_dtype_name(const optcl_optimizer_config *c)
-{
-    return optcl__state_is_bf16(c) ? "bfloat16" : "float32";
+    return c->state_dtype == OPTCL_STATE_BF16  ? OPTCL_DTYPE_BF16
+           : c->state_dtype == OPTCL_STATE_F32 ? OPTCL_DTYPE_F32
+                                               : params;
 }
 
 optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *message)

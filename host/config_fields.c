@@ -143,7 +143,7 @@ bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f,
 }
 
 bool optcl__config_same_structure(const optcl_optimizer_config *a, const optcl_optimizer_config *b,
-                                  const char **differs)
+                                  optcl_dtype params, const char **differs)
 {
 #define SAME(cond, name)                                                                           \
     if (!(cond)) {                                                                                 \
@@ -157,7 +157,7 @@ bool optcl__config_same_structure(const optcl_optimizer_config *a, const optcl_o
     SAME(a->lookahead.k == b->lookahead.k, "lookahead.k");
     SAME((a->max_norm > 0.0) == (b->max_norm > 0.0), "max_norm (zero or not)");
     SAME(a->nonfinite == b->nonfinite, "nonfinite");
-    SAME(optcl__state_is_bf16(a) == optcl__state_is_bf16(b), "state_dtype");
+    SAME(optcl__state_type(a, params) == optcl__state_type(b, params), "state_dtype");
 #undef SAME
     return true;
 }

@@ -28,8 +28,9 @@ void optcl__field_format(const optcl_optimizer_config *c, const optcl__config_fi
 /* Parses text into the field; false when text is not a complete value of its type. */
 bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f, const char *text);
 
-/* Whether two configurations build the same kernels and keep the same state buffers. */
+/* Whether two configurations build the same kernels and keep the same state buffers, for
+ * parameters of type params. */
 bool optcl__config_same_structure(const optcl_optimizer_config *a, const optcl_optimizer_config *b,
-                                  const char **differs);
+                                  optcl_dtype params, const char **differs);
 
 #endif

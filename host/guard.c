@@ -73,9 +73,10 @@ static optcl_status create_device_side(optcl_optimizer *opt)
     if (err != CL_SUCCESS)
         return cl_fail(ctx->message, err, "allocating its buffers");
 
-    char options[64];
-    snprintf(options, sizeof options, "-DGUARD=1 -DCLIP=%d -DSKIP=%d", opt->config.max_norm > 0.0,
-             opt->config.nonfinite == OPTCL_NONFINITE_SKIP);
+    char options[96];
+    snprintf(options, sizeof options, "-DGUARD=1 -DCLIP=%d -DSKIP=%d -DPARAM_DTYPE=%d",
+             opt->config.max_norm > 0.0, opt->config.nonfinite == OPTCL_NONFINITE_SKIP,
+             (int)p->dtype);
     cl_program program = NULL;
     const char *log = NULL;
     optcl_status st = optcl__get_program(ctx, "guard", options, &program, &log);

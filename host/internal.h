@@ -40,7 +40,7 @@ struct optcl_context {
     cl_device_id device;
     cl_context cl_ctx;
     cl_command_queue queue;
-    size_t alignment;       /* floats */
+    size_t alignment;       /* floats (a 2-byte type takes twice as many elements) */
     size_t local_size;      /* preferred work-group size, a power of two */
     unsigned vector_width;  /* elements per work-item, 1 to 16 (context.c); the kernels' VEC */
     cl_ulong max_alloc;     /* bytes */
@@ -68,13 +68,14 @@ typedef struct optcl__group_range {
 
 struct optcl_params {
     optcl_context *ctx;
+    optcl_dtype dtype; /* of the parameters and gradients */
     size_t count;
     optcl__tensor *tensors;
     size_t numel, flat;
     size_t range_count;
     optcl__group_range ranges[OPTCL_MAX_GROUPS];
     cl_mem buffer[OPTCL_ROLE_COUNT]; /* OpenCL backend */
-    float *host[OPTCL_ROLE_COUNT];   /* reference backend */
+    float *host[OPTCL_ROLE_COUNT];   /* reference backend: values of dtype, in float32 */
     size_t live_optimizers;
     char message[OPTCL__MESSAGE_MAX];
 };
@@ -113,6 +114,7 @@ struct optcl_optimizer {
     optcl_group_config groups[OPTCL_MAX_GROUPS]; /* base lr and weight decay, never negative */
     uint64_t steps;
     const struct optcl__rule *rule; /* its descriptor (host/rules/) */
+    optcl_dtype state_type;         /* the update rule's states' (config.state_dtype resolved) */
     size_t rule_states; /* the update rule's states come first … */
     unsigned state_slot[OPTCL__MAX_STATES]; /* … each at this kernel state slot */
     size_t state_count; /* … then "lookahead_slow" when Lookahead is on */
@@ -121,6 +123,7 @@ struct optcl_optimizer {
     float *host_state[OPTCL__MAX_STATES]; /* reference backend */
     cl_kernel kernel;                     /* the update rule */
     cl_kernel lookahead_kernel;
+    cl_kernel lookahead_start; /* unguarded, low-precision parameters: widens them into slow */
     const char *build_log;
     optcl_plateau_state plateau;
     double lookahead_alpha;  /* α of the last sync */
@@ -198,18 +201,19 @@ optcl_status optcl__lookahead_sync(optcl_optimizer *opt, cl_event *event);
 optcl_status optcl__lookahead_init(optcl_optimizer *opt, cl_uint num_events,
                                    const cl_event *wait_list);
 
-/* optimizer.c: optcl__transfer for state i, converting a bfloat16 state to and from float32
- * (rounding to nearest even on the way in). */
+/* optimizer.c: optcl__transfer for state i. */
 optcl_status optcl__state_transfer(optcl_optimizer *opt, size_t i, size_t index, float *data,
                                    size_t count, bool to_device, char *message, const char *what);
-/* Whether state i is kept in bfloat16 (the rule's states when configured; never Lookahead's). */
-bool optcl__state_bf16(const optcl_optimizer *opt, size_t i);
+/* The element type of state i (the rule's states: state_type; Lookahead's: float32). */
+optcl_dtype optcl__state_dtype(const optcl_optimizer *opt, size_t i);
 
-/* params.c: copies between host memory (packed, creation order) and one flat buffer — a
- * cl_mem, or host_base on the reference backend — for tensor index or OPTCL_ALL. Blocks. */
-optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, size_t index,
-                             float *data, size_t count, bool to_device, char *message,
-                             const char *what);
+/* params.c: copies between float32 host memory (packed, creation order) and one flat buffer of
+ * element type dtype — a cl_mem, or host_base on the reference backend (values of dtype in
+ * float32) — for tensor index or OPTCL_ALL: rounded to nearest even on the way in, widened on
+ * the way out. Blocks. */
+optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, optcl_dtype dtype,
+                             size_t index, float *data, size_t count, bool to_device,
+                             char *message, const char *what);
 /* Its parts: the checks of data and count, and the device copies of elements of elem_size
  * bytes (each tensor at its offset × elem_size). */
 optcl_status optcl__transfer_check(const optcl_params *p, size_t index, const void *data,
@@ -219,11 +223,8 @@ optcl_status optcl__transfer_device(optcl_params *p, cl_mem buffer, size_t index
                                     const char *what);
 
 /* config.c */
-/* Whether the configuration keeps its update rule's state in bfloat16 (the parameters being
- * float32, SAME and F32 both mean float32). */
-bool optcl__state_is_bf16(const optcl_optimizer_config *c);
-/* "bfloat16" or "float32", for messages. */
-const char *optcl__state_dtype_name(const optcl_optimizer_config *c);
+/* The element type of the update rule's state for parameters of type params (SAME: params). */
+optcl_dtype optcl__state_type(const optcl_optimizer_config *c, optcl_dtype params);
 optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *message);
 
 /* scalars.c */
@@ -278,11 +279,16 @@ void optcl__reference_guard_finalize(const float *partial, size_t workers, float
 size_t optcl__guard_chunk(size_t n);
 size_t optcl__guard_workers(size_t n);
 
-/* bf16.c: float32 → bfloat16 to nearest even (NaN → 0x7FC0, as c10::BFloat16), back (exact),
- * and float32 values rounded to bfloat16 values in place. */
+/* dtype.c: float32 → bfloat16 / float16 to nearest even (NaN → 0x7FC0 / 0x7E00),
+ * back (exact); n floats narrowed to (widened from) elements of dtype; float32 values rounded
+ * to values of dtype in place (nothing for float32). */
 uint16_t optcl__bf16_round(float f);
 float optcl__bf16_widen(uint16_t b);
-void optcl__bf16_round_floats(float *x, size_t n);
+uint16_t optcl__f16_round(float f);
+float optcl__f16_widen(uint16_t h);
+void optcl__narrow(const float *src, void *dst, size_t n, optcl_dtype dtype);
+void optcl__widen(const void *src, float *dst, size_t n, optcl_dtype dtype);
+void optcl__round_floats(float *x, size_t n, optcl_dtype dtype);
 
 /* aligned host buffers for the reference backend (zeroed) */
 float *optcl__host_alloc(size_t count);

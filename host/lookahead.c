@@ -28,8 +28,20 @@ optcl_status optcl__lookahead_init(optcl_optimizer *opt, cl_uint num_events,
         memcpy(slow_host(opt), p->host[OPTCL_ROLE_PARAMS], p->flat * sizeof(float));
         return OPTCL_SUCCESS;
     }
-    cl_int err = clEnqueueCopyBuffer(p->ctx->queue, p->buffer[OPTCL_ROLE_PARAMS], slow_buffer(opt),
-                                     0, 0, p->flat * sizeof(float), num_events, wait_list, NULL);
+    cl_int err;
+    if (p->dtype == OPTCL_DTYPE_F32) {
+        err = clEnqueueCopyBuffer(p->ctx->queue, p->buffer[OPTCL_ROLE_PARAMS], slow_buffer(opt), 0,
+                                  0, p->flat * sizeof(float), num_events, wait_list, NULL);
+    } else { /* the slow weights are float32: a kernel widens the parameters into them */
+        cl_mem slow = slow_buffer(opt);
+        err = clSetKernelArg(opt->lookahead_start, 0, sizeof(cl_mem), &p->buffer[OPTCL_ROLE_PARAMS]);
+        if (err == CL_SUCCESS)
+            err = clSetKernelArg(opt->lookahead_start, 1, sizeof(cl_mem), &slow);
+        if (err == CL_SUCCESS)
+            err = optcl__enqueue(p->ctx, opt->lookahead_start, 0, p->flat, num_events, wait_list,
+                                 NULL);
+        opt->launches += err == CL_SUCCESS;
+    }
     if (err != CL_SUCCESS)
         return optcl__fail(opt->message, (optcl_status)err,
                            "copying the parameters into Lookahead's slow weights failed: %s",
@@ -60,6 +72,7 @@ static optcl_status blend(optcl_optimizer *opt, int fast_is_saved, float alpha, 
         const float *fast = fast_is_saved ? opt->host_search_fast : p->host[OPTCL_ROLE_PARAMS];
         optcl__reference_lookahead(p->host[OPTCL_ROLE_PARAMS], slow_host(opt), fast, alpha,
                                    commit != 0, p->flat);
+        optcl__round_floats(p->host[OPTCL_ROLE_PARAMS], p->flat, p->dtype);
         if (event)
             *event = NULL;
         return OPTCL_SUCCESS;
@@ -92,7 +105,7 @@ static optcl_status blend(optcl_optimizer *opt, int fast_is_saved, float alpha, 
 static void restore_fast(optcl_optimizer *opt)
 {
     optcl_params *p = opt->params;
-    size_t bytes = p->flat * sizeof(float);
+    size_t bytes = p->flat * (is_reference(opt) ? sizeof(float) : optcl_dtype_size(p->dtype));
     cl_int err = CL_SUCCESS;
     if (is_reference(opt))
         memcpy(p->host[OPTCL_ROLE_PARAMS], opt->host_search_fast, bytes);
@@ -116,7 +129,7 @@ static optcl_status search_alpha(optcl_optimizer *opt, float *best_alpha)
     } else {
         cl_int err =
             clEnqueueCopyBuffer(p->ctx->queue, p->buffer[OPTCL_ROLE_PARAMS], opt->search_fast, 0, 0,
-                                p->flat * sizeof(float), 0, NULL, NULL);
+                                p->flat * optcl_dtype_size(p->dtype), 0, NULL, NULL);
         if (err != CL_SUCCESS)
             return optcl__fail(opt->message, (optcl_status)err,
                                "saving the fast weights for the α search failed: %s",
@@ -190,7 +203,7 @@ optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt, optcl_lo
         } else {
             cl_int err = CL_SUCCESS;
             opt->search_fast = clCreateBuffer(p->ctx->cl_ctx, CL_MEM_READ_WRITE,
-                                              p->flat * sizeof(float), NULL, &err);
+                                              p->flat * optcl_dtype_size(p->dtype), NULL, &err);
             if (err != CL_SUCCESS) {
                 opt->search_fast = NULL;
                 return optcl__fail(opt->message, (optcl_status)err,

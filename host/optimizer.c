@@ -13,9 +13,10 @@
 static void build_options(const optcl_optimizer *opt, char *out, size_t size)
 {
     const optcl_optimizer_config *c = &opt->config;
-    int n = snprintf(out, size, "-DMAXIMIZE=%d -DGUARD=%d -DCLIP=%d -DSTATE_BF16=%d",
+    int n = snprintf(out, size,
+                     "-DMAXIMIZE=%d -DGUARD=%d -DCLIP=%d -DPARAM_DTYPE=%d -DSTATE_DTYPE=%d",
                      c->maximize, optcl__guard_wanted(c), c->max_norm > 0.0,
-                     optcl__state_is_bf16(c));
+                     (int)opt->params->dtype, (int)opt->state_type);
     opt->rule->options(c, out + n, size - (size_t)n);
 }
 
@@ -30,6 +31,8 @@ static void optimizer_free(optcl_optimizer *opt)
         clReleaseKernel(opt->kernel);
     if (opt->lookahead_kernel)
         clReleaseKernel(opt->lookahead_kernel);
+    if (opt->lookahead_start)
+        clReleaseKernel(opt->lookahead_start);
     if (opt->traffic_kernel)
         clReleaseKernel(opt->traffic_kernel);
     if (opt->search_fast)
@@ -72,6 +75,8 @@ static cl_int create_lookahead_kernel(optcl_optimizer *opt, cl_program program, 
     optcl_params *p = opt->params;
     cl_int err = CL_SUCCESS;
     opt->lookahead_kernel = clCreateKernel(program, name, &err);
+    if (err == CL_SUCCESS && !opt->guarded && p->dtype != OPTCL_DTYPE_F32)
+        opt->lookahead_start = clCreateKernel(program, "optcl_lookahead_start_f32", &err);
     if (err != CL_SUCCESS || !opt->guarded)
         return err;
     cl_ulong k = (cl_ulong)opt->config.lookahead.k;
@@ -84,15 +89,15 @@ static cl_int create_lookahead_kernel(optcl_optimizer *opt, cl_program program, 
     return err;
 }
 
-bool optcl__state_bf16(const optcl_optimizer *opt, size_t i)
+optcl_dtype optcl__state_dtype(const optcl_optimizer *opt, size_t i)
 {
-    return i < opt->rule_states && optcl__state_is_bf16(&opt->config);
+    return i < opt->rule_states ? opt->state_type : OPTCL_DTYPE_F32;
 }
 
 /* Bytes per element of state i. */
 static size_t state_elem_size(const optcl_optimizer *opt, size_t i)
 {
-    return optcl__state_bf16(opt, i) ? sizeof(uint16_t) : sizeof(float);
+    return optcl_dtype_size(optcl__state_dtype(opt, i));
 }
 
 static optcl_status create_device_side(optcl_optimizer *opt)
@@ -126,7 +131,9 @@ static optcl_status create_device_side(optcl_optimizer *opt)
         err = bind_buffers(opt);
     if (err == CL_SUCCESS && opt->config.lookahead.k > 0) {
         const char *log = NULL;
-        st = optcl__get_program(ctx, "lookahead", opt->guarded ? "-DGUARD=1" : "", &program, &log);
+        snprintf(options, sizeof options, "-DGUARD=%d -DPARAM_DTYPE=%d", opt->guarded,
+                 (int)opt->params->dtype);
+        st = optcl__get_program(ctx, "lookahead", options, &program, &log);
         if (st != OPTCL_SUCCESS)
             return st;
         snprintf(kernel_name, sizeof kernel_name, "optcl_lookahead%s_f32",
@@ -170,6 +177,7 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
         opt->groups[g].weight_decay = wd;
     }
     opt->rule = optcl__rule_of(config->algorithm);
+    opt->state_type = optcl__state_type(config, params->dtype);
     opt->rule_states = opt->rule->states(config, opt->state_names, opt->state_slot);
     opt->state_count = opt->rule_states;
     if (config->lookahead.k > 0)
@@ -278,40 +286,9 @@ static optcl_status state_access(optcl_optimizer *opt, const char *state, size_t
 optcl_status optcl__state_transfer(optcl_optimizer *opt, size_t i, size_t index, float *data,
                                    size_t count, bool to_device, char *message, const char *what)
 {
-    optcl_params *p = opt->params;
-    bool device = p->ctx->backend != OPTCL_BACKEND_REFERENCE;
-    /* float32 state, or a read of the reference backend's (bfloat16 values in float32) */
-    if (!optcl__state_bf16(opt, i) || (!device && !to_device))
-        return optcl__transfer(p, opt->state[i], opt->host_state[i], index, data, count,
-                               to_device, message, what);
-    optcl_status st = optcl__transfer_check(p, index, data, count, message, what);
-    if (st != OPTCL_SUCCESS)
-        return st;
-    /* a staging copy: rounded on the way in, widened on the way out */
-    void *staging = malloc((count ? count : 1) * (device ? sizeof(uint16_t) : sizeof(float)));
-    if (!staging)
-        return optcl__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory",
+    return optcl__transfer(opt->params, opt->state[i], opt->host_state[i],
+                           optcl__state_dtype(opt, i), index, data, count, to_device, message,
                            what);
-    uint16_t *half = staging;
-    float *rounded = staging;
-    if (!device) {
-        memcpy(rounded, data, count * sizeof(float));
-        optcl__bf16_round_floats(rounded, count);
-        st = optcl__transfer(p, NULL, opt->host_state[i], index, rounded, count, true, message,
-                             what);
-    } else if (to_device) {
-        for (size_t k = 0; k < count; k++)
-            half[k] = optcl__bf16_round(data[k]);
-        st = optcl__transfer_device(p, opt->state[i], index, half, sizeof(uint16_t), true,
-                                    message, what);
-    } else {
-        st = optcl__transfer_device(p, opt->state[i], index, half, sizeof(uint16_t), false,
-                                    message, what);
-        for (size_t k = 0; st == OPTCL_SUCCESS && k < count; k++)
-            data[k] = optcl__bf16_widen(half[k]);
-    }
-    free(staging);
-    return st;
 }
 
 size_t optcl_optimizer_state_bytes(const optcl_optimizer *opt)

@@ -91,13 +91,36 @@ static optcl_status compute_layout(const optcl_tensor_spec *specs, size_t count,
     return OPTCL_SUCCESS;
 }
 
+/* The alignment in elements of dtype: the context's, which is in floats, in the same bytes. */
+static size_t alignment_of(const optcl_context *ctx, optcl_dtype dtype)
+{
+    return ctx->alignment * sizeof(float) / optcl_dtype_size(dtype);
+}
+
+static optcl_status check_dtype(optcl_context *ctx, optcl_dtype dtype)
+{
+    if (!optcl_dtype_name(dtype))
+        return optcl__fail(ctx->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "invalid dtype: %d (F32, BF16 or F16)", (int)dtype);
+    return OPTCL_SUCCESS;
+}
+
 optcl_status optcl_params_layout(optcl_context *ctx, const optcl_tensor_spec *specs, size_t count,
                                  size_t *offsets, size_t *total)
+{
+    return optcl_params_layout_typed(ctx, specs, count, OPTCL_DTYPE_F32, offsets, total);
+}
+
+optcl_status optcl_params_layout_typed(optcl_context *ctx, const optcl_tensor_spec *specs,
+                                       size_t count, optcl_dtype dtype, size_t *offsets,
+                                       size_t *total)
 {
     if (!ctx)
         return OPTCL_ERROR_NULL_POINTER;
     if (!total)
         return optcl__fail(ctx->message, OPTCL_ERROR_NULL_POINTER, "total is NULL");
+    if (check_dtype(ctx, dtype) != OPTCL_SUCCESS)
+        return OPTCL_ERROR_INVALID_ARGUMENT;
     size_t *counts = calloc(count ? count : 1, sizeof *counts);
     size_t *offs = calloc(count ? count : 1, sizeof *offs);
     optcl_status st = counts && offs ? OPTCL_SUCCESS
@@ -106,8 +129,8 @@ optcl_status optcl_params_layout(optcl_context *ctx, const optcl_tensor_spec *sp
     if (st == OPTCL_SUCCESS)
         st = validate_specs(specs, count, counts, ctx->message);
     if (st == OPTCL_SUCCESS)
-        st = compute_layout(specs, count, counts, ctx->alignment, offs, total, NULL, NULL,
-                            ctx->message);
+        st = compute_layout(specs, count, counts, alignment_of(ctx, dtype), offs, total, NULL,
+                            NULL, ctx->message);
     if (st == OPTCL_SUCCESS && offsets)
         memcpy(offsets, offs, count * sizeof *offs);
     free(counts);
@@ -138,8 +161,10 @@ static void params_free(optcl_params *p)
 
 /* Validates, lays out and fills in everything but the buffers. */
 static optcl_status params_new(optcl_context *ctx, const optcl_tensor_spec *specs, size_t count,
-                               optcl_params **out)
+                               optcl_dtype dtype, optcl_params **out)
 {
+    if (check_dtype(ctx, dtype) != OPTCL_SUCCESS)
+        return OPTCL_ERROR_INVALID_ARGUMENT;
     optcl_params *p = calloc(1, sizeof *p);
     size_t *counts = calloc(count ? count : 1, sizeof *counts);
     size_t *offsets = calloc(count ? count : 1, sizeof *offsets);
@@ -151,13 +176,14 @@ static optcl_status params_new(optcl_context *ctx, const optcl_tensor_spec *spec
     if (st == OPTCL_SUCCESS)
         st = validate_specs(specs, count, counts, ctx->message);
     if (st == OPTCL_SUCCESS)
-        st = compute_layout(specs, count, counts, ctx->alignment, offsets, &p->flat, p->ranges,
-                            &p->range_count, ctx->message);
-    if (st == OPTCL_SUCCESS && (cl_ulong)p->flat * sizeof(float) > ctx->max_alloc)
+        st = compute_layout(specs, count, counts, alignment_of(ctx, dtype), offsets, &p->flat,
+                            p->ranges, &p->range_count, ctx->message);
+    size_t elem = optcl_dtype_size(dtype);
+    if (st == OPTCL_SUCCESS && (cl_ulong)p->flat * elem > ctx->max_alloc)
         st = optcl__fail(ctx->message, OPTCL_ERROR_DEVICE_MEMORY,
                          "the flat buffers need %zu bytes each; %s allows at most %llu per "
                          "buffer",
-                         p->flat * sizeof(float), ctx->device_name,
+                         p->flat * elem, ctx->device_name,
                          (unsigned long long)ctx->max_alloc);
     for (size_t i = 0; st == OPTCL_SUCCESS && i < count; i++) {
         optcl__tensor *t = &p->tensors[i];
@@ -183,16 +209,32 @@ static optcl_status params_new(optcl_context *ctx, const optcl_tensor_spec *spec
         return st;
     }
     p->ctx = ctx;
+    p->dtype = dtype;
     *out = p;
     return OPTCL_SUCCESS;
+}
+
+/* Bytes per element of the parameters and gradients. */
+static size_t elem_size(const optcl_params *p)
+{
+    return optcl_dtype_size(p->dtype);
+}
+
+/* Fills bytes [begin, begin + size) of buf with zeros, in elements of the set's type. */
+static cl_int fill_zero(optcl_params *p, cl_mem buf, size_t begin, size_t size, cl_uint num_events,
+                        const cl_event *wait_list, cl_event *event)
+{
+    const float zero = 0.0f; /* all-zero bits: +0 in every type */
+    return clEnqueueFillBuffer(p->ctx->queue, buf, &zero, elem_size(p), begin, size, num_events,
+                               wait_list, event);
 }
 
 static optcl_status create_views(optcl_params *p)
 {
     for (size_t i = 0; i < p->count; i++) {
         for (int r = 0; r < OPTCL_ROLE_COUNT; r++) {
-            cl_buffer_region region = {p->tensors[i].offset * sizeof(float),
-                                       p->tensors[i].count * sizeof(float)};
+            cl_buffer_region region = {p->tensors[i].offset * elem_size(p),
+                                       p->tensors[i].count * elem_size(p)};
             cl_int err = CL_SUCCESS;
             p->tensors[i].view[r] = clCreateSubBuffer(p->buffer[r], CL_MEM_READ_WRITE,
                                                       CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
@@ -210,12 +252,18 @@ static optcl_status create_views(optcl_params *p)
 optcl_status optcl_params_create(optcl_context *ctx, const optcl_tensor_spec *specs, size_t count,
                                  optcl_params **out)
 {
+    return optcl_params_create_typed(ctx, specs, count, OPTCL_DTYPE_F32, out);
+}
+
+optcl_status optcl_params_create_typed(optcl_context *ctx, const optcl_tensor_spec *specs,
+                                       size_t count, optcl_dtype dtype, optcl_params **out)
+{
     if (!ctx || !out)
         return ctx ? optcl__fail(ctx->message, OPTCL_ERROR_NULL_POINTER, "out is NULL")
                    : OPTCL_ERROR_NULL_POINTER;
     *out = NULL;
     optcl_params *p = NULL;
-    optcl_status st = params_new(ctx, specs, count, &p);
+    optcl_status st = params_new(ctx, specs, count, dtype, &p);
     if (st != OPTCL_SUCCESS)
         return st;
     if (ctx->backend == OPTCL_BACKEND_REFERENCE) {
@@ -228,17 +276,15 @@ optcl_status optcl_params_create(optcl_context *ctx, const optcl_tensor_spec *sp
     } else {
         for (int r = 0; r < OPTCL_ROLE_COUNT && st == OPTCL_SUCCESS; r++) {
             cl_int err = CL_SUCCESS;
-            const float zero = 0.0f;
-            p->buffer[r] =
-                clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, p->flat * sizeof(float), NULL, &err);
+            size_t bytes = p->flat * elem_size(p);
+            p->buffer[r] = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
             if (err == CL_SUCCESS)
-                err = clEnqueueFillBuffer(ctx->queue, p->buffer[r], &zero, sizeof zero, 0,
-                                          p->flat * sizeof(float), 0, NULL, NULL);
+                err = fill_zero(p, p->buffer[r], 0, bytes, 0, NULL, NULL);
             if (err != CL_SUCCESS) {
                 if (err == CL_INVALID_BUFFER_SIZE)
                     err = (cl_int)OPTCL_ERROR_DEVICE_MEMORY;
                 st = optcl__fail(ctx->message, (optcl_status)err,
-                                 "allocating %zu bytes on %s failed: %s", p->flat * sizeof(float),
+                                 "allocating %zu bytes on %s failed: %s", p->flat * elem_size(p),
                                  ctx->device_name, optcl_status_name((optcl_status)err));
             }
         }
@@ -262,7 +308,7 @@ optcl_status optcl_params_create(optcl_context *ctx, const optcl_tensor_spec *sp
 }
 
 static optcl_status check_wrapped_buffer(optcl_context *ctx, cl_mem buf, const char *what,
-                                         size_t flat)
+                                         size_t bytes)
 {
     if (!buf)
         return optcl__fail(ctx->message, OPTCL_ERROR_NULL_POINTER, "%s buffer is NULL", what);
@@ -277,10 +323,10 @@ static optcl_status check_wrapped_buffer(optcl_context *ctx, cl_mem buf, const c
     if (owner != ctx->cl_ctx)
         return optcl__fail(ctx->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "the %s buffer belongs to another cl_context", what);
-    if (size < flat * sizeof(float))
+    if (size < bytes)
         return optcl__fail(ctx->message, OPTCL_ERROR_SIZE_MISMATCH,
                            "the %s buffer holds %zu bytes; the layout needs %zu", what, size,
-                           flat * sizeof(float));
+                           bytes);
     return OPTCL_SUCCESS;
 }
 
@@ -302,15 +348,13 @@ static optcl_status zero_padding(optcl_params *p)
     for (size_t i = 0; i < p->count; i++)
         order[i] = &p->tensors[i];
     qsort(order, p->count, sizeof *order, by_offset);
-    const float zero = 0.0f;
     cl_int err = CL_SUCCESS;
     for (size_t i = 0; i <= p->count && err == CL_SUCCESS; i++) {
         size_t begin = i == 0 ? 0 : order[i - 1]->offset + order[i - 1]->count;
         size_t end = i == p->count ? p->flat : order[i]->offset;
         for (int r = 0; r < OPTCL_ROLE_COUNT && err == CL_SUCCESS && end > begin; r++)
-            err = clEnqueueFillBuffer(p->ctx->queue, p->buffer[r], &zero, sizeof zero,
-                                      begin * sizeof(float), (end - begin) * sizeof(float), 0,
-                                      NULL, NULL);
+            err = fill_zero(p, p->buffer[r], begin * elem_size(p), (end - begin) * elem_size(p), 0,
+                            NULL, NULL);
     }
     free(order);
     cl_int done = clFinish(p->ctx->queue);
@@ -326,6 +370,13 @@ static optcl_status zero_padding(optcl_params *p)
 optcl_status optcl_params_wrap(optcl_context *ctx, const optcl_tensor_spec *specs, size_t count,
                                cl_mem params, cl_mem grads, optcl_params **out)
 {
+    return optcl_params_wrap_typed(ctx, specs, count, OPTCL_DTYPE_F32, params, grads, out);
+}
+
+optcl_status optcl_params_wrap_typed(optcl_context *ctx, const optcl_tensor_spec *specs,
+                                     size_t count, optcl_dtype dtype, cl_mem params, cl_mem grads,
+                                     optcl_params **out)
+{
     if (!ctx || !out)
         return ctx ? optcl__fail(ctx->message, OPTCL_ERROR_NULL_POINTER, "out is NULL")
                    : OPTCL_ERROR_NULL_POINTER;
@@ -334,12 +385,12 @@ optcl_status optcl_params_wrap(optcl_context *ctx, const optcl_tensor_spec *spec
         return optcl__fail(ctx->message, OPTCL_ERROR_WRONG_BACKEND,
                            "optcl_params_wrap needs an OpenCL context");
     optcl_params *p = NULL;
-    optcl_status st = params_new(ctx, specs, count, &p);
+    optcl_status st = params_new(ctx, specs, count, dtype, &p);
     if (st != OPTCL_SUCCESS)
         return st;
-    st = check_wrapped_buffer(ctx, params, "params", p->flat);
+    st = check_wrapped_buffer(ctx, params, "params", p->flat * elem_size(p));
     if (st == OPTCL_SUCCESS)
-        st = check_wrapped_buffer(ctx, grads, "grads", p->flat);
+        st = check_wrapped_buffer(ctx, grads, "grads", p->flat * elem_size(p));
     if (st == OPTCL_SUCCESS && params == grads)
         st = optcl__fail(ctx->message, OPTCL_ERROR_INVALID_ARGUMENT,
                          "params and grads are the same buffer");
@@ -396,6 +447,11 @@ size_t optcl_params_numel(const optcl_params *p)
 size_t optcl_params_flat_size(const optcl_params *p)
 {
     return p ? p->flat : 0;
+}
+
+optcl_dtype optcl_params_dtype(const optcl_params *p)
+{
+    return p ? p->dtype : OPTCL_DTYPE_F32;
 }
 
 optcl_status optcl_params_info(const optcl_params *p, size_t index, optcl_tensor_info *info)
@@ -519,26 +575,70 @@ optcl_status optcl__transfer_device(optcl_params *p, cl_mem buffer, size_t index
     return OPTCL_SUCCESS;
 }
 
-optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, size_t index,
-                             float *data, size_t count, bool to_device, char *message,
-                             const char *what)
+optcl_status optcl__transfer(optcl_params *p, cl_mem buffer, float *host_base, optcl_dtype dtype,
+                             size_t index, float *data, size_t count, bool to_device,
+                             char *message, const char *what)
 {
     optcl_status st = optcl__transfer_check(p, index, data, count, message, what);
     if (st != OPTCL_SUCCESS)
         return st;
-    if (buffer)
+    if (!buffer) {
+        size_t first = index == OPTCL_ALL ? 0 : index;
+        size_t last = index == OPTCL_ALL ? p->count : index + 1;
+        for (size_t i = first, packed = 0; i < last; packed += p->tensors[i].count, i++) {
+            const optcl__tensor *t = &p->tensors[i];
+            float *dev = host_base + t->offset;
+            if (to_device) {
+                memcpy(dev, data + packed, t->count * sizeof(float));
+                optcl__round_floats(dev, t->count, dtype);
+            } else {
+                memcpy(data + packed, dev, t->count * sizeof(float));
+            }
+        }
+        return OPTCL_SUCCESS;
+    }
+    if (dtype == OPTCL_DTYPE_F32)
         return optcl__transfer_device(p, buffer, index, data, sizeof(float), to_device, message,
                                       what);
+    /* a staging copy: narrowed on the way in, widened on the way out */
+    size_t elem = optcl_dtype_size(dtype);
+    void *staging = malloc((count ? count : 1) * elem);
+    if (!staging)
+        return optcl__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory",
+                           what);
+    if (to_device)
+        optcl__narrow(data, staging, count, dtype);
+    st = optcl__transfer_device(p, buffer, index, staging, elem, to_device, message, what);
+    if (st == OPTCL_SUCCESS && !to_device)
+        optcl__widen(staging, data, count, dtype);
+    free(staging);
+    return st;
+}
+
+/* The elements as stored: on the reference backend, narrowed from (widened into) its float32
+ * values. */
+static optcl_status transfer_raw(optcl_params *p, optcl_role role, size_t index, void *data,
+                                 size_t count, bool to_device, const char *what)
+{
+    optcl_status st = check_role_index(p, role, index);
+    if (st == OPTCL_SUCCESS)
+        st = optcl__transfer_check(p, index, data, count, p->message, what);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    if (p->buffer[role])
+        return optcl__transfer_device(p, p->buffer[role], index, data, elem_size(p), to_device,
+                                      p->message, what);
+    char *bytes = data;
     size_t first = index == OPTCL_ALL ? 0 : index;
     size_t last = index == OPTCL_ALL ? p->count : index + 1;
-    for (size_t i = first, packed = 0; i < last; i++) {
+    for (size_t i = first; i < last; i++) {
         const optcl__tensor *t = &p->tensors[i];
-        float *dev = host_base + t->offset;
+        float *dev = p->host[role] + t->offset;
         if (to_device)
-            memcpy(dev, data + packed, t->count * sizeof(float));
+            optcl__widen(bytes, dev, t->count, p->dtype);
         else
-            memcpy(data + packed, dev, t->count * sizeof(float));
-        packed += t->count;
+            optcl__narrow(dev, bytes, t->count, p->dtype);
+        bytes += t->count * elem_size(p);
     }
     return OPTCL_SUCCESS;
 }
@@ -551,8 +651,8 @@ optcl_status optcl_params_write(optcl_params *p, optcl_role role, size_t index, 
     optcl_status st = check_role_index(p, role, index);
     if (st != OPTCL_SUCCESS)
         return st;
-    return optcl__transfer(p, p->buffer[role], p->host[role], index, (float *)data, count, true,
-                           p->message, "optcl_params_write");
+    return optcl__transfer(p, p->buffer[role], p->host[role], p->dtype, index, (float *)data,
+                           count, true, p->message, "optcl_params_write");
 }
 
 optcl_status optcl_params_read(optcl_params *p, optcl_role role, size_t index, float *data,
@@ -563,8 +663,24 @@ optcl_status optcl_params_read(optcl_params *p, optcl_role role, size_t index, f
     optcl_status st = check_role_index(p, role, index);
     if (st != OPTCL_SUCCESS)
         return st;
-    return optcl__transfer(p, p->buffer[role], p->host[role], index, data, count, false, p->message,
-                           "optcl_params_read");
+    return optcl__transfer(p, p->buffer[role], p->host[role], p->dtype, index, data, count, false,
+                           p->message, "optcl_params_read");
+}
+
+optcl_status optcl_params_write_raw(optcl_params *p, optcl_role role, size_t index,
+                                    const void *data, size_t count)
+{
+    if (!p)
+        return OPTCL_ERROR_NULL_POINTER;
+    return transfer_raw(p, role, index, (void *)data, count, true, "optcl_params_write_raw");
+}
+
+optcl_status optcl_params_read_raw(optcl_params *p, optcl_role role, size_t index, void *data,
+                                   size_t count)
+{
+    if (!p)
+        return OPTCL_ERROR_NULL_POINTER;
+    return transfer_raw(p, role, index, data, count, false, "optcl_params_read_raw");
 }
 
 optcl_status optcl_params_zero_grad(optcl_params *p, cl_uint num_events, const cl_event *wait_list,
@@ -581,9 +697,8 @@ optcl_status optcl_params_zero_grad(optcl_params *p, cl_uint num_events, const c
         memset(p->host[OPTCL_ROLE_GRADS], 0, p->flat * sizeof(float));
         return OPTCL_SUCCESS;
     }
-    const float zero = 0.0f;
-    cl_int err = clEnqueueFillBuffer(p->ctx->queue, p->buffer[OPTCL_ROLE_GRADS], &zero, sizeof zero,
-                                     0, p->flat * sizeof(float), num_events, wait_list, event);
+    cl_int err = fill_zero(p, p->buffer[OPTCL_ROLE_GRADS], 0, p->flat * elem_size(p), num_events,
+                           wait_list, event);
     if (err != CL_SUCCESS)
         return optcl__fail(p->message, (optcl_status)err, "clEnqueueFillBuffer failed: %s",
                            optcl_status_name((optcl_status)err));

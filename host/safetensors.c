@@ -1,4 +1,4 @@
-/* safetensors.c — reading safetensors files of F32 and BF16 tensors and string metadata
+/* safetensors.c — reading safetensors files of F32, BF16 and F16 tensors and string metadata
  * (optcl's checkpoints): the whole file is validated before anything is returned. The writer
  * is in safetensors_write.c. */
 #include "safetensors.h"
@@ -66,21 +66,24 @@ typedef struct tensor_info {
     int ndim;
     int64_t shape[OPTCL_MAX_DIMS];
     size_t count;
-    bool bf16; /* dtype BF16 (2 bytes an element), else F32 */
+    optcl_dtype dtype;
     uint64_t begin, end;
 } tensor_info;
 
 static size_t elem_size(const tensor_info *t)
 {
-    return t->bf16 ? 2 : sizeof(float);
+    return optcl_dtype_size(t->dtype);
 }
 
-/* A tensor the reader gives a float copy of its own: BF16 widened, or F32 whose offset is not
- * a multiple of 4 (possible once BF16 tensors come before it). */
+/* A tensor the reader gives a float copy of its own: BF16 or F16 widened, or F32 whose offset
+ * is not a multiple of 4 (possible once 2-byte tensors come before it). */
 static bool needs_copy(const tensor_info *t)
 {
-    return t->bf16 || t->begin % sizeof(float) != 0;
+    return t->dtype != OPTCL_DTYPE_F32 || t->begin % sizeof(float) != 0;
 }
+
+/* The names the format gives the types. */
+static const char *const st_dtype_names[OPTCL_DTYPE_COUNT] = {"F32", "BF16", "F16"};
 
 typedef struct reader {
     const char *path;
@@ -154,13 +157,14 @@ static optcl_status check_offsets(reader *rd, tensor_info *t, const optcl__json_
         return BAD(rd,
                    "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] do not match "
                    "shape %s %s (%zu bytes)",
-                   name, t->begin, t->end, text, t->bf16 ? "BF16" : "F32",
+                   name, t->begin, t->end, text, st_dtype_names[t->dtype],
                    t->count * elem_size(t));
     }
     return OPTCL_SUCCESS;
 }
 
-/* One tensor: an object of exactly dtype "F32" or "BF16", shape and data_offsets that agree. */
+/* One tensor: an object of exactly dtype "F32", "BF16" or "F16", shape and data_offsets that
+ * agree. */
 static optcl_status check_tensor(reader *rd, tensor_info *t, const optcl__json_value *m)
 {
     *t = (tensor_info){.member = m};
@@ -188,14 +192,18 @@ static optcl_status check_tensor(reader *rd, tensor_info *t, const optcl__json_v
             return BAD(rd, "tensor '%s' has no '%s'", name, fields[i]);
     if (v[0]->type != OPTCL__JSON_STRING)
         return BAD(rd, "tensor '%s': 'dtype' is %s, not a string", name, type_name(v[0]->type));
-    bool f32 = strcmp(v[0]->string, "F32") == 0 && v[0]->length == 3;
-    t->bf16 = strcmp(v[0]->string, "BF16") == 0 && v[0]->length == 4;
-    if (!f32 && !t->bf16) {
+    int known = -1;
+    for (int d = 0; d < OPTCL_DTYPE_COUNT; d++)
+        if (strcmp(v[0]->string, st_dtype_names[d]) == 0 &&
+            v[0]->length == strlen(st_dtype_names[d]))
+            known = d;
+    if (known < 0) {
         char dtype[OPTCL__JSON_QUOTE_SIZE];
         optcl__json_quote(dtype, sizeof dtype, v[0]->string, v[0]->length);
-        return BAD(rd, "tensor '%s': dtype '%s' is not supported (only F32 and BF16)", name,
+        return BAD(rd, "tensor '%s': dtype '%s' is not supported (only F32, BF16 and F16)", name,
                    dtype);
     }
+    t->dtype = (optcl_dtype)known;
     optcl_status st = check_shape(rd, t, v[1], name);
     return st != OPTCL_SUCCESS ? st : check_offsets(rd, t, v[2], name);
 }
@@ -299,7 +307,7 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
 {
     size_t meta_count = meta ? meta->length : 0;
     size_t fixed = count * sizeof *out->tensors + meta_count * sizeof *out->meta;
-    /* The float copies take at most twice the data (BF16 widened), and tensors tile the data
+    /* The float copies take at most twice the data (2-byte types widened), and tensors tile the data
      * area, so no sum overflows here once the data fits in a quarter of the address space. */
     if (data_size > SIZE_MAX / 4)
         return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
@@ -355,7 +363,7 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
         e->ndim = t->ndim;
         memcpy(e->shape, t->shape, sizeof e->shape);
         e->count = t->count;
-        e->bf16 = t->bf16;
+        e->dtype = t->dtype;
         const unsigned char *raw = block + t->begin;
         if (!needs_copy(t)) {
             e->data = (float *)(block + t->begin);
@@ -366,8 +374,9 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
         e->data = copies;
         copies += t->count;
         for (size_t k = 0; k < t->count; k++) {
-            if (t->bf16) { /* little-endian 16 bits, the top of a float32 */
-                e->data[k] = optcl__bf16_widen((uint16_t)(raw[2 * k] | raw[2 * k + 1] << 8));
+            if (t->dtype != OPTCL_DTYPE_F32) { /* little-endian 16 bits */
+                uint16_t bits = (uint16_t)(raw[2 * k] | raw[2 * k + 1] << 8);
+                optcl__widen(&bits, &e->data[k], 1, t->dtype);
             } else {
                 memcpy(&e->data[k], raw + 4 * k, sizeof(float));
                 if (optcl__host_is_big_endian())

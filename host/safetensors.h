@@ -1,4 +1,4 @@
-/* safetensors.h — reading and writing safetensors files (F32 and BF16 tensors plus a
+/* safetensors.h — reading and writing safetensors files (F32, BF16 and F16 tensors plus a
  * string-to-string __metadata__ map), the format of optcl's checkpoints. Writing is crash-safe
  * (atomic_file.h); reading validates the whole file before returning anything. */
 #ifndef OPTCL_SAFETENSORS_H
@@ -9,14 +9,15 @@
 #define OPTCL__ST_MAX_HEADER 100000000u /* as Python's safetensors: never write what it refuses */
 
 /* One tensor to write: data holds count floats, count = product of shape (1 for ndim 0);
- * bf16: written as BF16, each float rounded to nearest even (exact for bfloat16 values). */
+ * dtype: written as F32, BF16 or F16, each float rounded to nearest even (exact for values of
+ * that type). */
 typedef struct optcl__st_tensor {
     const char *name;
     int ndim;
     int64_t shape[OPTCL_MAX_DIMS];
     const float *data;
     size_t count;
-    bool bf16;
+    optcl_dtype dtype;
 } optcl__st_tensor;
 
 typedef struct optcl__st_meta {
@@ -30,7 +31,7 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
                              const optcl__st_meta *meta, size_t meta_count, char *message,
                              size_t message_size);
 
-/* A whole file in memory, validated: every tensor is F32 or BF16 with a shape whose byte size
+/* A whole file in memory, validated: every tensor is F32, BF16 or F16 with a shape whose byte size
  * equals its data_offsets span, offsets are in bounds, non-overlapping and together cover the data
  * area exactly, names are unique, the header is valid JSON (an object of objects, and an
  * optional "__metadata__" object of strings), at most OPTCL__ST_MAX_HEADER bytes. */
@@ -41,7 +42,7 @@ typedef struct optcl__st_file {
         int ndim;
         int64_t shape[OPTCL_MAX_DIMS];
         size_t count;
-        bool bf16;   /* stored as BF16 (data holds it widened to float32, exactly) */
+        optcl_dtype dtype; /* as stored (data holds it widened to float32, exactly) */
         float *data; /* the data area's floats (aligned copy), or their widened copy */
     } * tensors;
     size_t meta_count;

@@ -184,7 +184,9 @@ static void build_header(text_buf *b, const optcl__st_tensor *tensors, size_t co
         const optcl__st_tensor *t = &tensors[i];
         append(b, i || meta_count ? "," : "");
         append_string(b, t->name);
-        append(b, t->bf16 ? ":{\"dtype\":\"BF16\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
+        append(b, t->dtype == OPTCL_DTYPE_BF16  ? ":{\"dtype\":\"BF16\",\"shape\":["
+                  : t->dtype == OPTCL_DTYPE_F16 ? ":{\"dtype\":\"F16\",\"shape\":["
+                                                : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
             append(b, d ? "," : "");
             append_u64(b, (uint64_t)t->shape[d]);
@@ -192,7 +194,7 @@ static void build_header(text_buf *b, const optcl__st_tensor *tensors, size_t co
         append(b, "],\"data_offsets\":[");
         append_u64(b, offset);
         append(b, ",");
-        offset += (uint64_t)t->count * (t->bf16 ? 2 : sizeof(float));
+        offset += (uint64_t)t->count * optcl_dtype_size(t->dtype);
         append_u64(b, offset);
         append(b, "]}");
     }
@@ -201,14 +203,17 @@ static void build_header(text_buf *b, const optcl__st_tensor *tensors, size_t co
         append(b, " ");
 }
 
-/* count floats as little-endian BF16, each rounded to nearest even; 0 when all were written. */
-static int write_bf16_le(FILE *fp, const float *data, size_t count)
+/* count floats as little-endian BF16 or F16, each rounded to nearest even; 0 when all were
+ * written. */
+static int write_half_le(FILE *fp, const float *data, size_t count, optcl_dtype dtype)
 {
     unsigned char chunk[4096];
+    uint16_t bits[sizeof chunk / 2];
     for (size_t done = 0; done < count;) {
         size_t n = count - done < sizeof chunk / 2 ? count - done : sizeof chunk / 2;
+        optcl__narrow(data + done, bits, n, dtype);
         for (size_t k = 0; k < n; k++) {
-            uint16_t b = optcl__bf16_round(data[done + k]);
+            uint16_t b = bits[k];
             chunk[2 * k] = (unsigned char)(b & 0xFF);
             chunk[2 * k + 1] = (unsigned char)(b >> 8);
         }
@@ -282,8 +287,9 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
     int failed =
         fwrite(pre, 1, 8, f.fp) != 8 || fwrite(header.p, 1, header.len, f.fp) != header.len;
     for (size_t i = 0; i < count && !failed; i++)
-        failed = tensors[i].bf16 ? write_bf16_le(f.fp, tensors[i].data, tensors[i].count)
-                                 : optcl__write_floats_le(f.fp, tensors[i].data, tensors[i].count);
+        failed = tensors[i].dtype != OPTCL_DTYPE_F32
+                     ? write_half_le(f.fp, tensors[i].data, tensors[i].count, tensors[i].dtype)
+                     : optcl__write_floats_le(f.fp, tensors[i].data, tensors[i].count);
     free(header.p);
     if (failed) {
         int err = errno ? errno : EIO;

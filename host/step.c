@@ -108,10 +108,14 @@ static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
     if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
         optcl__step_scalars s;
         optcl__scalars_for_step(opt, range->group, plan->step, &s);
-        opt->rule->reference(&opt->config, p->host[OPTCL_ROLE_PARAMS], plan->grads, opt->host_state,
-                             range->begin, range->end, &s);
-        for (size_t i = 0; i < opt->rule_states && optcl__state_bf16(opt, i); i++)
-            optcl__bf16_round_floats(opt->host_state[i] + range->begin, range->end - range->begin);
+        float *params = p->host[OPTCL_ROLE_PARAMS];
+        size_t n = range->end - range->begin;
+        opt->rule->reference(&opt->config, params, plan->grads, opt->host_state, range->begin,
+                             range->end, &s);
+        /* what the kernels' stores round to the buffers' types */
+        optcl__round_floats(params + range->begin, n, p->dtype);
+        for (size_t i = 0; i < opt->rule_states; i++)
+            optcl__round_floats(opt->host_state[i] + range->begin, n, opt->state_type);
         return OPTCL_SUCCESS;
     }
     cl_int err;
@@ -176,6 +180,11 @@ optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
     plan.sync = k > 0 && plan.step % (uint64_t)k == 0;
     bool sync_is_last = plan.device_counts ? lookahead_on(opt) : plan.sync;
 
+    /* 0. on the reference backend, what the caller wrote into a low-precision set's float32
+     * arrays is rounded to its type, as a device buffer would have stored it */
+    if (p->ctx->backend == OPTCL_BACKEND_REFERENCE)
+        for (int r = 0; r < OPTCL_ROLE_COUNT; r++)
+            optcl__round_floats(p->host[r], p->flat, p->dtype);
     /* 1. scalars */
     if (plan.device_counts && (st = optcl__guard_prepare(opt)) != OPTCL_SUCCESS)
         return st;

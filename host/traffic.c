@@ -15,12 +15,13 @@ double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt)
 {
     if (!opt)
         return 0.0;
-    double flat = (double)opt->params->flat * sizeof(float);
+    double flat = (double)opt->params->flat * (double)optcl_dtype_size(opt->params->dtype);
+    double slow = (double)opt->params->flat * sizeof(float);
     /* reads of every buffer + writes of all but the gradient: the parameters and the gradient
-     * in float32 (12 B per element), each state read and written in its own type */
+     * in their type (3 elements), each state read and written in its own type */
     double bytes = flat * 3.0 + 2.0 * (double)optcl_optimizer_state_bytes(opt);
     if (opt->config.lookahead.k > 0) /* the sync reads and writes parameters and slow weights */
-        bytes += flat * 4.0 / (double)opt->config.lookahead.k;
+        bytes += (flat + slow) * 2.0 / (double)opt->config.lookahead.k;
     if (opt->guarded) /* the guard's reduction reads the gradient once more */
         bytes += flat;
     return bytes;
@@ -71,9 +72,9 @@ static void host_traffic(optcl_optimizer *opt, size_t begin, size_t end)
 static optcl_status prepare_kernel(optcl_optimizer *opt)
 {
     optcl_context *ctx = opt->params->ctx;
-    char options[48];
-    snprintf(options, sizeof options, "-DBUFFERS=%d -DSTATE_BF16=%d", rule_buffers(opt),
-             optcl__state_is_bf16(&opt->config));
+    char options[64];
+    snprintf(options, sizeof options, "-DBUFFERS=%d -DPARAM_DTYPE=%d -DSTATE_DTYPE=%d",
+             rule_buffers(opt), (int)opt->params->dtype, (int)opt->state_type);
     cl_program program = NULL;
     const char *log = NULL;
     optcl_status st = optcl__get_program(ctx, "traffic", options, &program, &log);

@@ -187,6 +187,27 @@ typedef struct optcl_tensor_spec {
     int group;
 } optcl_tensor_spec;
 
+/* The element type of a parameter set's parameters and gradients. Training pipelines keep
+ * them in bfloat16 or float16; the update still computes in float32 in registers (each element
+ * loaded and widened, the result rounded to nearest even when stored), as PyTorch's fused
+ * optimizers do. float32 → bfloat16 follows torch's c10::BFloat16, float32 → float16 the
+ * device's vstore_half_rte (c10::Half); every NaN becomes the positive quiet NaN of its type
+ * (bfloat16 0x7FC0 as c10; float16 0x7E00, where c10 would keep the sign: the sign an
+ * operation gives a NaN varies between compilers, and the backends agree bit for bit). */
+typedef enum optcl_dtype {
+    OPTCL_DTYPE_F32 = 0,
+    OPTCL_DTYPE_BF16 = 1,
+    OPTCL_DTYPE_F16 = 2,
+    OPTCL_DTYPE_COUNT
+} optcl_dtype;
+
+/* "f32", "bf16", "f16"; NULL for an unknown value. */
+OPTCL_API const char *optcl_dtype_name(optcl_dtype dtype);
+/* The reverse; OPTCL_ERROR_INVALID_ARGUMENT for an unknown name. */
+OPTCL_API optcl_status optcl_dtype_from_name(const char *name, optcl_dtype *out);
+/* Bytes per element: 4, 2, 2; 0 for an unknown value. */
+OPTCL_API size_t optcl_dtype_size(optcl_dtype dtype);
+
 /* What a parameter set knows about one tensor; name is owned by the set. */
 typedef struct optcl_tensor_info {
     const char *name;
@@ -218,11 +239,22 @@ typedef struct optcl_params optcl_params;
  * length in elements (padding included). Use it to allocate buffers for optcl_params_wrap. */
 OPTCL_API optcl_status optcl_params_layout(optcl_context *ctx, const optcl_tensor_spec *specs,
                                            size_t count, size_t *offsets, size_t *total);
+/* The layout of a set of this element type: offsets are aligned in bytes, so a 2-byte type
+ * may need more elements of alignment than float32 (the same bytes). */
+OPTCL_API optcl_status optcl_params_layout_typed(optcl_context *ctx,
+                                                 const optcl_tensor_spec *specs, size_t count,
+                                                 optcl_dtype dtype, size_t *offsets,
+                                                 size_t *total);
 
 /* Allocates the flat parameter and gradient buffers (zeroed) and one sub-buffer view per tensor
  * and role. The set keeps a reference on ctx. Blocks. */
 OPTCL_API optcl_status optcl_params_create(optcl_context *ctx, const optcl_tensor_spec *specs,
                                            size_t count, optcl_params **out);
+/* Like optcl_params_create, with parameters and gradients of element type dtype
+ * (optcl_params_create: OPTCL_DTYPE_F32). */
+OPTCL_API optcl_status optcl_params_create_typed(optcl_context *ctx,
+                                                 const optcl_tensor_spec *specs, size_t count,
+                                                 optcl_dtype dtype, optcl_params **out);
 
 /* Like optcl_params_create, but uses the caller's flat buffers without copying (retained, and
  * released by optcl_params_destroy). Each buffer must hold at least optcl_params_layout's total
@@ -234,6 +266,11 @@ OPTCL_API optcl_status optcl_params_create(optcl_context *ctx, const optcl_tenso
 OPTCL_API optcl_status optcl_params_wrap(optcl_context *ctx, const optcl_tensor_spec *specs,
                                          size_t count, cl_mem params, cl_mem grads,
                                          optcl_params **out);
+/* Like optcl_params_wrap, for buffers of element type dtype (sized from
+ * optcl_params_layout_typed's total × optcl_dtype_size). */
+OPTCL_API optcl_status optcl_params_wrap_typed(optcl_context *ctx, const optcl_tensor_spec *specs,
+                                               size_t count, optcl_dtype dtype, cl_mem params,
+                                               cl_mem grads, optcl_params **out);
 
 /* Refused with OPTCL_ERROR_IN_USE while optimizers made from the set exist. NULL is accepted.
  * Blocks until the queue is finished. */
@@ -247,6 +284,8 @@ OPTCL_API size_t optcl_params_count(const optcl_params *params);
 OPTCL_API size_t optcl_params_numel(const optcl_params *params);
 /* Length of the flat buffers in elements (padding included). */
 OPTCL_API size_t optcl_params_flat_size(const optcl_params *params);
+/* The element type of the parameters and gradients (OPTCL_DTYPE_F32 for NULL). */
+OPTCL_API optcl_dtype optcl_params_dtype(const optcl_params *params);
 /* Name, shape, group, offset and count of tensor index (OPTCL_ERROR_NOT_FOUND beyond the
  * set); the name stays owned by the set. */
 OPTCL_API optcl_status optcl_params_info(const optcl_params *params, size_t index,
@@ -261,7 +300,9 @@ OPTCL_API optcl_status optcl_params_find(const optcl_params *params, const char 
 OPTCL_API optcl_status optcl_params_buffer(const optcl_params *params, optcl_role role,
                                            size_t index, cl_mem *out);
 /* Host memory of a role on the reference backend (index OPTCL_ALL: the flat array); owned by
- * the set. Reference backend only. */
+ * the set. Reference backend only. It is float32 whatever the set's element type: a bfloat16
+ * or float16 set keeps values of its type there, and each step first rounds what the caller
+ * wrote to that type (to nearest even), as storing it on a device would have. */
 OPTCL_API optcl_status optcl_params_host(optcl_params *params, optcl_role role, size_t index,
                                          float **out);
 
@@ -273,6 +314,14 @@ OPTCL_API optcl_status optcl_params_write(optcl_params *params, optcl_role role,
 /* The reverse of optcl_params_write. Blocks. */
 OPTCL_API optcl_status optcl_params_read(optcl_params *params, optcl_role role, size_t index,
                                          float *data, size_t count);
+/* optcl_params_write and optcl_params_read take and give float32 whatever the set's element
+ * type: a write rounds to nearest even, a read widens (exactly). These two move the elements
+ * as stored instead — data holds count elements of optcl_params_dtype's size (uint16_t bits
+ * for bfloat16 and float16). Blocks. */
+OPTCL_API optcl_status optcl_params_write_raw(optcl_params *params, optcl_role role, size_t index,
+                                              const void *data, size_t count);
+OPTCL_API optcl_status optcl_params_read_raw(optcl_params *params, optcl_role role, size_t index,
+                                             void *data, size_t count);
 
 /* Enqueues zeroing the whole gradient buffer. Does not block; wait list and event as for
  * clEnqueueFillBuffer (event may be NULL; a returned event is the caller's to release). On the
@@ -453,7 +502,7 @@ typedef enum optcl_nonfinite {
  * parameter instead of 8) at bfloat16's 8-bit significand. The state read and write calls and
  * checkpoints give and take float32 values (bfloat16 values are exact in float32). */
 typedef enum optcl_state_dtype {
-    OPTCL_STATE_SAME = 0, /* the parameters' element type: float32 (default) */
+    OPTCL_STATE_SAME = 0, /* the parameters' element type (default), as torch's fused kernels */
     OPTCL_STATE_F32 = 1,
     OPTCL_STATE_BF16 = 2 /* bfloat16, rounded as torch's c10::BFloat16 (NaN → 0x7FC0) */
 } optcl_state_dtype;

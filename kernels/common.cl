@@ -51,7 +51,7 @@ typedef OPTCL_V(ushort) ushortv;
 #endif
 
 /* bfloat16 as torch's c10::BFloat16: widening is exact (the 16 bits on top of a float32),
- * narrowing rounds to nearest even and turns every NaN into 0x7FC0; host/bf16.c is the same
+ * narrowing rounds to nearest even and turns every NaN into 0x7FC0; host/dtype.c is the same
  * rule. */
 static inline floatv optcl_from_bf16(ushortv b)
 {
@@ -65,20 +65,46 @@ static inline ushortv optcl_to_bf16(floatv f)
     return OPTCL_V(convert_ushort)(select(r, (uintv)0x7FC0u, OPTCL_V(convert_uint)(isnan(f))));
 }
 
-/* An update rule's state buffers (STATE_BF16: bfloat16, else float32): loaded into float32,
- * stored rounded. The new state is used unrounded by the rest of the step. */
-#ifndef STATE_BF16
-#define STATE_BF16 0
+/* Element types of the flat buffers: 0 float32, 1 bfloat16, 2 float16 (optcl_dtype's values).
+ * PARAM_DTYPE is the parameters' and gradients', STATE_DTYPE the update rule's state buffers'.
+ * Every element is loaded into float32, the rule computes in float32, and a store rounds to
+ * nearest even; the rest of the step uses the unrounded value, as torch's fused kernels do. */
+#ifndef PARAM_DTYPE
+#define PARAM_DTYPE 0
 #endif
-#if STATE_BF16
-typedef ushort state_t;
-#define LOAD_STATE(p, i) optcl_from_bf16(((__global const ushortv *)(p))[i])
-#define STORE_STATE(p, i, v) (((__global ushortv *)(p))[i] = optcl_to_bf16(v))
-#else
-typedef float state_t;
-#define LOAD_STATE(p, i) LOAD(p, i)
-#define STORE_STATE(p, i, v) STORE(p, i, v)
+#ifndef STATE_DTYPE
+#define STATE_DTYPE 0
 #endif
+
+/* float16 through vload_half/vstore_half_rte (no cl_khr_fp16 needed), with every NaN stored
+ * as the positive quiet NaN 0x7E00, as bfloat16 stores every NaN as 0x7FC0: devices differ in
+ * the payload they convert a NaN to (PoCL: 0x7FFF), and a NaN's sign comes from whichever
+ * operand the hardware propagated, so keeping either would break bit-identical backends. The
+ * conversion goes to a private vector, which the compiler keeps in registers. */
+static inline ushortv optcl_to_f16(floatv f)
+{
+    ushortv bits;
+    OPTCL_CAT(OPTCL_V(vstore_half), _rte)(f, 0, (__private half *)&bits);
+    return select(bits, (ushortv)0x7E00u, OPTCL_V(convert_ushort)(isnan(f)));
+}
+
+#define OPTCL_LOAD_0(p, i) LOAD(p, i)
+#define OPTCL_LOAD_1(p, i) optcl_from_bf16(((__global const ushortv *)(p))[i])
+#define OPTCL_LOAD_2(p, i) OPTCL_V(vload_half)(i, (__global const half *)(p))
+#define OPTCL_STORE_0(p, i, v) STORE(p, i, v)
+#define OPTCL_STORE_1(p, i, v) (((__global ushortv *)(p))[i] = optcl_to_bf16(v))
+#define OPTCL_STORE_2(p, i, v) (((__global ushortv *)(p))[i] = optcl_to_f16(v))
+#define OPTCL_TYPE_0 float
+#define OPTCL_TYPE_1 ushort
+#define OPTCL_TYPE_2 half
+
+/* Parameters and gradients (param_t), and the update rule's state (state_t). */
+typedef OPTCL_CAT(OPTCL_TYPE_, PARAM_DTYPE) param_t;
+typedef OPTCL_CAT(OPTCL_TYPE_, STATE_DTYPE) state_t;
+#define LOAD_PARAM(p, i) OPTCL_CAT(OPTCL_LOAD_, PARAM_DTYPE)(p, i)
+#define STORE_PARAM(p, i, v) OPTCL_CAT(OPTCL_STORE_, PARAM_DTYPE)(p, i, v)
+#define LOAD_STATE(p, i) OPTCL_CAT(OPTCL_LOAD_, STATE_DTYPE)(p, i)
+#define STORE_STATE(p, i, v) OPTCL_CAT(OPTCL_STORE_, STATE_DTYPE)(p, i, v)
 
 /* The per-step scalars, computed on the host in double precision and rounded to float once:
  * field for field host/internal.h's optcl__step_scalars (every field is 4 bytes, so both

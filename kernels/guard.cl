@@ -27,20 +27,30 @@ static inline float optcl_lanes(float16 v)
  * for the bad sum: g·0 summed the same way, NaN exactly when some element is NaN or ±Inf.
  * Otherwise it is 0. Summing g·0 on every element cost a quarter of the reduction's time on
  * CPUs, which are bound by instructions per element here. */
-static inline float2 optcl_worker_sums(__global const float *grad, ulong n16, ulong chunk,
+/* Sixteen gradient elements v·16 … v·16 + 15 in float32, whatever PARAM_DTYPE (common.cl). */
+#if PARAM_DTYPE == 1
+#define OPTCL_GRAD16(v, g)                                                                        \
+    as_float16(convert_uint16(vload16(v, (__global const ushort *)(g))) << 16)
+#elif PARAM_DTYPE == 2
+#define OPTCL_GRAD16(v, g) vload_half16(v, (__global const half *)(g))
+#else
+#define OPTCL_GRAD16(v, g) vload16(v, g)
+#endif
+
+static inline float2 optcl_worker_sums(__global const param_t *grad, ulong n16, ulong chunk,
                                        size_t w)
 {
     ulong begin = w * chunk, end = min(begin + chunk, n16);
     float16 sq = (float16)0.0f;
     for (ulong v = begin; v < end; v++) {
-        float16 g = vload16(v, grad);
+        float16 g = OPTCL_GRAD16(v, grad);
         sq = sq + g * g;
     }
     float sum = optcl_lanes(sq), bad_sum = 0.0f;
     if (!isfinite(sum)) {
         float16 bad = (float16)0.0f;
         for (ulong v = begin; v < end; v++)
-            bad = bad + vload16(v, grad) * 0.0f;
+            bad = bad + OPTCL_GRAD16(v, grad) * 0.0f;
         bad_sum = optcl_lanes(bad);
     }
     return (float2)(sum, bad_sum);
@@ -48,7 +58,7 @@ static inline float2 optcl_worker_sums(__global const float *grad, ulong n16, ul
 
 /* The worker count is a multiple of 256 (host/reference/guard.c), so the launch runs whole
  * work-groups; workers past the data start at or beyond n16 and add nothing. */
-__kernel void optcl_guard_stats(__global const float *grad, ulong n16, ulong chunk,
+__kernel void optcl_guard_stats(__global const param_t *grad, ulong n16, ulong chunk,
                                 __global float *partial, uint workers)
 {
     size_t w = get_global_id(0);
@@ -109,7 +119,7 @@ void optcl_guard_finalize(__global optcl_guard *guard, float max_norm, uint rang
  * is −0. One launch instead of two is most of a small step's cost. */
 __kernel __attribute__((reqd_work_group_size(OPTCL_GUARD_FINAL, 1, 1)))
 void optcl_guard_stats_finalize(__global optcl_guard *guard, float max_norm, uint ranges,
-                                         uint capacity, __global const float *grad, ulong n16,
+                                         uint capacity, __global const param_t *grad, ulong n16,
                                          ulong chunk)
 {
     __local float sq[OPTCL_GUARD_FINAL], bad[OPTCL_GUARD_FINAL];

@@ -7,17 +7,26 @@ static inline floatv optcl_blend(floatv slow, floatv fast, float alpha)
     return slow + alpha * (fast - slow);
 }
 
-/* The parameters become the blend, and with commit the slow weights too. A plain sync passes
+/* The slow weights are float32 whatever the parameters' type (a blend of low-precision weights
+ * would lose what the slow weights accumulate); the parameters store the blend rounded.
+ * The parameters become the blend, and with commit the slow weights too. A plain sync passes
  * the parameters as fast; the α line search blends from a saved copy of the fast weights
  * without committing, then commits the α it picked. */
-__kernel void optcl_lookahead_f32(__global float *param, __global float *slow,
-                                  __global const float *fast, float alpha, int commit)
+__kernel void optcl_lookahead_f32(__global param_t *param, __global float *slow,
+                                  __global const param_t *fast, float alpha, int commit)
 {
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
-    floatv v = optcl_blend(LOAD(slow, i), LOAD(fast, i), alpha);
-    STORE(param, i, v);
+    floatv v = optcl_blend(LOAD(slow, i), LOAD_PARAM(fast, i), alpha);
+    STORE_PARAM(param, i, v);
     if (commit)
         STORE(slow, i, v);
+}
+
+/* The slow weights start at the parameters, widened (float32 parameters are copied instead). */
+__kernel void optcl_lookahead_start_f32(__global const param_t *param, __global float *slow)
+{
+    size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
+    STORE(slow, i, LOAD_PARAM(param, i));
 }
 
 #if GUARD
@@ -25,7 +34,7 @@ __kernel void optcl_lookahead_f32(__global float *param, __global float *slow,
  * it decides here. Before the update (sync = 0): on the first step taken, the slow weights
  * start at the parameters. After it (sync = 1): a step that ends a k-step cycle blends with its
  * row's α. */
-__kernel void optcl_lookahead_guarded_f32(__global float *param, __global float *slow,
+__kernel void optcl_lookahead_guarded_f32(__global param_t *param, __global float *slow,
                                           __global const optcl_guard *restrict guard,
                                           __global const optcl_scalars *restrict table, ulong k,
                                           int sync)
@@ -33,13 +42,13 @@ __kernel void optcl_lookahead_guarded_f32(__global float *param, __global float 
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     if (!sync) {
         if (!guard->skip && guard->steps == 1)
-            STORE(slow, i, LOAD(param, i));
+            STORE(slow, i, LOAD_PARAM(param, i));
         return;
     }
     if (guard->skip || guard->steps % k != 0)
         return;
-    floatv v = optcl_blend(LOAD(slow, i), LOAD(param, i), table[guard->slot].lookahead_alpha);
-    STORE(param, i, v);
+    floatv v = optcl_blend(LOAD(slow, i), LOAD_PARAM(param, i), table[guard->slot].lookahead_alpha);
+    STORE_PARAM(param, i, v);
     STORE(slow, i, v);
 }
 #endif

@@ -5,12 +5,12 @@
 #define CLASSIC 0
 #endif
 
-__kernel void optcl_rprop_f32(__global float *param, __global const float *grad,
+__kernel void optcl_rprop_f32(__global param_t *param, __global const param_t *grad,
                               __global state_t *prev, __global state_t *step_size, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
-    floatv d = optcl_direction(OPTCL_GRAD(LOAD(grad, i)));
+    floatv d = optcl_direction(OPTCL_GRAD(LOAD_PARAM(grad, i)));
     floatv product = d * LOAD_STATE(prev, i);
     /* loaded either way: a select vectorises, a branch not */
     floatv stored = LOAD_STATE(step_size, i);
@@ -31,6 +31,6 @@ __kernel void optcl_rprop_f32(__global float *param, __global const float *grad,
     STORE_STATE(step_size, i, step);
     /* sign(d), with zeros and NaN kept as they are */
     floatv direction = select(select(d, (floatv)-1.0f, d < 0.0f), (floatv)1.0f, d > 0.0f);
-    STORE(param, i, LOAD(param, i) - direction * step);
+    STORE_PARAM(param, i, LOAD_PARAM(param, i) - direction * step);
     STORE_STATE(prev, i, d);
 }

@@ -11,13 +11,13 @@
 #define EMA 0 /* buf = momentum·buf + (1−momentum)·d, starting at zero */
 #endif
 
-__kernel void optcl_sgd_f32(__global float *param, __global const float *grad,
+__kernel void optcl_sgd_f32(__global param_t *param, __global const param_t *grad,
                             __global state_t *momentum_buffer, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
-    floatv p = LOAD(param, i);
-    floatv d = optcl_direction(OPTCL_GRAD(LOAD(grad, i)));
+    floatv p = LOAD_PARAM(param, i);
+    floatv d = optcl_direction(OPTCL_GRAD(LOAD_PARAM(grad, i)));
     if (s.weight_decay != 0.0f)
         d = d + s.weight_decay * p;
 #if HAS_MOMENTUM
@@ -34,5 +34,5 @@ __kernel void optcl_sgd_f32(__global float *param, __global const float *grad,
     d = buf;
 #endif
 #endif
-    STORE(param, i, p + s.neg_lr * d);
+    STORE_PARAM(param, i, p + s.neg_lr * d);
 }

@@ -7,19 +7,24 @@
 #define BUFFERS 2
 #endif
 
-/* A bfloat16 state is stored truncated here, not rounded: the yardstick moves bytes and does
- * as little else as it can. */
-#if STATE_BF16
-#undef STORE_STATE
-#define STORE_STATE(p, i, v)                                                                      \
+/* bfloat16 is stored truncated here, not rounded: the yardstick moves bytes and does as little
+ * else as it can. */
+#define OPTCL_TRUNCATE_BF16(p, i, v)                                                              \
     (((__global ushortv *)(p))[i] = OPTCL_V(convert_ushort)(OPTCL_V(as_uint)(v) >> 16))
+#if STATE_DTYPE == 1
+#undef STORE_STATE
+#define STORE_STATE(p, i, v) OPTCL_TRUNCATE_BF16(p, i, v)
+#endif
+#if PARAM_DTYPE == 1
+#undef STORE_PARAM
+#define STORE_PARAM(p, i, v) OPTCL_TRUNCATE_BF16(p, i, v)
 #endif
 
-__kernel void optcl_traffic_f32(__global float *b0, __global const float *b1,
+__kernel void optcl_traffic_f32(__global param_t *b0, __global const param_t *b1,
                                 __global state_t *b2, __global state_t *b3, __global state_t *b4)
 {
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
-    floatv s = LOAD(b0, i) + LOAD(b1, i);
+    floatv s = LOAD_PARAM(b0, i) + LOAD_PARAM(b1, i);
 #if BUFFERS > 2
     floatv v2 = LOAD_STATE(b2, i);
     s += v2;
@@ -32,7 +37,7 @@ __kernel void optcl_traffic_f32(__global float *b0, __global const float *b1,
     floatv v4 = LOAD_STATE(b4, i);
     s += v4;
 #endif
-    STORE(b0, i, s);
+    STORE_PARAM(b0, i, s);
 #if BUFFERS > 2
     STORE_STATE(b2, i, s);
 #endif

@@ -4,9 +4,13 @@
  * expected/<case>.npy (T, N) per case and cases.txt, one line per case:
  *     <case> <optimizer> KEY=VALUE ... [--metrics=metrics/<case>.npy]
  * A --metrics=FILE token (ReduceLROnPlateau cases) is passed as `--metrics <golden dir>/FILE`.
- * For every case and both backends this suite runs the CLI (tu_cli_path()) into a fresh temp
- * folder, reads its OUT with optcl_npy_read and requires |a − e| ≤ 1e-5 + 1e-4·|e| for every
- * element, naming the case, step and element of the first violation and the worst error. */
+ * tests/golden/make_golden_dtype.py (PyTorch 2.x's fused optimizers with bfloat16 and float16
+ * parameters) wrote expected_dtype/<case>.npy and cases_dtype.txt, whose lines end in
+ * --ulps=U. For every case and both backends this suite runs the CLI (tu_cli_path()) into a
+ * fresh temp folder, reads its OUT with optcl_npy_read and requires |a − e| ≤ 1e-5 + 1e-4·|e|
+ * for every element — for a --ulps case, |a − e| ≤ U units in the last place of the
+ * param_dtype at e — naming the case, step and element of the first violation and the worst
+ * error. */
 #include "testutil.h"
 
 #include <errno.h>
@@ -30,6 +34,8 @@ typedef struct golden_case {
     int key_count;
     char *metrics; /* --metrics=FILE: FILE relative to the golden folder, or NULL */
     char *grads;   /* --grads=FILE: gradients other than grads.npy (nonfinite=skip cases) */
+    int ulps;      /* --ulps=U: the tolerance in the parameter type's units; -1: none */
+    const char *expected; /* the folder of its expected trajectory */
 } golden_case;
 
 typedef struct golden_test {
@@ -57,11 +63,12 @@ static void golden_free_cases(void)
     g_case_count = 0;
 }
 
-/* Reads cases.txt; on failure prints why and returns -1. */
-static int golden_load_cases(void)
+/* Reads a cases file (expected: the folder of its trajectories); on failure prints why and
+ * returns -1. */
+static int golden_load_cases(const char *cases, const char *expected)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/cases.txt", tu_golden_dir());
+    snprintf(path, sizeof path, "%s/%s", tu_golden_dir(), cases);
     FILE *fh = fopen(path, "r");
     if (!fh) {
         print_error("cannot open %s: %s\n", path, strerror(errno));
@@ -95,8 +102,21 @@ static int golden_load_cases(void)
         }
         strcpy(gc->name, tok);
         strcpy(gc->optimizer, opt);
+        gc->ulps = -1;
+        gc->expected = expected;
         g_case_count++;
         while ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+            if (strncmp(tok, "--ulps=", 7) == 0) {
+                char *end = NULL;
+                long u = strtol(tok + 7, &end, 10);
+                if (end == tok + 7 || *end || u < 0 || u > 64) {
+                    print_error("%s:%d: bad %s\n", path, lineno, tok);
+                    fclose(fh);
+                    return -1;
+                }
+                gc->ulps = (int)u;
+                continue;
+            }
             static const char metrics_token[] = "--metrics=", grads_token[] = "--grads=";
             bool is_metrics = strncmp(tok, metrics_token, sizeof metrics_token - 1) == 0;
             bool is_grads = strncmp(tok, grads_token, sizeof grads_token - 1) == 0;
@@ -116,7 +136,8 @@ static int golden_load_cases(void)
                 continue;
             }
             if (tok[0] == '-') {
-                print_error("%s:%d: unknown option '%s' (only --metrics=FILE, --grads=FILE)\n",
+                print_error("%s:%d: unknown option '%s' (only --metrics=FILE, --grads=FILE, "
+                            "--ulps=U)\n",
                             path, lineno, tok);
                 fclose(fh);
                 return -1;
@@ -194,6 +215,39 @@ static void golden_check_data(void **state)
     optcl_array_free(&grads);
 }
 
+/* One unit in the last place of a bfloat16 or float16 value of magnitude |e| (subnormals: the
+ * smallest subnormal). */
+static double ulp_of(double e, const char *dtype)
+{
+    bool bf16 = strcmp(dtype, "bf16") == 0;
+    int exp = 0;
+    frexp(fabs(e), &exp); /* |e| = m·2^exp, m in [0.5, 1): the leading bit is 2^(exp−1) */
+    int lowest = bf16 ? -126 : -14, digits = bf16 ? 7 : 10;
+    int lead = e == 0.0 || exp - 1 < lowest ? lowest : exp - 1;
+    return ldexp(1.0, lead - digits);
+}
+
+/* The first element outside U ulps of the case's parameter type, or (size_t)-1. */
+static size_t first_beyond_ulps(const golden_case *gc, const float *a, const float *e, size_t n,
+                                double *worst)
+{
+    const char *dtype = "";
+    for (int k = 0; k < gc->key_count; k++)
+        if (strncmp(gc->keys[k], "param_dtype=", 12) == 0)
+            dtype = gc->keys[k] + 12;
+    if (strcmp(dtype, "bf16") != 0 && strcmp(dtype, "f16") != 0)
+        fail_msg("case %s: --ulps needs param_dtype=bf16 or f16", gc->name);
+    size_t bad = (size_t)-1;
+    *worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)e[i]) / ulp_of(e[i], dtype);
+        if (!(d <= gc->ulps) && bad == (size_t)-1)
+            bad = i;
+        *worst = d > *worst ? d : *worst;
+    }
+    return bad;
+}
+
 static void golden_case_test(void **state)
 {
     const golden_test *gt = *state;
@@ -202,7 +256,7 @@ static void golden_case_test(void **state)
         skip();
 
     char expected_path[1024];
-    snprintf(expected_path, sizeof expected_path, "%s/expected/%s.npy", tu_golden_dir(),
+    snprintf(expected_path, sizeof expected_path, "%s/%s/%s.npy", tu_golden_dir(), gc->expected,
              gc->name);
     char msg[1024] = "";
     optcl_array expected = {0};
@@ -270,8 +324,19 @@ static void golden_case_test(void **state)
     }
 
     double worst = 0.0;
-    size_t bad = tu_first_mismatch(out.data, expected.data, expected.count, GOLDEN_ATOL,
-                                   GOLDEN_RTOL, &worst);
+    size_t bad = gc->ulps >= 0 ? first_beyond_ulps(gc, out.data, expected.data, expected.count,
+                                                   &worst)
+                               : tu_first_mismatch(out.data, expected.data, expected.count,
+                                                   GOLDEN_ATOL, GOLDEN_RTOL, &worst);
+    if (bad != (size_t)-1 && gc->ulps >= 0) {
+        size_t n = expected.shape[1];
+        double a = out.data[bad], e = expected.data[bad];
+        optcl_array_free(&out);
+        optcl_array_free(&expected);
+        fail_msg("case %s (%s): step %zu element %zu: got %.9g, expected %.9g, more than %d "
+                 "ulps apart; worst over the run %.3g ulps",
+                 gc->name, gt->backend, bad / n + 1, bad % n, a, e, gc->ulps, worst);
+    }
     if (bad != (size_t)-1) {
         size_t n = expected.shape[1];
         double a = out.data[bad], e = expected.data[bad];
@@ -288,7 +353,8 @@ static void golden_case_test(void **state)
 
 int main(void)
 {
-    if (golden_load_cases() != 0)
+    if (golden_load_cases("cases.txt", "expected") != 0 ||
+        golden_load_cases("cases_dtype.txt", "expected_dtype") != 0)
         return 1;
     if (g_case_count == 0) {
         print_error("%s/cases.txt lists no case\n", tu_golden_dir());

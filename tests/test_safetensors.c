@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,11 +85,11 @@ static void test_round_trip(void **state)
     tu_fill_random(cube, 24, &seed, -1e6f, 1e6f);
     vec[1] = -0.0f;
     const optcl__st_tensor t[] = {
-        {"step", 0, {0}, &scalar, 1, false},
-        {"w", 1, {5}, vec, 5, false},
-        {"optim.exp_avg.layer \"1\"", 3, {2, 3, 4}, cube, 24, false},
-        {"empty", 1, {0}, NULL, 0, false},
-        {"empty2d \xe2\x88\x85", 3, {3, 0, 2}, &nothing, 0, false},
+        {"step", 0, {0}, &scalar, 1, OPTCL_DTYPE_F32},
+        {"w", 1, {5}, vec, 5, OPTCL_DTYPE_F32},
+        {"optim.exp_avg.layer \"1\"", 3, {2, 3, 4}, cube, 24, OPTCL_DTYPE_F32},
+        {"empty", 1, {0}, NULL, 0, OPTCL_DTYPE_F32},
+        {"empty2d \xe2\x88\x85", 3, {3, 0, 2}, &nothing, 0, OPTCL_DTYPE_F32},
     };
     const optcl__st_meta meta[] = {
         {"format", meta_values[0]}, {"q\"uo\\te", meta_values[1]}, {"ctl", meta_values[2]},
@@ -162,7 +163,7 @@ static void test_write_matches_python(void **state)
     static unsigned char want[256];
     const float a[2] = {1.0f, 2.0f};
     size_t want_len = make_st(want, sizeof want, UINT64_MAX, expected, a, sizeof a);
-    const optcl__st_tensor t = {"a", 1, {2}, a, 2, false};
+    const optcl__st_tensor t = {"a", 1, {2}, a, 2, OPTCL_DTYPE_F32};
     const optcl__st_meta meta = {"format", "pt"};
     char path[512], message[512] = "";
     tu_path_in(path, sizeof path, "py.safetensors");
@@ -223,34 +224,47 @@ static void test_read_handmade(void **state)
     }
 }
 
-/* BF16 tensors: written rounded to nearest even (little-endian 16 bits), read back widened;
- * an F32 tensor after an odd number of BF16 elements sits at an offset not a multiple of 4
- * and still reads exactly; the header says BF16 and counts 2 bytes an element. */
+/* BF16 and F16 tensors: written rounded to nearest even (little-endian 16 bits), read back
+ * widened; an F32 tensor after an odd number of 2-byte elements sits at an offset not a
+ * multiple of 4 and still reads exactly; the header names each type and counts 2 bytes an
+ * element. */
 static void test_bf16(void **state)
 {
     (void)state;
     const float h[3] = {1.0f + 1.0f / 256.0f, -3.0f, 0.1f}; /* a tie (to 1), exact, rounded */
+    const float q[3] = {1.0f + 1.0f / 2048.0f, -2.0f, 65520.0f}; /* a tie (to 1), exact, Inf */
     const float f[2] = {0.1f, -7.25f};
-    const optcl__st_tensor t[] = {{"h", 1, {3}, h, 3, true}, {"f", 1, {2}, f, 2, false}};
+    const optcl__st_tensor t[] = {{"h", 1, {3}, h, 3, OPTCL_DTYPE_BF16},
+                                  {"q", 1, {3}, q, 3, OPTCL_DTYPE_F16},
+                                  {"f", 1, {2}, f, 2, OPTCL_DTYPE_F32}};
     char path[512], message[512] = "";
     tu_path_in(path, sizeof path, "bf16.safetensors");
-    TU_OK(optcl__st_write(path, t, 2, NULL, 0, message, sizeof message), message);
+    TU_OK(optcl__st_write(path, t, 3, NULL, 0, message, sizeof message), message);
     size_t len;
     unsigned char *bytes = tu_read_file(path, &len);
     const char *header = "{\"h\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[0,6]},"
-                         "\"f\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[6,14]}}";
+                         "\"q\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[6,12]},"
+                         "\"f\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[12,20]}}";
     size_t padded = (strlen(header) + 7) / 8 * 8;
-    assert_int_equal(len, 8 + padded + 14);
+    assert_int_equal(len, 8 + padded + 20);
     assert_memory_equal(bytes + 8, header, strlen(header));
     static const unsigned char h_bits[6] = {0x80, 0x3F, 0x40, 0xC0, 0xCD, 0x3D};
     assert_memory_equal(bytes + 8 + padded, h_bits, 6); /* 1.0, −3.0, 0.1 → 0x3DCD */
+    static const unsigned char q_bits[6] = {0x00, 0x3C, 0x00, 0xC0, 0x00, 0x7C};
+    assert_memory_equal(bytes + 8 + padded + 6, q_bits, 6); /* 1.0, −2.0, +Inf */
     free(bytes);
     optcl__st_file file;
     TU_OK(optcl__st_read(path, &file, message, sizeof message), message);
     const struct optcl__st_entry *eh = optcl__st_find(&file, "h"), *ef = optcl__st_find(&file, "f");
-    assert_true(eh && ef && eh->bf16 && !ef->bf16);
+    const struct optcl__st_entry *eq = optcl__st_find(&file, "q");
+    assert_true(eh && ef && eq);
+    assert_int_equal(eh->dtype, OPTCL_DTYPE_BF16);
+    assert_int_equal(eq->dtype, OPTCL_DTYPE_F16);
+    assert_int_equal(ef->dtype, OPTCL_DTYPE_F32);
     const float want_h[3] = {1.0f, -3.0f, 0.10009765625f};
+    const float want_q[3] = {1.0f, -2.0f, INFINITY};
     assert_memory_equal(eh->data, want_h, sizeof want_h);
+    assert_memory_equal(eq->data, want_q, sizeof want_q);
     assert_memory_equal(ef->data, f, sizeof f);
     assert_int_equal((uintptr_t)ef->data % sizeof(float), 0);
     optcl__st_free(&file);
@@ -375,8 +389,10 @@ static void test_bad_headers(void **state)
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, "tensor 'a' has no 'data_offsets'");
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":1}}", 8,
                "tensor 'a' has an unknown field 'x'");
-    expect_bad("{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4,
-               "tensor 'a': dtype 'F16' is not supported (only F32 and BF16)");
+    expect_bad("{\"a\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16,
+               "tensor 'a': dtype 'F64' is not supported (only F32, BF16 and F16)");
+    expect_bad("{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
+               "do not match shape [2] F16 (4 bytes)");
     expect_bad("{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
                "data_offsets [0, 8] do not match shape [2] BF16 (4 bytes)");
     expect_bad("{\"w\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16,
@@ -492,20 +508,20 @@ static void test_write_errors(void **state)
         optcl_status status;
         const char *want;
     } cases[] = {
-        {{{"a", 1, {2}, x, 2, false}, {"a", 1, {2}, x + 2, 2, false}}, 2, 0, OPTCL_ERROR_INVALID_ARGUMENT,
+        {{{"a", 1, {2}, x, 2, OPTCL_DTYPE_F32}, {"a", 1, {2}, x + 2, 2, OPTCL_DTYPE_F32}}, 2, 0, OPTCL_ERROR_INVALID_ARGUMENT,
          "tensor name 'a' appears twice"},
-        {{{"__metadata__", 1, {2}, x, 2, false}}, 1, 0, OPTCL_ERROR_INVALID_ARGUMENT, "reserved"},
-        {{{"", 1, {2}, x, 2, false}}, 1, 0, OPTCL_ERROR_INVALID_ARGUMENT, "empty name"},
-        {{{"bad\xc3", 1, {2}, x, 2, false}}, 1, 0, OPTCL_ERROR_INVALID_ARGUMENT, "not valid UTF-8"},
-        {{{NULL, 1, {2}, x, 2, false}}, 1, 0, OPTCL_ERROR_NULL_POINTER, "no name"},
-        {{{"a", 1, {2}, x, 3, false}}, 1, 0, OPTCL_ERROR_SIZE_MISMATCH,
+        {{{"__metadata__", 1, {2}, x, 2, OPTCL_DTYPE_F32}}, 1, 0, OPTCL_ERROR_INVALID_ARGUMENT, "reserved"},
+        {{{"", 1, {2}, x, 2, OPTCL_DTYPE_F32}}, 1, 0, OPTCL_ERROR_INVALID_ARGUMENT, "empty name"},
+        {{{"bad\xc3", 1, {2}, x, 2, OPTCL_DTYPE_F32}}, 1, 0, OPTCL_ERROR_INVALID_ARGUMENT, "not valid UTF-8"},
+        {{{NULL, 1, {2}, x, 2, OPTCL_DTYPE_F32}}, 1, 0, OPTCL_ERROR_NULL_POINTER, "no name"},
+        {{{"a", 1, {2}, x, 3, OPTCL_DTYPE_F32}}, 1, 0, OPTCL_ERROR_SIZE_MISMATCH,
          "count 3 does not match shape [2] (2 elements)"},
-        {{{"a", 1, {-2}, x, 0, false}}, 1, 0, OPTCL_ERROR_INVALID_ARGUMENT, "negative"},
-        {{{"a", 9, {2}, x, 2, false}}, 1, 0, OPTCL_ERROR_INVALID_ARGUMENT, "ndim 9"},
-        {{{"a", 2, {(int64_t)1 << 62, 8}, x, 2, false}}, 1, 0, OPTCL_ERROR_INVALID_ARGUMENT,
+        {{{"a", 1, {-2}, x, 0, OPTCL_DTYPE_F32}}, 1, 0, OPTCL_ERROR_INVALID_ARGUMENT, "negative"},
+        {{{"a", 9, {2}, x, 2, OPTCL_DTYPE_F32}}, 1, 0, OPTCL_ERROR_INVALID_ARGUMENT, "ndim 9"},
+        {{{"a", 2, {(int64_t)1 << 62, 8}, x, 2, OPTCL_DTYPE_F32}}, 1, 0, OPTCL_ERROR_INVALID_ARGUMENT,
          "too large"},
-        {{{"a", 1, {2}, NULL, 2, false}}, 1, 0, OPTCL_ERROR_NULL_POINTER, "data is NULL"},
-        {{{"a", 1, {2}, x, 2, false}}, 1, 2, OPTCL_ERROR_INVALID_ARGUMENT,
+        {{{"a", 1, {2}, NULL, 2, OPTCL_DTYPE_F32}}, 1, 0, OPTCL_ERROR_NULL_POINTER, "data is NULL"},
+        {{{"a", 1, {2}, x, 2, OPTCL_DTYPE_F32}}, 1, 2, OPTCL_ERROR_INVALID_ARGUMENT,
          "metadata key 'k' appears twice"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -543,7 +559,7 @@ static void test_write_missing_folder(void **state)
     tu_path_in(folder, sizeof folder, "no_such_folder");
     tu_path_in(path, sizeof path, "no_such_folder/x.safetensors");
     const float x = 1;
-    const optcl__st_tensor t = {"x", 0, {0}, &x, 1, false};
+    const optcl__st_tensor t = {"x", 0, {0}, &x, 1, OPTCL_DTYPE_F32};
     assert_int_equal(optcl__st_write(path, &t, 1, NULL, 0, message, sizeof message),
                      OPTCL_ERROR_IO);
     assert_non_null(strstr(message, path));
@@ -560,8 +576,8 @@ static void test_write_replaces(void **state)
     assert_int_equal(mkdir(tu_path_in(folder, sizeof folder, "replace"), 0700), 0);
     tu_path_in(path, sizeof path, "replace/ckpt.safetensors");
     const float first[3] = {1, 2, 3}, second[5] = {5, 6, 7, 8, 9};
-    const optcl__st_tensor t1 = {"p", 1, {3}, first, 3, false},
-                           t2 = {"p", 1, {5}, second, 5, false};
+    const optcl__st_tensor t1 = {"p", 1, {3}, first, 3, OPTCL_DTYPE_F32},
+                           t2 = {"p", 1, {5}, second, 5, OPTCL_DTYPE_F32};
     const optcl__st_meta m1 = {"step", "1"}, m2 = {"step", "2"};
     TU_OK(optcl__st_write(path, &t1, 1, &m1, 1, message, sizeof message), message);
     TU_OK(optcl__st_write(path, &t2, 1, &m2, 1, message, sizeof message), message);

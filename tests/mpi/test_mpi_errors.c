@@ -71,6 +71,12 @@ static void bad_creates(void)
         create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
                      "differs from rank 0's");
     }
+    optcl_params *half = NULL;
+    MT_OK(optcl_params_create_typed(ctx, mt_model, MT_MODEL_COUNT, OPTCL_DTYPE_BF16, &half),
+          optcl_context_message(ctx));
+    create_fails(last ? half : p, &c, NULL, true, OPTCL_ERROR_UNSUPPORTED,
+                 "takes float32 parameter sets; this one is bf16");
+    MT_OK(optcl_params_destroy(half), "destroy");
     optcl_mpi_optimizer *s = NULL;
     char msg[256] = "";
     MT_CHECK(optcl_mpi_optimizer_create(MPI_COMM_NULL, p, &c, NULL, &s, msg, sizeof msg) ==

@@ -1,0 +1,606 @@
+/* test_param_dtype.c — bfloat16 and float16 parameter sets (optcl_params_create_typed) on both
+ * backends:
+ *   - float32 → float16 rounds as the compiler's _Float16 (IEEE nearest even, subnormals,
+ *     overflow to Inf), every NaN to 0x7E00; bfloat16 as c10::BFloat16;
+ *   - raw reads and writes move the stored bits; float32 reads widen them exactly;
+ *   - a step is the float32 step from the same (widened) values, rounded when stored: the
+ *     parameters to their type, the state to its own;
+ *   - every rule, with the guard and Lookahead, gives the same bits on both backends;
+ *   - wrapped caller buffers of 2-byte elements step as created ones do;
+ *   - checkpoints keep the parameters as BF16/F16 tensors, resume bit for bit, and refuse a set
+ *     of another type by naming both;
+ *   - bad dtypes and short wrapped buffers are refused with a message. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const optcl_backend backends[] = {OPTCL_BACKEND_REFERENCE, OPTCL_BACKEND_OPENCL};
+#define BACKENDS (sizeof backends / sizeof backends[0])
+static const optcl_dtype low[] = {OPTCL_DTYPE_BF16, OPTCL_DTYPE_F16};
+#define LOW (sizeof low / sizeof low[0])
+
+static const optcl_tensor_spec specs[] = {
+    {.name = "w", .ndim = 2, .shape = {33, 31}, .group = 0},
+    {.name = "b", .ndim = 1, .shape = {517}, .group = 1},
+    {.name = "s", .ndim = 0, .group = 1},
+};
+#define NSPECS 3
+#define NUMEL (33 * 31 + 517 + 1)
+
+static bool skip_backend(optcl_backend b)
+{
+    return b == OPTCL_BACKEND_OPENCL && tu_opencl_missing();
+}
+
+static uint32_t bits_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* The expected stored bits: c10::BFloat16, or the compiler's IEEE binary16 with every NaN as
+ * 0x7E00. */
+static uint16_t expect_bits(float f, optcl_dtype dtype)
+{
+    uint32_t u = bits_of(f);
+    if (dtype == OPTCL_DTYPE_BF16)
+        return isnan(f) ? 0x7FC0 : (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+    if (isnan(f))
+        return 0x7E00u;
+#ifdef __FLT16_MAX__
+    _Float16 h = (_Float16)f;
+    uint16_t b;
+    memcpy(&b, &h, sizeof b);
+    return b;
+#else
+    skip();
+    return 0;
+#endif
+}
+
+/* Floats around every float16 boundary: each binary16 value and each midpoint between two,
+ * ±1 float32 ulp, over the normal and subnormal ranges and past the largest half; then a
+ * sweep of all float32 bit patterns with a prime stride, and NaNs of both signs. */
+static size_t conversion_cases(float *out, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t h = 0; h < 0x7C00u && n + 8 <= cap; h += 7) {
+        /* the half h and the midpoint to the next one, exact in double */
+        uint32_t e = h >> 10, m = h & 0x3FFu;
+        double value = e ? ldexp(1.0 + m / 1024.0, (int)e - 15) : ldexp(m / 1024.0, -14);
+        double ulp = e ? ldexp(1.0, (int)e - 25) : ldexp(1.0, -24);
+        float mid = (float)(value + ulp / 2);
+        float around[] = {(float)value, mid, nextafterf(mid, 0.0f), nextafterf(mid, INFINITY)};
+        for (size_t k = 0; k < 4; k++) {
+            out[n++] = around[k];
+            out[n++] = -around[k];
+        }
+    }
+    const float edges[] = {65504.0f, 65519.996f, 65520.0f, 1e6f, INFINITY, 0x1p-25f, 0x1.8p-25f,
+                           0x1p-26f};
+    for (size_t k = 0; k < sizeof edges / sizeof edges[0] && n + 2 <= cap; k++) {
+        out[n++] = edges[k];
+        out[n++] = -edges[k];
+    }
+    for (uint64_t u = 0; u <= 0xFFFFFFFFull && n < cap - 4; u += 1000003)
+        out[n++] = from_bits((uint32_t)u);
+    out[n++] = from_bits(0x7FC00000u);
+    out[n++] = from_bits(0xFFC00001u);
+    out[n++] = from_bits(0x7F800001u);
+    return n;
+}
+
+/* optcl_params_write rounds every case to the stored bits expected; read_raw shows them, read
+ * widens them exactly, and write_raw then read_raw gives the bits back. */
+static void values_round_as_c10(void **state)
+{
+    (void)state;
+    size_t cap = 40000;
+    float *x = malloc(cap * sizeof *x), *back = malloc(cap * sizeof *back);
+    uint16_t *bits = malloc(cap * sizeof *bits), *raw = malloc(cap * sizeof *raw);
+    assert_true(x && back && bits && raw);
+    size_t n = conversion_cases(x, cap);
+    optcl_tensor_spec one = {.name = "x", .ndim = 1, .shape = {(int64_t)n}};
+    for (size_t b = 0; b < BACKENDS; b++) {
+        if (skip_backend(backends[b]))
+            continue;
+        optcl_context *ctx = tu_context(backends[b]);
+        for (size_t d = 0; d < LOW; d++) {
+            optcl_params *p = NULL;
+            TU_OK(optcl_params_create_typed(ctx, &one, 1, low[d], &p), optcl_context_message(ctx));
+            assert_int_equal(optcl_params_dtype(p), low[d]);
+            TU_OK(optcl_params_write(p, OPTCL_ROLE_GRADS, 0, x, n), optcl_params_message(p));
+            TU_OK(optcl_params_read_raw(p, OPTCL_ROLE_GRADS, 0, raw, n), optcl_params_message(p));
+            TU_OK(optcl_params_read(p, OPTCL_ROLE_GRADS, 0, back, n), optcl_params_message(p));
+            for (size_t i = 0; i < n; i++) {
+                uint16_t want = expect_bits(x[i], low[d]);
+                if (raw[i] != want)
+                    fail_msg("%s, %s: %.9g (0x%08x) stored as 0x%04x, expected 0x%04x",
+                             optcl_dtype_name(low[d]), backends[b] ? "opencl" : "reference",
+                             (double)x[i], bits_of(x[i]), raw[i], want);
+                /* widening is exact: the widened value rounds to the same bits */
+                if (isnan(back[i]) != isnan(x[i]) ||
+                    (!isnan(back[i]) && expect_bits(back[i], low[d]) != want))
+                    fail_msg("%s: 0x%04x reads as %.9g", optcl_dtype_name(low[d]), want,
+                             (double)back[i]);
+            }
+            for (size_t i = 0; i < n; i++)
+                bits[i] = (uint16_t)(raw[i] ^ 0x0101u); /* other bits, written raw */
+            TU_OK(optcl_params_write_raw(p, OPTCL_ROLE_PARAMS, 0, bits, n), optcl_params_message(p));
+            TU_OK(optcl_params_read_raw(p, OPTCL_ROLE_PARAMS, 0, raw, n), optcl_params_message(p));
+            for (size_t i = 0; i < n; i++) {
+                bool nan_in = low[d] == OPTCL_DTYPE_BF16
+                                  ? (bits[i] & 0x7F80u) == 0x7F80u && (bits[i] & 0x7Fu)
+                                  : (bits[i] & 0x7C00u) == 0x7C00u && (bits[i] & 0x3FFu);
+                /* the reference keeps float32 values: a NaN's payload is not kept there */
+                if (nan_in && backends[b] == OPTCL_BACKEND_REFERENCE)
+                    continue;
+                if (raw[i] != bits[i])
+                    fail_msg("%s: raw 0x%04x read back as 0x%04x", optcl_dtype_name(low[d]),
+                             bits[i], raw[i]);
+            }
+            optcl_params_destroy(p);
+        }
+        optcl_context_destroy(ctx);
+    }
+    free(x);
+    free(back);
+    free(bits);
+    free(raw);
+}
+
+/* ---- steps ---------------------------------------------------------------------------- */
+
+typedef struct named_config {
+    const char *name;
+    optcl_optimizer_config c;
+} named_config;
+
+static size_t configs(named_config *out)
+{
+    size_t n = 0;
+#define ADD(label, algo, ...)                                                                      \
+    do {                                                                                           \
+        optcl_optimizer_config c = optcl_optimizer_config_default(algo);                           \
+        __VA_ARGS__;                                                                               \
+        out[n].name = label;                                                                       \
+        out[n++].c = c;                                                                            \
+    } while (0)
+    ADD("sgd", OPTCL_SGD, c.lr = 0.05, c.weight_decay = 0.1);
+    ADD("sgd nesterov", OPTCL_SGD, c.lr = 0.05, c.sgd.momentum = 0.9, c.sgd.nesterov = 1);
+    ADD("adam", OPTCL_ADAM, c.lr = 0.01);
+    ADD("adamw amsgrad maximize", OPTCL_ADAMW, c.lr = 0.01, c.adam.amsgrad = 1, c.maximize = 1);
+    ADD("rmsprop centered momentum", OPTCL_RMSPROP, c.rmsprop.centered = 1,
+        c.rmsprop.momentum = 0.5, c.weight_decay = 0.01);
+    ADD("rprop", OPTCL_RPROP, (void)0);
+    ADD("lion", OPTCL_LION, c.lr = 0.01, c.weight_decay = 0.1);
+    ADD("adam clip skip", OPTCL_ADAM, c.lr = 0.01, c.max_norm = 0.5,
+        c.nonfinite = OPTCL_NONFINITE_SKIP);
+    ADD("sgd momentum lookahead", OPTCL_SGD, c.lr = 0.05, c.sgd.momentum = 0.9,
+        c.lookahead.k = 3);
+    ADD("adam clip lookahead", OPTCL_ADAM, c.lr = 0.01, c.max_norm = 1.0, c.lookahead.k = 2);
+    ADD("adam f32 state", OPTCL_ADAM, c.lr = 0.01, c.state_dtype = OPTCL_STATE_F32);
+    ADD("sgd momentum bf16 state", OPTCL_SGD, c.sgd.momentum = 0.9,
+        c.state_dtype = OPTCL_STATE_BF16);
+#undef ADD
+    return n;
+}
+
+/* A gradient for step t: mostly small values, a few large ones, exact zeros. */
+static void gradient(float *g, int t)
+{
+    uint64_t seed = 0x5eed0000u + (uint64_t)t;
+    tu_fill_random(g, NUMEL, &seed, -2.0f, 2.0f);
+    for (size_t i = 0; i < NUMEL; i += 13)
+        g[i] = 0.0f;
+    for (size_t i = 5; i < NUMEL; i += 101)
+        g[i] *= 300.0f;
+}
+
+static void copy_states(optcl_optimizer *from, optcl_optimizer *to, float *buf)
+{
+    for (size_t k = 0; k < optcl_optimizer_state_count(from); k++) {
+        const char *name = optcl_optimizer_state_name(from, k);
+        TU_OK(optcl_optimizer_read_state(from, name, OPTCL_ALL, buf, NUMEL),
+              optcl_optimizer_message(from));
+        TU_OK(optcl_optimizer_write_state(to, name, OPTCL_ALL, buf, NUMEL),
+              optcl_optimizer_message(to));
+    }
+}
+
+/* Rounds n floats to values of dtype, through a float32 set's neighbour: the bits the test
+ * expects (expect_bits), widened. */
+static float widen_bits(uint16_t b, optcl_dtype dtype)
+{
+    if (dtype == OPTCL_DTYPE_BF16)
+        return from_bits((uint32_t)b << 16);
+#ifdef __FLT16_MAX__
+    _Float16 h;
+    memcpy(&h, &b, sizeof h);
+    return (float)h;
+#else
+    return 0.0f;
+#endif
+}
+
+static void assert_rounded(const float *got, const float *wide, size_t n, optcl_dtype dtype,
+                           const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        float want = widen_bits(expect_bits(wide[i], dtype), dtype);
+        if (bits_of(got[i]) != bits_of(want) && !(isnan(got[i]) && isnan(want)))
+            fail_msg("%s: element %zu is %.9g, expected %.9g (the float32 step's %.9g rounded)",
+                     what, i, (double)got[i], (double)want, (double)wide[i]);
+    }
+}
+
+/* From the same values, a low-precision set's step is the float32 step with every stored
+ * result rounded: the parameters to the set's type, each state to its own. The two runs are
+ * resynchronised before each step (the float32 run takes the low one's values). */
+static void a_step_is_the_f32_step_rounded(void **state)
+{
+    (void)state;
+    named_config cs[16];
+    size_t nc = configs(cs);
+    float *x = malloc(NUMEL * sizeof *x), *y = malloc(NUMEL * sizeof *y);
+    assert_true(x && y);
+    for (size_t b = 0; b < BACKENDS; b++) {
+        if (skip_backend(backends[b]))
+            continue;
+        optcl_context *ctx = tu_context(backends[b]);
+        for (size_t d = 0; d < LOW; d++) {
+            for (size_t k = 0; k < nc; k++) {
+                optcl_params *pl = NULL, *pw = NULL;
+                optcl_optimizer *ol = NULL, *ow = NULL;
+                optcl_optimizer_config wide = cs[k].c;
+                wide.state_dtype = cs[k].c.state_dtype == OPTCL_STATE_BF16 ? OPTCL_STATE_BF16
+                                                                           : OPTCL_STATE_F32;
+                TU_OK(optcl_params_create_typed(ctx, specs, NSPECS, low[d], &pl),
+                      optcl_context_message(ctx));
+                TU_OK(optcl_params_create(ctx, specs, NSPECS, &pw), optcl_context_message(ctx));
+                TU_OK(optcl_optimizer_create(pl, &cs[k].c, &ol), optcl_context_message(ctx));
+                TU_OK(optcl_optimizer_create(pw, &wide, &ow), optcl_context_message(ctx));
+                uint64_t seed = 99;
+                tu_fill_random(x, NUMEL, &seed, -1.0f, 1.0f);
+                TU_OK(optcl_params_write(pl, OPTCL_ROLE_PARAMS, OPTCL_ALL, x, NUMEL), "p0");
+                optcl_dtype kept = cs[k].c.state_dtype == OPTCL_STATE_SAME   ? low[d]
+                                    : cs[k].c.state_dtype == OPTCL_STATE_BF16 ? OPTCL_DTYPE_BF16
+                                                                              : OPTCL_DTYPE_F32;
+                for (int t = 0; t < 6; t++) {
+                    TU_OK(optcl_params_read(pl, OPTCL_ROLE_PARAMS, OPTCL_ALL, x, NUMEL), "p");
+                    TU_OK(optcl_params_write(pw, OPTCL_ROLE_PARAMS, OPTCL_ALL, x, NUMEL), "p");
+                    gradient(x, t);
+                    TU_OK(optcl_params_write(pl, OPTCL_ROLE_GRADS, OPTCL_ALL, x, NUMEL), "g");
+                    TU_OK(optcl_params_read(pl, OPTCL_ROLE_GRADS, OPTCL_ALL, x, NUMEL), "g");
+                    TU_OK(optcl_params_write(pw, OPTCL_ROLE_GRADS, OPTCL_ALL, x, NUMEL), "g");
+                    copy_states(ol, ow, y);
+                    TU_OK(optcl_optimizer_step(ol, 0, NULL, NULL), optcl_optimizer_message(ol));
+                    TU_OK(optcl_optimizer_step(ow, 0, NULL, NULL), optcl_optimizer_message(ow));
+                    char what[160];
+                    snprintf(what, sizeof what, "%s %s %s step %d params",
+                             backends[b] ? "opencl" : "reference", optcl_dtype_name(low[d]),
+                             cs[k].name, t + 1);
+                    /* A Lookahead sync blends the fast weights as stored (rounded), not as
+                     * the float32 run has them: those steps are not compared. */
+                    int64_t la = cs[k].c.lookahead.k;
+                    if (la > 0 && (t + 1) % la == 0)
+                        continue;
+                    TU_OK(optcl_params_read(pl, OPTCL_ROLE_PARAMS, OPTCL_ALL, x, NUMEL), "p");
+                    TU_OK(optcl_params_read(pw, OPTCL_ROLE_PARAMS, OPTCL_ALL, y, NUMEL), "p");
+                    assert_rounded(x, y, NUMEL, low[d], what);
+                    for (size_t s = 0; s < optcl_optimizer_state_count(ol); s++) {
+                        const char *name = optcl_optimizer_state_name(ol, s);
+                        TU_OK(optcl_optimizer_read_state(ol, name, OPTCL_ALL, x, NUMEL), name);
+                        TU_OK(optcl_optimizer_read_state(ow, name, OPTCL_ALL, y, NUMEL), name);
+                        snprintf(what, sizeof what, "%s %s %s step %d %s",
+                                 backends[b] ? "opencl" : "reference", optcl_dtype_name(low[d]),
+                                 cs[k].name, t + 1, name);
+                        bool slow = strcmp(name, "lookahead_slow") == 0; /* float32 always */
+                        if (slow || kept == OPTCL_DTYPE_F32)
+                            assert_memory_equal(x, y, NUMEL * sizeof *x);
+                        else
+                            assert_rounded(x, y, NUMEL, kept, what);
+                    }
+                }
+                assert_int_equal(optcl_optimizer_step_count(ol), optcl_optimizer_step_count(ow));
+                optcl_optimizer_destroy(ol);
+                optcl_optimizer_destroy(ow);
+                optcl_params_destroy(pl);
+                optcl_params_destroy(pw);
+            }
+        }
+        optcl_context_destroy(ctx);
+    }
+    free(x);
+    free(y);
+}
+
+/* 12 steps of every configuration on both backends: the same bits in the parameters (raw) and
+ * every state. */
+static void backends_agree_bit_for_bit(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    named_config cs[16];
+    size_t nc = configs(cs);
+    float *g = malloc(NUMEL * sizeof *g), *s[2];
+    uint16_t *raw[2];
+    for (int i = 0; i < 2; i++) {
+        s[i] = malloc(NUMEL * sizeof(float));
+        raw[i] = malloc(NUMEL * sizeof(uint16_t));
+        assert_true(s[i] && raw[i]);
+    }
+    assert_non_null(g);
+    optcl_context *ctx[2] = {tu_context(OPTCL_BACKEND_REFERENCE), tu_context(OPTCL_BACKEND_OPENCL)};
+    for (size_t d = 0; d < LOW; d++) {
+        for (size_t k = 0; k < nc; k++) {
+            optcl_params *p[2];
+            optcl_optimizer *o[2];
+            for (int b = 0; b < 2; b++) {
+                TU_OK(optcl_params_create_typed(ctx[b], specs, NSPECS, low[d], &p[b]),
+                      optcl_context_message(ctx[b]));
+                TU_OK(optcl_optimizer_create(p[b], &cs[k].c, &o[b]), optcl_context_message(ctx[b]));
+                uint64_t seed = 7;
+                tu_fill_random(g, NUMEL, &seed, -1.0f, 1.0f);
+                TU_OK(optcl_params_write(p[b], OPTCL_ROLE_PARAMS, OPTCL_ALL, g, NUMEL), "p0");
+                for (int t = 0; t < 12; t++) {
+                    gradient(g, t);
+                    if (t == 4)
+                        g[17] = NAN; /* the skip configuration skips it; others propagate */
+                    TU_OK(optcl_params_write(p[b], OPTCL_ROLE_GRADS, OPTCL_ALL, g, NUMEL), "g");
+                    TU_OK(optcl_optimizer_step(o[b], 0, NULL, NULL), optcl_optimizer_message(o[b]));
+                }
+                TU_OK(optcl_params_read_raw(p[b], OPTCL_ROLE_PARAMS, OPTCL_ALL, raw[b], NUMEL),
+                      "raw");
+            }
+            char what[160];
+            snprintf(what, sizeof what, "%s %s", optcl_dtype_name(low[d]), cs[k].name);
+            for (size_t i = 0; i < NUMEL; i++)
+                if (raw[0][i] != raw[1][i])
+                    fail_msg("%s: parameter %zu is 0x%04x on the reference, 0x%04x on OpenCL",
+                             what, i, raw[0][i], raw[1][i]);
+            assert_int_equal(optcl_optimizer_step_count(o[0]), optcl_optimizer_step_count(o[1]));
+            for (size_t j = 0; j < optcl_optimizer_state_count(o[0]); j++) {
+                const char *name = optcl_optimizer_state_name(o[0], j);
+                for (int b = 0; b < 2; b++)
+                    TU_OK(optcl_optimizer_read_state(o[b], name, OPTCL_ALL, s[b], NUMEL), name);
+                for (size_t i = 0; i < NUMEL; i++)
+                    if (bits_of(s[0][i]) != bits_of(s[1][i]))
+                        fail_msg("%s: %s[%zu] is %.9g on the reference, %.9g on OpenCL", what,
+                                 name, i, (double)s[0][i], (double)s[1][i]);
+            }
+            for (int b = 0; b < 2; b++) {
+                optcl_optimizer_destroy(o[b]);
+                optcl_params_destroy(p[b]);
+            }
+        }
+    }
+    for (int b = 0; b < 2; b++) {
+        optcl_context_destroy(ctx[b]);
+        free(s[b]);
+        free(raw[b]);
+    }
+    free(g);
+}
+
+/* ---- wrapped buffers, checkpoints, errors ----------------------------------------------- */
+
+/* The caller's buffers of 2-byte elements, sized from optcl_params_layout_typed, step exactly
+ * as a created set: 8 Adam steps, compared raw. */
+static void wrapped_buffers_step_as_created(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    c.lr = 0.01;
+    float *g = malloc(NUMEL * sizeof *g);
+    uint16_t *raw[2] = {malloc(NUMEL * 2), malloc(NUMEL * 2)};
+    assert_true(g && raw[0] && raw[1]);
+    for (size_t d = 0; d < LOW; d++) {
+        size_t total = 0, total32 = 0;
+        TU_OK(optcl_params_layout_typed(ctx, specs, NSPECS, low[d], NULL, &total),
+              optcl_context_message(ctx));
+        TU_OK(optcl_params_layout(ctx, specs, NSPECS, NULL, &total32), optcl_context_message(ctx));
+        assert_true(total >= total32); /* the same bytes of alignment may take more elements */
+        cl_int err = CL_SUCCESS;
+        cl_context cl = optcl_context_cl_context(ctx);
+        /* one byte short of the layout: refused, naming the sizes */
+        cl_mem shortp = clCreateBuffer(cl, CL_MEM_READ_WRITE, total * 2 - 1, NULL, &err);
+        cl_mem mem[2];
+        for (int r = 0; r < 2; r++) {
+            mem[r] = clCreateBuffer(cl, CL_MEM_READ_WRITE, total * 2, NULL, &err);
+            assert_int_equal(err, CL_SUCCESS);
+        }
+        optcl_params *p[2] = {NULL, NULL};
+        assert_int_equal(optcl_params_wrap_typed(ctx, specs, NSPECS, low[d], shortp, mem[1], &p[0]),
+                         OPTCL_ERROR_SIZE_MISMATCH);
+        assert_non_null(strstr(optcl_context_message(ctx), "the layout needs"));
+        clReleaseMemObject(shortp);
+        TU_OK(optcl_params_wrap_typed(ctx, specs, NSPECS, low[d], mem[0], mem[1], &p[0]),
+              optcl_context_message(ctx));
+        TU_OK(optcl_params_create_typed(ctx, specs, NSPECS, low[d], &p[1]),
+              optcl_context_message(ctx));
+        for (int b = 0; b < 2; b++) {
+            optcl_optimizer *o = NULL;
+            TU_OK(optcl_optimizer_create(p[b], &c, &o), optcl_context_message(ctx));
+            uint64_t seed = 3;
+            tu_fill_random(g, NUMEL, &seed, -1.0f, 1.0f);
+            TU_OK(optcl_params_write(p[b], OPTCL_ROLE_PARAMS, OPTCL_ALL, g, NUMEL), "p0");
+            for (int t = 0; t < 8; t++) {
+                gradient(g, t);
+                TU_OK(optcl_params_write(p[b], OPTCL_ROLE_GRADS, OPTCL_ALL, g, NUMEL), "g");
+                TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
+            }
+            TU_OK(optcl_params_read_raw(p[b], OPTCL_ROLE_PARAMS, OPTCL_ALL, raw[b], NUMEL), "r");
+            optcl_optimizer_destroy(o);
+        }
+        assert_memory_equal(raw[0], raw[1], NUMEL * 2);
+        for (int b = 0; b < 2; b++) {
+            optcl_params_destroy(p[b]);
+            clReleaseMemObject(mem[b]);
+        }
+    }
+    free(g);
+    free(raw[0]);
+    free(raw[1]);
+    optcl_context_destroy(ctx);
+}
+
+/* A bfloat16 (float16) set's checkpoint holds its parameters as BF16 (F16) and its state in
+ * the same type; it resumes bit for bit on both backends; a set of another type refuses it,
+ * naming both, and keeps its values. */
+static void checkpoints_keep_the_type(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir(), path[1024];
+    float *g = malloc(NUMEL * sizeof *g);
+    uint16_t *want = malloc(NUMEL * 2), *got = malloc(NUMEL * 2);
+    assert_true(dir && g && want && got);
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAMW);
+    c.lr = 0.01;
+    for (size_t d = 0; d < LOW; d++) {
+        const char *type = optcl_dtype_name(low[d]);
+        snprintf(path, sizeof path, "%s/%s.safetensors", dir, type);
+        optcl_context *ref = tu_context(OPTCL_BACKEND_REFERENCE);
+        optcl_params *p = NULL;
+        optcl_optimizer *o = NULL;
+        TU_OK(optcl_params_create_typed(ref, specs, NSPECS, low[d], &p), "create");
+        TU_OK(optcl_optimizer_create(p, &c, &o), optcl_context_message(ref));
+        uint64_t seed = 11;
+        tu_fill_random(g, NUMEL, &seed, -1.0f, 1.0f);
+        TU_OK(optcl_params_write(p, OPTCL_ROLE_PARAMS, OPTCL_ALL, g, NUMEL), "p0");
+        for (int t = 0; t < 9; t++) {
+            if (t == 4)
+                TU_OK(optcl_checkpoint_save(o, path), optcl_optimizer_message(o));
+            gradient(g, t);
+            TU_OK(optcl_params_write(p, OPTCL_ROLE_GRADS, OPTCL_ALL, g, NUMEL), "g");
+            TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
+        }
+        TU_OK(optcl_params_read_raw(p, OPTCL_ROLE_PARAMS, OPTCL_ALL, want, NUMEL), "r");
+        optcl_optimizer_destroy(o);
+        optcl_params_destroy(p);
+        optcl_context_destroy(ref);
+
+        size_t len = 0;
+        unsigned char *bytes = tu_read_file(path, &len);
+        char *header = strndup((const char *)bytes + 8, len > 8 ? len - 8 : 0);
+        char expect[128];
+        const char *st = low[d] == OPTCL_DTYPE_BF16 ? "BF16" : "F16";
+        snprintf(expect, sizeof expect, "\"w\":{\"dtype\":\"%s\",\"shape\":[33,31]", st);
+        assert_non_null(strstr(header, expect));
+        snprintf(expect, sizeof expect, "\"optim.exp_avg_sq.b\":{\"dtype\":\"%s\"", st);
+        assert_non_null(strstr(header, expect));
+        free(header);
+        free(bytes);
+
+        for (size_t b = 0; b < BACKENDS; b++) {
+            if (skip_backend(backends[b]))
+                continue;
+            optcl_context *ctx = tu_context(backends[b]);
+            TU_OK(optcl_params_create_typed(ctx, specs, NSPECS, low[d], &p), "create");
+            TU_OK(optcl_optimizer_create(p, &c, &o), optcl_context_message(ctx));
+            TU_OK(optcl_checkpoint_load(o, path), optcl_optimizer_message(o));
+            for (int t = 4; t < 9; t++) {
+                gradient(g, t);
+                TU_OK(optcl_params_write(p, OPTCL_ROLE_GRADS, OPTCL_ALL, g, NUMEL), "g");
+                TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
+            }
+            TU_OK(optcl_params_read_raw(p, OPTCL_ROLE_PARAMS, OPTCL_ALL, got, NUMEL), "r");
+            assert_memory_equal(got, want, NUMEL * 2);
+            optcl_optimizer_destroy(o);
+            optcl_params_destroy(p);
+            optcl_context_destroy(ctx);
+        }
+        /* a float32 set, and a set of the other low type, refuse it and keep their values */
+        optcl_dtype others[] = {OPTCL_DTYPE_F32, low[1 - d]};
+        for (size_t k = 0; k < 2; k++) {
+            optcl_context *ctx = tu_context(OPTCL_BACKEND_REFERENCE);
+            TU_OK(optcl_params_create_typed(ctx, specs, NSPECS, others[k], &p), "create");
+            TU_OK(optcl_optimizer_create(p, &c, &o), optcl_context_message(ctx));
+            for (size_t i = 0; i < NUMEL; i++)
+                g[i] = 0.5f;
+            TU_OK(optcl_params_write(p, OPTCL_ROLE_PARAMS, OPTCL_ALL, g, NUMEL), "p");
+            assert_int_not_equal(optcl_checkpoint_load(o, path), OPTCL_SUCCESS);
+            const char *msg = optcl_optimizer_message(o);
+            if (!strstr(msg, type) || !strstr(msg, optcl_dtype_name(others[k])))
+                fail_msg("loading a %s checkpoint into a %s set: %s", type,
+                         optcl_dtype_name(others[k]), msg);
+            TU_OK(optcl_params_read(p, OPTCL_ROLE_PARAMS, OPTCL_ALL, g, NUMEL), "p");
+            for (size_t i = 0; i < NUMEL; i++)
+                assert_true(g[i] == 0.5f);
+            assert_int_equal(optcl_optimizer_step_count(o), 0);
+            optcl_optimizer_destroy(o);
+            optcl_params_destroy(p);
+            optcl_context_destroy(ctx);
+        }
+    }
+    free(g);
+    free(want);
+    free(got);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
+static void bad_input_is_refused(void **state)
+{
+    (void)state;
+    assert_string_equal(optcl_dtype_name(OPTCL_DTYPE_F16), "f16");
+    assert_null(optcl_dtype_name((optcl_dtype)7));
+    assert_int_equal(optcl_dtype_size(OPTCL_DTYPE_BF16), 2);
+    assert_int_equal(optcl_dtype_size((optcl_dtype)-1), 0);
+    optcl_dtype d;
+    TU_OK(optcl_dtype_from_name("bf16", &d), "bf16");
+    assert_int_equal(d, OPTCL_DTYPE_BF16);
+    assert_int_equal(optcl_dtype_from_name("fp16", &d), OPTCL_ERROR_INVALID_ARGUMENT);
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_REFERENCE);
+    optcl_params *p = NULL;
+    size_t total = 0;
+    assert_int_equal(optcl_params_create_typed(ctx, specs, NSPECS, (optcl_dtype)3, &p),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_null(p);
+    assert_non_null(strstr(optcl_context_message(ctx), "invalid dtype: 3"));
+    assert_int_equal(optcl_params_layout_typed(ctx, specs, NSPECS, (optcl_dtype)-2, NULL, &total),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    TU_OK(optcl_params_create_typed(ctx, specs, NSPECS, OPTCL_DTYPE_F16, &p), "create");
+    uint16_t raw[4] = {0};
+    assert_int_equal(optcl_params_read_raw(p, OPTCL_ROLE_PARAMS, 1, raw, 4),
+                     OPTCL_ERROR_SIZE_MISMATCH);
+    assert_non_null(strstr(optcl_params_message(p), "count is 4 but b holds 517"));
+    assert_int_equal(optcl_params_write_raw(p, OPTCL_ROLE_COUNT, 2, raw, 1),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(optcl_params_write_raw(p, OPTCL_ROLE_GRADS, 2, NULL, 1),
+                     OPTCL_ERROR_NULL_POINTER);
+    TU_OK(optcl_params_write_raw(p, OPTCL_ROLE_GRADS, 2, &(uint16_t){0x3C00}, 1), "one");
+    float one = 0.0f;
+    TU_OK(optcl_params_read(p, OPTCL_ROLE_GRADS, 2, &one, 1), "one");
+    assert_true(one == 1.0f);
+    optcl_params_destroy(p);
+    optcl_context_destroy(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(values_round_as_c10),
+        cmocka_unit_test(a_step_is_the_f32_step_rounded),
+        cmocka_unit_test(backends_agree_bit_for_bit),
+        cmocka_unit_test(wrapped_buffers_step_as_created),
+        cmocka_unit_test(checkpoints_keep_the_type),
+        cmocka_unit_test(bad_input_is_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
