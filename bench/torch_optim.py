@@ -2,7 +2,7 @@
 """bench/torch_optim.py — the same optimizer steps as `optcl bench`, in PyTorch on the CPU.
 
 usage: python3 bench/torch_optim.py [--n N ...] [--tensors K ...] [--steps S] [--what OPT ...]
-                                    [--impl single|foreach|fused ...]
+                                    [--impl single|foreach|fused ...] [--dtype f32|bf16|f16]
        python3 bench/torch_optim.py --model NAME [--optcl PATH] | --shapes FILE  [...]
 Prints one JSON object per measurement (fields as optcl bench: what, backend, model, n,
 tensors, steps, seconds_per_step (median), params_per_s). --model takes the layout from
@@ -74,10 +74,13 @@ def shapes_of(text):
     return read_shapes(text.splitlines())
 
 
-def measure(name, shapes, impl, steps, label):
-    params = [torch.zeros(s, requires_grad=True) for s in shapes]
+DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
+
+
+def measure(name, shapes, impl, steps, label, dtype="f32"):
+    params = [torch.zeros(s, dtype=DTYPES[dtype], requires_grad=True) for s in shapes]
     for p in params:
-        p.grad = torch.randn(p.shape)
+        p.grad = torch.randn(p.shape).to(DTYPES[dtype])
     groups = [{"params": [p for p in params if p.dim() >= 2]},
               {"params": [p for p in params if p.dim() < 2]}]
     groups = [g for g in groups if g["params"]]
@@ -94,7 +97,7 @@ def measure(name, shapes, impl, steps, label):
     n = sum(p.numel() for p in params)
     return {"what": name, "backend": "torch-%s %s" % (torch.__version__, impl), "model": label,
             "n": n, "tensors": len(params), "steps": steps, "seconds_per_step": sec,
-            "params_per_s": n / sec, "threads": torch.get_num_threads()}
+            "params_per_s": n / sec, "threads": torch.get_num_threads(), "param_dtype": dtype}
 
 
 def main():
@@ -107,6 +110,8 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--what", nargs="+", default=list(OPTIMIZERS))
     ap.add_argument("--impl", nargs="+", default=["single", "foreach"], choices=list(IMPLS))
+    ap.add_argument("--dtype", default="f32", choices=list(DTYPES),
+                    help="parameters and gradients (and fused=True's state) in this type")
     args = ap.parse_args()
     layouts = []
     for m in args.model:
@@ -122,7 +127,8 @@ def main():
     for name in args.what:
         for label, shapes in layouts:
             for impl in args.impl:
-                print(json.dumps(measure(name, shapes, impl, args.steps, label)), flush=True)
+                print(json.dumps(measure(name, shapes, impl, args.steps, label, args.dtype)),
+                      flush=True)
 
 
 if __name__ == "__main__":

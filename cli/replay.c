@@ -56,7 +56,10 @@ static void usage(FILE *f)
             "            G are rounded to it when loaded, OUT holds the parameters widened)\n"
             "            state_dtype=same|f32|bf16 (the state buffers' type; same: the\n"
             "            parameters'; bf16: half the state memory and traffic); every step\n"
-            "            computes in float32 and rounds what it stores to nearest even\n");
+            "            computes in float32 and rounds what it stores to nearest even\n"
+            "            master_weights=0|1 (bf16/f16 parameters: a float32 master copy is\n"
+            "            stepped, the parameters get it rounded) rounding=nearest|stochastic\n"
+            "            (stochastic: bf16 parameters, draws from seed=S)\n");
 }
 
 /* Prints "optcl replay: <text>" as one line (newlines in library messages are folded). */

@@ -3,6 +3,7 @@
  * numbers and non-0/1 booleans are errors (range checks are the library's, at create time). */
 #include "cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@ typedef enum value_kind {
     NONFINITE,
     STATE_DTYPE,
     PARAM_DTYPE, /* the parameter set's, not the optimizer's: optcl_cli_param_dtype */
+    ROUNDING,
+    SEED, /* a whole number 0 … 2^64 − 1 */
     LIST
 } value_kind;
 
@@ -82,6 +85,9 @@ static const key_entry keys[] = {
     /* precision */
     {"state_dtype", ALL_, STATE_DTYPE},
     {"param_dtype", ALL_, PARAM_DTYPE},
+    {"master_weights", ALL_, FLAG},
+    {"rounding", ALL_, ROUNDING},
+    {"seed", ALL_, SEED},
 };
 
 /* Where each key's value goes for this configuration. */
@@ -166,6 +172,12 @@ static void *field_of(optcl_optimizer_config *c, const char *key)
         return &c->nonfinite;
     if (!strcmp(key, "state_dtype"))
         return &c->state_dtype;
+    if (!strcmp(key, "master_weights"))
+        return &c->master_weights;
+    if (!strcmp(key, "rounding"))
+        return &c->rounding;
+    if (!strcmp(key, "seed"))
+        return &c->seed;
     return NULL;
 }
 
@@ -258,6 +270,26 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         *(int *)field = strcmp(value, one) == 0;
         return 0;
     }
+    case ROUNDING:
+        if (strcmp(value, "nearest") != 0 && strcmp(value, "stochastic") != 0) {
+            snprintf(message, message_size, "%s=%s: expected nearest or stochastic", key, value);
+            return 1;
+        }
+        *(optcl_rounding *)field =
+            strcmp(value, "stochastic") == 0 ? OPTCL_ROUND_STOCHASTIC : OPTCL_ROUND_NEAREST;
+        return 0;
+    case SEED: {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(value, &end, 10);
+        if (!*value || *end != '\0' || *value == '-' || errno == ERANGE) {
+            snprintf(message, message_size, "%s=%s: expected a whole number 0 … 2^64 - 1", key,
+                     value);
+            return 1;
+        }
+        *(uint64_t *)field = (uint64_t)v;
+        return 0;
+    }
     case PARAM_DTYPE: {
         optcl_dtype dtype;
         if (optcl_dtype_from_name(value, &dtype) != OPTCL_SUCCESS) {
@@ -331,6 +363,8 @@ static bool key_is_used(const optcl_optimizer_config *c, const char *key)
         return c->plateau.enabled;
     if (!strcmp(key, "lookahead_alpha"))
         return c->lookahead.k > 0;
+    if (!strcmp(key, "seed"))
+        return c->rounding == OPTCL_ROUND_STOCHASTIC;
     return true;
 }
 
@@ -355,6 +389,8 @@ int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *o
             continue;
         if (!strcmp(key, "lookahead_alpha"))
             snprintf(message, message_size, "key 'lookahead_alpha' needs lookahead_k > 0");
+        else if (!strcmp(key, "seed"))
+            snprintf(message, message_size, "key 'seed' needs rounding=stochastic");
         else
             snprintf(message, message_size, "key '%s' has no effect with schedule=%s", key,
                      config->plateau.enabled ? "plateau"

@@ -75,9 +75,31 @@ static optcl_status validate_groups(const optcl_optimizer_config *c, char *messa
 
 optcl_dtype optcl__state_type(const optcl_optimizer_config *c, optcl_dtype params)
 {
-    return c->state_dtype == OPTCL_STATE_BF16  ? OPTCL_DTYPE_BF16
-           : c->state_dtype == OPTCL_STATE_F32 ? OPTCL_DTYPE_F32
-                                               : params;
+    return c->state_dtype == OPTCL_STATE_BF16                      ? OPTCL_DTYPE_BF16
+           : c->state_dtype == OPTCL_STATE_F32 || c->master_weights ? OPTCL_DTYPE_F32
+                                                                    : params;
+}
+
+optcl_status optcl__validate_for_params(const optcl_optimizer_config *c, optcl_dtype params,
+                                        char *message)
+{
+    const char *type = optcl_dtype_name(params);
+    if (c->master_weights && params == OPTCL_DTYPE_F32)
+        return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "invalid master_weights: 1 (a float32 copy of float32 parameters; "
+                           "master weights need a bf16 or f16 parameter set, this one is %s)",
+                           type);
+    if (c->rounding == OPTCL_ROUND_STOCHASTIC && params != OPTCL_DTYPE_BF16)
+        return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "invalid rounding: STOCHASTIC (for bf16 parameter sets; this one is "
+                           "%s)",
+                           type);
+    if (c->master_weights && c->lookahead.k > 0)
+        return optcl__fail(message, OPTCL_ERROR_UNSUPPORTED,
+                           "Lookahead (lookahead.k = %lld) with master_weights is not supported: "
+                           "its slow weights would have to blend the master",
+                           (long long)c->lookahead.k);
+    return OPTCL_SUCCESS;
 }
 
 optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *message)
@@ -111,6 +133,9 @@ optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *messa
     REQUIRE(c->state_dtype == OPTCL_STATE_SAME || c->state_dtype == OPTCL_STATE_F32 ||
                 c->state_dtype == OPTCL_STATE_BF16,
             "state_dtype", c->state_dtype, "must be SAME, F32 or BF16");
+    REQUIRE_FLAG(c->master_weights, "master_weights");
+    REQUIRE(c->rounding == OPTCL_ROUND_NEAREST || c->rounding == OPTCL_ROUND_STOCHASTIC,
+            "rounding", c->rounding, "must be NEAREST or STOCHASTIC");
     if (c->lookahead.k == 0)
         return st;
     const optcl_lookahead_config *la = &c->lookahead;

@@ -75,6 +75,9 @@ const optcl__config_field optcl__config_fields[] = {
     OPTIONAL("state_dtype", INT, state_dtype),
     OPTIONAL("lion.beta1", DOUBLE, lion.beta1),
     OPTIONAL("lion.beta2", DOUBLE, lion.beta2),
+    OPTIONAL("master_weights", INT, master_weights),
+    OPTIONAL("rounding", INT, rounding),
+    OPTIONAL("seed", INT64, seed),
 };
 const size_t optcl__config_field_count =
     sizeof optcl__config_fields / sizeof optcl__config_fields[0];
@@ -158,6 +161,8 @@ bool optcl__config_same_structure(const optcl_optimizer_config *a, const optcl_o
     SAME((a->max_norm > 0.0) == (b->max_norm > 0.0), "max_norm (zero or not)");
     SAME(a->nonfinite == b->nonfinite, "nonfinite");
     SAME(optcl__state_type(a, params) == optcl__state_type(b, params), "state_dtype");
+    SAME(a->master_weights == b->master_weights, "master_weights");
+    SAME(a->rounding == b->rounding, "rounding");
 #undef SAME
     return true;
 }

@@ -22,7 +22,7 @@ static optcl_context *context_new(optcl_backend backend)
     if (!ctx)
         return NULL;
     ctx->backend = backend;
-    ctx->alignment = OPTCL__REFERENCE_ALIGNMENT;
+    ctx->alignment = OPTCL__LAYOUT_ALIGNMENT_BYTES / 2;
     ctx->vector_width = 1;
     ctx->max_alloc = (cl_ulong)SIZE_MAX;
     strcpy(ctx->device_name, "reference (host)");
@@ -84,9 +84,12 @@ static optcl_status query_device(optcl_context *ctx, char *message, size_t messa
         return (optcl_status)err;
     }
     /* Offsets aligned to the device's base-address alignment make every tensor a valid
-     * sub-buffer; at least 64 bytes keeps vector loads aligned too. */
-    size_t align_bytes = align_bits / 8 > 64 ? align_bits / 8 : 64;
-    ctx->alignment = align_bytes / sizeof(float);
+     * sub-buffer (and keep vector loads aligned); optcl's own alignment makes the layout the
+     * reference backend's too. */
+    size_t align_bytes = align_bits / 8 > OPTCL__LAYOUT_ALIGNMENT_BYTES
+                             ? align_bits / 8
+                             : OPTCL__LAYOUT_ALIGNMENT_BYTES;
+    ctx->alignment = align_bytes / 2; /* elements of the smallest type */
     ctx->correctly_rounded = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
     /* 256 work-items fill a GPU's multiprocessor in a few groups; devices that allow fewer
      * get their maximum (rounded down to a power of two). */

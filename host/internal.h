@@ -10,8 +10,13 @@
 
 #define OPTCL__MESSAGE_MAX 2048
 #define OPTCL__NAME_MAX 255
-#define OPTCL__MAX_STATES 4           /* three of the rule, Lookahead's slow weights */
-#define OPTCL__REFERENCE_ALIGNMENT 16 /* floats: 64 bytes, one cache line */
+#define OPTCL__MAX_STATES 5 /* three of the rule, the master, Lookahead's slow weights */
+/* Tensor offsets are multiples of 256 elements on every backend and for every element type:
+ * 512 bytes of a 2-byte type, NVIDIA's base-address alignment (AMD's is 256, Intel's and
+ * PoCL's 128), or a device's larger alignment. So a set is laid out alike everywhere and in
+ * every type, and what follows the layout — the gradient guard's order of addition,
+ * stochastic rounding's draws — gives the same bits everywhere. */
+#define OPTCL__LAYOUT_ALIGNMENT_BYTES 512 /* of the smallest type, 2 bytes */
 
 #if defined(__GNUC__)
 #define OPTCL__PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -40,7 +45,7 @@ struct optcl_context {
     cl_device_id device;
     cl_context cl_ctx;
     cl_command_queue queue;
-    size_t alignment;       /* floats (a 2-byte type takes twice as many elements) */
+    size_t alignment;       /* elements, of every type (OPTCL__LAYOUT_ALIGNMENT_BYTES) */
     size_t local_size;      /* preferred work-group size, a power of two */
     unsigned vector_width;  /* elements per work-item, 1 to 16 (context.c); the kernels' VEC */
     cl_ulong max_alloc;     /* bytes */
@@ -93,8 +98,9 @@ typedef struct optcl__step_scalars {
     float alpha, one_minus_alpha;                /* RMSprop */
     float etaminus, etaplus, step_min, step_max; /* Rprop */
     float lookahead_alpha;                       /* the α of a Lookahead sync ending this step */
+    uint32_t round_key;                          /* stochastic rounding: the step's key */
 } optcl__step_scalars;
-_Static_assert(sizeof(optcl__step_scalars) == 20 * 4, "optcl_scalars in common.cl has no padding");
+_Static_assert(sizeof(optcl__step_scalars) == 21 * 4, "optcl_scalars in common.cl has no padding");
 
 /* The gradient guard's record on the device; kernels/common.cl's optcl_guard, field for field. */
 typedef struct optcl__guard {
@@ -115,6 +121,7 @@ struct optcl_optimizer {
     uint64_t steps;
     const struct optcl__rule *rule; /* its descriptor (host/rules/) */
     optcl_dtype state_type;         /* the update rule's states' (config.state_dtype resolved) */
+    size_t master;                  /* the index of state "master" (config.master_weights) */
     size_t rule_states; /* the update rule's states come first … */
     unsigned state_slot[OPTCL__MAX_STATES]; /* … each at this kernel state slot */
     size_t state_count; /* … then "lookahead_slow" when Lookahead is on */
@@ -225,6 +232,9 @@ optcl_status optcl__transfer_device(optcl_params *p, cl_mem buffer, size_t index
 /* config.c */
 /* The element type of the update rule's state for parameters of type params (SAME: params). */
 optcl_dtype optcl__state_type(const optcl_optimizer_config *c, optcl_dtype params);
+/* What a configuration asks of the parameter set's type (master weights, stochastic rounding). */
+optcl_status optcl__validate_for_params(const optcl_optimizer_config *c, optcl_dtype params,
+                                        char *message);
 optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *message);
 
 /* scalars.c */
@@ -278,6 +288,12 @@ void optcl__reference_guard_finalize(const float *partial, size_t workers, float
  * which changes no sum). 256 workers: stats and finalize run as one launch. */
 size_t optcl__guard_chunk(size_t n);
 size_t optcl__guard_workers(size_t n);
+
+/* rounding.c: kernels/common.cl's stochastic rounding — the key of a step from the seed, and n
+ * float32 values (elements first … first + n − 1 of the flat buffer) rounded to bfloat16
+ * values in place. */
+uint32_t optcl__round_key(uint64_t seed, uint64_t step);
+void optcl__round_stochastic(float *x, size_t first, size_t n, uint32_t key);
 
 /* dtype.c: float32 → bfloat16 / float16 to nearest even (NaN → 0x7FC0 / 0x7E00),
  * back (exact); n floats narrowed to (widened from) elements of dtype; float32 values rounded

@@ -14,9 +14,11 @@ static void build_options(const optcl_optimizer *opt, char *out, size_t size)
 {
     const optcl_optimizer_config *c = &opt->config;
     int n = snprintf(out, size,
-                     "-DMAXIMIZE=%d -DGUARD=%d -DCLIP=%d -DPARAM_DTYPE=%d -DSTATE_DTYPE=%d",
+                     "-DMAXIMIZE=%d -DGUARD=%d -DCLIP=%d -DPARAM_DTYPE=%d -DSTATE_DTYPE=%d "
+                     "-DMASTER=%d -DROUNDING=%d",
                      c->maximize, optcl__guard_wanted(c), c->max_norm > 0.0,
-                     (int)opt->params->dtype, (int)opt->state_type);
+                     (int)opt->params->dtype, (int)opt->state_type, c->master_weights,
+                     (int)c->rounding);
     opt->rule->options(c, out + n, size - (size_t)n);
 }
 
@@ -60,6 +62,10 @@ static cl_int bind_buffers(optcl_optimizer *opt)
         err = clSetKernelArg(opt->kernel, i, sizeof(cl_mem), &slots[i - 2]);
     if (err == CL_SUCCESS && opt->guarded)
         err = optcl__guard_bind(opt, first_scalar);
+    /* the master comes last, after the scalars (one argument) or the guard's three */
+    if (err == CL_SUCCESS && opt->config.master_weights)
+        err = clSetKernelArg(opt->kernel, first_scalar + (opt->guarded ? 3 : 1), sizeof(cl_mem),
+                             &opt->state[opt->master]);
     return err;
 }
 
@@ -159,6 +165,8 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
                            "optcl_optimizer_create: %s is NULL", config ? "out" : "config");
     *out = NULL;
     optcl_status st = optcl__validate_config(config, ctx->message);
+    if (st == OPTCL_SUCCESS)
+        st = optcl__validate_for_params(config, params->dtype, ctx->message);
     if (st != OPTCL_SUCCESS)
         return st;
     optcl_optimizer *opt = calloc(1, sizeof *opt);
@@ -180,6 +188,10 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
     opt->state_type = optcl__state_type(config, params->dtype);
     opt->rule_states = opt->rule->states(config, opt->state_names, opt->state_slot);
     opt->state_count = opt->rule_states;
+    if (config->master_weights) {
+        opt->master = opt->state_count;
+        opt->state_names[opt->state_count++] = "master";
+    }
     if (config->lookahead.k > 0)
         opt->state_names[opt->state_count++] = "lookahead_slow";
     optcl__plateau_init(&opt->plateau, &config->plateau);

@@ -91,12 +91,6 @@ static optcl_status compute_layout(const optcl_tensor_spec *specs, size_t count,
     return OPTCL_SUCCESS;
 }
 
-/* The alignment in elements of dtype: the context's, which is in floats, in the same bytes. */
-static size_t alignment_of(const optcl_context *ctx, optcl_dtype dtype)
-{
-    return ctx->alignment * sizeof(float) / optcl_dtype_size(dtype);
-}
-
 static optcl_status check_dtype(optcl_context *ctx, optcl_dtype dtype)
 {
     if (!optcl_dtype_name(dtype))
@@ -108,19 +102,10 @@ static optcl_status check_dtype(optcl_context *ctx, optcl_dtype dtype)
 optcl_status optcl_params_layout(optcl_context *ctx, const optcl_tensor_spec *specs, size_t count,
                                  size_t *offsets, size_t *total)
 {
-    return optcl_params_layout_typed(ctx, specs, count, OPTCL_DTYPE_F32, offsets, total);
-}
-
-optcl_status optcl_params_layout_typed(optcl_context *ctx, const optcl_tensor_spec *specs,
-                                       size_t count, optcl_dtype dtype, size_t *offsets,
-                                       size_t *total)
-{
     if (!ctx)
         return OPTCL_ERROR_NULL_POINTER;
     if (!total)
         return optcl__fail(ctx->message, OPTCL_ERROR_NULL_POINTER, "total is NULL");
-    if (check_dtype(ctx, dtype) != OPTCL_SUCCESS)
-        return OPTCL_ERROR_INVALID_ARGUMENT;
     size_t *counts = calloc(count ? count : 1, sizeof *counts);
     size_t *offs = calloc(count ? count : 1, sizeof *offs);
     optcl_status st = counts && offs ? OPTCL_SUCCESS
@@ -129,8 +114,8 @@ optcl_status optcl_params_layout_typed(optcl_context *ctx, const optcl_tensor_sp
     if (st == OPTCL_SUCCESS)
         st = validate_specs(specs, count, counts, ctx->message);
     if (st == OPTCL_SUCCESS)
-        st = compute_layout(specs, count, counts, alignment_of(ctx, dtype), offs, total, NULL,
-                            NULL, ctx->message);
+        st = compute_layout(specs, count, counts, ctx->alignment, offs, total, NULL, NULL,
+                            ctx->message);
     if (st == OPTCL_SUCCESS && offsets)
         memcpy(offsets, offs, count * sizeof *offs);
     free(counts);
@@ -176,8 +161,8 @@ static optcl_status params_new(optcl_context *ctx, const optcl_tensor_spec *spec
     if (st == OPTCL_SUCCESS)
         st = validate_specs(specs, count, counts, ctx->message);
     if (st == OPTCL_SUCCESS)
-        st = compute_layout(specs, count, counts, alignment_of(ctx, dtype), offsets, &p->flat,
-                            p->ranges, &p->range_count, ctx->message);
+        st = compute_layout(specs, count, counts, ctx->alignment, offsets, &p->flat, p->ranges,
+                            &p->range_count, ctx->message);
     size_t elem = optcl_dtype_size(dtype);
     if (st == OPTCL_SUCCESS && (cl_ulong)p->flat * elem > ctx->max_alloc)
         st = optcl__fail(ctx->message, OPTCL_ERROR_DEVICE_MEMORY,

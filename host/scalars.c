@@ -15,5 +15,6 @@ void optcl__compute_scalars(const optcl_optimizer_config *c, const optcl_group_c
     s->neg_lr = (float)-lr;
     s->weight_decay = (float)wd;
     s->first_step = step == 1;
+    s->round_key = optcl__round_key(c->seed, step);
     optcl__rule_of(c->algorithm)->scalars(c, lr, wd, step, s);
 }

@@ -14,6 +14,8 @@
  * caller's wait list goes with the first command enqueued, its event with the last. */
 #include "rules/rule.h"
 
+#include <string.h>
+
 typedef struct step_plan {
     optcl_optimizer *opt;
     bool device_counts; /* a guard on OpenCL: the device decides and counts */
@@ -99,6 +101,31 @@ static optcl_status start(step_plan *plan)
     return optcl__lookahead_init(opt, n, wait_list);
 }
 
+/* 4. on the reference backend: the rule on [begin, end), stepping the master when there is one
+ * (taken from the parameters on the first step), then what the kernels' stores do — the
+ * parameters and the states rounded to their types, stochastically where so configured. */
+static void reference_update(optcl_optimizer *opt, size_t begin, size_t end, const float *grads,
+                             const optcl__step_scalars *s)
+{
+    optcl_params *p = opt->params;
+    float *params = p->host[OPTCL_ROLE_PARAMS], *weights = params;
+    size_t n = end - begin;
+    if (opt->config.master_weights) {
+        weights = opt->host_state[opt->master];
+        if (s->first_step)
+            memcpy(weights + begin, params + begin, n * sizeof(float));
+    }
+    opt->rule->reference(&opt->config, weights, grads, opt->host_state, begin, end, s);
+    if (opt->config.master_weights)
+        memcpy(params + begin, weights + begin, n * sizeof(float));
+    if (opt->config.rounding == OPTCL_ROUND_STOCHASTIC)
+        optcl__round_stochastic(params + begin, begin, n, s->round_key);
+    else
+        optcl__round_floats(params + begin, n, p->dtype);
+    for (size_t i = 0; i < opt->rule_states; i++)
+        optcl__round_floats(opt->host_state[i] + begin, n, opt->state_type);
+}
+
 /* 4. The update of range r; event: the caller's, when this is the step's last command. */
 static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
 {
@@ -108,14 +135,7 @@ static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
     if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
         optcl__step_scalars s;
         optcl__scalars_for_step(opt, range->group, plan->step, &s);
-        float *params = p->host[OPTCL_ROLE_PARAMS];
-        size_t n = range->end - range->begin;
-        opt->rule->reference(&opt->config, params, plan->grads, opt->host_state, range->begin,
-                             range->end, &s);
-        /* what the kernels' stores round to the buffers' types */
-        optcl__round_floats(params + range->begin, n, p->dtype);
-        for (size_t i = 0; i < opt->rule_states; i++)
-            optcl__round_floats(opt->host_state[i] + range->begin, n, opt->state_type);
+        reference_update(opt, range->begin, range->end, plan->grads, &s);
         return OPTCL_SUCCESS;
     }
     cl_int err;

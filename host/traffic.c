@@ -18,8 +18,11 @@ double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt)
     double flat = (double)opt->params->flat * (double)optcl_dtype_size(opt->params->dtype);
     double slow = (double)opt->params->flat * sizeof(float);
     /* reads of every buffer + writes of all but the gradient: the parameters and the gradient
-     * in their type (3 elements), each state read and written in its own type */
-    double bytes = flat * 3.0 + 2.0 * (double)optcl_optimizer_state_bytes(opt);
+     * in their type (3 elements) — with master weights the master is read and written and the
+     * parameters only written — each state read and written in its own type */
+    bool master = opt->config.master_weights;
+    double bytes = flat * (master ? 2.0 : 3.0) + (master ? 2.0 * slow : 0.0) +
+                   2.0 * (double)optcl_optimizer_state_bytes(opt);
     if (opt->config.lookahead.k > 0) /* the sync reads and writes parameters and slow weights */
         bytes += (flat + slow) * 2.0 / (double)opt->config.lookahead.k;
     if (opt->guarded) /* the guard's reduction reads the gradient once more */
@@ -49,7 +52,9 @@ static inline __attribute__((always_inline)) void host_traffic_n(float *const *b
 static void host_traffic(optcl_optimizer *opt, size_t begin, size_t end)
 {
     optcl_params *p = opt->params;
-    float *b[5] = {p->host[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_GRADS]};
+    float *b[5] = {opt->config.master_weights ? opt->host_state[opt->master]
+                                              : p->host[OPTCL_ROLE_PARAMS],
+                   p->host[OPTCL_ROLE_GRADS]};
     int n = rule_buffers(opt);
     for (int k = 2; k < n; k++)
         b[k] = opt->host_state[k - 2];
@@ -72,9 +77,10 @@ static void host_traffic(optcl_optimizer *opt, size_t begin, size_t end)
 static optcl_status prepare_kernel(optcl_optimizer *opt)
 {
     optcl_context *ctx = opt->params->ctx;
-    char options[64];
-    snprintf(options, sizeof options, "-DBUFFERS=%d -DPARAM_DTYPE=%d -DSTATE_DTYPE=%d",
-             rule_buffers(opt), (int)opt->params->dtype, (int)opt->state_type);
+    char options[96];
+    snprintf(options, sizeof options, "-DBUFFERS=%d -DPARAM_DTYPE=%d -DSTATE_DTYPE=%d -DMASTER=%d",
+             rule_buffers(opt), (int)opt->params->dtype, (int)opt->state_type,
+             opt->config.master_weights);
     cl_program program = NULL;
     const char *log = NULL;
     optcl_status st = optcl__get_program(ctx, "traffic", options, &program, &log);
@@ -83,10 +89,11 @@ static optcl_status prepare_kernel(optcl_optimizer *opt)
     cl_int err = CL_SUCCESS;
     opt->traffic_kernel = clCreateKernel(program, "optcl_traffic_f32", &err);
     optcl_params *p = opt->params;
-    cl_mem b[5] = {p->buffer[OPTCL_ROLE_PARAMS], p->buffer[OPTCL_ROLE_GRADS]};
+    cl_mem b[6] = {p->buffer[OPTCL_ROLE_PARAMS], p->buffer[OPTCL_ROLE_GRADS]};
     for (int k = 2; k < 5; k++)
         b[k] = k < rule_buffers(opt) ? opt->state[k - 2] : p->buffer[OPTCL_ROLE_GRADS];
-    for (cl_uint k = 0; k < 5 && err == CL_SUCCESS; k++)
+    b[5] = opt->config.master_weights ? opt->state[opt->master] : p->buffer[OPTCL_ROLE_GRADS];
+    for (cl_uint k = 0; k < 6 && err == CL_SUCCESS; k++)
         err = clSetKernelArg(opt->traffic_kernel, k, sizeof(cl_mem), &b[k]);
     if (err != CL_SUCCESS)
         return optcl__fail(opt->message, (optcl_status)err, "preparing the traffic kernel: %s",

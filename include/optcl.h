@@ -236,15 +236,10 @@ typedef struct optcl_params optcl_params;
 
 /* Computes the flat layout optcl uses for these tensors on this context without allocating
  * anything: offsets[i] (may be NULL) receives tensor i's offset in elements, *total the flat
- * length in elements (padding included). Use it to allocate buffers for optcl_params_wrap. */
+ * length in elements (padding included). Use it to allocate buffers for optcl_params_wrap. The
+ * layout in elements is the same for every element type and on every backend. */
 OPTCL_API optcl_status optcl_params_layout(optcl_context *ctx, const optcl_tensor_spec *specs,
                                            size_t count, size_t *offsets, size_t *total);
-/* The layout of a set of this element type: offsets are aligned in bytes, so a 2-byte type
- * may need more elements of alignment than float32 (the same bytes). */
-OPTCL_API optcl_status optcl_params_layout_typed(optcl_context *ctx,
-                                                 const optcl_tensor_spec *specs, size_t count,
-                                                 optcl_dtype dtype, size_t *offsets,
-                                                 size_t *total);
 
 /* Allocates the flat parameter and gradient buffers (zeroed) and one sub-buffer view per tensor
  * and role. The set keeps a reference on ctx. Blocks. */
@@ -266,8 +261,8 @@ OPTCL_API optcl_status optcl_params_create_typed(optcl_context *ctx,
 OPTCL_API optcl_status optcl_params_wrap(optcl_context *ctx, const optcl_tensor_spec *specs,
                                          size_t count, cl_mem params, cl_mem grads,
                                          optcl_params **out);
-/* Like optcl_params_wrap, for buffers of element type dtype (sized from
- * optcl_params_layout_typed's total × optcl_dtype_size). */
+/* Like optcl_params_wrap, for buffers of element type dtype (optcl_params_layout's total ×
+ * optcl_dtype_size bytes: the layout in elements is the same for every type). */
 OPTCL_API optcl_status optcl_params_wrap_typed(optcl_context *ctx, const optcl_tensor_spec *specs,
                                                size_t count, optcl_dtype dtype, cl_mem params,
                                                cl_mem grads, optcl_params **out);
@@ -507,6 +502,16 @@ typedef enum optcl_state_dtype {
     OPTCL_STATE_BF16 = 2 /* bfloat16, rounded as torch's c10::BFloat16 (NaN → 0x7FC0) */
 } optcl_state_dtype;
 
+/* How float32 results are stored into bfloat16 parameters. */
+typedef enum optcl_rounding {
+    OPTCL_ROUND_NEAREST = 0,   /* to nearest even (default) */
+    OPTCL_ROUND_STOCHASTIC = 1 /* up or down with probability by distance (torchao's
+                                  _fp32_to_bf16_sr), so the expected value is the float32 result;
+                                  the draws hash each element's index with a key made from seed
+                                  and step: the same bits on every device and backend.
+                                  bfloat16 parameter sets only */
+} optcl_rounding;
+
 typedef struct optcl_optimizer_config {
     optcl_algorithm algorithm;
     double lr;           /* SGD 1e-3, Adam 1e-3, AdamW 1e-3, RMSprop 1e-2, Rprop 1e-2, Lion 1e-4 */
@@ -526,6 +531,13 @@ typedef struct optcl_optimizer_config {
     double max_norm;           /* > 0: clip_grad_norm_(max_norm) before each step; 0: off */
     optcl_nonfinite nonfinite; /* what a NaN/Inf gradient does; OPTCL_NONFINITE_PROPAGATE */
     optcl_state_dtype state_dtype; /* the state buffers' element type; OPTCL_STATE_SAME */
+    /* bfloat16/float16 parameter sets only: keep a float32 copy of the parameters, the state
+     * "master", which the update steps exactly as the float32 optimizer would (its state SAME
+     * then means float32); the parameters receive it rounded after each step. The first step
+     * takes the master from the parameters. Not with Lookahead. 0. */
+    int master_weights;
+    optcl_rounding rounding; /* OPTCL_ROUND_NEAREST */
+    uint64_t seed;           /* stochastic rounding's generator key; 0 */
 } optcl_optimizer_config;
 
 /* PyTorch's defaults for that algorithm (every nested struct filled in). */

@@ -14,8 +14,8 @@ __kernel void optcl_adam_f32(__global param_t *param, __global const param_t *gr
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
-    floatv p = LOAD_PARAM(param, i);
-    floatv d = optcl_direction(OPTCL_GRAD(LOAD_PARAM(grad, i)));
+    floatv p = LOAD_WEIGHT(param, i);
+    floatv d = optcl_direction(OPTCL_GRAD(LOAD_GRAD(grad, i)));
 #if DECOUPLED
     if (s.weight_decay != 0.0f)
         p = p * s.decay_factor;
@@ -32,5 +32,5 @@ __kernel void optcl_adam_f32(__global param_t *param, __global const param_t *gr
     STORE_STATE(max_exp_avg_sq, i, v);
 #endif
     floatv denom = sqrt(v) / s.bias_correction2_sqrt + s.eps;
-    STORE_PARAM(param, i, p + s.neg_step_size * m / denom);
+    STORE_WEIGHT(param, i, p + s.neg_step_size * m / denom);
 }

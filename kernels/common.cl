@@ -105,6 +105,7 @@ typedef OPTCL_CAT(OPTCL_TYPE_, STATE_DTYPE) state_t;
 #define STORE_PARAM(p, i, v) OPTCL_CAT(OPTCL_STORE_, PARAM_DTYPE)(p, i, v)
 #define LOAD_STATE(p, i) OPTCL_CAT(OPTCL_LOAD_, STATE_DTYPE)(p, i)
 #define STORE_STATE(p, i, v) OPTCL_CAT(OPTCL_STORE_, STATE_DTYPE)(p, i, v)
+#define LOAD_GRAD(g, i) LOAD_PARAM(g, i)
 
 /* The per-step scalars, computed on the host in double precision and rounded to float once:
  * field for field host/internal.h's optcl__step_scalars (every field is 4 bytes, so both
@@ -118,7 +119,76 @@ typedef struct optcl_scalars {
     float alpha, one_minus_alpha;                /* RMSprop */
     float etaminus, etaplus, step_min, step_max; /* Rprop */
     float lookahead_alpha;                       /* the α of a Lookahead sync ending this step */
+    uint round_key;                              /* stochastic rounding: the step's key */
 } optcl_scalars;
+
+/* Stochastic rounding to bfloat16 (ROUNDING 1), as torchao's _fp32_to_bf16_sr: the float32
+ * bits are cut to bfloat16 towards zero, then rounded away from zero when a uniform 16-bit
+ * draw is below the 16 bits cut off, so the expected value is the float32 value. The draw is
+ * the top half of a counter-based hash: Wellons' lowbias32 of the element's index in the flat
+ * buffer xor the step's key (splitmix64 of seed and step, host/rounding.c). The same bits on
+ * every device, backend and vector width; two multiplies per element, where Philox2x32-10
+ * made the step compute-bound on a CPU (3.2× Adam's time at 16M on PoCL). */
+static inline uintv optcl_draw(uintv element, uint key)
+{
+    uintv x = element ^ key;
+    x = (x ^ (x >> 16)) * 0x7FEB352Du;
+    x = (x ^ (x >> 15)) * 0x846CA68Bu;
+    return x ^ (x >> 16);
+}
+
+static inline ushortv optcl_to_bf16_sr(floatv f, uintv draw)
+{
+    uintv u = OPTCL_V(as_uint)(f), down = u & 0xFFFF0000u;
+    uintv up = select(down, down + 0x10000u, (draw >> 16) < (u & 0xFFFFu));
+    return optcl_to_bf16(OPTCL_V(as_float)(up)); /* exact, and NaN → 0x7FC0 */
+}
+
+/* The index of each of a work-item's VEC elements in the flat buffer. */
+#if VEC == 1
+#define OPTCL_LANES 0u
+#elif VEC == 2
+#define OPTCL_LANES (uint2)(0, 1)
+#elif VEC == 4
+#define OPTCL_LANES (uint4)(0, 1, 2, 3)
+#elif VEC == 8
+#define OPTCL_LANES (uint8)(0, 1, 2, 3, 4, 5, 6, 7)
+#else
+#define OPTCL_LANES (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+#endif
+#define OPTCL_ELEMENTS(i) ((uintv)((uint)(i) * (uint)VEC) + OPTCL_LANES)
+
+/* The weights an update rule steps. Without MASTER: the parameters, loaded widened and stored
+ * rounded — to nearest even, or stochastically (ROUNDING 1, bfloat16 only). With MASTER: the
+ * float32 master copy, which the first step takes from the parameters; each store also writes
+ * the parameters rounded. Both need the step's scalars s. */
+#ifndef MASTER
+#define MASTER 0
+#endif
+#ifndef ROUNDING
+#define ROUNDING 0
+#endif
+#if ROUNDING
+#define OPTCL_STORE_ROUNDED(p, i, v)                                                              \
+    (((__global ushortv *)(p))[i] =                                                               \
+         optcl_to_bf16_sr(v, optcl_draw(OPTCL_ELEMENTS(i), s.round_key)))
+#else
+#define OPTCL_STORE_ROUNDED(p, i, v) STORE_PARAM(p, i, v)
+#endif
+#if MASTER
+#define OPTCL_MASTER_ARG , __global float *restrict master
+#define LOAD_WEIGHT(p, i) (s.first_step ? LOAD_PARAM(p, i) : LOAD(master, i))
+#define STORE_WEIGHT(p, i, v)                                                                     \
+    do {                                                                                          \
+        floatv weight_ = (v);                                                                     \
+        STORE(master, i, weight_);                                                                \
+        OPTCL_STORE_ROUNDED(p, i, weight_);                                                       \
+    } while (0)
+#else
+#define OPTCL_MASTER_ARG
+#define LOAD_WEIGHT(p, i) LOAD_PARAM(p, i)
+#define STORE_WEIGHT(p, i, v) OPTCL_STORE_ROUNDED(p, i, v)
+#endif
 
 /* The gradient guard's record (guard.cl), field for field host/internal.h's optcl__guard. */
 typedef struct optcl_guard {
@@ -145,14 +215,14 @@ typedef struct optcl_guard {
 #if GUARD
 #define OPTCL_STEP_ARGS                                                                           \
     __global const optcl_guard *restrict guard, __global const optcl_scalars *restrict table,     \
-        uint range
+        uint range OPTCL_MASTER_ARG
 #define OPTCL_STEP_BEGIN                                                                          \
     if (guard->skip)                                                                              \
         return;                                                                                   \
     const optcl_scalars s = table[guard->slot + range];                                           \
     const float grad_scale = guard->coef
 #else
-#define OPTCL_STEP_ARGS const optcl_scalars s
+#define OPTCL_STEP_ARGS const optcl_scalars s OPTCL_MASTER_ARG
 #define OPTCL_STEP_BEGIN const float grad_scale = 1.0f
 #endif
 

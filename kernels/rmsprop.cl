@@ -14,8 +14,8 @@ __kernel void optcl_rmsprop_f32(__global param_t *param, __global const param_t 
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
-    floatv p = LOAD_PARAM(param, i);
-    floatv d = optcl_direction(OPTCL_GRAD(LOAD_PARAM(grad, i)));
+    floatv p = LOAD_WEIGHT(param, i);
+    floatv d = optcl_direction(OPTCL_GRAD(LOAD_GRAD(grad, i)));
     if (s.weight_decay != 0.0f)
         d = d + s.weight_decay * p;
     floatv sq = LOAD_STATE(square_avg, i) * s.alpha + s.one_minus_alpha * d * d;
@@ -30,8 +30,8 @@ __kernel void optcl_rmsprop_f32(__global param_t *param, __global const param_t 
 #if HAS_MOMENTUM
     floatv buf = LOAD_STATE(momentum_buffer, i) * s.momentum + d / avg;
     STORE_STATE(momentum_buffer, i, buf);
-    STORE_PARAM(param, i, p + s.neg_lr * buf);
+    STORE_WEIGHT(param, i, p + s.neg_lr * buf);
 #else
-    STORE_PARAM(param, i, p + s.neg_lr * d / avg);
+    STORE_WEIGHT(param, i, p + s.neg_lr * d / avg);
 #endif
 }

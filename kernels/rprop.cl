@@ -10,7 +10,7 @@ __kernel void optcl_rprop_f32(__global param_t *param, __global const param_t *g
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
-    floatv d = optcl_direction(OPTCL_GRAD(LOAD_PARAM(grad, i)));
+    floatv d = optcl_direction(OPTCL_GRAD(LOAD_GRAD(grad, i)));
     floatv product = d * LOAD_STATE(prev, i);
     /* loaded either way: a select vectorises, a branch not */
     floatv stored = LOAD_STATE(step_size, i);
@@ -31,6 +31,6 @@ __kernel void optcl_rprop_f32(__global param_t *param, __global const param_t *g
     STORE_STATE(step_size, i, step);
     /* sign(d), with zeros and NaN kept as they are */
     floatv direction = select(select(d, (floatv)-1.0f, d < 0.0f), (floatv)1.0f, d > 0.0f);
-    STORE_PARAM(param, i, LOAD_PARAM(param, i) - direction * step);
+    STORE_WEIGHT(param, i, LOAD_WEIGHT(param, i) - direction * step);
     STORE_STATE(prev, i, d);
 }

@@ -16,8 +16,8 @@ __kernel void optcl_sgd_f32(__global param_t *param, __global const param_t *gra
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
-    floatv p = LOAD_PARAM(param, i);
-    floatv d = optcl_direction(OPTCL_GRAD(LOAD_PARAM(grad, i)));
+    floatv p = LOAD_WEIGHT(param, i);
+    floatv d = optcl_direction(OPTCL_GRAD(LOAD_GRAD(grad, i)));
     if (s.weight_decay != 0.0f)
         d = d + s.weight_decay * p;
 #if HAS_MOMENTUM
@@ -34,5 +34,5 @@ __kernel void optcl_sgd_f32(__global param_t *param, __global const param_t *gra
     d = buf;
 #endif
 #endif
-    STORE_PARAM(param, i, p + s.neg_lr * d);
+    STORE_WEIGHT(param, i, p + s.neg_lr * d);
 }

@@ -1,5 +1,7 @@
 /* traffic.cl — the yardstick for an update kernel: it reads BUFFERS buffers and writes all of
- * them but the gradient (b1), like a step, with one add per element and no other math. The
+ * them but the gradient (b1), like a step, with one add per element and no other math. With
+ * MASTER it reads and writes the master (b5) instead of reading the parameters (b0), which it
+ * only writes, as a step with master weights does. The
  * benchmark times it beside the real step: their ratio is how close the step is to the
  * memory's limit. */
 
@@ -21,10 +23,17 @@
 #endif
 
 __kernel void optcl_traffic_f32(__global param_t *b0, __global const param_t *b1,
-                                __global state_t *b2, __global state_t *b3, __global state_t *b4)
+                                __global state_t *b2, __global state_t *b3, __global state_t *b4,
+                                __global float *b5)
 {
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
+#if MASTER
+    floatv s = LOAD(b5, i) + LOAD_PARAM(b1, i);
+    STORE(b5, i, s);
+#else
+    (void)b5;
     floatv s = LOAD_PARAM(b0, i) + LOAD_PARAM(b1, i);
+#endif
 #if BUFFERS > 2
     floatv v2 = LOAD_STATE(b2, i);
     s += v2;

@@ -266,6 +266,7 @@ static void test_good_opencl(void **state)
         skip();
     rp_good_run("opencl", NULL);
     rp_good_run("opencl", "state_dtype=bf16");
+    rp_good_run("opencl", "param_dtype=f32");
 }
 
 /* An existing input is never touched by a run, good or bad. */
@@ -403,6 +404,17 @@ static const bad_case BAD_CASES[] = {
     /* Precision. */
     {"state_dtype_bogus", {"adam", GOOD_FILES, "state_dtype=fp8"}},
     {"state_dtype_empty", {"sgd", GOOD_FILES, "state_dtype="}},
+    {"param_dtype_bogus", {"adam", GOOD_FILES, "param_dtype=f64"}},
+    {"master_weights_with_f32", {"adam", GOOD_FILES, "master_weights=1"}},
+    {"master_weights_bogus", {"adam", GOOD_FILES, "param_dtype=bf16", "master_weights=2"}},
+    {"master_weights_lookahead",
+     {"sgd", GOOD_FILES, "param_dtype=bf16", "master_weights=1", "lookahead_k=2"}},
+    {"stochastic_with_f32", {"sgd", GOOD_FILES, "rounding=stochastic"}},
+    {"stochastic_with_f16", {"sgd", GOOD_FILES, "param_dtype=f16", "rounding=stochastic"}},
+    {"rounding_bogus", {"sgd", GOOD_FILES, "param_dtype=bf16", "rounding=up"}},
+    {"seed_without_stochastic", {"sgd", GOOD_FILES, "param_dtype=bf16", "seed=3"}},
+    {"seed_negative",
+     {"sgd", GOOD_FILES, "param_dtype=bf16", "rounding=stochastic", "seed=-3"}},
     /* Checkpoints. */
     {"load_state_missing",
      {"sgd", "--load-state", "@nope.safetensors", "--grads", "@g.npy", "--out", "@OUT",
