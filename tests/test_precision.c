@@ -20,27 +20,13 @@ static const optcl_tensor_spec specs[] = {
 };
 #define NUMEL (33 * 31 + 517)
 
-static float from_bits(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static uint32_t bits_of(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
 /* c10::BFloat16's round_to_nearest_even, widened back to float32. */
 static float bf16(float f)
 {
     if (isnan(f))
-        return from_bits(0x7FC00000u);
-    uint32_t u = bits_of(f);
-    return from_bits(((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16) << 16);
+        return tu_float(0x7FC00000u);
+    uint32_t u = tu_bits(f);
+    return tu_float(((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16) << 16);
 }
 
 static bool skip_backend(optcl_backend b)
@@ -57,9 +43,9 @@ static optcl_optimizer_config with_bf16(optcl_optimizer_config c)
 static void assert_bits(const float *got, const float *want, size_t n, const char *what)
 {
     for (size_t i = 0; i < n; i++)
-        if (bits_of(got[i]) != bits_of(want[i]))
+        if (tu_bits(got[i]) != tu_bits(want[i]))
             fail_msg("%s: element %zu is %.9g (0x%08x), expected %.9g (0x%08x)", what, i,
-                     (double)got[i], bits_of(got[i]), (double)want[i], bits_of(want[i]));
+                     (double)got[i], tu_bits(got[i]), (double)want[i], tu_bits(want[i]));
 }
 
 /* Values written into a bfloat16 state read back rounded as c10 rounds: ties to even in both
@@ -86,11 +72,11 @@ static void values_round_as_c10(void **state)
     uint64_t seed = 3;
     tu_fill_random(values, NUMEL, &seed, -1e3f, 1e3f);
     for (size_t i = 0; i < nc; i++)
-        values[i * 37] = from_bits(cases[i]);
+        values[i * 37] = tu_float(cases[i]);
     for (size_t i = 0; i < NUMEL; i++)
         want[i] = bf16(values[i]);
-    assert_true(bits_of(want[0]) == 0x3F800000u && bits_of(want[37]) == 0x3F820000u);
-    assert_true(bits_of(want[6 * 37]) == 0x7F800000u && bits_of(want[20 * 37]) == 0x7FC00000u);
+    assert_true(tu_bits(want[0]) == 0x3F800000u && tu_bits(want[37]) == 0x3F820000u);
+    assert_true(tu_bits(want[6 * 37]) == 0x7F800000u && tu_bits(want[20 * 37]) == 0x7FC00000u);
     for (size_t b = 0; b < BACKENDS; b++) {
         if (skip_backend(backends[b]))
             continue;

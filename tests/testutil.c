@@ -333,6 +333,20 @@ void tu_fill_random(float *x, size_t n, uint64_t *seed, float lo, float hi)
         x[i] = lo + (hi - lo) * (float)((tu_next_random(seed) >> 40) * (1.0 / 16777216.0));
 }
 
+uint32_t tu_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+float tu_float(uint32_t bits)
+{
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
 size_t tu_first_mismatch(const float *a, const float *e, size_t n, double atol, double rtol,
                          double *worst)
 {

@@ -85,6 +85,9 @@ void tu_rig_close(tu_rig *r);
 uint64_t tu_next_random(uint64_t *seed);
 /* Deterministic pseudo-random floats in [lo, hi), one generator step each. */
 void tu_fill_random(float *x, size_t n, uint64_t *seed, float lo, float hi);
+/* A float's bits, and the float of some bits. */
+uint32_t tu_bits(float f);
+float tu_float(uint32_t bits);
 
 /* Index of the first element with |a−e| > atol + rtol·|e| (equal values, infinities included,
  * and NaN against NaN match), or (size_t)-1. *worst (may be NULL) receives the largest |a−e|. */
