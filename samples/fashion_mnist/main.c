@@ -35,8 +35,11 @@ static void usage(FILE *f)
            "  --distributed     under mpirun -np K: every rank trains on 1/K of each batch and\n"
            "                    the optimizer state is sharded across the ranks (optcl_mpi);\n"
            "                    rank 0 prints; checkpoints are sharded (OUT/best, OUT/last)\n"
-           "  --state-dtype T   the optimizer state's type: same (default), f32 or bf16\n"
-           "                    (bfloat16: half the state memory; see docs/PRECISION.md)\n"
+           "  --param-dtype T   the weights', biases' and gradients' type: f32 (default), bf16\n"
+           "                    or f16 (products accumulate in float32; see docs/PRECISION.md)\n"
+           "  --master-weights  with bf16/f16: the optimizer steps a float32 master copy\n"
+           "  --state-dtype T   the optimizer state's type: same (default: the parameters'; f32\n"
+           "                    with master weights), f32 or bf16\n"
            "  --optimizer NAME  sgd, adam (default), adamw, rmsprop, rprop or lion, then\n"
            "                    PyTorch's hyperparameters as KEY=VALUE: lr=1e-3\n"
            "                    weight_decay=1e-4 ...;\n"
@@ -120,7 +123,8 @@ int main(int argc, char **argv)
             break;
         }
     }
-    const char *algo = "adam", *state_dtype = NULL;
+    const char *algo = "adam", *state_dtype = NULL, *param_dtype = NULL;
+    int master_weights = 0;
     char *options[MAX_OPTIONS];
     int n_options = 0;
     unsigned long long v = 0;
@@ -138,6 +142,11 @@ int main(int argc, char **argv)
             algo = next;
         } else if (!strcmp(a, "--state-dtype")) {
             state_dtype = next;
+        } else if (!strcmp(a, "--param-dtype")) {
+            param_dtype = next;
+        } else if (!strcmp(a, "--master-weights")) {
+            master_weights = 1;
+            takes = 0;
         } else if (!strcmp(a, "--mode")) {
             if (next && !strcmp(next, "gd"))
                 c.mode = FM_MODE_GD;
@@ -213,14 +222,27 @@ int main(int argc, char **argv)
         }
         t_max_given |= !strncmp(options[i], "t_max=", 6);
     }
-    if (state_dtype) { /* --state-dtype X is state_dtype=X */
-        char kv[64];
-        snprintf(kv, sizeof kv, "state_dtype=%.40s", state_dtype);
-        if (optcl_cli_apply_option(&c.optimizer, kv, msg, sizeof msg)) {
-            fprintf(stderr, "fashion_mnist: --state-dtype: %s\n", msg);
+    /* --state-dtype X, --param-dtype X and --master-weights are their keys */
+    static char kv[3][64];
+    int n_flags = 0;
+    if (state_dtype)
+        snprintf(kv[n_flags++], sizeof kv[0], "state_dtype=%.40s", state_dtype);
+    if (param_dtype)
+        snprintf(kv[n_flags++], sizeof kv[0], "param_dtype=%.40s", param_dtype);
+    if (master_weights)
+        snprintf(kv[n_flags++], sizeof kv[0], "master_weights=1");
+    for (int i = 0; i < n_flags; i++) {
+        if (n_options == MAX_OPTIONS) {
+            fprintf(stderr, "fashion_mnist: more than %d KEY=VALUE options\n", MAX_OPTIONS);
             return 2;
         }
+        if (optcl_cli_apply_option(&c.optimizer, kv[i], msg, sizeof msg)) {
+            fprintf(stderr, "fashion_mnist: %s\n", msg);
+            return 2;
+        }
+        options[n_options++] = kv[i];
     }
+    c.param_dtype = optcl_cli_param_dtype(options, n_options);
     if (optcl_cli_check_options(&c.optimizer, options, n_options, msg, sizeof msg)) {
         fprintf(stderr, "fashion_mnist: %s\n", msg);
         return 2;

@@ -25,6 +25,7 @@ struct fm_model {
     size_t layers;
     unsigned sizes[FM_MAX_LAYERS + 1];
     size_t max_rows;
+    optcl_dtype dtype; /* of the weights, biases and their gradients */
     cl_program program;
     cl_kernel gather, forward, backward_input, backward_weight, bias_grad, softmax;
     char names[2 * FM_MAX_LAYERS][32];
@@ -81,7 +82,9 @@ static int build(fm_model *m, cl_device_id device)
     m->program = clCreateProgramWithSource(m->cl, 1, &source, NULL, &err);
     if (cl_check(m, err, "clCreateProgramWithSource (mlp_kernels.cl)"))
         return 1;
-    err = clBuildProgram(m->program, 1, &device, "", NULL, NULL);
+    char options[32];
+    snprintf(options, sizeof options, "-DPARAM_DTYPE=%d", (int)m->dtype);
+    err = clBuildProgram(m->program, 1, &device, options, NULL, NULL);
     if (err != CL_SUCCESS) {
         char log[1536] = "";
         clGetProgramBuildInfo(m->program, device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
@@ -119,6 +122,8 @@ static int check_config(fm_model *m, const fm_model_config *c)
         return fail(m, "%u classes: labels are bytes, so at most 256", c->sizes[c->layers]);
     if (c->max_rows < 1 || c->max_rows > (1u << 24))
         return fail(m, "max_rows = %zu: expected 1 … 2^24", c->max_rows);
+    if (!optcl_dtype_name(c->dtype))
+        return fail(m, "dtype = %d: expected f32, bf16 or f16", (int)c->dtype);
     return 0;
 }
 
@@ -136,9 +141,10 @@ static int create_params(fm_model *m)
         specs[2 * l + 1] = (optcl_tensor_spec){
             .name = m->names[2 * l + 1], .ndim = 1, .shape = {m->sizes[l + 1]}, .group = 1};
     }
-    optcl_status st = optcl_params_create(m->ctx, specs, 2 * m->layers, &m->params);
+    optcl_status st =
+        optcl_params_create_typed(m->ctx, specs, 2 * m->layers, m->dtype, &m->params);
     if (st != OPTCL_SUCCESS)
-        return fail(m, "optcl_params_create: %s: %s", optcl_status_name(st),
+        return fail(m, "optcl_params_create_typed: %s: %s", optcl_status_name(st),
                     optcl_context_message(m->ctx));
     /* Our kernels read the weights and write the gradients through per-tensor sub-buffers. */
     for (size_t l = 0; l < m->layers; l++) {
@@ -174,6 +180,7 @@ int fm_model_create(optcl_context *ctx, const fm_model_config *config, fm_model 
         m->layers = config->layers;
         memcpy(m->sizes, config->sizes, sizeof m->sizes);
         m->max_rows = config->max_rows;
+        m->dtype = config->dtype;
         m->cl = optcl_context_cl_context(ctx);
         m->queue = optcl_context_cl_queue(ctx);
         m->mean = 0.0f;

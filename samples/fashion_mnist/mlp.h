@@ -17,11 +17,13 @@ typedef struct fm_model_config {
     size_t layers;                     /* linear layers, 1 … FM_MAX_LAYERS */
     unsigned sizes[FM_MAX_LAYERS + 1]; /* sizes[0] inputs, sizes[layers] classes (≤ 256) */
     size_t max_rows;                   /* the most rows one pass (batch or chunk) handles */
+    optcl_dtype dtype; /* the weights', biases' and their gradients' type; 0: float32 */
 } fm_model_config;
 
 typedef struct fm_model fm_model;
 
-/* Builds the kernels on ctx's device (OpenCL backend only), creates the parameter set —
+/* Builds the kernels on ctx's device (OpenCL backend only), creates the parameter set (of
+ * config->dtype) —
  * "fcL.weight" [out][in] in group 0 and "fcL.bias" [out] in group 1 for L = 1 … layers — and
  * the activation buffers for max_rows rows. On failure message says why. Blocks. */
 int fm_model_create(optcl_context *ctx, const fm_model_config *config, fm_model **out,

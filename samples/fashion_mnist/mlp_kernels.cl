@@ -22,6 +22,36 @@
 #define VN 2 /* backward products: float16 vectors of columns per work-item */
 #endif
 #define UNROLL _Pragma("unroll")
+
+/* The weights, biases and their gradients are optcl's parameters and gradients, of the set's
+ * type (PARAM_DTYPE as optcl_dtype: 0 float32, 1 bfloat16, 2 float16): loaded widened, stored
+ * rounded to nearest even. Products accumulate in float32; activations stay float32. */
+#ifndef PARAM_DTYPE
+#define PARAM_DTYPE 0
+#endif
+#if PARAM_DTYPE == 1
+typedef ushort param_t;
+#define P_LOAD(p, i) as_float((uint)(p)[i] << 16)
+#define P_LOAD16(o, p) as_float16(convert_uint16(vload16(o, p)) << 16)
+inline uint fm_bf16_bits(float f)
+{
+    const uint u = as_uint(f);
+    return isnan(f) ? 0x7FC0u : (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+}
+#define P_STORE(p, i, v) ((p)[i] = (ushort)fm_bf16_bits(v))
+#elif PARAM_DTYPE == 2
+typedef half param_t;
+#define P_LOAD(p, i) vload_half(i, p)
+#define P_LOAD16(o, p) vload_half16(o, p)
+#define P_STORE(p, i, v) vstore_half_rte(v, i, p)
+#else
+typedef float param_t;
+#define P_LOAD(p, i) ((p)[i])
+#define P_LOAD16(o, p) vload16(o, p)
+#define P_STORE(p, i, v) ((p)[i] = (v))
+#endif
+#define F_LOAD(p, i) ((p)[i])
+#define F_LOAD16(o, p) vload16(o, p)
 #define BW (16 * VN) /* backward products: columns per work-item */
 
 /* x[r][k] = (pixel / 255 − mean) / std of the r-th image of the batch, which is image
@@ -44,15 +74,15 @@ __kernel void fm_gather(__global const uchar *images, __global const uint *index
  * of x and RN rows of w, multiplies them 16 k at a time into RM·RN vector accumulators and sums
  * each accumulator's lanes at the end. Rows past M or N are clamped to the last one (valid
  * memory) and never stored. */
-__kernel void fm_linear_forward(__global const float *x, __global const float *w,
-                                __global const float *bias, __global float *y, const uint M,
+__kernel void fm_linear_forward(__global const float *x, __global const param_t *w,
+                                __global const param_t *bias, __global float *y, const uint M,
                                 const uint N, const uint K, const int relu)
 {
     const uint n0 = get_global_id(0) * RN, m0 = get_global_id(1) * RM;
     if (n0 >= N || m0 >= M)
         return;
     __global const float *xr[RM];
-    __global const float *wr[RN];
+    __global const param_t *wr[RN];
     UNROLL for (uint r = 0; r < RM; r++)
         xr[r] = x + (size_t)min(m0 + r, M - 1) * K;
     UNROLL for (uint c = 0; c < RN; c++)
@@ -67,7 +97,7 @@ __kernel void fm_linear_forward(__global const float *x, __global const float *w
         UNROLL for (uint r = 0; r < RM; r++)
             a[r] = vload16(0, xr[r] + k);
         UNROLL for (uint c = 0; c < RN; c++)
-            b[c] = vload16(0, wr[c] + k);
+            b[c] = P_LOAD16(0, wr[c] + k);
         UNROLL for (uint r = 0; r < RM; r++)
             UNROLL for (uint c = 0; c < RN; c++)
                 acc[r][c] = fma(a[r], b[c], acc[r][c]);
@@ -80,10 +110,10 @@ __kernel void fm_linear_forward(__global const float *x, __global const float *w
             const float2 h2 = h4.lo + h4.hi;
             float s = h2.x + h2.y;
             for (uint kk = k; kk < K; kk++) /* the k % 16 tail */
-                s = fma(xr[r][kk], wr[c][kk], s);
+                s = fma(xr[r][kk], P_LOAD(wr[c], kk), s);
             const uint m = m0 + r, n = n0 + c;
             if (m < M && n < N) {
-                const float o = s + bias[n];
+                const float o = s + P_LOAD(bias, n);
                 y[(size_t)m * N + n] = relu ? fmax(o, 0.0f) : o;
             }
         }
@@ -116,15 +146,28 @@ inline void fm_store_block(__global float *C, __global const float *mask, const 
     }
 }
 
+/* Stores the block into a gradient of the parameter set's type, element by element, rounded. */
+inline void fm_store_block_param(__global param_t *C, const uint M, const uint N,
+                                 float16 acc[BM][VN], const uint m0, const uint n0)
+{
+    for (uint r = 0; r < BM && m0 + r < M; r++) {
+        float t[BW];
+        UNROLL for (uint c = 0; c < VN; c++)
+            vstore16(acc[r][c], c, t);
+        for (uint i = 0; i < BW && n0 + i < N; i++)
+            P_STORE(C, (size_t)(m0 + r) * N + n0 + i, t[i]);
+    }
+}
+
 /* acc[r][·] += Σ_k A(m0 + r, k)·B[k][n0 … n0 + BW) for a B whose rows run along n; A_AT(r, k)
  * is the A element of block row r. The full-width case (all but the last column block) loads
  * B with vload16; the last block pads with zeros. */
-#define FM_ROW_PRODUCT(A_AT)                                                                   \
+#define FM_ROW_PRODUCT(A_AT, LOAD16, LOAD1)                                                    \
     if (n0 + BW <= N) {                                                                        \
         for (uint k = 0; k < K; k++) {                                                         \
             float16 b[VN];                                                                     \
             UNROLL for (uint c = 0; c < VN; c++)                                               \
-                b[c] = vload16(c, B + (size_t)k * N + n0);                                     \
+                b[c] = LOAD16(c, B + (size_t)k * N + n0);                                      \
             UNROLL for (uint r = 0; r < BM; r++) {                                             \
                 const float16 a = (float16)(A_AT(r, k));                                       \
                 UNROLL for (uint c = 0; c < VN; c++)                                           \
@@ -135,7 +178,7 @@ inline void fm_store_block(__global float *C, __global const float *mask, const 
         for (uint k = 0; k < K; k++) {                                                         \
             float t[BW];                                                                       \
             for (uint i = 0; i < BW; i++)                                                      \
-                t[i] = n0 + i < N ? B[(size_t)k * N + n0 + i] : 0.0f;                          \
+                t[i] = n0 + i < N ? LOAD1(B, (size_t)k * N + n0 + i) : 0.0f;                   \
             float16 b[VN];                                                                     \
             UNROLL for (uint c = 0; c < VN; c++)                                               \
                 b[c] = vload16(c, t);                                                          \
@@ -150,14 +193,14 @@ inline void fm_store_block(__global float *C, __global const float *mask, const 
 /* Backward to the layer's input: dx[m][n] = Σ_k dy[m][k]·w[k][n] (dy is [M][K], w is the
  * layer's [K][N] weight), times ReLU's derivative h[m][n] > 0, h being the layer's input (the
  * previous layer's output after ReLU). */
-__kernel void fm_linear_backward_input(__global const float *dy, __global const float *w,
+__kernel void fm_linear_backward_input(__global const float *dy, __global const param_t *w,
                                        __global const float *h, __global float *dx,
                                        const uint M, const uint N, const uint K)
 {
     const uint n0 = get_global_id(0) * BW, m0 = get_global_id(1) * BM;
     if (n0 >= N || m0 >= M)
         return;
-    __global const float *B = w;
+    __global const param_t *B = w;
     __global const float *ar[BM];
     UNROLL for (uint r = 0; r < BM; r++)
         ar[r] = dy + (size_t)min(m0 + r, M - 1) * K;
@@ -166,14 +209,14 @@ __kernel void fm_linear_backward_input(__global const float *dy, __global const 
         UNROLL for (uint c = 0; c < VN; c++)
             acc[r][c] = (float16)(0.0f);
 #define FM_DY_AT(r, k) ar[r][k]
-    FM_ROW_PRODUCT(FM_DY_AT)
+    FM_ROW_PRODUCT(FM_DY_AT, P_LOAD16, P_LOAD)
     fm_store_block(dx, h, M, N, acc, m0, n0);
 }
 
 /* Weight gradient: dw[m][n] = Σ_k dy[k][m]·x[k][n] over the K batch rows (dy is [K][M], x is
  * [K][N]), written straight into optcl's gradient sub-buffer of the weight. */
 __kernel void fm_linear_backward_weight(__global const float *dy, __global const float *x,
-                                        __global float *dw, const uint M, const uint N,
+                                        __global param_t *dw, const uint M, const uint N,
                                         const uint K)
 {
     const uint n0 = get_global_id(0) * BW, m0 = get_global_id(1) * BM;
@@ -188,12 +231,16 @@ __kernel void fm_linear_backward_weight(__global const float *dy, __global const
         UNROLL for (uint c = 0; c < VN; c++)
             acc[r][c] = (float16)(0.0f);
 #define FM_DYT_AT(r, k) dy[(size_t)(k) * M + mr[r]]
-    FM_ROW_PRODUCT(FM_DYT_AT)
+    FM_ROW_PRODUCT(FM_DYT_AT, F_LOAD16, F_LOAD)
+#if PARAM_DTYPE == 0
     fm_store_block(dw, 0, M, N, acc, m0, n0);
+#else
+    fm_store_block_param(dw, M, N, acc, m0, n0);
+#endif
 }
 
 /* Bias gradient: db[n] = Σ_r dy[r][n]; one work-item per output, neighbours read neighbours. */
-__kernel void fm_bias_grad(__global const float *dy, __global float *db, const uint rows,
+__kernel void fm_bias_grad(__global const float *dy, __global param_t *db, const uint rows,
                            const uint N)
 {
     const uint n = get_global_id(0);
@@ -202,7 +249,7 @@ __kernel void fm_bias_grad(__global const float *dy, __global float *db, const u
     float sum = 0.0f;
     for (uint r = 0; r < rows; r++)
         sum += dy[(size_t)r * N + n];
-    db[n] = sum;
+    P_STORE(db, n, sum);
 }
 
 /* Softmax cross-entropy of row r of the logits against labels[index[first + r]]: the loss

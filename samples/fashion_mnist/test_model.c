@@ -26,6 +26,7 @@ typedef struct shape {
     size_t layers;
     unsigned sizes[FM_MAX_LAYERS + 1];
     size_t rows, first, images, fd_per_tensor;
+    optcl_dtype dtype; /* the weights, biases and gradients; 0: float32 */
 } shape;
 
 typedef struct host_model {
@@ -135,22 +136,32 @@ static void host_backward(const host_model *h, double **gw, double **gb)
         free(act[l]);
 }
 
-/* |d − e| ≤ TOL·(scale + |e|) everywhere, scale being the largest |e|. */
-static void expect_close(const char *what, const float *d, const double *e, size_t n)
+/* |d − e| ≤ TOL·(scale + |e|) + rounded everywhere, scale being the largest |e| and rounded
+ * what storing e in the gradients' type may add: half a unit in its last place, 2^-8·|e| for
+ * bfloat16 (8 significant bits) and 2^-11·|e| + 2^-25 for float16 (11 bits, subnormals). */
+static void expect_close_as(const char *what, const float *d, const double *e, size_t n,
+                            optcl_dtype dtype)
 {
+    double rel = dtype == OPTCL_DTYPE_BF16 ? 0x1p-8 : dtype == OPTCL_DTYPE_F16 ? 0x1p-11 : 0.0;
+    double abs = dtype == OPTCL_DTYPE_F16 ? 0x1p-25 : 0.0;
     double scale = 0.0;
     for (size_t i = 0; i < n; i++)
         scale = fmax(scale, fabs(e[i]));
     for (size_t i = 0; i < n; i++)
-        if (!(fabs(d[i] - e[i]) <= TOL * (scale + fabs(e[i]))))
+        if (!(fabs(d[i] - e[i]) <= TOL * (scale + fabs(e[i])) + rel * fabs(e[i]) + abs))
             fail_msg("%s[%zu]: device %.9g, reference %.9g (scale %.3g, tolerance %.3g)", what, i,
                      d[i], e[i], scale, TOL * (scale + fabs(e[i])));
+}
+
+static void expect_close(const char *what, const float *d, const double *e, size_t n)
+{
+    expect_close_as(what, d, e, n, OPTCL_DTYPE_F32);
 }
 
 static void check_shape(const shape *s)
 {
     optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
-    fm_model_config mc = {.layers = s->layers, .max_rows = s->rows + 5};
+    fm_model_config mc = {.layers = s->layers, .max_rows = s->rows + 5, .dtype = s->dtype};
     memcpy(mc.sizes, s->sizes, sizeof mc.sizes);
     fm_model *m = NULL;
     char msg[2048];
@@ -203,7 +214,11 @@ static void check_shape(const shape *s)
         h.b[l] = malloc(nb * sizeof(double));
         gw[l] = malloc(nw * sizeof(double));
         gb[l] = malloc(nb * sizeof(double));
-        double bound = 1.0 / sqrt((double)s->sizes[l]); /* nn.Linear's initialisation */
+        /* nn.Linear's initialisation, stored in the set's type (rounding may add half an ulp) */
+        double bound = 1.0 / sqrt((double)s->sizes[l]) *
+                       (1.0 + (s->dtype == OPTCL_DTYPE_BF16  ? 0x1p-8
+                               : s->dtype == OPTCL_DTYPE_F16 ? 0x1p-11
+                                                             : 0.0));
         for (size_t i = 0; i < nw; i++) {
             h.w[l][i] = fw[i];
             assert_true(fabs(fw[i]) <= bound);
@@ -235,9 +250,9 @@ static void check_shape(const shape *s)
     char what[64];
     for (size_t l = 0; l < s->layers; l++) {
         snprintf(what, sizeof what, "fc%zu.weight grad", l + 1);
-        expect_close(what, dev_gw[l], gw[l], (size_t)s->sizes[l + 1] * s->sizes[l]);
+        expect_close_as(what, dev_gw[l], gw[l], (size_t)s->sizes[l + 1] * s->sizes[l], s->dtype);
         snprintf(what, sizeof what, "fc%zu.bias grad", l + 1);
-        expect_close(what, dev_gb[l], gb[l], s->sizes[l + 1]);
+        expect_close_as(what, dev_gb[l], gb[l], s->sizes[l + 1], s->dtype);
     }
     double eval_sum = 0.0;
     size_t eval_hits = 0;
@@ -344,6 +359,25 @@ static void test_fashion_mnist_shape(void **state)
     check_shape(&s);
 }
 
+/* bfloat16 and float16 weights and gradients (--param-dtype): the products read the stored
+ * weights (which the reference reads back, exactly) and the gradients are the reference's
+ * rounded to the type, on the odd shape with two hidden layers. */
+static void test_low_precision_params(void **state)
+{
+    (void)state;
+    const optcl_dtype dtypes[] = {OPTCL_DTYPE_BF16, OPTCL_DTYPE_F16};
+    for (size_t d = 0; d < 2; d++) {
+        shape s = {.layers = 3,
+                   .sizes = {70, 45, 33, 10},
+                   .rows = 45,
+                   .first = 11,
+                   .images = 80,
+                   .fd_per_tensor = 2,
+                   .dtype = dtypes[d]};
+        check_shape(&s);
+    }
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -389,7 +423,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_one_hidden), cmocka_unit_test(test_two_hidden),
         cmocka_unit_test(test_single_row),       cmocka_unit_test(test_fashion_mnist_shape),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_low_precision_params), cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,36 @@ static void test_one_epoch_bf16_state(void **state)
     assert_true(res.test_accuracy_last >= SMOKE_ACCURACY);
 }
 
+/* The same epoch learns as well with bfloat16 weights and gradients and float32 master weights
+ * (--param-dtype bf16 --master-weights), and with float16 ones and float32 state but no master.
+ * (float16 Adam state diverges: squares of gradients below 2^-12 underflow float16, so the
+ * denominators fall to eps; docs/PRECISION.md.) */
+static void test_one_epoch_low_precision_params(void **state)
+{
+    (void)state;
+    const struct {
+        optcl_dtype dtype;
+        int master;
+        optcl_state_dtype state;
+    } runs[] = {{OPTCL_DTYPE_BF16, 1, OPTCL_STATE_SAME}, {OPTCL_DTYPE_F16, 0, OPTCL_STATE_F32}};
+    for (size_t k = 0; k < 2; k++) {
+        char out[4096];
+        fm_train_config c = one_epoch(out, sizeof out, k ? "run_f16" : "run_bf16_master");
+        c.param_dtype = runs[k].dtype;
+        c.optimizer.master_weights = runs[k].master;
+        c.optimizer.state_dtype = runs[k].state;
+        fm_train_result res;
+        char msg[4096];
+        if (fm_train(&c, &res, msg, sizeof msg))
+            fail_msg("the %s run failed: %s", optcl_dtype_name(runs[k].dtype), msg);
+        printf("one epoch, %s parameters%s: test accuracy %.4f (best) %.4f (last)\n",
+               optcl_dtype_name(runs[k].dtype), runs[k].master ? " and master weights" : "",
+               res.test_accuracy_best, res.test_accuracy_last);
+        assert_true(res.test_accuracy_best >= SMOKE_ACCURACY);
+        assert_true(res.test_accuracy_last >= SMOKE_ACCURACY);
+    }
+}
+
 static void expect_failure(const char *dir, const char *needle)
 {
     fm_train_config c = fm_train_config_default();
@@ -154,6 +184,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_epoch),
         cmocka_unit_test(test_one_epoch_bf16_state),
+        cmocka_unit_test(test_one_epoch_low_precision_params),
         cmocka_unit_test(test_missing_and_corrupt),
     };
     return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);

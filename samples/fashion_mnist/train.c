@@ -388,7 +388,7 @@ static int train_all(run *r, fm_train_result *res)
         (c->mode == FM_MODE_MINIBATCH && c->batch < 1))
         return failf(r, "epochs %d, %zu hidden layers (at most %d), batch %zu: out of range",
                      c->epochs, c->hidden_count, FM_MAX_LAYERS - 1, c->batch);
-    fm_model_config mc = {.layers = c->hidden_count + 1};
+    fm_model_config mc = {.layers = c->hidden_count + 1, .dtype = c->param_dtype};
     for (size_t i = 0; i < c->hidden_count; i++)
         mc.sizes[i + 1] = c->hidden[i];
     mc.sizes[mc.layers] = FM_CLASSES;

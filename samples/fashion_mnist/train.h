@@ -32,6 +32,7 @@ typedef struct fm_train_config {
                                          (biases without weight decay). A cosine schedule with
                                          t_max 0 gets the run's total number of steps. */
     const char *optimizer_text;       /* how the optimizer was given, for the title ("adam") */
+    optcl_dtype param_dtype; /* the weights, biases and gradients: float32 (0), bf16 or f16 */
     int distributed; /* 1: data-parallel over MPI_COMM_WORLD (the caller started MPI): every
                         rank trains on its part of each batch, optimizer state sharded */
     int progress; /* live indicator inside an epoch: -1 when stdout is a terminal, 0, 1 */
