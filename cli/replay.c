@@ -18,6 +18,7 @@ static void usage(FILE *f)
             "usage: optcl replay OPTIMIZER --params P0.npy --grads G.npy --out OUT.npy\n"
             "                    [--backend opencl|reference] [--metrics M.npy]\n"
             "                    [--save-state FILE] [--load-state FILE] [--distributed]\n"
+            "                    [--scale-out FILE]\n"
             "                    [KEY=VALUE ...]\n"
             "\n"
             "OPTIMIZER   sgd, adam, adamw, rmsprop, rprop or lion\n"
@@ -35,6 +36,8 @@ static void usage(FILE *f)
             "--distributed under mpirun -np K: the optimizer state is sharded across the K\n"
             "            ranks, every rank feeds G[t] as its gradient, rank 0 writes OUT; the\n"
             "            checkpoint files are sharded ones (optcl_mpi_checkpoint_save)\n"
+            "--scale-out   float32, shape (T, 3): after step t, the loss scale the next step\n"
+            "            uses, the growth tracker and the steps skipped so far\n"
             "KEY=VALUE   PyTorch's constructor names and defaults:\n"
             "  all       lr maximize (0/1), weight_decay (not rprop)\n"
             "  sgd       momentum dampening nesterov ema (ema=1: the lecture's EMA momentum)\n"
@@ -59,7 +62,13 @@ static void usage(FILE *f)
             "            computes in float32 and rounds what it stores to nearest even\n"
             "            master_weights=0|1 (bf16/f16 parameters: a float32 master copy is\n"
             "            stepped, the parameters get it rounded) rounding=nearest|stochastic\n"
-            "            (stochastic: bf16 parameters, draws from seed=S)\n");
+            "            (stochastic: bf16 parameters, draws from seed=S)\n"
+            "  scaling   grad_scale=S (G holds gradients times S; each step divides by S) or\n"
+            "            loss_scale=dynamic (G holds unscaled gradients, multiplied by the current\n"
+            "            scale in the gradients' type before each step; GradScaler's init_scale\n"
+            "            65536 growth_factor 2 backoff_factor 0.5 growth_interval 2000);\n"
+            "            write_unscaled=1 stores the unscaled gradient back; a step whose\n"
+            "            gradient holds NaN/Inf is skipped\n");
 }
 
 /* Prints "optcl replay: <text>" as one line (newlines in library messages are folded). */
@@ -84,6 +93,7 @@ static int parse_args(int argc, char **argv, replay_args *a, char *msg)
                             : !strcmp(arg, "--metrics")    ? &a->metrics
                             : !strcmp(arg, "--save-state") ? &a->save_state
                             : !strcmp(arg, "--load-state") ? &a->load_state
+                            : !strcmp(arg, "--scale-out")  ? &a->scale_out
                                                            : NULL;
         if (slot || !strcmp(arg, "--backend")) {
             if (i + 1 >= argc)
@@ -182,18 +192,57 @@ static int check_inputs(const replay_args *a, const optcl_optimizer_config *conf
     return 0;
 }
 
-/* Runs the replay into out (T×N floats), from p0 or from the checkpoint. */
+/* Writes G row t into the gradients: as it is, or — with dynamic loss scaling, where G holds
+ * unscaled gradients — multiplied by the current scale in the gradient's type (rounded to it,
+ * multiplied in float32, rounded again), as a scaled backward pass would leave it. */
+static optcl_status write_gradient(optcl_params *params, optcl_optimizer *opt,
+                                   const optcl_optimizer_config *config, const float *row,
+                                   float *scratch, size_t n)
+{
+    if (config->loss_scale.mode != OPTCL_LOSS_SCALE_DYNAMIC)
+        return optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, row, n);
+    double scale = 1.0;
+    optcl_status st = optcl_optimizer_loss_scale(opt, &scale);
+    if (st == OPTCL_SUCCESS)
+        st = optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, row, n);
+    if (st == OPTCL_SUCCESS)
+        st = optcl_params_read(params, OPTCL_ROLE_GRADS, OPTCL_ALL, scratch, n);
+    for (size_t i = 0; st == OPTCL_SUCCESS && i < n; i++)
+        scratch[i] = scratch[i] * (float)scale;
+    if (st == OPTCL_SUCCESS)
+        st = optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, scratch, n);
+    return st;
+}
+
+/* The row of --scale-out after a step: the scale the next step uses, the tracker, skipped. */
+static optcl_status scale_row(optcl_optimizer *opt, float *row)
+{
+    optcl_guard_stats gs;
+    optcl_status st = optcl_optimizer_guard_stats(opt, &gs);
+    row[0] = (float)gs.loss_scale;
+    row[1] = (float)gs.growth_tracker;
+    row[2] = (float)gs.skipped;
+    return st;
+}
+
+/* Runs the replay into out (T×N floats), from p0 or from the checkpoint; with --scale-out
+ * the scaler's trace into trace (T×3). */
 static int run(const replay_args *a, const optcl_optimizer_config *config, const optcl_array *p0,
-               const optcl_array *g, const optcl_array *m, float *out, char *msg)
+               const optcl_array *g, const optcl_array *m, float *out, float *trace, char *msg)
 {
     size_t n = g->shape[1], steps = g->shape[0];
+    float *scratch = malloc((n ? n : 1) * sizeof *scratch); /* write_gradient's */
+    if (!scratch)
+        return snprintf(msg, MSG, "out of memory for %zu gradient values", n) > 0;
     optcl_context_config cc = optcl_context_config_default();
     cc.backend = a->backend;
     optcl_context *ctx = NULL;
     optcl_params *params = NULL;
     optcl_optimizer *opt = NULL;
-    if (optcl_context_create(&cc, &ctx, msg, MSG) != OPTCL_SUCCESS)
+    if (optcl_context_create(&cc, &ctx, msg, MSG) != OPTCL_SUCCESS) {
+        free(scratch);
         return 1;
+    }
     optcl_tensor_spec spec = {.name = "param", .ndim = 1, .shape = {(int64_t)n}, .group = 0};
     optcl_dtype dtype = optcl_cli_param_dtype(a->options, a->option_count);
     optcl_status st = optcl_params_create_typed(ctx, &spec, 1, dtype, &params);
@@ -204,9 +253,11 @@ static int run(const replay_args *a, const optcl_optimizer_config *config, const
     if (st == OPTCL_SUCCESS && a->load_state)
         st = optcl_checkpoint_load(opt, a->load_state);
     for (size_t t = 0; t < steps && st == OPTCL_SUCCESS; t++) {
-        st = optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, g->data + t * n, n);
+        st = write_gradient(params, opt, config, g->data + t * n, scratch, n);
         if (st == OPTCL_SUCCESS)
             st = optcl_optimizer_step(opt, 0, NULL, NULL);
+        if (st == OPTCL_SUCCESS && trace)
+            st = scale_row(opt, trace + 3 * t);
         if (st == OPTCL_SUCCESS)
             st = optcl_params_read(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, out + t * n, n);
         if (st == OPTCL_SUCCESS && m->data)
@@ -221,6 +272,7 @@ static int run(const replay_args *a, const optcl_optimizer_config *config, const
                                  : optcl_context_message(ctx);
         snprintf(msg, MSG, "%s: %s", optcl_status_name(st), detail);
     }
+    free(scratch);
     optcl_optimizer_destroy(opt);
     optcl_params_destroy(params);
     optcl_context_destroy(ctx);
@@ -280,11 +332,14 @@ int optcl_cli_replay(int argc, char **argv)
         rc = optcl_npy_read(a.metrics, &m, msg, MSG) != OPTCL_SUCCESS;
     if (!rc)
         rc = check_inputs(&a, &config, n, &p0, &g, &m, msg);
-    float *out = NULL;
+    if (!rc && a.scale_out && distributed)
+        rc = snprintf(msg, MSG, "--scale-out is not available with --distributed") > 0;
+    float *out = NULL, *trace = NULL;
     if (!rc) {
         size_t count = g.shape[0] * n;
         out = malloc((count ? count : 1) * sizeof *out);
-        if (!out)
+        trace = a.scale_out ? malloc((g.shape[0] ? g.shape[0] : 1) * 3 * sizeof *trace) : NULL;
+        if (!out || (a.scale_out && !trace))
             rc = snprintf(msg, MSG, "out of memory for %zu output values", count) > 0;
     }
     int speak = 1;
@@ -295,13 +350,18 @@ int optcl_cli_replay(int argc, char **argv)
         rc = optcl_cli_replay_sharded(&a, &config, &p0, &g, &m, out, msg);
         rc = optcl_cli_mpi_agree(rc, &speak);
     } else if (!rc) {
-        rc = run(&a, &config, &p0, &g, &m, out, msg);
+        rc = run(&a, &config, &p0, &g, &m, out, trace, msg);
     }
     if (!rc && rank == 0) {
-        size_t shape[2] = {g.shape[0], n};
+        size_t shape[2] = {g.shape[0], n}, trace_shape[2] = {g.shape[0], 3};
         rc = optcl_npy_write(a.out, out, shape, 2, msg, MSG) != OPTCL_SUCCESS;
+        if (!rc && trace && optcl_npy_write(a.scale_out, trace, trace_shape, 2, msg, MSG)) {
+            remove(a.out); /* both files or neither */
+            rc = 1;
+        }
     }
     free(out);
+    free(trace);
     optcl_array_free(&p0);
     optcl_array_free(&g);
     optcl_array_free(&m);

@@ -22,7 +22,9 @@ typedef enum value_kind {
     STATE_DTYPE,
     PARAM_DTYPE, /* the parameter set's, not the optimizer's: optcl_cli_param_dtype */
     ROUNDING,
-    SEED, /* a whole number 0 … 2^64 − 1 */
+    SEED,       /* a whole number 0 … 2^64 − 1 */
+    GRAD_SCALE, /* a static loss scale: loss_scale=static init_scale=S */
+    LOSS_SCALE, /* off, static or dynamic */
     LIST
 } value_kind;
 
@@ -88,6 +90,13 @@ static const key_entry keys[] = {
     {"master_weights", ALL_, FLAG},
     {"rounding", ALL_, ROUNDING},
     {"seed", ALL_, SEED},
+    {"grad_scale", ALL_, GRAD_SCALE},
+    {"loss_scale", ALL_, LOSS_SCALE},
+    {"init_scale", ALL_, REAL},
+    {"growth_factor", ALL_, REAL},
+    {"backoff_factor", ALL_, REAL},
+    {"growth_interval", ALL_, COUNT},
+    {"write_unscaled", ALL_, FLAG},
 };
 
 /* Where each key's value goes for this configuration. */
@@ -178,6 +187,18 @@ static void *field_of(optcl_optimizer_config *c, const char *key)
         return &c->rounding;
     if (!strcmp(key, "seed"))
         return &c->seed;
+    if (!strcmp(key, "loss_scale"))
+        return &c->loss_scale.mode;
+    if (!strcmp(key, "grad_scale") || !strcmp(key, "init_scale"))
+        return &c->loss_scale.init_scale;
+    if (!strcmp(key, "growth_factor"))
+        return &c->loss_scale.growth_factor;
+    if (!strcmp(key, "backoff_factor"))
+        return &c->loss_scale.backoff_factor;
+    if (!strcmp(key, "growth_interval"))
+        return &c->loss_scale.growth_interval;
+    if (!strcmp(key, "write_unscaled"))
+        return &c->loss_scale.write_unscaled;
     return NULL;
 }
 
@@ -269,6 +290,28 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         }
         *(int *)field = strcmp(value, one) == 0;
         return 0;
+    }
+    case GRAD_SCALE: {
+        char *end = NULL;
+        double v = *value ? strtod(value, &end) : 0.0;
+        if (!*value || *end != '\0' || !isfinite(v)) {
+            snprintf(message, message_size, "%s=%s: not a finite number", key, value);
+            return 1;
+        }
+        *(double *)field = v;
+        config->loss_scale.mode = OPTCL_LOSS_SCALE_STATIC;
+        return 0;
+    }
+    case LOSS_SCALE: {
+        static const char *const modes[] = {"off", "static", "dynamic"};
+        for (int k = 0; k < 3; k++) {
+            if (!strcmp(value, modes[k])) {
+                *(optcl_loss_scaling *)field = (optcl_loss_scaling)k;
+                return 0;
+            }
+        }
+        snprintf(message, message_size, "%s=%s: expected off, static or dynamic", key, value);
+        return 1;
     }
     case ROUNDING:
         if (strcmp(value, "nearest") != 0 && strcmp(value, "stochastic") != 0) {
@@ -365,6 +408,11 @@ static bool key_is_used(const optcl_optimizer_config *c, const char *key)
         return c->lookahead.k > 0;
     if (!strcmp(key, "seed"))
         return c->rounding == OPTCL_ROUND_STOCHASTIC;
+    if (!strcmp(key, "init_scale") || !strcmp(key, "write_unscaled"))
+        return c->loss_scale.mode != OPTCL_LOSS_SCALE_OFF;
+    if (!strcmp(key, "growth_factor") || !strcmp(key, "backoff_factor") ||
+        !strcmp(key, "growth_interval"))
+        return c->loss_scale.mode == OPTCL_LOSS_SCALE_DYNAMIC;
     return true;
 }
 
@@ -391,6 +439,11 @@ int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *o
             snprintf(message, message_size, "key 'lookahead_alpha' needs lookahead_k > 0");
         else if (!strcmp(key, "seed"))
             snprintf(message, message_size, "key 'seed' needs rounding=stochastic");
+        else if (!strcmp(key, "init_scale") || !strcmp(key, "write_unscaled"))
+            snprintf(message, message_size, "key '%s' needs loss_scale=static|dynamic", key);
+        else if (!strcmp(key, "growth_factor") || !strcmp(key, "backoff_factor") ||
+                 !strcmp(key, "growth_interval"))
+            snprintf(message, message_size, "key '%s' needs loss_scale=dynamic", key);
         else
             snprintf(message, message_size, "key '%s' has no effect with schedule=%s", key,
                      config->plateau.enabled ? "plateau"

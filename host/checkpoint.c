@@ -104,6 +104,10 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
     meta_addf(m, "optcl.plateau.reports", "%" PRId64, opt->plateau.reports);
     meta_addf(m, "optcl.lookahead.last_alpha", "%.17g", opt->lookahead_alpha);
     meta_addf(m, "optcl.guard.skipped", "%" PRIu64, opt->skipped);
+    if (opt->config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF) {
+        meta_addf(m, "optcl.loss_scale.scale", "%.9g", (double)opt->loss_scale);
+        meta_addf(m, "optcl.loss_scale.growth_tracker", "%" PRIu32, opt->growth_tracker);
+    }
 }
 
 /* Copies between host memory and role r (0: the parameters, then each state), packed, as
@@ -188,6 +192,8 @@ typedef struct parsed {
     optcl_plateau_state plateau;
     double lookahead_alpha;
     int64_t skipped; /* optional: files before the guard lack it */
+    double loss_scale; /* with loss scaling: the scale and the growth tracker */
+    int64_t growth_tracker;
     size_t tensor_count;
 } parsed;
 
@@ -320,6 +326,20 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
                          message);
     if (st == OPTCL_SUCCESS && optcl__st_meta_get(f, "optcl.guard.skipped"))
         st = need_count(f, path, "optcl.guard.skipped", &out->skipped, message);
+    out->loss_scale = 1.0;
+    if (st == OPTCL_SUCCESS && out->config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF) {
+        st = need_number(f, path, "optcl.loss_scale.scale", FLT_MIN, FLT_MAX, &out->loss_scale,
+                         message);
+        if (st == OPTCL_SUCCESS)
+            st = need_count(f, path, "optcl.loss_scale.growth_tracker", &out->growth_tracker,
+                            message);
+        if (st == OPTCL_SUCCESS && out->growth_tracker >= out->config.loss_scale.growth_interval)
+            st = optcl__fail(message, OPTCL_ERROR_FORMAT,
+                             "%s: metadata optcl.loss_scale.growth_tracker = %lld is not below "
+                             "the growth interval %lld",
+                             path, (long long)out->growth_tracker,
+                             (long long)out->config.loss_scale.growth_interval);
+    }
     return st;
 }
 
@@ -463,6 +483,8 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
         opt->plateau = pc.plateau;
         opt->lookahead_alpha = pc.lookahead_alpha;
         opt->skipped = (uint64_t)pc.skipped;
+        opt->loss_scale = (float)pc.loss_scale;
+        opt->growth_tracker = (uint32_t)pc.growth_tracker;
         opt->last_norm = 0.0f; /* the last norm is an observation, not state: not saved */
         opt->last_coef = 1.0f;
         st = optcl__guard_store(opt); /* the device's count and max_norm follow the file */

@@ -4,6 +4,7 @@
 #include "plateau.h"
 #include "rules/rule.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -42,6 +43,10 @@ optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm algorithm)
     c.lookahead.k = 0;
     c.lookahead.alpha = 0.5;
     c.lookahead.alpha_schedule = optcl_schedule_default(OPTCL_SCHEDULE_CONSTANT);
+    c.loss_scale.init_scale = 65536.0; /* torch.amp.GradScaler's */
+    c.loss_scale.growth_factor = 2.0;
+    c.loss_scale.backoff_factor = 0.5;
+    c.loss_scale.growth_interval = 2000;
     return c;
 }
 
@@ -134,6 +139,22 @@ optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *messa
                 c->state_dtype == OPTCL_STATE_BF16,
             "state_dtype", c->state_dtype, "must be SAME, F32 or BF16");
     REQUIRE_FLAG(c->master_weights, "master_weights");
+    const optcl_loss_scale_config *ls = &c->loss_scale;
+    REQUIRE(ls->mode == OPTCL_LOSS_SCALE_OFF || ls->mode == OPTCL_LOSS_SCALE_STATIC ||
+                ls->mode == OPTCL_LOSS_SCALE_DYNAMIC,
+            "loss_scale.mode", ls->mode, "must be OFF, STATIC or DYNAMIC");
+    if (ls->mode != OPTCL_LOSS_SCALE_OFF) {
+        REQUIRE(isfinite(ls->init_scale) && ls->init_scale > 0.0 && ls->init_scale <= FLT_MAX,
+                "loss_scale.init_scale", ls->init_scale, "must be > 0 and a finite float32");
+        REQUIRE(isfinite(ls->growth_factor) && ls->growth_factor > 1.0,
+                "loss_scale.growth_factor", ls->growth_factor, "must be > 1");
+        REQUIRE(ls->backoff_factor > 0.0 && ls->backoff_factor < 1.0,
+                "loss_scale.backoff_factor", ls->backoff_factor, "must be in (0, 1)");
+        REQUIRE(ls->growth_interval >= 1 && ls->growth_interval <= UINT32_MAX,
+                "loss_scale.growth_interval", (double)ls->growth_interval,
+                "must be 1 … 2^32 - 1");
+        REQUIRE_FLAG(ls->write_unscaled, "loss_scale.write_unscaled");
+    }
     REQUIRE(c->rounding == OPTCL_ROUND_NEAREST || c->rounding == OPTCL_ROUND_STOCHASTIC,
             "rounding", c->rounding, "must be NEAREST or STOCHASTIC");
     if (c->lookahead.k == 0)

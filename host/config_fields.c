@@ -78,6 +78,12 @@ const optcl__config_field optcl__config_fields[] = {
     OPTIONAL("master_weights", INT, master_weights),
     OPTIONAL("rounding", INT, rounding),
     OPTIONAL("seed", INT64, seed),
+    OPTIONAL("loss_scale.mode", INT, loss_scale.mode),
+    OPTIONAL("loss_scale.init_scale", DOUBLE, loss_scale.init_scale),
+    OPTIONAL("loss_scale.growth_factor", DOUBLE, loss_scale.growth_factor),
+    OPTIONAL("loss_scale.backoff_factor", DOUBLE, loss_scale.backoff_factor),
+    OPTIONAL("loss_scale.growth_interval", INT64, loss_scale.growth_interval),
+    OPTIONAL("loss_scale.write_unscaled", INT, loss_scale.write_unscaled),
 };
 const size_t optcl__config_field_count =
     sizeof optcl__config_fields / sizeof optcl__config_fields[0];
@@ -163,6 +169,9 @@ bool optcl__config_same_structure(const optcl_optimizer_config *a, const optcl_o
     SAME(optcl__state_type(a, params) == optcl__state_type(b, params), "state_dtype");
     SAME(a->master_weights == b->master_weights, "master_weights");
     SAME(a->rounding == b->rounding, "rounding");
+    SAME(a->loss_scale.mode == b->loss_scale.mode, "loss_scale.mode");
+    SAME(a->loss_scale.write_unscaled == b->loss_scale.write_unscaled,
+         "loss_scale.write_unscaled");
 #undef SAME
     return true;
 }

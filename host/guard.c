@@ -9,6 +9,7 @@
  * pass the last row written or a blocking call needs the count. */
 #include "reference/reference.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,40 @@ static optcl_status cl_fail(char *message, cl_int err, const char *what)
 
 bool optcl__guard_wanted(const optcl_optimizer_config *c)
 {
-    return c->max_norm > 0.0 || c->nonfinite == OPTCL_NONFINITE_SKIP;
+    return c->max_norm > 0.0 || c->nonfinite == OPTCL_NONFINITE_SKIP ||
+           c->loss_scale.mode != OPTCL_LOSS_SCALE_OFF;
+}
+
+/* The loss scale a fresh optimizer starts with (1 without loss scaling). */
+static float initial_scale(const optcl_optimizer_config *c)
+{
+    return c->loss_scale.mode != OPTCL_LOSS_SCALE_OFF ? (float)c->loss_scale.init_scale : 1.0f;
+}
+
+/* torch._amp_update_scale_ after a step (DYNAMIC), on the host's copy; guard.cl's optcl_scaler
+ * is the same rule. */
+static void update_scale(optcl_optimizer *opt, bool found_inf)
+{
+    const optcl_loss_scale_config *ls = &opt->config.loss_scale;
+    if (ls->mode != OPTCL_LOSS_SCALE_DYNAMIC)
+        return;
+    if (found_inf) {
+        opt->loss_scale = opt->loss_scale * (float)ls->backoff_factor;
+        opt->growth_tracker = 0;
+    } else if (opt->growth_tracker + 1 == (uint64_t)ls->growth_interval) {
+        float grown = opt->loss_scale * (float)ls->growth_factor;
+        if (isfinite(grown))
+            opt->loss_scale = grown;
+        opt->growth_tracker = 0;
+    } else {
+        opt->growth_tracker++;
+    }
 }
 
 void optcl__guard_free(optcl_optimizer *opt)
 {
-    cl_mem buffers[] = {opt->guard_record, opt->guard_table, opt->guard_partials};
+    cl_mem buffers[] = {opt->guard_record, opt->guard_table, opt->guard_partials,
+                        opt->guard_loss_scale};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
         if (buffers[i])
             clReleaseMemObject(buffers[i]);
@@ -48,10 +77,18 @@ void optcl__guard_free(optcl_optimizer *opt)
 
 #define ARG(k, i, v) (err = err == CL_SUCCESS ? clSetKernelArg((k), (i), sizeof(v), &(v)) : err)
 
+/* The index of finalize's first scaler argument: after the fused kernel's seven or the plain
+ * one's six. */
+static cl_uint scaler_arg(const optcl_optimizer *opt)
+{
+    return opt->guard_stats ? 6 : 7;
+}
+
 static optcl_status create_device_side(optcl_optimizer *opt)
 {
     optcl_params *p = opt->params;
     optcl_context *ctx = p->ctx;
+    const optcl_loss_scale_config *ls = &opt->config.loss_scale;
     if (ctx->local_size < OPTCL__GUARD_FINAL) /* finalize is one work-group of 256 */
         return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
                            "the gradient guard needs work-groups of %d items; %s allows %zu",
@@ -67,16 +104,21 @@ static optcl_status create_device_side(optcl_optimizer *opt)
     if (err == CL_SUCCESS)
         opt->guard_table = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_ONLY,
                                           rows * sizeof(optcl__step_scalars), NULL, &err);
+    if (err == CL_SUCCESS)
+        opt->guard_loss_scale = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, sizeof(float),
+                                               NULL, &err);
     if (err == CL_SUCCESS && opt->guard_workers > OPTCL__GUARD_FINAL)
         opt->guard_partials = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE,
                                              2 * opt->guard_workers * sizeof(float), NULL, &err);
     if (err != CL_SUCCESS)
         return cl_fail(ctx->message, err, "allocating its buffers");
 
-    char options[96];
-    snprintf(options, sizeof options, "-DGUARD=1 -DCLIP=%d -DSKIP=%d -DPARAM_DTYPE=%d",
+    char options[128];
+    snprintf(options, sizeof options,
+             "-DGUARD=1 -DCLIP=%d -DSKIP=%d -DPARAM_DTYPE=%d -DLOSS_SCALE=%d -DDYNAMIC=%d",
              opt->config.max_norm > 0.0, opt->config.nonfinite == OPTCL_NONFINITE_SKIP,
-             (int)p->dtype);
+             (int)p->dtype, ls->mode != OPTCL_LOSS_SCALE_OFF,
+             ls->mode == OPTCL_LOSS_SCALE_DYNAMIC);
     cl_program program = NULL;
     const char *log = NULL;
     optcl_status st = optcl__get_program(ctx, "guard", options, &program, &log);
@@ -95,16 +137,22 @@ static optcl_status create_device_side(optcl_optimizer *opt)
     cl_uint workers = (cl_uint)opt->guard_workers, ranges = (cl_uint)p->range_count,
             capacity = OPTCL__GUARD_CAPACITY;
     float max_norm = (float)opt->config.max_norm;
+    float growth = (float)ls->growth_factor, backoff = (float)ls->backoff_factor;
+    cl_uint interval = (cl_uint)ls->growth_interval;
     cl_kernel k = opt->guard_stats, f = opt->guard_finalize;
     ARG(f, 0, opt->guard_record), ARG(f, 1, max_norm), ARG(f, 2, ranges), ARG(f, 3, capacity);
     if (fused) {
         ARG(f, 4, p->buffer[OPTCL_ROLE_GRADS]), ARG(f, 5, n16), ARG(f, 6, chunk);
     } else {
         ARG(k, 0, p->buffer[OPTCL_ROLE_GRADS]), ARG(k, 1, n16), ARG(k, 2, chunk);
-        ARG(k, 3, opt->guard_partials), ARG(k, 4, workers);
+        ARG(k, 3, opt->guard_partials), ARG(k, 4, workers), ARG(k, 5, opt->guard_loss_scale);
         ARG(f, 4, opt->guard_partials), ARG(f, 5, workers);
     }
-    ARG(opt->guard_undo, 0, opt->guard_record);
+    /* the scaler's arguments close finalize's list (guard.cl's OPTCL_SCALER_ARGS) */
+    cl_uint a = scaler_arg(opt);
+    ARG(f, a, opt->guard_loss_scale), ARG(f, a + 1, growth), ARG(f, a + 2, backoff);
+    ARG(f, a + 3, interval);
+    ARG(opt->guard_undo, 0, opt->guard_record), ARG(opt->guard_undo, 1, opt->guard_loss_scale);
     if (err != CL_SUCCESS)
         return cl_fail(ctx->message, err, "preparing its kernels");
     optcl_status stored = optcl__guard_store(opt);
@@ -117,15 +165,17 @@ optcl_status optcl__guard_create(optcl_optimizer *opt)
 {
     opt->guarded = optcl__guard_wanted(&opt->config);
     opt->last_coef = 1.0f;
+    opt->loss_scale = initial_scale(&opt->config);
     if (!opt->guarded)
         return OPTCL_SUCCESS;
     opt->guard_workers = optcl__guard_workers(opt->params->flat);
     if (on_device(opt))
         return create_device_side(opt);
     opt->guard_host_partials = optcl__host_alloc(2 * opt->guard_workers);
-    if (opt->config.max_norm > 0.0)
+    bool rewrites = opt->config.max_norm > 0.0 || opt->config.loss_scale.mode != 0;
+    if (rewrites)
         opt->guard_clipped = optcl__host_alloc(opt->params->flat);
-    if (!opt->guard_host_partials || (opt->config.max_norm > 0.0 && !opt->guard_clipped))
+    if (!opt->guard_host_partials || (rewrites && !opt->guard_clipped))
         return optcl__fail(opt->params->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                            "cannot allocate the gradient guard's %zu floats", opt->params->flat);
     return OPTCL_SUCCESS;
@@ -169,6 +219,11 @@ optcl_status optcl__guard_sync(optcl_optimizer *opt)
     opt->skipped = g.skipped;
     opt->last_norm = g.norm;
     opt->last_coef = g.coef;
+    opt->growth_tracker = g.growth_tracker;
+    err = clEnqueueReadBuffer(opt->params->ctx->queue, opt->guard_loss_scale, CL_TRUE, 0,
+                              sizeof opt->loss_scale, &opt->loss_scale, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return cl_fail(opt->message, err, "reading the loss scale back");
     opt->guard_pending = 0;
     settle_lookahead_alpha(opt);
     return OPTCL_SUCCESS;
@@ -179,12 +234,30 @@ optcl_status optcl__guard_store(optcl_optimizer *opt)
     opt->guard_pending = 0;
     if (!opt->guarded || !on_device(opt))
         return OPTCL_SUCCESS;
-    optcl__guard g = {opt->steps, opt->skipped, opt->last_norm, opt->last_coef, 0, 0};
-    float max_norm = (float)opt->config.max_norm; /* a loaded checkpoint may change it */
-    cl_int err = clSetKernelArg(opt->guard_finalize, 1, sizeof max_norm, &max_norm);
+    optcl__guard g = {.steps = opt->steps,
+                      .skipped = opt->skipped,
+                      .norm = opt->last_norm,
+                      .coef = opt->last_coef,
+                      .inv_scale = 1.0f,
+                      .growth_tracker = opt->growth_tracker,
+                      .prev_scale = opt->loss_scale,
+                      .prev_tracker = opt->growth_tracker};
+    /* a loaded checkpoint may change these */
+    const optcl_loss_scale_config *ls = &opt->config.loss_scale;
+    float max_norm = (float)opt->config.max_norm, growth = (float)ls->growth_factor,
+          backoff = (float)ls->backoff_factor;
+    cl_uint interval = (cl_uint)ls->growth_interval;
+    cl_int err = CL_SUCCESS;
+    cl_uint a = scaler_arg(opt);
+    ARG(opt->guard_finalize, 1, max_norm), ARG(opt->guard_finalize, a + 1, growth);
+    ARG(opt->guard_finalize, a + 2, backoff), ARG(opt->guard_finalize, a + 3, interval);
+    cl_command_queue queue = opt->params->ctx->queue;
     if (err == CL_SUCCESS)
-        err = clEnqueueWriteBuffer(opt->params->ctx->queue, opt->guard_record, CL_TRUE, 0, sizeof g,
-                                   &g, 0, NULL, NULL);
+        err = clEnqueueWriteBuffer(queue, opt->guard_loss_scale, CL_FALSE, 0,
+                                   sizeof opt->loss_scale, &opt->loss_scale, 0, NULL, NULL);
+    if (err == CL_SUCCESS) /* blocking: the scale's write above is done too */
+        err = clEnqueueWriteBuffer(queue, opt->guard_record, CL_TRUE, 0, sizeof g, &g, 0, NULL,
+                                   NULL);
     if (err != CL_SUCCESS)
         return cl_fail(opt->message, err, "writing its record");
     return optcl__guard_rows(opt); /* after the blocking write: no earlier write is in flight */
@@ -279,19 +352,29 @@ bool optcl__guard_decide(optcl_optimizer *opt, const float **grads)
     const float *g = p->host[OPTCL_ROLE_GRADS];
     float norm = 0.0f;
     bool bad = false;
-    optcl__reference_guard_stats(g, p->flat, opt->guard_host_partials);
+    bool scaled = opt->config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF;
+    float inv = 1.0f / opt->loss_scale; /* 1 without loss scaling */
+    optcl__reference_guard_stats(g, p->flat, inv, opt->guard_host_partials);
     optcl__reference_guard_finalize(opt->guard_host_partials, opt->guard_workers, &norm, &bad);
     float coef = (1.0f / (norm + 1e-6f)) * (float)opt->config.max_norm;
     bool clip = opt->config.max_norm > 0.0;
     opt->last_norm = norm;
     opt->last_coef = clip ? (coef > 1.0f ? 1.0f : coef) : 1.0f;
-    bool skip = opt->config.nonfinite == OPTCL_NONFINITE_SKIP && bad;
+    bool skip = (opt->config.nonfinite == OPTCL_NONFINITE_SKIP || scaled) && bad;
     opt->skipped += skip;
+    update_scale(opt, bad);
     *grads = g;
-    if (clip && !skip) {
+    if ((clip || scaled) && !skip) { /* guard.cl's optcl_grad_at: unscaled, stored, clipped */
+        float *u = opt->guard_clipped;
         for (size_t i = 0; i < p->flat; i++)
-            opt->guard_clipped[i] = g[i] * opt->last_coef;
-        *grads = opt->guard_clipped;
+            u[i] = scaled ? g[i] * inv : g[i];
+        if (scaled && opt->config.loss_scale.write_unscaled) {
+            memcpy(p->host[OPTCL_ROLE_GRADS], u, p->flat * sizeof(float));
+            optcl__round_floats(p->host[OPTCL_ROLE_GRADS], p->flat, p->dtype);
+        }
+        for (size_t i = 0; clip && i < p->flat; i++)
+            u[i] = u[i] * opt->last_coef;
+        *grads = u;
     }
     return skip;
 }
@@ -311,5 +394,36 @@ optcl_status optcl_optimizer_guard_stats(optcl_optimizer *opt, optcl_guard_stats
     stats->skipped = opt->skipped;
     stats->last_norm = opt->last_norm;
     stats->last_clip_coef = opt->last_coef;
+    stats->loss_scale = opt->loss_scale;
+    stats->growth_tracker = opt->growth_tracker;
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_optimizer_loss_scale(optcl_optimizer *opt, double *scale)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (!scale)
+        return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "scale is NULL");
+    optcl_status st = optcl__guard_sync(opt);
+    if (st == OPTCL_SUCCESS)
+        *scale = opt->loss_scale;
+    return st;
+}
+
+optcl_status optcl_optimizer_loss_scale_buffer(const optcl_optimizer *copt, cl_mem *out)
+{
+    optcl_optimizer *opt = (optcl_optimizer *)copt; /* only the message is written */
+    if (!opt || !out)
+        return opt ? optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "out is NULL")
+                   : OPTCL_ERROR_NULL_POINTER;
+    if (!on_device(opt))
+        return optcl__fail(opt->message, OPTCL_ERROR_WRONG_BACKEND,
+                           "optcl_optimizer_loss_scale_buffer: the reference backend has no "
+                           "cl_mem; use optcl_optimizer_loss_scale");
+    if (opt->config.loss_scale.mode == OPTCL_LOSS_SCALE_OFF)
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "optcl_optimizer_loss_scale_buffer: config.loss_scale is off");
+    *out = opt->guard_loss_scale;
     return OPTCL_SUCCESS;
 }

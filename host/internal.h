@@ -108,8 +108,12 @@ typedef struct optcl__guard {
     float norm, coef;
     int32_t skip;
     uint32_t slot;
+    float inv_scale;
+    uint32_t growth_tracker;
+    float prev_scale;
+    uint32_t prev_tracker;
 } optcl__guard;
-_Static_assert(sizeof(optcl__guard) == 32, "optcl_guard in common.cl has no padding");
+_Static_assert(sizeof(optcl__guard) == 48, "optcl_guard in common.cl has no padding");
 
 #define OPTCL__GUARD_FINAL 256    /* guard.cl's finalize work-group size */
 #define OPTCL__GUARD_CAPACITY 256 /* scalar table rows: steps enqueued between record reads */
@@ -150,8 +154,11 @@ struct optcl_optimizer {
     uint64_t guard_rows_to;     /* the scalar table holds the rows of counts up to this one */
     uint64_t skipped;           /* as of the last record read (exact on the reference backend) */
     float last_norm, last_coef; /* likewise */
+    float loss_scale;           /* likewise: the scale the next backward pass uses */
+    uint32_t growth_tracker;    /* likewise */
     size_t guard_workers;       /* the stats launch's size (optcl__guard_workers) */
     cl_mem guard_record, guard_table, guard_partials;
+    cl_mem guard_loss_scale; /* one float: the loss scale (1 without loss scaling) */
     cl_kernel guard_stats, guard_finalize, guard_undo; /* stats NULL: fused into finalize */
     optcl__step_scalars *guard_rows; /* the table's host copy: capacity × range_count */
     float *guard_host_partials;      /* reference backend: 2 × guard_workers */
@@ -278,9 +285,10 @@ extern const optcl__kernel_source optcl__kernel_sources[];
 extern const size_t optcl__kernel_source_count;
 
 /* reference/guard.c: guard.cl's two reductions in the same order. */
-/* partial: the workers' sums of squares, then their non-finite sums (2 × workers floats). n is
- * a multiple of 16 (every alignment is). */
-void optcl__reference_guard_stats(const float *grad, size_t n, float *partial);
+/* partial: the workers' sums of squares of grad·inv (inv: the loss scale's reciprocal, else 1),
+ * then their non-finite sums of grad (2 × workers floats). n is a multiple of 16 (every
+ * alignment is). */
+void optcl__reference_guard_stats(const float *grad, size_t n, float inv, float *partial);
 void optcl__reference_guard_finalize(const float *partial, size_t workers, float *norm, bool *bad);
 /* The stats launch for n elements: chunk 16-float vectors per worker (16, or more once there
  * would be over 65536 workers), and the worker count, rounded up to a multiple of

@@ -13,12 +13,13 @@
 static void build_options(const optcl_optimizer *opt, char *out, size_t size)
 {
     const optcl_optimizer_config *c = &opt->config;
+    bool scaled = c->loss_scale.mode != OPTCL_LOSS_SCALE_OFF;
     int n = snprintf(out, size,
                      "-DMAXIMIZE=%d -DGUARD=%d -DCLIP=%d -DPARAM_DTYPE=%d -DSTATE_DTYPE=%d "
-                     "-DMASTER=%d -DROUNDING=%d",
+                     "-DMASTER=%d -DROUNDING=%d -DLOSS_SCALE=%d -DWRITE_UNSCALED=%d",
                      c->maximize, optcl__guard_wanted(c), c->max_norm > 0.0,
                      (int)opt->params->dtype, (int)opt->state_type, c->master_weights,
-                     (int)c->rounding);
+                     (int)c->rounding, scaled, scaled && c->loss_scale.write_unscaled);
     opt->rule->options(c, out + n, size - (size_t)n);
 }
 
@@ -123,7 +124,7 @@ static optcl_status create_device_side(optcl_optimizer *opt)
                                opt->state_names[i], bytes, ctx->device_name,
                                optcl_status_name((optcl_status)err));
     }
-    char options[256], kernel_name[64];
+    char options[384], kernel_name[64];
     build_options(opt, options, sizeof options);
     const char *family = opt->rule->family;
     cl_program program = NULL;

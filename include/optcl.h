@@ -476,6 +476,34 @@ typedef struct optcl_lookahead_config {
     optcl_schedule alpha_schedule; /* CONSTANT */
 } optcl_lookahead_config;
 
+/* Loss scaling (mixed-precision training, torch.amp): the caller multiplies the loss by the
+ * scale, so the gradients it writes are scaled; each step divides them by the scale — a
+ * multiplication by its float32 reciprocal, as GradScaler.unscale_ does; for the power-of-two
+ * scales GradScaler keeps, the same bits as the fused kernels' division — and a step whose
+ * gradient holds a NaN or ±Inf writes nothing and does not count (whatever config.nonfinite
+ * says). Clipping (max_norm) clips the unscaled gradient, as unscale_ + clip_grad_norm_ do.
+ * DYNAMIC is GradScaler: after a skipped step the scale is multiplied by backoff_factor and the
+ * growth tracker reset; after growth_interval steps in a row without one, multiplied by
+ * growth_factor (when the result is finite) — torch._amp_update_scale_, with the factors as
+ * float32 values. The scale lives on the device (optcl_optimizer_loss_scale_buffer), so a
+ * training loop never waits for the host; checkpoints keep it and the tracker. */
+typedef enum optcl_loss_scaling {
+    OPTCL_LOSS_SCALE_OFF = 0,     /* default */
+    OPTCL_LOSS_SCALE_STATIC = 1,  /* the scale stays init_scale (torch's grad_scale argument) */
+    OPTCL_LOSS_SCALE_DYNAMIC = 2  /* GradScaler */
+} optcl_loss_scaling;
+
+typedef struct optcl_loss_scale_config {
+    optcl_loss_scaling mode; /* OFF */
+    double init_scale;       /* 65536 (2^16); > 0 and finite */
+    double growth_factor;    /* 2; > 1 */
+    double backoff_factor;   /* 0.5; in (0, 1) */
+    int64_t growth_interval; /* 2000; ≥ 1 */
+    int write_unscaled;      /* 1: a step also stores the unscaled gradient back into the
+                                gradient buffer (torch's fused CPU kernels do); 0 (default): the
+                                gradient is left as the caller wrote it */
+} optcl_loss_scale_config;
+
 /* A parameter group's own hyperparameters; negative fields mean "the optimizer's". */
 typedef struct optcl_group_config {
     double lr;
@@ -536,8 +564,9 @@ typedef struct optcl_optimizer_config {
      * then means float32); the parameters receive it rounded after each step. The first step
      * takes the master from the parameters. Not with Lookahead. 0. */
     int master_weights;
-    optcl_rounding rounding; /* OPTCL_ROUND_NEAREST */
-    uint64_t seed;           /* stochastic rounding's generator key; 0 */
+    optcl_rounding rounding;            /* OPTCL_ROUND_NEAREST */
+    uint64_t seed;                      /* stochastic rounding's generator key; 0 */
+    optcl_loss_scale_config loss_scale; /* off */
 } optcl_optimizer_config;
 
 /* PyTorch's defaults for that algorithm (every nested struct filled in). */
@@ -582,12 +611,25 @@ OPTCL_API uint64_t optcl_optimizer_step_count(const optcl_optimizer *opt);
 typedef struct optcl_guard_stats {
     uint64_t steps;        /* steps taken, as optcl_optimizer_step_count */
     uint64_t skipped;      /* steps skipped for a NaN/±Inf gradient */
-    double last_norm;      /* the global L2 norm of the last step's gradient (even if skipped) */
+    double last_norm;      /* the global L2 norm of the last step's (unscaled) gradient (even if
+                              skipped) */
     double last_clip_coef; /* the factor it was scaled by: min(1, max_norm/(norm+1e-6)); 1 off */
+    double loss_scale;     /* the scale the next backward pass should use; 1 without scaling */
+    uint64_t growth_tracker; /* dynamic scaling: steps in a row without a skip, since the last
+                                change of the scale */
 } optcl_guard_stats;
 /* Fills *stats; without a guard, skipped is 0 and the norm 0. On the OpenCL backend it reads
  * the device's record, so it blocks until the queue has finished every enqueued step. */
 OPTCL_API optcl_status optcl_optimizer_guard_stats(optcl_optimizer *opt, optcl_guard_stats *stats);
+/* The loss scale the next backward pass should multiply the loss by (config.loss_scale on; 1
+ * without it). On the OpenCL backend it reads the device's value: blocks until the queue has
+ * finished. */
+OPTCL_API optcl_status optcl_optimizer_loss_scale(optcl_optimizer *opt, double *scale);
+/* The device buffer holding that scale as one float32 (OpenCL backend, config.loss_scale on):
+ * the caller's loss and backward kernels read it, so a training loop needs no host round trip.
+ * Owned by the optimizer: valid until it is destroyed; read it, never write it. */
+OPTCL_API optcl_status optcl_optimizer_loss_scale_buffer(const optcl_optimizer *opt,
+                                                         cl_mem *out);
 /* The learning rate the next step uses for a group (its own lr, or the optimizer's). With a
  * gradient guard on the OpenCL backend it reads the step count back (blocks). */
 OPTCL_API optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int group, double *lr);

@@ -8,14 +8,14 @@
 #define AMSGRAD 0
 #endif
 
-__kernel void optcl_adam_f32(__global param_t *param, __global const param_t *grad,
+__kernel void optcl_adam_f32(__global param_t *param, __global grad_t *grad,
                              __global state_t *exp_avg, __global state_t *exp_avg_sq,
                              __global state_t *max_exp_avg_sq, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     floatv p = LOAD_WEIGHT(param, i);
-    floatv d = optcl_direction(OPTCL_GRAD(LOAD_GRAD(grad, i)));
+    floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
 #if DECOUPLED
     if (s.weight_decay != 0.0f)
         p = p * s.decay_factor;

@@ -198,6 +198,10 @@ typedef struct optcl_guard {
     float coef;    /* its clip coefficient (1 when clipping is off) */
     int skip;      /* the current step is skipped */
     uint slot;     /* the scalar table's row for the current step, times the range count */
+    float inv_scale;     /* loss scaling: 1 / the scale the current step's gradient carries */
+    uint growth_tracker; /* dynamic loss scaling: steps in a row without a skip */
+    float prev_scale;    /* what optcl_guard_undo restores: the scale and the tracker before */
+    uint prev_tracker;   /* the current step's update of them */
 } optcl_guard;
 
 #ifndef GUARD
@@ -205,6 +209,12 @@ typedef struct optcl_guard {
 #endif
 #ifndef CLIP
 #define CLIP 0
+#endif
+#ifndef LOSS_SCALE
+#define LOSS_SCALE 0 /* the gradient carries a loss scale (implies GUARD) */
+#endif
+#ifndef WRITE_UNSCALED
+#define WRITE_UNSCALED 0 /* the unscaled gradient is stored back */
 #endif
 
 /* How an update kernel gets its scalars. Unguarded: by value, set by the host each step.
@@ -220,18 +230,40 @@ typedef struct optcl_guard {
     if (guard->skip)                                                                              \
         return;                                                                                   \
     const optcl_scalars s = table[guard->slot + range];                                           \
-    const float grad_scale = guard->coef
+    const float clip_coef = guard->coef, inv_loss_scale = guard->inv_scale
 #else
 #define OPTCL_STEP_ARGS const optcl_scalars s OPTCL_MASTER_ARG
-#define OPTCL_STEP_BEGIN const float grad_scale = 1.0f
+#define OPTCL_STEP_BEGIN const float clip_coef = 1.0f, inv_loss_scale = 1.0f
 #endif
 
-/* The gradient as clip_grad_norm_ leaves it: scaled by the clip coefficient. */
-#if CLIP
-#define OPTCL_GRAD(g) ((g)*grad_scale)
+/* The gradient buffer: read only, unless the unscaled gradient is stored back. */
+#if WRITE_UNSCALED
+typedef param_t grad_t;
 #else
-#define OPTCL_GRAD(g) ((void)grad_scale, (g))
+typedef const param_t grad_t;
 #endif
+
+/* The gradient element i as the rule's update sees it: unscaled (times the reciprocal of the
+ * loss scale, as GradScaler.unscale_; stored back with WRITE_UNSCALED), then scaled by
+ * clip_grad_norm_'s coefficient. */
+static inline floatv optcl_grad_at(__global grad_t *grad, size_t i, float inv_loss_scale,
+                                   float clip_coef)
+{
+    floatv g = LOAD_GRAD(grad, i);
+#if LOSS_SCALE
+    g = g * inv_loss_scale;
+#if WRITE_UNSCALED
+    STORE_PARAM(grad, i, g);
+#endif
+#endif
+#if CLIP
+    g = g * clip_coef;
+#endif
+    (void)inv_loss_scale;
+    (void)clip_coef;
+    return g;
+}
+#define OPTCL_GRAD_AT(grad, i) optcl_grad_at(grad, i, inv_loss_scale, clip_coef)
 
 /* The gradient as the rule sees it: ascent when maximizing (PyTorch negates the gradient). */
 static inline floatv optcl_direction(floatv g)

@@ -2,13 +2,13 @@
  * does): the step is the sign of an interpolation of momentum and gradient. Read side by side
  * with host/reference/lion.c and host/rules/lion.c. */
 
-__kernel void optcl_lion_f32(__global param_t *param, __global const param_t *grad,
+__kernel void optcl_lion_f32(__global param_t *param, __global grad_t *grad,
                              __global state_t *exp_avg, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     floatv p = LOAD_WEIGHT(param, i);
-    floatv g = optcl_direction(OPTCL_GRAD(LOAD_GRAD(grad, i)));
+    floatv g = optcl_direction(OPTCL_GRAD_AT(grad, i));
     floatv m = LOAD_STATE(exp_avg, i);
     floatv c = optcl_lerp(m, g, s.one_minus_beta1);
     /* sign(c): zeros and NaN kept as they are */

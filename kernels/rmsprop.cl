@@ -8,14 +8,14 @@
 #define HAS_MOMENTUM 0
 #endif
 
-__kernel void optcl_rmsprop_f32(__global param_t *param, __global const param_t *grad,
+__kernel void optcl_rmsprop_f32(__global param_t *param, __global grad_t *grad,
                                 __global state_t *square_avg, __global state_t *grad_avg,
                                 __global state_t *momentum_buffer, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     floatv p = LOAD_WEIGHT(param, i);
-    floatv d = optcl_direction(OPTCL_GRAD(LOAD_GRAD(grad, i)));
+    floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
     if (s.weight_decay != 0.0f)
         d = d + s.weight_decay * p;
     floatv sq = LOAD_STATE(square_avg, i) * s.alpha + s.one_minus_alpha * d * d;

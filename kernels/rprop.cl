@@ -5,12 +5,12 @@
 #define CLASSIC 0
 #endif
 
-__kernel void optcl_rprop_f32(__global param_t *param, __global const param_t *grad,
+__kernel void optcl_rprop_f32(__global param_t *param, __global grad_t *grad,
                               __global state_t *prev, __global state_t *step_size, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
-    floatv d = optcl_direction(OPTCL_GRAD(LOAD_GRAD(grad, i)));
+    floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
     floatv product = d * LOAD_STATE(prev, i);
     /* loaded either way: a select vectorises, a branch not */
     floatv stored = LOAD_STATE(step_size, i);

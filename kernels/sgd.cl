@@ -11,13 +11,13 @@
 #define EMA 0 /* buf = momentum·buf + (1−momentum)·d, starting at zero */
 #endif
 
-__kernel void optcl_sgd_f32(__global param_t *param, __global const param_t *grad,
+__kernel void optcl_sgd_f32(__global param_t *param, __global grad_t *grad,
                             __global state_t *momentum_buffer, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     floatv p = LOAD_WEIGHT(param, i);
-    floatv d = optcl_direction(OPTCL_GRAD(LOAD_GRAD(grad, i)));
+    floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
     if (s.weight_decay != 0.0f)
         d = d + s.weight_decay * p;
 #if HAS_MOMENTUM

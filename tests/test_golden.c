@@ -35,6 +35,7 @@ typedef struct golden_case {
     char *metrics; /* --metrics=FILE: FILE relative to the golden folder, or NULL */
     char *grads;   /* --grads=FILE: gradients other than grads.npy (nonfinite=skip cases) */
     int ulps;      /* --ulps=U: the tolerance in the parameter type's units; -1: none */
+    char *scale;   /* --scale-out=FILE: the loss scaler's expected trace (T, 3), exactly */
     const char *expected; /* the folder of its expected trajectory */
 } golden_case;
 
@@ -59,6 +60,7 @@ static void golden_free_cases(void)
             free(g_cases[i].keys[k]);
         free(g_cases[i].metrics);
         free(g_cases[i].grads);
+        free(g_cases[i].scale);
     }
     g_case_count = 0;
 }
@@ -117,11 +119,13 @@ static int golden_load_cases(const char *cases, const char *expected)
                 gc->ulps = (int)u;
                 continue;
             }
-            static const char metrics_token[] = "--metrics=", grads_token[] = "--grads=";
+            static const char metrics_token[] = "--metrics=", grads_token[] = "--grads=",
+                              scale_token[] = "--scale-out=";
             bool is_metrics = strncmp(tok, metrics_token, sizeof metrics_token - 1) == 0;
             bool is_grads = strncmp(tok, grads_token, sizeof grads_token - 1) == 0;
-            if (is_metrics || is_grads) {
-                char **slot = is_metrics ? &gc->metrics : &gc->grads;
+            bool is_scale = strncmp(tok, scale_token, sizeof scale_token - 1) == 0;
+            if (is_metrics || is_grads || is_scale) {
+                char **slot = is_metrics ? &gc->metrics : is_grads ? &gc->grads : &gc->scale;
                 const char *file = strchr(tok, '=') + 1;
                 if (*slot || !*file) {
                     print_error("%s:%d: bad or repeated %s\n", path, lineno, tok);
@@ -137,7 +141,7 @@ static int golden_load_cases(const char *cases, const char *expected)
             }
             if (tok[0] == '-') {
                 print_error("%s:%d: unknown option '%s' (only --metrics=FILE, --grads=FILE, "
-                            "--ulps=U)\n",
+                            "--scale-out=FILE, --ulps=U)\n",
                             path, lineno, tok);
                 fclose(fh);
                 return -1;
@@ -248,6 +252,25 @@ static size_t first_beyond_ulps(const golden_case *gc, const float *a, const flo
     return bad;
 }
 
+/* The loss scaler's trace must be the expected one exactly: scale, tracker, skipped steps. */
+static void expect_scale_trace(const golden_case *gc, const char *backend, const char *path)
+{
+    char want_path[1024], msg[1024] = "";
+    snprintf(want_path, sizeof want_path, "%s/%s", tu_golden_dir(), gc->scale);
+    optcl_array got = {0}, want = {0};
+    TU_OK(optcl_npy_read(path, &got, msg, sizeof msg), msg);
+    TU_OK(optcl_npy_read(want_path, &want, msg, sizeof msg), msg);
+    assert_int_equal(got.count, want.count);
+    for (size_t i = 0; i < want.count; i++)
+        if (got.data[i] != want.data[i])
+            fail_msg("case %s (%s): after step %zu the loss scaler's %s is %g, expected %g",
+                     gc->name, backend, i / 3 + 1,
+                     i % 3 == 0 ? "scale" : i % 3 == 1 ? "growth tracker" : "skipped count",
+                     (double)got.data[i], (double)want.data[i]);
+    optcl_array_free(&got);
+    optcl_array_free(&want);
+}
+
 static void golden_case_test(void **state)
 {
     const golden_test *gt = *state;
@@ -265,10 +288,11 @@ static void golden_case_test(void **state)
 
     char *dir = tu_make_tempdir();
     assert_non_null(dir);
-    char out_path[1024];
+    char out_path[1024], scale_path[1024];
     snprintf(out_path, sizeof out_path, "%s/out.npy", dir);
+    snprintf(scale_path, sizeof scale_path, "%s/scale.npy", dir);
 
-    char *argv[16 + MAX_KEYS];
+    char *argv[18 + MAX_KEYS];
     int argc = 0;
     char p0_path[1024], grads_path[1024], metrics_path[1024];
     snprintf(p0_path, sizeof p0_path, "%s/p0.npy", tu_golden_dir());
@@ -290,6 +314,10 @@ static void golden_case_test(void **state)
         argv[argc++] = (char *)"--metrics";
         argv[argc++] = metrics_path;
     }
+    if (gc->scale) {
+        argv[argc++] = (char *)"--scale-out";
+        argv[argc++] = scale_path;
+    }
     for (int k = 0; k < gc->key_count; k++)
         argv[argc++] = gc->keys[k];
     argv[argc] = NULL;
@@ -305,6 +333,8 @@ static void golden_case_test(void **state)
     }
     free(err);
 
+    if (gc->scale)
+        expect_scale_trace(gc, gt->backend, scale_path);
     optcl_array out = {0};
     optcl_status st = optcl_npy_read(out_path, &out, msg, sizeof msg);
     tu_remove_tree(dir);

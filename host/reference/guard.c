@@ -26,26 +26,31 @@ static void halve(float *v, size_t width)
             v[l] = v[l] + v[l + width];
 }
 
-/* The 16 lane sums of f(g) over worker w's chunk, reduced by the tree. */
-static float worker_sum(const float *grad, size_t n16, size_t chunk, size_t w, bool squares)
+/* The 16 lane sums of f(g) over worker w's chunk, reduced by the tree: squares of g·inv (the
+ * unscaled gradient; inv is 1 without loss scaling, which changes nothing), or g·0. */
+static float worker_sum(const float *grad, size_t n16, size_t chunk, size_t w, bool squares,
+                        float inv)
 {
     float lanes[16] = {0};
     for (size_t v = w * chunk; v < (w + 1) * chunk && v < n16; v++) {
         const float *g = grad + 16 * v;
-        for (size_t k = 0; k < 16; k++)
-            lanes[k] = lanes[k] + (squares ? g[k] * g[k] : g[k] * 0.0f);
+        for (size_t k = 0; k < 16; k++) {
+            float u = g[k] * inv;
+            lanes[k] = lanes[k] + (squares ? u * u : g[k] * 0.0f);
+        }
     }
     halve(lanes, 16);
     return lanes[0];
 }
 
-void optcl__reference_guard_stats(const float *grad, size_t n, float *partial)
+void optcl__reference_guard_stats(const float *grad, size_t n, float inv, float *partial)
 {
     size_t n16 = n / 16, chunk = optcl__guard_chunk(n), workers = optcl__guard_workers(n);
     for (size_t w = 0; w < workers; w++) {
-        partial[w] = worker_sum(grad, n16, chunk, w, true);
+        partial[w] = worker_sum(grad, n16, chunk, w, true, inv);
         /* the bad sum only where the squares are not finite, as the kernel does */
-        partial[workers + w] = isfinite(partial[w]) ? 0.0f : worker_sum(grad, n16, chunk, w, false);
+        partial[workers + w] =
+            isfinite(partial[w]) ? 0.0f : worker_sum(grad, n16, chunk, w, false, inv);
     }
 }
 

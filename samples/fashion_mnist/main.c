@@ -38,6 +38,8 @@ static void usage(FILE *f)
            "  --param-dtype T   the weights', biases' and gradients' type: f32 (default), bf16\n"
            "                    or f16 (products accumulate in float32; see docs/PRECISION.md)\n"
            "  --master-weights  with bf16/f16: the optimizer steps a float32 master copy\n"
+           "  --loss-scale dynamic  scale the loss by GradScaler's dynamic scale, which the\n"
+           "                    loss kernel reads from the optimizer's device buffer\n"
            "  --state-dtype T   the optimizer state's type: same (default: the parameters'; f32\n"
            "                    with master weights), f32 or bf16\n"
            "  --optimizer NAME  sgd, adam (default), adamw, rmsprop, rprop or lion, then\n"
@@ -123,7 +125,7 @@ int main(int argc, char **argv)
             break;
         }
     }
-    const char *algo = "adam", *state_dtype = NULL, *param_dtype = NULL;
+    const char *algo = "adam", *state_dtype = NULL, *param_dtype = NULL, *loss_scale = NULL;
     int master_weights = 0;
     char *options[MAX_OPTIONS];
     int n_options = 0;
@@ -144,6 +146,8 @@ int main(int argc, char **argv)
             state_dtype = next;
         } else if (!strcmp(a, "--param-dtype")) {
             param_dtype = next;
+        } else if (!strcmp(a, "--loss-scale")) {
+            loss_scale = next;
         } else if (!strcmp(a, "--master-weights")) {
             master_weights = 1;
             takes = 0;
@@ -222,8 +226,8 @@ int main(int argc, char **argv)
         }
         t_max_given |= !strncmp(options[i], "t_max=", 6);
     }
-    /* --state-dtype X, --param-dtype X and --master-weights are their keys */
-    static char kv[3][64];
+    /* --state-dtype X, --param-dtype X, --loss-scale X and --master-weights are their keys */
+    static char kv[4][64];
     int n_flags = 0;
     if (state_dtype)
         snprintf(kv[n_flags++], sizeof kv[0], "state_dtype=%.40s", state_dtype);
@@ -231,6 +235,8 @@ int main(int argc, char **argv)
         snprintf(kv[n_flags++], sizeof kv[0], "param_dtype=%.40s", param_dtype);
     if (master_weights)
         snprintf(kv[n_flags++], sizeof kv[0], "master_weights=1");
+    if (loss_scale)
+        snprintf(kv[n_flags++], sizeof kv[0], "loss_scale=%.40s", loss_scale);
     for (int i = 0; i < n_flags; i++) {
         if (n_options == MAX_OPTIONS) {
             fprintf(stderr, "fashion_mnist: more than %d KEY=VALUE options\n", MAX_OPTIONS);

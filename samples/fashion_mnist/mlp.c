@@ -35,6 +35,7 @@ struct fm_model {
     cl_mem act[FM_MAX_LAYERS + 1];               /* [0] the gathered input, [l] layer l's output */
     cl_mem delta[FM_MAX_LAYERS + 1]; /* [l] the loss gradient at layer l's output (pre-ReLU) */
     cl_mem images, labels;
+    cl_mem loss_scale; /* the optimizer's (not ours), or NULL */
     size_t image_count;
     float mean, inv_std;
     cl_mem index[FM_SET_COUNT];
@@ -400,7 +401,13 @@ static int forward(fm_model *m, fm_set set, size_t first, size_t rows, int write
     SET_ARG(m->softmax, 8, m->delta[m->layers]);
     SET_ARG(m->softmax, 9, m->loss);
     SET_ARG(m->softmax, 10, m->correct);
+    SET_ARG(m->softmax, 11, m->loss_scale);
     return launch(m, err, m->softmax, "fm_softmax_xent", rows, 0);
+}
+
+void fm_model_set_loss_scale(fm_model *m, cl_mem scale)
+{
+    m->loss_scale = scale;
 }
 
 int fm_model_forward(fm_model *m, fm_set set, size_t first, size_t rows)

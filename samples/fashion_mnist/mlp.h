@@ -36,6 +36,10 @@ optcl_params *fm_model_params(fm_model *model);
 size_t fm_model_parameter_count(const fm_model *model);
 /* The last failure's message ("" when none). */
 const char *fm_model_message(const fm_model *model);
+/* Loss scaling (mixed precision): training passes multiply the loss's gradient by the float at
+ * scale[0] (the optimizer's optcl_optimizer_loss_scale_buffer), so every gradient they write is
+ * scaled and the optimizer unscales it. NULL (default): no scaling. */
+void fm_model_set_loss_scale(fm_model *model, cl_mem scale);
 
 /* nn.Linear's initialisation: weights and biases uniform in ±1/√fan_in, from seed. Blocks. */
 int fm_model_init_params(fm_model *model, uint64_t seed);

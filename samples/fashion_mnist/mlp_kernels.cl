@@ -255,12 +255,13 @@ __kernel void fm_bias_grad(__global const float *dy, __global param_t *db, const
 /* Softmax cross-entropy of row r of the logits against labels[index[first + r]]: the loss
  * (logsumexp − the label's logit) and whether the first arg-max is the label go to per-sample
  * slots first + r, read back once per pass; with write_grad, dlogits = (softmax − onehot)·scale,
- * scale being 1/rows for the batch mean. */
+ * scale being 1/rows for the batch mean, times loss_scale[0] when loss_scale is given (the
+ * optimizer's loss scale: the gradient of a scaled loss). */
 __kernel void fm_softmax_xent(__global const float *logits, __global const uchar *labels,
                               __global const uint *index, const uint first, const uint rows,
                               const uint classes, const float scale, const int write_grad,
                               __global float *dlogits, __global float *loss,
-                              __global uint *correct)
+                              __global uint *correct, __global const float *loss_scale)
 {
     const uint r = get_global_id(0);
     if (r >= rows)
@@ -280,10 +281,10 @@ __kernel void fm_softmax_xent(__global const float *logits, __global const uchar
     loss[first + r] = top + log(sum) - z[label];
     correct[first + r] = arg == label;
     if (write_grad) {
-        const float inv = 1.0f / sum;
+        const float inv = 1.0f / sum, times = loss_scale ? loss_scale[0] : 1.0f;
         for (uint c = 0; c < classes; c++) {
             const float p = exp(z[c] - top) * inv;
-            dlogits[(size_t)r * classes + c] = (p - (c == label ? 1.0f : 0.0f)) * scale;
+            dlogits[(size_t)r * classes + c] = (p - (c == label ? 1.0f : 0.0f)) * scale * times;
         }
     }
 }

@@ -140,6 +140,14 @@ const char *fm_stepper_path(const fm_stepper *s, int best)
     return best ? optcl_tracker_best_path(s->tracker) : optcl_tracker_last_path(s->tracker);
 }
 
+cl_mem fm_stepper_loss_scale(const fm_stepper *s)
+{
+    cl_mem scale = NULL;
+    if (s->dist || optcl_optimizer_loss_scale_buffer(s->opt, &scale) != OPTCL_SUCCESS)
+        return NULL; /* no loss scaling (the sharded optimizer refuses it) */
+    return scale;
+}
+
 const char *fm_stepper_message(const fm_stepper *s)
 {
     DISTRIBUTED(fm_dist_message(s->dist));

@@ -38,6 +38,8 @@ optcl_status fm_stepper_epoch(fm_stepper *s, double train_loss, double valid_los
 optcl_status fm_stepper_load(fm_stepper *s, int best);
 const char *fm_stepper_path(const fm_stepper *s, int best);
 const char *fm_stepper_message(const fm_stepper *s);
+/* The loss scale's device buffer (config.loss_scale), or NULL without loss scaling. */
+cl_mem fm_stepper_loss_scale(const fm_stepper *s);
 
 /* This process's rank and the number of ranks (0 and 1 for a single process), and sums over
  * ranks of n doubles in place (nothing to do for a single process). */

@@ -81,7 +81,8 @@ static void test_one_epoch_bf16_state(void **state)
 }
 
 /* The same epoch learns as well with bfloat16 weights and gradients and float32 master weights
- * (--param-dtype bf16 --master-weights), and with float16 ones and float32 state but no master.
+ * (--param-dtype bf16 --master-weights), with float16 ones and float32 state but no master,
+ * and with float16 ones, master weights and GradScaler's loss scaling (--loss-scale dynamic).
  * (float16 Adam state diverges: squares of gradients below 2^-12 underflow float16, so the
  * denominators fall to eps; docs/PRECISION.md.) */
 static void test_one_epoch_low_precision_params(void **state)
@@ -91,19 +92,25 @@ static void test_one_epoch_low_precision_params(void **state)
         optcl_dtype dtype;
         int master;
         optcl_state_dtype state;
-    } runs[] = {{OPTCL_DTYPE_BF16, 1, OPTCL_STATE_SAME}, {OPTCL_DTYPE_F16, 0, OPTCL_STATE_F32}};
-    for (size_t k = 0; k < 2; k++) {
+        optcl_loss_scaling scaling;
+        const char *name;
+    } runs[] = {
+        {OPTCL_DTYPE_BF16, 1, OPTCL_STATE_SAME, OPTCL_LOSS_SCALE_OFF, "run_bf16_master"},
+        {OPTCL_DTYPE_F16, 0, OPTCL_STATE_F32, OPTCL_LOSS_SCALE_OFF, "run_f16"},
+        {OPTCL_DTYPE_F16, 1, OPTCL_STATE_SAME, OPTCL_LOSS_SCALE_DYNAMIC, "run_f16_scaled"},
+    };
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
         char out[4096];
-        fm_train_config c = one_epoch(out, sizeof out, k ? "run_f16" : "run_bf16_master");
+        fm_train_config c = one_epoch(out, sizeof out, runs[k].name);
         c.param_dtype = runs[k].dtype;
         c.optimizer.master_weights = runs[k].master;
         c.optimizer.state_dtype = runs[k].state;
+        c.optimizer.loss_scale.mode = runs[k].scaling; /* GradScaler's defaults */
         fm_train_result res;
         char msg[4096];
         if (fm_train(&c, &res, msg, sizeof msg))
             fail_msg("the %s run failed: %s", optcl_dtype_name(runs[k].dtype), msg);
-        printf("one epoch, %s parameters%s: test accuracy %.4f (best) %.4f (last)\n",
-               optcl_dtype_name(runs[k].dtype), runs[k].master ? " and master weights" : "",
+        printf("one epoch, %s: test accuracy %.4f (best) %.4f (last)\n", runs[k].name,
                res.test_accuracy_best, res.test_accuracy_last);
         assert_true(res.test_accuracy_best >= SMOKE_ACCURACY);
         assert_true(res.test_accuracy_last >= SMOKE_ACCURACY);

@@ -216,6 +216,7 @@ static int create_optimizer(run *r, size_t steps_per_epoch)
         return failf(r, "%s", msg);
     r->rank = fm_stepper_rank(r->stepper);
     r->size = fm_stepper_size(r->stepper);
+    fm_model_set_loss_scale(r->model, fm_stepper_loss_scale(r->stepper));
     return 0;
 }
 

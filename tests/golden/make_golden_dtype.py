@@ -10,12 +10,22 @@ does not. CI only reads what this writes.
 Reads p0.npy (N,) and grads.npy (T, N) next to this script (make_golden.py's inputs) and writes
     expected_dtype/<case>.npy  float32 (T, N)  row t = the parameters after step t, widened
     cases_dtype.txt            one line per case: <case> <optimizer> KEY=VALUE ... --ulps=U
+
+Loss scaling, two ways, with a NaN, an Inf and (float16) an overflowing step among the
+gradients (expected_dtype/<case>_grads.npy, passed as --grads=FILE):
+  - torch's fused contract (`grad_scale=S`): the file holds the gradients times S; torch's
+    fused step gets `grad_scale` and a `found_inf` computed from the gradients, as GradScaler
+    hands them to a fused optimizer;
+  - GradScaler (`loss_scale=dynamic`): the file holds unscaled gradients; before each step the
+    gradient is multiplied by the scaler's scale in the parameters' type, then scaler.step and
+    scaler.update. expected_dtype/<case>_scale.npy (T, 3) is the trace after each step: the
+    scale, the growth tracker and the steps skipped so far (--scale-out=FILE).
 P0 and each G[t] are rounded to the parameter type with torch's .to(dtype) (nearest even), as
 `optcl replay` rounds them when it loads them. --ulps=U is the tolerance tests/test_golden.c
 applies: U units in the last place of the parameter type at the expected value (see the
-comment written into cases_dtype.txt for why it is not 0). Measured with torch 2.15.0: 17 of
-the 18 cases agree bit for bit on both backends; SGD with Nesterov in float16 differs by at
-most 2 ulps from step 34 on.
+comment written into cases_dtype.txt for why it is not 0). Measured with torch 2.15.0: 25 of
+the 26 cases (the 8 loss-scaled ones included) agree bit for bit on both backends; SGD with
+Nesterov in float16 differs by at most 2 ulps from step 34 on.
 """
 import os
 
@@ -45,6 +55,61 @@ CASES = [
      dict(lr=0.05, momentum=0.9, dampening=0.3, maximize=True)),
 ]
 DTYPES = [("bf16", torch.bfloat16), ("f16", torch.float16)]
+
+# (case, optimizer, replay keys, torch constructor, its keyword arguments)
+SCALED = [
+    ("adam_grad_scale", "adam", ["lr=0.01"], torch.optim.Adam, dict(lr=0.01)),
+    ("sgd_momentum_grad_scale", "sgd", ["lr=0.05", "momentum=0.9"], torch.optim.SGD,
+     dict(lr=0.05, momentum=0.9)),
+]
+GRADSCALER = [
+    ("adamw_gradscaler", "adamw", ["lr=0.01"], torch.optim.AdamW, dict(lr=0.01)),
+    ("sgd_gradscaler", "sgd", ["lr=0.05", "momentum=0.9", "nesterov=1"], torch.optim.SGD,
+     dict(lr=0.05, momentum=0.9, nesterov=True)),
+]
+STATIC_SCALE = 1024.0
+SCALER = dict(init_scale=1024.0, growth_factor=2.0, backoff_factor=0.5, growth_interval=4)
+
+
+def awkward(grads):
+    """Small gradients with a NaN (step 6), an Inf (step 15) and, at steps 25 and 40, a value of
+    100, which times a scale of 1024 or more overflows float16 (not bfloat16)."""
+    g = (grads * 0.05).astype(np.float32)
+    g[5, 3] = np.nan
+    g[14, 10] = np.inf
+    g[24, 0] = 100.0
+    g[39, 20] = -100.0
+    return g
+
+
+def fused_contract(make, kwargs, p0, scaled_grads, dtype):
+    p = torch.nn.Parameter(torch.from_numpy(p0).to(dtype))
+    opt = make([p], fused=True, **kwargs)
+    rows = []
+    for g in scaled_grads:
+        p.grad = torch.from_numpy(g).to(dtype)
+        opt.grad_scale = torch.tensor(STATIC_SCALE)
+        opt.found_inf = torch.tensor(0.0 if torch.isfinite(p.grad).all() else 1.0)
+        opt.step()
+        rows.append(p.detach().float().numpy().copy())
+    return np.stack(rows).astype(np.float32)
+
+
+def gradscaler(make, kwargs, p0, grads, dtype):
+    p = torch.nn.Parameter(torch.from_numpy(p0).to(dtype))
+    opt = make([p], fused=True, **kwargs)
+    scaler = torch.amp.GradScaler("cpu", **SCALER)
+    rows, trace, skipped = [], [], 0
+    for g in grads:
+        scale = scaler.scale(torch.ones(())).item()  # as scaling a loss of 1 would
+        p.grad = torch.from_numpy(g).to(dtype) * scale
+        found = not bool(torch.isfinite(p.grad).all())
+        scaler.step(opt)
+        scaler.update()
+        skipped += found
+        rows.append(p.detach().float().numpy().copy())
+        trace.append([scaler.get_scale(), scaler._growth_tracker.item(), skipped])
+    return np.stack(rows).astype(np.float32), np.array(trace, dtype=np.float32)
 
 
 def trajectory(make, kwargs, p0, grads, dtype):
@@ -81,6 +146,32 @@ def main():
             np.save(os.path.join(HERE, "expected_dtype", case + ".npy"), out)
             lines.append(" ".join([case, optimizer] + keys + [f"param_dtype={dname}",
                                                               f"--ulps={ULPS}"]))
+    awk = awkward(grads)
+    for name, optimizer, keys, make, kwargs in SCALED:
+        for dname, dtype in DTYPES:
+            case = f"{name}_{dname}"
+            scaled = (awk * np.float32(STATIC_SCALE)).astype(np.float32)
+            gfile = os.path.join("expected_dtype", case + "_grads.npy")
+            np.save(os.path.join(HERE, gfile), scaled)
+            np.save(os.path.join(HERE, "expected_dtype", case + ".npy"),
+                    fused_contract(make, kwargs, p0, scaled, dtype))
+            lines.append(" ".join([case, optimizer] + keys + [
+                f"param_dtype={dname}", f"grad_scale={STATIC_SCALE:g}", f"--grads={gfile}",
+                f"--ulps={ULPS}"]))
+    for name, optimizer, keys, make, kwargs in GRADSCALER:
+        for dname, dtype in DTYPES:
+            case = f"{name}_{dname}"
+            gfile = os.path.join("expected_dtype", case + "_grads.npy")
+            tfile = os.path.join("expected_dtype", case + "_scale.npy")
+            np.save(os.path.join(HERE, gfile), awk)
+            rows, trace = gradscaler(make, kwargs, p0, awk, dtype)
+            np.save(os.path.join(HERE, "expected_dtype", case + ".npy"), rows)
+            np.save(os.path.join(HERE, tfile), trace)
+            lines.append(" ".join([case, optimizer] + keys + [
+                f"param_dtype={dname}", "loss_scale=dynamic",
+                f"init_scale={SCALER['init_scale']:g}",
+                f"growth_interval={SCALER['growth_interval']}", f"--grads={gfile}",
+                f"--scale-out={tfile}", f"--ulps={ULPS}"]))
     with open(os.path.join(HERE, "cases_dtype.txt"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
 

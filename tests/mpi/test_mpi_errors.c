@@ -77,6 +77,10 @@ static void bad_creates(void)
     create_fails(last ? half : p, &c, NULL, true, OPTCL_ERROR_UNSUPPORTED,
                  "takes float32 parameter sets; this one is bf16");
     MT_OK(optcl_params_destroy(half), "destroy");
+    bad = c;
+    bad.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
+    create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_UNSUPPORTED,
+                 "loss scaling (config.loss_scale) is not available with the sharded optimizer");
     optcl_mpi_optimizer *s = NULL;
     char msg[256] = "";
     MT_CHECK(optcl_mpi_optimizer_create(MPI_COMM_NULL, p, &c, NULL, &s, msg, sizeof msg) ==
