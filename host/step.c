@@ -9,6 +9,11 @@
  *   4. update    one launch (or reference call) per parameter group;
  *   5. count     the step is counted, then Lookahead's sync when it ends a cycle.
  *
+ * On the reference backend a stage 0 comes first: what the caller wrote into a bfloat16 or
+ * float16 set's float32 arrays is rounded to the set's type, as a device buffer stores it.
+ * Loss scaling's unscaling and its scale's update are part of the guard; master weights and
+ * stochastic rounding part of the update.
+ *
  * Who counts decides the rest: the host, which knows the count (and so whether a step starts
  * or ends a Lookahead cycle), or the device, whose kernels read the count the guard left. The
  * caller's wait list goes with the first command enqueued, its event with the last. */
@@ -200,8 +205,7 @@ optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
     plan.sync = k > 0 && plan.step % (uint64_t)k == 0;
     bool sync_is_last = plan.device_counts ? lookahead_on(opt) : plan.sync;
 
-    /* 0. on the reference backend, what the caller wrote into a low-precision set's float32
-     * arrays is rounded to its type, as a device buffer would have stored it */
+    /* 0. the reference backend's arrays hold values of the set's type */
     if (p->ctx->backend == OPTCL_BACKEND_REFERENCE)
         for (int r = 0; r < OPTCL_ROLE_COUNT; r++)
             optcl__round_floats(p->host[r], p->flat, p->dtype);
