@@ -202,6 +202,38 @@ static void *field_of(optcl_optimizer_config *c, const char *key)
     return NULL;
 }
 
+/* A finite number into *out, or a message. */
+static int parse_real(const char *key, const char *value, double *out, char *message,
+                      size_t message_size)
+{
+    char *end = NULL;
+    double v = *value ? strtod(value, &end) : 0.0;
+    if (!*value || *end != '\0' || !isfinite(v)) {
+        snprintf(message, message_size, "%s=%s: not a finite number", key, value);
+        return 1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* value as the index of one of count names into *out (an enum's value), or a message listing
+ * them ("expected off, static or dynamic"). */
+static int parse_name(const char *key, const char *value, const char *const *names, int count,
+                      int *out, char *message, size_t message_size)
+{
+    for (int k = 0; k < count; k++) {
+        if (!strcmp(value, names[k])) {
+            *out = k;
+            return 0;
+        }
+    }
+    int used = snprintf(message, message_size, "%s=%s: expected ", key, value);
+    for (int k = 0; k < count && used >= 0 && (size_t)used < message_size; k++)
+        used += snprintf(message + used, message_size - (size_t)used, "%s%s",
+                         k == 0 ? "" : k + 1 == count ? " or " : ", ", names[k]);
+    return 1;
+}
+
 int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value, char *message,
                            size_t message_size)
 {
@@ -233,16 +265,8 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
     }
     void *field = field_of(config, key);
     switch (entry->kind) {
-    case REAL: {
-        char *end = NULL;
-        double v = *value ? strtod(value, &end) : 0.0;
-        if (!*value || *end != '\0' || !isfinite(v)) {
-            snprintf(message, message_size, "%s=%s: not a finite number", key, value);
-            return 1;
-        }
-        *(double *)field = v;
-        return 0;
-    }
+    case REAL:
+        return parse_real(key, value, field, message, message_size);
     case FLAG:
         if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
             snprintf(message, message_size, "%s=%s: expected 0 or 1", key, value);
@@ -291,36 +315,17 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         *(int *)field = strcmp(value, one) == 0;
         return 0;
     }
-    case GRAD_SCALE: {
-        char *end = NULL;
-        double v = *value ? strtod(value, &end) : 0.0;
-        if (!*value || *end != '\0' || !isfinite(v)) {
-            snprintf(message, message_size, "%s=%s: not a finite number", key, value);
-            return 1;
-        }
-        *(double *)field = v;
-        config->loss_scale.mode = OPTCL_LOSS_SCALE_STATIC;
-        return 0;
-    }
+    case GRAD_SCALE:
+        config->loss_scale.mode = OPTCL_LOSS_SCALE_STATIC; /* not kept when refused */
+        return parse_real(key, value, field, message, message_size);
     case LOSS_SCALE: {
-        static const char *const modes[] = {"off", "static", "dynamic"};
-        for (int k = 0; k < 3; k++) {
-            if (!strcmp(value, modes[k])) {
-                *(optcl_loss_scaling *)field = (optcl_loss_scaling)k;
-                return 0;
-            }
-        }
-        snprintf(message, message_size, "%s=%s: expected off, static or dynamic", key, value);
-        return 1;
+        static const char *const modes[] = {"off", "static", "dynamic"}; /* the enum's order */
+        return parse_name(key, value, modes, 3, field, message, message_size);
     }
-    case ROUNDING:
-        if (strcmp(value, "nearest") != 0 && strcmp(value, "stochastic") != 0) {
-            snprintf(message, message_size, "%s=%s: expected nearest or stochastic", key, value);
-            return 1;
-        }
-        *(optcl_rounding *)field =
-            strcmp(value, "stochastic") == 0 ? OPTCL_ROUND_STOCHASTIC : OPTCL_ROUND_NEAREST;
-        return 0;
+    case ROUNDING: {
+        static const char *const roundings[] = {"nearest", "stochastic"};
+        return parse_name(key, value, roundings, 2, field, message, message_size);
+    }
     case SEED: {
         char *end = NULL;
         errno = 0;
@@ -343,14 +348,7 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
     }
     case STATE_DTYPE: {
         static const char *const names[] = {"same", "f32", "bf16"};
-        for (int k = 0; k < 3; k++) {
-            if (!strcmp(value, names[k])) {
-                *(optcl_state_dtype *)field = (optcl_state_dtype)k;
-                return 0;
-            }
-        }
-        snprintf(message, message_size, "%s=%s: expected same, f32 or bf16", key, value);
-        return 1;
+        return parse_name(key, value, names, 3, field, message, message_size);
     }
     case LIST: {
         /* milestones=5,20,33 */

@@ -220,10 +220,12 @@ optcl_status optcl__guard_sync(optcl_optimizer *opt)
     opt->last_norm = g.norm;
     opt->last_coef = g.coef;
     opt->growth_tracker = g.growth_tracker;
-    err = clEnqueueReadBuffer(opt->params->ctx->queue, opt->guard_loss_scale, CL_TRUE, 0,
-                              sizeof opt->loss_scale, &opt->loss_scale, 0, NULL, NULL);
-    if (err != CL_SUCCESS)
-        return cl_fail(opt->message, err, "reading the loss scale back");
+    if (opt->config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF) { /* else it stays 1 */
+        err = clEnqueueReadBuffer(opt->params->ctx->queue, opt->guard_loss_scale, CL_TRUE, 0,
+                                  sizeof opt->loss_scale, &opt->loss_scale, 0, NULL, NULL);
+        if (err != CL_SUCCESS)
+            return cl_fail(opt->message, err, "reading the loss scale back");
+    }
     opt->guard_pending = 0;
     settle_lookahead_alpha(opt);
     return OPTCL_SUCCESS;

@@ -121,6 +121,23 @@ static void test_json_fields(void **state)
     line = json_run(bf16);
     assert_true(number(line, "state_bytes") == 4.0 * 4096);
     assert_true(number(line, "bytes_per_step") == 20.0 * 4096); /* 12 B + 2 states of 2 B × 2 */
+    has_string(line, "param_dtype", "f32");
+    free(line);
+    /* everything in bfloat16: 2 B each read of parameter, gradient and two states, 2 B each
+     * write of parameter and states; with master weights the master's 8 B replace the
+     * parameter's read, and the state is float32 again */
+    const char *half[] = {"adam", "--n", "4096", "--steps", "2", "--json", "param_dtype=bf16",
+                          NULL};
+    line = json_run(half);
+    has_string(line, "param_dtype", "bf16");
+    assert_true(number(line, "state_bytes") == 4.0 * 4096);
+    assert_true(number(line, "bytes_per_step") == 14.0 * 4096);
+    free(line);
+    const char *master[] = {"adam",           "--n",           "4096", "--steps", "2",
+                            "--json",         "param_dtype=f16", "master_weights=1", NULL};
+    line = json_run(master);
+    assert_true(number(line, "state_bytes") == 8.0 * 4096);
+    assert_true(number(line, "bytes_per_step") == 28.0 * 4096);
     free(line);
 }
 

@@ -44,9 +44,8 @@ static bool skip_backend(optcl_backend b)
  * 0x7E00. */
 static uint16_t expect_bits(float f, optcl_dtype dtype)
 {
-    uint32_t u = tu_bits(f);
     if (dtype == OPTCL_DTYPE_BF16)
-        return isnan(f) ? 0x7FC0 : (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+        return tu_bf16_bits(f);
     if (isnan(f))
         return 0x7E00u;
 #ifdef __FLT16_MAX__

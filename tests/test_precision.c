@@ -23,10 +23,7 @@ static const optcl_tensor_spec specs[] = {
 /* c10::BFloat16's round_to_nearest_even, widened back to float32. */
 static float bf16(float f)
 {
-    if (isnan(f))
-        return tu_float(0x7FC00000u);
-    uint32_t u = tu_bits(f);
-    return tu_float(((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16) << 16);
+    return tu_float((uint32_t)tu_bf16_bits(f) << 16);
 }
 
 static bool skip_backend(optcl_backend b)

@@ -347,6 +347,12 @@ float tu_float(uint32_t bits)
     return f;
 }
 
+uint16_t tu_bf16_bits(float f)
+{
+    uint32_t u = tu_bits(f);
+    return isnan(f) ? 0x7FC0 : (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
 size_t tu_first_mismatch(const float *a, const float *e, size_t n, double atol, double rtol,
                          double *worst)
 {

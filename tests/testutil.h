@@ -88,6 +88,9 @@ void tu_fill_random(float *x, size_t n, uint64_t *seed, float lo, float hi);
 /* A float's bits, and the float of some bits. */
 uint32_t tu_bits(float f);
 float tu_float(uint32_t bits);
+/* The test's own oracle of c10::BFloat16: float32 to bfloat16 bits, nearest even, every NaN
+ * 0x7FC0. */
+uint16_t tu_bf16_bits(float f);
 
 /* Index of the first element with |a−e| > atol + rtol·|e| (equal values, infinities included,
  * and NaN against NaN match), or (size_t)-1. *worst (may be NULL) receives the largest |a−e|. */
