@@ -347,8 +347,8 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         return 0; /* the set's type: optcl_cli_param_dtype */
     }
     case STATE_DTYPE: {
-        static const char *const names[] = {"same", "f32", "bf16"};
-        return parse_name(key, value, names, 3, field, message, message_size);
+        static const char *const names[] = {"same", "f32", "bf16", "int8"};
+        return parse_name(key, value, names, 4, field, message, message_size);
     }
     case LIST: {
         /* milestones=5,20,33 */

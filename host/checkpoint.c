@@ -2,6 +2,7 @@
  * optimizer state as "optim.<state>.<tensor>", everything else as "optcl.*" metadata strings.
  * Loading parses and checks the whole file before anything is changed. */
 #include "config_fields.h"
+#include "q8.h"
 #include "safetensors.h"
 
 #include <errno.h>
@@ -104,6 +105,10 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
     meta_addf(m, "optcl.plateau.reports", "%" PRId64, opt->plateau.reports);
     meta_addf(m, "optcl.lookahead.last_alpha", "%.17g", opt->lookahead_alpha);
     meta_addf(m, "optcl.guard.skipped", "%" PRIu64, opt->skipped);
+    if (opt->state_type == OPTCL__DTYPE_Q8) {
+        meta_addf(m, "optcl.q8.block_size", "%d", OPTCL__Q8_BLOCK);
+        meta_addf(m, "optcl.q8.min_8bit_size", "%d", OPTCL__Q8_MIN_SIZE);
+    }
     if (opt->config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF) {
         meta_addf(m, "optcl.loss_scale.scale", "%.9g", (double)opt->loss_scale);
         meta_addf(m, "optcl.loss_scale.growth_tracker", "%" PRIu32, opt->growth_tracker);
@@ -128,6 +133,62 @@ static optcl_dtype role_dtype(const optcl_optimizer *opt, size_t r)
     return r == 0 ? opt->params->dtype : optcl__state_dtype(opt, r - 1);
 }
 
+/* Whether role r keeps tensor i as 8-bit codes (saved as U8, with an F32 "<name>.absmax"
+ * tensor of its blocks' absmaxes); the small tensors of an 8-bit state are float32. */
+static bool stored_8bit(const optcl_optimizer *opt, size_t r, size_t i)
+{
+    return role_dtype(opt, r) == OPTCL__DTYPE_Q8 && optcl__q8_tensor_is_8bit(opt->q8, i);
+}
+
+/* The type tensor i of role r is saved in. */
+static optcl_dtype saved_dtype(const optcl_optimizer *opt, size_t r, size_t i)
+{
+    optcl_dtype type = role_dtype(opt, r);
+    return type == OPTCL__DTYPE_Q8 && !stored_8bit(opt, r, i) ? OPTCL_DTYPE_F32 : type;
+}
+
+/* The absmax tensors of every 8-bit state: their count, and their floats in all. */
+static size_t absmax_tensors(const optcl_optimizer *opt, size_t *floats)
+{
+    size_t n = 0;
+    *floats = 0;
+    for (size_t r = 1; r <= opt->state_count; r++)
+        for (size_t i = 0; i < opt->params->count; i++)
+            if (stored_8bit(opt, r, i)) {
+                n++;
+                *floats += optcl__q8_tensor_blocks(opt->params, i);
+            }
+    return n;
+}
+
+/* Reads role r as saved: floats, or per 8-bit tensor its codes (in values) and absmaxes. */
+static optcl_status read_role(optcl_optimizer *opt, size_t r, float *values, float **absmax,
+                              const char *path)
+{
+    optcl_params *p = opt->params;
+    if (role_dtype(opt, r) != OPTCL__DTYPE_Q8)
+        return role_transfer(opt, r, OPTCL_ALL, values, p->numel, false, opt->message, path);
+    optcl_status st = OPTCL_SUCCESS;
+    for (size_t i = 0, packed = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
+        if (stored_8bit(opt, r, i)) { /* the codes, widened to floats */
+            size_t count = p->tensors[i].count;
+            uint8_t *codes = malloc(count);
+            st = codes ? optcl__q8_read_stored(opt, r - 1, i, codes, *absmax, opt->message, path)
+                       : optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                                     "out of host memory saving %s", path);
+            if (st == OPTCL_SUCCESS)
+                optcl__widen(codes, values + packed, count, OPTCL__DTYPE_Q8);
+            free(codes);
+            *absmax += optcl__q8_tensor_blocks(p, i);
+        } else {
+            st = role_transfer(opt, r, i, values + packed, p->tensors[i].count, false,
+                               opt->message, path);
+        }
+        packed += p->tensors[i].count;
+    }
+    return st;
+}
+
 optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
 {
     if (!opt)
@@ -138,22 +199,25 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
     if (synced != OPTCL_SUCCESS)
         return synced;
     optcl_params *p = opt->params;
-    size_t roles = 1 + opt->state_count, n = p->numel;
-    float *values = malloc((n ? n : 1) * roles * sizeof *values);
-    optcl__st_tensor *tensors = calloc(p->count * roles, sizeof *tensors);
-    char *names = calloc(p->count * roles, KEY_MAX);
+    size_t roles = 1 + opt->state_count, n = p->numel, absmax_floats = 0;
+    size_t extra = absmax_tensors(opt, &absmax_floats), count = p->count * roles + extra;
+    float *values = malloc(((n ? n : 1) * roles + absmax_floats) * sizeof *values);
+    float *absmax = values ? values + (n ? n : 1) * roles : NULL;
+    optcl__st_tensor *tensors = calloc(count ? count : 1, sizeof *tensors);
+    char *names = calloc(count ? count : 1, KEY_MAX);
     meta_list meta = {0};
     optcl_status st = OPTCL_SUCCESS;
     if (!values || !tensors || !names)
         st = optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                          "out of host memory saving %s", path);
+    size_t written = 0; /* tensors described */
     for (size_t r = 0; r < roles && st == OPTCL_SUCCESS; r++) {
-        float *dst = values + r * n;
-        st = role_transfer(opt, r, OPTCL_ALL, dst, n, false, opt->message, path);
+        float *dst = values + r * n, *blocks = absmax;
+        st = read_role(opt, r, dst, &absmax, path);
         size_t packed = 0;
         for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
-            optcl__st_tensor *t = &tensors[r * p->count + i];
-            char *name = names + (r * p->count + i) * KEY_MAX;
+            optcl__st_tensor *t = &tensors[written];
+            char *name = names + written++ * KEY_MAX;
             if (r == 0)
                 snprintf(name, KEY_MAX, "%s", p->tensors[i].name);
             else
@@ -163,8 +227,21 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
             memcpy(t->shape, p->tensors[i].shape, sizeof t->shape);
             t->data = dst + packed;
             t->count = p->tensors[i].count;
-            t->dtype = role_dtype(opt, r);
+            t->dtype = saved_dtype(opt, r, i);
             packed += t->count;
+            if (!stored_8bit(opt, r, i))
+                continue;
+            optcl__st_tensor *a = &tensors[written];
+            char *absmax_name = names + written++ * KEY_MAX;
+            snprintf(absmax_name, KEY_MAX, "optim.%s.%s.absmax", opt->state_names[r - 1],
+                     p->tensors[i].name);
+            a->name = absmax_name;
+            a->ndim = 1;
+            a->count = optcl__q8_tensor_blocks(p, i);
+            a->shape[0] = (int64_t)a->count;
+            a->data = blocks;
+            a->dtype = OPTCL_DTYPE_F32;
+            blocks += a->count;
         }
     }
     if (st == OPTCL_SUCCESS) {
@@ -174,7 +251,7 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
                              "out of host memory saving %s", path);
     }
     if (st == OPTCL_SUCCESS)
-        st = optcl__st_write(path, tensors, p->count * roles, meta.items, meta.count, opt->message,
+        st = optcl__st_write(path, tensors, count, meta.items, meta.count, opt->message,
                              OPTCL__MESSAGE_MAX);
     meta_free(&meta);
     free(names);
@@ -354,7 +431,7 @@ static optcl_status find_tensor(const optcl__st_file *f, const char *path, const
     if (e->dtype != dtype)
         return optcl__fail(message, OPTCL_ERROR_FORMAT,
                            "%s: tensor '%s' is %s; this optimizer keeps it in %s", path, name,
-                           optcl_dtype_name(e->dtype), optcl_dtype_name(dtype));
+                           optcl__type_name(e->dtype), optcl__type_name(dtype));
     bool same = e->ndim == t->ndim;
     for (int d = 0; same && d < t->ndim; d++)
         same = e->shape[d] == t->shape[d];
@@ -367,39 +444,101 @@ static optcl_status find_tensor(const optcl__st_file *f, const char *path, const
     return OPTCL_SUCCESS;
 }
 
+/* 8-bit state: the file's blocks must be this build's (256 elements, float32 state under 4096). */
+static optcl_status check_q8_layout(const optcl__st_file *f, const char *path, char *message)
+{
+    static const struct {
+        const char *key;
+        int value;
+    } layout[] = {{"optcl.q8.block_size", OPTCL__Q8_BLOCK},
+                  {"optcl.q8.min_8bit_size", OPTCL__Q8_MIN_SIZE}};
+    for (size_t k = 0; k < sizeof layout / sizeof layout[0]; k++) {
+        const char *saved = optcl__st_meta_get(f, layout[k].key);
+        char expected[16];
+        snprintf(expected, sizeof expected, "%d", layout[k].value);
+        if (!saved || strcmp(saved, expected) != 0)
+            return optcl__fail(message, OPTCL_ERROR_FORMAT,
+                               "%s: metadata %s is %s; this build's 8-bit state has %s", path,
+                               layout[k].key, saved ? saved : "missing", expected);
+    }
+    return OPTCL_SUCCESS;
+}
+
 /* ---- load ------------------------------------------------------------------------------- */
 
 /* Writes the file's tensors into the parameters and every state. A copy the device already
  * took cannot be taken back, so on OpenCL the current values are read first and written back
  * when a later copy fails: a failed load changes nothing (unless the device fails the restore
  * too, which the message then says). On the host the copies cannot fail. */
-static optcl_status apply(optcl_optimizer *opt, const float **sources, const char *path)
+/* Role r's backup before a load: its floats, or an 8-bit state's whole buffer (bytes at most
+ * n floats' worth: about 1.02 bytes per element). */
+static optcl_status backup_role(optcl_optimizer *opt, size_t r, float *backup, bool restore,
+                                char *message, const char *path)
 {
     optcl_params *p = opt->params;
-    size_t roles = 1 + opt->state_count, n = p->numel;
+    if (role_dtype(opt, r) == OPTCL__DTYPE_Q8)
+        return optcl__q8_snapshot(opt, r - 1, backup, restore, message, path);
+    return role_transfer(opt, r, OPTCL_ALL, backup, p->numel, restore, message, path);
+}
+
+/* The backup's floats per role: the larger of the values and an 8-bit state's bytes. */
+static size_t backup_floats(const optcl_optimizer *opt)
+{
+    size_t n = opt->params->numel ? opt->params->numel : 1;
+    if (opt->state_type == OPTCL__DTYPE_Q8) {
+        size_t q8 = (optcl__q8_bytes(opt->q8) + sizeof(float) - 1) / sizeof(float);
+        n = q8 > n ? q8 : n;
+    }
+    return n;
+}
+
+/* Tensor i of 8-bit state s from a file's U8 tensor (its codes widened to floats). */
+static optcl_status write_codes(optcl_optimizer *opt, size_t s, size_t i, const float *widened,
+                                const float *absmax, const char *path)
+{
+    size_t count = opt->params->tensors[i].count;
+    uint8_t *codes = malloc(count ? count : 1);
+    if (!codes)
+        return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory",
+                           path);
+    optcl__narrow(widened, codes, count, OPTCL__DTYPE_Q8);
+    optcl_status st = optcl__q8_write_stored(opt, s, i, codes, absmax, opt->message, path);
+    free(codes);
+    return st;
+}
+
+static optcl_status apply(optcl_optimizer *opt, const float **sources, const float **absmax,
+                          const char *path)
+{
+    optcl_params *p = opt->params;
+    size_t roles = 1 + opt->state_count, n = backup_floats(opt);
     float *backup = NULL;
     optcl_status st = OPTCL_SUCCESS;
     if (p->ctx->backend == OPTCL_BACKEND_OPENCL) {
-        backup = malloc((n ? n : 1) * roles * sizeof *backup);
+        backup = malloc(n * roles * sizeof *backup);
         if (!backup)
             return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                                "%s: out of host memory", path);
         for (size_t r = 0; r < roles && st == OPTCL_SUCCESS; r++)
-            st = role_transfer(opt, r, OPTCL_ALL, backup + r * n, n, false, opt->message, path);
+            st = backup_role(opt, r, backup + r * n, false, opt->message, path);
         if (st != OPTCL_SUCCESS) {
             free(backup); /* nothing written yet */
             return st;
         }
     }
     for (size_t r = 0; r < roles && st == OPTCL_SUCCESS; r++)
-        for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++)
-            st = role_transfer(opt, r, i, (float *)sources[r * p->count + i], p->tensors[i].count,
-                               true, opt->message, path);
+        for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
+            size_t k = r * p->count + i;
+            st = stored_8bit(opt, r, i)
+                     ? write_codes(opt, r - 1, i, sources[k], absmax[k], path)
+                     : role_transfer(opt, r, i, (float *)sources[k], p->tensors[i].count, true,
+                                     opt->message, path);
+        }
     if (st != OPTCL_SUCCESS && backup) {
         char why[OPTCL__MESSAGE_MAX];
         optcl_status undo = OPTCL_SUCCESS;
         for (size_t r = 0; r < roles && undo == OPTCL_SUCCESS; r++)
-            undo = role_transfer(opt, r, OPTCL_ALL, backup + r * n, n, true, why, path);
+            undo = backup_role(opt, r, backup + r * n, true, why, path);
         if (undo != OPTCL_SUCCESS) {
             size_t used = strlen(opt->message);
             optcl__format(opt->message + used, OPTCL__MESSAGE_MAX - used,
@@ -432,12 +571,13 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
         st = optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                          "%s: the checkpoint's %s (%s) does not match this optimizer's (%s)", path,
                          differs,
-                         dtype ? optcl_dtype_name(optcl__state_type(&pc.config, p->dtype))
+                         dtype ? optcl__type_name(optcl__state_type(&pc.config, p->dtype))
                                : optcl_algorithm_name(pc.config.algorithm),
-                         dtype ? optcl_dtype_name(opt->state_type)
+                         dtype ? optcl__type_name(opt->state_type)
                                : optcl_algorithm_name(opt->config.algorithm));
     }
-    size_t expected = p->count * (1 + opt->state_count);
+    size_t absmax_floats = 0;
+    size_t expected = p->count * (1 + opt->state_count) + absmax_tensors(opt, &absmax_floats);
     if (st == OPTCL_SUCCESS && (pc.tensor_count != p->count || f.tensor_count != expected))
         st = optcl__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
                          "%s: holds %zu parameter tensors and %zu tensors in all; this "
@@ -460,9 +600,12 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
                              p->tensors[i].group);
     }
     /* Check every tensor before changing anything. */
-    const float **sources = calloc(expected ? expected : 1, sizeof *sources);
+    const float **sources = calloc(expected ? 2 * expected : 1, sizeof *sources);
+    const float **absmax = sources ? sources + expected : NULL; /* of 8-bit tensors */
     if (st == OPTCL_SUCCESS && !sources)
         st = optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (st == OPTCL_SUCCESS && opt->state_type == OPTCL__DTYPE_Q8)
+        st = check_q8_layout(&f, path, opt->message);
     for (size_t r = 0; r <= opt->state_count && st == OPTCL_SUCCESS; r++) {
         for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
             if (r == 0)
@@ -470,12 +613,20 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
             else
                 snprintf(name, sizeof name, "optim.%s.%s", opt->state_names[r - 1],
                          p->tensors[i].name);
-            st = find_tensor(&f, path, name, &p->tensors[i], role_dtype(opt, r),
+            st = find_tensor(&f, path, name, &p->tensors[i], saved_dtype(opt, r, i),
                              &sources[r * p->count + i], opt->message);
+            if (st != OPTCL_SUCCESS || !stored_8bit(opt, r, i))
+                continue;
+            optcl__tensor blocks = {.ndim = 1, .count = optcl__q8_tensor_blocks(p, i)};
+            blocks.shape[0] = (int64_t)blocks.count;
+            size_t used = strlen(name);
+            snprintf(name + used, sizeof name - used, ".absmax");
+            st = find_tensor(&f, path, name, &blocks, OPTCL_DTYPE_F32,
+                             &absmax[r * p->count + i], opt->message);
         }
     }
     if (st == OPTCL_SUCCESS)
-        st = apply(opt, sources, path);
+        st = apply(opt, sources, absmax, path);
     if (st == OPTCL_SUCCESS) {
         opt->config = pc.config;
         memcpy(opt->groups, pc.groups, sizeof opt->groups);

@@ -80,6 +80,8 @@ static optcl_status validate_groups(const optcl_optimizer_config *c, char *messa
 
 optcl_dtype optcl__state_type(const optcl_optimizer_config *c, optcl_dtype params)
 {
+    if (c->state_dtype == OPTCL_STATE_INT8)
+        return OPTCL__DTYPE_Q8;
     return c->state_dtype == OPTCL_STATE_BF16                      ? OPTCL_DTYPE_BF16
            : c->state_dtype == OPTCL_STATE_F32 || c->master_weights ? OPTCL_DTYPE_F32
                                                                     : params;
@@ -136,8 +138,12 @@ optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *messa
     REQUIRE(c->nonfinite == OPTCL_NONFINITE_PROPAGATE || c->nonfinite == OPTCL_NONFINITE_SKIP,
             "nonfinite", c->nonfinite, "must be PROPAGATE or SKIP");
     REQUIRE(c->state_dtype == OPTCL_STATE_SAME || c->state_dtype == OPTCL_STATE_F32 ||
-                c->state_dtype == OPTCL_STATE_BF16,
-            "state_dtype", c->state_dtype, "must be SAME, F32 or BF16");
+                c->state_dtype == OPTCL_STATE_BF16 || c->state_dtype == OPTCL_STATE_INT8,
+            "state_dtype", c->state_dtype, "must be SAME, F32, BF16 or INT8");
+    if (c->state_dtype == OPTCL_STATE_INT8 && rule->int8_refused)
+        return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "invalid state_dtype: INT8 (%s keeps its state at bf16 or wider: %s)",
+                           rule->name, rule->int8_refused);
     REQUIRE_FLAG(c->master_weights, "master_weights");
     const optcl_loss_scale_config *ls = &c->loss_scale;
     REQUIRE(ls->mode == OPTCL_LOSS_SCALE_OFF || ls->mode == OPTCL_LOSS_SCALE_STATIC ||

@@ -99,10 +99,24 @@ float optcl__f16_widen(uint16_t h)
     return float_of(sign | ((e + 112u) << 23) | (m << 13));
 }
 
+const char *optcl__type_name(optcl_dtype dtype)
+{
+    return dtype == OPTCL__DTYPE_Q8 ? "int8" : optcl_dtype_name(dtype);
+}
+
+size_t optcl__type_size(optcl_dtype dtype)
+{
+    return dtype == OPTCL__DTYPE_Q8 ? 1 : optcl_dtype_size(dtype);
+}
+
 void optcl__narrow(const float *src, void *dst, size_t n, optcl_dtype dtype)
 {
     uint16_t *half = dst;
-    if (dtype == OPTCL_DTYPE_F32)
+    uint8_t *bytes = dst;
+    if (dtype == OPTCL__DTYPE_Q8) /* codes, 0 … 255 */
+        for (size_t i = 0; i < n; i++)
+            bytes[i] = (uint8_t)src[i];
+    else if (dtype == OPTCL_DTYPE_F32)
         memmove(dst, src, n * sizeof(float));
     else if (dtype == OPTCL_DTYPE_BF16)
         for (size_t i = 0; i < n; i++)
@@ -115,7 +129,11 @@ void optcl__narrow(const float *src, void *dst, size_t n, optcl_dtype dtype)
 void optcl__widen(const void *src, float *dst, size_t n, optcl_dtype dtype)
 {
     const uint16_t *half = src;
-    if (dtype == OPTCL_DTYPE_F32)
+    const uint8_t *bytes = src;
+    if (dtype == OPTCL__DTYPE_Q8)
+        for (size_t i = 0; i < n; i++)
+            dst[i] = bytes[i];
+    else if (dtype == OPTCL_DTYPE_F32)
         memmove(dst, src, n * sizeof(float));
     else if (dtype == OPTCL_DTYPE_BF16)
         for (size_t i = 0; i < n; i++)

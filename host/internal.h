@@ -132,6 +132,13 @@ struct optcl_optimizer {
     const char *state_names[OPTCL__MAX_STATES];
     cl_mem state[OPTCL__MAX_STATES];      /* OpenCL backend */
     float *host_state[OPTCL__MAX_STATES]; /* reference backend */
+    /* 8-bit state (state_type OPTCL__DTYPE_Q8, q8.h): the layout, its table on the device, the
+     * map of each rule state, and on the reference backend each state's buffer as the device
+     * holds it (host_state holding its values, dequantized) */
+    struct optcl__q8 *q8;
+    cl_mem q8_table;
+    bool q8_unsigned[OPTCL__MAX_STATES];
+    uint8_t *host_q8[OPTCL__MAX_STATES];
     cl_kernel kernel;                     /* the update rule */
     cl_kernel lookahead_kernel;
     cl_kernel lookahead_start; /* unguarded, low-precision parameters: widens them into slow */
@@ -310,6 +317,12 @@ uint16_t optcl__bf16_round(float f);
 float optcl__bf16_widen(uint16_t b);
 uint16_t optcl__f16_round(float f);
 float optcl__f16_widen(uint16_t h);
+/* Beside optcl_dtype's types, optcl's own: 8-bit codes, the element type of block-wise 8-bit
+ * state (q8.h; the kernels' STATE_DTYPE 3) and safetensors' U8 (narrowed from and widened to
+ * the floats 0 … 255). Its name is "int8", its size 1. */
+#define OPTCL__DTYPE_Q8 ((optcl_dtype)OPTCL_DTYPE_COUNT)
+const char *optcl__type_name(optcl_dtype dtype);
+size_t optcl__type_size(optcl_dtype dtype);
 void optcl__narrow(const float *src, void *dst, size_t n, optcl_dtype dtype);
 void optcl__widen(const void *src, float *dst, size_t n, optcl_dtype dtype);
 void optcl__round_floats(float *x, size_t n, optcl_dtype dtype);

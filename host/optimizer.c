@@ -1,6 +1,7 @@
 /* optimizer.c — optimizer objects: state buffers, the cached update kernel, queries, and access
  * to the state. The step is step.c's. */
 #include "plateau.h"
+#include "q8.h"
 #include "rules/rule.h"
 
 #include <math.h>
@@ -20,7 +21,14 @@ static void build_options(const optcl_optimizer *opt, char *out, size_t size)
                      c->maximize, optcl__guard_wanted(c), c->max_norm > 0.0,
                      (int)opt->params->dtype, (int)opt->state_type, c->master_weights,
                      (int)c->rounding, scaled, scaled && c->loss_scale.write_unscaled);
-    opt->rule->options(c, out + n, size - (size_t)n);
+    opt->rule->options(c, out + (size_t)n, size - (size_t)n);
+    if (opt->state_type != OPTCL__DTYPE_Q8)
+        return;
+    /* 8-bit state: each state's map */
+    n += (int)strlen(out + n);
+    for (size_t i = 0; i < opt->rule_states && (size_t)n < size; i++)
+        n += snprintf(out + n, size - (size_t)n, " -DQ8_UNSIGNED_%s=%d", opt->state_names[i],
+                      opt->q8_unsigned[i]);
 }
 
 static void optimizer_free(optcl_optimizer *opt)
@@ -30,6 +38,7 @@ static void optimizer_free(optcl_optimizer *opt)
             clReleaseMemObject(opt->state[i]);
         optcl__host_free(opt->host_state[i]);
     }
+    optcl__q8_state_free(opt);
     if (opt->kernel)
         clReleaseKernel(opt->kernel);
     if (opt->lookahead_kernel)
@@ -63,10 +72,16 @@ static cl_int bind_buffers(optcl_optimizer *opt)
         err = clSetKernelArg(opt->kernel, i, sizeof(cl_mem), &slots[i - 2]);
     if (err == CL_SUCCESS && opt->guarded)
         err = optcl__guard_bind(opt, first_scalar);
-    /* the master comes last, after the scalars (one argument) or the guard's three */
+    /* then, after the scalars (one argument) or the guard's three, the master, then 8-bit
+     * state's table */
+    cl_uint next = first_scalar + (opt->guarded ? 3 : 1);
     if (err == CL_SUCCESS && opt->config.master_weights)
-        err = clSetKernelArg(opt->kernel, first_scalar + (opt->guarded ? 3 : 1), sizeof(cl_mem),
-                             &opt->state[opt->master]);
+        err = clSetKernelArg(opt->kernel, next++, sizeof(cl_mem), &opt->state[opt->master]);
+    if (err == CL_SUCCESS && opt->q8_table)
+        err = clSetKernelArg(opt->kernel, next++, sizeof(cl_mem), &opt->q8_table);
+    if (err == CL_SUCCESS && opt->q8_table) /* the absmax reduction's work-group scratch */
+        err = clSetKernelArg(opt->kernel, next, opt->params->ctx->local_size * sizeof(float),
+                             NULL);
     return err;
 }
 
@@ -101,17 +116,20 @@ optcl_dtype optcl__state_dtype(const optcl_optimizer *opt, size_t i)
     return i < opt->rule_states ? opt->state_type : OPTCL_DTYPE_F32;
 }
 
-/* Bytes per element of state i. */
-static size_t state_elem_size(const optcl_optimizer *opt, size_t i)
+/* Bytes of state i's buffer. */
+static size_t state_buffer_bytes(const optcl_optimizer *opt, size_t i)
 {
-    return optcl_dtype_size(optcl__state_dtype(opt, i));
+    optcl_dtype type = optcl__state_dtype(opt, i);
+    if (type == OPTCL__DTYPE_Q8)
+        return optcl__q8_bytes(opt->q8);
+    return opt->params->flat * optcl_dtype_size(type); /* flat: a multiple of 1024 */
 }
 
 static optcl_status create_device_side(optcl_optimizer *opt)
 {
     optcl_context *ctx = opt->params->ctx;
     for (size_t i = 0; i < opt->state_count; i++) {
-        size_t bytes = opt->params->flat * state_elem_size(opt, i); /* flat: a multiple of 1024 */
+        size_t bytes = state_buffer_bytes(opt, i);
         cl_int err = CL_SUCCESS;
         const float zero = 0.0f;
         opt->state[i] = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
@@ -124,7 +142,7 @@ static optcl_status create_device_side(optcl_optimizer *opt)
                                opt->state_names[i], bytes, ctx->device_name,
                                optcl_status_name((optcl_status)err));
     }
-    char options[384], kernel_name[64];
+    char options[512], kernel_name[64];
     build_options(opt, options, sizeof options);
     const char *family = opt->rule->family;
     cl_program program = NULL;
@@ -197,6 +215,8 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
         opt->state_names[opt->state_count++] = "lookahead_slow";
     optcl__plateau_init(&opt->plateau, &config->plateau);
     st = optcl__guard_create(opt); /* before the kernels, which bind its buffers */
+    if (st == OPTCL_SUCCESS && opt->state_type == OPTCL__DTYPE_Q8)
+        st = optcl__q8_state_create(opt);
     if (st == OPTCL_SUCCESS && ctx->backend == OPTCL_BACKEND_REFERENCE) {
         for (size_t i = 0; i < opt->state_count && st == OPTCL_SUCCESS; i++) {
             opt->host_state[i] = optcl__host_alloc(params->flat);
@@ -296,9 +316,63 @@ static optcl_status state_access(optcl_optimizer *opt, const char *state, size_t
                        optcl_algorithm_name(opt->config.algorithm), state);
 }
 
+/* The 8-bit codes of a tensor: the state and the tensor checked, then read or written. */
+static optcl_status codes_access(optcl_optimizer *opt, const char *state, size_t index,
+                                 uint8_t *codes, size_t count, float *absmax, size_t blocks,
+                                 bool to_device)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (!state || !codes || !absmax)
+        return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "%s is NULL",
+                           !state ? "state name" : !codes ? "codes" : "absmax");
+    optcl_params *p = opt->params;
+    size_t i = 0;
+    while (i < opt->rule_states && strcmp(opt->state_names[i], state) != 0)
+        i++;
+    if (i == opt->rule_states || opt->state_type != OPTCL__DTYPE_Q8)
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "'%s' is not an 8-bit state of this optimizer (state_dtype %s)", state,
+                           optcl__type_name(opt->state_type));
+    if (index >= p->count)
+        return optcl__fail(opt->message, OPTCL_ERROR_NOT_FOUND,
+                           "tensor index %zu is out of range (the set has %zu tensors; codes are "
+                           "per tensor)",
+                           index, p->count);
+    const optcl__tensor *t = &p->tensors[index];
+    if (!optcl__q8_tensor_is_8bit(opt->q8, index))
+        return optcl__fail(opt->message, OPTCL_ERROR_UNSUPPORTED,
+                           "tensor '%s' has %zu elements, under %d: its %s state is float32",
+                           t->name, t->count, OPTCL__Q8_MIN_SIZE, state);
+    size_t want = optcl__q8_tensor_blocks(p, index);
+    if (count != t->count || blocks != want)
+        return optcl__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
+                           "tensor '%s' has %zu codes and %zu blocks; got %zu and %zu", t->name,
+                           t->count, want, count, blocks);
+    return to_device ? optcl__q8_write_stored(opt, i, index, codes, absmax, opt->message, state)
+                     : optcl__q8_read_stored(opt, i, index, codes, absmax, opt->message, state);
+}
+
+optcl_status optcl_optimizer_read_state_codes(optcl_optimizer *opt, const char *state,
+                                              size_t index, uint8_t *codes, size_t count,
+                                              float *absmax, size_t blocks)
+{
+    return codes_access(opt, state, index, codes, count, absmax, blocks, false);
+}
+
+optcl_status optcl_optimizer_write_state_codes(optcl_optimizer *opt, const char *state,
+                                               size_t index, const uint8_t *codes, size_t count,
+                                               const float *absmax, size_t blocks)
+{
+    return codes_access(opt, state, index, (uint8_t *)codes, count, (float *)absmax, blocks,
+                        true);
+}
+
 optcl_status optcl__state_transfer(optcl_optimizer *opt, size_t i, size_t index, float *data,
                                    size_t count, bool to_device, char *message, const char *what)
 {
+    if (optcl__state_dtype(opt, i) == OPTCL__DTYPE_Q8)
+        return optcl__q8_state_transfer(opt, i, index, data, count, to_device, message, what);
     return optcl__transfer(opt->params, opt->state[i], opt->host_state[i],
                            optcl__state_dtype(opt, i), index, data, count, to_device, message,
                            what);
@@ -310,7 +384,7 @@ size_t optcl_optimizer_state_bytes(const optcl_optimizer *opt)
         return 0;
     size_t bytes = 0;
     for (size_t i = 0; i < opt->rule_states; i++)
-        bytes += opt->params->flat * state_elem_size(opt, i);
+        bytes += state_buffer_bytes(opt, i);
     return bytes;
 }
 

@@ -43,12 +43,15 @@ static char *read_source_file(const char *dir, const char *name, char *message)
     return text;
 }
 
-/* common.cl followed by <family>.cl, from the environment's folder or the embedded copies. */
-static optcl_status load_sources(const char *family, char *texts[2], char *message)
+#define SOURCES 3
+
+/* common.cl, q8.cl (8-bit state, empty unless STATE_DTYPE is 3), then <family>.cl, from the
+ * environment's folder or the embedded copies. */
+static optcl_status load_sources(const char *family, char *texts[SOURCES], char *message)
 {
-    const char *names[2] = {"common", family};
+    const char *names[SOURCES] = {"common", "q8", family};
     const char *dir = getenv("OPTCL_KERNEL_DIR");
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < SOURCES; i++) {
         if (dir && *dir) {
             texts[i] = read_source_file(dir, names[i], message);
         } else {
@@ -81,19 +84,19 @@ static char *fetch_build_log(cl_program program, cl_device_id device)
 static optcl_status build(optcl_context *ctx, const char *family, const char *options,
                           optcl__program *entry)
 {
-    char *texts[2] = {NULL, NULL};
+    char *texts[SOURCES] = {NULL, NULL, NULL};
     optcl_status st = load_sources(family, texts, ctx->message);
     cl_int err = CL_SUCCESS;
     if (st == OPTCL_SUCCESS) {
-        const char *parts[2] = {texts[0], texts[1]};
-        entry->program = clCreateProgramWithSource(ctx->cl_ctx, 2, parts, NULL, &err);
+        const char *parts[SOURCES] = {texts[0], texts[1], texts[2]};
+        entry->program = clCreateProgramWithSource(ctx->cl_ctx, SOURCES, parts, NULL, &err);
         if (err != CL_SUCCESS)
             st = optcl__fail(ctx->message, (optcl_status)err,
                              "clCreateProgramWithSource(%s) failed: %s", family,
                              optcl_status_name((optcl_status)err));
     }
-    free(texts[0]);
-    free(texts[1]);
+    for (int i = 0; i < SOURCES; i++)
+        free(texts[i]);
     if (st != OPTCL_SUCCESS)
         return st;
 

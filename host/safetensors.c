@@ -1,4 +1,4 @@
-/* safetensors.c — reading safetensors files of F32, BF16 and F16 tensors and string metadata
+/* safetensors.c — reading safetensors files of F32, BF16, F16 and U8 tensors and string metadata
  * (optcl's checkpoints): the whole file is validated before anything is returned. The writer
  * is in safetensors_write.c. */
 #include "safetensors.h"
@@ -72,10 +72,10 @@ typedef struct tensor_info {
 
 static size_t elem_size(const tensor_info *t)
 {
-    return optcl_dtype_size(t->dtype);
+    return optcl__type_size(t->dtype);
 }
 
-/* A tensor the reader gives a float copy of its own: BF16 or F16 widened, or F32 whose offset
+/* A tensor the reader gives a float copy of its own: BF16, F16 or U8 widened, or F32 whose offset
  * is not a multiple of 4 (possible once 2-byte tensors come before it). */
 static bool needs_copy(const tensor_info *t)
 {
@@ -83,7 +83,7 @@ static bool needs_copy(const tensor_info *t)
 }
 
 /* The names the format gives the types. */
-static const char *const st_dtype_names[OPTCL_DTYPE_COUNT] = {"F32", "BF16", "F16"};
+static const char *const st_dtype_names[OPTCL_DTYPE_COUNT + 1] = {"F32", "BF16", "F16", "U8"};
 
 typedef struct reader {
     const char *path;
@@ -193,15 +193,15 @@ static optcl_status check_tensor(reader *rd, tensor_info *t, const optcl__json_v
     if (v[0]->type != OPTCL__JSON_STRING)
         return BAD(rd, "tensor '%s': 'dtype' is %s, not a string", name, type_name(v[0]->type));
     int known = -1;
-    for (int d = 0; d < OPTCL_DTYPE_COUNT; d++)
+    for (int d = 0; d <= OPTCL_DTYPE_COUNT; d++) /* U8: OPTCL__DTYPE_Q8 */
         if (strcmp(v[0]->string, st_dtype_names[d]) == 0 &&
             v[0]->length == strlen(st_dtype_names[d]))
             known = d;
     if (known < 0) {
         char dtype[OPTCL__JSON_QUOTE_SIZE];
         optcl__json_quote(dtype, sizeof dtype, v[0]->string, v[0]->length);
-        return BAD(rd, "tensor '%s': dtype '%s' is not supported (only F32, BF16 and F16)", name,
-                   dtype);
+        return BAD(rd, "tensor '%s': dtype '%s' is not supported (only F32, BF16, F16 and U8)",
+                   name, dtype);
     }
     t->dtype = (optcl_dtype)known;
     optcl_status st = check_shape(rd, t, v[1], name);
@@ -374,7 +374,9 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
         e->data = copies;
         copies += t->count;
         for (size_t k = 0; k < t->count; k++) {
-            if (t->dtype != OPTCL_DTYPE_F32) { /* little-endian 16 bits */
+            if (t->dtype == OPTCL__DTYPE_Q8) {
+                e->data[k] = raw[k];
+            } else if (t->dtype != OPTCL_DTYPE_F32) { /* little-endian 16 bits */
                 uint16_t bits = (uint16_t)(raw[2 * k] | raw[2 * k + 1] << 8);
                 optcl__widen(&bits, &e->data[k], 1, t->dtype);
             } else {

@@ -1,4 +1,4 @@
-/* safetensors.h — reading and writing safetensors files (F32, BF16 and F16 tensors plus a
+/* safetensors.h — reading and writing safetensors files (F32, BF16, F16 and U8 tensors plus a
  * string-to-string __metadata__ map), the format of optcl's checkpoints. Writing is crash-safe
  * (atomic_file.h); reading validates the whole file before returning anything. */
 #ifndef OPTCL_SAFETENSORS_H
@@ -10,7 +10,7 @@
 
 /* One tensor to write: data holds count floats, count = product of shape (1 for ndim 0);
  * dtype: written as F32, BF16 or F16, each float rounded to nearest even (exact for values of
- * that type). */
+ * that type), or as U8 (OPTCL__DTYPE_Q8: floats 0 … 255, 8-bit state's codes). */
 typedef struct optcl__st_tensor {
     const char *name;
     int ndim;
@@ -31,10 +31,11 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
                              const optcl__st_meta *meta, size_t meta_count, char *message,
                              size_t message_size);
 
-/* A whole file in memory, validated: every tensor is F32, BF16 or F16 with a shape whose byte size
- * equals its data_offsets span, offsets are in bounds, non-overlapping and together cover the data
- * area exactly, names are unique, the header is valid JSON (an object of objects, and an
- * optional "__metadata__" object of strings), at most OPTCL__ST_MAX_HEADER bytes. */
+/* A whole file in memory, validated: every tensor is F32, BF16, F16 or U8 with a shape whose
+ * byte size equals its data_offsets span, offsets are in bounds, non-overlapping and together
+ * cover the data area exactly, names are unique, the header is valid JSON (an object of
+ * objects, and an optional "__metadata__" object of strings), at most OPTCL__ST_MAX_HEADER
+ * bytes. */
 typedef struct optcl__st_file {
     size_t tensor_count;
     struct optcl__st_entry {

@@ -186,6 +186,7 @@ static void build_header(text_buf *b, const optcl__st_tensor *tensors, size_t co
         append_string(b, t->name);
         append(b, t->dtype == OPTCL_DTYPE_BF16  ? ":{\"dtype\":\"BF16\",\"shape\":["
                   : t->dtype == OPTCL_DTYPE_F16 ? ":{\"dtype\":\"F16\",\"shape\":["
+                  : t->dtype == OPTCL__DTYPE_Q8 ? ":{\"dtype\":\"U8\",\"shape\":["
                                                 : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
             append(b, d ? "," : "");
@@ -194,13 +195,27 @@ static void build_header(text_buf *b, const optcl__st_tensor *tensors, size_t co
         append(b, "],\"data_offsets\":[");
         append_u64(b, offset);
         append(b, ",");
-        offset += (uint64_t)t->count * optcl_dtype_size(t->dtype);
+        offset += (uint64_t)t->count * optcl__type_size(t->dtype);
         append_u64(b, offset);
         append(b, "]}");
     }
     append(b, "}");
     while (b->len % 8 != 0)
         append(b, " ");
+}
+
+/* count floats 0 … 255 as U8 bytes; 0 when all were written. */
+static int write_bytes(FILE *fp, const float *data, size_t count)
+{
+    uint8_t chunk[4096];
+    for (size_t done = 0; done < count;) {
+        size_t n = count - done < sizeof chunk ? count - done : sizeof chunk;
+        optcl__narrow(data + done, chunk, n, OPTCL__DTYPE_Q8);
+        if (fwrite(chunk, 1, n, fp) != n)
+            return 1;
+        done += n;
+    }
+    return 0;
 }
 
 /* count floats as little-endian BF16 or F16, each rounded to nearest even; 0 when all were
@@ -287,7 +302,9 @@ optcl_status optcl__st_write(const char *path, const optcl__st_tensor *tensors, 
     int failed =
         fwrite(pre, 1, 8, f.fp) != 8 || fwrite(header.p, 1, header.len, f.fp) != header.len;
     for (size_t i = 0; i < count && !failed; i++)
-        failed = tensors[i].dtype != OPTCL_DTYPE_F32
+        failed = tensors[i].dtype == OPTCL__DTYPE_Q8
+                     ? write_bytes(f.fp, tensors[i].data, tensors[i].count)
+                 : tensors[i].dtype != OPTCL_DTYPE_F32
                      ? write_half_le(f.fp, tensors[i].data, tensors[i].count, tensors[i].dtype)
                      : optcl__write_floats_le(f.fp, tensors[i].data, tensors[i].count);
     free(header.p);

@@ -17,6 +17,7 @@
  * Who counts decides the rest: the host, which knows the count (and so whether a step starts
  * or ends a Lookahead cycle), or the device, whose kernels read the count the guard left. The
  * caller's wait list goes with the first command enqueued, its event with the last. */
+#include "q8.h"
 #include "rules/rule.h"
 
 #include <string.h>
@@ -108,7 +109,8 @@ static optcl_status start(step_plan *plan)
 
 /* 4. on the reference backend: the rule on [begin, end), stepping the master when there is one
  * (taken from the parameters on the first step), then what the kernels' stores do — the
- * parameters and the states rounded to their types, stochastically where so configured. */
+ * parameters and the states rounded to their types, stochastically where so configured, 8-bit
+ * states requantized. */
 static void reference_update(optcl_optimizer *opt, size_t begin, size_t end, const float *grads,
                              const optcl__step_scalars *s)
 {
@@ -127,8 +129,11 @@ static void reference_update(optcl_optimizer *opt, size_t begin, size_t end, con
         optcl__round_stochastic(params + begin, begin, n, s->round_key);
     else
         optcl__round_floats(params + begin, n, p->dtype);
-    for (size_t i = 0; i < opt->rule_states; i++)
-        optcl__round_floats(opt->host_state[i] + begin, n, opt->state_type);
+    if (opt->state_type == OPTCL__DTYPE_Q8)
+        optcl__q8_requantize(opt, begin, end);
+    else
+        for (size_t i = 0; i < opt->rule_states; i++)
+            optcl__round_floats(opt->host_state[i] + begin, n, opt->state_type);
 }
 
 /* 4. The update of range r; event: the caller's, when this is the step's last command. */

@@ -527,7 +527,15 @@ typedef enum optcl_nonfinite {
 typedef enum optcl_state_dtype {
     OPTCL_STATE_SAME = 0, /* the parameters' element type (default), as torch's fused kernels */
     OPTCL_STATE_F32 = 1,
-    OPTCL_STATE_BF16 = 2 /* bfloat16, rounded as torch's c10::BFloat16 (NaN → 0x7FC0) */
+    OPTCL_STATE_BF16 = 2, /* bfloat16, rounded as torch's c10::BFloat16 (NaN → 0x7FC0) */
+    /* Block-wise 8-bit state, as bitsandbytes' 8-bit optimizers: per block of 256 elements one
+     * byte per element, the nearest code of bitsandbytes' dynamic map (signed for first
+     * moments, unsigned for second moments; a tie to the even code) of value / absmax, and
+     * the block's float32 absmax. A step dequantizes, updates in float32, steps the parameter
+     * with the unquantised new state and requantizes. Tensors under 4096 elements keep float32
+     * state. SGD, Adam/AdamW, RMSprop and Lion; not Rprop. About 1.02 B per element and state
+     * (optcl_optimizer_state_bytes). docs/PRECISION.md. */
+    OPTCL_STATE_INT8 = 3
 } optcl_state_dtype;
 
 /* How float32 results are stored into bfloat16 parameters. */
@@ -673,9 +681,25 @@ OPTCL_API const char *optcl_optimizer_state_name(const optcl_optimizer *opt, siz
  * optcl_params_read) to host memory. Blocks. */
 OPTCL_API optcl_status optcl_optimizer_read_state(optcl_optimizer *opt, const char *state,
                                                   size_t index, float *data, size_t count);
-/* The reverse of optcl_optimizer_read_state. Blocks. */
+/* The reverse of optcl_optimizer_read_state. Blocks. With 8-bit state (state_dtype INT8) the
+ * values are read dequantized, and written quantized: each block's absmax is the largest
+ * |value| written into it. */
 OPTCL_API optcl_status optcl_optimizer_write_state(optcl_optimizer *opt, const char *state,
                                                    size_t index, const float *data, size_t count);
+/* 8-bit state as stored, for one tensor (not OPTCL_ALL): its codes (count: the tensor's
+ * elements; code k of bitsandbytes' dynamic map, signed for first moments, unsigned for
+ * second moments) and its blocks' absmaxes (blocks: count / 256 rounded up), the value of an
+ * element being map[code] · absmax of its block. OPTCL_ERROR_INVALID_ARGUMENT when the state is
+ * not 8-bit, OPTCL_ERROR_UNSUPPORTED for a tensor under 4096 elements (its state is float32:
+ * optcl_optimizer_read_state). A write takes codes and absmaxes as they are. Blocks. */
+OPTCL_API optcl_status optcl_optimizer_read_state_codes(optcl_optimizer *opt, const char *state,
+                                                        size_t index, uint8_t *codes,
+                                                        size_t count, float *absmax,
+                                                        size_t blocks);
+OPTCL_API optcl_status optcl_optimizer_write_state_codes(optcl_optimizer *opt, const char *state,
+                                                         size_t index, const uint8_t *codes,
+                                                         size_t count, const float *absmax,
+                                                         size_t blocks);
 /* The OpenCL build log of the update kernel, "" when none (owned by the optimizer). A failed
  * build's log is in the context's message. */
 OPTCL_API const char *optcl_optimizer_build_log(const optcl_optimizer *opt);
@@ -694,7 +718,9 @@ OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
  * gradient once more). */
 OPTCL_API double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt);
 /* Bytes the update rule's state buffers occupy (Lookahead's slow weights not included): flat
- * size × element size × states. Adam: 8 B per parameter in float32, 4 in bfloat16. */
+ * size × element size × states; 8-bit state: per state one byte per element, a float32 absmax
+ * per 256 elements and the small tensors' float32 state. Adam: 8 B per parameter in float32,
+ * 4 in bfloat16, about 2.03 in int8. */
 OPTCL_API size_t optcl_optimizer_state_bytes(const optcl_optimizer *opt);
 
 /* The benchmark's yardstick: a kernel that moves exactly the bytes of the optimizer's step

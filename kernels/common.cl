@@ -65,7 +65,8 @@ static inline ushortv optcl_to_bf16(floatv f)
     return OPTCL_V(convert_ushort)(select(r, (uintv)0x7FC0u, OPTCL_V(convert_uint)(isnan(f))));
 }
 
-/* Element types of the flat buffers: 0 float32, 1 bfloat16, 2 float16 (optcl_dtype's values).
+/* Element types of the flat buffers: 0 float32, 1 bfloat16, 2 float16 (optcl_dtype's values),
+ * and for state only 3, block-wise 8-bit (q8.cl).
  * PARAM_DTYPE is the parameters' and gradients', STATE_DTYPE the update rule's state buffers'.
  * Every element is loaded into float32, the rule computes in float32, and a store rounds to
  * nearest even; the rest of the step uses the unrounded value, as torch's fused kernels do. */
@@ -97,6 +98,7 @@ static inline ushortv optcl_to_f16(floatv f)
 #define OPTCL_TYPE_0 float
 #define OPTCL_TYPE_1 ushort
 #define OPTCL_TYPE_2 half
+#define OPTCL_TYPE_3 uchar /* codes; q8.cl defines its loads and stores */
 
 /* Parameters and gradients (param_t), and the update rule's state (state_t). */
 typedef OPTCL_CAT(OPTCL_TYPE_, PARAM_DTYPE) param_t;
@@ -225,16 +227,18 @@ typedef struct optcl_guard {
 #if GUARD
 #define OPTCL_STEP_ARGS                                                                           \
     __global const optcl_guard *restrict guard, __global const optcl_scalars *restrict table,     \
-        uint range OPTCL_MASTER_ARG
+        uint range OPTCL_MASTER_ARG OPTCL_Q8_ARG
 #define OPTCL_STEP_BEGIN                                                                          \
     if (guard->skip)                                                                              \
         return;                                                                                   \
     const optcl_scalars s = table[guard->slot + range];                                           \
     const float clip_coef = guard->coef, inv_loss_scale = guard->inv_scale
 #else
-#define OPTCL_STEP_ARGS const optcl_scalars s OPTCL_MASTER_ARG
+#define OPTCL_STEP_ARGS const optcl_scalars s OPTCL_MASTER_ARG OPTCL_Q8_ARG
 #define OPTCL_STEP_BEGIN const float clip_coef = 1.0f, inv_loss_scale = 1.0f
 #endif
+/* 8-bit state's arguments (q8.cl); nothing otherwise */
+#define OPTCL_Q8_ARG
 
 /* The gradient buffer: read only, unless the unscaled gradient is stored back. */
 #if WRITE_UNSCALED

@@ -17,6 +17,13 @@
 #undef STORE_STATE
 #define STORE_STATE(p, i, v) OPTCL_TRUNCATE_BF16(p, i, v)
 #endif
+#if STATE_DTYPE == 3 /* 8-bit state: its codes, as bytes (absmaxes are 1/64 of its traffic) */
+#undef LOAD_STATE
+#undef STORE_STATE
+#define LOAD_STATE(p, i) OPTCL_V(convert_float)(((__global ucharv *)(p))[i])
+#define STORE_STATE(p, i, v)                                                                      \
+    (((__global ucharv *)(p))[i] = OPTCL_CAT(OPTCL_V(convert_uchar), _sat)(v))
+#endif
 #if PARAM_DTYPE == 1
 #undef STORE_PARAM
 #define STORE_PARAM(p, i, v) OPTCL_TRUNCATE_BF16(p, i, v)

@@ -85,6 +85,15 @@ static size_t all_configs(named_config *out)
     ADD("rprop bf16", OPTCL_RPROP, c.state_dtype = OPTCL_STATE_BF16);
     ADD("rprop classic maximize bf16", OPTCL_RPROP, c.rprop.variant = OPTCL_RPROP_CLASSIC,
         c.maximize = 1, c.state_dtype = OPTCL_STATE_BF16);
+    /* 8-bit state: float32 below 4096 elements, block-wise codes above */
+    ADD("sgd momentum int8", OPTCL_SGD, c.lr = 0.05, c.sgd.momentum = 0.9,
+        c.state_dtype = OPTCL_STATE_INT8);
+    ADD("adam int8", OPTCL_ADAM, c.state_dtype = OPTCL_STATE_INT8);
+    ADD("adamw amsgrad clip skip int8", OPTCL_ADAMW, c.adam.amsgrad = 1, c.max_norm = 5.0,
+        c.nonfinite = OPTCL_NONFINITE_SKIP, c.state_dtype = OPTCL_STATE_INT8);
+    ADD("rmsprop centered momentum int8", OPTCL_RMSPROP, c.rmsprop.centered = 1,
+        c.rmsprop.momentum = 0.5, c.state_dtype = OPTCL_STATE_INT8);
+    ADD("lion int8", OPTCL_LION, c.lr = 0.01, c.state_dtype = OPTCL_STATE_INT8);
 #undef ADD
     return n;
 }

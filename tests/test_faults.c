@@ -151,6 +151,13 @@ static void create_opencl(void **state)
         create_teardown(&fx);
         create_walk(&fx, names[a]);
     }
+    /* 8-bit state: its table on the device, its buffers' own size */
+    fx.config = algorithm_config(OPTCL_ADAM);
+    fx.config.state_dtype = OPTCL_STATE_INT8;
+    create_setup(&fx);
+    assert_int_equal(create_run(&fx), OPTCL_SUCCESS);
+    create_teardown(&fx);
+    create_walk(&fx, "create adam int8");
 
     /* The caller's cl_context, queue and buffers. */
     size_t total = 0;

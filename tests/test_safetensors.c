@@ -390,7 +390,7 @@ static void test_bad_headers(void **state)
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":1}}", 8,
                "tensor 'a' has an unknown field 'x'");
     expect_bad("{\"a\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16,
-               "tensor 'a': dtype 'F64' is not supported (only F32, BF16 and F16)");
+               "tensor 'a': dtype 'F64' is not supported (only F32, BF16, F16 and U8)");
     expect_bad("{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
                "do not match shape [2] F16 (4 bytes)");
     expect_bad("{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,

@@ -31,6 +31,10 @@ static optcl_status validate(optcl_params *params, const optcl_optimizer_config 
                                "the sharded optimizer takes float32 parameter sets; this one is "
                                "%s (bfloat16 and float16 sets step with optcl_optimizer_create)",
                                optcl_dtype_name(optcl_params_dtype(params)));
+    if (config->state_dtype == OPTCL_STATE_INT8)
+        return optcl_mpi__fail(message, OPTCL_ERROR_UNSUPPORTED,
+                               "8-bit state (state_dtype INT8) is not available with the sharded "
+                               "optimizer yet");
     if (config->loss_scale.mode != OPTCL_LOSS_SCALE_OFF)
         return optcl_mpi__fail(message, OPTCL_ERROR_UNSUPPORTED,
                                "loss scaling (config.loss_scale) is not available with the "

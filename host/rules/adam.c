@@ -67,10 +67,13 @@ static void reference(const optcl_optimizer_config *c, float *p, const float *g,
     optcl__reference_adam(p, g, state[0], state[1], state[2], s, f, begin, end);
 }
 
+static const char *const second_moments[] = {"exp_avg_sq", "max_exp_avg_sq", NULL};
+
 #define ADAM_RULE(rule_name, default_weight_decay)                                                 \
     {                                                                                              \
         .name = rule_name, .family = "adam", .lr = 1e-3, .weight_decay = default_weight_decay,     \
-        .weight_decay_allowed = true, .slots = 3, OPTCL__RULE_FUNCTIONS,                           \
+        .weight_decay_allowed = true, .slots = 3, .unsigned_states = second_moments,               \
+        OPTCL__RULE_FUNCTIONS,                                                                     \
     }
 
 const optcl__rule optcl__rule_adam = ADAM_RULE("adam", 0.0);

@@ -77,6 +77,8 @@ static void reference(const optcl_optimizer_config *c, float *p, const float *g,
     optcl__reference_rmsprop(p, g, state[0], grad_avg, buf, s, f, begin, end);
 }
 
+static const char *const second_moments[] = {"square_avg", NULL};
+
 const optcl__rule optcl__rule_rmsprop = {
     .name = "rmsprop",
     .family = "rmsprop",
@@ -84,5 +86,6 @@ const optcl__rule optcl__rule_rmsprop = {
     .weight_decay = 0.0,
     .weight_decay_allowed = true,
     .slots = 3,
+    .unsigned_states = second_moments,
     OPTCL__RULE_FUNCTIONS,
 };

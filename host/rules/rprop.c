@@ -74,5 +74,9 @@ const optcl__rule optcl__rule_rprop = {
     .weight_decay = 0.0,
     .weight_decay_allowed = false,
     .slots = 2,
+    /* a block shares one absmax, so 8-bit codes keep about two decades below its largest
+     * element; Rprop's step sizes spread over many more (etaminus^k), and the small ones would
+     * become zero, stalling their parameters for good */
+    .int8_refused = "its per-element step sizes span more decades than a block's 8-bit codes",
     OPTCL__RULE_FUNCTIONS,
 };

@@ -18,6 +18,10 @@ typedef struct optcl__rule {
     double weight_decay;
     bool weight_decay_allowed; /* false: weight_decay must stay 0 (Rprop) */
     unsigned slots;            /* the kernel's state arguments, after params and grads */
+    /* 8-bit state (state_dtype INT8): the states never negative, which take the unsigned map
+     * (second moments; NULL-terminated), and, for a rule that refuses 8-bit state, why. */
+    const char *const *unsigned_states;
+    const char *int8_refused;
     /* Fills the config's nested struct of this rule with torch's defaults. */
     void (*defaults)(optcl_optimizer_config *c);
     /* Checks the rule's own fields; the message names the field and the value. */

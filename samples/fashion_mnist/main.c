@@ -41,7 +41,8 @@ static void usage(FILE *f)
            "  --loss-scale dynamic  scale the loss by GradScaler's dynamic scale, which the\n"
            "                    loss kernel reads from the optimizer's device buffer\n"
            "  --state-dtype T   the optimizer state's type: same (default: the parameters'; f32\n"
-           "                    with master weights), f32 or bf16\n"
+           "                    with master weights), f32, bf16 or int8 (bitsandbytes'\n"
+           "                    block-wise 8-bit state; tensors under 4096 elements keep f32)\n"
            "  --optimizer NAME  sgd, adam (default), adamw, rmsprop, rprop or lion, then\n"
            "                    PyTorch's hyperparameters as KEY=VALUE: lr=1e-3\n"
            "                    weight_decay=1e-4 ...;\n"
@@ -49,8 +50,8 @@ static void usage(FILE *f)
            "                    steps; cosine without t_max spans the run) or schedule=plateau\n"
            "                    (ReduceLROnPlateau on the valid loss, patience=… in epochs);\n"
            "                    lookahead_k=5 lookahead_alpha=0.5; clip_norm=1 nonfinite=skip\n"
-           "                    (the gradient guard); state_dtype=bf16 (bfloat16 optimizer\n"
-           "                    state). All keys: optcl replay --help.\n"
+           "                    (the gradient guard); state_dtype=bf16|int8 (bfloat16 or 8-bit\n"
+           "                    optimizer state). All keys: optcl replay --help.\n"
            "Biases are a parameter group without weight decay.\n");
 }
 

@@ -63,21 +63,28 @@ static void test_one_epoch(void **state)
     expect_svg(res.svg_path);
 }
 
-/* The same epoch with the Adam state in bfloat16 (--state-dtype bf16) learns as well. */
-static void test_one_epoch_bf16_state(void **state)
+/* The same epoch with the Adam state in bfloat16 (--state-dtype bf16) or block-wise 8-bit
+ * (--state-dtype int8) learns as well. */
+static void test_one_epoch_low_precision_state(void **state)
 {
     (void)state;
-    char out[4096];
-    fm_train_config c = one_epoch(out, sizeof out, "run_bf16");
-    c.optimizer.state_dtype = OPTCL_STATE_BF16;
-    fm_train_result res;
-    char msg[4096];
-    if (fm_train(&c, &res, msg, sizeof msg))
-        fail_msg("the bfloat16-state run failed: %s", msg);
-    printf("one epoch, bfloat16 state: test accuracy %.4f (best) %.4f (last)\n",
-           res.test_accuracy_best, res.test_accuracy_last);
-    assert_true(res.test_accuracy_best >= SMOKE_ACCURACY);
-    assert_true(res.test_accuracy_last >= SMOKE_ACCURACY);
+    const struct {
+        optcl_state_dtype dtype;
+        const char *name;
+    } runs[] = {{OPTCL_STATE_BF16, "run_bf16"}, {OPTCL_STATE_INT8, "run_int8"}};
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        char out[4096];
+        fm_train_config c = one_epoch(out, sizeof out, runs[k].name);
+        c.optimizer.state_dtype = runs[k].dtype;
+        fm_train_result res;
+        char msg[4096];
+        if (fm_train(&c, &res, msg, sizeof msg))
+            fail_msg("the %s run failed: %s", runs[k].name, msg);
+        printf("one epoch, %s: test accuracy %.4f (best) %.4f (last)\n", runs[k].name,
+               res.test_accuracy_best, res.test_accuracy_last);
+        assert_true(res.test_accuracy_best >= SMOKE_ACCURACY);
+        assert_true(res.test_accuracy_last >= SMOKE_ACCURACY);
+    }
 }
 
 /* The same epoch learns as well with bfloat16 weights and gradients and float32 master weights
@@ -190,7 +197,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_epoch),
-        cmocka_unit_test(test_one_epoch_bf16_state),
+        cmocka_unit_test(test_one_epoch_low_precision_state),
         cmocka_unit_test(test_one_epoch_low_precision_params),
         cmocka_unit_test(test_missing_and_corrupt),
     };
