@@ -17,7 +17,9 @@ trap 'rm -f "$tmp"' EXIT
 
 modes=("adam state_dtype=bf16" "adam param_dtype=bf16" "adam param_dtype=f16"
        "adam param_dtype=bf16 master_weights=1" "adam param_dtype=bf16 rounding=stochastic"
-       "sgd momentum=0.9 param_dtype=bf16" "sgd momentum=0.9 param_dtype=f16")
+       "sgd momentum=0.9 param_dtype=bf16" "sgd momentum=0.9 param_dtype=f16"
+       "adam state_dtype=int8" "adam param_dtype=bf16 state_dtype=int8"
+       "sgd momentum=0.9 state_dtype=int8")
 bench() { # $1: the label; the rest: optcl bench's arguments
     local label=$1
     shift

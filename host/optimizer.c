@@ -24,11 +24,12 @@ static void build_options(const optcl_optimizer *opt, char *out, size_t size)
     opt->rule->options(c, out + (size_t)n, size - (size_t)n);
     if (opt->state_type != OPTCL__DTYPE_Q8)
         return;
-    /* 8-bit state: each state's map */
+    /* 8-bit state: each state's map and its slot of the work-item's private buffers */
     n += (int)strlen(out + n);
     for (size_t i = 0; i < opt->rule_states && (size_t)n < size; i++)
-        n += snprintf(out + n, size - (size_t)n, " -DQ8_UNSIGNED_%s=%d", opt->state_names[i],
-                      opt->q8_unsigned[i]);
+        n += snprintf(out + n, size - (size_t)n, " -DQ8_UNSIGNED_%s=%d -DQ8_SLOT_%s=%u",
+                      opt->state_names[i], opt->q8_unsigned[i], opt->state_names[i],
+                      opt->state_slot[i]);
 }
 
 static void optimizer_free(optcl_optimizer *opt)
@@ -78,10 +79,7 @@ static cl_int bind_buffers(optcl_optimizer *opt)
     if (err == CL_SUCCESS && opt->config.master_weights)
         err = clSetKernelArg(opt->kernel, next++, sizeof(cl_mem), &opt->state[opt->master]);
     if (err == CL_SUCCESS && opt->q8_table)
-        err = clSetKernelArg(opt->kernel, next++, sizeof(cl_mem), &opt->q8_table);
-    if (err == CL_SUCCESS && opt->q8_table) /* the absmax reduction's work-group scratch */
-        err = clSetKernelArg(opt->kernel, next, opt->params->ctx->local_size * sizeof(float),
-                             NULL);
+        err = clSetKernelArg(opt->kernel, next, sizeof(cl_mem), &opt->q8_table);
     return err;
 }
 

@@ -56,8 +56,9 @@ float optcl__q8_quantize(const float *values, size_t n, size_t valid, bool is_si
         a = max_nan(a, fabsf(values[k]));
     if (isnan(a))
         a = float_of(0x7FC00000u);
+    float inverse = 1.0f / a; /* the kernel's: one division per block */
     for (size_t k = 0; k < n; k++)
-        codes[k] = optcl__q8_encode(a > 0.0f ? values[k] / a : 0.0f, is_signed);
+        codes[k] = optcl__q8_encode(a > 0.0f ? values[k] * inverse : 0.0f, is_signed);
     return a;
 }
 
@@ -87,6 +88,35 @@ bool optcl__q8_tensor_is_8bit(const optcl__q8 *q, size_t t)
     return q->float_at[t] == SIZE_MAX;
 }
 
+static uint32_t bits_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* The lookup tables of one map (q8.h); false if a bucket holds two midpoints. */
+static bool build_lut(bool is_signed, int32_t *below, int32_t *inside)
+{
+    const uint32_t *mid = midpoints_of(is_signed);
+    unsigned first = is_signed ? 127 : 0; /* the positive half's midpoints: first … 254 */
+    unsigned k = first;
+    for (uint32_t key = 0; key < OPTCL__Q8_LUT_KEYS; key++) {
+        float lo = float_of(OPTCL__Q8_LUT_LO + (key << OPTCL__Q8_LUT_SHIFT));
+        float hi = float_of(OPTCL__Q8_LUT_LO + ((key + 1) << OPTCL__Q8_LUT_SHIFT));
+        while (k < 255 && float_of(mid[k]) < lo)
+            k++;
+        below[key] = (int32_t)(k - first);
+        inside[key] = (int32_t)bits_of(INFINITY);
+        if (k < 255 && float_of(mid[k]) < hi) {
+            inside[key] = (int32_t)mid[k];
+            if (k + 1 < 255 && float_of(mid[k + 1]) < hi)
+                return false;
+        }
+    }
+    return true;
+}
+
 optcl_status optcl__q8_create(const optcl_params *p, optcl__q8 *q, char *message)
 {
     memset(q, 0, sizeof *q);
@@ -107,6 +137,15 @@ optcl_status optcl__q8_create(const optcl_params *p, optcl__q8 *q, char *message
                            "state_dtype int8: the set's %zu elements exceed 2^31 - 1", p->flat);
     }
     memcpy(q->table + OPTCL__Q8_MAPS_AT, optcl__q8_maps, sizeof optcl__q8_maps);
+    for (int m = 0; m < 2; m++) {
+        int32_t *lut = q->table + OPTCL__Q8_LUT_AT + 2 * m * OPTCL__Q8_LUT_KEYS;
+        if (!build_lut(m == 0, lut, lut + OPTCL__Q8_LUT_KEYS)) {
+            optcl__q8_free(q);
+            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "internal: the %s map has two midpoints in one lookup bucket",
+                               m ? "unsigned" : "signed");
+        }
+    }
     /* blocks of no tensor (a group's padding) are 8-bit blocks of nothing: absmax 0 */
     for (size_t b = 0; b < blocks; b++)
         q->table[OPTCL__Q8_BLOCKS_AT + b] = -1;

@@ -18,9 +18,18 @@
 
 #define OPTCL__Q8_BLOCK 256
 #define OPTCL__Q8_MIN_SIZE 4096 /* smaller tensors keep float32 state */
-/* The table's sections (kernels/q8.cl's OPTCL_Q8_*): a header, the maps, the block entries. */
+/* The table's sections (kernels/q8.cl's OPTCL_Q8_*): a header, the maps, the quantizer's
+ * lookup tables, the block entries. The lookup tables key |x| by its float32 bits, clamped to
+ * [2^-24, 1], in buckets of 2^15 (8 mantissa bits, narrower than any two midpoints of either
+ * map are apart): per bucket, the number of midpoints of the map's positive half below it, and
+ * the one midpoint inside it (+inf when none). Signed map: those two rows, then the unsigned
+ * map's. */
 #define OPTCL__Q8_MAPS_AT 4
-#define OPTCL__Q8_BLOCKS_AT (4 + 1024)
+#define OPTCL__Q8_LUT_LO 0x33800000u /* 2^-24 */
+#define OPTCL__Q8_LUT_SHIFT 15
+#define OPTCL__Q8_LUT_KEYS (((0x3F800000u - OPTCL__Q8_LUT_LO) >> OPTCL__Q8_LUT_SHIFT) + 1)
+#define OPTCL__Q8_LUT_AT (4 + 1024)
+#define OPTCL__Q8_BLOCKS_AT (OPTCL__Q8_LUT_AT + 4 * OPTCL__Q8_LUT_KEYS)
 
 /* bitsandbytes' create_dynamic_map(signed=True) and (signed=False), each followed by its 255
  * midpoints and a +inf sentinel, as float32 bits (q8_maps.c, made by tests/golden/make_q8.py). */
@@ -48,7 +57,8 @@ bool optcl__q8_tensor_is_8bit(const optcl__q8 *q, size_t t);
 uint8_t optcl__q8_encode(float x, bool is_signed);
 float optcl__q8_value(uint8_t code, bool is_signed);
 /* One block: the absmax of values[0, valid) (NaN wins, as the quiet NaN), and the code of
- * every value in [0, n) given that absmax. Returns the absmax. */
+ * every value in [0, n): the nearest code of value · (1 / absmax) (0 when the absmax is 0).
+ * Returns the absmax. */
 float optcl__q8_quantize(const float *values, size_t n, size_t valid, bool is_signed,
                          uint8_t *codes);
 /* values[k] = value(codes[k]) · absmax, k < n. */
@@ -76,6 +86,9 @@ optcl_status optcl__q8_write_stored(optcl_optimizer *opt, size_t i, size_t t, co
  * back: a failed checkpoint load puts it back as it was. */
 optcl_status optcl__q8_snapshot(optcl_optimizer *opt, size_t i, void *bytes, bool restore,
                                 char *message, const char *what);
+/* Elements per work-item of the update kernel: a block with 8-bit state (kernels/q8.cl),
+ * otherwise the context's vector width. */
+size_t optcl__q8_elements_per_item(const optcl_optimizer *opt);
 /* Blocks of tensor t (its absmax count). */
 size_t optcl__q8_tensor_blocks(const optcl_params *p, size_t t);
 /* Reference backend, after the rule updated [begin, end) of the 8-bit states' values: what the

@@ -21,12 +21,6 @@ optcl_status optcl__q8_state_create(optcl_optimizer *opt)
     optcl_context *ctx = p->ctx;
     for (size_t i = 0; i < opt->rule_states; i++)
         opt->q8_unsigned[i] = is_unsigned(opt->rule, opt->state_names[i]);
-    if (ctx->backend == OPTCL_BACKEND_OPENCL &&
-        ctx->local_size * ctx->vector_width < OPTCL__Q8_BLOCK)
-        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
-                           "state_dtype int8 needs work-groups of at least %d elements (a block's "
-                           "absmax is found within one); %s runs %zu work-items of %u",
-                           OPTCL__Q8_BLOCK, ctx->device_name, ctx->local_size, ctx->vector_width);
     opt->q8 = calloc(1, sizeof *opt->q8);
     if (!opt->q8)
         return optcl__fail(ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
@@ -100,6 +94,11 @@ optcl_status optcl__q8_snapshot(optcl_optimizer *opt, size_t i, void *bytes, boo
                                 char *message, const char *what)
 {
     return access_bytes(opt, i, 0, optcl__q8_bytes(opt->q8), bytes, restore, message, what);
+}
+
+size_t optcl__q8_elements_per_item(const optcl_optimizer *opt)
+{
+    return opt->state_type == OPTCL__DTYPE_Q8 ? OPTCL__Q8_BLOCK : opt->params->ctx->vector_width;
 }
 
 size_t optcl__q8_tensor_blocks(const optcl_params *p, size_t t)

@@ -142,6 +142,7 @@ static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
     optcl_optimizer *opt = plan->opt;
     optcl_params *p = opt->params;
     const optcl__group_range *range = &p->ranges[r];
+    size_t per = optcl__q8_elements_per_item(opt); /* range lengths: multiples of 1024 */
     if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
         optcl__step_scalars s;
         optcl__scalars_for_step(opt, range->group, plan->step, &s);
@@ -160,8 +161,8 @@ static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
     const cl_event *wait_list = NULL;
     cl_uint n = take_wait_list(plan, &wait_list);
     if (err == CL_SUCCESS)
-        err = optcl__enqueue(p->ctx, opt->kernel, range->begin, range->end - range->begin, n,
-                             wait_list, event);
+        err = optcl__enqueue_items(p->ctx, opt->kernel, range->begin / per,
+                                   (range->end - range->begin) / per, n, wait_list, event);
     opt->launches += err == CL_SUCCESS;
     if (err != CL_SUCCESS)
         return optcl__fail(opt->message, (optcl_status)err,

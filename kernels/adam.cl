@@ -13,24 +13,25 @@ __kernel void optcl_adam_f32(__global param_t *param, __global grad_t *grad,
                              __global state_t *max_exp_avg_sq, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
-    size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
-    floatv p = LOAD_WEIGHT(param, i);
-    floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
-#if DECOUPLED
-    if (s.weight_decay != 0.0f)
-        p = p * s.decay_factor;
-#else
-    if (s.weight_decay != 0.0f)
-        d = d + s.weight_decay * p;
-#endif
-    floatv m = optcl_lerp(LOAD_STATE(exp_avg, i), d, s.one_minus_beta1);
-    floatv v = LOAD_STATE(exp_avg_sq, i) * s.beta2 + s.one_minus_beta2 * d * d;
-    STORE_STATE(exp_avg, i, m);
-    STORE_STATE(exp_avg_sq, i, v);
-#if AMSGRAD
-    v = optcl_maximum(LOAD_STATE(max_exp_avg_sq, i), v);
-    STORE_STATE(max_exp_avg_sq, i, v);
-#endif
-    floatv denom = sqrt(v) / s.bias_correction2_sqrt + s.eps;
-    STORE_WEIGHT(param, i, p + s.neg_step_size * m / denom);
+    OPTCL_FOR_EACH_VECTOR(i) { /* launches cover their range exactly: no bounds check */
+        floatv p = LOAD_WEIGHT(param, i);
+        floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
+    #if DECOUPLED
+        if (s.weight_decay != 0.0f)
+            p = p * s.decay_factor;
+    #else
+        if (s.weight_decay != 0.0f)
+            d = d + s.weight_decay * p;
+    #endif
+        floatv m = optcl_lerp(LOAD_STATE(exp_avg, i), d, s.one_minus_beta1);
+        floatv v = LOAD_STATE(exp_avg_sq, i) * s.beta2 + s.one_minus_beta2 * d * d;
+        STORE_STATE(exp_avg, i, m);
+        STORE_STATE(exp_avg_sq, i, v);
+    #if AMSGRAD
+        v = optcl_maximum(LOAD_STATE(max_exp_avg_sq, i), v);
+        STORE_STATE(max_exp_avg_sq, i, v);
+    #endif
+        floatv denom = sqrt(v) / s.bias_correction2_sqrt + s.eps;
+        STORE_WEIGHT(param, i, p + s.neg_step_size * m / denom);
+    }
 }

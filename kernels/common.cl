@@ -232,13 +232,21 @@ typedef struct optcl_guard {
     if (guard->skip)                                                                              \
         return;                                                                                   \
     const optcl_scalars s = table[guard->slot + range];                                           \
-    const float clip_coef = guard->coef, inv_loss_scale = guard->inv_scale
+    const float clip_coef = guard->coef, inv_loss_scale = guard->inv_scale OPTCL_Q8_BEGIN
 #else
 #define OPTCL_STEP_ARGS const optcl_scalars s OPTCL_MASTER_ARG OPTCL_Q8_ARG
-#define OPTCL_STEP_BEGIN const float clip_coef = 1.0f, inv_loss_scale = 1.0f
+#define OPTCL_STEP_BEGIN const float clip_coef = 1.0f, inv_loss_scale = 1.0f OPTCL_Q8_BEGIN
 #endif
-/* 8-bit state's arguments (q8.cl); nothing otherwise */
+/* 8-bit state's arguments and private buffers (q8.cl); nothing otherwise */
 #define OPTCL_Q8_ARG
+#define OPTCL_Q8_BEGIN
+
+/* The vectors a work-item steps, i: one, or with 8-bit state on a CPU a block's (q8.cl). */
+#define OPTCL_VECTORS_PER_ITEM 1
+#define OPTCL_FOR_EACH_VECTOR(i)                                                                  \
+    for (size_t i = get_global_id(0) * OPTCL_VECTORS_PER_ITEM,                                   \
+                i##_end_ = i + OPTCL_VECTORS_PER_ITEM;                                            \
+         i < i##_end_; i++)
 
 /* The gradient buffer: read only, unless the unscaled gradient is stored back. */
 #if WRITE_UNSCALED

@@ -2,43 +2,77 @@
  * block of 256 elements keeps one byte per element, a code of bitsandbytes' dynamic map
  * (signed for first moments, unsigned for second moments), and one float32 absmax. A load
  * dequantizes (map[code] · absmax); the rule computes in float32 and steps the parameter with
- * the unquantised new state; a store requantizes: the work-items of a block find its new
- * absmax together, then each element takes the nearest code of value / absmax. Tensors under
- * 4096 elements keep float32 state, in an area after the absmaxes. host/q8.c is the same rule
- * on the host, and host/q8.h the layout. */
+ * the unquantised new state; the block's new state is then requantized: its absmax is the
+ * largest |value|, and each element takes the nearest code of value · (1 / absmax). Tensors
+ * under 4096 elements keep float32 state, in an area after the absmaxes. host/q8.c is the same
+ * rule on the host, and host/q8.h the layout. */
 #if STATE_DTYPE == 3
 
 #define OPTCL_Q8_BLOCK 256
-#define OPTCL_Q8_ITEMS (OPTCL_Q8_BLOCK / VEC) /* the work-items of one block */
 /* The layout table (host/q8.h): [0] where the absmaxes start in a state buffer (bytes), [1]
- * where its float32 area starts (floats after the absmaxes), then the maps, then one entry per
- * block: >= 0, a float32 block at that element of the float32 area; < 0, an 8-bit block whose
- * first -entry - 1 elements are its tensor's (the rest is padding, left out of its absmax). */
+ * where its float32 area starts (floats after the absmaxes), then the maps, the quantizer's
+ * lookup tables, and one entry per block: >= 0, a float32 block at that element of the float32
+ * area; < 0, an 8-bit block whose first -entry - 1 elements are its tensor's (the rest is
+ * padding, left out of its absmax). */
 #define OPTCL_Q8_ABSMAX_AT 0
 #define OPTCL_Q8_FLOATS_AT 1
-#define OPTCL_Q8_MAPS 4            /* signed codes, midpoints; unsigned codes, midpoints */
-#define OPTCL_Q8_BLOCKS (4 + 1024) /* the block entries */
+#define OPTCL_Q8_MAPS 4 /* signed codes, midpoints; unsigned codes, midpoints */
+#define OPTCL_Q8_LUT (4 + 1024) /* the quantizer's lookup tables */
+#define OPTCL_Q8_LUT_LO 0x33800000u
+#define OPTCL_Q8_LUT_SHIFT 15
+#define OPTCL_Q8_LUT_KEYS (((0x3F800000u - OPTCL_Q8_LUT_LO) >> OPTCL_Q8_LUT_SHIFT) + 1)
+#define OPTCL_Q8_BLOCKS (OPTCL_Q8_LUT + 4 * OPTCL_Q8_LUT_KEYS) /* the block entries */
 
 #if VEC == 1
 typedef uchar ucharv;
-#define OPTCL_TO_LANES(v, lanes) ((lanes)[0] = (v))
-#define OPTCL_FROM_LANES(lanes) ((lanes)[0])
+typedef int intv;
+#define OPTCL_GATHER(type, t, c) ((t)[c])
 #else
 typedef OPTCL_V(uchar) ucharv;
-#define OPTCL_TO_LANES(v, lanes) OPTCL_V(vstore)(v, 0, lanes)
-#define OPTCL_FROM_LANES(lanes) OPTCL_V(vload)(0, lanes)
+typedef OPTCL_V(int) intv;
 #endif
+/* The vector of t[c] for each lane's index c. */
+#if VEC == 2
+#define OPTCL_GATHER(type, t, c) ((type##2)((t)[(c).s0], (t)[(c).s1]))
+#elif VEC == 4
+#define OPTCL_GATHER(type, t, c) ((type##4)((t)[(c).s0], (t)[(c).s1], (t)[(c).s2], (t)[(c).s3]))
+#elif VEC == 8
+#define OPTCL_GATHER(type, t, c)                                                                  \
+    ((type##8)((t)[(c).s0], (t)[(c).s1], (t)[(c).s2], (t)[(c).s3], (t)[(c).s4], (t)[(c).s5],     \
+               (t)[(c).s6], (t)[(c).s7]))
+#elif VEC == 16
+#define OPTCL_GATHER(type, t, c)                                                                  \
+    ((type##16)((t)[(c).s0], (t)[(c).s1], (t)[(c).s2], (t)[(c).s3], (t)[(c).s4], (t)[(c).s5],    \
+                (t)[(c).s6], (t)[(c).s7], (t)[(c).s8], (t)[(c).s9], (t)[(c).sa], (t)[(c).sb],    \
+                (t)[(c).sc], (t)[(c).sd], (t)[(c).se], (t)[(c).sf]))
+#endif
+/* 1 where a condition holds, 0 elsewhere (a vector comparison gives -1, a scalar one 1) */
+#define OPTCL_Q8_ONE(cond) select((intv)0, (intv)1, (cond))
 
-/* Every update kernel gets the table and a work-group's scratch for the absmax reduction (a
- * float per work-item; an argument, since PoCL 3.1 let concurrent work-groups share an
- * automatic __local array here, which corrupted absmaxes). Work-groups span whole blocks. */
+/* Every update kernel gets the table. */
 #undef OPTCL_Q8_ARG
-#define OPTCL_Q8_ARG , __global const int *restrict q8, __local float *q8_scratch
+#define OPTCL_Q8_ARG , __global const int *restrict q8
 
-/* Which map a state takes: Q8_UNSIGNED_<state> (1 for second moments), from the descriptor. */
+/* Each state's map and slot, from the descriptor: Q8_UNSIGNED_<state> (1 for second moments)
+ * and Q8_SLOT_<state>. */
 #define OPTCL_Q8_UNSIGNED(p) OPTCL_CAT(Q8_UNSIGNED_, p)
+#define OPTCL_Q8_SLOT(p) OPTCL_CAT(Q8_SLOT_, p)
 #define OPTCL_LOAD_3(p, i) optcl_q8_load(p, i, OPTCL_Q8_UNSIGNED(p), q8)
-#define OPTCL_STORE_3(p, i, v) optcl_q8_store(p, i, v, OPTCL_Q8_UNSIGNED(p), q8, q8_scratch)
+
+/* One work-item steps a whole block: it keeps the block's new state in private memory until
+ * the last vector, then requantizes the block. (Sharing a block among work-items needs a
+ * barrier to find its absmax; on PoCL each barrier saves every live value of every work-item,
+ * which cost more than the step, and PoCL 3.1 crashed on some of those kernels.) */
+#undef OPTCL_VECTORS_PER_ITEM
+#define OPTCL_VECTORS_PER_ITEM (OPTCL_Q8_BLOCK / VEC)
+#undef OPTCL_Q8_BEGIN
+#define OPTCL_Q8_BEGIN                                                                            \
+    ;                                                                                             \
+    floatv q8_values[3][OPTCL_VECTORS_PER_ITEM];                                                  \
+    float q8_share[3] = {0.0f, 0.0f, 0.0f}
+#define OPTCL_STORE_3(p, i, v)                                                                    \
+    optcl_q8_collect(p, i, v, OPTCL_Q8_UNSIGNED(p), q8, q8_values[OPTCL_Q8_SLOT(p)],            \
+                     &q8_share[OPTCL_Q8_SLOT(p)])
 
 static inline __global const float *optcl_q8_map(__global const int *q8, int is_unsigned)
 {
@@ -54,81 +88,102 @@ static inline floatv optcl_q8_load(__global uchar *codes, size_t i, int is_unsig
     if (entry >= 0)
         return LOAD(absmax + q8[OPTCL_Q8_FLOATS_AT] + entry, (e % OPTCL_Q8_BLOCK) / VEC);
     __global const float *map = optcl_q8_map(q8, is_unsigned);
-    float a = absmax[block], out[VEC];
-    uchar c[VEC];
-    OPTCL_TO_LANES(((__global ucharv *)codes)[i], c);
-    for (int k = 0; k < VEC; k++)
-        out[k] = map[c[k]] * a;
-    return OPTCL_FROM_LANES(out);
+    ucharv c = ((__global ucharv *)codes)[i];
+    return OPTCL_GATHER(float, map, c) * absmax[block];
 }
 
 /* The larger, a NaN winning (so a NaN anywhere in a block makes its absmax NaN). */
-static inline float optcl_q8_max(float a, float b)
+#define OPTCL_Q8_MAX(a, b) select((b), (a), (a) > (b) || isnan(a))
+
+/* The largest lane of v. */
+static inline float optcl_q8_lanes_max(floatv v)
 {
-    return a > b || isnan(a) ? a : b;
+#if VEC >= 16
+    float8 v8 = OPTCL_Q8_MAX(v.lo, v.hi);
+#elif VEC == 8
+    float8 v8 = v;
+#endif
+#if VEC >= 8
+    float4 v4 = OPTCL_Q8_MAX(v8.lo, v8.hi);
+#elif VEC == 4
+    float4 v4 = v;
+#endif
+#if VEC >= 4
+    float2 v2 = OPTCL_Q8_MAX(v4.lo, v4.hi);
+#elif VEC == 2
+    float2 v2 = v;
+#endif
+#if VEC >= 2
+    return OPTCL_Q8_MAX(v2.x, v2.y);
+#else
+    return v;
+#endif
 }
 
-/* The largest of the shares of a block's work-items (a tree over OPTCL_Q8_ITEMS neighbours;
- * the maximum does not depend on the order, so every backend gets the same bits). A NaN
- * becomes the quiet NaN 0x7FC00000 whatever its payload. Every work-item of the work-group
- * must call it. */
-static inline float optcl_q8_block_max(float share, __local float *scratch)
+/* The nearest code of x, VEC lanes at once: host/q8.c's optcl__q8_encode (the number of
+ * midpoints below x, a tie going to the even code as bitsandbytes' binary search ends; on the
+ * signed map a negative x never takes the zero code), from the lookup tables (host/q8.h) in
+ * two gathers and a few comparisons. With P midpoints of the positive half below |x| and T
+ * whether |x| is one: x >= 0 has 127 + P (signed) or P below it; x < 0 on the signed map has
+ * the 127 − P mirrored ones (the positive half's last midpoint, between 0.99 and 1.0, has no
+ * mirror). */
+static inline ucharv optcl_q8_encode(__global const int *q8, floatv x, int is_signed)
 {
-    size_t lid = get_local_id(0), lane = lid % OPTCL_Q8_ITEMS;
-    scratch[lid] = share;
-    /* global too: the block's loads of its absmax come before the store of the new one */
-    barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
-    for (uint width = OPTCL_Q8_ITEMS / 2; width > 0; width >>= 1) {
-        if (lane < width)
-            scratch[lid] = optcl_q8_max(scratch[lid], scratch[lid + width]);
-        barrier(CLK_LOCAL_MEM_FENCE);
+    __global const int *below_at = q8 + OPTCL_Q8_LUT + (is_signed ? 0 : 2 * OPTCL_Q8_LUT_KEYS);
+    __global const float *mid_at = (__global const float *)(below_at + OPTCL_Q8_LUT_KEYS);
+    floatv a = fabs(x);
+    uintv key = (clamp(OPTCL_V(as_uint)(a), (uintv)OPTCL_Q8_LUT_LO, (uintv)0x3F800000u) -
+                 OPTCL_Q8_LUT_LO) >> OPTCL_Q8_LUT_SHIFT;
+    floatv mid = OPTCL_GATHER(float, mid_at, key);
+    intv below = OPTCL_GATHER(int, below_at, key) + OPTCL_Q8_ONE(a > mid);
+    intv tie = OPTCL_Q8_ONE(a == mid), c;
+    if (is_signed) {
+        intv positive = 127 + below + (tie & (1 - (below & 1)));
+        intv mirrored = tie & OPTCL_Q8_ONE(below < 127);
+        intv negative = 127 - min(below, 127) - mirrored;
+        negative += mirrored & negative & 1;
+        negative = select(negative, (intv)126, negative == 127); /* keep the sign */
+        c = select(positive, negative, x < 0.0f);
+    } else {
+        c = select(below + (tie & below & 1), (intv)0, x < 0.0f);
     }
-    float a = scratch[lid - lane];
-    barrier(CLK_LOCAL_MEM_FENCE); /* before the next store reuses the scratch */
-    return isnan(a) ? as_float(0x7FC00000u) : a;
+    return OPTCL_V(convert_uchar)(select(c, (intv)0, isnan(x)));
 }
 
-/* The nearest code of x: the number of midpoints below x (a binary search over the 255
- * midpoints and a +inf sentinel), a tie going to the even code as bitsandbytes' search does;
- * on the signed map a negative x never takes the zero code (bitsandbytes keeps the sign). */
-static inline uchar optcl_q8_encode(__global const float *map, float x, int is_signed)
+/* The codes of one block's OPTCL_VECTORS_PER_ITEM vectors of new state, given its absmax a. */
+static inline void optcl_q8_requantize(__global uchar *codes, uint block,
+                                       __private floatv *values, float a,
+                                       __global const int *q8, int is_signed)
 {
-    __global const float *mid = map + 256;
-    uint c = 0;
-    for (uint step = 128; step > 0; step >>= 1)
-        c += x > mid[c + step - 1] ? step : 0u;
-    if (c < 255 && x == mid[c] && (c & 1))
-        c++;
-    if (is_signed && x < 0.0f && map[c] >= 0.0f)
-        c--;
-    return (uchar)c;
+    float inverse = 1.0f / a;
+    for (uint k = 0; k < OPTCL_Q8_BLOCK / VEC; k++) {
+        floatv x = a > 0.0f ? values[k] * inverse : (floatv)0.0f;
+        ((__global ucharv *)codes)[block * (OPTCL_Q8_BLOCK / VEC) + k] =
+            optcl_q8_encode(q8, x, is_signed);
+    }
 }
 
-static inline void optcl_q8_store(__global uchar *codes, size_t i, floatv v, int is_unsigned,
-                                  __global const int *q8, __local float *scratch)
+/* Keeps vector i of a block's new state and its share of the absmax (the largest |v| of its
+ * lanes inside the tensor, a NaN winning); the block's last vector requantizes the block. */
+static inline void optcl_q8_collect(__global uchar *codes, size_t i, floatv v, int is_unsigned,
+                                    __global const int *q8, __private floatv *values,
+                                    __private float *share)
 {
     uint e = (uint)i * VEC, block = e / OPTCL_Q8_BLOCK, first = e % OPTCL_Q8_BLOCK;
     __global float *absmax = (__global float *)(codes + q8[OPTCL_Q8_ABSMAX_AT]);
     int entry = q8[OPTCL_Q8_BLOCKS + block];
-    float lanes[VEC];
-    OPTCL_TO_LANES(v, lanes);
-    uint valid = entry < 0 ? (uint)(-entry - 1) : 0u;
-    float share = 0.0f;
-    for (uint k = 0; k < VEC; k++)
-        if (first + k < valid)
-            share = optcl_q8_max(share, fabs(lanes[k]));
-    float a = optcl_q8_block_max(share, scratch);
     if (entry >= 0) {
         STORE(absmax + q8[OPTCL_Q8_FLOATS_AT] + entry, first / VEC, v);
         return;
     }
-    __global const float *map = optcl_q8_map(q8, is_unsigned);
-    uchar c[VEC];
-    for (int k = 0; k < VEC; k++)
-        c[k] = optcl_q8_encode(map, a > 0.0f ? lanes[k] / a : 0.0f, !is_unsigned);
-    ((__global ucharv *)codes)[i] = OPTCL_FROM_LANES(c);
-    if (first == 0)
-        absmax[block] = a;
+    values[first / VEC] = v;
+    floatv inside = select((floatv)0.0f, fabs(v), first + OPTCL_LANES < (uint)(-entry - 1));
+    *share = OPTCL_Q8_MAX(*share, optcl_q8_lanes_max(inside));
+    if (first + VEC < OPTCL_Q8_BLOCK)
+        return;
+    float a = isnan(*share) ? as_float(0x7FC00000u) : *share;
+    optcl_q8_requantize(codes, block, values, a, q8, !is_unsigned);
+    absmax[block] = a;
 }
 
 #endif

@@ -13,25 +13,26 @@ __kernel void optcl_rmsprop_f32(__global param_t *param, __global grad_t *grad,
                                 __global state_t *momentum_buffer, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
-    size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
-    floatv p = LOAD_WEIGHT(param, i);
-    floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
-    if (s.weight_decay != 0.0f)
-        d = d + s.weight_decay * p;
-    floatv sq = LOAD_STATE(square_avg, i) * s.alpha + s.one_minus_alpha * d * d;
-    STORE_STATE(square_avg, i, sq);
-#if CENTERED
-    floatv ga = optcl_lerp(LOAD_STATE(grad_avg, i), d, s.one_minus_alpha);
-    STORE_STATE(grad_avg, i, ga);
-    floatv avg = sqrt(sq + -1.0f * ga * ga) + s.eps;
-#else
-    floatv avg = sqrt(sq) + s.eps;
-#endif
-#if HAS_MOMENTUM
-    floatv buf = LOAD_STATE(momentum_buffer, i) * s.momentum + d / avg;
-    STORE_STATE(momentum_buffer, i, buf);
-    STORE_WEIGHT(param, i, p + s.neg_lr * buf);
-#else
-    STORE_WEIGHT(param, i, p + s.neg_lr * d / avg);
-#endif
+    OPTCL_FOR_EACH_VECTOR(i) { /* launches cover their range exactly: no bounds check */
+        floatv p = LOAD_WEIGHT(param, i);
+        floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
+        if (s.weight_decay != 0.0f)
+            d = d + s.weight_decay * p;
+        floatv sq = LOAD_STATE(square_avg, i) * s.alpha + s.one_minus_alpha * d * d;
+        STORE_STATE(square_avg, i, sq);
+    #if CENTERED
+        floatv ga = optcl_lerp(LOAD_STATE(grad_avg, i), d, s.one_minus_alpha);
+        STORE_STATE(grad_avg, i, ga);
+        floatv avg = sqrt(sq + -1.0f * ga * ga) + s.eps;
+    #else
+        floatv avg = sqrt(sq) + s.eps;
+    #endif
+    #if HAS_MOMENTUM
+        floatv buf = LOAD_STATE(momentum_buffer, i) * s.momentum + d / avg;
+        STORE_STATE(momentum_buffer, i, buf);
+        STORE_WEIGHT(param, i, p + s.neg_lr * buf);
+    #else
+        STORE_WEIGHT(param, i, p + s.neg_lr * d / avg);
+    #endif
+    }
 }

@@ -15,24 +15,25 @@ __kernel void optcl_sgd_f32(__global param_t *param, __global grad_t *grad,
                             __global state_t *momentum_buffer, OPTCL_STEP_ARGS)
 {
     OPTCL_STEP_BEGIN;
-    size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
-    floatv p = LOAD_WEIGHT(param, i);
-    floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
-    if (s.weight_decay != 0.0f)
-        d = d + s.weight_decay * p;
-#if HAS_MOMENTUM
-    floatv buf = LOAD_STATE(momentum_buffer, i);
-#if EMA
-    buf = buf * s.momentum + s.one_minus_dampening * d;
-#else
-    buf = s.first_step ? d : buf * s.momentum + s.one_minus_dampening * d;
-#endif
-    STORE_STATE(momentum_buffer, i, buf);
-#if NESTEROV
-    d = d + s.momentum * buf;
-#else
-    d = buf;
-#endif
-#endif
-    STORE_WEIGHT(param, i, p + s.neg_lr * d);
+    OPTCL_FOR_EACH_VECTOR(i) { /* launches cover their range exactly: no bounds check */
+        floatv p = LOAD_WEIGHT(param, i);
+        floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
+        if (s.weight_decay != 0.0f)
+            d = d + s.weight_decay * p;
+    #if HAS_MOMENTUM
+        floatv buf = LOAD_STATE(momentum_buffer, i);
+    #if EMA
+        buf = buf * s.momentum + s.one_minus_dampening * d;
+    #else
+        buf = s.first_step ? d : buf * s.momentum + s.one_minus_dampening * d;
+    #endif
+        STORE_STATE(momentum_buffer, i, buf);
+    #if NESTEROV
+        d = d + s.momentum * buf;
+    #else
+        d = buf;
+    #endif
+    #endif
+        STORE_WEIGHT(param, i, p + s.neg_lr * d);
+    }
 }

@@ -115,8 +115,84 @@ static char *read_text(const char *dir, const char *name)
     return text;
 }
 
-/* kernels/q8.cl's quantizer itself, in a program of its source and one small kernel, fed the
- * maps as the generator wrote them. */
+/* The rule as tests/golden/make_q8.py states it, on the generator's maps: the number of
+ * midpoints below x, a tie to the even code, a negative x on the signed map never the zero
+ * code, NaN code 0. */
+static int rule_code(const float *maps, float x, int m)
+{
+    const float *code = maps + 512 * m, *mid = code + 256;
+    if (isnan(x))
+        return 0;
+    int c = 0;
+    while (c < 255 && mid[c] < x)
+        c++;
+    if (c < 255 && x == mid[c] && (c & 1))
+        c++;
+    if (m == 0 && x < 0.0f && code[c] >= 0.0f)
+        c--;
+    return c;
+}
+
+/* host/q8.h's table as the test builds it from the generator's maps: header, maps, and per
+ * map the lookup buckets of |x|'s bits (2^-24 … 1, 2^15 bits each): midpoints of the positive
+ * half below the bucket, and the one inside it. */
+#define LUT_LO 0x33800000u
+#define LUT_KEYS (((0x3F800000u - LUT_LO) >> 15) + 1)
+static int32_t *table_of(const float *maps)
+{
+    int32_t *t = calloc(4 + 1024 + 4 * LUT_KEYS, sizeof *t);
+    assert_non_null(t);
+    memcpy(t + 4, maps, 1024 * sizeof(float));
+    for (int m = 0; m < 2; m++) {
+        const float *mid = maps + 512 * m + 256;
+        int32_t *below = t + 4 + 1024 + 2 * m * LUT_KEYS, *inside = below + LUT_KEYS;
+        int first = m ? 0 : 127;
+        for (uint32_t key = 0; key < LUT_KEYS; key++) {
+            float lo = tu_float(LUT_LO + (key << 15)), hi = tu_float(LUT_LO + ((key + 1) << 15));
+            int k = first, in = 0;
+            while (k < 255 && mid[k] < lo)
+                k++;
+            below[key] = k - first;
+            inside[key] = (int32_t)tu_bits(INFINITY);
+            for (int q = k; q < 255 && mid[q] < hi; q++, in++)
+                inside[key] = (int32_t)tu_bits(mid[q]);
+            assert_true(in <= 1);
+        }
+    }
+    return t;
+}
+
+/* x values the kernel quantizes, and the codes it gives with each map. */
+static void run_encoder(cl_context cl, cl_command_queue queue, cl_kernel k, const float *maps,
+                        const float *x, size_t n, uint8_t *out[2])
+{
+    int32_t *table = table_of(maps);
+    cl_int err = CL_SUCCESS;
+    cl_mem xb = clCreateBuffer(cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float),
+                               (void *)x, &err);
+    cl_mem codes = clCreateBuffer(cl, CL_MEM_WRITE_ONLY, n, NULL, &err);
+    cl_mem q = clCreateBuffer(cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                              (4 + 1024 + 4 * LUT_KEYS) * sizeof(int32_t), table, &err);
+    assert_true(xb && codes && q);
+    for (int m = 0; m < 2; m++) {
+        clSetKernelArg(k, 0, sizeof xb, &xb);
+        clSetKernelArg(k, 1, sizeof codes, &codes);
+        clSetKernelArg(k, 2, sizeof q, &q);
+        clSetKernelArg(k, 3, sizeof m, &m);
+        assert_int_equal(clEnqueueNDRangeKernel(queue, k, 1, NULL, &n, NULL, 0, NULL, NULL),
+                         CL_SUCCESS);
+        assert_int_equal(clEnqueueReadBuffer(queue, codes, CL_TRUE, 0, n, out[m], 0, NULL, NULL),
+                         CL_SUCCESS);
+    }
+    clReleaseMemObject(xb);
+    clReleaseMemObject(codes);
+    clReleaseMemObject(q);
+    free(table);
+}
+
+/* kernels/q8.cl's quantizer itself, in a program of its source and one small kernel: the
+ * golden inputs code for code, and a million random ones (uniform and log-uniform, both signs,
+ * and every float just around each decade's edge) against the rule. */
 static void quantizer_kernel_source(void **state)
 {
     (void)state;
@@ -134,7 +210,7 @@ static void quantizer_kernel_source(void **state)
         "                     __global const int *q8, int is_unsigned)\n"
         "{\n"
         "    size_t k = get_global_id(0);\n"
-        "    codes[k] = optcl_q8_encode(optcl_q8_map(q8, is_unsigned), x[k], !is_unsigned);\n"
+        "    codes[k] = optcl_q8_encode(q8, x[k], !is_unsigned);\n"
         "}\n";
     optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
     cl_context cl = optcl_context_cl_context(ctx);
@@ -155,35 +231,51 @@ static void quantizer_kernel_source(void **state)
     }
     cl_kernel k = clCreateKernel(program, "encode", &err);
     assert_int_equal(err, CL_SUCCESS);
-    size_t n = g.x.count;
-    int32_t table[4 + 1024] = {0};
-    memcpy(table + 4, g.maps.data, 1024 * sizeof(float));
-    cl_mem x = clCreateBuffer(cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float),
-                              g.x.data, &err);
-    cl_mem codes = clCreateBuffer(cl, CL_MEM_WRITE_ONLY, n, NULL, &err);
-    cl_mem q = clCreateBuffer(cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, sizeof table, table,
-                              &err);
-    assert_true(x && codes && q);
-    uint8_t *got = malloc(n), *laid = calloc((n / (BLOCK - 1) + 1) * BLOCK, 1);
-    assert_true(got && laid);
+
+    size_t n = g.x.count, per = BLOCK - 1;
+    uint8_t *got[2] = {malloc(n), malloc(n)}, *laid = calloc((n / per + 1) * BLOCK, 1);
+    assert_true(got[0] && got[1] && laid);
+    run_encoder(cl, queue, k, g.maps.data, g.x.data, n, got);
     for (int m = 0; m < 2; m++) {
-        clSetKernelArg(k, 0, sizeof x, &x);
-        clSetKernelArg(k, 1, sizeof codes, &codes);
-        clSetKernelArg(k, 2, sizeof q, &q);
-        clSetKernelArg(k, 3, sizeof m, &m);
-        assert_int_equal(clEnqueueNDRangeKernel(queue, k, 1, NULL, &n, NULL, 0, NULL, NULL),
-                         CL_SUCCESS);
-        assert_int_equal(clEnqueueReadBuffer(queue, codes, CL_TRUE, 0, n, got, 0, NULL, NULL),
-                         CL_SUCCESS);
-        for (size_t e = 0; e < n; e++) /* as check_codes lays the inputs out */
-            laid[e / (BLOCK - 1) * BLOCK + 1 + e % (BLOCK - 1)] = got[e];
+        for (size_t e = 0; e < n; e++) { /* as check_codes lays the inputs out */
+            laid[e / per * BLOCK + 1 + e % per] = got[m][e];
+            assert_int_equal(rule_code(g.maps.data, g.x.data[e], m), (int)g.expected[m].data[e]);
+        }
         check_codes(&g, laid, m, "kernels/q8.cl");
     }
-    free(got);
+    free(got[0]);
+    free(got[1]);
+
+    const size_t r = 1u << 20;
+    float *x = malloc(r * sizeof *x);
+    uint8_t *codes[2] = {malloc(r), malloc(r)};
+    assert_true(x && codes[0] && codes[1]);
+    uint64_t seed = 99;
+    for (size_t e = 0; e < r; e++) {
+        uint64_t bits = tu_next_random(&seed);
+        float u = (float)(bits >> 40) * 0x1p-24f, sign = (bits & 1) ? -1.0f : 1.0f;
+        if (e % 4 == 0) /* uniform in [-1, 1] */
+            x[e] = sign * u;
+        else if (e % 4 == 1) /* log-uniform in [1e-9, 1] */
+            x[e] = sign * powf(10.0f, -9.0f * u);
+        else /* a few ulps from a power of ten between the decades */
+            x[e] = sign * tu_float(tu_bits(powf(10.0f, -(float)(bits >> 8 & 7))) +
+                                   (uint32_t)(bits >> 16 & 15) - 8u);
+        if (fabsf(x[e]) > 1.0f)
+            x[e] = sign;
+    }
+    run_encoder(cl, queue, k, g.maps.data, x, r, codes);
+    for (int m = 0; m < 2; m++)
+        for (size_t e = 0; e < r; e++)
+            if (codes[m][e] != rule_code(g.maps.data, x[e], m))
+                fail_msg("%s map: x = %.9g (0x%08X) gets code %d from kernels/q8.cl, %d by the "
+                         "rule",
+                         m ? "unsigned" : "signed", (double)x[e], tu_bits(x[e]), codes[m][e],
+                         rule_code(g.maps.data, x[e], m));
+    free(x);
+    free(codes[0]);
+    free(codes[1]);
     free(laid);
-    clReleaseMemObject(x);
-    clReleaseMemObject(codes);
-    clReleaseMemObject(q);
     clReleaseKernel(k);
     clReleaseProgram(program);
     free(common);
