@@ -1,6 +1,7 @@
 /* replay_mpi.c — `optcl replay --distributed`: the replay on the sharded optimizer under
  * mpirun. Every rank reads the same inputs and feeds G[t] as its local gradient, so the
  * average over ranks is G[t] and the trajectory is the single-process one. */
+#include "cli.h"
 #include "replay.h"
 
 #include "optcl_mpi.h"
@@ -66,7 +67,9 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
     optcl_tensor_spec spec = {.name = "param", .ndim = 1, .shape = {(int64_t)n}, .group = 0};
     if (st == OPTCL_SUCCESS) {
         detail = optcl_context_message(ctx);
-        st = optcl_params_create(ctx, &spec, 1, &params);
+        st = optcl_params_create_typed(ctx, &spec, 1,
+                                       optcl_cli_param_dtype(a->options, a->option_count),
+                                       &params);
     }
     if (st == OPTCL_SUCCESS && p0->data) {
         detail = optcl_params_message(params);

@@ -25,6 +25,13 @@
  * would update it; with the default reduction in double precision, K ranks that feed the same
  * gradient reproduce the single-process run bit for bit (see docs/SCALING.md).
  *
+ * Element types: a bfloat16 or float16 model gets shards of its type, with the configuration's
+ * state type and master weights (sharded with the state); each rank's gradient is read widened,
+ * the mean is rounded to the type when the shard's set receives it, and the updated shards come
+ * back exactly. With a guard the float32 mean is clipped before that rounding (the single-
+ * process guard clips the rounded gradient), so the two agree within rounding there. Refused for
+ * now: 8-bit state (state_dtype INT8) and loss scaling.
+ *
  * Layout: the model's elements, tensors in creation order without padding ("packed", as
  * optcl_params_read with OPTCL_ALL returns them), are padded with zeros to K·S elements, S a
  * multiple of OPTCL_MPI_SHARD_ALIGN; rank r owns [r·S, (r+1)·S). A shard's parameter set holds
@@ -165,7 +172,8 @@ typedef struct optcl_mpi_memory {
     size_t shard_begin; /* this rank's elements [shard_begin, shard_end) of the packed model */
     size_t shard_end;   /* (shard_end − shard_begin < S only on the last ranks) */
     size_t state_bytes; /* optimizer state this rank allocated (device, or host on the
-                           reference backend): state buffers × the shard set's flat size × 4 */
+                           reference backend): the shard set's flat size × the bytes per element
+                           of the rule's states, Lookahead's slow weights and master weights */
     size_t unsharded_state_bytes; /* what one unsharded optimizer over params would allocate */
     size_t shard_params_bytes;    /* the shard's own parameter and gradient buffers */
     size_t host_bytes;            /* host staging buffers of the step (all ranks alike) */

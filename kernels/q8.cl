@@ -140,7 +140,8 @@ static inline ucharv optcl_q8_encode(__global const int *q8, floatv x, int is_si
     if (is_signed) {
         intv positive = 127 + below + (tie & (1 - (below & 1)));
         intv mirrored = tie & OPTCL_Q8_ONE(below < 127);
-        intv negative = 127 - min(below, 127) - mirrored;
+        /* min of two vectors: Oclgrind's min(int4, int) gets lane 2 wrong */
+        intv negative = 127 - min(below, (intv)127) - mirrored;
         negative += mirrored & negative & 1;
         negative = select(negative, (intv)126, negative == 127); /* keep the sign */
         c = select(positive, negative, x < 0.0f);

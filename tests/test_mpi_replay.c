@@ -148,6 +148,15 @@ static void test_every_optimizer_reference(void **state)
                     1);
     same_trajectory("reference",
                     ARGS("rprop", "--params", g_p0, "--grads", g_grads, "variant=classic"), 1);
+    /* bfloat16 and float16 sets: shards of the set's type */
+    same_trajectory("reference",
+                    ARGS("adam", "--params", g_p0, "--grads", g_grads, "lr=0.01",
+                         "param_dtype=bf16", "master_weights=1"),
+                    1);
+    same_trajectory("reference",
+                    ARGS("sgd", "--params", g_p0, "--grads", g_grads, "lr=0.05", "momentum=0.9",
+                         "param_dtype=f16", "state_dtype=f32"),
+                    1);
     same_trajectory("reference",
                     ARGS("sgd", "--params", g_p0, "--grads", g_grads, "--metrics", g_metrics,
                          "lr=0.1", "momentum=0.9", "schedule=plateau", "patience=1", "factor=0.5"),

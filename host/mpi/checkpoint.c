@@ -107,7 +107,8 @@ static optcl_status load_fresh(optcl_mpi_optimizer *opt, const char *name,
     optcl_status st = optcl_mpi__shard_specs(opt->params, opt->pieces, opt->piece_count, &specs,
                                              &count, opt->message);
     if (st == OPTCL_SUCCESS &&
-        (st = optcl_params_create(opt->ctx, specs, count, inner)) != OPTCL_SUCCESS)
+        (st = optcl_params_create_typed(opt->ctx, specs, count, optcl_params_dtype(opt->params),
+                                        inner)) != OPTCL_SUCCESS)
         optcl_mpi__fail(opt->message, st, "%s", optcl_context_message(opt->ctx));
     free(specs);
     if (st == OPTCL_SUCCESS &&

@@ -13,14 +13,14 @@ static optcl_status copy_pieces_cl(optcl_mpi_optimizer *opt)
     if (st != OPTCL_SUCCESS)
         return optcl_mpi__fail(opt->message, st, "%s", optcl_params_message(opt->params));
     cl_command_queue queue = optcl_context_cl_queue(opt->ctx);
+    size_t elem = optcl_dtype_size(optcl_params_dtype(opt->params)); /* the shard's type too */
     cl_int err = CL_SUCCESS;
     /* Enqueued on optcl's in-order queue: after the caller's kernels that wrote the parameters,
      * before the shard's update. */
     for (size_t i = 0; i < opt->piece_count && err == CL_SUCCESS; i++) {
         const optcl_mpi__piece *p = &opt->pieces[i];
-        err = clEnqueueCopyBuffer(queue, src, dst, p->outer_offset * sizeof(float),
-                                  p->inner_offset * sizeof(float), p->count * sizeof(float), 0,
-                                  NULL, NULL);
+        err = clEnqueueCopyBuffer(queue, src, dst, p->outer_offset * elem, p->inner_offset * elem,
+                                  p->count * elem, 0, NULL, NULL);
     }
     if (err != CL_SUCCESS)
         return optcl_mpi__fail(opt->message, (optcl_status)err,

@@ -26,11 +26,6 @@ static optcl_status validate(optcl_params *params, const optcl_optimizer_config 
                                !params   ? "params"
                                : !config ? "config"
                                          : "out");
-    if (optcl_params_dtype(params) != OPTCL_DTYPE_F32)
-        return optcl_mpi__fail(message, OPTCL_ERROR_UNSUPPORTED,
-                               "the sharded optimizer takes float32 parameter sets; this one is "
-                               "%s (bfloat16 and float16 sets step with optcl_optimizer_create)",
-                               optcl_dtype_name(optcl_params_dtype(params)));
     if (config->state_dtype == OPTCL_STATE_INT8)
         return optcl_mpi__fail(message, OPTCL_ERROR_UNSUPPORTED,
                                "8-bit state (state_dtype INT8) is not available with the sharded "
@@ -89,7 +84,9 @@ static uint64_t fingerprint(optcl_params *params, const optcl_optimizer_config *
         h = fnv(h, &t.group, sizeof t.group);
     }
     int ints[] = {(int)c->algorithm,     c->maximize,        (int)c->nonfinite,    (int)mpi->reduce,
-                  (int)c->schedule.kind, c->plateau.enabled, (int)mpi->collectives};
+                  (int)c->schedule.kind, c->plateau.enabled, (int)mpi->collectives,
+                  (int)optcl_params_dtype(params), (int)c->state_dtype, c->master_weights,
+                  (int)c->rounding};
     double reals[] = {c->lr,
                       c->weight_decay,
                       c->max_norm,
@@ -98,6 +95,7 @@ static uint64_t fingerprint(optcl_params *params, const optcl_optimizer_config *
                       (double)mpi->max_count};
     h = fnv(h, ints, sizeof ints);
     h = fnv(h, reals, sizeof reals);
+    h = fnv(h, &c->seed, sizeof c->seed);
     for (size_t g = 0; c->groups && g < c->group_count; g++) {
         double group[] = {c->groups[g].lr, c->groups[g].weight_decay};
         h = fnv(h, group, sizeof group);
@@ -130,8 +128,9 @@ static optcl_status create_shard(optcl_mpi_optimizer *opt)
         st = optcl_mpi__shard_specs(opt->params, opt->pieces, opt->piece_count, &specs, &count,
                                     opt->message);
     opt->placeholder = opt->piece_count == 0;
-    if (st == OPTCL_SUCCESS)
-        st = optcl_params_create(opt->ctx, specs, count, &opt->inner);
+    if (st == OPTCL_SUCCESS) /* the shard's set: pieces of the model's tensors, of its type */
+        st = optcl_params_create_typed(opt->ctx, specs, count, optcl_params_dtype(opt->params),
+                                       &opt->inner);
     free(specs);
     optcl_optimizer_config inner = opt->config;
     inner.max_norm = 0.0; /* the guard runs on the averaged gradient, before the shard's step */
@@ -336,15 +335,16 @@ optcl_status optcl_mpi_optimizer_memory(const optcl_mpi_optimizer *opt, optcl_mp
     m->shard_size = l->shard;
     m->shard_begin = l->begin < l->numel ? l->begin : l->numel;
     m->shard_end = m->shard_begin + l->real;
-    /* the rule's states in their type (bfloat16 or float32), Lookahead's slow weights in
-     * float32; per element, so the unsharded figure follows from the shard's */
+    /* the rule's states in their type, Lookahead's slow weights and master weights in float32;
+     * per element, so the unsharded figure follows from the shard's */
     size_t inner = optcl_params_flat_size(opt->inner), outer = optcl_params_flat_size(opt->params);
     size_t rule_per_element = optcl_optimizer_state_bytes(opt->shard) / inner;
-    size_t slow_per_element =
-        optcl_optimizer_config_get(opt->shard)->lookahead.k > 0 ? sizeof(float) : 0;
+    const optcl_optimizer_config *c = optcl_optimizer_config_get(opt->shard);
+    size_t slow_per_element = ((c->lookahead.k > 0) + (c->master_weights != 0)) * sizeof(float);
     m->state_bytes = (rule_per_element + slow_per_element) * inner;
     m->unsharded_state_bytes = (rule_per_element + slow_per_element) * outer;
-    m->shard_params_bytes = 2 * optcl_params_flat_size(opt->inner) * sizeof(float);
+    m->shard_params_bytes =
+        2 * optcl_params_flat_size(opt->inner) * optcl_dtype_size(optcl_params_dtype(opt->inner));
     m->host_bytes = opt->host_bytes;
     return OPTCL_SUCCESS;
 }

@@ -17,6 +17,7 @@
 
 typedef struct run_opts {
     bool per_rank; /* each rank its own dyadic gradient (else the same one everywhere) */
+    optcl_dtype dtype; /* the parameter set's type (F32 by default) */
     int steps;     /* 0: STEPS */
     double atol, rtol;
     optcl_mpi_config mpi;
@@ -27,7 +28,7 @@ static int exact_runs, runs; /* OpenCL runs that came out bitwise equal anyway *
 /* Rank r's gradient of step t, and the mean over ranks the unsharded optimizer sees: the sum
  * in double divided by K, rounded once (exact for dyadic values, and g itself when all
  * ranks feed the same g). */
-static void gradients(float *mine, float *mean, size_t n, int t, bool per_rank)
+static void gradients(float *mine, float *mean, size_t n, int t, bool per_rank, bool coarse)
 {
     if (!per_rank) {
         mt_fill(mine, n, 100 + (uint64_t)t, -1.0f, 1.0f);
@@ -42,8 +43,11 @@ static void gradients(float *mine, float *mean, size_t n, int t, bool per_rank)
     MT_CHECK(g && sum, "out of memory");
     for (int r = 0; r < mt_size; r++) {
         mt_fill_dyadic(g, n, 1000 * (uint64_t)t + (uint64_t)r);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            if (coarse) /* multiples of 1/64 up to 4: exact in bfloat16 and float16 */
+                g[i] = roundf(g[i] * 64.0f) / 64.0f;
             sum[i] += g[i];
+        }
         if (r == mt_rank)
             memcpy(mine, g, n * sizeof *g);
     }
@@ -74,7 +78,9 @@ static double agreed_metric(int t, bool per_rank)
 static void compare_run(optcl_context *ctx, const optcl_tensor_spec *specs, size_t count,
                         const char *label, const optcl_optimizer_config *c, const run_opts *o)
 {
-    optcl_params *ref = mt_params(ctx, specs, count), *mod = mt_params(ctx, specs, count);
+    optcl_params *ref = NULL, *mod = NULL;
+    MT_OK(optcl_params_create_typed(ctx, specs, count, o->dtype, &ref), label);
+    MT_OK(optcl_params_create_typed(ctx, specs, count, o->dtype, &mod), label);
     size_t n = optcl_params_numel(ref);
     float *p0 = malloc(n * sizeof *p0), *g = malloc(n * sizeof *g), *mean = malloc(n * sizeof *g);
     float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
@@ -89,7 +95,7 @@ static void compare_run(optcl_context *ctx, const optcl_tensor_spec *specs, size
     MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, mod, c, &o->mpi, &s, msg, sizeof msg), msg);
     bool exact = true;
     for (int t = 0; t < (o->steps ? o->steps : STEPS); t++) {
-        gradients(g, mean, n, t, o->per_rank);
+        gradients(g, mean, n, t, o->per_rank, o->dtype != OPTCL_DTYPE_F32);
         MT_OK(optcl_params_write(ref, OPTCL_ROLE_GRADS, OPTCL_ALL, mean, n), label);
         MT_OK(optcl_optimizer_step(u, 0, NULL, NULL), optcl_optimizer_message(u));
         MT_OK(optcl_params_write(mod, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), label);
@@ -203,6 +209,47 @@ static void every_rule(optcl_backend backend)
     mt_note("every rule on %s: %zu configurations equal the unsharded optimizer%s",
             reference ? "reference" : "OpenCL", count,
             reference ? " bit for bit" : " within 1e-5 + 1e-4·|x|");
+    optcl_context_destroy(ctx);
+}
+
+/* bfloat16 and float16 parameter sets: the shards are sets of the same type, so a shard's step
+ * is the unsharded step of its elements; each rank's gradient is rounded to the type when it is
+ * written, and the average of those is rounded again, as the unsharded optimizer's gradient.
+ * (Not with the guard: the sharded optimizer clips the float32 average before rounding it, the
+ * unsharded one the rounded gradient in registers.) */
+static void low_precision(optcl_backend backend)
+{
+    optcl_context *ctx = mt_context(backend);
+    if (!ctx)
+        return;
+    bool reference = backend == OPTCL_BACKEND_REFERENCE;
+    named list[8];
+    size_t count = 0;
+    list[count] = (named){"adam", optcl_optimizer_config_default(OPTCL_ADAM)};
+    list[count++].c.lr = 0.01;
+    list[count] = (named){"adamw master weights", optcl_optimizer_config_default(OPTCL_ADAMW)};
+    list[count].c.lr = 0.01;
+    list[count++].c.master_weights = 1;
+    list[count] = (named){"sgd momentum f32 state", optcl_optimizer_config_default(OPTCL_SGD)};
+    list[count].c.lr = 0.05;
+    list[count].c.sgd.momentum = 0.9;
+    list[count++].c.state_dtype = OPTCL_STATE_F32;
+    list[count] = (named){"rmsprop centered", optcl_optimizer_config_default(OPTCL_RMSPROP)};
+    list[count].c.lr = 0.01;
+    list[count++].c.rmsprop.centered = 1;
+    const optcl_dtype types[2] = {OPTCL_DTYPE_BF16, OPTCL_DTYPE_F16};
+    for (int d = 0; d < 2; d++)
+        for (size_t i = 0; i < count; i++)
+            for (int per_rank = 0; per_rank < 2; per_rank++) {
+                run_opts o = {.per_rank = per_rank,
+                              .dtype = types[d],
+                              .atol = reference ? 0.0 : ATOL,
+                              .rtol = reference ? 0.0 : RTOL,
+                              .mpi = optcl_mpi_config_default()};
+                compare_run(ctx, mt_model, MT_MODEL_COUNT, list[i].label, &list[i].c, &o);
+            }
+    mt_note("bf16 and f16 sets on %s: %zu configurations equal the unsharded optimizer%s",
+            reference ? "reference" : "OpenCL", count, reference ? " bit for bit" : "");
     optcl_context_destroy(ctx);
 }
 
@@ -325,6 +372,8 @@ int main(int argc, char **argv)
     mt_init(&argc, &argv, "test_mpi_equivalence");
     every_rule(OPTCL_BACKEND_REFERENCE);
     every_rule(OPTCL_BACKEND_OPENCL);
+    low_precision(OPTCL_BACKEND_REFERENCE);
+    low_precision(OPTCL_BACKEND_OPENCL);
     if (runs > 0)
         mt_note("bitwise equal runs (OpenCL included): %d of %d", exact_runs, runs);
     chunks_and_float();

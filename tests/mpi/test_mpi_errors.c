@@ -74,9 +74,14 @@ static void bad_creates(void)
     optcl_params *half = NULL;
     MT_OK(optcl_params_create_typed(ctx, mt_model, MT_MODEL_COUNT, OPTCL_DTYPE_BF16, &half),
           optcl_context_message(ctx));
-    create_fails(last ? half : p, &c, NULL, true, OPTCL_ERROR_UNSUPPORTED,
-                 "takes float32 parameter sets; this one is bf16");
+    if (mt_size > 1) /* one rank's set of another type */
+        create_fails(last ? half : p, &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
+                     "differs from rank 0's");
     MT_OK(optcl_params_destroy(half), "destroy");
+    bad = c;
+    bad.state_dtype = OPTCL_STATE_INT8;
+    create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_UNSUPPORTED,
+                 "8-bit state (state_dtype INT8) is not available with the sharded");
     bad = c;
     bad.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
     create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_UNSUPPORTED,
