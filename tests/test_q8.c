@@ -479,9 +479,10 @@ static uint8_t *mixed_run(optcl_backend backend, size_t *bytes)
     assert_non_null(out);
     TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, (float *)out, n), "p");
     at += n * sizeof(float);
-    for (size_t s = 0; s < states; s++) {
+    for (size_t s = 0; s < states; s++) { /* floats staged: out + at need not be aligned */
         const char *name = optcl_optimizer_state_name(r.opt, s);
-        TU_OK(optcl_optimizer_read_state(r.opt, name, OPTCL_ALL, (float *)(out + at), n), name);
+        TU_OK(optcl_optimizer_read_state(r.opt, name, OPTCL_ALL, p, n), name);
+        memcpy(out + at, p, n * sizeof(float));
         at += n * sizeof(float);
         for (int t = 0; t < 2; t++) {
             size_t index = t ? 2 : 0, count = t ? 10000 : 33 * 129;
