@@ -30,7 +30,17 @@
  * the mean is rounded to the type when the shard's set receives it, and the updated shards come
  * back exactly. With a guard the float32 mean is clipped before that rounding (the single-
  * process guard clips the rounded gradient), so the two agree within rounding there. Refused for
- * now: 8-bit state (state_dtype INT8) and loss scaling.
+ * now: 8-bit state (state_dtype INT8).
+ *
+ * Loss scaling (config.loss_scale): every rank's gradient carries the scale; the shard's own
+ * optimizer (optcl_mpi_optimizer_shard) unscales its part of the mean and keeps the scaler, so
+ * its optcl_optimizer_loss_scale_buffer is the device buffer a rank's loss kernel reads, and
+ * optcl_mpi_optimizer_guard_stats reports the scale. A non-finite value in any rank's part makes
+ * every shard skip and back off together; the scale is the unsharded optimizer's at every step
+ * (bit for bit on the reference backend). Clipping uses the unscaled norm, as torch's unscale_ +
+ * clip_grad_norm_. loss_scale.write_unscaled is refused (the gradient it would unscale is the
+ * shard's mean, not the caller's buffer). optcl_mpi_checkpoint_load replaces the shard's
+ * optimizer, and with it that buffer: fetch it again after a load.
  *
  * Layout: the model's elements, tensors in creation order without padding ("packed", as
  * optcl_params_read with OPTCL_ALL returns them), are padded with zeros to K·S elements, S a
@@ -142,8 +152,9 @@ OPTCL_API uint64_t optcl_mpi_optimizer_step_count(const optcl_mpi_optimizer *opt
 /* The gradient guard's account, as optcl_optimizer_guard_stats: steps, steps skipped for a
  * NaN/±Inf averaged gradient, the last step's global 2-norm of the averaged gradient before
  * clipping (a float value; +inf or NaN when an element was; computed at every step, guard or
- * not, 0 before the first) and the factor it was scaled by (1 without clipping). The same bits
- * on every rank. Does not block. */
+ * not, 0 before the first) and the factor it was scaled by (1 without clipping); with loss
+ * scaling the scale and the growth tracker (the shard optimizer's, which this reads: it may
+ * block on OpenCL), else 1 and 0. The same bits on every rank. */
 OPTCL_API optcl_status optcl_mpi_optimizer_guard_stats(const optcl_mpi_optimizer *opt,
                                                        optcl_guard_stats *stats);
 

@@ -30,10 +30,11 @@ static optcl_status validate(optcl_params *params, const optcl_optimizer_config 
         return optcl_mpi__fail(message, OPTCL_ERROR_UNSUPPORTED,
                                "8-bit state (state_dtype INT8) is not available with the sharded "
                                "optimizer yet");
-    if (config->loss_scale.mode != OPTCL_LOSS_SCALE_OFF)
+    if (config->loss_scale.mode != OPTCL_LOSS_SCALE_OFF && config->loss_scale.write_unscaled)
         return optcl_mpi__fail(message, OPTCL_ERROR_UNSUPPORTED,
-                               "loss scaling (config.loss_scale) is not available with the "
-                               "sharded optimizer yet");
+                               "loss_scale.write_unscaled is not available with the sharded "
+                               "optimizer: the gradient it unscales is the shard's mean, not "
+                               "the caller's buffer");
     /* The guard runs here, on the averaged gradient; the rest is optcl_optimizer_create's. */
     if (!isfinite(config->max_norm) || config->max_norm < 0.0)
         return optcl_mpi__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
@@ -135,6 +136,8 @@ static optcl_status create_shard(optcl_mpi_optimizer *opt)
     optcl_optimizer_config inner = opt->config;
     inner.max_norm = 0.0; /* the guard runs on the averaged gradient, before the shard's step */
     inner.nonfinite = OPTCL_NONFINITE_PROPAGATE;
+    /* loss scaling stays: the shard's optimizer unscales its part of the mean and keeps the
+     * scaler, stepped with a NaN when any rank's part was not finite (step.c) */
     if (st == OPTCL_SUCCESS)
         st = optcl_optimizer_create(opt->inner, &inner, &opt->shard);
     if (st != OPTCL_SUCCESS && opt->message[0] == '\0')
@@ -298,7 +301,15 @@ optcl_status optcl_mpi_optimizer_guard_stats(const optcl_mpi_optimizer *opt,
     stats->skipped = opt->skipped;
     stats->last_norm = opt->last_norm;
     stats->last_clip_coef = opt->last_coef;
-    return OPTCL_SUCCESS;
+    stats->loss_scale = 1.0;
+    stats->growth_tracker = 0;
+    if (opt->config.loss_scale.mode == OPTCL_LOSS_SCALE_OFF)
+        return OPTCL_SUCCESS;
+    optcl_guard_stats shard; /* the scaler is the shard optimizer's */
+    optcl_status st = optcl_optimizer_guard_stats(opt->shard, &shard);
+    stats->loss_scale = shard.loss_scale;
+    stats->growth_tracker = shard.growth_tracker;
+    return st;
 }
 
 optcl_status optcl_mpi_optimizer_get_lr(const optcl_mpi_optimizer *opt, int group, double *lr)

@@ -16,8 +16,9 @@ float optcl_mpi__clip_coef(double max_norm, float total_norm)
 }
 
 /* The averaged shard gradient (sum / total weight, rounded to float once) into shard_host, and
- * its sum of squares in double over the real elements, in order, in the same pass. */
-static double average(optcl_mpi_optimizer *opt, double total_weight)
+ * the sum of squares in double over the real elements of it times unscale (1, or 1 / the loss
+ * scale), in order, in the same pass. */
+static double average(optcl_mpi_optimizer *opt, double total_weight, float unscale)
 {
     const optcl_mpi__layout *l = &opt->layout;
     float *g = opt->shard_host, w = (float)total_weight;
@@ -27,7 +28,8 @@ static double average(optcl_mpi_optimizer *opt, double total_weight)
     double sumsq = 0.0;
     for (size_t e = 0; e < l->real; e++) {
         g[e] = dbl ? (float)(dsum[e] / total_weight) : fsum[e] / w;
-        sumsq += (double)g[e] * (double)g[e];
+        double u = unscale == 1.0f ? (double)g[e] : (double)(g[e] * unscale);
+        sumsq += u * u;
     }
     for (size_t e = l->real; e < l->shard; e++) /* padding: zero sums, zero gradients */
         g[e] = 0.0f;
@@ -36,14 +38,16 @@ static double average(optcl_mpi_optimizer *opt, double total_weight)
 
 /* The shard's update from the averaged gradient in shard_host: current parameters in, guard
  * applied, one ordinary step. */
-static optcl_status update_shard(optcl_mpi_optimizer *opt, float clip)
+static optcl_status update_shard(optcl_mpi_optimizer *opt, float clip, bool nonfinite)
 {
     const optcl_mpi__layout *l = &opt->layout;
     float zero = 0.0f, *g = opt->placeholder ? &zero : opt->shard_host;
     size_t n = opt->placeholder ? 1 : l->real;
-    if (opt->config.max_norm > 0.0 && !opt->placeholder)
+    if (opt->config.max_norm > 0.0 && !opt->placeholder && !nonfinite)
         for (size_t e = 0; e < n; e++)
             g[e] *= clip;
+    if (nonfinite) /* some rank's part was not finite: the shard's scaler sees it too */
+        g[0] = NAN;
     optcl_status st = optcl_params_write(opt->inner, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n);
     if (st != OPTCL_SUCCESS)
         return optcl_mpi__fail(opt->message, st, "writing the shard's gradients: %s",
@@ -111,7 +115,19 @@ static optcl_status step(optcl_mpi_optimizer *opt, double weight, bool weighted)
         st = mpi;
     t1 = MPI_Wtime();
     tm->reduce_scatter += t1 - t0;
-    double sumsq = st == OPTCL_SUCCESS ? average(opt, total_weight) : 0.0, *all = opt->scratch;
+    /* with loss scaling the norm that clipping uses is the unscaled gradient's, as in torch's
+     * unscale_ + clip_grad_norm_; the shard's optimizer unscales the gradient itself */
+    bool scaled = opt->config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF;
+    float unscale = 1.0f;
+    if (scaled && opt->config.max_norm > 0.0 && st == OPTCL_SUCCESS) {
+        double scale = 1.0;
+        st = optcl_optimizer_loss_scale(opt->shard, &scale);
+        if (st != OPTCL_SUCCESS)
+            optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(opt->shard));
+        unscale = 1.0f / (float)scale;
+    }
+    double sumsq = st == OPTCL_SUCCESS ? average(opt, total_weight, unscale) : 0.0;
+    double *all = opt->scratch;
     if ((st = optcl_mpi__exchange(opt->comm, st, &sumsq, 1, opt->scratch, all, opt->message)) !=
         OPTCL_SUCCESS)
         return st;
@@ -124,13 +140,19 @@ static optcl_status step(optcl_mpi_optimizer *opt, double weight, bool weighted)
     opt->last_norm = norm;
     t0 = MPI_Wtime();
     tm->guard += t0 - t1;
-    if (!isfinite(total) && opt->config.nonfinite == OPTCL_NONFINITE_SKIP) {
+    bool nonfinite = !isfinite(total);
+    if (nonfinite && (opt->config.nonfinite == OPTCL_NONFINITE_SKIP || scaled)) {
         opt->skipped++;
-        return OPTCL_SUCCESS;
+        if (!scaled)
+            return OPTCL_SUCCESS;
+        /* the shard's optimizer skips too, and its scaler backs off */
+        st = update_shard(opt, 1.0f, true);
+        tm->update += MPI_Wtime() - t0;
+        return optcl_mpi__agree(opt->comm, st, opt->message);
     }
     float coef = optcl_mpi__clip_coef(opt->config.max_norm, norm);
     opt->last_coef = opt->config.max_norm > 0.0 ? coef : 1.0;
-    st = update_shard(opt, coef);
+    st = update_shard(opt, coef, false);
     tm->update += MPI_Wtime() - t0;
     return optcl_mpi__shard_to_params(opt, st);
 }

@@ -142,9 +142,10 @@ const char *fm_stepper_path(const fm_stepper *s, int best)
 
 cl_mem fm_stepper_loss_scale(const fm_stepper *s)
 {
+    DISTRIBUTED(fm_dist_loss_scale(s->dist));
     cl_mem scale = NULL;
-    if (s->dist || optcl_optimizer_loss_scale_buffer(s->opt, &scale) != OPTCL_SUCCESS)
-        return NULL; /* no loss scaling (the sharded optimizer refuses it) */
+    if (optcl_optimizer_loss_scale_buffer(s->opt, &scale) != OPTCL_SUCCESS)
+        return NULL; /* no loss scaling */
     return scale;
 }
 

@@ -147,6 +147,13 @@ int fm_dist_size(const fm_dist *d)
     return d->size;
 }
 
+cl_mem fm_dist_loss_scale(const fm_dist *d)
+{
+    cl_mem scale = NULL;
+    optcl_optimizer *shard = optcl_mpi_optimizer_shard(d->opt);
+    return optcl_optimizer_loss_scale_buffer(shard, &scale) == OPTCL_SUCCESS ? scale : NULL;
+}
+
 int fm_dist_sum(fm_dist *d, double *values, int n)
 {
     (void)d;

@@ -21,6 +21,8 @@ const char *fm_dist_path(const fm_dist *d, int best);
 const char *fm_dist_message(const fm_dist *d);
 int fm_dist_rank(const fm_dist *d);
 int fm_dist_size(const fm_dist *d);
+/* The loss scale's device buffer (the shard optimizer's scaler), or NULL without scaling. */
+cl_mem fm_dist_loss_scale(const fm_dist *d);
 int fm_dist_sum(fm_dist *d, double *values, int n);
 
 #endif

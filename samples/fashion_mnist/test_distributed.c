@@ -4,7 +4,8 @@
  * batch 128 (with 3 ranks the parts are 42, 43 and 43 rows: the weighted mean matters). The
  * two runs differ only in how the batch's gradient is summed (per rank, then across ranks), so
  * they agree to float rounding; 0.01 of accuracy (100 of the 10 000 test images) is far above
- * that and far below what a wrong average costs. */
+ * that and far below what a wrong average costs. Then the same with float16 weights, float32
+ * master weights and dynamic loss scaling (the loss kernel reads the shard optimizer's scale). */
 #include "mpi.h"
 #include "train.h"
 
@@ -26,9 +27,14 @@ static void require(int ok, const char *what)
     }
 }
 
-static fm_train_result train(const char *out, int distributed, FILE *quiet)
+static fm_train_result train(const char *out, int distributed, FILE *quiet, int low_precision)
 {
     fm_train_config c = fm_train_config_default();
+    if (low_precision) {
+        c.param_dtype = OPTCL_DTYPE_F16;
+        c.optimizer.master_weights = 1;
+        c.optimizer.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
+    }
     c.out_dir = out;
     c.epochs = 2;
     c.train_subset = 2000;
@@ -60,18 +66,27 @@ int main(int argc, char **argv)
     FILE *quiet = fopen("/dev/null", "w");
     require(quiet != NULL, "/dev/null");
 
-    fm_train_result single = train(alone, 0, quiet);
-    fm_train_result dist = train(together, 1, rank == 0 ? stdout : quiet);
-    if (rank == 0)
-        printf("test accuracy: single process %.4f (best) %.4f (last); %d ranks %.4f (best) "
-               "%.4f (last)\n",
-               single.test_accuracy_best, single.test_accuracy_last, size, dist.test_accuracy_best,
-               dist.test_accuracy_last);
-    require(fabs(dist.test_accuracy_best - single.test_accuracy_best) <= TOLERANCE,
-            "the best checkpoint's accuracy differs from the single-process run's");
-    require(fabs(dist.test_accuracy_last - single.test_accuracy_last) <= TOLERANCE,
-            "the last checkpoint's accuracy differs from the single-process run's");
-    require(dist.epochs == 2, "two epochs");
+    fm_train_result dist = {0};
+    for (int low = 0; low < 2; low++) {
+        if (low) { /* fresh folders for the float16 runs */
+            snprintf(alone, sizeof alone, "%s/alone_f16_%d", dir, rank);
+            snprintf(together, sizeof together, "%s/together_f16", dir);
+        }
+        fm_train_result single = train(alone, 0, quiet, low);
+        dist = train(together, 1, rank == 0 ? stdout : quiet, low);
+        if (rank == 0)
+            printf("%stest accuracy: single process %.4f (best) %.4f (last); %d ranks %.4f "
+                   "(best) %.4f (last)\n",
+                   low ? "float16, master weights, loss scaling: " : "",
+                   single.test_accuracy_best, single.test_accuracy_last, size,
+                   dist.test_accuracy_best, dist.test_accuracy_last);
+        require(fabs(dist.test_accuracy_best - single.test_accuracy_best) <= TOLERANCE,
+                "the best checkpoint's accuracy differs from the single-process run's");
+        require(fabs(dist.test_accuracy_last - single.test_accuracy_last) <= TOLERANCE,
+                "the last checkpoint's accuracy differs from the single-process run's");
+        require(dist.epochs == 2, "two epochs");
+    }
+    snprintf(together, sizeof together, "%s/together", dir);
     /* Every rank saw the same figures. */
     double mine = dist.test_accuracy_last, lo = mine, hi = mine;
     MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);

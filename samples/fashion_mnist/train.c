@@ -349,6 +349,8 @@ static int test_checkpoint(run *r, int best, double *loss, double *accuracy)
 {
     if (stepper_failed(r, fm_stepper_load(r->stepper, best)))
         return 1;
+    /* a sharded load makes a new shard optimizer, and so a new loss-scale buffer */
+    fm_model_set_loss_scale(r->model, fm_stepper_loss_scale(r->stepper));
     return model_failed(r, fm_model_evaluate(r->model, FM_SET_TEST, r->n_test, loss, accuracy));
 }
 

@@ -18,6 +18,7 @@
 typedef struct run_opts {
     bool per_rank; /* each rank its own dyadic gradient (else the same one everywhere) */
     optcl_dtype dtype; /* the parameter set's type (F32 by default) */
+    int inf_step;      /* > 0: at this step (1-based) rank 0's gradient holds an Inf */
     int steps;     /* 0: STEPS */
     double atol, rtol;
     optcl_mpi_config mpi;
@@ -28,13 +29,16 @@ static int exact_runs, runs; /* OpenCL runs that came out bitwise equal anyway *
 /* Rank r's gradient of step t, and the mean over ranks the unsharded optimizer sees: the sum
  * in double divided by K, rounded once (exact for dyadic values, and g itself when all
  * ranks feed the same g). */
-static void gradients(float *mine, float *mean, size_t n, int t, bool per_rank, bool coarse)
+static void gradients(float *mine, float *mean, size_t n, int t, bool per_rank, bool coarse,
+                      bool inf)
 {
     if (!per_rank) {
         mt_fill(mine, n, 100 + (uint64_t)t, -1.0f, 1.0f);
         if (t % 4 == 3)
             for (size_t i = 0; i < n; i += 5)
                 mine[i] = 0.0f; /* Rprop's sign 0 */
+        if (inf)
+            mine[n / 2] = INFINITY;
         memcpy(mean, mine, n * sizeof *mean);
         return;
     }
@@ -46,6 +50,8 @@ static void gradients(float *mine, float *mean, size_t n, int t, bool per_rank, 
         for (size_t i = 0; i < n; i++) {
             if (coarse) /* multiples of 1/64 up to 4: exact in bfloat16 and float16 */
                 g[i] = roundf(g[i] * 64.0f) / 64.0f;
+            if (inf && r == 0 && i == n / 2)
+                g[i] = INFINITY;
             sum[i] += g[i];
         }
         if (r == mt_rank)
@@ -95,7 +101,7 @@ static void compare_run(optcl_context *ctx, const optcl_tensor_spec *specs, size
     MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, mod, c, &o->mpi, &s, msg, sizeof msg), msg);
     bool exact = true;
     for (int t = 0; t < (o->steps ? o->steps : STEPS); t++) {
-        gradients(g, mean, n, t, o->per_rank, o->dtype != OPTCL_DTYPE_F32);
+        gradients(g, mean, n, t, o->per_rank, o->dtype != OPTCL_DTYPE_F32, o->inf_step == t + 1);
         MT_OK(optcl_params_write(ref, OPTCL_ROLE_GRADS, OPTCL_ALL, mean, n), label);
         MT_OK(optcl_optimizer_step(u, 0, NULL, NULL), optcl_optimizer_message(u));
         MT_OK(optcl_params_write(mod, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), label);
@@ -115,6 +121,17 @@ static void compare_run(optcl_context *ctx, const optcl_tensor_spec *specs, size
                  (double)a[bad]);
         exact = exact && tu_first_mismatch(b, a, n, 0.0, 0.0, NULL) == (size_t)-1;
         MT_CHECK(optcl_mpi_optimizer_step_count(s) == optcl_optimizer_step_count(u), "%s", label);
+        if (c->loss_scale.mode != OPTCL_LOSS_SCALE_OFF) {
+            optcl_guard_stats a_, b_;
+            MT_OK(optcl_optimizer_guard_stats(u, &a_), label);
+            MT_OK(optcl_mpi_optimizer_guard_stats(s, &b_), optcl_mpi_optimizer_message(s));
+            MT_CHECK(a_.loss_scale == b_.loss_scale && a_.growth_tracker == b_.growth_tracker &&
+                         a_.skipped == b_.skipped,
+                     "%s: step %d: scale %g tracker %u skipped %llu, unsharded %g %u %llu", label,
+                     t + 1, b_.loss_scale, (unsigned)b_.growth_tracker,
+                     (unsigned long long)b_.skipped, a_.loss_scale, (unsigned)a_.growth_tracker,
+                     (unsigned long long)a_.skipped);
+        }
         for (int grp = 0; grp < 3; grp++) {
             double lu = 0, ls = 0;
             MT_OK(optcl_optimizer_get_lr(u, grp, &lu), label);
@@ -253,6 +270,37 @@ static void low_precision(optcl_backend backend)
     optcl_context_destroy(ctx);
 }
 
+/* Loss scaling (GradScaler's dynamic scaler, a power-of-two scale): the shard's optimizer
+ * unscales its part of the mean; an Inf in one rank's gradient makes every shard skip and back
+ * off together, and the scale grows after growth_interval good steps, as the unsharded
+ * optimizer's. */
+static void loss_scaling(optcl_backend backend)
+{
+    optcl_context *ctx = mt_context(backend);
+    if (!ctx)
+        return;
+    bool reference = backend == OPTCL_BACKEND_REFERENCE;
+    const optcl_dtype types[2] = {OPTCL_DTYPE_F32, OPTCL_DTYPE_F16};
+    for (int d = 0; d < 2; d++)
+        for (int per_rank = 0; per_rank < 2; per_rank++) {
+            optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAMW);
+            c.lr = 0.01;
+            c.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
+            c.loss_scale.init_scale = 1024.0;
+            c.loss_scale.growth_interval = 3;
+            run_opts o = {.per_rank = per_rank,
+                          .dtype = types[d],
+                          .inf_step = 4,
+                          .atol = reference ? 0.0 : ATOL,
+                          .rtol = reference ? 0.0 : RTOL,
+                          .mpi = optcl_mpi_config_default()};
+            compare_run(ctx, mt_model, MT_MODEL_COUNT, "adamw dynamic loss scale", &c, &o);
+        }
+    mt_note("loss scaling on %s: the sharded scaler equals the unsharded one%s",
+            reference ? "reference" : "OpenCL", reference ? " bit for bit" : "");
+    optcl_context_destroy(ctx);
+}
+
 /* MPI calls of at most 7 elements per rank (the splitting of counts above 2^31, small), in both
  * reductions; and the float reduction itself. */
 static void chunks_and_float(void)
@@ -374,6 +422,8 @@ int main(int argc, char **argv)
     every_rule(OPTCL_BACKEND_OPENCL);
     low_precision(OPTCL_BACKEND_REFERENCE);
     low_precision(OPTCL_BACKEND_OPENCL);
+    loss_scaling(OPTCL_BACKEND_REFERENCE);
+    loss_scaling(OPTCL_BACKEND_OPENCL);
     if (runs > 0)
         mt_note("bitwise equal runs (OpenCL included): %d of %d", exact_runs, runs);
     chunks_and_float();

@@ -84,8 +84,9 @@ static void bad_creates(void)
                  "8-bit state (state_dtype INT8) is not available with the sharded");
     bad = c;
     bad.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
+    bad.loss_scale.write_unscaled = 1;
     create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_UNSUPPORTED,
-                 "loss scaling (config.loss_scale) is not available with the sharded optimizer");
+                 "loss_scale.write_unscaled is not available with the sharded optimizer");
     optcl_mpi_optimizer *s = NULL;
     char msg[256] = "";
     MT_CHECK(optcl_mpi_optimizer_create(MPI_COMM_NULL, p, &c, NULL, &s, msg, sizeof msg) ==
