@@ -25,15 +25,16 @@ struct fm_model {
     size_t layers;
     unsigned sizes[FM_MAX_LAYERS + 1];
     size_t max_rows;
-    optcl_dtype dtype; /* of the weights, biases and their gradients */
+    optcl_dtype dtype; /* of the weights, biases, activations and their gradients */
     cl_program program;
-    cl_kernel gather, forward, backward_input, backward_weight, bias_grad, softmax;
+    cl_kernel gather, forward, backward_input, backward_weight, bias_grad, softmax, widen;
     char names[2 * FM_MAX_LAYERS][32];
     optcl_params *params;
     cl_mem w[FM_MAX_LAYERS], b[FM_MAX_LAYERS];   /* parameter sub-buffers (the set owns them) */
     cl_mem gw[FM_MAX_LAYERS], gb[FM_MAX_LAYERS]; /* gradient sub-buffers (the set owns them) */
     cl_mem act[FM_MAX_LAYERS + 1];               /* [0] the gathered input, [l] layer l's output */
     cl_mem delta[FM_MAX_LAYERS + 1]; /* [l] the loss gradient at layer l's output (pre-ReLU) */
+    cl_mem logits;                   /* the logits widened to float32, for reading them back */
     cl_mem images, labels;
     cl_mem loss_scale; /* the optimizer's (not ours), or NULL */
     size_t image_count;
@@ -100,7 +101,8 @@ static int build(fm_model *m, cl_device_id device)
                    {&m->backward_input, "fm_linear_backward_input"},
                    {&m->backward_weight, "fm_linear_backward_weight"},
                    {&m->bias_grad, "fm_bias_grad"},
-                   {&m->softmax, "fm_softmax_xent"}};
+                   {&m->softmax, "fm_softmax_xent"},
+                   {&m->widen, "fm_widen"}};
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
         *kernels[i].kernel = clCreateKernel(m->program, kernels[i].name, &err);
         if (err != CL_SUCCESS) {
@@ -190,12 +192,15 @@ int fm_model_create(optcl_context *ctx, const fm_model_config *config, fm_model 
     }
     if (!rc)
         rc = create_params(m);
-    for (size_t l = 0; !rc && l <= m->layers; l++) {
-        size_t bytes = m->max_rows * m->sizes[l] * sizeof(float);
+    for (size_t l = 0; !rc && l <= m->layers; l++) { /* in the parameters' type */
+        size_t bytes = m->max_rows * m->sizes[l] * optcl_dtype_size(m->dtype);
         rc = buffer(m, &m->act[l], bytes, "activations");
         if (!rc && l > 0)
             rc = buffer(m, &m->delta[l], bytes, "activation gradients");
     }
+    if (!rc)
+        rc = buffer(m, &m->logits, m->max_rows * m->sizes[m->layers] * sizeof(float),
+                    "logits");
     if (rc) {
         snprintf(message, message_size, "%s", m->message);
         fm_model_destroy(m);
@@ -213,8 +218,8 @@ optcl_status fm_model_destroy(fm_model *m)
     optcl_status st = optcl_params_destroy(m->params);
     if (st != OPTCL_SUCCESS)
         return st;
-    cl_mem mems[] = {m->images,   m->labels,   m->loss,    m->correct,
-                     m->index[0], m->index[1], m->index[2]};
+    cl_mem mems[] = {m->images,   m->labels,   m->loss,     m->correct,
+                     m->index[0], m->index[1], m->index[2], m->logits};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
             clReleaseMemObject(mems[i]);
@@ -224,8 +229,8 @@ optcl_status fm_model_destroy(fm_model *m)
         if (m->delta[l])
             clReleaseMemObject(m->delta[l]);
     }
-    cl_kernel kernels[] = {m->gather,          m->forward,   m->backward_input,
-                           m->backward_weight, m->bias_grad, m->softmax};
+    cl_kernel kernels[] = {m->gather,    m->forward, m->backward_input, m->backward_weight,
+                           m->bias_grad, m->softmax, m->widen};
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
         if (kernels[i])
             clReleaseKernel(kernels[i]);
@@ -485,9 +490,18 @@ int fm_model_read_logits(fm_model *m, size_t rows, float *out)
 {
     if (rows > m->max_rows)
         return fail(m, "%zu rows of logits: at most %zu exist", rows, m->max_rows);
-    cl_int err =
-        clEnqueueReadBuffer(m->queue, m->act[m->layers], CL_TRUE, 0,
-                            rows * m->sizes[m->layers] * sizeof(float), out, 0, NULL, NULL);
+    cl_uint n = (cl_uint)(rows * m->sizes[m->layers]);
+    size_t global = n ? n : 1;
+    cl_int err = clSetKernelArg(m->widen, 0, sizeof(cl_mem), &m->act[m->layers]);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(m->widen, 1, sizeof(cl_mem), &m->logits);
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(m->widen, 2, sizeof n, &n);
+    if (err == CL_SUCCESS)
+        err = clEnqueueNDRangeKernel(m->queue, m->widen, 1, NULL, &global, NULL, 0, NULL, NULL);
+    if (err == CL_SUCCESS)
+        err = clEnqueueReadBuffer(m->queue, m->logits, CL_TRUE, 0, n * sizeof(float), out, 0,
+                                  NULL, NULL);
     return cl_check(m, err, "reading the logits");
 }
 

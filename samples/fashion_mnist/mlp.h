@@ -17,7 +17,7 @@ typedef struct fm_model_config {
     size_t layers;                     /* linear layers, 1 … FM_MAX_LAYERS */
     unsigned sizes[FM_MAX_LAYERS + 1]; /* sizes[0] inputs, sizes[layers] classes (≤ 256) */
     size_t max_rows;                   /* the most rows one pass (batch or chunk) handles */
-    optcl_dtype dtype; /* the weights', biases' and their gradients' type; 0: float32 */
+    optcl_dtype dtype; /* the weights', biases', activations' and gradients' type; 0: f32 */
 } fm_model_config;
 
 typedef struct fm_model fm_model;
