@@ -201,6 +201,10 @@ void fw_take(const fw_fixture *f, fw_snap *s)
         TU_OK(optcl_optimizer_get_lr(f->opt, g, &s->lr[g]), "lr");
     s->alpha = optcl_optimizer_lookahead_alpha(f->opt);
     TU_OK(optcl_optimizer_plateau_state(f->opt, &s->plateau), "plateau");
+    optcl_guard_stats g;
+    TU_OK(optcl_optimizer_guard_stats(f->opt, &g), optcl_optimizer_message(f->opt));
+    s->scale = g.loss_scale;
+    s->tracker = g.growth_tracker;
 }
 
 bool fw_same_values(const fw_snap *a, const fw_snap *b, size_t first, size_t last, size_t begin,
@@ -217,5 +221,6 @@ bool fw_same_snap(const fw_snap *a, const fw_snap *b)
     return a->roles == b->roles && fw_same_values(a, b, 0, a->roles, 0, FW_NUMEL) &&
            a->steps == b->steps && memcmp(a->lr, b->lr, sizeof a->lr) == 0 &&
            memcmp(&a->alpha, &b->alpha, sizeof a->alpha) == 0 &&
-           memcmp(&a->plateau, &b->plateau, sizeof a->plateau) == 0;
+           memcmp(&a->plateau, &b->plateau, sizeof a->plateau) == 0 && a->scale == b->scale &&
+           a->tracker == b->tracker;
 }

@@ -76,6 +76,8 @@ typedef struct fw_snap {
     uint64_t steps;
     double lr[2], alpha;
     optcl_plateau_state plateau;
+    double scale;     /* the loss scale (1 without loss scaling) */
+    uint32_t tracker; /* and its growth tracker */
 } fw_snap;
 
 void fw_take(const fw_fixture *f, fw_snap *s);

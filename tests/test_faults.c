@@ -240,10 +240,13 @@ static void step_check(void *p, optcl_status st, const fault_shot *shot)
     assert_true(slow_kept(&now, &fx->before));
     if (now.steps == fx->before.steps) {
         assert_true(fw_same_values(&now, &fx->before, 0, rule_roles, 0, FW_NUMEL));
+        /* the loss scale's update was taken back with the count (guard.cl's undo) */
+        assert_true(now.scale == fx->before.scale && now.tracker == fx->before.tracker);
         fx->unchanged++;
         return;
     }
     assert_int_equal(now.steps, fx->before.steps + 1);
+    assert_true(now.scale == fx->after.scale && now.tracker == fx->after.tracker);
     for (int g = 0; g < 2; g++) {
         size_t begin = g ? FW_GROUP0_END : 0, end = g ? FW_NUMEL : FW_GROUP0_END;
         bool updated = fw_same_values(&now, &fx->inner, 0, rule_roles, begin, end);
@@ -347,6 +350,23 @@ static void guarded_step_walks(void)
     fw_fixture_close(&fx.a, true);
 }
 
+/* With dynamic loss scaling the guard also updates the scale on the device (here every step:
+ * growth_interval 1); a failure before the first group's launch must restore scale and
+ * tracker with the count. */
+static void loss_scaled_step_walks(void)
+{
+    optcl_optimizer_config c = fw_rich_config();
+    c.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
+    c.loss_scale.init_scale = 1024.0;
+    c.loss_scale.growth_interval = 1;
+    step_fx fx = {0};
+    fw_fixture_open(&fx.a, tu_context(OPTCL_BACKEND_OPENCL), &c);
+    step_walk(&fx, &c, "scaled0.safetensors", "loss-scaled step 1 (lookahead init)");
+    TU_OK(optcl_optimizer_step(fx.a.opt, 0, NULL, NULL), "step");
+    step_walk(&fx, &c, "scaled1.safetensors", "loss-scaled step 2 (lookahead sync)");
+    fw_fixture_close(&fx.a, true);
+}
+
 static void step_opencl(void **state)
 {
     (void)state;
@@ -354,6 +374,7 @@ static void step_opencl(void **state)
         return;
     step_walks(OPTCL_BACKEND_OPENCL);
     guarded_step_walks();
+    loss_scaled_step_walks();
 }
 
 static void step_reference(void **state)

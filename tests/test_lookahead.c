@@ -184,6 +184,63 @@ static void search_opencl(void **state)
     line_search(OPTCL_BACKEND_OPENCL);
 }
 
+/* The α search over a bfloat16 or float16 set: each blend is stored rounded to the set's type
+ * before the loss reads it, the grid still finds the minimum at 0.75, the parameters end as
+ * the blend rounded, and both backends give the same bits. */
+static void search_low_precision_on(optcl_backend backend, optcl_dtype dtype, float *p_out,
+                                    float *slow_out)
+{
+    float p0[N], g[N], fast[N];
+    uint64_t seed = 11;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    c.lr = 0.1;
+    c.lookahead.k = 1;
+    optcl_context *ctx = tu_context(backend);
+    optcl_params *params = NULL;
+    optcl_optimizer *opt = NULL;
+    TU_OK(optcl_params_create_typed(ctx, spec_a, 2, dtype, &params), optcl_context_message(ctx));
+    TU_OK(optcl_params_write(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, N), "p0");
+    TU_OK(optcl_params_read(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, N), "p0 as stored");
+    TU_OK(optcl_optimizer_create(params, &c, &opt), optcl_context_message(ctx));
+    gradient(g, 0);
+    TU_OK(optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+    TU_OK(optcl_params_read(params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g as stored");
+    quad q = {{0}, 0};
+    for (int i = 0; i < N; i++) {
+        fast[i] = p0[i] + -0.1f * g[i];
+        q.target[i] = p0[i] + 0.75f * (fast[i] - p0[i]);
+    }
+    TU_OK(optcl_optimizer_set_lookahead_search(opt, quad_loss, &q, 4),
+          optcl_optimizer_message(opt));
+    TU_OK(optcl_optimizer_step(opt, 0, NULL, NULL), optcl_optimizer_message(opt));
+    assert_int_equal(q.calls, 4);
+    assert_true(optcl_optimizer_lookahead_alpha(opt) == 0.75);
+    TU_OK(optcl_params_read(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p_out, N), "p");
+    TU_OK(optcl_optimizer_read_state(opt, "lookahead_slow", OPTCL_ALL, slow_out, N), "slow");
+    double rel = dtype == OPTCL_DTYPE_BF16 ? 0x1p-8 : 0x1p-11; /* half an ulp, and the fast */
+    for (int i = 0; i < N; i++) /* weights' own rounding */
+        assert_true(fabs((double)p_out[i] - q.target[i]) <= 3.0 * rel * fabs(q.target[i]) + 1e-7);
+    TU_OK(optcl_optimizer_destroy(opt), "destroy");
+    TU_OK(optcl_params_destroy(params), "destroy");
+    TU_OK(optcl_context_destroy(ctx), "destroy");
+}
+
+static void search_low_precision(void **state)
+{
+    (void)state;
+    const optcl_dtype types[2] = {OPTCL_DTYPE_BF16, OPTCL_DTYPE_F16};
+    for (int d = 0; d < 2; d++) {
+        float p[2][N], slow[2][N];
+        search_low_precision_on(OPTCL_BACKEND_REFERENCE, types[d], p[0], slow[0]);
+        if (tu_opencl_missing())
+            continue;
+        search_low_precision_on(OPTCL_BACKEND_OPENCL, types[d], p[1], slow[1]);
+        assert_memory_equal(p[0], p[1], sizeof p[0]);
+        assert_memory_equal(slow[0], slow[1], sizeof slow[0]);
+    }
+}
+
 static void bad_configurations(void **state)
 {
     (void)state;
@@ -224,6 +281,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(independent_reference), cmocka_unit_test(independent_opencl),
         cmocka_unit_test(search_reference),      cmocka_unit_test(search_opencl),
+        cmocka_unit_test(search_low_precision),
         cmocka_unit_test(bad_configurations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
