@@ -442,10 +442,11 @@ static void trajectories(void **state)
 
 /* ---- backends, checkpoints, bytes, refusals ---------------------------------------------- */
 
-/* Steps an 8-bit AdamW (AMSGrad, clipping, a skipped step, Lookahead) on backend over two
- * groups of mixed sizes; returns params then each state's values, and every 8-bit tensor's
- * codes and absmaxes, in one buffer of bytes. */
-static uint8_t *mixed_run(optcl_backend backend, size_t *bytes)
+/* Steps an 8-bit AdamW (AMSGrad, clipping, a skipped step, and Lookahead — or, with master
+ * weights, which Lookahead refuses, the master) on backend over two groups of mixed sizes in a
+ * set of dtype; returns params then each state's values, and every 8-bit tensor's codes and
+ * absmaxes, in one buffer of bytes. */
+static uint8_t *mixed_run(optcl_backend backend, optcl_dtype dtype, int master, size_t *bytes)
 {
     const optcl_tensor_spec specs[] = {
         {.name = "a", .ndim = 2, .shape = {33, 129}, .group = 0},
@@ -458,7 +459,8 @@ static uint8_t *mixed_run(optcl_backend backend, size_t *bytes)
     c.adam.amsgrad = 1;
     c.max_norm = 1.0;
     c.nonfinite = OPTCL_NONFINITE_SKIP;
-    c.lookahead.k = 4;
+    c.lookahead.k = master ? 0 : 4;
+    c.master_weights = master;
     c.state_dtype = OPTCL_STATE_INT8;
     c.groups = groups;
     c.group_count = 2;
@@ -467,7 +469,11 @@ static uint8_t *mixed_run(optcl_backend backend, size_t *bytes)
     assert_true(p && g);
     uint64_t seed = 77;
     fill_normal(p, n, &seed, 0.1f);
-    tu_rig r = tu_rig_open(backend, specs, 4, p, &c);
+    tu_rig r = {tu_context(backend), NULL, NULL};
+    TU_OK(optcl_params_create_typed(r.ctx, specs, 4, dtype, &r.params),
+          optcl_context_message(r.ctx));
+    TU_OK(optcl_params_write(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p, n), "p0");
+    TU_OK(optcl_optimizer_create(r.params, &c, &r.opt), optcl_context_message(r.ctx));
     for (int step = 0; step < 6; step++) {
         fill_normal(g, n, &seed, 0.01f * (float)(step + 1));
         if (step == 3)
@@ -475,7 +481,7 @@ static uint8_t *mixed_run(optcl_backend backend, size_t *bytes)
         TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), "g");
         TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
     }
-    /* the rule's three 8-bit states, then Lookahead's float32 slow weights */
+    /* the rule's three 8-bit states, then the master or Lookahead's slow weights (float32) */
     size_t states = optcl_optimizer_state_count(r.opt), blocks[2] = {17, 40}, at = 0;
     assert_int_equal(states, 4);
     *bytes = (1 + states) * n * sizeof(float) + (states - 1) * (33 * 129 + 10000 + 57 * 4);
@@ -511,16 +517,23 @@ static void backends_bitwise(void **state)
     (void)state;
     if (tu_opencl_missing())
         return;
-    size_t n_ref = 0, n_dev = 0;
-    uint8_t *ref = mixed_run(OPTCL_BACKEND_REFERENCE, &n_ref);
-    uint8_t *dev = mixed_run(OPTCL_BACKEND_OPENCL, &n_dev);
-    assert_int_equal(n_ref, n_dev);
-    for (size_t i = 0; i < n_ref; i++)
-        if (ref[i] != dev[i])
-            fail_msg("byte %zu of %zu differs: %d on the reference, %d on OpenCL", i, n_ref,
-                     ref[i], dev[i]);
-    free(ref);
-    free(dev);
+    const struct {
+        optcl_dtype dtype;
+        int master;
+    } runs[] = {{OPTCL_DTYPE_F32, 0}, {OPTCL_DTYPE_BF16, 1}, {OPTCL_DTYPE_F16, 0}};
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        size_t n_ref = 0, n_dev = 0;
+        uint8_t *ref = mixed_run(OPTCL_BACKEND_REFERENCE, runs[k].dtype, runs[k].master, &n_ref);
+        uint8_t *dev = mixed_run(OPTCL_BACKEND_OPENCL, runs[k].dtype, runs[k].master, &n_dev);
+        assert_int_equal(n_ref, n_dev);
+        for (size_t i = 0; i < n_ref; i++)
+            if (ref[i] != dev[i])
+                fail_msg("%s%s: byte %zu of %zu differs: %d on the reference, %d on OpenCL",
+                         optcl_dtype_name(runs[k].dtype), runs[k].master ? " master" : "", i,
+                         n_ref, ref[i], dev[i]);
+        free(ref);
+        free(dev);
+    }
 }
 
 static void step_both(tu_rig *r, const float *g, size_t n)
