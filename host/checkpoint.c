@@ -90,6 +90,10 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
         meta_add(m, key, p->tensors[i].name);
         snprintf(key, sizeof key, "optcl.tensor.%zu.group", i);
         meta_addf(m, key, "%d", p->tensors[i].group);
+        if (p->tensors[i].state_bits != 0) { /* only when set: older readers need not know */
+            snprintf(key, sizeof key, "optcl.tensor.%zu.state_bits", i);
+            meta_addf(m, key, "%d", p->tensors[i].state_bits);
+        }
     }
     for (int g = 0; g < OPTCL_MAX_GROUPS; g++) {
         snprintf(key, sizeof key, "optcl.group.%d.lr", g);
@@ -697,6 +701,9 @@ optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **spec
         out[i].ndim = e->ndim;
         memcpy(out[i].shape, e->shape, sizeof out[i].shape);
         out[i].group = group;
+        snprintf(key, sizeof key, "optcl.tensor.%zu.state_bits", i);
+        const char *bits = optcl__st_meta_get(&f, key);
+        out[i].state_bits = bits && (!strcmp(bits, "8") || !strcmp(bits, "32")) ? atoi(bits) : 0;
     }
     if (st == OPTCL_SUCCESS) {
         *specs = out;

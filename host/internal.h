@@ -61,6 +61,7 @@ typedef struct optcl__tensor {
     int ndim;
     int64_t shape[OPTCL_MAX_DIMS];
     int group;
+    int state_bits; /* 8-bit state: 0 by size, 8 or 32 (optcl_tensor_spec) */
     size_t offset, count;
     cl_mem view[OPTCL_ROLE_COUNT]; /* sub-buffers; NULL on the reference backend */
 } optcl__tensor;

@@ -28,6 +28,10 @@ static optcl_status validate_specs(const optcl_tensor_spec *specs, size_t count,
             return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
                                "tensor '%s': group %d is outside 0..%d", s->name, s->group,
                                OPTCL_MAX_GROUPS - 1);
+        if (s->state_bits != 0 && s->state_bits != 8 && s->state_bits != 32)
+            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "tensor '%s': state_bits %d is not 0 (by size), 8 or 32", s->name,
+                               s->state_bits);
         size_t n = 1;
         for (int d = 0; d < s->ndim; d++) {
             int64_t dim = s->shape[d];
@@ -183,6 +187,7 @@ static optcl_status params_new(optcl_context *ctx, const optcl_tensor_spec *spec
         for (int d = t->ndim; d < OPTCL_MAX_DIMS; d++)
             t->shape[d] = 0;
         t->group = specs[i].group;
+        t->state_bits = specs[i].state_bits;
         t->offset = offsets[i];
         t->count = counts[i];
         p->numel += counts[i];
@@ -452,6 +457,7 @@ optcl_status optcl_params_info(const optcl_params *p, size_t index, optcl_tensor
     info->group = t->group;
     info->offset = t->offset;
     info->count = t->count;
+    info->state_bits = t->state_bits;
     return OPTCL_SUCCESS;
 }
 

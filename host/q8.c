@@ -153,7 +153,8 @@ optcl_status optcl__q8_create(const optcl_params *p, optcl__q8 *q, char *message
         const optcl__tensor *tensor = &p->tensors[t];
         size_t first = tensor->offset / OPTCL__Q8_BLOCK;
         size_t n = (tensor->count + OPTCL__Q8_BLOCK - 1) / OPTCL__Q8_BLOCK;
-        bool small = tensor->count < OPTCL__Q8_MIN_SIZE;
+        bool small = tensor->state_bits == 32 ||
+                     (tensor->state_bits == 0 && tensor->count < OPTCL__Q8_MIN_SIZE);
         q->float_at[t] = small ? q->floats : SIZE_MAX;
         for (size_t b = 0; b < n; b++) {
             size_t valid = tensor->count - b * OPTCL__Q8_BLOCK;

@@ -185,6 +185,10 @@ typedef struct optcl_tensor_spec {
     int ndim; /* 0 … OPTCL_MAX_DIMS; 0 is a scalar of one element */
     int64_t shape[OPTCL_MAX_DIMS];
     int group;
+    /* With 8-bit state (state_dtype INT8): 0 (default) keeps float32 state for a tensor under
+     * 4096 elements (bitsandbytes' min_8bit_size) and 8-bit state otherwise; 8 always 8-bit,
+     * 32 always float32 (bitsandbytes' per-parameter optim_bits override). */
+    int state_bits;
 } optcl_tensor_spec;
 
 /* The element type of a parameter set's parameters and gradients. Training pipelines keep
@@ -216,6 +220,7 @@ typedef struct optcl_tensor_info {
     int group;
     size_t offset; /* in elements from the start of the flat buffer; a multiple of alignment */
     size_t count;  /* elements */
+    int state_bits; /* as in its spec */
 } optcl_tensor_info;
 
 typedef enum optcl_role {

@@ -29,8 +29,14 @@
  * state type and master weights (sharded with the state); each rank's gradient is read widened,
  * the mean is rounded to the type when the shard's set receives it, and the updated shards come
  * back exactly. With a guard the float32 mean is clipped before that rounding (the single-
- * process guard clips the rounded gradient), so the two agree within rounding there. Refused for
- * now: 8-bit state (state_dtype INT8).
+ * process guard clips the rounded gradient), so the two agree within rounding there.
+ *
+ * 8-bit state (state_dtype INT8): the layout rounds each tensor up to 256 elements (the gaps are
+ * zeros, never sent as gradients nor written back), and S to a multiple of 256, so shards start
+ * and end on the tensors' 8-bit blocks; each piece keeps its whole tensor's state type
+ * (optcl_tensor_spec.state_bits: a piece of a large tensor stays 8-bit however small), so every
+ * block, absmax and code is the unsharded optimizer's. optcl_mpi_memory's shard_begin and
+ * shard_end then count in that layout.
  *
  * Loss scaling (config.loss_scale): every rank's gradient carries the scale; the shard's own
  * optimizer (optcl_mpi_optimizer_shard) unscales its part of the mean and keeps the scaler, so

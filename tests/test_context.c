@@ -303,7 +303,7 @@ static void test_message_buffer(void **state)
     assert_int_equal(optcl_context_destroy(NULL), OPTCL_SUCCESS);
 }
 
-static const optcl_tensor_spec one_tensor = {"w", 1, {37}, 0};
+static const optcl_tensor_spec one_tensor = {"w", 1, {37}, 0, 0};
 
 static void check_destroy_in_use(optcl_backend backend)
 {

@@ -18,8 +18,9 @@ static const cl_event fake_event = (cl_event)(uintptr_t)0x1234; /* never to be d
 
 /* Interleaved groups, odd sizes, a matrix, a 3-D tensor and a 0-dim scalar. */
 static const optcl_tensor_spec specs[] = {
-    {"one", 1, {1}, 1},          {"bias_7", 1, {7}, 0},     {"weight_1031", 1, {1031}, 1},
-    {"matrix_3x5", 2, {3, 5}, 0}, {"scalar", 0, {0}, 1},     {"cube_2x3x4", 3, {2, 3, 4}, 0},
+    {"one", 1, {1}, 1, 0},           {"bias_7", 1, {7}, 0, 0},
+    {"weight_1031", 1, {1031}, 1, 0}, {"matrix_3x5", 2, {3, 5}, 0, 0},
+    {"scalar", 0, {0}, 1, 0},        {"cube_2x3x4", 3, {2, 3, 4}, 0, 0},
 };
 #define N_SPECS (sizeof specs / sizeof specs[0])
 
@@ -480,19 +481,20 @@ static void test_bad_specs(optcl_backend backend)
         optcl_tensor_spec bad;
         const char *needle; /* the message names the tensor; NULL: it has no usable name */
     } cases[] = {
-        {{"first_ok", 1, {2}, 0}, "first_ok"}, /* duplicate */
-        {{"", 1, {2}, 0}, NULL},
-        {{NULL, 1, {2}, 0}, NULL},
-        {{long_name, 1, {2}, 0}, NULL},
-        {{"dim_zero", 2, {3, 0}, 0}, "dim_zero"},
-        {{"dim_negative", 1, {-4}, 0}, "dim_negative"},
-        {{"ndim_nine", 9, {1, 1, 1, 1, 1, 1, 1, 1}, 0}, "ndim_nine"},
-        {{"ndim_negative", -1, {1}, 0}, "ndim_negative"},
-        {{"group_negative", 1, {2}, -1}, "group_negative"},
-        {{"group_64", 1, {2}, OPTCL_MAX_GROUPS}, "group_64"},
+        {{"first_ok", 1, {2}, 0, 0}, "first_ok"}, /* duplicate */
+        {{"", 1, {2}, 0, 0}, NULL},
+        {{NULL, 1, {2}, 0, 0}, NULL},
+        {{long_name, 1, {2}, 0, 0}, NULL},
+        {{"dim_zero", 2, {3, 0}, 0, 0}, "dim_zero"},
+        {{"dim_negative", 1, {-4}, 0, 0}, "dim_negative"},
+        {{"ndim_nine", 9, {1, 1, 1, 1, 1, 1, 1, 1}, 0, 0}, "ndim_nine"},
+        {{"ndim_negative", -1, {1}, 0, 0}, "ndim_negative"},
+        {{"group_negative", 1, {2}, -1, 0}, "group_negative"},
+        {{"group_64", 1, {2}, OPTCL_MAX_GROUPS, 0}, "group_64"},
+        {{"state_bits_16", 1, {2}, 0, 16}, "state_bits_16"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        optcl_tensor_spec two[2] = {{"first_ok", 1, {5}, 0}, cases[k].bad};
+        optcl_tensor_spec two[2] = {{"first_ok", 1, {5}, 0, 0}, cases[k].bad};
         optcl_params *p = (optcl_params *)&two;
         optcl_status st = optcl_params_create(ctx, two, 2, &p);
         const char *msg = optcl_context_message(ctx);
@@ -506,7 +508,7 @@ static void test_bad_specs(optcl_backend backend)
                          OPTCL_ERROR_INVALID_ARGUMENT);
     }
     long_name[255] = '\0'; /* 255 bytes is the longest name allowed */
-    optcl_tensor_spec ok = {long_name, 0, {0}, OPTCL_MAX_GROUPS - 1};
+    optcl_tensor_spec ok = {long_name, 0, {0}, OPTCL_MAX_GROUPS - 1, 0};
     optcl_params *p = make_params(ctx, &ok, 1);
     assert_int_equal(optcl_params_destroy(p), OPTCL_SUCCESS);
     p = (optcl_params *)&ok;
@@ -540,7 +542,10 @@ BOTH_BACKENDS(test_destroy_in_use)
 /* ---- parameter groups ---------------------------------------------------------------------- */
 
 static const optcl_tensor_spec gspecs[] = {
-    {"g0_a", 1, {13}, 0}, {"g1_a", 1, {29}, 1}, {"g0_b", 2, {3, 4}, 0}, {"g1_b", 0, {0}, 1}};
+    {"g0_a", 1, {13}, 0, 0},
+    {"g1_a", 1, {29}, 1, 0},
+    {"g0_b", 2, {3, 4}, 0, 0},
+    {"g1_b", 0, {0}, 1, 0}};
 #define N_G 4
 #define G_STEPS 10
 static const optcl_group_config two_groups[2] = {{0.1, 0.0}, {0.01, 0.5}};

@@ -667,13 +667,50 @@ static void bytes_and_refusals(void **state)
     optcl_context_destroy(ctx);
 }
 
+/* state_bits overrides the size rule per tensor (8: 8-bit however small; 32: float32 however
+ * large); checkpoints record it and optcl_checkpoint_inspect gives it back. */
+static void state_bits_override(void **state)
+{
+    (void)state;
+    const optcl_tensor_spec specs[] = {
+        {.name = "small", .ndim = 1, .shape = {100}, .state_bits = 8},
+        {.name = "large", .ndim = 1, .shape = {5000}, .state_bits = 32},
+        {.name = "plain", .ndim = 1, .shape = {5000}},
+    };
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    c.state_dtype = OPTCL_STATE_INT8;
+    tu_rig r = tu_rig_open(OPTCL_BACKEND_REFERENCE, specs, 3, NULL, &c);
+    uint8_t codes[5000];
+    float absmax[20];
+    TU_OK(optcl_optimizer_read_state_codes(r.opt, "exp_avg", 0, codes, 100, absmax, 1),
+          optcl_optimizer_message(r.opt));
+    assert_int_equal(optcl_optimizer_read_state_codes(r.opt, "exp_avg", 1, codes, 5000, absmax, 20),
+                     OPTCL_ERROR_UNSUPPORTED);
+    TU_OK(optcl_optimizer_read_state_codes(r.opt, "exp_avg", 2, codes, 5000, absmax, 20),
+          optcl_optimizer_message(r.opt));
+    char *dir = tu_make_tempdir(), path[4096], message[512];
+    snprintf(path, sizeof path, "%s/bits.safetensors", dir);
+    TU_OK(optcl_checkpoint_save(r.opt, path), optcl_optimizer_message(r.opt));
+    optcl_tensor_spec *saved = NULL;
+    size_t count = 0;
+    TU_OK(optcl_checkpoint_inspect(path, &saved, &count, NULL, message, sizeof message), message);
+    assert_int_equal(count, 3);
+    assert_int_equal(saved[0].state_bits, 8);
+    assert_int_equal(saved[1].state_bits, 32);
+    assert_int_equal(saved[2].state_bits, 0);
+    free(saved);
+    tu_rig_close(&r);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(quantizer_host),   cmocka_unit_test(quantizer_kernel_source),
         cmocka_unit_test(quantizer_step),   cmocka_unit_test(trajectories),
         cmocka_unit_test(backends_bitwise), cmocka_unit_test(checkpoint_roundtrip),
-        cmocka_unit_test(bytes_and_refusals),
+        cmocka_unit_test(bytes_and_refusals), cmocka_unit_test(state_bits_override),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,7 +76,7 @@ optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const char *pat
     if ((st = optcl_mpi__agree(opt->comm, st, opt->message)) == OPTCL_SUCCESS) {
         m = (optcl_mpi__manifest){.generation = old.generation + 1,
                                   .world_size = (uint64_t)l->size,
-                                  .numel = l->numel,
+                                  .numel = optcl_params_numel(opt->params),
                                   .shard_size = l->shard,
                                   .step = optcl_optimizer_step_count(opt->shard),
                                   .skipped = opt->skipped,
@@ -135,12 +135,13 @@ static optcl_status check_manifest(optcl_mpi_optimizer *opt, const char *path,
                                "%s was saved by %llu rank(s); this run has %d: loading into a "
                                "different number of ranks is not supported",
                                path, (unsigned long long)m->world_size, l->size);
-    if (m->numel != l->numel || m->shard_size != l->shard)
+    size_t numel = optcl_params_numel(opt->params);
+    if (m->numel != numel || m->shard_size != l->shard)
         return optcl_mpi__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
                                "%s holds a model of %llu elements in shards of %llu; this one has "
                                "%zu in shards of %zu",
                                path, (unsigned long long)m->numel,
-                               (unsigned long long)m->shard_size, l->numel, l->shard);
+                               (unsigned long long)m->shard_size, numel, l->shard);
     return OPTCL_SUCCESS;
 }
 

@@ -15,15 +15,16 @@ static size_t round_up(size_t v, size_t m)
 }
 
 void optcl_mpi__layout_compute(optcl_mpi__layout *l, int rank, int size, size_t numel,
-                               size_t max_count)
+                               size_t max_count, size_t block)
 {
-    size_t k = (size_t)size;
+    size_t k = (size_t)size, align = block > OPTCL_MPI_SHARD_ALIGN ? block : OPTCL_MPI_SHARD_ALIGN;
     l->rank = rank;
     l->size = size;
+    l->block = block;
     l->numel = numel;
-    l->shard = round_up((numel + k - 1) / k, OPTCL_MPI_SHARD_ALIGN);
+    l->shard = round_up((numel + k - 1) / k, align);
     if (l->shard == 0)
-        l->shard = OPTCL_MPI_SHARD_ALIGN;
+        l->shard = align;
     l->begin = (size_t)rank * l->shard;
     l->real = numel > l->begin ? numel - l->begin : 0;
     if (l->real > l->shard)
@@ -33,6 +34,48 @@ void optcl_mpi__layout_compute(optcl_mpi__layout *l, int rank, int size, size_t 
     size_t bound = (size_t)INT_MAX / (k * 8);
     size_t c = max_count ? max_count : (bound ? bound : 1);
     l->chunk = c < l->shard ? c : l->shard;
+}
+
+size_t optcl_mpi__slots(optcl_params *params, size_t block)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < optcl_params_count(params); i++) {
+        optcl_tensor_info info;
+        optcl_params_info(params, i, &info);
+        n += round_up(info.count, block);
+    }
+    return n;
+}
+
+void optcl_mpi__spread(optcl_params *params, size_t block, float *x)
+{
+    if (block <= 1)
+        return;
+    size_t count = optcl_params_count(params), packed = optcl_params_numel(params);
+    size_t slots = optcl_mpi__slots(params, block);
+    for (size_t i = count; i-- > 0;) { /* backwards: a tensor only moves right */
+        optcl_tensor_info info;
+        optcl_params_info(params, i, &info);
+        size_t width = round_up(info.count, block);
+        packed -= info.count;
+        slots -= width;
+        memmove(x + slots, x + packed, info.count * sizeof *x);
+        memset(x + slots + info.count, 0, (width - info.count) * sizeof *x);
+    }
+}
+
+void optcl_mpi__pack(optcl_params *params, size_t block, float *x)
+{
+    if (block <= 1)
+        return;
+    size_t packed = 0, slots = 0;
+    for (size_t i = 0; i < optcl_params_count(params); i++) { /* forwards: only moves left */
+        optcl_tensor_info info;
+        optcl_params_info(params, i, &info);
+        memmove(x + packed, x + slots, info.count * sizeof *x);
+        packed += info.count;
+        slots += round_up(info.count, block);
+    }
 }
 
 optcl_status optcl_mpi__pieces(optcl_params *params, const optcl_mpi__layout *l,
@@ -58,7 +101,7 @@ optcl_status optcl_mpi__pieces(optcl_params *params, const optcl_mpi__layout *l,
             pieces[k].outer_offset = info.offset + (a - packed);
             k++;
         }
-        packed += info.count;
+        packed += round_up(info.count, l->block);
     }
     if (k == 0) {
         free(pieces);
@@ -108,6 +151,9 @@ optcl_status optcl_mpi__shard_specs(optcl_params *params, const optcl_mpi__piece
         optcl_mpi__piece_name(info.name, pieces[i].tensor, &pieces[i], name, 256);
         specs[i].shape[0] = (int64_t)pieces[i].count;
         specs[i].group = info.group;
+        /* 8-bit state follows the model's tensor, not the piece (pieces of a large tensor can
+         * be small) */
+        specs[i].state_bits = info.state_bits ? info.state_bits : info.count < 4096 ? 32 : 8;
     }
     *out = specs;
     *count = n;

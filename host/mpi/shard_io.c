@@ -47,6 +47,40 @@ optcl_status optcl_mpi__params_to_shard(optcl_mpi_optimizer *opt)
     return OPTCL_SUCCESS;
 }
 
+void optcl_mpi__shard_compact(const optcl_mpi_optimizer *opt, float *x)
+{
+    if (opt->layout.block <= 1)
+        return;
+    size_t to = 0;
+    for (size_t i = 0; i < opt->piece_count; i++) { /* pieces only move left */
+        const optcl_mpi__piece *p = &opt->pieces[i];
+        memmove(x + to, x + (p->packed - opt->layout.begin), p->count * sizeof *x);
+        to += p->count;
+    }
+}
+
+void optcl_mpi__shard_expand(const optcl_mpi_optimizer *opt, float *x)
+{
+    const optcl_mpi__layout *l = &opt->layout;
+    if (l->block <= 1)
+        return;
+    size_t from = 0;
+    for (size_t i = 0; i < opt->piece_count; i++)
+        from += opt->pieces[i].count;
+    for (size_t i = opt->piece_count; i-- > 0;) { /* backwards: pieces only move right */
+        const optcl_mpi__piece *p = &opt->pieces[i];
+        from -= p->count;
+        memmove(x + (p->packed - l->begin), x + from, p->count * sizeof *x);
+    }
+    size_t end = 0; /* the gaps: tensors' padding to the block */
+    for (size_t i = 0; i < opt->piece_count; i++) {
+        const optcl_mpi__piece *p = &opt->pieces[i];
+        memset(x + end, 0, (p->packed - l->begin - end) * sizeof *x);
+        end = p->packed - l->begin + p->count;
+    }
+    memset(x + end, 0, (l->real - end) * sizeof *x);
+}
+
 optcl_status optcl_mpi__shard_to_params(optcl_mpi_optimizer *opt, optcl_status local)
 {
     const optcl_mpi__layout *l = &opt->layout;
@@ -56,10 +90,12 @@ optcl_status optcl_mpi__shard_to_params(optcl_mpi_optimizer *opt, optcl_status l
      * gives exactly the shard's real elements. */
     float *block = opt->full + l->begin;
     if (local == OPTCL_SUCCESS && !opt->placeholder) {
-        local = optcl_params_read(opt->inner, OPTCL_ROLE_PARAMS, OPTCL_ALL, block, l->real);
+        local = optcl_params_read(opt->inner, OPTCL_ROLE_PARAMS, OPTCL_ALL, block,
+                                  optcl_params_numel(opt->inner));
         if (local != OPTCL_SUCCESS)
             optcl_mpi__fail(opt->message, local, "reading the shard's parameters: %s",
                             optcl_params_message(opt->inner));
+        optcl_mpi__shard_expand(opt, block);
     }
     memset(block + l->real, 0, (l->shard - l->real) * sizeof(float));
     optcl_status st = optcl_mpi__allgather(opt);
@@ -70,7 +106,9 @@ optcl_status optcl_mpi__shard_to_params(optcl_mpi_optimizer *opt, optcl_status l
     opt->timings.allgather += t1 - t0;
     if (st != OPTCL_SUCCESS)
         return st;
-    st = optcl_params_write(opt->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, opt->full, l->numel);
+    optcl_mpi__pack(opt->params, l->block, opt->full);
+    st = optcl_params_write(opt->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, opt->full,
+                            optcl_params_numel(opt->params));
     opt->timings.write_params += MPI_Wtime() - t1;
     if (st != OPTCL_SUCCESS)
         return optcl_mpi__fail(opt->message, st, "writing the gathered parameters: %s",

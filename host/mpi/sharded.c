@@ -26,10 +26,6 @@ static optcl_status validate(optcl_params *params, const optcl_optimizer_config 
                                !params   ? "params"
                                : !config ? "config"
                                          : "out");
-    if (config->state_dtype == OPTCL_STATE_INT8)
-        return optcl_mpi__fail(message, OPTCL_ERROR_UNSUPPORTED,
-                               "8-bit state (state_dtype INT8) is not available with the sharded "
-                               "optimizer yet");
     if (config->loss_scale.mode != OPTCL_LOSS_SCALE_OFF && config->loss_scale.write_unscaled)
         return optcl_mpi__fail(message, OPTCL_ERROR_UNSUPPORTED,
                                "loss_scale.write_unscaled is not available with the sharded "
@@ -252,8 +248,10 @@ optcl_status optcl_mpi_optimizer_create(MPI_Comm comm, optcl_params *params,
             int rank = 0, size = 1;
             MPI_Comm_rank(dup, &rank);
             MPI_Comm_size(dup, &size);
-            optcl_mpi__layout_compute(&opt->layout, rank, size, optcl_params_numel(params),
-                                      mpi.max_count);
+            /* 8-bit state: shards start and end on the tensors' blocks of 256 */
+            size_t block = config->state_dtype == OPTCL_STATE_INT8 ? 256 : 1;
+            optcl_mpi__layout_compute(&opt->layout, rank, size, optcl_mpi__slots(params, block),
+                                      mpi.max_count, block);
             st = create_shard(opt);
         }
         if (st == OPTCL_SUCCESS)
@@ -342,7 +340,7 @@ optcl_status optcl_mpi_optimizer_memory(const optcl_mpi_optimizer *opt, optcl_mp
     memset(m, 0, sizeof *m);
     m->rank = l->rank;
     m->world_size = l->size;
-    m->numel = l->numel;
+    m->numel = optcl_params_numel(opt->params);
     m->shard_size = l->shard;
     m->shard_begin = l->begin < l->numel ? l->begin : l->numel;
     m->shard_end = m->shard_begin + l->real;

@@ -20,14 +20,16 @@
  * chunks of at most C elements per rank that one MPI call moves. */
 typedef struct optcl_mpi__layout {
     int rank, size;
-    size_t numel;       /* N */
+    size_t block;       /* 1, or with 8-bit state 256: each tensor takes a multiple of it */
+    size_t numel;       /* N: the model's elements, each tensor rounded up to the block */
     size_t shard;       /* S, a multiple of OPTCL_MPI_SHARD_ALIGN */
     size_t begin, real; /* this rank's first element and its real (non-padding) count */
     size_t chunk;       /* C ≤ S: elements per rank per MPI call */
 } optcl_mpi__layout;
 
 /* One piece: elements [first, first + count) of model tensor `tensor` (flattened), which are
- * tensor `index` of the shard's parameter set and start at packed position `packed`. */
+ * tensor `index` of the shard's parameter set and start at position `packed` of the layout
+ * (the packed model, or with 8-bit state its tensors each rounded up to 256). */
 typedef struct optcl_mpi__piece {
     size_t tensor, first, count, packed;
     size_t outer_offset; /* in the model's flat buffers: the tensor's offset + first */
@@ -72,7 +74,14 @@ optcl_status optcl_mpi__check(char *message, int mpi_err, const char *call);
 /* layout.c: S, C and this rank's range for a model of numel elements. max_count 0: the
  * default bound (counts and byte offsets of every call below 2^31). */
 void optcl_mpi__layout_compute(optcl_mpi__layout *l, int rank, int size, size_t numel,
-                               size_t max_count);
+                               size_t max_count, size_t block);
+/* The model's elements in the layout: each tensor's count rounded up to block (8-bit state:
+ * 256, so shards start and end on the tensors' 8-bit blocks). */
+size_t optcl_mpi__slots(optcl_params *params, size_t block);
+/* With block > 1: packed elements (numel of them, as optcl_params_read gives them) moved in
+ * place to their slots, the gaps zeroed; and back. */
+void optcl_mpi__spread(optcl_params *params, size_t block, float *x);
+void optcl_mpi__pack(optcl_params *params, size_t block, float *x);
 /* The pieces of this rank's shard (malloc'd, *count of them; NULL and 0 for an empty shard),
  * with outer offsets filled in and inner offsets left for later. */
 optcl_status optcl_mpi__pieces(optcl_params *params, const optcl_mpi__layout *l,
@@ -115,6 +124,11 @@ optcl_status optcl_mpi__params_to_shard(optcl_mpi_optimizer *opt);
 /* Reads this rank's shard parameters (unless local already failed), gathers every rank's and,
  * when every rank succeeded, writes the whole model into params. Collective. */
 optcl_status optcl_mpi__shard_to_params(optcl_mpi_optimizer *opt, optcl_status local);
+/* The shard's l->real layout elements at x: its pieces moved to the front, in order, as the
+ * shard's set packs them (8-bit state's layout has gaps between them); and back, the gaps
+ * zeroed. Nothing to do without gaps. */
+void optcl_mpi__shard_compact(const optcl_mpi_optimizer *opt, float *x);
+void optcl_mpi__shard_expand(const optcl_mpi_optimizer *opt, float *x);
 /* The shard set's specs for these pieces ("(empty shard)" when there are none): an array
  * of *count specs, with names in the same allocation; free() it. */
 optcl_status optcl_mpi__shard_specs(optcl_params *params, const optcl_mpi__piece *pieces,

@@ -40,9 +40,10 @@ static double average(optcl_mpi_optimizer *opt, double total_weight, float unsca
  * applied, one ordinary step. */
 static optcl_status update_shard(optcl_mpi_optimizer *opt, float clip, bool nonfinite)
 {
-    const optcl_mpi__layout *l = &opt->layout;
     float zero = 0.0f, *g = opt->placeholder ? &zero : opt->shard_host;
-    size_t n = opt->placeholder ? 1 : l->real;
+    size_t n = opt->placeholder ? 1 : optcl_params_numel(opt->inner);
+    if (!opt->placeholder) /* the shard's pieces, in the shard set's order */
+        optcl_mpi__shard_compact(opt, g);
     if (opt->config.max_norm > 0.0 && !opt->placeholder && !nonfinite)
         for (size_t e = 0; e < n; e++)
             g[e] *= clip;
@@ -84,10 +85,12 @@ static optcl_status step(optcl_mpi_optimizer *opt, double weight, bool weighted)
     tm->steps++;
     double t0 = MPI_Wtime(), t1;
     if (st == OPTCL_SUCCESS) {
-        st = optcl_params_read(opt->params, OPTCL_ROLE_GRADS, OPTCL_ALL, opt->full, l->numel);
+        st = optcl_params_read(opt->params, OPTCL_ROLE_GRADS, OPTCL_ALL, opt->full,
+                               optcl_params_numel(opt->params));
         if (st != OPTCL_SUCCESS)
             optcl_mpi__fail(opt->message, st, "reading the gradients: %s",
                             optcl_params_message(opt->params));
+        optcl_mpi__spread(opt->params, l->block, opt->full);
     }
     t1 = MPI_Wtime();
     tm->read_grads += t1 - t0;

@@ -270,6 +270,47 @@ static void low_precision(optcl_backend backend)
     optcl_context_destroy(ctx);
 }
 
+/* 8-bit state: shards start and end on the tensors' blocks of 256, and each piece keeps the
+ * state type of its whole tensor (8-bit from 4096 elements, even when the piece is smaller), so
+ * every block is the unsharded optimizer's. */
+static void int8_state(optcl_backend backend)
+{
+    optcl_context *ctx = mt_context(backend);
+    if (!ctx)
+        return;
+    bool reference = backend == OPTCL_BACKEND_REFERENCE;
+    const optcl_tensor_spec model[] = {
+        {.name = "fc1.weight", .ndim = 2, .shape = {70, 90}, .group = 0},
+        {.name = "fc1.bias", .ndim = 1, .shape = {90}, .group = 1},
+        {.name = "fc2.weight", .ndim = 1, .shape = {4100}, .group = 0},
+        {.name = "fc2.bias", .ndim = 1, .shape = {10}, .group = 1},
+        {.name = "emb", .ndim = 1, .shape = {3000}, .group = 0, .state_bits = 8},
+    };
+    named list[3];
+    list[0] = (named){"adam int8", optcl_optimizer_config_default(OPTCL_ADAM)};
+    list[0].c.lr = 0.01;
+    list[1] = (named){"sgd momentum int8", optcl_optimizer_config_default(OPTCL_SGD)};
+    list[1].c.lr = 0.05;
+    list[1].c.sgd.momentum = 0.9;
+    list[2] = (named){"rmsprop centered int8 bf16", optcl_optimizer_config_default(OPTCL_RMSPROP)};
+    list[2].c.lr = 0.01;
+    list[2].c.rmsprop.centered = 1;
+    for (size_t i = 0; i < 3; i++) {
+        list[i].c.state_dtype = OPTCL_STATE_INT8;
+        for (int per_rank = 0; per_rank < 2; per_rank++) {
+            run_opts o = {.per_rank = per_rank,
+                          .dtype = i == 2 ? OPTCL_DTYPE_BF16 : OPTCL_DTYPE_F32,
+                          .atol = reference ? 0.0 : ATOL,
+                          .rtol = reference ? 0.0 : RTOL,
+                          .mpi = optcl_mpi_config_default()};
+            compare_run(ctx, model, 5, list[i].label, &list[i].c, &o);
+        }
+    }
+    mt_note("8-bit state on %s: 3 configurations equal the unsharded optimizer%s",
+            reference ? "reference" : "OpenCL", reference ? " bit for bit" : "");
+    optcl_context_destroy(ctx);
+}
+
 /* Loss scaling (GradScaler's dynamic scaler, a power-of-two scale): the shard's optimizer
  * unscales its part of the mean; an Inf in one rank's gradient makes every shard skip and back
  * off together, and the scale grows after growth_interval good steps, as the unsharded
@@ -424,6 +465,8 @@ int main(int argc, char **argv)
     low_precision(OPTCL_BACKEND_OPENCL);
     loss_scaling(OPTCL_BACKEND_REFERENCE);
     loss_scaling(OPTCL_BACKEND_OPENCL);
+    int8_state(OPTCL_BACKEND_REFERENCE);
+    int8_state(OPTCL_BACKEND_OPENCL);
     if (runs > 0)
         mt_note("bitwise equal runs (OpenCL included): %d of %d", exact_runs, runs);
     chunks_and_float();

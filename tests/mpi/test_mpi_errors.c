@@ -79,10 +79,6 @@ static void bad_creates(void)
                      "differs from rank 0's");
     MT_OK(optcl_params_destroy(half), "destroy");
     bad = c;
-    bad.state_dtype = OPTCL_STATE_INT8;
-    create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_UNSUPPORTED,
-                 "8-bit state (state_dtype INT8) is not available with the sharded");
-    bad = c;
     bad.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
     bad.loss_scale.write_unscaled = 1;
     create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_UNSUPPORTED,
