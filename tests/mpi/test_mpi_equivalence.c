@@ -229,6 +229,24 @@ static void every_rule(optcl_backend backend)
     optcl_context_destroy(ctx);
 }
 
+/* compare_run with equal gradients, then with a gradient of its own per rank; exact on the
+ * reference backend, within the conformance tolerance on OpenCL. */
+static void compare_both(optcl_context *ctx, const optcl_tensor_spec *specs, size_t count,
+                         const char *label, const optcl_optimizer_config *c, optcl_dtype dtype,
+                         int inf_step)
+{
+    bool reference = optcl_context_backend(ctx) == OPTCL_BACKEND_REFERENCE;
+    for (int per_rank = 0; per_rank < 2; per_rank++) {
+        run_opts o = {.per_rank = per_rank,
+                      .dtype = dtype,
+                      .inf_step = inf_step,
+                      .atol = reference ? 0.0 : ATOL,
+                      .rtol = reference ? 0.0 : RTOL,
+                      .mpi = optcl_mpi_config_default()};
+        compare_run(ctx, specs, count, label, c, &o);
+    }
+}
+
 /* bfloat16 and float16 parameter sets: the shards are sets of the same type, so a shard's step
  * is the unsharded step of its elements; each rank's gradient is rounded to the type when it is
  * written, and the average of those is rounded again, as the unsharded optimizer's gradient.
@@ -257,14 +275,7 @@ static void low_precision(optcl_backend backend)
     const optcl_dtype types[2] = {OPTCL_DTYPE_BF16, OPTCL_DTYPE_F16};
     for (int d = 0; d < 2; d++)
         for (size_t i = 0; i < count; i++)
-            for (int per_rank = 0; per_rank < 2; per_rank++) {
-                run_opts o = {.per_rank = per_rank,
-                              .dtype = types[d],
-                              .atol = reference ? 0.0 : ATOL,
-                              .rtol = reference ? 0.0 : RTOL,
-                              .mpi = optcl_mpi_config_default()};
-                compare_run(ctx, mt_model, MT_MODEL_COUNT, list[i].label, &list[i].c, &o);
-            }
+            compare_both(ctx, mt_model, MT_MODEL_COUNT, list[i].label, &list[i].c, types[d], 0);
     mt_note("bf16 and f16 sets on %s: %zu configurations equal the unsharded optimizer%s",
             reference ? "reference" : "OpenCL", count, reference ? " bit for bit" : "");
     optcl_context_destroy(ctx);
@@ -297,14 +308,8 @@ static void int8_state(optcl_backend backend)
     list[2].c.rmsprop.centered = 1;
     for (size_t i = 0; i < 3; i++) {
         list[i].c.state_dtype = OPTCL_STATE_INT8;
-        for (int per_rank = 0; per_rank < 2; per_rank++) {
-            run_opts o = {.per_rank = per_rank,
-                          .dtype = i == 2 ? OPTCL_DTYPE_BF16 : OPTCL_DTYPE_F32,
-                          .atol = reference ? 0.0 : ATOL,
-                          .rtol = reference ? 0.0 : RTOL,
-                          .mpi = optcl_mpi_config_default()};
-            compare_run(ctx, model, 5, list[i].label, &list[i].c, &o);
-        }
+        compare_both(ctx, model, 5, list[i].label, &list[i].c,
+                     i == 2 ? OPTCL_DTYPE_BF16 : OPTCL_DTYPE_F32, 0);
     }
     mt_note("8-bit state on %s: 3 configurations equal the unsharded optimizer%s",
             reference ? "reference" : "OpenCL", reference ? " bit for bit" : "");
@@ -321,22 +326,14 @@ static void loss_scaling(optcl_backend backend)
     if (!ctx)
         return;
     bool reference = backend == OPTCL_BACKEND_REFERENCE;
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAMW);
+    c.lr = 0.01;
+    c.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
+    c.loss_scale.init_scale = 1024.0;
+    c.loss_scale.growth_interval = 3;
     const optcl_dtype types[2] = {OPTCL_DTYPE_F32, OPTCL_DTYPE_F16};
     for (int d = 0; d < 2; d++)
-        for (int per_rank = 0; per_rank < 2; per_rank++) {
-            optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAMW);
-            c.lr = 0.01;
-            c.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
-            c.loss_scale.init_scale = 1024.0;
-            c.loss_scale.growth_interval = 3;
-            run_opts o = {.per_rank = per_rank,
-                          .dtype = types[d],
-                          .inf_step = 4,
-                          .atol = reference ? 0.0 : ATOL,
-                          .rtol = reference ? 0.0 : RTOL,
-                          .mpi = optcl_mpi_config_default()};
-            compare_run(ctx, mt_model, MT_MODEL_COUNT, "adamw dynamic loss scale", &c, &o);
-        }
+        compare_both(ctx, mt_model, MT_MODEL_COUNT, "adamw dynamic loss scale", &c, types[d], 4);
     mt_note("loss scaling on %s: the sharded scaler equals the unsharded one%s",
             reference ? "reference" : "OpenCL", reference ? " bit for bit" : "");
     optcl_context_destroy(ctx);
