@@ -35,14 +35,14 @@ size_t optcl_dtype_size(optcl_dtype dtype)
                                                                                                : 0;
 }
 
-static uint32_t bits_of(float f)
+uint32_t optcl__float_bits(float f)
 {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
     return u;
 }
 
-static float float_of(uint32_t u)
+float optcl__bits_float(uint32_t u)
 {
     float f;
     memcpy(&f, &u, sizeof f);
@@ -53,13 +53,13 @@ uint16_t optcl__bf16_round(float f)
 {
     if (isnan(f))
         return 0x7FC0;
-    uint32_t u = bits_of(f);
+    uint32_t u = optcl__float_bits(f);
     return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
 
 float optcl__bf16_widen(uint16_t b)
 {
-    return float_of((uint32_t)b << 16);
+    return optcl__bits_float((uint32_t)b << 16);
 }
 
 /* Drops the low `shift` bits of m, rounding to nearest even. */
@@ -71,7 +71,7 @@ static uint32_t shift_round_even(uint32_t m, unsigned shift)
 
 uint16_t optcl__f16_round(float f)
 {
-    uint32_t u = bits_of(f);
+    uint32_t u = optcl__float_bits(f);
     uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
     uint32_t a = u & 0x7FFFFFFFu;
     if (a > 0x7F800000u)
@@ -91,12 +91,12 @@ float optcl__f16_widen(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
     if (e == 0x1F) /* Inf, NaN (its payload kept, as vload_half does) */
-        return float_of(sign | 0x7F800000u | (m << 13));
+        return optcl__bits_float(sign | 0x7F800000u | (m << 13));
     if (e == 0) { /* zero and subnormals: m · 2^-24, exact in float32 */
         float v = (float)m * 0x1p-24f;
         return sign ? -v : v;
     }
-    return float_of(sign | ((e + 112u) << 23) | (m << 13));
+    return optcl__bits_float(sign | ((e + 112u) << 23) | (m << 13));
 }
 
 const char *optcl__type_name(optcl_dtype dtype)

@@ -314,6 +314,9 @@ void optcl__round_stochastic(float *x, size_t first, size_t n, uint32_t key);
 /* dtype.c: float32 → bfloat16 / float16 to nearest even (NaN → 0x7FC0 / 0x7E00),
  * back (exact); n floats narrowed to (widened from) elements of dtype; float32 values rounded
  * to values of dtype in place (nothing for float32). */
+/* A float's bits and back (memcpy, no aliasing). */
+uint32_t optcl__float_bits(float f);
+float optcl__bits_float(uint32_t u);
 uint16_t optcl__bf16_round(float f);
 float optcl__bf16_widen(uint16_t b);
 uint16_t optcl__f16_round(float f);

@@ -293,6 +293,15 @@ const char *optcl_optimizer_state_name(const optcl_optimizer *opt, size_t index)
     return opt && index < opt->state_count ? opt->state_names[index] : NULL;
 }
 
+/* The index of the state named name among the first n states, or n. */
+static size_t find_state(const optcl_optimizer *opt, const char *name, size_t n)
+{
+    size_t i = 0;
+    while (i < n && strcmp(opt->state_names[i], name) != 0)
+        i++;
+    return i;
+}
+
 static optcl_status state_access(optcl_optimizer *opt, const char *state, size_t index, float *data,
                                  size_t count, bool to_device)
 {
@@ -305,10 +314,9 @@ static optcl_status state_access(optcl_optimizer *opt, const char *state, size_t
         return optcl__fail(opt->message, OPTCL_ERROR_NOT_FOUND,
                            "tensor index %zu is out of range (the set has %zu tensors)", index,
                            p->count);
-    for (size_t i = 0; i < opt->state_count; i++)
-        if (strcmp(opt->state_names[i], state) == 0)
-            return optcl__state_transfer(opt, i, index, data, count, to_device, opt->message,
-                                         state);
+    size_t i = find_state(opt, state, opt->state_count);
+    if (i < opt->state_count)
+        return optcl__state_transfer(opt, i, index, data, count, to_device, opt->message, state);
     return optcl__fail(opt->message, OPTCL_ERROR_NOT_FOUND,
                        "%s keeps no state named '%s' in this configuration",
                        optcl_algorithm_name(opt->config.algorithm), state);
@@ -325,9 +333,7 @@ static optcl_status codes_access(optcl_optimizer *opt, const char *state, size_t
         return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "%s is NULL",
                            !state ? "state name" : !codes ? "codes" : "absmax");
     optcl_params *p = opt->params;
-    size_t i = 0;
-    while (i < opt->rule_states && strcmp(opt->state_names[i], state) != 0)
-        i++;
+    size_t i = find_state(opt, state, opt->rule_states);
     if (i == opt->rule_states || opt->state_type != OPTCL__DTYPE_Q8)
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "'%s' is not an 8-bit state of this optimizer (state_dtype %s)", state,

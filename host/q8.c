@@ -7,13 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static float float_of(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 static const uint32_t *map_of(bool is_signed)
 {
     return optcl__q8_maps[is_signed ? 0 : 2];
@@ -26,7 +19,7 @@ static const uint32_t *midpoints_of(bool is_signed)
 
 float optcl__q8_value(uint8_t code, bool is_signed)
 {
-    return float_of(map_of(is_signed)[code]);
+    return optcl__bits_float(map_of(is_signed)[code]);
 }
 
 uint8_t optcl__q8_encode(float x, bool is_signed)
@@ -34,8 +27,8 @@ uint8_t optcl__q8_encode(float x, bool is_signed)
     const uint32_t *mid = midpoints_of(is_signed);
     unsigned c = 0;
     for (unsigned step = 128; step > 0; step >>= 1)
-        c += x > float_of(mid[c + step - 1]) ? step : 0u;
-    if (c < 255 && x == float_of(mid[c]) && (c & 1))
+        c += x > optcl__bits_float(mid[c + step - 1]) ? step : 0u;
+    if (c < 255 && x == optcl__bits_float(mid[c]) && (c & 1))
         c++;
     if (is_signed && x < 0.0f && optcl__q8_value((uint8_t)c, true) >= 0.0f)
         c--;
@@ -55,7 +48,7 @@ float optcl__q8_quantize(const float *values, size_t n, size_t valid, bool is_si
     for (size_t k = 0; k < valid; k++)
         a = max_nan(a, fabsf(values[k]));
     if (isnan(a))
-        a = float_of(0x7FC00000u);
+        a = optcl__bits_float(0x7FC00000u);
     float inverse = 1.0f / a; /* the kernel's: one division per block */
     for (size_t k = 0; k < n; k++)
         codes[k] = optcl__q8_encode(a > 0.0f ? values[k] * inverse : 0.0f, is_signed);
@@ -88,13 +81,6 @@ bool optcl__q8_tensor_is_8bit(const optcl__q8 *q, size_t t)
     return q->float_at[t] == SIZE_MAX;
 }
 
-static uint32_t bits_of(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
 /* The lookup tables of one map (q8.h); false if a bucket holds two midpoints. */
 static bool build_lut(bool is_signed, int32_t *below, int32_t *inside)
 {
@@ -102,15 +88,15 @@ static bool build_lut(bool is_signed, int32_t *below, int32_t *inside)
     unsigned first = is_signed ? 127 : 0; /* the positive half's midpoints: first … 254 */
     unsigned k = first;
     for (uint32_t key = 0; key < OPTCL__Q8_LUT_KEYS; key++) {
-        float lo = float_of(OPTCL__Q8_LUT_LO + (key << OPTCL__Q8_LUT_SHIFT));
-        float hi = float_of(OPTCL__Q8_LUT_LO + ((key + 1) << OPTCL__Q8_LUT_SHIFT));
-        while (k < 255 && float_of(mid[k]) < lo)
+        float lo = optcl__bits_float(OPTCL__Q8_LUT_LO + (key << OPTCL__Q8_LUT_SHIFT));
+        float hi = optcl__bits_float(OPTCL__Q8_LUT_LO + ((key + 1) << OPTCL__Q8_LUT_SHIFT));
+        while (k < 255 && optcl__bits_float(mid[k]) < lo)
             k++;
         below[key] = (int32_t)(k - first);
-        inside[key] = (int32_t)bits_of(INFINITY);
-        if (k < 255 && float_of(mid[k]) < hi) {
+        inside[key] = (int32_t)optcl__float_bits(INFINITY);
+        if (k < 255 && optcl__bits_float(mid[k]) < hi) {
             inside[key] = (int32_t)mid[k];
-            if (k + 1 < 255 && float_of(mid[k + 1]) < hi)
+            if (k + 1 < 255 && optcl__bits_float(mid[k + 1]) < hi)
                 return false;
         }
     }
@@ -124,17 +110,15 @@ optcl_status optcl__q8_create(const optcl_params *p, optcl__q8 *q, char *message
     q->flat = p->flat;
     q->absmax_floats = optcl__round_up(blocks ? blocks : 1, 64);
     q->table_ints = OPTCL__Q8_BLOCKS_AT + blocks;
+    if (p->flat > (size_t)INT32_MAX) /* the table's entries are int32 */
+        return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "state_dtype int8: the set's %zu elements exceed 2^31 - 1", p->flat);
     q->float_at = malloc((p->count ? p->count : 1) * sizeof *q->float_at);
     q->table = malloc(q->table_ints * sizeof *q->table);
     if (!q->float_at || !q->table) {
         optcl__q8_free(q);
         return optcl__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                            "out of host memory laying out 8-bit state");
-    }
-    if (p->flat > (size_t)INT32_MAX) {
-        optcl__q8_free(q);
-        return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
-                           "state_dtype int8: the set's %zu elements exceed 2^31 - 1", p->flat);
     }
     memcpy(q->table + OPTCL__Q8_MAPS_AT, optcl__q8_maps, sizeof optcl__q8_maps);
     for (int m = 0; m < 2; m++) {

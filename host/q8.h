@@ -16,8 +16,8 @@
 
 #include <stdint.h>
 
-#define OPTCL__Q8_BLOCK 256
-#define OPTCL__Q8_MIN_SIZE 4096 /* smaller tensors keep float32 state */
+#define OPTCL__Q8_BLOCK OPTCL_INT8_BLOCK
+#define OPTCL__Q8_MIN_SIZE OPTCL_INT8_MIN_SIZE /* smaller tensors keep float32 state */
 /* The table's sections (kernels/q8.cl's OPTCL_Q8_*): a header, the maps, the quantizer's
  * lookup tables, the block entries. The lookup tables key |x| by its float32 bits, clamped to
  * [2^-24, 1], in buckets of 2^15 (8 mantissa bits, narrower than any two midpoints of either

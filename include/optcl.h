@@ -186,10 +186,15 @@ typedef struct optcl_tensor_spec {
     int64_t shape[OPTCL_MAX_DIMS];
     int group;
     /* With 8-bit state (state_dtype INT8): 0 (default) keeps float32 state for a tensor under
-     * 4096 elements (bitsandbytes' min_8bit_size) and 8-bit state otherwise; 8 always 8-bit,
-     * 32 always float32 (bitsandbytes' per-parameter optim_bits override). */
+     * OPTCL_INT8_MIN_SIZE elements and 8-bit state otherwise; 8 always 8-bit, 32 always float32
+     * (bitsandbytes' per-parameter optim_bits override). */
     int state_bits;
 } optcl_tensor_spec;
+
+/* 8-bit state (OPTCL_STATE_INT8): elements per block (one float32 absmax each), and the size
+ * under which a tensor keeps float32 state by default (bitsandbytes' min_8bit_size). */
+#define OPTCL_INT8_BLOCK 256
+#define OPTCL_INT8_MIN_SIZE 4096
 
 /* The element type of a parameter set's parameters and gradients. Training pipelines keep
  * them in bfloat16 or float16; the update still computes in float32 in registers (each element

@@ -191,7 +191,8 @@ typedef struct optcl_mpi_memory {
     size_t state_bytes; /* optimizer state this rank allocated (device, or host on the
                            reference backend): the shard set's flat size × the bytes per element
                            of the rule's states, Lookahead's slow weights and master weights */
-    size_t unsharded_state_bytes; /* what one unsharded optimizer over params would allocate */
+    size_t unsharded_state_bytes; /* what one unsharded optimizer over params would allocate
+                                     (8-bit state: scaled from the shard's bytes per element) */
     size_t shard_params_bytes;    /* the shard's own parameter and gradient buffers */
     size_t host_bytes;            /* host staging buffers of the step (all ranks alike) */
 } optcl_mpi_memory;

@@ -241,7 +241,7 @@ typedef struct optcl_guard {
 #define OPTCL_Q8_ARG
 #define OPTCL_Q8_BEGIN
 
-/* The vectors a work-item steps, i: one, or with 8-bit state on a CPU a block's (q8.cl). */
+/* The vectors a work-item steps, i: one, or with 8-bit state a whole block's (q8.cl). */
 #define OPTCL_VECTORS_PER_ITEM 1
 #define OPTCL_FOR_EACH_VECTOR(i)                                                                  \
     for (size_t i = get_global_id(0) * OPTCL_VECTORS_PER_ITEM,                                   \

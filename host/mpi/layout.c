@@ -153,7 +153,9 @@ optcl_status optcl_mpi__shard_specs(optcl_params *params, const optcl_mpi__piece
         specs[i].group = info.group;
         /* 8-bit state follows the model's tensor, not the piece (pieces of a large tensor can
          * be small) */
-        specs[i].state_bits = info.state_bits ? info.state_bits : info.count < 4096 ? 32 : 8;
+        specs[i].state_bits = info.state_bits               ? info.state_bits
+                              : info.count < OPTCL_INT8_MIN_SIZE ? 32
+                                                                 : 8;
     }
     *out = specs;
     *count = n;

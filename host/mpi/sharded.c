@@ -79,6 +79,7 @@ static uint64_t fingerprint(optcl_params *params, const optcl_optimizer_config *
         h = fnv(h, &t.ndim, sizeof t.ndim);
         h = fnv(h, t.shape, (size_t)t.ndim * sizeof t.shape[0]);
         h = fnv(h, &t.group, sizeof t.group);
+        h = fnv(h, &t.state_bits, sizeof t.state_bits);
     }
     int ints[] = {(int)c->algorithm,     c->maximize,        (int)c->nonfinite,    (int)mpi->reduce,
                   (int)c->schedule.kind, c->plateau.enabled, (int)mpi->collectives,
@@ -93,6 +94,10 @@ static uint64_t fingerprint(optcl_params *params, const optcl_optimizer_config *
     h = fnv(h, ints, sizeof ints);
     h = fnv(h, reals, sizeof reals);
     h = fnv(h, &c->seed, sizeof c->seed);
+    const optcl_loss_scale_config *ls = &c->loss_scale; /* field by field: no padding bytes */
+    double scaler[] = {(double)ls->mode, ls->init_scale, ls->growth_factor, ls->backoff_factor,
+                       (double)ls->growth_interval, (double)ls->write_unscaled};
+    h = fnv(h, scaler, sizeof scaler);
     for (size_t g = 0; c->groups && g < c->group_count; g++) {
         double group[] = {c->groups[g].lr, c->groups[g].weight_decay};
         h = fnv(h, group, sizeof group);
@@ -248,8 +253,8 @@ optcl_status optcl_mpi_optimizer_create(MPI_Comm comm, optcl_params *params,
             int rank = 0, size = 1;
             MPI_Comm_rank(dup, &rank);
             MPI_Comm_size(dup, &size);
-            /* 8-bit state: shards start and end on the tensors' blocks of 256 */
-            size_t block = config->state_dtype == OPTCL_STATE_INT8 ? 256 : 1;
+            /* 8-bit state: shards start and end on the tensors' blocks */
+            size_t block = config->state_dtype == OPTCL_STATE_INT8 ? OPTCL_INT8_BLOCK : 1;
             optcl_mpi__layout_compute(&opt->layout, rank, size, optcl_mpi__slots(params, block),
                                       mpi.max_count, block);
             st = create_shard(opt);
@@ -344,14 +349,16 @@ optcl_status optcl_mpi_optimizer_memory(const optcl_mpi_optimizer *opt, optcl_mp
     m->shard_size = l->shard;
     m->shard_begin = l->begin < l->numel ? l->begin : l->numel;
     m->shard_end = m->shard_begin + l->real;
-    /* the rule's states in their type, Lookahead's slow weights and master weights in float32;
-     * per element, so the unsharded figure follows from the shard's */
+    /* the rule's states as the shard's optimizer keeps them, Lookahead's slow weights and master
+     * weights in float32 per element; the unsharded figure scales the shard's bytes per element
+     * (exact for the element types, within the absmaxes' rounding for 8-bit state) */
     size_t inner = optcl_params_flat_size(opt->inner), outer = optcl_params_flat_size(opt->params);
-    size_t rule_per_element = optcl_optimizer_state_bytes(opt->shard) / inner;
+    size_t rule = optcl_optimizer_state_bytes(opt->shard);
     const optcl_optimizer_config *c = optcl_optimizer_config_get(opt->shard);
     size_t slow_per_element = ((c->lookahead.k > 0) + (c->master_weights != 0)) * sizeof(float);
-    m->state_bytes = (rule_per_element + slow_per_element) * inner;
-    m->unsharded_state_bytes = (rule_per_element + slow_per_element) * outer;
+    m->state_bytes = rule + slow_per_element * inner;
+    m->unsharded_state_bytes =
+        (size_t)((double)rule * (double)outer / (double)inner) + slow_per_element * outer;
     m->shard_params_bytes =
         2 * optcl_params_flat_size(opt->inner) * optcl_dtype_size(optcl_params_dtype(opt->inner));
     m->host_bytes = opt->host_bytes;

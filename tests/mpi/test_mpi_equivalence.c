@@ -311,6 +311,19 @@ static void int8_state(optcl_backend backend)
         compare_both(ctx, model, 5, list[i].label, &list[i].c,
                      i == 2 ? OPTCL_DTYPE_BF16 : OPTCL_DTYPE_F32, 0);
     }
+    /* The memory account counts the shard's codes, absmaxes and float32 area as allocated. */
+    optcl_params *p = mt_params(ctx, model, 5);
+    optcl_mpi_optimizer *s = NULL;
+    char msg[2048] = "";
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, p, &list[0].c, NULL, &s, msg, sizeof msg),
+          msg);
+    optcl_mpi_memory m;
+    MT_OK(optcl_mpi_optimizer_memory(s, &m), "memory");
+    size_t shard = optcl_optimizer_state_bytes(optcl_mpi_optimizer_shard(s));
+    MT_CHECK(m.state_bytes == shard && shard > 0, "state bytes %zu, the shard's optimizer %zu",
+             m.state_bytes, shard);
+    MT_OK(optcl_mpi_optimizer_destroy(s), "destroy");
+    MT_OK(optcl_params_destroy(p), "destroy");
     mt_note("8-bit state on %s: 3 configurations equal the unsharded optimizer%s",
             reference ? "reference" : "OpenCL", reference ? " bit for bit" : "");
     optcl_context_destroy(ctx);
