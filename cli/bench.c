@@ -30,8 +30,10 @@ static void usage(FILE *f)
             "                  [--steps S] [--backend opencl|reference] [--json] [--like OPT]\n"
             "                  [KEY=VALUE ...]\n"
             "\n"
-            "WHAT        an optimizer (sgd, adam, adamw, rmsprop, rprop, lion) with replay's\n"
-            "            KEY=VALUE options; 'traffic': the same-bytes kernel of --like OPT\n"
+            "WHAT        an optimizer with replay's KEY=VALUE options (optcl replay --help):");
+    optcl_cli_print_names(f);
+    fprintf(f,
+            "            'traffic': the same-bytes kernel of --like OPT\n"
             "            (default adam);\n"
             "            'copy': the device's clEnqueueCopyBuffer of n floats (8n bytes moved)\n"
             "--n         parameters in all (default 16777216)\n"

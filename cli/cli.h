@@ -4,6 +4,8 @@
 
 #include "optcl.h"
 
+#include <stdio.h>
+
 int optcl_cli_devices(int argc, char **argv);
 int optcl_cli_replay(int argc, char **argv);
 int optcl_cli_bench(int argc, char **argv);
@@ -16,6 +18,11 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
 /* The parameter set's element type from the options' param_dtype key (the last one wins, as
  * for every key); f32 without one. The keys must have passed optcl_cli_apply_option. */
 optcl_dtype optcl_cli_param_dtype(char *const *options, int count);
+
+/* The optimizers' names on one line (" sgd, adam, …\n"), and each one's own keys with their
+ * defaults, one line per optimizer, for the help texts; from the descriptors. */
+void optcl_cli_print_names(FILE *f);
+void optcl_cli_print_keys(FILE *f);
 
 /* Refuses keys that the configuration would ignore (gamma without a schedule that uses it,
  * plateau keys without schedule=plateau, lookahead_alpha without lookahead_k). */

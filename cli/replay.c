@@ -21,7 +21,9 @@ static void usage(FILE *f)
             "                    [--scale-out FILE]\n"
             "                    [KEY=VALUE ...]\n"
             "\n"
-            "OPTIMIZER   sgd, adam, adamw, rmsprop, rprop or lion\n"
+            "OPTIMIZER   one of:");
+    optcl_cli_print_names(f);
+    fprintf(f,
             "P0.npy      float32, shape (N,): the initial parameters (may be omitted with\n"
             "            --load-state)\n"
             "G.npy       float32, shape (T, N): row t is the gradient of step t\n"
@@ -39,12 +41,9 @@ static void usage(FILE *f)
             "--scale-out   float32, shape (T, 3): after step t, the loss scale the next step\n"
             "            uses, the growth tracker and the steps skipped so far\n"
             "KEY=VALUE   PyTorch's constructor names and defaults:\n"
-            "  all       lr maximize (0/1), weight_decay (not rprop)\n"
-            "  sgd       momentum dampening nesterov ema (ema=1: the lecture's EMA momentum)\n"
-            "  adam(w)   beta1 beta2 eps amsgrad\n"
-            "  lion      beta1 (0.9) beta2 (0.99) weight_decay (decoupled)\n"
-            "  rmsprop   alpha eps momentum centered\n"
-            "  rprop     etaminus etaplus step_min step_max variant=pytorch|classic\n"
+            "  all       lr maximize (0/1), weight_decay (not rprop)\n");
+    optcl_cli_print_keys(f);
+    fprintf(f,
             "  schedule  schedule=constant|inverse_time|exponential|step|multistep|cosine with\n"
             "            power gamma step_size milestones=a,b,.. t_max eta_min, and\n"
             "            warmup_steps warmup_start_factor in front of any of them; the lr of\n"

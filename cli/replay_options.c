@@ -13,7 +13,6 @@
 typedef enum value_kind {
     REAL,
     FLAG,
-    VARIANT,
     COUNT,
     SCHEDULE,
     MODE,
@@ -28,117 +27,64 @@ typedef enum value_kind {
     LIST
 } value_kind;
 
-/* Which optimizers a key applies to, as a bit set over optcl_algorithm. */
-#define SGD_ (1u << OPTCL_SGD)
-#define ADAM_ ((1u << OPTCL_ADAM) | (1u << OPTCL_ADAMW))
-#define RMS_ (1u << OPTCL_RMSPROP)
-#define RPROP_ (1u << OPTCL_RPROP)
-#define LION_ (1u << OPTCL_LION)
-#define ALL_ (SGD_ | ADAM_ | RMS_ | RPROP_ | LION_)
-
+/* The keys every optimizer takes; an optimizer's own come from its descriptor
+ * (optcl_algorithm_option), named as its PyTorch constructor's arguments. */
 typedef struct key_entry {
     const char *key;
-    unsigned applies;
     value_kind kind;
 } key_entry;
 
 static const key_entry keys[] = {
-    {"lr", ALL_, REAL},
-    {"weight_decay", SGD_ | ADAM_ | RMS_ | LION_, REAL},
-    {"maximize", ALL_, FLAG},
-    {"momentum", SGD_ | RMS_, REAL},
-    {"dampening", SGD_, REAL},
-    {"nesterov", SGD_, FLAG},
-    {"ema", SGD_, FLAG},
-    {"beta1", ADAM_ | LION_, REAL},
-    {"beta2", ADAM_ | LION_, REAL},
-    {"eps", ADAM_ | RMS_, REAL},
-    {"amsgrad", ADAM_, FLAG},
-    {"alpha", RMS_, REAL},
-    {"centered", RMS_, FLAG},
-    {"etaminus", RPROP_, REAL},
-    {"etaplus", RPROP_, REAL},
-    {"step_min", RPROP_, REAL},
-    {"step_max", RPROP_, REAL},
-    {"variant", RPROP_, VARIANT},
+    {"lr", REAL},
+    {"weight_decay", REAL},
+    {"maximize", FLAG},
     /* schedules and ReduceLROnPlateau */
-    {"schedule", ALL_, SCHEDULE},
-    {"power", ALL_, REAL},
-    {"gamma", ALL_, REAL},
-    {"step_size", ALL_, COUNT},
-    {"milestones", ALL_, LIST},
-    {"t_max", ALL_, COUNT},
-    {"eta_min", ALL_, REAL},
-    {"warmup_steps", ALL_, COUNT},
-    {"warmup_start_factor", ALL_, REAL},
-    {"mode", ALL_, MODE},
-    {"factor", ALL_, REAL},
-    {"patience", ALL_, COUNT},
-    {"threshold", ALL_, REAL},
-    {"threshold_mode", ALL_, THRESHOLD_MODE},
-    {"cooldown", ALL_, COUNT},
-    {"min_lr", ALL_, REAL},
+    {"schedule", SCHEDULE},
+    {"power", REAL},
+    {"gamma", REAL},
+    {"step_size", COUNT},
+    {"milestones", LIST},
+    {"t_max", COUNT},
+    {"eta_min", REAL},
+    {"warmup_steps", COUNT},
+    {"warmup_start_factor", REAL},
+    {"mode", MODE},
+    {"factor", REAL},
+    {"patience", COUNT},
+    {"threshold", REAL},
+    {"threshold_mode", THRESHOLD_MODE},
+    {"cooldown", COUNT},
+    {"min_lr", REAL},
     /* Lookahead */
-    {"lookahead_k", ALL_, COUNT},
-    {"lookahead_alpha", ALL_, REAL},
+    {"lookahead_k", COUNT},
+    {"lookahead_alpha", REAL},
     /* the gradient guard */
-    {"clip_norm", ALL_, REAL},
-    {"nonfinite", ALL_, NONFINITE},
+    {"clip_norm", REAL},
+    {"nonfinite", NONFINITE},
     /* precision */
-    {"state_dtype", ALL_, STATE_DTYPE},
-    {"param_dtype", ALL_, PARAM_DTYPE},
-    {"master_weights", ALL_, FLAG},
-    {"rounding", ALL_, ROUNDING},
-    {"seed", ALL_, SEED},
-    {"grad_scale", ALL_, GRAD_SCALE},
-    {"loss_scale", ALL_, LOSS_SCALE},
-    {"init_scale", ALL_, REAL},
-    {"growth_factor", ALL_, REAL},
-    {"backoff_factor", ALL_, REAL},
-    {"growth_interval", ALL_, COUNT},
-    {"write_unscaled", ALL_, FLAG},
+    {"state_dtype", STATE_DTYPE},
+    {"param_dtype", PARAM_DTYPE},
+    {"master_weights", FLAG},
+    {"rounding", ROUNDING},
+    {"seed", SEED},
+    {"grad_scale", GRAD_SCALE},
+    {"loss_scale", LOSS_SCALE},
+    {"init_scale", REAL},
+    {"growth_factor", REAL},
+    {"backoff_factor", REAL},
+    {"growth_interval", COUNT},
+    {"write_unscaled", FLAG},
 };
 
 /* Where each key's value goes for this configuration. */
 static void *field_of(optcl_optimizer_config *c, const char *key)
 {
-    bool rms = c->algorithm == OPTCL_RMSPROP, lion = c->algorithm == OPTCL_LION;
     if (!strcmp(key, "lr"))
         return &c->lr;
     if (!strcmp(key, "weight_decay"))
         return &c->weight_decay;
     if (!strcmp(key, "maximize"))
         return &c->maximize;
-    if (!strcmp(key, "momentum"))
-        return rms ? &c->rmsprop.momentum : &c->sgd.momentum;
-    if (!strcmp(key, "dampening"))
-        return &c->sgd.dampening;
-    if (!strcmp(key, "nesterov"))
-        return &c->sgd.nesterov;
-    if (!strcmp(key, "ema"))
-        return &c->sgd.ema;
-    if (!strcmp(key, "beta1"))
-        return lion ? &c->lion.beta1 : &c->adam.beta1;
-    if (!strcmp(key, "beta2"))
-        return lion ? &c->lion.beta2 : &c->adam.beta2;
-    if (!strcmp(key, "eps"))
-        return rms ? &c->rmsprop.eps : &c->adam.eps;
-    if (!strcmp(key, "amsgrad"))
-        return &c->adam.amsgrad;
-    if (!strcmp(key, "alpha"))
-        return &c->rmsprop.alpha;
-    if (!strcmp(key, "centered"))
-        return &c->rmsprop.centered;
-    if (!strcmp(key, "etaminus"))
-        return &c->rprop.etaminus;
-    if (!strcmp(key, "etaplus"))
-        return &c->rprop.etaplus;
-    if (!strcmp(key, "step_min"))
-        return &c->rprop.step_min;
-    if (!strcmp(key, "step_max"))
-        return &c->rprop.step_max;
-    if (!strcmp(key, "variant"))
-        return &c->rprop.variant;
     if (!strcmp(key, "schedule"))
         return &c->schedule.kind;
     if (!strcmp(key, "power"))
@@ -234,6 +180,41 @@ static int parse_name(const char *key, const char *value, const char *const *nam
     return 1;
 }
 
+/* Whether another optimizer has this key. */
+static bool another_has(const char *key)
+{
+    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++)
+        for (size_t i = 0; i < optcl_algorithm_option_count((optcl_algorithm)a); i++)
+            if (!strcmp(optcl_algorithm_option((optcl_algorithm)a, i)->key, key))
+                return true;
+    return false;
+}
+
+/* One of the optimizer's own keys: a number, 0/1, or one of its choices' names. */
+static int apply_own(optcl_optimizer_config *config, const optcl_option_info *own,
+                     const char *value, char *message, size_t message_size)
+{
+    double v = 0.0;
+    if (own->type == OPTCL_OPTION_REAL) {
+        if (parse_real(own->key, value, &v, message, message_size))
+            return 1;
+    } else if (own->type == OPTCL_OPTION_FLAG) {
+        if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
+            snprintf(message, message_size, "%s=%s: expected 0 or 1", own->key, value);
+            return 1;
+        }
+        v = value[0] == '1';
+    } else {
+        int count = 0, k = 0;
+        while (own->choices[count])
+            count++;
+        if (parse_name(own->key, value, own->choices, count, &k, message, message_size))
+            return 1;
+        v = k;
+    }
+    return optcl_optimizer_config_set_option(config, own->key, v) == OPTCL_SUCCESS ? 0 : 1;
+}
+
 int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value, char *message,
                            size_t message_size)
 {
@@ -251,16 +232,21 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
     const char *value = eq + 1;
     const char *algo = optcl_algorithm_name(config->algorithm);
 
+    const optcl_option_info *own = NULL; /* the optimizer's own keys come first */
+    for (size_t i = 0; i < optcl_algorithm_option_count(config->algorithm); i++)
+        if (!strcmp(optcl_algorithm_option(config->algorithm, i)->key, key))
+            own = optcl_algorithm_option(config->algorithm, i);
+    if (own)
+        return apply_own(config, own, value, message, message_size);
     const key_entry *entry = NULL;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(keys[i].key, key))
             entry = &keys[i];
     if (!entry) {
-        snprintf(message, message_size, "unknown key '%s'", key);
-        return 1;
-    }
-    if (!(entry->applies & (1u << config->algorithm))) {
-        snprintf(message, message_size, "key '%s' does not apply to %s", key, algo);
+        if (another_has(key))
+            snprintf(message, message_size, "key '%s' does not apply to %s", key, algo);
+        else
+            snprintf(message, message_size, "unknown key '%s'", key);
         return 1;
     }
     void *field = field_of(config, key);
@@ -369,16 +355,6 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         config->schedule.milestone_count = n;
         return 0;
     }
-    case VARIANT:
-        if (!strcmp(value, "classic"))
-            *(optcl_rprop_variant *)field = OPTCL_RPROP_CLASSIC;
-        else if (!strcmp(value, "pytorch"))
-            *(optcl_rprop_variant *)field = OPTCL_RPROP_PYTORCH;
-        else {
-            snprintf(message, message_size, "variant=%s: expected classic or pytorch", value);
-            return 1;
-        }
-        return 0;
     }
     return 1;
 }
@@ -449,4 +425,34 @@ int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *o
         return 1;
     }
     return 0;
+}
+
+void optcl_cli_print_names(FILE *f)
+{
+    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++)
+        fprintf(f, "%s %s", a ? "," : "", optcl_algorithm_name((optcl_algorithm)a));
+    fprintf(f, "\n");
+}
+
+void optcl_cli_print_keys(FILE *f)
+{
+    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
+        int column = fprintf(f, "  %-9s", optcl_algorithm_name((optcl_algorithm)a));
+        for (size_t i = 0; i < optcl_algorithm_option_count((optcl_algorithm)a); i++) {
+            const optcl_option_info *o = optcl_algorithm_option((optcl_algorithm)a, i);
+            char item[96];
+            if (o->type == OPTCL_OPTION_CHOICE) {
+                int used = snprintf(item, sizeof item, " %s=", o->key);
+                for (int k = 0; o->choices[k] && used > 0 && (size_t)used < sizeof item; k++)
+                    used += snprintf(item + used, sizeof item - (size_t)used, "%s%s",
+                                     k ? "|" : "", o->choices[k]);
+            } else {
+                snprintf(item, sizeof item, " %s (%g)", o->key, o->default_value);
+            }
+            if (column + (int)strlen(item) > 88)
+                column = fprintf(f, "\n           ") - 1;
+            column += fprintf(f, "%s", item);
+        }
+        fprintf(f, "\n");
+    }
 }

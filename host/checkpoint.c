@@ -79,9 +79,10 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
     meta_add(m, "optcl.version", OPTCL_VERSION_STRING);
     meta_add(m, "optcl.optimizer", optcl_algorithm_name(opt->config.algorithm));
     meta_addf(m, "optcl.step", "%" PRIu64, opt->steps);
-    for (size_t i = 0; i < optcl__config_field_count; i++) {
-        optcl__field_format(&opt->config, &optcl__config_fields[i], value, sizeof value);
-        snprintf(key, sizeof key, "optcl.config.%s", optcl__config_fields[i].name);
+    for (size_t i = 0; i < optcl__checkpoint_field_count(&opt->config); i++) {
+        optcl__config_field field = optcl__checkpoint_field(&opt->config, i);
+        optcl__field_format(&opt->config, &field, value, sizeof value);
+        snprintf(key, sizeof key, "optcl.config.%s", field.name);
         meta_add(m, key, value);
     }
     meta_addf(m, "optcl.tensor_count", "%zu", p->count);
@@ -352,12 +353,15 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
     if (st != OPTCL_SUCCESS)
         return st;
     out->config = optcl_optimizer_config_default(algo);
-    for (size_t i = 0; i < optcl__config_field_count && st == OPTCL_SUCCESS; i++) {
-        snprintf(key, sizeof key, "optcl.config.%s", optcl__config_fields[i].name);
-        if (optcl__config_fields[i].optional && !optcl__st_meta_get(f, key))
+    /* the fields of the named algorithm, whatever optcl.config.algorithm says */
+    const optcl_optimizer_config named = out->config;
+    for (size_t i = 0; i < optcl__checkpoint_field_count(&named) && st == OPTCL_SUCCESS; i++) {
+        optcl__config_field field = optcl__checkpoint_field(&named, i);
+        snprintf(key, sizeof key, "optcl.config.%s", field.name);
+        if (field.optional && !optcl__st_meta_get(f, key))
             continue;
         st = need(f, path, key, &v, message);
-        if (st == OPTCL_SUCCESS && !optcl__field_parse(&out->config, &optcl__config_fields[i], v))
+        if (st == OPTCL_SUCCESS && !optcl__field_parse(&out->config, &field, v))
             st = optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: metadata %s = '%s' is malformed",
                              path, key, v);
     }
@@ -568,9 +572,9 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
         return st;
     parsed pc;
     st = parse(&f, path, &pc, opt->message);
-    const char *differs = NULL;
-    if (st == OPTCL_SUCCESS &&
-        !optcl__config_same_structure(&pc.config, &opt->config, p->dtype, &differs)) {
+    char differs[96];
+    if (st == OPTCL_SUCCESS && !optcl__config_same_structure(&pc.config, &opt->config, p->dtype,
+                                                            differs, sizeof differs)) {
         bool dtype = strcmp(differs, "state_dtype") == 0; /* name the dtypes, else the rules */
         st = optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                          "%s: the checkpoint's %s (%s) does not match this optimizer's (%s)", path,

@@ -33,7 +33,7 @@ optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm algorithm)
     memset(&c, 0, sizeof c);
     /* every rule's nested struct at torch's defaults, whichever algorithm is chosen */
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++)
-        optcl__rule_of((optcl_algorithm)a)->defaults(&c);
+        optcl__rule_defaults(optcl__rule_of((optcl_algorithm)a), &c);
     const optcl__rule *rule = optcl__rule_of(algorithm);
     c.algorithm = algorithm;
     c.lr = rule ? rule->lr : 1e-3;
@@ -119,7 +119,7 @@ optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *messa
             "must be finite and >= 0");
     REQUIRE_FLAG(c->maximize, "maximize");
     const optcl__rule *rule = optcl__rule_of(c->algorithm);
-    optcl_status st = rule->validate(c, message);
+    optcl_status st = optcl__rule_validate(rule, c, message);
     if (st != OPTCL_SUCCESS)
         return st;
     if (!rule->weight_decay_allowed && c->weight_decay != 0.0)

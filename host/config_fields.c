@@ -1,5 +1,6 @@
 /* config_fields.c — every scalar of optcl_optimizer_config by name, formatted and parsed
- * exactly, for checkpoints; and the comparison of what decides kernels and state buffers. */
+ * exactly, for checkpoints: the fields every optimizer shares here, each rule's own from its
+ * descriptor; and the comparison of what decides kernels and state buffers. */
 #include "config_fields.h"
 #include "rules/rule.h"
 
@@ -23,23 +24,6 @@ const optcl__config_field optcl__config_fields[] = {
     F("lr", DOUBLE, lr),
     F("weight_decay", DOUBLE, weight_decay),
     F("maximize", INT, maximize),
-    F("sgd.momentum", DOUBLE, sgd.momentum),
-    F("sgd.dampening", DOUBLE, sgd.dampening),
-    F("sgd.nesterov", INT, sgd.nesterov),
-    F("sgd.ema", INT, sgd.ema),
-    F("adam.beta1", DOUBLE, adam.beta1),
-    F("adam.beta2", DOUBLE, adam.beta2),
-    F("adam.eps", DOUBLE, adam.eps),
-    F("adam.amsgrad", INT, adam.amsgrad),
-    F("rmsprop.alpha", DOUBLE, rmsprop.alpha),
-    F("rmsprop.eps", DOUBLE, rmsprop.eps),
-    F("rmsprop.momentum", DOUBLE, rmsprop.momentum),
-    F("rmsprop.centered", INT, rmsprop.centered),
-    F("rprop.etaminus", DOUBLE, rprop.etaminus),
-    F("rprop.etaplus", DOUBLE, rprop.etaplus),
-    F("rprop.step_min", DOUBLE, rprop.step_min),
-    F("rprop.step_max", DOUBLE, rprop.step_max),
-    F("rprop.variant", INT, rprop.variant),
     F("schedule.kind", INT, schedule.kind),
     F("schedule.power", DOUBLE, schedule.power),
     F("schedule.gamma", DOUBLE, schedule.gamma),
@@ -73,8 +57,6 @@ const optcl__config_field optcl__config_fields[] = {
     OPTIONAL("max_norm", DOUBLE, max_norm),
     OPTIONAL("nonfinite", INT, nonfinite),
     OPTIONAL("state_dtype", INT, state_dtype),
-    OPTIONAL("lion.beta1", DOUBLE, lion.beta1),
-    OPTIONAL("lion.beta2", DOUBLE, lion.beta2),
     OPTIONAL("master_weights", INT, master_weights),
     OPTIONAL("rounding", INT, rounding),
     OPTIONAL("seed", INT64, seed),
@@ -87,6 +69,22 @@ const optcl__config_field optcl__config_fields[] = {
 };
 const size_t optcl__config_field_count =
     sizeof optcl__config_fields / sizeof optcl__config_fields[0];
+
+size_t optcl__checkpoint_field_count(const optcl_optimizer_config *c)
+{
+    return optcl__config_field_count + optcl__rule_of(c->algorithm)->field_count;
+}
+
+optcl__config_field optcl__checkpoint_field(const optcl_optimizer_config *c, size_t i)
+{
+    if (i < optcl__config_field_count)
+        return optcl__config_fields[i];
+    const optcl__field *f = &optcl__rule_of(c->algorithm)->fields[i - optcl__config_field_count];
+    optcl__config_field out = {f->info.field,
+                               f->info.type == OPTCL_OPTION_REAL ? OPTCL__F_DOUBLE : OPTCL__F_INT,
+                               f->offset, false};
+    return out;
+}
 
 void optcl__field_format(const optcl_optimizer_config *c, const optcl__config_field *f, char *out,
                          size_t size)
@@ -152,17 +150,17 @@ bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f,
 }
 
 bool optcl__config_same_structure(const optcl_optimizer_config *a, const optcl_optimizer_config *b,
-                                  optcl_dtype params, const char **differs)
+                                  optcl_dtype params, char *differs, size_t size)
 {
 #define SAME(cond, name)                                                                           \
     if (!(cond)) {                                                                                 \
-        *differs = name;                                                                           \
+        snprintf(differs, size, "%s", name);                                                       \
         return false;                                                                              \
     }
     SAME(a->algorithm == b->algorithm, "algorithm");
     SAME(a->maximize == b->maximize, "maximize");
-    const char *rule_field = optcl__rule_of(a->algorithm)->differs(a, b);
-    SAME(!rule_field, rule_field);
+    if (optcl__rule_differs(optcl__rule_of(a->algorithm), a, b, differs, size))
+        return false;
     SAME(a->lookahead.k == b->lookahead.k, "lookahead.k");
     SAME((a->max_norm > 0.0) == (b->max_norm > 0.0), "max_norm (zero or not)");
     SAME(a->nonfinite == b->nonfinite, "nonfinite");

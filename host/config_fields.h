@@ -19,8 +19,14 @@ typedef struct optcl__config_field {
     bool optional; /* added after 0.1: a checkpoint without it keeps the default */
 } optcl__config_field;
 
+/* The fields every optimizer shares (lr, schedule, plateau, Lookahead, guard, precision). */
 extern const optcl__config_field optcl__config_fields[];
 extern const size_t optcl__config_field_count;
+
+/* The fields a checkpoint of configuration c records: the shared ones, then its rule's (a
+ * checkpoint of one algorithm keeps no other algorithm's fields). */
+size_t optcl__checkpoint_field_count(const optcl_optimizer_config *c);
+optcl__config_field optcl__checkpoint_field(const optcl_optimizer_config *c, size_t i);
 
 /* Formats a field's value exactly (doubles with 17 significant digits). */
 void optcl__field_format(const optcl_optimizer_config *c, const optcl__config_field *f, char *out,
@@ -29,8 +35,8 @@ void optcl__field_format(const optcl_optimizer_config *c, const optcl__config_fi
 bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f, const char *text);
 
 /* Whether two configurations build the same kernels and keep the same state buffers, for
- * parameters of type params. */
+ * parameters of type params; if not, differs names the first field that differs. */
 bool optcl__config_same_structure(const optcl_optimizer_config *a, const optcl_optimizer_config *b,
-                                  optcl_dtype params, const char **differs);
+                                  optcl_dtype params, char *differs, size_t size);
 
 #endif

@@ -90,6 +90,7 @@ struct optcl_params {
  * to float once, and handed unchanged to the OpenCL kernel (as one by-value argument, or as a
  * row of the guard's table) or to the reference rule. kernels/common.cl's optcl_scalars is
  * the same struct, field for field. */
+#define OPTCL_RULE_SCALARS 8 /* per-step scalars a rule may name for itself */
 typedef struct optcl__step_scalars {
     float lr, neg_lr, weight_decay;
     float momentum, one_minus_dampening; /* SGD, RMSprop momentum */
@@ -99,9 +100,11 @@ typedef struct optcl__step_scalars {
     float alpha, one_minus_alpha;                /* RMSprop */
     float etaminus, etaplus, step_min, step_max; /* Rprop */
     float lookahead_alpha;                       /* the α of a Lookahead sync ending this step */
+    float rule[OPTCL_RULE_SCALARS]; /* a rule's own, named in its descriptor and its kernel */
     uint32_t round_key;                          /* stochastic rounding: the step's key */
 } optcl__step_scalars;
-_Static_assert(sizeof(optcl__step_scalars) == 21 * 4, "optcl_scalars in common.cl has no padding");
+_Static_assert(sizeof(optcl__step_scalars) == (21 + OPTCL_RULE_SCALARS) * 4,
+               "optcl_scalars in common.cl has no padding");
 
 /* The gradient guard's record on the device; kernels/common.cl's optcl_guard, field for field. */
 typedef struct optcl__guard {

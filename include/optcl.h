@@ -594,6 +594,40 @@ OPTCL_API const char *optcl_algorithm_name(optcl_algorithm algorithm);
 /* The reverse; OPTCL_ERROR_INVALID_ARGUMENT for an unknown name. */
 OPTCL_API optcl_status optcl_algorithm_from_name(const char *name, optcl_algorithm *out);
 
+/* An algorithm's own hyperparameters — the fields of its nested struct — described by name, as
+ * PyTorch's constructor arguments ("beta1", "momentum_decay"; betas are beta1 and beta2). They
+ * are what `optcl replay` takes as KEY=VALUE, what checkpoints record, and what a binding can
+ * set by name. lr, weight_decay and maximize are every algorithm's and not listed. */
+typedef enum optcl_option_type {
+    OPTCL_OPTION_REAL = 0,  /* a double, finite, in [min, max] (or open at a bound) */
+    OPTCL_OPTION_FLAG = 1,  /* an int, 0 or 1 */
+    OPTCL_OPTION_CHOICE = 2 /* an int enum, named by choices[value] */
+} optcl_option_type;
+
+typedef struct optcl_option_info {
+    const char *key;            /* "beta1" */
+    const char *field;          /* the struct member, "adam.beta1" (checkpoint metadata) */
+    optcl_option_type type;
+    double default_value;       /* PyTorch's */
+    double min, max;            /* the valid values; ±HUGE_VAL: unbounded (yet finite) */
+    int min_open, max_open;     /* 1: the bound itself is not valid */
+    const char *const *choices; /* CHOICE: the names by value, NULL-terminated; else NULL */
+    const char *help;           /* one line */
+} optcl_option_info;
+
+/* The number of options of an algorithm (0 for an unknown value), and the index-th (NULL past
+ * the end). The descriptions are static: never freed, valid for the process's lifetime. */
+OPTCL_API size_t optcl_algorithm_option_count(optcl_algorithm algorithm);
+OPTCL_API const optcl_option_info *optcl_algorithm_option(optcl_algorithm algorithm,
+                                                          size_t index);
+/* Sets or reads an option of config's algorithm by key. OPTCL_ERROR_NULL_POINTER;
+ * OPTCL_ERROR_INVALID_ARGUMENT for a key the algorithm does not have, or a FLAG or CHOICE value
+ * that is not one of its whole values. Ranges are checked when the optimizer is created. */
+OPTCL_API optcl_status optcl_optimizer_config_set_option(optcl_optimizer_config *config,
+                                                         const char *key, double value);
+OPTCL_API optcl_status optcl_optimizer_config_get_option(const optcl_optimizer_config *config,
+                                                         const char *key, double *value);
+
 typedef struct optcl_optimizer optcl_optimizer;
 
 /* Validates the configuration (a bad value: OPTCL_ERROR_INVALID_ARGUMENT, the message on the

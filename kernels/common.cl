@@ -112,6 +112,7 @@ typedef OPTCL_CAT(OPTCL_TYPE_, STATE_DTYPE) state_t;
 /* The per-step scalars, computed on the host in double precision and rounded to float once:
  * field for field host/internal.h's optcl__step_scalars (every field is 4 bytes, so both
  * compilers lay it out alike). */
+#define OPTCL_RULE_SCALARS 8 /* host/internal.h's */
 typedef struct optcl_scalars {
     float lr, neg_lr, weight_decay;
     float momentum, one_minus_dampening; /* SGD, RMSprop momentum */
@@ -121,6 +122,7 @@ typedef struct optcl_scalars {
     float alpha, one_minus_alpha;                /* RMSprop */
     float etaminus, etaplus, step_min, step_max; /* Rprop */
     float lookahead_alpha;                       /* the α of a Lookahead sync ending this step */
+    float rule[OPTCL_RULE_SCALARS]; /* a rule's own, named in its descriptor and its kernel */
     uint round_key;                              /* stochastic rounding: the step's key */
 } optcl_scalars;
 

@@ -5,23 +5,12 @@
 #include <math.h>
 #include <stdio.h>
 
-static void defaults(optcl_optimizer_config *c)
-{
-    c->adam.beta1 = 0.9;
-    c->adam.beta2 = 0.999;
-    c->adam.eps = 1e-8;
-    c->adam.amsgrad = 0;
-}
-
-static optcl_status validate(const optcl_optimizer_config *c, char *message)
-{
-    const optcl_adam_config *a = &c->adam;
-    OPTCL__REQUIRE(a->beta1 >= 0.0 && a->beta1 < 1.0, "beta1", a->beta1, "must be in [0, 1)");
-    OPTCL__REQUIRE(a->beta2 >= 0.0 && a->beta2 < 1.0, "beta2", a->beta2, "must be in [0, 1)");
-    OPTCL__REQUIRE(isfinite(a->eps) && a->eps >= 0.0, "eps", a->eps, "must be finite and >= 0");
-    OPTCL__REQUIRE_FLAG(a->amsgrad, "amsgrad");
-    return OPTCL_SUCCESS;
-}
+static const optcl__field fields[] = {
+    OPTCL__REAL(adam, beta1, 0.9, 0.0, 1.0, 0, 1, "betas[0]: the first moment's decay"),
+    OPTCL__REAL(adam, beta2, 0.999, 0.0, 1.0, 0, 1, "betas[1]: the second moment's decay"),
+    OPTCL__REAL(adam, eps, 1e-8, 0.0, HUGE_VAL, 0, 0, "added to the denominator"),
+    OPTCL__FLAG(adam, amsgrad, 0, OPTCL__LAYOUT_VALUE, "AMSGrad: the running maximum of v"),
+};
 
 static size_t states(const optcl_optimizer_config *c, const char **names, unsigned *slots)
 {
@@ -53,11 +42,6 @@ static void scalars(const optcl_optimizer_config *c, double lr, double weight_de
     s->bias_correction2_sqrt = (float)sqrt(bias_correction2);
     s->eps = (float)c->adam.eps;
     s->decay_factor = (float)(1.0 - lr * weight_decay);
-}
-
-static const char *differs(const optcl_optimizer_config *a, const optcl_optimizer_config *b)
-{
-    return a->adam.amsgrad != b->adam.amsgrad ? "adam.amsgrad" : NULL;
 }
 
 static void reference(const optcl_optimizer_config *c, float *p, const float *g, float **state,

@@ -5,20 +5,10 @@
 
 #include <stdio.h>
 
-static void defaults(optcl_optimizer_config *c)
-{
-    c->lion.beta1 = 0.9;
-    c->lion.beta2 = 0.99;
-}
-
-static optcl_status validate(const optcl_optimizer_config *c, char *message)
-{
-    OPTCL__REQUIRE(c->lion.beta1 >= 0.0 && c->lion.beta1 <= 1.0, "beta1", c->lion.beta1,
-                   "must be in [0, 1]");
-    OPTCL__REQUIRE(c->lion.beta2 >= 0.0 && c->lion.beta2 <= 1.0, "beta2", c->lion.beta2,
-                   "must be in [0, 1]");
-    return OPTCL_SUCCESS;
-}
+static const optcl__field fields[] = {
+    OPTCL__REAL(lion, beta1, 0.9, 0.0, 1.0, 0, 0, "betas[0]: the update's interpolation"),
+    OPTCL__REAL(lion, beta2, 0.99, 0.0, 1.0, 0, 0, "betas[1]: the momentum's decay"),
+};
 
 static size_t states(const optcl_optimizer_config *c, const char **names, unsigned *slots)
 {
@@ -42,12 +32,6 @@ static void scalars(const optcl_optimizer_config *c, double lr, double weight_de
     s->one_minus_beta1 = (float)(1.0 - c->lion.beta1);
     s->one_minus_beta2 = (float)(1.0 - c->lion.beta2);
     s->decay_factor = (float)(1.0 - lr * weight_decay);
-}
-
-static const char *differs(const optcl_optimizer_config *a, const optcl_optimizer_config *b)
-{
-    (void)a, (void)b;
-    return NULL; /* one state, one kernel: every Lion has the same structure */
 }
 
 static void reference(const optcl_optimizer_config *c, float *p, const float *g, float **state,

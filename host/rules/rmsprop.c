@@ -5,24 +5,14 @@
 #include <math.h>
 #include <stdio.h>
 
-static void defaults(optcl_optimizer_config *c)
-{
-    c->rmsprop.alpha = 0.99;
-    c->rmsprop.eps = 1e-8;
-    c->rmsprop.momentum = 0.0;
-    c->rmsprop.centered = 0;
-}
-
-static optcl_status validate(const optcl_optimizer_config *c, char *message)
-{
-    const optcl_rmsprop_config *r = &c->rmsprop;
-    OPTCL__REQUIRE(r->alpha >= 0.0 && r->alpha <= 1.0, "alpha", r->alpha, "must be in [0, 1]");
-    OPTCL__REQUIRE(isfinite(r->eps) && r->eps >= 0.0, "eps", r->eps, "must be finite and >= 0");
-    OPTCL__REQUIRE(isfinite(r->momentum) && r->momentum >= 0.0, "momentum", r->momentum,
-                   "must be finite and >= 0");
-    OPTCL__REQUIRE_FLAG(r->centered, "centered");
-    return OPTCL_SUCCESS;
-}
+static const optcl__field fields[] = {
+    OPTCL__REAL(rmsprop, alpha, 0.99, 0.0, 1.0, 0, 0, "smoothing constant of square_avg"),
+    OPTCL__REAL(rmsprop, eps, 1e-8, 0.0, HUGE_VAL, 0, 0, "added to the denominator"),
+    OPTCL__REAL_LAYOUT(rmsprop, momentum, 0.0, 0.0, HUGE_VAL, 0, 0, OPTCL__LAYOUT_NONZERO,
+                       "momentum factor (0: no momentum buffer)"),
+    OPTCL__FLAG(rmsprop, centered, 0, OPTCL__LAYOUT_VALUE,
+                "centered: divide by the estimated variance (keeps grad_avg)"),
+};
 
 /* square_avg, then grad_avg when centered, then momentum_buffer with momentum; the kernel has
  * a fixed slot for each. */
@@ -56,15 +46,6 @@ static void scalars(const optcl_optimizer_config *c, double lr, double weight_de
     s->one_minus_alpha = (float)(1.0 - c->rmsprop.alpha);
     s->eps = (float)c->rmsprop.eps;
     s->momentum = (float)c->rmsprop.momentum;
-}
-
-static const char *differs(const optcl_optimizer_config *a, const optcl_optimizer_config *b)
-{
-    if (a->rmsprop.centered != b->rmsprop.centered)
-        return "rmsprop.centered";
-    if ((a->rmsprop.momentum > 0.0) != (b->rmsprop.momentum > 0.0))
-        return "rmsprop.momentum (zero or not)";
-    return NULL;
 }
 
 static void reference(const optcl_optimizer_config *c, float *p, const float *g, float **state,

@@ -5,28 +5,22 @@
 #include <math.h>
 #include <stdio.h>
 
-static void defaults(optcl_optimizer_config *c)
-{
-    c->rprop.etaminus = 0.5;
-    c->rprop.etaplus = 1.2;
-    c->rprop.step_min = 1e-6;
-    c->rprop.step_max = 50.0;
-    c->rprop.variant = OPTCL_RPROP_PYTORCH;
-}
+static const char *const variants[] = {"pytorch", "classic", NULL}; /* optcl_rprop_variant */
+
+static const optcl__field fields[] = {
+    OPTCL__REAL(rprop, etaminus, 0.5, 0.0, 1.0, 1, 1, "etas[0]: the step size's shrink factor"),
+    OPTCL__REAL(rprop, etaplus, 1.2, 1.0, HUGE_VAL, 1, 0, "etas[1]: the step size's growth factor"),
+    OPTCL__REAL(rprop, step_min, 1e-6, 0.0, HUGE_VAL, 0, 0, "step_sizes[0]: the least step size"),
+    OPTCL__REAL(rprop, step_max, 50.0, 0.0, HUGE_VAL, 0, 0,
+                "step_sizes[1]: the largest step size (>= step_min)"),
+    OPTCL__CHOICE(rprop, variant, OPTCL_RPROP_PYTORCH, variants, OPTCL__LAYOUT_VALUE,
+                  "pytorch: after a sign change the element rests; classic: the lecture's rule"),
+};
 
 static optcl_status validate(const optcl_optimizer_config *c, char *message)
 {
-    const optcl_rprop_config *r = &c->rprop;
-    OPTCL__REQUIRE(r->etaminus > 0.0 && r->etaminus < 1.0, "etaminus", r->etaminus,
-                   "must be in (0, 1)");
-    OPTCL__REQUIRE(isfinite(r->etaplus) && r->etaplus > 1.0, "etaplus", r->etaplus,
-                   "must be finite and > 1");
-    OPTCL__REQUIRE(isfinite(r->step_min) && r->step_min >= 0.0, "step_min", r->step_min,
-                   "must be finite and >= 0");
-    OPTCL__REQUIRE(isfinite(r->step_max) && r->step_max >= r->step_min, "step_max", r->step_max,
-                   "must be finite and >= step_min");
-    OPTCL__REQUIRE(r->variant == OPTCL_RPROP_PYTORCH || r->variant == OPTCL_RPROP_CLASSIC,
-                   "rprop.variant", r->variant, "must be PYTORCH or CLASSIC");
+    OPTCL__REQUIRE(c->rprop.step_max >= c->rprop.step_min, "step_max", c->rprop.step_max,
+                   "must be >= step_min");
     return OPTCL_SUCCESS;
 }
 
@@ -55,11 +49,6 @@ static void scalars(const optcl_optimizer_config *c, double lr, double weight_de
     s->step_max = (float)c->rprop.step_max;
 }
 
-static const char *differs(const optcl_optimizer_config *a, const optcl_optimizer_config *b)
-{
-    return a->rprop.variant != b->rprop.variant ? "rprop.variant" : NULL;
-}
-
 static void reference(const optcl_optimizer_config *c, float *p, const float *g, float **state,
                       size_t begin, size_t end, const optcl__step_scalars *s)
 {
@@ -74,6 +63,7 @@ const optcl__rule optcl__rule_rprop = {
     .weight_decay = 0.0,
     .weight_decay_allowed = false,
     .slots = 2,
+    .validate = validate,
     /* a block shares one absmax, so 8-bit codes keep about two decades below its largest
      * element; Rprop's step sizes spread over many more (etaminus^k), and the small ones would
      * become zero, stalling their parameters for good */

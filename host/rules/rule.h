@@ -9,7 +9,35 @@
 
 #include "../reference/reference.h"
 
+#include <stddef.h>
+
 #define OPTCL__RULE_SLOTS 3 /* the most state arguments a kernel takes */
+
+/* Whether a field decides the kernel or the state buffers, so that a checkpoint loads only into
+ * a configuration that agrees on it: by its value, or by whether it is zero. */
+typedef enum optcl__layout { OPTCL__LAYOUT_NO, OPTCL__LAYOUT_VALUE, OPTCL__LAYOUT_NONZERO } optcl__layout;
+
+/* One hyperparameter of a rule: its public description (name, key, type, default, range) and
+ * where it lives in optcl_optimizer_config (a double for REAL, an int otherwise). */
+typedef struct optcl__field {
+    optcl_option_info info;
+    size_t offset;
+    optcl__layout layout;
+} optcl__field;
+
+/* A field of the config's nested struct (e.g. adam.beta1): its default, its range ([lo, hi], a
+ * bound excluded where lo_open/hi_open is 1; ±HUGE_VAL for none), and a line of help. */
+#define OPTCL__REAL(nested, member, def, lo, hi, lo_open, hi_open, text)                          \
+    OPTCL__REAL_LAYOUT(nested, member, def, lo, hi, lo_open, hi_open, OPTCL__LAYOUT_NO, text)
+#define OPTCL__REAL_LAYOUT(nested, member, def, lo, hi, lo_open, hi_open, layout, text)           \
+    {{#member, #nested "." #member, OPTCL_OPTION_REAL, def, lo, hi, lo_open, hi_open, NULL, text},  \
+     offsetof(optcl_optimizer_config, nested.member), layout}
+#define OPTCL__FLAG(nested, member, def, layout, text)                                            \
+    {{#member, #nested "." #member, OPTCL_OPTION_FLAG, def, 0, 1, 0, 0, NULL, text},              \
+     offsetof(optcl_optimizer_config, nested.member), layout}
+#define OPTCL__CHOICE(nested, member, def, names, layout, text)                                   \
+    {{#member, #nested "." #member, OPTCL_OPTION_CHOICE, def, 0, 0, 0, 0, names, text},           \
+     offsetof(optcl_optimizer_config, nested.member), layout}
 
 typedef struct optcl__rule {
     const char *name;   /* optcl_algorithm_name: "adamw" */
@@ -18,13 +46,15 @@ typedef struct optcl__rule {
     double weight_decay;
     bool weight_decay_allowed; /* false: weight_decay must stay 0 (Rprop) */
     unsigned slots;            /* the kernel's state arguments, after params and grads */
+    /* Its hyperparameters: defaults, validation, checkpoints, replay and bench keys, help. */
+    const optcl__field *fields;
+    size_t field_count;
     /* 8-bit state (state_dtype INT8): the states never negative, which take the unsigned map
      * (second moments; NULL-terminated), and, for a rule that refuses 8-bit state, why. */
     const char *const *unsigned_states;
     const char *int8_refused;
-    /* Fills the config's nested struct of this rule with torch's defaults. */
-    void (*defaults)(optcl_optimizer_config *c);
-    /* Checks the rule's own fields; the message names the field and the value. */
+    /* Checks between fields that the ranges cannot say (NULL: none); the message names the
+     * field and the value. */
     optcl_status (*validate)(const optcl_optimizer_config *c, char *message);
     /* The state buffers kept in this configuration, by torch's names, and the kernel slot of
      * each (0 … slots-1; slots without a state get a buffer the options never touch). */
@@ -35,22 +65,32 @@ typedef struct optcl__rule {
      * are set already). */
     void (*scalars)(const optcl_optimizer_config *c, double lr, double weight_decay, uint64_t step,
                     optcl__step_scalars *s);
-    /* Of two configurations of this rule, the first field that changes the kernel or the state
-     * buffers ("sgd.nesterov"), or NULL: a checkpoint loads only into the same structure. */
-    const char *(*differs)(const optcl_optimizer_config *a, const optcl_optimizer_config *b);
     /* The reference rule over [begin, end); state[] in states() order. */
     void (*reference)(const optcl_optimizer_config *c, float *p, const float *g, float **state,
                       size_t begin, size_t end, const optcl__step_scalars *s);
 } optcl__rule;
 
-/* A descriptor's functions, when its file names them defaults, validate, states, options,
- * scalars, differs and reference (as every file in host/rules/ does). */
+/* A descriptor's functions and fields, when its file names them fields, states, options,
+ * scalars and reference (as every file in host/rules/ does). */
 #define OPTCL__RULE_FUNCTIONS                                                                      \
-    .defaults = defaults, .validate = validate, .states = states, .options = options,              \
-    .scalars = scalars, .differs = differs, .reference = reference
+    .fields = fields, .field_count = sizeof fields / sizeof fields[0], .states = states,           \
+    .options = options, .scalars = scalars, .reference = reference
 
 /* rules.c: the descriptor of an algorithm (NULL outside the enum), and the list. */
 const optcl__rule *optcl__rule_of(optcl_algorithm algorithm);
+
+/* fields.c: a field's value as a double (ints widened), and stored (ints from whole values). */
+double optcl__field_get(const optcl_optimizer_config *c, const optcl__field *f);
+void optcl__field_set(optcl_optimizer_config *c, const optcl__field *f, double value);
+/* Every field of the rule at its default. */
+void optcl__rule_defaults(const optcl__rule *rule, optcl_optimizer_config *c);
+/* Each field in its range (and the rule's own checks); the message names key and value. */
+optcl_status optcl__rule_validate(const optcl__rule *rule, const optcl_optimizer_config *c,
+                                  char *message);
+/* Whether two configurations of this rule differ in a field that changes the kernel or the
+ * state buffers; if so, name holds it ("sgd.nesterov", "sgd.momentum (zero or not)"). */
+bool optcl__rule_differs(const optcl__rule *rule, const optcl_optimizer_config *a,
+                         const optcl_optimizer_config *b, char *name, size_t size);
 
 extern const optcl__rule optcl__rule_sgd, optcl__rule_adam, optcl__rule_adamw, optcl__rule_rmsprop,
     optcl__rule_rprop, optcl__rule_lion;

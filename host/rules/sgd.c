@@ -5,22 +5,19 @@
 #include <math.h>
 #include <stdio.h>
 
-static void defaults(optcl_optimizer_config *c)
-{
-    c->sgd.momentum = 0.0;
-    c->sgd.dampening = 0.0;
-    c->sgd.nesterov = 0;
-    c->sgd.ema = 0;
-}
+static const optcl__field fields[] = {
+    OPTCL__REAL_LAYOUT(sgd, momentum, 0.0, 0.0, HUGE_VAL, 0, 0, OPTCL__LAYOUT_NONZERO,
+                       "momentum factor (0: no momentum buffer)"),
+    OPTCL__REAL(sgd, dampening, 0.0, -HUGE_VAL, HUGE_VAL, 0, 0, "dampening for momentum"),
+    OPTCL__FLAG(sgd, nesterov, 0, OPTCL__LAYOUT_VALUE,
+                "Nesterov momentum (needs momentum > 0 and dampening 0)"),
+    OPTCL__FLAG(sgd, ema, 0, OPTCL__LAYOUT_VALUE,
+                "the lecture's EMA momentum v = m*v + (1-m)*g (dampening, nesterov 0)"),
+};
 
 static optcl_status validate(const optcl_optimizer_config *c, char *message)
 {
     const optcl_sgd_config *s = &c->sgd;
-    OPTCL__REQUIRE_FLAG(s->nesterov, "nesterov");
-    OPTCL__REQUIRE_FLAG(s->ema, "ema");
-    OPTCL__REQUIRE(isfinite(s->momentum) && s->momentum >= 0.0, "momentum", s->momentum,
-                   "must be finite and >= 0");
-    OPTCL__REQUIRE(isfinite(s->dampening), "dampening", s->dampening, "must be finite");
     if (s->nesterov)
         OPTCL__REQUIRE(s->momentum > 0.0 && s->dampening == 0.0, "momentum", s->momentum,
                        "nesterov needs momentum > 0 and dampening = 0");
@@ -57,15 +54,6 @@ static void scalars(const optcl_optimizer_config *c, double lr, double weight_de
     s->one_minus_dampening = (float)(1.0 - (c->sgd.ema ? c->sgd.momentum : c->sgd.dampening));
 }
 
-static const char *differs(const optcl_optimizer_config *a, const optcl_optimizer_config *b)
-{
-    if ((a->sgd.momentum != 0.0) != (b->sgd.momentum != 0.0))
-        return "sgd.momentum (zero or not)";
-    if (a->sgd.nesterov != b->sgd.nesterov)
-        return "sgd.nesterov";
-    return a->sgd.ema != b->sgd.ema ? "sgd.ema" : NULL;
-}
-
 static void reference(const optcl_optimizer_config *c, float *p, const float *g, float **state,
                       size_t begin, size_t end, const optcl__step_scalars *s)
 {
@@ -81,5 +69,6 @@ const optcl__rule optcl__rule_sgd = {
     .weight_decay = 0.0,
     .weight_decay_allowed = true,
     .slots = 1,
+    .validate = validate,
     OPTCL__RULE_FUNCTIONS,
 };
