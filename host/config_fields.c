@@ -82,7 +82,7 @@ optcl__config_field optcl__checkpoint_field(const optcl_optimizer_config *c, siz
     const optcl__field *f = &optcl__rule_of(c->algorithm)->fields[i - optcl__config_field_count];
     optcl__config_field out = {f->info.field,
                                f->info.type == OPTCL_OPTION_REAL ? OPTCL__F_DOUBLE : OPTCL__F_INT,
-                               f->offset, false};
+                               f->offset, f->optional};
     return out;
 }
 

@@ -106,6 +106,21 @@ typedef struct optcl__step_scalars {
 _Static_assert(sizeof(optcl__step_scalars) == (21 + OPTCL_RULE_SCALARS) * 4,
                "optcl_scalars in common.cl has no padding");
 
+/* A rule's cache of a running product of per-step values (NAdam's μ product) as of step
+ * `step`: a pure function of the step, cached so that each step costs one more factor. */
+typedef struct optcl__rule_memo {
+    uint64_t step; /* 0: empty */
+    double value;
+} optcl__rule_memo;
+
+/* What a rule's per-step scalars are computed from. */
+typedef struct optcl__step_inputs {
+    double lr, weight_decay; /* the group's, for this step (schedule and plateau applied) */
+    double prev_lr;          /* the previous step's lr (the first step: lr) */
+    uint64_t step;           /* 1-based */
+    optcl__rule_memo *memo;  /* the optimizer's */
+} optcl__step_inputs;
+
 /* The gradient guard's record on the device; kernels/common.cl's optcl_guard, field for field. */
 typedef struct optcl__guard {
     uint64_t steps, skipped;
@@ -128,6 +143,7 @@ struct optcl_optimizer {
     optcl_group_config groups[OPTCL_MAX_GROUPS]; /* base lr and weight decay, never negative */
     uint64_t steps;
     const struct optcl__rule *rule; /* its descriptor (host/rules/) */
+    optcl__rule_memo memo;          /* the rule's running product, if it keeps one */
     optcl_dtype state_type;         /* the update rule's states' (config.state_dtype resolved) */
     size_t master;                  /* the index of state "master" (config.master_weights) */
     size_t rule_states; /* the update rule's states come first … */
@@ -211,7 +227,7 @@ uint64_t optcl__steps_now(const optcl_optimizer *opt);
 cl_uint optcl__scalar_arg(const optcl_optimizer *opt);
 /* The scalars of a 1-based step for a group: its lr through schedule and plateau, the rule's
  * scalars, and Lookahead's α when the step ends a cycle. */
-void optcl__scalars_for_step(const optcl_optimizer *opt, int group, uint64_t step,
+void optcl__scalars_for_step(optcl_optimizer *opt, int group, uint64_t step,
                              optcl__step_scalars *s);
 
 /* optimizer_lr.c: the lr group g uses at 0-based step t (schedule, then plateau). */
@@ -255,9 +271,9 @@ optcl_status optcl__validate_for_params(const optcl_optimizer_config *c, optcl_d
                                         char *message);
 optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *message);
 
-/* scalars.c */
-void optcl__compute_scalars(const optcl_optimizer_config *c, const optcl_group_config *group,
-                            uint64_t step, optcl__step_scalars *s);
+/* scalars.c: the per-step scalars of a group's step, from what the step's rule needs to know. */
+void optcl__compute_scalars(const optcl_optimizer_config *c, const optcl__step_inputs *in,
+                            optcl__step_scalars *s);
 
 /* program.c: the kernel family's program for these build options, from the cache or built. */
 optcl_status optcl__get_program(optcl_context *ctx, const char *family, const char *options,

@@ -6,15 +6,14 @@
 #include <math.h>
 #include <string.h>
 
-void optcl__compute_scalars(const optcl_optimizer_config *c, const optcl_group_config *group,
-                            uint64_t step, optcl__step_scalars *s)
+void optcl__compute_scalars(const optcl_optimizer_config *c, const optcl__step_inputs *in,
+                            optcl__step_scalars *s)
 {
     memset(s, 0, sizeof *s);
-    double lr = group->lr, wd = group->weight_decay;
-    s->lr = (float)lr;
-    s->neg_lr = (float)-lr;
-    s->weight_decay = (float)wd;
-    s->first_step = step == 1;
-    s->round_key = optcl__round_key(c->seed, step);
-    optcl__rule_of(c->algorithm)->scalars(c, lr, wd, step, s);
+    s->lr = (float)in->lr;
+    s->neg_lr = (float)-in->lr;
+    s->weight_decay = (float)in->weight_decay;
+    s->first_step = in->step == 1;
+    s->round_key = optcl__round_key(c->seed, in->step);
+    optcl__rule_of(c->algorithm)->scalars(c, in, s);
 }

@@ -61,12 +61,14 @@ static optcl_status check_arguments(optcl_optimizer *opt, cl_uint num_events,
     return OPTCL_SUCCESS;
 }
 
-void optcl__scalars_for_step(const optcl_optimizer *opt, int group, uint64_t step,
+void optcl__scalars_for_step(optcl_optimizer *opt, int group, uint64_t step,
                              optcl__step_scalars *s)
 {
-    optcl_group_config g = opt->groups[group];
-    g.lr = optcl__group_lr(opt, group, step - 1);
-    optcl__compute_scalars(&opt->config, &g, step, s);
+    double lr = optcl__group_lr(opt, group, step - 1);
+    optcl__step_inputs in = {lr, opt->groups[group].weight_decay,
+                             step > 1 ? optcl__group_lr(opt, group, step - 2) : lr, step,
+                             &opt->memo};
+    optcl__compute_scalars(&opt->config, &in, s);
     const optcl_lookahead_config *la = &opt->config.lookahead;
     if (la->k > 0 && step % (uint64_t)la->k == 0)
         s->lookahead_alpha =

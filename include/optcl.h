@@ -348,6 +348,12 @@ typedef enum optcl_algorithm {
     OPTCL_RMSPROP = 3,
     OPTCL_RPROP = 4,
     OPTCL_LION = 5,
+    OPTCL_ADAGRAD = 6,
+    OPTCL_ADADELTA = 7,
+    OPTCL_ADAMAX = 8,
+    OPTCL_NADAM = 9,
+    OPTCL_RADAM = 10,
+    OPTCL_ASGD = 11,
     OPTCL_ALGORITHM_COUNT
 } optcl_algorithm;
 
@@ -361,12 +367,15 @@ typedef struct optcl_sgd_config {
     int ema;          /* 0 */
 } optcl_sgd_config;
 
-/* torch.optim.Adam and AdamW (AdamW decays decoupled: w *= 1 − lr·weight_decay). */
+/* torch.optim.Adam and AdamW (AdamW decays decoupled: w *= 1 − lr·weight_decay). eps_root (optax's
+ * name; not in torch) is added inside the square root: the denominator is √(v̂ + eps_root) + eps,
+ * the lecture's Adam √(EMA(∇L²) + ε) with eps = 0. */
 typedef struct optcl_adam_config {
-    double beta1; /* 0.9 */
-    double beta2; /* 0.999 */
-    double eps;   /* 1e-8 */
-    int amsgrad;  /* 0 */
+    double beta1;    /* 0.9 */
+    double beta2;    /* 0.999 */
+    double eps;      /* 1e-8 */
+    int amsgrad;     /* 0 */
+    double eps_root; /* 0 */
 } optcl_adam_config;
 
 /* torch.optim.RMSprop. */
@@ -398,6 +407,53 @@ typedef struct optcl_lion_config {
     double beta1; /* 0.9, in [0, 1] */
     double beta2; /* 0.99, in [0, 1] */
 } optcl_lion_config;
+
+/* torch.optim.Adagrad: sum += g²; p −= clr·g / (√sum + eps) with clr = lr / (1 + (t − 1)·lr_decay);
+ * sum starts at initial_accumulator_value. lr 1e-2. */
+typedef struct optcl_adagrad_config {
+    double lr_decay;                  /* 0 */
+    double initial_accumulator_value; /* 0 */
+    double eps;                       /* 1e-10 */
+} optcl_adagrad_config;
+
+/* torch.optim.Adadelta (square_avg, acc_delta); lr scales only the applied step. lr 1. */
+typedef struct optcl_adadelta_config {
+    double rho; /* 0.9, in [0, 1] */
+    double eps; /* 1e-6 */
+} optcl_adadelta_config;
+
+/* torch.optim.Adamax (exp_avg, exp_inf = max(β2·exp_inf, |g| + eps)). lr 2e-3. */
+typedef struct optcl_adamax_config {
+    double beta1; /* 0.9 */
+    double beta2; /* 0.999 */
+    double eps;   /* 1e-8 */
+} optcl_adamax_config;
+
+/* torch.optim.NAdam: Adam with Nesterov momentum whose μ_t = β1·(1 − ½·0.96^(t·momentum_decay));
+ * the running product of μ is a per-step scalar (torch's state mu_product). lr 2e-3. */
+typedef struct optcl_nadam_config {
+    double beta1;               /* 0.9 */
+    double beta2;               /* 0.999 */
+    double eps;                 /* 1e-8 */
+    double momentum_decay;      /* 4e-3 */
+    int decoupled_weight_decay; /* 0; 1: p *= 1 − lr·weight_decay (NAdamW) */
+} optcl_nadam_config;
+
+/* torch.optim.RAdam: the rectified step where ρ_t > 5, momentum SGD (p −= lr·m̂) before. lr 1e-3. */
+typedef struct optcl_radam_config {
+    double beta1;               /* 0.9 */
+    double beta2;               /* 0.999 */
+    double eps;                 /* 1e-8 */
+    int decoupled_weight_decay; /* 0; 1: p *= 1 − lr·weight_decay (RAdamW) */
+} optcl_radam_config;
+
+/* torch.optim.ASGD: p *= 1 − λ·η; p −= η·g; ax averages p from step t0 on (the state "ax"). η
+ * and μ are per-step scalars; as in torch, a step's η comes from the previous step's lr. lr 1e-2. */
+typedef struct optcl_asgd_config {
+    double lambd; /* 1e-4 */
+    double alpha; /* 0.75 */
+    double t0;    /* 1e6 */
+} optcl_asgd_config;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Learning-rate schedules and ReduceLROnPlateau (plain data, evaluated on the host)           */
@@ -560,7 +616,9 @@ typedef enum optcl_rounding {
 
 typedef struct optcl_optimizer_config {
     optcl_algorithm algorithm;
-    double lr;           /* SGD 1e-3, Adam 1e-3, AdamW 1e-3, RMSprop 1e-2, Rprop 1e-2, Lion 1e-4 */
+    double lr;           /* torch's: SGD 1e-3, Adam(W) 1e-3, RMSprop 1e-2, Rprop 1e-2, Lion 1e-4,
+                            Adagrad 1e-2, Adadelta 1, Adamax 2e-3, NAdam 2e-3, RAdam 1e-3,
+                            ASGD 1e-2 */
     double weight_decay; /* 0; AdamW 1e-2; Rprop has none (must stay 0) */
     int maximize;        /* 0 */
     optcl_sgd_config sgd;
@@ -568,6 +626,12 @@ typedef struct optcl_optimizer_config {
     optcl_rmsprop_config rmsprop;
     optcl_rprop_config rprop;
     optcl_lion_config lion;
+    optcl_adagrad_config adagrad;
+    optcl_adadelta_config adadelta;
+    optcl_adamax_config adamax;
+    optcl_nadam_config nadam;
+    optcl_radam_config radam;
+    optcl_asgd_config asgd;
     const optcl_group_config *groups; /* groups[g] for group g < group_count; may be NULL */
     size_t group_count;
     optcl_schedule schedule;          /* the lr of step t is schedule(group lr, t); CONSTANT */
@@ -589,7 +653,8 @@ typedef struct optcl_optimizer_config {
 
 /* PyTorch's defaults for that algorithm (every nested struct filled in). */
 OPTCL_API optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm algorithm);
-/* "sgd", "adam", "adamw", "rmsprop", "rprop", "lion"; NULL for an unknown value. */
+/* "sgd", "adam", "adamw", "rmsprop", "rprop", "lion", "adagrad", "adadelta", "adamax", "nadam",
+ * "radam", "asgd"; NULL for an unknown value. */
 OPTCL_API const char *optcl_algorithm_name(optcl_algorithm algorithm);
 /* The reverse; OPTCL_ERROR_INVALID_ARGUMENT for an unknown name. */
 OPTCL_API optcl_status optcl_algorithm_from_name(const char *name, optcl_algorithm *out);

@@ -7,6 +7,11 @@
 #ifndef AMSGRAD
 #define AMSGRAD 0
 #endif
+#ifndef EPS_ROOT
+#define EPS_ROOT 0 /* eps_root != 0: the denominator is sqrt(v / (1 − β2^t) + eps_root) + eps */
+#endif
+#define BIAS_CORRECTION2 s.rule[0]
+#define EPS_ROOT_VALUE s.rule[1]
 
 __kernel void optcl_adam_f32(__global param_t *param, __global grad_t *grad,
                              __global state_t *exp_avg, __global state_t *exp_avg_sq,
@@ -31,7 +36,11 @@ __kernel void optcl_adam_f32(__global param_t *param, __global grad_t *grad,
         v = optcl_maximum(LOAD_STATE(max_exp_avg_sq, i), v);
         STORE_STATE(max_exp_avg_sq, i, v);
     #endif
+    #if EPS_ROOT
+        floatv denom = sqrt(v / BIAS_CORRECTION2 + EPS_ROOT_VALUE) + s.eps;
+    #else
         floatv denom = sqrt(v) / s.bias_correction2_sqrt + s.eps;
+    #endif
         STORE_WEIGHT(param, i, p + s.neg_step_size * m / denom);
     }
 }

@@ -23,6 +23,8 @@ typedef struct named_config {
     optcl_optimizer_config c;
 } named_config;
 
+#define MAX_CONFIGS 128
+
 static size_t all_configs(named_config *out)
 {
     size_t n = 0;
@@ -30,6 +32,7 @@ static size_t all_configs(named_config *out)
     do {                                                                                       \
         optcl_optimizer_config c = optcl_optimizer_config_default(algo);                       \
         __VA_ARGS__;                                                                           \
+        assert_true(n < MAX_CONFIGS);                                                          \
         out[n].name = label;                                                                   \
         out[n++].c = c;                                                                        \
     } while (0)
@@ -94,6 +97,44 @@ static size_t all_configs(named_config *out)
     ADD("rmsprop centered momentum int8", OPTCL_RMSPROP, c.rmsprop.centered = 1,
         c.rmsprop.momentum = 0.5, c.state_dtype = OPTCL_STATE_INT8);
     ADD("lion int8", OPTCL_LION, c.lr = 0.01, c.state_dtype = OPTCL_STATE_INT8);
+    /* the optimizers of issue 15, each option on */
+    ADD("adam eps_root", OPTCL_ADAM, c.adam.eps_root = 1e-3, c.adam.eps = 0.0);
+    ADD("adamw eps_root amsgrad bf16", OPTCL_ADAMW, c.adam.eps_root = 1e-2, c.adam.amsgrad = 1,
+        c.state_dtype = OPTCL_STATE_BF16);
+    ADD("adagrad", OPTCL_ADAGRAD, (void)0);
+    ADD("adagrad lr_decay initial wd maximize clip", OPTCL_ADAGRAD, c.lr = 0.1,
+        c.adagrad.lr_decay = 0.05, c.adagrad.initial_accumulator_value = 0.5,
+        c.adagrad.eps = 1e-3, c.weight_decay = 0.1, c.maximize = 1, c.max_norm = 2.0);
+    ADD("adagrad int8", OPTCL_ADAGRAD, c.adagrad.initial_accumulator_value = 0.1,
+        c.state_dtype = OPTCL_STATE_INT8);
+    ADD("adadelta", OPTCL_ADADELTA, (void)0);
+    ADD("adadelta rho eps wd maximize bf16", OPTCL_ADADELTA, c.adadelta.rho = 0.5,
+        c.adadelta.eps = 1e-4, c.weight_decay = 0.1, c.maximize = 1,
+        c.state_dtype = OPTCL_STATE_BF16);
+    ADD("adadelta int8 skip", OPTCL_ADADELTA, c.state_dtype = OPTCL_STATE_INT8,
+        c.nonfinite = OPTCL_NONFINITE_SKIP);
+    ADD("adamax", OPTCL_ADAMAX, (void)0);
+    ADD("adamax betas eps wd maximize", OPTCL_ADAMAX, c.lr = 0.02, c.adamax.beta1 = 0.4,
+        c.adamax.beta2 = 0.95, c.adamax.eps = 1e-3, c.weight_decay = 0.1, c.maximize = 1);
+    ADD("adamax int8", OPTCL_ADAMAX, c.state_dtype = OPTCL_STATE_INT8);
+    ADD("nadam", OPTCL_NADAM, (void)0);
+    ADD("nadam momentum_decay wd maximize", OPTCL_NADAM, c.nadam.momentum_decay = 0.05,
+        c.nadam.beta1 = 0.95, c.weight_decay = 0.1, c.maximize = 1);
+    ADD("nadam decoupled clip bf16", OPTCL_NADAM, c.nadam.decoupled_weight_decay = 1,
+        c.weight_decay = 0.1, c.max_norm = 1.0, c.state_dtype = OPTCL_STATE_BF16);
+    ADD("nadam int8", OPTCL_NADAM, c.state_dtype = OPTCL_STATE_INT8);
+    ADD("radam", OPTCL_RADAM, (void)0);
+    ADD("radam beta2 eps wd maximize", OPTCL_RADAM, c.radam.beta2 = 0.9, c.radam.eps = 1e-3,
+        c.weight_decay = 0.1, c.maximize = 1);
+    ADD("radam never rectified", OPTCL_RADAM, c.radam.beta2 = 0.6);
+    ADD("radam decoupled skip int8", OPTCL_RADAM, c.radam.decoupled_weight_decay = 1,
+        c.weight_decay = 0.1, c.nonfinite = OPTCL_NONFINITE_SKIP,
+        c.state_dtype = OPTCL_STATE_INT8);
+    ADD("asgd", OPTCL_ASGD, (void)0);
+    ADD("asgd averaging wd maximize", OPTCL_ASGD, c.lr = 0.05, c.asgd.lambd = 0.1,
+        c.asgd.alpha = 0.5, c.asgd.t0 = 1.0, c.weight_decay = 0.1, c.maximize = 1);
+    ADD("asgd averaging clip bf16", OPTCL_ASGD, c.asgd.t0 = 0.0, c.max_norm = 1.0,
+        c.state_dtype = OPTCL_STATE_BF16);
 #undef ADD
     return n;
 }
@@ -188,7 +229,7 @@ static void single_tensor_sizes(void **state)
 {
     (void)state;
     const size_t sizes[] = {1, 7, 1031, (1u << 20) + 3};
-    named_config configs[64];
+    named_config configs[MAX_CONFIGS];
     size_t nc = all_configs(configs);
     const float *pool = gradient_pool();
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -214,7 +255,7 @@ static void groups_and_offsets(void **state)
     };
     const size_t numel = 13 * 17 + 13 + 7 * 13 + 1 + 7;
     const optcl_group_config groups[2] = {{-1.0, -1.0}, {0.003, 0.0}};
-    named_config configs[64];
+    named_config configs[MAX_CONFIGS];
     size_t nc = all_configs(configs);
     const float *pool = gradient_pool();
     size_t differing = 0;

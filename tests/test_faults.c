@@ -124,7 +124,7 @@ static optcl_optimizer_config algorithm_config(optcl_algorithm a)
     c.sgd.nesterov = 1;
     c.adam.amsgrad = a == OPTCL_ADAM;
     c.rmsprop.centered = 1;
-    c.rmsprop.momentum = 0.5;
+    c.rmsprop.momentum = 0.5; /* nesterov, amsgrad, centered: each rule's most buffers */
     return c;
 }
 
@@ -139,17 +139,15 @@ static void create_opencl(void **state)
     create_walk(&fx, "create sgd+lookahead");
 
     /* Each algorithm's buffers and kernel on a context that has built its program. */
-    static const char *const names[] = {"create sgd nesterov", "create adam amsgrad",
-                                        "create adamw", "create rmsprop centered", "create rprop",
-                                        "create lion"};
-    _Static_assert(sizeof names / sizeof names[0] == OPTCL_ALGORITHM_COUNT, "one per algorithm");
     fx = (create_fx){.kind = CREATE_ON_SHARED, .shared = tu_context(OPTCL_BACKEND_OPENCL)};
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
+        char name[64];
+        snprintf(name, sizeof name, "create %s", optcl_algorithm_name((optcl_algorithm)a));
         fx.config = algorithm_config((optcl_algorithm)a);
         create_setup(&fx);
         assert_int_equal(create_run(&fx), OPTCL_SUCCESS); /* builds and caches the program */
         create_teardown(&fx);
-        create_walk(&fx, names[a]);
+        create_walk(&fx, name);
     }
     /* 8-bit state: its table on the device, its buffers' own size */
     fx.config = algorithm_config(OPTCL_ADAM);

@@ -361,7 +361,7 @@ static const bad_case BAD_CASES[] = {
     {"unknown_backend",
      {"sgd", "--params", "@p.npy", "--grads", "@g.npy", "--out", "@OUT", "--backend",
       "cuda"}},
-    {"unknown_optimizer", {"adagrad", GOOD_FILES}},
+    {"unknown_optimizer", {"sophia", GOOD_FILES}},
     {"unknown_key", {"sgd", GOOD_FILES, "foo=1"}},
     {"key_without_value", {"sgd", GOOD_FILES, "lr"}},
     {"empty_value", {"sgd", GOOD_FILES, "lr="}},

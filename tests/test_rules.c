@@ -190,6 +190,7 @@ static void zero_gradients_do_nothing(optcl_backend backend)
         configs[nc++] = optcl_optimizer_config_default((optcl_algorithm)a);
     configs[1].adam.amsgrad = 1;
     configs[2].weight_decay = 0.0; /* AdamW's decoupled decay moves w even without gradient */
+    configs[OPTCL_ASGD].asgd.lambd = 0.0; /* so does ASGD's p *= 1 − λ·η */
     configs[nc] = optcl_optimizer_config_default(OPTCL_SGD);
     configs[nc++].sgd.momentum = 0.9;
     configs[nc] = optcl_optimizer_config_default(OPTCL_RMSPROP);

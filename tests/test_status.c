@@ -159,8 +159,9 @@ static void test_version(void **state)
 static void test_algorithm_names(void **state)
 {
     (void)state;
-    const char *expected[OPTCL_ALGORITHM_COUNT] = {"sgd",     "adam",  "adamw",
-                                                   "rmsprop", "rprop", "lion"};
+    const char *expected[OPTCL_ALGORITHM_COUNT] = {
+        "sgd",     "adam",     "adamw",  "rmsprop", "rprop", "lion",
+        "adagrad", "adadelta", "adamax", "nadam",   "radam", "asgd"};
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
         const char *name = optcl_algorithm_name((optcl_algorithm)a);
         assert_non_null(name);
@@ -178,7 +179,7 @@ static void test_algorithm_names(void **state)
 static void test_algorithm_bad_names(void **state)
 {
     (void)state;
-    const char *bad[] = {"adagrad", "", "sgd ", "adam_w", "rms"};
+    const char *bad[] = {"sophia", "", "sgd ", "adam_w", "rms", "Adagrad"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         optcl_algorithm out = OPTCL_RPROP;
         optcl_status st = optcl_algorithm_from_name(bad[i], &out);

@@ -35,6 +35,14 @@ static inline float optcl__maximum(float a, float b)
     return a > b || a != a ? a : b;
 }
 
+/* A rule's entry as its descriptor calls it: over [begin, end) of the flat buffers, state[] in
+ * the order of the descriptor's states(). The rules added since Lion define it in their
+ * host/reference/<family>.c and declare it in their descriptor (optcl__reference_rule NAME;),
+ * so that adding one touches no shared header. */
+typedef void optcl__reference_rule(const optcl_optimizer_config *c, float *param,
+                                   const float *grad, float **state, size_t begin, size_t end,
+                                   const optcl__step_scalars *s);
+
 typedef struct optcl__sgd_flags {
     bool maximize, has_momentum, nesterov, ema;
 } optcl__sgd_flags;
@@ -43,7 +51,7 @@ void optcl__reference_sgd(float *param, const float *grad, float *momentum_buffe
                           size_t end);
 
 typedef struct optcl__adam_flags {
-    bool maximize, decoupled, amsgrad;
+    bool maximize, decoupled, amsgrad, eps_root;
 } optcl__adam_flags;
 void optcl__reference_adam(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
                            float *max_exp_avg_sq, const optcl__step_scalars *s, optcl__adam_flags f,

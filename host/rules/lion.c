@@ -25,13 +25,12 @@ static void options(const optcl_optimizer_config *c, char *out, size_t size)
         out[0] = '\0';
 }
 
-static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay, uint64_t step,
+static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *in,
                     optcl__step_scalars *s)
 {
-    (void)step;
     s->one_minus_beta1 = (float)(1.0 - c->lion.beta1);
     s->one_minus_beta2 = (float)(1.0 - c->lion.beta2);
-    s->decay_factor = (float)(1.0 - lr * weight_decay);
+    s->decay_factor = (float)(1.0 - in->lr * in->weight_decay);
 }
 
 static void reference(const optcl_optimizer_config *c, float *p, const float *g, float **state,
@@ -47,5 +46,6 @@ const optcl__rule optcl__rule_lion = {
     .weight_decay = 0.0,
     .weight_decay_allowed = true,
     .slots = 1,
+    .reference = reference,
     OPTCL__RULE_FUNCTIONS,
 };

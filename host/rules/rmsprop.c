@@ -38,10 +38,10 @@ static void options(const optcl_optimizer_config *c, char *out, size_t size)
              c->rmsprop.momentum > 0.0);
 }
 
-static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay, uint64_t step,
+static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *in,
                     optcl__step_scalars *s)
 {
-    (void)lr, (void)weight_decay, (void)step;
+    (void)in;
     s->alpha = (float)c->rmsprop.alpha;
     s->one_minus_alpha = (float)(1.0 - c->rmsprop.alpha);
     s->eps = (float)c->rmsprop.eps;
@@ -68,5 +68,6 @@ const optcl__rule optcl__rule_rmsprop = {
     .weight_decay_allowed = true,
     .slots = 3,
     .unsigned_states = second_moments,
+    .reference = reference,
     OPTCL__RULE_FUNCTIONS,
 };

@@ -39,10 +39,10 @@ static void options(const optcl_optimizer_config *c, char *out, size_t size)
     snprintf(out, size, " -DCLASSIC=%d", c->rprop.variant == OPTCL_RPROP_CLASSIC);
 }
 
-static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay, uint64_t step,
+static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *in,
                     optcl__step_scalars *s)
 {
-    (void)lr, (void)weight_decay, (void)step;
+    (void)in;
     s->etaminus = (float)c->rprop.etaminus;
     s->etaplus = (float)c->rprop.etaplus;
     s->step_min = (float)c->rprop.step_min;
@@ -68,5 +68,6 @@ const optcl__rule optcl__rule_rprop = {
      * element; Rprop's step sizes spread over many more (etaminus^k), and the small ones would
      * become zero, stalling their parameters for good */
     .int8_refused = "its per-element step sizes span more decades than a block's 8-bit codes",
+    .reference = reference,
     OPTCL__RULE_FUNCTIONS,
 };

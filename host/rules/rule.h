@@ -23,21 +23,24 @@ typedef struct optcl__field {
     optcl_option_info info;
     size_t offset;
     optcl__layout layout;
+    bool optional; /* added after the rule: a checkpoint without it keeps the default */
 } optcl__field;
 
 /* A field of the config's nested struct (e.g. adam.beta1): its default, its range ([lo, hi], a
  * bound excluded where lo_open/hi_open is 1; ±HUGE_VAL for none), and a line of help. */
+#define OPTCL__FIELD(nested, member, type, def, lo, hi, lo_open, hi_open, names, layout, optional, \
+                     text)                                                                       \
+    {{#member, #nested "." #member, type, def, lo, hi, lo_open, hi_open, names, text},           \
+     offsetof(optcl_optimizer_config, nested.member), layout, optional}
 #define OPTCL__REAL(nested, member, def, lo, hi, lo_open, hi_open, text)                          \
     OPTCL__REAL_LAYOUT(nested, member, def, lo, hi, lo_open, hi_open, OPTCL__LAYOUT_NO, text)
 #define OPTCL__REAL_LAYOUT(nested, member, def, lo, hi, lo_open, hi_open, layout, text)           \
-    {{#member, #nested "." #member, OPTCL_OPTION_REAL, def, lo, hi, lo_open, hi_open, NULL, text},  \
-     offsetof(optcl_optimizer_config, nested.member), layout}
+    OPTCL__FIELD(nested, member, OPTCL_OPTION_REAL, def, lo, hi, lo_open, hi_open, NULL, layout,  \
+                 false, text)
 #define OPTCL__FLAG(nested, member, def, layout, text)                                            \
-    {{#member, #nested "." #member, OPTCL_OPTION_FLAG, def, 0, 1, 0, 0, NULL, text},              \
-     offsetof(optcl_optimizer_config, nested.member), layout}
+    OPTCL__FIELD(nested, member, OPTCL_OPTION_FLAG, def, 0, 1, 0, 0, NULL, layout, false, text)
 #define OPTCL__CHOICE(nested, member, def, names, layout, text)                                   \
-    {{#member, #nested "." #member, OPTCL_OPTION_CHOICE, def, 0, 0, 0, 0, names, text},           \
-     offsetof(optcl_optimizer_config, nested.member), layout}
+    OPTCL__FIELD(nested, member, OPTCL_OPTION_CHOICE, def, 0, 0, 0, 0, names, layout, false, text)
 
 typedef struct optcl__rule {
     const char *name;   /* optcl_algorithm_name: "adamw" */
@@ -61,20 +64,19 @@ typedef struct optcl__rule {
     size_t (*states)(const optcl_optimizer_config *c, const char **names, unsigned *slots);
     /* The -D options of its kernel (appended to the generic ones). */
     void (*options)(const optcl_optimizer_config *c, char *out, size_t size);
-    /* Its fields of the per-step scalars for a 1-based step (lr, weight decay and first_step
-     * are set already). */
-    void (*scalars)(const optcl_optimizer_config *c, double lr, double weight_decay, uint64_t step,
+    /* Its fields of the per-step scalars (lr, weight decay and first_step are set already),
+     * computed in double and rounded once. */
+    void (*scalars)(const optcl_optimizer_config *c, const optcl__step_inputs *in,
                     optcl__step_scalars *s);
     /* The reference rule over [begin, end); state[] in states() order. */
-    void (*reference)(const optcl_optimizer_config *c, float *p, const float *g, float **state,
-                      size_t begin, size_t end, const optcl__step_scalars *s);
+    optcl__reference_rule *reference;
 } optcl__rule;
 
-/* A descriptor's functions and fields, when its file names them fields, states, options,
- * scalars and reference (as every file in host/rules/ does). */
+/* A descriptor's functions and fields, when its file names them fields, states, options and
+ * scalars (as every file in host/rules/ does); .reference is set beside it. */
 #define OPTCL__RULE_FUNCTIONS                                                                      \
     .fields = fields, .field_count = sizeof fields / sizeof fields[0], .states = states,           \
-    .options = options, .scalars = scalars, .reference = reference
+    .options = options, .scalars = scalars
 
 /* rules.c: the descriptor of an algorithm (NULL outside the enum), and the list. */
 const optcl__rule *optcl__rule_of(optcl_algorithm algorithm);
@@ -93,7 +95,8 @@ bool optcl__rule_differs(const optcl__rule *rule, const optcl_optimizer_config *
                          const optcl_optimizer_config *b, char *name, size_t size);
 
 extern const optcl__rule optcl__rule_sgd, optcl__rule_adam, optcl__rule_adamw, optcl__rule_rmsprop,
-    optcl__rule_rprop, optcl__rule_lion;
+    optcl__rule_rprop, optcl__rule_lion, optcl__rule_adagrad, optcl__rule_adadelta,
+    optcl__rule_adamax, optcl__rule_nadam, optcl__rule_radam, optcl__rule_asgd;
 
 /* For the descriptors' validate(): each check names the field and the value, as PyTorch's
  * ValueErrors do. */

@@ -1,12 +1,26 @@
-/* rules.c — the optimizers optcl has, one descriptor each (host/rules/<name>.c), in the order
- * of optcl_algorithm. */
+/* rules.c — the optimizers optcl has, one descriptor each (host/rules/<name>.c): the list, one
+ * line per optimizer, in the order of optcl_algorithm. */
 #include "rule.h"
 
-static const optcl__rule *const rules[OPTCL_ALGORITHM_COUNT] = {
-    [OPTCL_SGD] = &optcl__rule_sgd,     [OPTCL_ADAM] = &optcl__rule_adam,
-    [OPTCL_ADAMW] = &optcl__rule_adamw, [OPTCL_RMSPROP] = &optcl__rule_rmsprop,
-    [OPTCL_RPROP] = &optcl__rule_rprop, [OPTCL_LION] = &optcl__rule_lion,
-};
+#define OPTCL__RULES(X)                                                                            \
+    X(OPTCL_SGD, sgd)                                                                              \
+    X(OPTCL_ADAM, adam)                                                                            \
+    X(OPTCL_ADAMW, adamw)                                                                          \
+    X(OPTCL_RMSPROP, rmsprop)                                                                      \
+    X(OPTCL_RPROP, rprop)                                                                          \
+    X(OPTCL_LION, lion)                                                                            \
+    X(OPTCL_ADAGRAD, adagrad)                                                                      \
+    X(OPTCL_ADADELTA, adadelta)                                                                    \
+    X(OPTCL_ADAMAX, adamax)                                                                        \
+    X(OPTCL_NADAM, nadam)                                                                          \
+    X(OPTCL_RADAM, radam)                                                                          \
+    X(OPTCL_ASGD, asgd)
+
+#define DECLARE(algorithm, name) extern const optcl__rule optcl__rule_##name;
+OPTCL__RULES(DECLARE)
+
+#define ENTRY(algorithm, name) [algorithm] = &optcl__rule_##name,
+static const optcl__rule *const rules[OPTCL_ALGORITHM_COUNT] = {OPTCL__RULES(ENTRY)};
 
 const optcl__rule *optcl__rule_of(optcl_algorithm algorithm)
 {

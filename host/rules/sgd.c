@@ -45,10 +45,10 @@ static void options(const optcl_optimizer_config *c, char *out, size_t size)
              c->sgd.nesterov, c->sgd.ema);
 }
 
-static void scalars(const optcl_optimizer_config *c, double lr, double weight_decay, uint64_t step,
+static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *in,
                     optcl__step_scalars *s)
 {
-    (void)lr, (void)weight_decay, (void)step;
+    (void)in;
     s->momentum = (float)c->sgd.momentum;
     /* EMA momentum is SGD momentum whose dampening equals the momentum. */
     s->one_minus_dampening = (float)(1.0 - (c->sgd.ema ? c->sgd.momentum : c->sgd.dampening));
@@ -70,5 +70,6 @@ const optcl__rule optcl__rule_sgd = {
     .weight_decay_allowed = true,
     .slots = 1,
     .validate = validate,
+    .reference = reference,
     OPTCL__RULE_FUNCTIONS,
 };

@@ -1,0 +1,24 @@
+/* adadelta.c — reference of kernels/adadelta.cl, line by line; scalars in host/rules/adadelta.c. */
+#include "reference.h"
+
+optcl__reference_rule optcl__reference_adadelta;
+
+void optcl__reference_adadelta(const optcl_optimizer_config *c, float *param, const float *grad,
+                               float **state, size_t begin, size_t end,
+                               const optcl__step_scalars *s)
+{
+    float *square_avg = state[0], *acc_delta = state[1];
+    const float rho = s->rule[0], one_minus_rho = s->rule[1], eps = s->rule[2];
+    for (size_t i = begin; i < end; i++) {
+        float p = param[i];
+        float d = optcl__direction(grad[i], c->maximize != 0);
+        if (s->weight_decay != 0.0f)
+            d = d + s->weight_decay * p;
+        float sq = square_avg[i] * rho + one_minus_rho * d * d;
+        float acc = acc_delta[i];
+        float delta = sqrtf(acc + eps) / sqrtf(sq + eps) * d;
+        square_avg[i] = sq;
+        acc_delta[i] = acc * rho + one_minus_rho * delta * delta;
+        param[i] = p + s->neg_lr * delta;
+    }
+}

@@ -1,0 +1,22 @@
+/* asgd.c — reference of kernels/asgd.cl, line by line; scalars in host/rules/asgd.c. */
+#include "reference.h"
+
+optcl__reference_rule optcl__reference_asgd;
+
+void optcl__reference_asgd(const optcl_optimizer_config *c, float *param, const float *grad,
+                           float **state, size_t begin, size_t end, const optcl__step_scalars *s)
+{
+    float *ax = state[0];
+    const float decay = s->rule[0], neg_eta = s->rule[1], mu = s->rule[2];
+    const bool averaging = mu != 1.0f;
+    for (size_t i = begin; i < end; i++) {
+        float p = param[i];
+        float d = optcl__direction(grad[i], c->maximize != 0);
+        if (s->weight_decay != 0.0f)
+            d = d + s->weight_decay * p;
+        p = p * decay;
+        p = p + neg_eta * d;
+        param[i] = p;
+        ax[i] = averaging ? ax[i] + (p - ax[i]) * mu : p;
+    }
+}

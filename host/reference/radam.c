@@ -1,0 +1,33 @@
+/* radam.c — reference of kernels/radam.cl, line by line; scalars in host/rules/radam.c. */
+#include "reference.h"
+
+optcl__reference_rule optcl__reference_radam;
+
+void optcl__reference_radam(const optcl_optimizer_config *c, float *param, const float *grad,
+                            float **state, size_t begin, size_t end, const optcl__step_scalars *s)
+{
+    float *exp_avg = state[0], *exp_avg_sq = state[1];
+    const float bias_correction1 = s->rule[0], lr = s->rule[2];
+    const float bias_correction2_sqrt = s->rule[3], rect = s->rule[4];
+    const bool rectified = s->rule[1] != 0.0f, decoupled = c->radam.decoupled_weight_decay != 0;
+    for (size_t i = begin; i < end; i++) {
+        float p = param[i];
+        float d = optcl__direction(grad[i], c->maximize != 0);
+        if (decoupled)
+            p = s->weight_decay != 0.0f ? p * s->decay_factor : p;
+        else
+            d = s->weight_decay != 0.0f ? d + s->weight_decay * p : d;
+        float m = optcl__lerp(exp_avg[i], d, s->one_minus_beta1);
+        float v = exp_avg_sq[i] * s->beta2 + s->one_minus_beta2 * d * d;
+        exp_avg[i] = m;
+        exp_avg_sq[i] = v;
+        float m_hat = m / bias_correction1;
+        if (rectified) {
+            float adaptive = 1.0f / (sqrtf(v) + s->eps) * bias_correction2_sqrt;
+            p = p - m_hat * lr * adaptive * rect;
+        } else {
+            p = p - m_hat * lr;
+        }
+        param[i] = p;
+    }
+}
