@@ -3,6 +3,7 @@
  * fails to build reporting its build log. */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,131 @@ static void defaults_are_pytorchs(void **state)
     optcl_optimizer_config lion = optcl_optimizer_config_default(OPTCL_LION);
     assert_true(lion.lr == 1e-4 && lion.weight_decay == 0.0);
     assert_true(lion.lion.beta1 == 0.9 && lion.lion.beta2 == 0.99);
+    assert_true(adam.adam.eps_root == 0.0 && adamw.adam.eps_root == 0.0);
+    optcl_optimizer_config adagrad = optcl_optimizer_config_default(OPTCL_ADAGRAD);
+    assert_true(adagrad.lr == 1e-2 && adagrad.weight_decay == 0.0);
+    assert_true(adagrad.adagrad.lr_decay == 0.0 && adagrad.adagrad.eps == 1e-10);
+    assert_true(adagrad.adagrad.initial_accumulator_value == 0.0);
+    optcl_optimizer_config adadelta = optcl_optimizer_config_default(OPTCL_ADADELTA);
+    assert_true(adadelta.lr == 1.0 && adadelta.adadelta.rho == 0.9);
+    assert_true(adadelta.adadelta.eps == 1e-6);
+    optcl_optimizer_config adamax = optcl_optimizer_config_default(OPTCL_ADAMAX);
+    assert_true(adamax.lr == 2e-3 && adamax.adamax.beta1 == 0.9 && adamax.adamax.beta2 == 0.999);
+    assert_true(adamax.adamax.eps == 1e-8);
+    optcl_optimizer_config nadam = optcl_optimizer_config_default(OPTCL_NADAM);
+    assert_true(nadam.lr == 2e-3 && nadam.nadam.beta1 == 0.9 && nadam.nadam.beta2 == 0.999);
+    assert_true(nadam.nadam.eps == 1e-8 && nadam.nadam.momentum_decay == 4e-3);
+    assert_false(nadam.nadam.decoupled_weight_decay);
+    optcl_optimizer_config radam = optcl_optimizer_config_default(OPTCL_RADAM);
+    assert_true(radam.lr == 1e-3 && radam.radam.beta1 == 0.9 && radam.radam.beta2 == 0.999);
+    assert_true(radam.radam.eps == 1e-8 && !radam.radam.decoupled_weight_decay);
+    optcl_optimizer_config asgd = optcl_optimizer_config_default(OPTCL_ASGD);
+    assert_true(asgd.lr == 1e-2 && asgd.asgd.lambd == 1e-4 && asgd.asgd.alpha == 0.75);
+    assert_true(asgd.asgd.t0 == 1e6);
+}
+
+/* The options by name: each one's description agrees with the struct (its default is what
+ * optcl_optimizer_config_default sets, set and get reach the same field), unknown keys and
+ * values a FLAG or CHOICE cannot hold are refused and change nothing. */
+static void options_by_name(void **state)
+{
+    (void)state;
+    assert_int_equal(optcl_algorithm_option_count(OPTCL_ALGORITHM_COUNT), 0);
+    assert_null(optcl_algorithm_option(OPTCL_ALGORITHM_COUNT, 0));
+    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
+        optcl_algorithm algo = (optcl_algorithm)a;
+        size_t count = optcl_algorithm_option_count(algo);
+        assert_true(count > 0);
+        assert_null(optcl_algorithm_option(algo, count));
+        for (size_t i = 0; i < count; i++) {
+            const optcl_option_info *o = optcl_algorithm_option(algo, i);
+            optcl_optimizer_config c = optcl_optimizer_config_default(algo);
+            double v = -1.0;
+            TU_OK(optcl_optimizer_config_get_option(&c, o->key, &v), o->key);
+            if (v != o->default_value)
+                fail_msg("%s %s: default %g, description %g", optcl_algorithm_name(algo), o->key,
+                         v, o->default_value);
+            assert_non_null(strchr(o->field, '.'));
+            assert_non_null(o->help);
+            assert_true((o->type == OPTCL_OPTION_CHOICE) == (o->choices != NULL));
+            double next = o->type == OPTCL_OPTION_REAL ? v + 0.25 : v == 0.0 ? 1.0 : 0.0;
+            TU_OK(optcl_optimizer_config_set_option(&c, o->key, next), o->key);
+            TU_OK(optcl_optimizer_config_get_option(&c, o->key, &v), o->key);
+            assert_true(v == next);
+            optcl_optimizer_config before = c;
+            if (o->type != OPTCL_OPTION_REAL) {
+                assert_int_equal(optcl_optimizer_config_set_option(&c, o->key, 0.5),
+                                 OPTCL_ERROR_INVALID_ARGUMENT);
+                assert_int_equal(optcl_optimizer_config_set_option(&c, o->key, 7.0),
+                                 OPTCL_ERROR_INVALID_ARGUMENT);
+            }
+            assert_int_equal(optcl_optimizer_config_set_option(&c, "no_such_key", 1.0),
+                             OPTCL_ERROR_INVALID_ARGUMENT);
+            assert_memory_equal(&c, &before, sizeof c);
+        }
+    }
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    double v = 0.0;
+    /* another algorithm's key */
+    assert_int_equal(optcl_optimizer_config_set_option(&c, "beta1", 0.5),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(optcl_optimizer_config_get_option(&c, "beta1", &v),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(optcl_optimizer_config_set_option(NULL, "momentum", 0.5),
+                     OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_optimizer_config_set_option(&c, NULL, 0.5), OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_optimizer_config_get_option(&c, "momentum", NULL),
+                     OPTCL_ERROR_NULL_POINTER);
+    TU_OK(optcl_optimizer_config_set_option(&c, "momentum", 0.9), "momentum");
+    assert_true(c.sgd.momentum == 0.9);
+    c = optcl_optimizer_config_default(OPTCL_RPROP);
+    TU_OK(optcl_optimizer_config_set_option(&c, "variant", OPTCL_RPROP_CLASSIC), "variant");
+    assert_int_equal(c.rprop.variant, OPTCL_RPROP_CLASSIC);
+}
+
+/* Every REAL option just outside its range, NaN and infinity are refused by name, on every
+ * algorithm, from the descriptions alone. */
+static void every_range_is_checked(void **state)
+{
+    (void)state;
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_REFERENCE);
+    optcl_tensor_spec spec = {.name = "w", .ndim = 1, .shape = {5}};
+    optcl_params *params = NULL;
+    TU_OK(optcl_params_create(ctx, &spec, 1, &params), optcl_context_message(ctx));
+    size_t refused = 0;
+    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
+        optcl_algorithm algo = (optcl_algorithm)a;
+        for (size_t i = 0; i < optcl_algorithm_option_count(algo); i++) {
+            const optcl_option_info *o = optcl_algorithm_option(algo, i);
+            if (o->type != OPTCL_OPTION_REAL)
+                continue;
+            double outside[4] = {0.0 / 0.0, 1.0 / 0.0, o->min - 0.5, o->max + 0.5};
+            if (o->min_open)
+                outside[2] = o->min;
+            if (o->max_open)
+                outside[3] = o->max;
+            for (int k = 0; k < 4; k++) {
+                if (k >= 2 && !isfinite(outside[k]))
+                    continue; /* no bound on that side */
+                optcl_optimizer_config c = optcl_optimizer_config_default(algo);
+                TU_OK(optcl_optimizer_config_set_option(&c, o->key, outside[k]), o->key);
+                optcl_optimizer *opt = NULL;
+                optcl_status st = optcl_optimizer_create(params, &c, &opt);
+                if (st != OPTCL_ERROR_INVALID_ARGUMENT)
+                    fail_msg("%s %s = %g: %s", optcl_algorithm_name(algo), o->key, outside[k],
+                             optcl_status_name(st));
+                assert_null(opt);
+                char named[64];
+                snprintf(named, sizeof named, "invalid %s:", o->key);
+                if (!strstr(optcl_context_message(ctx), named))
+                    fail_msg("'%s' does not name %s", optcl_context_message(ctx), o->key);
+                refused++;
+            }
+        }
+    }
+    print_message("%zu out-of-range values refused by name\n", refused);
+    assert_int_equal(optcl_params_destroy(params), OPTCL_SUCCESS);
+    assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS);
 }
 
 typedef struct bad_case {
@@ -77,6 +203,21 @@ static size_t bad_cases(bad_case *out)
     BAD(OPTCL_RPROP, "step_max", c.rprop.step_max = 1e-7);
     BAD(OPTCL_RPROP, "weight_decay", c.weight_decay = 0.1);
     BAD(OPTCL_RPROP, "variant", c.rprop.variant = (optcl_rprop_variant)7);
+    BAD(OPTCL_ADAM, "eps_root", c.adam.eps_root = -1e-8);
+    BAD(OPTCL_ADAGRAD, "lr_decay", c.adagrad.lr_decay = -0.1);
+    BAD(OPTCL_ADAGRAD, "initial_accumulator_value", c.adagrad.initial_accumulator_value = -1);
+    BAD(OPTCL_ADAGRAD, "eps", c.adagrad.eps = -1e-10);
+    BAD(OPTCL_ADADELTA, "rho", c.adadelta.rho = 1.5);
+    BAD(OPTCL_ADADELTA, "eps", c.adadelta.eps = -1.0);
+    BAD(OPTCL_ADAMAX, "beta1", c.adamax.beta1 = 1.0);
+    BAD(OPTCL_ADAMAX, "beta2", c.adamax.beta2 = -0.5);
+    BAD(OPTCL_NADAM, "momentum_decay", c.nadam.momentum_decay = -1.0);
+    BAD(OPTCL_NADAM, "decoupled_weight_decay", c.nadam.decoupled_weight_decay = 2);
+    BAD(OPTCL_RADAM, "beta2", c.radam.beta2 = 1.0);
+    BAD(OPTCL_RADAM, "decoupled_weight_decay", c.radam.decoupled_weight_decay = -1);
+    BAD(OPTCL_ASGD, "lambd", c.asgd.lambd = -1.0);
+    BAD(OPTCL_ASGD, "t0", c.asgd.t0 = -1.0);
+    BAD(OPTCL_ASGD, "state_dtype", c.state_dtype = OPTCL_STATE_INT8);
     BAD(OPTCL_SGD, "algorithm", c.algorithm = (optcl_algorithm)99);
     BAD(OPTCL_SGD, "group_count", c.group_count = OPTCL_MAX_GROUPS + 1);
     BAD(OPTCL_SGD, "groups", c.group_count = 2, c.groups = NULL);
@@ -90,7 +231,7 @@ static void invalid_values_are_refused(optcl_backend backend)
     optcl_tensor_spec spec = {.name = "w", .ndim = 1, .shape = {5}};
     optcl_params *params = NULL;
     TU_OK(optcl_params_create(ctx, &spec, 1, &params), optcl_context_message(ctx));
-    bad_case cases[64];
+    bad_case cases[96];
     size_t n = bad_cases(cases);
     for (size_t i = 0; i < n; i++) {
         optcl_optimizer *opt = (optcl_optimizer *)&n; /* must be reset to NULL */
@@ -205,6 +346,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults_are_pytorchs),
+        cmocka_unit_test(options_by_name),
+        cmocka_unit_test(every_range_is_checked),
         cmocka_unit_test(invalid_reference),
         cmocka_unit_test(invalid_opencl),
         cmocka_unit_test(edge_values_are_accepted),

@@ -14,6 +14,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +253,39 @@ static size_t first_beyond_ulps(const golden_case *gc, const float *a, const flo
     return bad;
 }
 
+/* The state ax after the last step (the checkpoint's) must be the last row of ax_path, within
+ * the rows' tolerance. */
+static void expect_final_ax(const golden_case *gc, const char *backend, const char *state_path,
+                            const char *ax_path)
+{
+    char msg[1024] = "";
+    optcl_array ax = {0};
+    TU_OK(optcl_npy_read(ax_path, &ax, msg, sizeof msg), msg);
+    assert_int_equal(ax.ndim, 2);
+    optcl_tensor_spec *specs = NULL;
+    size_t count = 0;
+    optcl_optimizer_config config;
+    TU_OK(optcl_checkpoint_inspect(state_path, &specs, &count, &config, msg, sizeof msg), msg);
+    assert_int_equal(count, 1);
+    tu_rig r = tu_rig_open(OPTCL_BACKEND_REFERENCE, specs, count, NULL, &config);
+    free(specs);
+    TU_OK(optcl_checkpoint_load(r.opt, state_path), optcl_optimizer_message(r.opt));
+    size_t n = ax.shape[1];
+    float *got = malloc(n * sizeof *got);
+    assert_non_null(got);
+    TU_OK(optcl_optimizer_read_state(r.opt, "ax", 0, got, n), optcl_optimizer_message(r.opt));
+    tu_rig_close(&r);
+    double worst = 0.0;
+    const float *want = ax.data + (ax.shape[0] - 1) * n;
+    size_t bad = tu_first_mismatch(got, want, n, GOLDEN_ATOL, GOLDEN_RTOL, &worst);
+    float a = bad != (size_t)-1 ? got[bad] : 0.0f, e = bad != (size_t)-1 ? want[bad] : 0.0f;
+    free(got);
+    optcl_array_free(&ax);
+    if (bad != (size_t)-1)
+        fail_msg("case %s (%s): ax after the last step, element %zu: got %.9g, expected %.9g",
+                 gc->name, backend, bad, a, e);
+}
+
 /* The loss scaler's trace must be the expected one exactly: scale, tracker, skipped steps. */
 static void expect_scale_trace(const golden_case *gc, const char *backend, const char *path)
 {
@@ -318,6 +352,16 @@ static void golden_case_test(void **state)
         argv[argc++] = (char *)"--scale-out";
         argv[argc++] = scale_path;
     }
+    /* ASGD: torch's averaged parameters ax, which the rows cannot show, from the checkpoint */
+    char ax_path[1024], state_path[1024];
+    snprintf(ax_path, sizeof ax_path, "%s/%s/%s_ax.npy", tu_golden_dir(), gc->expected,
+             gc->name);
+    snprintf(state_path, sizeof state_path, "%s/state.safetensors", dir);
+    bool has_ax = access(ax_path, R_OK) == 0;
+    if (has_ax) {
+        argv[argc++] = (char *)"--save-state";
+        argv[argc++] = state_path;
+    }
     for (int k = 0; k < gc->key_count; k++)
         argv[argc++] = gc->keys[k];
     argv[argc] = NULL;
@@ -335,6 +379,8 @@ static void golden_case_test(void **state)
 
     if (gc->scale)
         expect_scale_trace(gc, gt->backend, scale_path);
+    if (has_ax)
+        expect_final_ax(gc, gt->backend, state_path, ax_path);
     optcl_array out = {0};
     optcl_status st = optcl_npy_read(out_path, &out, msg, sizeof msg);
     tu_remove_tree(dir);

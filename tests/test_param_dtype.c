@@ -183,6 +183,15 @@ static size_t configs(named_config *out)
     ADD("adam f32 state", OPTCL_ADAM, c.lr = 0.01, c.state_dtype = OPTCL_STATE_F32);
     ADD("sgd momentum bf16 state", OPTCL_SGD, c.sgd.momentum = 0.9,
         c.state_dtype = OPTCL_STATE_BF16);
+    ADD("adagrad lr_decay initial", OPTCL_ADAGRAD, c.lr = 0.05, c.adagrad.lr_decay = 0.1,
+        c.adagrad.initial_accumulator_value = 0.1);
+    ADD("adadelta wd", OPTCL_ADADELTA, c.weight_decay = 0.1);
+    ADD("adamax maximize", OPTCL_ADAMAX, c.lr = 0.01, c.maximize = 1);
+    ADD("nadam decoupled", OPTCL_NADAM, c.lr = 0.01, c.nadam.decoupled_weight_decay = 1,
+        c.weight_decay = 0.1);
+    ADD("radam", OPTCL_RADAM, c.lr = 0.01);
+    ADD("asgd averaging", OPTCL_ASGD, c.lr = 0.05, c.asgd.t0 = 2.0, c.asgd.lambd = 0.1);
+    ADD("adam eps_root", OPTCL_ADAM, c.lr = 0.01, c.adam.eps_root = 1e-3);
 #undef ADD
     return n;
 }
@@ -241,7 +250,7 @@ static void assert_rounded(const float *got, const float *wide, size_t n, optcl_
 static void a_step_is_the_f32_step_rounded(void **state)
 {
     (void)state;
-    named_config cs[16];
+    named_config cs[32];
     size_t nc = configs(cs);
     float *x = malloc(NUMEL * sizeof *x), *y = malloc(NUMEL * sizeof *y);
     assert_true(x && y);
@@ -337,6 +346,9 @@ static size_t configs_and_master(named_config *out)
         c.nonfinite = OPTCL_NONFINITE_SKIP);
     ADD("lion stochastic", OPTCL_LION, c.lr = 0.01, c.master_weights = 0,
         c.rounding = OPTCL_ROUND_STOCHASTIC);
+    ADD("nadam master", OPTCL_NADAM, c.lr = 0.01);
+    ADD("asgd master stochastic", OPTCL_ASGD, c.lr = 0.05, c.asgd.t0 = 1.0,
+        c.rounding = OPTCL_ROUND_STOCHASTIC);
 #undef ADD
     return n;
 }
@@ -348,7 +360,7 @@ static void backends_agree_bit_for_bit(void **state)
     (void)state;
     if (tu_opencl_missing())
         skip();
-    named_config cs[24];
+    named_config cs[48];
     size_t nc = configs_and_master(cs);
     float *g = malloc(NUMEL * sizeof *g), *s[2];
     uint16_t *raw[2];
@@ -429,7 +441,7 @@ static void bf16_neighbours(float x, float *down, float *up)
 static void master_is_the_f32_trajectory(void **state)
 {
     (void)state;
-    named_config cs[16];
+    named_config cs[32];
     size_t nc = configs(cs);
     float *x = malloc(NUMEL * sizeof *x), *y = malloc(NUMEL * sizeof *y);
     assert_true(x && y);

@@ -197,6 +197,16 @@ static size_t configs(named *out)
     ADD("sgd momentum bf16 state", OPTCL_SGD, c_.lr = 0.05, c_.sgd.momentum = 0.9,
         c_.state_dtype = OPTCL_STATE_BF16);
     ADD("lion weight_decay", OPTCL_LION, c_.lr = 0.01, c_.weight_decay = 0.1);
+    ADD("adagrad lr_decay initial", OPTCL_ADAGRAD, c_.lr = 0.05, c_.adagrad.lr_decay = 0.1,
+        c_.adagrad.initial_accumulator_value = 0.1);
+    ADD("adadelta weight_decay", OPTCL_ADADELTA, c_.weight_decay = 0.01);
+    ADD("adamax maximize", OPTCL_ADAMAX, c_.lr = 0.01, c_.maximize = 1);
+    ADD("nadam decoupled", OPTCL_NADAM, c_.lr = 0.01, c_.nadam.decoupled_weight_decay = 1,
+        c_.weight_decay = 0.1);
+    ADD("radam", OPTCL_RADAM, c_.lr = 0.01);
+    ADD("asgd averaging cosine", OPTCL_ASGD, c_.lr = 0.05, c_.asgd.t0 = 1.0, c_.asgd.lambd = 0.1,
+        c_.schedule = optcl_schedule_default(OPTCL_SCHEDULE_COSINE), c_.schedule.t_max = STEPS);
+    ADD("adam eps_root", OPTCL_ADAM, c_.lr = 0.01, c_.adam.eps_root = 1e-3);
 #undef ADD
     return n;
 }
