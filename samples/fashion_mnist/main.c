@@ -44,7 +44,7 @@ static void usage(FILE *f)
            "  --state-dtype T   the optimizer state's type: same (default: the parameters'; f32\n"
            "                    with master weights), f32, bf16 or int8 (bitsandbytes'\n"
            "                    block-wise 8-bit state; tensors under 4096 elements keep f32)\n"
-           "  --optimizer NAME  sgd, adam (default), adamw, rmsprop, rprop or lion, then\n"
+           "  --optimizer NAME  adam (default) or another of optcl replay's optimizers, then\n"
            "                    PyTorch's hyperparameters as KEY=VALUE: lr=1e-3\n"
            "                    weight_decay=1e-4 ...;\n"
            "                    schedule=cosine|step|multistep|exponential|inverse_time (t counts\n"
@@ -212,10 +212,8 @@ int main(int argc, char **argv)
 
     optcl_algorithm algorithm;
     if (optcl_algorithm_from_name(algo, &algorithm) != OPTCL_SUCCESS) {
-        fprintf(stderr,
-                "fashion_mnist: --optimizer %s: expected sgd, adam, adamw, rmsprop, rprop or "
-                "lion\n",
-                algo);
+        fprintf(stderr, "fashion_mnist: --optimizer %s: expected one of:", algo);
+        optcl_cli_print_names(stderr);
         return 2;
     }
     c.optimizer = optcl_optimizer_config_default(algorithm);
