@@ -18,7 +18,7 @@ static void usage(FILE *f)
             "usage: optcl replay OPTIMIZER --params P0.npy --grads G.npy --out OUT.npy\n"
             "                    [--backend opencl|reference] [--metrics M.npy]\n"
             "                    [--save-state FILE] [--load-state FILE] [--distributed]\n"
-            "                    [--scale-out FILE]\n"
+            "                    [--scale-out FILE] [--out-eval FILE]\n"
             "                    [KEY=VALUE ...]\n"
             "\n"
             "OPTIMIZER   one of:");
@@ -38,6 +38,8 @@ static void usage(FILE *f)
             "--distributed under mpirun -np K: the optimizer state is sharded across the K\n"
             "            ranks, every rank feeds G[t] as its gradient, rank 0 writes OUT; the\n"
             "            checkpoint files are sharded ones (optcl_mpi_checkpoint_save)\n"
+            "--out-eval    float32, shape (T, N): row t is the parameters after step t as eval\n"
+            "            mode has them (Schedule-Free's x; OUT holds y), read without switching\n"
             "--scale-out   float32, shape (T, 3): after step t, the loss scale the next step\n"
             "            uses, the growth tracker and the steps skipped so far\n"
             "KEY=VALUE   PyTorch's constructor names and defaults:\n"
@@ -94,6 +96,7 @@ static int parse_args(int argc, char **argv, replay_args *a, char *msg)
                             : !strcmp(arg, "--save-state") ? &a->save_state
                             : !strcmp(arg, "--load-state") ? &a->load_state
                             : !strcmp(arg, "--scale-out")  ? &a->scale_out
+                            : !strcmp(arg, "--out-eval")   ? &a->out_eval
                                                            : NULL;
         if (slot || !strcmp(arg, "--backend")) {
             if (i + 1 >= argc)
@@ -120,8 +123,7 @@ static int parse_args(int argc, char **argv, replay_args *a, char *msg)
         }
     }
     if (!a->optimizer)
-        return snprintf(msg, MSG, "missing OPTIMIZER (sgd, adam, adamw, rmsprop, rprop, lion)"),
-               1;
+        return snprintf(msg, MSG, "missing OPTIMIZER (optcl replay --help lists them)"), 1;
     if ((!a->params && !a->load_state) || !a->grads || !a->out)
         return snprintf(msg, MSG, "missing %s",
                         !a->grads ? "--grads"
@@ -225,11 +227,17 @@ static optcl_status scale_row(optcl_optimizer *opt, float *row)
     return st;
 }
 
-/* Runs the replay into out (T×N floats), from p0 or from the checkpoint; with --scale-out
- * the scaler's trace into trace (T×3). */
+/* What a replay writes: the parameters after each step (T×N), and with --scale-out the
+ * scaler's trace (T×3), with --out-eval the eval-mode parameters (T×N). */
+typedef struct replay_rows {
+    float *out, *trace, *eval;
+} replay_rows;
+
+/* Runs the replay into rows, from p0 or from the checkpoint. */
 static int run(const replay_args *a, const optcl_optimizer_config *config, const optcl_array *p0,
-               const optcl_array *g, const optcl_array *m, float *out, float *trace, char *msg)
+               const optcl_array *g, const optcl_array *m, const replay_rows *rows, char *msg)
 {
+    float *out = rows->out, *trace = rows->trace;
     size_t n = g->shape[1], steps = g->shape[0];
     float *scratch = malloc((n ? n : 1) * sizeof *scratch); /* write_gradient's */
     if (!scratch)
@@ -260,6 +268,9 @@ static int run(const replay_args *a, const optcl_optimizer_config *config, const
             st = scale_row(opt, trace + 3 * t);
         if (st == OPTCL_SUCCESS)
             st = optcl_params_read(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, out + t * n, n);
+        if (st == OPTCL_SUCCESS && rows->eval)
+            st = optcl_optimizer_read_params_in_mode(opt, OPTCL_MODE_EVAL, OPTCL_ALL,
+                                                     rows->eval + t * n, n);
         if (st == OPTCL_SUCCESS && m->data)
             st = optcl_optimizer_report_metric(opt, m->data[t]);
     }
@@ -332,14 +343,16 @@ int optcl_cli_replay(int argc, char **argv)
         rc = optcl_npy_read(a.metrics, &m, msg, MSG) != OPTCL_SUCCESS;
     if (!rc)
         rc = check_inputs(&a, &config, n, &p0, &g, &m, msg);
-    if (!rc && a.scale_out && distributed)
-        rc = snprintf(msg, MSG, "--scale-out is not available with --distributed") > 0;
-    float *out = NULL, *trace = NULL;
+    if (!rc && (a.scale_out || a.out_eval) && distributed)
+        rc = snprintf(msg, MSG, "%s is not available with --distributed",
+                      a.scale_out ? "--scale-out" : "--out-eval") > 0;
+    float *out = NULL, *trace = NULL, *eval = NULL;
     if (!rc) {
         size_t count = g.shape[0] * n;
         out = malloc((count ? count : 1) * sizeof *out);
         trace = a.scale_out ? malloc((g.shape[0] ? g.shape[0] : 1) * 3 * sizeof *trace) : NULL;
-        if (!out || (a.scale_out && !trace))
+        eval = a.out_eval ? malloc((count ? count : 1) * sizeof *eval) : NULL;
+        if (!out || (a.scale_out && !trace) || (a.out_eval && !eval))
             rc = snprintf(msg, MSG, "out of memory for %zu output values", count) > 0;
     }
     int speak = 1;
@@ -350,18 +363,26 @@ int optcl_cli_replay(int argc, char **argv)
         rc = optcl_cli_replay_sharded(&a, &config, &p0, &g, &m, out, msg);
         rc = optcl_cli_mpi_agree(rc, &speak);
     } else if (!rc) {
-        rc = run(&a, &config, &p0, &g, &m, out, trace, msg);
+        replay_rows rows = {out, trace, eval};
+        rc = run(&a, &config, &p0, &g, &m, &rows, msg);
     }
     if (!rc && rank == 0) {
         size_t shape[2] = {g.shape[0], n}, trace_shape[2] = {g.shape[0], 3};
         rc = optcl_npy_write(a.out, out, shape, 2, msg, MSG) != OPTCL_SUCCESS;
         if (!rc && trace && optcl_npy_write(a.scale_out, trace, trace_shape, 2, msg, MSG)) {
-            remove(a.out); /* both files or neither */
+            remove(a.out); /* every file or none */
+            rc = 1;
+        }
+        if (!rc && eval && optcl_npy_write(a.out_eval, eval, shape, 2, msg, MSG)) {
+            remove(a.out);
+            if (trace)
+                remove(a.scale_out);
             rc = 1;
         }
     }
     free(out);
     free(trace);
+    free(eval);
     optcl_array_free(&p0);
     optcl_array_free(&g);
     optcl_array_free(&m);

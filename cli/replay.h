@@ -11,6 +11,7 @@
 typedef struct replay_args {
     const char *optimizer, *params, *grads, *out, *metrics, *save_state, *load_state;
     const char *scale_out; /* --scale-out: (T, 3) loss scale, growth tracker, skipped steps */
+    const char *out_eval;  /* --out-eval: (T, N) the eval-mode parameters (Schedule-Free's x) */
     optcl_backend backend;
     int distributed;                         /* --distributed: under mpirun, sharded */
     char *options[OPTCL_REPLAY_MAX_OPTIONS]; /* KEY=VALUE, in order */

@@ -429,8 +429,15 @@ int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *o
 
 void optcl_cli_print_names(FILE *f)
 {
-    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++)
-        fprintf(f, "%s %s", a ? "," : "", optcl_algorithm_name((optcl_algorithm)a));
+    int column = 20;
+    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
+        const char *name = optcl_algorithm_name((optcl_algorithm)a);
+        if (column + (int)strlen(name) > 86)
+            column = fprintf(f, "%s\n           ", a ? "," : "") - 2;
+        else if (a)
+            column += fprintf(f, ",");
+        column += fprintf(f, " %s", name);
+    }
     fprintf(f, "\n");
 }
 

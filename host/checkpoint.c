@@ -2,6 +2,7 @@
  * optimizer state as "optim.<state>.<tensor>", everything else as "optcl.*" metadata strings.
  * Loading parses and checks the whole file before anything is changed. */
 #include "config_fields.h"
+#include "rules/rule.h"
 #include "q8.h"
 #include "safetensors.h"
 
@@ -110,6 +111,8 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
     meta_addf(m, "optcl.plateau.reports", "%" PRId64, opt->plateau.reports);
     meta_addf(m, "optcl.lookahead.last_alpha", "%.17g", opt->lookahead_alpha);
     meta_addf(m, "optcl.guard.skipped", "%" PRIu64, opt->skipped);
+    if (opt->rule->mode_weight) /* the parameters hold y (train) or x (eval) */
+        meta_add(m, "optcl.mode", opt->mode == OPTCL_MODE_EVAL ? "eval" : "train");
     if (opt->state_type == OPTCL__DTYPE_Q8) {
         meta_addf(m, "optcl.q8.block_size", "%d", OPTCL__Q8_BLOCK);
         meta_addf(m, "optcl.q8.min_8bit_size", "%d", OPTCL__Q8_MIN_SIZE);
@@ -274,6 +277,7 @@ typedef struct parsed {
     optcl_plateau_state plateau;
     double lookahead_alpha;
     int64_t skipped; /* optional: files before the guard lack it */
+    optcl_mode mode; /* optional: train unless "optcl.mode" says eval */
     double loss_scale; /* with loss scaling: the scale and the growth tracker */
     int64_t growth_tracker;
     size_t tensor_count;
@@ -411,6 +415,11 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
                          message);
     if (st == OPTCL_SUCCESS && optcl__st_meta_get(f, "optcl.guard.skipped"))
         st = need_count(f, path, "optcl.guard.skipped", &out->skipped, message);
+    const char *mode = optcl__st_meta_get(f, "optcl.mode");
+    out->mode = mode && strcmp(mode, "eval") == 0 ? OPTCL_MODE_EVAL : OPTCL_MODE_TRAIN;
+    if (st == OPTCL_SUCCESS && mode && strcmp(mode, "eval") != 0 && strcmp(mode, "train") != 0)
+        st = optcl__fail(message, OPTCL_ERROR_FORMAT,
+                         "%s: metadata optcl.mode = '%s' is neither train nor eval", path, mode);
     out->loss_scale = 1.0;
     if (st == OPTCL_SUCCESS && out->config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF) {
         st = need_number(f, path, "optcl.loss_scale.scale", FLT_MIN, FLT_MAX, &out->loss_scale,
@@ -641,6 +650,8 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
         opt->steps = pc.steps;
         opt->plateau = pc.plateau;
         opt->lookahead_alpha = pc.lookahead_alpha;
+        opt->mode = opt->rule->mode_weight ? pc.mode : OPTCL_MODE_TRAIN;
+        memset(opt->memo, 0, sizeof opt->memo); /* the running sums follow the file's lrs */
         opt->skipped = (uint64_t)pc.skipped;
         opt->loss_scale = (float)pc.loss_scale;
         opt->growth_tracker = (uint32_t)pc.growth_tracker;

@@ -106,11 +106,12 @@ typedef struct optcl__step_scalars {
 _Static_assert(sizeof(optcl__step_scalars) == (21 + OPTCL_RULE_SCALARS) * 4,
                "optcl_scalars in common.cl has no padding");
 
-/* A rule's cache of a running product of per-step values (NAdam's μ product) as of step
- * `step`: a pure function of the step, cached so that each step costs one more factor. */
+/* A rule's cache of running products or sums of per-step values (NAdam's μ product,
+ * Schedule-Free's weight sum) as of step `step`, per group: a pure function of the step and
+ * the group's lr, cached so that each step costs one more term. */
 typedef struct optcl__rule_memo {
     uint64_t step; /* 0: empty */
-    double value;
+    double value[2];
 } optcl__rule_memo;
 
 /* What a rule's per-step scalars are computed from. */
@@ -118,7 +119,7 @@ typedef struct optcl__step_inputs {
     double lr, weight_decay; /* the group's, for this step (schedule and plateau applied) */
     double prev_lr;          /* the previous step's lr (the first step: lr) */
     uint64_t step;           /* 1-based */
-    optcl__rule_memo *memo;  /* the optimizer's */
+    optcl__rule_memo *memo;  /* the optimizer's, for this group */
 } optcl__step_inputs;
 
 /* The gradient guard's record on the device; kernels/common.cl's optcl_guard, field for field. */
@@ -143,7 +144,8 @@ struct optcl_optimizer {
     optcl_group_config groups[OPTCL_MAX_GROUPS]; /* base lr and weight decay, never negative */
     uint64_t steps;
     const struct optcl__rule *rule; /* its descriptor (host/rules/) */
-    optcl__rule_memo memo;          /* the rule's running product, if it keeps one */
+    optcl__rule_memo memo[OPTCL_MAX_GROUPS]; /* each group's running products, if the rule keeps
+                                                any */
     optcl_dtype state_type;         /* the update rule's states' (config.state_dtype resolved) */
     size_t master;                  /* the index of state "master" (config.master_weights) */
     size_t rule_states; /* the update rule's states come first … */
@@ -160,6 +162,8 @@ struct optcl_optimizer {
     bool q8_unsigned[OPTCL__MAX_STATES];
     uint8_t *host_q8[OPTCL__MAX_STATES];
     cl_kernel kernel;                     /* the update rule */
+    cl_kernel mode_kernel;                /* Schedule-Free's train/eval switch (mode.c) */
+    optcl_mode mode;
     cl_kernel lookahead_kernel;
     cl_kernel lookahead_start; /* unguarded, low-precision parameters: widens them into slow */
     const char *build_log;
@@ -232,6 +236,10 @@ void optcl__scalars_for_step(optcl_optimizer *opt, int group, uint64_t step,
 
 /* optimizer_lr.c: the lr group g uses at 0-based step t (schedule, then plateau). */
 double optcl__group_lr(const optcl_optimizer *opt, int group, uint64_t t);
+
+/* mode.c: the train/eval switch's kernel from the update rule's program (OpenCL, rules with
+ * modes; nothing otherwise). */
+cl_int optcl__mode_kernel_create(optcl_optimizer *opt, cl_program program);
 
 /* lookahead.c: the sync after a step that ends a k-step cycle (steps already counted). */
 /* With a guard on OpenCL, where the device counts: the kernel that starts (sync 0, before the

@@ -42,6 +42,8 @@ static void optimizer_free(optcl_optimizer *opt)
     optcl__q8_state_free(opt);
     if (opt->kernel)
         clReleaseKernel(opt->kernel);
+    if (opt->mode_kernel)
+        clReleaseKernel(opt->mode_kernel);
     if (opt->lookahead_kernel)
         clReleaseKernel(opt->lookahead_kernel);
     if (opt->lookahead_start)
@@ -152,6 +154,8 @@ static optcl_status create_device_side(optcl_optimizer *opt)
     opt->kernel = clCreateKernel(program, kernel_name, &err);
     if (err == CL_SUCCESS)
         err = bind_buffers(opt);
+    if (err == CL_SUCCESS)
+        err = optcl__mode_kernel_create(opt, program);
     if (err == CL_SUCCESS && opt->config.lookahead.k > 0) {
         const char *log = NULL;
         snprintf(options, sizeof options, "-DGUARD=%d -DPARAM_DTYPE=%d", opt->guarded,

@@ -58,6 +58,10 @@ static optcl_status check_arguments(optcl_optimizer *opt, cl_uint num_events,
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "optcl_optimizer_step: num_events is %u but wait_list is %s", num_events,
                            wait_list ? "not NULL" : "NULL");
+    if (opt->mode == OPTCL_MODE_EVAL)
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "optcl_optimizer_step: the optimizer is in eval mode; "
+                           "optcl_optimizer_set_mode(opt, OPTCL_MODE_TRAIN) first");
     return OPTCL_SUCCESS;
 }
 
@@ -67,7 +71,7 @@ void optcl__scalars_for_step(optcl_optimizer *opt, int group, uint64_t step,
     double lr = optcl__group_lr(opt, group, step - 1);
     optcl__step_inputs in = {lr, opt->groups[group].weight_decay,
                              step > 1 ? optcl__group_lr(opt, group, step - 2) : lr, step,
-                             &opt->memo};
+                             &opt->memo[group]};
     optcl__compute_scalars(&opt->config, &in, s);
     const optcl_lookahead_config *la = &opt->config.lookahead;
     if (la->k > 0 && step % (uint64_t)la->k == 0)

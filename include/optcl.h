@@ -354,6 +354,8 @@ typedef enum optcl_algorithm {
     OPTCL_NADAM = 9,
     OPTCL_RADAM = 10,
     OPTCL_ASGD = 11,
+    OPTCL_ADAMW_SCHEDULEFREE = 12,
+    OPTCL_SGD_SCHEDULEFREE = 13,
     OPTCL_ALGORITHM_COUNT
 } optcl_algorithm;
 
@@ -454,6 +456,29 @@ typedef struct optcl_asgd_config {
     double alpha; /* 0.75 */
     double t0;    /* 1e6 */
 } optcl_asgd_config;
+
+/* Schedule-Free AdamW and SGD (Defazio et al. 2024, "The Road Less Scheduled"), as the
+ * schedulefree package's AdamWScheduleFree and SGDScheduleFree: no schedule (the lr is constant
+ * after an optional linear warmup over warmup_steps), the parameters hold y, the state z, and x
+ * — the average to evaluate — is where optcl_optimizer_set_mode(opt, OPTCL_MODE_EVAL) moves the
+ * parameters. Step t's average weight is c_t = t^r·lr_max^weight_lr_power / Σ_j≤t (the same).
+ * weight_decay applies at y, after AdamW's normalisation. Not with a schedule, ReduceLROnPlateau,
+ * Lookahead or 8-bit state. lr: AdamW 0.0025, SGD 1. */
+typedef struct optcl_adamw_schedulefree_config {
+    double beta1;           /* 0.9, in (0, 1): the interpolation of y between z and x */
+    double beta2;           /* 0.999 */
+    double eps;             /* 1e-8 */
+    double warmup_steps;    /* 0: the lr of step t is lr·min(1, t / warmup_steps) */
+    double r;               /* 0: the average's weights grow as t^r */
+    double weight_lr_power; /* 2: and as lr_max^weight_lr_power */
+} optcl_adamw_schedulefree_config;
+
+typedef struct optcl_sgd_schedulefree_config {
+    double momentum;        /* 0.9, in (0, 1) */
+    double warmup_steps;    /* 0 */
+    double r;               /* 0 */
+    double weight_lr_power; /* 2 */
+} optcl_sgd_schedulefree_config;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Learning-rate schedules and ReduceLROnPlateau (plain data, evaluated on the host)           */
@@ -618,7 +643,7 @@ typedef struct optcl_optimizer_config {
     optcl_algorithm algorithm;
     double lr;           /* torch's: SGD 1e-3, Adam(W) 1e-3, RMSprop 1e-2, Rprop 1e-2, Lion 1e-4,
                             Adagrad 1e-2, Adadelta 1, Adamax 2e-3, NAdam 2e-3, RAdam 1e-3,
-                            ASGD 1e-2 */
+                            ASGD 1e-2, Schedule-Free AdamW 2.5e-3, Schedule-Free SGD 1 */
     double weight_decay; /* 0; AdamW 1e-2; Rprop has none (must stay 0) */
     int maximize;        /* 0 */
     optcl_sgd_config sgd;
@@ -632,6 +657,8 @@ typedef struct optcl_optimizer_config {
     optcl_nadam_config nadam;
     optcl_radam_config radam;
     optcl_asgd_config asgd;
+    optcl_adamw_schedulefree_config adamw_schedulefree;
+    optcl_sgd_schedulefree_config sgd_schedulefree;
     const optcl_group_config *groups; /* groups[g] for group g < group_count; may be NULL */
     size_t group_count;
     optcl_schedule schedule;          /* the lr of step t is schedule(group lr, t); CONSTANT */
@@ -654,7 +681,7 @@ typedef struct optcl_optimizer_config {
 /* PyTorch's defaults for that algorithm (every nested struct filled in). */
 OPTCL_API optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm algorithm);
 /* "sgd", "adam", "adamw", "rmsprop", "rprop", "lion", "adagrad", "adadelta", "adamax", "nadam",
- * "radam", "asgd"; NULL for an unknown value. */
+ * "radam", "asgd", "adamw_schedulefree", "sgd_schedulefree"; NULL for an unknown value. */
 OPTCL_API const char *optcl_algorithm_name(optcl_algorithm algorithm);
 /* The reverse; OPTCL_ERROR_INVALID_ARGUMENT for an unknown name. */
 OPTCL_API optcl_status optcl_algorithm_from_name(const char *name, optcl_algorithm *out);
@@ -695,6 +722,14 @@ OPTCL_API optcl_status optcl_optimizer_config_get_option(const optcl_optimizer_c
 
 typedef struct optcl_optimizer optcl_optimizer;
 
+/* Schedule-Free's train and eval modes (schedulefree's optimizer.train() / .eval()): in train
+ * mode the parameters hold y, where gradients are taken; in eval mode x, the average to
+ * evaluate and deploy. Optimizers without modes are always in train mode. */
+typedef enum optcl_mode {
+    OPTCL_MODE_TRAIN = 0, /* a new optimizer's */
+    OPTCL_MODE_EVAL = 1
+} optcl_mode;
+
 /* Validates the configuration (a bad value: OPTCL_ERROR_INVALID_ARGUMENT, the message on the
  * params' context names field and value), allocates zeroed state buffers of the flat size and
  * builds (or takes from the context's cache) the update kernel. Keeps a reference on params.
@@ -719,6 +754,26 @@ OPTCL_API optcl_status optcl_optimizer_destroy(optcl_optimizer *opt);
  * runs at once, wait_list must be empty and *event is set to NULL. */
 OPTCL_API optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
                                             const cl_event *wait_list, cl_event *event);
+
+/* Switches a Schedule-Free optimizer (adamw_schedulefree, sgd_schedulefree) between its modes
+ * as schedulefree's optimizer.train() and .eval() do: the parameters become x (EVAL) or y
+ * (TRAIN) again by one blend with the state z, enqueued like a step (with master weights the
+ * master is blended; a bfloat16/float16 set stores the result rounded to nearest); before the
+ * first step there is no z and only the mode changes.
+ * Setting the mode it is in, or TRAIN on an optimizer without modes, does nothing; EVAL on one
+ * without modes is OPTCL_ERROR_UNSUPPORTED. A step in EVAL mode is refused
+ * (OPTCL_ERROR_INVALID_ARGUMENT), as schedulefree raises. Checkpoints record the mode. With a
+ * gradient guard on OpenCL the device owns the step count, which this reads back (it blocks). */
+OPTCL_API optcl_status optcl_optimizer_set_mode(optcl_optimizer *opt, optcl_mode mode);
+/* The mode (OPTCL_MODE_TRAIN for NULL). */
+OPTCL_API optcl_mode optcl_optimizer_mode(const optcl_optimizer *opt);
+/* Reads tensor index (or OPTCL_ALL) of the parameters as they would be in mode, without
+ * switching: what set_mode(mode) then optcl_params_read would give, bit for bit, while the
+ * parameters stay as they are (an eval()/train() round trip is not exact in float32).
+ * OPTCL_ERROR_UNSUPPORTED for EVAL on an optimizer without modes. Blocks. */
+OPTCL_API optcl_status optcl_optimizer_read_params_in_mode(optcl_optimizer *opt, optcl_mode mode,
+                                                           size_t index, float *data,
+                                                           size_t count);
 
 /* Steps taken so far (skipped steps do not count). With a gradient guard on the OpenCL backend
  * the device owns the count: this reads it back, so it blocks until the queue reaches it. */

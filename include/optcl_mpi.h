@@ -170,6 +170,9 @@ OPTCL_API optcl_status optcl_mpi_optimizer_guard_stats(const optcl_mpi_optimizer
 OPTCL_API optcl_status optcl_mpi_optimizer_get_lr(const optcl_mpi_optimizer *opt, int group,
                                                   double *lr);
 OPTCL_API optcl_status optcl_mpi_optimizer_set_lr(optcl_mpi_optimizer *opt, int group, double lr);
+/* Schedule-Free's train/eval switch (optcl_optimizer_set_mode) on every rank's shard, then
+ * every rank's params receive the whole model in that mode. Collective; blocks. */
+OPTCL_API optcl_status optcl_mpi_optimizer_set_mode(optcl_mpi_optimizer *opt, optcl_mode mode);
 /* Reports a metric to ReduceLROnPlateau (config.plateau.enabled must be 1). Collective: every
  * rank reports its own value (e.g. the loss on its part of the validation set) and all of them
  * use the mean over ranks — exactly the value itself when every rank reports the same one — so

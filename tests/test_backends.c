@@ -135,6 +135,15 @@ static size_t all_configs(named_config *out)
         c.asgd.alpha = 0.5, c.asgd.t0 = 1.0, c.weight_decay = 0.1, c.maximize = 1);
     ADD("asgd averaging clip bf16", OPTCL_ASGD, c.asgd.t0 = 0.0, c.max_norm = 1.0,
         c.state_dtype = OPTCL_STATE_BF16);
+    ADD("adamw_schedulefree", OPTCL_ADAMW_SCHEDULEFREE, (void)0);
+    ADD("adamw_schedulefree all options skip", OPTCL_ADAMW_SCHEDULEFREE, c.lr = 0.02,
+        c.adamw_schedulefree.beta1 = 0.95, c.adamw_schedulefree.beta2 = 0.9,
+        c.adamw_schedulefree.eps = 1e-3, c.adamw_schedulefree.warmup_steps = 5,
+        c.adamw_schedulefree.r = 0.25, c.adamw_schedulefree.weight_lr_power = 1,
+        c.weight_decay = 0.05, c.maximize = 1, c.nonfinite = OPTCL_NONFINITE_SKIP);
+    ADD("sgd_schedulefree clip bf16", OPTCL_SGD_SCHEDULEFREE, c.lr = 0.05, c.max_norm = 1.0,
+        c.sgd_schedulefree.momentum = 0.5, c.sgd_schedulefree.warmup_steps = 10,
+        c.weight_decay = 0.1, c.state_dtype = OPTCL_STATE_BF16);
 #undef ADD
     return n;
 }

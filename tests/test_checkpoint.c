@@ -37,6 +37,12 @@ static optcl_optimizer_config rich_config(optcl_algorithm a)
         c.rmsprop.centered = 1;
     if (a != OPTCL_RPROP)
         c.weight_decay = 0.01;
+    if (a == OPTCL_ADAMW_SCHEDULEFREE || a == OPTCL_SGD_SCHEDULEFREE) {
+        /* no schedule, plateau or Lookahead: its own warmup and average instead */
+        c.adamw_schedulefree.warmup_steps = 3;
+        c.sgd_schedulefree.warmup_steps = 3;
+        return c;
+    }
     c.schedule = optcl_schedule_default(OPTCL_SCHEDULE_EXPONENTIAL);
     c.schedule.gamma = 0.97;
     c.plateau.enabled = 1;

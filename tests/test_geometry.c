@@ -161,7 +161,7 @@ static void every_launch_runs_whole_work_groups(void **state)
         skip();
     optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
     unsigned vec = optcl_context_vector_width(ctx);
-    optcl_optimizer_config configs[16];
+    optcl_optimizer_config configs[OPTCL_ALGORITHM_COUNT + 3];
     size_t nc = configurations(configs);
     size_t checked = 0;
     for (size_t c = 0; c < 2 * CASES; c++) {
@@ -181,11 +181,12 @@ static void every_launch_runs_whole_work_groups(void **state)
                 TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
             TU_OK(optcl_optimizer_traffic_step(o), optcl_optimizer_message(o));
             TU_OK(optcl_context_finish(ctx), "finish");
-            char rule[64];
+            char rule[64]; /* the kernel family's: AdamW's is Adam's, Schedule-Free's shared */
+            const char *name = optcl_algorithm_name(configs[k].algorithm);
             snprintf(rule, sizeof rule, "optcl_%s_f32",
-                     configs[k].algorithm == OPTCL_ADAMW
-                         ? "adam"
-                         : optcl_algorithm_name(configs[k].algorithm));
+                     configs[k].algorithm == OPTCL_ADAMW         ? "adam"
+                     : strstr(name, "_schedulefree") != NULL ? "schedulefree"
+                                                                 : name);
             size_t rule_items = 0, traffic_items = 0;
             assert_true(seam_count() > 0 && seam_count() < SEAM_MAX_LAUNCHES);
             for (size_t i = 0; i < seam_count(); i++) {

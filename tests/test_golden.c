@@ -253,6 +253,27 @@ static size_t first_beyond_ulps(const golden_case *gc, const float *a, const flo
     return bad;
 }
 
+/* Every row of a second output (got) within the rows' tolerance of expected. */
+static void expect_rows(const golden_case *gc, const char *backend, const char *what,
+                        const char *got_path, const char *expected_path)
+{
+    char msg[1024] = "";
+    optcl_array got = {0}, want = {0};
+    TU_OK(optcl_npy_read(got_path, &got, msg, sizeof msg), msg);
+    TU_OK(optcl_npy_read(expected_path, &want, msg, sizeof msg), msg);
+    assert_int_equal(got.count, want.count);
+    double worst = 0.0;
+    size_t bad = tu_first_mismatch(got.data, want.data, want.count, GOLDEN_ATOL, GOLDEN_RTOL,
+                                   &worst);
+    size_t n = want.ndim == 2 ? want.shape[1] : 1;
+    float a = bad != (size_t)-1 ? got.data[bad] : 0.0f, e = bad != (size_t)-1 ? want.data[bad] : 0;
+    optcl_array_free(&got);
+    optcl_array_free(&want);
+    if (bad != (size_t)-1)
+        fail_msg("case %s (%s): %s step %zu element %zu: got %.9g, expected %.9g", gc->name,
+                 backend, what, bad / n + 1, bad % n, a, e);
+}
+
 /* The state ax after the last step (the checkpoint's) must be the last row of ax_path, within
  * the rows' tolerance. */
 static void expect_final_ax(const golden_case *gc, const char *backend, const char *state_path,
@@ -362,6 +383,16 @@ static void golden_case_test(void **state)
         argv[argc++] = (char *)"--save-state";
         argv[argc++] = state_path;
     }
+    /* Schedule-Free: the eval-mode parameters x after each step, beside y in OUT */
+    char eval_expected[1024], eval_path[1024];
+    snprintf(eval_expected, sizeof eval_expected, "%s/%s/%s_eval.npy", tu_golden_dir(),
+             gc->expected, gc->name);
+    snprintf(eval_path, sizeof eval_path, "%s/eval.npy", dir);
+    bool has_eval = access(eval_expected, R_OK) == 0;
+    if (has_eval) {
+        argv[argc++] = (char *)"--out-eval";
+        argv[argc++] = eval_path;
+    }
     for (int k = 0; k < gc->key_count; k++)
         argv[argc++] = gc->keys[k];
     argv[argc] = NULL;
@@ -381,6 +412,8 @@ static void golden_case_test(void **state)
         expect_scale_trace(gc, gt->backend, scale_path);
     if (has_ax)
         expect_final_ax(gc, gt->backend, state_path, ax_path);
+    if (has_eval)
+        expect_rows(gc, gt->backend, "--out-eval", eval_path, eval_expected);
     optcl_array out = {0};
     optcl_status st = optcl_npy_read(out_path, &out, msg, sizeof msg);
     tu_remove_tree(dir);
@@ -427,7 +460,8 @@ int main(void)
 {
     if (golden_load_cases("cases.txt", "expected") != 0 ||
         golden_load_cases("cases_dtype.txt", "expected_dtype") != 0 ||
-        golden_load_cases("cases_optim.txt", "expected_optim") != 0)
+        golden_load_cases("cases_optim.txt", "expected_optim") != 0 ||
+        golden_load_cases("cases_schedulefree.txt", "expected_schedulefree") != 0)
         return 1;
     if (g_case_count == 0) {
         print_error("%s/cases.txt lists no case\n", tu_golden_dir());

@@ -192,6 +192,9 @@ static size_t configs(named_config *out)
     ADD("radam", OPTCL_RADAM, c.lr = 0.01);
     ADD("asgd averaging", OPTCL_ASGD, c.lr = 0.05, c.asgd.t0 = 2.0, c.asgd.lambd = 0.1);
     ADD("adam eps_root", OPTCL_ADAM, c.lr = 0.01, c.adam.eps_root = 1e-3);
+    ADD("adamw_schedulefree warmup", OPTCL_ADAMW_SCHEDULEFREE, c.lr = 0.01,
+        c.adamw_schedulefree.warmup_steps = 3, c.weight_decay = 0.1);
+    ADD("sgd_schedulefree", OPTCL_SGD_SCHEDULEFREE, c.lr = 0.05);
 #undef ADD
     return n;
 }

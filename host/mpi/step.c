@@ -195,3 +195,17 @@ optcl_status optcl_mpi_optimizer_report_metric(optcl_mpi_optimizer *opt, double 
         return optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(opt->shard));
     return OPTCL_SUCCESS;
 }
+
+optcl_status optcl_mpi_optimizer_set_mode(optcl_mpi_optimizer *opt, optcl_mode mode)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    /* every rank blends its shard of the parameters with its shard of z, then all gather */
+    optcl_status st = optcl_mpi__params_to_shard(opt);
+    if (st == OPTCL_SUCCESS && (st = optcl_optimizer_set_mode(opt->shard, mode)) != OPTCL_SUCCESS)
+        optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(opt->shard));
+    if (st == OPTCL_SUCCESS && (st = optcl_context_finish(opt->ctx)) != OPTCL_SUCCESS)
+        optcl_mpi__fail(opt->message, st, "the shard's mode switch: %s",
+                        optcl_context_message(opt->ctx));
+    return optcl_mpi__shard_to_params(opt, st);
+}

@@ -42,11 +42,11 @@ static double mu_at(const optcl_nadam_config *n, uint64_t step)
 static double mu_product(const optcl_nadam_config *n, uint64_t step, optcl__rule_memo *memo)
 {
     if (memo->step > step || memo->step == 0)
-        *memo = (optcl__rule_memo){0, 1.0};
-    float product = (float)memo->value;
+        *memo = (optcl__rule_memo){0, {1.0, 0.0}};
+    float product = (float)memo->value[0];
     for (uint64_t t = memo->step + 1; t <= step; t++)
         product = product * (float)mu_at(n, t);
-    *memo = (optcl__rule_memo){step, product};
+    *memo = (optcl__rule_memo){step, {product, 0.0}};
     return product;
 }
 

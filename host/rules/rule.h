@@ -70,6 +70,11 @@ typedef struct optcl__rule {
                     optcl__step_scalars *s);
     /* The reference rule over [begin, end); state[] in states() order. */
     optcl__reference_rule *reference;
+    /* Train and eval modes (Schedule-Free; NULL: none): the switch is p = lerp(p, s, w) with
+     * the state s named mode_state and w this weight, into eval mode (train false) or back;
+     * the kernel optcl_<family>_mode_f32(param, state, w) and mode.c's reference do it. */
+    double (*mode_weight)(const optcl_optimizer_config *c, bool train);
+    const char *mode_state;
 } optcl__rule;
 
 /* A descriptor's functions and fields, when its file names them fields, states, options and

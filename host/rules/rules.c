@@ -14,7 +14,9 @@
     X(OPTCL_ADAMAX, adamax)                                                                        \
     X(OPTCL_NADAM, nadam)                                                                          \
     X(OPTCL_RADAM, radam)                                                                          \
-    X(OPTCL_ASGD, asgd)
+    X(OPTCL_ASGD, asgd)                                                                            \
+    X(OPTCL_ADAMW_SCHEDULEFREE, adamw_schedulefree)                                                \
+    X(OPTCL_SGD_SCHEDULEFREE, sgd_schedulefree)
 
 #define DECLARE(algorithm, name) extern const optcl__rule optcl__rule_##name;
 OPTCL__RULES(DECLARE)

@@ -1,5 +1,7 @@
 /* main.c — `trajectories [--out DIR] [--quick]`: every optimizer's path on three 2-D losses,
- * computed with optcl on the default device (OPTCL_DEVICE chooses another), drawn as SVG. */
+ * computed with optcl on the default device (OPTCL_DEVICE chooses another), drawn as SVG: the
+ * classic methods in ravine.svg, rosenbrock.svg and saddle.svg, Adam and the newer ones in
+ * ravine_more.svg, rosenbrock_more.svg and saddle_more.svg. */
 #include "trajectories.h"
 
 #include <errno.h>

@@ -1,5 +1,6 @@
-/* pictures.c — the lecture's pictures: every optimizer on each loss, the ravine with learning
- * rates from too small to too large, and four learning-rate schedules compared. */
+/* pictures.c — the lecture's pictures: every optimizer on each loss (the classic methods in
+ * one picture, Adam and the newer ones in another), the ravine with learning rates from too
+ * small to too large, and four learning-rate schedules compared. */
 #include "svg.h"
 
 #include <errno.h>
@@ -8,19 +9,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const method_names[TRAJ_METHOD_COUNT] = {
-    "GD",      "momentum", "EMA momentum",     "Nesterov", "Rprop (PyTorch)", "Rprop (classic)",
-    "RMSprop", "Adam",     "Lookahead (Adam)",
-};
+/* Options of the table's rows beyond torch's defaults. */
+static void heavy_ball(optcl_optimizer_config *cfg)
+{
+    cfg->sgd.momentum = 0.9;
+}
 
-static const char *const method_colours[TRAJ_METHOD_COUNT] = {
-    "#1f5fd0", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#111111", "#17becf",
-};
+static void ema_momentum(optcl_optimizer_config *cfg)
+{
+    cfg->sgd.momentum = 0.9;
+    cfg->sgd.ema = 1;
+}
 
-static const char *const method_dashes[TRAJ_METHOD_COUNT] = {
-    NULL, NULL, "7 3", NULL, NULL, "7 3", NULL, NULL, "7 3",
-}; /* dashed: a variant that can run on top of the method before it */
+static void nesterov(optcl_optimizer_config *cfg)
+{
+    cfg->sgd.momentum = 0.9;
+    cfg->sgd.nesterov = 1;
+}
+
+static void rprop_classic(optcl_optimizer_config *cfg)
+{
+    cfg->rprop.variant = OPTCL_RPROP_CLASSIC;
+}
+
+static void lookahead(optcl_optimizer_config *cfg)
+{
+    cfg->lookahead.k = 5;
+    cfg->lookahead.alpha = 0.5;
+}
+
+#define CLASSIC (1u << TRAJ_SET_CLASSIC)
+#define MORE (1u << TRAJ_SET_MORE)
+
+/* A method: how to configure it, how to draw it, and where. */
+typedef struct method_row {
+    const char *name; /* the legend's */
+    optcl_algorithm algorithm;
+    void (*options)(optcl_optimizer_config *cfg); /* NULL: torch's defaults */
+    double lr[TRAJ_LOSS_COUNT];                   /* ravine, Rosenbrock, saddle: see below */
+    const char *colour;
+    const char *dash; /* dashed: a variant of a method of its set (EMA momentum, classic Rprop,
+                         Lookahead; Adamax, NAdam, RAdam), whose path may run on top of it */
+    unsigned sets;    /* the sets (pictures) that draw it: CLASSIC, MORE */
+} method_row;
 
 /* Learning rates per loss and method (for Rprop: the initial step size), chosen by scanning
  * 5e-4 … 0.1 and looking at the pictures:
@@ -38,16 +69,90 @@ static const char *const method_dashes[TRAJ_METHOD_COUNT] = {
  * - Saddle. GD 0.05 waits at the saddle while y grows by 1.1 per step from 0.01, then
  *   escapes; the sign-like steps of Rprop, RMSprop and Adam leave at once.
  * - Rprop, RMSprop and Adam move about lr per coordinate whatever the gradient's size, so
- *   their lr is a distance: a small fraction of the picture. */
-static const double method_lr[TRAJ_LOSS_COUNT][TRAJ_METHOD_COUNT] = {
-    /*            GD     mom    EMA    Nest   Rprop  Rcls   RMSp   Adam   LA */
-    [TRAJ_RAVINE] = {0.07, 0.02, 0.07, 0.02, 0.1, 0.1, 0.05, 0.1, 0.1},
-    [TRAJ_ROSENBROCK] = {1e-3, 1e-3, 1e-3, 1e-3, 0.01, 0.01, 5e-3, 0.05, 0.05},
-    [TRAJ_SADDLE] = {0.05, 0.05, 0.05, 0.05, 0.01, 0.01, 0.01, 0.05, 0.05},
+ *   their lr is a distance: a small fraction of the picture.
+ * The newer methods (torch's defaults otherwise), scanned 5e-4 … 5 on a log grid (four steps a
+ * decade) and looked at; Adam keeps its lr from above and is their reference line:
+ * - Lion steps exactly lr per coordinate (the sign of an interpolated momentum), so lr is a
+ *   distance and lr·steps must cover the way: ravine and saddle 0.02 (200 · 0.02 = 4, the
+ *   ravine start's distance along x; a larger lr overshoots along the valley, as its momentum,
+ *   β2 0.99, remembers the way down for ~100 steps); Rosenbrock 2e-3: within 0.01 of (1, 1)
+ *   at step 1842, then swinging through it along the valley, up to 0.057 (30 lr) away; at
+ *   3e-3 the swing reaches 0.14.
+ * - Adagrad's first step is lr per coordinate (g/√g²), and later ones shrink as 1/√(Σ g²), so
+ *   it takes a larger lr than Adam: ravine 1 (ends 2e-3 away; 2 zig-zags across the valley
+ *   first), saddle 0.5 (within 0.01 of the minimum at step 47), Rosenbrock 0.2 (0.5 and more
+ *   throw the first step up the wall). There the steep first steps fill the sum, and it stalls
+ *   on the valley floor near GD's end whatever the lr (0.1 … 1 all end 0.17 … 0.4 short).
+ * - Adadelta's step is lr·√(acc_delta + ε)/√(square_avg + ε)·g: it starts at √(10ε) ≈ 3e-3
+ *   per coordinate and grows quickly only while |g| rises above its running RMS. lr 1 (torch's
+ *   default: the paper's rule) on the ravine and the saddle shows that slow start (an lr only
+ *   scales it: 10 still ends 0.5 from the ravine's minimum). On Rosenbrock the steep walls make
+ *   the steps grow until, at lr 1, it rattles across the valley floor near (0.7, 0.4); 0.1
+ *   ends 0.16 from (1, 1).
+ * - Adamax divides by the largest |g| seen (which decays only as 0.999^t), not by an RMS: as
+ *   the gradient shrinks, so do its steps, as GD's do, and it takes more than Adam's lr:
+ *   ravine 0.5 (ends 8e-3 away; 0.2 stops 0.5 short), Rosenbrock and saddle 0.1, twice Adam's
+ *   as in torch's defaults (2e-3 against 1e-3).
+ * - NAdam: Adam's lr on the ravine and the saddle, where it follows Adam. On Rosenbrock at
+ *   Adam's 0.05 it is thrown off the valley floor every few hundred steps; 0.01 stays on it
+ *   and ends 5e-3 from (1, 1).
+ * - RAdam's first five steps (ρ_t ≤ 5) are momentum SGD, p −= lr·m̂, as large as the gradient;
+ *   after them it takes Adam's step times r_t (0.03 at step 6, 0.2 at 100, 0.65 at 1000), a
+ *   built-in warm-up. So lr must keep those SGD steps in the picture: ravine 0.05 (below GD's
+ *   limit 2/25; Adam's 0.1 throws it off the picture), Rosenbrock 2e-3 (5e-3 and more throw it
+ *   across the picture; it then crawls, ending on the valley floor near (0.3, 0.1)), saddle
+ *   Adam's 0.05.
+ * - ASGD is plain SGD here: its average (a separate state, from step t0 = 1e6) never changes
+ *   the path, η = lr/(1 + λ·lr·t)^α hardly decays in these few steps, and the decay λ = 1e-4
+ *   moves the minimum a little (the saddle's by λ·2/4 = 5e-5: y = 2, curvature 4). So it
+ *   takes GD's lr and draws GD's path.
+ * A new method is one row here (and its name in trajectories.h's traj_method), its lr per
+ * loss scanned as above and justified here: e.g.
+ *     [TRAJ_ADAMW_SF] = {"Schedule-Free AdamW", OPTCL_ADAMW_SCHEDULEFREE, NULL,
+ *                        {LR_RAVINE, LR_ROSENBROCK, LR_SADDLE}, "#bcbd22", NULL, MORE},
+ * (traj_run reads the parameters in train mode: a Schedule-Free path is y, where the gradient
+ * is taken.) */
+static const method_row methods[] = {
+    [TRAJ_GD] = {"GD", OPTCL_SGD, NULL, {0.07, 1e-3, 0.05}, "#1f5fd0", NULL, CLASSIC},
+    [TRAJ_MOMENTUM] = {"momentum", OPTCL_SGD, heavy_ball, {0.02, 1e-3, 0.05}, "#ff7f0e", NULL,
+                       CLASSIC},
+    [TRAJ_EMA] = {"EMA momentum", OPTCL_SGD, ema_momentum, {0.07, 1e-3, 0.05}, "#2ca02c", "7 3",
+                  CLASSIC},
+    [TRAJ_NESTEROV] = {"Nesterov", OPTCL_SGD, nesterov, {0.02, 1e-3, 0.05}, "#d62728", NULL,
+                       CLASSIC},
+    [TRAJ_RPROP] = {"Rprop (PyTorch)", OPTCL_RPROP, NULL, {0.1, 0.01, 0.01}, "#9467bd", NULL,
+                    CLASSIC},
+    [TRAJ_RPROP_CLASSIC] = {"Rprop (classic)", OPTCL_RPROP, rprop_classic, {0.1, 0.01, 0.01},
+                            "#8c564b", "7 3", CLASSIC},
+    [TRAJ_RMSPROP] = {"RMSprop", OPTCL_RMSPROP, NULL, {0.05, 5e-3, 0.01}, "#e377c2", NULL,
+                      CLASSIC},
+    [TRAJ_ADAM] = {"Adam", OPTCL_ADAM, NULL, {0.1, 0.05, 0.05}, "#111111", NULL, CLASSIC | MORE},
+    [TRAJ_LOOKAHEAD] = {"Lookahead (Adam)", OPTCL_ADAM, lookahead, {0.1, 0.05, 0.05}, "#17becf",
+                        "7 3", CLASSIC},
+    [TRAJ_LION] = {"Lion", OPTCL_LION, NULL, {0.02, 2e-3, 0.02}, "#d62728", NULL, MORE},
+    [TRAJ_ADAGRAD] = {"Adagrad", OPTCL_ADAGRAD, NULL, {1, 0.2, 0.5}, "#2ca02c", NULL, MORE},
+    [TRAJ_ADADELTA] = {"Adadelta", OPTCL_ADADELTA, NULL, {1, 0.1, 1}, "#9467bd", NULL, MORE},
+    [TRAJ_ADAMAX] = {"Adamax", OPTCL_ADAMAX, NULL, {0.5, 0.1, 0.1}, "#ff7f0e", "7 3", MORE},
+    [TRAJ_NADAM] = {"NAdam", OPTCL_NADAM, NULL, {0.1, 0.01, 0.05}, "#1f5fd0", "7 3", MORE},
+    [TRAJ_RADAM] = {"RAdam", OPTCL_RADAM, NULL, {0.05, 2e-3, 0.05}, "#17becf", "7 3", MORE},
+    [TRAJ_ASGD] = {"ASGD", OPTCL_ASGD, NULL, {0.07, 1e-3, 0.05}, "#8c564b", NULL, MORE},
+};
+
+/* A row per traj_method (the test checks that each has a name and a set). */
+_Static_assert(sizeof methods / sizeof methods[0] == TRAJ_METHOD_COUNT,
+               "a row in methods[] for every traj_method");
+
+/* The line every set is compared with, drawn wider: Adam. */
+#define REFERENCE TRAJ_ADAM
+
+/* What each set's pictures say under the legend about the options (the lr is in the legend). */
+static const char *const set_notes[TRAJ_SET_COUNT] = {
+    [TRAJ_SET_CLASSIC] = "momentum 0.9; Lookahead k 5, α 0.5",
+    [TRAJ_SET_MORE] = "otherwise torch's defaults",
 };
 
 /* Steps per loss, full and quick. Quick still lets Adam and momentum reach Rosenbrock's
- * minimum (the test checks that). */
+ * minimum, and Adamax and Lion come near it (the test checks that). */
 static const int loss_steps[TRAJ_LOSS_COUNT][2] = {
     [TRAJ_RAVINE] = {200, 100},
     [TRAJ_ROSENBROCK] = {4000, 2000},
@@ -72,12 +177,29 @@ static const loss_view views[TRAJ_LOSS_COUNT] = {
 };
 
 static const char *const picture_files[TRAJ_PICTURE_COUNT] = {
-    "ravine.svg", "rosenbrock.svg", "saddle.svg", "ravine_lr.svg", "schedules.svg",
+    [TRAJ_PICTURE_RAVINE] = "ravine.svg",
+    [TRAJ_PICTURE_ROSENBROCK] = "rosenbrock.svg",
+    [TRAJ_PICTURE_SADDLE] = "saddle.svg",
+    [TRAJ_PICTURE_RAVINE_MORE] = "ravine_more.svg",
+    [TRAJ_PICTURE_ROSENBROCK_MORE] = "rosenbrock_more.svg",
+    [TRAJ_PICTURE_SADDLE_MORE] = "saddle_more.svg",
+    [TRAJ_PICTURE_LR] = "ravine_lr.svg",
+    [TRAJ_PICTURE_SCHEDULES] = "schedules.svg",
 };
+
+/* The loss pictures come first, a set's three together (trajectories.h). */
+_Static_assert(TRAJ_PICTURE_LR == TRAJ_SET_COUNT * TRAJ_LOSS_COUNT,
+               "a loss picture per set and loss, before the lr picture");
 
 const char *traj_method_name(traj_method method)
 {
-    return (unsigned)method < TRAJ_METHOD_COUNT ? method_names[method] : "unknown";
+    return (unsigned)method < TRAJ_METHOD_COUNT ? methods[method].name : "unknown";
+}
+
+int traj_method_in_set(traj_method method, traj_set set)
+{
+    return (unsigned)method < TRAJ_METHOD_COUNT && (unsigned)set < TRAJ_SET_COUNT &&
+           (methods[method].sets & (1u << set)) != 0;
 }
 
 const char *traj_picture_file(traj_picture picture)
@@ -85,25 +207,21 @@ const char *traj_picture_file(traj_picture picture)
     return (unsigned)picture < TRAJ_PICTURE_COUNT ? picture_files[picture] : "unknown";
 }
 
+traj_picture traj_loss_picture(traj_set set, traj_loss loss)
+{
+    return (traj_picture)(TRAJ_PICTURE_RAVINE + (int)set * TRAJ_LOSS_COUNT + (int)loss);
+}
+
 optcl_optimizer_config traj_method_config(traj_method method, traj_loss loss)
 {
-    optcl_algorithm algo = method <= TRAJ_NESTEROV        ? OPTCL_SGD
-                           : method <= TRAJ_RPROP_CLASSIC ? OPTCL_RPROP
-                           : method == TRAJ_RMSPROP       ? OPTCL_RMSPROP
-                                                          : OPTCL_ADAM;
-    optcl_optimizer_config cfg = optcl_optimizer_config_default(algo);
-    if ((unsigned)method < TRAJ_METHOD_COUNT && (unsigned)loss < TRAJ_LOSS_COUNT)
-        cfg.lr = method_lr[loss][method];
-    if (method == TRAJ_MOMENTUM || method == TRAJ_EMA || method == TRAJ_NESTEROV)
-        cfg.sgd.momentum = 0.9;
-    cfg.sgd.ema = method == TRAJ_EMA;
-    cfg.sgd.nesterov = method == TRAJ_NESTEROV;
-    if (method == TRAJ_RPROP_CLASSIC)
-        cfg.rprop.variant = OPTCL_RPROP_CLASSIC;
-    if (method == TRAJ_LOOKAHEAD) {
-        cfg.lookahead.k = 5;
-        cfg.lookahead.alpha = 0.5;
-    }
+    if ((unsigned)method >= TRAJ_METHOD_COUNT)
+        return optcl_optimizer_config_default(OPTCL_SGD);
+    const method_row *row = &methods[method];
+    optcl_optimizer_config cfg = optcl_optimizer_config_default(row->algorithm);
+    if ((unsigned)loss < TRAJ_LOSS_COUNT)
+        cfg.lr = row->lr[loss];
+    if (row->options)
+        row->options(&cfg);
     return cfg;
 }
 
@@ -148,20 +266,33 @@ static void prefix_message(char *message, size_t size, const char *what)
     }
 }
 
-/* f − f* per step for every path, on a log axis from the decade below the lowest value reached
- * (not below 1e-10) to the decade above 10 times the start's. Returns 0, or -1 when out of
- * memory. */
-static int loss_curves(svg_doc *doc, traj_loss loss, double fmin, const traj_path *paths, int steps)
+/* The methods a set draws, in the table's order (the legend's); returns how many. */
+static int set_members(traj_set set, int members[TRAJ_METHOD_COUNT])
+{
+    int n = 0;
+    for (int m = 0; m < TRAJ_METHOD_COUNT; m++)
+        if (traj_method_in_set((traj_method)m, set))
+            members[n++] = m;
+    return n;
+}
+
+/* f − f* per step for the members' paths, on a log axis from the decade below the lowest value
+ * reached (not below 1e-10) to the decade above 10 times the start's. Returns 0, or -1 when out
+ * of memory. */
+static int loss_curves(svg_doc *doc, traj_loss loss, double fmin, const traj_path *paths,
+                       const int *members, int count, int steps)
 {
     double lo = INFINITY, hi = 10.0 * (traj_loss_value(loss, traj_loss_start(loss).x,
                                                        traj_loss_start(loss).y, NULL) -
                                        fmin);
-    for (int m = 0; m < TRAJ_METHOD_COUNT; m++)
-        for (size_t t = 0; t < paths[m].count; t++) {
-            double f = traj_loss_value(loss, paths[m].points[t].x, paths[m].points[t].y, NULL);
+    for (int i = 0; i < count; i++) {
+        const traj_path *p = &paths[members[i]];
+        for (size_t t = 0; t < p->count; t++) {
+            double f = traj_loss_value(loss, p->points[t].x, p->points[t].y, NULL);
             if (f - fmin > 0.0 && f - fmin < lo)
                 lo = f - fmin;
         }
+    }
     svg_panel panel = {
         .left = 800, .top = 50, .width = 340, .height = 540, .xmin = 0, .xmax = steps, .log_y = 1};
     panel.ymax = hi > 0.0 ? pow(10.0, ceil(log10(hi))) : 1.0;
@@ -173,20 +304,19 @@ static int loss_curves(svg_doc *doc, traj_loss loss, double fmin, const traj_pat
     if (!curve)
         return -1;
     svg_clip_begin(doc, &panel);
-    for (int m = 0; m < TRAJ_METHOD_COUNT; m++) {
-        for (size_t t = 0; t < paths[m].count; t++)
+    for (int i = 0; i < count; i++) {
+        const traj_path *p = &paths[members[i]];
+        const method_row *row = &methods[members[i]];
+        for (size_t t = 0; t < p->count; t++)
             curve[t] = (traj_point){
-                (double)t,
-                traj_loss_value(loss, paths[m].points[t].x, paths[m].points[t].y, NULL) - fmin};
-        svg_polyline(doc, &panel, "curve", curve, paths[m].count, method_colours[m], 1.6,
-                     method_dashes[m]);
+                (double)t, traj_loss_value(loss, p->points[t].x, p->points[t].y, NULL) - fmin};
+        svg_polyline(doc, &panel, "curve", curve, p->count, row->colour, 1.6, row->dash);
     }
     svg_clip_end(doc);
     free(curve);
     return 0;
 }
 
-/* Every method on one loss: contours, paths, markers, legend, and f − f* per step. */
 /* The left panel of a loss's picture: frame, clip and contour lines; the caller draws paths
  * and calls svg_clip_end. Returns the panel through *panel. */
 static optcl_status contour_panel(svg_doc *doc, traj_loss loss, const char *title,
@@ -210,71 +340,116 @@ static optcl_status contour_panel(svg_doc *doc, traj_loss loss, const char *titl
     return OPTCL_SUCCESS;
 }
 
-static optcl_status loss_picture(optcl_context *ctx, const char *dir, traj_loss loss, int quick,
-                                 traj_summary *summary, char *message, size_t message_size)
+/* Runs every method on loss from its start (paths[m]: method m's path) and records where each
+ * ended in summary (may be NULL). */
+static optcl_status run_methods(optcl_context *ctx, traj_loss loss, int steps, double bound,
+                                traj_path paths[TRAJ_METHOD_COUNT], traj_summary *summary,
+                                char *message, size_t message_size)
+{
+    for (int m = 0; m < TRAJ_METHOD_COUNT; m++) {
+        optcl_optimizer_config cfg = traj_method_config((traj_method)m, loss);
+        optcl_status st = traj_run(ctx, &cfg, loss, traj_loss_start(loss), steps, bound, &paths[m],
+                                   message, message_size);
+        if (st != OPTCL_SUCCESS) {
+            char what[96];
+            snprintf(what, sizeof what, "%s on %s", methods[m].name, traj_loss_name(loss));
+            prefix_message(message, message_size, what);
+            return st;
+        }
+        if (summary) {
+            summary->end[loss][m] = paths[m].points[paths[m].count - 1];
+            summary->steps[loss] = steps;
+        }
+    }
+    return OPTCL_SUCCESS;
+}
+
+/* The left panel of a set's loss picture: contours, the members' paths (earlier ones a little
+ * wider, so that paths on top of each other, as all of them on Rosenbrock's valley floor, show
+ * as nested bands; the reference line stands out), end markers, the minimum and the start. */
+static optcl_status path_panel(svg_doc *doc, traj_loss loss, const int *members, int count,
+                               const traj_path *paths, char *message, size_t message_size)
+{
+    svg_panel panel;
+    optcl_status st = contour_panel(doc, loss, views[loss].title, &panel, message, message_size);
+    for (int i = 0; i < count; i++) {
+        const method_row *row = &methods[members[i]];
+        const traj_path *p = &paths[members[i]];
+        svg_polyline(doc, &panel, "path", p->points, p->count, row->colour,
+                     members[i] == REFERENCE ? 2.4 : 2.6 - 0.12 * i, row->dash);
+    }
+    for (int i = 0; i < count; i++) {
+        const traj_path *p = &paths[members[i]];
+        svg_marker(doc, &panel, p->points[p->count - 1], "end", methods[members[i]].colour);
+    }
+    svg_marker(doc, &panel, traj_loss_minimum(loss), "star", "#e8b000");
+    svg_marker(doc, &panel, traj_loss_start(loss), "start", "#111");
+    svg_clip_end(doc);
+    return st;
+}
+
+/* The legend of a set's loss picture (name and lr per member) and the notes under it. */
+static void legend(svg_doc *doc, traj_set set, traj_loss loss, const int *members, int count,
+                   const traj_path *paths, int steps)
+{
+    char labels[TRAJ_METHOD_COUNT][64];
+    const char *label_ptrs[TRAJ_METHOD_COUNT], *colours[TRAJ_METHOD_COUNT],
+        *dashes[TRAJ_METHOD_COUNT];
+    for (int i = 0; i < count; i++) {
+        const method_row *row = &methods[members[i]];
+        snprintf(labels[i], sizeof labels[i], "%s, lr %g%s", row->name, row->lr[loss],
+                 paths[members[i]].diverged ? " (diverged)" : "");
+        label_ptrs[i] = labels[i];
+        colours[i] = row->colour;
+        dashes[i] = row->dash;
+    }
+    const double lx = 1160;
+    svg_legend(doc, lx, 50, label_ptrs, colours, dashes, (size_t)count);
+    char note[96];
+    snprintf(note, sizeof note, "%d steps from (%g, %g)", steps, traj_loss_start(loss).x,
+             traj_loss_start(loss).y);
+    double y = 50 + 22.0 * count + 36;
+    svg_text(doc, lx, y, 13, "start", 0, note);
+    svg_text(doc, lx, y + 20, 13, "start", 0, "○ start   ● end   ★ minimum");
+    svg_text(doc, lx, y + 40, 13, "start", 0, "contours: log-spaced levels of f − f*");
+    svg_text(doc, lx, y + 60, 13, "start", 0, set_notes[set]);
+}
+
+/* One set's picture of one loss, from the paths run_methods computed: the paths over the
+ * contours, f − f* per step, the legend. */
+static optcl_status set_picture(const char *dir, traj_set set, traj_loss loss,
+                                const traj_path paths[TRAJ_METHOD_COUNT], int steps,
+                                char *message, size_t message_size)
+{
+    int members[TRAJ_METHOD_COUNT];
+    int count = set_members(set, members);
+    char path[4096];
+    svg_doc doc = {0};
+    optcl_status st = open_picture(&doc, dir, traj_loss_picture(set, loss), 1420, 660, path,
+                                   sizeof path, message, message_size);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    st = path_panel(&doc, loss, members, count, paths, message, message_size);
+    if (loss_curves(&doc, loss, views[loss].fmin, paths, members, count, steps) != 0 &&
+        st == OPTCL_SUCCESS)
+        st = fail(OPTCL_ERROR_OUT_OF_HOST_MEMORY, message, message_size, "%s%s",
+                  "loss curves: out of memory", "");
+    legend(&doc, set, loss, members, count, paths, steps);
+    optcl_status cst = close_picture(&doc, path, message, message_size);
+    return st == OPTCL_SUCCESS ? cst : st;
+}
+
+/* Every method on one loss, computed once and drawn in each set's picture. */
+static optcl_status loss_pictures(optcl_context *ctx, const char *dir, traj_loss loss, int quick,
+                                  traj_summary *summary, char *message, size_t message_size)
 {
     const loss_view *v = &views[loss];
     int steps = loss_steps[loss][quick ? 1 : 0];
     double bound = 50.0 * (v->xmax - v->xmin + v->ymax - v->ymin);
     traj_path paths[TRAJ_METHOD_COUNT] = {{0}};
-    optcl_status st = OPTCL_SUCCESS;
-    for (int m = 0; m < TRAJ_METHOD_COUNT && st == OPTCL_SUCCESS; m++) {
-        optcl_optimizer_config cfg = traj_method_config((traj_method)m, loss);
-        st = traj_run(ctx, &cfg, loss, traj_loss_start(loss), steps, bound, &paths[m], message,
-                      message_size);
-        if (st != OPTCL_SUCCESS) {
-            char what[96];
-            snprintf(what, sizeof what, "%s on %s", method_names[m], traj_loss_name(loss));
-            prefix_message(message, message_size, what);
-        } else if (summary) {
-            summary->end[loss][m] = paths[m].points[paths[m].count - 1];
-            summary->steps[loss] = steps;
-        }
-    }
-
-    char path[4096];
-    svg_doc doc = {0};
-    if (st == OPTCL_SUCCESS)
-        st = open_picture(&doc, dir, (traj_picture)loss, 1420, 660, path, sizeof path, message,
-                          message_size);
-    if (st == OPTCL_SUCCESS) {
-        svg_panel panel;
-        st = contour_panel(&doc, loss, v->title, &panel, message, message_size);
-        /* Earlier paths a little wider, so that paths on top of each other (all of them
-         * follow Rosenbrock's valley floor) show as nested bands; Adam's stands out. */
-        for (int m = 0; m < TRAJ_METHOD_COUNT; m++)
-            svg_polyline(&doc, &panel, "path", paths[m].points, paths[m].count, method_colours[m],
-                         m == TRAJ_ADAM ? 2.4 : 2.6 - 0.12 * m, method_dashes[m]);
-        for (int m = 0; m < TRAJ_METHOD_COUNT; m++)
-            svg_marker(&doc, &panel, paths[m].points[paths[m].count - 1], "end", method_colours[m]);
-        svg_marker(&doc, &panel, traj_loss_minimum(loss), "star", "#e8b000");
-        svg_marker(&doc, &panel, traj_loss_start(loss), "start", "#111");
-        svg_clip_end(&doc);
-
-        char labels[TRAJ_METHOD_COUNT][64];
-        const char *label_ptrs[TRAJ_METHOD_COUNT];
-        for (int m = 0; m < TRAJ_METHOD_COUNT; m++) {
-            snprintf(labels[m], sizeof labels[m], "%s, lr %g%s", method_names[m],
-                     method_lr[loss][m], paths[m].diverged ? " (diverged)" : "");
-            label_ptrs[m] = labels[m];
-        }
-        if (loss_curves(&doc, loss, v->fmin, paths, steps) != 0 && st == OPTCL_SUCCESS)
-            st = fail(OPTCL_ERROR_OUT_OF_HOST_MEMORY, message, message_size, "%s%s",
-                      "loss curves: out of memory", "");
-        const double lx = 1160;
-        svg_legend(&doc, lx, 50, label_ptrs, method_colours, method_dashes, TRAJ_METHOD_COUNT);
-        char note[96];
-        snprintf(note, sizeof note, "%d steps from (%g, %g)", steps, traj_loss_start(loss).x,
-                 traj_loss_start(loss).y);
-        double y = 50 + 22.0 * TRAJ_METHOD_COUNT + 36;
-        svg_text(&doc, lx, y, 13, "start", 0, note);
-        svg_text(&doc, lx, y + 20, 13, "start", 0, "○ start   ● end   ★ minimum");
-        svg_text(&doc, lx, y + 40, 13, "start", 0, "contours: log-spaced levels of f − f*");
-        svg_text(&doc, lx, y + 60, 13, "start", 0, "momentum 0.9; Lookahead k 5, α 0.5");
-        optcl_status cst = close_picture(&doc, path, message, message_size);
-        if (st == OPTCL_SUCCESS)
-            st = cst;
-    }
+    optcl_status st = run_methods(ctx, loss, steps, bound, paths, summary, message, message_size);
+    for (int s = 0; s < TRAJ_SET_COUNT && st == OPTCL_SUCCESS; s++)
+        st = set_picture(dir, (traj_set)s, loss, paths, steps, message, message_size);
     for (int m = 0; m < TRAJ_METHOD_COUNT; m++)
         traj_path_free(&paths[m]);
     return st;
@@ -441,7 +616,7 @@ optcl_status traj_write_pictures(optcl_context *ctx, const char *dir, int quick,
         memset(summary, 0, sizeof *summary);
     optcl_status st = OPTCL_SUCCESS;
     for (int l = 0; l < TRAJ_LOSS_COUNT && st == OPTCL_SUCCESS; l++)
-        st = loss_picture(ctx, dir, (traj_loss)l, quick, summary, message, message_size);
+        st = loss_pictures(ctx, dir, (traj_loss)l, quick, summary, message, message_size);
     if (st == OPTCL_SUCCESS)
         st = lr_picture(ctx, dir, quick, message, message_size);
     if (st == OPTCL_SUCCESS)

@@ -47,7 +47,8 @@ int svg_contours(svg_doc *doc, const svg_panel *panel, traj_loss loss, double fm
                  double hi, int levels, double extra, int nx, int ny);
 
 /* One <polyline> through the points (data coordinates), of class cls (NULL: none), leaving out
- * points within a quarter pixel of the previous one; dash may be NULL (solid). Points a log axis cannot show (≤ 0) land below the panel (clip it). */
+ * points within a quarter pixel of the previous one; dash may be NULL (solid). Points a log
+ * axis cannot show (≤ 0) land below the panel (clip it). */
 void svg_polyline(svg_doc *doc, const svg_panel *panel, const char *cls, const traj_point *points,
                   size_t count, const char *colour, double width, const char *dash);
 /* Markers: "start" (open circle), "end" (filled circle), "star" (the minimum). */

@@ -15,6 +15,9 @@ typedef enum traj_loss {
     TRAJ_LOSS_COUNT
 } traj_loss;
 
+/* The methods, one row each in pictures.c's method table (algorithm, options, legend name,
+ * colour, dash, lr per loss, and the picture sets that draw it). Adding one — e.g.
+ * adamw_schedulefree once optcl has it — is a name here and a row there. */
 typedef enum traj_method {
     TRAJ_GD = 0,        /* sgd */
     TRAJ_MOMENTUM,      /* sgd momentum 0.9 (heavy ball) */
@@ -23,18 +26,37 @@ typedef enum traj_method {
     TRAJ_RPROP,         /* rprop, PyTorch's rule */
     TRAJ_RPROP_CLASSIC, /* rprop variant classic (the lecture's rule) */
     TRAJ_RMSPROP,       /* rmsprop */
-    TRAJ_ADAM,          /* adam */
+    TRAJ_ADAM,          /* adam: in both sets, the newer methods' reference line */
     TRAJ_LOOKAHEAD,     /* Lookahead (k 5, alpha 0.5) around adam */
+    TRAJ_LION,          /* lion */
+    TRAJ_ADAGRAD,       /* adagrad */
+    TRAJ_ADADELTA,      /* adadelta */
+    TRAJ_ADAMAX,        /* adamax */
+    TRAJ_NADAM,         /* nadam */
+    TRAJ_RADAM,         /* radam */
+    TRAJ_ASGD,          /* asgd */
     TRAJ_METHOD_COUNT
 } traj_method;
 
-/* The pictures, written as <dir>/<traj_picture_file(i)>. */
+/* The sets of methods drawn together: one picture per set and loss, so that no picture has
+ * more lines than can be told apart. */
+typedef enum traj_set {
+    TRAJ_SET_CLASSIC = 0, /* the lecture's: GD, the momenta, Rprop, RMSprop, Adam, Lookahead */
+    TRAJ_SET_MORE,        /* Adam and the newer methods: Lion, Adagrad, Adadelta, Adamax, … */
+    TRAJ_SET_COUNT
+} traj_set;
+
+/* The pictures, written as <dir>/<traj_picture_file(i)>. Set s's picture of loss l is
+ * traj_loss_picture(s, l) = s · TRAJ_LOSS_COUNT + l. */
 typedef enum traj_picture {
-    TRAJ_PICTURE_RAVINE = 0, /* every method on the ravine */
-    TRAJ_PICTURE_ROSENBROCK, /* every method on Rosenbrock */
-    TRAJ_PICTURE_SADDLE,     /* every method on the saddle */
-    TRAJ_PICTURE_LR,         /* GD on the ravine, lr too small … too large */
-    TRAJ_PICTURE_SCHEDULES,  /* GD on the ravine under four schedules: lr and distance */
+    TRAJ_PICTURE_RAVINE = 0,      /* the classic methods on the ravine */
+    TRAJ_PICTURE_ROSENBROCK,      /* the classic methods on Rosenbrock */
+    TRAJ_PICTURE_SADDLE,          /* the classic methods on the saddle */
+    TRAJ_PICTURE_RAVINE_MORE,     /* Adam and the newer methods on the ravine */
+    TRAJ_PICTURE_ROSENBROCK_MORE, /* … on Rosenbrock */
+    TRAJ_PICTURE_SADDLE_MORE,     /* … on the saddle */
+    TRAJ_PICTURE_LR,              /* GD on the ravine, lr too small … too large */
+    TRAJ_PICTURE_SCHEDULES,       /* GD on the ravine under four schedules: lr and distance */
     TRAJ_PICTURE_COUNT
 } traj_picture;
 
@@ -53,10 +75,13 @@ traj_point traj_loss_start(traj_loss loss);
 traj_point traj_loss_minimum(traj_loss loss);
 
 const char *traj_method_name(traj_method method); /* the legend's name: "GD", "Adam", … */
+/* Whether set draws method (Adam: both sets). */
+int traj_method_in_set(traj_method method, traj_set set);
 /* The optimizer configuration of method on loss: its algorithm and options, and the lr chosen
  * for that loss (see pictures.c for why). */
 optcl_optimizer_config traj_method_config(traj_method method, traj_loss loss);
-const char *traj_picture_file(traj_picture picture); /* "ravine.svg", … */
+const char *traj_picture_file(traj_picture picture);          /* "ravine.svg", … */
+traj_picture traj_loss_picture(traj_set set, traj_loss loss); /* set's picture of loss */
 
 /* A recorded path: points[0] is the start, points[t + 1] the parameters after step t; lr[t]
  * the lr step t used. count ≤ steps + 1: a run stops early when it leaves bound (diverged). */

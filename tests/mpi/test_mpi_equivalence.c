@@ -140,6 +140,19 @@ static void compare_run(optcl_context *ctx, const optcl_tensor_spec *specs, size
                      lu);
         }
     }
+    if (optcl_optimizer_set_mode(u, OPTCL_MODE_EVAL) == OPTCL_SUCCESS) {
+        /* Schedule-Free: the switch to eval mode, shard by shard, gives the same x */
+        MT_OK(optcl_mpi_optimizer_set_mode(s, OPTCL_MODE_EVAL), optcl_mpi_optimizer_message(s));
+        MT_OK(optcl_params_read(ref, OPTCL_ROLE_PARAMS, OPTCL_ALL, a, n), label);
+        MT_OK(optcl_params_read(mod, OPTCL_ROLE_PARAMS, OPTCL_ALL, b, n), label);
+        size_t bad = tu_first_mismatch(b, a, n, o->atol, o->rtol, NULL);
+        MT_CHECK(bad == (size_t)-1, "%s: eval mode, element %zu: sharded %.9g, unsharded %.9g",
+                 label, bad, (double)b[bad], (double)a[bad]);
+        exact = exact && tu_first_mismatch(b, a, n, 0.0, 0.0, NULL) == (size_t)-1;
+    } else { /* no eval mode: the sharded optimizer refuses it too */
+        MT_CHECK(optcl_mpi_optimizer_set_mode(s, OPTCL_MODE_EVAL) == OPTCL_ERROR_UNSUPPORTED,
+                 "%s: eval mode", label);
+    }
     runs++;
     exact_runs += exact;
     MT_OK(optcl_mpi_optimizer_destroy(s), label);
@@ -207,6 +220,9 @@ static size_t configs(named *out)
     ADD("asgd averaging cosine", OPTCL_ASGD, c_.lr = 0.05, c_.asgd.t0 = 1.0, c_.asgd.lambd = 0.1,
         c_.schedule = optcl_schedule_default(OPTCL_SCHEDULE_COSINE), c_.schedule.t_max = STEPS);
     ADD("adam eps_root", OPTCL_ADAM, c_.lr = 0.01, c_.adam.eps_root = 1e-3);
+    ADD("adamw_schedulefree warmup weight_decay", OPTCL_ADAMW_SCHEDULEFREE, c_.lr = 0.01,
+        c_.adamw_schedulefree.warmup_steps = 3, c_.weight_decay = 0.1);
+    ADD("sgd_schedulefree", OPTCL_SGD_SCHEDULEFREE, c_.lr = 0.05);
 #undef ADD
     return n;
 }

@@ -1,0 +1,29 @@
+/* schedulefree.c — reference of kernels/schedulefree.cl, line by line; scalars in
+ * host/rules/schedulefree.c. */
+#include "reference.h"
+
+optcl__reference_rule optcl__reference_schedulefree;
+
+void optcl__reference_schedulefree(const optcl_optimizer_config *c, float *param,
+                                   const float *grad, float **state, size_t begin, size_t end,
+                                   const optcl__step_scalars *s)
+{
+    float *z = state[0], *exp_avg_sq = c->algorithm == OPTCL_ADAMW_SCHEDULEFREE ? state[1] : NULL;
+    const float ckp1 = s->rule[0], y_coef = s->rule[1], lr = s->rule[2];
+    const float bias_correction2 = s->rule[3];
+    for (size_t i = begin; i < end; i++) {
+        float y = param[i];
+        float d = optcl__direction(grad[i], c->maximize != 0);
+        float zi = s->first_step ? y : z[i];
+        if (exp_avg_sq) {
+            float v = exp_avg_sq[i] * s->beta2 + s->one_minus_beta2 * d * d;
+            exp_avg_sq[i] = v;
+            d = d / (sqrtf(v / bias_correction2) + s->eps);
+        }
+        if (s->weight_decay != 0.0f)
+            d = d + s->weight_decay * y;
+        y = optcl__lerp(y, zi, ckp1);
+        param[i] = y + y_coef * d;
+        z[i] = zi - lr * d;
+    }
+}
