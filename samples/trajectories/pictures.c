@@ -106,12 +106,13 @@ typedef struct method_row {
  *   the path, η = lr/(1 + λ·lr·t)^α hardly decays in these few steps, and the decay λ = 1e-4
  *   moves the minimum a little (the saddle's by λ·2/4 = 5e-5: y = 2, curvature 4). So it
  *   takes GD's lr and draws GD's path.
+ * - Schedule-Free AdamW: the path is y, where the gradient is taken (traj_run reads the
+ *   parameters in train mode); y keeps swinging around the average x it drifts with, so its
+ *   lr is twice Adam's where that makes x settle sooner: the ravine 0.2 (0.1 ends 0.7 away, 0.2
+ *   0.4), the saddle 0.1 (ends 1e-3 from (0, 2)); Rosenbrock Adam's 0.05 (ends 0.03 from
+ *   (1, 1); 0.1 bounces along the valley).
  * A new method is one row here (and its name in trajectories.h's traj_method), its lr per
- * loss scanned as above and justified here: e.g.
- *     [TRAJ_ADAMW_SF] = {"Schedule-Free AdamW", OPTCL_ADAMW_SCHEDULEFREE, NULL,
- *                        {LR_RAVINE, LR_ROSENBROCK, LR_SADDLE}, "#bcbd22", NULL, MORE},
- * (traj_run reads the parameters in train mode: a Schedule-Free path is y, where the gradient
- * is taken.) */
+ * loss scanned as above and justified here. */
 static const method_row methods[] = {
     [TRAJ_GD] = {"GD", OPTCL_SGD, NULL, {0.07, 1e-3, 0.05}, "#1f5fd0", NULL, CLASSIC},
     [TRAJ_MOMENTUM] = {"momentum", OPTCL_SGD, heavy_ball, {0.02, 1e-3, 0.05}, "#ff7f0e", NULL,
@@ -136,6 +137,8 @@ static const method_row methods[] = {
     [TRAJ_NADAM] = {"NAdam", OPTCL_NADAM, NULL, {0.1, 0.01, 0.05}, "#1f5fd0", "7 3", MORE},
     [TRAJ_RADAM] = {"RAdam", OPTCL_RADAM, NULL, {0.05, 2e-3, 0.05}, "#17becf", "7 3", MORE},
     [TRAJ_ASGD] = {"ASGD", OPTCL_ASGD, NULL, {0.07, 1e-3, 0.05}, "#8c564b", NULL, MORE},
+    [TRAJ_ADAMW_SF] = {"Schedule-Free AdamW", OPTCL_ADAMW_SCHEDULEFREE, NULL, {0.2, 0.05, 0.1},
+                       "#bcbd22", NULL, MORE},
 };
 
 /* A row per traj_method (the test checks that each has a name and a set). */

@@ -16,8 +16,8 @@ typedef enum traj_loss {
 } traj_loss;
 
 /* The methods, one row each in pictures.c's method table (algorithm, options, legend name,
- * colour, dash, lr per loss, and the picture sets that draw it). Adding one — e.g.
- * adamw_schedulefree once optcl has it — is a name here and a row there. */
+ * colour, dash, lr per loss, and the picture sets that draw it). Adding one is a name here
+ * and a row there. */
 typedef enum traj_method {
     TRAJ_GD = 0,        /* sgd */
     TRAJ_MOMENTUM,      /* sgd momentum 0.9 (heavy ball) */
@@ -35,6 +35,7 @@ typedef enum traj_method {
     TRAJ_NADAM,         /* nadam */
     TRAJ_RADAM,         /* radam */
     TRAJ_ASGD,          /* asgd */
+    TRAJ_ADAMW_SF,      /* adamw_schedulefree: its y, where the gradient is taken */
     TRAJ_METHOD_COUNT
 } traj_method;
 
