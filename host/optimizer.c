@@ -21,7 +21,7 @@ static void build_options(const optcl_optimizer *opt, char *out, size_t size)
                      c->maximize, optcl__guard_wanted(c), c->max_norm > 0.0,
                      (int)opt->params->dtype, (int)opt->state_type, c->master_weights,
                      (int)c->rounding, scaled, scaled && c->loss_scale.write_unscaled);
-    opt->rule->options(c, out + (size_t)n, size - (size_t)n);
+    optcl__rule_options(opt->rule, c, out + (size_t)n, size - (size_t)n);
     if (opt->state_type != OPTCL__DTYPE_Q8)
         return;
     /* 8-bit state: each state's map and its slot of the work-item's private buffers */
@@ -207,7 +207,7 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
     }
     opt->rule = optcl__rule_of(config->algorithm);
     opt->state_type = optcl__state_type(config, params->dtype);
-    opt->rule_states = opt->rule->states(config, opt->state_names, opt->state_slot);
+    opt->rule_states = optcl__rule_states(opt->rule, config, opt->state_names, opt->state_slot);
     opt->state_count = opt->rule_states;
     if (config->master_weights) {
         opt->master = opt->state_count;

@@ -1,9 +1,6 @@
 /* adam.cl — torch.optim.Adam and AdamW (DECOUPLED), with AMSGrad and maximize. Read side by
  * side with host/reference/adam.c. */
 
-#ifndef DECOUPLED
-#define DECOUPLED 0 /* AdamW: param *= 1 − lr·weight_decay before the update */
-#endif
 #ifndef AMSGRAD
 #define AMSGRAD 0
 #endif
@@ -21,17 +18,8 @@ __kernel void optcl_adam_f32(__global param_t *param, __global grad_t *grad,
     OPTCL_FOR_EACH_VECTOR(i) { /* launches cover their range exactly: no bounds check */
         floatv p = LOAD_WEIGHT(param, i);
         floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
-    #if DECOUPLED
-        if (s.weight_decay != 0.0f)
-            p = p * s.decay_factor;
-    #else
-        if (s.weight_decay != 0.0f)
-            d = d + s.weight_decay * p;
-    #endif
-        floatv m = optcl_lerp(LOAD_STATE(exp_avg, i), d, s.one_minus_beta1);
-        floatv v = LOAD_STATE(exp_avg_sq, i) * s.beta2 + s.one_minus_beta2 * d * d;
-        STORE_STATE(exp_avg, i, m);
-        STORE_STATE(exp_avg_sq, i, v);
+        OPTCL_WEIGHT_DECAY(p, d);
+        OPTCL_ADAM_MOMENTS(m, v, exp_avg, exp_avg_sq, i, d);
     #if AMSGRAD
         v = optcl_maximum(LOAD_STATE(max_exp_avg_sq, i), v);
         STORE_STATE(max_exp_avg_sq, i, v);

@@ -9,8 +9,7 @@ __kernel void optcl_adamax_f32(__global param_t *param, __global grad_t *grad,
     OPTCL_FOR_EACH_VECTOR(i) { /* launches cover their range exactly: no bounds check */
         floatv p = LOAD_WEIGHT(param, i);
         floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
-        if (s.weight_decay != 0.0f)
-            d = d + s.weight_decay * p;
+        OPTCL_WEIGHT_DECAY(p, d);
         floatv m = optcl_lerp(LOAD_STATE(exp_avg, i), d, s.one_minus_beta1);
         floatv u = optcl_maximum(LOAD_STATE(exp_inf, i) * s.beta2, fabs(d) + s.eps);
         STORE_STATE(exp_avg, i, m);

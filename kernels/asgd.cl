@@ -14,8 +14,7 @@ __kernel void optcl_asgd_f32(__global param_t *param, __global grad_t *grad,
     OPTCL_FOR_EACH_VECTOR(i) { /* launches cover their range exactly: no bounds check */
         floatv p = LOAD_WEIGHT(param, i);
         floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
-        if (s.weight_decay != 0.0f)
-            d = d + s.weight_decay * p;
+        OPTCL_WEIGHT_DECAY(p, d);
         p = p * DECAY;
         p = p + NEG_ETA * d;
         STORE_WEIGHT(param, i, p);

@@ -295,6 +295,29 @@ static inline floatv optcl_lerp(floatv a, floatv b, float w)
     return fabs(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
 }
 
+/* Weight decay as torch.optim applies it: into the direction, d + wd·p (L2), or — DECOUPLED
+ * (AdamW, NAdamW, RAdamW: a family's build option) — on the weights first, p·(1 − lr·wd). */
+#ifndef DECOUPLED
+#define DECOUPLED 0
+#endif
+#define OPTCL_WEIGHT_DECAY(p, d)                                                                  \
+    do {                                                                                          \
+        if (s.weight_decay != 0.0f) {                                                             \
+            if (DECOUPLED)                                                                        \
+                p = p * s.decay_factor;                                                           \
+            else                                                                                  \
+                d = d + s.weight_decay * p;                                                       \
+        }                                                                                         \
+    } while (0)
+
+/* Adam's moments of direction d at vector i, stored, and as m and v for the rule's step:
+ * m = lerp(exp_avg, d, 1 − β1), v = β2·exp_avg_sq + (1 − β2)·d² (Adam, NAdam, RAdam). */
+#define OPTCL_ADAM_MOMENTS(m, v, exp_avg, exp_avg_sq, i, d)                                       \
+    floatv m = optcl_lerp(LOAD_STATE(exp_avg, i), d, s.one_minus_beta1);                          \
+    floatv v = LOAD_STATE(exp_avg_sq, i) * s.beta2 + s.one_minus_beta2 * d * d;                   \
+    STORE_STATE(exp_avg, i, m);                                                                   \
+    STORE_STATE(exp_avg_sq, i, v)
+
 /* torch.maximum: NaN wins (fmax would drop it). */
 static inline floatv optcl_maximum(floatv a, floatv b)
 {

@@ -2,9 +2,6 @@
  * of the gradient and the momentum weighted by this and the next step's μ. Read side by side
  * with host/reference/nadam.c and host/rules/nadam.c (which names the rule's scalars). */
 
-#ifndef DECOUPLED
-#define DECOUPLED 0 /* param *= 1 − lr·weight_decay before the update */
-#endif
 
 #define BIAS_CORRECTION2 s.rule[0] /* 1 − β2^t */
 #define GRAD_COEF s.rule[1]        /* −lr·(1 − μ_t) / (1 − Π μ_1..t) */
@@ -18,17 +15,8 @@ __kernel void optcl_nadam_f32(__global param_t *param, __global grad_t *grad,
     OPTCL_FOR_EACH_VECTOR(i) { /* launches cover their range exactly: no bounds check */
         floatv p = LOAD_WEIGHT(param, i);
         floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
-    #if DECOUPLED
-        if (s.weight_decay != 0.0f)
-            p = p * s.decay_factor;
-    #else
-        if (s.weight_decay != 0.0f)
-            d = d + s.weight_decay * p;
-    #endif
-        floatv m = optcl_lerp(LOAD_STATE(exp_avg, i), d, s.one_minus_beta1);
-        floatv v = LOAD_STATE(exp_avg_sq, i) * s.beta2 + s.one_minus_beta2 * d * d;
-        STORE_STATE(exp_avg, i, m);
-        STORE_STATE(exp_avg_sq, i, v);
+        OPTCL_WEIGHT_DECAY(p, d);
+        OPTCL_ADAM_MOMENTS(m, v, exp_avg, exp_avg_sq, i, d);
         floatv denom = sqrt(v / BIAS_CORRECTION2) + s.eps;
         p = p + GRAD_COEF * d / denom;
         STORE_WEIGHT(param, i, p + MOMENTUM_COEF * m / denom);

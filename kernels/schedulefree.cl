@@ -26,8 +26,7 @@ __kernel void optcl_schedulefree_f32(__global param_t *param, __global grad_t *g
         STORE_STATE(exp_avg_sq, i, v);
         d = d / (sqrt(v / BIAS_CORRECTION2) + s.eps);
     #endif
-        if (s.weight_decay != 0.0f)
-            d = d + s.weight_decay * y;
+        OPTCL_WEIGHT_DECAY(y, d); /* at y, into the direction: L2 */
         y = optcl_lerp(y, zi, CKP1);
         STORE_WEIGHT(param, i, y + Y_COEF * d);
         STORE_STATE(z, i, zi - LR * d);

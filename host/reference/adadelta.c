@@ -12,8 +12,7 @@ void optcl__reference_adadelta(const optcl_optimizer_config *c, float *param, co
     for (size_t i = begin; i < end; i++) {
         float p = param[i];
         float d = optcl__direction(grad[i], c->maximize != 0);
-        if (s->weight_decay != 0.0f)
-            d = d + s->weight_decay * p;
+        optcl__weight_decay(&p, &d, s, false);
         float sq = square_avg[i] * rho + one_minus_rho * d * d;
         float acc = acc_delta[i];
         float delta = sqrtf(acc + eps) / sqrtf(sq + eps) * d;

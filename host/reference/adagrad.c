@@ -11,8 +11,7 @@ void optcl__reference_adagrad(const optcl_optimizer_config *c, float *param, con
     for (size_t i = begin; i < end; i++) {
         float p = param[i];
         float d = optcl__direction(grad[i], c->maximize != 0);
-        if (s->weight_decay != 0.0f)
-            d = d + s->weight_decay * p;
+        optcl__weight_decay(&p, &d, s, false);
         float acc = (s->first_step ? initial_sum : sum[i]) + d * d;
         sum[i] = acc;
         param[i] = p + neg_clr * d / (sqrtf(acc) + eps);

@@ -11,14 +11,9 @@ OPTCL__ALWAYS_INLINE void adam_loop(float *param, const float *grad, float *exp_
     for (size_t i = begin; i < end; i++) {
         float p = param[i];
         float d = optcl__direction(grad[i], maximize);
-        if (decoupled)
-            p = s->weight_decay != 0.0f ? p * s->decay_factor : p;
-        else
-            d = s->weight_decay != 0.0f ? d + s->weight_decay * p : d;
-        float m = optcl__lerp(exp_avg[i], d, s->one_minus_beta1);
-        float v = exp_avg_sq[i] * s->beta2 + s->one_minus_beta2 * d * d;
-        exp_avg[i] = m;
-        exp_avg_sq[i] = v;
+        optcl__weight_decay(&p, &d, s, decoupled);
+        float m, v;
+        optcl__adam_moments(exp_avg, exp_avg_sq, i, d, s, &m, &v);
         if (amsgrad) {
             v = optcl__maximum(max_exp_avg_sq[i], v);
             max_exp_avg_sq[i] = v;

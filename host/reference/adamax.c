@@ -10,8 +10,7 @@ void optcl__reference_adamax(const optcl_optimizer_config *c, float *param, cons
     for (size_t i = begin; i < end; i++) {
         float p = param[i];
         float d = optcl__direction(grad[i], c->maximize != 0);
-        if (s->weight_decay != 0.0f)
-            d = d + s->weight_decay * p;
+        optcl__weight_decay(&p, &d, s, false);
         float m = optcl__lerp(exp_avg[i], d, s->one_minus_beta1);
         float u = optcl__maximum(exp_inf[i] * s->beta2, fabsf(d) + s->eps);
         exp_avg[i] = m;

@@ -12,8 +12,7 @@ void optcl__reference_asgd(const optcl_optimizer_config *c, float *param, const 
     for (size_t i = begin; i < end; i++) {
         float p = param[i];
         float d = optcl__direction(grad[i], c->maximize != 0);
-        if (s->weight_decay != 0.0f)
-            d = d + s->weight_decay * p;
+        optcl__weight_decay(&p, &d, s, false);
         p = p * decay;
         p = p + neg_eta * d;
         param[i] = p;

@@ -13,14 +13,9 @@ void optcl__reference_radam(const optcl_optimizer_config *c, float *param, const
     for (size_t i = begin; i < end; i++) {
         float p = param[i];
         float d = optcl__direction(grad[i], c->maximize != 0);
-        if (decoupled)
-            p = s->weight_decay != 0.0f ? p * s->decay_factor : p;
-        else
-            d = s->weight_decay != 0.0f ? d + s->weight_decay * p : d;
-        float m = optcl__lerp(exp_avg[i], d, s->one_minus_beta1);
-        float v = exp_avg_sq[i] * s->beta2 + s->one_minus_beta2 * d * d;
-        exp_avg[i] = m;
-        exp_avg_sq[i] = v;
+        optcl__weight_decay(&p, &d, s, decoupled);
+        float m, v;
+        optcl__adam_moments(exp_avg, exp_avg_sq, i, d, s, &m, &v);
         float m_hat = m / bias_correction1;
         if (rectified) {
             float adaptive = 1.0f / (sqrtf(v) + s->eps) * bias_correction2_sqrt;

@@ -29,6 +29,26 @@ static inline float optcl__lerp(float a, float b, float w)
     return fabsf(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
 }
 
+/* kernels/common.cl's OPTCL_WEIGHT_DECAY: L2 into the direction, or decoupled on the weights
+ * (selects, so that the loops stay branch-free). */
+static inline void optcl__weight_decay(float *p, float *d, const optcl__step_scalars *s,
+                                       bool decoupled)
+{
+    bool on = s->weight_decay != 0.0f;
+    *p = on && decoupled ? *p * s->decay_factor : *p;
+    *d = on && !decoupled ? *d + s->weight_decay * *p : *d;
+}
+
+/* kernels/common.cl's OPTCL_ADAM_MOMENTS: Adam's moments of d at element i, stored. */
+static inline void optcl__adam_moments(float *exp_avg, float *exp_avg_sq, size_t i, float d,
+                                       const optcl__step_scalars *s, float *m, float *v)
+{
+    *m = optcl__lerp(exp_avg[i], d, s->one_minus_beta1);
+    *v = exp_avg_sq[i] * s->beta2 + s->one_minus_beta2 * d * d;
+    exp_avg[i] = *m;
+    exp_avg_sq[i] = *v;
+}
+
 /* torch.maximum: NaN wins (fmaxf would drop it). */
 static inline float optcl__maximum(float a, float b)
 {

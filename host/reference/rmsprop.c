@@ -11,7 +11,7 @@ OPTCL__ALWAYS_INLINE void rmsprop_loop(float *param, const float *grad, float *s
     for (size_t i = begin; i < end; i++) {
         float p = param[i];
         float d = optcl__direction(grad[i], maximize);
-        d = s->weight_decay != 0.0f ? d + s->weight_decay * p : d;
+        optcl__weight_decay(&p, &d, s, false);
         float sq = square_avg[i] * s->alpha + s->one_minus_alpha * d * d;
         square_avg[i] = sq;
         float avg;

@@ -20,8 +20,7 @@ void optcl__reference_schedulefree(const optcl_optimizer_config *c, float *param
             exp_avg_sq[i] = v;
             d = d / (sqrtf(v / bias_correction2) + s->eps);
         }
-        if (s->weight_decay != 0.0f)
-            d = d + s->weight_decay * y;
+        optcl__weight_decay(&y, &d, s, false); /* at y, into the direction: L2 */
         y = optcl__lerp(y, zi, ckp1);
         param[i] = y + y_coef * d;
         z[i] = zi - lr * d;

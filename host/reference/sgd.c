@@ -8,8 +8,7 @@ void optcl__reference_sgd(float *param, const float *grad, float *momentum_buffe
     for (size_t i = begin; i < end; i++) {
         float p = param[i];
         float d = optcl__direction(grad[i], f.maximize);
-        if (s->weight_decay != 0.0f)
-            d = d + s->weight_decay * p;
+        optcl__weight_decay(&p, &d, s, false);
         if (f.has_momentum) {
             float buf = momentum_buffer[i];
             if (f.ema)

@@ -12,23 +12,6 @@ static const optcl__field fields[] = {
     OPTCL__REAL(adadelta, eps, 1e-6, 0.0, HUGE_VAL, 0, 0, "added inside both square roots"),
 };
 
-static size_t states(const optcl_optimizer_config *c, const char **names, unsigned *slots)
-{
-    (void)c;
-    names[0] = "square_avg";
-    names[1] = "acc_delta";
-    slots[0] = 0;
-    slots[1] = 1;
-    return 2;
-}
-
-static void options(const optcl_optimizer_config *c, char *out, size_t size)
-{
-    (void)c;
-    if (size > 0)
-        out[0] = '\0';
-}
-
 /* kernels/adadelta.cl's RHO, ONE_MINUS_RHO, EPS */
 static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *in,
                     optcl__step_scalars *s)
@@ -38,6 +21,8 @@ static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *i
     s->rule[1] = (float)(1.0 - c->adadelta.rho);
     s->rule[2] = (float)c->adadelta.eps;
 }
+
+static const char *const states[] = {"square_avg", "acc_delta", NULL};
 
 static const char *const second_moments[] = {"square_avg", "acc_delta", NULL};
 
@@ -50,5 +35,6 @@ const optcl__rule optcl__rule_adadelta = {
     .slots = 2,
     .unsigned_states = second_moments,
     .reference = optcl__reference_adadelta,
+    .fixed_states = states,
     OPTCL__RULE_FUNCTIONS,
 };

@@ -15,21 +15,6 @@ static const optcl__field fields[] = {
     OPTCL__REAL(adagrad, eps, 1e-10, 0.0, HUGE_VAL, 0, 0, "added to the denominator"),
 };
 
-static size_t states(const optcl_optimizer_config *c, const char **names, unsigned *slots)
-{
-    (void)c;
-    names[0] = "sum";
-    slots[0] = 0;
-    return 1;
-}
-
-static void options(const optcl_optimizer_config *c, char *out, size_t size)
-{
-    (void)c;
-    if (size > 0)
-        out[0] = '\0';
-}
-
 /* kernels/adagrad.cl's NEG_CLR, EPS, INITIAL_SUM */
 static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *in,
                     optcl__step_scalars *s)
@@ -40,6 +25,8 @@ static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *i
     s->rule[1] = (float)a->eps;
     s->rule[2] = (float)a->initial_accumulator_value;
 }
+
+static const char *const states[] = {"sum", NULL};
 
 static const char *const second_moments[] = {"sum", NULL};
 
@@ -52,5 +39,6 @@ const optcl__rule optcl__rule_adagrad = {
     .slots = 1,
     .unsigned_states = second_moments,
     .reference = optcl__reference_adagrad,
+    .fixed_states = states,
     OPTCL__RULE_FUNCTIONS,
 };

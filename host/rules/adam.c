@@ -63,7 +63,7 @@ static const char *const second_moments[] = {"exp_avg_sq", "max_exp_avg_sq", NUL
     {                                                                                              \
         .name = rule_name, .family = "adam", .lr = 1e-3, .weight_decay = default_weight_decay,     \
         .weight_decay_allowed = true, .slots = 3, .unsigned_states = second_moments,               \
-        .reference = reference, OPTCL__RULE_FUNCTIONS,                                             \
+        .reference = reference, .states = states, .options = options, OPTCL__RULE_FUNCTIONS,       \
     }
 
 const optcl__rule optcl__rule_adam = ADAM_RULE("adam", 0.0);

@@ -13,23 +13,6 @@ static const optcl__field fields[] = {
     OPTCL__REAL(adamax, eps, 1e-8, 0.0, HUGE_VAL, 0, 0, "added to |g| inside the maximum"),
 };
 
-static size_t states(const optcl_optimizer_config *c, const char **names, unsigned *slots)
-{
-    (void)c;
-    names[0] = "exp_avg";
-    names[1] = "exp_inf";
-    slots[0] = 0;
-    slots[1] = 1;
-    return 2;
-}
-
-static void options(const optcl_optimizer_config *c, char *out, size_t size)
-{
-    (void)c;
-    if (size > 0)
-        out[0] = '\0';
-}
-
 static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *in,
                     optcl__step_scalars *s)
 {
@@ -39,6 +22,8 @@ static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *i
     s->eps = (float)c->adamax.eps;
     s->neg_step_size = (float)-(in->lr / (1.0 - pow(b1, (double)in->step)));
 }
+
+static const char *const states[] = {"exp_avg", "exp_inf", NULL};
 
 static const char *const second_moments[] = {"exp_inf", NULL};
 
@@ -51,5 +36,6 @@ const optcl__rule optcl__rule_adamax = {
     .slots = 2,
     .unsigned_states = second_moments,
     .reference = optcl__reference_adamax,
+    .fixed_states = states,
     OPTCL__RULE_FUNCTIONS,
 };

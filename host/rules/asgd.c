@@ -13,21 +13,6 @@ static const optcl__field fields[] = {
     OPTCL__REAL(asgd, t0, 1e6, 0.0, HUGE_VAL, 0, 0, "the step at which averaging starts"),
 };
 
-static size_t states(const optcl_optimizer_config *c, const char **names, unsigned *slots)
-{
-    (void)c;
-    names[0] = "ax";
-    slots[0] = 0;
-    return 1;
-}
-
-static void options(const optcl_optimizer_config *c, char *out, size_t size)
-{
-    (void)c;
-    if (size > 0)
-        out[0] = '\0';
-}
-
 /* kernels/asgd.cl's DECAY, NEG_ETA, MU. torch keeps η and μ as float32 state that the end of
  * each step sets for the next: η from that step's lr and count, μ = 1 / max(1, t − t0). So step
  * t uses the η and μ of step t − 1 (the first step: η = lr, μ = 1), rounded to float32. */
@@ -44,6 +29,8 @@ static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *i
     s->rule[2] = mu;
 }
 
+static const char *const states[] = {"ax", NULL};
+
 const optcl__rule optcl__rule_asgd = {
     .name = "asgd",
     .family = "asgd",
@@ -55,5 +42,6 @@ const optcl__rule optcl__rule_asgd = {
      * below its largest element, which no parameter average survives */
     .int8_refused = "ax averages the parameters, which 8-bit codes cannot hold",
     .reference = optcl__reference_asgd,
+    .fixed_states = states,
     OPTCL__RULE_FUNCTIONS,
 };

@@ -1,5 +1,6 @@
-/* fields.c — the rules' hyperparameters by their descriptions (rule.h's optcl__field): defaults,
- * range checks, the fields that decide the state layout, and the public by-name access. */
+/* fields.c — what generic code reads from a descriptor: its states and kernel options, and its
+ * hyperparameters by their descriptions (rule.h's optcl__field): defaults, range checks, the
+ * fields that decide the state layout, and the public by-name access. */
 #include "rule.h"
 
 #include <math.h>
@@ -19,6 +20,28 @@ void optcl__field_set(optcl_optimizer_config *c, const optcl__field *f, double v
         *(double *)at = value;
     else
         *(int *)at = (int)value;
+}
+
+size_t optcl__rule_states(const optcl__rule *rule, const optcl_optimizer_config *c,
+                          const char **names, unsigned *slots)
+{
+    if (rule->states)
+        return rule->states(c, names, slots);
+    size_t n = 0;
+    for (; rule->fixed_states[n]; n++) {
+        names[n] = rule->fixed_states[n];
+        slots[n] = (unsigned)n;
+    }
+    return n;
+}
+
+void optcl__rule_options(const optcl__rule *rule, const optcl_optimizer_config *c, char *out,
+                         size_t size)
+{
+    if (rule->options)
+        rule->options(c, out, size);
+    else if (size > 0)
+        out[0] = '\0';
 }
 
 void optcl__rule_defaults(const optcl__rule *rule, optcl_optimizer_config *c)

@@ -10,21 +10,6 @@ static const optcl__field fields[] = {
     OPTCL__REAL(lion, beta2, 0.99, 0.0, 1.0, 0, 0, "betas[1]: the momentum's decay"),
 };
 
-static size_t states(const optcl_optimizer_config *c, const char **names, unsigned *slots)
-{
-    (void)c;
-    names[0] = "exp_avg";
-    slots[0] = 0;
-    return 1;
-}
-
-static void options(const optcl_optimizer_config *c, char *out, size_t size)
-{
-    (void)c;
-    if (size > 0)
-        out[0] = '\0';
-}
-
 static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *in,
                     optcl__step_scalars *s)
 {
@@ -39,6 +24,8 @@ static void reference(const optcl_optimizer_config *c, float *p, const float *g,
     optcl__reference_lion(p, g, state[0], s, c->maximize != 0, begin, end);
 }
 
+static const char *const states[] = {"exp_avg", NULL};
+
 const optcl__rule optcl__rule_lion = {
     .name = "lion",
     .family = "lion",
@@ -47,5 +34,6 @@ const optcl__rule optcl__rule_lion = {
     .weight_decay_allowed = true,
     .slots = 1,
     .reference = reference,
+    .fixed_states = states,
     OPTCL__RULE_FUNCTIONS,
 };

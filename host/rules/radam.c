@@ -15,16 +15,6 @@ static const optcl__field fields[] = {
                 "1: p *= 1 - lr * weight_decay (RAdamW) instead of L2 on the gradient"),
 };
 
-static size_t states(const optcl_optimizer_config *c, const char **names, unsigned *slots)
-{
-    (void)c;
-    names[0] = "exp_avg";
-    names[1] = "exp_avg_sq";
-    slots[0] = 0;
-    slots[1] = 1;
-    return 2;
-}
-
 static void options(const optcl_optimizer_config *c, char *out, size_t size)
 {
     snprintf(out, size, " -DDECOUPLED=%d", c->radam.decoupled_weight_decay);
@@ -54,6 +44,8 @@ static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *i
                                  ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t));
 }
 
+static const char *const states[] = {"exp_avg", "exp_avg_sq", NULL};
+
 static const char *const second_moments[] = {"exp_avg_sq", NULL};
 
 const optcl__rule optcl__rule_radam = {
@@ -65,5 +57,7 @@ const optcl__rule optcl__rule_radam = {
     .slots = 2,
     .unsigned_states = second_moments,
     .reference = optcl__reference_radam,
+    .fixed_states = states,
+    .options = options,
     OPTCL__RULE_FUNCTIONS,
 };

@@ -69,5 +69,7 @@ const optcl__rule optcl__rule_rmsprop = {
     .slots = 3,
     .unsigned_states = second_moments,
     .reference = reference,
+    .states = states,
+    .options = options,
     OPTCL__RULE_FUNCTIONS,
 };

@@ -24,16 +24,6 @@ static optcl_status validate(const optcl_optimizer_config *c, char *message)
     return OPTCL_SUCCESS;
 }
 
-static size_t states(const optcl_optimizer_config *c, const char **names, unsigned *slots)
-{
-    (void)c;
-    names[0] = "prev";
-    names[1] = "step_size";
-    slots[0] = 0;
-    slots[1] = 1;
-    return 2;
-}
-
 static void options(const optcl_optimizer_config *c, char *out, size_t size)
 {
     snprintf(out, size, " -DCLASSIC=%d", c->rprop.variant == OPTCL_RPROP_CLASSIC);
@@ -56,6 +46,8 @@ static void reference(const optcl_optimizer_config *c, float *p, const float *g,
     optcl__reference_rprop(p, g, state[0], state[1], s, f, begin, end);
 }
 
+static const char *const states[] = {"prev", "step_size", NULL};
+
 const optcl__rule optcl__rule_rprop = {
     .name = "rprop",
     .family = "rprop",
@@ -69,5 +61,7 @@ const optcl__rule optcl__rule_rprop = {
      * become zero, stalling their parameters for good */
     .int8_refused = "its per-element step sizes span more decades than a block's 8-bit codes",
     .reference = reference,
+    .fixed_states = states,
+    .options = options,
     OPTCL__RULE_FUNCTIONS,
 };

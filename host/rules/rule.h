@@ -59,10 +59,13 @@ typedef struct optcl__rule {
     /* Checks between fields that the ranges cannot say (NULL: none); the message names the
      * field and the value. */
     optcl_status (*validate)(const optcl_optimizer_config *c, char *message);
-    /* The state buffers kept in this configuration, by torch's names, and the kernel slot of
-     * each (0 … slots-1; slots without a state get a buffer the options never touch). */
+    /* The state buffers, by torch's names: the same in every configuration (fixed_states,
+     * NULL-terminated, at kernel slots 0, 1, …), or kept by this configuration (states(), with
+     * the kernel slot of each: 0 … slots-1; slots without a state get a buffer the options never
+     * touch). */
+    const char *const *fixed_states;
     size_t (*states)(const optcl_optimizer_config *c, const char **names, unsigned *slots);
-    /* The -D options of its kernel (appended to the generic ones). */
+    /* The -D options of its kernel, appended to the generic ones (NULL: none). */
     void (*options)(const optcl_optimizer_config *c, char *out, size_t size);
     /* Its fields of the per-step scalars (lr, weight decay and first_step are set already),
      * computed in double and rounded once. */
@@ -77,14 +80,19 @@ typedef struct optcl__rule {
     const char *mode_state;
 } optcl__rule;
 
-/* A descriptor's functions and fields, when its file names them fields, states, options and
- * scalars (as every file in host/rules/ does); .reference is set beside it. */
+/* A descriptor's fields and scalars, when its file names them fields and scalars. */
 #define OPTCL__RULE_FUNCTIONS                                                                      \
-    .fields = fields, .field_count = sizeof fields / sizeof fields[0], .states = states,           \
-    .options = options, .scalars = scalars
+    .fields = fields, .field_count = sizeof fields / sizeof fields[0], .scalars = scalars
 
 /* rules.c: the descriptor of an algorithm (NULL outside the enum), and the list. */
 const optcl__rule *optcl__rule_of(optcl_algorithm algorithm);
+
+/* fields.c: the states of a configuration (fixed_states or states()), and its kernel options
+ * (out empty when the rule has none). */
+size_t optcl__rule_states(const optcl__rule *rule, const optcl_optimizer_config *c,
+                          const char **names, unsigned *slots);
+void optcl__rule_options(const optcl__rule *rule, const optcl_optimizer_config *c, char *out,
+                         size_t size);
 
 /* fields.c: a field's value as a double (ints widened), and stored (ints from whole values). */
 double optcl__field_get(const optcl_optimizer_config *c, const optcl__field *f);

@@ -71,5 +71,7 @@ const optcl__rule optcl__rule_sgd = {
     .slots = 1,
     .validate = validate,
     .reference = reference,
+    .states = states,
+    .options = options,
     OPTCL__RULE_FUNCTIONS,
 };

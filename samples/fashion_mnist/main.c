@@ -1,59 +1,67 @@
 /* main.c — the `fashion_mnist` command: parses the flags and the optimizer's KEY=VALUE
- * hyperparameters (through the `optcl replay` parser, cli/replay_options.c), then trains. */
+ * hyperparameters (through the `optcl replay` parser, cli/replay_options.c), then trains once,
+ * or once per optimizer of --compare (compare.c). */
+#include "compare.h"
 #include "idx.h"
+#include "optimizer_args.h"
 #include "stepper.h"
 #include "train.h"
-
-#include "cli.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_OPTIONS 64
-
 static void usage(FILE *f)
 {
     fprintf(
-        f, "usage: fashion_mnist [FLAGS] [--optimizer NAME [KEY=VALUE ...]]\n"
-           "Trains an MLP on Fashion-MNIST; forward, backward and optimizer steps run on the\n"
-           "OpenCL device (OPTCL_DEVICE chooses it, see `optcl devices`).\n"
-           "  --data DIR        the IDX .gz files (default $OPTCL_FASHION_MNIST_DIR, else\n"
-           "                    " FM_DEFAULT_DATA_DIR ")\n"
-           "  --out DIR         best/last checkpoints and curves.svg (default "
-           "./fashion_mnist_out)\n"
-           "  --mode MODE       minibatch (default), gd (full batch), sgd (one image per step)\n"
-           "  --batch B         minibatch size (default 128)\n"
-           "  --epochs N        (default 10)\n"
-           "  --hidden H[,H..]  hidden layer sizes (default 256: 784-256-10)\n"
-           "  --seed S          train/valid split, shuffles and initialisation (default 1)\n"
-           "  --train-subset N  train on the first N images of the 55 000 only\n"
-           "  --patience N      stop after N epochs without a better valid loss (default 0: "
-           "never)\n"
-           "  --progress on|off the live indicator inside an epoch (default: on a terminal)\n"
-           "  --distributed     under mpirun -np K: every rank trains on 1/K of each batch and\n"
-           "                    the optimizer state is sharded across the ranks (optcl_mpi);\n"
-           "                    rank 0 prints; checkpoints are sharded (OUT/best, OUT/last)\n"
-           "  --param-dtype T   the weights', biases', activations' and gradients' type: f32\n"
-           "                    (default), bf16 or f16 (products accumulate in float32; see\n"
-           "                    docs/PRECISION.md)\n"
-           "  --master-weights  with bf16/f16: the optimizer steps a float32 master copy\n"
-           "  --loss-scale dynamic  scale the loss by GradScaler's dynamic scale, which the\n"
-           "                    loss kernel reads from the optimizer's device buffer\n"
-           "  --state-dtype T   the optimizer state's type: same (default: the parameters'; f32\n"
-           "                    with master weights), f32, bf16 or int8 (bitsandbytes'\n"
-           "                    block-wise 8-bit state; tensors under 4096 elements keep f32)\n"
-           "  --optimizer NAME  adam (default) or another of optcl replay's optimizers, then\n"
-           "                    PyTorch's hyperparameters as KEY=VALUE: lr=1e-3\n"
-           "                    weight_decay=1e-4 ...;\n"
-           "                    schedule=cosine|step|multistep|exponential|inverse_time (t counts\n"
-           "                    steps; cosine without t_max spans the run) or schedule=plateau\n"
-           "                    (ReduceLROnPlateau on the valid loss, patience=… in epochs);\n"
-           "                    lookahead_k=5 lookahead_alpha=0.5; clip_norm=1 nonfinite=skip\n"
-           "                    (the gradient guard); state_dtype=bf16|int8 (bfloat16 or 8-bit\n"
-           "                    optimizer state). All keys: optcl replay --help.\n"
-           "Biases are a parameter group without weight decay.\n");
+        f,
+        "usage: fashion_mnist [FLAGS] [--optimizer NAME [KEY=VALUE ...]]\n"
+        "       fashion_mnist [FLAGS] --compare NAME[:KEY=VALUE...],NAME...\n"
+        "Trains an MLP on Fashion-MNIST; forward, backward and optimizer steps run on the\n"
+        "OpenCL device (OPTCL_DEVICE chooses it, see `optcl devices`).\n"
+        "  --data DIR        the IDX .gz files (default $OPTCL_FASHION_MNIST_DIR, else\n"
+        "                    " FM_DEFAULT_DATA_DIR ")\n"
+        "  --out DIR         best/last checkpoints and curves.svg (default "
+        "./fashion_mnist_out)\n"
+        "  --mode MODE       minibatch (default), gd (full batch), sgd (one image per step)\n"
+        "  --batch B         minibatch size (default 128)\n"
+        "  --epochs N        (default 10)\n"
+        "  --hidden H[,H..]  hidden layer sizes (default 256: 784-256-10)\n"
+        "  --seed S          train/valid split, shuffles and initialisation (default 1)\n"
+        "  --train-subset N  train on the first N images of the 55 000 only\n"
+        "  --patience N      stop after N epochs without a better valid loss (default 0: "
+        "never)\n"
+        "  --progress on|off the live indicator inside an epoch (default: on a terminal)\n"
+        "  --distributed     under mpirun -np K: every rank trains on 1/K of each batch and\n"
+        "                    the optimizer state is sharded across the ranks (optcl_mpi);\n"
+        "                    rank 0 prints; checkpoints are sharded (OUT/best, OUT/last)\n"
+        "  --param-dtype T   the weights', biases', activations' and gradients' type: f32\n"
+        "                    (default), bf16 or f16 (products accumulate in float32; see\n"
+        "                    docs/PRECISION.md)\n"
+        "  --master-weights  with bf16/f16: the optimizer steps a float32 master copy\n"
+        "  --loss-scale dynamic  scale the loss by GradScaler's dynamic scale, which the\n"
+        "                    loss kernel reads from the optimizer's device buffer\n"
+        "  --state-dtype T   the optimizer state's type: same (default: the parameters'; f32\n"
+        "                    with master weights), f32, bf16 or int8 (bitsandbytes'\n"
+        "                    block-wise 8-bit state; tensors under 4096 elements keep f32)\n"
+        "  --optimizer NAME  adam (default) or another of optcl replay's optimizers, then\n"
+        "                    PyTorch's hyperparameters as KEY=VALUE: lr=1e-3\n"
+        "                    weight_decay=1e-4 ...;\n"
+        "                    schedule=cosine|step|multistep|exponential|inverse_time (t counts\n"
+        "                    steps; cosine without t_max spans the run) or schedule=plateau\n"
+        "                    (ReduceLROnPlateau on the valid loss, patience=… in epochs);\n"
+        "                    lookahead_k=5 lookahead_alpha=0.5; clip_norm=1 nonfinite=skip\n"
+        "                    (the gradient guard); state_dtype=bf16|int8 (bfloat16 or 8-bit\n"
+        "                    optimizer state). All keys: optcl replay --help.\n"
+        "  --compare LIST    train once per optimizer of LIST, e.g.\n"
+        "                    adam,sgd:lr=0.05:momentum=0.9,lion:lr=1e-4 (each from torch's\n"
+        "                    defaults), with the same data, split, initial weights and\n"
+        "                    batches; the other flags apply to every run. Draws OUT/compare.svg\n"
+        "                    (validation loss and accuracy per epoch), prints a summary; each\n"
+        "                    run's checkpoints and curves go to OUT/NAME. Not with --optimizer,\n"
+        "                    KEY=VALUE arguments or --distributed\n"
+        "Biases are a parameter group without weight decay.\n");
 }
 
 /* A whole number in [lo, hi], or a message naming the flag. */
@@ -98,6 +106,44 @@ static int parse_hidden(const char *text, fm_train_config *c)
     return 0;
 }
 
+/* The --state-dtype, --param-dtype, --master-weights and --loss-scale flags as their keys, into
+ * kv (static: they outlive main's parsing); returns how many. */
+static int flag_options(const char *state_dtype, const char *param_dtype, int master_weights,
+                        const char *loss_scale, char **kv)
+{
+    static char text[4][64];
+    int n = 0;
+    if (state_dtype)
+        snprintf(text[n++], sizeof text[0], "state_dtype=%.40s", state_dtype);
+    if (param_dtype)
+        snprintf(text[n++], sizeof text[0], "param_dtype=%.40s", param_dtype);
+    if (master_weights)
+        snprintf(text[n++], sizeof text[0], "master_weights=1");
+    if (loss_scale)
+        snprintf(text[n++], sizeof text[0], "loss_scale=%.40s", loss_scale);
+    for (int i = 0; i < n; i++)
+        kv[i] = text[i];
+    return n;
+}
+
+/* --compare's refusals, then the runs. */
+static int compare(const char *list, const fm_train_config *c, int single_run_args, char **kv,
+                   int n_kv)
+{
+    if (single_run_args) {
+        fprintf(stderr, "fashion_mnist: --compare takes each optimizer's keys in its list "
+                        "(NAME:KEY=VALUE); --optimizer and KEY=VALUE arguments are for one run\n");
+        return 2;
+    }
+    if (c->distributed) {
+        fprintf(stderr, "fashion_mnist: --compare runs in one process; --distributed is for "
+                        "one run\n");
+        fm_distributed_finish();
+        return 2;
+    }
+    return fm_compare(list, c, kv, n_kv);
+}
+
 static int train(fm_train_config *c, int rank)
 {
     fm_train_result result;
@@ -127,9 +173,10 @@ int main(int argc, char **argv)
             break;
         }
     }
-    const char *algo = "adam", *state_dtype = NULL, *param_dtype = NULL, *loss_scale = NULL;
+    const char *algo = NULL, *state_dtype = NULL, *param_dtype = NULL, *loss_scale = NULL;
+    const char *compare_list = NULL;
     int master_weights = 0;
-    char *options[MAX_OPTIONS];
+    char *options[FM_MAX_OPTIONS];
     int n_options = 0;
     unsigned long long v = 0;
     for (int i = 1; i < argc; i++) {
@@ -144,6 +191,8 @@ int main(int argc, char **argv)
             c.out_dir = next;
         } else if (!strcmp(a, "--optimizer")) {
             algo = next;
+        } else if (!strcmp(a, "--compare")) {
+            compare_list = next;
         } else if (!strcmp(a, "--state-dtype")) {
             state_dtype = next;
         } else if (!strcmp(a, "--param-dtype")) {
@@ -192,8 +241,8 @@ int main(int argc, char **argv)
             }
         } else if (a[0] != '-' && strchr(a, '=')) {
             takes = 0;
-            if (n_options == MAX_OPTIONS) {
-                fprintf(stderr, "fashion_mnist: more than %d KEY=VALUE options\n", MAX_OPTIONS);
+            if (n_options == FM_MAX_OPTIONS) {
+                fprintf(stderr, "fashion_mnist: more than %d KEY=VALUE options\n", FM_MAX_OPTIONS);
                 return 2;
             }
             options[n_options++] = argv[i];
@@ -210,63 +259,26 @@ int main(int argc, char **argv)
         i += takes;
     }
 
-    optcl_algorithm algorithm;
-    if (optcl_algorithm_from_name(algo, &algorithm) != OPTCL_SUCCESS) {
-        fprintf(stderr, "fashion_mnist: --optimizer %s: expected one of:", algo);
-        optcl_cli_print_names(stderr);
-        return 2;
-    }
-    c.optimizer = optcl_optimizer_config_default(algorithm);
-    char msg[512] = "";
-    int t_max_given = 0;
-    for (int i = 0; i < n_options; i++) {
-        if (optcl_cli_apply_option(&c.optimizer, options[i], msg, sizeof msg)) {
-            fprintf(stderr, "fashion_mnist: %s\n", msg);
-            return 2;
-        }
-        t_max_given |= !strncmp(options[i], "t_max=", 6);
-    }
-    /* --state-dtype X, --param-dtype X, --loss-scale X and --master-weights are their keys */
-    static char kv[4][64];
-    int n_flags = 0;
-    if (state_dtype)
-        snprintf(kv[n_flags++], sizeof kv[0], "state_dtype=%.40s", state_dtype);
-    if (param_dtype)
-        snprintf(kv[n_flags++], sizeof kv[0], "param_dtype=%.40s", param_dtype);
-    if (master_weights)
-        snprintf(kv[n_flags++], sizeof kv[0], "master_weights=1");
-    if (loss_scale)
-        snprintf(kv[n_flags++], sizeof kv[0], "loss_scale=%.40s", loss_scale);
-    for (int i = 0; i < n_flags; i++) {
-        if (n_options == MAX_OPTIONS) {
-            fprintf(stderr, "fashion_mnist: more than %d KEY=VALUE options\n", MAX_OPTIONS);
-            return 2;
-        }
-        if (optcl_cli_apply_option(&c.optimizer, kv[i], msg, sizeof msg)) {
-            fprintf(stderr, "fashion_mnist: %s\n", msg);
+    char *kv[4];
+    int n_kv = flag_options(state_dtype, param_dtype, master_weights, loss_scale, kv);
+    if (compare_list)
+        return compare(compare_list, &c, algo || n_options, kv, n_kv);
+    for (int i = 0; i < n_kv; i++) {
+        if (n_options == FM_MAX_OPTIONS) {
+            fprintf(stderr, "fashion_mnist: more than %d KEY=VALUE options\n", FM_MAX_OPTIONS);
             return 2;
         }
         options[n_options++] = kv[i];
     }
-    c.param_dtype = optcl_cli_param_dtype(options, n_options);
-    if (optcl_cli_check_options(&c.optimizer, options, n_options, msg, sizeof msg)) {
+    fm_optimizer_args args;
+    char msg[2048];
+    if (fm_optimizer_args_parse(algo ? algo : "adam", options, n_options, &args, msg, sizeof msg)) {
         fprintf(stderr, "fashion_mnist: %s\n", msg);
         return 2;
     }
-    if (c.optimizer.schedule.kind == OPTCL_SCHEDULE_COSINE && !t_max_given)
-        c.optimizer.schedule.t_max = 0; /* fm_train: the run's number of steps */
-
-    /* "adam lr=0.001 …" for the title: the given keys, and the lr even when defaulted. */
-    char text[1024];
-    size_t at = (size_t)snprintf(text, sizeof text, "%s", algo);
-    int lr_given = 0;
-    for (int i = 0; i < n_options && at < sizeof text; i++) {
-        at += (size_t)snprintf(text + at, sizeof text - at, " %s", options[i]);
-        lr_given |= !strncmp(options[i], "lr=", 3);
-    }
-    if (!lr_given && at < sizeof text)
-        snprintf(text + at, sizeof text - at, " lr=%g", c.optimizer.lr);
-    c.optimizer_text = text;
+    c.optimizer = args.config;
+    c.param_dtype = args.param_dtype;
+    c.optimizer_text = args.text;
 
     /* Distributed: rank 0 speaks for all (every rank computes the same figures). */
     FILE *quiet = rank != 0 ? fopen("/dev/null", "w") : NULL;

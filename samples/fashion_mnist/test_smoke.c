@@ -1,6 +1,7 @@
 /* test_smoke.c — ctest sample_fashion_mnist_smoke: one epoch of the real procedure on 2 000
  * training images of the installed Fashion-MNIST must reach a stated test accuracy and write
- * both checkpoints and the curves; missing or corrupt data files give a message naming them. */
+ * both checkpoints and the curves; missing or corrupt data files give a message naming them;
+ * the command's --compare draws two optimizers and refuses a bad entry before any run. */
 #include "testutil.h"
 
 #include "idx.h"
@@ -124,6 +125,107 @@ static void test_one_epoch_low_precision_params(void **state)
     }
 }
 
+/* The command: built beside this test (FM_COMMAND_PATH), or $FM_TEST_COMMAND for a copied
+ * build. */
+static char *command_path(void)
+{
+    const char *env = getenv("FM_TEST_COMMAND");
+    return (char *)(env && *env ? env : FM_COMMAND_PATH);
+}
+
+static void expect_in(const char *text, const char *needle, const char *where)
+{
+    if (!strstr(text, needle))
+        fail_msg("expected '%s' in %s:\n%s", needle, where, text);
+}
+
+/* fashion_mnist --compare LIST with two optimizers, one epoch each on 2 000 images: one
+ * folder per run, compare.svg with both in its legend (the hyperparameters under each name)
+ * and a line per panel and run, and a summary row per run. */
+static void test_compare(void **state)
+{
+    (void)state;
+    char out[4096], log[4096], svg[4200], err[4096] = "";
+    tu_path_in(out, sizeof out, "compare");
+    tu_path_in(log, sizeof log, "compare.txt");
+    char *argv[] = {command_path(),
+                    "--out",
+                    out,
+                    "--epochs",
+                    "1",
+                    "--train-subset",
+                    "2000",
+                    "--compare",
+                    "adam,sgd:lr=0.05:momentum=0.9",
+                    NULL};
+    int rc = tu_run_to(argv, log, err, sizeof err);
+    if (rc != 0)
+        fail_msg("fashion_mnist --compare exited with %d: %s\n(the data: %s; scripts/deps "
+                 "installs the package dataset-fashion-mnist)",
+                 rc, err, fm_data_dir(NULL));
+    char names[256];
+    tu_list_folder(out, names, sizeof names);
+    assert_string_equal(names, "adam,compare.svg,sgd");
+
+    snprintf(svg, sizeof svg, "%s/compare.svg", out);
+    size_t len = 0;
+    char *text = (char *)tu_read_file(svg, &len);
+    assert_memory_equal(text, "<svg", 4);
+    assert_non_null(strstr(text, "</svg>\n"));
+    expect_in(text, ">adam</tspan>", "compare.svg");
+    expect_in(text, ">sgd</tspan>", "compare.svg");
+    expect_in(text, ">lr=0.001</text>", "compare.svg");
+    expect_in(text, ">lr=0.05 momentum=0.9</text>", "compare.svg");
+    size_t lines = 0;
+    for (const char *p = text; (p = strstr(p, "<polyline")) != NULL; p++)
+        lines++;
+    assert_int_equal(lines, 4); /* loss and accuracy of each run */
+    free(text);
+
+    text = (char *)tu_read_file(log, &len);
+    expect_in(text, "\nadam ", "the output");
+    expect_in(text, "\nsgd ", "the output");
+    expect_in(text, "best valid acc", "the output");
+    free(text);
+}
+
+/* Bad entries are refused with exit status 2 and a line naming them, before any run: no
+ * folder, no compare.svg. So are --optimizer and KEY=VALUE arguments beside --compare. */
+static void test_compare_refused(void **state)
+{
+    (void)state;
+    const struct {
+        const char *list, *extra, *needle;
+    } cases[] = {
+        {"adam,sgd:lr=oops", NULL, "--compare entry 'sgd:lr=oops': lr=oops: not a finite number"},
+        {"adam,adamx", NULL, "--compare entry 'adamx': unknown optimizer 'adamx'"},
+        {"adam:betas=1", NULL, "--compare entry 'adam:betas=1': unknown key 'betas'"},
+        {"sgd,lion:lr=-1", NULL, "--compare entry 'lion:lr=-1': invalid lr"},
+        {"adam,,sgd", NULL, "an empty entry"},
+        {"adam", "lr=0.01", "--optimizer and KEY=VALUE arguments are for one run"},
+    };
+    char out[4096];
+    tu_path_in(out, sizeof out, "compare_refused");
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *argv[] = {command_path(),
+                        "--out",
+                        out,
+                        "--epochs",
+                        "1",
+                        "--compare",
+                        (char *)cases[k].list,
+                        (char *)cases[k].extra,
+                        NULL};
+        char err[4096] = "";
+        assert_int_equal(tu_run(argv, err, sizeof err), 2);
+        expect_in(err, cases[k].needle, "stderr");
+        const char *newline = strchr(err, '\n');
+        assert_true(newline && newline[1] == '\0'); /* one line */
+        struct stat st;
+        assert_int_equal(stat(out, &st), -1); /* nothing written */
+    }
+}
+
 static void expect_failure(const char *dir, const char *needle)
 {
     fm_train_config c = fm_train_config_default();
@@ -200,6 +302,8 @@ int main(void)
         cmocka_unit_test(test_one_epoch_low_precision_state),
         cmocka_unit_test(test_one_epoch_low_precision_params),
         cmocka_unit_test(test_missing_and_corrupt),
+        cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_compare_refused),
     };
     return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
 }

@@ -397,11 +397,13 @@ static int train_all(run *r, fm_train_result *res)
     mc.sizes[mc.layers] = FM_CLASSES;
     if (load_files(r, &mc))
         return 1;
+    res->train_images = r->n_train;
     char msg[2048] = "";
     optcl_status st = optcl_context_create(NULL, &r->ctx, msg, sizeof msg);
     if (optcl_failed(r, st, "optcl_context_create", msg))
         return 1;
-    fprintf(r->out, "device: %s\n", optcl_context_device_name(r->ctx));
+    snprintf(res->device, sizeof res->device, "%s", optcl_context_device_name(r->ctx));
+    fprintf(r->out, "device: %s\n", res->device);
     if (optcl_context_backend(r->ctx) != OPTCL_BACKEND_OPENCL)
         return failf(r, "the model's kernels need an OpenCL device, but OPTCL_DEVICE chose "
                         "the reference backend");
@@ -461,6 +463,8 @@ static int train_all(run *r, fm_train_result *res)
         fprintf(r->out, "%5d  %10.4f  %10.4f  %9.4f  %+9.4f  %9.3e  %6.2f%s\n", e, train_loss,
                 valid_loss, valid_acc, rec.gap, lr, t2 - t0, rec.improved ? "  best" : "");
         fflush(r->out);
+        if (c->on_epoch)
+            c->on_epoch(c->on_epoch_user, (size_t)e, &r->points[e - 1]);
         res->epochs = (size_t)e;
         res->best_epoch = rec.best_epoch;
         res->best_valid_loss = rec.best_metric;

@@ -1,10 +1,11 @@
 /* train.h — the Fashion-MNIST training procedure: data, split, epochs with progress lines,
  * best/last checkpoints through optcl's tracker, the learning-curve SVG and the final test of
- * both checkpoints. The command (main.c) and the smoke test call it. */
+ * both checkpoints. The command (main.c, compare.c) and the smoke test call it. */
 #ifndef FM_TRAIN_H
 #define FM_TRAIN_H
 
 #include "mlp.h"
+#include "plot.h"
 
 #include <stdio.h>
 
@@ -37,12 +38,17 @@ typedef struct fm_train_config {
                         rank trains on its part of each batch, optimizer state sharded */
     int progress; /* live indicator inside an epoch: -1 when stdout is a terminal, 0, 1 */
     FILE *out;    /* where the lines go; NULL: stdout */
+    /* Called after every epoch with its figures (NULL: not called); --compare prints and
+     * draws each run's epochs through it. */
+    void (*on_epoch)(void *user, size_t epoch, const fm_epoch_point *point);
+    void *on_epoch_user;
 } fm_train_config;
 
 fm_train_config fm_train_config_default(void);
 
 typedef struct fm_train_result {
-    size_t epochs; /* epochs run (patience may stop early) */
+    size_t epochs;       /* epochs run (patience may stop early) */
+    size_t train_images; /* in the training split (train_subset, else 55 000) */
     int64_t best_epoch;
     double best_valid_loss;
     double test_accuracy_best, test_loss_best; /* the best checkpoint on the test set */
@@ -51,6 +57,7 @@ typedef struct fm_train_result {
     double train_seconds_per_epoch; /* mean of the training passes alone */
     double total_seconds;           /* everything, data loading and kernel builds included */
     char best_path[4096], last_path[4096], svg_path[4096];
+    char device[256]; /* optcl_context_device_name */
 } fm_train_result;
 
 /* Runs the whole procedure. Returns 0, or 1 with a one-line reason in message. */
