@@ -73,12 +73,14 @@ static void rp_write_f4(const char *name, const char *shape, const float *data, 
     rp_write_npy(name, dict, data, count * sizeof(float), 0);
 }
 
-/* Expands an argument: "@OUT" is <out>/OUT.npy, "@name" is <in>/name, anything else as is. */
+/* Expands an argument: "@OUT" is <out>/OUT.npy (and "@EVAL" <out>/EVAL.npy), "@name" is <in>/name, anything else as is. */
 static char *rp_expand(const char *arg)
 {
     char buf[1536];
     if (strcmp(arg, "@OUT") == 0)
         snprintf(buf, sizeof buf, "%s/OUT.npy", g_out);
+    else if (strcmp(arg, "@EVAL") == 0)
+        snprintf(buf, sizeof buf, "%s/EVAL.npy", g_out);
     else if (strcmp(arg, "@OUT_NODIR") == 0)
         snprintf(buf, sizeof buf, "%s/no/such/folder/OUT.npy", g_out);
     else if (arg[0] == '@')
@@ -377,6 +379,14 @@ static const bad_case BAD_CASES[] = {
     {"etaminus_too_big", {"rprop", GOOD_FILES, "etaminus=1.5"}},
     {"etaplus_too_small", {"rprop", GOOD_FILES, "etaplus=0.5"}},
     {"unknown_rprop_variant", {"rprop", GOOD_FILES, "variant=bogus"}},
+    {"key_of_another_optimizer", {"sgd", GOOD_FILES, "beta1=0.9"}},
+    {"nadam_decoupled_not_0_or_1", {"nadam", GOOD_FILES, "decoupled_weight_decay=2"}},
+    {"adagrad_negative_lr_decay", {"adagrad", GOOD_FILES, "lr_decay=-1"}},
+    {"asgd_int8", {"asgd", GOOD_FILES, "state_dtype=int8"}},
+    {"schedulefree_beta1_zero", {"adamw_schedulefree", GOOD_FILES, "beta1=0"}},
+    {"schedulefree_with_schedule", {"sgd_schedulefree", GOOD_FILES, "schedule=cosine"}},
+    {"out_eval_without_modes", {"adam", GOOD_FILES, "--out-eval", "@EVAL"}},
+    {"out_eval_no_value", {"adamw_schedulefree", GOOD_FILES, "--out-eval"}},
     /* Schedules, ReduceLROnPlateau and --metrics. */
     {"plateau_without_metrics", {"sgd", GOOD_FILES, "schedule=plateau"}},
     {"metrics_wrong_length", {"sgd", GOOD_FILES, "--metrics", "@m3.npy", "schedule=plateau"}},
