@@ -112,6 +112,15 @@ optcl_status fm_stepper_get_lr(fm_stepper *s, double *lr)
                 optcl_optimizer_message(s->opt));
 }
 
+optcl_status fm_stepper_set_mode(fm_stepper *s, optcl_mode mode)
+{
+    DISTRIBUTED(fm_dist_set_mode(s->dist, mode));
+    optcl_status st = optcl_optimizer_set_mode(s->opt, mode);
+    if (st == OPTCL_ERROR_UNSUPPORTED)
+        return st; /* no modes: nothing to note */
+    return note(s, st, "optcl_optimizer_set_mode", optcl_optimizer_message(s->opt));
+}
+
 optcl_status fm_stepper_report_metric(fm_stepper *s, double metric)
 {
     DISTRIBUTED(fm_dist_report_metric(s->dist, metric));

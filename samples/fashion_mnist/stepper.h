@@ -31,6 +31,10 @@ void fm_stepper_destroy(fm_stepper *s);
 optcl_status fm_stepper_step(fm_stepper *s, size_t rows);
 optcl_status fm_stepper_get_lr(fm_stepper *s, double *lr);
 optcl_status fm_stepper_report_metric(fm_stepper *s, double metric);
+/* Schedule-Free's train/eval switch (optcl_optimizer_set_mode): the validation and the
+ * checkpoints see x, the training y. OPTCL_ERROR_UNSUPPORTED, noting nothing, for an optimizer
+ * without modes. */
+optcl_status fm_stepper_set_mode(fm_stepper *s, optcl_mode mode);
 /* The tracker's epoch: "last" always, "best" on a better valid loss. */
 optcl_status fm_stepper_epoch(fm_stepper *s, double train_loss, double valid_loss,
                               optcl_epoch_record *record);

@@ -88,6 +88,14 @@ optcl_status fm_dist_get_lr(fm_dist *d, double *lr)
     return note(d, optcl_mpi_optimizer_get_lr(d->opt, 0, lr), "optcl_mpi_optimizer_get_lr");
 }
 
+optcl_status fm_dist_set_mode(fm_dist *d, optcl_mode mode)
+{
+    optcl_status st = optcl_mpi_optimizer_set_mode(d->opt, mode);
+    if (st == OPTCL_ERROR_UNSUPPORTED)
+        return st; /* no modes: nothing to note */
+    return note(d, st, "optcl_mpi_optimizer_set_mode");
+}
+
 optcl_status fm_dist_report_metric(fm_dist *d, double metric)
 {
     return note(d, optcl_mpi_optimizer_report_metric(d->opt, metric),

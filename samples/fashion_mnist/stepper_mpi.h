@@ -14,6 +14,7 @@ void fm_dist_destroy(fm_dist *d);
 optcl_status fm_dist_step(fm_dist *d, size_t rows);
 optcl_status fm_dist_get_lr(fm_dist *d, double *lr);
 optcl_status fm_dist_report_metric(fm_dist *d, double metric);
+optcl_status fm_dist_set_mode(fm_dist *d, optcl_mode mode);
 optcl_status fm_dist_epoch(fm_dist *d, double train_loss, double valid_loss,
                            optcl_epoch_record *record);
 optcl_status fm_dist_load(fm_dist *d, int best);

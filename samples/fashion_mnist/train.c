@@ -440,6 +440,11 @@ static int train_all(run *r, fm_train_result *res)
         if (train_epoch(r, e, batch, progress, &train_loss))
             return 1;
         double t1 = now();
+        /* Schedule-Free: validate and keep checkpoints at x, then train on at y */
+        optcl_status modes = fm_stepper_set_mode(r->stepper, OPTCL_MODE_EVAL);
+        if (modes != OPTCL_SUCCESS && modes != OPTCL_ERROR_UNSUPPORTED &&
+            stepper_failed(r, modes))
+            return 1;
         if (model_failed(
                 r, fm_model_evaluate(r->model, FM_SET_VALID, r->n_valid, &valid_loss, &valid_acc)))
             return 1;
@@ -451,6 +456,9 @@ static int train_all(run *r, fm_train_result *res)
             return 1;
         optcl_epoch_record rec;
         if (stepper_failed(r, fm_stepper_epoch(r->stepper, train_loss, valid_loss, &rec)))
+            return 1;
+        if (modes == OPTCL_SUCCESS &&
+            stepper_failed(r, fm_stepper_set_mode(r->stepper, OPTCL_MODE_TRAIN)))
             return 1;
         double t2 = now();
         train_time += t1 - t0;
