@@ -11,7 +11,7 @@ cli=$build/optcl
 names=$("$cli" replay --help | sed -n '/^OPTIMIZER/,/^P0/p' | sed '$d' |
     sed 's/^OPTIMIZER *one of://' | tr -d ',' | tr -s ' \n' ' ')
 mkdir -p bench/results
-raw=bench/results/optimizers_$(hostname -s).jsonl
+raw=bench/results/optimizers_${OPTCL_BENCH_TAG:-$(hostname -s)}.jsonl
 : >"$raw"
 for r in $(seq "$rounds"); do
     for o in $names; do
