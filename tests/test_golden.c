@@ -253,6 +253,17 @@ static size_t first_beyond_ulps(const golden_case *gc, const float *a, const flo
     return bad;
 }
 
+/* Every value of got within the rows' tolerance of want (count values, rows of n), or the
+ * test fails naming the case, the output, the step and the element. */
+static void expect_close(const golden_case *gc, const char *backend, const char *what,
+                         const float *got, const float *want, size_t count, size_t n)
+{
+    size_t bad = tu_first_mismatch(got, want, count, GOLDEN_ATOL, GOLDEN_RTOL, NULL);
+    if (bad != (size_t)-1)
+        fail_msg("case %s (%s): %s step %zu element %zu: got %.9g, expected %.9g", gc->name,
+                 backend, what, bad / n + 1, bad % n, (double)got[bad], (double)want[bad]);
+}
+
 /* Every row of a second output (got) within the rows' tolerance of expected. */
 static void expect_rows(const golden_case *gc, const char *backend, const char *what,
                         const char *got_path, const char *expected_path)
@@ -262,16 +273,10 @@ static void expect_rows(const golden_case *gc, const char *backend, const char *
     TU_OK(optcl_npy_read(got_path, &got, msg, sizeof msg), msg);
     TU_OK(optcl_npy_read(expected_path, &want, msg, sizeof msg), msg);
     assert_int_equal(got.count, want.count);
-    double worst = 0.0;
-    size_t bad = tu_first_mismatch(got.data, want.data, want.count, GOLDEN_ATOL, GOLDEN_RTOL,
-                                   &worst);
-    size_t n = want.ndim == 2 ? want.shape[1] : 1;
-    float a = bad != (size_t)-1 ? got.data[bad] : 0.0f, e = bad != (size_t)-1 ? want.data[bad] : 0;
+    assert_int_equal(want.ndim, 2);
+    expect_close(gc, backend, what, got.data, want.data, want.count, want.shape[1]);
     optcl_array_free(&got);
     optcl_array_free(&want);
-    if (bad != (size_t)-1)
-        fail_msg("case %s (%s): %s step %zu element %zu: got %.9g, expected %.9g", gc->name,
-                 backend, what, bad / n + 1, bad % n, a, e);
 }
 
 /* The state ax after the last step (the checkpoint's) must be the last row of ax_path, within
@@ -291,20 +296,16 @@ static void expect_final_ax(const golden_case *gc, const char *backend, const ch
     tu_rig r = tu_rig_open(OPTCL_BACKEND_REFERENCE, specs, count, NULL, &config);
     free(specs);
     TU_OK(optcl_checkpoint_load(r.opt, state_path), optcl_optimizer_message(r.opt));
-    size_t n = ax.shape[1];
+    size_t n = ax.shape[1], steps = ax.shape[0];
     float *got = malloc(n * sizeof *got);
     assert_non_null(got);
     TU_OK(optcl_optimizer_read_state(r.opt, "ax", 0, got, n), optcl_optimizer_message(r.opt));
     tu_rig_close(&r);
-    double worst = 0.0;
-    const float *want = ax.data + (ax.shape[0] - 1) * n;
-    size_t bad = tu_first_mismatch(got, want, n, GOLDEN_ATOL, GOLDEN_RTOL, &worst);
-    float a = bad != (size_t)-1 ? got[bad] : 0.0f, e = bad != (size_t)-1 ? want[bad] : 0.0f;
+    char what[64];
+    snprintf(what, sizeof what, "ax after step %zu,", steps);
+    expect_close(gc, backend, what, got, ax.data + (steps - 1) * n, n, n);
     free(got);
     optcl_array_free(&ax);
-    if (bad != (size_t)-1)
-        fail_msg("case %s (%s): ax after the last step, element %zu: got %.9g, expected %.9g",
-                 gc->name, backend, bad, a, e);
 }
 
 /* The loss scaler's trace must be the expected one exactly: scale, tracker, skipped steps. */

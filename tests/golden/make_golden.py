@@ -274,6 +274,21 @@ DEFAULTS = {
 }
 
 
+def set_schedule_key(sched, key, value):
+    """Sets a schedule, plateau or Lookahead key in sched; False when key is none of them."""
+    if key not in sched:
+        return False
+    if key in SCHEDULE_STRING_KEYS:
+        sched[key] = value
+    elif key == "milestones":
+        sched[key] = [int(v) for v in value.split(",")]
+    elif key in SCHEDULE_INT_KEYS:
+        sched[key] = int(value)
+    else:
+        sched[key] = float(value)
+    return True
+
+
 def parse_args(optimizer, args):
     """The replay arguments on top of the optimizer's defaults: (optimizer keys, schedule,
     plateau and Lookahead keys)."""
@@ -283,15 +298,7 @@ def parse_args(optimizer, args):
         if a.startswith("--"):
             continue  # --grads=FILE: which gradients, not an option
         key, value = a.split("=", 1)
-        if key in sched:
-            if key in SCHEDULE_STRING_KEYS:
-                sched[key] = value
-            elif key == "milestones":
-                sched[key] = [int(v) for v in value.split(",")]
-            elif key in SCHEDULE_INT_KEYS:
-                sched[key] = int(value)
-            else:
-                sched[key] = float(value)
+        if set_schedule_key(sched, key, value):
             continue
         if key not in cfg:
             raise SystemExit(f"case key {key!r} is not an option of {optimizer}")

@@ -60,8 +60,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # importing make_golden leaves no __pycache__ in the tree
 sys.path.insert(0, HERE)
 # One scheduler builder for all golden sets; make_golden.py only defines things on import.
-from make_golden import SCHEDULE_DEFAULTS, SCHEDULE_INT_KEYS, SCHEDULE_STRING_KEYS, \
-    make_scheduler  # noqa: E402
+from make_golden import SCHEDULE_DEFAULTS, make_scheduler, set_schedule_key  # noqa: E402
 
 ATOL, RTOL = 1e-5, 1e-4  # tests/test_golden.c's GOLDEN_ATOL, GOLDEN_RTOL
 MAX_CALIBRATION = 0.3
@@ -209,16 +208,9 @@ def parse_args(optimizer, args):
     sched = dict(SCHEDULE_DEFAULTS)
     for a in args:
         key, value = a.split("=", 1)
-        if key in sched:
-            if key in SCHEDULE_STRING_KEYS:
-                sched[key] = value
-            elif key == "milestones":
-                sched[key] = [int(v) for v in value.split(",")]
-            elif key in SCHEDULE_INT_KEYS:
-                sched[key] = int(value)
-            else:
-                sched[key] = float(value)
-        elif key in cfg:
+        if set_schedule_key(sched, key, value):
+            continue
+        if key in cfg:
             if key in BOOL_KEYS and value not in ("0", "1"):
                 raise SystemExit(f"{key}={value}: flags are 0 or 1")
             cfg[key] = int(value) if key in BOOL_KEYS else float(value)
