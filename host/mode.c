@@ -34,6 +34,13 @@ cl_int optcl__mode_kernel_create(optcl_optimizer *opt, cl_program program)
     return err;
 }
 
+/* The switch's kernel on the host: x = lerp(x, z, w), the same float32 blend. */
+static void lerp_towards(float *x, const float *z, size_t n, float w)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = optcl__lerp(x[i], z[i], w);
+}
+
 static optcl_status blend(optcl_optimizer *opt, float w)
 {
     optcl_params *p = opt->params;
@@ -41,13 +48,9 @@ static optcl_status blend(optcl_optimizer *opt, float w)
     if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
         float *param = p->host[OPTCL_ROLE_PARAMS];
         float *master = opt->config.master_weights ? opt->host_state[opt->master] : NULL;
-        const float *state = opt->host_state[z];
-        for (size_t i = 0; i < p->flat; i++) {
-            float v = optcl__lerp(master ? master[i] : param[i], state[i], w);
-            if (master)
-                master[i] = v;
-            param[i] = v;
-        }
+        lerp_towards(master ? master : param, opt->host_state[z], p->flat, w);
+        if (master) /* the parameters receive the master rounded */
+            memcpy(param, master, p->flat * sizeof *param);
         optcl__round_floats(param, p->flat, p->dtype);
         return OPTCL_SUCCESS;
     }
@@ -104,24 +107,25 @@ optcl_status optcl_optimizer_read_params_in_mode(optcl_optimizer *opt, optcl_mod
                            "optcl_optimizer_read_params_in_mode: %s has no eval mode",
                            opt->rule->name);
     optcl_params *p = opt->params;
-    optcl_status st = optcl_params_read(p, OPTCL_ROLE_PARAMS, index, data, count);
-    if (st != OPTCL_SUCCESS)
+    bool blended = mode != opt->mode && optcl__steps_now(opt) > 0; /* before: no z, x = y */
+    bool master = blended && opt->config.master_weights;           /* the switch blends it */
+    optcl_status st = master ? optcl_optimizer_read_state(opt, "master", index, data, count)
+                             : optcl_params_read(p, OPTCL_ROLE_PARAMS, index, data, count);
+    if (st != OPTCL_SUCCESS && !master) /* read_state's message is on opt already */
         return optcl__fail(opt->message, st, "optcl_optimizer_read_params_in_mode: %s",
                            optcl_context_message(p->ctx));
-    if (mode == opt->mode || optcl__steps_now(opt) == 0)
+    if (st != OPTCL_SUCCESS)
+        return st;
+    if (!blended)
         return OPTCL_SUCCESS;
     float *z = optcl__host_alloc(count);
     if (!z)
         return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                            "optcl_optimizer_read_params_in_mode: out of host memory");
-    if (opt->config.master_weights) /* the switch blends the master */
-        st = optcl_optimizer_read_state(opt, "master", index, data, count);
-    if (st == OPTCL_SUCCESS)
-        st = optcl_optimizer_read_state(opt, opt->rule->mode_state, index, z, count);
-    if (st == OPTCL_SUCCESS) { /* the switch's kernel, on the host: the same float32 blend */
-        float w = (float)opt->rule->mode_weight(&opt->config, mode == OPTCL_MODE_TRAIN);
-        for (size_t i = 0; i < count; i++)
-            data[i] = optcl__lerp(data[i], z[i], w);
+    st = optcl_optimizer_read_state(opt, opt->rule->mode_state, index, z, count);
+    if (st == OPTCL_SUCCESS) {
+        lerp_towards(data, z, count,
+                     (float)opt->rule->mode_weight(&opt->config, mode == OPTCL_MODE_TRAIN));
         optcl__round_floats(data, count, p->dtype);
     }
     optcl__host_free(z);
