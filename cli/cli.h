@@ -18,6 +18,14 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
 /* The parameter set's element type from the options' param_dtype key (the last one wins, as
  * for every key); f32 without one. The keys must have passed optcl_cli_apply_option. */
 optcl_dtype optcl_cli_param_dtype(char *const *options, int count);
+/* replay_layout.c: tensors=4x5,12,5 or shape=R,C — checked (non-zero with a message when
+ * malformed), and the set's tensors for N parameters (one "param" of shape (N,) without either;
+ * *specs is one block for free(); non-zero with a message when the sizes do not add up to N);
+ * trust_ratio_mask=0 as the group's exclude_from_trust_ratio. */
+int optcl_cli_check_layout(const char *key, const char *value, char *message, size_t size);
+int optcl_cli_tensor_specs(char *const *options, int count, size_t n, optcl_tensor_spec **specs,
+                     size_t *spec_count, char *message, size_t size);
+int optcl_cli_exclude_from_trust_ratio(char *const *options, int count);
 
 /* The optimizers' names on one line (" sgd, adam, …\n"), and each one's own keys with their
  * defaults, one line per optimizer, for the help texts; from the descriptors. */

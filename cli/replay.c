@@ -53,6 +53,9 @@ static void usage(FILE *f)
             "            lr*gamma^floor(t/step_size), eta_min+(lr-eta_min)(1+cos(pi t/t_max))/2\n"
             "  plateau   schedule=plateau mode=min|max factor patience threshold\n"
             "            threshold_mode=rel|abs cooldown min_lr\n"
+            "  layout    tensors=4x5,12,5 (the N parameters as several tensors, dims joined by\n"
+            "            x; LAMB and LARS take norms per tensor) or shape=R,C (one tensor);\n"
+            "            trust_ratio_mask=0 leaves the group out of LAMB's/LARS's trust ratio\n"
             "  lookahead lookahead_k lookahead_alpha\n"
             "  guard     clip_norm (torch.nn.utils.clip_grad_norm_ before each step)\n"
             "            nonfinite=propagate|skip (skip: a NaN/Inf gradient skips the step)\n"
@@ -251,13 +254,28 @@ static int run(const replay_args *a, const optcl_optimizer_config *config, const
         free(scratch);
         return 1;
     }
-    optcl_tensor_spec spec = {.name = "param", .ndim = 1, .shape = {(int64_t)n}, .group = 0};
+    optcl_tensor_spec *specs = NULL;
+    size_t spec_count = 0;
+    if (optcl_cli_tensor_specs(a->options, a->option_count, n, &specs, &spec_count, msg, MSG)) {
+        free(scratch);
+        optcl_context_destroy(ctx);
+        return 1;
+    }
+    /* the one group: trust_ratio_mask=0 leaves it out of LAMB's and LARS's trust ratio */
+    optcl_group_config group = {-1.0, -1.0,
+                                optcl_cli_exclude_from_trust_ratio(a->options, a->option_count)};
+    optcl_optimizer_config grouped = *config;
+    if (group.exclude_from_trust_ratio) {
+        grouped.groups = &group;
+        grouped.group_count = 1;
+    }
     optcl_dtype dtype = optcl_cli_param_dtype(a->options, a->option_count);
-    optcl_status st = optcl_params_create_typed(ctx, &spec, 1, dtype, &params);
+    optcl_status st = optcl_params_create_typed(ctx, specs, spec_count, dtype, &params);
+    free(specs);
     if (st == OPTCL_SUCCESS && p0->data)
         st = optcl_params_write(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0->data, n);
     if (st == OPTCL_SUCCESS)
-        st = optcl_optimizer_create(params, config, &opt);
+        st = optcl_optimizer_create(params, &grouped, &opt);
     if (st == OPTCL_SUCCESS && a->load_state)
         st = optcl_checkpoint_load(opt, a->load_state);
     for (size_t t = 0; t < steps && st == OPTCL_SUCCESS; t++) {
@@ -297,14 +315,21 @@ static int inspect_state(const replay_args *a, size_t *n, optcl_optimizer_config
     size_t count = 0;
     if (optcl_checkpoint_inspect(a->load_state, &specs, &count, saved, msg, MSG) != OPTCL_SUCCESS)
         return 1;
-    int bad = count != 1 || strcmp(specs[0].name, "param") != 0 || specs[0].ndim != 1;
+    /* replay's tensors: "param", or "param.0", "param.1", … (tensors=, given again) */
+    int bad = count == 0;
+    *n = 0;
+    for (size_t i = 0; i < count && !bad; i++) {
+        size_t numel = 1;
+        for (int d = 0; d < specs[i].ndim; d++)
+            numel *= (size_t)specs[i].shape[d];
+        *n += numel;
+        bad = strncmp(specs[i].name, "param", 5) != 0;
+    }
     if (bad)
         snprintf(msg, MSG,
-                 "%s was not written by optcl replay (expected one tensor 'param' of "
-                 "shape (N,))",
+                 "%s was not written by optcl replay (expected tensors named 'param', or "
+                 "'param.0', 'param.1', ...)",
                  a->load_state);
-    else
-        *n = (size_t)specs[0].shape[0];
     free(specs);
     return bad;
 }

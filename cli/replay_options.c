@@ -24,7 +24,9 @@ typedef enum value_kind {
     SEED,       /* a whole number 0 … 2^64 − 1 */
     GRAD_SCALE, /* a static loss scale: loss_scale=static init_scale=S */
     LOSS_SCALE, /* off, static or dynamic */
-    LIST
+    LIST,
+    LAYOUT,     /* the parameter set's tensors: optcl_cli_layout */
+    GROUP_FLAG  /* the replay's group's: trust_ratio_mask (optcl_cli_exclude_from_trust_ratio) */
 } value_kind;
 
 /* The keys every optimizer takes; an optimizer's own come from its descriptor
@@ -74,6 +76,10 @@ static const key_entry keys[] = {
     {"backoff_factor", REAL},
     {"growth_interval", COUNT},
     {"write_unscaled", FLAG},
+    /* the layout and the group */
+    {"tensors", LAYOUT},
+    {"shape", LAYOUT},
+    {"trust_ratio_mask", GROUP_FLAG},
 };
 
 /* Where each key's value goes for this configuration. */
@@ -332,6 +338,14 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         }
         return 0; /* the set's type: optcl_cli_param_dtype */
     }
+    case LAYOUT:
+        return optcl_cli_check_layout(key, value, message, message_size);
+    case GROUP_FLAG:
+        if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
+            snprintf(message, message_size, "%s=%s: expected 0 or 1", key, value);
+            return 1;
+        }
+        return 0;
     case STATE_DTYPE: {
         static const char *const names[] = {"same", "f32", "bf16", "int8"};
         return parse_name(key, value, names, 4, field, message, message_size);

@@ -74,6 +74,12 @@ static optcl_status validate_groups(const optcl_optimizer_config *c, char *messa
             return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
                                "invalid groups[%zu].weight_decay: %g (%s has no weight decay)", g,
                                c->groups[g].weight_decay, rule->name);
+        int exclude = c->groups[g].exclude_from_trust_ratio;
+        if (exclude != 0 && (exclude != 1 || !rule->trust_ratio))
+            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "invalid groups[%zu].exclude_from_trust_ratio: %d (%s%s)", g,
+                               exclude, exclude != 1 ? "must be 0 or 1" : rule->name,
+                               exclude != 1 ? "" : " has no trust ratio");
     }
     return OPTCL_SUCCESS;
 }

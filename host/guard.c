@@ -181,11 +181,11 @@ optcl_status optcl__guard_create(optcl_optimizer *opt)
     return OPTCL_SUCCESS;
 }
 
-cl_int optcl__guard_bind(optcl_optimizer *opt, cl_uint first)
+cl_int optcl__guard_bind(optcl_optimizer *opt, cl_kernel kernel, cl_uint first)
 {
     cl_int err = CL_SUCCESS;
-    ARG(opt->kernel, first, opt->guard_record);
-    ARG(opt->kernel, first + 1, opt->guard_table);
+    ARG(kernel, first, opt->guard_record);
+    ARG(kernel, first + 1, opt->guard_table);
     return err;
 }
 

@@ -120,6 +120,7 @@ typedef struct optcl__step_inputs {
     double prev_lr;          /* the previous step's lr (the first step: lr) */
     uint64_t step;           /* 1-based */
     optcl__rule_memo *memo;  /* the optimizer's, for this group */
+    const optcl_group_config *group; /* the group's, resolved (exclude_from_trust_ratio) */
 } optcl__step_inputs;
 
 /* The gradient guard's record on the device; kernels/common.cl's optcl_guard, field for field. */
@@ -162,6 +163,7 @@ struct optcl_optimizer {
     bool q8_unsigned[OPTCL__MAX_STATES];
     uint8_t *host_q8[OPTCL__MAX_STATES];
     cl_kernel kernel;                     /* the update rule */
+    struct optcl__segments *segments;     /* rules that look at whole tensors (segments.h) */
     cl_kernel mode_kernel;                /* Schedule-Free's train/eval switch (mode.c) */
     optcl_mode mode;
     cl_kernel lookahead_kernel;
@@ -202,8 +204,8 @@ struct optcl_optimizer {
 bool optcl__guard_wanted(const optcl_optimizer_config *c);
 optcl_status optcl__guard_create(optcl_optimizer *opt);
 void optcl__guard_free(optcl_optimizer *opt);
-/* Bind the update kernel's guard arguments from index first (OpenCL). */
-cl_int optcl__guard_bind(optcl_optimizer *opt, cl_uint first);
+/* Bind an update kernel's guard arguments from index first (OpenCL). */
+cl_int optcl__guard_bind(optcl_optimizer *opt, cl_kernel kernel, cl_uint first);
 /* The guarded step's parts on the OpenCL backend (step.c runs them in order): prepare makes
  * sure the scalar table holds the row of every count this step may reach (a blocking read and
  * a write once per OPTCL__GUARD_CAPACITY steps); reduce enqueues the norm and the verdict,
@@ -229,6 +231,9 @@ optcl_status optcl__guard_store(optcl_optimizer *opt);
 uint64_t optcl__steps_now(const optcl_optimizer *opt);
 /* Index of the update kernel's first scalar argument (after its buffers). */
 cl_uint optcl__scalar_arg(const optcl_optimizer *opt);
+/* optimizer.c: binds the arguments an update kernel (the step's, or a rule's sums kernel) shares
+ * with the others — buffers, the guard's, the master — and sets *next to the index after them. */
+cl_int optcl__bind_step_arguments(optcl_optimizer *opt, cl_kernel kernel, cl_uint *next);
 /* The scalars of a 1-based step for a group: its lr through schedule and plateau, the rule's
  * scalars, and Lookahead's α when the step ends a cycle. */
 void optcl__scalars_for_step(optcl_optimizer *opt, int group, uint64_t step,
@@ -306,6 +311,10 @@ size_t optcl__local_size(const optcl_context *ctx, size_t items);
  * optcl__local_size. */
 cl_int optcl__enqueue_items(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,
                             cl_uint num_events, const cl_event *wait_list, cl_event *event);
+/* A launch of items work-items from offset whose kernel returns past its end (an argument of its
+ * own): padded to whole work-groups of ctx->local_size, or of 64 below that. */
+cl_int optcl__enqueue_padded(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,
+                             cl_uint num_events, const cl_event *wait_list, cl_event *event);
 /* One launch over the elements [offset, offset + size) of a group range or the whole flat
  * buffer — VEC = ctx->vector_width elements per work-item. */
 cl_int optcl__enqueue(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t size,

@@ -31,6 +31,14 @@ cl_int optcl__enqueue_items(optcl_context *ctx, cl_kernel kernel, size_t offset,
                                   num_events, wait_list, event);
 }
 
+cl_int optcl__enqueue_padded(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,
+                            cl_uint num_events, const cl_event *wait_list, cl_event *event)
+{
+    size_t small = ctx->local_size < 64 ? ctx->local_size : 64;
+    size_t padded = optcl__round_up(items, items < ctx->local_size ? small : ctx->local_size);
+    return optcl__enqueue_items(ctx, kernel, offset, padded, num_events, wait_list, event);
+}
+
 cl_int optcl__enqueue(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t size,
                       cl_uint num_events, const cl_event *wait_list, cl_event *event)
 {

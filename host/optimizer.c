@@ -3,6 +3,7 @@
 #include "plateau.h"
 #include "q8.h"
 #include "rules/rule.h"
+#include "segments.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ static void optimizer_free(optcl_optimizer *opt)
         optcl__host_free(opt->host_state[i]);
     }
     optcl__q8_state_free(opt);
+    optcl__segments_free(opt);
     if (opt->kernel)
         clReleaseKernel(opt->kernel);
     if (opt->mode_kernel)
@@ -59,7 +61,7 @@ static void optimizer_free(optcl_optimizer *opt)
 
 /* Binds the buffers once; only scalars change per step. Slots without a state get the
  * gradient buffer, which the kernel's options never let it touch. */
-static cl_int bind_buffers(optcl_optimizer *opt)
+cl_int optcl__bind_step_arguments(optcl_optimizer *opt, cl_kernel kernel, cl_uint *next)
 {
     optcl_params *p = opt->params;
     cl_mem slots[OPTCL__RULE_SLOTS];
@@ -68,20 +70,20 @@ static cl_int bind_buffers(optcl_optimizer *opt)
     for (size_t i = 0; i < opt->rule_states; i++)
         slots[opt->state_slot[i]] = opt->state[i];
     cl_uint first_scalar = optcl__scalar_arg(opt);
-    cl_int err = clSetKernelArg(opt->kernel, 0, sizeof(cl_mem), &p->buffer[OPTCL_ROLE_PARAMS]);
+    cl_int err = clSetKernelArg(kernel, 0, sizeof(cl_mem), &p->buffer[OPTCL_ROLE_PARAMS]);
     if (err == CL_SUCCESS)
-        err = clSetKernelArg(opt->kernel, 1, sizeof(cl_mem), &p->buffer[OPTCL_ROLE_GRADS]);
+        err = clSetKernelArg(kernel, 1, sizeof(cl_mem), &p->buffer[OPTCL_ROLE_GRADS]);
     for (cl_uint i = 2; i < first_scalar && err == CL_SUCCESS; i++)
-        err = clSetKernelArg(opt->kernel, i, sizeof(cl_mem), &slots[i - 2]);
+        err = clSetKernelArg(kernel, i, sizeof(cl_mem), &slots[i - 2]);
     if (err == CL_SUCCESS && opt->guarded)
-        err = optcl__guard_bind(opt, first_scalar);
+        err = optcl__guard_bind(opt, kernel, first_scalar);
     /* then, after the scalars (one argument) or the guard's three, the master, then 8-bit
      * state's table */
-    cl_uint next = first_scalar + (opt->guarded ? 3 : 1);
+    *next = first_scalar + (opt->guarded ? 3 : 1);
     if (err == CL_SUCCESS && opt->config.master_weights)
-        err = clSetKernelArg(opt->kernel, next++, sizeof(cl_mem), &opt->state[opt->master]);
+        err = clSetKernelArg(kernel, (*next)++, sizeof(cl_mem), &opt->state[opt->master]);
     if (err == CL_SUCCESS && opt->q8_table)
-        err = clSetKernelArg(opt->kernel, next, sizeof(cl_mem), &opt->q8_table);
+        err = clSetKernelArg(kernel, (*next)++, sizeof(cl_mem), &opt->q8_table);
     return err;
 }
 
@@ -152,8 +154,14 @@ static optcl_status create_device_side(optcl_optimizer *opt)
     snprintf(kernel_name, sizeof kernel_name, "optcl_%s_f32", family);
     cl_int err = CL_SUCCESS;
     opt->kernel = clCreateKernel(program, kernel_name, &err);
+    cl_uint next = 0;
     if (err == CL_SUCCESS)
-        err = bind_buffers(opt);
+        err = optcl__bind_step_arguments(opt, opt->kernel, &next);
+    if (err == CL_SUCCESS && opt->rule->tensor_sums > 0) {
+        st = optcl__segments_create_device(opt, program, next);
+        if (st != OPTCL_SUCCESS)
+            return st;
+    }
     if (err == CL_SUCCESS)
         err = optcl__mode_kernel_create(opt, program);
     if (err == CL_SUCCESS && opt->config.lookahead.k > 0) {
@@ -204,6 +212,7 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
                                                                  : config->weight_decay;
         opt->groups[g].lr = lr;
         opt->groups[g].weight_decay = wd;
+        opt->groups[g].exclude_from_trust_ratio = own && config->groups[g].exclude_from_trust_ratio;
     }
     opt->rule = optcl__rule_of(config->algorithm);
     opt->state_type = optcl__state_type(config, params->dtype);
@@ -219,6 +228,8 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
     st = optcl__guard_create(opt); /* before the kernels, which bind its buffers */
     if (st == OPTCL_SUCCESS && opt->state_type == OPTCL__DTYPE_Q8)
         st = optcl__q8_state_create(opt);
+    if (st == OPTCL_SUCCESS && opt->rule->tensor_sums > 0)
+        st = optcl__segments_create(opt);
     if (st == OPTCL_SUCCESS && ctx->backend == OPTCL_BACKEND_REFERENCE) {
         for (size_t i = 0; i < opt->state_count && st == OPTCL_SUCCESS; i++) {
             opt->host_state[i] = optcl__host_alloc(params->flat);

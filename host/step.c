@@ -19,6 +19,7 @@
  * caller's wait list goes with the first command enqueued, its event with the last. */
 #include "q8.h"
 #include "rules/rule.h"
+#include "segments.h"
 
 #include <string.h>
 
@@ -71,7 +72,7 @@ void optcl__scalars_for_step(optcl_optimizer *opt, int group, uint64_t step,
     double lr = optcl__group_lr(opt, group, step - 1);
     optcl__step_inputs in = {lr, opt->groups[group].weight_decay,
                              step > 1 ? optcl__group_lr(opt, group, step - 2) : lr, step,
-                             &opt->memo[group]};
+                             &opt->memo[group], &opt->groups[group]};
     optcl__compute_scalars(&opt->config, &in, s);
     const optcl_lookahead_config *la = &opt->config.lookahead;
     if (la->k > 0 && step % (uint64_t)la->k == 0)
@@ -117,10 +118,11 @@ static optcl_status start(step_plan *plan)
  * (taken from the parameters on the first step), then what the kernels' stores do — the
  * parameters and the states rounded to their types, stochastically where so configured, 8-bit
  * states requantized. */
-static void reference_update(optcl_optimizer *opt, size_t begin, size_t end, const float *grads,
+static void reference_update(optcl_optimizer *opt, size_t r, const float *grads,
                              const optcl__step_scalars *s)
 {
     optcl_params *p = opt->params;
+    size_t begin = p->ranges[r].begin, end = p->ranges[r].end;
     float *params = p->host[OPTCL_ROLE_PARAMS], *weights = params;
     size_t n = end - begin;
     if (opt->config.master_weights) {
@@ -128,7 +130,10 @@ static void reference_update(optcl_optimizer *opt, size_t begin, size_t end, con
         if (s->first_step)
             memcpy(weights + begin, params + begin, n * sizeof(float));
     }
-    opt->rule->reference(&opt->config, weights, grads, opt->host_state, begin, end, s);
+    if (opt->segments)
+        optcl__segments_reference(opt, r, weights, grads, s);
+    else
+        opt->rule->reference(&opt->config, weights, grads, opt->host_state, begin, end, s);
     if (opt->config.master_weights)
         memcpy(params + begin, weights + begin, n * sizeof(float));
     if (opt->config.rounding == OPTCL_ROUND_STOCHASTIC)
@@ -152,20 +157,25 @@ static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
     if (p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
         optcl__step_scalars s;
         optcl__scalars_for_step(opt, range->group, plan->step, &s);
-        reference_update(opt, range->begin, range->end, plan->grads, &s);
+        reference_update(opt, r, plan->grads, &s);
         return OPTCL_SUCCESS;
     }
     cl_int err;
+    optcl__step_scalars s;
     if (plan->device_counts) { /* the kernel finds its row from the count and the range */
         cl_uint index = (cl_uint)r;
         err = clSetKernelArg(opt->kernel, optcl__scalar_arg(opt) + 2, sizeof index, &index);
     } else {
-        optcl__step_scalars s;
         optcl__scalars_for_step(opt, range->group, plan->step, &s);
         err = clSetKernelArg(opt->kernel, optcl__scalar_arg(opt), sizeof s, &s);
     }
     const cl_event *wait_list = NULL;
     cl_uint n = take_wait_list(plan, &wait_list);
+    if (err == CL_SUCCESS && opt->segments) { /* the tensors' sums first, with the wait list */
+        err = optcl__segments_enqueue(opt, r, plan->device_counts ? NULL : &s, n, wait_list);
+        n = 0;
+        wait_list = NULL;
+    }
     if (err == CL_SUCCESS)
         err = optcl__enqueue_items(p->ctx, opt->kernel, range->begin / per,
                                    (range->end - range->begin) / per, n, wait_list, event);

@@ -1,7 +1,7 @@
 /* traffic.c — the same-bytes yardstick of a step (kernels/traffic.cl, or a host loop on the
  * reference backend), the minimal bytes a step moves, and the launch counter. For
  * benchmarks: the yardstick overwrites the optimizer's buffers. */
-#include "internal.h"
+#include "rules/rule.h"
 
 #include <stdio.h>
 
@@ -27,6 +27,13 @@ double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt)
         bytes += (flat + slow) * 2.0 / (double)opt->config.lookahead.k;
     if (opt->guarded) /* the guard's reduction reads the gradient once more */
         bytes += flat;
+    unsigned reads = opt->rule->sums_reads; /* a first pass over whole tensors (segments.h) */
+    if (reads & OPTCL__READS_WEIGHTS)
+        bytes += master ? slow : flat;
+    if (reads & OPTCL__READS_GRADS)
+        bytes += flat;
+    if (reads & OPTCL__READS_STATES)
+        bytes += (double)optcl_optimizer_state_bytes(opt);
     return bytes;
 }
 

@@ -356,6 +356,8 @@ typedef enum optcl_algorithm {
     OPTCL_ASGD = 11,
     OPTCL_ADAMW_SCHEDULEFREE = 12,
     OPTCL_SGD_SCHEDULEFREE = 13,
+    OPTCL_LAMB = 14,
+    OPTCL_LARS = 15,
     OPTCL_ALGORITHM_COUNT
 } optcl_algorithm;
 
@@ -480,6 +482,33 @@ typedef struct optcl_sgd_schedulefree_config {
     double weight_lr_power; /* 2 */
 } optcl_sgd_schedulefree_config;
 
+/* Optimizers that look at whole tensors: each tensor's update is scaled by a trust ratio of
+ * norms over that tensor, ‖p‖ / ‖u‖ (set to 1 where either norm is 0). The sums behind the
+ * norms take a fixed number of launches per group whatever the tensor count, in a fixed order
+ * of addition (the same bits on every run and backend). A group's exclude_from_trust_ratio
+ * leaves its tensors out (biases and norms, as users do), and its weight_decay 0 out of the
+ * weight decay. optax has no default lr; optcl's is noted at each. Not with 8-bit state or the
+ * sharded optimizer (which splits tensors). */
+
+/* LAMB (You et al. 2020) as optax.lamb: Adam's bias-corrected moments, u = m̂ / (√(v̂ + eps_root)
+ * + eps) + weight_decay·p, then p −= lr · ‖p‖/‖u‖ · u. lr 1e-3, weight_decay 0. */
+typedef struct optcl_lamb_config {
+    double beta1;    /* 0.9 */
+    double beta2;    /* 0.999 */
+    double eps;      /* 1e-6, > 0 */
+    double eps_root; /* 0 */
+} optcl_lamb_config;
+
+/* LARS (You et al. 2017) as optax.lars: u = g + weight_decay·p, scaled by
+ * trust_coefficient·‖p‖ / (‖u‖ + eps) and by −lr, then momentum on the scaled update,
+ * m = u + momentum·m, and p += m (nesterov: p += u + momentum·m). lr 0.1, weight_decay 0. */
+typedef struct optcl_lars_config {
+    double trust_coefficient; /* 0.001 */
+    double eps;               /* 0 */
+    double momentum;          /* 0.9 */
+    int nesterov;             /* 0 */
+} optcl_lars_config;
+
 /* ------------------------------------------------------------------------------------------ */
 /* Learning-rate schedules and ReduceLROnPlateau (plain data, evaluated on the host)           */
 /* ------------------------------------------------------------------------------------------ */
@@ -595,10 +624,14 @@ typedef struct optcl_loss_scale_config {
                                 gradient is left as the caller wrote it */
 } optcl_loss_scale_config;
 
-/* A parameter group's own hyperparameters; negative fields mean "the optimizer's". */
+/* A parameter group's own hyperparameters; negative lr and weight_decay mean "the optimizer's". */
 typedef struct optcl_group_config {
     double lr;
     double weight_decay;
+    /* LAMB and LARS: 1 leaves the group's tensors out of the trust ratio (their update is scaled
+     * by 1, as optax's trust_ratio_mask False); 0 (default) keeps them in. Other algorithms:
+     * must be 0. */
+    int exclude_from_trust_ratio;
 } optcl_group_config;
 
 /* What a step does when a gradient element is NaN or ±Inf. */
@@ -643,7 +676,8 @@ typedef struct optcl_optimizer_config {
     optcl_algorithm algorithm;
     double lr;           /* torch's: SGD 1e-3, Adam(W) 1e-3, RMSprop 1e-2, Rprop 1e-2, Lion 1e-4,
                             Adagrad 1e-2, Adadelta 1, Adamax 2e-3, NAdam 2e-3, RAdam 1e-3,
-                            ASGD 1e-2, Schedule-Free AdamW 2.5e-3, Schedule-Free SGD 1 */
+                            ASGD 1e-2, Schedule-Free AdamW 2.5e-3, Schedule-Free SGD 1;
+                            optax has none for LAMB (1e-3 here) and LARS (0.1) */
     double weight_decay; /* 0; AdamW 1e-2; Rprop has none (must stay 0) */
     int maximize;        /* 0 */
     optcl_sgd_config sgd;
@@ -659,6 +693,8 @@ typedef struct optcl_optimizer_config {
     optcl_asgd_config asgd;
     optcl_adamw_schedulefree_config adamw_schedulefree;
     optcl_sgd_schedulefree_config sgd_schedulefree;
+    optcl_lamb_config lamb;
+    optcl_lars_config lars;
     const optcl_group_config *groups; /* groups[g] for group g < group_count; may be NULL */
     size_t group_count;
     optcl_schedule schedule;          /* the lr of step t is schedule(group lr, t); CONSTANT */
@@ -681,7 +717,8 @@ typedef struct optcl_optimizer_config {
 /* PyTorch's defaults for that algorithm (every nested struct filled in). */
 OPTCL_API optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm algorithm);
 /* "sgd", "adam", "adamw", "rmsprop", "rprop", "lion", "adagrad", "adadelta", "adamax", "nadam",
- * "radam", "asgd", "adamw_schedulefree", "sgd_schedulefree"; NULL for an unknown value. */
+ * "radam", "asgd", "adamw_schedulefree", "sgd_schedulefree", "lamb", "lars"; NULL for an
+ * unknown value. */
 OPTCL_API const char *optcl_algorithm_name(optcl_algorithm algorithm);
 /* The reverse; OPTCL_ERROR_INVALID_ARGUMENT for an unknown name. */
 OPTCL_API optcl_status optcl_algorithm_from_name(const char *name, optcl_algorithm *out);
@@ -871,7 +908,8 @@ OPTCL_API const char *optcl_optimizer_build_log(const optcl_optimizer *opt);
 OPTCL_API const char *optcl_optimizer_message(const optcl_optimizer *opt);
 
 /* Kernel launches (update rule and Lookahead sync) this optimizer has enqueued so far: one per
- * parameter group per step, plus one per Lookahead sync. 0 on the reference backend. */
+ * parameter group per step (three for LAMB and LARS: the per-tensor sums, their totals, the
+ * step), plus one per Lookahead sync, whatever the tensor count. 0 on the reference backend. */
 OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
 
 /* The bytes one step must move at least: every buffer the rule reads and writes, each element
@@ -879,7 +917,8 @@ OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
  * Adam and AdamW 28, +8 with AMSGrad; RMSprop 20, +8 centered, +8 with momentum; Rprop 28. A
  * bfloat16 state moves 4 B per parameter where a float32 one moves 8 (Adam 20). Lookahead's
  * sync adds 16 every k steps (counted as 16/k per step); a gradient guard adds 4 (it reads the
- * gradient once more). */
+ * gradient once more). LAMB and LARS read the data twice: LAMB 40 (its first pass reads the
+ * parameters and both moments once more), LARS 28 (parameters and gradient once more). */
 OPTCL_API double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt);
 /* Bytes the update rule's state buffers occupy (Lookahead's slow weights not included): flat
  * size × element size × states; 8-bit state: per state one byte per element, a float32 absmax

@@ -277,7 +277,25 @@ static inline floatv optcl_grad_at(__global grad_t *grad, size_t i, float inv_lo
     (void)clip_coef;
     return g;
 }
+
+/* The same without storing it back: a first pass over a gradient that the step kernel reads
+ * (and stores) again. */
+static inline floatv optcl_grad_peek(__global grad_t *grad, size_t i, float inv_loss_scale,
+                                     float clip_coef)
+{
+    floatv g = LOAD_GRAD(grad, i);
+#if LOSS_SCALE
+    g = g * inv_loss_scale;
+#endif
+#if CLIP
+    g = g * clip_coef;
+#endif
+    (void)inv_loss_scale;
+    (void)clip_coef;
+    return g;
+}
 #define OPTCL_GRAD_AT(grad, i) optcl_grad_at(grad, i, inv_loss_scale, clip_coef)
+#define OPTCL_GRAD_PEEK(grad, i) optcl_grad_peek(grad, i, inv_loss_scale, clip_coef)
 
 /* The gradient as the rule sees it: ascent when maximizing (PyTorch negates the gradient). */
 static inline floatv optcl_direction(floatv g)
@@ -323,3 +341,51 @@ static inline floatv optcl_maximum(floatv a, floatv b)
 {
     return select(b, a, a > b || a != a);
 }
+
+/* Rules that look at whole tensors (host/segments.h). Their sums kernel runs one work-item per
+ * 256-element block (OPTCL_FOR_EACH_BLOCK_VECTOR) and adds each of its n sums in a fixed order
+ * whatever VEC: element e of the block into lane e % 16, each lane in order (OPTCL_SUM), then
+ * lane i += lane i + w for w = 8, 4, 2, 1 (OPTCL_SUMS_END) — host/reference/reference.h's
+ * optcl__lanes_total. The step kernel then reads its tensor's totals (OPTCL_TENSOR_SUM). */
+#define OPTCL_BLOCK 256
+#define OPTCL_LANE_VECTORS (16 / VEC) /* the vectors of 16 lanes */
+#define OPTCL_SUMS_ARG , __global float *restrict block_sums, uint end_block
+/* (the launch is padded to whole work-groups: work-items past the range's end return) */
+#define OPTCL_SUMS_BEGIN(n)                                                                       \
+    if (get_global_id(0) >= end_block)                                                            \
+        return;                                                                                   \
+    floatv sums_[n][OPTCL_LANE_VECTORS];                                                          \
+    for (uint j_ = 0; j_ < (n); j_++)                                                             \
+        for (uint k_ = 0; k_ < OPTCL_LANE_VECTORS; k_++)                                          \
+            sums_[j_][k_] = (floatv)0.0f
+/* vector i of the work-item's block, and k: its place among the 16 lanes (i % (16 / VEC)) */
+#define OPTCL_FOR_EACH_BLOCK_VECTOR(i, k)                                                         \
+    for (size_t i##_0 = get_global_id(0) * (OPTCL_BLOCK / VEC),                                  \
+                i##_end = i##_0 + OPTCL_BLOCK / VEC;                                              \
+         i##_0 < i##_end; i##_0 += OPTCL_LANE_VECTORS)                                            \
+        for (size_t k = 0, i = i##_0; k < OPTCL_LANE_VECTORS; k++, i++)
+#define OPTCL_SUM(j, k, x) (sums_[j][k] += (x))
+#define OPTCL_SUMS_END(n)                                                                         \
+    for (uint j_ = 0; j_ < (n); j_++)                                                             \
+    block_sums[get_global_id(0) * (n) + j_] = optcl_lanes_total(sums_[j_])
+
+static inline float optcl_lanes_total(const floatv *acc)
+{
+    float lane[16];
+    for (uint k = 0; k < OPTCL_LANE_VECTORS; k++)
+#if VEC == 1
+        lane[k] = acc[k];
+#else
+        OPTCL_V(vstore)(acc[k], k, lane);
+#endif
+    for (uint w = 8; w >= 1; w /= 2)
+        for (uint i = 0; i < w; i++)
+            lane[i] += lane[i + w];
+    return lane[0];
+}
+
+/* The step kernel's: each block's segment, and the n totals of each segment. */
+#define OPTCL_TENSOR_SUMS_ARG                                                                     \
+    , __global const uint *restrict block_segment, __global const float *restrict tensor_sums
+/* Sum j of the tensor of vector i (n sums per tensor). */
+#define OPTCL_TENSOR_SUM(i, n, j) tensor_sums[block_segment[(i) * VEC / OPTCL_BLOCK] * (n) + (j)]

@@ -141,7 +141,7 @@ void fw_summary(void)
 
 optcl_optimizer_config fw_rich_config(void)
 {
-    static const optcl_group_config groups[2] = {{-1.0, -1.0}, {0.02, 0.0}};
+    static const optcl_group_config groups[2] = {{-1.0, -1.0, 0}, {0.02, 0.0, 0}};
     optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
     c.groups = groups;
     c.group_count = 2;

@@ -276,7 +276,7 @@ static void groups_and_offsets(void **state)
         {.name = "layer2.bias", .ndim = 1, .shape = {7}, .group = 1},
     };
     const size_t numel = 13 * 17 + 13 + 7 * 13 + 1 + 7;
-    const optcl_group_config groups[2] = {{-1.0, -1.0}, {0.003, 0.0}};
+    const optcl_group_config groups[2] = {{-1.0, -1.0, 0}, {0.003, 0.0, 0}};
     named_config configs[MAX_CONFIGS];
     size_t nc = all_configs(configs);
     const float *pool = gradient_pool();

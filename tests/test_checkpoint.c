@@ -25,7 +25,7 @@ static const optcl_tensor_spec specs[] = {
 static optcl_optimizer_config rich_config(optcl_algorithm a)
 {
     optcl_optimizer_config c = optcl_optimizer_config_default(a);
-    static const optcl_group_config groups[2] = {{-1.0, -1.0}, {-1.0, 0.0}};
+    static const optcl_group_config groups[2] = {{-1.0, -1.0, 0}, {-1.0, 0.0, 0}};
     c.groups = groups;
     c.group_count = 2;
     c.lr = a == OPTCL_SGD ? 0.05 : 0.01;

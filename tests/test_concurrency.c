@@ -50,7 +50,7 @@ typedef struct job {
     char error[1024]; /* empty: the run succeeded */
 } job;
 
-static const optcl_group_config groups[2] = {{-1.0, -1.0}, {-1.0, 0.0}};
+static const optcl_group_config groups[2] = {{-1.0, -1.0, 0}, {-1.0, 0.0, 0}};
 
 static optcl_optimizer_config job_config(int id)
 {

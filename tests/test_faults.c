@@ -324,7 +324,7 @@ static void step_walks(optcl_backend backend)
         step_walk(&fx, &c, "step1.safetensors", "step 2 (lookahead sync)");
     /* A large lr, so that the search's last blend (α = 1) does not give the fast weights back
      * bit for bit: a failed sync must restore them. */
-    static const optcl_group_config large[2] = {{0.3, -1.0}, {0.3, 0.0}};
+    static const optcl_group_config large[2] = {{0.3, -1.0, 0}, {0.3, 0.0, 0}};
     c.groups = large;
     TU_OK(optcl_optimizer_set_lr(fx.a.opt, -1, 0.3), "lr");
     TU_OK(optcl_optimizer_set_lookahead_search(fx.a.opt, sum_of_squares, NULL, 3), "search");

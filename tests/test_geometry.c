@@ -208,11 +208,61 @@ static void every_launch_runs_whole_work_groups(void **state)
     TU_OK(optcl_context_destroy(ctx), "destroy");
 }
 
+/* The rules that look at whole tensors keep a fixed launch count: per group and step the sums
+ * kernel, the totals per tensor and the step kernel, for one tensor as for a thousand, and
+ * the sums cover each group's blocks exactly once. */
+static void whole_tensor_rules_launch_three_kernels(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    enum { MANY = 1000 };
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
+    static optcl_tensor_spec specs[MANY];
+    static char names[MANY][16];
+    for (int i = 0; i < MANY; i++) {
+        snprintf(names[i], sizeof names[i], "t%d", i);
+        specs[i] = (optcl_tensor_spec){.name = names[i], .ndim = 2, .shape = {1 + i % 7, 3}};
+    }
+    const optcl_algorithm rules[] = {OPTCL_LAMB, OPTCL_LARS};
+    const size_t counts[] = {1, MANY};
+    for (size_t r = 0; r < 2; r++)
+        for (size_t c = 0; c < 2; c++) {
+            optcl_params *p = NULL;
+            TU_OK(optcl_params_create(ctx, specs, counts[c], &p), optcl_context_message(ctx));
+            optcl_optimizer_config config = optcl_optimizer_config_default(rules[r]);
+            optcl_optimizer *o = NULL;
+            TU_OK(optcl_optimizer_create(p, &config, &o), optcl_context_message(ctx));
+            TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
+            TU_OK(optcl_context_finish(ctx), "finish");
+            seam_clear();
+            TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
+            TU_OK(optcl_context_finish(ctx), "finish");
+            const char *name = optcl_algorithm_name(rules[r]);
+            char sums[64], step[64];
+            snprintf(sums, sizeof sums, "optcl_%s_sums_f32", name);
+            snprintf(step, sizeof step, "optcl_%s_f32", name);
+            assert_int_equal(seam_count(), 3);
+            assert_string_equal(seam_get(0)->name, sums);
+            assert_string_equal(seam_get(1)->name, "optcl_segment_sums");
+            assert_string_equal(seam_get(2)->name, step);
+            for (size_t i = 0; i < 3; i++)
+                check_launch(ctx, seam_get(i), name);
+            size_t blocks = optcl_params_flat_size(p) / 256;
+            assert_true(seam_get(0)->offset == 0 && seam_get(0)->global >= blocks);
+            assert_true(seam_get(1)->global >= counts[c]);
+            TU_OK(optcl_optimizer_destroy(o), "destroy");
+            TU_OK(optcl_params_destroy(p), "destroy");
+        }
+    TU_OK(optcl_context_destroy(ctx), "destroy");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(group_ranges_are_padded),
         cmocka_unit_test(every_launch_runs_whole_work_groups),
+        cmocka_unit_test(whole_tensor_rules_launch_three_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

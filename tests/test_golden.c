@@ -462,7 +462,8 @@ int main(void)
     if (golden_load_cases("cases.txt", "expected") != 0 ||
         golden_load_cases("cases_dtype.txt", "expected_dtype") != 0 ||
         golden_load_cases("cases_optim.txt", "expected_optim") != 0 ||
-        golden_load_cases("cases_schedulefree.txt", "expected_schedulefree") != 0)
+        golden_load_cases("cases_schedulefree.txt", "expected_schedulefree") != 0 ||
+        golden_load_cases("cases_tensorwise.txt", "expected_tensorwise") != 0)
         return 1;
     if (g_case_count == 0) {
         print_error("%s/cases.txt lists no case\n", tu_golden_dir());

@@ -33,7 +33,7 @@ static const optcl_tensor_spec specs[] = {
 static optcl_optimizer_config config(void)
 {
     optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
-    static const optcl_group_config groups[2] = {{-1.0, -1.0}, {0.02, 0.0}};
+    static const optcl_group_config groups[2] = {{-1.0, -1.0, 0}, {0.02, 0.0, 0}};
     c.groups = groups;
     c.group_count = 2;
     c.adam.amsgrad = 1;

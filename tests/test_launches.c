@@ -1,5 +1,6 @@
 /* test_launches.c — one kernel launch per parameter group per step, whatever the number of
- * tensors (counted by the optimizer, not timed), plus one per Lookahead sync; the documented
+ * tensors (counted by the optimizer, not timed; three for the rules that look at whole tensors),
+ * plus one per Lookahead sync; the documented
  * minimal bytes per step; the traffic yardstick the benchmark compares with. */
 #include "testutil.h"
 
@@ -29,19 +30,28 @@ static void many_tensors_one_launch(void **state)
         single[i] = specs[i];
         single[i].group = 0;
     }
+    optcl_tensor_spec lone = {.name = "w", .ndim = 2, .shape = {300, 7}};
+    optcl_params *alone = NULL; /* one tensor: the same count as a thousand */
     TU_OK(optcl_params_create(ctx, single, TENSORS, &one), optcl_context_message(ctx));
     TU_OK(optcl_params_create(ctx, specs, TENSORS, &two), optcl_context_message(ctx));
+    TU_OK(optcl_params_create(ctx, &lone, 1, &alone), optcl_context_message(ctx));
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
         optcl_optimizer_config c = optcl_optimizer_config_default((optcl_algorithm)a);
-        optcl_optimizer *o1 = NULL, *o2 = NULL;
+        /* LAMB and LARS: the tensors' sums, their totals per tensor, the step */
+        uint64_t per_group = a == OPTCL_LAMB || a == OPTCL_LARS ? 3 : 1;
+        optcl_optimizer *o1 = NULL, *o2 = NULL, *o0 = NULL;
         TU_OK(optcl_optimizer_create(one, &c, &o1), optcl_context_message(ctx));
         TU_OK(optcl_optimizer_create(two, &c, &o2), optcl_context_message(ctx));
+        TU_OK(optcl_optimizer_create(alone, &c, &o0), optcl_context_message(ctx));
         for (int s = 0; s < 7; s++) {
             TU_OK(optcl_optimizer_step(o1, 0, NULL, NULL), optcl_optimizer_message(o1));
             TU_OK(optcl_optimizer_step(o2, 0, NULL, NULL), optcl_optimizer_message(o2));
+            TU_OK(optcl_optimizer_step(o0, 0, NULL, NULL), optcl_optimizer_message(o0));
         }
-        assert_int_equal(optcl_optimizer_launch_count(o1), 7);
-        assert_int_equal(optcl_optimizer_launch_count(o2), 14);
+        assert_int_equal(optcl_optimizer_launch_count(o0), 7 * per_group);
+        assert_int_equal(optcl_optimizer_launch_count(o1), 7 * per_group);
+        assert_int_equal(optcl_optimizer_launch_count(o2), 14 * per_group);
+        optcl_optimizer_destroy(o0);
         optcl_optimizer_destroy(o1);
         optcl_optimizer_destroy(o2);
     }
@@ -56,6 +66,7 @@ static void many_tensors_one_launch(void **state)
     optcl_optimizer_destroy(o);
     optcl_params_destroy(one);
     optcl_params_destroy(two);
+    optcl_params_destroy(alone);
     optcl_context_destroy(ctx);
     free(single);
     free(specs);
@@ -76,7 +87,7 @@ static void minimal_bytes(void **state)
     } cases[] = {{OPTCL_SGD, 0, 12},     {OPTCL_SGD, 1, 20},   {OPTCL_ADAM, 0, 28},
                  {OPTCL_ADAM, 1, 36},    {OPTCL_ADAMW, 0, 28}, {OPTCL_RMSPROP, 0, 20},
                  {OPTCL_RMSPROP, 1, 36}, {OPTCL_RPROP, 0, 28}, {OPTCL_ADAM, 2, 32},
-                 {OPTCL_ADAM, 3, 32}};
+                 {OPTCL_ADAM, 3, 32},    {OPTCL_LAMB, 0, 40},  {OPTCL_LARS, 0, 28}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         optcl_optimizer_config c = optcl_optimizer_config_default(cases[i].a);
         if (cases[i].option) {

@@ -548,7 +548,7 @@ static const optcl_tensor_spec gspecs[] = {
     {"g1_b", 0, {0}, 1, 0}};
 #define N_G 4
 #define G_STEPS 10
-static const optcl_group_config two_groups[2] = {{0.1, 0.0}, {0.01, 0.5}};
+static const optcl_group_config two_groups[2] = {{0.1, 0.0, 0}, {0.01, 0.5, 0}};
 
 /* SGD (momentum 0.9) over gspecs[ids[0..n)] — each as group 0 when n is 1 — for G_STEPS steps;
  * before step change_at, set_lr(set_group, new_lr). Tensor t's start and step s's gradient
@@ -629,7 +629,7 @@ static void test_groups_set_lr(optcl_backend backend)
     check_groups(backend, 5, 0.05);
     optcl_context *ctx = open_ctx(backend);
     optcl_params *p = make_params(ctx, gspecs, N_G);
-    optcl_group_config gs[2] = {{0.1, 0.0}, {-1.0, -1.0}}; /* group 1: the optimizer's */
+    optcl_group_config gs[2] = {{0.1, 0.0, 0}, {-1.0, -1.0, 0}}; /* group 1: the optimizer's */
     optcl_optimizer_config cfg = optcl_optimizer_config_default(OPTCL_SGD);
     cfg.lr = 0.25;
     cfg.groups = gs;

@@ -454,7 +454,7 @@ static uint8_t *mixed_run(optcl_backend backend, optcl_dtype dtype, int master, 
         {.name = "c", .ndim = 1, .shape = {10000}, .group = 0},
         {.name = "d", .ndim = 0, .group = 1},
     };
-    const optcl_group_config groups[2] = {{-1.0, -1.0}, {3e-3, 0.1}};
+    const optcl_group_config groups[2] = {{-1.0, -1.0, 0}, {3e-3, 0.1, 0}};
     optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAMW);
     c.adam.amsgrad = 1;
     c.max_norm = 1.0;

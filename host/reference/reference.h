@@ -63,6 +63,40 @@ typedef void optcl__reference_rule(const optcl_optimizer_config *c, float *param
                                    const float *grad, float **state, size_t begin, size_t end,
                                    const optcl__step_scalars *s);
 
+/* Rules that look at whole tensors (rule.h's tensor_sums, n of them per tensor). The first pass
+ * over [begin, end) — whole 256-element blocks — writes each block's sums, block_sums[b·n + k]
+ * for block b = element / 256, each added as kernels/common.cl's OPTCL_SUM does (optcl__lanes);
+ * the step then reads its tensor's totals, totals->sums[totals->segment[element / 256]·n + k]. */
+typedef struct optcl__tensor_totals {
+    const uint32_t *segment; /* of each block */
+    const float *sums;       /* of each segment */
+} optcl__tensor_totals;
+typedef void optcl__reference_sums(const optcl_optimizer_config *c, const float *param,
+                                   const float *grad, float **state, size_t begin, size_t end,
+                                   const optcl__step_scalars *s, float *block_sums);
+typedef void optcl__reference_apply(const optcl_optimizer_config *c, float *param,
+                                    const float *grad, float **state, size_t begin, size_t end,
+                                    const optcl__step_scalars *s,
+                                    const optcl__tensor_totals *totals);
+
+/* The order of a block's sum (kernels/common.cl's OPTCL_SUM and optcl_lanes_total): element e
+ * of the block goes into lane e % 16, each lane adds in order, then lane i += lane i + w for
+ * w = 8, 4, 2, 1. */
+#define OPTCL__BLOCK 256
+#define OPTCL__LANES 16
+static inline float optcl__lanes_total(float lane[OPTCL__LANES])
+{
+    for (int w = OPTCL__LANES / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++)
+            lane[i] += lane[i + w];
+    return lane[0];
+}
+
+/* segments.c: segments.cl's kernel — each segment's n totals from its blocks [first, end)
+ * (blocks[2t], blocks[2t + 1]) for the segments [first, end). */
+void optcl__reference_segment_sums(const float *block_sums, const uint32_t *blocks, unsigned n,
+                                   size_t first, size_t end, float *sums);
+
 typedef struct optcl__sgd_flags {
     bool maximize, has_momentum, nesterov, ema;
 } optcl__sgd_flags;

@@ -42,6 +42,9 @@ typedef struct optcl__field {
 #define OPTCL__CHOICE(nested, member, def, names, layout, text)                                   \
     OPTCL__FIELD(nested, member, OPTCL_OPTION_CHOICE, def, 0, 0, 0, 0, names, layout, false, text)
 
+/* Buffers a rule's sums kernel reads (rule.h's sums_reads). */
+enum { OPTCL__READS_WEIGHTS = 1, OPTCL__READS_GRADS = 2, OPTCL__READS_STATES = 4 };
+
 typedef struct optcl__rule {
     const char *name;   /* optcl_algorithm_name: "adamw" */
     const char *family; /* its kernel file and program: "adam" */
@@ -78,6 +81,19 @@ typedef struct optcl__rule {
      * the kernel optcl_<family>_mode_f32(param, state, w) and mode.c's reference do it. */
     double (*mode_weight)(const optcl_optimizer_config *c, bool train);
     const char *mode_state;
+    /* Rules that look at whole tensors (LAMB, LARS; 0 for element-wise rules): the sums over
+     * each tensor its update reads (host/segments.c). A first kernel, optcl_<family>_sums_f32 —
+     * the step kernel's arguments, then the block sums (OPTCL_SUMS_ARG) — writes them per
+     * 256-element block; segments.cl adds each tensor's blocks; the step kernel reads its
+     * tensor's from two more arguments (OPTCL_TENSOR_SUMS_ARG). The reference backend runs
+     * reference_sums, then reference_apply (reference is NULL). trust_ratio: the rule scales
+     * by a trust ratio, which a group's exclude_from_trust_ratio may turn off. */
+    unsigned tensor_sums;
+    bool trust_ratio;
+    unsigned sums_reads; /* what the sums kernel reads besides the step kernel (OPTCL__READS_*),
+                            for optcl_optimizer_bytes_per_step */
+    optcl__reference_sums *reference_sums;
+    optcl__reference_apply *reference_apply;
 } optcl__rule;
 
 /* A descriptor's fields and scalars, when its file names them fields and scalars. */
@@ -109,7 +125,8 @@ bool optcl__rule_differs(const optcl__rule *rule, const optcl_optimizer_config *
 
 extern const optcl__rule optcl__rule_sgd, optcl__rule_adam, optcl__rule_adamw, optcl__rule_rmsprop,
     optcl__rule_rprop, optcl__rule_lion, optcl__rule_adagrad, optcl__rule_adadelta,
-    optcl__rule_adamax, optcl__rule_nadam, optcl__rule_radam, optcl__rule_asgd;
+    optcl__rule_adamax, optcl__rule_nadam, optcl__rule_radam, optcl__rule_asgd, optcl__rule_lamb,
+    optcl__rule_lars;
 
 /* For the descriptors' validate(): each check names the field and the value, as PyTorch's
  * ValueErrors do. */

@@ -16,7 +16,9 @@
     X(OPTCL_RADAM, radam)                                                                          \
     X(OPTCL_ASGD, asgd)                                                                            \
     X(OPTCL_ADAMW_SCHEDULEFREE, adamw_schedulefree)                                                \
-    X(OPTCL_SGD_SCHEDULEFREE, sgd_schedulefree)
+    X(OPTCL_SGD_SCHEDULEFREE, sgd_schedulefree)                                                \
+    X(OPTCL_LAMB, lamb)                                                                            \
+    X(OPTCL_LARS, lars)
 
 #define DECLARE(algorithm, name) extern const optcl__rule optcl__rule_##name;
 OPTCL__RULES(DECLARE)

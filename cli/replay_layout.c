@@ -1,0 +1,115 @@
+/* replay_layout.c — how `optcl replay` lays its N parameters out (tensors=, shape=) and its one
+ * group's trust-ratio switch (trust_ratio_mask=). One tensor "param" of shape (N,) by default;
+ * the rules that look at whole tensors (LAMB, LARS) see each tensor's norms. */
+#include "cli.h"
+
+#include <stdbool.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The value of the last KEY=... among the options, or NULL. */
+static const char *last_value(char *const *options, int count, const char *key)
+{
+    const char *value = NULL;
+    size_t len = strlen(key);
+    for (int i = 0; i < count; i++)
+        if (!strncmp(options[i], key, len) && options[i][len] == '=')
+            value = options[i] + len + 1;
+    return value;
+}
+
+/* One shape, dims separated by sep ("4x5" or "4,5"), into spec; non-zero on a malformed one. */
+static int parse_shape(const char *text, size_t len, char sep, optcl_tensor_spec *spec)
+{
+    spec->ndim = 0;
+    const char *c = text, *stop = text + len;
+    while (c < stop) {
+        char *end = NULL;
+        long long v = strtoll(c, &end, 10);
+        if (end == c || v < 1 || spec->ndim == OPTCL_MAX_DIMS || (end < stop && *end != sep) ||
+            end > stop)
+            return 1;
+        spec->shape[spec->ndim++] = v;
+        c = end < stop ? end + 1 : end;
+    }
+    return spec->ndim == 0;
+}
+
+int optcl_cli_check_layout(const char *key, const char *value, char *message, size_t size)
+{
+    optcl_tensor_spec spec;
+    bool tensors = !strcmp(key, "tensors");
+    for (const char *c = value; tensors && *c;) {
+        size_t len = strcspn(c, ",");
+        if (parse_shape(c, len, 'x', &spec))
+            goto bad;
+        c += len + (c[len] == ',');
+    }
+    if ((tensors && !*value) || (!tensors && parse_shape(value, strlen(value), ',', &spec)))
+        goto bad;
+    return 0;
+bad:
+    snprintf(message, size, "%s=%s: expected %s", key, value,
+             tensors ? "comma-separated shapes with dimensions joined by x (tensors=4x5,12,5)"
+                     : "dimensions >= 1 joined by commas (shape=R,C)");
+    return 1;
+}
+
+int optcl_cli_tensor_specs(char *const *options, int count, size_t n, optcl_tensor_spec **specs,
+                     size_t *spec_count, char *message, size_t size)
+{
+    const char *tensors = last_value(options, count, "tensors");
+    const char *shape = last_value(options, count, "shape");
+    size_t k = 1;
+    for (const char *c = tensors; c && *c; c++)
+        k += *c == ',';
+    /* the specs, then their names ("param", or "param.0", "param.1", …): one block to free */
+    *specs = calloc(1, k * (sizeof **specs + 24));
+    *spec_count = k;
+    if (!*specs)
+        return snprintf(message, size, "out of memory for %zu tensors", k) > 0;
+    if (tensors && shape) {
+        snprintf(message, size, "tensors= and shape= do not combine");
+        goto fail;
+    }
+    size_t total = 0;
+    const char *c = tensors;
+    for (size_t i = 0; i < k; i++) {
+        optcl_tensor_spec *s = &(*specs)[i];
+        char *name = (char *)(*specs + k) + 24 * i;
+        snprintf(name, 24, k == 1 ? "param" : "param.%zu", i);
+        s->name = name;
+        if (tensors) {
+            size_t len = strcspn(c, ",");
+            parse_shape(c, len, 'x', s); /* checked by optcl_cli_check_layout */
+            c += len + (c[len] == ',');
+        } else if (shape) {
+            parse_shape(shape, strlen(shape), ',', s);
+        } else {
+            s->ndim = 1;
+            s->shape[0] = (int64_t)n;
+        }
+        size_t numel = 1;
+        for (int d = 0; d < s->ndim; d++)
+            numel *= (size_t)s->shape[d];
+        total += numel;
+    }
+    if (total != n) {
+        snprintf(message, size, "%s=%s holds %zu elements but the parameters are %zu",
+                 tensors ? "tensors" : "shape", tensors ? tensors : shape, total, n);
+        goto fail;
+    }
+    return 0;
+fail:
+    free(*specs);
+    *specs = NULL;
+    return 1;
+}
+
+int optcl_cli_exclude_from_trust_ratio(char *const *options, int count)
+{
+    const char *value = last_value(options, count, "trust_ratio_mask");
+    return value && value[0] == '0'; /* 0 or 1: checked by apply_option */
+}

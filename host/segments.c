@@ -1,0 +1,230 @@
+/* segments.c — per-tensor sums in a fixed number of launches (segments.h). */
+#include "segments.h"
+#include "rules/rule.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK OPTCL__BLOCK
+
+static int by_offset(const void *a, const void *b)
+{
+    size_t x = (*(const optcl__tensor *const *)a)->offset;
+    size_t y = (*(const optcl__tensor *const *)b)->offset;
+    return (x > y) - (x < y);
+}
+
+/* The tables: segments in offset order, each block's segment, each range's segments. */
+static bool build_tables(optcl__segments *seg, const optcl_params *p)
+{
+    const optcl__tensor **order = malloc((p->count ? p->count : 1) * sizeof *order);
+    seg->block_segment = malloc((seg->blocks ? seg->blocks : 1) * sizeof *seg->block_segment);
+    seg->segment_blocks = malloc(2 * (p->count ? p->count : 1) * sizeof *seg->segment_blocks);
+    if (!order || !seg->block_segment || !seg->segment_blocks) {
+        free(order);
+        return false;
+    }
+    for (size_t t = 0; t < p->count; t++)
+        order[t] = &p->tensors[t];
+    qsort(order, p->count, sizeof *order, by_offset);
+    for (size_t b = 0; b < seg->blocks; b++)
+        seg->block_segment[b] = (uint32_t)seg->count;
+    for (size_t j = 0; j < seg->count; j++) {
+        size_t first = order[j]->offset / BLOCK;
+        size_t end = first + (order[j]->count + BLOCK - 1) / BLOCK;
+        seg->segment_blocks[2 * j] = (uint32_t)first;
+        seg->segment_blocks[2 * j + 1] = (uint32_t)end;
+        for (size_t b = first; b < end; b++)
+            seg->block_segment[b] = (uint32_t)j;
+    }
+    for (size_t r = 0; r < p->range_count; r++) {
+        size_t j = 0;
+        while (j < seg->count && order[j]->offset < p->ranges[r].begin)
+            j++;
+        seg->first[r] = j;
+        while (j < seg->count && order[j]->offset < p->ranges[r].end)
+            j++;
+        seg->end[r] = j;
+    }
+    free(order);
+    return true;
+}
+
+optcl_status optcl__segments_create(optcl_optimizer *opt)
+{
+    const optcl_params *p = opt->params;
+    optcl__segments *seg = calloc(1, sizeof *seg);
+    if (!seg)
+        return optcl__fail(p->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    opt->segments = seg;
+    seg->n = opt->rule->tensor_sums;
+    seg->count = p->count;
+    seg->blocks = p->flat / BLOCK;
+    if (p->count >= UINT32_MAX || seg->blocks >= UINT32_MAX)
+        return optcl__fail(p->ctx->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "%s: the set has %zu tensors in %zu blocks (at most 2^32 - 1 each)",
+                           opt->rule->name, p->count, seg->blocks);
+    bool ok = build_tables(seg, p);
+    if (ok && p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
+        seg->block_sums = calloc(seg->n * (seg->blocks ? seg->blocks : 1), sizeof(float));
+        seg->sums = calloc(seg->n * (seg->count + 1), sizeof(float));
+        ok = seg->block_sums && seg->sums;
+    }
+    if (!ok)
+        return optcl__fail(p->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                           "out of host memory for %s's tables of %zu tensors", opt->rule->name,
+                           p->count);
+    return OPTCL_SUCCESS;
+}
+
+static cl_mem make_buffer(optcl_context *ctx, size_t bytes, void *data, cl_int *err)
+{
+    if (*err != CL_SUCCESS)
+        return NULL;
+    cl_mem_flags flags = data ? CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR : CL_MEM_READ_WRITE;
+    cl_mem mem = clCreateBuffer(ctx->cl_ctx, flags, bytes, data, err);
+    if (*err == CL_SUCCESS && !data) {
+        const float zero = 0.0f;
+        *err = clEnqueueFillBuffer(ctx->queue, mem, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
+    }
+    return mem;
+}
+
+#define SET(kernel, index, size, value)                                                            \
+    do {                                                                                           \
+        if (err == CL_SUCCESS)                                                                     \
+            err = clSetKernelArg(kernel, index, size, value);                                      \
+    } while (0)
+
+optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program program, cl_uint next)
+{
+    optcl_context *ctx = opt->params->ctx;
+    optcl__segments *seg = opt->segments;
+    cl_int err = CL_SUCCESS;
+    size_t blocks = seg->blocks ? seg->blocks : 1;
+    seg->block_segment_mem = make_buffer(ctx, blocks * sizeof(uint32_t), seg->block_segment, &err);
+    seg->segment_blocks_mem =
+        make_buffer(ctx, 2 * (seg->count ? seg->count : 1) * sizeof(uint32_t),
+                    seg->segment_blocks, &err);
+    seg->block_sums_mem = make_buffer(ctx, seg->n * blocks * sizeof(float), NULL, &err);
+    seg->sums_mem = make_buffer(ctx, seg->n * (seg->count + 1) * sizeof(float), NULL, &err);
+    if (err != CL_SUCCESS)
+        return optcl__fail(ctx->message, (optcl_status)err,
+                           "allocating %s's per-tensor sums (%zu blocks, %zu tensors) on %s "
+                           "failed: %s",
+                           opt->rule->name, seg->blocks, seg->count, ctx->device_name,
+                           optcl_status_name((optcl_status)err));
+    char name[64];
+    snprintf(name, sizeof name, "optcl_%s_sums_f32", opt->rule->family);
+    seg->sums_kernel = clCreateKernel(program, name, &err);
+    cl_uint sums_next = 0;
+    if (err == CL_SUCCESS)
+        err = optcl__bind_step_arguments(opt, seg->sums_kernel, &sums_next);
+    SET(seg->sums_kernel, sums_next, sizeof(cl_mem), &seg->block_sums_mem);
+    seg->sums_end_arg = sums_next + 1;
+    SET(opt->kernel, next, sizeof(cl_mem), &seg->block_segment_mem);
+    SET(opt->kernel, next + 1, sizeof(cl_mem), &seg->sums_mem);
+    if (err != CL_SUCCESS)
+        return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s",
+                           name, optcl_status_name((optcl_status)err));
+    cl_program reduce = NULL;
+    const char *log = NULL;
+    optcl_status st = optcl__get_program(ctx, "segments", "", &reduce, &log);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    seg->reduce_kernel = clCreateKernel(reduce, "optcl_segment_sums", &err);
+    cl_uint n = seg->n;
+    SET(seg->reduce_kernel, 0, sizeof(cl_mem), &seg->block_sums_mem);
+    SET(seg->reduce_kernel, 1, sizeof(cl_mem), &seg->segment_blocks_mem);
+    SET(seg->reduce_kernel, 2, sizeof(cl_mem), &seg->sums_mem);
+    SET(seg->reduce_kernel, 3, sizeof n, &n);
+    if (err != CL_SUCCESS)
+        return optcl__fail(ctx->message, (optcl_status)err,
+                           "preparing kernel optcl_segment_sums failed: %s",
+                           optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
+void optcl__segments_free(optcl_optimizer *opt)
+{
+    optcl__segments *seg = opt->segments;
+    if (!seg)
+        return;
+    cl_mem mems[] = {seg->block_segment_mem, seg->segment_blocks_mem, seg->block_sums_mem,
+                     seg->sums_mem};
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+        if (mems[i])
+            clReleaseMemObject(mems[i]);
+    if (seg->sums_kernel)
+        clReleaseKernel(seg->sums_kernel);
+    if (seg->reduce_kernel)
+        clReleaseKernel(seg->reduce_kernel);
+    free(seg->block_segment);
+    free(seg->segment_blocks);
+    free(seg->block_sums);
+    free(seg->sums);
+    free(seg);
+    opt->segments = NULL;
+}
+
+cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step_scalars *scalars,
+                               cl_uint num_events, const cl_event *wait_list)
+{
+    optcl_params *p = opt->params;
+    optcl__segments *seg = opt->segments;
+    const optcl__group_range *range = &p->ranges[r];
+    cl_int err = CL_SUCCESS;
+    cl_uint first_block = (cl_uint)(range->begin / BLOCK), end_block = (cl_uint)(range->end / BLOCK);
+    SET(seg->sums_kernel, seg->sums_end_arg, sizeof end_block, &end_block);
+    if (scalars) {
+        SET(seg->sums_kernel, optcl__scalar_arg(opt), sizeof *scalars, scalars);
+    } else {
+        cl_uint index = (cl_uint)r;
+        SET(seg->sums_kernel, optcl__scalar_arg(opt) + 2, sizeof index, &index);
+    }
+    if (err == CL_SUCCESS)
+        err = optcl__enqueue_padded(p->ctx, seg->sums_kernel, first_block,
+                                    end_block - first_block, num_events, wait_list, NULL);
+    opt->launches += err == CL_SUCCESS;
+    cl_uint first = (cl_uint)seg->first[r], end = (cl_uint)seg->end[r];
+    SET(seg->reduce_kernel, 4, sizeof first, &first);
+    SET(seg->reduce_kernel, 5, sizeof end, &end);
+    if (err == CL_SUCCESS)
+        err = optcl__enqueue_padded(p->ctx, seg->reduce_kernel, 0, end - first, 0, NULL, NULL);
+    opt->launches += err == CL_SUCCESS;
+    return err;
+}
+
+void optcl__reference_segment_sums(const float *block_sums, const uint32_t *blocks, unsigned n,
+                                   size_t first, size_t end, float *sums)
+{
+    for (size_t t = first; t < end; t++)
+        for (unsigned k = 0; k < n; k++) {
+            float lane[8] = {0};
+            for (uint32_t b = blocks[2 * t]; b < blocks[2 * t + 1]; b++)
+                lane[(b - blocks[2 * t]) % 8] += block_sums[(size_t)b * n + k];
+            for (int w = 4; w >= 1; w /= 2)
+                for (int i = 0; i < w; i++)
+                    lane[i] += lane[i + w];
+            sums[t * n + k] = lane[0];
+        }
+}
+
+void optcl__segments_reference(optcl_optimizer *opt, size_t r, float *weights, const float *grads,
+                               const optcl__step_scalars *s)
+{
+    optcl__segments *seg = opt->segments;
+    const optcl__group_range *range = &opt->params->ranges[r];
+    opt->rule->reference_sums(&opt->config, weights, grads, opt->host_state, range->begin,
+                              range->end, s, seg->block_sums);
+    /* the step kernel reads the states as stored: rounded to their type */
+    for (size_t i = 0; i < opt->rule_states; i++)
+        optcl__round_floats(opt->host_state[i] + range->begin, range->end - range->begin,
+                            opt->state_type);
+    optcl__reference_segment_sums(seg->block_sums, seg->segment_blocks, seg->n, seg->first[r],
+                                  seg->end[r], seg->sums);
+    optcl__tensor_totals totals = {seg->block_segment, seg->sums};
+    opt->rule->reference_apply(&opt->config, weights, grads, opt->host_state, range->begin,
+                               range->end, s, &totals);
+}

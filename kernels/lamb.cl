@@ -1,0 +1,51 @@
+/* lamb.cl — LAMB (You et al. 2020) as optax.lamb: Adam's bias-corrected moments, the update
+ * u = m̂ / (√(v̂ + eps_root) + eps) + weight_decay·p, scaled per tensor by the trust ratio
+ * ‖p‖ / ‖u‖ (1 where either is 0, or for a group left out) and by −lr. Two kernels
+ * (host/segments.h): the sums kernel stores the moments and adds ‖p‖² and ‖u‖² per block; the
+ * step kernel recomputes u from the stored moments and steps. Read side by side with
+ * host/reference/lamb.c and host/rules/lamb.c. */
+
+#define BETA1 s.rule[0]
+#define BIAS_CORRECTION1 s.rule[1]
+#define BIAS_CORRECTION2 s.rule[2]
+#define EPS_ROOT s.rule[3]
+#define TRUST s.rule[4] /* 1: the group's update is scaled by the trust ratio; 0: by 1 */
+
+/* optax.scale_by_adam's update then add_decayed_weights, from the moments m and v */
+#define LAMB_UPDATE(m, v, p)                                                                      \
+    ((m) / BIAS_CORRECTION1 / (sqrt((v) / BIAS_CORRECTION2 + EPS_ROOT) + s.eps) +               \
+     s.weight_decay * (p))
+
+__kernel void optcl_lamb_sums_f32(__global param_t *param, __global grad_t *grad,
+                                  __global state_t *exp_avg, __global state_t *exp_avg_sq,
+                                  OPTCL_STEP_ARGS OPTCL_SUMS_ARG)
+{
+    OPTCL_STEP_BEGIN;
+    OPTCL_SUMS_BEGIN(2);
+    OPTCL_FOR_EACH_BLOCK_VECTOR(i, k) {
+        floatv p = LOAD_WEIGHT(param, i);
+        floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
+        floatv m = s.one_minus_beta1 * d + BETA1 * LOAD_STATE(exp_avg, i);
+        floatv v = s.one_minus_beta2 * (d * d) + s.beta2 * LOAD_STATE(exp_avg_sq, i);
+        STORE_STATE(exp_avg, i, m);
+        STORE_STATE(exp_avg_sq, i, v);
+        floatv u = LAMB_UPDATE(m, v, p);
+        OPTCL_SUM(0, k, p * p);
+        OPTCL_SUM(1, k, u * u);
+    }
+    OPTCL_SUMS_END(2);
+}
+
+__kernel void optcl_lamb_f32(__global param_t *param, __global grad_t *grad,
+                             __global state_t *exp_avg, __global state_t *exp_avg_sq,
+                             OPTCL_STEP_ARGS OPTCL_TENSOR_SUMS_ARG)
+{
+    OPTCL_STEP_BEGIN;
+    OPTCL_FOR_EACH_VECTOR(i) {
+        float p_norm = sqrt(OPTCL_TENSOR_SUM(i, 2, 0)), u_norm = sqrt(OPTCL_TENSOR_SUM(i, 2, 1));
+        float ratio = TRUST != 0.0f && p_norm != 0.0f && u_norm != 0.0f ? p_norm / u_norm : 1.0f;
+        floatv p = LOAD_WEIGHT(param, i);
+        floatv u = LAMB_UPDATE(LOAD_STATE(exp_avg, i), LOAD_STATE(exp_avg_sq, i), p);
+        STORE_WEIGHT(param, i, p + s.neg_lr * (u * ratio));
+    }
+}

@@ -1,0 +1,51 @@
+/* lars.cl — LARS (You et al. 2017) as optax.lars: u = g + weight_decay·p, scaled per tensor by
+ * the trust ratio trust_coefficient·‖p‖ / (‖u‖ + eps) (1 where either norm is 0, or for a group
+ * left out) and by −lr; then momentum on the scaled update, m = u + momentum·m, and p += m
+ * (nesterov: p += u + momentum·m). Two kernels (host/segments.h): the sums kernel adds ‖p‖² and
+ * ‖u‖² per block; the step kernel steps. Read side by side with host/reference/lars.c and
+ * host/rules/lars.c. */
+
+#ifndef NESTEROV
+#define NESTEROV 0
+#endif
+#define TRUST_COEFFICIENT s.rule[0]
+#define TRUST s.rule[1] /* 1: the group's update is scaled by the trust ratio; 0: by 1 */
+
+__kernel void optcl_lars_sums_f32(__global param_t *param, __global grad_t *grad,
+                                  __global state_t *momentum_buffer,
+                                  OPTCL_STEP_ARGS OPTCL_SUMS_ARG)
+{
+    OPTCL_STEP_BEGIN;
+    OPTCL_SUMS_BEGIN(2);
+    OPTCL_FOR_EACH_BLOCK_VECTOR(i, k) {
+        floatv p = LOAD_WEIGHT(param, i);
+        /* the step kernel reads the gradient again: only it stores an unscaled one */
+        floatv u = optcl_direction(OPTCL_GRAD_PEEK(grad, i)) + s.weight_decay * p;
+        OPTCL_SUM(0, k, p * p);
+        OPTCL_SUM(1, k, u * u);
+    }
+    OPTCL_SUMS_END(2);
+}
+
+__kernel void optcl_lars_f32(__global param_t *param, __global grad_t *grad,
+                             __global state_t *momentum_buffer,
+                             OPTCL_STEP_ARGS OPTCL_TENSOR_SUMS_ARG)
+{
+    OPTCL_STEP_BEGIN;
+    OPTCL_FOR_EACH_VECTOR(i) {
+        float p_norm = sqrt(OPTCL_TENSOR_SUM(i, 2, 0)), u_norm = sqrt(OPTCL_TENSOR_SUM(i, 2, 1));
+        float ratio = TRUST != 0.0f && p_norm != 0.0f && u_norm != 0.0f
+                          ? TRUST_COEFFICIENT * p_norm / (u_norm + s.eps)
+                          : 1.0f;
+        floatv p = LOAD_WEIGHT(param, i);
+        floatv u = optcl_direction(OPTCL_GRAD_AT(grad, i)) + s.weight_decay * p;
+        u = s.neg_lr * (u * ratio);
+        floatv m = u + s.momentum * LOAD_STATE(momentum_buffer, i);
+        STORE_STATE(momentum_buffer, i, m);
+    #if NESTEROV
+        STORE_WEIGHT(param, i, p + (u + s.momentum * m));
+    #else
+        STORE_WEIGHT(param, i, p + m);
+    #endif
+    }
+}
