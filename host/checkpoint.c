@@ -102,6 +102,10 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
         meta_addf(m, key, "%.17g", opt->groups[g].lr);
         snprintf(key, sizeof key, "optcl.group.%d.weight_decay", g);
         meta_addf(m, key, "%.17g", opt->groups[g].weight_decay);
+        if (opt->groups[g].exclude_from_trust_ratio) { /* only when set, as state_bits */
+            snprintf(key, sizeof key, "optcl.group.%d.exclude_from_trust_ratio", g);
+            meta_add(m, key, "1");
+        }
         snprintf(key, sizeof key, "optcl.plateau.scale.%d", g);
         meta_addf(m, key, "%.17g", opt->plateau.scale[g]);
     }
@@ -393,6 +397,15 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
         if (st == OPTCL_SUCCESS) {
             snprintf(key, sizeof key, "optcl.group.%d.weight_decay", g);
             st = need_number(f, path, key, 0.0, DBL_MAX, &out->groups[g].weight_decay, message);
+        }
+        if (st == OPTCL_SUCCESS) {
+            snprintf(key, sizeof key, "optcl.group.%d.exclude_from_trust_ratio", g);
+            const char *exclude = optcl__st_meta_get(f, key); /* optional: "1" when set */
+            out->groups[g].exclude_from_trust_ratio = exclude != NULL;
+            if (exclude && strcmp(exclude, "1") != 0)
+                st = optcl__fail(message, OPTCL_ERROR_FORMAT,
+                                 "%s: not a valid optcl checkpoint: %s is '%s' (expected 1)",
+                                 path, key, exclude);
         }
         if (st == OPTCL_SUCCESS) {
             snprintf(key, sizeof key, "optcl.plateau.scale.%d", g);

@@ -27,6 +27,12 @@ optcl_status optcl_algorithm_from_name(const char *name, optcl_algorithm *out)
     return OPTCL_ERROR_INVALID_ARGUMENT;
 }
 
+int optcl_algorithm_is_tensor_wise(optcl_algorithm algorithm)
+{
+    const optcl__rule *rule = optcl__rule_of(algorithm);
+    return rule && rule->tensor_sums > 0;
+}
+
 optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm algorithm)
 {
     optcl_optimizer_config c;

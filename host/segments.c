@@ -218,10 +218,6 @@ void optcl__segments_reference(optcl_optimizer *opt, size_t r, float *weights, c
     const optcl__group_range *range = &opt->params->ranges[r];
     opt->rule->reference_sums(&opt->config, weights, grads, opt->host_state, range->begin,
                               range->end, s, seg->block_sums);
-    /* the step kernel reads the states as stored: rounded to their type */
-    for (size_t i = 0; i < opt->rule_states; i++)
-        optcl__round_floats(opt->host_state[i] + range->begin, range->end - range->begin,
-                            opt->state_type);
     optcl__reference_segment_sums(seg->block_sums, seg->segment_blocks, seg->n, seg->first[r],
                                   seg->end[r], seg->sums);
     optcl__tensor_totals totals = {seg->block_segment, seg->sums};

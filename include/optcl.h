@@ -722,6 +722,10 @@ OPTCL_API optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm 
 OPTCL_API const char *optcl_algorithm_name(optcl_algorithm algorithm);
 /* The reverse; OPTCL_ERROR_INVALID_ARGUMENT for an unknown name. */
 OPTCL_API optcl_status optcl_algorithm_from_name(const char *name, optcl_algorithm *out);
+/* 1 when the algorithm's update of an element depends on its whole tensor (LAMB's and LARS's
+ * norms), so a tensor's elements must all be in one optimizer's hands (not split by the
+ * sharded optimizer); 0 for element-wise rules and unknown values. */
+OPTCL_API int optcl_algorithm_is_tensor_wise(optcl_algorithm algorithm);
 
 /* An algorithm's own hyperparameters — the fields of its nested struct — described by name, as
  * PyTorch's constructor arguments ("beta1", "momentum_decay"; betas are beta1 and beta2). They
@@ -917,8 +921,8 @@ OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
  * Adam and AdamW 28, +8 with AMSGrad; RMSprop 20, +8 centered, +8 with momentum; Rprop 28. A
  * bfloat16 state moves 4 B per parameter where a float32 one moves 8 (Adam 20). Lookahead's
  * sync adds 16 every k steps (counted as 16/k per step); a gradient guard adds 4 (it reads the
- * gradient once more). LAMB and LARS read the data twice: LAMB 40 (its first pass reads the
- * parameters and both moments once more), LARS 28 (parameters and gradient once more). */
+ * gradient once more). LAMB and LARS read the data twice: LAMB 44 (its first pass reads the
+ * parameters, the gradient and both moments), LARS 28 (the parameters and the gradient). */
 OPTCL_API double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt);
 /* Bytes the update rule's state buffers occupy (Lookahead's slow weights not included): flat
  * size × element size × states; 8-bit state: per state one byte per element, a float32 absmax

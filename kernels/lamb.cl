@@ -1,9 +1,12 @@
 /* lamb.cl — LAMB (You et al. 2020) as optax.lamb: Adam's bias-corrected moments, the update
  * u = m̂ / (√(v̂ + eps_root) + eps) + weight_decay·p, scaled per tensor by the trust ratio
  * ‖p‖ / ‖u‖ (1 where either is 0, or for a group left out) and by −lr. Two kernels
- * (host/segments.h): the sums kernel stores the moments and adds ‖p‖² and ‖u‖² per block; the
- * step kernel recomputes u from the stored moments and steps. Read side by side with
- * host/reference/lamb.c and host/rules/lamb.c. */
+ * (host/segments.h): the sums kernel computes the new moments and u, and adds ‖p‖² and ‖u‖² per
+ * block, storing nothing; the step kernel computes them again, the same bits, and stores. So
+ * the norm is the norm of the update applied, and the update uses the new moments unrounded
+ * (bfloat16 state rounds only what is stored), as optax's mu_dtype does — at 44 B per
+ * parameter and step where storing the moments in the first pass would move 40. Read side by
+ * side with host/reference/lamb.c and host/rules/lamb.c. */
 
 #define BETA1 s.rule[0]
 #define BIAS_CORRECTION1 s.rule[1]
@@ -11,7 +14,10 @@
 #define EPS_ROOT s.rule[3]
 #define TRUST s.rule[4] /* 1: the group's update is scaled by the trust ratio; 0: by 1 */
 
-/* optax.scale_by_adam's update then add_decayed_weights, from the moments m and v */
+/* optax.scale_by_adam's moments of d at vector i, its update, then add_decayed_weights */
+#define LAMB_MOMENTS(m, v, i, d)                                                                  \
+    floatv m = s.one_minus_beta1 * d + BETA1 * LOAD_STATE(exp_avg, i);                            \
+    floatv v = s.one_minus_beta2 * (d * d) + s.beta2 * LOAD_STATE(exp_avg_sq, i)
 #define LAMB_UPDATE(m, v, p)                                                                      \
     ((m) / BIAS_CORRECTION1 / (sqrt((v) / BIAS_CORRECTION2 + EPS_ROOT) + s.eps) +               \
      s.weight_decay * (p))
@@ -24,11 +30,9 @@ __kernel void optcl_lamb_sums_f32(__global param_t *param, __global grad_t *grad
     OPTCL_SUMS_BEGIN(2);
     OPTCL_FOR_EACH_BLOCK_VECTOR(i, k) {
         floatv p = LOAD_WEIGHT(param, i);
-        floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
-        floatv m = s.one_minus_beta1 * d + BETA1 * LOAD_STATE(exp_avg, i);
-        floatv v = s.one_minus_beta2 * (d * d) + s.beta2 * LOAD_STATE(exp_avg_sq, i);
-        STORE_STATE(exp_avg, i, m);
-        STORE_STATE(exp_avg_sq, i, v);
+        /* the step kernel reads the gradient again: only it stores an unscaled one */
+        floatv d = optcl_direction(OPTCL_GRAD_PEEK(grad, i));
+        LAMB_MOMENTS(m, v, i, d);
         floatv u = LAMB_UPDATE(m, v, p);
         OPTCL_SUM(0, k, p * p);
         OPTCL_SUM(1, k, u * u);
@@ -45,7 +49,10 @@ __kernel void optcl_lamb_f32(__global param_t *param, __global grad_t *grad,
         float p_norm = sqrt(OPTCL_TENSOR_SUM(i, 2, 0)), u_norm = sqrt(OPTCL_TENSOR_SUM(i, 2, 1));
         float ratio = TRUST != 0.0f && p_norm != 0.0f && u_norm != 0.0f ? p_norm / u_norm : 1.0f;
         floatv p = LOAD_WEIGHT(param, i);
-        floatv u = LAMB_UPDATE(LOAD_STATE(exp_avg, i), LOAD_STATE(exp_avg_sq, i), p);
-        STORE_WEIGHT(param, i, p + s.neg_lr * (u * ratio));
+        floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
+        LAMB_MOMENTS(m, v, i, d);
+        STORE_STATE(exp_avg, i, m);
+        STORE_STATE(exp_avg_sq, i, v);
+        STORE_WEIGHT(param, i, p + s.neg_lr * (LAMB_UPDATE(m, v, p) * ratio));
     }
 }

@@ -157,6 +157,22 @@ static size_t all_configs(named_config *out)
     ADD("sgd_schedulefree clip bf16", OPTCL_SGD_SCHEDULEFREE, c.lr = 0.05, c.max_norm = 1.0,
         c.sgd_schedulefree.momentum = 0.5, c.sgd_schedulefree.warmup_steps = 10,
         c.weight_decay = 0.1, c.state_dtype = OPTCL_STATE_BF16);
+    /* the rules that look at whole tensors (issue 16): per-tensor sums in the same order */
+    ADD("lamb", OPTCL_LAMB, c.lr = 0.01);
+    ADD("lamb betas eps_root wd maximize", OPTCL_LAMB, c.lr = 0.01, c.lamb.beta1 = 0.5,
+        c.lamb.beta2 = 0.9, c.lamb.eps = 1e-3, c.lamb.eps_root = 1e-4, c.weight_decay = 0.1,
+        c.maximize = 1);
+    ADD("lamb clip skip bf16", OPTCL_LAMB, c.lr = 0.01, c.max_norm = 1.0,
+        c.nonfinite = OPTCL_NONFINITE_SKIP, c.state_dtype = OPTCL_STATE_BF16);
+    ADD("lamb lookahead exponential", OPTCL_LAMB, c.lr = 0.01, c.lookahead.k = 3,
+        c.schedule = optcl_schedule_default(OPTCL_SCHEDULE_EXPONENTIAL), c.schedule.gamma = 0.9);
+    ADD("lars", OPTCL_LARS, (void)0);
+    ADD("lars nesterov tc eps wd maximize", OPTCL_LARS, c.lr = 0.5, c.lars.nesterov = 1,
+        c.lars.momentum = 0.8, c.lars.trust_coefficient = 0.01, c.lars.eps = 1e-3,
+        c.weight_decay = 0.1, c.maximize = 1);
+    ADD("lars clip bf16", OPTCL_LARS, c.max_norm = 2.0, c.state_dtype = OPTCL_STATE_BF16);
+    ADD("lars momentum 0 lookahead skip", OPTCL_LARS, c.lars.momentum = 0.0, c.lookahead.k = 2,
+        c.nonfinite = OPTCL_NONFINITE_SKIP);
 #undef ADD
     return n;
 }
@@ -277,12 +293,15 @@ static void groups_and_offsets(void **state)
     };
     const size_t numel = 13 * 17 + 13 + 7 * 13 + 1 + 7;
     const optcl_group_config groups[2] = {{-1.0, -1.0, 0}, {0.003, 0.0, 0}};
+    /* LAMB and LARS: the biases' group is left out of the trust ratio, as users do */
+    const optcl_group_config excluded[2] = {{-1.0, -1.0, 0}, {0.003, 0.0, 1}};
     named_config configs[MAX_CONFIGS];
     size_t nc = all_configs(configs);
     const float *pool = gradient_pool();
     size_t differing = 0;
     for (size_t k = 0; k < nc; k++) {
-        configs[k].c.groups = groups;
+        configs[k].c.groups =
+            optcl_algorithm_is_tensor_wise(configs[k].c.algorithm) ? excluded : groups;
         configs[k].c.group_count = 2;
         compare_case(configs[k].name, specs, 5, numel, &configs[k].c, pool, &differing);
     }

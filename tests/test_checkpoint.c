@@ -26,7 +26,9 @@ static optcl_optimizer_config rich_config(optcl_algorithm a)
 {
     optcl_optimizer_config c = optcl_optimizer_config_default(a);
     static const optcl_group_config groups[2] = {{-1.0, -1.0, 0}, {-1.0, 0.0, 0}};
-    c.groups = groups;
+    /* LAMB and LARS: group 1 is left out of the trust ratio, which the file keeps */
+    static const optcl_group_config excluded[2] = {{-1.0, -1.0, 0}, {-1.0, 0.0, 1}};
+    c.groups = optcl_algorithm_is_tensor_wise(a) ? excluded : groups;
     c.group_count = 2;
     c.lr = a == OPTCL_SGD ? 0.05 : 0.01;
     if (a == OPTCL_SGD)
@@ -105,9 +107,13 @@ static void resume_equals_uninterrupted(optcl_backend backend)
         TU_OK(optcl_optimizer_get_lr(s.opt, 0, &lr_whole), "lr");
         tu_rig_close(&s);
 
-        /* A fresh optimizer with another lr: the file's configuration wins. */
+        /* A fresh optimizer with another lr (and every group in the trust ratio): the file's
+         * configuration wins. */
         optcl_optimizer_config other = c;
         other.lr = 0.123;
+        static const optcl_group_config included[2] = {{-1.0, -1.0, 0}, {-1.0, 0.0, 0}};
+        if (optcl_algorithm_is_tensor_wise(c.algorithm))
+            other.groups = included;
         tu_rig r = open_session(backend, &other);
         TU_OK(optcl_checkpoint_load(r.opt, path), optcl_optimizer_message(r.opt));
         assert_int_equal(optcl_optimizer_step_count(r.opt), 10);

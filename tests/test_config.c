@@ -221,6 +221,19 @@ static size_t bad_cases(bad_case *out)
     BAD(OPTCL_SGD, "algorithm", c.algorithm = (optcl_algorithm)99);
     BAD(OPTCL_SGD, "group_count", c.group_count = OPTCL_MAX_GROUPS + 1);
     BAD(OPTCL_SGD, "groups", c.group_count = 2, c.groups = NULL);
+    /* a group's trust-ratio switch: 0 or 1, and only where there is a trust ratio */
+    static const optcl_group_config excluded[1] = {{-1.0, -1.0, 1}};
+    static const optcl_group_config two[1] = {{-1.0, -1.0, 2}};
+    BAD(OPTCL_ADAM, "exclude_from_trust_ratio", c.group_count = 1, c.groups = excluded);
+    BAD(OPTCL_LAMB, "exclude_from_trust_ratio", c.group_count = 1, c.groups = two);
+    BAD(OPTCL_LAMB, "eps", c.lamb.eps = 0.0);
+    BAD(OPTCL_LAMB, "beta2", c.lamb.beta2 = 1.0);
+    BAD(OPTCL_LAMB, "eps_root", c.lamb.eps_root = -1.0);
+    BAD(OPTCL_LAMB, "state_dtype", c.state_dtype = OPTCL_STATE_INT8);
+    BAD(OPTCL_LARS, "trust_coefficient", c.lars.trust_coefficient = 0.0);
+    BAD(OPTCL_LARS, "momentum", c.lars.momentum = -0.5);
+    BAD(OPTCL_LARS, "nesterov", c.lars.nesterov = 3);
+    BAD(OPTCL_LARS, "state_dtype", c.state_dtype = OPTCL_STATE_INT8);
 #undef BAD
     return n;
 }

@@ -87,7 +87,7 @@ static void minimal_bytes(void **state)
     } cases[] = {{OPTCL_SGD, 0, 12},     {OPTCL_SGD, 1, 20},   {OPTCL_ADAM, 0, 28},
                  {OPTCL_ADAM, 1, 36},    {OPTCL_ADAMW, 0, 28}, {OPTCL_RMSPROP, 0, 20},
                  {OPTCL_RMSPROP, 1, 36}, {OPTCL_RPROP, 0, 28}, {OPTCL_ADAM, 2, 32},
-                 {OPTCL_ADAM, 3, 32},    {OPTCL_LAMB, 0, 40},  {OPTCL_LARS, 0, 28}};
+                 {OPTCL_ADAM, 3, 32},    {OPTCL_LAMB, 0, 44},  {OPTCL_LARS, 0, 28}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         optcl_optimizer_config c = optcl_optimizer_config_default(cases[i].a);
         if (cases[i].option) {

@@ -161,12 +161,13 @@ static void a_bad_step_changes_nothing(void **state)
 static void scaled_equals_unscaled(void **state)
 {
     (void)state;
-    const optcl_algorithm algos[] = {OPTCL_ADAM, OPTCL_SGD};
+    /* LAMB and LARS: both of their passes read the unscaled gradient */
+    const optcl_algorithm algos[] = {OPTCL_ADAM, OPTCL_SGD, OPTCL_LAMB, OPTCL_LARS};
     const optcl_dtype dtypes[] = {OPTCL_DTYPE_F32, OPTCL_DTYPE_BF16};
     for (size_t b = 0; b < BACKENDS; b++) {
         if (skip_backend(backends[b]))
             continue;
-        for (size_t a = 0; a < 2; a++)
+        for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++)
             for (size_t d = 0; d < 2; d++)
                 for (int clip = 0; clip < 2; clip++) {
                     optcl_optimizer_config plain = optcl_optimizer_config_default(algos[a]);
@@ -200,15 +201,18 @@ static void scaled_equals_unscaled(void **state)
 }
 
 /* write_unscaled = 1 leaves the unscaled gradient in the buffer (in the set's type); without
- * it the buffer keeps what the caller wrote. */
+ * it the buffer keeps what the caller wrote. LAMB stores it in its first pass, LARS (which
+ * reads the gradient twice) in its second: once either way. */
 static void write_unscaled_stores_the_unscaled_gradient(void **state)
 {
     (void)state;
+    const optcl_algorithm algos[] = {OPTCL_SGD, OPTCL_LAMB, OPTCL_LARS};
     for (size_t b = 0; b < BACKENDS; b++) {
         if (skip_backend(backends[b]))
             continue;
-        for (int write = 0; write < 2; write++) {
-            optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+        for (int k = 0; k < 6; k++) {
+            int write = k % 2;
+            optcl_optimizer_config c = optcl_optimizer_config_default(algos[k / 2]);
             c.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
             c.loss_scale.init_scale = 64.0;
             c.loss_scale.write_unscaled = write;
@@ -230,8 +234,8 @@ static void write_unscaled_stores_the_unscaled_gradient(void **state)
             }
             TU_OK(optcl_params_read(r.p, OPTCL_ROLE_GRADS, OPTCL_ALL, got, NUMEL), "g");
             if (memcmp(got, want, sizeof got) != 0)
-                fail_msg("%s, write_unscaled = %d: the gradient buffer holds the wrong values",
-                         b ? "opencl" : "reference", write);
+                fail_msg("%s %s, write_unscaled = %d: the gradient buffer holds the wrong values",
+                         b ? "opencl" : "reference", optcl_algorithm_name(algos[k / 2]), write);
             close_run(&r);
         }
     }

@@ -195,6 +195,8 @@ static size_t configs(named_config *out)
     ADD("adamw_schedulefree warmup", OPTCL_ADAMW_SCHEDULEFREE, c.lr = 0.01,
         c.adamw_schedulefree.warmup_steps = 3, c.weight_decay = 0.1);
     ADD("sgd_schedulefree", OPTCL_SGD_SCHEDULEFREE, c.lr = 0.05);
+    ADD("lamb", OPTCL_LAMB, c.lr = 0.01, c.weight_decay = 0.1);
+    ADD("lars nesterov", OPTCL_LARS, c.lars.nesterov = 1, c.weight_decay = 0.01);
 #undef ADD
     return n;
 }

@@ -113,6 +113,10 @@ static size_t configurations(optcl_optimizer_config *out)
     out[n++] = optcl_optimizer_config_default(OPTCL_RPROP);
     out[n] = optcl_optimizer_config_default(OPTCL_LION);
     out[n++].weight_decay = 0.1;
+    out[n] = optcl_optimizer_config_default(OPTCL_LAMB); /* two passes, the same contract */
+    out[n++].weight_decay = 0.1;
+    out[n] = optcl_optimizer_config_default(OPTCL_LARS);
+    out[n++].lars.nesterov = 1;
     return n;
 }
 
@@ -129,7 +133,7 @@ static void gradient(float *g, int t)
 static void a_step_is_the_f32_step_with_the_state_rounded(void **state)
 {
     (void)state;
-    optcl_optimizer_config configs[8];
+    optcl_optimizer_config configs[12];
     size_t nc = configurations(configs);
     float p0[NUMEL], g[NUMEL], a[NUMEL], e[NUMEL];
     uint64_t seed = 11;

@@ -26,6 +26,12 @@ static optcl_status validate(optcl_params *params, const optcl_optimizer_config 
                                !params   ? "params"
                                : !config ? "config"
                                          : "out");
+    if (optcl_algorithm_is_tensor_wise(config->algorithm))
+        return optcl_mpi__fail(message, OPTCL_ERROR_UNSUPPORTED,
+                               "%s is not available with the sharded optimizer: its update "
+                               "takes norms over whole tensors, which the shards split; use "
+                               "optcl_optimizer_create on every rank",
+                               optcl_algorithm_name(config->algorithm));
     if (config->loss_scale.mode != OPTCL_LOSS_SCALE_OFF && config->loss_scale.write_unscaled)
         return optcl_mpi__fail(message, OPTCL_ERROR_UNSUPPORTED,
                                "loss_scale.write_unscaled is not available with the sharded "

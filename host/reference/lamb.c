@@ -3,26 +3,30 @@
 
 #include <stdint.h>
 
+/* the new moments of d at element i (not stored), and the update */
+static inline void lamb_moments(float *const *state, size_t i, float d,
+                                const optcl__step_scalars *s, float *m, float *v)
+{
+    *m = s->one_minus_beta1 * d + s->rule[0] * state[0][i];
+    *v = s->one_minus_beta2 * (d * d) + s->beta2 * state[1][i];
+}
+
 static inline float lamb_update(float m, float v, float p, const optcl__step_scalars *s)
 {
     return m / s->rule[1] / (sqrtf(v / s->rule[2] + s->rule[3]) + s->eps) + s->weight_decay * p;
 }
 
 void optcl__reference_lamb_sums(const optcl_optimizer_config *c, const float *param,
-                                const float *grad, float **state, size_t begin, size_t end,
-                                const optcl__step_scalars *s, float *block_sums)
+                                const float *grad, float *const *state, size_t begin,
+                                size_t end, const optcl__step_scalars *s, float *block_sums)
 {
-    float *exp_avg = state[0], *exp_avg_sq = state[1];
     bool maximize = c->maximize != 0;
     for (size_t b = begin / OPTCL__BLOCK; b < end / OPTCL__BLOCK; b++) {
         float lanes[2][OPTCL__LANES] = {{0}};
         for (size_t i = b * OPTCL__BLOCK; i < (b + 1) * OPTCL__BLOCK; i++) {
-            float p = param[i];
-            float d = optcl__direction(grad[i], maximize);
-            float m = s->one_minus_beta1 * d + s->rule[0] * exp_avg[i];
-            float v = s->one_minus_beta2 * (d * d) + s->beta2 * exp_avg_sq[i];
-            exp_avg[i] = m;
-            exp_avg_sq[i] = v;
+            float p = param[i], m, v;
+            lamb_moments(state, i, optcl__direction(grad[i], maximize), s,
+                         &m, &v);
             float u = lamb_update(m, v, p, s);
             lanes[0][i % OPTCL__LANES] += p * p;
             lanes[1][i % OPTCL__LANES] += u * u;
@@ -36,16 +40,17 @@ void optcl__reference_lamb(const optcl_optimizer_config *c, float *param, const 
                            float **state, size_t begin, size_t end, const optcl__step_scalars *s,
                            const optcl__tensor_totals *totals)
 {
-    (void)c;
-    (void)grad;
-    const float *exp_avg = state[0], *exp_avg_sq = state[1];
+    bool maximize = c->maximize != 0;
     for (size_t i = begin; i < end; i++) {
         const float *sums = totals->sums + 2 * (size_t)totals->segment[i / OPTCL__BLOCK];
         float p_norm = sqrtf(sums[0]), u_norm = sqrtf(sums[1]);
         float ratio =
             s->rule[4] != 0.0f && p_norm != 0.0f && u_norm != 0.0f ? p_norm / u_norm : 1.0f;
-        float p = param[i];
-        float u = lamb_update(exp_avg[i], exp_avg_sq[i], p, s);
-        param[i] = p + s->neg_lr * (u * ratio);
+        float p = param[i], m, v;
+        lamb_moments(state, i, optcl__direction(grad[i], maximize), s, &m,
+                     &v);
+        state[0][i] = m;
+        state[1][i] = v;
+        param[i] = p + s->neg_lr * (lamb_update(m, v, p, s) * ratio);
     }
 }

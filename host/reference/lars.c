@@ -4,8 +4,8 @@
 #include <stdint.h>
 
 void optcl__reference_lars_sums(const optcl_optimizer_config *c, const float *param,
-                                const float *grad, float **state, size_t begin, size_t end,
-                                const optcl__step_scalars *s, float *block_sums)
+                                const float *grad, float *const *state, size_t begin,
+                                size_t end, const optcl__step_scalars *s, float *block_sums)
 {
     (void)state;
     bool maximize = c->maximize != 0;

@@ -64,7 +64,7 @@ typedef void optcl__reference_rule(const optcl_optimizer_config *c, float *param
                                    const optcl__step_scalars *s);
 
 /* Rules that look at whole tensors (rule.h's tensor_sums, n of them per tensor). The first pass
- * over [begin, end) — whole 256-element blocks — writes each block's sums, block_sums[b·n + k]
+ * over [begin, end) — whole 256-element blocks — stores nothing but each block's sums, block_sums[b·n + k]
  * for block b = element / 256, each added as kernels/common.cl's OPTCL_SUM does (optcl__lanes);
  * the step then reads its tensor's totals, totals->sums[totals->segment[element / 256]·n + k]. */
 typedef struct optcl__tensor_totals {
@@ -72,7 +72,7 @@ typedef struct optcl__tensor_totals {
     const float *sums;       /* of each segment */
 } optcl__tensor_totals;
 typedef void optcl__reference_sums(const optcl_optimizer_config *c, const float *param,
-                                   const float *grad, float **state, size_t begin, size_t end,
+                                   const float *grad, float *const *state, size_t begin, size_t end,
                                    const optcl__step_scalars *s, float *block_sums);
 typedef void optcl__reference_apply(const optcl_optimizer_config *c, float *param,
                                     const float *grad, float **state, size_t begin, size_t end,

@@ -48,7 +48,7 @@ const optcl__rule optcl__rule_lamb = {
     .fixed_states = states,
     .tensor_sums = 2,
     .trust_ratio = true,
-    .sums_reads = OPTCL__READS_WEIGHTS | OPTCL__READS_STATES,
+    .sums_reads = OPTCL__READS_WEIGHTS | OPTCL__READS_GRADS | OPTCL__READS_STATES,
     .reference_sums = optcl__reference_lamb_sums,
     .reference_apply = optcl__reference_lamb,
     OPTCL__RULE_FUNCTIONS,

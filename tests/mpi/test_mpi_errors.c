@@ -83,6 +83,13 @@ static void bad_creates(void)
     bad.loss_scale.write_unscaled = 1;
     create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_UNSUPPORTED,
                  "loss_scale.write_unscaled is not available with the sharded optimizer");
+    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) { /* LAMB's and LARS's norms need tensors whole */
+        if (!optcl_algorithm_is_tensor_wise((optcl_algorithm)a))
+            continue;
+        bad = optcl_optimizer_config_default((optcl_algorithm)a);
+        create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_UNSUPPORTED,
+                     "is not available with the sharded optimizer");
+    }
     optcl_mpi_optimizer *s = NULL;
     char msg[256] = "";
     MT_CHECK(optcl_mpi_optimizer_create(MPI_COMM_NULL, p, &c, NULL, &s, msg, sizeof msg) ==
