@@ -13,7 +13,7 @@ static inline void lamb_moments(float *const *state, size_t i, float d,
 
 static inline float lamb_update(float m, float v, float p, const optcl__step_scalars *s)
 {
-    return m / s->rule[1] / (sqrtf(v / s->rule[2] + s->rule[3]) + s->eps) + s->weight_decay * p;
+    return m * s->rule[1] / (sqrtf(v * s->rule[2] + s->rule[3]) + s->eps) + s->weight_decay * p;
 }
 
 void optcl__reference_lamb_sums(const optcl_optimizer_config *c, const float *param,

@@ -17,8 +17,9 @@ static const optcl__field fields[] = {
                 "added inside the square root of the second moment"),
 };
 
-/* kernels/lamb.cl's BETA1, BIAS_CORRECTION1/2, EPS_ROOT, TRUST; the bias corrections in
- * double, rounded once (optax computes 1 − b^t in float32: within an ulp) */
+/* kernels/lamb.cl's BETA1, INV_BIAS_CORRECTION1/2, EPS_ROOT, TRUST; the bias corrections'
+ * reciprocals in double, rounded once (optax's float32 1 − b^t and XLA's float32 reciprocal:
+ * within an ulp or two) */
 static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *in,
                     optcl__step_scalars *s)
 {
@@ -29,8 +30,8 @@ static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *i
     s->one_minus_beta2 = (float)(1.0 - l->beta2);
     s->eps = (float)l->eps;
     s->rule[0] = (float)l->beta1;
-    s->rule[1] = (float)(1.0 - pow(l->beta1, t));
-    s->rule[2] = (float)(1.0 - pow(l->beta2, t));
+    s->rule[1] = (float)(1.0 / (1.0 - pow(l->beta1, t)));
+    s->rule[2] = (float)(1.0 / (1.0 - pow(l->beta2, t)));
     s->rule[3] = (float)l->eps_root;
     s->rule[4] = in->group->exclude_from_trust_ratio ? 0.0f : 1.0f;
 }
