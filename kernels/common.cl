@@ -260,22 +260,33 @@ typedef const param_t grad_t;
 /* The gradient element i as the rule's update sees it: unscaled (times the reciprocal of the
  * loss scale, as GradScaler.unscale_; stored back with WRITE_UNSCALED), then scaled by
  * clip_grad_norm_'s coefficient. */
-static inline floatv optcl_grad_at(__global grad_t *grad, size_t i, float inv_loss_scale,
-                                   float clip_coef)
+static inline floatv optcl_unscaled_grad(__global grad_t *grad, size_t i, float inv_loss_scale)
 {
     floatv g = LOAD_GRAD(grad, i);
 #if LOSS_SCALE
     g = g * inv_loss_scale;
-#if WRITE_UNSCALED
-    STORE_PARAM(grad, i, g);
 #endif
-#endif
+    (void)inv_loss_scale;
+    return g;
+}
+
+static inline floatv optcl_clipped_grad(floatv g, float clip_coef)
+{
 #if CLIP
     g = g * clip_coef;
 #endif
-    (void)inv_loss_scale;
     (void)clip_coef;
     return g;
+}
+
+static inline floatv optcl_grad_at(__global grad_t *grad, size_t i, float inv_loss_scale,
+                                   float clip_coef)
+{
+    floatv g = optcl_unscaled_grad(grad, i, inv_loss_scale);
+#if LOSS_SCALE && WRITE_UNSCALED
+    STORE_PARAM(grad, i, g);
+#endif
+    return optcl_clipped_grad(g, clip_coef);
 }
 
 /* The same without storing it back: a first pass over a gradient that the step kernel reads
@@ -283,16 +294,7 @@ static inline floatv optcl_grad_at(__global grad_t *grad, size_t i, float inv_lo
 static inline floatv optcl_grad_peek(__global grad_t *grad, size_t i, float inv_loss_scale,
                                      float clip_coef)
 {
-    floatv g = LOAD_GRAD(grad, i);
-#if LOSS_SCALE
-    g = g * inv_loss_scale;
-#endif
-#if CLIP
-    g = g * clip_coef;
-#endif
-    (void)inv_loss_scale;
-    (void)clip_coef;
-    return g;
+    return optcl_clipped_grad(optcl_unscaled_grad(grad, i, inv_loss_scale), clip_coef);
 }
 #define OPTCL_GRAD_AT(grad, i) optcl_grad_at(grad, i, inv_loss_scale, clip_coef)
 #define OPTCL_GRAD_PEEK(grad, i) optcl_grad_peek(grad, i, inv_loss_scale, clip_coef)
