@@ -26,6 +26,9 @@ int optcl_cli_check_layout(const char *key, const char *value, char *message, si
 int optcl_cli_tensor_specs(char *const *options, int count, size_t n, optcl_tensor_spec **specs,
                      size_t *spec_count, char *message, size_t size);
 int optcl_cli_exclude_from_trust_ratio(char *const *options, int count);
+/* Whether tensors= or shape= is among the options (without them, --load-state takes the
+ * checkpoint's tensors). */
+int optcl_cli_layout_given(char *const *options, int count);
 
 /* The optimizers' names on one line (" sgd, adam, …\n"), and each one's own keys with their
  * defaults, one line per optimizer, for the help texts; from the descriptors. */

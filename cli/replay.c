@@ -55,6 +55,7 @@ static void usage(FILE *f)
             "            threshold_mode=rel|abs cooldown min_lr\n"
             "  layout    tensors=4x5,12,5 (the N parameters as several tensors, dims joined by\n"
             "            x; LAMB and LARS take norms per tensor) or shape=R,C (one tensor);\n"
+            "            --load-state takes the checkpoint's unless given;\n"
             "            trust_ratio_mask=0 leaves the group out of LAMB's/LARS's trust ratio\n"
             "  lookahead lookahead_k lookahead_alpha\n"
             "  guard     clip_norm (torch.nn.utils.clip_grad_norm_ before each step)\n"
@@ -256,7 +257,12 @@ static int run(const replay_args *a, const optcl_optimizer_config *config, const
     }
     optcl_tensor_spec *specs = NULL;
     size_t spec_count = 0;
-    if (optcl_cli_tensor_specs(a->options, a->option_count, n, &specs, &spec_count, msg, MSG)) {
+    int layout_failed = a->load_state && !optcl_cli_layout_given(a->options, a->option_count)
+                            ? optcl_checkpoint_inspect(a->load_state, &specs, &spec_count, NULL,
+                                                       msg, MSG) != OPTCL_SUCCESS
+                            : optcl_cli_tensor_specs(a->options, a->option_count, n, &specs,
+                                                     &spec_count, msg, MSG);
+    if (layout_failed) {
         free(scratch);
         optcl_context_destroy(ctx);
         return 1;
@@ -315,7 +321,7 @@ static int inspect_state(const replay_args *a, size_t *n, optcl_optimizer_config
     size_t count = 0;
     if (optcl_checkpoint_inspect(a->load_state, &specs, &count, saved, msg, MSG) != OPTCL_SUCCESS)
         return 1;
-    /* replay's tensors: "param", or "param.0", "param.1", … (tensors=, given again) */
+    /* replay's tensors: "param", or "param.0", "param.1", … (tensors=) */
     int bad = count == 0;
     *n = 0;
     for (size_t i = 0; i < count && !bad; i++) {

@@ -108,6 +108,11 @@ fail:
     return 1;
 }
 
+int optcl_cli_layout_given(char *const *options, int count)
+{
+    return last_value(options, count, "tensors") || last_value(options, count, "shape");
+}
+
 int optcl_cli_exclude_from_trust_ratio(char *const *options, int count)
 {
     const char *value = last_value(options, count, "trust_ratio_mask");

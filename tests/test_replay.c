@@ -387,6 +387,17 @@ static const bad_case BAD_CASES[] = {
     {"schedulefree_with_schedule", {"sgd_schedulefree", GOOD_FILES, "schedule=cosine"}},
     {"out_eval_without_modes", {"adam", GOOD_FILES, "--out-eval", "@EVAL"}},
     {"out_eval_no_value", {"adamw_schedulefree", GOOD_FILES, "--out-eval"}},
+    /* The layout (N = 3 here) and LAMB's and LARS's trust ratio. */
+    {"tensors_too_few", {"lamb", GOOD_FILES, "tensors=1,1"}},
+    {"tensors_too_many", {"lars", GOOD_FILES, "tensors=2,2"}},
+    {"tensors_zero_dim", {"lars", GOOD_FILES, "tensors=3x0,3"}},
+    {"tensors_empty", {"lamb", GOOD_FILES, "tensors="}},
+    {"shape_bad", {"lamb", GOOD_FILES, "shape=3x1"}},
+    {"shape_and_tensors", {"lamb", GOOD_FILES, "shape=3", "tensors=3"}},
+    {"trust_ratio_mask_bogus", {"lamb", GOOD_FILES, "trust_ratio_mask=2"}},
+    {"trust_ratio_mask_adam", {"adam", GOOD_FILES, "trust_ratio_mask=0"}},
+    {"lamb_eps_zero", {"lamb", GOOD_FILES, "eps=0"}},
+    {"lars_int8", {"lars", GOOD_FILES, "state_dtype=int8"}},
     /* Schedules, ReduceLROnPlateau and --metrics. */
     {"plateau_without_metrics", {"sgd", GOOD_FILES, "schedule=plateau"}},
     {"metrics_wrong_length", {"sgd", GOOD_FILES, "--metrics", "@m3.npy", "schedule=plateau"}},

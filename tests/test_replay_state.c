@@ -51,6 +51,14 @@ static const state_case CASES[] = {
      {6, 7},
      1},
     {"rprop_classic", "rprop", {"lr=0.02", "variant=classic"}, {1, 7}, 0},
+    /* Several tensors (resumed without tensors=: the checkpoint's layout) and a group left out
+     * of the trust ratio, which the checkpoint keeps. */
+    {"lars_tensors_no_trust_ratio",
+     "lars",
+     {"lr=0.5", "nesterov=1", "trust_ratio_mask=0", "tensors=2x2,3"},
+     {3, 8},
+     0},
+    {"lamb_tensors", "lamb", {"lr=0.05", "weight_decay=0.1", "tensors=3,1,3"}, {5, 0}, 0},
     /* Split inside the warmup. */
     {"adamw_warmup_exponential",
      "adamw",
