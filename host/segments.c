@@ -59,6 +59,7 @@ optcl_status optcl__segments_create(optcl_optimizer *opt)
         return optcl__fail(p->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     opt->segments = seg;
     seg->n = opt->rule->tensor_sums;
+    seg->m = opt->rule->tensor_values;
     seg->count = p->count;
     seg->blocks = p->flat / BLOCK;
     if (p->count >= UINT32_MAX || seg->blocks >= UINT32_MAX)
@@ -68,8 +69,8 @@ optcl_status optcl__segments_create(optcl_optimizer *opt)
     bool ok = build_tables(seg, p);
     if (ok && p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
         seg->block_sums = calloc(seg->n * (seg->blocks ? seg->blocks : 1), sizeof(float));
-        seg->sums = calloc(seg->n * (seg->count + 1), sizeof(float));
-        ok = seg->block_sums && seg->sums;
+        seg->values = calloc(seg->m * (seg->count + 1), sizeof(float));
+        ok = seg->block_sums && seg->values;
     }
     if (!ok)
         return optcl__fail(p->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
@@ -108,7 +109,7 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
         make_buffer(ctx, 2 * (seg->count ? seg->count : 1) * sizeof(uint32_t),
                     seg->segment_blocks, &err);
     seg->block_sums_mem = make_buffer(ctx, seg->n * blocks * sizeof(float), NULL, &err);
-    seg->sums_mem = make_buffer(ctx, seg->n * (seg->count + 1) * sizeof(float), NULL, &err);
+    seg->values_mem = make_buffer(ctx, seg->m * (seg->count + 1) * sizeof(float), NULL, &err);
     if (err != CL_SUCCESS)
         return optcl__fail(ctx->message, (optcl_status)err,
                            "allocating %s's per-tensor sums (%zu blocks, %zu tensors) on %s "
@@ -118,31 +119,26 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     char name[64];
     snprintf(name, sizeof name, "optcl_%s_sums_f32", opt->rule->family);
     seg->sums_kernel = clCreateKernel(program, name, &err);
-    cl_uint sums_next = 0;
+    cl_uint sums_next = 0, totals_next = 0;
     if (err == CL_SUCCESS)
         err = optcl__bind_step_arguments(opt, seg->sums_kernel, &sums_next);
     SET(seg->sums_kernel, sums_next, sizeof(cl_mem), &seg->block_sums_mem);
     seg->sums_end_arg = sums_next + 1;
+    if (err == CL_SUCCESS) {
+        snprintf(name, sizeof name, "optcl_%s_totals_f32", opt->rule->family);
+        seg->totals_kernel = clCreateKernel(program, name, &err);
+    }
+    if (err == CL_SUCCESS)
+        err = optcl__bind_step_arguments(opt, seg->totals_kernel, &totals_next);
+    SET(seg->totals_kernel, totals_next, sizeof(cl_mem), &seg->block_sums_mem);
+    SET(seg->totals_kernel, totals_next + 1, sizeof(cl_mem), &seg->segment_blocks_mem);
+    SET(seg->totals_kernel, totals_next + 2, sizeof(cl_mem), &seg->values_mem);
+    seg->totals_first_arg = totals_next + 3;
     SET(opt->kernel, next, sizeof(cl_mem), &seg->block_segment_mem);
-    SET(opt->kernel, next + 1, sizeof(cl_mem), &seg->sums_mem);
+    SET(opt->kernel, next + 1, sizeof(cl_mem), &seg->values_mem);
     if (err != CL_SUCCESS)
         return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s",
                            name, optcl_status_name((optcl_status)err));
-    cl_program reduce = NULL;
-    const char *log = NULL;
-    optcl_status st = optcl__get_program(ctx, "segments", "", &reduce, &log);
-    if (st != OPTCL_SUCCESS)
-        return st;
-    seg->reduce_kernel = clCreateKernel(reduce, "optcl_segment_sums", &err);
-    cl_uint n = seg->n;
-    SET(seg->reduce_kernel, 0, sizeof(cl_mem), &seg->block_sums_mem);
-    SET(seg->reduce_kernel, 1, sizeof(cl_mem), &seg->segment_blocks_mem);
-    SET(seg->reduce_kernel, 2, sizeof(cl_mem), &seg->sums_mem);
-    SET(seg->reduce_kernel, 3, sizeof n, &n);
-    if (err != CL_SUCCESS)
-        return optcl__fail(ctx->message, (optcl_status)err,
-                           "preparing kernel optcl_segment_sums failed: %s",
-                           optcl_status_name((optcl_status)err));
     return OPTCL_SUCCESS;
 }
 
@@ -152,20 +148,30 @@ void optcl__segments_free(optcl_optimizer *opt)
     if (!seg)
         return;
     cl_mem mems[] = {seg->block_segment_mem, seg->segment_blocks_mem, seg->block_sums_mem,
-                     seg->sums_mem};
+                     seg->values_mem};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
             clReleaseMemObject(mems[i]);
     if (seg->sums_kernel)
         clReleaseKernel(seg->sums_kernel);
-    if (seg->reduce_kernel)
-        clReleaseKernel(seg->reduce_kernel);
+    if (seg->totals_kernel)
+        clReleaseKernel(seg->totals_kernel);
     free(seg->block_segment);
     free(seg->segment_blocks);
     free(seg->block_sums);
-    free(seg->sums);
+    free(seg->values);
     free(seg);
     opt->segments = NULL;
+}
+
+/* The step's scalars (or, when the device counts, the range index) on one of the kernels. */
+static cl_int set_scalars(const optcl_optimizer *opt, cl_kernel kernel, size_t r,
+                          const optcl__step_scalars *scalars)
+{
+    if (scalars)
+        return clSetKernelArg(kernel, optcl__scalar_arg(opt), sizeof *scalars, scalars);
+    cl_uint index = (cl_uint)r;
+    return clSetKernelArg(kernel, optcl__scalar_arg(opt) + 2, sizeof index, &index);
 }
 
 cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step_scalars *scalars,
@@ -174,41 +180,22 @@ cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step
     optcl_params *p = opt->params;
     optcl__segments *seg = opt->segments;
     const optcl__group_range *range = &p->ranges[r];
-    cl_int err = CL_SUCCESS;
     cl_uint first_block = (cl_uint)(range->begin / BLOCK), end_block = (cl_uint)(range->end / BLOCK);
+    cl_uint first = (cl_uint)seg->first[r], end = (cl_uint)seg->end[r];
+    cl_int err = set_scalars(opt, seg->sums_kernel, r, scalars);
     SET(seg->sums_kernel, seg->sums_end_arg, sizeof end_block, &end_block);
-    if (scalars) {
-        SET(seg->sums_kernel, optcl__scalar_arg(opt), sizeof *scalars, scalars);
-    } else {
-        cl_uint index = (cl_uint)r;
-        SET(seg->sums_kernel, optcl__scalar_arg(opt) + 2, sizeof index, &index);
-    }
     if (err == CL_SUCCESS)
         err = optcl__enqueue_padded(p->ctx, seg->sums_kernel, first_block,
                                     end_block - first_block, num_events, wait_list, NULL);
     opt->launches += err == CL_SUCCESS;
-    cl_uint first = (cl_uint)seg->first[r], end = (cl_uint)seg->end[r];
-    SET(seg->reduce_kernel, 4, sizeof first, &first);
-    SET(seg->reduce_kernel, 5, sizeof end, &end);
     if (err == CL_SUCCESS)
-        err = optcl__enqueue_padded(p->ctx, seg->reduce_kernel, 0, end - first, 0, NULL, NULL);
+        err = set_scalars(opt, seg->totals_kernel, r, scalars);
+    SET(seg->totals_kernel, seg->totals_first_arg, sizeof first, &first);
+    SET(seg->totals_kernel, seg->totals_first_arg + 1, sizeof end, &end);
+    if (err == CL_SUCCESS)
+        err = optcl__enqueue_padded(p->ctx, seg->totals_kernel, 0, end - first, 0, NULL, NULL);
     opt->launches += err == CL_SUCCESS;
     return err;
-}
-
-void optcl__reference_segment_sums(const float *block_sums, const uint32_t *blocks, unsigned n,
-                                   size_t first, size_t end, float *sums)
-{
-    for (size_t t = first; t < end; t++)
-        for (unsigned k = 0; k < n; k++) {
-            float lane[8] = {0};
-            for (uint32_t b = blocks[2 * t]; b < blocks[2 * t + 1]; b++)
-                lane[(b - blocks[2 * t]) % 8] += block_sums[(size_t)b * n + k];
-            for (int w = 4; w >= 1; w /= 2)
-                for (int i = 0; i < w; i++)
-                    lane[i] += lane[i + w];
-            sums[t * n + k] = lane[0];
-        }
 }
 
 void optcl__segments_reference(optcl_optimizer *opt, size_t r, float *weights, const float *grads,
@@ -218,9 +205,9 @@ void optcl__segments_reference(optcl_optimizer *opt, size_t r, float *weights, c
     const optcl__group_range *range = &opt->params->ranges[r];
     opt->rule->reference_sums(&opt->config, weights, grads, opt->host_state, range->begin,
                               range->end, s, seg->block_sums);
-    optcl__reference_segment_sums(seg->block_sums, seg->segment_blocks, seg->n, seg->first[r],
-                                  seg->end[r], seg->sums);
-    optcl__tensor_totals totals = {seg->block_segment, seg->sums};
+    opt->rule->reference_totals(s, seg->block_sums, seg->segment_blocks, seg->first[r],
+                                seg->end[r], seg->values);
+    optcl__tensor_values values = {seg->block_segment, seg->values};
     opt->rule->reference_apply(&opt->config, weights, grads, opt->host_state, range->begin,
-                               range->end, s, &totals);
+                               range->end, s, &values);
 }

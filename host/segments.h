@@ -4,11 +4,12 @@
  * tensors; the padding after a tensor is zero and adds nothing). A group's step is three
  * launches whatever its tensor count:
  *   1. the rule's sums kernel: each work-item one block, its n sums into block_sums;
- *   2. segments.cl: each work-item one segment, its blocks' sums added in a fixed order;
+ *   2. the rule's totals kernel: each work-item one segment, its blocks' sums added in a fixed
+ *      order, and what the step needs of the tensor (a trust ratio) into values;
  *      (both launches padded to whole work-groups, the extra work-items returning at once)
- *   3. the rule's step kernel, which finds its block's segment and reads the totals.
+ *   3. the rule's step kernel, which finds its block's segment and reads its values.
  * The reference backend runs the same three in the same order of addition (reference_sums,
- * optcl__reference_segment_sums, reference_apply), so both give the same bits. */
+ * reference_totals, reference_apply), so both give the same bits. */
 #ifndef OPTCL_SEGMENTS_H
 #define OPTCL_SEGMENTS_H
 
@@ -17,22 +18,25 @@
 #include <stdint.h>
 
 typedef struct optcl__segments {
-    unsigned n;       /* sums per segment */
+    unsigned n;       /* sums per block */
+    unsigned m;       /* values per segment */
     size_t count;     /* segments: the set's tensors, in offset order */
     size_t blocks;    /* the flat buffer's: flat / 256 */
     uint32_t *block_segment;  /* per block: its segment, or count (no tensor: totals are 0) */
     uint32_t *segment_blocks; /* per segment: its first and end block */
     size_t first[OPTCL_MAX_GROUPS], end[OPTCL_MAX_GROUPS]; /* each group range's segments */
-    float *block_sums, *sums; /* reference backend: n per block; n per segment (+ a zero row) */
-    cl_mem block_segment_mem, segment_blocks_mem, block_sums_mem, sums_mem;
-    cl_kernel sums_kernel, reduce_kernel;
-    cl_uint sums_end_arg; /* the sums kernel's last argument: the range's end block */
+    float *block_sums, *values; /* reference backend: n per block; m per segment (+ a zero row) */
+    cl_mem block_segment_mem, segment_blocks_mem, block_sums_mem, values_mem;
+    cl_kernel sums_kernel, totals_kernel;
+    cl_uint sums_end_arg;    /* the sums kernel's last argument: the range's end block */
+    cl_uint totals_first_arg; /* the totals kernel's first and end segment */
 } optcl__segments;
 
 /* The tables, and on the reference backend the sums (optimizer create; message on failure). */
 optcl_status optcl__segments_create(optcl_optimizer *opt);
-/* OpenCL: the buffers and both kernels; the step kernel's two extra arguments from index next
- * (the argument after those optcl__bind_step_arguments bound). */
+/* OpenCL: the buffers, the sums and totals kernels from the rule's program; the step kernel's
+ * two extra arguments from index next (the argument after those optcl__bind_step_arguments
+ * bound). */
 optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program program,
                                            cl_uint next);
 void optcl__segments_free(optcl_optimizer *opt);

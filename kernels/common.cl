@@ -348,7 +348,8 @@ static inline floatv optcl_maximum(floatv a, floatv b)
  * 256-element block (OPTCL_FOR_EACH_BLOCK_VECTOR) and adds each of its n sums in a fixed order
  * whatever VEC: element e of the block into lane e % 16, each lane in order (OPTCL_SUM), then
  * lane i += lane i + w for w = 8, 4, 2, 1 (OPTCL_SUMS_END) — host/reference/reference.h's
- * optcl__lanes_total. The step kernel then reads its tensor's totals (OPTCL_TENSOR_SUM). */
+ * optcl__lanes_total. Their totals kernel adds each tensor's blocks and derives its values;
+ * the step kernel reads them (OPTCL_TENSOR_VALUE). */
 #define OPTCL_BLOCK 256
 #define OPTCL_LANE_VECTORS (16 / VEC) /* the vectors of 16 lanes */
 #define OPTCL_SUMS_ARG , __global float *restrict block_sums, uint end_block
@@ -386,8 +387,38 @@ static inline float optcl_lanes_total(const floatv *acc)
     return lane[0];
 }
 
-/* The step kernel's: each block's segment, and the n totals of each segment. */
-#define OPTCL_TENSOR_SUMS_ARG                                                                     \
-    , __global const uint *restrict block_segment, __global const float *restrict tensor_sums
-/* Sum j of the tensor of vector i (n sums per tensor). */
-#define OPTCL_TENSOR_SUM(i, n, j) tensor_sums[block_segment[(i) * VEC / OPTCL_BLOCK] * (n) + (j)]
+/* The totals kernel (optcl_<family>_totals_f32: the step kernel's arguments, then
+ * OPTCL_TOTALS_ARG): work-item t handles tensor first + t — launches are padded to whole
+ * work-groups, items past end return — adds its blocks' sums (optcl_tensor_total) and writes
+ * what the step kernel reads of the tensor (a trust ratio), once per tensor. */
+#define OPTCL_TOTALS_ARG                                                                          \
+    , __global const float *restrict block_sums, __global const uint *restrict segment_blocks,    \
+        __global float *restrict tensor_values, uint first, uint end
+#define OPTCL_TOTALS_BEGIN(t)                                                                     \
+    const uint t = first + (uint)get_global_id(0);                                                \
+    if (t >= end)                                                                                 \
+        return
+
+/* Sum k of tensor t (n per block): its blocks [b0, b1) in 8 lanes, block b into lane
+ * (b − b0) % 8, each lane in order, then lane i += lane i + w for w = 4, 2, 1 —
+ * host/reference/reference.h's optcl__tensor_total. */
+static inline float optcl_tensor_total(__global const float *restrict block_sums,
+                                       __global const uint *restrict segment_blocks, uint n,
+                                       uint t, uint k)
+{
+    uint b0 = segment_blocks[2 * t], b1 = segment_blocks[2 * t + 1];
+    float lane[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    for (uint b = b0; b < b1; b++)
+        lane[(b - b0) % 8] += block_sums[(size_t)b * n + k];
+    for (uint w = 4; w >= 1; w /= 2)
+        for (uint i = 0; i < w; i++)
+            lane[i] += lane[i + w];
+    return lane[0];
+}
+
+/* The step kernel's: each block's segment, and what the totals kernel wrote per segment. */
+#define OPTCL_TENSOR_VALUES_ARG                                                                   \
+    , __global const uint *restrict block_segment, __global const float *restrict tensor_values
+/* Value j of the tensor of vector i (n per tensor). */
+#define OPTCL_TENSOR_VALUE(i, n, j)                                                               \
+    tensor_values[block_segment[(i) * VEC / OPTCL_BLOCK] * (n) + (j)]

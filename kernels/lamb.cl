@@ -1,8 +1,9 @@
 /* lamb.cl — LAMB (You et al. 2020) as optax.lamb: Adam's bias-corrected moments, the update
  * u = m̂ / (√(v̂ + eps_root) + eps) + weight_decay·p, scaled per tensor by the trust ratio
- * ‖p‖ / ‖u‖ (1 where either is 0, or for a group left out) and by −lr. Two kernels
+ * ‖p‖ / ‖u‖ (1 where either is 0, or for a group left out) and by −lr. Three kernels
  * (host/segments.h): the sums kernel computes the new moments and u, and adds ‖p‖² and ‖u‖² per
- * block, storing nothing; the step kernel computes them again, the same bits, and stores. So
+ * block, storing nothing; the totals kernel makes each tensor's trust ratio; the step kernel
+ * computes the moments and u again, the same bits, and stores. So
  * the norm is the norm of the update applied, and the update uses the new moments unrounded
  * (bfloat16 state rounds only what is stored), as optax's mu_dtype does — at 44 B per
  * parameter and step where storing the moments in the first pass would move 40. Read side by
@@ -40,14 +41,25 @@ __kernel void optcl_lamb_sums_f32(__global param_t *param, __global grad_t *grad
     OPTCL_SUMS_END(2);
 }
 
+__kernel void optcl_lamb_totals_f32(__global param_t *param, __global grad_t *grad,
+                                    __global state_t *exp_avg, __global state_t *exp_avg_sq,
+                                    OPTCL_STEP_ARGS OPTCL_TOTALS_ARG)
+{
+    OPTCL_STEP_BEGIN;
+    OPTCL_TOTALS_BEGIN(t);
+    float p_norm = sqrt(optcl_tensor_total(block_sums, segment_blocks, 2, t, 0));
+    float u_norm = sqrt(optcl_tensor_total(block_sums, segment_blocks, 2, t, 1));
+    tensor_values[t] =
+        TRUST != 0.0f && p_norm != 0.0f && u_norm != 0.0f ? p_norm / u_norm : 1.0f;
+}
+
 __kernel void optcl_lamb_f32(__global param_t *param, __global grad_t *grad,
                              __global state_t *exp_avg, __global state_t *exp_avg_sq,
-                             OPTCL_STEP_ARGS OPTCL_TENSOR_SUMS_ARG)
+                             OPTCL_STEP_ARGS OPTCL_TENSOR_VALUES_ARG)
 {
     OPTCL_STEP_BEGIN;
     OPTCL_FOR_EACH_VECTOR(i) {
-        float p_norm = sqrt(OPTCL_TENSOR_SUM(i, 2, 0)), u_norm = sqrt(OPTCL_TENSOR_SUM(i, 2, 1));
-        float ratio = TRUST != 0.0f && p_norm != 0.0f && u_norm != 0.0f ? p_norm / u_norm : 1.0f;
+        float ratio = OPTCL_TENSOR_VALUE(i, 1, 0);
         floatv p = LOAD_WEIGHT(param, i);
         floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
         LAMB_MOMENTS(m, v, i, d);

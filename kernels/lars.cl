@@ -1,9 +1,9 @@
 /* lars.cl — LARS (You et al. 2017) as optax.lars: u = g + weight_decay·p, scaled per tensor by
  * the trust ratio trust_coefficient·‖p‖ / (‖u‖ + eps) (1 where either norm is 0, or for a group
  * left out) and by −lr; then momentum on the scaled update, m = u + momentum·m, and p += m
- * (nesterov: p += u + momentum·m). Two kernels (host/segments.h): the sums kernel adds ‖p‖² and
- * ‖u‖² per block; the step kernel steps. Read side by side with host/reference/lars.c and
- * host/rules/lars.c. */
+ * (nesterov: p += u + momentum·m). Three kernels (host/segments.h): the sums kernel adds ‖p‖²
+ * and ‖u‖² per block, the totals kernel makes each tensor's trust ratio, the step kernel steps.
+ * Read side by side with host/reference/lars.c and host/rules/lars.c. */
 
 #ifndef NESTEROV
 #define NESTEROV 0
@@ -27,16 +27,26 @@ __kernel void optcl_lars_sums_f32(__global param_t *param, __global grad_t *grad
     OPTCL_SUMS_END(2);
 }
 
+__kernel void optcl_lars_totals_f32(__global param_t *param, __global grad_t *grad,
+                                    __global state_t *momentum_buffer,
+                                    OPTCL_STEP_ARGS OPTCL_TOTALS_ARG)
+{
+    OPTCL_STEP_BEGIN;
+    OPTCL_TOTALS_BEGIN(t);
+    float p_norm = sqrt(optcl_tensor_total(block_sums, segment_blocks, 2, t, 0));
+    float u_norm = sqrt(optcl_tensor_total(block_sums, segment_blocks, 2, t, 1));
+    tensor_values[t] = TRUST != 0.0f && p_norm != 0.0f && u_norm != 0.0f
+                           ? TRUST_COEFFICIENT * p_norm / (u_norm + s.eps)
+                           : 1.0f;
+}
+
 __kernel void optcl_lars_f32(__global param_t *param, __global grad_t *grad,
                              __global state_t *momentum_buffer,
-                             OPTCL_STEP_ARGS OPTCL_TENSOR_SUMS_ARG)
+                             OPTCL_STEP_ARGS OPTCL_TENSOR_VALUES_ARG)
 {
     OPTCL_STEP_BEGIN;
     OPTCL_FOR_EACH_VECTOR(i) {
-        float p_norm = sqrt(OPTCL_TENSOR_SUM(i, 2, 0)), u_norm = sqrt(OPTCL_TENSOR_SUM(i, 2, 1));
-        float ratio = TRUST != 0.0f && p_norm != 0.0f && u_norm != 0.0f
-                          ? TRUST_COEFFICIENT * p_norm / (u_norm + s.eps)
-                          : 1.0f;
+        float ratio = OPTCL_TENSOR_VALUE(i, 1, 0);
         floatv p = LOAD_WEIGHT(param, i);
         floatv u = optcl_direction(OPTCL_GRAD_AT(grad, i)) + s.weight_decay * p;
         u = s.neg_lr * (u * ratio);

@@ -239,12 +239,13 @@ static void whole_tensor_rules_launch_three_kernels(void **state)
             TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
             TU_OK(optcl_context_finish(ctx), "finish");
             const char *name = optcl_algorithm_name(rules[r]);
-            char sums[64], step[64];
+            char sums[64], totals[64], step[64];
             snprintf(sums, sizeof sums, "optcl_%s_sums_f32", name);
+            snprintf(totals, sizeof totals, "optcl_%s_totals_f32", name);
             snprintf(step, sizeof step, "optcl_%s_f32", name);
             assert_int_equal(seam_count(), 3);
             assert_string_equal(seam_get(0)->name, sums);
-            assert_string_equal(seam_get(1)->name, "optcl_segment_sums");
+            assert_string_equal(seam_get(1)->name, totals);
             assert_string_equal(seam_get(2)->name, step);
             for (size_t i = 0; i < 3; i++)
                 check_launch(ctx, seam_get(i), name);

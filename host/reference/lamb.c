@@ -36,16 +36,25 @@ void optcl__reference_lamb_sums(const optcl_optimizer_config *c, const float *pa
     }
 }
 
+void optcl__reference_lamb_totals(const optcl__step_scalars *s, const float *block_sums,
+                                  const uint32_t *segment_blocks, size_t first, size_t end,
+                                  float *values)
+{
+    for (size_t t = first; t < end; t++) {
+        float p_norm = sqrtf(optcl__tensor_total(block_sums, segment_blocks, 2, t, 0));
+        float u_norm = sqrtf(optcl__tensor_total(block_sums, segment_blocks, 2, t, 1));
+        values[t] =
+            s->rule[4] != 0.0f && p_norm != 0.0f && u_norm != 0.0f ? p_norm / u_norm : 1.0f;
+    }
+}
+
 void optcl__reference_lamb(const optcl_optimizer_config *c, float *param, const float *grad,
                            float **state, size_t begin, size_t end, const optcl__step_scalars *s,
-                           const optcl__tensor_totals *totals)
+                           const optcl__tensor_values *values)
 {
     bool maximize = c->maximize != 0;
     for (size_t i = begin; i < end; i++) {
-        const float *sums = totals->sums + 2 * (size_t)totals->segment[i / OPTCL__BLOCK];
-        float p_norm = sqrtf(sums[0]), u_norm = sqrtf(sums[1]);
-        float ratio =
-            s->rule[4] != 0.0f && p_norm != 0.0f && u_norm != 0.0f ? p_norm / u_norm : 1.0f;
+        float ratio = values->values[values->segment[i / OPTCL__BLOCK]];
         float p = param[i], m, v;
         lamb_moments(state, i, optcl__direction(grad[i], maximize), s, &m,
                      &v);

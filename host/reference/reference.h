@@ -63,21 +63,27 @@ typedef void optcl__reference_rule(const optcl_optimizer_config *c, float *param
                                    const float *grad, float **state, size_t begin, size_t end,
                                    const optcl__step_scalars *s);
 
-/* Rules that look at whole tensors (rule.h's tensor_sums, n of them per tensor). The first pass
- * over [begin, end) — whole 256-element blocks — stores nothing but each block's sums, block_sums[b·n + k]
- * for block b = element / 256, each added as kernels/common.cl's OPTCL_SUM does (optcl__lanes);
- * the step then reads its tensor's totals, totals->sums[totals->segment[element / 256]·n + k]. */
-typedef struct optcl__tensor_totals {
+/* Rules that look at whole tensors (rule.h's tensor_sums: n sums per block, tensor_values: m
+ * values per tensor). The first pass over [begin, end) — whole 256-element blocks — stores
+ * nothing but each block's sums, block_sums[b·n + k] for block b = element / 256, each added as
+ * kernels/common.cl's OPTCL_SUM does (optcl__lanes_total). The totals add each tensor's blocks
+ * (optcl__tensor_total) into its values, values[t·m + j] for the tensors [first, end) (segments
+ * in offset order; segment_blocks[2t], [2t + 1]: its blocks). The step then reads its tensor's,
+ * values->values[values->segment[element / 256]·m + j]. */
+typedef struct optcl__tensor_values {
     const uint32_t *segment; /* of each block */
-    const float *sums;       /* of each segment */
-} optcl__tensor_totals;
+    const float *values;     /* of each segment */
+} optcl__tensor_values;
 typedef void optcl__reference_sums(const optcl_optimizer_config *c, const float *param,
                                    const float *grad, float *const *state, size_t begin, size_t end,
                                    const optcl__step_scalars *s, float *block_sums);
+typedef void optcl__reference_totals(const optcl__step_scalars *s, const float *block_sums,
+                                     const uint32_t *segment_blocks, size_t first, size_t end,
+                                     float *values);
 typedef void optcl__reference_apply(const optcl_optimizer_config *c, float *param,
                                     const float *grad, float **state, size_t begin, size_t end,
                                     const optcl__step_scalars *s,
-                                    const optcl__tensor_totals *totals);
+                                    const optcl__tensor_values *values);
 
 /* The order of a block's sum (kernels/common.cl's OPTCL_SUM and optcl_lanes_total): element e
  * of the block goes into lane e % 16, each lane adds in order, then lane i += lane i + w for
@@ -92,10 +98,20 @@ static inline float optcl__lanes_total(float lane[OPTCL__LANES])
     return lane[0];
 }
 
-/* segments.c: segments.cl's kernel — each segment's n totals from its blocks [first, end)
- * (blocks[2t], blocks[2t + 1]) for the segments [first, end). */
-void optcl__reference_segment_sums(const float *block_sums, const uint32_t *blocks, unsigned n,
-                                   size_t first, size_t end, float *sums);
+/* kernels/common.cl's optcl_tensor_total: sum k of segment t (n per block), its blocks in 8
+ * lanes, block b into lane (b − b0) % 8, then lane i += lane i + w for w = 4, 2, 1. */
+static inline float optcl__tensor_total(const float *block_sums, const uint32_t *segment_blocks,
+                                        unsigned n, size_t t, unsigned k)
+{
+    uint32_t b0 = segment_blocks[2 * t], b1 = segment_blocks[2 * t + 1];
+    float lane[8] = {0};
+    for (uint32_t b = b0; b < b1; b++)
+        lane[(b - b0) % 8] += block_sums[(size_t)b * n + k];
+    for (int w = 4; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++)
+            lane[i] += lane[i + w];
+    return lane[0];
+}
 
 typedef struct optcl__sgd_flags {
     bool maximize, has_momentum, nesterov, ema;

@@ -6,6 +6,7 @@
 #include <math.h>
 
 optcl__reference_sums optcl__reference_lamb_sums;
+optcl__reference_totals optcl__reference_lamb_totals;
 optcl__reference_apply optcl__reference_lamb;
 
 static const optcl__field fields[] = {
@@ -47,10 +48,12 @@ const optcl__rule optcl__rule_lamb = {
     .slots = 2,
     .int8_refused = "its first pass, the per-tensor sums, does not read 8-bit blocks (not built)",
     .fixed_states = states,
-    .tensor_sums = 2,
+    .tensor_sums = 2,   /* ‖p‖², ‖u‖² */
+    .tensor_values = 1, /* the trust ratio */
     .trust_ratio = true,
     .sums_reads = OPTCL__READS_WEIGHTS | OPTCL__READS_GRADS | OPTCL__READS_STATES,
     .reference_sums = optcl__reference_lamb_sums,
+    .reference_totals = optcl__reference_lamb_totals,
     .reference_apply = optcl__reference_lamb,
     OPTCL__RULE_FUNCTIONS,
 };

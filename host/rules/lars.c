@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 optcl__reference_sums optcl__reference_lars_sums;
+optcl__reference_totals optcl__reference_lars_totals;
 optcl__reference_apply optcl__reference_lars;
 
 static const optcl__field fields[] = {
@@ -45,10 +46,12 @@ const optcl__rule optcl__rule_lars = {
     .int8_refused = "its first pass, the per-tensor sums, does not read 8-bit blocks (not built)",
     .fixed_states = states,
     .options = options,
-    .tensor_sums = 2,
+    .tensor_sums = 2,   /* ‖p‖², ‖u‖² */
+    .tensor_values = 1, /* the trust ratio */
     .trust_ratio = true,
     .sums_reads = OPTCL__READS_WEIGHTS | OPTCL__READS_GRADS,
     .reference_sums = optcl__reference_lars_sums,
+    .reference_totals = optcl__reference_lars_totals,
     .reference_apply = optcl__reference_lars,
     OPTCL__RULE_FUNCTIONS,
 };

@@ -82,17 +82,20 @@ typedef struct optcl__rule {
     double (*mode_weight)(const optcl_optimizer_config *c, bool train);
     const char *mode_state;
     /* Rules that look at whole tensors (LAMB, LARS; 0 for element-wise rules): the sums over
-     * each tensor its update reads (host/segments.c). A first kernel, optcl_<family>_sums_f32 —
-     * the step kernel's arguments, then the block sums (OPTCL_SUMS_ARG) — writes them per
-     * 256-element block; segments.cl adds each tensor's blocks; the step kernel reads its
-     * tensor's from two more arguments (OPTCL_TENSOR_SUMS_ARG). The reference backend runs
-     * reference_sums, then reference_apply (reference is NULL). trust_ratio: the rule scales
-     * by a trust ratio, which a group's exclude_from_trust_ratio may turn off. */
+     * each tensor its update needs (host/segments.h). A first kernel, optcl_<family>_sums_f32 —
+     * the step kernel's arguments, then OPTCL_SUMS_ARG — writes them per 256-element block;
+     * optcl_<family>_totals_f32 (then OPTCL_TOTALS_ARG) adds each tensor's blocks and derives
+     * its values; the step kernel reads its tensor's from two more arguments
+     * (OPTCL_TENSOR_VALUES_ARG). The reference backend runs reference_sums, reference_totals,
+     * then reference_apply (reference is NULL). trust_ratio: the rule scales by a trust ratio,
+     * which a group's exclude_from_trust_ratio may turn off. */
     unsigned tensor_sums;
+    unsigned tensor_values; /* what its totals kernel derives per tensor for the step kernel */
     bool trust_ratio;
     unsigned sums_reads; /* what the sums kernel reads besides the step kernel (OPTCL__READS_*),
                             for optcl_optimizer_bytes_per_step */
     optcl__reference_sums *reference_sums;
+    optcl__reference_totals *reference_totals;
     optcl__reference_apply *reference_apply;
 } optcl__rule;
 
