@@ -1,13 +1,13 @@
 /* lamb.cl — LAMB (You et al. 2020) as optax.lamb: Adam's bias-corrected moments, the update
  * u = m̂ / (√(v̂ + eps_root) + eps) + weight_decay·p, scaled per tensor by the trust ratio
  * ‖p‖ / ‖u‖ (1 where either is 0, or for a group left out) and by −lr. Three kernels
- * (host/segments.h): the sums kernel computes the new moments and u, and adds ‖p‖² and ‖u‖² per
+ * (host/segments.h): the sums kernel computes the new moments and u and adds ‖p‖² and ‖u‖² per
  * block, storing nothing; the totals kernel makes each tensor's trust ratio; the step kernel
- * computes the moments and u again, the same bits, and stores. So
- * the norm is the norm of the update applied, and the update uses the new moments unrounded
- * (bfloat16 state rounds only what is stored), as optax's mu_dtype does — at 44 B per
- * parameter and step where storing the moments in the first pass would move 40. Read side by
- * side with host/reference/lamb.c and host/rules/lamb.c. */
+ * computes the moments and u again, the same bits, and stores. So the norm is the norm of the
+ * update applied, and the update uses the new moments unrounded (bfloat16 state rounds only
+ * what is stored), as optax's mu_dtype does — at 44 B per parameter and step, where storing the
+ * moments in the first pass would move 40. Read side by side with host/reference/lamb.c and
+ * host/rules/lamb.c. */
 
 #define BETA1 s.rule[0]
 #define INV_BIAS_CORRECTION1 s.rule[1] /* 1 / (1 − β1^t): a multiply, as XLA compiles optax's */
