@@ -124,14 +124,17 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.dont_write_bytecode = True  # importing make_golden leaves no __pycache__ in the tree
+sys.dont_write_bytecode = True  # importing make_golden, golden_files leaves no __pycache__
 sys.path.insert(0, HERE)
 # One scheduler builder for all golden sets; make_golden.py only defines things on import.
 from make_golden import SCHEDULE_DEFAULTS, make_scheduler, set_schedule_key  # noqa: E402
+# The plumbing the golden generators share (numpy only): ATOL, RTOL, MAX_CALIBRATION,
+# MIN_KEY_EFFECT, the checks, tensors= and the writing of the files.
+from golden_files import (MIN_KEY_EFFECT, calibration, check_case_names,  # noqa: E402
+                          effect, leave_one_out, load_inputs, note_worst, parse_tensors,
+                          require_calibration, require_effect, require_finite, split,
+                          warn_versions, worst_lines, write_golden)
 
-ATOL, RTOL = 1e-5, 1e-4  # tests/test_golden.c's GOLDEN_ATOL, GOLDEN_RTOL
-MAX_CALIBRATION = 0.3
-MIN_KEY_EFFECT = 5.0
 MAX_RULE_SHARE = 1e-3  # numpy float64 rule vs torch float64: rounding of float64 only
 EXPECTED_VERSIONS = {"torch": "2.15.0", "numpy": "2.4.6"}
 EPS_F32 = float(np.finfo(np.float32).eps)  # 2^-23: torch's eps1=None on float32 tensors
@@ -170,14 +173,6 @@ CASES = [
 ]
 
 
-def parse_tensors(spec, n):
-    """tensors=4x5,12,5 → [(4, 5), (12,), (5,)], sizes summing to n."""
-    shapes = [tuple(int(d) for d in s.split("x")) for s in spec.split(",")]
-    if any(d <= 0 for s in shapes for d in s) or sum(int(np.prod(s)) for s in shapes) != n:
-        raise SystemExit(f"tensors={spec}: sizes do not sum to {n}")
-    return shapes
-
-
 def shapes_spec(shapes):
     return "tensors=" + ",".join("x".join(str(d) for d in s) for s in shapes)
 
@@ -208,15 +203,6 @@ def parse_args(args, n):
     if cfg["d"] < 1:
         raise SystemExit("torch.optim.Adafactor refuses d < 1")
     return cfg, sched, shapes, given
-
-
-def split(flat, shapes):
-    out, i = [], 0
-    for s in shapes:
-        k = int(np.prod(s))
-        out.append(flat[i:i + k].reshape(s))
-        i += k
-    return out
 
 
 def run(args, p0, grads, dtype, shapes=None, lrs=None):
@@ -296,17 +282,6 @@ def rule_rows(args, p0, grads, lrs, rho_cap=True):
     return np.stack(rows), clipped
 
 
-def calibration(a32, a64):
-    """max |f32 − f64| / (ATOL + RTOL·|f64|): the share of the test tolerance rounding uses."""
-    return float(np.max(np.abs(a32.astype(np.float64) - a64) / (ATOL + RTOL * np.abs(a64))))
-
-
-def effect(rows, base):
-    """The change rows − base in units of the tolerance (NaN/inf count as a change)."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        return float(np.nan_to_num(calibration(rows, base.astype(np.float64)), nan=np.inf))
-
-
 def layout_variants(shapes, n):
     """(name, shapes) of the layouts a case must differ from: the factoring (every tensor with
     m, k > 1 in its last two dims a vector; a 1×k or m×1 matrix is exactly its EMA of g² up to
@@ -335,22 +310,13 @@ def check_keys_matter(p0, grads):
     for name, args in CASES:
         base = run(args, p0, grads, torch.float32)
         _, _, shapes, _ = parse_args(args, p0.size)
-        variants = []
-        for a in args:
-            key = a.split("=", 1)[0]
-            if key in ("lr", "tensors") or (key in schedule_keys and key != "schedule"):
-                continue
-            rest = ([x for x in args if x.split("=", 1)[0] not in schedule_keys]
-                    if key == "schedule" else [x for x in args if x != a])
-            variants.append((key, run(rest, p0, grads, torch.float32)))
+        variants = [(key, run(rest, p0, grads, torch.float32)) for key, rest in
+                    leave_one_out(args, skip=("lr", "tensors"), schedule_keys=schedule_keys)]
         for what, alt in layout_variants(shapes, p0.size):
             variants.append((f"layout ({what}: {shapes_spec(alt)})",
                              run(args, p0, grads, torch.float32, shapes=alt)))
         for key, rows in variants:
-            e = effect(rows, base)
-            if e < MIN_KEY_EFFECT:
-                raise SystemExit(f"case {name}: leaving out {key} changes the rows by only "
-                                 f"{e:.3g} of the tolerance")
+            require_effect(name, key, rows, base)
 
 
 def check_scalar(p0, grads):
@@ -376,25 +342,11 @@ def check_scalar(p0, grads):
 def main():
     torch.set_num_threads(1)
     ver = {"torch": torch.__version__.split("+")[0], "numpy": np.__version__}
-    for k, want in EXPECTED_VERSIONS.items():
-        if ver[k] != want:
-            print(f"warning: {k} {ver[k]}, the rows were made with {want}", file=sys.stderr)
-    p0 = np.load(os.path.join(HERE, "p0.npy"))
-    grads = np.load(os.path.join(HERE, "grads.npy"))
-    if p0.dtype != np.float32 or grads.dtype != np.float32 or grads.shape[1:] != p0.shape:
-        raise SystemExit("p0.npy/grads.npy are not float32 (N,) and (T, N)")
-    names = [c[0] for c in CASES]
-    if len(set(names)) != len(names):
-        raise SystemExit("two cases share a name")
-    for other in ("cases.txt", "cases_dtype.txt", "cases_optim.txt", "cases_schedulefree.txt",
-                  "cases_tensorwise.txt"):  # test names are backend/<case>: unique
-        path = os.path.join(HERE, other)
-        if not os.path.exists(path):
-            continue
-        with open(path, encoding="utf-8") as fh:
-            taken = {ln.split()[0] for ln in fh if ln.strip() and not ln.startswith("#")}
-        if taken & set(names):
-            raise SystemExit(f"case names also in {other}: {sorted(taken & set(names))}")
+    warn_versions(ver, EXPECTED_VERSIONS)
+    p0, grads = load_inputs()
+    check_case_names([c[0] for c in CASES], ("cases.txt", "cases_dtype.txt", "cases_optim.txt",
+                                             "cases_schedulefree.txt", "cases_tensorwise.txt"),
+                     missing_ok=True)
 
     check_keys_matter(p0, grads)
     bad = check_scalar(p0, grads)
@@ -402,15 +354,14 @@ def main():
     if bad:
         raise SystemExit("a 0-d parameter does not step as a 1-element vector")
 
-    results, worst, rule_worst = {}, ("", -1.0), 0.0
+    files, worst, rule_worst = {}, {}, 0.0
     for name, args in CASES:
         r32 = run(args, p0, grads, torch.float32)
         lrs = []
         r64 = run(args, p0, grads, torch.float64, lrs=lrs)
         if r32.dtype != np.float32 or r64.dtype != np.float64:
             raise SystemExit(f"case {name}: dtypes {r32.dtype}/{r64.dtype}")
-        if not (np.all(np.isfinite(r32)) and np.all(np.isfinite(r64))):
-            raise SystemExit(f"case {name}: non-finite result")
+        require_finite(name, r32, r64)
         cal = calibration(r32, r64)
         mine, clipped = rule_rows(args, p0, grads, lrs)
         rule = calibration(mine, r64)
@@ -418,8 +369,7 @@ def main():
         moved = float(np.max(np.abs(r32[-1] - p0)))
         print(f"{name:24s} f32-vs-f64 {cal:.4f}  rule-vs-torch(f64) {rule:.2e}  "
               f"max|p_T − p0| {moved:.3g}  clipped steps per tensor {clipped}", file=sys.stderr)
-        if cal >= MAX_CALIBRATION:
-            raise SystemExit(f"case {name}: float32 rounding uses {cal:.3f} of the tolerance")
+        require_calibration(name, cal)
         if rule >= MAX_RULE_SHARE:
             raise SystemExit(f"case {name}: the docstring's rule is {rule:.3g} of the tolerance "
                              "away from torch (float64)")
@@ -429,22 +379,12 @@ def main():
                   file=sys.stderr)
             if e < MIN_KEY_EFFECT:
                 raise SystemExit(f"case {name}: the cap 1/sqrt(t) on rho_t does not show")
-        results[name] = r32
-        if cal >= worst[1]:
-            worst = (name, cal)
+        files[name + ".npy"] = r32
+        note_worst(worst, "adafactor", name, cal)
     print(f"numpy float64 rule vs torch float64: worst {rule_worst:.2e} of the tolerance",
           file=sys.stderr)
 
-    out_dir = os.path.join(HERE, "expected_adafactor")
-    os.makedirs(out_dir, exist_ok=True)
-    keep = {n + ".npy" for n in names}
-    for f in os.listdir(out_dir):  # drop cases that no longer exist
-        if f.endswith(".npy") and f not in keep:
-            os.remove(os.path.join(out_dir, f))
-    for name, rows in results.items():
-        np.save(os.path.join(out_dir, name + ".npy"), rows.astype(np.float32))
-
-    lines = [
+    header = [
         "# optcl golden cases for adafactor — generated by tests/golden/make_golden_adafactor.py;",
         "# do not edit.",
         f"# torch {torch.__version__} (torch.optim.Adafactor, single-tensor path: foreach=False,",
@@ -459,14 +399,8 @@ def main():
         "# decay). The exact rule is in the generator's docstring.",
         "# Tolerance share used by float32 rounding alone, max |f32 − f64|/(1e-5 + 1e-4·|f64|)",
         "# (f64: torch in float64, eps1 = float32's eps), worst case:",
-        f"#   adafactor {worst[1]:.4f}  ({worst[0]})",
-    ]
-    for name, args in CASES:
-        lines.append(" ".join([name, "adafactor"] + args))
-    with open(os.path.join(HERE, "cases_adafactor.txt"), "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print(f"wrote {len(CASES)} cases to {HERE}/cases_adafactor.txt and {out_dir}",
-          file=sys.stderr)
+    ] + worst_lines(worst, ["adafactor"], 9)
+    write_golden("adafactor", files, header, [(n, "adafactor", a) for n, a in CASES])
 
 
 if __name__ == "__main__":

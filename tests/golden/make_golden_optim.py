@@ -57,13 +57,15 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.dont_write_bytecode = True  # importing make_golden leaves no __pycache__ in the tree
+sys.dont_write_bytecode = True  # importing make_golden, golden_files leaves no __pycache__
 sys.path.insert(0, HERE)
 # One scheduler builder for all golden sets; make_golden.py only defines things on import.
 from make_golden import SCHEDULE_DEFAULTS, make_scheduler, set_schedule_key  # noqa: E402
-
-ATOL, RTOL = 1e-5, 1e-4  # tests/test_golden.c's GOLDEN_ATOL, GOLDEN_RTOL
-MAX_CALIBRATION = 0.3
+# The plumbing the golden generators share (numpy only): ATOL, RTOL, MAX_CALIBRATION,
+# MIN_KEY_EFFECT, the checks and the writing of expected_optim/ and cases_optim.txt.
+from golden_files import (calibration, check_case_names, leave_one_out,  # noqa: E402
+                          load_inputs, note_worst, require_calibration, require_effect,
+                          require_finite, worst_lines, write_golden)
 
 
 class AdamEpsRoot(torch.optim.Optimizer):
@@ -284,11 +286,6 @@ def run(optimizer, cfg, sc, p0, grads, dtype, make=None):
     return np.stack(rows), (np.stack(ax) if ax else None)
 
 
-def calibration(a32, a64):
-    """max |f32 − f64| / (ATOL + RTOL·|f64|): the share of the test tolerance rounding uses."""
-    return float(np.max(np.abs(a32.astype(np.float64) - a64) / (ATOL + RTOL * np.abs(a64))))
-
-
 def check_eps_root_zero(p0, grads):
     """AdamEpsRoot with eps_root=0 against torch.optim.Adam/AdamW (foreach=False): the same
     rule but for sqrt(v/bc2) in place of sqrt(v)/sqrt(bc2); returns the worst share."""
@@ -313,7 +310,6 @@ def check_eps_root_zero(p0, grads):
 # eps=0 next to eps_root is there to run the eps-free path, not to differ from eps=1e-8.
 KEYS_ONLY_IN_AX = {("asgd", "t0")}
 KEYS_NOT_VISIBLE = {("adam_eps_root_no_eps", "eps")}
-MIN_KEY_EFFECT = 5.0
 
 
 def check_keys_matter(p0, grads):
@@ -323,80 +319,45 @@ def check_keys_matter(p0, grads):
     for name, optimizer, args in CASES:
         cfg, sc = parse_args(optimizer, args)
         base, base_ax = run(optimizer, cfg, sc, p0, grads, torch.float32)
-        for a in args:
-            key = a.split("=", 1)[0]
-            if key in schedule_keys and key != "schedule":
-                continue
-            if (name, key) in KEYS_NOT_VISIBLE:
-                continue
-            rest = ([x for x in args if x.split("=", 1)[0] not in schedule_keys]
-                    if key == "schedule" else [x for x in args if x != a])
+        hidden = {k for n, k in KEYS_NOT_VISIBLE if n == name}
+        for key, rest in leave_one_out(args, skip=hidden, schedule_keys=schedule_keys):
             c2, s2 = parse_args(optimizer, rest)
             rows, ax = run(optimizer, c2, s2, p0, grads, torch.float32)
             if (optimizer, key) in KEYS_ONLY_IN_AX:
-                rows, base_rows = ax, base_ax
+                require_effect(name, key, ax, base_ax)
             else:
-                base_rows = base
-            with np.errstate(invalid="ignore"):
-                effect = np.nan_to_num(calibration(rows, base_rows.astype(np.float64)),
-                                       nan=np.inf)
-            if effect < MIN_KEY_EFFECT:
-                raise SystemExit(f"case {name}: leaving out {key} changes the rows by only "
-                                 f"{effect:.3g} of the tolerance")
+                require_effect(name, key, rows, base)
 
 
 def main():
     torch.set_num_threads(1)
-    p0 = np.load(os.path.join(HERE, "p0.npy"))
-    grads = np.load(os.path.join(HERE, "grads.npy"))
-    if p0.dtype != np.float32 or grads.dtype != np.float32 or grads.shape[1:] != p0.shape:
-        raise SystemExit("p0.npy/grads.npy are not float32 (N,) and (T, N)")
-    names = [c[0] for c in CASES]
-    if len(set(names)) != len(names):
-        raise SystemExit("two cases share a name")
-    for other in ("cases.txt", "cases_dtype.txt"):  # test names are backend/<case>: unique
-        with open(os.path.join(HERE, other), encoding="utf-8") as fh:
-            taken = {ln.split()[0] for ln in fh if ln.strip() and not ln.startswith("#")}
-        if taken & set(names):
-            raise SystemExit(f"case names also in {other}: {sorted(taken & set(names))}")
+    p0, grads = load_inputs()
+    check_case_names([c[0] for c in CASES], ("cases.txt", "cases_dtype.txt"))
 
     check_keys_matter(p0, grads)
     eps_root_zero = check_eps_root_zero(p0, grads)
     print(f"AdamEpsRoot(eps_root=0) vs torch.optim.Adam/AdamW: {eps_root_zero:.4f} of the "
           "tolerance", file=sys.stderr)
 
-    results, worst = {}, {}
+    files, worst = {}, {}
     for name, optimizer, args in CASES:
         cfg, sc = parse_args(optimizer, args)
         r32, ax32 = run(optimizer, cfg, sc, p0, grads, torch.float32)
         r64, ax64 = run(optimizer, cfg, sc, p0, grads, torch.float64)
-        if not (np.all(np.isfinite(r32)) and np.all(np.isfinite(r64))):
-            raise SystemExit(f"case {name}: non-finite result")
+        require_finite(name, r32, r64)
         cal = calibration(r32, r64)
         moved = float(np.max(np.abs(r32[-1] - p0)))
         line = f"{name:40s} f32-vs-f64 {cal:.4f}  max|p_T − p0| {moved:.3g}"
         if ax32 is not None:
             line += f"  (ax: {calibration(ax32, ax64):.4f})"
         print(line, file=sys.stderr)
-        if cal >= MAX_CALIBRATION:
-            raise SystemExit(f"case {name}: float32 rounding uses {cal:.3f} of the tolerance")
-        results[name] = (r32.astype(np.float32), None if ax32 is None else ax32.astype(np.float32))
-        if cal >= worst.get(optimizer, ("", -1.0))[1]:
-            worst[optimizer] = (name, cal)
+        require_calibration(name, cal)
+        files[name + ".npy"] = r32
+        if ax32 is not None:
+            files[name + "_ax.npy"] = ax32
+        note_worst(worst, optimizer, name, cal)
 
-    out_dir = os.path.join(HERE, "expected_optim")
-    os.makedirs(out_dir, exist_ok=True)
-    keep = {n + ".npy" for n in names} | {n + "_ax.npy" for n, (_, ax) in results.items()
-                                           if ax is not None}
-    for f in os.listdir(out_dir):  # drop cases that no longer exist
-        if f.endswith(".npy") and f not in keep:
-            os.remove(os.path.join(out_dir, f))
-    for name, (rows, ax) in results.items():
-        np.save(os.path.join(out_dir, name + ".npy"), rows)
-        if ax is not None:
-            np.save(os.path.join(out_dir, name + "_ax.npy"), ax)
-
-    lines = [
+    header = [
         "# optcl golden cases for adagrad, adadelta, adamax, nadam, radam, asgd and adam/adamw",
         "# eps_root — generated by tests/golden/make_golden_optim.py; do not edit.",
         f"# torch {torch.__version__} (single-tensor path: foreach=False, CPU, float32), numpy "
@@ -408,14 +369,7 @@ def main():
         "# Tolerance share used by float32 rounding alone, max |f32 − f64|/(1e-5 + 1e-4·|f64|),",
         "# worst case per optimizer:",
     ]
-    for optimizer in DEFAULTS:
-        name, cal = worst[optimizer]
-        lines.append(f"#   {optimizer:9s} {cal:.4f}  ({name})")
-    for name, optimizer, args in CASES:
-        lines.append(" ".join([name, optimizer] + args))
-    with open(os.path.join(HERE, "cases_optim.txt"), "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print(f"wrote {len(CASES)} cases to {HERE}/cases_optim.txt and {out_dir}", file=sys.stderr)
+    write_golden("optim", files, header + worst_lines(worst, DEFAULTS, 9), CASES)
 
 
 if __name__ == "__main__":

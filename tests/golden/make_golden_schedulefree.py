@@ -56,10 +56,15 @@ import torch
 import schedulefree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ATOL, RTOL = 1e-5, 1e-4  # tests/test_golden.c's GOLDEN_ATOL, GOLDEN_RTOL
-MAX_CALIBRATION = 0.3
-MIN_KEY_EFFECT = 5.0
-EXPECTED_VERSION = "1.4.1"
+sys.dont_write_bytecode = True  # importing golden_files leaves no __pycache__ in the tree
+sys.path.insert(0, HERE)
+# The plumbing the golden generators share (numpy only): ATOL, RTOL, MAX_CALIBRATION,
+# MIN_KEY_EFFECT, the checks and the writing of expected_schedulefree/ and its cases file.
+from golden_files import (calibration, check_case_names, load_inputs,  # noqa: E402
+                          note_worst, require_calibration, require_effect, require_finite,
+                          warn_versions, write_golden)
+
+EXPECTED_VERSIONS = {"schedulefree": "1.4.1"}
 
 # Replay keys with the package's defaults (AdamWScheduleFree.__init__, SGDScheduleFree.__init__).
 DEFAULTS = {
@@ -197,11 +202,6 @@ def rule_f64(optimizer, c, p0, grads):
     return np.stack(ys), np.stack(xs)
 
 
-def calibration(a, ref):
-    """max |a − ref| / (ATOL + RTOL·|ref|): the share of the test tolerance the difference uses."""
-    return float(np.max(np.abs(a.astype(np.float64) - ref) / (ATOL + RTOL * np.abs(ref))))
-
-
 def check_keys_matter():
     p0, grads = load_inputs()
     for name, optimizer, args in CASES:
@@ -209,19 +209,7 @@ def check_keys_matter():
         for a in args:
             rows, _ = run(optimizer, parse_args(optimizer, [x for x in args if x != a]), p0,
                           grads, torch.float32)
-            with np.errstate(invalid="ignore"):
-                effect = np.nan_to_num(calibration(rows, base.astype(np.float64)), nan=np.inf)
-            if effect < MIN_KEY_EFFECT:
-                raise SystemExit(f"case {name}: leaving out {a} changes the rows by only "
-                                 f"{effect:.3g} of the tolerance")
-
-
-def load_inputs():
-    p0 = np.load(os.path.join(HERE, "p0.npy"))
-    grads = np.load(os.path.join(HERE, "grads.npy"))
-    if p0.dtype != np.float32 or grads.dtype != np.float32 or grads.shape[1:] != p0.shape:
-        raise SystemExit("p0.npy/grads.npy are not float32 (N,) and (T, N)")
-    return p0, grads
+            require_effect(name, a, rows, base)
 
 
 def main():
@@ -230,30 +218,20 @@ def main():
     if version is None:
         from importlib.metadata import version as dist_version
         version = dist_version("schedulefree")
-    if version != EXPECTED_VERSION:
-        print(f"warning: schedulefree {version}, the rows were made with {EXPECTED_VERSION}",
-              file=sys.stderr)
+    warn_versions({"schedulefree": version}, EXPECTED_VERSIONS)
     p0, grads = load_inputs()
-    names = [c[0] for c in CASES]
-    if len(set(names)) != len(names):
-        raise SystemExit("two cases share a name")
-    for other in ("cases.txt", "cases_dtype.txt", "cases_optim.txt"):  # test names: unique
-        with open(os.path.join(HERE, other), encoding="utf-8") as fh:
-            taken = {ln.split()[0] for ln in fh if ln.strip() and not ln.startswith("#")}
-        if taken & set(names):
-            raise SystemExit(f"case names also in {other}: {sorted(taken & set(names))}")
+    check_case_names([c[0] for c in CASES], ("cases.txt", "cases_dtype.txt", "cases_optim.txt"))
 
     check_keys_matter()
 
-    results, worst = {}, {}
+    files, worst = {}, {}
     side = dict(rule=0.0, foreach=0.0, reference=0.0)
     for name, optimizer, args in CASES:
         cfg = parse_args(optimizer, args)
         direct = []
         y32, x32 = run(optimizer, cfg, p0, grads, torch.float32, direct_x=direct)
         y64, x64 = run(optimizer, cfg, p0, grads, torch.float64)
-        if not all(np.all(np.isfinite(a)) for a in (y32, x32, y64, x64)):
-            raise SystemExit(f"case {name}: non-finite result")
+        require_finite(name, y32, x32, y64, x64)
         if not np.array_equal(np.stack(direct), x32):
             raise SystemExit(f"case {name}: eval() on the copy is not lerp(y, z, 1 − 1/β1)")
         yf, xf = run(optimizer, cfg, p0, grads, torch.float32, foreach=True)
@@ -272,14 +250,10 @@ def main():
         moved = float(np.max(np.abs(y32[-1] - p0)))
         print(f"{name:28s} f32-vs-f64 y {cy:.4f} x {cx:.4f}  max|y_T − p0| {moved:.3g}  "
               f"max|x_T − y_T| {float(np.max(np.abs(x32[-1] - y32[-1]))):.3g}", file=sys.stderr)
-        if max(cy, cx) >= MAX_CALIBRATION:
-            raise SystemExit(f"case {name}: float32 rounding uses {max(cy, cx):.3f} of the "
-                             "tolerance")
-        results[name] = (y32.astype(np.float32), x32.astype(np.float32))
-        for which, cal in (("y", cy), ("x", cx)):
-            key = (optimizer, which)
-            if cal >= worst.get(key, ("", -1.0))[1]:
-                worst[key] = (name, cal)
+        require_calibration(name, max(cy, cx))
+        files[name + ".npy"], files[name + "_eval.npy"] = y32, x32
+        note_worst(worst, (optimizer, "y"), name, cy)
+        note_worst(worst, (optimizer, "x"), name, cx)
     print(f"written-out float64 rule vs package float64: max |diff|/(1+|e|) {side['rule']:.3g}",
           file=sys.stderr)
     print(f"foreach=True vs foreach=False (float32): {side['foreach']:.4f} of the tolerance",
@@ -287,17 +261,7 @@ def main():
     print(f"*Reference classes (float32) vs main classes (float64): {side['reference']:.4f} of "
           "the tolerance", file=sys.stderr)
 
-    out_dir = os.path.join(HERE, "expected_schedulefree")
-    os.makedirs(out_dir, exist_ok=True)
-    keep = {n + ".npy" for n in names} | {n + "_eval.npy" for n in names}
-    for f in os.listdir(out_dir):  # drop cases that no longer exist
-        if f.endswith(".npy") and f not in keep:
-            os.remove(os.path.join(out_dir, f))
-    for name, (ys, xs) in results.items():
-        np.save(os.path.join(out_dir, name + ".npy"), ys)
-        np.save(os.path.join(out_dir, name + "_eval.npy"), xs)
-
-    lines = [
+    header = [
         "# optcl golden cases for Schedule-Free AdamW and SGD — generated by",
         "# tests/golden/make_golden_schedulefree.py; do not edit.",
         f"# schedulefree {version} (AdamWScheduleFree, SGDScheduleFree; foreach=False, CPU,",
@@ -313,13 +277,8 @@ def main():
     for optimizer in DEFAULTS:
         ny, cy = worst[(optimizer, "y")]
         nx, cx = worst[(optimizer, "x")]
-        lines.append(f"#   {optimizer:18s} y {cy:.4f} ({ny}); x {cx:.4f} ({nx})")
-    for name, optimizer, args in CASES:
-        lines.append(" ".join([name, optimizer] + args))
-    with open(os.path.join(HERE, "cases_schedulefree.txt"), "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print(f"wrote {len(CASES)} cases to {HERE}/cases_schedulefree.txt and {out_dir}",
-          file=sys.stderr)
+        header.append(f"#   {optimizer:18s} y {cy:.4f} ({ny}); x {cx:.4f} ({nx})")
+    write_golden("schedulefree", files, header, CASES)
 
 
 if __name__ == "__main__":

@@ -125,9 +125,15 @@ import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ATOL, RTOL = 1e-5, 1e-4  # tests/test_golden.c's GOLDEN_ATOL, GOLDEN_RTOL
-MAX_CALIBRATION = 0.3
-MIN_KEY_EFFECT = 5.0
+sys.dont_write_bytecode = True  # importing golden_files leaves no __pycache__ in the tree
+sys.path.insert(0, HERE)
+# The plumbing the golden generators share (numpy only, no torch here): ATOL, RTOL,
+# MAX_CALIBRATION, MIN_KEY_EFFECT, the checks, tensors= and the writing of the files.
+from golden_files import (calibration, check_case_names, leave_one_out,  # noqa: E402
+                          load_inputs, note_worst, parse_tensors, require_calibration,
+                          require_effect, require_finite, split, warn_versions, worst_lines,
+                          write_golden)
+
 EXPECTED_VERSIONS = {"jax": "0.10.2", "optax": "0.2.8", "numpy": "2.4.6"}
 
 # Replay keys with optcl's defaults; BOOL keys are written 0/1.
@@ -163,14 +169,6 @@ CASES = [
     ("lars_exponential", "lars", ["lr=1", "schedule=exponential", "gamma=0.95", T3]),
     ("lars_step", "lars", ["lr=1", "schedule=step", "step_size=10", "gamma=0.5", T3]),
 ]
-
-
-def parse_tensors(spec, n):
-    """tensors=4x5,12,5 → [(4, 5), (12,), (5,)], sizes summing to n."""
-    shapes = [tuple(int(d) for d in s.split("x")) for s in spec.split(",")]
-    if any(d <= 0 for s in shapes for d in s) or sum(int(np.prod(s)) for s in shapes) != n:
-        raise SystemExit(f"tensors={spec}: sizes do not sum to {n}")
-    return shapes
 
 
 def parse_args(optimizer, args, n):
@@ -238,15 +236,6 @@ def make_optimizer(optimizer, cfg, sc):
                           trust_ratio_mask=bool(cfg["trust_ratio_mask"]),
                           momentum=cfg["momentum"], nesterov=bool(cfg["nesterov"]))
     raise SystemExit(f"unknown optimizer {optimizer}")
-
-
-def split(flat, shapes):
-    out, i = [], 0
-    for s in shapes:
-        k = int(np.prod(s))
-        out.append(flat[i:i + k].reshape(s))
-        i += k
-    return out
 
 
 def run_tx(tx, shapes, maximize, p0, grads, dtype):
@@ -354,38 +343,21 @@ def pow_check():
     return bad
 
 
-def calibration(a32, a64):
-    """max |f32 − f64| / (ATOL + RTOL·|f64|): the share of the test tolerance rounding uses."""
-    return float(np.max(np.abs(a32.astype(np.float64) - a64) / (ATOL + RTOL * np.abs(a64))))
-
-
 def check_keys_matter(p0, grads):
     """Every key of every case (a schedule as a whole; not lr, not tensors) changes the trajectory
     by more than MIN_KEY_EFFECT times the tolerance when it is left out; per-tensor norms must
     differ from one global norm wherever a trust ratio is applied to several tensors."""
-    sched_sub = {"gamma", "step_size"}
     for name, optimizer, args in CASES:
         base = run_case(optimizer, args, p0, grads, jnp.float32)
         cfg, _, shapes = parse_args(optimizer, args, p0.size)
-        variants = []
-        for a in args:
-            key = a.split("=", 1)[0]
-            if key in ("lr", "tensors") or key in sched_sub:
-                continue
-            rest = ([x for x in args if x.split("=", 1)[0] not in sched_sub | {"schedule"}]
-                    if key == "schedule" else [x for x in args if x != a])
-            variants.append((key, rest))
+        variants = leave_one_out(args, skip=("lr", "tensors"),
+                                 schedule_keys=("schedule", "gamma", "step_size"))
         if cfg["trust_ratio_mask"] and len(shapes) > 1:
             variants.append(("tensors (one global norm)",
                              [x for x in args if not x.startswith("tensors=")]
                              + [f"tensors={p0.size}"]))
         for key, rest in variants:
-            rows = run_case(optimizer, rest, p0, grads, jnp.float32)
-            with np.errstate(invalid="ignore"):
-                effect = np.nan_to_num(calibration(rows, base.astype(np.float64)), nan=np.inf)
-            if effect < MIN_KEY_EFFECT:
-                raise SystemExit(f"case {name}: leaving out {key} changes the rows by only "
-                                 f"{effect:.3g} of the tolerance")
+            require_effect(name, key, run_case(optimizer, rest, p0, grads, jnp.float32), base)
 
 
 def check_chain_and_schedule(p0, grads):
@@ -411,8 +383,7 @@ def check_chain_and_schedule(p0, grads):
 
 def float64_pass(out):
     """Child process (x64 on): every case in float64, saved to out (npz)."""
-    p0 = np.load(os.path.join(HERE, "p0.npy"))
-    grads = np.load(os.path.join(HERE, "grads.npy"))
+    p0, grads = load_inputs()
     res = {name: run_case(o, a, p0, grads, jnp.float64) for name, o, a in CASES}
     assert all(r.dtype == np.float64 for r in res.values())
     np.savez(out, **res)
@@ -431,24 +402,10 @@ def main():
     if jax.config.jax_enable_x64:
         raise SystemExit("run with x64 off: the golden rows are optax in float32")
     ver = versions()
-    for k, want in EXPECTED_VERSIONS.items():
-        if ver[k] != want:
-            print(f"warning: {k} {ver[k]}, the rows were made with {want}", file=sys.stderr)
-    p0 = np.load(os.path.join(HERE, "p0.npy"))
-    grads = np.load(os.path.join(HERE, "grads.npy"))
-    if p0.dtype != np.float32 or grads.dtype != np.float32 or grads.shape[1:] != p0.shape:
-        raise SystemExit("p0.npy/grads.npy are not float32 (N,) and (T, N)")
-    names = [c[0] for c in CASES]
-    if len(set(names)) != len(names):
-        raise SystemExit("two cases share a name")
-    for other in ("cases.txt", "cases_dtype.txt", "cases_optim.txt", "cases_schedulefree.txt"):
-        path = os.path.join(HERE, other)
-        if not os.path.exists(path):
-            continue
-        with open(path, encoding="utf-8") as fh:
-            taken = {ln.split()[0] for ln in fh if ln.strip() and not ln.startswith("#")}
-        if taken & set(names):
-            raise SystemExit(f"case names also in {other}: {sorted(taken & set(names))}")
+    warn_versions(ver, EXPECTED_VERSIONS)
+    p0, grads = load_inputs()
+    check_case_names([c[0] for c in CASES], ("cases.txt", "cases_dtype.txt", "cases_optim.txt",
+                                             "cases_schedulefree.txt"), missing_ok=True)
 
     check_keys_matter(p0, grads)
     check_chain_and_schedule(p0, grads)
@@ -464,14 +421,13 @@ def main():
         with np.load(out) as z:
             f64 = {k: z[k] for k in z.files}
 
-    results, worst, rule_worst = {}, {}, 0.0
+    files, worst, rule_worst = {}, {}, 0.0
     for name, optimizer, args in CASES:
         r32 = run_case(optimizer, args, p0, grads, jnp.float32)
         r64 = f64[name]
         if r32.dtype != np.float32 or r64.dtype != np.float64:
             raise SystemExit(f"case {name}: dtypes {r32.dtype}/{r64.dtype}")
-        if not (np.all(np.isfinite(r32)) and np.all(np.isfinite(r64))):
-            raise SystemExit(f"case {name}: non-finite result")
+        require_finite(name, r32, r64)
         cal = calibration(r32, r64)
         rule = calibration(rules(optimizer, args, p0, grads), r32.astype(np.float64))
         rule_worst = max(rule_worst, rule)
@@ -481,11 +437,9 @@ def main():
         moved = float(np.max(np.abs(r32[-1] - p0)))
         print(f"{name:22s} f32-vs-f64 {cal:.4f}  rules-vs-optax {rule:.4f} (fused form "
               f"{xla:.4f})  max|p_T − p0| {moved:.3g}", file=sys.stderr)
-        if cal >= MAX_CALIBRATION:
-            raise SystemExit(f"case {name}: float32 rounding uses {cal:.3f} of the tolerance")
-        results[name] = r32
-        if cal >= worst.get(optimizer, ("", -1.0))[1]:
-            worst[optimizer] = (name, cal)
+        require_calibration(name, cal)
+        files[name + ".npy"] = r32
+        note_worst(worst, optimizer, name, cal)
     print(f"numpy float32 rules vs optax float32: worst {rule_worst:.4f} of the tolerance",
           file=sys.stderr)
     for optimizer, args in [("lamb", ["lr=0.01", "trust_ratio_mask=0", "weight_decay=0.05",
@@ -500,16 +454,7 @@ def main():
         print(f"fused form vs optax, {optimizer} {' '.join(args)}: {diff} elements differ",
               file=sys.stderr)
 
-    out_dir = os.path.join(HERE, "expected_tensorwise")
-    os.makedirs(out_dir, exist_ok=True)
-    keep = {n + ".npy" for n in names}
-    for f in os.listdir(out_dir):  # drop cases that no longer exist
-        if f.endswith(".npy") and f not in keep:
-            os.remove(os.path.join(out_dir, f))
-    for name, rows in results.items():
-        np.save(os.path.join(out_dir, name + ".npy"), rows.astype(np.float32))
-
-    lines = [
+    header = [
         "# optcl golden cases for lamb and lars (tensor-wise trust ratio) — generated by",
         "# tests/golden/make_golden_tensorwise.py; do not edit.",
         f"# optax {ver['optax']} (optax.lamb, optax.lars), jax {ver['jax']} (jaxlib "
@@ -526,15 +471,7 @@ def main():
         "# Tolerance share used by float32 rounding alone, max |f32 − f64|/(1e-5 + 1e-4·|f64|)",
         "# (f64: optax with jax_enable_x64), worst case per optimizer:",
     ]
-    for optimizer in DEFAULTS:
-        name, cal = worst[optimizer]
-        lines.append(f"#   {optimizer:5s} {cal:.4f}  ({name})")
-    for name, optimizer, args in CASES:
-        lines.append(" ".join([name, optimizer] + args))
-    with open(os.path.join(HERE, "cases_tensorwise.txt"), "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print(f"wrote {len(CASES)} cases to {HERE}/cases_tensorwise.txt and {out_dir}",
-          file=sys.stderr)
+    write_golden("tensorwise", files, header + worst_lines(worst, DEFAULTS, 5), CASES)
 
 
 if __name__ == "__main__":
