@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define BLOCK OPTCL__BLOCK
+#define TOTALS_LANES OPTCL__TOTALS_LANES
 
 static int by_offset(const void *a, const void *b)
 {
@@ -134,6 +135,15 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     SET(seg->totals_kernel, totals_next + 1, sizeof(cl_mem), &seg->segment_blocks_mem);
     SET(seg->totals_kernel, totals_next + 2, sizeof(cl_mem), &seg->values_mem);
     seg->totals_first_arg = totals_next + 3;
+    size_t most = 0; /* the totals kernel needs a work-group of 64 */
+    if (err == CL_SUCCESS)
+        err = clGetKernelWorkGroupInfo(seg->totals_kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                       sizeof most, &most, NULL);
+    if (err == CL_SUCCESS && most < TOTALS_LANES)
+        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
+                           "%s needs work-groups of %d items for its per-tensor sums; %s runs "
+                           "%s in groups of at most %zu",
+                           opt->rule->name, TOTALS_LANES, ctx->device_name, name, most);
     SET(opt->kernel, next, sizeof(cl_mem), &seg->block_segment_mem);
     SET(opt->kernel, next + 1, sizeof(cl_mem), &seg->values_mem);
     if (err != CL_SUCCESS)
@@ -162,6 +172,20 @@ void optcl__segments_free(optcl_optimizer *opt)
     free(seg->values);
     free(seg);
     opt->segments = NULL;
+}
+
+/* The totals launch: 64 work-items per tensor (kernels/common.cl's OPTCL_TOTALS_LANES), in
+ * whole work-groups of the context's size — or, for fewer items, one work-group of them all —
+ * so that a tensor's 64 items share a work-group (the size is a multiple of 64: create checks
+ * the device takes 64). */
+static cl_int enqueue_totals(optcl_context *ctx, cl_kernel kernel, size_t tensors)
+{
+    size_t items = tensors * TOTALS_LANES;
+    size_t local = ctx->local_size > TOTALS_LANES ? ctx->local_size : TOTALS_LANES;
+    if (items < local)
+        local = items;
+    items = optcl__round_up(items, local);
+    return clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &items, &local, 0, NULL, NULL);
 }
 
 /* The step's scalars (or, when the device counts, the range index) on one of the kernels. */
@@ -193,7 +217,7 @@ cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step
     SET(seg->totals_kernel, seg->totals_first_arg, sizeof first, &first);
     SET(seg->totals_kernel, seg->totals_first_arg + 1, sizeof end, &end);
     if (err == CL_SUCCESS)
-        err = optcl__enqueue_padded(p->ctx, seg->totals_kernel, 0, end - first, 0, NULL, NULL);
+        err = enqueue_totals(p->ctx, seg->totals_kernel, end - first);
     opt->launches += err == CL_SUCCESS;
     return err;
 }

@@ -388,32 +388,49 @@ static inline float optcl_lanes_total(const floatv *acc)
 }
 
 /* The totals kernel (optcl_<family>_totals_f32: the step kernel's arguments, then
- * OPTCL_TOTALS_ARG): work-item t handles tensor first + t — launches are padded to whole
- * work-groups, items past end return — adds its blocks' sums (optcl_tensor_total) and writes
- * what the step kernel reads of the tensor (a trust ratio), once per tensor. */
+ * OPTCL_TOTALS_ARG): 64 work-items per tensor, tensor first + global id / 64 — so a large
+ * tensor's blocks are added by 64 lanes, not one — add its blocks' sums (optcl_tensor_total)
+ * and the first of them writes what the step kernel reads of the tensor (a trust ratio), once
+ * per tensor (OPTCL_TOTALS_WRITE). The launch is padded to whole work-groups of 64 to 256
+ * items; the items of tensors past end take part in the barriers and write nothing. */
+#define OPTCL_TOTALS_LANES 64
 #define OPTCL_TOTALS_ARG                                                                          \
     , __global const float *restrict block_sums, __global const uint *restrict segment_blocks,    \
         __global float *restrict tensor_values, uint first, uint end
 #define OPTCL_TOTALS_BEGIN(t)                                                                     \
-    const uint t = first + (uint)get_global_id(0);                                                \
-    if (t >= end)                                                                                 \
-        return
+    __local float totals_scratch_[256]; /* the largest work-group optcl launches */               \
+    const uint t = first + (uint)(get_global_id(0) / OPTCL_TOTALS_LANES)
+#define OPTCL_TOTAL(t, n, k) optcl_tensor_total(block_sums, segment_blocks, end, n, t, k, totals_scratch_)
+#define OPTCL_TOTALS_WRITE(t, value)                                                              \
+    do {                                                                                          \
+        if (t < end && get_local_id(0) % OPTCL_TOTALS_LANES == 0)                                 \
+            tensor_values[t] = (value);                                                           \
+    } while (0)
 
-/* Sum k of tensor t (n per block): its blocks [b0, b1) in 8 lanes, block b into lane
- * (b − b0) % 8, each lane in order, then lane i += lane i + w for w = 4, 2, 1 —
- * host/reference/reference.h's optcl__tensor_total. */
+/* Sum k of tensor t (n per block), on each of its 64 work-items: lane j adds the blocks
+ * b0 + j, b0 + j + 64, … in order, then lane i += lane i + w for w = 32, 16, …, 1 —
+ * host/reference/reference.h's optcl__tensor_total. Tensors past end add nothing. */
 static inline float optcl_tensor_total(__global const float *restrict block_sums,
-                                       __global const uint *restrict segment_blocks, uint n,
-                                       uint t, uint k)
+                                       __global const uint *restrict segment_blocks, uint end,
+                                       uint n, uint t, uint k, __local float *scratch)
 {
-    uint b0 = segment_blocks[2 * t], b1 = segment_blocks[2 * t + 1];
-    float lane[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    for (uint b = b0; b < b1; b++)
-        lane[(b - b0) % 8] += block_sums[(size_t)b * n + k];
-    for (uint w = 4; w >= 1; w /= 2)
-        for (uint i = 0; i < w; i++)
-            lane[i] += lane[i + w];
-    return lane[0];
+    uint lane = (uint)get_local_id(0) % OPTCL_TOTALS_LANES;
+    __local float *mine = scratch + (uint)get_local_id(0) - lane;
+    float sum = 0.0f;
+    if (t < end)
+        for (uint b = segment_blocks[2 * t] + lane; b < segment_blocks[2 * t + 1];
+             b += OPTCL_TOTALS_LANES)
+            sum += block_sums[(size_t)b * n + k];
+    mine[lane] = sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint w = OPTCL_TOTALS_LANES / 2; w >= 1; w /= 2) {
+        if (lane < w)
+            mine[lane] += mine[lane + w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float total = mine[0];
+    barrier(CLK_LOCAL_MEM_FENCE); /* before the scratch is used again */
+    return total;
 }
 
 /* The step kernel's: each block's segment, and what the totals kernel wrote per segment. */

@@ -47,10 +47,9 @@ __kernel void optcl_lamb_totals_f32(__global param_t *param, __global grad_t *gr
 {
     OPTCL_STEP_BEGIN;
     OPTCL_TOTALS_BEGIN(t);
-    float p_norm = sqrt(optcl_tensor_total(block_sums, segment_blocks, 2, t, 0));
-    float u_norm = sqrt(optcl_tensor_total(block_sums, segment_blocks, 2, t, 1));
-    tensor_values[t] =
-        TRUST != 0.0f && p_norm != 0.0f && u_norm != 0.0f ? p_norm / u_norm : 1.0f;
+    float p_norm = sqrt(OPTCL_TOTAL(t, 2, 0)), u_norm = sqrt(OPTCL_TOTAL(t, 2, 1));
+    OPTCL_TOTALS_WRITE(t, TRUST != 0.0f && p_norm != 0.0f && u_norm != 0.0f ? p_norm / u_norm
+                                                                             : 1.0f);
 }
 
 __kernel void optcl_lamb_f32(__global param_t *param, __global grad_t *grad,

@@ -98,16 +98,17 @@ static inline float optcl__lanes_total(float lane[OPTCL__LANES])
     return lane[0];
 }
 
-/* kernels/common.cl's optcl_tensor_total: sum k of segment t (n per block), its blocks in 8
- * lanes, block b into lane (b − b0) % 8, then lane i += lane i + w for w = 4, 2, 1. */
+/* kernels/common.cl's optcl_tensor_total: sum k of segment t (n per block), its blocks in 64
+ * lanes, block b into lane (b − b0) % 64, then lane i += lane i + w for w = 32, 16, …, 1. */
+#define OPTCL__TOTALS_LANES 64
 static inline float optcl__tensor_total(const float *block_sums, const uint32_t *segment_blocks,
                                         unsigned n, size_t t, unsigned k)
 {
     uint32_t b0 = segment_blocks[2 * t], b1 = segment_blocks[2 * t + 1];
-    float lane[8] = {0};
+    float lane[OPTCL__TOTALS_LANES] = {0};
     for (uint32_t b = b0; b < b1; b++)
-        lane[(b - b0) % 8] += block_sums[(size_t)b * n + k];
-    for (int w = 4; w >= 1; w /= 2)
+        lane[(b - b0) % OPTCL__TOTALS_LANES] += block_sums[(size_t)b * n + k];
+    for (int w = OPTCL__TOTALS_LANES / 2; w >= 1; w /= 2)
         for (int i = 0; i < w; i++)
             lane[i] += lane[i + w];
     return lane[0];

@@ -243,7 +243,7 @@ static void draw_legend(FILE *f, const picture *pic, const fm_panel *p, double x
         ey += ENTRY_H + DETAIL_H * draw_detail(f, x + 28, ey + 19, s->detail);
     }
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555\">", x, ey + 4);
-    fprintf(f, "Other hyperparameters: PyTorch's defaults</text>\n");
+    fprintf(f, "Other hyperparameters: optcl's defaults (PyTorch's, optax's)</text>\n");
 }
 
 static void write_svg(FILE *f, const void *data)
