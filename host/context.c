@@ -24,6 +24,7 @@ static optcl_context *context_new(optcl_backend backend)
     ctx->backend = backend;
     ctx->alignment = OPTCL__LAYOUT_ALIGNMENT_BYTES / 2;
     ctx->vector_width = 1;
+    ctx->totals_items = 1;
     ctx->max_alloc = (cl_ulong)SIZE_MAX;
     strcpy(ctx->device_name, "reference (host)");
     return ctx;
@@ -52,6 +53,21 @@ static unsigned pick_vector_width(cl_device_id device, size_t base_align_bytes)
     while (w * 2 <= want && w * 2 <= 16 && w * 2 * sizeof(float) <= base_align_bytes)
         w *= 2;
     return w;
+}
+
+/* Work-items per tensor in the per-tensor totals (segments.h): 64 on GPUs, which add a large
+ * tensor's blocks in 64 lanes at once; 1 elsewhere, where one work-item adds the same 64 lanes
+ * in turn — a CPU runs the barriers of a 64-item reduction per tensor slower than the adds
+ * (1000 tensors: about 9 % of a LARS step on PoCL). The same order either way, so the same bits.
+ * OPTCL_TOTALS_ITEMS = 1 or 64 overrides it, for tests; 64 needs work-groups of 64. */
+static unsigned pick_totals_items(cl_device_id device, size_t local_size)
+{
+    const char *env = getenv("OPTCL_TOTALS_ITEMS");
+    if (env && (!strcmp(env, "1") || !strcmp(env, "64")))
+        return local_size >= 64 ? (unsigned)atoi(env) : 1u;
+    cl_device_type type = 0;
+    clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    return (type & CL_DEVICE_TYPE_GPU) && local_size >= 64 ? 64u : 1u;
 }
 
 /* Reads what optcl needs to know of the device; ctx->device must be set. */
@@ -97,6 +113,7 @@ static optcl_status query_device(optcl_context *ctx, char *message, size_t messa
     ctx->local_size = 256;
     while (ctx->local_size > max_group && ctx->local_size > 1)
         ctx->local_size /= 2;
+    ctx->totals_items = pick_totals_items(ctx->device, ctx->local_size);
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s / %s", pname, dname);
     return OPTCL_SUCCESS;
 }

@@ -48,6 +48,7 @@ struct optcl_context {
     size_t alignment;       /* elements, of every type (OPTCL__LAYOUT_ALIGNMENT_BYTES) */
     size_t local_size;      /* preferred work-group size, a power of two */
     unsigned vector_width;  /* elements per work-item, 1 to 16 (context.c); the kernels' VEC */
+    unsigned totals_items;  /* work-items per tensor in the per-tensor totals: 1 or 64 */
     cl_ulong max_alloc;     /* bytes */
     bool correctly_rounded; /* device supports -cl-fp32-correctly-rounded-divide-sqrt */
     char device_name[512];

@@ -22,6 +22,9 @@ static void build_options(const optcl_optimizer *opt, char *out, size_t size)
                      c->maximize, optcl__guard_wanted(c), c->max_norm > 0.0,
                      (int)opt->params->dtype, (int)opt->state_type, c->master_weights,
                      (int)c->rounding, scaled, scaled && c->loss_scale.write_unscaled);
+    if (opt->rule->tensor_sums > 0) /* segments.h: work-items per tensor in the totals */
+        n += snprintf(out + n, size - (size_t)n, " -DTOTALS_ITEMS=%u",
+                      opt->params->ctx->totals_items);
     optcl__rule_options(opt->rule, c, out + (size_t)n, size - (size_t)n);
     if (opt->state_type != OPTCL__DTYPE_Q8)
         return;

@@ -139,7 +139,7 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     if (err == CL_SUCCESS)
         err = clGetKernelWorkGroupInfo(seg->totals_kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
                                        sizeof most, &most, NULL);
-    if (err == CL_SUCCESS && most < TOTALS_LANES)
+    if (err == CL_SUCCESS && ctx->totals_items > 1 && most < TOTALS_LANES)
         return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
                            "%s needs work-groups of %d items for its per-tensor sums; %s runs "
                            "%s in groups of at most %zu",
@@ -174,12 +174,14 @@ void optcl__segments_free(optcl_optimizer *opt)
     opt->segments = NULL;
 }
 
-/* The totals launch: 64 work-items per tensor (kernels/common.cl's OPTCL_TOTALS_LANES), in
- * whole work-groups of the context's size — or, for fewer items, one work-group of them all —
- * so that a tensor's 64 items share a work-group (the size is a multiple of 64: create checks
- * the device takes 64). */
+/* The totals launch: ctx->totals_items work-items per tensor (kernels/common.cl's
+ * TOTALS_ITEMS). One: padded to whole work-groups as every launch. 64: in work-groups of the
+ * context's size (a multiple of 64; create checks the device runs 64) — or, for fewer items,
+ * one work-group of them all — so that a tensor's 64 items share a work-group. */
 static cl_int enqueue_totals(optcl_context *ctx, cl_kernel kernel, size_t tensors)
 {
+    if (ctx->totals_items == 1)
+        return optcl__enqueue_padded(ctx, kernel, 0, tensors, 0, NULL, NULL);
     size_t items = tensors * TOTALS_LANES;
     size_t local = ctx->local_size > TOTALS_LANES ? ctx->local_size : TOTALS_LANES;
     if (items < local)

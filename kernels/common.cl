@@ -388,28 +388,58 @@ static inline float optcl_lanes_total(const floatv *acc)
 }
 
 /* The totals kernel (optcl_<family>_totals_f32: the step kernel's arguments, then
- * OPTCL_TOTALS_ARG): 64 work-items per tensor, tensor first + global id / 64 — so a large
- * tensor's blocks are added by 64 lanes, not one — add its blocks' sums (optcl_tensor_total)
- * and the first of them writes what the step kernel reads of the tensor (a trust ratio), once
- * per tensor (OPTCL_TOTALS_WRITE). The launch is padded to whole work-groups of 64 to 256
- * items; the items of tensors past end take part in the barriers and write nothing. */
+ * OPTCL_TOTALS_ARG): TOTALS_ITEMS work-items per tensor, tensor first + global id /
+ * TOTALS_ITEMS, add its blocks' sums in 64 lanes (OPTCL_TOTAL), and the first of them writes
+ * what the step kernel reads of the tensor (a trust ratio), once per tensor
+ * (OPTCL_TOTALS_WRITE). On GPUs TOTALS_ITEMS is 64, one lane each, reduced in local memory;
+ * on CPUs 1, which adds the 64 lanes in turn — the same order, the same bits. The launch is
+ * padded to whole work-groups; items of tensors past end add nothing, write nothing, and
+ * (with 64) take part in the barriers. */
+#ifndef TOTALS_ITEMS
+#define TOTALS_ITEMS 1
+#endif
 #define OPTCL_TOTALS_LANES 64
 #define OPTCL_TOTALS_ARG                                                                          \
     , __global const float *restrict block_sums, __global const uint *restrict segment_blocks,    \
         __global float *restrict tensor_values, uint first, uint end
+#if TOTALS_ITEMS == 1
+#define OPTCL_TOTALS_BEGIN(t) const uint t = first + (uint)get_global_id(0)
+#define OPTCL_TOTAL(t, n, k) optcl_tensor_total(block_sums, segment_blocks, end, n, t, k)
+#else
 #define OPTCL_TOTALS_BEGIN(t)                                                                     \
     __local float totals_scratch_[256]; /* the largest work-group optcl launches */               \
     const uint t = first + (uint)(get_global_id(0) / OPTCL_TOTALS_LANES)
-#define OPTCL_TOTAL(t, n, k) optcl_tensor_total(block_sums, segment_blocks, end, n, t, k, totals_scratch_)
+#define OPTCL_TOTAL(t, n, k)                                                                      \
+    optcl_tensor_total(block_sums, segment_blocks, end, n, t, k, totals_scratch_)
+#endif
 #define OPTCL_TOTALS_WRITE(t, value)                                                              \
     do {                                                                                          \
-        if (t < end && get_local_id(0) % OPTCL_TOTALS_LANES == 0)                                 \
+        if (t < end && get_local_id(0) % TOTALS_ITEMS == 0)                                       \
             tensor_values[t] = (value);                                                           \
     } while (0)
 
-/* Sum k of tensor t (n per block), on each of its 64 work-items: lane j adds the blocks
- * b0 + j, b0 + j + 64, … in order, then lane i += lane i + w for w = 32, 16, …, 1 —
- * host/reference/reference.h's optcl__tensor_total. Tensors past end add nothing. */
+/* Sum k of tensor t (n per block): lane j adds the blocks b0 + j, b0 + j + 64, … in order,
+ * then lane i += lane i + w for w = 32, 16, …, 1 — host/reference/reference.h's
+ * optcl__tensor_total. Tensors past end add nothing. */
+#if TOTALS_ITEMS == 1
+static inline float optcl_tensor_total(__global const float *restrict block_sums,
+                                       __global const uint *restrict segment_blocks, uint end,
+                                       uint n, uint t, uint k)
+{
+    float lane[OPTCL_TOTALS_LANES];
+    for (uint j = 0; j < OPTCL_TOTALS_LANES; j++)
+        lane[j] = 0.0f;
+    if (t < end)
+        for (uint b = segment_blocks[2 * t], j = 0; b < segment_blocks[2 * t + 1];
+             b++, j = (j + 1) % OPTCL_TOTALS_LANES)
+            lane[j] += block_sums[(size_t)b * n + k];
+    for (uint w = OPTCL_TOTALS_LANES / 2; w >= 1; w /= 2)
+        for (uint i = 0; i < w; i++)
+            lane[i] += lane[i + w];
+    return lane[0];
+}
+#else
+/* (on every work-item of the tensor: lane j is work-item j) */
 static inline float optcl_tensor_total(__global const float *restrict block_sums,
                                        __global const uint *restrict segment_blocks, uint end,
                                        uint n, uint t, uint k, __local float *scratch)
@@ -432,6 +462,7 @@ static inline float optcl_tensor_total(__global const float *restrict block_sums
     barrier(CLK_LOCAL_MEM_FENCE); /* before the scratch is used again */
     return total;
 }
+#endif
 
 /* The step kernel's: each block's segment, and what the totals kernel wrote per segment. */
 #define OPTCL_TENSOR_VALUES_ARG                                                                   \
