@@ -58,7 +58,7 @@ static unsigned pick_vector_width(cl_device_id device, size_t base_align_bytes)
 /* Work-items per tensor in the per-tensor totals (segments.h): 64 on GPUs, which add a large
  * tensor's blocks in 64 lanes at once; 1 elsewhere, where one work-item adds the same 64 lanes
  * in turn — a CPU runs the barriers of a 64-item reduction per tensor slower than the adds
- * (1000 tensors: about 9 % of a LARS step on PoCL). The same order either way, so the same bits.
+ * (1000 tensors: a LARS step 1.14× slower on PoCL). The same order either way, so the same bits.
  * OPTCL_TOTALS_ITEMS = 1 or 64 overrides it, for tests; 64 needs work-groups of 64. */
 static unsigned pick_totals_items(cl_device_id device, size_t local_size)
 {
