@@ -179,6 +179,10 @@ WRAP_STATUS(clGetProgramBuildInfo, NORES,
             (cl_program program, cl_device_id device, cl_program_build_info what, size_t size,
              void *value, size_t *size_ret),
             (program, device, what, size, value, size_ret))
+WRAP_STATUS(clGetKernelWorkGroupInfo, NORES,
+            (cl_kernel kernel, cl_device_id device, cl_kernel_work_group_info what, size_t size,
+             void *value, size_t *size_ret),
+            (kernel, device, what, size, value, size_ret))
 WRAP_STATUS(clBuildProgram, NORES,
             (cl_program program, cl_uint n, const cl_device_id *devices, const char *options,
              void(CL_CALLBACK *notify)(cl_program, void *), void *user),
