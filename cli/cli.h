@@ -18,6 +18,8 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
 /* The parameter set's element type from the options' param_dtype key (the last one wins, as
  * for every key); f32 without one. The keys must have passed optcl_cli_apply_option. */
 optcl_dtype optcl_cli_param_dtype(char *const *options, int count);
+/* The value of the last KEY=VALUE among the options for this key, or NULL. */
+const char *optcl_cli_option_value(char *const *options, int count, const char *key);
 /* replay_layout.c: tensors=4x5,12,5 or shape=R,C — checked (non-zero with a message when
  * malformed), and the set's tensors for N parameters (one "param" of shape (N,) without either;
  * *specs is one block for free(); non-zero with a message when the sizes do not add up to N);

@@ -377,6 +377,11 @@ int optcl_cli_replay(int argc, char **argv)
     if (!rc && (a.scale_out || a.out_eval) && distributed)
         rc = snprintf(msg, MSG, "%s is not available with --distributed",
                       a.scale_out ? "--scale-out" : "--out-eval") > 0;
+    /* the sharded replay lays out one tensor in one group */
+    const char *one_tensor[] = {"tensors", "shape", "trust_ratio_mask"};
+    for (size_t k = 0; k < 3 && !rc && distributed; k++)
+        if (optcl_cli_option_value(a.options, a.option_count, one_tensor[k]))
+            rc = snprintf(msg, MSG, "%s= is not available with --distributed", one_tensor[k]) > 0;
     float *out = NULL, *trace = NULL, *eval = NULL;
     if (!rc) {
         size_t count = g.shape[0] * n;

@@ -4,21 +4,9 @@
 #include "cli.h"
 
 #include <stdbool.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The value of the last KEY=... among the options, or NULL. */
-static const char *last_value(char *const *options, int count, const char *key)
-{
-    const char *value = NULL;
-    size_t len = strlen(key);
-    for (int i = 0; i < count; i++)
-        if (!strncmp(options[i], key, len) && options[i][len] == '=')
-            value = options[i] + len + 1;
-    return value;
-}
 
 /* One shape, dims separated by sep ("4x5" or "4,5"), into spec; non-zero on a malformed one. */
 static int parse_shape(const char *text, size_t len, char sep, optcl_tensor_spec *spec)
@@ -60,8 +48,8 @@ bad:
 int optcl_cli_tensor_specs(char *const *options, int count, size_t n, optcl_tensor_spec **specs,
                      size_t *spec_count, char *message, size_t size)
 {
-    const char *tensors = last_value(options, count, "tensors");
-    const char *shape = last_value(options, count, "shape");
+    const char *tensors = optcl_cli_option_value(options, count, "tensors");
+    const char *shape = optcl_cli_option_value(options, count, "shape");
     size_t k = 1;
     for (const char *c = tensors; c && *c; c++)
         k += *c == ',';
@@ -110,11 +98,12 @@ fail:
 
 int optcl_cli_layout_given(char *const *options, int count)
 {
-    return last_value(options, count, "tensors") || last_value(options, count, "shape");
+    return optcl_cli_option_value(options, count, "tensors") ||
+           optcl_cli_option_value(options, count, "shape");
 }
 
 int optcl_cli_exclude_from_trust_ratio(char *const *options, int count)
 {
-    const char *value = last_value(options, count, "trust_ratio_mask");
+    const char *value = optcl_cli_option_value(options, count, "trust_ratio_mask");
     return value && value[0] == '0'; /* 0 or 1: checked by apply_option */
 }

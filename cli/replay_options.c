@@ -25,7 +25,7 @@ typedef enum value_kind {
     GRAD_SCALE, /* a static loss scale: loss_scale=static init_scale=S */
     LOSS_SCALE, /* off, static or dynamic */
     LIST,
-    LAYOUT,     /* the parameter set's tensors: optcl_cli_layout */
+    LAYOUT,     /* the parameter set's tensors: optcl_cli_tensor_specs */
     GROUP_FLAG  /* the replay's group's: trust_ratio_mask (optcl_cli_exclude_from_trust_ratio) */
 } value_kind;
 
@@ -404,12 +404,22 @@ static bool key_is_used(const optcl_optimizer_config *c, const char *key)
     return true;
 }
 
+const char *optcl_cli_option_value(char *const *options, int count, const char *key)
+{
+    const char *value = NULL;
+    size_t len = strlen(key);
+    for (int i = 0; i < count; i++)
+        if (!strncmp(options[i], key, len) && options[i][len] == '=')
+            value = options[i] + len + 1;
+    return value;
+}
+
 optcl_dtype optcl_cli_param_dtype(char *const *options, int count)
 {
     optcl_dtype dtype = OPTCL_DTYPE_F32;
-    for (int i = 0; i < count; i++)
-        if (!strncmp(options[i], "param_dtype=", 12))
-            optcl_dtype_from_name(options[i] + 12, &dtype); /* checked by apply_option */
+    const char *value = optcl_cli_option_value(options, count, "param_dtype");
+    if (value)
+        optcl_dtype_from_name(value, &dtype); /* checked by apply_option */
     return dtype;
 }
 

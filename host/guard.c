@@ -75,7 +75,7 @@ void optcl__guard_free(optcl_optimizer *opt)
     optcl__host_free(opt->guard_clipped);
 }
 
-#define ARG(k, i, v) (err = err == CL_SUCCESS ? clSetKernelArg((k), (i), sizeof(v), &(v)) : err)
+#define ARG OPTCL__ARG
 
 /* The index of finalize's first scaler argument: after the fused kernel's seven or the plain
  * one's six. */

@@ -24,6 +24,11 @@
 #define OPTCL__PRINTF(f, a)
 #endif
 
+/* Sets argument i of kernel k to the value v (an lvalue) unless an earlier call failed: a run of
+ * these leaves the first failure in the cl_int err in scope. */
+#define OPTCL__ARG(k, i, v)                                                                        \
+    (err = err == CL_SUCCESS ? clSetKernelArg((k), (i), sizeof(v), &(v)) : err)
+
 /* Formats into a message buffer (always NUL-terminated, silently truncated). */
 void optcl__format(char *buf, size_t size, const char *fmt, ...) OPTCL__PRINTF(3, 4);
 void optcl__vformat(char *buf, size_t size, const char *fmt, va_list ap);
@@ -232,6 +237,11 @@ optcl_status optcl__guard_store(optcl_optimizer *opt);
 uint64_t optcl__steps_now(const optcl_optimizer *opt);
 /* Index of the update kernel's first scalar argument (after its buffers). */
 cl_uint optcl__scalar_arg(const optcl_optimizer *opt);
+/* Sets an update kernel's (the step's, or a rule's sums or totals kernel's) per-launch argument:
+ * the step's scalars, or — scalars NULL, when the device counts — the index of group range r,
+ * from which the kernel finds its row of the guard's table. */
+cl_int optcl__set_step_scalars(const optcl_optimizer *opt, cl_kernel kernel, size_t r,
+                               const optcl__step_scalars *scalars);
 /* optimizer.c: binds the arguments an update kernel (the step's, or a rule's sums kernel) shares
  * with the others — buffers, the guard's, the master — and sets *next to the index after them. */
 cl_int optcl__bind_step_arguments(optcl_optimizer *opt, cl_kernel kernel, cl_uint *next);

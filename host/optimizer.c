@@ -95,6 +95,15 @@ cl_uint optcl__scalar_arg(const optcl_optimizer *opt)
     return 2 + opt->rule->slots; /* parameters, gradient, then the rule's state slots */
 }
 
+cl_int optcl__set_step_scalars(const optcl_optimizer *opt, cl_kernel kernel, size_t r,
+                               const optcl__step_scalars *scalars)
+{
+    if (scalars)
+        return clSetKernelArg(kernel, optcl__scalar_arg(opt), sizeof *scalars, scalars);
+    cl_uint index = (cl_uint)r; /* after the guard's record and table */
+    return clSetKernelArg(kernel, optcl__scalar_arg(opt) + 2, sizeof index, &index);
+}
+
 /* Lookahead's kernel (name): the plain sync, or with a guard the one that reads the device's
  * count, whose buffers are bound here. */
 static cl_int create_lookahead_kernel(optcl_optimizer *opt, cl_program program, const char *name)

@@ -8,6 +8,7 @@
 
 #define BLOCK OPTCL__BLOCK
 #define TOTALS_LANES OPTCL__TOTALS_LANES
+_Static_assert(BLOCK == 256, "kernels/common.cl's OPTCL_BLOCK");
 
 static int by_offset(const void *a, const void *b)
 {
@@ -19,8 +20,9 @@ static int by_offset(const void *a, const void *b)
 /* The tables: segments in offset order, each block's segment, each range's segments. */
 static bool build_tables(optcl__segments *seg, const optcl_params *p)
 {
+    size_t blocks = p->flat / BLOCK;
     const optcl__tensor **order = malloc((p->count ? p->count : 1) * sizeof *order);
-    seg->block_segment = malloc((seg->blocks ? seg->blocks : 1) * sizeof *seg->block_segment);
+    seg->block_segment = malloc((blocks ? blocks : 1) * sizeof *seg->block_segment);
     seg->segment_blocks = malloc(2 * (p->count ? p->count : 1) * sizeof *seg->segment_blocks);
     if (!order || !seg->block_segment || !seg->segment_blocks) {
         free(order);
@@ -29,9 +31,9 @@ static bool build_tables(optcl__segments *seg, const optcl_params *p)
     for (size_t t = 0; t < p->count; t++)
         order[t] = &p->tensors[t];
     qsort(order, p->count, sizeof *order, by_offset);
-    for (size_t b = 0; b < seg->blocks; b++)
-        seg->block_segment[b] = (uint32_t)seg->count;
-    for (size_t j = 0; j < seg->count; j++) {
+    for (size_t b = 0; b < blocks; b++)
+        seg->block_segment[b] = (uint32_t)p->count;
+    for (size_t j = 0; j < p->count; j++) {
         size_t first = order[j]->offset / BLOCK;
         size_t end = first + (order[j]->count + BLOCK - 1) / BLOCK;
         seg->segment_blocks[2 * j] = (uint32_t)first;
@@ -41,10 +43,10 @@ static bool build_tables(optcl__segments *seg, const optcl_params *p)
     }
     for (size_t r = 0; r < p->range_count; r++) {
         size_t j = 0;
-        while (j < seg->count && order[j]->offset < p->ranges[r].begin)
+        while (j < p->count && order[j]->offset < p->ranges[r].begin)
             j++;
         seg->first[r] = j;
-        while (j < seg->count && order[j]->offset < p->ranges[r].end)
+        while (j < p->count && order[j]->offset < p->ranges[r].end)
             j++;
         seg->end[r] = j;
     }
@@ -59,18 +61,15 @@ optcl_status optcl__segments_create(optcl_optimizer *opt)
     if (!seg)
         return optcl__fail(p->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     opt->segments = seg;
-    seg->n = opt->rule->tensor_sums;
-    seg->m = opt->rule->tensor_values;
-    seg->count = p->count;
-    seg->blocks = p->flat / BLOCK;
-    if (p->count >= UINT32_MAX || seg->blocks >= UINT32_MAX)
+    size_t blocks = p->flat / BLOCK;
+    if (p->count >= UINT32_MAX || blocks >= UINT32_MAX)
         return optcl__fail(p->ctx->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "%s: the set has %zu tensors in %zu blocks (at most 2^32 - 1 each)",
-                           opt->rule->name, p->count, seg->blocks);
+                           opt->rule->name, p->count, blocks);
     bool ok = build_tables(seg, p);
     if (ok && p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
-        seg->block_sums = calloc(seg->n * (seg->blocks ? seg->blocks : 1), sizeof(float));
-        seg->values = calloc(seg->m * (seg->count + 1), sizeof(float));
+        seg->block_sums = calloc(opt->rule->tensor_sums * (blocks ? blocks : 1), sizeof(float));
+        seg->values = calloc(opt->rule->tensor_values * (p->count + 1), sizeof(float));
         ok = seg->block_sums && seg->values;
     }
     if (!ok)
@@ -93,29 +92,27 @@ static cl_mem make_buffer(optcl_context *ctx, size_t bytes, void *data, cl_int *
     return mem;
 }
 
-#define SET(kernel, index, size, value)                                                            \
-    do {                                                                                           \
-        if (err == CL_SUCCESS)                                                                     \
-            err = clSetKernelArg(kernel, index, size, value);                                      \
-    } while (0)
-
 optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program program, cl_uint next)
 {
-    optcl_context *ctx = opt->params->ctx;
+    const optcl_params *p = opt->params;
+    optcl_context *ctx = p->ctx;
     optcl__segments *seg = opt->segments;
     cl_int err = CL_SUCCESS;
-    size_t blocks = seg->blocks ? seg->blocks : 1;
-    seg->block_segment_mem = make_buffer(ctx, blocks * sizeof(uint32_t), seg->block_segment, &err);
+    size_t blocks = p->flat / BLOCK, count = p->count;
+    size_t some_blocks = blocks ? blocks : 1, some_tensors = count ? count : 1;
+    seg->block_segment_mem =
+        make_buffer(ctx, some_blocks * sizeof(uint32_t), seg->block_segment, &err);
     seg->segment_blocks_mem =
-        make_buffer(ctx, 2 * (seg->count ? seg->count : 1) * sizeof(uint32_t),
-                    seg->segment_blocks, &err);
-    seg->block_sums_mem = make_buffer(ctx, seg->n * blocks * sizeof(float), NULL, &err);
-    seg->values_mem = make_buffer(ctx, seg->m * (seg->count + 1) * sizeof(float), NULL, &err);
+        make_buffer(ctx, 2 * some_tensors * sizeof(uint32_t), seg->segment_blocks, &err);
+    seg->block_sums_mem =
+        make_buffer(ctx, opt->rule->tensor_sums * some_blocks * sizeof(float), NULL, &err);
+    seg->values_mem =
+        make_buffer(ctx, opt->rule->tensor_values * (count + 1) * sizeof(float), NULL, &err);
     if (err != CL_SUCCESS)
         return optcl__fail(ctx->message, (optcl_status)err,
                            "allocating %s's per-tensor sums (%zu blocks, %zu tensors) on %s "
                            "failed: %s",
-                           opt->rule->name, seg->blocks, seg->count, ctx->device_name,
+                           opt->rule->name, blocks, count, ctx->device_name,
                            optcl_status_name((optcl_status)err));
     char name[64];
     snprintf(name, sizeof name, "optcl_%s_sums_f32", opt->rule->family);
@@ -123,7 +120,7 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     cl_uint sums_next = 0, totals_next = 0;
     if (err == CL_SUCCESS)
         err = optcl__bind_step_arguments(opt, seg->sums_kernel, &sums_next);
-    SET(seg->sums_kernel, sums_next, sizeof(cl_mem), &seg->block_sums_mem);
+    OPTCL__ARG(seg->sums_kernel, sums_next, seg->block_sums_mem);
     seg->sums_end_arg = sums_next + 1;
     if (err == CL_SUCCESS) {
         snprintf(name, sizeof name, "optcl_%s_totals_f32", opt->rule->family);
@@ -131,21 +128,21 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     }
     if (err == CL_SUCCESS)
         err = optcl__bind_step_arguments(opt, seg->totals_kernel, &totals_next);
-    SET(seg->totals_kernel, totals_next, sizeof(cl_mem), &seg->block_sums_mem);
-    SET(seg->totals_kernel, totals_next + 1, sizeof(cl_mem), &seg->segment_blocks_mem);
-    SET(seg->totals_kernel, totals_next + 2, sizeof(cl_mem), &seg->values_mem);
+    OPTCL__ARG(seg->totals_kernel, totals_next, seg->block_sums_mem);
+    OPTCL__ARG(seg->totals_kernel, totals_next + 1, seg->segment_blocks_mem);
+    OPTCL__ARG(seg->totals_kernel, totals_next + 2, seg->values_mem);
     seg->totals_first_arg = totals_next + 3;
-    size_t most = 0; /* the totals kernel needs a work-group of 64 */
-    if (err == CL_SUCCESS)
+    size_t most = TOTALS_LANES; /* 64 items per tensor need a work-group of 64 */
+    if (err == CL_SUCCESS && ctx->totals_items > 1)
         err = clGetKernelWorkGroupInfo(seg->totals_kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
                                        sizeof most, &most, NULL);
-    if (err == CL_SUCCESS && ctx->totals_items > 1 && most < TOTALS_LANES)
+    if (err == CL_SUCCESS && most < TOTALS_LANES)
         return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
                            "%s needs work-groups of %d items for its per-tensor sums; %s runs "
                            "%s in groups of at most %zu",
                            opt->rule->name, TOTALS_LANES, ctx->device_name, name, most);
-    SET(opt->kernel, next, sizeof(cl_mem), &seg->block_segment_mem);
-    SET(opt->kernel, next + 1, sizeof(cl_mem), &seg->values_mem);
+    OPTCL__ARG(opt->kernel, next, seg->block_segment_mem);
+    OPTCL__ARG(opt->kernel, next + 1, seg->values_mem);
     if (err != CL_SUCCESS)
         return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s",
                            name, optcl_status_name((optcl_status)err));
@@ -190,16 +187,6 @@ static cl_int enqueue_totals(optcl_context *ctx, cl_kernel kernel, size_t tensor
     return clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &items, &local, 0, NULL, NULL);
 }
 
-/* The step's scalars (or, when the device counts, the range index) on one of the kernels. */
-static cl_int set_scalars(const optcl_optimizer *opt, cl_kernel kernel, size_t r,
-                          const optcl__step_scalars *scalars)
-{
-    if (scalars)
-        return clSetKernelArg(kernel, optcl__scalar_arg(opt), sizeof *scalars, scalars);
-    cl_uint index = (cl_uint)r;
-    return clSetKernelArg(kernel, optcl__scalar_arg(opt) + 2, sizeof index, &index);
-}
-
 cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step_scalars *scalars,
                                cl_uint num_events, const cl_event *wait_list)
 {
@@ -208,16 +195,16 @@ cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step
     const optcl__group_range *range = &p->ranges[r];
     cl_uint first_block = (cl_uint)(range->begin / BLOCK), end_block = (cl_uint)(range->end / BLOCK);
     cl_uint first = (cl_uint)seg->first[r], end = (cl_uint)seg->end[r];
-    cl_int err = set_scalars(opt, seg->sums_kernel, r, scalars);
-    SET(seg->sums_kernel, seg->sums_end_arg, sizeof end_block, &end_block);
+    cl_int err = optcl__set_step_scalars(opt, seg->sums_kernel, r, scalars);
+    OPTCL__ARG(seg->sums_kernel, seg->sums_end_arg, end_block);
     if (err == CL_SUCCESS)
         err = optcl__enqueue_padded(p->ctx, seg->sums_kernel, first_block,
                                     end_block - first_block, num_events, wait_list, NULL);
     opt->launches += err == CL_SUCCESS;
     if (err == CL_SUCCESS)
-        err = set_scalars(opt, seg->totals_kernel, r, scalars);
-    SET(seg->totals_kernel, seg->totals_first_arg, sizeof first, &first);
-    SET(seg->totals_kernel, seg->totals_first_arg + 1, sizeof end, &end);
+        err = optcl__set_step_scalars(opt, seg->totals_kernel, r, scalars);
+    OPTCL__ARG(seg->totals_kernel, seg->totals_first_arg, first);
+    OPTCL__ARG(seg->totals_kernel, seg->totals_first_arg + 1, end);
     if (err == CL_SUCCESS)
         err = enqueue_totals(p->ctx, seg->totals_kernel, end - first);
     opt->launches += err == CL_SUCCESS;

@@ -17,12 +17,11 @@
 
 #include <stdint.h>
 
+/* Segments are the set's tensors in offset order (params->count of them); blocks are the flat
+ * buffer's (params->flat / 256); n sums per block and m values per segment are the rule's
+ * tensor_sums and tensor_values. */
 typedef struct optcl__segments {
-    unsigned n;       /* sums per block */
-    unsigned m;       /* values per segment */
-    size_t count;     /* segments: the set's tensors, in offset order */
-    size_t blocks;    /* the flat buffer's: flat / 256 */
-    uint32_t *block_segment;  /* per block: its segment, or count (no tensor: totals are 0) */
+    uint32_t *block_segment;  /* per block: its segment, or count (no tensor: values are 0) */
     uint32_t *segment_blocks; /* per segment: its first and end block */
     size_t first[OPTCL_MAX_GROUPS], end[OPTCL_MAX_GROUPS]; /* each group range's segments */
     float *block_sums, *values; /* reference backend: n per block; m per segment (+ a zero row) */

@@ -160,19 +160,15 @@ static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
         reference_update(opt, r, plan->grads, &s);
         return OPTCL_SUCCESS;
     }
-    cl_int err;
-    optcl__step_scalars s;
-    if (plan->device_counts) { /* the kernel finds its row from the count and the range */
-        cl_uint index = (cl_uint)r;
-        err = clSetKernelArg(opt->kernel, optcl__scalar_arg(opt) + 2, sizeof index, &index);
-    } else {
-        optcl__scalars_for_step(opt, range->group, plan->step, &s);
-        err = clSetKernelArg(opt->kernel, optcl__scalar_arg(opt), sizeof s, &s);
-    }
+    /* the scalars, or when the device counts none: the kernel finds its row from the count */
+    optcl__step_scalars s, *scalars = plan->device_counts ? NULL : &s;
+    if (scalars)
+        optcl__scalars_for_step(opt, range->group, plan->step, scalars);
+    cl_int err = optcl__set_step_scalars(opt, opt->kernel, r, scalars);
     const cl_event *wait_list = NULL;
     cl_uint n = take_wait_list(plan, &wait_list);
     if (err == CL_SUCCESS && opt->segments) { /* the tensors' sums first, with the wait list */
-        err = optcl__segments_enqueue(opt, r, plan->device_counts ? NULL : &s, n, wait_list);
+        err = optcl__segments_enqueue(opt, r, scalars, n, wait_list);
         n = 0;
         wait_list = NULL;
     }

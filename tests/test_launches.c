@@ -37,8 +37,8 @@ static void many_tensors_one_launch(void **state)
     TU_OK(optcl_params_create(ctx, &lone, 1, &alone), optcl_context_message(ctx));
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
         optcl_optimizer_config c = optcl_optimizer_config_default((optcl_algorithm)a);
-        /* LAMB and LARS: the tensors' sums, their totals per tensor, the step */
-        uint64_t per_group = a == OPTCL_LAMB || a == OPTCL_LARS ? 3 : 1;
+        /* tensor-wise rules (LAMB, LARS): the tensors' sums, their totals per tensor, the step */
+        uint64_t per_group = optcl_algorithm_is_tensor_wise((optcl_algorithm)a) ? 3 : 1;
         optcl_optimizer *o1 = NULL, *o2 = NULL, *o0 = NULL;
         TU_OK(optcl_optimizer_create(one, &c, &o1), optcl_context_message(ctx));
         TU_OK(optcl_optimizer_create(two, &c, &o2), optcl_context_message(ctx));
@@ -51,6 +51,8 @@ static void many_tensors_one_launch(void **state)
         assert_int_equal(optcl_optimizer_launch_count(o0), 7 * per_group);
         assert_int_equal(optcl_optimizer_launch_count(o1), 7 * per_group);
         assert_int_equal(optcl_optimizer_launch_count(o2), 14 * per_group);
+        if (a == OPTCL_LAMB || a == OPTCL_LARS) /* the predicate is not empty */
+            assert_int_equal(per_group, 3);
         optcl_optimizer_destroy(o0);
         optcl_optimizer_destroy(o1);
         optcl_optimizer_destroy(o2);

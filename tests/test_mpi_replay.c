@@ -227,6 +227,7 @@ static void test_bad_input(void **state)
         {"adam", "--params", g_p0, "--grads", g_grads, "foo=1", NULL},
         {"adam", "--params", g_p0, "--grads", g_p0, NULL},
         {"adam", "--load-state", out, "--grads", g_grads, NULL},
+        {"adam", "--params", g_p0, "--grads", g_grads, "tensors=1000,1", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = replay(2, "reference", out, err, cases[i]);

@@ -88,7 +88,7 @@ typedef void optcl__reference_apply(const optcl_optimizer_config *c, float *para
 /* The order of a block's sum (kernels/common.cl's OPTCL_SUM and optcl_lanes_total): element e
  * of the block goes into lane e % 16, each lane adds in order, then lane i += lane i + w for
  * w = 8, 4, 2, 1. */
-#define OPTCL__BLOCK 256
+#define OPTCL__BLOCK (OPTCL__LAYOUT_ALIGNMENT_BYTES / 2) /* tensor offsets are multiples of it */
 #define OPTCL__LANES 16
 static inline float optcl__lanes_total(float lane[OPTCL__LANES])
 {
