@@ -2,6 +2,7 @@
  * optimizer state as "optim.<state>.<tensor>", everything else as "optcl.*" metadata strings.
  * Loading parses and checks the whole file before anything is changed. */
 #include "config_fields.h"
+#include "factored.h"
 #include "rules/rule.h"
 #include "q8.h"
 #include "safetensors.h"
@@ -201,6 +202,69 @@ static optcl_status read_role(optcl_optimizer *opt, size_t r, float *values, flo
     return st;
 }
 
+/* The factored state's tensors (rule.h's factored: Adafactor's row_var, col_var and
+ * variance): calls fn for each part tensor i keeps of each state k, in file order, until it
+ * fails. */
+typedef optcl_status factored_fn(optcl_optimizer *opt, size_t k, size_t i, optcl__tensor *part,
+                                 size_t slot, void *user);
+static optcl_status each_factored(optcl_optimizer *opt, factored_fn *fn, void *user)
+{
+    const char *const *states = opt->rule->factored_states;
+    optcl_status st = OPTCL_SUCCESS;
+    for (size_t i = 0; states && i < opt->params->count && st == OPTCL_SUCCESS; i++)
+        for (size_t k = 0; states[k] && st == OPTCL_SUCCESS; k++) {
+            optcl__tensor part = {0};
+            size_t slot = 0;
+            if (optcl__factored_part(opt, k, i, &part.ndim, part.shape, &slot, &part.count))
+                st = fn(opt, k, i, &part, slot, user);
+        }
+    return st;
+}
+
+static optcl_status count_part(optcl_optimizer *opt, size_t k, size_t i, optcl__tensor *part,
+                               size_t slot, void *user)
+{
+    (void)opt, (void)k, (void)i, (void)part, (void)slot;
+    ++*(size_t *)user;
+    return OPTCL_SUCCESS;
+}
+
+static size_t factored_parts(optcl_optimizer *opt)
+{
+    size_t n = 0;
+    each_factored(opt, count_part, &n);
+    return n;
+}
+
+static void factored_name(const optcl_optimizer *opt, size_t k, size_t i, char *name)
+{
+    snprintf(name, KEY_MAX, "optim.%s.%s", opt->rule->factored_states[k],
+             opt->params->tensors[i].name);
+}
+
+/* Saving: each part read into values (at its slot) and described as the next tensor. */
+typedef struct save_parts {
+    optcl__st_tensor *tensors;
+    char *names;
+    size_t *written;
+    float *values;
+    const char *path;
+} save_parts;
+
+static optcl_status save_part(optcl_optimizer *opt, size_t k, size_t i, optcl__tensor *part,
+                              size_t slot, void *user)
+{
+    save_parts *sp = user;
+    optcl__st_tensor *t = &sp->tensors[*sp->written];
+    char *name = sp->names + (*sp->written)++ * KEY_MAX;
+    factored_name(opt, k, i, name);
+    *t = (optcl__st_tensor){.name = name, .ndim = part->ndim, .data = sp->values + slot,
+                            .count = part->count, .dtype = OPTCL_DTYPE_F32};
+    memcpy(t->shape, part->shape, sizeof t->shape);
+    return optcl__factored_transfer(opt, slot, sp->values + slot, part->count, false,
+                                    opt->message, sp->path);
+}
+
 optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
 {
     if (!opt)
@@ -212,9 +276,12 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
         return synced;
     optcl_params *p = opt->params;
     size_t roles = 1 + opt->state_count, n = p->numel, absmax_floats = 0;
-    size_t extra = absmax_tensors(opt, &absmax_floats), count = p->count * roles + extra;
-    float *values = malloc(((n ? n : 1) * roles + absmax_floats) * sizeof *values);
+    size_t extra = absmax_tensors(opt, &absmax_floats) + factored_parts(opt);
+    size_t count = p->count * roles + extra, factored_floats = optcl__factored_floats(opt);
+    float *values =
+        malloc(((n ? n : 1) * roles + absmax_floats + factored_floats) * sizeof *values);
     float *absmax = values ? values + (n ? n : 1) * roles : NULL;
+    float *factored = absmax ? absmax + absmax_floats : NULL;
     optcl__st_tensor *tensors = calloc(count ? count : 1, sizeof *tensors);
     char *names = calloc(count ? count : 1, KEY_MAX);
     meta_list meta = {0};
@@ -256,6 +323,9 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
             blocks += a->count;
         }
     }
+    if (st == OPTCL_SUCCESS)
+        st = each_factored(opt, save_part,
+                           &(save_parts){tensors, names, &written, factored, path});
     if (st == OPTCL_SUCCESS) {
         describe(opt, &meta);
         if (meta.failed)
@@ -496,6 +566,34 @@ static optcl_status check_q8_layout(const optcl__st_file *f, const char *path, c
 
 /* ---- load ------------------------------------------------------------------------------- */
 
+/* Loading: each part found in the file (sources, in each_factored's order), then written. */
+typedef struct load_parts {
+    const optcl__st_file *file;
+    const char *path;
+    const float **sources;
+    size_t next;
+} load_parts;
+
+static optcl_status find_part(optcl_optimizer *opt, size_t k, size_t i, optcl__tensor *part,
+                              size_t slot, void *user)
+{
+    (void)slot;
+    load_parts *lp = user;
+    char name[KEY_MAX];
+    factored_name(opt, k, i, name);
+    return find_tensor(lp->file, lp->path, name, part, OPTCL_DTYPE_F32,
+                       &lp->sources[lp->next++], opt->message);
+}
+
+static optcl_status write_part(optcl_optimizer *opt, size_t k, size_t i, optcl__tensor *part,
+                               size_t slot, void *user)
+{
+    (void)k, (void)i;
+    load_parts *lp = user;
+    return optcl__factored_transfer(opt, slot, (float *)lp->sources[lp->next++], part->count,
+                                    true, opt->message, lp->path);
+}
+
 /* Writes the file's tensors into the parameters and every state. A copy the device already
  * took cannot be taken back, so on OpenCL the current values are read first and written back
  * when a later copy fails: a failed load changes nothing (unless the device fails the restore
@@ -538,19 +636,23 @@ static optcl_status write_codes(optcl_optimizer *opt, size_t s, size_t i, const 
 }
 
 static optcl_status apply(optcl_optimizer *opt, const float **sources, const float **absmax,
-                          const char *path)
+                          load_parts *parts, const char *path)
 {
     optcl_params *p = opt->params;
     size_t roles = 1 + opt->state_count, n = backup_floats(opt);
+    size_t factored = optcl__factored_floats(opt); /* backed up after the roles */
     float *backup = NULL;
     optcl_status st = OPTCL_SUCCESS;
     if (p->ctx->backend == OPTCL_BACKEND_OPENCL) {
-        backup = malloc(n * roles * sizeof *backup);
+        backup = malloc((n * roles + factored) * sizeof *backup);
         if (!backup)
             return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                                "%s: out of host memory", path);
         for (size_t r = 0; r < roles && st == OPTCL_SUCCESS; r++)
             st = backup_role(opt, r, backup + r * n, false, opt->message, path);
+        if (st == OPTCL_SUCCESS && factored)
+            st = optcl__factored_transfer(opt, 0, backup + n * roles, factored, false,
+                                          opt->message, path);
         if (st != OPTCL_SUCCESS) {
             free(backup); /* nothing written yet */
             return st;
@@ -564,11 +666,17 @@ static optcl_status apply(optcl_optimizer *opt, const float **sources, const flo
                      : role_transfer(opt, r, i, (float *)sources[k], p->tensors[i].count, true,
                                      opt->message, path);
         }
+    parts->next = 0;
+    if (st == OPTCL_SUCCESS)
+        st = each_factored(opt, write_part, parts);
     if (st != OPTCL_SUCCESS && backup) {
         char why[OPTCL__MESSAGE_MAX];
         optcl_status undo = OPTCL_SUCCESS;
         for (size_t r = 0; r < roles && undo == OPTCL_SUCCESS; r++)
             undo = backup_role(opt, r, backup + r * n, true, why, path);
+        if (undo == OPTCL_SUCCESS && factored)
+            undo = optcl__factored_transfer(opt, 0, backup + n * roles, factored, true, why,
+                                            path);
         if (undo != OPTCL_SUCCESS) {
             size_t used = strlen(opt->message);
             optcl__format(opt->message + used, OPTCL__MESSAGE_MAX - used,
@@ -606,8 +714,9 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
                          dtype ? optcl__type_name(opt->state_type)
                                : optcl_algorithm_name(opt->config.algorithm));
     }
-    size_t absmax_floats = 0;
-    size_t expected = p->count * (1 + opt->state_count) + absmax_tensors(opt, &absmax_floats);
+    size_t absmax_floats = 0, parts = factored_parts(opt);
+    size_t expected =
+        p->count * (1 + opt->state_count) + absmax_tensors(opt, &absmax_floats) + parts;
     if (st == OPTCL_SUCCESS && (pc.tensor_count != p->count || f.tensor_count != expected))
         st = optcl__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
                          "%s: holds %zu parameter tensors and %zu tensors in all; this "
@@ -655,8 +764,14 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
                              &absmax[r * p->count + i], opt->message);
         }
     }
+    load_parts found = {&f, path, calloc(parts ? parts : 1, sizeof(float *)), 0};
+    if (st == OPTCL_SUCCESS && !found.sources)
+        st = optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     if (st == OPTCL_SUCCESS)
-        st = apply(opt, sources, absmax, path);
+        st = each_factored(opt, find_part, &found);
+    if (st == OPTCL_SUCCESS)
+        st = apply(opt, sources, absmax, &found, path);
+    free(found.sources);
     if (st == OPTCL_SUCCESS) {
         opt->config = pc.config;
         memcpy(opt->groups, pc.groups, sizeof opt->groups);

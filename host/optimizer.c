@@ -1,5 +1,6 @@
 /* optimizer.c — optimizer objects: state buffers, the cached update kernel, queries, and access
  * to the state. The step is step.c's. */
+#include "factored.h"
 #include "plateau.h"
 #include "q8.h"
 #include "rules/rule.h"
@@ -310,14 +311,26 @@ const optcl_optimizer_config *optcl_optimizer_config_get(const optcl_optimizer *
     return opt ? &opt->config : NULL;
 }
 
+/* The factored states' names (rule.h's factored_states), after the per-element ones. */
+static size_t factored_count(const optcl_optimizer *opt)
+{
+    size_t n = 0;
+    while (opt->rule->factored_states && opt->rule->factored_states[n])
+        n++;
+    return n;
+}
+
 size_t optcl_optimizer_state_count(const optcl_optimizer *opt)
 {
-    return opt ? opt->state_count : 0;
+    return opt ? opt->state_count + factored_count(opt) : 0;
 }
 
 const char *optcl_optimizer_state_name(const optcl_optimizer *opt, size_t index)
 {
-    return opt && index < opt->state_count ? opt->state_names[index] : NULL;
+    if (!opt || index >= optcl_optimizer_state_count(opt))
+        return NULL;
+    return index < opt->state_count ? opt->state_names[index]
+                                    : opt->rule->factored_states[index - opt->state_count];
 }
 
 /* The index of the state named name among the first n states, or n. */
@@ -327,6 +340,60 @@ static size_t find_state(const optcl_optimizer *opt, const char *name, size_t n)
     while (i < n && strcmp(opt->state_names[i], name) != 0)
         i++;
     return i;
+}
+
+/* Factored state `state` of tensor index: its shape and place, or why not (OPTCL_ALL: only
+ * which state, in slot). */
+static optcl_status factored_part(optcl_optimizer *opt, const char *state, size_t index,
+                                  int *ndim, int64_t shape[OPTCL_MAX_DIMS], size_t *slot,
+                                  size_t *count)
+{
+    size_t k = 0, n = factored_count(opt);
+    while (k < n && strcmp(opt->rule->factored_states[k], state) != 0)
+        k++;
+    if (k == n)
+        return optcl__fail(opt->message, OPTCL_ERROR_NOT_FOUND,
+                           "%s keeps no state named '%s' in this configuration",
+                           optcl_algorithm_name(opt->config.algorithm), state);
+    *slot = k; /* with OPTCL_ALL: which state */
+    if (index == OPTCL_ALL)
+        return OPTCL_SUCCESS;
+    const optcl__tensor *t = &opt->params->tensors[index];
+    if (!optcl__factored_part(opt, k, index, ndim, shape, slot, count))
+        return optcl__fail(opt->message, OPTCL_ERROR_NOT_FOUND,
+                           "tensor '%s' has %d dimension(s): %s keeps %s", t->name, t->ndim,
+                           optcl_algorithm_name(opt->config.algorithm),
+                           t->ndim >= 2 ? "row_var and col_var (factored), not variance"
+                                        : "variance, not row_var and col_var (which need two "
+                                          "or more dimensions)");
+    return OPTCL_SUCCESS;
+}
+
+/* Factored state k of every tensor that keeps it, packed in tensor order. */
+static optcl_status factored_access_all(optcl_optimizer *opt, size_t k, float *data, size_t count,
+                                        bool to_device)
+{
+    const char *name = opt->rule->factored_states[k];
+    size_t total = 0, slot = 0, n = 0;
+    int ndim = 0;
+    int64_t shape[OPTCL_MAX_DIMS];
+    for (size_t i = 0; i < opt->params->count; i++)
+        if (optcl__factored_part(opt, k, i, &ndim, shape, &slot, &n))
+            total += n;
+    if (!data)
+        return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "data is NULL");
+    if (count != total)
+        return optcl__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
+                           "the set's tensors keep %zu %s values in all; got count %zu", total,
+                           name, count);
+    optcl_status st = OPTCL_SUCCESS;
+    for (size_t i = 0, packed = 0; i < opt->params->count && st == OPTCL_SUCCESS; i++)
+        if (optcl__factored_part(opt, k, i, &ndim, shape, &slot, &n)) {
+            st = optcl__factored_transfer(opt, slot, data + packed, n, to_device, opt->message,
+                                          name);
+            packed += n;
+        }
+    return st;
 }
 
 static optcl_status state_access(optcl_optimizer *opt, const char *state, size_t index, float *data,
@@ -344,9 +411,44 @@ static optcl_status state_access(optcl_optimizer *opt, const char *state, size_t
     size_t i = find_state(opt, state, opt->state_count);
     if (i < opt->state_count)
         return optcl__state_transfer(opt, i, index, data, count, to_device, opt->message, state);
-    return optcl__fail(opt->message, OPTCL_ERROR_NOT_FOUND,
-                       "%s keeps no state named '%s' in this configuration",
-                       optcl_algorithm_name(opt->config.algorithm), state);
+    int ndim = 0;
+    int64_t shape[OPTCL_MAX_DIMS];
+    size_t slot = 0, want = 0;
+    optcl_status st = factored_part(opt, state, index, &ndim, shape, &slot, &want);
+    if (st == OPTCL_SUCCESS && index == OPTCL_ALL)
+        return factored_access_all(opt, slot, data, count, to_device);
+    if (st == OPTCL_SUCCESS && !data)
+        st = optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "data is NULL");
+    if (st == OPTCL_SUCCESS && count != want)
+        st = optcl__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
+                         "tensor '%s' keeps %zu %s values; got count %zu",
+                         p->tensors[index].name, want, state, count);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    return optcl__factored_transfer(opt, slot, data, count, to_device, opt->message, state);
+}
+
+optcl_status optcl_optimizer_state_shape(const optcl_optimizer *opt, const char *state,
+                                         size_t index, int *ndim, int64_t shape[OPTCL_MAX_DIMS])
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    optcl_optimizer *o = (optcl_optimizer *)opt; /* the message only */
+    if (!state || !ndim || !shape)
+        return optcl__fail(o->message, OPTCL_ERROR_NULL_POINTER, "%s is NULL",
+                           !state ? "state name" : !ndim ? "ndim" : "shape");
+    const optcl_params *p = opt->params;
+    if (index >= p->count)
+        return optcl__fail(o->message, OPTCL_ERROR_NOT_FOUND,
+                           "tensor index %zu is out of range (the set has %zu tensors)", index,
+                           p->count);
+    if (find_state(opt, state, opt->state_count) < opt->state_count) {
+        *ndim = p->tensors[index].ndim;
+        memcpy(shape, p->tensors[index].shape, sizeof p->tensors[index].shape);
+        return OPTCL_SUCCESS;
+    }
+    size_t slot = 0, count = 0;
+    return factored_part(o, state, index, ndim, shape, &slot, &count);
 }
 
 /* The 8-bit codes of a tensor: the state and the tensor checked, then read or written. */
@@ -413,7 +515,7 @@ size_t optcl_optimizer_state_bytes(const optcl_optimizer *opt)
 {
     if (!opt)
         return 0;
-    size_t bytes = 0;
+    size_t bytes = optcl__factored_floats(opt) * sizeof(float);
     for (size_t i = 0; i < opt->rule_states; i++)
         bytes += state_buffer_bytes(opt, i);
     return bytes;

@@ -1,5 +1,6 @@
 /* segments.c — per-tensor sums in a fixed number of launches (segments.h). */
 #include "segments.h"
+#include "factored.h"
 #include "rules/rule.h"
 
 #include <stdio.h>
@@ -24,7 +25,8 @@ static bool build_tables(optcl__segments *seg, const optcl_params *p)
     const optcl__tensor **order = malloc((p->count ? p->count : 1) * sizeof *order);
     seg->block_segment = malloc((blocks ? blocks : 1) * sizeof *seg->block_segment);
     seg->segment_blocks = malloc(2 * (p->count ? p->count : 1) * sizeof *seg->segment_blocks);
-    if (!order || !seg->block_segment || !seg->segment_blocks) {
+    seg->segment_tensor = malloc((p->count ? p->count : 1) * sizeof *seg->segment_tensor);
+    if (!order || !seg->block_segment || !seg->segment_blocks || !seg->segment_tensor) {
         free(order);
         return false;
     }
@@ -34,6 +36,7 @@ static bool build_tables(optcl__segments *seg, const optcl_params *p)
     for (size_t b = 0; b < blocks; b++)
         seg->block_segment[b] = (uint32_t)p->count;
     for (size_t j = 0; j < p->count; j++) {
+        seg->segment_tensor[j] = (uint32_t)(order[j] - p->tensors);
         size_t first = order[j]->offset / BLOCK;
         size_t end = first + (order[j]->count + BLOCK - 1) / BLOCK;
         seg->segment_blocks[2 * j] = (uint32_t)first;
@@ -76,7 +79,7 @@ optcl_status optcl__segments_create(optcl_optimizer *opt)
         return optcl__fail(p->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                            "out of host memory for %s's tables of %zu tensors", opt->rule->name,
                            p->count);
-    return OPTCL_SUCCESS;
+    return opt->rule->factored ? optcl__factored_create(opt) : OPTCL_SUCCESS;
 }
 
 static cl_mem make_buffer(optcl_context *ctx, size_t bytes, void *data, cl_int *err)
@@ -114,6 +117,12 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
                            "failed: %s",
                            opt->rule->name, blocks, count, ctx->device_name,
                            optcl_status_name((optcl_status)err));
+    bool factored = opt->rule->factored;
+    if (factored) {
+        optcl_status st = optcl__factored_create_device(opt, program);
+        if (st != OPTCL_SUCCESS)
+            return st;
+    }
     char name[64];
     snprintf(name, sizeof name, "optcl_%s_sums_f32", opt->rule->family);
     seg->sums_kernel = clCreateKernel(program, name, &err);
@@ -122,6 +131,8 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
         err = optcl__bind_step_arguments(opt, seg->sums_kernel, &sums_next);
     OPTCL__ARG(seg->sums_kernel, sums_next, seg->block_sums_mem);
     seg->sums_end_arg = sums_next + 1;
+    if (err == CL_SUCCESS && factored)
+        err = optcl__factored_bind(opt, seg->sums_kernel, sums_next + 2);
     if (err == CL_SUCCESS) {
         snprintf(name, sizeof name, "optcl_%s_totals_f32", opt->rule->family);
         seg->totals_kernel = clCreateKernel(program, name, &err);
@@ -132,6 +143,8 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     OPTCL__ARG(seg->totals_kernel, totals_next + 1, seg->segment_blocks_mem);
     OPTCL__ARG(seg->totals_kernel, totals_next + 2, seg->values_mem);
     seg->totals_first_arg = totals_next + 3;
+    if (err == CL_SUCCESS && factored)
+        err = optcl__factored_bind(opt, seg->totals_kernel, totals_next + 5);
     size_t most = TOTALS_LANES; /* 64 items per tensor need a work-group of 64 */
     if (err == CL_SUCCESS && ctx->totals_items > 1)
         err = clGetKernelWorkGroupInfo(seg->totals_kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
@@ -143,6 +156,8 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
                            opt->rule->name, TOTALS_LANES, ctx->device_name, name, most);
     OPTCL__ARG(opt->kernel, next, seg->block_segment_mem);
     OPTCL__ARG(opt->kernel, next + 1, seg->values_mem);
+    if (err == CL_SUCCESS && factored)
+        err = optcl__factored_bind(opt, opt->kernel, next + 2);
     if (err != CL_SUCCESS)
         return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s",
                            name, optcl_status_name((optcl_status)err));
@@ -154,6 +169,7 @@ void optcl__segments_free(optcl_optimizer *opt)
     optcl__segments *seg = opt->segments;
     if (!seg)
         return;
+    optcl__factored_free(seg->factored);
     cl_mem mems[] = {seg->block_segment_mem, seg->segment_blocks_mem, seg->block_sums_mem,
                      seg->values_mem};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
@@ -165,6 +181,7 @@ void optcl__segments_free(optcl_optimizer *opt)
         clReleaseKernel(seg->totals_kernel);
     free(seg->block_segment);
     free(seg->segment_blocks);
+    free(seg->segment_tensor);
     free(seg->block_sums);
     free(seg->values);
     free(seg);
@@ -195,7 +212,14 @@ cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step
     const optcl__group_range *range = &p->ranges[r];
     cl_uint first_block = (cl_uint)(range->begin / BLOCK), end_block = (cl_uint)(range->end / BLOCK);
     cl_uint first = (cl_uint)seg->first[r], end = (cl_uint)seg->end[r];
-    cl_int err = optcl__set_step_scalars(opt, seg->sums_kernel, r, scalars);
+    cl_int err = CL_SUCCESS;
+    if (seg->factored) { /* the row and column means first, with the wait list */
+        err = optcl__factored_enqueue(opt, r, scalars, num_events, wait_list);
+        num_events = 0;
+        wait_list = NULL;
+    }
+    if (err == CL_SUCCESS)
+        err = optcl__set_step_scalars(opt, seg->sums_kernel, r, scalars);
     OPTCL__ARG(seg->sums_kernel, seg->sums_end_arg, end_block);
     if (err == CL_SUCCESS)
         err = optcl__enqueue_padded(p->ctx, seg->sums_kernel, first_block,
@@ -216,11 +240,17 @@ void optcl__segments_reference(optcl_optimizer *opt, size_t r, float *weights, c
 {
     optcl__segments *seg = opt->segments;
     const optcl__group_range *range = &opt->params->ranges[r];
+    optcl__factors factors = {0};
+    if (seg->factored) {
+        optcl__factored_reference(opt, r, grads, s);
+        factors = optcl__factored_view(opt);
+    }
+    optcl__tensor_values values = {seg->block_segment, seg->values,
+                                   seg->factored ? &factors : NULL};
     opt->rule->reference_sums(&opt->config, weights, grads, opt->host_state, range->begin,
-                              range->end, s, seg->block_sums);
+                              range->end, s, seg->block_sums, &values);
     opt->rule->reference_totals(s, seg->block_sums, seg->segment_blocks, seg->first[r],
-                                seg->end[r], seg->values);
-    optcl__tensor_values values = {seg->block_segment, seg->values};
+                                seg->end[r], seg->values, values.factors);
     opt->rule->reference_apply(&opt->config, weights, grads, opt->host_state, range->begin,
                                range->end, s, &values);
 }

@@ -23,12 +23,14 @@
 typedef struct optcl__segments {
     uint32_t *block_segment;  /* per block: its segment, or count (no tensor: values are 0) */
     uint32_t *segment_blocks; /* per segment: its first and end block */
+    uint32_t *segment_tensor; /* per segment: its tensor's index in the set */
     size_t first[OPTCL_MAX_GROUPS], end[OPTCL_MAX_GROUPS]; /* each group range's segments */
     float *block_sums, *values; /* reference backend: n per block; m per segment (+ a zero row) */
     cl_mem block_segment_mem, segment_blocks_mem, block_sums_mem, values_mem;
     cl_kernel sums_kernel, totals_kernel;
     cl_uint sums_end_arg;    /* the sums kernel's last argument: the range's end block */
     cl_uint totals_first_arg; /* the totals kernel's first and end segment */
+    struct optcl__factored *factored; /* factored rules' state (factored.h); NULL otherwise */
 } optcl__segments;
 
 /* The tables, and on the reference backend the sums (optimizer create; message on failure). */

@@ -1,6 +1,7 @@
 /* traffic.c — the same-bytes yardstick of a step (kernels/traffic.cl, or a host loop on the
  * reference backend), the minimal bytes a step moves, and the launch counter. For
  * benchmarks: the yardstick overwrites the optimizer's buffers. */
+#include "factored.h"
 #include "rules/rule.h"
 
 #include <stdio.h>
@@ -34,7 +35,7 @@ double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt)
         bytes += flat;
     if (reads & OPTCL__READS_STATES)
         bytes += (double)optcl_optimizer_state_bytes(opt);
-    return bytes;
+    return bytes + optcl__factored_extra_bytes(opt);
 }
 
 uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt)

@@ -358,6 +358,7 @@ typedef enum optcl_algorithm {
     OPTCL_SGD_SCHEDULEFREE = 13,
     OPTCL_LAMB = 14,
     OPTCL_LARS = 15,
+    OPTCL_ADAFACTOR = 16,
     OPTCL_ALGORITHM_COUNT
 } optcl_algorithm;
 
@@ -482,13 +483,14 @@ typedef struct optcl_sgd_schedulefree_config {
     double weight_lr_power; /* 2 */
 } optcl_sgd_schedulefree_config;
 
-/* Optimizers that look at whole tensors: each tensor's update is scaled by a trust ratio of
- * norms over that tensor, ‖p‖ / ‖u‖ (set to 1 where either norm is 0). The sums behind the
- * norms take a fixed number of launches per group whatever the tensor count, in a fixed order
- * of addition (the same bits on every run and backend). A group's exclude_from_trust_ratio
- * leaves its tensors out (biases and norms, as users do), and its weight_decay 0 out of the
- * weight decay. optax has no default lr; optcl's is noted at each. Not with 8-bit state or the
- * sharded optimizer (which splits tensors). */
+/* Optimizers that look at whole tensors. LAMB and LARS scale each tensor's update by a trust
+ * ratio of norms over that tensor, ‖p‖ / ‖u‖ (set to 1 where either norm is 0); Adafactor
+ * takes row and column means and RMS values per tensor. The sums behind them take a fixed
+ * number of launches per group whatever the tensor count, in a fixed order of addition (the
+ * same bits on every run and backend). A group's exclude_from_trust_ratio leaves its tensors
+ * out of LAMB's and LARS's trust ratio (biases and norms, as users do), and its weight_decay 0
+ * out of the weight decay. optax has no default lr; optcl's is noted at each. Not with 8-bit
+ * state or the sharded optimizer (which splits tensors). */
 
 /* LAMB (You et al. 2020) as optax.lamb: Adam's bias-corrected moments, u = m̂ / (√(v̂ + eps_root)
  * + eps) + weight_decay·p, then p −= lr · ‖p‖/‖u‖ · u. lr 1e-3, weight_decay 0. */
@@ -508,6 +510,22 @@ typedef struct optcl_lars_config {
     double momentum;          /* 0.9 */
     int nesterov;             /* 0 */
 } optcl_lars_config;
+
+/* Adafactor (Shazeer & Stern 2018) as torch.optim.Adafactor. The second moment of a tensor of
+ * two or more dims, shape (B…, R, C), is factored per matrix b of its leading dims: row means
+ * of g² (the state "row_var", shape (B…, R, 1)) and column means ("col_var", (B…, 1, C)),
+ * each an EMA of weight t^beta2_decay at step t, and V = row_var·col_var / max(mean(row_var),
+ * eps1). A tensor of at most one dim keeps the full EMA of g² ("variance", its own shape). The
+ * update U = g / max(√V, eps1) is clipped to RMS(U) ≤ d, and p −= α·U with
+ * α = max(eps2, RMS(p))·min(lr, 1/√t), RMS(p) taken before the weight decay p·(1 − lr·wd).
+ * Its state is float32 (R + C floats per matrix: state_dtype SAME or F32). lr 1e-2. */
+typedef struct optcl_adafactor_config {
+    double beta2_decay; /* -0.8; ≤ 0 */
+    double eps1;        /* 2^-23, float32's eps: torch's None with float32 params (with bfloat16
+                           or float16 params torch takes theirs, 2^-7 or 2^-10: set it); ≥ 0 */
+    double eps2;        /* 1e-3; ≥ 0 */
+    double d;           /* 1; ≥ 1: the clipping threshold of RMS(U) */
+} optcl_adafactor_config;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Learning-rate schedules and ReduceLROnPlateau (plain data, evaluated on the host)           */
@@ -676,8 +694,9 @@ typedef struct optcl_optimizer_config {
     optcl_algorithm algorithm;
     double lr;           /* torch's: SGD 1e-3, Adam(W) 1e-3, RMSprop 1e-2, Rprop 1e-2, Lion 1e-4,
                             Adagrad 1e-2, Adadelta 1, Adamax 2e-3, NAdam 2e-3, RAdam 1e-3,
-                            ASGD 1e-2, Schedule-Free AdamW 2.5e-3, Schedule-Free SGD 1;
-                            optax has none for LAMB (1e-3 here) and LARS (0.1) */
+                            ASGD 1e-2, Schedule-Free AdamW 2.5e-3, Schedule-Free SGD 1,
+                            Adafactor 1e-2; optax has none for LAMB (1e-3 here) and LARS
+                            (0.1) */
     double weight_decay; /* 0; AdamW 1e-2; Rprop has none (must stay 0) */
     int maximize;        /* 0 */
     optcl_sgd_config sgd;
@@ -695,6 +714,7 @@ typedef struct optcl_optimizer_config {
     optcl_sgd_schedulefree_config sgd_schedulefree;
     optcl_lamb_config lamb;
     optcl_lars_config lars;
+    optcl_adafactor_config adafactor;
     const optcl_group_config *groups; /* groups[g] for group g < group_count; may be NULL */
     size_t group_count;
     optcl_schedule schedule;          /* the lr of step t is schedule(group lr, t); CONSTANT */
@@ -717,13 +737,13 @@ typedef struct optcl_optimizer_config {
 /* PyTorch's defaults for that algorithm (every nested struct filled in). */
 OPTCL_API optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm algorithm);
 /* "sgd", "adam", "adamw", "rmsprop", "rprop", "lion", "adagrad", "adadelta", "adamax", "nadam",
- * "radam", "asgd", "adamw_schedulefree", "sgd_schedulefree", "lamb", "lars"; NULL for an
- * unknown value. */
+ * "radam", "asgd", "adamw_schedulefree", "sgd_schedulefree", "lamb", "lars",
+ * "adafactor"; NULL for an unknown value. */
 OPTCL_API const char *optcl_algorithm_name(optcl_algorithm algorithm);
 /* The reverse; OPTCL_ERROR_INVALID_ARGUMENT for an unknown name. */
 OPTCL_API optcl_status optcl_algorithm_from_name(const char *name, optcl_algorithm *out);
 /* 1 when the algorithm's update of an element depends on its whole tensor (LAMB's and LARS's
- * norms), so a tensor's elements must all be in one optimizer's hands (not split by the
+ * norms, Adafactor's norms and row and column means), so a tensor's elements must all be in one optimizer's hands (not split by the
  * sharded optimizer); 0 for element-wise rules and unknown values. */
 OPTCL_API int optcl_algorithm_is_tensor_wise(optcl_algorithm algorithm);
 
@@ -878,12 +898,24 @@ OPTCL_API double optcl_optimizer_lookahead_alpha(const optcl_optimizer *opt);
 
 /* Optimizer state buffers, named as in PyTorch's state dict: "momentum_buffer", "exp_avg",
  * "exp_avg_sq", "max_exp_avg_sq", "square_avg", "grad_avg", "prev", "step_size", and
- * "lookahead_slow" with Lookahead. */
+ * "lookahead_slow" with Lookahead. Most hold one value per parameter element, in the tensor's
+ * shape. Adafactor's do not: "row_var" and "col_var" of a tensor of two or more dims, shape
+ * (…, R, C), have shapes (…, R, 1) and (…, 1, C), and only a tensor of at most one dim keeps
+ * "variance" (optcl_optimizer_state_shape); with OPTCL_ALL they are packed in tensor order, each tensor
+ * that keeps them in turn. */
 OPTCL_API size_t optcl_optimizer_state_count(const optcl_optimizer *opt);
 /* The name of state buffer index (< optcl_optimizer_state_count), NULL beyond; static. */
 OPTCL_API const char *optcl_optimizer_state_name(const optcl_optimizer *opt, size_t index);
+/* The shape of a state's values for tensor index: the tensor's, or for Adafactor's row_var and
+ * col_var their own. OPTCL_ERROR_NOT_FOUND for an unknown state, a tensor index out of range,
+ * or a tensor that does not keep that state (Adafactor: row_var of a vector, variance of a
+ * matrix). */
+OPTCL_API optcl_status optcl_optimizer_state_shape(const optcl_optimizer *opt, const char *state,
+                                                   size_t index, int *ndim,
+                                                   int64_t shape[OPTCL_MAX_DIMS]);
 /* Copies a state buffer's values for tensor index (or, with OPTCL_ALL, all tensors packed as in
- * optcl_params_read) to host memory. Blocks. */
+ * optcl_params_read) to host memory; count is the number of values (the product of
+ * optcl_optimizer_state_shape's, or their sum over the tensors). Blocks. */
 OPTCL_API optcl_status optcl_optimizer_read_state(optcl_optimizer *opt, const char *state,
                                                   size_t index, float *data, size_t count);
 /* The reverse of optcl_optimizer_read_state. Blocks. With 8-bit state (state_dtype INT8) the
@@ -913,7 +945,8 @@ OPTCL_API const char *optcl_optimizer_message(const optcl_optimizer *opt);
 
 /* Kernel launches (update rule and Lookahead sync) this optimizer has enqueued so far: one per
  * parameter group per step (three for LAMB and LARS: the per-tensor sums, their totals, the
- * step), plus one per Lookahead sync, whatever the tensor count. 0 on the reference backend. */
+ * step; five for Adafactor: its row and column means and their means first), plus one per
+ * Lookahead sync, whatever the tensor count. 0 on the reference backend. */
 OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
 
 /* The bytes one step must move at least: every buffer the rule reads and writes, each element
@@ -922,12 +955,16 @@ OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
  * bfloat16 state moves 4 B per parameter where a float32 one moves 8 (Adam 20). Lookahead's
  * sync adds 16 every k steps (counted as 16/k per step); a gradient guard adds 4 (it reads the
  * gradient once more). LAMB and LARS read the data twice: LAMB 44 (its first pass reads the
- * parameters, the gradient and both moments), LARS 28 (the parameters and the gradient). */
+ * parameters, the gradient and both moments), LARS 28 (the parameters and the gradient).
+ * Adafactor 20, plus 8 per element of a tensor of two or more dims (its rows and its columns
+ * read the gradient) and 12 per element of one of at most one dim (its variance, read twice
+ * and written once). */
 OPTCL_API double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt);
 /* Bytes the update rule's state buffers occupy (Lookahead's slow weights not included): flat
  * size × element size × states; 8-bit state: per state one byte per element, a float32 absmax
  * per 256 elements and the small tensors' float32 state. Adam: 8 B per parameter in float32,
- * 4 in bfloat16, about 2.03 in int8. */
+ * 4 in bfloat16, about 2.03 in int8. Adafactor: 4 B per row and column of each matrix, 4 per
+ * element of each tensor of at most one dim (padded to 256 elements). */
 OPTCL_API size_t optcl_optimizer_state_bytes(const optcl_optimizer *opt);
 
 /* The benchmark's yardstick: a kernel that moves exactly the bytes of the optimizer's step

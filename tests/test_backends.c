@@ -173,13 +173,21 @@ static size_t all_configs(named_config *out)
     ADD("lars clip bf16", OPTCL_LARS, c.max_norm = 2.0, c.state_dtype = OPTCL_STATE_BF16);
     ADD("lars momentum 0 lookahead skip", OPTCL_LARS, c.lars.momentum = 0.0, c.lookahead.k = 2,
         c.nonfinite = OPTCL_NONFINITE_SKIP);
+    ADD("adafactor", OPTCL_ADAFACTOR, (void)0);
+    ADD("adafactor all options", OPTCL_ADAFACTOR, c.lr = 0.2, c.adafactor.beta2_decay = -0.5,
+        c.adafactor.eps1 = 1e-3, c.adafactor.eps2 = 0.1, c.adafactor.d = 1.5,
+        c.weight_decay = 0.1, c.maximize = 1);
+    ADD("adafactor eps1 clip skip", OPTCL_ADAFACTOR, c.adafactor.eps1 = 1e-6,
+        c.max_norm = 1.0, c.nonfinite = OPTCL_NONFINITE_SKIP);
+    ADD("adafactor lookahead exponential", OPTCL_ADAFACTOR, c.lookahead.k = 3,
+        c.schedule = optcl_schedule_default(OPTCL_SCHEDULE_EXPONENTIAL), c.schedule.gamma = 0.9);
 #undef ADD
     return n;
 }
 
 /* One backend's run; returns params then each state, packed (numel floats each). */
 typedef struct run_result {
-    float *values[4];
+    float *values[6];
     size_t count; /* buffers in values */
 } run_result;
 
@@ -208,15 +216,17 @@ static run_result run(optcl_backend backend, const optcl_tensor_spec *specs, siz
         TU_OK(optcl_optimizer_step(opt, 0, NULL, NULL), optcl_optimizer_message(opt));
     }
     run_result r = {{NULL}, 1 + optcl_optimizer_state_count(opt)};
+    assert_true(r.count <= sizeof r.values / sizeof r.values[0]);
     for (size_t k = 0; k < r.count; k++) {
-        r.values[k] = malloc(numel * sizeof(float));
+        r.values[k] = calloc(numel, sizeof(float)); /* Adafactor's row and column means: fewer */
         assert_non_null(r.values[k]);
         if (k == 0)
             TU_OK(optcl_params_read(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, r.values[0], numel),
                   optcl_params_message(params));
         else
             TU_OK(optcl_optimizer_read_state(opt, optcl_optimizer_state_name(opt, k - 1),
-                                             OPTCL_ALL, r.values[k], numel),
+                                             OPTCL_ALL, r.values[k],
+                                             tu_state_values(params, opt, k - 1)),
                   optcl_optimizer_message(opt));
     }
     free(g);
@@ -300,8 +310,8 @@ static void groups_and_offsets(void **state)
     const float *pool = gradient_pool();
     size_t differing = 0;
     for (size_t k = 0; k < nc; k++) {
-        configs[k].c.groups =
-            optcl_algorithm_is_tensor_wise(configs[k].c.algorithm) ? excluded : groups;
+        optcl_algorithm a = configs[k].c.algorithm;
+        configs[k].c.groups = a == OPTCL_LAMB || a == OPTCL_LARS ? excluded : groups;
         configs[k].c.group_count = 2;
         compare_case(configs[k].name, specs, 5, numel, &configs[k].c, pool, &differing);
     }

@@ -28,7 +28,8 @@ static optcl_optimizer_config rich_config(optcl_algorithm a)
     static const optcl_group_config groups[2] = {{-1.0, -1.0, 0}, {-1.0, 0.0, 0}};
     /* LAMB and LARS: group 1 is left out of the trust ratio, which the file keeps */
     static const optcl_group_config excluded[2] = {{-1.0, -1.0, 0}, {-1.0, 0.0, 1}};
-    c.groups = optcl_algorithm_is_tensor_wise(a) ? excluded : groups;
+    bool trust_ratio = a == OPTCL_LAMB || a == OPTCL_LARS;
+    c.groups = trust_ratio ? excluded : groups;
     c.group_count = 2;
     c.lr = a == OPTCL_SGD ? 0.05 : 0.01;
     if (a == OPTCL_SGD)
@@ -86,7 +87,7 @@ static void snapshot(tu_rig *s, float *out)
     TU_OK(optcl_params_read(s->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, out, n), "read");
     for (size_t k = 0; k < optcl_optimizer_state_count(s->opt); k++)
         TU_OK(optcl_optimizer_read_state(s->opt, optcl_optimizer_state_name(s->opt, k), OPTCL_ALL,
-                                         out + (k + 1) * SNAP, n),
+                                         out + (k + 1) * SNAP, tu_state_values(s->params, s->opt, k)),
               optcl_optimizer_message(s->opt));
 }
 
@@ -112,7 +113,7 @@ static void resume_equals_uninterrupted(optcl_backend backend)
         optcl_optimizer_config other = c;
         other.lr = 0.123;
         static const optcl_group_config included[2] = {{-1.0, -1.0, 0}, {-1.0, 0.0, 0}};
-        if (optcl_algorithm_is_tensor_wise(c.algorithm))
+        if (c.algorithm == OPTCL_LAMB || c.algorithm == OPTCL_LARS)
             other.groups = included;
         tu_rig r = open_session(backend, &other);
         TU_OK(optcl_checkpoint_load(r.opt, path), optcl_optimizer_message(r.opt));

@@ -184,9 +184,9 @@ static void every_launch_runs_whole_work_groups(void **state)
             char rule[64]; /* the kernel family's: AdamW's is Adam's, Schedule-Free's shared */
             const char *name = optcl_algorithm_name(configs[k].algorithm);
             snprintf(rule, sizeof rule, "optcl_%s_f32",
-                     configs[k].algorithm == OPTCL_ADAMW         ? "adam"
+                     configs[k].algorithm == OPTCL_ADAMW     ? "adam"
                      : strstr(name, "_schedulefree") != NULL ? "schedulefree"
-                                                                 : name);
+                                                             : name);
             size_t rule_items = 0, traffic_items = 0;
             assert_true(seam_count() > 0 && seam_count() < SEAM_MAX_LAUNCHES);
             for (size_t i = 0; i < seam_count(); i++) {
@@ -209,9 +209,10 @@ static void every_launch_runs_whole_work_groups(void **state)
 }
 
 /* The rules that look at whole tensors keep a fixed launch count: per group and step the sums
- * kernel, the totals per tensor and the step kernel, for one tensor as for a thousand, and
- * the sums cover each group's blocks exactly once. */
-static void whole_tensor_rules_launch_three_kernels(void **state)
+ * kernel, the totals per tensor and the step kernel — Adafactor's row and column means and
+ * their means of rows before them — for one tensor as for a thousand, and the sums cover each
+ * group's blocks exactly once. */
+static void whole_tensor_rules_launch_fixed_kernels(void **state)
 {
     (void)state;
     if (tu_opencl_missing())
@@ -220,17 +221,24 @@ static void whole_tensor_rules_launch_three_kernels(void **state)
     optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
     static optcl_tensor_spec specs[MANY];
     static char names[MANY][16];
+    size_t lines[MANY + 1] = {0}; /* rows and columns of the first i tensors */
     for (int i = 0; i < MANY; i++) {
         snprintf(names[i], sizeof names[i], "t%d", i);
         specs[i] = (optcl_tensor_spec){.name = names[i], .ndim = 2, .shape = {1 + i % 7, 3}};
+        lines[i + 1] = lines[i] + (size_t)(1 + i % 7) + 3;
     }
-    const optcl_algorithm rules[] = {OPTCL_LAMB, OPTCL_LARS};
+    static const struct {
+        optcl_algorithm algorithm;
+        const char *stages[5]; /* optcl_<name>_<stage>_f32 in launch order; "" the step */
+    } rules[] = {{OPTCL_LAMB, {"sums", "totals", ""}},
+                 {OPTCL_LARS, {"sums", "totals", ""}},
+                 {OPTCL_ADAFACTOR, {"factors", "means", "sums", "totals", ""}}};
     const size_t counts[] = {1, MANY};
-    for (size_t r = 0; r < 2; r++)
+    for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++)
         for (size_t c = 0; c < 2; c++) {
             optcl_params *p = NULL;
             TU_OK(optcl_params_create(ctx, specs, counts[c], &p), optcl_context_message(ctx));
-            optcl_optimizer_config config = optcl_optimizer_config_default(rules[r]);
+            optcl_optimizer_config config = optcl_optimizer_config_default(rules[r].algorithm);
             optcl_optimizer *o = NULL;
             TU_OK(optcl_optimizer_create(p, &config, &o), optcl_context_message(ctx));
             TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
@@ -238,20 +246,26 @@ static void whole_tensor_rules_launch_three_kernels(void **state)
             seam_clear();
             TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
             TU_OK(optcl_context_finish(ctx), "finish");
-            const char *name = optcl_algorithm_name(rules[r]);
-            char sums[64], totals[64], step[64];
-            snprintf(sums, sizeof sums, "optcl_%s_sums_f32", name);
-            snprintf(totals, sizeof totals, "optcl_%s_totals_f32", name);
-            snprintf(step, sizeof step, "optcl_%s_f32", name);
-            assert_int_equal(seam_count(), 3);
-            assert_string_equal(seam_get(0)->name, sums);
-            assert_string_equal(seam_get(1)->name, totals);
-            assert_string_equal(seam_get(2)->name, step);
-            for (size_t i = 0; i < 3; i++)
-                check_launch(ctx, seam_get(i), name);
-            size_t blocks = optcl_params_flat_size(p) / 256;
-            assert_true(seam_get(0)->offset == 0 && seam_get(0)->global >= blocks);
-            assert_true(seam_get(1)->global >= counts[c]);
+            const char *name = optcl_algorithm_name(rules[r].algorithm);
+            size_t n = 0;
+            for (; n < 5 && rules[r].stages[n]; n++) {
+                char want[64];
+                if (*rules[r].stages[n])
+                    snprintf(want, sizeof want, "optcl_%s_%s_f32", name, rules[r].stages[n]);
+                else
+                    snprintf(want, sizeof want, "optcl_%s_f32", name);
+                assert_true(n < seam_count());
+                assert_string_equal(seam_get(n)->name, want);
+                check_launch(ctx, seam_get(n), name);
+            }
+            assert_int_equal(seam_count(), n);
+            size_t blocks = optcl_params_flat_size(p) / 256, sums = n - 3;
+            assert_true(seam_get(sums)->offset == 0 && seam_get(sums)->global >= blocks);
+            assert_true(seam_get(sums + 1)->global >= counts[c]);
+            if (sums > 0) { /* a work-item per row and column, then per matrix */
+                assert_true(seam_get(0)->global >= lines[counts[c]]);
+                assert_true(seam_get(1)->global >= counts[c]);
+            }
             TU_OK(optcl_optimizer_destroy(o), "destroy");
             TU_OK(optcl_params_destroy(p), "destroy");
         }
@@ -263,7 +277,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(group_ranges_are_padded),
         cmocka_unit_test(every_launch_runs_whole_work_groups),
-        cmocka_unit_test(whole_tensor_rules_launch_three_kernels),
+        cmocka_unit_test(whole_tensor_rules_launch_fixed_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

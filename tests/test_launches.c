@@ -37,8 +37,11 @@ static void many_tensors_one_launch(void **state)
     TU_OK(optcl_params_create(ctx, &lone, 1, &alone), optcl_context_message(ctx));
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
         optcl_optimizer_config c = optcl_optimizer_config_default((optcl_algorithm)a);
-        /* tensor-wise rules (LAMB, LARS): the tensors' sums, their totals per tensor, the step */
-        uint64_t per_group = optcl_algorithm_is_tensor_wise((optcl_algorithm)a) ? 3 : 1;
+        /* tensor-wise rules (LAMB, LARS): the tensors' sums, their totals per tensor, the step;
+         * Adafactor's row and column means and their means of rows before them */
+        uint64_t per_group = a == OPTCL_ADAFACTOR                              ? 5
+                             : optcl_algorithm_is_tensor_wise((optcl_algorithm)a) ? 3
+                                                                                  : 1;
         optcl_optimizer *o1 = NULL, *o2 = NULL, *o0 = NULL;
         TU_OK(optcl_optimizer_create(one, &c, &o1), optcl_context_message(ctx));
         TU_OK(optcl_optimizer_create(two, &c, &o2), optcl_context_message(ctx));
@@ -89,7 +92,8 @@ static void minimal_bytes(void **state)
     } cases[] = {{OPTCL_SGD, 0, 12},     {OPTCL_SGD, 1, 20},   {OPTCL_ADAM, 0, 28},
                  {OPTCL_ADAM, 1, 36},    {OPTCL_ADAMW, 0, 28}, {OPTCL_RMSPROP, 0, 20},
                  {OPTCL_RMSPROP, 1, 36}, {OPTCL_RPROP, 0, 28}, {OPTCL_ADAM, 2, 32},
-                 {OPTCL_ADAM, 3, 32},    {OPTCL_LAMB, 0, 44},  {OPTCL_LARS, 0, 28}};
+                 {OPTCL_ADAM, 3, 32},    {OPTCL_LAMB, 0, 44},  {OPTCL_LARS, 0, 28},
+                 {OPTCL_ADAFACTOR, 0, 32}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         optcl_optimizer_config c = optcl_optimizer_config_default(cases[i].a);
         if (cases[i].option) {

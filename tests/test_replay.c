@@ -387,7 +387,7 @@ static const bad_case BAD_CASES[] = {
     {"schedulefree_with_schedule", {"sgd_schedulefree", GOOD_FILES, "schedule=cosine"}},
     {"out_eval_without_modes", {"adam", GOOD_FILES, "--out-eval", "@EVAL"}},
     {"out_eval_no_value", {"adamw_schedulefree", GOOD_FILES, "--out-eval"}},
-    /* The layout (N = 3 here) and LAMB's and LARS's trust ratio. */
+    /* The layout (N = 3 here), LAMB's and LARS's trust ratio, Adafactor's options. */
     {"tensors_too_few", {"lamb", GOOD_FILES, "tensors=1,1"}},
     {"tensors_too_many", {"lars", GOOD_FILES, "tensors=2,2"}},
     {"tensors_zero_dim", {"lars", GOOD_FILES, "tensors=3x0,3"}},
@@ -398,6 +398,10 @@ static const bad_case BAD_CASES[] = {
     {"trust_ratio_mask_adam", {"adam", GOOD_FILES, "trust_ratio_mask=0"}},
     {"lamb_eps_zero", {"lamb", GOOD_FILES, "eps=0"}},
     {"lars_int8", {"lars", GOOD_FILES, "state_dtype=int8"}},
+    {"adafactor_bf16_state", {"adafactor", GOOD_FILES, "state_dtype=bf16"}},
+    {"adafactor_d_below_1", {"adafactor", GOOD_FILES, "d=0.5"}},
+    {"adafactor_beta2_decay_positive", {"adafactor", GOOD_FILES, "beta2_decay=0.5"}},
+    {"adafactor_trust_ratio_mask", {"adafactor", GOOD_FILES, "trust_ratio_mask=0"}},
     /* Schedules, ReduceLROnPlateau and --metrics. */
     {"plateau_without_metrics", {"sgd", GOOD_FILES, "schedule=plateau"}},
     {"metrics_wrong_length", {"sgd", GOOD_FILES, "--metrics", "@m3.npy", "schedule=plateau"}},

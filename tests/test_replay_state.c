@@ -59,6 +59,8 @@ static const state_case CASES[] = {
      {3, 8},
      0},
     {"lamb_tensors", "lamb", {"lr=0.05", "weight_decay=0.1", "tensors=3,1,3"}, {5, 0}, 0},
+    /* Adafactor's row and column means and a vector's variance, in the checkpoint */
+    {"adafactor_tensors", "adafactor", {"lr=0.05", "weight_decay=0.1", "tensors=2x2,3"}, {3, 8}, 0},
     /* Split inside the warmup. */
     {"adamw_warmup_exponential",
      "adamw",

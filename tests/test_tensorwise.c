@@ -1,7 +1,9 @@
-/* test_tensorwise.c — what the rules that look at whole tensors (LAMB, LARS) promise beyond the
- * golden data, on both backends:
+/* test_tensorwise.c — what the rules that look at whole tensors (LAMB, LARS, Adafactor)
+ * promise beyond the golden data, on both backends:
  *   - tensors are independent: a tensor steps bit for bit as it would alone in its own set,
- *     and a NaN in one tensor's gradient reaches no other tensor;
+ *     and a NaN in one tensor's gradient reaches no other tensor (LAMB's and LARS's norms
+ *     carry it to the whole tensor; in a vector Adafactor keeps it to its element, and the
+ *     rest of the tensor steps unclipped, as torch's max(1.0, nan) is 1.0);
  *   - both backends give the same bits, with the OpenCL totals on 1 or 64 work-items per
  *     tensor (OPTCL_TOTALS_ITEMS: ctest runs this suite both ways);
  *   - a zero norm gives the trust ratio 1 (optax): a tensor of zero parameters takes the plain
@@ -14,19 +16,19 @@
 #define STEPS 5
 static const optcl_tensor_spec SPECS[] = {
     {.name = "a", .ndim = 2, .shape = {2, 5}},
-    {.name = "b", .ndim = 1, .shape = {300}}, /* more than one 256-element block */
-    {.name = "c", .ndim = 2, .shape = {3, 3}},
+    {.name = "b", .ndim = 1, .shape = {300}},     /* more than one 256-element block */
+    {.name = "c", .ndim = 3, .shape = {2, 3, 3}}, /* Adafactor: two matrices */
 };
 #define COUNT 3
-#define NUMEL (10 + 300 + 9)
-static const size_t FIRST[COUNT] = {0, 10, 310}, SIZE[COUNT] = {10, 300, 9};
+#define NUMEL (10 + 300 + 18)
+static const size_t FIRST[COUNT] = {0, 10, 310}, SIZE[COUNT] = {10, 300, 18};
 
 static const optcl_backend BACKENDS[] = {OPTCL_BACKEND_REFERENCE, OPTCL_BACKEND_OPENCL};
 
 static optcl_optimizer_config config_of(optcl_algorithm a)
 {
     optcl_optimizer_config c = optcl_optimizer_config_default(a);
-    c.lr = a == OPTCL_LARS ? 0.5 : 0.01;
+    c.lr = a == OPTCL_LARS ? 0.5 : a == OPTCL_ADAFACTOR ? 0.05 : 0.01;
     c.weight_decay = 0.05;
     return c;
 }
@@ -40,8 +42,7 @@ static void gradient(float *g, int t)
 /* Steps a rig of `count` tensors from specs, whose elements are [first, first + n) of the
  * whole set's p0 and gradients; the parameters after STEPS steps into out. */
 static void run(optcl_backend b, const optcl_tensor_spec *specs, size_t count, size_t first,
-                size_t n, const float *p0, const optcl_optimizer_config *c, int nan_at,
-                float *out)
+                size_t n, const float *p0, const optcl_optimizer_config *c, int nan_at, float *out)
 {
     tu_rig r = tu_rig_open(b, specs, count, p0 + first, c);
     float g[NUMEL];
@@ -59,14 +60,16 @@ static void run(optcl_backend b, const optcl_tensor_spec *specs, size_t count, s
 static void tensors_are_independent(void **state)
 {
     (void)state;
-    float p0[NUMEL], whole[NUMEL], poisoned[NUMEL], alone[NUMEL], reference[2][NUMEL];
+    float p0[NUMEL], whole[NUMEL], poisoned[NUMEL], alone[NUMEL];
     uint64_t seed = 3;
     tu_fill_random(p0, NUMEL, &seed, -1.0f, 1.0f);
-    const optcl_algorithm rules[] = {OPTCL_LAMB, OPTCL_LARS};
+    const optcl_algorithm rules[] = {OPTCL_LAMB, OPTCL_LARS, OPTCL_ADAFACTOR};
+    enum { RULES = sizeof rules / sizeof rules[0] };
+    float reference[RULES][NUMEL];
     for (size_t b = 0; b < 2; b++) {
         if (BACKENDS[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
             continue;
-        for (size_t k = 0; k < 2; k++) {
+        for (size_t k = 0; k < RULES; k++) {
             optcl_optimizer_config c = config_of(rules[k]);
             const char *name = optcl_algorithm_name(rules[k]);
             run(BACKENDS[b], SPECS, COUNT, 0, NUMEL, p0, &c, -1, whole);
@@ -79,13 +82,14 @@ static void tensors_are_independent(void **state)
                 run(BACKENDS[b], &SPECS[t], 1, FIRST[t], SIZE[t], p0, &c, -1, alone);
                 if (memcmp(alone, whole + FIRST[t], SIZE[t] * sizeof(float)) != 0)
                     fail_msg("%s: tensor %s steps differently alone", name, SPECS[t].name);
-                bool hit = t == 1;
+                bool hit = t == 1, spreads = rules[k] != OPTCL_ADAFACTOR;
                 for (size_t i = 0; i < SIZE[t]; i++) {
                     float v = poisoned[FIRST[t] + i];
-                    if (hit ? !isnan(v) : v != whole[FIRST[t] + i])
-                        fail_msg("%s: a NaN in b's gradient %s tensor %s (element %zu: %g)",
-                                 name, hit ? "did not reach all of" : "reached", SPECS[t].name,
-                                 i, (double)v);
+                    bool nan = hit && (spreads || FIRST[t] + i == 20);
+                    bool moved = hit && !nan; /* Adafactor: RMS(U) is NaN, its clip 1 */
+                    if (nan ? !isnan(v) : moved ? isnan(v) : v != whole[FIRST[t] + i])
+                        fail_msg("%s: a NaN in b's gradient %s tensor %s (element %zu: %g)", name,
+                                 nan ? "did not reach" : "reached", SPECS[t].name, i, (double)v);
                 }
             }
         }
@@ -140,11 +144,109 @@ static void zero_norms_give_ratio_one(void **state)
     }
 }
 
+/* Adafactor's state is not per element: row_var and col_var of each matrix (batched over the
+ * leading dims), variance of each vector, with their own shapes. After one step (weight 1)
+ * they are the row and column means of g² and g² itself; writes go back where reads came
+ * from; wrong names, tensors and counts are refused. */
+static void adafactor_state_has_its_own_shapes(void **state)
+{
+    (void)state;
+    float p0[NUMEL], g[NUMEL];
+    uint64_t seed = 5;
+    tu_fill_random(p0, NUMEL, &seed, -1.0f, 1.0f);
+    gradient(g, 0);
+    static const struct {
+        const char *state;
+        size_t tensor;
+        int ndim;
+        int64_t shape[3];
+    } parts[] = {{"row_var", 0, 2, {2, 1}},
+                 {"col_var", 0, 2, {1, 5}},
+                 {"variance", 1, 1, {300}},
+                 {"row_var", 2, 3, {2, 3, 1}},
+                 {"col_var", 2, 3, {2, 1, 3}}};
+    for (size_t b = 0; b < 2; b++) {
+        if (BACKENDS[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+            continue;
+        optcl_optimizer_config c = config_of(OPTCL_ADAFACTOR);
+        tu_rig r = tu_rig_open(BACKENDS[b], SPECS, COUNT, p0, &c);
+        TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, NUMEL), "g");
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+        assert_int_equal(optcl_optimizer_state_count(r.opt), 3);
+        float got[300], back[300];
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+            int ndim = -1;
+            int64_t shape[OPTCL_MAX_DIMS] = {0};
+            TU_OK(optcl_optimizer_state_shape(r.opt, parts[k].state, parts[k].tensor, &ndim, shape),
+                  optcl_optimizer_message(r.opt));
+            assert_int_equal(ndim, parts[k].ndim);
+            size_t n = 1;
+            for (int d = 0; d < ndim; d++) {
+                assert_int_equal(shape[d], parts[k].shape[d]);
+                n *= (size_t)shape[d];
+            }
+            TU_OK(optcl_optimizer_read_state(r.opt, parts[k].state, parts[k].tensor, got, n),
+                  optcl_optimizer_message(r.opt));
+            /* the oracle: the means of g² in double; element (b, i, j) of the tensor */
+            const optcl_tensor_spec *t = &SPECS[parts[k].tensor];
+            const float *tg = g + FIRST[parts[k].tensor];
+            size_t cols = t->ndim >= 2 ? (size_t)t->shape[t->ndim - 1] : 1;
+            size_t rows = t->ndim >= 2 ? (size_t)t->shape[t->ndim - 2] : 1;
+            for (size_t v = 0; v < n; v++) {
+                double want = 0.0;
+                if (t->ndim < 2) {
+                    want = (double)tg[v] * tg[v];
+                } else if (strcmp(parts[k].state, "row_var") == 0) {
+                    for (size_t j = 0; j < cols; j++)
+                        want += (double)tg[v * cols + j] * tg[v * cols + j] / (double)cols;
+                } else {
+                    size_t batch = v / cols, j = v % cols;
+                    for (size_t i = 0; i < rows; i++) {
+                        double x = tg[(batch * rows + i) * cols + j];
+                        want += x * x / (double)rows;
+                    }
+                }
+                if (fabs(got[v] - want) > 1e-6 * want + 1e-12)
+                    fail_msg("%s of %s, value %zu: %.9g, the mean of g² is %.9g", parts[k].state,
+                             t->name, v, (double)got[v], want);
+            }
+            for (size_t v = 0; v < n; v++)
+                got[v] = (float)(k + 1) + (float)v;
+            TU_OK(optcl_optimizer_write_state(r.opt, parts[k].state, parts[k].tensor, got, n),
+                  optcl_optimizer_message(r.opt));
+            TU_OK(optcl_optimizer_read_state(r.opt, parts[k].state, parts[k].tensor, back, n),
+                  optcl_optimizer_message(r.opt));
+            assert_memory_equal(got, back, n * sizeof(float));
+            assert_int_equal(
+                optcl_optimizer_read_state(r.opt, parts[k].state, parts[k].tensor, back, n + 1),
+                OPTCL_ERROR_SIZE_MISMATCH);
+        }
+        /* packed over the tensors that keep it: a's 2 and c's 6 row means */
+        float packed[8];
+        TU_OK(optcl_optimizer_read_state(r.opt, "row_var", OPTCL_ALL, packed, 8),
+              optcl_optimizer_message(r.opt));
+        assert_true(packed[0] == 1.0f && packed[1] == 2.0f && packed[2] == 4.0f);
+        int ndim = 0;
+        int64_t shape[OPTCL_MAX_DIMS];
+        assert_int_equal(optcl_optimizer_state_shape(r.opt, "variance", 0, &ndim, shape),
+                         OPTCL_ERROR_NOT_FOUND);
+        assert_non_null(strstr(optcl_optimizer_message(r.opt), "'a'"));
+        assert_int_equal(optcl_optimizer_read_state(r.opt, "row_var", 1, got, 300),
+                         OPTCL_ERROR_NOT_FOUND);
+        assert_int_equal(optcl_optimizer_read_state(r.opt, "exp_avg", 0, got, 10),
+                         OPTCL_ERROR_NOT_FOUND);
+        assert_int_equal(optcl_optimizer_state_shape(r.opt, "row_var", COUNT, &ndim, shape),
+                         OPTCL_ERROR_NOT_FOUND);
+        tu_rig_close(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tensors_are_independent),
         cmocka_unit_test(zero_norms_give_ratio_one),
+        cmocka_unit_test(adafactor_state_has_its_own_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -416,3 +416,22 @@ void tu_sleep_ms(int ms)
     struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&t, NULL);
 }
+
+size_t tu_state_values(const optcl_params *params, const optcl_optimizer *opt, size_t index)
+{
+    const char *name = optcl_optimizer_state_name(opt, index);
+    size_t total = 0;
+    for (size_t i = 0; name && i < optcl_params_count(params); i++) {
+        int ndim = 0;
+        int64_t shape[OPTCL_MAX_DIMS];
+        optcl_status st = optcl_optimizer_state_shape(opt, name, i, &ndim, shape);
+        if (st == OPTCL_ERROR_NOT_FOUND)
+            continue;
+        TU_OK(st, optcl_optimizer_message(opt));
+        size_t n = 1;
+        for (int d = 0; d < ndim; d++)
+            n *= (size_t)shape[d];
+        total += n;
+    }
+    return total;
+}

@@ -81,6 +81,11 @@ tu_rig tu_rig_open(optcl_backend backend, const optcl_tensor_spec *specs, size_t
 /* Destroys what the rig holds (NULL parts too), failing the test when a destroy fails. */
 void tu_rig_close(tu_rig *r);
 
+/* The values of state `index` (optcl_optimizer_state_name) over all tensors, as
+ * optcl_optimizer_read_state with OPTCL_ALL takes them: each tensor's state shape, tensors
+ * without it (Adafactor's row_var of a vector) skipped. */
+size_t tu_state_values(const optcl_params *params, const optcl_optimizer *opt, size_t index);
+
 /* The next state of a xorshift generator (seed ≠ 0), which it also returns. */
 uint64_t tu_next_random(uint64_t *seed);
 /* Deterministic pseudo-random floats in [lo, hi), one generator step each. */

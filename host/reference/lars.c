@@ -5,8 +5,10 @@
 
 void optcl__reference_lars_sums(const optcl_optimizer_config *c, const float *param,
                                 const float *grad, float *const *state, size_t begin,
-                                size_t end, const optcl__step_scalars *s, float *block_sums)
+                                size_t end, const optcl__step_scalars *s, float *block_sums,
+                                const optcl__tensor_values *tables)
 {
+    (void)tables; /* no factored state */
     (void)state;
     bool maximize = c->maximize != 0;
     for (size_t b = begin / OPTCL__BLOCK; b < end / OPTCL__BLOCK; b++) {
@@ -24,8 +26,9 @@ void optcl__reference_lars_sums(const optcl_optimizer_config *c, const float *pa
 
 void optcl__reference_lars_totals(const optcl__step_scalars *s, const float *block_sums,
                                   const uint32_t *segment_blocks, size_t first, size_t end,
-                                  float *values)
+                                  float *values, const optcl__factors *factors)
 {
+    (void)factors;
     for (size_t t = first; t < end; t++) {
         float p_norm = sqrtf(optcl__tensor_total(block_sums, segment_blocks, 2, t, 0));
         float u_norm = sqrtf(optcl__tensor_total(block_sums, segment_blocks, 2, t, 1));

@@ -70,16 +70,42 @@ typedef void optcl__reference_rule(const optcl_optimizer_config *c, float *param
  * (optcl__tensor_total) into its values, values[t·m + j] for the tensors [first, end) (segments
  * in offset order; segment_blocks[2t], [2t + 1]: its blocks). The step then reads its tensor's,
  * values->values[values->segment[element / 256]·m + j]. */
+/* Factored state (rule.h's factored, host/factored.h; NULL for the other rules): per segment
+ * OPTCL__FACTOR_FIELDS numbers (kernels/adafactor.cl's same names), the float32 state — a
+ * matrix's B·R row means then its B·C column means from its slot, a vector's own from its slot
+ * — and each matrix's mean of row means per batch. */
+enum {
+    OPTCL__FACTOR_SLOT,        /* the segment's first float of the state */
+    OPTCL__FACTOR_BATCHES,     /* B, the product of the leading dims; 0: at most one dim */
+    OPTCL__FACTOR_ROWS,        /* R */
+    OPTCL__FACTOR_COLS,        /* C */
+    OPTCL__FACTOR_FIRST_BATCH, /* its first mean of rows */
+    OPTCL__FACTOR_COUNT,       /* its elements */
+    OPTCL__FACTOR_FIRST_LINE,  /* its first row or column among the set's */
+    OPTCL__FACTOR_FIRST_BLOCK, /* its offset / 256 */
+    OPTCL__FACTOR_FIELDS
+};
+typedef struct optcl__factors {
+    const uint32_t *info;
+    float *state;
+    float *means;
+} optcl__factors;
 typedef struct optcl__tensor_values {
-    const uint32_t *segment; /* of each block */
-    const float *values;     /* of each segment */
+    const uint32_t *segment;       /* of each block */
+    const float *values;           /* of each segment */
+    const optcl__factors *factors; /* factored rules' */
 } optcl__tensor_values;
 typedef void optcl__reference_sums(const optcl_optimizer_config *c, const float *param,
                                    const float *grad, float *const *state, size_t begin, size_t end,
-                                   const optcl__step_scalars *s, float *block_sums);
+                                   const optcl__step_scalars *s, float *block_sums,
+                                   const optcl__tensor_values *tables);
 typedef void optcl__reference_totals(const optcl__step_scalars *s, const float *block_sums,
                                      const uint32_t *segment_blocks, size_t first, size_t end,
-                                     float *values);
+                                     float *values, const optcl__factors *factors);
+/* Factored rules, before the sums: the row and column means of the segments [first, end), then
+ * their means of rows. */
+typedef void optcl__reference_factors(const optcl__step_scalars *s, const float *grad,
+                                      const optcl__factors *factors, size_t first, size_t end);
 typedef void optcl__reference_apply(const optcl_optimizer_config *c, float *param,
                                     const float *grad, float **state, size_t begin, size_t end,
                                     const optcl__step_scalars *s,

@@ -97,6 +97,16 @@ typedef struct optcl__rule {
     optcl__reference_sums *reference_sums;
     optcl__reference_totals *reference_totals;
     optcl__reference_apply *reference_apply;
+    /* Factored second moments (Adafactor; false for the others, host/factored.h): state that is
+     * not per element — each matrix's row and column means, each vector's own — in one float32
+     * buffer, factored_states naming its tensors (NULL-terminated). Before the sums, per group,
+     * optcl_<family>_factors_f32 updates every row and column mean and
+     * optcl_<family>_means_f32 every matrix's mean of rows; these and the sums, totals
+     * and step kernels take OPTCL_FACTORED_ARG (kernels/adafactor.cl). reference_factors does
+     * the first two. */
+    bool factored;
+    const char *const *factored_states;
+    optcl__reference_factors *reference_factors;
 } optcl__rule;
 
 /* A descriptor's fields and scalars, when its file names them fields and scalars. */
@@ -129,7 +139,7 @@ bool optcl__rule_differs(const optcl__rule *rule, const optcl_optimizer_config *
 extern const optcl__rule optcl__rule_sgd, optcl__rule_adam, optcl__rule_adamw, optcl__rule_rmsprop,
     optcl__rule_rprop, optcl__rule_lion, optcl__rule_adagrad, optcl__rule_adadelta,
     optcl__rule_adamax, optcl__rule_nadam, optcl__rule_radam, optcl__rule_asgd, optcl__rule_lamb,
-    optcl__rule_lars;
+    optcl__rule_lars, optcl__rule_adafactor;
 
 /* For the descriptors' validate(): each check names the field and the value, as PyTorch's
  * ValueErrors do. */

@@ -18,7 +18,8 @@
     X(OPTCL_ADAMW_SCHEDULEFREE, adamw_schedulefree)                                                \
     X(OPTCL_SGD_SCHEDULEFREE, sgd_schedulefree)                                                \
     X(OPTCL_LAMB, lamb)                                                                            \
-    X(OPTCL_LARS, lars)
+    X(OPTCL_LARS, lars)                                                                            \
+    X(OPTCL_ADAFACTOR, adafactor)
 
 #define DECLARE(algorithm, name) extern const optcl__rule optcl__rule_##name;
 OPTCL__RULES(DECLARE)

@@ -1,0 +1,323 @@
+/* factored.c — the factored second moments' state, tables and launches (factored.h). */
+#include "factored.h"
+#include "rules/rule.h"
+#include "segments.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIELDS OPTCL__FACTOR_FIELDS
+#define REGION_ALIGN 16              /* floats: the widest VEC */
+enum { ROW_VAR, COL_VAR, VARIANCE }; /* rule->factored_states' order */
+
+/* A tensor's matrices: B (the product of the leading dims), R and C; false for at most one
+ * dim. */
+static bool matrices(const optcl__tensor *t, size_t *b, size_t *r, size_t *c)
+{
+    if (t->ndim < 2)
+        return false;
+    *r = (size_t)t->shape[t->ndim - 2];
+    *c = (size_t)t->shape[t->ndim - 1];
+    *b = t->count / (*r * *c); /* dims are ≥ 1 */
+    return true;
+}
+
+/* Each segment's row of the table; false when a count passes the tables' 32 bits (message). */
+static bool fill_info(optcl__factored *f, const optcl__segments *seg, const optcl_params *p,
+                      char *message)
+{
+    size_t slot = 0, lines = 0, batches = 0;
+    for (size_t j = 0; j < p->count; j++) {
+        const optcl__tensor *t = &p->tensors[seg->segment_tensor[j]];
+        size_t b = 0, r = 0, c = 0, floats = optcl__round_up(t->count, OPTCL__BLOCK);
+        if (matrices(t, &b, &r, &c)) {
+            floats = optcl__round_up(b * (r + c), REGION_ALIGN);
+            f->matrix_elements += t->count;
+        } else {
+            f->vector_floats += floats;
+        }
+        if (t->count >= INT32_MAX || slot + floats >= UINT32_MAX ||
+            lines + b * (r + c) >= UINT32_MAX) {
+            optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                        "tensor '%s' (%zu elements): adafactor's tables count in 32 bits: at "
+                        "most 2^31 - 1 elements per tensor and 2^32 - 1 floats of state, rows "
+                        "and columns in the set",
+                        t->name, t->count);
+            return false;
+        }
+        uint32_t *row = f->info + j * FIELDS;
+        row[OPTCL__FACTOR_SLOT] = (uint32_t)slot;
+        row[OPTCL__FACTOR_BATCHES] = (uint32_t)b;
+        row[OPTCL__FACTOR_ROWS] = (uint32_t)r;
+        row[OPTCL__FACTOR_COLS] = (uint32_t)c;
+        row[OPTCL__FACTOR_FIRST_BATCH] = (uint32_t)batches;
+        row[OPTCL__FACTOR_COUNT] = (uint32_t)t->count;
+        row[OPTCL__FACTOR_FIRST_LINE] = (uint32_t)lines;
+        row[OPTCL__FACTOR_FIRST_BLOCK] = (uint32_t)(t->offset / OPTCL__BLOCK);
+        f->tensor_segment[seg->segment_tensor[j]] = (uint32_t)j;
+        slot += floats;
+        lines += b * (r + c);
+        batches += b;
+    }
+    f->floats = slot;
+    f->lines = lines;
+    f->batches = batches;
+    return true;
+}
+
+/* Each line's and each matrix's segment, and each group range's lines and matrices. */
+static void fill_ranges(optcl__factored *f, const optcl__segments *seg, const optcl_params *p)
+{
+    for (size_t j = 0; j < p->count; j++) {
+        const uint32_t *row = f->info + j * FIELDS;
+        size_t b = row[OPTCL__FACTOR_BATCHES];
+        size_t lines = b * (row[OPTCL__FACTOR_ROWS] + row[OPTCL__FACTOR_COLS]);
+        for (size_t l = 0; l < lines; l++)
+            f->line_segment[row[OPTCL__FACTOR_FIRST_LINE] + l] = (uint32_t)j;
+        for (size_t q = 0; q < b; q++)
+            f->batch_segment[row[OPTCL__FACTOR_FIRST_BATCH] + q] = (uint32_t)j;
+    }
+    for (size_t r = 0; r < p->range_count; r++) {
+        /* a range's segments are consecutive, so are their lines and matrices */
+        size_t first = seg->first[r], end = seg->end[r];
+        const uint32_t *a = f->info + first * FIELDS;
+        f->first_line[r] = first < p->count ? a[OPTCL__FACTOR_FIRST_LINE] : f->lines;
+        f->first_batch[r] = first < p->count ? a[OPTCL__FACTOR_FIRST_BATCH] : f->batches;
+        const uint32_t *z = f->info + end * FIELDS;
+        f->end_line[r] = end < p->count ? z[OPTCL__FACTOR_FIRST_LINE] : f->lines;
+        f->end_batch[r] = end < p->count ? z[OPTCL__FACTOR_FIRST_BATCH] : f->batches;
+    }
+}
+
+optcl_status optcl__factored_create(optcl_optimizer *opt)
+{
+    const optcl_params *p = opt->params;
+    optcl__segments *seg = opt->segments;
+    char *message = p->ctx->message;
+    optcl__factored *f = calloc(1, sizeof *f);
+    if (!f)
+        return optcl__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    seg->factored = f;
+    f->info = calloc((p->count + 1) * FIELDS, sizeof *f->info); /* + the zero row */
+    f->tensor_segment = malloc(p->count * sizeof *f->tensor_segment);
+    if (!f->info || !f->tensor_segment)
+        return optcl__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (!fill_info(f, seg, p, message))
+        return OPTCL_ERROR_INVALID_ARGUMENT;
+    f->line_segment = malloc((f->lines ? f->lines : 1) * sizeof *f->line_segment);
+    f->batch_segment = malloc((f->batches ? f->batches : 1) * sizeof *f->batch_segment);
+    bool ok = f->line_segment && f->batch_segment;
+    if (ok)
+        fill_ranges(f, seg, p);
+    if (ok && p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
+        f->state = calloc(f->floats ? f->floats : 1, sizeof *f->state);
+        f->means = calloc(f->batches ? f->batches : 1, sizeof *f->means);
+        ok = f->state && f->means;
+    }
+    if (!ok)
+        return optcl__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                           "out of host memory for %s's state of %zu tensors", opt->rule->name,
+                           p->count);
+    return OPTCL_SUCCESS;
+}
+
+static cl_mem make_buffer(optcl_context *ctx, size_t bytes, void *data, cl_int *err)
+{
+    if (*err != CL_SUCCESS)
+        return NULL;
+    cl_mem_flags flags = data ? CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR : CL_MEM_READ_WRITE;
+    cl_mem mem = clCreateBuffer(ctx->cl_ctx, flags, bytes, data, err);
+    if (*err == CL_SUCCESS && !data) {
+        const float zero = 0.0f;
+        *err = clEnqueueFillBuffer(ctx->queue, mem, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
+    }
+    return mem;
+}
+
+cl_int optcl__factored_bind(const optcl_optimizer *opt, cl_kernel kernel, cl_uint index)
+{
+    const optcl__factored *f = opt->segments->factored;
+    cl_int err = CL_SUCCESS;
+    OPTCL__ARG(kernel, index, f->info_mem);
+    OPTCL__ARG(kernel, index + 1, f->state_mem);
+    OPTCL__ARG(kernel, index + 2, f->means_mem);
+    OPTCL__ARG(kernel, index + 3, opt->segments->block_segment_mem);
+    return err;
+}
+
+/* The factors or means kernel: the step's arguments, OPTCL_FACTORED_ARG, its table; the index
+ * of its range arguments in range_arg. */
+static cl_int make_kernel(optcl_optimizer *opt, cl_program program, const char *stage, cl_mem table,
+                          cl_kernel *kernel, cl_uint *range_arg, char *name, size_t size)
+{
+    cl_int err = CL_SUCCESS;
+    cl_uint next = 0;
+    snprintf(name, size, "optcl_%s_%s_f32", opt->rule->family, stage);
+    *kernel = clCreateKernel(program, name, &err);
+    if (err == CL_SUCCESS)
+        err = optcl__bind_step_arguments(opt, *kernel, &next);
+    if (err == CL_SUCCESS)
+        err = optcl__factored_bind(opt, *kernel, next);
+    OPTCL__ARG(*kernel, next + 4, table);
+    *range_arg = next + 5;
+    return err;
+}
+
+optcl_status optcl__factored_create_device(optcl_optimizer *opt, cl_program program)
+{
+    optcl_context *ctx = opt->params->ctx;
+    optcl__factored *f = opt->segments->factored;
+    cl_int err = CL_SUCCESS;
+    size_t rows = opt->params->count + 1;
+    f->info_mem = make_buffer(ctx, rows * FIELDS * sizeof(uint32_t), f->info, &err);
+    f->line_segment_mem =
+        make_buffer(ctx, (f->lines ? f->lines : 1) * sizeof(uint32_t), f->line_segment, &err);
+    f->batch_segment_mem =
+        make_buffer(ctx, (f->batches ? f->batches : 1) * sizeof(uint32_t), f->batch_segment, &err);
+    f->state_mem = make_buffer(ctx, (f->floats ? f->floats : 1) * sizeof(float), NULL, &err);
+    f->means_mem = make_buffer(ctx, (f->batches ? f->batches : 1) * sizeof(float), NULL, &err);
+    if (err != CL_SUCCESS)
+        return optcl__fail(ctx->message, (optcl_status)err,
+                           "allocating %s's state (%zu floats, %zu rows and columns) on %s "
+                           "failed: %s",
+                           opt->rule->name, f->floats, f->lines, ctx->device_name,
+                           optcl_status_name((optcl_status)err));
+    char name[64] = "";
+    err = make_kernel(opt, program, "factors", f->line_segment_mem, &f->factors_kernel,
+                      &f->factors_range_arg, name, sizeof name);
+    if (err == CL_SUCCESS)
+        err = make_kernel(opt, program, "means", f->batch_segment_mem, &f->means_kernel,
+                          &f->means_range_arg, name, sizeof name);
+    if (err != CL_SUCCESS)
+        return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s", name,
+                           optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
+void optcl__factored_free(optcl__factored *f)
+{
+    if (!f)
+        return;
+    cl_mem mems[] = {f->info_mem, f->line_segment_mem, f->batch_segment_mem, f->state_mem,
+                     f->means_mem};
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+        if (mems[i])
+            clReleaseMemObject(mems[i]);
+    if (f->factors_kernel)
+        clReleaseKernel(f->factors_kernel);
+    if (f->means_kernel)
+        clReleaseKernel(f->means_kernel);
+    free(f->info);
+    free(f->line_segment);
+    free(f->batch_segment);
+    free(f->tensor_segment);
+    free(f->state);
+    free(f->means);
+    free(f);
+}
+
+/* One of the two launches over [first, end): a group without matrices still launches (one
+ * work-item, which returns), so that a step's launch count is fixed. */
+static cl_int enqueue_stage(optcl_optimizer *opt, cl_kernel kernel, cl_uint range_arg, size_t r,
+                            const optcl__step_scalars *scalars, size_t first, size_t end,
+                            cl_uint num_events, const cl_event *wait_list)
+{
+    cl_uint a = (cl_uint)first, z = (cl_uint)end;
+    cl_int err = optcl__set_step_scalars(opt, kernel, r, scalars);
+    OPTCL__ARG(kernel, range_arg, a);
+    OPTCL__ARG(kernel, range_arg + 1, z);
+    if (err == CL_SUCCESS)
+        err = optcl__enqueue_padded(opt->params->ctx, kernel, 0, end > first ? end - first : 1,
+                                    num_events, wait_list, NULL);
+    opt->launches += err == CL_SUCCESS;
+    return err;
+}
+
+cl_int optcl__factored_enqueue(optcl_optimizer *opt, size_t r, const optcl__step_scalars *scalars,
+                               cl_uint num_events, const cl_event *wait_list)
+{
+    optcl__factored *f = opt->segments->factored;
+    cl_int err = enqueue_stage(opt, f->factors_kernel, f->factors_range_arg, r, scalars,
+                               f->first_line[r], f->end_line[r], num_events, wait_list);
+    if (err == CL_SUCCESS)
+        err = enqueue_stage(opt, f->means_kernel, f->means_range_arg, r, scalars, f->first_batch[r],
+                            f->end_batch[r], 0, NULL);
+    return err;
+}
+
+optcl__factors optcl__factored_view(const optcl_optimizer *opt)
+{
+    const optcl__factored *f = opt->segments->factored;
+    return (optcl__factors){f->info, f->state, f->means};
+}
+
+void optcl__factored_reference(optcl_optimizer *opt, size_t r, const float *grads,
+                               const optcl__step_scalars *s)
+{
+    optcl__factors view = optcl__factored_view(opt);
+    opt->rule->reference_factors(s, grads, &view, opt->segments->first[r], opt->segments->end[r]);
+}
+
+bool optcl__factored_part(const optcl_optimizer *opt, size_t k, size_t i, int *ndim,
+                          int64_t shape[OPTCL_MAX_DIMS], size_t *slot, size_t *count)
+{
+    const optcl__factored *f = opt->segments->factored;
+    const optcl__tensor *t = &opt->params->tensors[i];
+    const uint32_t *row = f->info + (size_t)f->tensor_segment[i] * FIELDS;
+    size_t b = 0, rows = 0, cols = 0;
+    bool factored = matrices(t, &b, &rows, &cols);
+    if (factored != (k == ROW_VAR || k == COL_VAR))
+        return false;
+    *ndim = t->ndim;
+    memcpy(shape, t->shape, sizeof t->shape);
+    *slot = row[OPTCL__FACTOR_SLOT];
+    *count = t->count;
+    if (k == ROW_VAR) {
+        shape[t->ndim - 1] = 1;
+        *count = b * rows;
+    } else if (k == COL_VAR) {
+        shape[t->ndim - 2] = 1;
+        *slot += b * rows;
+        *count = b * cols;
+    }
+    return true;
+}
+
+optcl_status optcl__factored_transfer(optcl_optimizer *opt, size_t slot, float *data, size_t count,
+                                      bool to_device, char *message, const char *what)
+{
+    optcl__factored *f = opt->segments->factored;
+    optcl_context *ctx = opt->params->ctx;
+    if (ctx->backend == OPTCL_BACKEND_REFERENCE) {
+        if (to_device)
+            memcpy(f->state + slot, data, count * sizeof *data);
+        else
+            memcpy(data, f->state + slot, count * sizeof *data);
+        return OPTCL_SUCCESS;
+    }
+    size_t offset = slot * sizeof(float), bytes = count * sizeof(float);
+    cl_int err = to_device ? clEnqueueWriteBuffer(ctx->queue, f->state_mem, CL_TRUE, offset, bytes,
+                                                  data, 0, NULL, NULL)
+                           : clEnqueueReadBuffer(ctx->queue, f->state_mem, CL_TRUE, offset, bytes,
+                                                 data, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return optcl__fail(message, (optcl_status)err, "%s: %s %s's state failed: %s", what,
+                           to_device ? "writing" : "reading", opt->rule->name,
+                           optcl_status_name((optcl_status)err));
+    return OPTCL_SUCCESS;
+}
+
+size_t optcl__factored_floats(const optcl_optimizer *opt)
+{
+    return opt->segments && opt->segments->factored ? opt->segments->factored->floats : 0;
+}
+
+double optcl__factored_extra_bytes(const optcl_optimizer *opt)
+{
+    if (!opt->segments || !opt->segments->factored)
+        return 0.0;
+    const optcl__factored *f = opt->segments->factored;
+    return 2.0 * (double)f->matrix_elements * (double)optcl_dtype_size(opt->params->dtype) +
+           (double)f->vector_floats * sizeof(float);
+}

@@ -1,0 +1,227 @@
+/* adafactor.cl — Adafactor (Shazeer & Stern 2018) as torch.optim.Adafactor. For a tensor of
+ * two or more dims, shape (B…, R, C): per matrix b the row means r and column means c of g²
+ * update row_var R and col_var C by lerp with weight w = t^beta2_decay, and
+ * V = R_i·C_j / max(mean_i R_i, eps1); a tensor of at most one dim keeps variance
+ * v = lerp(v, g², w) and V = v. Then U = g / max(√V, eps1) (as torch: g·rsqrt(max(V, eps1²))),
+ * and p = p·(1 − lr·wd) − α/max(1, RMS(U)/d)·U with α = max(eps2, RMS(p))·min(lr, 1/√t),
+ * RMS(p) before the weight decay. Five kernels (host/factored.h, host/segments.h): factors
+ * (row and column means), means (of each matrix's rows), sums (‖p‖², ‖U‖² per block, U
+ * computed and not stored), totals (−α/max(1, RMS(U)/d) per tensor), and the step, which
+ * computes U again, the same bits, stores vectors' variance and steps. Read side by side with
+ * host/reference/adafactor.c and host/rules/adafactor.c. */
+
+#define W s.rule[0]            /* t^beta2_decay: the weight of the new row, column or g² */
+#define RHO s.rule[1]          /* min(lr, 1/√t) */
+#define EPS1 s.rule[2]
+#define EPS1_SQUARED s.rule[3] /* eps1², rounded once from double, as torch's clamp */
+#define EPS2 s.rule[4]
+#define CLIP_D s.rule[5]
+
+/* Per segment, host/reference/reference.h's OPTCL__FACTOR_* (the same order). */
+#define FACTOR_SLOT 0        /* its first float of the state */
+#define FACTOR_BATCHES 1     /* B; 0: at most one dim */
+#define FACTOR_ROWS 2        /* R */
+#define FACTOR_COLS 3        /* C */
+#define FACTOR_FIRST_BATCH 4 /* its first mean of rows */
+#define FACTOR_COUNT 5       /* its elements */
+#define FACTOR_FIRST_LINE 6  /* its first row or column */
+#define FACTOR_FIRST_BLOCK 7 /* its offset / 256 */
+#define FACTOR_FIELDS 8
+
+/* The tables and state, after each kernel's own arguments (host/factored.c binds them). */
+#define OPTCL_FACTORED_ARG                                                                        \
+    , __global const uint *restrict factor_info, __global float *restrict factored,               \
+        __global float *restrict batch_means, __global const uint *restrict segment_of_block
+
+/* torch.lerp for one float (common.cl's optcl_lerp is for vectors). */
+static inline float adafactor_lerp(float a, float b, float w)
+{
+    return fabs(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+}
+
+/* Gradient element e as OPTCL_GRAD_PEEK sees it (common.cl's loads are for vectors). */
+static inline float adafactor_grad(__global grad_t *grad, size_t e, float inv_loss_scale,
+                                   float clip_coef)
+{
+#if PARAM_DTYPE == 0
+    float g = ((__global const float *)grad)[e];
+#elif PARAM_DTYPE == 1
+    float g = as_float((uint)((__global const ushort *)grad)[e] << 16);
+#else
+    float g = vload_half(e, (__global const half *)grad);
+#endif
+#if LOSS_SCALE
+    g = g * inv_loss_scale;
+#endif
+#if CLIP
+    g = g * clip_coef;
+#endif
+    (void)inv_loss_scale;
+    (void)clip_coef;
+    return g;
+}
+
+/* 1. One work-item per row or column of every matrix ("line"): the mean of g² along it, in
+ * order, then lerp into row_var or col_var. A matrix's lines are its B·R rows, then its B·C
+ * columns, and its state holds them in that order from its slot. */
+__kernel void optcl_adafactor_factors_f32(__global param_t *param, __global grad_t *grad,
+                                          OPTCL_STEP_ARGS OPTCL_FACTORED_ARG,
+                                          __global const uint *restrict line_segment,
+                                          uint first_line, uint end_line)
+{
+    OPTCL_STEP_BEGIN;
+    (void)param;
+    const uint line = first_line + (uint)get_global_id(0);
+    if (line >= end_line)
+        return;
+    __global const uint *info = factor_info + (size_t)line_segment[line] * FACTOR_FIELDS;
+    const uint index = line - info[FACTOR_FIRST_LINE];
+    const uint rows = info[FACTOR_ROWS], cols = info[FACTOR_COLS];
+    const uint row_lines = info[FACTOR_BATCHES] * rows;
+    size_t start = (size_t)info[FACTOR_FIRST_BLOCK] * OPTCL_BLOCK, stride = 1;
+    uint count = cols;
+    if (index < row_lines) {
+        start += (size_t)index * cols;
+    } else { /* column j of matrix b */
+        uint b = (index - row_lines) / cols, j = index - row_lines - b * cols;
+        start += (size_t)b * rows * cols + j;
+        stride = cols;
+        count = rows;
+    }
+    float sum = 0.0f;
+    for (uint k = 0; k < count; k++) {
+        float g = adafactor_grad(grad, start + k * stride, inv_loss_scale, clip_coef);
+        sum += g * g;
+    }
+    __global float *x = factored + info[FACTOR_SLOT] + index;
+    *x = adafactor_lerp(*x, sum / (float)count, W);
+}
+
+/* 2. One work-item per matrix: the mean of its rows' means, in order, clamped below at eps1
+ * (NaN stays, as torch's clamp). */
+__kernel void optcl_adafactor_means_f32(__global param_t *param, __global grad_t *grad,
+                                        OPTCL_STEP_ARGS OPTCL_FACTORED_ARG,
+                                        __global const uint *restrict batch_segment,
+                                        uint first_batch, uint end_batch)
+{
+    OPTCL_STEP_BEGIN;
+    (void)param;
+    (void)grad;
+    const uint q = first_batch + (uint)get_global_id(0);
+    if (q >= end_batch)
+        return;
+    __global const uint *info = factor_info + (size_t)batch_segment[q] * FACTOR_FIELDS;
+    const uint rows = info[FACTOR_ROWS];
+    __global const float *row_var =
+        factored + info[FACTOR_SLOT] + (size_t)(q - info[FACTOR_FIRST_BATCH]) * rows;
+    float sum = 0.0f;
+    for (uint i = 0; i < rows; i++)
+        sum += row_var[i];
+    float mean = sum / (float)rows;
+    batch_means[q] = mean > EPS1 || mean != mean ? mean : EPS1;
+}
+
+/* V of the VEC elements of vector i of a matrix, element by element (a vector may cross
+ * rows): R_i·C_j / mean; 1 past the tensor's end. */
+static inline floatv adafactor_factored_v(__global const uint *restrict info,
+                                          __global const float *restrict factored,
+                                          __global const float *restrict batch_means, uint e0)
+{
+    const uint rows = info[FACTOR_ROWS], cols = info[FACTOR_COLS], n = info[FACTOR_COUNT];
+    __global const float *row_var = factored + info[FACTOR_SLOT];
+    __global const float *col_var = row_var + info[FACTOR_BATCHES] * rows;
+    uint row = e0 / cols, j = e0 - row * cols, b = row / rows; /* row counts over all b */
+    float v[VEC];
+    for (uint l = 0; l < VEC; l++) {
+        v[l] = e0 + l < n ? row_var[row] * col_var[b * cols + j] /
+                                batch_means[info[FACTOR_FIRST_BATCH] + b]
+                          : 1.0f;
+        if (++j == cols) {
+            j = 0;
+            if (++row == (b + 1) * rows)
+                b++;
+        }
+    }
+#if VEC == 1
+    return v[0];
+#else
+    return OPTCL_V(vload)(0, v);
+#endif
+}
+
+/* U of direction d at vector i, and a vector's new variance (*variance; not stored here). */
+static inline floatv adafactor_update(__global const uint *restrict info,
+                                      __global const float *restrict factored,
+                                      __global const float *restrict batch_means, size_t i,
+                                      floatv d, const optcl_scalars s, floatv *variance)
+{
+    const uint e0 = (uint)(i * VEC - (size_t)info[FACTOR_FIRST_BLOCK] * OPTCL_BLOCK);
+    const uint n = info[FACTOR_COUNT];
+    floatv v = (floatv)1.0f;
+    if (info[FACTOR_BATCHES] != 0) {
+        v = adafactor_factored_v(info, factored, batch_means, e0);
+    } else if (e0 < n) { /* the region covers the tensor's whole blocks */
+        *variance = optcl_lerp(LOAD(factored + info[FACTOR_SLOT], e0 / VEC), d * d, W);
+        v = *variance;
+    }
+    floatv u = (1.0f / sqrt(optcl_maximum(v, (floatv)EPS1_SQUARED))) * d;
+    /* past the tensor's end U is 0 (the padding's gradient is 0, but 0·∞ is not, eps1 = 0) */
+    return select(u, (floatv)0.0f, OPTCL_V(convert_int)(OPTCL_ELEMENTS(0) + e0 >= n));
+}
+
+#define ADAFACTOR_INFO(i)                                                                         \
+    (factor_info + (size_t)segment_of_block[(i) * VEC / OPTCL_BLOCK] * FACTOR_FIELDS)
+
+/* 3. ‖p‖² (before the weight decay) and ‖U‖² per block. */
+__kernel void optcl_adafactor_sums_f32(__global param_t *param, __global grad_t *grad,
+                                       OPTCL_STEP_ARGS OPTCL_SUMS_ARG OPTCL_FACTORED_ARG)
+{
+    OPTCL_STEP_BEGIN;
+    OPTCL_SUMS_BEGIN(2);
+    __global const uint *info = ADAFACTOR_INFO(get_global_id(0) * (OPTCL_BLOCK / VEC));
+    floatv variance = (floatv)0.0f;
+    OPTCL_FOR_EACH_BLOCK_VECTOR(i, k) {
+        floatv p = LOAD_WEIGHT(param, i);
+        floatv d = optcl_direction(OPTCL_GRAD_PEEK(grad, i));
+        floatv u = adafactor_update(info, factored, batch_means, i, d, s, &variance);
+        OPTCL_SUM(0, k, p * p);
+        OPTCL_SUM(1, k, u * u);
+    }
+    OPTCL_SUMS_END(2);
+}
+
+/* 4. Per tensor: −α / max(1, RMS(U) / d), α = max(eps2, RMS(p))·ρ (Python's max(a, x): x only
+ * when x > a). */
+__kernel void optcl_adafactor_totals_f32(__global param_t *param, __global grad_t *grad,
+                                         OPTCL_STEP_ARGS OPTCL_TOTALS_ARG OPTCL_FACTORED_ARG)
+{
+    OPTCL_STEP_BEGIN;
+    OPTCL_TOTALS_BEGIN(t);
+    float p_norm = sqrt(OPTCL_TOTAL(t, 2, 0)), u_norm = sqrt(OPTCL_TOTAL(t, 2, 1));
+    float root_n = sqrt((float)factor_info[(size_t)(t < end ? t : end) * FACTOR_FIELDS +
+                                           FACTOR_COUNT]);
+    float p_rms = p_norm / root_n, u_rms = u_norm / (root_n * CLIP_D);
+    float alpha = (p_rms > EPS2 ? p_rms : EPS2) * RHO;
+    OPTCL_TOTALS_WRITE(t, -alpha / (u_rms > 1.0f ? u_rms : 1.0f));
+}
+
+/* 5. The step: U again, vectors' variance stored, p·(1 − lr·wd) + value·U. */
+__kernel void optcl_adafactor_f32(__global param_t *param, __global grad_t *grad,
+                                  OPTCL_STEP_ARGS OPTCL_TENSOR_VALUES_ARG OPTCL_FACTORED_ARG)
+{
+    OPTCL_STEP_BEGIN;
+    OPTCL_FOR_EACH_VECTOR(i) {
+        __global const uint *info = ADAFACTOR_INFO(i);
+        float step = OPTCL_TENSOR_VALUE(i, 1, 0);
+        floatv p = LOAD_WEIGHT(param, i);
+        floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
+        floatv variance = (floatv)0.0f;
+        floatv u = adafactor_update(info, factored, batch_means, i, d, s, &variance);
+        uint e0 = (uint)(i * VEC - (size_t)info[FACTOR_FIRST_BLOCK] * OPTCL_BLOCK);
+        if (info[FACTOR_BATCHES] == 0 && e0 < info[FACTOR_COUNT])
+            STORE(factored + info[FACTOR_SLOT], e0 / VEC, variance);
+        if (s.weight_decay != 0.0f)
+            p = p * s.decay_factor;
+        STORE_WEIGHT(param, i, p + step * u);
+    }
+}
