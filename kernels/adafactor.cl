@@ -123,9 +123,9 @@ __kernel void optcl_adafactor_means_f32(__global param_t *param, __global grad_t
 
 /* V of the VEC elements of vector i of a matrix, element by element (a vector may cross
  * rows): R_i·C_j / mean; 1 past the tensor's end. */
-static inline floatv adafactor_factored_v(__global const uint *restrict info,
-                                          __global const float *restrict factored,
-                                          __global const float *restrict batch_means, uint e0)
+static inline floatv adafactor_factored_v(__global const uint *info,
+                                          __global const float *factored,
+                                          __global const float *batch_means, uint e0)
 {
     const uint rows = info[FACTOR_ROWS], cols = info[FACTOR_COLS], n = info[FACTOR_COUNT];
     __global const float *row_var = factored + info[FACTOR_SLOT];
@@ -150,9 +150,9 @@ static inline floatv adafactor_factored_v(__global const uint *restrict info,
 }
 
 /* U of direction d at vector i, and a vector's new variance (*variance; not stored here). */
-static inline floatv adafactor_update(__global const uint *restrict info,
-                                      __global const float *restrict factored,
-                                      __global const float *restrict batch_means, size_t i,
+static inline floatv adafactor_update(__global const uint *info,
+                                      __global const float *factored,
+                                      __global const float *batch_means, size_t i,
                                       floatv d, const optcl_scalars s, floatv *variance)
 {
     const uint e0 = (uint)(i * VEC - (size_t)info[FACTOR_FIRST_BLOCK] * OPTCL_BLOCK);
