@@ -23,22 +23,38 @@ static bool matrices(const optcl__tensor *t, size_t *b, size_t *r, size_t *c)
     return true;
 }
 
-/* Each segment's row of the table; false when a count passes the tables' 32 bits (message). */
+/* A larger matrix's work-items per C columns: strips of 16 (kernels/adafactor.cl). */
+static size_t strips(size_t c)
+{
+    return (c + 15) / 16;
+}
+
+/* Each segment's row of the table; false when a count passes the tables' 32 bits (message).
+ * Matrices of at most OPTCL__FACTOR_WHOLE_MAX elements go to the factors kernel in groups of
+ * about that many elements, one work-item each (their rows, columns and means of rows: a 3×3
+ * or 1×1 convolution weight is thousands of matrices); a larger one is a work-item per row and
+ * per strip of 16 columns, and one per batch in the means kernel. */
 static bool fill_info(optcl__factored *f, const optcl__segments *seg, const optcl_params *p,
                       char *message)
 {
-    size_t slot = 0, lines = 0, batches = 0;
+    size_t slot = 0, units = 0, batches = 0, means = 0;
     for (size_t j = 0; j < p->count; j++) {
         const optcl__tensor *t = &p->tensors[seg->segment_tensor[j]];
         size_t b = 0, r = 0, c = 0, floats = optcl__round_up(t->count, OPTCL__BLOCK);
-        if (matrices(t, &b, &r, &c)) {
+        bool factored = matrices(t, &b, &r, &c);
+        size_t whole = factored && r * c <= OPTCL__FACTOR_WHOLE_MAX
+                           ? OPTCL__FACTOR_WHOLE_MAX / (r * c) /* matrices per work-item */
+                           : 0;
+        if (factored) {
             floats = optcl__round_up(b * (r + c), REGION_ALIGN);
             f->matrix_elements += t->count;
         } else {
             f->vector_floats += floats;
         }
+        size_t my_units = whole ? (b + whole - 1) / whole : b * (r + strips(c));
+        size_t my_means = whole ? 0 : b;
         if (t->count >= INT32_MAX || slot + floats >= UINT32_MAX ||
-            lines + b * (r + c) >= UINT32_MAX) {
+            units + my_units >= UINT32_MAX) {
             optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
                         "tensor '%s' (%zu elements): adafactor's tables count in 32 bits: at "
                         "most 2^31 - 1 elements per tensor and 2^32 - 1 floats of state, rows "
@@ -53,40 +69,44 @@ static bool fill_info(optcl__factored *f, const optcl__segments *seg, const optc
         row[OPTCL__FACTOR_COLS] = (uint32_t)c;
         row[OPTCL__FACTOR_FIRST_BATCH] = (uint32_t)batches;
         row[OPTCL__FACTOR_COUNT] = (uint32_t)t->count;
-        row[OPTCL__FACTOR_FIRST_LINE] = (uint32_t)lines;
+        row[OPTCL__FACTOR_FIRST_UNIT] = (uint32_t)units;
         row[OPTCL__FACTOR_FIRST_BLOCK] = (uint32_t)(t->offset / OPTCL__BLOCK);
+        row[OPTCL__FACTOR_FIRST_MEAN] = (uint32_t)means;
+        row[OPTCL__FACTOR_WHOLE] = (uint32_t)whole;
         f->tensor_segment[seg->segment_tensor[j]] = (uint32_t)j;
         slot += floats;
-        lines += b * (r + c);
+        units += my_units;
         batches += b;
+        means += my_means;
     }
     f->floats = slot;
-    f->lines = lines;
+    f->units = units;
     f->batches = batches;
+    f->mean_items = means;
     return true;
 }
 
-/* Each line's and each matrix's segment, and each group range's lines and matrices. */
+/* Each factors and means work-item's segment, and each group range's of both. */
 static void fill_ranges(optcl__factored *f, const optcl__segments *seg, const optcl_params *p)
 {
     for (size_t j = 0; j < p->count; j++) {
         const uint32_t *row = f->info + j * FIELDS;
-        size_t b = row[OPTCL__FACTOR_BATCHES];
-        size_t lines = b * (row[OPTCL__FACTOR_ROWS] + row[OPTCL__FACTOR_COLS]);
-        for (size_t l = 0; l < lines; l++)
-            f->line_segment[row[OPTCL__FACTOR_FIRST_LINE] + l] = (uint32_t)j;
-        for (size_t q = 0; q < b; q++)
-            f->batch_segment[row[OPTCL__FACTOR_FIRST_BATCH] + q] = (uint32_t)j;
+        size_t b = row[OPTCL__FACTOR_BATCHES], whole = row[OPTCL__FACTOR_WHOLE];
+        size_t units = whole ? (b + whole - 1) / whole
+                             : b * (row[OPTCL__FACTOR_ROWS] + strips(row[OPTCL__FACTOR_COLS]));
+        for (size_t u = 0; u < units; u++)
+            f->unit_segment[row[OPTCL__FACTOR_FIRST_UNIT] + u] = (uint32_t)j;
+        for (size_t q = 0; !whole && q < b; q++)
+            f->mean_segment[row[OPTCL__FACTOR_FIRST_MEAN] + q] = (uint32_t)j;
     }
     for (size_t r = 0; r < p->range_count; r++) {
-        /* a range's segments are consecutive, so are their lines and matrices */
+        /* a range's segments are consecutive, so are their work-items */
         size_t first = seg->first[r], end = seg->end[r];
-        const uint32_t *a = f->info + first * FIELDS;
-        f->first_line[r] = first < p->count ? a[OPTCL__FACTOR_FIRST_LINE] : f->lines;
-        f->first_batch[r] = first < p->count ? a[OPTCL__FACTOR_FIRST_BATCH] : f->batches;
-        const uint32_t *z = f->info + end * FIELDS;
-        f->end_line[r] = end < p->count ? z[OPTCL__FACTOR_FIRST_LINE] : f->lines;
-        f->end_batch[r] = end < p->count ? z[OPTCL__FACTOR_FIRST_BATCH] : f->batches;
+        const uint32_t *a = f->info + first * FIELDS, *z = f->info + end * FIELDS;
+        f->first_unit[r] = first < p->count ? a[OPTCL__FACTOR_FIRST_UNIT] : f->units;
+        f->first_mean[r] = first < p->count ? a[OPTCL__FACTOR_FIRST_MEAN] : f->mean_items;
+        f->end_unit[r] = end < p->count ? z[OPTCL__FACTOR_FIRST_UNIT] : f->units;
+        f->end_mean[r] = end < p->count ? z[OPTCL__FACTOR_FIRST_MEAN] : f->mean_items;
     }
 }
 
@@ -105,9 +125,9 @@ optcl_status optcl__factored_create(optcl_optimizer *opt)
         return optcl__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     if (!fill_info(f, seg, p, message))
         return OPTCL_ERROR_INVALID_ARGUMENT;
-    f->line_segment = malloc((f->lines ? f->lines : 1) * sizeof *f->line_segment);
-    f->batch_segment = malloc((f->batches ? f->batches : 1) * sizeof *f->batch_segment);
-    bool ok = f->line_segment && f->batch_segment;
+    f->unit_segment = malloc((f->units ? f->units : 1) * sizeof *f->unit_segment);
+    f->mean_segment = malloc((f->mean_items ? f->mean_items : 1) * sizeof *f->mean_segment);
+    bool ok = f->unit_segment && f->mean_segment;
     if (ok)
         fill_ranges(f, seg, p);
     if (ok && p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
@@ -171,23 +191,24 @@ optcl_status optcl__factored_create_device(optcl_optimizer *opt, cl_program prog
     cl_int err = CL_SUCCESS;
     size_t rows = opt->params->count + 1;
     f->info_mem = make_buffer(ctx, rows * FIELDS * sizeof(uint32_t), f->info, &err);
-    f->line_segment_mem =
-        make_buffer(ctx, (f->lines ? f->lines : 1) * sizeof(uint32_t), f->line_segment, &err);
-    f->batch_segment_mem =
-        make_buffer(ctx, (f->batches ? f->batches : 1) * sizeof(uint32_t), f->batch_segment, &err);
+    f->unit_segment_mem =
+        make_buffer(ctx, (f->units ? f->units : 1) * sizeof(uint32_t), f->unit_segment, &err);
+    f->mean_segment_mem = make_buffer(ctx, (f->mean_items ? f->mean_items : 1) * sizeof(uint32_t),
+                                      f->mean_segment, &err);
     f->state_mem = make_buffer(ctx, (f->floats ? f->floats : 1) * sizeof(float), NULL, &err);
     f->means_mem = make_buffer(ctx, (f->batches ? f->batches : 1) * sizeof(float), NULL, &err);
     if (err != CL_SUCCESS)
-        return optcl__fail(ctx->message, (optcl_status)err,
-                           "allocating %s's state (%zu floats, %zu rows and columns) on %s "
-                           "failed: %s",
-                           opt->rule->name, f->floats, f->lines, ctx->device_name,
-                           optcl_status_name((optcl_status)err));
+        return optcl__fail(
+            ctx->message, (optcl_status)err,
+            "allocating %s's state (%zu floats, %zu rows, columns and matrices) on %s "
+            "failed: %s",
+            opt->rule->name, f->floats, f->units, ctx->device_name,
+            optcl_status_name((optcl_status)err));
     char name[64] = "";
-    err = make_kernel(opt, program, "factors", f->line_segment_mem, &f->factors_kernel,
+    err = make_kernel(opt, program, "factors", f->unit_segment_mem, &f->factors_kernel,
                       &f->factors_range_arg, name, sizeof name);
     if (err == CL_SUCCESS)
-        err = make_kernel(opt, program, "means", f->batch_segment_mem, &f->means_kernel,
+        err = make_kernel(opt, program, "means", f->mean_segment_mem, &f->means_kernel,
                           &f->means_range_arg, name, sizeof name);
     if (err != CL_SUCCESS)
         return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s", name,
@@ -199,7 +220,7 @@ void optcl__factored_free(optcl__factored *f)
 {
     if (!f)
         return;
-    cl_mem mems[] = {f->info_mem, f->line_segment_mem, f->batch_segment_mem, f->state_mem,
+    cl_mem mems[] = {f->info_mem, f->unit_segment_mem, f->mean_segment_mem, f->state_mem,
                      f->means_mem};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
@@ -209,8 +230,8 @@ void optcl__factored_free(optcl__factored *f)
     if (f->means_kernel)
         clReleaseKernel(f->means_kernel);
     free(f->info);
-    free(f->line_segment);
-    free(f->batch_segment);
+    free(f->unit_segment);
+    free(f->mean_segment);
     free(f->tensor_segment);
     free(f->state);
     free(f->means);
@@ -239,10 +260,10 @@ cl_int optcl__factored_enqueue(optcl_optimizer *opt, size_t r, const optcl__step
 {
     optcl__factored *f = opt->segments->factored;
     cl_int err = enqueue_stage(opt, f->factors_kernel, f->factors_range_arg, r, scalars,
-                               f->first_line[r], f->end_line[r], num_events, wait_list);
+                               f->first_unit[r], f->end_unit[r], num_events, wait_list);
     if (err == CL_SUCCESS)
-        err = enqueue_stage(opt, f->means_kernel, f->means_range_arg, r, scalars, f->first_batch[r],
-                            f->end_batch[r], 0, NULL);
+        err = enqueue_stage(opt, f->means_kernel, f->means_range_arg, r, scalars, f->first_mean[r],
+                            f->end_mean[r], 0, NULL);
     return err;
 }
 

@@ -8,9 +8,11 @@
  *
  * Per group, two launches come before the per-tensor sums (segments.h), whatever the tensor
  * count:
- *   1. factors: one work-item per row and per column of every matrix (a "line"): the mean of
- *      g² along it, into the state by lerp;
- *   2. means: one work-item per matrix: the mean of its row means, clamped below at eps1.
+ *   1. factors: the mean of g² along each row and each column, into the state by lerp; a
+ *      matrix of at most OPTCL__FACTOR_WHOLE_MAX elements is one work-item, which also takes
+ *      its mean of row means, a larger one a work-item per row and per 16 columns;
+ *   2. means: one work-item per matrix of the larger ones: its mean of row means.
+ * Either way the mean is clamped below at eps1, and the sums are added in the same order.
  * The sums, totals and step kernels read both (kernels/adafactor.cl's OPTCL_FACTORED_ARG); the
  * step kernel stores the vectors' values. The reference backend runs reference_factors, which
  * adds in the same order, so both backends give the same bits. */
@@ -24,16 +26,16 @@
 
 typedef struct optcl__factored {
     uint32_t *info; /* per segment, and a zero row for blocks of none: OPTCL__FACTOR_FIELDS */
-    uint32_t *line_segment, *batch_segment; /* per row or column, per matrix: its segment */
+    uint32_t *unit_segment, *mean_segment; /* per factors and per means work-item: its segment */
     uint32_t *tensor_segment;               /* per tensor of the set: its segment */
-    size_t lines, batches, floats;
+    size_t units, mean_items, batches, floats; /* work-items of both kernels, matrices, state */
     size_t matrix_elements, vector_floats; /* for optcl_optimizer_bytes_per_step */
-    size_t first_line[OPTCL_MAX_GROUPS], end_line[OPTCL_MAX_GROUPS]; /* each group range's */
-    size_t first_batch[OPTCL_MAX_GROUPS], end_batch[OPTCL_MAX_GROUPS];
+    size_t first_unit[OPTCL_MAX_GROUPS], end_unit[OPTCL_MAX_GROUPS]; /* each group range's */
+    size_t first_mean[OPTCL_MAX_GROUPS], end_mean[OPTCL_MAX_GROUPS];
     float *state, *means; /* reference backend */
-    cl_mem info_mem, line_segment_mem, batch_segment_mem, state_mem, means_mem;
+    cl_mem info_mem, unit_segment_mem, mean_segment_mem, state_mem, means_mem;
     cl_kernel factors_kernel, means_kernel;
-    cl_uint factors_range_arg, means_range_arg; /* each kernel's first and end line or matrix */
+    cl_uint factors_range_arg, means_range_arg; /* each kernel's first and end work-item */
 } optcl__factored;
 
 /* The tables, and on the reference backend the state (after segments.h's tables). */

@@ -24,9 +24,11 @@
 #define FACTOR_COLS 3        /* C */
 #define FACTOR_FIRST_BATCH 4 /* its first mean of rows */
 #define FACTOR_COUNT 5       /* its elements */
-#define FACTOR_FIRST_LINE 6  /* its first row or column */
+#define FACTOR_FIRST_UNIT 6  /* its first work-item of the factors kernel */
 #define FACTOR_FIRST_BLOCK 7 /* its offset / 256 */
-#define FACTOR_FIELDS 8
+#define FACTOR_FIRST_MEAN 8  /* its first work-item of the means kernel */
+#define FACTOR_WHOLE 9       /* small matrices: a factors work-item's count of them; 0 */
+#define FACTOR_FIELDS 10
 
 /* The tables and state, after each kernel's own arguments (host/factored.c binds them). */
 #define OPTCL_FACTORED_ARG                                                                        \
@@ -61,64 +63,169 @@ static inline float adafactor_grad(__global grad_t *grad, size_t e, float inv_lo
     return g;
 }
 
-/* 1. One work-item per row or column of every matrix ("line"): the mean of g² along it, in
- * order, then lerp into row_var or col_var. A matrix's lines are its B·R rows, then its B·C
- * columns, and its state holds them in that order from its slot. */
-__kernel void optcl_adafactor_factors_f32(__global param_t *param, __global grad_t *grad,
-                                          OPTCL_STEP_ARGS OPTCL_FACTORED_ARG,
-                                          __global const uint *restrict line_segment,
-                                          uint first_line, uint end_line)
+/* The mean of g² along the row of cols elements from start: element k into lane k % 16, each
+ * lane in order, then common.cl's tree (whole aligned vectors of 16 where they fit). */
+static inline float adafactor_row_mean(__global grad_t *grad, size_t start, uint cols,
+                                       float inv_loss_scale, float clip_coef)
 {
-    OPTCL_STEP_BEGIN;
-    (void)param;
-    const uint line = first_line + (uint)get_global_id(0);
-    if (line >= end_line)
-        return;
-    __global const uint *info = factor_info + (size_t)line_segment[line] * FACTOR_FIELDS;
-    const uint index = line - info[FACTOR_FIRST_LINE];
-    const uint rows = info[FACTOR_ROWS], cols = info[FACTOR_COLS];
-    const uint row_lines = info[FACTOR_BATCHES] * rows;
-    size_t start = (size_t)info[FACTOR_FIRST_BLOCK] * OPTCL_BLOCK, stride = 1;
-    uint count = cols;
-    if (index < row_lines) {
-        start += (size_t)index * cols;
-    } else { /* column j of matrix b */
-        uint b = (index - row_lines) / cols, j = index - row_lines - b * cols;
-        start += (size_t)b * rows * cols + j;
-        stride = cols;
-        count = rows;
+    /* The tree from the first w that adds a lane that can be nonzero: a short row's other
+     * lanes would hold +0, and g² + 0 is g² (a 1×1 matrix's row mean is g² with no add). */
+    uint w = 8;
+    while (w >= cols && w >= 1)
+        w /= 2;
+    float lane[16];
+    for (uint l = 0; l < max(2 * w, 1u); l++) /* the lanes the tree reads */
+        lane[l] = 0.0f;
+    uint k = 0;
+#if PARAM_DTYPE == 0 && VEC > 1
+    if (start % 16 == 0 && cols >= 16) {
+        float16 acc = (float16)0.0f;
+        for (; k + 16 <= cols; k += 16) {
+            float16 g = vload16(0, (__global const float *)grad + start + k);
+#if LOSS_SCALE
+            g = g * inv_loss_scale;
+#endif
+#if CLIP
+            g = g * clip_coef;
+#endif
+            acc += g * g;
+        }
+        vstore16(acc, 0, lane);
     }
-    float sum = 0.0f;
-    for (uint k = 0; k < count; k++) {
-        float g = adafactor_grad(grad, start + k * stride, inv_loss_scale, clip_coef);
-        sum += g * g;
+#endif
+    for (; k < cols; k++) {
+        float g = adafactor_grad(grad, start + k, inv_loss_scale, clip_coef);
+        lane[k % 16] += g * g;
     }
-    __global float *x = factored + info[FACTOR_SLOT] + index;
-    *x = adafactor_lerp(*x, sum / (float)count, W);
+    for (; w >= 1; w /= 2)
+        for (uint l = 0; l < w; l++)
+            lane[l] += lane[l + w];
+    return lane[0] / (float)cols;
 }
 
-/* 2. One work-item per matrix: the mean of its rows' means, in order, clamped below at eps1
- * (NaN stays, as torch's clamp). */
-__kernel void optcl_adafactor_means_f32(__global param_t *param, __global grad_t *grad,
-                                        OPTCL_STEP_ARGS OPTCL_FACTORED_ARG,
-                                        __global const uint *restrict batch_segment,
-                                        uint first_batch, uint end_batch)
+/* The sums of g² down `lanes` (≤ 16) columns from start, rows of cols elements: each column
+ * in order, the 16 side by side so that each row's read is one run of memory. */
+static inline void adafactor_column_sums(__global grad_t *grad, size_t start, uint rows,
+                                         uint cols, uint lanes, float inv_loss_scale,
+                                         float clip_coef, float *sum)
 {
-    OPTCL_STEP_BEGIN;
-    (void)param;
-    (void)grad;
-    const uint q = first_batch + (uint)get_global_id(0);
-    if (q >= end_batch)
+    for (uint l = 0; l < lanes; l++)
+        sum[l] = 0.0f;
+#if PARAM_DTYPE == 0 && VEC > 1
+    if (lanes == 16) { /* each lane adds its column in order, as one scalar would */
+        float16 acc = (float16)0.0f;
+        for (uint i = 0; i < rows; i++) {
+            float16 g = vload16(0, (__global const float *)grad + start + (size_t)i * cols);
+#if LOSS_SCALE
+            g = g * inv_loss_scale;
+#endif
+#if CLIP
+            g = g * clip_coef;
+#endif
+            acc += g * g;
+        }
+        vstore16(acc, 0, sum);
         return;
-    __global const uint *info = factor_info + (size_t)batch_segment[q] * FACTOR_FIELDS;
-    const uint rows = info[FACTOR_ROWS];
-    __global const float *row_var =
-        factored + info[FACTOR_SLOT] + (size_t)(q - info[FACTOR_FIRST_BATCH]) * rows;
+    }
+#endif
+    for (uint i = 0; i < rows; i++)
+        for (uint l = 0; l < lanes; l++) {
+            float g = adafactor_grad(grad, start + (size_t)i * cols + l, inv_loss_scale, clip_coef);
+            sum[l] += g * g;
+        }
+}
+
+/* Columns j … j + lanes − 1 of the matrix from start: their means of g², lerped into
+ * col_var[j …]. */
+static inline void adafactor_columns(__global grad_t *grad, size_t start, uint rows, uint cols,
+                                     uint j, __global float *col_var, float w,
+                                     float inv_loss_scale, float clip_coef)
+{
+    float sum[16];
+    uint lanes = min(16u, cols - j);
+    adafactor_column_sums(grad, start + j, rows, cols, lanes, inv_loss_scale, clip_coef, sum);
+    for (uint l = 0; l < lanes; l++)
+        col_var[j + l] = adafactor_lerp(col_var[j + l], sum[l] / (float)rows, w);
+}
+
+/* The mean of a matrix's rows' means, in order, clamped below at eps1 (NaN stays, as torch's
+ * clamp). */
+static inline float adafactor_mean_of_rows(__global const float *row_var, uint rows, float eps1)
+{
     float sum = 0.0f;
     for (uint i = 0; i < rows; i++)
         sum += row_var[i];
     float mean = sum / (float)rows;
-    batch_means[q] = mean > EPS1 || mean != mean ? mean : EPS1;
+    return mean > eps1 || mean != mean ? mean : eps1;
+}
+
+/* 1. The row and column means of g², lerped into row_var and col_var. A matrix's state holds
+ * its B·R row means, then its B·C column means, from its slot. A work-item is a group of
+ * small matrices (FACTOR_WHOLE of them, about 1024 elements: their rows, columns and means of
+ * rows), or else one row or sixteen columns of a larger one (its B·R rows, then B·⌈C/16⌉
+ * strips of columns, which read whole runs of memory down the rows; each column still adds in
+ * order). */
+__kernel void optcl_adafactor_factors_f32(__global param_t *param, __global grad_t *grad,
+                                          OPTCL_STEP_ARGS OPTCL_FACTORED_ARG,
+                                          __global const uint *restrict unit_segment,
+                                          uint first_unit, uint end_unit)
+{
+    OPTCL_STEP_BEGIN;
+    (void)param;
+    const uint unit = first_unit + (uint)get_global_id(0);
+    if (unit >= end_unit)
+        return;
+    __global const uint *info = factor_info + (size_t)unit_segment[unit] * FACTOR_FIELDS;
+    const uint index = unit - info[FACTOR_FIRST_UNIT];
+    const uint rows = info[FACTOR_ROWS], cols = info[FACTOR_COLS];
+    const uint row_lines = info[FACTOR_BATCHES] * rows;
+    const size_t base = (size_t)info[FACTOR_FIRST_BLOCK] * OPTCL_BLOCK;
+    __global float *row_var = factored + info[FACTOR_SLOT], *col_var = row_var + row_lines;
+    const uint group = info[FACTOR_WHOLE];
+    if (group) { /* matrices group·index …, a whole group of small ones */
+        for (uint b = group * index, end = min(b + group, info[FACTOR_BATCHES]); b < end; b++) {
+            const size_t start = base + (size_t)b * rows * cols;
+            for (uint i = 0; i < rows; i++) {
+                __global float *x = row_var + b * rows + i;
+                *x = adafactor_lerp(*x, adafactor_row_mean(grad, start + (size_t)i * cols, cols,
+                                                           inv_loss_scale, clip_coef),
+                                    W);
+            }
+            for (uint j = 0; j < cols; j += 16)
+                adafactor_columns(grad, start, rows, cols, j, col_var + b * cols, W,
+                                  inv_loss_scale, clip_coef);
+            batch_means[info[FACTOR_FIRST_BATCH] + b] =
+                adafactor_mean_of_rows(row_var + b * rows, rows, EPS1);
+        }
+    } else if (index < row_lines) {
+        __global float *x = row_var + index;
+        *x = adafactor_lerp(*x, adafactor_row_mean(grad, base + (size_t)index * cols, cols,
+                                                   inv_loss_scale, clip_coef),
+                            W);
+    } else { /* columns 16·k … 16·k + 15 of matrix b */
+        const uint strips = (cols + 15) / 16, b = (index - row_lines) / strips;
+        adafactor_columns(grad, base + (size_t)b * rows * cols, rows, cols,
+                          (index - row_lines - b * strips) * 16, col_var + b * cols, W,
+                          inv_loss_scale, clip_coef);
+    }
+}
+
+/* 2. One work-item per matrix of the larger ones: its mean of rows. */
+__kernel void optcl_adafactor_means_f32(__global param_t *param, __global grad_t *grad,
+                                        OPTCL_STEP_ARGS OPTCL_FACTORED_ARG,
+                                        __global const uint *restrict mean_segment,
+                                        uint first_mean, uint end_mean)
+{
+    OPTCL_STEP_BEGIN;
+    (void)param;
+    (void)grad;
+    const uint q = first_mean + (uint)get_global_id(0);
+    if (q >= end_mean)
+        return;
+    __global const uint *info = factor_info + (size_t)mean_segment[q] * FACTOR_FIELDS;
+    const uint rows = info[FACTOR_ROWS], b = q - info[FACTOR_FIRST_MEAN];
+    batch_means[info[FACTOR_FIRST_BATCH] + b] =
+        adafactor_mean_of_rows(factored + info[FACTOR_SLOT] + (size_t)b * rows, rows, EPS1);
 }
 
 /* V of the VEC elements of vector i of a matrix, element by element (a vector may cross
@@ -131,6 +238,15 @@ static inline floatv adafactor_factored_v(__global const uint *info,
     __global const float *row_var = factored + info[FACTOR_SLOT];
     __global const float *col_var = row_var + info[FACTOR_BATCHES] * rows;
     uint row = e0 / cols, j = e0 - row * cols, b = row / rows; /* row counts over all b */
+    if (e0 < n && j + VEC <= cols) { /* within one row: a vector of columns */
+        float r = row_var[row], mean = batch_means[info[FACTOR_FIRST_BATCH] + b];
+#if VEC == 1
+        floatv c = col_var[b * cols + j];
+#else
+        floatv c = OPTCL_V(vload)(0, col_var + b * cols + j);
+#endif
+        return r * c / mean;
+    }
     float v[VEC];
     for (uint l = 0; l < VEC; l++) {
         v[l] = e0 + l < n ? row_var[row] * col_var[b * cols + j] /

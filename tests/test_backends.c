@@ -295,13 +295,13 @@ static void groups_and_offsets(void **state)
 {
     (void)state;
     const optcl_tensor_spec specs[] = {
-        {.name = "layer1.weight", .ndim = 2, .shape = {13, 17}, .group = 0},
+        {.name = "layer1.weight", .ndim = 2, .shape = {37, 41}, .group = 0}, /* > 1024 */
         {.name = "layer1.bias", .ndim = 1, .shape = {13}, .group = 1},
         {.name = "layer2.weight", .ndim = 2, .shape = {7, 13}, .group = 0},
         {.name = "scale", .ndim = 0, .group = 1},
         {.name = "layer2.bias", .ndim = 1, .shape = {7}, .group = 1},
     };
-    const size_t numel = 13 * 17 + 13 + 7 * 13 + 1 + 7;
+    const size_t numel = 37 * 41 + 13 + 7 * 13 + 1 + 7;
     const optcl_group_config groups[2] = {{-1.0, -1.0, 0}, {0.003, 0.0, 0}};
     /* LAMB and LARS: the biases' group is left out of the trust ratio, as users do */
     const optcl_group_config excluded[2] = {{-1.0, -1.0, 0}, {0.003, 0.0, 1}};

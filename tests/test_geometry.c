@@ -221,11 +221,9 @@ static void whole_tensor_rules_launch_fixed_kernels(void **state)
     optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
     static optcl_tensor_spec specs[MANY];
     static char names[MANY][16];
-    size_t lines[MANY + 1] = {0}; /* rows and columns of the first i tensors */
     for (int i = 0; i < MANY; i++) {
         snprintf(names[i], sizeof names[i], "t%d", i);
         specs[i] = (optcl_tensor_spec){.name = names[i], .ndim = 2, .shape = {1 + i % 7, 3}};
-        lines[i + 1] = lines[i] + (size_t)(1 + i % 7) + 3;
     }
     static const struct {
         optcl_algorithm algorithm;
@@ -262,10 +260,8 @@ static void whole_tensor_rules_launch_fixed_kernels(void **state)
             size_t blocks = optcl_params_flat_size(p) / 256, sums = n - 3;
             assert_true(seam_get(sums)->offset == 0 && seam_get(sums)->global >= blocks);
             assert_true(seam_get(sums + 1)->global >= counts[c]);
-            if (sums > 0) { /* a work-item per row and column, then per matrix */
-                assert_true(seam_get(0)->global >= lines[counts[c]]);
-                assert_true(seam_get(1)->global >= counts[c]);
-            }
+            if (sums > 0) /* a work-item per matrix (small ones: rows, columns and mean) */
+                assert_true(seam_get(0)->global >= counts[c]);
             TU_OK(optcl_optimizer_destroy(o), "destroy");
             TU_OK(optcl_params_destroy(p), "destroy");
         }

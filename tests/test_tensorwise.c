@@ -15,13 +15,14 @@
 
 #define STEPS 5
 static const optcl_tensor_spec SPECS[] = {
-    {.name = "a", .ndim = 2, .shape = {2, 5}},
+    {.name = "a", .ndim = 2, .shape = {40, 30}}, /* Adafactor: a row or column per work-item */
     {.name = "b", .ndim = 1, .shape = {300}},     /* more than one 256-element block */
     {.name = "c", .ndim = 3, .shape = {2, 3, 3}}, /* Adafactor: two matrices */
 };
 #define COUNT 3
-#define NUMEL (10 + 300 + 18)
-static const size_t FIRST[COUNT] = {0, 10, 310}, SIZE[COUNT] = {10, 300, 18};
+#define NUMEL (1200 + 300 + 18)
+static const size_t FIRST[COUNT] = {0, 1200, 1500}, SIZE[COUNT] = {1200, 300, 18};
+#define NAN_AT (1200 + 20) /* in b */
 
 static const optcl_backend BACKENDS[] = {OPTCL_BACKEND_REFERENCE, OPTCL_BACKEND_OPENCL};
 
@@ -77,7 +78,7 @@ static void tensors_are_independent(void **state)
                 memcpy(reference[k], whole, sizeof whole);
             else if (memcmp(reference[k], whole, sizeof whole) != 0)
                 fail_msg("%s: the OpenCL backend differs from the reference", name);
-            run(BACKENDS[b], SPECS, COUNT, 0, NUMEL, p0, &c, 20, poisoned); /* in b */
+            run(BACKENDS[b], SPECS, COUNT, 0, NUMEL, p0, &c, NAN_AT, poisoned);
             for (size_t t = 0; t < COUNT; t++) {
                 run(BACKENDS[b], &SPECS[t], 1, FIRST[t], SIZE[t], p0, &c, -1, alone);
                 if (memcmp(alone, whole + FIRST[t], SIZE[t] * sizeof(float)) != 0)
@@ -85,7 +86,7 @@ static void tensors_are_independent(void **state)
                 bool hit = t == 1, spreads = rules[k] != OPTCL_ADAFACTOR;
                 for (size_t i = 0; i < SIZE[t]; i++) {
                     float v = poisoned[FIRST[t] + i];
-                    bool nan = hit && (spreads || FIRST[t] + i == 20);
+                    bool nan = hit && (spreads || FIRST[t] + i == NAN_AT);
                     bool moved = hit && !nan; /* Adafactor: RMS(U) is NaN, its clip 1 */
                     if (nan ? !isnan(v) : moved ? isnan(v) : v != whole[FIRST[t] + i])
                         fail_msg("%s: a NaN in b's gradient %s tensor %s (element %zu: %g)", name,
@@ -160,8 +161,8 @@ static void adafactor_state_has_its_own_shapes(void **state)
         size_t tensor;
         int ndim;
         int64_t shape[3];
-    } parts[] = {{"row_var", 0, 2, {2, 1}},
-                 {"col_var", 0, 2, {1, 5}},
+    } parts[] = {{"row_var", 0, 2, {40, 1}},
+                 {"col_var", 0, 2, {1, 30}},
                  {"variance", 1, 1, {300}},
                  {"row_var", 2, 3, {2, 3, 1}},
                  {"col_var", 2, 3, {2, 1, 3}}};
@@ -221,11 +222,11 @@ static void adafactor_state_has_its_own_shapes(void **state)
                 optcl_optimizer_read_state(r.opt, parts[k].state, parts[k].tensor, back, n + 1),
                 OPTCL_ERROR_SIZE_MISMATCH);
         }
-        /* packed over the tensors that keep it: a's 2 and c's 6 row means */
-        float packed[8];
-        TU_OK(optcl_optimizer_read_state(r.opt, "row_var", OPTCL_ALL, packed, 8),
+        /* packed over the tensors that keep it: a's 40 and c's 6 row means */
+        float packed[46];
+        TU_OK(optcl_optimizer_read_state(r.opt, "row_var", OPTCL_ALL, packed, 46),
               optcl_optimizer_message(r.opt));
-        assert_true(packed[0] == 1.0f && packed[1] == 2.0f && packed[2] == 4.0f);
+        assert_true(packed[0] == 1.0f && packed[39] == 40.0f && packed[40] == 4.0f);
         int ndim = 0;
         int64_t shape[OPTCL_MAX_DIMS];
         assert_int_equal(optcl_optimizer_state_shape(r.opt, "variance", 0, &ndim, shape),

@@ -11,7 +11,7 @@
 #define EPS2(s) ((s)->rule[4])
 #define CLIP_D(s) ((s)->rule[5])
 
-/* The kernels' factors (row and column means of g², in order, lerped) and means (of each
+/* The kernels' factors (row means of g² in 16 lanes, column means in order, lerped) and means (of each
  * matrix's rows, clamped below at eps1) for the segments [first, end). */
 void optcl__reference_adafactor_factors(const optcl__step_scalars *s, const float *grad,
                                         const optcl__factors *f, size_t first, size_t end)
@@ -23,10 +23,10 @@ void optcl__reference_adafactor_factors(const optcl__step_scalars *s, const floa
         const float *g = grad + (size_t)info[OPTCL__FACTOR_FIRST_BLOCK] * OPTCL__BLOCK;
         float *row_var = f->state + info[OPTCL__FACTOR_SLOT], *col_var = row_var + batches * rows;
         for (size_t line = 0; line < batches * rows; line++) {
-            float sum = 0.0f;
+            float lane[OPTCL__LANES] = {0};
             for (size_t k = 0; k < cols; k++)
-                sum += g[line * cols + k] * g[line * cols + k];
-            row_var[line] = optcl__lerp(row_var[line], sum / (float)cols, W(s));
+                lane[k % OPTCL__LANES] += g[line * cols + k] * g[line * cols + k];
+            row_var[line] = optcl__lerp(row_var[line], optcl__lanes_total(lane) / (float)cols, W(s));
         }
         for (size_t b = 0; b < batches; b++)
             for (size_t j = 0; j < cols; j++) {

@@ -81,10 +81,13 @@ enum {
     OPTCL__FACTOR_COLS,        /* C */
     OPTCL__FACTOR_FIRST_BATCH, /* its first mean of rows */
     OPTCL__FACTOR_COUNT,       /* its elements */
-    OPTCL__FACTOR_FIRST_LINE,  /* its first row or column among the set's */
+    OPTCL__FACTOR_FIRST_UNIT,  /* its first work-item of the factors kernel */
     OPTCL__FACTOR_FIRST_BLOCK, /* its offset / 256 */
+    OPTCL__FACTOR_FIRST_MEAN,  /* its first work-item of the means kernel */
+    OPTCL__FACTOR_WHOLE,       /* 1: a factors work-item per matrix (of at most WHOLE_MAX) */
     OPTCL__FACTOR_FIELDS
 };
+#define OPTCL__FACTOR_WHOLE_MAX 1024
 typedef struct optcl__factors {
     const uint32_t *info;
     float *state;
