@@ -14,7 +14,7 @@
 #define MAX_SAMPLES 1000
 
 typedef struct bench_args {
-    const char *what, *like, *model, *shapes;
+    const char *what, *like, *model, *shapes, *shape;
     size_t n, tensors;
     bool n_given, tensors_given;
     int steps, json, print_layout;
@@ -26,7 +26,8 @@ typedef struct bench_args {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: optcl bench WHAT [--n N] [--tensors K | --model NAME | --shapes FILE]\n"
+            "usage: optcl bench WHAT [--n N] [--tensors K | --model NAME | --shapes FILE |\n"
+            "                  --shape D1,D2,..]\n"
             "                  [--steps S] [--backend opencl|reference] [--json] [--like OPT]\n"
             "                  [KEY=VALUE ...]\n"
             "\n"
@@ -46,6 +47,7 @@ static void usage(FILE *f)
             "--shapes    one tensor per line, \"[NAME:] D1 [D2 ...]\" (dimensions separated by\n"
             "            spaces, x or commas; () for a scalar; # starts a comment), grouped\n"
             "            like --model\n"
+            "--shape     one tensor \"w\" of that shape, e.g. 1024,768 (Muon: a matrix)\n"
             "--steps     timed samples (default 20) after a warm-up; each sample runs enough\n"
             "            steps back to back to move 64 MiB, then waits for the device\n"
             "--backend   opencl (default; the default device, honouring OPTCL_DEVICE) or\n"
@@ -71,7 +73,8 @@ static int parse(int argc, char **argv, bench_args *a, char *msg)
         const char *arg = argv[i];
         bool takes = !strcmp(arg, "--n") || !strcmp(arg, "--tensors") || !strcmp(arg, "--steps") ||
                      !strcmp(arg, "--backend") || !strcmp(arg, "--like") ||
-                     !strcmp(arg, "--model") || !strcmp(arg, "--shapes");
+                     !strcmp(arg, "--model") || !strcmp(arg, "--shapes") ||
+                     !strcmp(arg, "--shape");
         if (takes && i + 1 >= argc)
             return snprintf(msg, MSG, "%s needs a value", arg), 1;
         if (!strcmp(arg, "--json")) {
@@ -89,6 +92,8 @@ static int parse(int argc, char **argv, bench_args *a, char *msg)
             a->model = argv[++i];
         } else if (takes && !strcmp(arg, "--shapes")) {
             a->shapes = argv[++i];
+        } else if (takes && !strcmp(arg, "--shape")) {
+            a->shape = argv[++i];
         } else if (takes) {
             char *end = NULL;
             const char *v = argv[++i];
@@ -115,11 +120,13 @@ static int parse(int argc, char **argv, bench_args *a, char *msg)
     }
     if (!a->what && !a->print_layout)
         return snprintf(msg, MSG, "missing WHAT (an optimizer or 'traffic')"), 1;
-    if (a->model && a->shapes)
-        return snprintf(msg, MSG, "--model and --shapes both give the layout: pick one"), 1;
-    if ((a->model || a->shapes) && (a->n_given || a->tensors_given))
+    if (!!a->model + !!a->shapes + !!a->shape > 1)
+        return snprintf(msg, MSG, "--model, --shapes and --shape each give the layout: pick one"),
+               1;
+    if ((a->model || a->shapes || a->shape) && (a->n_given || a->tensors_given))
         return snprintf(msg, MSG, "%s with %s: the layout sets the parameter count",
-                        a->model ? "--model" : "--shapes", a->n_given ? "--n" : "--tensors"),
+                        a->model ? "--model" : a->shapes ? "--shapes" : "--shape",
+                        a->n_given ? "--n" : "--tensors"),
                1;
     if (a->tensors > a->n)
         return snprintf(msg, MSG, "--tensors %zu exceeds --n %zu", a->tensors, a->n), 1;
@@ -195,10 +202,12 @@ static void report(const bench_args *a, const char *what, optcl_context *ctx,
         printf("\", \"n\": %zu, \"tensors\": %zu, \"flat\": %zu, \"steps\": %d, "
                "\"seconds_per_step\": %.9g, \"bytes_per_step\": %.0f, \"gbytes_per_s\": %.4g, "
                "\"params_per_s\": %.4g, \"ratio_to_traffic\": %.4f, \"vector_width\": %u, "
-               "\"work_group_size\": %zu, \"param_dtype\": \"%s\", \"state_bytes\": %zu}\n",
+               "\"work_group_size\": %zu, \"param_dtype\": \"%s\", \"state_bytes\": %zu, "
+               "\"gflops_per_s\": %.4g}\n",
                n, tensors, optcl_params_flat_size(params), a->steps, sec, bytes, gbs, pps, ratio,
                optcl_context_vector_width(ctx), optcl_context_work_group_size(ctx),
-               optcl_dtype_name(optcl_params_dtype(params)), optcl_optimizer_state_bytes(opt));
+               optcl_dtype_name(optcl_params_dtype(params)), optcl_optimizer_state_bytes(opt),
+               optcl_optimizer_flops_per_step(opt) / sec / 1e9);
     } else {
         printf("%-28s %-9s %-12s n=%-10zu tensors=%-5zu %10.3f us/step %8.2f GB/s %8.3f "
                "Gparam/s  ratio_to_traffic %.3f  [%s]\n",
@@ -212,6 +221,7 @@ static int make_layout(const bench_args *a, optcl_cli_layout *layout, char *msg)
 {
     return a->model    ? optcl_cli_model_layout(a->model, layout, msg, MSG)
            : a->shapes ? optcl_cli_shapes_layout(a->shapes, layout, msg, MSG)
+           : a->shape  ? optcl_cli_shape_layout(a->shape, layout, msg, MSG)
                        : optcl_cli_split_layout(a->n, a->tensors, layout, msg, MSG);
 }
 

@@ -327,6 +327,26 @@ int optcl_cli_shapes_layout(const char *path, optcl_cli_layout *out, char *msg, 
     return rc;
 }
 
+/* ---- --shape D1,D2,… -------------------------------------------------------------------------- */
+
+int optcl_cli_shape_layout(const char *dims, optcl_cli_layout *out, char *msg, size_t size)
+{
+    memset(out, 0, sizeof *out);
+    char text[256], why[256];
+    int ndim = 0;
+    int64_t shape[OPTCL_MAX_DIMS];
+    snprintf(out->label, sizeof out->label, "shape %.140s", dims);
+    snprintf(text, sizeof text, "%s", dims);
+    if (strlen(dims) >= sizeof text || parse_shape(text, &ndim, shape, why, sizeof why))
+        return snprintf(msg, size, "--shape %s: %s", dims,
+                        strlen(dims) >= sizeof text ? "too long" : why) > 0;
+    if (append(out, "w", ndim, shape, msg, size)) {
+        optcl_cli_layout_free(out);
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- --n N --tensors K ----------------------------------------------------------------------- */
 
 int optcl_cli_split_layout(size_t n, size_t k, optcl_cli_layout *out, char *msg, size_t size)

@@ -26,6 +26,9 @@ int optcl_cli_model_layout(const char *name, optcl_cli_layout *out, char *msg, s
  * without shapes (nothing is kept then). */
 int optcl_cli_shapes_layout(const char *path, optcl_cli_layout *out, char *msg, size_t size);
 
+/* One tensor "w" of the shape dims ("1024,768" or "1024x768", as a --shapes line). */
+int optcl_cli_shape_layout(const char *dims, optcl_cli_layout *out, char *msg, size_t size);
+
 /* n parameters over k 1-D tensors of varied sizes (weights 1 … 97), all in group 0. */
 int optcl_cli_split_layout(size_t n, size_t k, optcl_cli_layout *out, char *msg, size_t size);
 

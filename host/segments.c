@@ -1,6 +1,7 @@
 /* segments.c — per-tensor sums in a fixed number of launches (segments.h). */
 #include "segments.h"
 #include "factored.h"
+#include "orthogonal.h"
 #include "rules/rule.h"
 
 #include <stdio.h>
@@ -79,6 +80,8 @@ optcl_status optcl__segments_create(optcl_optimizer *opt)
         return optcl__fail(p->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                            "out of host memory for %s's tables of %zu tensors", opt->rule->name,
                            p->count);
+    if (opt->rule->newton_schulz)
+        return optcl__orthogonal_create(opt);
     return opt->rule->factored ? optcl__factored_create(opt) : OPTCL_SUCCESS;
 }
 
@@ -117,12 +120,12 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
                            "failed: %s",
                            opt->rule->name, blocks, count, ctx->device_name,
                            optcl_status_name((optcl_status)err));
-    bool factored = opt->rule->factored;
-    if (factored) {
-        optcl_status st = optcl__factored_create_device(opt, program);
-        if (st != OPTCL_SUCCESS)
-            return st;
-    }
+    bool factored = opt->rule->factored, orthogonal = opt->rule->newton_schulz != NULL;
+    optcl_status st = factored     ? optcl__factored_create_device(opt, program)
+                      : orthogonal ? optcl__orthogonal_create_device(opt, program)
+                                   : OPTCL_SUCCESS;
+    if (st != OPTCL_SUCCESS)
+        return st;
     char name[64];
     snprintf(name, sizeof name, "optcl_%s_sums_f32", opt->rule->family);
     seg->sums_kernel = clCreateKernel(program, name, &err);
@@ -158,6 +161,8 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     OPTCL__ARG(opt->kernel, next + 1, seg->values_mem);
     if (err == CL_SUCCESS && factored)
         err = optcl__factored_bind(opt, opt->kernel, next + 2);
+    if (err == CL_SUCCESS && orthogonal)
+        err = optcl__orthogonal_bind(opt, opt->kernel, next + 2);
     if (err != CL_SUCCESS)
         return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s",
                            name, optcl_status_name((optcl_status)err));
@@ -170,6 +175,7 @@ void optcl__segments_free(optcl_optimizer *opt)
     if (!seg)
         return;
     optcl__factored_free(seg->factored);
+    optcl__orthogonal_free(seg->orthogonal);
     cl_mem mems[] = {seg->block_segment_mem, seg->segment_blocks_mem, seg->block_sums_mem,
                      seg->values_mem};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
@@ -232,6 +238,8 @@ cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step
     if (err == CL_SUCCESS)
         err = enqueue_totals(p->ctx, seg->totals_kernel, end - first);
     opt->launches += err == CL_SUCCESS;
+    if (err == CL_SUCCESS && seg->orthogonal) /* the Newton–Schulz iteration on the totals */
+        err = optcl__orthogonal_enqueue(opt, r, scalars);
     return err;
 }
 
@@ -246,11 +254,17 @@ void optcl__segments_reference(optcl_optimizer *opt, size_t r, float *weights, c
         factors = optcl__factored_view(opt);
     }
     optcl__tensor_values values = {seg->block_segment, seg->values,
-                                   seg->factored ? &factors : NULL};
+                                   seg->factored ? &factors : NULL, NULL};
     opt->rule->reference_sums(&opt->config, weights, grads, opt->host_state, range->begin,
                               range->end, s, seg->block_sums, &values);
     opt->rule->reference_totals(s, seg->block_sums, seg->segment_blocks, seg->first[r],
                                 seg->end[r], seg->values, values.factors);
+    optcl__orthogonal_view orthogonal;
+    if (seg->orthogonal) {
+        orthogonal = optcl__orthogonal_view_of(opt);
+        values.orthogonal = &orthogonal;
+        optcl__orthogonal_reference(opt, r, grads, s, &values);
+    }
     opt->rule->reference_apply(&opt->config, weights, grads, opt->host_state, range->begin,
                                range->end, s, &values);
 }

@@ -31,6 +31,7 @@ typedef struct optcl__segments {
     cl_uint sums_end_arg;    /* the sums kernel's last argument: the range's end block */
     cl_uint totals_first_arg; /* the totals kernel's first and end segment */
     struct optcl__factored *factored; /* factored rules' state (factored.h); NULL otherwise */
+    struct optcl__orthogonal *orthogonal; /* orthogonalised rules' (orthogonal.h); NULL otherwise */
 } optcl__segments;
 
 /* The tables, and on the reference backend the sums (optimizer create; message on failure). */

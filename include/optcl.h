@@ -359,6 +359,7 @@ typedef enum optcl_algorithm {
     OPTCL_LAMB = 14,
     OPTCL_LARS = 15,
     OPTCL_ADAFACTOR = 16,
+    OPTCL_MUON = 17,
     OPTCL_ALGORITHM_COUNT
 } optcl_algorithm;
 
@@ -526,6 +527,30 @@ typedef struct optcl_adafactor_config {
     double eps2;        /* 1e-3; ≥ 0 */
     double d;           /* 1; ≥ 1: the clipping threshold of RMS(U) */
 } optcl_adafactor_config;
+
+/* How Muon scales lr by a matrix's shape (A, B) = (rows, cols), torch's adjust_lr_fn. */
+typedef enum optcl_muon_adjust_lr {
+    OPTCL_MUON_ORIGINAL = 0,          /* √max(1, A/B) (torch's None: Keller Jordan's) */
+    OPTCL_MUON_MATCH_RMS_ADAMW = 1,   /* 0.2·√max(A, B) (Moonshot's: AdamW's lr and wd) */
+    OPTCL_MUON_SPECTRAL_UNCLAMPED = 2 /* √(A/B) (Bernstein's) */
+} optcl_muon_adjust_lr;
+
+/* Muon as torch.optim.Muon: m = lerp(m, g, 1 − momentum) (the state "momentum_buffer"),
+ * u = lerp(g, m, momentum) with nesterov (else m), then per matrix the Newton–Schulz iteration
+ * X = u / max(‖u‖_F, eps) (transposed when it has more rows than columns), ns_steps times
+ * A = X·Xᵀ, X = ns_a·X + (ns_b·A + ns_c·A·A)·X; then p = p·(1 − lr·wd) − lr·ratio·X. Every
+ * tensor must be 2-D (users give the others to AdamW in another parameter set). On OpenCL the
+ * matrix products go through CLBlast, batched over tensors of one shape; a build without
+ * CLBlast refuses Muon there (OPTCL_ERROR_UNSUPPORTED), the reference backend multiplies in
+ * plain C. Unlike torch (bfloat16) the iteration runs in float32. lr 1e-3, weight_decay 0.1. */
+typedef struct optcl_muon_config {
+    double momentum;                  /* 0.95; ≥ 0 */
+    int nesterov;                     /* 1 */
+    double ns_a, ns_b, ns_c;          /* 3.4445, −4.7750, 2.0315: torch's ns_coefficients */
+    double eps;                       /* 1e-7; ≥ 0 */
+    double ns_steps;                  /* 5; a whole number, 0 … 99 */
+    optcl_muon_adjust_lr adjust_lr_fn; /* OPTCL_MUON_ORIGINAL */
+} optcl_muon_config;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Learning-rate schedules and ReduceLROnPlateau (plain data, evaluated on the host)           */
@@ -695,9 +720,9 @@ typedef struct optcl_optimizer_config {
     double lr;           /* torch's: SGD 1e-3, Adam(W) 1e-3, RMSprop 1e-2, Rprop 1e-2, Lion 1e-4,
                             Adagrad 1e-2, Adadelta 1, Adamax 2e-3, NAdam 2e-3, RAdam 1e-3,
                             ASGD 1e-2, Schedule-Free AdamW 2.5e-3, Schedule-Free SGD 1,
-                            Adafactor 1e-2; optax has none for LAMB (1e-3 here) and LARS
-                            (0.1) */
-    double weight_decay; /* 0; AdamW 1e-2; Rprop has none (must stay 0) */
+                            Adafactor 1e-2, Muon 1e-3; optax has none for LAMB (1e-3 here)
+                            and LARS (0.1) */
+    double weight_decay; /* 0; AdamW 1e-2, Muon 0.1; Rprop has none (must stay 0) */
     int maximize;        /* 0 */
     optcl_sgd_config sgd;
     optcl_adam_config adam; /* Adam and AdamW */
@@ -715,6 +740,7 @@ typedef struct optcl_optimizer_config {
     optcl_lamb_config lamb;
     optcl_lars_config lars;
     optcl_adafactor_config adafactor;
+    optcl_muon_config muon;
     const optcl_group_config *groups; /* groups[g] for group g < group_count; may be NULL */
     size_t group_count;
     optcl_schedule schedule;          /* the lr of step t is schedule(group lr, t); CONSTANT */
@@ -738,7 +764,7 @@ typedef struct optcl_optimizer_config {
 OPTCL_API optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm algorithm);
 /* "sgd", "adam", "adamw", "rmsprop", "rprop", "lion", "adagrad", "adadelta", "adamax", "nadam",
  * "radam", "asgd", "adamw_schedulefree", "sgd_schedulefree", "lamb", "lars",
- * "adafactor"; NULL for an unknown value. */
+ * "adafactor", "muon"; NULL for an unknown value. */
 OPTCL_API const char *optcl_algorithm_name(optcl_algorithm algorithm);
 /* The reverse; OPTCL_ERROR_INVALID_ARGUMENT for an unknown name. */
 OPTCL_API optcl_status optcl_algorithm_from_name(const char *name, optcl_algorithm *out);
@@ -960,6 +986,9 @@ OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
  * read the gradient) and 12 per element of one of at most one dim (its variance, read twice
  * and written once). */
 OPTCL_API double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt);
+/* The floating-point operations of a step's matrix products (Muon's Newton–Schulz iteration:
+ * per matrix X of m×n, m ≤ n, and iteration 4m²n + 2m³); 0 for the other optimizers. */
+OPTCL_API double optcl_optimizer_flops_per_step(const optcl_optimizer *opt);
 /* Bytes the update rule's state buffers occupy (Lookahead's slow weights not included): flat
  * size × element size × states; 8-bit state: per state one byte per element, a float32 absmax
  * per 256 elements and the small tensors' float32 state. Adam: 8 B per parameter in float32,

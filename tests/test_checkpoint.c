@@ -61,7 +61,9 @@ static tu_rig open_session(optcl_backend backend, const optcl_optimizer_config *
     float p0[NUMEL];
     uint64_t seed = 99;
     tu_fill_random(p0, NUMEL, &seed, -1.0f, 1.0f);
-    return tu_rig_open(backend, specs, NTENSORS, p0, c);
+    optcl_tensor_spec matrices[NTENSORS]; /* Muon takes 2-D tensors only */
+    tu_as_matrices(specs, NTENSORS, matrices);
+    return tu_rig_open(backend, c->algorithm == OPTCL_MUON ? matrices : specs, NTENSORS, p0, c);
 }
 
 /* Steps from..to-1 with deterministic gradients; a plateauing metric after each step. */

@@ -7,7 +7,8 @@
  * tests/golden/make_golden_dtype.py (PyTorch 2.x's fused optimizers with bfloat16 and float16
  * parameters) wrote expected_dtype/<case>.npy and cases_dtype.txt, whose lines end in
  * --ulps=U. make_golden_optim.py, make_golden_schedulefree.py, make_golden_tensorwise.py
- * (optax's LAMB and LARS) and make_golden_adafactor.py wrote cases_<set>.txt and
+ * (optax's LAMB and LARS), make_golden_adafactor.py and make_golden_muon.py (torch's Muon with
+ * its Newton–Schulz iteration in float32) wrote cases_<set>.txt and
  * expected_<set>/ alike. For every case and both backends this suite runs the CLI (tu_cli_path()) into a
  * fresh temp folder, reads its OUT with optcl_npy_read and requires |a − e| ≤ 1e-5 + 1e-4·|e|
  * for every element — for a --ulps case, |a − e| ≤ U units in the last place of the
@@ -466,7 +467,8 @@ int main(void)
         golden_load_cases("cases_optim.txt", "expected_optim") != 0 ||
         golden_load_cases("cases_schedulefree.txt", "expected_schedulefree") != 0 ||
         golden_load_cases("cases_tensorwise.txt", "expected_tensorwise") != 0 ||
-        golden_load_cases("cases_adafactor.txt", "expected_adafactor") != 0)
+        golden_load_cases("cases_adafactor.txt", "expected_adafactor") != 0 ||
+        golden_load_cases("cases_muon.txt", "expected_muon") != 0)
         return 1;
     if (g_case_count == 0) {
         print_error("%s/cases.txt lists no case\n", tu_golden_dir());

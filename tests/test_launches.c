@@ -9,6 +9,25 @@
 
 #define TENSORS 1000
 
+/* Muon's launches per step and group: its four kernels, and per shape 3 GEMMs per
+ * Newton–Schulz iteration, whatever the tensor count. */
+static void muon_launches(optcl_context *ctx, const optcl_optimizer_config *c, optcl_params *alone,
+                          optcl_params *one, optcl_params *two)
+{
+    optcl_params *sets[] = {alone, one, two};
+    const uint64_t shapes[] = {1, 13, 26}; /* groups × shapes */
+    const uint64_t groups[] = {1, 1, 2};
+    for (size_t k = 0; k < 3; k++) {
+        optcl_optimizer *o = NULL;
+        TU_OK(optcl_optimizer_create(sets[k], c, &o), optcl_context_message(ctx));
+        for (int s = 0; s < 3; s++)
+            TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
+        assert_int_equal(optcl_optimizer_launch_count(o),
+                         3 * (4 * groups[k] + 3 * (uint64_t)c->muon.ns_steps * shapes[k]));
+        optcl_optimizer_destroy(o);
+    }
+}
+
 static void many_tensors_one_launch(void **state)
 {
     (void)state;
@@ -35,8 +54,18 @@ static void many_tensors_one_launch(void **state)
     TU_OK(optcl_params_create(ctx, single, TENSORS, &one), optcl_context_message(ctx));
     TU_OK(optcl_params_create(ctx, specs, TENSORS, &two), optcl_context_message(ctx));
     TU_OK(optcl_params_create(ctx, &lone, 1, &alone), optcl_context_message(ctx));
+    /* Muon: the same tensors as 1×n matrices, 13 shapes in each group */
+    optcl_params *one_m = NULL, *two_m = NULL;
+    tu_as_matrices(single, TENSORS, single);
+    tu_as_matrices(specs, TENSORS, specs);
+    TU_OK(optcl_params_create(ctx, single, TENSORS, &one_m), optcl_context_message(ctx));
+    TU_OK(optcl_params_create(ctx, specs, TENSORS, &two_m), optcl_context_message(ctx));
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
         optcl_optimizer_config c = optcl_optimizer_config_default((optcl_algorithm)a);
+        if (a == OPTCL_MUON) { /* sums, totals, pack and step; 3 GEMMs per shape and iteration */
+            muon_launches(ctx, &c, alone, one_m, two_m);
+            continue;
+        }
         /* tensor-wise rules (LAMB, LARS): the tensors' sums, their totals per tensor, the step;
          * Adafactor's row and column means and their means of rows before them */
         uint64_t per_group = a == OPTCL_ADAFACTOR                              ? 5
@@ -71,6 +100,8 @@ static void many_tensors_one_launch(void **state)
     optcl_optimizer_destroy(o);
     optcl_params_destroy(one);
     optcl_params_destroy(two);
+    optcl_params_destroy(one_m);
+    optcl_params_destroy(two_m);
     optcl_params_destroy(alone);
     optcl_context_destroy(ctx);
     free(single);

@@ -162,7 +162,7 @@ static void test_algorithm_names(void **state)
     const char *expected[OPTCL_ALGORITHM_COUNT] = {
         "sgd",     "adam",     "adamw",  "rmsprop", "rprop", "lion",
         "adagrad", "adadelta", "adamax", "nadam",   "radam", "asgd", "adamw_schedulefree",
-        "sgd_schedulefree", "lamb", "lars", "adafactor"};
+        "sgd_schedulefree", "lamb", "lars", "adafactor", "muon"};
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
         const char *name = optcl_algorithm_name((optcl_algorithm)a);
         assert_non_null(name);

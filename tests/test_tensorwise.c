@@ -1,4 +1,4 @@
-/* test_tensorwise.c — what the rules that look at whole tensors (LAMB, LARS, Adafactor)
+/* test_tensorwise.c — what the rules that look at whole tensors (LAMB, LARS, Adafactor, Muon)
  * promise beyond the golden data, on both backends:
  *   - tensors are independent: a tensor steps bit for bit as it would alone in its own set,
  *     and a NaN in one tensor's gradient reaches no other tensor (LAMB's and LARS's norms
@@ -242,12 +242,51 @@ static void adafactor_state_has_its_own_shapes(void **state)
     }
 }
 
+/* Muon: 2-D tensors only, refused naming the first other one; as matrices, each tensor steps
+ * alone as in the set (its own Newton–Schulz iteration, batched or not), and the backends
+ * agree within the golden tolerance (CLBlast adds its products in its own order). */
+static void muon_steps_matrices(void **state)
+{
+    (void)state;
+    float p0[NUMEL], whole[2][NUMEL], alone[NUMEL];
+    uint64_t seed = 13;
+    tu_fill_random(p0, NUMEL, &seed, -1.0f, 1.0f);
+    optcl_tensor_spec matrices[COUNT];
+    tu_as_matrices(SPECS, COUNT, matrices); /* 40×30, 1×300, 6×3 */
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_MUON);
+    c.lr = 0.02;
+    for (size_t b = 0; b < 2; b++) {
+        if (BACKENDS[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+            continue;
+        optcl_context *ctx = tu_context(BACKENDS[b]);
+        optcl_params *p = NULL;
+        optcl_optimizer *o = NULL;
+        TU_OK(optcl_params_create(ctx, SPECS, COUNT, &p), optcl_context_message(ctx));
+        assert_int_equal(optcl_optimizer_create(p, &c, &o), OPTCL_ERROR_INVALID_ARGUMENT);
+        assert_non_null(strstr(optcl_context_message(ctx), "tensor 'b' has 1 dimension"));
+        TU_OK(optcl_params_destroy(p), "destroy");
+        TU_OK(optcl_context_destroy(ctx), "destroy");
+
+        run(BACKENDS[b], matrices, COUNT, 0, NUMEL, p0, &c, -1, whole[b]);
+        for (size_t t = 0; t < COUNT; t++) {
+            run(BACKENDS[b], &matrices[t], 1, FIRST[t], SIZE[t], p0, &c, -1, alone);
+            if (memcmp(alone, whole[b] + FIRST[t], SIZE[t] * sizeof(float)) != 0)
+                fail_msg("muon: tensor %s steps differently alone", SPECS[t].name);
+        }
+        double worst = 0.0;
+        if (b == 1 && tu_first_mismatch(whole[1], whole[0], NUMEL, 1e-5, 1e-4, &worst) !=
+                          (size_t)-1)
+            fail_msg("muon: the backends differ by %g", worst);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tensors_are_independent),
         cmocka_unit_test(zero_norms_give_ratio_one),
         cmocka_unit_test(adafactor_state_has_its_own_shapes),
+        cmocka_unit_test(muon_steps_matrices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

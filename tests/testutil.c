@@ -435,3 +435,16 @@ size_t tu_state_values(const optcl_params *params, const optcl_optimizer *opt, s
     }
     return total;
 }
+
+void tu_as_matrices(const optcl_tensor_spec *in, size_t count, optcl_tensor_spec *out)
+{
+    for (size_t i = 0; i < count; i++) {
+        out[i] = in[i];
+        int64_t rows = 1, cols = in[i].ndim > 0 ? in[i].shape[in[i].ndim - 1] : 1;
+        for (int d = 0; d + 1 < in[i].ndim; d++)
+            rows *= in[i].shape[d];
+        out[i].ndim = 2;
+        out[i].shape[0] = rows;
+        out[i].shape[1] = cols;
+    }
+}

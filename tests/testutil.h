@@ -86,6 +86,11 @@ void tu_rig_close(tu_rig *r);
  * without it (Adafactor's row_var of a vector) skipped. */
 size_t tu_state_values(const optcl_params *params, const optcl_optimizer *opt, size_t index);
 
+/* The same tensors as matrices, for the rules that take 2-D tensors only (Muon): a scalar
+ * 1×1, a vector of n 1×n, more dims (…, C) as (product of the others)×C; names, groups and
+ * element counts kept. */
+void tu_as_matrices(const optcl_tensor_spec *in, size_t count, optcl_tensor_spec *out);
+
 /* The next state of a xorshift generator (seed ≠ 0), which it also returns. */
 uint64_t tu_next_random(uint64_t *seed);
 /* Deterministic pseudo-random floats in [lo, hi), one generator step each. */

@@ -93,11 +93,38 @@ typedef struct optcl__factors {
     float *state;
     float *means;
 } optcl__factors;
+/* Orthogonalised updates (rule.h's newton_schulz, host/orthogonal.h; NULL for the other
+ * rules): per segment OPTCL__ORTHO_FIELDS numbers (kernels/muon.cl's same names), the float32
+ * workspace in which each tensor's matrix X starts at its offset — R×C, or C×R transposed when
+ * R > C — and each segment's lr factor. */
+enum {
+    OPTCL__ORTHO_OFFSET,      /* its matrix's first float in the workspace */
+    OPTCL__ORTHO_ROWS,        /* R */
+    OPTCL__ORTHO_COLS,        /* C */
+    OPTCL__ORTHO_FIRST_BLOCK, /* its offset / 256 */
+    OPTCL__ORTHO_FIELDS
+};
+typedef struct optcl__orthogonal_view {
+    const uint32_t *info;
+    float *work;
+    const float *ratio;
+} optcl__orthogonal_view;
+typedef struct optcl__newton_schulz {
+    float a, b, c;
+    unsigned steps;
+} optcl__newton_schulz;
 typedef struct optcl__tensor_values {
-    const uint32_t *segment;       /* of each block */
-    const float *values;           /* of each segment */
-    const optcl__factors *factors; /* factored rules' */
+    const uint32_t *segment;                  /* of each block */
+    const float *values;                      /* of each segment */
+    const optcl__factors *factors;            /* factored rules' */
+    const optcl__orthogonal_view *orthogonal; /* orthogonalised rules' */
 } optcl__tensor_values;
+/* Orthogonalised rules, after the totals: [begin, end)'s new state stored and each element's
+ * normalised update written to its place in the workspace. */
+typedef void optcl__reference_pack(const optcl_optimizer_config *c, const float *grad,
+                                   float *const *state, size_t begin, size_t end,
+                                   const optcl__step_scalars *s,
+                                   const optcl__tensor_values *tables);
 typedef void optcl__reference_sums(const optcl_optimizer_config *c, const float *param,
                                    const float *grad, float *const *state, size_t begin, size_t end,
                                    const optcl__step_scalars *s, float *block_sums,

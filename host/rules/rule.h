@@ -107,6 +107,17 @@ typedef struct optcl__rule {
     bool factored;
     const char *const *factored_states;
     optcl__reference_factors *reference_factors;
+    /* Orthogonalised updates (Muon; NULL for the others, host/orthogonal.h): every tensor must
+     * be 2-D (a set with another is refused, naming it). After the totals,
+     * optcl_<family>_pack_f32 (OPTCL_PACK_ARG) writes each tensor's normalised update into a
+     * workspace of matrices batched by shape, transposed when it has more rows than columns;
+     * the Newton–Schulz iteration runs on them (CLBlast's batched SGEMM; reference_pack and a
+     * plain C GEMM on the reference backend), and the step kernel reads the result
+     * (OPTCL_ORTHOGONAL_ARG). newton_schulz gives the iteration's coefficients and steps,
+     * lr_ratio a rows×cols matrix's lr factor (in double). */
+    void (*newton_schulz)(const optcl_optimizer_config *c, optcl__newton_schulz *ns);
+    double (*lr_ratio)(const optcl_optimizer_config *c, double rows, double cols);
+    optcl__reference_pack *reference_pack;
 } optcl__rule;
 
 /* A descriptor's fields and scalars, when its file names them fields and scalars. */
@@ -139,7 +150,7 @@ bool optcl__rule_differs(const optcl__rule *rule, const optcl_optimizer_config *
 extern const optcl__rule optcl__rule_sgd, optcl__rule_adam, optcl__rule_adamw, optcl__rule_rmsprop,
     optcl__rule_rprop, optcl__rule_lion, optcl__rule_adagrad, optcl__rule_adadelta,
     optcl__rule_adamax, optcl__rule_nadam, optcl__rule_radam, optcl__rule_asgd, optcl__rule_lamb,
-    optcl__rule_lars, optcl__rule_adafactor;
+    optcl__rule_lars, optcl__rule_adafactor, optcl__rule_muon;
 
 /* For the descriptors' validate(): each check names the field and the value, as PyTorch's
  * ValueErrors do. */

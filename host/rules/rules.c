@@ -19,7 +19,8 @@
     X(OPTCL_SGD_SCHEDULEFREE, sgd_schedulefree)                                                \
     X(OPTCL_LAMB, lamb)                                                                            \
     X(OPTCL_LARS, lars)                                                                            \
-    X(OPTCL_ADAFACTOR, adafactor)
+    X(OPTCL_ADAFACTOR, adafactor)                                                                  \
+    X(OPTCL_MUON, muon)
 
 #define DECLARE(algorithm, name) extern const optcl__rule optcl__rule_##name;
 OPTCL__RULES(DECLARE)
