@@ -420,10 +420,11 @@ static inline float optcl_lanes_total(const floatv *acc)
 
 /* Sum k of tensor t (n per block): lane j adds the blocks b0 + j, b0 + j + 64, … in order,
  * then lane i += lane i + w for w = 32, 16, …, 1 — host/reference/reference.h's
- * optcl__tensor_total. Tensors past end add nothing. */
+ * optcl__tensor_total. Tensors past end add nothing. (No restrict on the parameters: inlined
+ * once, they leave noalias scope declarations that Oclgrind's LLVM cannot run.) */
 #if TOTALS_ITEMS == 1
-static inline float optcl_tensor_total(__global const float *restrict block_sums,
-                                       __global const uint *restrict segment_blocks, uint end,
+static inline float optcl_tensor_total(__global const float *block_sums,
+                                       __global const uint *segment_blocks, uint end,
                                        uint n, uint t, uint k)
 {
     float lane[OPTCL_TOTALS_LANES];
@@ -440,8 +441,8 @@ static inline float optcl_tensor_total(__global const float *restrict block_sums
 }
 #else
 /* (on every work-item of the tensor: lane j is work-item j) */
-static inline float optcl_tensor_total(__global const float *restrict block_sums,
-                                       __global const uint *restrict segment_blocks, uint end,
+static inline float optcl_tensor_total(__global const float *block_sums,
+                                       __global const uint *segment_blocks, uint end,
                                        uint n, uint t, uint k, __local float *scratch)
 {
     uint lane = (uint)get_local_id(0) % OPTCL_TOTALS_LANES;
