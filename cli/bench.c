@@ -49,7 +49,8 @@ static void usage(FILE *f)
             "            like --model\n"
             "--shape     one tensor \"w\" of that shape, e.g. 1024,768 (Muon: a matrix)\n"
             "--steps     timed samples (default 20) after a warm-up; each sample runs enough\n"
-            "            steps back to back to move 64 MiB, then waits for the device\n"
+            "            steps back to back to move 64 MiB (Muon: to multiply a GFLOP), then\n"
+            "            waits for the device\n"
             "--backend   opencl (default; the default device, honouring OPTCL_DEVICE) or\n"
             "            reference (the traffic yardstick is then a host loop)\n"
             "--like      with 'traffic': whose byte pattern to move\n"
@@ -309,6 +310,9 @@ int optcl_cli_bench(int argc, char **argv)
     void *arg = copy_only ? (void *)&copy : (void *)opt;
     step_fn measured = copy_only ? do_copy : do_traffic;
     int batch = bytes > 0.0 ? (int)(64.0 * 1048576.0 / bytes) : 1;
+    double flops = opt ? optcl_optimizer_flops_per_step(opt) : 0.0;
+    if (flops > 0.0 && batch > 1e9 / flops) /* Muon: about a GFLOP per sample, not 64 MiB */
+        batch = (int)(1e9 / flops);
     batch = batch < 1 ? 1 : batch > 1000 ? 1000 : batch;
     double step_t[MAX_SAMPLES], traffic_t[MAX_SAMPLES];
     /* Warm-up: builds, first touches, clock ramps. Then alternate step and traffic. */
