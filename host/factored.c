@@ -142,19 +142,6 @@ optcl_status optcl__factored_create(optcl_optimizer *opt)
     return OPTCL_SUCCESS;
 }
 
-static cl_mem make_buffer(optcl_context *ctx, size_t bytes, void *data, cl_int *err)
-{
-    if (*err != CL_SUCCESS)
-        return NULL;
-    cl_mem_flags flags = data ? CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR : CL_MEM_READ_WRITE;
-    cl_mem mem = clCreateBuffer(ctx->cl_ctx, flags, bytes, data, err);
-    if (*err == CL_SUCCESS && !data) {
-        const float zero = 0.0f;
-        *err = clEnqueueFillBuffer(ctx->queue, mem, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
-    }
-    return mem;
-}
-
 cl_int optcl__factored_bind(const optcl_optimizer *opt, cl_kernel kernel, cl_uint index)
 {
     const optcl__factored *f = opt->segments->factored;
@@ -190,13 +177,15 @@ optcl_status optcl__factored_create_device(optcl_optimizer *opt, cl_program prog
     optcl__factored *f = opt->segments->factored;
     cl_int err = CL_SUCCESS;
     size_t rows = opt->params->count + 1;
-    f->info_mem = make_buffer(ctx, rows * FIELDS * sizeof(uint32_t), f->info, &err);
-    f->unit_segment_mem =
-        make_buffer(ctx, (f->units ? f->units : 1) * sizeof(uint32_t), f->unit_segment, &err);
-    f->mean_segment_mem = make_buffer(ctx, (f->mean_items ? f->mean_items : 1) * sizeof(uint32_t),
-                                      f->mean_segment, &err);
-    f->state_mem = make_buffer(ctx, (f->floats ? f->floats : 1) * sizeof(float), NULL, &err);
-    f->means_mem = make_buffer(ctx, (f->batches ? f->batches : 1) * sizeof(float), NULL, &err);
+    f->info_mem = optcl__segments_buffer(ctx, rows * FIELDS * sizeof(uint32_t), f->info, &err);
+    f->unit_segment_mem = optcl__segments_buffer(ctx, (f->units ? f->units : 1) * sizeof(uint32_t),
+                                                 f->unit_segment, &err);
+    f->mean_segment_mem = optcl__segments_buffer(
+        ctx, (f->mean_items ? f->mean_items : 1) * sizeof(uint32_t), f->mean_segment, &err);
+    f->state_mem =
+        optcl__segments_buffer(ctx, (f->floats ? f->floats : 1) * sizeof(float), NULL, &err);
+    f->means_mem =
+        optcl__segments_buffer(ctx, (f->batches ? f->batches : 1) * sizeof(float), NULL, &err);
     if (err != CL_SUCCESS)
         return optcl__fail(
             ctx->message, (optcl_status)err,

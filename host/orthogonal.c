@@ -38,7 +38,8 @@ static optcl_status build(optcl_optimizer *opt, optcl__orthogonal *o)
         for (size_t j = seg->first[r]; j < seg->end[r]; j++) {
             const optcl__tensor *t = &p->tensors[seg->segment_tensor[j]];
             size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
-            size_t m = rows < cols ? rows : cols, n = rows < cols ? cols : rows, k = o->first_class[r];
+            size_t m = rows < cols ? rows : cols, n = rows < cols ? cols : rows,
+                   k = o->first_class[r];
             while (k < o->class_count && (o->classes[k].rows != m || o->classes[k].cols != n))
                 k++;
             if (k == o->class_count)
@@ -87,23 +88,10 @@ optcl_status optcl__orthogonal_create(optcl_optimizer *opt)
         o->work = calloc(o->floats ? o->floats : 1, sizeof *o->work);
         if (!o->work)
             st = optcl__fail(p->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
-                             "out of host memory for %s's workspace of %zu floats",
-                             opt->rule->name, o->floats);
+                             "out of host memory for %s's workspace of %zu floats", opt->rule->name,
+                             o->floats);
     }
     return st;
-}
-
-static cl_mem make_buffer(optcl_context *ctx, size_t bytes, void *data, cl_int *err)
-{
-    if (*err != CL_SUCCESS)
-        return NULL;
-    cl_mem_flags flags = data ? CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR : CL_MEM_READ_WRITE;
-    cl_mem mem = clCreateBuffer(ctx->cl_ctx, flags, bytes, data, err);
-    if (*err == CL_SUCCESS && !data) { /* β = 0 products must not meet NaN garbage */
-        const float zero = 0.0f;
-        *err = clEnqueueFillBuffer(ctx->queue, mem, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
-    }
-    return mem;
 }
 
 cl_int optcl__orthogonal_bind(const optcl_optimizer *opt, cl_kernel kernel, cl_uint index)
@@ -131,9 +119,11 @@ optcl_status optcl__orthogonal_create_device(optcl_optimizer *opt, cl_program pr
 #else
     size_t rows = opt->params->count + 1;
     cl_int err = CL_SUCCESS;
-    o->info_mem = make_buffer(ctx, rows * FIELDS * sizeof(uint32_t), o->info, &err);
-    o->ratio_mem = make_buffer(ctx, rows * sizeof(float), o->ratio, &err);
-    o->work_mem = make_buffer(ctx, (o->floats ? o->floats : 1) * sizeof(float), NULL, &err);
+    o->info_mem = optcl__segments_buffer(ctx, rows * FIELDS * sizeof(uint32_t), o->info, &err);
+    o->ratio_mem = optcl__segments_buffer(ctx, rows * sizeof(float), o->ratio, &err);
+    /* zero-filled: β = 0 products must not meet NaN garbage */
+    o->work_mem =
+        optcl__segments_buffer(ctx, (o->floats ? o->floats : 1) * sizeof(float), NULL, &err);
     if (err != CL_SUCCESS)
         return optcl__fail(ctx->message, (optcl_status)err,
                            "allocating %s's workspace (%zu floats) on %s failed: %s",
@@ -150,8 +140,8 @@ optcl_status optcl__orthogonal_create_device(optcl_optimizer *opt, cl_program pr
     if (err == CL_SUCCESS)
         err = optcl__orthogonal_bind(opt, o->pack_kernel, next + 2);
     if (err != CL_SUCCESS)
-        return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s",
-                           name, optcl_status_name((optcl_status)err));
+        return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s", name,
+                           optcl_status_name((optcl_status)err));
     return OPTCL_SUCCESS;
 #endif
 }
@@ -193,18 +183,16 @@ static ns_plan plan_of(const optcl_optimizer *opt, const optcl__shape_class *c)
 #ifdef OPTCL_HAVE_CLBLAST
 /* C = α·op(A)·op(B) + β·C over the class's count matrices (row-major), as CLBlast's strided
  * batched SGEMM; a failure's status in *err (CLBlast's codes include OpenCL's). */
-static void gemm(optcl_optimizer *opt, bool b_transposed, size_t m, size_t n, size_t k,
-                 float alpha, size_t a, size_t b, float beta, size_t c, size_t count,
-                 CLBlastStatusCode *err)
+static void gemm(optcl_optimizer *opt, bool b_transposed, size_t m, size_t n, size_t k, float alpha,
+                 size_t a, size_t b, float beta, size_t c, size_t count, CLBlastStatusCode *err)
 {
     if (*err != CLBlastSuccess)
         return;
     cl_mem w = opt->segments->orthogonal->work_mem;
-    *err = CLBlastSgemmStridedBatched(
-        CLBlastLayoutRowMajor, CLBlastTransposeNo,
-        b_transposed ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, w, a, k, m * k,
-        w, b, b_transposed ? k : n, k * n, beta, w, c, n, m * n, count, &opt->params->ctx->queue,
-        NULL);
+    *err = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, CLBlastTransposeNo,
+                                      b_transposed ? CLBlastTransposeYes : CLBlastTransposeNo, m, n,
+                                      k, alpha, w, a, k, m * k, w, b, b_transposed ? k : n, k * n,
+                                      beta, w, c, n, m * n, count, &opt->params->ctx->queue, NULL);
     opt->launches += *err == CLBlastSuccess;
 }
 
@@ -269,8 +257,8 @@ cl_int optcl__orthogonal_enqueue(optcl_optimizer *opt, size_t r, const optcl__st
 
 /* The reference's GEMM: C = α·A·op(B) + β·C for one m×k A, row-major, each sum over k in
  * order. */
-static void host_gemm(bool b_transposed, size_t m, size_t n, size_t k, float alpha,
-                      const float *a, const float *b, float beta, float *c)
+static void host_gemm(bool b_transposed, size_t m, size_t n, size_t k, float alpha, const float *a,
+                      const float *b, float beta, float *c)
 {
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++) {

@@ -85,7 +85,7 @@ optcl_status optcl__segments_create(optcl_optimizer *opt)
     return opt->rule->factored ? optcl__factored_create(opt) : OPTCL_SUCCESS;
 }
 
-static cl_mem make_buffer(optcl_context *ctx, size_t bytes, void *data, cl_int *err)
+cl_mem optcl__segments_buffer(optcl_context *ctx, size_t bytes, void *data, cl_int *err)
 {
     if (*err != CL_SUCCESS)
         return NULL;
@@ -107,13 +107,13 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     size_t blocks = p->flat / BLOCK, count = p->count;
     size_t some_blocks = blocks ? blocks : 1, some_tensors = count ? count : 1;
     seg->block_segment_mem =
-        make_buffer(ctx, some_blocks * sizeof(uint32_t), seg->block_segment, &err);
+        optcl__segments_buffer(ctx, some_blocks * sizeof(uint32_t), seg->block_segment, &err);
     seg->segment_blocks_mem =
-        make_buffer(ctx, 2 * some_tensors * sizeof(uint32_t), seg->segment_blocks, &err);
-    seg->block_sums_mem =
-        make_buffer(ctx, opt->rule->tensor_sums * some_blocks * sizeof(float), NULL, &err);
-    seg->values_mem =
-        make_buffer(ctx, opt->rule->tensor_values * (count + 1) * sizeof(float), NULL, &err);
+        optcl__segments_buffer(ctx, 2 * some_tensors * sizeof(uint32_t), seg->segment_blocks, &err);
+    seg->block_sums_mem = optcl__segments_buffer(
+        ctx, opt->rule->tensor_sums * some_blocks * sizeof(float), NULL, &err);
+    seg->values_mem = optcl__segments_buffer(
+        ctx, opt->rule->tensor_values * (count + 1) * sizeof(float), NULL, &err);
     if (err != CL_SUCCESS)
         return optcl__fail(ctx->message, (optcl_status)err,
                            "allocating %s's per-tensor sums (%zu blocks, %zu tensors) on %s "
@@ -164,8 +164,8 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     if (err == CL_SUCCESS && orthogonal)
         err = optcl__orthogonal_bind(opt, opt->kernel, next + 2);
     if (err != CL_SUCCESS)
-        return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s",
-                           name, optcl_status_name((optcl_status)err));
+        return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s", name,
+                           optcl_status_name((optcl_status)err));
     return OPTCL_SUCCESS;
 }
 
@@ -216,7 +216,8 @@ cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step
     optcl_params *p = opt->params;
     optcl__segments *seg = opt->segments;
     const optcl__group_range *range = &p->ranges[r];
-    cl_uint first_block = (cl_uint)(range->begin / BLOCK), end_block = (cl_uint)(range->end / BLOCK);
+    cl_uint first_block = (cl_uint)(range->begin / BLOCK),
+            end_block = (cl_uint)(range->end / BLOCK);
     cl_uint first = (cl_uint)seg->first[r], end = (cl_uint)seg->end[r];
     cl_int err = CL_SUCCESS;
     if (seg->factored) { /* the row and column means first, with the wait list */
@@ -228,8 +229,8 @@ cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step
         err = optcl__set_step_scalars(opt, seg->sums_kernel, r, scalars);
     OPTCL__ARG(seg->sums_kernel, seg->sums_end_arg, end_block);
     if (err == CL_SUCCESS)
-        err = optcl__enqueue_padded(p->ctx, seg->sums_kernel, first_block,
-                                    end_block - first_block, num_events, wait_list, NULL);
+        err = optcl__enqueue_padded(p->ctx, seg->sums_kernel, first_block, end_block - first_block,
+                                    num_events, wait_list, NULL);
     opt->launches += err == CL_SUCCESS;
     if (err == CL_SUCCESS)
         err = optcl__set_step_scalars(opt, seg->totals_kernel, r, scalars);
@@ -253,12 +254,12 @@ void optcl__segments_reference(optcl_optimizer *opt, size_t r, float *weights, c
         optcl__factored_reference(opt, r, grads, s);
         factors = optcl__factored_view(opt);
     }
-    optcl__tensor_values values = {seg->block_segment, seg->values,
-                                   seg->factored ? &factors : NULL, NULL};
+    optcl__tensor_values values = {seg->block_segment, seg->values, seg->factored ? &factors : NULL,
+                                   NULL};
     opt->rule->reference_sums(&opt->config, weights, grads, opt->host_state, range->begin,
                               range->end, s, seg->block_sums, &values);
-    opt->rule->reference_totals(s, seg->block_sums, seg->segment_blocks, seg->first[r],
-                                seg->end[r], seg->values, values.factors);
+    opt->rule->reference_totals(s, seg->block_sums, seg->segment_blocks, seg->first[r], seg->end[r],
+                                seg->values, values.factors);
     optcl__orthogonal_view orthogonal;
     if (seg->orthogonal) {
         orthogonal = optcl__orthogonal_view_of(opt);

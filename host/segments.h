@@ -42,6 +42,9 @@ optcl_status optcl__segments_create(optcl_optimizer *opt);
 optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program program,
                                            cl_uint next);
 void optcl__segments_free(optcl_optimizer *opt);
+/* A device buffer of the per-tensor tables (factored.c, orthogonal.c too): a copy of data,
+ * read-only, or with data NULL zero-filled; nothing when *err is already set. */
+cl_mem optcl__segments_buffer(optcl_context *ctx, size_t bytes, void *data, cl_int *err);
 /* OpenCL: launches 1 and 2 for group range r; scalars is the step's row (NULL when the device
  * counts: the range index is set instead). The first launch carries the wait list. */
 cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step_scalars *scalars,

@@ -63,6 +63,24 @@ static inline float adafactor_grad(__global grad_t *grad, size_t e, float inv_lo
     return g;
 }
 
+#if PARAM_DTYPE == 0 && VEC > 1
+/* Gradient elements e … e + 15 as adafactor_grad sees them, for float32 gradients. */
+static inline float16 adafactor_grad16(__global grad_t *grad, size_t e, float inv_loss_scale,
+                                       float clip_coef)
+{
+    float16 g = vload16(0, (__global const float *)grad + e);
+#if LOSS_SCALE
+    g = g * inv_loss_scale;
+#endif
+#if CLIP
+    g = g * clip_coef;
+#endif
+    (void)inv_loss_scale;
+    (void)clip_coef;
+    return g;
+}
+#endif
+
 /* The mean of g² along the row of cols elements from start: element k into lane k % 16, each
  * lane in order, then common.cl's tree (whole aligned vectors of 16 where they fit). */
 static inline float adafactor_row_mean(__global grad_t *grad, size_t start, uint cols,
@@ -81,13 +99,7 @@ static inline float adafactor_row_mean(__global grad_t *grad, size_t start, uint
     if (start % 16 == 0 && cols >= 16) {
         float16 acc = (float16)0.0f;
         for (; k + 16 <= cols; k += 16) {
-            float16 g = vload16(0, (__global const float *)grad + start + k);
-#if LOSS_SCALE
-            g = g * inv_loss_scale;
-#endif
-#if CLIP
-            g = g * clip_coef;
-#endif
+            float16 g = adafactor_grad16(grad, start + k, inv_loss_scale, clip_coef);
             acc += g * g;
         }
         vstore16(acc, 0, lane);
@@ -115,13 +127,7 @@ static inline void adafactor_column_sums(__global grad_t *grad, size_t start, ui
     if (lanes == 16) { /* each lane adds its column in order, as one scalar would */
         float16 acc = (float16)0.0f;
         for (uint i = 0; i < rows; i++) {
-            float16 g = vload16(0, (__global const float *)grad + start + (size_t)i * cols);
-#if LOSS_SCALE
-            g = g * inv_loss_scale;
-#endif
-#if CLIP
-            g = g * clip_coef;
-#endif
+            float16 g = adafactor_grad16(grad, start + (size_t)i * cols, inv_loss_scale, clip_coef);
             acc += g * g;
         }
         vstore16(acc, 0, sum);
