@@ -37,13 +37,12 @@ static optcl_status build(optcl_optimizer *opt, optcl__orthogonal *o)
         o->first_class[r] = o->class_count;
         for (size_t j = seg->first[r]; j < seg->end[r]; j++) {
             const optcl__tensor *t = &p->tensors[seg->segment_tensor[j]];
-            size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
-            size_t m = rows < cols ? rows : cols, n = rows < cols ? cols : rows,
-                   k = o->first_class[r];
-            while (k < o->class_count && (o->classes[k].rows != m || o->classes[k].cols != n))
+            size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1], k = o->first_class[r];
+            while (k < o->class_count &&
+                   (o->classes[k].rows != rows || o->classes[k].cols != cols))
                 k++;
             if (k == o->class_count)
-                o->classes[o->class_count++] = (optcl__shape_class){m, n, 0, 0};
+                o->classes[o->class_count++] = (optcl__shape_class){rows, cols, 0, 0};
             of[j] = k;
             uint32_t *row = o->info + j * FIELDS;
             row[OPTCL__ORTHO_OFFSET] = (uint32_t)o->classes[k].count++; /* its index, for now */
@@ -57,7 +56,8 @@ static optcl_status build(optcl_optimizer *opt, optcl__orthogonal *o)
     for (size_t k = 0; k < o->class_count; k++) {
         optcl__shape_class *c = &o->classes[k];
         c->base = o->floats;
-        o->floats += c->count * 2 * (c->rows * c->cols + c->rows * c->rows);
+        size_t m = c->rows < c->cols ? c->rows : c->cols;
+        o->floats += c->count * 2 * (c->rows * c->cols + m * m);
     }
     for (size_t j = 0; j < p->count; j++) {
         const optcl__shape_class *c = &o->classes[of[j]];
@@ -163,36 +163,61 @@ void optcl__orthogonal_free(optcl__orthogonal *o)
     free(o);
 }
 
-/* One class's Newton–Schulz iteration; x, y, a, b: the offsets of its four parts. The result
- * ends in X. */
+/* One class's Newton–Schulz iteration on its R×C matrices X, in place (no transposes): with
+ * m = min(R, C), a wide X (R ≤ C) takes A = X·Xᵀ and X = a·X + B·X, a tall one A = Xᵀ·X and
+ * X = a·X + X·B — torch's iteration on Xᵀ, transposed back (B is symmetric), the same up to
+ * rounding. x, y, a, b: the offsets of the class's four parts; the result ends in X. */
 typedef struct ns_plan {
-    size_t m, n, count, x, y, a, b;
+    size_t rows, cols, m, count, x, y, a, b;
+    bool tall;
     optcl__newton_schulz ns;
 } ns_plan;
 
 static ns_plan plan_of(const optcl_optimizer *opt, const optcl__shape_class *c)
 {
-    ns_plan p = {.m = c->rows, .n = c->cols, .count = c->count, .x = c->base};
-    p.y = p.x + p.count * p.m * p.n;
-    p.a = p.y + p.count * p.m * p.n;
+    ns_plan p = {.rows = c->rows, .cols = c->cols, .count = c->count, .x = c->base};
+    p.tall = p.rows > p.cols;
+    p.m = p.tall ? p.cols : p.rows;
+    p.y = p.x + p.count * p.rows * p.cols;
+    p.a = p.y + p.count * p.rows * p.cols;
     p.b = p.a + p.count * p.m * p.m;
     opt->rule->newton_schulz(&opt->config, &p.ns);
     return p;
 }
 
+/* One product of the iteration: C = α·op(A)·op(B) + β·C, M×N, inner K, row-major, each
+ * operand stored whole (op(A) = Aᵀ: A stored K×M). */
+typedef struct product {
+    bool ta, tb;
+    size_t m, n, k;
+    float alpha, beta;
+    size_t a, b, c;
+} product;
+
+/* The three products of an iteration, in order, over x (the current X) into y. */
+static void products(const ns_plan *p, size_t x, size_t y, product out[3])
+{
+    size_t m = p->m, r = p->rows, c = p->cols;
+    out[0] = p->tall ? (product){true, false, m, m, r, 1.0f, 0.0f, x, x, p->a}   /* A = XᵀX */
+                     : (product){false, true, m, m, c, 1.0f, 0.0f, x, x, p->a};  /* A = XXᵀ */
+    out[1] = (product){false, false, m, m, m, p->ns.c, p->ns.b, p->a, p->a, p->b}; /* B */
+    out[2] = p->tall ? (product){false, false, r, c, c, 1.0f, p->ns.a, x, p->b, y}  /* aX + XB */
+                     : (product){false, false, r, c, r, 1.0f, p->ns.a, p->b, x, y}; /* aX + BX */
+}
+
 #ifdef OPTCL_HAVE_CLBLAST
-/* C = α·op(A)·op(B) + β·C over the class's count matrices (row-major), as CLBlast's strided
- * batched SGEMM; a failure's status in *err (CLBlast's codes include OpenCL's). */
-static void gemm(optcl_optimizer *opt, bool b_transposed, size_t m, size_t n, size_t k, float alpha,
-                 size_t a, size_t b, float beta, size_t c, size_t count, CLBlastStatusCode *err)
+/* A product over the class's count matrices, as CLBlast's strided batched SGEMM; a failure's
+ * status in *err (CLBlast's codes include OpenCL's). */
+static void gemm(optcl_optimizer *opt, const product *g, size_t count, CLBlastStatusCode *err)
 {
     if (*err != CLBlastSuccess)
         return;
     cl_mem w = opt->segments->orthogonal->work_mem;
-    *err = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, CLBlastTransposeNo,
-                                      b_transposed ? CLBlastTransposeYes : CLBlastTransposeNo, m, n,
-                                      k, alpha, w, a, k, m * k, w, b, b_transposed ? k : n, k * n,
-                                      beta, w, c, n, m * n, count, &opt->params->ctx->queue, NULL);
+    *err = CLBlastSgemmStridedBatched(
+        CLBlastLayoutRowMajor, g->ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+        g->tb ? CLBlastTransposeYes : CLBlastTransposeNo, g->m, g->n, g->k, g->alpha, w, g->a,
+        g->ta ? g->m : g->k, g->m * g->k, w, g->b, g->tb ? g->k : g->n, g->k * g->n, g->beta, w,
+        g->c, g->n, g->m * g->n, count, &opt->params->ctx->queue, NULL);
     opt->launches += *err == CLBlastSuccess;
 }
 
@@ -207,22 +232,25 @@ static void copy(optcl_optimizer *opt, size_t from, size_t to, size_t floats,
                                                   floats * sizeof(float), 0, NULL, NULL);
 }
 
+/* Each product's β term is copied into its output first; X and Y swap each iteration. */
 static CLBlastStatusCode iterate(optcl_optimizer *opt, const ns_plan *p)
 {
     CLBlastStatusCode err = CLBlastSuccess;
-    size_t x = p->x, y = p->y, mn = p->count * p->m * p->n, mm = p->count * p->m * p->m;
+    size_t x = p->x, y = p->y, rc = p->count * p->rows * p->cols, mm = p->count * p->m * p->m;
     for (unsigned i = 0; i < p->ns.steps; i++) {
-        gemm(opt, true, p->m, p->m, p->n, 1.0f, x, x, 0.0f, p->a, p->count, &err); /* A = XXᵀ */
+        product g[3];
+        products(p, x, y, g);
+        gemm(opt, &g[0], p->count, &err);
         copy(opt, p->a, p->b, mm, &err);
-        gemm(opt, false, p->m, p->m, p->m, p->ns.c, p->a, p->a, p->ns.b, p->b, p->count, &err);
-        copy(opt, x, y, mn, &err);
-        gemm(opt, false, p->m, p->n, p->m, 1.0f, p->b, x, p->ns.a, y, p->count, &err);
+        gemm(opt, &g[1], p->count, &err);
+        copy(opt, x, y, rc, &err);
+        gemm(opt, &g[2], p->count, &err);
         size_t t = x; /* the new X is in y */
         x = y;
         y = t;
     }
     if (x != p->x)
-        copy(opt, x, p->x, mn, &err);
+        copy(opt, x, p->x, rc, &err);
     return err;
 }
 #endif
@@ -247,7 +275,7 @@ cl_int optcl__orthogonal_enqueue(optcl_optimizer *opt, size_t r, const optcl__st
             optcl__fail(opt->message, OPTCL_ERROR_UNSUPPORTED,
                         "%s's Newton-Schulz products (%zu matrices of %zux%zu) failed in "
                         "CLBlast with status %d",
-                        opt->rule->name, plan.count, plan.m, plan.n, (int)st);
+                        opt->rule->name, plan.count, plan.rows, plan.cols, (int)st);
             return st > -1000 ? (cl_int)st : CL_INVALID_OPERATION;
         }
     }
@@ -255,17 +283,18 @@ cl_int optcl__orthogonal_enqueue(optcl_optimizer *opt, size_t r, const optcl__st
     return CL_SUCCESS;
 }
 
-/* The reference's GEMM: C = α·A·op(B) + β·C for one m×k A, row-major, each sum over k in
- * order. */
-static void host_gemm(bool b_transposed, size_t m, size_t n, size_t k, float alpha, const float *a,
-                      const float *b, float beta, float *c)
+/* The reference's product for one matrix: each sum over k in order. */
+static void host_gemm(const product *g, float *w, size_t q)
 {
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
+    const float *a = w + g->a + q * g->m * g->k, *b = w + g->b + q * g->k * g->n;
+    float *c = w + g->c + q * g->m * g->n;
+    for (size_t i = 0; i < g->m; i++)
+        for (size_t j = 0; j < g->n; j++) {
             float acc = 0.0f;
-            for (size_t l = 0; l < k; l++)
-                acc += a[i * k + l] * (b_transposed ? b[j * k + l] : b[l * n + j]);
-            c[i * n + j] = alpha * acc + beta * c[i * n + j];
+            for (size_t l = 0; l < g->k; l++)
+                acc += (g->ta ? a[l * g->m + i] : a[i * g->k + l]) *
+                       (g->tb ? b[j * g->k + l] : b[l * g->n + j]);
+            c[i * g->n + j] = g->alpha * acc + g->beta * c[i * g->n + j];
         }
 }
 
@@ -278,19 +307,18 @@ void optcl__orthogonal_reference(optcl_optimizer *opt, size_t r, const float *gr
                               p->ranges[r].end, s, tables);
     for (size_t k = o->first_class[r]; k < o->end_class[r]; k++) {
         ns_plan pl = plan_of(opt, &o->classes[k]);
-        size_t mn = pl.m * pl.n, mm = pl.m * pl.m;
-        for (size_t q = 0; q < pl.count; q++) {
-            float *x = o->work + pl.x + q * mn, *y = o->work + pl.y + q * mn;
-            float *a = o->work + pl.a + q * mm, *b = o->work + pl.b + q * mm;
+        size_t rc = pl.rows * pl.cols, mm = pl.m * pl.m;
+        product g[3];
+        products(&pl, pl.x, pl.y, g);
+        for (size_t q = 0; q < pl.count; q++)
             for (unsigned i = 0; i < pl.ns.steps; i++) {
-                host_gemm(true, pl.m, pl.m, pl.n, 1.0f, x, x, 0.0f, a);
-                memcpy(b, a, mm * sizeof *b);
-                host_gemm(false, pl.m, pl.m, pl.m, pl.ns.c, a, a, pl.ns.b, b);
-                memcpy(y, x, mn * sizeof *y);
-                host_gemm(false, pl.m, pl.n, pl.m, 1.0f, b, x, pl.ns.a, y);
-                memcpy(x, y, mn * sizeof *x);
+                host_gemm(&g[0], o->work, q);
+                memcpy(o->work + pl.b + q * mm, o->work + pl.a + q * mm, mm * sizeof(float));
+                host_gemm(&g[1], o->work, q);
+                memcpy(o->work + pl.y + q * rc, o->work + pl.x + q * rc, rc * sizeof(float));
+                host_gemm(&g[2], o->work, q);
+                memcpy(o->work + pl.x + q * rc, o->work + pl.y + q * rc, rc * sizeof(float));
             }
-        }
     }
 }
 
@@ -309,8 +337,20 @@ double optcl_optimizer_flops_per_step(const optcl_optimizer *opt)
     opt->rule->newton_schulz(&opt->config, &ns);
     double flops = 0.0;
     for (size_t k = 0; k < o->class_count; k++) {
-        double m = (double)o->classes[k].rows, n = (double)o->classes[k].cols;
+        double r = (double)o->classes[k].rows, c = (double)o->classes[k].cols;
+        double m = r < c ? r : c, n = r < c ? c : r;
         flops += (double)o->classes[k].count * (4.0 * m * m * n + 2.0 * m * m * m);
     }
     return flops * ns.steps;
+}
+
+double optcl__orthogonal_extra_bytes(const optcl_optimizer *opt)
+{
+    if (!opt->segments || !opt->segments->orthogonal)
+        return 0.0;
+    const optcl__orthogonal *o = opt->segments->orthogonal;
+    double elements = 0.0;
+    for (size_t k = 0; k < o->class_count; k++)
+        elements += (double)(o->classes[k].count * o->classes[k].rows * o->classes[k].cols);
+    return 2.0 * sizeof(float) * elements; /* X written by the pack kernel, read by the step */
 }

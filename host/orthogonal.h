@@ -1,15 +1,17 @@
 /* orthogonal.h — orthogonalised updates (rule.h's newton_schulz: Muon). Each tensor is an R×C
  * matrix; the rule's update u of it, normalised by its norm (one sum per tensor, segments.h),
- * is written by the pack kernel into a workspace as X (C×R, transposed, when R > C, so that
- * X has no more rows than columns), and the Newton–Schulz iteration runs on X:
- *     A = X·Xᵀ;  B = b·A + c·A·A;  X = a·X + B·X      (steps times)
- * then the step kernel reads X back. The tensors of one group with one shape form a class, and
- * each product is one batched SGEMM over the class (CLBlast's strided batched GEMM), so a step's
- * launches grow with the shapes, not with the tensors. A class's workspace is
- * [X: count·m·n][Y: count·m·n][A: count·m·m][B: count·m·m] (m ≤ n): products write Y and B
- * after a copy of the term their β scales, and X and Y swap each iteration.
+ * is written by the pack kernel into a workspace as X, row-major, and the Newton–Schulz
+ * iteration runs on X in place, with m = min(R, C):
+ *     wide (R ≤ C): A = X·Xᵀ;  B = b·A + c·A·A;  X = a·X + B·X
+ *     tall (R > C): A = Xᵀ·X;  B = b·A + c·A·A;  X = a·X + X·B
+ * (steps times; the tall form is torch's iteration on Xᵀ, transposed back, which moves no
+ * data), then the step kernel reads X back. The tensors of one group with one shape form a
+ * class, and each product is one batched SGEMM over the class (CLBlast's strided batched
+ * GEMM), so a step's launches grow with the shapes, not with the tensors. A class's workspace
+ * is [X: count·R·C][Y: count·R·C][A: count·m·m][B: count·m·m]: products write Y and B after a
+ * copy of the term their β scales, and X and Y swap each iteration.
  *
- * The reference backend runs the same arithmetic per matrix with a plain C GEMM (each sum over
+ * The reference backend runs the same products per matrix with a plain C GEMM (each sum over
  * k in order). The order of addition within CLBlast's GEMM is its own, so the two backends
  * agree within rounding here, not bit for bit. */
 #ifndef OPTCL_ORTHOGONAL_H
@@ -21,7 +23,7 @@
 #include <stdint.h>
 
 typedef struct optcl__shape_class {
-    size_t rows, cols; /* m ≤ n: the matrices as X holds them */
+    size_t rows, cols; /* R, C */
     size_t count;      /* its tensors */
     size_t base;       /* its X in the workspace */
 } optcl__shape_class;
@@ -52,6 +54,9 @@ cl_int optcl__orthogonal_enqueue(optcl_optimizer *opt, size_t r, const optcl__st
 /* Reference: the same. */
 void optcl__orthogonal_reference(optcl_optimizer *opt, size_t r, const float *grads,
                                  const optcl__step_scalars *s, const optcl__tensor_values *tables);
+/* The bytes a step moves besides the element-wise buffers and the sums pass: X written and
+ * read once (the products' traffic is not counted: optcl_optimizer_flops_per_step). */
+double optcl__orthogonal_extra_bytes(const optcl_optimizer *opt);
 /* The reference rule's view. */
 optcl__orthogonal_view optcl__orthogonal_view_of(const optcl_optimizer *opt);
 

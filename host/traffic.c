@@ -2,6 +2,7 @@
  * reference backend), the minimal bytes a step moves, and the launch counter. For
  * benchmarks: the yardstick overwrites the optimizer's buffers. */
 #include "factored.h"
+#include "orthogonal.h"
 #include "rules/rule.h"
 
 #include <stdio.h>
@@ -35,7 +36,7 @@ double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt)
         bytes += flat;
     if (reads & OPTCL__READS_STATES)
         bytes += (double)optcl_optimizer_state_bytes(opt);
-    return bytes + optcl__factored_extra_bytes(opt);
+    return bytes + optcl__factored_extra_bytes(opt) + optcl__orthogonal_extra_bytes(opt);
 }
 
 uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt)

@@ -537,8 +537,8 @@ typedef enum optcl_muon_adjust_lr {
 
 /* Muon as torch.optim.Muon: m = lerp(m, g, 1 − momentum) (the state "momentum_buffer"),
  * u = lerp(g, m, momentum) with nesterov (else m), then per matrix the Newton–Schulz iteration
- * X = u / max(‖u‖_F, eps) (transposed when it has more rows than columns), ns_steps times
- * A = X·Xᵀ, X = ns_a·X + (ns_b·A + ns_c·A·A)·X; then p = p·(1 − lr·wd) − lr·ratio·X. Every
+ * X = u / max(‖u‖_F, eps), ns_steps times A = X·Xᵀ, X = ns_a·X + (ns_b·A + ns_c·A·A)·X (on
+ * Xᵀ for a matrix with more rows than columns); then p = p·(1 − lr·wd) − lr·ratio·X. Every
  * tensor must be 2-D (users give the others to AdamW in another parameter set). On OpenCL the
  * matrix products go through CLBlast, batched over tensors of one shape; a build without
  * CLBlast refuses Muon there (OPTCL_ERROR_UNSUPPORTED), the reference backend multiplies in
@@ -984,7 +984,8 @@ OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
  * parameters, the gradient and both moments), LARS 28 (the parameters and the gradient).
  * Adafactor 20, plus 8 per element of a tensor of two or more dims (its rows and its columns
  * read the gradient) and 12 per element of one of at most one dim (its variance, read twice
- * and written once). */
+ * and written once). Muon 36 (its sums pass reads the gradient and the momentum, and the
+ * matrices X are written and read once; the products' traffic is left out). */
 OPTCL_API double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt);
 /* The floating-point operations of a step's matrix products (Muon's Newton–Schulz iteration:
  * per matrix X of m×n, m ≤ n, and iteration 4m²n + 2m³); 0 for the other optimizers. */

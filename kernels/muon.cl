@@ -3,8 +3,8 @@
  * Newton–Schulz iteration (host/orthogonal.h: batched SGEMMs between the pack and the step
  * kernels); then p = p·(1 − lr·wd) − lr·ratio·X. Four kernels around the products
  * (host/segments.h): sums (‖u‖² per block, nothing stored), totals (max(‖u‖, eps) per
- * tensor), pack (the momentum stored, u / max(‖u‖, eps) written into the workspace, transposed
- * for a tall matrix) and the step. Read side by side with host/reference/muon.c and
+ * tensor), pack (the momentum stored, u / max(‖u‖, eps) written into the workspace, as the
+ * tensor lies) and the step. Read side by side with host/reference/muon.c and
  * host/rules/muon.c. */
 
 #ifndef NESTEROV
@@ -17,7 +17,7 @@
 /* Per segment, host/reference/reference.h's OPTCL__ORTHO_* (the same order). */
 #define ORTHO_OFFSET 0      /* its matrix's first float in the workspace */
 #define ORTHO_ROWS 1        /* R */
-#define ORTHO_COLS 2        /* C; X is C×R when R > C */
+#define ORTHO_COLS 2        /* C */
 #define ORTHO_FIRST_BLOCK 3 /* its offset / 256 */
 #define ORTHO_FIELDS 4
 
@@ -30,13 +30,6 @@
 #define MUON_MOMENTUM(m, u, i, d)                                                                 \
     floatv m = optcl_lerp(LOAD_STATE(momentum_buffer, i), d, ONE_MINUS_MOMENTUM);               \
     floatv u = NESTEROV ? optcl_lerp(d, m, MOMENTUM) : m
-
-/* Where element e of an R×C tensor sits in its X: row-major, or transposed when R > C. */
-static inline uint muon_place(uint e, uint rows, uint cols)
-{
-    uint r = e / cols, c = e - r * cols;
-    return rows > cols ? c * rows + r : e;
-}
 
 __kernel void optcl_muon_sums_f32(__global param_t *param, __global grad_t *grad,
                                   __global state_t *momentum_buffer,
@@ -79,16 +72,26 @@ __kernel void optcl_muon_pack_f32(__global param_t *param, __global grad_t *grad
         floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
         MUON_MOMENTUM(m, u, i, d);
         STORE_STATE(momentum_buffer, i, m);
-        float x[VEC];
-#if VEC == 1
-        x[0] = u / OPTCL_TENSOR_VALUE(i, 1, 0);
-#else
-        OPTCL_V(vstore)(u / OPTCL_TENSOR_VALUE(i, 1, 0), 0, x);
-#endif
-        const uint rows = info[ORTHO_ROWS], cols = info[ORTHO_COLS];
+        floatv x = u / OPTCL_TENSOR_VALUE(i, 1, 0);
+        const uint n = info[ORTHO_ROWS] * info[ORTHO_COLS];
         const uint e0 = (uint)(i * VEC - (size_t)info[ORTHO_FIRST_BLOCK] * OPTCL_BLOCK);
-        for (uint l = 0; l < VEC && e0 + l < rows * cols; l++)
-            work[info[ORTHO_OFFSET] + muon_place(e0 + l, rows, cols)] = x[l];
+        __global float *to = work + info[ORTHO_OFFSET] + e0;
+        if (e0 + VEC <= n) {
+#if VEC == 1
+            *to = x;
+#else
+            OPTCL_V(vstore)(x, 0, to);
+#endif
+        } else { /* the tensor's last elements, then padding */
+            float lane[VEC];
+#if VEC == 1
+            lane[0] = x;
+#else
+            OPTCL_V(vstore)(x, 0, lane);
+#endif
+            for (uint l = 0; e0 + l < n; l++)
+                to[l] = lane[l];
+        }
     }
 }
 
@@ -102,17 +105,26 @@ __kernel void optcl_muon_f32(__global param_t *param, __global grad_t *grad,
     (void)momentum_buffer;
     OPTCL_FOR_EACH_VECTOR(i) {
         __global const uint *info = MUON_INFO(i);
-        const uint rows = info[ORTHO_ROWS], cols = info[ORTHO_COLS];
+        const uint n = info[ORTHO_ROWS] * info[ORTHO_COLS];
         const uint e0 = (uint)(i * VEC - (size_t)info[ORTHO_FIRST_BLOCK] * OPTCL_BLOCK);
-        float x[VEC];
-        for (uint l = 0; l < VEC; l++)
-            x[l] = e0 + l < rows * cols ? work[info[ORTHO_OFFSET] + muon_place(e0 + l, rows, cols)]
-                                        : 0.0f;
+        __global const float *from = work + info[ORTHO_OFFSET] + e0;
+        floatv update;
+        if (e0 + VEC <= n) {
 #if VEC == 1
-        floatv update = x[0];
+            update = *from;
 #else
-        floatv update = OPTCL_V(vload)(0, x);
+            update = OPTCL_V(vload)(0, from);
 #endif
+        } else { /* the tensor's last elements, then padding (0: the parameters stay 0) */
+            float x[VEC];
+            for (uint l = 0; l < VEC; l++)
+                x[l] = e0 + l < n ? from[l] : 0.0f;
+#if VEC == 1
+            update = x[0];
+#else
+            update = OPTCL_V(vload)(0, x);
+#endif
+        }
         floatv p = LOAD_WEIGHT(param, i);
         if (s.weight_decay != 0.0f)
             p = p * s.decay_factor;

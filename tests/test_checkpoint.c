@@ -99,6 +99,8 @@ static void resume_equals_uninterrupted(optcl_backend backend)
     char path[512];
     snprintf(path, sizeof path, "%s/ck.safetensors", dir);
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
+        if (tu_muon_refused(backend, (optcl_algorithm)a))
+            continue;
         optcl_optimizer_config c = rich_config((optcl_algorithm)a);
         float whole[5 * SNAP] = {0}, resumed[5 * SNAP] = {0};
         tu_rig s = open_session(backend, &c);

@@ -336,6 +336,11 @@ static void golden_case_test(void **state)
     const golden_case *gc = gt->gc;
     if (strcmp(gt->backend, "opencl") == 0 && tu_opencl_missing())
         skip();
+    optcl_algorithm algorithm = OPTCL_SGD;
+    if (strcmp(gt->backend, "opencl") == 0 &&
+        optcl_algorithm_from_name(gc->optimizer, &algorithm) == OPTCL_SUCCESS &&
+        tu_muon_refused(OPTCL_BACKEND_OPENCL, algorithm))
+        skip(); /* a build without CLBlast: test_tensorwise checks the refusal */
 
     char expected_path[1024];
     snprintf(expected_path, sizeof expected_path, "%s/%s/%s.npy", tu_golden_dir(), gc->expected,

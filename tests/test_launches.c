@@ -63,7 +63,8 @@ static void many_tensors_one_launch(void **state)
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
         optcl_optimizer_config c = optcl_optimizer_config_default((optcl_algorithm)a);
         if (a == OPTCL_MUON) { /* sums, totals, pack and step; 3 GEMMs per shape and iteration */
-            muon_launches(ctx, &c, alone, one_m, two_m);
+            if (!tu_muon_refused(OPTCL_BACKEND_OPENCL, OPTCL_MUON))
+                muon_launches(ctx, &c, alone, one_m, two_m);
             continue;
         }
         /* tensor-wise rules (LAMB, LARS): the tensors' sums, their totals per tensor, the step;

@@ -265,7 +265,16 @@ static void muon_steps_matrices(void **state)
         assert_int_equal(optcl_optimizer_create(p, &c, &o), OPTCL_ERROR_INVALID_ARGUMENT);
         assert_non_null(strstr(optcl_context_message(ctx), "tensor 'b' has 1 dimension"));
         TU_OK(optcl_params_destroy(p), "destroy");
+        if (tu_muon_refused(BACKENDS[b], OPTCL_MUON)) { /* no CLBlast: refused, and why */
+            TU_OK(optcl_params_create(ctx, matrices, COUNT, &p), optcl_context_message(ctx));
+            assert_int_equal(optcl_optimizer_create(p, &c, &o), OPTCL_ERROR_UNSUPPORTED);
+            assert_non_null(strstr(optcl_context_message(ctx), "need CLBlast on OpenCL"));
+            assert_null(o);
+            TU_OK(optcl_params_destroy(p), "destroy");
+        }
         TU_OK(optcl_context_destroy(ctx), "destroy");
+        if (tu_muon_refused(BACKENDS[b], OPTCL_MUON))
+            continue;
 
         run(BACKENDS[b], matrices, COUNT, 0, NUMEL, p0, &c, -1, whole[b]);
         for (size_t t = 0; t < COUNT; t++) {

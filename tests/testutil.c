@@ -448,3 +448,8 @@ void tu_as_matrices(const optcl_tensor_spec *in, size_t count, optcl_tensor_spec
         out[i].shape[1] = cols;
     }
 }
+
+bool tu_muon_refused(optcl_backend b, optcl_algorithm a)
+{
+    return !OPTCL_TEST_CLBLAST && a == OPTCL_MUON && b == OPTCL_BACKEND_OPENCL;
+}

@@ -86,6 +86,11 @@ void tu_rig_close(tu_rig *r);
  * without it (Adafactor's row_var of a vector) skipped. */
 size_t tu_state_values(const optcl_params *params, const optcl_optimizer *opt, size_t index);
 
+/* Whether this build refuses algorithm a on backend b: Muon on OpenCL without CLBlast (the
+ * build's OPTCL_CLBLAST off or no libclblast-dev). Suites skip those runs, and
+ * test_tensorwise checks the refusal. */
+bool tu_muon_refused(optcl_backend b, optcl_algorithm a);
+
 /* The same tensors as matrices, for the rules that take 2-D tensors only (Muon): a scalar
  * 1×1, a vector of n 1×n, more dims (…, C) as (product of the others)×C; names, groups and
  * element counts kept. */

@@ -17,13 +17,6 @@ static inline float muon_momentum(const optcl_optimizer_config *c, const float *
     return c->muon.nesterov ? optcl__lerp(d, *m, MOMENTUM(s)) : *m;
 }
 
-/* Where element e of an R×C tensor sits in its X: row-major, or transposed when R > C. */
-static inline size_t muon_place(size_t e, size_t rows, size_t cols)
-{
-    size_t r = e / cols, c = e - r * cols;
-    return rows > cols ? c * rows + r : e;
-}
-
 void optcl__reference_muon_sums(const optcl_optimizer_config *c, const float *param,
                                 const float *grad, float *const *state, size_t begin, size_t end,
                                 const optcl__step_scalars *s, float *block_sums,
@@ -70,7 +63,7 @@ void optcl__reference_muon_pack(const optcl_optimizer_config *c, const float *gr
         size_t rows = info[OPTCL__ORTHO_ROWS], cols = info[OPTCL__ORTHO_COLS];
         size_t e = i - (size_t)info[OPTCL__ORTHO_FIRST_BLOCK] * OPTCL__BLOCK;
         if (e < rows * cols)
-            tables->orthogonal->work[info[OPTCL__ORTHO_OFFSET] + muon_place(e, rows, cols)] =
+            tables->orthogonal->work[info[OPTCL__ORTHO_OFFSET] + e] =
                 u / tables->values[tables->segment[i / OPTCL__BLOCK]];
     }
 }
@@ -84,9 +77,7 @@ void optcl__reference_muon(const optcl_optimizer_config *c, float *param, const 
         const uint32_t *info = info_of(tables, i);
         size_t rows = info[OPTCL__ORTHO_ROWS], cols = info[OPTCL__ORTHO_COLS];
         size_t e = i - (size_t)info[OPTCL__ORTHO_FIRST_BLOCK] * OPTCL__BLOCK;
-        float x = e < rows * cols ? tables->orthogonal->work[info[OPTCL__ORTHO_OFFSET] +
-                                                             muon_place(e, rows, cols)]
-                                  : 0.0f;
+        float x = e < rows * cols ? tables->orthogonal->work[info[OPTCL__ORTHO_OFFSET] + e] : 0.0f;
         float p = param[i];
         if (s->weight_decay != 0.0f)
             p = p * s->decay_factor;

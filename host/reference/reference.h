@@ -95,8 +95,8 @@ typedef struct optcl__factors {
 } optcl__factors;
 /* Orthogonalised updates (rule.h's newton_schulz, host/orthogonal.h; NULL for the other
  * rules): per segment OPTCL__ORTHO_FIELDS numbers (kernels/muon.cl's same names), the float32
- * workspace in which each tensor's matrix X starts at its offset — R×C, or C×R transposed when
- * R > C — and each segment's lr factor. */
+ * workspace in which each tensor's matrix X (R×C, row-major) starts at its offset, and each
+ * segment's lr factor. */
 enum {
     OPTCL__ORTHO_OFFSET,      /* its matrix's first float in the workspace */
     OPTCL__ORTHO_ROWS,        /* R */
