@@ -191,6 +191,7 @@ static void zero_gradients_do_nothing(optcl_backend backend)
     configs[1].adam.amsgrad = 1;
     configs[2].weight_decay = 0.0; /* AdamW's decoupled decay moves w even without gradient */
     configs[OPTCL_ASGD].asgd.lambd = 0.0; /* so does ASGD's p *= 1 − λ·η */
+    configs[OPTCL_MUON].weight_decay = 0.0; /* and Muon's (0.1 by default) */
     configs[nc] = optcl_optimizer_config_default(OPTCL_SGD);
     configs[nc++].sgd.momentum = 0.9;
     configs[nc] = optcl_optimizer_config_default(OPTCL_RMSPROP);
@@ -198,10 +199,16 @@ static void zero_gradients_do_nothing(optcl_backend backend)
     configs[nc++].rmsprop.momentum = 0.9;
     configs[nc] = optcl_optimizer_config_default(OPTCL_RPROP);
     configs[nc++].rprop.variant = OPTCL_RPROP_CLASSIC;
+    optcl_tensor_spec matrix; /* Muon takes 2-D tensors only: 1×1031 */
+    tu_as_matrices(&spec, 1, &matrix);
     for (size_t k = 0; k < nc; k++) {
+        if (tu_muon_refused(backend, configs[k].algorithm))
+            continue;
         optcl_params *params = NULL;
         optcl_optimizer *opt = NULL;
-        TU_OK(optcl_params_create(ctx, &spec, 1, &params), optcl_context_message(ctx));
+        TU_OK(optcl_params_create(ctx, configs[k].algorithm == OPTCL_MUON ? &matrix : &spec, 1,
+                                  &params),
+              optcl_context_message(ctx));
         TU_OK(optcl_params_write(params, OPTCL_ROLE_PARAMS, 0, p0, 1031), "write");
         TU_OK(optcl_optimizer_create(params, &configs[k], &opt), optcl_context_message(ctx));
         for (int t = 0; t < 5; t++)
