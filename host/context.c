@@ -1,5 +1,6 @@
 /* context.c — contexts: an OpenCL device with its in-order queue (created or wrapped), or the
  * host reference backend; device properties the layout and the kernels depend on. */
+#include "orthogonal.h"
 #include "device_select.h"
 
 #include <stdio.h>
@@ -243,6 +244,7 @@ optcl_status optcl_context_destroy(optcl_context *ctx)
     if (ctx->queue)
         clFinish(ctx->queue);
     optcl__release_programs(ctx);
+    optcl__orthogonal_release_cache(ctx);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);
     if (ctx->cl_ctx)

@@ -54,6 +54,7 @@ struct optcl_context {
     size_t local_size;      /* preferred work-group size, a power of two */
     unsigned vector_width;  /* elements per work-item, 1 to 16 (context.c); the kernels' VEC */
     unsigned totals_items;  /* work-items per tensor in the per-tensor totals: 1 or 64 */
+    bool clblast_used;      /* CLBlast built programs for this context (orthogonal.h) */
     cl_ulong max_alloc;     /* bytes */
     bool correctly_rounded; /* device supports -cl-fp32-correctly-rounded-divide-sqrt */
     char device_name[512];

@@ -129,6 +129,7 @@ optcl_status optcl__orthogonal_create_device(optcl_optimizer *opt, cl_program pr
                            "allocating %s's workspace (%zu floats) on %s failed: %s",
                            opt->rule->name, o->floats, ctx->device_name,
                            optcl_status_name((optcl_status)err));
+    ctx->clblast_used = true; /* its programs go with the context (release_cache) */
     char name[64];
     snprintf(name, sizeof name, "optcl_%s_pack_f32", opt->rule->family);
     o->pack_kernel = clCreateKernel(program, name, &err);
@@ -353,4 +354,15 @@ double optcl__orthogonal_extra_bytes(const optcl_optimizer *opt)
     for (size_t k = 0; k < o->class_count; k++)
         elements += (double)(o->classes[k].count * o->classes[k].rows * o->classes[k].cols);
     return 2.0 * sizeof(float) * elements; /* X written by the pack kernel, read by the step */
+}
+
+void optcl__orthogonal_release_cache(optcl_context *ctx)
+{
+    /* CLBlast keeps the programs it builds in a process-wide cache and would release them at
+     * exit, after their context is gone (Oclgrind's runtime then frees them twice) */
+#ifdef OPTCL_HAVE_CLBLAST
+    if (ctx->clblast_used)
+        CLBlastClearCache();
+#endif
+    ctx->clblast_used = false;
 }

@@ -57,6 +57,9 @@ void optcl__orthogonal_reference(optcl_optimizer *opt, size_t r, const float *gr
 /* The bytes a step moves besides the element-wise buffers and the sums pass: X written and
  * read once (the products' traffic is not counted: optcl_optimizer_flops_per_step). */
 double optcl__orthogonal_extra_bytes(const optcl_optimizer *opt);
+/* At context destroy, before the queue and context go: CLBlast's programs for them (its cache
+ * is the process's; cleared whole, as CLBlast offers, when this context used it). */
+void optcl__orthogonal_release_cache(optcl_context *ctx);
 /* The reference rule's view. */
 optcl__orthogonal_view optcl__orthogonal_view_of(const optcl_optimizer *opt);
 
