@@ -139,7 +139,9 @@ OPTCL_API optcl_status optcl_context_wrap(cl_context cl_ctx, cl_device_id device
 
 /* Destroys a context. Refused with OPTCL_ERROR_IN_USE (nothing freed) while parameter sets made
  * from it still exist. NULL is accepted and returns OPTCL_SUCCESS. Blocks until the queue is
- * finished. */
+ * finished. When a Muon optimizer ran on it, CLBlast's program cache is cleared
+ * (CLBlastClearCache, the whole process's: CLBlast offers no narrower call), so that no
+ * program outlives its context; other CLBlast users then rebuild their kernels once. */
 OPTCL_API optcl_status optcl_context_destroy(optcl_context *ctx);
 
 /* Which backend the context runs (with OPTCL_DEVICE=reference a default create gives
