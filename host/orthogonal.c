@@ -260,11 +260,10 @@ cl_int optcl__orthogonal_enqueue(optcl_optimizer *opt, size_t r, const optcl__st
 {
     optcl_params *p = opt->params;
     optcl__orthogonal *o = opt->segments->orthogonal;
-    size_t per = 1, begin = p->ranges[r].begin, end = p->ranges[r].end;
+    size_t begin = p->ranges[r].begin, end = p->ranges[r].end;
     cl_int err = optcl__set_step_scalars(opt, o->pack_kernel, r, scalars);
     if (err == CL_SUCCESS)
-        err = optcl__enqueue_items(p->ctx, o->pack_kernel, begin / (per * p->ctx->vector_width),
-                                   (end - begin) / (per * p->ctx->vector_width), 0, NULL, NULL);
+        err = optcl__enqueue(p->ctx, o->pack_kernel, begin, end - begin, 0, NULL, NULL);
     opt->launches += err == CL_SUCCESS;
     if (err != CL_SUCCESS)
         return err;

@@ -271,6 +271,31 @@ static void test_shapes_file(void **state)
     free(out);
 }
 
+/* --shape: one tensor "w" of that shape; Muon's matrix products report their GFLOP/s, every
+ * other optimizer 0. */
+static void test_shape_and_gflops(void **state)
+{
+    (void)state;
+    const char *muon[] = {"muon", "--shape", "16,32", "--steps", "1", "--backend", "reference",
+                          "--json", NULL};
+    char *line = json_run(muon);
+    consistent(line, 16 * 32, 1);
+    has_string(line, "model", "shape 16,32");
+    assert_true(number(line, "tensors") == 1);
+    assert_true(number(line, "gflops_per_s") > 0.0);
+    free(line);
+    const char *adam[] = {"adam", "--shape", "16x32", "--steps", "1", "--backend", "reference",
+                          "--json", NULL};
+    line = json_run(adam);
+    assert_true(number(line, "gflops_per_s") == 0.0);
+    free(line);
+    const char *bad[] = {"muon", "--shape", "16,0", "--backend", "reference", NULL};
+    char err[ERR_CAP], *out = NULL;
+    assert_int_equal(bench(bad, &out, err), 2);
+    assert_non_null(strstr(err, "--shape 16,0"));
+    free(out);
+}
+
 /* Bad --shapes files: exit 2 with one line naming the file and the line. */
 static void test_bad_shapes(void **state)
 {
@@ -344,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_text_line),
         cmocka_unit_test(test_models),
         cmocka_unit_test(test_shapes_file),
+        cmocka_unit_test(test_shape_and_gflops),
         cmocka_unit_test(test_bad_shapes),
         cmocka_unit_test(test_bad_arguments),
     };

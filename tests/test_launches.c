@@ -24,6 +24,9 @@ static void muon_launches(optcl_context *ctx, const optcl_optimizer_config *c, o
             TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
         assert_int_equal(optcl_optimizer_launch_count(o),
                          3 * (4 * groups[k] + 3 * (uint64_t)c->muon.ns_steps * shapes[k]));
+        if (k == 0) /* 300×7: m = 7, n = 300, 4m²n + 2m³ per iteration */
+            assert_true(optcl_optimizer_flops_per_step(o) ==
+                        c->muon.ns_steps * (4.0 * 7 * 7 * 300 + 2.0 * 7 * 7 * 7));
         optcl_optimizer_destroy(o);
     }
 }
