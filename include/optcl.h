@@ -69,6 +69,11 @@ extern "C" {
 /* The library's OPTCL_VERSION_HEX, to compare with the header a program was built against. */
 OPTCL_API unsigned optcl_version(void);
 
+/* sizeof the public struct called name ("optcl_optimizer_config") as this library was compiled,
+ * 0 for a name it does not know: a binding that mirrors the structs (Python's ctypes) checks
+ * its view against these before it calls in. Never fails or blocks. */
+OPTCL_API size_t optcl_struct_size(const char *name);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Status                                                                                      */
 /* ------------------------------------------------------------------------------------------ */
@@ -897,6 +902,19 @@ OPTCL_API optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int gr
 /* Changes a group's lr from the next step on (group -1: every group). A negative or non-finite
  * lr is refused. With a gradient guard on the OpenCL backend it waits for the queue. */
 OPTCL_API optcl_status optcl_optimizer_set_lr(optcl_optimizer *opt, int group, double lr);
+/* Changes a hyperparameter from the next step on, as torch's optimizers re-read their
+ * param_groups: "weight_decay" (every group's) or one of the algorithm's option keys
+ * (optcl_algorithm_option; lr: optcl_optimizer_set_lr). Validated as at create
+ * (OPTCL_ERROR_INVALID_ARGUMENT, nothing changed). A value that would change the state buffers
+ * or the kernel (amsgrad, nesterov, momentum from or to 0, …) is refused with
+ * OPTCL_ERROR_UNSUPPORTED: that needs a new optimizer. With a gradient guard on the OpenCL
+ * backend it waits for the queue. */
+OPTCL_API optcl_status optcl_optimizer_set_option(optcl_optimizer *opt, const char *key,
+                                                  double value);
+/* Sets the step count, so that state taken over from another optimizer (torch's state dict,
+ * whose "step" the bias corrections read) continues where it was: the next step is steps + 1.
+ * Blocks (the device's count with a gradient guard). */
+OPTCL_API optcl_status optcl_optimizer_set_step_count(optcl_optimizer *opt, uint64_t steps);
 /* The configuration in use (owned by the optimizer; after a checkpoint load, the file's). Its
  * groups pointer is NULL: group settings live in the optimizer (optcl_optimizer_get_lr). */
 OPTCL_API const optcl_optimizer_config *optcl_optimizer_config_get(const optcl_optimizer *opt);

@@ -1,0 +1,151 @@
+/* test_set_option.c — hyperparameters and the step count changed between steps
+ * (optcl_optimizer_set_option, optcl_optimizer_set_step_count), as a binding that re-reads
+ * torch's param_groups or takes over torch's state needs; and optcl_struct_size. */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define N 1031
+
+static const optcl_tensor_spec spec = {.name = "w", .ndim = 1, .shape = {N}};
+
+typedef struct snapshot {
+    float p[N], m[N], v[N];
+} snapshot;
+
+static void take(tu_rig *r, snapshot *s)
+{
+    TU_OK(optcl_params_read(r->params, OPTCL_ROLE_PARAMS, 0, s->p, N), "read p");
+    TU_OK(optcl_optimizer_read_state(r->opt, "exp_avg", 0, s->m, N), "read m");
+    TU_OK(optcl_optimizer_read_state(r->opt, "exp_avg_sq", 0, s->v, N), "read v");
+}
+
+static void step_with(tu_rig *r, const float *g)
+{
+    TU_OK(optcl_params_write(r->params, OPTCL_ROLE_GRADS, 0, g, N), "write g");
+    TU_OK(optcl_optimizer_step(r->opt, 0, NULL, NULL), optcl_optimizer_message(r->opt));
+}
+
+/* Adam steps with beta1 0.9 and weight decay 0, then 0.8 and 0.01 from the second step on: the
+ * same bits as a fresh optimizer created with 0.8 and 0.01 that takes over the first one's
+ * state and step count after step 1. */
+static void takes_over(optcl_backend backend, const optcl_optimizer_config *base)
+{
+    float p0[N], g1[N], g2[N];
+    uint64_t seed = 7;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    tu_fill_random(g1, N, &seed, -1.0f, 1.0f);
+    tu_fill_random(g2, N, &seed, -1.0f, 1.0f);
+    tu_rig a = tu_rig_open(backend, &spec, 1, p0, base);
+    step_with(&a, g1);
+    snapshot after1, sa, sb;
+    take(&a, &after1);
+    TU_OK(optcl_optimizer_set_option(a.opt, "beta1", 0.8), optcl_optimizer_message(a.opt));
+    TU_OK(optcl_optimizer_set_option(a.opt, "weight_decay", 0.01), optcl_optimizer_message(a.opt));
+    double beta1 = 0.0;
+    TU_OK(optcl_optimizer_config_get_option(optcl_optimizer_config_get(a.opt), "beta1", &beta1),
+          "get beta1");
+    assert_true(beta1 == 0.8);
+    step_with(&a, g2);
+    take(&a, &sa);
+
+    optcl_optimizer_config changed = *base;
+    changed.adam.beta1 = 0.8;
+    changed.weight_decay = 0.01;
+    tu_rig b = tu_rig_open(backend, &spec, 1, after1.p, &changed);
+    TU_OK(optcl_optimizer_write_state(b.opt, "exp_avg", 0, after1.m, N), "write m");
+    TU_OK(optcl_optimizer_write_state(b.opt, "exp_avg_sq", 0, after1.v, N), "write v");
+    TU_OK(optcl_optimizer_set_step_count(b.opt, 1), optcl_optimizer_message(b.opt));
+    assert_int_equal(optcl_optimizer_step_count(b.opt), 1);
+    step_with(&b, g2);
+    assert_int_equal(optcl_optimizer_step_count(b.opt), 2);
+    take(&b, &sb);
+    assert_memory_equal(&sa, &sb, sizeof sa);
+
+    /* without the step count the bias corrections of step 1 would apply: different bits */
+    tu_rig c = tu_rig_open(backend, &spec, 1, after1.p, &changed);
+    TU_OK(optcl_optimizer_write_state(c.opt, "exp_avg", 0, after1.m, N), "write m");
+    TU_OK(optcl_optimizer_write_state(c.opt, "exp_avg_sq", 0, after1.v, N), "write v");
+    step_with(&c, g2);
+    snapshot sc;
+    take(&c, &sc);
+    assert_true(memcmp(sc.p, sa.p, sizeof sa.p) != 0);
+    tu_rig_close(&a);
+    tu_rig_close(&b);
+    tu_rig_close(&c);
+}
+
+static void adam_takes_over(void **state)
+{
+    (void)state;
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    takes_over(OPTCL_BACKEND_REFERENCE, &c);
+    takes_over(OPTCL_BACKEND_OPENCL, &c);
+    c.max_norm = 1.0; /* the guard: the device owns the count, and its rows carry the values */
+    takes_over(OPTCL_BACKEND_REFERENCE, &c);
+    takes_over(OPTCL_BACKEND_OPENCL, &c);
+}
+
+/* Refusals name the problem and change nothing. */
+static void refusals(void **state)
+{
+    (void)state;
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    tu_rig r = tu_rig_open(OPTCL_BACKEND_REFERENCE, &spec, 1, NULL, &c);
+    assert_int_equal(optcl_optimizer_set_option(r.opt, "amsgrad", 1), OPTCL_ERROR_UNSUPPORTED);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "amsgrad = 1"));
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "create a new optimizer"));
+    assert_int_equal(optcl_optimizer_set_option(r.opt, "beta1", 1.5),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "beta1"));
+    assert_int_equal(optcl_optimizer_set_option(r.opt, "weight_decay", -1.0),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(optcl_optimizer_set_option(r.opt, "momentum", 0.5),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "no option 'momentum'"));
+    assert_int_equal(optcl_optimizer_set_option(r.opt, "lr", 0.5), OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(optcl_optimizer_set_option(NULL, "beta1", 0.5), OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_optimizer_set_option(r.opt, NULL, 0.5), OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_optimizer_set_step_count(NULL, 3), OPTCL_ERROR_NULL_POINTER);
+    const optcl_optimizer_config *now = optcl_optimizer_config_get(r.opt);
+    assert_true(now->adam.beta1 == 0.9 && now->adam.amsgrad == 0 && now->weight_decay == 0.0);
+    tu_rig_close(&r);
+
+    /* SGD: momentum 0.9 → 0.5 keeps the momentum buffer; 0.9 → 0 would drop it */
+    c = optcl_optimizer_config_default(OPTCL_SGD);
+    c.sgd.momentum = 0.9;
+    r = tu_rig_open(OPTCL_BACKEND_REFERENCE, &spec, 1, NULL, &c);
+    TU_OK(optcl_optimizer_set_option(r.opt, "momentum", 0.5), optcl_optimizer_message(r.opt));
+    assert_int_equal(optcl_optimizer_set_option(r.opt, "momentum", 0.0), OPTCL_ERROR_UNSUPPORTED);
+    assert_true(optcl_optimizer_config_get(r.opt)->sgd.momentum == 0.5);
+    tu_rig_close(&r);
+
+    c = optcl_optimizer_config_default(OPTCL_RPROP); /* Rprop has no weight decay */
+    r = tu_rig_open(OPTCL_BACKEND_REFERENCE, &spec, 1, NULL, &c);
+    assert_int_equal(optcl_optimizer_set_option(r.opt, "weight_decay", 0.1),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "weight_decay"));
+    tu_rig_close(&r);
+}
+
+static void struct_sizes(void **state)
+{
+    (void)state;
+    assert_int_equal(optcl_struct_size("optcl_optimizer_config"), sizeof(optcl_optimizer_config));
+    assert_int_equal(optcl_struct_size("optcl_tensor_spec"), sizeof(optcl_tensor_spec));
+    assert_int_equal(optcl_struct_size("optcl_muon_config"), sizeof(optcl_muon_config));
+    assert_int_equal(optcl_struct_size("optcl_array"), sizeof(optcl_array));
+    assert_int_equal(optcl_struct_size("optcl_nothing"), 0);
+    assert_int_equal(optcl_struct_size(NULL), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(adam_takes_over),
+        cmocka_unit_test(refusals),
+        cmocka_unit_test(struct_sizes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
