@@ -1,0 +1,564 @@
+"""optcl's C API in Python's idiom: contexts, parameter sets and optimizers as objects that free
+their C handles when they go, NumPy arrays in and out, and errors as OptclError with optcl's
+message. Every call blocks or not as its C function does (include/optcl.h)."""
+import ctypes as C
+
+import numpy as np
+
+from . import _abi
+from ._lib import OptclError, check, lib
+
+ROLES = {"params": 0, "grads": 1}
+DTYPES = {"f32": 0, "bf16": 1, "f16": 2}
+STATE_DTYPES = {"same": 0, "f32": 1, "bf16": 2, "int8": 3}
+SCHEDULES = {"constant": 0, "inverse_time": 1, "exponential": 2, "step": 3, "multistep": 4,
+             "cosine": 5}
+LOSS_SCALING = {"off": 0, "static": 1, "dynamic": 2}
+ROUNDING = {"nearest": 0, "stochastic": 1}
+NONFINITE = {"propagate": 0, "skip": 1}
+MODES = {"train": 0, "eval": 1}
+_RAW = {0: np.float32, 1: np.uint16, 2: np.uint16}
+
+
+def _choice(table, value, what):
+    if isinstance(value, int) and value in table.values():
+        return value
+    try:
+        return table[value]
+    except (KeyError, TypeError):
+        raise ValueError(f"{what}: {value!r} is not one of {', '.join(table)}") from None
+
+
+def _floats(array, count, what):
+    a = np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
+    if a.size != count:
+        raise ValueError(f"{what}: {a.size} values where {count} are needed")
+    return a
+
+
+class Context:
+    """An OpenCL device and its in-order queue, or the reference backend (plain C on the host).
+
+    device: None (OPTCL_DEVICE when set, else the first GPU, else the first device), "reference",
+    "P:D" (platform and device index), or a case-insensitive substring of "<platform> <device>".
+    """
+
+    def __init__(self, device=None, _handle=None, _keep=None):
+        self._h = C.c_void_p(_handle)
+        self._keep = _keep  # objects that must outlive the handle (PyOpenCL's context, queue)
+        if _handle:
+            return
+        config = lib.optcl_context_config_default()
+        if device is not None:
+            config.ignore_environment = 1
+            if device == "reference":
+                config.backend = 1
+            elif isinstance(device, str) and device.count(":") == 1 and \
+                    all(x.strip().isdigit() for x in device.split(":")):
+                config.platform_index, config.device_index = map(int, device.split(":"))
+            else:
+                config.device_name = str(device).encode()
+        message = C.create_string_buffer(1024)
+        check(lib.optcl_context_create(C.byref(config), C.byref(self._h), message, len(message)),
+              message.value)
+
+    @classmethod
+    def from_pyopencl(cls, ctx, queue):
+        """Wraps a PyOpenCL context and in-order queue (both retained by optcl, released when
+        this Context goes; the Python objects are kept alive as long)."""
+        device = queue.device
+        h = C.c_void_p()
+        message = C.create_string_buffer(1024)
+        check(lib.optcl_context_wrap(C.c_void_p(ctx.int_ptr), C.c_void_p(device.int_ptr),
+                                     C.c_void_p(queue.int_ptr), C.byref(h), message,
+                                     len(message)), message.value)
+        return cls(_handle=h.value, _keep=(ctx, queue))
+
+    def _check(self, status):
+        check(status, lambda: lib.optcl_context_message(self._h))
+
+    @property
+    def backend(self):
+        return "reference" if lib.optcl_context_backend(self._h) == 1 else "opencl"
+
+    @property
+    def device_name(self):
+        return lib.optcl_context_device_name(self._h).decode()
+
+    @property
+    def vector_width(self):
+        return lib.optcl_context_vector_width(self._h)
+
+    @property
+    def work_group_size(self):
+        return lib.optcl_context_work_group_size(self._h)
+
+    def finish(self):
+        self._check(lib.optcl_context_finish(self._h))
+
+    def params(self, tensors, dtype="f32", buffers=None):
+        """A parameter set of these tensors: see Params."""
+        return Params(self, tensors, dtype, buffers)
+
+    def close(self):
+        if self._h:
+            self._check(lib.optcl_context_destroy(self._h))
+            self._h = C.c_void_p()
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            lib.optcl_context_destroy(self._h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"optcl.Context({self.device_name!r})"
+
+
+def _specs(tensors):
+    """(name, shape[, group[, state_bits]]) tuples, or a {name: shape} dict, as C specs."""
+    items = list(tensors.items()) if isinstance(tensors, dict) else list(tensors)
+    specs = (_abi.TensorSpec * max(1, len(items)))()
+    names = []
+    for i, t in enumerate(items):
+        name, shape, *rest = t
+        shape = tuple(int(d) for d in (shape if hasattr(shape, "__len__") else (shape,)))
+        if len(shape) > _abi.MAX_DIMS:
+            raise ValueError(f"tensor {name!r}: {len(shape)} dims, at most {_abi.MAX_DIMS}")
+        names.append(str(name).encode())
+        specs[i].name = names[-1]
+        specs[i].ndim = len(shape)
+        specs[i].shape[:len(shape)] = shape
+        specs[i].group = int(rest[0]) if rest else 0
+        specs[i].state_bits = int(rest[1]) if len(rest) > 1 else 0
+    return specs, len(items), names
+
+
+class Params:
+    """Named tensors in flat parameter and gradient buffers (include/optcl.h, "Parameter sets").
+
+    tensors: (name, shape[, group]) tuples or {name: shape}. dtype: "f32", "bf16" or "f16".
+    buffers: (params, grads) to wrap the caller's OpenCL buffers (PyOpenCL Buffers or
+    pyopencl.array.Arrays, laid out as Params.layout says) instead of allocating."""
+
+    def __init__(self, ctx, tensors, dtype="f32", buffers=None):
+        self.ctx = ctx
+        self._h = C.c_void_p()
+        specs, n, self._names = _specs(tensors)
+        kind = _choice(DTYPES, dtype, "dtype")
+        if buffers is None:
+            ctx._check(lib.optcl_params_create_typed(ctx._h, specs, n, kind, C.byref(self._h)))
+            self._keep = None
+        else:
+            handles = [C.c_void_p(_cl_mem(b)) for b in buffers]
+            ctx._check(lib.optcl_params_wrap_typed(ctx._h, specs, n, kind, handles[0],
+                                                   handles[1], C.byref(self._h)))
+            self._keep = tuple(buffers)
+        self.tensors = [self.info(i) for i in range(n)]
+        self._index = {t["name"]: i for i, t in enumerate(self.tensors)}
+
+    @staticmethod
+    def layout(ctx, tensors):
+        """(offsets, total) in elements: where each tensor lies in buffers optcl would make."""
+        specs, n, _ = _specs(tensors)
+        offsets, total = (C.c_size_t * max(1, n))(), C.c_size_t()
+        ctx._check(lib.optcl_params_layout(ctx._h, specs, n, offsets, C.byref(total)))
+        return list(offsets[:n]), total.value
+
+    def _check(self, status):
+        check(status, lambda: lib.optcl_params_message(self._h))
+
+    def info(self, index):
+        i = _abi.TensorInfo()
+        self._check(lib.optcl_params_info(self._h, index, C.byref(i)))
+        return {"name": i.name.decode(), "shape": tuple(i.shape[:i.ndim]), "group": i.group,
+                "offset": i.offset, "count": i.count}
+
+    def index(self, tensor):
+        """A tensor's index from its index or name (KeyError for an unknown name)."""
+        if tensor is None or isinstance(tensor, int):
+            return _abi.ALL if tensor is None else tensor
+        return self._index[tensor]
+
+    @property
+    def numel(self):
+        return lib.optcl_params_numel(self._h)
+
+    @property
+    def flat_size(self):
+        return lib.optcl_params_flat_size(self._h)
+
+    @property
+    def dtype(self):
+        return {v: k for k, v in DTYPES.items()}[lib.optcl_params_dtype(self._h)]
+
+    def _shape_and_count(self, index):
+        if index == _abi.ALL:
+            return (self.numel,), self.numel
+        t = self.tensors[index]
+        return t["shape"], t["count"]
+
+    def read(self, tensor=None, role="params", raw=False):
+        """A tensor's values (tensor: name or index) as a new array of its shape, or every
+        tensor packed in creation order (tensor None). float32, or with raw=True the elements as
+        stored (uint16 bits for bf16/f16). Blocks."""
+        index = self.index(tensor)
+        shape, count = self._shape_and_count(index)
+        kind = lib.optcl_params_dtype(self._h)
+        out = np.empty(count, dtype=_RAW[kind] if raw else np.float32)
+        f = lib.optcl_params_read_raw if raw else lib.optcl_params_read
+        self._check(f(self._h, ROLES[role], index, out.ctypes.data, count))
+        return out.reshape(shape)
+
+    def write(self, values, tensor=None, role="params", raw=False):
+        """The reverse of read: values of the tensor's element count (any shape). Blocks."""
+        index = self.index(tensor)
+        _, count = self._shape_and_count(index)
+        if raw:
+            kind = lib.optcl_params_dtype(self._h)
+            a = np.ascontiguousarray(values, dtype=_RAW[kind]).reshape(-1)
+            if a.size != count:
+                raise ValueError(f"write: {a.size} values where {count} are needed")
+            self._check(lib.optcl_params_write_raw(self._h, ROLES[role], index, a.ctypes.data,
+                                                   count))
+        else:
+            a = _floats(values, count, "write")
+            self._check(lib.optcl_params_write(self._h, ROLES[role], index, a.ctypes.data,
+                                               count))
+
+    def host_view(self, role="params", tensor=None):
+        """Reference backend: a NumPy view (no copy) of the set's host memory — the flat buffer,
+        padding included, or one tensor in its shape. Valid while this set lives."""
+        index = self.index(tensor)
+        ptr = C.POINTER(C.c_float)()
+        self._check(lib.optcl_params_host(self._h, ROLES[role], index, C.byref(ptr)))
+        shape, count = ((self.flat_size,), self.flat_size) if index == _abi.ALL else \
+            self._shape_and_count(index)
+        view = np.ctypeslib.as_array(ptr, shape=(count,)).reshape(shape)
+        view.flags.writeable = True
+        return view
+
+    def buffer(self, role="params", tensor=None):
+        """The OpenCL buffer (cl_mem, as an int) of a role or of one tensor's view of it; owned
+        by the set. With PyOpenCL: pyopencl.Buffer.from_int_ptr(value, retain=True)."""
+        out = C.c_void_p()
+        self._check(lib.optcl_params_buffer(self._h, ROLES[role], self.index(tensor),
+                                            C.byref(out)))
+        return out.value
+
+    def zero_grad(self):
+        self._check(lib.optcl_params_zero_grad(self._h, 0, None, None))
+
+    def optimizer(self, algorithm, **kwargs):
+        return Optimizer(self, algorithm, **kwargs)
+
+    def close(self):
+        if self._h:
+            self._check(lib.optcl_params_destroy(self._h))
+            self._h = C.c_void_p()
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            lib.optcl_params_destroy(self._h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _cl_mem(b):
+    """The cl_mem of a PyOpenCL Buffer or Array (an Array's offset must be 0: optcl wraps
+    whole buffers), or an int."""
+    if isinstance(b, int):
+        return b
+    if hasattr(b, "base_data"):  # pyopencl.array.Array
+        if b.offset:
+            raise ValueError("optcl wraps whole buffers: this pyopencl Array starts at offset "
+                             f"{b.offset}; give its base_data and lay the tensors out in it")
+        b = b.base_data
+    return b.int_ptr
+
+
+def algorithms():
+    """Every algorithm's name, in the enum's order."""
+    names, i = [], 0
+    while lib.optcl_algorithm_name(i):
+        names.append(lib.optcl_algorithm_name(i).decode())
+        i += 1
+    return names
+
+
+def _algorithm(name):
+    out = C.c_int()
+    check(lib.optcl_algorithm_from_name(str(name).encode(), C.byref(out)),
+          f"unknown algorithm {name!r}: one of {', '.join(algorithms())}")
+    return out.value
+
+
+def options(algorithm):
+    """An algorithm's own options: {key: {"default", "min", "max", "type", "choices", "help"}}."""
+    a = _algorithm(algorithm)
+    out = {}
+    for i in range(lib.optcl_algorithm_option_count(a)):
+        o = lib.optcl_algorithm_option(a, i).contents
+        choices = []
+        if o.choices:
+            while o.choices[len(choices)]:
+                choices.append(o.choices[len(choices)].decode())
+        out[o.key.decode()] = {"default": o.default_value, "min": o.min, "max": o.max,
+                               "type": ("real", "flag", "choice")[o.type],
+                               "choices": choices or None, "help": o.help.decode()}
+    return out
+
+
+def _fill(struct, values, what, tables=None):
+    for key, value in values.items():
+        if not hasattr(struct, key) or key.startswith("_"):
+            raise ValueError(f"{what} has no field {key!r}")
+        if tables and key in tables:
+            value = _choice(tables[key], value, f"{what}.{key}")
+        if key == "milestones":
+            struct.milestone_count = len(value)
+            struct.milestones[:len(value)] = [int(v) for v in value]
+            continue
+        setattr(struct, key, value)
+
+
+def _schedule(spec):
+    spec = dict(spec)
+    s = lib.optcl_schedule_default(_choice(SCHEDULES, spec.pop("kind", "constant"),
+                                           "schedule kind"))
+    _fill(s, spec, "schedule")
+    return s
+
+
+def make_config(algorithm, lr=None, weight_decay=None, maximize=False, betas=None, groups=None,
+                schedule=None, plateau=None, lookahead=None, max_norm=0.0, nonfinite="propagate",
+                state_dtype="same", master_weights=False, rounding="nearest", seed=0,
+                loss_scale=None, **options):
+    """An optcl_optimizer_config from keyword arguments named as torch's (betas is a pair; the
+    algorithm's other options by their keys, see options()). schedule: {"kind": "cosine",
+    "t_max": 100, …}; plateau: ReduceLROnPlateau's fields; lookahead: {"k": 5, "alpha": 0.5};
+    loss_scale: {"mode": "dynamic", "init_scale": 65536., …}; groups: [{"lr": …,
+    "weight_decay": …}] per group (None or -1: the optimizer's)."""
+    c = lib.optcl_optimizer_config_default(_algorithm(algorithm))
+    if lr is not None:
+        c.lr = lr
+    if weight_decay is not None:
+        c.weight_decay = weight_decay
+    c.maximize = int(bool(maximize))
+    if betas is not None:
+        options["beta1"], options["beta2"] = betas
+    for key, value in options.items():
+        if isinstance(value, str):
+            choices = _options_of(algorithm).get(key, {}).get("choices") or []
+            if value not in choices:
+                raise ValueError(f"{algorithm}: option {key}={value!r}: one of {choices}")
+            value = choices.index(value)
+        if lib.optcl_optimizer_config_set_option(C.byref(c), key.encode(), float(value)) != 0:
+            raise ValueError(f"{algorithm} has no option {key!r} taking {value!r} (its options: "
+                             f"{', '.join(_options_of(algorithm))})")
+    keep = None
+    if groups:
+        keep = (_abi.GroupConfig * len(groups))()
+        for g, spec in enumerate(groups):
+            spec = spec or {}
+            keep[g].lr = -1.0 if spec.get("lr") is None else spec["lr"]
+            keep[g].weight_decay = -1.0 if spec.get("weight_decay") is None \
+                else spec["weight_decay"]
+            keep[g].exclude_from_trust_ratio = int(spec.get("exclude_from_trust_ratio", 0))
+        c.groups, c.group_count = keep, len(groups)
+    if schedule:
+        c.schedule = _schedule(schedule)
+    if plateau:
+        plateau = dict(plateau)
+        c.plateau = lib.optcl_plateau_config_default()
+        c.plateau.enabled = 1
+        if "mode" in plateau:
+            plateau["mode_max"] = _choice({"min": 0, "max": 1}, plateau.pop("mode"), "mode")
+        if "threshold_mode" in plateau:
+            plateau["threshold_abs"] = _choice({"rel": 0, "abs": 1},
+                                               plateau.pop("threshold_mode"), "threshold_mode")
+        _fill(c.plateau, plateau, "plateau")
+    if lookahead:
+        lookahead = dict(lookahead)
+        c.lookahead.k = int(lookahead.pop("k", 5))
+        c.lookahead.alpha = float(lookahead.pop("alpha", 0.5))
+        if "alpha_schedule" in lookahead:
+            c.lookahead.alpha_schedule = _schedule(lookahead.pop("alpha_schedule"))
+        _fill(c.lookahead, lookahead, "lookahead")
+    c.max_norm = max_norm
+    c.nonfinite = _choice(NONFINITE, nonfinite, "nonfinite")
+    c.state_dtype = _choice(STATE_DTYPES, state_dtype, "state_dtype")
+    c.master_weights = int(bool(master_weights))
+    c.rounding = _choice(ROUNDING, rounding, "rounding")
+    c.seed = seed
+    if loss_scale:
+        _fill(c.loss_scale, loss_scale, "loss_scale", {"mode": LOSS_SCALING})
+    return c, keep
+
+
+def _options_of(algorithm):
+    return options(algorithm)
+
+
+class Optimizer:
+    """An optimizer over a parameter set (include/optcl.h, "Optimizers"); see make_config for
+    the keyword arguments. Keeps a reference on its Params."""
+
+    def __init__(self, params, algorithm, **kwargs):
+        self.params = params
+        self._h = C.c_void_p()
+        config, keep = make_config(algorithm, **kwargs)
+        params.ctx._check(lib.optcl_optimizer_create(params._h, C.byref(config),
+                                                     C.byref(self._h)))
+        del keep  # copied by create
+        self.algorithm = algorithm
+
+    def _check(self, status):
+        check(status, lambda: lib.optcl_optimizer_message(self._h))
+
+    def step(self):
+        """One step over every tensor (enqueued; on the reference backend it runs at once)."""
+        self._check(lib.optcl_optimizer_step(self._h, 0, None, None))
+
+    @property
+    def step_count(self):
+        return lib.optcl_optimizer_step_count(self._h)
+
+    @step_count.setter
+    def step_count(self, steps):
+        self._check(lib.optcl_optimizer_set_step_count(self._h, int(steps)))
+
+    def lr(self, group=0):
+        out = C.c_double()
+        self._check(lib.optcl_optimizer_get_lr(self._h, group, C.byref(out)))
+        return out.value
+
+    def set_lr(self, lr, group=-1):
+        self._check(lib.optcl_optimizer_set_lr(self._h, group, float(lr)))
+
+    def set_option(self, key, value):
+        """weight_decay or one of the algorithm's options, from the next step on."""
+        self._check(lib.optcl_optimizer_set_option(self._h, key.encode(), float(value)))
+
+    def option(self, key):
+        out = C.c_double()
+        check(lib.optcl_optimizer_config_get_option(lib.optcl_optimizer_config_get(self._h),
+                                                    key.encode(), C.byref(out)),
+              f"{self.algorithm} has no option {key!r}")
+        return out.value
+
+    @property
+    def state_names(self):
+        return [lib.optcl_optimizer_state_name(self._h, i).decode()
+                for i in range(lib.optcl_optimizer_state_count(self._h))]
+
+    def state_shape(self, name, tensor):
+        ndim, shape = C.c_int(), (C.c_int64 * _abi.MAX_DIMS)()
+        self._check(lib.optcl_optimizer_state_shape(self._h, name.encode(),
+                                                    self.params.index(tensor), C.byref(ndim),
+                                                    shape))
+        return tuple(shape[:ndim.value])
+
+    def _state_count(self, name, index):
+        if index != _abi.ALL:
+            return int(np.prod(self.state_shape(name, index), dtype=np.int64))
+        total = 0
+        for i in range(len(self.params.tensors)):
+            try:
+                total += int(np.prod(self.state_shape(name, i), dtype=np.int64))
+            except OptclError:
+                pass  # a tensor without this state (Adafactor's row_var of a vector)
+        return total
+
+    def read_state(self, name, tensor=None):
+        """A state's values for one tensor (in the state's shape), or all packed. Blocks."""
+        index = self.params.index(tensor)
+        count = self._state_count(name, index)
+        out = np.empty(count, dtype=np.float32)
+        self._check(lib.optcl_optimizer_read_state(self._h, name.encode(), index,
+                                                   out.ctypes.data, count))
+        return out if index == _abi.ALL else out.reshape(self.state_shape(name, index))
+
+    def write_state(self, name, values, tensor=None):
+        index = self.params.index(tensor)
+        a = _floats(values, self._state_count(name, index), f"write_state({name!r})")
+        self._check(lib.optcl_optimizer_write_state(self._h, name.encode(), index,
+                                                    a.ctypes.data, a.size))
+
+    @property
+    def mode(self):
+        return "eval" if lib.optcl_optimizer_mode(self._h) == 1 else "train"
+
+    def train(self):
+        self._check(lib.optcl_optimizer_set_mode(self._h, 0))
+
+    def eval(self):
+        self._check(lib.optcl_optimizer_set_mode(self._h, 1))
+
+    def guard_stats(self):
+        s = _abi.GuardStats()
+        self._check(lib.optcl_optimizer_guard_stats(self._h, C.byref(s)))
+        return {k: getattr(s, k) for k, _ in s._fields_}
+
+    @property
+    def loss_scale(self):
+        out = C.c_double()
+        self._check(lib.optcl_optimizer_loss_scale(self._h, C.byref(out)))
+        return out.value
+
+    def report_metric(self, metric):
+        self._check(lib.optcl_optimizer_report_metric(self._h, float(metric)))
+
+    def plateau_state(self):
+        s = _abi.PlateauState()
+        self._check(lib.optcl_optimizer_plateau_state(self._h, C.byref(s)))
+        return {"best": s.best, "num_bad_epochs": s.num_bad_epochs,
+                "cooldown_counter": s.cooldown_counter, "reports": s.reports,
+                "scale": list(s.scale)}
+
+    @property
+    def lookahead_alpha(self):
+        return lib.optcl_optimizer_lookahead_alpha(self._h)
+
+    @property
+    def launch_count(self):
+        return lib.optcl_optimizer_launch_count(self._h)
+
+    @property
+    def bytes_per_step(self):
+        return lib.optcl_optimizer_bytes_per_step(self._h)
+
+    @property
+    def state_bytes(self):
+        return lib.optcl_optimizer_state_bytes(self._h)
+
+    def save(self, path):
+        """A crash-safe safetensors checkpoint (optcl_checkpoint_save). Blocks."""
+        self._check(lib.optcl_checkpoint_save(self._h, str(path).encode()))
+
+    def load(self, path):
+        """Restores a checkpoint; on any error nothing changes. Blocks."""
+        self._check(lib.optcl_checkpoint_load(self._h, str(path).encode()))
+
+    def close(self):
+        if self._h:
+            self._check(lib.optcl_optimizer_destroy(self._h))
+            self._h = C.c_void_p()
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            lib.optcl_optimizer_destroy(self._h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,432 @@
+"""torch.optim drop-ins whose step runs on optcl: an OpenCL device or the reference backend.
+
+    import optcl.torch
+    opt = optcl.torch.Adam(model.parameters(), lr=1e-3)          # device=None: OPTCL_DEVICE,
+    ...                                                          # else the first GPU, else any
+    loss.backward(); opt.step(); opt.zero_grad()
+
+Each param group is one optcl parameter set and optimizer, made at the group's first step from
+its hyperparameters, which are re-read before every step (so torch's LR schedulers,
+ReduceLROnPlateau and edits of param_groups work). state_dict() and load_state_dict() use
+torch.optim's keys and state names, with "step" a float32 0-d tensor, so a run can move between
+torch.optim.Adam and optcl.torch.Adam in either direction. docs/PYTHON.md."""
+import math
+
+import torch
+
+from . import core
+from ._lib import OptclError, lib
+
+_PARAM_DTYPES = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
+_RAW_VIEW = {torch.float32: torch.float32, torch.bfloat16: torch.int16, torch.float16: torch.int16}
+
+
+class _GroupRun:
+    """One param group on optcl: its parameter set, its optimizer, the hyperparameters it was
+    made with, and its tensors' element type."""
+
+    def __init__(self, ctx, group, index, optimizer):
+        params = group["params"]
+        dtypes = {p.dtype for p in params}
+        if len(dtypes) != 1 or next(iter(dtypes)) not in _PARAM_DTYPES:
+            raise TypeError(f"optcl.torch: param group {index} mixes or has unsupported dtypes "
+                            f"{sorted(map(str, dtypes))}; one of float32, bfloat16, float16")
+        if any(p.device.type != "cpu" for p in params):
+            raise TypeError(f"optcl.torch: param group {index} has tensors off the CPU; optcl "
+                            "steps CPU tensors (the step itself runs on its OpenCL device)")
+        self.dtype = params[0].dtype
+        tensors = [(f"{index}.{i}", tuple(p.shape)) for i, p in enumerate(params)]
+        self.params = core.Params(ctx, tensors, _PARAM_DTYPES[self.dtype])
+        self.kwargs = optimizer._optcl_kwargs(group)
+        self.opt = core.Optimizer(self.params, optimizer.algorithm, **self.kwargs)
+
+    def copy(self, tensors, role, to_optcl):
+        raw = self.dtype != torch.float32
+        for i, t in enumerate(tensors):
+            t = t.detach()
+            if to_optcl:
+                t = t.contiguous()
+            elif not t.is_contiguous():
+                raise RuntimeError("optcl.torch: a non-contiguous parameter cannot be written")
+            ptr = t.view(_RAW_VIEW[self.dtype]).data_ptr() if raw else t.data_ptr()
+            f = (lib.optcl_params_write_raw if raw else lib.optcl_params_write) if to_optcl \
+                else (lib.optcl_params_read_raw if raw else lib.optcl_params_read)
+            self.params._check(f(self.params._h, core.ROLES[role], i, ptr, t.numel()))
+
+    def update(self, kwargs):
+        """Brings the optimizer's hyperparameters to kwargs; False when one of them needs a new
+        optimizer (a change of its state buffers or kernel)."""
+        for key, value in kwargs.items():
+            if self.kwargs.get(key) == value:
+                continue
+            try:
+                if key == "lr":
+                    self.opt.set_lr(value)
+                elif key in ("weight_decay",) or key in core.options(self.opt.algorithm):
+                    self.opt.set_option(key, value if not isinstance(value, str) else
+                                        core.options(self.opt.algorithm)[key]["choices"]
+                                        .index(value))
+                else:
+                    return False
+            except OptclError as e:
+                if e.name == "OPTCL_ERROR_UNSUPPORTED":
+                    return False
+                raise
+            self.kwargs[key] = value
+        return True
+
+
+class OptclOptimizer(torch.optim.Optimizer):
+    """The base of the drop-ins: a subclass names its optcl algorithm, torch's defaults, and how
+    torch's group keys map onto optcl's options (_keys: torch key → optcl key, or a tuple of
+    keys for a tuple value such as betas)."""
+
+    algorithm = None
+    _keys = {}
+    _has_step = True  # torch keeps state["step"] (SGD does not)
+
+    def __init__(self, params, defaults, device=None):
+        self._device = device
+        self._ctx = None
+        self._runs = {}
+        self._state_fresh = True  # self.state holds the truth: optcl takes it at the next step
+        super().__init__(params, defaults)
+
+    # -- optcl's side ------------------------------------------------------------------------
+    def _context(self):
+        if self._ctx is None:
+            self._ctx = self._device if isinstance(self._device, core.Context) \
+                else core.Context(self._device)
+        return self._ctx
+
+    @property
+    def context(self):
+        """The optcl.Context the steps run on."""
+        return self._context()
+
+    def _optcl_kwargs(self, group):
+        kw = {"lr": float(group["lr"])}
+        if "weight_decay" in group:
+            kw["weight_decay"] = float(group["weight_decay"])
+        kw["maximize"] = bool(group.get("maximize", False))
+        for key, target in self._keys.items():
+            value = group[key]
+            if isinstance(target, tuple):
+                for k, v in zip(target, value):
+                    kw[k] = float(v)
+            else:
+                kw[target] = value if isinstance(value, str) else float(value)
+        return kw
+
+    def _run(self, index, group):
+        run = self._runs.get(index)
+        kwargs = self._optcl_kwargs(group)
+        if run is not None and (run.params.numel != sum(p.numel() for p in group["params"])
+                                or not run.update(kwargs)):
+            self._pull_state()  # the state moves into the new optimizer through self.state
+            run = None
+        if run is None:
+            run = self._runs[index] = _GroupRun(self._context(), group, index, self)
+            self._push_state(index, group, run)
+        return run
+
+    # -- the step ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for index, group in enumerate(self.param_groups):
+            params = group["params"]
+            missing = [p.grad is None for p in params]
+            if all(missing):
+                continue
+            if any(missing):
+                raise RuntimeError(
+                    f"optcl.torch: param group {index} has tensors without a gradient next to "
+                    "tensors with one; optcl steps whole groups: put the tensors that get no "
+                    "gradient in a group of their own")
+            run = self._run(index, group)
+            run.copy(params, "params", True)
+            run.copy([p.grad for p in params], "grads", True)
+            run.opt.step()
+            run.copy(params, "params", False)
+        self._state_fresh = False
+        return loss
+
+    def add_param_group(self, param_group):
+        super().add_param_group(param_group)
+
+    # -- state in torch's form ---------------------------------------------------------------
+    def _torch_extra(self, run, group):
+        """torch's scalar state beyond the buffers and step (NAdam's mu_product, ASGD's eta and
+        mu), derived from the step count; {} for most."""
+        return {}
+
+    def _pull_state(self):
+        """Copies optcl's state of every group into self.state, as torch.optim keeps it."""
+        if self._state_fresh:
+            return
+        for index, run in self._runs.items():
+            group = self.param_groups[index]
+            steps = run.opt.step_count
+            names = [n for n in run.opt.state_names if n not in ("lookahead_slow", "master")]
+            extra = self._torch_extra(run, group)
+            for i, p in enumerate(group["params"]):
+                state = self.state[p]
+                state.clear()
+                if steps == 0:
+                    continue
+                if self._has_step:
+                    state["step"] = torch.tensor(float(steps), dtype=torch.float32)
+                for name in names:
+                    try:
+                        values = run.opt.read_state(name, i)
+                    except OptclError:
+                        continue  # a tensor without this state (Adafactor's row_var of a vector)
+                    state[name] = torch.from_numpy(values).to(p.dtype)
+                state.update({k: v.clone() if torch.is_tensor(v) else v for k, v in extra.items()})
+                self._torch_state_fixup(state, group)
+        self._state_fresh = True
+
+    def _torch_state_fixup(self, state, group):
+        """Where torch's state differs in form from optcl's (SGD without momentum keeps None)."""
+
+    def _push_state(self, index, group, run):
+        """Writes self.state's buffers and step count for this group into a new optcl run."""
+        steps = 0
+        for i, p in enumerate(group["params"]):
+            state = self.state.get(p) or {}
+            if "step" in state:
+                steps = max(steps, int(float(state["step"])))
+            for name in run.opt.state_names:
+                value = state.get(name)
+                if torch.is_tensor(value):
+                    run.opt.write_state(name, value.detach().float().cpu().numpy(), i)
+                    steps = max(steps, 1)  # a momentum buffer: not the first step any more
+        if steps:
+            run.opt.step_count = steps
+
+    def state_dict(self):
+        self._pull_state()
+        return super().state_dict()
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        self._runs = {}  # rebuilt from self.state at the next step
+        self._state_fresh = True
+
+    def sync_state(self):
+        """Brings self.state up to date with optcl's buffers (state_dict() does it itself)."""
+        self._pull_state()
+
+    def __getstate__(self):
+        self._pull_state()
+        d = super().__getstate__()
+        return d
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.__dict__.setdefault("_device", None)
+        self._ctx, self._runs, self._state_fresh = None, {}, True
+
+    def __deepcopy__(self, memo):
+        raise TypeError("optcl.torch optimizers hold device handles: copy their state_dict()")
+
+
+def _drop_in(name, algorithm, defaults, keys, doc, has_step=True, extra=None, fixup=None,
+             positional=("lr",)):
+    """A torch.optim-style class: __init__(params, <defaults as keywords>, device=None)."""
+
+    def __init__(self, params, *args, device=None, **kwargs):
+        values = dict(defaults)
+        if len(args) > len(positional):
+            raise TypeError(f"{name}() takes {len(positional)} positional hyperparameters")
+        values.update(zip(positional, args))
+        unknown = set(kwargs) - set(values)
+        if unknown:
+            raise TypeError(f"{name}() got unexpected keyword arguments {sorted(unknown)}")
+        values.update(kwargs)
+        if values.get("lr") is None or values["lr"] < 0:
+            raise ValueError(f"Invalid learning rate: {values.get('lr')}")
+        OptclOptimizer.__init__(self, params, values, device)
+
+    body = {"__init__": __init__, "__doc__": doc, "algorithm": algorithm, "_keys": keys,
+            "_has_step": has_step}
+    if extra:
+        body["_torch_extra"] = extra
+    if fixup:
+        body["_torch_state_fixup"] = fixup
+    return type(name, (OptclOptimizer,), body)
+
+
+_ADAM_KEYS = {"betas": ("beta1", "beta2"), "eps": "eps"}
+
+
+def _sgd_fixup(self, state, group):
+    if group["momentum"] == 0:
+        state.clear()
+        state["momentum_buffer"] = None
+
+
+def _nadam_extra(self, run, group):
+    b1, psi = group["betas"][0], group["momentum_decay"]
+    product = 1.0
+    for t in range(1, run.opt.step_count + 1):
+        product *= b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+    return {"mu_product": torch.tensor(product, dtype=torch.float32)}
+
+
+def _asgd_extra(self, run, group):
+    t, lr = run.opt.step_count, group["lr"]
+    eta = lr / math.pow(1 + group["lambd"] * lr * t, group["alpha"])
+    mu = 1.0 / max(1.0, t - group["t0"])
+    return {"eta": torch.tensor(eta, dtype=torch.float32),
+            "mu": torch.tensor(mu, dtype=torch.float32)}
+
+
+_COMPAT = {"foreach": None, "differentiable": False}
+
+SGD = _drop_in("SGD", "sgd", dict(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                                  nesterov=False, maximize=False, **_COMPAT),
+               {"momentum": "momentum", "dampening": "dampening", "nesterov": "nesterov"},
+               "torch.optim.SGD on optcl.", has_step=False, fixup=_sgd_fixup)
+Adam = _drop_in("Adam", "adam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                                     amsgrad=False, maximize=False, capturable=False, fused=None,
+                                     **_COMPAT),
+                dict(_ADAM_KEYS, amsgrad="amsgrad"), "torch.optim.Adam on optcl.")
+AdamW = _drop_in("AdamW", "adamw", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+                                        weight_decay=1e-2, amsgrad=False, maximize=False,
+                                        capturable=False, fused=None, **_COMPAT),
+                 dict(_ADAM_KEYS, amsgrad="amsgrad"), "torch.optim.AdamW on optcl.")
+RMSprop = _drop_in("RMSprop", "rmsprop", dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
+                                              momentum=0.0, centered=False, maximize=False,
+                                              capturable=False, **_COMPAT),
+                   {"alpha": "alpha", "eps": "eps", "momentum": "momentum",
+                    "centered": "centered"}, "torch.optim.RMSprop on optcl.")
+Rprop = _drop_in("Rprop", "rprop", dict(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0),
+                                        maximize=False, capturable=False, **_COMPAT),
+                 {"etas": ("etaminus", "etaplus"), "step_sizes": ("step_min", "step_max")},
+                 "torch.optim.Rprop on optcl.")
+Adagrad = _drop_in("Adagrad", "adagrad", dict(lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                                              initial_accumulator_value=0.0, eps=1e-10,
+                                              maximize=False, **_COMPAT),
+                   {"lr_decay": "lr_decay", "initial_accumulator_value":
+                    "initial_accumulator_value", "eps": "eps"}, "torch.optim.Adagrad on optcl.")
+Adadelta = _drop_in("Adadelta", "adadelta", dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
+                                                 maximize=False, capturable=False, **_COMPAT),
+                    {"rho": "rho", "eps": "eps"}, "torch.optim.Adadelta on optcl.")
+Adamax = _drop_in("Adamax", "adamax", dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8,
+                                           weight_decay=0.0, maximize=False, capturable=False,
+                                           **_COMPAT),
+                  _ADAM_KEYS, "torch.optim.Adamax on optcl.")
+NAdam = _drop_in("NAdam", "nadam", dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                                        momentum_decay=4e-3, decoupled_weight_decay=False,
+                                        maximize=False, capturable=False, **_COMPAT),
+                 dict(_ADAM_KEYS, momentum_decay="momentum_decay",
+                      decoupled_weight_decay="decoupled_weight_decay"),
+                 "torch.optim.NAdam on optcl (mu_product in its state is derived from the step "
+                 "count; a loaded one is recomputed the same way).", extra=_nadam_extra)
+RAdam = _drop_in("RAdam", "radam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                                        decoupled_weight_decay=False, maximize=False,
+                                        capturable=False, **_COMPAT),
+                 dict(_ADAM_KEYS, decoupled_weight_decay="decoupled_weight_decay"),
+                 "torch.optim.RAdam on optcl.")
+ASGD = _drop_in("ASGD", "asgd", dict(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0,
+                                     maximize=False, capturable=False, **_COMPAT),
+                {"lambd": "lambd", "alpha": "alpha", "t0": "t0"},
+                "torch.optim.ASGD on optcl (eta and mu in its state are derived from the step "
+                "count).", extra=_asgd_extra)
+Lion = _drop_in("Lion", "lion", dict(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0,
+                                     maximize=False),
+                {"betas": ("beta1", "beta2")}, "Lion (Chen et al. 2023) on optcl.")
+LAMB = _drop_in("LAMB", "lamb", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-6, eps_root=0.0,
+                                     weight_decay=0.0, maximize=False),
+                dict(_ADAM_KEYS, eps_root="eps_root"), "LAMB (optax.lamb) on optcl.")
+LARS = _drop_in("LARS", "lars", dict(lr=0.1, momentum=0.9, trust_coefficient=1e-3, eps=0.0,
+                                     nesterov=False, weight_decay=0.0, maximize=False),
+                {"momentum": "momentum", "trust_coefficient": "trust_coefficient", "eps": "eps",
+                 "nesterov": "nesterov"}, "LARS (optax.lars) on optcl.")
+Adafactor = _drop_in("Adafactor", "adafactor", dict(lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3),
+                                                    d=1.0, weight_decay=0.0, maximize=False,
+                                                    **_COMPAT),
+                     {"beta2_decay": "beta2_decay", "d": "d"},
+                     "torch.optim.Adafactor on optcl.")
+Muon = _drop_in("Muon", "muon", dict(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+                                     ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7,
+                                     ns_steps=5, adjust_lr_fn=None),
+                {"momentum": "momentum", "nesterov": "nesterov",
+                 "ns_coefficients": ("ns_a", "ns_b", "ns_c"), "eps": "eps",
+                 "ns_steps": "ns_steps"}, "torch.optim.Muon on optcl (2-D parameters only).",
+                has_step=False)
+
+
+def _adafactor_kwargs(self, group):
+    kw = OptclOptimizer._optcl_kwargs(self, group)
+    eps1, eps2 = group["eps"]
+    if eps1 is None:  # torch's None: the parameters' dtype's eps
+        eps1 = torch.finfo(group["params"][0].dtype).eps
+    kw["eps1"], kw["eps2"] = float(eps1), float(eps2)
+    return kw
+
+
+def _muon_kwargs(self, group):
+    kw = OptclOptimizer._optcl_kwargs(self, group)
+    kw.pop("maximize", None)
+    kw["adjust_lr_fn"] = group["adjust_lr_fn"] or "original"
+    return kw
+
+
+Adafactor._optcl_kwargs = _adafactor_kwargs
+Muon._optcl_kwargs = _muon_kwargs
+
+
+def _trust_kwargs(self, group):
+    kw = OptclOptimizer._optcl_kwargs(self, group)
+    if group.get("exclude_from_trust_ratio"):
+        kw["groups"] = [{"exclude_from_trust_ratio": 1}]
+    return kw
+
+
+LAMB._optcl_kwargs = LARS._optcl_kwargs = _trust_kwargs
+
+
+class _ScheduleFree(OptclOptimizer):
+    """schedulefree's train()/eval(): the parameters hold y while training, x to evaluate."""
+
+    def train(self):
+        self._mode("train")
+
+    def eval(self):
+        self._mode("eval")
+
+    def _mode(self, mode):
+        for index, run in self._runs.items():
+            getattr(run.opt, mode)()
+            run.copy(self.param_groups[index]["params"], "params", False)
+        for group in self.param_groups:
+            group["train_mode"] = mode == "train"
+
+
+def _sf(name, algorithm, defaults, keys, doc):
+    cls = _drop_in(name, algorithm, defaults, keys, doc)
+    return type(name, (_ScheduleFree, cls), {"__doc__": doc})
+
+
+AdamWScheduleFree = _sf("AdamWScheduleFree", "adamw_schedulefree",
+                        dict(lr=2.5e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                             warmup_steps=0, r=0.0, weight_lr_power=2.0, train_mode=True),
+                        dict(_ADAM_KEYS, warmup_steps="warmup_steps", r="r",
+                             weight_lr_power="weight_lr_power"),
+                        "schedulefree.AdamWScheduleFree on optcl.")
+SGDScheduleFree = _sf("SGDScheduleFree", "sgd_schedulefree",
+                      dict(lr=1.0, momentum=0.9, weight_decay=0.0, warmup_steps=0, r=0.0,
+                           weight_lr_power=2.0, train_mode=True),
+                      {"momentum": "momentum", "warmup_steps": "warmup_steps", "r": "r",
+                       "weight_lr_power": "weight_lr_power"},
+                      "schedulefree.SGDScheduleFree on optcl.")
+
+__all__ = ["OptclOptimizer", "SGD", "Adam", "AdamW", "RMSprop", "Rprop", "Adagrad", "Adadelta",
+           "Adamax", "NAdam", "RAdam", "ASGD", "Lion", "LAMB", "LARS", "Adafactor", "Muon",
+           "AdamWScheduleFree", "SGDScheduleFree"]

@@ -1,0 +1,140 @@
+"""The core API with NumPy: parameter sets read and written as arrays (in place on the
+reference backend), optimizers by keyword, state, schedules, plateau, Lookahead, the guard,
+checkpoints read back with optcl.load_checkpoint, and a struct layout that is not the
+library's refused at load."""
+import ctypes
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import optcl
+from optcl import _abi, _lib
+from conftest import device_of
+
+TENSORS = [("w", (33, 65)), ("b", (7,), 1), ("s", ())]
+
+
+def rig(backend, algorithm="adam", **kwargs):
+    ctx = optcl.Context(device_of(backend))
+    params = ctx.params(TENSORS)
+    rng = np.random.default_rng(0)
+    for name, shape, *_ in TENSORS:
+        params.write(rng.standard_normal(shape).astype(np.float32), name)
+    return ctx, params, params.optimizer(algorithm, **kwargs)
+
+
+def test_devices_and_context():
+    found = optcl.devices()
+    assert found[-1]["device"] == "reference"
+    for d in found[:-1]:
+        ctx = optcl.Context(d["device"])
+        assert ctx.backend == "opencl" and d["name"] in ctx.device_name
+        ctx.close()
+    ref = optcl.Context("reference")
+    assert ref.backend == "reference" and ref.work_group_size == 0
+    assert optcl.version() == optcl.__version__
+
+
+def test_numpy_round_trip_and_step(backend):
+    ctx, params, opt = rig(backend, lr=0.1, betas=(0.8, 0.99))
+    assert [t["name"] for t in params.tensors] == ["w", "b", "s"]
+    assert params.read("w").shape == (33, 65) and params.read("s").shape == ()
+    w0 = params.read("w")
+    g = np.full((33, 65), 0.5, np.float32)
+    params.write(g, "w", role="grads")
+    opt.step()
+    # Adam's first step moves every element with a gradient by lr (its sign)
+    np.testing.assert_allclose(params.read("w"), w0 - 0.1, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(opt.read_state("exp_avg", "w"), 0.2 * g, rtol=1e-6)
+    assert opt.step_count == 1 and opt.state_names == ["exp_avg", "exp_avg_sq"]
+    assert opt.option("beta1") == 0.8
+    packed = params.read()
+    assert packed.shape == (33 * 65 + 7 + 1,)
+    np.testing.assert_array_equal(packed[:33 * 65], params.read("w").reshape(-1))
+    with pytest.raises(ValueError, match="10 values where 2145"):
+        params.write(np.zeros(10), "w")
+    with pytest.raises(KeyError):
+        params.read("nope")
+
+
+def test_numpy_in_place_on_the_reference_backend():
+    ctx, params, opt = rig("reference", algorithm="sgd", lr=0.5)
+    w = params.host_view("params", "w")
+    g = params.host_view("grads", "w")
+    w[...] = 1.0  # written in place: no copy in
+    g[...] = 2.0
+    opt.step()
+    np.testing.assert_array_equal(w, np.zeros((33, 65), np.float32))  # seen without a copy out
+    np.testing.assert_array_equal(params.read("w"), w)
+
+
+def test_options_schedule_plateau_lookahead_guard(backend):
+    assert "amsgrad" in optcl.options("adam")
+    assert optcl.options("rprop")["variant"]["choices"] == ["pytorch", "classic"]
+    ctx, params, opt = rig(backend, lr=0.1, schedule={"kind": "step", "step_size": 2,
+                                                      "gamma": 0.5},
+                           plateau={"patience": 0, "factor": 0.1}, max_norm=1.0,
+                           nonfinite="skip", lookahead={"k": 2, "alpha": 0.5})
+    params.write(np.ones(33 * 65, np.float32), "w", role="grads")
+    for _ in range(3):
+        opt.step()
+    assert opt.lr() == pytest.approx(0.05)
+    opt.report_metric(1.0)
+    opt.report_metric(2.0)
+    assert opt.lr() == pytest.approx(0.005)
+    params.write(np.full(33 * 65, np.inf, np.float32), "w", role="grads")
+    opt.step()
+    stats = opt.guard_stats()
+    assert stats["steps"] == 3 and stats["skipped"] == 1
+    assert opt.lookahead_alpha == 0.5
+    assert "lookahead_slow" in opt.state_names
+    with pytest.raises(ValueError, match="schedule kind"):
+        params.optimizer("adam", schedule={"kind": "weekly"})
+    with pytest.raises(ValueError, match="no option 'momentum'"):
+        params.optimizer("adam", momentum=0.9)
+
+
+def test_checkpoint_round_trip(backend, tmp_path):
+    ctx, params, opt = rig(backend, lr=0.1)
+    params.write(np.ones(33 * 65, np.float32), "w", role="grads")
+    opt.step()
+    path = tmp_path / "run.safetensors"
+    opt.save(path)
+    tensors, meta = optcl.load_checkpoint(path)
+    np.testing.assert_array_equal(tensors["w"], params.read("w"))
+    np.testing.assert_array_equal(tensors["optim.exp_avg.b"], opt.read_state("exp_avg", "b"))
+    assert meta["optcl.step"] == "1"
+    opt.step()
+    opt.load(path)
+    assert opt.step_count == 1
+    np.testing.assert_array_equal(tensors["w"], params.read("w"))
+    (tmp_path / "bad.safetensors").write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{nope")
+    with pytest.raises(optcl.OptclError, match="bad.safetensors"):
+        opt.load(tmp_path / "bad.safetensors")
+    with pytest.raises(ValueError, match="not JSON"):
+        optcl.load_checkpoint(tmp_path / "bad.safetensors")
+
+
+def test_wrong_struct_layout_refused():
+    """A binding whose view of a struct is not the library's is refused with the sizes."""
+    fields = [(n, ctypes.c_int64 * 4 if n == "shape" else t)  # a header with 4 dims at most
+              for n, t in _abi.TensorSpec._fields_]
+    Old = type("optcl_tensor_spec", (ctypes.Structure,), {"_fields_": fields})
+    with pytest.raises(optcl.AbiMismatch, match=r"optcl_tensor_spec: \d+ bytes here, 88"):
+        _lib.check_abi(_lib.lib, [Old])
+    _lib.check_abi(_lib.lib)  # the package's own view passes
+
+
+def test_library_from_environment(tmp_path):
+    """OPTCL_LIBRARY names the library; one that is not there is a clear ImportError."""
+    env = dict(os.environ, OPTCL_LIBRARY=str(tmp_path / "liboptcl.so"))
+    out = subprocess.run([sys.executable, "-c", "import optcl"], env=env, capture_output=True,
+                         text=True)
+    assert out.returncode != 0 and "cannot load" in out.stderr
+    env["OPTCL_LIBRARY"] = optcl.library_path()
+    out = subprocess.run([sys.executable, "-c", "import optcl; print(optcl.library_path())"],
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == optcl.library_path()

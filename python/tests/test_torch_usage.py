@@ -1,0 +1,173 @@
+"""optcl.torch as training code uses it: LR schedulers and ReduceLROnPlateau through
+param_groups, closures, zero_grad, add_param_group, state_dict round trips and swapping with
+torch.optim mid-run, GradScaler's skipped step, and the errors."""
+import pytest
+import torch
+
+import optcl
+import optcl.torch as ot
+from conftest import RTOL, device_of
+from test_torch_parity import gradient, make_params
+
+
+def close(a, b, rtol):
+    torch.testing.assert_close(a, b, rtol=rtol, atol=rtol)
+
+
+def stepper(params, step):
+    for i, p in enumerate(params):
+        p.grad = gradient(p.shape, step, i)
+
+
+def test_schedulers_and_plateau(backend):
+    """StepLR, then ReduceLROnPlateau: the lr optcl steps with is the one torch's schedulers put
+    in param_groups, so the parameters stay with torch.optim's."""
+    theirs = [t.requires_grad_() for t in make_params()]
+    ours = [t.clone().detach().requires_grad_() for t in make_params()]
+    t_opt = torch.optim.SGD(theirs, lr=0.1, momentum=0.9)
+    o_opt = ot.SGD(ours, lr=0.1, momentum=0.9, device=device_of(backend))
+    scheds = [torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5) for o in (t_opt, o_opt)]
+    plateaus = [torch.optim.lr_scheduler.ReduceLROnPlateau(o, patience=1, factor=0.1)
+                for o in (t_opt, o_opt)]
+    for step in range(12):
+        stepper(theirs, step)
+        stepper(ours, step)
+        t_opt.step()
+        o_opt.step()
+        if step < 6:
+            for s in scheds:
+                s.step()
+        else:
+            for s in plateaus:
+                s.step(1.0)  # never improves: the lr drops every other report
+        assert o_opt.param_groups[0]["lr"] == t_opt.param_groups[0]["lr"]
+        for a, b in zip(theirs, ours):
+            close(b, a, RTOL[backend])
+    assert o_opt.param_groups[0]["lr"] < 0.1 * 0.25  # both schedulers acted
+
+
+def test_closure_and_zero_grad(backend):
+    w = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    opt = ot.Adam([w], lr=0.1, device=device_of(backend))
+    calls = []
+
+    def closure():
+        opt.zero_grad()
+        loss = (w ** 2).sum()
+        loss.backward()
+        calls.append(float(loss))
+        return loss
+
+    losses = [float(opt.step(closure)) for _ in range(20)]
+    assert len(calls) == 20 and losses == calls
+    assert losses[-1] < 0.5 * losses[0]
+    opt.zero_grad()
+    assert w.grad is None or not w.grad.any()
+
+
+def test_add_param_group_and_hyperparameter_edits(backend):
+    """A group added mid-run steps from then on; an edited beta or weight decay takes effect at
+    the next step. amsgrad switched on (which torch.optim itself cannot do mid-run) rebuilds the
+    group's optimizer, its moments carried over."""
+    theirs = [t.requires_grad_() for t in make_params()]
+    ours = [t.clone().detach().requires_grad_() for t in make_params()]
+    t_opt = torch.optim.Adam(theirs[:2], lr=0.01)
+    o_opt = ot.Adam(ours[:2], lr=0.01, device=device_of(backend))
+    for step in range(6):
+        if step == 2:
+            t_opt.add_param_group({"params": theirs[2:], "lr": 0.02})
+            o_opt.add_param_group({"params": ours[2:], "lr": 0.02})
+        if step == 3:
+            for o in (t_opt, o_opt):
+                o.param_groups[0]["betas"] = (0.8, 0.99)
+                o.param_groups[1]["weight_decay"] = 0.1
+        if step == 5:
+            o_opt.param_groups[0]["amsgrad"] = True
+        stepper(theirs, step)
+        stepper(ours, step)
+        t_opt.step()
+        o_opt.step()
+        if step < 5:
+            for a, b in zip(theirs, ours):
+                close(b, a, RTOL[backend])
+    t_state, o_state = t_opt.state_dict()["state"], o_opt.state_dict()["state"]
+    assert set(o_state[0]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+    for k in t_state:  # the moments do not depend on amsgrad
+        for name in ("exp_avg", "exp_avg_sq"):
+            close(o_state[k][name], t_state[k][name], RTOL[backend])
+        assert float(o_state[k]["step"]) == float(t_state[k]["step"])
+
+
+@pytest.mark.parametrize("name,kwargs", [("Adam", {"lr": 0.01, "amsgrad": True}),
+                                         ("SGD", {"lr": 0.05, "momentum": 0.9}),
+                                         ("RMSprop", {"lr": 0.01, "centered": True}),
+                                         ("Rprop", {"lr": 0.01})])
+def test_swap_with_torch_mid_run(name, kwargs, backend):
+    """torch.optim for 5 steps, optcl for 5, torch again for 5: the same parameters as 15 steps
+    of torch.optim alone; and state_dict → load_state_dict into a new optcl optimizer."""
+    ref = [t.requires_grad_() for t in make_params()]
+    run = [t.clone().detach().requires_grad_() for t in make_params()]
+    r_opt = getattr(torch.optim, name)(ref, **kwargs)
+    opt = getattr(torch.optim, name)(run, **kwargs)
+    for step in range(15):
+        if step == 5:
+            o = getattr(ot, name)(run, device=device_of(backend), **kwargs)
+            o.load_state_dict(opt.state_dict())
+            opt = o
+        if step == 8:  # a fresh optcl optimizer from optcl's own state dict
+            o = getattr(ot, name)(run, device=device_of(backend), **kwargs)
+            o.load_state_dict(opt.state_dict())
+            opt = o
+        if step == 10:
+            o = getattr(torch.optim, name)(run, **kwargs)
+            o.load_state_dict(opt.state_dict())
+            opt = o
+        stepper(ref, step)
+        stepper(run, step)
+        r_opt.step()
+        opt.step()
+        for a, b in zip(ref, run):
+            close(b, a, RTOL[backend])
+
+
+def test_grad_scaler_skip(backend):
+    """GradScaler's plain path: an Inf gradient skips the step (nothing changes) and halves the
+    scale; finite steps go on."""
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    opt = ot.SGD([w], lr=0.1, momentum=0.9, device=device_of(backend))
+    scaler = torch.cuda.amp.GradScaler(init_scale=4.0, enabled=True) \
+        if hasattr(torch.cuda.amp, "GradScaler") else None
+    if scaler is None or not scaler.is_enabled():
+        scaler = torch.amp.GradScaler("cpu", init_scale=4.0) if hasattr(torch, "amp") and \
+            hasattr(torch.amp, "GradScaler") else None
+    if scaler is None or not scaler.is_enabled():
+        pytest.skip("this torch has no GradScaler for CPU tensors")
+    loss = scaler.scale((w * torch.tensor([1.0, float("inf")])).sum())
+    loss.backward()
+    before = w.detach().clone()
+    scaler.step(opt)
+    scaler.update()
+    assert torch.equal(w.detach(), before)
+    assert scaler.get_scale() == 2.0
+    opt.zero_grad()
+    scaler.scale((w * w).sum()).backward()
+    scaler.step(opt)
+    scaler.update()
+    assert not torch.equal(w.detach(), before)
+
+
+def test_errors_carry_optcl_messages():
+    w = torch.zeros(3, requires_grad=True)
+    with pytest.raises(optcl.OptclError, match="beta1"):
+        opt = ot.Adam([w], betas=(1.5, 0.9), device="reference")
+        w.grad = torch.ones(3)
+        opt.step()
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        ot.Adam([w], momentum=0.9)
+    with pytest.raises(optcl.OptclError, match="OPTCL_ERROR_NO_DEVICE"):
+        optcl.Context("no such device anywhere")
+    a, b = torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)
+    opt = ot.SGD([a, b], lr=0.1, device="reference")
+    a.grad = torch.ones(2)
+    with pytest.raises(RuntimeError, match="without a gradient"):
+        opt.step()
