@@ -250,8 +250,24 @@ class Params:
                                             C.byref(out)))
         return out.value
 
-    def zero_grad(self):
-        self._check(lib.optcl_params_zero_grad(self._h, 0, None, None))
+    def cl_array(self, tensor, role="params", queue=None):
+        """A pyopencl.array.Array over one tensor of a role, in its shape, at its offset in the
+        flat buffer (no copy; the buffer is retained by the Array). OpenCL backend only; queue
+        defaults to the queue of a Context made with from_pyopencl."""
+        import pyopencl as cl
+        import pyopencl.array as cla
+        queue = queue or _pyopencl_queue(self.ctx)
+        flat = cl.Buffer.from_int_ptr(self.buffer(role), retain=True)
+        t = self.tensors[self.index(tensor)]
+        kind = np.float32 if self.dtype == "f32" else np.uint16
+        return cla.Array(queue, t["shape"], kind, data=flat,
+                         offset=t["offset"] * np.dtype(kind).itemsize)
+
+    def zero_grad(self, wait_for=(), event=False):
+        """Zeroes the whole gradient buffer (enqueued); with event=True returns its
+        pyopencl.Event."""
+        return _enqueue(self.ctx, lambda n, w, e: lib.optcl_params_zero_grad(self._h, n, w, e),
+                        self._check, wait_for, event)
 
     def optimizer(self, algorithm, **kwargs):
         return Optimizer(self, algorithm, **kwargs)
@@ -270,6 +286,27 @@ class Params:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _pyopencl_queue(ctx):
+    if ctx._keep is None:
+        raise ValueError("no PyOpenCL queue: make the Context with Context.from_pyopencl, or "
+                         "pass queue=")
+    return ctx._keep[1]
+
+
+def _enqueue(ctx, call, check_status, wait_for, want_event):
+    """Runs an enqueueing C call with a wait list of pyopencl.Events, and takes its event as a
+    pyopencl.Event that owns it (retain=False: the C call's reference is the Event's)."""
+    wait_for = list(wait_for or ())
+    waits = (C.c_void_p * max(1, len(wait_for)))(*[e.int_ptr for e in wait_for])
+    out = C.c_void_p()
+    check_status(call(len(wait_for), waits if wait_for else None,
+                      C.byref(out) if want_event else None))
+    if not want_event or not out.value:
+        return None
+    import pyopencl as cl
+    return cl.Event.from_int_ptr(out.value, retain=False)
 
 
 def _cl_mem(b):
@@ -424,9 +461,13 @@ class Optimizer:
     def _check(self, status):
         check(status, lambda: lib.optcl_optimizer_message(self._h))
 
-    def step(self):
-        """One step over every tensor (enqueued; on the reference backend it runs at once)."""
-        self._check(lib.optcl_optimizer_step(self._h, 0, None, None))
+    def step(self, wait_for=(), event=False):
+        """One step over every tensor, enqueued after the events of wait_for (pyopencl.Events);
+        on the reference backend it runs at once. With event=True it returns the step's last
+        launch as a pyopencl.Event (None on the reference backend)."""
+        return _enqueue(self.params.ctx,
+                        lambda n, w, e: lib.optcl_optimizer_step(self._h, n, w, e), self._check,
+                        wait_for, event)
 
     @property
     def step_count(self):

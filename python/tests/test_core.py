@@ -130,6 +130,8 @@ def test_wrong_struct_layout_refused():
 
 def test_library_from_environment(tmp_path):
     """OPTCL_LIBRARY names the library; one that is not there is a clear ImportError."""
+    if "OPTCL_LIBRARY" not in os.environ:  # the installed package's own copy
+        assert os.path.dirname(optcl.library_path()) == os.path.dirname(optcl.__file__)
     env = dict(os.environ, OPTCL_LIBRARY=str(tmp_path / "liboptcl.so"))
     out = subprocess.run([sys.executable, "-c", "import optcl"], env=env, capture_output=True,
                          text=True)
