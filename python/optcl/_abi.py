@@ -123,6 +123,7 @@ PROTOTYPES = {
     "optcl_context_destroy": (_st, [_p]),
     "optcl_context_backend": (_int, [_p]),
     "optcl_context_device_name": (_cstr, [_p]),
+    "optcl_context_cl_context": (_p, [_p]),
     "optcl_context_cl_queue": (_p, [_p]),
     "optcl_context_alignment": (_size, [_p]),
     "optcl_context_vector_width": (C.c_uint, [_p]),

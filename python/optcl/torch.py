@@ -14,7 +14,7 @@ import math
 
 import torch
 
-from . import core
+from . import _cl, core
 from ._lib import OptclError, lib
 
 _PARAM_DTYPES = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
@@ -23,7 +23,14 @@ _RAW_VIEW = {torch.float32: torch.float32, torch.bfloat16: torch.int16, torch.fl
 
 class _GroupRun:
     """One param group on optcl: its parameter set, its optimizer, the hyperparameters it was
-    made with, and its tensors' element type."""
+    made with, and its tensors' element type.
+
+    Where it can, the group's parameters and gradients live in optcl's flat buffers and the
+    torch tensors are views of them, as apex's and FSDP's flat parameters are: on the reference
+    backend the set's host memory (float32 groups), on OpenCL host memory that backs the
+    buffers (CL_MEM_USE_HOST_PTR, mapped for the host outside steps). A step then copies
+    nothing where the device shares host memory. Elsewhere (a bfloat16 group on the reference
+    backend) each step copies the tensors in and out."""
 
     def __init__(self, ctx, group, index, optimizer):
         params = group["params"]
@@ -36,9 +43,107 @@ class _GroupRun:
                             "steps CPU tensors (the step itself runs on its OpenCL device)")
         self.dtype = params[0].dtype
         tensors = [(f"{index}.{i}", tuple(p.shape)) for i, p in enumerate(params)]
-        self.params = core.Params(ctx, tensors, _PARAM_DTYPES[self.dtype])
+        self.flat, self.host_buffers, self.attached = None, [], []
+        self._views, self._ptrs = [], []
+        kind = _PARAM_DTYPES[self.dtype]
+        if ctx.backend == "reference":
+            self.params = core.Params(ctx, tensors, kind)
+            if self.dtype == torch.float32:
+                self.flat = [torch.from_numpy(self.params.host_view(r)) for r in core.ROLES]
+        else:
+            self.params = self._shared_or_plain(ctx, tensors, kind)
         self.kwargs = optimizer._optcl_kwargs(group)
         self.opt = core.Optimizer(self.params, optimizer.algorithm, **self.kwargs)
+
+    def _shared_or_plain(self, ctx, tensors, kind):
+        offsets, total = core.Params.layout(ctx, tensors)
+        if _cl.cl is None:
+            return core.Params(ctx, tensors, kind)
+        flat, buffers = [], []
+        try:
+            for _ in core.ROLES:
+                t = _aligned_zeros(total, self.dtype, 4096)
+                buffers.append(_cl.HostBuffer(lib.optcl_context_cl_context(ctx._h),
+                                              lib.optcl_context_cl_queue(ctx._h),
+                                              t.data_ptr(), t.numel() * t.element_size()))
+                flat.append(t)
+            for b in buffers:  # the set's wrap zeroes the padding on the device
+                b.unmap()
+            params = core.Params(ctx, tensors, kind, buffers=[b.mem for b in buffers])
+            for b in buffers:
+                b.map()
+        except (OSError, core.OptclError):
+            for b in buffers:
+                b.release()
+            return core.Params(ctx, tensors, kind)
+        self.flat, self.host_buffers = flat, buffers
+        return params
+
+    def views(self, i):
+        """Tensor i's parameter and gradient as views of the flat buffers."""
+        if not self._views:
+            for t in self.params.tensors:
+                self._views.append([f[t["offset"]:t["offset"] + t["count"]].view(t["shape"])
+                                    for f in self.flat])
+                self._ptrs.append([v.data_ptr() for v in self._views[-1]])
+        return self._views[i]
+
+    def attach(self, tensors):
+        """Makes the torch tensors views of the flat buffers, copying in whatever is not one
+        already (a new gradient, a replaced .data); else copies them in."""
+        if self.flat is None:
+            self.copy(tensors, "params", True)
+            self.copy([p.grad for p in tensors], "grads", True)
+            return
+        self.attached = list(tensors)
+        self.views(0)
+        for p, (pv, gv), (pp, gp) in zip(tensors, self._views, self._ptrs):
+            if p.data_ptr() != pp or not p.is_contiguous():
+                pv.copy_(p.detach())
+                p.data = pv
+            if p.grad.data_ptr() != gp or not p.grad.is_contiguous():
+                gv.copy_(p.grad)
+                p.grad = gv
+
+    def step(self, tensors):
+        self.attach(tensors)
+        opt = self.opt
+        self.device_section(lambda: opt._check(lib.optcl_optimizer_step(opt._h, 0, None, None)))
+        if self.flat is None:
+            self.copy(tensors, "params", False)
+
+    def device_section(self, work):
+        """Runs enqueued work with the shared buffers unmapped, and maps them again after."""
+        for b in self.host_buffers:
+            b.unmap()
+        try:
+            work()
+        finally:  # one wait: the in-order queue maps the last after the others
+            for k, b in enumerate(self.host_buffers):
+                b.map(blocking=k == len(self.host_buffers) - 1)
+
+    def zero_grad(self, tensors):
+        """Zeroes the gradients in place and keeps them views; False when not shared."""
+        if self.flat is None:
+            return False
+        self.flat[1].zero_()
+        for i, p in enumerate(tensors):
+            p.grad = self.views(i)[1]
+        return True
+
+    def close(self):
+        if self.flat is not None and not self.host_buffers:
+            # the reference backend's memory is the set's own: the tensors move out first
+            for p in self.attached:
+                p.data = p.data.clone()
+                if p.grad is not None:
+                    p.grad = p.grad.clone()
+        self.flat, self._views, self._ptrs = None, [], []
+        self.opt.close()
+        self.params.close()
+        for b in self.host_buffers:
+            b.release()
+        self.host_buffers = []
 
     def copy(self, tensors, role, to_optcl):
         raw = self.dtype != torch.float32
@@ -74,6 +179,15 @@ class _GroupRun:
                 raise
             self.kwargs[key] = value
         return True
+
+
+def _aligned_zeros(count, dtype, alignment):
+    """A zeroed flat tensor whose first element sits on an alignment-byte boundary."""
+    size = torch.tensor([], dtype=dtype).element_size()
+    extra = alignment // size
+    base = torch.zeros(count + extra, dtype=dtype)
+    skip = (-base.data_ptr() % alignment) // size
+    return base[skip:skip + count]
 
 
 class OptclOptimizer(torch.optim.Optimizer):
@@ -124,6 +238,7 @@ class OptclOptimizer(torch.optim.Optimizer):
         if run is not None and (run.params.numel != sum(p.numel() for p in group["params"])
                                 or not run.update(kwargs)):
             self._pull_state()  # the state moves into the new optimizer through self.state
+            run.close()
             run = None
         if run is None:
             run = self._runs[index] = _GroupRun(self._context(), group, index, self)
@@ -147,16 +262,38 @@ class OptclOptimizer(torch.optim.Optimizer):
                     f"optcl.torch: param group {index} has tensors without a gradient next to "
                     "tensors with one; optcl steps whole groups: put the tensors that get no "
                     "gradient in a group of their own")
-            run = self._run(index, group)
-            run.copy(params, "params", True)
-            run.copy([p.grad for p in params], "grads", True)
-            run.opt.step()
-            run.copy(params, "params", False)
+            self._run(index, group).step(params)
         self._state_fresh = False
         return loss
 
-    def add_param_group(self, param_group):
-        super().add_param_group(param_group)
+    def zero_grad(self, set_to_none=True):
+        """torch's zero_grad, except that a group whose gradients are views of optcl's buffers
+        keeps them: zeroed in place, as with set_to_none=False, so that backward accumulates
+        straight into optcl's buffer."""
+        for index, group in enumerate(self.param_groups):
+            run = self._runs.get(index)
+            if run is not None and run.params.numel == sum(p.numel() for p in group["params"]) \
+                    and run.zero_grad(group["params"]):
+                continue
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.detach_() if p.grad.grad_fn is not None else p.grad.requires_grad_(False)
+                    p.grad.zero_()
+
+    def _close_runs(self):
+        for run in self._runs.values():
+            run.close()
+        self._runs = {}
+
+    def __del__(self):
+        try:
+            self._close_runs()
+        except Exception:  # at interpreter exit the library may be gone first
+            pass
 
     # -- state in torch's form ---------------------------------------------------------------
     def _torch_extra(self, run, group):
@@ -177,6 +314,7 @@ class OptclOptimizer(torch.optim.Optimizer):
                 state = self.state[p]
                 state.clear()
                 if steps == 0:
+                    del self.state[p]
                     continue
                 if self._has_step:
                     state["step"] = torch.tensor(float(steps), dtype=torch.float32)
@@ -188,6 +326,8 @@ class OptclOptimizer(torch.optim.Optimizer):
                     state[name] = torch.from_numpy(values).to(p.dtype)
                 state.update({k: v.clone() if torch.is_tensor(v) else v for k, v in extra.items()})
                 self._torch_state_fixup(state, group)
+                if not state:
+                    del self.state[p]
         self._state_fresh = True
 
     def _torch_state_fixup(self, state, group):
@@ -214,7 +354,7 @@ class OptclOptimizer(torch.optim.Optimizer):
 
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)
-        self._runs = {}  # rebuilt from self.state at the next step
+        self._close_runs()  # rebuilt from self.state at the next step
         self._state_fresh = True
 
     def sync_state(self):
@@ -264,10 +404,15 @@ def _drop_in(name, algorithm, defaults, keys, doc, has_step=True, extra=None, fi
 _ADAM_KEYS = {"betas": ("beta1", "beta2"), "eps": "eps"}
 
 
+_TORCH2 = int(torch.__version__.split(".")[0]) >= 2
+
+
 def _sgd_fixup(self, state, group):
+    """Without momentum torch 1.x keeps {"momentum_buffer": None}, torch 2.x no entry."""
     if group["momentum"] == 0:
         state.clear()
-        state["momentum_buffer"] = None
+        if not _TORCH2:
+            state["momentum_buffer"] = None
 
 
 def _nadam_extra(self, run, group):
@@ -403,8 +548,11 @@ class _ScheduleFree(OptclOptimizer):
 
     def _mode(self, mode):
         for index, run in self._runs.items():
-            getattr(run.opt, mode)()
-            run.copy(self.param_groups[index]["params"], "params", False)
+            tensors = self.param_groups[index]["params"]
+            run.attach(tensors)
+            run.device_section(getattr(run.opt, mode))
+            if run.flat is None:
+                run.copy(tensors, "params", False)
         for group in self.param_groups:
             group["train_mode"] = mode == "train"
 

@@ -35,6 +35,12 @@ CASES = [
     ("RAdam", dict(lr=0.01), {}),
     ("RAdam", dict(lr=0.01, weight_decay=0.01), {}),
     ("ASGD", dict(lr=0.01, t0=10, weight_decay=0.01), {}),
+    # torch 2.x only (skipped where torch.optim lacks the class or the option)
+    ("NAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.01), {}),
+    ("RAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.01), {}),
+    ("Adafactor", dict(lr=0.01), {}),
+    ("Adafactor", dict(lr=0.01, beta2_decay=-0.5, weight_decay=0.01, maximize=True, d=2.0),
+     {"lr": 0.003}),
 ]
 
 
@@ -64,7 +70,7 @@ TORCH2 = int(torch.__version__.split(".")[0]) >= 2
 
 
 def supported(name, kwargs):
-    if name == "NAdam" and not TORCH2:
+    if (name == "NAdam" and not TORCH2) or not hasattr(torch.optim, name):
         return False
     params = inspect.signature(getattr(torch.optim, name)).parameters
     return all(k in params for k in kwargs)
@@ -110,6 +116,6 @@ def run_side_by_side(name, kwargs, overrides, backend, steps=STEPS):
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_parity(name, kwargs, overrides, backend):
     if not supported(name, kwargs):
-        pytest.skip(f"torch {torch.__version__}'s {name} lacks one of {sorted(kwargs)}, or "
-                    "computes another rule (NAdam before 2.0)")
+        pytest.skip(f"torch {torch.__version__}: no {name}, or none with {sorted(kwargs)}, or "
+                    "another rule (NAdam before 2.0)")
     run_side_by_side(name, kwargs, overrides, backend)

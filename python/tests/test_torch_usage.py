@@ -1,6 +1,8 @@
 """optcl.torch as training code uses it: LR schedulers and ReduceLROnPlateau through
 param_groups, closures, zero_grad, add_param_group, state_dict round trips and swapping with
 torch.optim mid-run, GradScaler's skipped step, and the errors."""
+import copy
+
 import pytest
 import torch
 
@@ -171,3 +173,39 @@ def test_errors_carry_optcl_messages():
     a.grad = torch.ones(2)
     with pytest.raises(RuntimeError, match="without a gradient"):
         opt.step()
+
+
+def test_params_and_grads_are_views_of_optcl_buffers(backend):
+    """After a step the parameters are views of optcl's flat buffer, and after zero_grad and
+    backward so are the gradients (a step copies nothing); the caller's in-place edits are
+    seen, a replaced .data is copied in; all as torch.optim.Adam computes."""
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(33, 65)
+    ref = copy.deepcopy(lin)
+    opt = ot.Adam(lin.parameters(), lr=0.01, device=device_of(backend))
+    t_opt = torch.optim.Adam(ref.parameters(), lr=0.01)
+    x = torch.randn(8, 33)
+
+    def step_both():
+        for model, o in ((lin, opt), (ref, t_opt)):
+            o.zero_grad()
+            model(x).square().mean().backward()
+            o.step()
+        for a, b in zip(ref.parameters(), lin.parameters()):
+            close(b, a, RTOL[backend])
+
+    for _ in range(4):
+        step_both()
+    run = opt._runs[0]
+    for i, p in enumerate(opt.param_groups[0]["params"]):
+        pv, gv = run.views(i)
+        assert p.data_ptr() == pv.data_ptr() and p.grad.data_ptr() == gv.data_ptr()
+    with torch.no_grad():
+        lin.weight.mul_(0.5)
+        ref.weight.mul_(0.5)
+    lin.bias.data = lin.bias.data + 1.0
+    ref.bias.data = ref.bias.data + 1.0
+    step_both()
+    assert lin.bias.data_ptr() == run.views(1)[0].data_ptr()
+    del opt  # its buffers go; the parameters keep their values
+    torch.testing.assert_close(lin.weight, ref.weight, rtol=RTOL[backend], atol=RTOL[backend])
