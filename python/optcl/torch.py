@@ -431,19 +431,18 @@ def _asgd_extra(self, run, group):
             "mu": torch.tensor(mu, dtype=torch.float32)}
 
 
-_COMPAT = {"foreach": None, "differentiable": False}
+_COMPAT = {"foreach": None, "differentiable": False, "fused": None}  # accepted, ignored
 
 SGD = _drop_in("SGD", "sgd", dict(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                                   nesterov=False, maximize=False, **_COMPAT),
                {"momentum": "momentum", "dampening": "dampening", "nesterov": "nesterov"},
                "torch.optim.SGD on optcl.", has_step=False, fixup=_sgd_fixup)
 Adam = _drop_in("Adam", "adam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                                     amsgrad=False, maximize=False, capturable=False, fused=None,
-                                     **_COMPAT),
+                                     amsgrad=False, maximize=False, capturable=False, **_COMPAT),
                 dict(_ADAM_KEYS, amsgrad="amsgrad"), "torch.optim.Adam on optcl.")
 AdamW = _drop_in("AdamW", "adamw", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
                                         weight_decay=1e-2, amsgrad=False, maximize=False,
-                                        capturable=False, fused=None, **_COMPAT),
+                                        capturable=False, **_COMPAT),
                  dict(_ADAM_KEYS, amsgrad="amsgrad"), "torch.optim.AdamW on optcl.")
 RMSprop = _drop_in("RMSprop", "rmsprop", dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
                                               momentum=0.0, centered=False, maximize=False,
