@@ -36,12 +36,36 @@ def _floats(array, count, what):
     return a
 
 
-class Context:
+class _Handle:
+    """A C handle that is destroyed when its Python object goes, or at close() (also the end of
+    a with block); _destroy names the C destroy function."""
+
+    _destroy = None
+
+    def close(self):
+        if self._h:
+            self._check(getattr(lib, self._destroy)(self._h))
+            self._h = C.c_void_p()
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            getattr(lib, self._destroy)(self._h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Context(_Handle):
     """An OpenCL device and its in-order queue, or the reference backend (plain C on the host).
 
     device: None (OPTCL_DEVICE when set, else the first GPU, else the first device), "reference",
     "P:D" (platform and device index), or a case-insensitive substring of "<platform> <device>".
     """
+
+    _destroy = "optcl_context_destroy"
 
     def __init__(self, device=None, _handle=None, _keep=None):
         self._h = C.c_void_p(_handle)
@@ -100,20 +124,6 @@ class Context:
         """A parameter set of these tensors: see Params."""
         return Params(self, tensors, dtype, buffers)
 
-    def close(self):
-        if self._h:
-            self._check(lib.optcl_context_destroy(self._h))
-            self._h = C.c_void_p()
-
-    def __del__(self):
-        if getattr(self, "_h", None):
-            lib.optcl_context_destroy(self._h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return f"optcl.Context({self.device_name!r})"
@@ -138,12 +148,14 @@ def _specs(tensors):
     return specs, len(items), names
 
 
-class Params:
+class Params(_Handle):
     """Named tensors in flat parameter and gradient buffers (include/optcl.h, "Parameter sets").
 
     tensors: (name, shape[, group]) tuples or {name: shape}. dtype: "f32", "bf16" or "f16".
     buffers: (params, grads) to wrap the caller's OpenCL buffers (PyOpenCL Buffers or
     pyopencl.array.Arrays, laid out as Params.layout says) instead of allocating."""
+
+    _destroy = "optcl_params_destroy"
 
     def __init__(self, ctx, tensors, dtype="f32", buffers=None):
         self.ctx = ctx
@@ -271,21 +283,6 @@ class Params:
 
     def optimizer(self, algorithm, **kwargs):
         return Optimizer(self, algorithm, **kwargs)
-
-    def close(self):
-        if self._h:
-            self._check(lib.optcl_params_destroy(self._h))
-            self._h = C.c_void_p()
-
-    def __del__(self):
-        if getattr(self, "_h", None):
-            lib.optcl_params_destroy(self._h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _pyopencl_queue(ctx):
@@ -445,9 +442,11 @@ def _options_of(algorithm):
     return options(algorithm)
 
 
-class Optimizer:
+class Optimizer(_Handle):
     """An optimizer over a parameter set (include/optcl.h, "Optimizers"); see make_config for
     the keyword arguments. Keeps a reference on its Params."""
+
+    _destroy = "optcl_optimizer_destroy"
 
     def __init__(self, params, algorithm, **kwargs):
         self.params = params
@@ -589,17 +588,3 @@ class Optimizer:
         """Restores a checkpoint; on any error nothing changes. Blocks."""
         self._check(lib.optcl_checkpoint_load(self._h, str(path).encode()))
 
-    def close(self):
-        if self._h:
-            self._check(lib.optcl_optimizer_destroy(self._h))
-            self._h = C.c_void_p()
-
-    def __del__(self):
-        if getattr(self, "_h", None):
-            lib.optcl_optimizer_destroy(self._h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -186,7 +186,7 @@ def test_params_and_grads_are_views_of_optcl_buffers(backend):
     t_opt = torch.optim.Adam(ref.parameters(), lr=0.01)
     x = torch.randn(8, 33)
 
-    def step_both():
+    def step_both(opt):
         for model, o in ((lin, opt), (ref, t_opt)):
             o.zero_grad()
             model(x).square().mean().backward()
@@ -195,7 +195,7 @@ def test_params_and_grads_are_views_of_optcl_buffers(backend):
             close(b, a, RTOL[backend])
 
     for _ in range(4):
-        step_both()
+        step_both(opt)
     run = opt._runs[0]
     for i, p in enumerate(opt.param_groups[0]["params"]):
         pv, gv = run.views(i)
@@ -205,7 +205,7 @@ def test_params_and_grads_are_views_of_optcl_buffers(backend):
         ref.weight.mul_(0.5)
     lin.bias.data = lin.bias.data + 1.0
     ref.bias.data = ref.bias.data + 1.0
-    step_both()
+    step_both(opt)
     assert lin.bias.data_ptr() == run.views(1)[0].data_ptr()
     del opt  # its buffers go; the parameters keep their values
     torch.testing.assert_close(lin.weight, ref.weight, rtol=RTOL[backend], atol=RTOL[backend])
