@@ -49,7 +49,12 @@ class HostBuffer:
         if err.value:
             raise OSError(f"clCreateBuffer(CL_MEM_USE_HOST_PTR) failed: {err.value}")
         self.mapped = False
-        self.map()
+        try:
+            self.map()
+        except OSError:
+            cl.clReleaseMemObject(self.mem)
+            self.mem = None
+            raise
 
     def map(self, blocking=True):
         """Maps the buffer for the host; blocking=False leaves the wait to a later blocking

@@ -234,6 +234,9 @@ class OptclOptimizer(torch.optim.Optimizer):
 
     def _run(self, index, group):
         run = self._runs.get(index)
+        seen = [(k, v) for k, v in group.items() if k != "params"]
+        if run is not None and run.seen == seen and len(run.params.tensors) == len(group["params"]):
+            return run  # nothing changed since the last step
         kwargs = self._optcl_kwargs(group)
         if run is not None and (run.params.numel != sum(p.numel() for p in group["params"])
                                 or not run.update(kwargs)):
@@ -243,6 +246,7 @@ class OptclOptimizer(torch.optim.Optimizer):
         if run is None:
             run = self._runs[index] = _GroupRun(self._context(), group, index, self)
             self._push_state(index, group, run)
+        run.seen = seen
         return run
 
     # -- the step ----------------------------------------------------------------------------
@@ -280,9 +284,12 @@ class OptclOptimizer(torch.optim.Optimizer):
                     continue
                 if set_to_none:
                     p.grad = None
+                    continue
+                if p.grad.grad_fn is not None:
+                    p.grad.detach_()
                 else:
-                    p.grad.detach_() if p.grad.grad_fn is not None else p.grad.requires_grad_(False)
-                    p.grad.zero_()
+                    p.grad.requires_grad_(False)
+                p.grad.zero_()
 
     def _close_runs(self):
         for run in self._runs.values():
@@ -361,10 +368,9 @@ class OptclOptimizer(torch.optim.Optimizer):
         """Brings self.state up to date with optcl's buffers (state_dict() does it itself)."""
         self._pull_state()
 
-    def __getstate__(self):
+    def __getstate__(self):  # pickling: torch's fields, the state brought up to date
         self._pull_state()
-        d = super().__getstate__()
-        return d
+        return super().__getstate__()
 
     def __setstate__(self, state):
         super().__setstate__(state)
