@@ -46,10 +46,15 @@ class _Handle:
         if self._h:
             self._check(getattr(lib, self._destroy)(self._h))
             self._h = C.c_void_p()
+            self._destroyed()
 
     def __del__(self):
         if getattr(self, "_h", None):
             getattr(lib, self._destroy)(self._h)
+            self._destroyed()
+
+    def _destroyed(self):
+        """What goes after the C object (a parameter set's host buffers)."""
 
     def __enter__(self):
         return self
@@ -120,9 +125,9 @@ class Context(_Handle):
     def finish(self):
         self._check(lib.optcl_context_finish(self._h))
 
-    def params(self, tensors, dtype="f32", buffers=None):
+    def params(self, tensors, dtype="f32", buffers=None, shared=False):
         """A parameter set of these tensors: see Params."""
-        return Params(self, tensors, dtype, buffers)
+        return Params(self, tensors, dtype, buffers, shared)
 
 
     def __repr__(self):
@@ -153,25 +158,83 @@ class Params(_Handle):
 
     tensors: (name, shape[, group]) tuples or {name: shape}. dtype: "f32", "bf16" or "f16".
     buffers: (params, grads) to wrap the caller's OpenCL buffers (PyOpenCL Buffers or
-    pyopencl.array.Arrays, laid out as Params.layout says) instead of allocating."""
+    pyopencl.array.Arrays, laid out as Params.layout says) instead of allocating.
+    shared=True (OpenCL): the parameters and gradients live in host memory of this set's that
+    backs its buffers (CL_MEM_USE_HOST_PTR) and stays mapped for the host between optcl's
+    calls, so host_view works as on the reference backend — no copies on a device that shares
+    host memory, the driver's transfers around each call elsewhere. OSError when the device
+    cannot keep the buffers there."""
 
     _destroy = "optcl_params_destroy"
 
-    def __init__(self, ctx, tensors, dtype="f32", buffers=None):
+    def __init__(self, ctx, tensors, dtype="f32", buffers=None, shared=False):
         self.ctx = ctx
         self._h = C.c_void_p()
+        self._shared = []  # HostBuffers, when shared
+        self._host = None  # the flat host arrays by role, where there are any
         specs, n, self._names = _specs(tensors)
         kind = _choice(DTYPES, dtype, "dtype")
-        if buffers is None:
+        self._keep = None if buffers is None else tuple(buffers)
+        if shared and ctx.backend == "opencl" and buffers is None:
+            self._create_shared(specs, n, kind)
+        elif buffers is None:
             ctx._check(lib.optcl_params_create_typed(ctx._h, specs, n, kind, C.byref(self._h)))
-            self._keep = None
         else:
             handles = [C.c_void_p(_cl_mem(b)) for b in buffers]
             ctx._check(lib.optcl_params_wrap_typed(ctx._h, specs, n, kind, handles[0],
                                                    handles[1], C.byref(self._h)))
-            self._keep = tuple(buffers)
         self.tensors = [self.info(i) for i in range(n)]
         self._index = {t["name"]: i for i, t in enumerate(self.tensors)}
+        if ctx.backend == "reference":
+            self._host = [self._reference_host(r) for r in ROLES]
+
+    def _create_shared(self, specs, n, kind):
+        from . import _cl
+        if _cl.cl is None:
+            raise OSError("no OpenCL ICD loader to make shared buffers with")
+        total = C.c_size_t()
+        self.ctx._check(lib.optcl_params_layout(self.ctx._h, specs, n, None, C.byref(total)))
+        host = [_aligned_zeros(total.value, _RAW[kind], 4096) for _ in ROLES]
+        try:
+            for a in host:
+                self._shared.append(_cl.HostBuffer(lib.optcl_context_cl_context(self.ctx._h),
+                                                   lib.optcl_context_cl_queue(self.ctx._h),
+                                                   a.ctypes.data, a.nbytes))
+            for b in self._shared:  # the wrap zeroes the padding on the device
+                b.unmap()
+            self.ctx._check(lib.optcl_params_wrap_typed(
+                self.ctx._h, specs, n, kind, C.c_void_p(self._shared[0].mem),
+                C.c_void_p(self._shared[1].mem), C.byref(self._h)))
+            for b in self._shared:
+                b.map()
+        except (OSError, OptclError):
+            self._destroyed()
+            raise
+        self._host = host
+
+    def _destroyed(self):
+        for b in self._shared:
+            b.release()
+        self._shared = []
+
+    @property
+    def shared(self):
+        """Whether the parameters and gradients live in host memory the host may use
+        between calls (shared=True on OpenCL, and the reference backend)."""
+        return self._host is not None
+
+    def _device(self, call):
+        """Runs a C call that touches the buffers with the shared ones unmapped, and maps them
+        again after it (one wait: the in-order queue maps the last after the others)."""
+        if not self._shared:
+            return call()
+        for b in self._shared:
+            b.unmap()
+        try:
+            return call()
+        finally:
+            for k, b in enumerate(self._shared):
+                b.map(blocking=k == len(self._shared) - 1)
 
     @staticmethod
     def layout(ctx, tensors):
@@ -223,7 +286,8 @@ class Params(_Handle):
         kind = lib.optcl_params_dtype(self._h)
         out = np.empty(count, dtype=_RAW[kind] if raw else np.float32)
         f = lib.optcl_params_read_raw if raw else lib.optcl_params_read
-        self._check(f(self._h, ROLES[role], index, out.ctypes.data, count))
+        self._check(self._device(lambda: f(self._h, ROLES[role], index, out.ctypes.data,
+                                           count)))
         return out.reshape(shape)
 
     def write(self, values, tensor=None, role="params", raw=False):
@@ -235,28 +299,38 @@ class Params(_Handle):
             a = np.ascontiguousarray(values, dtype=_RAW[kind]).reshape(-1)
             if a.size != count:
                 raise ValueError(f"write: {a.size} values where {count} are needed")
-            self._check(lib.optcl_params_write_raw(self._h, ROLES[role], index, a.ctypes.data,
-                                                   count))
+            f = lib.optcl_params_write_raw
         else:
             a = _floats(values, count, "write")
-            self._check(lib.optcl_params_write(self._h, ROLES[role], index, a.ctypes.data,
-                                               count))
+            f = lib.optcl_params_write
+        self._check(self._device(lambda: f(self._h, ROLES[role], index, a.ctypes.data, count)))
+
+    def _reference_host(self, role):
+        ptr = C.POINTER(C.c_float)()
+        self._check(lib.optcl_params_host(self._h, ROLES[role], _abi.ALL, C.byref(ptr)))
+        return np.ctypeslib.as_array(ptr, shape=(self.flat_size,))
 
     def host_view(self, role="params", tensor=None):
-        """Reference backend: a NumPy view (no copy) of the set's host memory — the flat buffer,
-        padding included, or one tensor in its shape. Valid while this set lives."""
+        """A NumPy view (no copy) of the set's host memory — the flat buffer, padding included,
+        or one tensor in its shape — on the reference backend (float32 whatever the dtype) and
+        for a shared set (the elements as stored: uint16 bits for bf16/f16). Writes through it
+        are what the next step reads. Valid while this set lives."""
+        if self._host is None:
+            raise ValueError("host_view: this parameter set's memory is the device's (make it "
+                             "with shared=True, or use read and write)")
+        flat = self._host[ROLES[role]]
         index = self.index(tensor)
-        ptr = C.POINTER(C.c_float)()
-        self._check(lib.optcl_params_host(self._h, ROLES[role], index, C.byref(ptr)))
-        shape, count = ((self.flat_size,), self.flat_size) if index == _abi.ALL else \
-            self._shape_and_count(index)
-        view = np.ctypeslib.as_array(ptr, shape=(count,)).reshape(shape)
-        view.flags.writeable = True
-        return view
+        if index == _abi.ALL:
+            return flat
+        t = self.tensors[index]
+        return flat[t["offset"]:t["offset"] + t["count"]].reshape(t["shape"])
 
     def buffer(self, role="params", tensor=None):
         """The OpenCL buffer (cl_mem, as an int) of a role or of one tensor's view of it; owned
         by the set. With PyOpenCL: pyopencl.Buffer.from_int_ptr(value, retain=True)."""
+        if self._shared:
+            raise ValueError("a shared parameter set's buffers are mapped for the host between "
+                             "optcl's calls: use host_view")
         out = C.c_void_p()
         self._check(lib.optcl_params_buffer(self._h, ROLES[role], self.index(tensor),
                                             C.byref(out)))
@@ -278,11 +352,20 @@ class Params(_Handle):
     def zero_grad(self, wait_for=(), event=False):
         """Zeroes the whole gradient buffer (enqueued); with event=True returns its
         pyopencl.Event."""
-        return _enqueue(self.ctx, lambda n, w, e: lib.optcl_params_zero_grad(self._h, n, w, e),
-                        self._check, wait_for, event)
+        return self._device(lambda: _enqueue(
+            self.ctx, lambda n, w, e: lib.optcl_params_zero_grad(self._h, n, w, e),
+            self._check, wait_for, event))
 
     def optimizer(self, algorithm, **kwargs):
         return Optimizer(self, algorithm, **kwargs)
+
+
+def _aligned_zeros(count, dtype, alignment):
+    """A zeroed array whose first element sits on an alignment-byte boundary."""
+    size = np.dtype(dtype).itemsize
+    base = np.zeros(count + alignment // size, dtype=dtype)
+    skip = (-base.ctypes.data % alignment) // size
+    return base[skip:skip + count]
 
 
 def _pyopencl_queue(ctx):
@@ -464,9 +547,9 @@ class Optimizer(_Handle):
         """One step over every tensor, enqueued after the events of wait_for (pyopencl.Events);
         on the reference backend it runs at once. With event=True it returns the step's last
         launch as a pyopencl.Event (None on the reference backend)."""
-        return _enqueue(self.params.ctx,
-                        lambda n, w, e: lib.optcl_optimizer_step(self._h, n, w, e), self._check,
-                        wait_for, event)
+        return self.params._device(lambda: _enqueue(
+            self.params.ctx, lambda n, w, e: lib.optcl_optimizer_step(self._h, n, w, e),
+            self._check, wait_for, event))
 
     @property
     def step_count(self):
@@ -538,10 +621,10 @@ class Optimizer(_Handle):
         return "eval" if lib.optcl_optimizer_mode(self._h) == 1 else "train"
 
     def train(self):
-        self._check(lib.optcl_optimizer_set_mode(self._h, 0))
+        self._check(self.params._device(lambda: lib.optcl_optimizer_set_mode(self._h, 0)))
 
     def eval(self):
-        self._check(lib.optcl_optimizer_set_mode(self._h, 1))
+        self._check(self.params._device(lambda: lib.optcl_optimizer_set_mode(self._h, 1)))
 
     def guard_stats(self):
         s = _abi.GuardStats()
@@ -582,9 +665,11 @@ class Optimizer(_Handle):
 
     def save(self, path):
         """A crash-safe safetensors checkpoint (optcl_checkpoint_save). Blocks."""
-        self._check(lib.optcl_checkpoint_save(self._h, str(path).encode()))
+        self._check(self.params._device(
+            lambda: lib.optcl_checkpoint_save(self._h, str(path).encode())))
 
     def load(self, path):
         """Restores a checkpoint; on any error nothing changes. Blocks."""
-        self._check(lib.optcl_checkpoint_load(self._h, str(path).encode()))
+        self._check(self.params._device(
+            lambda: lib.optcl_checkpoint_load(self._h, str(path).encode())))
 

@@ -12,9 +12,10 @@ torch.optim's keys and state names, with "step" a float32 0-d tensor, so a run c
 torch.optim.Adam and optcl.torch.Adam in either direction. docs/PYTHON.md."""
 import math
 
+import numpy as np
 import torch
 
-from . import _cl, core
+from . import core
 from ._lib import OptclError, lib
 
 _PARAM_DTYPES = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
@@ -43,41 +44,16 @@ class _GroupRun:
                             "steps CPU tensors (the step itself runs on its OpenCL device)")
         self.dtype = params[0].dtype
         tensors = [(f"{index}.{i}", tuple(p.shape)) for i, p in enumerate(params)]
-        self.flat, self.host_buffers, self.attached = None, [], []
-        self._views, self._ptrs = [], []
+        self.flat, self.attached, self._views, self._ptrs = None, [], [], []
         kind = _PARAM_DTYPES[self.dtype]
-        if ctx.backend == "reference":
+        try:
+            self.params = core.Params(ctx, tensors, kind, shared=True)
+        except (OSError, OptclError):  # no shared storage on this device: copies
             self.params = core.Params(ctx, tensors, kind)
-            if self.dtype == torch.float32:
-                self.flat = [torch.from_numpy(self.params.host_view(r)) for r in core.ROLES]
-        else:
-            self.params = self._shared_or_plain(ctx, tensors, kind)
+        if self.params.shared and (ctx.backend == "opencl" or self.dtype == torch.float32):
+            self.flat = [_as_torch(self.params.host_view(r), self.dtype) for r in core.ROLES]
         self.kwargs = optimizer._optcl_kwargs(group)
         self.opt = core.Optimizer(self.params, optimizer.algorithm, **self.kwargs)
-
-    def _shared_or_plain(self, ctx, tensors, kind):
-        offsets, total = core.Params.layout(ctx, tensors)
-        if _cl.cl is None:
-            return core.Params(ctx, tensors, kind)
-        flat, buffers = [], []
-        try:
-            for _ in core.ROLES:
-                t = _aligned_zeros(total, self.dtype, 4096)
-                buffers.append(_cl.HostBuffer(lib.optcl_context_cl_context(ctx._h),
-                                              lib.optcl_context_cl_queue(ctx._h),
-                                              t.data_ptr(), t.numel() * t.element_size()))
-                flat.append(t)
-            for b in buffers:  # the set's wrap zeroes the padding on the device
-                b.unmap()
-            params = core.Params(ctx, tensors, kind, buffers=[b.mem for b in buffers])
-            for b in buffers:
-                b.map()
-        except (OSError, core.OptclError):
-            for b in buffers:
-                b.release()
-            return core.Params(ctx, tensors, kind)
-        self.flat, self.host_buffers = flat, buffers
-        return params
 
     def views(self, i):
         """Tensor i's parameter and gradient as views of the flat buffers."""
@@ -108,19 +84,9 @@ class _GroupRun:
     def step(self, tensors):
         self.attach(tensors)
         opt = self.opt
-        self.device_section(lambda: opt._check(lib.optcl_optimizer_step(opt._h, 0, None, None)))
+        opt._check(self.params._device(lambda: lib.optcl_optimizer_step(opt._h, 0, None, None)))
         if self.flat is None:
             self.copy(tensors, "params", False)
-
-    def device_section(self, work):
-        """Runs enqueued work with the shared buffers unmapped, and maps them again after."""
-        for b in self.host_buffers:
-            b.unmap()
-        try:
-            work()
-        finally:  # one wait: the in-order queue maps the last after the others
-            for k, b in enumerate(self.host_buffers):
-                b.map(blocking=k == len(self.host_buffers) - 1)
 
     def zero_grad(self, tensors):
         """Zeroes the gradients in place and keeps them views; False when not shared."""
@@ -132,8 +98,9 @@ class _GroupRun:
         return True
 
     def close(self):
-        if self.flat is not None and not self.host_buffers:
-            # the reference backend's memory is the set's own: the tensors move out first
+        if self.flat is not None and self.params.ctx.backend == "reference":
+            # the reference backend's memory is the C set's own: the tensors move out first
+            # (shared OpenCL memory is NumPy's, which the views keep alive)
             for p in self.attached:
                 p.data = p.data.clone()
                 if p.grad is not None:
@@ -141,9 +108,6 @@ class _GroupRun:
         self.flat, self._views, self._ptrs = None, [], []
         self.opt.close()
         self.params.close()
-        for b in self.host_buffers:
-            b.release()
-        self.host_buffers = []
 
     def copy(self, tensors, role, to_optcl):
         raw = self.dtype != torch.float32
@@ -181,13 +145,11 @@ class _GroupRun:
         return True
 
 
-def _aligned_zeros(count, dtype, alignment):
-    """A zeroed flat tensor whose first element sits on an alignment-byte boundary."""
-    size = torch.tensor([], dtype=dtype).element_size()
-    extra = alignment // size
-    base = torch.zeros(count + extra, dtype=dtype)
-    skip = (-base.data_ptr() % alignment) // size
-    return base[skip:skip + count]
+def _as_torch(array, dtype):
+    """A torch view of a flat host array: float32 as it is, bfloat16/float16 from their bits."""
+    if dtype == torch.float32:
+        return torch.from_numpy(array)
+    return torch.from_numpy(array.view(np.int16)).view(dtype)
 
 
 class OptclOptimizer(torch.optim.Optimizer):
@@ -555,7 +517,7 @@ class _ScheduleFree(OptclOptimizer):
         for index, run in self._runs.items():
             tensors = self.param_groups[index]["params"]
             run.attach(tensors)
-            run.device_section(getattr(run.opt, mode))
+            getattr(run.opt, mode)()
             if run.flat is None:
                 run.copy(tensors, "params", False)
         for group in self.param_groups:

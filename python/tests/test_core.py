@@ -12,7 +12,7 @@ import pytest
 
 import optcl
 from optcl import _abi, _lib
-from conftest import device_of
+from conftest import HAS_OPENCL, device_of
 
 TENSORS = [("w", (33, 65)), ("b", (7,), 1), ("s", ())]
 
@@ -140,3 +140,40 @@ def test_library_from_environment(tmp_path):
     out = subprocess.run([sys.executable, "-c", "import optcl; print(optcl.library_path())"],
                          env=env, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == optcl.library_path()
+
+
+@pytest.mark.skipif(not HAS_OPENCL, reason="no OpenCL device")
+def test_shared_host_memory_on_opencl(tmp_path):
+    """shared=True: the set's memory is host memory behind its buffers, so NumPy views are
+    what the steps read and write; read, write, zero_grad and checkpoints still work, and the
+    buffers themselves are not handed out while mapped for the host."""
+    ctx = optcl.Context()
+    plain = ctx.params(TENSORS)
+    with pytest.raises(ValueError, match="shared=True"):
+        plain.host_view("params", "w")
+    params = ctx.params(TENSORS, shared=True)
+    assert params.shared and not plain.shared
+    opt = params.optimizer("sgd", lr=0.5, momentum=0.9)
+    w, g = params.host_view("params", "w"), params.host_view("grads", "w")
+    w[...] = 1.0
+    g[...] = 2.0
+    opt.step()
+    np.testing.assert_array_equal(w, np.zeros((33, 65), np.float32))  # 1 - 0.5·2, no copy
+    params.write(np.arange(7, dtype=np.float32), "b", role="grads")
+    opt.step()
+    np.testing.assert_array_equal(params.read("b"), params.host_view("params", "b"))
+    assert params.read("b")[1] == -0.5 * 1.0
+    params.zero_grad()
+    assert not params.host_view("grads").any()
+    saved = w.copy()
+    opt.save(tmp_path / "shared.safetensors")
+    w[...] = 7.0
+    opt.load(tmp_path / "shared.safetensors")
+    np.testing.assert_array_equal(w, saved)
+    with pytest.raises(ValueError, match="host_view"):
+        params.buffer("params")
+    half = ctx.params(TENSORS, dtype="bf16", shared=True)
+    bits = half.host_view("params", "b")
+    assert bits.dtype == np.uint16 and bits.shape == (7,)
+    half.write(np.full(7, 1.5, np.float32), "b")
+    assert (bits == 0x3FC0).all()  # 1.5 in bfloat16, seen through the view
