@@ -9,6 +9,7 @@
  * pass the last row written or a blocking call needs the count. */
 #include "reference/reference.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,6 +412,23 @@ optcl_status optcl_optimizer_loss_scale(optcl_optimizer *opt, double *scale)
     if (st == OPTCL_SUCCESS)
         *scale = opt->loss_scale;
     return st;
+}
+
+optcl_status optcl_optimizer_set_loss_scale(optcl_optimizer *opt, double scale)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (opt->config.loss_scale.mode == OPTCL_LOSS_SCALE_OFF)
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "optcl_optimizer_set_loss_scale: config.loss_scale is off");
+    if (!(scale > 0.0 && scale <= FLT_MAX) || !((float)scale > 0.0f))
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "invalid loss scale: %g (must be > 0 and finite in float32)", scale);
+    optcl_status st = optcl__guard_sync(opt); /* steps in flight keep the scale they had */
+    if (st != OPTCL_SUCCESS)
+        return st;
+    opt->loss_scale = (float)scale;
+    return optcl__guard_store(opt);
 }
 
 optcl_status optcl_optimizer_loss_scale_buffer(const optcl_optimizer *copt, cl_mem *out)

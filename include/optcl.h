@@ -891,6 +891,12 @@ OPTCL_API optcl_status optcl_optimizer_guard_stats(optcl_optimizer *opt, optcl_g
  * without it). On the OpenCL backend it reads the device's value: blocks until the queue has
  * finished. */
 OPTCL_API optcl_status optcl_optimizer_loss_scale(optcl_optimizer *opt, double *scale);
+/* Sets the scale the next steps divide the gradients by (config.loss_scale on): torch's
+ * fused contract, whose grad_scale argument comes from a GradScaler the caller keeps (STATIC),
+ * or a scale of the caller's choosing for DYNAMIC scaling to go on from (its growth tracker is
+ * kept). Rounded to float32; must be > 0 and finite there (OPTCL_ERROR_INVALID_ARGUMENT).
+ * Blocks until the queue has finished the steps already enqueued, which keep their scale. */
+OPTCL_API optcl_status optcl_optimizer_set_loss_scale(optcl_optimizer *opt, double scale);
 /* The device buffer holding that scale as one float32 (OpenCL backend, config.loss_scale on):
  * the caller's loss and backward kernels read it, so a training loop needs no host round trip.
  * Owned by the optimizer: valid until it is destroyed; read it, never write it. */

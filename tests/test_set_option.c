@@ -1,8 +1,10 @@
-/* test_set_option.c — hyperparameters and the step count changed between steps
- * (optcl_optimizer_set_option, optcl_optimizer_set_step_count), as a binding that re-reads
- * torch's param_groups or takes over torch's state needs; and optcl_struct_size. */
+/* test_set_option.c — hyperparameters, the step count and the loss scale changed between
+ * steps (optcl_optimizer_set_option, optcl_optimizer_set_step_count,
+ * optcl_optimizer_set_loss_scale), as a binding that re-reads torch's param_groups, takes over
+ * torch's state or follows a GradScaler needs; and optcl_struct_size. */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +131,55 @@ static void refusals(void **state)
     tu_rig_close(&r);
 }
 
+/* torch's fused contract: gradients multiplied by a scale the caller keeps and changes; each
+ * step divides by the scale set last — the same bits as unscaled gradients for powers of two. */
+static void caller_kept_loss_scale(optcl_backend backend)
+{
+    float p0[N], g[N], scaled[N];
+    uint64_t seed = 11;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    optcl_optimizer_config plain = optcl_optimizer_config_default(OPTCL_ADAM);
+    optcl_optimizer_config amp = plain;
+    amp.loss_scale.mode = OPTCL_LOSS_SCALE_STATIC;
+    tu_rig a = tu_rig_open(backend, &spec, 1, p0, &plain);
+    tu_rig b = tu_rig_open(backend, &spec, 1, p0, &amp);
+    const double scales[] = {65536.0, 8.0, 0.5};
+    for (int t = 0; t < 3; t++) {
+        tu_fill_random(g, N, &seed, -1.0f, 1.0f);
+        for (size_t i = 0; i < N; i++)
+            scaled[i] = g[i] * (float)scales[t];
+        TU_OK(optcl_optimizer_set_loss_scale(b.opt, scales[t]), optcl_optimizer_message(b.opt));
+        double now = 0.0;
+        TU_OK(optcl_optimizer_loss_scale(b.opt, &now), "loss_scale");
+        assert_true(now == scales[t]);
+        step_with(&a, g);
+        step_with(&b, scaled);
+    }
+    snapshot sa, sb;
+    take(&a, &sa);
+    take(&b, &sb);
+    assert_memory_equal(&sa, &sb, sizeof sa);
+    assert_int_equal(optcl_optimizer_set_loss_scale(a.opt, 2.0), OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_optimizer_message(a.opt), "config.loss_scale is off"));
+    const double bad[] = {0.0, -1.0, 1e39, 1e-50, HUGE_VAL, NAN};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(optcl_optimizer_set_loss_scale(b.opt, bad[i]),
+                         OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(optcl_optimizer_set_loss_scale(NULL, 2.0), OPTCL_ERROR_NULL_POINTER);
+    double now = 0.0;
+    TU_OK(optcl_optimizer_loss_scale(b.opt, &now), "loss_scale");
+    assert_true(now == 0.5); /* the refusals changed nothing */
+    tu_rig_close(&a);
+    tu_rig_close(&b);
+}
+
+static void loss_scale_set_by_the_caller(void **state)
+{
+    (void)state;
+    caller_kept_loss_scale(OPTCL_BACKEND_REFERENCE);
+    caller_kept_loss_scale(OPTCL_BACKEND_OPENCL);
+}
+
 static void struct_sizes(void **state)
 {
     (void)state;
@@ -145,6 +196,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(adam_takes_over),
         cmocka_unit_test(refusals),
+        cmocka_unit_test(loss_scale_set_by_the_caller),
         cmocka_unit_test(struct_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -168,6 +168,7 @@ PROTOTYPES = {
     "optcl_optimizer_set_step_count": (_st, [_p, _u64]),
     "optcl_optimizer_guard_stats": (_st, [_p, C.POINTER(GuardStats)]),
     "optcl_optimizer_loss_scale": (_st, [_p, C.POINTER(_dbl)]),
+    "optcl_optimizer_set_loss_scale": (_st, [_p, _dbl]),
     "optcl_optimizer_get_lr": (_st, [_p, _int, C.POINTER(_dbl)]),
     "optcl_optimizer_set_lr": (_st, [_p, _int, _dbl]),
     "optcl_optimizer_set_option": (_st, [_p, _cstr, _dbl]),

@@ -637,6 +637,10 @@ class Optimizer(_Handle):
         self._check(lib.optcl_optimizer_loss_scale(self._h, C.byref(out)))
         return out.value
 
+    def set_loss_scale(self, scale):
+        """The scale the next steps divide the gradients by (loss_scale on)."""
+        self._check(lib.optcl_optimizer_set_loss_scale(self._h, float(scale)))
+
     def report_metric(self, metric):
         self._check(lib.optcl_optimizer_report_metric(self._h, float(metric)))
 

@@ -124,7 +124,9 @@ class _GroupRun:
 
     def update(self, kwargs):
         """Brings the optimizer's hyperparameters to kwargs; False when one of them needs a new
-        optimizer (a change of its state buffers or kernel)."""
+        optimizer (a change of its state buffers or kernel, a key gone or new)."""
+        if set(kwargs) != set(self.kwargs):
+            return False
         for key, value in kwargs.items():
             if self.kwargs.get(key) == value:
                 continue
@@ -160,12 +162,17 @@ class OptclOptimizer(torch.optim.Optimizer):
     algorithm = None
     _keys = {}
     _has_step = True  # torch keeps state["step"] (SGD does not)
+    # GradScaler's fused contract: it sets grad_scale (None once unscale_ ran) and found_inf on
+    # the optimizer before step(); the step skips on found_inf, else divides the gradients by
+    # grad_scale on the device (optcl's static loss scale, set each step)
+    _step_supports_amp_scaling = True
 
     def __init__(self, params, defaults, device=None):
         self._device = device
         self._ctx = None
         self._runs = {}
         self._state_fresh = True  # self.state holds the truth: optcl takes it at the next step
+        self._amp = False
         super().__init__(params, defaults)
 
     # -- optcl's side ------------------------------------------------------------------------
@@ -185,6 +192,8 @@ class OptclOptimizer(torch.optim.Optimizer):
         if "weight_decay" in group:
             kw["weight_decay"] = float(group["weight_decay"])
         kw["maximize"] = bool(group.get("maximize", False))
+        if self._amp:
+            kw["loss_scale"] = {"mode": "static"}
         for key, target in self._keys.items():
             value = group[key]
             if isinstance(target, tuple):
@@ -196,7 +205,7 @@ class OptclOptimizer(torch.optim.Optimizer):
 
     def _run(self, index, group):
         run = self._runs.get(index)
-        seen = [(k, v) for k, v in group.items() if k != "params"]
+        seen = [(k, v) for k, v in group.items() if k != "params"] + [("amp", self._amp)]
         if run is not None and run.seen == seen and len(run.params.tensors) == len(group["params"]):
             return run  # nothing changed since the last step
         kwargs = self._optcl_kwargs(group)
@@ -218,6 +227,12 @@ class OptclOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        found_inf = getattr(self, "found_inf", None)
+        self._amp = found_inf is not None
+        if self._amp and float(found_inf) > 0:
+            return loss  # GradScaler found Inf/NaN: nothing changes, the count included
+        scale = getattr(self, "grad_scale", None)
+        scale = 1.0 if scale is None else float(scale)
         for index, group in enumerate(self.param_groups):
             params = group["params"]
             missing = [p.grad is None for p in params]
@@ -228,7 +243,10 @@ class OptclOptimizer(torch.optim.Optimizer):
                     f"optcl.torch: param group {index} has tensors without a gradient next to "
                     "tensors with one; optcl steps whole groups: put the tensors that get no "
                     "gradient in a group of their own")
-            self._run(index, group).step(params)
+            run = self._run(index, group)
+            if self._amp:
+                run.opt.set_loss_scale(scale)
+            run.step(params)
         self._state_fresh = False
         return loss
 
@@ -337,7 +355,7 @@ class OptclOptimizer(torch.optim.Optimizer):
     def __setstate__(self, state):
         super().__setstate__(state)
         self.__dict__.setdefault("_device", None)
-        self._ctx, self._runs, self._state_fresh = None, {}, True
+        self._ctx, self._runs, self._state_fresh, self._amp = None, {}, True, False
 
     def __deepcopy__(self, memo):
         raise TypeError("optcl.torch optimizers hold device handles: copy their state_dict()")

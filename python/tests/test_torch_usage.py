@@ -132,30 +132,73 @@ def test_swap_with_torch_mid_run(name, kwargs, backend):
             close(b, a, RTOL[backend])
 
 
-def test_grad_scaler_skip(backend):
-    """GradScaler's plain path: an Inf gradient skips the step (nothing changes) and halves the
-    scale; finite steps go on."""
+def test_fused_amp_contract(backend):
+    """GradScaler's contract with optimizers that unscale themselves
+    (_step_supports_amp_scaling): grad_scale and found_inf set on the optimizer before step().
+    Scaled gradients step as torch.optim steps the unscaled ones; found_inf skips the step, the
+    count included; grad_scale None (after unscale_) steps the gradients as they are."""
+    theirs = [t.requires_grad_() for t in make_params()]
+    ours = [t.clone().detach().requires_grad_() for t in make_params()]
+    t_opt = torch.optim.Adam(theirs, lr=0.01)
+    o_opt = ot.Adam(ours, lr=0.01, device=device_of(backend))
+    assert o_opt._step_supports_amp_scaling
+    for step, (scale, inf) in enumerate([(1024.0, 0.0), (8.0, 1.0), (8.0, 0.0), (None, 0.0)]):
+        stepper(theirs, step)
+        stepper(ours, step)
+        for p in ours:
+            p.grad.mul_(scale or 1.0)
+        o_opt.grad_scale = None if scale is None else torch.tensor(scale)
+        o_opt.found_inf = torch.tensor(inf)
+        before = [p.detach().clone() for p in ours]
+        o_opt.step()
+        del o_opt.grad_scale, o_opt.found_inf
+        if inf:
+            assert all(torch.equal(p, b) for p, b in zip(ours, before))
+            continue
+        t_opt.step()
+        for a, b in zip(theirs, ours):
+            close(b, a, RTOL[backend])
+    assert float(o_opt.state_dict()["state"][0]["step"]) == 3.0
+
+
+def cpu_grad_scaler(init_scale):
+    """torch's GradScaler for CPU tensors, where this torch has one (2.x)."""
+    amp = getattr(torch, "amp", None)
+    if amp is None or not hasattr(amp, "GradScaler"):
+        return None
+    try:
+        scaler = amp.GradScaler("cpu", init_scale=init_scale)
+    except (TypeError, RuntimeError):
+        return None
+    return scaler if scaler.is_enabled() else None
+
+
+def test_grad_scaler(backend):
+    """A GradScaler over optcl.torch.SGD: an Inf gradient skips the step (nothing changes) and
+    halves the scale; finite steps go on, also after unscale_ and clipping."""
+    scaler = cpu_grad_scaler(4.0)
+    if scaler is None:
+        pytest.skip(f"torch {torch.__version__} has no GradScaler for CPU tensors")
     w = torch.tensor([1.0, 2.0], requires_grad=True)
     opt = ot.SGD([w], lr=0.1, momentum=0.9, device=device_of(backend))
-    scaler = torch.cuda.amp.GradScaler(init_scale=4.0, enabled=True) \
-        if hasattr(torch.cuda.amp, "GradScaler") else None
-    if scaler is None or not scaler.is_enabled():
-        scaler = torch.amp.GradScaler("cpu", init_scale=4.0) if hasattr(torch, "amp") and \
-            hasattr(torch.amp, "GradScaler") else None
-    if scaler is None or not scaler.is_enabled():
-        pytest.skip("this torch has no GradScaler for CPU tensors")
-    loss = scaler.scale((w * torch.tensor([1.0, float("inf")])).sum())
-    loss.backward()
+    scaler.scale((w * torch.tensor([1.0, float("inf")])).sum()).backward()
     before = w.detach().clone()
     scaler.step(opt)
     scaler.update()
-    assert torch.equal(w.detach(), before)
-    assert scaler.get_scale() == 2.0
+    assert torch.equal(w.detach(), before) and scaler.get_scale() == 2.0
     opt.zero_grad()
-    scaler.scale((w * w).sum()).backward()
+    scaler.scale((w * w).sum()).backward()  # gradient 2w, scaled by 2
     scaler.step(opt)
     scaler.update()
-    assert not torch.equal(w.detach(), before)
+    torch.testing.assert_close(w.detach(), before - 0.1 * 2 * before)
+    opt.zero_grad()
+    scaler.scale((w * w).sum()).backward()
+    scaler.unscale_(opt)
+    torch.nn.utils.clip_grad_norm_([w], 1e9)
+    after = w.detach().clone()
+    scaler.step(opt)
+    scaler.update()
+    assert not torch.equal(w.detach(), after)
 
 
 def test_errors_carry_optcl_messages():
