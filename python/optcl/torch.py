@@ -194,6 +194,9 @@ class OptclOptimizer(torch.optim.Optimizer):
         kw["maximize"] = bool(group.get("maximize", False))
         if self._amp:
             kw["loss_scale"] = {"mode": "static"}
+        for key in _PRECISION:
+            if key in group:
+                kw[key] = group[key]
         for key, target in self._keys.items():
             value = group[key]
             if isinstance(target, tuple):
@@ -366,7 +369,7 @@ def _drop_in(name, algorithm, defaults, keys, doc, has_step=True, extra=None, fi
     """A torch.optim-style class: __init__(params, <defaults as keywords>, device=None)."""
 
     def __init__(self, params, *args, device=None, **kwargs):
-        values = dict(defaults)
+        values = dict(defaults, **_PRECISION)
         if len(args) > len(positional):
             raise TypeError(f"{name}() takes {len(positional)} positional hyperparameters")
         values.update(zip(positional, args))
@@ -418,6 +421,10 @@ def _asgd_extra(self, run, group):
 
 
 _COMPAT = {"foreach": None, "differentiable": False, "fused": None}  # accepted, ignored
+# optcl's precision modes, every class's and per group (docs/PRECISION.md): the state's element
+# type ("same" is the parameters', as torch keeps it), float32 master weights for
+# bfloat16/float16 parameters, and how they are rounded
+_PRECISION = {"state_dtype": "same", "master_weights": False, "rounding": "nearest", "seed": 0}
 
 SGD = _drop_in("SGD", "sgd", dict(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                                   nesterov=False, maximize=False, **_COMPAT),

@@ -68,3 +68,36 @@ def test_bfloat16_parameters():
         assert a.dtype == torch.bfloat16 and torch.equal(a, b)
     assert ref_state["state"][0]["exp_avg"].dtype == torch.bfloat16
     assert torch.equal(ref_state["state"][0]["exp_avg"], dev_state["state"][0]["exp_avg"])
+
+
+def test_precision_modes():
+    """optcl's precision keywords on a drop-in: bfloat16 parameters with float32 master weights
+    step as the float32 optimizer does (the parameters are its result rounded), and 8-bit
+    state takes a quarter of the bytes."""
+    g = torch.Generator().manual_seed(5)
+    w32 = (torch.rand(4096, generator=g) * 2 - 1).requires_grad_()
+    w16 = w32.detach().to(torch.bfloat16).requires_grad_()
+    start = w16.detach().float().clone().requires_grad_()
+    w8 = w32.detach().clone().requires_grad_()
+    full = ot.Adam([start], lr=0.01, device="reference")
+    master = ot.Adam([w16], lr=0.01, master_weights=True, device="reference")
+    int8 = ot.Adam([w8], lr=0.01, state_dtype="int8", device="reference")
+    plain = ot.Adam([w32], lr=0.01, device="reference")
+    for step in range(5):
+        grad = gradient((4096,), step, 0).to(torch.bfloat16).float()  # the same for all
+        start.grad, w16.grad = grad.clone(), grad.to(torch.bfloat16)
+        w8.grad, w32.grad = grad.clone(), grad.clone()
+        for o in (full, master, int8, plain):
+            o.step()
+    assert w16.dtype == torch.bfloat16
+    assert torch.equal(w16.detach(), start.detach().to(torch.bfloat16))
+    assert "master" not in master.state_dict()["state"][0]
+    # 8-bit state (test_q8 checks its numbers): a quarter of the bytes, and a step that stays
+    # near float32's (5 steps of at most lr = 0.01 each)
+    assert int8._runs[0].opt.state_bytes * 3 < plain._runs[0].opt.state_bytes
+    assert (w8 - w32).abs().mean() < 1e-3
+    with pytest.raises(Exception, match="state_dtype"):
+        bad = ot.Adam([w32.detach().clone().requires_grad_()], state_dtype="int4",
+                      device="reference")
+        bad.param_groups[0]["params"][0].grad = torch.ones(4096)
+        bad.step()
