@@ -18,6 +18,7 @@ import torch
 from . import core
 from ._lib import OptclError, lib
 
+_TORCH2 = int(torch.__version__.split(".")[0]) >= 2
 _PARAM_DTYPES = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
 _RAW_VIEW = {torch.float32: torch.float32, torch.bfloat16: torch.int16, torch.float16: torch.int16}
 
@@ -253,8 +254,8 @@ class OptclOptimizer(torch.optim.Optimizer):
         self._state_fresh = False
         return loss
 
-    def zero_grad(self, set_to_none=True):
-        """torch's zero_grad, except that a group whose gradients are views of optcl's buffers
+    def zero_grad(self, set_to_none=_TORCH2):
+        """torch's zero_grad (set_to_none by default from torch 2.0 on, as torch's), except that a group whose gradients are views of optcl's buffers
         keeps them: zeroed in place, as with set_to_none=False, so that backward accumulates
         straight into optcl's buffer."""
         for index, group in enumerate(self.param_groups):
@@ -391,9 +392,6 @@ def _drop_in(name, algorithm, defaults, keys, doc, has_step=True, extra=None, fi
 
 
 _ADAM_KEYS = {"betas": ("beta1", "beta2"), "eps": "eps"}
-
-
-_TORCH2 = int(torch.__version__.split(".")[0]) >= 2
 
 
 def _sgd_fixup(self, state, group):
