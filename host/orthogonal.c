@@ -14,6 +14,12 @@
 #define FIELDS OPTCL__ORTHO_FIELDS
 
 /* Every tensor 2-D; each group range's classes of one shape, and each segment's place. */
+/* m = min(R, C): the side of a class's products A and B (orthogonal.h). */
+static size_t short_side(const optcl__shape_class *c)
+{
+    return c->rows < c->cols ? c->rows : c->cols;
+}
+
 static optcl_status build(optcl_optimizer *opt, optcl__orthogonal *o)
 {
     const optcl_params *p = opt->params;
@@ -56,7 +62,7 @@ static optcl_status build(optcl_optimizer *opt, optcl__orthogonal *o)
     for (size_t k = 0; k < o->class_count; k++) {
         optcl__shape_class *c = &o->classes[k];
         c->base = o->floats;
-        size_t m = c->rows < c->cols ? c->rows : c->cols;
+        size_t m = short_side(c);
         o->floats += c->count * 2 * (c->rows * c->cols + m * m);
     }
     for (size_t j = 0; j < p->count; j++) {
@@ -178,7 +184,7 @@ static ns_plan plan_of(const optcl_optimizer *opt, const optcl__shape_class *c)
 {
     ns_plan p = {.rows = c->rows, .cols = c->cols, .count = c->count, .x = c->base};
     p.tall = p.rows > p.cols;
-    p.m = p.tall ? p.cols : p.rows;
+    p.m = short_side(c);
     p.y = p.x + p.count * p.rows * p.cols;
     p.a = p.y + p.count * p.rows * p.cols;
     p.b = p.a + p.count * p.m * p.m;
@@ -337,9 +343,9 @@ double optcl_optimizer_flops_per_step(const optcl_optimizer *opt)
     opt->rule->newton_schulz(&opt->config, &ns);
     double flops = 0.0;
     for (size_t k = 0; k < o->class_count; k++) {
-        double r = (double)o->classes[k].rows, c = (double)o->classes[k].cols;
-        double m = r < c ? r : c, n = r < c ? c : r;
-        flops += (double)o->classes[k].count * (4.0 * m * m * n + 2.0 * m * m * m);
+        const optcl__shape_class *c = &o->classes[k];
+        double m = (double)short_side(c), n = (double)(c->rows * c->cols) / m;
+        flops += (double)c->count * (4.0 * m * m * n + 2.0 * m * m * m);
     }
     return flops * ns.steps;
 }

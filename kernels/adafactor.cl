@@ -41,12 +41,8 @@ static inline float adafactor_lerp(float a, float b, float w)
     return fabs(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
 }
 
-/* A gradient value (float or float16) as OPTCL_GRAD_PEEK sees it: unscaled, then clipped, as
- * common.cl's optcl_unscaled_grad and optcl_clipped_grad do for floatv. */
-#define ADAFACTOR_UNSCALED(g) (LOSS_SCALE ? (g) * inv_loss_scale : (g))
-#define ADAFACTOR_SCALED(g) (CLIP ? ADAFACTOR_UNSCALED(g) * clip_coef : ADAFACTOR_UNSCALED(g))
-
-/* Gradient element e as OPTCL_GRAD_PEEK sees it (common.cl's loads are for vectors). */
+/* Gradient element e as OPTCL_GRAD_PEEK sees it (common.cl's loads are for vectors; its
+ * OPTCL_UNSCALED and OPTCL_CLIPPED are for any float type). */
 static inline float adafactor_grad(__global grad_t *grad, size_t e, float inv_loss_scale,
                                    float clip_coef)
 {
@@ -57,7 +53,7 @@ static inline float adafactor_grad(__global grad_t *grad, size_t e, float inv_lo
 #else
     float g = vload_half(e, (__global const half *)grad);
 #endif
-    return ADAFACTOR_SCALED(g);
+    return OPTCL_CLIPPED(OPTCL_UNSCALED(g));
 }
 
 #if PARAM_DTYPE == 0 && VEC > 1
@@ -66,7 +62,7 @@ static inline float16 adafactor_grad16(__global grad_t *grad, size_t e, float in
                                        float clip_coef)
 {
     float16 g = vload16(0, (__global const float *)grad + e);
-    return ADAFACTOR_SCALED(g);
+    return OPTCL_CLIPPED(OPTCL_UNSCALED(g));
 }
 #endif
 

@@ -257,26 +257,22 @@ typedef param_t grad_t;
 typedef const param_t grad_t;
 #endif
 
-/* The gradient element i as the rule's update sees it: unscaled (times the reciprocal of the
- * loss scale, as GradScaler.unscale_; stored back with WRITE_UNSCALED), then scaled by
- * clip_grad_norm_'s coefficient. */
+/* A gradient value of any float type unscaled (times the reciprocal of the loss scale, as
+ * GradScaler.unscale_), and scaled by clip_grad_norm_'s coefficient; inv_loss_scale and
+ * clip_coef are the kernel's. */
+#define OPTCL_UNSCALED(g) (LOSS_SCALE ? (g) * inv_loss_scale : (g))
+#define OPTCL_CLIPPED(g) (CLIP ? (g) * clip_coef : (g))
+
+/* The gradient element i as the rule's update sees it: unscaled (stored back with
+ * WRITE_UNSCALED), then clipped. */
 static inline floatv optcl_unscaled_grad(__global grad_t *grad, size_t i, float inv_loss_scale)
 {
-    floatv g = LOAD_GRAD(grad, i);
-#if LOSS_SCALE
-    g = g * inv_loss_scale;
-#endif
-    (void)inv_loss_scale;
-    return g;
+    return OPTCL_UNSCALED(LOAD_GRAD(grad, i));
 }
 
 static inline floatv optcl_clipped_grad(floatv g, float clip_coef)
 {
-#if CLIP
-    g = g * clip_coef;
-#endif
-    (void)clip_coef;
-    return g;
+    return OPTCL_CLIPPED(g);
 }
 
 static inline floatv optcl_grad_at(__global grad_t *grad, size_t i, float inv_loss_scale,

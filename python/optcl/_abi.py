@@ -117,6 +117,8 @@ PROTOTYPES = {
     "optcl_version": (C.c_uint, []),
     "optcl_struct_size": (_size, [_cstr]),
     "optcl_status_name": (_cstr, [_st]),
+    "optcl_dtype_name": (_cstr, [_int]),
+    "optcl_schedule_name": (_cstr, [_int]),
     "optcl_context_config_default": (ContextConfig, []),
     "optcl_context_create": (_st, [C.POINTER(ContextConfig), _pp, C.c_char_p, _size]),
     "optcl_context_wrap": (_st, [_p, _p, _p, _pp, C.c_char_p, _size]),

@@ -1,6 +1,7 @@
-"""The few OpenCL calls the binding makes itself, through the ICD loader: host memory as the
-storage of a buffer (CL_MEM_USE_HOST_PTR) and mapping it, so that torch tensors and optcl's
-kernels share one copy of the parameters and gradients (optcl.torch)."""
+"""The few OpenCL calls the binding makes itself, through the ICD loader: listing the devices
+(devices.py), and host memory as the storage of a buffer (CL_MEM_USE_HOST_PTR) and mapping
+it, so that NumPy or torch and optcl's kernels share one copy of the parameters and gradients
+(core.Params(shared=True), optcl.torch)."""
 import ctypes as C
 import ctypes.util
 
@@ -29,6 +30,14 @@ def _load():
     cl.clReleaseMemObject.argtypes = [C.c_void_p]
     cl.clFinish.restype = C.c_int32
     cl.clFinish.argtypes = [C.c_void_p]
+    for name in ("clGetPlatformIDs", "clGetDeviceIDs", "clGetPlatformInfo", "clGetDeviceInfo"):
+        getattr(cl, name).restype = C.c_int32
+    cl.clGetPlatformIDs.argtypes = [C.c_uint32, C.c_void_p, C.POINTER(C.c_uint32)]
+    cl.clGetDeviceIDs.argtypes = [C.c_void_p, C.c_uint64, C.c_uint32, C.c_void_p,
+                                  C.POINTER(C.c_uint32)]
+    for name in ("clGetPlatformInfo", "clGetDeviceInfo"):
+        getattr(cl, name).argtypes = [C.c_void_p, C.c_uint32, C.c_size_t, C.c_void_p,
+                                      C.POINTER(C.c_size_t)]
     return cl
 
 

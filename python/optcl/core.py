@@ -8,11 +8,21 @@ import numpy as np
 from . import _abi
 from ._lib import OptclError, check, lib
 
+
+def _names(name_of):
+    """{name: value} of a C enum, from its name function (NULL past the last value)."""
+    out, v = {}, 0
+    while name_of(v):
+        out[name_of(v).decode()] = v
+        v += 1
+    return out
+
+
 ROLES = {"params": 0, "grads": 1}
-DTYPES = {"f32": 0, "bf16": 1, "f16": 2}
+DTYPES = _names(lib.optcl_dtype_name)  # "f32", "bf16", "f16"
+SCHEDULES = _names(lib.optcl_schedule_name)  # "constant", "inverse_time", …
+# the C library names these only in the header's comments
 STATE_DTYPES = {"same": 0, "f32": 1, "bf16": 2, "int8": 3}
-SCHEDULES = {"constant": 0, "inverse_time": 1, "exponential": 2, "step": 3, "multistep": 4,
-             "cosine": 5}
 LOSS_SCALING = {"off": 0, "static": 1, "dynamic": 2}
 ROUNDING = {"nearest": 0, "stochastic": 1}
 NONFINITE = {"propagate": 0, "skip": 1}
@@ -404,11 +414,7 @@ def _cl_mem(b):
 
 def algorithms():
     """Every algorithm's name, in the enum's order."""
-    names, i = [], 0
-    while lib.optcl_algorithm_name(i):
-        names.append(lib.optcl_algorithm_name(i).decode())
-        i += 1
-    return names
+    return list(_names(lib.optcl_algorithm_name))
 
 
 def _algorithm(name):
@@ -458,7 +464,7 @@ def _schedule(spec):
 def make_config(algorithm, lr=None, weight_decay=None, maximize=False, betas=None, groups=None,
                 schedule=None, plateau=None, lookahead=None, max_norm=0.0, nonfinite="propagate",
                 state_dtype="same", master_weights=False, rounding="nearest", seed=0,
-                loss_scale=None, **options):
+                loss_scale=None, **algorithm_options):
     """An optcl_optimizer_config from keyword arguments named as torch's (betas is a pair; the
     algorithm's other options by their keys, see options()). schedule: {"kind": "cosine",
     "t_max": 100, …}; plateau: ReduceLROnPlateau's fields; lookahead: {"k": 5, "alpha": 0.5};
@@ -471,16 +477,16 @@ def make_config(algorithm, lr=None, weight_decay=None, maximize=False, betas=Non
         c.weight_decay = weight_decay
     c.maximize = int(bool(maximize))
     if betas is not None:
-        options["beta1"], options["beta2"] = betas
-    for key, value in options.items():
+        algorithm_options["beta1"], algorithm_options["beta2"] = betas
+    for key, value in algorithm_options.items():
         if isinstance(value, str):
-            choices = _options_of(algorithm).get(key, {}).get("choices") or []
+            choices = options(algorithm).get(key, {}).get("choices") or []
             if value not in choices:
                 raise ValueError(f"{algorithm}: option {key}={value!r}: one of {choices}")
             value = choices.index(value)
         if lib.optcl_optimizer_config_set_option(C.byref(c), key.encode(), float(value)) != 0:
             raise ValueError(f"{algorithm} has no option {key!r} taking {value!r} (its options: "
-                             f"{', '.join(_options_of(algorithm))})")
+                             f"{', '.join(options(algorithm))})")
     keep = None
     if groups:
         keep = (_abi.GroupConfig * len(groups))()
@@ -519,10 +525,6 @@ def make_config(algorithm, lr=None, weight_decay=None, maximize=False, betas=Non
     if loss_scale:
         _fill(c.loss_scale, loss_scale, "loss_scale", {"mode": LOSS_SCALING})
     return c, keep
-
-
-def _options_of(algorithm):
-    return options(algorithm)
 
 
 class Optimizer(_Handle):
@@ -618,13 +620,17 @@ class Optimizer(_Handle):
 
     @property
     def mode(self):
-        return "eval" if lib.optcl_optimizer_mode(self._h) == 1 else "train"
+        return {v: k for k, v in MODES.items()}[lib.optcl_optimizer_mode(self._h)]
 
     def train(self):
-        self._check(self.params._device(lambda: lib.optcl_optimizer_set_mode(self._h, 0)))
+        self._set_mode("train")
 
     def eval(self):
-        self._check(self.params._device(lambda: lib.optcl_optimizer_set_mode(self._h, 1)))
+        self._set_mode("eval")
+
+    def _set_mode(self, mode):
+        self._check(self.params._device(
+            lambda: lib.optcl_optimizer_set_mode(self._h, MODES[mode])))
 
     def guard_stats(self):
         s = _abi.GuardStats()

@@ -56,6 +56,11 @@ class _GroupRun:
         self.kwargs = optimizer._optcl_kwargs(group)
         self.opt = core.Optimizer(self.params, optimizer.algorithm, **self.kwargs)
 
+    def matches(self, group):
+        """Whether the group still holds the tensors this run was made for (by element count:
+        a tensor added or removed changes it)."""
+        return self.params.numel == sum(p.numel() for p in group["params"])
+
     def views(self, i):
         """Tensor i's parameter and gradient as views of the flat buffers."""
         if not self._views:
@@ -213,8 +218,7 @@ class OptclOptimizer(torch.optim.Optimizer):
         if run is not None and run.seen == seen and len(run.params.tensors) == len(group["params"]):
             return run  # nothing changed since the last step
         kwargs = self._optcl_kwargs(group)
-        if run is not None and (run.params.numel != sum(p.numel() for p in group["params"])
-                                or not run.update(kwargs)):
+        if run is not None and (not run.matches(group) or not run.update(kwargs)):
             self._pull_state()  # the state moves into the new optimizer through self.state
             run.close()
             run = None
@@ -260,8 +264,7 @@ class OptclOptimizer(torch.optim.Optimizer):
         straight into optcl's buffer."""
         for index, group in enumerate(self.param_groups):
             run = self._runs.get(index)
-            if run is not None and run.params.numel == sum(p.numel() for p in group["params"]) \
-                    and run.zero_grad(group["params"]):
+            if run is not None and run.matches(group) and run.zero_grad(group["params"]):
                 continue
             for p in group["params"]:
                 if p.grad is None:
