@@ -148,8 +148,9 @@ cl_int optcl__factored_bind(const optcl_optimizer *opt, cl_kernel kernel, cl_uin
     cl_int err = CL_SUCCESS;
     OPTCL__ARG(kernel, index, f->info_mem);
     OPTCL__ARG(kernel, index + 1, f->state_mem);
-    OPTCL__ARG(kernel, index + 2, f->means_mem);
-    OPTCL__ARG(kernel, index + 3, opt->segments->block_segment_mem);
+    OPTCL__ARG(kernel, index + 2, f->pending_mem);
+    OPTCL__ARG(kernel, index + 3, f->means_mem);
+    OPTCL__ARG(kernel, index + 4, opt->segments->block_segment_mem);
     return err;
 }
 
@@ -166,8 +167,8 @@ static cl_int make_kernel(optcl_optimizer *opt, cl_program program, const char *
         err = optcl__bind_step_arguments(opt, *kernel, &next);
     if (err == CL_SUCCESS)
         err = optcl__factored_bind(opt, *kernel, next);
-    OPTCL__ARG(*kernel, next + 4, table);
-    *range_arg = next + 5;
+    OPTCL__ARG(*kernel, next + OPTCL__FACTORED_ARGS, table);
+    *range_arg = next + OPTCL__FACTORED_ARGS + 1;
     return err;
 }
 
@@ -183,6 +184,8 @@ optcl_status optcl__factored_create_device(optcl_optimizer *opt, cl_program prog
     f->mean_segment_mem = optcl__segments_buffer(
         ctx, (f->mean_items ? f->mean_items : 1) * sizeof(uint32_t), f->mean_segment, &err);
     f->state_mem =
+        optcl__segments_buffer(ctx, (f->floats ? f->floats : 1) * sizeof(float), NULL, &err);
+    f->pending_mem =
         optcl__segments_buffer(ctx, (f->floats ? f->floats : 1) * sizeof(float), NULL, &err);
     f->means_mem =
         optcl__segments_buffer(ctx, (f->batches ? f->batches : 1) * sizeof(float), NULL, &err);
@@ -209,8 +212,8 @@ void optcl__factored_free(optcl__factored *f)
 {
     if (!f)
         return;
-    cl_mem mems[] = {f->info_mem, f->unit_segment_mem, f->mean_segment_mem, f->state_mem,
-                     f->means_mem};
+    cl_mem mems[] = {f->info_mem,  f->unit_segment_mem, f->mean_segment_mem,
+                     f->state_mem, f->pending_mem,      f->means_mem};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
             clReleaseMemObject(mems[i]);

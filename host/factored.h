@@ -8,14 +8,17 @@
  *
  * Per group, two launches come before the per-tensor sums (segments.h), whatever the tensor
  * count:
- *   1. factors: the mean of g² along each row and each column, into the state by lerp; a
- *      matrix of at most OPTCL__FACTOR_WHOLE_MAX elements is one work-item, which also takes
- *      its mean of row means, a larger one a work-item per row and per 16 columns;
+ *   1. factors: the mean of g² along each row and each column, lerped from the state into a
+ *      pending buffer of the same layout; a matrix of at most OPTCL__FACTOR_WHOLE_MAX elements
+ *      is one work-item, which also takes its mean of row means, a larger one a work-item per
+ *      row and per 16 columns;
  *   2. means: one work-item per matrix of the larger ones: its mean of row means.
  * Either way the mean is clamped below at eps1, and the sums are added in the same order.
- * The sums, totals and step kernels read both (kernels/adafactor.cl's OPTCL_FACTORED_ARG); the
- * step kernel stores the vectors' values. The reference backend runs reference_factors, which
- * adds in the same order, so both backends give the same bits. */
+ * The sums, totals and step kernels read both (kernels/adafactor.cl's OPTCL_FACTORED_ARG). The
+ * step kernel, the group's last launch, stores the vectors' values and copies the pending row
+ * and column means into the state: a step whose later launch fails to enqueue has changed
+ * nothing (host/step.c). The reference backend runs reference_factors in place (it cannot
+ * fail half-way), adding in the same order, so both backends give the same bits. */
 #ifndef OPTCL_FACTORED_H
 #define OPTCL_FACTORED_H
 
@@ -34,6 +37,7 @@ typedef struct optcl__factored {
     size_t first_mean[OPTCL_MAX_GROUPS], end_mean[OPTCL_MAX_GROUPS];
     float *state, *means; /* reference backend */
     cl_mem info_mem, unit_segment_mem, mean_segment_mem, state_mem, means_mem;
+    cl_mem pending_mem; /* this step's row and column means, until the step kernel stores them */
     cl_kernel factors_kernel, means_kernel;
     cl_uint factors_range_arg, means_range_arg; /* each kernel's first and end work-item */
 } optcl__factored;
@@ -42,7 +46,8 @@ typedef struct optcl__factored {
 optcl_status optcl__factored_create(optcl_optimizer *opt);
 /* OpenCL: the buffers and the two kernels from the rule's program (after segments.h's). */
 optcl_status optcl__factored_create_device(optcl_optimizer *opt, cl_program program);
-/* OPTCL_FACTORED_ARG's four arguments of the sums, totals or step kernel, from index. */
+/* OPTCL_FACTORED_ARG's arguments of the sums, totals or step kernel, from index. */
+#define OPTCL__FACTORED_ARGS 5
 cl_int optcl__factored_bind(const optcl_optimizer *opt, cl_kernel kernel, cl_uint index);
 void optcl__factored_free(optcl__factored *f);
 /* OpenCL: launches 1 and 2 for group range r (scalars as optcl__segments_enqueue's); the

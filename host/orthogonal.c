@@ -358,7 +358,12 @@ double optcl__orthogonal_extra_bytes(const optcl_optimizer *opt)
     double elements = 0.0;
     for (size_t k = 0; k < o->class_count; k++)
         elements += (double)(o->classes[k].count * o->classes[k].rows * o->classes[k].cols);
-    return 2.0 * sizeof(float) * elements; /* X written by the pack kernel, read by the step */
+    /* X written by the pack kernel and read by the step, which reads the gradient and the
+     * momentum again to store the momentum (it is the last launch: host/step.c) */
+    size_t flat = opt->params->flat ? opt->params->flat : 1;
+    double again = (double)optcl_dtype_size(opt->params->dtype) +
+                   (double)optcl_optimizer_state_bytes(opt) / (double)flat;
+    return (2.0 * sizeof(float) + again) * elements;
 }
 
 void optcl__orthogonal_release_cache(optcl_context *ctx)

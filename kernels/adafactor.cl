@@ -5,10 +5,12 @@
  * v = lerp(v, g², w) and V = v. Then U = g / max(√V, eps1) (as torch: g·rsqrt(max(V, eps1²))),
  * and p = p·(1 − lr·wd) − α/max(1, RMS(U)/d)·U with α = max(eps2, RMS(p))·min(lr, 1/√t),
  * RMS(p) before the weight decay. Five kernels (host/factored.h, host/segments.h): factors
- * (row and column means), means (of each matrix's rows), sums (‖p‖², ‖U‖² per block, U
- * computed and not stored), totals (−α/max(1, RMS(U)/d) per tensor), and the step, which
- * computes U again, the same bits, stores vectors' variance and steps. Read side by side with
- * host/reference/adafactor.c and host/rules/adafactor.c. */
+ * (row and column means, into `pending`), means (of each matrix's rows), sums (‖p‖², ‖U‖² per
+ * block, U computed and not stored), totals (−α/max(1, RMS(U)/d) per tensor), and the step,
+ * which computes U again, the same bits, stores the vectors' variance and the matrices' new
+ * row and column means into the state, and steps. Only the step, the last launch, writes the
+ * state, so a step whose later launch fails to enqueue leaves it as it was. Read side by side
+ * with host/reference/adafactor.c and host/rules/adafactor.c. */
 
 #define W s.rule[0]            /* t^beta2_decay: the weight of the new row, column or g² */
 #define RHO s.rule[1]          /* min(lr, 1/√t) */
@@ -30,10 +32,13 @@
 #define FACTOR_WHOLE 9       /* small matrices: a factors work-item's count of them; 0 */
 #define FACTOR_FIELDS 10
 
-/* The tables and state, after each kernel's own arguments (host/factored.c binds them). */
+/* The tables and state, after each kernel's own arguments (host/factored.c binds them):
+ * factored holds the state as of the last step, pending this step's row and column means in
+ * the same places until the step kernel stores them. */
 #define OPTCL_FACTORED_ARG                                                                        \
     , __global const uint *restrict factor_info, __global float *restrict factored,               \
-        __global float *restrict batch_means, __global const uint *restrict segment_of_block
+        __global float *restrict pending, __global float *restrict batch_means,                   \
+        __global const uint *restrict segment_of_block
 
 /* torch.lerp for one float (common.cl's optcl_lerp is for vectors). */
 static inline float adafactor_lerp(float a, float b, float w)
@@ -126,17 +131,18 @@ static inline void adafactor_column_sums(__global grad_t *grad, size_t start, ui
         }
 }
 
-/* Columns j … j + lanes − 1 of the matrix from start: their means of g², lerped into
- * col_var[j …]. */
+/* Columns j … j + lanes − 1 of the matrix from start: their means of g², lerped from
+ * col_var[j …] into next[j …]. */
 static inline void adafactor_columns(__global grad_t *grad, size_t start, uint rows, uint cols,
-                                     uint j, __global float *col_var, float w,
-                                     float inv_loss_scale, float clip_coef)
+                                     uint j, __global const float *col_var,
+                                     __global float *next, float w, float inv_loss_scale,
+                                     float clip_coef)
 {
     float sum[16];
     uint lanes = min(16u, cols - j);
     adafactor_column_sums(grad, start + j, rows, cols, lanes, inv_loss_scale, clip_coef, sum);
     for (uint l = 0; l < lanes; l++)
-        col_var[j + l] = adafactor_lerp(col_var[j + l], sum[l] / (float)rows, w);
+        next[j + l] = adafactor_lerp(col_var[j + l], sum[l] / (float)rows, w);
 }
 
 /* The mean of a matrix's rows' means, in order, clamped below at eps1 (NaN stays, as torch's
@@ -150,8 +156,8 @@ static inline float adafactor_mean_of_rows(__global const float *row_var, uint r
     return mean > eps1 || mean != mean ? mean : eps1;
 }
 
-/* 1. The row and column means of g², lerped into row_var and col_var. A matrix's state holds
- * its B·R row means, then its B·C column means, from its slot. A work-item is a group of
+/* 1. The row and column means of g², lerped from row_var and col_var into pending. A matrix's
+ * state holds its B·R row means, then its B·C column means, from its slot. A work-item is a group of
  * small matrices (FACTOR_WHOLE of them, about 1024 elements: their rows, columns and means of
  * rows), or else one row or sixteen columns of a larger one (its B·R rows, then B·⌈C/16⌉
  * strips of columns, which read whole runs of memory down the rows; each column still adds in
@@ -171,33 +177,35 @@ __kernel void optcl_adafactor_factors_f32(__global param_t *param, __global grad
     const uint rows = info[FACTOR_ROWS], cols = info[FACTOR_COLS];
     const uint row_lines = info[FACTOR_BATCHES] * rows;
     const size_t base = (size_t)info[FACTOR_FIRST_BLOCK] * OPTCL_BLOCK;
-    __global float *row_var = factored + info[FACTOR_SLOT], *col_var = row_var + row_lines;
+    __global const float *row_var = factored + info[FACTOR_SLOT], *col_var = row_var + row_lines;
+    __global float *next_row = pending + info[FACTOR_SLOT], *next_col = next_row + row_lines;
     const uint group = info[FACTOR_WHOLE];
     if (group) { /* matrices group·index …, a whole group of small ones */
         for (uint b = group * index, end = min(b + group, info[FACTOR_BATCHES]); b < end; b++) {
             const size_t start = base + (size_t)b * rows * cols;
-            for (uint i = 0; i < rows; i++) {
-                __global float *x = row_var + b * rows + i;
-                *x = adafactor_lerp(*x, adafactor_row_mean(grad, start + (size_t)i * cols, cols,
-                                                           inv_loss_scale, clip_coef),
-                                    W);
-            }
+            for (uint i = b * rows; i < (b + 1) * rows; i++)
+                next_row[i] = adafactor_lerp(
+                    row_var[i],
+                    adafactor_row_mean(grad, start + (size_t)(i - b * rows) * cols, cols,
+                                       inv_loss_scale, clip_coef),
+                    W);
             for (uint j = 0; j < cols; j += 16)
-                adafactor_columns(grad, start, rows, cols, j, col_var + b * cols, W,
-                                  inv_loss_scale, clip_coef);
+                adafactor_columns(grad, start, rows, cols, j, col_var + b * cols,
+                                  next_col + b * cols, W, inv_loss_scale, clip_coef);
             batch_means[info[FACTOR_FIRST_BATCH] + b] =
-                adafactor_mean_of_rows(row_var + b * rows, rows, EPS1);
+                adafactor_mean_of_rows(next_row + b * rows, rows, EPS1);
         }
     } else if (index < row_lines) {
-        __global float *x = row_var + index;
-        *x = adafactor_lerp(*x, adafactor_row_mean(grad, base + (size_t)index * cols, cols,
-                                                   inv_loss_scale, clip_coef),
-                            W);
+        next_row[index] =
+            adafactor_lerp(row_var[index],
+                           adafactor_row_mean(grad, base + (size_t)index * cols, cols,
+                                              inv_loss_scale, clip_coef),
+                           W);
     } else { /* columns 16·k … 16·k + 15 of matrix b */
         const uint strips = (cols + 15) / 16, b = (index - row_lines) / strips;
         adafactor_columns(grad, base + (size_t)b * rows * cols, rows, cols,
-                          (index - row_lines - b * strips) * 16, col_var + b * cols, W,
-                          inv_loss_scale, clip_coef);
+                          (index - row_lines - b * strips) * 16, col_var + b * cols,
+                          next_col + b * cols, W, inv_loss_scale, clip_coef);
     }
 }
 
@@ -216,18 +224,22 @@ __kernel void optcl_adafactor_means_f32(__global param_t *param, __global grad_t
     __global const uint *info = factor_info + (size_t)mean_segment[q] * FACTOR_FIELDS;
     const uint rows = info[FACTOR_ROWS], b = q - info[FACTOR_FIRST_MEAN];
     batch_means[info[FACTOR_FIRST_BATCH] + b] =
-        adafactor_mean_of_rows(factored + info[FACTOR_SLOT] + (size_t)b * rows, rows, EPS1);
+        adafactor_mean_of_rows(pending + info[FACTOR_SLOT] + (size_t)b * rows, rows, EPS1);
 }
 
-/* V of the VEC elements of vector i of a matrix, element by element (a vector may cross
- * rows): R_i·C_j / mean; 1 past the tensor's end. */
+/* V of the VEC elements from element e0 of a matrix, element by element (a vector may cross
+ * rows): R_i·C_j / mean from this step's pending row and column means; 1 past the tensor's
+ * end. With a commit (the step kernel) the row and column means that these elements begin
+ * (column 0 of a row, row 0 of a matrix) are stored into the state, so each is stored once. */
 static inline floatv adafactor_factored_v(__global const uint *info,
-                                          __global const float *factored,
-                                          __global const float *batch_means, uint e0)
+                                          __global const float *pending,
+                                          __global const float *batch_means, uint e0,
+                                          __global float *factored, bool commit)
 {
     const uint rows = info[FACTOR_ROWS], cols = info[FACTOR_COLS], n = info[FACTOR_COUNT];
-    __global const float *row_var = factored + info[FACTOR_SLOT];
-    __global const float *col_var = row_var + info[FACTOR_BATCHES] * rows;
+    const uint row_lines = info[FACTOR_BATCHES] * rows;
+    __global const float *row_var = pending + info[FACTOR_SLOT], *col_var = row_var + row_lines;
+    __global float *kept_row = factored + info[FACTOR_SLOT], *kept_col = kept_row + row_lines;
     uint row = e0 / cols, j = e0 - row * cols, b = row / rows; /* row counts over all b */
     if (e0 < n && j + VEC <= cols) { /* within one row: a vector of columns */
         float r = row_var[row], mean = batch_means[info[FACTOR_FIRST_BATCH] + b];
@@ -236,6 +248,11 @@ static inline floatv adafactor_factored_v(__global const uint *info,
 #else
         floatv c = OPTCL_V(vload)(0, col_var + b * cols + j);
 #endif
+        if (commit && j == 0)
+            kept_row[row] = r;
+        if (commit && row == b * rows)
+            for (uint l = 0; l < VEC; l++)
+                kept_col[b * cols + j + l] = col_var[b * cols + j + l];
         return r * c / mean;
     }
     float v[VEC];
@@ -243,6 +260,10 @@ static inline floatv adafactor_factored_v(__global const uint *info,
         v[l] = e0 + l < n ? row_var[row] * col_var[b * cols + j] /
                                 batch_means[info[FACTOR_FIRST_BATCH] + b]
                           : 1.0f;
+        if (commit && e0 + l < n && j == 0)
+            kept_row[row] = row_var[row];
+        if (commit && e0 + l < n && row == b * rows)
+            kept_col[b * cols + j] = col_var[b * cols + j];
         if (++j == cols) {
             j = 0;
             if (++row == (b + 1) * rows)
@@ -256,17 +277,18 @@ static inline floatv adafactor_factored_v(__global const uint *info,
 #endif
 }
 
-/* U of direction d at vector i, and a vector's new variance (*variance; not stored here). */
-static inline floatv adafactor_update(__global const uint *info,
-                                      __global const float *factored,
-                                      __global const float *batch_means, size_t i,
-                                      floatv d, const optcl_scalars s, floatv *variance)
+/* U of direction d at vector i, and a vector's new variance (*variance; not stored here). With
+ * commit, a matrix's row and column means go from pending into the state (factored_v). */
+static inline floatv adafactor_update(__global const uint *info, __global float *factored,
+                                      __global const float *pending,
+                                      __global const float *batch_means, size_t i, floatv d,
+                                      const optcl_scalars s, floatv *variance, bool commit)
 {
     const uint e0 = (uint)(i * VEC - (size_t)info[FACTOR_FIRST_BLOCK] * OPTCL_BLOCK);
     const uint n = info[FACTOR_COUNT];
     floatv v = (floatv)1.0f;
     if (info[FACTOR_BATCHES] != 0) {
-        v = adafactor_factored_v(info, factored, batch_means, e0);
+        v = adafactor_factored_v(info, pending, batch_means, e0, factored, commit);
     } else if (e0 < n) { /* the region covers the tensor's whole blocks */
         *variance = optcl_lerp(LOAD(factored + info[FACTOR_SLOT], e0 / VEC), d * d, W);
         v = *variance;
@@ -290,7 +312,8 @@ __kernel void optcl_adafactor_sums_f32(__global param_t *param, __global grad_t 
     OPTCL_FOR_EACH_BLOCK_VECTOR(i, k) {
         floatv p = LOAD_WEIGHT(param, i);
         floatv d = optcl_direction(OPTCL_GRAD_PEEK(grad, i));
-        floatv u = adafactor_update(info, factored, batch_means, i, d, s, &variance);
+        floatv u =
+            adafactor_update(info, factored, pending, batch_means, i, d, s, &variance, false);
         OPTCL_SUM(0, k, p * p);
         OPTCL_SUM(1, k, u * u);
     }
@@ -312,7 +335,8 @@ __kernel void optcl_adafactor_totals_f32(__global param_t *param, __global grad_
     OPTCL_TOTALS_WRITE(t, -alpha / (u_rms > 1.0f ? u_rms : 1.0f));
 }
 
-/* 5. The step: U again, vectors' variance stored, p·(1 − lr·wd) + value·U. */
+/* 5. The step: U again, the state stored (vectors' variance, matrices' pending means),
+ * p·(1 − lr·wd) + value·U. */
 __kernel void optcl_adafactor_f32(__global param_t *param, __global grad_t *grad,
                                   OPTCL_STEP_ARGS OPTCL_TENSOR_VALUES_ARG OPTCL_FACTORED_ARG)
 {
@@ -323,7 +347,8 @@ __kernel void optcl_adafactor_f32(__global param_t *param, __global grad_t *grad
         floatv p = LOAD_WEIGHT(param, i);
         floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
         floatv variance = (floatv)0.0f;
-        floatv u = adafactor_update(info, factored, batch_means, i, d, s, &variance);
+        floatv u =
+            adafactor_update(info, factored, pending, batch_means, i, d, s, &variance, true);
         uint e0 = (uint)(i * VEC - (size_t)info[FACTOR_FIRST_BLOCK] * OPTCL_BLOCK);
         if (info[FACTOR_BATCHES] == 0 && e0 < info[FACTOR_COUNT])
             STORE(factored + info[FACTOR_SLOT], e0 / VEC, variance);

@@ -3,8 +3,10 @@
  * Newton–Schulz iteration (host/orthogonal.h: batched SGEMMs between the pack and the step
  * kernels); then p = p·(1 − lr·wd) − lr·ratio·X. Four kernels around the products
  * (host/segments.h): sums (‖u‖² per block, nothing stored), totals (max(‖u‖, eps) per
- * tensor), pack (the momentum stored, u / max(‖u‖, eps) written into the workspace, as the
- * tensor lies) and the step. Read side by side with host/reference/muon.c and
+ * tensor), pack (u / max(‖u‖, eps) written into the workspace, as the tensor lies) and the
+ * step, which computes the momentum again, the same bits, and stores it. Only the step, the
+ * last launch, writes the state, so a step whose later launch (a product, the step itself)
+ * fails to enqueue leaves it as it was. Read side by side with host/reference/muon.c and
  * host/rules/muon.c. */
 
 #ifndef NESTEROV
@@ -26,10 +28,9 @@
     , __global const uint *restrict ortho_info, __global float *restrict work,                    \
         __global const float *restrict lr_ratio
 
-/* The new momentum m of direction d at vector i (not stored), and the update u. */
-#define MUON_MOMENTUM(m, u, i, d)                                                                 \
-    floatv m = optcl_lerp(LOAD_STATE(momentum_buffer, i), d, ONE_MINUS_MOMENTUM);               \
-    floatv u = NESTEROV ? optcl_lerp(d, m, MOMENTUM) : m
+/* The new momentum of direction d at vector i, and the update of new momentum m. */
+#define MUON_MOMENTUM(i, d) optcl_lerp(LOAD_STATE(momentum_buffer, i), d, ONE_MINUS_MOMENTUM)
+#define MUON_UPDATE(m, d) (NESTEROV ? optcl_lerp(d, m, MOMENTUM) : (m))
 
 __kernel void optcl_muon_sums_f32(__global param_t *param, __global grad_t *grad,
                                   __global state_t *momentum_buffer,
@@ -40,7 +41,7 @@ __kernel void optcl_muon_sums_f32(__global param_t *param, __global grad_t *grad
     OPTCL_SUMS_BEGIN(1);
     OPTCL_FOR_EACH_BLOCK_VECTOR(i, k) {
         floatv d = optcl_direction(OPTCL_GRAD_PEEK(grad, i));
-        MUON_MOMENTUM(m, u, i, d);
+        floatv u = MUON_UPDATE(MUON_MOMENTUM(i, d), d);
         OPTCL_SUM(0, k, u * u);
     }
     OPTCL_SUMS_END(1);
@@ -59,8 +60,7 @@ __kernel void optcl_muon_totals_f32(__global param_t *param, __global grad_t *gr
 
 #define MUON_INFO(i) (ortho_info + (size_t)block_segment[(i) * VEC / OPTCL_BLOCK] * ORTHO_FIELDS)
 
-/* The momentum stored and X = u / max(‖u‖, eps) written to its place (the last reader of the
- * gradient: it stores the unscaled one, WRITE_UNSCALED). */
+/* X = u / max(‖u‖, eps) written to its place (the momentum is not stored here). */
 __kernel void optcl_muon_pack_f32(__global param_t *param, __global grad_t *grad,
                                   __global state_t *momentum_buffer,
                                   OPTCL_STEP_ARGS OPTCL_TENSOR_VALUES_ARG OPTCL_ORTHOGONAL_ARG)
@@ -69,9 +69,8 @@ __kernel void optcl_muon_pack_f32(__global param_t *param, __global grad_t *grad
     (void)param;
     OPTCL_FOR_EACH_VECTOR(i) {
         __global const uint *info = MUON_INFO(i);
-        floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
-        MUON_MOMENTUM(m, u, i, d);
-        STORE_STATE(momentum_buffer, i, m);
+        floatv d = optcl_direction(OPTCL_GRAD_PEEK(grad, i));
+        floatv u = MUON_UPDATE(MUON_MOMENTUM(i, d), d);
         floatv x = u / OPTCL_TENSOR_VALUE(i, 1, 0);
         const uint n = info[ORTHO_ROWS] * info[ORTHO_COLS];
         const uint e0 = (uint)(i * VEC - (size_t)info[ORTHO_FIRST_BLOCK] * OPTCL_BLOCK);
@@ -95,15 +94,16 @@ __kernel void optcl_muon_pack_f32(__global param_t *param, __global grad_t *grad
     }
 }
 
-/* p·(1 − lr·wd) + (−lr·ratio)·X */
+/* The momentum stored (the last reader of the gradient: it stores the unscaled one,
+ * WRITE_UNSCALED), and p·(1 − lr·wd) + (−lr·ratio)·X. */
 __kernel void optcl_muon_f32(__global param_t *param, __global grad_t *grad,
                              __global state_t *momentum_buffer,
                              OPTCL_STEP_ARGS OPTCL_TENSOR_VALUES_ARG OPTCL_ORTHOGONAL_ARG)
 {
     OPTCL_STEP_BEGIN;
-    (void)grad;
-    (void)momentum_buffer;
     OPTCL_FOR_EACH_VECTOR(i) {
+        floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
+        STORE_STATE(momentum_buffer, i, MUON_MOMENTUM(i, d));
         __global const uint *info = MUON_INFO(i);
         const uint n = info[ORTHO_ROWS] * info[ORTHO_COLS];
         const uint e0 = (uint)(i * VEC - (size_t)info[ORTHO_FIRST_BLOCK] * OPTCL_BLOCK);

@@ -12,6 +12,11 @@ const optcl_tensor_spec fw_specs[] = {
     {.name = "s", .ndim = 0, .group = 1},
 };
 
+const optcl_tensor_spec fw_matrix_specs[] = {
+    {.name = "w", .ndim = 2, .shape = {5, 7}, .group = 0},
+    {.name = "v", .ndim = 2, .shape = {2, 3}, .group = 1},
+};
+
 /* ---- walking ------------------------------------------------------------------------------ */
 
 static long g_runs, g_failed, g_absorbed;
@@ -161,20 +166,64 @@ void fw_fill(float *x, uint64_t seed, float lo)
 
 void fw_fixture_open(fw_fixture *f, optcl_context *ctx, const optcl_optimizer_config *c)
 {
-    float x[FW_NUMEL];
-    f->ctx = ctx;
-    TU_OK(optcl_params_create(ctx, fw_specs, FW_NTENSORS, &f->params), optcl_context_message(ctx));
+    fw_fixture_open_on(f, ctx, c, fw_specs, FW_NTENSORS);
+}
+
+void fw_fixture_open_on(fw_fixture *f, optcl_context *ctx, const optcl_optimizer_config *c,
+                        const optcl_tensor_spec *specs, size_t tensors)
+{
+    float x[FW_NUMEL], states[FW_ROLES][FW_NUMEL];
+    *f = (fw_fixture){ctx, NULL, NULL, specs, tensors};
+    TU_OK(optcl_params_create(ctx, specs, tensors, &f->params), optcl_context_message(ctx));
     TU_OK(optcl_optimizer_create(f->params, c, &f->opt), optcl_context_message(ctx));
     fw_fill(x, 11, -1.0f);
     TU_OK(optcl_params_write(f->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, x, FW_NUMEL), "params");
     fw_fill(x, 12, -1.0f);
     TU_OK(optcl_params_write(f->params, OPTCL_ROLE_GRADS, OPTCL_ALL, x, FW_NUMEL), "grads");
-    for (size_t k = 0; k < optcl_optimizer_state_count(f->opt); k++) {
-        fw_fill(x, 13 + k, 0.0f);
-        TU_OK(optcl_optimizer_write_state(f->opt, optcl_optimizer_state_name(f->opt, k), OPTCL_ALL,
-                                          x, FW_NUMEL),
-              optcl_optimizer_message(f->opt));
-    }
+    assert_true(optcl_optimizer_state_count(f->opt) < FW_ROLES);
+    for (size_t k = 0; k < optcl_optimizer_state_count(f->opt); k++)
+        fw_fill(states[k], 13 + k, 0.0f);
+    fw_write_states(f, states);
+}
+
+static size_t spec_count(const optcl_tensor_spec *spec)
+{
+    size_t n = 1;
+    for (int d = 0; d < spec->ndim; d++)
+        n *= (size_t)spec->shape[d];
+    return n;
+}
+
+/* Each tensor's values of state k at its first packed element: false when the tensor keeps
+ * none of it. */
+static bool state_part(const fw_fixture *f, size_t k, size_t t, size_t *offset, size_t *count)
+{
+    int ndim = 0;
+    int64_t shape[OPTCL_MAX_DIMS];
+    optcl_status st = optcl_optimizer_state_shape(f->opt, optcl_optimizer_state_name(f->opt, k),
+                                                  t, &ndim, shape);
+    if (st == OPTCL_ERROR_NOT_FOUND)
+        return false;
+    TU_OK(st, optcl_optimizer_message(f->opt));
+    *offset = 0;
+    for (size_t u = 0; u < t; u++)
+        *offset += spec_count(&f->specs[u]);
+    *count = 1;
+    for (int d = 0; d < ndim; d++)
+        *count *= (size_t)shape[d];
+    assert_true(*count <= spec_count(&f->specs[t]));
+    return true;
+}
+
+void fw_write_states(const fw_fixture *f, float (*v)[FW_NUMEL])
+{
+    size_t offset = 0, count = 0;
+    for (size_t k = 0; k < optcl_optimizer_state_count(f->opt); k++)
+        for (size_t t = 0; t < f->tensors; t++)
+            if (state_part(f, k, t, &offset, &count))
+                TU_OK(optcl_optimizer_write_state(f->opt, optcl_optimizer_state_name(f->opt, k), t,
+                                                  v[k] + offset, count),
+                      optcl_optimizer_message(f->opt));
 }
 
 void fw_fixture_close(fw_fixture *f, bool own_ctx)
@@ -192,10 +241,15 @@ void fw_take(const fw_fixture *f, fw_snap *s)
     TU_OK(optcl_params_read(f->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, s->v[0], FW_NUMEL), "read");
     s->roles = 1 + optcl_optimizer_state_count(f->opt);
     assert_true(s->roles <= FW_ROLES);
+    s->slow = s->roles > 1 &&
+              strcmp(optcl_optimizer_state_name(f->opt, s->roles - 2), "lookahead_slow") == 0;
+    size_t offset = 0, count = 0;
     for (size_t k = 1; k < s->roles; k++)
-        TU_OK(optcl_optimizer_read_state(f->opt, optcl_optimizer_state_name(f->opt, k - 1),
-                                         OPTCL_ALL, s->v[k], FW_NUMEL),
-              optcl_optimizer_message(f->opt));
+        for (size_t t = 0; t < f->tensors; t++)
+            if (state_part(f, k - 1, t, &offset, &count))
+                TU_OK(optcl_optimizer_read_state(f->opt, optcl_optimizer_state_name(f->opt, k - 1),
+                                                 t, s->v[k] + offset, count),
+                      optcl_optimizer_message(f->opt));
     s->steps = optcl_optimizer_step_count(f->opt);
     for (int g = 0; g < 2; g++)
         TU_OK(optcl_optimizer_get_lr(f->opt, g, &s->lr[g]), "lr");
@@ -218,7 +272,7 @@ bool fw_same_values(const fw_snap *a, const fw_snap *b, size_t first, size_t las
 
 bool fw_same_snap(const fw_snap *a, const fw_snap *b)
 {
-    return a->roles == b->roles && fw_same_values(a, b, 0, a->roles, 0, FW_NUMEL) &&
+    return a->roles == b->roles && a->slow == b->slow && fw_same_values(a, b, 0, a->roles, 0, FW_NUMEL) &&
            a->steps == b->steps && memcmp(a->lr, b->lr, sizeof a->lr) == 0 &&
            memcmp(&a->alpha, &b->alpha, sizeof a->alpha) == 0 &&
            memcmp(&a->plateau, &b->plateau, sizeof a->plateau) == 0 && a->scale == b->scale &&

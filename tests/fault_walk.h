@@ -12,6 +12,9 @@ extern const optcl_tensor_spec fw_specs[];
 #define FW_NTENSORS 3
 #define FW_NUMEL (35 + 5 + 1)
 #define FW_GROUP0_END 35 /* packed: group 0 is [0, 35), group 1 [35, FW_NUMEL) */
+/* The same elements and groups in matrices only (Muon's): "w" (5, 7) and "v" (2, 3). */
+extern const optcl_tensor_spec fw_matrix_specs[];
+#define FW_MATRIX_NTENSORS 2
 #define FW_ROLES 5       /* parameters and up to four states */
 
 /* One scenario. setup and teardown run unarmed around each run; check gets the run's status
@@ -51,11 +54,13 @@ bool fw_opencl_skipped(void);
 /* Prints the suite's totals; call after the tests. */
 void fw_summary(void);
 
-/* An optimizer over fw_specs. */
+/* An optimizer over fw_specs (or fw_matrix_specs). */
 typedef struct fw_fixture {
     optcl_context *ctx;
     optcl_params *params;
     optcl_optimizer *opt;
+    const optcl_tensor_spec *specs;
+    size_t tensors;
 } fw_fixture;
 
 /* Adam with AMSGrad, Lookahead (k = 2), two groups and a plateau: four state buffers, one launch
@@ -66,13 +71,20 @@ void fw_fill(float *x, uint64_t seed, float lo);
 /* Creates the parameter set and optimizer on ctx with random parameters, gradients and
  * states (states >= 0, as Adam's second moments must be). */
 void fw_fixture_open(fw_fixture *f, optcl_context *ctx, const optcl_optimizer_config *c);
+/* The same over the given tensors (FW_NUMEL elements, FW_GROUP0_END of them in group 0). */
+void fw_fixture_open_on(fw_fixture *f, optcl_context *ctx, const optcl_optimizer_config *c,
+                        const optcl_tensor_spec *specs, size_t tensors);
+/* Writes every state from v[k] (state k): each tensor's values from the tensor's first packed
+ * element, as many as optcl_optimizer_state_shape gives (a factored state's are fewer). */
+void fw_write_states(const fw_fixture *f, float (*v)[FW_NUMEL]);
 /* Destroys the optimizer and parameter set; the context too when own_ctx. */
 void fw_fixture_close(fw_fixture *f, bool own_ctx);
 
 /* Everything a failed call must leave alone. */
 typedef struct fw_snap {
-    float v[FW_ROLES][FW_NUMEL]; /* parameters, then each state */
+    float v[FW_ROLES][FW_NUMEL]; /* parameters, then each state as fw_write_states lays it */
     size_t roles;
+    bool slow; /* the last role is Lookahead's slow weights */
     uint64_t steps;
     double lr[2], alpha;
     optcl_plateau_state plateau;

@@ -66,7 +66,9 @@ static char rubbish;
 static optcl_status create_run(void *p)
 {
     create_fx *fx = p;
-    fx->f = (fw_fixture){RUBBISH(optcl_context), RUBBISH(optcl_params), RUBBISH(optcl_optimizer)};
+    fx->f = (fw_fixture){.ctx = RUBBISH(optcl_context),
+                         .params = RUBBISH(optcl_params),
+                         .opt = RUBBISH(optcl_optimizer)};
     optcl_status st = create_context(fx);
     if (st == OPTCL_SUCCESS)
         st = create_params(fx);
@@ -202,11 +204,13 @@ static optcl_status step_run(void *p)
     return optcl_optimizer_step(fx->a.opt, 0, NULL, &fx->event);
 }
 
-/* Lookahead's slow weights are unchanged, or — when the failed step was the first — may hold
- * the parameters: the first step copies them there before its launches, and a first step
- * always does so again. */
+/* Lookahead's slow weights (if any) are unchanged, or — when the failed step was the first —
+ * may hold the parameters: the first step copies them there before its launches, and a first
+ * step always does so again. */
 static bool slow_kept(const fw_snap *now, const fw_snap *before)
 {
+    if (!now->slow)
+        return true;
     size_t slow = now->roles - 1;
     return fw_same_values(now, before, slow, slow + 1, 0, FW_NUMEL) ||
            (before->steps == 0 && memcmp(now->v[slow], before->v[0], sizeof now->v[0]) == 0);
@@ -236,7 +240,7 @@ static void step_check(void *p, optcl_status st, const fault_shot *shot)
     assert_memory_equal(now.lr, fx->before.lr, sizeof now.lr);
     assert_memory_equal(&now.alpha, &fx->before.alpha, sizeof now.alpha);
     assert_memory_equal(&now.plateau, &fx->before.plateau, sizeof now.plateau);
-    size_t rule_roles = now.roles - 1;
+    size_t rule_roles = now.slow ? now.roles - 1 : now.roles;
     assert_true(slow_kept(&now, &fx->before));
     if (now.steps == fx->before.steps) {
         assert_true(fw_same_values(&now, &fx->before, 0, rule_roles, 0, FW_NUMEL));
@@ -264,15 +268,15 @@ static void inner_update(step_fx *fx, optcl_optimizer_config c)
 {
     c.lookahead.k = 0;
     fw_fixture twin;
-    fw_fixture_open(&twin, fx->a.ctx, &c);
+    fw_fixture_open_on(&twin, fx->a.ctx, &c, fx->a.specs, fx->a.tensors);
     for (uint64_t t = 0; t < fx->before.steps; t++)
         TU_OK(optcl_optimizer_step(twin.opt, 0, NULL, NULL), "twin");
     TU_OK(optcl_params_write(twin.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, fx->before.v[0], FW_NUMEL),
           "twin");
-    for (size_t k = 0; k < optcl_optimizer_state_count(twin.opt); k++)
-        TU_OK(optcl_optimizer_write_state(twin.opt, optcl_optimizer_state_name(twin.opt, k),
-                                          OPTCL_ALL, fx->before.v[k + 1], FW_NUMEL),
-              "twin");
+    fw_write_states(&twin, fx->before.v + 1);
+    float g[FW_NUMEL];
+    TU_OK(optcl_params_read(fx->a.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, FW_NUMEL), "grads");
+    TU_OK(optcl_params_write(twin.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, FW_NUMEL), "twin");
     TU_OK(optcl_optimizer_step(twin.opt, 0, NULL, NULL), "twin");
     fw_take(&twin, &fx->inner);
     fw_fixture_close(&twin, false);
@@ -367,6 +371,39 @@ static void loss_scaled_step_walks(void)
     fw_fixture_close(&fx.a, true);
 }
 
+/* Rules that look at whole tensors enqueue several launches per group before the one that
+ * steps: Adafactor (factors, means, sums, totals; a matrix's row and column means and the
+ * vectors' variance) and Muon (sums, totals, pack, CLBlast's products and copies; the
+ * momentum). A failure among them must leave the state as it was — only the group's last
+ * launch stores any — plain, and with the guard, whose device-owned count is taken back. */
+static void tensorwise_step_walks(optcl_algorithm a, const optcl_tensor_spec *specs,
+                                  size_t tensors)
+{
+    static const optcl_group_config groups[2] = {{-1.0, -1.0, 0}, {0.02, 0.0, 0}};
+    if (tu_muon_refused(OPTCL_BACKEND_OPENCL, a))
+        return; /* a build without CLBlast: test_tensorwise checks the refusal */
+    for (int guarded = 0; guarded < 2; guarded++) {
+        optcl_optimizer_config c = optcl_optimizer_config_default(a);
+        c.groups = groups;
+        c.group_count = 2;
+        c.weight_decay = 0.01;
+        c.max_norm = guarded ? 0.5 : 0.0;
+        char name[64];
+        snprintf(name, sizeof name, "%s%s step 2", guarded ? "guarded " : "",
+                 optcl_algorithm_name(a));
+        step_fx fx = {0};
+        fw_fixture_open_on(&fx.a, tu_context(OPTCL_BACKEND_OPENCL), &c, specs, tensors);
+        TU_OK(optcl_optimizer_step(fx.a.opt, 0, NULL, NULL), "step");
+        /* another gradient: with the same one, step 2's row and column means would equal step
+         * 1's (lerp(m, m, w) = m), and a factors launch's stores would go unseen */
+        float g[FW_NUMEL];
+        fw_fill(g, 21, -1.0f);
+        TU_OK(optcl_params_write(fx.a.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, FW_NUMEL), "grads");
+        step_walk(&fx, &c, "tensorwise1.safetensors", name);
+        fw_fixture_close(&fx.a, true);
+    }
+}
+
 static void step_opencl(void **state)
 {
     (void)state;
@@ -375,6 +412,8 @@ static void step_opencl(void **state)
     step_walks(OPTCL_BACKEND_OPENCL);
     guarded_step_walks();
     loss_scaled_step_walks();
+    tensorwise_step_walks(OPTCL_ADAFACTOR, fw_specs, FW_NTENSORS);
+    tensorwise_step_walks(OPTCL_MUON, fw_matrix_specs, FW_MATRIX_NTENSORS);
 }
 
 static void step_reference(void **state)

@@ -9,12 +9,17 @@
 #define ONE_MINUS_MOMENTUM(s) ((s)->rule[1])
 #define EPS(s) ((s)->rule[2])
 
-/* The new momentum of direction d at element i (not stored), and the update. */
-static inline float muon_momentum(const optcl_optimizer_config *c, const float *momentum_buffer,
-                                  size_t i, float d, const optcl__step_scalars *s, float *m)
+/* The new momentum of direction d at element i, and the update of new momentum m. */
+static inline float muon_momentum(const float *momentum_buffer, size_t i, float d,
+                                  const optcl__step_scalars *s)
 {
-    *m = optcl__lerp(momentum_buffer[i], d, ONE_MINUS_MOMENTUM(s));
-    return c->muon.nesterov ? optcl__lerp(d, *m, MOMENTUM(s)) : *m;
+    return optcl__lerp(momentum_buffer[i], d, ONE_MINUS_MOMENTUM(s));
+}
+
+static inline float muon_update(const optcl_optimizer_config *c, float m, float d,
+                                const optcl__step_scalars *s)
+{
+    return c->muon.nesterov ? optcl__lerp(d, m, MOMENTUM(s)) : m;
 }
 
 void optcl__reference_muon_sums(const optcl_optimizer_config *c, const float *param,
@@ -25,9 +30,10 @@ void optcl__reference_muon_sums(const optcl_optimizer_config *c, const float *pa
     (void)param, (void)tables;
     bool maximize = c->maximize != 0;
     for (size_t b = begin / OPTCL__BLOCK; b < end / OPTCL__BLOCK; b++) {
-        float lanes[OPTCL__LANES] = {0}, m;
+        float lanes[OPTCL__LANES] = {0};
         for (size_t i = b * OPTCL__BLOCK; i < (b + 1) * OPTCL__BLOCK; i++) {
-            float u = muon_momentum(c, state[0], i, optcl__direction(grad[i], maximize), s, &m);
+            float d = optcl__direction(grad[i], maximize);
+            float u = muon_update(c, muon_momentum(state[0], i, d, s), d, s);
             lanes[i % OPTCL__LANES] += u * u;
         }
         block_sums[b] = optcl__lanes_total(lanes);
@@ -58,8 +64,8 @@ void optcl__reference_muon_pack(const optcl_optimizer_config *c, const float *gr
     bool maximize = c->maximize != 0;
     for (size_t i = begin; i < end; i++) {
         const uint32_t *info = info_of(tables, i);
-        float m, u = muon_momentum(c, state[0], i, optcl__direction(grad[i], maximize), s, &m);
-        state[0][i] = m;
+        float d = optcl__direction(grad[i], maximize);
+        float u = muon_update(c, muon_momentum(state[0], i, d, s), d, s);
         size_t rows = info[OPTCL__ORTHO_ROWS], cols = info[OPTCL__ORTHO_COLS];
         size_t e = i - (size_t)info[OPTCL__ORTHO_FIRST_BLOCK] * OPTCL__BLOCK;
         if (e < rows * cols)
@@ -72,8 +78,9 @@ void optcl__reference_muon(const optcl_optimizer_config *c, float *param, const 
                            float **state, size_t begin, size_t end, const optcl__step_scalars *s,
                            const optcl__tensor_values *tables)
 {
-    (void)c, (void)grad, (void)state;
+    bool maximize = c->maximize != 0;
     for (size_t i = begin; i < end; i++) {
+        state[0][i] = muon_momentum(state[0], i, optcl__direction(grad[i], maximize), s);
         const uint32_t *info = info_of(tables, i);
         size_t rows = info[OPTCL__ORTHO_ROWS], cols = info[OPTCL__ORTHO_COLS];
         size_t e = i - (size_t)info[OPTCL__ORTHO_FIRST_BLOCK] * OPTCL__BLOCK;

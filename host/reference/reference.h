@@ -119,8 +119,9 @@ typedef struct optcl__tensor_values {
     const optcl__factors *factors;            /* factored rules' */
     const optcl__orthogonal_view *orthogonal; /* orthogonalised rules' */
 } optcl__tensor_values;
-/* Orthogonalised rules, after the totals: [begin, end)'s new state stored and each element's
- * normalised update written to its place in the workspace. */
+/* Orthogonalised rules, after the totals: each element of [begin, end)'s normalised update
+ * written to its place in the workspace (the state is read, not stored: the step stores it,
+ * as the step kernel, the last launch, does). */
 typedef void optcl__reference_pack(const optcl_optimizer_config *c, const float *grad,
                                    float *const *state, size_t begin, size_t end,
                                    const optcl__step_scalars *s,

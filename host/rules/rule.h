@@ -110,10 +110,10 @@ typedef struct optcl__rule {
     /* Orthogonalised updates (Muon; NULL for the others, host/orthogonal.h): every tensor must
      * be 2-D (a set with another is refused, naming it). After the totals,
      * optcl_<family>_pack_f32 (OPTCL_PACK_ARG) writes each tensor's normalised update into a
-     * workspace of matrices batched by shape, transposed when it has more rows than columns;
-     * the Newton–Schulz iteration runs on them (CLBlast's batched SGEMM; reference_pack and a
-     * plain C GEMM on the reference backend), and the step kernel reads the result
-     * (OPTCL_ORTHOGONAL_ARG). newton_schulz gives the iteration's coefficients and steps,
+     * workspace of matrices batched by shape, as each tensor lies; the Newton–Schulz iteration
+     * runs on them (CLBlast's batched SGEMM; reference_pack and a plain C GEMM on the
+     * reference backend), and the step kernel reads the result (OPTCL_ORTHOGONAL_ARG) and
+     * stores the state: only the last launch may, so that a failed product changes nothing. newton_schulz gives the iteration's coefficients and steps,
      * lr_ratio a rows×cols matrix's lr factor (in double). */
     void (*newton_schulz)(const optcl_optimizer_config *c, optcl__newton_schulz *ns);
     double (*lr_ratio)(const optcl_optimizer_config *c, double rows, double cols);
