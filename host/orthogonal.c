@@ -271,16 +271,19 @@ cl_int optcl__orthogonal_enqueue(optcl_optimizer *opt, size_t r, const optcl__st
     if (err == CL_SUCCESS)
         err = optcl__enqueue(p->ctx, o->pack_kernel, begin, end - begin, 0, NULL, NULL);
     opt->launches += err == CL_SUCCESS;
-    if (err != CL_SUCCESS)
+    if (err != CL_SUCCESS) {
+        optcl__fail(opt->message, (optcl_status)err, "enqueueing %s's pack kernel failed: %s",
+                    opt->rule->name, optcl_status_name((optcl_status)err));
         return err;
+    }
 #ifdef OPTCL_HAVE_CLBLAST
     for (size_t k = o->first_class[r]; k < o->end_class[r]; k++) {
         ns_plan plan = plan_of(opt, &o->classes[k]);
         CLBlastStatusCode st = iterate(opt, &plan);
         if (st != CLBlastSuccess) {
             optcl__fail(opt->message, OPTCL_ERROR_UNSUPPORTED,
-                        "%s's Newton-Schulz products (%zu matrices of %zux%zu) failed in "
-                        "CLBlast with status %d",
+                        "%s's Newton-Schulz products (%zu matrices of %zux%zu) failed to "
+                        "enqueue (CLBlast or a copy between them), status %d",
                         opt->rule->name, plan.count, plan.rows, plan.cols, (int)st);
             return st > -1000 ? (cl_int)st : CL_INVALID_OPERATION;
         }

@@ -55,7 +55,8 @@ cl_int optcl__orthogonal_enqueue(optcl_optimizer *opt, size_t r, const optcl__st
 void optcl__orthogonal_reference(optcl_optimizer *opt, size_t r, const float *grads,
                                  const optcl__step_scalars *s, const optcl__tensor_values *tables);
 /* The bytes a step moves besides the element-wise buffers and the sums pass: X written and
- * read once (the products' traffic is not counted: optcl_optimizer_flops_per_step). */
+ * read once, and the gradient and momentum read once more by the step kernel (the products'
+ * traffic is not counted: optcl_optimizer_flops_per_step). */
 double optcl__orthogonal_extra_bytes(const optcl_optimizer *opt);
 /* At context destroy, before the queue and context go: CLBlast's programs for them (its cache
  * is the process's; cleared whole, as CLBlast offers, when this context used it). */

@@ -239,7 +239,13 @@ cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step
     if (err == CL_SUCCESS)
         err = enqueue_totals(p->ctx, seg->totals_kernel, end - first);
     opt->launches += err == CL_SUCCESS;
-    if (err == CL_SUCCESS && seg->orthogonal) /* the Newton–Schulz iteration on the totals */
+    if (err != CL_SUCCESS) {
+        optcl__fail(opt->message, (optcl_status)err,
+                    "enqueueing %s's per-tensor launches for group %d failed: %s", opt->rule->name,
+                    range->group, optcl_status_name((optcl_status)err));
+        return err;
+    }
+    if (seg->orthogonal) /* the Newton–Schulz iteration on the totals */
         err = optcl__orthogonal_enqueue(opt, r, scalars);
     return err;
 }

@@ -46,7 +46,8 @@ void optcl__segments_free(optcl_optimizer *opt);
  * read-only, or with data NULL zero-filled; nothing when *err is already set. */
 cl_mem optcl__segments_buffer(optcl_context *ctx, size_t bytes, void *data, cl_int *err);
 /* OpenCL: launches 1 and 2 for group range r; scalars is the step's row (NULL when the device
- * counts: the range index is set instead). The first launch carries the wait list. */
+ * counts: the range index is set instead). The first launch carries the wait list. Fails with
+ * a message on opt. */
 cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step_scalars *scalars,
                                cl_uint num_events, const cl_event *wait_list);
 /* Reference: the rule's three stages on range r's weights. */

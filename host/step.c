@@ -169,6 +169,8 @@ static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
     cl_uint n = take_wait_list(plan, &wait_list);
     if (err == CL_SUCCESS && opt->segments) { /* the tensors' sums first, with the wait list */
         err = optcl__segments_enqueue(opt, r, scalars, n, wait_list);
+        if (err != CL_SUCCESS)
+            return (optcl_status)err; /* with its message */
         n = 0;
         wait_list = NULL;
     }
