@@ -186,6 +186,12 @@ static int parse_name(const char *key, const char *value, const char *const *nam
     return 1;
 }
 
+/* An enum's names from its name function (NULL past the last value), for parse_name. */
+#define ENUM_NAMES(name_of, type, names, count)                                                   \
+    for (count = 0; count < (int)(sizeof names / sizeof names[0]) && name_of((type)count);       \
+         count++)                                                                                 \
+    names[count] = name_of((type)count)
+
 /* Whether another optimizer has this key. */
 static bool another_has(const char *key)
 {
@@ -256,6 +262,8 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         return 1;
     }
     void *field = field_of(config, key);
+    const char *names[8]; /* an enum's names (ENUM_NAMES) */
+    int count = 0;
     switch (entry->kind) {
     case REAL:
         return parse_real(key, value, field, message, message_size);
@@ -294,12 +302,9 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
                  value);
         return 1;
     case MODE:
-    case THRESHOLD_MODE:
-    case NONFINITE: {
-        const char *one = entry->kind == MODE ? "max" : entry->kind == NONFINITE ? "skip" : "abs";
-        const char *zero = entry->kind == MODE        ? "min"
-                           : entry->kind == NONFINITE ? "propagate"
-                                                      : "rel";
+    case THRESHOLD_MODE: {
+        const char *one = entry->kind == MODE ? "max" : "abs";
+        const char *zero = entry->kind == MODE ? "min" : "rel";
         if (strcmp(value, one) != 0 && strcmp(value, zero) != 0) {
             snprintf(message, message_size, "%s=%s: expected %s or %s", key, value, zero, one);
             return 1;
@@ -310,14 +315,15 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
     case GRAD_SCALE:
         config->loss_scale.mode = OPTCL_LOSS_SCALE_STATIC; /* not kept when refused */
         return parse_real(key, value, field, message, message_size);
-    case LOSS_SCALE: {
-        static const char *const modes[] = {"off", "static", "dynamic"}; /* the enum's order */
-        return parse_name(key, value, modes, 3, field, message, message_size);
-    }
-    case ROUNDING: {
-        static const char *const roundings[] = {"nearest", "stochastic"};
-        return parse_name(key, value, roundings, 2, field, message, message_size);
-    }
+    case NONFINITE:
+        ENUM_NAMES(optcl_nonfinite_name, optcl_nonfinite, names, count);
+        return parse_name(key, value, names, count, field, message, message_size);
+    case LOSS_SCALE:
+        ENUM_NAMES(optcl_loss_scaling_name, optcl_loss_scaling, names, count);
+        return parse_name(key, value, names, count, field, message, message_size);
+    case ROUNDING:
+        ENUM_NAMES(optcl_rounding_name, optcl_rounding, names, count);
+        return parse_name(key, value, names, count, field, message, message_size);
     case SEED: {
         char *end = NULL;
         errno = 0;
@@ -346,10 +352,9 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
             return 1;
         }
         return 0;
-    case STATE_DTYPE: {
-        static const char *const names[] = {"same", "f32", "bf16", "int8"};
-        return parse_name(key, value, names, 4, field, message, message_size);
-    }
+    case STATE_DTYPE:
+        ENUM_NAMES(optcl_state_dtype_name, optcl_state_dtype, names, count);
+        return parse_name(key, value, names, count, field, message, message_size);
     case LIST: {
         /* milestones=5,20,33 */
         size_t n = 0;

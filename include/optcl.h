@@ -775,6 +775,15 @@ OPTCL_API optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm 
 OPTCL_API const char *optcl_algorithm_name(optcl_algorithm algorithm);
 /* The reverse; OPTCL_ERROR_INVALID_ARGUMENT for an unknown name. */
 OPTCL_API optcl_status optcl_algorithm_from_name(const char *name, optcl_algorithm *out);
+/* The config's other enums by the names optcl replay's keys and the Python binding use; static
+ * strings, NULL for an unknown value. state_dtype: "same", "f32", "bf16", "int8". */
+OPTCL_API const char *optcl_state_dtype_name(optcl_state_dtype dtype);
+/* loss_scale.mode: "off", "static", "dynamic". */
+OPTCL_API const char *optcl_loss_scaling_name(optcl_loss_scaling mode);
+/* rounding: "nearest", "stochastic". */
+OPTCL_API const char *optcl_rounding_name(optcl_rounding rounding);
+/* nonfinite: "propagate", "skip". */
+OPTCL_API const char *optcl_nonfinite_name(optcl_nonfinite nonfinite);
 /* 1 when the algorithm's update of an element depends on its whole tensor (LAMB's and LARS's
  * norms, Adafactor's norms and row and column means), so a tensor's elements must all be in one optimizer's hands (not split by the
  * sharded optimizer); 0 for element-wise rules and unknown values. */

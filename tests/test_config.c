@@ -360,9 +360,35 @@ static void build_failure_reports_the_log(void **state)
     free(dir);
 }
 
+/* The config's enums by name: each value's, NULL past the last and below 0. */
+static void enum_names(void **state)
+{
+    (void)state;
+    assert_string_equal(optcl_state_dtype_name(OPTCL_STATE_SAME), "same");
+    assert_string_equal(optcl_state_dtype_name(OPTCL_STATE_F32), "f32");
+    assert_string_equal(optcl_state_dtype_name(OPTCL_STATE_BF16), "bf16");
+    assert_string_equal(optcl_state_dtype_name(OPTCL_STATE_INT8), "int8");
+    assert_null(optcl_state_dtype_name((optcl_state_dtype)(OPTCL_STATE_INT8 + 1)));
+    assert_null(optcl_state_dtype_name((optcl_state_dtype)-1));
+    assert_string_equal(optcl_loss_scaling_name(OPTCL_LOSS_SCALE_OFF), "off");
+    assert_string_equal(optcl_loss_scaling_name(OPTCL_LOSS_SCALE_STATIC), "static");
+    assert_string_equal(optcl_loss_scaling_name(OPTCL_LOSS_SCALE_DYNAMIC), "dynamic");
+    assert_null(optcl_loss_scaling_name((optcl_loss_scaling)(OPTCL_LOSS_SCALE_DYNAMIC + 1)));
+    assert_null(optcl_loss_scaling_name((optcl_loss_scaling)-1));
+    assert_string_equal(optcl_rounding_name(OPTCL_ROUND_NEAREST), "nearest");
+    assert_string_equal(optcl_rounding_name(OPTCL_ROUND_STOCHASTIC), "stochastic");
+    assert_null(optcl_rounding_name((optcl_rounding)(OPTCL_ROUND_STOCHASTIC + 1)));
+    assert_null(optcl_rounding_name((optcl_rounding)-1));
+    assert_string_equal(optcl_nonfinite_name(OPTCL_NONFINITE_PROPAGATE), "propagate");
+    assert_string_equal(optcl_nonfinite_name(OPTCL_NONFINITE_SKIP), "skip");
+    assert_null(optcl_nonfinite_name((optcl_nonfinite)(OPTCL_NONFINITE_SKIP + 1)));
+    assert_null(optcl_nonfinite_name((optcl_nonfinite)-1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(enum_names),
         cmocka_unit_test(defaults_are_pytorchs),
         cmocka_unit_test(options_by_name),
         cmocka_unit_test(every_range_is_checked),

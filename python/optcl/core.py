@@ -21,11 +21,10 @@ def _names(name_of):
 ROLES = {"params": 0, "grads": 1}
 DTYPES = _names(lib.optcl_dtype_name)  # "f32", "bf16", "f16"
 SCHEDULES = _names(lib.optcl_schedule_name)  # "constant", "inverse_time", …
-# the C library names these only in the header's comments
-STATE_DTYPES = {"same": 0, "f32": 1, "bf16": 2, "int8": 3}
-LOSS_SCALING = {"off": 0, "static": 1, "dynamic": 2}
-ROUNDING = {"nearest": 0, "stochastic": 1}
-NONFINITE = {"propagate": 0, "skip": 1}
+STATE_DTYPES = _names(lib.optcl_state_dtype_name)  # "same", "f32", "bf16", "int8"
+LOSS_SCALING = _names(lib.optcl_loss_scaling_name)  # "off", "static", "dynamic"
+ROUNDING = _names(lib.optcl_rounding_name)  # "nearest", "stochastic"
+NONFINITE = _names(lib.optcl_nonfinite_name)  # "propagate", "skip"
 MODES = {"train": 0, "eval": 1}
 _RAW = {0: np.float32, 1: np.uint16, 2: np.uint16}
 
