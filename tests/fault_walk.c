@@ -159,6 +159,25 @@ optcl_optimizer_config fw_rich_config(void)
     return c;
 }
 
+optcl_optimizer_config fw_tensorwise_config(optcl_algorithm a, bool guarded)
+{
+    static const optcl_group_config groups[2] = {{-1.0, -1.0, 0}, {0.02, 0.0, 0}};
+    optcl_optimizer_config c = optcl_optimizer_config_default(a);
+    c.groups = groups;
+    c.group_count = 2;
+    c.weight_decay = 0.01;
+    c.plateau.enabled = 1;
+    c.plateau.patience = 0;
+    c.max_norm = guarded ? 0.5 : 0.0;
+    return c;
+}
+
+const optcl_tensor_spec *fw_specs_for(optcl_algorithm a, size_t *tensors)
+{
+    *tensors = a == OPTCL_MUON ? FW_MATRIX_NTENSORS : FW_NTENSORS;
+    return a == OPTCL_MUON ? fw_matrix_specs : fw_specs;
+}
+
 void fw_fill(float *x, uint64_t seed, float lo)
 {
     tu_fill_random(x, FW_NUMEL, &seed, lo, 1.0f);
@@ -238,6 +257,7 @@ void fw_fixture_close(fw_fixture *f, bool own_ctx)
 void fw_take(const fw_fixture *f, fw_snap *s)
 {
     memset(s, 0, sizeof *s);
+    snprintf(s->message, sizeof s->message, "%s", optcl_optimizer_message(f->opt));
     TU_OK(optcl_params_read(f->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, s->v[0], FW_NUMEL), "read");
     s->roles = 1 + optcl_optimizer_state_count(f->opt);
     assert_true(s->roles <= FW_ROLES);

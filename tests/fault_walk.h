@@ -66,6 +66,11 @@ typedef struct fw_fixture {
 /* Adam with AMSGrad, Lookahead (k = 2), two groups and a plateau: four state buffers, one launch
  * per group, a sync launch every second step. */
 optcl_optimizer_config fw_rich_config(void);
+/* A rule that looks at whole tensors (Adafactor, Muon) in the same two groups, with weight
+ * decay and a plateau (patience 0); guarded: with clipping. */
+optcl_optimizer_config fw_tensorwise_config(optcl_algorithm a, bool guarded);
+/* The specs an algorithm takes: fw_matrix_specs for Muon (2-D only), else fw_specs. */
+const optcl_tensor_spec *fw_specs_for(optcl_algorithm a, size_t *tensors);
 /* FW_NUMEL pseudo-random floats in [lo, 1). */
 void fw_fill(float *x, uint64_t seed, float lo);
 /* Creates the parameter set and optimizer on ctx with random parameters, gradients and
@@ -85,6 +90,8 @@ typedef struct fw_snap {
     float v[FW_ROLES][FW_NUMEL]; /* parameters, then each state as fw_write_states lays it */
     size_t roles;
     bool slow; /* the last role is Lookahead's slow weights */
+    char message[1024]; /* the optimizer's message as the snapshot found it (its own calls may
+                           leave another: a state a tensor does not keep) */
     uint64_t steps;
     double lr[2], alpha;
     optcl_plateau_state plateau;
