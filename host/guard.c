@@ -2,12 +2,15 @@
  * gradient holds a NaN or ±Inf (nonfinite = SKIP), decided on the device without a host round
  * trip. A guarded step enqueues the stats and finalize reductions (kernels/guard.cl; one fused
  * launch for small gradients), then the update kernel, which reads the decision from the
- * record. A skipped step leaves the step count alone, and the bias corrections and the
+ * record; for a set that one work-group steps the update kernel reduces and decides itself
+ * first (kernels/guard_decide.cl's GUARD_FUSED), so the step is one launch. A skipped step leaves the step count alone, and the bias corrections and the
  * schedule depend on that count, so the device owns it: the host keeps a ring of
  * OPTCL__GUARD_CAPACITY rows of scalars on the device, one per count the device may reach
  * next, written in one go, and reads the record back only when the steps enqueued since could
  * pass the last row written or a blocking call needs the count. */
+#include "q8.h"
 #include "reference/reference.h"
+#include "rules/rule.h"
 
 #include <float.h>
 #include <math.h>
@@ -85,6 +88,53 @@ static cl_uint scaler_arg(const optcl_optimizer *opt)
     return opt->guard_stats ? 6 : 7;
 }
 
+/* Whether the update kernel reduces and decides itself: a set of one group range whose update
+ * is one work-group (its items: the range's vectors, or its 8-bit blocks), with no launch
+ * around the update that reads the count it decides (Lookahead's start and sync) and none
+ * before it that reads the gradient's verdict (the per-tensor sums). */
+static bool reduces_in_step(const optcl_optimizer *opt)
+{
+    const optcl_params *p = opt->params;
+    size_t items = p->flat / optcl__q8_elements_per_item(opt);
+    return p->range_count == 1 && opt->rule->tensor_sums == 0 && opt->config.lookahead.k == 0 &&
+           items <= p->ctx->local_size && optcl__local_size(p->ctx, items) == items;
+}
+
+cl_uint optcl__guard_arg_count(const optcl_optimizer *opt)
+{
+    return opt->guard_in_step ? 5 : 3; /* guard_decide.cl's OPTCL_STEP_ARGS; common.cl's */
+}
+
+/* The decision's parameters, which a loaded checkpoint may change: finalize's arguments, or the
+ * update kernel's when it decides (once it exists). */
+static cl_int set_decision_args(optcl_optimizer *opt)
+{
+    const optcl_loss_scale_config *ls = &opt->config.loss_scale;
+    optcl__guard_params gp = {(float)opt->config.max_norm, (float)ls->growth_factor,
+                              (float)ls->backoff_factor, (uint32_t)ls->growth_interval,
+                              OPTCL__GUARD_CAPACITY};
+    cl_int err = CL_SUCCESS;
+    if (opt->guard_in_step) {
+        if (opt->kernel)
+            ARG(opt->kernel, optcl__scalar_arg(opt) + 4, gp);
+        return err;
+    }
+    cl_uint a = scaler_arg(opt);
+    ARG(opt->guard_finalize, 1, gp.max_norm), ARG(opt->guard_finalize, a + 1, gp.growth_factor);
+    ARG(opt->guard_finalize, a + 2, gp.backoff_factor);
+    ARG(opt->guard_finalize, a + 3, gp.growth_interval);
+    return err;
+}
+
+/* The new record on the device, with the message on the context where create reads it. */
+static optcl_status store_created(optcl_optimizer *opt)
+{
+    optcl_status stored = optcl__guard_store(opt);
+    if (stored != OPTCL_SUCCESS)
+        optcl__format(opt->params->ctx->message, OPTCL__MESSAGE_MAX, "%s", opt->message);
+    return stored;
+}
+
 static optcl_status create_device_side(optcl_optimizer *opt)
 {
     optcl_params *p = opt->params;
@@ -113,6 +163,9 @@ static optcl_status create_device_side(optcl_optimizer *opt)
                                              2 * opt->guard_workers * sizeof(float), NULL, &err);
     if (err != CL_SUCCESS)
         return cl_fail(ctx->message, err, "allocating its buffers");
+    opt->guard_in_step = reduces_in_step(opt);
+    if (opt->guard_in_step)
+        return store_created(opt); /* no kernel of its own */
 
     char options[128];
     snprintf(options, sizeof options,
@@ -137,11 +190,8 @@ static optcl_status create_device_side(optcl_optimizer *opt)
     cl_ulong n16 = p->flat / 16, chunk = optcl__guard_chunk(p->flat);
     cl_uint workers = (cl_uint)opt->guard_workers, ranges = (cl_uint)p->range_count,
             capacity = OPTCL__GUARD_CAPACITY;
-    float max_norm = (float)opt->config.max_norm;
-    float growth = (float)ls->growth_factor, backoff = (float)ls->backoff_factor;
-    cl_uint interval = (cl_uint)ls->growth_interval;
     cl_kernel k = opt->guard_stats, f = opt->guard_finalize;
-    ARG(f, 0, opt->guard_record), ARG(f, 1, max_norm), ARG(f, 2, ranges), ARG(f, 3, capacity);
+    ARG(f, 0, opt->guard_record), ARG(f, 2, ranges), ARG(f, 3, capacity);
     if (fused) {
         ARG(f, 4, p->buffer[OPTCL_ROLE_GRADS]), ARG(f, 5, n16), ARG(f, 6, chunk);
     } else {
@@ -149,17 +199,13 @@ static optcl_status create_device_side(optcl_optimizer *opt)
         ARG(k, 3, opt->guard_partials), ARG(k, 4, workers), ARG(k, 5, opt->guard_loss_scale);
         ARG(f, 4, opt->guard_partials), ARG(f, 5, workers);
     }
-    /* the scaler's arguments close finalize's list (guard.cl's OPTCL_SCALER_ARGS) */
-    cl_uint a = scaler_arg(opt);
-    ARG(f, a, opt->guard_loss_scale), ARG(f, a + 1, growth), ARG(f, a + 2, backoff);
-    ARG(f, a + 3, interval);
+    /* the scaler's arguments close finalize's list (guard.cl's OPTCL_SCALER_ARGS; the others
+     * are set_decision_args's) */
+    ARG(f, scaler_arg(opt), opt->guard_loss_scale);
     ARG(opt->guard_undo, 0, opt->guard_record), ARG(opt->guard_undo, 1, opt->guard_loss_scale);
     if (err != CL_SUCCESS)
         return cl_fail(ctx->message, err, "preparing its kernels");
-    optcl_status stored = optcl__guard_store(opt);
-    if (stored != OPTCL_SUCCESS)
-        optcl__format(ctx->message, OPTCL__MESSAGE_MAX, "%s", opt->message);
-    return stored;
+    return store_created(opt);
 }
 
 optcl_status optcl__guard_create(optcl_optimizer *opt)
@@ -187,6 +233,12 @@ cl_int optcl__guard_bind(optcl_optimizer *opt, cl_kernel kernel, cl_uint first)
     cl_int err = CL_SUCCESS;
     ARG(kernel, first, opt->guard_record);
     ARG(kernel, first + 1, opt->guard_table);
+    /* first + 2: the range, set each step; when the kernel decides, the scale and the
+     * parameters of the decision */
+    if (opt->guard_in_step)
+        ARG(kernel, first + 3, opt->guard_loss_scale);
+    if (err == CL_SUCCESS && opt->guard_in_step)
+        err = set_decision_args(opt);
     return err;
 }
 
@@ -245,15 +297,7 @@ optcl_status optcl__guard_store(optcl_optimizer *opt)
                       .growth_tracker = opt->growth_tracker,
                       .prev_scale = opt->loss_scale,
                       .prev_tracker = opt->growth_tracker};
-    /* a loaded checkpoint may change these */
-    const optcl_loss_scale_config *ls = &opt->config.loss_scale;
-    float max_norm = (float)opt->config.max_norm, growth = (float)ls->growth_factor,
-          backoff = (float)ls->backoff_factor;
-    cl_uint interval = (cl_uint)ls->growth_interval;
-    cl_int err = CL_SUCCESS;
-    cl_uint a = scaler_arg(opt);
-    ARG(opt->guard_finalize, 1, max_norm), ARG(opt->guard_finalize, a + 1, growth);
-    ARG(opt->guard_finalize, a + 2, backoff), ARG(opt->guard_finalize, a + 3, interval);
+    cl_int err = set_decision_args(opt); /* a loaded checkpoint may change them */
     cl_command_queue queue = opt->params->ctx->queue;
     if (err == CL_SUCCESS)
         err = clEnqueueWriteBuffer(queue, opt->guard_loss_scale, CL_FALSE, 0,
@@ -333,6 +377,8 @@ optcl_status optcl__guard_reduce(optcl_optimizer *opt, cl_uint num_events,
     optcl_context *ctx = opt->params->ctx;
     size_t final = OPTCL__GUARD_FINAL;
     cl_int err = CL_SUCCESS;
+    if (opt->guard_in_step)
+        return OPTCL_SUCCESS; /* the update kernel reduces first */
     if (opt->guard_stats) {
         err = optcl__enqueue_items(ctx, opt->guard_stats, 0, opt->guard_workers, num_events,
                                    wait_list, NULL);

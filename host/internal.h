@@ -143,7 +143,15 @@ typedef struct optcl__guard {
 } optcl__guard;
 _Static_assert(sizeof(optcl__guard) == 48, "optcl_guard in common.cl has no padding");
 
-#define OPTCL__GUARD_FINAL 256    /* guard.cl's finalize work-group size */
+/* What the update kernel decides with when it reduces the gradient itself (a set that one
+ * work-group steps); kernels/guard_decide.cl's optcl_guard_params, field for field. */
+typedef struct optcl__guard_params {
+    float max_norm, growth_factor, backoff_factor;
+    uint32_t growth_interval, capacity;
+} optcl__guard_params;
+_Static_assert(sizeof(optcl__guard_params) == 20, "optcl_guard_params has no padding");
+
+#define OPTCL__GUARD_FINAL 256    /* guard_decide.cl's tree: the workers' sums it adds */
 #define OPTCL__GUARD_CAPACITY 256 /* scalar table rows: steps enqueued between record reads */
 
 struct optcl_optimizer {
@@ -200,6 +208,10 @@ struct optcl_optimizer {
     cl_mem guard_record, guard_table, guard_partials;
     cl_mem guard_loss_scale; /* one float: the loss scale (1 without loss scaling) */
     cl_kernel guard_stats, guard_finalize, guard_undo; /* stats NULL: fused into finalize */
+    /* the update kernel reduces and decides itself (guard_decide.cl's GUARD_FUSED): a set of
+     * one group range that one work-group steps, without Lookahead or per-tensor launches;
+     * then stats and finalize are not made and a step is one launch */
+    bool guard_in_step;
     optcl__step_scalars *guard_rows; /* the table's host copy: capacity × range_count */
     float *guard_host_partials;      /* reference backend: 2 × guard_workers */
     float *guard_clipped;            /* reference backend: the clipped gradient */
@@ -211,8 +223,9 @@ struct optcl_optimizer {
 bool optcl__guard_wanted(const optcl_optimizer_config *c);
 optcl_status optcl__guard_create(optcl_optimizer *opt);
 void optcl__guard_free(optcl_optimizer *opt);
-/* Bind an update kernel's guard arguments from index first (OpenCL). */
+/* Bind an update kernel's guard arguments from index first (OpenCL); their count. */
 cl_int optcl__guard_bind(optcl_optimizer *opt, cl_kernel kernel, cl_uint first);
+cl_uint optcl__guard_arg_count(const optcl_optimizer *opt);
 /* The guarded step's parts on the OpenCL backend (step.c runs them in order): prepare makes
  * sure the scalar table holds the row of every count this step may reach (a blocking read and
  * a write once per OPTCL__GUARD_CAPACITY steps); reduce enqueues the norm and the verdict,

@@ -23,6 +23,10 @@ static void build_options(const optcl_optimizer *opt, char *out, size_t size)
                      c->maximize, optcl__guard_wanted(c), c->max_norm > 0.0,
                      (int)opt->params->dtype, (int)opt->state_type, c->master_weights,
                      (int)c->rounding, scaled, scaled && c->loss_scale.write_unscaled);
+    if (opt->guard_in_step) /* the update kernel reduces and decides (guard_decide.cl) */
+        n += snprintf(out + n, size - (size_t)n, " -DGUARD_FUSED=1 -DSKIP=%d -DDYNAMIC=%d",
+                      c->nonfinite == OPTCL_NONFINITE_SKIP,
+                      c->loss_scale.mode == OPTCL_LOSS_SCALE_DYNAMIC);
     if (opt->rule->tensor_sums > 0) /* segments.h: work-items per tensor in the totals */
         n += snprintf(out + n, size - (size_t)n, " -DTOTALS_ITEMS=%u",
                       opt->params->ctx->totals_items);
@@ -83,7 +87,7 @@ cl_int optcl__bind_step_arguments(optcl_optimizer *opt, cl_kernel kernel, cl_uin
         err = optcl__guard_bind(opt, kernel, first_scalar);
     /* then, after the scalars (one argument) or the guard's three, the master, then 8-bit
      * state's table */
-    *next = first_scalar + (opt->guarded ? 3 : 1);
+    *next = first_scalar + (opt->guarded ? optcl__guard_arg_count(opt) : 1);
     if (err == CL_SUCCESS && opt->config.master_weights)
         err = clSetKernelArg(kernel, (*next)++, sizeof(cl_mem), &opt->state[opt->master]);
     if (err == CL_SUCCESS && opt->q8_table)

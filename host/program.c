@@ -43,13 +43,13 @@ static char *read_source_file(const char *dir, const char *name, char *message)
     return text;
 }
 
-#define SOURCES 3
+#define SOURCES 4
 
-/* common.cl, q8.cl (8-bit state, empty unless STATE_DTYPE is 3), then <family>.cl, from the
- * environment's folder or the embedded copies. */
+/* common.cl, q8.cl (8-bit state, empty unless STATE_DTYPE is 3), guard_decide.cl (empty unless
+ * GUARD), then <family>.cl, from the environment's folder or the embedded copies. */
 static optcl_status load_sources(const char *family, char *texts[SOURCES], char *message)
 {
-    const char *names[SOURCES] = {"common", "q8", family};
+    const char *names[SOURCES] = {"common", "q8", "guard_decide", family};
     const char *dir = getenv("OPTCL_KERNEL_DIR");
     for (int i = 0; i < SOURCES; i++) {
         if (dir && *dir) {
@@ -84,11 +84,11 @@ static char *fetch_build_log(cl_program program, cl_device_id device)
 static optcl_status build(optcl_context *ctx, const char *family, const char *options,
                           optcl__program *entry)
 {
-    char *texts[SOURCES] = {NULL, NULL, NULL};
+    char *texts[SOURCES] = {NULL};
     optcl_status st = load_sources(family, texts, ctx->message);
     cl_int err = CL_SUCCESS;
     if (st == OPTCL_SUCCESS) {
-        const char *parts[SOURCES] = {texts[0], texts[1], texts[2]};
+        const char *parts[SOURCES] = {texts[0], texts[1], texts[2], texts[3]};
         entry->program = clCreateProgramWithSource(ctx->cl_ctx, SOURCES, parts, NULL, &err);
         if (err != CL_SUCCESS)
             st = optcl__fail(ctx->message, (optcl_status)err,

@@ -3,8 +3,9 @@
  *   1. scalars   what this count's update reads (schedule, plateau, bias corrections): computed
  *                per group at launch, or — when the device owns the count (a guard on OpenCL) —
  *                the ring of rows it picks from;
- *   2. guard     the gradient's norm and verdict: enqueued on the device, or decided here on
- *                the reference backend (a skipped step ends here, changing nothing);
+ *   2. guard     the gradient's norm and verdict: enqueued on the device (or, for a set that
+ *                one work-group steps, reduced by the update kernel itself), or decided here
+ *                on the reference backend (a skipped step ends here, changing nothing);
  *   3. start     Lookahead's slow weights take the parameters the first step sees;
  *   4. update    one launch (or reference call) per parameter group;
  *   5. count     the step is counted, then Lookahead's sync when it ends a cycle.
@@ -92,6 +93,8 @@ static optcl_status guard(step_plan *plan, bool *skip)
         *skip = optcl__guard_decide(opt, &plan->grads);
         return OPTCL_SUCCESS;
     }
+    if (opt->guard_in_step)
+        return OPTCL_SUCCESS; /* the update kernel reduces first: it takes the wait list */
     const cl_event *wait_list = NULL;
     cl_uint n = take_wait_list(plan, &wait_list);
     return optcl__guard_reduce(opt, n, wait_list);
@@ -250,7 +253,7 @@ optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
          * device's count, already advanced by the guard, is taken back). */
         if (r > 0)
             count(&plan);
-        else if (plan.device_counts)
+        else if (plan.device_counts && !opt->guard_in_step) /* in step: nothing was counted */
             st = optcl__guard_take_back(opt, st, "enqueueing the step kernel");
         return st;
     }

@@ -322,8 +322,9 @@ static void build_failure_reports_the_log(void **state)
     assert_non_null(dir);
     char path[512];
     FILE *f = NULL;
-    for (int k = 0; k < 2; k++) { /* the parts every program starts with */
-        snprintf(path, sizeof path, "%s/%s", dir, k ? "q8.cl" : "common.cl");
+    static const char *const shared[] = {"common.cl", "q8.cl", "guard_decide.cl"};
+    for (int k = 0; k < 3; k++) { /* the parts every program starts with */
+        snprintf(path, sizeof path, "%s/%s", dir, shared[k]);
         f = fopen(path, "w");
         assert_non_null(f);
         fputs("/* empty */\n", f);

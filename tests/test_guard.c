@@ -320,6 +320,74 @@ static void long_runs_and_lr_changes(void **state)
     tu_rig_close(&r[1]);
 }
 
+/* One tensor of N elements of dtype, in one group, parameters from p0. */
+static tu_rig open_one(optcl_backend backend, optcl_dtype dtype, const float *p0,
+                       const optcl_optimizer_config *config)
+{
+    static const optcl_tensor_spec one[] = {{.name = "w", .ndim = 1, .shape = {N}}};
+    tu_rig r = {tu_context(backend), NULL, NULL};
+    TU_OK(optcl_params_create_typed(r.ctx, one, 1, dtype, &r.params),
+          optcl_context_message(r.ctx));
+    TU_OK(optcl_params_write(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, N), "p0");
+    TU_OK(optcl_optimizer_create(r.params, config, &r.opt), optcl_context_message(r.ctx));
+    return r;
+}
+
+/* A set of one group that one work-group steps reduces and decides in its update kernel: one
+ * launch per guarded step instead of two — with the reference backend's bits, skips and count,
+ * also with bfloat16 parameters, the 8-bit state's block per work-item, clipping and a dynamic
+ * loss scale. A larger set, or two groups, keeps the guard's own launch. */
+static void small_sets_decide_in_the_update_kernel(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    optcl_optimizer_config configs[5];
+    configs[0] = skipping(OPTCL_ADAM);
+    configs[1] = skipping(OPTCL_ADAMW);
+    configs[1].max_norm = 5.0;
+    configs[1].state_dtype = OPTCL_STATE_INT8;
+    configs[2] = skipping(OPTCL_SGD);
+    configs[2].sgd.momentum = 0.9;
+    configs[2].max_norm = 3.0;
+    configs[3] = optcl_optimizer_config_default(OPTCL_ADAM);
+    configs[3].loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
+    configs[3].loss_scale.init_scale = 4.0;
+    configs[3].loss_scale.growth_interval = 3;
+    configs[3].max_norm = 5.0;
+    configs[4] = skipping(OPTCL_RMSPROP);
+    float p0[N];
+    uint64_t seed = 7;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    for (size_t k = 0; k < sizeof configs / sizeof configs[0]; k++) {
+        /* the last with bfloat16 parameters: the reduction widens them itself */
+        optcl_dtype dtype = k == 4 ? OPTCL_DTYPE_BF16 : OPTCL_DTYPE_F32;
+        tu_rig r[2] = {open_one(OPTCL_BACKEND_REFERENCE, dtype, p0, &configs[k]),
+                       open_one(OPTCL_BACKEND_OPENCL, dtype, p0, &configs[k])};
+        const char *name = optcl_algorithm_name(configs[k].algorithm);
+        for (int t = 0; t < STEPS; t++)
+            for (int b = 0; b < 2; b++)
+                step_with(&r[b], t, t % 7 == 2);
+        assert_same_rigs(&r[1], &r[0], name);
+        optcl_guard_stats s[2];
+        for (int b = 0; b < 2; b++)
+            TU_OK(optcl_optimizer_guard_stats(r[b].opt, &s[b]), "stats");
+        assert_int_equal(s[0].skipped, 6); /* t = 2, 9, …, 37 */
+        assert_int_equal(s[1].skipped, s[0].skipped);
+        assert_int_equal(s[1].steps, s[0].steps);
+        assert_true(s[1].loss_scale == s[0].loss_scale && s[1].last_norm == s[0].last_norm);
+        assert_int_equal(optcl_optimizer_launch_count(r[1].opt), STEPS);
+        tu_rig_close(&r[0]);
+        tu_rig_close(&r[1]);
+    }
+    /* two groups: the guard's launch and one per group */
+    tu_rig two = make_rig(OPTCL_BACKEND_OPENCL, &configs[0]);
+    for (int t = 0; t < 3; t++)
+        step_with(&two, t, false);
+    assert_int_equal(optcl_optimizer_launch_count(two.opt), 3 * 3);
+    tu_rig_close(&two);
+}
+
 /* The skipped count and the step count travel in checkpoints; a resumed run continues bit for
  * bit; a checkpoint without a guard does not load into a guarded optimizer. */
 static void checkpoints_keep_the_account(void **state)
@@ -428,6 +496,7 @@ int main(void)
         cmocka_unit_test(clipping_scales_by_the_reported_coefficient),
         cmocka_unit_test(steps_do_not_wait_for_the_device),
         cmocka_unit_test(long_runs_and_lr_changes),
+        cmocka_unit_test(small_sets_decide_in_the_update_kernel),
         cmocka_unit_test(checkpoints_keep_the_account),
         cmocka_unit_test(bad_configurations_are_refused),
     };
