@@ -187,9 +187,9 @@ static int parse_name(const char *key, const char *value, const char *const *nam
 }
 
 /* An enum's names from its name function (NULL past the last value), for parse_name. */
-#define ENUM_NAMES(name_of, type, names, count)                                                   \
-    for (count = 0; count < (int)(sizeof names / sizeof names[0]) && name_of((type)count);       \
-         count++)                                                                                 \
+#define ENUM_NAMES(name_of, type, names, count)                                                    \
+    for (count = 0; count < (int)(sizeof names / sizeof names[0]) && name_of((type)count);         \
+         count++)                                                                                  \
     names[count] = name_of((type)count)
 
 /* Whether another optimizer has this key. */

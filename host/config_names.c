@@ -8,10 +8,10 @@ static const char *name_of(int value, const char *const *names, int count)
     return value >= 0 && value < count ? names[value] : NULL;
 }
 
-#define NAME_OF(value, ...)                                                                       \
-    do {                                                                                          \
-        static const char *const names[] = {__VA_ARGS__}; /* the enum's order */                  \
-        return name_of((int)(value), names, (int)(sizeof names / sizeof names[0]));               \
+#define NAME_OF(value, ...)                                                                        \
+    do {                                                                                           \
+        static const char *const names[] = {__VA_ARGS__}; /* the enum's order */                   \
+        return name_of((int)(value), names, (int)(sizeof names / sizeof names[0]));                \
     } while (0)
 
 const char *optcl_state_dtype_name(optcl_state_dtype dtype)

@@ -3,11 +3,12 @@
  * trip. A guarded step enqueues the stats and finalize reductions (kernels/guard.cl; one fused
  * launch for small gradients), then the update kernel, which reads the decision from the
  * record; for a set that one work-group steps the update kernel reduces and decides itself
- * first (kernels/guard_decide.cl's GUARD_FUSED), so the step is one launch. A skipped step leaves the step count alone, and the bias corrections and the
- * schedule depend on that count, so the device owns it: the host keeps a ring of
- * OPTCL__GUARD_CAPACITY rows of scalars on the device, one per count the device may reach
- * next, written in one go, and reads the record back only when the steps enqueued since could
- * pass the last row written or a blocking call needs the count. */
+ * first (kernels/guard_decide.cl's GUARD_FUSED), so the step is one launch. A skipped step
+ * leaves the step count alone, and the bias corrections and the schedule depend on that count,
+ * so the device owns it: the host keeps a ring of OPTCL__GUARD_CAPACITY rows of scalars on the
+ * device, one per count the device may reach next, written in one go, and reads the record
+ * back only when the steps enqueued since could pass the last row written or a blocking call
+ * needs the count. */
 #include "q8.h"
 #include "reference/reference.h"
 #include "rules/rule.h"
@@ -105,18 +106,18 @@ cl_uint optcl__guard_arg_count(const optcl_optimizer *opt)
     return opt->guard_in_step ? 5 : 3; /* guard_decide.cl's OPTCL_STEP_ARGS; common.cl's */
 }
 
-/* The decision's parameters, which a loaded checkpoint may change: finalize's arguments, or the
- * update kernel's when it decides (once it exists). */
-static cl_int set_decision_args(optcl_optimizer *opt)
+/* The decision's parameters, which a loaded checkpoint may change: finalize's arguments, or
+ * those of update, the update kernel, when it decides (NULL before it exists). */
+static cl_int set_decision_args(optcl_optimizer *opt, cl_kernel update)
 {
     const optcl_loss_scale_config *ls = &opt->config.loss_scale;
     optcl__guard_params gp = {(float)opt->config.max_norm, (float)ls->growth_factor,
                               (float)ls->backoff_factor, (uint32_t)ls->growth_interval,
                               OPTCL__GUARD_CAPACITY};
     cl_int err = CL_SUCCESS;
-    if (opt->guard_in_step) {
-        if (opt->kernel)
-            ARG(opt->kernel, optcl__scalar_arg(opt) + 4, gp);
+    if (opt->guard_in_step) { /* guard_decide.cl: guard, table, range, scale, then these */
+        if (update)
+            ARG(update, optcl__scalar_arg(opt) + 4, gp);
         return err;
     }
     cl_uint a = scaler_arg(opt);
@@ -238,7 +239,7 @@ cl_int optcl__guard_bind(optcl_optimizer *opt, cl_kernel kernel, cl_uint first)
     if (opt->guard_in_step)
         ARG(kernel, first + 3, opt->guard_loss_scale);
     if (err == CL_SUCCESS && opt->guard_in_step)
-        err = set_decision_args(opt);
+        err = set_decision_args(opt, kernel);
     return err;
 }
 
@@ -297,7 +298,7 @@ optcl_status optcl__guard_store(optcl_optimizer *opt)
                       .growth_tracker = opt->growth_tracker,
                       .prev_scale = opt->loss_scale,
                       .prev_tracker = opt->growth_tracker};
-    cl_int err = set_decision_args(opt); /* a loaded checkpoint may change them */
+    cl_int err = set_decision_args(opt, opt->kernel); /* a loaded checkpoint may change them */
     cl_command_queue queue = opt->params->ctx->queue;
     if (err == CL_SUCCESS)
         err = clEnqueueWriteBuffer(queue, opt->guard_loss_scale, CL_FALSE, 0,
@@ -377,8 +378,6 @@ optcl_status optcl__guard_reduce(optcl_optimizer *opt, cl_uint num_events,
     optcl_context *ctx = opt->params->ctx;
     size_t final = OPTCL__GUARD_FINAL;
     cl_int err = CL_SUCCESS;
-    if (opt->guard_in_step)
-        return OPTCL_SUCCESS; /* the update kernel reduces first */
     if (opt->guard_stats) {
         err = optcl__enqueue_items(ctx, opt->guard_stats, 0, opt->guard_workers, num_events,
                                    wait_list, NULL);

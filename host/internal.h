@@ -229,7 +229,8 @@ cl_uint optcl__guard_arg_count(const optcl_optimizer *opt);
 /* The guarded step's parts on the OpenCL backend (step.c runs them in order): prepare makes
  * sure the scalar table holds the row of every count this step may reach (a blocking read and
  * a write once per OPTCL__GUARD_CAPACITY steps); reduce enqueues the norm and the verdict,
- * which counts the step on the device, the first command carrying the wait list; take_back
+ * which counts the step on the device, the first command carrying the wait list (not called
+ * when guard_in_step: the update kernel does that); take_back
  * undoes that count when nothing of the step could be enqueued after it, and returns st with
  * the message "gradient guard: <what> failed". */
 optcl_status optcl__guard_prepare(optcl_optimizer *opt);

@@ -219,8 +219,8 @@ static bool state_part(const fw_fixture *f, size_t k, size_t t, size_t *offset, 
 {
     int ndim = 0;
     int64_t shape[OPTCL_MAX_DIMS];
-    optcl_status st = optcl_optimizer_state_shape(f->opt, optcl_optimizer_state_name(f->opt, k),
-                                                  t, &ndim, shape);
+    optcl_status st =
+        optcl_optimizer_state_shape(f->opt, optcl_optimizer_state_name(f->opt, k), t, &ndim, shape);
     if (st == OPTCL_ERROR_NOT_FOUND)
         return false;
     TU_OK(st, optcl_optimizer_message(f->opt));
@@ -292,8 +292,9 @@ bool fw_same_values(const fw_snap *a, const fw_snap *b, size_t first, size_t las
 
 bool fw_same_snap(const fw_snap *a, const fw_snap *b)
 {
-    return a->roles == b->roles && a->slow == b->slow && fw_same_values(a, b, 0, a->roles, 0, FW_NUMEL) &&
-           a->steps == b->steps && memcmp(a->lr, b->lr, sizeof a->lr) == 0 &&
+    return a->roles == b->roles && a->slow == b->slow &&
+           fw_same_values(a, b, 0, a->roles, 0, FW_NUMEL) && a->steps == b->steps &&
+           memcmp(a->lr, b->lr, sizeof a->lr) == 0 &&
            memcmp(&a->alpha, &b->alpha, sizeof a->alpha) == 0 &&
            memcmp(&a->plateau, &b->plateau, sizeof a->plateau) == 0 && a->scale == b->scale &&
            a->tracker == b->tracker;

@@ -89,7 +89,7 @@ void fw_fixture_close(fw_fixture *f, bool own_ctx);
 typedef struct fw_snap {
     float v[FW_ROLES][FW_NUMEL]; /* parameters, then each state as fw_write_states lays it */
     size_t roles;
-    bool slow; /* the last role is Lookahead's slow weights */
+    bool slow;          /* the last role is Lookahead's slow weights */
     char message[1024]; /* the optimizer's message as the snapshot found it (its own calls may
                            leave another: a state a tensor does not keep) */
     uint64_t steps;

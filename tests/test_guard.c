@@ -326,8 +326,7 @@ static tu_rig open_one(optcl_backend backend, optcl_dtype dtype, const float *p0
 {
     static const optcl_tensor_spec one[] = {{.name = "w", .ndim = 1, .shape = {N}}};
     tu_rig r = {tu_context(backend), NULL, NULL};
-    TU_OK(optcl_params_create_typed(r.ctx, one, 1, dtype, &r.params),
-          optcl_context_message(r.ctx));
+    TU_OK(optcl_params_create_typed(r.ctx, one, 1, dtype, &r.params), optcl_context_message(r.ctx));
     TU_OK(optcl_params_write(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, N), "p0");
     TU_OK(optcl_optimizer_create(r.params, config, &r.opt), optcl_context_message(r.ctx));
     return r;
