@@ -89,27 +89,30 @@ static void save_walk(optcl_backend backend, const char *name, const optcl_optim
     fw_fixture_close(&fx.a, true);
 }
 
-/* The rules whose state is not per element (Adafactor's row and column means) or whose
- * tensors must be matrices (Muon). */
-static const optcl_algorithm TENSORWISE[] = {OPTCL_ADAFACTOR, OPTCL_MUON};
+/* A walk over one optimizer's checkpoint (save_walk, load_walk). */
+typedef void checkpoint_walk(optcl_backend backend, const char *name,
+                             const optcl_optimizer_config *c, const optcl_tensor_spec *specs,
+                             size_t tensors);
 
-/* Adam with everything (fw_rich_config), then TENSORWISE. */
-static void save_walks(optcl_backend backend)
+/* The walk with Adam and everything (fw_rich_config), then with the rules whose state is not
+ * per element (Adafactor's row and column means) or whose tensors must be matrices (Muon). */
+static void checkpoint_walks(optcl_backend backend, const char *what, checkpoint_walk *walk)
 {
+    static const optcl_algorithm tensorwise[] = {OPTCL_ADAFACTOR, OPTCL_MUON};
     const char *in = backend == OPTCL_BACKEND_OPENCL ? "opencl" : "reference";
     optcl_optimizer_config c = fw_rich_config();
     char name[64];
-    snprintf(name, sizeof name, "save (%s)", in);
-    save_walk(backend, name, &c, fw_specs, FW_NTENSORS);
-    for (size_t k = 0; k < sizeof TENSORWISE / sizeof TENSORWISE[0]; k++) {
-        optcl_algorithm a = TENSORWISE[k];
+    snprintf(name, sizeof name, "%s (%s)", what, in);
+    walk(backend, name, &c, fw_specs, FW_NTENSORS);
+    for (size_t k = 0; k < sizeof tensorwise / sizeof tensorwise[0]; k++) {
+        optcl_algorithm a = tensorwise[k];
         if (tu_muon_refused(backend, a))
             continue; /* a build without CLBlast */
         size_t tensors = 0;
         const optcl_tensor_spec *specs = fw_specs_for(a, &tensors);
         c = fw_tensorwise_config(a, false);
-        snprintf(name, sizeof name, "save %s (%s)", optcl_algorithm_name(a), in);
-        save_walk(backend, name, &c, specs, tensors);
+        snprintf(name, sizeof name, "%s %s (%s)", what, optcl_algorithm_name(a), in);
+        walk(backend, name, &c, specs, tensors);
     }
 }
 
@@ -117,13 +120,13 @@ static void save_opencl(void **state)
 {
     (void)state;
     if (!fw_opencl_skipped())
-        save_walks(OPTCL_BACKEND_OPENCL);
+        checkpoint_walks(OPTCL_BACKEND_OPENCL, "save", save_walk);
 }
 
 static void save_reference(void **state)
 {
     (void)state;
-    save_walks(OPTCL_BACKEND_REFERENCE);
+    checkpoint_walks(OPTCL_BACKEND_REFERENCE, "save", save_walk);
 }
 
 /* ---- loading a checkpoint -------------------------------------------------------------------- */
@@ -186,37 +189,17 @@ static void load_walk(optcl_backend backend, const char *name, const optcl_optim
     fw_fixture_close(&fx.a, true);
 }
 
-/* As save_walks: Adam with everything, then Adafactor and Muon. */
-static void load_walks(optcl_backend backend)
-{
-    const char *in = backend == OPTCL_BACKEND_OPENCL ? "opencl" : "reference";
-    optcl_optimizer_config c = fw_rich_config();
-    char name[64];
-    snprintf(name, sizeof name, "load (%s)", in);
-    load_walk(backend, name, &c, fw_specs, FW_NTENSORS);
-    for (size_t k = 0; k < sizeof TENSORWISE / sizeof TENSORWISE[0]; k++) {
-        optcl_algorithm a = TENSORWISE[k];
-        if (tu_muon_refused(backend, a))
-            continue; /* a build without CLBlast */
-        size_t tensors = 0;
-        const optcl_tensor_spec *specs = fw_specs_for(a, &tensors);
-        c = fw_tensorwise_config(a, false);
-        snprintf(name, sizeof name, "load %s (%s)", optcl_algorithm_name(a), in);
-        load_walk(backend, name, &c, specs, tensors);
-    }
-}
-
 static void load_opencl(void **state)
 {
     (void)state;
     if (!fw_opencl_skipped())
-        load_walks(OPTCL_BACKEND_OPENCL);
+        checkpoint_walks(OPTCL_BACKEND_OPENCL, "load", load_walk);
 }
 
 static void load_reference(void **state)
 {
     (void)state;
-    load_walks(OPTCL_BACKEND_REFERENCE);
+    checkpoint_walks(OPTCL_BACKEND_REFERENCE, "load", load_walk);
 }
 
 /* ---- inspecting a checkpoint, .npy files ----------------------------------------------------- */
