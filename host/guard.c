@@ -6,9 +6,9 @@
  * first (kernels/guard_decide.cl's GUARD_FUSED), so the step is one launch. A skipped step
  * leaves the step count alone, and the bias corrections and the schedule depend on that count,
  * so the device owns it: the host keeps a ring of OPTCL__GUARD_CAPACITY rows of scalars on the
- * device, one per count the device may reach next, written in one go, and reads the record
- * back only when the steps enqueued since could pass the last row written or a blocking call
- * needs the count. */
+ * device, one per count the device may reach next, written a window at a time, and reads the
+ * record back only when the steps enqueued since could pass the last row written or a blocking
+ * call needs the count. */
 #include "q8.h"
 #include "reference/reference.h"
 #include "rules/rule.h"
@@ -285,6 +285,46 @@ optcl_status optcl__guard_sync(optcl_optimizer *opt)
     return OPTCL_SUCCESS;
 }
 
+/* The fewest rows written after a change of what they hold (an lr, a plateau reduction): a
+ * loop that sets the lr every step pays for them every step (a row is a schedule's and the
+ * bias corrections' arithmetic in double, 0.1–0.2 µs). */
+#define ROWS_AFTER_A_CHANGE 16
+
+/* Ring slots [first, first + count) of the table from the host copy (non-blocking). */
+static cl_int write_slots(optcl_optimizer *opt, size_t first, size_t count)
+{
+    size_t ranges = opt->params->range_count, row = sizeof(optcl__step_scalars) * ranges;
+    return clEnqueueWriteBuffer(opt->params->ctx->queue, opt->guard_table, CL_FALSE, first * row,
+                                count * row, opt->guard_rows + first * ranges, 0, NULL, NULL);
+}
+
+/* Writes the rows of the counts steps + 1 … steps + window, each in its ring slot (one write,
+ * or two where the window wraps); the steps enqueued after it find their rows whatever the
+ * device's count, up to that many. The count must be exact (nothing pending), and a blocking
+ * call came first, so no earlier write still reads the host copy. */
+static cl_int write_rows(optcl_optimizer *opt, size_t window)
+{
+    optcl_params *p = opt->params;
+    for (uint64_t c = opt->steps + 1; c <= opt->steps + window; c++) {
+        size_t row = (size_t)(c % OPTCL__GUARD_CAPACITY) * p->range_count;
+        for (size_t r = 0; r < p->range_count; r++)
+            optcl__scalars_for_step(opt, p->ranges[r].group, c, &opt->guard_rows[row + r]);
+    }
+    size_t first = (size_t)((opt->steps + 1) % OPTCL__GUARD_CAPACITY);
+    size_t head = window < OPTCL__GUARD_CAPACITY - first ? window : OPTCL__GUARD_CAPACITY - first;
+    cl_int err = write_slots(opt, first, head);
+    if (err == CL_SUCCESS && head < window)
+        err = write_slots(opt, 0, window - head);
+    opt->guard_rows_to = err == CL_SUCCESS ? opt->steps + window : 0; /* 0: refresh first */
+    return err;
+}
+
+static optcl_status rows_written(optcl_optimizer *opt, cl_int err)
+{
+    return err == CL_SUCCESS ? OPTCL_SUCCESS
+                             : cl_fail(opt->message, err, "writing the steps' scalars");
+}
+
 optcl_status optcl__guard_store(optcl_optimizer *opt)
 {
     opt->guard_pending = 0;
@@ -308,7 +348,9 @@ optcl_status optcl__guard_store(optcl_optimizer *opt)
                                    NULL);
     if (err != CL_SUCCESS)
         return cl_fail(opt->message, err, "writing its record");
-    return optcl__guard_rows(opt); /* after the blocking write: no earlier write is in flight */
+    /* after the blocking write: no earlier write is in flight */
+    opt->guard_changed_at = opt->steps;
+    return rows_written(opt, write_rows(opt, OPTCL__GUARD_CAPACITY));
 }
 
 uint64_t optcl__steps_now(const optcl_optimizer *opt)
@@ -321,32 +363,17 @@ uint64_t optcl__steps_now(const optcl_optimizer *opt)
 
 /* ---- the guarded step ------------------------------------------------------------------- */
 
-/* Writes the rows of the counts steps + 1 … steps + OPTCL__GUARD_CAPACITY, one per ring slot,
- * in one write; the steps enqueued after it find their rows whatever the device's count. The
- * count must be exact (nothing pending), and a blocking call came first, so no earlier write
- * still reads the host copy. */
-static cl_int write_rows(optcl_optimizer *opt)
-{
-    optcl_params *p = opt->params;
-    for (uint64_t c = opt->steps + 1; c <= opt->steps + OPTCL__GUARD_CAPACITY; c++) {
-        size_t row = (size_t)(c % OPTCL__GUARD_CAPACITY) * p->range_count;
-        for (size_t r = 0; r < p->range_count; r++)
-            optcl__scalars_for_step(opt, p->ranges[r].group, c, &opt->guard_rows[row + r]);
-    }
-    size_t bytes = (size_t)OPTCL__GUARD_CAPACITY * p->range_count * sizeof(optcl__step_scalars);
-    cl_int err = clEnqueueWriteBuffer(p->ctx->queue, opt->guard_table, CL_FALSE, 0, bytes,
-                                      opt->guard_rows, 0, NULL, NULL);
-    opt->guard_rows_to = err == CL_SUCCESS ? opt->steps + OPTCL__GUARD_CAPACITY : 0;
-    return err;
-}
-
 optcl_status optcl__guard_rows(optcl_optimizer *opt)
 {
     if (!opt->guarded || !on_device(opt))
         return OPTCL_SUCCESS;
-    cl_int err = write_rows(opt);
-    return err == CL_SUCCESS ? OPTCL_SUCCESS
-                             : cl_fail(opt->message, err, "writing the steps' scalars");
+    /* twice the steps since the last change, so that changes every step or every few cost a
+     * few rows each and rare ones the whole ring (no more blocking reads than before) */
+    uint64_t since = opt->steps > opt->guard_changed_at ? opt->steps - opt->guard_changed_at : 0;
+    size_t window = since >= OPTCL__GUARD_CAPACITY / 2 ? OPTCL__GUARD_CAPACITY : 2 * (size_t)since;
+    opt->guard_changed_at = opt->steps;
+    return rows_written(opt, write_rows(opt, window < ROWS_AFTER_A_CHANGE ? ROWS_AFTER_A_CHANGE
+                                                                          : window));
 }
 
 optcl_status optcl__guard_take_back(optcl_optimizer *opt, optcl_status st, const char *what)
@@ -369,7 +396,7 @@ optcl_status optcl__guard_prepare(optcl_optimizer *opt)
     if (opt->steps + opt->guard_pending + 1 <= opt->guard_rows_to)
         return OPTCL_SUCCESS;
     optcl_status st = optcl__guard_sync(opt);
-    return st == OPTCL_SUCCESS ? optcl__guard_rows(opt) : st;
+    return st == OPTCL_SUCCESS ? rows_written(opt, write_rows(opt, OPTCL__GUARD_CAPACITY)) : st;
 }
 
 optcl_status optcl__guard_reduce(optcl_optimizer *opt, cl_uint num_events,

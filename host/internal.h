@@ -200,6 +200,7 @@ struct optcl_optimizer {
     bool guarded;
     uint64_t guard_pending;
     uint64_t guard_rows_to;     /* the scalar table holds the rows of counts up to this one */
+    uint64_t guard_changed_at;  /* the count at the last change of the rows' values (guard.c) */
     uint64_t skipped;           /* as of the last record read (exact on the reference backend) */
     float last_norm, last_coef; /* likewise */
     float loss_scale;           /* likewise: the scale the next backward pass uses */
@@ -240,9 +241,9 @@ optcl_status optcl__guard_take_back(optcl_optimizer *opt, optcl_status st, const
 /* Reference backend: decides the step at once. True: skip it; else *grads is the gradient to
  * use (clipped when max_norm is set). */
 bool optcl__guard_decide(optcl_optimizer *opt, const float **grads);
-/* Writes the scalar rows of the next OPTCL__GUARD_CAPACITY counts (non-blocking); after a
- * blocking call that made the count exact, and again whenever what the rows hold changes (the
- * lr, a plateau reduction). */
+/* Writes the scalar rows of the next few counts (non-blocking; the ring fills again as they are
+ * used up); after a blocking call that made the count exact, and again whenever what the rows
+ * hold changes (the lr, a plateau reduction). */
 optcl_status optcl__guard_rows(optcl_optimizer *opt);
 /* Reads the device's record (blocking) and brings steps, skipped and the norm up to date. */
 optcl_status optcl__guard_sync(optcl_optimizer *opt);

@@ -74,6 +74,5 @@ optcl_status optcl_optimizer_set_step_count(optcl_optimizer *opt, uint64_t steps
         return st;
     opt->steps = steps;
     memset(opt->memo, 0, sizeof opt->memo);
-    st = optcl__guard_store(opt); /* the device's count follows */
-    return st == OPTCL_SUCCESS ? optcl__guard_rows(opt) : st;
+    return optcl__guard_store(opt); /* the device's count follows, and the rows */
 }

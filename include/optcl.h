@@ -850,8 +850,8 @@ OPTCL_API optcl_status optcl_optimizer_destroy(optcl_optimizer *opt);
  * allocation. With a gradient guard (config.max_norm, config.nonfinite) a reduction (one or two
  * kernels) comes first and decides on the device whether and how the step happens — for a set
  * of one group that one work-group steps (up to 4096 elements), the update kernel reduces and
- * decides itself, one launch in all; the device then owns the step count, and the step blocks once per 256 steps to read it back (see
- * docs/RELIABILITY.md). A launch that fails to enqueue after an earlier group's launch leaves a
+ * decides itself, one launch in all; the device then owns the step count, and the step blocks
+ * once per 256 steps to read it back (sooner after an lr change: see docs/RELIABILITY.md). A launch that fails to enqueue after an earlier group's launch leaves a
  * partial step: it is counted, the earlier groups are updated, the later ones and Lookahead's
  * sync are not; a failure before any group's launch changes nothing. (A rule that looks at
  * whole tensors enqueues several launches per group — Adafactor's factors, Muon's products —

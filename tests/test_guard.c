@@ -287,8 +287,9 @@ static void steps_do_not_wait_for_the_device(void **state)
     tu_rig_close(&ref);
 }
 
-/* Far more steps than the ring of scalar rows holds, skips among them, an lr change and a
- * plateau report in the middle: the backends agree bit for bit and count alike. */
+/* Far more steps than the ring of scalar rows holds, skips among them, an lr change, plateau
+ * reports, and a stretch with a new lr every step (each change writes fewer rows than the
+ * ring, and they wrap around it): the backends agree bit for bit and count alike. */
 static void long_runs_and_lr_changes(void **state)
 {
     (void)state;
@@ -304,6 +305,8 @@ static void long_runs_and_lr_changes(void **state)
             step_with(&r[k], t % 50, t % 97 == 5);
             if (t == 300)
                 TU_OK(optcl_optimizer_set_lr(r[k].opt, -1, 0.002), "set_lr");
+            if (t >= 500 && t < 620) /* a warmup by hand */
+                TU_OK(optcl_optimizer_set_lr(r[k].opt, -1, 0.002 * (t - 499) / 120.0), "set_lr");
             if (t == 400 || t == 401)
                 TU_OK(optcl_optimizer_report_metric(r[k].opt, 1.0), "report");
         }
