@@ -323,18 +323,6 @@ static void long_runs_and_lr_changes(void **state)
     tu_rig_close(&r[1]);
 }
 
-/* One tensor of N elements of dtype, in one group, parameters from p0. */
-static tu_rig open_one(optcl_backend backend, optcl_dtype dtype, const float *p0,
-                       const optcl_optimizer_config *config)
-{
-    static const optcl_tensor_spec one[] = {{.name = "w", .ndim = 1, .shape = {N}}};
-    tu_rig r = {tu_context(backend), NULL, NULL};
-    TU_OK(optcl_params_create_typed(r.ctx, one, 1, dtype, &r.params), optcl_context_message(r.ctx));
-    TU_OK(optcl_params_write(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, N), "p0");
-    TU_OK(optcl_optimizer_create(r.params, config, &r.opt), optcl_context_message(r.ctx));
-    return r;
-}
-
 /* A set of one group that one work-group steps reduces and decides in its update kernel: one
  * launch per guarded step instead of two — with the reference backend's bits, skips and count,
  * also with bfloat16 parameters, the 8-bit state's block per work-item, clipping and a dynamic
@@ -344,6 +332,7 @@ static void small_sets_decide_in_the_update_kernel(void **state)
     (void)state;
     if (tu_opencl_missing())
         skip();
+    static const optcl_tensor_spec one[] = {{.name = "w", .ndim = 1, .shape = {N}}};
     optcl_optimizer_config configs[5];
     configs[0] = skipping(OPTCL_ADAM);
     configs[1] = skipping(OPTCL_ADAMW);
@@ -364,8 +353,8 @@ static void small_sets_decide_in_the_update_kernel(void **state)
     for (size_t k = 0; k < sizeof configs / sizeof configs[0]; k++) {
         /* the last with bfloat16 parameters: the reduction widens them itself */
         optcl_dtype dtype = k == 4 ? OPTCL_DTYPE_BF16 : OPTCL_DTYPE_F32;
-        tu_rig r[2] = {open_one(OPTCL_BACKEND_REFERENCE, dtype, p0, &configs[k]),
-                       open_one(OPTCL_BACKEND_OPENCL, dtype, p0, &configs[k])};
+        tu_rig r[2] = {tu_rig_open_typed(OPTCL_BACKEND_REFERENCE, one, 1, dtype, p0, &configs[k]),
+                       tu_rig_open_typed(OPTCL_BACKEND_OPENCL, one, 1, dtype, p0, &configs[k])};
         const char *name = optcl_algorithm_name(configs[k].algorithm);
         for (int t = 0; t < STEPS; t++)
             for (int b = 0; b < 2; b++)
@@ -382,8 +371,8 @@ static void small_sets_decide_in_the_update_kernel(void **state)
          * (or an 8-bit block, 256) per item, at most the context's work-group size of items */
         size_t per_item =
             configs[k].state_dtype == OPTCL_STATE_INT8 ? 256 : optcl_context_vector_width(r[1].ctx);
-        bool one = 1024 / per_item <= optcl_context_work_group_size(r[1].ctx);
-        assert_int_equal(optcl_optimizer_launch_count(r[1].opt), (one ? 1 : 2) * STEPS);
+        bool one_work_group = 1024 / per_item <= optcl_context_work_group_size(r[1].ctx);
+        assert_int_equal(optcl_optimizer_launch_count(r[1].opt), (one_work_group ? 1 : 2) * STEPS);
         tu_rig_close(&r[0]);
         tu_rig_close(&r[1]);
     }

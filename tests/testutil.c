@@ -301,8 +301,15 @@ optcl_context *tu_context(optcl_backend backend)
 tu_rig tu_rig_open(optcl_backend backend, const optcl_tensor_spec *specs, size_t count,
                    const float *p0, const optcl_optimizer_config *config)
 {
+    return tu_rig_open_typed(backend, specs, count, OPTCL_DTYPE_F32, p0, config);
+}
+
+tu_rig tu_rig_open_typed(optcl_backend backend, const optcl_tensor_spec *specs, size_t count,
+                         optcl_dtype dtype, const float *p0, const optcl_optimizer_config *config)
+{
     tu_rig r = {tu_context(backend), NULL, NULL};
-    TU_OK(optcl_params_create(r.ctx, specs, count, &r.params), optcl_context_message(r.ctx));
+    TU_OK(optcl_params_create_typed(r.ctx, specs, count, dtype, &r.params),
+          optcl_context_message(r.ctx));
     if (p0)
         TU_OK(optcl_params_write(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0,
                                  optcl_params_numel(r.params)),

@@ -78,6 +78,9 @@ typedef struct tu_rig {
  * and an optimizer of config; fails the test when any part fails. */
 tu_rig tu_rig_open(optcl_backend backend, const optcl_tensor_spec *specs, size_t count,
                    const float *p0, const optcl_optimizer_config *config);
+/* The same with parameters and gradients of element type dtype (p0 as float32, rounded). */
+tu_rig tu_rig_open_typed(optcl_backend backend, const optcl_tensor_spec *specs, size_t count,
+                         optcl_dtype dtype, const float *p0, const optcl_optimizer_config *config);
 /* Destroys what the rig holds (NULL parts too), failing the test when a destroy fails. */
 void tu_rig_close(tu_rig *r);
 
