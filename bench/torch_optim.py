@@ -28,6 +28,8 @@ OPTIMIZERS = {  # (constructor, keyword arguments); torch's defaults otherwise, 
     "rmsprop": (torch.optim.RMSprop, {}),
     "rprop": (torch.optim.Rprop, {}),
 }
+if hasattr(torch.optim, "Adafactor"):  # PyTorch 2.5 and later; no fused=True
+    OPTIMIZERS["adafactor"] = (torch.optim.Adafactor, {})
 IMPLS = {"single": {"foreach": False}, "foreach": {"foreach": True},
          "fused": {"fused": True}}
 

@@ -71,6 +71,16 @@ static inline float16 adafactor_grad16(__global grad_t *grad, size_t e, float in
 }
 #endif
 
+/* g² of element start + k of a row, +0 at or past cols (a lane the row does not reach). */
+static inline float adafactor_square(__global grad_t *grad, size_t start, uint k, uint cols,
+                                     float inv_loss_scale, float clip_coef)
+{
+    if (k >= cols)
+        return 0.0f;
+    float g = adafactor_grad(grad, start + k, inv_loss_scale, clip_coef);
+    return g * g;
+}
+
 /* The mean of g² along the row of cols elements from start: element k into lane k % 16, each
  * lane in order, then common.cl's tree (whole aligned vectors of 16 where they fit). */
 static inline float adafactor_row_mean(__global grad_t *grad, size_t start, uint cols,
@@ -145,6 +155,80 @@ static inline void adafactor_columns(__global grad_t *grad, size_t start, uint r
         next[j + l] = adafactor_lerp(col_var[j + l], sum[l] / (float)rows, w);
 }
 
+/* A short row's mean of g² (cols ≤ 16): element k alone in lane k, so adafactor_row_mean's
+ * tree is a fixed sum of the squares, written out: a private array indexed at run time lives
+ * in memory, which made a 3×3 or 1×1 convolution's factors 2–3× slower on PoCL. Lanes past
+ * cols would add +0. */
+static inline float adafactor_short_row_mean(__global grad_t *grad, size_t start, uint cols,
+                                             float inv_loss_scale, float clip_coef)
+{
+#define SQ(k) adafactor_square(grad, start, k, cols, inv_loss_scale, clip_coef)
+    float sum;
+    if (cols == 1)
+        sum = SQ(0);
+    else if (cols == 2)
+        sum = SQ(0) + SQ(1);
+    else if (cols <= 4)
+        sum = (SQ(0) + SQ(2)) + (SQ(1) + SQ(3));
+    else if (cols <= 8)
+        sum = ((SQ(0) + SQ(4)) + (SQ(2) + SQ(6))) + ((SQ(1) + SQ(5)) + (SQ(3) + SQ(7)));
+    else
+        sum = (((SQ(0) + SQ(8)) + (SQ(4) + SQ(12))) + ((SQ(2) + SQ(10)) + (SQ(6) + SQ(14)))) +
+              (((SQ(1) + SQ(9)) + (SQ(5) + SQ(13))) + ((SQ(3) + SQ(11)) + (SQ(7) + SQ(15))));
+#undef SQ
+    return sum / (float)cols;
+}
+
+/* A small matrix (of a group, FACTOR_WHOLE): its row and column means of g², lerped from
+ * row_var and col_var into next_row and next_col (the matrix's own), and its mean of rows. */
+static inline float adafactor_small_matrix(__global grad_t *grad, size_t start, uint rows,
+                                           uint cols, __global const float *row_var,
+                                           __global const float *col_var, __global float *next_row,
+                                           __global float *next_col, float w, float eps1,
+                                           float inv_loss_scale, float clip_coef)
+{
+    float sum = 0.0f;
+    for (uint i = 0; i < rows; i++) {
+        const size_t line = start + (size_t)i * cols;
+        float mean = cols <= 16
+                         ? adafactor_short_row_mean(grad, line, cols, inv_loss_scale, clip_coef)
+                         : adafactor_row_mean(grad, line, cols, inv_loss_scale, clip_coef);
+        float next = adafactor_lerp(row_var[i], mean, w);
+        next_row[i] = next;
+        sum += next; /* adafactor_mean_of_rows, in the same order */
+    }
+    for (uint j = 0; j < cols; j++) { /* each column in order down the rows */
+        float column = 0.0f;
+        for (uint i = 0; i < rows; i++) {
+            float g = adafactor_grad(grad, start + (size_t)i * cols + j, inv_loss_scale, clip_coef);
+            column += g * g;
+        }
+        next_col[j] = adafactor_lerp(col_var[j], column / (float)rows, w);
+    }
+    float mean = sum / (float)rows;
+    return mean > eps1 || mean != mean ? mean : eps1;
+}
+
+#if VEC > 1
+/* VEC 1×1 matrices from gradient vector i: adafactor_small_matrix's ops with rows = cols = 1,
+ * lane by lane (row mean g²/1, column mean (0 + g²)/1, mean of rows (0 + row)/1). */
+static inline void adafactor_unit_matrices(__global grad_t *grad, size_t i,
+                                           __global const float *row_var,
+                                           __global const float *col_var, __global float *next_row,
+                                           __global float *next_col, __global float *means, float w,
+                                           float eps1, float inv_loss_scale, float clip_coef)
+{
+    floatv g = OPTCL_GRAD_PEEK(grad, i);
+    floatv square = g * g;
+    floatv row = optcl_lerp(OPTCL_V(vload)(0, row_var), square / 1.0f, w);
+    floatv column = optcl_lerp(OPTCL_V(vload)(0, col_var), (0.0f + square) / 1.0f, w);
+    floatv mean = (0.0f + row) / 1.0f;
+    OPTCL_V(vstore)(row, 0, next_row);
+    OPTCL_V(vstore)(column, 0, next_col);
+    OPTCL_V(vstore)(select((floatv)eps1, mean, mean > eps1 || mean != mean), 0, means);
+}
+#endif
+
 /* The mean of a matrix's rows' means, in order, clamped below at eps1 (NaN stays, as torch's
  * clamp). */
 static inline float adafactor_mean_of_rows(__global const float *row_var, uint rows, float eps1)
@@ -181,20 +265,20 @@ __kernel void optcl_adafactor_factors_f32(__global param_t *param, __global grad
     __global float *next_row = pending + info[FACTOR_SLOT], *next_col = next_row + row_lines;
     const uint group = info[FACTOR_WHOLE];
     if (group) { /* matrices group·index …, a whole group of small ones */
-        for (uint b = group * index, end = min(b + group, info[FACTOR_BATCHES]); b < end; b++) {
-            const size_t start = base + (size_t)b * rows * cols;
-            for (uint i = b * rows; i < (b + 1) * rows; i++)
-                next_row[i] = adafactor_lerp(
-                    row_var[i],
-                    adafactor_row_mean(grad, start + (size_t)(i - b * rows) * cols, cols,
-                                       inv_loss_scale, clip_coef),
-                    W);
-            for (uint j = 0; j < cols; j += 16)
-                adafactor_columns(grad, start, rows, cols, j, col_var + b * cols,
-                                  next_col + b * cols, W, inv_loss_scale, clip_coef);
+        uint b = group * index;
+        const uint end = min(b + group, info[FACTOR_BATCHES]);
+#if VEC > 1
+        if (rows == 1 && cols == 1) /* 1×1 (a 1×1 convolution's): VEC at a time, the same ops */
+            for (; b + VEC <= end; b += VEC)
+                adafactor_unit_matrices(
+                    grad, (base + b) / VEC, row_var + b, col_var + b, next_row + b, next_col + b,
+                    batch_means + info[FACTOR_FIRST_BATCH] + b, W, EPS1, inv_loss_scale, clip_coef);
+#endif
+        for (; b < end; b++)
             batch_means[info[FACTOR_FIRST_BATCH] + b] =
-                adafactor_mean_of_rows(next_row + b * rows, rows, EPS1);
-        }
+                adafactor_small_matrix(grad, base + (size_t)b * rows * cols, rows, cols,
+                                       row_var + b * rows, col_var + b * cols, next_row + b * rows,
+                                       next_col + b * cols, W, EPS1, inv_loss_scale, clip_coef);
     } else if (index < row_lines) {
         next_row[index] =
             adafactor_lerp(row_var[index],
@@ -255,6 +339,18 @@ static inline floatv adafactor_factored_v(__global const uint *info,
                 kept_col[b * cols + j + l] = col_var[b * cols + j + l];
         return r * c / mean;
     }
+#if VEC > 1
+    if (rows == 1 && cols == 1 && e0 + VEC <= n) { /* 1×1 matrices: each element its own */
+        __global const float *means = batch_means + info[FACTOR_FIRST_BATCH] + e0;
+        floatv r = OPTCL_V(vload)(0, row_var + e0), c = OPTCL_V(vload)(0, col_var + e0);
+        if (commit) {
+            OPTCL_V(vstore)(r, 0, kept_row + e0);
+            OPTCL_V(vstore)(c, 0, kept_col + e0);
+        }
+        return r * c / OPTCL_V(vload)(0, means);
+    }
+#endif
+    /* small matrices: each element's row, column and mean (1 past the tensor's end) */
     float v[VEC];
     for (uint l = 0; l < VEC; l++) {
         v[l] = e0 + l < n ? row_var[row] * col_var[b * cols + j] /

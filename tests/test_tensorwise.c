@@ -242,6 +242,64 @@ static void adafactor_state_has_its_own_shapes(void **state)
     }
 }
 
+/* Adafactor's small matrices (a convolution weight is thousands of them): 1×1 ones VEC at a
+ * time with a tail (1100 of them: a group of 1024 and 76), and rows of every width its short-row
+ * sums and its 16 lanes handle, step bit for bit alike on both backends, maximizing and with
+ * weight decay, over several steps (the state read back each time). */
+static void adafactor_small_matrices_match_the_reference(void **state)
+{
+    (void)state;
+    static const optcl_tensor_spec convs[] = {
+        {.name = "pointwise", .ndim = 4, .shape = {50, 22, 1, 1}},
+        {.name = "k3", .ndim = 4, .shape = {7, 5, 3, 3}},
+        {.name = "k1x2", .ndim = 3, .shape = {9, 1, 2}},
+        {.name = "k5x7", .ndim = 4, .shape = {4, 2, 5, 7}},
+        {.name = "k2x13", .ndim = 3, .shape = {6, 2, 13}},
+        {.name = "k3x16", .ndim = 3, .shape = {3, 3, 16}},
+        {.name = "k2x40", .ndim = 3, .shape = {5, 2, 40}},
+        {.name = "k4x1", .ndim = 3, .shape = {11, 4, 1}},
+    };
+    enum {
+        CONVS = sizeof convs / sizeof convs[0],
+        N = 1100 + 315 + 18 + 280 + 156 + 144 + 400 + 44
+    };
+    static float p0[N], g[N], got[2][N], rows[2][N];
+    uint64_t seed = 17;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    optcl_optimizer_config c = config_of(OPTCL_ADAFACTOR);
+    c.maximize = 1;
+    for (size_t b = 0; b < 2; b++) {
+        if (BACKENDS[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+            continue;
+        tu_rig r = tu_rig_open(BACKENDS[b], convs, CONVS, p0, &c);
+        uint64_t gseed = 23;
+        for (int t = 0; t < STEPS; t++) {
+            tu_fill_random(g, N, &gseed, -2.0f, 2.0f);
+            g[7] = 0.0f; /* a zero row and column of a 1×1 matrix */
+            TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+            TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+        }
+        TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, got[b], N), "read");
+        size_t kept = 0; /* every matrix's row means, tensor after tensor */
+        for (size_t k = 0; k < CONVS; k++) {
+            size_t n = (size_t)(convs[k].shape[0] * convs[k].shape[1] *
+                                (convs[k].ndim == 4 ? convs[k].shape[2] : 1));
+            TU_OK(optcl_optimizer_read_state(r.opt, "row_var", k, rows[b] + kept, n),
+                  optcl_optimizer_message(r.opt));
+            kept += n;
+        }
+        tu_rig_close(&r);
+        if (b == 1) {
+            for (size_t at = 0; at < N; at++)
+                if (memcmp(&got[1][at], &got[0][at], sizeof(float)) != 0)
+                    fail_msg("element %zu: OpenCL %.9g, the reference %.9g", at, (double)got[1][at],
+                             (double)got[0][at]);
+            assert_memory_equal(rows[1], rows[0], kept * sizeof(float));
+        }
+        assert_memory_not_equal(got[b], p0, N * sizeof(float));
+    }
+}
+
 /* Muon: 2-D tensors only, refused naming the first other one; as matrices, each tensor steps
  * alone as in the set (its own Newton–Schulz iteration, batched or not), and the backends
  * agree within the golden tolerance (CLBlast adds its products in its own order). */
@@ -295,6 +353,7 @@ int main(void)
         cmocka_unit_test(tensors_are_independent),
         cmocka_unit_test(zero_norms_give_ratio_one),
         cmocka_unit_test(adafactor_state_has_its_own_shapes),
+        cmocka_unit_test(adafactor_small_matrices_match_the_reference),
         cmocka_unit_test(muon_steps_matrices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
