@@ -93,8 +93,8 @@ static optcl_status prepare_kernel(optcl_optimizer *opt)
     cl_program program = NULL;
     const char *log = NULL;
     optcl_status st = optcl__get_program(ctx, "traffic", options, &program, &log);
-    if (st != OPTCL_SUCCESS)
-        return st;
+    if (st != OPTCL_SUCCESS) /* the context's message says why; the optimizer's call reports it */
+        return optcl__fail(opt->message, st, "building the traffic kernel: %s", ctx->message);
     cl_int err = CL_SUCCESS;
     opt->traffic_kernel = clCreateKernel(program, "optcl_traffic_f32", &err);
     optcl_params *p = opt->params;

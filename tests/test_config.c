@@ -354,6 +354,13 @@ static void build_failure_reports_the_log(void **state)
 
     unsetenv("OPTCL_KERNEL_DIR");
     TU_OK(optcl_optimizer_create(params, &c, &opt), optcl_context_message(ctx));
+    /* The traffic kernel is built at its first step: its failure is the optimizer's message. */
+    setenv("OPTCL_KERNEL_DIR", "/nonexistent-optcl-kernels", 1);
+    assert_int_equal(optcl_optimizer_traffic_step(opt), OPTCL_ERROR_IO);
+    assert_non_null(strstr(optcl_optimizer_message(opt), "traffic kernel"));
+    assert_non_null(strstr(optcl_optimizer_message(opt), "/nonexistent-optcl-kernels/"));
+    unsetenv("OPTCL_KERNEL_DIR");
+    TU_OK(optcl_optimizer_traffic_step(opt), optcl_optimizer_message(opt));
     optcl_optimizer_destroy(opt);
     optcl_params_destroy(params);
     optcl_context_destroy(ctx);
