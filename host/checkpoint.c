@@ -779,7 +779,7 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
         opt->plateau = pc.plateau;
         opt->lookahead_alpha = pc.lookahead_alpha;
         opt->mode = opt->rule->mode_weight ? pc.mode : OPTCL_MODE_TRAIN;
-        memset(opt->memo, 0, sizeof opt->memo); /* the running sums follow the file's lrs */
+        optcl__forget_memos(opt); /* the running sums follow the file's lrs */
         opt->skipped = (uint64_t)pc.skipped;
         opt->loss_scale = (float)pc.loss_scale;
         opt->growth_tracker = (uint32_t)pc.growth_tracker;

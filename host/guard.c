@@ -76,6 +76,7 @@ void optcl__guard_free(optcl_optimizer *opt)
     if (opt->guard_undo)
         clReleaseKernel(opt->guard_undo);
     free(opt->guard_rows);
+    free(opt->guard_memos);
     optcl__host_free(opt->guard_host_partials);
     optcl__host_free(opt->guard_clipped);
 }
@@ -147,7 +148,8 @@ static optcl_status create_device_side(optcl_optimizer *opt)
                            OPTCL__GUARD_FINAL, ctx->device_name, ctx->local_size);
     size_t rows = (size_t)OPTCL__GUARD_CAPACITY * p->range_count;
     opt->guard_rows = calloc(rows, sizeof *opt->guard_rows);
-    if (!opt->guard_rows)
+    opt->guard_memos = calloc(rows, sizeof *opt->guard_memos);
+    if (!opt->guard_rows || !opt->guard_memos)
         return optcl__fail(opt->params->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                            "out of host memory");
     cl_int err = CL_SUCCESS;
@@ -305,10 +307,20 @@ static cl_int write_slots(optcl_optimizer *opt, size_t first, size_t count)
 static cl_int write_rows(optcl_optimizer *opt, size_t window)
 {
     optcl_params *p = opt->params;
+    /* The memos resume from the count the device holds, as its row left them: rows written
+     * ahead of it may carry an lr that it never used (Schedule-Free's weight sum follows the
+     * lrs of the steps taken, as the reference backend's does). */
+    size_t held = (size_t)(opt->steps % OPTCL__GUARD_CAPACITY) * p->range_count;
+    for (size_t r = 0; r < p->range_count; r++)
+        if (opt->guard_memos[held + r].step == opt->steps && opt->steps > 0)
+            opt->memo[p->ranges[r].group] = opt->guard_memos[held + r];
     for (uint64_t c = opt->steps + 1; c <= opt->steps + window; c++) {
         size_t row = (size_t)(c % OPTCL__GUARD_CAPACITY) * p->range_count;
-        for (size_t r = 0; r < p->range_count; r++)
-            optcl__scalars_for_step(opt, p->ranges[r].group, c, &opt->guard_rows[row + r]);
+        for (size_t r = 0; r < p->range_count; r++) {
+            int group = p->ranges[r].group;
+            optcl__scalars_for_step(opt, group, c, &opt->guard_rows[row + r]);
+            opt->guard_memos[row + r] = opt->memo[group];
+        }
     }
     size_t first = (size_t)((opt->steps + 1) % OPTCL__GUARD_CAPACITY);
     size_t head = window < OPTCL__GUARD_CAPACITY - first ? window : OPTCL__GUARD_CAPACITY - first;
@@ -351,6 +363,14 @@ optcl_status optcl__guard_store(optcl_optimizer *opt)
     /* after the blocking write: no earlier write is in flight */
     opt->guard_changed_at = opt->steps;
     return rows_written(opt, write_rows(opt, OPTCL__GUARD_CAPACITY));
+}
+
+void optcl__forget_memos(optcl_optimizer *opt)
+{
+    memset(opt->memo, 0, sizeof opt->memo);
+    if (opt->guard_memos)
+        memset(opt->guard_memos, 0,
+               (size_t)OPTCL__GUARD_CAPACITY * opt->params->range_count * sizeof *opt->guard_memos);
 }
 
 uint64_t optcl__steps_now(const optcl_optimizer *opt)

@@ -214,6 +214,9 @@ struct optcl_optimizer {
      * then stats and finalize are not made and a step is one launch */
     bool guard_in_step;
     optcl__step_scalars *guard_rows; /* the table's host copy: capacity × range_count */
+    /* each row's group memo as it was after that row: a change of the lr resumes the running
+     * products and sums from the count the device holds, with the lrs its rows had */
+    optcl__rule_memo *guard_memos;
     float *guard_host_partials;      /* reference backend: 2 × guard_workers */
     float *guard_clipped;            /* reference backend: the clipped gradient */
     char message[OPTCL__MESSAGE_MAX];
@@ -245,6 +248,10 @@ bool optcl__guard_decide(optcl_optimizer *opt, const float **grads);
  * used up); after a blocking call that made the count exact, and again whenever what the rows
  * hold changes (the lr, a plateau reduction). */
 optcl_status optcl__guard_rows(optcl_optimizer *opt);
+/* Empties the running products and sums (memo) and what the guard kept of them: they start
+ * over from the first step with the values now set (an option changed, a count or a checkpoint
+ * loaded). */
+void optcl__forget_memos(optcl_optimizer *opt);
 /* Reads the device's record (blocking) and brings steps, skipped and the norm up to date. */
 optcl_status optcl__guard_sync(optcl_optimizer *opt);
 /* Writes steps/skipped/norm into the device's record (after a checkpoint load). Blocks. */

@@ -61,7 +61,7 @@ optcl_status optcl_optimizer_set_option(optcl_optimizer *opt, const char *key, d
     if (weight_decay)
         for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
             opt->groups[g].weight_decay = value;
-    memset(opt->memo, 0, sizeof opt->memo); /* running products follow the new values */
+    optcl__forget_memos(opt); /* running products follow the new values */
     return optcl__guard_rows(opt);
 }
 
@@ -73,6 +73,6 @@ optcl_status optcl_optimizer_set_step_count(optcl_optimizer *opt, uint64_t steps
     if (st != OPTCL_SUCCESS)
         return st;
     opt->steps = steps;
-    memset(opt->memo, 0, sizeof opt->memo);
+    optcl__forget_memos(opt);
     return optcl__guard_store(opt); /* the device's count follows, and the rows */
 }

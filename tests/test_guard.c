@@ -323,6 +323,35 @@ static void long_runs_and_lr_changes(void **state)
     tu_rig_close(&r[1]);
 }
 
+/* Schedule-Free's weight sum and lr_max (and NAdam's μ product) run over the steps taken. With a
+ * guard the device's rows run ahead of its count; an lr change must leave the sums of the steps
+ * already taken as their rows had them (the reference backend adds one term per step): the
+ * backends agree bit for bit through skips and lr changes, once and every step. */
+static void running_sums_follow_the_lrs_taken(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    const optcl_algorithm algos[] = {OPTCL_ADAMW_SCHEDULEFREE, OPTCL_SGD_SCHEDULEFREE,
+                                     OPTCL_NADAM};
+    for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
+        optcl_optimizer_config c = skipping(algos[a]);
+        c.max_norm = 2.0;
+        tu_rig r[2] = {make_rig(OPTCL_BACKEND_REFERENCE, &c), make_rig(OPTCL_BACKEND_OPENCL, &c)};
+        for (int t = 0; t < 120; t++)
+            for (int k = 0; k < 2; k++) {
+                step_with(&r[k], t, t % 13 == 4);
+                if (t == 20 || (t >= 60 && t < 90)) /* once, then a warmup by hand */
+                    TU_OK(optcl_optimizer_set_lr(r[k].opt, -1, 1e-3 * (1.0 + t % 7)), "set_lr");
+            }
+        char what[64];
+        snprintf(what, sizeof what, "%s after lr changes", optcl_algorithm_name(algos[a]));
+        assert_same_rigs(&r[1], &r[0], what);
+        tu_rig_close(&r[0]);
+        tu_rig_close(&r[1]);
+    }
+}
+
 /* A set of one group that one work-group steps reduces and decides in its update kernel: one
  * launch per guarded step instead of two — with the reference backend's bits, skips and count,
  * also with bfloat16 parameters, the 8-bit state's block per work-item, clipping and a dynamic
@@ -492,6 +521,7 @@ int main(void)
         cmocka_unit_test(clipping_scales_by_the_reported_coefficient),
         cmocka_unit_test(steps_do_not_wait_for_the_device),
         cmocka_unit_test(long_runs_and_lr_changes),
+        cmocka_unit_test(running_sums_follow_the_lrs_taken),
         cmocka_unit_test(small_sets_decide_in_the_update_kernel),
         cmocka_unit_test(checkpoints_keep_the_account),
         cmocka_unit_test(bad_configurations_are_refused),
