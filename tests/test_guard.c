@@ -332,8 +332,7 @@ static void running_sums_follow_the_lrs_taken(void **state)
     (void)state;
     if (tu_opencl_missing())
         skip();
-    const optcl_algorithm algos[] = {OPTCL_ADAMW_SCHEDULEFREE, OPTCL_SGD_SCHEDULEFREE,
-                                     OPTCL_NADAM};
+    const optcl_algorithm algos[] = {OPTCL_ADAMW_SCHEDULEFREE, OPTCL_SGD_SCHEDULEFREE, OPTCL_NADAM};
     for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
         optcl_optimizer_config c = skipping(algos[a]);
         c.max_norm = 2.0;
