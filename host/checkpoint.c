@@ -109,6 +109,12 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
         }
         snprintf(key, sizeof key, "optcl.plateau.scale.%d", g);
         meta_addf(m, key, "%.17g", opt->plateau.scale[g]);
+        optcl__rule_memo memo;
+        if (optcl__memo_now(opt, g, &memo)) /* a rule's running sums over the lrs so far */
+            for (int k = 0; k < 2; k++) {
+                snprintf(key, sizeof key, "optcl.group.%d.running.%d", g, k);
+                meta_addf(m, key, "%.17g", memo.value[k]);
+            }
     }
     meta_addf(m, "optcl.plateau.best", "%.17g", opt->plateau.best);
     meta_addf(m, "optcl.plateau.num_bad_epochs", "%" PRId64, opt->plateau.num_bad_epochs);
@@ -355,6 +361,7 @@ typedef struct parsed {
     double loss_scale; /* with loss scaling: the scale and the growth tracker */
     int64_t growth_tracker;
     size_t tensor_count;
+    optcl__rule_memo memo[OPTCL_MAX_GROUPS]; /* optional: step 0 where the file has none */
 } parsed;
 
 static optcl_status need(const optcl__st_file *f, const char *path, const char *key,
@@ -480,6 +487,12 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
         if (st == OPTCL_SUCCESS) {
             snprintf(key, sizeof key, "optcl.plateau.scale.%d", g);
             st = need_number(f, path, key, 0.0, 1.0, &out->plateau.scale[g], message);
+        }
+        snprintf(key, sizeof key, "optcl.group.%d.running.0", g);
+        for (int k = 0; k < 2 && st == OPTCL_SUCCESS && optcl__st_meta_get(f, key); k++) {
+            snprintf(key, sizeof key, "optcl.group.%d.running.%d", g, k);
+            st = need_number(f, path, key, -DBL_MAX, DBL_MAX, &out->memo[g].value[k], message);
+            out->memo[g].step = out->steps;
         }
     }
     if (st == OPTCL_SUCCESS)
@@ -779,7 +792,8 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
         opt->plateau = pc.plateau;
         opt->lookahead_alpha = pc.lookahead_alpha;
         opt->mode = opt->rule->mode_weight ? pc.mode : OPTCL_MODE_TRAIN;
-        optcl__forget_memos(opt); /* the running sums follow the file's lrs */
+        optcl__forget_memos(opt); /* the file's running sums, or from the first step */
+        memcpy(opt->memo, pc.memo, sizeof opt->memo);
         opt->skipped = (uint64_t)pc.skipped;
         opt->loss_scale = (float)pc.loss_scale;
         opt->growth_tracker = (uint32_t)pc.growth_tracker;

@@ -373,6 +373,20 @@ void optcl__forget_memos(optcl_optimizer *opt)
                (size_t)OPTCL__GUARD_CAPACITY * opt->params->range_count * sizeof *opt->guard_memos);
 }
 
+bool optcl__memo_now(const optcl_optimizer *opt, int group, optcl__rule_memo *out)
+{
+    const optcl_params *p = opt->params;
+    size_t held = (size_t)(opt->steps % OPTCL__GUARD_CAPACITY) * p->range_count;
+    for (size_t r = 0; opt->guard_memos && r < p->range_count; r++)
+        if (p->ranges[r].group == group && opt->guard_memos[held + r].step == opt->steps &&
+            opt->steps > 0) {
+            *out = opt->guard_memos[held + r];
+            return true;
+        }
+    *out = opt->memo[group];
+    return out->step != 0 && out->step == opt->steps;
+}
+
 uint64_t optcl__steps_now(const optcl_optimizer *opt)
 {
     optcl__guard g;

@@ -114,8 +114,8 @@ _Static_assert(sizeof(optcl__step_scalars) == (21 + OPTCL_RULE_SCALARS) * 4,
                "optcl_scalars in common.cl has no padding");
 
 /* A rule's cache of running products or sums of per-step values (NAdam's μ product,
- * Schedule-Free's weight sum) as of step `step`, per group: a pure function of the step and
- * the group's lr, cached so that each step costs one more term. */
+ * Schedule-Free's weight sum, ASGD's last lr) as of step `step`, per group: a function of the
+ * step and the lrs of the steps so far, cached so that each step costs one more term. */
 typedef struct optcl__rule_memo {
     uint64_t step; /* 0: empty */
     double value[2];
@@ -252,6 +252,9 @@ optcl_status optcl__guard_rows(optcl_optimizer *opt);
  * over from the first step with the values now set (an option changed, a count or a checkpoint
  * loaded). */
 void optcl__forget_memos(optcl_optimizer *opt);
+/* The group's running products and sums as of the count `steps` (after a sync, exact): the
+ * guard's row of that count, else the memo itself; false when neither is at that count. */
+bool optcl__memo_now(const optcl_optimizer *opt, int group, optcl__rule_memo *out);
 /* Reads the device's record (blocking) and brings steps, skipped and the norm up to date. */
 optcl_status optcl__guard_sync(optcl_optimizer *opt);
 /* Writes steps/skipped/norm into the device's record (after a checkpoint load). Blocks. */

@@ -148,6 +148,51 @@ static void resume_opencl(void **state)
     resume_equals_uninterrupted(OPTCL_BACKEND_OPENCL);
 }
 
+/* The running sums a rule keeps over the lrs of the steps taken (ASGD's last lr, Schedule-Free's
+ * weight sum and lr_max, NAdam's μ product) are saved: with lr changes before the save (one
+ * just before it) and after, the resumed run equals the uninterrupted one, on both backends,
+ * with a guard too (whose rows run ahead of the count). */
+static void running_sums_survive_a_checkpoint(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/running.safetensors", dir);
+    const optcl_algorithm algos[] = {OPTCL_ASGD, OPTCL_ADAMW_SCHEDULEFREE, OPTCL_NADAM};
+    const optcl_backend backends[] = {OPTCL_BACKEND_REFERENCE, OPTCL_BACKEND_OPENCL};
+    for (int b = 0; b < 2; b++)
+        for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++)
+            for (int guarded = 0; guarded < 2; guarded++) {
+                if (backends[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+                    continue;
+                optcl_optimizer_config c = optcl_optimizer_config_default(algos[a]);
+                c.lr = 0.01;
+                c.max_norm = guarded ? 50.0 : 0.0;
+                float whole[5 * SNAP] = {0}, resumed[5 * SNAP] = {0};
+                tu_rig s = open_session(backends[b], &c);
+                run_steps(&s, 0, 5);
+                TU_OK(optcl_optimizer_set_lr(s.opt, -1, 0.02), "lr");
+                run_steps(&s, 5, 9);
+                TU_OK(optcl_optimizer_set_lr(s.opt, -1, 0.005), "lr");
+                TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
+                run_steps(&s, 9, 14);
+                snapshot(&s, whole);
+                tu_rig_close(&s);
+
+                tu_rig r = open_session(backends[b], &c);
+                TU_OK(optcl_checkpoint_load(r.opt, path), optcl_optimizer_message(r.opt));
+                run_steps(&r, 9, 14);
+                snapshot(&r, resumed);
+                tu_rig_close(&r);
+                if (memcmp(whole, resumed, sizeof whole) != 0)
+                    fail_msg("%s%s (backend %d): the resumed run differs from the uninterrupted "
+                             "one",
+                             optcl_algorithm_name(algos[a]), guarded ? " guarded" : "", b);
+            }
+    tu_remove_tree(dir);
+    free(dir);
+}
+
 /* The layout Python's safetensors expects: u64 header length, JSON, data; each tensor's
  * data_offsets point at its values. */
 static void file_is_safetensors(void **state)
@@ -481,6 +526,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(resume_reference),
         cmocka_unit_test(resume_opencl),
+        cmocka_unit_test(running_sums_survive_a_checkpoint),
         cmocka_unit_test(file_is_safetensors),
         cmocka_unit_test(bad_files_are_refused),
         cmocka_unit_test(golden_checkpoint_loads),

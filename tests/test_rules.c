@@ -233,6 +233,41 @@ static void zero_opencl(void **state)
     zero_gradients_do_nothing(OPTCL_BACKEND_OPENCL);
 }
 
+/* ASGD (λ 0.5, α 1, g = 1, from 1.0): p ← p·(1 − λη) − η, the η of step t from step t − 1's lr
+ * and count. lr 0.1: η₁ = 0.1 → 0.85; η₂ = 0.1/(1 + 0.05) → 0.85·0.952381 − 0.095238 =
+ * 0.714286. Then set_lr(0.2): step 3 keeps step 2's lr, as torch's η state does, η₃ = 0.1/1.1 →
+ * 0.714286·0.954545 − 0.090909 = 0.590909 (0.488095 with the new lr); η₄ = 0.2/(1 + 0.3) →
+ * 0.590909·0.923077 − 0.153846 = 0.391608. Guarded too: the device's rows run ahead of it. */
+static void asgd_eta_takes_a_new_lr_a_step_later(void **state)
+{
+    (void)state;
+    static const double expected[4] = {0.85, 0.7142857, 0.5909091, 0.3916084};
+    const optcl_backend backends[] = {OPTCL_BACKEND_REFERENCE, OPTCL_BACKEND_OPENCL};
+    for (int b = 0; b < 2; b++)
+        for (int guarded = 0; guarded < 2; guarded++) {
+            if (backends[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+                continue;
+            optcl_optimizer_config c = cfg(OPTCL_ASGD, 0.1);
+            c.asgd.lambd = 0.5;
+            c.asgd.alpha = 1.0;
+            c.max_norm = guarded ? 100.0 : 0.0;
+            float p0[N] = {1.0f, 1.0f, 1.0f}, g[N] = {1.0f, 1.0f, 1.0f}, p[N];
+            optcl_tensor_spec spec = {.name = "w", .ndim = 1, .shape = {N}};
+            tu_rig r = tu_rig_open(backends[b], &spec, 1, p0, &c);
+            for (int t = 0; t < 4; t++) {
+                if (t == 2)
+                    TU_OK(optcl_optimizer_set_lr(r.opt, -1, 0.2), optcl_optimizer_message(r.opt));
+                TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, 0, g, N), "g");
+                TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+                TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, 0, p, N), "p");
+                if (fabs(p[0] - expected[t]) > 1e-6)
+                    fail_msg("asgd%s on backend %d: step %d is %.9g, expected %.9g",
+                             guarded ? " guarded" : "", b, t + 1, (double)p[0], expected[t]);
+            }
+            tu_rig_close(&r);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +275,7 @@ int main(void)
         cmocka_unit_test(rules_opencl),
         cmocka_unit_test(zero_reference),
         cmocka_unit_test(zero_opencl),
+        cmocka_unit_test(asgd_eta_takes_a_new_lr_a_step_later),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

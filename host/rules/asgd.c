@@ -15,12 +15,17 @@ static const optcl__field fields[] = {
 
 /* kernels/asgd.cl's DECAY, NEG_ETA, MU. torch keeps η and μ as float32 state that the end of
  * each step sets for the next: η from that step's lr and count, μ = 1 / max(1, t − t0). So step
- * t uses the η and μ of step t − 1 (the first step: η = lr, μ = 1), rounded to float32. */
+ * t uses the η and μ of step t − 1 (the first step: η = lr, μ = 1), rounded to float32. The lr
+ * of step t − 1 is the one that step had, kept in the memo: an lr set between two steps reaches
+ * η a step later, as in torch; without the memo (a count or checkpoint loaded) it follows from
+ * the schedule. */
 static void scalars(const optcl_optimizer_config *c, const optcl__step_inputs *in,
                     optcl__step_scalars *s)
 {
     const optcl_asgd_config *a = &c->asgd;
-    double last = (double)(in->step - 1), lr = in->prev_lr;
+    bool kept = in->memo->step != 0 && in->memo->step + 1 == in->step;
+    double last = (double)(in->step - 1), lr = kept ? in->memo->value[0] : in->prev_lr;
+    *in->memo = (optcl__rule_memo){in->step, {in->lr, 0.0}};
     float eta = in->step == 1 ? (float)in->lr
                               : (float)(lr / pow(1.0 + a->lambd * lr * last, a->alpha));
     float mu = in->step == 1 ? 1.0f : (float)(1.0 / fmax(1.0, last - a->t0));
