@@ -255,6 +255,7 @@ class OptclOptimizer(torch.optim.Optimizer):
             if self._amp:
                 run.opt.set_loss_scale(scale)
             run.step(params)
+            run.last_lr = group["lr"]  # ASGD's η state follows from the lr of the last step
         self._state_fresh = False
         return loss
 
@@ -414,7 +415,7 @@ def _nadam_extra(self, run, group):
 
 
 def _asgd_extra(self, run, group):
-    t, lr = run.opt.step_count, group["lr"]
+    t, lr = run.opt.step_count, getattr(run, "last_lr", group["lr"])
     eta = lr / math.pow(1 + group["lambd"] * lr * t, group["alpha"])
     mu = 1.0 / max(1.0, t - group["t0"])
     return {"eta": torch.tensor(eta, dtype=torch.float32),

@@ -112,6 +112,31 @@ def run_side_by_side(name, kwargs, overrides, backend, steps=STEPS):
     return t_opt, o_opt, theirs, ours
 
 
+def test_asgd_under_a_scheduler(backend):
+    """A scheduler changes the lr between steps; torch's ASGD keeps η as state from the step
+    before, so a new lr reaches η a step later: the parameters and η follow torch's."""
+    theirs = [t.clone().requires_grad_() for t in make_params()]
+    ours = [t.clone().requires_grad_() for t in make_params()]
+    kwargs = dict(lr=0.05, lambd=0.1, alpha=0.75, t0=3)
+    t_opt = torch.optim.ASGD(groups(theirs, {}), **kwargs)
+    o_opt = ot.ASGD(groups(ours, {}), device=device_of(backend), **kwargs)
+    schedulers = [torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5)
+                  for o in (t_opt, o_opt)]
+    for step in range(10):
+        for i, (a, b) in enumerate(zip(theirs, ours)):
+            a.grad = gradient(a.shape, step, i)
+            b.grad = a.grad.clone()
+        t_opt.step()
+        o_opt.step()
+        for s in schedulers:
+            s.step()
+        for i, (a, b) in enumerate(zip(theirs, ours)):
+            assert_close(b, a, RTOL[backend], f"ASGD step {step + 1} param {i}")
+        t_state, o_state = t_opt.state_dict()["state"], o_opt.state_dict()["state"]
+        for k in t_state:
+            assert_close(o_state[k]["eta"], t_state[k]["eta"], RTOL[backend], f"eta of {k}")
+
+
 @pytest.mark.parametrize("name,kwargs,overrides", CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_parity(name, kwargs, overrides, backend):
