@@ -10,7 +10,9 @@ its hyperparameters, which are re-read before every step (so torch's LR schedule
 ReduceLROnPlateau and edits of param_groups work). state_dict() and load_state_dict() use
 torch.optim's keys and state names, with "step" a float32 0-d tensor, so a run can move between
 torch.optim.Adam and optcl.torch.Adam in either direction. docs/PYTHON.md."""
+import atexit
 import math
+import weakref
 
 import numpy as np
 import torch
@@ -19,6 +21,10 @@ from . import core
 from ._lib import OptclError, lib
 
 _TORCH2 = int(torch.__version__.split(".")[0]) >= 2
+# The optimizers that hold optcl sets: closed before the interpreter starts tearing objects
+# down, when moving a parameter's data out of the reference backend's memory (close) aborts
+# torch 2.x (THPVariable_clear's use_count assertion) if the parameter is being cleared too
+_LIVE = weakref.WeakSet()
 _PARAM_DTYPES = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
 _RAW_VIEW = {torch.float32: torch.float32, torch.bfloat16: torch.int16, torch.float16: torch.int16}
 
@@ -177,6 +183,7 @@ class OptclOptimizer(torch.optim.Optimizer):
         self._device = device
         self._ctx = None
         self._runs = {}
+        _LIVE.add(self)
         self._state_fresh = True  # self.state holds the truth: optcl takes it at the next step
         self._amp = False
         super().__init__(params, defaults)
@@ -572,3 +579,12 @@ SGDScheduleFree = _sf("SGDScheduleFree", "sgd_schedulefree",
 __all__ = ["OptclOptimizer", "SGD", "Adam", "AdamW", "RMSprop", "Rprop", "Adagrad", "Adadelta",
            "Adamax", "NAdam", "RAdam", "ASGD", "Lion", "LAMB", "LARS", "Adafactor", "Muon",
            "AdamWScheduleFree", "SGDScheduleFree"]
+
+
+@atexit.register
+def _close_all_runs():
+    for optimizer in list(_LIVE):
+        try:
+            optimizer._close_runs()
+        except Exception:
+            pass

@@ -2,6 +2,8 @@
 param_groups, closures, zero_grad, add_param_group, state_dict round trips and swapping with
 torch.optim mid-run, GradScaler's skipped step, and the errors."""
 import copy
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -255,3 +257,23 @@ def test_params_and_grads_are_views_of_optcl_buffers(backend):
     if backend == "reference":  # that memory was the C set's: the tensors moved out first
         assert lin.weight.data_ptr() != shared
     torch.testing.assert_close(lin.weight, ref.weight, rtol=RTOL[backend], atol=RTOL[backend])
+
+
+SCRIPT_LEFT_OPEN = """
+import torch, optcl.torch as ot
+model = torch.nn.Linear(4, 3)
+opt = ot.Adam(model.parameters(), lr=0.01, device={device!r})
+model(torch.ones(2, 4)).sum().backward()
+opt.step()
+print("stepped")
+"""
+
+
+def test_a_script_may_end_with_its_optimizer_open(backend):
+    """A script that ends with the model and the optimizer still alive exits cleanly: the
+    optimizers close before the interpreter tears objects down (on the reference backend the
+    parameters move out of the C set's memory, which during teardown aborted torch 2.x)."""
+    out = subprocess.run([sys.executable, "-c", SCRIPT_LEFT_OPEN.format(device=device_of(backend))],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "stepped"
