@@ -350,20 +350,29 @@ static inline floatv adafactor_factored_v(__global const uint *info,
         return r * c / OPTCL_V(vload)(0, means);
     }
 #endif
-    /* small matrices: each element's row, column and mean (1 past the tensor's end) */
+    /* small matrices: each element's row, column and mean (1 past the tensor's end); a row's
+     * mean and a matrix's mean of rows are read when the lanes reach them */
+    const uint first = info[FACTOR_FIRST_BATCH];
+    float r = e0 < n ? row_var[row] : 1.0f, m = e0 < n ? batch_means[first + b] : 1.0f;
     float v[VEC];
-    for (uint l = 0; l < VEC; l++) {
-        v[l] = e0 + l < n ? row_var[row] * col_var[b * cols + j] /
-                                batch_means[info[FACTOR_FIRST_BATCH] + b]
-                          : 1.0f;
-        if (commit && e0 + l < n && j == 0)
-            kept_row[row] = row_var[row];
-        if (commit && e0 + l < n && row == b * rows)
-            kept_col[b * cols + j] = col_var[b * cols + j];
+    for (uint l = 0; l < VEC; l++)
+        v[l] = 1.0f;
+    for (uint l = 0; l < VEC && e0 + l < n; l++) { /* the lanes in the tensor */
+        float c = col_var[b * cols + j];
+        v[l] = r * c / m;
+        if (commit && j == 0)
+            kept_row[row] = r;
+        if (commit && row == b * rows)
+            kept_col[b * cols + j] = c;
         if (++j == cols) {
             j = 0;
-            if (++row == (b + 1) * rows)
+            if (++row == (b + 1) * rows) {
                 b++;
+                if (e0 + l + 1 < n)
+                    m = batch_means[first + b];
+            }
+            if (e0 + l + 1 < n)
+                r = row_var[row];
         }
     }
 #if VEC == 1
