@@ -61,7 +61,9 @@ optcl_status optcl_optimizer_set_option(optcl_optimizer *opt, const char *key, d
     if (weight_decay)
         for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
             opt->groups[g].weight_decay = value;
-    optcl__forget_memos(opt); /* running products follow the new values */
+    /* The running products and sums (NAdam's μ product, Schedule-Free's weight sum) keep the
+     * factors of the steps taken and take the new values from the next step on, as torch's
+     * state does; the guard's rows resume them from the device's count. */
     return optcl__guard_rows(opt);
 }
 

@@ -89,6 +89,56 @@ static void adam_takes_over(void **state)
     takes_over(OPTCL_BACKEND_OPENCL, &c);
 }
 
+/* torch's NAdam keeps μ_product as state: each step multiplies in its μ_t, from the β1 and
+ * momentum_decay of that step. A β1 changed after step 3 leaves μ1…μ3 as they were (no
+ * product over the new β1 from the first step). The oracle is torch 2.x's single-tensor rule
+ * in double for one element, gradient 1; both backends, and guarded on OpenCL (the device's
+ * rows resume the product from its count). */
+static void nadam_keeps_the_mu_of_the_steps_taken(void **state)
+{
+    (void)state;
+    const double lr = 0.1, beta2 = 0.999, eps = 1e-8, psi = 4e-3;
+    double p = 1.0, m = 0.0, v = 0.0, product = 1.0, beta1 = 0.9, want[6];
+    for (int t = 1; t <= 6; t++) {
+        if (t == 4)
+            beta1 = 0.8;
+        double mu = beta1 * (1.0 - 0.5 * pow(0.96, t * psi));
+        double mu_next = beta1 * (1.0 - 0.5 * pow(0.96, (t + 1) * psi));
+        product *= mu;
+        m += (1.0 - beta1) * (1.0 - m);
+        v = beta2 * v + (1.0 - beta2);
+        double denom = sqrt(v / (1.0 - pow(beta2, t))) + eps;
+        p += -lr * (1.0 - mu) / (1.0 - product) / denom;
+        p += -lr * mu_next / (1.0 - product * mu_next) * m / denom;
+        want[t - 1] = p;
+    }
+    const optcl_backend backends[] = {OPTCL_BACKEND_REFERENCE, OPTCL_BACKEND_OPENCL};
+    for (int k = 0; k < 3; k++) {
+        optcl_backend backend = backends[k > 0];
+        if (backend == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+            continue;
+        optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_NADAM);
+        c.lr = lr;
+        c.max_norm = k == 2 ? 100.0 : 0.0;
+        float p0[N], g[N], got[N];
+        for (size_t i = 0; i < N; i++)
+            p0[i] = 1.0f, g[i] = 1.0f;
+        tu_rig r = tu_rig_open(backend, &spec, 1, p0, &c);
+        for (int t = 1; t <= 6; t++) {
+            if (t == 4)
+                TU_OK(optcl_optimizer_set_option(r.opt, "beta1", 0.8),
+                      optcl_optimizer_message(r.opt));
+            step_with(&r, g);
+            TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, 0, got, N), "read p");
+            if (fabs(got[N - 1] - want[t - 1]) > 2e-6)
+                fail_msg("nadam (%s%s) step %d: %.9g, torch's rule gives %.9g",
+                         backend == OPTCL_BACKEND_OPENCL ? "opencl" : "reference",
+                         k == 2 ? ", guarded" : "", t, (double)got[N - 1], want[t - 1]);
+        }
+        tu_rig_close(&r);
+    }
+}
+
 /* Refusals name the problem and change nothing. */
 static void refusals(void **state)
 {
@@ -195,6 +245,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(adam_takes_over),
+        cmocka_unit_test(nadam_keeps_the_mu_of_the_steps_taken),
         cmocka_unit_test(refusals),
         cmocka_unit_test(loss_scale_set_by_the_caller),
         cmocka_unit_test(struct_sizes),
