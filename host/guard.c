@@ -77,6 +77,13 @@ void optcl__guard_free(optcl_optimizer *opt)
         clReleaseKernel(opt->guard_undo);
     free(opt->guard_rows);
     free(opt->guard_memos);
+    for (size_t i = 0; i < opt->guard_staged_count; i++) { /* done: destroy finished the queue */
+        clReleaseEvent(opt->guard_staged[i].written);
+        free(opt->guard_staged[i].rows);
+    }
+    free(opt->guard_staged);
+    if (opt->guard_seen_event)
+        clReleaseEvent(opt->guard_seen_event);
     optcl__host_free(opt->guard_host_partials);
     optcl__host_free(opt->guard_clipped);
 }
@@ -263,6 +270,63 @@ static void settle_lookahead_alpha(optcl_optimizer *opt)
                                                         opt->steps / (uint64_t)la->k - 1);
 }
 
+/* ---- lr changes in flight --------------------------------------------------------------- */
+
+/* Whether an event's command has finished, well or not (a failed query: not yet). */
+static bool finished(cl_event event)
+{
+    cl_int status = CL_QUEUED;
+    return clGetEventInfo(event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status,
+                          NULL) == CL_SUCCESS &&
+           status <= CL_COMPLETE;
+}
+
+/* Frees the staged rows whose writes have finished (every one: after a blocking call). */
+static void reap_staged(optcl_optimizer *opt, bool all)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < opt->guard_staged_count; i++) {
+        optcl__guard_staged s = opt->guard_staged[i];
+        if (all || finished(s.written)) {
+            clReleaseEvent(s.written);
+            free(s.rows);
+        } else {
+            opt->guard_staged[kept++] = s;
+        }
+    }
+    opt->guard_staged_count = kept;
+}
+
+/* The last lr change's read is back (read_ok; else it failed on the device): the count its
+ * rows found becomes steps, and pending loses the steps that were in flight then. Without it
+ * the next step reads the count back and rewrites every row. */
+static void settle_seen(optcl_optimizer *opt, bool read_ok)
+{
+    uint64_t c = opt->guard_seen.steps;
+    if (read_ok && c >= opt->steps && c <= opt->steps + opt->guard_seen_pending) {
+        opt->guard_pending -= opt->guard_seen_pending;
+        opt->steps = c;
+        settle_lookahead_alpha(opt);
+    } else {
+        opt->guard_rows_to = 0;
+    }
+    if (opt->guard_seen_event)
+        clReleaseEvent(opt->guard_seen_event);
+    opt->guard_seen_event = NULL;
+}
+
+/* After a blocking call: every change's write and read has finished. */
+static void settle_changes(optcl_optimizer *opt)
+{
+    if (opt->guard_seen_event) {
+        cl_int status = CL_QUEUED;
+        cl_int err = clGetEventInfo(opt->guard_seen_event, CL_EVENT_COMMAND_EXECUTION_STATUS,
+                                    sizeof status, &status, NULL);
+        settle_seen(opt, err == CL_SUCCESS && status == CL_COMPLETE);
+    }
+    reap_staged(opt, true);
+}
+
 optcl_status optcl__guard_sync(optcl_optimizer *opt)
 {
     if (!opt->guarded || !on_device(opt)) /* read even with nothing pending: the device's */
@@ -271,6 +335,7 @@ optcl_status optcl__guard_sync(optcl_optimizer *opt)
     cl_int err = read_record(opt, &g);
     if (err != CL_SUCCESS)
         return cl_fail(opt->message, err, "reading the step count back");
+    settle_changes(opt); /* everything enqueued before is done */
     opt->steps = g.steps;
     opt->skipped = g.skipped;
     opt->last_norm = g.norm;
@@ -304,24 +369,33 @@ static cl_int write_slots(optcl_optimizer *opt, size_t first, size_t count)
  * or two where the window wraps); the steps enqueued after it find their rows whatever the
  * device's count, up to that many. The count must be exact (nothing pending), and a blocking
  * call came first, so no earlier write still reads the host copy. */
-static cl_int write_rows(optcl_optimizer *opt, size_t window)
+/* The rows of the counts steps + 1 … steps + count into out (the host copy, by ring slot; or
+ * a staging copy, from its start), each row's memos beside it in the ring. The memos resume
+ * from the count steps, as its row left them: rows written ahead of it may carry an lr that
+ * the device never used (Schedule-Free's weight sum follows the lrs of the steps taken, as the
+ * reference backend's does). */
+static void compute_rows(optcl_optimizer *opt, size_t count, optcl__step_scalars *out,
+                         bool by_slot)
 {
     optcl_params *p = opt->params;
-    /* The memos resume from the count the device holds, as its row left them: rows written
-     * ahead of it may carry an lr that it never used (Schedule-Free's weight sum follows the
-     * lrs of the steps taken, as the reference backend's does). */
     size_t held = (size_t)(opt->steps % OPTCL__GUARD_CAPACITY) * p->range_count;
     for (size_t r = 0; r < p->range_count; r++)
         if (opt->guard_memos[held + r].step == opt->steps && opt->steps > 0)
             opt->memo[p->ranges[r].group] = opt->guard_memos[held + r];
-    for (uint64_t c = opt->steps + 1; c <= opt->steps + window; c++) {
+    for (uint64_t c = opt->steps + 1; c <= opt->steps + count; c++) {
         size_t row = (size_t)(c % OPTCL__GUARD_CAPACITY) * p->range_count;
+        size_t at = by_slot ? row : (size_t)(c - opt->steps - 1) * p->range_count;
         for (size_t r = 0; r < p->range_count; r++) {
             int group = p->ranges[r].group;
-            optcl__scalars_for_step(opt, group, c, &opt->guard_rows[row + r]);
+            optcl__scalars_for_step(opt, group, c, &out[at + r]);
             opt->guard_memos[row + r] = opt->memo[group];
         }
     }
+}
+
+static cl_int write_rows(optcl_optimizer *opt, size_t window)
+{
+    compute_rows(opt, window, opt->guard_rows, true);
     size_t first = (size_t)((opt->steps + 1) % OPTCL__GUARD_CAPACITY);
     size_t head = window < OPTCL__GUARD_CAPACITY - first ? window : OPTCL__GUARD_CAPACITY - first;
     cl_int err = write_slots(opt, first, head);
@@ -360,7 +434,12 @@ optcl_status optcl__guard_store(optcl_optimizer *opt)
                                    NULL);
     if (err != CL_SUCCESS)
         return cl_fail(opt->message, err, "writing its record");
-    /* after the blocking write: no earlier write is in flight */
+    /* after the blocking write: no earlier write or read is in flight, and what an lr change's
+     * read found is moot (the record is replaced) */
+    if (opt->guard_seen_event)
+        clReleaseEvent(opt->guard_seen_event);
+    opt->guard_seen_event = NULL;
+    reap_staged(opt, true);
     opt->guard_changed_at = opt->steps;
     return rows_written(opt, write_rows(opt, OPTCL__GUARD_CAPACITY));
 }
@@ -408,6 +487,111 @@ optcl_status optcl__guard_rows(optcl_optimizer *opt)
     opt->guard_changed_at = opt->steps;
     return rows_written(opt, write_rows(opt, window < ROWS_AFTER_A_CHANGE ? ROWS_AFTER_A_CHANGE
                                                                           : window));
+}
+
+optcl_status optcl__guard_lr_begin(optcl_optimizer *opt)
+{
+    if (!opt->guarded || !on_device(opt))
+        return OPTCL_SUCCESS;
+    reap_staged(opt, false);
+    /* a change's read that is back brings the count closer; one still on its way is left to
+     * a later call (the rows cover every count the device may hold either way) */
+    cl_int status = CL_QUEUED;
+    if (opt->guard_seen_event &&
+        clGetEventInfo(opt->guard_seen_event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status,
+                       &status, NULL) == CL_SUCCESS &&
+        status <= CL_COMPLETE)
+        settle_seen(opt, status == CL_COMPLETE);
+    return OPTCL_SUCCESS;
+}
+
+/* An lr change's write failed: the device keeps the rows from before, and the next step reads
+ * the count back and rewrites every row. */
+static optcl_status change_failed(optcl_optimizer *opt, cl_int err)
+{
+    opt->guard_rows_to = 0;
+    return cl_fail(opt->message, err, "writing the steps' scalars");
+}
+
+/* Keeps rows whose write may be in flight until it has finished. */
+static bool stage(optcl_optimizer *opt, cl_event written, optcl__step_scalars *rows)
+{
+    if (opt->guard_staged_count == opt->guard_staged_cap) {
+        size_t cap = opt->guard_staged_cap ? 2 * opt->guard_staged_cap : 8;
+        optcl__guard_staged *more = realloc(opt->guard_staged, cap * sizeof *more);
+        if (!more)
+            return false;
+        opt->guard_staged = more;
+        opt->guard_staged_cap = cap;
+    }
+    opt->guard_staged[opt->guard_staged_count++] = (optcl__guard_staged){written, rows};
+    return true;
+}
+
+optcl_status optcl__guard_lr_end(optcl_optimizer *opt)
+{
+    if (!opt->guarded || !on_device(opt))
+        return OPTCL_SUCCESS;
+    /* the window as optcl__guard_rows sizes it, counted in steps enqueued */
+    uint64_t ahead = opt->steps + opt->guard_pending;
+    uint64_t since = ahead > opt->guard_changed_at ? ahead - opt->guard_changed_at : 0;
+    size_t window = since >= OPTCL__GUARD_CAPACITY / 2 ? OPTCL__GUARD_CAPACITY : 2 * (size_t)since;
+    window = window < ROWS_AFTER_A_CHANGE ? ROWS_AFTER_A_CHANGE : window;
+    size_t count = (size_t)opt->guard_pending + window;
+    if (opt->rule->lr_history || count > OPTCL__GUARD_CAPACITY) {
+        /* rows that depend on the count the lr changed at, or more in flight than the ring
+         * holds: read the count back */
+        optcl_status st = optcl__guard_sync(opt);
+        return st == OPTCL_SUCCESS ? optcl__guard_rows(opt) : st;
+    }
+    opt->guard_changed_at = ahead;
+    size_t ranges = opt->params->range_count;
+    optcl__step_scalars *rows = malloc(count * ranges * sizeof *rows);
+    if (!rows) {
+        opt->guard_rows_to = 0;
+        return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                           "gradient guard: out of host memory for the steps' scalars");
+    }
+    compute_rows(opt, count, rows, false); /* every count the device may hold, and the window */
+    cl_command_queue queue = opt->params->ctx->queue;
+    size_t row = sizeof *rows * ranges, first = (size_t)((opt->steps + 1) % OPTCL__GUARD_CAPACITY);
+    size_t head = count < OPTCL__GUARD_CAPACITY - first ? count : OPTCL__GUARD_CAPACITY - first;
+    cl_event written[2] = {NULL, NULL};
+    cl_int err = clEnqueueWriteBuffer(queue, opt->guard_table, CL_FALSE, first * row, head * row,
+                                      rows, 0, NULL, &written[0]);
+    if (err == CL_SUCCESS && head < count)
+        err = clEnqueueWriteBuffer(queue, opt->guard_table, CL_FALSE, 0, (count - head) * row,
+                                   rows + head * ranges, 0, NULL, &written[1]);
+    cl_event last = written[1] ? written[1] : written[0];
+    if (written[1])
+        clReleaseEvent(written[0]);
+    if (!last) {
+        free(rows);
+        return change_failed(opt, err);
+    }
+    if (!stage(opt, last, rows)) { /* a write reads rows: wait for it before letting go */
+        clWaitForEvents(1, &last);
+        clReleaseEvent(last);
+        free(rows);
+        return change_failed(opt, CL_OUT_OF_HOST_MEMORY);
+    }
+    if (err != CL_SUCCESS)
+        return change_failed(opt, err);
+    opt->guard_rows_to = opt->steps + count;
+    if (opt->guard_seen_event) /* the last change's read is still on its way */
+        return OPTCL_SUCCESS;
+    opt->guard_seen_pending = opt->guard_pending;
+    err = clEnqueueReadBuffer(queue, opt->guard_record, CL_FALSE, 0, sizeof opt->guard_seen,
+                              &opt->guard_seen, 0, NULL, &opt->guard_seen_event);
+    if (err != CL_SUCCESS) { /* nothing follows the rows yet: the count read now is theirs */
+        opt->guard_seen_event = NULL;
+        err = read_record(opt, &opt->guard_seen);
+        settle_seen(opt, err == CL_SUCCESS);
+        return err == CL_SUCCESS ? OPTCL_SUCCESS
+                                 : cl_fail(opt->message, err, "reading the step count back");
+    }
+    clFlush(queue); /* the read goes ahead without a later blocking call */
+    return OPTCL_SUCCESS;
 }
 
 optcl_status optcl__guard_take_back(optcl_optimizer *opt, optcl_status st, const char *what)

@@ -154,6 +154,12 @@ _Static_assert(sizeof(optcl__guard_params) == 20, "optcl_guard_params has no pad
 #define OPTCL__GUARD_FINAL 256    /* guard_decide.cl's tree: the workers' sums it adds */
 #define OPTCL__GUARD_CAPACITY 256 /* scalar table rows: steps enqueued between record reads */
 
+/* Rows of an lr change staged for a write that may be in flight (guard.c): freed once written. */
+typedef struct optcl__guard_staged {
+    cl_event written;
+    optcl__step_scalars *rows;
+} optcl__guard_staged;
+
 struct optcl_optimizer {
     optcl_params *params;
     optcl_optimizer_config config; /* groups resolved into groups[]; its pointer is NULL */
@@ -217,6 +223,14 @@ struct optcl_optimizer {
     /* each row's group memo as it was after that row: a change of the lr resumes the running
      * products and sums from the count the device holds, with the lrs its rows had */
     optcl__rule_memo *guard_memos;
+    /* set_lr with a guard does not wait for the queue: its rows go from staged copies, and a
+     * read of the record behind them tells the count they found (guard_seen), after the
+     * guard_seen_pending steps then in flight */
+    optcl__guard_staged *guard_staged;
+    size_t guard_staged_count, guard_staged_cap;
+    cl_event guard_seen_event; /* NULL: no read in flight */
+    optcl__guard guard_seen;
+    uint64_t guard_seen_pending;
     float *guard_host_partials;      /* reference backend: 2 × guard_workers */
     float *guard_clipped;            /* reference backend: the clipped gradient */
     char message[OPTCL__MESSAGE_MAX];
@@ -255,6 +269,13 @@ void optcl__forget_memos(optcl_optimizer *opt);
 /* The group's running products and sums as of the count `steps` (after a sync, exact): the
  * guard's row of that count, else the memo itself; false when neither is at that count. */
 bool optcl__memo_now(const optcl_optimizer *opt, int group, optcl__rule_memo *out);
+/* An lr change with a guard on the OpenCL backend, without waiting for the queue (except for a
+ * rule with lr_history, which reads the count back as set_option does, or more steps in flight
+ * than the ring can cover): begin brings the count up to what the last change's read showed,
+ * if it is back; end writes the rows from a staged copy for every count the device may hold
+ * (steps … steps + pending) and the window after, and reads the record behind them. */
+optcl_status optcl__guard_lr_begin(optcl_optimizer *opt);
+optcl_status optcl__guard_lr_end(optcl_optimizer *opt);
 /* Reads the device's record (blocking) and brings steps, skipped and the norm up to date. */
 optcl_status optcl__guard_sync(optcl_optimizer *opt);
 /* Writes steps/skipped/norm into the device's record (after a checkpoint load). Blocks. */

@@ -299,15 +299,25 @@ optcl_status optcl_optimizer_set_lr(optcl_optimizer *opt, int group, double lr)
     if (!isfinite(lr) || lr < 0.0)
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "invalid lr: %g (must be finite and >= 0)", lr);
-    optcl_status st = optcl__guard_sync(opt); /* rows already written carry the old lr */
+    optcl_status st = optcl__guard_lr_begin(opt); /* rows already written carry the old lr */
     if (st != OPTCL_SUCCESS)
         return st;
-    for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
+    double before[OPTCL_MAX_GROUPS], config_lr = opt->config.lr;
+    for (int g = 0; g < OPTCL_MAX_GROUPS; g++) {
+        before[g] = opt->groups[g].lr;
         if (group == -1 || g == group)
             opt->groups[g].lr = lr;
+    }
     if (group == -1)
         opt->config.lr = lr;
-    return optcl__guard_rows(opt);
+    st = optcl__guard_lr_end(opt);
+    if (st != OPTCL_SUCCESS) { /* the lr stays; the next step rewrites the rows first */
+        for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
+            opt->groups[g].lr = before[g];
+        opt->config.lr = config_lr;
+        opt->guard_rows_to = 0;
+    }
+    return st;
 }
 
 const optcl_optimizer_config *optcl_optimizer_config_get(const optcl_optimizer *opt)

@@ -918,7 +918,11 @@ OPTCL_API optcl_status optcl_optimizer_loss_scale_buffer(const optcl_optimizer *
  * gradient guard on the OpenCL backend it reads the step count back (blocks). */
 OPTCL_API optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int group, double *lr);
 /* Changes a group's lr from the next step on (group -1: every group). A negative or non-finite
- * lr is refused. With a gradient guard on the OpenCL backend it waits for the queue. */
+ * lr is refused. Does not wait for the queue, also with a gradient guard on the OpenCL
+ * backend (where the device owns the step count: the call writes the lr's scalar rows for
+ * every count the device may hold, non-blocking) — except for ASGD and Schedule-Free, whose
+ * next steps depend on the count the lr changed at, and when more than about 240 steps are in
+ * flight: then it waits for the queue. */
 OPTCL_API optcl_status optcl_optimizer_set_lr(optcl_optimizer *opt, int group, double lr);
 /* Changes a hyperparameter from the next step on, as torch's optimizers re-read their
  * param_groups: "weight_decay" (every group's) or one of the algorithm's option keys

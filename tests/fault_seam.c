@@ -191,6 +191,11 @@ WRAP_STATUS(clSetKernelArg, NORES,
             (cl_kernel kernel, cl_uint index, size_t size, const void *value),
             (kernel, index, size, value))
 WRAP_STATUS(clFinish, NORES, (cl_command_queue queue), (queue))
+WRAP_STATUS(clFlush, NORES, (cl_command_queue queue), (queue))
+WRAP_STATUS(clWaitForEvents, NORES, (cl_uint n, const cl_event *events), (n, events))
+WRAP_STATUS(clGetEventInfo, NORES,
+            (cl_event event, cl_event_info what, size_t size, void *value, size_t *size_ret),
+            (event, what, size, value, size_ret))
 
 WRAP_ENQUEUE(clEnqueueFillBuffer,
              (cl_command_queue q, cl_mem mem, const void *pattern, size_t pattern_size,

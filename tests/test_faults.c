@@ -377,6 +377,86 @@ static void guarded_step_walks(void)
     fw_fixture_close(&fx.a, true);
 }
 
+/* set_lr with the guard on OpenCL writes its rows without waiting for the queue (two steps are
+ * in flight here): a failure leaves the lr as it was, and the steps after it are those of the
+ * run without the call; a success, those of the run with it. A failed enqueue of the read that
+ * tells the count, or of the flush, is absorbed (the count is read at once; the flush only
+ * hurries the read). */
+typedef struct lr_fx {
+    fw_fixture a;
+    fw_snap with_call, without_call;
+    double lr_before;
+} lr_fx;
+
+static const optcl_optimizer_config *lr_config(void)
+{
+    static optcl_optimizer_config c;
+    c = fw_rich_config();
+    c.max_norm = 0.5;
+    c.nonfinite = OPTCL_NONFINITE_SKIP;
+    return &c;
+}
+
+static void lr_steps(fw_fixture *f, int n)
+{
+    for (int t = 0; t < n; t++)
+        TU_OK(optcl_optimizer_step(f->opt, 0, NULL, NULL), optcl_optimizer_message(f->opt));
+}
+
+static void lr_setup(void *p)
+{
+    lr_fx *fx = p;
+    fw_fixture_open(&fx->a, tu_context(OPTCL_BACKEND_OPENCL), lr_config());
+    lr_steps(&fx->a, 2); /* enqueued, not waited for */
+}
+
+static optcl_status lr_run(void *p)
+{
+    return optcl_optimizer_set_lr(((lr_fx *)p)->a.opt, -1, 0.05);
+}
+
+static void lr_check(void *p, optcl_status st, const fault_shot *shot)
+{
+    (void)shot;
+    lr_fx *fx = p;
+    double lr = 0.0;
+    TU_OK(optcl_optimizer_get_lr(fx->a.opt, 0, &lr), "get_lr");
+    if (st != OPTCL_SUCCESS) {
+        assert_true(optcl_optimizer_message(fx->a.opt)[0] != '\0');
+        assert_true(lr == fx->lr_before);
+    } else {
+        assert_true(lr == 0.05);
+    }
+    lr_steps(&fx->a, 3);
+    fw_snap now;
+    fw_take(&fx->a, &now);
+    assert_true(fw_same_values(&now, st == OPTCL_SUCCESS ? &fx->with_call : &fx->without_call,
+                               0, now.roles, 0, FW_NUMEL));
+}
+
+static void lr_teardown(void *p)
+{
+    fw_fixture_close(&((lr_fx *)p)->a, true);
+}
+
+static void lr_change_walks(void)
+{
+    lr_fx fx = {0};
+    for (int call = 0; call < 2; call++) { /* the runs to compare with, unarmed */
+        lr_setup(&fx);
+        TU_OK(optcl_optimizer_get_lr(fx.a.opt, 0, &fx.lr_before), "get_lr");
+        if (call)
+            TU_OK(optcl_optimizer_set_lr(fx.a.opt, -1, 0.05), optcl_optimizer_message(fx.a.opt));
+        lr_steps(&fx.a, 3);
+        fw_take(&fx.a, call ? &fx.with_call : &fx.without_call);
+        lr_teardown(&fx);
+    }
+    assert_false(fw_same_values(&fx.with_call, &fx.without_call, 0, 1, 0, FW_NUMEL));
+    fw_walk w = {"guarded set_lr (in flight)", &fx, lr_setup, lr_run, lr_check, lr_teardown,
+                 "clEnqueueReadBuffer clFlush"};
+    fw_walk_all(&w);
+}
+
 /* With dynamic loss scaling the guard also updates the scale on the device (here every step:
  * growth_interval 1); a failure before the first group's launch must restore scale and
  * tracker with the count. */
@@ -431,6 +511,7 @@ static void step_opencl(void **state)
     step_walks(OPTCL_BACKEND_OPENCL);
     guarded_step_walks();
     loss_scaled_step_walks();
+    lr_change_walks();
     tensorwise_step_walks(OPTCL_ADAFACTOR);
     tensorwise_step_walks(OPTCL_MUON);
 }

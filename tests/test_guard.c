@@ -256,7 +256,8 @@ static void clipping_scales_by_the_reported_coefficient(void **state)
 }
 
 /* The device decides: steps enqueued behind an event that has not fired all return at once
- * (a host round trip would wait forever), and the results are right once it fires. */
+ * (a host round trip would wait forever), and so do lr changes among them (each writes the
+ * rows of every count the device may hold); the results are right once it fires. */
 static void steps_do_not_wait_for_the_device(void **state)
 {
     (void)state;
@@ -274,13 +275,20 @@ static void steps_do_not_wait_for_the_device(void **state)
     /* Every step reads the same gradient buffer, written once behind the gate. */
     TU_OK(optcl_params_write(dev.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
     TU_OK(optcl_params_write(ref.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
-    for (int t = 0; t < 100; t++)
+    for (int t = 0; t < 100; t++) {
         TU_OK(optcl_optimizer_step(dev.opt, t == 0 ? 1 : 0, t == 0 ? &gate : NULL, NULL),
               optcl_optimizer_message(dev.opt));
+        if (t % 7 == 3 || (t >= 60 && t < 70)) /* once in a while, then every step */
+            TU_OK(optcl_optimizer_set_lr(dev.opt, -1, 1e-3 * (1 + t % 5)),
+                  optcl_optimizer_message(dev.opt));
+    }
     assert_int_equal(clSetUserEventStatus(gate, CL_COMPLETE), CL_SUCCESS);
     clReleaseEvent(gate);
-    for (int t = 0; t < 100; t++)
+    for (int t = 0; t < 100; t++) {
         TU_OK(optcl_optimizer_step(ref.opt, 0, NULL, NULL), "step");
+        if (t % 7 == 3 || (t >= 60 && t < 70))
+            TU_OK(optcl_optimizer_set_lr(ref.opt, -1, 1e-3 * (1 + t % 5)), "set_lr");
+    }
     assert_int_equal(optcl_optimizer_step_count(dev.opt), 100);
     assert_same_rigs(&dev, &ref, "OpenCL after 100 unsynchronised steps");
     tu_rig_close(&dev);

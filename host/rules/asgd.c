@@ -43,6 +43,7 @@ const optcl__rule optcl__rule_asgd = {
     .weight_decay = 0.0,
     .weight_decay_allowed = true,
     .slots = 1,
+    .lr_history = true, /* η from the last step's lr */
     /* ax is an average of the parameters: a block's 8-bit codes would keep it to two decades
      * below its largest element, which no parameter average survives */
     .int8_refused = "ax averages the parameters, which 8-bit codes cannot hold",

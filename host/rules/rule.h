@@ -74,6 +74,10 @@ typedef struct optcl__rule {
      * computed in double and rounded once. */
     void (*scalars)(const optcl_optimizer_config *c, const optcl__step_inputs *in,
                     optcl__step_scalars *s);
+    /* Its memo follows the lrs of the steps taken (ASGD's last lr, Schedule-Free's sums), so a
+     * step's scalars depend on which earlier steps had which lr: with a gradient guard, set_lr
+     * reads the device's count back first (the others' rows fit whatever count it holds). */
+    bool lr_history;
     /* The reference rule over [begin, end); state[] in states() order. */
     optcl__reference_rule *reference;
     /* Train and eval modes (Schedule-Free; NULL: none): the switch is p = lerp(p, s, w) with

@@ -146,7 +146,7 @@ static const char *const second_moments[] = {"exp_avg_sq", NULL};
         .validate = validate, .reference = optcl__reference_schedulefree,                          \
         .mode_weight = mode_weight, .mode_state = "z", .fields = rule_fields,                      \
         .field_count = sizeof rule_fields / sizeof rule_fields[0], .states = states,               \
-        .options = options, .scalars = scalars,                                                    \
+        .options = options, .scalars = scalars, .lr_history = true,                                \
     }
 
 const optcl__rule optcl__rule_adamw_schedulefree =
