@@ -272,13 +272,14 @@ static void settle_lookahead_alpha(optcl_optimizer *opt)
 
 /* ---- lr changes in flight --------------------------------------------------------------- */
 
-/* Whether an event's command has finished, well or not (a failed query: not yet). */
-static bool finished(cl_event event)
+/* An event's command status: CL_COMPLETE, an error (< 0: it failed), or not finished (a failed
+ * query counts as not finished). */
+static cl_int status_of(cl_event event)
 {
     cl_int status = CL_QUEUED;
-    return clGetEventInfo(event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status,
-                          NULL) == CL_SUCCESS &&
-           status <= CL_COMPLETE;
+    cl_int err =
+        clGetEventInfo(event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL);
+    return err == CL_SUCCESS ? status : CL_QUEUED;
 }
 
 /* Frees the staged rows whose writes have finished (every one: after a blocking call). */
@@ -287,7 +288,7 @@ static void reap_staged(optcl_optimizer *opt, bool all)
     size_t kept = 0;
     for (size_t i = 0; i < opt->guard_staged_count; i++) {
         optcl__guard_staged s = opt->guard_staged[i];
-        if (all || finished(s.written)) {
+        if (all || status_of(s.written) <= CL_COMPLETE) {
             clReleaseEvent(s.written);
             free(s.rows);
         } else {
@@ -318,12 +319,8 @@ static void settle_seen(optcl_optimizer *opt, bool read_ok)
 /* After a blocking call: every change's write and read has finished. */
 static void settle_changes(optcl_optimizer *opt)
 {
-    if (opt->guard_seen_event) {
-        cl_int status = CL_QUEUED;
-        cl_int err = clGetEventInfo(opt->guard_seen_event, CL_EVENT_COMMAND_EXECUTION_STATUS,
-                                    sizeof status, &status, NULL);
-        settle_seen(opt, err == CL_SUCCESS && status == CL_COMPLETE);
-    }
+    if (opt->guard_seen_event)
+        settle_seen(opt, status_of(opt->guard_seen_event) == CL_COMPLETE);
     reap_staged(opt, true);
 }
 
@@ -365,17 +362,12 @@ static cl_int write_slots(optcl_optimizer *opt, size_t first, size_t count)
                                 count * row, opt->guard_rows + first * ranges, 0, NULL, NULL);
 }
 
-/* Writes the rows of the counts steps + 1 … steps + window, each in its ring slot (one write,
- * or two where the window wraps); the steps enqueued after it find their rows whatever the
- * device's count, up to that many. The count must be exact (nothing pending), and a blocking
- * call came first, so no earlier write still reads the host copy. */
 /* The rows of the counts steps + 1 … steps + count into out (the host copy, by ring slot; or
  * a staging copy, from its start), each row's memos beside it in the ring. The memos resume
  * from the count steps, as its row left them: rows written ahead of it may carry an lr that
  * the device never used (Schedule-Free's weight sum follows the lrs of the steps taken, as the
  * reference backend's does). */
-static void compute_rows(optcl_optimizer *opt, size_t count, optcl__step_scalars *out,
-                         bool by_slot)
+static void compute_rows(optcl_optimizer *opt, size_t count, optcl__step_scalars *out, bool by_slot)
 {
     optcl_params *p = opt->params;
     size_t held = (size_t)(opt->steps % OPTCL__GUARD_CAPACITY) * p->range_count;
@@ -393,6 +385,10 @@ static void compute_rows(optcl_optimizer *opt, size_t count, optcl__step_scalars
     }
 }
 
+/* Writes the rows of the counts steps + 1 … steps + window, each in its ring slot (one write,
+ * or two where the window wraps); the steps enqueued after it find their rows whatever the
+ * device's count, up to that many. The count must be exact (nothing pending), and a blocking
+ * call came first, so no earlier write still reads the host copy. */
 static cl_int write_rows(optcl_optimizer *opt, size_t window)
 {
     compute_rows(opt, window, opt->guard_rows, true);
@@ -496,11 +492,8 @@ optcl_status optcl__guard_lr_begin(optcl_optimizer *opt)
     reap_staged(opt, false);
     /* a change's read that is back brings the count closer; one still on its way is left to
      * a later call (the rows cover every count the device may hold either way) */
-    cl_int status = CL_QUEUED;
-    if (opt->guard_seen_event &&
-        clGetEventInfo(opt->guard_seen_event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status,
-                       &status, NULL) == CL_SUCCESS &&
-        status <= CL_COMPLETE)
+    cl_int status = opt->guard_seen_event ? status_of(opt->guard_seen_event) : CL_QUEUED;
+    if (status <= CL_COMPLETE)
         settle_seen(opt, status == CL_COMPLETE);
     return OPTCL_SUCCESS;
 }
@@ -570,9 +563,9 @@ optcl_status optcl__guard_lr_end(optcl_optimizer *opt)
         return change_failed(opt, err);
     }
     if (!stage(opt, last, rows)) { /* a write reads rows: wait for it before letting go */
-        clWaitForEvents(1, &last);
+        if (clWaitForEvents(1, &last) == CL_SUCCESS || clFinish(queue) == CL_SUCCESS)
+            free(rows); /* else the queue is broken: rows stay, rather than be read freed */
         clReleaseEvent(last);
-        free(rows);
         return change_failed(opt, CL_OUT_OF_HOST_MEMORY);
     }
     if (err != CL_SUCCESS)

@@ -430,8 +430,8 @@ static void lr_check(void *p, optcl_status st, const fault_shot *shot)
     lr_steps(&fx->a, 3);
     fw_snap now;
     fw_take(&fx->a, &now);
-    assert_true(fw_same_values(&now, st == OPTCL_SUCCESS ? &fx->with_call : &fx->without_call,
-                               0, now.roles, 0, FW_NUMEL));
+    assert_true(fw_same_values(&now, st == OPTCL_SUCCESS ? &fx->with_call : &fx->without_call, 0,
+                               now.roles, 0, FW_NUMEL));
 }
 
 static void lr_teardown(void *p)

@@ -138,11 +138,11 @@ static double mode_weight(const optcl_optimizer_config *c, bool train)
 
 static const char *const second_moments[] = {"exp_avg_sq", NULL};
 
-#define SCHEDULEFREE_RULE(rule_name, default_lr, rule_fields)                                     \
+#define SCHEDULEFREE_RULE(rule_name, default_lr, rule_fields)                                      \
     {                                                                                              \
         .name = rule_name, .family = "schedulefree", .lr = default_lr, .weight_decay = 0.0,        \
         .weight_decay_allowed = true, .slots = 2, .unsigned_states = second_moments,               \
-        .int8_refused = "z holds the parameters' running point, which 8-bit codes cannot",        \
+        .int8_refused = "z holds the parameters' running point, which 8-bit codes cannot",         \
         .validate = validate, .reference = optcl__reference_schedulefree,                          \
         .mode_weight = mode_weight, .mode_state = "z", .fields = rule_fields,                      \
         .field_count = sizeof rule_fields / sizeof rule_fields[0], .states = states,               \
