@@ -707,11 +707,15 @@ optcl_status optcl_optimizer_set_loss_scale(optcl_optimizer *opt, double scale)
     if (!(scale > 0.0 && scale <= FLT_MAX) || !((float)scale > 0.0f))
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "invalid loss scale: %g (must be > 0 and finite in float32)", scale);
-    optcl_status st = optcl__guard_sync(opt); /* steps in flight keep the scale they had */
-    if (st != OPTCL_SUCCESS)
-        return st;
-    opt->loss_scale = (float)scale;
-    return optcl__guard_store(opt);
+    float value = (float)scale;
+    if (on_device(opt)) { /* in queue order: the steps in flight keep the scale they had */
+        cl_int err = clEnqueueFillBuffer(opt->params->ctx->queue, opt->guard_loss_scale, &value,
+                                         sizeof value, 0, sizeof value, 0, NULL, NULL);
+        if (err != CL_SUCCESS)
+            return cl_fail(opt->message, err, "writing the loss scale");
+    }
+    opt->loss_scale = value; /* the reference backend's scale; on a device, its last value */
+    return OPTCL_SUCCESS;
 }
 
 optcl_status optcl_optimizer_loss_scale_buffer(const optcl_optimizer *copt, cl_mem *out)

@@ -907,7 +907,8 @@ OPTCL_API optcl_status optcl_optimizer_loss_scale(optcl_optimizer *opt, double *
  * fused contract, whose grad_scale argument comes from a GradScaler the caller keeps (STATIC),
  * or a scale of the caller's choosing for DYNAMIC scaling to go on from (its growth tracker is
  * kept). Rounded to float32; must be > 0 and finite there (OPTCL_ERROR_INVALID_ARGUMENT).
- * Blocks until the queue has finished the steps already enqueued, which keep their scale. */
+ * Does not wait for the queue: the steps already enqueued keep their scale (the write is
+ * enqueued behind them), and the growth tracker stays as it is (GradScaler.update(new_scale)). */
 OPTCL_API optcl_status optcl_optimizer_set_loss_scale(optcl_optimizer *opt, double scale);
 /* The device buffer holding that scale as one float32 (OpenCL backend, config.loss_scale on):
  * the caller's loss and backward kernels read it, so a training loop needs no host round trip.

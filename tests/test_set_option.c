@@ -230,6 +230,55 @@ static void loss_scale_set_by_the_caller(void **state)
     caller_kept_loss_scale(OPTCL_BACKEND_OPENCL);
 }
 
+/* Setting the scale does not wait for the queue: steps and scales set between them, all
+ * enqueued behind an event that has not fired, return at once (a wait would hang), and each
+ * step divides by the scale set before it. */
+static void loss_scale_set_without_waiting(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    float p0[N];
+    static float g[4][N], scaled[4][N];
+    uint64_t seed = 13;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    optcl_optimizer_config plain = optcl_optimizer_config_default(OPTCL_ADAM);
+    optcl_optimizer_config amp = plain;
+    amp.loss_scale.mode = OPTCL_LOSS_SCALE_STATIC;
+    tu_rig a = tu_rig_open(OPTCL_BACKEND_OPENCL, &spec, 1, p0, &plain);
+    tu_rig b = tu_rig_open(OPTCL_BACKEND_OPENCL, &spec, 1, p0, &amp);
+    cl_int err = CL_SUCCESS;
+    cl_event gate = clCreateUserEvent(optcl_context_cl_context(b.ctx), &err);
+    assert_int_equal(err, CL_SUCCESS);
+    cl_mem grads = NULL;
+    TU_OK(optcl_params_buffer(b.params, OPTCL_ROLE_GRADS, OPTCL_ALL, &grads), "grads");
+    cl_command_queue queue = optcl_context_cl_queue(b.ctx);
+    const double scales[] = {1024.0, 4.0, 0.25, 65536.0};
+    for (int t = 0; t < 4; t++) {
+        tu_fill_random(g[t], N, &seed, -1.0f, 1.0f);
+        for (size_t i = 0; i < N; i++)
+            scaled[t][i] = g[t][i] * (float)scales[t];
+        TU_OK(optcl_optimizer_set_loss_scale(b.opt, scales[t]), optcl_optimizer_message(b.opt));
+        assert_int_equal(clEnqueueWriteBuffer(queue, grads, CL_FALSE, 0, sizeof scaled[t],
+                                              scaled[t], t == 0 ? 1 : 0, t == 0 ? &gate : NULL,
+                                              NULL),
+                         CL_SUCCESS);
+        TU_OK(optcl_optimizer_step(b.opt, 0, NULL, NULL), optcl_optimizer_message(b.opt));
+        step_with(&a, g[t]);
+    }
+    assert_int_equal(clSetUserEventStatus(gate, CL_COMPLETE), CL_SUCCESS);
+    clReleaseEvent(gate);
+    snapshot sa, sb;
+    take(&a, &sa);
+    take(&b, &sb);
+    assert_memory_equal(&sa, &sb, sizeof sa);
+    double now = 0.0;
+    TU_OK(optcl_optimizer_loss_scale(b.opt, &now), "loss_scale");
+    assert_true(now == 65536.0);
+    tu_rig_close(&a);
+    tu_rig_close(&b);
+}
+
 static void struct_sizes(void **state)
 {
     (void)state;
@@ -248,6 +297,7 @@ int main(void)
         cmocka_unit_test(nadam_keeps_the_mu_of_the_steps_taken),
         cmocka_unit_test(refusals),
         cmocka_unit_test(loss_scale_set_by_the_caller),
+        cmocka_unit_test(loss_scale_set_without_waiting),
         cmocka_unit_test(struct_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
