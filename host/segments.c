@@ -146,8 +146,15 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     OPTCL__ARG(seg->totals_kernel, totals_next + 1, seg->segment_blocks_mem);
     OPTCL__ARG(seg->totals_kernel, totals_next + 2, seg->values_mem);
     seg->totals_first_arg = totals_next + 3;
+    /* totals_next + 5: the 64-item reduction's local memory, a float per item of the largest
+     * work-group enqueue_totals launches (one float, unused, with one item per tensor) */
+    size_t scratch = ctx->totals_items > 1 ? (ctx->local_size > TOTALS_LANES ? ctx->local_size
+                                                                               : TOTALS_LANES)
+                                           : 1;
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(seg->totals_kernel, totals_next + 5, scratch * sizeof(float), NULL);
     if (err == CL_SUCCESS && factored)
-        err = optcl__factored_bind(opt, seg->totals_kernel, totals_next + 5);
+        err = optcl__factored_bind(opt, seg->totals_kernel, totals_next + 6);
     size_t most = TOTALS_LANES; /* 64 items per tensor need a work-group of 64 */
     if (err == CL_SUCCESS && ctx->totals_items > 1)
         err = clGetKernelWorkGroupInfo(seg->totals_kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,

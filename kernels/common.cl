@@ -395,18 +395,22 @@ static inline float optcl_lanes_total(const floatv *acc)
 #define TOTALS_ITEMS 1
 #endif
 #define OPTCL_TOTALS_LANES 64
+/* totals_scratch: the 64-item reduction's local memory, one float per work-item, a kernel
+ * argument (host/segments.c) rather than an array in the kernel: PoCL 3.1's threads, running
+ * work-groups side by side, now and then shared such an array and added wrong totals. */
 #define OPTCL_TOTALS_ARG                                                                          \
     , __global const float *restrict block_sums, __global const uint *restrict segment_blocks,    \
-        __global float *restrict tensor_values, uint first, uint end
+        __global float *restrict tensor_values, uint first, uint end,                             \
+        __local float *restrict totals_scratch
 #if TOTALS_ITEMS == 1
-#define OPTCL_TOTALS_BEGIN(t) const uint t = first + (uint)get_global_id(0)
+#define OPTCL_TOTALS_BEGIN(t)                                                                     \
+    (void)totals_scratch;                                                                         \
+    const uint t = first + (uint)get_global_id(0)
 #define OPTCL_TOTAL(t, n, k) optcl_tensor_total(block_sums, segment_blocks, end, n, t, k)
 #else
-#define OPTCL_TOTALS_BEGIN(t)                                                                     \
-    __local float totals_scratch_[256]; /* the largest work-group optcl launches */               \
-    const uint t = first + (uint)(get_global_id(0) / OPTCL_TOTALS_LANES)
+#define OPTCL_TOTALS_BEGIN(t) const uint t = first + (uint)(get_global_id(0) / OPTCL_TOTALS_LANES)
 #define OPTCL_TOTAL(t, n, k)                                                                      \
-    optcl_tensor_total(block_sums, segment_blocks, end, n, t, k, totals_scratch_)
+    optcl_tensor_total(block_sums, segment_blocks, end, n, t, k, totals_scratch)
 #endif
 #define OPTCL_TOTALS_WRITE(t, value)                                                              \
     do {                                                                                          \

@@ -183,16 +183,24 @@ static void refusals(void **state)
 
 /* torch's fused contract: gradients multiplied by a scale the caller keeps and changes; each
  * step divides by the scale set last — the same bits as unscaled gradients for powers of two. */
-static void caller_kept_loss_scale(optcl_backend backend)
+/* Adam plain (a) and with the caller's static loss scale (b), from the same parameters. */
+static void open_amp_pair(optcl_backend backend, uint64_t *seed, tu_rig *a, tu_rig *b)
 {
-    float p0[N], g[N], scaled[N];
-    uint64_t seed = 11;
-    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    float p0[N];
+    tu_fill_random(p0, N, seed, -1.0f, 1.0f);
     optcl_optimizer_config plain = optcl_optimizer_config_default(OPTCL_ADAM);
     optcl_optimizer_config amp = plain;
     amp.loss_scale.mode = OPTCL_LOSS_SCALE_STATIC;
-    tu_rig a = tu_rig_open(backend, &spec, 1, p0, &plain);
-    tu_rig b = tu_rig_open(backend, &spec, 1, p0, &amp);
+    *a = tu_rig_open(backend, &spec, 1, p0, &plain);
+    *b = tu_rig_open(backend, &spec, 1, p0, &amp);
+}
+
+static void caller_kept_loss_scale(optcl_backend backend)
+{
+    float g[N], scaled[N];
+    uint64_t seed = 11;
+    tu_rig a, b;
+    open_amp_pair(backend, &seed, &a, &b);
     const double scales[] = {65536.0, 8.0, 0.5};
     for (int t = 0; t < 3; t++) {
         tu_fill_random(g, N, &seed, -1.0f, 1.0f);
@@ -238,15 +246,10 @@ static void loss_scale_set_without_waiting(void **state)
     (void)state;
     if (tu_opencl_missing())
         skip();
-    float p0[N];
     static float g[4][N], scaled[4][N];
     uint64_t seed = 13;
-    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
-    optcl_optimizer_config plain = optcl_optimizer_config_default(OPTCL_ADAM);
-    optcl_optimizer_config amp = plain;
-    amp.loss_scale.mode = OPTCL_LOSS_SCALE_STATIC;
-    tu_rig a = tu_rig_open(OPTCL_BACKEND_OPENCL, &spec, 1, p0, &plain);
-    tu_rig b = tu_rig_open(OPTCL_BACKEND_OPENCL, &spec, 1, p0, &amp);
+    tu_rig a, b;
+    open_amp_pair(OPTCL_BACKEND_OPENCL, &seed, &a, &b);
     cl_int err = CL_SUCCESS;
     cl_event gate = clCreateUserEvent(optcl_context_cl_context(b.ctx), &err);
     assert_int_equal(err, CL_SUCCESS);
