@@ -489,11 +489,12 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
             st = need_number(f, path, key, 0.0, 1.0, &out->plateau.scale[g], message);
         }
         snprintf(key, sizeof key, "optcl.group.%d.running.0", g);
-        for (int k = 0; k < 2 && st == OPTCL_SUCCESS && optcl__st_meta_get(f, key); k++) {
+        bool running = optcl__st_meta_get(f, key) != NULL; /* optional; then both values */
+        for (int k = 0; k < 2 && running && st == OPTCL_SUCCESS; k++) {
             snprintf(key, sizeof key, "optcl.group.%d.running.%d", g, k);
             st = need_number(f, path, key, -DBL_MAX, DBL_MAX, &out->memo[g].value[k], message);
-            out->memo[g].step = out->steps;
         }
+        out->memo[g].step = running ? out->steps : 0;
     }
     if (st == OPTCL_SUCCESS)
         st = need_number(f, path, "optcl.plateau.best", -INFINITY, INFINITY, &out->plateau.best,

@@ -82,6 +82,7 @@ void optcl__guard_free(optcl_optimizer *opt)
         free(opt->guard_staged[i].rows);
     }
     free(opt->guard_staged);
+    free(opt->guard_spare);
     if (opt->guard_seen_event)
         clReleaseEvent(opt->guard_seen_event);
     optcl__host_free(opt->guard_host_partials);
@@ -282,7 +283,16 @@ static cl_int status_of(cl_event event)
     return err == CL_SUCCESS ? status : CL_QUEUED;
 }
 
-/* Frees the staged rows whose writes have finished (every one: after a blocking call). */
+/* A staged copy's room whose write has finished: kept for the next change (one at a time). */
+static void spare(optcl_optimizer *opt, optcl__step_scalars *rows)
+{
+    if (opt->guard_spare)
+        free(rows);
+    else
+        opt->guard_spare = rows;
+}
+
+/* Lets go of the staged rows whose writes have finished (every one: after a blocking call). */
 static void reap_staged(optcl_optimizer *opt, bool all)
 {
     size_t kept = 0;
@@ -290,12 +300,20 @@ static void reap_staged(optcl_optimizer *opt, bool all)
         optcl__guard_staged s = opt->guard_staged[i];
         if (all || status_of(s.written) <= CL_COMPLETE) {
             clReleaseEvent(s.written);
-            free(s.rows);
+            spare(opt, s.rows);
         } else {
             opt->guard_staged[kept++] = s;
         }
     }
     opt->guard_staged_count = kept;
+}
+
+/* Lets the last lr change's read go. */
+static void drop_seen(optcl_optimizer *opt)
+{
+    if (opt->guard_seen_event)
+        clReleaseEvent(opt->guard_seen_event);
+    opt->guard_seen_event = NULL;
 }
 
 /* The last lr change's read is back (read_ok; else it failed on the device): the count its
@@ -311,9 +329,7 @@ static void settle_seen(optcl_optimizer *opt, bool read_ok)
     } else {
         opt->guard_rows_to = 0;
     }
-    if (opt->guard_seen_event)
-        clReleaseEvent(opt->guard_seen_event);
-    opt->guard_seen_event = NULL;
+    drop_seen(opt);
 }
 
 /* After a blocking call: every change's write and read has finished. */
@@ -367,13 +383,22 @@ static cl_int write_slots(optcl_optimizer *opt, size_t first, size_t count)
  * from the count steps, as its row left them: rows written ahead of it may carry an lr that
  * the device never used (Schedule-Free's weight sum follows the lrs of the steps taken, as the
  * reference backend's does). */
+/* Range r's memo as the row of the count `steps` left it; NULL when the ring has none of it. */
+static const optcl__rule_memo *held_memo(const optcl_optimizer *opt, size_t r)
+{
+    size_t ranges = opt->params->range_count;
+    const optcl__rule_memo *m =
+        opt->guard_memos ? &opt->guard_memos[(opt->steps % OPTCL__GUARD_CAPACITY) * ranges + r]
+                         : NULL;
+    return m && m->step == opt->steps && opt->steps > 0 ? m : NULL;
+}
+
 static void compute_rows(optcl_optimizer *opt, size_t count, optcl__step_scalars *out, bool by_slot)
 {
     optcl_params *p = opt->params;
-    size_t held = (size_t)(opt->steps % OPTCL__GUARD_CAPACITY) * p->range_count;
     for (size_t r = 0; r < p->range_count; r++)
-        if (opt->guard_memos[held + r].step == opt->steps && opt->steps > 0)
-            opt->memo[p->ranges[r].group] = opt->guard_memos[held + r];
+        if (held_memo(opt, r))
+            opt->memo[p->ranges[r].group] = *held_memo(opt, r);
     for (uint64_t c = opt->steps + 1; c <= opt->steps + count; c++) {
         size_t row = (size_t)(c % OPTCL__GUARD_CAPACITY) * p->range_count;
         size_t at = by_slot ? row : (size_t)(c - opt->steps - 1) * p->range_count;
@@ -432,9 +457,7 @@ optcl_status optcl__guard_store(optcl_optimizer *opt)
         return cl_fail(opt->message, err, "writing its record");
     /* after the blocking write: no earlier write or read is in flight, and what an lr change's
      * read found is moot (the record is replaced) */
-    if (opt->guard_seen_event)
-        clReleaseEvent(opt->guard_seen_event);
-    opt->guard_seen_event = NULL;
+    drop_seen(opt);
     reap_staged(opt, true);
     opt->guard_changed_at = opt->steps;
     return rows_written(opt, write_rows(opt, OPTCL__GUARD_CAPACITY));
@@ -451,11 +474,9 @@ void optcl__forget_memos(optcl_optimizer *opt)
 bool optcl__memo_now(const optcl_optimizer *opt, int group, optcl__rule_memo *out)
 {
     const optcl_params *p = opt->params;
-    size_t held = (size_t)(opt->steps % OPTCL__GUARD_CAPACITY) * p->range_count;
-    for (size_t r = 0; opt->guard_memos && r < p->range_count; r++)
-        if (p->ranges[r].group == group && opt->guard_memos[held + r].step == opt->steps &&
-            opt->steps > 0) {
-            *out = opt->guard_memos[held + r];
+    for (size_t r = 0; r < p->range_count; r++)
+        if (p->ranges[r].group == group && held_memo(opt, r)) {
+            *out = *held_memo(opt, r);
             return true;
         }
     *out = opt->memo[group];
@@ -472,17 +493,23 @@ uint64_t optcl__steps_now(const optcl_optimizer *opt)
 
 /* ---- the guarded step ------------------------------------------------------------------- */
 
+/* The rows a change of their values writes after the count `at`: twice the steps since the
+ * last change, so that changes every step or every few cost a few rows each and rare ones the
+ * whole ring (no more blocking reads than before). */
+static size_t change_window(const optcl_optimizer *opt, uint64_t at)
+{
+    uint64_t since = at > opt->guard_changed_at ? at - opt->guard_changed_at : 0;
+    size_t window = since >= OPTCL__GUARD_CAPACITY / 2 ? OPTCL__GUARD_CAPACITY : 2 * (size_t)since;
+    return window < ROWS_AFTER_A_CHANGE ? ROWS_AFTER_A_CHANGE : window;
+}
+
 optcl_status optcl__guard_rows(optcl_optimizer *opt)
 {
     if (!opt->guarded || !on_device(opt))
         return OPTCL_SUCCESS;
-    /* twice the steps since the last change, so that changes every step or every few cost a
-     * few rows each and rare ones the whole ring (no more blocking reads than before) */
-    uint64_t since = opt->steps > opt->guard_changed_at ? opt->steps - opt->guard_changed_at : 0;
-    size_t window = since >= OPTCL__GUARD_CAPACITY / 2 ? OPTCL__GUARD_CAPACITY : 2 * (size_t)since;
+    size_t window = change_window(opt, opt->steps);
     opt->guard_changed_at = opt->steps;
-    return rows_written(opt, write_rows(opt, window < ROWS_AFTER_A_CHANGE ? ROWS_AFTER_A_CHANGE
-                                                                          : window));
+    return rows_written(opt, write_rows(opt, window));
 }
 
 optcl_status optcl__guard_lr_begin(optcl_optimizer *opt)
@@ -525,12 +552,8 @@ optcl_status optcl__guard_lr_end(optcl_optimizer *opt)
 {
     if (!opt->guarded || !on_device(opt))
         return OPTCL_SUCCESS;
-    /* the window as optcl__guard_rows sizes it, counted in steps enqueued */
-    uint64_t ahead = opt->steps + opt->guard_pending;
-    uint64_t since = ahead > opt->guard_changed_at ? ahead - opt->guard_changed_at : 0;
-    size_t window = since >= OPTCL__GUARD_CAPACITY / 2 ? OPTCL__GUARD_CAPACITY : 2 * (size_t)since;
-    window = window < ROWS_AFTER_A_CHANGE ? ROWS_AFTER_A_CHANGE : window;
-    size_t count = (size_t)opt->guard_pending + window;
+    uint64_t ahead = opt->steps + opt->guard_pending; /* the window counts steps enqueued */
+    size_t count = (size_t)opt->guard_pending + change_window(opt, ahead);
     if (opt->rule->lr_history || count > OPTCL__GUARD_CAPACITY) {
         /* rows that depend on the count the lr changed at, or more in flight than the ring
          * holds: read the count back */
@@ -539,7 +562,11 @@ optcl_status optcl__guard_lr_end(optcl_optimizer *opt)
     }
     opt->guard_changed_at = ahead;
     size_t ranges = opt->params->range_count;
-    optcl__step_scalars *rows = malloc(count * ranges * sizeof *rows);
+    /* room for a whole ring, so that one copy serves every change */
+    optcl__step_scalars *rows = opt->guard_spare
+                                    ? opt->guard_spare
+                                    : malloc((size_t)OPTCL__GUARD_CAPACITY * ranges * sizeof *rows);
+    opt->guard_spare = NULL;
     if (!rows) {
         opt->guard_rows_to = 0;
         return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
@@ -559,7 +586,7 @@ optcl_status optcl__guard_lr_end(optcl_optimizer *opt)
     if (written[1])
         clReleaseEvent(written[0]);
     if (!last) {
-        free(rows);
+        spare(opt, rows);
         return change_failed(opt, err);
     }
     if (!stage(opt, last, rows)) { /* a write reads rows: wait for it before letting go */

@@ -228,6 +228,7 @@ struct optcl_optimizer {
      * guard_seen_pending steps then in flight */
     optcl__guard_staged *guard_staged;
     size_t guard_staged_count, guard_staged_cap;
+    optcl__step_scalars *guard_spare; /* a staged copy's room (capacity rows) kept for the next */
     cl_event guard_seen_event; /* NULL: no read in flight */
     optcl__guard guard_seen;
     uint64_t guard_seen_pending;

@@ -98,6 +98,12 @@ cl_mem optcl__segments_buffer(optcl_context *ctx, size_t bytes, void *data, cl_i
     return mem;
 }
 
+/* The work-group size of a 64-item totals launch with many tensors: the context's, at least 64. */
+static size_t totals_local_size(const optcl_context *ctx)
+{
+    return ctx->local_size > TOTALS_LANES ? ctx->local_size : TOTALS_LANES;
+}
+
 optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program program, cl_uint next)
 {
     const optcl_params *p = opt->params;
@@ -148,9 +154,7 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     seg->totals_first_arg = totals_next + 3;
     /* totals_next + 5: the 64-item reduction's local memory, a float per item of the largest
      * work-group enqueue_totals launches (one float, unused, with one item per tensor) */
-    size_t scratch = ctx->totals_items > 1 ? (ctx->local_size > TOTALS_LANES ? ctx->local_size
-                                                                               : TOTALS_LANES)
-                                           : 1;
+    size_t scratch = ctx->totals_items > 1 ? totals_local_size(ctx) : 1;
     if (err == CL_SUCCESS)
         err = clSetKernelArg(seg->totals_kernel, totals_next + 5, scratch * sizeof(float), NULL);
     if (err == CL_SUCCESS && factored)
@@ -210,7 +214,7 @@ static cl_int enqueue_totals(optcl_context *ctx, cl_kernel kernel, size_t tensor
     if (ctx->totals_items == 1)
         return optcl__enqueue_padded(ctx, kernel, 0, tensors, 0, NULL, NULL);
     size_t items = tensors * TOTALS_LANES;
-    size_t local = ctx->local_size > TOTALS_LANES ? ctx->local_size : TOTALS_LANES;
+    size_t local = totals_local_size(ctx);
     if (items < local)
         local = items;
     items = optcl__round_up(items, local);

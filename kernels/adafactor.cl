@@ -155,6 +155,13 @@ static inline void adafactor_columns(__global grad_t *grad, size_t start, uint r
         next[j + l] = adafactor_lerp(col_var[j + l], sum[l] / (float)rows, w);
 }
 
+/* sum / rows clamped below at eps1 (NaN stays, as torch's clamp): a matrix's mean of rows. */
+static inline float adafactor_clamped_mean(float sum, uint rows, float eps1)
+{
+    float mean = sum / (float)rows;
+    return mean > eps1 || mean != mean ? mean : eps1;
+}
+
 /* A short row's mean of g² (cols ≤ 16): element k alone in lane k, so adafactor_row_mean's
  * tree is a fixed sum of the squares, written out: a private array indexed at run time lives
  * in memory, which made a 3×3 or 1×1 convolution's factors 2–3× slower on PoCL. Lanes past
@@ -205,8 +212,7 @@ static inline float adafactor_small_matrix(__global grad_t *grad, size_t start, 
         }
         next_col[j] = adafactor_lerp(col_var[j], column / (float)rows, w);
     }
-    float mean = sum / (float)rows;
-    return mean > eps1 || mean != mean ? mean : eps1;
+    return adafactor_clamped_mean(sum, rows, eps1);
 }
 
 #if VEC > 1
@@ -229,15 +235,13 @@ static inline void adafactor_unit_matrices(__global grad_t *grad, size_t i,
 }
 #endif
 
-/* The mean of a matrix's rows' means, in order, clamped below at eps1 (NaN stays, as torch's
- * clamp). */
+/* The mean of a matrix's rows' means, in order, clamped below at eps1. */
 static inline float adafactor_mean_of_rows(__global const float *row_var, uint rows, float eps1)
 {
     float sum = 0.0f;
     for (uint i = 0; i < rows; i++)
         sum += row_var[i];
-    float mean = sum / (float)rows;
-    return mean > eps1 || mean != mean ? mean : eps1;
+    return adafactor_clamped_mean(sum, rows, eps1);
 }
 
 /* 1. The row and column means of g², lerped from row_var and col_var into pending. A matrix's

@@ -231,11 +231,38 @@ static void caller_kept_loss_scale(optcl_backend backend)
     tu_rig_close(&b);
 }
 
+/* With the dynamic scaler, a scale set by the caller leaves the growth tracker as it is, as
+ * GradScaler.update(new_scale) does: the steps since the last skip keep counting. */
+static void set_scale_keeps_the_tracker(optcl_backend backend)
+{
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    c.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
+    c.loss_scale.growth_interval = 100;
+    tu_rig r = tu_rig_open(backend, &spec, 1, NULL, &c);
+    float g[N];
+    uint64_t seed = 17;
+    tu_fill_random(g, N, &seed, -1.0f, 1.0f);
+    for (int t = 0; t < 3; t++)
+        step_with(&r, g);
+    TU_OK(optcl_optimizer_set_loss_scale(r.opt, 8.0), optcl_optimizer_message(r.opt));
+    optcl_guard_stats s;
+    TU_OK(optcl_optimizer_guard_stats(r.opt, &s), optcl_optimizer_message(r.opt));
+    assert_true(s.loss_scale == 8.0);
+    assert_int_equal(s.growth_tracker, 3);
+    step_with(&r, g);
+    TU_OK(optcl_optimizer_guard_stats(r.opt, &s), optcl_optimizer_message(r.opt));
+    assert_true(s.loss_scale == 8.0);
+    assert_int_equal(s.growth_tracker, 4);
+    tu_rig_close(&r);
+}
+
 static void loss_scale_set_by_the_caller(void **state)
 {
     (void)state;
     caller_kept_loss_scale(OPTCL_BACKEND_REFERENCE);
     caller_kept_loss_scale(OPTCL_BACKEND_OPENCL);
+    set_scale_keeps_the_tracker(OPTCL_BACKEND_REFERENCE);
+    set_scale_keeps_the_tracker(OPTCL_BACKEND_OPENCL);
 }
 
 /* Setting the scale does not wait for the queue: steps and scales set between them, all
