@@ -5,8 +5,9 @@
     ...                                                          # else the first GPU, else any
     loss.backward(); opt.step(); opt.zero_grad()
 
-Each param group is one optcl parameter set and optimizer, made at the group's first step from
-its hyperparameters, which are re-read before every step (so torch's LR schedulers,
+Each param group is one optcl parameter set and optimizer (one per run of tensors stepped
+together, where tensors lack gradients), made at the group's first step from its
+hyperparameters, which are re-read before every step (so torch's LR schedulers,
 ReduceLROnPlateau and edits of param_groups work). state_dict() and load_state_dict() use
 torch.optim's keys and state names, with "step" a float32 0-d tensor, so a run can move between
 torch.optim.Adam and optcl.torch.Adam in either direction. docs/PYTHON.md."""
@@ -40,8 +41,9 @@ class _GroupRun:
     nothing where the device shares host memory. Elsewhere (a bfloat16 group on the reference
     backend) each step copies the tensors in and out."""
 
-    def __init__(self, ctx, group, index, optimizer):
-        params = group["params"]
+    def __init__(self, ctx, group, index, optimizer, members):
+        self.members = members  # the tensors' indices in the group, in the set's order
+        params = self.tensors = [group["params"][i] for i in members]
         dtypes = {p.dtype for p in params}
         if len(dtypes) != 1 or next(iter(dtypes)) not in _PARAM_DTYPES:
             raise TypeError(f"optcl.torch: param group {index} mixes or has unsupported dtypes "
@@ -50,8 +52,9 @@ class _GroupRun:
             raise TypeError(f"optcl.torch: param group {index} has tensors off the CPU; optcl "
                             "steps CPU tensors (the step itself runs on its OpenCL device)")
         self.dtype = params[0].dtype
-        tensors = [(f"{index}.{i}", tuple(p.shape)) for i, p in enumerate(params)]
+        tensors = [(f"{index}.{i}", tuple(p.shape)) for i, p in zip(members, params)]
         self.flat, self.attached, self._views, self._ptrs = None, [], [], []
+        self.zeroed, self.reached, self._hooks = False, set(), []
         kind = _PARAM_DTYPES[self.dtype]
         try:
             self.params = core.Params(ctx, tensors, kind, shared=True)
@@ -63,9 +66,9 @@ class _GroupRun:
         self.opt = core.Optimizer(self.params, optimizer.algorithm, **self.kwargs)
 
     def matches(self, group):
-        """Whether the group still holds the tensors this run was made for (by element count:
-        a tensor added or removed changes it)."""
-        return self.params.numel == sum(p.numel() for p in group["params"])
+        """Whether the group still holds the tensors this run was made for, where it had them."""
+        params = group["params"]
+        return all(i < len(params) and params[i] is t for i, t in zip(self.members, self.tensors))
 
     def views(self, i):
         """Tensor i's parameter and gradient as views of the flat buffers."""
@@ -76,38 +79,64 @@ class _GroupRun:
                 self._ptrs.append([v.data_ptr() for v in self._views[-1]])
         return self._views[i]
 
-    def attach(self, tensors):
-        """Makes the torch tensors views of the flat buffers, copying in whatever is not one
-        already (a new gradient, a replaced .data); else copies them in."""
+    def attach(self, grads=True):
+        """Makes the torch tensors (and their gradients) views of the flat buffers, copying in
+        whatever is not one already (a new gradient, a replaced .data); else copies them in."""
+        tensors = self.tensors
         if self.flat is None:
             self.copy(tensors, "params", True)
-            self.copy([p.grad for p in tensors], "grads", True)
+            if grads:
+                self.copy([p.grad for p in tensors], "grads", True)
             return
-        self.attached = list(tensors)
+        self.attached = tensors
         self.views(0)
         for p, (pv, gv), (pp, gp) in zip(tensors, self._views, self._ptrs):
             if p.data_ptr() != pp or not p.is_contiguous():
                 pv.copy_(p.detach())
                 p.data = pv
-            if p.grad.data_ptr() != gp or not p.grad.is_contiguous():
+            if grads and (p.grad.data_ptr() != gp or not p.grad.is_contiguous()):
                 gv.copy_(p.grad)
                 p.grad = gv
 
-    def step(self, tensors):
-        self.attach(tensors)
+    def step(self):
+        self.attach()
         opt = self.opt
         opt._check(self.params._device(lambda: lib.optcl_optimizer_step(opt._h, 0, None, None)))
         if self.flat is None:
-            self.copy(tensors, "params", False)
+            self.copy(self.tensors, "params", False)
 
-    def zero_grad(self, tensors):
-        """Zeroes the gradients in place and keeps them views; False when not shared."""
+    def zero_grad(self, set_to_none):
+        """Zeroes the gradients in place and keeps them views (of the tensors that had one);
+        False when not shared. With set_to_none, a tensor that backward does not reach before
+        the next step is then taken as without a gradient, as torch's None would be: hooks note
+        the tensors whose .grad backward accumulates."""
         if self.flat is None:
             return False
         self.flat[1].zero_()
-        for i, p in enumerate(tensors):
-            p.grad = self.views(i)[1]
+        for i, p in enumerate(self.tensors):
+            if p.grad is not None:
+                p.grad = self.views(i)[1]
+        self.zeroed = set_to_none
+        if set_to_none:
+            self.reached.clear()
+            if not self._hooks:
+                self._hooks = [_on_accumulate(p, self.reached, i)
+                               for i, p in enumerate(self.tensors)]
         return True
+
+    def without_grad(self):
+        """The positions of the tensors that have no gradient for this step: None, or the
+        zeroed view that backward has not reached since zero_grad(set_to_none=True) (made
+        None, as torch would have it)."""
+        missing = set()
+        for i, p in enumerate(self.tensors):
+            if p.grad is not None and self.zeroed and i not in self.reached \
+                    and p.grad.data_ptr() == self.views(i)[1].data_ptr():
+                p.grad = None
+            if p.grad is None:
+                missing.add(i)
+        self.zeroed = False  # from here on the gradients are the caller's, zero or not
+        return missing
 
     def close(self):
         if self.flat is not None and self.params.ctx.backend == "reference":
@@ -117,7 +146,9 @@ class _GroupRun:
                 p.data = p.data.clone()
                 if p.grad is not None:
                     p.grad = p.grad.clone()
-        self.flat, self._views, self._ptrs = None, [], []
+        for hook in self._hooks:
+            hook.remove()
+        self.flat, self._views, self._ptrs, self._hooks = None, [], [], []
         self.opt.close()
         self.params.close()
 
@@ -157,6 +188,15 @@ class _GroupRun:
                 raise
             self.kwargs[key] = value
         return True
+
+
+def _on_accumulate(tensor, reached, i):
+    """A hook that adds i to reached when backward gives the tensor a gradient."""
+    def note(*_):
+        reached.add(i)
+    if hasattr(tensor, "register_post_accumulate_grad_hook"):  # torch >= 2.1
+        return tensor.register_post_accumulate_grad_hook(note)
+    return tensor.register_hook(note)
 
 
 def _as_torch(array, dtype):
@@ -219,19 +259,64 @@ class OptclOptimizer(torch.optim.Optimizer):
                 kw[target] = value if isinstance(value, str) else float(value)
         return kw
 
-    def _run(self, index, group):
-        run = self._runs.get(index)
-        seen = [(k, v) for k, v in group.items() if k != "params"] + [("amp", self._amp)]
-        if run is not None and run.seen == seen and len(run.params.tensors) == len(group["params"]):
+    # -- the sets that step a group ----------------------------------------------------------
+    # torch keeps a step count per tensor and leaves a tensor without a gradient alone; optcl
+    # counts per set. So a group is stepped by one or more runs, each over tensors that have
+    # been stepped together every time: a tensor frozen or unused from the start is in none,
+    # and when only some of a run's tensors have a gradient the run is split (the state and
+    # counts move through self.state), so every tensor keeps torch's count.
+
+    def _count_reached(self, p):
+        """The count a tensor's state in self.state has reached (without a step, as SGD's: 1
+        with a buffer, which is no longer the first step's)."""
+        state = self.state.get(p) or {}
+        if "step" in state:
+            return int(float(state["step"]))
+        return int(any(torch.is_tensor(v) for v in state.values()))
+
+    def _new_run(self, index, group, members):
+        run = _GroupRun(self._context(), group, index, self, members)
+        self._push_state(run)
+        run.seen = self._seen(group)
+        return run
+
+    def _seen(self, group):
+        return [(k, v) for k, v in group.items() if k != "params"] + [("amp", self._amp)]
+
+    def _group_runs(self, index, group):
+        """The runs that step this group now: each run whose tensors all have a gradient, made
+        or remade as the gradients and the hyperparameters ask."""
+        params = group["params"]
+        runs = self._runs.get(index, [])
+        missing = {r: {r.members[i] for i in r.without_grad()} if r.matches(group) else None
+                   for r in runs}
+        split = [r for r in runs if missing[r] is None or 0 < len(missing[r]) < len(r.members)]
+        if split:  # tensors gone from the group, or a run's tensors stepping apart
+            self._pull_state()
+            for r in split:
+                r.close()
+            runs = [r for r in runs if r not in split]
+        covered = {i for r in runs for i in r.members}
+        fresh = {}  # tensors with a gradient and no run, by the count their state reached
+        for i, p in enumerate(params):
+            if i not in covered and p.grad is not None:
+                fresh.setdefault(self._count_reached(p), []).append(i)
+        runs += [self._new_run(index, group, members) for members in fresh.values()]
+        self._runs[index] = runs
+        stepping = [r for r in runs if not missing.get(r)]
+        return [self._refreshed(index, group, r) for r in stepping]
+
+    def _refreshed(self, index, group, run):
+        """The run with the group's hyperparameters: set on its optimizer, or a new run where
+        they change its state buffers or kernel."""
+        seen = self._seen(group)
+        if run.seen == seen:
             return run  # nothing changed since the last step
-        kwargs = self._optcl_kwargs(group)
-        if run is not None and (not run.matches(group) or not run.update(kwargs)):
+        if not run.update(self._optcl_kwargs(group)):
             self._pull_state()  # the state moves into the new optimizer through self.state
             run.close()
-            run = None
-        if run is None:
-            run = self._runs[index] = _GroupRun(self._context(), group, index, self)
-            self._push_state(index, group, run)
+            runs = self._runs[index]
+            runs[runs.index(run)] = run = self._new_run(index, group, run.members)
         run.seen = seen
         return run
 
@@ -249,33 +334,26 @@ class OptclOptimizer(torch.optim.Optimizer):
         scale = getattr(self, "grad_scale", None)
         scale = 1.0 if scale is None else float(scale)
         for index, group in enumerate(self.param_groups):
-            params = group["params"]
-            missing = [p.grad is None for p in params]
-            if all(missing):
-                continue
-            if any(missing):
-                raise RuntimeError(
-                    f"optcl.torch: param group {index} has tensors without a gradient next to "
-                    "tensors with one; optcl steps whole groups: put the tensors that get no "
-                    "gradient in a group of their own")
-            run = self._run(index, group)
-            if self._amp:
-                run.opt.set_loss_scale(scale)
-            run.step(params)
-            run.last_lr = group["lr"]  # ASGD's η state follows from the lr of the last step
-        self._state_fresh = False
+            for run in self._group_runs(index, group):
+                if self._amp:
+                    run.opt.set_loss_scale(scale)
+                run.step()
+                run.last_lr = group["lr"]  # ASGD's η state follows from the lr of the last step
+                self._state_fresh = False
         return loss
 
     def zero_grad(self, set_to_none=_TORCH2):
-        """torch's zero_grad (set_to_none by default from torch 2.0 on, as torch's), except that a group whose gradients are views of optcl's buffers
-        keeps them: zeroed in place, as with set_to_none=False, so that backward accumulates
-        straight into optcl's buffer."""
+        """torch's zero_grad (set_to_none by default from torch 2.0 on, as torch's), except that
+        the gradients that are views of optcl's buffers stay views, zeroed in place, so that
+        backward accumulates straight into optcl's buffer. With set_to_none a tensor that the
+        next backward does not reach still steps as torch's None would: not at all."""
         for index, group in enumerate(self.param_groups):
-            run = self._runs.get(index)
-            if run is not None and run.matches(group) and run.zero_grad(group["params"]):
-                continue
-            for p in group["params"]:
-                if p.grad is None:
+            kept = set()
+            for run in self._runs.get(index, []):
+                if run.matches(group) and run.zero_grad(set_to_none):
+                    kept.update(run.members)
+            for i, p in enumerate(group["params"]):
+                if i in kept or p.grad is None:
                     continue
                 if set_to_none:
                     p.grad = None
@@ -287,8 +365,9 @@ class OptclOptimizer(torch.optim.Optimizer):
                 p.grad.zero_()
 
     def _close_runs(self):
-        for run in self._runs.values():
-            run.close()
+        for runs in self._runs.values():
+            for run in runs:
+                run.close()
         self._runs = {}
 
     def __del__(self):
@@ -307,46 +386,50 @@ class OptclOptimizer(torch.optim.Optimizer):
         """Copies optcl's state of every group into self.state, as torch.optim keeps it."""
         if self._state_fresh:
             return
-        for index, run in self._runs.items():
+        for index, runs in self._runs.items():
             group = self.param_groups[index]
-            steps = run.opt.step_count
-            names = [n for n in run.opt.state_names if n not in ("lookahead_slow", "master")]
-            extra = self._torch_extra(run, group)
-            for i, p in enumerate(group["params"]):
-                state = self.state[p]
-                state.clear()
-                if steps == 0:
-                    del self.state[p]
-                    continue
-                if self._has_step:
-                    state["step"] = torch.tensor(float(steps), dtype=torch.float32)
-                for name in names:
-                    try:
-                        values = run.opt.read_state(name, i)
-                    except OptclError:
-                        continue  # a tensor without this state (Adafactor's row_var of a vector)
-                    state[name] = torch.from_numpy(values).to(p.dtype)
-                state.update({k: v.clone() if torch.is_tensor(v) else v for k, v in extra.items()})
-                self._torch_state_fixup(state, group)
-                if not state:
-                    del self.state[p]
+            for run in runs:
+                self._pull_run(run, group)
         self._state_fresh = True
+
+    def _pull_run(self, run, group):
+        steps = run.opt.step_count
+        if steps == 0:
+            return  # not stepped yet: the state is what was pushed, or none
+        names = [n for n in run.opt.state_names if n not in ("lookahead_slow", "master")]
+        extra = self._torch_extra(run, group)
+        for i, p in enumerate(run.tensors):
+            state = self.state[p]
+            state.clear()
+            if self._has_step:
+                state["step"] = torch.tensor(float(steps), dtype=torch.float32)
+            for name in names:
+                try:
+                    values = run.opt.read_state(name, i)
+                except OptclError:
+                    continue  # a tensor without this state (Adafactor's row_var of a vector)
+                state[name] = torch.from_numpy(values).to(p.dtype)
+            state.update({k: v.clone() if torch.is_tensor(v) else v for k, v in extra.items()})
+            self._torch_state_fixup(state, group)
+            if not state:
+                del self.state[p]
+
+    def _initial_state(self):
+        """The state torch's constructor makes (Adagrad's); none for most."""
 
     def _torch_state_fixup(self, state, group):
         """Where torch's state differs in form from optcl's (SGD without momentum keeps None)."""
 
-    def _push_state(self, index, group, run):
-        """Writes self.state's buffers and step count for this group into a new optcl run."""
-        steps = 0
-        for i, p in enumerate(group["params"]):
+    def _push_state(self, run):
+        """Writes self.state's buffers and step count for the run's tensors into its optcl
+        optimizer (new: a run's tensors have reached the same count)."""
+        for i, p in enumerate(run.tensors):
             state = self.state.get(p) or {}
-            if "step" in state:
-                steps = max(steps, int(float(state["step"])))
             for name in run.opt.state_names:
                 value = state.get(name)
                 if torch.is_tensor(value):
                     run.opt.write_state(name, value.detach().float().cpu().numpy(), i)
-                    steps = max(steps, 1)  # a momentum buffer: not the first step any more
+        steps = max(self._count_reached(p) for p in run.tensors)
         if steps:
             run.opt.step_count = steps
 
@@ -392,6 +475,7 @@ def _drop_in(name, algorithm, defaults, keys, doc, has_step=True, extra=None, fi
         if values.get("lr") is None or values["lr"] < 0:
             raise ValueError(f"Invalid learning rate: {values.get('lr')}")
         OptclOptimizer.__init__(self, params, values, device)
+        self._initial_state()
 
     body = {"__init__": __init__, "__doc__": doc, "algorithm": algorithm, "_keys": keys,
             "_has_step": has_step}
@@ -460,6 +544,17 @@ Adagrad = _drop_in("Adagrad", "adagrad", dict(lr=1e-2, lr_decay=0.0, weight_deca
                                               maximize=False, **_COMPAT),
                    {"lr_decay": "lr_decay", "initial_accumulator_value":
                     "initial_accumulator_value", "eps": "eps"}, "torch.optim.Adagrad on optcl.")
+
+
+def _adagrad_initial_state(self):
+    """torch's Adagrad gives every tensor its state at construction: step 0 and the sum."""
+    for group in self.param_groups:
+        for p in group["params"]:
+            self.state[p] = {"step": torch.tensor(0.0),
+                             "sum": torch.full_like(p.detach(), group["initial_accumulator_value"])}
+
+
+Adagrad._initial_state = _adagrad_initial_state
 Adadelta = _drop_in("Adadelta", "adadelta", dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
                                                  maximize=False, capturable=False, **_COMPAT),
                     {"rho": "rho", "eps": "eps"}, "torch.optim.Adadelta on optcl.")
@@ -548,12 +643,11 @@ class _ScheduleFree(OptclOptimizer):
         self._mode("eval")
 
     def _mode(self, mode):
-        for index, run in self._runs.items():
-            tensors = self.param_groups[index]["params"]
-            run.attach(tensors)
+        for run in (run for runs in self._runs.values() for run in runs):
+            run.attach(grads=False)
             getattr(run.opt, mode)()
             if run.flat is None:
-                run.copy(tensors, "params", False)
+                run.copy(run.tensors, "params", False)
         for group in self.param_groups:
             group["train_mode"] = mode == "train"
 

@@ -94,7 +94,7 @@ def test_precision_modes():
     assert "master" not in master.state_dict()["state"][0]
     # 8-bit state (test_q8 checks its numbers): a quarter of the bytes, and a step that stays
     # near float32's (5 steps of at most lr = 0.01 each)
-    assert int8._runs[0].opt.state_bytes * 3 < plain._runs[0].opt.state_bytes
+    assert int8._runs[0][0].opt.state_bytes * 3 < plain._runs[0][0].opt.state_bytes
     assert (w8 - w32).abs().mean() < 1e-3
     with pytest.raises(Exception, match="state_dtype"):
         bad = ot.Adam([w32.detach().clone().requires_grad_()], state_dtype="int4",

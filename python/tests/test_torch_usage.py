@@ -11,7 +11,7 @@ import torch
 import optcl
 import optcl.torch as ot
 from conftest import RTOL, device_of
-from test_torch_parity import gradient, make_params
+from test_torch_parity import TORCH2, gradient, make_params
 
 
 def close(a, b, rtol):
@@ -213,11 +213,69 @@ def test_errors_carry_optcl_messages():
         ot.Adam([w], momentum=0.9)
     with pytest.raises(optcl.OptclError, match="OPTCL_ERROR_NO_DEVICE"):
         optcl.Context("no such device anywhere")
-    a, b = torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)
-    opt = ot.SGD([a, b], lr=0.1, device="reference")
-    a.grad = torch.ones(2)
-    with pytest.raises(RuntimeError, match="without a gradient"):
-        opt.step()
+
+
+WITHOUT_GRAD_CASES = [("Adam", dict(lr=0.01)), ("SGD", dict(lr=0.05, momentum=0.9)),
+                      ("NAdam", dict(lr=0.01)), ("Adagrad", dict(lr=0.05))]
+
+
+@pytest.mark.parametrize("name,kwargs", WITHOUT_GRAD_CASES, ids=[c[0] for c in WITHOUT_GRAD_CASES])
+def test_tensors_without_a_gradient_are_left_alone(name, kwargs, backend):
+    """A group may hold tensors that get no gradient: frozen ones, and ones that miss some
+    steps. As in torch.optim they do not move and their state and step count stay; each tensor
+    keeps its own count (optcl splits the group's set where the counts part)."""
+    if name == "NAdam" and not TORCH2:
+        pytest.skip("torch 1.x's NAdam counts mu twice")
+    theirs = [t.requires_grad_() for t in make_params()]
+    ours = [t.clone().detach().requires_grad_() for t in make_params()]
+    frozen = [torch.ones(4), torch.ones(4)]  # requires_grad=False: never a gradient
+    t_opt = getattr(torch.optim, name)(theirs + frozen[:1], **kwargs)
+    o_opt = getattr(ot, name)(ours + frozen[1:], device=device_of(backend), **kwargs)
+
+    def has_grad(step, i):  # tensors 1 and 3 miss every third step, at different steps
+        return i not in (1, 3) or (step + i) % 3 != 0
+
+    for step in range(10):
+        for params in (theirs, ours):
+            for i, p in enumerate(params):
+                p.grad = gradient(p.shape, step, i) if has_grad(step, i) else None
+        t_opt.step()
+        o_opt.step()
+        for i, (a, b) in enumerate(zip(theirs, ours)):
+            close(b, a, RTOL[backend])
+        t_state, o_state = t_opt.state_dict()["state"], o_opt.state_dict()["state"]
+        assert sorted(o_state) == sorted(t_state)  # the frozen tensor: none, or Adagrad's initial
+        for i in t_state:
+            assert sorted(o_state[i]) == sorted(t_state[i]), (step, i)
+            for key, value in t_state[i].items():
+                close(o_state[i][key].float(), value.float(), RTOL[backend])
+    assert torch.equal(frozen[1], torch.ones(4))
+    if name != "SGD":  # the counts parted: tensors 1 and 3 missed 3 and 4 steps
+        assert [float(o_state[i]["step"]) for i in range(4)] == [10.0, 7.0, 10.0, 6.0]
+
+
+def test_zero_grad_set_to_none_leaves_unreached_tensors_alone(backend):
+    """zero_grad(set_to_none=True) keeps optcl's gradient views, zeroed; a tensor that the next
+    backward does not reach still steps as torch's None does: not at all (two heads used on
+    alternate steps, Adam, whose zero-gradient step would move them)."""
+    torch.manual_seed(0)
+    model = torch.nn.ModuleDict({"trunk": torch.nn.Linear(6, 8), "a": torch.nn.Linear(8, 1),
+                                 "b": torch.nn.Linear(8, 1)})
+    ref = copy.deepcopy(model)
+    o_opt = ot.Adam(model.parameters(), lr=0.01, device=device_of(backend))
+    t_opt = torch.optim.Adam(ref.parameters(), lr=0.01)
+    x = torch.randn(5, 6)
+    for step in range(8):
+        head = "a" if step % 3 else "b"
+        for m, opt in ((model, o_opt), (ref, t_opt)):
+            opt.zero_grad(set_to_none=True)
+            m[head](torch.relu(m["trunk"](x))).square().mean().backward()
+            opt.step()
+        for (key, a), b in zip(ref.named_parameters(), model.parameters()):
+            close(b.detach(), a.detach(), RTOL[backend])
+    steps = {k: float(v["step"]) for k, v in o_opt.state_dict()["state"].items()}
+    assert steps == {k: float(v["step"]) for k, v in t_opt.state_dict()["state"].items()}
+    assert sorted(set(steps.values())) == [3.0, 5.0, 8.0]  # head b, head a, the trunk
 
 
 def test_params_and_grads_are_views_of_optcl_buffers(backend):
@@ -241,7 +299,7 @@ def test_params_and_grads_are_views_of_optcl_buffers(backend):
 
     for _ in range(4):
         step_both(opt)
-    run = opt._runs[0]
+    run = opt._runs[0][0]
     for i, p in enumerate(opt.param_groups[0]["params"]):
         pv, gv = run.views(i)
         assert p.data_ptr() == pv.data_ptr() and p.grad.data_ptr() == gv.data_ptr()
