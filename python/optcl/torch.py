@@ -44,10 +44,9 @@ class _GroupRun:
     def __init__(self, ctx, group, index, optimizer, members):
         self.members = members  # the tensors' indices in the group, in the set's order
         params = self.tensors = [group["params"][i] for i in members]
-        dtypes = {p.dtype for p in params}
-        if len(dtypes) != 1 or next(iter(dtypes)) not in _PARAM_DTYPES:
-            raise TypeError(f"optcl.torch: param group {index} mixes or has unsupported dtypes "
-                            f"{sorted(map(str, dtypes))}; one of float32, bfloat16, float16")
+        if params[0].dtype not in _PARAM_DTYPES:  # a run's tensors share their dtype
+            raise TypeError(f"optcl.torch: param group {index} has a tensor of {params[0].dtype}; "
+                            "optcl steps float32, bfloat16 and float16 tensors")
         if any(p.device.type != "cpu" for p in params):
             raise TypeError(f"optcl.torch: param group {index} has tensors off the CPU; optcl "
                             "steps CPU tensors (the step itself runs on its OpenCL device)")
@@ -62,7 +61,7 @@ class _GroupRun:
             self.params = core.Params(ctx, tensors, kind)
         if self.params.shared and (ctx.backend == "opencl" or self.dtype == torch.float32):
             self.flat = [_as_torch(self.params.host_view(r), self.dtype) for r in core.ROLES]
-        self.kwargs = optimizer._optcl_kwargs(group)
+        self.kwargs = optimizer._optcl_kwargs(group, self.dtype)
         self.opt = core.Optimizer(self.params, optimizer.algorithm, **self.kwargs)
 
     def matches(self, group):
@@ -240,7 +239,8 @@ class OptclOptimizer(torch.optim.Optimizer):
         """The optcl.Context the steps run on."""
         return self._context()
 
-    def _optcl_kwargs(self, group):
+    def _optcl_kwargs(self, group, dtype):
+        """optcl's options for the group's tensors of this dtype."""
         kw = {"lr": float(group["lr"])}
         if "weight_decay" in group:
             kw["weight_decay"] = float(group["weight_decay"])
@@ -297,10 +297,10 @@ class OptclOptimizer(torch.optim.Optimizer):
                 r.close()
             runs = [r for r in runs if r not in split]
         covered = {i for r in runs for i in r.members}
-        fresh = {}  # tensors with a gradient and no run, by the count their state reached
+        fresh = {}  # tensors with a gradient and no run, by dtype and the count they reached
         for i, p in enumerate(params):
             if i not in covered and p.grad is not None:
-                fresh.setdefault(self._count_reached(p), []).append(i)
+                fresh.setdefault((p.dtype, self._count_reached(p)), []).append(i)
         runs += [self._new_run(index, group, members) for members in fresh.values()]
         self._runs[index] = runs
         stepping = [r for r in runs if not missing.get(r)]
@@ -312,7 +312,7 @@ class OptclOptimizer(torch.optim.Optimizer):
         seen = self._seen(group)
         if run.seen == seen:
             return run  # nothing changed since the last step
-        if not run.update(self._optcl_kwargs(group)):
+        if not run.update(self._optcl_kwargs(group, run.dtype)):
             self._pull_state()  # the state moves into the new optimizer through self.state
             run.close()
             runs = self._runs[index]
@@ -333,13 +333,15 @@ class OptclOptimizer(torch.optim.Optimizer):
             return loss  # GradScaler found Inf/NaN: nothing changes, the count included
         scale = getattr(self, "grad_scale", None)
         scale = 1.0 if scale is None else float(scale)
-        for index, group in enumerate(self.param_groups):
-            for run in self._group_runs(index, group):
-                if self._amp:
-                    run.opt.set_loss_scale(scale)
-                run.step()
-                run.last_lr = group["lr"]  # ASGD's η state follows from the lr of the last step
-                self._state_fresh = False
+        # every run made first: a tensor optcl refuses stops the step before anything moved
+        runs = [(group, run) for index, group in enumerate(self.param_groups)
+                for run in self._group_runs(index, group)]
+        for group, run in runs:
+            if self._amp:
+                run.opt.set_loss_scale(scale)
+            run.step()
+            run.last_lr = group["lr"]  # ASGD's η state follows from the lr of the last step
+            self._state_fresh = False
         return loss
 
     def zero_grad(self, set_to_none=_TORCH2):
@@ -603,17 +605,17 @@ Muon = _drop_in("Muon", "muon", dict(lr=1e-3, weight_decay=0.1, momentum=0.95, n
                 has_step=False)
 
 
-def _adafactor_kwargs(self, group):
-    kw = OptclOptimizer._optcl_kwargs(self, group)
+def _adafactor_kwargs(self, group, dtype):
+    kw = OptclOptimizer._optcl_kwargs(self, group, dtype)
     eps1, eps2 = group["eps"]
-    if eps1 is None:  # torch's None: the parameters' dtype's eps
-        eps1 = torch.finfo(group["params"][0].dtype).eps
+    if eps1 is None:  # torch's None: the tensor's dtype's eps
+        eps1 = torch.finfo(dtype).eps
     kw["eps1"], kw["eps2"] = float(eps1), float(eps2)
     return kw
 
 
-def _muon_kwargs(self, group):
-    kw = OptclOptimizer._optcl_kwargs(self, group)
+def _muon_kwargs(self, group, dtype):
+    kw = OptclOptimizer._optcl_kwargs(self, group, dtype)
     kw.pop("maximize", None)
     kw["adjust_lr_fn"] = group["adjust_lr_fn"] or "original"
     return kw
@@ -623,8 +625,8 @@ Adafactor._optcl_kwargs = _adafactor_kwargs
 Muon._optcl_kwargs = _muon_kwargs
 
 
-def _trust_kwargs(self, group):
-    kw = OptclOptimizer._optcl_kwargs(self, group)
+def _trust_kwargs(self, group, dtype):
+    kw = OptclOptimizer._optcl_kwargs(self, group, dtype)
     if group.get("exclude_from_trust_ratio"):
         kw["groups"] = [{"exclude_from_trust_ratio": 1}]
     return kw

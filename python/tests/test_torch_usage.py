@@ -254,6 +254,37 @@ def test_tensors_without_a_gradient_are_left_alone(name, kwargs, backend):
         assert [float(o_state[i]["step"]) for i in range(4)] == [10.0, 7.0, 10.0, 6.0]
 
 
+@pytest.mark.parametrize("name", ["AdamW", "Adafactor"])
+def test_a_group_may_mix_dtypes(name, backend):
+    """bfloat16 weights and float32 norms in one group step as they do in groups of their own
+    (Adafactor's eps1 = None is each tensor's dtype's eps, as in torch); a tensor of a dtype
+    optcl does not step is refused before anything moves."""
+    made = [t.clone() for t in make_params()]
+    dtypes = [torch.bfloat16 if t.dim() > 1 else torch.float32 for t in made]
+    mixed = [t.to(d).requires_grad_() for t, d in zip(made, dtypes)]
+    apart = [t.to(d).requires_grad_() for t, d in zip(made, dtypes)]
+    o_mixed = getattr(ot, name)(mixed, lr=0.01, device=device_of(backend))
+    o_apart = getattr(ot, name)([{"params": [t for t in apart if t.dtype == d]}
+                                 for d in (torch.bfloat16, torch.float32)],
+                                lr=0.01, device=device_of(backend))
+    for step in range(4):
+        for params in (mixed, apart):
+            for i, p in enumerate(params):
+                # small enough for bfloat16's eps1 (0.0078) to clamp Adafactor's variance
+                p.grad = (1e-3 * gradient(p.shape, step, i)).to(p.dtype)
+        o_mixed.step()
+        o_apart.step()
+    for a, b in zip(mixed, apart):
+        assert a.dtype == b.dtype and torch.equal(a.detach(), b.detach())
+    odd = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    o_mixed.add_param_group({"params": [odd]})
+    odd.grad = torch.ones(3, dtype=torch.float64)
+    before = [p.detach().clone() for p in mixed]
+    with pytest.raises(TypeError, match="torch.float64"):
+        o_mixed.step()
+    assert all(torch.equal(a, p.detach()) for a, p in zip(before, mixed))
+
+
 def test_zero_grad_set_to_none_leaves_unreached_tensors_alone(backend):
     """zero_grad(set_to_none=True) keeps optcl's gradient views, zeroed; a tensor that the next
     backward does not reach still steps as torch's None does: not at all (two heads used on
