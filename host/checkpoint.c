@@ -110,9 +110,10 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
         snprintf(key, sizeof key, "optcl.plateau.scale.%d", g);
         meta_addf(m, key, "%.17g", opt->plateau.scale[g]);
         optcl__rule_memo memo;
-        if (optcl__memo_now(opt, g, &memo)) /* a rule's running sums over the lrs so far */
-            for (int k = 0; k < 2; k++) {
-                snprintf(key, sizeof key, "optcl.group.%d.running.%d", g, k);
+        const char *const *running = opt->rule->running; /* by torch's names: mu_product, … */
+        if (running && optcl__memo_now(opt, g, &memo))
+            for (int k = 0; running[k]; k++) {
+                snprintf(key, sizeof key, "optcl.group.%d.%s", g, running[k]);
                 meta_addf(m, key, "%.17g", memo.value[k]);
             }
     }
@@ -488,10 +489,11 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
             snprintf(key, sizeof key, "optcl.plateau.scale.%d", g);
             st = need_number(f, path, key, 0.0, 1.0, &out->plateau.scale[g], message);
         }
-        snprintf(key, sizeof key, "optcl.group.%d.running.0", g);
-        bool running = optcl__st_meta_get(f, key) != NULL; /* optional; then both values */
-        for (int k = 0; k < 2 && running && st == OPTCL_SUCCESS; k++) {
-            snprintf(key, sizeof key, "optcl.group.%d.running.%d", g, k);
+        const char *const *names = optcl_algorithm_running(algo);
+        snprintf(key, sizeof key, "optcl.group.%d.%s", g, names[0] ? names[0] : "");
+        bool running = names[0] && optcl__st_meta_get(f, key); /* optional; then all of them */
+        for (int k = 0; running && names[k] && st == OPTCL_SUCCESS; k++) {
+            snprintf(key, sizeof key, "optcl.group.%d.%s", g, names[k]);
             st = need_number(f, path, key, -DBL_MAX, DBL_MAX, &out->memo[g].value[k], message);
         }
         out->memo[g].step = running ? out->steps : 0;

@@ -33,6 +33,13 @@ int optcl_algorithm_is_tensor_wise(optcl_algorithm algorithm)
     return rule && rule->tensor_sums > 0;
 }
 
+const char *const *optcl_algorithm_running(optcl_algorithm algorithm)
+{
+    static const char *const none[] = {NULL};
+    const optcl__rule *rule = optcl__rule_of(algorithm);
+    return !rule ? NULL : rule->running ? rule->running : none;
+}
+
 optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm algorithm)
 {
     optcl_optimizer_config c;

@@ -483,6 +483,16 @@ bool optcl__memo_now(const optcl_optimizer *opt, int group, optcl__rule_memo *ou
     return out->step != 0 && out->step == opt->steps;
 }
 
+void optcl__memo_set(optcl_optimizer *opt, int group, const optcl__rule_memo *memo)
+{
+    const optcl_params *p = opt->params;
+    opt->memo[group] = *memo;
+    size_t row = (size_t)(opt->steps % OPTCL__GUARD_CAPACITY) * p->range_count;
+    for (size_t r = 0; opt->guard_memos && r < p->range_count; r++)
+        if (p->ranges[r].group == group)
+            opt->guard_memos[row + r] = *memo;
+}
+
 uint64_t optcl__steps_now(const optcl_optimizer *opt)
 {
     optcl__guard g;

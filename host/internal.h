@@ -270,6 +270,9 @@ void optcl__forget_memos(optcl_optimizer *opt);
 /* The group's running products and sums as of the count `steps` (after a sync, exact): the
  * guard's row of that count, else the memo itself; false when neither is at that count. */
 bool optcl__memo_now(const optcl_optimizer *opt, int group, optcl__rule_memo *out);
+/* Makes *memo (at the count `steps`, after a sync) the group's, in the guard's row of that
+ * count too; the rows ahead still carry the old one until optcl__guard_rows. */
+void optcl__memo_set(optcl_optimizer *opt, int group, const optcl__rule_memo *memo);
 /* An lr change with a guard on the OpenCL backend, without waiting for the queue (except for a
  * rule with lr_history, which reads the count back as set_option does, or more steps in flight
  * than the ring can cover): begin brings the count up to what the last change's read showed,

@@ -788,6 +788,10 @@ OPTCL_API const char *optcl_nonfinite_name(optcl_nonfinite nonfinite);
  * norms, Adafactor's norms and row and column means), so a tensor's elements must all be in one optimizer's hands (not split by the
  * sharded optimizer); 0 for element-wise rules and unknown values. */
 OPTCL_API int optcl_algorithm_is_tensor_wise(optcl_algorithm algorithm);
+/* The names of the running values the algorithm keeps (optcl_optimizer_running_value), a
+ * static NULL-terminated list: {"mu_product", NULL} for NADAM; an empty list for the
+ * algorithms that keep none, NULL for an unknown value. */
+OPTCL_API const char *const *optcl_algorithm_running(optcl_algorithm algorithm);
 
 /* An algorithm's own hyperparameters — the fields of its nested struct — described by name, as
  * PyTorch's constructor arguments ("beta1", "momentum_decay"; betas are beta1 and beta2). They
@@ -938,6 +942,23 @@ OPTCL_API optcl_status optcl_optimizer_set_option(optcl_optimizer *opt, const ch
  * whose "step" the bias corrections read) continues where it was: the next step is steps + 1.
  * Blocks (the device's count with a gradient guard). */
 OPTCL_API optcl_status optcl_optimizer_set_step_count(optcl_optimizer *opt, uint64_t steps);
+/* The running values a rule keeps per group over the steps taken, which torch (or
+ * schedulefree) keeps as scalar state: NAdam's "mu_product" (the product of the μ of every
+ * step taken, float32), ASGD's "eta" (the η the next step takes, float32), Schedule-Free's
+ * "weight_sum" and "lr_max". Each step multiplies or adds its own term, with the lr and
+ * options that step had; after optcl_optimizer_set_step_count, or a checkpoint without them,
+ * they are recomputed from the first step with the current values. optcl_algorithm_running
+ * lists a rule's names. Reading needs a step taken (OPTCL_ERROR_INVALID_ARGUMENT at count 0,
+ * where torch's initial values are 1, the lr, 0 and -1); so does setting, which
+ * load_state_dict-like code uses after optcl_optimizer_set_step_count: the steps to come
+ * continue from the value given. A name the rule does not keep, a group outside
+ * [0, OPTCL_MAX_GROUPS) or a value that is not finite: OPTCL_ERROR_INVALID_ARGUMENT, nothing
+ * changed. Both block with a gradient guard on the OpenCL backend (they read the device's
+ * count). */
+OPTCL_API optcl_status optcl_optimizer_running_value(optcl_optimizer *opt, int group,
+                                                     const char *name, double *value);
+OPTCL_API optcl_status optcl_optimizer_set_running_value(optcl_optimizer *opt, int group,
+                                                         const char *name, double value);
 /* The configuration in use (owned by the optimizer; after a checkpoint load, the file's). Its
  * groups pointer is NULL: group settings live in the optimizer (optcl_optimizer_get_lr). */
 OPTCL_API const optcl_optimizer_config *optcl_optimizer_config_get(const optcl_optimizer *opt);

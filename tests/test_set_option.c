@@ -1,6 +1,7 @@
 /* test_set_option.c — hyperparameters, the step count and the loss scale changed between
  * steps (optcl_optimizer_set_option, optcl_optimizer_set_step_count,
- * optcl_optimizer_set_loss_scale), as a binding that re-reads torch's param_groups, takes over
+ * optcl_optimizer_set_loss_scale), a rule's running values carried over
+ * (optcl_optimizer_set_running_value), as a binding that re-reads torch's param_groups, takes over
  * torch's state or follows a GradScaler needs; and optcl_struct_size. */
 #include "testutil.h"
 
@@ -137,6 +138,156 @@ static void nadam_keeps_the_mu_of_the_steps_taken(void **state)
         }
         tu_rig_close(&r);
     }
+}
+
+/* A rule's running values (optcl_optimizer_running_value) carried over as load_state_dict
+ * carries torch's scalar state: A steps 6 times, an option (or the lr) changed after step 4; B,
+ * made with A's values as they are after the change, takes A's parameters, states, count and
+ * running values then and steps twice more: A's bits (ASGD's η of step 5 is the old lr's). B
+ * without the running values recomputes them from the first step with its own values, and steps
+ * differently. */
+typedef struct running_case {
+    optcl_algorithm algorithm;
+    const char *key; /* "lr" through set_lr */
+    double before, after;
+} running_case;
+
+static void change(tu_rig *r, const char *key, double value)
+{
+    optcl_status st = strcmp(key, "lr") == 0 ? optcl_optimizer_set_lr(r->opt, 0, value)
+                                             : optcl_optimizer_set_option(r->opt, key, value);
+    TU_OK(st, optcl_optimizer_message(r->opt));
+}
+
+static void carry(tu_rig *from, tu_rig *to, bool running)
+{
+    float values[N];
+    TU_OK(optcl_params_read(from->params, OPTCL_ROLE_PARAMS, 0, values, N), "read p");
+    TU_OK(optcl_params_write(to->params, OPTCL_ROLE_PARAMS, 0, values, N), "write p");
+    for (size_t i = 0; i < optcl_optimizer_state_count(from->opt); i++) {
+        const char *name = optcl_optimizer_state_name(from->opt, i);
+        TU_OK(optcl_optimizer_read_state(from->opt, name, 0, values, N), name);
+        TU_OK(optcl_optimizer_write_state(to->opt, name, 0, values, N), name);
+    }
+    TU_OK(optcl_optimizer_set_step_count(to->opt, optcl_optimizer_step_count(from->opt)),
+          optcl_optimizer_message(to->opt));
+    const char *const *names =
+        optcl_algorithm_running(optcl_optimizer_config_get(from->opt)->algorithm);
+    for (size_t k = 0; running && names[k]; k++) {
+        double value = 0.0;
+        TU_OK(optcl_optimizer_running_value(from->opt, 0, names[k], &value),
+              optcl_optimizer_message(from->opt));
+        TU_OK(optcl_optimizer_set_running_value(to->opt, 0, names[k], value),
+              optcl_optimizer_message(to->opt));
+        double back = 0.0;
+        TU_OK(optcl_optimizer_running_value(to->opt, 0, names[k], &back), names[k]);
+        assert_true(back == value);
+    }
+}
+
+static void running_values_carry_over(void **state)
+{
+    (void)state;
+    const running_case cases[] = {{OPTCL_NADAM, "beta1", 0.9, 0.7},
+                                  {OPTCL_ASGD, "lr", 0.1, 0.02},
+                                  {OPTCL_ADAMW_SCHEDULEFREE, "lr", 0.003, 0.01},
+                                  {OPTCL_SGD_SCHEDULEFREE, "lr", 0.1, 0.5}}; /* lr_max grows */
+    float p0[N], g[6][N], a_end[N], b_end[N];
+    uint64_t seed = 11;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    for (int t = 0; t < 6; t++)
+        tu_fill_random(g[t], N, &seed, -1.0f, 1.0f);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int k = 0; k < 3; k++) {
+            optcl_backend backend = k == 0 ? OPTCL_BACKEND_REFERENCE : OPTCL_BACKEND_OPENCL;
+            if (backend == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+                continue;
+            const running_case *rc = &cases[c];
+            optcl_optimizer_config config = optcl_optimizer_config_default(rc->algorithm);
+            config.max_norm = k == 2 ? 100.0 : 0.0; /* guarded: the device's rows */
+            config.asgd.t0 = 2.0;
+            if (strcmp(rc->key, "lr") == 0)
+                config.lr = rc->before;
+            else
+                TU_OK(optcl_optimizer_config_set_option(&config, rc->key, rc->before), rc->key);
+            tu_rig a = tu_rig_open(backend, &spec, 1, p0, &config);
+            tu_rig b[2];
+            for (int t = 1; t <= 6; t++) {
+                step_with(&a, g[t - 1]);
+                if (t != 4)
+                    continue;
+                change(&a, rc->key, rc->after);
+                for (int with = 0; with < 2; with++) {
+                    b[with] = tu_rig_open(backend, &spec, 1, NULL, &config);
+                    change(&b[with], rc->key, rc->after);
+                    carry(&a, &b[with], with == 1);
+                }
+            }
+            TU_OK(optcl_params_read(a.params, OPTCL_ROLE_PARAMS, 0, a_end, N), "read a");
+            for (int with = 0; with < 2; with++) {
+                step_with(&b[with], g[4]);
+                step_with(&b[with], g[5]);
+                TU_OK(optcl_params_read(b[with].params, OPTCL_ROLE_PARAMS, 0, b_end, N), "b");
+                bool same = memcmp(a_end, b_end, sizeof a_end) == 0;
+                if (same != (with == 1))
+                    fail_msg("%s (%s%s) %s the running values: %s A's bits",
+                             optcl_algorithm_name(rc->algorithm),
+                             backend == OPTCL_BACKEND_OPENCL ? "opencl" : "reference",
+                             k == 2 ? ", guarded" : "", with ? "with" : "without",
+                             same ? "has" : "does not have");
+                tu_rig_close(&b[with]);
+            }
+            tu_rig_close(&a);
+        }
+}
+
+/* The running values' refusals name the problem and change nothing. */
+static void running_value_refusals(void **state)
+{
+    (void)state;
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_NADAM);
+    tu_rig r = tu_rig_open(OPTCL_BACKEND_REFERENCE, &spec, 1, NULL, &c);
+    double value = 0.0;
+    assert_int_equal(optcl_optimizer_running_value(r.opt, 0, "mu_product", &value),
+                     OPTCL_ERROR_INVALID_ARGUMENT); /* no step taken */
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "no step taken yet"));
+    float g[N];
+    for (size_t i = 0; i < N; i++)
+        g[i] = 0.5f;
+    step_with(&r, g);
+    TU_OK(optcl_optimizer_running_value(r.opt, 0, "mu_product", &value), "mu_product");
+    float mu1 = (float)(0.9 * (1.0 - 0.5 * pow(0.96, 4e-3)));
+    assert_true(value == (double)mu1); /* torch's float32 product after one step */
+    assert_int_equal(optcl_optimizer_running_value(r.opt, 0, "eta", &value),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "nadam keeps no running value 'eta' "
+                                                           "(it keeps: mu_product)"));
+    assert_int_equal(optcl_optimizer_running_value(r.opt, OPTCL_MAX_GROUPS, "mu_product", &value),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "group"));
+    assert_int_equal(optcl_optimizer_set_running_value(r.opt, 0, "mu_product", NAN),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "not finite"));
+    assert_int_equal(optcl_optimizer_running_value(r.opt, 0, NULL, &value),
+                     OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_optimizer_running_value(r.opt, 0, "mu_product", NULL),
+                     OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_optimizer_running_value(NULL, 0, "mu_product", &value),
+                     OPTCL_ERROR_NULL_POINTER);
+    TU_OK(optcl_optimizer_running_value(r.opt, 0, "mu_product", &value), "unchanged");
+    assert_true(value == (double)mu1);
+    tu_rig_close(&r);
+
+    c = optcl_optimizer_config_default(OPTCL_ADAM);
+    r = tu_rig_open(OPTCL_BACKEND_REFERENCE, &spec, 1, NULL, &c);
+    step_with(&r, g);
+    assert_int_equal(optcl_optimizer_set_running_value(r.opt, 0, "mu_product", 1.0),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "(it keeps: none)"));
+    assert_null(optcl_algorithm_running(OPTCL_ADAM)[0]);
+    assert_string_equal(optcl_algorithm_running(OPTCL_SGD_SCHEDULEFREE)[1], "lr_max");
+    assert_null(optcl_algorithm_running((optcl_algorithm)999));
+    tu_rig_close(&r);
 }
 
 /* Refusals name the problem and change nothing. */
@@ -326,6 +477,8 @@ int main(void)
         cmocka_unit_test(adam_takes_over),
         cmocka_unit_test(nadam_keeps_the_mu_of_the_steps_taken),
         cmocka_unit_test(refusals),
+        cmocka_unit_test(running_values_carry_over),
+        cmocka_unit_test(running_value_refusals),
         cmocka_unit_test(loss_scale_set_by_the_caller),
         cmocka_unit_test(loss_scale_set_without_waiting),
         cmocka_unit_test(struct_sizes),

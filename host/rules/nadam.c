@@ -61,6 +61,8 @@ static const char *const states[] = {"exp_avg", "exp_avg_sq", NULL};
 
 static const char *const second_moments[] = {"exp_avg_sq", NULL};
 
+static const char *const running[] = {"mu_product", NULL};
+
 const optcl__rule optcl__rule_nadam = {
     .name = "nadam",
     .family = "nadam",
@@ -69,6 +71,7 @@ const optcl__rule optcl__rule_nadam = {
     .weight_decay_allowed = true,
     .slots = 2,
     .unsigned_states = second_moments,
+    .running = running,
     .reference = optcl__reference_nadam,
     .fixed_states = states,
     .options = options,

@@ -78,6 +78,10 @@ typedef struct optcl__rule {
      * step's scalars depend on which earlier steps had which lr: with a gradient guard, set_lr
      * reads the device's count back first (the others' rows fit whatever count it holds). */
     bool lr_history;
+    /* Its memo's values by the names torch (or schedulefree) gives them in its state
+     * (NULL-terminated, at most two, in memo order; NULL: none): what
+     * optcl_optimizer_running_value reads and sets. */
+    const char *const *running;
     /* The reference rule over [begin, end); state[] in states() order. */
     optcl__reference_rule *reference;
     /* Train and eval modes (Schedule-Free; NULL: none): the switch is p = lerp(p, s, w) with

@@ -138,6 +138,9 @@ static double mode_weight(const optcl_optimizer_config *c, bool train)
 
 static const char *const second_moments[] = {"exp_avg_sq", NULL};
 
+/* the package's group weight_sum and lr_max */
+static const char *const running_names[] = {"weight_sum", "lr_max", NULL};
+
 #define SCHEDULEFREE_RULE(rule_name, default_lr, rule_fields)                                      \
     {                                                                                              \
         .name = rule_name, .family = "schedulefree", .lr = default_lr, .weight_decay = 0.0,        \
@@ -146,7 +149,7 @@ static const char *const second_moments[] = {"exp_avg_sq", NULL};
         .validate = validate, .reference = optcl__reference_schedulefree,                          \
         .mode_weight = mode_weight, .mode_state = "z", .fields = rule_fields,                      \
         .field_count = sizeof rule_fields / sizeof rule_fields[0], .states = states,               \
-        .options = options, .scalars = scalars, .lr_history = true,                                \
+        .options = options, .scalars = scalars, .lr_history = true, .running = running_names,      \
     }
 
 const optcl__rule optcl__rule_adamw_schedulefree =

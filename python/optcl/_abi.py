@@ -172,6 +172,8 @@ PROTOTYPES = {
     "optcl_optimizer_mode": (_int, [_p]),
     "optcl_optimizer_step_count": (_u64, [_p]),
     "optcl_optimizer_set_step_count": (_st, [_p, _u64]),
+    "optcl_optimizer_running_value": (_st, [_p, _int, _cstr, C.POINTER(_dbl)]),
+    "optcl_optimizer_set_running_value": (_st, [_p, _int, _cstr, _dbl]),
     "optcl_optimizer_guard_stats": (_st, [_p, C.POINTER(GuardStats)]),
     "optcl_optimizer_loss_scale": (_st, [_p, C.POINTER(_dbl)]),
     "optcl_optimizer_set_loss_scale": (_st, [_p, _dbl]),

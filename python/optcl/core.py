@@ -572,6 +572,19 @@ class Optimizer(_Handle):
         """weight_decay or one of the algorithm's options, from the next step on."""
         self._check(lib.optcl_optimizer_set_option(self._h, key.encode(), float(value)))
 
+    def running_value(self, name, group=0):
+        """A running value the rule keeps over the steps taken, by torch's name in its state
+        (NAdam's "mu_product", ASGD's "eta", Schedule-Free's "weight_sum" and "lr_max")."""
+        out = C.c_double()
+        self._check(lib.optcl_optimizer_running_value(self._h, group, name.encode(),
+                                                      C.byref(out)))
+        return out.value
+
+    def set_running_value(self, name, value, group=0):
+        """Sets one, as load_state_dict does (after step_count): the next steps continue it."""
+        self._check(lib.optcl_optimizer_set_running_value(self._h, group, name.encode(),
+                                                          float(value)))
+
     def option(self, key):
         out = C.c_double()
         check(lib.optcl_optimizer_config_get_option(lib.optcl_optimizer_config_get(self._h),

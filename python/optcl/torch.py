@@ -12,7 +12,6 @@ ReduceLROnPlateau and edits of param_groups work). state_dict() and load_state_d
 torch.optim's keys and state names, with "step" a float32 0-d tensor, so a run can move between
 torch.optim.Adam and optcl.torch.Adam in either direction. docs/PYTHON.md."""
 import atexit
-import math
 import weakref
 
 import numpy as np
@@ -213,6 +212,7 @@ class OptclOptimizer(torch.optim.Optimizer):
     algorithm = None
     _keys = {}
     _has_step = True  # torch keeps state["step"] (SGD does not)
+    _running_state = ()  # optcl's running values that torch keeps in each tensor's state
     # GradScaler's fused contract: it sets grad_scale (None once unscale_ ran) and found_inf on
     # the optimizer before step(); the step skips on found_inf, else divides the gradients by
     # grad_scale on the device (optcl's static loss scale, set each step)
@@ -340,7 +340,6 @@ class OptclOptimizer(torch.optim.Optimizer):
             if self._amp:
                 run.opt.set_loss_scale(scale)
             run.step()
-            run.last_lr = group["lr"]  # ASGD's η state follows from the lr of the last step
             self._state_fresh = False
         return loss
 
@@ -434,6 +433,11 @@ class OptclOptimizer(torch.optim.Optimizer):
         steps = max(self._count_reached(p) for p in run.tensors)
         if steps:
             run.opt.step_count = steps
+            for name in self._running_state:  # torch's scalar state: NAdam's mu_product, …
+                value = next((s[name] for s in map(self.state.get, run.tensors)
+                              if s and torch.is_tensor(s.get(name))), None)
+                if value is not None:
+                    run.opt.set_running_value(name, float(value))
 
     def state_dict(self):
         self._pull_state()
@@ -462,7 +466,7 @@ class OptclOptimizer(torch.optim.Optimizer):
 
 
 def _drop_in(name, algorithm, defaults, keys, doc, has_step=True, extra=None, fixup=None,
-             positional=("lr",)):
+             positional=("lr",), running=()):
     """A torch.optim-style class: __init__(params, <defaults as keywords>, device=None)."""
 
     def __init__(self, params, *args, device=None, **kwargs):
@@ -483,6 +487,7 @@ def _drop_in(name, algorithm, defaults, keys, doc, has_step=True, extra=None, fi
             "_has_step": has_step}
     if extra:
         body["_torch_extra"] = extra
+        body["_running_state"] = running
     if fixup:
         body["_torch_state_fixup"] = fixup
     return type(name, (OptclOptimizer,), body)
@@ -499,20 +504,18 @@ def _sgd_fixup(self, state, group):
             state["momentum_buffer"] = None
 
 
+def _running(run, name):
+    """optcl's running value as torch's float32 0-d state tensor."""
+    return torch.tensor(run.opt.running_value(name), dtype=torch.float32)
+
+
 def _nadam_extra(self, run, group):
-    b1, psi = group["betas"][0], group["momentum_decay"]
-    product = 1.0
-    for t in range(1, run.opt.step_count + 1):
-        product *= b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
-    return {"mu_product": torch.tensor(product, dtype=torch.float32)}
+    return {"mu_product": _running(run, "mu_product")}
 
 
 def _asgd_extra(self, run, group):
-    t, lr = run.opt.step_count, getattr(run, "last_lr", group["lr"])
-    eta = lr / math.pow(1 + group["lambd"] * lr * t, group["alpha"])
-    mu = 1.0 / max(1.0, t - group["t0"])
-    return {"eta": torch.tensor(eta, dtype=torch.float32),
-            "mu": torch.tensor(mu, dtype=torch.float32)}
+    mu = 1.0 / max(1.0, run.opt.step_count - group["t0"])  # a function of the count alone
+    return {"eta": _running(run, "eta"), "mu": torch.tensor(mu, dtype=torch.float32)}
 
 
 _COMPAT = {"foreach": None, "differentiable": False, "fused": None}  # accepted, ignored
@@ -569,8 +572,7 @@ NAdam = _drop_in("NAdam", "nadam", dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, w
                                         maximize=False, capturable=False, **_COMPAT),
                  dict(_ADAM_KEYS, momentum_decay="momentum_decay",
                       decoupled_weight_decay="decoupled_weight_decay"),
-                 "torch.optim.NAdam on optcl (mu_product in its state is derived from the step "
-                 "count; a loaded one is recomputed the same way).", extra=_nadam_extra)
+                 "torch.optim.NAdam on optcl.", extra=_nadam_extra, running=("mu_product",))
 RAdam = _drop_in("RAdam", "radam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                                         decoupled_weight_decay=False, maximize=False,
                                         capturable=False, **_COMPAT),
@@ -579,8 +581,7 @@ RAdam = _drop_in("RAdam", "radam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, w
 ASGD = _drop_in("ASGD", "asgd", dict(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0,
                                      maximize=False, capturable=False, **_COMPAT),
                 {"lambd": "lambd", "alpha": "alpha", "t0": "t0"},
-                "torch.optim.ASGD on optcl (eta and mu in its state are derived from the step "
-                "count).", extra=_asgd_extra)
+                "torch.optim.ASGD on optcl.", extra=_asgd_extra, running=("eta",))
 Lion = _drop_in("Lion", "lion", dict(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0,
                                      maximize=False),
                 {"betas": ("beta1", "beta2")}, "Lion (Chen et al. 2023) on optcl.")

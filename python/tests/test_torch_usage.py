@@ -134,6 +134,45 @@ def test_swap_with_torch_mid_run(name, kwargs, backend):
             close(b, a, RTOL[backend])
 
 
+@pytest.mark.parametrize("name,key", [("NAdam", "betas"), ("ASGD", "lr")])
+def test_scalar_state_follows_changes_across_swaps(name, key, backend):
+    """torch's scalar state (NAdam's mu_product, ASGD's eta) keeps the terms of the steps taken
+    with the values each step had: with betas or the lr changed every third step, optcl's
+    state_dict holds torch's values, and runs swapped between torch.optim and optcl.torch in
+    both directions land on torch's parameters."""
+    if name == "NAdam" and not TORCH2:
+        pytest.skip("torch 1.x's NAdam counts mu twice")
+    kwargs = {"lr": 0.01, "t0": 4} if name == "ASGD" else {"lr": 0.01}
+    ref = [t.requires_grad_() for t in make_params()]
+    run = [t.clone().detach().requires_grad_() for t in make_params()]
+    r_opt = getattr(torch.optim, name)(ref, **kwargs)
+    opt = getattr(torch.optim, name)(run, **kwargs)
+    scalar = "mu_product" if name == "NAdam" else "eta"
+    for step in range(15):
+        if step in (5, 8):  # into optcl from torch's state dict, then from optcl's own
+            o = getattr(ot, name)(run, device=device_of(backend), **kwargs)
+            o.load_state_dict(opt.state_dict())
+            opt = o
+        if step == 10:
+            o = getattr(torch.optim, name)(run, **kwargs)
+            o.load_state_dict(opt.state_dict())
+            opt = o
+        if step % 3 == 2:
+            for o in (r_opt, opt):
+                g = o.param_groups[0]
+                g[key] = (g["betas"][0] - 0.05, g["betas"][1]) if key == "betas" else g["lr"] * 0.7
+        stepper(ref, step)
+        stepper(run, step)
+        r_opt.step()
+        opt.step()
+        for a, b in zip(ref, run):
+            close(b, a, RTOL[backend])
+        if 5 <= step < 10:
+            theirs, ours = r_opt.state_dict()["state"], opt.state_dict()["state"]
+            for i in theirs:
+                close(ours[i][scalar], theirs[i][scalar], 1e-7)
+
+
 def test_fused_amp_contract(backend):
     """GradScaler's contract with optimizers that unscale themselves
     (_step_supports_amp_scaling): grad_scale and found_inf set on the optimizer before step().
