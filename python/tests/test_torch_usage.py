@@ -102,54 +102,31 @@ def test_add_param_group_and_hyperparameter_edits(backend):
         assert float(o_state[k]["step"]) == float(t_state[k]["step"])
 
 
-@pytest.mark.parametrize("name,kwargs", [("Adam", {"lr": 0.01, "amsgrad": True}),
-                                         ("SGD", {"lr": 0.05, "momentum": 0.9}),
-                                         ("RMSprop", {"lr": 0.01, "centered": True}),
-                                         ("Rprop", {"lr": 0.01})])
-def test_swap_with_torch_mid_run(name, kwargs, backend):
-    """torch.optim for 5 steps, optcl for 5, torch again for 5: the same parameters as 15 steps
-    of torch.optim alone; and state_dict → load_state_dict into a new optcl optimizer."""
-    ref = [t.requires_grad_() for t in make_params()]
-    run = [t.clone().detach().requires_grad_() for t in make_params()]
-    r_opt = getattr(torch.optim, name)(ref, **kwargs)
-    opt = getattr(torch.optim, name)(run, **kwargs)
-    for step in range(15):
-        if step == 5:
-            o = getattr(ot, name)(run, device=device_of(backend), **kwargs)
-            o.load_state_dict(opt.state_dict())
-            opt = o
-        if step == 8:  # a fresh optcl optimizer from optcl's own state dict
-            o = getattr(ot, name)(run, device=device_of(backend), **kwargs)
-            o.load_state_dict(opt.state_dict())
-            opt = o
-        if step == 10:
-            o = getattr(torch.optim, name)(run, **kwargs)
-            o.load_state_dict(opt.state_dict())
-            opt = o
-        stepper(ref, step)
-        stepper(run, step)
-        r_opt.step()
-        opt.step()
-        for a, b in zip(ref, run):
-            close(b, a, RTOL[backend])
+SWAP_CASES = [("Adam", {"lr": 0.01, "amsgrad": True}, None),
+              ("SGD", {"lr": 0.05, "momentum": 0.9}, None),
+              ("RMSprop", {"lr": 0.01, "centered": True}, None),
+              ("Rprop", {"lr": 0.01}, None),
+              ("NAdam", {"lr": 0.01}, "betas"),
+              ("ASGD", {"lr": 0.01, "t0": 4}, "lr")]
 
 
-@pytest.mark.parametrize("name,key", [("NAdam", "betas"), ("ASGD", "lr")])
-def test_scalar_state_follows_changes_across_swaps(name, key, backend):
-    """torch's scalar state (NAdam's mu_product, ASGD's eta) keeps the terms of the steps taken
-    with the values each step had: with betas or the lr changed every third step, optcl's
-    state_dict holds torch's values, and runs swapped between torch.optim and optcl.torch in
-    both directions land on torch's parameters."""
+@pytest.mark.parametrize("name,kwargs,change", SWAP_CASES,
+                         ids=[f"{c[0]}-{c[2]}" if c[2] else c[0] for c in SWAP_CASES])
+def test_swap_with_torch_mid_run(name, kwargs, change, backend):
+    """torch.optim for 5 steps, optcl for 5 (from torch's state dict, then at step 8 from
+    optcl's own), torch again for 5: the same parameters as 15 steps of torch.optim alone.
+    Where `change` names a key, it changes every third step (β1 or the lr): torch's scalar state
+    (NAdam's mu_product, ASGD's eta) keeps the terms of the steps taken with the values each
+    had, and optcl's state_dict holds torch's values."""
     if name == "NAdam" and not TORCH2:
         pytest.skip("torch 1.x's NAdam counts mu twice")
-    kwargs = {"lr": 0.01, "t0": 4} if name == "ASGD" else {"lr": 0.01}
     ref = [t.requires_grad_() for t in make_params()]
     run = [t.clone().detach().requires_grad_() for t in make_params()]
     r_opt = getattr(torch.optim, name)(ref, **kwargs)
     opt = getattr(torch.optim, name)(run, **kwargs)
-    scalar = "mu_product" if name == "NAdam" else "eta"
+    scalar = {"NAdam": "mu_product", "ASGD": "eta"}.get(name)
     for step in range(15):
-        if step in (5, 8):  # into optcl from torch's state dict, then from optcl's own
+        if step in (5, 8):
             o = getattr(ot, name)(run, device=device_of(backend), **kwargs)
             o.load_state_dict(opt.state_dict())
             opt = o
@@ -157,17 +134,18 @@ def test_scalar_state_follows_changes_across_swaps(name, key, backend):
             o = getattr(torch.optim, name)(run, **kwargs)
             o.load_state_dict(opt.state_dict())
             opt = o
-        if step % 3 == 2:
+        if change and step % 3 == 2:
             for o in (r_opt, opt):
                 g = o.param_groups[0]
-                g[key] = (g["betas"][0] - 0.05, g["betas"][1]) if key == "betas" else g["lr"] * 0.7
+                g[change] = (g["betas"][0] - 0.05, g["betas"][1]) if change == "betas" \
+                    else g["lr"] * 0.7
         stepper(ref, step)
         stepper(run, step)
         r_opt.step()
         opt.step()
         for a, b in zip(ref, run):
             close(b, a, RTOL[backend])
-        if 5 <= step < 10:
+        if scalar and 5 <= step < 10:
             theirs, ours = r_opt.state_dict()["state"], opt.state_dict()["state"]
             for i in theirs:
                 close(ours[i][scalar], theirs[i][scalar], 1e-7)
