@@ -213,6 +213,7 @@ class OptclOptimizer(torch.optim.Optimizer):
     _keys = {}
     _has_step = True  # torch keeps state["step"] (SGD does not)
     _running_state = ()  # optcl's running values that torch keeps in each tensor's state
+    _sparse_grads = False  # torch.optim's class takes sparse gradients (SGD, Adagrad)
     # GradScaler's fused contract: it sets grad_scale (None once unscale_ ran) and found_inf on
     # the optimizer before step(); the step skips on found_inf, else divides the gradients by
     # grad_scale on the device (optcl's static loss scale, set each step)
@@ -333,6 +334,7 @@ class OptclOptimizer(torch.optim.Optimizer):
             return loss  # GradScaler found Inf/NaN: nothing changes, the count included
         scale = getattr(self, "grad_scale", None)
         scale = 1.0 if scale is None else float(scale)
+        self._densify_sparse_grads()
         # every run made first: a tensor optcl refuses stops the step before anything moved
         runs = [(group, run) for index, group in enumerate(self.param_groups)
                 for run in self._group_runs(index, group)]
@@ -342,6 +344,23 @@ class OptclOptimizer(torch.optim.Optimizer):
             run.step()
             self._state_fresh = False
         return loss
+
+    def _densify_sparse_grads(self):
+        """Sparse gradients (nn.Embedding(sparse=True)) made dense where torch's class takes
+        them: their zeros step as torch's sparse update leaves those elements, unchanged;
+        refused, before anything moves, where it does not."""
+        name = type(self).__name__
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None or p.grad.layout == torch.strided:
+                    continue
+                if not self._sparse_grads:
+                    raise RuntimeError(f"optcl.torch.{name} does not support sparse gradients, "
+                                       f"as torch.optim.{name} does not")
+                if group["weight_decay"] != 0:  # torch's sparse update has no weight decay
+                    raise RuntimeError(f"optcl.torch.{name}: weight_decay is not compatible "
+                                       f"with sparse gradients, as in torch.optim.{name}")
+                p.grad = p.grad.to_dense()
 
     def zero_grad(self, set_to_none=_TORCH2):
         """torch's zero_grad (set_to_none by default from torch 2.0 on, as torch's), except that
@@ -528,6 +547,7 @@ SGD = _drop_in("SGD", "sgd", dict(lr=1e-3, momentum=0.0, dampening=0.0, weight_d
                                   nesterov=False, maximize=False, **_COMPAT),
                {"momentum": "momentum", "dampening": "dampening", "nesterov": "nesterov"},
                "torch.optim.SGD on optcl.", has_step=False, fixup=_sgd_fixup)
+SGD._sparse_grads = True
 Adam = _drop_in("Adam", "adam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                                      amsgrad=False, maximize=False, capturable=False, **_COMPAT),
                 dict(_ADAM_KEYS, amsgrad="amsgrad"), "torch.optim.Adam on optcl.")
@@ -549,6 +569,7 @@ Adagrad = _drop_in("Adagrad", "adagrad", dict(lr=1e-2, lr_decay=0.0, weight_deca
                                               maximize=False, **_COMPAT),
                    {"lr_decay": "lr_decay", "initial_accumulator_value":
                     "initial_accumulator_value", "eps": "eps"}, "torch.optim.Adagrad on optcl.")
+Adagrad._sparse_grads = True
 
 
 def _adagrad_initial_state(self):

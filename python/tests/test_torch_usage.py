@@ -271,6 +271,40 @@ def test_tensors_without_a_gradient_are_left_alone(name, kwargs, backend):
         assert [float(o_state[i]["step"]) for i in range(4)] == [10.0, 7.0, 10.0, 6.0]
 
 
+def test_sparse_gradients_as_torch_takes_them(backend):
+    """nn.Embedding(sparse=True): SGD and Adagrad step its sparse gradients as torch.optim does
+    (made dense: their zeros leave those rows as torch's sparse update does); Adam, and weight
+    decay with sparse gradients, are refused as torch refuses them, before anything moves."""
+    for name, kwargs in (("SGD", dict(momentum=0.9, nesterov=True)),
+                         ("Adagrad", dict(lr_decay=0.1, initial_accumulator_value=0.2))):
+        torch.manual_seed(0)
+        ours = torch.nn.Embedding(10, 4, sparse=True)
+        theirs = torch.nn.Embedding(10, 4, sparse=True)
+        theirs.load_state_dict(ours.state_dict())
+        opts = (getattr(ot, name)(ours.parameters(), lr=0.1, device=device_of(backend), **kwargs),
+                getattr(torch.optim, name)(theirs.parameters(), lr=0.1, **kwargs))
+        for rows in ([1, 2], [2, 3, 3], [5]):
+            for emb, opt in zip((ours, theirs), opts):
+                opt.zero_grad()
+                emb(torch.tensor(rows)).square().sum().backward()
+                # later, optcl's kept gradient views take the sparse gradient in densely
+                assert emb.weight.grad.is_sparse or (opt is opts[0] and rows != [1, 2])
+                opt.step()
+            close(ours.weight.detach(), theirs.weight.detach(), RTOL[backend])
+        assert torch.equal(ours.weight[0], theirs.weight[0])  # a row never looked up
+    emb = torch.nn.Embedding(10, 4, sparse=True)
+    for opt, match in ((ot.Adam(emb.parameters(), device=device_of(backend)),
+                        "Adam does not support sparse gradients"),
+                       (ot.SGD(emb.parameters(), lr=0.1, weight_decay=0.1,
+                               device=device_of(backend)), "weight_decay is not compatible")):
+        before = emb.weight.detach().clone()
+        emb.zero_grad()
+        emb(torch.tensor([1])).sum().backward()
+        with pytest.raises(RuntimeError, match=match):
+            opt.step()
+        assert torch.equal(emb.weight.detach(), before)
+
+
 @pytest.mark.parametrize("name", ["AdamW", "Adafactor"])
 def test_a_group_may_mix_dtypes(name, backend):
     """bfloat16 weights and float32 norms in one group step as they do in groups of their own
