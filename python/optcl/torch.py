@@ -30,10 +30,11 @@ _RAW_VIEW = {torch.float32: torch.float32, torch.bfloat16: torch.int16, torch.fl
 
 
 class _GroupRun:
-    """One param group on optcl: its parameter set, its optimizer, the hyperparameters it was
-    made with, and its tensors' element type.
+    """Tensors of one param group stepped together on optcl (the whole group, unless some of
+    its tensors lack gradients or their dtypes differ): its parameter set, its optimizer, the
+    hyperparameters it was made with, and the tensors' element type.
 
-    Where it can, the group's parameters and gradients live in optcl's flat buffers and the
+    Where it can, the run's parameters and gradients live in optcl's flat buffers and the
     torch tensors are views of them, as apex's and FSDP's flat parameters are: on the reference
     backend the set's host memory (float32 groups), on OpenCL host memory that backs the
     buffers (CL_MEM_USE_HOST_PTR, mapped for the host outside steps). A step then copies
