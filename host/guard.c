@@ -370,12 +370,29 @@ optcl_status optcl__guard_sync(optcl_optimizer *opt)
  * bias corrections' arithmetic in double, 0.1–0.2 µs). */
 #define ROWS_AFTER_A_CHANGE 16
 
-/* Ring slots [first, first + count) of the table from the host copy (non-blocking). */
-static cl_int write_slots(optcl_optimizer *opt, size_t first, size_t count)
+/* The rows of the counts steps + 1 … steps + count into their ring slots (non-blocking): one
+ * write, or two where they wrap past the ring's end, the rows up to it from head and the rest
+ * from tail. *written (when not NULL): the last write's event, NULL when none was enqueued. */
+static cl_int write_ring(optcl_optimizer *opt, size_t count, const optcl__step_scalars *head,
+                         const optcl__step_scalars *tail, cl_event *written)
 {
+    cl_command_queue queue = opt->params->ctx->queue;
     size_t ranges = opt->params->range_count, row = sizeof(optcl__step_scalars) * ranges;
-    return clEnqueueWriteBuffer(opt->params->ctx->queue, opt->guard_table, CL_FALSE, first * row,
-                                count * row, opt->guard_rows + first * ranges, 0, NULL, NULL);
+    size_t first = (size_t)((opt->steps + 1) % OPTCL__GUARD_CAPACITY);
+    size_t up_to_end =
+        count < OPTCL__GUARD_CAPACITY - first ? count : OPTCL__GUARD_CAPACITY - first;
+    cl_event events[2] = {NULL, NULL};
+    cl_int err = clEnqueueWriteBuffer(queue, opt->guard_table, CL_FALSE, first * row,
+                                      up_to_end * row, head, 0, NULL, written ? &events[0] : NULL);
+    if (err == CL_SUCCESS && up_to_end < count)
+        err = clEnqueueWriteBuffer(queue, opt->guard_table, CL_FALSE, 0, (count - up_to_end) * row,
+                                   tail, 0, NULL, written ? &events[1] : NULL);
+    if (written) {
+        *written = events[1] ? events[1] : events[0];
+        if (events[1])
+            clReleaseEvent(events[0]);
+    }
+    return err;
 }
 
 /* The rows of the counts steps + 1 … steps + count into out (the host copy, by ring slot; or
@@ -418,10 +435,8 @@ static cl_int write_rows(optcl_optimizer *opt, size_t window)
 {
     compute_rows(opt, window, opt->guard_rows, true);
     size_t first = (size_t)((opt->steps + 1) % OPTCL__GUARD_CAPACITY);
-    size_t head = window < OPTCL__GUARD_CAPACITY - first ? window : OPTCL__GUARD_CAPACITY - first;
-    cl_int err = write_slots(opt, first, head);
-    if (err == CL_SUCCESS && head < window)
-        err = write_slots(opt, 0, window - head);
+    cl_int err = write_ring(opt, window, opt->guard_rows + first * opt->params->range_count,
+                            opt->guard_rows, NULL);
     opt->guard_rows_to = err == CL_SUCCESS ? opt->steps + window : 0; /* 0: refresh first */
     return err;
 }
@@ -584,17 +599,10 @@ optcl_status optcl__guard_lr_end(optcl_optimizer *opt)
     }
     compute_rows(opt, count, rows, false); /* every count the device may hold, and the window */
     cl_command_queue queue = opt->params->ctx->queue;
-    size_t row = sizeof *rows * ranges, first = (size_t)((opt->steps + 1) % OPTCL__GUARD_CAPACITY);
-    size_t head = count < OPTCL__GUARD_CAPACITY - first ? count : OPTCL__GUARD_CAPACITY - first;
-    cl_event written[2] = {NULL, NULL};
-    cl_int err = clEnqueueWriteBuffer(queue, opt->guard_table, CL_FALSE, first * row, head * row,
-                                      rows, 0, NULL, &written[0]);
-    if (err == CL_SUCCESS && head < count)
-        err = clEnqueueWriteBuffer(queue, opt->guard_table, CL_FALSE, 0, (count - head) * row,
-                                   rows + head * ranges, 0, NULL, &written[1]);
-    cl_event last = written[1] ? written[1] : written[0];
-    if (written[1])
-        clReleaseEvent(written[0]);
+    size_t first = (size_t)((opt->steps + 1) % OPTCL__GUARD_CAPACITY);
+    size_t up_to_end = OPTCL__GUARD_CAPACITY - first; /* the rows before the ring wraps */
+    cl_event last = NULL;
+    cl_int err = write_ring(opt, count, rows, rows + up_to_end * ranges, &last);
     if (!last) {
         spare(opt, rows);
         return change_failed(opt, err);
