@@ -12,6 +12,7 @@ ReduceLROnPlateau and edits of param_groups work). state_dict() and load_state_d
 torch.optim's keys and state names, with "step" a float32 0-d tensor, so a run can move between
 torch.optim.Adam and optcl.torch.Adam in either direction. docs/PYTHON.md."""
 import atexit
+import operator
 import weakref
 
 import numpy as np
@@ -27,6 +28,7 @@ _TORCH2 = int(torch.__version__.split(".")[0]) >= 2
 _LIVE = weakref.WeakSet()
 _PARAM_DTYPES = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
 _RAW_VIEW = {torch.float32: torch.float32, torch.bfloat16: torch.int16, torch.float16: torch.int16}
+_data_ptr, _is_contiguous = torch.Tensor.data_ptr, torch.Tensor.is_contiguous
 
 
 class _GroupRun:
@@ -44,6 +46,8 @@ class _GroupRun:
     def __init__(self, ctx, group, index, optimizer, members):
         self.members = members  # the tensors' indices in the group, in the set's order
         params = self.tensors = [group["params"][i] for i in members]
+        self.ids = list(map(id, params))
+        self.whole = members == list(range(len(group["params"])))  # the group's every tensor
         if params[0].dtype not in _PARAM_DTYPES:  # a run's tensors share their dtype
             raise TypeError(f"optcl.torch: param group {index} has a tensor of {params[0].dtype}; "
                             "optcl steps float32, bfloat16 and float16 tensors")
@@ -53,6 +57,7 @@ class _GroupRun:
         self.dtype = params[0].dtype
         tensors = [(f"{index}.{i}", tuple(p.shape)) for i, p in zip(members, params)]
         self.flat, self.attached, self._views, self._ptrs = None, [], [], []
+        self._param_ptrs, self._grad_views, self.checked_views = [], [], False
         self.zeroed, self.reached, self._hooks = False, set(), []
         kind = _PARAM_DTYPES[self.dtype]
         try:
@@ -67,7 +72,24 @@ class _GroupRun:
     def matches(self, group):
         """Whether the group still holds the tensors this run was made for, where it had them."""
         params = group["params"]
+        if self.whole:
+            return self.ids == list(map(id, params))
         return all(i < len(params) and params[i] is t for i, t in zip(self.members, self.tensors))
+
+    def steps_whole(self, group, grads):
+        """The common case, checked without a Python loop per tensor where it can be: the run
+        is the group's tensors, all of which have a dense gradient (grads: the group's .grad),
+        each reached by backward since zero_grad(set_to_none=True) if that came last."""
+        self.checked_views = False
+        if not self.whole or not self.matches(group):
+            return False
+        self.checked_views = self.grads_are_views(grads)  # attach need not look again
+        if not self.checked_views and any(g is None or g.layout != torch.strided for g in grads):
+            return False
+        if self.zeroed and len(self.reached) != len(self.members):
+            return False
+        self.zeroed = False
+        return True
 
     def views(self, i):
         """Tensor i's parameter and gradient as views of the flat buffers."""
@@ -76,7 +98,15 @@ class _GroupRun:
                 self._views.append([f[t["offset"]:t["offset"] + t["count"]].view(t["shape"])
                                     for f in self.flat])
                 self._ptrs.append([v.data_ptr() for v in self._views[-1]])
+            self._param_ptrs = [ptrs[0] for ptrs in self._ptrs]
+            self._grad_views = [views[1] for views in self._views]
         return self._views[i]
+
+    def grads_are_views(self, grads):
+        """Whether grads (the tensors' .grad) are the gradient views themselves: dense, there,
+        and nothing to copy (one pass in C, no Python loop per tensor)."""
+        return self.flat is not None and bool(self._views) and \
+            all(map(operator.is_, grads, self._grad_views))
 
     def attach(self, grads=True):
         """Makes the torch tensors (and their gradients) views of the flat buffers, copying in
@@ -89,6 +119,11 @@ class _GroupRun:
             return
         self.attached = tensors
         self.views(0)
+        checked, self.checked_views = self.checked_views, False
+        if list(map(_data_ptr, tensors)) == self._param_ptrs and \
+                all(map(_is_contiguous, tensors)) and \
+                (not grads or checked or self.grads_are_views([p.grad for p in tensors])):
+            return  # views already, all of them (the steady state)
         for p, (pv, gv), (pp, gp) in zip(tensors, self._views, self._ptrs):
             if p.data_ptr() != pp or not p.is_contiguous():
                 pv.copy_(p.detach())
@@ -125,12 +160,13 @@ class _GroupRun:
 
     def without_grad(self):
         """The positions of the tensors that have no gradient for this step: None, or the
-        zeroed view that backward has not reached since zero_grad(set_to_none=True) (made
-        None, as torch would have it)."""
+        zeroed view that backward has not reached since zero_grad(set_to_none=True) and that
+        still holds only zeros (made None, as torch would have it; one the caller wrote into
+        in place steps)."""
         missing = set()
         for i, p in enumerate(self.tensors):
             if p.grad is not None and self.zeroed and i not in self.reached \
-                    and p.grad.data_ptr() == self.views(i)[1].data_ptr():
+                    and p.grad is self.views(i)[1] and not p.grad.any():
                 p.grad = None
             if p.grad is None:
                 missing.add(i)
@@ -148,6 +184,7 @@ class _GroupRun:
         for hook in self._hooks:
             hook.remove()
         self.flat, self._views, self._ptrs, self._hooks = None, [], [], []
+        self._param_ptrs, self._grad_views = [], []
         self.opt.close()
         self.params.close()
 
@@ -290,6 +327,10 @@ class OptclOptimizer(torch.optim.Optimizer):
         or remade as the gradients and the hyperparameters ask."""
         params = group["params"]
         runs = self._runs.get(index, [])
+        seen = self._seen(group)
+        if len(runs) == 1 and runs[0].steps_whole(group, [p.grad for p in params]):
+            return [self._refreshed(index, group, runs[0], seen)]
+        self._densify_sparse_grads(group)
         missing = {r: {r.members[i] for i in r.without_grad()} if r.matches(group) else None
                    for r in runs}
         split = [r for r in runs if missing[r] is None or 0 < len(missing[r]) < len(r.members)]
@@ -306,12 +347,11 @@ class OptclOptimizer(torch.optim.Optimizer):
         runs += [self._new_run(index, group, members) for members in fresh.values()]
         self._runs[index] = runs
         stepping = [r for r in runs if not missing.get(r)]
-        return [self._refreshed(index, group, r) for r in stepping]
+        return [self._refreshed(index, group, r, seen) for r in stepping]
 
-    def _refreshed(self, index, group, run):
-        """The run with the group's hyperparameters: set on its optimizer, or a new run where
-        they change its state buffers or kernel."""
-        seen = self._seen(group)
+    def _refreshed(self, index, group, run, seen):
+        """The run with the group's hyperparameters (seen: _seen(group)): set on its optimizer,
+        or a new run where they change its state buffers or kernel."""
         if run.seen == seen:
             return run  # nothing changed since the last step
         if not run.update(self._optcl_kwargs(group, run.dtype)):
@@ -335,7 +375,6 @@ class OptclOptimizer(torch.optim.Optimizer):
             return loss  # GradScaler found Inf/NaN: nothing changes, the count included
         scale = getattr(self, "grad_scale", None)
         scale = 1.0 if scale is None else float(scale)
-        self._densify_sparse_grads()
         # every run made first: a tensor optcl refuses stops the step before anything moved
         runs = [(group, run) for index, group in enumerate(self.param_groups)
                 for run in self._group_runs(index, group)]
@@ -346,15 +385,14 @@ class OptclOptimizer(torch.optim.Optimizer):
             self._state_fresh = False
         return loss
 
-    def _densify_sparse_grads(self):
+    def _densify_sparse_grads(self, group):
         """Sparse gradients (nn.Embedding(sparse=True)) made dense where torch's class takes
         them: their zeros step as torch's sparse update leaves those elements, unchanged;
-        refused, before anything moves, where it does not."""
+        refused, before anything moves (no group steps before every group's runs are made),
+        where it does not."""
         name = type(self).__name__
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None or p.grad.layout == torch.strided:
-                    continue
+        for p in group["params"]:
+            if p.grad is not None and p.grad.layout != torch.strided:
                 if not self._sparse_grads:
                     raise RuntimeError(f"optcl.torch.{name} does not support sparse gradients, "
                                        f"as torch.optim.{name} does not")

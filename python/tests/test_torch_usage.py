@@ -358,6 +358,13 @@ def test_zero_grad_set_to_none_leaves_unreached_tensors_alone(backend):
     steps = {k: float(v["step"]) for k, v in o_opt.state_dict()["state"].items()}
     assert steps == {k: float(v["step"]) for k, v in t_opt.state_dict()["state"].items()}
     assert sorted(set(steps.values())) == [3.0, 5.0, 8.0]  # head b, head a, the trunk
+    # a gradient written in place, not by backward, still steps (torch's would be assigned)
+    o_opt.zero_grad(set_to_none=True)
+    before = [p.detach().clone() for p in (model["a"].weight, model["trunk"].weight)]
+    model["a"].weight.grad.add_(1.0)
+    o_opt.step()
+    assert not torch.equal(model["a"].weight.detach(), before[0])
+    assert torch.equal(model["trunk"].weight.detach(), before[1])  # neither reached nor written
 
 
 def test_params_and_grads_are_views_of_optcl_buffers(backend):
