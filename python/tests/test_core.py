@@ -97,6 +97,29 @@ def test_options_schedule_plateau_lookahead_guard(backend):
         params.optimizer("adam", momentum=0.9)
 
 
+def test_running_values(backend):
+    """NAdam's mu_product is torch's float32 product of the mu of the steps taken, from the
+    beta1 each step had; set, the next step continues from it; names the rule does not keep,
+    and reads before a step, are refused with the reason."""
+    ctx, params, opt = rig(backend, "nadam", lr=0.01)
+    with pytest.raises(optcl.OptclError, match="no step taken yet"):
+        opt.running_value("mu_product")
+    params.write(np.ones(33 * 65, np.float32), "w", role="grads")
+    product = np.float32(1.0)
+    for t, beta1 in enumerate((0.9, 0.9, 0.8), start=1):
+        opt.set_option("beta1", beta1)
+        opt.step()
+        product = product * np.float32(beta1 * (1.0 - 0.5 * 0.96 ** (t * 4e-3)))
+        assert opt.running_value("mu_product") == float(product)
+    opt.set_running_value("mu_product", 0.5)
+    assert opt.running_value("mu_product") == 0.5
+    with pytest.raises(optcl.OptclError, match=r"keeps no running value 'eta' \(it keeps: "
+                                               r"mu_product\)"):
+        opt.running_value("eta")
+    with pytest.raises(optcl.OptclError, match="not finite"):
+        opt.set_running_value("mu_product", float("nan"))
+
+
 def test_checkpoint_round_trip(backend, tmp_path):
     ctx, params, opt = rig(backend, lr=0.1)
     params.write(np.ones(33 * 65, np.float32), "w", role="grads")
