@@ -114,8 +114,9 @@ _Static_assert(sizeof(optcl__step_scalars) == (21 + OPTCL_RULE_SCALARS) * 4,
                "optcl_scalars in common.cl has no padding");
 
 /* A rule's cache of running products or sums of per-step values (NAdam's μ product,
- * Schedule-Free's weight sum, ASGD's last lr) as of step `step`, per group: a function of the
- * step and the lrs of the steps so far, cached so that each step costs one more term. */
+ * Schedule-Free's weight sum, ASGD's η for the next step) as of step `step`, per group: a
+ * function of the step and the lrs of the steps so far, cached so that each step costs one more
+ * term; torch keeps them as state (the descriptor's `running` names them). */
 typedef struct optcl__rule_memo {
     uint64_t step; /* 0: empty */
     double value[2];

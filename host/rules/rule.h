@@ -74,9 +74,10 @@ typedef struct optcl__rule {
      * computed in double and rounded once. */
     void (*scalars)(const optcl_optimizer_config *c, const optcl__step_inputs *in,
                     optcl__step_scalars *s);
-    /* Its memo follows the lrs of the steps taken (ASGD's last lr, Schedule-Free's sums), so a
-     * step's scalars depend on which earlier steps had which lr: with a gradient guard, set_lr
-     * reads the device's count back first (the others' rows fit whatever count it holds). */
+    /* Its memo follows the lrs of the steps taken (ASGD's η from the last lr, Schedule-Free's
+     * sums), so a step's scalars depend on which earlier steps had which lr: with a gradient
+     * guard, set_lr reads the device's count back first (the others' rows fit whatever count
+     * it holds). */
     bool lr_history;
     /* Its memo's values by the names torch (or schedulefree) gives them in its state
      * (NULL-terminated, at most two, in memo order; NULL: none): what
