@@ -315,7 +315,7 @@ class OptclOptimizer(torch.optim.Optimizer):
 
     def _new_run(self, index, group, members):
         run = _GroupRun(self._context(), group, index, self, members)
-        self._push_state(run)
+        self._push_state(run, group)
         run.seen = self._seen(group)
         return run
 
@@ -438,7 +438,7 @@ class OptclOptimizer(torch.optim.Optimizer):
     # -- state in torch's form ---------------------------------------------------------------
     def _torch_extra(self, run, group):
         """torch's scalar state beyond the buffers and step (NAdam's mu_product, ASGD's eta and
-        mu), derived from the step count; {} for most."""
+        mu), from optcl's running values; {} for most."""
         return {}
 
     def _pull_state(self):
@@ -479,7 +479,7 @@ class OptclOptimizer(torch.optim.Optimizer):
     def _torch_state_fixup(self, state, group):
         """Where torch's state differs in form from optcl's (SGD without momentum keeps None)."""
 
-    def _push_state(self, run):
+    def _push_state(self, run, group):
         """Writes self.state's buffers and step count for the run's tensors into its optcl
         optimizer (new: a run's tensors have reached the same count)."""
         for i, p in enumerate(run.tensors):
@@ -697,7 +697,23 @@ LAMB._optcl_kwargs = LARS._optcl_kwargs = _trust_kwargs
 
 
 class _ScheduleFree(OptclOptimizer):
-    """schedulefree's train()/eval(): the parameters hold y while training, x to evaluate."""
+    """schedulefree's train()/eval(): the parameters hold y while training, x to evaluate; and
+    its param groups' weight_sum and lr_max, optcl's running values, so that a state dict
+    resumes the weighting of the steps taken (after lr changes too)."""
+
+    _group_running = ("weight_sum", "lr_max")
+
+    def _pull_run(self, run, group):
+        super()._pull_run(run, group)
+        if run.opt.step_count:
+            for name in self._group_running:
+                group[name] = run.opt.running_value(name)
+
+    def _push_state(self, run, group):
+        super()._push_state(run, group)
+        if run.opt.step_count and all(name in group for name in self._group_running):
+            for name in self._group_running:
+                run.opt.set_running_value(name, float(group[name]))
 
     def train(self):
         self._mode("train")

@@ -151,6 +151,32 @@ def test_swap_with_torch_mid_run(name, kwargs, change, backend):
                 close(ours[i][scalar], theirs[i][scalar], 1e-7)
 
 
+@pytest.mark.parametrize("name", ["AdamWScheduleFree", "SGDScheduleFree"])
+def test_schedule_free_resumes_its_weighting(name, backend):
+    """Schedule-Free's weight_sum and lr_max travel in the param groups, as schedulefree keeps
+    them: a run saved after the lr grew and loaded into a new optimizer steps on bit for bit."""
+    lrs = {"AdamWScheduleFree": (1e-3, 3e-3), "SGDScheduleFree": (0.1, 0.3)}[name]
+    whole = [t.requires_grad_() for t in make_params()]
+    parts = [t.clone().detach().requires_grad_() for t in make_params()]
+    a = getattr(ot, name)(whole, lr=lrs[0], device=device_of(backend))
+    b = getattr(ot, name)(parts, lr=lrs[0], device=device_of(backend))
+    for step in range(8):
+        if step == 3:  # lr_max grows: the weights of the later steps differ
+            for o in (a, b):
+                o.param_groups[0]["lr"] = lrs[1]
+        if step == 5:
+            saved = b.state_dict()
+            assert saved["param_groups"][0]["lr_max"] == pytest.approx(lrs[1])
+            b = getattr(ot, name)(parts, lr=lrs[1], device=device_of(backend))
+            b.load_state_dict(saved)
+        stepper(whole, step)
+        stepper(parts, step)
+        a.step()
+        b.step()
+    for x, y in zip(whole, parts):
+        assert torch.equal(x.detach(), y.detach())
+
+
 def test_fused_amp_contract(backend):
     """GradScaler's contract with optimizers that unscale themselves
     (_step_supports_amp_scaling): grad_scale and found_inf set on the optimizer before step().
