@@ -705,6 +705,71 @@ static optcl_status apply(optcl_optimizer *opt, const float **sources, const flo
     return st;
 }
 
+/* Reads and parses the file, and checks that its optimizer is this one's kind (the options
+ * that decide the state buffers); f is read even on failure (optcl__st_free it). */
+static optcl_status read_parsed(optcl_optimizer *opt, const char *path, optcl__st_file *f,
+                                parsed *pc)
+{
+    memset(pc, 0, sizeof *pc);
+    optcl_status st = optcl__st_read(path, f, opt->message, OPTCL__MESSAGE_MAX);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    st = parse(f, path, pc, opt->message);
+    char differs[96];
+    optcl_dtype dtype_of_params = opt->params->dtype;
+    if (st == OPTCL_SUCCESS &&
+        !optcl__config_same_structure(&pc->config, &opt->config, dtype_of_params, differs,
+                                      sizeof differs)) {
+        bool dtype = strcmp(differs, "state_dtype") == 0; /* name the dtypes, else the rules */
+        st = optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                         "%s: the checkpoint's %s (%s) does not match this optimizer's (%s)", path,
+                         differs,
+                         dtype ? optcl__type_name(optcl__state_type(&pc->config, dtype_of_params))
+                               : optcl_algorithm_name(pc->config.algorithm),
+                         dtype ? optcl__type_name(opt->state_type)
+                               : optcl_algorithm_name(opt->config.algorithm));
+    }
+    return st;
+}
+
+/* Everything the file holds besides the tensors becomes the optimizer's: the configuration,
+ * group hyperparameters, step count, plateau and Lookahead state, mode, running values and the
+ * guard's account; then the device's record follows. */
+static optcl_status take_progress(optcl_optimizer *opt, const parsed *pc)
+{
+    opt->config = pc->config;
+    memcpy(opt->groups, pc->groups, sizeof opt->groups);
+    opt->steps = pc->steps;
+    opt->plateau = pc->plateau;
+    opt->lookahead_alpha = pc->lookahead_alpha;
+    opt->mode = opt->rule->mode_weight ? pc->mode : OPTCL_MODE_TRAIN;
+    optcl__forget_memos(opt); /* the file's running sums, or from the first step */
+    memcpy(opt->memo, pc->memo, sizeof opt->memo);
+    opt->skipped = (uint64_t)pc->skipped;
+    opt->loss_scale = (float)pc->loss_scale;
+    opt->growth_tracker = (uint32_t)pc->growth_tracker;
+    opt->last_norm = 0.0f; /* the last norm is an observation, not state: not saved */
+    opt->last_coef = 1.0f;
+    return optcl__guard_store(opt); /* the device's count and max_norm follow the file */
+}
+
+optcl_status optcl_checkpoint_load_progress(optcl_optimizer *opt, const char *path)
+{
+    if (!opt)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (!path)
+        return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
+    optcl__st_file f;
+    parsed pc;
+    optcl_status st = read_parsed(opt, path, &f, &pc);
+    if (st == OPTCL_SUCCESS)
+        st = optcl__guard_sync(opt); /* nothing of an earlier step still in flight */
+    if (st == OPTCL_SUCCESS)
+        st = take_progress(opt, &pc);
+    optcl__st_free(&f);
+    return st;
+}
+
 optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
 {
     if (!opt)
@@ -713,23 +778,8 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
         return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
     optcl_params *p = opt->params;
     optcl__st_file f;
-    optcl_status st = optcl__st_read(path, &f, opt->message, OPTCL__MESSAGE_MAX);
-    if (st != OPTCL_SUCCESS)
-        return st;
     parsed pc;
-    st = parse(&f, path, &pc, opt->message);
-    char differs[96];
-    if (st == OPTCL_SUCCESS && !optcl__config_same_structure(&pc.config, &opt->config, p->dtype,
-                                                            differs, sizeof differs)) {
-        bool dtype = strcmp(differs, "state_dtype") == 0; /* name the dtypes, else the rules */
-        st = optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
-                         "%s: the checkpoint's %s (%s) does not match this optimizer's (%s)", path,
-                         differs,
-                         dtype ? optcl__type_name(optcl__state_type(&pc.config, p->dtype))
-                               : optcl_algorithm_name(pc.config.algorithm),
-                         dtype ? optcl__type_name(opt->state_type)
-                               : optcl_algorithm_name(opt->config.algorithm));
-    }
+    optcl_status st = read_parsed(opt, path, &f, &pc);
     size_t absmax_floats = 0, parts = factored_parts(opt);
     size_t expected =
         p->count * (1 + opt->state_count) + absmax_tensors(opt, &absmax_floats) + parts;
@@ -788,22 +838,8 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
     if (st == OPTCL_SUCCESS)
         st = apply(opt, sources, absmax, &found, path);
     free(found.sources);
-    if (st == OPTCL_SUCCESS) {
-        opt->config = pc.config;
-        memcpy(opt->groups, pc.groups, sizeof opt->groups);
-        opt->steps = pc.steps;
-        opt->plateau = pc.plateau;
-        opt->lookahead_alpha = pc.lookahead_alpha;
-        opt->mode = opt->rule->mode_weight ? pc.mode : OPTCL_MODE_TRAIN;
-        optcl__forget_memos(opt); /* the file's running sums, or from the first step */
-        memcpy(opt->memo, pc.memo, sizeof opt->memo);
-        opt->skipped = (uint64_t)pc.skipped;
-        opt->loss_scale = (float)pc.loss_scale;
-        opt->growth_tracker = (uint32_t)pc.growth_tracker;
-        opt->last_norm = 0.0f; /* the last norm is an observation, not state: not saved */
-        opt->last_coef = 1.0f;
-        st = optcl__guard_store(opt); /* the device's count and max_norm follow the file */
-    }
+    if (st == OPTCL_SUCCESS)
+        st = take_progress(opt, &pc);
     free(sources);
     optcl__st_free(&f);
     return st;

@@ -1091,6 +1091,14 @@ OPTCL_API optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *p
  * and the step count are taken from the file, as torch's load_state_dict does. A resumed run
  * continues bit for bit like the uninterrupted one on the same backend. Blocks. */
 OPTCL_API optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path);
+/* Takes everything of a checkpoint but its tensors: the configuration, group learning rates
+ * and weight decays, step count, plateau and Lookahead state, mode, running values and loss
+ * scale — what optcl_checkpoint_load takes besides the parameters and states. For an
+ * optimizer whose tensors come from elsewhere (the sharded optimizer loading into a different
+ * number of ranks fills its pieces from several files). The file must be an optcl checkpoint
+ * of this optimizer's kind (as optcl_checkpoint_load checks; its tensors are not compared with
+ * the parameter set); on an error nothing changes. Blocks. */
+OPTCL_API optcl_status optcl_checkpoint_load_progress(optcl_optimizer *opt, const char *path);
 
 /* Reads a checkpoint's parameter tensors (names, shapes, groups) and optimizer configuration
  * without a context, so a program can recreate the parameter set and optimizer it was saved

@@ -242,10 +242,13 @@ OPTCL_API const char *optcl_mpi_optimizer_message(const optcl_mpi_optimizer *opt
 OPTCL_API optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const char *path);
 
 /* Restores a checkpoint written by optcl_mpi_checkpoint_save into the optimizer and every
- * rank's params. The world size, the model and the optimizer's structure must be the saved
- * ones: loading into a different number of ranks is refused with OPTCL_ERROR_SIZE_MISMATCH and
- * a message naming both. Everything is checked on every rank before anything changes; then all
- * ranks load or none does. Collective; blocks. */
+ * rank's params. The model and the optimizer's structure must be the saved ones. The world
+ * size may differ: each rank then cuts its shard anew from the files of the ranks whose shards
+ * held its pieces (on a file system every rank reads; 8-bit state moves as its codes), and the
+ * run continues bit for bit, as ZeRO-1's steps do not depend on the number of ranks (a piece
+ * that changes between 8-bit and float32 state, which optcl keeps for pieces under 4096
+ * elements, is converted). Everything is checked on every rank before anything changes; then
+ * all ranks load or none does. Collective; blocks. */
 OPTCL_API optcl_status optcl_mpi_checkpoint_load(optcl_mpi_optimizer *opt, const char *path);
 
 /* Reads a sharded checkpoint's manifest and rank 0's file, without MPI or a context, so that a

@@ -80,6 +80,20 @@ static void run_steps(tu_rig *s, int from, int to)
     }
 }
 
+/* Steps with deterministic gradients over a set of n elements. */
+static void run_steps_n(tu_rig *s, size_t n, int steps)
+{
+    float *g = malloc(n * sizeof *g);
+    assert_non_null(g);
+    for (int t = 0; t < steps; t++) {
+        uint64_t seed = 2000 + (uint64_t)t;
+        tu_fill_random(g, n, &seed, -1.0f, 1.0f);
+        TU_OK(optcl_params_write(s->params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), "grads");
+        TU_OK(optcl_optimizer_step(s->opt, 0, NULL, NULL), optcl_optimizer_message(s->opt));
+    }
+    free(g);
+}
+
 /* Parameters then every state, packed (room for 5 × SNAP floats). */
 #define SNAP 64
 static void snapshot(tu_rig *s, float *out)
@@ -189,6 +203,58 @@ static void running_sums_survive_a_checkpoint(void **state)
                              "one",
                              optcl_algorithm_name(algos[a]), guarded ? " guarded" : "", b);
             }
+    tu_remove_tree(dir);
+    free(dir);
+}
+
+/* optcl_checkpoint_load_progress takes everything but the tensors — step count, lrs, plateau,
+ * running values — into an optimizer over other tensors, leaving its tensors as they are; an
+ * optimizer of another kind is refused and keeps its progress. */
+static void progress_without_tensors(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/progress.safetensors", dir);
+    optcl_optimizer_config c = rich_config(OPTCL_ADAM);
+    tu_rig s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    run_steps(&s, 0, 7);
+    TU_OK(optcl_optimizer_set_lr(s.opt, 1, 0.003), "lr");
+    TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
+    double lr[2];
+    optcl_plateau_state plateau, got_plateau;
+    for (int g = 0; g < 2; g++)
+        TU_OK(optcl_optimizer_get_lr(s.opt, g, &lr[g]), "lr");
+    TU_OK(optcl_optimizer_plateau_state(s.opt, &plateau), "plateau");
+
+    static const optcl_tensor_spec other[] = {{.name = "v", .ndim = 1, .shape = {300}}};
+    float before[300], after[300];
+    tu_rig r = tu_rig_open(OPTCL_BACKEND_REFERENCE, other, 1, NULL, &c);
+    run_steps_n(&r, 300, 2);
+    TU_OK(optcl_optimizer_read_state(r.opt, "exp_avg", 0, before, 300), "m");
+    TU_OK(optcl_checkpoint_load_progress(r.opt, path), optcl_optimizer_message(r.opt));
+    TU_OK(optcl_optimizer_read_state(r.opt, "exp_avg", 0, after, 300), "m");
+    assert_memory_equal(before, after, sizeof before); /* the tensors stay */
+    assert_int_equal(optcl_optimizer_step_count(r.opt), 7);
+    for (int g = 0; g < 2; g++) {
+        double now = 0.0;
+        TU_OK(optcl_optimizer_get_lr(r.opt, g, &now), "lr");
+        assert_true(now == lr[g]);
+    }
+    TU_OK(optcl_optimizer_plateau_state(r.opt, &got_plateau), "plateau");
+    assert_memory_equal(&plateau, &got_plateau, sizeof plateau);
+
+    optcl_optimizer_config sgd = rich_config(OPTCL_SGD);
+    tu_rig w = tu_rig_open(OPTCL_BACKEND_REFERENCE, other, 1, NULL, &sgd);
+    run_steps_n(&w, 300, 2);
+    assert_int_equal(optcl_checkpoint_load_progress(w.opt, path), OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_optimizer_message(w.opt), "does not match"));
+    assert_int_equal(optcl_optimizer_step_count(w.opt), 2);
+    assert_int_equal(optcl_checkpoint_load_progress(w.opt, NULL), OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_checkpoint_load_progress(NULL, path), OPTCL_ERROR_NULL_POINTER);
+    tu_rig_close(&s);
+    tu_rig_close(&r);
+    tu_rig_close(&w);
     tu_remove_tree(dir);
     free(dir);
 }
@@ -527,6 +593,7 @@ int main(void)
         cmocka_unit_test(resume_reference),
         cmocka_unit_test(resume_opencl),
         cmocka_unit_test(running_sums_survive_a_checkpoint),
+        cmocka_unit_test(progress_without_tensors),
         cmocka_unit_test(file_is_safetensors),
         cmocka_unit_test(bad_files_are_refused),
         cmocka_unit_test(golden_checkpoint_loads),

@@ -98,14 +98,14 @@ optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const char *pat
 
 /* A fresh shard set and optimizer loaded from this rank's file: the live ones stay untouched
  * until every rank has loaded its file. */
-static optcl_status load_fresh(optcl_mpi_optimizer *opt, const char *name,
-                               const optcl_mpi__manifest *m, optcl_params **inner,
-                               optcl_optimizer **shard)
+optcl_status optcl_mpi__fresh_shard(optcl_mpi_optimizer *opt, const optcl_mpi__piece *pieces,
+                                    size_t piece_count, optcl_params **inner,
+                                    optcl_optimizer **shard)
 {
     optcl_tensor_spec *specs = NULL;
     size_t count = 0;
-    optcl_status st = optcl_mpi__shard_specs(opt->params, opt->pieces, opt->piece_count, &specs,
-                                             &count, opt->message);
+    optcl_status st =
+        optcl_mpi__shard_specs(opt->params, pieces, piece_count, &specs, &count, opt->message);
     if (st == OPTCL_SUCCESS &&
         (st = optcl_params_create_typed(opt->ctx, specs, count, optcl_params_dtype(opt->params),
                                         inner)) != OPTCL_SUCCESS)
@@ -115,6 +115,14 @@ static optcl_status load_fresh(optcl_mpi_optimizer *opt, const char *name,
         (st = optcl_optimizer_create(*inner, optcl_optimizer_config_get(opt->shard), shard)) !=
             OPTCL_SUCCESS)
         optcl_mpi__fail(opt->message, st, "%s", optcl_context_message(opt->ctx));
+    return st;
+}
+
+static optcl_status load_fresh(optcl_mpi_optimizer *opt, const char *name,
+                               const optcl_mpi__manifest *m, optcl_params **inner,
+                               optcl_optimizer **shard)
+{
+    optcl_status st = optcl_mpi__fresh_shard(opt, opt->pieces, opt->piece_count, inner, shard);
     if (st == OPTCL_SUCCESS && (st = optcl_checkpoint_load(*shard, name)) != OPTCL_SUCCESS)
         optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(*shard));
     if (st == OPTCL_SUCCESS && optcl_optimizer_step_count(*shard) != m->step)
@@ -130,13 +138,11 @@ static optcl_status check_manifest(optcl_mpi_optimizer *opt, const char *path,
                                    const optcl_mpi__manifest *m)
 {
     const optcl_mpi__layout *l = &opt->layout;
+    optcl_mpi__layout saved = *l; /* the shards of the world that saved it */
     if (m->world_size != (uint64_t)l->size)
-        return optcl_mpi__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
-                               "%s was saved by %llu rank(s); this run has %d: loading into a "
-                               "different number of ranks is not supported",
-                               path, (unsigned long long)m->world_size, l->size);
+        optcl_mpi__layout_compute(&saved, 0, (int)m->world_size, l->numel, 0, l->block);
     size_t numel = optcl_params_numel(opt->params);
-    if (m->numel != numel || m->shard_size != l->shard)
+    if (m->numel != numel || m->shard_size != saved.shard)
         return optcl_mpi__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
                                "%s holds a model of %llu elements in shards of %llu; this one has "
                                "%zu in shards of %zu",
@@ -161,7 +167,10 @@ optcl_status optcl_mpi_checkpoint_load(optcl_mpi_optimizer *opt, const char *pat
     optcl_mpi__rank_file(name, sizeof name, path, m.generation, opt->layout.rank, m.world_size);
     optcl_params *inner = NULL;
     optcl_optimizer *shard = NULL;
-    st = load_fresh(opt, name, &m, &inner, &shard);
+    if (m.world_size == (uint64_t)opt->layout.size)
+        st = load_fresh(opt, name, &m, &inner, &shard);
+    else /* this rank's pieces from the files whose shards held them */
+        st = optcl_mpi__reshard(opt, path, &m, &inner, &shard);
     if ((st = optcl_mpi__agree(opt->comm, st, opt->message)) != OPTCL_SUCCESS) {
         optcl_optimizer_destroy(shard);
         optcl_params_destroy(inner);

@@ -150,6 +150,17 @@ optcl_status optcl_mpi__manifest_write(const char *path, const optcl_mpi__manife
                                        char *message);
 /* OPTCL_ERROR_IO when it cannot be read, OPTCL_ERROR_FORMAT when it is not a manifest. */
 optcl_status optcl_mpi__manifest_read(const char *path, optcl_mpi__manifest *m, char *message);
+/* checkpoint.c: a new shard set over these pieces and an optimizer over it, configured as the
+ * live shard's. */
+optcl_status optcl_mpi__fresh_shard(optcl_mpi_optimizer *opt, const optcl_mpi__piece *pieces,
+                                    size_t piece_count, optcl_params **inner,
+                                    optcl_optimizer **shard);
+/* reshard.c: a fresh shard set and optimizer for this rank, loaded from a checkpoint saved by
+ * a different number of ranks (m->world_size): the pieces from the files of the ranks whose
+ * shards overlap this one, everything else from rank 0's file. */
+optcl_status optcl_mpi__reshard(optcl_mpi_optimizer *opt, const char *path,
+                                const optcl_mpi__manifest *m, optcl_params **inner,
+                                optcl_optimizer **shard);
 /* "<path>.<generation>.rank<r>-of-<K>.safetensors" */
 void optcl_mpi__rank_file(char *out, size_t size, const char *path, uint64_t generation, int rank,
                           uint64_t world_size);

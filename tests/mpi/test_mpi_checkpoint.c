@@ -60,7 +60,7 @@ typedef struct run {
     optcl_mpi_optimizer *opt;
 } run;
 
-static run start(const optcl_optimizer_config *c, uint64_t seed)
+static run start_on(MPI_Comm comm, const optcl_optimizer_config *c, uint64_t seed)
 {
     run r = {.ctx = mt_context(OPTCL_BACKEND_REFERENCE)};
     r.params = mt_params(r.ctx, mt_model, MT_MODEL_COUNT);
@@ -71,9 +71,13 @@ static run start(const optcl_optimizer_config *c, uint64_t seed)
     MT_OK(optcl_params_write(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), "p0");
     free(p0);
     char msg[2048] = "";
-    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, r.params, c, NULL, &r.opt, msg, sizeof msg),
-          msg);
+    MT_OK(optcl_mpi_optimizer_create(comm, r.params, c, NULL, &r.opt, msg, sizeof msg), msg);
     return r;
+}
+
+static run start(const optcl_optimizer_config *c, uint64_t seed)
+{
+    return start_on(MPI_COMM_WORLD, c, seed);
 }
 
 static void stop(run *r)
@@ -173,6 +177,76 @@ static void round_trip(void)
     mt_note("round trip: a resumed run continues bit for bit");
 }
 
+/* Step t with the same gradient on every rank (a NaN at step 2: skipped) and the same metric,
+ * so that a world of one rank steps as the world of K does. */
+static void step_equal(run *r, int t, float *params_after)
+{
+    size_t n = optcl_params_numel(r->params);
+    float *g = malloc(n * sizeof *g);
+    MT_CHECK(g != NULL, "out of memory");
+    mt_fill(g, n, 90 + 10 * (uint64_t)t, -2.0f, 2.0f);
+    if (t == 2)
+        g[n / 2] = NAN;
+    MT_OK(optcl_params_write(r->params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), "grads");
+    MT_OK(optcl_mpi_optimizer_step(r->opt), optcl_mpi_optimizer_message(r->opt));
+    MT_OK(optcl_mpi_optimizer_report_metric(r->opt, t < 2 ? 1.0 - 0.1 * t : 1.0),
+          optcl_mpi_optimizer_message(r->opt));
+    MT_OK(optcl_params_read(r->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, params_after, n), "read");
+    free(g);
+}
+
+static void same_params(const float *got, const float *want, size_t n, const char *what, int t)
+{
+    size_t bad = tu_first_mismatch(got, want, n, 0.0, 0.0, NULL);
+    MT_CHECK(bad == (size_t)-1, "%s, step %d, element %zu: %.9g vs %.9g", what, t + 1, bad,
+             (double)got[bad], (double)want[bad]);
+}
+
+/* A checkpoint of K ranks loads into a world of one (each rank alone, on MPI_COMM_SELF), and
+ * one rank's into the world of K: the shards are cut anew from the files whose shards held
+ * each piece, and the runs continue bit for bit (ZeRO-1's steps are those of one process). */
+static void resharded(void)
+{
+    optcl_optimizer_config c = config(), other = c;
+    other.max_norm = 0.0; /* the file decides */
+    other.nonfinite = OPTCL_NONFINITE_PROPAGATE;
+    char ck[512], alone[512], name[64];
+    path_in(ck, sizeof ck, "reshard");
+    snprintf(name, sizeof name, "alone%d", mt_rank);
+    path_in(alone, sizeof alone, name);
+    enum { n = 212 };
+    float straight[AFTER + 2][n], resumed[n], p[n];
+    run a = start(&c, 7);
+    for (int t = 0; t < BEFORE; t++)
+        step_equal(&a, t, p);
+    MT_OK(optcl_mpi_checkpoint_save(a.opt, ck), optcl_mpi_optimizer_message(a.opt));
+    for (int t = 0; t < AFTER + 2; t++)
+        step_equal(&a, BEFORE + t, straight[t]);
+    stop(&a);
+
+    run b = start_on(MPI_COMM_SELF, &other, 8); /* K ranks into 1 */
+    MT_OK(optcl_mpi_checkpoint_load(b.opt, ck), optcl_mpi_optimizer_message(b.opt));
+    MT_CHECK(optcl_mpi_optimizer_step_count(b.opt) == BEFORE - 1, "step count %llu",
+             (unsigned long long)optcl_mpi_optimizer_step_count(b.opt));
+    for (int t = 0; t < AFTER; t++) {
+        step_equal(&b, BEFORE + t, resumed);
+        same_params(resumed, straight[t], n, "K ranks into one", BEFORE + t);
+    }
+    MT_OK(optcl_mpi_checkpoint_save(b.opt, alone), optcl_mpi_optimizer_message(b.opt));
+    stop(&b);
+
+    MPI_Barrier(MPI_COMM_WORLD); /* rank 0's single-rank checkpoint is written */
+    path_in(alone, sizeof alone, "alone0");
+    run d = start(&other, 9); /* one rank into K */
+    MT_OK(optcl_mpi_checkpoint_load(d.opt, alone), optcl_mpi_optimizer_message(d.opt));
+    for (int t = AFTER; t < AFTER + 2; t++) {
+        step_equal(&d, BEFORE + t, resumed);
+        same_params(resumed, straight[t], n, "one rank into K", BEFORE + t);
+    }
+    stop(&d);
+    mt_note("resharded: %d rank(s) into 1 and back, bit for bit", mt_size);
+}
+
 /* After a second save only its generation is left; a newer stray file (an interrupted save)
  * is ignored, then overwritten. */
 static void generations(void)
@@ -256,26 +330,31 @@ static void refusals(void)
     }
     refused(&a, bad, OPTCL_ERROR_FORMAT, "not a sharded optcl checkpoint");
 
-    /* Another world size: every rank saves alone, on MPI_COMM_SELF. */
-    char selfname[64];
+    /* Another world size whose rank files are not all there: the missing one is named. */
+    char selfname[64], msg[2048] = "";
     snprintf(selfname, sizeof selfname, "self%d", mt_rank);
     path_in(self, sizeof self, selfname);
-    optcl_mpi_optimizer *alone = NULL;
-    char msg[2048] = "";
-    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_SELF, a.params, &c, NULL, &alone, msg, sizeof msg),
-          msg);
-    MT_OK(optcl_mpi_checkpoint_save(alone, self), optcl_mpi_optimizer_message(alone));
     if (mt_size > 1) {
-        path_in(self, sizeof self, "self0");
-        snprintf(text, sizeof text, "saved by 1 rank(s); this run has %d", mt_size);
-        refused(&a, self, OPTCL_ERROR_SIZE_MISMATCH, text);
-        snprintf(text, sizeof text, "saved by %d rank(s); this run has 1", mt_size);
-        optcl_status st = optcl_mpi_checkpoint_load(alone, ck);
-        MT_CHECK(st == OPTCL_ERROR_SIZE_MISMATCH &&
-                     strstr(optcl_mpi_optimizer_message(alone), text),
-                 "K ranks into 1: %s", optcl_mpi_optimizer_message(alone));
+        snprintf(name, sizeof name, "%s.1.rank%d-of-%d.safetensors", ck, mt_size - 1, mt_size);
+        MPI_Barrier(MPI_COMM_WORLD);
+        if (mt_rank == 0)
+            MT_CHECK(rename(name, self) == 0, "moving %s away", name);
+        MPI_Barrier(MPI_COMM_WORLD);
+        optcl_mpi_optimizer *alone = NULL;
+        MT_OK(
+            optcl_mpi_optimizer_create(MPI_COMM_SELF, a.params, &c, NULL, &alone, msg, sizeof msg),
+            msg);
+        snprintf(text, sizeof text, "rank%d-of-%d.safetensors", mt_size - 1, mt_size);
+        optcl_status st = optcl_mpi_checkpoint_load(alone, ck); /* K ranks into 1 */
+        MT_CHECK(st == OPTCL_ERROR_IO && strstr(optcl_mpi_optimizer_message(alone), text),
+                 "K ranks into 1 without the last rank's file: %s",
+                 optcl_mpi_optimizer_message(alone));
+        MT_OK(optcl_mpi_optimizer_destroy(alone), "destroy");
+        MPI_Barrier(MPI_COMM_WORLD);
+        if (mt_rank == 0)
+            MT_CHECK(rename(self, name) == 0, "moving %s back", name);
+        MPI_Barrier(MPI_COMM_WORLD);
     }
-    MT_OK(optcl_mpi_optimizer_destroy(alone), "destroy");
 
     /* Another model. */
     run tiny = {.ctx = a.ctx};
@@ -373,12 +452,63 @@ static void int8_round_trip(void)
     mt_note("8-bit state: a resumed sharded run continues bit for bit");
 }
 
+/* 8-bit state loaded into a world of one: the blocks of K shards requantized from their
+ * dequantized values give back their codes (each piece keeps 8-bit state: at least 4096
+ * elements, optcl's min_8bit_size, in every layout). Every rank feeds the same gradient. */
+static void int8_resharded(void)
+{
+    static const optcl_tensor_spec big[] = {{.name = "w", .ndim = 2, .shape = {3, 4352}}};
+    enum { n = 3 * 4352 };
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    c.lr = 0.01;
+    c.state_dtype = OPTCL_STATE_INT8;
+    char ck[512], msg[2048] = "";
+    path_in(ck, sizeof ck, "int8_reshard");
+    static float p0[n], g[n], straight[2][n], resumed[n];
+    mt_fill(p0, n, 6, -1.0f, 1.0f);
+    run r[2];
+    MPI_Comm comms[2] = {MPI_COMM_WORLD, MPI_COMM_SELF};
+    for (int k = 0; k < 2; k++) {
+        r[k].ctx = mt_context(OPTCL_BACKEND_OPENCL);
+        if (!r[k].ctx)
+            return;
+        MT_OK(optcl_params_create(r[k].ctx, big, 1, &r[k].params), "params");
+        MT_OK(optcl_params_write(r[k].params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), "p0");
+        MT_OK(
+            optcl_mpi_optimizer_create(comms[k], r[k].params, &c, NULL, &r[k].opt, msg, sizeof msg),
+            msg);
+    }
+    for (int t = 0; t < 5; t++) {
+        mt_fill(g, n, 500 + (uint64_t)t, -0.1f, 0.1f);
+        MT_OK(optcl_params_write(r[0].params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), "grads");
+        MT_OK(optcl_mpi_optimizer_step(r[0].opt), optcl_mpi_optimizer_message(r[0].opt));
+        if (t == 2)
+            MT_OK(optcl_mpi_checkpoint_save(r[0].opt, ck), optcl_mpi_optimizer_message(r[0].opt));
+        if (t >= 3)
+            MT_OK(optcl_params_read(r[0].params, OPTCL_ROLE_PARAMS, OPTCL_ALL, straight[t - 3], n),
+                  "read");
+    }
+    MT_OK(optcl_mpi_checkpoint_load(r[1].opt, ck), optcl_mpi_optimizer_message(r[1].opt));
+    for (int t = 3; t < 5; t++) {
+        mt_fill(g, n, 500 + (uint64_t)t, -0.1f, 0.1f);
+        MT_OK(optcl_params_write(r[1].params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), "grads");
+        MT_OK(optcl_mpi_optimizer_step(r[1].opt), optcl_mpi_optimizer_message(r[1].opt));
+        MT_OK(optcl_params_read(r[1].params, OPTCL_ROLE_PARAMS, OPTCL_ALL, resumed, n), "read");
+        same_params(resumed, straight[t - 3], n, "8-bit state, K ranks into one", t);
+    }
+    for (int k = 0; k < 2; k++)
+        stop(&r[k]);
+    mt_note("8-bit state resharded: %d rank(s) into 1, bit for bit", mt_size);
+}
+
 int main(int argc, char **argv)
 {
     mt_init(&argc, &argv, "test_mpi_checkpoint");
     make_dir();
     round_trip();
+    resharded();
     int8_round_trip();
+    int8_resharded();
     generations();
     refusals();
     remove_dir();

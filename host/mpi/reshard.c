@@ -1,0 +1,233 @@
+/* reshard.c — loading a sharded checkpoint into a different number of ranks. The shards of K
+ * ranks and of K' ranks cut the same layout at different places, so this rank's pieces come
+ * from the files of the old ranks whose shards overlap its own: each such file loads, with all
+ * of an ordinary load's checks, into a temporary optimizer over that old shard's pieces, and the
+ * overlapping elements are copied out: the parameters and float states as float32 (exact for
+ * every type), 8-bit states as their codes and blocks' absmaxes (shards start and end on its
+ * blocks, so each block comes whole from one file). Where a piece changes between 8-bit and
+ * float32 state (optcl keeps float32 for pieces under 4096 elements) the values are converted,
+ * as any load into that representation would. The step count, learning rates, plateau,
+ * running values and loss scale come from rank 0's file (optcl_checkpoint_load_progress):
+ * every rank's holds the same. Built on the public API. */
+#include "sharded.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PATH_MAX_ 4096
+#define BLOCK 256 /* optcl's 8-bit blocks */
+
+/* This rank's pieces in host memory, role by role (the parameters, then each state in the
+ * shard optimizer's order), each role's pieces one after another. */
+typedef struct staged {
+    size_t roles, total, blocks;
+    size_t *at, *block_at; /* piece i's first element and first block within a role */
+    float *data;           /* roles × total values */
+    uint8_t *codes;        /* 8-bit states: roles × total codes, */
+    float *absmax;         /* roles × blocks absmaxes, */
+    uint8_t *exact;        /* and whether each block's codes came from a file */
+    float *old;            /* one old piece of one role: its values, then its absmaxes */
+    uint8_t *old_codes;
+    size_t old_count; /* the room in old and old_codes */
+} staged;
+
+static size_t blocks_of(size_t count)
+{
+    return (count + BLOCK - 1) / BLOCK;
+}
+
+static float *role_of(const staged *s, size_t r)
+{
+    return s->data + r * s->total;
+}
+
+/* Room for an old piece of count elements: values, absmaxes, codes. */
+static bool room(staged *s, size_t count)
+{
+    if (count <= s->old_count)
+        return true;
+    float *values = realloc(s->old, (count + blocks_of(count)) * sizeof(float));
+    if (values)
+        s->old = values;
+    uint8_t *codes = values ? realloc(s->old_codes, count) : NULL;
+    if (codes)
+        s->old_codes = codes;
+    if (!codes)
+        return false;
+    s->old_count = count;
+    return true;
+}
+
+/* Role r of old piece j (tensor j of the temporary optimizer `from`) into s->old; *coded: an
+ * 8-bit state, whose codes and absmaxes are in s->old_codes and after the values. */
+static optcl_status read_old(optcl_optimizer *from, optcl_params *set, size_t r, size_t j,
+                             size_t count, staged *s, bool *coded, char *message)
+{
+    const char *name = r == 0 ? NULL : optcl_optimizer_state_name(from, r - 1);
+    *coded = r > 0 &&
+             optcl_optimizer_read_state_codes(from, name, j, s->old_codes, count, s->old + count,
+                                              blocks_of(count)) == OPTCL_SUCCESS;
+    optcl_status st = r == 0 ? optcl_params_read(set, OPTCL_ROLE_PARAMS, j, s->old, count)
+                             : optcl_optimizer_read_state(from, name, j, s->old, count);
+    if (st != OPTCL_SUCCESS)
+        optcl_mpi__fail(message, st, "%s",
+                        r == 0 ? optcl_params_message(set) : optcl_optimizer_message(from));
+    return st;
+}
+
+/* Copies what old piece q (role r, in s->old) shares with this rank's pieces. */
+static void copy_overlaps(const optcl_mpi_optimizer *opt, const optcl_mpi__piece *q, staged *s,
+                          size_t r, bool coded)
+{
+    const float *old_absmax = s->old + q->count;
+    for (size_t i = 0; i < opt->piece_count; i++) {
+        const optcl_mpi__piece *p = &opt->pieces[i];
+        size_t lo = p->first > q->first ? p->first : q->first;
+        size_t p_end = p->first + p->count, q_end = q->first + q->count;
+        size_t hi = p_end < q_end ? p_end : q_end;
+        if (p->tensor != q->tensor || lo >= hi)
+            continue;
+        memcpy(role_of(s, r) + s->at[i] + (lo - p->first), s->old + (lo - q->first),
+               (hi - lo) * sizeof(float));
+        if (!coded)
+            continue;
+        memcpy(s->codes + r * s->total + s->at[i] + (lo - p->first), s->old_codes + (lo - q->first),
+               hi - lo);
+        for (size_t b = lo / BLOCK; b < blocks_of(hi); b++) { /* whole blocks: lo is aligned */
+            size_t to = r * s->blocks + s->block_at[i] + (b - p->first / BLOCK);
+            s->absmax[to] = old_absmax[b - q->first / BLOCK];
+            s->exact[to] = 1;
+        }
+    }
+}
+
+/* Loads old rank `rank`'s file into a temporary optimizer over its pieces and copies what it
+ * shares with this rank's shard (nothing to do when the two shards do not overlap). */
+static optcl_status fill_from(optcl_mpi_optimizer *opt, const char *path,
+                              const optcl_mpi__manifest *m, int rank, staged *s)
+{
+    const optcl_mpi__layout *l = &opt->layout;
+    optcl_mpi__layout old;
+    optcl_mpi__layout_compute(&old, rank, (int)m->world_size, l->numel, 0, l->block);
+    if (old.begin >= l->begin + l->real || old.begin + old.real <= l->begin)
+        return OPTCL_SUCCESS;
+    optcl_mpi__piece *pieces = NULL;
+    size_t count = 0;
+    optcl_params *set = NULL;
+    optcl_optimizer *from = NULL;
+    char name[PATH_MAX_];
+    optcl_mpi__rank_file(name, sizeof name, path, m->generation, rank, m->world_size);
+    optcl_status st = optcl_mpi__pieces(opt->params, &old, &pieces, &count, opt->message);
+    if (st == OPTCL_SUCCESS)
+        st = optcl_mpi__fresh_shard(opt, pieces, count, &set, &from);
+    if (st == OPTCL_SUCCESS && (st = optcl_checkpoint_load(from, name)) != OPTCL_SUCCESS)
+        optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(from));
+    if (st == OPTCL_SUCCESS && optcl_optimizer_step_count(from) != m->step)
+        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_FORMAT,
+                             "%s holds step %llu but the manifest says %llu: the files come "
+                             "from different saves",
+                             name, (unsigned long long)optcl_optimizer_step_count(from),
+                             (unsigned long long)m->step);
+    for (size_t j = 0; j < count && st == OPTCL_SUCCESS; j++) {
+        if (!room(s, pieces[j].count)) {
+            st =
+                optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+            break;
+        }
+        for (size_t r = 0; r < s->roles && st == OPTCL_SUCCESS; r++) {
+            bool coded = false;
+            st = read_old(from, set, r, j, pieces[j].count, s, &coded, opt->message);
+            if (st == OPTCL_SUCCESS)
+                copy_overlaps(opt, &pieces[j], s, r, coded);
+        }
+    }
+    optcl_optimizer_destroy(from);
+    optcl_params_destroy(set);
+    free(pieces);
+    return st;
+}
+
+/* State role r of piece i into the new shard: as codes where every block of it came from a
+ * file as codes and the piece keeps 8-bit state, else as values. */
+static optcl_status write_state(optcl_optimizer *shard, size_t r, size_t i, size_t n,
+                                const staged *s)
+{
+    const char *name = optcl_optimizer_state_name(shard, r - 1);
+    size_t blocks = blocks_of(n), first = r * s->blocks + s->block_at[i];
+    bool exact = true;
+    for (size_t b = 0; b < blocks; b++)
+        exact = exact && s->exact[first + b];
+    if (exact &&
+        optcl_optimizer_write_state_codes(shard, name, i, s->codes + r * s->total + s->at[i], n,
+                                          s->absmax + first, blocks) == OPTCL_SUCCESS)
+        return OPTCL_SUCCESS;
+    return optcl_optimizer_write_state(shard, name, i, role_of(s, r) + s->at[i], n);
+}
+
+/* Writes the staged pieces into the new shard's set and optimizer. */
+static optcl_status write_pieces(optcl_mpi_optimizer *opt, optcl_params *inner,
+                                 optcl_optimizer *shard, const staged *s)
+{
+    optcl_status st = OPTCL_SUCCESS;
+    for (size_t i = 0; i < opt->piece_count && st == OPTCL_SUCCESS; i++) {
+        size_t n = opt->pieces[i].count;
+        st = optcl_params_write(inner, OPTCL_ROLE_PARAMS, i, role_of(s, 0) + s->at[i], n);
+        if (st != OPTCL_SUCCESS)
+            return optcl_mpi__fail(opt->message, st, "%s", optcl_params_message(inner));
+        for (size_t r = 1; r < s->roles && st == OPTCL_SUCCESS; r++)
+            if ((st = write_state(shard, r, i, n, s)) != OPTCL_SUCCESS)
+                optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(shard));
+    }
+    return st;
+}
+
+static void free_staged(staged *s)
+{
+    free(s->at);
+    free(s->block_at);
+    free(s->data);
+    free(s->codes);
+    free(s->absmax);
+    free(s->exact);
+    free(s->old);
+    free(s->old_codes);
+}
+
+optcl_status optcl_mpi__reshard(optcl_mpi_optimizer *opt, const char *path,
+                                const optcl_mpi__manifest *m, optcl_params **inner,
+                                optcl_optimizer **shard)
+{
+    char first[PATH_MAX_];
+    optcl_mpi__rank_file(first, sizeof first, path, m->generation, 0, m->world_size);
+    optcl_status st = optcl_mpi__fresh_shard(opt, opt->pieces, opt->piece_count, inner, shard);
+    if (st == OPTCL_SUCCESS &&
+        (st = optcl_checkpoint_load_progress(*shard, first)) != OPTCL_SUCCESS)
+        optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(*shard));
+    if (st != OPTCL_SUCCESS || opt->piece_count == 0)
+        return st; /* an empty shard takes only the progress */
+    staged s = {.roles = 1 + optcl_optimizer_state_count(*shard)};
+    s.at = malloc(opt->piece_count * sizeof *s.at);
+    s.block_at = malloc(opt->piece_count * sizeof *s.block_at);
+    for (size_t i = 0; s.at && s.block_at && i < opt->piece_count; i++) {
+        s.at[i] = s.total;
+        s.block_at[i] = s.blocks;
+        s.total += opt->pieces[i].count;
+        s.blocks += blocks_of(opt->pieces[i].count);
+    }
+    if (s.at && s.block_at) {
+        s.data = calloc(s.roles * s.total, sizeof(float));
+        s.codes = calloc(s.roles * s.total, 1);
+        s.absmax = calloc(s.roles * s.blocks, sizeof(float));
+        s.exact = calloc(s.roles * s.blocks, 1);
+    }
+    if (!s.data || !s.codes || !s.absmax || !s.exact)
+        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (int rank = 0; rank < (int)m->world_size && st == OPTCL_SUCCESS; rank++)
+        st = fill_from(opt, path, m, rank, &s);
+    if (st == OPTCL_SUCCESS)
+        st = write_pieces(opt, *inner, *shard, &s);
+    free_staged(&s);
+    return st;
+}
