@@ -245,10 +245,9 @@ OPTCL_API optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const
  * rank's params. The model and the optimizer's structure must be the saved ones. The world
  * size may differ: each rank then cuts its shard anew from the files of the ranks whose shards
  * held its pieces (on a file system every rank reads; 8-bit state moves as its codes), and the
- * run continues bit for bit, as ZeRO-1's steps do not depend on the number of ranks (a piece
- * that changes between 8-bit and float32 state, which optcl keeps for pieces under 4096
- * elements, is converted). Everything is checked on every rank before anything changes; then
- * all ranks load or none does. Collective; blocks. */
+ * run continues bit for bit, as ZeRO-1's steps do not depend on the number of ranks.
+ * Everything is checked on every rank before anything changes; then all ranks load or none
+ * does. Collective; blocks. */
 OPTCL_API optcl_status optcl_mpi_checkpoint_load(optcl_mpi_optimizer *opt, const char *path);
 
 /* Reads a sharded checkpoint's manifest and rank 0's file, without MPI or a context, so that a

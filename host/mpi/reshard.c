@@ -4,9 +4,8 @@
  * of an ordinary load's checks, into a temporary optimizer over that old shard's pieces, and the
  * overlapping elements are copied out: the parameters and float states as float32 (exact for
  * every type), 8-bit states as their codes and blocks' absmaxes (shards start and end on its
- * blocks, so each block comes whole from one file). Where a piece changes between 8-bit and
- * float32 state (optcl keeps float32 for pieces under 4096 elements) the values are converted,
- * as any load into that representation would. The step count, learning rates, plateau,
+ * blocks, so each block comes whole from one file; a piece keeps its tensor's state type in
+ * every layout). The step count, learning rates, plateau,
  * running values and loss scale come from rank 0's file (optcl_checkpoint_load_progress):
  * every rank's holds the same. Built on the public API. */
 #include "sharded.h"
@@ -104,7 +103,7 @@ static void copy_overlaps(const optcl_mpi_optimizer *opt, const optcl_mpi__piece
 }
 
 /* Loads old rank `rank`'s file into a temporary optimizer over its pieces and copies what it
- * shares with this rank's shard (nothing to do when the two shards do not overlap). */
+ * shares with this rank's shard (nothing to do where the old shard holds only padding). */
 static optcl_status fill_from(optcl_mpi_optimizer *opt, const char *path,
                               const optcl_mpi__manifest *m, int rank, staged *s)
 {
@@ -149,8 +148,8 @@ static optcl_status fill_from(optcl_mpi_optimizer *opt, const char *path,
     return st;
 }
 
-/* State role r of piece i into the new shard: as codes where every block of it came from a
- * file as codes and the piece keeps 8-bit state, else as values. */
+/* State role r of piece i into the new shard: as codes where it is 8-bit state (every block of
+ * it came from a file as codes), else as values. */
 static optcl_status write_state(optcl_optimizer *shard, size_t r, size_t i, size_t n,
                                 const staged *s)
 {
@@ -205,6 +204,12 @@ optcl_status optcl_mpi__reshard(optcl_mpi_optimizer *opt, const char *path,
     if (st == OPTCL_SUCCESS &&
         (st = optcl_checkpoint_load_progress(*shard, first)) != OPTCL_SUCCESS)
         optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(*shard));
+    if (st == OPTCL_SUCCESS && optcl_optimizer_step_count(*shard) != m->step)
+        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_FORMAT,
+                             "%s holds step %llu but the manifest says %llu: the files come "
+                             "from different saves",
+                             first, (unsigned long long)optcl_optimizer_step_count(*shard),
+                             (unsigned long long)m->step);
     if (st != OPTCL_SUCCESS || opt->piece_count == 0)
         return st; /* an empty shard takes only the progress */
     staged s = {.roles = 1 + optcl_optimizer_state_count(*shard)};
@@ -224,8 +229,11 @@ optcl_status optcl_mpi__reshard(optcl_mpi_optimizer *opt, const char *path,
     }
     if (!s.data || !s.codes || !s.absmax || !s.exact)
         st = optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    for (int rank = 0; rank < (int)m->world_size && st == OPTCL_SUCCESS; rank++)
-        st = fill_from(opt, path, m, rank, &s);
+    /* the old ranks whose shards of m->shard_size overlap this one's */
+    size_t last = (opt->layout.begin + opt->layout.real - 1) / m->shard_size;
+    for (size_t rank = opt->layout.begin / m->shard_size; rank <= last && st == OPTCL_SUCCESS;
+         rank++)
+        st = fill_from(opt, path, m, (int)rank, &s);
     if (st == OPTCL_SUCCESS)
         st = write_pieces(opt, *inner, *shard, &s);
     free_staged(&s);
