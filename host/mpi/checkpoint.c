@@ -118,6 +118,18 @@ optcl_status optcl_mpi__fresh_shard(optcl_mpi_optimizer *opt, const optcl_mpi__p
     return st;
 }
 
+optcl_status optcl_mpi__same_step(optcl_mpi_optimizer *opt, optcl_optimizer *loaded,
+                                  const char *name, const optcl_mpi__manifest *m)
+{
+    uint64_t steps = optcl_optimizer_step_count(loaded);
+    if (steps == m->step)
+        return OPTCL_SUCCESS;
+    return optcl_mpi__fail(opt->message, OPTCL_ERROR_FORMAT,
+                           "%s holds step %llu but the manifest says %llu: the files come from "
+                           "different saves",
+                           name, (unsigned long long)steps, (unsigned long long)m->step);
+}
+
 static optcl_status load_fresh(optcl_mpi_optimizer *opt, const char *name,
                                const optcl_mpi__manifest *m, optcl_params **inner,
                                optcl_optimizer **shard)
@@ -125,13 +137,7 @@ static optcl_status load_fresh(optcl_mpi_optimizer *opt, const char *name,
     optcl_status st = optcl_mpi__fresh_shard(opt, opt->pieces, opt->piece_count, inner, shard);
     if (st == OPTCL_SUCCESS && (st = optcl_checkpoint_load(*shard, name)) != OPTCL_SUCCESS)
         optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(*shard));
-    if (st == OPTCL_SUCCESS && optcl_optimizer_step_count(*shard) != m->step)
-        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_FORMAT,
-                             "%s holds step %llu but the manifest says %llu: the files come "
-                             "from different saves",
-                             name, (unsigned long long)optcl_optimizer_step_count(*shard),
-                             (unsigned long long)m->step);
-    return st;
+    return st == OPTCL_SUCCESS ? optcl_mpi__same_step(opt, *shard, name, m) : st;
 }
 
 static optcl_status check_manifest(optcl_mpi_optimizer *opt, const char *path,

@@ -123,12 +123,8 @@ static optcl_status fill_from(optcl_mpi_optimizer *opt, const char *path,
         st = optcl_mpi__fresh_shard(opt, pieces, count, &set, &from);
     if (st == OPTCL_SUCCESS && (st = optcl_checkpoint_load(from, name)) != OPTCL_SUCCESS)
         optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(from));
-    if (st == OPTCL_SUCCESS && optcl_optimizer_step_count(from) != m->step)
-        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_FORMAT,
-                             "%s holds step %llu but the manifest says %llu: the files come "
-                             "from different saves",
-                             name, (unsigned long long)optcl_optimizer_step_count(from),
-                             (unsigned long long)m->step);
+    if (st == OPTCL_SUCCESS)
+        st = optcl_mpi__same_step(opt, from, name, m);
     for (size_t j = 0; j < count && st == OPTCL_SUCCESS; j++) {
         if (!room(s, pieces[j].count)) {
             st =
@@ -204,12 +200,8 @@ optcl_status optcl_mpi__reshard(optcl_mpi_optimizer *opt, const char *path,
     if (st == OPTCL_SUCCESS &&
         (st = optcl_checkpoint_load_progress(*shard, first)) != OPTCL_SUCCESS)
         optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(*shard));
-    if (st == OPTCL_SUCCESS && optcl_optimizer_step_count(*shard) != m->step)
-        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_FORMAT,
-                             "%s holds step %llu but the manifest says %llu: the files come "
-                             "from different saves",
-                             first, (unsigned long long)optcl_optimizer_step_count(*shard),
-                             (unsigned long long)m->step);
+    if (st == OPTCL_SUCCESS)
+        st = optcl_mpi__same_step(opt, *shard, first, m);
     if (st != OPTCL_SUCCESS || opt->piece_count == 0)
         return st; /* an empty shard takes only the progress */
     staged s = {.roles = 1 + optcl_optimizer_state_count(*shard)};

@@ -150,6 +150,10 @@ optcl_status optcl_mpi__manifest_write(const char *path, const optcl_mpi__manife
                                        char *message);
 /* OPTCL_ERROR_IO when it cannot be read, OPTCL_ERROR_FORMAT when it is not a manifest. */
 optcl_status optcl_mpi__manifest_read(const char *path, optcl_mpi__manifest *m, char *message);
+/* checkpoint.c: OPTCL_ERROR_FORMAT, naming the file, when the optimizer loaded from it is not
+ * at the manifest's step. */
+optcl_status optcl_mpi__same_step(optcl_mpi_optimizer *opt, optcl_optimizer *loaded,
+                                  const char *name, const optcl_mpi__manifest *m);
 /* checkpoint.c: a new shard set over these pieces and an optimizer over it, configured as the
  * live shard's. */
 optcl_status optcl_mpi__fresh_shard(optcl_mpi_optimizer *opt, const optcl_mpi__piece *pieces,

@@ -399,106 +399,72 @@ static void refusals(void)
             "missing rank file — refused on every rank, nothing changed");
 }
 
-/* 8-bit state (shards on block boundaries, each piece's own U8 codes and absmaxes in its rank's
- * file) saved after 3 steps and resumed by a fresh optimizer: the next 3 steps are the straight
- * run's, bit for bit, on OpenCL. */
+/* 8-bit state saved after 3 of 6 steps and resumed by a second optimizer on `comm`: the world
+ * (each rank its own gradient), or each rank alone on MPI_COMM_SELF, its shard cut anew from the
+ * world's files (every rank the same gradient, so that one rank steps as the world does). Each
+ * piece keeps its whole tensor's 8-bit state, so the codes move exactly: bit for bit. */
+static void int8_resumed(const optcl_tensor_spec *specs, size_t count, MPI_Comm comm,
+                         const char *name)
+{
+    bool per_rank = comm == MPI_COMM_WORLD;
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    c.lr = 0.01;
+    c.state_dtype = OPTCL_STATE_INT8;
+    char ck[512], msg[2048] = "";
+    path_in(ck, sizeof ck, name);
+    run r[2];
+    MPI_Comm comms[2] = {MPI_COMM_WORLD, comm};
+    for (int k = 0; k < 2; k++) {
+        r[k].ctx = mt_context(OPTCL_BACKEND_OPENCL);
+        if (!r[k].ctx)
+            return;
+        MT_OK(optcl_params_create(r[k].ctx, specs, count, &r[k].params), "params");
+        MT_OK(
+            optcl_mpi_optimizer_create(comms[k], r[k].params, &c, NULL, &r[k].opt, msg, sizeof msg),
+            msg);
+    }
+    size_t n = optcl_params_numel(r[0].params);
+    float *p0 = malloc(n * sizeof *p0), *g = malloc(n * sizeof *g);
+    float *straight = malloc(n * sizeof *straight), *resumed = malloc(n * sizeof *resumed);
+    MT_CHECK(p0 && g && straight && resumed, "out of memory");
+    mt_fill(p0, n, 5, -1.0f, 1.0f);
+    MT_OK(optcl_params_write(r[0].params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), "p0");
+    for (int t = 0; t < 6; t++) {
+        if (t == 3) /* the second optimizer takes over from the checkpoint of step 3 */
+            MT_OK(optcl_mpi_checkpoint_load(r[1].opt, ck), optcl_mpi_optimizer_message(r[1].opt));
+        for (int k = 0; k < (t < 3 ? 1 : 2); k++) {
+            mt_fill(g, n, 300 + 10 * (uint64_t)t + (per_rank ? (uint64_t)mt_rank : 0), -0.1f, 0.1f);
+            MT_OK(optcl_params_write(r[k].params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), "grads");
+            MT_OK(optcl_mpi_optimizer_step(r[k].opt), optcl_mpi_optimizer_message(r[k].opt));
+            MT_OK(optcl_params_read(r[k].params, OPTCL_ROLE_PARAMS, OPTCL_ALL,
+                                    k == 0 ? straight : resumed, n),
+                  "read");
+        }
+        if (t == 2)
+            MT_OK(optcl_mpi_checkpoint_save(r[0].opt, ck), optcl_mpi_optimizer_message(r[0].opt));
+        if (t >= 3)
+            same_params(resumed, straight, n, name, t);
+    }
+    for (int k = 0; k < 2; k++)
+        stop(&r[k]);
+    free(p0);
+    free(g);
+    free(straight);
+    free(resumed);
+    mt_note("8-bit state (%s): resumed by %s, bit for bit", name,
+            per_rank ? "the same world" : "each rank alone");
+}
+
 static void int8_round_trip(void)
 {
     static const optcl_tensor_spec big[] = {
         {.name = "w", .ndim = 2, .shape = {60, 100}, .group = 0},
         {.name = "b", .ndim = 1, .shape = {60}, .group = 1},
     };
-    enum { n = 6060 };
-    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
-    c.lr = 0.01;
-    c.state_dtype = OPTCL_STATE_INT8;
-    char ck[512], msg[2048] = "";
-    path_in(ck, sizeof ck, "int8");
-    static float p0[n], g[n], straight[3][n], resumed[n];
-    mt_fill(p0, n, 5, -1.0f, 1.0f);
-    run r[2];
-    for (int k = 0; k < 2; k++) {
-        r[k].ctx = mt_context(OPTCL_BACKEND_OPENCL);
-        if (!r[k].ctx)
-            return;
-        MT_OK(optcl_params_create(r[k].ctx, big, 2, &r[k].params), "params");
-        MT_OK(optcl_params_write(r[k].params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), "p0");
-        MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, r[k].params, &c, NULL, &r[k].opt, msg,
-                                         sizeof msg),
-              msg);
-    }
-    for (int t = 0; t < 6; t++) {
-        mt_fill(g, n, 300 + 10 * (uint64_t)t + (uint64_t)mt_rank, -0.1f, 0.1f);
-        MT_OK(optcl_params_write(r[0].params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), "grads");
-        MT_OK(optcl_mpi_optimizer_step(r[0].opt), optcl_mpi_optimizer_message(r[0].opt));
-        if (t == 2)
-            MT_OK(optcl_mpi_checkpoint_save(r[0].opt, ck), optcl_mpi_optimizer_message(r[0].opt));
-        if (t >= 3)
-            MT_OK(optcl_params_read(r[0].params, OPTCL_ROLE_PARAMS, OPTCL_ALL, straight[t - 3], n),
-                  "read");
-    }
-    MT_OK(optcl_mpi_checkpoint_load(r[1].opt, ck), optcl_mpi_optimizer_message(r[1].opt));
-    for (int t = 3; t < 6; t++) {
-        mt_fill(g, n, 300 + 10 * (uint64_t)t + (uint64_t)mt_rank, -0.1f, 0.1f);
-        MT_OK(optcl_params_write(r[1].params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), "grads");
-        MT_OK(optcl_mpi_optimizer_step(r[1].opt), optcl_mpi_optimizer_message(r[1].opt));
-        MT_OK(optcl_params_read(r[1].params, OPTCL_ROLE_PARAMS, OPTCL_ALL, resumed, n), "read");
-        size_t bad = tu_first_mismatch(resumed, straight[t - 3], n, 0.0, 0.0, NULL);
-        MT_CHECK(bad == (size_t)-1, "int8 resumed step %d, element %zu: %.9g vs %.9g", t + 1, bad,
-                 (double)resumed[bad], (double)straight[t - 3][bad]);
-    }
-    for (int k = 0; k < 2; k++)
-        stop(&r[k]);
-    mt_note("8-bit state: a resumed sharded run continues bit for bit");
-}
-
-/* 8-bit state loaded into a world of one: the blocks of K shards requantized from their
- * dequantized values give back their codes (each piece keeps 8-bit state: at least 4096
- * elements, optcl's min_8bit_size, in every layout). Every rank feeds the same gradient. */
-static void int8_resharded(void)
-{
-    static const optcl_tensor_spec big[] = {{.name = "w", .ndim = 2, .shape = {3, 4352}}};
-    enum { n = 3 * 4352 };
-    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
-    c.lr = 0.01;
-    c.state_dtype = OPTCL_STATE_INT8;
-    char ck[512], msg[2048] = "";
-    path_in(ck, sizeof ck, "int8_reshard");
-    static float p0[n], g[n], straight[2][n], resumed[n];
-    mt_fill(p0, n, 6, -1.0f, 1.0f);
-    run r[2];
-    MPI_Comm comms[2] = {MPI_COMM_WORLD, MPI_COMM_SELF};
-    for (int k = 0; k < 2; k++) {
-        r[k].ctx = mt_context(OPTCL_BACKEND_OPENCL);
-        if (!r[k].ctx)
-            return;
-        MT_OK(optcl_params_create(r[k].ctx, big, 1, &r[k].params), "params");
-        MT_OK(optcl_params_write(r[k].params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), "p0");
-        MT_OK(
-            optcl_mpi_optimizer_create(comms[k], r[k].params, &c, NULL, &r[k].opt, msg, sizeof msg),
-            msg);
-    }
-    for (int t = 0; t < 5; t++) {
-        mt_fill(g, n, 500 + (uint64_t)t, -0.1f, 0.1f);
-        MT_OK(optcl_params_write(r[0].params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), "grads");
-        MT_OK(optcl_mpi_optimizer_step(r[0].opt), optcl_mpi_optimizer_message(r[0].opt));
-        if (t == 2)
-            MT_OK(optcl_mpi_checkpoint_save(r[0].opt, ck), optcl_mpi_optimizer_message(r[0].opt));
-        if (t >= 3)
-            MT_OK(optcl_params_read(r[0].params, OPTCL_ROLE_PARAMS, OPTCL_ALL, straight[t - 3], n),
-                  "read");
-    }
-    MT_OK(optcl_mpi_checkpoint_load(r[1].opt, ck), optcl_mpi_optimizer_message(r[1].opt));
-    for (int t = 3; t < 5; t++) {
-        mt_fill(g, n, 500 + (uint64_t)t, -0.1f, 0.1f);
-        MT_OK(optcl_params_write(r[1].params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), "grads");
-        MT_OK(optcl_mpi_optimizer_step(r[1].opt), optcl_mpi_optimizer_message(r[1].opt));
-        MT_OK(optcl_params_read(r[1].params, OPTCL_ROLE_PARAMS, OPTCL_ALL, resumed, n), "read");
-        same_params(resumed, straight[t - 3], n, "8-bit state, K ranks into one", t);
-    }
-    for (int k = 0; k < 2; k++)
-        stop(&r[k]);
-    mt_note("8-bit state resharded: %d rank(s) into 1, bit for bit", mt_size);
+    int8_resumed(big, 2, MPI_COMM_WORLD, "int8");
+    /* into one rank: 3 × 4352 keeps every piece at 4096 elements or more in every layout */
+    static const optcl_tensor_spec wide[] = {{.name = "w", .ndim = 2, .shape = {3, 4352}}};
+    int8_resumed(wide, 1, MPI_COMM_SELF, "int8_reshard");
 }
 
 int main(int argc, char **argv)
@@ -508,7 +474,6 @@ int main(int argc, char **argv)
     round_trip();
     resharded();
     int8_round_trip();
-    int8_resharded();
     generations();
     refusals();
     remove_dir();
