@@ -155,7 +155,8 @@ _Static_assert(sizeof(optcl__guard_params) == 20, "optcl_guard_params has no pad
 #define OPTCL__GUARD_FINAL 256    /* guard_decide.cl's tree: the workers' sums it adds */
 #define OPTCL__GUARD_CAPACITY 256 /* scalar table rows: steps enqueued between record reads */
 
-/* Rows of an lr change staged for a write that may be in flight (guard.c): freed once written. */
+/* Rows of an lr change staged for a write that may be in flight (guard_rows.c): freed once
+ * written. */
 typedef struct optcl__guard_staged {
     cl_event written;
     optcl__step_scalars *rows;
@@ -207,7 +208,7 @@ struct optcl_optimizer {
     bool guarded;
     uint64_t guard_pending;
     uint64_t guard_rows_to;     /* the scalar table holds the rows of counts up to this one */
-    uint64_t guard_changed_at;  /* the count at the last change of the rows' values (guard.c) */
+    uint64_t guard_changed_at;  /* the count at the last change of the rows' values (guard_rows.c) */
     uint64_t skipped;           /* as of the last record read (exact on the reference backend) */
     float last_norm, last_coef; /* likewise */
     float loss_scale;           /* likewise: the scale the next backward pass uses */
@@ -238,7 +239,7 @@ struct optcl_optimizer {
     char message[OPTCL__MESSAGE_MAX];
 };
 
-/* guard.c */
+/* guard.c, guard_rows.c (the ring of scalar rows: prepare, rows, lr changes, memos) */
 /* Whether a configuration asks for the gradient guard (clipping or non-finite skip). */
 bool optcl__guard_wanted(const optcl_optimizer_config *c);
 optcl_status optcl__guard_create(optcl_optimizer *opt);
