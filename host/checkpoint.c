@@ -762,9 +762,7 @@ optcl_status optcl_checkpoint_load_progress(optcl_optimizer *opt, const char *pa
     optcl__st_file f;
     parsed pc;
     optcl_status st = read_parsed(opt, path, &f, &pc);
-    if (st == OPTCL_SUCCESS)
-        st = optcl__guard_sync(opt); /* nothing of an earlier step still in flight */
-    if (st == OPTCL_SUCCESS)
+    if (st == OPTCL_SUCCESS) /* its record's blocking write follows every step in flight */
         st = take_progress(opt, &pc);
     optcl__st_free(&f);
     return st;

@@ -265,18 +265,12 @@ void optcl__guard_settle_alpha(optcl_optimizer *opt)
                                                         opt->steps / (uint64_t)la->k - 1);
 }
 
-
-
-
-
-
-
-
 optcl_status optcl__guard_sync(optcl_optimizer *opt)
 {
-    if (!opt->guarded ||
-        !optcl__guard_on_device(opt))     /* read even with nothing pending: the device's */
-        return OPTCL_SUCCESS;             /* count is the truth, also after a failed step */
+    /* read even with nothing pending: the device's count is the truth, also after a failed
+     * step */
+    if (!opt->guarded || !optcl__guard_on_device(opt))
+        return OPTCL_SUCCESS;
     optcl__guard g;
     cl_int err = optcl__guard_read_record(opt, &g);
     if (err != CL_SUCCESS)
@@ -297,12 +291,6 @@ optcl_status optcl__guard_sync(optcl_optimizer *opt)
     optcl__guard_settle_alpha(opt);
     return OPTCL_SUCCESS;
 }
-
-
-
-
-
-
 
 optcl_status optcl__guard_store(optcl_optimizer *opt)
 {
@@ -330,9 +318,6 @@ optcl_status optcl__guard_store(optcl_optimizer *opt)
     return optcl__guard_rows_reset(opt); /* after the blocking write: nothing in flight */
 }
 
-
-
-
 uint64_t optcl__steps_now(const optcl_optimizer *opt)
 {
     optcl__guard g;
@@ -342,12 +327,6 @@ uint64_t optcl__steps_now(const optcl_optimizer *opt)
 }
 
 /* ---- the guarded step ------------------------------------------------------------------- */
-
-
-
-
-
-
 
 optcl_status optcl__guard_take_back(optcl_optimizer *opt, optcl_status st, const char *what)
 {
@@ -360,7 +339,6 @@ optcl_status optcl__guard_take_back(optcl_optimizer *opt, optcl_status st, const
                                           : " (and taking the step back failed too: the step "
                                             "count may be one ahead)");
 }
-
 
 optcl_status optcl__guard_reduce(optcl_optimizer *opt, cl_uint num_events,
                                  const cl_event *wait_list)

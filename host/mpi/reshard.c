@@ -6,8 +6,8 @@
  * every type), 8-bit states as their codes and blocks' absmaxes (shards start and end on its
  * blocks, so each block comes whole from one file; a piece keeps its tensor's state type in
  * every layout). The step count, learning rates, plateau,
- * running values and loss scale come from rank 0's file (optcl_checkpoint_load_progress):
- * every rank's holds the same. Built on the public API. */
+ * running values and loss scale come from the first of those files
+ * (optcl_checkpoint_load_progress): every rank's holds the same. Built on the public API. */
 #include "sharded.h"
 
 #include <stdint.h>
@@ -194,8 +194,10 @@ optcl_status optcl_mpi__reshard(optcl_mpi_optimizer *opt, const char *path,
                                 const optcl_mpi__manifest *m, optcl_params **inner,
                                 optcl_optimizer **shard)
 {
+    /* the progress (every file holds the same) from the first file this rank reads anyway */
+    size_t from = opt->piece_count ? opt->layout.begin / m->shard_size : 0;
     char first[PATH_MAX_];
-    optcl_mpi__rank_file(first, sizeof first, path, m->generation, 0, m->world_size);
+    optcl_mpi__rank_file(first, sizeof first, path, m->generation, (int)from, m->world_size);
     optcl_status st = optcl_mpi__fresh_shard(opt, opt->pieces, opt->piece_count, inner, shard);
     if (st == OPTCL_SUCCESS &&
         (st = optcl_checkpoint_load_progress(*shard, first)) != OPTCL_SUCCESS)
