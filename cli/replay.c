@@ -37,7 +37,8 @@ static void usage(FILE *f)
             "--load-state  start from a checkpoint; KEY=VALUE given too must agree with it\n"
             "--distributed under mpirun -np K: the optimizer state is sharded across the K\n"
             "            ranks, every rank feeds G[t] as its gradient, rank 0 writes OUT; the\n"
-            "            checkpoint files are sharded ones (optcl_mpi_checkpoint_save)\n"
+            "            checkpoint files are sharded ones (optcl_mpi_checkpoint_save); lamb,\n"
+            "            lars, adafactor and muon keep each tensor whole on one rank\n"
             "--out-eval    float32, shape (T, N): row t is the parameters after step t as eval\n"
             "            mode has them (Schedule-Free's x; OUT holds y), read without switching\n"
             "--scale-out   float32, shape (T, 3): after step t, the loss scale the next step\n"
@@ -379,11 +380,6 @@ int optcl_cli_replay(int argc, char **argv)
     if (!rc && (a.scale_out || a.out_eval) && distributed)
         rc = snprintf(msg, MSG, "%s is not available with --distributed",
                       a.scale_out ? "--scale-out" : "--out-eval") > 0;
-    /* the sharded replay lays out one tensor in one group */
-    const char *one_tensor[] = {"tensors", "shape", "trust_ratio_mask"};
-    for (size_t k = 0; k < 3 && !rc && distributed; k++)
-        if (optcl_cli_option_value(a.options, a.option_count, one_tensor[k]))
-            rc = snprintf(msg, MSG, "%s= is not available with --distributed", one_tensor[k]) > 0;
     float *out = NULL, *trace = NULL, *eval = NULL;
     if (!rc) {
         size_t count = g.shape[0] * n;

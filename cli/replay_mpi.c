@@ -8,6 +8,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int optcl_cli_mpi_start(int *argc, char ***argv, int *rank, char *msg)
@@ -57,6 +58,19 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
                              float *out, char *msg)
 {
     size_t n = g->shape[1], steps = g->shape[0];
+    /* the N parameters as replay lays them out alone (tensors=, shape=), in its one group */
+    optcl_tensor_spec *specs = NULL;
+    size_t spec_count = 0;
+    if (optcl_cli_tensor_specs(a->options, a->option_count, n, &specs, &spec_count, msg,
+                               OPTCL_REPLAY_MSG))
+        return 1;
+    optcl_group_config group = {-1.0, -1.0,
+                                optcl_cli_exclude_from_trust_ratio(a->options, a->option_count)};
+    optcl_optimizer_config grouped = *config;
+    if (group.exclude_from_trust_ratio) {
+        grouped.groups = &group;
+        grouped.group_count = 1;
+    }
     optcl_context_config cc = optcl_context_config_default();
     cc.backend = a->backend;
     optcl_context *ctx = NULL;
@@ -64,13 +78,12 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
     optcl_mpi_optimizer *opt = NULL;
     optcl_status st = optcl_context_create(&cc, &ctx, msg, OPTCL_REPLAY_MSG);
     const char *detail = msg;
-    optcl_tensor_spec spec = {.name = "param", .ndim = 1, .shape = {(int64_t)n}, .group = 0};
     if (st == OPTCL_SUCCESS) {
         detail = optcl_context_message(ctx);
-        st = optcl_params_create_typed(ctx, &spec, 1,
-                                       optcl_cli_param_dtype(a->options, a->option_count),
-                                       &params);
+        st = optcl_params_create_typed(ctx, specs, spec_count,
+                                       optcl_cli_param_dtype(a->options, a->option_count), &params);
     }
+    free(specs);
     if (st == OPTCL_SUCCESS && p0->data) {
         detail = optcl_params_message(params);
         st = optcl_params_write(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0->data, n);
@@ -78,7 +91,7 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
     /* Every rank takes part in the creation, also one whose context failed (params NULL):
      * the creation then fails everywhere together. */
     char create_msg[OPTCL_REPLAY_MSG] = "";
-    optcl_status created = optcl_mpi_optimizer_create(MPI_COMM_WORLD, st ? NULL : params, config,
+    optcl_status created = optcl_mpi_optimizer_create(MPI_COMM_WORLD, st ? NULL : params, &grouped,
                                                       NULL, &opt, create_msg, sizeof create_msg);
     if (st == OPTCL_SUCCESS && created != OPTCL_SUCCESS) {
         st = created;
@@ -86,8 +99,12 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
     }
     if (st == OPTCL_SUCCESS)
         detail = optcl_mpi_optimizer_message(opt);
-    if (st == OPTCL_SUCCESS && a->load_state)
-        st = optcl_mpi_checkpoint_load(opt, a->load_state);
+    /* the layout is not in the manifest: a resumed run gives the saved run's tensors= again */
+    const char *hint = "";
+    if (st == OPTCL_SUCCESS && a->load_state &&
+        (st = optcl_mpi_checkpoint_load(opt, a->load_state)) != OPTCL_SUCCESS &&
+        !optcl_cli_layout_given(a->options, a->option_count))
+        hint = " (a run saved with tensors= or shape= resumes with the same)";
     /* Host copies of the parameter set fail only with the device; the optimizer's collective
      * calls fail on every rank together. */
     for (size_t t = 0; t < steps && st == OPTCL_SUCCESS; t++) {
@@ -106,7 +123,7 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
     if (st != OPTCL_SUCCESS) {
         char text[OPTCL_REPLAY_MSG - 64];
         snprintf(text, sizeof text, "%.*s", (int)sizeof text - 1, detail); /* may be msg */
-        snprintf(msg, OPTCL_REPLAY_MSG, "%s: %s", optcl_status_name(st), text);
+        snprintf(msg, OPTCL_REPLAY_MSG, "%s: %s%s", optcl_status_name(st), text, hint);
     }
     optcl_mpi_optimizer_destroy(opt);
     optcl_params_destroy(params);

@@ -498,7 +498,7 @@ typedef struct optcl_sgd_schedulefree_config {
  * same bits on every run and backend). A group's exclude_from_trust_ratio leaves its tensors
  * out of LAMB's and LARS's trust ratio (biases and norms, as users do), and its weight_decay 0
  * out of the weight decay. optax has no default lr; optcl's is noted at each. Not with 8-bit
- * state or the sharded optimizer (which splits tensors). */
+ * state; the sharded optimizer (optcl_mpi.h) keeps each tensor whole on one rank for them. */
 
 /* LAMB (You et al. 2020) as optax.lamb: Adam's bias-corrected moments, u = m̂ / (√(v̂ + eps_root)
  * + eps) + weight_decay·p, then p −= lr · ‖p‖/‖u‖ · u. lr 1e-3, weight_decay 0. */
@@ -785,8 +785,9 @@ OPTCL_API const char *optcl_rounding_name(optcl_rounding rounding);
 /* nonfinite: "propagate", "skip". */
 OPTCL_API const char *optcl_nonfinite_name(optcl_nonfinite nonfinite);
 /* 1 when the algorithm's update of an element depends on its whole tensor (LAMB's and LARS's
- * norms, Adafactor's norms and row and column means), so a tensor's elements must all be in one optimizer's hands (not split by the
- * sharded optimizer); 0 for element-wise rules and unknown values. */
+ * norms, Adafactor's norms and row and column means, Muon's matrix products), so a tensor's
+ * elements must all be in one optimizer's hands (the sharded optimizer keeps each tensor whole
+ * on one rank for them); 0 for element-wise rules and unknown values. */
 OPTCL_API int optcl_algorithm_is_tensor_wise(optcl_algorithm algorithm);
 /* The names of the running values the algorithm keeps (optcl_optimizer_running_value), a
  * static NULL-terminated list: {"mu_product", NULL} for NADAM; an empty list for the

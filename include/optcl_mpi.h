@@ -20,10 +20,12 @@
  *      parameter set — updates the shard;
  *   4. the updated shards are gathered (MPI_Allgather) and written into every rank's parameters.
  *
- * Because every update rule is element-wise and its per-step scalars depend only on the step
- * count and the configuration, each element is updated exactly as one unsharded optimizer
- * would update it; with the default reduction in double precision, K ranks that feed the same
- * gradient reproduce the single-process run bit for bit (see docs/SCALING.md).
+ * Because an element-wise update rule's per-step scalars depend only on the step count and the
+ * configuration, each element is updated exactly as one unsharded optimizer would update it;
+ * the rules that look at whole tensors (LAMB, LARS, Adafactor, Muon:
+ * optcl_algorithm_is_tensor_wise) get whole tensors (Layout, below), so each tensor is. With the
+ * default reduction in double precision, K ranks that feed the same gradient reproduce the
+ * single-process run bit for bit (see docs/SCALING.md).
  *
  * Element types: a bfloat16 or float16 model gets shards of its type, with the configuration's
  * state type and master weights (sharded with the state); each rank's gradient is read widened,
@@ -53,8 +55,13 @@
  * multiple of OPTCL_MPI_SHARD_ALIGN; rank r owns [r·S, (r+1)·S). A shard's parameter set holds
  * one 1-D tensor per piece of a model tensor that falls into the shard, named "<tensor>[a:b]"
  * (elements a … b−1 of the flattened tensor) and in the tensor's parameter group, so group
- * learning rates and weight decay carry over. A rank whose shard holds no element (more ranks
- * than S-sized slices) keeps a one-element placeholder "(empty shard)" that stays zero.
+ * learning rates and weight decay carry over. With a tensor-wise rule no tensor is cut: one that
+ * would cross a shard boundary starts the next shard, S is the least multiple of
+ * OPTCL_MPI_SHARD_ALIGN for which the tensors so placed fit in K shards (at least the largest
+ * tensor, so shards may be uneven), and each piece is a whole tensor "<tensor>[0:n]" in its own
+ * shape; optcl_mpi_memory's shard_begin and shard_end count in that layout. A rank whose shard
+ * holds no element (more ranks than S-sized slices, or than tensors) keeps a one-element
+ * placeholder "(empty shard)" (1×1 with a tensor-wise rule) that stays zero.
  *
  * Collective calls: create, destroy, step, report_metric, checkpoint save and load must be
  * called by every rank of the communicator, in the same order, with the same arguments where

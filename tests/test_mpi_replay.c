@@ -2,8 +2,9 @@
  * 3 ranks every optimizer reproduces the single-process trajectory — bit for bit on the
  * reference backend, within the conformance tolerance on OpenCL — including a schedule,
  * ReduceLROnPlateau fed from --metrics, Lookahead, the gradient guard (NaN/Inf rows skipped;
- * clipping within the tolerance), and a run stopped with --save-state and resumed with
- * --load-state; a bad input prints one line and fails on every rank. */
+ * clipping within the tolerance), LAMB, LARS, Adafactor and Muon over tensors= layouts, and a
+ * run stopped with --save-state and resumed with --load-state; a bad input prints one line and
+ * fails on every rank. */
 #include "testutil.h"
 
 #include <math.h>
@@ -170,6 +171,20 @@ static void test_every_optimizer_reference(void **state)
                     ARGS("sgd", "--params", g_p0, "--grads", g_nan, "lr=0.05", "momentum=0.9",
                          "clip_norm=5", "nonfinite=skip"),
                     0);
+    /* Rules that look at whole tensors, over replay's tensors= and shape= layouts: every
+     * tensor whole in one shard. */
+    same_trajectory("reference",
+                    ARGS("lamb", "--params", g_p0, "--grads", g_grads, "tensors=500,13x7,410",
+                         "weight_decay=0.01"),
+                    1);
+    same_trajectory("reference",
+                    ARGS("lars", "--params", g_p0, "--grads", g_grads, "shape=7,143", "nesterov=1"),
+                    1);
+    same_trajectory(
+        "reference",
+        ARGS("adafactor", "--params", g_p0, "--grads", g_grads, "tensors=7x11,11x13,781"), 1);
+    same_trajectory("reference",
+                    ARGS("muon", "--params", g_p0, "--grads", g_grads, "tensors=7x13,10x91"), 1);
 }
 
 static void test_opencl(void **state)
@@ -230,7 +245,8 @@ static void test_bad_input(void **state)
         {"adam", "--params", g_p0, "--grads", g_grads, "foo=1", NULL},
         {"adam", "--params", g_p0, "--grads", g_p0, NULL},
         {"adam", "--load-state", out, "--grads", g_grads, NULL},
-        {"adam", "--params", g_p0, "--grads", g_grads, "tensors=1000,1", NULL},
+        {"adam", "--params", g_p0, "--grads", g_grads, "tensors=1000,2", NULL},
+        {"muon", "--params", g_p0, "--grads", g_grads, "tensors=1000,1", NULL}, /* vectors */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = replay(2, "reference", out, err, cases[i]);

@@ -104,8 +104,8 @@ optcl_status optcl_mpi__fresh_shard(optcl_mpi_optimizer *opt, const optcl_mpi__p
 {
     optcl_tensor_spec *specs = NULL;
     size_t count = 0;
-    optcl_status st =
-        optcl_mpi__shard_specs(opt->params, pieces, piece_count, &specs, &count, opt->message);
+    optcl_status st = optcl_mpi__shard_specs(opt->params, pieces, piece_count, opt->layout.whole,
+                                             &specs, &count, opt->message);
     if (st == OPTCL_SUCCESS &&
         (st = optcl_params_create_typed(opt->ctx, specs, count, optcl_params_dtype(opt->params),
                                         inner)) != OPTCL_SUCCESS)
@@ -146,7 +146,8 @@ static optcl_status check_manifest(optcl_mpi_optimizer *opt, const char *path,
     const optcl_mpi__layout *l = &opt->layout;
     optcl_mpi__layout saved = *l; /* the shards of the world that saved it */
     if (m->world_size != (uint64_t)l->size)
-        optcl_mpi__layout_compute(&saved, 0, (int)m->world_size, l->numel, 0, l->block);
+        optcl_mpi__layout_compute(&saved, 0, (int)m->world_size, opt->params, 0, l->block,
+                                  l->whole);
     size_t numel = optcl_params_numel(opt->params);
     if (m->numel != numel || m->shard_size != saved.shard)
         return optcl_mpi__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,

@@ -5,9 +5,11 @@
  * overlapping elements are copied out: the parameters and float states as float32 (exact for
  * every type), 8-bit states as their codes and blocks' absmaxes (shards start and end on its
  * blocks, so each block comes whole from one file; a piece keeps its tensor's state type in
- * every layout). The step count, learning rates, plateau,
- * running values and loss scale come from the first of those files
- * (optcl_checkpoint_load_progress): every rank's holds the same. Built on the public API. */
+ * every layout). With whole tensors (tensor-wise rules) each piece comes whole from one file,
+ * and a state with values of its own shape (Adafactor's row_var and col_var) is copied whole.
+ * The step count, learning rates, plateau, running values and loss scale come from the first
+ * of those files (optcl_checkpoint_load_progress): every rank's holds the same. Built on the
+ * public API. */
 #include "sharded.h"
 
 #include <stdint.h>
@@ -59,8 +61,24 @@ static bool room(staged *s, size_t count)
     return true;
 }
 
-/* Role r of old piece j (tensor j of the temporary optimizer `from`) into s->old; *coded: an
- * 8-bit state, whose codes and absmaxes are in s->old_codes and after the values. */
+/* The number of values role r (0: the parameters) keeps for tensor j of an optimizer: the
+ * piece's count, a factored state's own size, or 0 where the tensor keeps none of it. */
+static size_t role_size(optcl_optimizer *opt, size_t r, size_t j, size_t count)
+{
+    int ndim = 0;
+    int64_t shape[OPTCL_MAX_DIMS];
+    if (r == 0 || optcl_optimizer_state_shape(opt, optcl_optimizer_state_name(opt, r - 1), j, &ndim,
+                                              shape) != OPTCL_SUCCESS)
+        return r == 0 ? count : 0;
+    size_t n = 1;
+    for (int d = 0; d < ndim; d++)
+        n *= (size_t)shape[d];
+    return n;
+}
+
+/* Role r of old piece j (tensor j of the temporary optimizer `from`, count values) into
+ * s->old; *coded: an 8-bit state, whose codes and absmaxes are in s->old_codes and after the
+ * values. */
 static optcl_status read_old(optcl_optimizer *from, optcl_params *set, size_t r, size_t j,
                              size_t count, staged *s, bool *coded, char *message)
 {
@@ -76,13 +94,20 @@ static optcl_status read_old(optcl_optimizer *from, optcl_params *set, size_t r,
     return st;
 }
 
-/* Copies what old piece q (role r, in s->old) shares with this rank's pieces. */
+/* Copies what old piece q (role r, size values in s->old) shares with this rank's pieces: the
+ * elements both hold, or a factored state (size ≠ q's count) whole, its tensor being whole in
+ * both. */
 static void copy_overlaps(const optcl_mpi_optimizer *opt, const optcl_mpi__piece *q, staged *s,
-                          size_t r, bool coded)
+                          size_t r, size_t size, bool coded)
 {
     const float *old_absmax = s->old + q->count;
     for (size_t i = 0; i < opt->piece_count; i++) {
         const optcl_mpi__piece *p = &opt->pieces[i];
+        if (size != q->count) {
+            if (p->tensor == q->tensor)
+                memcpy(role_of(s, r) + s->at[i], s->old, size * sizeof(float));
+            continue;
+        }
         size_t lo = p->first > q->first ? p->first : q->first;
         size_t p_end = p->first + p->count, q_end = q->first + q->count;
         size_t hi = p_end < q_end ? p_end : q_end;
@@ -102,25 +127,59 @@ static void copy_overlaps(const optcl_mpi_optimizer *opt, const optcl_mpi__piece
     }
 }
 
-/* Loads old rank `rank`'s file into a temporary optimizer over its pieces and copies what it
- * shares with this rank's shard (nothing to do where the old shard holds only padding). */
-static optcl_status fill_from(optcl_mpi_optimizer *opt, const char *path,
-                              const optcl_mpi__manifest *m, int rank, staged *s)
+/* Old rank `rank`'s pieces; *shared: whether any of them shares elements with this rank's. */
+static optcl_status old_pieces(optcl_mpi_optimizer *opt, const optcl_mpi__manifest *m, int rank,
+                               optcl_mpi__piece **pieces, size_t *count, bool *shared)
 {
     const optcl_mpi__layout *l = &opt->layout;
     optcl_mpi__layout old;
-    optcl_mpi__layout_compute(&old, rank, (int)m->world_size, l->numel, 0, l->block);
-    if (old.begin >= l->begin + l->real || old.begin + old.real <= l->begin)
-        return OPTCL_SUCCESS;
+    optcl_mpi__layout_compute(&old, rank, (int)m->world_size, opt->params, 0, l->block, l->whole);
+    optcl_status st = optcl_mpi__pieces(opt->params, &old, pieces, count, opt->message);
+    *shared = false;
+    for (size_t j = 0; j < *count && !*shared; j++)
+        for (size_t i = 0; i < opt->piece_count && !*shared; i++) {
+            const optcl_mpi__piece *p = &opt->pieces[i], *q = &(*pieces)[j];
+            *shared = p->tensor == q->tensor && p->first < q->first + q->count &&
+                      q->first < p->first + p->count;
+        }
+    return st;
+}
+
+/* The first old rank whose shard shares elements with this rank's (0 for an empty shard). */
+static optcl_status first_sharing(optcl_mpi_optimizer *opt, const optcl_mpi__manifest *m, int *rank)
+{
+    *rank = 0;
+    bool shared = false;
+    optcl_status st = OPTCL_SUCCESS;
+    for (int r = 0; r < (int)m->world_size && !shared && st == OPTCL_SUCCESS; r++) {
+        optcl_mpi__piece *pieces = NULL;
+        size_t count = 0;
+        st = old_pieces(opt, m, r, &pieces, &count, &shared);
+        free(pieces);
+        if (shared)
+            *rank = r;
+    }
+    return st;
+}
+
+/* Loads old rank `rank`'s file into a temporary optimizer over its pieces and copies what it
+ * shares with this rank's shard (nothing to do where it shares nothing). */
+static optcl_status fill_from(optcl_mpi_optimizer *opt, const char *path,
+                              const optcl_mpi__manifest *m, int rank, staged *s)
+{
     optcl_mpi__piece *pieces = NULL;
     size_t count = 0;
+    bool shared = false;
+    optcl_status st = old_pieces(opt, m, rank, &pieces, &count, &shared);
+    if (st != OPTCL_SUCCESS || !shared) {
+        free(pieces);
+        return st;
+    }
     optcl_params *set = NULL;
     optcl_optimizer *from = NULL;
     char name[PATH_MAX_];
     optcl_mpi__rank_file(name, sizeof name, path, m->generation, rank, m->world_size);
-    optcl_status st = optcl_mpi__pieces(opt->params, &old, &pieces, &count, opt->message);
-    if (st == OPTCL_SUCCESS)
-        st = optcl_mpi__fresh_shard(opt, pieces, count, &set, &from);
+    st = optcl_mpi__fresh_shard(opt, pieces, count, &set, &from);
     if (st == OPTCL_SUCCESS && (st = optcl_checkpoint_load(from, name)) != OPTCL_SUCCESS)
         optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(from));
     if (st == OPTCL_SUCCESS)
@@ -133,9 +192,12 @@ static optcl_status fill_from(optcl_mpi_optimizer *opt, const char *path,
         }
         for (size_t r = 0; r < s->roles && st == OPTCL_SUCCESS; r++) {
             bool coded = false;
-            st = read_old(from, set, r, j, pieces[j].count, s, &coded, opt->message);
+            size_t size = role_size(from, r, j, pieces[j].count);
+            if (size == 0)
+                continue;
+            st = read_old(from, set, r, j, size, s, &coded, opt->message);
             if (st == OPTCL_SUCCESS)
-                copy_overlaps(opt, &pieces[j], s, r, coded);
+                copy_overlaps(opt, &pieces[j], s, r, size, coded);
         }
     }
     optcl_optimizer_destroy(from);
@@ -145,10 +207,14 @@ static optcl_status fill_from(optcl_mpi_optimizer *opt, const char *path,
 }
 
 /* State role r of piece i into the new shard: as codes where it is 8-bit state (every block of
- * it came from a file as codes), else as values. */
+ * it came from a file as codes), else as values (n of them; none where the tensor keeps none
+ * of this state). */
 static optcl_status write_state(optcl_optimizer *shard, size_t r, size_t i, size_t n,
                                 const staged *s)
 {
+    n = role_size(shard, r, i, n);
+    if (n == 0)
+        return OPTCL_SUCCESS;
     const char *name = optcl_optimizer_state_name(shard, r - 1);
     size_t blocks = blocks_of(n), first = r * s->blocks + s->block_at[i];
     bool exact = true;
@@ -195,10 +261,12 @@ optcl_status optcl_mpi__reshard(optcl_mpi_optimizer *opt, const char *path,
                                 optcl_optimizer **shard)
 {
     /* the progress (every file holds the same) from the first file this rank reads anyway */
-    size_t from = opt->piece_count ? opt->layout.begin / m->shard_size : 0;
+    int from = 0;
+    optcl_status st = first_sharing(opt, m, &from);
     char first[PATH_MAX_];
-    optcl_mpi__rank_file(first, sizeof first, path, m->generation, (int)from, m->world_size);
-    optcl_status st = optcl_mpi__fresh_shard(opt, opt->pieces, opt->piece_count, inner, shard);
+    optcl_mpi__rank_file(first, sizeof first, path, m->generation, from, m->world_size);
+    if (st == OPTCL_SUCCESS)
+        st = optcl_mpi__fresh_shard(opt, opt->pieces, opt->piece_count, inner, shard);
     if (st == OPTCL_SUCCESS &&
         (st = optcl_checkpoint_load_progress(*shard, first)) != OPTCL_SUCCESS)
         optcl_mpi__fail(opt->message, st, "%s", optcl_optimizer_message(*shard));
@@ -223,11 +291,9 @@ optcl_status optcl_mpi__reshard(optcl_mpi_optimizer *opt, const char *path,
     }
     if (!s.data || !s.codes || !s.absmax || !s.exact)
         st = optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    /* the old ranks whose shards of m->shard_size overlap this one's */
-    size_t last = (opt->layout.begin + opt->layout.real - 1) / m->shard_size;
-    for (size_t rank = opt->layout.begin / m->shard_size; rank <= last && st == OPTCL_SUCCESS;
-         rank++)
-        st = fill_from(opt, path, m, (int)rank, &s);
+    /* the old ranks whose shards share elements with this one's, from the first */
+    for (int rank = from; rank < (int)m->world_size && st == OPTCL_SUCCESS; rank++)
+        st = fill_from(opt, path, m, rank, &s);
     if (st == OPTCL_SUCCESS)
         st = write_pieces(opt, *inner, *shard, &s);
     free_staged(&s);

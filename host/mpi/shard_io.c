@@ -49,7 +49,7 @@ optcl_status optcl_mpi__params_to_shard(optcl_mpi_optimizer *opt)
 
 void optcl_mpi__shard_compact(const optcl_mpi_optimizer *opt, float *x)
 {
-    if (opt->layout.block <= 1)
+    if (!optcl_mpi__has_gaps(&opt->layout))
         return;
     size_t to = 0;
     for (size_t i = 0; i < opt->piece_count; i++) { /* pieces only move left */
@@ -62,7 +62,7 @@ void optcl_mpi__shard_compact(const optcl_mpi_optimizer *opt, float *x)
 void optcl_mpi__shard_expand(const optcl_mpi_optimizer *opt, float *x)
 {
     const optcl_mpi__layout *l = &opt->layout;
-    if (l->block <= 1)
+    if (!optcl_mpi__has_gaps(l))
         return;
     size_t from = 0;
     for (size_t i = 0; i < opt->piece_count; i++)
@@ -106,7 +106,7 @@ optcl_status optcl_mpi__shard_to_params(optcl_mpi_optimizer *opt, optcl_status l
     opt->timings.allgather += t1 - t0;
     if (st != OPTCL_SUCCESS)
         return st;
-    optcl_mpi__pack(opt->params, l->block, opt->full);
+    optcl_mpi__pack(opt->params, l, opt->slot_at, opt->full);
     st = optcl_params_write(opt->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, opt->full,
                             optcl_params_numel(opt->params));
     opt->timings.write_params += MPI_Wtime() - t1;

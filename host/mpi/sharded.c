@@ -26,12 +26,6 @@ static optcl_status validate(optcl_params *params, const optcl_optimizer_config 
                                !params   ? "params"
                                : !config ? "config"
                                          : "out");
-    if (optcl_algorithm_is_tensor_wise(config->algorithm))
-        return optcl_mpi__fail(message, OPTCL_ERROR_UNSUPPORTED,
-                               "%s is not available with the sharded optimizer: its update "
-                               "takes norms over whole tensors, which the shards split; use "
-                               "optcl_optimizer_create on every rank",
-                               optcl_algorithm_name(config->algorithm));
     if (config->loss_scale.mode != OPTCL_LOSS_SCALE_OFF && config->loss_scale.write_unscaled)
         return optcl_mpi__fail(message, OPTCL_ERROR_UNSUPPORTED,
                                "loss_scale.write_unscaled is not available with the sharded "
@@ -133,8 +127,8 @@ static optcl_status create_shard(optcl_mpi_optimizer *opt)
     optcl_status st =
         optcl_mpi__pieces(opt->params, &opt->layout, &opt->pieces, &opt->piece_count, opt->message);
     if (st == OPTCL_SUCCESS)
-        st = optcl_mpi__shard_specs(opt->params, opt->pieces, opt->piece_count, &specs, &count,
-                                    opt->message);
+        st = optcl_mpi__shard_specs(opt->params, opt->pieces, opt->piece_count, opt->layout.whole,
+                                    &specs, &count, opt->message);
     opt->placeholder = opt->piece_count == 0;
     if (st == OPTCL_SUCCESS) /* the shard's set: pieces of the model's tensors, of its type */
         st = optcl_params_create_typed(opt->ctx, specs, count, optcl_params_dtype(opt->params),
@@ -196,6 +190,7 @@ static void release(optcl_mpi_optimizer *opt)
     optcl_optimizer_destroy(opt->shard);
     optcl_params_destroy(opt->inner);
     free(opt->pieces);
+    free(opt->slot_at);
     free(opt->full);
     free(opt->send);
     free(opt->recv);
@@ -259,11 +254,19 @@ optcl_status optcl_mpi_optimizer_create(MPI_Comm comm, optcl_params *params,
             int rank = 0, size = 1;
             MPI_Comm_rank(dup, &rank);
             MPI_Comm_size(dup, &size);
-            /* 8-bit state: shards start and end on the tensors' blocks */
+            /* 8-bit state: shards start and end on the tensors' blocks; tensor-wise rules take
+             * whole tensors */
             size_t block = config->state_dtype == OPTCL_STATE_INT8 ? OPTCL_INT8_BLOCK : 1;
-            optcl_mpi__layout_compute(&opt->layout, rank, size, optcl_mpi__slots(params, block),
-                                      mpi.max_count, block);
-            st = create_shard(opt);
+            optcl_mpi__layout_compute(&opt->layout, rank, size, params, mpi.max_count, block,
+                                      optcl_algorithm_is_tensor_wise(config->algorithm));
+            opt->slot_at = alloc_counted(opt, optcl_params_count(params), sizeof *opt->slot_at);
+            if (opt->slot_at)
+                optcl_mpi__place_all(params, &opt->layout, opt->slot_at);
+            else
+                st = optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                                     "out of host memory");
+            if (st == OPTCL_SUCCESS)
+                st = create_shard(opt);
         }
         if (st == OPTCL_SUCCESS)
             st = alloc_host(opt);

@@ -16,12 +16,14 @@
 #define OPTCL_MPI__PRINTF(f, a)
 #endif
 
-/* Where the shard boundaries fall: K shards of S elements over the packed model, and the
- * chunks of at most C elements per rank that one MPI call moves. */
+/* Where the shard boundaries fall: K shards of S elements over the model's tensors laid out in
+ * order, and the chunks of at most C elements per rank that one MPI call moves. */
 typedef struct optcl_mpi__layout {
     int rank, size;
     size_t block;       /* 1, or with 8-bit state 256: each tensor takes a multiple of it */
-    size_t numel;       /* N: the model's elements, each tensor rounded up to the block */
+    bool whole;         /* tensor-wise rules: no tensor crosses a shard boundary (it starts the next
+                           shard instead), so every piece is a whole tensor */
+    size_t numel;       /* N: where the last tensor ends in the layout */
     size_t shard;       /* S, a multiple of OPTCL_MPI_SHARD_ALIGN */
     size_t begin, real; /* this rank's first element and its real (non-padding) count */
     size_t chunk;       /* C ≤ S: elements per rank per MPI call */
@@ -45,6 +47,7 @@ struct optcl_mpi_optimizer {
     optcl_mpi__layout layout;
     optcl_mpi__piece *pieces;
     size_t piece_count;
+    size_t *slot_at;        /* each model tensor's first element in the layout */
     bool placeholder;       /* the shard is empty: one zero element stands in */
     optcl_params *inner;    /* the shard's parameter set */
     optcl_optimizer *shard; /* the ordinary optimizer over it */
@@ -71,17 +74,24 @@ optcl_status optcl_mpi__fail(char *message, optcl_status status, const char *fmt
 /* An MPI return code as a status: OPTCL_ERROR_IO with MPI's own error string. */
 optcl_status optcl_mpi__check(char *message, int mpi_err, const char *call);
 
-/* layout.c: S, C and this rank's range for a model of numel elements. max_count 0: the
- * default bound (counts and byte offsets of every call below 2^31). */
-void optcl_mpi__layout_compute(optcl_mpi__layout *l, int rank, int size, size_t numel,
-                               size_t max_count, size_t block);
-/* The model's elements in the layout: each tensor's count rounded up to block (8-bit state:
- * 256, so shards start and end on the tensors' 8-bit blocks). */
+/* layout.c: S, C and this rank's range for the model's tensors in a world of `size` ranks, each
+ * tensor's count rounded up to block (8-bit state: 256, so shards start and end on the tensors'
+ * 8-bit blocks), with whole tensors or not. max_count 0: the default bound (counts and byte
+ * offsets of every call below 2^31). */
+void optcl_mpi__layout_compute(optcl_mpi__layout *l, int rank, int size, optcl_params *params,
+                               size_t max_count, size_t block, bool whole);
+/* Whether the layout has gaps between tensors (8-bit blocks' padding, the ends of whole-tensor
+ * shards), so the packed model and the layout differ. */
+bool optcl_mpi__has_gaps(const optcl_mpi__layout *l);
+/* The model's elements with each tensor's count rounded up to block. */
 size_t optcl_mpi__slots(optcl_params *params, size_t block);
-/* With block > 1: packed elements (numel of them, as optcl_params_read gives them) moved in
- * place to their slots, the gaps zeroed; and back. */
-void optcl_mpi__spread(optcl_params *params, size_t block, float *x);
-void optcl_mpi__pack(optcl_params *params, size_t block, float *x);
+/* Each tensor's first element in the layout, into at (one per model tensor). */
+void optcl_mpi__place_all(optcl_params *params, const optcl_mpi__layout *l, size_t *at);
+/* With gaps: packed elements (as optcl_params_read gives them) moved in place to their places
+ * in the layout (at, from optcl_mpi__place_all), the gaps zeroed; and back. */
+void optcl_mpi__spread(optcl_params *params, const optcl_mpi__layout *l, const size_t *at,
+                       float *x);
+void optcl_mpi__pack(optcl_params *params, const optcl_mpi__layout *l, const size_t *at, float *x);
 /* The pieces of this rank's shard (malloc'd, *count of them; NULL and 0 for an empty shard),
  * with outer offsets filled in and inner offsets left for later. */
 optcl_status optcl_mpi__pieces(optcl_params *params, const optcl_mpi__layout *l,
@@ -130,10 +140,11 @@ optcl_status optcl_mpi__shard_to_params(optcl_mpi_optimizer *opt, optcl_status l
 void optcl_mpi__shard_compact(const optcl_mpi_optimizer *opt, float *x);
 void optcl_mpi__shard_expand(const optcl_mpi_optimizer *opt, float *x);
 /* The shard set's specs for these pieces ("(empty shard)" when there are none): an array
- * of *count specs, with names in the same allocation; free() it. */
+ * of *count specs, with names in the same allocation; free() it. Pieces are 1-D, or with
+ * whole tensors in their tensors' shapes (the placeholder then 1×1). */
 optcl_status optcl_mpi__shard_specs(optcl_params *params, const optcl_mpi__piece *pieces,
-                                    size_t piece_count, optcl_tensor_spec **out, size_t *count,
-                                    char *message);
+                                    size_t piece_count, bool whole, optcl_tensor_spec **out,
+                                    size_t *count, char *message);
 
 /* step.c: clip_grad_norm_'s coefficient in float, as the single-process guard computes it. */
 float optcl_mpi__clip_coef(double max_norm, float total_norm);

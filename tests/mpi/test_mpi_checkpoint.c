@@ -399,17 +399,16 @@ static void refusals(void)
             "missing rank file — refused on every rank, nothing changed");
 }
 
-/* 8-bit state saved after 3 of 6 steps and resumed by a second optimizer on `comm`: the world
- * (each rank its own gradient), or each rank alone on MPI_COMM_SELF, its shard cut anew from the
- * world's files (every rank the same gradient, so that one rank steps as the world does). Each
- * piece keeps its whole tensor's 8-bit state, so the codes move exactly: bit for bit. */
-static void int8_resumed(const optcl_tensor_spec *specs, size_t count, MPI_Comm comm,
-                         const char *name)
+/* A run saved after 3 of 6 steps and resumed by a second optimizer on `comm`: the world (each
+ * rank its own gradient), or each rank alone on MPI_COMM_SELF, its shard cut anew from the
+ * world's files (every rank the same gradient, so that one rank steps as the world does); bit
+ * for bit. With 8-bit state each piece keeps its whole tensor's 8-bit state, so the codes move
+ * exactly; with a tensor-wise rule every piece is a whole tensor, and so is its state. */
+static void resumed_by(const optcl_optimizer_config *config, const optcl_tensor_spec *specs,
+                       size_t count, MPI_Comm comm, const char *name)
 {
     bool per_rank = comm == MPI_COMM_WORLD;
-    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
-    c.lr = 0.01;
-    c.state_dtype = OPTCL_STATE_INT8;
+    const optcl_optimizer_config c = *config;
     char ck[512], msg[2048] = "";
     path_in(ck, sizeof ck, name);
     run r[2];
@@ -451,20 +450,47 @@ static void int8_resumed(const optcl_tensor_spec *specs, size_t count, MPI_Comm 
     free(g);
     free(straight);
     free(resumed);
-    mt_note("8-bit state (%s): resumed by %s, bit for bit", name,
+    mt_note("%s: resumed by %s, bit for bit", name,
             per_rank ? "the same world" : "each rank alone");
 }
 
 static void int8_round_trip(void)
 {
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    c.lr = 0.01;
+    c.state_dtype = OPTCL_STATE_INT8;
     static const optcl_tensor_spec big[] = {
         {.name = "w", .ndim = 2, .shape = {60, 100}, .group = 0},
         {.name = "b", .ndim = 1, .shape = {60}, .group = 1},
     };
-    int8_resumed(big, 2, MPI_COMM_WORLD, "int8");
+    resumed_by(&c, big, 2, MPI_COMM_WORLD, "int8");
     /* into one rank: 3 × 4352 keeps every piece at 4096 elements or more in every layout */
     static const optcl_tensor_spec wide[] = {{.name = "w", .ndim = 2, .shape = {3, 4352}}};
-    int8_resumed(wide, 1, MPI_COMM_SELF, "int8_reshard");
+    resumed_by(&c, wide, 1, MPI_COMM_SELF, "int8_reshard");
+}
+
+/* Tensor-wise rules: LAMB (Adam's two moments per element) and Adafactor (row and column
+ * factors of its own shapes per matrix, a full second moment per vector) resume in the same
+ * world and each rank alone. */
+static void tensor_wise_round_trip(void)
+{
+    static const optcl_tensor_spec model[] = {
+        {.name = "fc1.weight", .ndim = 2, .shape = {9, 13}},
+        {.name = "fc1.bias", .ndim = 1, .shape = {13}},
+        {.name = "conv.weight", .ndim = 4, .shape = {4, 3, 3, 3}},
+        {.name = "fc2.weight", .ndim = 2, .shape = {13, 7}},
+        {.name = "fc2.bias", .ndim = 1, .shape = {7}},
+    };
+    const optcl_algorithm algorithms[] = {OPTCL_LAMB, OPTCL_ADAFACTOR};
+    for (int a = 0; a < 2; a++) {
+        optcl_optimizer_config c = optcl_optimizer_config_default(algorithms[a]);
+        c.weight_decay = 0.01;
+        char name[64];
+        snprintf(name, sizeof name, "%s", optcl_algorithm_name(algorithms[a]));
+        resumed_by(&c, model, 5, MPI_COMM_WORLD, name);
+        snprintf(name, sizeof name, "%s_reshard", optcl_algorithm_name(algorithms[a]));
+        resumed_by(&c, model, 5, MPI_COMM_SELF, name);
+    }
 }
 
 int main(int argc, char **argv)
@@ -474,6 +500,7 @@ int main(int argc, char **argv)
     round_trip();
     resharded();
     int8_round_trip();
+    tensor_wise_round_trip();
     generations();
     refusals();
     remove_dir();

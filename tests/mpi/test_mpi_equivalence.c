@@ -3,8 +3,8 @@
  * reference backend bit for bit and on OpenCL within the conformance tolerance; with every rank
  * feeding the same gradient (the replay contract) and with a gradient of its own per rank (the
  * average is what the unsharded optimizer gets); with shards too small to hold anything, MPI
- * calls split into many chunks, the float reduction, the ring collectives; and state memory per
- * rank ≈ 1/K. */
+ * calls split into many chunks, the float reduction, the ring collectives; the tensor-wise
+ * rules, each tensor whole in one shard; and state memory per rank ≈ 1/K. */
 #include "mpitest.h"
 
 #include <math.h>
@@ -378,6 +378,97 @@ static void loss_scaling(optcl_backend backend)
     optcl_context_destroy(ctx);
 }
 
+/* Rules that look at whole tensors (LAMB, LARS, Adafactor, Muon): the layout keeps every
+ * tensor whole in one shard, in its shape, so each tensor's norms, row and column means and
+ * matrix products are the unsharded optimizer's, and so are its steps. */
+static void tensor_wise(optcl_backend backend)
+{
+    optcl_context *ctx = mt_context(backend);
+    if (!ctx)
+        return;
+    bool reference = backend == OPTCL_BACKEND_REFERENCE;
+    static const optcl_tensor_spec model[] = {
+        {.name = "fc1.weight", .ndim = 2, .shape = {9, 13}, .group = 0},
+        {.name = "fc1.bias", .ndim = 1, .shape = {13}, .group = 1},
+        {.name = "conv.weight", .ndim = 4, .shape = {4, 3, 3, 3}, .group = 2},
+        {.name = "fc2.weight", .ndim = 2, .shape = {13, 7}, .group = 0},
+        {.name = "fc2.bias", .ndim = 1, .shape = {7}, .group = 1},
+        {.name = "scale", .ndim = 0, .group = 2},
+    };
+    static const optcl_tensor_spec matrices[] = {
+        {.name = "a", .ndim = 2, .shape = {9, 13}, .group = 0},
+        {.name = "b", .ndim = 2, .shape = {13, 7}, .group = 1},
+        {.name = "c", .ndim = 2, .shape = {7, 5}, .group = 0},
+        {.name = "d", .ndim = 2, .shape = {20, 3}, .group = 2},
+        {.name = "e", .ndim = 2, .shape = {1, 17}, .group = 0},
+    };
+    /* biases and norms out of the trust ratio and the weight decay, as users do */
+    static const optcl_group_config tw_groups[3] = {
+        {.lr = -1, .weight_decay = -1},
+        {.lr = -1, .weight_decay = 0.0, .exclude_from_trust_ratio = 1},
+        {.lr = 0.002, .weight_decay = -1}};
+    named list[5];
+    list[0] = (named){"lamb groups", optcl_optimizer_config_default(OPTCL_LAMB)};
+    list[0].c.weight_decay = 0.01;
+    list[0].c.groups = tw_groups;
+    list[0].c.group_count = 3;
+    list[1] = (named){"lars nesterov", optcl_optimizer_config_default(OPTCL_LARS)};
+    list[1].c.lars.nesterov = 1;
+    list[1].c.weight_decay = 1e-4;
+    list[2] = (named){"adafactor weight_decay", optcl_optimizer_config_default(OPTCL_ADAFACTOR)};
+    list[2].c.weight_decay = 0.01;
+    list[3] = (named){"lamb cosine lookahead", optcl_optimizer_config_default(OPTCL_LAMB)};
+    list[3].c.schedule = optcl_schedule_default(OPTCL_SCHEDULE_COSINE);
+    list[3].c.schedule.t_max = STEPS;
+    list[3].c.lookahead.k = 3;
+    list[4] = (named){"muon", optcl_optimizer_config_default(OPTCL_MUON)};
+    size_t count = tu_muon_refused(backend, OPTCL_MUON) ? 4 : 5;
+    for (size_t i = 0; i < count; i++) {
+        bool muon = list[i].c.algorithm == OPTCL_MUON;
+        compare_both(ctx, muon ? matrices : model, muon ? 5 : 6, list[i].label, &list[i].c,
+                     OPTCL_DTYPE_F32, 0);
+        if (muon)
+            continue;
+        /* One tensor: with K > 1 all but rank 0 hold an empty shard. */
+        run_opts o = {.atol = reference ? 0.0 : ATOL,
+                      .rtol = reference ? 0.0 : RTOL,
+                      .mpi = optcl_mpi_config_default()};
+        compare_run(ctx, mt_tiny, 1, list[i].label, &list[i].c, &o);
+    }
+    /* Every piece is a whole tensor in its shape. */
+    optcl_params *p = mt_params(ctx, model, 6);
+    optcl_mpi_optimizer *s = NULL;
+    char msg[2048] = "";
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, p, &list[2].c, NULL, &s, msg, sizeof msg),
+          msg);
+    optcl_params *shard = optcl_mpi_optimizer_shard_params(s);
+    size_t whole = 0;
+    for (size_t i = 0; i < optcl_params_count(shard); i++) {
+        optcl_tensor_info info, outer;
+        MT_OK(optcl_params_info(shard, i, &info), "info");
+        for (size_t j = 0; j < 6; j++) {
+            MT_OK(optcl_params_info(p, j, &outer), "info");
+            char name[300];
+            snprintf(name, sizeof name, "%s[0:%zu]", outer.name, outer.count);
+            if (strcmp(name, info.name) != 0)
+                continue;
+            MT_CHECK(info.ndim == outer.ndim && info.count == outer.count &&
+                         !memcmp(info.shape, outer.shape, sizeof info.shape),
+                     "piece %s is not its tensor's shape", info.name);
+            whole++;
+        }
+    }
+    unsigned long long mine = whole, total = 0;
+    MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    MT_CHECK(total == 6, "%llu of 6 tensors whole in the shards", total);
+    MT_OK(optcl_mpi_optimizer_destroy(s), "destroy");
+    MT_OK(optcl_params_destroy(p), "destroy");
+    mt_note("tensor-wise rules on %s: %zu configurations equal the unsharded optimizer%s, every "
+            "tensor whole in one shard",
+            reference ? "reference" : "OpenCL", count, reference ? " bit for bit" : "");
+    optcl_context_destroy(ctx);
+}
+
 /* MPI calls of at most 7 elements per rank (the splitting of counts above 2^31, small), in both
  * reductions; and the float reduction itself. */
 static void chunks_and_float(void)
@@ -503,6 +594,8 @@ int main(int argc, char **argv)
     loss_scaling(OPTCL_BACKEND_OPENCL);
     int8_state(OPTCL_BACKEND_REFERENCE);
     int8_state(OPTCL_BACKEND_OPENCL);
+    tensor_wise(OPTCL_BACKEND_REFERENCE);
+    tensor_wise(OPTCL_BACKEND_OPENCL);
     if (runs > 0)
         mt_note("bitwise equal runs (OpenCL included): %d of %d", exact_runs, runs);
     chunks_and_float();

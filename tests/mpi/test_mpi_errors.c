@@ -83,13 +83,16 @@ static void bad_creates(void)
     bad.loss_scale.write_unscaled = 1;
     create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_UNSUPPORTED,
                  "loss_scale.write_unscaled is not available with the sharded optimizer");
-    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) { /* LAMB's and LARS's norms need tensors whole */
-        if (!optcl_algorithm_is_tensor_wise((optcl_algorithm)a))
-            continue;
-        bad = optcl_optimizer_config_default((optcl_algorithm)a);
-        create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_UNSUPPORTED,
-                     "is not available with the sharded optimizer");
-    }
+    /* Muon over a model with vectors: the lowest rank whose shard holds one (whole, as every
+     * tensor-wise rule takes tensors) refuses it, naming the tensor, and every rank says so. */
+    bad = optcl_optimizer_config_default(OPTCL_MUON);
+    optcl_mpi_optimizer *muon = (optcl_mpi_optimizer *)&muon;
+    char muon_msg[2048] = "";
+    optcl_status st =
+        optcl_mpi_optimizer_create(MPI_COMM_WORLD, p, &bad, NULL, &muon, muon_msg, sizeof muon_msg);
+    MT_CHECK(st == OPTCL_ERROR_INVALID_ARGUMENT && muon == NULL &&
+                 strstr(muon_msg, "steps 2-D matrices only; tensor '"),
+             "muon: %s (%s)", optcl_status_name(st), muon_msg);
     optcl_mpi_optimizer *s = NULL;
     char msg[256] = "";
     MT_CHECK(optcl_mpi_optimizer_create(MPI_COMM_NULL, p, &c, NULL, &s, msg, sizeof msg) ==
