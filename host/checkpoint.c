@@ -705,13 +705,15 @@ static optcl_status apply(optcl_optimizer *opt, const float **sources, const flo
     return st;
 }
 
-/* Reads and parses the file, and checks that its optimizer is this one's kind (the options
- * that decide the state buffers); f is read even on failure (optcl__st_free it). */
-static optcl_status read_parsed(optcl_optimizer *opt, const char *path, optcl__st_file *f,
-                                parsed *pc)
+/* Reads (with the tensors' data, or only the header) and parses the file, and checks that its
+ * optimizer is this one's kind (the options that decide the state buffers); f is read even on
+ * failure (optcl__st_free it). */
+static optcl_status read_parsed(optcl_optimizer *opt, const char *path, bool header_only,
+                                optcl__st_file *f, parsed *pc)
 {
     memset(pc, 0, sizeof *pc);
-    optcl_status st = optcl__st_read(path, f, opt->message, OPTCL__MESSAGE_MAX);
+    optcl_status st = (header_only ? optcl__st_read_header : optcl__st_read)(path, f, opt->message,
+                                                                             OPTCL__MESSAGE_MAX);
     if (st != OPTCL_SUCCESS)
         return st;
     st = parse(f, path, pc, opt->message);
@@ -761,7 +763,7 @@ optcl_status optcl_checkpoint_load_progress(optcl_optimizer *opt, const char *pa
         return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
     optcl__st_file f;
     parsed pc;
-    optcl_status st = read_parsed(opt, path, &f, &pc);
+    optcl_status st = read_parsed(opt, path, true, &f, &pc);
     if (st == OPTCL_SUCCESS) /* its record's blocking write follows every step in flight */
         st = take_progress(opt, &pc);
     optcl__st_free(&f);
@@ -777,7 +779,7 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
     optcl_params *p = opt->params;
     optcl__st_file f;
     parsed pc;
-    optcl_status st = read_parsed(opt, path, &f, &pc);
+    optcl_status st = read_parsed(opt, path, false, &f, &pc);
     size_t absmax_floats = 0, parts = factored_parts(opt);
     size_t expected =
         p->count * (1 + opt->state_count) + absmax_tensors(opt, &absmax_floats) + parts;
@@ -858,7 +860,7 @@ optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **spec
     *specs = NULL;
     *count = 0;
     optcl__st_file f;
-    optcl_status st = optcl__st_read(path, &f, local, sizeof local);
+    optcl_status st = optcl__st_read_header(path, &f, local, sizeof local);
     parsed pc;
     if (st == OPTCL_SUCCESS)
         st = parse(&f, path, &pc, local);

@@ -90,6 +90,7 @@ typedef struct reader {
     char *message;
     size_t message_size;
     const optcl__json_doc *doc;
+    bool header_only; /* optcl__st_read_header: the tensors' data is not read */
 } reader;
 
 #define BAD(rd, ...)                                                                               \
@@ -300,11 +301,14 @@ static optcl_status read_error(reader *rd)
 
 /* Copies the checked header and the data into one aligned block: the data area first (so
  * every F32 tensor at an offset of 4's floats are aligned), the float copies of the others,
- * then the entries, the metadata and their strings. */
+ * then the entries, the metadata and their strings. Without the data (rd->header_only) the
+ * block holds the rest, and the entries' data is NULL. */
 static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t count,
                           const optcl__json_value *meta, size_t strings, uint64_t data_size,
                           optcl__st_file *out)
 {
+    if (rd->header_only)
+        data_size = 0;
     size_t meta_count = meta ? meta->length : 0;
     size_t fixed = count * sizeof *out->tensors + meta_count * sizeof *out->meta;
     /* The float copies take at most twice the data (2-byte types widened), and tensors tile the data
@@ -314,7 +318,7 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
                                 rd->path, "%" PRIu64 " bytes of tensor data do not fit in memory",
                                 data_size);
     size_t copy_bytes = 0;
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count && !rd->header_only; i++)
         if (needs_copy(&infos[i]))
             copy_bytes += infos[i].count * sizeof(float);
     copy_bytes = optcl__round_up(copy_bytes, ST_ALIGN);
@@ -331,9 +335,9 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
         return optcl__fail_path(rd->message, rd->message_size, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                                 rd->path, "out of host memory for %zu bytes", total);
 
-    size_t got;
-    int rc = read_exact(fp, block, (size_t)data_size, &got);
-    if (rc == 0 && fgetc(fp) != EOF)
+    size_t got = 0;
+    int rc = rd->header_only ? 0 : read_exact(fp, block, (size_t)data_size, &got);
+    if (rc == 0 && !rd->header_only && fgetc(fp) != EOF)
         rc = 2;
     else if (rc == 0 && ferror(fp))
         rc = -1;
@@ -364,6 +368,9 @@ static optcl_status build(reader *rd, FILE *fp, const tensor_info *infos, size_t
         memcpy(e->shape, t->shape, sizeof e->shape);
         e->count = t->count;
         e->dtype = t->dtype;
+        e->data = NULL;
+        if (rd->header_only)
+            continue;
         const unsigned char *raw = block + t->begin;
         if (!needs_copy(t)) {
             e->data = (float *)(block + t->begin);
@@ -464,19 +471,19 @@ done:
     return st;
 }
 
-optcl_status optcl__st_read(const char *path, optcl__st_file *out, char *message,
-                            size_t message_size)
+static optcl_status read_file(const char *path, bool header_only, optcl__st_file *out,
+                              char *message, size_t message_size)
 {
     if (out)
         *out = (optcl__st_file){0};
     if (!path) {
-        optcl__format(message, message_size, "optcl__st_read: path is NULL");
+        optcl__format(message, message_size, "reading a safetensors file: path is NULL");
         return OPTCL_ERROR_NULL_POINTER;
     }
     if (!out)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_NULL_POINTER, path,
                                 "output is NULL");
-    reader rd = {path, message, message_size, NULL};
+    reader rd = {path, message, message_size, NULL, header_only};
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return optcl__fail_path(message, message_size, OPTCL_ERROR_IO, path, "cannot open: %s",
@@ -517,6 +524,18 @@ optcl_status optcl__st_read(const char *path, optcl__st_file *out, char *message
     free(header);
     fclose(fp); /* read-only: a failing close loses nothing */
     return st;
+}
+
+optcl_status optcl__st_read(const char *path, optcl__st_file *out, char *message,
+                            size_t message_size)
+{
+    return read_file(path, false, out, message, message_size);
+}
+
+optcl_status optcl__st_read_header(const char *path, optcl__st_file *out, char *message,
+                                   size_t message_size)
+{
+    return read_file(path, true, out, message, message_size);
 }
 
 void optcl__st_free(optcl__st_file *file)

@@ -55,6 +55,11 @@ typedef struct optcl__st_file {
  * problem ("x.safetensors: tensor 'w': data_offsets [0, 12] do not match shape [2, 2] F32"). */
 optcl_status optcl__st_read(const char *path, optcl__st_file *out, char *message,
                             size_t message_size);
+/* The same checks of the header without reading the tensors' data (every entry's data is NULL):
+ * for what a checkpoint holds besides its tensors. A regular file's size still has to match
+ * the header's offsets; a pipe's data is not checked at all. */
+optcl_status optcl__st_read_header(const char *path, optcl__st_file *out, char *message,
+                                   size_t message_size);
 void optcl__st_free(optcl__st_file *file);
 
 /* Shared by reader and writer: a shape as the header spells it ("[2, 3]") for messages, and

@@ -1098,13 +1098,15 @@ OPTCL_API optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *p
  * optimizer whose tensors come from elsewhere (the sharded optimizer loading into a different
  * number of ranks fills its pieces from several files). The file must be an optcl checkpoint
  * of this optimizer's kind (as optcl_checkpoint_load checks; its tensors are not compared with
- * the parameter set); on an error nothing changes. Blocks. */
+ * the parameter set, nor read: only the file's header is, its size checked against it); on an
+ * error nothing changes. Blocks. */
 OPTCL_API optcl_status optcl_checkpoint_load_progress(optcl_optimizer *opt, const char *path);
 
 /* Reads a checkpoint's parameter tensors (names, shapes, groups) and optimizer configuration
  * without a context, so a program can recreate the parameter set and optimizer it was saved
- * from. *specs is one allocation (names included) freed with free(); config may be NULL. On
- * failure message names the path and the problem. Blocks. */
+ * from. Reads the file's header only (the tensors' data stays on disk; the file's size must
+ * still match the header). *specs is one allocation (names included) freed with free(); config
+ * may be NULL. On failure message names the path and the problem. Blocks. */
 OPTCL_API optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **specs,
                                                 size_t *count, optcl_optimizer_config *config,
                                                 char *message, size_t message_size);

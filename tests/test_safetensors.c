@@ -47,17 +47,22 @@ static void assert_empty(const optcl__st_file *f)
     assert_null(f->storage);
 }
 
-/* Reads path expecting status; the message starts with the path and contains want. */
+/* Reads path expecting status; the message starts with the path and contains want. The
+ * header-only read of a regular file refuses it alike: its size stands in for the data. */
 static void expect_failure(const char *path, optcl_status status, const char *want)
 {
-    optcl__st_file f;
-    memset(&f, 0xAB, sizeof f); /* proves that a failure empties *out */
-    char message[1024] = "";
-    optcl_status st = optcl__st_read(path, &f, message, sizeof message);
-    if (st != status || strncmp(message, path, strlen(path)) != 0 || !strstr(message, want))
-        fail_msg("expected %s containing \"%s\", got %s: %s", optcl_status_name(status), want,
-                 optcl_status_name(st), message);
-    assert_empty(&f);
+    for (int header_only = 0; header_only < 2; header_only++) {
+        optcl__st_file f;
+        memset(&f, 0xAB, sizeof f); /* proves that a failure empties *out */
+        char message[1024] = "";
+        optcl_status st = (header_only ? optcl__st_read_header : optcl__st_read)(path, &f, message,
+                                                                                 sizeof message);
+        if (st != status || strncmp(message, path, strlen(path)) != 0 || !strstr(message, want))
+            fail_msg("%sexpected %s containing \"%s\", got %s: %s",
+                     header_only ? "header only: " : "", optcl_status_name(status), want,
+                     optcl_status_name(st), message);
+        assert_empty(&f);
+    }
 }
 
 /* A hand-made file with this header and data_len bytes of data must be refused (FORMAT). */
@@ -220,8 +225,55 @@ static void test_read_handmade(void **state)
         assert_int_equal(f.meta_count, h == 0);
         if (h == 0)
             assert_string_equal(optcl__st_meta_get(&f, "format"), "pt");
+        /* the header alone: the same tensors and metadata, no data */
+        optcl__st_file head;
+        TU_OK(optcl__st_read_header(path, &head, message, sizeof message), message);
+        assert_int_equal(head.tensor_count, 2);
+        for (size_t i = 0; i < 2; i++) {
+            const struct optcl__st_entry *e = &head.tensors[i], *full = &f.tensors[i];
+            assert_string_equal(e->name, full->name);
+            assert_true(e->ndim == full->ndim && e->count == full->count &&
+                        e->dtype == full->dtype && e->data == NULL);
+            assert_memory_equal(e->shape, full->shape, sizeof e->shape);
+        }
+        assert_int_equal(head.meta_count, f.meta_count);
+        if (h == 0)
+            assert_string_equal(optcl__st_meta_get(&head, "format"), "pt");
+        optcl__st_free(&head);
         optcl__st_free(&f);
     }
+}
+
+/* The header-only read never touches the data: a sparse file declaring 64 GiB of F32 data (a
+ * whole read would allocate and read all of it) reads at once. */
+static void test_header_only(void **state)
+{
+    (void)state;
+    static unsigned char buf[256];
+    const uint64_t big = (uint64_t)1 << 36;
+    char header[256], path[512], message[512] = "";
+    snprintf(header, sizeof header,
+             "{\"__metadata__\":{\"k\":\"v\"},\"w\":{\"dtype\":\"F32\",\"shape\":[%llu],"
+             "\"data_offsets\":[0,%llu]}}",
+             (unsigned long long)(big / 4), (unsigned long long)big);
+    tu_path_in(path, sizeof path, "sparse.safetensors");
+    size_t len = make_st(buf, sizeof buf, UINT64_MAX, header, NULL, 0);
+    tu_write_file(path, buf, len);
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    if (ftruncate(fd, (off_t)(len + big)) != 0) { /* a file system without sparse files */
+        close(fd);
+        unlink(path);
+        skip();
+    }
+    close(fd);
+    optcl__st_file f;
+    TU_OK(optcl__st_read_header(path, &f, message, sizeof message), message);
+    assert_int_equal(f.tensor_count, 1);
+    assert_true(f.tensors[0].count == big / 4 && f.tensors[0].data == NULL);
+    assert_string_equal(optcl__st_meta_get(&f, "k"), "v");
+    optcl__st_free(&f);
+    unlink(path);
 }
 
 /* BF16 and F16 tensors: written rounded to nearest even (little-endian 16 bits), read back
@@ -298,13 +350,19 @@ static void test_truncated(void **state)
     }
 }
 
-/* Reads a corrupted image: it may be refused, or read if it is still valid, never crash. */
+/* Reads a corrupted image: it may be refused, or read if it is still valid, never crash; the
+ * header-only read gives the same verdict. */
 static optcl_status read_mutant(const char *path, const unsigned char *buf, size_t len)
 {
     tu_write_file(path, buf, len);
     optcl__st_file f;
-    char message[512] = "";
+    char message[512] = "", head_message[512] = "";
+    optcl_status head = optcl__st_read_header(path, &f, head_message, sizeof head_message);
+    optcl__st_free(&f);
     optcl_status st = optcl__st_read(path, &f, message, sizeof message);
+    if (head != st || strcmp(head_message, message) != 0)
+        fail_msg("header only: %s (%s); whole file: %s (%s)", optcl_status_name(head), head_message,
+                 optcl_status_name(st), message);
     assert_true(st == OPTCL_SUCCESS || st == OPTCL_ERROR_FORMAT || st == OPTCL_ERROR_IO);
     if (st == OPTCL_SUCCESS) {
         for (size_t i = 0; i < f.tensor_count; i++) {
@@ -705,19 +763,13 @@ static void test_json_escape(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_write_matches_python),
-        cmocka_unit_test(test_read_handmade),
-        cmocka_unit_test(test_bf16),
-        cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_bit_flips),
-        cmocka_unit_test(test_oversized_header),
-        cmocka_unit_test(test_bad_headers),
-        cmocka_unit_test(test_read_unsized),
-        cmocka_unit_test(test_write_errors),
-        cmocka_unit_test(test_write_missing_folder),
-        cmocka_unit_test(test_write_replaces),
-        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_write_matches_python),
+        cmocka_unit_test(test_read_handmade),  cmocka_unit_test(test_header_only),
+        cmocka_unit_test(test_bf16),           cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_bit_flips),      cmocka_unit_test(test_oversized_header),
+        cmocka_unit_test(test_bad_headers),    cmocka_unit_test(test_read_unsized),
+        cmocka_unit_test(test_write_errors),   cmocka_unit_test(test_write_missing_folder),
+        cmocka_unit_test(test_write_replaces), cmocka_unit_test(test_json),
         cmocka_unit_test(test_json_escape),
     };
     return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
