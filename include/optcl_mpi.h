@@ -55,11 +55,11 @@
  * multiple of OPTCL_MPI_SHARD_ALIGN; rank r owns [r·S, (r+1)·S). A shard's parameter set holds
  * one 1-D tensor per piece of a model tensor that falls into the shard, named "<tensor>[a:b]"
  * (elements a … b−1 of the flattened tensor) and in the tensor's parameter group, so group
- * learning rates and weight decay carry over. With a tensor-wise rule no tensor is cut: one that
- * would cross a shard boundary starts the next shard, S is the least multiple of
- * OPTCL_MPI_SHARD_ALIGN for which the tensors so placed fit in K shards (at least the largest
- * tensor, so shards may be uneven), and each piece is a whole tensor "<tensor>[0:n]" in its own
- * shape; optcl_mpi_memory's shard_begin and shard_end count in that layout. A rank whose shard
+ * learning rates and weight decay carry over. With a tensor-wise rule no tensor is cut: each
+ * shard takes the next tensors in order while they fit in S, S the least multiple of
+ * OPTCL_MPI_SHARD_ALIGN with which K shards take them all (at least the largest tensor), so
+ * shards have uneven lengths and no padding (the collectives move each rank's own count), and
+ * each piece is a whole tensor "<tensor>[0:n]" in its own shape. A rank whose shard
  * holds no element (more ranks than S-sized slices, or than tensors) keeps a one-element
  * placeholder "(empty shard)" (1×1 with a tensor-wise rule) that stays zero.
  *
@@ -197,18 +197,21 @@ typedef struct optcl_mpi_memory {
     size_t numel;       /* elements of the whole model (no padding) */
     size_t shard_size;  /* S: elements per shard, padding included; equal on every rank */
     size_t shard_begin; /* this rank's elements [shard_begin, shard_end) of the packed model */
-    size_t shard_end;   /* (shard_end − shard_begin < S only on the last ranks) */
+    size_t shard_end;   /* (shard_end − shard_begin < S only on the last ranks, or with whole
+                           tensors on any rank) */
     size_t state_bytes; /* optimizer state this rank allocated (device, or host on the
                            reference backend): the shard set's flat size × the bytes per element
                            of the rule's states, Lookahead's slow weights and master weights */
     size_t unsharded_state_bytes; /* what one unsharded optimizer over params would allocate
-                                     (8-bit state: scaled from the shard's bytes per element) */
+                                     (8-bit state, and Adafactor's factors: scaled from the
+                                     shard's bytes per element) */
     size_t shard_params_bytes;    /* the shard's own parameter and gradient buffers */
     size_t host_bytes;            /* host staging buffers of the step (all ranks alike) */
 } optcl_mpi_memory;
 
-/* Fills *memory; never fails for valid pointers. state_bytes ≤ unsharded_state_bytes / K plus
- * padding: the shard set's flat size is at most S + pieces × (alignment − 1). */
+/* Fills *memory; never fails for valid pointers. The shard set's flat size is at most S +
+ * pieces × (alignment − 1), so with element-wise rules state_bytes ≤ unsharded_state_bytes / K
+ * plus padding; with whole tensors S is at least the largest tensor, and may exceed N/K. */
 OPTCL_API optcl_status optcl_mpi_optimizer_memory(const optcl_mpi_optimizer *opt,
                                                   optcl_mpi_memory *memory);
 

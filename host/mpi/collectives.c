@@ -65,15 +65,36 @@ optcl_status optcl_mpi__exchange(MPI_Comm comm, optcl_status local, const double
 
 /* ---- gradients and parameters ---------------------------------------------------------- */
 
-/* One chunk's send buffer: for every owner j, its elements [c0, c0 + cs) of the packed
- * gradients, weighted, in the reduction type. */
-static void fill_chunk(const optcl_mpi_optimizer *opt, size_t c0, size_t cs, double weight)
+/* The chunk at c0 of every rank's region: rank j's count (what of its region lies past c0, at
+ * most C) into opt->counts and, packed one after another, its place into opt->displs; true
+ * when every rank has the same count (element-wise rules always). */
+static bool chunk_counts(optcl_mpi_optimizer *opt, size_t c0)
+{
+    const optcl_mpi__layout *l = &opt->layout;
+    bool equal = true;
+    size_t at = 0;
+    for (size_t j = 0; j < (size_t)l->size; j++) {
+        size_t length = opt->starts[j + 1] - opt->starts[j];
+        size_t cs = length > c0 ? length - c0 : 0;
+        cs = cs < l->chunk ? cs : l->chunk;
+        opt->counts[j] = (int)cs;
+        opt->displs[j] = (int)at;
+        at += cs;
+        equal = equal && opt->counts[j] == opt->counts[0];
+    }
+    return equal;
+}
+
+/* One chunk's send buffer: for every owner j, its chunk of the gradients in the layout,
+ * weighted, in the reduction type, at displs[j]. */
+static void fill_chunk(const optcl_mpi_optimizer *opt, size_t c0, double weight)
 {
     const optcl_mpi__layout *l = &opt->layout;
     for (size_t j = 0; j < (size_t)l->size; j++) {
-        const float *src = opt->full + j * l->shard + c0;
+        const float *src = opt->full + opt->starts[j] + c0;
+        size_t cs = (size_t)opt->counts[j], at = (size_t)opt->displs[j];
         if (opt->mpi.reduce == OPTCL_MPI_REDUCE_DOUBLE) {
-            double *dst = (double *)opt->send + j * cs;
+            double *dst = (double *)opt->send + at;
             if (weight == 1.0)
                 for (size_t e = 0; e < cs; e++)
                     dst[e] = (double)src[e];
@@ -81,7 +102,7 @@ static void fill_chunk(const optcl_mpi_optimizer *opt, size_t c0, size_t cs, dou
                 for (size_t e = 0; e < cs; e++)
                     dst[e] = (double)src[e] * weight;
         } else {
-            float *dst = (float *)opt->send + j * cs, w = (float)weight;
+            float *dst = (float *)opt->send + at, w = (float)weight;
             if (weight == 1.0)
                 memcpy(dst, src, cs * sizeof *dst);
             else
@@ -99,28 +120,33 @@ optcl_status optcl_mpi__reduce_scatter(optcl_mpi_optimizer *opt, double weight)
     size_t elem = dbl ? sizeof(double) : sizeof(float);
     void *buf = opt->full;
     for (size_t c0 = 0; c0 < l->shard; c0 += l->chunk) {
-        size_t cs = l->shard - c0 < l->chunk ? l->shard - c0 : l->chunk;
-        /* Unweighted floats in one chunk are already laid out as MPI wants them. */
+        bool equal = chunk_counts(opt, c0);
+        /* Unweighted floats in one chunk are already laid out as MPI wants them: the regions
+         * one after another. */
         if (dbl || weight != 1.0 || chunked) {
-            fill_chunk(opt, c0, cs, weight);
+            fill_chunk(opt, c0, weight);
             buf = opt->send;
         }
         /* In place: MPI leaves this rank's sums at the start of the buffer, the ring in the
          * rank's own block. */
         char *sums = buf;
+        int err = MPI_SUCCESS;
         if (opt->mpi.collectives == OPTCL_MPI_COLLECTIVES_RING) {
-            optcl_status st = optcl_mpi__ring_reduce_scatter(opt, buf, cs);
+            optcl_status st = optcl_mpi__ring_reduce_scatter(opt, buf);
             if (st != OPTCL_SUCCESS)
                 return st;
-            sums += (size_t)l->rank * cs * elem;
-        } else {
-            int err =
-                MPI_Reduce_scatter_block(MPI_IN_PLACE, buf, (int)cs, type, MPI_SUM, opt->comm);
-            if (err != MPI_SUCCESS)
-                return optcl_mpi__check(opt->message, err, "MPI_Reduce_scatter_block");
+            sums += (size_t)opt->displs[l->rank] * elem;
+        } else if (equal) {
+            err = MPI_Reduce_scatter_block(MPI_IN_PLACE, buf, opt->counts[0], type, MPI_SUM,
+                                           opt->comm);
+        } else { /* whole tensors: shards of uneven lengths */
+            err = MPI_Reduce_scatter(MPI_IN_PLACE, buf, opt->counts, type, MPI_SUM, opt->comm);
         }
+        if (err != MPI_SUCCESS)
+            return optcl_mpi__check(opt->message, err,
+                                    equal ? "MPI_Reduce_scatter_block" : "MPI_Reduce_scatter");
         if (chunked)
-            memcpy((char *)opt->recv + c0 * elem, sums, cs * elem);
+            memcpy((char *)opt->recv + c0 * elem, sums, (size_t)opt->counts[l->rank] * elem);
         opt->sums = chunked ? opt->recv : sums;
     }
     return OPTCL_SUCCESS;
@@ -129,28 +155,38 @@ optcl_status optcl_mpi__reduce_scatter(optcl_mpi_optimizer *opt, double weight)
 optcl_status optcl_mpi__allgather(optcl_mpi_optimizer *opt)
 {
     const optcl_mpi__layout *l = &opt->layout;
-    if (opt->mpi.collectives == OPTCL_MPI_COLLECTIVES_RING) {
-        for (size_t c0 = 0; c0 < l->shard; c0 += l->chunk) {
-            size_t cs = l->shard - c0 < l->chunk ? l->shard - c0 : l->chunk;
-            optcl_status st = optcl_mpi__ring_allgather(opt, c0, cs);
+    bool ring = opt->mpi.collectives == OPTCL_MPI_COLLECTIVES_RING;
+    for (size_t c0 = 0; c0 < l->shard; c0 += l->chunk) {
+        bool equal = chunk_counts(opt, c0);
+        int err = MPI_SUCCESS;
+        if (ring) { /* in place in full */
+            optcl_status st = optcl_mpi__ring_allgather(opt, c0);
             if (st != OPTCL_SUCCESS)
                 return st;
+        } else if (l->chunk == l->shard) { /* in place in full, which is then below 2^31 */
+            for (size_t j = 0; j < (size_t)l->size; j++)
+                opt->displs[j] = (int)opt->starts[j];
+            if (equal) {
+                err = MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, opt->full, opt->counts[0],
+                                    MPI_FLOAT, opt->comm);
+            } else {
+                err = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, opt->full, opt->counts,
+                                     opt->displs, MPI_FLOAT, opt->comm);
+            }
+        } else { /* through gather, then each rank's chunk to its place */
+            const float *mine = opt->full + l->begin + c0;
+            if (equal)
+                err = MPI_Allgather(mine, opt->counts[0], MPI_FLOAT, opt->gather, opt->counts[0],
+                                    MPI_FLOAT, opt->comm);
+            else
+                err = MPI_Allgatherv(mine, opt->counts[l->rank], MPI_FLOAT, opt->gather,
+                                     opt->counts, opt->displs, MPI_FLOAT, opt->comm);
+            for (size_t j = 0; j < (size_t)l->size && err == MPI_SUCCESS; j++)
+                memcpy(opt->full + opt->starts[j] + c0, opt->gather + opt->displs[j],
+                       (size_t)opt->counts[j] * sizeof(float));
         }
-        return OPTCL_SUCCESS;
-    }
-    if (l->chunk == l->shard) {
-        int err = MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, opt->full, (int)l->shard,
-                                MPI_FLOAT, opt->comm);
-        return optcl_mpi__check(opt->message, err, "MPI_Allgather");
-    }
-    for (size_t c0 = 0; c0 < l->shard; c0 += l->chunk) {
-        size_t cs = l->shard - c0 < l->chunk ? l->shard - c0 : l->chunk;
-        int err = MPI_Allgather(opt->full + l->begin + c0, (int)cs, MPI_FLOAT, opt->gather, (int)cs,
-                                MPI_FLOAT, opt->comm);
         if (err != MPI_SUCCESS)
-            return optcl_mpi__check(opt->message, err, "MPI_Allgather");
-        for (size_t j = 0; j < (size_t)l->size; j++)
-            memcpy(opt->full + j * l->shard + c0, opt->gather + j * cs, cs * sizeof(float));
+            return optcl_mpi__check(opt->message, err, equal ? "MPI_Allgather" : "MPI_Allgatherv");
     }
     return OPTCL_SUCCESS;
 }

@@ -14,15 +14,6 @@ static size_t round_up(size_t v, size_t m)
     return (v + m - 1) / m * m;
 }
 
-/* Where a tensor of `width` layout elements goes when the one before it ended at p: right
- * there, or with whole tensors at the next shard's start when it would cross into it. */
-static size_t place(const optcl_mpi__layout *l, size_t p, size_t width)
-{
-    if (l->whole && p % l->shard + width > l->shard)
-        return round_up(p, l->shard);
-    return p;
-}
-
 static size_t width_of(optcl_params *params, size_t i, size_t block)
 {
     optcl_tensor_info info;
@@ -30,20 +21,28 @@ static size_t width_of(optcl_params *params, size_t i, size_t block)
     return round_up(info.count, block);
 }
 
-/* Where the last tensor ends in the layout. */
-static size_t layout_end(optcl_params *params, const optcl_mpi__layout *l)
+/* Whole tensors, shards of at most S: each shard takes the next tensors in order while they
+ * fit, so shard j starts at the first tensor that did not fit in shard j − 1. The start of
+ * shard j (N when the tensors end before it), or with j = SIZE_MAX the number of shards used. */
+static size_t whole_start(optcl_params *params, const optcl_mpi__layout *l, size_t j)
 {
-    size_t p = 0;
+    size_t p = 0, start = 0, shards = 1;
     for (size_t i = 0; i < optcl_params_count(params); i++) {
         size_t width = width_of(params, i, l->block);
-        p = place(l, p, width) + width;
+        if (p - start + width > l->shard) {
+            if (shards == j)
+                return p;
+            start = p;
+            shards++;
+        }
+        p += width;
     }
-    return p;
+    return j == SIZE_MAX ? shards : j == 0 ? 0 : p;
 }
 
-/* Whole tensors: the least S, a multiple of align, for which the tensors placed in order fit
- * in K shards. Placing in order fits for every S above the least one, so it is bisected between
- * the bounds (the mean and the largest tensor below, all of it in one shard above). */
+/* Whole tensors: the least S, a multiple of align, with which the tensors taken in order fill
+ * at most K shards. Every S above the least one fits too, so it is bisected between the bounds
+ * (the mean and the largest tensor below, the whole model above). */
 static size_t whole_shard(optcl_params *params, optcl_mpi__layout *l, size_t k, size_t align)
 {
     size_t largest = 0, total = 0;
@@ -58,7 +57,7 @@ static size_t whole_shard(optcl_params *params, optcl_mpi__layout *l, size_t k, 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         l->shard = mid * align;
-        if (layout_end(params, l) <= k * l->shard)
+        if (whole_start(params, l, SIZE_MAX) <= k)
             hi = mid;
         else
             lo = mid + 1;
@@ -78,19 +77,15 @@ void optcl_mpi__layout_compute(optcl_mpi__layout *l, int rank, int size, optcl_p
     l->shard = whole ? whole_shard(params, l, k, align) : round_up((l->numel + k - 1) / k, align);
     if (l->shard == 0)
         l->shard = align;
-    if (whole)
-        l->numel = layout_end(params, l);
-    l->begin = (size_t)rank * l->shard;
-    /* the shard's real elements end where its last tensor (or piece of one) ends */
-    size_t p = 0, end = l->begin;
-    for (size_t i = 0; i < optcl_params_count(params); i++) {
-        size_t width = width_of(params, i, block);
-        p = place(l, p, width);
-        if (p < l->begin + l->shard && p + width > l->begin)
-            end = p + width < l->begin + l->shard ? p + width : l->begin + l->shard;
-        p += width;
+    if (whole) {
+        l->begin = whole_start(params, l, (size_t)rank);
+        l->real = whole_start(params, l, (size_t)rank + 1) - l->begin;
+    } else {
+        l->begin = (size_t)rank * l->shard;
+        l->real = l->numel > l->begin ? l->numel - l->begin : 0;
+        if (l->real > l->shard)
+            l->real = l->shard;
     }
-    l->real = end - l->begin;
     /* Every call moves K·C elements of at most 8 bytes: keeping K·C·8 below 2^31 keeps the
      * counts and the byte offsets that MPI implementations compute in int out of overflow. */
     size_t bound = (size_t)INT_MAX / (k * 8);
@@ -98,9 +93,10 @@ void optcl_mpi__layout_compute(optcl_mpi__layout *l, int rank, int size, optcl_p
     l->chunk = c < l->shard ? c : l->shard;
 }
 
-bool optcl_mpi__has_gaps(const optcl_mpi__layout *l)
+void optcl_mpi__layout_starts(optcl_params *params, const optcl_mpi__layout *l, size_t *starts)
 {
-    return l->block > 1 || l->whole;
+    for (size_t j = 0; j <= (size_t)l->size; j++)
+        starts[j] = l->whole ? whole_start(params, l, j) : j * l->shard;
 }
 
 size_t optcl_mpi__slots(optcl_params *params, size_t block)
@@ -111,42 +107,34 @@ size_t optcl_mpi__slots(optcl_params *params, size_t block)
     return n;
 }
 
-void optcl_mpi__place_all(optcl_params *params, const optcl_mpi__layout *l, size_t *at)
+void optcl_mpi__spread(optcl_params *params, size_t block, float *x)
 {
-    size_t p = 0;
-    for (size_t i = 0; i < optcl_params_count(params); i++) {
-        size_t width = width_of(params, i, l->block);
-        at[i] = place(l, p, width);
-        p = at[i] + width;
-    }
-}
-
-void optcl_mpi__spread(optcl_params *params, const optcl_mpi__layout *l, const size_t *at, float *x)
-{
-    if (!optcl_mpi__has_gaps(l))
+    if (block <= 1)
         return;
     size_t count = optcl_params_count(params), packed = optcl_params_numel(params);
-    size_t next = l->numel; /* where the tensor after this one starts */
+    size_t slots = optcl_mpi__slots(params, block);
     for (size_t i = count; i-- > 0;) { /* backwards: a tensor only moves right */
         optcl_tensor_info info;
         optcl_params_info(params, i, &info);
+        size_t width = round_up(info.count, block);
         packed -= info.count;
-        memmove(x + at[i], x + packed, info.count * sizeof *x);
-        memset(x + at[i] + info.count, 0, (next - at[i] - info.count) * sizeof *x);
-        next = at[i];
+        slots -= width;
+        memmove(x + slots, x + packed, info.count * sizeof *x);
+        memset(x + slots + info.count, 0, (width - info.count) * sizeof *x);
     }
 }
 
-void optcl_mpi__pack(optcl_params *params, const optcl_mpi__layout *l, const size_t *at, float *x)
+void optcl_mpi__pack(optcl_params *params, size_t block, float *x)
 {
-    if (!optcl_mpi__has_gaps(l))
+    if (block <= 1)
         return;
-    size_t packed = 0;
+    size_t packed = 0, slots = 0;
     for (size_t i = 0; i < optcl_params_count(params); i++) { /* forwards: only moves left */
         optcl_tensor_info info;
         optcl_params_info(params, i, &info);
-        memmove(x + packed, x + at[i], info.count * sizeof *x);
+        memmove(x + packed, x + slots, info.count * sizeof *x);
         packed += info.count;
+        slots += round_up(info.count, block);
     }
 }
 
@@ -163,7 +151,6 @@ optcl_status optcl_mpi__pieces(optcl_params *params, const optcl_mpi__layout *l,
     for (size_t i = 0; i < n; i++) {
         optcl_tensor_info info;
         optcl_params_info(params, i, &info);
-        packed = place(l, packed, round_up(info.count, l->block));
         size_t a = packed > lo ? packed : lo;
         size_t b = packed + info.count < hi ? packed + info.count : hi;
         if (a < b) {

@@ -49,7 +49,7 @@ optcl_status optcl_mpi__params_to_shard(optcl_mpi_optimizer *opt)
 
 void optcl_mpi__shard_compact(const optcl_mpi_optimizer *opt, float *x)
 {
-    if (!optcl_mpi__has_gaps(&opt->layout))
+    if (opt->layout.block <= 1)
         return;
     size_t to = 0;
     for (size_t i = 0; i < opt->piece_count; i++) { /* pieces only move left */
@@ -62,7 +62,7 @@ void optcl_mpi__shard_compact(const optcl_mpi_optimizer *opt, float *x)
 void optcl_mpi__shard_expand(const optcl_mpi_optimizer *opt, float *x)
 {
     const optcl_mpi__layout *l = &opt->layout;
-    if (!optcl_mpi__has_gaps(l))
+    if (l->block <= 1)
         return;
     size_t from = 0;
     for (size_t i = 0; i < opt->piece_count; i++)
@@ -97,7 +97,9 @@ optcl_status optcl_mpi__shard_to_params(optcl_mpi_optimizer *opt, optcl_status l
                             optcl_params_message(opt->inner));
         optcl_mpi__shard_expand(opt, block);
     }
-    memset(block + l->real, 0, (l->shard - l->real) * sizeof(float));
+    /* the padding of the last shards (none with whole tensors: a shard is its tensors) */
+    size_t region = opt->starts[l->rank + 1] - opt->starts[l->rank];
+    memset(block + l->real, 0, (region - l->real) * sizeof(float));
     optcl_status st = optcl_mpi__allgather(opt);
     /* Nobody writes a model with another rank's shard missing. */
     if (st == OPTCL_SUCCESS)
@@ -106,7 +108,7 @@ optcl_status optcl_mpi__shard_to_params(optcl_mpi_optimizer *opt, optcl_status l
     opt->timings.allgather += t1 - t0;
     if (st != OPTCL_SUCCESS)
         return st;
-    optcl_mpi__pack(opt->params, l, opt->slot_at, opt->full);
+    optcl_mpi__pack(opt->params, l->block, opt->full);
     st = optcl_params_write(opt->params, OPTCL_ROLE_PARAMS, OPTCL_ALL, opt->full,
                             optcl_params_numel(opt->params));
     opt->timings.write_params += MPI_Wtime() - t1;

@@ -162,7 +162,13 @@ static optcl_status alloc_host(optcl_mpi_optimizer *opt)
     const optcl_mpi__layout *l = &opt->layout;
     size_t k = (size_t)l->size, elem = opt->mpi.reduce == OPTCL_MPI_REDUCE_DOUBLE ? 8 : 4;
     bool chunked = l->chunk < l->shard;
-    opt->full = alloc_counted(opt, k * l->shard, sizeof(float));
+    opt->starts = alloc_counted(opt, k + 1, sizeof *opt->starts);
+    opt->counts = alloc_counted(opt, k, sizeof *opt->counts);
+    opt->displs = alloc_counted(opt, k, sizeof *opt->displs);
+    if (!opt->starts || !opt->counts || !opt->displs)
+        return optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    optcl_mpi__layout_starts(opt->params, l, opt->starts);
+    opt->full = alloc_counted(opt, opt->starts[k], sizeof(float));
     opt->shard_host = alloc_counted(opt, l->shard, sizeof(float));
     opt->scratch = alloc_counted(opt, k * (OPTCL_MPI__EXCHANGE_MAX + 1), sizeof(double));
     /* Floats in one chunk are reduced in full itself; weighted float steps allocate it later. */
@@ -190,7 +196,9 @@ static void release(optcl_mpi_optimizer *opt)
     optcl_optimizer_destroy(opt->shard);
     optcl_params_destroy(opt->inner);
     free(opt->pieces);
-    free(opt->slot_at);
+    free(opt->starts);
+    free(opt->counts);
+    free(opt->displs);
     free(opt->full);
     free(opt->send);
     free(opt->recv);
@@ -259,14 +267,7 @@ optcl_status optcl_mpi_optimizer_create(MPI_Comm comm, optcl_params *params,
             size_t block = config->state_dtype == OPTCL_STATE_INT8 ? OPTCL_INT8_BLOCK : 1;
             optcl_mpi__layout_compute(&opt->layout, rank, size, params, mpi.max_count, block,
                                       optcl_algorithm_is_tensor_wise(config->algorithm));
-            opt->slot_at = alloc_counted(opt, optcl_params_count(params), sizeof *opt->slot_at);
-            if (opt->slot_at)
-                optcl_mpi__place_all(params, &opt->layout, opt->slot_at);
-            else
-                st = optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
-                                     "out of host memory");
-            if (st == OPTCL_SUCCESS)
-                st = create_shard(opt);
+            st = create_shard(opt);
         }
         if (st == OPTCL_SUCCESS)
             st = alloc_host(opt);

@@ -16,15 +16,17 @@
 #define OPTCL_MPI__PRINTF(f, a)
 #endif
 
-/* Where the shard boundaries fall: K shards of S elements over the model's tensors laid out in
- * order, and the chunks of at most C elements per rank that one MPI call moves. */
+/* Where the shard boundaries fall over the model's tensors laid out in order, and the chunks of
+ * at most C elements per rank that one MPI call moves. Element-wise rules: K shards of S
+ * elements, rank r's [r·S, (r+1)·S), the last ones padded with zeros. Tensor-wise rules
+ * (whole): shards of at most S that start and end on tensor boundaries, of uneven lengths and
+ * without padding (optcl_mpi__layout_starts), so every piece is a whole tensor. */
 typedef struct optcl_mpi__layout {
     int rank, size;
     size_t block;       /* 1, or with 8-bit state 256: each tensor takes a multiple of it */
-    bool whole;         /* tensor-wise rules: no tensor crosses a shard boundary (it starts the next
-                           shard instead), so every piece is a whole tensor */
-    size_t numel;       /* N: where the last tensor ends in the layout */
-    size_t shard;       /* S, a multiple of OPTCL_MPI_SHARD_ALIGN */
+    bool whole;         /* shards of whole tensors */
+    size_t numel;       /* N: the model's elements, each tensor rounded up to the block */
+    size_t shard;       /* S, a multiple of OPTCL_MPI_SHARD_ALIGN: the longest shard */
     size_t begin, real; /* this rank's first element and its real (non-padding) count */
     size_t chunk;       /* C ≤ S: elements per rank per MPI call */
 } optcl_mpi__layout;
@@ -47,7 +49,9 @@ struct optcl_mpi_optimizer {
     optcl_mpi__layout layout;
     optcl_mpi__piece *pieces;
     size_t piece_count;
-    size_t *slot_at;        /* each model tensor's first element in the layout */
+    size_t *starts;         /* K + 1: where each rank's region of full starts, and full's length */
+    int *counts;            /* K: the elements each rank has in the MPI call at hand, */
+    int *displs;            /* and where they are in its buffer */
     bool placeholder;       /* the shard is empty: one zero element stands in */
     optcl_params *inner;    /* the shard's parameter set */
     optcl_optimizer *shard; /* the ordinary optimizer over it */
@@ -55,7 +59,8 @@ struct optcl_mpi_optimizer {
     double last_norm, last_coef;
     optcl_mpi_timings timings;
     /* host staging (see optcl_mpi_optimizer_memory) */
-    float *full;       /* K·S floats: the packed gradients, later the gathered parameters */
+    float *full;       /* starts[K] floats: the gradients in the layout, later the
+                          gathered parameters */
     void *send;        /* K·C elements of the reduction type, reduced in place */
     void *recv;        /* S elements of the reduction type, only when chunked */
     const void *sums;  /* where the last reduce-scatter left this rank's S sums */
@@ -80,18 +85,15 @@ optcl_status optcl_mpi__check(char *message, int mpi_err, const char *call);
  * offsets of every call below 2^31). */
 void optcl_mpi__layout_compute(optcl_mpi__layout *l, int rank, int size, optcl_params *params,
                                size_t max_count, size_t block, bool whole);
-/* Whether the layout has gaps between tensors (8-bit blocks' padding, the ends of whole-tensor
- * shards), so the packed model and the layout differ. */
-bool optcl_mpi__has_gaps(const optcl_mpi__layout *l);
+/* Where each rank's region of the host buffers starts, K + 1 of them (the last: their total):
+ * r·S, or with whole tensors the shards' starts (N from the last used shard on). */
+void optcl_mpi__layout_starts(optcl_params *params, const optcl_mpi__layout *l, size_t *starts);
 /* The model's elements with each tensor's count rounded up to block. */
 size_t optcl_mpi__slots(optcl_params *params, size_t block);
-/* Each tensor's first element in the layout, into at (one per model tensor). */
-void optcl_mpi__place_all(optcl_params *params, const optcl_mpi__layout *l, size_t *at);
-/* With gaps: packed elements (as optcl_params_read gives them) moved in place to their places
- * in the layout (at, from optcl_mpi__place_all), the gaps zeroed; and back. */
-void optcl_mpi__spread(optcl_params *params, const optcl_mpi__layout *l, const size_t *at,
-                       float *x);
-void optcl_mpi__pack(optcl_params *params, const optcl_mpi__layout *l, const size_t *at, float *x);
+/* With block > 1: packed elements (numel of them, as optcl_params_read gives them) moved in
+ * place to their slots, the gaps zeroed; and back. */
+void optcl_mpi__spread(optcl_params *params, size_t block, float *x);
+void optcl_mpi__pack(optcl_params *params, size_t block, float *x);
 /* The pieces of this rank's shard (malloc'd, *count of them; NULL and 0 for an empty shard),
  * with outer offsets filled in and inner offsets left for later. */
 optcl_status optcl_mpi__pieces(optcl_params *params, const optcl_mpi__layout *l,
@@ -112,20 +114,22 @@ optcl_status optcl_mpi__agree(MPI_Comm comm, optcl_status local, char *message);
 #define OPTCL_MPI__EXCHANGE_MAX 1
 optcl_status optcl_mpi__exchange(MPI_Comm comm, optcl_status local, const double *mine, int n,
                                  double *scratch, double *all, char *message);
-/* Reduce-scatters opt->full (packed gradients, K·S floats), scaled by weight first when
- * weight != 1, in chunks of C per call and in place; opt->sums then points at this rank's S
- * sums (in send, in full itself for unweighted floats in one chunk, or in recv). */
+/* Reduce-scatters opt->full (the gradients in the layout, starts[K] floats), scaled by weight
+ * first when weight != 1, in chunks of at most C per rank per call and in place; opt->sums then
+ * points at this rank's sums of its region (in send, in full itself for unweighted floats in
+ * one chunk, or in recv). */
 optcl_status optcl_mpi__reduce_scatter(optcl_mpi_optimizer *opt, double weight);
-/* Gathers every rank's block full[r·S, (r+1)·S) into every rank's full, in place. */
+/* Gathers every rank's region full[starts[r], starts[r + 1]) into every rank's full, in
+ * place. */
 optcl_status optcl_mpi__allgather(optcl_mpi_optimizer *opt);
 
 /* ring.c: the same two collectives as rings of MPI_Sendrecv (OPTCL_MPI_COLLECTIVES_RING). */
 #define OPTCL_MPI__RING_PIECE ((size_t)1 << 20) /* elements per message: 8 MiB of doubles */
-/* Sums K blocks of cs elements in buf across ranks; this rank's block r ends up holding the
- * sum over ranks, added in ring order. */
-optcl_status optcl_mpi__ring_reduce_scatter(optcl_mpi_optimizer *opt, void *buf, size_t cs);
-/* Every rank's elements [c0, c0 + cs) of its block of full, to every rank. */
-optcl_status optcl_mpi__ring_allgather(optcl_mpi_optimizer *opt, size_t c0, size_t cs);
+/* Sums K blocks in buf across ranks, block j of opt->counts[j] elements at opt->displs[j];
+ * this rank's block r ends up holding the sum over ranks, added in ring order. */
+optcl_status optcl_mpi__ring_reduce_scatter(optcl_mpi_optimizer *opt, void *buf);
+/* Every rank's opt->counts[j] elements at starts[j] + c0 of full, to every rank. */
+optcl_status optcl_mpi__ring_allgather(optcl_mpi_optimizer *opt, size_t c0);
 
 /* shard_io.c: moving the shard between the model's params and the shard set. */
 /* Copies the shard's parameters from the model's set into the shard set (device to device on

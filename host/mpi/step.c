@@ -90,7 +90,7 @@ static optcl_status step(optcl_mpi_optimizer *opt, double weight, bool weighted)
         if (st != OPTCL_SUCCESS)
             optcl_mpi__fail(opt->message, st, "reading the gradients: %s",
                             optcl_params_message(opt->params));
-        optcl_mpi__spread(opt->params, l, opt->slot_at, opt->full);
+        optcl_mpi__spread(opt->params, l->block, opt->full);
     }
     t1 = MPI_Wtime();
     tm->read_grads += t1 - t0;

@@ -435,6 +435,22 @@ static void tensor_wise(optcl_backend backend)
                       .mpi = optcl_mpi_config_default()};
         compare_run(ctx, mt_tiny, 1, list[i].label, &list[i].c, &o);
     }
+    /* Shards of uneven lengths through every collective: MPI's (uneven counts) and the ring's,
+     * whole or in chunks of 7 per rank, double and float (dyadic gradients: exact sums). */
+    static const char *labels[2][2][2] = {
+        {{"lamb double", "lamb double, chunks of 7"}, {"lamb float", "lamb float, chunks of 7"}},
+        {{"lamb ring double", "lamb ring double, chunks of 7"},
+         {"lamb ring float", "lamb ring float, chunks of 7"}}};
+    for (int ring = 0; ring < 2 && reference; ring++)
+        for (int reduce = 0; reduce < 2; reduce++)
+            for (int chunked = 0; chunked < 2; chunked++) {
+                run_opts o = {.per_rank = true, .mpi = optcl_mpi_config_default()};
+                o.mpi.collectives = ring ? OPTCL_MPI_COLLECTIVES_RING : OPTCL_MPI_COLLECTIVES_MPI;
+                o.mpi.reduce = (optcl_mpi_reduce)reduce;
+                o.mpi.max_count = chunked ? 7 : 0;
+                compare_run(ctx, model, 6, labels[ring][reduce][chunked], &list[0].c, &o);
+                compare_run(ctx, mt_tiny, 1, labels[ring][reduce][chunked], &list[0].c, &o);
+            }
     /* Every piece is a whole tensor in its shape. */
     optcl_params *p = mt_params(ctx, model, 6);
     optcl_mpi_optimizer *s = NULL;
@@ -461,6 +477,16 @@ static void tensor_wise(optcl_backend backend)
     unsigned long long mine = whole, total = 0;
     MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
     MT_CHECK(total == 6, "%llu of 6 tensors whole in the shards", total);
+    /* The shards cover the model once, without padding, none longer than S, and S is at least
+     * the largest tensor. */
+    optcl_mpi_memory m;
+    MT_OK(optcl_mpi_optimizer_memory(s, &m), "memory");
+    unsigned long long covered = m.shard_end - m.shard_begin, all = 0;
+    MPI_Allreduce(&covered, &all, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    MT_CHECK(all == 337 && covered <= m.shard_size && m.shard_size >= 117 &&
+                 m.shard_size % OPTCL_MPI_SHARD_ALIGN == 0,
+             "the shards cover %llu of 337 elements; S %zu, this rank %llu", all, m.shard_size,
+             covered);
     MT_OK(optcl_mpi_optimizer_destroy(s), "destroy");
     MT_OK(optcl_params_destroy(p), "destroy");
     mt_note("tensor-wise rules on %s: %zu configurations equal the unsharded optimizer%s, every "
