@@ -23,11 +23,14 @@ const char *optcl_cli_option_value(char *const *options, int count, const char *
 /* replay_layout.c: tensors=4x5,12,5 or shape=R,C — checked (non-zero with a message when
  * malformed), and the set's tensors for N parameters (one "param" of shape (N,) without either;
  * *specs is one block for free(); non-zero with a message when the sizes do not add up to N);
- * trust_ratio_mask=0 as the group's exclude_from_trust_ratio. */
+ * and the configuration with replay's one group: trust_ratio_mask=0 leaves it out of LAMB's
+ * and LARS's trust ratio (held in *group, which must outlive the result). */
 int optcl_cli_check_layout(const char *key, const char *value, char *message, size_t size);
 int optcl_cli_tensor_specs(char *const *options, int count, size_t n, optcl_tensor_spec **specs,
                      size_t *spec_count, char *message, size_t size);
-int optcl_cli_exclude_from_trust_ratio(char *const *options, int count);
+optcl_optimizer_config optcl_cli_grouped(char *const *options, int count,
+                                         const optcl_optimizer_config *config,
+                                         optcl_group_config *group);
 /* Whether tensors= or shape= is among the options (without them, --load-state takes the
  * checkpoint's tensors). */
 int optcl_cli_layout_given(char *const *options, int count);

@@ -270,14 +270,8 @@ static int run(const replay_args *a, const optcl_optimizer_config *config, const
         optcl_context_destroy(ctx);
         return 1;
     }
-    /* the one group: trust_ratio_mask=0 leaves it out of LAMB's and LARS's trust ratio */
-    optcl_group_config group = {-1.0, -1.0,
-                                optcl_cli_exclude_from_trust_ratio(a->options, a->option_count)};
-    optcl_optimizer_config grouped = *config;
-    if (group.exclude_from_trust_ratio) {
-        grouped.groups = &group;
-        grouped.group_count = 1;
-    }
+    optcl_group_config group;
+    optcl_optimizer_config grouped = optcl_cli_grouped(a->options, a->option_count, config, &group);
     optcl_dtype dtype = optcl_cli_param_dtype(a->options, a->option_count);
     optcl_status st = optcl_params_create_typed(ctx, specs, spec_count, dtype, &params);
     free(specs);

@@ -102,8 +102,16 @@ int optcl_cli_layout_given(char *const *options, int count)
            optcl_cli_option_value(options, count, "shape");
 }
 
-int optcl_cli_exclude_from_trust_ratio(char *const *options, int count)
+optcl_optimizer_config optcl_cli_grouped(char *const *options, int count,
+                                         const optcl_optimizer_config *config,
+                                         optcl_group_config *group)
 {
     const char *value = optcl_cli_option_value(options, count, "trust_ratio_mask");
-    return value && value[0] == '0'; /* 0 or 1: checked by apply_option */
+    *group = (optcl_group_config){-1.0, -1.0, value && value[0] == '0'}; /* 0 or 1: checked */
+    optcl_optimizer_config grouped = *config;
+    if (group->exclude_from_trust_ratio) {
+        grouped.groups = group;
+        grouped.group_count = 1;
+    }
+    return grouped;
 }

@@ -64,13 +64,8 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
     if (optcl_cli_tensor_specs(a->options, a->option_count, n, &specs, &spec_count, msg,
                                OPTCL_REPLAY_MSG))
         return 1;
-    optcl_group_config group = {-1.0, -1.0,
-                                optcl_cli_exclude_from_trust_ratio(a->options, a->option_count)};
-    optcl_optimizer_config grouped = *config;
-    if (group.exclude_from_trust_ratio) {
-        grouped.groups = &group;
-        grouped.group_count = 1;
-    }
+    optcl_group_config group;
+    optcl_optimizer_config grouped = optcl_cli_grouped(a->options, a->option_count, config, &group);
     optcl_context_config cc = optcl_context_config_default();
     cc.backend = a->backend;
     optcl_context *ctx = NULL;

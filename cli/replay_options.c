@@ -26,7 +26,7 @@ typedef enum value_kind {
     LOSS_SCALE, /* off, static or dynamic */
     LIST,
     LAYOUT,     /* the parameter set's tensors: optcl_cli_tensor_specs */
-    GROUP_FLAG  /* the replay's group's: trust_ratio_mask (optcl_cli_exclude_from_trust_ratio) */
+    GROUP_FLAG  /* the replay's group's: trust_ratio_mask (optcl_cli_grouped) */
 } value_kind;
 
 /* The keys every optimizer takes; an optimizer's own come from its descriptor
