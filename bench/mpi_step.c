@@ -3,9 +3,12 @@
  * one JSON line per run with the slowest rank's mean per phase, and, on one rank, the plain
  * unsharded step for comparison.
  *
- *   mpirun -np K optcl_mpi_bench [--n N] [--steps S] [--backend opencl|reference]
- *                                [--reduce double|float] [--collectives mpi|ring]
- *                                [--optimizer adam|sgd|...] */
+ *   mpirun -np K optcl_mpi_bench [--n N] [--tensors T] [--steps S]
+ *                                [--backend opencl|reference] [--reduce double|float]
+ *                                [--collectives mpi|ring] [--optimizer adam|sgd|...]
+ *
+ * --tensors T: the N parameters as T vectors of N/T (the first N mod T one longer); the rules
+ * that look at whole tensors (lamb, lars, adafactor) keep each whole on one rank. */
 #include "optcl_mpi.h"
 
 #include <stdio.h>
@@ -14,7 +17,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: mpirun -np K optcl_mpi_bench [--n N] [--steps S] "
+    fprintf(stderr, "usage: mpirun -np K optcl_mpi_bench [--n N] [--tensors T] [--steps S] "
                     "[--backend opencl|reference] [--reduce double|float] "
                     "[--collectives mpi|ring] [--optimizer NAME]\n");
     return 2;
@@ -51,7 +54,7 @@ int main(int argc, char **argv)
     int rank = 0, size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    size_t n = 16u << 20;
+    size_t n = 16u << 20, tensors = 1;
     int steps = 10;
     const char *backend = "opencl", *algo = "adam";
     optcl_mpi_config mc = optcl_mpi_config_default();
@@ -61,6 +64,8 @@ int main(int argc, char **argv)
             return usage();
         if (!strcmp(argv[i], "--n"))
             n = strtoull(v, NULL, 10);
+        else if (!strcmp(argv[i], "--tensors"))
+            tensors = strtoull(v, NULL, 10);
         else if (!strcmp(argv[i], "--steps"))
             steps = atoi(v);
         else if (!strcmp(argv[i], "--backend"))
@@ -76,16 +81,27 @@ int main(int argc, char **argv)
             return usage();
     }
     optcl_algorithm a;
-    if (n == 0 || steps < 1 || optcl_algorithm_from_name(algo, &a) != OPTCL_SUCCESS)
+    if (n == 0 || tensors == 0 || tensors > n || steps < 1 ||
+        optcl_algorithm_from_name(algo, &a) != OPTCL_SUCCESS)
         return usage();
     optcl_context_config cc = optcl_context_config_default();
     cc.backend = !strcmp(backend, "reference") ? OPTCL_BACKEND_REFERENCE : OPTCL_BACKEND_OPENCL;
     char msg[2048] = "";
     optcl_context *ctx = NULL;
     check(optcl_context_create(&cc, &ctx, msg, sizeof msg), "context", msg);
-    optcl_tensor_spec spec = {.name = "w", .ndim = 1, .shape = {(int64_t)n}};
+    optcl_tensor_spec *specs = calloc(tensors, sizeof *specs);
+    char(*names)[32] = calloc(tensors, sizeof *names);
+    if (!specs || !names)
+        check(OPTCL_ERROR_OUT_OF_HOST_MEMORY, "specs", "");
+    for (size_t t = 0; t < tensors; t++) {
+        snprintf(names[t], sizeof names[t], "w%zu", t);
+        specs[t] = (optcl_tensor_spec){.name = names[t], .ndim = 1};
+        specs[t].shape[0] = (int64_t)(n / tensors + (t < n % tensors));
+    }
     optcl_params *p = NULL;
-    check(optcl_params_create(ctx, &spec, 1, &p), "params", optcl_context_message(ctx));
+    check(optcl_params_create(ctx, specs, tensors, &p), "params", optcl_context_message(ctx));
+    free(specs);
+    free(names);
     optcl_optimizer_config c = optcl_optimizer_config_default(a);
     optcl_mpi_optimizer *opt = NULL;
     check(optcl_mpi_optimizer_create(MPI_COMM_WORLD, p, &c, &mc, &opt, msg, sizeof msg), "create",
@@ -113,13 +129,13 @@ int main(int argc, char **argv)
     optcl_mpi_optimizer_destroy(opt);
     double plain = rank == 0 ? plain_step(p, &c, steps) : 0.0;
     if (rank == 0)
-        printf("{\"np\": %d, \"n\": %zu, \"optimizer\": \"%s\", \"backend\": \"%s\", \"reduce\": "
+        printf("{\"np\": %d, \"n\": %zu, \"tensors\": %zu, \"optimizer\": \"%s\", \"backend\": \"%s\", \"reduce\": "
                "\"%s\", \"collectives\": \"%s\", \"device\": \"%s\", \"seconds_per_step\": %.6f, "
                "\"read_grads\": %.6f, "
                "\"reduce_scatter\": %.6f, \"guard\": %.6f, \"update\": %.6f, \"allgather\": "
                "%.6f, \"write_params\": %.6f, \"unsharded_update\": %.6f, \"state_bytes\": %zu, "
                "\"unsharded_state_bytes\": %zu, \"host_bytes\": %zu}\n",
-               size, n, algo, backend, mc.reduce == OPTCL_MPI_REDUCE_FLOAT ? "float" : "double",
+               size, n, tensors, algo, backend, mc.reduce == OPTCL_MPI_REDUCE_FLOAT ? "float" : "double",
                mc.collectives == OPTCL_MPI_COLLECTIVES_RING ? "ring" : "mpi",
                optcl_context_device_name(ctx), slowest[0], slowest[1], slowest[2], slowest[3],
                slowest[4], slowest[5], slowest[6], plain, m.state_bytes, m.unsharded_state_bytes,

@@ -65,6 +65,12 @@ optcl_status optcl_mpi__exchange(MPI_Comm comm, optcl_status local, const double
 
 /* ---- gradients and parameters ---------------------------------------------------------- */
 
+size_t optcl_mpi__chunk_room(const optcl_mpi_optimizer *opt)
+{
+    size_t all = (size_t)opt->layout.size * opt->layout.chunk, total = opt->starts[opt->layout.size];
+    return all < total ? all : total;
+}
+
 /* The chunk at c0 of every rank's region: rank j's count (what of its region lies past c0, at
  * most C) into opt->counts and, packed one after another, its place into opt->displs; true
  * when every rank has the same count (element-wise rules always). */

@@ -173,12 +173,12 @@ static optcl_status alloc_host(optcl_mpi_optimizer *opt)
     opt->scratch = alloc_counted(opt, k * (OPTCL_MPI__EXCHANGE_MAX + 1), sizeof(double));
     /* Floats in one chunk are reduced in full itself; weighted float steps allocate it later. */
     if (elem == 8 || chunked)
-        opt->send = alloc_counted(opt, k * l->chunk, elem);
+        opt->send = alloc_counted(opt, optcl_mpi__chunk_room(opt), elem);
     bool ring = opt->mpi.collectives == OPTCL_MPI_COLLECTIVES_RING;
     if (chunked)
         opt->recv = alloc_counted(opt, l->shard, elem);
     if (chunked && !ring)
-        opt->gather = alloc_counted(opt, k * l->chunk, sizeof(float));
+        opt->gather = alloc_counted(opt, optcl_mpi__chunk_room(opt), sizeof(float));
     if (ring && l->size > 1) /* the piece arriving from the left neighbour */
         opt->incoming = alloc_counted(
             opt, l->chunk < OPTCL_MPI__RING_PIECE ? l->chunk : OPTCL_MPI__RING_PIECE, elem);

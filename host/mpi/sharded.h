@@ -114,6 +114,9 @@ optcl_status optcl_mpi__agree(MPI_Comm comm, optcl_status local, char *message);
 #define OPTCL_MPI__EXCHANGE_MAX 1
 optcl_status optcl_mpi__exchange(MPI_Comm comm, optcl_status local, const double *mine, int n,
                                  double *scratch, double *all, char *message);
+/* The most elements one chunk of every rank's region holds together: K·C, or with uneven
+ * whole-tensor shards at most the model (the room send and gather need). */
+size_t optcl_mpi__chunk_room(const optcl_mpi_optimizer *opt);
 /* Reduce-scatters opt->full (the gradients in the layout, starts[K] floats), scaled by weight
  * first when weight != 1, in chunks of at most C per rank per call and in place; opt->sums then
  * points at this rank's sums of its region (in send, in full itself for unweighted floats in

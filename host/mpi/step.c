@@ -75,8 +75,9 @@ static optcl_status step(optcl_mpi_optimizer *opt, double weight, bool weighted)
         st = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                              "invalid weight: %g (must be finite and >= 0)", weight);
     if (weighted && st == OPTCL_SUCCESS && !opt->send) { /* float reduction, one chunk */
-        opt->send = calloc((size_t)l->size * l->chunk, sizeof(float));
-        opt->host_bytes += opt->send ? (size_t)l->size * l->chunk * sizeof(float) : 0;
+        size_t room = optcl_mpi__chunk_room(opt);
+        opt->send = calloc(room, sizeof(float));
+        opt->host_bytes += opt->send ? room * sizeof(float) : 0;
         if (!opt->send)
             st = optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                                  "out of host memory for the weighted reduction");

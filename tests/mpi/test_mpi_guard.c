@@ -63,8 +63,9 @@ typedef struct guard_case {
     double max_norm;
     optcl_nonfinite nonfinite;
     bool weighted, zero_weight;
-    int bad_step; /* a NaN from the last rank at this step (−1: none) */
-    int inf_step; /* an Inf from rank 0 at this step (−1: none) */
+    int bad_step;              /* a NaN from the last rank at this step (−1: none) */
+    int inf_step;              /* an Inf from rank 0 at this step (−1: none) */
+    optcl_algorithm algorithm; /* SGD with momentum 0.9, or this rule with its defaults */
 } guard_case;
 
 static void run(const guard_case *gc)
@@ -79,9 +80,11 @@ static void run(const guard_case *gc)
     mt_fill(p0, n, 3, -1.0f, 1.0f);
     MT_OK(optcl_params_write(ref, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), gc->label);
     MT_OK(optcl_params_write(mod, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), gc->label);
-    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
-    c.lr = 0.05;
-    c.sgd.momentum = 0.9;
+    optcl_optimizer_config c = optcl_optimizer_config_default(gc->algorithm);
+    if (gc->algorithm == OPTCL_SGD) {
+        c.lr = 0.05;
+        c.sgd.momentum = 0.9;
+    }
     optcl_optimizer *u = NULL, *v = NULL;
     MT_OK(optcl_optimizer_create(ref, &c, &u), optcl_context_message(ctx));
     c.max_norm = gc->max_norm;
@@ -235,13 +238,19 @@ int main(int argc, char **argv)
 {
     mt_init(&argc, &argv, "test_mpi_guard");
     const guard_case cases[] = {
-        {"clip max_norm=12", 12.0, OPTCL_NONFINITE_PROPAGATE, false, false, -1, -1},
-        {"skip NaN and Inf", 0.0, OPTCL_NONFINITE_SKIP, false, false, 2, 5},
-        {"clip and skip", 12.0, OPTCL_NONFINITE_SKIP, false, false, 3, 6},
-        {"propagate NaN", 0.0, OPTCL_NONFINITE_PROPAGATE, false, false, 4, -1},
-        {"weighted", 0.0, OPTCL_NONFINITE_PROPAGATE, true, false, -1, -1},
-        {"weighted, one rank weighs 0", 0.0, OPTCL_NONFINITE_PROPAGATE, true, true, -1, -1},
-        {"weighted, clip", 12.0, OPTCL_NONFINITE_SKIP, true, false, 1, -1},
+        {"clip max_norm=12", 12.0, OPTCL_NONFINITE_PROPAGATE, false, false, -1, -1, OPTCL_SGD},
+        {"skip NaN and Inf", 0.0, OPTCL_NONFINITE_SKIP, false, false, 2, 5, OPTCL_SGD},
+        {"clip and skip", 12.0, OPTCL_NONFINITE_SKIP, false, false, 3, 6, OPTCL_SGD},
+        {"propagate NaN", 0.0, OPTCL_NONFINITE_PROPAGATE, false, false, 4, -1, OPTCL_SGD},
+        {"weighted", 0.0, OPTCL_NONFINITE_PROPAGATE, true, false, -1, -1, OPTCL_SGD},
+        {"weighted, one rank weighs 0", 0.0, OPTCL_NONFINITE_PROPAGATE, true, true, -1, -1,
+         OPTCL_SGD},
+        {"weighted, clip", 12.0, OPTCL_NONFINITE_SKIP, true, false, 1, -1, OPTCL_SGD},
+        /* whole-tensor shards of uneven lengths */
+        {"lamb: weighted, clip and skip", 12.0, OPTCL_NONFINITE_SKIP, true, false, 3, 6,
+         OPTCL_LAMB},
+        {"adafactor: weighted, one rank weighs 0", 0.0, OPTCL_NONFINITE_PROPAGATE, true, true, -1,
+         -1, OPTCL_ADAFACTOR},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (!(cases[i].zero_weight && mt_size == 1))
