@@ -399,20 +399,24 @@ static void refusals(void)
             "missing rank file — refused on every rank, nothing changed");
 }
 
-/* A run saved after 3 of 6 steps and resumed by a second optimizer on `comm`: the world (each
- * rank its own gradient), or each rank alone on MPI_COMM_SELF, its shard cut anew from the
- * world's files (every rank the same gradient, so that one rank steps as the world does); bit
- * for bit. With 8-bit state each piece keeps its whole tensor's 8-bit state, so the codes move
- * exactly; with a tensor-wise rule every piece is a whole tensor, and so is its state. */
+/* A run on `saver` saved after 3 of 6 steps and resumed by a second optimizer on `comm`: the
+ * world saving for the world (each rank its own gradient), for each rank alone on
+ * MPI_COMM_SELF, or each rank alone (rank 0's file) for the world, the shards cut anew from the
+ * files (every rank the same gradient, so that one rank steps as the world does); bit for bit.
+ * With 8-bit state each piece keeps its whole tensor's 8-bit state, so the codes move exactly;
+ * with a tensor-wise rule every piece is a whole tensor, and so is its state. */
 static void resumed_by(const optcl_optimizer_config *config, const optcl_tensor_spec *specs,
-                       size_t count, MPI_Comm comm, const char *name)
+                       size_t count, MPI_Comm saver, MPI_Comm comm, const char *name)
 {
-    bool per_rank = comm == MPI_COMM_WORLD;
+    bool per_rank = saver == MPI_COMM_WORLD && comm == MPI_COMM_WORLD;
     const optcl_optimizer_config c = *config;
-    char ck[512], msg[2048] = "";
-    path_in(ck, sizeof ck, name);
+    char ck[512], load[512], msg[2048] = "", mine[256];
+    snprintf(mine, sizeof mine, "%s%d", name, saver == MPI_COMM_SELF ? mt_rank : 0);
+    path_in(ck, sizeof ck, mine); /* alone: a file per rank, rank 0's loaded */
+    snprintf(mine, sizeof mine, "%s0", name);
+    path_in(load, sizeof load, mine);
     run r[2];
-    MPI_Comm comms[2] = {MPI_COMM_WORLD, comm};
+    MPI_Comm comms[2] = {saver, comm};
     for (int k = 0; k < 2; k++) {
         r[k].ctx = mt_context(OPTCL_BACKEND_OPENCL);
         if (!r[k].ctx)
@@ -429,8 +433,11 @@ static void resumed_by(const optcl_optimizer_config *config, const optcl_tensor_
     mt_fill(p0, n, 5, -1.0f, 1.0f);
     MT_OK(optcl_params_write(r[0].params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0, n), "p0");
     for (int t = 0; t < 6; t++) {
-        if (t == 3) /* the second optimizer takes over from the checkpoint of step 3 */
-            MT_OK(optcl_mpi_checkpoint_load(r[1].opt, ck), optcl_mpi_optimizer_message(r[1].opt));
+        if (t == 3) { /* the second optimizer takes over from the checkpoint of step 3 */
+            MPI_Barrier(MPI_COMM_WORLD); /* rank 0's file is written */
+            MT_OK(optcl_mpi_checkpoint_load(r[1].opt, load),
+                  optcl_mpi_optimizer_message(r[1].opt));
+        }
         for (int k = 0; k < (t < 3 ? 1 : 2); k++) {
             mt_fill(g, n, 300 + 10 * (uint64_t)t + (per_rank ? (uint64_t)mt_rank : 0), -0.1f, 0.1f);
             MT_OK(optcl_params_write(r[k].params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), "grads");
@@ -450,8 +457,9 @@ static void resumed_by(const optcl_optimizer_config *config, const optcl_tensor_
     free(g);
     free(straight);
     free(resumed);
-    mt_note("%s: resumed by %s, bit for bit", name,
-            per_rank ? "the same world" : "each rank alone");
+    mt_note("%s: saved by %s, resumed by %s, bit for bit", name,
+            saver == MPI_COMM_WORLD ? "the world" : "rank 0 alone",
+            comm == MPI_COMM_WORLD ? "the world" : "each rank alone");
 }
 
 static void int8_round_trip(void)
@@ -463,15 +471,15 @@ static void int8_round_trip(void)
         {.name = "w", .ndim = 2, .shape = {60, 100}, .group = 0},
         {.name = "b", .ndim = 1, .shape = {60}, .group = 1},
     };
-    resumed_by(&c, big, 2, MPI_COMM_WORLD, "int8");
+    resumed_by(&c, big, 2, MPI_COMM_WORLD, MPI_COMM_WORLD, "int8");
     /* into one rank: 3 × 4352 keeps every piece at 4096 elements or more in every layout */
     static const optcl_tensor_spec wide[] = {{.name = "w", .ndim = 2, .shape = {3, 4352}}};
-    resumed_by(&c, wide, 1, MPI_COMM_SELF, "int8_reshard");
+    resumed_by(&c, wide, 1, MPI_COMM_WORLD, MPI_COMM_SELF, "int8_reshard");
 }
 
 /* Tensor-wise rules: LAMB (Adam's two moments per element) and Adafactor (row and column
  * factors of its own shapes per matrix, a full second moment per vector) resume in the same
- * world and each rank alone. */
+ * world, each rank alone, and one rank's checkpoint in the world. */
 static void tensor_wise_round_trip(void)
 {
     static const optcl_tensor_spec model[] = {
@@ -487,9 +495,11 @@ static void tensor_wise_round_trip(void)
         c.weight_decay = 0.01;
         char name[64];
         snprintf(name, sizeof name, "%s", optcl_algorithm_name(algorithms[a]));
-        resumed_by(&c, model, 5, MPI_COMM_WORLD, name);
+        resumed_by(&c, model, 5, MPI_COMM_WORLD, MPI_COMM_WORLD, name);
         snprintf(name, sizeof name, "%s_reshard", optcl_algorithm_name(algorithms[a]));
-        resumed_by(&c, model, 5, MPI_COMM_SELF, name);
+        resumed_by(&c, model, 5, MPI_COMM_WORLD, MPI_COMM_SELF, name);
+        snprintf(name, sizeof name, "%s_from_one", optcl_algorithm_name(algorithms[a]));
+        resumed_by(&c, model, 5, MPI_COMM_SELF, MPI_COMM_WORLD, name);
     }
 }
 

@@ -435,6 +435,9 @@ static void tensor_wise(optcl_backend backend)
                       .mpi = optcl_mpi_config_default()};
         compare_run(ctx, mt_tiny, 1, list[i].label, &list[i].c, &o);
     }
+    /* bfloat16 sets: shards of the set's type, each tensor whole */
+    compare_both(ctx, model, 6, "lamb groups bf16", &list[0].c, OPTCL_DTYPE_BF16, 0);
+    compare_both(ctx, model, 6, "adafactor bf16", &list[2].c, OPTCL_DTYPE_BF16, 0);
     /* Shards of uneven lengths through every collective: MPI's (uneven counts) and the ring's,
      * whole or in chunks of 7 per rank, double and float (dyadic gradients: exact sums). */
     static const char *labels[2][2][2] = {
