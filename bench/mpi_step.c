@@ -129,13 +129,14 @@ int main(int argc, char **argv)
     optcl_mpi_optimizer_destroy(opt);
     double plain = rank == 0 ? plain_step(p, &c, steps) : 0.0;
     if (rank == 0)
-        printf("{\"np\": %d, \"n\": %zu, \"tensors\": %zu, \"optimizer\": \"%s\", \"backend\": \"%s\", \"reduce\": "
-               "\"%s\", \"collectives\": \"%s\", \"device\": \"%s\", \"seconds_per_step\": %.6f, "
-               "\"read_grads\": %.6f, "
+        printf("{\"np\": %d, \"n\": %zu, \"tensors\": %zu, \"optimizer\": \"%s\", "
+               "\"backend\": \"%s\", \"reduce\": \"%s\", \"collectives\": \"%s\", "
+               "\"device\": \"%s\", \"seconds_per_step\": %.6f, \"read_grads\": %.6f, "
                "\"reduce_scatter\": %.6f, \"guard\": %.6f, \"update\": %.6f, \"allgather\": "
                "%.6f, \"write_params\": %.6f, \"unsharded_update\": %.6f, \"state_bytes\": %zu, "
                "\"unsharded_state_bytes\": %zu, \"host_bytes\": %zu}\n",
-               size, n, tensors, algo, backend, mc.reduce == OPTCL_MPI_REDUCE_FLOAT ? "float" : "double",
+               size, n, tensors, algo, backend,
+               mc.reduce == OPTCL_MPI_REDUCE_FLOAT ? "float" : "double",
                mc.collectives == OPTCL_MPI_COLLECTIVES_RING ? "ring" : "mpi",
                optcl_context_device_name(ctx), slowest[0], slowest[1], slowest[2], slowest[3],
                slowest[4], slowest[5], slowest[6], plain, m.state_bytes, m.unsharded_state_bytes,

@@ -25,8 +25,8 @@ typedef enum value_kind {
     GRAD_SCALE, /* a static loss scale: loss_scale=static init_scale=S */
     LOSS_SCALE, /* off, static or dynamic */
     LIST,
-    LAYOUT,     /* the parameter set's tensors: optcl_cli_tensor_specs */
-    GROUP_FLAG  /* the replay's group's: trust_ratio_mask (optcl_cli_grouped) */
+    LAYOUT,    /* the parameter set's tensors: optcl_cli_tensor_specs */
+    GROUP_FLAG /* the replay's group's: trust_ratio_mask (optcl_cli_grouped) */
 } value_kind;
 
 /* The keys every optimizer takes; an optimizer's own come from its descriptor

@@ -67,7 +67,8 @@ optcl_status optcl_mpi__exchange(MPI_Comm comm, optcl_status local, const double
 
 size_t optcl_mpi__chunk_room(const optcl_mpi_optimizer *opt)
 {
-    size_t all = (size_t)opt->layout.size * opt->layout.chunk, total = opt->starts[opt->layout.size];
+    size_t all = (size_t)opt->layout.size * opt->layout.chunk,
+           total = opt->starts[opt->layout.size];
     return all < total ? all : total;
 }
 

@@ -178,8 +178,8 @@ optcl_status optcl_mpi__fresh_shard(optcl_mpi_optimizer *opt, const optcl_mpi__p
                                     size_t piece_count, optcl_params **inner,
                                     optcl_optimizer **shard);
 /* reshard.c: a fresh shard set and optimizer for this rank, loaded from a checkpoint saved by
- * a different number of ranks (m->world_size): the pieces from the files of the ranks whose
- * shards overlap this one, everything else from rank 0's file. */
+ * a different number of ranks (m->world_size): the pieces from the files of the old ranks
+ * whose pieces share elements with this one's, everything else from the first of them. */
 optcl_status optcl_mpi__reshard(optcl_mpi_optimizer *opt, const char *path,
                                 const optcl_mpi__manifest *m, optcl_params **inner,
                                 optcl_optimizer **shard);

@@ -435,8 +435,7 @@ static void resumed_by(const optcl_optimizer_config *config, const optcl_tensor_
     for (int t = 0; t < 6; t++) {
         if (t == 3) { /* the second optimizer takes over from the checkpoint of step 3 */
             MPI_Barrier(MPI_COMM_WORLD); /* rank 0's file is written */
-            MT_OK(optcl_mpi_checkpoint_load(r[1].opt, load),
-                  optcl_mpi_optimizer_message(r[1].opt));
+            MT_OK(optcl_mpi_checkpoint_load(r[1].opt, load), optcl_mpi_optimizer_message(r[1].opt));
         }
         for (int k = 0; k < (t < 3 ? 1 : 2); k++) {
             mt_fill(g, n, 300 + 10 * (uint64_t)t + (per_rank ? (uint64_t)mt_rank : 0), -0.1f, 0.1f);
