@@ -99,7 +99,8 @@ static uint64_t fingerprint(optcl_params *params, const optcl_optimizer_config *
                        (double)ls->growth_interval, (double)ls->write_unscaled};
     h = fnv(h, scaler, sizeof scaler);
     for (size_t g = 0; c->groups && g < c->group_count; g++) {
-        double group[] = {c->groups[g].lr, c->groups[g].weight_decay};
+        double group[] = {c->groups[g].lr, c->groups[g].weight_decay,
+                          (double)c->groups[g].exclude_from_trust_ratio};
         h = fnv(h, group, sizeof group);
     }
     return h;

@@ -70,6 +70,14 @@ static void bad_creates(void)
         bad.lr = 0.5;
         create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
                      "differs from rank 0's");
+        /* a group left out of LAMB's trust ratio on one rank only */
+        optcl_group_config in[3] = {{-1, -1, 0}, {-1, -1, 0}, {-1, -1, 0}}, out[3];
+        memcpy(out, in, sizeof in);
+        out[1].exclude_from_trust_ratio = 1;
+        optcl_optimizer_config lamb = optcl_optimizer_config_default(OPTCL_LAMB);
+        lamb.groups = last ? out : in;
+        lamb.group_count = 3;
+        create_fails(p, &lamb, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT, "differs from rank 0's");
     }
     optcl_params *half = NULL;
     MT_OK(optcl_params_create_typed(ctx, mt_model, MT_MODEL_COUNT, OPTCL_DTYPE_BF16, &half),
