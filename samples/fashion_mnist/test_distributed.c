@@ -5,7 +5,8 @@
  * two runs differ only in how the batch's gradient is summed (per rank, then across ranks), so
  * they agree to float rounding; 0.01 of accuracy (100 of the 10 000 test images) is far above
  * that and far below what a wrong average costs. Then the same with float16 weights, float32
- * master weights and dynamic loss scaling (the loss kernel reads the shard optimizer's scale). */
+ * master weights and dynamic loss scaling (the loss kernel reads the shard optimizer's scale),
+ * and with LAMB (each tensor whole on one rank). */
 #include "mpi.h"
 #include "train.h"
 
@@ -27,10 +28,18 @@ static void require(int ok, const char *what)
     }
 }
 
-static fm_train_result train(const char *out, int distributed, FILE *quiet, int low_precision)
+enum { PLAIN, LOW_PRECISION, LAMB, MODES };
+static const char *const mode_names[MODES] = {"", "float16, master weights, loss scaling: ",
+                                              "lamb: "};
+
+static fm_train_result train(const char *out, int distributed, FILE *quiet, int mode)
 {
     fm_train_config c = fm_train_config_default();
-    if (low_precision) {
+    if (mode == LAMB) {
+        c.optimizer = optcl_optimizer_config_default(OPTCL_LAMB);
+        c.optimizer.lr = 0.01;
+    }
+    if (mode == LOW_PRECISION) {
         c.param_dtype = OPTCL_DTYPE_F16;
         c.optimizer.master_weights = 1;
         c.optimizer.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
@@ -67,18 +76,17 @@ int main(int argc, char **argv)
     require(quiet != NULL, "/dev/null");
 
     fm_train_result dist = {0};
-    for (int low = 0; low < 2; low++) {
-        if (low) { /* fresh folders for the float16 runs */
-            snprintf(alone, sizeof alone, "%s/alone_f16_%d", dir, rank);
-            snprintf(together, sizeof together, "%s/together_f16", dir);
+    for (int mode = PLAIN; mode < MODES; mode++) {
+        if (mode != PLAIN) { /* fresh folders for the other runs */
+            snprintf(alone, sizeof alone, "%s/alone_%d_%d", dir, mode, rank);
+            snprintf(together, sizeof together, "%s/together_%d", dir, mode);
         }
-        fm_train_result single = train(alone, 0, quiet, low);
-        dist = train(together, 1, rank == 0 ? stdout : quiet, low);
+        fm_train_result single = train(alone, 0, quiet, mode);
+        dist = train(together, 1, rank == 0 ? stdout : quiet, mode);
         if (rank == 0)
             printf("%stest accuracy: single process %.4f (best) %.4f (last); %d ranks %.4f "
                    "(best) %.4f (last)\n",
-                   low ? "float16, master weights, loss scaling: " : "",
-                   single.test_accuracy_best, single.test_accuracy_last, size,
+                   mode_names[mode], single.test_accuracy_best, single.test_accuracy_last, size,
                    dist.test_accuracy_best, dist.test_accuracy_last);
         require(fabs(dist.test_accuracy_best - single.test_accuracy_best) <= TOLERANCE,
                 "the best checkpoint's accuracy differs from the single-process run's");
