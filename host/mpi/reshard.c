@@ -26,7 +26,7 @@ typedef struct staged {
     size_t roles, total, blocks;
     size_t *at, *block_at; /* piece i's first element and first block within a role */
     float *data;           /* roles × total values */
-    uint8_t *codes;        /* 8-bit states: roles × total codes, */
+    uint8_t *codes;        /* with 8-bit state (else NULL): roles × total codes, */
     float *absmax;         /* roles × blocks absmaxes, */
     uint8_t *exact;        /* and whether each block's codes came from a file */
     float *old;            /* one old piece of one role: its values, then its absmaxes */
@@ -83,7 +83,7 @@ static optcl_status read_old(optcl_optimizer *from, optcl_params *set, size_t r,
                              size_t count, staged *s, bool *coded, char *message)
 {
     const char *name = r == 0 ? NULL : optcl_optimizer_state_name(from, r - 1);
-    *coded = r > 0 &&
+    *coded = r > 0 && s->codes &&
              optcl_optimizer_read_state_codes(from, name, j, s->old_codes, count, s->old + count,
                                               blocks_of(count)) == OPTCL_SUCCESS;
     optcl_status st = r == 0 ? optcl_params_read(set, OPTCL_ROLE_PARAMS, j, s->old, count)
@@ -217,8 +217,8 @@ static optcl_status write_state(optcl_optimizer *shard, size_t r, size_t i, size
         return OPTCL_SUCCESS;
     const char *name = optcl_optimizer_state_name(shard, r - 1);
     size_t blocks = blocks_of(n), first = r * s->blocks + s->block_at[i];
-    bool exact = true;
-    for (size_t b = 0; b < blocks; b++)
+    bool exact = s->exact != NULL;
+    for (size_t b = 0; exact && b < blocks; b++)
         exact = exact && s->exact[first + b];
     if (exact &&
         optcl_optimizer_write_state_codes(shard, name, i, s->codes + r * s->total + s->at[i], n,
@@ -283,13 +283,15 @@ optcl_status optcl_mpi__reshard(optcl_mpi_optimizer *opt, const char *path,
         s.total += opt->pieces[i].count;
         s.blocks += blocks_of(opt->pieces[i].count);
     }
+    /* codes only where some state may be 8-bit */
+    bool q8 = optcl_optimizer_config_get(*shard)->state_dtype == OPTCL_STATE_INT8;
     if (s.at && s.block_at) {
         s.data = calloc(s.roles * s.total, sizeof(float));
-        s.codes = calloc(s.roles * s.total, 1);
-        s.absmax = calloc(s.roles * s.blocks, sizeof(float));
-        s.exact = calloc(s.roles * s.blocks, 1);
+        s.codes = q8 ? calloc(s.roles * s.total, 1) : NULL;
+        s.absmax = q8 ? calloc(s.roles * s.blocks, sizeof(float)) : NULL;
+        s.exact = q8 ? calloc(s.roles * s.blocks, 1) : NULL;
     }
-    if (!s.data || !s.codes || !s.absmax || !s.exact)
+    if (!s.data || (q8 && (!s.codes || !s.absmax || !s.exact)))
         st = optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     /* the old ranks whose shards share elements with this one's, from the first */
     for (int rank = from; rank < (int)m->world_size && st == OPTCL_SUCCESS; rank++)
