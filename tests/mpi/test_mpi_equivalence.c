@@ -16,10 +16,10 @@
 #define RTOL 1e-4
 
 typedef struct run_opts {
-    bool per_rank; /* each rank its own dyadic gradient (else the same one everywhere) */
+    bool per_rank;     /* each rank its own dyadic gradient (else the same one everywhere) */
     optcl_dtype dtype; /* the parameter set's type (F32 by default) */
     int inf_step;      /* > 0: at this step (1-based) rank 0's gradient holds an Inf */
-    int steps;     /* 0: STEPS */
+    int steps;         /* 0: STEPS */
     double atol, rtol;
     optcl_mpi_config mpi;
 } run_opts;
@@ -378,6 +378,79 @@ static void loss_scaling(optcl_backend backend)
     optcl_context_destroy(ctx);
 }
 
+/* A model for the rules that look at whole tensors: matrices, vectors, a 4-D convolution
+ * weight (Adafactor factors its 3×3 matrices) and a scalar in three groups; 337 elements, the
+ * largest tensor 117. */
+#define TW_COUNT 6
+static const optcl_tensor_spec tw_model[TW_COUNT] = {
+    {.name = "fc1.weight", .ndim = 2, .shape = {9, 13}, .group = 0},
+    {.name = "fc1.bias", .ndim = 1, .shape = {13}, .group = 1},
+    {.name = "conv.weight", .ndim = 4, .shape = {4, 3, 3, 3}, .group = 2},
+    {.name = "fc2.weight", .ndim = 2, .shape = {13, 7}, .group = 0},
+    {.name = "fc2.bias", .ndim = 1, .shape = {7}, .group = 1},
+    {.name = "scale", .ndim = 0, .group = 2},
+};
+
+/* Shards of uneven lengths through every collective: MPI's (uneven counts) and the ring's,
+ * whole or in chunks of 7 per rank, double and float (dyadic gradients: exact sums). */
+static void uneven_collectives(optcl_context *ctx, const optcl_optimizer_config *c)
+{
+    static const char *labels[2][2][2] = {
+        {{"lamb double", "lamb double, chunks of 7"}, {"lamb float", "lamb float, chunks of 7"}},
+        {{"lamb ring double", "lamb ring double, chunks of 7"},
+         {"lamb ring float", "lamb ring float, chunks of 7"}}};
+    for (int ring = 0; ring < 2; ring++)
+        for (int reduce = 0; reduce < 2; reduce++)
+            for (int chunked = 0; chunked < 2; chunked++) {
+                run_opts o = {.per_rank = true, .mpi = optcl_mpi_config_default()};
+                o.mpi.collectives = ring ? OPTCL_MPI_COLLECTIVES_RING : OPTCL_MPI_COLLECTIVES_MPI;
+                o.mpi.reduce = (optcl_mpi_reduce)reduce;
+                o.mpi.max_count = chunked ? 7 : 0;
+                compare_run(ctx, tw_model, TW_COUNT, labels[ring][reduce][chunked], c, &o);
+                compare_run(ctx, mt_tiny, 1, labels[ring][reduce][chunked], c, &o);
+            }
+}
+
+/* Every piece is a whole tensor in its shape; the shards cover the model once, without
+ * padding, none longer than S, and S is at least the largest tensor. */
+static void whole_pieces(optcl_context *ctx, const optcl_optimizer_config *c)
+{
+    optcl_params *p = mt_params(ctx, tw_model, TW_COUNT);
+    optcl_mpi_optimizer *s = NULL;
+    char msg[2048] = "";
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, p, c, NULL, &s, msg, sizeof msg), msg);
+    optcl_params *shard = optcl_mpi_optimizer_shard_params(s);
+    size_t whole = 0;
+    for (size_t i = 0; i < optcl_params_count(shard); i++) {
+        optcl_tensor_info info, outer;
+        MT_OK(optcl_params_info(shard, i, &info), "info");
+        for (size_t j = 0; j < TW_COUNT; j++) {
+            MT_OK(optcl_params_info(p, j, &outer), "info");
+            char name[300];
+            snprintf(name, sizeof name, "%s[0:%zu]", outer.name, outer.count);
+            if (strcmp(name, info.name) != 0)
+                continue;
+            MT_CHECK(info.ndim == outer.ndim && info.count == outer.count &&
+                         !memcmp(info.shape, outer.shape, sizeof info.shape),
+                     "piece %s is not its tensor's shape", info.name);
+            whole++;
+        }
+    }
+    unsigned long long mine = whole, total = 0;
+    MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    MT_CHECK(total == TW_COUNT, "%llu of %d tensors whole in the shards", total, TW_COUNT);
+    optcl_mpi_memory m;
+    MT_OK(optcl_mpi_optimizer_memory(s, &m), "memory");
+    unsigned long long covered = m.shard_end - m.shard_begin, all = 0;
+    MPI_Allreduce(&covered, &all, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    MT_CHECK(all == 337 && covered <= m.shard_size && m.shard_size >= 117 &&
+                 m.shard_size % OPTCL_MPI_SHARD_ALIGN == 0,
+             "the shards cover %llu of 337 elements; S %zu, this rank %llu", all, m.shard_size,
+             covered);
+    MT_OK(optcl_mpi_optimizer_destroy(s), "destroy");
+    MT_OK(optcl_params_destroy(p), "destroy");
+}
+
 /* Rules that look at whole tensors (LAMB, LARS, Adafactor, Muon): the layout keeps every
  * tensor whole in one shard, in its shape, so each tensor's norms, row and column means and
  * matrix products are the unsharded optimizer's, and so are its steps. */
@@ -387,14 +460,6 @@ static void tensor_wise(optcl_backend backend)
     if (!ctx)
         return;
     bool reference = backend == OPTCL_BACKEND_REFERENCE;
-    static const optcl_tensor_spec model[] = {
-        {.name = "fc1.weight", .ndim = 2, .shape = {9, 13}, .group = 0},
-        {.name = "fc1.bias", .ndim = 1, .shape = {13}, .group = 1},
-        {.name = "conv.weight", .ndim = 4, .shape = {4, 3, 3, 3}, .group = 2},
-        {.name = "fc2.weight", .ndim = 2, .shape = {13, 7}, .group = 0},
-        {.name = "fc2.bias", .ndim = 1, .shape = {7}, .group = 1},
-        {.name = "scale", .ndim = 0, .group = 2},
-    };
     static const optcl_tensor_spec matrices[] = {
         {.name = "a", .ndim = 2, .shape = {9, 13}, .group = 0},
         {.name = "b", .ndim = 2, .shape = {13, 7}, .group = 1},
@@ -425,8 +490,8 @@ static void tensor_wise(optcl_backend backend)
     size_t count = tu_muon_refused(backend, OPTCL_MUON) ? 4 : 5;
     for (size_t i = 0; i < count; i++) {
         bool muon = list[i].c.algorithm == OPTCL_MUON;
-        compare_both(ctx, muon ? matrices : model, muon ? 5 : 6, list[i].label, &list[i].c,
-                     OPTCL_DTYPE_F32, 0);
+        compare_both(ctx, muon ? matrices : tw_model, muon ? 5 : TW_COUNT, list[i].label,
+                     &list[i].c, OPTCL_DTYPE_F32, 0);
         if (muon)
             continue;
         /* One tensor: with K > 1 all but rank 0 hold an empty shard. */
@@ -436,62 +501,11 @@ static void tensor_wise(optcl_backend backend)
         compare_run(ctx, mt_tiny, 1, list[i].label, &list[i].c, &o);
     }
     /* bfloat16 sets: shards of the set's type, each tensor whole */
-    compare_both(ctx, model, 6, "lamb groups bf16", &list[0].c, OPTCL_DTYPE_BF16, 0);
-    compare_both(ctx, model, 6, "adafactor bf16", &list[2].c, OPTCL_DTYPE_BF16, 0);
-    /* Shards of uneven lengths through every collective: MPI's (uneven counts) and the ring's,
-     * whole or in chunks of 7 per rank, double and float (dyadic gradients: exact sums). */
-    static const char *labels[2][2][2] = {
-        {{"lamb double", "lamb double, chunks of 7"}, {"lamb float", "lamb float, chunks of 7"}},
-        {{"lamb ring double", "lamb ring double, chunks of 7"},
-         {"lamb ring float", "lamb ring float, chunks of 7"}}};
-    for (int ring = 0; ring < 2 && reference; ring++)
-        for (int reduce = 0; reduce < 2; reduce++)
-            for (int chunked = 0; chunked < 2; chunked++) {
-                run_opts o = {.per_rank = true, .mpi = optcl_mpi_config_default()};
-                o.mpi.collectives = ring ? OPTCL_MPI_COLLECTIVES_RING : OPTCL_MPI_COLLECTIVES_MPI;
-                o.mpi.reduce = (optcl_mpi_reduce)reduce;
-                o.mpi.max_count = chunked ? 7 : 0;
-                compare_run(ctx, model, 6, labels[ring][reduce][chunked], &list[0].c, &o);
-                compare_run(ctx, mt_tiny, 1, labels[ring][reduce][chunked], &list[0].c, &o);
-            }
-    /* Every piece is a whole tensor in its shape. */
-    optcl_params *p = mt_params(ctx, model, 6);
-    optcl_mpi_optimizer *s = NULL;
-    char msg[2048] = "";
-    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, p, &list[2].c, NULL, &s, msg, sizeof msg),
-          msg);
-    optcl_params *shard = optcl_mpi_optimizer_shard_params(s);
-    size_t whole = 0;
-    for (size_t i = 0; i < optcl_params_count(shard); i++) {
-        optcl_tensor_info info, outer;
-        MT_OK(optcl_params_info(shard, i, &info), "info");
-        for (size_t j = 0; j < 6; j++) {
-            MT_OK(optcl_params_info(p, j, &outer), "info");
-            char name[300];
-            snprintf(name, sizeof name, "%s[0:%zu]", outer.name, outer.count);
-            if (strcmp(name, info.name) != 0)
-                continue;
-            MT_CHECK(info.ndim == outer.ndim && info.count == outer.count &&
-                         !memcmp(info.shape, outer.shape, sizeof info.shape),
-                     "piece %s is not its tensor's shape", info.name);
-            whole++;
-        }
-    }
-    unsigned long long mine = whole, total = 0;
-    MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
-    MT_CHECK(total == 6, "%llu of 6 tensors whole in the shards", total);
-    /* The shards cover the model once, without padding, none longer than S, and S is at least
-     * the largest tensor. */
-    optcl_mpi_memory m;
-    MT_OK(optcl_mpi_optimizer_memory(s, &m), "memory");
-    unsigned long long covered = m.shard_end - m.shard_begin, all = 0;
-    MPI_Allreduce(&covered, &all, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
-    MT_CHECK(all == 337 && covered <= m.shard_size && m.shard_size >= 117 &&
-                 m.shard_size % OPTCL_MPI_SHARD_ALIGN == 0,
-             "the shards cover %llu of 337 elements; S %zu, this rank %llu", all, m.shard_size,
-             covered);
-    MT_OK(optcl_mpi_optimizer_destroy(s), "destroy");
-    MT_OK(optcl_params_destroy(p), "destroy");
+    compare_both(ctx, tw_model, TW_COUNT, "lamb groups bf16", &list[0].c, OPTCL_DTYPE_BF16, 0);
+    compare_both(ctx, tw_model, TW_COUNT, "adafactor bf16", &list[2].c, OPTCL_DTYPE_BF16, 0);
+    if (reference)
+        uneven_collectives(ctx, &list[0].c);
+    whole_pieces(ctx, &list[2].c);
     mt_note("tensor-wise rules on %s: %zu configurations equal the unsharded optimizer%s, every "
             "tensor whole in one shard",
             reference ? "reference" : "OpenCL", count, reference ? " bit for bit" : "");
