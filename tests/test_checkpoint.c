@@ -66,30 +66,20 @@ static tu_rig open_session(optcl_backend backend, const optcl_optimizer_config *
     return tu_rig_open(backend, c->algorithm == OPTCL_MUON ? matrices : specs, NTENSORS, p0, c);
 }
 
-/* Steps from..to-1 with deterministic gradients; a plateauing metric after each step. */
+/* Steps from..to-1 with deterministic gradients over the rig's set; a plateauing metric after
+ * each step. */
 static void run_steps(tu_rig *s, int from, int to)
 {
-    float g[NUMEL];
-    for (int t = from; t < to; t++) {
-        uint64_t seed = 1000 + (uint64_t)t;
-        tu_fill_random(g, NUMEL, &seed, -1.0f, 1.0f);
-        TU_OK(optcl_params_write(s->params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, NUMEL), "grads");
-        TU_OK(optcl_optimizer_step(s->opt, 0, NULL, NULL), optcl_optimizer_message(s->opt));
-        if (optcl_optimizer_config_get(s->opt)->plateau.enabled)
-            TU_OK(optcl_optimizer_report_metric(s->opt, 1.0 + 1.0 / (1.0 + t % 4)), "metric");
-    }
-}
-
-/* Steps with deterministic gradients over a set of n elements. */
-static void run_steps_n(tu_rig *s, size_t n, int steps)
-{
+    size_t n = optcl_params_numel(s->params);
     float *g = malloc(n * sizeof *g);
     assert_non_null(g);
-    for (int t = 0; t < steps; t++) {
-        uint64_t seed = 2000 + (uint64_t)t;
+    for (int t = from; t < to; t++) {
+        uint64_t seed = 1000 + (uint64_t)t;
         tu_fill_random(g, n, &seed, -1.0f, 1.0f);
         TU_OK(optcl_params_write(s->params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, n), "grads");
         TU_OK(optcl_optimizer_step(s->opt, 0, NULL, NULL), optcl_optimizer_message(s->opt));
+        if (optcl_optimizer_config_get(s->opt)->plateau.enabled)
+            TU_OK(optcl_optimizer_report_metric(s->opt, 1.0 + 1.0 / (1.0 + t % 4)), "metric");
     }
     free(g);
 }
@@ -230,7 +220,7 @@ static void progress_without_tensors(void **state)
     static const optcl_tensor_spec other[] = {{.name = "v", .ndim = 1, .shape = {300}}};
     float before[300], after[300];
     tu_rig r = tu_rig_open(OPTCL_BACKEND_REFERENCE, other, 1, NULL, &c);
-    run_steps_n(&r, 300, 2);
+    run_steps(&r, 0, 2);
     TU_OK(optcl_optimizer_read_state(r.opt, "exp_avg", 0, before, 300), "m");
     TU_OK(optcl_checkpoint_load_progress(r.opt, path), optcl_optimizer_message(r.opt));
     TU_OK(optcl_optimizer_read_state(r.opt, "exp_avg", 0, after, 300), "m");
@@ -246,7 +236,7 @@ static void progress_without_tensors(void **state)
 
     optcl_optimizer_config sgd = rich_config(OPTCL_SGD);
     tu_rig w = tu_rig_open(OPTCL_BACKEND_REFERENCE, other, 1, NULL, &sgd);
-    run_steps_n(&w, 300, 2);
+    run_steps(&w, 0, 2);
     assert_int_equal(optcl_checkpoint_load_progress(w.opt, path), OPTCL_ERROR_INVALID_ARGUMENT);
     assert_non_null(strstr(optcl_optimizer_message(w.opt), "does not match"));
     assert_int_equal(optcl_optimizer_step_count(w.opt), 2);

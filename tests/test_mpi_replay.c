@@ -3,8 +3,9 @@
  * reference backend, within the conformance tolerance on OpenCL — including a schedule,
  * ReduceLROnPlateau fed from --metrics, Lookahead, the gradient guard (NaN/Inf rows skipped;
  * clipping within the tolerance), LAMB, LARS, Adafactor and Muon over tensors= layouts, and a
- * run stopped with --save-state and resumed with --load-state; a bad input prints one line and
- * fails on every rank. */
+ * run stopped with --save-state and resumed with --load-state (a tensors= layout resumed with
+ * it, and refused with a reason without it); a bad input prints one line and fails on every
+ * rank. */
 #include "testutil.h"
 
 #include <math.h>
@@ -232,6 +233,22 @@ static void test_save_and_resume(void **state)
     assert_memory_equal(got.data, want.data + 5 * N, got.count * sizeof(float));
     optcl_array_free(&got);
     optcl_array_free(&want);
+    /* A run saved with tensors= resumes with them; without, the load fails and says why. */
+    char lamb[1024];
+    tu_path_in(lamb, sizeof lamb, "lamb_ck");
+    rc = replay(2, "reference", a, err,
+                ARGS("lamb", "--params", g_p0, "--grads", g_ga, "--save-state", lamb,
+                     "tensors=500,13x7,410"));
+    if (rc != 0)
+        fail_msg("lamb save: %s", err);
+    rc = replay(2, "reference", b, err,
+                ARGS("lamb", "--load-state", lamb, "--grads", g_gb, "tensors=500,13x7,410"));
+    if (rc != 0)
+        fail_msg("lamb resume: %s", err);
+    rc = replay(2, "reference", b, err, ARGS("lamb", "--load-state", lamb, "--grads", g_gb));
+    assert_int_equal(rc, 1);
+    if (!strstr(err, "a run saved with tensors= or shape= resumes with the same"))
+        fail_msg("resumed without its layout: %s", err);
 }
 
 /* A bad input: exit 1 and exactly one line (from one rank) on stderr, no OUT. */

@@ -152,9 +152,10 @@ static optcl_status check_manifest(optcl_mpi_optimizer *opt, const char *path,
     if (m->numel != numel || m->shard_size != saved.shard)
         return optcl_mpi__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
                                "%s holds a model of %llu elements in shards of %llu; this one has "
-                               "%zu in shards of %zu",
+                               "%zu, in shards of %zu over %llu rank(s)",
                                path, (unsigned long long)m->numel,
-                               (unsigned long long)m->shard_size, numel, l->shard);
+                               (unsigned long long)m->shard_size, numel, saved.shard,
+                               (unsigned long long)m->world_size);
     return OPTCL_SUCCESS;
 }
 

@@ -69,7 +69,6 @@ void optcl_mpi__layout_compute(optcl_mpi__layout *l, int rank, int size, optcl_p
                                size_t max_count, size_t block, bool whole)
 {
     size_t k = (size_t)size, align = block > OPTCL_MPI_SHARD_ALIGN ? block : OPTCL_MPI_SHARD_ALIGN;
-    l->rank = rank;
     l->size = size;
     l->block = block;
     l->whole = whole;
@@ -77,20 +76,26 @@ void optcl_mpi__layout_compute(optcl_mpi__layout *l, int rank, int size, optcl_p
     l->shard = whole ? whole_shard(params, l, k, align) : round_up((l->numel + k - 1) / k, align);
     if (l->shard == 0)
         l->shard = align;
-    if (whole) {
-        l->begin = whole_start(params, l, (size_t)rank);
-        l->real = whole_start(params, l, (size_t)rank + 1) - l->begin;
-    } else {
-        l->begin = (size_t)rank * l->shard;
-        l->real = l->numel > l->begin ? l->numel - l->begin : 0;
-        if (l->real > l->shard)
-            l->real = l->shard;
-    }
+    optcl_mpi__layout_at(l, params, rank);
     /* Every call moves K·C elements of at most 8 bytes: keeping K·C·8 below 2^31 keeps the
      * counts and the byte offsets that MPI implementations compute in int out of overflow. */
     size_t bound = (size_t)INT_MAX / (k * 8);
     size_t c = max_count ? max_count : (bound ? bound : 1);
     l->chunk = c < l->shard ? c : l->shard;
+}
+
+void optcl_mpi__layout_at(optcl_mpi__layout *l, optcl_params *params, int rank)
+{
+    l->rank = rank;
+    if (l->whole) {
+        l->begin = whole_start(params, l, (size_t)rank);
+        l->real = whole_start(params, l, (size_t)rank + 1) - l->begin;
+        return;
+    }
+    l->begin = (size_t)rank * l->shard;
+    l->real = l->numel > l->begin ? l->numel - l->begin : 0;
+    if (l->real > l->shard)
+        l->real = l->shard;
 }
 
 void optcl_mpi__layout_starts(optcl_params *params, const optcl_mpi__layout *l, size_t *starts)

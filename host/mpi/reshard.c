@@ -127,14 +127,13 @@ static void copy_overlaps(const optcl_mpi_optimizer *opt, const optcl_mpi__piece
     }
 }
 
-/* Old rank `rank`'s pieces; *shared: whether any of them shares elements with this rank's. */
-static optcl_status old_pieces(optcl_mpi_optimizer *opt, const optcl_mpi__manifest *m, int rank,
+/* Old rank `rank`'s pieces in the old world's layout; *shared: whether any of them shares
+ * elements with this rank's. */
+static optcl_status old_pieces(optcl_mpi_optimizer *opt, optcl_mpi__layout *old, int rank,
                                optcl_mpi__piece **pieces, size_t *count, bool *shared)
 {
-    const optcl_mpi__layout *l = &opt->layout;
-    optcl_mpi__layout old;
-    optcl_mpi__layout_compute(&old, rank, (int)m->world_size, opt->params, 0, l->block, l->whole);
-    optcl_status st = optcl_mpi__pieces(opt->params, &old, pieces, count, opt->message);
+    optcl_mpi__layout_at(old, opt->params, rank);
+    optcl_status st = optcl_mpi__pieces(opt->params, old, pieces, count, opt->message);
     *shared = false;
     for (size_t j = 0; j < *count && !*shared; j++)
         for (size_t i = 0; i < opt->piece_count && !*shared; i++) {
@@ -146,15 +145,15 @@ static optcl_status old_pieces(optcl_mpi_optimizer *opt, const optcl_mpi__manife
 }
 
 /* The first old rank whose shard shares elements with this rank's (0 for an empty shard). */
-static optcl_status first_sharing(optcl_mpi_optimizer *opt, const optcl_mpi__manifest *m, int *rank)
+static optcl_status first_sharing(optcl_mpi_optimizer *opt, optcl_mpi__layout *old, int *rank)
 {
     *rank = 0;
     bool shared = false;
     optcl_status st = OPTCL_SUCCESS;
-    for (int r = 0; r < (int)m->world_size && !shared && st == OPTCL_SUCCESS; r++) {
+    for (int r = 0; r < old->size && !shared && st == OPTCL_SUCCESS; r++) {
         optcl_mpi__piece *pieces = NULL;
         size_t count = 0;
-        st = old_pieces(opt, m, r, &pieces, &count, &shared);
+        st = old_pieces(opt, old, r, &pieces, &count, &shared);
         free(pieces);
         if (shared)
             *rank = r;
@@ -165,12 +164,13 @@ static optcl_status first_sharing(optcl_mpi_optimizer *opt, const optcl_mpi__man
 /* Loads old rank `rank`'s file into a temporary optimizer over its pieces and copies what it
  * shares with this rank's shard (nothing to do where it shares nothing). */
 static optcl_status fill_from(optcl_mpi_optimizer *opt, const char *path,
-                              const optcl_mpi__manifest *m, int rank, staged *s)
+                              const optcl_mpi__manifest *m, optcl_mpi__layout *old, int rank,
+                              staged *s)
 {
     optcl_mpi__piece *pieces = NULL;
     size_t count = 0;
     bool shared = false;
-    optcl_status st = old_pieces(opt, m, rank, &pieces, &count, &shared);
+    optcl_status st = old_pieces(opt, old, rank, &pieces, &count, &shared);
     if (st != OPTCL_SUCCESS || !shared) {
         free(pieces);
         return st;
@@ -260,9 +260,13 @@ optcl_status optcl_mpi__reshard(optcl_mpi_optimizer *opt, const char *path,
                                 const optcl_mpi__manifest *m, optcl_params **inner,
                                 optcl_optimizer **shard)
 {
+    /* the old world's layout (its S once; each old rank's range in turn) */
+    const optcl_mpi__layout *l = &opt->layout;
+    optcl_mpi__layout old;
+    optcl_mpi__layout_compute(&old, 0, (int)m->world_size, opt->params, 0, l->block, l->whole);
     /* the progress (every file holds the same) from the first file this rank reads anyway */
     int from = 0;
-    optcl_status st = first_sharing(opt, m, &from);
+    optcl_status st = first_sharing(opt, &old, &from);
     char first[PATH_MAX_];
     optcl_mpi__rank_file(first, sizeof first, path, m->generation, from, m->world_size);
     if (st == OPTCL_SUCCESS)
@@ -294,8 +298,8 @@ optcl_status optcl_mpi__reshard(optcl_mpi_optimizer *opt, const char *path,
     if (!s.data || (q8 && (!s.codes || !s.absmax || !s.exact)))
         st = optcl_mpi__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     /* the old ranks whose shards share elements with this one's, from the first */
-    for (int rank = from; rank < (int)m->world_size && st == OPTCL_SUCCESS; rank++)
-        st = fill_from(opt, path, m, rank, &s);
+    for (int rank = from; rank < old.size && st == OPTCL_SUCCESS; rank++)
+        st = fill_from(opt, path, m, &old, rank, &s);
     if (st == OPTCL_SUCCESS)
         st = write_pieces(opt, *inner, *shard, &s);
     free_staged(&s);

@@ -85,6 +85,8 @@ optcl_status optcl_mpi__check(char *message, int mpi_err, const char *call);
  * offsets of every call below 2^31). */
 void optcl_mpi__layout_compute(optcl_mpi__layout *l, int rank, int size, optcl_params *params,
                                size_t max_count, size_t block, bool whole);
+/* The same layout seen from another rank: only rank, begin and real change. */
+void optcl_mpi__layout_at(optcl_mpi__layout *l, optcl_params *params, int rank);
 /* Where each rank's region of the host buffers starts, K + 1 of them (the last: their total):
  * r·S, or with whole tensors the shards' starts (N from the last used shard on). */
 void optcl_mpi__layout_starts(optcl_params *params, const optcl_mpi__layout *l, size_t *starts);
