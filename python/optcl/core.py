@@ -234,16 +234,8 @@ class Params(_Handle):
 
     def _device(self, call):
         """Runs a C call that touches the buffers with the shared ones unmapped, and maps them
-        again after it (one wait: the in-order queue maps the last after the others)."""
-        if not self._shared:
-            return call()
-        for b in self._shared:
-            b.unmap()
-        try:
-            return call()
-        finally:
-            for k, b in enumerate(self._shared):
-                b.map(blocking=k == len(self._shared) - 1)
+        again after it (one wait)."""
+        return device_section([self], call)
 
     @staticmethod
     def layout(ctx, tensors):
@@ -367,6 +359,25 @@ class Params(_Handle):
 
     def optimizer(self, algorithm, **kwargs):
         return Optimizer(self, algorithm, **kwargs)
+
+
+def device_section(param_sets, call):
+    """Runs call (C calls that touch the sets' buffers) with the shared buffers of every set
+    unmapped, and maps them all again after it with one wait per queue: an in-order queue maps
+    the last buffer after everything before it, so several sets stepped together wait once."""
+    shared = [b for s in param_sets for b in s._shared]
+    if not shared:
+        return call()
+    unmapped = []
+    try:
+        for b in shared:
+            b.unmap()
+            unmapped.append(b)
+        return call()
+    finally:
+        last = {b.queue: b for b in unmapped}  # each queue's last buffer maps blocking
+        for b in unmapped:
+            b.map(blocking=last[b.queue] is b)
 
 
 def _aligned_zeros(count, dtype, alignment):

@@ -132,10 +132,12 @@ class _GroupRun:
                 gv.copy_(p.grad)
                 p.grad = gv
 
-    def step(self):
-        self.attach()
-        opt = self.opt
-        opt._check(self.params._device(lambda: lib.optcl_optimizer_step(opt._h, 0, None, None)))
+    def enqueue_step(self):
+        """Enqueues the step (inside a device section: core.device_section)."""
+        self.opt._check(lib.optcl_optimizer_step(self.opt._h, 0, None, None))
+
+    def copy_out(self):
+        """Where the tensors are not views of the flat buffers, the new parameters into them."""
         if self.flat is None:
             self.copy(self.tensors, "params", False)
 
@@ -381,8 +383,14 @@ class OptclOptimizer(torch.optim.Optimizer):
         for group, run in runs:
             if self._amp:
                 run.opt.set_loss_scale(scale)
-            run.step()
+            run.attach()
+        if runs:
             self._state_fresh = False
+        # every run's step in one device section: one wait for the device, not one per run
+        core.device_section([run.params for _, run in runs],
+                            lambda: [run.enqueue_step() for _, run in runs])
+        for _, run in runs:
+            run.copy_out()
         return loss
 
     def _densify_sparse_grads(self, group):

@@ -92,6 +92,11 @@ def test_reference_counts_unchanged_after_del(queue):
     del views, events, opt, params
     octx.close()  # its kernel programs hold the context until then
     gc.collect()
+    # PoCL lets go of finished commands in its own time (once in a few suite runs, later than
+    # two flushes): a leak never settles, a late release does within a few more
+    for _ in range(20):
+        if settled_counts(queue, objects, p, g) == counts:
+            break
     assert settled_counts(queue, objects, p, g) == counts
 
 

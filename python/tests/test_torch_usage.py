@@ -10,7 +10,8 @@ import torch
 
 import optcl
 import optcl.torch as ot
-from conftest import RTOL, device_of
+from optcl import _cl
+from conftest import BACKENDS, RTOL, device_of
 from test_torch_parity import TORCH2, gradient, make_params
 
 
@@ -430,6 +431,42 @@ def test_params_and_grads_are_views_of_optcl_buffers(backend):
     if backend == "reference":  # that memory was the C set's: the tensors moved out first
         assert lin.weight.data_ptr() != shared
     torch.testing.assert_close(lin.weight, ref.weight, rtol=RTOL[backend], atol=RTOL[backend])
+
+
+@pytest.mark.skipif("opencl" not in BACKENDS, reason="no OpenCL device")
+@pytest.mark.parametrize("spin", [None, 0.0])
+def test_every_group_steps_within_one_wait(monkeypatch, spin):
+    """On OpenCL the parameters live in host memory the device shares: a step hands every
+    group's buffers to the device and waits once for all of them, not once per group, and
+    the wait (polled briefly, else blocking: spin 0) gives torch.optim.AdamW's values."""
+    if spin is not None:
+        monkeypatch.setattr(_cl, "SPIN_SECONDS", spin)
+    waits = []
+    real_wait = _cl.wait
+    monkeypatch.setattr(_cl, "wait", lambda event: (waits.append(1), real_wait(event)))
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(9, 17), torch.nn.Tanh(), torch.nn.Linear(17, 5))
+    ref = copy.deepcopy(model)
+
+    def groups(m):  # weights decayed, biases not, the last layer at its own lr
+        return [{"params": [m[0].weight]}, {"params": [m[0].bias, m[2].bias], "weight_decay": 0},
+                {"params": [m[2].weight], "lr": 0.003}]
+
+    opt = ot.AdamW(groups(model), lr=0.01)
+    t_opt = torch.optim.AdamW(groups(ref), lr=0.01)
+    x = torch.randn(8, 9)
+    for step in range(5):
+        for m, o in ((model, opt), (ref, t_opt)):
+            o.zero_grad()
+            m(x).square().mean().backward()
+        before = len(waits)
+        opt.step()
+        t_opt.step()
+        if step:  # the first step also makes the sets, whose buffers wait as they are made
+            assert len(waits) - before == 1, "one wait per step for the three groups"
+        for a, b in zip(ref.parameters(), model.parameters()):
+            close(b, a, RTOL["opencl"])
+    assert all(r.params.shared for runs in opt._runs.values() for r in runs)
 
 
 SCRIPT_LEFT_OPEN = """
