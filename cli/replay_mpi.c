@@ -58,11 +58,17 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
                              float *out, char *msg)
 {
     size_t n = g->shape[1], steps = g->shape[0];
-    /* the N parameters as replay lays them out alone (tensors=, shape=), in its one group */
+    /* The N parameters as replay lays them out alone (tensors=, shape=), in its one group; a
+     * resumed run without them takes the saved model's tensors from the checkpoint's manifest
+     * (one that does not list them: the saved run's tensors= must be given again). */
     optcl_tensor_spec *specs = NULL;
     size_t spec_count = 0;
-    if (optcl_cli_tensor_specs(a->options, a->option_count, n, &specs, &spec_count, msg,
-                               OPTCL_REPLAY_MSG))
+    char unlisted[OPTCL_REPLAY_MSG];
+    int listed = a->load_state && !optcl_cli_layout_given(a->options, a->option_count) &&
+                 optcl_mpi_checkpoint_tensors(a->load_state, &specs, &spec_count, unlisted,
+                                              sizeof unlisted) == OPTCL_SUCCESS;
+    if (!listed && optcl_cli_tensor_specs(a->options, a->option_count, n, &specs, &spec_count, msg,
+                                          OPTCL_REPLAY_MSG))
         return 1;
     optcl_group_config group;
     optcl_optimizer_config grouped = optcl_cli_grouped(a->options, a->option_count, config, &group);
@@ -94,12 +100,12 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
     }
     if (st == OPTCL_SUCCESS)
         detail = optcl_mpi_optimizer_message(opt);
-    /* the layout is not in the manifest: a resumed run gives the saved run's tensors= again */
     const char *hint = "";
     if (st == OPTCL_SUCCESS && a->load_state &&
-        (st = optcl_mpi_checkpoint_load(opt, a->load_state)) != OPTCL_SUCCESS &&
+        (st = optcl_mpi_checkpoint_load(opt, a->load_state)) != OPTCL_SUCCESS && !listed &&
         !optcl_cli_layout_given(a->options, a->option_count))
-        hint = " (a run saved with tensors= or shape= resumes with the same)";
+        hint = " (a checkpoint whose manifest does not list its tensors resumes with the saved "
+               "run's tensors= or shape=)";
     /* Host copies of the parameter set fail only with the device; the optimizer's collective
      * calls fail on every rank together. */
     for (size_t t = 0; t < steps && st == OPTCL_SUCCESS; t++) {
@@ -116,7 +122,7 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
     if (st == OPTCL_SUCCESS && a->save_state)
         st = optcl_mpi_checkpoint_save(opt, a->save_state);
     if (st != OPTCL_SUCCESS) {
-        char text[OPTCL_REPLAY_MSG - 64];
+        char text[OPTCL_REPLAY_MSG - 128];
         snprintf(text, sizeof text, "%.*s", (int)sizeof text - 1, detail); /* may be msg */
         snprintf(msg, OPTCL_REPLAY_MSG, "%s: %s%s", optcl_status_name(st), text, hint);
     }

@@ -244,7 +244,8 @@ OPTCL_API const char *optcl_mpi_optimizer_message(const optcl_mpi_optimizer *opt
  * (safetensors: the shard's pieces, their optimizer state, step count, configuration, group
  * lrs, plateau and Lookahead state) to "<path>.<generation>.rank<r>-of-<K>.safetensors", then
  * rank 0 writes path itself, a small text manifest naming the generation, the world size, the
- * model's size, the step and skipped counts and the gradient guard. Every file is written
+ * model's size and tensors (name, shape, group, state_bits), the step and skipped counts and
+ * the gradient guard. Every file is written
  * crash-safely, the manifest last, and the previous generation's files are removed only after
  * it: a crash at any moment leaves a complete checkpoint (the old or the new one). Collective;
  * blocks. On a file system that ranks do not share, each rank's file lies on its own machine
@@ -252,7 +253,11 @@ OPTCL_API const char *optcl_mpi_optimizer_message(const optcl_mpi_optimizer *opt
 OPTCL_API optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const char *path);
 
 /* Restores a checkpoint written by optcl_mpi_checkpoint_save into the optimizer and every
- * rank's params. The model and the optimizer's structure must be the saved ones. The world
+ * rank's params. The model and the optimizer's structure must be the saved ones: the
+ * manifest lists the model's tensors, and a model that differs in a tensor's name, shape or
+ * group, or in the tensor count, is refused (OPTCL_ERROR_SIZE_MISMATCH) naming the first
+ * difference (a manifest written before the list: the element count and the pieces' names
+ * are checked). The world
  * size may differ: each rank then cuts its shard anew from the files of the ranks whose shards
  * held its pieces (on a file system every rank reads; 8-bit state moves as its codes), and the
  * run continues bit for bit, as ZeRO-1's steps do not depend on the number of ranks.
@@ -267,6 +272,17 @@ OPTCL_API optcl_status optcl_mpi_checkpoint_load(optcl_mpi_optimizer *opt, const
 OPTCL_API optcl_status optcl_mpi_checkpoint_inspect(const char *path, int *world_size,
                                                     size_t *numel, optcl_optimizer_config *config,
                                                     char *message, size_t message_size);
+
+/* The model's tensors a sharded checkpoint was saved from — name, shape, group and state_bits
+ * of each, in the order they were created — from its manifest, without MPI or a context, so
+ * that a program can create the same parameter set to resume into (as optcl_checkpoint_inspect
+ * does for an ordinary checkpoint). *specs is one allocation (names included) freed with
+ * free(); on failure *specs and *count are untouched. A checkpoint whose manifest does not list
+ * them (written by an optcl before 0.2.0's tensor list): OPTCL_ERROR_NOT_FOUND. Not collective;
+ * on failure message names the path and the problem. */
+OPTCL_API optcl_status optcl_mpi_checkpoint_tensors(const char *path, optcl_tensor_spec **specs,
+                                                    size_t *count, char *message,
+                                                    size_t message_size);
 
 #ifdef __cplusplus
 }

@@ -4,8 +4,8 @@
  * ReduceLROnPlateau fed from --metrics, Lookahead, the gradient guard (NaN/Inf rows skipped;
  * clipping within the tolerance), LAMB, LARS, Adafactor and Muon over tensors= layouts, and a
  * run stopped with --save-state and resumed with --load-state (a tensors= layout resumed with
- * it, and refused with a reason without it); a bad input prints one line and fails on every
- * rank. */
+ * it or, without it, from the manifest's list; another layout refused by name); a bad input
+ * prints one line and fails on every rank. */
 #include "testutil.h"
 
 #include <math.h>
@@ -233,9 +233,11 @@ static void test_save_and_resume(void **state)
     assert_memory_equal(got.data, want.data + 5 * N, got.count * sizeof(float));
     optcl_array_free(&got);
     optcl_array_free(&want);
-    /* A run saved with tensors= resumes with them; without, the load fails and says why. */
-    char lamb[1024];
+    /* A run saved with tensors= resumes with them, or without them from the manifest's list
+     * (the same rows); with another layout of the same size the load names the tensor. */
+    char lamb[1024], listed[1024];
     tu_path_in(lamb, sizeof lamb, "lamb_ck");
+    tu_path_in(listed, sizeof listed, "listed.npy");
     rc = replay(2, "reference", a, err,
                 ARGS("lamb", "--params", g_p0, "--grads", g_ga, "--save-state", lamb,
                      "tensors=500,13x7,410"));
@@ -245,10 +247,21 @@ static void test_save_and_resume(void **state)
                 ARGS("lamb", "--load-state", lamb, "--grads", g_gb, "tensors=500,13x7,410"));
     if (rc != 0)
         fail_msg("lamb resume: %s", err);
-    rc = replay(2, "reference", b, err, ARGS("lamb", "--load-state", lamb, "--grads", g_gb));
+    rc = replay(3, "reference", listed, err, ARGS("lamb", "--load-state", lamb, "--grads", g_gb));
+    if (rc != 0)
+        fail_msg("lamb resumed without tensors=: %s", err);
+    want = load(b);
+    got = load(listed);
+    assert_int_equal(got.count, want.count);
+    assert_memory_equal(got.data, want.data, got.count * sizeof(float));
+    optcl_array_free(&got);
+    optcl_array_free(&want);
+    rc = replay(2, "reference", b, err,
+                ARGS("lamb", "--load-state", lamb, "--grads", g_gb, "tensors=500,7x13,410"));
     assert_int_equal(rc, 1);
-    if (!strstr(err, "a run saved with tensors= or shape= resumes with the same"))
-        fail_msg("resumed without its layout: %s", err);
+    if (!strstr(err, "of shape 13x7 in group 0 in the checkpoint but") ||
+        !strstr(err, "of shape 7x13"))
+        fail_msg("resumed with another layout: %s", err);
 }
 
 /* A bad input: exit 1 and exactly one line (from one rank) on stderr, no OUT. */

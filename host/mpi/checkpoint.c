@@ -10,18 +10,24 @@
 
 #define PATH_MAX_ 4096
 
-/* The manifest as rank 0 reads it, on every rank (st: rank 0's status, agreed). */
+/* The manifest as rank 0 reads it, on every rank (st: rank 0's status, agreed). To load
+ * (must_exist), rank 0 also checks that the model is the one saved, where the manifest lists
+ * its tensors (the same model on every rank: optcl_mpi_optimizer_create checked). */
 static optcl_status read_manifest(optcl_mpi_optimizer *opt, const char *path, bool must_exist,
                                   optcl_mpi__manifest *m)
 {
     optcl_status st = OPTCL_SUCCESS;
     memset(m, 0, sizeof *m);
     if (opt->layout.rank == 0) {
-        st = optcl_mpi__manifest_read(path, m, opt->message);
+        optcl_mpi__tensor_list saved;
+        st = optcl_mpi__manifest_read(path, m, &saved, opt->message);
         if (!must_exist && st == OPTCL_ERROR_IO && access(path, F_OK) != 0) {
             st = OPTCL_SUCCESS; /* a first save: generation 0 is "none" */
             memset(m, 0, sizeof *m);
         }
+        if (st == OPTCL_SUCCESS && must_exist && m->tensors)
+            st = optcl_mpi__tensors_compare(&saved, opt->params, path, opt->message);
+        optcl_mpi__tensor_list_free(&saved);
     }
     if ((st = optcl_mpi__agree(opt->comm, st, opt->message)) != OPTCL_SUCCESS)
         return st;
@@ -85,7 +91,7 @@ optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const char *pat
                                   .max_norm = opt->config.max_norm,
                                   .nonfinite = (int)opt->config.nonfinite};
         if (l->rank == 0)
-            st = optcl_mpi__manifest_write(path, &m, opt->message);
+            st = optcl_mpi__manifest_write(path, &m, opt->params, opt->message);
         st = optcl_mpi__agree(opt->comm, st, opt->message);
     }
     if (st != OPTCL_SUCCESS) {
@@ -210,7 +216,7 @@ optcl_status optcl_mpi_checkpoint_inspect(const char *path, int *world_size, siz
     else if (strlen(path) > PATH_MAX_ - 64)
         st = optcl_mpi__fail(local, OPTCL_ERROR_INVALID_ARGUMENT, "path is too long");
     if (st == OPTCL_SUCCESS)
-        st = optcl_mpi__manifest_read(path, &m, local);
+        st = optcl_mpi__manifest_read(path, &m, NULL, local);
     optcl_tensor_spec *specs = NULL;
     size_t count = 0;
     optcl_optimizer_config saved;
@@ -234,4 +240,32 @@ optcl_status optcl_mpi_checkpoint_inspect(const char *path, int *world_size, siz
     if (config)
         *config = saved;
     return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_mpi_checkpoint_tensors(const char *path, optcl_tensor_spec **specs,
+                                          size_t *count, char *message, size_t message_size)
+{
+    char local[OPTCL_MPI__MESSAGE_MAX] = "";
+    optcl_mpi__manifest m;
+    optcl_mpi__tensor_list list = {0};
+    optcl_status st = OPTCL_SUCCESS;
+    if (!path || !specs || !count)
+        st = optcl_mpi__fail(local, OPTCL_ERROR_NULL_POINTER, "%s is NULL",
+                             !path    ? "path"
+                             : !specs ? "specs"
+                                      : "count");
+    if (st == OPTCL_SUCCESS)
+        st = optcl_mpi__manifest_read(path, &m, &list, local);
+    if (st == OPTCL_SUCCESS && m.tensors == 0)
+        st = optcl_mpi__fail(local, OPTCL_ERROR_NOT_FOUND,
+                             "%s does not list its model's tensors (saved by an optcl before "
+                             "the manifest held them): give the model's layout yourself",
+                             path);
+    if (st == OPTCL_SUCCESS &&
+        (st = optcl_mpi__tensor_list_pack(&list, specs, local)) == OPTCL_SUCCESS)
+        *count = list.count;
+    optcl_mpi__tensor_list_free(&list);
+    if (st != OPTCL_SUCCESS && message && message_size)
+        snprintf(message, message_size, "%s", local);
+    return st;
 }

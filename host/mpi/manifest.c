@@ -14,7 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAGIC "optcl-mpi-checkpoint 1"
+#define MAGIC "optcl-mpi-checkpoint 2"    /* the model's tensors follow the keys */
+#define MAGIC_V1 "optcl-mpi-checkpoint 1" /* written before the tensor list: still read */
 
 void optcl_mpi__rank_file(char *out, size_t size, const char *path, uint64_t generation, int rank,
                           uint64_t world_size)
@@ -39,7 +40,7 @@ static int sync_folder(const char *path)
 }
 
 optcl_status optcl_mpi__manifest_write(const char *path, const optcl_mpi__manifest *m,
-                                       char *message)
+                                       const optcl_params *params, char *message)
 {
     size_t len = strlen(path) + 32;
     char *tmp = malloc(len);
@@ -55,7 +56,8 @@ optcl_status optcl_mpi__manifest_write(const char *path, const optcl_mpi__manife
                            "\nlast_norm %.17g\nlast_clip_coef %.17g\nmax_norm %.17g"
                            "\nnonfinite %d\n",
                      m->generation, m->world_size, m->numel, m->shard_size, m->step, m->skipped,
-                     m->last_norm, m->last_clip_coef, m->max_norm, m->nonfinite) > 0;
+                     m->last_norm, m->last_clip_coef, m->max_norm, m->nonfinite) > 0 &&
+             optcl_mpi__tensors_write(f, params);
     if (ok)
         ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     int saved = errno;
@@ -95,7 +97,7 @@ static const key_entry keys[] = {
     KEY(generation, WHOLE), KEY(world_size, WHOLE), KEY(numel, WHOLE),
     KEY(shard_size, WHOLE), KEY(step, WHOLE), KEY(skipped, WHOLE),
     KEY(last_norm, REAL), KEY(last_clip_coef, REAL), KEY(max_norm, GUARD_NORM),
-    KEY(nonfinite, FLAG),
+    KEY(nonfinite, FLAG), KEY(tensors, WHOLE),
 };
 // clang-format on
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
@@ -135,24 +137,36 @@ static int parse_line(const char *line, optcl_mpi__manifest *m, unsigned *seen)
     return 0;
 }
 
-optcl_status optcl_mpi__manifest_read(const char *path, optcl_mpi__manifest *m, char *message)
+optcl_status optcl_mpi__manifest_read(const char *path, optcl_mpi__manifest *m,
+                                      optcl_mpi__tensor_list *tensors, char *message)
 {
     memset(m, 0, sizeof *m);
+    optcl_mpi__tensor_list local = {0}, *list = tensors ? tensors : &local;
+    memset(list, 0, sizeof *list);
     FILE *f = fopen(path, "r");
     if (!f)
         return optcl_mpi__fail(message, OPTCL_ERROR_IO, "%s: cannot open the manifest: %s", path,
                                strerror(errno));
-    char line[256];
-    unsigned seen = 0;
-    int ok = fgets(line, sizeof line, f) && strcmp(line, MAGIC "\n") == 0;
-    while (ok && fgets(line, sizeof line, f))
-        ok = parse_line(line, m, &seen);
+    char *line = NULL;
+    size_t room = 0;
+    unsigned seen = 0, required = (1u << KEY_COUNT) - 1;
+    int ok = getline(&line, &room, f) > 0, v1 = ok && strcmp(line, MAGIC_V1 "\n") == 0;
+    ok = ok && (v1 || strcmp(line, MAGIC "\n") == 0);
+    if (v1) /* no tensor list */
+        required &= ~(1u << (KEY_COUNT - 1));
+    while (ok && getline(&line, &room, f) > 0)
+        ok = !v1 && strncmp(line, "tensor ", 7) == 0 ? optcl_mpi__tensor_line(line, list)
+                                                     : parse_line(line, m, &seen);
+    free(line);
     fclose(f);
-    if (!ok || seen != (1u << KEY_COUNT) - 1 || m->generation == 0 || m->world_size == 0 ||
-        m->world_size > (uint64_t)INT32_MAX)
+    if (!ok || seen != required || m->generation == 0 || m->world_size == 0 ||
+        m->world_size > (uint64_t)INT32_MAX || list->count != m->tensors) {
+        optcl_mpi__tensor_list_free(list);
         return optcl_mpi__fail(message, OPTCL_ERROR_FORMAT,
                                "%s: not a sharded optcl checkpoint (expected the manifest that "
                                "optcl_mpi_checkpoint_save writes)",
                                path);
+    }
+    optcl_mpi__tensor_list_free(&local);
     return OPTCL_SUCCESS;
 }

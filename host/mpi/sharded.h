@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #define OPTCL_MPI__MESSAGE_MAX 2048
 
@@ -163,13 +164,36 @@ typedef struct optcl_mpi__manifest {
     uint64_t generation, world_size, numel, shard_size, step, skipped;
     double last_norm, last_clip_coef, max_norm;
     int nonfinite;
+    uint64_t tensors; /* the model's tensor count; 0 in a manifest without the tensor list */
 } optcl_mpi__manifest;
-/* Written to a temporary file in the same folder, flushed, synced, renamed over path, and the
- * folder synced. */
+/* The model's tensors as a manifest lists them (each name its own allocation). */
+typedef struct optcl_mpi__tensor_list {
+    optcl_tensor_spec *specs;
+    size_t count, capacity;
+} optcl_mpi__tensor_list;
+/* Written with the tensors of params to a temporary file in the same folder, flushed, synced,
+ * renamed over path, and the folder synced. */
 optcl_status optcl_mpi__manifest_write(const char *path, const optcl_mpi__manifest *m,
-                                       char *message);
-/* OPTCL_ERROR_IO when it cannot be read, OPTCL_ERROR_FORMAT when it is not a manifest. */
-optcl_status optcl_mpi__manifest_read(const char *path, optcl_mpi__manifest *m, char *message);
+                                       const optcl_params *params, char *message);
+/* OPTCL_ERROR_IO when it cannot be read, OPTCL_ERROR_FORMAT when it is not a manifest. tensors
+ * (may be NULL) receives the tensor list, empty for a manifest written before it had one;
+ * release it with optcl_mpi__tensor_list_free, also after a failure. */
+optcl_status optcl_mpi__manifest_read(const char *path, optcl_mpi__manifest *m,
+                                      optcl_mpi__tensor_list *tensors, char *message);
+/* manifest_tensors.c: the tensor lines. write: 1 when written; line: 1 when the line is one
+ * (appended to list), 0 when malformed or out of memory. */
+int optcl_mpi__tensors_write(FILE *f, const optcl_params *params);
+int optcl_mpi__tensor_line(const char *line, optcl_mpi__tensor_list *list);
+void optcl_mpi__tensor_list_free(optcl_mpi__tensor_list *list);
+/* The list as one allocation (names inside) that free() releases, as optcl_checkpoint_inspect
+ * hands its specs out. */
+optcl_status optcl_mpi__tensor_list_pack(optcl_mpi__tensor_list *list, optcl_tensor_spec **out,
+                                         char *message);
+/* OPTCL_ERROR_SIZE_MISMATCH naming the first tensor whose name, shape or group differs from
+ * the model's (or the counts). */
+optcl_status optcl_mpi__tensors_compare(const optcl_mpi__tensor_list *saved,
+                                        const optcl_params *params, const char *path,
+                                        char *message);
 /* checkpoint.c: OPTCL_ERROR_FORMAT, naming the file, when the optimizer loaded from it is not
  * at the manifest's step. */
 optcl_status optcl_mpi__same_step(optcl_mpi_optimizer *opt, optcl_optimizer *loaded,

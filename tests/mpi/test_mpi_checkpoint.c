@@ -2,7 +2,8 @@
  * a fresh optimizer continues bit for bit like the uninterrupted one (Adam with AMSGrad,
  * Lookahead, ReduceLROnPlateau, clipping and a skipped step); a second save replaces the first
  * generation of files; a stray newer generation does not matter; a different world size, a
- * different model, a missing or damaged file fail on every rank and change nothing. */
+ * different model, a missing or damaged file fail on every rank and change nothing; the
+ * manifest lists the model's tensors, and a model that differs from them is refused by name. */
 #include "mpitest.h"
 
 #include <math.h>
@@ -362,7 +363,7 @@ static void refusals(void)
     MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, tiny.params, &c, NULL, &tiny.opt, msg,
                                      sizeof msg),
           msg);
-    refused(&tiny, ck, OPTCL_ERROR_SIZE_MISMATCH, "holds a model of 212 elements");
+    refused(&tiny, ck, OPTCL_ERROR_SIZE_MISMATCH, "holds a model of 6 tensors; this one has 1");
     MT_OK(optcl_mpi_optimizer_destroy(tiny.opt), "destroy");
     MT_OK(optcl_params_destroy(tiny.params), "destroy");
 
@@ -397,6 +398,156 @@ static void refusals(void)
     stop(&a);
     mt_note("refusals: missing, damaged, other world size, other model, other optimizer, a "
             "missing rank file — refused on every rank, nothing changed");
+}
+
+/* Rank 0 copies the manifest at `from` to `to`, with the first `old` replaced by `new` (old
+ * NULL: as a manifest written before the tensor list, its first version without the tensor
+ * lines); every rank waits for it. */
+static void edited_manifest(const char *from, const char *to, const char *old, const char *new)
+{
+    if (mt_rank == 0) {
+        char text[8192] = "", out[8192] = "", line[512];
+        FILE *f = fopen(from, "r");
+        MT_CHECK(f != NULL, "opening %s", from);
+        while (fgets(line, sizeof line, f))
+            if (old || strncmp(line, "tensor", 6) != 0)
+                strcat(text, line);
+        fclose(f);
+        const char *at = strstr(text, old ? old : "checkpoint 2");
+        MT_CHECK(at != NULL, "'%s' is not in %s", old ? old : "checkpoint 2", from);
+        snprintf(out, sizeof out, "%.*s%s%s", (int)(at - text), text, old ? new : "checkpoint 1",
+                 at + strlen(old ? old : "checkpoint 2"));
+        f = fopen(to, "w");
+        MT_CHECK(f && fputs(out, f) >= 0 && fclose(f) == 0, "writing %s", to);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
+/* A model like mt_model with one change, refused by the checkpoint saved from mt_model with a
+ * message naming the tensor (the rank files hold element-wise pieces flattened: without the
+ * manifest's list a transposed tensor would load). */
+static void other_model_refused(run *a, const char *ck, size_t index, optcl_tensor_spec change,
+                                const char *text)
+{
+    optcl_tensor_spec specs[MT_MODEL_COUNT];
+    memcpy(specs, mt_model, sizeof specs);
+    specs[index] = change;
+    optcl_optimizer_config c = config();
+    char msg[2048] = "";
+    run r = {.ctx = a->ctx};
+    r.params = mt_params(a->ctx, specs, MT_MODEL_COUNT);
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, r.params, &c, NULL, &r.opt, msg, sizeof msg),
+          msg);
+    refused(&r, ck, OPTCL_ERROR_SIZE_MISMATCH, text);
+    MT_OK(optcl_mpi_optimizer_destroy(r.opt), "destroy");
+    MT_OK(optcl_params_destroy(r.params), "destroy");
+}
+
+/* The manifest lists the model's tensors: optcl_mpi_checkpoint_tensors gives them back (names
+ * of any bytes), a model that differs in a tensor's shape, name or group is refused naming it,
+ * a damaged list is not a manifest, and a manifest written before the list still loads. */
+static void model_listed(void)
+{
+    optcl_optimizer_config c = config();
+    char ck[512], bad[512], msg[2048] = "";
+    path_in(ck, sizeof ck, "listed");
+    run a = start(&c, 7);
+    float p[212];
+    step(&a, 0, p);
+    MT_OK(optcl_mpi_checkpoint_save(a.opt, ck), optcl_mpi_optimizer_message(a.opt));
+    optcl_tensor_spec *specs = NULL;
+    size_t count = 0;
+    MT_OK(optcl_mpi_checkpoint_tensors(ck, &specs, &count, msg, sizeof msg), msg);
+    MT_CHECK(count == MT_MODEL_COUNT, "%zu tensors listed", count);
+    for (size_t i = 0; i < count && i < MT_MODEL_COUNT; i++)
+        MT_CHECK(!strcmp(specs[i].name, mt_model[i].name) && specs[i].ndim == mt_model[i].ndim &&
+                     !memcmp(specs[i].shape, mt_model[i].shape, sizeof specs[i].shape) &&
+                     specs[i].group == mt_model[i].group && specs[i].state_bits == 0,
+                 "tensor %zu listed as '%s'", i, specs[i].name);
+    free(specs);
+
+    other_model_refused(&a, ck, 2,
+                        (optcl_tensor_spec){.name = "fc2.weight", .ndim = 2, .shape = {5, 13}},
+                        "tensor 2 is 'fc2.weight' of shape 13x5 in group 0 in the checkpoint but "
+                        "'fc2.weight' of shape 5x13 in group 0 in this model");
+    other_model_refused(&a, ck, 4,
+                        (optcl_tensor_spec){.name = "embed", .ndim = 1, .shape = {37}, .group = 2},
+                        "tensor 4 is 'embedding' of shape 37 in group 2");
+    other_model_refused(&a, ck, 3, (optcl_tensor_spec){.name = "fc2.bias", .ndim = 1, .shape = {5}},
+                        "tensor 3 is 'fc2.bias' of shape 5 in group 1 in the checkpoint but "
+                        "'fc2.bias' of shape 5 in group 0");
+
+    /* Damaged tensor lists: not a manifest, for the load and for the list alike. */
+    static const char *const damage[][2] = {
+        {"tensors 6", "tensors 7"},              /* a line missing */
+        {"7x13 fc1", "7x0 fc1"},                 /* a dimension of 0 */
+        {"7x13 fc1", "7x fc1"},                  /* a dimension missing */
+        {"7x13 fc1", "1x1x1x1x1x1x1x1x91 fc1"},  /* more than OPTCL_MAX_DIMS */
+        {"tensor 0 0 7x13", "tensor 64 0 7x13"}, /* no such group */
+        {"tensor 0 0 7x13", "tensor 0 7 7x13"},  /* no such state_bits */
+        {"fc1.weight", "fc1%2eweight"},          /* an escape of a byte that needs none */
+        {"fc1.weight", "fc1.weight%2"},          /* an escape cut short */
+        {"fc1.weight", "fc1 weight"},            /* a raw space */
+    };
+    path_in(bad, sizeof bad, "damaged-list");
+    for (size_t d = 0; d < sizeof damage / sizeof damage[0]; d++) {
+        edited_manifest(ck, bad, damage[d][0], damage[d][1]);
+        refused(&a, bad, OPTCL_ERROR_FORMAT, "not a sharded optcl checkpoint");
+        optcl_status st = optcl_mpi_checkpoint_tensors(bad, &specs, &count, msg, sizeof msg);
+        MT_CHECK(st == OPTCL_ERROR_FORMAT && strstr(msg, bad), "'%s' as '%s': %s (%s)",
+                 damage[d][0], damage[d][1], optcl_status_name(st), msg);
+    }
+
+    /* A manifest written before the list: loads as it did, and lists nothing. */
+    edited_manifest(ck, ck, NULL, NULL);
+    run b = start(&c, 8);
+    MT_OK(optcl_mpi_checkpoint_load(b.opt, ck), optcl_mpi_optimizer_message(b.opt));
+    MT_CHECK(optcl_mpi_optimizer_step_count(b.opt) == 1, "the first version's manifest loads");
+    optcl_status st = optcl_mpi_checkpoint_tensors(ck, &specs, &count, msg, sizeof msg);
+    MT_CHECK(st == OPTCL_ERROR_NOT_FOUND && strstr(msg, "does not list"), "%s (%s)",
+             optcl_status_name(st), msg);
+    stop(&b);
+    st = optcl_mpi_checkpoint_tensors(NULL, &specs, &count, msg, sizeof msg);
+    MT_CHECK(st == OPTCL_ERROR_NULL_POINTER && strstr(msg, "path is NULL"), "NULL path: %s", msg);
+    path_in(bad, sizeof bad, "missing");
+    st = optcl_mpi_checkpoint_tensors(bad, &specs, &count, msg, sizeof msg);
+    MT_CHECK(st == OPTCL_ERROR_IO && strstr(msg, "cannot open"), "missing: %s", msg);
+    stop(&a);
+    mt_note("model listed: tensors given back; another shape, name or group refused by name; a "
+            "damaged list refused; a manifest without the list still loads");
+}
+
+/* Tensor names of any bytes (a space, '%', a tab, a newline, UTF-8) go through the manifest's
+ * list and back, and the model loads its own checkpoint. */
+static void odd_names(void)
+{
+    static const optcl_tensor_spec odd[] = {
+        {.name = "layer 1.weight 100%", .ndim = 2, .shape = {3, 4}},
+        {.name = "tab\there\nand a newline", .ndim = 1, .shape = {5}, .group = 1, .state_bits = 32},
+        {.name = "\xce\xa9mega", .ndim = 0},
+    };
+    size_t n_odd = sizeof odd / sizeof odd[0];
+    optcl_optimizer_config c = config();
+    char ck[512], msg[2048] = "";
+    path_in(ck, sizeof ck, "odd");
+    run r = {.ctx = mt_context(OPTCL_BACKEND_REFERENCE)};
+    r.params = mt_params(r.ctx, odd, n_odd);
+    MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, r.params, &c, NULL, &r.opt, msg, sizeof msg),
+          msg);
+    MT_OK(optcl_mpi_checkpoint_save(r.opt, ck), optcl_mpi_optimizer_message(r.opt));
+    optcl_tensor_spec *specs = NULL;
+    size_t count = 0;
+    MT_OK(optcl_mpi_checkpoint_tensors(ck, &specs, &count, msg, sizeof msg), msg);
+    MT_CHECK(count == n_odd, "%zu tensors listed", count);
+    for (size_t i = 0; i < count && i < n_odd; i++)
+        MT_CHECK(!strcmp(specs[i].name, odd[i].name) && specs[i].ndim == odd[i].ndim &&
+                     !memcmp(specs[i].shape, odd[i].shape, sizeof specs[i].shape) &&
+                     specs[i].group == odd[i].group && specs[i].state_bits == odd[i].state_bits,
+                 "tensor %zu listed as '%s'", i, specs[i].name);
+    free(specs);
+    MT_OK(optcl_mpi_checkpoint_load(r.opt, ck), optcl_mpi_optimizer_message(r.opt));
+    stop(&r);
+    mt_note("odd names: a space, '%%', a tab, a newline and UTF-8 through the list and back");
 }
 
 /* A run on `saver` saved after 3 of 6 steps and resumed by a second optimizer on `comm`: the
@@ -512,6 +663,8 @@ int main(int argc, char **argv)
     tensor_wise_round_trip();
     generations();
     refusals();
+    model_listed();
+    odd_names();
     remove_dir();
     return mt_finish();
 }

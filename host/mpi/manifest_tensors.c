@@ -1,0 +1,199 @@
+/* manifest_tensors.c — the model's tensors in a sharded checkpoint's manifest, one line each
+ * ("tensor GROUP STATE_BITS SHAPE NAME"), so that a load can check the whole model (the rank
+ * files hold element-wise pieces flattened, which cannot tell a 64×32 tensor from a 32×64 one)
+ * and a program can recreate the model from the checkpoint alone. */
+#include "sharded.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A name is any C string: bytes up to ' ', DEL and '%' are written as %XX, so a name is one
+ * word and a line is one tensor. */
+static bool escaped(unsigned char c)
+{
+    return c <= ' ' || c == 0x7F || c == '%';
+}
+
+static int write_line(FILE *f, const optcl_tensor_info *t)
+{
+    if (fprintf(f, "tensor %d %d ", t->group, t->state_bits) < 0)
+        return 0;
+    for (int d = 0; d < t->ndim; d++)
+        if (fprintf(f, d ? "x%" PRId64 : "%" PRId64, t->shape[d]) < 0)
+            return 0;
+    if (t->ndim == 0 && fputc('-', f) == EOF)
+        return 0;
+    if (fputc(' ', f) == EOF)
+        return 0;
+    for (const unsigned char *c = (const unsigned char *)t->name; *c; c++)
+        if ((escaped(*c) ? fprintf(f, "%%%02X", *c) : fputc(*c, f)) < 0)
+            return 0;
+    return fputc('\n', f) != EOF;
+}
+
+int optcl_mpi__tensors_write(FILE *f, const optcl_params *params)
+{
+    size_t count = optcl_params_count(params);
+    int ok = fprintf(f, "tensors %zu\n", count) > 0;
+    for (size_t i = 0; ok && i < count; i++) {
+        optcl_tensor_info t;
+        ok = optcl_params_info(params, i, &t) == OPTCL_SUCCESS && write_line(f, &t);
+    }
+    return ok;
+}
+
+static int hex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The name's bytes from its word into out (room for strlen(word) + 1); 0 when malformed. */
+static int read_name(const char *word, char *out)
+{
+    for (; *word; word++) {
+        unsigned char c = (unsigned char)*word;
+        if (c == '%') {
+            int hi = hex(word[1]), lo = hi < 0 ? -1 : hex(word[2]);
+            if (lo < 0 || !escaped((unsigned char)(hi * 16 + lo)) || hi * 16 + lo == 0)
+                return 0;
+            c = (unsigned char)(hi * 16 + lo);
+            word += 2;
+        } else if (escaped(c)) {
+            return 0;
+        }
+        *out++ = (char)c;
+    }
+    *out = '\0';
+    return 1;
+}
+
+/* SHAPE: "-" (a scalar) or dimensions ≥ 1 joined by 'x'; 0 when malformed. */
+static int read_shape(const char *text, optcl_tensor_spec *s)
+{
+    if (strcmp(text, "-") == 0)
+        return 1;
+    for (;;) {
+        char *end = NULL;
+        errno = 0;
+        if (s->ndim == OPTCL_MAX_DIMS || *text < '1' || *text > '9')
+            return 0;
+        long long dim = strtoll(text, &end, 10);
+        if (errno == ERANGE)
+            return 0;
+        s->shape[s->ndim++] = dim;
+        if (*end == '\0')
+            return 1;
+        if (*end != 'x')
+            return 0;
+        text = end + 1;
+    }
+}
+
+/* Room for one more spec: the list grows as lines come (a declared count is not trusted). */
+static int grow(optcl_mpi__tensor_list *list)
+{
+    if (list->count < list->capacity)
+        return 1;
+    size_t capacity = list->capacity ? 2 * list->capacity : 64;
+    optcl_tensor_spec *specs = realloc(list->specs, capacity * sizeof *specs);
+    if (!specs)
+        return 0;
+    list->specs = specs;
+    list->capacity = capacity;
+    return 1;
+}
+
+int optcl_mpi__tensor_line(const char *line, optcl_mpi__tensor_list *list)
+{
+    size_t len = strlen(line);
+    if (len > 0 && line[len - 1] == '\n')
+        len--;
+    char *copy = malloc(len + 1), shape[192];
+    if (!copy)
+        return 0;
+    memcpy(copy, line, len);
+    copy[len] = '\0';
+    optcl_tensor_spec s = {0};
+    int used = 0,
+        ok = sscanf(copy, "tensor %d %d %191s %n", &s.group, &s.state_bits, shape, &used) == 3 &&
+             used > 0 && copy[used - 1] == ' ' && read_shape(shape, &s) && s.group >= 0 &&
+             s.group < OPTCL_MAX_GROUPS &&
+             (s.state_bits == 0 || s.state_bits == 8 || s.state_bits == 32);
+    /* The name is the rest of the line, one word after exactly one space; decoded to the
+     * start of copy (each byte it writes was read from further on). */
+    ok = ok && copy[used] != ' ' && strchr(copy + used, ' ') == NULL &&
+         read_name(copy + used, copy) && grow(list);
+    if (ok) {
+        s.name = copy;
+        list->specs[list->count++] = s;
+        return 1;
+    }
+    free(copy);
+    return 0;
+}
+
+void optcl_mpi__tensor_list_free(optcl_mpi__tensor_list *list)
+{
+    for (size_t i = 0; list->specs && i < list->count; i++)
+        free((char *)list->specs[i].name);
+    free(list->specs);
+    memset(list, 0, sizeof *list);
+}
+
+optcl_status optcl_mpi__tensor_list_pack(optcl_mpi__tensor_list *list, optcl_tensor_spec **out,
+                                         char *message)
+{
+    size_t names = 0;
+    for (size_t i = 0; i < list->count; i++)
+        names += strlen(list->specs[i].name) + 1;
+    optcl_tensor_spec *specs = malloc(list->count * sizeof *specs + names + 1);
+    if (!specs)
+        return optcl_mpi__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    char *at = (char *)(specs + list->count);
+    for (size_t i = 0; i < list->count; i++) {
+        specs[i] = list->specs[i];
+        size_t n = strlen(list->specs[i].name) + 1;
+        memcpy(at, list->specs[i].name, n);
+        specs[i].name = at;
+        at += n;
+    }
+    *out = specs;
+    return OPTCL_SUCCESS;
+}
+
+/* "64x32", "-" for a scalar. */
+static void shape_text(const int64_t *shape, int ndim, char *out, size_t size)
+{
+    int used = snprintf(out, size, ndim ? "" : "-");
+    for (int d = 0; d < ndim && used >= 0 && (size_t)used < size; d++)
+        used += snprintf(out + used, size - (size_t)used, d ? "x%" PRId64 : "%" PRId64, shape[d]);
+}
+
+optcl_status optcl_mpi__tensors_compare(const optcl_mpi__tensor_list *saved,
+                                        const optcl_params *params, const char *path, char *message)
+{
+    size_t count = optcl_params_count(params);
+    if (saved->count != count)
+        return optcl_mpi__fail(message, OPTCL_ERROR_SIZE_MISMATCH,
+                               "%s holds a model of %zu tensors; this one has %zu", path,
+                               saved->count, count);
+    for (size_t i = 0; i < count; i++) {
+        const optcl_tensor_spec *s = &saved->specs[i];
+        optcl_tensor_info t;
+        optcl_params_info(params, i, &t);
+        if (strcmp(s->name, t.name) == 0 && s->group == t.group && s->ndim == t.ndim &&
+            memcmp(s->shape, t.shape, (size_t)t.ndim * sizeof *t.shape) == 0)
+            continue;
+        char was[16 * OPTCL_MAX_DIMS + 2], is[sizeof was];
+        shape_text(s->shape, s->ndim, was, sizeof was);
+        shape_text(t.shape, t.ndim, is, sizeof is);
+        return optcl_mpi__fail(message, OPTCL_ERROR_SIZE_MISMATCH,
+                               "%s: tensor %zu is '%.200s' of shape %s in group %d in the "
+                               "checkpoint but '%.200s' of shape %s in group %d in this model",
+                               path, i, s->name, was, s->group, t.name, is, t.group);
+    }
+    return OPTCL_SUCCESS;
+}
