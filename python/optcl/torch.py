@@ -45,6 +45,7 @@ class _GroupRun:
 
     def __init__(self, ctx, group, index, optimizer, members):
         self.members = members  # the tensors' indices in the group, in the set's order
+        self.index = index  # the group's
         params = self.tensors = [group["params"][i] for i in members]
         self.ids = list(map(id, params))
         self.whole = members == list(range(len(group["params"])))  # the group's every tensor
@@ -317,7 +318,11 @@ class OptclOptimizer(torch.optim.Optimizer):
 
     def _new_run(self, index, group, members):
         run = _GroupRun(self._context(), group, index, self, members)
-        self._push_state(run, group)
+        try:
+            self._push_state(run, group)
+        except BaseException:
+            run.close()  # nothing has moved: the tensors are not attached before a step
+            raise
         run.seen = self._seen(group)
         return run
 
@@ -494,8 +499,15 @@ class OptclOptimizer(torch.optim.Optimizer):
             state = self.state.get(p) or {}
             for name in run.opt.state_names:
                 value = state.get(name)
-                if torch.is_tensor(value):
-                    run.opt.write_state(name, value.detach().float().cpu().numpy(), i)
+                if not torch.is_tensor(value):
+                    continue
+                shape = run.opt.state_shape(name, i)
+                if tuple(value.shape) != shape:  # torch's step would fail on it; so does this
+                    raise RuntimeError(
+                        f"optcl.torch: the state '{name}' of tensor {run.members[i]} of param "
+                        f"group {run.index} has shape {tuple(value.shape)}, where the tensor "
+                        f"needs {shape} (a state dict of another model?)")
+                run.opt.write_state(name, value.detach().float().cpu().numpy(), i)
         steps = max(self._count_reached(p) for p in run.tensors)
         if steps:
             run.opt.step_count = steps

@@ -152,6 +152,30 @@ def test_swap_with_torch_mid_run(name, kwargs, change, backend):
                 close(ours[i][scalar], theirs[i][scalar], 1e-7)
 
 
+def test_a_state_of_another_shape_is_refused(backend):
+    """A state dict whose buffer has another shape than its tensor (here transposed, the same
+    number of elements) is refused at the step that would take it, naming the state and the
+    tensor, before anything moves; torch.optim's own step fails on it too."""
+    torch.manual_seed(0)
+    w, b = torch.randn(3, 5, requires_grad=True), torch.randn(5, requires_grad=True)
+    t_opt = torch.optim.Adam([w, b], lr=0.01)
+    for p in (w, b):
+        p.grad = torch.ones_like(p)
+    t_opt.step()
+    saved = t_opt.state_dict()
+    saved["state"][0]["exp_avg"] = saved["state"][0]["exp_avg"].t().contiguous()
+    opt = ot.Adam([w, b], lr=0.01, device=device_of(backend))
+    opt.load_state_dict(saved)
+    before = [w.detach().clone(), b.detach().clone()]
+    with pytest.raises(RuntimeError, match=r"'exp_avg' of tensor 0 of param group 0 has shape "
+                                           r"\(5, 3\), where the tensor needs \(3, 5\)"):
+        opt.step()
+    assert torch.equal(w, before[0]) and torch.equal(b, before[1])
+    t_opt.load_state_dict(saved)
+    with pytest.raises(RuntimeError):
+        t_opt.step()
+
+
 @pytest.mark.parametrize("name", ["AdamWScheduleFree", "SGDScheduleFree"])
 def test_schedule_free_resumes_its_weighting(name, backend):
     """Schedule-Free's weight_sum and lr_max travel in the param groups, as schedulefree keeps
