@@ -160,7 +160,8 @@ optcl_status optcl_mpi__manifest_read(const char *path, optcl_mpi__manifest *m,
     free(line);
     fclose(f);
     if (!ok || seen != required || m->generation == 0 || m->world_size == 0 ||
-        m->world_size > (uint64_t)INT32_MAX || list->count != m->tensors) {
+        m->world_size > (uint64_t)INT32_MAX || list->count != m->tensors ||
+        (!v1 && !optcl_mpi__tensor_list_valid(list, m->numel))) {
         optcl_mpi__tensor_list_free(list);
         return optcl_mpi__fail(message, OPTCL_ERROR_FORMAT,
                                "%s: not a sharded optcl checkpoint (expected the manifest that "

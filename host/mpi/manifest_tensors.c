@@ -135,6 +135,38 @@ int optcl_mpi__tensor_line(const char *line, optcl_mpi__tensor_list *list)
     return 0;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int optcl_mpi__tensor_list_valid(const optcl_mpi__tensor_list *list, uint64_t numel)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        uint64_t n = 1;
+        for (int d = 0; d < list->specs[i].ndim; d++) {
+            if ((uint64_t)list->specs[i].shape[d] > UINT64_MAX / n)
+                return 0;
+            n *= (uint64_t)list->specs[i].shape[d];
+        }
+        if (n > numel - total) /* more elements than the manifest's numel */
+            return 0;
+        total += n;
+    }
+    const char **names = malloc((list->count ? list->count : 1) * sizeof *names);
+    if (!names)
+        return 0;
+    for (size_t i = 0; i < list->count; i++)
+        names[i] = list->specs[i].name;
+    qsort(names, list->count, sizeof *names, by_name);
+    int unique = 1;
+    for (size_t i = 1; i < list->count && unique; i++)
+        unique = strcmp(names[i - 1], names[i]) != 0;
+    free(names);
+    return unique && total == numel;
+}
+
 void optcl_mpi__tensor_list_free(optcl_mpi__tensor_list *list)
 {
     for (size_t i = 0; list->specs && i < list->count; i++)

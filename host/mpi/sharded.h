@@ -184,6 +184,8 @@ optcl_status optcl_mpi__manifest_read(const char *path, optcl_mpi__manifest *m,
  * (appended to list), 0 when malformed or out of memory. */
 int optcl_mpi__tensors_write(FILE *f, const optcl_params *params);
 int optcl_mpi__tensor_line(const char *line, optcl_mpi__tensor_list *list);
+/* 1 when the names are unique and the tensors hold numel elements in all, as a model's do. */
+int optcl_mpi__tensor_list_valid(const optcl_mpi__tensor_list *list, uint64_t numel);
 void optcl_mpi__tensor_list_free(optcl_mpi__tensor_list *list);
 /* The list as one allocation (names inside) that free() releases, as optcl_checkpoint_inspect
  * hands its specs out. */

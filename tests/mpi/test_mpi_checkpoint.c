@@ -488,6 +488,9 @@ static void model_listed(void)
         {"fc1.weight", "fc1%2eweight"},          /* an escape of a byte that needs none */
         {"fc1.weight", "fc1.weight%2"},          /* an escape cut short */
         {"fc1.weight", "fc1 weight"},            /* a raw space */
+        {"fc2.bias", "fc1.bias"},                /* a name twice */
+        {"tensor 1 0 13 fc1.bias", "tensor 1 0 14 fc1.bias"}, /* not numel elements */
+        {"7x13 fc1", "7x13x4294967296x4294967296 fc1"},       /* overflowing numel */
     };
     path_in(bad, sizeof bad, "damaged-list");
     for (size_t d = 0; d < sizeof damage / sizeof damage[0]; d++) {
