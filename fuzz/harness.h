@@ -29,4 +29,9 @@ int optcl_fuzz_checkpoint(const char *path, const char *scratch, char *why, size
  * algorithm over `optcl replay`'s one tensor "param" (6,); else 1 with what accepted it. */
 int optcl_fuzz_checkpoint_refused(const char *path, char *why, size_t why_size);
 
+/* optcl_mpi_checkpoint_tensors (fuzz/harness_mpi.c, where optcl_mpi is built): refused → the
+ * outputs are untouched and the message names the file; accepted → the tensors make a
+ * parameter set (optcl_params_layout accepts them: valid shapes and groups, unique names). */
+int optcl_fuzz_manifest(const char *path, const char *scratch, char *why, size_t why_size);
+
 #endif

@@ -70,6 +70,16 @@ static void checkpoint_corpus(void **state)
     replay("regressions", "checkpoint", optcl_fuzz_checkpoint);
 }
 
+#ifdef OPTCL_FUZZ_MPI
+static void manifest_corpus(void **state)
+{
+    (void)state;
+    size_t seeds = replay("corpus", "manifest", optcl_fuzz_manifest);
+    assert_true(seeds >= 3);
+    replay("regressions", "manifest", optcl_fuzz_manifest);
+}
+#endif
+
 /* Finding F1 (docs/RELIABILITY.md): checkpoints whose scalar metadata was damaged — inf or
  * overflowing numbers, NaN scales, an out-of-range step count, a fractional group — were
  * accepted and poisoned the next step. host/checkpoint.c refuses them now; this keeps it so. */
@@ -94,6 +104,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(npy_corpus),
         cmocka_unit_test(checkpoint_corpus),
+#ifdef OPTCL_FUZZ_MPI
+        cmocka_unit_test(manifest_corpus),
+#endif
         cmocka_unit_test(damaged_metadata_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

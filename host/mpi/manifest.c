@@ -154,14 +154,16 @@ optcl_status optcl_mpi__manifest_read(const char *path, optcl_mpi__manifest *m,
     ok = ok && (v1 || strcmp(line, MAGIC "\n") == 0);
     if (v1) /* no tensor list */
         required &= ~(1u << (KEY_COUNT - 1));
-    while (ok && getline(&line, &room, f) > 0)
-        ok = !v1 && strncmp(line, "tensor ", 7) == 0 ? optcl_mpi__tensor_line(line, list)
-                                                     : parse_line(line, m, &seen);
+    ssize_t len;
+    while (ok && (len = getline(&line, &room, f)) > 0) /* a NUL byte ends no line */
+        ok = strlen(line) == (size_t)len &&
+             (!v1 && strncmp(line, "tensor ", 7) == 0 ? optcl_mpi__tensor_line(line, list)
+                                                      : parse_line(line, m, &seen));
     free(line);
     fclose(f);
     if (!ok || seen != required || m->generation == 0 || m->world_size == 0 ||
         m->world_size > (uint64_t)INT32_MAX || list->count != m->tensors ||
-        (!v1 && !optcl_mpi__tensor_list_valid(list, m->numel))) {
+        (!v1 && (m->tensors == 0 || !optcl_mpi__tensor_list_valid(list, m->numel)))) {
         optcl_mpi__tensor_list_free(list);
         return optcl_mpi__fail(message, OPTCL_ERROR_FORMAT,
                                "%s: not a sharded optcl checkpoint (expected the manifest that "

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define NAME_MAX_ 255 /* optcl_tensor_spec: names are 1 to 255 bytes */
+
 /* A name is any C string: bytes up to ' ', DEL and '%' are written as %XX, so a name is one
  * word and a line is one tensor. */
 static bool escaped(unsigned char c)
@@ -125,7 +127,7 @@ int optcl_mpi__tensor_line(const char *line, optcl_mpi__tensor_list *list)
     /* The name is the rest of the line, one word after exactly one space; decoded to the
      * start of copy (each byte it writes was read from further on). */
     ok = ok && copy[used] != ' ' && strchr(copy + used, ' ') == NULL &&
-         read_name(copy + used, copy) && grow(list);
+         read_name(copy + used, copy) && *copy && strlen(copy) <= NAME_MAX_ && grow(list);
     if (ok) {
         s.name = copy;
         list->specs[list->count++] = s;
@@ -142,6 +144,8 @@ static int by_name(const void *a, const void *b)
 
 int optcl_mpi__tensor_list_valid(const optcl_mpi__tensor_list *list, uint64_t numel)
 {
+    if (numel > SIZE_MAX / 16) /* 2^60 elements: no model comes near, a layout's sums fit */
+        return 0;
     uint64_t total = 0;
     for (size_t i = 0; i < list->count; i++) {
         uint64_t n = 1;
