@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NAME_MAX_ 255 /* optcl_tensor_spec: names are 1 to 255 bytes */
+#define NAME_MAX_ 255                        /* optcl_tensor_spec: names are 1 to 255 bytes */
+#define SHAPE_TEXT (20 * OPTCL_MAX_DIMS + 2) /* 8 dimensions of up to 19 digits and an 'x' */
+_Static_assert(SHAPE_TEXT == 162, "optcl_mpi__tensor_line reads a shape with %161s");
 
 /* A name is any C string: bytes up to ' ', DEL and '%' are written as %XX, so a name is one
  * word and a line is one tensor. */
@@ -19,16 +21,19 @@ static bool escaped(unsigned char c)
     return c <= ' ' || c == 0x7F || c == '%';
 }
 
+/* "64x32", "-" for a scalar. */
+static void shape_text(const int64_t *shape, int ndim, char *out, size_t size)
+{
+    int used = snprintf(out, size, ndim ? "" : "-");
+    for (int d = 0; d < ndim && used >= 0 && (size_t)used < size; d++)
+        used += snprintf(out + used, size - (size_t)used, d ? "x%" PRId64 : "%" PRId64, shape[d]);
+}
+
 static int write_line(FILE *f, const optcl_tensor_info *t)
 {
-    if (fprintf(f, "tensor %d %d ", t->group, t->state_bits) < 0)
-        return 0;
-    for (int d = 0; d < t->ndim; d++)
-        if (fprintf(f, d ? "x%" PRId64 : "%" PRId64, t->shape[d]) < 0)
-            return 0;
-    if (t->ndim == 0 && fputc('-', f) == EOF)
-        return 0;
-    if (fputc(' ', f) == EOF)
+    char shape[SHAPE_TEXT];
+    shape_text(t->shape, t->ndim, shape, sizeof shape);
+    if (fprintf(f, "tensor %d %d %s ", t->group, t->state_bits, shape) < 0)
         return 0;
     for (const unsigned char *c = (const unsigned char *)t->name; *c; c++)
         if ((escaped(*c) ? fprintf(f, "%%%02X", *c) : fputc(*c, f)) < 0)
@@ -113,14 +118,14 @@ int optcl_mpi__tensor_line(const char *line, optcl_mpi__tensor_list *list)
     size_t len = strlen(line);
     if (len > 0 && line[len - 1] == '\n')
         len--;
-    char *copy = malloc(len + 1), shape[192];
+    char *copy = malloc(len + 1), shape[SHAPE_TEXT];
     if (!copy)
         return 0;
     memcpy(copy, line, len);
     copy[len] = '\0';
     optcl_tensor_spec s = {0};
     int used = 0,
-        ok = sscanf(copy, "tensor %d %d %191s %n", &s.group, &s.state_bits, shape, &used) == 3 &&
+        ok = sscanf(copy, "tensor %d %d %161s %n", &s.group, &s.state_bits, shape, &used) == 3 &&
              used > 0 && copy[used - 1] == ' ' && read_shape(shape, &s) && s.group >= 0 &&
              s.group < OPTCL_MAX_GROUPS &&
              (s.state_bits == 0 || s.state_bits == 8 || s.state_bits == 32);
@@ -200,14 +205,6 @@ optcl_status optcl_mpi__tensor_list_pack(optcl_mpi__tensor_list *list, optcl_ten
     return OPTCL_SUCCESS;
 }
 
-/* "64x32", "-" for a scalar. */
-static void shape_text(const int64_t *shape, int ndim, char *out, size_t size)
-{
-    int used = snprintf(out, size, ndim ? "" : "-");
-    for (int d = 0; d < ndim && used >= 0 && (size_t)used < size; d++)
-        used += snprintf(out + used, size - (size_t)used, d ? "x%" PRId64 : "%" PRId64, shape[d]);
-}
-
 optcl_status optcl_mpi__tensors_compare(const optcl_mpi__tensor_list *saved,
                                         const optcl_params *params, const char *path, char *message)
 {
@@ -223,7 +220,7 @@ optcl_status optcl_mpi__tensors_compare(const optcl_mpi__tensor_list *saved,
         if (strcmp(s->name, t.name) == 0 && s->group == t.group && s->ndim == t.ndim &&
             memcmp(s->shape, t.shape, (size_t)t.ndim * sizeof *t.shape) == 0)
             continue;
-        char was[16 * OPTCL_MAX_DIMS + 2], is[sizeof was];
+        char was[SHAPE_TEXT], is[SHAPE_TEXT];
         shape_text(s->shape, s->ndim, was, sizeof was);
         shape_text(t.shape, t.ndim, is, sizeof is);
         return optcl_mpi__fail(message, OPTCL_ERROR_SIZE_MISMATCH,
