@@ -20,7 +20,9 @@
 #define OPTCL_FUZZ_STRICT_VALUES 1
 #endif
 
-static int broken(char *why, size_t why_size, const char *fmt, ...)
+#define broken optcl_fuzz__broken
+
+int optcl_fuzz__broken(char *why, size_t why_size, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -29,6 +29,11 @@ int optcl_fuzz_checkpoint(const char *path, const char *scratch, char *why, size
  * algorithm over `optcl replay`'s one tensor "param" (6,); else 1 with what accepted it. */
 int optcl_fuzz_checkpoint_refused(const char *path, char *why, size_t why_size);
 
+/* Writes a broken promise into why (printf-style) and returns 1: shared by harness.c and
+ * harness_mpi.c. */
+int optcl_fuzz__broken(char *why, size_t why_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* optcl_mpi_checkpoint_tensors (fuzz/harness_mpi.c, where optcl_mpi is built): refused → the
  * outputs are untouched and the message names the file; accepted → the tensors make a
  * parameter set (optcl_params_layout accepts them: valid shapes and groups, unique names). */

@@ -6,22 +6,12 @@
 #include "optcl.h"
 #include "optcl_mpi.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MESSAGE 1024
-
-static int broken(char *why, size_t why_size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (why && why_size)
-        vsnprintf(why, why_size, fmt, ap);
-    va_end(ap);
-    return 1;
-}
+#define broken optcl_fuzz__broken
 
 int optcl_fuzz_manifest(const char *path, const char *scratch, char *why, size_t why_size)
 {

@@ -423,6 +423,22 @@ static void edited_manifest(const char *from, const char *to, const char *old, c
     MPI_Barrier(MPI_COMM_WORLD);
 }
 
+/* optcl_mpi_checkpoint_tensors of the checkpoint at ck gives the model's specs back. */
+static void listed_as(const char *ck, const optcl_tensor_spec *model, size_t n)
+{
+    optcl_tensor_spec *specs = NULL;
+    size_t count = 0;
+    char msg[2048] = "";
+    MT_OK(optcl_mpi_checkpoint_tensors(ck, &specs, &count, msg, sizeof msg), msg);
+    MT_CHECK(count == n, "%zu tensors listed, %zu in the model", count, n);
+    for (size_t i = 0; i < count && i < n; i++)
+        MT_CHECK(!strcmp(specs[i].name, model[i].name) && specs[i].ndim == model[i].ndim &&
+                     !memcmp(specs[i].shape, model[i].shape, sizeof specs[i].shape) &&
+                     specs[i].group == model[i].group && specs[i].state_bits == model[i].state_bits,
+                 "tensor %zu listed as '%s'", i, specs[i].name);
+    free(specs);
+}
+
 /* A model like mt_model with one change, refused by the checkpoint saved from mt_model with a
  * message naming the tensor (the rank files hold element-wise pieces flattened: without the
  * manifest's list a transposed tensor would load). */
@@ -455,16 +471,9 @@ static void model_listed(void)
     float p[212];
     step(&a, 0, p);
     MT_OK(optcl_mpi_checkpoint_save(a.opt, ck), optcl_mpi_optimizer_message(a.opt));
+    listed_as(ck, mt_model, MT_MODEL_COUNT);
     optcl_tensor_spec *specs = NULL;
     size_t count = 0;
-    MT_OK(optcl_mpi_checkpoint_tensors(ck, &specs, &count, msg, sizeof msg), msg);
-    MT_CHECK(count == MT_MODEL_COUNT, "%zu tensors listed", count);
-    for (size_t i = 0; i < count && i < MT_MODEL_COUNT; i++)
-        MT_CHECK(!strcmp(specs[i].name, mt_model[i].name) && specs[i].ndim == mt_model[i].ndim &&
-                     !memcmp(specs[i].shape, mt_model[i].shape, sizeof specs[i].shape) &&
-                     specs[i].group == mt_model[i].group && specs[i].state_bits == 0,
-                 "tensor %zu listed as '%s'", i, specs[i].name);
-    free(specs);
 
     other_model_refused(&a, ck, 2,
                         (optcl_tensor_spec){.name = "fc2.weight", .ndim = 2, .shape = {5, 13}},
@@ -539,16 +548,7 @@ static void odd_names(void)
     MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, r.params, &c, NULL, &r.opt, msg, sizeof msg),
           msg);
     MT_OK(optcl_mpi_checkpoint_save(r.opt, ck), optcl_mpi_optimizer_message(r.opt));
-    optcl_tensor_spec *specs = NULL;
-    size_t count = 0;
-    MT_OK(optcl_mpi_checkpoint_tensors(ck, &specs, &count, msg, sizeof msg), msg);
-    MT_CHECK(count == n_odd, "%zu tensors listed", count);
-    for (size_t i = 0; i < count && i < n_odd; i++)
-        MT_CHECK(!strcmp(specs[i].name, odd[i].name) && specs[i].ndim == odd[i].ndim &&
-                     !memcmp(specs[i].shape, odd[i].shape, sizeof specs[i].shape) &&
-                     specs[i].group == odd[i].group && specs[i].state_bits == odd[i].state_bits,
-                 "tensor %zu listed as '%s'", i, specs[i].name);
-    free(specs);
+    listed_as(ck, odd, n_odd);
     MT_OK(optcl_mpi_checkpoint_load(r.opt, ck), optcl_mpi_optimizer_message(r.opt));
     stop(&r);
     mt_note("odd names: a space, '%%', a tab, a newline and UTF-8 through the list and back");
