@@ -4,6 +4,7 @@ CPU at real models' layouts (shapes only, from `optcl bench --model NAME --print
     python bench/python_step.py overhead            # n = 1024: C step vs Python steps
     python bench/python_step.py models [resnet50 gpt2]
     python bench/python_step.py groups [1 2 4]      # a small model split into param groups
+    python bench/python_step.py split [resnet50 gpt2]  # AdamW, decayed and not decayed groups
 
 Not CI: needs a PyTorch 2.x with fused CPU Adam (../shared/tools/torch2_env.sh) and the package
 (pip install . or OPTCL_LIBRARY + PYTHONPATH=python). Interleaved back-to-back pairs, medians:
@@ -87,7 +88,9 @@ def overhead(device=None):
           f"{tt * 1e6:.1f} us (+{(tt - c) * 1e6:.1f})")
 
 
-def models(names, device=None):
+def models(names, device=None, split=False):
+    """Adam (split: AdamW with ≥ 2-D tensors decayed and the rest not, in two param groups, as
+    training code builds them) over each model's layout, optcl.torch against torch fused."""
     for name in names:
         shapes = layout(name)
         g = torch.Generator().manual_seed(0)
@@ -97,8 +100,15 @@ def models(names, device=None):
         for a, b in zip(theirs, ours):
             a.grad = torch.randn(a.shape, generator=g) * 1e-3
             b.grad = a.grad.clone()
-        t_opt = torch.optim.Adam(theirs, lr=1e-3, fused=True)
-        o_opt = ot.Adam(ours, lr=1e-3, device=device)
+        if split:
+            def groups(ts):
+                return [{"params": [t for t in ts if t.dim() >= 2], "weight_decay": 0.01},
+                        {"params": [t for t in ts if t.dim() < 2], "weight_decay": 0.0}]
+            t_opt = torch.optim.AdamW(groups(theirs), lr=1e-3, fused=True)
+            o_opt = ot.AdamW(groups(ours), lr=1e-3, device=device)
+        else:
+            t_opt = torch.optim.Adam(theirs, lr=1e-3, fused=True)
+            o_opt = ot.Adam(ours, lr=1e-3, device=device)
         n = sum(t.numel() for t in ref)
         ctx = o_opt.context
 
@@ -107,8 +117,9 @@ def models(names, device=None):
             ctx.finish()
 
         tt, to, ratio = pairs(t_opt.step, o_step, 5, 3)
-        print(f"{name} ({len(shapes)} tensors, {n} params) on {ctx.device_name}: torch fused "
-              f"{tt * 1e3:.1f} ms, optcl.torch.Adam {to * 1e3:.1f} ms; torch/optcl "
+        rule = "AdamW, 2 groups" if split else "Adam"
+        print(f"{name} ({len(shapes)} tensors, {n} params, {rule}) on {ctx.device_name}: torch "
+              f"fused {tt * 1e3:.1f} ms, optcl.torch {to * 1e3:.1f} ms; torch/optcl "
               f"{ratio:.2f} (median of interleaved pairs)")
 
 
@@ -143,5 +154,5 @@ if __name__ == "__main__":
         overhead()
     elif what == "groups":
         groups([int(k) for k in sys.argv[2:]] or [1, 2, 4])
-    else:
-        models(sys.argv[2:] or ["resnet50", "gpt2"])
+    else:  # models, or split: the decayed / not decayed param groups
+        models(sys.argv[2:] or ["resnet50", "gpt2"], split=what == "split")
