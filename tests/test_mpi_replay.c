@@ -199,6 +199,25 @@ static void test_opencl(void **state)
     same_trajectory("opencl", ARGS("rprop", "--params", g_p0, "--grads", g_grads), 0);
 }
 
+/* Rewrites the manifest at path as its first version wrote it: no tensor list. */
+static void first_version(const char *path)
+{
+    char text[8192] = "", line[512];
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "tensor", 6) != 0)
+            strncat(text, line, sizeof text - strlen(text) - 1);
+    fclose(f);
+    char *version = strstr(text, "checkpoint 2\n");
+    assert_non_null(version);
+    version[strlen("checkpoint ")] = '1';
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
 /* 5 steps with 2 ranks and a checkpoint, the other 7 resumed with 2 ranks, and again with 3
  * (the shards cut anew): the rows equal the single-process run's. */
 static void test_save_and_resume(void **state)
@@ -262,6 +281,16 @@ static void test_save_and_resume(void **state)
     if (!strstr(err, "of shape 13x7 in group 0 in the checkpoint but") ||
         !strstr(err, "of shape 7x13"))
         fail_msg("resumed with another layout: %s", err);
+    /* A manifest of the first version (no tensor list): the layout must be given again. */
+    first_version(lamb);
+    rc = replay(2, "reference", b, err, ARGS("lamb", "--load-state", lamb, "--grads", g_gb));
+    assert_int_equal(rc, 1);
+    if (!strstr(err, "does not list its tensors resumes with the saved run's tensors="))
+        fail_msg("a first-version manifest resumed without its layout: %s", err);
+    rc = replay(2, "reference", listed, err,
+                ARGS("lamb", "--load-state", lamb, "--grads", g_gb, "tensors=500,13x7,410"));
+    if (rc != 0)
+        fail_msg("a first-version manifest resumed with its layout: %s", err);
 }
 
 /* A bad input: exit 1 and exactly one line (from one rank) on stderr, no OUT. */
