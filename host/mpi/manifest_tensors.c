@@ -12,7 +12,6 @@
 
 #define NAME_MAX_ 255                        /* optcl_tensor_spec: names are 1 to 255 bytes */
 #define SHAPE_TEXT (20 * OPTCL_MAX_DIMS + 2) /* 8 dimensions of up to 19 digits and an 'x' */
-_Static_assert(SHAPE_TEXT == 162, "optcl_mpi__tensor_line reads a shape with %161s");
 
 /* A name is any C string: bytes up to ' ', DEL and '%' are written as %XX, so a name is one
  * word and a line is one tensor. */
@@ -113,32 +112,52 @@ static int grow(optcl_mpi__tensor_list *list)
     return 1;
 }
 
+/* A whole number in [lo, hi] followed by one space: the text after it, or NULL. */
+static const char *read_int(const char *text, long lo, long hi, int *out)
+{
+    if (*text < '0' || *text > '9')
+        return NULL;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno == ERANGE || v < lo || v > hi || *end != ' ')
+        return NULL;
+    *out = (int)v;
+    return end + 1;
+}
+
 int optcl_mpi__tensor_line(const char *line, optcl_mpi__tensor_list *list)
 {
-    size_t len = strlen(line);
-    if (len > 0 && line[len - 1] == '\n')
-        len--;
-    char *copy = malloc(len + 1), shape[SHAPE_TEXT];
-    if (!copy)
-        return 0;
-    memcpy(copy, line, len);
-    copy[len] = '\0';
     optcl_tensor_spec s = {0};
-    int used = 0,
-        ok = sscanf(copy, "tensor %d %d %161s %n", &s.group, &s.state_bits, shape, &used) == 3 &&
-             used > 0 && copy[used - 1] == ' ' && read_shape(shape, &s) && s.group >= 0 &&
-             s.group < OPTCL_MAX_GROUPS &&
-             (s.state_bits == 0 || s.state_bits == 8 || s.state_bits == 32);
-    /* The name is the rest of the line, one word after exactly one space; decoded to the
-     * start of copy (each byte it writes was read from further on). */
-    ok = ok && copy[used] != ' ' && strchr(copy + used, ' ') == NULL &&
-         read_name(copy + used, copy) && *copy && strlen(copy) <= NAME_MAX_ && grow(list);
-    if (ok) {
-        s.name = copy;
+    const char *at = strncmp(line, "tensor ", 7) == 0 ? line + 7 : NULL;
+    if (at)
+        at = read_int(at, 0, OPTCL_MAX_GROUPS - 1, &s.group);
+    if (at)
+        at = read_int(at, 0, 32, &s.state_bits);
+    const char *space = at ? strchr(at, ' ') : NULL;
+    char shape[SHAPE_TEXT];
+    if (!space || (size_t)(space - at) >= sizeof shape ||
+        (s.state_bits != 0 && s.state_bits != 8 && s.state_bits != 32))
+        return 0;
+    memcpy(shape, at, (size_t)(space - at));
+    shape[space - at] = '\0';
+    /* the name: the rest of the line, one word after exactly one space */
+    const char *word = space + 1;
+    size_t len = strcspn(word, "\n");
+    if (!read_shape(shape, &s) || len == 0 || (word[len] && word[len + 1]) ||
+        memchr(word, ' ', len))
+        return 0;
+    char *name = malloc(len + 1);
+    if (!name)
+        return 0;
+    memcpy(name, word, len);
+    name[len] = '\0';
+    if (read_name(name, name) && *name && strlen(name) <= NAME_MAX_ && grow(list)) {
+        s.name = name; /* decoded in place: each byte written was read from further on */
         list->specs[list->count++] = s;
         return 1;
     }
-    free(copy);
+    free(name);
     return 0;
 }
 
