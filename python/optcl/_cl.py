@@ -51,7 +51,7 @@ cl = _load()
 CL_EVENT_COMMAND_EXECUTION_STATUS = 0x11D3
 # How long a blocking map polls its event before it sleeps in clWaitForEvents: a short step
 # (a small model's) is done within it, and the host is not put to sleep and woken again, which
-# on PoCL costs about as much as the step itself (docs/PYTHON.md, "What a step costs")
+# on PoCL costs about as much as the step itself (docs/PYTHON.md, "Speed")
 SPIN_SECONDS = 100e-6
 
 

@@ -98,7 +98,7 @@ def load_sharded(path, states=False):
     tensors without MPI, as one process would have saved them: ({name: array in its shape},
     manifest). The parameters under their names, and with states=True every optimizer state
     as "optim.<state>.<tensor>" (8-bit state is refused: its codes are per block). Needs a
-    manifest that lists the model's tensors (optcl 0.2.0 and later); ValueError names what is
+    manifest that lists the model's tensors (its second version); ValueError names what is
     missing or does not fit."""
     manifest = read_manifest(path)
     tensors = manifest["tensors"]
