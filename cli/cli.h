@@ -9,6 +9,13 @@
 int optcl_cli_devices(int argc, char **argv);
 int optcl_cli_replay(int argc, char **argv);
 int optcl_cli_bench(int argc, char **argv);
+int optcl_cli_inspect(int argc, char **argv);
+/* inspect.c: a configuration as `optcl replay` keys, and tensors one per line, on stdout. */
+void optcl_cli_print_config(const optcl_optimizer_config *config);
+void optcl_cli_print_tensors(const optcl_tensor_spec *specs, size_t count);
+/* inspect_mpi.c (inspect_mpi_off.c without MPI): prints a sharded checkpoint; non-zero with a
+ * message when it cannot. */
+int optcl_cli_inspect_sharded(const char *path, char *msg, size_t size);
 
 /* Applies one KEY=VALUE hyperparameter (PyTorch's constructor names) to config. On error
  * returns non-zero and writes a one-line reason into message. */

@@ -14,6 +14,8 @@ static void usage(FILE *out)
                  "            parameters after every step (optcl replay --help)\n"
                  "  bench     time optimizer steps against the same-bytes traffic kernel\n"
                  "            (optcl bench --help)\n"
+                 "  inspect   what a checkpoint (or a sharded one's manifest) holds: the\n"
+                 "            optimizer as replay's keys and the model's tensors\n"
                  "\n"
                  "options:\n"
                  "  --help     this text\n"
@@ -47,6 +49,8 @@ int main(int argc, char **argv)
         return optcl_cli_replay(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return optcl_cli_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inspect"))
+        return optcl_cli_inspect(argc - 1, argv + 1);
     fprintf(stderr, "optcl: unknown command '%s' (try optcl --help)\n", cmd);
     return 2;
 }

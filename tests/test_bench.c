@@ -28,8 +28,8 @@
 #endif
 #define MAX_ARGS 24
 
-/* Runs `optcl bench ARGS...` (NULL-terminated) with stdout into <group dir>/out; returns the
- * exit status, stdout in *out (malloc'd, NUL-terminated) and stderr in err. */
+/* Runs `optcl bench ARGS...` (NULL-terminated); returns the exit status, stdout in *out
+ * (malloc'd, NUL-terminated) and stderr in err. */
 static int bench(const char *const *args, char **out, char *err)
 {
     char *argv[MAX_ARGS + 3];
@@ -41,14 +41,8 @@ static int bench(const char *const *args, char **out, char *err)
         argv[argc++] = (char *)args[i];
     }
     argv[argc] = NULL;
-    char path[1024];
-    tu_path_in(path, sizeof path, "out");
-    int rc = tu_run_to(argv, path, err, ERR_CAP);
-    size_t len = 0;
-    unsigned char *bytes = tu_read_file(path, &len);
-    *out = realloc(bytes, len + 1);
+    int rc = tu_run_capture(argv, out, err, ERR_CAP);
     assert_non_null(*out);
-    (*out)[len] = '\0';
     return rc;
 }
 

@@ -199,6 +199,19 @@ static void test_opencl(void **state)
     same_trajectory("opencl", ARGS("rprop", "--params", g_p0, "--grads", g_grads), 0);
 }
 
+/* `optcl inspect path` succeeds and prints both texts. */
+static void inspected(const char *path, const char *text, const char *more)
+{
+    char err[ERR], *printed = NULL;
+    char *argv[] = {(char *)tu_cli_path(), "inspect", (char *)path, NULL};
+    if (tu_run_capture(argv, &printed, err, ERR) != 0)
+        fail_msg("optcl inspect %s: %s", path, err);
+    assert_non_null(printed);
+    if (!strstr(printed, text) || !strstr(printed, more))
+        fail_msg("optcl inspect %s printed:\n%s", path, printed);
+    free(printed);
+}
+
 /* Rewrites the manifest at path as its first version wrote it: no tensor list. */
 static void first_version(const char *path)
 {
@@ -266,6 +279,8 @@ static void test_save_and_resume(void **state)
                 ARGS("lamb", "--load-state", lamb, "--grads", g_gb, "tensors=500,13x7,410"));
     if (rc != 0)
         fail_msg("lamb resume: %s", err);
+    inspected(lamb, "a sharded optcl checkpoint of 2 rank(s)\noptimizer: lamb lr=0.001 ",
+              "3 tensor(s), 1001 elements:\n  param.0  500 ");
     rc = replay(3, "reference", listed, err, ARGS("lamb", "--load-state", lamb, "--grads", g_gb));
     if (rc != 0)
         fail_msg("lamb resumed without tensors=: %s", err);
@@ -283,6 +298,8 @@ static void test_save_and_resume(void **state)
         fail_msg("resumed with another layout: %s", err);
     /* A manifest of the first version (no tensor list): the layout must be given again. */
     first_version(lamb);
+    inspected(lamb, "a sharded optcl checkpoint of 2 rank(s)\n",
+              "1001 elements; the manifest does not list the tensors (its first version)\n");
     rc = replay(2, "reference", b, err, ARGS("lamb", "--load-state", lamb, "--grads", g_gb));
     assert_int_equal(rc, 1);
     if (!strstr(err, "does not list its tensors resumes with the saved run's tensors="))

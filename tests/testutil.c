@@ -218,6 +218,26 @@ int tu_run_to(char *const argv[], const char *out_path, char *err, size_t err_si
     return rc;
 }
 
+int tu_run_capture(char *const argv[], char **out, char *err, size_t err_size)
+{
+    char path[] = "/tmp/optcl-stdout-XXXXXX";
+    int fd = mkstemp(path);
+    *out = NULL;
+    if (fd < 0) {
+        snprintf(err, err_size, "mkstemp: %s", strerror(errno));
+        return -1;
+    }
+    close(fd);
+    int rc = tu_run_to(argv, path, err, err_size);
+    size_t len = 0;
+    unsigned char *bytes = tu_read_file(path, &len);
+    unlink(path);
+    *out = realloc(bytes, len + 1);
+    if (*out)
+        (*out)[len] = '\0';
+    return rc;
+}
+
 static int run_once(char *const argv[], const char *out_path, char *err, size_t err_size)
 {
     int fds[2];

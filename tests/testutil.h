@@ -51,6 +51,8 @@ void tu_fifo_reap(pid_t child, const char *path);
 int tu_run(char *const argv[], char *err, size_t err_size);
 /* Like tu_run, with stdout written to the file out_path (created or truncated). */
 int tu_run_to(char *const argv[], const char *out_path, char *err, size_t err_size);
+/* Like tu_run, with stdout in *out (malloc'd, NUL-terminated; "" when it printed nothing). */
+int tu_run_capture(char *const argv[], char **out, char *err, size_t err_size);
 
 /* The NULL-terminated args joined with single spaces into buf (truncated to size − 1), to show
  * a command line in messages. */

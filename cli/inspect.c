@@ -1,0 +1,125 @@
+/* inspect.c — `optcl inspect PATH`: what a checkpoint holds, without a device or MPI — an
+ * ordinary one (optcl_checkpoint_inspect) or a sharded one's manifest (inspect_mpi.c) — the
+ * optimizer as `optcl replay` keys and the model's tensors. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MSG 4096
+#define SHARDED_MAGIC "optcl-mpi-checkpoint "
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: optcl inspect PATH\n"
+               "\n"
+               "Prints what the checkpoint at PATH holds: the optimizer and its hyperparameters\n"
+               "as `optcl replay` KEY=VALUE options, and the model's tensors (name, shape,\n"
+               "group). PATH is an ordinary checkpoint (optcl_checkpoint_save, --save-state) or\n"
+               "a sharded one's manifest (optcl_mpi_checkpoint_save, --distributed\n"
+               "--save-state). Reads headers only: no device, no MPI.\n");
+}
+
+/* Whether the file starts as a sharded checkpoint's manifest. */
+static int is_manifest(const char *path)
+{
+    char head[sizeof SHARDED_MAGIC] = "";
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t got = fread(head, 1, sizeof head - 1, f);
+    fclose(f);
+    return got == sizeof head - 1 && memcmp(head, SHARDED_MAGIC, got) == 0;
+}
+
+void optcl_cli_print_config(const optcl_optimizer_config *c)
+{
+    printf("optimizer: %s lr=%.9g weight_decay=%.9g", optcl_algorithm_name(c->algorithm), c->lr,
+           c->weight_decay);
+    if (c->maximize)
+        printf(" maximize=1");
+    for (size_t i = 0; i < optcl_algorithm_option_count(c->algorithm); i++) {
+        const optcl_option_info *o = optcl_algorithm_option(c->algorithm, i);
+        double v = 0.0;
+        optcl_optimizer_config_get_option(c, o->key, &v);
+        if (o->type == OPTCL_OPTION_CHOICE)
+            printf(" %s=%s", o->key, o->choices[(int)v]);
+        else
+            printf(o->type == OPTCL_OPTION_FLAG ? " %s=%.0f" : " %s=%.9g", o->key, v);
+    }
+    printf("\n");
+    /* the procedure around the rule, where it is not the default */
+    printf("training:");
+    int any = 0;
+    if (c->schedule.kind != OPTCL_SCHEDULE_CONSTANT)
+        any = printf(" schedule=%s", optcl_schedule_name(c->schedule.kind));
+    if (c->lookahead.k)
+        any = printf(" lookahead_k=%lld lookahead_alpha=%.9g", (long long)c->lookahead.k,
+                     c->lookahead.alpha);
+    if (c->max_norm > 0.0)
+        any = printf(" clip_norm=%.9g", c->max_norm);
+    if (c->nonfinite != OPTCL_NONFINITE_PROPAGATE)
+        any = printf(" nonfinite=%s", optcl_nonfinite_name(c->nonfinite));
+    if (c->state_dtype != OPTCL_STATE_SAME)
+        any = printf(" state_dtype=%s", optcl_state_dtype_name(c->state_dtype));
+    if (c->master_weights)
+        any = printf(" master_weights=1");
+    if (c->loss_scale.mode != OPTCL_LOSS_SCALE_OFF)
+        any = printf(" loss_scale=%s", optcl_loss_scaling_name(c->loss_scale.mode));
+    printf(any ? "\n" : " the defaults (constant lr, no Lookahead, no guard)\n");
+}
+
+void optcl_cli_print_tensors(const optcl_tensor_spec *specs, size_t count)
+{
+    size_t numel = 0, width = 4;
+    for (size_t i = 0; i < count; i++) {
+        size_t n = 1, len = strlen(specs[i].name);
+        for (int d = 0; d < specs[i].ndim; d++)
+            n *= (size_t)specs[i].shape[d];
+        numel += n;
+        width = len > width && len < 60 ? len : width;
+    }
+    printf("%zu tensor(s), %zu elements:\n", count, numel);
+    for (size_t i = 0; i < count; i++) {
+        char shape[200] = "()";
+        int used = 0;
+        for (int d = 0; d < specs[i].ndim && used >= 0 && (size_t)used < sizeof shape; d++)
+            used += snprintf(shape + used, sizeof shape - (size_t)used, d ? "x%lld" : "%lld",
+                             (long long)specs[i].shape[d]);
+        printf("  %-*s  %-14s  group %d\n", (int)width, specs[i].name, shape, specs[i].group);
+    }
+}
+
+static int inspect_ordinary(const char *path, char *msg, size_t size)
+{
+    optcl_tensor_spec *specs = NULL;
+    size_t count = 0;
+    optcl_optimizer_config config;
+    if (optcl_checkpoint_inspect(path, &specs, &count, &config, msg, size) != OPTCL_SUCCESS)
+        return 1;
+    printf("%s: an optcl checkpoint\n", path);
+    optcl_cli_print_config(&config);
+    optcl_cli_print_tensors(specs, count);
+    free(specs);
+    return 0;
+}
+
+int optcl_cli_inspect(int argc, char **argv)
+{
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc != 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *path = argv[1];
+    char msg[MSG] = "";
+    int failed = is_manifest(path) ? optcl_cli_inspect_sharded(path, msg, sizeof msg)
+                                   : inspect_ordinary(path, msg, sizeof msg);
+    if (failed)
+        fprintf(stderr, "optcl inspect: %s\n", msg);
+    return failed;
+}

@@ -1,0 +1,119 @@
+/* test_inspect.c — `optcl inspect PATH` (tu_cli_path()) on a checkpoint `optcl replay
+ * --save-state` wrote: the optimizer as replay's keys, the non-default training procedure and
+ * the tensors with their shapes and groups; a missing file, a file that is not a checkpoint and
+ * a wrong call are refused (exit 1 with one line naming the file, or 2 with the usage). A
+ * sharded checkpoint's manifest is inspected in test_mpi_replay. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERR 8192
+
+/* Runs `optcl ARGS...` (NULL-terminated) with stdout into *out (malloc'd); the exit status. */
+static int run(const char *const *args, char **out, char *err)
+{
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *)tu_cli_path();
+    for (size_t i = 0; args[i]; i++) {
+        assert_true(argc < 31);
+        argv[argc++] = (char *)args[i];
+    }
+    argv[argc] = NULL;
+    int rc = tu_run_capture(argv, out, err, ERR);
+    assert_non_null(*out);
+    return rc;
+}
+
+static void has(const char *text, const char *want)
+{
+    if (!strstr(text, want))
+        fail_msg("expected '%s' in:\n%s", want, text);
+}
+
+static void test_a_checkpoint(void **state)
+{
+    (void)state;
+    char p0[1024], grads[1024], rows[1024], ck[1024], msg[512], err[ERR];
+    tu_path_in(p0, sizeof p0, "p0.npy");
+    tu_path_in(grads, sizeof grads, "grads.npy");
+    tu_path_in(rows, sizeof rows, "rows.npy");
+    tu_path_in(ck, sizeof ck, "ck.safetensors");
+    static float p[37], g[3 * 37];
+    uint64_t seed = 5;
+    tu_fill_random(p, 37, &seed, -1.0f, 1.0f);
+    tu_fill_random(g, 3 * 37, &seed, -1.0f, 1.0f);
+    size_t s1[1] = {37}, s2[2] = {3, 37};
+    assert_int_equal(optcl_npy_write(p0, p, s1, 1, msg, sizeof msg), OPTCL_SUCCESS);
+    assert_int_equal(optcl_npy_write(grads, g, s2, 2, msg, sizeof msg), OPTCL_SUCCESS);
+    char *out = NULL;
+    const char *save[] = {"replay",
+                          "adamw",
+                          "--params",
+                          p0,
+                          "--grads",
+                          grads,
+                          "--out",
+                          rows,
+                          "--save-state",
+                          ck,
+                          "--backend",
+                          "reference",
+                          "tensors=4x5,12,5",
+                          "lr=0.01",
+                          "amsgrad=1",
+                          "schedule=cosine",
+                          "t_max=7",
+                          "lookahead_k=3",
+                          "clip_norm=5",
+                          NULL};
+    if (run(save, &out, err) != 0)
+        fail_msg("replay: %s", err);
+    free(out);
+    const char *inspect[] = {"inspect", ck, NULL};
+    assert_int_equal(run(inspect, &out, err), 0);
+    has(out, ": an optcl checkpoint\n");
+    has(out, "optimizer: adamw lr=0.01 weight_decay=0.01 beta1=0.9 beta2=0.999 eps=1e-08 "
+             "amsgrad=1");
+    has(out, "training: schedule=cosine lookahead_k=3 lookahead_alpha=0.5 clip_norm=5\n");
+    has(out, "3 tensor(s), 37 elements:\n");
+    has(out, "  param.0  4x5 ");
+    has(out, "  param.2  5 ");
+    free(out);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    char missing[1024], other[1024], err[ERR];
+    char *out = NULL;
+    tu_path_in(missing, sizeof missing, "missing.safetensors");
+    const char *absent[] = {"inspect", missing, NULL};
+    assert_int_equal(run(absent, &out, err), 1);
+    assert_string_equal(out, "");
+    free(out);
+    has(err, "optcl inspect: ");
+    has(err, missing);
+    assert_non_null(strchr(err, '\n'));
+    assert_null(strchr(strchr(err, '\n') + 1, '\n')); /* one line */
+    tu_path_in(other, sizeof other, "p0.npy");        /* an .npy file, not a checkpoint */
+    const char *npy[] = {"inspect", other, NULL};
+    assert_int_equal(run(npy, &out, err), 1);
+    free(out);
+    has(err, other);
+    const char *none[] = {"inspect", NULL};
+    assert_int_equal(run(none, &out, err), 2);
+    free(out);
+    has(err, "usage: optcl inspect PATH");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_checkpoint),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
+}
