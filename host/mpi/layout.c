@@ -187,8 +187,11 @@ void optcl_mpi__piece_name(const char *tensor, size_t tensor_index, const optcl_
     if (rl > 0 && tl + (size_t)rl <= 255 && tl + (size_t)rl < size) {
         memcpy(out, tensor, tl);
         memcpy(out + tl, range, (size_t)rl + 1);
-    } else {
-        snprintf(out, size, "%.180s~%zu%.50s", tensor, tensor_index, range);
+    } else { /* cut where a character starts: names are UTF-8 in the files (safetensors) */
+        int cut = 180;
+        while (cut > 0 && ((unsigned char)tensor[cut] & 0xC0) == 0x80)
+            cut--;
+        snprintf(out, size, "%.*s~%zu%.50s", cut, tensor, tensor_index, range);
     }
 }
 

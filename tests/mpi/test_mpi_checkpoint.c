@@ -530,14 +530,24 @@ static void model_listed(void)
             "damaged list refused; a manifest without the list still loads");
 }
 
-/* Tensor names of any bytes (a space, '%', a tab, a newline, UTF-8) go through the manifest's
- * list and back, and the model loads its own checkpoint. */
+/* 252 bytes: a piece's name ("<name>[0:6]", 257 bytes) cuts it at 180 bytes, inside an 'é' —
+ * the cut must step back */
+#define LONG_UTF8                                                                                  \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"     \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"     \
+    "aaa\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"                 \
+    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* Tensor names of any bytes (a space, '%', a tab, a newline, UTF-8, one long enough for the
+ * pieces' names to cut it) go through the manifest's list and back, and the model loads its
+ * own checkpoint. */
 static void odd_names(void)
 {
     static const optcl_tensor_spec odd[] = {
         {.name = "layer 1.weight 100%", .ndim = 2, .shape = {3, 4}},
         {.name = "tab\there\nand a newline", .ndim = 1, .shape = {5}, .group = 1, .state_bits = 32},
         {.name = "\xce\xa9mega", .ndim = 0},
+        {.name = LONG_UTF8, .ndim = 1, .shape = {6}},
     };
     size_t n_odd = sizeof odd / sizeof odd[0];
     optcl_optimizer_config c = config();
@@ -551,7 +561,9 @@ static void odd_names(void)
     listed_as(ck, odd, n_odd);
     MT_OK(optcl_mpi_checkpoint_load(r.opt, ck), optcl_mpi_optimizer_message(r.opt));
     stop(&r);
-    mt_note("odd names: a space, '%%', a tab, a newline and UTF-8 through the list and back");
+    MT_CHECK(strlen(LONG_UTF8) == 252 && (LONG_UTF8[180] & 0xC0) == 0x80, "the long name");
+    mt_note("odd names: a space, '%%', a tab, a newline, UTF-8 and a long UTF-8 name cut by "
+            "the pieces' names, through the list and back");
 }
 
 /* A run on `saver` saved after 3 of 6 steps and resumed by a second optimizer on `comm`: the
