@@ -26,24 +26,12 @@
 #ifndef MODEL_RUN_LIMIT
 #define MODEL_RUN_LIMIT 2e8
 #endif
-#define MAX_ARGS 24
 
 /* Runs `optcl bench ARGS...` (NULL-terminated); returns the exit status, stdout in *out
  * (malloc'd, NUL-terminated) and stderr in err. */
 static int bench(const char *const *args, char **out, char *err)
 {
-    char *argv[MAX_ARGS + 3];
-    int argc = 0;
-    argv[argc++] = (char *)tu_cli_path();
-    argv[argc++] = (char *)"bench";
-    for (size_t i = 0; args[i]; i++) {
-        assert_true(argc < MAX_ARGS);
-        argv[argc++] = (char *)args[i];
-    }
-    argv[argc] = NULL;
-    int rc = tu_run_capture(argv, out, err, ERR_CAP);
-    assert_non_null(*out);
-    return rc;
+    return tu_cli_capture("bench", args, out, err, ERR_CAP);
 }
 
 /* The number after "key": in a JSON line; fails the test when the key is missing. */

@@ -11,22 +11,6 @@
 
 #define ERR 8192
 
-/* Runs `optcl ARGS...` (NULL-terminated) with stdout into *out (malloc'd); the exit status. */
-static int run(const char *const *args, char **out, char *err)
-{
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = (char *)tu_cli_path();
-    for (size_t i = 0; args[i]; i++) {
-        assert_true(argc < 31);
-        argv[argc++] = (char *)args[i];
-    }
-    argv[argc] = NULL;
-    int rc = tu_run_capture(argv, out, err, ERR);
-    assert_non_null(*out);
-    return rc;
-}
-
 static void has(const char *text, const char *want)
 {
     if (!strstr(text, want))
@@ -49,31 +33,17 @@ static void test_a_checkpoint(void **state)
     assert_int_equal(optcl_npy_write(p0, p, s1, 1, msg, sizeof msg), OPTCL_SUCCESS);
     assert_int_equal(optcl_npy_write(grads, g, s2, 2, msg, sizeof msg), OPTCL_SUCCESS);
     char *out = NULL;
-    const char *save[] = {"replay",
-                          "adamw",
-                          "--params",
-                          p0,
-                          "--grads",
-                          grads,
-                          "--out",
-                          rows,
-                          "--save-state",
-                          ck,
-                          "--backend",
-                          "reference",
-                          "tensors=4x5,12,5",
-                          "lr=0.01",
-                          "amsgrad=1",
-                          "schedule=cosine",
-                          "t_max=7",
-                          "lookahead_k=3",
-                          "clip_norm=5",
-                          NULL};
-    if (run(save, &out, err) != 0)
+    // clang-format off
+    const char *save[] = {"adamw", "--params", p0, "--grads", grads, "--out", rows,
+                          "--save-state", ck, "--backend", "reference", "tensors=4x5,12,5",
+                          "lr=0.01", "amsgrad=1", "schedule=cosine", "t_max=7", "lookahead_k=3",
+                          "clip_norm=5", NULL};
+    // clang-format on
+    if (tu_cli_capture("replay", save, &out, err, ERR) != 0)
         fail_msg("replay: %s", err);
     free(out);
-    const char *inspect[] = {"inspect", ck, NULL};
-    assert_int_equal(run(inspect, &out, err), 0);
+    const char *inspect[] = {ck, NULL};
+    assert_int_equal(tu_cli_capture("inspect", inspect, &out, err, ERR), 0);
     has(out, ": an optcl checkpoint\n");
     has(out, "optimizer: adamw lr=0.01 weight_decay=0.01 beta1=0.9 beta2=0.999 eps=1e-08 "
              "amsgrad=1");
@@ -90,8 +60,8 @@ static void test_refusals(void **state)
     char missing[1024], other[1024], err[ERR];
     char *out = NULL;
     tu_path_in(missing, sizeof missing, "missing.safetensors");
-    const char *absent[] = {"inspect", missing, NULL};
-    assert_int_equal(run(absent, &out, err), 1);
+    const char *absent[] = {missing, NULL};
+    assert_int_equal(tu_cli_capture("inspect", absent, &out, err, ERR), 1);
     assert_string_equal(out, "");
     free(out);
     has(err, "optcl inspect: ");
@@ -99,12 +69,12 @@ static void test_refusals(void **state)
     assert_non_null(strchr(err, '\n'));
     assert_null(strchr(strchr(err, '\n') + 1, '\n')); /* one line */
     tu_path_in(other, sizeof other, "p0.npy");        /* an .npy file, not a checkpoint */
-    const char *npy[] = {"inspect", other, NULL};
-    assert_int_equal(run(npy, &out, err), 1);
+    const char *npy[] = {other, NULL};
+    assert_int_equal(tu_cli_capture("inspect", npy, &out, err, ERR), 1);
     free(out);
     has(err, other);
-    const char *none[] = {"inspect", NULL};
-    assert_int_equal(run(none, &out, err), 2);
+    const char *none[] = {NULL};
+    assert_int_equal(tu_cli_capture("inspect", none, &out, err, ERR), 2);
     free(out);
     has(err, "usage: optcl inspect PATH");
 }

@@ -405,6 +405,23 @@ const char *tu_cli_path(void)
     return env && *env ? env : OPTCL_CLI_PATH;
 }
 
+int tu_cli_capture(const char *command, const char *const *args, char **out, char *err,
+                   size_t err_size)
+{
+    char *argv[43];
+    int argc = 0;
+    argv[argc++] = (char *)tu_cli_path();
+    argv[argc++] = (char *)command;
+    for (size_t i = 0; args[i]; i++) {
+        assert_true(argc < 42);
+        argv[argc++] = (char *)args[i];
+    }
+    argv[argc] = NULL;
+    int rc = tu_run_capture(argv, out, err, err_size);
+    assert_non_null(*out);
+    return rc;
+}
+
 const char *tu_golden_dir(void)
 {
     const char *env = getenv("OPTCL_TEST_GOLDEN_DIR");

@@ -121,6 +121,10 @@ size_t tu_first_mismatch(const float *a, const float *e, size_t n, double atol, 
  * override them (to run a copied build elsewhere, e.g. on a GPU machine). */
 const char *tu_cli_path(void);
 const char *tu_golden_dir(void);
+/* Runs `optcl COMMAND ARGS...` (args NULL-terminated, at most 40) as tu_run_capture does: the
+ * exit status, stdout in *out (malloc'd; the test fails without it), stderr in err. */
+int tu_cli_capture(const char *command, const char *const *args, char **out, char *err,
+                   size_t err_size);
 
 /* Whether OpenCL runs may be skipped on a machine without any device: only when the
  * environment says OPTCL_TEST_ALLOW_NO_DEVICE=1. Otherwise a missing device is a failure. */

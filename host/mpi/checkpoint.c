@@ -19,8 +19,8 @@ static optcl_status read_manifest(optcl_mpi_optimizer *opt, const char *path, bo
     optcl_status st = OPTCL_SUCCESS;
     memset(m, 0, sizeof *m);
     if (opt->layout.rank == 0) {
-        optcl_mpi__tensor_list saved;
-        st = optcl_mpi__manifest_read(path, m, &saved, opt->message);
+        optcl_mpi__tensor_list saved = {0}; /* only a load compares the model */
+        st = optcl_mpi__manifest_read(path, m, must_exist ? &saved : NULL, opt->message);
         if (!must_exist && st == OPTCL_ERROR_IO && access(path, F_OK) != 0) {
             st = OPTCL_SUCCESS; /* a first save: generation 0 is "none" */
             memset(m, 0, sizeof *m);

@@ -217,9 +217,9 @@ static optcl_status write_state(optcl_optimizer *shard, size_t r, size_t i, size
         return OPTCL_SUCCESS;
     const char *name = optcl_optimizer_state_name(shard, r - 1);
     size_t blocks = blocks_of(n), first = r * s->blocks + s->block_at[i];
-    bool exact = s->exact != NULL;
+    bool exact = s->exact != NULL; /* staged codes, each block's from a file */
     for (size_t b = 0; exact && b < blocks; b++)
-        exact = exact && s->exact[first + b];
+        exact = s->exact[first + b];
     if (exact &&
         optcl_optimizer_write_state_codes(shard, name, i, s->codes + r * s->total + s->at[i], n,
                                           s->absmax + first, blocks) == OPTCL_SUCCESS)
