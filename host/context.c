@@ -42,7 +42,7 @@ static unsigned pick_vector_width(cl_device_id device, size_t base_align_bytes)
     const char *env = getenv("OPTCL_VECTOR_WIDTH");
     char *end = NULL;
     unsigned long want = env ? strtoul(env, &end, 10) : 0;
-    if (!env || !*env || *end || want == 0 || (want & (want - 1)) != 0) {
+    if (!env || !*env || *end || want == 0 || want > 16 || (want & (want - 1)) != 0) {
         cl_device_type type = 0;
         cl_uint preferred = 1;
         clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
