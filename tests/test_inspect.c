@@ -2,7 +2,8 @@
  * --save-state` wrote: the optimizer as replay's keys, the non-default training procedure and
  * the tensors with their shapes and groups; a missing file, a file that is not a checkpoint and
  * a wrong call are refused (exit 1 with one line naming the file, or 2 with the usage). A
- * sharded checkpoint's manifest is inspected in test_mpi_replay. */
+ * sharded checkpoint's manifest is inspected in test_mpi_replay, or, in a build without MPI,
+ * refused here with a message that says why. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -79,11 +80,34 @@ static void test_refusals(void **state)
     has(err, "usage: optcl inspect PATH");
 }
 
+#ifndef OPTCL_TEST_HAVE_MPI
+static void test_a_manifest_without_mpi(void **state)
+{
+    (void)state;
+    char manifest[1024], err[ERR];
+    char *out = NULL;
+    tu_path_in(manifest, sizeof manifest, "ck.manifest");
+    FILE *f = fopen(manifest, "w");
+    assert_non_null(f);
+    fputs("optcl-mpi-checkpoint 2\nranks 2\n", f);
+    assert_int_equal(fclose(f), 0);
+    const char *args[] = {manifest, NULL};
+    assert_int_equal(tu_cli_capture("inspect", args, &out, err, ERR), 1);
+    assert_string_equal(out, "");
+    free(out);
+    has(err, manifest);
+    has(err, "is a sharded checkpoint's manifest; this optcl was built without MPI");
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_checkpoint),
         cmocka_unit_test(test_refusals),
+#ifndef OPTCL_TEST_HAVE_MPI
+        cmocka_unit_test(test_a_manifest_without_mpi),
+#endif
     };
     return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
 }
