@@ -62,12 +62,23 @@ static inline float adafactor_grad(__global grad_t *grad, size_t e, float inv_lo
 }
 
 #if PARAM_DTYPE == 0 && VEC > 1
-/* Gradient elements e … e + 15 as adafactor_grad sees them, for float32 gradients. */
-static inline float16 adafactor_grad16(__global grad_t *grad, size_t e, float inv_loss_scale,
-                                       float clip_coef)
+/* Adds the squares of gradient elements e … e + 15, as adafactor_grad sees them (float32
+ * gradients), to *acc. Loaded and stored as halves, and taken by pointer: a float16 passed by
+ * value (vload16, vstore16, a return) makes PoCL's compiler warn on CPUs without AVX-512. */
+static inline void adafactor_add_squares16(float16 *acc, __global grad_t *grad, size_t e,
+                                           float inv_loss_scale, float clip_coef)
 {
-    float16 g = vload16(0, (__global const float *)grad + e);
-    return OPTCL_CLIPPED(OPTCL_UNSCALED(g));
+    __global const float *g8 = (__global const float *)grad + e;
+    float16 g = (float16)(vload8(0, g8), vload8(1, g8));
+    g = OPTCL_CLIPPED(OPTCL_UNSCALED(g));
+    *acc += g * g;
+}
+
+/* The 16 sums into sum[0 … 15]. */
+static inline void adafactor_store16(const float16 *acc, float *sum)
+{
+    vstore8(acc->lo, 0, sum);
+    vstore8(acc->hi, 1, sum);
 }
 #endif
 
@@ -98,11 +109,9 @@ static inline float adafactor_row_mean(__global grad_t *grad, size_t start, uint
 #if PARAM_DTYPE == 0 && VEC > 1
     if (start % 16 == 0 && cols >= 16) {
         float16 acc = (float16)0.0f;
-        for (; k + 16 <= cols; k += 16) {
-            float16 g = adafactor_grad16(grad, start + k, inv_loss_scale, clip_coef);
-            acc += g * g;
-        }
-        vstore16(acc, 0, lane);
+        for (; k + 16 <= cols; k += 16)
+            adafactor_add_squares16(&acc, grad, start + k, inv_loss_scale, clip_coef);
+        adafactor_store16(&acc, lane);
     }
 #endif
     for (; k < cols; k++) {
@@ -126,11 +135,10 @@ static inline void adafactor_column_sums(__global grad_t *grad, size_t start, ui
 #if PARAM_DTYPE == 0 && VEC > 1
     if (lanes == 16) { /* each lane adds its column in order, as one scalar would */
         float16 acc = (float16)0.0f;
-        for (uint i = 0; i < rows; i++) {
-            float16 g = adafactor_grad16(grad, start + (size_t)i * cols, inv_loss_scale, clip_coef);
-            acc += g * g;
-        }
-        vstore16(acc, 0, sum);
+        for (uint i = 0; i < rows; i++)
+            adafactor_add_squares16(&acc, grad, start + (size_t)i * cols, inv_loss_scale,
+                                    clip_coef);
+        adafactor_store16(&acc, sum);
         return;
     }
 #endif

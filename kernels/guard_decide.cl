@@ -21,9 +21,9 @@
  * 16 → 8 → 4 → 2 → 1. chunk follows from the element count alone (host/reference/guard.c's
  * optcl__guard_chunk), so the order never depends on the device; and one wide load per
  * iteration is what CPUs vectorise and GPUs read in whole segments. */
-static inline float optcl_lanes(float16 v)
+static inline float optcl_lanes(const float16 *v)
 {
-    float8 v8 = v.lo + v.hi;
+    float8 v8 = v->lo + v->hi;
     float4 v4 = v8.lo + v8.hi;
     float2 v2 = v4.lo + v4.hi;
     return v2.x + v2.y;
@@ -35,15 +35,17 @@ static inline ulong optcl_guard_chunk(ulong n16)
     return chunk < 16 ? 16 : chunk;
 }
 
-/* Sixteen gradient elements v·16 … v·16 + 15 in float32, whatever PARAM_DTYPE (common.cl). */
+/* Sixteen gradient elements v·16 … v·16 + 15 in float32, whatever PARAM_DTYPE (common.cl),
+ * loaded as two halves: a float16 passed by value (vload16's result, optcl_lanes's argument)
+ * makes PoCL's compiler warn on CPUs without AVX-512. */
 #if PARAM_DTYPE == 1
-#define OPTCL_GRAD16(v, g)                                                                        \
-    as_float16(convert_uint16(vload16(v, (__global const ushort *)(g))) << 16)
+#define OPTCL_GRAD8(h, g) as_float8(convert_uint8(vload8(h, (__global const ushort *)(g))) << 16)
 #elif PARAM_DTYPE == 2
-#define OPTCL_GRAD16(v, g) vload_half16(v, (__global const half *)(g))
+#define OPTCL_GRAD8(h, g) vload_half8(h, (__global const half *)(g))
 #else
-#define OPTCL_GRAD16(v, g) vload16(v, g)
+#define OPTCL_GRAD8(h, g) vload8(h, g)
 #endif
+#define OPTCL_GRAD16(v, g) ((float16)(OPTCL_GRAD8(2 * (v), g), OPTCL_GRAD8(2 * (v) + 1, g)))
 
 /* Worker w's two sums: (sum of squares, bad sum). A NaN or ±Inf element makes the sum of
  * squares NaN or +Inf, so only then (or when finite squares overflow) is the chunk read again
@@ -69,12 +71,12 @@ static inline float2 optcl_worker_sums(__global const param_t *grad, ulong n16, 
 #endif
         sq = sq + g * g;
     }
-    float sum = optcl_lanes(sq), bad_sum = 0.0f;
+    float sum = optcl_lanes(&sq), bad_sum = 0.0f;
     if (!isfinite(sum)) {
         float16 bad = (float16)0.0f;
         for (ulong v = begin; v < end; v++)
             bad = bad + OPTCL_GRAD16(v, grad) * 0.0f;
-        bad_sum = optcl_lanes(bad);
+        bad_sum = optcl_lanes(&bad);
     }
     return (float2)(sum, bad_sum);
 }
