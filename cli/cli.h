@@ -13,6 +13,10 @@ int optcl_cli_inspect(int argc, char **argv);
 /* inspect.c: a configuration as `optcl replay` keys, and tensors one per line, on stdout. */
 void optcl_cli_print_config(const optcl_optimizer_config *config);
 void optcl_cli_print_tensors(const optcl_tensor_spec *specs, size_t count);
+/* The steps taken and skipped, the next step's lr of the groups the tensors use (one value when
+ * they share it) and, with loss scaling, the scale. */
+void optcl_cli_print_progress(const optcl_checkpoint_progress *progress,
+                              const optcl_tensor_spec *specs, size_t count, int loss_scaling);
 /* inspect_mpi.c (inspect_mpi_off.c without MPI): prints a sharded checkpoint; non-zero with a
  * message when it cannot. */
 int optcl_cli_inspect_sharded(const char *path, char *msg, size_t size);

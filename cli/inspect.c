@@ -91,15 +91,46 @@ void optcl_cli_print_tensors(const optcl_tensor_spec *specs, size_t count)
     }
 }
 
+void optcl_cli_print_progress(const optcl_checkpoint_progress *p, const optcl_tensor_spec *specs,
+                              size_t count, int loss_scaling)
+{
+    printf("progress: %llu step(s), %llu skipped; next lr", (unsigned long long)p->steps,
+           (unsigned long long)p->skipped);
+    /* one value when every group in use has it, else each group's */
+    int used[OPTCL_MAX_GROUPS] = {0}, same = 1, first = -1;
+    for (size_t i = 0; i < count; i++)
+        if (specs[i].group >= 0 && specs[i].group < OPTCL_MAX_GROUPS)
+            used[specs[i].group] = 1;
+    used[0] |= count == 0; /* no tensors known: group 0's */
+    for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
+        if (used[g]) {
+            first = first < 0 ? g : first;
+            same = same && p->lr[g] == p->lr[first];
+        }
+    for (int g = 0; g < OPTCL_MAX_GROUPS && first >= 0; g++)
+        if (used[g] && (!same || g == first))
+            printf(same ? " %.9g" : " %.9g (group %d)", p->lr[g], g);
+    if (loss_scaling)
+        printf("; loss scale %.9g", p->loss_scale);
+    printf("\n");
+}
+
 static int inspect_ordinary(const char *path, char *msg, size_t size)
 {
     optcl_tensor_spec *specs = NULL;
     size_t count = 0;
     optcl_optimizer_config config;
+    optcl_checkpoint_progress progress;
     if (optcl_checkpoint_inspect(path, &specs, &count, &config, msg, size) != OPTCL_SUCCESS)
         return 1;
+    if (optcl_checkpoint_inspect_progress(path, &progress, msg, size) != OPTCL_SUCCESS) {
+        free(specs);
+        return 1;
+    }
     printf("%s: an optcl checkpoint\n", path);
     optcl_cli_print_config(&config);
+    optcl_cli_print_progress(&progress, specs, count,
+                             config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF);
     optcl_cli_print_tensors(specs, count);
     free(specs);
     return 0;

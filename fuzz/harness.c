@@ -341,6 +341,28 @@ int optcl_fuzz_checkpoint(const char *path, const char *scratch, char *why, size
     }
     free(specs);
 
+    /* The progress: a refusal names the file and leaves the output alone; what is read are
+     * lrs ≥ 0 (never NaN) and a finite scale > 0. A file inspect accepts has a progress. */
+    if (!rc) {
+        optcl_checkpoint_progress p, before;
+        memset(&before, 0x5a, sizeof before);
+        p = before;
+        optcl_status pst = optcl_checkpoint_inspect_progress(path, &p, message, sizeof message);
+        if (pst != OPTCL_SUCCESS && st == OPTCL_SUCCESS)
+            rc = broken(why, why_size, "inspect accepts it but its progress is refused: %s",
+                        message);
+        else if (pst != OPTCL_SUCCESS && (memcmp(&p, &before, sizeof p) || !strstr(message, path)))
+            rc = broken(why, why_size,
+                        "a refused progress changed its output or did not name "
+                        "the file: '%s'",
+                        message);
+        else if (pst == OPTCL_SUCCESS && !(isfinite(p.loss_scale) && p.loss_scale > 0.0))
+            rc = broken(why, why_size, "progress gave the loss scale %g", p.loss_scale);
+        for (int g = 0; pst == OPTCL_SUCCESS && !rc && g < OPTCL_MAX_GROUPS; g++)
+            if (!(p.lr[g] >= 0.0))
+                rc = broken(why, why_size, "progress gave group %d the lr %g", g, p.lr[g]);
+    }
+
     /* The optimizer `optcl replay adam` saves: whatever the file, a load into it must keep
      * its promises. */
     if (!rc) {

@@ -39,6 +39,7 @@ static const struct {
     OPTCL__STRUCT(optcl_optimizer_config),
     OPTCL__STRUCT(optcl_option_info),
     OPTCL__STRUCT(optcl_guard_stats),
+    OPTCL__STRUCT(optcl_checkpoint_progress),
     OPTCL__STRUCT(optcl_tracker_config),
     OPTCL__STRUCT(optcl_epoch_record),
     OPTCL__STRUCT(optcl_array),

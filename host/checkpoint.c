@@ -4,6 +4,7 @@
 #include "config_fields.h"
 #include "factored.h"
 #include "rules/rule.h"
+#include "plateau.h"
 #include "q8.h"
 #include "safetensors.h"
 
@@ -911,6 +912,40 @@ optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **spec
         }
     } else {
         free(out);
+        optcl__format(message, message_size, "%s", local);
+    }
+    if (f.storage || f.tensors)
+        optcl__st_free(&f);
+    return st;
+}
+
+optcl_status optcl_checkpoint_inspect_progress(const char *path,
+                                               optcl_checkpoint_progress *progress, char *message,
+                                               size_t message_size)
+{
+    if (!path || !progress) {
+        optcl__format(message, message_size, "optcl_checkpoint_inspect_progress: %s is NULL",
+                      !path ? "path" : "progress");
+        return OPTCL_ERROR_NULL_POINTER;
+    }
+    char local[OPTCL__MESSAGE_MAX] = "";
+    optcl__st_file f;
+    optcl_status st = optcl__st_read_header(path, &f, local, sizeof local);
+    parsed pc;
+    if (st == OPTCL_SUCCESS)
+        st = parse(&f, path, &pc, local);
+    if (st == OPTCL_SUCCESS) {
+        progress->steps = pc.steps;
+        progress->skipped = (uint64_t)pc.skipped;
+        progress->loss_scale = pc.loss_scale;
+        /* the next step's lr, as optcl_optimizer_get_lr gives it after a load */
+        for (int g = 0; g < OPTCL_MAX_GROUPS; g++) {
+            double lr = optcl_schedule_lr(&pc.config.schedule, pc.groups[g].lr, pc.steps);
+            progress->lr[g] = pc.config.plateau.enabled
+                                  ? optcl__plateau_lr(&pc.plateau, &pc.config.plateau, g, lr)
+                                  : lr;
+        }
+    } else {
         optcl__format(message, message_size, "%s", local);
     }
     if (f.storage || f.tensors)

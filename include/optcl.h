@@ -1111,6 +1111,23 @@ OPTCL_API optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_s
                                                 size_t *count, optcl_optimizer_config *config,
                                                 char *message, size_t message_size);
 
+/* How far the training a checkpoint holds had gone when it was saved. */
+typedef struct optcl_checkpoint_progress {
+    uint64_t steps;    /* optimizer steps taken (steps the gradient guard skipped not counted) */
+    uint64_t skipped;  /* steps the gradient guard skipped */
+    double loss_scale; /* the scale of the next backward pass; 1 without loss scaling */
+    /* Each group's lr for the next step — its schedule at `steps`, then ReduceLROnPlateau's
+     * factor — as optcl_optimizer_get_lr gives it after optcl_checkpoint_load. */
+    double lr[OPTCL_MAX_GROUPS];
+} optcl_checkpoint_progress;
+
+/* Reads a checkpoint's progress from its header, without a context, checking the header as
+ * optcl_checkpoint_inspect does. On failure *progress is unchanged and message names the path
+ * and the problem. Blocks. */
+OPTCL_API optcl_status optcl_checkpoint_inspect_progress(const char *path,
+                                                         optcl_checkpoint_progress *progress,
+                                                         char *message, size_t message_size);
+
 typedef struct optcl_tracker optcl_tracker;
 
 typedef struct optcl_tracker_config {

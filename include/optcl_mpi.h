@@ -273,6 +273,13 @@ OPTCL_API optcl_status optcl_mpi_checkpoint_inspect(const char *path, int *world
                                                     size_t *numel, optcl_optimizer_config *config,
                                                     char *message, size_t message_size);
 
+/* A sharded checkpoint's progress (optcl_checkpoint_progress: steps, skipped steps, loss scale,
+ * each group's next lr), from its manifest and rank 0's file, without MPI or a context. Not
+ * collective; on failure *progress is unchanged and message names the path and the problem. */
+OPTCL_API optcl_status optcl_mpi_checkpoint_inspect_progress(const char *path,
+                                                             optcl_checkpoint_progress *progress,
+                                                             char *message, size_t message_size);
+
 /* The model's tensors a sharded checkpoint was saved from — name, shape, group and state_bits
  * of each, in the order they were created — from its manifest, without MPI or a context, so
  * that a program can create the same parameter set to resume into (as optcl_checkpoint_inspect

@@ -2,7 +2,8 @@
  * backends for every optimizer (with schedule, plateau and Lookahead state); the file is a
  * safetensors file with every tensor where its header says; bad files and mismatched
  * optimizers are refused and change nothing; a committed golden checkpoint still loads; a
- * process killed while saving never leaves an unreadable checkpoint; the best/last tracker. */
+ * process killed while saving never leaves an unreadable checkpoint; the best/last tracker;
+ * the progress read from a header alone. */
 #include "testutil.h"
 
 #include <math.h>
@@ -216,6 +217,21 @@ static void progress_without_tensors(void **state)
     for (int g = 0; g < 2; g++)
         TU_OK(optcl_optimizer_get_lr(s.opt, g, &lr[g]), "lr");
     TU_OK(optcl_optimizer_plateau_state(s.opt, &plateau), "plateau");
+    /* the header alone gives the same step count and next lrs (schedule, plateau, set_lr) */
+    char message[512] = "";
+    optcl_checkpoint_progress progress;
+    TU_OK(optcl_checkpoint_inspect_progress(path, &progress, message, sizeof message), message);
+    assert_int_equal(progress.steps, 7);
+    assert_int_equal(progress.skipped, 0);
+    assert_true(progress.loss_scale == 1.0);
+    for (int g = 0; g < OPTCL_MAX_GROUPS; g++) {
+        double now = 0.0;
+        TU_OK(optcl_optimizer_get_lr(s.opt, g, &now), "lr");
+        if (progress.lr[g] != now)
+            fail_msg("group %d: the header's next lr %.17g, the optimizer's %.17g", g,
+                     progress.lr[g], now);
+    }
+    assert_true(progress.lr[1] != progress.lr[0] && plateau.scale[0] < 1.0);
 
     static const optcl_tensor_spec other[] = {{.name = "v", .ndim = 1, .shape = {300}}};
     float before[300], after[300];
@@ -245,6 +261,69 @@ static void progress_without_tensors(void **state)
     tu_rig_close(&s);
     tu_rig_close(&r);
     tu_rig_close(&w);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
+/* optcl_checkpoint_inspect_progress with the guard and dynamic loss scaling: skipped steps
+ * and the scale are the optimizer's; a missing or damaged file or a NULL is refused, naming
+ * the problem, and leaves *progress as it was. */
+static void progress_of_a_guarded_run(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    char path[512], other[512], message[512] = "";
+    snprintf(path, sizeof path, "%s/guarded.safetensors", dir);
+    snprintf(other, sizeof other, "%s/missing.safetensors", dir);
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    c.nonfinite = OPTCL_NONFINITE_SKIP;
+    c.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
+    c.loss_scale.growth_interval = 2;
+    tu_rig s = open_session(OPTCL_BACKEND_OPENCL, &c);
+    float g[NUMEL];
+    for (int t = 0; t < 9; t++) {
+        uint64_t seed = 500 + (uint64_t)t;
+        tu_fill_random(g, NUMEL, &seed, -1.0f, 1.0f);
+        if (t == 2 || t == 6)
+            g[t] = NAN; /* skipped: the scale backs off */
+        TU_OK(optcl_params_write(s.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, NUMEL), "grads");
+        TU_OK(optcl_optimizer_step(s.opt, 0, NULL, NULL), optcl_optimizer_message(s.opt));
+    }
+    TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
+    optcl_guard_stats stats;
+    TU_OK(optcl_optimizer_guard_stats(s.opt, &stats), optcl_optimizer_message(s.opt));
+    optcl_checkpoint_progress progress, before;
+    TU_OK(optcl_checkpoint_inspect_progress(path, &progress, message, sizeof message), message);
+    assert_int_equal(progress.steps, 7);
+    assert_int_equal(progress.skipped, 2);
+    assert_true(progress.steps == stats.steps && progress.skipped == stats.skipped);
+    assert_true(progress.loss_scale == stats.loss_scale && progress.loss_scale != 65536.0);
+    assert_true(progress.lr[0] == c.lr);
+
+    memset(&before, 0x5a, sizeof before);
+    progress = before;
+    assert_int_not_equal(
+        optcl_checkpoint_inspect_progress(other, &progress, message, sizeof message),
+        OPTCL_SUCCESS);
+    assert_non_null(strstr(message, other));
+    size_t size = 0;
+    unsigned char *b = tu_read_file(path, &size);
+    FILE *f = fopen(other, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, size / 2, f), size / 2); /* cut in half */
+    assert_int_equal(fclose(f), 0);
+    free(b);
+    assert_int_equal(optcl_checkpoint_inspect_progress(other, &progress, message, sizeof message),
+                     OPTCL_ERROR_FORMAT);
+    assert_non_null(strstr(message, other));
+    assert_memory_equal(&progress, &before, sizeof before);
+    assert_int_equal(optcl_checkpoint_inspect_progress(NULL, &progress, message, sizeof message),
+                     OPTCL_ERROR_NULL_POINTER);
+    assert_non_null(strstr(message, "path is NULL"));
+    assert_int_equal(optcl_checkpoint_inspect_progress(path, NULL, message, sizeof message),
+                     OPTCL_ERROR_NULL_POINTER);
+    assert_memory_equal(&progress, &before, sizeof before);
+    tu_rig_close(&s);
     tu_remove_tree(dir);
     free(dir);
 }
@@ -584,6 +663,7 @@ int main(void)
         cmocka_unit_test(resume_opencl),
         cmocka_unit_test(running_sums_survive_a_checkpoint),
         cmocka_unit_test(progress_without_tensors),
+        cmocka_unit_test(progress_of_a_guarded_run),
         cmocka_unit_test(file_is_safetensors),
         cmocka_unit_test(bad_files_are_refused),
         cmocka_unit_test(golden_checkpoint_loads),

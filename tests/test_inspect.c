@@ -1,11 +1,12 @@
 /* test_inspect.c — `optcl inspect PATH` (tu_cli_path()) on a checkpoint `optcl replay
- * --save-state` wrote: the optimizer as replay's keys, the non-default training procedure and
- * the tensors with their shapes and groups; a missing file, a file that is not a checkpoint and
- * a wrong call are refused (exit 1 with one line naming the file, or 2 with the usage). A
- * sharded checkpoint's manifest is inspected in test_mpi_replay, or, in a build without MPI,
- * refused here with a message that says why. */
+ * --save-state` wrote: the optimizer as replay's keys, the non-default training procedure, the
+ * progress (steps taken, the next lr) and the tensors with their shapes and groups; a missing
+ * file, a file that is not a checkpoint and a wrong call are refused (exit 1 with one line
+ * naming the file, or 2 with the usage). A sharded checkpoint's manifest is inspected in
+ * test_mpi_replay, or, in a build without MPI, refused here with a message that says why. */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,11 @@ static void test_a_checkpoint(void **state)
     has(out, "optimizer: adamw lr=0.01 weight_decay=0.01 beta1=0.9 beta2=0.999 eps=1e-08 "
              "amsgrad=1");
     has(out, "training: schedule=cosine lookahead_k=3 lookahead_alpha=0.5 clip_norm=5\n");
+    /* three steps taken of a cosine over 7: the next lr is 0.01·(1 + cos(3π/7))/2 */
+    char progress[128];
+    snprintf(progress, sizeof progress, "\nprogress: 3 step(s), 0 skipped; next lr %.9g\n3 tensor",
+             0.01 * (1.0 + cos(3.0 * acos(-1.0) / 7.0)) / 2.0);
+    has(out, progress);
     has(out, "3 tensor(s), 37 elements:\n");
     has(out, "  param.0  4x5 ");
     has(out, "  param.2  5 ");

@@ -279,7 +279,8 @@ static void test_save_and_resume(void **state)
     if (rc != 0)
         fail_msg("lamb resume: %s", err);
     inspected(lamb, "a sharded optcl checkpoint of 2 rank(s)\noptimizer: lamb lr=0.001 ",
-              "3 tensor(s), 1001 elements:\n  param.0  500 ");
+              "\nprogress: 5 step(s), 0 skipped; next lr 0.001\n3 tensor(s), 1001 elements:\n"
+              "  param.0  500 ");
     rc = replay(3, "reference", listed, err, ARGS("lamb", "--load-state", lamb, "--grads", g_gb));
     if (rc != 0)
         fail_msg("lamb resumed without tensors=: %s", err);
@@ -298,7 +299,8 @@ static void test_save_and_resume(void **state)
     /* A manifest of the first version (no tensor list): the layout must be given again. */
     first_version(lamb);
     inspected(lamb, "a sharded optcl checkpoint of 2 rank(s)\n",
-              "1001 elements; the manifest does not list the tensors (its first version)\n");
+              "\nprogress: 5 step(s), 0 skipped; next lr 0.001\n1001 elements; the manifest does "
+              "not list the tensors (its first version)\n");
     rc = replay(2, "reference", b, err, ARGS("lamb", "--load-state", lamb, "--grads", g_gb));
     assert_int_equal(rc, 1);
     if (!strstr(err, "does not list its tensors resumes with the saved run's tensors="))

@@ -242,6 +242,36 @@ optcl_status optcl_mpi_checkpoint_inspect(const char *path, int *world_size, siz
     return OPTCL_SUCCESS;
 }
 
+optcl_status optcl_mpi_checkpoint_inspect_progress(const char *path,
+                                                   optcl_checkpoint_progress *progress,
+                                                   char *message, size_t message_size)
+{
+    char local[OPTCL_MPI__MESSAGE_MAX] = "";
+    optcl_mpi__manifest m;
+    optcl_checkpoint_progress got;
+    optcl_status st = OPTCL_SUCCESS;
+    if (!path || !progress)
+        st = optcl_mpi__fail(local, OPTCL_ERROR_NULL_POINTER, "%s is NULL",
+                             !path ? "path" : "progress");
+    else if (strlen(path) > PATH_MAX_ - 64)
+        st = optcl_mpi__fail(local, OPTCL_ERROR_INVALID_ARGUMENT, "path is too long");
+    if (st == OPTCL_SUCCESS)
+        st = optcl_mpi__manifest_read(path, &m, NULL, local);
+    if (st == OPTCL_SUCCESS) {
+        char name[PATH_MAX_];
+        optcl_mpi__rank_file(name, sizeof name, path, m.generation, 0, m.world_size);
+        st = optcl_checkpoint_inspect_progress(name, &got, local, sizeof local);
+    }
+    if (st != OPTCL_SUCCESS) {
+        if (message && message_size)
+            snprintf(message, message_size, "%s", local);
+        return st;
+    }
+    got.skipped = m.skipped; /* the sharded guard's count; the shards' own guard is off */
+    *progress = got;
+    return OPTCL_SUCCESS;
+}
+
 optcl_status optcl_mpi_checkpoint_tensors(const char *path, optcl_tensor_spec **specs,
                                           size_t *count, char *message, size_t message_size)
 {
