@@ -175,6 +175,23 @@ static void round_trip(void)
                  inspected.max_norm == 5.0 && inspected.nonfinite == OPTCL_NONFINITE_SKIP &&
                  inspected.lookahead.k == 3,
              "inspect: %d ranks, %zu elements", world, numel);
+    /* The progress, from the manifest and rank 0's file: the saved run's count, its skipped
+     * step (the sharded guard's) and its next lr (schedule and plateau). */
+    optcl_checkpoint_progress progress;
+    MT_OK(optcl_mpi_checkpoint_inspect_progress(ck, &progress, msg, sizeof msg), msg);
+    MT_CHECK(progress.steps == steps && progress.skipped == 1 && progress.lr[0] == lr &&
+                 progress.loss_scale == 1.0,
+             "progress: %llu steps, %llu skipped, lr %.17g (saved: %.17g)",
+             (unsigned long long)progress.steps, (unsigned long long)progress.skipped,
+             progress.lr[0], lr);
+    MT_CHECK(optcl_mpi_checkpoint_inspect_progress(ck, NULL, msg, sizeof msg) ==
+                     OPTCL_ERROR_NULL_POINTER &&
+                 strstr(msg, "progress is NULL"),
+             "a NULL progress: %s", msg);
+    MT_CHECK(optcl_mpi_checkpoint_inspect_progress(name, &progress, msg, sizeof msg) !=
+                     OPTCL_SUCCESS &&
+                 strstr(msg, name),
+             "a rank file is not a manifest: %s", msg);
     mt_note("round trip: a resumed run continues bit for bit");
 }
 
