@@ -9,14 +9,14 @@
 
 optcl.torch has torch.optim drop-ins. docs/PYTHON.md."""
 from ._lib import AbiMismatch, OptclError, library_path, lib
-from .checkpoint import load_checkpoint, load_sharded, read_manifest
+from .checkpoint import load_checkpoint, load_sharded, read_manifest, read_progress
 from .core import Context, Optimizer, Params, algorithms, make_config, options
 from .devices import devices
 
 __version__ = "0.2.0"
 __all__ = ["AbiMismatch", "Context", "OptclError", "Optimizer", "Params", "algorithms",
            "devices", "library_path", "load_checkpoint", "load_sharded", "make_config", "options",
-           "read_manifest", "version"]
+           "read_manifest", "read_progress", "version"]
 
 
 def version():

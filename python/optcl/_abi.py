@@ -95,6 +95,8 @@ OptionInfo = _struct("optcl_option_info", [
 GuardStats = _struct("optcl_guard_stats", [
     ("steps", _u64), ("skipped", _u64), ("last_norm", _dbl), ("last_clip_coef", _dbl),
     ("loss_scale", _dbl), ("growth_tracker", _u64)])
+CheckpointProgress = _struct("optcl_checkpoint_progress", [
+    ("steps", _u64), ("skipped", _u64), ("loss_scale", _dbl), ("lr", _dbl * MAX_GROUPS)])
 TrackerConfig = _struct("optcl_tracker_config", [
     ("dir", C.c_char_p), ("best_name", C.c_char_p), ("last_name", C.c_char_p),
     ("mode_max", _int), ("min_delta", _dbl), ("patience", _i64)])
@@ -106,7 +108,8 @@ Array = _struct("optcl_array", [
 
 STRUCTS = [ContextConfig, TensorSpec, TensorInfo, *ALGORITHM_STRUCTS.values(), Schedule,
            PlateauConfig, PlateauState, LookaheadConfig, LossScaleConfig, GroupConfig,
-           OptimizerConfig, OptionInfo, GuardStats, TrackerConfig, EpochRecord, Array]
+           OptimizerConfig, OptionInfo, GuardStats, CheckpointProgress, TrackerConfig, EpochRecord,
+           Array]
 
 # Opaque handles and OpenCL objects are plain pointers here.
 _p, _pp = C.c_void_p, C.POINTER(C.c_void_p)
@@ -197,4 +200,6 @@ PROTOTYPES = {
     "optcl_checkpoint_load": (_st, [_p, _cstr]),
     "optcl_checkpoint_inspect": (_st, [_cstr, C.POINTER(C.POINTER(TensorSpec)), C.POINTER(_size),
                                        C.POINTER(OptimizerConfig), C.c_char_p, _size]),
+    "optcl_checkpoint_inspect_progress": (_st, [_cstr, C.POINTER(CheckpointProgress), C.c_char_p,
+                                                _size]),
 }

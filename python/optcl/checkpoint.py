@@ -1,13 +1,18 @@
 """Reads the safetensors checkpoints optcl writes (optcl_checkpoint_save, the tracker's best and
 last files) without a context: the parameters under their names, each optimizer state as
-"optim.<state>.<tensor>", and the "optcl.*" metadata; and gathers a sharded checkpoint
-(optcl_mpi_checkpoint_save: a manifest and a file per rank) into the same whole tensors."""
+"optim.<state>.<tensor>", and the "optcl.*" metadata, or only the run's progress; and gathers
+a sharded checkpoint (optcl_mpi_checkpoint_save: a manifest and a file per rank) into the same
+whole tensors."""
+import ctypes
 import json
 import os
 import re
 import struct
 
 import numpy as np
+
+from ._abi import CheckpointProgress
+from ._lib import check, lib
 
 _DTYPES = {"F32": np.float32, "F16": np.float16, "U8": np.uint8, "I64": np.int64,
            "F64": np.float64}
@@ -42,6 +47,19 @@ def load_checkpoint(path):
             raise ValueError(f"{path}: tensor {name!r} has dtype {t['dtype']}")
         tensors[name] = a.reshape(t["shape"]).copy()
     return tensors, metadata
+
+
+def read_progress(path):
+    """How far the run a checkpoint holds had gone, read from its header by the library
+    (optcl_checkpoint_inspect_progress, with its checks): {"steps", "skipped", "loss_scale",
+    "lr"}, lr[g] being group g's lr for the next step (schedule and plateau applied), for all
+    64 groups. OptclError names a file that is not a checkpoint."""
+    progress, message = CheckpointProgress(), ctypes.create_string_buffer(2048)
+    check(lib.optcl_checkpoint_inspect_progress(os.fsencode(path), ctypes.byref(progress),
+                                                 message, len(message)),
+          message.value)
+    return {"steps": progress.steps, "skipped": progress.skipped,
+            "loss_scale": progress.loss_scale, "lr": list(progress.lr)}
 
 
 _PIECE = re.compile(r"^(.*)\[(\d+):(\d+)\]$")  # a shard's piece: elements [a, b) of a tensor

@@ -141,6 +141,25 @@ def test_checkpoint_round_trip(backend, tmp_path):
         optcl.load_checkpoint(tmp_path / "bad.safetensors")
 
 
+def test_progress_read_from_the_header(backend, tmp_path):
+    """optcl.read_progress: the saved run's step count and next lr (a cosine schedule here) as
+    the optimizer gives them; a file that is no checkpoint raises OptclError naming it."""
+    ctx, params, opt = rig(backend, lr=0.1, schedule={"kind": "cosine", "t_max": 10})
+    params.write(np.ones(33 * 65, np.float32), "w", role="grads")
+    for _ in range(3):
+        opt.step()
+    path = tmp_path / "run.safetensors"
+    opt.save(path)
+    progress = optcl.read_progress(path)
+    assert progress["steps"] == 3 and progress["skipped"] == 0
+    assert progress["loss_scale"] == 1.0
+    assert progress["lr"][0] == opt.lr(0) == pytest.approx(0.1 * (1 + np.cos(np.pi * 3 / 10)) / 2)
+    assert len(progress["lr"]) == 64
+    (tmp_path / "bad.safetensors").write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{nope")
+    with pytest.raises(optcl.OptclError, match="bad.safetensors"):
+        optcl.read_progress(tmp_path / "bad.safetensors")
+
+
 def test_wrong_struct_layout_refused():
     """A binding whose view of a struct is not the library's is refused with the sizes."""
     fields = [(n, ctypes.c_int64 * 4 if n == "shape" else t)  # a header with 4 dims at most
