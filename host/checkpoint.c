@@ -4,7 +4,6 @@
 #include "config_fields.h"
 #include "factored.h"
 #include "rules/rule.h"
-#include "plateau.h"
 #include "q8.h"
 #include "safetensors.h"
 
@@ -939,12 +938,8 @@ optcl_status optcl_checkpoint_inspect_progress(const char *path,
         progress->skipped = (uint64_t)pc.skipped;
         progress->loss_scale = pc.loss_scale;
         /* the next step's lr, as optcl_optimizer_get_lr gives it after a load */
-        for (int g = 0; g < OPTCL_MAX_GROUPS; g++) {
-            double lr = optcl_schedule_lr(&pc.config.schedule, pc.groups[g].lr, pc.steps);
-            progress->lr[g] = pc.config.plateau.enabled
-                                  ? optcl__plateau_lr(&pc.plateau, &pc.config.plateau, g, lr)
-                                  : lr;
-        }
+        for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
+            progress->lr[g] = optcl__lr_at(&pc.config, &pc.plateau, g, pc.groups[g].lr, pc.steps);
     } else {
         optcl__format(message, message_size, "%s", local);
     }

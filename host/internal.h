@@ -303,8 +303,11 @@ cl_int optcl__bind_step_arguments(optcl_optimizer *opt, cl_kernel kernel, cl_uin
 void optcl__scalars_for_step(optcl_optimizer *opt, int group, uint64_t step,
                              optcl__step_scalars *s);
 
-/* optimizer_lr.c: the lr group g uses at 0-based step t (schedule, then plateau). */
+/* optimizer_lr.c: the lr group g uses at 0-based step t (schedule, then plateau), of an
+ * optimizer, or of a configuration, plateau state and the group's base lr (a checkpoint's). */
 double optcl__group_lr(const optcl_optimizer *opt, int group, uint64_t t);
+double optcl__lr_at(const optcl_optimizer_config *config, const optcl_plateau_state *plateau,
+                    int group, double base_lr, uint64_t t);
 
 /* mode.c: the train/eval switch's kernel from the update rule's program (OpenCL, rules with
  * modes; nothing otherwise). */

@@ -2,12 +2,18 @@
  * the schedule, then ReduceLROnPlateau's reductions; and the metric reports that drive them. */
 #include "plateau.h"
 
+double optcl__lr_at(const optcl_optimizer_config *config, const optcl_plateau_state *plateau,
+                    int group, double base_lr, uint64_t t)
+{
+    double scheduled = optcl_schedule_lr(&config->schedule, base_lr, t);
+    if (!config->plateau.enabled)
+        return scheduled;
+    return optcl__plateau_lr(plateau, &config->plateau, group, scheduled);
+}
+
 double optcl__group_lr(const optcl_optimizer *opt, int group, uint64_t t)
 {
-    double scheduled = optcl_schedule_lr(&opt->config.schedule, opt->groups[group].lr, t);
-    if (!opt->config.plateau.enabled)
-        return scheduled;
-    return optcl__plateau_lr(&opt->plateau, &opt->config.plateau, group, scheduled);
+    return optcl__lr_at(&opt->config, &opt->plateau, group, opt->groups[group].lr, t);
 }
 
 optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int group, double *lr)

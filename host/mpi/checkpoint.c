@@ -204,26 +204,32 @@ optcl_status optcl_mpi_checkpoint_load(optcl_mpi_optimizer *opt, const char *pat
     return optcl_mpi__shard_to_params(opt, OPTCL_SUCCESS);
 }
 
+/* The manifest at path and the name of rank 0's file beside it: what the calls that read a
+ * sharded checkpoint without MPI start from. */
+static optcl_status manifest_and_rank0(const char *path, optcl_mpi__manifest *m, char *rank0,
+                                       size_t size, char *message)
+{
+    if (strlen(path) > PATH_MAX_ - 64)
+        return optcl_mpi__fail(message, OPTCL_ERROR_INVALID_ARGUMENT, "path is too long");
+    optcl_status st = optcl_mpi__manifest_read(path, m, NULL, message);
+    if (st == OPTCL_SUCCESS)
+        optcl_mpi__rank_file(rank0, size, path, m->generation, 0, m->world_size);
+    return st;
+}
+
 optcl_status optcl_mpi_checkpoint_inspect(const char *path, int *world_size, size_t *numel,
                                           optcl_optimizer_config *config, char *message,
                                           size_t message_size)
 {
-    char local[OPTCL_MPI__MESSAGE_MAX] = "";
+    char local[OPTCL_MPI__MESSAGE_MAX] = "", rank0[PATH_MAX_];
     optcl_mpi__manifest m;
-    optcl_status st = OPTCL_SUCCESS;
-    if (!path)
-        st = optcl_mpi__fail(local, OPTCL_ERROR_NULL_POINTER, "path is NULL");
-    else if (strlen(path) > PATH_MAX_ - 64)
-        st = optcl_mpi__fail(local, OPTCL_ERROR_INVALID_ARGUMENT, "path is too long");
-    if (st == OPTCL_SUCCESS)
-        st = optcl_mpi__manifest_read(path, &m, NULL, local);
+    optcl_status st = path ? manifest_and_rank0(path, &m, rank0, sizeof rank0, local)
+                           : optcl_mpi__fail(local, OPTCL_ERROR_NULL_POINTER, "path is NULL");
     optcl_tensor_spec *specs = NULL;
     size_t count = 0;
     optcl_optimizer_config saved;
     if (st == OPTCL_SUCCESS) {
-        char name[PATH_MAX_];
-        optcl_mpi__rank_file(name, sizeof name, path, m.generation, 0, m.world_size);
-        st = optcl_checkpoint_inspect(name, &specs, &count, &saved, local, sizeof local);
+        st = optcl_checkpoint_inspect(rank0, &specs, &count, &saved, local, sizeof local);
         free(specs);
     }
     if (st != OPTCL_SUCCESS) {
@@ -246,22 +252,14 @@ optcl_status optcl_mpi_checkpoint_inspect_progress(const char *path,
                                                    optcl_checkpoint_progress *progress,
                                                    char *message, size_t message_size)
 {
-    char local[OPTCL_MPI__MESSAGE_MAX] = "";
+    char local[OPTCL_MPI__MESSAGE_MAX] = "", rank0[PATH_MAX_];
     optcl_mpi__manifest m;
     optcl_checkpoint_progress got;
-    optcl_status st = OPTCL_SUCCESS;
-    if (!path || !progress)
-        st = optcl_mpi__fail(local, OPTCL_ERROR_NULL_POINTER, "%s is NULL",
-                             !path ? "path" : "progress");
-    else if (strlen(path) > PATH_MAX_ - 64)
-        st = optcl_mpi__fail(local, OPTCL_ERROR_INVALID_ARGUMENT, "path is too long");
+    optcl_status st = path && progress ? manifest_and_rank0(path, &m, rank0, sizeof rank0, local)
+                                       : optcl_mpi__fail(local, OPTCL_ERROR_NULL_POINTER,
+                                                         "%s is NULL", !path ? "path" : "progress");
     if (st == OPTCL_SUCCESS)
-        st = optcl_mpi__manifest_read(path, &m, NULL, local);
-    if (st == OPTCL_SUCCESS) {
-        char name[PATH_MAX_];
-        optcl_mpi__rank_file(name, sizeof name, path, m.generation, 0, m.world_size);
-        st = optcl_checkpoint_inspect_progress(name, &got, local, sizeof local);
-    }
+        st = optcl_checkpoint_inspect_progress(rank0, &got, local, sizeof local);
     if (st != OPTCL_SUCCESS) {
         if (message && message_size)
             snprintf(message, message_size, "%s", local);
