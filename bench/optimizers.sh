@@ -3,13 +3,16 @@
 # the default device: ROUNDS rounds (default 7), each running `optcl bench OPT --json` once per
 # optimizer in turn (the rule and its traffic yardstick alternate within each run), then the
 # median over the rounds per optimizer. Raw lines go to bench/results/optimizers_<host>.jsonl.
+# The rules that look at whole tensors have scripts of their own (tensorwise.sh: LAMB, LARS and
+# Adafactor against Adam on the same layouts; muon.sh: Muon, which steps 2-D matrices only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 rounds=${2:-7}
 cli=$build/optcl
 names=$("$cli" replay --help | sed -n '/^OPTIMIZER/,/^P0/p' | sed '$d' |
-    sed 's/^OPTIMIZER *one of://' | tr -d ',' | tr -s ' \n' ' ')
+    sed 's/^OPTIMIZER *one of://' | tr -d ',' | tr -s ' \n' '\n' |
+    grep -v -x -E 'lamb|lars|adafactor|muon|' | tr '\n' ' ')
 mkdir -p bench/results
 raw=bench/results/optimizers_${OPTCL_BENCH_TAG:-$(hostname -s)}.jsonl
 : >"$raw"

@@ -81,24 +81,28 @@ bool optcl__q8_tensor_is_8bit(const optcl__q8 *q, size_t t)
     return q->float_at[t] == SIZE_MAX;
 }
 
-/* The lookup tables of one map (q8.h); false if a bucket holds two midpoints. */
-static bool build_lut(bool is_signed, int32_t *below, int32_t *inside)
+/* The lookup row of one map (q8.h); false if a midpoint lies below the first bucket or a
+ * bucket holds two. */
+static bool build_lut(bool is_signed, int32_t *row)
 {
     const uint32_t *mid = midpoints_of(is_signed);
     unsigned first = is_signed ? 127 : 0; /* the positive half's midpoints: first … 254 */
     unsigned k = first;
+    if (mid[first] < OPTCL__Q8_LUT_LO)
+        return false;
     for (uint32_t key = 0; key < OPTCL__Q8_LUT_KEYS; key++) {
-        float lo = optcl__bits_float(OPTCL__Q8_LUT_LO + (key << OPTCL__Q8_LUT_SHIFT));
-        float hi = optcl__bits_float(OPTCL__Q8_LUT_LO + ((key + 1) << OPTCL__Q8_LUT_SHIFT));
-        while (k < 255 && optcl__bits_float(mid[k]) < lo)
+        uint32_t lo = OPTCL__Q8_LUT_LO + (key << OPTCL__Q8_LUT_SHIFT);
+        uint32_t hi = lo + (1u << OPTCL__Q8_LUT_SHIFT);
+        /* the midpoints are positive floats, whose bits order as the floats do */
+        while (k < 255 && mid[k] < lo)
             k++;
-        below[key] = (int32_t)(k - first);
-        inside[key] = (int32_t)optcl__float_bits(INFINITY);
-        if (k < 255 && optcl__bits_float(mid[k]) < hi) {
-            inside[key] = (int32_t)mid[k];
-            if (k + 1 < 255 && optcl__bits_float(mid[k + 1]) < hi)
+        uint32_t inside = OPTCL__Q8_LUT_NONE;
+        if (k < 255 && mid[k] < hi) {
+            inside = mid[k] - lo;
+            if (k + 1 < 255 && mid[k + 1] < hi)
                 return false;
         }
+        row[key] = (int32_t)((k - first) << 16 | inside);
     }
     return true;
 }
@@ -122,11 +126,10 @@ optcl_status optcl__q8_create(const optcl_params *p, optcl__q8 *q, char *message
     }
     memcpy(q->table + OPTCL__Q8_MAPS_AT, optcl__q8_maps, sizeof optcl__q8_maps);
     for (int m = 0; m < 2; m++) {
-        int32_t *lut = q->table + OPTCL__Q8_LUT_AT + 2 * m * OPTCL__Q8_LUT_KEYS;
-        if (!build_lut(m == 0, lut, lut + OPTCL__Q8_LUT_KEYS)) {
+        if (!build_lut(m == 0, q->table + OPTCL__Q8_LUT_AT + m * OPTCL__Q8_LUT_KEYS)) {
             optcl__q8_free(q);
             return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
-                               "internal: the %s map has two midpoints in one lookup bucket",
+                               "internal: the %s map does not fit the lookup buckets",
                                m ? "unsigned" : "signed");
         }
     }

@@ -19,17 +19,20 @@
 #define OPTCL__Q8_BLOCK OPTCL_INT8_BLOCK
 #define OPTCL__Q8_MIN_SIZE OPTCL_INT8_MIN_SIZE /* smaller tensors keep float32 state */
 /* The table's sections (kernels/q8.cl's OPTCL_Q8_*): a header, the maps, the quantizer's
- * lookup tables, the block entries. The lookup tables key |x| by its float32 bits, clamped to
+ * lookup rows, the block entries. A lookup row keys |x| by its float32 bits, clamped to
  * [2^-24, 1], in buckets of 2^15 (8 mantissa bits, narrower than any two midpoints of either
- * map are apart): per bucket, the number of midpoints of the map's positive half below it, and
- * the one midpoint inside it (+inf when none). Signed map: those two rows, then the unsigned
- * map's. */
+ * map are apart; every midpoint is above 2^-24). Per bucket one entry, so that the quantizer
+ * looks up once per element: the number of midpoints of the map's positive half below the
+ * bucket, shifted left by 16, plus the offset of the one midpoint inside it from the bucket's
+ * first bits (OPTCL__Q8_LUT_NONE when none: the next bucket's first bits, which no |x| of the
+ * bucket reaches). Signed map's row, then the unsigned map's. */
 #define OPTCL__Q8_MAPS_AT 4
 #define OPTCL__Q8_LUT_LO 0x33800000u /* 2^-24 */
 #define OPTCL__Q8_LUT_SHIFT 15
 #define OPTCL__Q8_LUT_KEYS (((0x3F800000u - OPTCL__Q8_LUT_LO) >> OPTCL__Q8_LUT_SHIFT) + 1)
+#define OPTCL__Q8_LUT_NONE (1u << OPTCL__Q8_LUT_SHIFT)
 #define OPTCL__Q8_LUT_AT (4 + 1024)
-#define OPTCL__Q8_BLOCKS_AT (OPTCL__Q8_LUT_AT + 4 * OPTCL__Q8_LUT_KEYS)
+#define OPTCL__Q8_BLOCKS_AT (OPTCL__Q8_LUT_AT + 2 * OPTCL__Q8_LUT_KEYS)
 
 /* bitsandbytes' create_dynamic_map(signed=True) and (signed=False), each followed by its 255
  * midpoints and a +inf sentinel, as float32 bits (q8_maps.c, made by tests/golden/make_q8.py). */

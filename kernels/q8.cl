@@ -17,11 +17,11 @@
 #define OPTCL_Q8_ABSMAX_AT 0
 #define OPTCL_Q8_FLOATS_AT 1
 #define OPTCL_Q8_MAPS 4 /* signed codes, midpoints; unsigned codes, midpoints */
-#define OPTCL_Q8_LUT (4 + 1024) /* the quantizer's lookup tables */
+#define OPTCL_Q8_LUT (4 + 1024) /* the quantizer's lookup rows */
 #define OPTCL_Q8_LUT_LO 0x33800000u
 #define OPTCL_Q8_LUT_SHIFT 15
 #define OPTCL_Q8_LUT_KEYS (((0x3F800000u - OPTCL_Q8_LUT_LO) >> OPTCL_Q8_LUT_SHIFT) + 1)
-#define OPTCL_Q8_BLOCKS (OPTCL_Q8_LUT + 4 * OPTCL_Q8_LUT_KEYS) /* the block entries */
+#define OPTCL_Q8_BLOCKS (OPTCL_Q8_LUT + 2 * OPTCL_Q8_LUT_KEYS) /* the block entries */
 
 #if VEC == 1
 typedef uchar ucharv;
@@ -122,20 +122,20 @@ static inline float optcl_q8_lanes_max(floatv v)
 
 /* The nearest code of x, VEC lanes at once: host/q8.c's optcl__q8_encode (the number of
  * midpoints below x, a tie going to the even code as bitsandbytes' binary search ends; on the
- * signed map a negative x never takes the zero code), from the lookup tables (host/q8.h) in
- * two gathers and a few comparisons. With P midpoints of the positive half below |x| and T
- * whether |x| is one: x >= 0 has 127 + P (signed) or P below it; x < 0 on the signed map has
- * the 127 − P mirrored ones (the positive half's last midpoint, between 0.99 and 1.0, has no
- * mirror). */
+ * signed map a negative x never takes the zero code), from the map's lookup row (host/q8.h) in
+ * one gather and a few comparisons of |x|'s bits, which order as the floats do (a NaN's code is
+ * chosen last). With P midpoints of the positive half below |x| and T whether |x| is one:
+ * x >= 0 has 127 + P (signed) or P below it; x < 0 on the signed map has the 127 − P mirrored
+ * ones (the positive half's last midpoint, between 0.99 and 1.0, has no mirror). */
 static inline ucharv optcl_q8_encode(__global const int *q8, floatv x, int is_signed)
 {
-    __global const int *below_at = q8 + OPTCL_Q8_LUT + (is_signed ? 0 : 2 * OPTCL_Q8_LUT_KEYS);
-    __global const float *mid_at = (__global const float *)(below_at + OPTCL_Q8_LUT_KEYS);
-    floatv a = fabs(x);
-    uintv key = (clamp(OPTCL_V(as_uint)(a), (uintv)OPTCL_Q8_LUT_LO, (uintv)0x3F800000u) -
-                 OPTCL_Q8_LUT_LO) >> OPTCL_Q8_LUT_SHIFT;
-    floatv mid = OPTCL_GATHER(float, mid_at, key);
-    intv below = OPTCL_GATHER(int, below_at, key) + OPTCL_Q8_ONE(a > mid);
+    __global const int *row = q8 + OPTCL_Q8_LUT + (is_signed ? 0 : OPTCL_Q8_LUT_KEYS);
+    uintv a = OPTCL_V(as_uint)(fabs(x));
+    uintv first = clamp(a, (uintv)OPTCL_Q8_LUT_LO, (uintv)0x3F800000u) &
+                  (uintv)(0xFFFFFFFFu << OPTCL_Q8_LUT_SHIFT); /* the bucket's first bits */
+    intv entry = OPTCL_GATHER(int, row, (first - OPTCL_Q8_LUT_LO) >> OPTCL_Q8_LUT_SHIFT);
+    uintv mid = first + OPTCL_V(as_uint)(entry & 0xFFFF);
+    intv below = (entry >> 16) + OPTCL_Q8_ONE(a > mid);
     intv tie = OPTCL_Q8_ONE(a == mid), c;
     if (is_signed) {
         intv positive = 127 + below + (tie & (1 - (below & 1)));

@@ -134,29 +134,32 @@ static int rule_code(const float *maps, float x, int m)
 }
 
 /* host/q8.h's table as the test builds it from the generator's maps: header, maps, and per
- * map the lookup buckets of |x|'s bits (2^-24 … 1, 2^15 bits each): midpoints of the positive
- * half below the bucket, and the one inside it. */
+ * map the lookup row over buckets of |x|'s bits (2^-24 … 1, 2^15 bits each): the midpoints of
+ * the positive half below the bucket, shifted left by 16, plus the one inside it as an offset
+ * from the bucket's first bits (2^15 when none). */
 #define LUT_LO 0x33800000u
 #define LUT_KEYS (((0x3F800000u - LUT_LO) >> 15) + 1)
+#define TABLE_INTS (4 + 1024 + 2 * LUT_KEYS)
 static int32_t *table_of(const float *maps)
 {
-    int32_t *t = calloc(4 + 1024 + 4 * LUT_KEYS, sizeof *t);
+    int32_t *t = calloc(TABLE_INTS, sizeof *t);
     assert_non_null(t);
     memcpy(t + 4, maps, 1024 * sizeof(float));
     for (int m = 0; m < 2; m++) {
         const float *mid = maps + 512 * m + 256;
-        int32_t *below = t + 4 + 1024 + 2 * m * LUT_KEYS, *inside = below + LUT_KEYS;
+        int32_t *row = t + 4 + 1024 + m * LUT_KEYS;
         int first = m ? 0 : 127;
+        assert_true(mid[first] > tu_float(LUT_LO));
         for (uint32_t key = 0; key < LUT_KEYS; key++) {
             float lo = tu_float(LUT_LO + (key << 15)), hi = tu_float(LUT_LO + ((key + 1) << 15));
             int k = first, in = 0;
             while (k < 255 && mid[k] < lo)
                 k++;
-            below[key] = k - first;
-            inside[key] = (int32_t)tu_bits(INFINITY);
+            uint32_t inside = 1u << 15;
             for (int q = k; q < 255 && mid[q] < hi; q++, in++)
-                inside[key] = (int32_t)tu_bits(mid[q]);
+                inside = tu_bits(mid[q]) - tu_bits(lo);
             assert_true(in <= 1);
+            row[key] = (int32_t)((uint32_t)(k - first) << 16 | inside);
         }
     }
     return t;
@@ -172,7 +175,7 @@ static void run_encoder(cl_context cl, cl_command_queue queue, cl_kernel k, cons
                                (void *)x, &err);
     cl_mem codes = clCreateBuffer(cl, CL_MEM_WRITE_ONLY, n, NULL, &err);
     cl_mem q = clCreateBuffer(cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                              (4 + 1024 + 4 * LUT_KEYS) * sizeof(int32_t), table, &err);
+                              TABLE_INTS * sizeof(int32_t), table, &err);
     assert_true(xb && codes && q);
     for (int m = 0; m < 2; m++) {
         clSetKernelArg(k, 0, sizeof xb, &xb);
