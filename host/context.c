@@ -71,6 +71,23 @@ static unsigned pick_totals_items(cl_device_id device, size_t local_size)
     return (type & CL_DEVICE_TYPE_GPU) && local_size >= 64 ? 64u : 1u;
 }
 
+/* How the update kernels step 8-bit state's blocks of 256 elements (kernels/q8.cl): on a GPU a
+ * work-group of 256 / VEC work-items per block, each reading its own vector, so that neighbours
+ * read neighbouring memory, the block's absmax found in local memory; elsewhere one work-item
+ * per block, which a CPU runs without the barriers (on PoCL a barrier costs more than the
+ * step). The same codes either way. OPTCL_Q8_LAYOUT = group or item overrides it, for tests;
+ * group needs work-groups of 256 / VEC. */
+static bool pick_q8_group(cl_device_id device, size_t local_size, unsigned vector_width)
+{
+    bool fits = local_size >= 256 / vector_width;
+    const char *env = getenv("OPTCL_Q8_LAYOUT");
+    if (env && (!strcmp(env, "group") || !strcmp(env, "item")))
+        return fits && !strcmp(env, "group");
+    cl_device_type type = 0;
+    clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    return fits && (type & CL_DEVICE_TYPE_GPU);
+}
+
 /* Reads what optcl needs to know of the device; ctx->device must be set. */
 static optcl_status query_device(optcl_context *ctx, char *message, size_t message_size)
 {
@@ -115,6 +132,7 @@ static optcl_status query_device(optcl_context *ctx, char *message, size_t messa
     while (ctx->local_size > max_group && ctx->local_size > 1)
         ctx->local_size /= 2;
     ctx->totals_items = pick_totals_items(ctx->device, ctx->local_size);
+    ctx->q8_group = pick_q8_group(ctx->device, ctx->local_size, ctx->vector_width);
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s / %s", pname, dname);
     return OPTCL_SUCCESS;
 }
@@ -288,6 +306,13 @@ size_t optcl_context_alignment(const optcl_context *ctx)
 size_t optcl_context_work_group_size(const optcl_context *ctx)
 {
     return ctx && ctx->backend == OPTCL_BACKEND_OPENCL ? ctx->local_size : 0;
+}
+
+size_t optcl_context_int8_block_items(const optcl_context *ctx)
+{
+    if (!ctx || ctx->backend != OPTCL_BACKEND_OPENCL)
+        return 0;
+    return ctx->q8_group ? 256 / ctx->vector_width : 1;
 }
 
 unsigned optcl_context_vector_width(const optcl_context *ctx)

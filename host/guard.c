@@ -101,7 +101,8 @@ static bool reduces_in_step(const optcl_optimizer *opt)
     const optcl_params *p = opt->params;
     size_t items = p->flat / optcl__q8_elements_per_item(opt);
     return p->range_count == 1 && opt->rule->tensor_sums == 0 && opt->config.lookahead.k == 0 &&
-           items <= p->ctx->local_size && optcl__local_size(p->ctx, items) == items;
+           optcl__q8_group_items(opt) == 0 && items <= p->ctx->local_size &&
+           optcl__local_size(p->ctx, items) == items;
 }
 
 cl_uint optcl__guard_arg_count(const optcl_optimizer *opt)

@@ -54,6 +54,7 @@ struct optcl_context {
     size_t local_size;      /* preferred work-group size, a power of two */
     unsigned vector_width;  /* elements per work-item, 1 to 16 (context.c); the kernels' VEC */
     unsigned totals_items;  /* work-items per tensor in the per-tensor totals: 1 or 64 */
+    bool q8_group;          /* 8-bit state: a work-group steps each block (GPUs), not a work-item */
     bool clblast_used;      /* CLBlast built programs for this context (orthogonal.h) */
     cl_ulong max_alloc;     /* bytes */
     bool correctly_rounded; /* device supports -cl-fp32-correctly-rounded-divide-sqrt */
@@ -378,6 +379,10 @@ size_t optcl__local_size(const optcl_context *ctx, size_t items);
  * optcl__local_size. */
 cl_int optcl__enqueue_items(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,
                             cl_uint num_events, const cl_event *wait_list, cl_event *event);
+/* The same in work-groups of local items (a divisor of items). */
+cl_int optcl__enqueue_groups(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,
+                             size_t local, cl_uint num_events, const cl_event *wait_list,
+                             cl_event *event);
 /* A launch of items work-items from offset whose kernel returns past its end (an argument of its
  * own): padded to whole work-groups of ctx->local_size, or of 64 below that. */
 cl_int optcl__enqueue_padded(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,

@@ -23,12 +23,19 @@ size_t optcl__local_size(const optcl_context *ctx, size_t items)
     return local;
 }
 
+cl_int optcl__enqueue_groups(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,
+                             size_t local, cl_uint num_events, const cl_event *wait_list,
+                             cl_event *event)
+{
+    return clEnqueueNDRangeKernel(ctx->queue, kernel, 1, offset ? &offset : NULL, &items, &local,
+                                  num_events, wait_list, event);
+}
+
 cl_int optcl__enqueue_items(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,
                             cl_uint num_events, const cl_event *wait_list, cl_event *event)
 {
-    size_t local = optcl__local_size(ctx, items);
-    return clEnqueueNDRangeKernel(ctx->queue, kernel, 1, offset ? &offset : NULL, &items, &local,
-                                  num_events, wait_list, event);
+    return optcl__enqueue_groups(ctx, kernel, offset, items, optcl__local_size(ctx, items),
+                                 num_events, wait_list, event);
 }
 
 cl_int optcl__enqueue_padded(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,

@@ -33,8 +33,11 @@ static void build_options(const optcl_optimizer *opt, char *out, size_t size)
     optcl__rule_options(opt->rule, c, out + (size_t)n, size - (size_t)n);
     if (opt->state_type != OPTCL__DTYPE_Q8)
         return;
-    /* 8-bit state: each state's map and its slot of the work-item's private buffers */
+    /* 8-bit state: its layout (kernels/q8.cl), each state's map and its slot of the work-item's
+     * private buffers */
     n += (int)strlen(out + n);
+    if (optcl__q8_group_items(opt) > 0)
+        n += snprintf(out + n, size - (size_t)n, " -DQ8_GROUP=1");
     for (size_t i = 0; i < opt->rule_states && (size_t)n < size; i++)
         n += snprintf(out + n, size - (size_t)n, " -DQ8_UNSIGNED_%s=%d -DQ8_SLOT_%s=%u",
                       opt->state_names[i], opt->q8_unsigned[i], opt->state_names[i],
@@ -92,6 +95,8 @@ cl_int optcl__bind_step_arguments(optcl_optimizer *opt, cl_kernel kernel, cl_uin
         err = clSetKernelArg(kernel, (*next)++, sizeof(cl_mem), &opt->state[opt->master]);
     if (err == CL_SUCCESS && opt->q8_table)
         err = clSetKernelArg(kernel, (*next)++, sizeof(cl_mem), &opt->q8_table);
+    if (err == CL_SUCCESS && optcl__q8_group_items(opt) > 0) /* a block's shares (q8.cl) */
+        err = clSetKernelArg(kernel, (*next)++, optcl__q8_group_items(opt) * sizeof(float), NULL);
     return err;
 }
 
@@ -171,6 +176,16 @@ static optcl_status create_device_side(optcl_optimizer *opt)
     snprintf(kernel_name, sizeof kernel_name, "optcl_%s_f32", family);
     cl_int err = CL_SUCCESS;
     opt->kernel = clCreateKernel(program, kernel_name, &err);
+    size_t group = optcl__q8_group_items(opt), most = group;
+    if (err == CL_SUCCESS && group > 0) /* 8-bit blocks by work-groups: a block's vectors */
+        err = clGetKernelWorkGroupInfo(opt->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                       sizeof most, &most, NULL);
+    if (err == CL_SUCCESS && most < group)
+        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
+                           "state_dtype int8 steps a block of %d elements per work-group of %zu "
+                           "items; %s runs %s in groups of at most %zu (OPTCL_Q8_LAYOUT=item "
+                           "steps a block per work-item)",
+                           OPTCL__Q8_BLOCK, group, ctx->device_name, kernel_name, most);
     cl_uint next = 0;
     if (err == CL_SUCCESS)
         err = optcl__bind_step_arguments(opt, opt->kernel, &next);

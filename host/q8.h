@@ -89,9 +89,12 @@ optcl_status optcl__q8_write_stored(optcl_optimizer *opt, size_t i, size_t t, co
  * back: a failed checkpoint load puts it back as it was. */
 optcl_status optcl__q8_snapshot(optcl_optimizer *opt, size_t i, void *bytes, bool restore,
                                 char *message, const char *what);
-/* Elements per work-item of the update kernel: a block with 8-bit state (kernels/q8.cl),
- * otherwise the context's vector width. */
+/* Elements per work-item of the update kernel: a block with 8-bit state stepped a block per
+ * work-item (kernels/q8.cl; CPUs), otherwise the context's vector width. */
 size_t optcl__q8_elements_per_item(const optcl_optimizer *opt);
+/* With 8-bit state stepped a block per work-group (ctx->q8_group; GPUs): the work-group size
+ * the update kernel needs, a block's vectors; 0 otherwise. */
+size_t optcl__q8_group_items(const optcl_optimizer *opt);
 /* Blocks of tensor t (its absmax count). */
 size_t optcl__q8_tensor_blocks(const optcl_params *p, size_t t);
 /* Reference backend, after the rule updated [begin, end) of the 8-bit states' values: what the

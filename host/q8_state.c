@@ -96,9 +96,17 @@ optcl_status optcl__q8_snapshot(optcl_optimizer *opt, size_t i, void *bytes, boo
     return access_bytes(opt, i, 0, optcl__q8_bytes(opt->q8), bytes, restore, message, what);
 }
 
+size_t optcl__q8_group_items(const optcl_optimizer *opt)
+{
+    const optcl_context *ctx = opt->params->ctx;
+    return opt->state_type == OPTCL__DTYPE_Q8 && ctx->q8_group ? OPTCL__Q8_BLOCK / ctx->vector_width
+                                                               : 0;
+}
+
 size_t optcl__q8_elements_per_item(const optcl_optimizer *opt)
 {
-    return opt->state_type == OPTCL__DTYPE_Q8 ? OPTCL__Q8_BLOCK : opt->params->ctx->vector_width;
+    bool block_per_item = opt->state_type == OPTCL__DTYPE_Q8 && !opt->params->ctx->q8_group;
+    return block_per_item ? OPTCL__Q8_BLOCK : opt->params->ctx->vector_width;
 }
 
 size_t optcl__q8_tensor_blocks(const optcl_params *p, size_t t)

@@ -177,9 +177,11 @@ static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
         n = 0;
         wait_list = NULL;
     }
-    if (err == CL_SUCCESS)
-        err = optcl__enqueue_items(p->ctx, opt->kernel, range->begin / per,
-                                   (range->end - range->begin) / per, n, wait_list, event);
+    size_t items = (range->end - range->begin) / per, local = optcl__q8_group_items(opt);
+    if (err == CL_SUCCESS) /* 8-bit blocks stepped by work-groups: a block per work-group */
+        err = optcl__enqueue_groups(p->ctx, opt->kernel, range->begin / per, items,
+                                    local ? local : optcl__local_size(p->ctx, items), n, wait_list,
+                                    event);
     opt->launches += err == CL_SUCCESS;
     if (err != CL_SUCCESS)
         return optcl__fail(opt->message, (optcl_status)err,

@@ -170,6 +170,12 @@ OPTCL_API unsigned optcl_context_vector_width(const optcl_context *ctx);
  * when that is smaller (a set smaller than OPTCL_GROUP_GRANULE runs as one smaller group). 0 on
  * the reference backend. */
 OPTCL_API size_t optcl_context_work_group_size(const optcl_context *ctx);
+/* Work-items that step one block of 256 elements of 8-bit state (OPTCL_STATE_INT8): 256 / the
+ * vector width on GPUs, a work-group per block, so that neighbouring work-items read
+ * neighbouring memory; 1 elsewhere (a work-item per block: a CPU runs it without barriers).
+ * OPTCL_Q8_LAYOUT = group or item overrides the choice. The same codes either way. 0 on the
+ * reference backend. */
+OPTCL_API size_t optcl_context_int8_block_items(const optcl_context *ctx);
 /* Blocks until everything enqueued by optcl on this context has finished. */
 OPTCL_API optcl_status optcl_context_finish(optcl_context *ctx);
 /* The last failure's message on this context, or on a create made from it; "" when none.

@@ -7,6 +7,9 @@
  * under 4096 elements keep float32 state, in an area after the absmaxes. host/q8.c is the same
  * rule on the host, and host/q8.h the layout. */
 #if STATE_DTYPE == 3
+#ifndef Q8_GROUP
+#define Q8_GROUP 0 /* 1: a work-group per block (GPUs); 0: a work-item per block (CPUs) */
+#endif
 
 #define OPTCL_Q8_BLOCK 256
 /* The layout table (host/q8.h): [0] where the absmaxes start in a state buffer (bytes), [1]
@@ -59,8 +62,9 @@ typedef OPTCL_V(int) intv;
 #define OPTCL_Q8_SLOT(p) OPTCL_CAT(Q8_SLOT_, p)
 #define OPTCL_LOAD_3(p, i) optcl_q8_load(p, i, OPTCL_Q8_UNSIGNED(p), q8)
 
-/* One work-item steps a whole block: it keeps the block's new state in private memory until
- * the last vector, then requantizes the block. (Sharing a block among work-items needs a
+#if !Q8_GROUP
+/* CPUs: one work-item steps a whole block: it keeps the block's new state in private memory
+ * until the last vector, then requantizes the block. (Sharing a block among work-items needs a
  * barrier to find its absmax; on PoCL each barrier saves every live value of every work-item,
  * which cost more than the step, and PoCL 3.1 crashed on some of those kernels.) */
 #undef OPTCL_VECTORS_PER_ITEM
@@ -73,6 +77,24 @@ typedef OPTCL_V(int) intv;
 #define OPTCL_STORE_3(p, i, v)                                                                    \
     optcl_q8_collect(p, i, v, OPTCL_Q8_UNSIGNED(p), q8, q8_values[OPTCL_Q8_SLOT(p)],            \
                      &q8_share[OPTCL_Q8_SLOT(p)])
+#else
+/* GPUs (Q8_GROUP): a work-group of OPTCL_Q8_BLOCK / VEC work-items steps one block, a vector
+ * each, so that neighbouring work-items read neighbouring memory; each store of a state finds
+ * the block's absmax in local memory, then quantizes the work-item's own vector. The host
+ * launches these kernels in work-groups of exactly one block (host/step.c), and the stores are
+ * never inside a branch that differs between work-items, so every barrier is reached by all. */
+#define OPTCL_Q8_ITEMS (OPTCL_Q8_BLOCK / VEC)
+/* The block's shares: local memory of OPTCL_Q8_ITEMS floats, an argument (PoCL 3.1 running
+ * work-groups on two threads gave wrong absmaxes with the array declared in the kernel) */
+#undef OPTCL_Q8_ARG
+#define OPTCL_Q8_ARG , __global const int *restrict q8, __local float *restrict q8_share
+#define OPTCL_STORE_3(p, i, v) optcl_q8_store_vector(p, i, v, OPTCL_Q8_UNSIGNED(p), q8, q8_share)
+/* One vector per work-item, in a loop whose single pass the compiler sees (no barrier inside a
+ * loop whose trip count depends on the work-item) */
+#undef OPTCL_FOR_EACH_VECTOR
+#define OPTCL_FOR_EACH_VECTOR(i)                                                                   \
+    for (size_t i = get_global_id(0), i##_pass_ = 0; i##_pass_ < 1; i##_pass_++)
+#endif
 
 static inline __global const float *optcl_q8_map(__global const int *q8, int is_unsigned)
 {
@@ -164,8 +186,24 @@ static inline void optcl_q8_requantize(__global uchar *codes, uint block,
     }
 }
 
-/* Keeps vector i of a block's new state and its share of the absmax (the largest |v| of its
- * lanes inside the tensor, a NaN winning); the block's last vector requantizes the block. */
+/* The largest |v| of vector i's lanes inside its tensor (a NaN winning), given its block's
+ * entry (< 0: an 8-bit block). */
+static inline float optcl_q8_share(size_t i, floatv v, int entry)
+{
+    uint first = (uint)i * VEC % OPTCL_Q8_BLOCK;
+    return optcl_q8_lanes_max(
+        select((floatv)0.0f, fabs(v), first + OPTCL_LANES < (uint)(-entry - 1)));
+}
+
+/* A block's absmax from the largest |v| of its values: NaN when any is NaN, as one quiet NaN. */
+static inline float optcl_q8_absmax(float largest)
+{
+    return isnan(largest) ? as_float(0x7FC00000u) : largest;
+}
+
+#if !Q8_GROUP
+/* Keeps vector i of a block's new state and its share of the absmax; the block's last vector
+ * requantizes the block. */
 static inline void optcl_q8_collect(__global uchar *codes, size_t i, floatv v, int is_unsigned,
                                     __global const int *q8, __private floatv *values,
                                     __private float *share)
@@ -178,13 +216,43 @@ static inline void optcl_q8_collect(__global uchar *codes, size_t i, floatv v, i
         return;
     }
     values[first / VEC] = v;
-    floatv inside = select((floatv)0.0f, fabs(v), first + OPTCL_LANES < (uint)(-entry - 1));
-    *share = OPTCL_Q8_MAX(*share, optcl_q8_lanes_max(inside));
+    *share = OPTCL_Q8_MAX(*share, optcl_q8_share(i, v, entry));
     if (first + VEC < OPTCL_Q8_BLOCK)
         return;
-    float a = isnan(*share) ? as_float(0x7FC00000u) : *share;
+    float a = optcl_q8_absmax(*share);
     optcl_q8_requantize(codes, block, values, a, q8, !is_unsigned);
     absmax[block] = a;
 }
+#else
+/* Stores vector i of a block's new state: the block's work-items reduce their shares in local
+ * memory (a halving tree; the largest value whatever the order, NaN as NaN, so the codes are
+ * the one-work-item kernel's), then each quantizes its own vector as optcl_q8_requantize does. */
+static inline void optcl_q8_store_vector(__global uchar *codes, size_t i, floatv v, int is_unsigned,
+                                         __global const int *q8, __local float *share)
+{
+    uint block = (uint)i * VEC / OPTCL_Q8_BLOCK, l = (uint)i % OPTCL_Q8_ITEMS;
+    __global float *absmax = (__global float *)(codes + q8[OPTCL_Q8_ABSMAX_AT]);
+    int entry = q8[OPTCL_Q8_BLOCKS + block]; /* the same for the whole work-group */
+    if (entry >= 0) {
+        STORE(absmax + q8[OPTCL_Q8_FLOATS_AT] + entry, l, v);
+        return;
+    }
+    share[l] = optcl_q8_share(i, v, entry);
+    /* and every work-item has read the block's old absmax before item 0 stores the new one */
+    barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
+    for (uint width = OPTCL_Q8_ITEMS / 2; width > 0; width /= 2) {
+        if (l < width)
+            share[l] = OPTCL_Q8_MAX(share[l], share[l + width]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float a = optcl_q8_absmax(share[0]);
+    barrier(CLK_LOCAL_MEM_FENCE); /* every work-item has read it before the next state's tree */
+    float inverse = 1.0f / a;
+    ((__global ucharv *)codes)[i] =
+        optcl_q8_encode(q8, a > 0.0f ? v * inverse : (floatv)0.0f, !is_unsigned);
+    if (l == 0)
+        absmax[block] = a;
+}
+#endif
 
 #endif

@@ -138,6 +138,7 @@ static void test_reference(void **state)
     assert_null(optcl_context_cl_queue(ctx));
     assert_int_equal(optcl_context_alignment(ctx), 256); /* as on every device */
     assert_int_equal(optcl_context_vector_width(ctx), 1);
+    assert_int_equal(optcl_context_int8_block_items(ctx), 0);
     assert_string_equal(optcl_context_device_name(ctx), "reference (host)");
     TU_OK(optcl_context_finish(ctx), optcl_context_message(ctx));
     assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS);
@@ -187,6 +188,34 @@ static void test_vector_width(void **state)
     unsetenv("OPTCL_VECTOR_WIDTH");
     assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS);
     assert_int_equal(optcl_context_vector_width(NULL), 0);
+}
+
+/* 8-bit state's blocks are stepped by a work-group each (256 / VEC items) on GPUs and by one
+ * work-item elsewhere, and OPTCL_Q8_LAYOUT = group or item overrides that, nothing else. */
+static void test_int8_layout(void **state)
+{
+    (void)state;
+    unsetenv("OPTCL_Q8_LAYOUT");
+    optcl_context *ctx = create_ok(NULL);
+    cl_device_type type = 0;
+    assert_int_equal(
+        clGetDeviceInfo(optcl_context_cl_device(ctx), CL_DEVICE_TYPE, sizeof type, &type, NULL), 0);
+    size_t group = 256 / optcl_context_vector_width(ctx);
+    size_t device_choice = (type & CL_DEVICE_TYPE_GPU) ? group : 1;
+    assert_int_equal(optcl_context_int8_block_items(ctx), device_choice);
+    const char *values[] = {"group", "item", "groups", ""};
+    const size_t wants[] = {group, 1, device_choice, device_choice};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        setenv("OPTCL_Q8_LAYOUT", values[i], 1);
+        optcl_context *forced = create_ok(NULL);
+        if (optcl_context_int8_block_items(forced) != wants[i])
+            fail_msg("OPTCL_Q8_LAYOUT='%s': %zu items per block, expected %zu", values[i],
+                     optcl_context_int8_block_items(forced), wants[i]);
+        assert_int_equal(optcl_context_destroy(forced), OPTCL_SUCCESS);
+    }
+    unsetenv("OPTCL_Q8_LAYOUT");
+    assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS);
+    assert_int_equal(optcl_context_int8_block_items(NULL), 0);
 }
 
 /* Up to 7 letters of the first device's name (e.g. "pthread" on PoCL), as a name filter. */
@@ -468,6 +497,7 @@ int main(void)
         cmocka_unit_test_setup(test_default_opencl, clear_env),
         cmocka_unit_test_setup(test_reference, clear_env),
         cmocka_unit_test_setup(test_vector_width, clear_env),
+        cmocka_unit_test_setup(test_int8_layout, clear_env),
         cmocka_unit_test_setup(test_env_selection, clear_env),
         cmocka_unit_test_setup(test_env_no_match, clear_env),
         cmocka_unit_test_setup(test_config_beats_env, clear_env),

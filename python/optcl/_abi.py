@@ -137,6 +137,7 @@ PROTOTYPES = {
     "optcl_context_alignment": (_size, [_p]),
     "optcl_context_vector_width": (C.c_uint, [_p]),
     "optcl_context_work_group_size": (_size, [_p]),
+    "optcl_context_int8_block_items": (_size, [_p]),
     "optcl_context_finish": (_st, [_p]),
     "optcl_context_message": (_cstr, [_p]),
     "optcl_params_layout": (_st, [_p, C.POINTER(TensorSpec), _size, C.POINTER(_size),

@@ -131,6 +131,12 @@ class Context(_Handle):
     def work_group_size(self):
         return lib.optcl_context_work_group_size(self._h)
 
+    @property
+    def int8_block_items(self):
+        """Work-items stepping one 256-element block of 8-bit state: 256 / vector_width on
+        GPUs, 1 elsewhere, 0 on the reference backend (optcl_context_int8_block_items)."""
+        return lib.optcl_context_int8_block_items(self._h)
+
     def finish(self):
         self._check(lib.optcl_context_finish(self._h))
 

@@ -32,9 +32,10 @@ def test_devices_and_context():
     for d in found[:-1]:
         ctx = optcl.Context(d["device"])
         assert ctx.backend == "opencl" and d["name"] in ctx.device_name
+        assert ctx.int8_block_items in (1, 256 // ctx.vector_width)
         ctx.close()
     ref = optcl.Context("reference")
-    assert ref.backend == "reference" and ref.work_group_size == 0
+    assert ref.backend == "reference" and ref.work_group_size == 0 and ref.int8_block_items == 0
     assert optcl.version() == optcl.__version__
 
 
