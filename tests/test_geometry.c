@@ -210,6 +210,52 @@ static void every_launch_runs_whole_work_groups(void **state)
     TU_OK(optcl_context_destroy(ctx), "destroy");
 }
 
+/* 8-bit state's update launches, in both layouts (OPTCL_Q8_LAYOUT): a work-item per block —
+ * the set's blocks as work-items, in whole work-groups — or a work-group per block — a work-item
+ * per VEC elements, in work-groups of exactly one block, optcl_context_int8_block_items. */
+static void int8_launches_step_whole_blocks(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    const char *layouts[] = {"item", "group"};
+    for (size_t k = 0; k < 2; k++) {
+        setenv("OPTCL_Q8_LAYOUT", layouts[k], 1);
+        optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
+        unsetenv("OPTCL_Q8_LAYOUT");
+        size_t vec = optcl_context_vector_width(ctx), items = optcl_context_int8_block_items(ctx);
+        assert_int_equal(items, k == 0 ? 1 : 256 / vec);
+        optcl_params *p = make_set(ctx, 129, true); /* 8-bit w, float32 b and norm */
+        size_t flat = optcl_params_flat_size(p);
+        optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+        c.state_dtype = OPTCL_STATE_INT8;
+        optcl_optimizer *o = NULL;
+        TU_OK(optcl_optimizer_create(p, &c, &o), optcl_context_message(ctx));
+        seam_clear();
+        for (int s = 0; s < 2; s++)
+            TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
+        TU_OK(optcl_context_finish(ctx), "finish");
+        size_t stepped = 0;
+        for (size_t i = 0; i < seam_count(); i++) {
+            const seam_launch *l = seam_get(i);
+            if (strcmp(l->name, "optcl_adam_f32") != 0)
+                continue;
+            bool whole = l->local > 0 && l->global % l->local == 0;
+            bool shaped = items > 1 ? l->local == items
+                                    : l->local == optcl_context_work_group_size(ctx) ||
+                                          l->global < optcl_context_work_group_size(ctx);
+            if (!whole || !shaped)
+                fail_msg("OPTCL_Q8_LAYOUT=%s: %zu work-items in groups of %zu (VEC %zu)",
+                         layouts[k], l->global, l->local, vec);
+            stepped += l->global * (items > 1 ? vec : 256);
+        }
+        assert_int_equal(stepped, 2 * flat); /* two steps, each over the whole set once */
+        TU_OK(optcl_optimizer_destroy(o), "destroy");
+        TU_OK(optcl_params_destroy(p), "destroy");
+        TU_OK(optcl_context_destroy(ctx), "destroy");
+    }
+}
+
 /* The rules that look at whole tensors keep a fixed launch count: per group and step the sums
  * kernel, the totals per tensor and the step kernel — Adafactor's row and column means and
  * their means of rows before them — for one tensor as for a thousand, and the sums cover each
@@ -280,6 +326,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(group_ranges_are_padded),
         cmocka_unit_test(every_launch_runs_whole_work_groups),
+        cmocka_unit_test(int8_launches_step_whole_blocks),
         cmocka_unit_test(whole_tensor_rules_launch_fixed_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
