@@ -76,16 +76,20 @@ static unsigned pick_totals_items(cl_device_id device, size_t local_size)
  * read neighbouring memory, the block's absmax found in local memory; elsewhere one work-item
  * per block, which a CPU runs without the barriers (on PoCL a barrier costs more than the
  * step). The same codes either way. OPTCL_Q8_LAYOUT = group or item overrides it, for tests;
- * group needs work-groups of 256 / VEC. */
-static bool pick_q8_group(cl_device_id device, size_t local_size, unsigned vector_width)
+ * group needs work-groups of 256 / VEC. The work-items per block. */
+static size_t pick_q8_block_items(cl_device_id device, size_t local_size, unsigned vector_width)
 {
-    bool fits = local_size >= 256 / vector_width;
+    size_t group = OPTCL_INT8_BLOCK / vector_width;
+    bool fits = local_size >= group, wanted;
     const char *env = getenv("OPTCL_Q8_LAYOUT");
-    if (env && (!strcmp(env, "group") || !strcmp(env, "item")))
-        return fits && !strcmp(env, "group");
-    cl_device_type type = 0;
-    clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
-    return fits && (type & CL_DEVICE_TYPE_GPU);
+    if (env && (!strcmp(env, "group") || !strcmp(env, "item"))) {
+        wanted = !strcmp(env, "group");
+    } else {
+        cl_device_type type = 0;
+        clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+        wanted = (type & CL_DEVICE_TYPE_GPU) != 0;
+    }
+    return fits && wanted ? group : 1;
 }
 
 /* Reads what optcl needs to know of the device; ctx->device must be set. */
@@ -132,7 +136,7 @@ static optcl_status query_device(optcl_context *ctx, char *message, size_t messa
     while (ctx->local_size > max_group && ctx->local_size > 1)
         ctx->local_size /= 2;
     ctx->totals_items = pick_totals_items(ctx->device, ctx->local_size);
-    ctx->q8_group = pick_q8_group(ctx->device, ctx->local_size, ctx->vector_width);
+    ctx->q8_block_items = pick_q8_block_items(ctx->device, ctx->local_size, ctx->vector_width);
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s / %s", pname, dname);
     return OPTCL_SUCCESS;
 }
@@ -310,9 +314,7 @@ size_t optcl_context_work_group_size(const optcl_context *ctx)
 
 size_t optcl_context_int8_block_items(const optcl_context *ctx)
 {
-    if (!ctx || ctx->backend != OPTCL_BACKEND_OPENCL)
-        return 0;
-    return ctx->q8_group ? 256 / ctx->vector_width : 1;
+    return ctx ? ctx->q8_block_items : 0; /* 0 on the reference backend */
 }
 
 unsigned optcl_context_vector_width(const optcl_context *ctx)

@@ -54,7 +54,7 @@ struct optcl_context {
     size_t local_size;      /* preferred work-group size, a power of two */
     unsigned vector_width;  /* elements per work-item, 1 to 16 (context.c); the kernels' VEC */
     unsigned totals_items;  /* work-items per tensor in the per-tensor totals: 1 or 64 */
-    bool q8_group;          /* 8-bit state: a work-group steps each block (GPUs), not a work-item */
+    size_t q8_block_items;  /* work-items per 8-bit block: 1, or OPTCL_INT8_BLOCK / VEC (GPUs) */
     bool clblast_used;      /* CLBlast built programs for this context (orthogonal.h) */
     cl_ulong max_alloc;     /* bytes */
     bool correctly_rounded; /* device supports -cl-fp32-correctly-rounded-divide-sqrt */

@@ -95,8 +95,9 @@ cl_int optcl__bind_step_arguments(optcl_optimizer *opt, cl_kernel kernel, cl_uin
         err = clSetKernelArg(kernel, (*next)++, sizeof(cl_mem), &opt->state[opt->master]);
     if (err == CL_SUCCESS && opt->q8_table)
         err = clSetKernelArg(kernel, (*next)++, sizeof(cl_mem), &opt->q8_table);
-    if (err == CL_SUCCESS && optcl__q8_group_items(opt) > 0) /* a block's shares (q8.cl) */
-        err = clSetKernelArg(kernel, (*next)++, optcl__q8_group_items(opt) * sizeof(float), NULL);
+    size_t shares = optcl__q8_group_items(opt); /* a block's shares (q8.cl's Q8_GROUP) */
+    if (err == CL_SUCCESS && shares > 0)
+        err = clSetKernelArg(kernel, (*next)++, shares * sizeof(float), NULL);
     return err;
 }
 

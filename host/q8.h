@@ -92,7 +92,7 @@ optcl_status optcl__q8_snapshot(optcl_optimizer *opt, size_t i, void *bytes, boo
 /* Elements per work-item of the update kernel: a block with 8-bit state stepped a block per
  * work-item (kernels/q8.cl; CPUs), otherwise the context's vector width. */
 size_t optcl__q8_elements_per_item(const optcl_optimizer *opt);
-/* With 8-bit state stepped a block per work-group (ctx->q8_group; GPUs): the work-group size
+/* With 8-bit state stepped a block per work-group (ctx->q8_block_items > 1; GPUs): the work-group size
  * the update kernel needs, a block's vectors; 0 otherwise. */
 size_t optcl__q8_group_items(const optcl_optimizer *opt);
 /* Blocks of tensor t (its absmax count). */

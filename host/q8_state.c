@@ -98,14 +98,13 @@ optcl_status optcl__q8_snapshot(optcl_optimizer *opt, size_t i, void *bytes, boo
 
 size_t optcl__q8_group_items(const optcl_optimizer *opt)
 {
-    const optcl_context *ctx = opt->params->ctx;
-    return opt->state_type == OPTCL__DTYPE_Q8 && ctx->q8_group ? OPTCL__Q8_BLOCK / ctx->vector_width
-                                                               : 0;
+    size_t items = opt->params->ctx->q8_block_items;
+    return opt->state_type == OPTCL__DTYPE_Q8 && items > 1 ? items : 0;
 }
 
 size_t optcl__q8_elements_per_item(const optcl_optimizer *opt)
 {
-    bool block_per_item = opt->state_type == OPTCL__DTYPE_Q8 && !opt->params->ctx->q8_group;
+    bool block_per_item = opt->state_type == OPTCL__DTYPE_Q8 && optcl__q8_group_items(opt) == 0;
     return block_per_item ? OPTCL__Q8_BLOCK : opt->params->ctx->vector_width;
 }
 

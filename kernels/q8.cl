@@ -89,11 +89,6 @@ typedef OPTCL_V(int) intv;
 #undef OPTCL_Q8_ARG
 #define OPTCL_Q8_ARG , __global const int *restrict q8, __local float *restrict q8_share
 #define OPTCL_STORE_3(p, i, v) optcl_q8_store_vector(p, i, v, OPTCL_Q8_UNSIGNED(p), q8, q8_share)
-/* One vector per work-item, in a loop whose single pass the compiler sees (no barrier inside a
- * loop whose trip count depends on the work-item) */
-#undef OPTCL_FOR_EACH_VECTOR
-#define OPTCL_FOR_EACH_VECTOR(i)                                                                   \
-    for (size_t i = get_global_id(0), i##_pass_ = 0; i##_pass_ < 1; i##_pass_++)
 #endif
 
 static inline __global const float *optcl_q8_map(__global const int *q8, int is_unsigned)
@@ -173,17 +168,12 @@ static inline ucharv optcl_q8_encode(__global const int *q8, floatv x, int is_si
     return OPTCL_V(convert_uchar)(select(c, (intv)0, isnan(x)));
 }
 
-/* The codes of one block's OPTCL_VECTORS_PER_ITEM vectors of new state, given its absmax a. */
-static inline void optcl_q8_requantize(__global uchar *codes, uint block,
-                                       __private floatv *values, float a,
-                                       __global const int *q8, int is_signed)
+/* The codes of a vector v of new state in a block of absmax a, given inverse = 1 / a (one
+ * division per block): both layouts quantize with this. */
+static inline ucharv optcl_q8_codes(__global const int *q8, floatv v, float a, float inverse,
+                                    int is_signed)
 {
-    float inverse = 1.0f / a;
-    for (uint k = 0; k < OPTCL_Q8_BLOCK / VEC; k++) {
-        floatv x = a > 0.0f ? values[k] * inverse : (floatv)0.0f;
-        ((__global ucharv *)codes)[block * (OPTCL_Q8_BLOCK / VEC) + k] =
-            optcl_q8_encode(q8, x, is_signed);
-    }
+    return optcl_q8_encode(q8, a > 0.0f ? v * inverse : (floatv)0.0f, is_signed);
 }
 
 /* The largest |v| of vector i's lanes inside its tensor (a NaN winning), given its block's
@@ -202,6 +192,16 @@ static inline float optcl_q8_absmax(float largest)
 }
 
 #if !Q8_GROUP
+/* The codes of one block's OPTCL_VECTORS_PER_ITEM vectors of new state, given its absmax a. */
+static inline void optcl_q8_requantize(__global uchar *codes, uint block, __private floatv *values,
+                                       float a, __global const int *q8, int is_signed)
+{
+    float inverse = 1.0f / a;
+    for (uint k = 0; k < OPTCL_Q8_BLOCK / VEC; k++)
+        ((__global ucharv *)codes)[block * (OPTCL_Q8_BLOCK / VEC) + k] =
+            optcl_q8_codes(q8, values[k], a, inverse, is_signed);
+}
+
 /* Keeps vector i of a block's new state and its share of the absmax; the block's last vector
  * requantizes the block. */
 static inline void optcl_q8_collect(__global uchar *codes, size_t i, floatv v, int is_unsigned,
@@ -226,7 +226,7 @@ static inline void optcl_q8_collect(__global uchar *codes, size_t i, floatv v, i
 #else
 /* Stores vector i of a block's new state: the block's work-items reduce their shares in local
  * memory (a halving tree; the largest value whatever the order, NaN as NaN, so the codes are
- * the one-work-item kernel's), then each quantizes its own vector as optcl_q8_requantize does. */
+ * the one-work-item kernel's), then each quantizes its own vector. */
 static inline void optcl_q8_store_vector(__global uchar *codes, size_t i, floatv v, int is_unsigned,
                                          __global const int *q8, __local float *share)
 {
@@ -247,9 +247,7 @@ static inline void optcl_q8_store_vector(__global uchar *codes, size_t i, floatv
     }
     float a = optcl_q8_absmax(share[0]);
     barrier(CLK_LOCAL_MEM_FENCE); /* every work-item has read it before the next state's tree */
-    float inverse = 1.0f / a;
-    ((__global ucharv *)codes)[i] =
-        optcl_q8_encode(q8, a > 0.0f ? v * inverse : (floatv)0.0f, !is_unsigned);
+    ((__global ucharv *)codes)[i] = optcl_q8_codes(q8, v, a, 1.0f / a, !is_unsigned);
     if (l == 0)
         absmax[block] = a;
 }
