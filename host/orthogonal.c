@@ -142,10 +142,10 @@ optcl_status optcl__orthogonal_create_device(optcl_optimizer *opt, cl_program pr
     cl_uint next = 0;
     if (err == CL_SUCCESS)
         err = optcl__bind_step_arguments(opt, o->pack_kernel, &next);
-    OPTCL__ARG(o->pack_kernel, next, opt->segments->block_segment_mem);
-    OPTCL__ARG(o->pack_kernel, next + 1, opt->segments->values_mem);
     if (err == CL_SUCCESS)
-        err = optcl__orthogonal_bind(opt, o->pack_kernel, next + 2);
+        err = optcl__segments_bind_values(opt, o->pack_kernel, &next);
+    if (err == CL_SUCCESS)
+        err = optcl__orthogonal_bind(opt, o->pack_kernel, next);
     if (err != CL_SUCCESS)
         return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s", name,
                            optcl_status_name((optcl_status)err));

@@ -58,6 +58,76 @@ static bool build_tables(optcl__segments *seg, const optcl_params *p)
     return true;
 }
 
+/* The largest tensor, in blocks, that the totals kernel steps whole (segments.h): its bytes —
+ * parameters (or the master), gradients and states — within the device's global memory cache
+ * shared among its compute units. 0: none. OPTCL_WHOLE_TENSORS = always, never or a number of
+ * blocks overrides it. */
+static size_t whole_blocks(const optcl_optimizer *opt)
+{
+    const char *env = getenv("OPTCL_WHOLE_TENSORS");
+    char *rest = NULL;
+    unsigned long long blocks = env ? strtoull(env, &rest, 10) : 0;
+    if (!opt->rule->whole_tensors || (env && !strcmp(env, "never")))
+        return 0;
+    if (env && !strcmp(env, "always"))
+        return SIZE_MAX;
+    if (env && *env >= '0' && *env <= '9' && *rest == '\0')
+        return blocks < SIZE_MAX ? (size_t)blocks : SIZE_MAX;
+    const optcl_params *p = opt->params;
+    cl_ulong cache = 0;
+    cl_uint units = 0;
+    if (clGetDeviceInfo(p->ctx->device, CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, sizeof cache, &cache,
+                        NULL) != CL_SUCCESS ||
+        clGetDeviceInfo(p->ctx->device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL) !=
+            CL_SUCCESS ||
+        units == 0 || p->flat == 0)
+        return 0;
+    double element =
+        (double)optcl_dtype_size(p->dtype) +
+        (double)(opt->config.master_weights ? sizeof(float) : optcl_dtype_size(p->dtype)) +
+        (double)optcl_optimizer_state_bytes(opt) / (double)p->flat;
+    return (size_t)((double)cache / units / element / BLOCK);
+}
+
+/* Which blocks the totals kernel steps (segments.h): a tensor's when it has at most limit
+ * blocks, and then every block of no tensor too; each range's span of the others, rounded out
+ * to whole work-groups (OPTCL_GROUP_GRANULE elements from the range's start). */
+static bool mark_whole(optcl__segments *seg, const optcl_params *p, size_t limit)
+{
+    size_t blocks = p->flat / BLOCK;
+    seg->block_whole = calloc(blocks ? blocks : 1, 1);
+    if (!seg->block_whole)
+        return false;
+    for (size_t j = 0; j < p->count && limit > 0; j++) {
+        size_t first = seg->segment_blocks[2 * j], end = seg->segment_blocks[2 * j + 1];
+        if (end - first <= limit) {
+            memset(seg->block_whole + first, 1, end - first);
+            seg->whole_count++;
+        }
+    }
+    for (size_t b = 0; b < blocks; b++) {
+        if (seg->whole_count > 0)
+            seg->block_whole[b] |= seg->block_segment[b] == p->count;
+        seg->part_blocks += !seg->block_whole[b];
+    }
+    const size_t granule = OPTCL_GROUP_GRANULE / BLOCK;
+    for (size_t r = 0; r < p->range_count; r++) {
+        size_t begin = p->ranges[r].begin / BLOCK, end = p->ranges[r].end / BLOCK;
+        size_t first = begin, last = end;
+        while (first < end && seg->block_whole[first])
+            first++;
+        while (last > first && seg->block_whole[last - 1])
+            last--;
+        if (first < last) {
+            first = begin + (first - begin) / granule * granule;
+            last = begin + optcl__round_up(last - begin, granule);
+        }
+        seg->part_first[r] = first;
+        seg->part_end[r] = last < end ? last : end;
+    }
+    return true;
+}
+
 optcl_status optcl__segments_create(optcl_optimizer *opt)
 {
     const optcl_params *p = opt->params;
@@ -126,6 +196,15 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
                            "failed: %s",
                            opt->rule->name, blocks, count, ctx->device_name,
                            optcl_status_name((optcl_status)err));
+    if (!mark_whole(seg, p, whole_blocks(opt)))
+        return optcl__fail(ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                           "out of host memory for %s's tables of %zu tensors", opt->rule->name,
+                           count);
+    seg->block_whole_mem = optcl__segments_buffer(ctx, some_blocks, seg->block_whole, &err);
+    if (err != CL_SUCCESS)
+        return optcl__fail(ctx->message, (optcl_status)err,
+                           "allocating %s's table of %zu blocks on %s failed: %s", opt->rule->name,
+                           blocks, ctx->device_name, optcl_status_name((optcl_status)err));
     bool factored = opt->rule->factored, orthogonal = opt->rule->newton_schulz != NULL;
     optcl_status st = factored     ? optcl__factored_create_device(opt, program)
                       : orthogonal ? optcl__orthogonal_create_device(opt, program)
@@ -140,8 +219,9 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
         err = optcl__bind_step_arguments(opt, seg->sums_kernel, &sums_next);
     OPTCL__ARG(seg->sums_kernel, sums_next, seg->block_sums_mem);
     seg->sums_end_arg = sums_next + 1;
+    OPTCL__ARG(seg->sums_kernel, sums_next + 2, seg->block_whole_mem);
     if (err == CL_SUCCESS && factored)
-        err = optcl__factored_bind(opt, seg->sums_kernel, sums_next + 2);
+        err = optcl__factored_bind(opt, seg->sums_kernel, sums_next + 3);
     if (err == CL_SUCCESS) {
         snprintf(name, sizeof name, "optcl_%s_totals_f32", opt->rule->family);
         seg->totals_kernel = clCreateKernel(program, name, &err);
@@ -157,27 +237,52 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     size_t scratch = ctx->totals_items > 1 ? totals_local_size(ctx) : 1;
     if (err == CL_SUCCESS)
         err = clSetKernelArg(seg->totals_kernel, totals_next + 5, scratch * sizeof(float), NULL);
+    OPTCL__ARG(seg->totals_kernel, totals_next + 6, seg->block_whole_mem);
     if (err == CL_SUCCESS && factored)
-        err = optcl__factored_bind(opt, seg->totals_kernel, totals_next + 6);
-    size_t most = TOTALS_LANES; /* 64 items per tensor need a work-group of 64 */
-    if (err == CL_SUCCESS && ctx->totals_items > 1)
+        err = optcl__factored_bind(opt, seg->totals_kernel, totals_next + 7);
+    size_t most = 0, preferred = 1;
+    if (err == CL_SUCCESS)
         err = clGetKernelWorkGroupInfo(seg->totals_kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
                                        sizeof most, &most, NULL);
-    if (err == CL_SUCCESS && most < TOTALS_LANES)
+    if (err == CL_SUCCESS)
+        err = clGetKernelWorkGroupInfo(seg->totals_kernel, ctx->device,
+                                       CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
+                                       sizeof preferred, &preferred, NULL);
+    /* a work-group per tensor: 64 items, each a lane of the sums, or on CPUs the kernel's
+     * preferred multiple, each adding all 64 lanes (kernels/common.cl's OPTCL_SHARE) */
+    seg->tensor_items = ctx->totals_items > 1 ? TOTALS_LANES : preferred ? preferred : 1;
+    if (seg->tensor_items > ctx->local_size)
+        seg->tensor_items = ctx->local_size;
+    size_t needed = ctx->totals_items > 1 ? TOTALS_LANES : 1; /* 64 lanes need 64 items */
+    if (err == CL_SUCCESS && most < needed)
         return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
                            "%s needs work-groups of %d items for its per-tensor sums; %s runs "
                            "%s in groups of at most %zu",
                            opt->rule->name, TOTALS_LANES, ctx->device_name, name, most);
-    OPTCL__ARG(opt->kernel, next, seg->block_segment_mem);
-    OPTCL__ARG(opt->kernel, next + 1, seg->values_mem);
+    if (seg->tensor_items > most)
+        seg->tensor_items = most;
+    cl_uint values_next = next;
+    if (err == CL_SUCCESS)
+        err = optcl__segments_bind_values(opt, opt->kernel, &values_next);
     if (err == CL_SUCCESS && factored)
-        err = optcl__factored_bind(opt, opt->kernel, next + 2);
+        err = optcl__factored_bind(opt, opt->kernel, values_next);
     if (err == CL_SUCCESS && orthogonal)
-        err = optcl__orthogonal_bind(opt, opt->kernel, next + 2);
+        err = optcl__orthogonal_bind(opt, opt->kernel, values_next);
     if (err != CL_SUCCESS)
         return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s", name,
                            optcl_status_name((optcl_status)err));
     return OPTCL_SUCCESS;
+}
+
+cl_int optcl__segments_bind_values(optcl_optimizer *opt, cl_kernel kernel, cl_uint *next)
+{
+    const optcl__segments *seg = opt->segments;
+    cl_int err = CL_SUCCESS;
+    OPTCL__ARG(kernel, *next, seg->block_segment_mem);
+    OPTCL__ARG(kernel, *next + 1, seg->values_mem);
+    OPTCL__ARG(kernel, *next + 2, seg->block_whole_mem);
+    *next += 3;
+    return err;
 }
 
 void optcl__segments_free(optcl_optimizer *opt)
@@ -188,7 +293,7 @@ void optcl__segments_free(optcl_optimizer *opt)
     optcl__factored_free(seg->factored);
     optcl__orthogonal_free(seg->orthogonal);
     cl_mem mems[] = {seg->block_segment_mem, seg->segment_blocks_mem, seg->block_sums_mem,
-                     seg->values_mem};
+                     seg->values_mem, seg->block_whole_mem};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
             clReleaseMemObject(mems[i]);
@@ -199,6 +304,7 @@ void optcl__segments_free(optcl_optimizer *opt)
     free(seg->block_segment);
     free(seg->segment_blocks);
     free(seg->segment_tensor);
+    free(seg->block_whole);
     free(seg->block_sums);
     free(seg->values);
     free(seg);
@@ -208,47 +314,62 @@ void optcl__segments_free(optcl_optimizer *opt)
 /* The totals launch: ctx->totals_items work-items per tensor (kernels/common.cl's
  * TOTALS_ITEMS). One: padded to whole work-groups as every launch. 64: in work-groups of the
  * context's size (a multiple of 64; create checks the device runs 64) — or, for fewer items,
- * one work-group of them all — so that a tensor's 64 items share a work-group. */
-static cl_int enqueue_totals(optcl_context *ctx, cl_kernel kernel, size_t tensors)
+ * one work-group of them all — so that a tensor's 64 items share a work-group. A rule with
+ * whole_tensors: a work-group of tensor_items per tensor. */
+static cl_int enqueue_totals(optcl_optimizer *opt, size_t tensors, cl_uint num_events,
+                             const cl_event *wait_list, cl_event *event)
 {
-    if (ctx->totals_items == 1)
-        return optcl__enqueue_padded(ctx, kernel, 0, tensors, 0, NULL, NULL);
-    size_t items = tensors * TOTALS_LANES;
-    size_t local = totals_local_size(ctx);
-    if (items < local)
-        local = items;
-    items = optcl__round_up(items, local);
-    return clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &items, &local, 0, NULL, NULL);
+    optcl_context *ctx = opt->params->ctx;
+    const optcl__segments *seg = opt->segments;
+    size_t local = seg->tensor_items, items = tensors * local;
+    if (!opt->rule->whole_tensors) {
+        if (ctx->totals_items == 1)
+            return optcl__enqueue_padded(ctx, seg->totals_kernel, 0, tensors, num_events, wait_list,
+                                         event);
+        items = tensors * TOTALS_LANES;
+        local = totals_local_size(ctx);
+        if (items < local)
+            local = items;
+        items = optcl__round_up(items, local);
+    }
+    return clEnqueueNDRangeKernel(ctx->queue, seg->totals_kernel, 1, NULL, &items, &local,
+                                  num_events, wait_list, event);
 }
 
 cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step_scalars *scalars,
-                               cl_uint num_events, const cl_event *wait_list)
+                               cl_uint num_events, const cl_event *wait_list, cl_event *event,
+                               size_t *step_first, size_t *step_end)
 {
     optcl_params *p = opt->params;
     optcl__segments *seg = opt->segments;
     const optcl__group_range *range = &p->ranges[r];
-    cl_uint first_block = (cl_uint)(range->begin / BLOCK),
-            end_block = (cl_uint)(range->end / BLOCK);
+    cl_uint first_block = (cl_uint)seg->part_first[r], end_block = (cl_uint)seg->part_end[r];
     cl_uint first = (cl_uint)seg->first[r], end = (cl_uint)seg->end[r];
+    *step_first = (size_t)first_block * BLOCK;
+    *step_end = (size_t)end_block * BLOCK;
     cl_int err = CL_SUCCESS;
     if (seg->factored) { /* the row and column means first, with the wait list */
         err = optcl__factored_enqueue(opt, r, scalars, num_events, wait_list);
         num_events = 0;
         wait_list = NULL;
     }
-    if (err == CL_SUCCESS)
+    if (err == CL_SUCCESS && first_block < end_block) { /* tensors not stepped whole */
         err = optcl__set_step_scalars(opt, seg->sums_kernel, r, scalars);
-    OPTCL__ARG(seg->sums_kernel, seg->sums_end_arg, end_block);
-    if (err == CL_SUCCESS)
-        err = optcl__enqueue_padded(p->ctx, seg->sums_kernel, first_block, end_block - first_block,
-                                    num_events, wait_list, NULL);
-    opt->launches += err == CL_SUCCESS;
+        OPTCL__ARG(seg->sums_kernel, seg->sums_end_arg, end_block);
+        if (err == CL_SUCCESS)
+            err = optcl__enqueue_padded(p->ctx, seg->sums_kernel, first_block,
+                                        end_block - first_block, num_events, wait_list, NULL);
+        opt->launches += err == CL_SUCCESS;
+        num_events = 0;
+        wait_list = NULL;
+    }
     if (err == CL_SUCCESS)
         err = optcl__set_step_scalars(opt, seg->totals_kernel, r, scalars);
     OPTCL__ARG(seg->totals_kernel, seg->totals_first_arg, first);
     OPTCL__ARG(seg->totals_kernel, seg->totals_first_arg + 1, end);
     if (err == CL_SUCCESS)
-        err = enqueue_totals(p->ctx, seg->totals_kernel, end - first);
+        err = enqueue_totals(opt, end - first, num_events, wait_list,
+                             first_block < end_block ? NULL : event);
     opt->launches += err == CL_SUCCESS;
     if (err != CL_SUCCESS) {
         optcl__fail(opt->message, (optcl_status)err,

@@ -9,7 +9,15 @@
  *      (both launches padded to whole work-groups, the extra work-items returning at once)
  *   3. the rule's step kernel, which finds its block's segment and reads its values.
  * The reference backend runs the same three in the same order of addition (reference_sums,
- * reference_totals, reference_apply), so both give the same bits. */
+ * reference_totals, reference_apply), so both give the same bits.
+ * Rules with whole_tensors (LAMB, LARS) step a tensor small enough to stay in cache whole in
+ * launch 2, a work-group per tensor: its sums, its values, then its step, reading it from memory
+ * once where three launches read it twice (1000 tensors: LAMB 1.85× Adam's time → …). Launches
+ * 1 and 3 pass over its blocks (block_whole) and cover only the range's span of other blocks,
+ * or are left out when there is none. The same arithmetic in the same order: the same bits.
+ * "Small enough": its bytes (parameters, gradients and states) within the device's global
+ * memory cache shared among its compute units; OPTCL_WHOLE_TENSORS = always or never overrides
+ * it, for tests and benchmarks. */
 #ifndef OPTCL_SEGMENTS_H
 #define OPTCL_SEGMENTS_H
 
@@ -30,6 +38,15 @@ typedef struct optcl__segments {
     cl_kernel sums_kernel, totals_kernel;
     cl_uint sums_end_arg;    /* the sums kernel's last argument: the range's end block */
     cl_uint totals_first_arg; /* the totals kernel's first and end segment */
+    /* Tensors stepped whole (rule.h's whole_tensors; OpenCL only): per block 1 where its tensor
+     * is one of them — or no tensor's, padding that only zeros fill — and per range the span of
+     * the others' blocks, [part_first, part_end), empty when there are none; the totals
+     * launch's work-items per tensor. */
+    uint8_t *block_whole;
+    cl_mem block_whole_mem;
+    size_t part_first[OPTCL_MAX_GROUPS], part_end[OPTCL_MAX_GROUPS];
+    size_t whole_count, part_blocks; /* tensors stepped whole; blocks of the others */
+    size_t tensor_items;
     struct optcl__factored *factored; /* factored rules' state (factored.h); NULL otherwise */
     struct optcl__orthogonal *orthogonal; /* orthogonalised rules' (orthogonal.h); NULL otherwise */
 } optcl__segments;
@@ -45,11 +62,17 @@ void optcl__segments_free(optcl_optimizer *opt);
 /* A device buffer of the per-tensor tables (factored.c, orthogonal.c too): a copy of data,
  * read-only, or with data NULL zero-filled; nothing when *err is already set. */
 cl_mem optcl__segments_buffer(optcl_context *ctx, size_t bytes, void *data, cl_int *err);
+/* Binds the step kernel's (and Muon's pack kernel's) OPTCL_TENSOR_VALUES_ARG from index next;
+ * the index after them into *next. */
+cl_int optcl__segments_bind_values(optcl_optimizer *opt, cl_kernel kernel, cl_uint *next);
 /* OpenCL: launches 1 and 2 for group range r; scalars is the step's row (NULL when the device
- * counts: the range index is set instead). The first launch carries the wait list. Fails with
- * a message on opt. */
+ * counts: the range index is set instead). The first launch carries the wait list.
+ * [*step_first, *step_end): the elements the step kernel must cover, whole work-groups of the
+ * range — or none, and then the last launch here gives event (when not NULL). Fails with a
+ * message on opt. */
 cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step_scalars *scalars,
-                               cl_uint num_events, const cl_event *wait_list);
+                               cl_uint num_events, const cl_event *wait_list, cl_event *event,
+                               size_t *step_first, size_t *step_end);
 /* Reference: the rule's three stages on range r's weights. */
 void optcl__segments_reference(optcl_optimizer *opt, size_t r, float *weights, const float *grads,
                                const optcl__step_scalars *s);

@@ -170,16 +170,19 @@ static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
     cl_int err = optcl__set_step_scalars(opt, opt->kernel, r, scalars);
     const cl_event *wait_list = NULL;
     cl_uint n = take_wait_list(plan, &wait_list);
+    size_t begin = range->begin, end = range->end;
     if (err == CL_SUCCESS && opt->segments) { /* the tensors' sums first, with the wait list */
-        err = optcl__segments_enqueue(opt, r, scalars, n, wait_list);
+        err = optcl__segments_enqueue(opt, r, scalars, n, wait_list, event, &begin, &end);
         if (err != CL_SUCCESS)
             return (optcl_status)err; /* with its message */
+        if (begin == end)
+            return OPTCL_SUCCESS; /* every tensor was stepped whole */
         n = 0;
         wait_list = NULL;
     }
-    size_t items = (range->end - range->begin) / per, local = optcl__q8_group_items(opt);
+    size_t items = (end - begin) / per, local = optcl__q8_group_items(opt);
     if (err == CL_SUCCESS) /* 8-bit blocks stepped by work-groups: a block per work-group */
-        err = optcl__enqueue_groups(p->ctx, opt->kernel, range->begin / per, items,
+        err = optcl__enqueue_groups(p->ctx, opt->kernel, begin / per, items,
                                     local ? local : optcl__local_size(p->ctx, items), n, wait_list,
                                     event);
     opt->launches += err == CL_SUCCESS;

@@ -4,6 +4,7 @@
 #include "factored.h"
 #include "orthogonal.h"
 #include "rules/rule.h"
+#include "segments.h"
 
 #include <stdio.h>
 
@@ -29,13 +30,18 @@ double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt)
         bytes += (flat + slow) * 2.0 / (double)opt->config.lookahead.k;
     if (opt->guarded) /* the guard's reduction reads the gradient once more */
         bytes += flat;
-    unsigned reads = opt->rule->sums_reads; /* a first pass over whole tensors (segments.h) */
+    /* a first pass over whole tensors (segments.h), but for those stepped whole from cache */
+    unsigned reads = opt->rule->sums_reads;
+    const optcl__segments *seg = opt->segments;
+    double again = seg && seg->block_whole && opt->params->flat > 0
+                       ? (double)(seg->part_blocks * OPTCL__BLOCK) / (double)opt->params->flat
+                       : 1.0;
     if (reads & OPTCL__READS_WEIGHTS)
-        bytes += master ? slow : flat;
+        bytes += again * (master ? slow : flat);
     if (reads & OPTCL__READS_GRADS)
-        bytes += flat;
+        bytes += again * flat;
     if (reads & OPTCL__READS_STATES)
-        bytes += (double)optcl_optimizer_state_bytes(opt);
+        bytes += again * (double)optcl_optimizer_state_bytes(opt);
     return bytes + optcl__factored_extra_bytes(opt) + optcl__orthogonal_extra_bytes(opt);
 }
 

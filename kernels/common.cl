@@ -345,28 +345,37 @@ static inline floatv optcl_maximum(floatv a, floatv b)
  * whatever VEC: element e of the block into lane e % 16, each lane in order (OPTCL_SUM), then
  * lane i += lane i + w for w = 8, 4, 2, 1 (OPTCL_SUMS_END) — host/reference/reference.h's
  * optcl__lanes_total. Their totals kernel adds each tensor's blocks and derives its values;
- * the step kernel reads them (OPTCL_TENSOR_VALUE). */
+ * the step kernel reads them (OPTCL_TENSOR_VALUE). Blocks of a tensor that the totals kernel
+ * steps whole (block_whole, below) are passed over by the other two. */
 #define OPTCL_BLOCK 256
 #define OPTCL_LANE_VECTORS (16 / VEC) /* the vectors of 16 lanes */
-#define OPTCL_SUMS_ARG , __global float *restrict block_sums, uint end_block
-/* (the launch is padded to whole work-groups: work-items past the range's end return) */
+#define OPTCL_SUMS_ARG                                                                            \
+    , __global float *restrict block_sums, uint end_block, __global const uchar *restrict block_whole
+/* the work-item's block (the launch is padded to whole work-groups: work-items past the range's
+ * end return, as do those on a tensor stepped whole) */
 #define OPTCL_SUMS_BEGIN(n)                                                                       \
-    if (get_global_id(0) >= end_block)                                                            \
+    const size_t sums_block_ = get_global_id(0);                                                  \
+    if (sums_block_ >= end_block || block_whole[sums_block_])                                     \
         return;                                                                                   \
+    OPTCL_BLOCK_SUMS_BEGIN(n)
+#define OPTCL_FOR_EACH_BLOCK_VECTOR(i, k) OPTCL_FOR_EACH_VECTOR_OF_BLOCK(sums_block_, i, k)
+#define OPTCL_SUMS_END(n) OPTCL_BLOCK_SUMS_END(sums_block_, n)
+
+/* The same for any block b: n sums zeroed, vector i of block b and k, its place among the 16
+ * lanes (i % (16 / VEC)), the sums added into block_sums. */
+#define OPTCL_BLOCK_SUMS_BEGIN(n)                                                                 \
     floatv sums_[n][OPTCL_LANE_VECTORS];                                                          \
     for (uint j_ = 0; j_ < (n); j_++)                                                             \
         for (uint k_ = 0; k_ < OPTCL_LANE_VECTORS; k_++)                                          \
             sums_[j_][k_] = (floatv)0.0f
-/* vector i of the work-item's block, and k: its place among the 16 lanes (i % (16 / VEC)) */
-#define OPTCL_FOR_EACH_BLOCK_VECTOR(i, k)                                                         \
-    for (size_t i##_0 = get_global_id(0) * (OPTCL_BLOCK / VEC),                                  \
-                i##_end = i##_0 + OPTCL_BLOCK / VEC;                                              \
+#define OPTCL_FOR_EACH_VECTOR_OF_BLOCK(b, i, k)                                                   \
+    for (size_t i##_0 = (b) * (OPTCL_BLOCK / VEC), i##_end = i##_0 + OPTCL_BLOCK / VEC;           \
          i##_0 < i##_end; i##_0 += OPTCL_LANE_VECTORS)                                            \
         for (size_t k = 0, i = i##_0; k < OPTCL_LANE_VECTORS; k++, i++)
 #define OPTCL_SUM(j, k, x) (sums_[j][k] += (x))
-#define OPTCL_SUMS_END(n)                                                                         \
+#define OPTCL_BLOCK_SUMS_END(b, n)                                                                \
     for (uint j_ = 0; j_ < (n); j_++)                                                             \
-    block_sums[get_global_id(0) * (n) + j_] = optcl_lanes_total(sums_[j_])
+    block_sums[(b) * (n) + j_] = optcl_lanes_total(sums_[j_])
 
 static inline float optcl_lanes_total(const floatv *acc)
 {
@@ -377,10 +386,12 @@ static inline float optcl_lanes_total(const floatv *acc)
 #else
         OPTCL_V(vstore)(acc[k], k, lane);
 #endif
-    for (uint w = 8; w >= 1; w /= 2)
-        for (uint i = 0; i < w; i++)
-            lane[i] += lane[i + w];
-    return lane[0];
+    /* lane i += lane i + w for w = 8, 4, 2, 1 as halves of vectors: the same adds (a loop of
+     * single adds through memory cost a fifth of LARS's sums) */
+    float8 by8 = vload8(0, lane) + vload8(1, lane);
+    float4 by4 = by8.lo + by8.hi;
+    float2 by2 = by4.lo + by4.hi;
+    return by2.x + by2.y;
 }
 
 /* The totals kernel (optcl_<family>_totals_f32: the step kernel's arguments, then
@@ -399,16 +410,19 @@ static inline float optcl_lanes_total(const floatv *acc)
  * argument (host/segments.c) rather than an array in the kernel: PoCL 3.1's threads, running
  * work-groups side by side, now and then shared such an array and added wrong totals. */
 #define OPTCL_TOTALS_ARG                                                                          \
-    , __global const float *restrict block_sums, __global const uint *restrict segment_blocks,    \
+    , __global float *restrict block_sums, __global const uint *restrict segment_blocks,          \
         __global float *restrict tensor_values, uint first, uint end,                             \
-        __local float *restrict totals_scratch
+        __local float *restrict totals_scratch, __global const uchar *restrict block_whole
 #if TOTALS_ITEMS == 1
 #define OPTCL_TOTALS_BEGIN(t)                                                                     \
     (void)totals_scratch;                                                                         \
+    (void)block_whole;                                                                            \
     const uint t = first + (uint)get_global_id(0)
 #define OPTCL_TOTAL(t, n, k) optcl_tensor_total(block_sums, segment_blocks, end, n, t, k)
 #else
-#define OPTCL_TOTALS_BEGIN(t) const uint t = first + (uint)(get_global_id(0) / OPTCL_TOTALS_LANES)
+#define OPTCL_TOTALS_BEGIN(t)                                                                     \
+    (void)block_whole;                                                                            \
+    const uint t = first + (uint)(get_global_id(0) / OPTCL_TOTALS_LANES)
 #define OPTCL_TOTAL(t, n, k)                                                                      \
     optcl_tensor_total(block_sums, segment_blocks, end, n, t, k, totals_scratch)
 #endif
@@ -465,9 +479,55 @@ static inline float optcl_tensor_total(__global const float *block_sums,
 }
 #endif
 
-/* The step kernel's: each block's segment, and what the totals kernel wrote per segment. */
+/* The totals kernel of a rule that steps small tensors whole (rule.h's whole_tensors;
+ * host/segments.h): a work-group per tensor, tensor first + group id. Where the tensor is whole
+ * (block_whole of its first block), its work-items add its blocks' sums
+ * (OPTCL_FOR_EACH_WHOLE_BLOCK), wait for each other (OPTCL_WHOLE_SUMS_DONE), each finds the
+ * tensor's values as OPTCL_TOTAL does and steps its share of the tensor's vectors
+ * (OPTCL_FOR_EACH_WHOLE_VECTOR) while the tensor is still in cache: the three launches' work in
+ * the same order, so the same bits. Other tensors only get their values. The barrier is
+ * reached by every work-item: whole or not is the work-group's tensor's. */
+#define OPTCL_TENSOR_BEGIN(t)                                                                     \
+    (void)totals_scratch;                                                                         \
+    const uint t = first + (uint)get_group_id(0);                                                 \
+    const uint t##_first_ = t < end ? segment_blocks[2 * t] : 0,                                  \
+               t##_end_ = t < end ? segment_blocks[2 * t + 1] : 0;                                \
+    const bool t##_whole_ = t##_first_ < t##_end_ && block_whole[t##_first_]
+#define OPTCL_FOR_EACH_WHOLE_BLOCK(t, b)                                                          \
+    if (t##_whole_)                                                                               \
+    OPTCL_SHARE(b, t##_first_, t##_end_ - t##_first_)
+#define OPTCL_WHOLE_SUMS_DONE barrier(CLK_GLOBAL_MEM_FENCE)
+#define OPTCL_FOR_EACH_WHOLE_VECTOR(t, i)                                                         \
+    if (t##_whole_)                                                                               \
+    OPTCL_SHARE(i, (size_t)t##_first_ * (OPTCL_BLOCK / VEC),                                      \
+                (size_t)(t##_end_ - t##_first_) * (OPTCL_BLOCK / VEC))
+/* once per tensor (every work-item found the same value) */
+#define OPTCL_TENSOR_WRITE(t, value)                                                              \
+    do {                                                                                          \
+        if (t < end && get_local_id(0) == 0)                                                      \
+            tensor_values[t] = (value);                                                           \
+    } while (0)
+/* Work-item u's share of count units (blocks or vectors) from first: on GPUs every
+ * work-group-size-th from its local id, so that neighbours read neighbouring memory; on CPUs,
+ * which run a work-group on one core, a contiguous run each. */
+#if TOTALS_ITEMS == 1
+#define OPTCL_SHARE(u, first_unit, count)                                                         \
+    for (size_t u##_per_ = ((count) + get_local_size(0) - 1) / get_local_size(0),                 \
+                u = (first_unit) + get_local_id(0) * u##_per_,                                    \
+                u##_end_ = (first_unit) + min((size_t)(count), (get_local_id(0) + 1) * u##_per_); \
+         u < u##_end_; u++)
+#else
+#define OPTCL_SHARE(u, first_unit, count)                                                         \
+    for (size_t u = (first_unit) + get_local_id(0), u##_end_ = (first_unit) + (count);            \
+         u < u##_end_; u += get_local_size(0))
+#endif
+
+/* The step kernel's: each block's segment, what the totals kernel wrote per segment, and
+ * whether the totals kernel stepped the block's tensor whole (OPTCL_STEPPED_WHOLE: pass over). */
 #define OPTCL_TENSOR_VALUES_ARG                                                                   \
-    , __global const uint *restrict block_segment, __global const float *restrict tensor_values
+    , __global const uint *restrict block_segment, __global const float *restrict tensor_values,  \
+        __global const uchar *restrict block_whole
+#define OPTCL_STEPPED_WHOLE(i) (block_whole[(i) * VEC / OPTCL_BLOCK] != 0)
 /* Value j of the tensor of vector i (n per tensor). */
 #define OPTCL_TENSOR_VALUE(i, n, j)                                                               \
     tensor_values[block_segment[(i) * VEC / OPTCL_BLOCK] * (n) + (j)]

@@ -6,7 +6,9 @@
  * computes the moments and u again, the same bits, and stores. So the norm is the norm of the
  * update applied, and the update uses the new moments unrounded (bfloat16 state rounds only
  * what is stored), as optax's mu_dtype does — at 44 B per parameter and step, where storing the
- * moments in the first pass would move 40. Read side by side with host/reference/lamb.c and
+ * moments in the first pass would move 40. A tensor small enough to stay in cache is stepped
+ * whole by the totals kernel's work-group (sums, ratio, step), which reads it from memory once:
+ * 28 B, as Adam. Read side by side with host/reference/lamb.c and
  * host/rules/lamb.c. */
 
 #define BETA1 s.rule[0]
@@ -23,6 +25,24 @@
     ((m) * INV_BIAS_CORRECTION1 / (sqrt((v) * INV_BIAS_CORRECTION2 + EPS_ROOT) + s.eps) +       \
      s.weight_decay * (p))
 
+/* ‖p‖² and ‖u‖² of vector i, into lane vector k of the sums */
+#define LAMB_SUMS(i, k)                                                                           \
+    floatv p = LOAD_WEIGHT(param, i);                                                             \
+    /* the step reads the gradient again: only it stores an unscaled one */                       \
+    floatv d = optcl_direction(OPTCL_GRAD_PEEK(grad, i));                                         \
+    LAMB_MOMENTS(m, v, i, d);                                                                     \
+    floatv u = LAMB_UPDATE(m, v, p);                                                              \
+    OPTCL_SUM(0, k, p * p);                                                                       \
+    OPTCL_SUM(1, k, u * u)
+/* vector i's step, its tensor's trust ratio known */
+#define LAMB_STEP(i, ratio)                                                                       \
+    floatv p = LOAD_WEIGHT(param, i);                                                             \
+    floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));                                           \
+    LAMB_MOMENTS(m, v, i, d);                                                                     \
+    STORE_STATE(exp_avg, i, m);                                                                   \
+    STORE_STATE(exp_avg_sq, i, v);                                                                \
+    STORE_WEIGHT(param, i, p + s.neg_lr * (LAMB_UPDATE(m, v, p) * (ratio)))
+
 __kernel void optcl_lamb_sums_f32(__global param_t *param, __global grad_t *grad,
                                   __global state_t *exp_avg, __global state_t *exp_avg_sq,
                                   OPTCL_STEP_ARGS OPTCL_SUMS_ARG)
@@ -30,26 +50,33 @@ __kernel void optcl_lamb_sums_f32(__global param_t *param, __global grad_t *grad
     OPTCL_STEP_BEGIN;
     OPTCL_SUMS_BEGIN(2);
     OPTCL_FOR_EACH_BLOCK_VECTOR(i, k) {
-        floatv p = LOAD_WEIGHT(param, i);
-        /* the step kernel reads the gradient again: only it stores an unscaled one */
-        floatv d = optcl_direction(OPTCL_GRAD_PEEK(grad, i));
-        LAMB_MOMENTS(m, v, i, d);
-        floatv u = LAMB_UPDATE(m, v, p);
-        OPTCL_SUM(0, k, p * p);
-        OPTCL_SUM(1, k, u * u);
+        LAMB_SUMS(i, k);
     }
     OPTCL_SUMS_END(2);
 }
 
+/* Per tensor, the trust ratio; a small tensor's sums and step as well (common.cl's
+ * OPTCL_TENSOR_BEGIN). */
 __kernel void optcl_lamb_totals_f32(__global param_t *param, __global grad_t *grad,
                                     __global state_t *exp_avg, __global state_t *exp_avg_sq,
                                     OPTCL_STEP_ARGS OPTCL_TOTALS_ARG)
 {
     OPTCL_STEP_BEGIN;
-    OPTCL_TOTALS_BEGIN(t);
+    OPTCL_TENSOR_BEGIN(t);
+    OPTCL_FOR_EACH_WHOLE_BLOCK(t, b) {
+        OPTCL_BLOCK_SUMS_BEGIN(2);
+        OPTCL_FOR_EACH_VECTOR_OF_BLOCK(b, i, k) {
+            LAMB_SUMS(i, k);
+        }
+        OPTCL_BLOCK_SUMS_END(b, 2);
+    }
+    OPTCL_WHOLE_SUMS_DONE;
     float p_norm = sqrt(OPTCL_TOTAL(t, 2, 0)), u_norm = sqrt(OPTCL_TOTAL(t, 2, 1));
-    OPTCL_TOTALS_WRITE(t, TRUST != 0.0f && p_norm != 0.0f && u_norm != 0.0f ? p_norm / u_norm
-                                                                             : 1.0f);
+    float ratio = TRUST != 0.0f && p_norm != 0.0f && u_norm != 0.0f ? p_norm / u_norm : 1.0f;
+    OPTCL_TENSOR_WRITE(t, ratio);
+    OPTCL_FOR_EACH_WHOLE_VECTOR(t, i) {
+        LAMB_STEP(i, ratio);
+    }
 }
 
 __kernel void optcl_lamb_f32(__global param_t *param, __global grad_t *grad,
@@ -58,12 +85,8 @@ __kernel void optcl_lamb_f32(__global param_t *param, __global grad_t *grad,
 {
     OPTCL_STEP_BEGIN;
     OPTCL_FOR_EACH_VECTOR(i) {
-        float ratio = OPTCL_TENSOR_VALUE(i, 1, 0);
-        floatv p = LOAD_WEIGHT(param, i);
-        floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
-        LAMB_MOMENTS(m, v, i, d);
-        STORE_STATE(exp_avg, i, m);
-        STORE_STATE(exp_avg_sq, i, v);
-        STORE_WEIGHT(param, i, p + s.neg_lr * (LAMB_UPDATE(m, v, p) * ratio));
+        if (OPTCL_STEPPED_WHOLE(i))
+            continue;
+        LAMB_STEP(i, OPTCL_TENSOR_VALUE(i, 1, 0));
     }
 }

@@ -133,6 +133,16 @@ static size_t configurations(optcl_optimizer_config *out)
     return n;
 }
 
+/* LAMB's and LARS's totals kernel: a work-group per tensor (segments.h), which may step it
+ * whole. */
+static bool per_tensor(const seam_launch *l)
+{
+    return !strcmp(l->name, "optcl_lamb_totals_f32") || !strcmp(l->name, "optcl_lars_totals_f32");
+}
+
+/* Launches run whole work-groups of the context's size, or of fewer items for a range smaller
+ * than one; a per-tensor launch runs a work-group of the kernel's preferred multiple (on GPUs
+ * 64) per tensor. */
 static void check_launch(optcl_context *ctx, const seam_launch *l, const char *what)
 {
     cl_device_id device = optcl_context_cl_device(ctx);
@@ -147,8 +157,11 @@ static void check_launch(optcl_context *ctx, const seam_launch *l, const char *w
         CL_SUCCESS);
     assert_int_equal(clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL), CL_SUCCESS);
     size_t full = max_local < 256 ? max_local : 256; /* the context's work-group size */
+    bool gpu = (type & CL_DEVICE_TYPE_GPU) != 0;
+    if (per_tensor(l) && l->local == (gpu ? 64 : preferred) && l->global % l->local == 0)
+        return;
     if (l->local == 0 || l->global % l->local != 0 || l->local < preferred || l->local > full ||
-        ((type & CL_DEVICE_TYPE_GPU) && l->local < 64) || (l->global >= full && l->local != full))
+        (gpu && l->local < 64) || (l->global >= full && l->local != full))
         fail_msg("%s: %s launched %zu work-items in groups of %zu (preferred multiple %zu, "
                  "full group %zu)",
                  what, l->name, l->global, l->local, preferred, full);
@@ -177,7 +190,9 @@ static void every_launch_runs_whole_work_groups(void **state)
             if (configs[k].algorithm == OPTCL_MUON)
                 continue; /* 2-D tensors only: whole_tensor_rules_launch_fixed_kernels */
             optcl_optimizer *o = NULL;
+            setenv("OPTCL_WHOLE_TENSORS", "never", 1); /* the step kernel over every block */
             TU_OK(optcl_optimizer_create(p, &configs[k], &o), optcl_context_message(ctx));
+            unsetenv("OPTCL_WHOLE_TENSORS");
             seam_clear();
             for (int s = 0; s < 2; s++)
                 TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
@@ -259,7 +274,8 @@ static void int8_launches_step_whole_blocks(void **state)
 /* The rules that look at whole tensors keep a fixed launch count: per group and step the sums
  * kernel, the totals per tensor and the step kernel — Adafactor's row and column means and
  * their means of rows before them — for one tensor as for a thousand, and the sums cover each
- * group's blocks exactly once. */
+ * group's blocks exactly once. LAMB and LARS step these small tensors whole: the totals kernel
+ * alone, a work-group per tensor (OPTCL_WHOLE_TENSORS=never: the three). */
 static void whole_tensor_rules_launch_fixed_kernels(void **state)
 {
     (void)state;
@@ -275,12 +291,15 @@ static void whole_tensor_rules_launch_fixed_kernels(void **state)
     }
     static const struct {
         optcl_algorithm algorithm;
+        const char *whole;     /* OPTCL_WHOLE_TENSORS, or NULL */
         const char *stages[5]; /* optcl_<name>_<stage>_f32 in launch order; "" the step */
-    } rules[] = {{OPTCL_LAMB, {"sums", "totals", ""}},
-                 {OPTCL_LARS, {"sums", "totals", ""}},
-                 {OPTCL_ADAFACTOR, {"factors", "means", "sums", "totals", ""}},
+    } rules[] = {{OPTCL_LAMB, NULL, {"totals"}},
+                 {OPTCL_LAMB, "never", {"sums", "totals", ""}},
+                 {OPTCL_LARS, NULL, {"totals"}},
+                 {OPTCL_LARS, "never", {"sums", "totals", ""}},
+                 {OPTCL_ADAFACTOR, NULL, {"factors", "means", "sums", "totals", ""}},
                  /* and between pack and step CLBlast's GEMMs, which the seam does not see */
-                 {OPTCL_MUON, {"sums", "totals", "pack", ""}}};
+                 {OPTCL_MUON, NULL, {"sums", "totals", "pack", ""}}};
     const size_t counts[] = {1, MANY};
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++)
         for (size_t c = 0; c < 2 && !tu_muon_refused(OPTCL_BACKEND_OPENCL, rules[r].algorithm);
@@ -289,14 +308,17 @@ static void whole_tensor_rules_launch_fixed_kernels(void **state)
             TU_OK(optcl_params_create(ctx, specs, counts[c], &p), optcl_context_message(ctx));
             optcl_optimizer_config config = optcl_optimizer_config_default(rules[r].algorithm);
             optcl_optimizer *o = NULL;
+            if (rules[r].whole)
+                setenv("OPTCL_WHOLE_TENSORS", rules[r].whole, 1);
             TU_OK(optcl_optimizer_create(p, &config, &o), optcl_context_message(ctx));
+            unsetenv("OPTCL_WHOLE_TENSORS");
             TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
             TU_OK(optcl_context_finish(ctx), "finish");
             seam_clear();
             TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
             TU_OK(optcl_context_finish(ctx), "finish");
             const char *name = optcl_algorithm_name(rules[r].algorithm);
-            size_t n = 0;
+            size_t n = 0, sums = 5, totals = 5;
             for (; n < 5 && rules[r].stages[n]; n++) {
                 char want[64];
                 if (*rules[r].stages[n])
@@ -306,15 +328,101 @@ static void whole_tensor_rules_launch_fixed_kernels(void **state)
                 assert_true(n < seam_count());
                 assert_string_equal(seam_get(n)->name, want);
                 check_launch(ctx, seam_get(n), name);
+                sums = strcmp(rules[r].stages[n], "sums") ? sums : n;
+                totals = strcmp(rules[r].stages[n], "totals") ? totals : n;
             }
             assert_int_equal(seam_count(), n);
-            size_t blocks = optcl_params_flat_size(p) / 256, sums = 0;
-            while (strcmp(rules[r].stages[sums], "sums") != 0)
-                sums++;
-            assert_true(seam_get(sums)->offset == 0 && seam_get(sums)->global >= blocks);
-            assert_true(seam_get(sums + 1)->global >= counts[c]);
-            if (sums > 0) /* a work-item per matrix (small ones: rows, columns and mean) */
+            size_t blocks = optcl_params_flat_size(p) / 256;
+            if (sums < 5)
+                assert_true(seam_get(sums)->offset == 0 && seam_get(sums)->global >= blocks);
+            const seam_launch *t = seam_get(totals);
+            if (per_tensor(t))
+                assert_int_equal(t->global, counts[c] * t->local);
+            else
+                assert_true(t->global >= counts[c]);
+            if (sums > 0 && sums < 5) /* a work-item per matrix (small ones: rows, columns, mean) */
                 assert_true(seam_get(0)->global >= counts[c]);
+            TU_OK(optcl_optimizer_destroy(o), "destroy");
+            TU_OK(optcl_params_destroy(p), "destroy");
+        }
+    TU_OK(optcl_context_destroy(ctx), "destroy");
+}
+
+/* LAMB and LARS with some tensors stepped whole (OPTCL_WHOLE_TENSORS=8: up to 8 blocks): the
+ * sums and step kernels cover the span of the others' blocks, in whole work-groups, from the
+ * granule holding the first to the one holding the last, and nothing when every tensor is
+ * whole; the totals a work-group per tensor. */
+static void whole_tensors_leave_the_others_a_span(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
+    size_t vec = optcl_context_vector_width(ctx);
+    enum { SMALL = 40 };
+    static optcl_tensor_spec specs[SMALL + 2];
+    static char names[SMALL][16];
+    for (int i = 0; i < SMALL; i++) {
+        snprintf(names[i], sizeof names[i], "s%d", i);
+        specs[i] = (optcl_tensor_spec){.name = names[i], .ndim = 1, .shape = {100 + 200 * (i % 7)}};
+    }
+    /* two large ones (40 and 9 blocks) between the small ones */
+    specs[SMALL] = (optcl_tensor_spec){.name = "big", .ndim = 2, .shape = {40, 256}};
+    specs[SMALL + 1] = (optcl_tensor_spec){.name = "big2", .ndim = 1, .shape = {9 * 256 - 5}};
+    const optcl_tensor_spec *order[SMALL + 2];
+    for (size_t i = 0, j = 0; i < SMALL + 2; i++) /* big after s19, big2 after s29 */
+        order[i] = i == 20 ? &specs[SMALL] : i == 31 ? &specs[SMALL + 1] : &specs[j++];
+    optcl_tensor_spec set[SMALL + 2];
+    for (size_t i = 0; i < SMALL + 2; i++)
+        set[i] = *order[i];
+    const optcl_algorithm rules[] = {OPTCL_LAMB, OPTCL_LARS};
+    for (size_t r = 0; r < 2; r++)
+        for (size_t with_big = 0; with_big < 2; with_big++) {
+            size_t count = with_big ? SMALL + 2 : SMALL;
+            const optcl_tensor_spec *use = with_big ? set : specs;
+            optcl_params *p = NULL;
+            TU_OK(optcl_params_create(ctx, use, count, &p), optcl_context_message(ctx));
+            size_t first = (size_t)-1, end = 0; /* the large tensors' blocks */
+            for (size_t i = 0; i < count; i++) {
+                optcl_tensor_info info;
+                TU_OK(optcl_params_info(p, i, &info), "info");
+                size_t b0 = info.offset / 256, b1 = b0 + (info.count + 255) / 256;
+                if (b1 - b0 > 8) {
+                    first = b0 < first ? b0 : first;
+                    end = b1 > end ? b1 : end;
+                }
+            }
+            optcl_optimizer_config config = optcl_optimizer_config_default(rules[r]);
+            optcl_optimizer *o = NULL;
+            setenv("OPTCL_WHOLE_TENSORS", "8", 1);
+            TU_OK(optcl_optimizer_create(p, &config, &o), optcl_context_message(ctx));
+            unsetenv("OPTCL_WHOLE_TENSORS");
+            seam_clear();
+            TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
+            TU_OK(optcl_context_finish(ctx), "finish");
+            const char *name = optcl_algorithm_name(rules[r]);
+            assert_int_equal(seam_count(), with_big ? 3 : 1);
+            const seam_launch *totals = seam_get(with_big ? 1 : 0);
+            check_launch(ctx, totals, name);
+            assert_true(per_tensor(totals));
+            assert_int_equal(totals->global, count * totals->local);
+            if (!with_big) {
+                TU_OK(optcl_optimizer_destroy(o), "destroy");
+                TU_OK(optcl_params_destroy(p), "destroy");
+                continue;
+            }
+            const seam_launch *sums = seam_get(0), *step = seam_get(2);
+            check_launch(ctx, sums, name);
+            check_launch(ctx, step, name);
+            size_t granule = OPTCL_GROUP_GRANULE / 256, flat = optcl_params_flat_size(p);
+            size_t span_first = first / granule * granule;
+            size_t span_end = (end + granule - 1) / granule * granule;
+            span_end = span_end < flat / 256 ? span_end : flat / 256;
+            assert_true(span_first > 0); /* the small tensors before: no launch there */
+            assert_int_equal(sums->offset, span_first);
+            assert_true(sums->global >= span_end - span_first);
+            assert_int_equal(step->offset * vec, span_first * 256);
+            assert_int_equal(step->global * vec, (span_end - span_first) * 256);
             TU_OK(optcl_optimizer_destroy(o), "destroy");
             TU_OK(optcl_params_destroy(p), "destroy");
         }
@@ -328,6 +436,7 @@ int main(void)
         cmocka_unit_test(every_launch_runs_whole_work_groups),
         cmocka_unit_test(int8_launches_step_whole_blocks),
         cmocka_unit_test(whole_tensor_rules_launch_fixed_kernels),
+        cmocka_unit_test(whole_tensors_leave_the_others_a_span),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* test_launches.c — one kernel launch per parameter group per step, whatever the number of
- * tensors (counted by the optimizer, not timed; three for the rules that look at whole tensors),
+ * tensors (counted by the optimizer, not timed; three for the rules that look at whole tensors,
+ * one for LAMB and LARS when every tensor is small enough to step whole),
  * plus one per Lookahead sync; the documented
  * minimal bytes per step; the traffic yardstick the benchmark compares with. */
 #include "testutil.h"
@@ -70,28 +71,37 @@ static void many_tensors_one_launch(void **state)
                 muon_launches(ctx, &c, alone, one_m, two_m);
             continue;
         }
-        /* tensor-wise rules (LAMB, LARS): the tensors' sums, their totals per tensor, the step;
-         * Adafactor's row and column means and their means of rows before them */
-        uint64_t per_group = a == OPTCL_ADAFACTOR                              ? 5
-                             : optcl_algorithm_is_tensor_wise((optcl_algorithm)a) ? 3
-                                                                                  : 1;
-        optcl_optimizer *o1 = NULL, *o2 = NULL, *o0 = NULL;
-        TU_OK(optcl_optimizer_create(one, &c, &o1), optcl_context_message(ctx));
-        TU_OK(optcl_optimizer_create(two, &c, &o2), optcl_context_message(ctx));
-        TU_OK(optcl_optimizer_create(alone, &c, &o0), optcl_context_message(ctx));
-        for (int s = 0; s < 7; s++) {
-            TU_OK(optcl_optimizer_step(o1, 0, NULL, NULL), optcl_optimizer_message(o1));
-            TU_OK(optcl_optimizer_step(o2, 0, NULL, NULL), optcl_optimizer_message(o2));
-            TU_OK(optcl_optimizer_step(o0, 0, NULL, NULL), optcl_optimizer_message(o0));
+        /* tensor-wise rules (LAMB, LARS): the tensors' sums, their totals per tensor, the step
+         * — or, all tensors here being small, the totals kernel stepping each whole, unless
+         * OPTCL_WHOLE_TENSORS=never (the second pass); Adafactor's row and column means and
+         * their means of rows before them */
+        bool whole = a == OPTCL_LAMB || a == OPTCL_LARS;
+        for (int never = 0; never < 1 + whole; never++) {
+            uint64_t per_group = a == OPTCL_ADAFACTOR                                 ? 5
+                                 : whole && !never                                    ? 1
+                                 : optcl_algorithm_is_tensor_wise((optcl_algorithm)a) ? 3
+                                                                                      : 1;
+            optcl_optimizer *o1 = NULL, *o2 = NULL, *o0 = NULL;
+            if (never)
+                setenv("OPTCL_WHOLE_TENSORS", "never", 1);
+            TU_OK(optcl_optimizer_create(one, &c, &o1), optcl_context_message(ctx));
+            TU_OK(optcl_optimizer_create(two, &c, &o2), optcl_context_message(ctx));
+            TU_OK(optcl_optimizer_create(alone, &c, &o0), optcl_context_message(ctx));
+            unsetenv("OPTCL_WHOLE_TENSORS");
+            for (int s = 0; s < 7; s++) {
+                TU_OK(optcl_optimizer_step(o1, 0, NULL, NULL), optcl_optimizer_message(o1));
+                TU_OK(optcl_optimizer_step(o2, 0, NULL, NULL), optcl_optimizer_message(o2));
+                TU_OK(optcl_optimizer_step(o0, 0, NULL, NULL), optcl_optimizer_message(o0));
+            }
+            assert_int_equal(optcl_optimizer_launch_count(o0), 7 * per_group);
+            assert_int_equal(optcl_optimizer_launch_count(o1), 7 * per_group);
+            assert_int_equal(optcl_optimizer_launch_count(o2), 14 * per_group);
+            if (whole && never) /* the predicate is not empty */
+                assert_int_equal(per_group, 3);
+            optcl_optimizer_destroy(o0);
+            optcl_optimizer_destroy(o1);
+            optcl_optimizer_destroy(o2);
         }
-        assert_int_equal(optcl_optimizer_launch_count(o0), 7 * per_group);
-        assert_int_equal(optcl_optimizer_launch_count(o1), 7 * per_group);
-        assert_int_equal(optcl_optimizer_launch_count(o2), 14 * per_group);
-        if (a == OPTCL_LAMB || a == OPTCL_LARS) /* the predicate is not empty */
-            assert_int_equal(per_group, 3);
-        optcl_optimizer_destroy(o0);
-        optcl_optimizer_destroy(o1);
-        optcl_optimizer_destroy(o2);
     }
     /* Lookahead with k = 3: one more launch every third step. */
     optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
@@ -147,6 +157,31 @@ static void minimal_bytes(void **state)
         TU_OK(optcl_optimizer_create(p, &c, &o), optcl_context_message(ctx));
         assert_true(optcl_optimizer_bytes_per_step(o) == 1024 * cases[i].per_param);
         assert_int_equal(optcl_optimizer_launch_count(o), 0);
+        optcl_optimizer_destroy(o);
+    }
+    optcl_params_destroy(p);
+    optcl_context_destroy(ctx);
+    /* On OpenCL, LAMB and LARS read a tensor stepped whole from memory once: Adam's 28 B and
+     * SGD with momentum's 20 (the first pass reads it from cache) — 44 and 28 when not. */
+    if (tu_opencl_missing())
+        return;
+    ctx = tu_context(OPTCL_BACKEND_OPENCL);
+    TU_OK(optcl_params_create(ctx, &spec, 1, &p), optcl_context_message(ctx));
+    const struct {
+        optcl_algorithm a;
+        const char *whole;
+        double per_param;
+    } whole[] = {{OPTCL_LAMB, "always", 28},
+                 {OPTCL_LAMB, "never", 44},
+                 {OPTCL_LARS, "always", 20},
+                 {OPTCL_LARS, "never", 28}};
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+        optcl_optimizer_config c = optcl_optimizer_config_default(whole[i].a);
+        optcl_optimizer *o = NULL;
+        setenv("OPTCL_WHOLE_TENSORS", whole[i].whole, 1);
+        TU_OK(optcl_optimizer_create(p, &c, &o), optcl_context_message(ctx));
+        unsetenv("OPTCL_WHOLE_TENSORS");
+        assert_true(optcl_optimizer_bytes_per_step(o) == 1024 * whole[i].per_param);
         optcl_optimizer_destroy(o);
     }
     optcl_params_destroy(p);

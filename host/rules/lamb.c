@@ -51,6 +51,7 @@ const optcl__rule optcl__rule_lamb = {
     .tensor_sums = 2,   /* ‖p‖², ‖u‖² */
     .tensor_values = 1, /* the trust ratio */
     .trust_ratio = true,
+    .whole_tensors = true,
     .sums_reads = OPTCL__READS_WEIGHTS | OPTCL__READS_GRADS | OPTCL__READS_STATES,
     .reference_sums = optcl__reference_lamb_sums,
     .reference_totals = optcl__reference_lamb_totals,

@@ -49,6 +49,7 @@ const optcl__rule optcl__rule_lars = {
     .tensor_sums = 2,   /* ‖p‖², ‖u‖² */
     .tensor_values = 1, /* the trust ratio */
     .trust_ratio = true,
+    .whole_tensors = true,
     .sums_reads = OPTCL__READS_WEIGHTS | OPTCL__READS_GRADS,
     .reference_sums = optcl__reference_lars_sums,
     .reference_totals = optcl__reference_lars_totals,

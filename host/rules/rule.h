@@ -103,6 +103,10 @@ typedef struct optcl__rule {
     bool trust_ratio;
     unsigned sums_reads; /* what the sums kernel reads besides the step kernel (OPTCL__READS_*),
                             for optcl_optimizer_bytes_per_step */
+    /* Its totals kernel steps a tensor small enough to stay in cache whole, in a work-group per
+     * tensor (kernels/common.cl's OPTCL_TENSOR_BEGIN; host/segments.h), and its sums and step
+     * kernels pass over such a tensor's blocks (OPTCL_STEPPED_WHOLE). */
+    bool whole_tensors;
     optcl__reference_sums *reference_sums;
     optcl__reference_totals *reference_totals;
     optcl__reference_apply *reference_apply;
