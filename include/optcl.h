@@ -866,7 +866,9 @@ OPTCL_API optcl_status optcl_optimizer_destroy(optcl_optimizer *opt);
  * partial step: it is counted, the earlier groups are updated, the later ones and Lookahead's
  * sync are not; a failure before any group's launch changes nothing. (A rule that looks at
  * whole tensors enqueues several launches per group — Adafactor's factors, Muon's products —
- * and only the group's last one writes parameters or state.) *event (if event is not NULL)
+ * and only the group's last one writes parameters or state; LAMB's and LARS's per-tensor
+ * launch also steps the tensors small enough to step whole, so a failure of the group's last
+ * launch after it leaves those stepped and the others not.) *event (if event is not NULL)
  * receives the last launch's event, which the caller releases. On the reference backend the step
  * runs at once, wait_list must be empty and *event is set to NULL. */
 OPTCL_API optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,

@@ -514,6 +514,7 @@ static void step_opencl(void **state)
     lr_change_walks();
     tensorwise_step_walks(OPTCL_ADAFACTOR);
     tensorwise_step_walks(OPTCL_MUON);
+    tensorwise_step_walks(OPTCL_LAMB); /* every tensor stepped whole: one launch per group */
 }
 
 static void step_reference(void **state)
