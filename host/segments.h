@@ -55,8 +55,8 @@ typedef struct optcl__segments {
 /* The tables, and on the reference backend the sums (optimizer create; message on failure). */
 optcl_status optcl__segments_create(optcl_optimizer *opt);
 /* OpenCL: the buffers, the sums and totals kernels from the rule's program; the step kernel's
- * two extra arguments from index next (the argument after those optcl__bind_step_arguments
- * bound). */
+ * three extra arguments (optcl__segments_bind_values) from index next (the argument after
+ * those optcl__bind_step_arguments bound). */
 optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program program,
                                            cl_uint next);
 void optcl__segments_free(optcl_optimizer *opt);

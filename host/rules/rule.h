@@ -94,7 +94,7 @@ typedef struct optcl__rule {
      * each tensor its update needs (host/segments.h). A first kernel, optcl_<family>_sums_f32 —
      * the step kernel's arguments, then OPTCL_SUMS_ARG — writes them per 256-element block;
      * optcl_<family>_totals_f32 (then OPTCL_TOTALS_ARG) adds each tensor's blocks and derives
-     * its values; the step kernel reads its tensor's from two more arguments
+     * its values; the step kernel reads its tensor's from three more arguments
      * (OPTCL_TENSOR_VALUES_ARG). The reference backend runs reference_sums, reference_totals,
      * then reference_apply (reference is NULL). trust_ratio: the rule scales by a trust ratio,
      * which a group's exclude_from_trust_ratio may turn off. */
