@@ -86,17 +86,28 @@ static bool fill_info(optcl__factored *f, const optcl__segments *seg, const optc
     return true;
 }
 
+/* A segment's work-items of the factors kernel, and of the means kernel (kernels/adafactor.cl's
+ * adafactor_units). */
+static size_t units_of(const uint32_t *row)
+{
+    size_t b = row[OPTCL__FACTOR_BATCHES], whole = row[OPTCL__FACTOR_WHOLE];
+    return whole ? (b + whole - 1) / whole
+                 : b * (row[OPTCL__FACTOR_ROWS] + strips(row[OPTCL__FACTOR_COLS]));
+}
+
+static size_t means_of(const uint32_t *row)
+{
+    return row[OPTCL__FACTOR_WHOLE] ? 0 : row[OPTCL__FACTOR_BATCHES];
+}
+
 /* Each factors and means work-item's segment, and each group range's of both. */
 static void fill_ranges(optcl__factored *f, const optcl__segments *seg, const optcl_params *p)
 {
     for (size_t j = 0; j < p->count; j++) {
         const uint32_t *row = f->info + j * FIELDS;
-        size_t b = row[OPTCL__FACTOR_BATCHES], whole = row[OPTCL__FACTOR_WHOLE];
-        size_t units = whole ? (b + whole - 1) / whole
-                             : b * (row[OPTCL__FACTOR_ROWS] + strips(row[OPTCL__FACTOR_COLS]));
-        for (size_t u = 0; u < units; u++)
+        for (size_t u = 0; u < units_of(row); u++)
             f->unit_segment[row[OPTCL__FACTOR_FIRST_UNIT] + u] = (uint32_t)j;
-        for (size_t q = 0; !whole && q < b; q++)
+        for (size_t q = 0; q < means_of(row); q++)
             f->mean_segment[row[OPTCL__FACTOR_FIRST_MEAN] + q] = (uint32_t)j;
     }
     for (size_t r = 0; r < p->range_count; r++) {
@@ -107,6 +118,35 @@ static void fill_ranges(optcl__factored *f, const optcl__segments *seg, const op
         f->first_mean[r] = first < p->count ? a[OPTCL__FACTOR_FIRST_MEAN] : f->mean_items;
         f->end_unit[r] = end < p->count ? z[OPTCL__FACTOR_FIRST_UNIT] : f->units;
         f->end_mean[r] = end < p->count ? z[OPTCL__FACTOR_FIRST_MEAN] : f->mean_items;
+        f->launched[r] = true;
+    }
+}
+
+/* With tensors that the totals kernel steps whole (segments.h), the factors and means launches
+ * cover each range's work-items from its first other tensor's to its last's (those of whole
+ * tensors between them return), and none when every tensor of the range is whole; the bytes
+ * they read count only the others. */
+static void part_spans(optcl__factored *f, const optcl__segments *seg, const optcl_params *p)
+{
+    f->matrix_elements = f->vector_floats = 0;
+    for (size_t r = 0; r < p->range_count; r++) {
+        f->launched[r] = false;
+        for (size_t j = seg->first[r]; j < seg->end[r]; j++) {
+            const uint32_t *row = f->info + j * FIELDS;
+            if (seg->block_whole[seg->segment_blocks[2 * j]])
+                continue;
+            if (!f->launched[r]) {
+                f->first_unit[r] = row[OPTCL__FACTOR_FIRST_UNIT];
+                f->first_mean[r] = row[OPTCL__FACTOR_FIRST_MEAN];
+                f->launched[r] = true;
+            }
+            f->end_unit[r] = row[OPTCL__FACTOR_FIRST_UNIT] + units_of(row);
+            f->end_mean[r] = row[OPTCL__FACTOR_FIRST_MEAN] + means_of(row);
+            if (row[OPTCL__FACTOR_BATCHES])
+                f->matrix_elements += row[OPTCL__FACTOR_COUNT];
+            else
+                f->vector_floats += optcl__round_up(row[OPTCL__FACTOR_COUNT], OPTCL__BLOCK);
+        }
     }
 }
 
@@ -169,6 +209,7 @@ static cl_int make_kernel(optcl_optimizer *opt, cl_program program, const char *
         err = optcl__factored_bind(opt, *kernel, next);
     OPTCL__ARG(*kernel, next + OPTCL__FACTORED_ARGS, table);
     *range_arg = next + OPTCL__FACTORED_ARGS + 1;
+    OPTCL__ARG(*kernel, *range_arg + 2, opt->segments->block_whole_mem);
     return err;
 }
 
@@ -178,6 +219,8 @@ optcl_status optcl__factored_create_device(optcl_optimizer *opt, cl_program prog
     optcl__factored *f = opt->segments->factored;
     cl_int err = CL_SUCCESS;
     size_t rows = opt->params->count + 1;
+    if (opt->segments->whole_count > 0)
+        part_spans(f, opt->segments, opt->params);
     f->info_mem = optcl__segments_buffer(ctx, rows * FIELDS * sizeof(uint32_t), f->info, &err);
     f->unit_segment_mem = optcl__segments_buffer(ctx, (f->units ? f->units : 1) * sizeof(uint32_t),
                                                  f->unit_segment, &err);
@@ -248,11 +291,15 @@ static cl_int enqueue_stage(optcl_optimizer *opt, cl_kernel kernel, cl_uint rang
 }
 
 cl_int optcl__factored_enqueue(optcl_optimizer *opt, size_t r, const optcl__step_scalars *scalars,
-                               cl_uint num_events, const cl_event *wait_list)
+                               cl_uint *num_events, const cl_event **wait_list)
 {
     optcl__factored *f = opt->segments->factored;
+    if (!f->launched[r])
+        return CL_SUCCESS;
     cl_int err = enqueue_stage(opt, f->factors_kernel, f->factors_range_arg, r, scalars,
-                               f->first_unit[r], f->end_unit[r], num_events, wait_list);
+                               f->first_unit[r], f->end_unit[r], *num_events, *wait_list);
+    *num_events = 0;
+    *wait_list = NULL;
     if (err == CL_SUCCESS)
         err = enqueue_stage(opt, f->means_kernel, f->means_range_arg, r, scalars, f->first_mean[r],
                             f->end_mean[r], 0, NULL);

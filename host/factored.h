@@ -17,8 +17,11 @@
  * The sums, totals and step kernels read both (kernels/adafactor.cl's OPTCL_FACTORED_ARG). The
  * step kernel, the group's last launch, stores the vectors' values and copies the pending row
  * and column means into the state: a step whose later launch fails to enqueue has changed
- * nothing (host/step.c). The reference backend runs reference_factors in place (it cannot
- * fail half-way), adding in the same order, so both backends give the same bits. */
+ * nothing (host/step.c) — but for the tensors that the totals kernel steps whole
+ * (segments.h), which it factors, steps and stores itself, and which the factors and means
+ * launches pass over (none at all when every tensor of the group is whole). The reference
+ * backend runs reference_factors in place (it cannot fail half-way), adding in the same order,
+ * so both backends give the same bits. */
 #ifndef OPTCL_FACTORED_H
 #define OPTCL_FACTORED_H
 
@@ -32,9 +35,11 @@ typedef struct optcl__factored {
     uint32_t *unit_segment, *mean_segment; /* per factors and per means work-item: its segment */
     uint32_t *tensor_segment;               /* per tensor of the set: its segment */
     size_t units, mean_items, batches, floats; /* work-items of both kernels, matrices, state */
-    size_t matrix_elements, vector_floats; /* for optcl_optimizer_bytes_per_step */
+    size_t matrix_elements, vector_floats;     /* for optcl_optimizer_bytes_per_step (tensors not
+                                                  stepped whole) */
     size_t first_unit[OPTCL_MAX_GROUPS], end_unit[OPTCL_MAX_GROUPS]; /* each group range's */
     size_t first_mean[OPTCL_MAX_GROUPS], end_mean[OPTCL_MAX_GROUPS];
+    bool launched[OPTCL_MAX_GROUPS]; /* false: the totals kernel steps every tensor whole */
     float *state, *means; /* reference backend */
     cl_mem info_mem, unit_segment_mem, mean_segment_mem, state_mem, means_mem;
     cl_mem pending_mem; /* this step's row and column means, until the step kernel stores them */
@@ -51,9 +56,10 @@ optcl_status optcl__factored_create_device(optcl_optimizer *opt, cl_program prog
 cl_int optcl__factored_bind(const optcl_optimizer *opt, cl_kernel kernel, cl_uint index);
 void optcl__factored_free(optcl__factored *f);
 /* OpenCL: launches 1 and 2 for group range r (scalars as optcl__segments_enqueue's); the
- * first carries the wait list. */
+ * first carries the wait list, which is then emptied — unless the range's tensors are all
+ * stepped whole, and nothing is launched. */
 cl_int optcl__factored_enqueue(optcl_optimizer *opt, size_t r, const optcl__step_scalars *scalars,
-                               cl_uint num_events, const cl_event *wait_list);
+                               cl_uint *num_events, const cl_event **wait_list);
 /* Reference: the same for range r. */
 void optcl__factored_reference(optcl_optimizer *opt, size_t r, const float *grads,
                                const optcl__step_scalars *s);

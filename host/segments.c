@@ -348,11 +348,8 @@ cl_int optcl__segments_enqueue(optcl_optimizer *opt, size_t r, const optcl__step
     *step_first = (size_t)first_block * BLOCK;
     *step_end = (size_t)end_block * BLOCK;
     cl_int err = CL_SUCCESS;
-    if (seg->factored) { /* the row and column means first, with the wait list */
-        err = optcl__factored_enqueue(opt, r, scalars, num_events, wait_list);
-        num_events = 0;
-        wait_list = NULL;
-    }
+    if (seg->factored) /* the row and column means first, with the wait list */
+        err = optcl__factored_enqueue(opt, r, scalars, &num_events, &wait_list);
     if (err == CL_SUCCESS && first_block < end_block) { /* tensors not stepped whole */
         err = optcl__set_step_scalars(opt, seg->sums_kernel, r, scalars);
         OPTCL__ARG(seg->sums_kernel, seg->sums_end_arg, end_block);

@@ -10,10 +10,11 @@
  *   3. the rule's step kernel, which finds its block's segment and reads its values.
  * The reference backend runs the same three in the same order of addition (reference_sums,
  * reference_totals, reference_apply), so both give the same bits.
- * Rules with whole_tensors (LAMB, LARS) step a tensor small enough to stay in cache whole in
- * launch 2, a work-group per tensor: its sums, its values, then its step, reading it from memory
- * once where three launches read it twice (16M parameters in 1000 tensors on PoCL: LAMB 1.85×
- * Adam's time → 1.09×, docs/PERFORMANCE.md). Launches
+ * Rules with whole_tensors (LAMB, LARS, Adafactor) step a tensor small enough to stay in cache
+ * whole in launch 2, a work-group per tensor: its sums, its values, then its step (Adafactor:
+ * its row and column means first, factored.h), reading it from memory once where the launches
+ * read it two to four times (16M parameters in 1000 tensors on PoCL: LAMB 1.85× Adam's time →
+ * 1.09×, docs/PERFORMANCE.md). Launches
  * 1 and 3 pass over its blocks (block_whole) and cover only the range's span of other blocks,
  * or are left out when there is none. The same arithmetic in the same order: the same bits.
  * "Small enough": its bytes (parameters, gradients and states) within the device's global

@@ -866,9 +866,9 @@ OPTCL_API optcl_status optcl_optimizer_destroy(optcl_optimizer *opt);
  * partial step: it is counted, the earlier groups are updated, the later ones and Lookahead's
  * sync are not; a failure before any group's launch changes nothing. (A rule that looks at
  * whole tensors enqueues several launches per group — Adafactor's factors, Muon's products —
- * and only the group's last one writes parameters or state; LAMB's and LARS's per-tensor
- * launch also steps the tensors small enough to step whole, so a failure of the group's last
- * launch after it leaves those stepped and the others not.) *event (if event is not NULL)
+ * and only the group's last one writes parameters or state; LAMB's, LARS's and Adafactor's
+ * per-tensor launch also steps the tensors small enough to step whole, so a failure of the
+ * group's last launch after it leaves those stepped and the others not.) *event (if event is not NULL)
  * receives the last launch's event, which the caller releases. On the reference backend the step
  * runs at once, wait_list must be empty and *event is set to NULL. */
 OPTCL_API optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
@@ -1044,8 +1044,10 @@ OPTCL_API const char *optcl_optimizer_message(const optcl_optimizer *opt);
 
 /* Kernel launches (update rule and Lookahead sync) this optimizer has enqueued so far: one per
  * parameter group per step (three for LAMB and LARS: the per-tensor sums, their totals, the
- * step; five for Adafactor: its row and column means and their means first), plus one per
- * Lookahead sync, whatever the tensor count. 0 on the reference backend. */
+ * step; five for Adafactor: its row and column means and their means first; one for these
+ * three when every tensor of the group is small enough to be stepped whole by the per-tensor
+ * launch), plus one per Lookahead sync, whatever the tensor count. 0 on the reference
+ * backend. */
 OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
 
 /* The bytes one step must move at least: every buffer the rule reads and writes, each element
@@ -1057,7 +1059,8 @@ OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
  * parameters, the gradient and both moments), LARS 28 (the parameters and the gradient).
  * Adafactor 20, plus 8 per element of a tensor of two or more dims (its rows and its columns
  * read the gradient) and 12 per element of one of at most one dim (its variance, read twice
- * and written once). Muon 36 (its sums pass reads the gradient and the momentum, and the
+ * and written once). On OpenCL a tensor stepped whole is read from memory once: LAMB 28, LARS
+ * 20, Adafactor 12 for a matrix and 20 for a vector (docs/COMMANDS.md's OPTCL_WHOLE_TENSORS). Muon 36 (its sums pass reads the gradient and the momentum, and the
  * matrices X are written and read once; the products' traffic is left out). */
 OPTCL_API double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt);
 /* The floating-point operations of a step's matrix products (Muon's Newton–Schulz iteration:

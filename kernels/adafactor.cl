@@ -8,9 +8,12 @@
  * (row and column means, into `pending`), means (of each matrix's rows), sums (‖p‖², ‖U‖² per
  * block, U computed and not stored), totals (−α/max(1, RMS(U)/d) per tensor), and the step,
  * which computes U again, the same bits, stores the vectors' variance and the matrices' new
- * row and column means into the state, and steps. Only the step, the last launch, writes the
- * state, so a step whose later launch fails to enqueue leaves it as it was. Read side by side
- * with host/reference/adafactor.c and host/rules/adafactor.c. */
+ * row and column means into the state, and steps. A tensor small enough to stay in cache is
+ * stepped whole by the totals kernel's work-group, all five stages in turn (host/segments.h),
+ * which reads it from memory once; the other kernels pass over it. Only the step and the totals
+ * kernel (for those tensors) write the state, so a step whose later launch fails to enqueue
+ * leaves the other tensors as they were. Read side by side with host/reference/adafactor.c and
+ * host/rules/adafactor.c. */
 
 #define W s.rule[0]            /* t^beta2_decay: the weight of the new row, column or g² */
 #define RHO s.rule[1]          /* min(lr, 1/√t) */
@@ -252,24 +255,17 @@ static inline float adafactor_mean_of_rows(__global const float *row_var, uint r
     return adafactor_clamped_mean(sum, rows, eps1);
 }
 
-/* 1. The row and column means of g², lerped from row_var and col_var into pending. A matrix's
- * state holds its B·R row means, then its B·C column means, from its slot. A work-item is a group of
- * small matrices (FACTOR_WHOLE of them, about 1024 elements: their rows, columns and means of
- * rows), or else one row or sixteen columns of a larger one (its B·R rows, then B·⌈C/16⌉
- * strips of columns, which read whole runs of memory down the rows; each column still adds in
- * order). */
-__kernel void optcl_adafactor_factors_f32(__global param_t *param, __global grad_t *grad,
-                                          OPTCL_STEP_ARGS OPTCL_FACTORED_ARG,
-                                          __global const uint *restrict unit_segment,
-                                          uint first_unit, uint end_unit)
+/* Work-item `index` of the factors kernel within the matrices of info's tensor: a group of small
+ * matrices (FACTOR_WHOLE of them, about 1024 elements: their rows, columns and means of rows),
+ * or else one row or sixteen columns of a larger one (its B·R rows, then B·⌈C/16⌉ strips of
+ * columns, which read whole runs of memory down the rows; each column still adds in order).
+ * Their row and column means of g², lerped from the state into pending. A matrix's state holds
+ * its B·R row means, then its B·C column means, from its slot. */
+static inline void adafactor_factor_unit(__global grad_t *grad, __global const uint *info,
+                                         uint index, __global const float *factored,
+                                         __global float *pending, __global float *batch_means,
+                                         float w, float eps1, float inv_loss_scale, float clip_coef)
 {
-    OPTCL_STEP_BEGIN;
-    (void)param;
-    const uint unit = first_unit + (uint)get_global_id(0);
-    if (unit >= end_unit)
-        return;
-    __global const uint *info = factor_info + (size_t)unit_segment[unit] * FACTOR_FIELDS;
-    const uint index = unit - info[FACTOR_FIRST_UNIT];
     const uint rows = info[FACTOR_ROWS], cols = info[FACTOR_COLS];
     const uint row_lines = info[FACTOR_BATCHES] * rows;
     const size_t base = (size_t)info[FACTOR_FIRST_BLOCK] * OPTCL_BLOCK;
@@ -284,32 +280,72 @@ __kernel void optcl_adafactor_factors_f32(__global param_t *param, __global grad
             for (; b + VEC <= end; b += VEC)
                 adafactor_unit_matrices(
                     grad, (base + b) / VEC, row_var + b, col_var + b, next_row + b, next_col + b,
-                    batch_means + info[FACTOR_FIRST_BATCH] + b, W, EPS1, inv_loss_scale, clip_coef);
+                    batch_means + info[FACTOR_FIRST_BATCH] + b, w, eps1, inv_loss_scale, clip_coef);
 #endif
         for (; b < end; b++)
             batch_means[info[FACTOR_FIRST_BATCH] + b] =
                 adafactor_small_matrix(grad, base + (size_t)b * rows * cols, rows, cols,
                                        row_var + b * rows, col_var + b * cols, next_row + b * rows,
-                                       next_col + b * cols, W, EPS1, inv_loss_scale, clip_coef);
+                                       next_col + b * cols, w, eps1, inv_loss_scale, clip_coef);
     } else if (index < row_lines) {
-        next_row[index] =
-            adafactor_lerp(row_var[index],
-                           adafactor_row_mean(grad, base + (size_t)index * cols, cols,
-                                              inv_loss_scale, clip_coef),
-                           W);
+        next_row[index] = adafactor_lerp(
+            row_var[index],
+            adafactor_row_mean(grad, base + (size_t)index * cols, cols, inv_loss_scale, clip_coef),
+            w);
     } else { /* columns 16·k … 16·k + 15 of matrix b */
         const uint strips = (cols + 15) / 16, b = (index - row_lines) / strips;
         adafactor_columns(grad, base + (size_t)b * rows * cols, rows, cols,
                           (index - row_lines - b * strips) * 16, col_var + b * cols,
-                          next_col + b * cols, W, inv_loss_scale, clip_coef);
+                          next_col + b * cols, w, inv_loss_scale, clip_coef);
     }
+}
+
+/* The factors kernel's work-items of info's tensor (0 for a vector; host/factored.c's). */
+static inline uint adafactor_units(__global const uint *info)
+{
+    const uint b = info[FACTOR_BATCHES], group = info[FACTOR_WHOLE];
+    return group ? (b + group - 1) / group
+                 : b * (info[FACTOR_ROWS] + (info[FACTOR_COLS] + 15) / 16);
+}
+
+/* Matrix b of info's tensor (a larger one: the means kernel's): its mean of rows. */
+static inline void adafactor_matrix_mean(__global const uint *info, uint b,
+                                         __global const float *pending, __global float *batch_means,
+                                         float eps1)
+{
+    const uint rows = info[FACTOR_ROWS];
+    batch_means[info[FACTOR_FIRST_BATCH] + b] =
+        adafactor_mean_of_rows(pending + info[FACTOR_SLOT] + (size_t)b * rows, rows, eps1);
+}
+
+/* The factors and means kernels pass over the tensors that the totals kernel steps whole
+ * (block_whole of a tensor's first block): it does their work itself. */
+#define ADAFACTOR_STEPPED_WHOLE(info) (block_whole[(info)[FACTOR_FIRST_BLOCK]] != 0)
+
+/* 1. adafactor_factor_unit of each work-item. */
+__kernel void optcl_adafactor_factors_f32(__global param_t *param, __global grad_t *grad,
+                                          OPTCL_STEP_ARGS OPTCL_FACTORED_ARG,
+                                          __global const uint *restrict unit_segment,
+                                          uint first_unit, uint end_unit,
+                                          __global const uchar *restrict block_whole)
+{
+    OPTCL_STEP_BEGIN;
+    (void)param;
+    const uint unit = first_unit + (uint)get_global_id(0);
+    if (unit >= end_unit)
+        return;
+    __global const uint *info = factor_info + (size_t)unit_segment[unit] * FACTOR_FIELDS;
+    if (ADAFACTOR_STEPPED_WHOLE(info))
+        return;
+    adafactor_factor_unit(grad, info, unit - info[FACTOR_FIRST_UNIT], factored, pending,
+                          batch_means, W, EPS1, inv_loss_scale, clip_coef);
 }
 
 /* 2. One work-item per matrix of the larger ones: its mean of rows. */
 __kernel void optcl_adafactor_means_f32(__global param_t *param, __global grad_t *grad,
                                         OPTCL_STEP_ARGS OPTCL_FACTORED_ARG,
-                                        __global const uint *restrict mean_segment,
-                                        uint first_mean, uint end_mean)
+                                        __global const uint *restrict mean_segment, uint first_mean,
+                                        uint end_mean, __global const uchar *restrict block_whole)
 {
     OPTCL_STEP_BEGIN;
     (void)param;
@@ -318,9 +354,8 @@ __kernel void optcl_adafactor_means_f32(__global param_t *param, __global grad_t
     if (q >= end_mean)
         return;
     __global const uint *info = factor_info + (size_t)mean_segment[q] * FACTOR_FIELDS;
-    const uint rows = info[FACTOR_ROWS], b = q - info[FACTOR_FIRST_MEAN];
-    batch_means[info[FACTOR_FIRST_BATCH] + b] =
-        adafactor_mean_of_rows(pending + info[FACTOR_SLOT] + (size_t)b * rows, rows, EPS1);
+    if (!ADAFACTOR_STEPPED_WHOLE(info))
+        adafactor_matrix_mean(info, q - info[FACTOR_FIRST_MEAN], pending, batch_means, EPS1);
 }
 
 /* V of the VEC elements from element e0 of a matrix, element by element (a vector may cross
@@ -395,11 +430,13 @@ static inline floatv adafactor_factored_v(__global const uint *info,
 }
 
 /* U of direction d at vector i, and a vector's new variance (*variance; not stored here). With
- * commit, a matrix's row and column means go from pending into the state (factored_v). */
-static inline floatv adafactor_update(__global const uint *info, __global float *factored,
-                                      __global const float *pending,
-                                      __global const float *batch_means, size_t i, floatv d,
-                                      const optcl_scalars s, floatv *variance, bool commit)
+ * commit, a matrix's row and column means go from pending into the state (factored_v). Always
+ * inlined: the totals kernel calls it twice, and PoCL's compiler then made it a call that
+ * passes the vectors through memory (a 1-D tensor stepped whole took 3× the time). */
+__attribute__((always_inline)) static inline floatv
+adafactor_update(__global const uint *info, __global float *factored, __global const float *pending,
+                 __global const float *batch_means, size_t i, floatv d, const optcl_scalars s,
+                 floatv *variance, bool commit)
 {
     const uint e0 = (uint)(i * VEC - (size_t)info[FACTOR_FIRST_BLOCK] * OPTCL_BLOCK);
     const uint n = info[FACTOR_COUNT];
@@ -418,59 +455,89 @@ static inline floatv adafactor_update(__global const uint *info, __global float 
 #define ADAFACTOR_INFO(i)                                                                         \
     (factor_info + (size_t)segment_of_block[(i) * VEC / OPTCL_BLOCK] * FACTOR_FIELDS)
 
-/* 3. ‖p‖² (before the weight decay) and ‖U‖² per block. */
+/* ‖p‖² (before the weight decay) and ‖U‖² of vector i of info's tensor, into lane vector k */
+#define ADAFACTOR_SUMS(info, i, k)                                                                \
+    floatv p = LOAD_WEIGHT(param, i);                                                             \
+    floatv d = optcl_direction(OPTCL_GRAD_PEEK(grad, i));                                         \
+    floatv variance = (floatv)0.0f;                                                               \
+    floatv u = adafactor_update(info, factored, pending, batch_means, i, d, s, &variance, false); \
+    OPTCL_SUM(0, k, p * p);                                                                       \
+    OPTCL_SUM(1, k, u * u)
+/* vector i's step, its tensor's value known: U again, the state stored (a vector's variance,
+ * a matrix's pending means), p·(1 − lr·wd) + value·U */
+#define ADAFACTOR_STEP(info, i, value)                                                            \
+    floatv p = LOAD_WEIGHT(param, i);                                                             \
+    floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));                                           \
+    floatv variance = (floatv)0.0f;                                                               \
+    floatv u = adafactor_update(info, factored, pending, batch_means, i, d, s, &variance, true);  \
+    uint e0 = (uint)(i * VEC - (size_t)(info)[FACTOR_FIRST_BLOCK] * OPTCL_BLOCK);                 \
+    if ((info)[FACTOR_BATCHES] == 0 && e0 < (info)[FACTOR_COUNT])                                 \
+        STORE(factored + (info)[FACTOR_SLOT], e0 / VEC, variance);                                \
+    if (s.weight_decay != 0.0f)                                                                   \
+        p = p * s.decay_factor;                                                                   \
+    STORE_WEIGHT(param, i, p + (value) * u)
+
+/* 3. ‖p‖² and ‖U‖² per block. */
 __kernel void optcl_adafactor_sums_f32(__global param_t *param, __global grad_t *grad,
                                        OPTCL_STEP_ARGS OPTCL_SUMS_ARG OPTCL_FACTORED_ARG)
 {
     OPTCL_STEP_BEGIN;
     OPTCL_SUMS_BEGIN(2);
     __global const uint *info = ADAFACTOR_INFO(get_global_id(0) * (OPTCL_BLOCK / VEC));
-    floatv variance = (floatv)0.0f;
     OPTCL_FOR_EACH_BLOCK_VECTOR(i, k) {
-        floatv p = LOAD_WEIGHT(param, i);
-        floatv d = optcl_direction(OPTCL_GRAD_PEEK(grad, i));
-        floatv u =
-            adafactor_update(info, factored, pending, batch_means, i, d, s, &variance, false);
-        OPTCL_SUM(0, k, p * p);
-        OPTCL_SUM(1, k, u * u);
+        ADAFACTOR_SUMS(info, i, k);
     }
     OPTCL_SUMS_END(2);
 }
 
 /* 4. Per tensor: −α / max(1, RMS(U) / d), α = max(eps2, RMS(p))·ρ (Python's max(a, x): x only
- * when x > a). */
+ * when x > a). A small tensor (common.cl's OPTCL_TENSOR_BEGIN) gets all five launches' work in
+ * its work-group: its row and column means and means of rows, its sums, its value and its
+ * step, each stage waiting for the one before, while the tensor is still in cache. */
 __kernel void optcl_adafactor_totals_f32(__global param_t *param, __global grad_t *grad,
                                          OPTCL_STEP_ARGS OPTCL_TOTALS_ARG OPTCL_FACTORED_ARG)
 {
     OPTCL_STEP_BEGIN;
-    OPTCL_TOTALS_BEGIN(t);
+    OPTCL_TENSOR_BEGIN(t);
+    __global const uint *info = factor_info + (size_t)(t < end ? t : end) * FACTOR_FIELDS;
+    OPTCL_FOR_EACH_WHOLE_ITEM(t, u, adafactor_units(info))
+    adafactor_factor_unit(grad, info, (uint)u, factored, pending, batch_means, W, EPS1,
+                          inv_loss_scale, clip_coef);
+    OPTCL_WHOLE_STAGE_DONE;
+    OPTCL_FOR_EACH_WHOLE_ITEM(t, b, info[FACTOR_WHOLE] ? 0 : info[FACTOR_BATCHES])
+    adafactor_matrix_mean(info, (uint)b, pending, batch_means, EPS1);
+    OPTCL_WHOLE_STAGE_DONE;
+    OPTCL_FOR_EACH_WHOLE_BLOCK(t, b)
+    {
+        OPTCL_BLOCK_SUMS_BEGIN(2);
+        OPTCL_FOR_EACH_VECTOR_OF_BLOCK(b, i, k)
+        {
+            ADAFACTOR_SUMS(info, i, k);
+        }
+        OPTCL_BLOCK_SUMS_END(b, 2);
+    }
+    OPTCL_WHOLE_SUMS_DONE;
     float p_norm = sqrt(OPTCL_TOTAL(t, 2, 0)), u_norm = sqrt(OPTCL_TOTAL(t, 2, 1));
-    float root_n = sqrt((float)factor_info[(size_t)(t < end ? t : end) * FACTOR_FIELDS +
-                                           FACTOR_COUNT]);
+    float root_n = sqrt((float)info[FACTOR_COUNT]);
     float p_rms = p_norm / root_n, u_rms = u_norm / (root_n * CLIP_D);
     float alpha = (p_rms > EPS2 ? p_rms : EPS2) * RHO;
-    OPTCL_TOTALS_WRITE(t, -alpha / (u_rms > 1.0f ? u_rms : 1.0f));
+    float value = -alpha / (u_rms > 1.0f ? u_rms : 1.0f);
+    OPTCL_TENSOR_WRITE(t, value);
+    OPTCL_FOR_EACH_WHOLE_VECTOR(t, i)
+    {
+        ADAFACTOR_STEP(info, i, value);
+    }
 }
 
-/* 5. The step: U again, the state stored (vectors' variance, matrices' pending means),
- * p·(1 − lr·wd) + value·U. */
+/* 5. The step of the tensors not stepped whole. */
 __kernel void optcl_adafactor_f32(__global param_t *param, __global grad_t *grad,
                                   OPTCL_STEP_ARGS OPTCL_TENSOR_VALUES_ARG OPTCL_FACTORED_ARG)
 {
     OPTCL_STEP_BEGIN;
     OPTCL_FOR_EACH_VECTOR(i) {
+        if (OPTCL_STEPPED_WHOLE(i))
+            continue;
         __global const uint *info = ADAFACTOR_INFO(i);
-        float step = OPTCL_TENSOR_VALUE(i, 1, 0);
-        floatv p = LOAD_WEIGHT(param, i);
-        floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
-        floatv variance = (floatv)0.0f;
-        floatv u =
-            adafactor_update(info, factored, pending, batch_means, i, d, s, &variance, true);
-        uint e0 = (uint)(i * VEC - (size_t)info[FACTOR_FIRST_BLOCK] * OPTCL_BLOCK);
-        if (info[FACTOR_BATCHES] == 0 && e0 < info[FACTOR_COUNT])
-            STORE(factored + info[FACTOR_SLOT], e0 / VEC, variance);
-        if (s.weight_decay != 0.0f)
-            p = p * s.decay_factor;
-        STORE_WEIGHT(param, i, p + step * u);
+        ADAFACTOR_STEP(info, i, OPTCL_TENSOR_VALUE(i, 1, 0));
     }
 }

@@ -496,7 +496,13 @@ static inline float optcl_tensor_total(__global const float *block_sums,
 #define OPTCL_FOR_EACH_WHOLE_BLOCK(t, b)                                                          \
     if (t##_whole_)                                                                               \
     OPTCL_SHARE(b, t##_first_, t##_end_ - t##_first_)
-#define OPTCL_WHOLE_SUMS_DONE barrier(CLK_GLOBAL_MEM_FENCE)
+#define OPTCL_WHOLE_STAGE_DONE barrier(CLK_GLOBAL_MEM_FENCE)
+#define OPTCL_WHOLE_SUMS_DONE OPTCL_WHOLE_STAGE_DONE
+/* a whole tensor's stages before its sums (Adafactor's row and column means): u from 0 to
+ * count, shared among the work-items as the blocks are, then OPTCL_WHOLE_STAGE_DONE */
+#define OPTCL_FOR_EACH_WHOLE_ITEM(t, u, count)                                                    \
+    if (t##_whole_)                                                                               \
+    OPTCL_SHARE(u, 0, count)
 #define OPTCL_FOR_EACH_WHOLE_VECTOR(t, i)                                                         \
     if (t##_whole_)                                                                               \
     OPTCL_SHARE(i, (size_t)t##_first_ * (OPTCL_BLOCK / VEC),                                      \

@@ -478,8 +478,10 @@ static void loss_scaled_step_walks(void)
  * steps: Adafactor (factors, means, sums, totals; a matrix's row and column means and the
  * vectors' variance) and Muon (sums, totals, pack, CLBlast's products and copies; the
  * momentum). A failure among them must leave the state as it was — only the group's last
- * launch stores any — plain, and with the guard, whose device-owned count is taken back. */
-static void tensorwise_step_walks(optcl_algorithm a)
+ * launch stores any — plain, and with the guard, whose device-owned count is taken back.
+ * whole: OPTCL_WHOLE_TENSORS for the optimizer (NULL: unset; small tensors are then stepped
+ * whole by the per-tensor launch, one launch per group). */
+static void tensorwise_step_walks(optcl_algorithm a, const char *whole)
 {
     if (tu_muon_refused(OPTCL_BACKEND_OPENCL, a))
         return; /* a build without CLBlast: test_tensorwise checks the refusal */
@@ -488,10 +490,13 @@ static void tensorwise_step_walks(optcl_algorithm a)
     for (int guarded = 0; guarded < 2; guarded++) {
         optcl_optimizer_config c = fw_tensorwise_config(a, guarded);
         char name[64];
-        snprintf(name, sizeof name, "%s%s step 2", guarded ? "guarded " : "",
-                 optcl_algorithm_name(a));
+        snprintf(name, sizeof name, "%s%s step 2%s", guarded ? "guarded " : "",
+                 optcl_algorithm_name(a), whole ? " (parts)" : "");
         step_fx fx = {0};
+        if (whole)
+            setenv("OPTCL_WHOLE_TENSORS", whole, 1);
         fw_fixture_open_on(&fx.a, tu_context(OPTCL_BACKEND_OPENCL), &c, specs, tensors);
+        unsetenv("OPTCL_WHOLE_TENSORS");
         TU_OK(optcl_optimizer_step(fx.a.opt, 0, NULL, NULL), "step");
         /* another gradient: with the same one, step 2's row and column means would equal step
          * 1's (lerp(m, m, w) = m), and a factors launch's stores would go unseen */
@@ -512,9 +517,10 @@ static void step_opencl(void **state)
     guarded_step_walks();
     loss_scaled_step_walks();
     lr_change_walks();
-    tensorwise_step_walks(OPTCL_ADAFACTOR);
-    tensorwise_step_walks(OPTCL_MUON);
-    tensorwise_step_walks(OPTCL_LAMB); /* every tensor stepped whole: one launch per group */
+    tensorwise_step_walks(OPTCL_ADAFACTOR, "never"); /* five launches per group */
+    tensorwise_step_walks(OPTCL_ADAFACTOR, NULL);    /* every tensor whole: one per group */
+    tensorwise_step_walks(OPTCL_MUON, NULL);
+    tensorwise_step_walks(OPTCL_LAMB, NULL); /* every tensor stepped whole: one launch per group */
 }
 
 static void step_reference(void **state)

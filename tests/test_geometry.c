@@ -133,11 +133,12 @@ static size_t configurations(optcl_optimizer_config *out)
     return n;
 }
 
-/* LAMB's and LARS's totals kernel: a work-group per tensor (segments.h), which may step it
- * whole. */
+/* LAMB's, LARS's and Adafactor's totals kernel: a work-group per tensor (segments.h), which may
+ * step it whole. */
 static bool per_tensor(const seam_launch *l)
 {
-    return !strcmp(l->name, "optcl_lamb_totals_f32") || !strcmp(l->name, "optcl_lars_totals_f32");
+    return !strcmp(l->name, "optcl_lamb_totals_f32") || !strcmp(l->name, "optcl_lars_totals_f32") ||
+           !strcmp(l->name, "optcl_adafactor_totals_f32");
 }
 
 /* Launches run whole work-groups of the context's size, or of fewer items for a range smaller
@@ -274,8 +275,8 @@ static void int8_launches_step_whole_blocks(void **state)
 /* The rules that look at whole tensors keep a fixed launch count: per group and step the sums
  * kernel, the totals per tensor and the step kernel — Adafactor's row and column means and
  * their means of rows before them — for one tensor as for a thousand, and the sums cover each
- * group's blocks exactly once. LAMB and LARS step these small tensors whole: the totals kernel
- * alone, a work-group per tensor (OPTCL_WHOLE_TENSORS=never: the three). */
+ * group's blocks exactly once. LAMB, LARS and Adafactor step these small tensors whole: the
+ * totals kernel alone, a work-group per tensor (OPTCL_WHOLE_TENSORS=never: the three, five). */
 static void whole_tensor_rules_launch_fixed_kernels(void **state)
 {
     (void)state;
@@ -297,7 +298,8 @@ static void whole_tensor_rules_launch_fixed_kernels(void **state)
                  {OPTCL_LAMB, "never", {"sums", "totals", ""}},
                  {OPTCL_LARS, NULL, {"totals"}},
                  {OPTCL_LARS, "never", {"sums", "totals", ""}},
-                 {OPTCL_ADAFACTOR, NULL, {"factors", "means", "sums", "totals", ""}},
+                 {OPTCL_ADAFACTOR, NULL, {"totals"}},
+                 {OPTCL_ADAFACTOR, "never", {"factors", "means", "sums", "totals", ""}},
                  /* and between pack and step CLBlast's GEMMs, which the seam does not see */
                  {OPTCL_MUON, NULL, {"sums", "totals", "pack", ""}}};
     const size_t counts[] = {1, MANY};
@@ -348,10 +350,11 @@ static void whole_tensor_rules_launch_fixed_kernels(void **state)
     TU_OK(optcl_context_destroy(ctx), "destroy");
 }
 
-/* LAMB and LARS with some tensors stepped whole (OPTCL_WHOLE_TENSORS=8: up to 8 blocks): the
- * sums and step kernels cover the span of the others' blocks, in whole work-groups, from the
- * granule holding the first to the one holding the last, and nothing when every tensor is
- * whole; the totals a work-group per tensor. */
+/* LAMB, LARS and Adafactor with some tensors stepped whole (OPTCL_WHOLE_TENSORS=8: up to 8
+ * blocks): the sums and step kernels cover the span of the others' blocks, in whole
+ * work-groups, from the granule holding the first to the one holding the last, and nothing
+ * when every tensor is whole; the totals a work-group per tensor. Adafactor's factors and means
+ * launches come first, for the large tensors' rows and columns, or not at all. */
 static void whole_tensors_leave_the_others_a_span(void **state)
 {
     (void)state;
@@ -364,10 +367,11 @@ static void whole_tensors_leave_the_others_a_span(void **state)
     static char names[SMALL][16];
     for (int i = 0; i < SMALL; i++) {
         snprintf(names[i], sizeof names[i], "s%d", i);
-        specs[i] = (optcl_tensor_spec){.name = names[i], .ndim = 1, .shape = {100 + 200 * (i % 7)}};
+        /* 100 to 700 elements; matrices, which Adafactor factors in one work-item each */
+        specs[i] = (optcl_tensor_spec){.name = names[i], .ndim = 2, .shape = {1 + i % 7, 100}};
     }
-    /* two large ones (40 and 9 blocks) between the small ones */
-    specs[SMALL] = (optcl_tensor_spec){.name = "big", .ndim = 2, .shape = {40, 256}};
+    /* two large ones (20 and 9 blocks) between the small ones */
+    specs[SMALL] = (optcl_tensor_spec){.name = "big", .ndim = 2, .shape = {20, 256}};
     specs[SMALL + 1] = (optcl_tensor_spec){.name = "big2", .ndim = 1, .shape = {9 * 256 - 5}};
     const optcl_tensor_spec *order[SMALL + 2];
     for (size_t i = 0, j = 0; i < SMALL + 2; i++) /* big after s19, big2 after s29 */
@@ -375,8 +379,8 @@ static void whole_tensors_leave_the_others_a_span(void **state)
     optcl_tensor_spec set[SMALL + 2];
     for (size_t i = 0; i < SMALL + 2; i++)
         set[i] = *order[i];
-    const optcl_algorithm rules[] = {OPTCL_LAMB, OPTCL_LARS};
-    for (size_t r = 0; r < 2; r++)
+    const optcl_algorithm rules[] = {OPTCL_LAMB, OPTCL_LARS, OPTCL_ADAFACTOR};
+    for (size_t r = 0; r < 3; r++)
         for (size_t with_big = 0; with_big < 2; with_big++) {
             size_t count = with_big ? SMALL + 2 : SMALL;
             const optcl_tensor_spec *use = with_big ? set : specs;
@@ -401,8 +405,9 @@ static void whole_tensors_leave_the_others_a_span(void **state)
             TU_OK(optcl_optimizer_step(o, 0, NULL, NULL), optcl_optimizer_message(o));
             TU_OK(optcl_context_finish(ctx), "finish");
             const char *name = optcl_algorithm_name(rules[r]);
-            assert_int_equal(seam_count(), with_big ? 3 : 1);
-            const seam_launch *totals = seam_get(with_big ? 1 : 0);
+            size_t factored = rules[r] == OPTCL_ADAFACTOR ? 2 : 0; /* factors, means */
+            assert_int_equal(seam_count(), with_big ? factored + 3 : 1);
+            const seam_launch *totals = seam_get(with_big ? factored + 1 : 0);
             check_launch(ctx, totals, name);
             assert_true(per_tensor(totals));
             assert_int_equal(totals->global, count * totals->local);
@@ -411,7 +416,15 @@ static void whole_tensors_leave_the_others_a_span(void **state)
                 TU_OK(optcl_params_destroy(p), "destroy");
                 continue;
             }
-            const seam_launch *sums = seam_get(0), *step = seam_get(2);
+            if (factored) { /* from big's 20 rows and 16 strips of columns to big2 (none), the
+                             * small matrices between one each: 36 + 10 work-items of all 76
+                             * (launches are padded to 64) */
+                check_launch(ctx, seam_get(0), name);
+                check_launch(ctx, seam_get(1), name);
+                assert_true(seam_get(0)->global >= 36 + 10 && seam_get(0)->global < 76);
+                assert_true(seam_get(1)->global >= 1); /* big's mean of rows */
+            }
+            const seam_launch *sums = seam_get(factored), *step = seam_get(factored + 2);
             check_launch(ctx, sums, name);
             check_launch(ctx, step, name);
             size_t granule = OPTCL_GROUP_GRANULE / 256, flat = optcl_params_flat_size(p);

@@ -1,6 +1,6 @@
 /* test_launches.c — one kernel launch per parameter group per step, whatever the number of
  * tensors (counted by the optimizer, not timed; three for the rules that look at whole tensors,
- * one for LAMB and LARS when every tensor is small enough to step whole),
+ * one for LAMB, LARS and Adafactor when every tensor is small enough to step whole),
  * plus one per Lookahead sync; the documented
  * minimal bytes per step; the traffic yardstick the benchmark compares with. */
 #include "testutil.h"
@@ -72,13 +72,13 @@ static void many_tensors_one_launch(void **state)
             continue;
         }
         /* tensor-wise rules (LAMB, LARS): the tensors' sums, their totals per tensor, the step
-         * — or, all tensors here being small, the totals kernel stepping each whole, unless
-         * OPTCL_WHOLE_TENSORS=never (the second pass); Adafactor's row and column means and
-         * their means of rows before them */
-        bool whole = a == OPTCL_LAMB || a == OPTCL_LARS;
+         * (Adafactor's row and column means and their means of rows before them) — or, all
+         * tensors here being small, the totals kernel stepping each whole, unless
+         * OPTCL_WHOLE_TENSORS=never (the second pass) */
+        bool whole = a == OPTCL_LAMB || a == OPTCL_LARS || a == OPTCL_ADAFACTOR;
         for (int never = 0; never < 1 + whole; never++) {
-            uint64_t per_group = a == OPTCL_ADAFACTOR                                 ? 5
-                                 : whole && !never                                    ? 1
+            uint64_t per_group = whole && !never                                      ? 1
+                                 : a == OPTCL_ADAFACTOR                               ? 5
                                  : optcl_algorithm_is_tensor_wise((optcl_algorithm)a) ? 3
                                                                                       : 1;
             optcl_optimizer *o1 = NULL, *o2 = NULL, *o0 = NULL;
@@ -97,7 +97,7 @@ static void many_tensors_one_launch(void **state)
             assert_int_equal(optcl_optimizer_launch_count(o1), 7 * per_group);
             assert_int_equal(optcl_optimizer_launch_count(o2), 14 * per_group);
             if (whole && never) /* the predicate is not empty */
-                assert_int_equal(per_group, 3);
+                assert_int_equal(per_group, a == OPTCL_ADAFACTOR ? 5 : 3);
             optcl_optimizer_destroy(o0);
             optcl_optimizer_destroy(o1);
             optcl_optimizer_destroy(o2);
@@ -161,29 +161,37 @@ static void minimal_bytes(void **state)
     }
     optcl_params_destroy(p);
     optcl_context_destroy(ctx);
-    /* On OpenCL, LAMB and LARS read a tensor stepped whole from memory once: Adam's 28 B and
-     * SGD with momentum's 20 (the first pass reads it from cache) — 44 and 28 when not. */
+    /* On OpenCL, LAMB, LARS and Adafactor read a tensor stepped whole from memory once: Adam's
+     * 28 B, SGD with momentum's 20, a step of p, g and a variance 20 (the other passes read it
+     * from cache) — 44, 28 and 32 when not. A 32×32 matrix's Adafactor state is 64 floats
+     * (0.25 B/param, read and written); when not whole, its gradient is read twice more (rows
+     * and columns) and the sums read p and g: 12.5 B or 28.5. */
     if (tu_opencl_missing())
         return;
     ctx = tu_context(OPTCL_BACKEND_OPENCL);
+    optcl_tensor_spec matrix = {.name = "m", .ndim = 2, .shape = {32, 32}};
+    optcl_params *m = NULL;
     TU_OK(optcl_params_create(ctx, &spec, 1, &p), optcl_context_message(ctx));
+    TU_OK(optcl_params_create(ctx, &matrix, 1, &m), optcl_context_message(ctx));
     const struct {
         optcl_algorithm a;
         const char *whole;
+        bool matrix;
         double per_param;
-    } whole[] = {{OPTCL_LAMB, "always", 28},
-                 {OPTCL_LAMB, "never", 44},
-                 {OPTCL_LARS, "always", 20},
-                 {OPTCL_LARS, "never", 28}};
+    } whole[] = {{OPTCL_LAMB, "always", false, 28},       {OPTCL_LAMB, "never", false, 44},
+                 {OPTCL_LARS, "always", false, 20},       {OPTCL_LARS, "never", false, 28},
+                 {OPTCL_ADAFACTOR, "always", false, 20},  {OPTCL_ADAFACTOR, "never", false, 32},
+                 {OPTCL_ADAFACTOR, "always", true, 12.5}, {OPTCL_ADAFACTOR, "never", true, 28.5}};
     for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
         optcl_optimizer_config c = optcl_optimizer_config_default(whole[i].a);
         optcl_optimizer *o = NULL;
         setenv("OPTCL_WHOLE_TENSORS", whole[i].whole, 1);
-        TU_OK(optcl_optimizer_create(p, &c, &o), optcl_context_message(ctx));
+        TU_OK(optcl_optimizer_create(whole[i].matrix ? m : p, &c, &o), optcl_context_message(ctx));
         unsetenv("OPTCL_WHOLE_TENSORS");
         assert_true(optcl_optimizer_bytes_per_step(o) == 1024 * whole[i].per_param);
         optcl_optimizer_destroy(o);
     }
+    optcl_params_destroy(m);
     optcl_params_destroy(p);
     optcl_context_destroy(ctx);
 }

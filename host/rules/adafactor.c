@@ -67,6 +67,7 @@ const optcl__rule optcl__rule_adafactor = {
     .reference_sums = optcl__reference_adafactor_sums,
     .reference_totals = optcl__reference_adafactor_totals,
     .reference_apply = optcl__reference_adafactor,
+    .whole_tensors = true,
     .factored = true,
     .factored_states = factored_states,
     .reference_factors = optcl__reference_adafactor_factors,
