@@ -8,13 +8,14 @@
 
 const optcl_tensor_spec fw_specs[] = {
     {.name = "w", .ndim = 2, .shape = {5, 7}, .group = 0},
-    {.name = "b", .ndim = 1, .shape = {5}, .group = 1},
+    {.name = "b", .ndim = 1, .shape = {300}, .group = 1},
     {.name = "s", .ndim = 0, .group = 1},
 };
 
 const optcl_tensor_spec fw_matrix_specs[] = {
     {.name = "w", .ndim = 2, .shape = {5, 7}, .group = 0},
-    {.name = "v", .ndim = 2, .shape = {2, 3}, .group = 1},
+    {.name = "v", .ndim = 2, .shape = {3, 100}, .group = 1},
+    {.name = "u", .ndim = 2, .shape = {1, 1}, .group = 1},
 };
 
 /* ---- walking ------------------------------------------------------------------------------ */

@@ -7,14 +7,16 @@
 #include "fault_seam.h"
 #include "testutil.h"
 
-/* Three tensors in two groups: "w" (5, 7) in group 0, "b" (5) and the scalar "s" in group 1. */
+/* Three tensors in two groups: "w" (5, 7) in group 0, "b" (300: two 256-element blocks, the
+ * others one) and the scalar "s" in group 1. */
 extern const optcl_tensor_spec fw_specs[];
 #define FW_NTENSORS 3
-#define FW_NUMEL (35 + 5 + 1)
+#define FW_NUMEL (35 + 300 + 1)
 #define FW_GROUP0_END 35 /* packed: group 0 is [0, 35), group 1 [35, FW_NUMEL) */
-/* The same elements and groups in matrices only (Muon's): "w" (5, 7) and "v" (2, 3). */
+#define FW_B_END 335     /* packed: b is [35, 335), s [335, FW_NUMEL) */
+/* The same elements and groups in matrices only (Muon's): "w" (5, 7), "v" (3, 100), "u" (1, 1). */
 extern const optcl_tensor_spec fw_matrix_specs[];
-#define FW_MATRIX_NTENSORS 2
+#define FW_MATRIX_NTENSORS 3
 #define FW_ROLES 5       /* parameters and up to four states */
 
 /* One scenario. setup and teardown run unarmed around each run; check gets the run's status

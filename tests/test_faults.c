@@ -187,6 +187,10 @@ typedef struct step_fx {
     cl_event event;
     long unchanged, partial;
     bool one_group; /* no group can be updated while another is not: no partial step */
+    /* a group mixes tensors stepped whole by the per-tensor launch and others: a partial step
+     * may leave each of its tensors updated or untouched (split: failed steps that did) */
+    bool per_tensor;
+    long split;
 } step_fx;
 
 static void step_setup(void *p)
@@ -219,8 +223,8 @@ static bool slow_kept(const fw_snap *now, const fw_snap *before)
 
 /* A failed step changed nothing, or (a later launch failed after earlier ones were enqueued,
  * see optcl_optimizer_step in host/step.c) counted the step, with each group either updated or
- * untouched, group 0 updated, and no Lookahead sync. A step that succeeded did exactly what it does
- * without faults. */
+ * untouched — each tensor, with fx->per_tensor — group 0 updated, and no Lookahead sync. A step
+ * that succeeded did exactly what it does without faults. */
 static void step_check(void *p, optcl_status st, const fault_shot *shot)
 {
     step_fx *fx = p;
@@ -252,14 +256,20 @@ static void step_check(void *p, optcl_status st, const fault_shot *shot)
     }
     assert_int_equal(now.steps, fx->before.steps + 1);
     assert_true(now.scale == fx->after.scale && now.tracker == fx->after.tracker);
-    for (int g = 0; g < 2; g++) {
-        size_t begin = g ? FW_GROUP0_END : 0, end = g ? FW_NUMEL : FW_GROUP0_END;
+    static const size_t groups[] = {0, FW_GROUP0_END, FW_NUMEL};
+    static const size_t tensors[] = {0, FW_GROUP0_END, FW_B_END, FW_NUMEL};
+    const size_t *edge = fx->per_tensor ? tensors : groups;
+    size_t parts = fx->per_tensor ? 3 : 2, updated_parts = 0;
+    for (size_t k = 0; k < parts; k++) {
+        size_t begin = edge[k], end = edge[k + 1];
         bool updated = fw_same_values(&now, &fx->inner, 0, rule_roles, begin, end);
         bool untouched = fw_same_values(&now, &fx->before, 0, rule_roles, begin, end);
-        if (!(updated || (untouched && g > 0)))
-            fail_msg("step failing at %s: group %d is neither updated nor untouched", shot->name,
-                     g);
+        if (!(updated || (untouched && begin >= FW_GROUP0_END)))
+            fail_msg("step failing at %s: %s %zu is neither updated nor untouched", shot->name,
+                     fx->per_tensor ? "tensor" : "group", k);
+        updated_parts += updated;
     }
+    fx->split += updated_parts > 1 && updated_parts < parts; /* group 1 half updated */
     fx->partial++;
 }
 
@@ -304,7 +314,7 @@ static void step_walk(step_fx *fx, const optcl_optimizer_config *c, const char *
     TU_OK(optcl_checkpoint_save(fx->a.opt, fx->path), optcl_optimizer_message(fx->a.opt));
     fw_take(&fx->a, &fx->before);
     inner_update(fx, *c);
-    fx->unchanged = fx->partial = 0;
+    fx->unchanged = fx->partial = fx->split = 0;
     fw_walk w = {name, fx, step_setup, step_run, step_check, fw_no_teardown, ""};
     fw_walk_all(&w);
     print_message("[ FAULTS   ] %-28s %ld failed steps changed nothing, %ld counted a partial "
@@ -360,7 +370,7 @@ static void guarded_step_walks(void)
      * was with nothing to take back; elsewhere (VEC 1) the guard launches first, as above. */
     static const optcl_tensor_spec one_group[] = {
         {.name = "w", .ndim = 2, .shape = {5, 7}},
-        {.name = "b", .ndim = 1, .shape = {5}},
+        {.name = "b", .ndim = 1, .shape = {300}},
         {.name = "s", .ndim = 0},
     };
     c.groups = NULL;
@@ -479,8 +489,9 @@ static void loss_scaled_step_walks(void)
  * vectors' variance) and Muon (sums, totals, pack, CLBlast's products and copies; the
  * momentum). A failure among them must leave the state as it was — only the group's last
  * launch stores any — plain, and with the guard, whose device-owned count is taken back.
- * whole: OPTCL_WHOLE_TENSORS for the optimizer (NULL: unset; small tensors are then stepped
- * whole by the per-tensor launch, one launch per group). */
+ * whole: OPTCL_WHOLE_TENSORS for the optimizer (NULL: unset, and these small tensors are
+ * stepped whole by the per-tensor launch, one launch per group; "never"; or a number of blocks,
+ * for a group that mixes both kinds, where each tensor is updated or untouched). */
 static void tensorwise_step_walks(optcl_algorithm a, const char *whole)
 {
     if (tu_muon_refused(OPTCL_BACKEND_OPENCL, a))
@@ -491,8 +502,11 @@ static void tensorwise_step_walks(optcl_algorithm a, const char *whole)
         optcl_optimizer_config c = fw_tensorwise_config(a, guarded);
         char name[64];
         snprintf(name, sizeof name, "%s%s step 2%s", guarded ? "guarded " : "",
-                 optcl_algorithm_name(a), whole ? " (parts)" : "");
-        step_fx fx = {0};
+                 optcl_algorithm_name(a),
+                 !whole                   ? ""
+                 : strcmp(whole, "never") ? " (mixed)"
+                                          : " (none whole)");
+        step_fx fx = {.per_tensor = whole && strcmp(whole, "never") != 0};
         if (whole)
             setenv("OPTCL_WHOLE_TENSORS", whole, 1);
         fw_fixture_open_on(&fx.a, tu_context(OPTCL_BACKEND_OPENCL), &c, specs, tensors);
@@ -504,6 +518,8 @@ static void tensorwise_step_walks(optcl_algorithm a, const char *whole)
         fw_fill(g, 21, -1.0f);
         TU_OK(optcl_params_write(fx.a.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, FW_NUMEL), "grads");
         step_walk(&fx, &c, "tensorwise1.safetensors", name);
+        if (fx.per_tensor) /* the last launch of group 1 failed after its per-tensor launch */
+            assert_true(fx.split > 0);
         fw_fixture_close(&fx.a, true);
     }
 }
@@ -521,6 +537,8 @@ static void step_opencl(void **state)
     tensorwise_step_walks(OPTCL_ADAFACTOR, NULL);    /* every tensor whole: one per group */
     tensorwise_step_walks(OPTCL_MUON, NULL);
     tensorwise_step_walks(OPTCL_LAMB, NULL); /* every tensor stepped whole: one launch per group */
+    /* tensors of one block stepped whole (w, s), b's two blocks not: group 1 mixes them */
+    tensorwise_step_walks(OPTCL_LAMB, "1");
 }
 
 static void step_reference(void **state)
