@@ -500,18 +500,18 @@ __kernel void optcl_adafactor_totals_f32(__global param_t *param, __global grad_
     OPTCL_STEP_BEGIN;
     OPTCL_TENSOR_BEGIN(t);
     __global const uint *info = factor_info + (size_t)(t < end ? t : end) * FACTOR_FIELDS;
-    OPTCL_FOR_EACH_WHOLE_ITEM(t, u, adafactor_units(info))
-    adafactor_factor_unit(grad, info, (uint)u, factored, pending, batch_means, W, EPS1,
-                          inv_loss_scale, clip_coef);
+    OPTCL_FOR_EACH_WHOLE_ITEM(t, u, adafactor_units(info)) {
+        adafactor_factor_unit(grad, info, (uint)u, factored, pending, batch_means, W, EPS1,
+                              inv_loss_scale, clip_coef);
+    }
     OPTCL_WHOLE_STAGE_DONE;
-    OPTCL_FOR_EACH_WHOLE_ITEM(t, b, info[FACTOR_WHOLE] ? 0 : info[FACTOR_BATCHES])
-    adafactor_matrix_mean(info, (uint)b, pending, batch_means, EPS1);
+    OPTCL_FOR_EACH_WHOLE_ITEM(t, b, info[FACTOR_WHOLE] ? 0 : info[FACTOR_BATCHES]) {
+        adafactor_matrix_mean(info, (uint)b, pending, batch_means, EPS1);
+    }
     OPTCL_WHOLE_STAGE_DONE;
-    OPTCL_FOR_EACH_WHOLE_BLOCK(t, b)
-    {
+    OPTCL_FOR_EACH_WHOLE_BLOCK(t, b) {
         OPTCL_BLOCK_SUMS_BEGIN(2);
-        OPTCL_FOR_EACH_VECTOR_OF_BLOCK(b, i, k)
-        {
+        OPTCL_FOR_EACH_VECTOR_OF_BLOCK(b, i, k) {
             ADAFACTOR_SUMS(info, i, k);
         }
         OPTCL_BLOCK_SUMS_END(b, 2);
@@ -523,8 +523,7 @@ __kernel void optcl_adafactor_totals_f32(__global param_t *param, __global grad_
     float alpha = (p_rms > EPS2 ? p_rms : EPS2) * RHO;
     float value = -alpha / (u_rms > 1.0f ? u_rms : 1.0f);
     OPTCL_TENSOR_WRITE(t, value);
-    OPTCL_FOR_EACH_WHOLE_VECTOR(t, i)
-    {
+    OPTCL_FOR_EACH_WHOLE_VECTOR(t, i) {
         ADAFACTOR_STEP(info, i, value);
     }
 }
