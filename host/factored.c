@@ -100,8 +100,8 @@ static size_t means_of(const uint32_t *row)
     return row[OPTCL__FACTOR_WHOLE] ? 0 : row[OPTCL__FACTOR_BATCHES];
 }
 
-/* Each factors and means work-item's segment, and each group range's of both. */
-static void fill_ranges(optcl__factored *f, const optcl__segments *seg, const optcl_params *p)
+/* Each factors and means work-item's segment. */
+static void fill_segments(optcl__factored *f, const optcl_params *p)
 {
     for (size_t j = 0; j < p->count; j++) {
         const uint32_t *row = f->info + j * FIELDS;
@@ -110,23 +110,14 @@ static void fill_ranges(optcl__factored *f, const optcl__segments *seg, const op
         for (size_t q = 0; q < means_of(row); q++)
             f->mean_segment[row[OPTCL__FACTOR_FIRST_MEAN] + q] = (uint32_t)j;
     }
-    for (size_t r = 0; r < p->range_count; r++) {
-        /* a range's segments are consecutive, so are their work-items */
-        size_t first = seg->first[r], end = seg->end[r];
-        const uint32_t *a = f->info + first * FIELDS, *z = f->info + end * FIELDS;
-        f->first_unit[r] = first < p->count ? a[OPTCL__FACTOR_FIRST_UNIT] : f->units;
-        f->first_mean[r] = first < p->count ? a[OPTCL__FACTOR_FIRST_MEAN] : f->mean_items;
-        f->end_unit[r] = end < p->count ? z[OPTCL__FACTOR_FIRST_UNIT] : f->units;
-        f->end_mean[r] = end < p->count ? z[OPTCL__FACTOR_FIRST_MEAN] : f->mean_items;
-        f->launched[r] = true;
-    }
 }
 
-/* With tensors that the totals kernel steps whole (segments.h), the factors and means launches
- * cover each range's work-items from its first other tensor's to its last's (those of whole
- * tensors between them return), and none when every tensor of the range is whole; the bytes
- * they read count only the others. */
-static void part_spans(optcl__factored *f, const optcl__segments *seg, const optcl_params *p)
+/* OpenCL: each group range's work-items of both launches, from its first tensor's to its last's
+ * (a range's segments are consecutive, so are their work-items) — of the tensors that the
+ * totals kernel does not step whole (segments.h's block_whole; those of whole tensors between
+ * them return), and no launch when every tensor of the range is whole; the bytes they read
+ * count only those tensors. */
+static void fill_ranges(optcl__factored *f, const optcl__segments *seg, const optcl_params *p)
 {
     f->matrix_elements = f->vector_floats = 0;
     for (size_t r = 0; r < p->range_count; r++) {
@@ -169,7 +160,7 @@ optcl_status optcl__factored_create(optcl_optimizer *opt)
     f->mean_segment = malloc((f->mean_items ? f->mean_items : 1) * sizeof *f->mean_segment);
     bool ok = f->unit_segment && f->mean_segment;
     if (ok)
-        fill_ranges(f, seg, p);
+        fill_segments(f, p);
     if (ok && p->ctx->backend == OPTCL_BACKEND_REFERENCE) {
         f->state = calloc(f->floats ? f->floats : 1, sizeof *f->state);
         f->means = calloc(f->batches ? f->batches : 1, sizeof *f->means);
@@ -219,8 +210,7 @@ optcl_status optcl__factored_create_device(optcl_optimizer *opt, cl_program prog
     optcl__factored *f = opt->segments->factored;
     cl_int err = CL_SUCCESS;
     size_t rows = opt->params->count + 1;
-    if (opt->segments->whole_count > 0)
-        part_spans(f, opt->segments, opt->params);
+    fill_ranges(f, opt->segments, opt->params);
     f->info_mem = optcl__segments_buffer(ctx, rows * FIELDS * sizeof(uint32_t), f->info, &err);
     f->unit_segment_mem = optcl__segments_buffer(ctx, (f->units ? f->units : 1) * sizeof(uint32_t),
                                                  f->unit_segment, &err);

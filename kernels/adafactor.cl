@@ -516,7 +516,7 @@ __kernel void optcl_adafactor_totals_f32(__global param_t *param, __global grad_
         }
         OPTCL_BLOCK_SUMS_END(b, 2);
     }
-    OPTCL_WHOLE_SUMS_DONE;
+    OPTCL_WHOLE_STAGE_DONE;
     float p_norm = sqrt(OPTCL_TOTAL(t, 2, 0)), u_norm = sqrt(OPTCL_TOTAL(t, 2, 1));
     float root_n = sqrt((float)info[FACTOR_COUNT]);
     float p_rms = p_norm / root_n, u_rms = u_norm / (root_n * CLIP_D);

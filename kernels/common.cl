@@ -482,7 +482,7 @@ static inline float optcl_tensor_total(__global const float *block_sums,
 /* The totals kernel of a rule that steps small tensors whole (rule.h's whole_tensors;
  * host/segments.h): a work-group per tensor, tensor first + group id. Where the tensor is whole
  * (block_whole of its first block), its work-items add its blocks' sums
- * (OPTCL_FOR_EACH_WHOLE_BLOCK), wait for each other (OPTCL_WHOLE_SUMS_DONE), each finds the
+ * (OPTCL_FOR_EACH_WHOLE_BLOCK), wait for each other (OPTCL_WHOLE_STAGE_DONE), each finds the
  * tensor's values as OPTCL_TOTAL does and steps its share of the tensor's vectors
  * (OPTCL_FOR_EACH_WHOLE_VECTOR) while the tensor is still in cache: the three launches' work in
  * the same order, so the same bits. Other tensors only get their values. The barrier is
@@ -497,7 +497,6 @@ static inline float optcl_tensor_total(__global const float *block_sums,
     if (t##_whole_)                                                                               \
     OPTCL_SHARE(b, t##_first_, t##_end_ - t##_first_)
 #define OPTCL_WHOLE_STAGE_DONE barrier(CLK_GLOBAL_MEM_FENCE)
-#define OPTCL_WHOLE_SUMS_DONE OPTCL_WHOLE_STAGE_DONE
 /* a whole tensor's stages before its sums (Adafactor's row and column means): u from 0 to
  * count, shared among the work-items as the blocks are, then OPTCL_WHOLE_STAGE_DONE */
 #define OPTCL_FOR_EACH_WHOLE_ITEM(t, u, count)                                                    \

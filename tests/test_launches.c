@@ -193,6 +193,30 @@ static void minimal_bytes(void **state)
     }
     optcl_params_destroy(m);
     optcl_params_destroy(p);
+    /* Unset, the documented choice: a tensor whose parameters, gradients and states (LAMB:
+     * 16 B per parameter) fit the device's global memory cache divided among its compute units
+     * is stepped whole (28 B), one of a block more is not (44). */
+    cl_device_id device = optcl_context_cl_device(ctx);
+    cl_ulong cache = 0;
+    cl_uint units = 0;
+    assert_int_equal(
+        clGetDeviceInfo(device, CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, sizeof cache, &cache, NULL),
+        CL_SUCCESS);
+    assert_int_equal(
+        clGetDeviceInfo(device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL),
+        CL_SUCCESS);
+    size_t limit = units ? (size_t)(cache / units / 16 / 256) : 0; /* blocks */
+    for (size_t blocks = limit; blocks <= limit + 1 && limit > 0 && limit <= 16384; blocks++) {
+        optcl_tensor_spec big = {.name = "big", .ndim = 1, .shape = {(int64_t)blocks * 256}};
+        TU_OK(optcl_params_create(ctx, &big, 1, &p), optcl_context_message(ctx));
+        optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_LAMB);
+        optcl_optimizer *o = NULL;
+        TU_OK(optcl_optimizer_create(p, &c, &o), optcl_context_message(ctx));
+        double flat = (double)optcl_params_flat_size(p);
+        assert_true(optcl_optimizer_bytes_per_step(o) == flat * (blocks == limit ? 28 : 44));
+        optcl_optimizer_destroy(o);
+        optcl_params_destroy(p);
+    }
     optcl_context_destroy(ctx);
 }
 
