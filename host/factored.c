@@ -73,6 +73,8 @@ static bool fill_info(optcl__factored *f, const optcl__segments *seg, const optc
         row[OPTCL__FACTOR_FIRST_BLOCK] = (uint32_t)(t->offset / OPTCL__BLOCK);
         row[OPTCL__FACTOR_FIRST_MEAN] = (uint32_t)means;
         row[OPTCL__FACTOR_WHOLE] = (uint32_t)whole;
+        row[OPTCL__FACTOR_UNITS] = (uint32_t)my_units;
+        row[OPTCL__FACTOR_MEANS] = (uint32_t)my_means;
         f->tensor_segment[seg->segment_tensor[j]] = (uint32_t)j;
         slot += floats;
         units += my_units;
@@ -86,28 +88,14 @@ static bool fill_info(optcl__factored *f, const optcl__segments *seg, const optc
     return true;
 }
 
-/* A segment's work-items of the factors kernel, and of the means kernel (kernels/adafactor.cl's
- * adafactor_units). */
-static size_t units_of(const uint32_t *row)
-{
-    size_t b = row[OPTCL__FACTOR_BATCHES], whole = row[OPTCL__FACTOR_WHOLE];
-    return whole ? (b + whole - 1) / whole
-                 : b * (row[OPTCL__FACTOR_ROWS] + strips(row[OPTCL__FACTOR_COLS]));
-}
-
-static size_t means_of(const uint32_t *row)
-{
-    return row[OPTCL__FACTOR_WHOLE] ? 0 : row[OPTCL__FACTOR_BATCHES];
-}
-
 /* Each factors and means work-item's segment. */
 static void fill_segments(optcl__factored *f, const optcl_params *p)
 {
     for (size_t j = 0; j < p->count; j++) {
         const uint32_t *row = f->info + j * FIELDS;
-        for (size_t u = 0; u < units_of(row); u++)
+        for (size_t u = 0; u < row[OPTCL__FACTOR_UNITS]; u++)
             f->unit_segment[row[OPTCL__FACTOR_FIRST_UNIT] + u] = (uint32_t)j;
-        for (size_t q = 0; q < means_of(row); q++)
+        for (size_t q = 0; q < row[OPTCL__FACTOR_MEANS]; q++)
             f->mean_segment[row[OPTCL__FACTOR_FIRST_MEAN] + q] = (uint32_t)j;
     }
 }
@@ -131,8 +119,8 @@ static void fill_ranges(optcl__factored *f, const optcl__segments *seg, const op
                 f->first_mean[r] = row[OPTCL__FACTOR_FIRST_MEAN];
                 f->launched[r] = true;
             }
-            f->end_unit[r] = row[OPTCL__FACTOR_FIRST_UNIT] + units_of(row);
-            f->end_mean[r] = row[OPTCL__FACTOR_FIRST_MEAN] + means_of(row);
+            f->end_unit[r] = row[OPTCL__FACTOR_FIRST_UNIT] + row[OPTCL__FACTOR_UNITS];
+            f->end_mean[r] = row[OPTCL__FACTOR_FIRST_MEAN] + row[OPTCL__FACTOR_MEANS];
             if (row[OPTCL__FACTOR_BATCHES])
                 f->matrix_elements += row[OPTCL__FACTOR_COUNT];
             else

@@ -33,7 +33,9 @@
 #define FACTOR_FIRST_BLOCK 7 /* its offset / 256 */
 #define FACTOR_FIRST_MEAN 8  /* its first work-item of the means kernel */
 #define FACTOR_WHOLE 9       /* small matrices: a factors work-item's count of them; 0 */
-#define FACTOR_FIELDS 10
+#define FACTOR_UNITS 10      /* its work-items of the factors kernel */
+#define FACTOR_MEANS 11      /* its work-items of the means kernel */
+#define FACTOR_FIELDS 12
 
 /* The tables and state, after each kernel's own arguments (host/factored.c binds them):
  * factored holds the state as of the last step, pending this step's row and column means in
@@ -300,14 +302,6 @@ static inline void adafactor_factor_unit(__global grad_t *grad, __global const u
     }
 }
 
-/* The factors kernel's work-items of info's tensor (0 for a vector; host/factored.c's). */
-static inline uint adafactor_units(__global const uint *info)
-{
-    const uint b = info[FACTOR_BATCHES], group = info[FACTOR_WHOLE];
-    return group ? (b + group - 1) / group
-                 : b * (info[FACTOR_ROWS] + (info[FACTOR_COLS] + 15) / 16);
-}
-
 /* Matrix b of info's tensor (a larger one: the means kernel's): its mean of rows. */
 static inline void adafactor_matrix_mean(__global const uint *info, uint b,
                                          __global const float *pending, __global float *batch_means,
@@ -477,6 +471,9 @@ adafactor_update(__global const uint *info, __global float *factored, __global c
         p = p * s.decay_factor;                                                                   \
     STORE_WEIGHT(param, i, p + (value) * u)
 
+/* the same, of the totals kernel's tensor (info) */
+#define ADAFACTOR_TENSOR_SUMS(i, k) ADAFACTOR_SUMS(info, i, k)
+
 /* 3. ‖p‖² and ‖U‖² per block. */
 __kernel void optcl_adafactor_sums_f32(__global param_t *param, __global grad_t *grad,
                                        OPTCL_STEP_ARGS OPTCL_SUMS_ARG OPTCL_FACTORED_ARG)
@@ -500,23 +497,16 @@ __kernel void optcl_adafactor_totals_f32(__global param_t *param, __global grad_
     OPTCL_STEP_BEGIN;
     OPTCL_TENSOR_BEGIN(t);
     __global const uint *info = factor_info + (size_t)(t < end ? t : end) * FACTOR_FIELDS;
-    OPTCL_FOR_EACH_WHOLE_ITEM(t, u, adafactor_units(info)) {
+    OPTCL_FOR_EACH_WHOLE_ITEM(t, u, info[FACTOR_UNITS]) {
         adafactor_factor_unit(grad, info, (uint)u, factored, pending, batch_means, W, EPS1,
                               inv_loss_scale, clip_coef);
     }
     OPTCL_WHOLE_STAGE_DONE;
-    OPTCL_FOR_EACH_WHOLE_ITEM(t, b, info[FACTOR_WHOLE] ? 0 : info[FACTOR_BATCHES]) {
+    OPTCL_FOR_EACH_WHOLE_ITEM(t, b, info[FACTOR_MEANS]) {
         adafactor_matrix_mean(info, (uint)b, pending, batch_means, EPS1);
     }
     OPTCL_WHOLE_STAGE_DONE;
-    OPTCL_FOR_EACH_WHOLE_BLOCK(t, b) {
-        OPTCL_BLOCK_SUMS_BEGIN(2);
-        OPTCL_FOR_EACH_VECTOR_OF_BLOCK(b, i, k) {
-            ADAFACTOR_SUMS(info, i, k);
-        }
-        OPTCL_BLOCK_SUMS_END(b, 2);
-    }
-    OPTCL_WHOLE_STAGE_DONE;
+    OPTCL_WHOLE_SUMS(t, 2, ADAFACTOR_TENSOR_SUMS);
     float p_norm = sqrt(OPTCL_TOTAL(t, 2, 0)), u_norm = sqrt(OPTCL_TOTAL(t, 2, 1));
     float root_n = sqrt((float)info[FACTOR_COUNT]);
     float p_rms = p_norm / root_n, u_rms = u_norm / (root_n * CLIP_D);

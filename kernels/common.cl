@@ -481,8 +481,8 @@ static inline float optcl_tensor_total(__global const float *block_sums,
 
 /* The totals kernel of a rule that steps small tensors whole (rule.h's whole_tensors;
  * host/segments.h): a work-group per tensor, tensor first + group id. Where the tensor is whole
- * (block_whole of its first block), its work-items add its blocks' sums
- * (OPTCL_FOR_EACH_WHOLE_BLOCK), wait for each other (OPTCL_WHOLE_STAGE_DONE), each finds the
+ * (block_whole of its first block), its work-items add its blocks' sums and wait for each other
+ * (OPTCL_WHOLE_SUMS: OPTCL_FOR_EACH_WHOLE_BLOCK, then OPTCL_WHOLE_STAGE_DONE), each finds the
  * tensor's values as OPTCL_TOTAL does and steps its share of the tensor's vectors
  * (OPTCL_FOR_EACH_WHOLE_VECTOR) while the tensor is still in cache: the three launches' work in
  * the same order, so the same bits. Other tensors only get their values. The barrier is
@@ -497,6 +497,18 @@ static inline float optcl_tensor_total(__global const float *block_sums,
     if (t##_whole_)                                                                               \
     OPTCL_SHARE(b, t##_first_, t##_end_ - t##_first_)
 #define OPTCL_WHOLE_STAGE_DONE barrier(CLK_GLOBAL_MEM_FENCE)
+/* A whole tensor's sums stage: n sums per block, SUMS(i, k) adding vector i into lane vector k,
+ * block by block as the sums kernel adds them (OPTCL_SUMS_BEGIN … OPTCL_SUMS_END), then the
+ * wait. */
+#define OPTCL_WHOLE_SUMS(t, n, SUMS)                                                              \
+    OPTCL_FOR_EACH_WHOLE_BLOCK(t, whole_block_) {                                                 \
+        OPTCL_BLOCK_SUMS_BEGIN(n);                                                                \
+        OPTCL_FOR_EACH_VECTOR_OF_BLOCK(whole_block_, i_, k_) {                                    \
+            SUMS(i_, k_);                                                                         \
+        }                                                                                         \
+        OPTCL_BLOCK_SUMS_END(whole_block_, n);                                                    \
+    }                                                                                             \
+    OPTCL_WHOLE_STAGE_DONE
 /* a whole tensor's stages before its sums (Adafactor's row and column means): u from 0 to
  * count, shared among the work-items as the blocks are, then OPTCL_WHOLE_STAGE_DONE */
 #define OPTCL_FOR_EACH_WHOLE_ITEM(t, u, count)                                                    \

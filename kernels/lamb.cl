@@ -63,14 +63,7 @@ __kernel void optcl_lamb_totals_f32(__global param_t *param, __global grad_t *gr
 {
     OPTCL_STEP_BEGIN;
     OPTCL_TENSOR_BEGIN(t);
-    OPTCL_FOR_EACH_WHOLE_BLOCK(t, b) {
-        OPTCL_BLOCK_SUMS_BEGIN(2);
-        OPTCL_FOR_EACH_VECTOR_OF_BLOCK(b, i, k) {
-            LAMB_SUMS(i, k);
-        }
-        OPTCL_BLOCK_SUMS_END(b, 2);
-    }
-    OPTCL_WHOLE_STAGE_DONE;
+    OPTCL_WHOLE_SUMS(t, 2, LAMB_SUMS);
     float p_norm = sqrt(OPTCL_TOTAL(t, 2, 0)), u_norm = sqrt(OPTCL_TOTAL(t, 2, 1));
     float ratio = TRUST != 0.0f && p_norm != 0.0f && u_norm != 0.0f ? p_norm / u_norm : 1.0f;
     OPTCL_TENSOR_WRITE(t, ratio);

@@ -84,7 +84,9 @@ enum {
     OPTCL__FACTOR_FIRST_UNIT,  /* its first work-item of the factors kernel */
     OPTCL__FACTOR_FIRST_BLOCK, /* its offset / 256 */
     OPTCL__FACTOR_FIRST_MEAN,  /* its first work-item of the means kernel */
-    OPTCL__FACTOR_WHOLE,       /* 1: a factors work-item per matrix (of at most WHOLE_MAX) */
+    OPTCL__FACTOR_WHOLE,       /* small matrices: a factors work-item's count of them; 0 */
+    OPTCL__FACTOR_UNITS,       /* its work-items of the factors kernel */
+    OPTCL__FACTOR_MEANS,       /* its work-items of the means kernel */
     OPTCL__FACTOR_FIELDS
 };
 #define OPTCL__FACTOR_WHOLE_MAX 1024
