@@ -316,7 +316,10 @@ optcl_status optcl__guard_store(optcl_optimizer *opt)
                                    NULL);
     if (err != CL_SUCCESS)
         return optcl__guard_fail(opt->message, err, "writing its record");
-    return optcl__guard_rows_reset(opt); /* after the blocking write: nothing in flight */
+    /* After the blocking write nothing is in flight. The device has the record now: a failed
+     * write of the rows leaves them to the next step, which rewrites them first. */
+    (void)optcl__guard_rows_reset(opt);
+    return OPTCL_SUCCESS;
 }
 
 uint64_t optcl__steps_now(const optcl_optimizer *opt)

@@ -168,12 +168,38 @@ optcl_status optcl__guard_rows_reset(optcl_optimizer *opt)
     return rows_written(opt, write_rows(opt, OPTCL__GUARD_CAPACITY));
 }
 
+/* The guard's memos: one per row of the ring and range. */
+static size_t guard_memo_bytes(const optcl_optimizer *opt)
+{
+    return (size_t)OPTCL__GUARD_CAPACITY * opt->params->range_count * sizeof *opt->guard_memos;
+}
+
 void optcl__forget_memos(optcl_optimizer *opt)
 {
     memset(opt->memo, 0, sizeof opt->memo);
     if (opt->guard_memos)
-        memset(opt->guard_memos, 0,
-               (size_t)OPTCL__GUARD_CAPACITY * opt->params->range_count * sizeof *opt->guard_memos);
+        memset(opt->guard_memos, 0, guard_memo_bytes(opt));
+}
+
+optcl_status optcl__save_memos(optcl_optimizer *opt, optcl__saved_memos *saved)
+{
+    memcpy(saved->memo, opt->memo, sizeof saved->memo);
+    saved->guard_memos = NULL;
+    if (!opt->guard_memos)
+        return OPTCL_SUCCESS;
+    saved->guard_memos = malloc(guard_memo_bytes(opt));
+    if (!saved->guard_memos)
+        return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                           "out of host memory for a copy of the running values");
+    memcpy(saved->guard_memos, opt->guard_memos, guard_memo_bytes(opt));
+    return OPTCL_SUCCESS;
+}
+
+void optcl__restore_memos(optcl_optimizer *opt, const optcl__saved_memos *saved)
+{
+    memcpy(opt->memo, saved->memo, sizeof opt->memo);
+    if (opt->guard_memos && saved->guard_memos)
+        memcpy(opt->guard_memos, saved->guard_memos, guard_memo_bytes(opt));
 }
 
 bool optcl__memo_now(const optcl_optimizer *opt, int group, optcl__rule_memo *out)

@@ -270,6 +270,14 @@ optcl_status optcl__guard_rows(optcl_optimizer *opt);
  * over from the first step with the values now set (an option changed, a count or a checkpoint
  * loaded). */
 void optcl__forget_memos(optcl_optimizer *opt);
+/* A copy of the memos and the guard's, to put back where a change fails after forgetting them
+ * (guard_memos malloc'd, NULL without a guard; the caller frees it). */
+typedef struct optcl__saved_memos {
+    optcl__rule_memo memo[OPTCL_MAX_GROUPS];
+    optcl__rule_memo *guard_memos;
+} optcl__saved_memos;
+optcl_status optcl__save_memos(optcl_optimizer *opt, optcl__saved_memos *saved);
+void optcl__restore_memos(optcl_optimizer *opt, const optcl__saved_memos *saved);
 /* The group's running products and sums as of the count `steps` (after a sync, exact): the
  * guard's row of that count, else the memo itself; false when neither is at that count. */
 bool optcl__memo_now(const optcl_optimizer *opt, int group, optcl__rule_memo *out);

@@ -183,7 +183,7 @@ optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt, optcl_lo
 {
     if (!opt)
         return OPTCL_ERROR_NULL_POINTER;
-    if (opt->config.lookahead.k == 0)
+    if (fn && opt->config.lookahead.k == 0)
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "the α search needs Lookahead (config.lookahead.k > 0)");
     if (fn && opt->guarded)

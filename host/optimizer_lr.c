@@ -39,8 +39,12 @@ optcl_status optcl_optimizer_report_metric(optcl_optimizer *opt, double metric)
     double current[OPTCL_MAX_GROUPS];
     for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
         current[g] = optcl__group_lr(opt, g, opt->steps);
+    optcl_plateau_state before = opt->plateau;
     optcl__plateau_report(&opt->plateau, &opt->config.plateau, metric, current, OPTCL_MAX_GROUPS);
-    return optcl__guard_rows(opt);
+    st = optcl__guard_rows(opt);
+    if (st != OPTCL_SUCCESS) /* not reported; the next step rewrites the rows first */
+        opt->plateau = before;
+    return st;
 }
 
 optcl_status optcl_optimizer_plateau_state(const optcl_optimizer *opt, optcl_plateau_state *state)

@@ -6,6 +6,7 @@
 #include "rules/rule.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Refuses a change to a field that decides the state buffers or the kernel's build. */
@@ -57,14 +58,24 @@ optcl_status optcl_optimizer_set_option(optcl_optimizer *opt, const char *key, d
         st = optcl__guard_sync(opt); /* rows already written carry the old values */
     if (st != OPTCL_SUCCESS)
         return st;
-    opt->config = next;
-    if (weight_decay)
-        for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
+    optcl_optimizer_config before = opt->config;
+    double decays[OPTCL_MAX_GROUPS];
+    for (int g = 0; g < OPTCL_MAX_GROUPS; g++) {
+        decays[g] = opt->groups[g].weight_decay;
+        if (weight_decay)
             opt->groups[g].weight_decay = value;
+    }
+    opt->config = next;
     /* The running products and sums (NAdam's μ product, Schedule-Free's weight sum) keep the
      * factors of the steps taken and take the new values from the next step on, as torch's
      * state does; the guard's rows resume them from the device's count. */
-    return optcl__guard_rows(opt);
+    st = optcl__guard_rows(opt);
+    if (st != OPTCL_SUCCESS) { /* as before; the next step rewrites the rows first */
+        opt->config = before;
+        for (int g = 0; g < OPTCL_MAX_GROUPS; g++)
+            opt->groups[g].weight_decay = decays[g];
+    }
+    return st;
 }
 
 optcl_status optcl_optimizer_set_step_count(optcl_optimizer *opt, uint64_t steps)
@@ -72,9 +83,19 @@ optcl_status optcl_optimizer_set_step_count(optcl_optimizer *opt, uint64_t steps
     if (!opt)
         return OPTCL_ERROR_NULL_POINTER;
     optcl_status st = optcl__guard_sync(opt);
+    optcl__saved_memos saved = {0};
+    if (st == OPTCL_SUCCESS)
+        st = optcl__save_memos(opt, &saved);
     if (st != OPTCL_SUCCESS)
         return st;
+    uint64_t before = opt->steps;
     opt->steps = steps;
     optcl__forget_memos(opt);
-    return optcl__guard_store(opt); /* the device's count follows, and the rows */
+    st = optcl__guard_store(opt); /* the device's count follows, and the rows */
+    if (st != OPTCL_SUCCESS) {    /* the device's record was not written */
+        opt->steps = before;
+        optcl__restore_memos(opt, &saved);
+    }
+    free(saved.guard_memos);
+    return st;
 }

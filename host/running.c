@@ -83,8 +83,11 @@ optcl_status optcl_optimizer_set_running_value(optcl_optimizer *opt, int group, 
     optcl_status st = prepare(opt, group, name, call, &k);
     if (st != OPTCL_SUCCESS)
         return st;
-    optcl__rule_memo memo = memo_now(opt, group);
+    optcl__rule_memo before = memo_now(opt, group), memo = before;
     memo.value[k] = value;
     optcl__memo_set(opt, group, &memo);
-    return optcl__guard_rows(opt); /* the rows ahead continue from it */
+    st = optcl__guard_rows(opt); /* the rows ahead continue from it */
+    if (st != OPTCL_SUCCESS)     /* not set; the next step rewrites the rows first */
+        optcl__memo_set(opt, group, &before);
+    return st;
 }

@@ -158,8 +158,9 @@ OPTCL_API const char *optcl_context_device_name(const optcl_context *ctx);
 OPTCL_API cl_context optcl_context_cl_context(const optcl_context *ctx);
 OPTCL_API cl_device_id optcl_context_cl_device(const optcl_context *ctx);
 OPTCL_API cl_command_queue optcl_context_cl_queue(const optcl_context *ctx);
-/* Alignment of tensor offsets in flat buffers, in float elements (device base-address
- * alignment; 16 on the reference backend). */
+/* Alignment of tensor offsets in flat buffers, in elements of any dtype: 512 bytes of the
+ * smallest (2-byte) type, or the device's base-address alignment where that is larger — 256
+ * on the reference backend, PoCL and the GPUs measured (docs/INTEGRATION.md). */
 OPTCL_API size_t optcl_context_alignment(const optcl_context *ctx);
 /* Elements each work-item of optcl's kernels handles: 4 on GPUs, elsewhere the device's
  * preferred float vector width (16 on PoCL with AVX-512), at most 16 and within the device's
@@ -981,14 +982,19 @@ OPTCL_API optcl_status optcl_optimizer_plateau_state(const optcl_optimizer *opt,
                                                      optcl_plateau_state *state);
 
 /* Evaluates the training loss at the parameters currently in params (blocking is expected).
- * Returns OPTCL_SUCCESS or any status, which aborts the search and is passed on. */
+ * It may read params and run the caller's kernels on them, but must not change their values or
+ * call the optimizer being stepped. Returns OPTCL_SUCCESS or any status, which aborts the search
+ * and is passed on. */
 typedef optcl_status (*optcl_loss_fn)(void *user, optcl_params *params, double *loss);
 
 /* Lookahead's α "on the fly": at each sync optcl evaluates loss at slow + α·(fast − slow) for
  * α = 1/points, 2/points, …, 1 and syncs with the α of the lowest loss (the earliest on
  * ties). Cost per sync: one copy of the flat buffer, points blend launches and points loss
- * evaluations; the step that syncs blocks while it searches. Needs config.lookahead.k > 0;
- * fn NULL switches the search off again (α from the configuration). points in 2 … 64.
+ * evaluations; the step that syncs blocks while it searches. A failed evaluation returns its
+ * status from that step, which stays done and counted (the fast weights as the update left
+ * them) but without its sync: the slow weights wait for the next one. Needs
+ * config.lookahead.k > 0; fn NULL switches the search off (α from the configuration), with or
+ * without Lookahead. points in 2 … 64.
  * OPTCL_ERROR_UNSUPPORTED with a gradient guard, which keeps the step count on the device. */
 OPTCL_API optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt, optcl_loss_fn fn,
                                                             void *user, int points);
@@ -1175,10 +1181,11 @@ OPTCL_API optcl_status optcl_tracker_create(optcl_optimizer *opt,
  * accepted. */
 OPTCL_API optcl_status optcl_tracker_destroy(optcl_tracker *tracker);
 
-/* Records an epoch: always saves "last", saves "best" when the validation metric improved
+/* Records an epoch: always saves "last", then "best" when the validation metric improved
  * (both crash-safe: neither file is ever missing or half-written once it has been written
  * once). record (may be NULL) receives the epoch's row. A failed save returns its status and
- * leaves the previous files intact. Blocks. */
+ * records nothing, so the next call retries the same epoch; each file is then its previous
+ * version or this epoch's whole one ("last" already this epoch's when "best" failed). Blocks. */
 OPTCL_API optcl_status optcl_tracker_epoch(optcl_tracker *tracker, double train_loss,
                                            double valid_metric, optcl_epoch_record *record);
 /* The history so far (owned by the tracker, valid until the next epoch call). */

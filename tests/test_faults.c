@@ -387,16 +387,52 @@ static void guarded_step_walks(void)
     fw_fixture_close(&fx.a, true);
 }
 
-/* set_lr with the guard on OpenCL writes its rows without waiting for the queue (two steps are
- * in flight here): a failure leaves the lr as it was, and the steps after it are those of the
- * run without the call; a success, those of the run with it. A failed enqueue of the read that
- * tells the count, or of the flush, is absorbed (the count is read at once; the flush only
- * hurries the read). */
+/* The calls that change what the next steps do, with the guard on OpenCL (the device owns the
+ * count and holds the steps' scalars; two steps are in flight here): a failure leaves
+ * everything as it was, and the steps after it are those of the run without the call; a
+ * success, those of the run with it. set_lr writes its rows without waiting for the queue: a
+ * failed enqueue of the read that tells the count, or of the flush, is absorbed (the count is
+ * read at once; the flush only hurries the read). The others wait for the queue, then write
+ * the rows (set_step_count: the device's record, then the rows, whose failure after the record
+ * is left to the next step, which rewrites them first). */
 typedef struct lr_fx {
     fw_fixture a;
     fw_snap with_call, without_call;
     double lr_before;
+    optcl_status (*change)(optcl_optimizer *opt);
+    optcl_status (*before)(optcl_optimizer *opt); /* in the setup, unarmed; may be NULL */
+    const optcl_optimizer_config *config;         /* NULL: lr_config() */
 } lr_fx;
+
+static optcl_status change_lr(optcl_optimizer *opt)
+{
+    return optcl_optimizer_set_lr(opt, -1, 0.05);
+}
+
+static optcl_status change_weight_decay(optcl_optimizer *opt)
+{
+    return optcl_optimizer_set_option(opt, "weight_decay", 0.3);
+}
+
+static optcl_status first_metric(optcl_optimizer *opt)
+{
+    return optcl_optimizer_report_metric(opt, 1.0);
+}
+
+static optcl_status change_plateau(optcl_optimizer *opt) /* patience 0: the lr drops at once */
+{
+    return optcl_optimizer_report_metric(opt, 2.0);
+}
+
+static optcl_status change_step_count(optcl_optimizer *opt) /* the bias corrections change */
+{
+    return optcl_optimizer_set_step_count(opt, 40);
+}
+
+static optcl_status change_mu_product(optcl_optimizer *opt) /* NAdam's */
+{
+    return optcl_optimizer_set_running_value(opt, 0, "mu_product", 0.5);
+}
 
 static const optcl_optimizer_config *lr_config(void)
 {
@@ -416,13 +452,17 @@ static void lr_steps(fw_fixture *f, int n)
 static void lr_setup(void *p)
 {
     lr_fx *fx = p;
-    fw_fixture_open(&fx->a, tu_context(OPTCL_BACKEND_OPENCL), lr_config());
+    fw_fixture_open(&fx->a, tu_context(OPTCL_BACKEND_OPENCL),
+                    fx->config ? fx->config : lr_config());
+    if (fx->before)
+        TU_OK(fx->before(fx->a.opt), optcl_optimizer_message(fx->a.opt));
     lr_steps(&fx->a, 2); /* enqueued, not waited for */
 }
 
 static optcl_status lr_run(void *p)
 {
-    return optcl_optimizer_set_lr(((lr_fx *)p)->a.opt, -1, 0.05);
+    lr_fx *fx = p;
+    return fx->change(fx->a.opt);
 }
 
 static void lr_check(void *p, optcl_status st, const fault_shot *shot)
@@ -434,7 +474,7 @@ static void lr_check(void *p, optcl_status st, const fault_shot *shot)
     if (st != OPTCL_SUCCESS) {
         assert_true(optcl_optimizer_message(fx->a.opt)[0] != '\0');
         assert_true(lr == fx->lr_before);
-    } else {
+    } else if (fx->change == change_lr) {
         assert_true(lr == 0.05);
     }
     lr_steps(&fx->a, 3);
@@ -449,22 +489,36 @@ static void lr_teardown(void *p)
     fw_fixture_close(&((lr_fx *)p)->a, true);
 }
 
-static void lr_change_walks(void)
+static void change_walk(const char *name, const optcl_optimizer_config *config,
+                        optcl_status (*before)(optcl_optimizer *),
+                        optcl_status (*change)(optcl_optimizer *), const char *absorbed)
 {
-    lr_fx fx = {0};
+    lr_fx fx = {.change = change, .before = before, .config = config};
     for (int call = 0; call < 2; call++) { /* the runs to compare with, unarmed */
         lr_setup(&fx);
         TU_OK(optcl_optimizer_get_lr(fx.a.opt, 0, &fx.lr_before), "get_lr");
         if (call)
-            TU_OK(optcl_optimizer_set_lr(fx.a.opt, -1, 0.05), optcl_optimizer_message(fx.a.opt));
+            TU_OK(change(fx.a.opt), optcl_optimizer_message(fx.a.opt));
         lr_steps(&fx.a, 3);
         fw_take(&fx.a, call ? &fx.with_call : &fx.without_call);
         lr_teardown(&fx);
     }
     assert_false(fw_same_values(&fx.with_call, &fx.without_call, 0, 1, 0, FW_NUMEL));
-    fw_walk w = {"guarded set_lr (in flight)", &fx, lr_setup, lr_run, lr_check, lr_teardown,
-                 "clEnqueueReadBuffer clFlush"};
+    fw_walk w = {name, &fx, lr_setup, lr_run, lr_check, lr_teardown, absorbed};
     fw_walk_all(&w);
+}
+
+static void lr_change_walks(void)
+{
+    change_walk("guarded set_lr (in flight)", NULL, NULL, change_lr, "clEnqueueReadBuffer clFlush");
+    change_walk("guarded set_option (in flight)", NULL, NULL, change_weight_decay, "");
+    change_walk("guarded report_metric (in flight)", NULL, first_metric, change_plateau, "");
+    change_walk("guarded set_step_count (in flight)", NULL, NULL, change_step_count,
+                "clEnqueueWriteBuffer");
+    optcl_optimizer_config nadam = optcl_optimizer_config_default(OPTCL_NADAM);
+    nadam.max_norm = 0.5;
+    nadam.nonfinite = OPTCL_NONFINITE_SKIP;
+    change_walk("guarded set_running_value (in flight)", &nadam, NULL, change_mu_product, "");
 }
 
 /* With dynamic loss scaling the guard also updates the scale on the device (here every step:
