@@ -81,9 +81,15 @@ int main(int argc, char **argv)
             return usage();
     }
     optcl_algorithm a;
-    if (n == 0 || tensors == 0 || tensors > n || steps < 1 ||
-        optcl_algorithm_from_name(algo, &a) != OPTCL_SUCCESS)
+    if (optcl_algorithm_from_name(algo, &a) != OPTCL_SUCCESS) {
+        fprintf(stderr, "optcl_mpi_bench: unknown optimizer '%s'\n", algo);
         return usage();
+    }
+    if (n == 0 || tensors == 0 || tensors > n || steps < 1) {
+        fprintf(stderr, "optcl_mpi_bench: --n, --tensors and --steps need 1 <= tensors <= n and "
+                        "steps >= 1\n");
+        return usage();
+    }
     optcl_context_config cc = optcl_context_config_default();
     cc.backend = !strcmp(backend, "reference") ? OPTCL_BACKEND_REFERENCE : OPTCL_BACKEND_OPENCL;
     char msg[2048] = "";

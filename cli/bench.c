@@ -268,7 +268,9 @@ int optcl_cli_bench(int argc, char **argv)
     const char *algo_name = traffic_only ? (a.like ? a.like : "adam") : copy_only ? "sgd" : a.what;
     optcl_algorithm algo;
     if (optcl_algorithm_from_name(algo_name, &algo) != OPTCL_SUCCESS)
-        return fprintf(stderr, "optcl bench: unknown optimizer '%s'\n", algo_name), 2;
+        return fprintf(stderr, "optcl bench: unknown optimizer '%s' (%s)\n", algo_name,
+                       optcl_cli_names(msg, sizeof msg)),
+               2;
     optcl_optimizer_config config = optcl_optimizer_config_default(algo);
     if (a.like && !traffic_only)
         return fprintf(stderr, "optcl bench: --like goes with 'traffic'\n"), 2;

@@ -49,6 +49,8 @@ int optcl_cli_layout_given(char *const *options, int count);
 /* The optimizers' names on one line (" sgd, adam, …\n"), and each one's own keys with their
  * defaults, one line per optimizer, for the help texts; from the descriptors. */
 void optcl_cli_print_names(FILE *f);
+/* The same on one line, "sgd, adam, …", into out (size bytes); returns out. */
+const char *optcl_cli_names(char *out, size_t size);
 void optcl_cli_print_keys(FILE *f);
 
 /* Refuses keys that the configuration would ignore (gamma without a schedule that uses it,

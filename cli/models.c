@@ -234,20 +234,27 @@ int optcl_cli_model_layout(const char *name, optcl_cli_layout *out, char *msg, s
 
 /* ---- --shapes FILE -------------------------------------------------------------------------- */
 
-/* One line: [NAME:] D1 [D2 …], the dimensions separated by spaces, 'x' or ','; "()" or
- * "scalar" alone is a 0-d tensor. Returns 0 and the shape, or 1 with the reason. */
+static char *skip_spaces(char *p)
+{
+    while (isspace((unsigned char)*p))
+        p++;
+    return p;
+}
+
+/* One line: [NAME:] D1 [D2 …], the dimensions separated by spaces or by one 'x' or ','; "()"
+ * or "scalar" alone is a 0-d tensor. Returns 0 and the shape, or 1 with the reason. */
 static int parse_shape(char *text, int *ndim, int64_t *shape, char *why, size_t size)
 {
     *ndim = 0;
-    char *p = text;
-    while (isspace((unsigned char)*p))
-        p++;
+    char *p = skip_spaces(text);
     if (!strcmp(p, "()") || !strcmp(p, "scalar"))
         return 0;
     while (*p) {
-        if (isspace((unsigned char)*p) || *p == 'x' || *p == ',') {
-            p++;
-            continue;
+        if (*ndim > 0 && (*p == 'x' || *p == ',')) { /* one, between two dimensions */
+            char sep = *p;
+            p = skip_spaces(p + 1);
+            if (!isdigit((unsigned char)*p))
+                return snprintf(why, size, "'%c' must stand between two dimensions", sep), 1;
         }
         if (!isdigit((unsigned char)*p))
             return snprintf(why, size, "'%c' is not part of a dimension", *p), 1;
@@ -261,7 +268,7 @@ static int parse_shape(char *text, int *ndim, int64_t *shape, char *why, size_t 
                             p),
                    1;
         shape[(*ndim)++] = (int64_t)v;
-        p = end;
+        p = skip_spaces(end);
     }
     if (*ndim == 0)
         return snprintf(why, size, "no dimensions (write () for a scalar)"), 1;

@@ -46,38 +46,41 @@ static void usage(FILE *f)
             "KEY=VALUE   PyTorch's constructor names and defaults:\n"
             "  all       lr maximize (0/1), weight_decay (not rprop)\n");
     optcl_cli_print_keys(f);
-    fprintf(f,
-            "  schedule  schedule=constant|inverse_time|exponential|step|multistep|cosine with\n"
-            "            power gamma step_size milestones=a,b,.. t_max eta_min, and\n"
-            "            warmup_steps warmup_start_factor in front of any of them; the lr of\n"
-            "            step t = 0, 1, .. is lr/(1+t)^power, lr*gamma^t,\n"
-            "            lr*gamma^floor(t/step_size), eta_min+(lr-eta_min)(1+cos(pi t/t_max))/2\n"
-            "  plateau   schedule=plateau mode=min|max factor patience threshold\n"
-            "            threshold_mode=rel|abs cooldown min_lr\n"
-            "  layout    tensors=4x5,12,5 (the N parameters as several tensors, dims joined by\n"
-            "            x; LAMB, LARS, Adafactor and Muon take norms per tensor,\n"
-            "            Adafactor factors tensors of 2+ dims, Muon takes 2-D ones only)\n"
-            "            or shape=R,C (one tensor);\n"
-            "            --load-state takes the checkpoint's unless given;\n"
-            "            trust_ratio_mask=0 leaves the group out of LAMB's/LARS's trust ratio\n"
-            "  lookahead lookahead_k lookahead_alpha\n"
-            "  guard     clip_norm (torch.nn.utils.clip_grad_norm_ before each step)\n"
-            "            nonfinite=propagate|skip (skip: a NaN/Inf gradient skips the step)\n"
-            "  precision param_dtype=f32|bf16|f16 (the parameters' and gradients' type: P0 and\n"
-            "            G are rounded to it when loaded, OUT holds the parameters widened)\n"
-            "            state_dtype=same|f32|bf16|int8 (the state buffers' type; same: the\n"
-            "            parameters'; bf16: half the state memory and traffic; int8:\n"
-            "            bitsandbytes' block-wise 8-bit state, not for rprop); every step\n"
-            "            computes in float32 and rounds what it stores to nearest even\n"
-            "            master_weights=0|1 (bf16/f16 parameters: a float32 master copy is\n"
-            "            stepped, the parameters get it rounded) rounding=nearest|stochastic\n"
-            "            (stochastic: bf16 parameters, draws from seed=S)\n"
-            "  scaling   grad_scale=S (G holds gradients times S; each step divides by S) or\n"
-            "            loss_scale=dynamic (G holds unscaled gradients, multiplied by the current\n"
-            "            scale in the gradients' type before each step; GradScaler's init_scale\n"
-            "            65536 growth_factor 2 backoff_factor 0.5 growth_interval 2000);\n"
-            "            write_unscaled=1 stores the unscaled gradient back; a step whose\n"
-            "            gradient holds NaN/Inf is skipped\n");
+    fprintf(
+        f, "  schedule  schedule=constant|inverse_time|exponential|step|multistep|cosine with\n"
+           "            power gamma step_size milestones=a,b,.. t_max eta_min, and\n"
+           "            warmup_steps warmup_start_factor in front of any of them; the lr of\n"
+           "            step t = 0, 1, .. is lr/(1+t)^power, lr*gamma^t,\n"
+           "            lr*gamma^floor(t/step_size), eta_min+(lr-eta_min)(1+cos(pi t/t_max))/2\n"
+           "  plateau   schedule=plateau mode=min|max factor patience threshold\n"
+           "            threshold_mode=rel|abs cooldown min_lr\n"
+           "  layout    tensors=4x5,12,5 (the N parameters as several tensors, dims joined by\n"
+           "            x; LAMB, LARS, Adafactor and Muon take norms per tensor,\n"
+           "            Adafactor factors tensors of 2+ dims, Muon takes 2-D ones only)\n"
+           "            or shape=R,C (one tensor);\n"
+           "            --load-state takes the checkpoint's unless given;\n"
+           "            trust_ratio_mask=0 leaves the group out of LAMB's/LARS's trust ratio\n"
+           "  lookahead lookahead_k lookahead_alpha\n"
+           "  guard     clip_norm (torch.nn.utils.clip_grad_norm_ before each step)\n"
+           "            nonfinite=propagate|skip (skip: a NaN/Inf gradient skips the step)\n"
+           "  precision param_dtype=f32|bf16|f16 (the parameters' and gradients' type: P0 and\n"
+           "            G are rounded to it when loaded, OUT holds the parameters widened)\n"
+           "            state_dtype=same|f32|bf16|int8 (the state buffers' type; same: the\n"
+           "            parameters'; bf16: half the state memory and traffic; int8:\n"
+           "            bitsandbytes' block-wise 8-bit state, for sgd, adam, adamw, rmsprop,\n"
+           "            lion, adagrad, adadelta, adamax, nadam and radam); every step\n"
+           "            computes in float32 and rounds what it stores to nearest even;\n"
+           "            --load-state takes the checkpoint's param_dtype unless given\n"
+           "            master_weights=0|1 (bf16/f16 parameters: a float32 master copy is\n"
+           "            stepped, the parameters get it rounded) rounding=nearest|stochastic\n"
+           "            (stochastic: bf16 parameters, draws from seed=S)\n"
+           "  scaling   grad_scale=S or loss_scale=static init_scale=S (G holds gradients\n"
+           "            times S; each step divides by S) or\n"
+           "            loss_scale=dynamic (G holds unscaled gradients, multiplied by the current\n"
+           "            scale in the gradients' type before each step; GradScaler's init_scale\n"
+           "            65536 growth_factor 2 backoff_factor 0.5 growth_interval 2000);\n"
+           "            write_unscaled=1 stores the unscaled gradient back; a step whose\n"
+           "            gradient holds NaN/Inf is skipped\n");
 }
 
 /* Prints "optcl replay: <text>" as one line (newlines in library messages are folded). */
@@ -146,9 +149,10 @@ static int make_config(const replay_args *a, const optcl_optimizer_config *saved
                        optcl_optimizer_config *config, char *msg)
 {
     optcl_algorithm algo;
+    char names[512];
     if (optcl_algorithm_from_name(a->optimizer, &algo) != OPTCL_SUCCESS)
-        return snprintf(msg, MSG, "unknown optimizer '%s' (sgd, adam, adamw, rmsprop, rprop, lion)",
-                        a->optimizer),
+        return snprintf(msg, MSG, "unknown optimizer '%s' (%s)", a->optimizer,
+                        optcl_cli_names(names, sizeof names)),
                1;
     if (saved && saved->algorithm != algo)
         return snprintf(msg, MSG, "%s holds the state of %s, not of %s", a->load_state,
@@ -272,8 +276,18 @@ static int run(const replay_args *a, const optcl_optimizer_config *config, const
     }
     optcl_group_config group;
     optcl_optimizer_config grouped = optcl_cli_grouped(a->options, a->option_count, config, &group);
+    /* the parameters' type: param_dtype=, or resuming, the checkpoint's */
     optcl_dtype dtype = optcl_cli_param_dtype(a->options, a->option_count);
-    optcl_status st = optcl_params_create_typed(ctx, specs, spec_count, dtype, &params);
+    optcl_status st = OPTCL_SUCCESS;
+    if (a->load_state && !optcl_cli_option_value(a->options, a->option_count, "param_dtype"))
+        st = optcl_checkpoint_param_dtype(a->load_state, &dtype, msg, MSG);
+    if (st != OPTCL_SUCCESS) {
+        free(specs);
+        free(scratch);
+        optcl_context_destroy(ctx);
+        return 1;
+    }
+    st = optcl_params_create_typed(ctx, specs, spec_count, dtype, &params);
     free(specs);
     if (st == OPTCL_SUCCESS && p0->data)
         st = optcl_params_write(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0->data, n);

@@ -456,6 +456,18 @@ int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *o
     return 0;
 }
 
+const char *optcl_cli_names(char *out, size_t size)
+{
+    size_t at = 0;
+    out[0] = '\0';
+    for (int a = 0; a < OPTCL_ALGORITHM_COUNT && at < size; a++) {
+        int n = snprintf(out + at, size - at, "%s%s", a ? ", " : "",
+                         optcl_algorithm_name((optcl_algorithm)a));
+        at += n > 0 ? (size_t)n : 0;
+    }
+    return out;
+}
+
 void optcl_cli_print_names(FILE *f)
 {
     int column = 20;

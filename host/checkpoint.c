@@ -918,6 +918,35 @@ optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **spec
     return st;
 }
 
+optcl_status optcl_checkpoint_param_dtype(const char *path, optcl_dtype *dtype, char *message,
+                                          size_t message_size)
+{
+    char local[OPTCL__MESSAGE_MAX] = "";
+    if (!path || !dtype) {
+        optcl__format(message, message_size, "optcl_checkpoint_param_dtype: %s is NULL",
+                      !path ? "path" : "dtype");
+        return OPTCL_ERROR_NULL_POINTER;
+    }
+    optcl__st_file f;
+    optcl_status st = optcl__st_read_header(path, &f, local, sizeof local);
+    parsed pc;
+    if (st == OPTCL_SUCCESS)
+        st = parse(&f, path, &pc, local);
+    /* a parameter set has one type: its first tensor's */
+    const char *name = st == OPTCL_SUCCESS ? optcl__st_meta_get(&f, "optcl.tensor.0") : NULL;
+    const struct optcl__st_entry *e = name ? optcl__st_find(&f, name) : NULL;
+    if (st == OPTCL_SUCCESS && !e)
+        st = optcl__fail(local, OPTCL_ERROR_FORMAT,
+                         "%s: optcl.tensor.0 names no tensor of the file", path);
+    if (st == OPTCL_SUCCESS)
+        *dtype = e->dtype;
+    else
+        optcl__format(message, message_size, "%s", local);
+    if (f.storage || f.tensors)
+        optcl__st_free(&f);
+    return st;
+}
+
 optcl_status optcl_checkpoint_inspect_progress(const char *path,
                                                optcl_checkpoint_progress *progress, char *message,
                                                size_t message_size)

@@ -330,6 +330,19 @@ uint64_t optcl__steps_now(const optcl_optimizer *opt)
     return opt->steps;
 }
 
+optcl_status optcl__steps_read(optcl_optimizer *opt, uint64_t *steps)
+{
+    *steps = opt->steps;
+    if (!opt->guarded || !optcl__guard_on_device(opt))
+        return OPTCL_SUCCESS;
+    optcl__guard g;
+    cl_int err = optcl__guard_read_record(opt, &g);
+    if (err != CL_SUCCESS)
+        return optcl__guard_fail(opt->message, err, "reading the step count back");
+    *steps = g.steps;
+    return OPTCL_SUCCESS;
+}
+
 /* ---- the guarded step ------------------------------------------------------------------- */
 
 optcl_status optcl__guard_take_back(optcl_optimizer *opt, optcl_status st, const char *what)

@@ -97,8 +97,11 @@ optcl_mode optcl_optimizer_mode(const optcl_optimizer *opt)
 optcl_status optcl_optimizer_read_params_in_mode(optcl_optimizer *opt, optcl_mode mode,
                                                  size_t index, float *data, size_t count)
 {
-    if (!opt || !data)
+    if (!opt)
         return OPTCL_ERROR_NULL_POINTER;
+    if (!data)
+        return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER,
+                           "optcl_optimizer_read_params_in_mode: data is NULL");
     if (mode != OPTCL_MODE_TRAIN && mode != OPTCL_MODE_EVAL)
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "optcl_optimizer_read_params_in_mode: invalid mode %d", (int)mode);
@@ -113,7 +116,7 @@ optcl_status optcl_optimizer_read_params_in_mode(optcl_optimizer *opt, optcl_mod
                              : optcl_params_read(p, OPTCL_ROLE_PARAMS, index, data, count);
     if (st != OPTCL_SUCCESS && !master) /* read_state's message is on opt already */
         return optcl__fail(opt->message, st, "optcl_optimizer_read_params_in_mode: %s",
-                           optcl_context_message(p->ctx));
+                           optcl_params_message(p));
     if (st != OPTCL_SUCCESS)
         return st;
     if (!blended)

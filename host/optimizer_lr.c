@@ -16,14 +16,23 @@ double optcl__group_lr(const optcl_optimizer *opt, int group, uint64_t t)
     return optcl__lr_at(&opt->config, &opt->plateau, group, opt->groups[group].lr, t);
 }
 
-optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int group, double *lr)
+optcl_status optcl_optimizer_get_lr(const optcl_optimizer *cp, int group, double *lr)
 {
-    if (!opt || !lr)
+    optcl_optimizer *opt = (optcl_optimizer *)cp; /* only the message is written */
+    if (!opt)
         return OPTCL_ERROR_NULL_POINTER;
+    if (!lr)
+        return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER,
+                           "optcl_optimizer_get_lr: lr is NULL");
     if (group < 0 || group >= OPTCL_MAX_GROUPS)
-        return OPTCL_ERROR_INVALID_ARGUMENT;
-    *lr = optcl__group_lr(opt, group, optcl__steps_now(opt));
-    return OPTCL_SUCCESS;
+        return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "optcl_optimizer_get_lr: invalid group %d (0..%d)", group,
+                           OPTCL_MAX_GROUPS - 1);
+    uint64_t steps = opt->steps;
+    optcl_status st = optcl__steps_read(opt, &steps);
+    if (st == OPTCL_SUCCESS)
+        *lr = optcl__group_lr(opt, group, steps);
+    return st;
 }
 
 optcl_status optcl_optimizer_report_metric(optcl_optimizer *opt, double metric)

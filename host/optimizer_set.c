@@ -47,9 +47,15 @@ optcl_status optcl_optimizer_set_option(optcl_optimizer *opt, const char *key, d
     if (weight_decay) {
         next.weight_decay = value;
     } else if (optcl_optimizer_config_set_option(&next, key, value) != OPTCL_SUCCESS) {
+        double now = 0.0;
+        if (optcl_optimizer_config_get_option(&next, key, &now) != OPTCL_SUCCESS)
+            return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "%s has no option '%s' (lr: optcl_optimizer_set_lr)",
+                               opt->rule->name, key);
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
-                           "%s has no option '%s' taking %g (lr: optcl_optimizer_set_lr)",
-                           opt->rule->name, key, value);
+                           "invalid %s: %g (a flag takes 0 or 1, a choice the index of one of "
+                           "its names: optcl_algorithm_option)",
+                           key, value);
     }
     optcl_status st = optcl__validate_config(&next, opt->message);
     if (st == OPTCL_SUCCESS)

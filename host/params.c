@@ -304,15 +304,37 @@ static optcl_status check_wrapped_buffer(optcl_context *ctx, cl_mem buf, const c
         return optcl__fail(ctx->message, OPTCL_ERROR_NULL_POINTER, "%s buffer is NULL", what);
     cl_context owner = NULL;
     size_t size = 0;
+    cl_mem parent = NULL;
+    cl_mem_flags flags = 0;
     cl_int err = clGetMemObjectInfo(buf, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
     if (err == CL_SUCCESS)
         err = clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof size, &size, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetMemObjectInfo(buf, CL_MEM_ASSOCIATED_MEMOBJECT, sizeof parent, &parent, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetMemObjectInfo(buf, CL_MEM_FLAGS, sizeof flags, &flags, NULL);
     if (err != CL_SUCCESS)
         return optcl__fail(ctx->message, (optcl_status)err, "the %s buffer is not valid: %s", what,
                            optcl_status_name((optcl_status)err));
     if (owner != ctx->cl_ctx)
         return optcl__fail(ctx->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "the %s buffer belongs to another cl_context", what);
+    if (parent)
+        return optcl__fail(ctx->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "the %s buffer is a sub-buffer: wrap its parent (OpenCL makes no "
+                           "sub-buffers of sub-buffers, and each tensor is one)",
+                           what);
+    if (flags & (CL_MEM_READ_ONLY | CL_MEM_WRITE_ONLY))
+        return optcl__fail(ctx->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "the %s buffer is %s: optcl's kernels read and write it "
+                           "(CL_MEM_READ_WRITE)",
+                           what,
+                           flags & CL_MEM_READ_ONLY ? "CL_MEM_READ_ONLY" : "CL_MEM_WRITE_ONLY");
+    if (flags & (CL_MEM_HOST_NO_ACCESS | CL_MEM_HOST_READ_ONLY | CL_MEM_HOST_WRITE_ONLY))
+        return optcl__fail(ctx->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "the %s buffer limits the host's access (CL_MEM_HOST_*): reading, "
+                           "writing and checkpoints need both",
+                           what);
     if (size < bytes)
         return optcl__fail(ctx->message, OPTCL_ERROR_SIZE_MISMATCH,
                            "the %s buffer holds %zu bytes; the layout needs %zu", what, size,
@@ -444,12 +466,16 @@ optcl_dtype optcl_params_dtype(const optcl_params *p)
     return p ? p->dtype : OPTCL_DTYPE_F32;
 }
 
-optcl_status optcl_params_info(const optcl_params *p, size_t index, optcl_tensor_info *info)
+optcl_status optcl_params_info(const optcl_params *cp, size_t index, optcl_tensor_info *info)
 {
-    if (!p || !info)
+    optcl_params *p = (optcl_params *)cp; /* only the message is written */
+    if (!p)
         return OPTCL_ERROR_NULL_POINTER;
+    if (!info)
+        return optcl__fail(p->message, OPTCL_ERROR_NULL_POINTER, "optcl_params_info: info is NULL");
     if (index >= p->count)
-        return OPTCL_ERROR_NOT_FOUND;
+        return optcl__fail(p->message, OPTCL_ERROR_NOT_FOUND,
+                           "optcl_params_info: no tensor %zu (the set has %zu)", index, p->count);
     const optcl__tensor *t = &p->tensors[index];
     info->name = t->name;
     info->ndim = t->ndim;
@@ -461,17 +487,22 @@ optcl_status optcl_params_info(const optcl_params *p, size_t index, optcl_tensor
     return OPTCL_SUCCESS;
 }
 
-optcl_status optcl_params_find(const optcl_params *p, const char *name, size_t *index)
+optcl_status optcl_params_find(const optcl_params *cp, const char *name, size_t *index)
 {
-    if (!p || !name || !index)
+    optcl_params *p = (optcl_params *)cp; /* only the message is written */
+    if (!p)
         return OPTCL_ERROR_NULL_POINTER;
+    if (!name || !index)
+        return optcl__fail(p->message, OPTCL_ERROR_NULL_POINTER, "optcl_params_find: %s is NULL",
+                           name ? "index" : "name");
     for (size_t i = 0; i < p->count; i++) {
         if (strcmp(p->tensors[i].name, name) == 0) {
             *index = i;
             return OPTCL_SUCCESS;
         }
     }
-    return OPTCL_ERROR_NOT_FOUND;
+    return optcl__fail(p->message, OPTCL_ERROR_NOT_FOUND, "optcl_params_find: no tensor '%s'",
+                       name);
 }
 
 static optcl_status check_role_index(optcl_params *p, optcl_role role, size_t index)

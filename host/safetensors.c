@@ -506,9 +506,11 @@ static optcl_status read_file(const char *path, bool header_only, optcl__st_file
         st = read_error(&rd);
     else if (rc > 0)
         st = BAD(&rd, "file is %zu bytes, too short for the 8-byte header length", got);
-    else if (n > OPTCL__ST_MAX_HEADER)
-        st = BAD(&rd, "header length %" PRIu64 " exceeds the limit of %u bytes", n,
-                 OPTCL__ST_MAX_HEADER);
+    else if (n > OPTCL__ST_MAX_HEADER) /* most often another kind of file */
+        st = BAD(&rd,
+                 "not a safetensors file: its first 8 bytes give a header length of %" PRIu64
+                 ", which exceeds the limit of %u bytes",
+                 n, OPTCL__ST_MAX_HEADER);
     else if (sized && n > file_size - 8)
         st = BAD(&rd, "header length %" PRIu64 " runs past the end of the file (%" PRIu64 " bytes)",
                  n, file_size);

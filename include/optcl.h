@@ -280,8 +280,10 @@ OPTCL_API optcl_status optcl_params_create_typed(optcl_context *ctx,
  * floats with the tensors at its offsets. The elements between and after the tensors (padding)
  * are set to zero here, since optcl's kernels sweep them (a NaN left there by the allocation
  * would reach the gradient guard's norm); the caller's kernels must leave them alone. The
- * buffers must not be sub-buffers themselves (OpenCL cannot make sub-buffers of those).
- * OpenCL backend only. Blocks. */
+ * buffers must be CL_MEM_READ_WRITE with full host access (no CL_MEM_HOST_* flag) and not
+ * sub-buffers themselves (OpenCL cannot make sub-buffers of those); otherwise, or when one
+ * belongs to another cl_context, OPTCL_ERROR_INVALID_ARGUMENT names the problem. OpenCL backend
+ * only. Blocks. */
 OPTCL_API optcl_status optcl_params_wrap(optcl_context *ctx, const optcl_tensor_spec *specs,
                                          size_t count, cl_mem params, cl_mem grads,
                                          optcl_params **out);
@@ -344,7 +346,8 @@ OPTCL_API optcl_status optcl_params_read_raw(optcl_params *params, optcl_role ro
 
 /* Enqueues zeroing the whole gradient buffer. Does not block; wait list and event as for
  * clEnqueueFillBuffer (event may be NULL; a returned event is the caller's to release). On the
- * reference backend it runs at once, the wait list must be empty and *event is set to NULL. */
+ * reference backend it runs at once, the wait list must be empty (else
+ * OPTCL_ERROR_WRONG_BACKEND) and *event is set to NULL. */
 OPTCL_API optcl_status optcl_params_zero_grad(optcl_params *params, cl_uint num_events,
                                               const cl_event *wait_list, cl_event *event);
 
@@ -863,15 +866,16 @@ OPTCL_API optcl_status optcl_optimizer_destroy(optcl_optimizer *opt);
  * kernels) comes first and decides on the device whether and how the step happens — for a set
  * of one group that one work-group steps (up to 4096 elements), the update kernel reduces and
  * decides itself, one launch in all; the device then owns the step count, and the step blocks
- * once per 256 steps to read it back (sooner after an lr change: see docs/RELIABILITY.md). A launch that fails to enqueue after an earlier group's launch leaves a
- * partial step: it is counted, the earlier groups are updated, the later ones and Lookahead's
- * sync are not; a failure before any group's launch changes nothing. (A rule that looks at
- * whole tensors enqueues several launches per group — Adafactor's factors, Muon's products —
- * and only the group's last one writes parameters or state; LAMB's, LARS's and Adafactor's
- * per-tensor launch also steps the tensors small enough to step whole, so a failure of the
- * group's last launch after it leaves those stepped and the others not.) *event (if event is not NULL)
- * receives the last launch's event, which the caller releases. On the reference backend the step
- * runs at once, wait_list must be empty and *event is set to NULL. */
+ * once per 256 steps to read it back (sooner after an lr change: see docs/RELIABILITY.md). A launch
+ * that fails to enqueue after an earlier group's launch leaves a partial step: it is counted, the
+ * earlier groups are updated, the later ones and Lookahead's sync are not; a failure before any
+ * group's launch changes nothing. (A rule that looks at whole tensors enqueues several launches per
+ * group — Adafactor's factors, Muon's products — and only the group's last one writes parameters or
+ * state; LAMB's, LARS's and Adafactor's per-tensor launch also steps the tensors small enough to
+ * step whole, so a failure of the group's last launch after it leaves those stepped and the others
+ * not.) *event (if event is not NULL) receives the last launch's event, which the caller releases.
+ * On the reference backend the step runs at once, wait_list must be empty (else
+ * OPTCL_ERROR_WRONG_BACKEND) and *event is set to NULL. */
 OPTCL_API optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
                                             const cl_event *wait_list, cl_event *event);
 
@@ -896,7 +900,9 @@ OPTCL_API optcl_status optcl_optimizer_read_params_in_mode(optcl_optimizer *opt,
                                                            size_t count);
 
 /* Steps taken so far (skipped steps do not count). With a gradient guard on the OpenCL backend
- * the device owns the count: this reads it back, so it blocks until the queue reaches it. */
+ * the device owns the count: this reads it back, so it blocks until the queue reaches it; if
+ * that read fails it returns the last count known on the host (optcl_optimizer_get_lr and
+ * optcl_optimizer_guard_stats return the failure). */
 OPTCL_API uint64_t optcl_optimizer_step_count(const optcl_optimizer *opt);
 
 /* The gradient guard's account (config.max_norm > 0 or config.nonfinite = SKIP). */
@@ -926,11 +932,14 @@ OPTCL_API optcl_status optcl_optimizer_loss_scale(optcl_optimizer *opt, double *
 OPTCL_API optcl_status optcl_optimizer_set_loss_scale(optcl_optimizer *opt, double scale);
 /* The device buffer holding that scale as one float32 (OpenCL backend, config.loss_scale on):
  * the caller's loss and backward kernels read it, so a training loop needs no host round trip.
- * Owned by the optimizer: valid until it is destroyed; read it, never write it. */
+ * Owned by the optimizer: valid until it is destroyed; read it, never write it.
+ * OPTCL_ERROR_WRONG_BACKEND on the reference backend, OPTCL_ERROR_INVALID_ARGUMENT without
+ * loss scaling. */
 OPTCL_API optcl_status optcl_optimizer_loss_scale_buffer(const optcl_optimizer *opt,
                                                          cl_mem *out);
-/* The learning rate the next step uses for a group (its own lr, or the optimizer's). With a
- * gradient guard on the OpenCL backend it reads the step count back (blocks). */
+/* The learning rate the next step uses for a group (0 … OPTCL_MAX_GROUPS − 1: its own lr, or
+ * the optimizer's). With a gradient guard on the OpenCL backend it reads the step count back
+ * (blocks), and a failed read returns its status. */
 OPTCL_API optcl_status optcl_optimizer_get_lr(const optcl_optimizer *opt, int group, double *lr);
 /* Changes a group's lr from the next step on (group -1: every group). A negative or non-finite
  * lr is refused. Does not wait for the queue, also with a gradient guard on the OpenCL
@@ -1128,6 +1137,13 @@ OPTCL_API optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_s
                                                 size_t *count, optcl_optimizer_config *config,
                                                 char *message, size_t message_size);
 
+/* The type a checkpoint keeps its parameters in (its parameter set's: optcl_params_create_typed),
+ * from the file's header, checked as optcl_checkpoint_inspect does; with it and inspect's specs
+ * and configuration a program recreates the set and optimizer the file was saved from. On
+ * failure *dtype is unchanged and message names the path and the problem. Blocks. */
+OPTCL_API optcl_status optcl_checkpoint_param_dtype(const char *path, optcl_dtype *dtype,
+                                                    char *message, size_t message_size);
+
 /* How far the training a checkpoint holds had gone when it was saved. */
 typedef struct optcl_checkpoint_progress {
     uint64_t steps;    /* optimizer steps taken (steps the gradient guard skipped not counted) */
@@ -1173,7 +1189,8 @@ typedef struct optcl_epoch_record {
     int should_stop; /* patience ran out */
 } optcl_epoch_record;
 
-/* The tracker keeps a reference on opt (destroy it first). Copies the strings. */
+/* The tracker keeps a reference on opt (destroy it first). Copies the strings. A failed
+ * create leaves its message on opt (optcl_optimizer_message). */
 OPTCL_API optcl_status optcl_tracker_create(optcl_optimizer *opt,
                                             const optcl_tracker_config *config,
                                             optcl_tracker **out);

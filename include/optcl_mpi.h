@@ -63,10 +63,11 @@
  * holds no element (more ranks than S-sized slices, or than tensors) keeps a one-element
  * placeholder "(empty shard)" (1×1 with a tensor-wise rule) that stays zero.
  *
- * Collective calls: create, destroy, step, report_metric, checkpoint save and load must be
- * called by every rank of the communicator, in the same order, with the same arguments where
- * the documentation says so. They block. MPI must be initialised; the optimizer works on its own
- * duplicate of the communicator, so its messages never mix with the caller's.
+ * Collective calls: create, destroy, step, step_weighted, set_mode, report_metric, checkpoint
+ * save and load must be called by every rank of the communicator, in the same order, with the
+ * same arguments where the documentation says so. They block. MPI must be initialised; the
+ * optimizer works on its own duplicate of the communicator, so its messages never mix with the
+ * caller's.
  *
  * Errors: every call returns optcl_status. A collective call fails on every rank together —
  * each rank's message (optcl_mpi_optimizer_message) says what failed there, or which rank

@@ -299,6 +299,9 @@ static void test_bad_shapes(void **state)
     static const char *const files[][2] = {
         {"w: 768x0\n", ":1: dimension 0"},
         {"w: 7\nb: 7 q\n", ":2: 'q' is not part of a dimension"},
+        {"b: 5 x\n", ":1: 'x' must stand between two dimensions"},
+        {"w: 3xx4\n", ":1: 'x' must stand between two dimensions"},
+        {"w: 3,\n", ":1: ',' must stand between two dimensions"},
         {"w: 1 2 3 4 5 6 7 8 9\n", ":1: more than 8 dimensions"},
         {"w:\n", ":1: no dimensions"},
         {": 5\n", ":1: the name must be"},

@@ -250,6 +250,7 @@ static void bad_configurations(void **state)
     /* No Lookahead: no search, no slow state. */
     assert_int_equal(optcl_optimizer_set_lookahead_search(r.opt, quad_loss, NULL, 4),
                      OPTCL_ERROR_INVALID_ARGUMENT);
+    TU_OK(optcl_optimizer_set_lookahead_search(r.opt, NULL, NULL, 0), "off is always fine");
     float s[N];
     assert_int_equal(optcl_optimizer_read_state(r.opt, "lookahead_slow", OPTCL_ALL, s, N),
                      OPTCL_ERROR_NOT_FOUND);
@@ -267,6 +268,12 @@ static void bad_configurations(void **state)
         assert_int_equal(optcl_optimizer_create(r.params, &b, &bad), OPTCL_ERROR_INVALID_ARGUMENT);
         assert_non_null(strstr(optcl_context_message(r.ctx), cases[i].field));
     }
+    optcl_optimizer_config gamma = c; /* the α schedule's fields are named as such */
+    gamma.lookahead.k = 2;
+    gamma.lookahead.alpha_schedule = optcl_schedule_default(OPTCL_SCHEDULE_EXPONENTIAL);
+    gamma.lookahead.alpha_schedule.gamma = -1.0;
+    assert_int_equal(optcl_optimizer_create(r.params, &gamma, &bad), OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_context_message(r.ctx), "lookahead.alpha_schedule.gamma"));
     optcl_optimizer_config la = c;
     la.lookahead.k = 2;
     TU_OK(optcl_optimizer_create(r.params, &la, &bad), optcl_context_message(r.ctx));

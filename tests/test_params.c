@@ -147,7 +147,9 @@ static void test_layout(optcl_backend backend)
     size_t found = 42;
     assert_int_equal(optcl_params_find(p, "weight", &found), OPTCL_ERROR_NOT_FOUND);
     assert_int_equal(optcl_params_find(p, "nope", &found), OPTCL_ERROR_NOT_FOUND);
+    assert_non_null(strstr(optcl_params_message(p), "no tensor 'nope'"));
     assert_int_equal(optcl_params_info(p, N_SPECS, &info[0]), OPTCL_ERROR_NOT_FOUND);
+    assert_non_null(strstr(optcl_params_message(p), "no tensor"));
     destroy_all(NULL, p, ctx);
 }
 BOTH_BACKENDS(test_layout)
@@ -444,22 +446,44 @@ static void test_wrap_buffers(void **state)
     TU_AWAIT_EQUAL(mem_refs(pm), 1); /* retained once, released once */
     TU_AWAIT_EQUAL(mem_refs(gm), 1);
 
-    /* Refusals: too small, the same buffer twice, a reference context. */
+    /* Refusals: too small, the same buffer twice, a reference context, a sub-buffer, a
+     * read-only buffer, one the host may only read. */
     cl_int err = CL_SUCCESS;
-    cl_mem small = clCreateBuffer(optcl_context_cl_context(ctx), CL_MEM_READ_WRITE,
-                                  (total - 1) * sizeof(float), NULL, &err);
+    cl_context cc = optcl_context_cl_context(ctx);
+    cl_mem small = clCreateBuffer(cc, CL_MEM_READ_WRITE, (total - 1) * sizeof(float), NULL, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    cl_mem big = clCreateBuffer(cc, CL_MEM_READ_WRITE, 2 * total * sizeof(float), NULL, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    cl_buffer_region whole = {0, total * sizeof(float)};
+    cl_mem part =
+        clCreateSubBuffer(big, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &whole, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    cl_mem read_only = clCreateBuffer(cc, CL_MEM_READ_ONLY, total * sizeof(float), NULL, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    cl_mem host_reads = clCreateBuffer(cc, CL_MEM_READ_WRITE | CL_MEM_HOST_READ_ONLY,
+                                       total * sizeof(float), NULL, &err);
     assert_int_equal(err, CL_SUCCESS);
     optcl_context *ref = open_ctx(OPTCL_BACKEND_REFERENCE);
-    optcl_context *on_ctx[] = {ctx, ctx, ctx, ref};
-    cl_mem ps[] = {small, pm, pm, pm}, gs[] = {gm, small, pm, gm};
-    optcl_status want[] = {OPTCL_ERROR_SIZE_MISMATCH, OPTCL_ERROR_SIZE_MISMATCH,
-                           OPTCL_ERROR_INVALID_ARGUMENT, OPTCL_ERROR_WRONG_BACKEND};
-    for (int k = 0; k < 4; k++) {
+    optcl_context *on_ctx[] = {ctx, ctx, ctx, ref, ctx, ctx, ctx};
+    cl_mem ps[] = {small, pm, pm, pm, part, pm, host_reads};
+    cl_mem gs[] = {gm, small, pm, gm, gm, read_only, gm};
+    optcl_status want[] = {OPTCL_ERROR_SIZE_MISMATCH,    OPTCL_ERROR_SIZE_MISMATCH,
+                           OPTCL_ERROR_INVALID_ARGUMENT, OPTCL_ERROR_WRONG_BACKEND,
+                           OPTCL_ERROR_INVALID_ARGUMENT, OPTCL_ERROR_INVALID_ARGUMENT,
+                           OPTCL_ERROR_INVALID_ARGUMENT};
+    const char *said[] = {
+        "holds", "holds", "same buffer", "", "sub-buffer", "CL_MEM_READ_ONLY", "CL_MEM_HOST_"};
+    for (int k = 0; k < 7; k++) {
         optcl_params *x = (optcl_params *)&err;
         assert_int_equal(optcl_params_wrap(on_ctx[k], specs, N_SPECS, ps[k], gs[k], &x), want[k]);
         assert_null(x);
         assert_true(optcl_context_message(on_ctx[k])[0] != '\0');
+        assert_non_null(strstr(optcl_context_message(on_ctx[k]), said[k]));
     }
+    clReleaseMemObject(part);
+    clReleaseMemObject(big);
+    clReleaseMemObject(read_only);
+    clReleaseMemObject(host_reads);
     assert_int_equal(optcl_context_destroy(ref), OPTCL_SUCCESS);
     assert_int_equal(mem_refs(pm), 1);
     assert_int_equal(mem_refs(gm), 1);

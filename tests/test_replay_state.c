@@ -4,7 +4,8 @@
  * fed from --metrics, classic Rprop) and both backends: replaying G[0:a] with --save-state and
  * then G[a:T] with --load-state (no --params) must give exactly, bit for bit, the rows a..T−1 of
  * one uninterrupted replay of G — also when the same KEY=VALUE arguments are given again with
- * --load-state. A different lr= with --load-state must be refused: a non-zero exit, exactly one
+ * --load-state (bfloat16 and float16 parameters too, whose type the checkpoint gives). A
+ * different lr= with --load-state must be refused: a non-zero exit, exactly one
  * line on stderr and no OUT. The split input files are written here with optcl_npy_write. */
 #include "testutil.h"
 
@@ -68,6 +69,9 @@ static const state_case CASES[] = {
       "schedule=exponential", "gamma=0.9"},
      {2, 8},
      0},
+    /* Low-precision parameters: resumed without param_dtype=, the checkpoint's type */
+    {"adam_bf16_master", "adam", {"lr=0.05", "param_dtype=bf16", "master_weights=1"}, {5, 0}, 0},
+    {"sgd_f16_momentum", "sgd", {"lr=0.1", "momentum=0.9", "param_dtype=f16"}, {4, 0}, 0},
 };
 #define CASE_COUNT (sizeof CASES / sizeof CASES[0])
 

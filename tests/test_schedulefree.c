@@ -191,6 +191,16 @@ static void optimizers_without_modes(void **state)
                      OPTCL_ERROR_UNSUPPORTED);
     TU_OK(optcl_optimizer_read_params_in_mode(r.opt, OPTCL_MODE_TRAIN, OPTCL_ALL, p, NUMEL),
           "train: a plain read");
+    assert_int_equal(
+        optcl_optimizer_read_params_in_mode(r.opt, OPTCL_MODE_TRAIN, OPTCL_ALL, p, NUMEL - 1),
+        OPTCL_ERROR_SIZE_MISMATCH); /* the read's own message, passed on */
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "read_params_in_mode: "));
+    assert_true(strlen(optcl_optimizer_message(r.opt)) >
+                strlen("optcl_optimizer_read_params_in_mode: "));
+    assert_int_equal(
+        optcl_optimizer_read_params_in_mode(r.opt, OPTCL_MODE_TRAIN, OPTCL_ALL, NULL, NUMEL),
+        OPTCL_ERROR_NULL_POINTER);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "data is NULL"));
     assert_int_equal(optcl_optimizer_set_mode(r.opt, (optcl_mode)7),
                      OPTCL_ERROR_INVALID_ARGUMENT);
     assert_int_equal(optcl_optimizer_mode(r.opt), OPTCL_MODE_TRAIN);

@@ -307,6 +307,13 @@ static void refusals(void **state)
     assert_int_equal(optcl_optimizer_set_option(r.opt, "momentum", 0.5),
                      OPTCL_ERROR_INVALID_ARGUMENT);
     assert_non_null(strstr(optcl_optimizer_message(r.opt), "no option 'momentum'"));
+    assert_int_equal(optcl_optimizer_set_option(r.opt, "amsgrad", 2), /* a flag: 0 or 1 */
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "invalid amsgrad: 2"));
+    double lr = 0.0;
+    assert_int_equal(optcl_optimizer_get_lr(r.opt, OPTCL_MAX_GROUPS, &lr),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "invalid group 64"));
     assert_int_equal(optcl_optimizer_set_option(r.opt, "lr", 0.5), OPTCL_ERROR_INVALID_ARGUMENT);
     assert_int_equal(optcl_optimizer_set_option(NULL, "beta1", 0.5), OPTCL_ERROR_NULL_POINTER);
     assert_int_equal(optcl_optimizer_set_option(r.opt, NULL, 0.5), OPTCL_ERROR_NULL_POINTER);
