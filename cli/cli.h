@@ -11,7 +11,7 @@ int optcl_cli_replay(int argc, char **argv);
 int optcl_cli_bench(int argc, char **argv);
 int optcl_cli_inspect(int argc, char **argv);
 /* inspect.c: a configuration as `optcl replay` keys, and tensors one per line, on stdout. */
-void optcl_cli_print_config(const optcl_optimizer_config *config);
+void optcl_cli_print_config(const optcl_optimizer_config *config, optcl_dtype param_dtype);
 void optcl_cli_print_tensors(const optcl_tensor_spec *specs, size_t count);
 /* The steps taken and skipped, the next step's lr of the groups the tensors use (one value when
  * they share it) and, with loss scaling, the scale. */
@@ -51,6 +51,10 @@ int optcl_cli_layout_given(char *const *options, int count);
 void optcl_cli_print_names(FILE *f);
 /* The same on one line, "sgd, adam, …", into out (size bytes); returns out. */
 const char *optcl_cli_names(char *out, size_t size);
+/* Prints " KEY=VALUE" for every replay key of the training procedure (schedule, plateau,
+ * Lookahead, guard, precision, loss scaling) whose value in config is not the default; returns
+ * how many. */
+int optcl_cli_print_training(const optcl_optimizer_config *config);
 void optcl_cli_print_keys(FILE *f);
 
 /* Refuses keys that the configuration would ignore (gamma without a schedule that uses it,

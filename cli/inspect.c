@@ -33,7 +33,7 @@ static int is_manifest(const char *path)
     return got == sizeof head - 1 && memcmp(head, SHARDED_MAGIC, got) == 0;
 }
 
-void optcl_cli_print_config(const optcl_optimizer_config *c)
+void optcl_cli_print_config(const optcl_optimizer_config *c, optcl_dtype param_dtype)
 {
     printf("optimizer: %s lr=%.9g weight_decay=%.9g", optcl_algorithm_name(c->algorithm), c->lr,
            c->weight_decay);
@@ -49,24 +49,13 @@ void optcl_cli_print_config(const optcl_optimizer_config *c)
             printf(o->type == OPTCL_OPTION_FLAG ? " %s=%.0f" : " %s=%.9g", o->key, v);
     }
     printf("\n");
-    /* the procedure around the rule, where it is not the default */
+    /* the procedure around the rule, where it is not the default, and the parameters' type
+     * (OPTCL_DTYPE_COUNT: not known here) */
     printf("training:");
-    int any = 0;
-    if (c->schedule.kind != OPTCL_SCHEDULE_CONSTANT)
-        any = printf(" schedule=%s", optcl_schedule_name(c->schedule.kind));
-    if (c->lookahead.k)
-        any = printf(" lookahead_k=%lld lookahead_alpha=%.9g", (long long)c->lookahead.k,
-                     c->lookahead.alpha);
-    if (c->max_norm > 0.0)
-        any = printf(" clip_norm=%.9g", c->max_norm);
-    if (c->nonfinite != OPTCL_NONFINITE_PROPAGATE)
-        any = printf(" nonfinite=%s", optcl_nonfinite_name(c->nonfinite));
-    if (c->state_dtype != OPTCL_STATE_SAME)
-        any = printf(" state_dtype=%s", optcl_state_dtype_name(c->state_dtype));
-    if (c->master_weights)
-        any = printf(" master_weights=1");
-    if (c->loss_scale.mode != OPTCL_LOSS_SCALE_OFF)
-        any = printf(" loss_scale=%s", optcl_loss_scaling_name(c->loss_scale.mode));
+    int any = param_dtype != OPTCL_DTYPE_F32 && param_dtype != OPTCL_DTYPE_COUNT
+                  ? printf(" param_dtype=%s", optcl_dtype_name(param_dtype))
+                  : 0;
+    any += optcl_cli_print_training(c);
     printf(any ? "\n" : " the defaults (constant lr, no Lookahead, no guard)\n");
 }
 
@@ -123,12 +112,14 @@ static int inspect_ordinary(const char *path, char *msg, size_t size)
     optcl_checkpoint_progress progress;
     if (optcl_checkpoint_inspect(path, &specs, &count, &config, msg, size) != OPTCL_SUCCESS)
         return 1;
-    if (optcl_checkpoint_inspect_progress(path, &progress, msg, size) != OPTCL_SUCCESS) {
+    optcl_dtype dtype = OPTCL_DTYPE_F32;
+    if (optcl_checkpoint_inspect_progress(path, &progress, msg, size) != OPTCL_SUCCESS ||
+        optcl_checkpoint_param_dtype(path, &dtype, msg, size) != OPTCL_SUCCESS) {
         free(specs);
         return 1;
     }
     printf("%s: an optcl checkpoint\n", path);
-    optcl_cli_print_config(&config);
+    optcl_cli_print_config(&config, dtype);
     optcl_cli_print_progress(&progress, specs, count,
                              config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF);
     optcl_cli_print_tensors(specs, count);

@@ -24,7 +24,7 @@ int optcl_cli_inspect_sharded(const char *path, char *msg, size_t size)
         return 1;
     }
     printf("%s: a sharded optcl checkpoint of %d rank(s)\n", path, world);
-    optcl_cli_print_config(&config);
+    optcl_cli_print_config(&config, OPTCL_DTYPE_COUNT); /* the manifest does not say */
     /* a first-version manifest lists no tensors: group 0's lr then */
     optcl_cli_print_progress(&progress, specs, st == OPTCL_SUCCESS ? count : 0,
                              config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF);

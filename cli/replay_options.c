@@ -456,6 +456,72 @@ int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *o
     return 0;
 }
 
+/* Key i's value in c as replay takes it, into out; 0 where the key has no one value of its own
+ * here (lr, weight_decay and maximize: the optimizer's line; grad_scale: init_scale's alias;
+ * the set's dtype, layout and group). */
+static int format_key(const optcl_optimizer_config *c, const key_entry *k, char *out, size_t size)
+{
+    const void *field = field_of((optcl_optimizer_config *)c, k->key); /* only its address */
+    bool own_line =
+        !strcmp(k->key, "lr") || !strcmp(k->key, "weight_decay") || !strcmp(k->key, "maximize");
+    if (!field || own_line)
+        return 0;
+    switch (k->kind) {
+    case REAL:
+        return snprintf(out, size, "%.9g", *(const double *)field) > 0;
+    case FLAG:
+        return snprintf(out, size, "%d", *(const int *)field) > 0;
+    case COUNT:
+        return snprintf(out, size, "%lld", (long long)*(const int64_t *)field) > 0;
+    case SEED:
+        return snprintf(out, size, "%llu", (unsigned long long)*(const uint64_t *)field) > 0;
+    case SCHEDULE:
+        return snprintf(out, size, "%s", optcl_schedule_name(c->schedule.kind)) > 0;
+    case MODE:
+        return snprintf(out, size, "%s", *(const int *)field ? "max" : "min") > 0;
+    case THRESHOLD_MODE:
+        return snprintf(out, size, "%s", *(const int *)field ? "abs" : "rel") > 0;
+    case NONFINITE:
+        return snprintf(out, size, "%s", optcl_nonfinite_name(c->nonfinite)) > 0;
+    case STATE_DTYPE:
+        return snprintf(out, size, "%s", optcl_state_dtype_name(c->state_dtype)) > 0;
+    case ROUNDING:
+        return snprintf(out, size, "%s", optcl_rounding_name(c->rounding)) > 0;
+    case LOSS_SCALE:
+        return snprintf(out, size, "%s", optcl_loss_scaling_name(c->loss_scale.mode)) > 0;
+    case LIST: {
+        size_t at = 0;
+        out[0] = '\0';
+        for (size_t i = 0; i < c->schedule.milestone_count && at < size; i++) {
+            int n = snprintf(out + at, size - at, "%s%lld", i ? "," : "",
+                             (long long)c->schedule.milestones[i]);
+            at += n > 0 ? (size_t)n : 0;
+        }
+        return 1;
+    }
+    default:
+        return 0;
+    }
+}
+
+int optcl_cli_print_training(const optcl_optimizer_config *c)
+{
+    optcl_optimizer_config d = optcl_optimizer_config_default(c->algorithm);
+    int printed = 0;
+    if (c->plateau.enabled)
+        printed += printf(" schedule=plateau") > 0;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char value[256], fallback[256];
+        if (!format_key(c, &keys[i], value, sizeof value))
+            continue;
+        format_key(&d, &keys[i], fallback, sizeof fallback);
+        bool constant = keys[i].kind == SCHEDULE && c->schedule.kind == OPTCL_SCHEDULE_CONSTANT;
+        if (strcmp(value, fallback) != 0 && !constant)
+            printed += printf(" %s=%s", keys[i].key, value) > 0;
+    }
+    return printed;
+}
+
 const char *optcl_cli_names(char *out, size_t size)
 {
     size_t at = 0;

@@ -49,7 +49,7 @@ static void test_a_checkpoint(void **state)
     has(out, ": an optcl checkpoint\n");
     has(out, "optimizer: adamw lr=0.01 weight_decay=0.01 beta1=0.9 beta2=0.999 eps=1e-08 "
              "amsgrad=1");
-    has(out, "training: schedule=cosine lookahead_k=3 lookahead_alpha=0.5 clip_norm=5\n");
+    has(out, "training: schedule=cosine t_max=7 lookahead_k=3 clip_norm=5\n");
     /* three steps taken of a cosine over 7: the next lr is 0.01·(1 + cos(3π/7))/2 */
     char progress[128];
     snprintf(progress, sizeof progress, "\nprogress: 3 step(s), 0 skipped; next lr %.9g\n3 tensor",
@@ -58,6 +58,28 @@ static void test_a_checkpoint(void **state)
     has(out, "3 tensor(s), 37 elements:\n");
     has(out, "  param.0  4x5 ");
     has(out, "  param.2  5 ");
+    free(out);
+
+    /* Every key of the procedure that is not the default, as replay takes it again: the
+     * parameters' type, the plateau's, warmup's, rounding's and loss scaling's keys. */
+    char metrics[1024];
+    tu_path_in(metrics, sizeof metrics, "metrics.npy");
+    static const float m[3] = {1.0f, 2.0f, 3.0f};
+    size_t s3[1] = {3};
+    assert_int_equal(optcl_npy_write(metrics, m, s3, 1, msg, sizeof msg), OPTCL_SUCCESS);
+    // clang-format off
+    const char *save2[] = {"rmsprop", "--params", p0, "--grads", grads, "--out", rows,
+                           "--metrics", metrics, "--save-state", ck, "--backend", "reference",
+                           "lr=0.1", "param_dtype=bf16", "schedule=plateau", "patience=0",
+                           "factor=0.5", "warmup_steps=5", "rounding=stochastic", "seed=9",
+                           "loss_scale=dynamic", "growth_interval=7", NULL};
+    // clang-format on
+    if (tu_cli_capture("replay", save2, &out, err, ERR) != 0)
+        fail_msg("replay: %s", err);
+    free(out);
+    assert_int_equal(tu_cli_capture("inspect", inspect, &out, err, ERR), 0);
+    has(out, "training: param_dtype=bf16 schedule=plateau warmup_steps=5 factor=0.5 patience=0 "
+             "rounding=stochastic seed=9 loss_scale=dynamic growth_interval=7\n");
     free(out);
 }
 
