@@ -551,7 +551,9 @@ void optcl_cli_print_names(FILE *f)
 void optcl_cli_print_keys(FILE *f)
 {
     for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
-        int column = fprintf(f, "  %-9s", optcl_algorithm_name((optcl_algorithm)a));
+        optcl_optimizer_config d = optcl_optimizer_config_default((optcl_algorithm)a);
+        int column = fprintf(f, "  %-9s lr (%g) weight_decay (%g)",
+                             optcl_algorithm_name((optcl_algorithm)a), d.lr, d.weight_decay);
         for (size_t i = 0; i < optcl_algorithm_option_count((optcl_algorithm)a); i++) {
             const optcl_option_info *o = optcl_algorithm_option((optcl_algorithm)a, i);
             char item[96];
