@@ -162,7 +162,7 @@ optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *messa
             "state_dtype", c->state_dtype, "must be SAME, F32, BF16 or INT8");
     if (c->state_dtype == OPTCL_STATE_INT8 && rule->int8_refused)
         return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
-                           "invalid state_dtype: INT8 (%s keeps no 8-bit state: %s)",
+                           "invalid state_dtype: int8 (%s keeps no 8-bit state: %s)",
                            rule->name, rule->int8_refused);
     REQUIRE_FLAG(c->master_weights, "master_weights");
     const optcl_loss_scale_config *ls = &c->loss_scale;
