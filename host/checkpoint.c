@@ -845,6 +845,13 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
     return st;
 }
 
+/* The file's header, read and parsed (the tensors' data stays on disk); local: the message. */
+static optcl_status read_header(const char *path, optcl__st_file *f, parsed *pc, char *local)
+{
+    optcl_status st = optcl__st_read_header(path, f, local, OPTCL__MESSAGE_MAX);
+    return st == OPTCL_SUCCESS ? parse(f, path, pc, local) : st;
+}
+
 optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **specs, size_t *count,
                                       optcl_optimizer_config *config, char *message,
                                       size_t message_size)
@@ -860,10 +867,8 @@ optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **spec
     *specs = NULL;
     *count = 0;
     optcl__st_file f;
-    optcl_status st = optcl__st_read_header(path, &f, local, sizeof local);
     parsed pc;
-    if (st == OPTCL_SUCCESS)
-        st = parse(&f, path, &pc, local);
+    optcl_status st = read_header(path, &f, &pc, local);
     size_t names_bytes = 0;
     char key[KEY_MAX];
     for (size_t i = 0; st == OPTCL_SUCCESS && i < pc.tensor_count; i++) {
@@ -928,10 +933,8 @@ optcl_status optcl_checkpoint_param_dtype(const char *path, optcl_dtype *dtype, 
         return OPTCL_ERROR_NULL_POINTER;
     }
     optcl__st_file f;
-    optcl_status st = optcl__st_read_header(path, &f, local, sizeof local);
     parsed pc;
-    if (st == OPTCL_SUCCESS)
-        st = parse(&f, path, &pc, local);
+    optcl_status st = read_header(path, &f, &pc, local);
     /* a parameter set has one type: its first tensor's */
     const char *name = st == OPTCL_SUCCESS ? optcl__st_meta_get(&f, "optcl.tensor.0") : NULL;
     const struct optcl__st_entry *e = name ? optcl__st_find(&f, name) : NULL;
@@ -958,10 +961,8 @@ optcl_status optcl_checkpoint_inspect_progress(const char *path,
     }
     char local[OPTCL__MESSAGE_MAX] = "";
     optcl__st_file f;
-    optcl_status st = optcl__st_read_header(path, &f, local, sizeof local);
     parsed pc;
-    if (st == OPTCL_SUCCESS)
-        st = parse(&f, path, &pc, local);
+    optcl_status st = read_header(path, &f, &pc, local);
     if (st == OPTCL_SUCCESS) {
         progress->steps = pc.steps;
         progress->skipped = (uint64_t)pc.skipped;

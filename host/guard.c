@@ -266,6 +266,26 @@ void optcl__guard_settle_alpha(optcl_optimizer *opt)
                                                         opt->steps / (uint64_t)la->k - 1);
 }
 
+/* The device's record (blocking), or the failure to read it. */
+static optcl_status record_of(optcl_optimizer *opt, optcl__guard *g)
+{
+    cl_int err = optcl__guard_read_record(opt, g);
+    return err == CL_SUCCESS ? OPTCL_SUCCESS
+                             : optcl__guard_fail(opt->message, err, "reading the step count back");
+}
+
+optcl_status optcl__steps_read(optcl_optimizer *opt, uint64_t *steps)
+{
+    *steps = opt->steps;
+    optcl__guard g;
+    if (!opt->guarded || !optcl__guard_on_device(opt))
+        return OPTCL_SUCCESS;
+    optcl_status st = record_of(opt, &g);
+    if (st == OPTCL_SUCCESS)
+        *steps = g.steps;
+    return st;
+}
+
 optcl_status optcl__guard_sync(optcl_optimizer *opt)
 {
     /* read even with nothing pending: the device's count is the truth, also after a failed
@@ -273,9 +293,9 @@ optcl_status optcl__guard_sync(optcl_optimizer *opt)
     if (!opt->guarded || !optcl__guard_on_device(opt))
         return OPTCL_SUCCESS;
     optcl__guard g;
-    cl_int err = optcl__guard_read_record(opt, &g);
-    if (err != CL_SUCCESS)
-        return optcl__guard_fail(opt->message, err, "reading the step count back");
+    optcl_status st = record_of(opt, &g);
+    if (st != OPTCL_SUCCESS)
+        return st;
     optcl__guard_rows_settled(opt); /* everything enqueued before is done */
     opt->steps = g.steps;
     opt->skipped = g.skipped;
@@ -283,8 +303,8 @@ optcl_status optcl__guard_sync(optcl_optimizer *opt)
     opt->last_coef = g.coef;
     opt->growth_tracker = g.growth_tracker;
     if (opt->config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF) { /* else it stays 1 */
-        err = clEnqueueReadBuffer(opt->params->ctx->queue, opt->guard_loss_scale, CL_TRUE, 0,
-                                  sizeof opt->loss_scale, &opt->loss_scale, 0, NULL, NULL);
+        cl_int err = clEnqueueReadBuffer(opt->params->ctx->queue, opt->guard_loss_scale, CL_TRUE, 0,
+                                         sizeof opt->loss_scale, &opt->loss_scale, 0, NULL, NULL);
         if (err != CL_SUCCESS)
             return optcl__guard_fail(opt->message, err, "reading the loss scale back");
     }
@@ -328,19 +348,6 @@ uint64_t optcl__steps_now(const optcl_optimizer *opt)
     if (opt->guarded && optcl__guard_on_device(opt) && optcl__guard_read_record(opt, &g) == 0)
         return g.steps;
     return opt->steps;
-}
-
-optcl_status optcl__steps_read(optcl_optimizer *opt, uint64_t *steps)
-{
-    *steps = opt->steps;
-    if (!opt->guarded || !optcl__guard_on_device(opt))
-        return OPTCL_SUCCESS;
-    optcl__guard g;
-    cl_int err = optcl__guard_read_record(opt, &g);
-    if (err != CL_SUCCESS)
-        return optcl__guard_fail(opt->message, err, "reading the step count back");
-    *steps = g.steps;
-    return OPTCL_SUCCESS;
 }
 
 /* ---- the guarded step ------------------------------------------------------------------- */

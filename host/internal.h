@@ -297,7 +297,7 @@ optcl_status optcl__guard_sync(optcl_optimizer *opt);
 optcl_status optcl__guard_store(optcl_optimizer *opt);
 /* The step count now: the record's when steps may be pending (blocking read), else steps. */
 uint64_t optcl__steps_now(const optcl_optimizer *opt);
-/* The same, or the failure of reading the device's count back (message set). */
+/* The same, without changing anything, or the failure of the read (message set). */
 optcl_status optcl__steps_read(optcl_optimizer *opt, uint64_t *steps);
 /* Index of the update kernel's first scalar argument (after its buffers). */
 cl_uint optcl__scalar_arg(const optcl_optimizer *opt);

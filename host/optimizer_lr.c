@@ -29,7 +29,7 @@ optcl_status optcl_optimizer_get_lr(const optcl_optimizer *cp, int group, double
                            "optcl_optimizer_get_lr: invalid group %d (0..%d)", group,
                            OPTCL_MAX_GROUPS - 1);
     uint64_t steps = opt->steps;
-    optcl_status st = optcl__steps_read(opt, &steps);
+    optcl_status st = optcl__steps_read(opt, &steps); /* the device's, with a guard */
     if (st == OPTCL_SUCCESS)
         *lr = optcl__group_lr(opt, group, steps);
     return st;
