@@ -235,7 +235,7 @@ static void refusals(void **state)
     cases[2].c.plateau.enabled = 1;
     cases[3].named = "Lookahead";
     cases[3].c.lookahead.k = 5;
-    cases[4].named = "INT8";
+    cases[4].named = "int8";
     cases[4].c.state_dtype = OPTCL_STATE_INT8;
     cases[4].params = bf16;
     for (int k = 0; k < 5; k++) {
