@@ -6,7 +6,6 @@
 
 #include <float.h>
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 const char *optcl_algorithm_name(optcl_algorithm algorithm)
@@ -188,12 +187,6 @@ optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *messa
     const optcl_lookahead_config *la = &c->lookahead;
     REQUIRE(la->k > 0, "lookahead.k", (double)la->k, "must be >= 0");
     REQUIRE(la->alpha > 0.0 && la->alpha <= 1.0, "lookahead.alpha", la->alpha, "must be in (0, 1]");
-    st = optcl_schedule_validate(&la->alpha_schedule, message, OPTCL__MESSAGE_MAX);
-    const char *field = "invalid schedule.";
-    if (st != OPTCL_SUCCESS && strncmp(message, field, strlen(field)) == 0) {
-        char said[OPTCL__MESSAGE_MAX]; /* the same, of lookahead.alpha_schedule */
-        snprintf(said, sizeof said, "%s", message + strlen(field));
-        optcl__format(message, OPTCL__MESSAGE_MAX, "invalid lookahead.alpha_schedule.%s", said);
-    }
-    return st;
+    return optcl__schedule_validate(&la->alpha_schedule, "lookahead.alpha_schedule", message,
+                                    OPTCL__MESSAGE_MAX);
 }

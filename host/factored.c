@@ -45,12 +45,8 @@ static bool fill_info(optcl__factored *f, const optcl__segments *seg, const optc
         size_t whole = factored && r * c <= OPTCL__FACTOR_WHOLE_MAX
                            ? OPTCL__FACTOR_WHOLE_MAX / (r * c) /* matrices per work-item */
                            : 0;
-        if (factored) {
+        if (factored)
             floats = optcl__round_up(b * (r + c), REGION_ALIGN);
-            f->matrix_elements += t->count;
-        } else {
-            f->vector_floats += floats;
-        }
         size_t my_units = whole ? (b + whole - 1) / whole : b * (r + strips(c));
         size_t my_means = whole ? 0 : b;
         if (t->count >= INT32_MAX || slot + floats >= UINT32_MAX ||
@@ -103,16 +99,14 @@ static void fill_segments(optcl__factored *f, const optcl_params *p)
 /* OpenCL: each group range's work-items of both launches, from its first tensor's to its last's
  * (a range's segments are consecutive, so are their work-items) — of the tensors that the
  * totals kernel does not step whole (segments.h's block_whole; those of whole tensors between
- * them return), and no launch when every tensor of the range is whole; the bytes they read
- * count only those tensors. */
+ * them return), and no launch when every tensor of the range is whole. */
 static void fill_ranges(optcl__factored *f, const optcl__segments *seg, const optcl_params *p)
 {
-    f->matrix_elements = f->vector_floats = 0;
     for (size_t r = 0; r < p->range_count; r++) {
         f->launched[r] = false;
         for (size_t j = seg->first[r]; j < seg->end[r]; j++) {
             const uint32_t *row = f->info + j * FIELDS;
-            if (seg->block_whole[seg->segment_blocks[2 * j]])
+            if (optcl__segment_whole(seg, j))
                 continue;
             if (!f->launched[r]) {
                 f->first_unit[r] = row[OPTCL__FACTOR_FIRST_UNIT];
@@ -121,10 +115,6 @@ static void fill_ranges(optcl__factored *f, const optcl__segments *seg, const op
             }
             f->end_unit[r] = row[OPTCL__FACTOR_FIRST_UNIT] + row[OPTCL__FACTOR_UNITS];
             f->end_mean[r] = row[OPTCL__FACTOR_FIRST_MEAN] + row[OPTCL__FACTOR_MEANS];
-            if (row[OPTCL__FACTOR_BATCHES])
-                f->matrix_elements += row[OPTCL__FACTOR_COUNT];
-            else
-                f->vector_floats += optcl__round_up(row[OPTCL__FACTOR_COUNT], OPTCL__BLOCK);
         }
     }
 }
@@ -355,7 +345,18 @@ double optcl__factored_extra_bytes(const optcl_optimizer *opt)
 {
     if (!opt->segments || !opt->segments->factored)
         return 0.0;
-    const optcl__factored *f = opt->segments->factored;
-    return 2.0 * (double)f->matrix_elements * (double)optcl_dtype_size(opt->params->dtype) +
-           (double)f->vector_floats * sizeof(float);
+    const optcl__segments *seg = opt->segments;
+    const optcl__factored *f = seg->factored;
+    double matrix_elements = 0.0, vector_floats = 0.0; /* of the tensors not stepped whole */
+    for (size_t j = 0; j < opt->params->count; j++) {
+        const uint32_t *row = f->info + j * FIELDS;
+        if (optcl__segment_whole(seg, j))
+            continue;
+        if (row[OPTCL__FACTOR_BATCHES])
+            matrix_elements += row[OPTCL__FACTOR_COUNT];
+        else
+            vector_floats += (double)optcl__round_up(row[OPTCL__FACTOR_COUNT], OPTCL__BLOCK);
+    }
+    return 2.0 * matrix_elements * (double)optcl_dtype_size(opt->params->dtype) +
+           vector_floats * sizeof(float);
 }

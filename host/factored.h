@@ -35,8 +35,6 @@ typedef struct optcl__factored {
     uint32_t *unit_segment, *mean_segment; /* per factors and per means work-item: its segment */
     uint32_t *tensor_segment;               /* per tensor of the set: its segment */
     size_t units, mean_items, batches, floats; /* work-items of both kernels, matrices, state */
-    size_t matrix_elements, vector_floats;     /* for optcl_optimizer_bytes_per_step (tensors not
-                                                  stepped whole) */
     size_t first_unit[OPTCL_MAX_GROUPS], end_unit[OPTCL_MAX_GROUPS]; /* each group range's */
     size_t first_mean[OPTCL_MAX_GROUPS], end_mean[OPTCL_MAX_GROUPS];
     bool launched[OPTCL_MAX_GROUPS]; /* false: the totals kernel steps every tensor whole */

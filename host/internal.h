@@ -314,6 +314,10 @@ cl_int optcl__bind_step_arguments(optcl_optimizer *opt, cl_kernel kernel, cl_uin
 void optcl__scalars_for_step(optcl_optimizer *opt, int group, uint64_t step,
                              optcl__step_scalars *s);
 
+/* schedule.c: optcl_schedule_validate for the schedule called name in messages ("schedule",
+ * "lookahead.alpha_schedule"). */
+optcl_status optcl__schedule_validate(const optcl_schedule *s, const char *name, char *message,
+                                      size_t message_size);
 /* optimizer_lr.c: the lr group g uses at 0-based step t (schedule, then plateau), of an
  * optimizer, or of a configuration, plateau state and the group's base lr (a checkpoint's). */
 double optcl__group_lr(const optcl_optimizer *opt, int group, uint64_t t);

@@ -46,44 +46,51 @@ optcl_schedule optcl_schedule_default(optcl_schedule_kind kind)
 #define REQUIRE_REAL(cond, field, value, why)                                                      \
     do {                                                                                           \
         if (!(cond))                                                                               \
-            REJECT("invalid schedule.%s: %g (%s)", field, (double)(value), why);                   \
+            REJECT("invalid %s.%s: %g (%s)", name, field, (double)(value), why);                   \
     } while (0)
 
 #define REQUIRE_INT(cond, field, value, why)                                                       \
     do {                                                                                           \
         if (!(cond))                                                                               \
-            REJECT("invalid schedule.%s: %" PRId64 " (%s)", field, (int64_t)(value), why);         \
+            REJECT("invalid %s.%s: %" PRId64 " (%s)", name, field, (int64_t)(value), why);         \
     } while (0)
 
-static optcl_status validate_milestones(const optcl_schedule *s, char *message, size_t message_size)
+static optcl_status validate_milestones(const optcl_schedule *s, const char *name, char *message,
+                                        size_t message_size)
 {
     if (s->milestone_count > OPTCL_MAX_MILESTONES)
-        REJECT("invalid schedule.milestone_count: %zu (at most %d)", s->milestone_count,
+        REJECT("invalid %s.milestone_count: %zu (at most %d)", name, s->milestone_count,
                OPTCL_MAX_MILESTONES);
     for (size_t i = 0; i < s->milestone_count; i++) {
         int64_t m = s->milestones[i];
         if (m < 1)
-            REJECT("invalid schedule.milestones[%zu]: %" PRId64 " (must be >= 1)", i, m);
+            REJECT("invalid %s.milestones[%zu]: %" PRId64 " (must be >= 1)", name, i, m);
         /* PyTorch counts a repeated milestone twice; a strictly increasing list keeps
          * "gamma to the number of milestones passed" unambiguous. */
         if (i > 0 && m <= s->milestones[i - 1])
-            REJECT("invalid schedule.milestones[%zu]: %" PRId64
-                   " (must be > milestones[%zu] = %" PRId64 ")",
-                   i, m, i - 1, s->milestones[i - 1]);
+            REJECT("invalid %s.milestones[%zu]: %" PRId64 " (must be > milestones[%zu] = %" PRId64
+                   ")",
+                   name, i, m, i - 1, s->milestones[i - 1]);
     }
     return OPTCL_SUCCESS;
 }
 
-/* Only the fields the kind reads are checked, so a schedule made from a zeroed struct with
- * just `kind` set is not rejected for fields it never uses. */
 optcl_status optcl_schedule_validate(const optcl_schedule *s, char *message, size_t message_size)
 {
     if (!s) {
         optcl__format(message, message_size, "optcl_schedule_validate: schedule is NULL");
         return OPTCL_ERROR_NULL_POINTER;
     }
+    return optcl__schedule_validate(s, "schedule", message, message_size);
+}
+
+/* Only the fields the kind reads are checked, so a schedule made from a zeroed struct with
+ * just `kind` set is not rejected for fields it never uses. */
+optcl_status optcl__schedule_validate(const optcl_schedule *s, const char *name, char *message,
+                                      size_t message_size)
+{
     if ((int)s->kind < 0 || s->kind >= OPTCL_SCHEDULE_COUNT)
-        REJECT("invalid schedule.kind: %d (must be 0 .. %d)", (int)s->kind,
+        REJECT("invalid %s.kind: %d (must be 0 .. %d)", name, (int)s->kind,
                OPTCL_SCHEDULE_COUNT - 1);
     switch (s->kind) {
     case OPTCL_SCHEDULE_INVERSE_TIME:
@@ -99,7 +106,7 @@ optcl_status optcl_schedule_validate(const optcl_schedule *s, char *message, siz
         if (s->kind == OPTCL_SCHEDULE_STEP)
             REQUIRE_INT(s->step_size >= 1, "step_size", s->step_size, "must be >= 1");
         if (s->kind == OPTCL_SCHEDULE_MULTISTEP) {
-            optcl_status st = validate_milestones(s, message, message_size);
+            optcl_status st = validate_milestones(s, name, message, message_size);
             if (st != OPTCL_SUCCESS)
                 return st;
         }

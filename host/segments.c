@@ -98,15 +98,16 @@ static bool mark_whole(optcl__segments *seg, const optcl_params *p, size_t limit
     seg->block_whole = calloc(blocks ? blocks : 1, 1);
     if (!seg->block_whole)
         return false;
+    size_t whole = 0; /* tensors stepped whole */
     for (size_t j = 0; j < p->count && limit > 0; j++) {
         size_t first = seg->segment_blocks[2 * j], end = seg->segment_blocks[2 * j + 1];
         if (end - first <= limit) {
             memset(seg->block_whole + first, 1, end - first);
-            seg->whole_count++;
+            whole++;
         }
     }
     for (size_t b = 0; b < blocks; b++) {
-        if (seg->whole_count > 0)
+        if (whole > 0)
             seg->block_whole[b] |= seg->block_segment[b] == p->count;
         seg->part_blocks += !seg->block_whole[b];
     }

@@ -47,7 +47,7 @@ typedef struct optcl__segments {
     uint8_t *block_whole;
     cl_mem block_whole_mem;
     size_t part_first[OPTCL_MAX_GROUPS], part_end[OPTCL_MAX_GROUPS];
-    size_t whole_count, part_blocks; /* tensors stepped whole; blocks of the others */
+    size_t part_blocks; /* blocks of the others */
     size_t tensor_items;
     struct optcl__factored *factored; /* factored rules' state (factored.h); NULL otherwise */
     struct optcl__orthogonal *orthogonal; /* orthogonalised rules' (orthogonal.h); NULL otherwise */
@@ -64,6 +64,11 @@ void optcl__segments_free(optcl_optimizer *opt);
 /* A device buffer of the per-tensor tables (factored.c, orthogonal.c too): a copy of data,
  * read-only, or with data NULL zero-filled; nothing when *err is already set. */
 cl_mem optcl__segments_buffer(optcl_context *ctx, size_t bytes, void *data, cl_int *err);
+/* Whether the totals kernel steps segment j whole (OpenCL; never on the reference backend). */
+static inline bool optcl__segment_whole(const optcl__segments *seg, size_t j)
+{
+    return seg->block_whole && seg->block_whole[seg->segment_blocks[2 * j]];
+}
 /* Binds the step kernel's (and Muon's pack kernel's) OPTCL_TENSOR_VALUES_ARG from index next;
  * the index after them into *next. */
 cl_int optcl__segments_bind_values(optcl_optimizer *opt, cl_kernel kernel, cl_uint *next);

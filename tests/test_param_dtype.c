@@ -780,6 +780,11 @@ static void checkpoints_keep_the_type(void **state)
         assert_saved_as(path, "optim.exp_avg_sq.b", d < LOW ? st : "F32");
         if (d == LOW)
             assert_saved_as(path, "optim.master.w", "F32");
+        /* the header gives the set's type back, so a program can recreate the set */
+        char message[512] = "";
+        optcl_dtype kept = OPTCL_DTYPE_F32;
+        TU_OK(optcl_checkpoint_param_dtype(path, &kept, message, sizeof message), message);
+        assert_int_equal(kept, dtype);
         for (size_t b = 0; b < BACKENDS; b++) {
             if (skip_backend(backends[b]))
                 continue;
@@ -815,6 +820,19 @@ static void checkpoints_keep_the_type(void **state)
             optcl_context_destroy(ctx);
         }
     }
+    /* a file that is no checkpoint, and NULLs: a message naming it, the type unchanged */
+    char missing[1024], message[512] = "";
+    snprintf(missing, sizeof missing, "%s/missing.safetensors", dir);
+    optcl_dtype kept = OPTCL_DTYPE_F16;
+    assert_int_not_equal(optcl_checkpoint_param_dtype(missing, &kept, message, sizeof message),
+                         OPTCL_SUCCESS);
+    assert_non_null(strstr(message, "missing.safetensors"));
+    assert_int_equal(kept, OPTCL_DTYPE_F16);
+    assert_int_equal(optcl_checkpoint_param_dtype(NULL, &kept, message, sizeof message),
+                     OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_checkpoint_param_dtype(path, NULL, message, sizeof message),
+                     OPTCL_ERROR_NULL_POINTER);
+    assert_non_null(strstr(message, "dtype is NULL"));
     free(g);
     free(want);
     free(got);
