@@ -35,7 +35,7 @@ cl_int optcl__mode_kernel_create(optcl_optimizer *opt, cl_program program)
 }
 
 /* The switch's kernel on the host: x = lerp(x, z, w), the same float32 blend. */
-static void lerp_towards(float *x, const float *z, size_t n, float w)
+OPTCL__REFERENCE_LOOP static void lerp_towards(float *x, const float *z, size_t n, float w)
 {
     for (size_t i = 0; i < n; i++)
         x[i] = optcl__lerp(x[i], z[i], w);

@@ -15,11 +15,11 @@ __kernel void optcl_adadelta_f32(__global param_t *param, __global grad_t *grad,
         floatv p = LOAD_WEIGHT(param, i);
         floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
         OPTCL_WEIGHT_DECAY(p, d);
-        floatv sq = LOAD_STATE(square_avg, i) * RHO + ONE_MINUS_RHO * d * d;
+        floatv sq = OPTCL_FMA(ONE_MINUS_RHO * d, d, LOAD_STATE(square_avg, i) * RHO);
         floatv acc = LOAD_STATE(acc_delta, i);
         floatv delta = sqrt(acc + EPS) / sqrt(sq + EPS) * d;
         STORE_STATE(square_avg, i, sq);
-        STORE_STATE(acc_delta, i, acc * RHO + ONE_MINUS_RHO * delta * delta);
-        STORE_WEIGHT(param, i, p + s.neg_lr * delta);
+        STORE_STATE(acc_delta, i, OPTCL_FMA(ONE_MINUS_RHO * delta, delta, acc * RHO));
+        STORE_WEIGHT(param, i, OPTCL_FMA(s.neg_lr, delta, p));
     }
 }

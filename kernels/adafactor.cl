@@ -45,10 +45,10 @@
         __global float *restrict pending, __global float *restrict batch_means,                   \
         __global const uint *restrict segment_of_block
 
-/* torch.lerp for one float (common.cl's optcl_lerp is for vectors). */
+/* torch.lerp for one float (common.cl's optcl_lerp is for vectors), fused as there. */
 static inline float adafactor_lerp(float a, float b, float w)
 {
-    return fabs(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+    return fabs(w) < 0.5f ? fma(w, b - a, a) : fma(w - 1.0f, b - a, b);
 }
 
 /* Gradient element e as OPTCL_GRAD_PEEK sees it (common.cl's loads are for vectors; its

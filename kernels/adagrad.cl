@@ -13,7 +13,8 @@ __kernel void optcl_adagrad_f32(__global param_t *param, __global grad_t *grad,
         floatv p = LOAD_WEIGHT(param, i);
         floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
         OPTCL_WEIGHT_DECAY(p, d);
-        floatv acc = (s.first_step ? (floatv)INITIAL_SUM : LOAD_STATE(sum, i)) + d * d;
+        /* sum.addcmul_(d, d, value=1) */
+        floatv acc = OPTCL_FMA(d, d, s.first_step ? (floatv)INITIAL_SUM : LOAD_STATE(sum, i));
         STORE_STATE(sum, i, acc);
         STORE_WEIGHT(param, i, p + NEG_CLR * d / (sqrt(acc) + EPS));
     }

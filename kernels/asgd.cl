@@ -16,7 +16,7 @@ __kernel void optcl_asgd_f32(__global param_t *param, __global grad_t *grad,
         floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
         OPTCL_WEIGHT_DECAY(p, d);
         p = p * DECAY;
-        p = p + NEG_ETA * d;
+        p = OPTCL_FMA(NEG_ETA, d, p); /* p.add_(d, alpha=−η) */
         STORE_WEIGHT(param, i, p);
         /* ax is read even when it becomes a copy of p: a store-only stream ran at 0.65 of the
          * same-bytes yardstick on PoCL (a CPU reads each line it writes anyway, without the

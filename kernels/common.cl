@@ -1,8 +1,10 @@
 /* common.cl — prepended to every optimizer family's source: floating-point contract and the
  * small helpers the update rules share. Option macros default to 0 so every file builds alone. */
 
-/* The reference backend rounds every operation separately; so do we, or the two would differ
- * in the last bit wherever the compiler fuses a multiply and an add. */
+/* No contraction: the compiler may not fuse a multiply and an add on its own, or the backends
+ * would differ in the last bit. Where PyTorch's CPU kernels fuse them (ATen's add and sub with
+ * alpha, addcmul and lerp are one fused multiply-add each), the rules say so with OPTCL_FMA,
+ * and the reference backend with fmaf: both round once there, as torch does. */
 #pragma OPENCL FP_CONTRACT OFF
 
 #ifndef MAXIMIZE
@@ -305,13 +307,18 @@ static inline floatv optcl_direction(floatv g)
 #endif
 }
 
-/* torch.lerp(a, b, w) as PyTorch evaluates it for float: from whichever end is nearer. */
+/* a·b + c rounded once, scalars widened to vectors (OpenCL's fma takes one type). */
+#define OPTCL_FMA(a, b, c) fma((floatv)(a), (floatv)(b), (floatv)(c))
+
+/* torch.lerp(a, b, w) as PyTorch evaluates it for float: from whichever end is nearer, in one
+ * fused multiply-add (w − 1 is exact where |w| >= 0.5). */
 static inline floatv optcl_lerp(floatv a, floatv b, float w)
 {
-    return fabs(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+    return fabs(w) < 0.5f ? OPTCL_FMA(w, b - a, a) : OPTCL_FMA(w - 1.0f, b - a, b);
 }
 
-/* Weight decay as torch.optim applies it: into the direction, d + wd·p (L2), or — DECOUPLED
+/* Weight decay as torch.optim applies it: into the direction, d + wd·p (L2, grad.add(param,
+ * alpha=wd): fused), or — DECOUPLED
  * (AdamW, NAdamW, RAdamW: a family's build option) — on the weights first, p·(1 − lr·wd). */
 #ifndef DECOUPLED
 #define DECOUPLED 0
@@ -322,15 +329,16 @@ static inline floatv optcl_lerp(floatv a, floatv b, float w)
             if (DECOUPLED)                                                                        \
                 p = p * s.decay_factor;                                                           \
             else                                                                                  \
-                d = d + s.weight_decay * p;                                                       \
+                d = OPTCL_FMA(s.weight_decay, p, d);                                              \
         }                                                                                         \
     } while (0)
 
 /* Adam's moments of direction d at vector i, stored, and as m and v for the rule's step:
- * m = lerp(exp_avg, d, 1 − β1), v = β2·exp_avg_sq + (1 − β2)·d² (Adam, NAdam, RAdam). */
+ * m = lerp(exp_avg, d, 1 − β1), v = β2·exp_avg_sq + (1 − β2)·d² (Adam, NAdam, RAdam; torch's
+ * exp_avg_sq.mul_(β2).addcmul_(d, d, value=1 − β2), whose addcmul is fused). */
 #define OPTCL_ADAM_MOMENTS(m, v, exp_avg, exp_avg_sq, i, d)                                       \
     floatv m = optcl_lerp(LOAD_STATE(exp_avg, i), d, s.one_minus_beta1);                          \
-    floatv v = LOAD_STATE(exp_avg_sq, i) * s.beta2 + s.one_minus_beta2 * d * d;                   \
+    floatv v = OPTCL_FMA(s.one_minus_beta2 * d, d, LOAD_STATE(exp_avg_sq, i) * s.beta2);          \
     STORE_STATE(exp_avg, i, m);                                                                   \
     STORE_STATE(exp_avg_sq, i, v)
 

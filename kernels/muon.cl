@@ -95,7 +95,7 @@ __kernel void optcl_muon_pack_f32(__global param_t *param, __global grad_t *grad
 }
 
 /* The momentum stored (the last reader of the gradient: it stores the unscaled one,
- * WRITE_UNSCALED), and p·(1 − lr·wd) + (−lr·ratio)·X. */
+ * WRITE_UNSCALED), and p·(1 − lr·wd) + (−lr·ratio)·X, fused as torch's add_ with alpha. */
 __kernel void optcl_muon_f32(__global param_t *param, __global grad_t *grad,
                              __global state_t *momentum_buffer,
                              OPTCL_STEP_ARGS OPTCL_TENSOR_VALUES_ARG OPTCL_ORTHOGONAL_ARG)
@@ -129,6 +129,6 @@ __kernel void optcl_muon_f32(__global param_t *param, __global grad_t *grad,
         if (s.weight_decay != 0.0f)
             p = p * s.decay_factor;
         float step = s.neg_lr * lr_ratio[block_segment[i * VEC / OPTCL_BLOCK]];
-        STORE_WEIGHT(param, i, p + step * update);
+        STORE_WEIGHT(param, i, OPTCL_FMA(step, update, p)); /* p.add_(X, alpha=…) */
     }
 }

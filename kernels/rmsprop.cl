@@ -17,19 +17,19 @@ __kernel void optcl_rmsprop_f32(__global param_t *param, __global grad_t *grad,
         floatv p = LOAD_WEIGHT(param, i);
         floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
         OPTCL_WEIGHT_DECAY(p, d);
-        floatv sq = LOAD_STATE(square_avg, i) * s.alpha + s.one_minus_alpha * d * d;
+        floatv sq = OPTCL_FMA(s.one_minus_alpha * d, d, LOAD_STATE(square_avg, i) * s.alpha);
         STORE_STATE(square_avg, i, sq);
     #if CENTERED
         floatv ga = optcl_lerp(LOAD_STATE(grad_avg, i), d, s.one_minus_alpha);
         STORE_STATE(grad_avg, i, ga);
-        floatv avg = sqrt(sq + -1.0f * ga * ga) + s.eps;
+        floatv avg = sqrt(OPTCL_FMA(-ga, ga, sq)) + s.eps; /* sq.addcmul(ga, ga, value=−1) */
     #else
         floatv avg = sqrt(sq) + s.eps;
     #endif
     #if HAS_MOMENTUM
         floatv buf = LOAD_STATE(momentum_buffer, i) * s.momentum + d / avg;
         STORE_STATE(momentum_buffer, i, buf);
-        STORE_WEIGHT(param, i, p + s.neg_lr * buf);
+        STORE_WEIGHT(param, i, OPTCL_FMA(s.neg_lr, buf, p));
     #else
         STORE_WEIGHT(param, i, p + s.neg_lr * d / avg);
     #endif

@@ -29,8 +29,9 @@ __kernel void optcl_rprop_f32(__global param_t *param, __global grad_t *grad,
         step = select(step, (floatv)s.step_min, step < s.step_min);
         step = select(step, (floatv)s.step_max, step > s.step_max);
         STORE_STATE(step_size, i, step);
-        /* sign(d), with zeros and NaN kept as they are */
-        floatv direction = select(select(d, (floatv)-1.0f, d < 0.0f), (floatv)1.0f, d > 0.0f);
+        /* torch.sign(d): 0 for ±0 and NaN (a NaN gradient leaves its element where it is) */
+        floatv direction =
+            select(select((floatv)0.0f, (floatv)-1.0f, d < 0.0f), (floatv)1.0f, d > 0.0f);
         STORE_WEIGHT(param, i, LOAD_WEIGHT(param, i) - direction * step);
         STORE_STATE(prev, i, d);
     }

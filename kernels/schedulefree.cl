@@ -22,14 +22,14 @@ __kernel void optcl_schedulefree_f32(__global param_t *param, __global grad_t *g
         floatv d = optcl_direction(OPTCL_GRAD_AT(grad, i));
         floatv zi = s.first_step ? y : LOAD_STATE(z, i);
     #if ADAMW
-        floatv v = LOAD_STATE(exp_avg_sq, i) * s.beta2 + s.one_minus_beta2 * d * d;
+        floatv v = OPTCL_FMA(s.one_minus_beta2 * d, d, LOAD_STATE(exp_avg_sq, i) * s.beta2);
         STORE_STATE(exp_avg_sq, i, v);
         d = d / (sqrt(v / BIAS_CORRECTION2) + s.eps);
     #endif
         OPTCL_WEIGHT_DECAY(y, d); /* at y, into the direction: L2 */
         y = optcl_lerp(y, zi, CKP1);
-        STORE_WEIGHT(param, i, y + Y_COEF * d);
-        STORE_STATE(z, i, zi - LR * d);
+        STORE_WEIGHT(param, i, OPTCL_FMA(Y_COEF, d, y)); /* y.add_(d, alpha=…) */
+        STORE_STATE(z, i, OPTCL_FMA(-LR, d, zi));         /* z.sub_(d, alpha=lr) */
     }
 }
 

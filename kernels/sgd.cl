@@ -22,17 +22,18 @@ __kernel void optcl_sgd_f32(__global param_t *param, __global grad_t *grad,
     #if HAS_MOMENTUM
         floatv buf = LOAD_STATE(momentum_buffer, i);
     #if EMA
-        buf = buf * s.momentum + s.one_minus_dampening * d;
+        buf = OPTCL_FMA(s.one_minus_dampening, d, buf * s.momentum);
     #else
-        buf = s.first_step ? d : buf * s.momentum + s.one_minus_dampening * d;
+        /* buf.mul_(momentum).add_(d, alpha=1 − dampening) */
+        buf = s.first_step ? d : OPTCL_FMA(s.one_minus_dampening, d, buf * s.momentum);
     #endif
         STORE_STATE(momentum_buffer, i, buf);
     #if NESTEROV
-        d = d + s.momentum * buf;
+        d = OPTCL_FMA(s.momentum, buf, d);
     #else
         d = buf;
     #endif
     #endif
-        STORE_WEIGHT(param, i, p + s.neg_lr * d);
+        STORE_WEIGHT(param, i, OPTCL_FMA(s.neg_lr, d, p)); /* p.add_(d, alpha=−lr) */
     }
 }

@@ -4,15 +4,15 @@
  * expected/<case>.npy (T, N) per case and cases.txt, one line per case:
  *     <case> <optimizer> KEY=VALUE ... [--metrics=metrics/<case>.npy]
  * A --metrics=FILE token (ReduceLROnPlateau cases) is passed as `--metrics <golden dir>/FILE`.
- * tests/golden/make_golden_dtype.py (PyTorch 2.x's fused optimizers with bfloat16 and float16
- * parameters) wrote expected_dtype/<case>.npy and cases_dtype.txt, whose lines end in
- * --ulps=U. make_golden_optim.py, make_golden_schedulefree.py, make_golden_tensorwise.py
- * (optax's LAMB and LARS), make_golden_adafactor.py and make_golden_muon.py (torch's Muon with
- * its Newton–Schulz iteration in float32) wrote cases_<set>.txt and
- * expected_<set>/ alike. For every case and both backends this suite runs the CLI (tu_cli_path()) into a
- * fresh temp folder, reads its OUT with optcl_npy_read and requires |a − e| ≤ 1e-5 + 1e-4·|e|
- * for every element — for a --ulps case, |a − e| ≤ U units in the last place of the
- * param_dtype at e — naming the case, step and element of the first violation and the worst
+ * tests/golden/make_golden_dtype.py (PyTorch 2.x's fused optimizers with float32, bfloat16 and
+ * float16 parameters) wrote expected_dtype/<case>.npy and cases_dtype.txt, whose lines end in
+ * --ulps=U (0 there: bit for bit). make_golden_optim.py, make_golden_schedulefree.py,
+ * make_golden_tensorwise.py (optax's LAMB and LARS), make_golden_adafactor.py and
+ * make_golden_muon.py (torch's Muon with its Newton–Schulz iteration in float32) wrote
+ * cases_<set>.txt and expected_<set>/ alike. For every case and both backends this suite runs the
+ * CLI (tu_cli_path()) into a fresh temp folder, reads its OUT with optcl_npy_read and requires |a −
+ * e| ≤ 1e-5 + 1e-4·|e| for every element — for a --ulps case, |a − e| ≤ U units in the last place
+ * of the param_dtype at e — naming the case, step and element of the first violation and the worst
  * error. */
 #include "testutil.h"
 
@@ -227,10 +227,10 @@ static void golden_check_data(void **state)
  * smallest subnormal). */
 static double ulp_of(double e, const char *dtype)
 {
-    bool bf16 = strcmp(dtype, "bf16") == 0;
+    bool f16 = strcmp(dtype, "f16") == 0, f32 = strcmp(dtype, "f32") == 0;
     int exp = 0;
     frexp(fabs(e), &exp); /* |e| = m·2^exp, m in [0.5, 1): the leading bit is 2^(exp−1) */
-    int lowest = bf16 ? -126 : -14, digits = bf16 ? 7 : 10;
+    int lowest = f16 ? -14 : -126, digits = f16 ? 10 : f32 ? 23 : 7;
     int lead = e == 0.0 || exp - 1 < lowest ? lowest : exp - 1;
     return ldexp(1.0, lead - digits);
 }
@@ -243,8 +243,8 @@ static size_t first_beyond_ulps(const golden_case *gc, const float *a, const flo
     for (int k = 0; k < gc->key_count; k++)
         if (strncmp(gc->keys[k], "param_dtype=", 12) == 0)
             dtype = gc->keys[k] + 12;
-    if (strcmp(dtype, "bf16") != 0 && strcmp(dtype, "f16") != 0)
-        fail_msg("case %s: --ulps needs param_dtype=bf16 or f16", gc->name);
+    if (strcmp(dtype, "bf16") != 0 && strcmp(dtype, "f16") != 0 && strcmp(dtype, "f32") != 0)
+        fail_msg("case %s: --ulps needs param_dtype=f32, bf16 or f16", gc->name);
     size_t bad = (size_t)-1;
     *worst = 0.0;
     for (size_t i = 0; i < n; i++) {

@@ -137,6 +137,10 @@ static rule_case *cases(size_t *count)
                        {0.5f, 0.5f, -0.5f, -0.5f},
                        {0.995, 0.989, 0.992, 0.9956}};
     c[n++].config.rprop.variant = OPTCL_RPROP_CLASSIC;
+    /* A NaN gradient (torch.sign(NaN) = 0): step₂ leaves the weight and the step size (×1), and
+     * step₃'s product with the stored NaN is ×1 again → 0.98 */
+    c[n++] =
+        (rule_case){"rprop nan", cfg(OPTCL_RPROP, 1e-2), 3, {0.5f, NAN, 0.5f}, {0.99, 0.99, 0.98}};
     /* Step sizes clamp: step_max 0.011 caps the ×1.2 growth at 0.011 → 0.99, 0.979 */
     c[n] = (rule_case){"rprop clamp", cfg(OPTCL_RPROP, 1e-2), 2, {0.5f, 0.5f}, {0.99, 0.979}};
     c[n++].config.rprop.step_max = 0.011;

@@ -3,9 +3,9 @@
 
 optcl__reference_rule optcl__reference_adadelta;
 
-void optcl__reference_adadelta(const optcl_optimizer_config *c, float *param, const float *grad,
-                               float **state, size_t begin, size_t end,
-                               const optcl__step_scalars *s)
+OPTCL__REFERENCE_LOOP void optcl__reference_adadelta(const optcl_optimizer_config *c, float *param,
+                                                     const float *grad, float **state, size_t begin,
+                                                     size_t end, const optcl__step_scalars *s)
 {
     float *square_avg = state[0], *acc_delta = state[1];
     const float rho = s->rule[0], one_minus_rho = s->rule[1], eps = s->rule[2];
@@ -13,11 +13,11 @@ void optcl__reference_adadelta(const optcl_optimizer_config *c, float *param, co
         float p = param[i];
         float d = optcl__direction(grad[i], c->maximize != 0);
         optcl__weight_decay(&p, &d, s, false);
-        float sq = square_avg[i] * rho + one_minus_rho * d * d;
+        float sq = fmaf(one_minus_rho * d, d, square_avg[i] * rho);
         float acc = acc_delta[i];
         float delta = sqrtf(acc + eps) / sqrtf(sq + eps) * d;
         square_avg[i] = sq;
-        acc_delta[i] = acc * rho + one_minus_rho * delta * delta;
-        param[i] = p + s->neg_lr * delta;
+        acc_delta[i] = fmaf(one_minus_rho * delta, delta, acc * rho);
+        param[i] = fmaf(s->neg_lr, delta, p);
     }
 }

@@ -13,8 +13,10 @@
 
 /* The kernels' factors (row means of g² in 16 lanes, column means in order, lerped) and means (of each
  * matrix's rows, clamped below at eps1) for the segments [first, end). */
-void optcl__reference_adafactor_factors(const optcl__step_scalars *s, const float *grad,
-                                        const optcl__factors *f, size_t first, size_t end)
+OPTCL__REFERENCE_LOOP void optcl__reference_adafactor_factors(const optcl__step_scalars *s,
+                                                              const float *grad,
+                                                              const optcl__factors *f, size_t first,
+                                                              size_t end)
 {
     for (size_t t = first; t < end; t++) {
         const uint32_t *info = f->info + t * OPTCL__FACTOR_FIELDS;
@@ -72,10 +74,12 @@ static const uint32_t *info_of(const optcl__tensor_values *tables, size_t i)
     return tables->factors->info + (size_t)tables->segment[i / OPTCL__BLOCK] * OPTCL__FACTOR_FIELDS;
 }
 
-void optcl__reference_adafactor_sums(const optcl_optimizer_config *c, const float *param,
-                                     const float *grad, float *const *state, size_t begin,
-                                     size_t end, const optcl__step_scalars *s, float *block_sums,
-                                     const optcl__tensor_values *tables)
+OPTCL__REFERENCE_LOOP void optcl__reference_adafactor_sums(const optcl_optimizer_config *c,
+                                                           const float *param, const float *grad,
+                                                           float *const *state, size_t begin,
+                                                           size_t end, const optcl__step_scalars *s,
+                                                           float *block_sums,
+                                                           const optcl__tensor_values *tables)
 {
     (void)state;
     bool maximize = c->maximize != 0;
@@ -108,9 +112,11 @@ void optcl__reference_adafactor_totals(const optcl__step_scalars *s, const float
     }
 }
 
-void optcl__reference_adafactor(const optcl_optimizer_config *c, float *param, const float *grad,
-                                float **state, size_t begin, size_t end,
-                                const optcl__step_scalars *s, const optcl__tensor_values *tables)
+OPTCL__REFERENCE_LOOP void optcl__reference_adafactor(const optcl_optimizer_config *c, float *param,
+                                                      const float *grad, float **state,
+                                                      size_t begin, size_t end,
+                                                      const optcl__step_scalars *s,
+                                                      const optcl__tensor_values *tables)
 {
     (void)state;
     bool maximize = c->maximize != 0;

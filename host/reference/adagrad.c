@@ -3,8 +3,9 @@
 
 optcl__reference_rule optcl__reference_adagrad;
 
-void optcl__reference_adagrad(const optcl_optimizer_config *c, float *param, const float *grad,
-                              float **state, size_t begin, size_t end, const optcl__step_scalars *s)
+OPTCL__REFERENCE_LOOP void optcl__reference_adagrad(const optcl_optimizer_config *c, float *param,
+                                                    const float *grad, float **state, size_t begin,
+                                                    size_t end, const optcl__step_scalars *s)
 {
     float *sum = state[0];
     const float neg_clr = s->rule[0], eps = s->rule[1], initial_sum = s->rule[2];
@@ -12,7 +13,7 @@ void optcl__reference_adagrad(const optcl_optimizer_config *c, float *param, con
         float p = param[i];
         float d = optcl__direction(grad[i], c->maximize != 0);
         optcl__weight_decay(&p, &d, s, false);
-        float acc = (s->first_step ? initial_sum : sum[i]) + d * d;
+        float acc = fmaf(d, d, s->first_step ? initial_sum : sum[i]);
         sum[i] = acc;
         param[i] = p + neg_clr * d / (sqrtf(acc) + eps);
     }

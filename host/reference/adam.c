@@ -24,9 +24,10 @@ OPTCL__ALWAYS_INLINE void adam_loop(float *param, const float *grad, float *exp_
     }
 }
 
-void optcl__reference_adam(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
-                           float *max_exp_avg_sq, const optcl__step_scalars *s, optcl__adam_flags f,
-                           size_t begin, size_t end)
+OPTCL__REFERENCE_LOOP void optcl__reference_adam(float *param, const float *grad, float *exp_avg,
+                                                 float *exp_avg_sq, float *max_exp_avg_sq,
+                                                 const optcl__step_scalars *s, optcl__adam_flags f,
+                                                 size_t begin, size_t end)
 {
 #define CASE(k)                                                                                    \
     case k:                                                                                        \

@@ -3,8 +3,9 @@
 
 optcl__reference_rule optcl__reference_adamax;
 
-void optcl__reference_adamax(const optcl_optimizer_config *c, float *param, const float *grad,
-                             float **state, size_t begin, size_t end, const optcl__step_scalars *s)
+OPTCL__REFERENCE_LOOP void optcl__reference_adamax(const optcl_optimizer_config *c, float *param,
+                                                   const float *grad, float **state, size_t begin,
+                                                   size_t end, const optcl__step_scalars *s)
 {
     float *exp_avg = state[0], *exp_inf = state[1];
     for (size_t i = begin; i < end; i++) {

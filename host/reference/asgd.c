@@ -3,8 +3,9 @@
 
 optcl__reference_rule optcl__reference_asgd;
 
-void optcl__reference_asgd(const optcl_optimizer_config *c, float *param, const float *grad,
-                           float **state, size_t begin, size_t end, const optcl__step_scalars *s)
+OPTCL__REFERENCE_LOOP void optcl__reference_asgd(const optcl_optimizer_config *c, float *param,
+                                                 const float *grad, float **state, size_t begin,
+                                                 size_t end, const optcl__step_scalars *s)
 {
     float *ax = state[0];
     const float decay = s->rule[0], neg_eta = s->rule[1], mu = s->rule[2];
@@ -14,7 +15,7 @@ void optcl__reference_asgd(const optcl_optimizer_config *c, float *param, const 
         float d = optcl__direction(grad[i], c->maximize != 0);
         optcl__weight_decay(&p, &d, s, false);
         p = p * decay;
-        p = p + neg_eta * d;
+        p = fmaf(neg_eta, d, p);
         param[i] = p;
         ax[i] = averaging ? ax[i] + (p - ax[i]) * mu : p;
     }

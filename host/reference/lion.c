@@ -18,8 +18,9 @@ OPTCL__ALWAYS_INLINE void lion_loop(float *param, const float *grad, float *exp_
     }
 }
 
-void optcl__reference_lion(float *param, const float *grad, float *exp_avg,
-                           const optcl__step_scalars *s, bool maximize, size_t begin, size_t end)
+OPTCL__REFERENCE_LOOP void optcl__reference_lion(float *param, const float *grad, float *exp_avg,
+                                                 const optcl__step_scalars *s, bool maximize,
+                                                 size_t begin, size_t end)
 {
     bool decay = s->weight_decay != 0.0f;
     if (maximize && decay)

@@ -22,10 +22,12 @@ static inline float muon_update(const optcl_optimizer_config *c, float m, float 
     return c->muon.nesterov ? optcl__lerp(d, m, MOMENTUM(s)) : m;
 }
 
-void optcl__reference_muon_sums(const optcl_optimizer_config *c, const float *param,
-                                const float *grad, float *const *state, size_t begin, size_t end,
-                                const optcl__step_scalars *s, float *block_sums,
-                                const optcl__tensor_values *tables)
+OPTCL__REFERENCE_LOOP void optcl__reference_muon_sums(const optcl_optimizer_config *c,
+                                                      const float *param, const float *grad,
+                                                      float *const *state, size_t begin, size_t end,
+                                                      const optcl__step_scalars *s,
+                                                      float *block_sums,
+                                                      const optcl__tensor_values *tables)
 {
     (void)param, (void)tables;
     bool maximize = c->maximize != 0;
@@ -57,9 +59,11 @@ static const uint32_t *info_of(const optcl__tensor_values *tables, size_t i)
            (size_t)tables->segment[i / OPTCL__BLOCK] * OPTCL__ORTHO_FIELDS;
 }
 
-void optcl__reference_muon_pack(const optcl_optimizer_config *c, const float *grad,
-                                float *const *state, size_t begin, size_t end,
-                                const optcl__step_scalars *s, const optcl__tensor_values *tables)
+OPTCL__REFERENCE_LOOP void optcl__reference_muon_pack(const optcl_optimizer_config *c,
+                                                      const float *grad, float *const *state,
+                                                      size_t begin, size_t end,
+                                                      const optcl__step_scalars *s,
+                                                      const optcl__tensor_values *tables)
 {
     bool maximize = c->maximize != 0;
     for (size_t i = begin; i < end; i++) {
@@ -74,9 +78,10 @@ void optcl__reference_muon_pack(const optcl_optimizer_config *c, const float *gr
     }
 }
 
-void optcl__reference_muon(const optcl_optimizer_config *c, float *param, const float *grad,
-                           float **state, size_t begin, size_t end, const optcl__step_scalars *s,
-                           const optcl__tensor_values *tables)
+OPTCL__REFERENCE_LOOP void optcl__reference_muon(const optcl_optimizer_config *c, float *param,
+                                                 const float *grad, float **state, size_t begin,
+                                                 size_t end, const optcl__step_scalars *s,
+                                                 const optcl__tensor_values *tables)
 {
     bool maximize = c->maximize != 0;
     for (size_t i = begin; i < end; i++) {
@@ -89,6 +94,6 @@ void optcl__reference_muon(const optcl_optimizer_config *c, float *param, const 
         if (s->weight_decay != 0.0f)
             p = p * s->decay_factor;
         float step = s->neg_lr * tables->orthogonal->ratio[tables->segment[i / OPTCL__BLOCK]];
-        param[i] = p + step * x;
+        param[i] = fmaf(step, x, p);
     }
 }

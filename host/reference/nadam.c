@@ -3,8 +3,9 @@
 
 optcl__reference_rule optcl__reference_nadam;
 
-void optcl__reference_nadam(const optcl_optimizer_config *c, float *param, const float *grad,
-                            float **state, size_t begin, size_t end, const optcl__step_scalars *s)
+OPTCL__REFERENCE_LOOP void optcl__reference_nadam(const optcl_optimizer_config *c, float *param,
+                                                  const float *grad, float **state, size_t begin,
+                                                  size_t end, const optcl__step_scalars *s)
 {
     float *exp_avg = state[0], *exp_avg_sq = state[1];
     const float bias_correction2 = s->rule[0], grad_coef = s->rule[1], momentum_coef = s->rule[2];

@@ -17,16 +17,27 @@
 #define OPTCL__ALWAYS_INLINE static inline
 #endif
 
+/* fmaf (where a rule fuses as torch does) is one instruction only on targets with FMA. On
+ * x86-64 each reference loop is therefore built twice, with FMA (AVX) and for the baseline,
+ * and the loader picks one per machine: the loops vectorise where the instruction exists,
+ * and both give the same bits (fmaf rounds once either way, and nothing else is contracted). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__ELF__)
+#define OPTCL__REFERENCE_LOOP __attribute__((target_clones("fma", "default")))
+#else
+#define OPTCL__REFERENCE_LOOP
+#endif
+
 /* The gradient as the rule sees it: ascent when maximizing (PyTorch negates the gradient). */
 static inline float optcl__direction(float g, bool maximize)
 {
     return maximize ? -g : g;
 }
 
-/* torch.lerp(a, b, w) as PyTorch evaluates it for float: from whichever end is nearer. */
+/* torch.lerp(a, b, w) as PyTorch evaluates it for float: from whichever end is nearer, in one
+ * fused multiply-add (kernels/common.cl's optcl_lerp). */
 static inline float optcl__lerp(float a, float b, float w)
 {
-    return fabsf(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+    return fabsf(w) < 0.5f ? fmaf(w, b - a, a) : fmaf(w - 1.0f, b - a, b);
 }
 
 /* kernels/common.cl's OPTCL_WEIGHT_DECAY: L2 into the direction, or decoupled on the weights
@@ -36,7 +47,7 @@ static inline void optcl__weight_decay(float *p, float *d, const optcl__step_sca
 {
     bool on = s->weight_decay != 0.0f;
     *p = on && decoupled ? *p * s->decay_factor : *p;
-    *d = on && !decoupled ? *d + s->weight_decay * *p : *d;
+    *d = on && !decoupled ? fmaf(s->weight_decay, *p, *d) : *d;
 }
 
 /* kernels/common.cl's OPTCL_ADAM_MOMENTS: Adam's moments of d at element i, stored. */
@@ -44,7 +55,7 @@ static inline void optcl__adam_moments(float *exp_avg, float *exp_avg_sq, size_t
                                        const optcl__step_scalars *s, float *m, float *v)
 {
     *m = optcl__lerp(exp_avg[i], d, s->one_minus_beta1);
-    *v = exp_avg_sq[i] * s->beta2 + s->one_minus_beta2 * d * d;
+    *v = fmaf(s->one_minus_beta2 * d, d, exp_avg_sq[i] * s->beta2);
     exp_avg[i] = *m;
     exp_avg_sq[i] = *v;
 }

@@ -12,29 +12,30 @@ OPTCL__ALWAYS_INLINE void rmsprop_loop(float *param, const float *grad, float *s
         float p = param[i];
         float d = optcl__direction(grad[i], maximize);
         optcl__weight_decay(&p, &d, s, false);
-        float sq = square_avg[i] * s->alpha + s->one_minus_alpha * d * d;
+        float sq = fmaf(s->one_minus_alpha * d, d, square_avg[i] * s->alpha);
         square_avg[i] = sq;
         float avg;
         if (centered) {
             float ga = optcl__lerp(grad_avg[i], d, s->one_minus_alpha);
             grad_avg[i] = ga;
-            avg = sqrtf(sq + -1.0f * ga * ga) + s->eps;
+            avg = sqrtf(fmaf(-ga, ga, sq)) + s->eps;
         } else {
             avg = sqrtf(sq) + s->eps;
         }
         if (has_momentum) {
             float buf = momentum_buffer[i] * s->momentum + d / avg;
             momentum_buffer[i] = buf;
-            param[i] = p + s->neg_lr * buf;
+            param[i] = fmaf(s->neg_lr, buf, p);
         } else {
             param[i] = p + s->neg_lr * d / avg;
         }
     }
 }
 
-void optcl__reference_rmsprop(float *param, const float *grad, float *square_avg, float *grad_avg,
-                              float *momentum_buffer, const optcl__step_scalars *s,
-                              optcl__rmsprop_flags f, size_t begin, size_t end)
+OPTCL__REFERENCE_LOOP void
+optcl__reference_rmsprop(float *param, const float *grad, float *square_avg, float *grad_avg,
+                         float *momentum_buffer, const optcl__step_scalars *s,
+                         optcl__rmsprop_flags f, size_t begin, size_t end)
 {
 #define CASE(k)                                                                                    \
     case k:                                                                                        \

@@ -25,7 +25,7 @@ OPTCL__ALWAYS_INLINE void rprop_loop(float *param, const float *grad, float *pre
         /* torch.clamp, NaN kept (fminf/fmaxf would drop it) */
         step = step < s->step_min ? s->step_min : (step > s->step_max ? s->step_max : step);
         step_size[i] = step;
-        float direction = d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : d); /* sign, zero and NaN kept */
+        float direction = d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : 0.0f); /* torch.sign: NaN is 0 */
         param[i] = param[i] - direction * step;
         prev[i] = d;
     }

@@ -4,9 +4,10 @@
 
 optcl__reference_rule optcl__reference_schedulefree;
 
-void optcl__reference_schedulefree(const optcl_optimizer_config *c, float *param,
-                                   const float *grad, float **state, size_t begin, size_t end,
-                                   const optcl__step_scalars *s)
+OPTCL__REFERENCE_LOOP void optcl__reference_schedulefree(const optcl_optimizer_config *c,
+                                                         float *param, const float *grad,
+                                                         float **state, size_t begin, size_t end,
+                                                         const optcl__step_scalars *s)
 {
     float *z = state[0], *exp_avg_sq = c->algorithm == OPTCL_ADAMW_SCHEDULEFREE ? state[1] : NULL;
     const float ckp1 = s->rule[0], y_coef = s->rule[1], lr = s->rule[2];
@@ -16,13 +17,13 @@ void optcl__reference_schedulefree(const optcl_optimizer_config *c, float *param
         float d = optcl__direction(grad[i], c->maximize != 0);
         float zi = s->first_step ? y : z[i];
         if (exp_avg_sq) {
-            float v = exp_avg_sq[i] * s->beta2 + s->one_minus_beta2 * d * d;
+            float v = fmaf(s->one_minus_beta2 * d, d, exp_avg_sq[i] * s->beta2);
             exp_avg_sq[i] = v;
             d = d / (sqrtf(v / bias_correction2) + s->eps);
         }
         optcl__weight_decay(&y, &d, s, false); /* at y, into the direction: L2 */
         y = optcl__lerp(y, zi, ckp1);
-        param[i] = y + y_coef * d;
-        z[i] = zi - lr * d;
+        param[i] = fmaf(y_coef, d, y);
+        z[i] = fmaf(-lr, d, zi);
     }
 }

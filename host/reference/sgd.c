@@ -1,9 +1,10 @@
 /* sgd.c — reference torch.optim.SGD and the lecture's EMA momentum; mirrors kernels/sgd.cl. */
 #include "reference.h"
 
-void optcl__reference_sgd(float *param, const float *grad, float *momentum_buffer,
-                          const optcl__step_scalars *s, optcl__sgd_flags f, size_t begin,
-                          size_t end)
+OPTCL__REFERENCE_LOOP void optcl__reference_sgd(float *param, const float *grad,
+                                                float *momentum_buffer,
+                                                const optcl__step_scalars *s, optcl__sgd_flags f,
+                                                size_t begin, size_t end)
 {
     for (size_t i = begin; i < end; i++) {
         float p = param[i];
@@ -12,15 +13,15 @@ void optcl__reference_sgd(float *param, const float *grad, float *momentum_buffe
         if (f.has_momentum) {
             float buf = momentum_buffer[i];
             if (f.ema)
-                buf = buf * s->momentum + s->one_minus_dampening * d;
+                buf = fmaf(s->one_minus_dampening, d, buf * s->momentum);
             else
-                buf = s->first_step ? d : buf * s->momentum + s->one_minus_dampening * d;
+                buf = s->first_step ? d : fmaf(s->one_minus_dampening, d, buf * s->momentum);
             momentum_buffer[i] = buf;
             if (f.nesterov)
-                d = d + s->momentum * buf;
+                d = fmaf(s->momentum, buf, d);
             else
                 d = buf;
         }
-        param[i] = p + s->neg_lr * d;
+        param[i] = fmaf(s->neg_lr, d, p);
     }
 }
