@@ -112,6 +112,32 @@ void optcl__field_format(const optcl_optimizer_config *c, const optcl__config_fi
     }
 }
 
+/* The public by-name access: the checkpoint's fields, so that a comparison or a listing
+ * covers every field a checkpoint does. */
+size_t optcl_optimizer_config_field_count(const optcl_optimizer_config *config)
+{
+    return config && optcl__rule_of(config->algorithm) ? optcl__checkpoint_field_count(config) : 0;
+}
+
+optcl_status optcl_optimizer_config_field(const optcl_optimizer_config *config, size_t index,
+                                          const char **name, char *value, size_t size)
+{
+    if (!config || !value)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (index >= optcl_optimizer_config_field_count(config))
+        return OPTCL_ERROR_INVALID_ARGUMENT;
+    optcl__config_field f = optcl__checkpoint_field(config, index);
+    char text[OPTCL_CONFIG_VALUE_MAX]; /* 16 milestones of 20 digits and a sign fit */
+    optcl__field_format(config, &f, text, sizeof text);
+    size_t len = strlen(text);
+    if (len >= size)
+        return OPTCL_ERROR_SIZE_MISMATCH;
+    memcpy(value, text, len + 1);
+    if (name)
+        *name = f.name;
+    return OPTCL_SUCCESS;
+}
+
 bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f, const char *text)
 {
     char *base = (char *)c + f->offset, *end = NULL;

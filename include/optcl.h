@@ -838,6 +838,26 @@ OPTCL_API optcl_status optcl_optimizer_config_set_option(optcl_optimizer_config 
 OPTCL_API optcl_status optcl_optimizer_config_get_option(const optcl_optimizer_config *config,
                                                          const char *key, double *value);
 
+/* Every scalar field of a configuration that decides its updates, by name, as a checkpoint
+ * records them: the fields every algorithm shares ("lr", "schedule.t_max", "plateau.factor",
+ * "lookahead.alpha", "max_norm", "loss_scale.mode", …), then config's algorithm's own
+ * ("adam.beta1", as optcl_option_info.field names them). groups and group_count are not fields
+ * (the array is the caller's). For comparing configurations field by field — the sharded
+ * optimizer checks that every rank's is the same this way — or printing them.
+ * optcl_optimizer_config_field_count: their number for config's algorithm; 0 for NULL or an
+ * unknown algorithm. optcl_optimizer_config_field: the index-th's name (static, into *name when
+ * name is not NULL) and its value as exact text into value (NUL-terminated): a double with 17
+ * significant digits, an int or enum as a decimal integer, milestones as "5,20,33" — equal
+ * texts, equal values. OPTCL_CONFIG_VALUE_MAX bytes always suffice. OPTCL_ERROR_NULL_POINTER for
+ * config or value; OPTCL_ERROR_INVALID_ARGUMENT for an unknown algorithm or an index past the
+ * end; OPTCL_ERROR_SIZE_MISMATCH when the text and its NUL do not fit in size bytes. A failed
+ * call writes nothing. Reads config only: any thread. */
+#define OPTCL_CONFIG_VALUE_MAX 512
+OPTCL_API size_t optcl_optimizer_config_field_count(const optcl_optimizer_config *config);
+OPTCL_API optcl_status optcl_optimizer_config_field(const optcl_optimizer_config *config,
+                                                    size_t index, const char **name, char *value,
+                                                    size_t size);
+
 typedef struct optcl_optimizer optcl_optimizer;
 
 /* Schedule-Free's train and eval modes (schedulefree's optimizer.train() / .eval()): in train

@@ -137,7 +137,8 @@ typedef struct optcl_mpi_optimizer optcl_mpi_optimizer;
  * and, when message is not NULL, a NUL-terminated explanation of at most message_size bytes is
  * written (on every rank; ranks that did not fail themselves name the rank that did). Refused:
  * MPI not initialised, MPI_COMM_NULL, parameter sets that differ between ranks, an invalid
- * configuration. params must outlive the optimizer. */
+ * configuration or one that differs between ranks in any field (optcl_optimizer_config_field;
+ * the message names the first), groups or mpi_config. params must outlive the optimizer. */
 OPTCL_API optcl_status optcl_mpi_optimizer_create(MPI_Comm comm, optcl_params *params,
                                                   const optcl_optimizer_config *config,
                                                   const optcl_mpi_config *mpi_config,

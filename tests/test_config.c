@@ -113,6 +113,96 @@ static void options_by_name(void **state)
     assert_int_equal(c.rprop.variant, OPTCL_RPROP_CLASSIC);
 }
 
+/* The value text of the field called name in c ("" and a failure when there is none). */
+static const char *field_text(const optcl_optimizer_config *c, const char *name, char *out,
+                              size_t size)
+{
+    for (size_t i = 0; i < optcl_optimizer_config_field_count(c); i++) {
+        const char *n = NULL;
+        TU_OK(optcl_optimizer_config_field(c, i, &n, out, size), "field");
+        if (!strcmp(n, name))
+            return out;
+    }
+    fail_msg("no field %s", name);
+    return "";
+}
+
+/* Every field by name: the shared ones and each algorithm's own options, once each, as exact
+ * text that changes with the value; bad arguments refused and nothing written. */
+static void config_fields_by_name(void **state)
+{
+    (void)state;
+    static const char *const shared[] = {"algorithm",
+                                         "lr",
+                                         "weight_decay",
+                                         "schedule.t_max",
+                                         "plateau.factor",
+                                         "lookahead.alpha",
+                                         "lookahead.alpha_schedule.eta_min",
+                                         "max_norm",
+                                         "seed",
+                                         "loss_scale.growth_interval"};
+    char value[OPTCL_CONFIG_VALUE_MAX];
+    for (int a = 0; a < OPTCL_ALGORITHM_COUNT; a++) {
+        optcl_optimizer_config c = optcl_optimizer_config_default((optcl_algorithm)a);
+        size_t count = optcl_optimizer_config_field_count(&c);
+        assert_int_equal(count, optcl_optimizer_config_field_count(
+                                    &(optcl_optimizer_config){.algorithm = c.algorithm}));
+        const char *names[128];
+        assert_true(count > sizeof shared / sizeof shared[0] && count <= 128);
+        for (size_t i = 0; i < count; i++) {
+            TU_OK(optcl_optimizer_config_field(&c, i, &names[i], value, sizeof value), "field");
+            for (size_t j = 0; j < i; j++)
+                if (!strcmp(names[i], names[j]))
+                    fail_msg("%s twice", names[i]);
+        }
+        for (size_t k = 0; k < sizeof shared / sizeof shared[0]; k++)
+            field_text(&c, shared[k], value, sizeof value);
+        for (size_t k = 0; k < optcl_algorithm_option_count(c.algorithm); k++)
+            field_text(&c, optcl_algorithm_option(c.algorithm, k)->field, value, sizeof value);
+    }
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_ADAM);
+    assert_string_equal(field_text(&c, "adam.beta1", value, sizeof value), "0.90000000000000002");
+    c.adam.beta1 = 0.5;
+    assert_string_equal(field_text(&c, "adam.beta1", value, sizeof value), "0.5");
+    c.schedule = optcl_schedule_default(OPTCL_SCHEDULE_MULTISTEP);
+    c.schedule.milestone_count = 3;
+    c.schedule.milestones[0] = 5;
+    c.schedule.milestones[1] = 20;
+    c.schedule.milestones[2] = 33;
+    assert_string_equal(field_text(&c, "schedule.milestones", value, sizeof value), "5,20,33");
+    c.schedule.t_max = -7;
+    assert_string_equal(field_text(&c, "schedule.t_max", value, sizeof value), "-7");
+
+    /* refused: nothing written */
+    size_t count = optcl_optimizer_config_field_count(&c);
+    const char *name = "unchanged";
+    strcpy(value, "unchanged");
+    assert_int_equal(optcl_optimizer_config_field_count(NULL), 0);
+    assert_int_equal(optcl_optimizer_config_field(NULL, 0, &name, value, sizeof value),
+                     OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_optimizer_config_field(&c, 0, &name, NULL, 8), OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_optimizer_config_field(&c, count, &name, value, sizeof value),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    optcl_optimizer_config unknown = c;
+    unknown.algorithm = OPTCL_ALGORITHM_COUNT;
+    assert_int_equal(optcl_optimizer_config_field_count(&unknown), 0);
+    assert_int_equal(optcl_optimizer_config_field(&unknown, 0, &name, value, sizeof value),
+                     OPTCL_ERROR_INVALID_ARGUMENT);
+    size_t lr_index = 1; /* "lr", the table's second field */
+    TU_OK(optcl_optimizer_config_field(&c, lr_index, &name, value, sizeof value), "lr");
+    assert_string_equal(name, "lr");
+    size_t need = strlen(value) + 1;
+    strcpy(value, "unchanged");
+    name = "unchanged";
+    assert_int_equal(optcl_optimizer_config_field(&c, lr_index, &name, value, need - 1),
+                     OPTCL_ERROR_SIZE_MISMATCH);
+    assert_string_equal(value, "unchanged");
+    assert_string_equal(name, "unchanged");
+    TU_OK(optcl_optimizer_config_field(&c, lr_index, NULL, value, need), "lr, just fits");
+    assert_string_equal(value, "0.001");
+}
+
 /* Every REAL option just outside its range, NaN and infinity are refused by name, on every
  * algorithm, from the descriptions alone. */
 static void every_range_is_checked(void **state)
@@ -399,6 +489,7 @@ int main(void)
         cmocka_unit_test(enum_names),
         cmocka_unit_test(defaults_are_pytorchs),
         cmocka_unit_test(options_by_name),
+        cmocka_unit_test(config_fields_by_name),
         cmocka_unit_test(every_range_is_checked),
         cmocka_unit_test(invalid_reference),
         cmocka_unit_test(invalid_opencl),

@@ -58,8 +58,7 @@ static optcl_status validate(optcl_params *params, const optcl_optimizer_config 
     return OPTCL_SUCCESS;
 }
 
-/* FNV-1a over what must be equal on every rank: the tensors and the configuration's fields
- * that decide the layout and the update. */
+/* FNV-1a over what must be equal on every rank. */
 static uint64_t fnv(uint64_t h, const void *data, size_t n)
 {
     const unsigned char *b = data;
@@ -68,10 +67,24 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
     return h;
 }
 
-static uint64_t fingerprint(optcl_params *params, const optcl_optimizer_config *c,
-                            const optcl_mpi_config *mpi)
+#define FNV_BASIS 14695981039346656037ull
+/* More than the shared fields and any rule's own (about 60); more would share the last. */
+#define FIELDS_MAX 96
+
+/* What every rank must have alike, rank 0's sent to all: a hash each of the parameter set, the
+ * MPI settings and the groups, and one per configuration field — every field a checkpoint
+ * records (optcl_optimizer_config_field), so that none is missed and a rank that differs can
+ * name the first field that does. */
+typedef struct fingerprint {
+    uint64_t params, mpi, groups, field_count;
+    uint64_t fields[FIELDS_MAX];
+} fingerprint;
+
+static void fingerprint_of(fingerprint *f, optcl_params *params, const optcl_optimizer_config *c,
+                           const optcl_mpi_config *mpi)
 {
-    uint64_t h = 14695981039346656037ull;
+    memset(f, 0, sizeof *f);
+    uint64_t h = FNV_BASIS;
     for (size_t i = 0; i < optcl_params_count(params); i++) {
         optcl_tensor_info t;
         optcl_params_info(params, i, &t);
@@ -81,43 +94,69 @@ static uint64_t fingerprint(optcl_params *params, const optcl_optimizer_config *
         h = fnv(h, &t.group, sizeof t.group);
         h = fnv(h, &t.state_bits, sizeof t.state_bits);
     }
-    int ints[] = {(int)c->algorithm,     c->maximize,        (int)c->nonfinite,    (int)mpi->reduce,
-                  (int)c->schedule.kind, c->plateau.enabled, (int)mpi->collectives,
-                  (int)optcl_params_dtype(params), (int)c->state_dtype, c->master_weights,
-                  (int)c->rounding};
-    double reals[] = {c->lr,
-                      c->weight_decay,
-                      c->max_norm,
-                      (double)c->lookahead.k,
-                      (double)c->group_count,
-                      (double)mpi->max_count};
-    h = fnv(h, ints, sizeof ints);
-    h = fnv(h, reals, sizeof reals);
-    h = fnv(h, &c->seed, sizeof c->seed);
-    const optcl_loss_scale_config *ls = &c->loss_scale; /* field by field: no padding bytes */
-    double scaler[] = {(double)ls->mode, ls->init_scale, ls->growth_factor, ls->backoff_factor,
-                       (double)ls->growth_interval, (double)ls->write_unscaled};
-    h = fnv(h, scaler, sizeof scaler);
+    int dtype = (int)optcl_params_dtype(params);
+    f->params = fnv(h, &dtype, sizeof dtype);
+    double settings[] = {(double)mpi->reduce, (double)mpi->collectives, (double)mpi->max_count};
+    f->mpi = fnv(FNV_BASIS, settings, sizeof settings);
+    h = fnv(FNV_BASIS, &c->group_count, sizeof c->group_count);
     for (size_t g = 0; c->groups && g < c->group_count; g++) {
         double group[] = {c->groups[g].lr, c->groups[g].weight_decay,
                           (double)c->groups[g].exclude_from_trust_ratio};
         h = fnv(h, group, sizeof group);
     }
-    return h;
+    f->groups = h;
+    f->field_count = optcl_optimizer_config_field_count(c);
+    for (size_t i = 0; i < f->field_count; i++) {
+        const char *name = "";
+        char value[OPTCL_CONFIG_VALUE_MAX] = "";
+        optcl_optimizer_config_field(c, i, &name, value, sizeof value);
+        uint64_t *slot = &f->fields[i < FIELDS_MAX ? i : FIELDS_MAX - 1];
+        if (i < FIELDS_MAX)
+            *slot = FNV_BASIS;
+        *slot = fnv(fnv(*slot, name, strlen(name) + 1), value, strlen(value));
+    }
 }
 
-/* Rank 0's fingerprint against everyone's: a rank that differs says so. */
+/* Rank 0's fingerprint against everyone's: a rank that differs says in what. */
 static optcl_status check_same(optcl_mpi_optimizer *opt, optcl_status local)
 {
-    uint64_t mine = fingerprint(opt->params, &opt->config, &opt->mpi), root = mine;
-    int err = MPI_Bcast(&root, 1, MPI_UINT64_T, 0, opt->comm);
+    fingerprint mine, root;
+    fingerprint_of(&mine, opt->params, &opt->config, &opt->mpi);
+    root = mine;
+    int err = MPI_Bcast(&root, (int)sizeof root, MPI_BYTE, 0, opt->comm);
     if (err != MPI_SUCCESS)
         return optcl_mpi__check(opt->message, err, "MPI_Bcast");
-    if (local == OPTCL_SUCCESS && mine != root)
+    size_t slots = mine.field_count < FIELDS_MAX ? (size_t)mine.field_count : FIELDS_MAX;
+    size_t field = 0; /* the first field that differs */
+    while (field < slots && mine.fields[field] == root.fields[field])
+        field++;
+    if (local == OPTCL_SUCCESS && mine.params != root.params)
         local = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
-                                "the parameter set or optimizer configuration differs from rank "
-                                "0's (every rank needs the same tensors in the same order, "
-                                "shapes, groups and configuration)");
+                                "the parameter set differs from rank 0's (every rank needs the "
+                                "same tensors in the same order, with the same shapes, groups "
+                                "and element type)");
+    if (local == OPTCL_SUCCESS && mine.mpi != root.mpi)
+        local = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                                "mpi_config differs from rank 0's (reduce, collectives or "
+                                "max_count)");
+    if (local == OPTCL_SUCCESS && mine.groups != root.groups)
+        local = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                                "the optimizer configuration differs from rank 0's: its groups "
+                                "(group_count, or a group's lr, weight_decay or "
+                                "exclude_from_trust_ratio)");
+    if (local == OPTCL_SUCCESS && (field < slots || mine.field_count != root.field_count)) {
+        /* (counts differ with every common field equal only if the table were reordered: the
+         * algorithm, which decides the count, is its first field) */
+        const char *name = "the field count";
+        char value[OPTCL_CONFIG_VALUE_MAX];
+        snprintf(value, sizeof value, "%llu", (unsigned long long)mine.field_count);
+        if (field < slots)
+            optcl_optimizer_config_field(&opt->config, field, &name, value, sizeof value);
+        local = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                                "the optimizer configuration differs from rank 0's: %s is %s "
+                                "here (every rank needs the same configuration)",
+                                name, value);
+    }
     return optcl_mpi__agree(opt->comm, local, opt->message);
 }
 

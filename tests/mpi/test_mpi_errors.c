@@ -65,11 +65,48 @@ static void bad_creates(void)
     create_fails(p, &c, &mc, false, OPTCL_ERROR_INVALID_ARGUMENT, "invalid max_count");
     if (mt_size > 1) {
         create_fails(last ? other : p, &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
-                     "differs from rank 0's");
+                     "the parameter set differs from rank 0's");
         bad = c;
         bad.lr = 0.5;
         create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
-                     "differs from rank 0's");
+                     "configuration differs from rank 0's: lr is 0.5 here");
+        /* Every field counts — the rule's own, the schedule's, the plateau's, Lookahead's —
+         * and the message names the first that differs. */
+        bad = c;
+        bad.adam.beta1 = 0.5;
+        create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
+                     "configuration differs from rank 0's: adam.beta1 is 0.5 here");
+        bad = c;
+        bad.adam.amsgrad = 1;
+        create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
+                     "configuration differs from rank 0's: adam.amsgrad is 1 here");
+        optcl_optimizer_config cosine = c;
+        cosine.schedule = optcl_schedule_default(OPTCL_SCHEDULE_COSINE);
+        cosine.schedule.t_max = 1000;
+        bad = cosine;
+        bad.schedule.t_max = 7;
+        create_fails(p, last ? &bad : &cosine, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
+                     "configuration differs from rank 0's: schedule.t_max is 7 here");
+        bad = c;
+        bad.plateau.enabled = 1;
+        optcl_optimizer_config plateau = bad;
+        bad.plateau.factor = 0.25;
+        create_fails(p, last ? &bad : &plateau, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
+                     "configuration differs from rank 0's: plateau.factor is 0.25 here");
+        bad = c;
+        bad.lookahead.k = 5;
+        optcl_optimizer_config lookahead = bad;
+        bad.lookahead.alpha = 0.25;
+        create_fails(p, last ? &bad : &lookahead, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
+                     "configuration differs from rank 0's: lookahead.alpha is 0.25 here");
+        bad = optcl_optimizer_config_default(OPTCL_ADAMW); /* another algorithm, lr alike */
+        bad.lr = c.lr;
+        create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
+                     "configuration differs from rank 0's: algorithm is");
+        mc = optcl_mpi_config_default();
+        mc.collectives = OPTCL_MPI_COLLECTIVES_RING;
+        create_fails(p, &c, last ? &mc : NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
+                     "mpi_config differs from rank 0's");
         /* a group left out of LAMB's trust ratio on one rank only */
         optcl_group_config in[3] = {{-1, -1, 0}, {-1, -1, 0}, {-1, -1, 0}}, out[3];
         memcpy(out, in, sizeof in);
@@ -77,14 +114,15 @@ static void bad_creates(void)
         optcl_optimizer_config lamb = optcl_optimizer_config_default(OPTCL_LAMB);
         lamb.groups = last ? out : in;
         lamb.group_count = 3;
-        create_fails(p, &lamb, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT, "differs from rank 0's");
+        create_fails(p, &lamb, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
+                     "configuration differs from rank 0's: its groups");
     }
     optcl_params *half = NULL;
     MT_OK(optcl_params_create_typed(ctx, mt_model, MT_MODEL_COUNT, OPTCL_DTYPE_BF16, &half),
           optcl_context_message(ctx));
     if (mt_size > 1) /* one rank's set of another type */
         create_fails(last ? half : p, &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
-                     "differs from rank 0's");
+                     "the parameter set differs from rank 0's");
     MT_OK(optcl_params_destroy(half), "destroy");
     bad = c;
     bad.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
