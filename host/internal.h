@@ -91,6 +91,7 @@ struct optcl_params {
     cl_mem buffer[OPTCL_ROLE_COUNT]; /* OpenCL backend */
     float *host[OPTCL_ROLE_COUNT];   /* reference backend: values of dtype, in float32 */
     size_t live_optimizers;
+    size_t live_dependants; /* optcl_params_add_dependant's: a sharded optimizer, … */
     char message[OPTCL__MESSAGE_MAX];
 };
 

@@ -428,14 +428,34 @@ optcl_status optcl_params_destroy(optcl_params *p)
 {
     if (!p)
         return OPTCL_SUCCESS;
-    if (p->live_optimizers > 0)
+    if (p->live_optimizers > 0 || p->live_dependants > 0)
         return optcl__fail(p->message, OPTCL_ERROR_IN_USE,
-                           "optcl_params_destroy: %zu optimizer(s) still use this parameter set",
-                           p->live_optimizers);
+                           "optcl_params_destroy: %zu optimizer(s) and %zu other dependant(s) "
+                           "(optcl_params_add_dependant) still use this parameter set",
+                           p->live_optimizers, p->live_dependants);
     if (p->ctx->queue)
         clFinish(p->ctx->queue);
     p->ctx->live_params--;
     params_free(p);
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_params_add_dependant(optcl_params *p)
+{
+    if (!p)
+        return OPTCL_ERROR_NULL_POINTER;
+    p->live_dependants++;
+    return OPTCL_SUCCESS;
+}
+
+optcl_status optcl_params_remove_dependant(optcl_params *p)
+{
+    if (!p)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (p->live_dependants == 0) /* a count gone below zero would let destroy free too early */
+        return optcl__fail(p->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "optcl_params_remove_dependant: the set has no dependant to remove");
+    p->live_dependants--;
     return OPTCL_SUCCESS;
 }
 

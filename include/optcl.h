@@ -293,9 +293,17 @@ OPTCL_API optcl_status optcl_params_wrap_typed(optcl_context *ctx, const optcl_t
                                                size_t count, optcl_dtype dtype, cl_mem params,
                                                cl_mem grads, optcl_params **out);
 
-/* Refused with OPTCL_ERROR_IN_USE while optimizers made from the set exist. NULL is accepted.
- * Blocks until the queue is finished. */
+/* Refused with OPTCL_ERROR_IN_USE while optimizers made from the set, or dependants added with
+ * optcl_params_add_dependant, exist. NULL is accepted. Blocks until the queue is finished. */
 OPTCL_API optcl_status optcl_params_destroy(optcl_params *params);
+/* For an object built on the set that is not an optcl_optimizer (the sharded optimizer of
+ * optcl_mpi.h, a binding's own): counts it as a dependant, so that optcl_params_destroy is
+ * refused with OPTCL_ERROR_IN_USE until optcl_params_remove_dependant takes it back, as for an
+ * optimizer. They neither own nor free the set. remove: OPTCL_ERROR_INVALID_ARGUMENT when no
+ * dependant was added. NULL: OPTCL_ERROR_NULL_POINTER. Never block; one thread at a time, as
+ * every call on the set. */
+OPTCL_API optcl_status optcl_params_add_dependant(optcl_params *params);
+OPTCL_API optcl_status optcl_params_remove_dependant(optcl_params *params);
 
 /* The context the set was made from (not a new reference). */
 OPTCL_API optcl_context *optcl_params_context(const optcl_params *params);

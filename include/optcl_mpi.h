@@ -138,14 +138,18 @@ typedef struct optcl_mpi_optimizer optcl_mpi_optimizer;
  * written (on every rank; ranks that did not fail themselves name the rank that did). Refused:
  * MPI not initialised, MPI_COMM_NULL, parameter sets that differ between ranks, an invalid
  * configuration or one that differs between ranks in any field (optcl_optimizer_config_field;
- * the message names the first), groups or mpi_config. params must outlive the optimizer. */
+ * the message names the first), groups or mpi_config. params is not owned: the optimizer
+ * counts itself as its dependant (optcl_params_add_dependant), so optcl_params_destroy(params)
+ * is refused with OPTCL_ERROR_IN_USE until the optimizer is destroyed; a failed create leaves
+ * no dependant. */
 OPTCL_API optcl_status optcl_mpi_optimizer_create(MPI_Comm comm, optcl_params *params,
                                                   const optcl_optimizer_config *config,
                                                   const optcl_mpi_config *mpi_config,
                                                   optcl_mpi_optimizer **out, char *message,
                                                   size_t message_size);
-/* Frees the optimizer and its communicator. Collective (MPI_Comm_free); NULL is accepted on
- * every rank or on none. */
+/* Frees the optimizer and its communicator, and releases its hold on params (which may be
+ * destroyed from then on). Collective (MPI_Comm_free); NULL is accepted on every rank or on
+ * none. */
 OPTCL_API optcl_status optcl_mpi_optimizer_destroy(optcl_mpi_optimizer *opt);
 
 /* One data-parallel step: the gradients every rank wrote into params are averaged, and every

@@ -563,6 +563,32 @@ static void test_destroy_in_use(optcl_backend backend)
 }
 BOTH_BACKENDS(test_destroy_in_use)
 
+/* A dependant that is not an optimizer (the sharded optimizer's hold) keeps the set alive as
+ * an optimizer does, until it is removed; removing one that was never added is refused. */
+static void test_dependants(optcl_backend backend)
+{
+    optcl_context *ctx = open_ctx(backend);
+    optcl_params *p = make_params(ctx, specs, 2);
+    assert_int_equal(optcl_params_add_dependant(NULL), OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_params_remove_dependant(NULL), OPTCL_ERROR_NULL_POINTER);
+    assert_int_equal(optcl_params_remove_dependant(p), OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_params_message(p), "no dependant"));
+    TU_OK(optcl_params_add_dependant(p), "add");
+    TU_OK(optcl_params_add_dependant(p), "add again");
+    optcl_optimizer *opt = make_sgd(p, 0.5, 0.0);
+    assert_int_equal(optcl_params_destroy(p), OPTCL_ERROR_IN_USE);
+    assert_non_null(strstr(optcl_params_message(p), "1 optimizer(s) and 2 other dependant(s)"));
+    TU_OK(optcl_optimizer_destroy(opt), "optimizer");
+    TU_OK(optcl_params_remove_dependant(p), "remove");
+    assert_int_equal(optcl_params_destroy(p), OPTCL_ERROR_IN_USE);
+    assert_non_null(strstr(optcl_params_message(p), "0 optimizer(s) and 1 other dependant(s)"));
+    TU_OK(optcl_params_remove_dependant(p), "remove the last");
+    assert_int_equal(optcl_params_remove_dependant(p), OPTCL_ERROR_INVALID_ARGUMENT);
+    TU_OK(optcl_params_destroy(p), "destroy");
+    TU_OK(optcl_context_destroy(ctx), "context");
+}
+BOTH_BACKENDS(test_dependants)
+
 /* ---- parameter groups ---------------------------------------------------------------------- */
 
 static const optcl_tensor_spec gspecs[] = {
@@ -774,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_too_large_for_device),
         BOTH_TESTS(test_bad_specs),
         BOTH_TESTS(test_destroy_in_use),
+        BOTH_TESTS(test_dependants),
         BOTH_TESTS(test_groups_set_lr),
         BOTH_TESTS(test_step_events),
     };

@@ -235,6 +235,8 @@ static void release(optcl_mpi_optimizer *opt)
 {
     optcl_optimizer_destroy(opt->shard);
     optcl_params_destroy(opt->inner);
+    if (opt->params) /* set only once the dependant was added */
+        optcl_params_remove_dependant(opt->params);
     free(opt->pieces);
     free(opt->starts);
     free(opt->counts);
@@ -295,6 +297,9 @@ optcl_status optcl_mpi_optimizer_create(MPI_Comm comm, optcl_params *params,
         optcl_mpi_config mpi = mpi_config ? *mpi_config : optcl_mpi_config_default();
         st = validate(params, config, &mpi, out, opt->message);
         if (st == OPTCL_SUCCESS) {
+            /* params is read and written at every step: destroying it first is refused with
+             * OPTCL_ERROR_IN_USE, as while an ordinary optimizer uses it */
+            optcl_params_add_dependant(params);
             opt->params = params;
             opt->ctx = optcl_params_context(params);
             opt->config = *config;

@@ -165,6 +165,12 @@ static void bad_calls(void)
     optcl_mpi_optimizer *s = NULL;
     char msg[2048] = "";
     MT_OK(optcl_mpi_optimizer_create(MPI_COMM_WORLD, p, &c, NULL, &s, msg, sizeof msg), msg);
+    /* The optimizer is params' dependant: destroying the set first is refused (it would free
+     * what every step reads), and the optimizer still steps. */
+    MT_CHECK(optcl_params_destroy(p) == OPTCL_ERROR_IN_USE &&
+                 strstr(optcl_params_message(p), "1 other dependant(s)"),
+             "params destroyed under the sharded optimizer: %s", optcl_params_message(p));
+    MT_OK(optcl_mpi_optimizer_step(s), optcl_mpi_optimizer_message(s));
     optcl_status st = optcl_mpi_optimizer_report_metric(s, 1.0);
     MT_CHECK(st == OPTCL_ERROR_INVALID_ARGUMENT &&
                  strstr(optcl_mpi_optimizer_message(s), "plateau.enabled is 0"),
@@ -208,7 +214,7 @@ static void bad_calls(void)
              "inspect a missing file: %s", msg);
     MT_OK(optcl_mpi_optimizer_destroy(s), "destroy");
     MT_OK(optcl_mpi_optimizer_destroy(NULL), "destroy NULL");
-    MT_OK(optcl_params_destroy(p), "destroy");
+    MT_OK(optcl_params_destroy(p), "destroy after the sharded optimizer");
     mt_note("bad calls: refused with a message");
 }
 
