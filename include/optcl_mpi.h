@@ -254,8 +254,11 @@ OPTCL_API const char *optcl_mpi_optimizer_message(const optcl_mpi_optimizer *opt
  * the gradient guard. Every file is written
  * crash-safely, the manifest last, and the previous generation's files are removed only after
  * it: a crash at any moment leaves a complete checkpoint (the old or the new one). Collective;
- * blocks. On a file system that ranks do not share, each rank's file lies on its own machine
- * and the manifest on rank 0's. */
+ * blocks. path must be the same string on every rank: a NULL, empty or too long path, or one
+ * that differs from rank 0's, is refused on every rank before anything is written
+ * (OPTCL_ERROR_INVALID_ARGUMENT naming the rank that differs; NULL: OPTCL_ERROR_NULL_POINTER).
+ * On a file system that ranks do not share, each rank's file lies on its own machine and the
+ * manifest on rank 0's. */
 OPTCL_API optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const char *path);
 
 /* Restores a checkpoint written by optcl_mpi_checkpoint_save into the optimizer and every
@@ -268,7 +271,7 @@ OPTCL_API optcl_status optcl_mpi_checkpoint_save(optcl_mpi_optimizer *opt, const
  * held its pieces (on a file system every rank reads; 8-bit state moves as its codes), and the
  * run continues bit for bit, as ZeRO-1's steps do not depend on the number of ranks.
  * Everything is checked on every rank before anything changes; then all ranks load or none
- * does. Collective; blocks. */
+ * does. path as for optcl_mpi_checkpoint_save: the same on every rank. Collective; blocks. */
 OPTCL_API optcl_status optcl_mpi_checkpoint_load(optcl_mpi_optimizer *opt, const char *path);
 
 /* Reads a sharded checkpoint's manifest and rank 0's file, without MPI or a context, so that a

@@ -20,10 +20,14 @@ static optcl_status read_manifest(optcl_mpi_optimizer *opt, const char *path, bo
     memset(m, 0, sizeof *m);
     if (opt->layout.rank == 0) {
         optcl_mpi__tensor_list saved = {0}; /* only a load compares the model */
+        char before[OPTCL_MPI__MESSAGE_MAX];
+        memcpy(before, opt->message, sizeof before);
         st = optcl_mpi__manifest_read(path, m, must_exist ? &saved : NULL, opt->message);
         if (!must_exist && st == OPTCL_ERROR_IO && access(path, F_OK) != 0) {
             st = OPTCL_SUCCESS; /* a first save: generation 0 is "none" */
             memset(m, 0, sizeof *m);
+            /* no failure, so not its message: the last failure's stays */
+            memcpy(opt->message, before, sizeof before);
         }
         if (st == OPTCL_SUCCESS && must_exist && m->tensors)
             st = optcl_mpi__tensors_compare(&saved, opt->params, path, opt->message);
@@ -51,14 +55,31 @@ static void remove_generation(const optcl_mpi_optimizer *opt, const char *path, 
     }
 }
 
-/* A path every rank can build its file names from; agreed, so all ranks refuse together. */
+/* A path every rank can build its file names from, the same on every rank (the manifest and
+ * every rank's file are named after it; a rank with another one would write a checkpoint that
+ * nobody can load): rank 0's, sent to all, against each rank's own. Agreed before anything is
+ * read or written, so all ranks refuse together, the rank that differs named. */
 static optcl_status check_path(optcl_mpi_optimizer *opt, const char *path)
 {
     optcl_status st = OPTCL_SUCCESS;
     if (!path)
         st = optcl_mpi__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
+    else if (!path[0])
+        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT, "path is empty");
     else if (strlen(path) > PATH_MAX_ - 64)
         st = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT, "path is too long");
+    char root[PATH_MAX_] = ""; /* "" when rank 0's is NULL or too long: nothing to compare */
+    if (opt->layout.rank == 0 && st == OPTCL_SUCCESS)
+        snprintf(root, sizeof root, "%s", path);
+    int err = MPI_Bcast(root, (int)sizeof root, MPI_CHAR, 0, opt->comm);
+    if (err != MPI_SUCCESS)
+        return optcl_mpi__check(opt->message, err, "MPI_Bcast");
+    root[sizeof root - 1] = '\0';
+    if (st == OPTCL_SUCCESS && root[0] && strcmp(path, root) != 0)
+        st = optcl_mpi__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                             "path '%s' differs from rank 0's '%s' (every rank must pass the "
+                             "same path)",
+                             path, root);
     return optcl_mpi__agree(opt->comm, st, opt->message);
 }
 

@@ -275,7 +275,16 @@ static void generations(void)
     run a = start(&c, 4);
     float p[212];
     step(&a, 0, p);
+    /* The first save finds no manifest, which is no failure: no message is left. */
     MT_OK(optcl_mpi_checkpoint_save(a.opt, ck), optcl_mpi_optimizer_message(a.opt));
+    MT_CHECK(!strcmp(optcl_mpi_optimizer_message(a.opt), ""), "a first save left '%s'",
+             optcl_mpi_optimizer_message(a.opt));
+    /* … and keeps the last failure's message, not one of its own. */
+    path_in(name, sizeof name, "gen-first");
+    MT_CHECK(optcl_mpi_checkpoint_save(a.opt, NULL) == OPTCL_ERROR_NULL_POINTER, "NULL path");
+    MT_OK(optcl_mpi_checkpoint_save(a.opt, name), optcl_mpi_optimizer_message(a.opt));
+    MT_CHECK(!strcmp(optcl_mpi_optimizer_message(a.opt), "path is NULL"),
+             "after a failure and a first save: '%s'", optcl_mpi_optimizer_message(a.opt));
     step(&a, 1, p);
     MT_OK(optcl_mpi_checkpoint_save(a.opt, ck), optcl_mpi_optimizer_message(a.opt));
     MPI_Barrier(MPI_COMM_WORLD);
@@ -325,6 +334,39 @@ static void refused(run *r, const char *path, optcl_status expected, const char 
     MT_CHECK(optcl_mpi_optimizer_step_count(r->opt) == steps &&
                  tu_first_mismatch(after, before, n, 0.0, 0.0, NULL) == (size_t)-1,
              "a refused load changed the optimizer");
+}
+
+/* Rank 0 passes one path and the others another: save and load are refused on every rank
+ * before anything is written or changed, rank 1 named as the one that differs. */
+static void per_rank_paths(run *a)
+{
+    char mine[512], theirs[512], name[600];
+    path_in(mine, sizeof mine, mt_rank == 0 ? "per_rank0" : "per_rank1");
+    path_in(theirs, sizeof theirs, "per_rank0");
+    uint64_t steps = optcl_mpi_optimizer_step_count(a->opt);
+    for (int load = 0; load < 2; load++) {
+        optcl_status st = load ? optcl_mpi_checkpoint_load(a->opt, mine)
+                               : optcl_mpi_checkpoint_save(a->opt, mine);
+        const char *m = optcl_mpi_optimizer_message(a->opt);
+        MT_CHECK(st == OPTCL_ERROR_INVALID_ARGUMENT, "%s with per-rank paths: %s (%s)",
+                 load ? "load" : "save", optcl_status_name(st), m);
+        char one[512], expect[1400];
+        path_in(one, sizeof one, "per_rank1");
+        snprintf(expect, sizeof expect, "%spath '%s' differs from rank 0's '%s'",
+                 mt_rank == 0 ? "rank 1: " : "", one, theirs);
+        MT_CHECK(strncmp(m, expect, strlen(expect)) == 0, "%s with per-rank paths: '%s'",
+                 load ? "load" : "save", m);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    for (int r = 0; r < mt_size; r++) {
+        const char *base[] = {theirs, mine};
+        for (int b = 0; b < 2; b++) {
+            snprintf(name, sizeof name, "%s.1.rank%d-of-%d.safetensors", base[b], r, mt_size);
+            MT_CHECK(access(base[b], F_OK) != 0 && access(name, F_OK) != 0,
+                     "a refused save wrote %s or %s", base[b], name);
+        }
+    }
+    MT_CHECK(optcl_mpi_optimizer_step_count(a->opt) == steps, "a refused load changed the count");
 }
 
 static void refusals(void)
@@ -407,6 +449,11 @@ static void refusals(void)
 
     MT_CHECK(optcl_mpi_checkpoint_save(a.opt, NULL) == OPTCL_ERROR_NULL_POINTER, "NULL path");
     MT_CHECK(optcl_mpi_checkpoint_load(a.opt, NULL) == OPTCL_ERROR_NULL_POINTER, "NULL path");
+    MT_CHECK(optcl_mpi_checkpoint_save(a.opt, "") == OPTCL_ERROR_INVALID_ARGUMENT &&
+                 !strcmp(optcl_mpi_optimizer_message(a.opt), "path is empty"),
+             "empty path: %s", optcl_mpi_optimizer_message(a.opt));
+    if (mt_size > 1)
+        per_rank_paths(&a);
     MT_CHECK(optcl_mpi_checkpoint_save(NULL, ck) == OPTCL_ERROR_NULL_POINTER, "NULL optimizer");
     path_in(bad, sizeof bad, "no/such/folder/ck");
     optcl_status st = optcl_mpi_checkpoint_save(a.opt, bad);
