@@ -69,10 +69,12 @@
  * optimizer works on its own duplicate of the communicator, so its messages never mix with the
  * caller's.
  *
- * Errors: every call returns optcl_status. A collective call fails on every rank together —
- * each rank's message (optcl_mpi_optimizer_message) says what failed there, or which rank
- * failed. A failing MPI call (only possible with an error handler other than the default
- * MPI_ERRORS_ARE_FATAL) is OPTCL_ERROR_IO with MPI's error string.
+ * Errors: every call returns optcl_status. A collective call fails on every rank together: a
+ * rank that failed itself returns its own status, and its message (optcl_mpi_optimizer_message)
+ * says what failed there; every other rank returns the status of the lowest rank that failed,
+ * with the message "rank r: <that rank's message>". A failing MPI call (only possible with an
+ * error handler other than the default MPI_ERRORS_ARE_FATAL) is OPTCL_ERROR_IO with MPI's error
+ * string.
  *
  * Threading: as for optcl objects — one thread at a time, and MPI_THREAD_SINGLE is enough.
  *
@@ -135,7 +137,8 @@ typedef struct optcl_mpi_optimizer optcl_mpi_optimizer;
  * nonfinite — and the MPI settings mpi_config (NULL: defaults). The shard's parameter set and
  * its optimizer are created on params' context. Collective; blocks. On failure *out is NULL
  * and, when message is not NULL, a NUL-terminated explanation of at most message_size bytes is
- * written (on every rank; ranks that did not fail themselves name the rank that did). Refused:
+ * written (on every rank; a rank that failed says what failed there, the others name the
+ * lowest rank that failed, as for every collective call: Errors, above). Refused:
  * MPI not initialised, MPI_COMM_NULL, parameter sets that differ between ranks, an invalid
  * configuration or one that differs between ranks in any field (optcl_optimizer_config_field;
  * the message names the first), groups or mpi_config. params is not owned: the optimizer
@@ -222,9 +225,10 @@ OPTCL_API optcl_status optcl_mpi_optimizer_memory(const optcl_mpi_optimizer *opt
                                                   optcl_mpi_memory *memory);
 
 /* Seconds this rank spent in each phase of its steps so far (MPI_Wtime), for finding where the
- * time goes; take two snapshots and subtract. */
+ * time goes; take two snapshots and subtract. Only calls of optcl_mpi_optimizer_step[_weighted]
+ * that succeed count: a refused or failed one adds neither a step nor time. */
 typedef struct optcl_mpi_timings {
-    uint64_t steps;        /* steps timed, skipped ones included */
+    uint64_t steps;        /* steps timed: successful calls, skipped steps included */
     double read_grads;     /* the whole gradient buffer to host memory */
     double reduce_scatter; /* conversion and MPI_Reduce_scatter_block */
     double guard;          /* averaging, sum of squares, their exchange (and the weights') */

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The lowest failing rank tells everyone its status and message. */
+/* The lowest failing rank tells everyone its status and message; a rank that failed itself
+ * keeps its own (it says what failed there), the others take the lowest's, naming it. */
 static optcl_status broadcast_failure(MPI_Comm comm, int failed, optcl_status local, char *message)
 {
     int me = 0;
@@ -23,11 +24,10 @@ static optcl_status broadcast_failure(MPI_Comm comm, int failed, optcl_status lo
     int err = MPI_Bcast(&what, (int)sizeof what, MPI_BYTE, failed, comm);
     if (err != MPI_SUCCESS)
         return optcl_mpi__check(message, err, "MPI_Bcast");
-    if (me != failed) {
-        what.text[sizeof what.text - 1] = '\0';
-        optcl_mpi__fail(message, (optcl_status)what.status, "rank %d: %s", failed, what.text);
-    }
-    return (optcl_status)what.status;
+    if (local != OPTCL_SUCCESS)
+        return local;
+    what.text[sizeof what.text - 1] = '\0';
+    return optcl_mpi__fail(message, (optcl_status)what.status, "rank %d: %s", failed, what.text);
 }
 
 optcl_status optcl_mpi__agree(MPI_Comm comm, optcl_status local, char *message)

@@ -107,9 +107,9 @@ void optcl_mpi__piece_name(const char *tensor, size_t tensor_index, const optcl_
 
 /* collectives.c: every call below is collective over comm. */
 /* Agreement on a local status: OPTCL_SUCCESS on every rank when every rank passed
- * OPTCL_SUCCESS; otherwise, on every rank, the status of the lowest rank that failed — which
- * keeps its own message while the others get "rank r: <its message>". Allocates nothing, so a
- * rank out of memory still takes part. */
+ * OPTCL_SUCCESS; otherwise a failure on every rank: a rank that failed keeps its own status
+ * and message, the others get the lowest failing rank's status and "rank r: <its message>".
+ * Allocates nothing, so a rank out of memory still takes part. */
 optcl_status optcl_mpi__agree(MPI_Comm comm, optcl_status local, char *message);
 /* The same agreement with n ≤ OPTCL_MPI__EXCHANGE_MAX values per rank exchanged on the way, in
  * one MPI_Allgather: scratch holds K·(n + 1) doubles; on success all[r·n + i] is rank r's

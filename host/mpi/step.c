@@ -83,7 +83,6 @@ static optcl_status step(optcl_mpi_optimizer *opt, double weight, bool weighted)
                                  "out of host memory for the weighted reduction");
     }
     optcl_mpi_timings *tm = &opt->timings;
-    tm->steps++;
     double t0 = MPI_Wtime(), t1;
     if (st == OPTCL_SUCCESS) {
         st = optcl_params_read(opt->params, OPTCL_ROLE_GRADS, OPTCL_ALL, opt->full,
@@ -161,14 +160,27 @@ static optcl_status step(optcl_mpi_optimizer *opt, double weight, bool weighted)
     return optcl_mpi__shard_to_params(opt, st);
 }
 
+/* A step's timings count only when it succeeds (skipped or not): a refused or failed call
+ * changes nothing. */
+static optcl_status timed_step(optcl_mpi_optimizer *opt, double weight, bool weighted)
+{
+    optcl_mpi_timings before = opt->timings;
+    optcl_status st = step(opt, weight, weighted);
+    if (st == OPTCL_SUCCESS)
+        opt->timings.steps++;
+    else
+        opt->timings = before;
+    return st;
+}
+
 optcl_status optcl_mpi_optimizer_step(optcl_mpi_optimizer *opt)
 {
-    return opt ? step(opt, 1.0, false) : OPTCL_ERROR_NULL_POINTER;
+    return opt ? timed_step(opt, 1.0, false) : OPTCL_ERROR_NULL_POINTER;
 }
 
 optcl_status optcl_mpi_optimizer_step_weighted(optcl_mpi_optimizer *opt, double weight)
 {
-    return opt ? step(opt, weight, true) : OPTCL_ERROR_NULL_POINTER;
+    return opt ? timed_step(opt, weight, true) : OPTCL_ERROR_NULL_POINTER;
 }
 
 optcl_status optcl_mpi_optimizer_report_metric(optcl_mpi_optimizer *opt, double metric)

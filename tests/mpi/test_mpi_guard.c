@@ -225,9 +225,31 @@ static void bad_weights(void)
              optcl_mpi_optimizer_message(s));
     st = optcl_mpi_optimizer_step_weighted(s, NAN);
     MT_CHECK(st == OPTCL_ERROR_INVALID_ARGUMENT, "NaN weight: %s", optcl_status_name(st));
+    /* Two ranks wrong in different ways: each keeps its own message, the others name the
+     * lowest. */
+    if (mt_size > 1) {
+        double weight = mt_rank == 0 ? -1.0 : mt_rank == 1 ? NAN : 1.0;
+        st = optcl_mpi_optimizer_step_weighted(s, weight);
+        m = optcl_mpi_optimizer_message(s);
+        const char *expect = mt_rank == 0   ? "invalid weight: -1 "
+                             : mt_rank == 1 ? "invalid weight: nan "
+                                            : "rank 0: invalid weight: -1 ";
+        MT_CHECK(st == OPTCL_ERROR_INVALID_ARGUMENT && strncmp(m, expect, strlen(expect)) == 0,
+                 "weights -1 and NaN: %s '%s', expected '%s…'", optcl_status_name(st), m, expect);
+    }
     MT_CHECK(optcl_mpi_optimizer_step_count(s) == 0, "a refused step changed the count");
+    optcl_mpi_timings tm;
+    MT_OK(optcl_mpi_optimizer_timings(s, &tm), "timings");
+    MT_CHECK(tm.steps == 0 && tm.read_grads == 0.0 && tm.reduce_scatter == 0.0 && tm.guard == 0.0 &&
+                 tm.update == 0.0 && tm.allgather == 0.0 && tm.write_params == 0.0,
+             "refused steps were timed: %llu steps", (unsigned long long)tm.steps);
     MT_OK(optcl_mpi_optimizer_step_weighted(s, 1.0), optcl_mpi_optimizer_message(s));
     MT_CHECK(optcl_mpi_optimizer_step_count(s) == 1, "a good step after refused ones");
+    MT_OK(optcl_mpi_optimizer_timings(s, &tm), "timings");
+    MT_CHECK(tm.steps == 1 && tm.read_grads + tm.reduce_scatter + tm.guard + tm.update +
+                                      tm.allgather + tm.write_params >
+                                  0.0,
+             "the good step's timings: %llu steps", (unsigned long long)tm.steps);
     optcl_mpi_optimizer_destroy(s);
     optcl_params_destroy(p);
     optcl_context_destroy(ctx);
