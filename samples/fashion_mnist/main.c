@@ -12,6 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* /dev/null on the ranks other than 0 of a distributed run, NULL otherwise: those ranks print
+ * neither the usage, nor argument errors (every rank parses the same arguments, so rank 0 says
+ * it once), nor the training's table. */
+static FILE *quiet;
+
+/* Where argument errors go. */
+static FILE *errors(void)
+{
+    return quiet ? quiet : stderr;
+}
+
 static void usage(FILE *f)
 {
     fprintf(
@@ -72,7 +83,7 @@ static int parse_count(const char *flag, const char *text, unsigned long long lo
     errno = 0;
     unsigned long long v = text && *text != '-' ? strtoull(text, &end, 10) : 0;
     if (!text || !*text || *text == '-' || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "fashion_mnist: %s %s: expected a whole number in %llu … %llu\n", flag,
+        fprintf(errors(), "fashion_mnist: %s %s: expected a whole number in %llu … %llu\n", flag,
                 text ? text : "(missing)", lo, hi);
         return 1;
     }
@@ -90,7 +101,7 @@ static int parse_hidden(const char *text, fm_train_config *c)
         unsigned long v = *p >= '0' && *p <= '9' ? strtoul(p, &end, 10) : 0;
         if (!end || v < 1 || v > 65536 || errno || (*end != ',' && *end) ||
             c->hidden_count == FM_MAX_LAYERS - 1) {
-            fprintf(stderr,
+            fprintf(errors(),
                     "fashion_mnist: --hidden %s: expected up to %d sizes in 1 … 65536, "
                     "separated by commas\n",
                     text ? text : "(missing)", FM_MAX_LAYERS - 1);
@@ -100,7 +111,7 @@ static int parse_hidden(const char *text, fm_train_config *c)
         p = *end ? end + 1 : end;
     }
     if (!c->hidden_count) {
-        fprintf(stderr, "fashion_mnist: --hidden needs at least one size\n");
+        fprintf(errors(), "fashion_mnist: --hidden needs at least one size\n");
         return 1;
     }
     return 0;
@@ -131,14 +142,14 @@ static int compare(const char *list, const fm_train_config *c, int single_run_ar
                    int n_kv)
 {
     if (single_run_args) {
-        fprintf(stderr, "fashion_mnist: --compare takes each optimizer's keys in its list "
-                        "(NAME:KEY=VALUE); --optimizer and KEY=VALUE arguments are for one run\n");
+        fprintf(errors(),
+                "fashion_mnist: --compare takes each optimizer's keys in its list "
+                "(NAME:KEY=VALUE); --optimizer and KEY=VALUE arguments are for one run\n");
         return 2;
     }
     if (c->distributed) {
-        fprintf(stderr, "fashion_mnist: --compare runs in one process; --distributed is for "
-                        "one run\n");
-        fm_distributed_finish();
+        fprintf(errors(), "fashion_mnist: --compare runs in one process; --distributed is for "
+                          "one run\n");
         return 2;
     }
     return fm_compare(list, c, kv, n_kv);
@@ -158,21 +169,12 @@ static int train(fm_train_config *c, int rank)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Everything after MPI's start: parses the arguments, then trains once or compares; returns
+ * the exit status (0, 1 for a failed run, 2 for bad arguments) without finishing MPI, which
+ * main does for every one of them. */
+static int run(int argc, char **argv, const fm_train_config *cp, int rank)
 {
-    fm_train_config c = fm_train_config_default();
-    int rank = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--distributed")) {
-            char why[512];
-            if (fm_distributed_start(&argc, &argv, &rank, why, sizeof why)) {
-                fprintf(stderr, "fashion_mnist: %s\n", why);
-                return 2;
-            }
-            c.distributed = 1;
-            break;
-        }
-    }
+    fm_train_config c = *cp;
     const char *algo = NULL, *state_dtype = NULL, *param_dtype = NULL, *loss_scale = NULL;
     const char *compare_list = NULL;
     int master_weights = 0;
@@ -183,7 +185,8 @@ int main(int argc, char **argv)
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1, bad = 0;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
+            if (rank == 0)
+                usage(stdout);
             return 0;
         } else if (!strcmp(a, "--data")) {
             c.data_dir = next;
@@ -210,7 +213,7 @@ int main(int argc, char **argv)
             else if (next && !strcmp(next, "minibatch"))
                 c.mode = FM_MODE_MINIBATCH;
             else {
-                fprintf(stderr, "fashion_mnist: --mode %s: expected gd, sgd or minibatch\n",
+                fprintf(errors(), "fashion_mnist: --mode %s: expected gd, sgd or minibatch\n",
                         next ? next : "(missing)");
                 bad = 1;
             }
@@ -236,22 +239,23 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--progress")) {
             c.progress = next && !strcmp(next, "on") ? 1 : next && !strcmp(next, "off") ? 0 : 2;
             if (c.progress == 2) {
-                fprintf(stderr, "fashion_mnist: --progress: expected on or off\n");
+                fprintf(errors(), "fashion_mnist: --progress: expected on or off\n");
                 bad = 1;
             }
         } else if (a[0] != '-' && strchr(a, '=')) {
             takes = 0;
             if (n_options == FM_MAX_OPTIONS) {
-                fprintf(stderr, "fashion_mnist: more than %d KEY=VALUE options\n", FM_MAX_OPTIONS);
+                fprintf(errors(), "fashion_mnist: more than %d KEY=VALUE options\n",
+                        FM_MAX_OPTIONS);
                 return 2;
             }
             options[n_options++] = argv[i];
         } else {
-            fprintf(stderr, "fashion_mnist: unknown argument '%s' (see --help)\n", a);
+            fprintf(errors(), "fashion_mnist: unknown argument '%s' (see --help)\n", a);
             return 2;
         }
         if (takes && !next && !bad) {
-            fprintf(stderr, "fashion_mnist: %s needs a value\n", a);
+            fprintf(errors(), "fashion_mnist: %s needs a value\n", a);
             return 2;
         }
         if (bad)
@@ -265,7 +269,7 @@ int main(int argc, char **argv)
         return compare(compare_list, &c, algo || n_options, kv, n_kv);
     for (int i = 0; i < n_kv; i++) {
         if (n_options == FM_MAX_OPTIONS) {
-            fprintf(stderr, "fashion_mnist: more than %d KEY=VALUE options\n", FM_MAX_OPTIONS);
+            fprintf(errors(), "fashion_mnist: more than %d KEY=VALUE options\n", FM_MAX_OPTIONS);
             return 2;
         }
         options[n_options++] = kv[i];
@@ -273,7 +277,7 @@ int main(int argc, char **argv)
     fm_optimizer_args args;
     char msg[2048];
     if (fm_optimizer_args_parse(algo ? algo : "adam", options, n_options, &args, msg, sizeof msg)) {
-        fprintf(stderr, "fashion_mnist: %s\n", msg);
+        fprintf(errors(), "fashion_mnist: %s\n", msg);
         return 2;
     }
     c.optimizer = args.config;
@@ -281,14 +285,35 @@ int main(int argc, char **argv)
     c.optimizer_text = args.text;
 
     /* Distributed: rank 0 speaks for all (every rank computes the same figures). */
-    FILE *quiet = rank != 0 ? fopen("/dev/null", "w") : NULL;
     if (c.distributed && c.progress < 0)
         c.progress = 0; /* mpirun forwards output through a pseudo-terminal */
     if (quiet) {
         c.out = quiet;
         c.progress = 0;
     }
-    int rc = train(&c, rank);
+    return train(&c, rank);
+}
+
+int main(int argc, char **argv)
+{
+    fm_train_config c = fm_train_config_default();
+    int rank = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--distributed")) {
+            char why[512];
+            if (fm_distributed_start(&argc, &argv, &rank, why, sizeof why)) {
+                fprintf(stderr, "fashion_mnist: %s\n", why);
+                return 2;
+            }
+            c.distributed = 1;
+            break;
+        }
+    }
+    /* From here on every exit goes through MPI_Finalize (fm_distributed_finish): without it
+     * mpirun reports the ranks as terminated abnormally, whatever their exit status. */
+    if (rank != 0)
+        quiet = fopen("/dev/null", "w");
+    int rc = run(argc, argv, &c, rank);
     if (quiet)
         fclose(quiet);
     if (c.distributed)
