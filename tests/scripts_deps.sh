@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# tests/scripts_deps.sh ROOT — ctest scripts_deps: the scripts parse (bash -n); scripts/deps's
+# demo set (scripts/deps --demo, what scripts/demo installs) is part of the full set
+# (scripts/test's), builds and runs the demo (compiler, CMake, OpenCL, PoCL, zlib, the data)
+# and leaves out the test toolchain; a bad argument exits 2 with a line. Installs nothing.
+set -euo pipefail
+cd "$1"
+fail() { echo "scripts_deps: $*" >&2; exit 1; }
+for s in scripts/* .ci/run; do
+    head -1 "$s" | grep -q bash && { bash -n "$s" || fail "$s does not parse"; }
+done
+mapfile -t demo < <(scripts/deps --demo --list)
+mapfile -t all < <(scripts/deps --list)
+((${#demo[@]} > 0)) || fail "scripts/deps --demo --list printed nothing"
+for p in "${demo[@]}"; do
+    printf '%s\n' "${all[@]}" | grep -qx -- "$p" || fail "$p is in the demo set, not in the full set"
+done
+for p in build-essential cmake ocl-icd-opencl-dev opencl-headers pocl-opencl-icd zlib1g-dev \
+         dataset-fashion-mnist; do
+    printf '%s\n' "${demo[@]}" | grep -qx -- "$p" || fail "the demo set lacks $p"
+done
+for p in python3-torch python3-pyopencl clang libclang-rt-14-dev valgrind oclgrind libcmocka-dev; do
+    printf '%s\n' "${demo[@]}" | grep -qx -- "$p" && fail "the demo set holds $p (a test tool)"
+    printf '%s\n' "${all[@]}" | grep -qx -- "$p" || fail "the full set lacks $p"
+done
+grep -qx 'scripts/deps --demo' scripts/demo || fail "scripts/demo does not run scripts/deps --demo"
+grep -qx 'scripts/deps' scripts/test || fail "scripts/test does not run scripts/deps (everything)"
+rc=0
+err=$(scripts/deps --bogus 2>&1 >/dev/null) || rc=$?
+((rc == 2)) || fail "scripts/deps --bogus exited with $rc, not 2"
+[[ $err == *"unknown argument '--bogus'"* ]] || fail "scripts/deps --bogus said: $err"
+echo "scripts_deps: demo set ${#demo[@]} packages, full set ${#all[@]}"
