@@ -31,22 +31,53 @@ def load_checkpoint(path):
         except ValueError as e:
             raise ValueError(f"{path}: a header that is not JSON ({e})") from None
         data = f.read()
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: a header that is not a JSON object")
     metadata = header.pop("__metadata__", {}) or {}
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path}: __metadata__ is not a JSON object")
     tensors = {}
     for name, t in header.items():
-        begin, end = t["data_offsets"]
-        if not 0 <= begin <= end <= len(data):
-            raise ValueError(f"{path}: tensor {name!r} lies outside the file")
-        raw = data[begin:end]
-        if t["dtype"] == "BF16":
-            bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
-            a = bits.view(np.float32)
-        elif t["dtype"] in _DTYPES:
-            a = np.frombuffer(raw, dtype=np.dtype(_DTYPES[t["dtype"]]).newbyteorder("<"))
-        else:
-            raise ValueError(f"{path}: tensor {name!r} has dtype {t['dtype']}")
-        tensors[name] = a.reshape(t["shape"]).copy()
+        tensors[name] = _tensor(path, name, t, data)
     return tensors, metadata
+
+
+def _tensor(path, name, t, data):
+    """One header entry's tensor, every field checked (ValueError naming the file and the
+    tensor)."""
+    where = f"{path}: tensor {name!r}"
+    if not isinstance(t, dict):
+        raise ValueError(f"{where}: its header entry is not a JSON object")
+    missing = [k for k in ("dtype", "shape", "data_offsets") if k not in t]
+    if missing:
+        raise ValueError(f"{where}: its header entry lacks {', '.join(missing)}")
+    shape, offsets = t["shape"], t["data_offsets"]
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool)
+                                              and d >= 0 for d in shape):
+        raise ValueError(f"{where}: shape {shape!r} is not a list of sizes")
+    if not isinstance(offsets, list) or len(offsets) != 2 or \
+            not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets):
+        raise ValueError(f"{where}: data_offsets {offsets!r} is not a [begin, end] pair")
+    begin, end = offsets
+    if not 0 <= begin <= end <= len(data):
+        raise ValueError(f"{where} lies outside the file")
+    if t["dtype"] == "BF16":
+        size = 2
+    elif t["dtype"] in _DTYPES:
+        size = np.dtype(_DTYPES[t["dtype"]]).itemsize
+    else:
+        raise ValueError(f"{where} has dtype {t['dtype']}")
+    count = int(np.prod(shape, dtype=np.int64))
+    if end - begin != count * size:
+        raise ValueError(f"{where}: shape {tuple(shape)} of {t['dtype']} needs "
+                         f"{count * size} bytes, its data_offsets give {end - begin}")
+    raw = data[begin:end]
+    if t["dtype"] == "BF16":
+        bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
+        a = bits.view(np.float32)
+    else:
+        a = np.frombuffer(raw, dtype=np.dtype(_DTYPES[t["dtype"]]).newbyteorder("<"))
+    return a.reshape(shape).copy()
 
 
 def read_progress(path):

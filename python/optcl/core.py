@@ -2,6 +2,7 @@
 their C handles when they go, NumPy arrays in and out, and errors as OptclError with optcl's
 message. Every call blocks or not as its C function does (include/optcl.h)."""
 import ctypes as C
+import weakref
 
 import numpy as np
 
@@ -38,6 +39,63 @@ def _choice(table, value, what):
         raise ValueError(f"{what}: {value!r} is not one of {', '.join(table)}") from None
 
 
+def _role(role):
+    """A role's number from its name ("params", "grads")."""
+    try:
+        return ROLES[role]
+    except (KeyError, TypeError):
+        raise ValueError(f"role {role!r}: one of {', '.join(ROLES)}") from None
+
+
+def _flag(value, what):
+    """A bool (or 0/1) as 0 or 1; TypeError for anything else ("no" is not False)."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, float, np.number))
+                                               and value in (0, 1)):
+        return int(value)
+    raise TypeError(f"{what}: {value!r} is not a bool")
+
+
+def _count(value, what):
+    """A non-negative whole number (TypeError for a float or a string, ValueError below 0)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what}: {value!r} is not an int")
+    if value < 0 or value >= 2 ** 64:
+        raise ValueError(f"{what}: {value} is not in [0, 2**64)")
+    return int(value)
+
+
+def _option_value(algorithm, key, value):
+    """An algorithm option's value as the C API takes it: a choice by its name or index, a flag
+    as a bool, a real as a number; ValueError/TypeError naming the option otherwise."""
+    info = options(algorithm).get(key)
+    if info is None:
+        return value if isinstance(value, (int, float, np.number)) and \
+            not isinstance(value, bool) else _real(value, f"{algorithm}: option {key!r}")
+    what = f"{algorithm}: option {key}"
+    if info["type"] == "choice":
+        choices = info["choices"] or []
+        if isinstance(value, str):
+            if value not in choices:
+                raise ValueError(f"{what}={value!r}: one of {', '.join(choices)}")
+            return choices.index(value)
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
+                and 0 <= value < len(choices):
+            return int(value)
+        raise ValueError(f"{what}={value!r}: one of {', '.join(choices)}")
+    if info["type"] == "flag":
+        return _flag(value, what)
+    return _real(value, what)
+
+
+def _real(value, what):
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{what}: {value!r} is not a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what}: {value!r} is not a number") from None
+
+
 def _floats(array, count, what):
     a = np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
     if a.size != count:
@@ -47,20 +105,83 @@ def _floats(array, count, what):
 
 class _Handle:
     """A C handle that is destroyed when its Python object goes, or at close() (also the end of
-    a with block); _destroy names the C destroy function."""
+    a with block); _destroy names the C destroy function.
+
+    A handle made from another (a parameter set from its context, an optimizer from its set)
+    holds a strong reference to its parent, and the parent counts it: the C object of a parent
+    is destroyed only once every child's is (and every NumPy view of a set's memory has gone),
+    so that garbage collection, which finalizes the objects of a reference cycle in any order,
+    frees them all. close() closes the live children first (an optimizer before its set, a set
+    before its context); a closed object refuses every later call with ValueError."""
 
     _destroy = None
+    _what = "object"
+
+    def _init_handle(self, parent=None):
+        self._c = C.c_void_p()  # the C handle
+        self._closed = False  # close() was called, or the object is being finalized
+        self._holds = 0  # children (and views) whose C objects need this one's
+        self._parent = parent
+        self._children = weakref.WeakSet()
+
+    def _adopt(self):
+        """Called once the C object exists: the parent now waits for it."""
+        if self._parent is not None:
+            self._parent._holds += 1
+            self._parent._children.add(self)
+
+    @property
+    def _h(self):
+        """The C handle; ValueError once closed."""
+        if self.__dict__.get("_closed", True) or not self._c:
+            raise ValueError(f"this optcl.{type(self).__name__} is closed")
+        return self._c
+
+    @property
+    def closed(self):
+        return self.__dict__.get("_closed", True)
 
     def close(self):
-        if self._h:
-            self._check(getattr(lib, self._destroy)(self._h))
-            self._h = C.c_void_p()
+        """Closes the live children, then this object; its C object is destroyed at once (or,
+        for a parameter set, when the last NumPy view of its memory goes). Idempotent."""
+        if self.closed:
+            return
+        for child in list(self._children):
+            child.close()
+        self._closed = True
+        self._release()
+
+    def _release(self):
+        """Destroys the C object once nothing needs it (closed, no child or view left), then
+        lets the parent go on the same terms."""
+        if self._holds > 0 or not self._c:
+            return
+        handle, self._c = self._c, C.c_void_p()
+        try:
+            status = getattr(lib, self._destroy)(handle)
+        finally:
             self._destroyed()
+        parent, self._parent = self._parent, None
+        if parent is not None:
+            parent._holds -= 1
+            if parent._closed:
+                parent._release()
+        if status:
+            check(status, f"destroying an optcl.{type(self).__name__}")
+
+    def _unhold(self):
+        self._holds -= 1
+        if self._closed:
+            self._release()
 
     def __del__(self):
-        if getattr(self, "_h", None):
-            getattr(lib, self._destroy)(self._h)
-            self._destroyed()
+        if "_c" not in self.__dict__:
+            return  # __init__ failed before the handle existed
+        self._closed = True
+        try:
+            self._release()
+        except Exception:  # at interpreter exit the library may be gone first
+            pass
 
     def _destroyed(self):
         """What goes after the C object (a parameter set's host buffers)."""
@@ -68,8 +189,31 @@ class _Handle:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+            return
+        try:  # never hide the exception leaving the block
+            self.close()
+        except Exception:
+            pass
+
+
+class _HostMemory:
+    """The owner of a NumPy array over a reference-backend parameter set's memory: it keeps the
+    set's C object alive as long as the array (or any view of it, torch's included) exists."""
+
+    def __init__(self, params, address, count):
+        self.__array_interface__ = {"data": (address, False), "shape": (count,),
+                                    "typestr": np.dtype(np.float32).str, "version": 3}
+        self._params = params
+        params._holds += 1
+
+    def __del__(self):
+        try:
+            self._params._unhold()
+        except Exception:
+            pass
 
 
 class Context(_Handle):
@@ -82,9 +226,10 @@ class Context(_Handle):
     _destroy = "optcl_context_destroy"
 
     def __init__(self, device=None, _handle=None, _keep=None):
-        self._h = C.c_void_p(_handle)
+        self._init_handle()
         self._keep = _keep  # objects that must outlive the handle (PyOpenCL's context, queue)
         if _handle:
+            self._c = C.c_void_p(_handle)
             return
         config = lib.optcl_context_config_default()
         if device is not None:
@@ -97,7 +242,7 @@ class Context(_Handle):
             else:
                 config.device_name = str(device).encode()
         message = C.create_string_buffer(1024)
-        check(lib.optcl_context_create(C.byref(config), C.byref(self._h), message, len(message)),
+        check(lib.optcl_context_create(C.byref(config), C.byref(self._c), message, len(message)),
               message.value)
 
     @classmethod
@@ -146,6 +291,8 @@ class Context(_Handle):
 
 
     def __repr__(self):
+        if self.closed:
+            return "optcl.Context(closed)"
         return f"optcl.Context({self.device_name!r})"
 
 
@@ -183,25 +330,34 @@ class Params(_Handle):
     _destroy = "optcl_params_destroy"
 
     def __init__(self, ctx, tensors, dtype="f32", buffers=None, shared=False):
+        self._init_handle(ctx)
         self.ctx = ctx
-        self._h = C.c_void_p()
         self._shared = []  # HostBuffers, when shared
         self._host = None  # the flat host arrays by role, where there are any
         specs, n, self._names = _specs(tensors)
         kind = _choice(DTYPES, dtype, "dtype")
-        self._keep = None if buffers is None else tuple(buffers)
+        if buffers is not None:
+            buffers = tuple(buffers)
+            if shared:
+                raise ValueError("params: shared=True makes its own host buffers and buffers= "
+                                 "wraps yours; give one of them")
+            if len(buffers) != 2:
+                raise ValueError(f"params: buffers= takes (params, grads), {len(buffers)} given")
+            for role, b in zip(ROLES, buffers):
+                _check_buffer_dtype(b, kind, role)
+        self._keep = buffers
         if shared and ctx.backend == "opencl" and buffers is None:
             self._create_shared(specs, n, kind)
         elif buffers is None:
-            ctx._check(lib.optcl_params_create_typed(ctx._h, specs, n, kind, C.byref(self._h)))
+            ctx._check(lib.optcl_params_create_typed(ctx._h, specs, n, kind, C.byref(self._c)))
         else:
             handles = [C.c_void_p(_cl_mem(b)) for b in buffers]
             ctx._check(lib.optcl_params_wrap_typed(ctx._h, specs, n, kind, handles[0],
-                                                   handles[1], C.byref(self._h)))
+                                                   handles[1], C.byref(self._c)))
+        self._adopt()
         self.tensors = [self.info(i) for i in range(n)]
         self._index = {t["name"]: i for i, t in enumerate(self.tensors)}
-        if ctx.backend == "reference":
-            self._host = [self._reference_host(r) for r in ROLES]
+        self._reference = ctx.backend == "reference"
 
     def _create_shared(self, specs, n, kind):
         from . import _cl
@@ -219,7 +375,8 @@ class Params(_Handle):
                 b.unmap()
             self.ctx._check(lib.optcl_params_wrap_typed(
                 self.ctx._h, specs, n, kind, C.c_void_p(self._shared[0].mem),
-                C.c_void_p(self._shared[1].mem), C.byref(self._h)))
+                C.c_void_p(self._shared[1].mem), C.byref(self._c)))
+            self._adopt()
             for b in self._shared:
                 b.map()
         except (OSError, OptclError):
@@ -236,7 +393,7 @@ class Params(_Handle):
     def shared(self):
         """Whether the parameters and gradients live in host memory the host may use
         between calls (shared=True on OpenCL, and the reference backend)."""
-        return self._host is not None
+        return self._host is not None or self._reference
 
     def _device(self, call):
         """Runs a C call that touches the buffers with the shared ones unmapped, and maps them
@@ -293,7 +450,7 @@ class Params(_Handle):
         kind = lib.optcl_params_dtype(self._h)
         out = np.empty(count, dtype=_RAW[kind] if raw else np.float32)
         f = lib.optcl_params_read_raw if raw else lib.optcl_params_read
-        self._check(self._device(lambda: f(self._h, ROLES[role], index, out.ctypes.data,
+        self._check(self._device(lambda: f(self._h, _role(role), index, out.ctypes.data,
                                            count)))
         return out.reshape(shape)
 
@@ -303,29 +460,41 @@ class Params(_Handle):
         _, count = self._shape_and_count(index)
         if raw:
             kind = lib.optcl_params_dtype(self._h)
-            a = np.ascontiguousarray(values, dtype=_RAW[kind]).reshape(-1)
+            a = np.asarray(values)
+            if a.dtype != _RAW[kind] and not (kind and a.dtype in (np.int16, np.float16)):
+                raise TypeError(f"write(raw=True): {a.dtype} values, where the {self.dtype} "
+                                f"set stores {np.dtype(_RAW[kind]).name} (give floats "
+                                "without raw)")
+            a = np.ascontiguousarray(a).view(_RAW[kind]).reshape(-1)
             if a.size != count:
                 raise ValueError(f"write: {a.size} values where {count} are needed")
             f = lib.optcl_params_write_raw
         else:
             a = _floats(values, count, "write")
             f = lib.optcl_params_write
-        self._check(self._device(lambda: f(self._h, ROLES[role], index, a.ctypes.data, count)))
+        self._check(self._device(lambda: f(self._h, _role(role), index, a.ctypes.data, count)))
 
     def _reference_host(self, role):
+        """The flat host memory of a role on the reference backend, as an array that keeps this
+        set's C object alive (see _HostMemory)."""
         ptr = C.POINTER(C.c_float)()
-        self._check(lib.optcl_params_host(self._h, ROLES[role], _abi.ALL, C.byref(ptr)))
-        return np.ctypeslib.as_array(ptr, shape=(self.flat_size,))
+        self._check(lib.optcl_params_host(self._h, _role(role), _abi.ALL, C.byref(ptr)))
+        return np.asarray(_HostMemory(self, C.cast(ptr, C.c_void_p).value, self.flat_size))
 
     def host_view(self, role="params", tensor=None):
         """A NumPy view (no copy) of the set's host memory — the flat buffer, padding included,
         or one tensor in its shape — on the reference backend (float32 whatever the dtype) and
         for a shared set (the elements as stored: uint16 bits for bf16/f16). Writes through it
-        are what the next step reads. Valid while this set lives."""
-        if self._host is None:
+        are what the next step reads. The array keeps the set's memory alive: after close() the
+        set refuses calls, but its memory goes with the last view."""
+        self._h  # ValueError once closed
+        if self._reference:
+            flat = self._reference_host(role)
+        elif self._host is None:
             raise ValueError("host_view: this parameter set's memory is the device's (make it "
                              "with shared=True, or use read and write)")
-        flat = self._host[ROLES[role]]
+        else:
+            flat = self._host[_role(role)]
         index = self.index(tensor)
         if index == _abi.ALL:
             return flat
@@ -339,7 +508,7 @@ class Params(_Handle):
             raise ValueError("a shared parameter set's buffers are mapped for the host between "
                              "optcl's calls: use host_view")
         out = C.c_void_p()
-        self._check(lib.optcl_params_buffer(self._h, ROLES[role], self.index(tensor),
+        self._check(lib.optcl_params_buffer(self._h, _role(role), self.index(tensor),
                                             C.byref(out)))
         return out.value
 
@@ -413,6 +582,20 @@ def _enqueue(ctx, call, check_status, wait_for, want_event):
         return None
     import pyopencl as cl
     return cl.Event.from_int_ptr(out.value, retain=False)
+
+
+def _check_buffer_dtype(b, kind, role):
+    """TypeError for a pyopencl Array whose elements are not the set's (float32; 16-bit for
+    bf16 and f16)."""
+    dtype = getattr(b, "dtype", None)
+    if dtype is None:
+        return  # a Buffer or a cl_mem: untyped
+    ok = (np.float32,) if kind == 0 else (np.uint16, np.int16) + ((np.float16,) if kind == 2
+                                                                   else ())
+    if np.dtype(dtype) not in [np.dtype(t) for t in ok]:
+        raise TypeError(f"params: the {role} buffer is an Array of {np.dtype(dtype).name}; a "
+                        f"{[k for k, v in DTYPES.items() if v == kind][0]} set takes "
+                        f"{' or '.join(np.dtype(t).name for t in ok)}")
 
 
 def _cl_mem(b):
@@ -491,15 +674,17 @@ def make_config(algorithm, lr=None, weight_decay=None, maximize=False, betas=Non
         c.lr = lr
     if weight_decay is not None:
         c.weight_decay = weight_decay
-    c.maximize = int(bool(maximize))
+    c.maximize = _flag(maximize, "maximize")
     if betas is not None:
+        if len(betas) != 2:
+            raise ValueError(f"betas: {betas!r} is not a pair")
         algorithm_options["beta1"], algorithm_options["beta2"] = betas
+    known = options(algorithm)
     for key, value in algorithm_options.items():
-        if isinstance(value, str):
-            choices = options(algorithm).get(key, {}).get("choices") or []
-            if value not in choices:
-                raise ValueError(f"{algorithm}: option {key}={value!r}: one of {choices}")
-            value = choices.index(value)
+        if key not in known:
+            raise ValueError(f"{algorithm} has no option {key!r} (its options: "
+                             f"{', '.join(known)})")
+        value = _option_value(algorithm, key, value)
         if lib.optcl_optimizer_config_set_option(C.byref(c), key.encode(), float(value)) != 0:
             raise ValueError(f"{algorithm} has no option {key!r} taking {value!r} (its options: "
                              f"{', '.join(options(algorithm))})")
@@ -508,10 +693,15 @@ def make_config(algorithm, lr=None, weight_decay=None, maximize=False, betas=Non
         keep = (_abi.GroupConfig * len(groups))()
         for g, spec in enumerate(groups):
             spec = spec or {}
+            unknown = set(spec) - {"lr", "weight_decay", "exclude_from_trust_ratio"}
+            if unknown:
+                raise ValueError(f"groups[{g}]: unknown keys {sorted(unknown)} (a group takes "
+                                 "lr, weight_decay and exclude_from_trust_ratio)")
             keep[g].lr = -1.0 if spec.get("lr") is None else spec["lr"]
             keep[g].weight_decay = -1.0 if spec.get("weight_decay") is None \
                 else spec["weight_decay"]
-            keep[g].exclude_from_trust_ratio = int(spec.get("exclude_from_trust_ratio", 0))
+            keep[g].exclude_from_trust_ratio = _flag(spec.get("exclude_from_trust_ratio", 0),
+                                                     f"groups[{g}].exclude_from_trust_ratio")
         c.groups, c.group_count = keep, len(groups)
     if schedule:
         c.schedule = _schedule(schedule)
@@ -535,9 +725,9 @@ def make_config(algorithm, lr=None, weight_decay=None, maximize=False, betas=Non
     c.max_norm = max_norm
     c.nonfinite = _choice(NONFINITE, nonfinite, "nonfinite")
     c.state_dtype = _choice(STATE_DTYPES, state_dtype, "state_dtype")
-    c.master_weights = int(bool(master_weights))
+    c.master_weights = _flag(master_weights, "master_weights")
     c.rounding = _choice(ROUNDING, rounding, "rounding")
-    c.seed = seed
+    c.seed = _count(seed, "seed")
     if loss_scale:
         _fill(c.loss_scale, loss_scale, "loss_scale", {"mode": LOSS_SCALING})
     return c, keep
@@ -550,11 +740,16 @@ class Optimizer(_Handle):
     _destroy = "optcl_optimizer_destroy"
 
     def __init__(self, params, algorithm, **kwargs):
+        self._init_handle(params)
         self.params = params
-        self._h = C.c_void_p()
         config, keep = make_config(algorithm, **kwargs)
+        groups = 1 + max((t["group"] for t in params.tensors), default=0)
+        if config.group_count > groups:
+            raise ValueError(f"groups: {config.group_count} given, the parameter set has "
+                             f"{groups}")
         params.ctx._check(lib.optcl_optimizer_create(params._h, C.byref(config),
-                                                     C.byref(self._h)))
+                                                     C.byref(self._c)))
+        self._adopt()
         del keep  # copied by create
         self.algorithm = algorithm
 
@@ -575,7 +770,7 @@ class Optimizer(_Handle):
 
     @step_count.setter
     def step_count(self, steps):
-        self._check(lib.optcl_optimizer_set_step_count(self._h, int(steps)))
+        self._check(lib.optcl_optimizer_set_step_count(self._h, _count(steps, "step_count")))
 
     def lr(self, group=0):
         out = C.c_double()
@@ -586,8 +781,17 @@ class Optimizer(_Handle):
         self._check(lib.optcl_optimizer_set_lr(self._h, group, float(lr)))
 
     def set_option(self, key, value):
-        """weight_decay or one of the algorithm's options, from the next step on."""
-        self._check(lib.optcl_optimizer_set_option(self._h, key.encode(), float(value)))
+        """weight_decay or one of the algorithm's options (a choice by its name or index), from
+        the next step on."""
+        h = self._h
+        if key == "weight_decay":
+            value = _real(value, "weight_decay")
+        else:
+            if key not in options(self.algorithm):
+                raise ValueError(f"{self.algorithm} has no option {key!r} (its options: "
+                                 f"{', '.join(['weight_decay', *options(self.algorithm)])})")
+            value = _option_value(self.algorithm, key, value)
+        self._check(lib.optcl_optimizer_set_option(h, key.encode(), float(value)))
 
     def running_value(self, name, group=0):
         """A running value the rule keeps over the steps taken, by torch's name in its state
@@ -603,9 +807,15 @@ class Optimizer(_Handle):
                                                           float(value)))
 
     def option(self, key):
+        """What set_option set: weight_decay, or an algorithm option (a choice as its index)."""
+        config = lib.optcl_optimizer_config_get(self._h)
+        if key == "weight_decay":
+            return config.contents.weight_decay
+        if key not in options(self.algorithm):
+            raise ValueError(f"{self.algorithm} has no option {key!r} (its options: "
+                             f"{', '.join(['weight_decay', *options(self.algorithm)])})")
         out = C.c_double()
-        check(lib.optcl_optimizer_config_get_option(lib.optcl_optimizer_config_get(self._h),
-                                                    key.encode(), C.byref(out)),
+        check(lib.optcl_optimizer_config_get_option(config, key.encode(), C.byref(out)),
               f"{self.algorithm} has no option {key!r}")
         return out.value
 

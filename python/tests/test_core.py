@@ -3,6 +3,9 @@ reference backend), optimizers by keyword, state, schedules, plateau, Lookahead,
 checkpoints read back with optcl.load_checkpoint, and a struct layout that is not the
 library's refused at load."""
 import ctypes
+import gc
+import json
+import struct
 import os
 import subprocess
 import sys
@@ -220,3 +223,174 @@ def test_shared_host_memory_on_opencl(tmp_path):
     assert bits.dtype == np.uint16 and bits.shape == (7,)
     half.write(np.full(7, 1.5, np.float32), "b")
     assert (bits == 0x3FC0).all()  # 1.5 in bfloat16, seen through the view
+
+
+def test_host_views_keep_the_memory_alive():
+    """A NumPy view of a reference-backend set keeps the set's memory: after the Params goes
+    (or is closed) the view still holds its values, and writes through it reach no other
+    set's memory."""
+    ctx = optcl.Context("reference")
+
+    def make():
+        p = ctx.params([("w", (64, 64))])
+        p.write(np.ones((64, 64), np.float32), "w")
+        return p.host_view("params", "w")
+
+    w = make()
+    gc.collect()
+    closed = ctx.params([("v", (8,))])
+    v = closed.host_view("grads", "v")
+    closed.close()
+    with pytest.raises(ValueError, match="closed"):
+        closed.host_view("grads", "v")
+    others = [ctx.params([("x", (64, 64))]) for _ in range(4)]
+    for q in others:
+        q.write(np.full((64, 64), 5, np.float32), "x")
+    assert (w == 1).all() and (v == 0).all()
+    w[...] = 123.0
+    v[...] = 7.0
+    for q in others:
+        assert (q.read("x") == 5).all()
+
+
+def _traced_destroys(monkeypatch):
+    """Records (kind, status) of every destroy call optcl's objects make."""
+    log = []
+    for kind in ("context", "params", "optimizer"):
+        name = f"optcl_{kind}_destroy"
+        real = getattr(_lib.lib, name)
+
+        def traced(handle, real=real, kind=kind):
+            status = real(handle)
+            log.append((kind, _lib.status_name(status)))
+            return status
+        monkeypatch.setattr(_lib.lib, name, traced)
+    return log
+
+
+def test_reference_cycles_free_every_handle(monkeypatch):
+    """Objects in a reference cycle are finalized by the garbage collector in any order; every
+    C object is still destroyed (children first), none refused with OPTCL_ERROR_IN_USE."""
+    log = _traced_destroys(monkeypatch)
+
+    class Trainer:
+        def __init__(self):
+            self.ctx = optcl.Context("reference")
+            self.params = self.ctx.params([("w", (1000,))])
+            self.opt = self.params.optimizer("adam", lr=1e-3)
+            self.me = self  # a cycle
+            self.params.back = self.opt  # and another, through the core objects
+
+    gc.collect()
+    for _ in range(3):
+        t = Trainer()
+        t.opt.step()
+        del t
+        gc.collect()
+    assert sorted(log) == sorted([("optimizer", "OPTCL_SUCCESS"), ("params", "OPTCL_SUCCESS"),
+                                  ("context", "OPTCL_SUCCESS")] * 3)
+    for i in range(0, 9, 3):
+        assert [k for k, _ in log[i:i + 3]] == ["optimizer", "params", "context"]
+
+
+def test_context_with_block_closes_what_it_made(monkeypatch):
+    """Leaving a with block closes the context's sets and optimizers first (no
+    OPTCL_ERROR_IN_USE), and an exception leaving the block is the user's, unmasked."""
+    log = _traced_destroys(monkeypatch)
+    with optcl.Context("reference") as ctx:
+        params = ctx.params([("w", (3, 4))])
+        opt = params.optimizer("sgd", lr=0.1)
+        opt.step()
+    assert log == [("optimizer", "OPTCL_SUCCESS"), ("params", "OPTCL_SUCCESS"),
+                   ("context", "OPTCL_SUCCESS")]
+    assert ctx.closed and params.closed and opt.closed
+    with pytest.raises(ValueError, match="5 values where 12") as caught:
+        with optcl.Context("reference") as ctx:
+            params = ctx.params([("w", (3, 4))])
+            params.write(np.zeros(5), "w")
+    assert caught.value.__context__ is None and params.closed
+
+
+def test_closed_objects_refuse_every_call():
+    ctx = optcl.Context("reference")
+    params = ctx.params([("w", (3, 4))])
+    opt = params.optimizer("sgd", lr=0.1, momentum=0.9)
+    opt.close()
+    opt.close()  # idempotent
+    for call in (opt.step, lambda: opt.step_count, lambda: opt.state_names, opt.lr,
+                 lambda: opt.option("momentum"), lambda: opt.read_state("momentum_buffer")):
+        with pytest.raises(ValueError, match="optcl.Optimizer is closed"):
+            call()
+    params.close()
+    for call in (params.read, lambda: params.numel, lambda: params.optimizer("sgd"),
+                 lambda: params.host_view("params", "w")):
+        with pytest.raises(ValueError, match="optcl.Params is closed"):
+            call()
+    ctx.close()
+    for call in (lambda: ctx.params([("a", (2,))]), lambda: ctx.device_name,
+                 lambda: ctx.backend):
+        with pytest.raises(ValueError, match="optcl.Context is closed"):
+            call()
+
+
+def test_bad_keywords_are_refused():
+    ctx = optcl.Context("reference")
+    params = ctx.params([("w", (3, 4)), ("b", (4,), 1)])
+    with pytest.raises(ValueError, match=r"groups\[0\]: unknown keys \['lrr'\]"):
+        params.optimizer("adam", groups=[{"lrr": 1}])
+    with pytest.raises(ValueError, match="3 given, the parameter set has 2"):
+        params.optimizer("adam", groups=[{}, {}, {}])
+    with pytest.raises(TypeError, match="maximize: 'no' is not a bool"):
+        params.optimizer("adam", maximize="no")
+    with pytest.raises(TypeError, match="amsgrad: 'yes' is not a bool"):
+        params.optimizer("adam", amsgrad="yes")
+    opt = params.optimizer("adam", lr=0.1)
+    for bad, error in ((-1, ValueError), (1.7, TypeError), ("3", TypeError)):
+        with pytest.raises(error, match="step_count"):
+            opt.step_count = bad
+    assert opt.step_count == 0
+    opt.set_option("weight_decay", 0.25)  # option() reads what set_option writes
+    assert opt.option("weight_decay") == 0.25
+    rprop = params.optimizer("rprop", variant="classic")
+    assert rprop.option("variant") == 1
+    rprop.set_option("variant", "classic")  # choice names, as the constructor takes them
+    with pytest.raises(ValueError, match="variant='newest': one of pytorch, classic"):
+        rprop.set_option("variant", "newest")
+
+
+def test_buffers_and_raw_writes_are_checked():
+    ctx = optcl.Context("reference")
+
+    class FakeArray:  # what Params looks at before it reaches C: a dtype
+        dtype = np.float64
+
+    with pytest.raises(TypeError, match="Array of float64; a f32 set takes float32"):
+        ctx.params([("w", (4,))], buffers=(FakeArray(), FakeArray()))
+    with pytest.raises(ValueError, match="shared=True .* buffers="):
+        ctx.params([("w", (4,))], buffers=(FakeArray(), FakeArray()), shared=True)
+    bf16 = ctx.params([("w", (4,))], dtype="bf16")
+    bf16.write(np.full(4, 1.5, np.float32), "w")
+    with pytest.raises(TypeError, match="raw=True.*float32 values"):
+        bf16.write(np.ones(4, np.float32), "w", raw=True)
+    assert (bf16.read("w") == 1.5).all()
+    bf16.write(bf16.read("w", raw=True), "w", raw=True)  # the stored bits round-trip
+
+
+def test_malformed_checkpoints_named(tmp_path):
+    def write(name, header, data):
+        h = json.dumps(header).encode()
+        path = tmp_path / name
+        path.write_bytes(struct.pack("<Q", len(h)) + h + data)
+        return str(path)
+
+    path = write("a", {"w": {"dtype": "F32"}}, b"")
+    with pytest.raises(ValueError, match=f"{path}: tensor 'w': .*lacks shape, data_offsets"):
+        optcl.load_checkpoint(path)
+    path = write("b", {"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, bytes(8))
+    with pytest.raises(ValueError, match=f"{path}: tensor 'w': shape \\(3,\\) of F32 needs "
+                                         "12 bytes"):
+        optcl.load_checkpoint(path)
+    path = write("c", {"w": {"dtype": "F32", "shape": "3", "data_offsets": [0, 12]}},
+                 bytes(12))
+    with pytest.raises(ValueError, match=f"{path}: tensor 'w': shape '3'"):
+        optcl.load_checkpoint(path)
