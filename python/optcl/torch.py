@@ -45,17 +45,13 @@ class _GroupRun:
 
     def __init__(self, ctx, group, index, optimizer, members):
         self.members = members  # the tensors' indices in the group, in the set's order
-        self.index = index  # the group's
         params = self.tensors = [group["params"][i] for i in members]
+        self.index = index  # the group's, when the run was made (names and messages)
+        self.group = group  # runs are keyed by the group itself (its index may change)
         self.ids = list(map(id, params))
         self.whole = members == list(range(len(group["params"])))  # the group's every tensor
-        if params[0].dtype not in _PARAM_DTYPES:  # a run's tensors share their dtype
-            raise TypeError(f"optcl.torch: param group {index} has a tensor of {params[0].dtype}; "
-                            "optcl steps float32, bfloat16 and float16 tensors")
-        if any(p.device.type != "cpu" for p in params):
-            raise TypeError(f"optcl.torch: param group {index} has tensors off the CPU; optcl "
-                            "steps CPU tensors (the step itself runs on its OpenCL device)")
-        self.dtype = params[0].dtype
+        _check_tensors(params, index)
+        self.dtype = params[0].dtype  # a run's tensors share their dtype
         tensors = [(f"{index}.{i}", tuple(p.shape)) for i, p in zip(members, params)]
         self.flat, self.attached, self._views, self._ptrs = None, [], [], []
         self._param_ptrs, self._grad_views, self.checked_views = [], [], False
@@ -68,14 +64,33 @@ class _GroupRun:
         if self.params.shared and (ctx.backend == "opencl" or self.dtype == torch.float32):
             self.flat = [_as_torch(self.params.host_view(r), self.dtype) for r in core.ROLES]
         self.kwargs = optimizer._optcl_kwargs(group, self.dtype)
-        self.opt = core.Optimizer(self.params, optimizer.algorithm, **self.kwargs)
+        self.algorithm = optimizer._algorithm_of(group)
+        try:
+            self.opt = core.Optimizer(self.params, self.algorithm, **self.kwargs)
+        except BaseException:
+            self.params.close()
+            raise
 
     def matches(self, group):
-        """Whether the group still holds the tensors this run was made for, where it had them."""
+        """Whether the group still holds the tensors this run was made for, where it had them,
+        in the dtype it was made for (model.half() after a step makes a new run)."""
         params = group["params"]
         if self.whole:
-            return self.ids == list(map(id, params))
-        return all(i < len(params) and params[i] is t for i, t in zip(self.members, self.tensors))
+            same = self.ids == list(map(id, params))
+        else:
+            same = all(i < len(params) and params[i] is t
+                       for i, t in zip(self.members, self.tensors))
+        return same and not self.retyped()
+
+    def retyped(self):
+        """Whether a tensor's dtype is no longer the run's (cheap in the steady state, where the
+        tensors are still views of the flat buffer)."""
+        if self.flat is not None and self._param_ptrs and \
+                list(map(_data_ptr, self.tensors)) == self._param_ptrs:
+            return False
+        dtype = self.dtype
+        return any(p.dtype != dtype or (p.grad is not None and p.grad.dtype != dtype)
+                   for p in self.tensors)
 
     def steps_whole(self, group, grads):
         """The common case, checked without a Python loop per tensor where it can be: the run
@@ -178,8 +193,9 @@ class _GroupRun:
 
     def close(self):
         if self.flat is not None and self.params.ctx.backend == "reference":
-            # the reference backend's memory is the C set's own: the tensors move out first
-            # (shared OpenCL memory is NumPy's, which the views keep alive)
+            # the reference backend's memory is the C set's own: the parameters move out, so
+            # that the model does not pin it; views the user still holds (a detached
+            # parameter, a .grad) keep it alive until they go (core._HostMemory)
             for p in self.attached:
                 p.data = p.data.clone()
                 if p.grad is not None:
@@ -195,19 +211,21 @@ class _GroupRun:
         raw = self.dtype != torch.float32
         for i, t in enumerate(tensors):
             t = t.detach()
-            if to_optcl:
-                t = t.contiguous()
-            elif not t.is_contiguous():
-                raise RuntimeError("optcl.torch: a non-contiguous parameter cannot be written")
+            target = t
+            if not t.is_contiguous():  # in through a contiguous copy, out through copy_
+                t = t.contiguous() if to_optcl else torch.empty(t.shape, dtype=t.dtype)
             ptr = t.view(_RAW_VIEW[self.dtype]).data_ptr() if raw else t.data_ptr()
             f = (lib.optcl_params_write_raw if raw else lib.optcl_params_write) if to_optcl \
                 else (lib.optcl_params_read_raw if raw else lib.optcl_params_read)
             self.params._check(f(self.params._h, core.ROLES[role], i, ptr, t.numel()))
+            if t is not target and not to_optcl:
+                target.copy_(t)
 
-    def update(self, kwargs):
+    def update(self, kwargs, algorithm):
         """Brings the optimizer's hyperparameters to kwargs; False when one of them needs a new
-        optimizer (a change of its state buffers or kernel, a key gone or new)."""
-        if set(kwargs) != set(self.kwargs):
+        optimizer (a change of its state buffers or kernel, a key gone or new, another
+        algorithm: Adam's decoupled_weight_decay)."""
+        if set(kwargs) != set(self.kwargs) or algorithm != self.algorithm:
             return False
         for key, value in kwargs.items():
             if self.kwargs.get(key) == value:
@@ -216,9 +234,7 @@ class _GroupRun:
                 if key == "lr":
                     self.opt.set_lr(value)
                 elif key in ("weight_decay",) or key in core.options(self.opt.algorithm):
-                    self.opt.set_option(key, value if not isinstance(value, str) else
-                                        core.options(self.opt.algorithm)[key]["choices"]
-                                        .index(value))
+                    self.opt.set_option(key, value)
                 else:
                     return False
             except OptclError as e:
@@ -229,6 +245,34 @@ class _GroupRun:
         return True
 
 
+def _check_tensors(params, index):
+    """TypeError for a tensor optcl does not step (before anything moves)."""
+    for p in params:
+        if p.dtype not in _PARAM_DTYPES:
+            raise TypeError(f"optcl.torch: param group {index} has a tensor of {p.dtype}; "
+                            "optcl steps float32, bfloat16 and float16 tensors")
+        if p.device.type != "cpu":
+            raise TypeError(f"optcl.torch: param group {index} has tensors off the CPU; optcl "
+                            "steps CPU tensors (the step itself runs on its OpenCL device)")
+        if p.grad is not None and p.grad.dtype != p.dtype:
+            raise TypeError(f"optcl.torch: param group {index} has a tensor of {p.dtype} whose "
+                            f"gradient is {p.grad.dtype}")
+    if len({p.dtype for p in params}) > 1:
+        raise TypeError(f"optcl.torch: param group {index}: one run of mixed dtypes")
+
+
+def _state_dtype(run, name):
+    """The dtype a state is kept in: its own (float32 for the master and for state_dtype f32
+    and int8, read back as floats; bfloat16 for bf16), or the parameters' for "same" — float32
+    with master weights, where optcl keeps it so."""
+    kind = run.kwargs.get("state_dtype", "same")
+    if name == "master" or kind in ("f32", "int8"):
+        return torch.float32
+    if kind == "bf16":
+        return torch.bfloat16
+    return torch.float32 if run.kwargs.get("master_weights") else run.dtype
+
+
 def _on_accumulate(tensor, reached, i):
     """A hook that adds i to reached when backward gives the tensor a gradient."""
     def note(*_):
@@ -236,6 +280,16 @@ def _on_accumulate(tensor, reached, i):
     if hasattr(tensor, "register_post_accumulate_grad_hook"):  # torch >= 2.1
         return tensor.register_post_accumulate_grad_hook(note)
     return tensor.register_hook(note)
+
+
+_VALIDATION = []
+
+
+def _validation_context():
+    """The reference backend's context that constructors check their hyperparameters on."""
+    if not _VALIDATION:
+        _VALIDATION.append(core.Context("reference"))
+    return _VALIDATION[0]
 
 
 def _as_torch(array, dtype):
@@ -267,7 +321,41 @@ class OptclOptimizer(torch.optim.Optimizer):
         _LIVE.add(self)
         self._state_fresh = True  # self.state holds the truth: optcl takes it at the next step
         self._amp = False
+        if not isinstance(device, core.Context):  # an unknown device: ValueError now
+            try:
+                self._context()
+            except OptclError as e:
+                raise ValueError(f"optcl.torch: device {device!r}: {e}") from None
         super().__init__(params, defaults)
+
+    def add_param_group(self, param_group):
+        """torch's, and the group's hyperparameters checked as optcl will take them (ValueError
+        naming the bad value, the group not added), as torch's constructors check theirs."""
+        super().add_param_group(param_group)
+        try:
+            self._validate(self.param_groups[-1], len(self.param_groups) - 1)
+        except BaseException:
+            del self.param_groups[-1]
+            raise
+
+    def _validate(self, group, index):
+        """Builds the group's optcl optimizer once over a tiny parameter set of each of its
+        dtypes on the reference backend: what optcl would refuse at the first step is refused
+        here."""
+        dtypes = {p.dtype for p in group["params"] if p.dtype in _PARAM_DTYPES} or \
+            {torch.float32}
+        for dtype in sorted(dtypes, key=str):
+            try:
+                kwargs = self._optcl_kwargs(group, dtype)
+                with _validation_context().params([("v", (2, 2))],
+                                                  _PARAM_DTYPES[dtype]) as probe:
+                    probe.optimizer(self._algorithm_of(group), **kwargs).close()
+            except OptclError as e:
+                raise ValueError(f"optcl.torch.{type(self).__name__}: param group {index}: "
+                                 f"{e}") from None
+            except TypeError as e:
+                raise TypeError(f"optcl.torch.{type(self).__name__}: param group {index}: "
+                                f"{e}") from None
 
     # -- optcl's side ------------------------------------------------------------------------
     def _context(self):
@@ -292,6 +380,8 @@ class OptclOptimizer(torch.optim.Optimizer):
         for key in _PRECISION:
             if key in group:
                 kw[key] = group[key]
+        if dtype == torch.float32:  # float32 tensors are their own master (a mixed group's)
+            kw.pop("master_weights", None)
         for key, target in self._keys.items():
             value = group[key]
             if isinstance(target, tuple):
@@ -320,24 +410,71 @@ class OptclOptimizer(torch.optim.Optimizer):
         run = _GroupRun(self._context(), group, index, self, members)
         try:
             self._push_state(run, group)
+            self._start_run(run, group)
         except BaseException:
             run.close()  # nothing has moved: the tensors are not attached before a step
             raise
         run.seen = self._seen(group)
         return run
 
+    def _start_run(self, run, group):
+        """What a new run needs beyond its state before its first step (Schedule-Free's
+        mode)."""
+
+    def _algorithm_of(self, group):
+        """The optcl algorithm that steps a group (Adam's decoupled_weight_decay: AdamW's)."""
+        return self.algorithm
+
+    def runs_of(self, index):
+        """The runs (parameter set and optimizer each: .params, .opt) that step param group
+        index, for a look inside; [] before its first step."""
+        return list(self._runs_of(self.param_groups[index]))
+
+    def _runs_of(self, group):
+        """The runs made for this group (keyed by the group itself: deleting or reordering
+        param_groups leaves every group its own runs)."""
+        runs = self._runs.get(id(group), [])
+        return runs if runs and runs[0].group is group else []
+
+    def _drop_stale_runs(self):
+        """Closes the runs of groups no longer in param_groups (their state is kept in
+        self.state, as torch keeps it)."""
+        live = {id(g): g for g in self.param_groups}
+        stale = [key for key, runs in self._runs.items()
+                 if not runs or live.get(key) is not runs[0].group]
+        if stale:
+            self._pull_state()
+            for key in stale:
+                for run in self._runs.pop(key):
+                    run.close()
+
+    @staticmethod
+    def _plain(value):
+        """A hyperparameter as it is compared between steps: a tensor (a scheduler updates a
+        tensor lr in place) by its value at this moment."""
+        if torch.is_tensor(value):
+            return value.item() if value.numel() == 1 else tuple(value.reshape(-1).tolist())
+        if isinstance(value, (tuple, list)):
+            return tuple(OptclOptimizer._plain(v) for v in value)
+        return value
+
     def _seen(self, group):
-        return [(k, v) for k, v in group.items() if k != "params"] + [("amp", self._amp)]
+        return [(k, self._plain(v)) for k, v in group.items() if k != "params"] + \
+            [("amp", self._amp)]
 
     def _group_runs(self, index, group):
         """The runs that step this group now: each run whose tensors all have a gradient, made
         or remade as the gradients and the hyperparameters ask."""
         params = group["params"]
-        runs = self._runs.get(index, [])
+        runs = self._runs_of(group)
         seen = self._seen(group)
         if len(runs) == 1 and runs[0].steps_whole(group, [p.grad for p in params]):
             return [self._refreshed(index, group, runs[0], seen)]
         self._densify_sparse_grads(group)
+        # a tensor optcl cannot step (model.double()) is refused before any run is remade
+        for p in params:
+            if p.grad is not None:
+                _check_tensors([p], index)
         missing = {r: {r.members[i] for i in r.without_grad()} if r.matches(group) else None
                    for r in runs}
         split = [r for r in runs if missing[r] is None or 0 < len(missing[r]) < len(r.members)]
@@ -352,7 +489,7 @@ class OptclOptimizer(torch.optim.Optimizer):
             if i not in covered and p.grad is not None:
                 fresh.setdefault((p.dtype, self._count_reached(p)), []).append(i)
         runs += [self._new_run(index, group, members) for members in fresh.values()]
-        self._runs[index] = runs
+        self._runs[id(group)] = runs
         stepping = [r for r in runs if not missing.get(r)]
         return [self._refreshed(index, group, r, seen) for r in stepping]
 
@@ -361,10 +498,10 @@ class OptclOptimizer(torch.optim.Optimizer):
         or a new run where they change its state buffers or kernel."""
         if run.seen == seen:
             return run  # nothing changed since the last step
-        if not run.update(self._optcl_kwargs(group, run.dtype)):
+        if not run.update(self._optcl_kwargs(group, run.dtype), self._algorithm_of(group)):
             self._pull_state()  # the state moves into the new optimizer through self.state
             run.close()
-            runs = self._runs[index]
+            runs = self._runs[id(group)]
             runs[runs.index(run)] = run = self._new_run(index, group, run.members)
         run.seen = seen
         return run
@@ -383,6 +520,7 @@ class OptclOptimizer(torch.optim.Optimizer):
         scale = getattr(self, "grad_scale", None)
         scale = 1.0 if scale is None else float(scale)
         # every run made first: a tensor optcl refuses stops the step before anything moved
+        self._drop_stale_runs()
         runs = [(group, run) for index, group in enumerate(self.param_groups)
                 for run in self._group_runs(index, group)]
         for group, run in runs:
@@ -421,7 +559,7 @@ class OptclOptimizer(torch.optim.Optimizer):
         next backward does not reach still steps as torch's None would: not at all."""
         for index, group in enumerate(self.param_groups):
             kept = set()
-            for run in self._runs.get(index, []):
+            for run in self._runs_of(group):
                 if run.matches(group) and run.zero_grad(set_to_none):
                     kept.update(run.members)
             for i, p in enumerate(group["params"]):
@@ -458,17 +596,16 @@ class OptclOptimizer(torch.optim.Optimizer):
         """Copies optcl's state of every group into self.state, as torch.optim keeps it."""
         if self._state_fresh:
             return
-        for index, runs in self._runs.items():
-            group = self.param_groups[index]
+        for runs in self._runs.values():
             for run in runs:
-                self._pull_run(run, group)
+                self._pull_run(run, run.group)
         self._state_fresh = True
 
     def _pull_run(self, run, group):
         steps = run.opt.step_count
         if steps == 0:
             return  # not stepped yet: the state is what was pushed, or none
-        names = [n for n in run.opt.state_names if n not in ("lookahead_slow", "master")]
+        names = [n for n in run.opt.state_names if n != "lookahead_slow"]
         extra = self._torch_extra(run, group)
         for i, p in enumerate(run.tensors):
             state = self.state[p]
@@ -480,7 +617,7 @@ class OptclOptimizer(torch.optim.Optimizer):
                     values = run.opt.read_state(name, i)
                 except OptclError:
                     continue  # a tensor without this state (Adafactor's row_var of a vector)
-                state[name] = torch.from_numpy(values).to(p.dtype)
+                state[name] = torch.from_numpy(values).to(_state_dtype(run, name))
             state.update({k: v.clone() if torch.is_tensor(v) else v for k, v in extra.items()})
             self._torch_state_fixup(state, group)
             if not state:
@@ -494,11 +631,16 @@ class OptclOptimizer(torch.optim.Optimizer):
 
     def _push_state(self, run, group):
         """Writes self.state's buffers and step count for the run's tensors into its optcl
-        optimizer (new: a run's tensors have reached the same count)."""
+        optimizer (new: a run's tensors have reached the same count). With master weights, a
+        tensor whose state has no "master" (torch.optim's state dict) takes it from the
+        parameter, as optcl's first step would."""
+        steps = max(self._count_reached(p) for p in run.tensors)
         for i, p in enumerate(run.tensors):
             state = self.state.get(p) or {}
             for name in run.opt.state_names:
                 value = state.get(name)
+                if name == "master" and not torch.is_tensor(value) and steps:
+                    value = p.detach()
                 if not torch.is_tensor(value):
                     continue
                 shape = run.opt.state_shape(name, i)
@@ -508,7 +650,6 @@ class OptclOptimizer(torch.optim.Optimizer):
                         f"group {run.index} has shape {tuple(value.shape)}, where the tensor "
                         f"needs {shape} (a state dict of another model?)")
                 run.opt.write_state(name, value.detach().float().cpu().numpy(), i)
-        steps = max(self._count_reached(p) for p in run.tensors)
         if steps:
             run.opt.step_count = steps
             for name in self._running_state:  # torch's scalar state: NAdam's mu_product, …
@@ -525,6 +666,16 @@ class OptclOptimizer(torch.optim.Optimizer):
         super().load_state_dict(state_dict)
         self._close_runs()  # rebuilt from self.state at the next step
         self._state_fresh = True
+        # torch casts every state tensor to its parameter's dtype; optcl's keep their own (the
+        # float32 master of a bfloat16 parameter, state_dtype="f32"), so a resume is exact
+        saved = [i for g in state_dict["param_groups"] for i in g["params"]]
+        mine = [p for g in self.param_groups for p in g["params"]]
+        for key, p in zip(saved, mine):
+            for name, value in state_dict["state"].get(key, {}).items():
+                now = self.state.get(p, {}).get(name)
+                if name != "step" and torch.is_tensor(value) and torch.is_tensor(now) and \
+                        value.dtype != now.dtype and value.is_floating_point():
+                    self.state[p][name] = value.detach().to(now.device, copy=True)
 
     def sync_state(self):
         """Brings self.state up to date with optcl's buffers (state_dict() does it itself)."""
@@ -544,20 +695,30 @@ class OptclOptimizer(torch.optim.Optimizer):
 
 
 def _drop_in(name, algorithm, defaults, keys, doc, has_step=True, extra=None, fixup=None,
-             positional=("lr",), running=()):
-    """A torch.optim-style class: __init__(params, <defaults as keywords>, device=None)."""
+             positional=None, running=(), fixed=None):
+    """A torch.optim-style class: __init__(params, <hyperparameters, positionally in torch's
+    order (positional; by default the defaults' order) or by keyword>, device=None). fixed:
+    group keys the class sets that its constructor does not take (AdamW's
+    decoupled_weight_decay, as torch 2.x's)."""
+    if positional is None:
+        positional = tuple(k for k in defaults if k not in _COMPAT)
 
     def __init__(self, params, *args, device=None, **kwargs):
         values = dict(defaults, **_PRECISION)
         if len(args) > len(positional):
-            raise TypeError(f"{name}() takes {len(positional)} positional hyperparameters")
-        values.update(zip(positional, args))
+            raise TypeError(f"{name}() takes {len(positional)} positional hyperparameters "
+                            f"({', '.join(positional)}), {len(args)} given")
+        given = dict(zip(positional, args))
+        twice = set(given) & set(kwargs)
+        if twice:
+            raise TypeError(f"{name}() got multiple values for {sorted(twice)}")
         unknown = set(kwargs) - set(values)
         if unknown:
             raise TypeError(f"{name}() got unexpected keyword arguments {sorted(unknown)}")
+        values.update(given)
         values.update(kwargs)
-        if values.get("lr") is None or values["lr"] < 0:
-            raise ValueError(f"Invalid learning rate: {values.get('lr')}")
+        values.update(fixed or {})
+        _check_hyperparameters(name, values)
         OptclOptimizer.__init__(self, params, values, device)
         self._initial_state()
 
@@ -572,6 +733,47 @@ def _drop_in(name, algorithm, defaults, keys, doc, has_step=True, extra=None, fi
 
 
 _ADAM_KEYS = {"betas": ("beta1", "beta2"), "eps": "eps"}
+
+
+def _check_hyperparameters(name, values):
+    """torch's constructors' checks, with torch's messages (ValueError), for what optcl's own
+    validation cannot see or words otherwise."""
+    lr = values.get("lr")
+    if lr is None or (not torch.is_tensor(lr) and not isinstance(lr, (int, float))):
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if float(lr) < 0:
+        raise ValueError(f"Invalid learning rate: {float(lr)}")
+    eps = values.get("eps")
+    if isinstance(eps, (int, float)) and eps < 0:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    for i, beta in enumerate(values.get("betas") or ()):
+        if not 0.0 <= float(beta) < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {float(beta)}")
+    if float(values.get("weight_decay", 0.0)) < 0:
+        raise ValueError(f"Invalid weight_decay value: {values['weight_decay']}")
+    if float(values.get("momentum", 0.0)) < 0:
+        raise ValueError(f"Invalid momentum value: {values['momentum']}")
+    if name == "SGD" and values["nesterov"] and (values["momentum"] <= 0 or
+                                                 values["dampening"] != 0):
+        raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+
+def _muon_validate(self, group, index):
+    """torch's Muon takes 2-D parameters only (ValueError at construction, as torch's)."""
+    for p in group["params"]:
+        if p.ndim != 2:
+            raise ValueError("Muon only supports 2D parameters whereas we found a parameter "
+                             f"with size: {tuple(p.shape)}")
+    OptclOptimizer._validate(self, group, index)
+
+
+def _adam_algorithm(self, group):
+    """torch 2.x's Adam(decoupled_weight_decay=True) is AdamW, and an AdamW group with it False
+    (a loaded Adam state dict) Adam, as torch's AdamW steps it; optcl has both rules."""
+    decoupled = group.get("decoupled_weight_decay")
+    if decoupled is None:
+        return self.algorithm
+    return "adamw" if decoupled else "adam"
 
 
 def _sgd_fixup(self, state, group):
@@ -605,29 +807,39 @@ _PRECISION = {"state_dtype": "same", "master_weights": False, "rounding": "neare
 SGD = _drop_in("SGD", "sgd", dict(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                                   nesterov=False, maximize=False, **_COMPAT),
                {"momentum": "momentum", "dampening": "dampening", "nesterov": "nesterov"},
-               "torch.optim.SGD on optcl.", has_step=False, fixup=_sgd_fixup)
+               "torch.optim.SGD on optcl.", has_step=False, fixup=_sgd_fixup,
+               positional=("lr", "momentum", "dampening", "weight_decay", "nesterov"))
 SGD._sparse_grads = True
+_ADAM_ORDER = ("lr", "betas", "eps", "weight_decay", "amsgrad")
 Adam = _drop_in("Adam", "adam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                                     amsgrad=False, maximize=False, capturable=False, **_COMPAT),
-                dict(_ADAM_KEYS, amsgrad="amsgrad"), "torch.optim.Adam on optcl.")
+                                     amsgrad=False, maximize=False, capturable=False,
+                                     decoupled_weight_decay=False, **_COMPAT),
+                dict(_ADAM_KEYS, amsgrad="amsgrad"), "torch.optim.Adam on optcl "
+                "(decoupled_weight_decay=True: AdamW, as torch 2.x's).", positional=_ADAM_ORDER)
 AdamW = _drop_in("AdamW", "adamw", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
                                         weight_decay=1e-2, amsgrad=False, maximize=False,
                                         capturable=False, **_COMPAT),
-                 dict(_ADAM_KEYS, amsgrad="amsgrad"), "torch.optim.AdamW on optcl.")
+                 dict(_ADAM_KEYS, amsgrad="amsgrad"), "torch.optim.AdamW on optcl.",
+                 positional=_ADAM_ORDER, fixed={"decoupled_weight_decay": True})
+Adam._algorithm_of = AdamW._algorithm_of = _adam_algorithm
 RMSprop = _drop_in("RMSprop", "rmsprop", dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
                                               momentum=0.0, centered=False, maximize=False,
                                               capturable=False, **_COMPAT),
                    {"alpha": "alpha", "eps": "eps", "momentum": "momentum",
-                    "centered": "centered"}, "torch.optim.RMSprop on optcl.")
+                    "centered": "centered"}, "torch.optim.RMSprop on optcl.",
+                   positional=("lr", "alpha", "eps", "weight_decay", "momentum", "centered",
+                               "capturable", "foreach", "maximize", "differentiable"))
 Rprop = _drop_in("Rprop", "rprop", dict(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0),
                                         maximize=False, capturable=False, **_COMPAT),
                  {"etas": ("etaminus", "etaplus"), "step_sizes": ("step_min", "step_max")},
-                 "torch.optim.Rprop on optcl.")
+                 "torch.optim.Rprop on optcl.", positional=("lr", "etas", "step_sizes"))
 Adagrad = _drop_in("Adagrad", "adagrad", dict(lr=1e-2, lr_decay=0.0, weight_decay=0.0,
                                               initial_accumulator_value=0.0, eps=1e-10,
                                               maximize=False, **_COMPAT),
                    {"lr_decay": "lr_decay", "initial_accumulator_value":
-                    "initial_accumulator_value", "eps": "eps"}, "torch.optim.Adagrad on optcl.")
+                    "initial_accumulator_value", "eps": "eps"}, "torch.optim.Adagrad on optcl.",
+                   positional=("lr", "lr_decay", "weight_decay", "initial_accumulator_value",
+                               "eps", "foreach"))
 Adagrad._sparse_grads = True
 
 
@@ -642,26 +854,33 @@ def _adagrad_initial_state(self):
 Adagrad._initial_state = _adagrad_initial_state
 Adadelta = _drop_in("Adadelta", "adadelta", dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
                                                  maximize=False, capturable=False, **_COMPAT),
-                    {"rho": "rho", "eps": "eps"}, "torch.optim.Adadelta on optcl.")
+                    {"rho": "rho", "eps": "eps"}, "torch.optim.Adadelta on optcl.",
+                    positional=("lr", "rho", "eps", "weight_decay", "foreach"))
 Adamax = _drop_in("Adamax", "adamax", dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8,
                                            weight_decay=0.0, maximize=False, capturable=False,
                                            **_COMPAT),
-                  _ADAM_KEYS, "torch.optim.Adamax on optcl.")
+                  _ADAM_KEYS, "torch.optim.Adamax on optcl.",
+                  positional=("lr", "betas", "eps", "weight_decay", "foreach"))
 NAdam = _drop_in("NAdam", "nadam", dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                                         momentum_decay=4e-3, decoupled_weight_decay=False,
                                         maximize=False, capturable=False, **_COMPAT),
                  dict(_ADAM_KEYS, momentum_decay="momentum_decay",
                       decoupled_weight_decay="decoupled_weight_decay"),
-                 "torch.optim.NAdam on optcl.", extra=_nadam_extra, running=("mu_product",))
+                 "torch.optim.NAdam on optcl.", extra=_nadam_extra, running=("mu_product",),
+                 positional=("lr", "betas", "eps", "weight_decay", "momentum_decay",
+                             "decoupled_weight_decay"))
 RAdam = _drop_in("RAdam", "radam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                                         decoupled_weight_decay=False, maximize=False,
                                         capturable=False, **_COMPAT),
                  dict(_ADAM_KEYS, decoupled_weight_decay="decoupled_weight_decay"),
-                 "torch.optim.RAdam on optcl.")
+                 "torch.optim.RAdam on optcl.",
+                 positional=("lr", "betas", "eps", "weight_decay", "decoupled_weight_decay"))
 ASGD = _drop_in("ASGD", "asgd", dict(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0,
                                      maximize=False, capturable=False, **_COMPAT),
                 {"lambd": "lambd", "alpha": "alpha", "t0": "t0"},
-                "torch.optim.ASGD on optcl.", extra=_asgd_extra, running=("eta",))
+                "torch.optim.ASGD on optcl.", extra=_asgd_extra, running=("eta",),
+                positional=("lr", "lambd", "alpha", "t0", "weight_decay", "foreach", "maximize",
+                            "differentiable", "capturable"))
 Lion = _drop_in("Lion", "lion", dict(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0,
                                      maximize=False),
                 {"betas": ("beta1", "beta2")}, "Lion (Chen et al. 2023) on optcl.")
@@ -676,7 +895,8 @@ Adafactor = _drop_in("Adafactor", "adafactor", dict(lr=1e-2, beta2_decay=-0.8, e
                                                     d=1.0, weight_decay=0.0, maximize=False,
                                                     **_COMPAT),
                      {"beta2_decay": "beta2_decay", "d": "d"},
-                     "torch.optim.Adafactor on optcl.")
+                     "torch.optim.Adafactor on optcl.",
+                     positional=("lr", "beta2_decay", "eps", "d", "weight_decay"))
 Muon = _drop_in("Muon", "muon", dict(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
                                      ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7,
                                      ns_steps=5, adjust_lr_fn=None),
@@ -684,6 +904,7 @@ Muon = _drop_in("Muon", "muon", dict(lr=1e-3, weight_decay=0.1, momentum=0.95, n
                  "ns_coefficients": ("ns_a", "ns_b", "ns_c"), "eps": "eps",
                  "ns_steps": "ns_steps"}, "torch.optim.Muon on optcl (2-D parameters only).",
                 has_step=False)
+Muon._validate = _muon_validate
 
 
 def _adafactor_kwargs(self, group, dtype):
@@ -735,6 +956,14 @@ class _ScheduleFree(OptclOptimizer):
             for name in self._group_running:
                 run.opt.set_running_value(name, float(group[name]))
 
+    def _start_run(self, run, group):
+        """A new run is in its group's saved mode (a checkpoint taken in eval mode: the
+        parameters hold x), so that train() blends them back to y as schedulefree's does. Its
+        buffer is not the tensors' yet (attach copies them in), so the switch's blend of it
+        changes nothing."""
+        if group.get("train_mode", True) is False and run.opt.step_count:
+            run.opt.eval()
+
     def train(self):
         self._mode("train")
 
@@ -742,13 +971,29 @@ class _ScheduleFree(OptclOptimizer):
         self._mode("eval")
 
     def _mode(self, mode):
+        want = mode == "train"
+        for index, group in enumerate(self.param_groups):
+            if group.get("train_mode", True) != want and not self._runs_of(group):
+                self._runs_from_state(index, group)
         for run in (run for runs in self._runs.values() for run in runs):
             run.attach(grads=False)
             getattr(run.opt, mode)()
             if run.flat is None:
                 run.copy(run.tensors, "params", False)
         for group in self.param_groups:
-            group["train_mode"] = mode == "train"
+            group["train_mode"] = want
+
+    def _runs_from_state(self, index, group):
+        """The runs of a group that has state but no runs (a loaded state dict), made now so
+        that a mode switch blends its parameters with z; tensors without state have no z."""
+        fresh = {}
+        for i, p in enumerate(group["params"]):
+            count = self._count_reached(p)
+            if count and p.dtype in _PARAM_DTYPES:
+                fresh.setdefault((p.dtype, count), []).append(i)
+        if fresh:
+            self._runs[id(group)] = [self._new_run(index, group, members)
+                                     for members in fresh.values()]
 
 
 def _sf(name, algorithm, defaults, keys, doc):

@@ -2,9 +2,11 @@
 param_groups, closures, zero_grad, add_param_group, state_dict round trips and swapping with
 torch.optim mid-run, GradScaler's skipped step, and the errors."""
 import copy
+import gc
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -272,11 +274,13 @@ def test_grad_scaler(backend):
 
 
 def test_errors_carry_optcl_messages():
+    """Bad hyperparameters are refused by the constructor (ValueError, as torch's), with
+    torch's message where torch checks the value and optcl's where only optcl does."""
     w = torch.zeros(3, requires_grad=True)
-    with pytest.raises(optcl.OptclError, match="beta1"):
-        opt = ot.Adam([w], betas=(1.5, 0.9), device="reference")
-        w.grad = torch.ones(3)
-        opt.step()
+    with pytest.raises(ValueError, match="Invalid beta parameter at index 0: 1.5"):
+        ot.Adam([w], betas=(1.5, 0.9), device="reference")
+    with pytest.raises(ValueError, match="param group 0: .*alpha"):
+        ot.RMSprop([w], alpha=1.5, device="reference")
     with pytest.raises(TypeError, match="unexpected keyword"):
         ot.Adam([w], momentum=0.9)
     with pytest.raises(optcl.OptclError, match="OPTCL_ERROR_NO_DEVICE"):
@@ -439,7 +443,7 @@ def test_params_and_grads_are_views_of_optcl_buffers(backend):
 
     for _ in range(4):
         step_both(opt)
-    run = opt._runs[0][0]
+    run = opt.runs_of(0)[0]
     for i, p in enumerate(opt.param_groups[0]["params"]):
         pv, gv = run.views(i)
         assert p.data_ptr() == pv.data_ptr() and p.grad.data_ptr() == gv.data_ptr()
@@ -511,3 +515,203 @@ def test_a_script_may_end_with_its_optimizer_open(backend):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "stepped"
+
+
+def _bf16_adamw(params, **kwargs):
+    return ot.AdamW(params, lr=1e-2, master_weights=True, device="reference", **kwargs)
+
+
+def test_master_weights_survive_rebuilds():
+    """The float32 master travels through self.state: a run split (one tensor misses a step),
+    and a state_dict round trip, step on exactly as the optimizer that was never rebuilt; the
+    master is in the state dict in float32, as is state_dtype="f32"'s state."""
+    g = torch.Generator().manual_seed(0)
+    start = [torch.randn(16, generator=g).to(torch.bfloat16) for _ in range(2)]
+    grads = [[torch.randn(16, generator=g).to(torch.bfloat16) for _ in range(2)]
+             for _ in range(4)]
+    alone = start[0].clone().requires_grad_()  # a's trajectory does not depend on b's
+    o_alone = _bf16_adamw([alone])
+    a, b = (t.clone().requires_grad_() for t in start)
+    opt = _bf16_adamw([a, b])
+    for step in range(4):
+        alone.grad, a.grad = grads[step][0].clone(), grads[step][0].clone()
+        b.grad = grads[step][1].clone() if step < 2 else None  # b misses steps 3 and 4
+        o_alone.step()
+        opt.step()
+        if step == 1:
+            opt.load_state_dict(opt.state_dict())
+        assert torch.equal(a.detach(), alone.detach()), step
+    state = opt.state_dict()["state"]
+    assert state[0]["master"].dtype == torch.float32
+    assert torch.equal(state[0]["master"], o_alone.state_dict()["state"][0]["master"])
+    w = torch.ones(4, dtype=torch.bfloat16, requires_grad=True)
+    f32 = ot.Adam([w], state_dtype="f32", device="reference")
+    w.grad = torch.full((4,), 1e-3, dtype=torch.bfloat16)
+    f32.step()
+    exp_avg = f32.state_dict()["state"][0]["exp_avg"]
+    assert exp_avg.dtype == torch.float32 and exp_avg[0].item() == pytest.approx(1e-4, rel=1e-2)
+
+
+def test_tensors_held_by_the_user_outlive_the_optimizer():
+    """Views of optcl's memory the user still holds (a detached parameter, a gradient) keep
+    it alive: a rebuild or del opt leaves them their values."""
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(64, 64)
+    opt = ot.AdamW(lin.parameters(), lr=1e-2, device="reference")
+    lin(torch.randn(8, 64)).sum().backward()
+    opt.step()
+    snapshot, grad = lin.weight.detach(), lin.weight.grad
+    before, grad_before = snapshot.clone(), grad.clone()
+    opt.load_state_dict(opt.state_dict())
+    del opt
+    gc.collect()
+    junk = [optcl.Context("reference").params([("x", (64, 64))]) for _ in range(4)]
+    for j in junk:
+        j.write(np.full((64, 64), 7.0, np.float32), "x")
+    assert torch.equal(snapshot, before) and torch.equal(grad, grad_before)
+
+
+@pytest.mark.parametrize("convert", ["bfloat16", "half", "double"])
+def test_model_dtype_changed_after_a_step(convert):
+    """model.bfloat16()/.half() after a step: the next step makes a new run for the new dtype
+    (state carried); .double(): TypeError before any tensor moves."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    opt = ot.SGD(model.parameters(), lr=0.1, momentum=0.9, device="reference")
+    model(torch.randn(3, 4)).sum().backward()
+    opt.step()
+    opt.zero_grad()
+    getattr(model, convert)()
+    dtype = model.weight.dtype
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    before = [p.detach().clone() for p in model.parameters()]
+    momentum = opt.state_dict()["state"][0]["momentum_buffer"].clone()
+    if convert == "double":
+        with pytest.raises(TypeError, match="torch.float64"):
+            opt.step()
+        assert all(p.dtype == dtype and torch.equal(p.detach(), b)
+                   for p, b in zip(model.parameters(), before))
+        return
+    opt.step()
+    expect = before[0].float() - 0.1 * (0.9 * momentum + 1.0)
+    assert model.weight.dtype == dtype and model.weight.grad.dtype == dtype
+    torch.testing.assert_close(model.weight.detach().float(), expect, rtol=1e-2, atol=1e-2)
+
+
+def test_tensor_lr_updated_in_place():
+    """A tensor lr that a scheduler updates in place (torch 2.x's schedulers fill_ it) is
+    the lr of the next step."""
+    w = torch.zeros(1, requires_grad=True)
+    opt = ot.SGD([w], lr=torch.tensor(1.0), device="reference")
+    for lr in (1.0, 0.1, 0.01):
+        opt.param_groups[0]["lr"].fill_(lr)
+        w.grad = torch.ones(1)
+        opt.step()
+    assert w.item() == pytest.approx(-1.11, rel=1e-6)
+
+
+@pytest.mark.parametrize("cls", ["AdamWScheduleFree", "SGDScheduleFree"])
+def test_schedulefree_resumes_from_an_eval_checkpoint(cls):
+    """A checkpoint taken in eval mode (the parameters hold x) resumes exactly: the new
+    optimizer is in the saved mode, and train() blends the parameters back to y."""
+    grads = [torch.randn(4, generator=torch.Generator().manual_seed(s)) for s in range(6)]
+    w = torch.nn.Parameter(torch.ones(4))
+    opt = getattr(ot, cls)([w], lr=0.1, device="reference")
+    opt.train()
+    for s in range(3):
+        w.grad = grads[s].clone()
+        opt.step()
+    opt.eval()
+    saved_w, saved = w.detach().clone(), opt.state_dict()
+    assert saved["param_groups"][0]["train_mode"] is False
+    opt.train()
+    for s in range(3, 6):
+        w.grad = grads[s].clone()
+        opt.step()
+    w2 = torch.nn.Parameter(saved_w)
+    opt2 = getattr(ot, cls)([w2], lr=0.1, device="reference")
+    opt2.load_state_dict(saved)
+    opt2.train()
+    for s in range(3, 6):
+        w2.grad = grads[s].clone()
+        opt2.step()
+    torch.testing.assert_close(w2.detach(), w.detach(), rtol=1e-6, atol=1e-6)
+
+
+def test_constructors_take_torch_positional_order_and_check_values():
+    w = torch.nn.Parameter(torch.randn(3, 3))
+    sgd = ot.SGD([w], 0.1, 0.9, device="reference")
+    assert sgd.defaults["lr"] == 0.1 and sgd.defaults["momentum"] == 0.9
+    adam = ot.Adam([w], 1e-3, (0.8, 0.9), 1e-6, 0.1, True, device="reference")
+    assert adam.defaults["betas"] == (0.8, 0.9) and adam.defaults["amsgrad"] is True
+    with pytest.raises(TypeError, match="multiple values"):
+        ot.SGD([w], 0.1, lr=0.2, device="reference")
+    ref = {"device": "reference"}
+    for call, match in (
+            (lambda: ot.Adam([w], betas=(1.5, 0.9), **ref), "Invalid beta parameter at index 0"),
+            (lambda: ot.Adam([w], eps=-1.0, **ref), "Invalid epsilon value"),
+            (lambda: ot.SGD([w], lr=0.1, nesterov=True, **ref), "Nesterov momentum requires"),
+            (lambda: ot.Muon([torch.nn.Parameter(torch.randn(3))], **ref), "2D parameters"),
+            (lambda: ot.Lion([w], betas=(0.9, 1.5), **ref), "beta"),
+            (lambda: ot.RMSprop([w], alpha=2.0, **ref), "param group 0: .*alpha"),
+            (lambda: ot.Adam([w], device="no such device anywhere"), "no such device")):
+        with pytest.raises(ValueError, match=match):
+            call()
+    bad = ot.Adam([w], **ref)
+    with pytest.raises(ValueError, match="param group 1: .*beta1"):
+        bad.add_param_group({"params": [torch.nn.Parameter(torch.ones(2))], "betas": (2, 0.9)})
+    assert len(bad.param_groups) == 1  # the bad group not added
+
+
+def test_adam_decoupled_weight_decay_is_adamw():
+    """torch 2.x's Adam(decoupled_weight_decay=True) steps as AdamW does."""
+    start = torch.randn(8, generator=torch.Generator().manual_seed(1))
+    a, b = start.clone().requires_grad_(), start.clone().requires_grad_()
+    adam = ot.Adam([a], lr=0.1, weight_decay=0.5, decoupled_weight_decay=True,
+                   device="reference")
+    adamw = ot.AdamW([b], lr=0.1, weight_decay=0.5, device="reference")
+    for s in range(3):
+        a.grad = b.grad = torch.full((8,), 0.5)
+        adam.step()
+        adamw.step()
+    assert torch.equal(a.detach(), b.detach())
+    adam.param_groups[0]["decoupled_weight_decay"] = False  # back to Adam's coupled decay
+    a.grad = torch.full((8,), 0.5)
+    before = a.detach().clone()
+    adam.step()
+    assert not torch.equal(a.detach(), before)
+
+
+def test_non_contiguous_bfloat16_parameter():
+    base = torch.randn(4, 3).to(torch.bfloat16)
+    w = torch.nn.Parameter(base.t())
+    assert not w.is_contiguous()
+    opt = ot.SGD([w], lr=0.5, device="reference")
+    w.grad = torch.ones(3, 4, dtype=torch.bfloat16)
+    before = w.detach().clone()
+    opt.step()
+    opt.step()
+    torch.testing.assert_close(w.detach(), (before.float() - 1.0).to(torch.bfloat16))
+
+
+def test_deleting_a_param_group_after_a_step():
+    """del opt.param_groups[0] after a step: the other groups step on, as torch's do."""
+    torch.manual_seed(0)
+    theirs = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Linear(4, 1))
+    ours = copy.deepcopy(theirs)
+    x = torch.randn(8, 5)
+    opts = []
+    for model, cls, kw in ((theirs, torch.optim.Adam, {}),
+                           (ours, ot.Adam, {"device": "reference"})):
+        opts.append(cls([{"params": model[0].parameters()},
+                         {"params": model[1].parameters(), "lr": 0.05}], lr=0.01, **kw))
+    for step in range(4):
+        for model, opt in zip((theirs, ours), opts):
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+            if step == 1:
+                del opt.param_groups[0]
+    for a, b in zip(theirs.parameters(), ours.parameters()):
+        close(b, a, 1e-6)
