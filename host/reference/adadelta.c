@@ -3,9 +3,9 @@
 
 optcl__reference_rule optcl__reference_adadelta;
 
-OPTCL__REFERENCE_LOOP void optcl__reference_adadelta(const optcl_optimizer_config *c, float *param,
-                                                     const float *grad, float **state, size_t begin,
-                                                     size_t end, const optcl__step_scalars *s)
+OPTCL__REFERENCE_LOOP static void adadelta_cloned(const optcl_optimizer_config *c, float *param,
+                                                  const float *grad, float **state, size_t begin,
+                                                  size_t end, const optcl__step_scalars *s)
 {
     float *square_avg = state[0], *acc_delta = state[1];
     const float rho = s->rule[0], one_minus_rho = s->rule[1], eps = s->rule[2];
@@ -20,4 +20,12 @@ OPTCL__REFERENCE_LOOP void optcl__reference_adadelta(const optcl_optimizer_confi
         acc_delta[i] = fmaf(one_minus_rho * delta, delta, acc * rho);
         param[i] = fmaf(s->neg_lr, delta, p);
     }
+}
+
+/* The entries, over their loops cloned for FMA (reference.h). */
+void optcl__reference_adadelta(const optcl_optimizer_config *c, float *param, const float *grad,
+                               float **state, size_t begin, size_t end,
+                               const optcl__step_scalars *s)
+{
+    adadelta_cloned(c, param, grad, state, begin, end, s);
 }

@@ -13,10 +13,10 @@
 
 /* The kernels' factors (row means of g² in 16 lanes, column means in order, lerped) and means (of each
  * matrix's rows, clamped below at eps1) for the segments [first, end). */
-OPTCL__REFERENCE_LOOP void optcl__reference_adafactor_factors(const optcl__step_scalars *s,
-                                                              const float *grad,
-                                                              const optcl__factors *f, size_t first,
-                                                              size_t end)
+OPTCL__REFERENCE_LOOP static void adafactor_factors_cloned(const optcl__step_scalars *s,
+                                                           const float *grad,
+                                                           const optcl__factors *f, size_t first,
+                                                           size_t end)
 {
     for (size_t t = first; t < end; t++) {
         const uint32_t *info = f->info + t * OPTCL__FACTOR_FIELDS;
@@ -74,12 +74,10 @@ static const uint32_t *info_of(const optcl__tensor_values *tables, size_t i)
     return tables->factors->info + (size_t)tables->segment[i / OPTCL__BLOCK] * OPTCL__FACTOR_FIELDS;
 }
 
-OPTCL__REFERENCE_LOOP void optcl__reference_adafactor_sums(const optcl_optimizer_config *c,
-                                                           const float *param, const float *grad,
-                                                           float *const *state, size_t begin,
-                                                           size_t end, const optcl__step_scalars *s,
-                                                           float *block_sums,
-                                                           const optcl__tensor_values *tables)
+OPTCL__REFERENCE_LOOP static void
+adafactor_sums_cloned(const optcl_optimizer_config *c, const float *param, const float *grad,
+                      float *const *state, size_t begin, size_t end, const optcl__step_scalars *s,
+                      float *block_sums, const optcl__tensor_values *tables)
 {
     (void)state;
     bool maximize = c->maximize != 0;
@@ -112,11 +110,10 @@ void optcl__reference_adafactor_totals(const optcl__step_scalars *s, const float
     }
 }
 
-OPTCL__REFERENCE_LOOP void optcl__reference_adafactor(const optcl_optimizer_config *c, float *param,
-                                                      const float *grad, float **state,
-                                                      size_t begin, size_t end,
-                                                      const optcl__step_scalars *s,
-                                                      const optcl__tensor_values *tables)
+OPTCL__REFERENCE_LOOP static void adafactor_cloned(const optcl_optimizer_config *c, float *param,
+                                                   const float *grad, float **state, size_t begin,
+                                                   size_t end, const optcl__step_scalars *s,
+                                                   const optcl__tensor_values *tables)
 {
     (void)state;
     bool maximize = c->maximize != 0;
@@ -133,4 +130,26 @@ OPTCL__REFERENCE_LOOP void optcl__reference_adafactor(const optcl_optimizer_conf
             p = p * s->decay_factor;
         param[i] = p + step * u;
     }
+}
+
+/* The entries, over their loops cloned for FMA (reference.h). */
+void optcl__reference_adafactor_factors(const optcl__step_scalars *s, const float *grad,
+                                        const optcl__factors *f, size_t first, size_t end)
+{
+    adafactor_factors_cloned(s, grad, f, first, end);
+}
+
+void optcl__reference_adafactor_sums(const optcl_optimizer_config *c, const float *param,
+                                     const float *grad, float *const *state, size_t begin,
+                                     size_t end, const optcl__step_scalars *s, float *block_sums,
+                                     const optcl__tensor_values *tables)
+{
+    adafactor_sums_cloned(c, param, grad, state, begin, end, s, block_sums, tables);
+}
+
+void optcl__reference_adafactor(const optcl_optimizer_config *c, float *param, const float *grad,
+                                float **state, size_t begin, size_t end,
+                                const optcl__step_scalars *s, const optcl__tensor_values *tables)
+{
+    adafactor_cloned(c, param, grad, state, begin, end, s, tables);
 }

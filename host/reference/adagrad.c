@@ -3,9 +3,9 @@
 
 optcl__reference_rule optcl__reference_adagrad;
 
-OPTCL__REFERENCE_LOOP void optcl__reference_adagrad(const optcl_optimizer_config *c, float *param,
-                                                    const float *grad, float **state, size_t begin,
-                                                    size_t end, const optcl__step_scalars *s)
+OPTCL__REFERENCE_LOOP static void adagrad_cloned(const optcl_optimizer_config *c, float *param,
+                                                 const float *grad, float **state, size_t begin,
+                                                 size_t end, const optcl__step_scalars *s)
 {
     float *sum = state[0];
     const float neg_clr = s->rule[0], eps = s->rule[1], initial_sum = s->rule[2];
@@ -17,4 +17,11 @@ OPTCL__REFERENCE_LOOP void optcl__reference_adagrad(const optcl_optimizer_config
         sum[i] = acc;
         param[i] = p + neg_clr * d / (sqrtf(acc) + eps);
     }
+}
+
+/* The entries, over their loops cloned for FMA (reference.h). */
+void optcl__reference_adagrad(const optcl_optimizer_config *c, float *param, const float *grad,
+                              float **state, size_t begin, size_t end, const optcl__step_scalars *s)
+{
+    adagrad_cloned(c, param, grad, state, begin, end, s);
 }

@@ -24,10 +24,10 @@ OPTCL__ALWAYS_INLINE void adam_loop(float *param, const float *grad, float *exp_
     }
 }
 
-OPTCL__REFERENCE_LOOP void optcl__reference_adam(float *param, const float *grad, float *exp_avg,
-                                                 float *exp_avg_sq, float *max_exp_avg_sq,
-                                                 const optcl__step_scalars *s, optcl__adam_flags f,
-                                                 size_t begin, size_t end)
+OPTCL__REFERENCE_LOOP static void adam_cloned(float *param, const float *grad, float *exp_avg,
+                                              float *exp_avg_sq, float *max_exp_avg_sq,
+                                              const optcl__step_scalars *s, optcl__adam_flags f,
+                                              size_t begin, size_t end)
 {
 #define CASE(k)                                                                                    \
     case k:                                                                                        \
@@ -39,4 +39,12 @@ OPTCL__REFERENCE_LOOP void optcl__reference_adam(float *param, const float *grad
         CASE(8) CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15)
     }
 #undef CASE
+}
+
+/* The entries, over their loops cloned for FMA (reference.h). */
+void optcl__reference_adam(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
+                           float *max_exp_avg_sq, const optcl__step_scalars *s, optcl__adam_flags f,
+                           size_t begin, size_t end)
+{
+    adam_cloned(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, s, f, begin, end);
 }

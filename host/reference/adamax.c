@@ -3,9 +3,9 @@
 
 optcl__reference_rule optcl__reference_adamax;
 
-OPTCL__REFERENCE_LOOP void optcl__reference_adamax(const optcl_optimizer_config *c, float *param,
-                                                   const float *grad, float **state, size_t begin,
-                                                   size_t end, const optcl__step_scalars *s)
+OPTCL__REFERENCE_LOOP static void adamax_cloned(const optcl_optimizer_config *c, float *param,
+                                                const float *grad, float **state, size_t begin,
+                                                size_t end, const optcl__step_scalars *s)
 {
     float *exp_avg = state[0], *exp_inf = state[1];
     for (size_t i = begin; i < end; i++) {
@@ -18,4 +18,11 @@ OPTCL__REFERENCE_LOOP void optcl__reference_adamax(const optcl_optimizer_config 
         exp_inf[i] = u;
         param[i] = p + s->neg_step_size * m / u;
     }
+}
+
+/* The entries, over their loops cloned for FMA (reference.h). */
+void optcl__reference_adamax(const optcl_optimizer_config *c, float *param, const float *grad,
+                             float **state, size_t begin, size_t end, const optcl__step_scalars *s)
+{
+    adamax_cloned(c, param, grad, state, begin, end, s);
 }

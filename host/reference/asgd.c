@@ -3,9 +3,9 @@
 
 optcl__reference_rule optcl__reference_asgd;
 
-OPTCL__REFERENCE_LOOP void optcl__reference_asgd(const optcl_optimizer_config *c, float *param,
-                                                 const float *grad, float **state, size_t begin,
-                                                 size_t end, const optcl__step_scalars *s)
+OPTCL__REFERENCE_LOOP static void asgd_cloned(const optcl_optimizer_config *c, float *param,
+                                              const float *grad, float **state, size_t begin,
+                                              size_t end, const optcl__step_scalars *s)
 {
     float *ax = state[0];
     const float decay = s->rule[0], neg_eta = s->rule[1], mu = s->rule[2];
@@ -19,4 +19,11 @@ OPTCL__REFERENCE_LOOP void optcl__reference_asgd(const optcl_optimizer_config *c
         param[i] = p;
         ax[i] = averaging ? ax[i] + (p - ax[i]) * mu : p;
     }
+}
+
+/* The entries, over their loops cloned for FMA (reference.h). */
+void optcl__reference_asgd(const optcl_optimizer_config *c, float *param, const float *grad,
+                           float **state, size_t begin, size_t end, const optcl__step_scalars *s)
+{
+    asgd_cloned(c, param, grad, state, begin, end, s);
 }

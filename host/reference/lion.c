@@ -18,9 +18,9 @@ OPTCL__ALWAYS_INLINE void lion_loop(float *param, const float *grad, float *exp_
     }
 }
 
-OPTCL__REFERENCE_LOOP void optcl__reference_lion(float *param, const float *grad, float *exp_avg,
-                                                 const optcl__step_scalars *s, bool maximize,
-                                                 size_t begin, size_t end)
+OPTCL__REFERENCE_LOOP static void lion_cloned(float *param, const float *grad, float *exp_avg,
+                                              const optcl__step_scalars *s, bool maximize,
+                                              size_t begin, size_t end)
 {
     bool decay = s->weight_decay != 0.0f;
     if (maximize && decay)
@@ -31,4 +31,11 @@ OPTCL__REFERENCE_LOOP void optcl__reference_lion(float *param, const float *grad
         lion_loop(param, grad, exp_avg, s, false, true, begin, end);
     else
         lion_loop(param, grad, exp_avg, s, false, false, begin, end);
+}
+
+/* The entries, over their loops cloned for FMA (reference.h). */
+void optcl__reference_lion(float *param, const float *grad, float *exp_avg,
+                           const optcl__step_scalars *s, bool maximize, size_t begin, size_t end)
+{
+    lion_cloned(param, grad, exp_avg, s, maximize, begin, end);
 }

@@ -22,12 +22,11 @@ static inline float muon_update(const optcl_optimizer_config *c, float m, float 
     return c->muon.nesterov ? optcl__lerp(d, m, MOMENTUM(s)) : m;
 }
 
-OPTCL__REFERENCE_LOOP void optcl__reference_muon_sums(const optcl_optimizer_config *c,
-                                                      const float *param, const float *grad,
-                                                      float *const *state, size_t begin, size_t end,
-                                                      const optcl__step_scalars *s,
-                                                      float *block_sums,
-                                                      const optcl__tensor_values *tables)
+OPTCL__REFERENCE_LOOP static void muon_sums_cloned(const optcl_optimizer_config *c,
+                                                   const float *param, const float *grad,
+                                                   float *const *state, size_t begin, size_t end,
+                                                   const optcl__step_scalars *s, float *block_sums,
+                                                   const optcl__tensor_values *tables)
 {
     (void)param, (void)tables;
     bool maximize = c->maximize != 0;
@@ -59,11 +58,11 @@ static const uint32_t *info_of(const optcl__tensor_values *tables, size_t i)
            (size_t)tables->segment[i / OPTCL__BLOCK] * OPTCL__ORTHO_FIELDS;
 }
 
-OPTCL__REFERENCE_LOOP void optcl__reference_muon_pack(const optcl_optimizer_config *c,
-                                                      const float *grad, float *const *state,
-                                                      size_t begin, size_t end,
-                                                      const optcl__step_scalars *s,
-                                                      const optcl__tensor_values *tables)
+OPTCL__REFERENCE_LOOP static void muon_pack_cloned(const optcl_optimizer_config *c,
+                                                   const float *grad, float *const *state,
+                                                   size_t begin, size_t end,
+                                                   const optcl__step_scalars *s,
+                                                   const optcl__tensor_values *tables)
 {
     bool maximize = c->maximize != 0;
     for (size_t i = begin; i < end; i++) {
@@ -78,10 +77,10 @@ OPTCL__REFERENCE_LOOP void optcl__reference_muon_pack(const optcl_optimizer_conf
     }
 }
 
-OPTCL__REFERENCE_LOOP void optcl__reference_muon(const optcl_optimizer_config *c, float *param,
-                                                 const float *grad, float **state, size_t begin,
-                                                 size_t end, const optcl__step_scalars *s,
-                                                 const optcl__tensor_values *tables)
+OPTCL__REFERENCE_LOOP static void muon_cloned(const optcl_optimizer_config *c, float *param,
+                                              const float *grad, float **state, size_t begin,
+                                              size_t end, const optcl__step_scalars *s,
+                                              const optcl__tensor_values *tables)
 {
     bool maximize = c->maximize != 0;
     for (size_t i = begin; i < end; i++) {
@@ -96,4 +95,27 @@ OPTCL__REFERENCE_LOOP void optcl__reference_muon(const optcl_optimizer_config *c
         float step = s->neg_lr * tables->orthogonal->ratio[tables->segment[i / OPTCL__BLOCK]];
         param[i] = fmaf(step, x, p);
     }
+}
+
+/* The entries, over their loops cloned for FMA (reference.h). */
+void optcl__reference_muon_sums(const optcl_optimizer_config *c, const float *param,
+                                const float *grad, float *const *state, size_t begin, size_t end,
+                                const optcl__step_scalars *s, float *block_sums,
+                                const optcl__tensor_values *tables)
+{
+    muon_sums_cloned(c, param, grad, state, begin, end, s, block_sums, tables);
+}
+
+void optcl__reference_muon_pack(const optcl_optimizer_config *c, const float *grad,
+                                float *const *state, size_t begin, size_t end,
+                                const optcl__step_scalars *s, const optcl__tensor_values *tables)
+{
+    muon_pack_cloned(c, grad, state, begin, end, s, tables);
+}
+
+void optcl__reference_muon(const optcl_optimizer_config *c, float *param, const float *grad,
+                           float **state, size_t begin, size_t end, const optcl__step_scalars *s,
+                           const optcl__tensor_values *tables)
+{
+    muon_cloned(c, param, grad, state, begin, end, s, tables);
 }

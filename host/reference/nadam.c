@@ -3,9 +3,9 @@
 
 optcl__reference_rule optcl__reference_nadam;
 
-OPTCL__REFERENCE_LOOP void optcl__reference_nadam(const optcl_optimizer_config *c, float *param,
-                                                  const float *grad, float **state, size_t begin,
-                                                  size_t end, const optcl__step_scalars *s)
+OPTCL__REFERENCE_LOOP static void nadam_cloned(const optcl_optimizer_config *c, float *param,
+                                               const float *grad, float **state, size_t begin,
+                                               size_t end, const optcl__step_scalars *s)
 {
     float *exp_avg = state[0], *exp_avg_sq = state[1];
     const float bias_correction2 = s->rule[0], grad_coef = s->rule[1], momentum_coef = s->rule[2];
@@ -20,4 +20,11 @@ OPTCL__REFERENCE_LOOP void optcl__reference_nadam(const optcl_optimizer_config *
         p = p + grad_coef * d / denom;
         param[i] = p + momentum_coef * m / denom;
     }
+}
+
+/* The entries, over their loops cloned for FMA (reference.h). */
+void optcl__reference_nadam(const optcl_optimizer_config *c, float *param, const float *grad,
+                            float **state, size_t begin, size_t end, const optcl__step_scalars *s)
+{
+    nadam_cloned(c, param, grad, state, begin, end, s);
 }

@@ -3,9 +3,9 @@
 
 optcl__reference_rule optcl__reference_radam;
 
-OPTCL__REFERENCE_LOOP void optcl__reference_radam(const optcl_optimizer_config *c, float *param,
-                                                  const float *grad, float **state, size_t begin,
-                                                  size_t end, const optcl__step_scalars *s)
+OPTCL__REFERENCE_LOOP static void radam_cloned(const optcl_optimizer_config *c, float *param,
+                                               const float *grad, float **state, size_t begin,
+                                               size_t end, const optcl__step_scalars *s)
 {
     float *exp_avg = state[0], *exp_avg_sq = state[1];
     const float bias_correction1 = s->rule[0], lr = s->rule[2];
@@ -26,4 +26,11 @@ OPTCL__REFERENCE_LOOP void optcl__reference_radam(const optcl_optimizer_config *
         }
         param[i] = p;
     }
+}
+
+/* The entries, over their loops cloned for FMA (reference.h). */
+void optcl__reference_radam(const optcl_optimizer_config *c, float *param, const float *grad,
+                            float **state, size_t begin, size_t end, const optcl__step_scalars *s)
+{
+    radam_cloned(c, param, grad, state, begin, end, s);
 }

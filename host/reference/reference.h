@@ -20,7 +20,10 @@
 /* fmaf (where a rule fuses as torch does) is one instruction only on targets with FMA. On
  * x86-64 each reference loop is therefore built twice, with FMA (AVX) and for the baseline,
  * and the loader picks one per machine: the loops vectorise where the instruction exists,
- * and both give the same bits (fmaf rounds once either way, and nothing else is contracted). */
+ * and both give the same bits (fmaf rounds once either way, and nothing else is contracted).
+ * Only static functions are cloned, each behind a plain entry: GCC exports a clone's
+ * dispatcher whatever the visibility, and clang 14 names it NAME.ifunc, which no other file
+ * can call. */
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__ELF__)
 #define OPTCL__REFERENCE_LOOP __attribute__((target_clones("fma", "default")))
 #else

@@ -32,10 +32,10 @@ OPTCL__ALWAYS_INLINE void rmsprop_loop(float *param, const float *grad, float *s
     }
 }
 
-OPTCL__REFERENCE_LOOP void
-optcl__reference_rmsprop(float *param, const float *grad, float *square_avg, float *grad_avg,
-                         float *momentum_buffer, const optcl__step_scalars *s,
-                         optcl__rmsprop_flags f, size_t begin, size_t end)
+OPTCL__REFERENCE_LOOP static void rmsprop_cloned(float *param, const float *grad, float *square_avg,
+                                                 float *grad_avg, float *momentum_buffer,
+                                                 const optcl__step_scalars *s,
+                                                 optcl__rmsprop_flags f, size_t begin, size_t end)
 {
 #define CASE(k)                                                                                    \
     case k:                                                                                        \
@@ -46,4 +46,12 @@ optcl__reference_rmsprop(float *param, const float *grad, float *square_avg, flo
         CASE(0) CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
     }
 #undef CASE
+}
+
+/* The entry, over its loop cloned for FMA (reference.h). */
+void optcl__reference_rmsprop(float *param, const float *grad, float *square_avg, float *grad_avg,
+                              float *momentum_buffer, const optcl__step_scalars *s,
+                              optcl__rmsprop_flags f, size_t begin, size_t end)
+{
+    rmsprop_cloned(param, grad, square_avg, grad_avg, momentum_buffer, s, f, begin, end);
 }

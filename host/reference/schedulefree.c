@@ -4,10 +4,10 @@
 
 optcl__reference_rule optcl__reference_schedulefree;
 
-OPTCL__REFERENCE_LOOP void optcl__reference_schedulefree(const optcl_optimizer_config *c,
-                                                         float *param, const float *grad,
-                                                         float **state, size_t begin, size_t end,
-                                                         const optcl__step_scalars *s)
+OPTCL__REFERENCE_LOOP static void schedulefree_cloned(const optcl_optimizer_config *c, float *param,
+                                                      const float *grad, float **state,
+                                                      size_t begin, size_t end,
+                                                      const optcl__step_scalars *s)
 {
     float *z = state[0], *exp_avg_sq = c->algorithm == OPTCL_ADAMW_SCHEDULEFREE ? state[1] : NULL;
     const float ckp1 = s->rule[0], y_coef = s->rule[1], lr = s->rule[2];
@@ -26,4 +26,12 @@ OPTCL__REFERENCE_LOOP void optcl__reference_schedulefree(const optcl_optimizer_c
         param[i] = fmaf(y_coef, d, y);
         z[i] = fmaf(-lr, d, zi);
     }
+}
+
+/* The entries, over their loops cloned for FMA (reference.h). */
+void optcl__reference_schedulefree(const optcl_optimizer_config *c, float *param, const float *grad,
+                                   float **state, size_t begin, size_t end,
+                                   const optcl__step_scalars *s)
+{
+    schedulefree_cloned(c, param, grad, state, begin, end, s);
 }

@@ -1,10 +1,9 @@
 /* sgd.c — reference torch.optim.SGD and the lecture's EMA momentum; mirrors kernels/sgd.cl. */
 #include "reference.h"
 
-OPTCL__REFERENCE_LOOP void optcl__reference_sgd(float *param, const float *grad,
-                                                float *momentum_buffer,
-                                                const optcl__step_scalars *s, optcl__sgd_flags f,
-                                                size_t begin, size_t end)
+OPTCL__REFERENCE_LOOP static void sgd_cloned(float *param, const float *grad,
+                                             float *momentum_buffer, const optcl__step_scalars *s,
+                                             optcl__sgd_flags f, size_t begin, size_t end)
 {
     for (size_t i = begin; i < end; i++) {
         float p = param[i];
@@ -24,4 +23,12 @@ OPTCL__REFERENCE_LOOP void optcl__reference_sgd(float *param, const float *grad,
         }
         param[i] = fmaf(s->neg_lr, d, p);
     }
+}
+
+/* The entries, over their loops cloned for FMA (reference.h). */
+void optcl__reference_sgd(float *param, const float *grad, float *momentum_buffer,
+                          const optcl__step_scalars *s, optcl__sgd_flags f, size_t begin,
+                          size_t end)
+{
+    sgd_cloned(param, grad, momentum_buffer, s, f, begin, end);
 }
