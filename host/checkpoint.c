@@ -536,16 +536,6 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
     return st;
 }
 
-/* A shape as "(3, 4)", "(5,)" or "()", as NumPy and torch print it, cut to fit. */
-static void shape_text(char *buf, size_t size, int ndim, const int64_t *shape)
-{
-    size_t at = (size_t)snprintf(buf, size, "(");
-    for (int d = 0; d < ndim && at < size; d++)
-        at += (size_t)snprintf(buf + at, size - at, d ? ", %lld" : "%lld", (long long)shape[d]);
-    if (at < size)
-        snprintf(buf + at, size - at, ndim == 1 ? ",)" : ")");
-}
-
 /* The file's tensor "name" must exist with exactly the tensor's shape and the role's type. */
 static optcl_status find_tensor(const optcl__st_file *f, const char *path, const char *name,
                                 const optcl__tensor *t, optcl_dtype dtype, const float **data,
@@ -562,9 +552,9 @@ static optcl_status find_tensor(const optcl__st_file *f, const char *path, const
     for (int d = 0; same && d < t->ndim; d++)
         same = e->shape[d] == t->shape[d];
     if (!same) {
-        char file_shape[128], set_shape[128];
-        shape_text(file_shape, sizeof file_shape, e->ndim, e->shape);
-        shape_text(set_shape, sizeof set_shape, t->ndim, t->shape);
+        char file_shape[OPTCL__ST_SHAPE_TEXT], set_shape[OPTCL__ST_SHAPE_TEXT];
+        optcl__st_shape_text(file_shape, sizeof file_shape, e->ndim, e->shape);
+        optcl__st_shape_text(set_shape, sizeof set_shape, t->ndim, t->shape);
         return optcl__fail(message, OPTCL_ERROR_SIZE_MISMATCH,
                            "%s: tensor '%s' has shape %s in the file; the parameter set's is %s",
                            path, name, file_shape, set_shape);

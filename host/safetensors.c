@@ -13,8 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define ST_ALIGN 64       /* the data area's alignment in memory: a cache line */
-#define ST_SHAPE_TEXT 200 /* "[d, d, …]" for OPTCL_MAX_DIMS dims of up to 20 digits */
+#define ST_ALIGN 64 /* the data area's alignment in memory: a cache line */
 
 /* "[2, 3]", "[]": a shape as the header spells it, for messages. */
 void optcl__st_shape_text(char *buf, size_t size, int ndim, const int64_t *shape)
@@ -125,7 +124,7 @@ static optcl_status check_shape(reader *rd, tensor_info *t, const optcl__json_va
     int overflow;
     t->count = optcl__st_shape_count(t->ndim, t->shape, &overflow);
     if (overflow) {
-        char text[ST_SHAPE_TEXT];
+        char text[OPTCL__ST_SHAPE_TEXT];
         optcl__st_shape_text(text, sizeof text, t->ndim, t->shape);
         return BAD(rd, "tensor '%s': shape %s is too large to address", name, text);
     }
@@ -153,7 +152,7 @@ static optcl_status check_offsets(reader *rd, tensor_info *t, const optcl__json_
     t->begin = (uint64_t)b->integer;
     t->end = (uint64_t)e->integer;
     if (t->end - t->begin != (uint64_t)t->count * elem_size(t)) {
-        char text[ST_SHAPE_TEXT];
+        char text[OPTCL__ST_SHAPE_TEXT];
         optcl__st_shape_text(text, sizeof text, t->ndim, t->shape);
         return BAD(rd,
                    "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] do not match "

@@ -62,8 +62,10 @@ optcl_status optcl__st_read_header(const char *path, optcl__st_file *out, char *
                                    size_t message_size);
 void optcl__st_free(optcl__st_file *file);
 
-/* Shared by reader and writer: a shape as the header spells it ("[2, 3]") for messages, and
- * its element count (*overflow set when it does not fit). */
+/* Shared by reader and writer: a shape as the header spells it ("[2, 3]") for messages, in
+ * OPTCL__ST_SHAPE_TEXT bytes at most, and its element count (*overflow set when it does not
+ * fit). */
+#define OPTCL__ST_SHAPE_TEXT 200 /* "[d, d, …]" for OPTCL_MAX_DIMS dims of up to 20 digits */
 void optcl__st_shape_text(char *buf, size_t size, int ndim, const int64_t *shape);
 size_t optcl__st_shape_count(int ndim, const int64_t *shape, int *overflow);
 

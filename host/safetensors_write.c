@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ST_SHAPE_TEXT 200 /* "[d, d, …]" for OPTCL_MAX_DIMS dims of up to 20 digits */
-
 /* ------------------------------------------------------------------------------------------ */
 /* Writing                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
@@ -133,7 +131,7 @@ static optcl_status check_write_args(const char *path, const optcl__st_tensor *t
                                         d, t->shape[d]);
         int overflow;
         size_t n = optcl__st_shape_count(t->ndim, t->shape, &overflow);
-        char text[ST_SHAPE_TEXT];
+        char text[OPTCL__ST_SHAPE_TEXT];
         optcl__st_shape_text(text, sizeof text, t->ndim, t->shape);
         if (overflow)
             return optcl__fail_path(message, message_size, INVALID, path,

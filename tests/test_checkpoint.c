@@ -454,8 +454,8 @@ static void bad_files_are_refused(void **state)
     other_specs[0].shape[1] = 8;
     tu_rig t = tu_rig_open(OPTCL_BACKEND_REFERENCE, other_specs, NTENSORS, NULL, &c);
     expect_refused(&t, good, "a checkpoint of another shape");
-    if (!strstr(optcl_optimizer_message(t.opt), "shape (5, 7) in the file; the parameter set's is "
-                                                "(5, 8)"))
+    if (!strstr(optcl_optimizer_message(t.opt), "shape [5, 7] in the file; the parameter set's is "
+                                                "[5, 8]"))
         fail_msg("another shape: '%s' does not give both", optcl_optimizer_message(t.opt));
     tu_rig_close(&t);
     /* The same tensors grouped differently (the file's group settings would land wrong). */
