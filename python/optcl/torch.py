@@ -54,7 +54,8 @@ class _GroupRun:
         self.dtype = params[0].dtype  # a run's tensors share their dtype
         tensors = [(f"{index}.{i}", tuple(p.shape)) for i, p in zip(members, params)]
         self.flat, self.attached, self._views, self._ptrs = None, [], [], []
-        self._param_ptrs, self._grad_views, self.checked_views = [], [], False
+        self._param_ptrs, self._grad_views = [], []
+        self.checked_params = self.checked_views = False  # steps_whole's findings, for attach
         self.zeroed, self.reached, self._hooks = False, set(), []
         kind = _PARAM_DTYPES[self.dtype]
         try:
@@ -74,19 +75,24 @@ class _GroupRun:
     def matches(self, group):
         """Whether the group still holds the tensors this run was made for, where it had them,
         in the dtype it was made for (model.half() after a step makes a new run)."""
+        return self.holds(group) and not self.retyped()
+
+    def holds(self, group):
+        """Whether the group still holds the tensors this run was made for, where it had them."""
         params = group["params"]
         if self.whole:
-            same = self.ids == list(map(id, params))
-        else:
-            same = all(i < len(params) and params[i] is t
-                       for i, t in zip(self.members, self.tensors))
-        return same and not self.retyped()
+            return self.ids == list(map(id, params))
+        return all(i < len(params) and params[i] is t for i, t in zip(self.members, self.tensors))
 
-    def retyped(self):
+    def params_are_views(self):
+        """Whether the tensors' data are the parameter views themselves (one pass in C)."""
+        return self.flat is not None and bool(self._param_ptrs) and \
+            list(map(_data_ptr, self.tensors)) == self._param_ptrs
+
+    def retyped(self, views=None):
         """Whether a tensor's dtype is no longer the run's (cheap in the steady state, where the
-        tensors are still views of the flat buffer)."""
-        if self.flat is not None and self._param_ptrs and \
-                list(map(_data_ptr, self.tensors)) == self._param_ptrs:
+        tensors are still views of the flat buffer; views: params_are_views(), if known)."""
+        if self.params_are_views() if views is None else views:
             return False
         dtype = self.dtype
         return any(p.dtype != dtype or (p.grad is not None and p.grad.dtype != dtype)
@@ -95,16 +101,21 @@ class _GroupRun:
     def steps_whole(self, group, grads):
         """The common case, checked without a Python loop per tensor where it can be: the run
         is the group's tensors, all of which have a dense gradient (grads: the group's .grad),
-        each reached by backward since zero_grad(set_to_none=True) if that came last."""
-        self.checked_views = False
-        if not self.whole or not self.matches(group):
+        each reached by backward since zero_grad(set_to_none=True) if that came last. Records
+        what it found of the views (checked_params, checked_views) for attach, which is next."""
+        self.checked_params = self.checked_views = False
+        if not self.whole or not self.holds(group):
             return False
-        self.checked_views = self.grads_are_views(grads)  # attach need not look again
-        if not self.checked_views and any(g is None or g.layout != torch.strided for g in grads):
+        params_views = self.params_are_views()
+        if self.retyped(params_views):
+            return False
+        grads_views = self.grads_are_views(grads)  # attach need not look again
+        if not grads_views and any(g is None or g.layout != torch.strided for g in grads):
             return False
         if self.zeroed and len(self.reached) != len(self.members):
             return False
         self.zeroed = False
+        self.checked_params, self.checked_views = params_views, grads_views
         return True
 
     def views(self, i):
@@ -135,10 +146,11 @@ class _GroupRun:
             return
         self.attached = tensors
         self.views(0)
-        checked, self.checked_views = self.checked_views, False
-        if list(map(_data_ptr, tensors)) == self._param_ptrs and \
+        params_checked, grads_checked = self.checked_params, self.checked_views
+        self.checked_params = self.checked_views = False
+        if (params_checked or list(map(_data_ptr, tensors)) == self._param_ptrs) and \
                 all(map(_is_contiguous, tensors)) and \
-                (not grads or checked or self.grads_are_views([p.grad for p in tensors])):
+                (not grads or grads_checked or self.grads_are_views([p.grad for p in tensors])):
             return  # views already, all of them (the steady state)
         for p, (pv, gv), (pp, gp) in zip(tensors, self._views, self._ptrs):
             if p.data_ptr() != pp or not p.is_contiguous():
@@ -161,13 +173,21 @@ class _GroupRun:
         """Zeroes the gradients in place and keeps them views (of the tensors that had one);
         False when not shared. With set_to_none, a tensor that backward does not reach before
         the next step is then taken as without a gradient, as torch's None would be: hooks note
-        the tensors whose .grad backward accumulates."""
+        the tensors whose .grad backward accumulates. False, before the buffer is zeroed, for a
+        tensor whose dtype (or its gradient's) is no longer the run's."""
         if self.flat is None:
             return False
+        dtype = self.dtype
+        self.views(0)
+        for p, view in zip(self.tensors, self._grad_views):
+            if p.dtype != dtype:  # retyped (model.half()): the caller zeroes it as torch does
+                return False
+            grad = p.grad
+            if grad is not None and grad is not view:  # the view already: nothing to set
+                if grad.dtype != dtype:
+                    return False
+                p.grad = view
         self.flat[1].zero_()
-        for i, p in enumerate(self.tensors):
-            if p.grad is not None:
-                p.grad = self.views(i)[1]
         self.zeroed = set_to_none
         if set_to_none:
             self.reached.clear()
@@ -560,7 +580,7 @@ class OptclOptimizer(torch.optim.Optimizer):
         for index, group in enumerate(self.param_groups):
             kept = set()
             for run in self._runs_of(group):
-                if run.matches(group) and run.zero_grad(set_to_none):
+                if run.holds(group) and run.zero_grad(set_to_none):
                     kept.update(run.members)
             for i, p in enumerate(group["params"]):
                 if i in kept or p.grad is None:

@@ -599,6 +599,27 @@ def test_model_dtype_changed_after_a_step(convert):
     torch.testing.assert_close(model.weight.detach().float(), expect, rtol=1e-2, atol=1e-2)
 
 
+@pytest.mark.parametrize("set_to_none", [False, True])
+def test_zero_grad_after_the_model_dtype_changed(set_to_none):
+    """zero_grad() between model.half() and the next step: the gradients (float16 now) are
+    zeroed or dropped as torch's are, not made views of the run's float32 buffer."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    opt = ot.SGD(model.parameters(), lr=0.1, momentum=0.9, device="reference")
+    model(torch.randn(3, 4)).sum().backward()
+    opt.step()
+    model.half()
+    opt.zero_grad(set_to_none=set_to_none)
+    for p in model.parameters():
+        if set_to_none:
+            assert p.grad is None
+        else:
+            assert p.grad.dtype == torch.float16 and not p.grad.any()
+        p.grad = torch.ones_like(p)
+    opt.step()
+    assert model.weight.dtype == torch.float16
+
+
 def test_tensor_lr_updated_in_place():
     """A tensor lr that a scheduler updates in place (torch 2.x's schedulers fill_ it) is
     the lr of the next step."""
