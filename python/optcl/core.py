@@ -28,6 +28,16 @@ ROUNDING = _names(lib.optcl_rounding_name)  # "nearest", "stochastic"
 NONFINITE = _names(lib.optcl_nonfinite_name)  # "propagate", "skip"
 MODES = {"train": 0, "eval": 1}
 _RAW = {0: np.float32, 1: np.uint16, 2: np.uint16}
+_DTYPE_NAMES = {v: k for k, v in DTYPES.items()}  # 0: "f32", …
+
+
+def _raw_dtypes(kind):
+    """The NumPy dtypes whose elements a set of this kind stores as they are: float32 for f32;
+    16-bit integers for bf16 and f16, and float16 for f16 only (a float16 is not a bfloat16)."""
+    if kind == DTYPES["f32"]:
+        return (np.dtype(np.float32),)
+    bits = (np.dtype(np.uint16), np.dtype(np.int16))
+    return bits + (np.dtype(np.float16),) if kind == DTYPES["f16"] else bits
 
 
 def _choice(table, value, what):
@@ -433,7 +443,7 @@ class Params(_Handle):
 
     @property
     def dtype(self):
-        return {v: k for k, v in DTYPES.items()}[lib.optcl_params_dtype(self._h)]
+        return _DTYPE_NAMES[lib.optcl_params_dtype(self._h)]
 
     def _shape_and_count(self, index):
         if index == _abi.ALL:
@@ -461,7 +471,7 @@ class Params(_Handle):
         if raw:
             kind = lib.optcl_params_dtype(self._h)
             a = np.asarray(values)
-            if a.dtype != _RAW[kind] and not (kind and a.dtype in (np.int16, np.float16)):
+            if a.dtype not in _raw_dtypes(kind):
                 raise TypeError(f"write(raw=True): {a.dtype} values, where the {self.dtype} "
                                 f"set stores {np.dtype(_RAW[kind]).name} (give floats "
                                 "without raw)")
@@ -590,12 +600,10 @@ def _check_buffer_dtype(b, kind, role):
     dtype = getattr(b, "dtype", None)
     if dtype is None:
         return  # a Buffer or a cl_mem: untyped
-    ok = (np.float32,) if kind == 0 else (np.uint16, np.int16) + ((np.float16,) if kind == 2
-                                                                   else ())
-    if np.dtype(dtype) not in [np.dtype(t) for t in ok]:
+    ok = _raw_dtypes(kind)
+    if np.dtype(dtype) not in ok:
         raise TypeError(f"params: the {role} buffer is an Array of {np.dtype(dtype).name}; a "
-                        f"{[k for k, v in DTYPES.items() if v == kind][0]} set takes "
-                        f"{' or '.join(np.dtype(t).name for t in ok)}")
+                        f"{_DTYPE_NAMES[kind]} set takes {' or '.join(t.name for t in ok)}")
 
 
 def _cl_mem(b):

@@ -364,6 +364,9 @@ def test_buffers_and_raw_writes_are_checked():
     class FakeArray:  # what Params looks at before it reaches C: a dtype
         dtype = np.float64
 
+    class FakeArray16:
+        dtype = np.float16
+
     with pytest.raises(TypeError, match="Array of float64; a f32 set takes float32"):
         ctx.params([("w", (4,))], buffers=(FakeArray(), FakeArray()))
     with pytest.raises(ValueError, match="shared=True .* buffers="):
@@ -374,6 +377,14 @@ def test_buffers_and_raw_writes_are_checked():
         bf16.write(np.ones(4, np.float32), "w", raw=True)
     assert (bf16.read("w") == 1.5).all()
     bf16.write(bf16.read("w", raw=True), "w", raw=True)  # the stored bits round-trip
+    with pytest.raises(TypeError, match="raw=True.*float16 values"):  # not bfloat16's bits
+        bf16.write(np.full(4, 1.5, np.float16), "w", raw=True)
+    assert (bf16.read("w") == 1.5).all()
+    with pytest.raises(TypeError, match="Array of float16; a bf16 set takes uint16 or int16"):
+        ctx.params([("w", (4,))], dtype="bf16", buffers=(FakeArray16(), FakeArray16()))
+    f16 = ctx.params([("w", (4,))], dtype="f16")
+    f16.write(np.full(4, 1.5, np.float16), "w", raw=True)  # float16 is an f16 set's element
+    assert (f16.read("w") == 1.5).all()
 
 
 def test_malformed_checkpoints_named(tmp_path):
