@@ -74,14 +74,20 @@ def _count(value, what):
     return int(value)
 
 
-def _option_value(algorithm, key, value):
-    """An algorithm option's value as the C API takes it: a choice by its name or index, a flag
-    as a bool, a real as a number; ValueError/TypeError naming the option otherwise."""
-    info = options(algorithm).get(key)
+def _option_info(algorithm, key):
+    """An algorithm option's entry in options(algorithm); ValueError naming the options (and
+    weight_decay, which every algorithm takes) for a key it does not have."""
+    info = _options_table(algorithm).get(key)
     if info is None:
-        return value if isinstance(value, (int, float, np.number)) and \
-            not isinstance(value, bool) else _real(value, f"{algorithm}: option {key!r}")
-    what = f"{algorithm}: option {key}"
+        raise ValueError(f"{algorithm} has no option {key!r} (its options: "
+                         f"{', '.join(['weight_decay', *_options_table(algorithm)])})")
+    return info
+
+
+def _option_value(what, info, value):
+    """An algorithm option's value (info: its _option_info) as the C API takes it: a choice by
+    its name or index, a flag as a bool, a real as a number; ValueError/TypeError naming the
+    option (what) otherwise."""
     if info["type"] == "choice":
         choices = info["choices"] or []
         if isinstance(value, str):
@@ -631,9 +637,24 @@ def _algorithm(name):
     return out.value
 
 
+_OPTION_TABLES = {}  # str(algorithm): _options_table's
+
+
 def options(algorithm):
     """An algorithm's own options: {key: {"default", "min", "max", "type", "choices", "help"}}."""
-    a = _algorithm(algorithm)
+    return {key: dict(info, choices=info["choices"] and list(info["choices"]))
+            for key, info in _options_table(algorithm).items()}
+
+
+def _options_table(algorithm):
+    """options(algorithm), read from the C table once per algorithm (not to be changed)."""
+    table = _OPTION_TABLES.get(str(algorithm))
+    if table is None:
+        table = _OPTION_TABLES[str(algorithm)] = _read_options(_algorithm(algorithm))
+    return table
+
+
+def _read_options(a):
     out = {}
     for i in range(lib.optcl_algorithm_option_count(a)):
         o = lib.optcl_algorithm_option(a, i).contents
@@ -687,15 +708,11 @@ def make_config(algorithm, lr=None, weight_decay=None, maximize=False, betas=Non
         if len(betas) != 2:
             raise ValueError(f"betas: {betas!r} is not a pair")
         algorithm_options["beta1"], algorithm_options["beta2"] = betas
-    known = options(algorithm)
     for key, value in algorithm_options.items():
-        if key not in known:
-            raise ValueError(f"{algorithm} has no option {key!r} (its options: "
-                             f"{', '.join(known)})")
-        value = _option_value(algorithm, key, value)
+        value = _option_value(f"{algorithm}: option {key}", _option_info(algorithm, key), value)
         if lib.optcl_optimizer_config_set_option(C.byref(c), key.encode(), float(value)) != 0:
             raise ValueError(f"{algorithm} has no option {key!r} taking {value!r} (its options: "
-                             f"{', '.join(options(algorithm))})")
+                             f"{', '.join(_options_table(algorithm))})")
     keep = None
     if groups:
         keep = (_abi.GroupConfig * len(groups))()
@@ -795,10 +812,8 @@ class Optimizer(_Handle):
         if key == "weight_decay":
             value = _real(value, "weight_decay")
         else:
-            if key not in options(self.algorithm):
-                raise ValueError(f"{self.algorithm} has no option {key!r} (its options: "
-                                 f"{', '.join(['weight_decay', *options(self.algorithm)])})")
-            value = _option_value(self.algorithm, key, value)
+            value = _option_value(f"{self.algorithm}: option {key}",
+                                  _option_info(self.algorithm, key), value)
         self._check(lib.optcl_optimizer_set_option(h, key.encode(), float(value)))
 
     def running_value(self, name, group=0):
@@ -819,9 +834,7 @@ class Optimizer(_Handle):
         config = lib.optcl_optimizer_config_get(self._h)
         if key == "weight_decay":
             return config.contents.weight_decay
-        if key not in options(self.algorithm):
-            raise ValueError(f"{self.algorithm} has no option {key!r} (its options: "
-                             f"{', '.join(['weight_decay', *options(self.algorithm)])})")
+        _option_info(self.algorithm, key)
         out = C.c_double()
         check(lib.optcl_optimizer_config_get_option(config, key.encode(), C.byref(out)),
               f"{self.algorithm} has no option {key!r}")

@@ -253,7 +253,7 @@ class _GroupRun:
             try:
                 if key == "lr":
                     self.opt.set_lr(value)
-                elif key in ("weight_decay",) or key in core.options(self.opt.algorithm):
+                elif key in ("weight_decay",) or key in core._options_table(self.opt.algorithm):
                     self.opt.set_option(key, value)
                 else:
                     return False

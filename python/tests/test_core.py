@@ -99,6 +99,18 @@ def test_options_schedule_plateau_lookahead_guard(backend):
         params.optimizer("adam", schedule={"kind": "weekly"})
     with pytest.raises(ValueError, match="no option 'momentum'"):
         params.optimizer("adam", momentum=0.9)
+    for call in (lambda: opt.set_option("momentum", 0.9), lambda: opt.option("momentum")):
+        with pytest.raises(ValueError, match="no option 'momentum' .its options: weight_decay, "
+                                             "beta1"):
+            call()
+    mine = optcl.options("rprop")  # a copy: changing it changes nothing optcl reads
+    mine["variant"]["choices"].append("newest")
+    mine["variant"]["type"] = "real"
+    del mine["etaplus"]
+    assert optcl.options("rprop")["variant"]["choices"] == ["pytorch", "classic"]
+    assert "etaplus" in optcl.options("rprop")
+    with pytest.raises(ValueError, match="variant='newest': one of pytorch, classic"):
+        params.optimizer("rprop", variant="newest")
 
 
 def test_running_values(backend):
