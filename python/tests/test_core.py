@@ -323,6 +323,30 @@ def test_context_with_block_closes_what_it_made(monkeypatch):
     assert caught.value.__context__ is None and params.closed
 
 
+def test_context_exit_keeps_the_users_exception_when_close_fails(monkeypatch):
+    """A with block left by an exception: a close() that fails itself (a destroy refused)
+    does not replace the user's exception; without one, close()'s error is raised."""
+    log = _traced_destroys(monkeypatch)
+    traced = _lib.lib.optcl_params_destroy
+
+    def failing(handle):
+        traced(handle)
+        return 1  # any error status
+
+    monkeypatch.setattr(_lib.lib, "optcl_params_destroy", failing)
+    with pytest.raises(optcl.OptclError, match="destroying an optcl.Params"):
+        with optcl.Context("reference") as ctx:
+            params = ctx.params([("w", (3, 4))])
+    mine = KeyError("the user's")
+    with pytest.raises(KeyError) as caught:
+        with optcl.Context("reference") as ctx:
+            params = ctx.params([("w", (3, 4))])
+            raise mine
+    assert params.closed
+    assert caught.value is mine
+    assert ("params", "OPTCL_SUCCESS") in log
+
+
 def test_closed_objects_refuse_every_call():
     ctx = optcl.Context("reference")
     params = ctx.params([("w", (3, 4))])

@@ -550,6 +550,72 @@ def test_master_weights_survive_rebuilds():
     f32.step()
     exp_avg = f32.state_dict()["state"][0]["exp_avg"]
     assert exp_avg.dtype == torch.float32 and exp_avg[0].item() == pytest.approx(1e-4, rel=1e-2)
+    # bf16 keeps its state in bfloat16 (a float32 parameter's too), int8 as floats: float32
+    for kind, dtype, want in (("bf16", torch.float32, torch.bfloat16),
+                              ("int8", torch.bfloat16, torch.float32)):
+        w = torch.ones(4, dtype=dtype, requires_grad=True)
+        o = ot.Adam([w], state_dtype=kind, device="reference")
+        w.grad = torch.full((4,), 1e-3, dtype=dtype)
+        o.step()
+        for name in ("exp_avg", "exp_avg_sq"):
+            value = o.state_dict()["state"][0][name]
+            assert value.dtype == want, (kind, name)
+        o.load_state_dict(o.state_dict())
+        o.step()  # the rebuilt run steps on from them
+        assert o.state_dict()["state"][0]["exp_avg"].dtype == want, kind
+
+
+def test_master_weights_from_a_torch_optim_state_dict():
+    """torch.optim.Adam's state dict of bfloat16 parameters has no "master": optcl's Adam with
+    master_weights=True takes it from the parameter (not from zeros: the count is 2), as its first step would, and steps on as
+    torch.optim.Adam on that parameter in float32 (state cast to float32) then rounded."""
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(64, generator=g).to(torch.bfloat16).requires_grad_()
+    grads = [torch.randn(64, generator=g).to(torch.bfloat16) for _ in range(3)]
+    torch_opt = torch.optim.Adam([w], lr=1e-2)
+    for grad in grads[:2]:
+        w.grad = grad.clone()
+        torch_opt.step()
+    saved = torch_opt.state_dict()
+    expect = w.detach().float().clone().requires_grad_()
+    ref = torch.optim.Adam([expect], lr=1e-2)
+    ref.load_state_dict(saved)  # its state cast to float32, as the master's step takes it
+    expect.grad = grads[2].float()
+    ref.step()
+    opt = ot.Adam([w], lr=1e-2, master_weights=True, device="reference")
+    opt.load_state_dict(saved)
+    # torch's load_state_dict takes the saved groups whole: torch.optim's have no
+    # master_weights, so it is set again on the loaded group
+    assert "master_weights" not in opt.param_groups[0]
+    opt.param_groups[0]["master_weights"] = True
+    w.grad = grads[2].clone()
+    opt.step()
+    master = opt.state_dict()["state"][0]["master"]
+    torch.testing.assert_close(master, expect.detach(), rtol=1e-6, atol=1e-7)
+    assert w.dtype == torch.bfloat16 and torch.equal(w.detach(), master.to(torch.bfloat16))
+
+
+def test_master_weights_in_a_group_with_float32_tensors():
+    """master_weights=True over a group of a bfloat16 weight and a float32 norm: the float32
+    tensor is its own master (stepped as torch.optim.Adam steps it), the bfloat16 one steps
+    its float32 master."""
+    g = torch.Generator().manual_seed(0)
+    weight = torch.randn(8, 4, generator=g).to(torch.bfloat16).requires_grad_()
+    norm = torch.randn(4, generator=g).requires_grad_()
+    weight.grad = torch.randn(8, 4, generator=g).to(torch.bfloat16)
+    norm.grad = torch.randn(4, generator=g)
+    expect = [weight.detach().float().clone().requires_grad_(), norm.detach().clone()
+              .requires_grad_()]
+    expect[0].grad, expect[1].grad = weight.grad.float(), norm.grad.clone()
+    torch.optim.Adam(expect, lr=1e-2).step()
+    opt = ot.Adam([{"params": [weight, norm]}], lr=1e-2, master_weights=True,
+                  device="reference")
+    opt.step()
+    state = opt.state_dict()["state"]
+    assert "master" in state[0] and "master" not in state[1]
+    torch.testing.assert_close(state[0]["master"], expect[0].detach(), rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(norm.detach(), expect[1].detach(), rtol=1e-6, atol=1e-7)
+    assert weight.dtype == torch.bfloat16 and norm.dtype == torch.float32
 
 
 def test_tensors_held_by_the_user_outlive_the_optimizer():
