@@ -65,9 +65,8 @@ class _GroupRun:
         if self.params.shared and (ctx.backend == "opencl" or self.dtype == torch.float32):
             self.flat = [_as_torch(self.params.host_view(r), self.dtype) for r in core.ROLES]
         self.kwargs = optimizer._optcl_kwargs(group, self.dtype)
-        self.algorithm = optimizer._algorithm_of(group)
         try:
-            self.opt = core.Optimizer(self.params, self.algorithm, **self.kwargs)
+            self.opt = core.Optimizer(self.params, optimizer._algorithm_of(group), **self.kwargs)
         except BaseException:
             self.params.close()
             raise
@@ -245,7 +244,7 @@ class _GroupRun:
         """Brings the optimizer's hyperparameters to kwargs; False when one of them needs a new
         optimizer (a change of its state buffers or kernel, a key gone or new, another
         algorithm: Adam's decoupled_weight_decay)."""
-        if set(kwargs) != set(self.kwargs) or algorithm != self.algorithm:
+        if set(kwargs) != set(self.kwargs) or algorithm != self.opt.algorithm:
             return False
         for key, value in kwargs.items():
             if self.kwargs.get(key) == value:
@@ -451,17 +450,16 @@ class OptclOptimizer(torch.optim.Optimizer):
         return list(self._runs_of(self.param_groups[index]))
 
     def _runs_of(self, group):
-        """The runs made for this group (keyed by the group itself: deleting or reordering
-        param_groups leaves every group its own runs)."""
-        runs = self._runs.get(id(group), [])
-        return runs if runs and runs[0].group is group else []
+        """The runs made for this group (keyed by the group's id: deleting or reordering
+        param_groups leaves every group its own runs; each run holds its group, so no other
+        group can have that id while they are kept)."""
+        return self._runs.get(id(group), [])
 
     def _drop_stale_runs(self):
         """Closes the runs of groups no longer in param_groups (their state is kept in
         self.state, as torch keeps it)."""
-        live = {id(g): g for g in self.param_groups}
-        stale = [key for key, runs in self._runs.items()
-                 if not runs or live.get(key) is not runs[0].group]
+        live = {id(g) for g in self.param_groups}
+        stale = [key for key in self._runs if key not in live]
         if stale:
             self._pull_state()
             for key in stale:
