@@ -43,14 +43,17 @@ class _GroupRun:
     nothing where the device shares host memory. Elsewhere (a bfloat16 group on the reference
     backend) each step copies the tensors in and out."""
 
-    def __init__(self, ctx, group, index, optimizer, members):
+    def __init__(self, ctx, group, index, optimizer, members, checked=False):
+        """checked: the tensors already passed _check_tensor (else they are checked here)."""
         self.members = members  # the tensors' indices in the group, in the set's order
         params = self.tensors = [group["params"][i] for i in members]
         self.index = index  # the group's, when the run was made (names and messages)
         self.group = group  # runs are keyed by the group itself (its index may change)
         self.ids = list(map(id, params))
         self.whole = members == list(range(len(group["params"])))  # the group's every tensor
-        _check_tensors(params, index)
+        if not checked:
+            for p in params:
+                _check_tensor(p, index)
         self.dtype = params[0].dtype  # a run's tensors share their dtype
         tensors = [(f"{index}.{i}", tuple(p.shape)) for i, p in zip(members, params)]
         self.flat, self.attached, self._views, self._ptrs = None, [], [], []
@@ -264,20 +267,18 @@ class _GroupRun:
         return True
 
 
-def _check_tensors(params, index):
-    """TypeError for a tensor optcl does not step (before anything moves)."""
-    for p in params:
-        if p.dtype not in _PARAM_DTYPES:
-            raise TypeError(f"optcl.torch: param group {index} has a tensor of {p.dtype}; "
-                            "optcl steps float32, bfloat16 and float16 tensors")
-        if p.device.type != "cpu":
-            raise TypeError(f"optcl.torch: param group {index} has tensors off the CPU; optcl "
-                            "steps CPU tensors (the step itself runs on its OpenCL device)")
-        if p.grad is not None and p.grad.dtype != p.dtype:
-            raise TypeError(f"optcl.torch: param group {index} has a tensor of {p.dtype} whose "
-                            f"gradient is {p.grad.dtype}")
-    if len({p.dtype for p in params}) > 1:
-        raise TypeError(f"optcl.torch: param group {index}: one run of mixed dtypes")
+def _check_tensor(p, index):
+    """TypeError for a tensor optcl does not step (before anything moves). A run's tensors share
+    their dtype by construction (runs are made per dtype)."""
+    if p.dtype not in _PARAM_DTYPES:
+        raise TypeError(f"optcl.torch: param group {index} has a tensor of {p.dtype}; "
+                        "optcl steps float32, bfloat16 and float16 tensors")
+    if p.device.type != "cpu":
+        raise TypeError(f"optcl.torch: param group {index} has tensors off the CPU; optcl "
+                        "steps CPU tensors (the step itself runs on its OpenCL device)")
+    if p.grad is not None and p.grad.dtype != p.dtype:
+        raise TypeError(f"optcl.torch: param group {index} has a tensor of {p.dtype} whose "
+                        f"gradient is {p.grad.dtype}")
 
 
 def _state_dtype(run, name):
@@ -425,8 +426,8 @@ class OptclOptimizer(torch.optim.Optimizer):
             return int(float(state["step"]))
         return int(any(torch.is_tensor(v) for v in state.values()))
 
-    def _new_run(self, index, group, members):
-        run = _GroupRun(self._context(), group, index, self, members)
+    def _new_run(self, index, group, members, checked=False):
+        run = _GroupRun(self._context(), group, index, self, members, checked)
         try:
             self._push_state(run, group)
             self._start_run(run, group)
@@ -487,12 +488,12 @@ class OptclOptimizer(torch.optim.Optimizer):
         runs = self._runs_of(group)
         seen = self._seen(group)
         if len(runs) == 1 and runs[0].steps_whole(group, [p.grad for p in params]):
-            return [self._refreshed(index, group, runs[0], seen)]
+            return [self._refreshed(index, group, runs[0], seen, False)]
         self._densify_sparse_grads(group)
         # a tensor optcl cannot step (model.double()) is refused before any run is remade
         for p in params:
             if p.grad is not None:
-                _check_tensors([p], index)
+                _check_tensor(p, index)
         missing = {r: {r.members[i] for i in r.without_grad()} if r.matches(group) else None
                    for r in runs}
         split = [r for r in runs if missing[r] is None or 0 < len(missing[r]) < len(r.members)]
@@ -506,21 +507,22 @@ class OptclOptimizer(torch.optim.Optimizer):
         for i, p in enumerate(params):
             if i not in covered and p.grad is not None:
                 fresh.setdefault((p.dtype, self._count_reached(p)), []).append(i)
-        runs += [self._new_run(index, group, members) for members in fresh.values()]
+        runs += [self._new_run(index, group, members, True) for members in fresh.values()]
         self._runs[id(group)] = runs
         stepping = [r for r in runs if not missing.get(r)]
-        return [self._refreshed(index, group, r, seen) for r in stepping]
+        return [self._refreshed(index, group, r, seen, True) for r in stepping]
 
-    def _refreshed(self, index, group, run, seen):
+    def _refreshed(self, index, group, run, seen, checked):
         """The run with the group's hyperparameters (seen: _seen(group)): set on its optimizer,
-        or a new run where they change its state buffers or kernel."""
+        or a new run where they change its state buffers or kernel (checked: its tensors
+        passed _check_tensor in this step)."""
         if run.seen == seen:
             return run  # nothing changed since the last step
         if not run.update(self._optcl_kwargs(group, run.dtype), self._algorithm_of(group)):
             self._pull_state()  # the state moves into the new optimizer through self.state
             run.close()
             runs = self._runs[id(group)]
-            runs[runs.index(run)] = run = self._new_run(index, group, run.members)
+            runs[runs.index(run)] = run = self._new_run(index, group, run.members, checked)
         run.seen = seen
         return run
 
