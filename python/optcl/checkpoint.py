@@ -42,6 +42,11 @@ def load_checkpoint(path):
     return tensors, metadata
 
 
+def _is_int(value):
+    """A JSON integer (not a bool, which Python counts as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _tensor(path, name, t, data):
     """One header entry's tensor, every field checked (ValueError naming the file and the
     tensor)."""
@@ -52,31 +57,29 @@ def _tensor(path, name, t, data):
     if missing:
         raise ValueError(f"{where}: its header entry lacks {', '.join(missing)}")
     shape, offsets = t["shape"], t["data_offsets"]
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool)
-                                              and d >= 0 for d in shape):
+    if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
         raise ValueError(f"{where}: shape {shape!r} is not a list of sizes")
     if not isinstance(offsets, list) or len(offsets) != 2 or \
-            not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets):
+            not all(map(_is_int, offsets)):
         raise ValueError(f"{where}: data_offsets {offsets!r} is not a [begin, end] pair")
     begin, end = offsets
     if not 0 <= begin <= end <= len(data):
         raise ValueError(f"{where} lies outside the file")
-    if t["dtype"] == "BF16":
-        size = 2
+    bf16 = t["dtype"] == "BF16"  # its bits, the upper half of a float32's
+    if bf16:
+        dtype = np.dtype("<u2")
     elif t["dtype"] in _DTYPES:
-        size = np.dtype(_DTYPES[t["dtype"]]).itemsize
+        dtype = np.dtype(_DTYPES[t["dtype"]]).newbyteorder("<")
     else:
         raise ValueError(f"{where} has dtype {t['dtype']}")
+    size = dtype.itemsize
     count = int(np.prod(shape, dtype=np.int64))
     if end - begin != count * size:
         raise ValueError(f"{where}: shape {tuple(shape)} of {t['dtype']} needs "
                          f"{count * size} bytes, its data_offsets give {end - begin}")
-    raw = data[begin:end]
-    if t["dtype"] == "BF16":
-        bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
-        a = bits.view(np.float32)
-    else:
-        a = np.frombuffer(raw, dtype=np.dtype(_DTYPES[t["dtype"]]).newbyteorder("<"))
+    a = np.frombuffer(data[begin:end], dtype=dtype)
+    if bf16:
+        a = (a.astype(np.uint32) << 16).view(np.float32)
     return a.reshape(shape).copy()
 
 

@@ -423,6 +423,38 @@ def test_buffers_and_raw_writes_are_checked():
     assert (f16.read("w") == 1.5).all()
 
 
+def test_checkpoint_bf16_and_f16_tensors_read(tmp_path):
+    """A BF16 tensor's 2-byte elements widened to float32 exactly (its size checked at 2 bytes
+    each), an F16 one's read as stored; a bool in a shape or data_offsets is not a size."""
+    def write(name, header, data):
+        h = json.dumps(header).encode()
+        path = tmp_path / name
+        path.write_bytes(struct.pack("<Q", len(h)) + h + data)
+        return str(path)
+
+    bf16 = struct.pack("<3H", 0x3FC0, 0xC000, 0x4049)  # 1.5, -2.0, 3.140625
+    f16 = np.array([0.5, -65504.0], "<f2").tobytes()
+    path = write("ok", {"b": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]},
+                        "h": {"dtype": "F16", "shape": [2, 1], "data_offsets": [6, 10]}},
+                 bf16 + f16)
+    tensors, _ = optcl.load_checkpoint(path)
+    assert tensors["b"].dtype == np.float32
+    np.testing.assert_array_equal(tensors["b"], np.array([1.5, -2.0, 3.140625], np.float32))
+    np.testing.assert_array_equal(tensors["h"], np.array([[0.5], [-65504.0]], np.float16))
+    path = write("short", {"b": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 4]}},
+                 bf16)
+    with pytest.raises(ValueError, match="shape \\(3,\\) of BF16 needs 6 bytes"):
+        optcl.load_checkpoint(path)
+    path = write("bool", {"b": {"dtype": "BF16", "shape": [True], "data_offsets": [0, 2]}},
+                 bf16)
+    with pytest.raises(ValueError, match="shape \\[True\\] is not a list of sizes"):
+        optcl.load_checkpoint(path)
+    path = write("boolo", {"b": {"dtype": "BF16", "shape": [1], "data_offsets": [False, 2]}},
+                 bf16)
+    with pytest.raises(ValueError, match="is not a \\[begin, end\\] pair"):
+        optcl.load_checkpoint(path)
+
+
 def test_malformed_checkpoints_named(tmp_path):
     def write(name, header, data):
         h = json.dumps(header).encode()
