@@ -579,7 +579,9 @@ def test_master_weights_from_a_torch_optim_state_dict():
     saved = torch_opt.state_dict()
     expect = w.detach().float().clone().requires_grad_()
     ref = torch.optim.Adam([expect], lr=1e-2)
-    ref.load_state_dict(saved)  # its state cast to float32, as the master's step takes it
+    # its state cast to float32, as the master's step takes it (a copy: torch 2.x's
+    # load_state_dict keeps the "step" tensor itself, which its step then counts on in place)
+    ref.load_state_dict(copy.deepcopy(saved))
     expect.grad = grads[2].float()
     ref.step()
     opt = ot.Adam([w], lr=1e-2, master_weights=True, device="reference")
