@@ -567,8 +567,9 @@ def test_master_weights_survive_rebuilds():
 
 def test_master_weights_from_a_torch_optim_state_dict():
     """torch.optim.Adam's state dict of bfloat16 parameters has no "master": optcl's Adam with
-    master_weights=True takes it from the parameter (not from zeros: the count is 2), as its first step would, and steps on as
-    torch.optim.Adam on that parameter in float32 (state cast to float32) then rounded."""
+    master_weights=True takes it from the parameter (not from zeros: the count is 2), as its
+    first step would, and steps on as torch.optim.Adam on that parameter in float32 (state
+    cast to float32) then rounded."""
     g = torch.Generator().manual_seed(0)
     w = torch.randn(64, generator=g).to(torch.bfloat16).requires_grad_()
     grads = [torch.randn(64, generator=g).to(torch.bfloat16) for _ in range(3)]
