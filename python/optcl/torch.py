@@ -683,7 +683,15 @@ class OptclOptimizer(torch.optim.Optimizer):
         return super().state_dict()
 
     def load_state_dict(self, state_dict):
+        before = [dict(g) for g in self.param_groups]
         super().load_state_dict(state_dict)
+        # torch takes the saved groups whole: a key they lack (a torch.optim state dict has no
+        # master_weights or state_dtype, torch 1.13's no decoupled_weight_decay) keeps this
+        # optimizer's value, so master weights are not dropped by a resume from torch.optim
+        for group, old in zip(self.param_groups, before):
+            for key in self.defaults:
+                if key not in group:
+                    group[key] = old.get(key, self.defaults[key])
         self._close_runs()  # rebuilt from self.state at the next step
         self._state_fresh = True
         # torch casts every state tensor to its parameter's dtype; optcl's keep their own (the
