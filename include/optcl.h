@@ -725,8 +725,10 @@ typedef enum optcl_state_dtype {
      * moments, unsigned for second moments; a tie to the even code) of value / absmax, and
      * the block's float32 absmax. A step dequantizes, updates in float32, steps the parameter
      * with the unquantised new state and requantizes. Tensors under 4096 elements keep float32
-     * state. SGD, Adam/AdamW, RMSprop and Lion; not Rprop. About 1.02 B per element and state
-     * (optcl_optimizer_state_bytes). docs/PRECISION.md. */
+     * state. SGD, Adam/AdamW, RMSprop, Lion, Adagrad, Adadelta, Adamax, NAdam and RAdam;
+     * refused (OPTCL_ERROR_INVALID_ARGUMENT, the message names the reason) by Rprop, ASGD,
+     * Schedule-Free AdamW and SGD, LAMB, LARS, Adafactor and Muon. About 1.02 B per element and
+     * state (optcl_optimizer_state_bytes). docs/PRECISION.md. */
     OPTCL_STATE_INT8 = 3
 } optcl_state_dtype;
 
