@@ -1105,8 +1105,10 @@ OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
  * Adafactor 20, plus 8 per element of a tensor of two or more dims (its rows and its columns
  * read the gradient) and 12 per element of one of at most one dim (its variance, read twice
  * and written once). On OpenCL a tensor stepped whole is read from memory once: LAMB 28, LARS
- * 20, Adafactor 12 for a matrix and 20 for a vector (docs/COMMANDS.md's OPTCL_WHOLE_TENSORS). Muon 36 (its sums pass reads the gradient and the momentum, and the
- * matrices X are written and read once; the products' traffic is left out). */
+ * 20, Adafactor 12 for a matrix and 20 for a vector (docs/COMMANDS.md's OPTCL_WHOLE_TENSORS).
+ * Muon 44 (SGD with momentum's 20, plus the gradient and the momentum read by its sums pass and
+ * again by its pack pass, and the matrices X written once and read once; the products' traffic
+ * is left out). */
 OPTCL_API double optcl_optimizer_bytes_per_step(const optcl_optimizer *opt);
 /* The floating-point operations of a step's matrix products (Muon's Newton–Schulz iteration:
  * per matrix X of m×n, m ≤ n, and iteration 4m²n + 2m³); 0 for the other optimizers. */
