@@ -1091,8 +1091,9 @@ OPTCL_API const char *optcl_optimizer_message(const optcl_optimizer *opt);
  * parameter group per step (three for LAMB and LARS: the per-tensor sums, their totals, the
  * step; five for Adafactor: its row and column means and their means first; one for these
  * three when every tensor of the group is small enough to be stepped whole by the per-tensor
- * launch), plus one per Lookahead sync, whatever the tensor count. 0 on the reference
- * backend. */
+ * launch; four for Muon — sums, totals, pack, step — plus three GEMMs per Newton–Schulz
+ * iteration for each shape in the group, the copies between them not counted), plus one per
+ * Lookahead sync, whatever the tensor count. 0 on the reference backend. */
 OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
 
 /* The bytes one step must move at least: every buffer the rule reads and writes, each element
