@@ -1087,13 +1087,15 @@ OPTCL_API const char *optcl_optimizer_build_log(const optcl_optimizer *opt);
 /* The last failure's message of a call on this optimizer; "" when none. Owned by it. */
 OPTCL_API const char *optcl_optimizer_message(const optcl_optimizer *opt);
 
-/* Kernel launches (update rule and Lookahead sync) this optimizer has enqueued so far: one per
- * parameter group per step (three for LAMB and LARS: the per-tensor sums, their totals, the
- * step; five for Adafactor: its row and column means and their means first; one for these
- * three when every tensor of the group is small enough to be stepped whole by the per-tensor
- * launch; four for Muon — sums, totals, pack, step — plus three GEMMs per Newton–Schulz
- * iteration for each shape in the group, the copies between them not counted), plus one per
- * Lookahead sync, whatever the tensor count. 0 on the reference backend. */
+/* Kernel launches (update rule, gradient guard, Lookahead sync, train/eval switch) this
+ * optimizer has enqueued so far: per step, one per parameter group (three for LAMB and LARS:
+ * the per-tensor sums, their totals, the step; five for Adafactor: its row and column means and
+ * their means first; one for these three when every tensor of the group is small enough to be
+ * stepped whole by the per-tensor launch; four for Muon — sums, totals, pack, step — plus three
+ * GEMMs per Newton–Schulz iteration for each shape in the group, the copies between them not
+ * counted) and the gradient guard's reduction (one or two; none when the update kernel reduces
+ * itself: optcl_optimizer_step); plus one per Lookahead sync and one per train/eval switch after
+ * the first step; whatever the tensor count. 0 on the reference backend. */
 OPTCL_API uint64_t optcl_optimizer_launch_count(const optcl_optimizer *opt);
 
 /* The bytes one step must move at least: every buffer the rule reads and writes, each element
