@@ -16,9 +16,12 @@
  * its message on the context; context creation and file helpers, which have no parent, write it
  * into an optional caller buffer. Library code never aborts and never prints.
  *
- * Blocking: calls that enqueue (optcl_optimizer_step, optcl_params_zero_grad) never wait for the
- * device. Calls that copy to or from host memory, create or destroy objects, or read state back
- * block until done — with clFinish on the context's queue, so on a wrapped queue they also wait
+ * Blocking: calls that enqueue (optcl_optimizer_step, optcl_params_zero_grad) do not wait for
+ * the device, but for two cases of the step: with a gradient guard on OpenCL it reads the
+ * device's step count back once per 256 steps (sooner after an lr change; optcl_optimizer_step),
+ * and a step that runs Lookahead's α search waits while it evaluates the loss
+ * (optcl_optimizer_set_lookahead_search). Calls that copy to or from host memory, create or
+ * destroy objects, or read state back block until done — with clFinish on the context's queue, so on a wrapped queue they also wait
  * for the caller's own commands enqueued before. On the reference backend everything runs
  * synchronously on the calling thread.
  *
