@@ -21,14 +21,20 @@
  * device's step count back once per 256 steps (sooner after an lr change; optcl_optimizer_step),
  * and a step that runs Lookahead's α search waits while it evaluates the loss
  * (optcl_optimizer_set_lookahead_search). Calls that copy to or from host memory, create or
- * destroy objects, or read state back block until done — with clFinish on the context's queue, so on a wrapped queue they also wait
- * for the caller's own commands enqueued before. On the reference backend everything runs
- * synchronously on the calling thread.
+ * destroy objects, or read state back block until done — with clFinish on the context's queue,
+ * so on a wrapped queue they also wait for the caller's own commands enqueued before. On the
+ * reference backend everything runs synchronously on the calling thread.
  *
  * Threading: objects created from one context — the context included — must be used by one
  * thread at a time. Different contexts are independent and may be used from different threads
  * at once, also when they wrap the same cl_context. Read-only queries (names, layouts, messages)
- * follow the same rule.
+ * follow the same rule. Calls that take no handle may be called from any thread, also at once
+ * (on arguments of their own): optcl_npy_read and _write, optcl_checkpoint_inspect,
+ * _inspect_progress and _param_dtype, optcl_schedule_*, optcl_algorithm_*, the *_config_default
+ * calls, the enums' *_name and *_from_name calls, optcl_optimizer_config_set_option,
+ * _get_option and _field, optcl_struct_size, optcl_version. The library keeps no mutable global
+ * state (its statics are constant tables) and starts no threads: the optcl_loss_fn of
+ * Lookahead's α search runs on the thread that called optcl_optimizer_step, inside that call.
  */
 #ifndef OPTCL_H
 #define OPTCL_H
@@ -99,9 +105,10 @@ typedef enum optcl_status {
     OPTCL_ERROR_DEVICE_MEMORY = -2012  /* the device cannot hold a buffer that large */
 } optcl_status;
 
-/* The enum's identifier ("OPTCL_ERROR_IO", "CL_INVALID_VALUE"); never NULL. */
+/* The enum's identifier ("OPTCL_ERROR_IO", "CL_INVALID_VALUE"); a static string, never NULL. */
 OPTCL_API const char *optcl_status_name(optcl_status status);
-/* A short English description; never NULL ("unknown status" for codes nobody defines). */
+/* A short English description; a static string, never NULL ("unknown status" for codes nobody
+ * defines). */
 OPTCL_API const char *optcl_status_string(optcl_status status);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -229,7 +236,7 @@ typedef enum optcl_dtype {
     OPTCL_DTYPE_COUNT
 } optcl_dtype;
 
-/* "f32", "bf16", "f16"; NULL for an unknown value. */
+/* "f32", "bf16", "f16" (static strings); NULL for an unknown value. */
 OPTCL_API const char *optcl_dtype_name(optcl_dtype dtype);
 /* The reverse; OPTCL_ERROR_INVALID_ARGUMENT for an unknown name. */
 OPTCL_API optcl_status optcl_dtype_from_name(const char *name, optcl_dtype *out);
@@ -624,7 +631,8 @@ OPTCL_API optcl_status optcl_schedule_validate(const optcl_schedule *schedule, c
                                                size_t message_size);
 /* The lr of step t for base lr base_lr. Pure; the schedule must be valid. */
 OPTCL_API double optcl_schedule_lr(const optcl_schedule *schedule, double base_lr, uint64_t t);
-/* "constant", "inverse_time", "exponential", "step", "multistep", "cosine"; NULL if unknown. */
+/* "constant", "inverse_time", "exponential", "step", "multistep", "cosine" (static strings);
+ * NULL if unknown. */
 OPTCL_API const char *optcl_schedule_name(optcl_schedule_kind kind);
 
 /* torch.optim.lr_scheduler.ReduceLROnPlateau. After each reported metric: an improvement is
@@ -796,7 +804,7 @@ typedef struct optcl_optimizer_config {
 OPTCL_API optcl_optimizer_config optcl_optimizer_config_default(optcl_algorithm algorithm);
 /* "sgd", "adam", "adamw", "rmsprop", "rprop", "lion", "adagrad", "adadelta", "adamax", "nadam",
  * "radam", "asgd", "adamw_schedulefree", "sgd_schedulefree", "lamb", "lars",
- * "adafactor", "muon"; NULL for an unknown value. */
+ * "adafactor", "muon" (static strings); NULL for an unknown value. */
 OPTCL_API const char *optcl_algorithm_name(optcl_algorithm algorithm);
 /* The reverse; OPTCL_ERROR_INVALID_ARGUMENT for an unknown name. */
 OPTCL_API optcl_status optcl_algorithm_from_name(const char *name, optcl_algorithm *out);
@@ -1251,7 +1259,8 @@ OPTCL_API const optcl_epoch_record *optcl_tracker_history(const optcl_tracker *t
 /* The full paths of the two files (owned by the tracker). */
 OPTCL_API const char *optcl_tracker_best_path(const optcl_tracker *tracker);
 OPTCL_API const char *optcl_tracker_last_path(const optcl_tracker *tracker);
-/* The last failure's message of a call on this tracker; "" when none. */
+/* The last failure's message of a call on this tracker; "" when none. Owned by the tracker,
+ * valid until its next failing call. */
 OPTCL_API const char *optcl_tracker_message(const optcl_tracker *tracker);
 
 /* ------------------------------------------------------------------------------------------ */

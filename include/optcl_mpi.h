@@ -247,7 +247,8 @@ OPTCL_API optcl_status optcl_mpi_optimizer_timings(const optcl_mpi_optimizer *op
 OPTCL_API optcl_optimizer *optcl_mpi_optimizer_shard(const optcl_mpi_optimizer *opt);
 OPTCL_API optcl_params *optcl_mpi_optimizer_shard_params(const optcl_mpi_optimizer *opt);
 
-/* The last failure's message of a call on this optimizer; "" when none. */
+/* The last failure's message of a call on this optimizer; "" when none. Owned by the optimizer,
+ * valid until its next failing call. */
 OPTCL_API const char *optcl_mpi_optimizer_message(const optcl_mpi_optimizer *opt);
 
 /* Saves the whole training state: every rank writes its shard as an ordinary optcl checkpoint
