@@ -148,8 +148,8 @@ OPTCL_API optcl_status optcl_context_create(const optcl_context_config *config, 
 /* Wraps a caller's OpenCL objects: all three are retained and released again by
  * optcl_context_destroy, never more. The queue must belong to the context and device
  * (OPTCL_ERROR_INVALID_ARGUMENT otherwise) and must be in-order (OPTCL_ERROR_UNSUPPORTED for an
- * out-of-order queue); an invalid queue returns the OpenCL status of the query. The message as
- * for optcl_context_create. Blocks. */
+ * out-of-order queue); an invalid queue returns the OpenCL status of the query. On failure
+ * message is written as by optcl_context_create. Blocks. */
 OPTCL_API optcl_status optcl_context_wrap(cl_context cl_ctx, cl_device_id device,
                                           cl_command_queue queue, optcl_context **out,
                                           char *message, size_t message_size);
