@@ -902,23 +902,23 @@ OPTCL_API optcl_status optcl_optimizer_create(optcl_params *params,
  * queue is finished. */
 OPTCL_API optcl_status optcl_optimizer_destroy(optcl_optimizer *opt);
 
-/* One optimizer step over every tensor: the step count goes up by one, the per-step scalars
- * (lr, bias corrections) are computed on the host in double precision, and one kernel per
- * parameter group is enqueued on the context's queue after wait_list. Never blocks and does no
- * allocation. With a gradient guard (config.max_norm, config.nonfinite) a reduction (one or two
- * kernels) comes first and decides on the device whether and how the step happens — for a set
- * of one group that one work-group steps (up to 4096 elements), the update kernel reduces and
- * decides itself, one launch in all; the device then owns the step count, and the step blocks
- * once per 256 steps to read it back (sooner after an lr change: see docs/RELIABILITY.md). A launch
- * that fails to enqueue after an earlier group's launch leaves a partial step: it is counted, the
- * earlier groups are updated, the later ones and Lookahead's sync are not; a failure before any
- * group's launch changes nothing. (A rule that looks at whole tensors enqueues several launches per
- * group — Adafactor's factors, Muon's products — and only the group's last one writes parameters or
- * state; LAMB's, LARS's and Adafactor's per-tensor launch also steps the tensors small enough to
- * step whole, so a failure of the group's last launch after it leaves those stepped and the others
- * not.) *event (if event is not NULL) receives the last launch's event, which the caller releases.
- * On the reference backend the step runs at once, wait_list must be empty (else
- * OPTCL_ERROR_WRONG_BACKEND) and *event is set to NULL. */
+/* One optimizer step over every tensor: the step count goes up by one, the per-step scalars (lr,
+ * bias corrections) are computed on the host in double precision, and one kernel per parameter
+ * group is enqueued on the context's queue after wait_list. Does no allocation and, without a
+ * gradient guard, never blocks. With a gradient guard (config.max_norm, config.nonfinite) a
+ * reduction (one or two kernels) comes first and decides on the device whether and how the step
+ * happens — for a set of one group that one work-group steps (up to 4096 elements), the update
+ * kernel reduces and decides itself, one launch in all; the device then owns the step count, and
+ * the step blocks once per 256 steps to read it back (sooner after an lr change: see
+ * docs/RELIABILITY.md). A launch that fails to enqueue after an earlier group's launch leaves a
+ * partial step: it is counted, the earlier groups are updated, the later ones and Lookahead's sync
+ * are not; a failure before any group's launch changes nothing. (A rule that looks at whole tensors
+ * enqueues several launches per group — Adafactor's factors, Muon's products — and only the group's
+ * last one writes parameters or state; LAMB's, LARS's and Adafactor's per-tensor launch also steps
+ * the tensors small enough to step whole, so a failure of the group's last launch after it leaves
+ * those stepped and the others not.) *event (if event is not NULL) receives the last launch's
+ * event, which the caller releases. On the reference backend the step runs at once, wait_list must
+ * be empty (else OPTCL_ERROR_WRONG_BACKEND) and *event is set to NULL. */
 OPTCL_API optcl_status optcl_optimizer_step(optcl_optimizer *opt, cl_uint num_events,
                                             const cl_event *wait_list, cl_event *event);
 
