@@ -293,6 +293,7 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         for (int k = 0; k < OPTCL_SCHEDULE_COUNT; k++) {
             if (!strcmp(value, optcl_schedule_name((optcl_schedule_kind)k))) {
                 config->schedule.kind = (optcl_schedule_kind)k;
+                config->plateau.enabled = 0; /* the last schedule= wins, plateau's too */
                 return 0;
             }
         }

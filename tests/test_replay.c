@@ -410,6 +410,9 @@ static const bad_case BAD_CASES[] = {
     {"metrics_without_plateau", {"sgd", GOOD_FILES, "--metrics", "@m.npy"}},
     {"metrics_with_cosine", {"sgd", GOOD_FILES, "--metrics", "@m.npy", "schedule=cosine"}},
     {"schedule_bogus", {"sgd", GOOD_FILES, "schedule=bogus"}},
+    /* the last schedule= wins: plateau is off again, so --metrics has no use */
+    {"plateau_then_constant_with_metrics",
+     {"sgd", GOOD_FILES, "--metrics", "@m.npy", "schedule=plateau", "schedule=constant"}},
     {"gamma_with_cosine", {"sgd", GOOD_FILES, "schedule=cosine", "gamma=0.5"}},
     {"power_without_schedule", {"adam", GOOD_FILES, "power=2"}},
     {"patience_without_plateau", {"sgd", GOOD_FILES, "schedule=step", "patience=3"}},
