@@ -3,42 +3,50 @@
  * the rules that look at whole tensors (LAMB, LARS) see each tensor's norms. */
 #include "cli.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* One shape, dims separated by sep ("4x5" or "4,5"), into spec; non-zero on a malformed one. */
+/* One shape, dims separated by sep ("4x5" or "4,5"), into spec; non-zero on a malformed one:
+ * every dimension is digits alone (no sign, no space, no empty item, nothing after the last). */
 static int parse_shape(const char *text, size_t len, char sep, optcl_tensor_spec *spec)
 {
     spec->ndim = 0;
     const char *c = text, *stop = text + len;
-    while (c < stop) {
+    for (;;) {
+        if (c >= stop || !isdigit((unsigned char)*c) || spec->ndim == OPTCL_MAX_DIMS)
+            return 1;
         char *end = NULL;
+        errno = 0;
         long long v = strtoll(c, &end, 10);
-        if (end == c || v < 1 || spec->ndim == OPTCL_MAX_DIMS || (end < stop && *end != sep) ||
-            end > stop)
+        if (errno == ERANGE || v < 1 || end > stop)
             return 1;
         spec->shape[spec->ndim++] = v;
-        c = end < stop ? end + 1 : end;
+        if (end == stop)
+            return 0;
+        if (*end != sep)
+            return 1;
+        c = end + 1;
     }
-    return spec->ndim == 0;
 }
 
 int optcl_cli_check_layout(const char *key, const char *value, char *message, size_t size)
 {
     optcl_tensor_spec spec;
     bool tensors = !strcmp(key, "tensors");
-    for (const char *c = value; tensors && *c;) {
+    if (!tensors && parse_shape(value, strlen(value), ',', &spec) == 0)
+        return 0;
+    for (const char *c = value; tensors;) {
         size_t len = strcspn(c, ",");
         if (parse_shape(c, len, 'x', &spec))
-            goto bad;
-        c += len + (c[len] == ',');
+            break;
+        if (!c[len])
+            return 0;
+        c += len + 1; /* a shape must follow every comma */
     }
-    if ((tensors && !*value) || (!tensors && parse_shape(value, strlen(value), ',', &spec)))
-        goto bad;
-    return 0;
-bad:
     snprintf(message, size, "%s=%s: expected %s", key, value,
              tensors ? "comma-separated shapes with dimensions joined by x (tensors=4x5,12,5)"
                      : "dimensions >= 1 joined by commas (shape=R,C)");
