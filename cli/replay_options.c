@@ -3,6 +3,7 @@
  * numbers and non-0/1 booleans are errors (range checks are the library's, at create time). */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -159,13 +160,25 @@ static int parse_real(const char *key, const char *value, double *out, char *mes
                       size_t message_size)
 {
     char *end = NULL;
-    double v = *value ? strtod(value, &end) : 0.0;
-    if (!*value || *end != '\0' || !isfinite(v)) {
+    /* strtod would skip leading spaces (a newline too): refused like any other stray text */
+    double v = *value && !isspace((unsigned char)*value) ? strtod(value, &end) : 0.0;
+    if (!end || *end != '\0' || !isfinite(v)) {
         snprintf(message, message_size, "%s=%s: not a finite number", key, value);
         return 1;
     }
     *out = v;
     return 0;
+}
+
+/* A whole number written in digits alone (no sign, no space) up to max, at c, into *out; *end
+ * past it. Non-zero when c does not start with a digit or the number exceeds max. */
+static int scan_whole(const char *c, char **end, unsigned long long max, unsigned long long *out)
+{
+    if (!isdigit((unsigned char)*c))
+        return 1;
+    errno = 0;
+    *out = strtoull(c, end, 10);
+    return errno == ERANGE || *out > max;
 }
 
 /* value as the index of one of count names into *out (an enum's value), or a message listing
@@ -276,12 +289,13 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         return 0;
     case COUNT: {
         char *end = NULL;
-        long long v = *value ? strtoll(value, &end, 10) : 0;
-        if (!*value || *end != '\0' || v < 0) {
-            snprintf(message, message_size, "%s=%s: expected a whole number >= 0", key, value);
+        unsigned long long v = 0;
+        if (scan_whole(value, &end, INT64_MAX, &v) || *end != '\0') {
+            snprintf(message, message_size, "%s=%s: expected a whole number 0 … 2^63 - 1", key,
+                     value);
             return 1;
         }
-        *(int64_t *)field = v;
+        *(int64_t *)field = (int64_t)v;
         return 0;
     }
     case SCHEDULE:
@@ -327,9 +341,8 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         return parse_name(key, value, names, count, field, message, message_size);
     case SEED: {
         char *end = NULL;
-        errno = 0;
-        unsigned long long v = strtoull(value, &end, 10);
-        if (!*value || *end != '\0' || *value == '-' || errno == ERANGE) {
+        unsigned long long v = 0;
+        if (scan_whole(value, &end, UINT64_MAX, &v) || *end != '\0') {
             snprintf(message, message_size, "%s=%s: expected a whole number 0 … 2^64 - 1", key,
                      value);
             return 1;
@@ -357,22 +370,24 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         ENUM_NAMES(optcl_state_dtype_name, optcl_state_dtype, names, count);
         return parse_name(key, value, names, count, field, message, message_size);
     case LIST: {
-        /* milestones=5,20,33 */
+        /* milestones=5,20,33: one number at least, one after every comma */
         size_t n = 0;
-        const char *c = value;
-        while (*c) {
+        for (const char *c = value;; n++) {
             char *end = NULL;
-            long long v = strtoll(c, &end, 10);
-            if (end == c || (*end != ',' && *end != '\0') || n == OPTCL_MAX_MILESTONES) {
+            unsigned long long v = 0;
+            if (n == OPTCL_MAX_MILESTONES || scan_whole(c, &end, INT64_MAX, &v) ||
+                (*end != ',' && *end != '\0')) {
                 snprintf(message, message_size,
-                         "%s=%s: expected up to %d comma-separated whole numbers", key, value,
+                         "%s=%s: expected 1 to %d comma-separated whole numbers", key, value,
                          OPTCL_MAX_MILESTONES);
                 return 1;
             }
-            config->schedule.milestones[n++] = v;
-            c = *end ? end + 1 : end;
+            config->schedule.milestones[n] = (int64_t)v;
+            if (*end == '\0')
+                break;
+            c = end + 1;
         }
-        config->schedule.milestone_count = n;
+        config->schedule.milestone_count = n + 1;
         return 0;
     }
     }

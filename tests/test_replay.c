@@ -424,6 +424,21 @@ static const bad_case BAD_CASES[] = {
     /* the last schedule= wins: plateau is off again, so --metrics has no use */
     {"plateau_then_constant_with_metrics",
      {"sgd", GOOD_FILES, "--metrics", "@m.npy", "schedule=plateau", "schedule=constant"}},
+    /* counts that overflow are refused, not capped; lists need every item */
+    {"t_max_overflow", {"sgd", GOOD_FILES, "schedule=cosine", "t_max=18446744073709551617"}},
+    {"step_size_overflow", {"sgd", GOOD_FILES, "schedule=step", "step_size=9223372036854775808"}},
+    {"milestones_empty", {"sgd", GOOD_FILES, "schedule=multistep", "milestones="}},
+    {"milestones_trailing_comma", {"sgd", GOOD_FILES, "schedule=multistep", "milestones=3,"}},
+    {"milestones_empty_item", {"sgd", GOOD_FILES, "schedule=multistep", "milestones=3,,5"}},
+    {"milestones_overflow",
+     {"sgd", GOOD_FILES, "schedule=multistep", "milestones=3,99999999999999999999"}},
+    /* a leading space (or newline) is stray text, as a trailing one is */
+    {"lr_leading_space", {"sgd", GOOD_FILES, "lr= 0.5"}},
+    {"lr_leading_newline", {"sgd", GOOD_FILES, "lr=\n0.5"}},
+    {"momentum_leading_space", {"sgd", GOOD_FILES, "momentum= 0.9"}},
+    {"t_max_leading_space", {"sgd", GOOD_FILES, "schedule=cosine", "t_max= 5"}},
+    {"t_max_plus_sign", {"sgd", GOOD_FILES, "schedule=cosine", "t_max=+5"}},
+    {"milestones_leading_space", {"sgd", GOOD_FILES, "schedule=multistep", "milestones= 3"}},
     {"gamma_with_cosine", {"sgd", GOOD_FILES, "schedule=cosine", "gamma=0.5"}},
     {"power_without_schedule", {"adam", GOOD_FILES, "power=2"}},
     {"patience_without_plateau", {"sgd", GOOD_FILES, "schedule=step", "patience=3"}},
@@ -434,6 +449,7 @@ static const bad_case BAD_CASES[] = {
     /* Lookahead. */
     {"lookahead_alpha_without_k", {"sgd", GOOD_FILES, "lookahead_alpha=0.5"}},
     {"lookahead_k_negative", {"sgd", GOOD_FILES, "lookahead_k=-1"}},
+    {"lookahead_k_overflow", {"sgd", GOOD_FILES, "lookahead_k=99999999999999999999"}},
     {"lookahead_alpha_too_big", {"sgd", GOOD_FILES, "lookahead_k=2", "lookahead_alpha=1.5"}},
     {"lookahead_alpha_zero", {"adam", GOOD_FILES, "lookahead_k=2", "lookahead_alpha=0"}},
     /* The gradient guard. */
@@ -454,6 +470,10 @@ static const bad_case BAD_CASES[] = {
     {"seed_without_stochastic", {"sgd", GOOD_FILES, "param_dtype=bf16", "seed=3"}},
     {"seed_negative",
      {"sgd", GOOD_FILES, "param_dtype=bf16", "rounding=stochastic", "seed=-3"}},
+    {"seed_space_negative",
+     {"sgd", GOOD_FILES, "param_dtype=bf16", "rounding=stochastic", "seed= -5"}},
+    {"seed_overflow",
+     {"sgd", GOOD_FILES, "param_dtype=bf16", "rounding=stochastic", "seed=18446744073709551616"}},
     /* Checkpoints. */
     {"load_state_missing",
      {"sgd", "--load-state", "@nope.safetensors", "--grads", "@g.npy", "--out", "@OUT",
