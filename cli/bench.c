@@ -186,6 +186,20 @@ static double sample(optcl_context *ctx, void *arg, step_fn fn, int batch, optcl
     return (now() - t0) / batch;
 }
 
+/* text as the inside of a JSON string: quotes and backslashes escaped, control characters (a
+ * newline from a file name or a key's value) as \u00XX. */
+static void print_json_text(const char *text)
+{
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            printf("\\%c", *c);
+        else if (*c < 0x20)
+            printf("\\u%04x", *c);
+        else
+            putchar(*c);
+    }
+}
+
 static void report(const bench_args *a, const char *what, optcl_context *ctx,
                    const optcl_params *params, const optcl_optimizer *opt, const char *layout,
                    double sec, double bytes, double ratio)
@@ -194,12 +208,12 @@ static void report(const bench_args *a, const char *what, optcl_context *ctx,
     double gbs = bytes / sec / 1e9, pps = (double)n / sec;
     const char *backend = a->backend == OPTCL_BACKEND_OPENCL ? "opencl" : "reference";
     if (a->json) {
-        printf("{\"what\": \"%s\", \"backend\": \"%s\", \"device\": \"", what, backend);
-        for (const char *c = optcl_context_device_name(ctx); *c; c++)
-            printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+        printf("{\"what\": \"");
+        print_json_text(what);
+        printf("\", \"backend\": \"%s\", \"device\": \"", backend);
+        print_json_text(optcl_context_device_name(ctx));
         printf("\", \"model\": \"");
-        for (const char *c = layout; *c; c++)
-            printf(*c == '"' || *c == '\\' ? "\\%c" : (unsigned char)*c < 32 ? "?" : "%c", *c);
+        print_json_text(layout);
         printf("\", \"n\": %zu, \"tensors\": %zu, \"flat\": %zu, \"steps\": %d, "
                "\"seconds_per_step\": %.9g, \"bytes_per_step\": %.0f, \"gbytes_per_s\": %.4g, "
                "\"params_per_s\": %.4g, \"ratio_to_traffic\": %.4f, \"vector_width\": %u, "

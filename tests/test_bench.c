@@ -285,6 +285,20 @@ static void test_shape_and_gflops(void **state)
     line = json_run(adam);
     assert_true(number(line, "gflops_per_s") == 0.0);
     free(line);
+    /* a control character or quote in a string field is escaped: still one JSON line */
+    const char *odd[] = {"adam", "--shape", "16,\n32", "--steps", "1", "--backend", "reference",
+                         "--json", NULL};
+    line = json_run(odd);
+    has_string(line, "model", "shape 16,\\u000a32");
+    free(line);
+    char quoted[1024];
+    tu_path_in(quoted, sizeof quoted, "a\"b\tc.txt");
+    tu_write_file(quoted, "w: 4\n", 5);
+    const char *file[] = {"adam", "--shapes", quoted, "--steps", "1", "--backend", "reference",
+                          "--json", NULL};
+    line = json_run(file);
+    has_string(line, "model", "shapes:a\\\"b\\u0009c.txt");
+    free(line);
     const char *bad[] = {"muon", "--shape", "16,0", "--backend", "reference", NULL};
     char err[ERR_CAP], *out = NULL;
     assert_int_equal(bench(bad, &out, err), 2);
