@@ -58,7 +58,8 @@ int optcl_cli_print_training(const optcl_optimizer_config *config);
 void optcl_cli_print_keys(FILE *f);
 
 /* Refuses keys that the configuration would ignore (gamma without a schedule that uses it,
- * plateau keys without schedule=plateau, lookahead_alpha without lookahead_k). */
+ * plateau keys without schedule=plateau, lookahead_alpha without lookahead_k,
+ * warmup_start_factor without warmup_steps, grad_scale undone by loss_scale=off|dynamic). */
 int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *options, int count,
                             char *message, size_t message_size);
 

@@ -409,6 +409,8 @@ static bool key_is_used(const optcl_optimizer_config *c, const char *key)
         return k == OPTCL_SCHEDULE_MULTISTEP;
     if (!strcmp(key, "t_max") || !strcmp(key, "eta_min"))
         return k == OPTCL_SCHEDULE_COSINE;
+    if (!strcmp(key, "warmup_start_factor"))
+        return c->schedule.warmup_steps > 0;
     if (!strcmp(key, "mode") || !strcmp(key, "factor") || !strcmp(key, "patience") ||
         !strcmp(key, "threshold") || !strcmp(key, "threshold_mode") || !strcmp(key, "cooldown") ||
         !strcmp(key, "min_lr"))
@@ -419,6 +421,8 @@ static bool key_is_used(const optcl_optimizer_config *c, const char *key)
         return c->rounding == OPTCL_ROUND_STOCHASTIC;
     if (!strcmp(key, "init_scale") || !strcmp(key, "write_unscaled"))
         return c->loss_scale.mode != OPTCL_LOSS_SCALE_OFF;
+    if (!strcmp(key, "grad_scale")) /* a later loss_scale=off|dynamic undoes its static mode */
+        return c->loss_scale.mode == OPTCL_LOSS_SCALE_STATIC;
     if (!strcmp(key, "growth_factor") || !strcmp(key, "backoff_factor") ||
         !strcmp(key, "growth_interval"))
         return c->loss_scale.mode == OPTCL_LOSS_SCALE_DYNAMIC;
@@ -458,6 +462,13 @@ int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *o
             snprintf(message, message_size, "key 'lookahead_alpha' needs lookahead_k > 0");
         else if (!strcmp(key, "seed"))
             snprintf(message, message_size, "key 'seed' needs rounding=stochastic");
+        else if (!strcmp(key, "warmup_start_factor"))
+            snprintf(message, message_size, "key 'warmup_start_factor' needs warmup_steps > 0");
+        else if (!strcmp(key, "grad_scale"))
+            snprintf(message, message_size,
+                     "key 'grad_scale' (loss_scale=static init_scale=S) does not combine with "
+                     "loss_scale=%s",
+                     optcl_loss_scaling_name(config->loss_scale.mode));
         else if (!strcmp(key, "init_scale") || !strcmp(key, "write_unscaled"))
             snprintf(message, message_size, "key '%s' needs loss_scale=static|dynamic", key);
         else if (!strcmp(key, "growth_factor") || !strcmp(key, "backoff_factor") ||
