@@ -29,6 +29,9 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
 /* The parameter set's element type from the options' param_dtype key (the last one wins, as
  * for every key); f32 without one. The keys must have passed optcl_cli_apply_option. */
 optcl_dtype optcl_cli_param_dtype(char *const *options, int count);
+/* v as the shortest text that strtod reads back as v (%.15g, %.16g or %.17g) into out (size
+ * bytes; 32 hold any); returns out. inspect prints numbers so that resuming with them agrees. */
+const char *optcl_cli_real(char *out, size_t size, double v);
 /* The value of the last KEY=VALUE among the options for this key, or NULL. */
 const char *optcl_cli_option_value(char *const *options, int count, const char *key);
 /* replay_layout.c: tensors=4x5,12,5 or shape=R,C — checked (non-zero with a message when

@@ -35,18 +35,23 @@ static int is_manifest(const char *path)
 
 void optcl_cli_print_config(const optcl_optimizer_config *c, optcl_dtype param_dtype)
 {
-    printf("optimizer: %s lr=%.9g weight_decay=%.9g", optcl_algorithm_name(c->algorithm), c->lr,
-           c->weight_decay);
+    char lr[32], weight_decay[32];
+    printf("optimizer: %s lr=%s weight_decay=%s", optcl_algorithm_name(c->algorithm),
+           optcl_cli_real(lr, sizeof lr, c->lr),
+           optcl_cli_real(weight_decay, sizeof weight_decay, c->weight_decay));
     if (c->maximize)
         printf(" maximize=1");
     for (size_t i = 0; i < optcl_algorithm_option_count(c->algorithm); i++) {
         const optcl_option_info *o = optcl_algorithm_option(c->algorithm, i);
         double v = 0.0;
+        char text[32];
         optcl_optimizer_config_get_option(c, o->key, &v);
         if (o->type == OPTCL_OPTION_CHOICE)
             printf(" %s=%s", o->key, o->choices[(int)v]);
+        else if (o->type == OPTCL_OPTION_FLAG)
+            printf(" %s=%.0f", o->key, v);
         else
-            printf(o->type == OPTCL_OPTION_FLAG ? " %s=%.0f" : " %s=%.9g", o->key, v);
+            printf(" %s=%s", o->key, optcl_cli_real(text, sizeof text, v));
     }
     printf("\n");
     /* the procedure around the rule, where it is not the default, and the parameters' type

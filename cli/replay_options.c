@@ -483,6 +483,17 @@ int optcl_cli_check_options(const optcl_optimizer_config *config, char *const *o
     return 0;
 }
 
+const char *optcl_cli_real(char *out, size_t size, double v)
+{
+    /* %.17g always round-trips but prints 0.1 as 0.10000000000000001: fewer digits first */
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(out, size, "%.*g", digits, v);
+        if (strtod(out, NULL) == v)
+            break;
+    }
+    return out;
+}
+
 /* Key i's value in c as replay takes it, into out; 0 where the key has no one value of its own
  * here (lr, weight_decay and maximize: the optimizer's line; grad_scale: init_scale's alias;
  * the set's dtype, layout and group). */
@@ -495,7 +506,7 @@ static int format_key(const optcl_optimizer_config *c, const key_entry *k, char 
         return 0;
     switch (k->kind) {
     case REAL:
-        return snprintf(out, size, "%.9g", *(const double *)field) > 0;
+        return *optcl_cli_real(out, size, *(const double *)field) != '\0';
     case FLAG:
         return snprintf(out, size, "%d", *(const int *)field) > 0;
     case COUNT:

@@ -19,6 +19,35 @@ static void has(const char *text, const char *want)
         fail_msg("expected '%s' in:\n%s", want, text);
 }
 
+/* Resumes ck with every KEY=VALUE that inspect printed on its "optimizer:" and "training:"
+ * lines given back (then NULL-terminated extra arguments): they must agree with the checkpoint,
+ * numbers included (printed so that they read back as the same double). */
+static void resume_with_printed_keys(const char *printed, const char *optimizer, const char *ck,
+                                     const char *const *extra)
+{
+    char words[4096], err[ERR], *out = NULL;
+    const char *args[64];
+    size_t n = 0;
+    args[n++] = optimizer;
+    args[n++] = "--load-state";
+    args[n++] = ck;
+    for (size_t i = 0; extra[i]; i++)
+        args[n++] = extra[i];
+    const char *line = strstr(printed, "\noptimizer: ");
+    assert_non_null(line);
+    snprintf(words, sizeof words, "%s", line + 1);
+    char *end = strstr(words, "\nprogress:"); /* optimizer: and training: only */
+    assert_non_null(end);
+    *end = '\0';
+    for (char *w = strtok(words, " \n"); w; w = strtok(NULL, " \n"))
+        if (strchr(w, '=') && n < sizeof args / sizeof args[0] - 1)
+            args[n++] = w;
+    args[n] = NULL;
+    if (tu_cli_capture("replay", args, &out, err, ERR) != 0)
+        fail_msg("resuming with the keys inspect printed:\n%s\nreplay: %s", printed, err);
+    free(out);
+}
+
 static void test_a_checkpoint(void **state)
 {
     (void)state;
@@ -58,6 +87,20 @@ static void test_a_checkpoint(void **state)
     has(out, "3 tensor(s), 37 elements:\n");
     has(out, "  param.0  4x5 ");
     has(out, "  param.2  5 ");
+    const char *again[] = {"--grads", grads, "--out", rows, "--backend", "reference", NULL};
+    resume_with_printed_keys(out, "adamw", ck, again);
+    free(out);
+
+    /* Adafactor's default eps1 is float32's epsilon, 2^-23: 1.1920929e-07 is another double */
+    const char *factored[] = {"adafactor", "--params", p0, "--grads", grads, "--out", rows,
+                              "--save-state", ck, "--backend", "reference", "tensors=4x5,12,5",
+                              "lr=0.1", "eps2=0.0003", NULL};
+    if (tu_cli_capture("replay", factored, &out, err, ERR) != 0)
+        fail_msg("replay: %s", err);
+    free(out);
+    assert_int_equal(tu_cli_capture("inspect", inspect, &out, err, ERR), 0);
+    resume_with_printed_keys(out, "adafactor", ck, again);
+    has(out, " eps1=1.1920928955078125e-07 eps2=0.0003 ");
     free(out);
 
     /* Every key of the procedure that is not the default, as replay takes it again: the
@@ -80,6 +123,9 @@ static void test_a_checkpoint(void **state)
     assert_int_equal(tu_cli_capture("inspect", inspect, &out, err, ERR), 0);
     has(out, "training: param_dtype=bf16 schedule=plateau warmup_steps=5 factor=0.5 patience=0 "
              "rounding=stochastic seed=9 loss_scale=dynamic growth_interval=7\n");
+    const char *with_metrics[] = {"--grads", grads, "--out", rows, "--metrics", metrics,
+                                  "--backend", "reference", NULL};
+    resume_with_printed_keys(out, "rmsprop", ck, with_metrics);
     free(out);
 }
 
