@@ -17,6 +17,8 @@ void optcl_cli_print_tensors(const optcl_tensor_spec *specs, size_t count);
  * they share it) and, with loss scaling, the scale. */
 void optcl_cli_print_progress(const optcl_checkpoint_progress *progress,
                               const optcl_tensor_spec *specs, size_t count, int loss_scaling);
+/* checkpoint_meta.c: whether the file at path starts as a sharded checkpoint's manifest. */
+int optcl_cli_is_manifest(const char *path);
 /* inspect_mpi.c (inspect_mpi_off.c without MPI): prints a sharded checkpoint; non-zero with a
  * message when it cannot. */
 int optcl_cli_inspect_sharded(const char *path, char *msg, size_t size);

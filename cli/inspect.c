@@ -8,7 +8,6 @@
 #include <string.h>
 
 #define MSG 4096
-#define SHARDED_MAGIC "optcl-mpi-checkpoint "
 
 static void usage(FILE *f)
 {
@@ -19,18 +18,6 @@ static void usage(FILE *f)
                "group). PATH is an ordinary checkpoint (optcl_checkpoint_save, --save-state) or\n"
                "a sharded one's manifest (optcl_mpi_checkpoint_save, --distributed\n"
                "--save-state). Reads headers only: no device, no MPI.\n");
-}
-
-/* Whether the file starts as a sharded checkpoint's manifest. */
-static int is_manifest(const char *path)
-{
-    char head[sizeof SHARDED_MAGIC] = "";
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    size_t got = fread(head, 1, sizeof head - 1, f);
-    fclose(f);
-    return got == sizeof head - 1 && memcmp(head, SHARDED_MAGIC, got) == 0;
 }
 
 void optcl_cli_print_config(const optcl_optimizer_config *c, optcl_dtype param_dtype)
@@ -144,8 +131,8 @@ int optcl_cli_inspect(int argc, char **argv)
     }
     const char *path = argv[1];
     char msg[MSG] = "";
-    int failed = is_manifest(path) ? optcl_cli_inspect_sharded(path, msg, sizeof msg)
-                                   : inspect_ordinary(path, msg, sizeof msg);
+    int failed = optcl_cli_is_manifest(path) ? optcl_cli_inspect_sharded(path, msg, sizeof msg)
+                                             : inspect_ordinary(path, msg, sizeof msg);
     if (failed)
         fprintf(stderr, "optcl inspect: %s\n", msg);
     return failed;

@@ -330,6 +330,11 @@ static int inspect_state(const replay_args *a, size_t *n, optcl_optimizer_config
 {
     optcl_tensor_spec *specs = NULL;
     size_t count = 0;
+    if (optcl_cli_is_manifest(a->load_state)) /* not "not a safetensors file" */
+        return snprintf(msg, MSG,
+                        "%s is a sharded checkpoint (the manifest --distributed --save-state "
+                        "writes): resume it with --distributed under mpirun",
+                        a->load_state) > 0;
     if (optcl_checkpoint_inspect(a->load_state, &specs, &count, saved, msg, MSG) != OPTCL_SUCCESS)
         return 1;
     /* replay's tensors: "param", or "param.0", "param.1", … (tensors=) */

@@ -214,6 +214,9 @@ static int rp_setup(void **state)
     rp_write_bytes("ck_cut_half.safetensors", ck, ck_size / 2);
     rp_write_bytes("ck_cut_data.safetensors", ck, ck_size - 4);
     free(ck);
+    /* a sharded checkpoint's manifest (its rank files are not needed to tell what it is) */
+    const char manifest[] = "optcl-mpi-checkpoint 2\ngeneration 1\nworld_size 2\nnumel 3\n";
+    rp_write_bytes("ck_sharded", manifest, sizeof manifest - 1);
     return 0;
 }
 
@@ -503,6 +506,9 @@ static const bad_case BAD_CASES[] = {
       "--backend", "reference"}},
     {"save_state_folder_missing",
      {"sgd", GOOD_FILES, "--save-state", "@no/such/folder/ck.safetensors"}},
+    {"load_state_sharded_without_distributed",
+     {"sgd", "--load-state", "@ck_sharded", "--grads", "@g.npy", "--out", "@OUT", "--backend",
+      "reference"}},
 #ifndef OPTCL_TEST_HAVE_MPI
     /* Built without MPI (with it, tests/test_mpi_replay.c runs --distributed). */
     {"distributed_without_mpi", {"sgd", GOOD_FILES, "--distributed"}},
@@ -510,6 +516,23 @@ static const bad_case BAD_CASES[] = {
 };
 
 #define BAD_COUNT (sizeof BAD_CASES / sizeof BAD_CASES[0])
+
+/* What some of the cases' messages must say. */
+static const struct {
+    const char *name, *says;
+} SAYS[] = {
+    {"load_state_sharded_without_distributed",
+     "is a sharded checkpoint (the manifest --distributed --save-state writes): resume it with "
+     "--distributed"},
+};
+
+static const char *says(const char *name)
+{
+    for (size_t i = 0; i < sizeof SAYS / sizeof SAYS[0]; i++)
+        if (!strcmp(SAYS[i].name, name))
+            return SAYS[i].says;
+    return NULL;
+}
 
 static void test_bad_case(void **state)
 {
@@ -536,6 +559,9 @@ static void test_bad_case(void **state)
         fail_msg("%s: `optcl %s` exited %d but stderr is not exactly one non-empty line: "
                  "\"%s\"",
                  bc->name, cmd, rc, err);
+    const char *want = says(bc->name);
+    if (want && !strstr(err, want))
+        fail_msg("%s: `optcl %s` said \"%s\", expected \"%s\"", bc->name, cmd, err, want);
 
     /* No OUT, no temporary file, inputs neither added nor removed. */
     char names[1024];
