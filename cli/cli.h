@@ -10,15 +10,21 @@ int optcl_cli_devices(int argc, char **argv);
 int optcl_cli_replay(int argc, char **argv);
 int optcl_cli_bench(int argc, char **argv);
 int optcl_cli_inspect(int argc, char **argv);
-/* inspect.c: a configuration as `optcl replay` keys, and tensors one per line, on stdout. */
-void optcl_cli_print_config(const optcl_optimizer_config *config, optcl_dtype param_dtype);
+/* inspect.c: a configuration as `optcl replay` keys (with its group's trust_ratio_mask), and
+ * tensors one per line, on stdout. */
+void optcl_cli_print_config(const optcl_optimizer_config *config, optcl_dtype param_dtype,
+                            int trust_ratio_mask);
 void optcl_cli_print_tensors(const optcl_tensor_spec *specs, size_t count);
 /* The steps taken and skipped, the next step's lr of the groups the tensors use (one value when
  * they share it) and, with loss scaling, the scale. */
 void optcl_cli_print_progress(const optcl_checkpoint_progress *progress,
                               const optcl_tensor_spec *specs, size_t count, int loss_scaling);
-/* checkpoint_meta.c: whether the file at path starts as a sharded checkpoint's manifest. */
+/* checkpoint_meta.c: whether the file at path starts as a sharded checkpoint's manifest; and
+ * the trust_ratio_mask of group 0 (replay's one group) a checkpoint was saved with — 0 when it
+ * was left out of the trust ratio, else 1 — read from its safetensors header (a sharded one's:
+ * rank 0's file); non-zero with a message when the file cannot be read. */
 int optcl_cli_is_manifest(const char *path);
+int optcl_cli_saved_trust_ratio_mask(const char *path, int *mask, char *msg, size_t size);
 /* inspect_mpi.c (inspect_mpi_off.c without MPI): prints a sharded checkpoint; non-zero with a
  * message when it cannot. */
 int optcl_cli_inspect_sharded(const char *path, char *msg, size_t size);

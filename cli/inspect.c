@@ -20,7 +20,8 @@ static void usage(FILE *f)
                "--save-state). Reads headers only: no device, no MPI.\n");
 }
 
-void optcl_cli_print_config(const optcl_optimizer_config *c, optcl_dtype param_dtype)
+void optcl_cli_print_config(const optcl_optimizer_config *c, optcl_dtype param_dtype,
+                            int trust_ratio_mask)
 {
     char lr[32], weight_decay[32];
     printf("optimizer: %s lr=%s weight_decay=%s", optcl_algorithm_name(c->algorithm),
@@ -48,6 +49,8 @@ void optcl_cli_print_config(const optcl_optimizer_config *c, optcl_dtype param_d
                   ? printf(" param_dtype=%s", optcl_dtype_name(param_dtype))
                   : 0;
     any += optcl_cli_print_training(c);
+    if (!trust_ratio_mask) /* the group's, not in c: replay's key for it */
+        any += printf(" trust_ratio_mask=0") > 0;
     printf(any ? "\n" : " the defaults (constant lr, no Lookahead, no guard)\n");
 }
 
@@ -105,13 +108,15 @@ static int inspect_ordinary(const char *path, char *msg, size_t size)
     if (optcl_checkpoint_inspect(path, &specs, &count, &config, msg, size) != OPTCL_SUCCESS)
         return 1;
     optcl_dtype dtype = OPTCL_DTYPE_F32;
+    int mask = 1;
     if (optcl_checkpoint_inspect_progress(path, &progress, msg, size) != OPTCL_SUCCESS ||
-        optcl_checkpoint_param_dtype(path, &dtype, msg, size) != OPTCL_SUCCESS) {
+        optcl_checkpoint_param_dtype(path, &dtype, msg, size) != OPTCL_SUCCESS ||
+        optcl_cli_saved_trust_ratio_mask(path, &mask, msg, size)) {
         free(specs);
         return 1;
     }
     printf("%s: an optcl checkpoint\n", path);
-    optcl_cli_print_config(&config, dtype);
+    optcl_cli_print_config(&config, dtype, mask);
     optcl_cli_print_progress(&progress, specs, count,
                              config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF);
     optcl_cli_print_tensors(specs, count);

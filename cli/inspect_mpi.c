@@ -19,12 +19,14 @@ int optcl_cli_inspect_sharded(const char *path, char *msg, size_t size)
     if (st != OPTCL_SUCCESS && st != OPTCL_ERROR_NOT_FOUND)
         return 1;
     optcl_checkpoint_progress progress;
-    if (optcl_mpi_checkpoint_inspect_progress(path, &progress, msg, size) != OPTCL_SUCCESS) {
+    int mask = 1;
+    if (optcl_mpi_checkpoint_inspect_progress(path, &progress, msg, size) != OPTCL_SUCCESS ||
+        optcl_cli_saved_trust_ratio_mask(path, &mask, msg, size)) {
         free(specs);
         return 1;
     }
     printf("%s: a sharded optcl checkpoint of %d rank(s)\n", path, world);
-    optcl_cli_print_config(&config, OPTCL_DTYPE_COUNT); /* the manifest does not say */
+    optcl_cli_print_config(&config, OPTCL_DTYPE_COUNT, mask); /* the manifest has no dtype */
     /* a first-version manifest lists no tensors: group 0's lr then */
     optcl_cli_print_progress(&progress, specs, st == OPTCL_SUCCESS ? count : 0,
                              config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF);

@@ -60,6 +60,7 @@ static void usage(FILE *f)
            "            or shape=R,C (one tensor);\n"
            "            --load-state takes the checkpoint's unless given;\n"
            "            trust_ratio_mask=0 leaves the group out of LAMB's/LARS's trust ratio\n"
+           "            (--load-state: the checkpoint's; given, it must agree)\n"
            "  lookahead lookahead_k lookahead_alpha\n"
            "  guard     clip_norm (torch.nn.utils.clip_grad_norm_ before each step)\n"
            "            nonfinite=propagate|skip (skip: a NaN/Inf gradient skips the step)\n"
@@ -170,6 +171,21 @@ static int make_config(const replay_args *a, const optcl_optimizer_config *saved
                    1;
     }
     return optcl_cli_check_options(config, a->options, a->option_count, msg, MSG);
+}
+
+/* Resuming, trust_ratio_mask given must agree with the checkpoint's group (which the library
+ * would restore silently): saved_mask is its value there. */
+static int check_group(const replay_args *a, int saved_mask, char *msg)
+{
+    for (int i = 0; i < a->option_count; i++) {
+        const char *key = "trust_ratio_mask=", *option = a->options[i];
+        if (strncmp(option, key, strlen(key)) == 0 && atoi(option + strlen(key)) != saved_mask)
+            return snprintf(msg, MSG,
+                            "%s differs from the configuration saved in %s "
+                            "(trust_ratio_mask=%d)",
+                            option, a->load_state, saved_mask) > 0;
+    }
+    return 0;
 }
 
 static int check_inputs(const replay_args *a, const optcl_optimizer_config *config, size_t n,
@@ -380,6 +396,10 @@ int optcl_cli_replay(int argc, char **argv)
                          : inspect_state(&a, &n, &saved, msg);
     if (!rc)
         rc = make_config(&a, a.load_state ? &saved : NULL, &config, msg);
+    int saved_mask = 1;
+    if (!rc && a.load_state)
+        rc = optcl_cli_saved_trust_ratio_mask(a.load_state, &saved_mask, msg, MSG) ||
+             check_group(&a, saved_mask, msg);
     if (!rc && a.params)
         rc = optcl_npy_read(a.params, &p0, msg, MSG) != OPTCL_SUCCESS;
     if (!rc && a.params && !a.load_state)

@@ -103,6 +103,37 @@ static void test_a_checkpoint(void **state)
     has(out, " eps1=1.1920928955078125e-07 eps2=0.0003 ");
     free(out);
 
+    /* The group's trust_ratio_mask=0 (not in the configuration) is printed, and resuming with
+     * another value is refused naming both */
+    const char *masked[] = {"lamb",
+                            "--params",
+                            p0,
+                            "--grads",
+                            grads,
+                            "--out",
+                            rows,
+                            "--save-state",
+                            ck,
+                            "--backend",
+                            "reference",
+                            "tensors=4x5,17",
+                            "trust_ratio_mask=0",
+                            NULL};
+    if (tu_cli_capture("replay", masked, &out, err, ERR) != 0)
+        fail_msg("replay: %s", err);
+    free(out);
+    assert_int_equal(tu_cli_capture("inspect", inspect, &out, err, ERR), 0);
+    has(out, "\ntraining: trust_ratio_mask=0\n");
+    resume_with_printed_keys(out, "lamb", ck, again);
+    free(out);
+    const char *unmasked[] = {
+        "lamb",      "--load-state",       ck,  "--grads", grads, "--out", rows, "--backend",
+        "reference", "trust_ratio_mask=1", NULL};
+    assert_int_equal(tu_cli_capture("replay", unmasked, &out, err, ERR), 1);
+    free(out);
+    has(err, "trust_ratio_mask=1 differs from the configuration saved in ");
+    has(err, " (trust_ratio_mask=0)\n");
+
     /* Every key of the procedure that is not the default, as replay takes it again: the
      * parameters' type, the plateau's, warmup's, rounding's and loss scaling's keys. */
     char metrics[1024];

@@ -296,6 +296,23 @@ static void test_save_and_resume(void **state)
     if (!strstr(err, "of shape 13x7 in group 0 in the checkpoint but") ||
         !strstr(err, "of shape 7x13"))
         fail_msg("resumed with another layout: %s", err);
+    /* The group's trust_ratio_mask=0 is in rank 0's file: inspect prints it, and resuming
+     * with another value is refused naming both. */
+    char masked[1024];
+    tu_path_in(masked, sizeof masked, "masked_ck");
+    rc = replay(2, "reference", a, err,
+                ARGS("lars", "--params", g_p0, "--grads", g_ga, "--save-state", masked,
+                     "trust_ratio_mask=0"));
+    if (rc != 0)
+        fail_msg("lars save: %s", err);
+    inspected(masked, "a sharded optcl checkpoint of 2 rank(s)\n",
+              "\ntraining: trust_ratio_mask=0\n");
+    rc = replay(2, "reference", b, err,
+                ARGS("lars", "--load-state", masked, "--grads", g_gb, "trust_ratio_mask=1"));
+    assert_int_equal(rc, 1);
+    if (!strstr(err, "trust_ratio_mask=1 differs from the configuration saved in") ||
+        !strstr(err, "(trust_ratio_mask=0)"))
+        fail_msg("resumed with another trust_ratio_mask: %s", err);
     /* A manifest of the first version (no tensor list): the layout must be given again. */
     first_version(lamb);
     inspected(lamb, "a sharded optcl checkpoint of 2 rank(s)\n",
