@@ -311,6 +311,8 @@ static int run(const replay_args *a, const optcl_optimizer_config *config, const
         st = optcl_optimizer_create(params, &grouped, &opt);
     if (st == OPTCL_SUCCESS && a->load_state)
         st = optcl_checkpoint_load(opt, a->load_state);
+    if (st == OPTCL_SUCCESS && rows->eval) /* no eval mode: refused before the steps (T may be 0) */
+        st = optcl_optimizer_read_params_in_mode(opt, OPTCL_MODE_EVAL, OPTCL_ALL, scratch, n);
     for (size_t t = 0; t < steps && st == OPTCL_SUCCESS; t++) {
         st = write_gradient(params, opt, config, g->data + t * n, scratch, n);
         if (st == OPTCL_SUCCESS)

@@ -181,6 +181,7 @@ static int rp_setup(void **state)
     float g8[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     rp_write_f4("g_n4.npy", "(2, 4)", g8, 8);
     rp_write_f4("g_1d.npy", "(3,)", &G[0][0], 3);
+    rp_write_f4("g_t0.npy", "(0, 3)", NULL, 0); /* no steps */
     rp_write_f4("g_3d.npy", "(2, 3, 1)", &G[0][0], 6);
     rp_write_f4("p_2d.npy", "(1, 3)", P0, 3);
     /* A folder where a file is expected. */
@@ -389,6 +390,9 @@ static const bad_case BAD_CASES[] = {
     {"schedulefree_beta1_zero", {"adamw_schedulefree", GOOD_FILES, "beta1=0"}},
     {"schedulefree_with_schedule", {"sgd_schedulefree", GOOD_FILES, "schedule=cosine"}},
     {"out_eval_without_modes", {"adam", GOOD_FILES, "--out-eval", "@EVAL"}},
+    {"out_eval_without_modes_no_steps",
+     {"adam", "--params", "@p.npy", "--grads", "@g_t0.npy", "--out", "@OUT", "--backend",
+      "reference", "--out-eval", "@EVAL"}},
     {"out_eval_no_value", {"adamw_schedulefree", GOOD_FILES, "--out-eval"}},
     /* The layout (N = 3 here), LAMB's and LARS's trust ratio, Adafactor's options. */
     {"tensors_too_few", {"lamb", GOOD_FILES, "tensors=1,1"}},
@@ -521,6 +525,7 @@ static const bad_case BAD_CASES[] = {
 static const struct {
     const char *name, *says;
 } SAYS[] = {
+    {"out_eval_without_modes_no_steps", "adam has no eval mode"},
     {"load_state_sharded_without_distributed",
      "is a sharded checkpoint (the manifest --distributed --save-state writes): resume it with "
      "--distributed"},
