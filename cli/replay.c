@@ -1,7 +1,7 @@
 /* replay.c — `optcl replay`: runs an optimizer over the gradients of a .npy file, the same way
  * PyTorch would step, and writes the parameters after every step; optionally with a schedule,
  * ReduceLROnPlateau fed from a metrics file, Lookahead, and checkpoints to stop and resume.
- * Any bad input: one line on stderr, a non-zero exit, and no output file. */
+ * Any bad input: one line on stderr, a non-zero exit, and every output file as it was. */
 #include "cli.h"
 #include "replay.h"
 
@@ -29,11 +29,13 @@ static void usage(FILE *f)
             "G.npy       float32, shape (T, N): row t is the gradient of step t\n"
             "OUT.npy     float32, shape (T, N): row t is the parameters after step t (after the\n"
             "            Lookahead sync on sync steps); written only when everything succeeded\n"
+            "            (a failure leaves every output file as it was; outputs must differ)\n"
             "--backend   opencl (default; the default device, honouring OPTCL_DEVICE) or "
             "reference\n"
             "--metrics   float32, shape (T,): M[t] is reported to ReduceLROnPlateau after step t\n"
             "            (needed with schedule=plateau, refused otherwise)\n"
-            "--save-state  write a checkpoint (safetensors) after the last step\n"
+            "--save-state  write a checkpoint (safetensors) after the last step; it replaces\n"
+            "            FILE after OUT (and the other outputs) do: never without them\n"
             "--load-state  start from a checkpoint; KEY=VALUE given too must agree with it\n"
             "--distributed under mpirun -np K: the optimizer state is sharded across the K\n"
             "            ranks, every rank feeds G[t] as its gradient, rank 0 writes OUT; the\n"
@@ -255,9 +257,11 @@ static optcl_status scale_row(optcl_optimizer *opt, float *row)
 }
 
 /* What a replay writes: the parameters after each step (T×N), and with --scale-out the
- * scaler's trace (T×3), with --out-eval the eval-mode parameters (T×N). */
+ * scaler's trace (T×3), with --out-eval the eval-mode parameters (T×N); with --save-state the
+ * checkpoint, to a temporary file (state, NULL without) that becomes it once all are written. */
 typedef struct replay_rows {
     float *out, *trace, *eval;
+    const char *state;
 } replay_rows;
 
 /* Runs the replay into rows, from p0 or from the checkpoint. */
@@ -327,8 +331,8 @@ static int run(const replay_args *a, const optcl_optimizer_config *config, const
         if (st == OPTCL_SUCCESS && m->data)
             st = optcl_optimizer_report_metric(opt, m->data[t]);
     }
-    if (st == OPTCL_SUCCESS && a->save_state)
-        st = optcl_checkpoint_save(opt, a->save_state);
+    if (st == OPTCL_SUCCESS && rows->state)
+        st = optcl_checkpoint_save(opt, rows->state);
     if (st != OPTCL_SUCCESS) {
         const char *detail = opt && *optcl_optimizer_message(opt) ? optcl_optimizer_message(opt)
                              : params && *optcl_params_message(params)
@@ -374,6 +378,33 @@ static int inspect_state(const replay_args *a, size_t *n, optcl_optimizer_config
     return bad;
 }
 
+/* The files a replay writes, in the order they replace the old ones: the checkpoint last. */
+enum { OUTPUT_ROWS, OUTPUT_TRACE, OUTPUT_EVAL, OUTPUT_STATE, OUTPUT_COUNT };
+
+static void outputs_of(const replay_args *a, replay_output *outs)
+{
+    outs[OUTPUT_ROWS] = (replay_output){"--out", a->out, NULL};
+    outs[OUTPUT_TRACE] = (replay_output){"--scale-out", a->scale_out, NULL};
+    outs[OUTPUT_EVAL] = (replay_output){"--out-eval", a->out_eval, NULL};
+    outs[OUTPUT_STATE] = (replay_output){"--save-state", a->save_state, NULL};
+}
+
+/* The temporary files of the first count outputs asked for: made before the steps, so that a
+ * folder that is missing or not writable fails the run before it starts. */
+static int make_temps(replay_output *outs, size_t count, char *msg)
+{
+    for (size_t i = 0; i < count; i++)
+        if (outs[i].path && optcl_cli_output_temp(&outs[i], msg))
+            return 1;
+    return 0;
+}
+
+/* rows (rows × columns of shape) into the output's temporary file, when it is asked for. */
+static int write_rows(const replay_output *o, const float *rows, const size_t *shape, char *msg)
+{
+    return o->tmp && optcl_npy_write(o->tmp, rows, shape, 2, msg, MSG) != OPTCL_SUCCESS;
+}
+
 int optcl_cli_replay(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -392,7 +423,11 @@ int optcl_cli_replay(int argc, char **argv)
     optcl_optimizer_config config, saved;
     optcl_array p0 = {0}, g = {0}, m = {0};
     size_t n = 0;
+    replay_output outs[OUTPUT_COUNT];
     int rc = parse_args(argc, argv, &a, msg);
+    outputs_of(&a, outs);
+    if (!rc)
+        rc = optcl_cli_outputs_check(outs, OUTPUT_COUNT, msg);
     if (!rc && a.load_state)
         rc = distributed ? optcl_cli_replay_inspect_sharded(&a, &n, &saved, msg)
                          : inspect_state(&a, &n, &saved, msg);
@@ -424,31 +459,26 @@ int optcl_cli_replay(int argc, char **argv)
         if (!out || (a.scale_out && !trace) || (a.out_eval && !eval))
             rc = snprintf(msg, MSG, "out of memory for %zu output values", count) > 0;
     }
+    if (!rc && rank == 0) /* the sharded checkpoint is its own files: no temporary one */
+        rc = make_temps(outs, distributed ? OUTPUT_STATE : OUTPUT_COUNT, msg);
     int speak = 1;
     if (distributed) /* nobody starts the collective run unless every rank got this far */
         rc = optcl_cli_mpi_agree(rc, &speak);
     if (!rc && distributed) {
         /* A failure there fails every rank: only the lowest one prints. */
-        rc = optcl_cli_replay_sharded(&a, &config, &p0, &g, &m, out, msg);
+        rc = optcl_cli_replay_sharded(&a, &config, &p0, &g, &m, out, outs[OUTPUT_ROWS].tmp, msg);
         rc = optcl_cli_mpi_agree(rc, &speak);
     } else if (!rc) {
-        replay_rows rows = {out, trace, eval};
-        rc = run(&a, &config, &p0, &g, &m, &rows, msg);
-    }
-    if (!rc && rank == 0) {
+        replay_rows rows = {out, trace, eval, outs[OUTPUT_STATE].tmp};
         size_t shape[2] = {g.shape[0], n}, trace_shape[2] = {g.shape[0], 3};
-        rc = optcl_npy_write(a.out, out, shape, 2, msg, MSG) != OPTCL_SUCCESS;
-        if (!rc && trace && optcl_npy_write(a.scale_out, trace, trace_shape, 2, msg, MSG)) {
-            remove(a.out); /* every file or none */
-            rc = 1;
-        }
-        if (!rc && eval && optcl_npy_write(a.out_eval, eval, shape, 2, msg, MSG)) {
-            remove(a.out);
-            if (trace)
-                remove(a.scale_out);
-            rc = 1;
-        }
+        rc = run(&a, &config, &p0, &g, &m, &rows, msg) ||
+             write_rows(&outs[OUTPUT_ROWS], out, shape, msg) ||
+             write_rows(&outs[OUTPUT_TRACE], trace, trace_shape, msg) ||
+             write_rows(&outs[OUTPUT_EVAL], eval, shape, msg);
     }
+    if (!rc && rank == 0) /* every file is written: now they replace the old ones */
+        rc = optcl_cli_outputs_commit(outs, OUTPUT_COUNT, msg);
+    optcl_cli_outputs_discard(outs, OUTPUT_COUNT);
     free(out);
     free(trace);
     free(eval);

@@ -55,7 +55,7 @@ int optcl_cli_replay_inspect_sharded(const replay_args *a, size_t *n, optcl_opti
 
 int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config *config,
                              const optcl_array *p0, const optcl_array *g, const optcl_array *m,
-                             float *out, char *msg)
+                             float *out, const char *out_tmp, char *msg)
 {
     size_t n = g->shape[1], steps = g->shape[0];
     /* The N parameters as replay lays them out alone (tensors=, shape=), in its one group; a
@@ -119,7 +119,17 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
         if (st != OPTCL_SUCCESS && *optcl_params_message(params))
             detail = optcl_params_message(params);
     }
-    if (st == OPTCL_SUCCESS && a->save_state)
+    /* OUT's bytes on disk first (rank 0); the checkpoint moves on only when every rank got
+     * here (one that failed says why itself: the others just skip the save) */
+    char written[OPTCL_REPLAY_MSG] = "";
+    size_t shape[2] = {steps, n};
+    if (st == OPTCL_SUCCESS && out_tmp &&
+        (st = optcl_npy_write(out_tmp, out, shape, 2, written, sizeof written)) != OPTCL_SUCCESS)
+        detail = written;
+    int ok = st == OPTCL_SUCCESS, all = ok;
+    if (a->save_state)
+        MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (st == OPTCL_SUCCESS && a->save_state && all)
         st = optcl_mpi_checkpoint_save(opt, a->save_state);
     if (st != OPTCL_SUCCESS) {
         char text[OPTCL_REPLAY_MSG - 128];

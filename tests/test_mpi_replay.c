@@ -328,6 +328,38 @@ static void test_save_and_resume(void **state)
         fail_msg("a first-version manifest resumed with its layout: %s", err);
 }
 
+/* OUT that cannot be written fails the run before the checkpoint moves on (a rerun would
+ * step twice), and OUT and the checkpoint cannot be one file. */
+static void test_checkpoint_after_out(void **state)
+{
+    (void)state;
+    char out[1024], nowhere[1024], ck[1024], err[ERR];
+    tu_path_in(out, sizeof out, "kept.npy");
+    tu_path_in(nowhere, sizeof nowhere, "no/such/folder/out.npy");
+    tu_path_in(ck, sizeof ck, "kept_ck");
+    int rc = replay(2, "reference", out, err,
+                    ARGS("adam", "--params", g_p0, "--grads", g_ga, "--save-state", ck));
+    if (rc != 0)
+        fail_msg("save: %s", err);
+    size_t before_len = 0, after_len = 0;
+    unsigned char *before = tu_read_file(ck, &before_len);
+    rc = replay(2, "reference", nowhere, err,
+                ARGS("adam", "--load-state", ck, "--grads", g_gb, "--save-state", ck));
+    assert_int_equal(rc, 1);
+    unsigned char *after = tu_read_file(ck, &after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len); /* the manifest names the same generation */
+    free(after);
+    free(before);
+    if (!strstr(err, "cannot create a temporary file next to it"))
+        fail_msg("OUT in a missing folder: %s", err);
+    rc = replay(2, "reference", ck, err,
+                ARGS("adam", "--load-state", ck, "--grads", g_gb, "--save-state", ck));
+    assert_int_equal(rc, 1);
+    if (!strstr(err, "name the same file"))
+        fail_msg("OUT = --save-state: %s", err);
+}
+
 /* A bad input: exit 1 and exactly one line (from one rank) on stderr, no OUT. */
 static void test_bad_input(void **state)
 {
@@ -363,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_every_optimizer_reference),
         cmocka_unit_test(test_opencl),
         cmocka_unit_test(test_save_and_resume),
+        cmocka_unit_test(test_checkpoint_after_out),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, tu_group_dir_teardown);

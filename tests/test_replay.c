@@ -576,15 +576,83 @@ static void test_bad_case(void **state)
         fail_msg("%s: `optcl %s` changed the input folder: %s", bc->name, cmd, names);
 }
 
+/* A run that fails leaves every output as it was: existing files keep their bytes (an OUT
+ * written before another output failed, a checkpoint saved before OUT failed), and no file or
+ * temporary file is added. keep (NULL-terminated) names files of <out> made before the run. */
+static void rp_fails_keeping(const char *what, const char *const *args, const char *const *keep)
+{
+    rp_clear_out();
+    char path[1280], err[STDERR_CAP], cmd[2048], names[1024];
+    const char *content = "an older file\n";
+    for (size_t i = 0; keep[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", g_out, keep[i]);
+        tu_write_file(path, content, strlen(content));
+    }
+    int rc = rp_replay(args, err, sizeof err, cmd, sizeof cmd);
+    if (rc != 1)
+        fail_msg("%s: `optcl %s` exited %d, expected 1: %s", what, cmd, rc, err);
+    size_t kept = 0;
+    for (; keep[kept]; kept++) {
+        snprintf(path, sizeof path, "%s/%s", g_out, keep[kept]);
+        size_t len = 0;
+        unsigned char *bytes = tu_read_file(path, &len);
+        int same = bytes && len == strlen(content) && !memcmp(bytes, content, len);
+        free(bytes);
+        if (!same)
+            fail_msg("%s: `optcl %s` failed (%s) but changed %s", what, cmd, err, keep[kept]);
+    }
+    if (tu_list_folder(g_out, names, sizeof names) != kept)
+        fail_msg("%s: `optcl %s` failed but left files behind: %s", what, cmd, names);
+}
+
+static void test_failure_keeps_outputs(void **state)
+{
+    (void)state;
+    char out[1280], ck[1280];
+    snprintf(out, sizeof out, "%s/OUT.npy", g_out);
+    snprintf(ck, sizeof ck, "%s/ck.safetensors", g_out);
+    const char *out_only[] = {"OUT.npy", NULL}, *both[] = {"OUT.npy", "ck.safetensors", NULL};
+    const char *scale_fails[] = {"sgd", GOOD_FILES, "--scale-out", "@no/such/folder/t.npy",
+                                 "loss_scale=dynamic", NULL};
+    rp_fails_keeping("--scale-out fails", scale_fails, out_only);
+    const char *eval_fails[] = {"sgd_schedulefree", GOOD_FILES, "--out-eval",
+                                "@no/such/folder/e.npy", NULL};
+    rp_fails_keeping("--out-eval fails", eval_fails, out_only);
+    /* the checkpoint does not move on when OUT cannot be written (a rerun would step twice) */
+    const char *out_fails[] = {"sgd", "--params", "@p.npy", "--grads", "@g.npy", "--out",
+                               "@OUT_NODIR", "--backend", "reference", "--save-state", ck,
+                               NULL};
+    const char *ck_only[] = {"ck.safetensors", NULL};
+    rp_fails_keeping("--out fails", out_fails, ck_only);
+    const char *state_fails[] = {"sgd", GOOD_FILES, "--save-state",
+                                 "@no/such/folder/ck.safetensors", NULL};
+    rp_fails_keeping("--save-state fails", state_fails, out_only);
+    /* two outputs of one name: refused before anything is written */
+    const char *same_trace[] = {"sgd", GOOD_FILES, "--scale-out", out, "loss_scale=dynamic",
+                                NULL};
+    rp_fails_keeping("--out = --scale-out", same_trace, out_only);
+    const char *same_state[] = {"sgd", GOOD_FILES, "--save-state", out, NULL};
+    rp_fails_keeping("--out = --save-state", same_state, out_only);
+    char dotted[1280];
+    snprintf(dotted, sizeof dotted, "%s/./ck.safetensors", g_out); /* one file, two names */
+    const char *same_file[] = {"sgd", GOOD_FILES, "--scale-out", ck, "--save-state", dotted,
+                               "loss_scale=dynamic", NULL};
+    rp_fails_keeping("--scale-out and --save-state name one file", same_file, both);
+    const char *folder[] = {"sgd", GOOD_FILES, "--scale-out", g_out, "loss_scale=dynamic", NULL};
+    rp_fails_keeping("--scale-out is a folder", folder, out_only);
+}
+
 int main(void)
 {
-    struct CMUnitTest tests[3 + BAD_COUNT + 1];
+    struct CMUnitTest tests[4 + BAD_COUNT + 1];
     size_t n = 0;
     tests[n++] = (struct CMUnitTest){"good_reference", test_good_reference, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"good_opencl", test_good_opencl, NULL, NULL, NULL};
     for (size_t i = 0; i < BAD_COUNT; i++)
         tests[n++] = (struct CMUnitTest){BAD_CASES[i].name, test_bad_case, NULL, NULL,
                                          (void *)&BAD_CASES[i]};
+    tests[n++] = (struct CMUnitTest){"failure_keeps_outputs", test_failure_keeps_outputs, NULL,
+                                     NULL, NULL};
     tests[n++] = (struct CMUnitTest){"inputs_untouched", test_inputs_untouched, NULL, NULL,
                                      NULL};
     return _cmocka_run_group_tests("replay", tests, n, rp_setup, tu_group_dir_teardown);
