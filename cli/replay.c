@@ -223,26 +223,32 @@ static int check_inputs(const replay_args *a, const optcl_optimizer_config *conf
     return 0;
 }
 
-/* Writes G row t into the gradients: as it is, or — with dynamic loss scaling, where G holds
- * unscaled gradients — multiplied by the current scale in the gradient's type (rounded to it,
- * multiplied in float32, rounded again), as a scaled backward pass would leave it. */
-static optcl_status write_gradient(optcl_params *params, optcl_optimizer *opt,
-                                   const optcl_optimizer_config *config, const float *row,
-                                   float *scratch, size_t n)
+optcl_status optcl_cli_write_gradient(optcl_params *params, const optcl_optimizer_config *config,
+                                      double scale, const float *row, float *scratch, size_t n)
 {
+    optcl_status st = optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, row, n);
     if (config->loss_scale.mode != OPTCL_LOSS_SCALE_DYNAMIC)
-        return optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, row, n);
-    double scale = 1.0;
-    optcl_status st = optcl_optimizer_loss_scale(opt, &scale);
-    if (st == OPTCL_SUCCESS)
-        st = optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, row, n);
-    if (st == OPTCL_SUCCESS)
+        return st;
+    if (st == OPTCL_SUCCESS) /* rounded to the gradients' type, multiplied, rounded again */
         st = optcl_params_read(params, OPTCL_ROLE_GRADS, OPTCL_ALL, scratch, n);
     for (size_t i = 0; st == OPTCL_SUCCESS && i < n; i++)
         scratch[i] = scratch[i] * (float)scale;
     if (st == OPTCL_SUCCESS)
         st = optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, scratch, n);
     return st;
+}
+
+/* G row t into the gradients, with dynamic loss scaling times the scale this step uses. */
+static optcl_status write_gradient(optcl_params *params, optcl_optimizer *opt,
+                                   const optcl_optimizer_config *config, const float *row,
+                                   float *scratch, size_t n)
+{
+    double scale = 1.0;
+    optcl_status st = OPTCL_SUCCESS;
+    if (config->loss_scale.mode == OPTCL_LOSS_SCALE_DYNAMIC)
+        st = optcl_optimizer_loss_scale(opt, &scale);
+    return st == OPTCL_SUCCESS ? optcl_cli_write_gradient(params, config, scale, row, scratch, n)
+                               : st;
 }
 
 /* The row of --scale-out after a step: the scale the next step uses, the tracker, skipped. */

@@ -38,6 +38,13 @@ int optcl_cli_outputs_commit(replay_output *outs, size_t count, char *msg);
 /* Removes the temporary files still there. */
 void optcl_cli_outputs_discard(replay_output *outs, size_t count);
 
+/* Writes G row t into the gradients (replay.c): as it is, or — with dynamic loss scaling, where
+ * G holds unscaled gradients — multiplied by scale, the one the step uses, in the gradients'
+ * type (rounded to it, multiplied in float32, rounded again), as a scaled backward pass would
+ * leave it. scratch holds n floats. */
+optcl_status optcl_cli_write_gradient(optcl_params *params, const optcl_optimizer_config *config,
+                                      double scale, const float *row, float *scratch, size_t n);
+
 /* Starts MPI for --distributed (MPI_Init); *rank receives this process's rank. Non-zero with a
  * reason in msg when that is impossible (no MPI in this build). */
 int optcl_cli_mpi_start(int *argc, char ***argv, int *rank, char *msg);

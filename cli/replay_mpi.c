@@ -53,6 +53,22 @@ int optcl_cli_replay_inspect_sharded(const replay_args *a, size_t *n, optcl_opti
            OPTCL_SUCCESS;
 }
 
+/* G row t as every rank's gradient: with dynamic loss scaling times the scale the step uses,
+ * as the single-process replay feeds it (the mean over ranks is then the scaled G[t]). */
+static optcl_status write_gradient(optcl_mpi_optimizer *opt, optcl_params *params,
+                                   const optcl_optimizer_config *config, const float *row,
+                                   float *scratch, size_t n)
+{
+    optcl_guard_stats gs = {0};
+    gs.loss_scale = 1.0;
+    optcl_status st = OPTCL_SUCCESS;
+    if (config->loss_scale.mode == OPTCL_LOSS_SCALE_DYNAMIC)
+        st = optcl_mpi_optimizer_guard_stats(opt, &gs);
+    return st == OPTCL_SUCCESS
+               ? optcl_cli_write_gradient(params, config, gs.loss_scale, row, scratch, n)
+               : st;
+}
+
 int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config *config,
                              const optcl_array *p0, const optcl_array *g, const optcl_array *m,
                              float *out, const char *out_tmp, char *msg)
@@ -108,8 +124,13 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
                "run's tensors= or shape=)";
     /* Host copies of the parameter set fail only with the device; the optimizer's collective
      * calls fail on every rank together. */
+    float *scratch = malloc((n ? n : 1) * sizeof *scratch); /* optcl_cli_write_gradient's */
+    if (st == OPTCL_SUCCESS && !scratch) {
+        st = OPTCL_ERROR_OUT_OF_HOST_MEMORY;
+        detail = "out of host memory";
+    }
     for (size_t t = 0; t < steps && st == OPTCL_SUCCESS; t++) {
-        st = optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, g->data + t * n, n);
+        st = write_gradient(opt, params, config, g->data + t * n, scratch, n);
         if (st == OPTCL_SUCCESS)
             st = optcl_mpi_optimizer_step(opt);
         if (st == OPTCL_SUCCESS)
@@ -136,6 +157,7 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
         snprintf(text, sizeof text, "%.*s", (int)sizeof text - 1, detail); /* may be msg */
         snprintf(msg, OPTCL_REPLAY_MSG, "%s: %s%s", optcl_status_name(st), text, hint);
     }
+    free(scratch);
     optcl_mpi_optimizer_destroy(opt);
     optcl_params_destroy(params);
     optcl_context_destroy(ctx);

@@ -163,6 +163,17 @@ static void test_every_optimizer_reference(void **state)
                     ARGS("sgd", "--params", g_p0, "--grads", g_grads, "--metrics", g_metrics,
                          "lr=0.1", "momentum=0.9", "schedule=plateau", "patience=1", "factor=0.5"),
                     1);
+    /* Dynamic loss scaling: every rank feeds G[t] times the scale the step uses, as one
+     * process does; in float16 the scaled gradients overflow, the steps skip and back off,
+     * and the scale grows again every 3 steps. */
+    same_trajectory("reference",
+                    ARGS("adam", "--params", g_p0, "--grads", g_grads, "lr=0.01",
+                         "loss_scale=dynamic"),
+                    1);
+    same_trajectory("reference",
+                    ARGS("sgd", "--params", g_p0, "--grads", g_grads, "lr=0.05", "momentum=0.9",
+                         "param_dtype=f16", "loss_scale=dynamic", "growth_interval=3"),
+                    1);
     /* The gradient guard: the same steps skipped as by the single-process guard; clipping by a
      * norm summed in double where one process sums in float, so the last bits may differ. */
     same_trajectory("reference",
