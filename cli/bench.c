@@ -33,14 +33,14 @@ static void usage(FILE *f)
             "\n"
             "WHAT        an optimizer with replay's KEY=VALUE options (optcl replay --help):");
     optcl_cli_print_names(f);
-    fprintf(f,
-            "            'traffic': the same-bytes kernel of --like OPT\n"
-            "            (default adam);\n"
-            "            'copy': the device's clEnqueueCopyBuffer of n floats (8n bytes moved)\n"
-            "--n         parameters in all (default 16777216)\n"
-            "--tensors   split them over K named tensors of varied sizes (default 1)\n"
-            "--model     a known model's parameter shapes (no weights), tensors of 2 or more\n"
-            "            dimensions in group 0 and the rest (biases, norms) in group 1:\n");
+    fprintf(f, "            (not replay's tensors=, shape= and trust_ratio_mask=: refused)\n"
+               "            'traffic': the same-bytes kernel of --like OPT\n"
+               "            (default adam);\n"
+               "            'copy': the device's clEnqueueCopyBuffer of n floats (8n bytes moved)\n"
+               "--n         parameters in all (default 16777216)\n"
+               "--tensors   split them over K named tensors of varied sizes (default 1)\n"
+               "--model     a known model's parameter shapes (no weights), tensors of 2 or more\n"
+               "            dimensions in group 0 and the rest (biases, norms) in group 1:\n");
     for (size_t i = 0; optcl_cli_model_name(i); i++)
         fprintf(f, "              %-10s %s\n", optcl_cli_model_name(i), optcl_cli_model_source(i));
     fprintf(f,
@@ -231,6 +231,20 @@ static void report(const bench_args *a, const char *what, optcl_context *ctx,
     }
 }
 
+/* Refuses replay's layout and group keys, which bench would ignore: its layout comes from its
+ * own options and its groups from the layout. */
+static int refuse_replay_keys(char *const *options, int count, char *msg)
+{
+    static const char *const replay_only[] = {"tensors", "shape", "trust_ratio_mask"};
+    for (size_t k = 0; k < sizeof replay_only / sizeof replay_only[0]; k++)
+        if (optcl_cli_option_value(options, count, replay_only[k]))
+            return snprintf(msg, MSG,
+                            "key '%s' is replay's, not bench's (the layout comes from --n, "
+                            "--tensors, --shape, --shapes or --model)",
+                            replay_only[k]) > 0;
+    return 0;
+}
+
 /* The tensors the arguments ask for: a model's, a file's, or n split over K tensors. */
 static int make_layout(const bench_args *a, optcl_cli_layout *layout, char *msg)
 {
@@ -291,7 +305,8 @@ int optcl_cli_bench(int argc, char **argv)
     for (int i = 0; i < a.option_count; i++)
         if (optcl_cli_apply_option(&config, a.options[i], msg, MSG))
             return fprintf(stderr, "optcl bench: %s\n", msg), 2;
-    if (optcl_cli_check_options(&config, a.options, a.option_count, msg, MSG))
+    if (optcl_cli_check_options(&config, a.options, a.option_count, msg, MSG) ||
+        refuse_replay_keys(a.options, a.option_count, msg))
         return fprintf(stderr, "optcl bench: %s\n", msg), 2;
     snprintf(label, sizeof label, "%s%s", traffic_only ? "traffic:" : "",
              copy_only ? "copy" : algo_name);

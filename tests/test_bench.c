@@ -359,6 +359,10 @@ static void test_bad_arguments(void **state)
         {"adam", "--model", "gpt2", "--shapes", "x", NULL},
         {"adam", "--shapes", "/nonexistent/shapes.txt", NULL},
         {"adam", "--model", NULL},
+        /* replay's layout and group keys: bench's layout comes from its own options */
+        {"lamb", "tensors=20", "--n", "20", "--backend", "reference", NULL},
+        {"lamb", "shape=4,5", "--n", "20", "--backend", "reference", NULL},
+        {"lamb", "trust_ratio_mask=0", "--n", "20", "--backend", "reference", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[ERR_CAP], *out = NULL, cmd[512];
