@@ -56,7 +56,7 @@ static void usage(FILE *f)
             "--like      with 'traffic': whose byte pattern to move\n"
             "--json      one JSON object per line\n"
             "--print-layout  print the tensors (\"NAME: D1xD2 # group G\", a --shapes file) and\n"
-            "            their count, then exit without measuring\n"
+            "            their count, then exit without measuring (checked as a run is)\n"
             "\n"
             "Prints seconds_per_step (median), bytes_per_step (the rule's minimal traffic),\n"
             "gbytes_per_s, params_per_s and ratio_to_traffic: the traffic kernel's time over the\n"
@@ -245,13 +245,19 @@ static int refuse_replay_keys(char *const *options, int count, char *msg)
     return 0;
 }
 
-/* The tensors the arguments ask for: a model's, a file's, or n split over K tensors. */
+/* The tensors the arguments ask for: a model's, a file's, or n split over K tensors; checked
+ * as the parameter set would, so that --print-layout refuses what a run refuses. */
 static int make_layout(const bench_args *a, optcl_cli_layout *layout, char *msg)
 {
-    return a->model    ? optcl_cli_model_layout(a->model, layout, msg, MSG)
-           : a->shapes ? optcl_cli_shapes_layout(a->shapes, layout, msg, MSG)
-           : a->shape  ? optcl_cli_shape_layout(a->shape, layout, msg, MSG)
-                       : optcl_cli_split_layout(a->n, a->tensors, layout, msg, MSG);
+    int rc = a->model    ? optcl_cli_model_layout(a->model, layout, msg, MSG)
+             : a->shapes ? optcl_cli_shapes_layout(a->shapes, layout, msg, MSG)
+             : a->shape  ? optcl_cli_shape_layout(a->shape, layout, msg, MSG)
+                         : optcl_cli_split_layout(a->n, a->tensors, layout, msg, MSG);
+    if (!rc && optcl_cli_layout_check(layout, msg, MSG)) {
+        optcl_cli_layout_free(layout);
+        rc = 1;
+    }
+    return rc;
 }
 
 /* The layout's tensors as a --shapes file would give them, then their count. */

@@ -232,6 +232,29 @@ int optcl_cli_model_layout(const char *name, optcl_cli_layout *out, char *msg, s
     return 0;
 }
 
+int optcl_cli_layout_check(const optcl_cli_layout *l, char *msg, size_t size)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        const optcl_tensor_spec *s = &l->specs[i];
+        size_t n = 1; /* counted as the library counts: elements of 8 bytes must fit */
+        for (int d = 0; d < s->ndim; d++) {
+            if ((uint64_t)s->shape[d] > (SIZE_MAX / 8) / n)
+                return snprintf(msg, size, "tensor '%s': too many elements", s->name) > 0;
+            n *= (size_t)s->shape[d];
+        }
+        if (n > SIZE_MAX / 8 - total)
+            return snprintf(msg, size, "the tensors hold too many elements in all (at '%s')",
+                            s->name) > 0;
+        total += n;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(l->specs[j].name, s->name))
+                return snprintf(msg, size, "tensor name '%s' appears twice (tensors %zu and %zu)",
+                                s->name, j, i) > 0;
+    }
+    return 0;
+}
+
 /* ---- --shapes FILE -------------------------------------------------------------------------- */
 
 static char *skip_spaces(char *p)

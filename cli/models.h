@@ -32,6 +32,10 @@ int optcl_cli_shape_layout(const char *dims, optcl_cli_layout *out, char *msg, s
 /* n parameters over k 1-D tensors of varied sizes (weights 1 … 97), all in group 0. */
 int optcl_cli_split_layout(size_t n, size_t k, optcl_cli_layout *out, char *msg, size_t size);
 
+/* The checks the parameter set makes of the layout, without creating it: no tensor name twice,
+ * no element count that overflows (each tensor's and the total). 1 and a reason in msg. */
+int optcl_cli_layout_check(const optcl_cli_layout *l, char *msg, size_t size);
+
 void optcl_cli_layout_free(optcl_cli_layout *l);
 
 #endif

@@ -322,19 +322,26 @@ static void test_bad_shapes(void **state)
         {"w: 99999999999999\n", ":1: dimension 99999999999999 is not between"},
         {"# nothing\n\n", ": no shapes in the file"},
         {"w: 5\nw: 6\n", "tensor name 'w' appears twice"},
+        {"w: 1048576x1048576x1048576x4\n", "tensor 'w': too many elements"},
+        {"a: 1099511627776x1048576\nb: 1099511627776x1048576\n",
+         "the tensors hold too many elements in all (at 'b')"},
     };
     char path[1024];
     tu_path_in(path, sizeof path, "bad_shapes.txt");
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         tu_write_file(path, files[i][0], strlen(files[i][0]));
+        /* a run, and --print-layout: the same checks */
         const char *args[] = {"sgd", "--shapes", path, "--backend", "reference", NULL};
-        char err[ERR_CAP], *out = NULL;
-        int rc = bench(args, &out, err);
-        if (rc != 2 || !strstr(err, files[i][1]) || strchr(err, '\n') != err + strlen(err) - 1 ||
-            out[0])
-            fail_msg("shapes '%s': exit %d, stderr '%s' (expected '%s')", files[i][0], rc, err,
-                     files[i][1]);
-        free(out);
+        const char *print[] = {"--shapes", path, "--print-layout", NULL};
+        for (int p = 0; p < 2; p++) {
+            char err[ERR_CAP], *out = NULL;
+            int rc = bench(p ? print : args, &out, err);
+            if (rc != 2 || !strstr(err, files[i][1]) ||
+                strchr(err, '\n') != err + strlen(err) - 1 || out[0])
+                fail_msg("shapes '%s'%s: exit %d, stderr '%s' (expected '%s')", files[i][0],
+                         p ? " --print-layout" : "", rc, err, files[i][1]);
+            free(out);
+        }
     }
 }
 
