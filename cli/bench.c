@@ -3,6 +3,8 @@
 #include "cli.h"
 #include "models.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +65,20 @@ static void usage(FILE *f)
             "step's, both measured alternately in this run (1.0 = at the memory's limit).\n");
 }
 
+/* The value of --n, --tensors or --steps: digits alone (no sign, no space), 1 … the most the
+ * option takes (--steps 1000; an element count of 8 bytes must fit in memory's size_t). */
+static int parse_count(const char *option, const char *value, unsigned long long *out, char *msg)
+{
+    unsigned long long most = !strcmp(option, "--steps") ? MAX_SAMPLES : SIZE_MAX / 8;
+    char *end = NULL;
+    errno = 0;
+    *out = isdigit((unsigned char)*value) ? strtoull(value, &end, 10) : 0;
+    if (!end || *end != '\0' || errno == ERANGE || *out == 0 || *out > most)
+        return snprintf(msg, MSG, "%s %s: expected a whole number 1 … %llu", option, value, most) >
+               0;
+    return 0;
+}
+
 static int parse(int argc, char **argv, bench_args *a, char *msg)
 {
     memset(a, 0, sizeof *a);
@@ -96,13 +112,9 @@ static int parse(int argc, char **argv, bench_args *a, char *msg)
         } else if (takes && !strcmp(arg, "--shape")) {
             a->shape = argv[++i];
         } else if (takes) {
-            char *end = NULL;
-            const char *v = argv[++i];
-            unsigned long long x = strtoull(v, &end, 10);
-            if (!*v || *end || x == 0 || (!strcmp(arg, "--steps") && x > MAX_SAMPLES))
-                return snprintf(msg, MSG, "%s %s: expected a positive whole number%s", arg, v,
-                                !strcmp(arg, "--steps") ? " up to 1000" : ""),
-                       1;
+            unsigned long long x = 0;
+            if (parse_count(arg, argv[++i], &x, msg))
+                return 1;
             if (!strcmp(arg, "--n"))
                 a->n = (size_t)x, a->n_given = true;
             else if (!strcmp(arg, "--tensors"))

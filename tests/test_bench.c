@@ -384,6 +384,31 @@ static void test_bad_arguments(void **state)
     }
 }
 
+/* --n, --tensors and --steps take digits alone, 1 … their most; anything else is refused
+ * naming the option and the value (not later, as a layout's bad dimension). */
+static void test_bad_counts(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"--n", "-1"},       {"--n", "99999999999999999999999"}, {"--n", " 5"},
+        {"--n", "+5"},       {"--n", "0"},                       {"--n", "2305843009213693952"},
+        {"--tensors", "-2"}, {"--tensors", " 2"},                {"--steps", " 3"},
+        {"--steps", "1001"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *args[] = {"sgd", cases[i][0], cases[i][1], "--backend", "reference",
+                              "--print-layout", NULL};
+        char err[ERR_CAP], want[128], *out = NULL;
+        snprintf(want, sizeof want, "optcl bench: %s %s: expected a whole number 1 … ",
+                 cases[i][0], cases[i][1]);
+        int rc = bench(args, &out, err);
+        if (rc != 2 || strncmp(err, want, strlen(want)) != 0 || out[0])
+            fail_msg("bench %s '%s': exit %d, stderr '%s', stdout '%s'", cases[i][0],
+                     cases[i][1], rc, err, out);
+        free(out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_shape_and_gflops),
         cmocka_unit_test(test_bad_shapes),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_bad_counts),
     };
     return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
 }
