@@ -73,6 +73,17 @@ static void meta_free(meta_list *m)
 
 /* ---- save ------------------------------------------------------------------------------ */
 
+/* Names the file at the head of the message of a failure that did not (the guard's). */
+static void name_file(optcl_optimizer *opt, const char *path)
+{
+    size_t n = strlen(path);
+    if (strncmp(opt->message, path, n) == 0 && opt->message[n] == ':')
+        return;
+    char why[OPTCL__MESSAGE_MAX];
+    snprintf(why, sizeof why, "%s", opt->message);
+    optcl__format(opt->message, OPTCL__MESSAGE_MAX, "%s: %s", path, why);
+}
+
 static void describe(const optcl_optimizer *opt, meta_list *m)
 {
     const optcl_params *p = opt->params;
@@ -279,8 +290,10 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
     if (!path)
         return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
     optcl_status synced = optcl__guard_sync(opt); /* the device's step count */
-    if (synced != OPTCL_SUCCESS)
+    if (synced != OPTCL_SUCCESS) {
+        name_file(opt, path);
         return synced;
+    }
     optcl_params *p = opt->params;
     size_t roles = 1 + opt->state_count, n = p->numel, absmax_floats = 0;
     size_t extra = absmax_tensors(opt, &absmax_floats) + factored_parts(opt);
@@ -613,10 +626,6 @@ static optcl_status write_part(optcl_optimizer *opt, size_t k, size_t i, optcl__
                                     true, opt->message, lp->path);
 }
 
-/* Writes the file's tensors into the parameters and every state. A copy the device already
- * took cannot be taken back, so on OpenCL the current values are read first and written back
- * when a later copy fails: a failed load changes nothing (unless the device fails the restore
- * too, which the message then says). On the host the copies cannot fail. */
 /* Role r's backup before a load: its floats, or an 8-bit state's whole buffer (bytes at most
  * n floats' worth: about 1.02 bytes per element). */
 static optcl_status backup_role(optcl_optimizer *opt, size_t r, float *backup, bool restore,
@@ -654,29 +663,63 @@ static optcl_status write_codes(optcl_optimizer *opt, size_t s, size_t i, const 
     return st;
 }
 
+/* On OpenCL the parameters' and every state's current values (NULL on the host, where the
+ * copies cannot fail), so that a load that fails after a copy the device already took can put
+ * them back: a copy cannot be taken back otherwise. */
+static optcl_status backup_take(optcl_optimizer *opt, float **out, const char *path)
+{
+    size_t roles = 1 + opt->state_count, n = backup_floats(opt);
+    size_t factored = optcl__factored_floats(opt); /* backed up after the roles */
+    *out = NULL;
+    if (opt->params->ctx->backend != OPTCL_BACKEND_OPENCL)
+        return OPTCL_SUCCESS;
+    float *backup = malloc((n * roles + factored) * sizeof *backup);
+    if (!backup)
+        return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory",
+                           path);
+    optcl_status st = OPTCL_SUCCESS;
+    for (size_t r = 0; r < roles && st == OPTCL_SUCCESS; r++)
+        st = backup_role(opt, r, backup + r * n, false, opt->message, path);
+    if (st == OPTCL_SUCCESS && factored)
+        st = optcl__factored_transfer(opt, 0, backup + n * roles, factored, false, opt->message,
+                                      path);
+    if (st != OPTCL_SUCCESS)
+        free(backup); /* nothing written yet */
+    else
+        *out = backup;
+    return st;
+}
+
+/* Writes backup_take's values back after a failed load, keeping the failure's message (and
+ * adding to it when the device fails the restore too). */
+static void backup_put_back(optcl_optimizer *opt, const float *backup, const char *path)
+{
+    size_t roles = 1 + opt->state_count, n = backup_floats(opt);
+    size_t factored = optcl__factored_floats(opt);
+    char why[OPTCL__MESSAGE_MAX];
+    optcl_status undo = OPTCL_SUCCESS;
+    for (size_t r = 0; r < roles && undo == OPTCL_SUCCESS; r++)
+        undo = backup_role(opt, r, (float *)backup + r * n, true, why, path);
+    if (undo == OPTCL_SUCCESS && factored)
+        undo = optcl__factored_transfer(opt, 0, (float *)backup + n * roles, factored, true, why,
+                                        path);
+    if (undo != OPTCL_SUCCESS) {
+        size_t used = strlen(opt->message);
+        optcl__format(opt->message + used, OPTCL__MESSAGE_MAX - used,
+                      "; restoring the previous values failed too, so parameters and state "
+                      "are partly overwritten: %s",
+                      why);
+    }
+}
+
+/* Writes the file's tensors into the parameters and every state (backup_take's values are
+ * the caller's to put back on failure). */
 static optcl_status apply(optcl_optimizer *opt, const float **sources, const float **absmax,
                           load_parts *parts, const char *path)
 {
     optcl_params *p = opt->params;
-    size_t roles = 1 + opt->state_count, n = backup_floats(opt);
-    size_t factored = optcl__factored_floats(opt); /* backed up after the roles */
-    float *backup = NULL;
+    size_t roles = 1 + opt->state_count;
     optcl_status st = OPTCL_SUCCESS;
-    if (p->ctx->backend == OPTCL_BACKEND_OPENCL) {
-        backup = malloc((n * roles + factored) * sizeof *backup);
-        if (!backup)
-            return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
-                               "%s: out of host memory", path);
-        for (size_t r = 0; r < roles && st == OPTCL_SUCCESS; r++)
-            st = backup_role(opt, r, backup + r * n, false, opt->message, path);
-        if (st == OPTCL_SUCCESS && factored)
-            st = optcl__factored_transfer(opt, 0, backup + n * roles, factored, false,
-                                          opt->message, path);
-        if (st != OPTCL_SUCCESS) {
-            free(backup); /* nothing written yet */
-            return st;
-        }
-    }
     for (size_t r = 0; r < roles && st == OPTCL_SUCCESS; r++)
         for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
             size_t k = r * p->count + i;
@@ -688,23 +731,6 @@ static optcl_status apply(optcl_optimizer *opt, const float **sources, const flo
     parts->next = 0;
     if (st == OPTCL_SUCCESS)
         st = each_factored(opt, write_part, parts);
-    if (st != OPTCL_SUCCESS && backup) {
-        char why[OPTCL__MESSAGE_MAX];
-        optcl_status undo = OPTCL_SUCCESS;
-        for (size_t r = 0; r < roles && undo == OPTCL_SUCCESS; r++)
-            undo = backup_role(opt, r, backup + r * n, true, why, path);
-        if (undo == OPTCL_SUCCESS && factored)
-            undo = optcl__factored_transfer(opt, 0, backup + n * roles, factored, true, why,
-                                            path);
-        if (undo != OPTCL_SUCCESS) {
-            size_t used = strlen(opt->message);
-            optcl__format(opt->message + used, OPTCL__MESSAGE_MAX - used,
-                          "; restoring the previous values failed too, so parameters and state "
-                          "are partly overwritten: %s",
-                          why);
-        }
-    }
-    free(backup);
     return st;
 }
 
@@ -737,10 +763,83 @@ static optcl_status read_parsed(optcl_optimizer *opt, const char *path, bool hea
     return st;
 }
 
+/* What take_progress changes, kept to put back when the load fails after it. */
+typedef struct kept_progress {
+    optcl_optimizer_config config;
+    optcl_group_config groups[OPTCL_MAX_GROUPS];
+    uint64_t steps, skipped;
+    optcl_plateau_state plateau;
+    double lookahead_alpha;
+    optcl_mode mode;
+    optcl__saved_memos memos; /* free memos.guard_memos */
+    float loss_scale, last_norm, last_coef;
+    uint32_t growth_tracker;
+} kept_progress;
+
+/* Brings the host's copy of the guard's record up to the device's first (steps in flight may
+ * have moved it), so that what is kept is what a failed load must put back. */
+static optcl_status keep_progress(optcl_optimizer *opt, kept_progress *k, const char *path)
+{
+    memset(k, 0, sizeof *k);
+    optcl_status st = optcl__guard_sync(opt);
+    if (st == OPTCL_SUCCESS)
+        st = optcl__save_memos(opt, &k->memos);
+    if (st != OPTCL_SUCCESS) {
+        name_file(opt, path);
+        return st;
+    }
+    k->config = opt->config;
+    memcpy(k->groups, opt->groups, sizeof k->groups);
+    k->steps = opt->steps;
+    k->skipped = opt->skipped;
+    k->plateau = opt->plateau;
+    k->lookahead_alpha = opt->lookahead_alpha;
+    k->mode = opt->mode;
+    k->loss_scale = opt->loss_scale;
+    k->last_norm = opt->last_norm;
+    k->last_coef = opt->last_coef;
+    k->growth_tracker = opt->growth_tracker;
+    return OPTCL_SUCCESS;
+}
+
+/* Puts kept progress back, and the device's record after it: a failed write of the file's may
+ * have left the loss scale or the decision's arguments written. The failure's message stays
+ * (with the restore's failure added, if the device fails that too). */
+static void put_back_progress(optcl_optimizer *opt, const kept_progress *k)
+{
+    opt->config = k->config;
+    memcpy(opt->groups, k->groups, sizeof opt->groups);
+    opt->steps = k->steps;
+    opt->skipped = k->skipped;
+    opt->plateau = k->plateau;
+    opt->lookahead_alpha = k->lookahead_alpha;
+    opt->mode = k->mode;
+    optcl__restore_memos(opt, &k->memos);
+    opt->loss_scale = k->loss_scale;
+    opt->last_norm = k->last_norm;
+    opt->last_coef = k->last_coef;
+    opt->growth_tracker = k->growth_tracker;
+    char failure[OPTCL__MESSAGE_MAX];
+    snprintf(failure, sizeof failure, "%s", opt->message);
+    optcl_status undo = optcl__guard_store(opt);
+    if (undo == OPTCL_SUCCESS) {
+        snprintf(opt->message, OPTCL__MESSAGE_MAX, "%s", failure);
+    } else {
+        char why[OPTCL__MESSAGE_MAX];
+        snprintf(why, sizeof why, "%s", opt->message);
+        optcl__format(opt->message, OPTCL__MESSAGE_MAX,
+                      "%s; restoring the previous step count and settings on the device failed "
+                      "too: %s",
+                      failure, why);
+    }
+}
+
 /* Everything the file holds besides the tensors becomes the optimizer's: the configuration,
  * group hyperparameters, step count, plateau and Lookahead state, mode, running values and the
- * guard's account; then the device's record follows. */
-static optcl_status take_progress(optcl_optimizer *opt, const parsed *pc)
+ * guard's account; then the device's record follows. Where writing that record fails, kept
+ * (keep_progress's, before anything changed) is put back. */
+static optcl_status take_progress(optcl_optimizer *opt, const parsed *pc, const kept_progress *kept,
+                                  const char *path)
 {
     opt->config = pc->config;
     memcpy(opt->groups, pc->groups, sizeof opt->groups);
@@ -755,7 +854,12 @@ static optcl_status take_progress(optcl_optimizer *opt, const parsed *pc)
     opt->growth_tracker = (uint32_t)pc->growth_tracker;
     opt->last_norm = 0.0f; /* the last norm is an observation, not state: not saved */
     opt->last_coef = 1.0f;
-    return optcl__guard_store(opt); /* the device's count and max_norm follow the file */
+    optcl_status st = optcl__guard_store(opt); /* the device's count and max_norm follow */
+    if (st != OPTCL_SUCCESS) {
+        name_file(opt, path);
+        put_back_progress(opt, kept);
+    }
+    return st;
 }
 
 optcl_status optcl_checkpoint_load_progress(optcl_optimizer *opt, const char *path)
@@ -766,9 +870,13 @@ optcl_status optcl_checkpoint_load_progress(optcl_optimizer *opt, const char *pa
         return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER, "path is NULL");
     optcl__st_file f;
     parsed pc;
+    kept_progress kept = {0};
     optcl_status st = read_parsed(opt, path, true, &f, &pc);
     if (st == OPTCL_SUCCESS) /* its record's blocking write follows every step in flight */
-        st = take_progress(opt, &pc);
+        st = keep_progress(opt, &kept, path);
+    if (st == OPTCL_SUCCESS)
+        st = take_progress(opt, &pc, &kept, path);
+    free(kept.memos.guard_memos);
     optcl__st_free(&f);
     return st;
 }
@@ -838,11 +946,23 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
         st = optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     if (st == OPTCL_SUCCESS)
         st = each_factored(opt, find_part, &found);
+    /* Everything checked: keep what the load changes, then change it, all or nothing. */
+    kept_progress kept = {0};
+    float *backup = NULL;
     if (st == OPTCL_SUCCESS)
+        st = keep_progress(opt, &kept, path);
+    if (st == OPTCL_SUCCESS)
+        st = backup_take(opt, &backup, path);
+    if (st == OPTCL_SUCCESS) {
         st = apply(opt, sources, absmax, &found, path);
+        if (st == OPTCL_SUCCESS) /* put back itself when the device's record fails */
+            st = take_progress(opt, &pc, &kept, path);
+        if (st != OPTCL_SUCCESS && backup)
+            backup_put_back(opt, backup, path);
+    }
+    free(backup);
+    free(kept.memos.guard_memos);
     free(found.sources);
-    if (st == OPTCL_SUCCESS)
-        st = take_progress(opt, &pc);
     free(sources);
     optcl__st_free(&f);
     return st;

@@ -1173,7 +1173,8 @@ OPTCL_API optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *p
  * number of ranks fills its pieces from several files). The file must be an optcl checkpoint
  * of this optimizer's kind (as optcl_checkpoint_load checks; its tensors are not compared with
  * the parameter set, nor read: only the file's header is, its size checked against it); on an
- * error nothing changes. Blocks. */
+ * error nothing changes (with a gradient guard on OpenCL, a failed write of the device's
+ * record puts the previous one back). Blocks. */
 OPTCL_API optcl_status optcl_checkpoint_load_progress(optcl_optimizer *opt, const char *path);
 
 /* Reads a checkpoint's parameter tensors (names, shapes, groups) and optimizer configuration
