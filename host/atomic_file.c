@@ -8,10 +8,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The folder part of path ("." without a slash, "/" for a file in the root); malloc'd. */
@@ -77,14 +79,44 @@ static int still_named(int fd, const char *path)
     return mine.st_ino == named.st_ino && mine.st_dev == named.st_dev;
 }
 
-/* mkstemp, then the writer's lock. A cleaner may have locked and removed the new file between
- * the two; then the name no longer leads to our file, and we make another. Where the file
- * system has no flock (some network ones), we write unlocked, and nothing is ever cleaned. */
-static int create_locked(char *tmp_path, const char *template_copy, int *lock_fd)
+/* mkstemp with a mode: open(O_CREAT | O_EXCL, mode) of the template with its XXXXXX replaced,
+ * so that the kernel applies the umask (and a folder's default ACL) as it does for fopen.
+ * mkstemp's 0600 would need the umask to widen it, and umask() can only be read by setting
+ * it, which races with other threads; "Umask:" in /proc/self/status is Linux's alone. The
+ * names need not be unpredictable: O_EXCL never opens a file it did not create, and a taken
+ * name is only tried again. The buffer's address tells concurrent callers apart. */
+static int create_exclusive(char *tmp_path, mode_t mode)
+{
+    static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    char *x = tmp_path + strlen(tmp_path) - 6;
+    struct timespec now = {0};
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t v = (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 30) ^ ((uint64_t)getpid() << 16) ^
+                 (uint64_t)(uintptr_t)tmp_path;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        v += 0x9E3779B97F4A7C15u; /* splitmix64 */
+        uint64_t z = v;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+        z ^= z >> 31;
+        for (int i = 0; i < 6; i++, z /= 62)
+            x[i] = letters[z % 62];
+        int fd = open(tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1; /* errno: EEXIST */
+}
+
+/* create_exclusive, then the writer's lock. A cleaner may have locked and removed the new file
+ * between the two; then the name no longer leads to our file, and we make another. Where the
+ * file system has no flock (some network ones), we write unlocked, and nothing is ever
+ * cleaned. */
+static int create_locked(char *tmp_path, const char *template_copy, mode_t mode, int *lock_fd)
 {
     for (int attempt = 0; attempt < 8; attempt++) {
         strcpy(tmp_path, template_copy);
-        int fd = mkstemp(tmp_path);
+        int fd = create_exclusive(tmp_path, mode);
         if (fd < 0)
             return -1;
         if (flock(fd, LOCK_EX) != 0)
@@ -104,6 +136,20 @@ static int create_locked(char *tmp_path, const char *template_copy, int *lock_fd
     }
     errno = EAGAIN;
     return -1;
+}
+
+/* The permissions of the file path names, which a save keeps: 1 with *mode set, 0 when there is
+ * no such file (a new one takes fopen's: 0666 less the umask), -1 when it cannot be told
+ * (errno says why) — then saving might widen a private file's permissions, so it fails. */
+static int mode_to_keep(const char *path, mode_t *mode)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISREG(st.st_mode))
+        return 0; /* the rename fails over a folder; a device or FIFO is replaced */
+    *mode = st.st_mode & 0777;
+    return 1;
 }
 
 optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *message,
@@ -142,9 +188,22 @@ optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *m
     memcpy(f->tmp_path + prefix_len + 1, name, name_len);
     memcpy(f->tmp_path + prefix_len + 1 + name_len, suffix, sizeof suffix);
 
+    mode_t kept = 0;
+    int replaces = mode_to_keep(path, &kept);
+    if (replaces < 0) {
+        int err = errno;
+        optcl__format(message, message_size, "%s: cannot read the permissions it has: %s", path,
+                      strerror(err));
+        release(f);
+        return OPTCL_ERROR_IO;
+    }
     remove_abandoned(f->tmp_path);
     char *template_copy = strdup(f->tmp_path);
-    int fd = template_copy ? create_locked(f->tmp_path, template_copy, &f->lock_fd) : -1;
+    /* A new file: created 0666 and narrowed by the umask, as fopen's. A replaced one keeps its
+     * permissions: created private (0600) and widened below once it is ours, so nobody
+     * could open it in between that the old file would not let. */
+    mode_t created = replaces ? 0600 : 0666;
+    int fd = template_copy ? create_locked(f->tmp_path, template_copy, created, &f->lock_fd) : -1;
     if (!template_copy)
         errno = ENOMEM;
     free(template_copy);
@@ -155,10 +214,10 @@ optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *m
         release(f);
         return OPTCL_ERROR_IO;
     }
-    /* mkstemp makes the file 0600; a saved array is not secret, so give it the permissions a
-     * plain fopen() would under the usual umask. Failure (e.g. on file systems without modes)
-     * only affects permissions, never the content, so it is not an error. */
-    (void)fchmod(fd, 0644);
+    /* Failure (e.g. on file systems without modes) leaves the file private: it only affects
+     * permissions, never the content, so it is not an error. */
+    if (replaces)
+        (void)fchmod(fd, kept);
 
     f->fp = fdopen(fd, "wb");
     if (!f->fp) {

@@ -16,8 +16,9 @@ typedef struct optcl__atomic_file {
 } optcl__atomic_file;
 
 /* Removes temporaries of earlier saves to path that no live writer holds (a killed save leaves
- * one), then creates and locks the temporary. On failure nothing exists and message names the
- * path. */
+ * one), then creates and locks the temporary: with fopen's permissions (0666 less the umask)
+ * for a new file, with the replaced file's own otherwise. On failure nothing exists and
+ * message names the path. */
 optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *message,
                                 size_t message_size);
 /* Flushes, syncs, closes and renames into place, then syncs the folder. On failure the

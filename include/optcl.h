@@ -1152,7 +1152,8 @@ OPTCL_API optcl_status optcl_optimizer_traffic_step(optcl_optimizer *opt);
  * "pt", so Python's safetensors and PyTorch open it) the step count, the configuration,
  * group learning rates, schedule, plateau and Lookahead state as "optcl.*" strings. Written to
  * a temporary file in the same folder, flushed, fsynced and renamed, then the folder fsynced:
- * a crash leaves the previous file or the new one. Gradients are not saved. Blocks (reads the
+ * a crash leaves the previous file or the new one. A new file gets fopen's permissions (0666
+ * less the umask), a replaced one keeps its own. Gradients are not saved. Blocks (reads the
  * device buffers once). */
 OPTCL_API optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path);
 

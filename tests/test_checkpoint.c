@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -371,6 +372,46 @@ static void file_is_safetensors(void **state)
     free(dir);
 }
 
+static unsigned file_mode(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (unsigned)(st.st_mode & 0777);
+}
+
+/* A new file gets what fopen would give it (0666 less the umask); a replaced one keeps its
+ * permissions, narrower or wider. */
+static void saves_keep_permissions(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    tu_rig s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    const mode_t umasks[] = {077, 022, 002};
+    const unsigned created[] = {0600, 0644, 0664};
+    mode_t previous = umask(077);
+    for (size_t i = 0; i < 3; i++) {
+        umask(umasks[i]);
+        unlink(path);
+        TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
+        assert_int_equal(file_mode(path), created[i]);
+    }
+    const unsigned kept[] = {0600, 0640, 0444, 0666};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(chmod(path, kept[i]), 0);
+        TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
+        assert_int_equal(file_mode(path), kept[i]);
+    }
+    umask(previous);
+    char names[256];
+    assert_int_equal(tu_list_folder(dir, names, sizeof names), 1); /* no temporary left */
+    tu_rig_close(&s);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
 /* Each bad file: refused with a message naming the file, parameters and state unchanged. */
 static void expect_refused(tu_rig *s, const char *path, const char *what)
 {
@@ -668,6 +709,7 @@ int main(void)
         cmocka_unit_test(progress_without_tensors),
         cmocka_unit_test(progress_of_a_guarded_run),
         cmocka_unit_test(file_is_safetensors),
+        cmocka_unit_test(saves_keep_permissions),
         cmocka_unit_test(bad_files_are_refused),
         cmocka_unit_test(golden_checkpoint_loads),
         cmocka_unit_test(kill_during_save),
