@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef NAME_MAX /* POSIX leaves it out where it varies by file system */
+#define NAME_MAX 255
+#endif
 
 /* The folder part of path ("." without a slash, "/" for a file in the root); malloc'd. */
 static char *folder_of(const char *path)
@@ -152,6 +157,21 @@ static int mode_to_keep(const char *path, mode_t *mode)
     return 1;
 }
 
+/* How much of name the temporary's name holds: all of it, or for a name too long to take the
+ * dot and ".tmp.XXXXXX" within NAME_MAX, the start that fits, cut between UTF-8 characters.
+ * Names that share that start share the temporaries' pattern, so a save may remove another
+ * name's abandoned temporary (never a live one: that is locked). */
+static size_t temp_stem_length(const char *name, size_t max)
+{
+    size_t len = strlen(name);
+    if (len <= max)
+        return len;
+    len = max;
+    while (len > 1 && ((unsigned char)name[len] & 0xC0) == 0x80)
+        len--; /* name[len], the first byte left out, continues a character */
+    return len;
+}
+
 optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *message,
                                 size_t message_size)
 {
@@ -174,7 +194,7 @@ optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *m
     /* "<dir>/.<name>.tmp.XXXXXX": a dot file in the same folder, so rename() never crosses a
      * file system and directory listings hide it. */
     static const char suffix[] = ".tmp.XXXXXX";
-    size_t name_len = strlen(name);
+    size_t name_len = temp_stem_length(name, NAME_MAX - 1 - (sizeof suffix - 1));
     size_t tmp_size = prefix_len + 1 + name_len + sizeof suffix;
     f->tmp_path = malloc(tmp_size);
     f->final_path = strdup(path);

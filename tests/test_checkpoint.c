@@ -412,6 +412,37 @@ static void saves_keep_permissions(void **state)
     free(dir);
 }
 
+/* A name of up to NAME_MAX (255) bytes saves, though ".<name>.tmp.XXXXXX" would not fit: the
+ * temporary keeps the start of the name (whole UTF-8 characters), and a killed save's
+ * temporary of that pattern is removed by the next save. */
+static void long_names_save(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    tu_rig s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    char name[256], path[1024], stray[1024], names[1024];
+    const size_t lengths[] = {243, 244, 250, 255}, stems[] = {243, 243, 242, 242};
+    for (size_t i = 0; i < 4; i++) {
+        size_t len = lengths[i];
+        memset(name, 'a', len);
+        if (len > 244)
+            memcpy(name + 242, "\xc3\xa9", 2); /* é across the cut at 243 */
+        name[len] = '\0';
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        snprintf(stray, sizeof stray, "%s/.%.*s.tmp.ABCDEF", dir, (int)stems[i], name);
+        tu_write_file(stray, "x", 1); /* as a killed save leaves it: unlocked */
+        TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
+        TU_OK(optcl_checkpoint_load(s.opt, path), optcl_optimizer_message(s.opt));
+        assert_int_equal(tu_list_folder(dir, names, sizeof names), 1);
+        assert_string_equal(names, name);
+        assert_int_equal(unlink(path), 0);
+    }
+    tu_rig_close(&s);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
 /* Each bad file: refused with a message naming the file, parameters and state unchanged. */
 static void expect_refused(tu_rig *s, const char *path, const char *what)
 {
@@ -710,6 +741,7 @@ int main(void)
         cmocka_unit_test(progress_of_a_guarded_run),
         cmocka_unit_test(file_is_safetensors),
         cmocka_unit_test(saves_keep_permissions),
+        cmocka_unit_test(long_names_save),
         cmocka_unit_test(bad_files_are_refused),
         cmocka_unit_test(golden_checkpoint_loads),
         cmocka_unit_test(kill_during_save),
