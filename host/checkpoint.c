@@ -370,7 +370,7 @@ typedef struct parsed {
     optcl_group_config groups[OPTCL_MAX_GROUPS];
     optcl_plateau_state plateau;
     double lookahead_alpha;
-    int64_t skipped; /* optional: files before the guard lack it */
+    uint64_t skipped; /* optional: files before the guard lack it */
     optcl_mode mode; /* optional: train unless "optcl.mode" says eval */
     double loss_scale; /* with loss scaling: the scale and the growth tracker */
     int64_t growth_tracker;
@@ -423,8 +423,10 @@ static optcl_status need_group(const optcl__st_file *f, const char *path, size_t
     return st;
 }
 
-static optcl_status need_count(const optcl__st_file *f, const char *path, const char *key,
-                               int64_t *out, char *message)
+/* A whole number in 0 … max, in decimal digits alone as a save writes it: strtoull itself would
+ * take a sign or leading spaces, and turn " -1" into 2^64 − 1. */
+static optcl_status need_whole(const optcl__st_file *f, const char *path, const char *key,
+                               uint64_t max, uint64_t *out, char *message)
 {
     const char *v = NULL;
     optcl_status st = need(f, path, key, &v, message);
@@ -432,12 +434,23 @@ static optcl_status need_count(const optcl__st_file *f, const char *path, const 
         return st;
     char *end = NULL;
     errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (!*v || *end != '\0' || x < 0 || errno == ERANGE)
+    unsigned long long x = *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
+    if (!end || *end != '\0' || errno == ERANGE || x > max)
         return optcl__fail(message, OPTCL_ERROR_FORMAT,
-                           "%s: metadata %s = '%s' is not a whole number >= 0", path, key, v);
+                           "%s: metadata %s = '%s' is not a whole number from 0 to %" PRIu64, path,
+                           key, v, max);
     *out = x;
     return OPTCL_SUCCESS;
+}
+
+/* A count kept as int64_t (the plateau's, the loss scale's tracker). */
+static optcl_status need_count(const optcl__st_file *f, const char *path, const char *key,
+                               int64_t *out, char *message)
+{
+    uint64_t x = 0;
+    optcl_status st = need_whole(f, path, key, INT64_MAX, &x, message);
+    *out = (int64_t)x;
+    return st;
 }
 
 static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out, char *message)
@@ -475,12 +488,11 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
                              "invalid: %s",
                              path, why);
     }
-    int64_t steps = 0, tensor_count = 0;
+    uint64_t tensor_count = 0;
+    if (st == OPTCL_SUCCESS) /* saved as uint64_t: every count set_step_count takes */
+        st = need_whole(f, path, "optcl.step", UINT64_MAX, &out->steps, message);
     if (st == OPTCL_SUCCESS)
-        st = need_count(f, path, "optcl.step", &steps, message);
-    if (st == OPTCL_SUCCESS)
-        st = need_count(f, path, "optcl.tensor_count", &tensor_count, message);
-    out->steps = (uint64_t)steps;
+        st = need_whole(f, path, "optcl.tensor_count", SIZE_MAX, &tensor_count, message);
     out->tensor_count = (size_t)tensor_count;
     for (int g = 0; g < OPTCL_MAX_GROUPS && st == OPTCL_SUCCESS; g++) {
         snprintf(key, sizeof key, "optcl.group.%d.lr", g);
@@ -526,7 +538,7 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
         st = need_number(f, path, "optcl.lookahead.last_alpha", 0.0, 1.0, &out->lookahead_alpha,
                          message);
     if (st == OPTCL_SUCCESS && optcl__st_meta_get(f, "optcl.guard.skipped"))
-        st = need_count(f, path, "optcl.guard.skipped", &out->skipped, message);
+        st = need_whole(f, path, "optcl.guard.skipped", UINT64_MAX, &out->skipped, message);
     const char *mode = optcl__st_meta_get(f, "optcl.mode");
     out->mode = mode && strcmp(mode, "eval") == 0 ? OPTCL_MODE_EVAL : OPTCL_MODE_TRAIN;
     if (st == OPTCL_SUCCESS && mode && strcmp(mode, "eval") != 0 && strcmp(mode, "train") != 0)
@@ -849,7 +861,7 @@ static optcl_status take_progress(optcl_optimizer *opt, const parsed *pc, const 
     opt->mode = opt->rule->mode_weight ? pc->mode : OPTCL_MODE_TRAIN;
     optcl__forget_memos(opt); /* the file's running sums, or from the first step */
     memcpy(opt->memo, pc->memo, sizeof opt->memo);
-    opt->skipped = (uint64_t)pc->skipped;
+    opt->skipped = pc->skipped;
     opt->loss_scale = (float)pc->loss_scale;
     opt->growth_tracker = (uint32_t)pc->growth_tracker;
     opt->last_norm = 0.0f; /* the last norm is an observation, not state: not saved */
@@ -1088,7 +1100,7 @@ optcl_status optcl_checkpoint_inspect_progress(const char *path,
     optcl_status st = read_header(path, &f, &pc, local);
     if (st == OPTCL_SUCCESS) {
         progress->steps = pc.steps;
-        progress->skipped = (uint64_t)pc.skipped;
+        progress->skipped = pc.skipped;
         progress->loss_scale = pc.loss_scale;
         /* the next step's lr, as optcl_optimizer_get_lr gives it after a load */
         for (int g = 0; g < OPTCL_MAX_GROUPS; g++)

@@ -551,6 +551,40 @@ static void bad_files_are_refused(void **state)
     free(dir);
 }
 
+/* Step counts are saved as uint64_t and read back whole, up to 2^64 − 1; written any other way
+ * than a save writes them (a sign, a space, past 2^64 − 1) they are refused. */
+static void step_counts_round_trip(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    char path[512], bad[512], message[512];
+    snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    tu_rig s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    const uint64_t counts[] = {(uint64_t)INT64_MAX + 1, UINT64_MAX};
+    for (size_t i = 0; i < 2; i++) {
+        TU_OK(optcl_optimizer_set_step_count(s.opt, counts[i]), optcl_optimizer_message(s.opt));
+        TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
+        TU_OK(optcl_optimizer_set_step_count(s.opt, 3), optcl_optimizer_message(s.opt));
+        TU_OK(optcl_checkpoint_load(s.opt, path), optcl_optimizer_message(s.opt));
+        assert_true(optcl_optimizer_step_count(s.opt) == counts[i]);
+        optcl_checkpoint_progress progress;
+        TU_OK(optcl_checkpoint_inspect_progress(path, &progress, message, sizeof message), message);
+        assert_true(progress.steps == counts[i]);
+    }
+    TU_OK(optcl_optimizer_set_step_count(s.opt, 3), optcl_optimizer_message(s.opt));
+    const char *const damaged[] = {" 2", "+2", "-1", "18446744073709551616", "2 ", ""};
+    for (size_t i = 0; i < sizeof damaged / sizeof damaged[0]; i++) {
+        tu_set_meta(path, bad, "optcl.step", damaged[i]);
+        expect_refused(&s, bad, damaged[i]);
+        assert_non_null(strstr(optcl_optimizer_message(s.opt), "optcl.step"));
+    }
+    tu_rig_close(&s);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
 /* tests/golden/checkpoints holds a checkpoint written by optcl 0.1.0 and the parameters its
  * run reached 5 steps later (made by OPTCL_WRITE_GOLDEN=1 of this test). It must load and
  * continue to those values, forever. */
@@ -743,6 +777,7 @@ int main(void)
         cmocka_unit_test(saves_keep_permissions),
         cmocka_unit_test(long_names_save),
         cmocka_unit_test(bad_files_are_refused),
+        cmocka_unit_test(step_counts_round_trip),
         cmocka_unit_test(golden_checkpoint_loads),
         cmocka_unit_test(kill_during_save),
         cmocka_unit_test(tracker_keeps_best_and_last),

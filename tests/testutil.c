@@ -119,6 +119,64 @@ unsigned char *tu_read_file(const char *path, size_t *len)
     return buf;
 }
 
+void tu_patch_header(const char *from, const char *to, const char *old, const char *new_text)
+{
+    size_t len = 0;
+    unsigned char *b = tu_read_file(from, &len);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = n << 8 | b[i];
+    assert_true(len >= 8 && n <= len - 8);
+    char *header = strndup((const char *)b + 8, (size_t)n); /* b's NUL ends the data, not it */
+    assert_non_null(header);
+    char *at = strstr(header, old);
+    if (!at)
+        fail_msg("%s: '%s' is not in the header", from, old);
+    size_t before = (size_t)(at - header), after = strlen(at + strlen(old));
+    size_t size = before + strlen(new_text) + after, padded = (size + 7) / 8 * 8;
+    unsigned char *out = malloc(8 + padded + (len - 8 - n));
+    assert_non_null(out);
+    for (int i = 0; i < 8; i++)
+        out[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    memcpy(out + 8, header, before);
+    memcpy(out + 8 + before, new_text, strlen(new_text));
+    memcpy(out + 8 + before + strlen(new_text), at + strlen(old), after);
+    memset(out + 8 + size, ' ', padded - size);
+    memcpy(out + 8 + padded, b + 8 + n, len - 8 - n);
+    tu_write_file(to, out, 8 + padded + (len - 8 - n));
+    free(out);
+    free(header);
+    free(b);
+}
+
+void tu_set_meta(const char *from, const char *to, const char *key, const char *value)
+{
+    size_t len = 0;
+    unsigned char *b = tu_read_file(from, &len);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = n << 8 | b[i];
+    assert_true(len >= 8 && n <= len - 8);
+    char *header = strndup((const char *)b + 8, (size_t)n);
+    assert_non_null(header);
+    char entry[512], old[512], *at = strstr(header, "\"__metadata__\":{");
+    assert_non_null(at);
+    snprintf(entry, sizeof entry, "\"%s\":\"", key);
+    char *found = strstr(at, entry);
+    if (found) { /* "key":"value": the value ends at the next quote (ours have none inside) */
+        const char *end = strchr(found + strlen(entry), '"');
+        assert_non_null(end);
+        snprintf(old, sizeof old, "%.*s", (int)(end + 1 - found), found);
+        snprintf(entry, sizeof entry, "\"%s\":\"%s\"", key, value);
+    } else {
+        snprintf(old, sizeof old, "\"__metadata__\":{");
+        snprintf(entry, sizeof entry, "\"__metadata__\":{\"%s\":\"%s\",", key, value);
+    }
+    free(header);
+    free(b);
+    tu_patch_header(from, to, old, entry);
+}
+
 static int tu_compare_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

@@ -34,6 +34,13 @@ void tu_write_file(const char *path, const void *bytes, size_t len);
  * error fails the test. */
 unsigned char *tu_read_file(const char *path, size_t *len);
 
+/* A copy of the safetensors file from at to with the first occurrence of old in its JSON header
+ * replaced by new_text (the header length adjusted, padded to 8 bytes with spaces); old
+ * missing fails the test. tu_set_meta sets metadata key to value (a string), adding it when
+ * the file has none. */
+void tu_patch_header(const char *from, const char *to, const char *old, const char *new_text);
+void tu_set_meta(const char *from, const char *to, const char *key, const char *value);
+
 /* The names in folder other than "." and "..", sorted (strcmp) and comma-separated into out
  * (truncated to size − 1; out may be NULL when size is 0). Returns how many there are; a folder
  * that cannot be listed fails the test. */
