@@ -4,7 +4,10 @@
 #include "config_fields.h"
 #include "rules/rule.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +62,7 @@ const optcl__config_field optcl__config_fields[] = {
     OPTIONAL("state_dtype", INT, state_dtype),
     OPTIONAL("master_weights", INT, master_weights),
     OPTIONAL("rounding", INT, rounding),
-    OPTIONAL("seed", INT64, seed),
+    OPTIONAL("seed", UINT64, seed),
     OPTIONAL("loss_scale.mode", INT, loss_scale.mode),
     OPTIONAL("loss_scale.init_scale", DOUBLE, loss_scale.init_scale),
     OPTIONAL("loss_scale.growth_factor", DOUBLE, loss_scale.growth_factor),
@@ -100,6 +103,9 @@ void optcl__field_format(const optcl_optimizer_config *c, const optcl__config_fi
     case OPTCL__F_INT64:
         snprintf(out, size, "%" PRId64, *(const int64_t *)base);
         break;
+    case OPTCL__F_UINT64:
+        snprintf(out, size, "%" PRIu64, *(const uint64_t *)base);
+        break;
     case OPTCL__F_MILESTONES: {
         const optcl_schedule *s = (const optcl_schedule *)base;
         out[0] = '\0';
@@ -138,39 +144,81 @@ optcl_status optcl_optimizer_config_field(const optcl_optimizer_config *config, 
     return OPTCL_SUCCESS;
 }
 
+/* strtod, strtol and strtoll skip leading spaces; a save never writes them. */
+static bool starts_clean(const char *text)
+{
+    return *text != '\0' && !isspace((unsigned char)*text);
+}
+
+static bool parse_double(const char *text, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    /* ERANGE: an overflow (±HUGE_VAL), or an underflow — a subnormal result is the saved
+     * value itself (a save writes 17 digits), zero is not */
+    if (!starts_clean(text) || *end != '\0' || (errno == ERANGE && (isinf(v) || v == 0.0)))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* One int64_t ending at a stop character (or the end); *end past it. */
+static bool parse_int64(const char *text, char stop, int64_t *out, const char **end)
+{
+    char *e = NULL;
+    errno = 0;
+    long long v = strtoll(text, &e, 10);
+    if (!starts_clean(text) || e == text || errno == ERANGE || (*e != stop && *e != '\0'))
+        return false;
+    *out = v;
+    *end = e;
+    return true;
+}
+
+static bool parse_milestones(optcl_schedule *s, const char *text)
+{
+    s->milestone_count = 0;
+    while (*text) {
+        const char *end = NULL;
+        int64_t v = 0;
+        if (s->milestone_count == OPTCL_MAX_MILESTONES || !parse_int64(text, ',', &v, &end))
+            return false;
+        s->milestones[s->milestone_count++] = v;
+        if (*end == ',' && end[1] == '\0')
+            return false; /* "5," */
+        text = *end ? end + 1 : end;
+    }
+    return true;
+}
+
 bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f, const char *text)
 {
     char *base = (char *)c + f->offset, *end = NULL;
-    if (f->type != OPTCL__F_MILESTONES && !*text)
-        return false;
+    const char *stop = NULL;
     switch (f->type) {
     case OPTCL__F_DOUBLE:
-        *(double *)base = strtod(text, &end);
-        return *end == '\0';
+        return parse_double(text, (double *)base);
     case OPTCL__F_INT: {
+        errno = 0;
         long v = strtol(text, &end, 10);
-        if (*end != '\0' || v < -1000000 || v > 1000000)
+        if (!starts_clean(text) || *end != '\0' || v < -1000000 || v > 1000000)
             return false;
         *(int *)base = (int)v;
         return true;
     }
     case OPTCL__F_INT64:
-        *(int64_t *)base = strtoll(text, &end, 10);
-        return *end == '\0';
-    case OPTCL__F_MILESTONES: {
-        optcl_schedule *s = (optcl_schedule *)base;
-        s->milestone_count = 0;
-        while (*text) {
-            if (s->milestone_count == OPTCL_MAX_MILESTONES)
-                return false;
-            int64_t v = strtoll(text, &end, 10);
-            if (end == text || (*end != ',' && *end != '\0'))
-                return false;
-            s->milestones[s->milestone_count++] = v;
-            text = *end ? end + 1 : end;
-        }
+        return parse_int64(text, '\0', (int64_t *)base, &stop);
+    case OPTCL__F_UINT64: { /* digits alone: strtoull takes "-1" as 2^64 − 1 */
+        errno = 0;
+        unsigned long long v = isdigit((unsigned char)*text) ? strtoull(text, &end, 10) : 0;
+        if (!end || *end != '\0' || errno == ERANGE)
+            return false;
+        *(uint64_t *)base = v;
         return true;
     }
+    case OPTCL__F_MILESTONES:
+        return parse_milestones((optcl_schedule *)base, text);
     }
     return false;
 }

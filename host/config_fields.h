@@ -9,6 +9,7 @@ typedef enum optcl__field_type {
     OPTCL__F_DOUBLE,
     OPTCL__F_INT, /* int and the enums stored as int */
     OPTCL__F_INT64,
+    OPTCL__F_UINT64,    /* the seed: all 2^64 keys */
     OPTCL__F_MILESTONES /* schedule.milestones + milestone_count, "5,20,33" */
 } optcl__field_type;
 
@@ -31,7 +32,9 @@ optcl__config_field optcl__checkpoint_field(const optcl_optimizer_config *c, siz
 /* Formats a field's value exactly (doubles with 17 significant digits). */
 void optcl__field_format(const optcl_optimizer_config *c, const optcl__config_field *f, char *out,
                          size_t size);
-/* Parses text into the field; false when text is not a complete value of its type. */
+/* Parses text into the field; false when text is not a complete value of its type as a save
+ * writes it: no leading space, nothing past the type's range (an overflow, or a nonzero number
+ * too small for a double), no sign on the unsigned seed. */
 bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f, const char *text);
 
 /* Whether two configurations build the same kernels and keep the same state buffers, for

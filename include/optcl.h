@@ -870,8 +870,9 @@ OPTCL_API optcl_status optcl_optimizer_config_get_option(const optcl_optimizer_c
  * optcl_optimizer_config_field_count: their number for config's algorithm; 0 for NULL or an
  * unknown algorithm. optcl_optimizer_config_field: the index-th's name (static, into *name when
  * name is not NULL) and its value as exact text into value (NUL-terminated): a double with 17
- * significant digits, an int or enum as a decimal integer, milestones as "5,20,33" — equal
- * texts, equal values. OPTCL_CONFIG_VALUE_MAX bytes always suffice. OPTCL_ERROR_NULL_POINTER for
+ * significant digits, an int or enum as a decimal integer (the seed unsigned, as a checkpoint
+ * keeps it), milestones as "5,20,33" — equal texts, equal values. OPTCL_CONFIG_VALUE_MAX bytes
+ * always suffice. OPTCL_ERROR_NULL_POINTER for
  * config or value; OPTCL_ERROR_INVALID_ARGUMENT for an unknown algorithm or an index past the
  * end; OPTCL_ERROR_SIZE_MISMATCH when the text and its NUL do not fit in size bytes. A failed
  * call writes nothing. Reads config only: any thread. */

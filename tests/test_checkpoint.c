@@ -585,6 +585,57 @@ static void step_counts_round_trip(void **state)
     free(dir);
 }
 
+/* The configuration's fields come back exactly — the seed's every 2^64 values, a subnormal
+ * eps — and a value a save would not write is refused by name: past its type's range (an
+ * int64 overflow, a nonzero double that reads as 0, a seed past 2^64 − 1 or signed) or with a
+ * leading space. */
+static void config_fields_parse_exactly(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    char path[512], bad[512];
+    snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    optcl_optimizer_config c = rich_config(OPTCL_ADAM);
+    c.seed = UINT64_MAX;
+    c.adam.eps = 1e-310;
+    tu_rig s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
+    optcl_optimizer_config other = c;
+    other.seed = 7;
+    other.adam.eps = 1e-8;
+    tu_rig t = open_session(OPTCL_BACKEND_REFERENCE, &other);
+    TU_OK(optcl_checkpoint_load(t.opt, path), optcl_optimizer_message(t.opt));
+    assert_true(optcl_optimizer_config_get(t.opt)->seed == UINT64_MAX);
+    assert_true(optcl_optimizer_config_get(t.opt)->adam.eps == 1e-310);
+    tu_rig_close(&t);
+    static const struct {
+        const char *key, *value;
+    } damaged[] = {
+        {"optcl.config.seed", "18446744073709551616"},
+        {"optcl.config.seed", "-1"},
+        {"optcl.config.seed", " 5"},
+        {"optcl.config.adam.eps", "1e-400"},
+        {"optcl.config.adam.beta1", " 0.9"},
+        {"optcl.config.schedule.step_size", "99999999999999999999"},
+        {"optcl.config.schedule.step_size", " 3"},
+        {"optcl.config.schedule.milestones", "5, 20"},
+        {"optcl.config.schedule.milestones", "5,"},
+        {"optcl.config.schedule.milestones", "99999999999999999999"},
+        {"optcl.config.adam.amsgrad", " 1"},
+    };
+    for (size_t i = 0; i < sizeof damaged / sizeof damaged[0]; i++) {
+        tu_set_meta(path, bad, damaged[i].key, damaged[i].value);
+        expect_refused(&s, bad, damaged[i].value);
+        if (!strstr(optcl_optimizer_message(s.opt), damaged[i].key))
+            fail_msg("%s = '%s': '%s' does not name it", damaged[i].key, damaged[i].value,
+                     optcl_optimizer_message(s.opt));
+    }
+    tu_rig_close(&s);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
 /* tests/golden/checkpoints holds a checkpoint written by optcl 0.1.0 and the parameters its
  * run reached 5 steps later (made by OPTCL_WRITE_GOLDEN=1 of this test). It must load and
  * continue to those values, forever. */
@@ -778,6 +829,7 @@ int main(void)
         cmocka_unit_test(long_names_save),
         cmocka_unit_test(bad_files_are_refused),
         cmocka_unit_test(step_counts_round_trip),
+        cmocka_unit_test(config_fields_parse_exactly),
         cmocka_unit_test(golden_checkpoint_loads),
         cmocka_unit_test(kill_during_save),
         cmocka_unit_test(tracker_keeps_best_and_last),

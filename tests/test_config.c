@@ -173,6 +173,8 @@ static void config_fields_by_name(void **state)
     assert_string_equal(field_text(&c, "schedule.milestones", value, sizeof value), "5,20,33");
     c.schedule.t_max = -7;
     assert_string_equal(field_text(&c, "schedule.t_max", value, sizeof value), "-7");
+    c.seed = UINT64_MAX; /* unsigned: every key as itself, as a checkpoint writes it */
+    assert_string_equal(field_text(&c, "seed", value, sizeof value), "18446744073709551615");
 
     /* refused: nothing written */
     size_t count = optcl_optimizer_config_field_count(&c);
