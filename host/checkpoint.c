@@ -746,32 +746,80 @@ static optcl_status apply(optcl_optimizer *opt, const float **sources, const flo
     return st;
 }
 
+/* The type of the file's parameters: its first listed tensor's (a parameter set has one). */
+static optcl_status file_param_dtype(const optcl__st_file *f, const char *path, optcl_dtype *dtype,
+                                     char *message)
+{
+    const char *name = optcl__st_meta_get(f, "optcl.tensor.0");
+    const struct optcl__st_entry *e = name ? optcl__st_find(f, name) : NULL;
+    if (!e)
+        return optcl__fail(message, OPTCL_ERROR_FORMAT,
+                           "%s: optcl.tensor.0 names no tensor of the file", path);
+    *dtype = e->dtype;
+    return OPTCL_SUCCESS;
+}
+
+/* The value of field name (as same_structure names it: "adam.amsgrad", "max_norm (zero or
+ * not)") in c, as a checkpoint writes it; the algorithm by its name. */
+static void field_text(const optcl_optimizer_config *c, const char *name, char *out, size_t size)
+{
+    size_t len = strcspn(name, " "); /* without " (zero or not)" */
+    snprintf(out, size, "?");
+    if (strcmp(name, "algorithm") == 0) {
+        snprintf(out, size, "%s", optcl_algorithm_name(c->algorithm));
+        return;
+    }
+    for (size_t i = 0; i < optcl__checkpoint_field_count(c); i++) {
+        optcl__config_field field = optcl__checkpoint_field(c, i);
+        if (strlen(field.name) == len && strncmp(field.name, name, len) == 0) {
+            optcl__field_format(c, &field, out, size);
+            return;
+        }
+    }
+}
+
+/* That the file's optimizer is this one's kind: parameters of the same type first (the file's
+ * state type follows from its own), then the options that decide the state buffers, naming the
+ * first that differs with both values. */
+static optcl_status check_same_kind(optcl_optimizer *opt, const optcl__st_file *f, const parsed *pc,
+                                    const char *path)
+{
+    optcl_dtype params = opt->params->dtype, saved = params;
+    optcl_status st = file_param_dtype(f, path, &saved, opt->message);
+    if (st == OPTCL_SUCCESS && saved != params)
+        return optcl__fail(opt->message, OPTCL_ERROR_FORMAT,
+                           "%s: tensor '%s' is %s; this optimizer keeps it in %s", path,
+                           optcl__st_meta_get(f, "optcl.tensor.0"), optcl__type_name(saved),
+                           optcl__type_name(params));
+    char differs[96], theirs[VALUE_MAX * 4], ours[VALUE_MAX * 4];
+    if (st != OPTCL_SUCCESS ||
+        optcl__config_same_structure(&pc->config, &opt->config, params, differs, sizeof differs))
+        return st;
+    if (strcmp(differs, "state_dtype") == 0) { /* the types each resolves to */
+        snprintf(theirs, sizeof theirs, "%s",
+                 optcl__type_name(optcl__state_type(&pc->config, params)));
+        snprintf(ours, sizeof ours, "%s", optcl__type_name(opt->state_type));
+    } else {
+        field_text(&pc->config, differs, theirs, sizeof theirs);
+        field_text(&opt->config, differs, ours, sizeof ours);
+    }
+    return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                       "%s: the checkpoint's %s (%s) does not match this optimizer's (%s)", path,
+                       differs, theirs, ours);
+}
+
 /* Reads (with the tensors' data, or only the header) and parses the file, and checks that its
- * optimizer is this one's kind (the options that decide the state buffers); f is read even on
- * failure (optcl__st_free it). */
+ * optimizer is this one's kind; f is read even on failure (optcl__st_free it). */
 static optcl_status read_parsed(optcl_optimizer *opt, const char *path, bool header_only,
                                 optcl__st_file *f, parsed *pc)
 {
     memset(pc, 0, sizeof *pc);
     optcl_status st = (header_only ? optcl__st_read_header : optcl__st_read)(path, f, opt->message,
                                                                              OPTCL__MESSAGE_MAX);
-    if (st != OPTCL_SUCCESS)
-        return st;
-    st = parse(f, path, pc, opt->message);
-    char differs[96];
-    optcl_dtype dtype_of_params = opt->params->dtype;
-    if (st == OPTCL_SUCCESS &&
-        !optcl__config_same_structure(&pc->config, &opt->config, dtype_of_params, differs,
-                                      sizeof differs)) {
-        bool dtype = strcmp(differs, "state_dtype") == 0; /* name the dtypes, else the rules */
-        st = optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
-                         "%s: the checkpoint's %s (%s) does not match this optimizer's (%s)", path,
-                         differs,
-                         dtype ? optcl__type_name(optcl__state_type(&pc->config, dtype_of_params))
-                               : optcl_algorithm_name(pc->config.algorithm),
-                         dtype ? optcl__type_name(opt->state_type)
-                               : optcl_algorithm_name(opt->config.algorithm));
-    }
+    if (st == OPTCL_SUCCESS)
+        st = parse(f, path, pc, opt->message);
+    if (st == OPTCL_SUCCESS)
+        st = check_same_kind(opt, f, pc, path);
     return st;
 }
 
@@ -1070,14 +1118,11 @@ optcl_status optcl_checkpoint_param_dtype(const char *path, optcl_dtype *dtype, 
     optcl__st_file f;
     parsed pc;
     optcl_status st = read_header(path, &f, &pc, local);
-    /* a parameter set has one type: its first tensor's */
-    const char *name = st == OPTCL_SUCCESS ? optcl__st_meta_get(&f, "optcl.tensor.0") : NULL;
-    const struct optcl__st_entry *e = name ? optcl__st_find(&f, name) : NULL;
-    if (st == OPTCL_SUCCESS && !e)
-        st = optcl__fail(local, OPTCL_ERROR_FORMAT,
-                         "%s: optcl.tensor.0 names no tensor of the file", path);
+    optcl_dtype saved = OPTCL_DTYPE_F32;
     if (st == OPTCL_SUCCESS)
-        *dtype = e->dtype;
+        st = file_param_dtype(&f, path, &saved, local);
+    if (st == OPTCL_SUCCESS)
+        *dtype = saved;
     else
         optcl__format(message, message_size, "%s", local);
     if (f.storage || f.tensors)

@@ -636,6 +636,56 @@ static void config_fields_parse_exactly(void **state)
     free(dir);
 }
 
+/* A checkpoint of another kind of optimizer is refused naming the option that differs with
+ * both values; a set of another parameter type by its tensors' types first (the file's state
+ * type follows from its own parameters' type, not the loading set's). */
+static void mismatches_name_both_values(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+    optcl_optimizer_config saved = optcl_optimizer_config_default(OPTCL_ADAM);
+    tu_rig s = open_session(OPTCL_BACKEND_REFERENCE, &saved);
+    TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
+    tu_rig_close(&s);
+    static const struct {
+        const char *field; /* what changes, and the message's values */
+        const char *want;
+    } cases[] = {
+        {"amsgrad", "adam.amsgrad (0) does not match this optimizer's (1)"},
+        {"lookahead.k", "lookahead.k (0) does not match this optimizer's (5)"},
+        {"nonfinite", "nonfinite (0) does not match this optimizer's (1)"},
+        {"max_norm", "max_norm (zero or not) (0) does not match this optimizer's (1.5)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        optcl_optimizer_config c = saved;
+        c.adam.amsgrad = i == 0;
+        c.lookahead.k = i == 1 ? 5 : 0;
+        c.nonfinite = i == 2 ? OPTCL_NONFINITE_SKIP : OPTCL_NONFINITE_PROPAGATE;
+        c.max_norm = i == 3 ? 1.5 : 0.0;
+        tu_rig t = open_session(OPTCL_BACKEND_REFERENCE, &c);
+        expect_refused(&t, path, cases[i].field);
+        if (!strstr(optcl_optimizer_message(t.opt), cases[i].want))
+            fail_msg("%s: '%s'", cases[i].field, optcl_optimizer_message(t.opt));
+        tu_rig_close(&t);
+    }
+    /* bfloat16 parameters with bfloat16 state, into float32 parameters with bfloat16 state */
+    optcl_optimizer_config bf16 = saved;
+    bf16.state_dtype = OPTCL_STATE_BF16;
+    tu_rig b =
+        tu_rig_open_typed(OPTCL_BACKEND_REFERENCE, specs, NTENSORS, OPTCL_DTYPE_BF16, NULL, &saved);
+    TU_OK(optcl_checkpoint_save(b.opt, path), optcl_optimizer_message(b.opt));
+    tu_rig_close(&b);
+    tu_rig f = open_session(OPTCL_BACKEND_REFERENCE, &bf16);
+    expect_refused(&f, path, "bf16 parameters into f32 ones");
+    if (!strstr(optcl_optimizer_message(f.opt), "is bf16; this optimizer keeps it in f32"))
+        fail_msg("bf16 into f32: '%s'", optcl_optimizer_message(f.opt));
+    tu_rig_close(&f);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
 /* tests/golden/checkpoints holds a checkpoint written by optcl 0.1.0 and the parameters its
  * run reached 5 steps later (made by OPTCL_WRITE_GOLDEN=1 of this test). It must load and
  * continue to those values, forever. */
@@ -830,6 +880,7 @@ int main(void)
         cmocka_unit_test(bad_files_are_refused),
         cmocka_unit_test(step_counts_round_trip),
         cmocka_unit_test(config_fields_parse_exactly),
+        cmocka_unit_test(mismatches_name_both_values),
         cmocka_unit_test(golden_checkpoint_loads),
         cmocka_unit_test(kill_during_save),
         cmocka_unit_test(tracker_keeps_best_and_last),
