@@ -453,6 +453,21 @@ static optcl_status need_count(const optcl__st_file *f, const char *path, const 
     return st;
 }
 
+/* The file's group settings, checked as optcl_optimizer_create checks a configuration's groups:
+ * no weight decay in any group of a rule without it, only LAMB's and LARS's groups left out of
+ * the trust ratio. (The rest of the configuration is valid already.) */
+static optcl_status check_groups(const parsed *pc, const char *path, char *message)
+{
+    optcl_optimizer_config c = pc->config;
+    c.groups = pc->groups;
+    c.group_count = OPTCL_MAX_GROUPS;
+    char why[OPTCL__MESSAGE_MAX];
+    if (optcl__validate_config(&c, why) != OPTCL_SUCCESS)
+        return optcl__fail(message, OPTCL_ERROR_FORMAT,
+                           "%s: the saved group settings are invalid: %s", path, why);
+    return OPTCL_SUCCESS;
+}
+
 static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out, char *message)
 {
     memset(out, 0, sizeof *out);
@@ -523,6 +538,8 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
         }
         out->memo[g].step = running ? out->steps : 0;
     }
+    if (st == OPTCL_SUCCESS)
+        st = check_groups(out, path, message);
     if (st == OPTCL_SUCCESS)
         st = need_number(f, path, "optcl.plateau.best", -INFINITY, INFINITY, &out->plateau.best,
                          message);

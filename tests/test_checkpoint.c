@@ -686,6 +686,37 @@ static void mismatches_name_both_values(void **state)
     free(dir);
 }
 
+/* A checkpoint's group settings are held to what optcl_optimizer_create allows: no group weight
+ * decay for a rule without weight decay, no trust-ratio exclusion outside LAMB and LARS. */
+static void group_settings_are_validated(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    char path[512], bad[512];
+    snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    static const struct {
+        optcl_algorithm algorithm;
+        const char *key, *value, *want;
+    } cases[] = {
+        {OPTCL_RPROP, "optcl.group.0.weight_decay", "0.5", "rprop has no weight decay"},
+        {OPTCL_ADAM, "optcl.group.3.exclude_from_trust_ratio", "1", "adam has no trust ratio"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        optcl_optimizer_config c = optcl_optimizer_config_default(cases[i].algorithm);
+        tu_rig s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+        TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
+        TU_OK(optcl_checkpoint_load(s.opt, path), optcl_optimizer_message(s.opt));
+        tu_set_meta(path, bad, cases[i].key, cases[i].value);
+        expect_refused(&s, bad, cases[i].key);
+        if (!strstr(optcl_optimizer_message(s.opt), cases[i].want))
+            fail_msg("%s: '%s'", cases[i].key, optcl_optimizer_message(s.opt));
+        tu_rig_close(&s);
+    }
+    tu_remove_tree(dir);
+    free(dir);
+}
+
 /* tests/golden/checkpoints holds a checkpoint written by optcl 0.1.0 and the parameters its
  * run reached 5 steps later (made by OPTCL_WRITE_GOLDEN=1 of this test). It must load and
  * continue to those values, forever. */
@@ -881,6 +912,7 @@ int main(void)
         cmocka_unit_test(step_counts_round_trip),
         cmocka_unit_test(config_fields_parse_exactly),
         cmocka_unit_test(mismatches_name_both_values),
+        cmocka_unit_test(group_settings_are_validated),
         cmocka_unit_test(golden_checkpoint_loads),
         cmocka_unit_test(kill_during_save),
         cmocka_unit_test(tracker_keeps_best_and_last),
