@@ -375,6 +375,7 @@ typedef struct parsed {
     double loss_scale; /* with loss scaling: the scale and the growth tracker */
     int64_t growth_tracker;
     size_t tensor_count;
+    optcl_dtype param_dtype;                 /* the listed tensors' type (check_listing) */
     optcl__rule_memo memo[OPTCL_MAX_GROUPS]; /* optional: step 0 where the file has none */
 } parsed;
 
@@ -453,6 +454,114 @@ static optcl_status need_count(const optcl__st_file *f, const char *path, const 
     return st;
 }
 
+/* ---- the parameter listing ---------------------------------------------------------------- */
+
+typedef struct listed {
+    const char *name;
+    size_t index; /* its i in optcl.tensor.<i> */
+} listed;
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const listed *)a)->name, ((const listed *)b)->name);
+}
+
+static bool is_listed(const listed *sorted, size_t n, const char *name)
+{
+    listed key = {name, 0};
+    return bsearch(&key, sorted, n, sizeof *sorted, by_name) != NULL;
+}
+
+/* Whether tensor name of the file is a state of a listed parameter p: "optim.<state>.<p>", or
+ * an 8-bit state's "optim.<state>.<p>.absmax" (state names hold no dot). */
+static bool is_state_of_listed(const listed *sorted, size_t n, const char *name)
+{
+    static const char prefix[] = "optim.", absmax[] = ".absmax";
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return false;
+    const char *state = name + sizeof prefix - 1, *dot = strchr(state, '.');
+    if (!dot || dot == state)
+        return false;
+    const char *p = dot + 1;
+    size_t len = strlen(p), cut = len - (sizeof absmax - 1);
+    if (is_listed(sorted, n, p))
+        return true;
+    char base[OPTCL__NAME_MAX + 1];
+    if (len <= sizeof absmax - 1 || cut > OPTCL__NAME_MAX || strcmp(p + cut, absmax) != 0)
+        return false;
+    memcpy(base, p, cut);
+    base[cut] = '\0';
+    return is_listed(sorted, n, base);
+}
+
+/* Listed tensor i: named (a parameter set's name), a tensor of the file of a parameter type
+ * (the first's, as a set has one), in a valid group, with state_bits 8 or 32 if any. */
+static optcl_status check_listed(const optcl__st_file *f, const char *path, size_t i, listed *out,
+                                 optcl_dtype *dtype, char *message)
+{
+    char key[KEY_MAX];
+    snprintf(key, sizeof key, "optcl.tensor.%zu", i);
+    const char *name = optcl__st_meta_get(f, key);
+    const struct optcl__st_entry *e = name ? optcl__st_find(f, name) : NULL;
+    if (!e || strlen(name) > OPTCL__NAME_MAX)
+        return optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: %s names no tensor of the file", path,
+                           key);
+    bool param_type =
+        e->dtype == OPTCL_DTYPE_F32 || e->dtype == OPTCL_DTYPE_BF16 || e->dtype == OPTCL_DTYPE_F16;
+    if (!param_type || (i > 0 && e->dtype != *dtype))
+        return optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: parameter tensor '%s' is %s%s%s", path,
+                           name, optcl__type_name(e->dtype), param_type ? ", the first " : "",
+                           param_type ? optcl__type_name(*dtype) : " (not a parameter type)");
+    *dtype = e->dtype;
+    *out = (listed){name, i};
+    int group = 0;
+    optcl_status st = need_group(f, path, i, &group, message);
+    snprintf(key, sizeof key, "optcl.tensor.%zu.state_bits", i);
+    const char *bits = optcl__st_meta_get(f, key);
+    if (st == OPTCL_SUCCESS && bits && strcmp(bits, "8") != 0 && strcmp(bits, "32") != 0)
+        st = optcl__fail(message, OPTCL_ERROR_FORMAT, "%s: metadata %s = '%s' is not 8 or 32", path,
+                         key, bits);
+    return st;
+}
+
+/* The listing of the parameters (optcl.tensor_count and optcl.tensor.<i>), checked as a whole,
+ * whatever optimizer reads it — load, load_progress and the header-only readers alike: at
+ * least one tensor, each listed one checked (check_listed) and listed once, and every other
+ * tensor of the file a state of a listed one, so no state tensor passes for a parameter. */
+static optcl_status check_listing(const optcl__st_file *f, const char *path, parsed *pc,
+                                  char *message)
+{
+    size_t n = pc->tensor_count;
+    if (n == 0 || n > f->tensor_count)
+        return optcl__fail(message, OPTCL_ERROR_FORMAT,
+                           "%s: optcl.tensor_count is %zu; the file holds %zu tensors (a "
+                           "checkpoint lists 1 or more parameters among them)",
+                           path, n, f->tensor_count);
+    listed *sorted = malloc(n * sizeof *sorted);
+    if (!sorted)
+        return optcl__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
+    optcl_status st = OPTCL_SUCCESS;
+    for (size_t i = 0; i < n && st == OPTCL_SUCCESS; i++)
+        st = check_listed(f, path, i, &sorted[i], &pc->param_dtype, message);
+    if (st == OPTCL_SUCCESS)
+        qsort(sorted, n, sizeof *sorted, by_name);
+    for (size_t i = 1; i < n && st == OPTCL_SUCCESS; i++)
+        if (strcmp(sorted[i - 1].name, sorted[i].name) == 0)
+            st = optcl__fail(message, OPTCL_ERROR_FORMAT,
+                             "%s: optcl.tensor.%zu and optcl.tensor.%zu both name '%s'", path,
+                             sorted[i - 1].index, sorted[i].index, sorted[i].name);
+    for (size_t t = 0; t < f->tensor_count && st == OPTCL_SUCCESS; t++) {
+        const char *name = f->tensors[t].name;
+        if (!is_listed(sorted, n, name) && !is_state_of_listed(sorted, n, name))
+            st = optcl__fail(message, OPTCL_ERROR_FORMAT,
+                             "%s: tensor '%s' is neither a listed parameter (optcl.tensor.<i>) "
+                             "nor a state of one",
+                             path, name);
+    }
+    free(sorted);
+    return st;
+}
+
 /* The file's group settings, checked as optcl_optimizer_create checks a configuration's groups:
  * no weight decay in any group of a rule without it, only LAMB's and LARS's groups left out of
  * the trust ratio. (The rest of the configuration is valid already.) */
@@ -509,6 +618,8 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
     if (st == OPTCL_SUCCESS)
         st = need_whole(f, path, "optcl.tensor_count", SIZE_MAX, &tensor_count, message);
     out->tensor_count = (size_t)tensor_count;
+    if (st == OPTCL_SUCCESS)
+        st = check_listing(f, path, out, message);
     for (int g = 0; g < OPTCL_MAX_GROUPS && st == OPTCL_SUCCESS; g++) {
         snprintf(key, sizeof key, "optcl.group.%d.lr", g);
         st = need_number(f, path, key, 0.0, DBL_MAX, &out->groups[g].lr, message);
@@ -763,19 +874,6 @@ static optcl_status apply(optcl_optimizer *opt, const float **sources, const flo
     return st;
 }
 
-/* The type of the file's parameters: its first listed tensor's (a parameter set has one). */
-static optcl_status file_param_dtype(const optcl__st_file *f, const char *path, optcl_dtype *dtype,
-                                     char *message)
-{
-    const char *name = optcl__st_meta_get(f, "optcl.tensor.0");
-    const struct optcl__st_entry *e = name ? optcl__st_find(f, name) : NULL;
-    if (!e)
-        return optcl__fail(message, OPTCL_ERROR_FORMAT,
-                           "%s: optcl.tensor.0 names no tensor of the file", path);
-    *dtype = e->dtype;
-    return OPTCL_SUCCESS;
-}
-
 /* The value of field name (as same_structure names it: "adam.amsgrad", "max_norm (zero or
  * not)") in c, as a checkpoint writes it; the algorithm by its name. */
 static void field_text(const optcl_optimizer_config *c, const char *name, char *out, size_t size)
@@ -801,17 +899,15 @@ static void field_text(const optcl_optimizer_config *c, const char *name, char *
 static optcl_status check_same_kind(optcl_optimizer *opt, const optcl__st_file *f, const parsed *pc,
                                     const char *path)
 {
-    optcl_dtype params = opt->params->dtype, saved = params;
-    optcl_status st = file_param_dtype(f, path, &saved, opt->message);
-    if (st == OPTCL_SUCCESS && saved != params)
+    optcl_dtype params = opt->params->dtype;
+    if (pc->param_dtype != params)
         return optcl__fail(opt->message, OPTCL_ERROR_FORMAT,
                            "%s: tensor '%s' is %s; this optimizer keeps it in %s", path,
-                           optcl__st_meta_get(f, "optcl.tensor.0"), optcl__type_name(saved),
-                           optcl__type_name(params));
+                           optcl__st_meta_get(f, "optcl.tensor.0"),
+                           optcl__type_name(pc->param_dtype), optcl__type_name(params));
     char differs[96], theirs[VALUE_MAX * 4], ours[VALUE_MAX * 4];
-    if (st != OPTCL_SUCCESS ||
-        optcl__config_same_structure(&pc->config, &opt->config, params, differs, sizeof differs))
-        return st;
+    if (optcl__config_same_structure(&pc->config, &opt->config, params, differs, sizeof differs))
+        return OPTCL_SUCCESS;
     if (strcmp(differs, "state_dtype") == 0) { /* the types each resolves to */
         snprintf(theirs, sizeof theirs, "%s",
                  optcl__type_name(optcl__state_type(&pc->config, params)));
@@ -1068,17 +1164,12 @@ optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **spec
     *count = 0;
     optcl__st_file f;
     parsed pc;
-    optcl_status st = read_header(path, &f, &pc, local);
+    optcl_status st = read_header(path, &f, &pc, local); /* the listing checked as load does */
     size_t names_bytes = 0;
     char key[KEY_MAX];
     for (size_t i = 0; st == OPTCL_SUCCESS && i < pc.tensor_count; i++) {
         snprintf(key, sizeof key, "optcl.tensor.%zu", i);
-        const char *name = optcl__st_meta_get(&f, key);
-        if (!name || !optcl__st_find(&f, name))
-            st = optcl__fail(local, OPTCL_ERROR_FORMAT, "%s: %s names no tensor of the file", path,
-                             key);
-        else
-            names_bytes += strlen(name) + 1;
+        names_bytes += strlen(optcl__st_meta_get(&f, key)) + 1;
     }
     optcl_tensor_spec *out = NULL;
     if (st == OPTCL_SUCCESS) {
@@ -1104,7 +1195,7 @@ optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **spec
         out[i].group = group;
         snprintf(key, sizeof key, "optcl.tensor.%zu.state_bits", i);
         const char *bits = optcl__st_meta_get(&f, key);
-        out[i].state_bits = bits && (!strcmp(bits, "8") || !strcmp(bits, "32")) ? atoi(bits) : 0;
+        out[i].state_bits = bits ? atoi(bits) : 0; /* "8" or "32" (check_listed) */
     }
     if (st == OPTCL_SUCCESS) {
         *specs = out;
@@ -1135,11 +1226,8 @@ optcl_status optcl_checkpoint_param_dtype(const char *path, optcl_dtype *dtype, 
     optcl__st_file f;
     parsed pc;
     optcl_status st = read_header(path, &f, &pc, local);
-    optcl_dtype saved = OPTCL_DTYPE_F32;
-    if (st == OPTCL_SUCCESS)
-        st = file_param_dtype(&f, path, &saved, local);
-    if (st == OPTCL_SUCCESS)
-        *dtype = saved;
+    if (st == OPTCL_SUCCESS) /* a parameter set has one type (check_listing) */
+        *dtype = pc.param_dtype;
     else
         optcl__format(message, message_size, "%s", local);
     if (f.storage || f.tensors)

@@ -1182,8 +1182,10 @@ OPTCL_API optcl_status optcl_checkpoint_load_progress(optcl_optimizer *opt, cons
 /* Reads a checkpoint's parameter tensors (names, shapes, groups) and optimizer configuration
  * without a context, so a program can recreate the parameter set and optimizer it was saved
  * from. Reads the file's header only (the tensors' data stays on disk; the file's size must
- * still match the header). *specs is one allocation (names included) freed with free(); config
- * may be NULL. On failure message names the path and the problem. Blocks. */
+ * still match the header), and refuses a listing of the tensors that optcl_checkpoint_load
+ * refuses (none, one twice, a state tensor as a parameter). *specs is one allocation (names
+ * included) freed with free(); config may be NULL. On failure message names the path and the
+ * problem. Blocks. */
 OPTCL_API optcl_status optcl_checkpoint_inspect(const char *path, optcl_tensor_spec **specs,
                                                 size_t *count, optcl_optimizer_config *config,
                                                 char *message, size_t message_size);

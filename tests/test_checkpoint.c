@@ -717,6 +717,53 @@ static void group_settings_are_validated(void **state)
     free(dir);
 }
 
+/* The header-only readers (inspect, inspect_progress, param_dtype) refuse a parameter listing
+ * that load refuses, whatever the optimizer: no tensors listed, one listed twice, a state
+ * tensor listed as a parameter, state_bits other than 8 or 32. */
+static void readers_refuse_what_load_refuses(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    char path[512], bad[512], message[512];
+    snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    optcl_optimizer_config c = rich_config(OPTCL_ADAM);
+    tu_rig s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    TU_OK(optcl_checkpoint_save(s.opt, path), optcl_optimizer_message(s.opt));
+    static const struct {
+        const char *key, *value, *want;
+    } cases[] = {
+        {"optcl.tensor_count", "0", "optcl.tensor_count is 0"},
+        {"optcl.tensor.1", "fc.weight", "optcl.tensor.0 and optcl.tensor.1 both name 'fc.weight'"},
+        {"optcl.tensor.0", "optim.exp_avg.fc.weight", "tensor 'fc.weight' is neither"},
+        {"optcl.tensor.2.state_bits", "7", "state_bits = '7' is not 8 or 32"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_set_meta(path, bad, cases[i].key, cases[i].value);
+        optcl_tensor_spec *specs_out = NULL;
+        size_t count = 99;
+        optcl_checkpoint_progress progress;
+        optcl_dtype dtype = OPTCL_DTYPE_F32;
+        const optcl_status got[] = {
+            optcl_checkpoint_inspect(bad, &specs_out, &count, NULL, message, sizeof message),
+            optcl_checkpoint_inspect_progress(bad, &progress, message, sizeof message),
+            optcl_checkpoint_param_dtype(bad, &dtype, message, sizeof message),
+        };
+        for (size_t k = 0; k < 3; k++)
+            if (got[k] != OPTCL_ERROR_FORMAT)
+                fail_msg("%s = '%s': reader %zu returned %s", cases[i].key, cases[i].value, k,
+                         optcl_status_name(got[k]));
+        assert_null(specs_out);
+        assert_int_equal(count, 0);
+        if (!strstr(message, bad) || !strstr(message, cases[i].want))
+            fail_msg("%s = '%s': '%s'", cases[i].key, cases[i].value, message);
+        expect_refused(&s, bad, cases[i].key);
+    }
+    tu_rig_close(&s);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
 /* tests/golden/checkpoints holds a checkpoint written by optcl 0.1.0 and the parameters its
  * run reached 5 steps later (made by OPTCL_WRITE_GOLDEN=1 of this test). It must load and
  * continue to those values, forever. */
@@ -913,6 +960,7 @@ int main(void)
         cmocka_unit_test(config_fields_parse_exactly),
         cmocka_unit_test(mismatches_name_both_values),
         cmocka_unit_test(group_settings_are_validated),
+        cmocka_unit_test(readers_refuse_what_load_refuses),
         cmocka_unit_test(golden_checkpoint_loads),
         cmocka_unit_test(kill_during_save),
         cmocka_unit_test(tracker_keeps_best_and_last),
