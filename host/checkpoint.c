@@ -260,6 +260,110 @@ static void factored_name(const optcl_optimizer *opt, size_t k, size_t i, char *
              opt->params->tensors[i].name);
 }
 
+/* The name tensor i of role r is saved under: the parameter's own (r 0), else
+ * "optim.<state>.<name>", and an 8-bit tensor's block maxima "optim.<state>.<name>.absmax". */
+static void saved_name(const optcl_optimizer *opt, size_t r, size_t i, bool absmax, char *name)
+{
+    const char *tensor = opt->params->tensors[i].name;
+    if (r == 0)
+        snprintf(name, KEY_MAX, "%s", tensor);
+    else
+        snprintf(name, KEY_MAX, "optim.%s.%s%s", opt->state_names[r - 1], tensor,
+                 absmax ? ".absmax" : "");
+}
+
+/* ---- names unique (optimizer create) ------------------------------------------------------- */
+
+/* A tensor a checkpoint of this optimizer holds, with what it is, for the message. */
+typedef struct saved_tensor {
+    char *name;
+    size_t r, i, k; /* role and tensor; k: the factored state, SIZE_MAX for a role's */
+    bool absmax;
+} saved_tensor;
+
+typedef struct saved_list {
+    saved_tensor *items;
+    size_t count;
+    bool failed; /* out of host memory */
+} saved_list;
+
+static void list_add(saved_list *l, const char *name, saved_tensor what)
+{
+    what.name = l->failed ? NULL : strdup(name);
+    l->failed = !what.name;
+    if (what.name)
+        l->items[l->count++] = what;
+}
+
+static optcl_status list_part(optcl_optimizer *opt, size_t k, size_t i, optcl__tensor *part,
+                              size_t slot, void *user)
+{
+    (void)part, (void)slot;
+    char name[KEY_MAX];
+    factored_name(opt, k, i, name);
+    list_add(user, name, (saved_tensor){NULL, 0, i, k, false});
+    return OPTCL_SUCCESS;
+}
+
+static int by_saved_name(const void *a, const void *b)
+{
+    return strcmp(((const saved_tensor *)a)->name, ((const saved_tensor *)b)->name);
+}
+
+/* "parameter 'w'", "state exp_avg of 'w'", "the block maxima of state exp_avg of 'w'". */
+static void describe_saved(const optcl_optimizer *opt, const saved_tensor *t, char *out,
+                           size_t size)
+{
+    const char *tensor = opt->params->tensors[t->i].name;
+    if (t->k != SIZE_MAX)
+        snprintf(out, size, "state %s of '%s'", opt->rule->factored_states[t->k], tensor);
+    else if (t->r == 0)
+        snprintf(out, size, "parameter '%s'", tensor);
+    else
+        snprintf(out, size, "%sstate %s of '%s'", t->absmax ? "the block maxima of " : "",
+                 opt->state_names[t->r - 1], tensor);
+}
+
+optcl_status optcl__checkpoint_names_unique(optcl_optimizer *opt, char *message)
+{
+    optcl_params *p = opt->params;
+    size_t roles = 1 + opt->state_count, floats = 0;
+    size_t n = p->count * roles + absmax_tensors(opt, &floats) + factored_parts(opt);
+    saved_list l = {calloc(n, sizeof *l.items), 0, false};
+    l.failed = !l.items;
+    char name[KEY_MAX];
+    for (size_t r = 0; r < roles; r++)
+        for (size_t i = 0; i < p->count; i++) {
+            saved_name(opt, r, i, false, name);
+            list_add(&l, name, (saved_tensor){NULL, r, i, SIZE_MAX, false});
+            if (!stored_8bit(opt, r, i))
+                continue;
+            saved_name(opt, r, i, true, name);
+            list_add(&l, name, (saved_tensor){NULL, r, i, SIZE_MAX, true});
+        }
+    each_factored(opt, list_part, &l);
+    optcl_status st = l.failed ? optcl__fail(message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                                             "out of host memory checking the tensor names")
+                               : OPTCL_SUCCESS;
+    if (st == OPTCL_SUCCESS)
+        qsort(l.items, l.count, sizeof *l.items, by_saved_name);
+    for (size_t j = 1; j < l.count && st == OPTCL_SUCCESS; j++) {
+        if (strcmp(l.items[j - 1].name, l.items[j].name) != 0)
+            continue;
+        char a[KEY_MAX + 64], b[KEY_MAX + 64];
+        describe_saved(opt, &l.items[j - 1], a, sizeof a);
+        describe_saved(opt, &l.items[j], b, sizeof b);
+        st = optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                         "tensor names collide: a checkpoint would hold %s and %s both as '%s' "
+                         "(rename one of the tensors)",
+                         a, b, l.items[j].name);
+    }
+    for (size_t j = 0; j < l.count; j++)
+        free(l.items[j].name);
+    free(l.items);
+    return st;
+}
+
 /* Saving: each part read into values (at its slot) and described as the next tensor. */
 typedef struct save_parts {
     optcl__st_tensor *tensors;
@@ -317,10 +421,7 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
         for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
             optcl__st_tensor *t = &tensors[written];
             char *name = names + written++ * KEY_MAX;
-            if (r == 0)
-                snprintf(name, KEY_MAX, "%s", p->tensors[i].name);
-            else
-                snprintf(name, KEY_MAX, "optim.%s.%s", opt->state_names[r - 1], p->tensors[i].name);
+            saved_name(opt, r, i, false, name);
             t->name = name;
             t->ndim = p->tensors[i].ndim;
             memcpy(t->shape, p->tensors[i].shape, sizeof t->shape);
@@ -332,8 +433,7 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
                 continue;
             optcl__st_tensor *a = &tensors[written];
             char *absmax_name = names + written++ * KEY_MAX;
-            snprintf(absmax_name, KEY_MAX, "optim.%s.%s.absmax", opt->state_names[r - 1],
-                     p->tensors[i].name);
+            saved_name(opt, r, i, true, absmax_name);
             a->name = absmax_name;
             a->ndim = 1;
             a->count = optcl__q8_tensor_blocks(p, i);
@@ -1097,19 +1197,14 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
         st = check_q8_layout(&f, path, opt->message);
     for (size_t r = 0; r <= opt->state_count && st == OPTCL_SUCCESS; r++) {
         for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
-            if (r == 0)
-                snprintf(name, sizeof name, "%s", p->tensors[i].name);
-            else
-                snprintf(name, sizeof name, "optim.%s.%s", opt->state_names[r - 1],
-                         p->tensors[i].name);
+            saved_name(opt, r, i, false, name);
             st = find_tensor(&f, path, name, &p->tensors[i], saved_dtype(opt, r, i),
                              &sources[r * p->count + i], opt->message);
             if (st != OPTCL_SUCCESS || !stored_8bit(opt, r, i))
                 continue;
             optcl__tensor blocks = {.ndim = 1, .count = optcl__q8_tensor_blocks(p, i)};
             blocks.shape[0] = (int64_t)blocks.count;
-            size_t used = strlen(name);
-            snprintf(name + used, sizeof name - used, ".absmax");
+            saved_name(opt, r, i, true, name);
             st = find_tensor(&f, path, name, &blocks, OPTCL_DTYPE_F32,
                              &absmax[r * p->count + i], opt->message);
         }

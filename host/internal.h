@@ -241,6 +241,12 @@ struct optcl_optimizer {
     char message[OPTCL__MESSAGE_MAX];
 };
 
+/* checkpoint.c: that the names a checkpoint of opt would hold its tensors under — each
+ * parameter's, "optim.<state>.<name>", 8-bit states' ".absmax", factored states' — are all
+ * different (a parameter named "optim.exp_avg.w" beside "w" would make every save fail);
+ * else INVALID_ARGUMENT naming both tensors. For optimizer create, once the states are known. */
+optcl_status optcl__checkpoint_names_unique(optcl_optimizer *opt, char *message);
+
 /* guard.c, guard_rows.c (the ring of scalar rows: prepare, rows, lr changes, memos) */
 /* Whether a configuration asks for the gradient guard (clipping or non-finite skip). */
 bool optcl__guard_wanted(const optcl_optimizer_config *c);

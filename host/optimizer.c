@@ -263,6 +263,8 @@ optcl_status optcl_optimizer_create(optcl_params *params, const optcl_optimizer_
         st = optcl__q8_state_create(opt);
     if (st == OPTCL_SUCCESS && opt->rule->tensor_sums > 0)
         st = optcl__segments_create(opt);
+    if (st == OPTCL_SUCCESS) /* the states' names and 8-bit and factored layouts are known */
+        st = optcl__checkpoint_names_unique(opt, ctx->message);
     if (st == OPTCL_SUCCESS && ctx->backend == OPTCL_BACKEND_REFERENCE) {
         for (size_t i = 0; i < opt->state_count && st == OPTCL_SUCCESS; i++) {
             opt->host_state[i] = optcl__host_alloc(params->flat);

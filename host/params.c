@@ -1,11 +1,33 @@
 /* params.c — parameter sets: named tensors laid out in one flat parameter buffer and one flat
  * gradient buffer, grouped by parameter group, offsets aligned so each tensor is a sub-buffer. */
 #include "internal.h"
+#include "json.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- layout ---------------------------------------------------------------------------- */
+
+/* A name every checkpoint can hold (a safetensors header is JSON, its tensor names keys): UTF-8,
+ * and not the metadata's key. Refused here, where the set is made, rather than at every
+ * later save. */
+static optcl_status check_name(const char *name, size_t i, char *message)
+{
+    if (!optcl__json_valid_utf8(name, strlen(name))) {
+        char quoted[OPTCL__JSON_QUOTE_SIZE];
+        optcl__json_quote(quoted, sizeof quoted, name, strlen(name));
+        return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "tensor %zu: the name '%s' is not valid UTF-8 (a checkpoint's header "
+                           "is JSON)",
+                           i, quoted);
+    }
+    if (strcmp(name, "__metadata__") == 0)
+        return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "tensor %zu: the name '__metadata__' is the key of a checkpoint's "
+                           "metadata",
+                           i);
+    return OPTCL_SUCCESS;
+}
 
 static optcl_status validate_specs(const optcl_tensor_spec *specs, size_t count, size_t *counts,
                                    char *message)
@@ -20,6 +42,9 @@ static optcl_status validate_specs(const optcl_tensor_spec *specs, size_t count,
         if (!s->name || !*s->name || strlen(s->name) > OPTCL__NAME_MAX)
             return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
                                "tensor %zu: the name must be 1 to %d bytes", i, OPTCL__NAME_MAX);
+        optcl_status named = check_name(s->name, i, message);
+        if (named != OPTCL_SUCCESS)
+            return named;
         if (s->ndim < 0 || s->ndim > OPTCL_MAX_DIMS)
             return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
                                "tensor '%s': ndim %d is outside 0..%d", s->name, s->ndim,

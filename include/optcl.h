@@ -207,7 +207,7 @@ OPTCL_API const char *optcl_context_message(const optcl_context *ctx);
  * group (0 … OPTCL_MAX_GROUPS-1) chooses its parameter group; tensors of one group are laid out
  * next to each other, so one group is one contiguous range and one kernel launch. */
 typedef struct optcl_tensor_spec {
-    const char *name;
+    const char *name; /* 1 … 255 bytes of UTF-8, unique, not "__metadata__" (checkpoints) */
     int ndim; /* 0 … OPTCL_MAX_DIMS; 0 is a scalar of one element */
     int64_t shape[OPTCL_MAX_DIMS];
     int group;
@@ -895,7 +895,8 @@ typedef enum optcl_mode {
 /* Validates the configuration (a bad value: OPTCL_ERROR_INVALID_ARGUMENT, the message on the
  * params' context names field and value), allocates zeroed state buffers of the flat size and
  * builds (or takes from the context's cache) the update kernel. Keeps a reference on params.
- * Blocks. */
+ * A tensor whose name is another's saved state ("optim.exp_avg.w" beside "w" for Adam), which
+ * no checkpoint could hold, is OPTCL_ERROR_INVALID_ARGUMENT naming both. Blocks. */
 OPTCL_API optcl_status optcl_optimizer_create(optcl_params *params,
                                               const optcl_optimizer_config *config,
                                               optcl_optimizer **out);

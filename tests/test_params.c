@@ -516,6 +516,8 @@ static void test_bad_specs(optcl_backend backend)
         {{"group_negative", 1, {2}, -1, 0}, "group_negative"},
         {{"group_64", 1, {2}, OPTCL_MAX_GROUPS, 0}, "group_64"},
         {{"state_bits_16", 1, {2}, 0, 16}, "state_bits_16"},
+        {{"bad_\xff\xfe", 1, {2}, 0, 0}, "not valid UTF-8"}, /* no checkpoint could hold it */
+        {{"__metadata__", 1, {2}, 0, 0}, "__metadata__"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         optcl_tensor_spec two[2] = {{"first_ok", 1, {5}, 0, 0}, cases[k].bad};
@@ -544,6 +546,54 @@ static void test_bad_specs(optcl_backend backend)
     assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS); /* nothing left alive */
 }
 BOTH_BACKENDS(test_bad_specs)
+
+/* Names that a checkpoint would hold twice — a parameter named as another's state, an 8-bit
+ * state's block maxima as another's state, a factored state likewise — are refused when the
+ * optimizer is made, naming both tensors; an optimizer without that state takes them. */
+static void test_saved_names_collide(optcl_backend backend)
+{
+    optcl_context *ctx = open_ctx(backend);
+    optcl_optimizer_config adam = optcl_optimizer_config_default(OPTCL_ADAM);
+    optcl_optimizer_config int8 = adam;
+    int8.state_dtype = OPTCL_STATE_INT8;
+    optcl_optimizer_config adafactor = optcl_optimizer_config_default(OPTCL_ADAFACTOR);
+    optcl_optimizer_config sgd = optcl_optimizer_config_default(OPTCL_SGD); /* no state */
+    const struct {
+        optcl_tensor_spec set[2];
+        const optcl_optimizer_config *config;
+        const char *first, *second; /* both named in the message; NULL: accepted */
+    } cases[] = {
+        {{{"w", 1, {4}, 0, 0}, {"optim.exp_avg.w", 1, {4}, 0, 0}},
+         &adam,
+         "parameter 'optim.exp_avg.w'",
+         "state exp_avg of 'w'"},
+        {{{"w", 1, {4}, 0, 0}, {"optim.exp_avg.w", 1, {4}, 0, 0}}, &sgd, NULL, NULL},
+        {{{"w", 1, {4096}, 0, 0}, {"w.absmax", 1, {4}, 0, 0}},
+         &int8,
+         "the block maxima of state exp_avg of 'w'",
+         "state exp_avg of 'w.absmax'"},
+        {{{"w", 2, {4, 5}, 0, 0}, {"optim.row_var.w", 1, {4}, 0, 0}},
+         &adafactor,
+         "parameter 'optim.row_var.w'",
+         "state row_var of 'w'"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        optcl_params *p = make_params(ctx, cases[k].set, 2);
+        optcl_optimizer *opt = NULL;
+        optcl_status st = optcl_optimizer_create(p, cases[k].config, &opt);
+        const char *msg = optcl_context_message(ctx);
+        if (!cases[k].first) {
+            TU_OK(st, msg);
+            assert_int_equal(optcl_optimizer_destroy(opt), OPTCL_SUCCESS);
+        } else if (st != OPTCL_ERROR_INVALID_ARGUMENT || !strstr(msg, cases[k].first) ||
+                   !strstr(msg, cases[k].second)) {
+            fail_msg("case %zu: %s (%s)", k, optcl_status_name(st), msg);
+        }
+        assert_int_equal(optcl_params_destroy(p), OPTCL_SUCCESS);
+    }
+    assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS);
+}
+BOTH_BACKENDS(test_saved_names_collide)
 
 static void test_destroy_in_use(optcl_backend backend)
 {
@@ -799,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_wrap_zeroes_the_padding),
         cmocka_unit_test(test_too_large_for_device),
         BOTH_TESTS(test_bad_specs),
+        BOTH_TESTS(test_saved_names_collide),
         BOTH_TESTS(test_destroy_in_use),
         BOTH_TESTS(test_dependants),
         BOTH_TESTS(test_groups_set_lr),
