@@ -3,6 +3,7 @@
  * patience has run out. Both files are written crash-safely by optcl_checkpoint_save. */
 #include "internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,9 +54,13 @@ optcl_status optcl_tracker_create(optcl_optimizer *opt, const optcl_tracker_conf
     if (stat(config->dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return optcl__fail(opt->message, OPTCL_ERROR_IO, "tracker folder '%s' does not exist",
                            config->dir);
-    if (!*config->best_name || !*config->last_name ||
-        strcmp(config->best_name, config->last_name) == 0 || strchr(config->best_name, '/') ||
-        strchr(config->last_name, '/'))
+    /* "." and ".." name folders: every improving epoch would fail after last was saved */
+    const char *names[2] = {config->best_name, config->last_name};
+    bool plain = strcmp(names[0], names[1]) != 0;
+    for (int i = 0; i < 2; i++)
+        plain = plain && *names[i] && !strchr(names[i], '/') && strcmp(names[i], ".") != 0 &&
+                strcmp(names[i], "..") != 0;
+    if (!plain)
         return optcl__fail(opt->message, OPTCL_ERROR_INVALID_ARGUMENT,
                            "best_name '%s' and last_name '%s' must be two different plain "
                            "file names",
@@ -69,12 +74,26 @@ optcl_status optcl_tracker_create(optcl_optimizer *opt, const optcl_tracker_conf
         t->best_path = join(config->dir, config->best_name);
         t->last_path = join(config->dir, config->last_name);
     }
-    if (!t || !t->best_path || !t->last_path) {
+    int bad = 0; /* errno of the first path the tracker cannot save at; EISDIR: a folder */
+    const char *which = NULL;
+    for (int i = 0; t && t->best_path && t->last_path && i < 2 && !bad; i++) {
+        which = names[i];
+        if (stat(i ? t->last_path : t->best_path, &sb) != 0)
+            bad = errno == ENOENT ? 0 : errno;
+        else if (S_ISDIR(sb.st_mode))
+            bad = EISDIR; /* no save can replace a folder */
+    }
+    if (!t || !t->best_path || !t->last_path || bad) {
         if (t) {
             free(t->best_path);
             free(t->last_path);
         }
         free(t);
+        if (bad)
+            return optcl__fail(opt->message,
+                               bad == EISDIR ? OPTCL_ERROR_INVALID_ARGUMENT : OPTCL_ERROR_IO,
+                               "tracker file '%s' in '%s': %s", which, config->dir,
+                               bad == EISDIR ? "a folder of that name is there" : strerror(bad));
         return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
     t->opt = opt;

@@ -1243,8 +1243,10 @@ typedef struct optcl_epoch_record {
     int should_stop; /* patience ran out */
 } optcl_epoch_record;
 
-/* The tracker keeps a reference on opt (destroy it first). Copies the strings. A failed
- * create leaves its message on opt (optcl_optimizer_message). */
+/* The tracker keeps a reference on opt (destroy it first). Copies the strings. best_name and
+ * last_name must be two different plain file names (no '/', not "." or "..", not a folder in
+ * dir): else OPTCL_ERROR_INVALID_ARGUMENT. A failed create leaves its message on opt
+ * (optcl_optimizer_message). */
 OPTCL_API optcl_status optcl_tracker_create(optcl_optimizer *opt,
                                             const optcl_tracker_config *config,
                                             optcl_tracker **out);

@@ -936,6 +936,28 @@ static void tracker_keeps_best_and_last(void **state)
     assert_int_equal(optcl_optimizer_step_count(b.opt), 6);
     tu_rig_close(&b);
     assert_int_equal(optcl_tracker_destroy(t), OPTCL_SUCCESS);
+    /* Names no save can write — ".", "..", an existing folder's — are refused when the tracker
+     * is made, not at the first improving epoch, after last was saved. */
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    const char *const names[][2] = {{".", "last.safetensors"},
+                                    {"..", "last.safetensors"},
+                                    {"best.safetensors", "."},
+                                    {"sub", "last.safetensors"},
+                                    {"best.safetensors", "sub"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        tc.best_name = names[i][0];
+        tc.last_name = names[i][1];
+        t = (optcl_tracker *)&tc;
+        assert_int_equal(optcl_tracker_create(s.opt, &tc, &t), OPTCL_ERROR_INVALID_ARGUMENT);
+        assert_null(t);
+        const char *why = optcl_optimizer_message(s.opt);
+        if (!strstr(why, strcmp(names[i][0], "best.safetensors") ? names[i][0] : names[i][1]))
+            fail_msg("best_name '%s', last_name '%s': '%s'", names[i][0], names[i][1], why);
+    }
+    tc = optcl_tracker_config_default();
+    tc.dir = dir;
     /* A folder that does not exist is refused. */
     tc.dir = "/nonexistent-optcl-folder";
     assert_int_equal(optcl_tracker_create(s.opt, &tc, &t), OPTCL_ERROR_IO);
