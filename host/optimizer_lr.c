@@ -58,8 +58,11 @@ optcl_status optcl_optimizer_report_metric(optcl_optimizer *opt, double metric)
 
 optcl_status optcl_optimizer_plateau_state(const optcl_optimizer *opt, optcl_plateau_state *state)
 {
-    if (!opt || !state)
+    if (!opt)
         return OPTCL_ERROR_NULL_POINTER;
+    if (!state) /* only the message is written */
+        return optcl__fail(((optcl_optimizer *)opt)->message, OPTCL_ERROR_NULL_POINTER,
+                           "optcl_optimizer_plateau_state: state is NULL");
     *state = opt->plateau;
     return OPTCL_SUCCESS;
 }

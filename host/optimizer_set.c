@@ -40,8 +40,11 @@ static optcl_status same_layout(optcl_optimizer *opt, const optcl_optimizer_conf
 
 optcl_status optcl_optimizer_set_option(optcl_optimizer *opt, const char *key, double value)
 {
-    if (!opt || !key)
+    if (!opt)
         return OPTCL_ERROR_NULL_POINTER;
+    if (!key)
+        return optcl__fail(opt->message, OPTCL_ERROR_NULL_POINTER,
+                           "optcl_optimizer_set_option: key is NULL");
     optcl_optimizer_config next = opt->config;
     bool weight_decay = strcmp(key, "weight_decay") == 0;
     if (weight_decay) {

@@ -317,6 +317,9 @@ static void refusals(void **state)
     assert_int_equal(optcl_optimizer_set_option(r.opt, "lr", 0.5), OPTCL_ERROR_INVALID_ARGUMENT);
     assert_int_equal(optcl_optimizer_set_option(NULL, "beta1", 0.5), OPTCL_ERROR_NULL_POINTER);
     assert_int_equal(optcl_optimizer_set_option(r.opt, NULL, 0.5), OPTCL_ERROR_NULL_POINTER);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "key is NULL"));
+    assert_int_equal(optcl_optimizer_plateau_state(r.opt, NULL), OPTCL_ERROR_NULL_POINTER);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "state is NULL"));
     assert_int_equal(optcl_optimizer_set_step_count(NULL, 3), OPTCL_ERROR_NULL_POINTER);
     const optcl_optimizer_config *now = optcl_optimizer_config_get(r.opt);
     assert_true(now->adam.beta1 == 0.9 && now->adam.amsgrad == 0 && now->weight_decay == 0.0);
