@@ -2,6 +2,7 @@
  * the sync every k steps (one launch), and the optional line search for α at each sync. */
 #include "reference/reference.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,7 +121,9 @@ static void restore_fast(optcl_optimizer *opt)
     }
 }
 
-/* Saves the fast weights, tries α = 1/points … 1, and returns the α of the lowest loss. */
+/* Saves the fast weights, tries α = 1/points … 1, and sets *best_alpha to the α of the lowest
+ * loss; when no loss is below +inf (every evaluation diverged), *best_alpha stays as it came:
+ * the configured α. */
 static optcl_status search_alpha(optcl_optimizer *opt, float *best_alpha)
 {
     optcl_params *p = opt->params;
@@ -135,7 +138,7 @@ static optcl_status search_alpha(optcl_optimizer *opt, float *best_alpha)
                                "saving the fast weights for the α search failed: %s",
                                optcl_status_name((optcl_status)err));
     }
-    double best_loss = 0.0;
+    double best_loss = INFINITY; /* a NaN compares false: it never wins, even first */
     for (int i = 1; i <= opt->search_points; i++) {
         float alpha = (float)((double)i / opt->search_points);
         optcl_status st = blend(opt, 1, alpha, 0, NULL);
@@ -150,7 +153,7 @@ static optcl_status search_alpha(optcl_optimizer *opt, float *best_alpha)
             restore_fast(opt);
             return st;
         }
-        if (i == 1 || loss < best_loss) { /* NaN losses never win */
+        if (loss < best_loss) { /* strictly: the earliest α wins a tie */
             best_loss = loss;
             *best_alpha = alpha;
         }

@@ -1049,7 +1049,9 @@ typedef optcl_status (*optcl_loss_fn)(void *user, optcl_params *params, double *
  * them) but without its sync: the slow weights wait for the next one. Needs
  * config.lookahead.k > 0; fn NULL switches the search off (α from the configuration), with or
  * without Lookahead. points in 2 … 64.
- * OPTCL_ERROR_UNSUPPORTED with a gradient guard, which keeps the step count on the device. */
+ * OPTCL_ERROR_UNSUPPORTED with a gradient guard, which keeps the step count on the device.
+ * A NaN or +inf loss (a diverged evaluation) never wins; when every loss is one, the sync uses
+ * the configured α (config.lookahead's, through its schedule). */
 OPTCL_API optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt, optcl_loss_fn fn,
                                                             void *user, int points);
 /* The α used by the last Lookahead sync (0 before the first). */

@@ -1,6 +1,7 @@
 /* test_lookahead.c — Lookahead against an independent implementation in this file (the inner
  * optimizer stepped alone, the sync done here on host floats), on both backends; α following
- * a schedule; α picked by the line search; configuration errors. */
+ * a schedule; α picked by the line search (diverged evaluations never picked); configuration
+ * errors. */
 #include "testutil.h"
 
 #include <math.h>
@@ -172,6 +173,66 @@ static void line_search(optcl_backend backend)
     tu_rig_close(&r);
 }
 
+/* Losses given in turn, one per evaluation (the α grid's order). */
+typedef struct scripted {
+    const double *losses;
+    int calls;
+} scripted;
+
+static optcl_status scripted_loss(void *user, optcl_params *params, double *loss)
+{
+    (void)params;
+    scripted *s = user;
+    *loss = s->losses[s->calls++];
+    return OPTCL_SUCCESS;
+}
+
+/* A diverged evaluation (NaN, +inf) never wins, also as the first of the grid; when every one
+ * diverged the sync takes the configured α, the blend of slow (p0) and fast at it. */
+static void search_nan(optcl_backend backend)
+{
+    float p0[N], g[N], p[N];
+    uint64_t seed = 13;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    gradient(g, 0);
+    const double first_nan[4] = {NAN, 3.0, 1.0, 2.0}, all_bad[4] = {NAN, INFINITY, NAN, NAN};
+    const double *cases[2] = {first_nan, all_bad};
+    const double expected[2] = {0.75, 0.5}; /* the grid's best; else config.lookahead.alpha */
+    for (int c = 0; c < 2; c++) {
+        optcl_optimizer_config cfg = optcl_optimizer_config_default(OPTCL_SGD);
+        cfg.lr = 0.1;
+        cfg.lookahead.k = 1;
+        cfg.lookahead.alpha = 0.5;
+        tu_rig r = start(backend, &cfg, p0);
+        scripted s = {cases[c], 0};
+        TU_OK(optcl_optimizer_set_lookahead_search(r.opt, scripted_loss, &s, 4),
+              optcl_optimizer_message(r.opt));
+        TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+        assert_int_equal(s.calls, 4);
+        assert_true(optcl_optimizer_lookahead_alpha(r.opt) == expected[c]);
+        TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p, N), "p");
+        float a = (float)expected[c];
+        for (int i = 0; i < N; i++) {
+            float fast = p0[i] + -0.1f * g[i];
+            assert_true(fabsf(p[i] - (p0[i] + a * (fast - p0[i]))) <= 1e-6f);
+        }
+        tu_rig_close(&r);
+    }
+}
+
+static void search_nan_reference(void **state)
+{
+    (void)state;
+    search_nan(OPTCL_BACKEND_REFERENCE);
+}
+
+static void search_nan_opencl(void **state)
+{
+    (void)state;
+    search_nan(OPTCL_BACKEND_OPENCL);
+}
+
 static void search_reference(void **state)
 {
     (void)state;
@@ -288,8 +349,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(independent_reference), cmocka_unit_test(independent_opencl),
         cmocka_unit_test(search_reference),      cmocka_unit_test(search_opencl),
-        cmocka_unit_test(search_low_precision),
-        cmocka_unit_test(bad_configurations),
+        cmocka_unit_test(search_nan_reference),  cmocka_unit_test(search_nan_opencl),
+        cmocka_unit_test(search_low_precision),  cmocka_unit_test(bad_configurations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
