@@ -16,6 +16,8 @@ struct optcl_tracker {
     char *best_path, *last_path;
     optcl_epoch_record *history;
     size_t count, capacity;
+    int64_t best_epoch; /* 0: no epoch has had a finite metric yet … */
+    double best_metric; /* … and this is NaN */
     char message[OPTCL__MESSAGE_MAX];
 };
 
@@ -97,6 +99,7 @@ optcl_status optcl_tracker_create(optcl_optimizer *opt, const optcl_tracker_conf
         return optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
     t->opt = opt;
+    t->best_metric = NAN;
     t->config = *config;
     t->config.dir = t->config.best_name = t->config.last_name = NULL; /* paths hold them */
     opt->live_trackers++; /* the optimizer refuses to be destroyed before us */
@@ -116,15 +119,16 @@ optcl_status optcl_tracker_destroy(optcl_tracker *t)
     return OPTCL_SUCCESS;
 }
 
+/* A NaN or infinite metric (a diverged evaluation) never improves, and so never becomes the
+ * best every later metric is compared with; the first finite one always does. */
 static bool improves(const optcl_tracker *t, double metric)
 {
-    if (isnan(metric))
+    if (!isfinite(metric))
         return false;
-    if (t->count == 0)
+    if (t->best_epoch == 0)
         return true;
-    double best = t->history[t->count - 1].best_metric;
-    return t->config.mode_max ? metric > best + t->config.min_delta
-                              : metric < best - t->config.min_delta;
+    return t->config.mode_max ? metric > t->best_metric + t->config.min_delta
+                              : metric < t->best_metric - t->config.min_delta;
 }
 
 optcl_status optcl_tracker_epoch(optcl_tracker *t, double train_loss, double valid_metric,
@@ -147,9 +151,8 @@ optcl_status optcl_tracker_epoch(optcl_tracker *t, double train_loss, double val
     r.valid_metric = valid_metric;
     r.gap = valid_metric - train_loss;
     r.improved = improves(t, valid_metric);
-    const optcl_epoch_record *prev = t->count ? &t->history[t->count - 1] : NULL;
-    r.best_epoch = r.improved ? r.epoch : prev ? prev->best_epoch : 0;
-    r.best_metric = r.improved ? valid_metric : prev ? prev->best_metric : valid_metric;
+    r.best_epoch = r.improved ? r.epoch : t->best_epoch;
+    r.best_metric = r.improved ? valid_metric : t->best_metric;
 
     /* "last" first: if "best" then fails, the caller still has this epoch's state. */
     optcl_status st = optcl_checkpoint_save(t->opt, t->last_path);
@@ -160,6 +163,8 @@ optcl_status optcl_tracker_epoch(optcl_tracker *t, double train_loss, double val
                            optcl_optimizer_message(t->opt));
     r.should_stop = t->config.patience > 0 && r.epoch - r.best_epoch >= t->config.patience;
     t->history[t->count++] = r;
+    t->best_epoch = r.best_epoch;
+    t->best_metric = r.best_metric;
     if (record)
         *record = r;
     return OPTCL_SUCCESS;

@@ -1240,9 +1240,9 @@ typedef struct optcl_epoch_record {
     double gap;         /* valid_metric − train_loss: the generalisation gap when the metric
                            is the validation loss */
     int improved;       /* this epoch wrote "best" */
-    int64_t best_epoch; /* the best epoch so far */
-    double best_metric;
-    int should_stop; /* patience ran out */
+    int64_t best_epoch; /* the best epoch so far; 0 while no epoch's metric was finite */
+    double best_metric; /* its metric; NaN while best_epoch is 0 */
+    int should_stop;    /* patience ran out */
 } optcl_epoch_record;
 
 /* The tracker keeps a reference on opt (destroy it first). Copies the strings. best_name and
@@ -1260,7 +1260,10 @@ OPTCL_API optcl_status optcl_tracker_destroy(optcl_tracker *tracker);
  * (both crash-safe: neither file is ever missing or half-written once it has been written
  * once). record (may be NULL) receives the epoch's row. A failed save returns its status and
  * records nothing, so the next call retries the same epoch; each file is then its previous
- * version or this epoch's whole one ("last" already this epoch's when "best" failed). Blocks. */
+ * version or this epoch's whole one ("last" already this epoch's when "best" failed). Blocks.
+ * A NaN or infinite metric (a diverged evaluation) never improves and never becomes the best
+ * that later metrics are compared with; the first finite one improves. Patience counts the
+ * epochs since the best, or since the start while there is none. */
 OPTCL_API optcl_status optcl_tracker_epoch(optcl_tracker *tracker, double train_loss,
                                            double valid_metric, optcl_epoch_record *record);
 /* The history so far (owned by the tracker, valid until the next epoch call). */

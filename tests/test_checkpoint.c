@@ -966,6 +966,50 @@ static void tracker_keeps_best_and_last(void **state)
     free(dir);
 }
 
+/* A NaN or infinite metric never becomes the best: the first finite one improves, later ones
+ * are compared with it, and patience counts from the start until then. */
+static void tracker_skips_diverged_metrics(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir();
+    optcl_optimizer_config c = rich_config(OPTCL_SGD);
+    c.plateau.enabled = 0;
+    tu_rig s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    optcl_tracker_config tc = optcl_tracker_config_default();
+    tc.dir = dir;
+    tc.patience = 3;
+    optcl_tracker *t = NULL;
+    TU_OK(optcl_tracker_create(s.opt, &tc, &t), optcl_optimizer_message(s.opt));
+    const double valid[] = {NAN, INFINITY, 1.0, NAN, 0.5, 0.25, -INFINITY};
+    const int improved[] = {0, 0, 1, 0, 1, 1, 0};
+    const int64_t best_epoch[] = {0, 0, 3, 3, 5, 6, 6};
+    optcl_epoch_record r;
+    for (int e = 0; e < 7; e++) {
+        run_steps(&s, e, e + 1);
+        TU_OK(optcl_tracker_epoch(t, 0.5, valid[e], &r), optcl_tracker_message(t));
+        assert_int_equal(r.improved, improved[e]);
+        assert_int_equal(r.best_epoch, best_epoch[e]);
+        assert_true(best_epoch[e] == 0 ? isnan(r.best_metric)
+                                       : r.best_metric == valid[best_epoch[e] - 1]);
+        assert_int_equal(r.should_stop, 0);
+    }
+    tu_rig b = open_session(OPTCL_BACKEND_REFERENCE, &c); /* best: epoch 6's 6 steps */
+    TU_OK(optcl_checkpoint_load(b.opt, optcl_tracker_best_path(t)), optcl_optimizer_message(b.opt));
+    assert_int_equal(optcl_optimizer_step_count(b.opt), 6);
+    tu_rig_close(&b);
+    TU_OK(optcl_tracker_destroy(t), "destroy");
+    /* Only diverged metrics: patience runs out from the first epoch. */
+    TU_OK(optcl_tracker_create(s.opt, &tc, &t), optcl_optimizer_message(s.opt));
+    for (int e = 0; e < 3; e++) {
+        TU_OK(optcl_tracker_epoch(t, 0.5, NAN, &r), optcl_tracker_message(t));
+        assert_int_equal(r.should_stop, e == 2);
+    }
+    TU_OK(optcl_tracker_destroy(t), "destroy");
+    tu_rig_close(&s);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -986,6 +1030,7 @@ int main(void)
         cmocka_unit_test(golden_checkpoint_loads),
         cmocka_unit_test(kill_during_save),
         cmocka_unit_test(tracker_keeps_best_and_last),
+        cmocka_unit_test(tracker_skips_diverged_metrics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
