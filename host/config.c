@@ -128,6 +128,41 @@ optcl_status optcl__validate_for_params(const optcl_optimizer_config *c, optcl_d
     return OPTCL_SUCCESS;
 }
 
+/* Lookahead's α must stay in [0, 1] at every sync — a blend outside it is no Lookahead, and a
+ * checkpoint keeps the last α only there (optcl.lookahead.last_alpha) — so the schedule's
+ * largest value is checked here, computed as optcl_schedule_lr computes it. Every form but
+ * these stays between 0 and lookahead.alpha (a warmup only lowers it); α may reach 0 (a
+ * decaying or cosine schedule), which is a sync that leaves the slow weights where they are. */
+static optcl_status validate_alpha_range(const optcl_lookahead_config *la, char *message)
+{
+    const optcl_schedule *s = &la->alpha_schedule;
+    bool grows = s->gamma > 1.0;
+    switch (s->kind) {
+    case OPTCL_SCHEDULE_EXPONENTIAL:
+    case OPTCL_SCHEDULE_STEP:
+        REQUIRE(!grows, "lookahead.alpha_schedule.gamma", s->gamma,
+                "must be <= 1: a growing α would leave [0, 1]");
+        break;
+    case OPTCL_SCHEDULE_MULTISTEP: {
+        double peak = la->alpha * pow(s->gamma, (double)s->milestone_count);
+        if (grows && !(peak <= 1.0))
+            return optcl__fail(message, OPTCL_ERROR_INVALID_ARGUMENT,
+                               "invalid lookahead.alpha_schedule.gamma: %g (α reaches "
+                               "lookahead.alpha · gamma^%zu = %g after the last milestone; it "
+                               "must stay <= 1)",
+                               s->gamma, s->milestone_count, peak);
+        break;
+    }
+    case OPTCL_SCHEDULE_COSINE:
+        REQUIRE(s->eta_min <= 1.0, "lookahead.alpha_schedule.eta_min", s->eta_min,
+                "must be <= 1: α moves between it and lookahead.alpha");
+        break;
+    default:
+        break;
+    }
+    return OPTCL_SUCCESS;
+}
+
 optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *message)
 {
     if ((int)c->algorithm < 0 || c->algorithm >= OPTCL_ALGORITHM_COUNT)
@@ -187,6 +222,7 @@ optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *messa
     const optcl_lookahead_config *la = &c->lookahead;
     REQUIRE(la->k > 0, "lookahead.k", (double)la->k, "must be >= 0");
     REQUIRE(la->alpha > 0.0 && la->alpha <= 1.0, "lookahead.alpha", la->alpha, "must be in (0, 1]");
-    return optcl__schedule_validate(&la->alpha_schedule, "lookahead.alpha_schedule", message,
-                                    OPTCL__MESSAGE_MAX);
+    st = optcl__schedule_validate(&la->alpha_schedule, "lookahead.alpha_schedule", message,
+                                  OPTCL__MESSAGE_MAX);
+    return st == OPTCL_SUCCESS ? validate_alpha_range(la, message) : st;
 }

@@ -670,7 +670,10 @@ typedef struct optcl_plateau_state {
 /* Lookahead (Zhang et al. 2019) around any optimizer: slow weights start at the parameters of
  * the first step; after every k-th inner step, slow += α·(fast − slow) and fast = slow, in one
  * kernel launch. The inner optimizer's state is kept. α of the s-th sync (s = 0, 1, …) is
- * optcl_schedule_lr(&alpha_schedule, alpha, s): constant by default. */
+ * optcl_schedule_lr(&alpha_schedule, alpha, s): constant by default. It must stay in [0, 1]:
+ * create refuses a schedule that would take it above 1 (EXPONENTIAL or STEP with gamma > 1,
+ * MULTISTEP with alpha · gamma^milestone_count > 1, COSINE with eta_min > 1). It may reach 0
+ * (a sync at α = 0 puts the parameters back to the slow weights, which stay). */
 typedef struct optcl_lookahead_config {
     int64_t k;                     /* 0: no Lookahead (default); the paper uses 5 */
     double alpha;                  /* 0.5, in (0, 1] */

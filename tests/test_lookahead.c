@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -335,6 +336,35 @@ static void bad_configurations(void **state)
     gamma.lookahead.alpha_schedule.gamma = -1.0;
     assert_int_equal(optcl_optimizer_create(r.params, &gamma, &bad), OPTCL_ERROR_INVALID_ARGUMENT);
     assert_non_null(strstr(optcl_context_message(r.ctx), "lookahead.alpha_schedule.gamma"));
+    /* α schedules that would leave [0, 1], which a checkpoint could not keep */
+    const struct {
+        optcl_schedule_kind kind;
+        double alpha, gamma, eta_min;
+        size_t milestones;
+        const char *field;
+    } growing[] = {
+        {OPTCL_SCHEDULE_EXPONENTIAL, 0.5, 2.0, 0.0, 0, "lookahead.alpha_schedule.gamma"},
+        {OPTCL_SCHEDULE_STEP, 0.1, 1.01, 0.0, 0, "lookahead.alpha_schedule.gamma"},
+        {OPTCL_SCHEDULE_MULTISTEP, 0.5, 2.0, 0.0, 2, "lookahead.alpha_schedule.gamma"},
+        {OPTCL_SCHEDULE_COSINE, 0.5, 0.1, 3.0, 0, "lookahead.alpha_schedule.eta_min"},
+        {OPTCL_SCHEDULE_COSINE, 0.5, 0.1, 1.0000001, 0, "lookahead.alpha_schedule.eta_min"},
+    };
+    for (size_t i = 0; i < sizeof growing / sizeof growing[0]; i++) {
+        optcl_optimizer_config b = c;
+        b.lookahead.k = 2;
+        b.lookahead.alpha = growing[i].alpha;
+        b.lookahead.alpha_schedule = optcl_schedule_default(growing[i].kind);
+        b.lookahead.alpha_schedule.gamma = growing[i].gamma;
+        b.lookahead.alpha_schedule.eta_min = growing[i].eta_min;
+        b.lookahead.alpha_schedule.t_max = 4;
+        b.lookahead.alpha_schedule.milestone_count = growing[i].milestones;
+        b.lookahead.alpha_schedule.milestones[0] = 1;
+        b.lookahead.alpha_schedule.milestones[1] = 2;
+        bad = NULL;
+        assert_int_equal(optcl_optimizer_create(r.params, &b, &bad), OPTCL_ERROR_INVALID_ARGUMENT);
+        assert_null(bad);
+        assert_non_null(strstr(optcl_context_message(r.ctx), growing[i].field));
+    }
     optcl_optimizer_config la = c;
     la.lookahead.k = 2;
     TU_OK(optcl_optimizer_create(r.params, &la, &bad), optcl_context_message(r.ctx));
@@ -344,13 +374,72 @@ static void bad_configurations(void **state)
     tu_rig_close(&r);
 }
 
+/* The α schedules create accepts keep α in [0, 1], at its ends too — a multistep schedule up
+ * to exactly 1, a cosine one down to 0 — and a checkpoint saved at each α loads: whatever
+ * create accepts, a save and a load agree on. */
+static void alpha_schedules_round_trip(optcl_backend backend)
+{
+    char *dir = tu_make_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/la.safetensors", dir);
+    float p0[N] = {0}, g[N];
+    optcl_optimizer_config c[2];
+    c[0] = optcl_optimizer_config_default(OPTCL_SGD);
+    c[0].lr = 0.01;
+    c[0].lookahead.k = 1;
+    c[0].lookahead.alpha = 0.25;
+    c[1] = c[0];
+    optcl_schedule *multistep = &c[0].lookahead.alpha_schedule;
+    *multistep = optcl_schedule_default(OPTCL_SCHEDULE_MULTISTEP);
+    multistep->gamma = 2.0; /* 0.25, 0.5, then 1 from the second milestone on */
+    multistep->milestone_count = 2;
+    multistep->milestones[0] = 1;
+    multistep->milestones[1] = 2;
+    optcl_schedule *cosine = &c[1].lookahead.alpha_schedule;
+    *cosine = optcl_schedule_default(OPTCL_SCHEDULE_COSINE);
+    cosine->t_max = 2; /* 0.25, 0.125, then eta_min 0 at the third sync */
+    cosine->eta_min = 0.0;
+    const double alphas[2][3] = {{0.25, 0.5, 1.0}, {0.25, 0.125, 0.0}};
+    for (int i = 0; i < 2; i++) {
+        tu_rig r = start(backend, &c[i], p0);
+        for (int t = 0; t < 3; t++) {
+            gradient(g, t);
+            TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+            TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+            assert_true(fabs(optcl_optimizer_lookahead_alpha(r.opt) - alphas[i][t]) < 1e-15);
+            TU_OK(optcl_checkpoint_save(r.opt, path), optcl_optimizer_message(r.opt));
+            tu_rig back = start(backend, &c[i], p0);
+            TU_OK(optcl_checkpoint_load(back.opt, path), optcl_optimizer_message(back.opt));
+            assert_true(optcl_optimizer_lookahead_alpha(back.opt) ==
+                        optcl_optimizer_lookahead_alpha(r.opt));
+            tu_rig_close(&back);
+        }
+        tu_rig_close(&r);
+    }
+    tu_remove_tree(dir);
+    free(dir);
+}
+
+static void alpha_round_trip_reference(void **state)
+{
+    (void)state;
+    alpha_schedules_round_trip(OPTCL_BACKEND_REFERENCE);
+}
+
+static void alpha_round_trip_opencl(void **state)
+{
+    (void)state;
+    alpha_schedules_round_trip(OPTCL_BACKEND_OPENCL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(independent_reference), cmocka_unit_test(independent_opencl),
-        cmocka_unit_test(search_reference),      cmocka_unit_test(search_opencl),
-        cmocka_unit_test(search_nan_reference),  cmocka_unit_test(search_nan_opencl),
-        cmocka_unit_test(search_low_precision),  cmocka_unit_test(bad_configurations),
+        cmocka_unit_test(independent_reference),      cmocka_unit_test(independent_opencl),
+        cmocka_unit_test(search_reference),           cmocka_unit_test(search_opencl),
+        cmocka_unit_test(search_nan_reference),       cmocka_unit_test(search_nan_opencl),
+        cmocka_unit_test(search_low_precision),       cmocka_unit_test(bad_configurations),
+        cmocka_unit_test(alpha_round_trip_reference), cmocka_unit_test(alpha_round_trip_opencl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
