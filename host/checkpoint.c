@@ -509,6 +509,24 @@ static optcl_status need_number(const optcl__st_file *f, const char *path, const
     return OPTCL_SUCCESS;
 }
 
+/* The loss scale, a finite float32 written with %.9g (read as a double, which must round to
+ * one): positive, subnormal ones included, which dynamic scaling reaches by backing off as
+ * torch's _amp_update_scale_ does (and torch loads); or 0 with dynamic scaling, where enough
+ * backoffs end (every step is then skipped, as torch's are), so that every scale the
+ * optimizer can reach loads. */
+static optcl_status need_scale(const optcl__st_file *f, const char *path, const char *key,
+                               bool zero_allowed, double *out, char *message)
+{
+    const double overflows = 0x1.ffffffp+127; /* FLT_MAX + half an ulp: rounds to inf */
+    optcl_status st = need_number(f, path, key, 0.0, DBL_MAX, out, message);
+    bool ok = *out < overflows && ((float)*out > 0.0f || (zero_allowed && *out == 0.0));
+    if (st == OPTCL_SUCCESS && !ok)
+        st = optcl__fail(message, OPTCL_ERROR_FORMAT,
+                         "%s: metadata %s = '%s' is not a %s finite float32", path, key,
+                         optcl__st_meta_get(f, key), zero_allowed ? "non-negative" : "positive");
+    return st;
+}
+
 /* Tensor i's parameter group: a whole number in 0 … OPTCL_MAX_GROUPS − 1. */
 static optcl_status need_group(const optcl__st_file *f, const char *path, size_t i, int *group,
                                char *message)
@@ -774,8 +792,9 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
                          "%s: metadata optcl.mode = '%s' is neither train nor eval", path, mode);
     out->loss_scale = 1.0;
     if (st == OPTCL_SUCCESS && out->config.loss_scale.mode != OPTCL_LOSS_SCALE_OFF) {
-        st = need_number(f, path, "optcl.loss_scale.scale", FLT_MIN, FLT_MAX, &out->loss_scale,
-                         message);
+        st = need_scale(f, path, "optcl.loss_scale.scale",
+                        out->config.loss_scale.mode == OPTCL_LOSS_SCALE_DYNAMIC, &out->loss_scale,
+                        message);
         if (st == OPTCL_SUCCESS)
             st = need_count(f, path, "optcl.loss_scale.growth_tracker", &out->growth_tracker,
                             message);

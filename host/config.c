@@ -204,8 +204,10 @@ optcl_status optcl__validate_config(const optcl_optimizer_config *c, char *messa
                 ls->mode == OPTCL_LOSS_SCALE_DYNAMIC,
             "loss_scale.mode", ls->mode, "must be OFF, STATIC or DYNAMIC");
     if (ls->mode != OPTCL_LOSS_SCALE_OFF) {
-        REQUIRE(isfinite(ls->init_scale) && ls->init_scale > 0.0 && ls->init_scale <= FLT_MAX,
-                "loss_scale.init_scale", ls->init_scale, "must be > 0 and a finite float32");
+        /* the scale is a float32: a positive double that rounds to 0 there (1e-50) is not */
+        REQUIRE(ls->init_scale > 0.0 && ls->init_scale <= FLT_MAX && (float)ls->init_scale > 0.0f,
+                "loss_scale.init_scale", ls->init_scale,
+                "must be > 0 and finite in float32, where it is kept");
         REQUIRE(isfinite(ls->growth_factor) && ls->growth_factor > 1.0,
                 "loss_scale.growth_factor", ls->growth_factor, "must be > 1");
         REQUIRE(ls->backoff_factor > 0.0 && ls->backoff_factor < 1.0,

@@ -699,7 +699,7 @@ typedef enum optcl_loss_scaling {
 
 typedef struct optcl_loss_scale_config {
     optcl_loss_scaling mode; /* OFF */
-    double init_scale;       /* 65536 (2^16); > 0 and finite */
+    double init_scale;       /* 65536 (2^16); > 0 and finite in float32 (not 0 there) */
     double growth_factor;    /* 2; > 1 */
     double backoff_factor;   /* 0.5; in (0, 1) */
     int64_t growth_interval; /* 2000; ≥ 1 */

@@ -6,10 +6,12 @@
  *     ones without scaling, with and without clipping (which clips the unscaled gradient),
  *     in float32 and bfloat16;
  *   - write_unscaled stores the unscaled gradient back, and only then is the buffer changed;
- *   - the scale's device buffer holds the scale; checkpoints keep scale and tracker;
+ *   - the scale's device buffer holds the scale; checkpoints keep scale and tracker, every
+ *     scale the optimizer can reach (subnormal, 0 after underflow, the largest float32);
  *   - bad configurations are refused by name. */
 #include "testutil.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,17 +329,107 @@ static void checkpoints_keep_the_scale(void **state)
     free(dir);
 }
 
+/* Saves r, loads the file into a fresh optimizer of c on the same backend and returns the
+ * scale it has then. */
+static double scale_after_reload(run *r, optcl_backend backend, const optcl_optimizer_config *c,
+                                 const char *path)
+{
+    TU_OK(optcl_checkpoint_save(r->o, path), optcl_optimizer_message(r->o));
+    run back = open_run(backend, OPTCL_DTYPE_F32, c);
+    TU_OK(optcl_checkpoint_load(back.o, path), optcl_optimizer_message(back.o));
+    double scale = stats_of(&back).loss_scale;
+    close_run(&back);
+    return scale;
+}
+
+/* The file at path with its scale's text `from` replaced by `to` (as long), loaded into a
+ * fresh optimizer of c: refused as a malformed scale. */
+static void expect_scale_refused(const char *path, const char *from, const char *to,
+                                 const optcl_optimizer_config *c)
+{
+    size_t len = 0;
+    unsigned char *bytes = tu_read_file(path, &len);
+    char key[128];
+    snprintf(key, sizeof key, "\"optcl.loss_scale.scale\":\"%s\"", from);
+    char *at = strstr((char *)bytes + 8, key); /* the JSON header, after its length */
+    assert_non_null(at);
+    assert_int_equal(strlen(from), strlen(to));
+    memcpy(at + strlen(key) - strlen(from) - 1, to, strlen(to));
+    tu_write_file(path, bytes, len);
+    free(bytes);
+    run r = open_run(OPTCL_BACKEND_REFERENCE, OPTCL_DTYPE_F32, c);
+    assert_int_equal(optcl_checkpoint_load(r.o, path), OPTCL_ERROR_FORMAT);
+    if (!strstr(optcl_optimizer_message(r.o), "optcl.loss_scale.scale"))
+        fail_msg("%s: not about the scale", optcl_optimizer_message(r.o));
+    close_run(&r);
+}
+
+/* Every scale the optimizer can hold loads from its own checkpoint, exactly: the largest
+ * float32, a subnormal one the caller set, the subnormal ones dynamic scaling backs off to
+ * (as torch's scaler does) and the 0 it ends at. */
+static void extreme_scales_round_trip(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir(), path[1024];
+    snprintf(path, sizeof path, "%s/extreme.safetensors", dir);
+    float nan[NUMEL];
+    for (size_t i = 0; i < NUMEL; i++)
+        nan[i] = NAN;
+    for (size_t b = 0; b < BACKENDS; b++) {
+        if (skip_backend(backends[b]))
+            continue;
+        optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+        c.loss_scale.mode = OPTCL_LOSS_SCALE_DYNAMIC;
+        c.loss_scale.init_scale = FLT_MAX;
+        run r = open_run(backends[b], OPTCL_DTYPE_F32, &c);
+        assert_true(scale_after_reload(&r, backends[b], &c, path) == FLT_MAX);
+        /* just past the largest float32's rounding range: inf in float32 */
+        expect_scale_refused(path, "3.40282347e+38", "3.40282357e+38", &c);
+        TU_OK(optcl_optimizer_set_loss_scale(r.o, 1e-40), optcl_optimizer_message(r.o));
+        assert_true(scale_after_reload(&r, backends[b], &c, path) == (double)1e-40f);
+        close_run(&r);
+        c.loss_scale.init_scale = 65536.0; /* 2^16, halved by each skipped step */
+        r = open_run(backends[b], OPTCL_DTYPE_F32, &c);
+        TU_OK(optcl_params_write(r.p, OPTCL_ROLE_GRADS, OPTCL_ALL, nan, NUMEL), "g");
+        const int backoffs[] = {150, 165, 166}; /* 2^-134 (subnormal), 2^-149, then 0 */
+        for (int k = 0, done = 0; k < 3; k++) {
+            for (; done < backoffs[k]; done++)
+                TU_OK(optcl_optimizer_step(r.o, 0, NULL, NULL), optcl_optimizer_message(r.o));
+            double want = ldexp(1.0, 16 - backoffs[k]);
+            want = want < 0x1p-149 ? 0.0 : want;
+            assert_true(stats_of(&r).loss_scale == want);
+            assert_true(scale_after_reload(&r, backends[b], &c, path) == want);
+        }
+        close_run(&r);
+    }
+    /* A static scale never reaches 0: a file saying so is refused, as is a value that is 0 in
+     * float32. */
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    c.loss_scale.mode = OPTCL_LOSS_SCALE_STATIC;
+    c.loss_scale.init_scale = 4.0;
+    run r = open_run(OPTCL_BACKEND_REFERENCE, OPTCL_DTYPE_F32, &c);
+    TU_OK(optcl_checkpoint_save(r.o, path), optcl_optimizer_message(r.o));
+    expect_scale_refused(path, "4", "0", &c);
+    TU_OK(optcl_optimizer_set_loss_scale(r.o, 0.125), optcl_optimizer_message(r.o));
+    TU_OK(optcl_checkpoint_save(r.o, path), optcl_optimizer_message(r.o));
+    expect_scale_refused(path, "0.125", "1e-50", &c);
+    close_run(&r);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
 static void bad_configurations_are_refused(void **state)
 {
     (void)state;
     struct {
         const char *field;
         double value;
-    } cases[] = {{"loss_scale.mode", 7},          {"loss_scale.init_scale", 0},
-                 {"loss_scale.init_scale", -2},   {"loss_scale.init_scale", INFINITY},
-                 {"loss_scale.init_scale", 1e39}, {"loss_scale.growth_factor", 1},
-                 {"loss_scale.backoff_factor", 1}, {"loss_scale.backoff_factor", 0},
-                 {"loss_scale.growth_interval", 0}, {"loss_scale.write_unscaled", 2}};
+    } cases[] = {{"loss_scale.mode", 7},           {"loss_scale.init_scale", 0},
+                 {"loss_scale.init_scale", -2},    {"loss_scale.init_scale", INFINITY},
+                 {"loss_scale.init_scale", 1e39},  {"loss_scale.init_scale", 1e-50},
+                 {"loss_scale.growth_factor", 1},  {"loss_scale.backoff_factor", 1},
+                 {"loss_scale.backoff_factor", 0}, {"loss_scale.growth_interval", 0},
+                 {"loss_scale.write_unscaled", 2}};
     optcl_context *ctx = tu_context(OPTCL_BACKEND_REFERENCE);
     optcl_params *p = NULL;
     TU_OK(optcl_params_create(ctx, specs, NSPECS, &p), "create");
@@ -379,6 +471,7 @@ int main(void)
         cmocka_unit_test(write_unscaled_stores_the_unscaled_gradient),
         cmocka_unit_test(the_scale_buffer_holds_the_scale),
         cmocka_unit_test(checkpoints_keep_the_scale),
+        cmocka_unit_test(extreme_scales_round_trip),
         cmocka_unit_test(bad_configurations_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
