@@ -256,14 +256,20 @@ cl_int optcl__guard_read_record(const optcl_optimizer *opt, optcl__guard *g)
                                0, NULL, NULL);
 }
 
-/* Lookahead's α of the last sync, which follows from the count while no α search runs (a
- * guard refuses the search). */
-void optcl__guard_settle_alpha(optcl_optimizer *opt)
+/* Lookahead's α of the last sync at the count steps, which follows from the count while no α
+ * search runs (a guard refuses the search): the count's last multiple of k was a sync's. */
+double optcl__guard_alpha_at(const optcl_optimizer *opt, uint64_t steps)
 {
     const optcl_lookahead_config *la = &opt->config.lookahead;
-    if (la->k > 0 && opt->steps >= (uint64_t)la->k)
-        opt->lookahead_alpha = (float)optcl_schedule_lr(&la->alpha_schedule, la->alpha,
-                                                        opt->steps / (uint64_t)la->k - 1);
+    if (la->k > 0 && steps >= (uint64_t)la->k)
+        return (float)optcl_schedule_lr(&la->alpha_schedule, la->alpha,
+                                        steps / (uint64_t)la->k - 1);
+    return opt->lookahead_alpha; /* no sync since the count was set: the one known then */
+}
+
+void optcl__guard_settle_alpha(optcl_optimizer *opt)
+{
+    opt->lookahead_alpha = optcl__guard_alpha_at(opt, opt->steps);
 }
 
 /* The device's record (blocking), or the failure to read it. */

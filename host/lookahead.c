@@ -1,5 +1,6 @@
 /* lookahead.c — Lookahead around any optimizer: slow weights initialised on the first step,
  * the sync every k steps (one launch), and the optional line search for α at each sync. */
+#include "guard.h"
 #include "reference/reference.h"
 
 #include <math.h>
@@ -223,5 +224,10 @@ optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt, optcl_lo
 
 double optcl_optimizer_lookahead_alpha(const optcl_optimizer *opt)
 {
-    return opt ? opt->lookahead_alpha : 0.0;
+    if (!opt)
+        return 0.0;
+    /* The device owns the count and syncs by it: the host's α is as stale as its count. */
+    if (opt->guarded && optcl__guard_on_device(opt))
+        return optcl__guard_alpha_at(opt, optcl__steps_now(opt));
+    return opt->lookahead_alpha;
 }

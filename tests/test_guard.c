@@ -474,6 +474,33 @@ static optcl_status never_called(void *user, optcl_params *params, double *loss)
     return OPTCL_SUCCESS;
 }
 
+/* Lookahead's α of the last sync is the device's when it owns the count: read right after
+ * each step (without waiting first), it follows the syncs taken, a skipped step's none. */
+static void lookahead_alpha_follows_the_device(void **state)
+{
+    (void)state;
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    c.lr = 0.01;
+    c.nonfinite = OPTCL_NONFINITE_SKIP;
+    c.lookahead.k = 2;
+    c.lookahead.alpha = 0.5;
+    c.lookahead.alpha_schedule = optcl_schedule_default(OPTCL_SCHEDULE_EXPONENTIAL);
+    c.lookahead.alpha_schedule.gamma = 0.5;
+    static const bool bad[7] = {[2] = true, [3] = true};
+    static const double alpha[7] = {0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25}; /* syncs at 2, 4 taken */
+    for (size_t b = 0; b < 2; b++) {
+        if (backends[b] == OPTCL_BACKEND_OPENCL && tu_opencl_missing())
+            continue;
+        tu_rig r = make_rig(backends[b], &c);
+        for (int t = 0; t < 7; t++) {
+            step_with(&r, t, bad[t]);
+            assert_true(optcl_optimizer_lookahead_alpha(r.opt) == alpha[t]);
+        }
+        assert_int_equal(optcl_optimizer_step_count(r.opt), 5);
+        tu_rig_close(&r);
+    }
+}
+
 static void bad_configurations_are_refused(void **state)
 {
     (void)state;
@@ -533,6 +560,7 @@ int main(void)
         cmocka_unit_test(running_sums_follow_the_lrs_taken),
         cmocka_unit_test(small_sets_decide_in_the_update_kernel),
         cmocka_unit_test(checkpoints_keep_the_account),
+        cmocka_unit_test(lookahead_alpha_follows_the_device),
         cmocka_unit_test(bad_configurations_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
