@@ -133,6 +133,8 @@ static void describe(const optcl_optimizer *opt, meta_list *m)
     meta_addf(m, "optcl.plateau.cooldown_counter", "%" PRId64, opt->plateau.cooldown_counter);
     meta_addf(m, "optcl.plateau.reports", "%" PRId64, opt->plateau.reports);
     meta_addf(m, "optcl.lookahead.last_alpha", "%.17g", opt->lookahead_alpha);
+    if (opt->config.lookahead.k > 0) /* unset: the file's slow weights are the parameters */
+        meta_add(m, "optcl.lookahead.slow", optcl__lookahead_unset(opt) ? "unset" : "set");
     meta_addf(m, "optcl.guard.skipped", "%" PRIu64, opt->skipped);
     if (opt->rule->mode_weight) /* the parameters hold y (train) or x (eval) */
         meta_add(m, "optcl.mode", opt->mode == OPTCL_MODE_EVAL ? "eval" : "train");
@@ -470,6 +472,7 @@ typedef struct parsed {
     optcl_group_config groups[OPTCL_MAX_GROUPS];
     optcl_plateau_state plateau;
     double lookahead_alpha;
+    bool slow_unset; /* optional: files before it have slow weights once a step was taken */
     uint64_t skipped; /* optional: files before the guard lack it */
     optcl_mode mode; /* optional: train unless "optcl.mode" says eval */
     double loss_scale; /* with loss scaling: the scale and the growth tracker */
@@ -783,6 +786,12 @@ static optcl_status parse(const optcl__st_file *f, const char *path, parsed *out
     if (st == OPTCL_SUCCESS)
         st = need_number(f, path, "optcl.lookahead.last_alpha", 0.0, 1.0, &out->lookahead_alpha,
                          message);
+    const char *slow = optcl__st_meta_get(f, "optcl.lookahead.slow");
+    out->slow_unset = slow ? strcmp(slow, "unset") == 0 : out->steps == 0;
+    if (st == OPTCL_SUCCESS && slow && strcmp(slow, "set") != 0 && strcmp(slow, "unset") != 0)
+        st = optcl__fail(message, OPTCL_ERROR_FORMAT,
+                         "%s: metadata optcl.lookahead.slow = '%s' is neither set nor unset", path,
+                         slow);
     if (st == OPTCL_SUCCESS && optcl__st_meta_get(f, "optcl.guard.skipped"))
         st = need_whole(f, path, "optcl.guard.skipped", UINT64_MAX, &out->skipped, message);
     const char *mode = optcl__st_meta_get(f, "optcl.mode");
@@ -1169,6 +1178,8 @@ optcl_status optcl_checkpoint_load_progress(optcl_optimizer *opt, const char *pa
     if (st == OPTCL_SUCCESS)
         st = take_progress(opt, &pc, &kept, path);
     free(kept.memos.guard_memos);
+    if (st == OPTCL_SUCCESS) /* a new count; the slow weights come from elsewhere, or start */
+        optcl__lookahead_recounted(opt);
     optcl__st_free(&f);
     return st;
 }
@@ -1250,6 +1261,8 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
     free(backup);
     free(kept.memos.guard_memos);
     free(found.sources);
+    if (st == OPTCL_SUCCESS)
+        optcl__lookahead_loaded(opt, pc.slow_unset);
     free(sources);
     optcl__st_free(&f);
     return st;

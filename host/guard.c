@@ -267,9 +267,10 @@ double optcl__guard_alpha_at(const optcl_optimizer *opt, uint64_t steps)
     return opt->lookahead_alpha; /* no sync since the count was set: the one known then */
 }
 
-void optcl__guard_settle_alpha(optcl_optimizer *opt)
+void optcl__guard_settle_lookahead(optcl_optimizer *opt)
 {
     opt->lookahead_alpha = optcl__guard_alpha_at(opt, opt->steps);
+    optcl__lookahead_settle(opt); /* a step taken since they were unset started them */
 }
 
 /* The device's record (blocking), or the failure to read it. */
@@ -315,7 +316,7 @@ optcl_status optcl__guard_sync(optcl_optimizer *opt)
             return optcl__guard_fail(opt->message, err, "reading the loss scale back");
     }
     opt->guard_pending = 0;
-    optcl__guard_settle_alpha(opt);
+    optcl__guard_settle_lookahead(opt);
     return OPTCL_SUCCESS;
 }
 

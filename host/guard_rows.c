@@ -69,7 +69,7 @@ static void settle_seen(optcl_optimizer *opt, bool read_ok)
     if (read_ok && c >= opt->steps && c <= opt->steps + opt->guard_seen_pending) {
         opt->guard_pending -= opt->guard_seen_pending;
         opt->steps = c;
-        optcl__guard_settle_alpha(opt);
+        optcl__guard_settle_lookahead(opt);
     } else {
         opt->guard_rows_to = 0;
     }

@@ -1,5 +1,7 @@
-/* lookahead.c — Lookahead around any optimizer: slow weights initialised on the first step,
- * the sync every k steps (one launch), and the optional line search for α at each sync. */
+/* lookahead.c — Lookahead around any optimizer: slow weights started from the parameters by
+ * the first step taken while they are unset (after create, or a change of the step count that
+ * the caller did not follow with slow weights of its own), the sync every k steps (one
+ * launch), and the optional line search for α at each sync. */
 #include "guard.h"
 #include "reference/reference.h"
 
@@ -54,7 +56,10 @@ optcl_status optcl__lookahead_init(optcl_optimizer *opt, cl_uint num_events,
 optcl_status optcl__lookahead_counted(optcl_optimizer *opt, int sync, cl_event *event)
 {
     optcl_params *p = opt->params;
+    cl_ulong start = opt->slow_unset_at + 1; /* the count whose step starts the slow weights */
     cl_int err = clSetKernelArg(opt->lookahead_kernel, 5, sizeof sync, &sync);
+    if (err == CL_SUCCESS && !sync) /* the sync launches never read it */
+        err = clSetKernelArg(opt->lookahead_kernel, 6, sizeof start, &start);
     if (err == CL_SUCCESS)
         err = optcl__enqueue(p->ctx, opt->lookahead_kernel, 0, p->flat, 0, NULL, event);
     opt->launches += err == CL_SUCCESS;
@@ -63,6 +68,55 @@ optcl_status optcl__lookahead_counted(optcl_optimizer *opt, int sync, cl_event *
                            "enqueueing the Lookahead %s failed: %s", sync ? "sync" : "start",
                            optcl_status_name((optcl_status)err));
     return OPTCL_SUCCESS;
+}
+
+bool optcl__is_slow_state(const optcl_optimizer *opt, size_t i)
+{
+    return opt->config.lookahead.k > 0 && i == opt->state_count - 1;
+}
+
+bool optcl__lookahead_unset(const optcl_optimizer *opt)
+{
+    return opt->config.lookahead.k > 0 && opt->slow == OPTCL__SLOW_UNSET;
+}
+
+/* Where the device counts, the host cannot tell a step taken from one skipped: unset slow
+ * weights stay so until the count read back shows a step taken (optcl__lookahead_settle). */
+void optcl__lookahead_counted_step(optcl_optimizer *opt, bool device_counts)
+{
+    if (!device_counts || opt->slow == OPTCL__SLOW_WRITTEN)
+        opt->slow = OPTCL__SLOW_STEPPED;
+}
+
+void optcl__lookahead_settle(optcl_optimizer *opt)
+{
+    if (opt->slow == OPTCL__SLOW_UNSET && opt->steps > opt->slow_unset_at)
+        opt->slow = OPTCL__SLOW_STEPPED;
+}
+
+/* A new count means other parameters to go on from (a run taken over, a restart): slow weights
+ * the steps made belong to the old ones, so the next step starts them afresh — unless the
+ * caller wrote them since the last step (torch's state dict carries them, in either order
+ * with the count). */
+void optcl__lookahead_recounted(optcl_optimizer *opt)
+{
+    if (opt->slow == OPTCL__SLOW_WRITTEN)
+        return;
+    opt->slow = OPTCL__SLOW_UNSET;
+    opt->slow_unset_at = opt->steps;
+}
+
+void optcl__lookahead_written(optcl_optimizer *opt)
+{
+    opt->slow = OPTCL__SLOW_WRITTEN;
+}
+
+/* A checkpoint's slow weights are real ones, or — saved while unset — the parameters, which
+ * the next step starts them from again (unset says which: checkpoint.c). */
+void optcl__lookahead_loaded(optcl_optimizer *opt, bool unset)
+{
+    opt->slow = unset ? OPTCL__SLOW_UNSET : OPTCL__SLOW_WRITTEN;
+    opt->slow_unset_at = opt->steps;
 }
 
 /* One blend launch: param = slow + α·(fast − slow), and slow too when commit. */

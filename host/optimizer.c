@@ -133,6 +133,9 @@ static cl_int create_lookahead_kernel(optcl_optimizer *opt, cl_program program, 
         err = clSetKernelArg(opt->lookahead_kernel, i, sizeof(cl_mem), &args[i]);
     if (err == CL_SUCCESS)
         err = clSetKernelArg(opt->lookahead_kernel, 4, sizeof k, &k);
+    cl_ulong start = 1; /* the start's count; optcl__lookahead_counted sets it for each start */
+    if (err == CL_SUCCESS)
+        err = clSetKernelArg(opt->lookahead_kernel, 6, sizeof start, &start);
     return err;
 }
 
@@ -441,8 +444,13 @@ static optcl_status state_access(optcl_optimizer *opt, const char *state, size_t
                            "tensor index %zu is out of range (the set has %zu tensors)", index,
                            p->count);
     size_t i = find_state(opt, state, opt->state_count);
-    if (i < opt->state_count)
-        return optcl__state_transfer(opt, i, index, data, count, to_device, opt->message, state);
+    if (i < opt->state_count) {
+        optcl_status st =
+            optcl__state_transfer(opt, i, index, data, count, to_device, opt->message, state);
+        if (st == OPTCL_SUCCESS && to_device && optcl__is_slow_state(opt, i))
+            optcl__lookahead_written(opt); /* the caller's now: no step starts them */
+        return st;
+    }
     int ndim = 0;
     int64_t shape[OPTCL_MAX_DIMS];
     size_t slot = 0, want = 0;
@@ -533,9 +541,31 @@ optcl_status optcl_optimizer_write_state_codes(optcl_optimizer *opt, const char 
                         true);
 }
 
+/* Unset slow weights hold nothing yet (zeros, or what a run before a new count left): read,
+ * they are the parameters the next step starts them from — so a state dict or a checkpoint
+ * taken then and given back resumes as if it had not been. Where the device counts, a step
+ * taken since may have started them already: the count read back says. */
+static optcl_status read_unset_slow(optcl_optimizer *opt, size_t index, float *data, size_t count,
+                                    bool *done, char *message, const char *what)
+{
+    optcl_params *p = opt->params;
+    optcl_status st = optcl__guard_sync(opt);
+    *done = st != OPTCL_SUCCESS || optcl__lookahead_unset(opt);
+    if (st != OPTCL_SUCCESS || !*done)
+        return st;
+    return optcl__transfer(p, p->buffer[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_PARAMS], p->dtype,
+                           index, data, count, false, message, what);
+}
+
 optcl_status optcl__state_transfer(optcl_optimizer *opt, size_t i, size_t index, float *data,
                                    size_t count, bool to_device, char *message, const char *what)
 {
+    if (!to_device && optcl__is_slow_state(opt, i) && optcl__lookahead_unset(opt)) {
+        bool done = false;
+        optcl_status st = read_unset_slow(opt, index, data, count, &done, message, what);
+        if (done)
+            return st;
+    }
     if (optcl__state_dtype(opt, i) == OPTCL__DTYPE_Q8)
         return optcl__q8_state_transfer(opt, i, index, data, count, to_device, message, what);
     return optcl__transfer(opt->params, opt->state[i], opt->host_state[i],

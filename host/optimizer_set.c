@@ -104,6 +104,8 @@ optcl_status optcl_optimizer_set_step_count(optcl_optimizer *opt, uint64_t steps
     if (st != OPTCL_SUCCESS) {    /* the device's record was not written */
         opt->steps = before;
         optcl__restore_memos(opt, &saved);
+    } else {
+        optcl__lookahead_recounted(opt); /* unless written, the next step starts them */
     }
     free(saved.guard_memos);
     return st;

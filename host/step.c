@@ -6,7 +6,8 @@
  *   2. guard     the gradient's norm and verdict: enqueued on the device (or, for a set that
  *                one work-group steps, reduced by the update kernel itself), or decided here
  *                on the reference backend (a skipped step ends here, changing nothing);
- *   3. start     Lookahead's slow weights take the parameters the first step sees;
+ *   3. start     Lookahead's slow weights take the parameters the step sees, when they are
+ *                unset (the first step after create, or after a new step count);
  *   4. update    one launch (or reference call) per parameter group;
  *   5. count     the step is counted, then Lookahead's sync when it ends a cycle.
  *
@@ -100,17 +101,16 @@ static optcl_status guard(step_plan *plan, bool *skip)
     return optcl__guard_reduce(opt, n, wait_list);
 }
 
-/* 3. Lookahead's start. The device-counted kernel copies only if the count it reached is 1; it
- * is enqueued until the host has seen a step taken. */
+/* 3. Lookahead's start, while the slow weights are unset. The device-counted kernel copies only
+ * if the count it reached is the one past the count they were unset at (a skipped step reaches
+ * none); it is enqueued until the host has seen a step taken since. */
 static optcl_status start(step_plan *plan)
 {
     optcl_optimizer *opt = plan->opt;
-    if (!lookahead_on(opt))
+    if (!optcl__lookahead_unset(opt))
         return OPTCL_SUCCESS;
     if (plan->device_counts)
-        return opt->steps == 0 ? optcl__lookahead_counted(opt, 0, NULL) : OPTCL_SUCCESS;
-    if (plan->step != 1)
-        return OPTCL_SUCCESS;
+        return optcl__lookahead_counted(opt, 0, NULL);
     /* the copy carries the caller's wait list; the in-order queue puts the update after it */
     const cl_event *wait_list = NULL;
     cl_uint n = take_wait_list(plan, &wait_list);
@@ -200,6 +200,8 @@ static void count(step_plan *plan)
         plan->opt->guard_pending++;
     else
         plan->opt->steps = plan->step;
+    if (lookahead_on(plan->opt))
+        optcl__lookahead_counted_step(plan->opt, plan->device_counts);
 }
 
 /* 5. Lookahead's sync, when the step ends a cycle (on the device: the kernel decides). */

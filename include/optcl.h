@@ -673,7 +673,11 @@ typedef struct optcl_plateau_state {
  * optcl_schedule_lr(&alpha_schedule, alpha, s): constant by default. It must stay in [0, 1]:
  * create refuses a schedule that would take it above 1 (EXPONENTIAL or STEP with gamma > 1,
  * MULTISTEP with alpha · gamma^milestone_count > 1, COSINE with eta_min > 1). It may reach 0
- * (a sync at α = 0 puts the parameters back to the slow weights, which stay). */
+ * (a sync at α = 0 puts the parameters back to the slow weights, which stay). After a new step
+ * count (optcl_optimizer_set_step_count, optcl_checkpoint_load_progress) the next step taken
+ * starts the slow weights from the parameters again, unless "lookahead_slow" was written
+ * (optcl_optimizer_write_state, before or after the count) since the last step; until a step
+ * starts them, reading "lookahead_slow" gives the parameters, and so does a checkpoint. */
 typedef struct optcl_lookahead_config {
     int64_t k;                     /* 0: no Lookahead (default); the paper uses 5 */
     double alpha;                  /* 0.5, in (0, 1] */
@@ -1007,7 +1011,9 @@ OPTCL_API optcl_status optcl_optimizer_set_option(optcl_optimizer *opt, const ch
                                                   double value);
 /* Sets the step count, so that state taken over from another optimizer (torch's state dict,
  * whose "step" the bias corrections read) continues where it was: the next step is steps + 1.
- * Blocks (the device's count with a gradient guard). */
+ * Blocks (the device's count with a gradient guard). With Lookahead the next step taken starts
+ * the slow weights from the parameters, unless "lookahead_slow" was written since the last
+ * step (see optcl_lookahead_config). */
 OPTCL_API optcl_status optcl_optimizer_set_step_count(optcl_optimizer *opt, uint64_t steps);
 /* The running values a rule keeps per group over the steps taken, which torch (or
  * schedulefree) keeps as scalar state: NAdam's "mu_product" (the product of the μ of every

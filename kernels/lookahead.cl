@@ -31,17 +31,18 @@ __kernel void optcl_lookahead_start_f32(__global const param_t *param, __global 
 
 #if GUARD
 /* With a gradient guard the device owns the step count (already counting the current step), so
- * it decides here. Before the update (sync = 0): on the first step taken, the slow weights
- * start at the parameters. After it (sync = 1): a step that ends a k-step cycle blends with its
- * row's α. */
+ * it decides here. Before the update (sync = 0): on the first step taken while the slow
+ * weights are unset — the one whose count reaches start, the count they were unset at plus one
+ * (1 after create) — they start at the parameters. After it (sync = 1): a step that ends a
+ * k-step cycle blends with its row's α. */
 __kernel void optcl_lookahead_guarded_f32(__global param_t *param, __global float *slow,
                                           __global const optcl_guard *restrict guard,
                                           __global const optcl_scalars *restrict table, ulong k,
-                                          int sync)
+                                          int sync, ulong start)
 {
     size_t i = get_global_id(0); /* launches cover their range exactly: no bounds check */
     if (!sync) {
-        if (!guard->skip && guard->steps == 1)
+        if (!guard->skip && guard->steps == start)
             STORE(slow, i, LOAD_PARAM(param, i));
         return;
     }

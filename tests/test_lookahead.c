@@ -432,6 +432,162 @@ static void alpha_round_trip_opencl(void **state)
     alpha_schedules_round_trip(OPTCL_BACKEND_OPENCL);
 }
 
+/* ---- slow weights after a new step count ------------------------------------------------ */
+
+/* Plain SGD at a constant lr and α: nothing but Lookahead's cycle depends on the count, and a
+ * count that is a multiple of k keeps its phase — so a run from count 100 must equal the run
+ * from 0 bit for bit, once its slow weights start from the parameters. */
+static optcl_optimizer_config counted_config(bool guarded)
+{
+    optcl_optimizer_config c = optcl_optimizer_config_default(OPTCL_SGD);
+    c.lr = 0.05;
+    c.lookahead.k = 2;
+    c.lookahead.alpha = 0.5;
+    if (guarded) /* where the device owns the count, and a step may be skipped */
+        c.nonfinite = OPTCL_NONFINITE_SKIP;
+    return c;
+}
+
+/* Six steps from p0 after set_step_count(count) (none for 0); a NaN in the first gradient
+ * when first_bad, which a guard skips. */
+static void run_from_count(optcl_backend backend, bool guarded, uint64_t count, bool first_bad,
+                           const float *p0, float *out)
+{
+    optcl_optimizer_config c = counted_config(guarded);
+    tu_rig r = start(backend, &c, p0);
+    if (count)
+        TU_OK(optcl_optimizer_set_step_count(r.opt, count), optcl_optimizer_message(r.opt));
+    float g[N];
+    for (int t = 0; t < 6; t++) {
+        gradient(g, t);
+        if (first_bad && t == 0)
+            g[3] = NAN;
+        TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+    }
+    TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, out, N), "out");
+    tu_rig_close(&r);
+}
+
+/* The first step taken after set_step_count starts the slow weights from the parameters (they
+ * were never set: the sync must not blend from zeros), also when a guard skips the step before
+ * it, and where the device counts. */
+static void new_count_starts_the_slow_weights(optcl_backend backend)
+{
+    float p0[N], want[N], got[N];
+    uint64_t seed = 21;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    for (int guarded = 0; guarded < 2; guarded++)
+        for (int first_bad = 0; first_bad <= guarded; first_bad++) {
+            run_from_count(backend, guarded, 0, first_bad, p0, want);
+            run_from_count(backend, guarded, 100, first_bad, p0, got);
+            assert_memory_equal(got, want, sizeof got);
+        }
+}
+
+/* Slow weights the caller wrote are kept, whether written before or after the count (torch's
+ * state dict, then its step); read while unset, they are the parameters the next step starts
+ * them from — after create and after a count changed mid-run. */
+static void written_slow_weights_are_kept(optcl_backend backend)
+{
+    float p0[N], slow[N], g[N], got[N], fast[N];
+    uint64_t seed = 23;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    tu_fill_random(slow, N, &seed, -1.0f, 1.0f);
+    gradient(g, 0);
+    for (int guarded = 0; guarded < 2; guarded++)
+        for (int written_first = 0; written_first < 2; written_first++) {
+            optcl_optimizer_config c = counted_config(guarded);
+            tu_rig r = start(backend, &c, p0);
+            TU_OK(optcl_optimizer_read_state(r.opt, "lookahead_slow", OPTCL_ALL, got, N), "read");
+            assert_memory_equal(got, p0, sizeof got);
+            if (written_first)
+                TU_OK(optcl_optimizer_write_state(r.opt, "lookahead_slow", OPTCL_ALL, slow, N),
+                      optcl_optimizer_message(r.opt));
+            TU_OK(optcl_optimizer_set_step_count(r.opt, 100), optcl_optimizer_message(r.opt));
+            if (!written_first)
+                TU_OK(optcl_optimizer_write_state(r.opt, "lookahead_slow", OPTCL_ALL, slow, N),
+                      optcl_optimizer_message(r.opt));
+            TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+            for (int t = 0; t < 2; t++) /* the second ends a cycle: the sync */
+                TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+            TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, got, N), "p");
+            for (int i = 0; i < N; i++) {
+                fast[i] = (p0[i] - 0.05f * g[i]) - 0.05f * g[i];
+                assert_true(fabsf(got[i] - (slow[i] + 0.5f * (fast[i] - slow[i]))) <= 1e-6f);
+            }
+            /* a new count mid-run: the next step starts them afresh from the parameters */
+            TU_OK(optcl_optimizer_set_step_count(r.opt, 6), optcl_optimizer_message(r.opt));
+            TU_OK(optcl_optimizer_read_state(r.opt, "lookahead_slow", OPTCL_ALL, fast, N), "read");
+            assert_memory_equal(fast, got, sizeof got);
+            TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+            TU_OK(optcl_optimizer_read_state(r.opt, "lookahead_slow", OPTCL_ALL, fast, N), "read");
+            assert_memory_equal(fast, got, sizeof got); /* step 7 ends no cycle: no sync */
+            tu_rig_close(&r);
+        }
+}
+
+/* A checkpoint saved while the slow weights are unset resumes as the run would have gone on. */
+static void unset_slow_weights_resume(optcl_backend backend)
+{
+    char *dir = tu_make_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/unset.safetensors", dir);
+    float p0[N], g[N], want[N], got[N];
+    uint64_t seed = 29;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    for (int guarded = 0; guarded < 2; guarded++) {
+        optcl_optimizer_config c = counted_config(guarded);
+        tu_rig a = start(backend, &c, p0), b = start(backend, &c, NULL);
+        TU_OK(optcl_optimizer_set_step_count(a.opt, 100), optcl_optimizer_message(a.opt));
+        TU_OK(optcl_checkpoint_save(a.opt, path), optcl_optimizer_message(a.opt));
+        TU_OK(optcl_checkpoint_load(b.opt, path), optcl_optimizer_message(b.opt));
+        for (int t = 0; t < 4; t++) {
+            gradient(g, t);
+            TU_OK(optcl_params_write(a.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+            TU_OK(optcl_params_write(b.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+            TU_OK(optcl_optimizer_step(a.opt, 0, NULL, NULL), optcl_optimizer_message(a.opt));
+            TU_OK(optcl_optimizer_step(b.opt, 0, NULL, NULL), optcl_optimizer_message(b.opt));
+        }
+        TU_OK(optcl_params_read(a.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, want, N), "a");
+        TU_OK(optcl_params_read(b.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, got, N), "b");
+        assert_memory_equal(got, want, sizeof got);
+        tu_rig_close(&a);
+        tu_rig_close(&b);
+    }
+    /* the file says so by name; anything but set or unset is refused */
+    size_t len = 0;
+    unsigned char *bytes = tu_read_file(path, &len);
+    char *at = strstr((char *)bytes + 8, "\"optcl.lookahead.slow\":\"unset\"");
+    assert_non_null(at);
+    memcpy(at + strlen("\"optcl.lookahead.slow\":\""), "unsat", 5);
+    tu_write_file(path, bytes, len);
+    free(bytes);
+    optcl_optimizer_config c = counted_config(false);
+    tu_rig r = start(backend, &c, NULL);
+    assert_int_equal(optcl_checkpoint_load(r.opt, path), OPTCL_ERROR_FORMAT);
+    assert_non_null(strstr(optcl_optimizer_message(r.opt), "optcl.lookahead.slow = 'unsat'"));
+    tu_rig_close(&r);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
+static void new_count_reference(void **state)
+{
+    (void)state;
+    new_count_starts_the_slow_weights(OPTCL_BACKEND_REFERENCE);
+    written_slow_weights_are_kept(OPTCL_BACKEND_REFERENCE);
+    unset_slow_weights_resume(OPTCL_BACKEND_REFERENCE);
+}
+
+static void new_count_opencl(void **state)
+{
+    (void)state;
+    new_count_starts_the_slow_weights(OPTCL_BACKEND_OPENCL);
+    written_slow_weights_are_kept(OPTCL_BACKEND_OPENCL);
+    unset_slow_weights_resume(OPTCL_BACKEND_OPENCL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +596,7 @@ int main(void)
         cmocka_unit_test(search_nan_reference),       cmocka_unit_test(search_nan_opencl),
         cmocka_unit_test(search_low_precision),       cmocka_unit_test(bad_configurations),
         cmocka_unit_test(alpha_round_trip_reference), cmocka_unit_test(alpha_round_trip_opencl),
+        cmocka_unit_test(new_count_reference),        cmocka_unit_test(new_count_opencl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
