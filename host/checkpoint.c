@@ -391,6 +391,12 @@ static optcl_status save_part(optcl_optimizer *opt, size_t k, size_t i, optcl__t
 
 optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
 {
+    return optcl__checkpoint_save_with(opt, path, NULL, 0);
+}
+
+optcl_status optcl__checkpoint_save_with(optcl_optimizer *opt, const char *path,
+                                         const optcl__st_meta *record, size_t record_count)
+{
     if (!opt)
         return OPTCL_ERROR_NULL_POINTER;
     if (!path)
@@ -450,6 +456,8 @@ optcl_status optcl_checkpoint_save(optcl_optimizer *opt, const char *path)
                            &(save_parts){tensors, names, &written, factored, path});
     if (st == OPTCL_SUCCESS) {
         describe(opt, &meta);
+        for (size_t i = 0; i < record_count; i++)
+            meta_add(&meta, record[i].key, record[i].value);
         if (meta.failed)
             st = optcl__fail(opt->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
                              "out of host memory saving %s", path);

@@ -69,6 +69,11 @@ void optcl__st_free(optcl__st_file *file);
 void optcl__st_shape_text(char *buf, size_t size, int ndim, const int64_t *shape);
 size_t optcl__st_shape_count(int ndim, const int64_t *shape, int *overflow);
 
+/* checkpoint.c: optcl_checkpoint_save with extra metadata after optcl's own (the tracker's
+ * record); keys must not be optcl_checkpoint_save's. */
+optcl_status optcl__checkpoint_save_with(optcl_optimizer *opt, const char *path,
+                                         const optcl__st_meta *record, size_t record_count);
+
 /* Lookups on a read file; NULL when absent. */
 const struct optcl__st_entry *optcl__st_find(const optcl__st_file *file, const char *name);
 const char *optcl__st_meta_get(const optcl__st_file *file, const char *key);

@@ -1,9 +1,12 @@
 /* tracker.c — the training procedure's bookkeeping: one call per epoch keeps the history and
  * the train/valid gap, always saves "last", saves "best" on improvement, and says when
- * patience has run out. Both files are written crash-safely by optcl_checkpoint_save. */
-#include "internal.h"
+ * patience has run out. Both files are written crash-safely by optcl_checkpoint_save, with the
+ * tracker's record in their metadata (optcl.tracker.*), from which a tracker of a resumed run
+ * takes up the count and the best (optcl_tracker_resume). */
+#include "safetensors.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +17,9 @@ struct optcl_tracker {
     optcl_optimizer *opt;
     optcl_tracker_config config;
     char *best_path, *last_path;
-    optcl_epoch_record *history;
+    optcl_epoch_record *history; /* the epochs this tracker recorded (after a resume: since) */
     size_t count, capacity;
+    int64_t epochs;     /* epochs of the run so far: count, plus those before a resume */
     int64_t best_epoch; /* 0: no epoch has had a finite metric yet … */
     double best_metric; /* … and this is NaN */
     char message[OPTCL__MESSAGE_MAX];
@@ -131,6 +135,134 @@ static bool improves(const optcl_tracker *t, double metric)
                               : metric < t->best_metric - t->config.min_delta;
 }
 
+/* ---- the record in the files' metadata --------------------------------------------------- */
+
+#define KEY_EPOCH "optcl.tracker.epoch"
+#define KEY_BEST_EPOCH "optcl.tracker.best_epoch"
+#define KEY_BEST_METRIC "optcl.tracker.best_metric"
+#define KEY_MODE "optcl.tracker.mode"
+
+static const char *mode_name(int mode_max)
+{
+    return mode_max ? "max" : "min";
+}
+
+/* A checkpoint of the optimizer with the record r of the epoch saving it: the epochs so far,
+ * the best and its metric, the mode they were compared in. */
+static optcl_status save(optcl_tracker *t, const optcl_epoch_record *r, const char *path)
+{
+    char epoch[24], best_epoch[24], best_metric[32];
+    snprintf(epoch, sizeof epoch, "%" PRId64, r->epoch);
+    snprintf(best_epoch, sizeof best_epoch, "%" PRId64, r->best_epoch);
+    snprintf(best_metric, sizeof best_metric, "%.17g", r->best_metric); /* nan: none yet */
+    const optcl__st_meta record[] = {{KEY_EPOCH, epoch},
+                                     {KEY_BEST_EPOCH, best_epoch},
+                                     {KEY_BEST_METRIC, best_metric},
+                                     {KEY_MODE, mode_name(t->config.mode_max)}};
+    return optcl__checkpoint_save_with(t->opt, path, record, sizeof record / sizeof record[0]);
+}
+
+typedef struct saved_record {
+    int64_t epoch, best_epoch;
+    double best_metric;
+} saved_record;
+
+/* key's value, for messages. */
+static const char *value_of(const optcl__st_file *f, const char *key)
+{
+    const char *v = optcl__st_meta_get(f, key);
+    return v ? v : "missing";
+}
+
+/* A whole number in [lo, hi] from key. */
+static bool whole(const optcl__st_file *f, const char *key, int64_t lo, int64_t hi, int64_t *out)
+{
+    const char *v = optcl__st_meta_get(f, key);
+    char *end = NULL;
+    errno = 0;
+    long long x = v ? strtoll(v, &end, 10) : 0;
+    *out = x;
+    return v && *v && *end == '\0' && errno == 0 && x >= lo && x <= hi;
+}
+
+/* The record of the file at path, checked: written by a tracker in this tracker's mode, its
+ * numbers whole and consistent, its best metric finite when it has a best. */
+static optcl_status read_record(optcl_tracker *t, const char *path, saved_record *r)
+{
+    optcl__st_file f;
+    optcl_status st = optcl__st_read_header(path, &f, t->message, OPTCL__MESSAGE_MAX);
+    if (st != OPTCL_SUCCESS)
+        return st; /* the message names the path */
+    const char *mode = optcl__st_meta_get(&f, KEY_MODE);
+    const char *metric = optcl__st_meta_get(&f, KEY_BEST_METRIC);
+    char *end = NULL;
+    r->best_metric = metric ? strtod(metric, &end) : NAN;
+    bool has_epoch = optcl__st_meta_get(&f, KEY_EPOCH) != NULL;
+    if (!has_epoch || !mode)
+        st = optcl__fail(t->message, OPTCL_ERROR_FORMAT,
+                         "%s holds no tracker record (metadata %s is missing): it was not "
+                         "written by optcl_tracker_epoch",
+                         path, has_epoch ? KEY_MODE : KEY_EPOCH);
+    else if (strcmp(mode, mode_name(t->config.mode_max)) != 0)
+        st = optcl__fail(t->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                         "%s was tracked with mode %s; this tracker's is %s (mode_max %d)", path,
+                         mode, mode_name(t->config.mode_max), t->config.mode_max);
+    else if (!whole(&f, KEY_EPOCH, 1, INT64_MAX - 1, &r->epoch) ||
+             !whole(&f, KEY_BEST_EPOCH, 0, r->epoch, &r->best_epoch) || !metric || *end != '\0' ||
+             (r->best_epoch > 0) != (isfinite(r->best_metric) != 0))
+        st = optcl__fail(t->message, OPTCL_ERROR_FORMAT,
+                         "%s: the tracker record is malformed: %s '%s', %s '%s', %s '%s'", path,
+                         KEY_EPOCH, value_of(&f, KEY_EPOCH), KEY_BEST_EPOCH,
+                         value_of(&f, KEY_BEST_EPOCH), KEY_BEST_METRIC,
+                         value_of(&f, KEY_BEST_METRIC));
+    optcl__st_free(&f);
+    return st;
+}
+
+/* The best as "best" holds it: the record of "last" may name a later one whose save of "best"
+ * failed (or was cut short by a crash) — then "best" still holds the earlier, which later
+ * epochs must beat. No best while "last" has none (a "best" file then is another run's) or
+ * when "best" is missing. A "best" of an epoch after the best "last" knows is another run's:
+ * refused. */
+static optcl_status best_on_disk(optcl_tracker *t, const saved_record *last, saved_record *best)
+{
+    struct stat sb;
+    *best = (saved_record){0, 0, NAN};
+    if (last->best_epoch == 0 || stat(t->best_path, &sb) != 0)
+        return OPTCL_SUCCESS;
+    optcl_status st = read_record(t, t->best_path, best);
+    if (st == OPTCL_SUCCESS && (best->epoch > last->best_epoch || best->best_epoch != best->epoch))
+        st = optcl__fail(t->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                         "%s holds epoch %" PRId64 " (best %" PRId64 ") but %s records epoch "
+                         "%" PRId64 " as the best: the two files are not of one run",
+                         t->best_path, best->epoch, best->best_epoch, t->last_path,
+                         last->best_epoch);
+    return st;
+}
+
+optcl_status optcl_tracker_resume(optcl_tracker *t)
+{
+    if (!t)
+        return OPTCL_ERROR_NULL_POINTER;
+    if (t->epochs > 0)
+        return optcl__fail(t->message, OPTCL_ERROR_INVALID_ARGUMENT,
+                           "optcl_tracker_resume: this tracker has recorded %" PRId64
+                           " epochs already; resume before the first optcl_tracker_epoch",
+                           t->epochs);
+    saved_record last, best;
+    optcl_status st = read_record(t, t->last_path, &last);
+    if (st == OPTCL_SUCCESS)
+        st = best_on_disk(t, &last, &best);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    t->epochs = last.epoch;
+    t->best_epoch = best.epoch;
+    t->best_metric = best.best_metric;
+    return OPTCL_SUCCESS;
+}
+
+/* ---- epochs ----------------------------------------------------------------------------- */
+
 optcl_status optcl_tracker_epoch(optcl_tracker *t, double train_loss, double valid_metric,
                                  optcl_epoch_record *record)
 {
@@ -146,7 +278,7 @@ optcl_status optcl_tracker_epoch(optcl_tracker *t, double train_loss, double val
     }
     optcl_epoch_record r;
     memset(&r, 0, sizeof r);
-    r.epoch = (int64_t)t->count + 1;
+    r.epoch = t->epochs + 1;
     r.train_loss = train_loss;
     r.valid_metric = valid_metric;
     r.gap = valid_metric - train_loss;
@@ -155,14 +287,15 @@ optcl_status optcl_tracker_epoch(optcl_tracker *t, double train_loss, double val
     r.best_metric = r.improved ? valid_metric : t->best_metric;
 
     /* "last" first: if "best" then fails, the caller still has this epoch's state. */
-    optcl_status st = optcl_checkpoint_save(t->opt, t->last_path);
+    optcl_status st = save(t, &r, t->last_path);
     if (st == OPTCL_SUCCESS && r.improved)
-        st = optcl_checkpoint_save(t->opt, t->best_path);
+        st = save(t, &r, t->best_path);
     if (st != OPTCL_SUCCESS)
         return optcl__fail(t->message, st, "epoch %lld: %s", (long long)r.epoch,
                            optcl_optimizer_message(t->opt));
     r.should_stop = t->config.patience > 0 && r.epoch - r.best_epoch >= t->config.patience;
     t->history[t->count++] = r;
+    t->epochs = r.epoch;
     t->best_epoch = r.best_epoch;
     t->best_metric = r.best_metric;
     if (record)

@@ -1268,6 +1268,18 @@ OPTCL_API optcl_status optcl_tracker_create(optcl_optimizer *opt,
 /* Frees the tracker (the files stay) and releases its hold on the optimizer. NULL is
  * accepted. */
 OPTCL_API optcl_status optcl_tracker_destroy(optcl_tracker *tracker);
+/* Takes up the run that a tracker on the same folder recorded, for a resumed run (load the
+ * optimizer from "last" first: optcl_checkpoint_load(opt, optcl_tracker_last_path(tracker))).
+ * From the record optcl_tracker_epoch keeps in the files' metadata it takes the epoch count,
+ * which the next epochs number on from, and the best epoch and metric as "best" holds them —
+ * so that only an epoch that beats it overwrites "best", and patience counts on. Call it once,
+ * before the first optcl_tracker_epoch; the history then holds the epochs recorded from here
+ * on. Reads the two files' headers; blocks. Refused, changing nothing, with the message on
+ * the tracker (optcl_tracker_message) naming the file: "last" missing or unreadable
+ * (OPTCL_ERROR_IO, OPTCL_ERROR_FORMAT), without a tracker record or with a malformed one
+ * (OPTCL_ERROR_FORMAT); recorded in the other mode (mode_max), a "best" from another run, or
+ * epochs already recorded by this tracker (OPTCL_ERROR_INVALID_ARGUMENT). */
+OPTCL_API optcl_status optcl_tracker_resume(optcl_tracker *tracker);
 
 /* Records an epoch: always saves "last", then "best" when the validation metric improved
  * (both crash-safe: neither file is ever missing or half-written once it has been written
@@ -1276,10 +1288,12 @@ OPTCL_API optcl_status optcl_tracker_destroy(optcl_tracker *tracker);
  * version or this epoch's whole one ("last" already this epoch's when "best" failed). Blocks.
  * A NaN or infinite metric (a diverged evaluation) never improves and never becomes the best
  * that later metrics are compared with; the first finite one improves. Patience counts the
- * epochs since the best, or since the start while there is none. */
+ * epochs since the best, or since the start while there is none. Both files carry the
+ * tracker's record in their metadata (optcl.tracker.*), for optcl_tracker_resume. */
 OPTCL_API optcl_status optcl_tracker_epoch(optcl_tracker *tracker, double train_loss,
                                            double valid_metric, optcl_epoch_record *record);
-/* The history so far (owned by the tracker, valid until the next epoch call). */
+/* The history so far (owned by the tracker, valid until the next epoch call); after
+ * optcl_tracker_resume, the epochs recorded since. */
 OPTCL_API const optcl_epoch_record *optcl_tracker_history(const optcl_tracker *tracker,
                                                           size_t *count);
 /* The full paths of the two files (owned by the tracker). */

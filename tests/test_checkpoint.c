@@ -1010,6 +1010,136 @@ static void tracker_skips_diverged_metrics(void **state)
     free(dir);
 }
 
+/* Epochs of a tracker on rig s, one step each (the steps run from..), with these metrics. */
+static void track(tu_rig *s, optcl_tracker *t, int from, const double *metrics, int n,
+                  optcl_epoch_record *r)
+{
+    for (int e = 0; e < n; e++) {
+        run_steps(s, from + e, from + e + 1);
+        TU_OK(optcl_tracker_epoch(t, 0.5, metrics[e], r), optcl_tracker_message(t));
+    }
+}
+
+static uint64_t steps_in(const char *path)
+{
+    optcl_checkpoint_progress progress;
+    char message[512];
+    TU_OK(optcl_checkpoint_inspect_progress(path, &progress, message, sizeof message), message);
+    return progress.steps;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t len = 0;
+    unsigned char *bytes = tu_read_file(from, &len);
+    tu_write_file(to, bytes, len);
+    free(bytes);
+}
+
+/* A new tracker on dir for rig s, resumed from the files there (expect: its status). */
+static optcl_tracker *resumed(tu_rig *s, optcl_tracker_config tc, optcl_status expect,
+                              const char *why)
+{
+    optcl_tracker *t = NULL;
+    TU_OK(optcl_tracker_create(s->opt, &tc, &t), optcl_optimizer_message(s->opt));
+    optcl_status st = optcl_tracker_resume(t);
+    if (st != expect || (why && !strstr(optcl_tracker_message(t), why)))
+        fail_msg("resume: %s '%s', expected %s '%s'", optcl_status_name(st),
+                 optcl_tracker_message(t), optcl_status_name(expect), why ? why : "");
+    return t;
+}
+
+/* A tracker of a resumed run takes up the record the files keep: epochs number on, "best" is
+ * overwritten only by an epoch that beats the run's best (the one "best" holds), and patience
+ * counts on; files without a record, of the other mode or of two runs are refused, changing
+ * nothing. */
+static void tracker_resumes_the_run(void **state)
+{
+    (void)state;
+    char *dir = tu_make_tempdir(), best[600], last[600], best5[640], last4[640];
+    snprintf(best, sizeof best, "%s/best.safetensors", dir);
+    snprintf(last, sizeof last, "%s/last.safetensors", dir);
+    snprintf(best5, sizeof best5, "%s/best5.aside", dir);
+    snprintf(last4, sizeof last4, "%s/last4.aside", dir);
+    optcl_optimizer_config c = rich_config(OPTCL_SGD);
+    c.plateau.enabled = 0;
+    optcl_tracker_config tc = optcl_tracker_config_default();
+    tc.dir = dir;
+    tc.patience = 2;
+    tu_rig s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    optcl_tracker *t = resumed(&s, tc, OPTCL_ERROR_IO, last); /* nothing to resume yet */
+    optcl_epoch_record r;
+    const double first[] = {0.5, 0.1, 0.3};
+    track(&s, t, 0, first, 3, &r); /* the refused resume changed nothing */
+    assert_true(r.epoch == 3 && r.best_epoch == 2);
+    TU_OK(optcl_tracker_destroy(t), "destroy");
+    tu_rig_close(&s);
+
+    /* the resumed run: load "last", a new tracker on the folder, resume */
+    s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    TU_OK(optcl_checkpoint_load(s.opt, last), optcl_optimizer_message(s.opt));
+    t = resumed(&s, tc, OPTCL_SUCCESS, NULL);
+    const double worse = 0.9, better = 0.05, best_of_all = 0.01, between = 0.03;
+    track(&s, t, 3, &worse, 1, &r);
+    assert_true(r.epoch == 4 && !r.improved && r.best_epoch == 2 && r.best_metric == 0.1);
+    assert_int_equal(r.should_stop, 1); /* two epochs since the best */
+    assert_int_equal(steps_in(best), 2);
+    assert_int_equal(steps_in(last), 4);
+    copy_file(last, last4);
+    track(&s, t, 4, &better, 1, &r);
+    assert_true(r.epoch == 5 && r.improved && r.best_epoch == 5 && !r.should_stop);
+    assert_int_equal(steps_in(best), 5);
+    size_t count = 0;
+    const optcl_epoch_record *h = optcl_tracker_history(t, &count);
+    assert_true(count == 2 && h[0].epoch == 4 && h[1].epoch == 5);
+    assert_int_equal(optcl_tracker_resume(t), OPTCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(optcl_tracker_message(t), "before the first optcl_tracker_epoch"));
+    copy_file(best, best5);
+    track(&s, t, 5, &best_of_all, 1, &r);
+    TU_OK(optcl_tracker_destroy(t), "destroy");
+
+    /* "last" names epoch 6 the best, but its save of "best" was cut short: "best" still holds
+     * epoch 5, the best to beat — so epoch 7, better than 5 though not than 6, writes it */
+    copy_file(best5, best);
+    t = resumed(&s, tc, OPTCL_SUCCESS, NULL);
+    track(&s, t, 6, &between, 1, &r);
+    assert_true(r.epoch == 7 && r.improved && r.best_epoch == 7);
+    assert_int_equal(steps_in(best), 7);
+    TU_OK(optcl_tracker_destroy(t), "destroy");
+
+    /* refused: the other mode; a "best" later than the best "last" knows (two runs); a "last"
+     * without a record */
+    tc.mode_max = 1;
+    TU_OK(optcl_tracker_destroy(resumed(&s, tc, OPTCL_ERROR_INVALID_ARGUMENT, "mode min")),
+          "destroy");
+    tc.mode_max = 0;
+    copy_file(last4, last);
+    TU_OK(optcl_tracker_destroy(resumed(&s, tc, OPTCL_ERROR_INVALID_ARGUMENT, "not of one run")),
+          "destroy");
+    TU_OK(optcl_checkpoint_save(s.opt, last), optcl_optimizer_message(s.opt));
+    TU_OK(optcl_tracker_destroy(resumed(&s, tc, OPTCL_ERROR_FORMAT, "no tracker record")),
+          "destroy");
+    tu_rig_close(&s);
+    tu_remove_tree(dir);
+    free(dir);
+
+    /* a run without a finite metric yet: no best to take up; the next finite metric is it */
+    dir = tu_make_tempdir();
+    tc.dir = dir;
+    s = open_session(OPTCL_BACKEND_REFERENCE, &c);
+    t = resumed(&s, tc, OPTCL_ERROR_IO, NULL);
+    const double diverged[] = {NAN, NAN}, finite = 0.7;
+    track(&s, t, 0, diverged, 2, &r);
+    TU_OK(optcl_tracker_destroy(t), "destroy");
+    t = resumed(&s, tc, OPTCL_SUCCESS, NULL);
+    track(&s, t, 2, &finite, 1, &r);
+    assert_true(r.epoch == 3 && r.improved && r.best_epoch == 3 && r.best_metric == 0.7);
+    TU_OK(optcl_tracker_destroy(t), "destroy");
+    tu_rig_close(&s);
+    tu_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1031,6 +1161,7 @@ int main(void)
         cmocka_unit_test(kill_during_save),
         cmocka_unit_test(tracker_keeps_best_and_last),
         cmocka_unit_test(tracker_skips_diverged_metrics),
+        cmocka_unit_test(tracker_resumes_the_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
