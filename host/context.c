@@ -273,6 +273,7 @@ optcl_status optcl_context_destroy(optcl_context *ctx)
         clReleaseContext(ctx->cl_ctx);
     if (ctx->device)
         clReleaseDevice(ctx->device); /* a no-op for root devices, balances wrap's retain */
+    free(ctx->kernels);               /* empty: every optimizer, and so every kernel, is gone */
     free(ctx);
     return OPTCL_SUCCESS;
 }

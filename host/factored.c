@@ -171,7 +171,7 @@ static cl_int make_kernel(optcl_optimizer *opt, cl_program program, const char *
     cl_int err = CL_SUCCESS;
     cl_uint next = 0;
     snprintf(name, size, "optcl_%s_%s_f32", opt->rule->family, stage);
-    *kernel = clCreateKernel(program, name, &err);
+    *kernel = optcl__kernel_create(opt->params->ctx, program, name, &err);
     if (err == CL_SUCCESS)
         err = optcl__bind_step_arguments(opt, *kernel, &next);
     if (err == CL_SUCCESS)
@@ -219,7 +219,7 @@ optcl_status optcl__factored_create_device(optcl_optimizer *opt, cl_program prog
     return OPTCL_SUCCESS;
 }
 
-void optcl__factored_free(optcl__factored *f)
+void optcl__factored_free(optcl_context *ctx, optcl__factored *f)
 {
     if (!f)
         return;
@@ -228,10 +228,8 @@ void optcl__factored_free(optcl__factored *f)
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
             clReleaseMemObject(mems[i]);
-    if (f->factors_kernel)
-        clReleaseKernel(f->factors_kernel);
-    if (f->means_kernel)
-        clReleaseKernel(f->means_kernel);
+    optcl__kernel_release(ctx, f->factors_kernel);
+    optcl__kernel_release(ctx, f->means_kernel);
     free(f->info);
     free(f->unit_segment);
     free(f->mean_segment);

@@ -52,7 +52,7 @@ optcl_status optcl__factored_create_device(optcl_optimizer *opt, cl_program prog
 /* OPTCL_FACTORED_ARG's arguments of the sums, totals or step kernel, from index. */
 #define OPTCL__FACTORED_ARGS 5
 cl_int optcl__factored_bind(const optcl_optimizer *opt, cl_kernel kernel, cl_uint index);
-void optcl__factored_free(optcl__factored *f);
+void optcl__factored_free(optcl_context *ctx, optcl__factored *f);
 /* OpenCL: launches 1 and 2 for group range r (scalars as optcl__segments_enqueue's); the
  * first carries the wait list, which is then emptied — unless the range's tensors are all
  * stepped whole, and nothing is launched. */

@@ -63,12 +63,10 @@ void optcl__guard_free(optcl_optimizer *opt)
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
         if (buffers[i])
             clReleaseMemObject(buffers[i]);
-    if (opt->guard_stats)
-        clReleaseKernel(opt->guard_stats);
-    if (opt->guard_finalize)
-        clReleaseKernel(opt->guard_finalize);
-    if (opt->guard_undo)
-        clReleaseKernel(opt->guard_undo);
+    optcl_context *ctx = opt->params->ctx;
+    optcl__kernel_release(ctx, opt->guard_stats);
+    optcl__kernel_release(ctx, opt->guard_finalize);
+    optcl__kernel_release(ctx, opt->guard_undo);
     free(opt->guard_rows);
     free(opt->guard_memos);
     for (size_t i = 0; i < opt->guard_staged_count; i++) { /* done: destroy finished the queue */
@@ -92,17 +90,24 @@ static cl_uint scaler_arg(const optcl_optimizer *opt)
     return opt->guard_stats ? 6 : 7;
 }
 
+/* The update kernel's work-items over the whole set (its vectors, or its 8-bit blocks). */
+static size_t update_items(const optcl_optimizer *opt)
+{
+    return opt->params->flat / optcl__q8_elements_per_item(opt);
+}
+
 /* Whether the update kernel reduces and decides itself: a set of one group range whose update
- * is one work-group (its items: the range's vectors, or its 8-bit blocks), with no launch
- * around the update that reads the count it decides (Lookahead's start and sync) and none
- * before it that reads the gradient's verdict (the per-tensor sums). */
+ * is one work-group of the context's size or less, with no launch around the update that
+ * reads the count it decides (Lookahead's start and sync) and none before it that reads the
+ * gradient's verdict (the per-tensor sums). The kernel, once built, may allow less
+ * (optcl__guard_fit_update). */
 static bool reduces_in_step(const optcl_optimizer *opt)
 {
     const optcl_params *p = opt->params;
-    size_t items = p->flat / optcl__q8_elements_per_item(opt);
+    size_t items = update_items(opt);
     return p->range_count == 1 && opt->rule->tensor_sums == 0 && opt->config.lookahead.k == 0 &&
            optcl__q8_group_items(opt) == 0 && items <= p->ctx->local_size &&
-           optcl__local_size(p->ctx, items) == items;
+           optcl__local_size(p->ctx, NULL, items) == items;
 }
 
 cl_uint optcl__guard_arg_count(const optcl_optimizer *opt)
@@ -140,39 +145,15 @@ static optcl_status store_created(optcl_optimizer *opt)
     return stored;
 }
 
-static optcl_status create_device_side(optcl_optimizer *opt)
+/* The guard's own kernels (the stats and finalize reductions, or both in one, and undo), their
+ * arguments, then the record. Finalize runs one work-group of exactly 256 items
+ * (reqd_work_group_size): a device or a build that allows fewer is refused, since another size
+ * would add in another order than the reference backend's. */
+static optcl_status create_kernels(optcl_optimizer *opt)
 {
     optcl_params *p = opt->params;
     optcl_context *ctx = p->ctx;
     const optcl_loss_scale_config *ls = &opt->config.loss_scale;
-    if (ctx->local_size < OPTCL__GUARD_FINAL) /* finalize is one work-group of 256 */
-        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
-                           "the gradient guard needs work-groups of %d items; %s allows %zu",
-                           OPTCL__GUARD_FINAL, ctx->device_name, ctx->local_size);
-    size_t rows = (size_t)OPTCL__GUARD_CAPACITY * p->range_count;
-    opt->guard_rows = calloc(rows, sizeof *opt->guard_rows);
-    opt->guard_memos = calloc(rows, sizeof *opt->guard_memos);
-    if (!opt->guard_rows || !opt->guard_memos)
-        return optcl__fail(opt->params->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
-                           "out of host memory");
-    cl_int err = CL_SUCCESS;
-    opt->guard_record =
-        clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, sizeof(optcl__guard), NULL, &err);
-    if (err == CL_SUCCESS)
-        opt->guard_table = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_ONLY,
-                                          rows * sizeof(optcl__step_scalars), NULL, &err);
-    if (err == CL_SUCCESS)
-        opt->guard_loss_scale = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, sizeof(float),
-                                               NULL, &err);
-    if (err == CL_SUCCESS && opt->guard_workers > OPTCL__GUARD_FINAL)
-        opt->guard_partials = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE,
-                                             2 * opt->guard_workers * sizeof(float), NULL, &err);
-    if (err != CL_SUCCESS)
-        return optcl__guard_fail(ctx->message, err, "allocating its buffers");
-    opt->guard_in_step = reduces_in_step(opt);
-    if (opt->guard_in_step)
-        return store_created(opt); /* no kernel of its own */
-
     char options[128];
     snprintf(options, sizeof options,
              "-DGUARD=1 -DCLIP=%d -DSKIP=%d -DPARAM_DTYPE=%d -DLOSS_SCALE=%d -DDYNAMIC=%d",
@@ -186,13 +167,20 @@ static optcl_status create_device_side(optcl_optimizer *opt)
         return st;
     /* 256 workers: one work-group does both (finalize's first four arguments) */
     bool fused = opt->guard_workers == OPTCL__GUARD_FINAL;
+    const char *final_name = fused ? "optcl_guard_stats_finalize" : "optcl_guard_finalize";
+    cl_int err = CL_SUCCESS;
     if (!fused)
-        opt->guard_stats = clCreateKernel(program, "optcl_guard_stats", &err);
+        opt->guard_stats = optcl__kernel_create(ctx, program, "optcl_guard_stats", &err);
     if (err == CL_SUCCESS)
-        opt->guard_finalize = clCreateKernel(
-            program, fused ? "optcl_guard_stats_finalize" : "optcl_guard_finalize", &err);
+        opt->guard_finalize = optcl__kernel_create(ctx, program, final_name, &err);
     if (err == CL_SUCCESS)
-        opt->guard_undo = clCreateKernel(program, "optcl_guard_undo", &err);
+        opt->guard_undo = optcl__kernel_create(ctx, program, "optcl_guard_undo", &err);
+    size_t most = err == CL_SUCCESS ? optcl__kernel_most(ctx, opt->guard_finalize) : 0;
+    if (err == CL_SUCCESS && most < OPTCL__GUARD_FINAL)
+        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
+                           "the gradient guard reduces in one work-group of %d items; %s runs %s "
+                           "in groups of at most %zu",
+                           OPTCL__GUARD_FINAL, ctx->device_name, final_name, most);
     cl_ulong n16 = p->flat / 16, chunk = optcl__guard_chunk(p->flat);
     cl_uint workers = (cl_uint)opt->guard_workers, ranges = (cl_uint)p->range_count,
             capacity = OPTCL__GUARD_CAPACITY;
@@ -212,6 +200,54 @@ static optcl_status create_device_side(optcl_optimizer *opt)
     if (err != CL_SUCCESS)
         return optcl__guard_fail(ctx->message, err, "preparing its kernels");
     return store_created(opt);
+}
+
+static optcl_status create_device_side(optcl_optimizer *opt)
+{
+    optcl_params *p = opt->params;
+    optcl_context *ctx = p->ctx;
+    if (ctx->local_size < OPTCL__GUARD_FINAL) /* finalize is one work-group of 256 */
+        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
+                           "the gradient guard needs work-groups of %d items; %s allows %zu",
+                           OPTCL__GUARD_FINAL, ctx->device_name, ctx->local_size);
+    size_t rows = (size_t)OPTCL__GUARD_CAPACITY * p->range_count;
+    opt->guard_rows = calloc(rows, sizeof *opt->guard_rows);
+    opt->guard_memos = calloc(rows, sizeof *opt->guard_memos);
+    if (!opt->guard_rows || !opt->guard_memos)
+        return optcl__fail(opt->params->ctx->message, OPTCL_ERROR_OUT_OF_HOST_MEMORY,
+                           "out of host memory");
+    cl_int err = CL_SUCCESS;
+    opt->guard_record =
+        clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, sizeof(optcl__guard), NULL, &err);
+    if (err == CL_SUCCESS)
+        opt->guard_table = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_ONLY,
+                                          rows * sizeof(optcl__step_scalars), NULL, &err);
+    if (err == CL_SUCCESS)
+        opt->guard_loss_scale =
+            clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, sizeof(float), NULL, &err);
+    if (err == CL_SUCCESS && opt->guard_workers > OPTCL__GUARD_FINAL)
+        opt->guard_partials = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE,
+                                             2 * opt->guard_workers * sizeof(float), NULL, &err);
+    if (err != CL_SUCCESS)
+        return optcl__guard_fail(ctx->message, err, "allocating its buffers");
+    opt->guard_in_step = reduces_in_step(opt);
+    if (opt->guard_in_step)
+        return store_created(opt); /* no kernel of its own */
+    return create_kernels(opt);
+}
+
+optcl_status optcl__guard_fit_update(optcl_optimizer *opt, bool *rebuild)
+{
+    optcl_context *ctx = opt->params->ctx;
+    *rebuild = false;
+    if (!opt->guard_in_step || optcl__kernel_most(ctx, opt->kernel) >= update_items(opt))
+        return OPTCL_SUCCESS;
+    /* split into several work-groups, each would decide on its share of the gradient alone */
+    optcl__kernel_release(ctx, opt->kernel);
+    opt->kernel = NULL;
+    opt->guard_in_step = false;
+    *rebuild = true;
+    return create_kernels(opt);
 }
 
 optcl_status optcl__guard_create(optcl_optimizer *opt)

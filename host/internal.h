@@ -36,6 +36,13 @@ void optcl__vformat(char *buf, size_t size, const char *fmt, va_list ap);
 optcl_status optcl__fail(char *message, optcl_status status, const char *fmt, ...)
     OPTCL__PRINTF(3, 4);
 
+/* A kernel optcl made on a context and the most work-items a work-group of it may hold
+ * (CL_KERNEL_WORK_GROUP_SIZE), read once when it is made (launch.c). */
+typedef struct optcl__kernel_limit {
+    cl_kernel kernel;
+    size_t most;
+} optcl__kernel_limit;
+
 /* One built program, cached per context and configuration. */
 typedef struct optcl__program {
     char *key; /* "<family>|<options>" */
@@ -61,6 +68,8 @@ struct optcl_context {
     char device_name[512];
     size_t live_params;       /* parameter sets made from this context */
     optcl__program *programs; /* build cache */
+    optcl__kernel_limit *kernels; /* the live kernels made through optcl__kernel_create */
+    size_t kernel_count, kernel_capacity;
     char message[OPTCL__MESSAGE_MAX];
 };
 
@@ -262,6 +271,13 @@ optcl_status optcl__checkpoint_names_unique(optcl_optimizer *opt, char *message)
 bool optcl__guard_wanted(const optcl_optimizer_config *c);
 optcl_status optcl__guard_create(optcl_optimizer *opt);
 void optcl__guard_free(optcl_optimizer *opt);
+/* After the update kernel is made (OpenCL): when it was built to reduce the set itself
+ * (guard_in_step) in one work-group, yet allows fewer items per work-group than the set has
+ * (its CL_KERNEL_WORK_GROUP_SIZE below the device's), releases it and makes the guard's own
+ * launches; *rebuild: build the update kernel again, now without GUARD_FUSED. The same sums in
+ * the same order either way (kernels/guard_decide.cl), so the same bits. Message on the
+ * context. */
+optcl_status optcl__guard_fit_update(optcl_optimizer *opt, bool *rebuild);
 /* Bind an update kernel's guard arguments from index first (OpenCL); their count. */
 cl_int optcl__guard_bind(optcl_optimizer *opt, cl_kernel kernel, cl_uint first);
 cl_uint optcl__guard_arg_count(const optcl_optimizer *opt);
@@ -416,9 +432,23 @@ _Static_assert(OPTCL_GROUP_MIN >= 64 * 4, "GPUs get work-groups of at least 64 i
 /* The padded length of a group range of length elements (a multiple of alignment);
  * only_group: the set has no other group, and may stay below the granule. */
 size_t optcl__group_length(size_t length, size_t alignment, bool only_group);
-/* The work-group size for a launch of items work-items: ctx->local_size, or, for the one
- * group of a set smaller than that (a power of two of items), the whole launch. */
-size_t optcl__local_size(const optcl_context *ctx, size_t items);
+/* Kernels and their work-group limits. A kernel may allow fewer items per work-group than the
+ * device (CL_KERNEL_WORK_GROUP_SIZE: one that uses many registers, on Intel GPUs for one), and a
+ * launch above its limit fails (CL_INVALID_WORK_GROUP_SIZE). optcl__kernel_create makes the
+ * kernel and reads its limit (a failure releases it: NULL and *err); optcl__kernel_release
+ * (NULL: nothing) forgets it, so that a later kernel with the same handle is not mistaken for
+ * it. The launches below look the limit up. */
+cl_kernel optcl__kernel_create(optcl_context *ctx, cl_program program, const char *name,
+                               cl_int *err);
+void optcl__kernel_release(optcl_context *ctx, cl_kernel kernel);
+/* The kernel's CL_KERNEL_WORK_GROUP_SIZE (SIZE_MAX for a kernel made otherwise). */
+size_t optcl__kernel_most(const optcl_context *ctx, cl_kernel kernel);
+/* Its full work-group: ctx->local_size, halved until within its limit — a power of two, so
+ * it still divides every padded range. (NULL: ctx->local_size.) */
+size_t optcl__kernel_local(const optcl_context *ctx, cl_kernel kernel);
+/* The work-group size for a launch of items work-items of kernel: its full work-group, or, for
+ * the one group of a set smaller than that (a power of two of items), the whole launch. */
+size_t optcl__local_size(const optcl_context *ctx, cl_kernel kernel, size_t items);
 /* One 1-D launch of items work-items from work-item offset, in work-groups of
  * optcl__local_size. */
 cl_int optcl__enqueue_items(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,
@@ -428,7 +458,7 @@ cl_int optcl__enqueue_groups(optcl_context *ctx, cl_kernel kernel, size_t offset
                              size_t local, cl_uint num_events, const cl_event *wait_list,
                              cl_event *event);
 /* A launch of items work-items from offset whose kernel returns past its end (an argument of its
- * own): padded to whole work-groups of ctx->local_size, or of 64 below that. */
+ * own): padded to whole work-groups of the kernel's full size, or of 64 below that. */
 cl_int optcl__enqueue_padded(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,
                              cl_uint num_events, const cl_event *wait_list, cl_event *event);
 /* One launch over the elements [offset, offset + size) of a group range or the whole flat

@@ -1,9 +1,13 @@
 /* launch.c — the geometry of optcl's 1-D kernel launches. Every launch runs whole work-groups of
- * ctx->local_size items, or one work-group of a power of two of items for a small set: group
- * ranges, and so the whole flat buffer, are padded to that shape (optcl__group_length), so no
- * launch ever needs a smaller group (an odd item count used to give groups of one item, a
- * 32–64× loss on GPUs). The per-step path is argument setting and one enqueue. */
+ * ctx->local_size items (or of the kernel's own limit, when that is lower), or one work-group of
+ * a power of two of items for a small set: group ranges, and so the whole flat buffer, are
+ * padded to that shape (optcl__group_length), so no launch ever needs a smaller group (an odd
+ * item count used to give groups of one item, a 32–64× loss on GPUs). The per-step path is
+ * argument setting, a look-up among the context's kernels and one enqueue. */
 #include "internal.h"
+
+#include <stdint.h>
+#include <stdlib.h>
 
 size_t optcl__group_length(size_t length, size_t alignment, bool only_group)
 {
@@ -15,9 +19,70 @@ size_t optcl__group_length(size_t length, size_t alignment, bool only_group)
     return optcl__round_up(padded, alignment); /* alignments are powers of two: no change */
 }
 
-size_t optcl__local_size(const optcl_context *ctx, size_t items)
+/* Adds kernel to the context's list; CL_OUT_OF_HOST_MEMORY when it cannot grow. */
+static cl_int remember_kernel(optcl_context *ctx, cl_kernel kernel, size_t most)
 {
-    size_t local = ctx->local_size;
+    if (ctx->kernel_count == ctx->kernel_capacity) {
+        size_t capacity = ctx->kernel_capacity ? 2 * ctx->kernel_capacity : 16;
+        optcl__kernel_limit *grown = realloc(ctx->kernels, capacity * sizeof *grown);
+        if (!grown)
+            return CL_OUT_OF_HOST_MEMORY;
+        ctx->kernels = grown;
+        ctx->kernel_capacity = capacity;
+    }
+    ctx->kernels[ctx->kernel_count++] = (optcl__kernel_limit){kernel, most};
+    return CL_SUCCESS;
+}
+
+cl_kernel optcl__kernel_create(optcl_context *ctx, cl_program program, const char *name,
+                               cl_int *err)
+{
+    cl_kernel kernel = clCreateKernel(program, name, err);
+    if (*err != CL_SUCCESS)
+        return NULL;
+    size_t most = 0;
+    *err = clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof most,
+                                    &most, NULL);
+    if (*err == CL_SUCCESS)
+        *err = remember_kernel(ctx, kernel, most);
+    if (*err != CL_SUCCESS) {
+        clReleaseKernel(kernel);
+        return NULL;
+    }
+    return kernel;
+}
+
+void optcl__kernel_release(optcl_context *ctx, cl_kernel kernel)
+{
+    if (!kernel)
+        return;
+    for (size_t i = 0; i < ctx->kernel_count; i++)
+        if (ctx->kernels[i].kernel == kernel) {
+            ctx->kernels[i] = ctx->kernels[--ctx->kernel_count];
+            break;
+        }
+    clReleaseKernel(kernel);
+}
+
+size_t optcl__kernel_most(const optcl_context *ctx, cl_kernel kernel)
+{
+    for (size_t i = 0; i < ctx->kernel_count; i++)
+        if (ctx->kernels[i].kernel == kernel)
+            return ctx->kernels[i].most;
+    return SIZE_MAX;
+}
+
+size_t optcl__kernel_local(const optcl_context *ctx, cl_kernel kernel)
+{
+    size_t local = ctx->local_size, most = kernel ? optcl__kernel_most(ctx, kernel) : SIZE_MAX;
+    while (local > most && local > 1)
+        local /= 2;
+    return local;
+}
+
+size_t optcl__local_size(const optcl_context *ctx, cl_kernel kernel, size_t items)
+{
+    size_t local = optcl__kernel_local(ctx, kernel);
     while (local > 1 && items % local != 0) /* a short range: one work-group */
         local /= 2;
     return local;
@@ -34,15 +99,15 @@ cl_int optcl__enqueue_groups(optcl_context *ctx, cl_kernel kernel, size_t offset
 cl_int optcl__enqueue_items(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,
                             cl_uint num_events, const cl_event *wait_list, cl_event *event)
 {
-    return optcl__enqueue_groups(ctx, kernel, offset, items, optcl__local_size(ctx, items),
+    return optcl__enqueue_groups(ctx, kernel, offset, items, optcl__local_size(ctx, kernel, items),
                                  num_events, wait_list, event);
 }
 
 cl_int optcl__enqueue_padded(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,
                             cl_uint num_events, const cl_event *wait_list, cl_event *event)
 {
-    size_t small = ctx->local_size < 64 ? ctx->local_size : 64;
-    size_t padded = optcl__round_up(items, items < ctx->local_size ? small : ctx->local_size);
+    size_t full = optcl__kernel_local(ctx, kernel), small = full < 64 ? full : 64;
+    size_t padded = optcl__round_up(items, items < full ? small : full);
     return optcl__enqueue_items(ctx, kernel, offset, padded, num_events, wait_list, event);
 }
 

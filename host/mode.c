@@ -22,7 +22,7 @@ cl_int optcl__mode_kernel_create(optcl_optimizer *opt, cl_program program)
     char name[64];
     snprintf(name, sizeof name, "optcl_%s_mode_f32", opt->rule->family);
     cl_int err = CL_SUCCESS;
-    opt->mode_kernel = clCreateKernel(program, name, &err);
+    opt->mode_kernel = optcl__kernel_create(opt->params->ctx, program, name, &err);
     cl_mem state = opt->state[mode_state_index(opt)];
     if (err == CL_SUCCESS)
         err = clSetKernelArg(opt->mode_kernel, 0, sizeof(cl_mem),

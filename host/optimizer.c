@@ -53,16 +53,11 @@ static void optimizer_free(optcl_optimizer *opt)
     }
     optcl__q8_state_free(opt);
     optcl__segments_free(opt);
-    if (opt->kernel)
-        clReleaseKernel(opt->kernel);
-    if (opt->mode_kernel)
-        clReleaseKernel(opt->mode_kernel);
-    if (opt->lookahead_kernel)
-        clReleaseKernel(opt->lookahead_kernel);
-    if (opt->lookahead_start)
-        clReleaseKernel(opt->lookahead_start);
-    if (opt->traffic_kernel)
-        clReleaseKernel(opt->traffic_kernel);
+    optcl_context *ctx = opt->params->ctx;
+    cl_kernel kernels[] = {opt->kernel, opt->mode_kernel, opt->lookahead_kernel,
+                           opt->lookahead_start, opt->traffic_kernel};
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+        optcl__kernel_release(ctx, kernels[i]);
     if (opt->search_fast)
         clReleaseMemObject(opt->search_fast);
     optcl__host_free(opt->host_search_fast);
@@ -121,9 +116,10 @@ static cl_int create_lookahead_kernel(optcl_optimizer *opt, cl_program program, 
 {
     optcl_params *p = opt->params;
     cl_int err = CL_SUCCESS;
-    opt->lookahead_kernel = clCreateKernel(program, name, &err);
+    opt->lookahead_kernel = optcl__kernel_create(p->ctx, program, name, &err);
     if (err == CL_SUCCESS && !opt->guarded && p->dtype != OPTCL_DTYPE_F32)
-        opt->lookahead_start = clCreateKernel(program, "optcl_lookahead_start_f32", &err);
+        opt->lookahead_start =
+            optcl__kernel_create(p->ctx, program, "optcl_lookahead_start_f32", &err);
     if (err != CL_SUCCESS || !opt->guarded)
         return err;
     cl_ulong k = (cl_ulong)opt->config.lookahead.k;
@@ -153,6 +149,34 @@ static size_t state_buffer_bytes(const optcl_optimizer *opt, size_t i)
     return opt->params->flat * optcl_dtype_size(type); /* flat: a multiple of 1024 */
 }
 
+/* The update kernel (name: its name) from the rule's program, built for the optimizer as it
+ * stands (the guard in the kernel or not). 8-bit blocks stepped by work-groups need a block's
+ * vectors in one work-group, exactly: refused when the kernel allows fewer. */
+static optcl_status create_update_kernel(optcl_optimizer *opt, cl_program *program, char *name,
+                                         size_t name_size)
+{
+    optcl_context *ctx = opt->params->ctx;
+    char options[512];
+    build_options(opt, options, sizeof options);
+    optcl_status st = optcl__get_program(ctx, opt->rule->family, options, program, &opt->build_log);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    snprintf(name, name_size, "optcl_%s_f32", opt->rule->family);
+    cl_int err = CL_SUCCESS;
+    opt->kernel = optcl__kernel_create(ctx, *program, name, &err);
+    if (err != CL_SUCCESS)
+        return optcl__fail(ctx->message, (optcl_status)err, "preparing kernel %s failed: %s", name,
+                           optcl_status_name((optcl_status)err));
+    size_t group = optcl__q8_group_items(opt), most = optcl__kernel_most(ctx, opt->kernel);
+    if (most < group)
+        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
+                           "state_dtype int8 steps a block of %d elements per work-group of %zu "
+                           "items; %s runs %s in groups of at most %zu (OPTCL_Q8_LAYOUT=item "
+                           "steps a block per work-item)",
+                           OPTCL__Q8_BLOCK, group, ctx->device_name, name, most);
+    return OPTCL_SUCCESS;
+}
+
 static optcl_status create_device_side(optcl_optimizer *opt)
 {
     optcl_context *ctx = opt->params->ctx;
@@ -171,28 +195,17 @@ static optcl_status create_device_side(optcl_optimizer *opt)
                                optcl_status_name((optcl_status)err));
     }
     char options[512], kernel_name[64];
-    build_options(opt, options, sizeof options);
-    const char *family = opt->rule->family;
     cl_program program = NULL;
-    optcl_status st = optcl__get_program(ctx, family, options, &program, &opt->build_log);
+    bool rebuild = false;
+    optcl_status st = create_update_kernel(opt, &program, kernel_name, sizeof kernel_name);
+    if (st == OPTCL_SUCCESS)
+        st = optcl__guard_fit_update(opt, &rebuild);
+    if (st == OPTCL_SUCCESS && rebuild)
+        st = create_update_kernel(opt, &program, kernel_name, sizeof kernel_name);
     if (st != OPTCL_SUCCESS)
         return st;
-    snprintf(kernel_name, sizeof kernel_name, "optcl_%s_f32", family);
-    cl_int err = CL_SUCCESS;
-    opt->kernel = clCreateKernel(program, kernel_name, &err);
-    size_t group = optcl__q8_group_items(opt), most = group;
-    if (err == CL_SUCCESS && group > 0) /* 8-bit blocks by work-groups: a block's vectors */
-        err = clGetKernelWorkGroupInfo(opt->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                       sizeof most, &most, NULL);
-    if (err == CL_SUCCESS && most < group)
-        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
-                           "state_dtype int8 steps a block of %d elements per work-group of %zu "
-                           "items; %s runs %s in groups of at most %zu (OPTCL_Q8_LAYOUT=item "
-                           "steps a block per work-item)",
-                           OPTCL__Q8_BLOCK, group, ctx->device_name, kernel_name, most);
     cl_uint next = 0;
-    if (err == CL_SUCCESS)
-        err = optcl__bind_step_arguments(opt, opt->kernel, &next);
+    cl_int err = optcl__bind_step_arguments(opt, opt->kernel, &next);
     if (err == CL_SUCCESS && opt->rule->tensor_sums > 0) {
         st = optcl__segments_create_device(opt, program, next);
         if (st != OPTCL_SUCCESS)

@@ -138,7 +138,7 @@ optcl_status optcl__orthogonal_create_device(optcl_optimizer *opt, cl_program pr
     ctx->clblast_used = true; /* its programs go with the context (release_cache) */
     char name[64];
     snprintf(name, sizeof name, "optcl_%s_pack_f32", opt->rule->family);
-    o->pack_kernel = clCreateKernel(program, name, &err);
+    o->pack_kernel = optcl__kernel_create(ctx, program, name, &err);
     cl_uint next = 0;
     if (err == CL_SUCCESS)
         err = optcl__bind_step_arguments(opt, o->pack_kernel, &next);
@@ -153,7 +153,7 @@ optcl_status optcl__orthogonal_create_device(optcl_optimizer *opt, cl_program pr
 #endif
 }
 
-void optcl__orthogonal_free(optcl__orthogonal *o)
+void optcl__orthogonal_free(optcl_context *ctx, optcl__orthogonal *o)
 {
     if (!o)
         return;
@@ -161,8 +161,7 @@ void optcl__orthogonal_free(optcl__orthogonal *o)
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
             clReleaseMemObject(mems[i]);
-    if (o->pack_kernel)
-        clReleaseKernel(o->pack_kernel);
+    optcl__kernel_release(ctx, o->pack_kernel);
     free(o->info);
     free(o->ratio);
     free(o->classes);

@@ -47,7 +47,7 @@ optcl_status optcl__orthogonal_create(optcl_optimizer *opt);
 optcl_status optcl__orthogonal_create_device(optcl_optimizer *opt, cl_program program);
 /* OPTCL_ORTHOGONAL_ARG's three arguments of the pack or step kernel, from index. */
 cl_int optcl__orthogonal_bind(const optcl_optimizer *opt, cl_kernel kernel, cl_uint index);
-void optcl__orthogonal_free(optcl__orthogonal *o);
+void optcl__orthogonal_free(optcl_context *ctx, optcl__orthogonal *o);
 /* OpenCL: the pack kernel and the iteration for group range r (scalars: as
  * optcl__segments_enqueue's). Fails with a message on opt. */
 cl_int optcl__orthogonal_enqueue(optcl_optimizer *opt, size_t r, const optcl__step_scalars *scalars);

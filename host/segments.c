@@ -169,12 +169,6 @@ cl_mem optcl__segments_buffer(optcl_context *ctx, size_t bytes, void *data, cl_i
     return mem;
 }
 
-/* The work-group size of a 64-item totals launch with many tensors: the context's, at least 64. */
-static size_t totals_local_size(const optcl_context *ctx)
-{
-    return ctx->local_size > TOTALS_LANES ? ctx->local_size : TOTALS_LANES;
-}
-
 optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program program, cl_uint next)
 {
     const optcl_params *p = opt->params;
@@ -214,7 +208,7 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
         return st;
     char name[64];
     snprintf(name, sizeof name, "optcl_%s_sums_f32", opt->rule->family);
-    seg->sums_kernel = clCreateKernel(program, name, &err);
+    seg->sums_kernel = optcl__kernel_create(ctx, program, name, &err);
     cl_uint sums_next = 0, totals_next = 0;
     if (err == CL_SUCCESS)
         err = optcl__bind_step_arguments(opt, seg->sums_kernel, &sums_next);
@@ -225,7 +219,7 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
         err = optcl__factored_bind(opt, seg->sums_kernel, sums_next + 3);
     if (err == CL_SUCCESS) {
         snprintf(name, sizeof name, "optcl_%s_totals_f32", opt->rule->family);
-        seg->totals_kernel = clCreateKernel(program, name, &err);
+        seg->totals_kernel = optcl__kernel_create(ctx, program, name, &err);
     }
     if (err == CL_SUCCESS)
         err = optcl__bind_step_arguments(opt, seg->totals_kernel, &totals_next);
@@ -233,18 +227,19 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     OPTCL__ARG(seg->totals_kernel, totals_next + 1, seg->segment_blocks_mem);
     OPTCL__ARG(seg->totals_kernel, totals_next + 2, seg->values_mem);
     seg->totals_first_arg = totals_next + 3;
+    /* the work-group of a 64-item totals launch with many tensors: the kernel's full one, at
+     * least 64 (a kernel that allows fewer is refused below) */
+    size_t local = err == CL_SUCCESS ? optcl__kernel_local(ctx, seg->totals_kernel) : 1;
+    seg->totals_local = local > TOTALS_LANES ? local : TOTALS_LANES;
     /* totals_next + 5: the 64-item reduction's local memory, a float per item of the largest
      * work-group enqueue_totals launches (one float, unused, with one item per tensor) */
-    size_t scratch = ctx->totals_items > 1 ? totals_local_size(ctx) : 1;
+    size_t scratch = ctx->totals_items > 1 ? seg->totals_local : 1;
     if (err == CL_SUCCESS)
         err = clSetKernelArg(seg->totals_kernel, totals_next + 5, scratch * sizeof(float), NULL);
     OPTCL__ARG(seg->totals_kernel, totals_next + 6, seg->block_whole_mem);
     if (err == CL_SUCCESS && factored)
         err = optcl__factored_bind(opt, seg->totals_kernel, totals_next + 7);
-    size_t most = 0, preferred = 1;
-    if (err == CL_SUCCESS)
-        err = clGetKernelWorkGroupInfo(seg->totals_kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                       sizeof most, &most, NULL);
+    size_t most = optcl__kernel_most(ctx, seg->totals_kernel), preferred = 1;
     if (err == CL_SUCCESS)
         err = clGetKernelWorkGroupInfo(seg->totals_kernel, ctx->device,
                                        CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
@@ -252,16 +247,14 @@ optcl_status optcl__segments_create_device(optcl_optimizer *opt, cl_program prog
     /* a work-group per tensor: 64 items, each a lane of the sums, or on CPUs the kernel's
      * preferred multiple, each adding all 64 lanes (kernels/common.cl's OPTCL_SHARE) */
     seg->tensor_items = ctx->totals_items > 1 ? TOTALS_LANES : preferred ? preferred : 1;
-    if (seg->tensor_items > ctx->local_size)
-        seg->tensor_items = ctx->local_size;
+    if (seg->tensor_items > local)
+        seg->tensor_items = local;
     size_t needed = ctx->totals_items > 1 ? TOTALS_LANES : 1; /* 64 lanes need 64 items */
     if (err == CL_SUCCESS && most < needed)
         return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
                            "%s needs work-groups of %d items for its per-tensor sums; %s runs "
                            "%s in groups of at most %zu",
                            opt->rule->name, TOTALS_LANES, ctx->device_name, name, most);
-    if (seg->tensor_items > most)
-        seg->tensor_items = most;
     cl_uint values_next = next;
     if (err == CL_SUCCESS)
         err = optcl__segments_bind_values(opt, opt->kernel, &values_next);
@@ -291,17 +284,16 @@ void optcl__segments_free(optcl_optimizer *opt)
     optcl__segments *seg = opt->segments;
     if (!seg)
         return;
-    optcl__factored_free(seg->factored);
-    optcl__orthogonal_free(seg->orthogonal);
+    optcl_context *ctx = opt->params->ctx;
+    optcl__factored_free(ctx, seg->factored);
+    optcl__orthogonal_free(ctx, seg->orthogonal);
     cl_mem mems[] = {seg->block_segment_mem, seg->segment_blocks_mem, seg->block_sums_mem,
                      seg->values_mem, seg->block_whole_mem};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
             clReleaseMemObject(mems[i]);
-    if (seg->sums_kernel)
-        clReleaseKernel(seg->sums_kernel);
-    if (seg->totals_kernel)
-        clReleaseKernel(seg->totals_kernel);
+    optcl__kernel_release(ctx, seg->sums_kernel);
+    optcl__kernel_release(ctx, seg->totals_kernel);
     free(seg->block_segment);
     free(seg->segment_blocks);
     free(seg->segment_tensor);
@@ -313,9 +305,9 @@ void optcl__segments_free(optcl_optimizer *opt)
 }
 
 /* The totals launch: ctx->totals_items work-items per tensor (kernels/common.cl's
- * TOTALS_ITEMS). One: padded to whole work-groups as every launch. 64: in work-groups of the
- * context's size (a multiple of 64; create checks the device runs 64) — or, for fewer items,
- * one work-group of them all — so that a tensor's 64 items share a work-group. A rule with
+ * TOTALS_ITEMS). One: padded to whole work-groups as every launch. 64: in work-groups of
+ * totals_local (a multiple of 64; create checks the kernel runs 64) — or, for fewer items, one
+ * work-group of them all — so that a tensor's 64 items share a work-group. A rule with
  * whole_tensors: a work-group of tensor_items per tensor. */
 static cl_int enqueue_totals(optcl_optimizer *opt, size_t tensors, cl_uint num_events,
                              const cl_event *wait_list, cl_event *event)
@@ -328,7 +320,7 @@ static cl_int enqueue_totals(optcl_optimizer *opt, size_t tensors, cl_uint num_e
             return optcl__enqueue_padded(ctx, seg->totals_kernel, 0, tensors, num_events, wait_list,
                                          event);
         items = tensors * TOTALS_LANES;
-        local = totals_local_size(ctx);
+        local = seg->totals_local;
         if (items < local)
             local = items;
         items = optcl__round_up(items, local);

@@ -49,6 +49,7 @@ typedef struct optcl__segments {
     size_t part_first[OPTCL_MAX_GROUPS], part_end[OPTCL_MAX_GROUPS];
     size_t part_blocks; /* blocks of the others */
     size_t tensor_items;
+    size_t totals_local; /* the work-group of a 64-item totals launch: a power of two ≥ 64 */
     struct optcl__factored *factored; /* factored rules' state (factored.h); NULL otherwise */
     struct optcl__orthogonal *orthogonal; /* orthogonalised rules' (orthogonal.h); NULL otherwise */
 } optcl__segments;

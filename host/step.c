@@ -180,10 +180,14 @@ static optcl_status update_group(step_plan *plan, size_t r, cl_event *event)
         n = 0;
         wait_list = NULL;
     }
+    /* 8-bit blocks stepped by work-groups: a block per work-group (create checked the kernel
+     * allows it); a set whose update kernel reduces for the guard: one work-group of all its
+     * items (optcl__guard_fit_update checked that) */
     size_t items = (end - begin) / per, local = optcl__q8_group_items(opt);
-    if (err == CL_SUCCESS) /* 8-bit blocks stepped by work-groups: a block per work-group */
-        err = optcl__enqueue_groups(p->ctx, opt->kernel, begin / per, items,
-                                    local ? local : optcl__local_size(p->ctx, items), n, wait_list,
+    if (!local)
+        local = optcl__local_size(p->ctx, opt->kernel, items);
+    if (err == CL_SUCCESS)
+        err = optcl__enqueue_groups(p->ctx, opt->kernel, begin / per, items, local, n, wait_list,
                                     event);
     opt->launches += err == CL_SUCCESS;
     if (err != CL_SUCCESS)

@@ -102,7 +102,7 @@ static optcl_status prepare_kernel(optcl_optimizer *opt)
     if (st != OPTCL_SUCCESS) /* the context's message says why; the optimizer's call reports it */
         return optcl__fail(opt->message, st, "building the traffic kernel: %s", ctx->message);
     cl_int err = CL_SUCCESS;
-    opt->traffic_kernel = clCreateKernel(program, "optcl_traffic_f32", &err);
+    opt->traffic_kernel = optcl__kernel_create(ctx, program, "optcl_traffic_f32", &err);
     optcl_params *p = opt->params;
     cl_mem b[6] = {p->buffer[OPTCL_ROLE_PARAMS], p->buffer[OPTCL_ROLE_GRADS]};
     for (int k = 2; k < 5; k++)

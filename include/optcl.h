@@ -180,8 +180,9 @@ OPTCL_API size_t optcl_context_alignment(const optcl_context *ctx);
  * reference backend. Results are the same at every width. */
 OPTCL_API unsigned optcl_context_vector_width(const optcl_context *ctx);
 /* Work-items per work-group of optcl's element-wise launches: 256, or the device's maximum
- * when that is smaller (a set smaller than OPTCL_GROUP_GRANULE runs as one smaller group). 0 on
- * the reference backend. */
+ * when that is smaller (a set smaller than OPTCL_GROUP_GRANULE runs as one smaller group). A
+ * kernel that allows fewer (CL_KERNEL_WORK_GROUP_SIZE) runs the largest power of two within
+ * its limit, with the same results. 0 on the reference backend. */
 OPTCL_API size_t optcl_context_work_group_size(const optcl_context *ctx);
 /* Work-items that step one block of 256 elements of 8-bit state (OPTCL_STATE_INT8): 256 / the
  * vector width on GPUs, a work-group per block, so that neighbouring work-items read
