@@ -154,6 +154,12 @@ static optcl_status create_kernels(optcl_optimizer *opt)
     optcl_params *p = opt->params;
     optcl_context *ctx = p->ctx;
     const optcl_loss_scale_config *ls = &opt->config.loss_scale;
+    /* (before the build: a device below 256 may refuse to build reqd_work_group_size(256)) */
+    if (ctx->local_size < OPTCL__GUARD_FINAL)
+        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
+                           "the gradient guard reduces in one work-group of %d items (only a set "
+                           "of one group that one work-group steps needs none); %s allows %zu",
+                           OPTCL__GUARD_FINAL, ctx->device_name, ctx->local_size);
     char options[128];
     snprintf(options, sizeof options,
              "-DGUARD=1 -DCLIP=%d -DSKIP=%d -DPARAM_DTYPE=%d -DLOSS_SCALE=%d -DDYNAMIC=%d",
@@ -206,10 +212,6 @@ static optcl_status create_device_side(optcl_optimizer *opt)
 {
     optcl_params *p = opt->params;
     optcl_context *ctx = p->ctx;
-    if (ctx->local_size < OPTCL__GUARD_FINAL) /* finalize is one work-group of 256 */
-        return optcl__fail(ctx->message, OPTCL_ERROR_UNSUPPORTED,
-                           "the gradient guard needs work-groups of %d items; %s allows %zu",
-                           OPTCL__GUARD_FINAL, ctx->device_name, ctx->local_size);
     size_t rows = (size_t)OPTCL__GUARD_CAPACITY * p->range_count;
     opt->guard_rows = calloc(rows, sizeof *opt->guard_rows);
     opt->guard_memos = calloc(rows, sizeof *opt->guard_memos);

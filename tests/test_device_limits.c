@@ -255,12 +255,50 @@ static void guard_refuses_a_reduction_below_256(void **state)
     TU_OK(optcl_context_destroy(ctx), "destroy");
 }
 
+/* A device whose work-groups stop at 128: a guarded set that one work-group steps reduces in its
+ * update kernel, which needs no 256, and gives the full device's bits; a larger set needs the
+ * guard's 256-item reduction and is refused, saying so. */
+static void guard_on_a_device_below_256(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    set_vector_width("8"); /* 1024 elements: 128 work-items, one work-group */
+    optcl_context *full = tu_context(OPTCL_BACKEND_OPENCL);
+    seam_limit_device(128);
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
+    seam_device_reset();
+    restore_vector_width();
+    if (optcl_context_vector_width(ctx) != 8) {
+        TU_OK(optcl_context_destroy(full), "destroy");
+        TU_OK(optcl_context_destroy(ctx), "destroy");
+        skip();
+    }
+    assert_int_equal(optcl_context_work_group_size(ctx), 128);
+    optcl_optimizer_config c = guarded();
+    outcome want = run(full, small_set, SMALL, &c);
+    seam_clear();
+    outcome got = run(ctx, small_set, SMALL, &c);
+    assert_true(launched("optcl_adam_f32") && !launched("optcl_guard_stats_finalize"));
+    assert_same(want, got, "guarded Adam in one work-group of 128");
+    optcl_params *p = NULL;
+    TU_OK(optcl_params_create(ctx, large_set, LARGE, &p), optcl_context_message(ctx));
+    optcl_optimizer *o = NULL;
+    assert_int_equal(optcl_optimizer_create(p, &c, &o), OPTCL_ERROR_UNSUPPORTED);
+    if (!strstr(optcl_context_message(ctx), "256"))
+        fail_msg("the refusal does not say why: %s", optcl_context_message(ctx));
+    TU_OK(optcl_params_destroy(p), "destroy");
+    TU_OK(optcl_context_destroy(full), "destroy");
+    TU_OK(optcl_context_destroy(ctx), "destroy");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(launches_keep_to_each_kernels_limit),
         cmocka_unit_test(guard_reduces_apart_when_the_update_kernel_allows_fewer),
         cmocka_unit_test(guard_refuses_a_reduction_below_256),
+        cmocka_unit_test(guard_on_a_device_below_256),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
