@@ -1,8 +1,24 @@
 /* devices.c — `optcl devices`: every OpenCL platform and device with what matters to optcl. */
 #include "cli.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+/* What the reference backend's bits need of the device's float32 (docs/PRECISION.md): divide
+ * and sqrt correctly rounded, denormals kept. Without either the backends may differ in the
+ * last bits. */
+static void print_float32(cl_device_id d)
+{
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    bool rounded = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0,
+         denormals = (fp & CL_FP_DENORM) != 0;
+    printf("    float32: correctly rounded divide/sqrt %s, denormals %s: %s\n",
+           rounded ? "yes" : "no", denormals ? "yes" : "no",
+           rounded && denormals ? "the reference backend's bits"
+                                : "may differ from the reference backend in the last bits");
+}
 
 static void print_device(cl_device_id d, unsigned p, unsigned i)
 {
@@ -29,6 +45,7 @@ static void print_device(cl_device_id d, unsigned p, unsigned i)
     printf("    global memory %.1f MiB, max allocation %.1f MiB\n", (double)global / 1048576.0,
            (double)max_alloc / 1048576.0);
     printf("    %s; %s; base-address alignment %u bytes\n", version, c_version, align_bits / 8);
+    print_float32(d);
 }
 
 int optcl_cli_devices(int argc, char **argv)

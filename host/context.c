@@ -129,6 +129,7 @@ static optcl_status query_device(optcl_context *ctx, char *message, size_t messa
                              : OPTCL__LAYOUT_ALIGNMENT_BYTES;
     ctx->alignment = align_bytes / 2; /* elements of the smallest type */
     ctx->correctly_rounded = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
+    ctx->denormals = (fp & CL_FP_DENORM) != 0;
     /* 256 work-items fill a GPU's multiprocessor in a few groups; devices that allow fewer
      * get their maximum (rounded down to a power of two). */
     ctx->vector_width = pick_vector_width(ctx->device, align_bits / 8);

@@ -64,7 +64,12 @@ struct optcl_context {
     size_t q8_block_items;  /* work-items per 8-bit block: 1, or OPTCL_INT8_BLOCK / VEC (GPUs) */
     bool clblast_used;      /* CLBlast built programs for this context (orthogonal.h) */
     cl_ulong max_alloc;     /* bytes */
-    bool correctly_rounded; /* device supports -cl-fp32-correctly-rounded-divide-sqrt */
+    /* float32 as the reference backend computes it, which bit-for-bit agreement needs
+     * (docs/PRECISION.md): the device supports -cl-fp32-correctly-rounded-divide-sqrt
+     * (CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT; without it the build leaves the option out), and it
+     * keeps denormals rather than flushing them to zero (CL_FP_DENORM); `optcl devices` says
+     * both */
+    bool correctly_rounded, denormals;
     char device_name[512];
     size_t live_params;       /* parameter sets made from this context */
     optcl__program *programs; /* build cache */

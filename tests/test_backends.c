@@ -199,7 +199,8 @@ static size_t all_configs(named_config *out)
 /* One backend's run; returns params then each state, packed (numel floats each). */
 typedef struct run_result {
     float *values[6];
-    size_t count; /* buffers in values */
+    size_t count;    /* buffers in values */
+    char note[1024]; /* tu_exactness_note: why the device may not give the reference's bits */
 } run_result;
 
 static void make_gradient(float *g, size_t numel, const float *pool, int step)
@@ -231,7 +232,8 @@ static run_result run(optcl_backend backend, const optcl_tensor_spec *specs, siz
         TU_OK(optcl_params_write(params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, numel), "write g");
         TU_OK(optcl_optimizer_step(opt, 0, NULL, NULL), optcl_optimizer_message(opt));
     }
-    run_result r = {{NULL}, 1 + optcl_optimizer_state_count(opt)};
+    run_result r = {{NULL}, 1 + optcl_optimizer_state_count(opt), ""};
+    snprintf(r.note, sizeof r.note, "%s", tu_exactness_note(ctx));
     assert_true(r.count <= sizeof r.values / sizeof r.values[0]);
     for (size_t k = 0; k < r.count; k++) {
         r.values[k] = calloc(numel, sizeof(float)); /* Adafactor's row and column means: fewer */
@@ -270,9 +272,9 @@ static void compare_case(const char *label, const optcl_tensor_spec *specs, size
         size_t bad = tu_first_mismatch(dev.values[k], ref.values[k], numel, ATOL, RTOL, &worst);
         if (bad != (size_t)-1)
             fail_msg("%s, n=%zu, buffer %zu: element %zu is %.9g on OpenCL, %.9g on the "
-                     "reference (worst |diff| %.3g)",
-                     label, numel, k, bad, (double)dev.values[k][bad],
-                     (double)ref.values[k][bad], worst);
+                     "reference (worst |diff| %.3g)%s%s",
+                     label, numel, k, bad, (double)dev.values[k][bad], (double)ref.values[k][bad],
+                     worst, *dev.note ? "; " : "", dev.note);
         for (size_t i = 0; i < numel; i++)
             *differing += memcmp(&dev.values[k][i], &ref.values[k][i], sizeof(float)) != 0;
         free(ref.values[k]);

@@ -292,6 +292,36 @@ static void guard_on_a_device_below_256(void **state)
     TU_OK(optcl_context_destroy(ctx), "destroy");
 }
 
+/* A device without correctly rounded divide/sqrt or denormals may not give the reference
+ * backend's bits: the suites' bit-for-bit failures then say why (tu_exactness_note), and so
+ * does every suite's first OpenCL context on stderr. */
+static void suites_say_why_a_device_may_differ(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
+    assert_string_equal(tu_exactness_note(ctx), ""); /* PoCL has both */
+    TU_OK(optcl_context_destroy(ctx), "destroy");
+    const cl_device_fp_config lacks[] = {CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT, CL_FP_DENORM,
+                                         CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT | CL_FP_DENORM};
+    for (size_t i = 0; i < 3; i++) {
+        seam_drop_fp(lacks[i]);
+        ctx = tu_context(OPTCL_BACKEND_OPENCL);
+        const char *note = tu_exactness_note(ctx);
+        bool rounded = strstr(note, "CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT") != NULL,
+             denormals = strstr(note, "CL_FP_DENORM") != NULL;
+        if (rounded != ((lacks[i] & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0) ||
+            denormals != ((lacks[i] & CL_FP_DENORM) != 0) || !strstr(note, "bit-for-bit"))
+            fail_msg("lacking 0x%llx: \"%s\"", (unsigned long long)lacks[i], note);
+        seam_device_reset();
+        TU_OK(optcl_context_destroy(ctx), "destroy");
+    }
+    optcl_context *ref = tu_context(OPTCL_BACKEND_REFERENCE);
+    assert_string_equal(tu_exactness_note(ref), "");
+    TU_OK(optcl_context_destroy(ref), "destroy");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +329,7 @@ int main(void)
         cmocka_unit_test(guard_reduces_apart_when_the_update_kernel_allows_fewer),
         cmocka_unit_test(guard_refuses_a_reduction_below_256),
         cmocka_unit_test(guard_on_a_device_below_256),
+        cmocka_unit_test(suites_say_why_a_device_may_differ),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -399,8 +399,10 @@ static void backends_agree_bit_for_bit(void **state)
                 TU_OK(optcl_params_read_raw(p[b], OPTCL_ROLE_PARAMS, OPTCL_ALL, raw[b], NUMEL),
                       "raw");
             }
-            char what[160];
-            snprintf(what, sizeof what, "%s %s", optcl_dtype_name(low[d]), cs[k].name);
+            char what[1200]; /* with why this device may not give the reference's bits */
+            const char *note = tu_exactness_note(ctx[1]);
+            snprintf(what, sizeof what, "%s %s%s%s%s", optcl_dtype_name(low[d]), cs[k].name,
+                     *note ? " (" : "", note, *note ? ")" : "");
             for (size_t i = 0; i < NUMEL; i++)
                 if (raw[0][i] != raw[1][i])
                     fail_msg("%s: parameter %zu is 0x%04x on the reference, 0x%04x on OpenCL",

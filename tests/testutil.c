@@ -364,8 +364,32 @@ void tu_join_args(char *buf, size_t size, const char *const *args)
 /* Contexts and data                                                                        */
 /* ---------------------------------------------------------------------------------------- */
 
+const char *tu_exactness_note(const optcl_context *ctx)
+{
+    static char note[1024];
+    cl_device_fp_config fp = 0;
+    if (optcl_context_backend(ctx) != OPTCL_BACKEND_OPENCL ||
+        clGetDeviceInfo(optcl_context_cl_device(ctx), CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp,
+                        NULL) != CL_SUCCESS)
+        return "";
+    bool rounded = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0,
+         denormals = (fp & CL_FP_DENORM) != 0;
+    if (rounded && denormals)
+        return "";
+    snprintf(note, sizeof note,
+             "%s lacks %s%s%s, which bit-for-bit agreement with the reference backend needs "
+             "(docs/PRECISION.md)",
+             optcl_context_device_name(ctx),
+             rounded
+                 ? ""
+                 : "correctly rounded float32 divide/sqrt (CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT)",
+             rounded || denormals ? "" : " and ", denormals ? "" : "denormals (CL_FP_DENORM)");
+    return note;
+}
+
 optcl_context *tu_context(optcl_backend backend)
 {
+    static bool noted;
     optcl_context_config cfg = optcl_context_config_default();
     cfg.backend = backend;
     char message[512] = "";
@@ -373,6 +397,10 @@ optcl_context *tu_context(optcl_backend backend)
     optcl_status st = optcl_context_create(&cfg, &ctx, message, sizeof message);
     if (st != OPTCL_SUCCESS)
         fail_msg("optcl_context_create: %s (%s)", optcl_status_name(st), message);
+    if (!noted && *tu_exactness_note(ctx)) { /* once: why bit-for-bit checks may fail here */
+        fprintf(stderr, "NOTE: %s\n", tu_exactness_note(ctx));
+        noted = true;
+    }
     return ctx;
 }
 

@@ -73,8 +73,15 @@ void tu_join_args(char *buf, size_t size, const char *const *args);
             fail_msg("%s failed: %s (%s)", #st, optcl_status_name(tu_st_), (msg));                 \
     } while (0)
 
-/* A context on the given backend (OpenCL: the default device, honouring OPTCL_DEVICE). */
+/* A context on the given backend (OpenCL: the default device, honouring OPTCL_DEVICE). The
+ * first OpenCL one of a process whose device may not give the reference backend's bits prints
+ * tu_exactness_note's sentence on stderr. */
 optcl_context *tu_context(optcl_backend backend);
+/* Why the OpenCL backend on ctx's device may differ from the reference backend in the last bits,
+ * as a sentence for a failure message: what its float32 lacks of correctly rounded divide and
+ * sqrt (CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) and denormals (CL_FP_DENORM); "" when it lacks
+ * neither, and on the reference backend (docs/PRECISION.md). */
+const char *tu_exactness_note(const optcl_context *ctx);
 
 /* What a suite steps: a context, a parameter set and an optimizer on it. */
 typedef struct tu_rig {
