@@ -20,6 +20,18 @@ static void print_float32(cl_device_id d)
                                 : "may differ from the reference backend in the last bits");
 }
 
+/* A device optcl cannot run on — not available, or without the OpenCL C compiler that builds
+ * optcl's kernels — says so; the default choice skips it (host/device_select.h). */
+static void print_usable(cl_device_id d)
+{
+    cl_bool available = CL_TRUE, compiler = CL_TRUE;
+    clGetDeviceInfo(d, CL_DEVICE_AVAILABLE, sizeof available, &available, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_COMPILER_AVAILABLE, sizeof compiler, &compiler, NULL);
+    if (!available || !compiler)
+        printf("    %s: optcl cannot run here, and the default choice skips it\n",
+               !available ? "not available" : "no OpenCL C compiler");
+}
+
 static void print_device(cl_device_id d, unsigned p, unsigned i)
 {
     char name[256] = "", version[128] = "", c_version[128] = "";
@@ -46,6 +58,7 @@ static void print_device(cl_device_id d, unsigned p, unsigned i)
            (double)max_alloc / 1048576.0);
     printf("    %s; %s; base-address alignment %u bytes\n", version, c_version, align_bits / 8);
     print_float32(d);
+    print_usable(d);
 }
 
 int optcl_cli_devices(int argc, char **argv)
@@ -53,8 +66,9 @@ int optcl_cli_devices(int argc, char **argv)
     if (argc > 1) {
         if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
             printf("usage: optcl devices\n\nLists OpenCL platforms and devices; \"P:D\" is what "
-                   "OPTCL_DEVICE accepts.\nThe default device is the first GPU, else the first "
-                   "device.\n");
+                   "OPTCL_DEVICE accepts.\nThe default device is the GPU with the most global "
+                   "memory x compute units (the first\nof equals), else the first device; a "
+                   "device not available or without a compiler is\nnever chosen.\n");
             return 0;
         }
         fprintf(stderr, "optcl devices: unexpected argument '%s'\n", argv[1]);

@@ -1,7 +1,12 @@
 /* test_context.c — contexts: the default OpenCL device and the reference backend, device choice
- * through OPTCL_DEVICE and the config, message buffers, refused destroys, and wrapping a
- * caller's cl_context/queue (retained and released exactly once, bad queues refused). */
+ * through OPTCL_DEVICE and the config and the default choice's rule, message buffers, refused
+ * destroys, and wrapping a caller's cl_context/queue (retained and released exactly once, bad
+ * queues refused). */
 #include "testutil.h"
+
+/* The default choice's rule is internal (device lists are the ICD's); the test reaches it through
+ * its header, found relative to this file, so the suite needs no extra include path. */
+#include "../host/device_select.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -274,6 +279,33 @@ static void test_env_no_match(void **state)
     }
 }
 
+/* The default device (optcl__default_device): of the devices available with a compiler, the GPU
+ * with the most global memory × compute units, the first of equals; else the first usable
+ * device of another type; none when none is usable. */
+static void test_default_choice_rule(void **state)
+{
+    (void)state;
+    enum { GIB = 1 << 30 };
+    const cl_device_type cpu = CL_DEVICE_TYPE_CPU, gpu = CL_DEVICE_TYPE_GPU;
+    const optcl__device_facts list[] = {
+        {cpu, true, true, 64ull * GIB, 64},   /* 0: a CPU, larger than every GPU */
+        {gpu, true, true, 16ull * GIB, 24},   /* 1: an integrated GPU, 384 */
+        {gpu, false, true, 80ull * GIB, 132}, /* 2: the largest GPU, not available */
+        {gpu, true, false, 80ull * GIB, 132}, /* 3: the same, without a compiler */
+        {gpu, true, true, 40ull * GIB, 108},  /* 4: 4320 */
+        {gpu, true, true, 80ull * GIB, 54},   /* 5: 4320 again: 4 comes first */
+        {gpu, true, true, 24ull * GIB, 180},  /* 6: 4320 too */
+    };
+    assert_int_equal(optcl__default_device(list, 7), 4);
+    assert_int_equal(optcl__default_device(list, 4), 1);     /* the integrated GPU before the CPU */
+    assert_int_equal(optcl__default_device(list, 1), 0);     /* no GPU: the first usable device */
+    assert_int_equal(optcl__default_device(list + 2, 2), 2); /* none usable: n */
+    const optcl__device_facts later[] = {list[2], list[3], list[0]};
+    assert_int_equal(optcl__default_device(later, 3), 2); /* the first usable, not the first */
+    assert_true(optcl__device_usable(&list[0]));
+    assert_false(optcl__device_usable(&list[2]) || optcl__device_usable(&list[3]));
+}
+
 static void test_config_beats_env(void **state)
 {
     (void)state;
@@ -500,6 +532,7 @@ int main(void)
         cmocka_unit_test_setup(test_int8_layout, clear_env),
         cmocka_unit_test_setup(test_env_selection, clear_env),
         cmocka_unit_test_setup(test_env_no_match, clear_env),
+        cmocka_unit_test_setup(test_default_choice_rule, clear_env),
         cmocka_unit_test_setup(test_config_beats_env, clear_env),
         cmocka_unit_test_setup(test_message_buffer, clear_env),
         cmocka_unit_test_setup(test_destroy_in_use, clear_env),

@@ -322,6 +322,39 @@ static void suites_say_why_a_device_may_differ(void **state)
     TU_OK(optcl_context_destroy(ref), "destroy");
 }
 
+/* A device not available, or without an OpenCL C compiler, is never chosen — by default, by
+ * indices or by name — and the refusal says why. (PoCL's is the only device here.) */
+static void unusable_devices_are_refused(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    optcl_context_config by_default = optcl_context_config_default(),
+                         by_index = optcl_context_config_default(),
+                         by_name = optcl_context_config_default();
+    by_default.ignore_environment = by_index.ignore_environment = by_name.ignore_environment = 1;
+    by_index.platform_index = by_index.device_index = 0;
+    optcl_context *probe = tu_context(OPTCL_BACKEND_OPENCL);
+    char name[64] = "";
+    clGetDeviceInfo(optcl_context_cl_device(probe), CL_DEVICE_NAME, 8, name, NULL);
+    by_name.device_name = name; /* its name's first letters */
+    TU_OK(optcl_context_destroy(probe), "destroy");
+    const optcl_context_config *configs[] = {&by_default, &by_index, &by_name};
+    for (int lack = 0; lack < 2; lack++) {
+        seam_availability(lack != 0, lack == 0);
+        const char *why = lack == 0 ? "not available" : "compiler";
+        for (size_t c = 0; c < 3; c++) {
+            char message[1024] = "";
+            optcl_context *ctx = NULL;
+            optcl_status st = optcl_context_create(configs[c], &ctx, message, sizeof message);
+            if (st != OPTCL_ERROR_NO_DEVICE || ctx || !strstr(message, why))
+                fail_msg("choice %zu on a device %s: %s (%s)", c, why, optcl_status_name(st),
+                         message);
+        }
+        seam_device_reset();
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +363,7 @@ int main(void)
         cmocka_unit_test(guard_refuses_a_reduction_below_256),
         cmocka_unit_test(guard_on_a_device_below_256),
         cmocka_unit_test(suites_say_why_a_device_may_differ),
+        cmocka_unit_test(unusable_devices_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -235,7 +235,7 @@ class _HostMemory:
 class Context(_Handle):
     """An OpenCL device and its in-order queue, or the reference backend (plain C on the host).
 
-    device: None (OPTCL_DEVICE when set, else the first GPU, else the first device), "reference",
+    device: None (OPTCL_DEVICE when set, else the largest GPU, else the first device), "reference",
     "P:D" (platform and device index), or a case-insensitive substring of "<platform> <device>".
     """
 

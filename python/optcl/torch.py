@@ -2,7 +2,7 @@
 
     import optcl.torch
     opt = optcl.torch.Adam(model.parameters(), lr=1e-3)          # device=None: OPTCL_DEVICE,
-    ...                                                          # else the first GPU, else any
+    ...                                                          # else the largest GPU, else any
     loss.backward(); opt.step(); opt.zero_grad()
 
 Each param group is one optcl parameter set and optimizer (one per run of tensors stepped
