@@ -119,16 +119,26 @@ unsigned char *tu_read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* A safetensors file's JSON header (NUL-ended; the caller frees it and *file), its length in
+ * *n and the whole file in *file, *len bytes. */
+static char *tu_read_header(const char *path, unsigned char **file, size_t *len, uint64_t *n)
+{
+    *file = tu_read_file(path, len);
+    *n = 0;
+    for (int i = 7; i >= 0; i--)
+        *n = *n << 8 | (*file)[i];
+    assert_true(*len >= 8 && *n <= *len - 8);
+    char *header = strndup((const char *)*file + 8, (size_t)*n); /* the file's NUL ends the data */
+    assert_non_null(header);
+    return header;
+}
+
 void tu_patch_header(const char *from, const char *to, const char *old, const char *new_text)
 {
     size_t len = 0;
-    unsigned char *b = tu_read_file(from, &len);
     uint64_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        n = n << 8 | b[i];
-    assert_true(len >= 8 && n <= len - 8);
-    char *header = strndup((const char *)b + 8, (size_t)n); /* b's NUL ends the data, not it */
-    assert_non_null(header);
+    unsigned char *b = NULL;
+    char *header = tu_read_header(from, &b, &len, &n);
     char *at = strstr(header, old);
     if (!at)
         fail_msg("%s: '%s' is not in the header", from, old);
@@ -152,13 +162,9 @@ void tu_patch_header(const char *from, const char *to, const char *old, const ch
 void tu_set_meta(const char *from, const char *to, const char *key, const char *value)
 {
     size_t len = 0;
-    unsigned char *b = tu_read_file(from, &len);
     uint64_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        n = n << 8 | b[i];
-    assert_true(len >= 8 && n <= len - 8);
-    char *header = strndup((const char *)b + 8, (size_t)n);
-    assert_non_null(header);
+    unsigned char *b = NULL;
+    char *header = tu_read_header(from, &b, &len, &n);
     char entry[512], old[512], *at = strstr(header, "\"__metadata__\":{");
     assert_non_null(at);
     snprintf(entry, sizeof entry, "\"%s\":\"", key);
