@@ -51,6 +51,31 @@ int optcl_mpi__tensors_write(FILE *f, const optcl_params *params)
     return ok;
 }
 
+/* Whether name is one optcl_params_create takes: UTF-8 (RFC 3629, as host/json.c checks it;
+ * this library sees only the public API) and not "__metadata__", so that the list a manifest
+ * gives back (optcl_mpi_checkpoint_tensors) always makes a model. */
+static bool model_name(const char *name)
+{
+    const unsigned char *u = (const unsigned char *)name;
+    while (*u) {
+        size_t n = *u < 0x80                  ? 1
+                   : *u >= 0xC2 && *u <= 0xDF ? 2
+                   : *u >= 0xE0 && *u <= 0xEF ? 3
+                   : *u >= 0xF0 && *u <= 0xF4 ? 4
+                                              : 0;
+        /* the second byte's range excludes overlong forms, surrogates and > U+10FFFF */
+        unsigned lo = *u == 0xE0 ? 0xA0 : *u == 0xF0 ? 0x90 : 0x80;
+        unsigned hi = *u == 0xED ? 0x9F : *u == 0xF4 ? 0x8F : 0xBF;
+        if (n == 0 || (n > 1 && (u[1] < lo || u[1] > hi)))
+            return false;
+        for (size_t i = 2; i < n; i++)
+            if (u[i] < 0x80 || u[i] > 0xBF)
+                return false;
+        u += n;
+    }
+    return strcmp(name, "__metadata__") != 0;
+}
+
 static int hex(char c)
 {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
@@ -152,7 +177,8 @@ int optcl_mpi__tensor_line(const char *line, optcl_mpi__tensor_list *list)
         return 0;
     memcpy(name, word, len);
     name[len] = '\0';
-    if (read_name(name, name) && *name && strlen(name) <= NAME_MAX_ && grow(list)) {
+    if (read_name(name, name) && *name && strlen(name) <= NAME_MAX_ && model_name(name) &&
+        grow(list)) {
         s.name = name; /* decoded in place: each byte written was read from further on */
         list->specs[list->count++] = s;
         return 1;
