@@ -36,15 +36,15 @@ static char *folder_of(const char *path)
     return dir;
 }
 
-/* Frees f's memory, drops its lock and empties it; the temporary file itself is the caller's
- * business. lock_fd counts only where tmp_path is set, so a zeroed f is safe too. */
-static void release(optcl__atomic_file *f)
+/* Frees r's memory, drops its lock and empties it; the temporary file itself is the caller's
+ * business. fd counts only where tmp_path is set, so a zeroed r is safe too. */
+static void drop(optcl__atomic_reserved *r)
 {
-    if (f->tmp_path && f->lock_fd >= 0)
-        close(f->lock_fd); /* drops the flock */
-    free(f->tmp_path);
-    free(f->final_path);
-    *f = (optcl__atomic_file){.lock_fd = -1};
+    if (r->tmp_path && r->fd >= 0)
+        close(r->fd); /* drops the flock */
+    free(r->tmp_path);
+    free(r->final_path);
+    *r = (optcl__atomic_reserved){.fd = -1};
 }
 
 /* Removes "<dir>/.<name>.tmp.XXXXXX" files that no live writer holds (killed saves leave them).
@@ -113,11 +113,11 @@ static int create_exclusive(char *tmp_path, mode_t mode)
     return -1; /* errno: EEXIST */
 }
 
-/* create_exclusive, then the writer's lock. A cleaner may have locked and removed the new file
- * between the two; then the name no longer leads to our file, and we make another. Where the
- * file system has no flock (some network ones), we write unlocked, and nothing is ever
- * cleaned. */
-static int create_locked(char *tmp_path, const char *template_copy, mode_t mode, int *lock_fd)
+/* create_exclusive, then the writer's lock, held by the returned descriptor. A cleaner may
+ * have locked and removed the new file between the two; then the name no longer leads to our
+ * file, and we make another. Where the file system has no flock (some network ones), we write
+ * unlocked, and nothing is ever cleaned. */
+static int create_locked(char *tmp_path, const char *template_copy, mode_t mode)
 {
     for (int attempt = 0; attempt < 8; attempt++) {
         strcpy(tmp_path, template_copy);
@@ -127,10 +127,8 @@ static int create_locked(char *tmp_path, const char *template_copy, mode_t mode,
         if (flock(fd, LOCK_EX) != 0)
             return fd;
         int named = still_named(fd, tmp_path);
-        if (named == 1) {
-            *lock_fd = dup(fd); /* keeps the lock past fclose, until after the rename */
+        if (named == 1)
             return fd;
-        }
         int err = errno;
         close(fd);
         if (named < 0) { /* cannot tell: give up, as for any failure to create */
@@ -172,16 +170,16 @@ static size_t temp_stem_length(const char *name, size_t max)
     return len;
 }
 
-optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *message,
-                                size_t message_size)
+optcl_status optcl__atomic_reserve(optcl__atomic_reserved *r, const char *path, char *message,
+                                   size_t message_size)
 {
-    if (!f || !path) {
-        if (f)
-            *f = (optcl__atomic_file){.lock_fd = -1};
-        optcl__format(message, message_size, "atomic file: NULL %s", f ? "path" : "handle");
+    if (!r || !path) {
+        if (r)
+            *r = (optcl__atomic_reserved){.fd = -1};
+        optcl__format(message, message_size, "atomic file: NULL %s", r ? "path" : "handle");
         return OPTCL_ERROR_NULL_POINTER;
     }
-    *f = (optcl__atomic_file){.lock_fd = -1};
+    *r = (optcl__atomic_reserved){.fd = -1};
 
     const char *slash = strrchr(path, '/');
     const char *name = slash ? slash + 1 : path;
@@ -196,17 +194,17 @@ optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *m
     static const char suffix[] = ".tmp.XXXXXX";
     size_t name_len = temp_stem_length(name, NAME_MAX - 1 - (sizeof suffix - 1));
     size_t tmp_size = prefix_len + 1 + name_len + sizeof suffix;
-    f->tmp_path = malloc(tmp_size);
-    f->final_path = strdup(path);
-    if (!f->tmp_path || !f->final_path) {
-        release(f);
+    r->tmp_path = malloc(tmp_size);
+    r->final_path = strdup(path);
+    if (!r->tmp_path || !r->final_path) {
+        drop(r);
         optcl__format(message, message_size, "%s: out of host memory", path);
         return OPTCL_ERROR_OUT_OF_HOST_MEMORY;
     }
-    memcpy(f->tmp_path, path, prefix_len);
-    f->tmp_path[prefix_len] = '.';
-    memcpy(f->tmp_path + prefix_len + 1, name, name_len);
-    memcpy(f->tmp_path + prefix_len + 1 + name_len, suffix, sizeof suffix);
+    memcpy(r->tmp_path, path, prefix_len);
+    r->tmp_path[prefix_len] = '.';
+    memcpy(r->tmp_path + prefix_len + 1, name, name_len);
+    memcpy(r->tmp_path + prefix_len + 1 + name_len, suffix, sizeof suffix);
 
     mode_t kept = 0;
     int replaces = mode_to_keep(path, &kept);
@@ -214,41 +212,63 @@ optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *m
         int err = errno;
         optcl__format(message, message_size, "%s: cannot read the permissions it has: %s", path,
                       strerror(err));
-        release(f);
+        drop(r);
         return OPTCL_ERROR_IO;
     }
-    remove_abandoned(f->tmp_path);
-    char *template_copy = strdup(f->tmp_path);
+    remove_abandoned(r->tmp_path);
+    char *template_copy = strdup(r->tmp_path);
     /* A new file: created 0666 and narrowed by the umask, as fopen's. A replaced one keeps its
      * permissions: created private (0600) and widened below once it is ours, so nobody
      * could open it in between that the old file would not let. */
     mode_t created = replaces ? 0600 : 0666;
-    int fd = template_copy ? create_locked(f->tmp_path, template_copy, created, &f->lock_fd) : -1;
+    int fd = template_copy ? create_locked(r->tmp_path, template_copy, created) : -1;
     if (!template_copy)
         errno = ENOMEM;
     free(template_copy);
     if (fd < 0) {
         int err = errno;
         optcl__format(message, message_size, "%s: cannot create temporary file %s: %s", path,
-                      f->tmp_path, strerror(err));
-        release(f);
+                      r->tmp_path, strerror(err));
+        drop(r);
         return OPTCL_ERROR_IO;
     }
     /* Failure (e.g. on file systems without modes) leaves the file private: it only affects
      * permissions, never the content, so it is not an error. */
     if (replaces)
         (void)fchmod(fd, kept);
+    r->fd = fd;
+    return OPTCL_SUCCESS;
+}
 
-    f->fp = fdopen(fd, "wb");
-    if (!f->fp) {
+optcl_status optcl__atomic_relock(optcl__atomic_reserved *r, char *message, size_t message_size)
+{
+    if (!r || !r->tmp_path) {
+        optcl__format(message, message_size, "atomic file: relock without a reserved file");
+        return OPTCL_ERROR_INVALID_ARGUMENT;
+    }
+    int fd = open(r->tmp_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int named = fd < 0 ? (errno == ENOENT ? 0 : -1) : 1;
+    /* Until the lock is taken a cleaner may remove the new file as abandoned: then the name no
+     * longer leads to it. Without flock (some network file systems) nothing is ever cleaned. */
+    if (fd >= 0 && flock(fd, LOCK_EX) == 0)
+        named = still_named(fd, r->tmp_path);
+    if (named != 1) {
         int err = errno;
-        close(fd);
-        unlink(f->tmp_path);
-        optcl__format(message, message_size, "%s: cannot open temporary file %s: %s", path,
-                      f->tmp_path, strerror(err));
-        release(f);
+        if (fd >= 0)
+            close(fd);
+        if (named == 0)
+            optcl__format(message, message_size,
+                          "%s: its temporary file %s was removed while it was written (another "
+                          "save to the same name took it for abandoned)",
+                          r->final_path, r->tmp_path);
+        else
+            optcl__format(message, message_size, "%s: cannot lock temporary file %s: %s",
+                          r->final_path, r->tmp_path, strerror(err));
         return OPTCL_ERROR_IO;
     }
+    if (r->fd >= 0)
+        close(r->fd); /* the old file's lock: it is no longer named */
+    r->fd = fd;
     return OPTCL_SUCCESS;
 }
 
@@ -274,6 +294,74 @@ static int sync_folder(const char *path, int *err)
     *err = rc != 0 ? errno : 0;
     close(fd);
     return rc;
+}
+
+/* Removes the temporary and frees r, with message "<path>: <what> temporary file <tmp>: ...". */
+static optcl_status fail_temporary(optcl__atomic_reserved *r, const char *what, int err,
+                                   char *message, size_t message_size)
+{
+    optcl__format(message, message_size, "%s: %s temporary file %s: %s", r->final_path, what,
+                  r->tmp_path, strerror(err));
+    unlink(r->tmp_path);
+    drop(r);
+    return OPTCL_ERROR_IO;
+}
+
+optcl_status optcl__atomic_place(optcl__atomic_reserved *r, char *message, size_t message_size)
+{
+    if (!r || !r->tmp_path) {
+        optcl__format(message, message_size, "atomic file: place without a reserved file");
+        return OPTCL_ERROR_INVALID_ARGUMENT;
+    }
+    if (rename(r->tmp_path, r->final_path) != 0)
+        return fail_temporary(r, "cannot rename", errno, message, message_size);
+    /* The one failure that comes after the target was replaced: the new content is in place
+     * but may not survive a crash, which the caller should still hear about. */
+    int err = 0;
+    if (sync_folder(r->final_path, &err) != 0) {
+        optcl__format(message, message_size, "%s: written, but syncing its folder failed: %s",
+                      r->final_path, strerror(err));
+        drop(r);
+        return OPTCL_ERROR_IO;
+    }
+    drop(r);
+    return OPTCL_SUCCESS;
+}
+
+void optcl__atomic_release(optcl__atomic_reserved *r)
+{
+    if (!r)
+        return;
+    if (r->tmp_path) /* a reserved r always has its temporary on disk */
+        unlink(r->tmp_path);
+    drop(r);
+}
+
+optcl_status optcl__atomic_open(optcl__atomic_file *f, const char *path, char *message,
+                                size_t message_size)
+{
+    if (!f) {
+        optcl__format(message, message_size, "atomic file: NULL handle");
+        return OPTCL_ERROR_NULL_POINTER;
+    }
+    f->fp = NULL;
+    optcl_status st = optcl__atomic_reserve(&f->reserved, path, message, message_size);
+    if (st != OPTCL_SUCCESS)
+        return st;
+    /* A second descriptor for the stream: fclose in commit leaves the reservation's, and with it
+     * the lock, until after the rename. */
+    int fd = dup(f->reserved.fd);
+    f->fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f->fp) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        optcl__format(message, message_size, "%s: cannot open temporary file %s: %s", path,
+                      f->reserved.tmp_path, strerror(err));
+        optcl__atomic_release(&f->reserved);
+        return OPTCL_ERROR_IO;
+    }
+    return OPTCL_SUCCESS;
 }
 
 optcl_status optcl__atomic_commit(optcl__atomic_file *f, char *message, size_t message_size)
@@ -306,38 +394,17 @@ optcl_status optcl__atomic_commit(optcl__atomic_file *f, char *message, size_t m
         err = errno;
     }
     f->fp = NULL;
-    if (!what && rename(f->tmp_path, f->final_path) != 0) {
-        what = "cannot rename";
-        err = errno;
-    }
-    if (what) {
-        optcl__format(message, message_size, "%s: %s temporary file %s: %s", f->final_path, what,
-                      f->tmp_path, strerror(err));
-        unlink(f->tmp_path);
-        release(f);
-        return OPTCL_ERROR_IO;
-    }
-
-    /* The one failure that comes after the target was replaced: the new content is in place
-     * but may not survive a crash, which the caller should still hear about. */
-    if (sync_folder(f->final_path, &err) != 0) {
-        optcl__format(message, message_size, "%s: written, but syncing its folder failed: %s",
-                      f->final_path, strerror(err));
-        release(f);
-        return OPTCL_ERROR_IO;
-    }
-    release(f);
-    return OPTCL_SUCCESS;
+    if (what)
+        return fail_temporary(&f->reserved, what, err, message, message_size);
+    return optcl__atomic_place(&f->reserved, message, message_size);
 }
 
 void optcl__atomic_abort(optcl__atomic_file *f)
 {
     if (!f)
         return;
-    /* An open f always has a temporary on disk; a never-opened or released one has neither. */
-    if (f->fp) {
+    if (f->fp)
         fclose(f->fp);
-        unlink(f->tmp_path);
-    }
-    release(f);
+    f->fp = NULL;
+    optcl__atomic_release(&f->reserved);
 }

@@ -2,6 +2,8 @@
  * malformed input, and crash-safe replacement on write. */
 #include "testutil.h"
 
+#include "../host/atomic_file.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -477,6 +479,85 @@ static void test_write_replaces(void **state)
     assert_string_equal(listing, "state.npy,sub");
 }
 
+/* A reserved temporary (host/atomic_file.h, what optcl replay writes its outputs through): made
+ * with the replaced file's mode or fopen's, named within NAME_MAX, locked against other saves'
+ * cleaners; a save into it replaces it, after which relock locks the new file; place renames
+ * it over the path, release removes it; a temporary removed while unlocked fails the relock. */
+static void test_reserved_temporary(void **state)
+{
+    (void)state;
+    char folder[512], path[512], message[512] = "", listing[1024];
+    assert_int_equal(mkdir(tu_path_in(folder, sizeof folder, "reserved"), 0700), 0);
+    tu_path_in(path, sizeof path, "reserved/a.npy");
+    const float x[2] = {1, 2}, y[3] = {3, 4, 5};
+    const size_t s2[] = {2}, s3[] = {3};
+    mode_t mask = umask(022);
+    struct stat st;
+
+    /* a new file: 0666 less the umask */
+    optcl__atomic_reserved r;
+    TU_OK(optcl__atomic_reserve(&r, path, message, sizeof message), message);
+    assert_int_equal(stat(r.tmp_path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    /* another save to the path leaves it (locked), the save into it keeps its mode */
+    TU_OK(optcl_npy_write(path, x, s2, 1, message, sizeof message), message);
+    assert_int_equal(access(r.tmp_path, F_OK), 0);
+    TU_OK(optcl_npy_write(r.tmp_path, y, s3, 1, message, sizeof message), message);
+    TU_OK(optcl__atomic_relock(&r, message, sizeof message), message);
+    TU_OK(optcl_npy_write(path, x, s2, 1, message, sizeof message), message);
+    assert_int_equal(access(r.tmp_path, F_OK), 0); /* locked again */
+    assert_int_equal(chmod(path, 0604), 0);
+    TU_OK(optcl__atomic_place(&r, message, sizeof message), message);
+    assert_null(r.tmp_path);
+    optcl_array a;
+    TU_OK(optcl_npy_read(path, &a, message, sizeof message), message);
+    assert_int_equal(a.count, 3);
+    optcl_array_free(&a);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644); /* the temporary's, made for a new file */
+
+    /* a replaced file's mode; release removes the temporary and leaves the path alone */
+    assert_int_equal(chmod(path, 0640), 0);
+    TU_OK(optcl__atomic_reserve(&r, path, message, sizeof message), message);
+    assert_int_equal(stat(r.tmp_path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+    optcl__atomic_release(&r);
+    optcl__atomic_release(&r); /* released: nothing left to do */
+    tu_list_folder(folder, listing, sizeof listing);
+    assert_string_equal(listing, "a.npy");
+
+    /* a temporary a save replaced, found unlocked and removed before the relock */
+    TU_OK(optcl__atomic_reserve(&r, path, message, sizeof message), message);
+    TU_OK(optcl_npy_write(r.tmp_path, y, s3, 1, message, sizeof message), message);
+    TU_OK(optcl_npy_write(path, x, s2, 1, message, sizeof message), message); /* its cleaner */
+    assert_int_equal(optcl__atomic_relock(&r, message, sizeof message), OPTCL_ERROR_IO);
+    assert_non_null(strstr(message, "was removed while it was written"));
+    optcl__atomic_release(&r);
+
+    /* a name of 255 bytes: the temporary's is cut to fit */
+    char name[256], longer[800];
+    memset(name, 'n', 251);
+    memcpy(name + 251, ".npy", 5);
+    snprintf(longer, sizeof longer, "%s/%s", folder, name);
+    TU_OK(optcl__atomic_reserve(&r, longer, message, sizeof message), message);
+    assert_true(strlen(strrchr(r.tmp_path, '/') + 1) <= 255);
+    TU_OK(optcl_npy_write(r.tmp_path, y, s3, 1, message, sizeof message), message);
+    TU_OK(optcl__atomic_relock(&r, message, sizeof message), message);
+    TU_OK(optcl__atomic_place(&r, message, sizeof message), message);
+    TU_OK(optcl_npy_read(longer, &a, message, sizeof message), message);
+    assert_int_equal(a.count, 3);
+    optcl_array_free(&a);
+    umask(mask);
+
+    /* the folder missing: nothing is reserved, the message names the path */
+    char nowhere[600];
+    snprintf(nowhere, sizeof nowhere, "%s/no/such.npy", folder);
+    assert_int_equal(optcl__atomic_reserve(&r, nowhere, message, sizeof message), OPTCL_ERROR_IO);
+    assert_non_null(strstr(message, nowhere));
+    assert_null(r.tmp_path);
+    optcl__atomic_release(&r);
+}
+
 static void test_write_relative_path(void **state)
 {
     (void)state;
@@ -512,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_write_missing_folder),
         cmocka_unit_test(test_write_replaces),
         cmocka_unit_test(test_write_removes_abandoned_temporaries),
+        cmocka_unit_test(test_reserved_temporary),
         cmocka_unit_test(test_write_relative_path),
     };
     return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
