@@ -389,10 +389,10 @@ enum { OUTPUT_ROWS, OUTPUT_TRACE, OUTPUT_EVAL, OUTPUT_STATE, OUTPUT_COUNT };
 
 static void outputs_of(const replay_args *a, replay_output *outs)
 {
-    outs[OUTPUT_ROWS] = (replay_output){"--out", a->out, NULL};
-    outs[OUTPUT_TRACE] = (replay_output){"--scale-out", a->scale_out, NULL};
-    outs[OUTPUT_EVAL] = (replay_output){"--out-eval", a->out_eval, NULL};
-    outs[OUTPUT_STATE] = (replay_output){"--save-state", a->save_state, NULL};
+    outs[OUTPUT_ROWS] = (replay_output){"--out", a->out, {0}};
+    outs[OUTPUT_TRACE] = (replay_output){"--scale-out", a->scale_out, {0}};
+    outs[OUTPUT_EVAL] = (replay_output){"--out-eval", a->out_eval, {0}};
+    outs[OUTPUT_STATE] = (replay_output){"--save-state", a->save_state, {0}};
 }
 
 /* The temporary files of the first count outputs asked for: made before the steps, so that a
@@ -406,9 +406,11 @@ static int make_temps(replay_output *outs, size_t count, char *msg)
 }
 
 /* rows (rows × columns of shape) into the output's temporary file, when it is asked for. */
-static int write_rows(const replay_output *o, const float *rows, const size_t *shape, char *msg)
+static int write_rows(replay_output *o, const float *rows, const size_t *shape, char *msg)
 {
-    return o->tmp && optcl_npy_write(o->tmp, rows, shape, 2, msg, MSG) != OPTCL_SUCCESS;
+    return o->tmp.tmp_path &&
+           (optcl_npy_write(o->tmp.tmp_path, rows, shape, 2, msg, MSG) != OPTCL_SUCCESS ||
+            optcl_cli_output_written(o, msg));
 }
 
 int optcl_cli_replay(int argc, char **argv)
@@ -472,12 +474,14 @@ int optcl_cli_replay(int argc, char **argv)
         rc = optcl_cli_mpi_agree(rc, &speak);
     if (!rc && distributed) {
         /* A failure there fails every rank: only the lowest one prints. */
-        rc = optcl_cli_replay_sharded(&a, &config, &p0, &g, &m, out, outs[OUTPUT_ROWS].tmp, msg);
+        rc = optcl_cli_replay_sharded(&a, &config, &p0, &g, &m, out,
+                                      rank == 0 ? &outs[OUTPUT_ROWS] : NULL, msg);
         rc = optcl_cli_mpi_agree(rc, &speak);
     } else if (!rc) {
-        replay_rows rows = {out, trace, eval, outs[OUTPUT_STATE].tmp};
+        replay_rows rows = {out, trace, eval, outs[OUTPUT_STATE].tmp.tmp_path};
         size_t shape[2] = {g.shape[0], n}, trace_shape[2] = {g.shape[0], 3};
         rc = run(&a, &config, &p0, &g, &m, &rows, msg) ||
+             (rows.state && optcl_cli_output_written(&outs[OUTPUT_STATE], msg)) ||
              write_rows(&outs[OUTPUT_ROWS], out, shape, msg) ||
              write_rows(&outs[OUTPUT_TRACE], trace, trace_shape, msg) ||
              write_rows(&outs[OUTPUT_EVAL], eval, shape, msg);

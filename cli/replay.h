@@ -5,6 +5,8 @@
 
 #include "optcl.h"
 
+#include "atomic_file.h" /* host/: the library's own temporaries */
+
 #define OPTCL_REPLAY_MSG 4096
 #define OPTCL_REPLAY_MAX_OPTIONS 256
 
@@ -18,22 +20,25 @@ typedef struct replay_args {
     int option_count;
 } replay_args;
 
-/* An output of the replay (replay_files.c): written to tmp, a temporary file next to path,
- * and renamed over path only when every output is written. */
+/* An output of the replay (replay_files.c): written to a temporary file next to path, and
+ * renamed over path only when every output is written. */
 typedef struct replay_output {
-    const char *option; /* "--out", …: for messages */
-    const char *path;   /* NULL: not asked for */
-    char *tmp;          /* malloc'd; NULL when there is none (made, or renamed) */
+    const char *option;         /* "--out", …: for messages */
+    const char *path;           /* NULL: not asked for */
+    optcl__atomic_reserved tmp; /* tmp.tmp_path: NULL when there is none (made, or renamed) */
 } replay_output;
 
 /* Refuses outputs that name the same file (the same text, or one existing file) and a path that
  * is a folder. */
 int optcl_cli_outputs_check(const replay_output *outs, size_t count, char *msg);
-/* Creates out->tmp, an empty ".<name>.tmp.XXXXXX" in path's folder; non-zero with a message
- * naming the option when it cannot. */
+/* Reserves out->tmp, an empty, locked temporary file in path's folder (optcl__atomic_reserve);
+ * non-zero with a message naming the option when it cannot. */
 int optcl_cli_output_temp(replay_output *out, char *msg);
+/* Once the library has saved into out->tmp: locks the file it left there (the save replaced
+ * the reserved one); non-zero with a message when that file is gone. */
+int optcl_cli_output_written(replay_output *out, char *msg);
 /* Renames every temporary file over its path, in order (the checkpoint last); stops at the
- * first that fails, with a message. */
+ * first that fails, with a message — the outputs before it are replaced, the rest are not. */
 int optcl_cli_outputs_commit(replay_output *outs, size_t count, char *msg);
 /* Removes the temporary files still there. */
 void optcl_cli_outputs_discard(replay_output *outs, size_t count);
@@ -57,10 +62,10 @@ void optcl_cli_mpi_finish(void);
 int optcl_cli_replay_inspect_sharded(const replay_args *a, size_t *n, optcl_optimizer_config *saved,
                                      char *msg);
 /* The replay on the sharded optimizer: every rank feeds the same G[t]; out (T×N) is filled on
- * every rank, and written to out_tmp where that is not NULL (rank 0) before --save-state's
- * checkpoint is saved (only when every rank got that far). */
+ * every rank, and written to out_file's temporary where that is not NULL (rank 0) before
+ * --save-state's checkpoint is saved (only when every rank got that far). */
 int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config *config,
                              const optcl_array *p0, const optcl_array *g, const optcl_array *m,
-                             float *out, const char *out_tmp, char *msg);
+                             float *out, replay_output *out_file, char *msg);
 
 #endif

@@ -71,7 +71,7 @@ static optcl_status write_gradient(optcl_mpi_optimizer *opt, optcl_params *param
 
 int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config *config,
                              const optcl_array *p0, const optcl_array *g, const optcl_array *m,
-                             float *out, const char *out_tmp, char *msg)
+                             float *out, replay_output *out_file, char *msg)
 {
     size_t n = g->shape[1], steps = g->shape[0];
     /* The N parameters as replay lays them out alone (tensors=, shape=), in its one group; a
@@ -144,9 +144,13 @@ int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config 
      * here (one that failed says why itself: the others just skip the save) */
     char written[OPTCL_REPLAY_MSG] = "";
     size_t shape[2] = {steps, n};
-    if (st == OPTCL_SUCCESS && out_tmp &&
-        (st = optcl_npy_write(out_tmp, out, shape, 2, written, sizeof written)) != OPTCL_SUCCESS)
-        detail = written;
+    if (st == OPTCL_SUCCESS && out_file) {
+        st = optcl_npy_write(out_file->tmp.tmp_path, out, shape, 2, written, sizeof written);
+        if (st == OPTCL_SUCCESS && optcl_cli_output_written(out_file, written))
+            st = OPTCL_ERROR_IO;
+        if (st != OPTCL_SUCCESS)
+            detail = written;
+    }
     int ok = st == OPTCL_SUCCESS, all = ok;
     if (a->save_state)
         MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);

@@ -35,9 +35,9 @@ int optcl_cli_replay_inspect_sharded(const replay_args *a, size_t *n, optcl_opti
 
 int optcl_cli_replay_sharded(const replay_args *a, const optcl_optimizer_config *config,
                              const optcl_array *p0, const optcl_array *g, const optcl_array *m,
-                             float *out, const char *out_tmp, char *msg)
+                             float *out, replay_output *out_file, char *msg)
 {
-    (void)out_tmp;
+    (void)out_file;
     (void)a;
     (void)config;
     (void)p0;

@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "optcl.h"
 
@@ -642,9 +645,77 @@ static void test_failure_keeps_outputs(void **state)
     rp_fails_keeping("--scale-out is a folder", folder, out_only);
 }
 
+/* The outputs are saved as the library saves a file (host/atomic_file.h): a new one gets 0666
+ * less the umask, a replaced one keeps its permissions; a name of up to 255 bytes works (the
+ * temporary's is cut to fit); a killed run's temporaries of an output are removed, a live
+ * writer's (locked) are not. */
+static void test_outputs_saved_as_the_library_saves(void **state)
+{
+    (void)state;
+    rp_clear_out();
+    char out[1280], ck[1280], trace[1280], path[1600], err[STDERR_CAP], cmd[4096], names[2048];
+    snprintf(out, sizeof out, "%s/OUT.npy", g_out);
+    snprintf(ck, sizeof ck, "%s/ck.safetensors", g_out);
+    snprintf(trace, sizeof trace, "%s/trace.npy", g_out);
+    const char *args[] = {"sgd",          GOOD_FILES, "--scale-out",        trace,
+                          "--save-state", ck,         "loss_scale=dynamic", NULL};
+    mode_t mask = umask(027);
+    int rc = rp_replay(args, err, sizeof err, cmd, sizeof cmd);
+    struct stat st;
+    const char *files[] = {out, trace, ck};
+    for (int i = 0; i < 3 && rc == 0; i++)
+        if (stat(files[i], &st) != 0 || (st.st_mode & 0777) != 0640)
+            fail_msg("`optcl %s`: %s has mode %o, expected 0640 (0666 less the umask 027)", cmd,
+                     files[i], (unsigned)(st.st_mode & 0777));
+    const mode_t kept[] = {0604, 0660, 0644};
+    for (int i = 0; i < 3 && rc == 0; i++)
+        assert_int_equal(chmod(files[i], kept[i]), 0);
+    /* abandoned temporaries of the outputs (a run killed mid-way), one still held by a writer */
+    const char *left[] = {".OUT.npy.tmp.Abc123", ".ck.safetensors.tmp.Def456",
+                          ".trace.npy.tmp.Ghi789", ".ck.safetensors.tmp.Held00"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", g_out, left[i]);
+        tu_write_file(path, "x", 1);
+    }
+    int held = open(path, O_RDONLY);
+    assert_true(held >= 0);
+    assert_int_equal(flock(held, LOCK_EX), 0);
+    if (rc == 0)
+        rc = rp_replay(args, err, sizeof err, cmd, sizeof cmd);
+    close(held);
+    umask(mask);
+    if (rc != 0)
+        fail_msg("`optcl %s` exited %d: %s", cmd, rc, err);
+    for (int i = 0; i < 3; i++)
+        if (stat(files[i], &st) != 0 || (st.st_mode & 0777) != kept[i])
+            fail_msg("`optcl %s`: %s has mode %o, expected the replaced file's %o", cmd, files[i],
+                     (unsigned)(st.st_mode & 0777), (unsigned)kept[i]);
+    tu_list_folder(g_out, names, sizeof names);
+    assert_string_equal(names, ".ck.safetensors.tmp.Held00,OUT.npy,ck.safetensors,trace.npy");
+
+    /* names of 255 bytes (NAME_MAX) */
+    rp_clear_out();
+    char name[256], eval[1280];
+    memset(name, 'o', 251);
+    memcpy(name + 251, ".npy", 5);
+    snprintf(out, sizeof out, "%s/%s", g_out, name);
+    name[0] = 'c';
+    snprintf(ck, sizeof ck, "%s/%s", g_out, name);
+    name[0] = 'e';
+    snprintf(eval, sizeof eval, "%s/%s", g_out, name);
+    const char *longer[] = {
+        "sgd_schedulefree", "--params", "@p.npy",       "--grads", "@g.npy",    "--out",     out,
+        "--out-eval",       eval,       "--save-state", ck,        "--backend", "reference", NULL};
+    rc = rp_replay(longer, err, sizeof err, cmd, sizeof cmd);
+    if (rc != 0)
+        fail_msg("outputs named with 255 bytes: exited %d: %s", rc, err);
+    if (tu_list_folder(g_out, names, sizeof names) != 3 || names[0] == '.')
+        fail_msg("outputs named with 255 bytes: the folder holds %s", names);
+}
+
 int main(void)
 {
-    struct CMUnitTest tests[4 + BAD_COUNT + 1];
+    struct CMUnitTest tests[5 + BAD_COUNT + 1];
     size_t n = 0;
     tests[n++] = (struct CMUnitTest){"good_reference", test_good_reference, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"good_opencl", test_good_opencl, NULL, NULL, NULL};
@@ -653,6 +724,8 @@ int main(void)
                                          (void *)&BAD_CASES[i]};
     tests[n++] = (struct CMUnitTest){"failure_keeps_outputs", test_failure_keeps_outputs, NULL,
                                      NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"outputs_saved_as_the_library_saves",
+                                     test_outputs_saved_as_the_library_saves, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"inputs_untouched", test_inputs_untouched, NULL, NULL,
                                      NULL};
     return _cmocka_run_group_tests("replay", tests, n, rp_setup, tu_group_dir_teardown);
