@@ -28,8 +28,8 @@ typedef struct replay_output {
     optcl__atomic_reserved tmp; /* tmp.tmp_path: NULL when there is none (made, or renamed) */
 } replay_output;
 
-/* Refuses outputs that name the same file (the same text, or one existing file) and a path that
- * is a folder. */
+/* Refuses outputs that name the same file (the same folder entry, whether or not it exists
+ * yet, or two names of one existing file) and a path that is a folder. */
 int optcl_cli_outputs_check(const replay_output *outs, size_t count, char *msg);
 /* Reserves out->tmp, an empty, locked temporary file in path's folder (optcl__atomic_reserve);
  * non-zero with a message naming the option when it cannot. */

@@ -12,14 +12,32 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* The folder that will hold path's file and the file's name there: rename() replaces that
+ * entry, so two paths with the same folder (by device and inode: "d/../b" and "./b" too) and
+ * name are one output, whether or not the file exists yet. 0 when the folder cannot be read
+ * (its temporary then cannot be made either). */
+static int entry_of(const char *path, struct stat *folder, const char **name)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (slash && (size_t)(slash - path) >= sizeof dir)
+        return 0;
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+    *name = slash ? slash + 1 : path;
+    return stat(dir, folder) == 0;
+}
+
 static int same_output(const char *a, const char *b)
 {
     struct stat sa, sb;
+    const char *na, *nb;
     if (!strcmp(a, b))
         return 1;
-    /* two names of one existing file */
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
+    /* two names of one existing file (hard links, a symbolic link to it) */
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
+        return 1;
+    return entry_of(a, &sa, &na) && entry_of(b, &sb, &nb) && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino && !strcmp(na, nb);
 }
 
 int optcl_cli_outputs_check(const replay_output *outs, size_t count, char *msg)

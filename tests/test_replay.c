@@ -611,8 +611,9 @@ static void rp_fails_keeping(const char *what, const char *const *args, const ch
 static void test_failure_keeps_outputs(void **state)
 {
     (void)state;
-    char out[1280], ck[1280];
+    char out[1280], ck[1280], trace[1280];
     snprintf(out, sizeof out, "%s/OUT.npy", g_out);
+    snprintf(trace, sizeof trace, "%s/t.npy", g_out);
     snprintf(ck, sizeof ck, "%s/ck.safetensors", g_out);
     const char *out_only[] = {"OUT.npy", NULL}, *both[] = {"OUT.npy", "ck.safetensors", NULL};
     const char *scale_fails[] = {"sgd", GOOD_FILES, "--scale-out", "@no/such/folder/t.npy",
@@ -641,6 +642,16 @@ static void test_failure_keeps_outputs(void **state)
     const char *same_file[] = {"sgd", GOOD_FILES, "--scale-out", ck, "--save-state", dotted,
                                "loss_scale=dynamic", NULL};
     rp_fails_keeping("--scale-out and --save-state name one file", same_file, both);
+    /* one folder entry, the file not there yet: refused as well (not written over each other) */
+    char up[1280], dot_out[1280];
+    snprintf(up, sizeof up, "%s/../%s/t.npy", g_out, strrchr(g_out, '/') + 1);
+    snprintf(dot_out, sizeof dot_out, "%s/./OUT.npy", g_out);
+    const char *none[] = {NULL};
+    const char *same_entry[] = {"sgd",          GOOD_FILES, "--scale-out",        up,
+                                "--save-state", trace,      "loss_scale=dynamic", NULL};
+    rp_fails_keeping("--scale-out and --save-state name one new file", same_entry, none);
+    const char *same_new_out[] = {"sgd_schedulefree", GOOD_FILES, "--out-eval", dot_out, NULL};
+    rp_fails_keeping("--out and --out-eval name one new file", same_new_out, none);
     const char *folder[] = {"sgd", GOOD_FILES, "--scale-out", g_out, "loss_scale=dynamic", NULL};
     rp_fails_keeping("--scale-out is a folder", folder, out_only);
 }
