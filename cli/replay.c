@@ -29,7 +29,8 @@ static void usage(FILE *f)
             "G.npy       float32, shape (T, N): row t is the gradient of step t\n"
             "OUT.npy     float32, shape (T, N): row t is the parameters after step t (after the\n"
             "            Lookahead sync on sync steps); written only when everything succeeded\n"
-            "            (a failure leaves every output file as it was; outputs must differ)\n"
+            "            (a failure leaves every output file as it was, but for a failed\n"
+            "            rename, after which those renamed before it stay; outputs must differ)\n"
             "--backend   opencl (default; the default device, honouring OPTCL_DEVICE) or "
             "reference\n"
             "--metrics   float32, shape (T,): M[t] is reported to ReduceLROnPlateau after step t\n"
@@ -486,8 +487,11 @@ int optcl_cli_replay(int argc, char **argv)
              write_rows(&outs[OUTPUT_TRACE], trace, trace_shape, msg) ||
              write_rows(&outs[OUTPUT_EVAL], eval, shape, msg);
     }
-    if (!rc && rank == 0) /* every file is written: now they replace the old ones */
+    int committing = !rc;
+    if (committing && rank == 0) /* every file is written: now they replace the old ones */
         rc = optcl_cli_outputs_commit(outs, OUTPUT_COUNT, msg);
+    if (committing && distributed) /* rank 0's renames decide every rank's exit; it says why */
+        rc = optcl_cli_mpi_agree(rc, &speak);
     optcl_cli_outputs_discard(outs, OUTPUT_COUNT);
     free(out);
     free(trace);

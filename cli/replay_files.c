@@ -58,6 +58,22 @@ int optcl_cli_outputs_check(const replay_output *outs, size_t count, char *msg)
     return 0;
 }
 
+/* Tests only: OPTCL_REPLAY_FAIL=write:OPTION or rename:OPTION (OPTION: --out, --scale-out,
+ * --out-eval, --save-state) fails that output after its file is written, or its rename, as a
+ * full disk or a folder that stopped being writable could — which a test cannot bring about
+ * deterministically otherwise (root writes anywhere), yet the promises about what a failure
+ * at those points leaves behind need testing. */
+static int fail_on_purpose(const char *stage, const replay_output *out, char *msg)
+{
+    const char *env = getenv("OPTCL_REPLAY_FAIL");
+    size_t len = strlen(stage);
+    if (!env || strncmp(env, stage, len) != 0 || env[len] != ':' ||
+        strcmp(env + len + 1, out->option))
+        return 0;
+    return snprintf(msg, OPTCL_REPLAY_MSG, "%s %s: %s failed on purpose (OPTCL_REPLAY_FAIL=%s)",
+                    out->option, out->path, stage, env) > 0;
+}
+
 int optcl_cli_output_temp(replay_output *out, char *msg)
 {
     char detail[OPTCL_REPLAY_MSG - 256];
@@ -75,7 +91,7 @@ int optcl_cli_output_written(replay_output *out, char *msg)
     char detail[OPTCL_REPLAY_MSG - 256];
     if (optcl__atomic_relock(&out->tmp, detail, sizeof detail) != OPTCL_SUCCESS)
         return snprintf(msg, OPTCL_REPLAY_MSG, "%s %s", out->option, detail) > 0;
-    return 0;
+    return fail_on_purpose("write", out, msg);
 }
 
 int optcl_cli_outputs_commit(replay_output *outs, size_t count, char *msg)
@@ -84,6 +100,8 @@ int optcl_cli_outputs_commit(replay_output *outs, size_t count, char *msg)
         char detail[OPTCL_REPLAY_MSG - 256];
         if (!outs[i].tmp.tmp_path)
             continue;
+        if (fail_on_purpose("rename", &outs[i], msg))
+            return 1;
         if (optcl__atomic_place(&outs[i].tmp, detail, sizeof detail) != OPTCL_SUCCESS)
             return snprintf(msg, OPTCL_REPLAY_MSG, "%s %s", outs[i].option, detail) > 0;
     }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define N 1001 /* odd: the shards of 3 ranks are 336, 336 and 329 */
 #define T 12
@@ -339,6 +340,16 @@ static void test_save_and_resume(void **state)
         fail_msg("a first-version manifest resumed with its layout: %s", err);
 }
 
+/* Exit 1 and exactly one line on stderr, from the command, saying want. */
+static void one_line(int rc, const char *err, const char *want)
+{
+    size_t lines = 0;
+    for (const char *c = err; *c; c++)
+        lines += *c == '\n';
+    if (rc != 1 || lines != 1 || strncmp(err, "optcl replay: ", 14) != 0 || !strstr(err, want))
+        fail_msg("expected exit 1 and one line saying '%s', got %d:\n%s", want, rc, err);
+}
+
 /* OUT that cannot be written fails the run before the checkpoint moves on (a rerun would
  * step twice), and OUT and the checkpoint cannot be one file. */
 static void test_checkpoint_after_out(void **state)
@@ -369,6 +380,39 @@ static void test_checkpoint_after_out(void **state)
     assert_int_equal(rc, 1);
     if (!strstr(err, "name the same file"))
         fail_msg("OUT = --save-state: %s", err);
+
+    /* OUT written on rank 0, which fails right after (OPTCL_REPLAY_FAIL, the command's seam for
+     * tests): the other ranks have stepped and reach the gate before the checkpoint's save,
+     * and skip it with rank 0 */
+    char fresh[1024];
+    tu_path_in(fresh, sizeof fresh, "fresh.npy");
+    before = tu_read_file(ck, &before_len);
+    setenv("OPTCL_REPLAY_FAIL", "write:--out", 1);
+    rc = replay(2, "reference", fresh, err,
+                ARGS("adam", "--load-state", ck, "--grads", g_gb, "--save-state", ck));
+    unsetenv("OPTCL_REPLAY_FAIL");
+    one_line(rc, err, "write failed on purpose");
+    after = tu_read_file(ck, &after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len);
+    free(after);
+    assert_int_equal(access(fresh, F_OK), -1);
+    /* OUT's rename fails after the sharded checkpoint was saved (it has no temporary name to
+     * wait under): every rank exits 1, rank 0 says why, and the checkpoint has moved on */
+    setenv("OPTCL_REPLAY_FAIL", "rename:--out", 1);
+    rc = replay(2, "reference", fresh, err,
+                ARGS("adam", "--load-state", ck, "--grads", g_gb, "--save-state", ck));
+    unsetenv("OPTCL_REPLAY_FAIL");
+    one_line(rc, err, "rename failed on purpose");
+    after = tu_read_file(ck, &after_len);
+    assert_false(after_len == before_len && !memcmp(after, before, before_len));
+    free(after);
+    free(before);
+    assert_int_equal(access(fresh, F_OK), -1);
+    char names[1024];
+    tu_list_folder(tu_group_dir(), names, sizeof names);
+    if (strstr(names, ".tmp."))
+        fail_msg("a temporary file was left: %s", names);
 }
 
 /* A bad input: exit 1 and exactly one line (from one rank) on stderr, no OUT. */

@@ -656,6 +656,57 @@ static void test_failure_keeps_outputs(void **state)
     rp_fails_keeping("--scale-out is a folder", folder, out_only);
 }
 
+/* With OPTCL_REPLAY_FAIL (replay_files.c's seam for tests), a failure after the outputs are
+ * written: at a rename, the outputs before it are replaced and the rest are as they were — the
+ * checkpoint renamed last, so it never moves on without the rows of its steps; after a file is
+ * written, before any rename, every output is as it was. No temporary file is left either way,
+ * and one line says which output failed. */
+static void test_failure_during_renames(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *fail;
+        int replaced[3]; /* OUT, --scale-out, --save-state */
+    } cases[] = {
+        {"rename:--out", {0, 0, 0}},        {"rename:--scale-out", {1, 0, 0}},
+        {"rename:--save-state", {1, 1, 0}}, {"write:--save-state", {0, 0, 0}},
+        {"write:--scale-out", {0, 0, 0}},
+    };
+    const char *files[] = {"OUT.npy", "t.npy", "ck.safetensors"}, *old = "an older file\n";
+    char trace[1280], ck[1280], path[1280], err[STDERR_CAP], cmd[2048], names[1024];
+    snprintf(trace, sizeof trace, "%s/t.npy", g_out);
+    snprintf(ck, sizeof ck, "%s/ck.safetensors", g_out);
+    const char *args[] = {"sgd",          GOOD_FILES, "--scale-out",        trace,
+                          "--save-state", ck,         "loss_scale=dynamic", NULL};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        rp_clear_out();
+        for (int f = 0; f < 3; f++) {
+            snprintf(path, sizeof path, "%s/%s", g_out, files[f]);
+            tu_write_file(path, old, strlen(old));
+        }
+        setenv("OPTCL_REPLAY_FAIL", cases[c].fail, 1);
+        int rc = rp_replay(args, err, sizeof err, cmd, sizeof cmd);
+        unsetenv("OPTCL_REPLAY_FAIL");
+        const char *option = strchr(cases[c].fail, ':') + 1;
+        if (rc != 1 || !strstr(err, "failed on purpose") || strncmp(err, "optcl replay: ", 14) ||
+            strncmp(err + 14, option, strlen(option)) || strchr(err, '\n') != err + strlen(err) - 1)
+            fail_msg("%s: `optcl %s` exited %d: %s", cases[c].fail, cmd, rc, err);
+        for (int f = 0; f < 3; f++) {
+            snprintf(path, sizeof path, "%s/%s", g_out, files[f]);
+            size_t len = 0;
+            unsigned char *bytes = tu_read_file(path, &len);
+            int kept = bytes && len == strlen(old) && !memcmp(bytes, old, len);
+            free(bytes);
+            if (kept == cases[c].replaced[f])
+                fail_msg("%s: %s was %s", cases[c].fail, files[f],
+                         kept ? "not replaced" : "replaced");
+        }
+        tu_list_folder(g_out, names, sizeof names);
+        if (strcmp(names, "OUT.npy,ck.safetensors,t.npy"))
+            fail_msg("%s: the folder holds %s", cases[c].fail, names);
+    }
+}
+
 /* The outputs are saved as the library saves a file (host/atomic_file.h): a new one gets 0666
  * less the umask, a replaced one keeps its permissions; a name of up to 255 bytes works (the
  * temporary's is cut to fit); a killed run's temporaries of an output are removed, a live
@@ -726,7 +777,7 @@ static void test_outputs_saved_as_the_library_saves(void **state)
 
 int main(void)
 {
-    struct CMUnitTest tests[5 + BAD_COUNT + 1];
+    struct CMUnitTest tests[6 + BAD_COUNT + 1];
     size_t n = 0;
     tests[n++] = (struct CMUnitTest){"good_reference", test_good_reference, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"good_opencl", test_good_opencl, NULL, NULL, NULL};
@@ -734,6 +785,8 @@ int main(void)
         tests[n++] = (struct CMUnitTest){BAD_CASES[i].name, test_bad_case, NULL, NULL,
                                          (void *)&BAD_CASES[i]};
     tests[n++] = (struct CMUnitTest){"failure_keeps_outputs", test_failure_keeps_outputs, NULL,
+                                     NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"failure_during_renames", test_failure_during_renames, NULL,
                                      NULL, NULL};
     tests[n++] = (struct CMUnitTest){"outputs_saved_as_the_library_saves",
                                      test_outputs_saved_as_the_library_saves, NULL, NULL, NULL};
