@@ -550,7 +550,9 @@ int optcl_cli_print_training(const optcl_optimizer_config *c)
         printed += printf(" schedule=plateau") > 0;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         char value[256], fallback[256];
-        if (!format_key(c, &keys[i], value, sizeof value))
+        /* a key the procedure does not use (a library-saved warmup_start_factor without
+         * warmup_steps) is one replay refuses: printed, it could not be given again */
+        if (!key_is_used(c, keys[i].key) || !format_key(c, &keys[i], value, sizeof value))
             continue;
         format_key(&d, &keys[i], fallback, sizeof fallback);
         bool constant = keys[i].kind == SCHEDULE && c->schedule.kind == OPTCL_SCHEDULE_CONSTANT;

@@ -160,6 +160,40 @@ static void test_a_checkpoint(void **state)
     free(out);
 }
 
+/* A checkpoint the library saved with keys set that its procedure does not use (a warmup start
+ * factor without warmup steps, a gamma with the constant schedule, a Lookahead alpha without
+ * Lookahead): the library takes it, and replay resumes it with every key inspect prints — so
+ * inspect leaves those out, as replay would refuse them. */
+static void test_unused_keys(void **state)
+{
+    (void)state;
+    char ck[1024], grads[1024], rows[1024], err[ERR];
+    tu_path_in(ck, sizeof ck, "unused.safetensors");
+    tu_path_in(grads, sizeof grads, "grads7.npy");
+    tu_path_in(rows, sizeof rows, "rows7.npy");
+    optcl_optimizer_config config = optcl_optimizer_config_default(OPTCL_SGD);
+    config.schedule.warmup_start_factor = 0.5;
+    config.schedule.gamma = 0.5;
+    config.lookahead.alpha = 0.8;
+    optcl_tensor_spec spec = {.name = "param", .ndim = 1, .shape = {7}};
+    tu_rig r = tu_rig_open(OPTCL_BACKEND_REFERENCE, &spec, 1, NULL, &config);
+    TU_OK(optcl_checkpoint_save(r.opt, ck), optcl_optimizer_message(r.opt));
+    tu_rig_close(&r);
+    static const float g[2 * 7] = {1, 2, 3, 4, 5, 6, 7, 7, 6, 5, 4, 3, 2, 1};
+    size_t shape[2] = {2, 7};
+    char msg[512];
+    assert_int_equal(optcl_npy_write(grads, g, shape, 2, msg, sizeof msg), OPTCL_SUCCESS);
+    char *out = NULL;
+    const char *inspect[] = {ck, NULL};
+    if (tu_cli_capture("inspect", inspect, &out, err, ERR) != 0)
+        fail_msg("inspect: %s", err);
+    if (strstr(out, "warmup_start_factor") || strstr(out, "gamma") || strstr(out, "lookahead"))
+        fail_msg("inspect printed keys the procedure does not use:\n%s", out);
+    const char *again[] = {"--grads", grads, "--out", rows, "--backend", "reference", NULL};
+    resume_with_printed_keys(out, "sgd", ck, again);
+    free(out);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -209,6 +243,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_checkpoint),
+        cmocka_unit_test(test_unused_keys),
         cmocka_unit_test(test_refusals),
 #ifndef OPTCL_TEST_HAVE_MPI
         cmocka_unit_test(test_a_manifest_without_mpi),
