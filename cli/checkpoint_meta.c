@@ -1,18 +1,17 @@
-/* checkpoint_meta.c — what the command reads of a checkpoint file itself, without the library:
- * whether a path is a sharded checkpoint's manifest (inspect and replay tell the two kinds
- * apart before either reader complains about the other's format), and the replay group's
- * trust-ratio switch, which the library's readers leave out (their configuration has no
- * groups). */
+/* checkpoint_meta.c — what the command reads of a checkpoint file beside the library's public
+ * readers: whether a path is a sharded checkpoint's manifest (inspect and replay tell the two
+ * kinds apart before either reader complains about the other's format), and the replay group's
+ * trust-ratio switch, which the public readers leave out (their configuration has no groups),
+ * read from the header's metadata with the library's internal reader. */
 #include "cli.h"
+
+#include "safetensors.h" /* host/: the library's header reader */
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define SHARDED_MAGIC "optcl-mpi-checkpoint "
-#define HEADER_MAX 100000000u /* the library's limit on a safetensors header */
-#define EXCLUDE_KEY "\"optcl.group.0.exclude_from_trust_ratio\""
 
 int optcl_cli_is_manifest(const char *path)
 {
@@ -46,31 +45,6 @@ static int rank0_file(const char *path, char *out, size_t size, char *msg, size_
     return 0;
 }
 
-/* The JSON header of the safetensors file at path, NUL-terminated, for free(); NULL with a
- * message when it cannot be read. */
-static char *read_header(const char *path, char *msg, size_t size)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char len_bytes[8];
-    uint64_t len = 0;
-    char *header = NULL;
-    if (f && fread(len_bytes, 1, sizeof len_bytes, f) == sizeof len_bytes) {
-        for (int i = 7; i >= 0; i--)
-            len = len << 8 | len_bytes[i];
-        header = len <= HEADER_MAX ? malloc((size_t)len + 1) : NULL;
-    }
-    if (header && fread(header, 1, (size_t)len, f) == len) {
-        header[len] = '\0';
-    } else {
-        free(header);
-        header = NULL;
-        snprintf(msg, size, "%s: cannot read the safetensors header", path);
-    }
-    if (f)
-        fclose(f);
-    return header;
-}
-
 int optcl_cli_saved_trust_ratio_mask(const char *path, int *mask, char *msg, size_t size)
 {
     char file[4096];
@@ -78,14 +52,13 @@ int optcl_cli_saved_trust_ratio_mask(const char *path, int *mask, char *msg, siz
         snprintf(file, sizeof file, "%s", path);
     else if (rank0_file(path, file, sizeof file, msg, size))
         return 1;
-    char *header = read_header(file, msg, size);
-    if (!header)
+    /* The library's own reader of the header: the key in __metadata__, never a tensor's name or
+     * text inside a value that happens to spell it. */
+    optcl__st_file header;
+    if (optcl__st_read_header(file, &header, msg, size) != OPTCL_SUCCESS)
         return 1;
-    /* the key, not text inside a string value (where its quotes would be escaped) */
-    const char *at = strstr(header, EXCLUDE_KEY);
-    while (at && at > header && at[-1] == '\\')
-        at = strstr(at + 1, EXCLUDE_KEY);
-    *mask = at == NULL; /* saved only when set, as "1" (the library checks the value) */
-    free(header);
+    /* saved only when set (the library's load takes its presence, whatever the value) */
+    *mask = optcl__st_meta_get(&header, "optcl.group.0.exclude_from_trust_ratio") == NULL;
+    optcl__st_free(&header);
     return 0;
 }

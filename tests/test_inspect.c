@@ -194,6 +194,30 @@ static void test_unused_keys(void **state)
     free(out);
 }
 
+/* The group's trust-ratio switch is read from the header's __metadata__ by key: a tensor named
+ * as that key is a tensor, and its group is still in the trust ratio. */
+static void test_tensor_named_as_the_switch(void **state)
+{
+    (void)state;
+    char ck[1024], err[ERR];
+    tu_path_in(ck, sizeof ck, "named.safetensors");
+    optcl_optimizer_config config = optcl_optimizer_config_default(OPTCL_LAMB);
+    optcl_tensor_spec specs[2] = {
+        {.name = "optcl.group.0.exclude_from_trust_ratio", .ndim = 1, .shape = {3}},
+        {.name = "w", .ndim = 1, .shape = {4}}};
+    tu_rig r = tu_rig_open(OPTCL_BACKEND_REFERENCE, specs, 2, NULL, &config);
+    TU_OK(optcl_checkpoint_save(r.opt, ck), optcl_optimizer_message(r.opt));
+    tu_rig_close(&r);
+    char *out = NULL;
+    const char *inspect[] = {ck, NULL};
+    if (tu_cli_capture("inspect", inspect, &out, err, ERR) != 0)
+        fail_msg("inspect: %s", err);
+    if (strstr(out, "trust_ratio_mask"))
+        fail_msg("a tensor's name taken for the group's switch:\n%s", out);
+    has(out, "  optcl.group.0.exclude_from_trust_ratio  3 ");
+    free(out);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -244,6 +268,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_checkpoint),
         cmocka_unit_test(test_unused_keys),
+        cmocka_unit_test(test_tensor_named_as_the_switch),
         cmocka_unit_test(test_refusals),
 #ifndef OPTCL_TEST_HAVE_MPI
         cmocka_unit_test(test_a_manifest_without_mpi),
