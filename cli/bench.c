@@ -198,17 +198,55 @@ static double sample(optcl_context *ctx, void *arg, step_fn fn, int batch, optcl
     return (now() - t0) / batch;
 }
 
+/* The length of the UTF-8 character at s (1 to 4 bytes), or 0 when none starts there, with
+ * *skip the bytes of its longest invalid start (Unicode's "maximal subpart", which takes one
+ * U+FFFD): no overlong forms, surrogates or code points past U+10FFFF. s is NUL-terminated, and
+ * NUL is never a continuation byte. */
+static size_t utf8_length(const unsigned char *s, size_t *skip)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+    size_t more;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        more = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        more = 2;
+        lo = c == 0xE0 ? 0xA0 : lo; /* E0 80–9F: overlong */
+        hi = c == 0xED ? 0x9F : hi; /* ED A0–BF: surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        more = 3;
+        lo = c == 0xF0 ? 0x90 : lo; /* F0 80–8F: overlong */
+        hi = c == 0xF4 ? 0x8F : hi; /* F4 90–BF: past U+10FFFF */
+    } else {
+        *skip = 1;
+        return 0;
+    }
+    for (size_t i = 1; i <= more; i++, lo = 0x80, hi = 0xBF)
+        if (s[i] < lo || s[i] > hi) {
+            *skip = i;
+            return 0;
+        }
+    return more + 1;
+}
+
 /* text as the inside of a JSON string: quotes and backslashes escaped, control characters (a
- * newline from a file name or a key's value) as \u00XX. */
+ * newline from a file name or a key's value) as \u00XX, and bytes that are not UTF-8 (a file
+ * name may hold any) as U+FFFD, so that the line stays valid JSON. */
 static void print_json_text(const char *text)
 {
-    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
-        if (*c == '"' || *c == '\\')
+    const unsigned char *c = (const unsigned char *)text;
+    while (*c) {
+        size_t skip = 0, len = utf8_length(c, &skip);
+        if (!len)
+            printf("\\ufffd");
+        else if (*c == '"' || *c == '\\')
             printf("\\%c", *c);
         else if (*c < 0x20)
             printf("\\u%04x", *c);
         else
-            putchar(*c);
+            fwrite(c, 1, len, stdout);
+        c += len ? len : skip;
     }
 }
 

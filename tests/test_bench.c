@@ -299,6 +299,15 @@ static void test_shape_and_gflops(void **state)
     line = json_run(file);
     has_string(line, "model", "shapes:a\\\"b\\u0009c.txt");
     free(line);
+    /* bytes that are not UTF-8 (a file name may hold any) become U+FFFD: still valid JSON */
+    char odd_name[1024];
+    tu_path_in(odd_name, sizeof odd_name, "\xc3\xa9\xff\xc0\xaf\xe2\x82.txt");
+    tu_write_file(odd_name, "w: 4\n", 5);
+    const char *odd_file[] = {"adam",      "--shapes",  odd_name, "--steps", "1",
+                              "--backend", "reference", "--json", NULL};
+    line = json_run(odd_file);
+    has_string(line, "model", "shapes:\xc3\xa9\\ufffd\\ufffd\\ufffd\\ufffd.txt");
+    free(line);
     const char *bad[] = {"muon", "--shape", "16,0", "--backend", "reference", NULL};
     char err[ERR_CAP], *out = NULL;
     assert_int_equal(bench(bad, &out, err), 2);
