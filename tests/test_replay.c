@@ -529,6 +529,48 @@ static const struct {
     const char *name, *says;
 } SAYS[] = {
     {"out_eval_without_modes_no_steps", "adam has no eval mode"},
+    /* the cases of the stricter parsing: each message names the key, the value and the rule
+     * (a newline in a value is printed as a space: one line) */
+    {"tensors_trailing_comma",
+     "tensors=2,: expected comma-separated shapes with dimensions joined by x"},
+    {"tensors_leading_comma",
+     "tensors=,3: expected comma-separated shapes with dimensions joined by x"},
+    {"tensors_empty_item",
+     "tensors=1,,2: expected comma-separated shapes with dimensions joined by x"},
+    {"tensors_trailing_x",
+     "tensors=3x: expected comma-separated shapes with dimensions joined by x"},
+    {"tensors_plus_sign",
+     "tensors=+3: expected comma-separated shapes with dimensions joined by x"},
+    {"tensors_space", "tensors= 3: expected comma-separated shapes with dimensions joined by x"},
+    {"tensors_dim_overflow",
+     "tensors=3x99999999999999999999: expected comma-separated shapes with dimensions joined by x"},
+    {"shape_trailing_comma", "shape=3,: expected dimensions >= 1 joined by commas"},
+    {"shape_plus_sign", "shape=+3,1: expected dimensions >= 1 joined by commas"},
+    {"shape_space", "shape=3, 1: expected dimensions >= 1 joined by commas"},
+    {"plateau_then_constant_with_metrics", "--metrics is only used with schedule=plateau"},
+    {"t_max_overflow", "t_max=18446744073709551617: expected a whole number 0 … 2^63 - 1"},
+    {"step_size_overflow", "step_size=9223372036854775808: expected a whole number 0 … 2^63 - 1"},
+    {"milestones_empty", "milestones=: expected 1 to 16 comma-separated whole numbers"},
+    {"milestones_trailing_comma", "milestones=3,: expected 1 to 16 comma-separated whole numbers"},
+    {"milestones_empty_item", "milestones=3,,5: expected 1 to 16 comma-separated whole numbers"},
+    {"milestones_overflow",
+     "milestones=3,99999999999999999999: expected 1 to 16 comma-separated whole numbers"},
+    {"lr_leading_space", "lr= 0.5: not a finite number"},
+    {"lr_leading_newline", "lr= 0.5: not a finite number"},
+    {"momentum_leading_space", "momentum= 0.9: not a finite number"},
+    {"t_max_leading_space", "t_max= 5: expected a whole number 0 … 2^63 - 1"},
+    {"t_max_plus_sign", "t_max=+5: expected a whole number 0 … 2^63 - 1"},
+    {"milestones_leading_space", "milestones= 3: expected 1 to 16 comma-separated whole numbers"},
+    {"warmup_start_factor_without_steps", "key 'warmup_start_factor' needs warmup_steps > 0"},
+    {"warmup_start_factor_zero_steps", "key 'warmup_start_factor' needs warmup_steps > 0"},
+    {"lookahead_k_overflow",
+     "lookahead_k=99999999999999999999: expected a whole number 0 … 2^63 - 1"},
+    {"grad_scale_then_off",
+     "key 'grad_scale' (loss_scale=static init_scale=S) does not combine with loss_scale=off"},
+    {"grad_scale_then_dynamic",
+     "key 'grad_scale' (loss_scale=static init_scale=S) does not combine with loss_scale=dynamic"},
+    {"seed_space_negative", "seed= -5: expected a whole number 0 … 2^64 - 1"},
+    {"seed_overflow", "seed=18446744073709551616: expected a whole number 0 … 2^64 - 1"},
     {"load_state_sharded_without_distributed",
      "is a sharded checkpoint (the manifest --distributed --save-state writes): resume it with "
      "--distributed"},
@@ -540,6 +582,19 @@ static const char *says(const char *name)
         if (!strcmp(SAYS[i].name, name))
             return SAYS[i].says;
     return NULL;
+}
+
+/* Every expected message belongs to a case (a misspelt name would check nothing). */
+static void test_says_names_cases(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof SAYS / sizeof SAYS[0]; i++) {
+        size_t c = 0;
+        while (c < BAD_COUNT && strcmp(BAD_CASES[c].name, SAYS[i].name))
+            c++;
+        if (c == BAD_COUNT)
+            fail_msg("SAYS names '%s', which is no bad case", SAYS[i].name);
+    }
 }
 
 static void test_bad_case(void **state)
@@ -777,7 +832,7 @@ static void test_outputs_saved_as_the_library_saves(void **state)
 
 int main(void)
 {
-    struct CMUnitTest tests[6 + BAD_COUNT + 1];
+    struct CMUnitTest tests[7 + BAD_COUNT + 1];
     size_t n = 0;
     tests[n++] = (struct CMUnitTest){"good_reference", test_good_reference, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"good_opencl", test_good_opencl, NULL, NULL, NULL};
@@ -786,6 +841,7 @@ int main(void)
                                          (void *)&BAD_CASES[i]};
     tests[n++] = (struct CMUnitTest){"failure_keeps_outputs", test_failure_keeps_outputs, NULL,
                                      NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"says_names_cases", test_says_names_cases, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"failure_during_renames", test_failure_during_renames, NULL,
                                      NULL, NULL};
     tests[n++] = (struct CMUnitTest){"outputs_saved_as_the_library_saves",
