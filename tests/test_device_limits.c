@@ -335,19 +335,36 @@ static void unusable_devices_are_refused(void **state)
     by_default.ignore_environment = by_index.ignore_environment = by_name.ignore_environment = 1;
     by_index.platform_index = by_index.device_index = 0;
     optcl_context *probe = tu_context(OPTCL_BACKEND_OPENCL);
-    char name[64] = "";
-    clGetDeviceInfo(optcl_context_cl_device(probe), CL_DEVICE_NAME, 8, name, NULL);
-    by_name.device_name = name; /* its name's first letters */
+    char name[256] = "", prefix[9] = "";
+    assert_int_equal(
+        clGetDeviceInfo(optcl_context_cl_device(probe), CL_DEVICE_NAME, sizeof name, name, NULL),
+        CL_SUCCESS);
+    assert_true(name[0] != '\0'); /* an empty name would match any device */
+    snprintf(prefix, sizeof prefix, "%s", name);
+    by_name.device_name = prefix; /* its name's first letters */
     TU_OK(optcl_context_destroy(probe), "destroy");
+    /* usable, the name picks it; a name of no device picks none */
+    optcl_context *named = NULL;
+    char message[1024] = "";
+    TU_OK(optcl_context_create(&by_name, &named, message, sizeof message), message);
+    assert_non_null(strstr(optcl_context_device_name(named), name));
+    TU_OK(optcl_context_destroy(named), "destroy");
+    optcl_context_config nowhere = by_name;
+    nowhere.device_name = "no-such-device-here";
+    assert_int_equal(optcl_context_create(&nowhere, &named, message, sizeof message),
+                     OPTCL_ERROR_NO_DEVICE);
+    assert_non_null(strstr(message, "no OpenCL device matches 'no-such-device-here'"));
     const optcl_context_config *configs[] = {&by_default, &by_index, &by_name};
     for (int lack = 0; lack < 2; lack++) {
         seam_availability(lack != 0, lack == 0);
         const char *why = lack == 0 ? "not available" : "compiler";
         for (size_t c = 0; c < 3; c++) {
-            char message[1024] = "";
+            message[0] = '\0';
             optcl_context *ctx = NULL;
             optcl_status st = optcl_context_create(configs[c], &ctx, message, sizeof message);
-            if (st != OPTCL_ERROR_NO_DEVICE || ctx || !strstr(message, why))
+            /* by name: the device it matched is refused, saying why */
+            int picked = c != 2 || (strstr(message, name) && strstr(message, " is "));
+            if (st != OPTCL_ERROR_NO_DEVICE || ctx || !strstr(message, why) || !picked)
                 fail_msg("choice %zu on a device %s: %s (%s)", c, why, optcl_status_name(st),
                          message);
         }
