@@ -3,7 +3,8 @@
  * --json gives one object per measurement with every field docs/COMMANDS.md lists, and the
  * fields agree with each other (bytes per step from the rule, GB/s and params/s from the
  * median time, the context's vector width); traffic measures itself (ratio 1). Bad arguments
- * exit with 2, one line on stderr and nothing on stdout. */
+ * exit with 2, one line on stderr and nothing on stdout. `optcl devices`, which says what the
+ * device bench measures is, lists it with its float32 line and names the default device. */
 #include "testutil.h"
 
 #include <math.h>
@@ -418,6 +419,41 @@ static void test_bad_counts(void **state)
     }
 }
 
+/* `optcl devices`: every device with its float32 line, and the default device (what
+ * optcl_context_create(NULL, …) opens: here the one device, PoCL's CPU). */
+static void test_devices(void **state)
+{
+    (void)state;
+    if (tu_opencl_missing())
+        skip();
+    char err[ERR_CAP], *out = NULL, *env = getenv("OPTCL_DEVICE");
+    char *saved = env ? strdup(env) : NULL;
+    unsetenv("OPTCL_DEVICE"); /* the default choice, not the environment's */
+    const char *none[] = {NULL};
+    int rc = tu_cli_capture("devices", none, &out, err, ERR_CAP);
+    optcl_context *ctx = tu_context(OPTCL_BACKEND_OPENCL);
+    char line[512];
+    snprintf(line, sizeof line, "\ndefault device: %s\n", optcl_context_device_name(ctx));
+    assert_int_equal(optcl_context_destroy(ctx), OPTCL_SUCCESS);
+    if (saved)
+        setenv("OPTCL_DEVICE", saved, 1);
+    free(saved);
+    if (rc != 0)
+        fail_msg("optcl devices exited %d: %s", rc, err);
+    if (strncmp(out, "platform 0: ", 12) != 0 || !strstr(out, "\n  device 0:0  ") ||
+        !strstr(out, "\n    float32: correctly rounded divide/sqrt ") || !strstr(out, line))
+        fail_msg("optcl devices printed:\n%s", out);
+    if (strstr(out, "Portable Computing Language") &&
+        !strstr(out, "\ndefault device: Portable Computing Language / "))
+        fail_msg("PoCL's device is not the default:\n%s", out);
+    free(out);
+    const char *extra[] = {"0:0", NULL};
+    assert_int_equal(tu_cli_capture("devices", extra, &out, err, ERR_CAP), 2);
+    free(out);
+    if (!strstr(err, "optcl devices: unexpected argument '0:0'"))
+        fail_msg("optcl devices 0:0: %s", err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_bad_shapes),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_bad_counts),
+        cmocka_unit_test(test_devices),
     };
     return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
 }
