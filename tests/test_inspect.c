@@ -26,7 +26,7 @@ static void resume_with_printed_keys(const char *printed, const char *optimizer,
                                      const char *const *extra)
 {
     char words[4096], err[ERR], *out = NULL;
-    const char *args[64];
+    const char *args[41]; /* tu_cli_capture's 40 arguments and the NULL */
     size_t n = 0;
     args[n++] = optimizer;
     args[n++] = "--load-state";
@@ -39,9 +39,13 @@ static void resume_with_printed_keys(const char *printed, const char *optimizer,
     char *end = strstr(words, "\nprogress:"); /* optimizer: and training: only */
     assert_non_null(end);
     *end = '\0';
-    for (char *w = strtok(words, " \n"); w; w = strtok(NULL, " \n"))
-        if (strchr(w, '=') && n < sizeof args / sizeof args[0] - 1)
-            args[n++] = w;
+    for (char *w = strtok(words, " \n"); w; w = strtok(NULL, " \n")) {
+        if (!strchr(w, '='))
+            continue;
+        if (n == sizeof args / sizeof args[0] - 1) /* a key left out would test nothing */
+            fail_msg("inspect printed more keys than one command here takes:\n%s", printed);
+        args[n++] = w;
+    }
     args[n] = NULL;
     if (tu_cli_capture("replay", args, &out, err, ERR) != 0)
         fail_msg("resuming with the keys inspect printed:\n%s\nreplay: %s", printed, err);
