@@ -1187,7 +1187,7 @@ optcl_status optcl_checkpoint_load_progress(optcl_optimizer *opt, const char *pa
         st = take_progress(opt, &pc, &kept, path);
     free(kept.memos.guard_memos);
     if (st == OPTCL_SUCCESS) /* a new count; the slow weights come from elsewhere, or start */
-        optcl__lookahead_recounted(opt);
+        optcl__lookahead_recounted(opt, kept.steps);
     optcl__st_free(&f);
     return st;
 }

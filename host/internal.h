@@ -178,14 +178,6 @@ typedef struct optcl__guard_staged {
     optcl__step_scalars *rows;
 } optcl__guard_staged;
 
-/* Lookahead's slow weights: unset (the next step taken starts them from the parameters), set
- * by the steps, or written by the caller or a checkpoint load since the last step. */
-typedef enum optcl__slow {
-    OPTCL__SLOW_UNSET = 0, /* at create, and after a count change unless written since */
-    OPTCL__SLOW_STEPPED,   /* a step started them, or stepped on from where they were */
-    OPTCL__SLOW_WRITTEN    /* optcl_optimizer_write_state, optcl_checkpoint_load */
-} optcl__slow;
-
 struct optcl_optimizer {
     optcl_params *params;
     optcl_optimizer_config config; /* groups resolved into groups[]; its pointer is NULL */
@@ -218,8 +210,12 @@ struct optcl_optimizer {
     const char *build_log;
     optcl_plateau_state plateau;
     double lookahead_alpha;  /* α of the last sync */
-    optcl__slow slow;        /* the slow weights' state (lookahead.c) */
-    uint64_t slow_unset_at;  /* unset: the count then; the step that goes past it starts them */
+    /* Lookahead's slow weights (lookahead.c): unset (at create, after a new count) until a
+     * step taken starts them from the parameters; set by that step, by the caller or by a
+     * checkpoint. slow_at: unset, the count then (the step past it starts them); written or
+     * loaded, the count then (no step taken since while the count is still it). */
+    bool slow_set;
+    uint64_t slow_at;
     optcl_loss_fn search_fn; /* Lookahead α line search, when set */
     void *search_user;
     int search_points;
@@ -375,14 +371,14 @@ optcl_status optcl__lookahead_sync(optcl_optimizer *opt, cl_event *event);
  * after wait_list. */
 optcl_status optcl__lookahead_init(optcl_optimizer *opt, cl_uint num_events,
                                    const cl_event *wait_list);
-/* The slow weights' state (optcl__slow) as the calls change it: whether the next step taken
- * starts them; a step counted (on the host: taken; where the device counts: enqueued, and then
- * settled once the count read back has gone past the start); the count changed by
- * set_step_count or load_progress; the caller wrote them; a checkpoint loaded them. */
+/* The slow weights' state as the calls change it: whether the next step taken starts them;
+ * settle: the count known on the host went past the start (after a step on the host, after a
+ * read of the device's count); the count changed from before by set_step_count or
+ * load_progress (before: the count then, the device's read back); the caller wrote them at
+ * the count (the device's read back); a checkpoint loaded them. */
 bool optcl__lookahead_unset(const optcl_optimizer *opt);
-void optcl__lookahead_counted_step(optcl_optimizer *opt, bool device_counts);
 void optcl__lookahead_settle(optcl_optimizer *opt);
-void optcl__lookahead_recounted(optcl_optimizer *opt);
+void optcl__lookahead_recounted(optcl_optimizer *opt, uint64_t before);
 void optcl__lookahead_written(optcl_optimizer *opt);
 void optcl__lookahead_loaded(optcl_optimizer *opt, bool unset);
 /* Whether state i is Lookahead's slow weights. */

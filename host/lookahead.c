@@ -56,7 +56,7 @@ optcl_status optcl__lookahead_init(optcl_optimizer *opt, cl_uint num_events,
 optcl_status optcl__lookahead_counted(optcl_optimizer *opt, int sync, cl_event *event)
 {
     optcl_params *p = opt->params;
-    cl_ulong start = opt->slow_unset_at + 1; /* the count whose step starts the slow weights */
+    cl_ulong start = opt->slow_at + 1; /* the count whose step starts the slow weights */
     cl_int err = clSetKernelArg(opt->lookahead_kernel, 5, sizeof sync, &sync);
     if (err == CL_SUCCESS && !sync) /* the sync launches never read it */
         err = clSetKernelArg(opt->lookahead_kernel, 6, sizeof start, &start);
@@ -77,46 +77,43 @@ bool optcl__is_slow_state(const optcl_optimizer *opt, size_t i)
 
 bool optcl__lookahead_unset(const optcl_optimizer *opt)
 {
-    return opt->config.lookahead.k > 0 && opt->slow == OPTCL__SLOW_UNSET;
+    return opt->config.lookahead.k > 0 && !opt->slow_set;
 }
 
 /* Where the device counts, the host cannot tell a step taken from one skipped: unset slow
- * weights stay so until the count read back shows a step taken (optcl__lookahead_settle). */
-void optcl__lookahead_counted_step(optcl_optimizer *opt, bool device_counts)
-{
-    if (!device_counts || opt->slow == OPTCL__SLOW_WRITTEN)
-        opt->slow = OPTCL__SLOW_STEPPED;
-}
-
+ * weights stay so until the count read back shows a step taken. */
 void optcl__lookahead_settle(optcl_optimizer *opt)
 {
-    if (opt->slow == OPTCL__SLOW_UNSET && opt->steps > opt->slow_unset_at)
-        opt->slow = OPTCL__SLOW_STEPPED;
+    if (!opt->slow_set && opt->steps > opt->slow_at)
+        opt->slow_set = true;
 }
 
 /* A new count means other parameters to go on from (a run taken over, a restart): slow weights
  * the steps made belong to the old ones, so the next step starts them afresh — unless the
- * caller wrote them since the last step (torch's state dict carries them, in either order
- * with the count). */
-void optcl__lookahead_recounted(optcl_optimizer *opt)
+ * caller wrote them (or a checkpoint loaded them) with no step taken since, which the counts
+ * tell alike on every backend: a skipped step counts none, and before is the device's count
+ * where it owns it (torch's state dict carries them, in either order with the count). */
+void optcl__lookahead_recounted(optcl_optimizer *opt, uint64_t before)
 {
-    if (opt->slow == OPTCL__SLOW_WRITTEN)
-        return;
-    opt->slow = OPTCL__SLOW_UNSET;
-    opt->slow_unset_at = opt->steps;
+    if (!(opt->slow_set && before == opt->slow_at))
+        opt->slow_set = false; /* unset at the new count; or written, and still so at it */
+    opt->slow_at = opt->steps;
 }
 
+/* opt->steps: the device's count read back where it owns it (state_access syncs first). A
+ * step that started them has a count past slow_at, and nothing but a new count lowers it. */
 void optcl__lookahead_written(optcl_optimizer *opt)
 {
-    opt->slow = OPTCL__SLOW_WRITTEN;
+    opt->slow_set = true;
+    opt->slow_at = opt->steps;
 }
 
 /* A checkpoint's slow weights are real ones, or — saved while unset — the parameters, which
  * the next step starts them from again (unset says which: checkpoint.c). */
 void optcl__lookahead_loaded(optcl_optimizer *opt, bool unset)
 {
-    opt->slow = unset ? OPTCL__SLOW_UNSET : OPTCL__SLOW_WRITTEN;
-    opt->slow_unset_at = opt->steps;
+    opt->slow_set = !unset;
+    opt->slow_at = opt->steps;
 }
 
 /* One blend launch: param = slow + α·(fast − slow), and slow too when commit. */

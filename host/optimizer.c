@@ -458,9 +458,13 @@ static optcl_status state_access(optcl_optimizer *opt, const char *state, size_t
                            p->count);
     size_t i = find_state(opt, state, opt->state_count);
     if (i < opt->state_count) {
-        optcl_status st =
-            optcl__state_transfer(opt, i, index, data, count, to_device, opt->message, state);
-        if (st == OPTCL_SUCCESS && to_device && optcl__is_slow_state(opt, i))
+        bool slow = to_device && optcl__is_slow_state(opt, i);
+        /* the count they are written at, the device's where it owns it: a new count keeps
+         * them until a step is taken after it */
+        optcl_status st = slow ? optcl__guard_sync(opt) : OPTCL_SUCCESS;
+        if (st == OPTCL_SUCCESS)
+            st = optcl__state_transfer(opt, i, index, data, count, to_device, opt->message, state);
+        if (st == OPTCL_SUCCESS && slow)
             optcl__lookahead_written(opt); /* the caller's now: no step starts them */
         return st;
     }

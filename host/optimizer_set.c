@@ -105,7 +105,7 @@ optcl_status optcl_optimizer_set_step_count(optcl_optimizer *opt, uint64_t steps
         opt->steps = before;
         optcl__restore_memos(opt, &saved);
     } else {
-        optcl__lookahead_recounted(opt); /* unless written, the next step starts them */
+        optcl__lookahead_recounted(opt, before); /* unless written, the next step starts them */
     }
     free(saved.guard_memos);
     return st;

@@ -204,8 +204,8 @@ static void count(step_plan *plan)
         plan->opt->guard_pending++;
     else
         plan->opt->steps = plan->step;
-    if (lookahead_on(plan->opt))
-        optcl__lookahead_counted_step(plan->opt, plan->device_counts);
+    if (!plan->device_counts) /* a step taken: unset slow weights were started by it */
+        optcl__lookahead_settle(plan->opt);
 }
 
 /* 5. Lookahead's sync, when the step ends a cycle (on the device: the kernel decides). */

@@ -681,8 +681,10 @@ typedef struct optcl_plateau_state {
  * (a sync at α = 0 puts the parameters back to the slow weights, which stay). After a new step
  * count (optcl_optimizer_set_step_count, optcl_checkpoint_load_progress) the next step taken
  * starts the slow weights from the parameters again, unless "lookahead_slow" was written
- * (optcl_optimizer_write_state, before or after the count) since the last step; until a step
- * starts them, reading "lookahead_slow" gives the parameters, and so does a checkpoint. */
+ * (optcl_optimizer_write_state, before or after the count) since the last step taken — a step
+ * a gradient guard skips is none, on either backend; until a step starts them, reading
+ * "lookahead_slow" gives the parameters, and so does a checkpoint. With a gradient guard on
+ * the OpenCL backend, writing "lookahead_slow" waits for the queue (the device's count). */
 typedef struct optcl_lookahead_config {
     int64_t k;                     /* 0: no Lookahead (default); the paper uses 5 */
     double alpha;                  /* 0.5, in (0, 1] */
@@ -1018,7 +1020,7 @@ OPTCL_API optcl_status optcl_optimizer_set_option(optcl_optimizer *opt, const ch
  * whose "step" the bias corrections read) continues where it was: the next step is steps + 1.
  * Blocks (the device's count with a gradient guard). With Lookahead the next step taken starts
  * the slow weights from the parameters, unless "lookahead_slow" was written since the last
- * step (see optcl_lookahead_config). */
+ * step taken (see optcl_lookahead_config). */
 OPTCL_API optcl_status optcl_optimizer_set_step_count(optcl_optimizer *opt, uint64_t steps);
 /* The running values a rule keeps per group over the steps taken, which torch (or
  * schedulefree) keeps as scalar state: NAdam's "mu_product" (the product of the μ of every

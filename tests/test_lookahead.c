@@ -527,6 +527,46 @@ static void written_slow_weights_are_kept(optcl_backend backend)
         }
 }
 
+/* "Written since the last step" counts the steps taken: a step a guard skips is none, on
+ * either backend (the device's count says so where it owns it), so slow weights written before
+ * it survive a new count; one taken after the write does not keep them. */
+static void skipped_step_keeps_written(optcl_backend backend)
+{
+    float p0[N], slow[N], g[N], got[N], params[N];
+    uint64_t seed = 31;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    tu_fill_random(slow, N, &seed, -1.0f, 1.0f);
+    gradient(g, 0);
+    optcl_optimizer_config c = counted_config(true);
+    for (int taken = 0; taken < 2; taken++) {
+        tu_rig r = start(backend, &c, p0);
+        TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+        TU_OK(optcl_optimizer_write_state(r.opt, "lookahead_slow", OPTCL_ALL, slow, N),
+              optcl_optimizer_message(r.opt));
+        float bad[N];
+        memcpy(bad, g, sizeof bad);
+        bad[7] = taken ? bad[7] : NAN; /* skipped, or a step taken after the write */
+        TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, bad, N), "g");
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+        assert_int_equal(optcl_optimizer_step_count(r.opt), 1 + (uint64_t)taken);
+        TU_OK(optcl_optimizer_set_step_count(r.opt, 11), optcl_optimizer_message(r.opt));
+        float before[N];
+        TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, before, N), "p");
+        TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), optcl_optimizer_message(r.opt));
+        TU_OK(optcl_optimizer_read_state(r.opt, "lookahead_slow", OPTCL_ALL, got, N), "read");
+        /* step 12 ends a cycle: the sync committed the blend of the kept or started weights */
+        TU_OK(optcl_params_read(r.params, OPTCL_ROLE_PARAMS, OPTCL_ALL, params, N), "p");
+        assert_memory_equal(got, params, sizeof got);
+        for (int i = 0; i < N; i++) {
+            float fast = before[i] - 0.05f * g[i], from = taken ? before[i] : slow[i];
+            assert_true(fabsf(got[i] - (from + 0.5f * (fast - from))) <= 1e-6f);
+        }
+        tu_rig_close(&r);
+    }
+}
+
 /* A checkpoint saved while the slow weights are unset resumes as the run would have gone on. */
 static void unset_slow_weights_resume(optcl_backend backend)
 {
@@ -577,6 +617,7 @@ static void new_count_reference(void **state)
     (void)state;
     new_count_starts_the_slow_weights(OPTCL_BACKEND_REFERENCE);
     written_slow_weights_are_kept(OPTCL_BACKEND_REFERENCE);
+    skipped_step_keeps_written(OPTCL_BACKEND_REFERENCE);
     unset_slow_weights_resume(OPTCL_BACKEND_REFERENCE);
 }
 
@@ -585,6 +626,7 @@ static void new_count_opencl(void **state)
     (void)state;
     new_count_starts_the_slow_weights(OPTCL_BACKEND_OPENCL);
     written_slow_weights_are_kept(OPTCL_BACKEND_OPENCL);
+    skipped_step_keeps_written(OPTCL_BACKEND_OPENCL);
     unset_slow_weights_resume(OPTCL_BACKEND_OPENCL);
 }
 
