@@ -206,7 +206,7 @@ struct optcl_optimizer {
     cl_kernel mode_kernel;                /* Schedule-Free's train/eval switch (mode.c) */
     optcl_mode mode;
     cl_kernel lookahead_kernel;
-    cl_kernel lookahead_start; /* unguarded, low-precision parameters: widens them into slow */
+    cl_kernel lookahead_start; /* low-precision parameters: widens them into slow */
     const char *build_log;
     optcl_plateau_state plateau;
     double lookahead_alpha;  /* α of the last sync */
@@ -380,6 +380,9 @@ bool optcl__lookahead_unset(const optcl_optimizer *opt);
 void optcl__lookahead_settle(optcl_optimizer *opt);
 void optcl__lookahead_recounted(optcl_optimizer *opt, uint64_t before);
 void optcl__lookahead_written(optcl_optimizer *opt);
+/* Before the caller writes slow weights: the count read back where the device owns it, and
+ * unset ones started from the parameters. */
+optcl_status optcl__lookahead_write_begin(optcl_optimizer *opt);
 void optcl__lookahead_loaded(optcl_optimizer *opt, bool unset);
 /* Whether state i is Lookahead's slow weights. */
 bool optcl__is_slow_state(const optcl_optimizer *opt, size_t i);

@@ -28,8 +28,10 @@ optcl_status optcl__lookahead_init(optcl_optimizer *opt, cl_uint num_events,
                                    const cl_event *wait_list)
 {
     optcl_params *p = opt->params;
-    if (is_reference(opt)) {
+    if (is_reference(opt)) { /* as the set's type holds them: a write's start comes before
+                              * the step's rounding of what the caller wrote */
         memcpy(slow_host(opt), p->host[OPTCL_ROLE_PARAMS], p->flat * sizeof(float));
+        optcl__round_floats(slow_host(opt), p->flat, p->dtype);
         return OPTCL_SUCCESS;
     }
     cl_int err;
@@ -100,7 +102,20 @@ void optcl__lookahead_recounted(optcl_optimizer *opt, uint64_t before)
     opt->slow_at = opt->steps;
 }
 
-/* opt->steps: the device's count read back where it owns it (state_access syncs first). A
+/* A write of some tensors while unset must not leave the others to the zeros of create or an
+ * old run's values, which no step would start any more: every tensor starts from the
+ * parameters first, as the next step would have, and the write replaces its own. The count
+ * read back where the device owns it is the count the write is at (a step in flight may also
+ * have started them already: then they are set). */
+optcl_status optcl__lookahead_write_begin(optcl_optimizer *opt)
+{
+    optcl_status st = optcl__guard_sync(opt);
+    if (st == OPTCL_SUCCESS && optcl__lookahead_unset(opt))
+        st = optcl__lookahead_init(opt, 0, NULL);
+    return st;
+}
+
+/* opt->steps: the device's count read back where it owns it (write_begin synced). A
  * step that started them has a count past slow_at, and nothing but a new count lowers it. */
 void optcl__lookahead_written(optcl_optimizer *opt)
 {

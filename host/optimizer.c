@@ -117,7 +117,8 @@ static cl_int create_lookahead_kernel(optcl_optimizer *opt, cl_program program, 
     optcl_params *p = opt->params;
     cl_int err = CL_SUCCESS;
     opt->lookahead_kernel = optcl__kernel_create(p->ctx, program, name, &err);
-    if (err == CL_SUCCESS && !opt->guarded && p->dtype != OPTCL_DTYPE_F32)
+    /* guarded, the kernel below starts them at a step; a write while unset needs this one */
+    if (err == CL_SUCCESS && p->dtype != OPTCL_DTYPE_F32)
         opt->lookahead_start =
             optcl__kernel_create(p->ctx, program, "optcl_lookahead_start_f32", &err);
     if (err != CL_SUCCESS || !opt->guarded)
@@ -459,9 +460,7 @@ static optcl_status state_access(optcl_optimizer *opt, const char *state, size_t
     size_t i = find_state(opt, state, opt->state_count);
     if (i < opt->state_count) {
         bool slow = to_device && optcl__is_slow_state(opt, i);
-        /* the count they are written at, the device's where it owns it: a new count keeps
-         * them until a step is taken after it */
-        optcl_status st = slow ? optcl__guard_sync(opt) : OPTCL_SUCCESS;
+        optcl_status st = slow ? optcl__lookahead_write_begin(opt) : OPTCL_SUCCESS;
         if (st == OPTCL_SUCCESS)
             st = optcl__state_transfer(opt, i, index, data, count, to_device, opt->message, state);
         if (st == OPTCL_SUCCESS && slow)

@@ -683,8 +683,11 @@ typedef struct optcl_plateau_state {
  * starts the slow weights from the parameters again, unless "lookahead_slow" was written
  * (optcl_optimizer_write_state, before or after the count) since the last step taken — a step
  * a gradient guard skips is none, on either backend; until a step starts them, reading
- * "lookahead_slow" gives the parameters, and so does a checkpoint. With a gradient guard on
- * the OpenCL backend, writing "lookahead_slow" waits for the queue (the device's count). */
+ * "lookahead_slow" gives the parameters, and so does a checkpoint. Writing "lookahead_slow"
+ * while they are unset first starts every tensor's from the parameters, as the next step
+ * would, so a write of some tensors (an index, not OPTCL_ALL) leaves the others at the
+ * parameters of the write. With a gradient guard on the OpenCL backend, writing
+ * "lookahead_slow" waits for the queue (the device's count). */
 typedef struct optcl_lookahead_config {
     int64_t k;                     /* 0: no Lookahead (default); the paper uses 5 */
     double alpha;                  /* 0.5, in (0, 1] */
