@@ -209,7 +209,16 @@ bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f,
     }
     case OPTCL__F_INT64:
         return parse_int64(text, '\0', (int64_t *)base, &stop);
-    case OPTCL__F_UINT64: { /* digits alone: strtoull takes "-1" as 2^64 − 1 */
+    case OPTCL__F_UINT64: { /* digits alone: strtoull would take " 5", "+5" and "-1" */
+        int64_t negative = 0;
+        /* checkpoints before the field was unsigned saved a seed of 2^63 or more as the int64
+         * of the same bits ("-6" for 2^64 − 6): a minus, digits, a negative int64 */
+        if (*text == '-' && isdigit((unsigned char)text[1])) {
+            if (!parse_int64(text, '\0', &negative, &stop) || negative >= 0)
+                return false;
+            *(uint64_t *)base = (uint64_t)negative;
+            return true;
+        }
         errno = 0;
         unsigned long long v = isdigit((unsigned char)*text) ? strtoull(text, &end, 10) : 0;
         if (!end || *end != '\0' || errno == ERANGE)

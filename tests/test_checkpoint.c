@@ -586,9 +586,10 @@ static void step_counts_round_trip(void **state)
 }
 
 /* The configuration's fields come back exactly — the seed's every 2^64 values, a subnormal
- * eps — and a value a save would not write is refused by name: past its type's range (an
- * int64 overflow, a nonzero double that reads as 0, a seed past 2^64 − 1 or signed) or with a
- * leading space. */
+ * eps, a seed of 2^63 or more written signed as files before it was unsigned did — and a value
+ * a save would not write is refused by name: past its type's range (an int64 overflow, a
+ * nonzero double that reads as 0, a seed past 2^64 − 1 or below −2^63) or with a leading
+ * space or sign it never writes. */
 static void config_fields_parse_exactly(void **state)
 {
     (void)state;
@@ -608,13 +609,33 @@ static void config_fields_parse_exactly(void **state)
     TU_OK(optcl_checkpoint_load(t.opt, path), optcl_optimizer_message(t.opt));
     assert_true(optcl_optimizer_config_get(t.opt)->seed == UINT64_MAX);
     assert_true(optcl_optimizer_config_get(t.opt)->adam.eps == 1e-310);
+    /* files before the seed was unsigned wrote 2^63 and above as the int64 of their bits */
+    static const struct {
+        const char *text;
+        uint64_t seed;
+    } signed_seeds[] = {
+        {"-6", UINT64_MAX - 5},
+        {"-1", UINT64_MAX},
+        {"-9223372036854775808", UINT64_C(1) << 63},
+    };
+    for (size_t i = 0; i < sizeof signed_seeds / sizeof signed_seeds[0]; i++) {
+        tu_set_meta(path, bad, "optcl.config.seed", signed_seeds[i].text);
+        TU_OK(optcl_checkpoint_load(t.opt, bad), optcl_optimizer_message(t.opt));
+        assert_true(optcl_optimizer_config_get(t.opt)->seed == signed_seeds[i].seed);
+    }
     tu_rig_close(&t);
     static const struct {
         const char *key, *value;
     } damaged[] = {
         {"optcl.config.seed", "18446744073709551616"},
-        {"optcl.config.seed", "-1"},
         {"optcl.config.seed", " 5"},
+        {"optcl.config.seed", "+5"},
+        {"optcl.config.seed", "- 6"},
+        {"optcl.config.seed", "-+6"},
+        {"optcl.config.seed", " -6"},
+        {"optcl.config.seed", "--6"},
+        {"optcl.config.seed", "-0"},
+        {"optcl.config.seed", "-9223372036854775809"},
         {"optcl.config.adam.eps", "1e-400"},
         {"optcl.config.adam.beta1", " 0.9"},
         {"optcl.config.schedule.step_size", "99999999999999999999"},
