@@ -1,5 +1,6 @@
 /* device_select.c — device choice: explicit indices, a name substring, or OPTCL_DEVICE; by
- * default the largest usable GPU of any platform, else the first usable device of any type
+ * default the largest usable GPU of any platform, discrete ones first, else the first usable
+ * device of any type
  * (optcl__default_device). A device not available or without a compiler is never chosen. */
 #include "device_select.h"
 
@@ -32,6 +33,17 @@ static uint64_t device_size(const optcl__device_facts *f)
     return (uint64_t)(f->global_memory >> 20) * f->compute_units;
 }
 
+/* Whether GPU a ranks before GPU b. The size alone favours an integrated GPU: its global memory
+ * is the host's RAM, and some count far more compute units (Intel's execution units) than a
+ * discrete GPU's multiprocessors, so memory unified with the host ranks it after every
+ * discrete one. */
+static bool ranks_before(const optcl__device_facts *a, const optcl__device_facts *b)
+{
+    if (a->unified != b->unified)
+        return !a->unified;
+    return device_size(a) > device_size(b);
+}
+
 size_t optcl__default_device(const optcl__device_facts *facts, size_t n)
 {
     size_t best = n, first = n;
@@ -41,7 +53,7 @@ size_t optcl__default_device(const optcl__device_facts *facts, size_t n)
         if (first == n)
             first = i;
         if ((facts[i].type & CL_DEVICE_TYPE_GPU) &&
-            (best == n || device_size(&facts[i]) > device_size(&facts[best])))
+            (best == n || ranks_before(&facts[i], &facts[best])))
             best = i;
     }
     return best < n ? best : first;
@@ -51,7 +63,7 @@ size_t optcl__default_device(const optcl__device_facts *facts, size_t n)
  * were read: the context's creation then says what is wrong. */
 static void read_facts(cl_device_id d, optcl__device_facts *f)
 {
-    cl_bool available = CL_TRUE, compiler = CL_TRUE;
+    cl_bool available = CL_TRUE, compiler = CL_TRUE, unified = CL_FALSE;
     memset(f, 0, sizeof *f);
     clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof f->type, &f->type, NULL);
     clGetDeviceInfo(d, CL_DEVICE_AVAILABLE, sizeof available, &available, NULL);
@@ -59,7 +71,10 @@ static void read_facts(cl_device_id d, optcl__device_facts *f)
     clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof f->global_memory, &f->global_memory, NULL);
     clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof f->compute_units, &f->compute_units,
                     NULL);
+    /* deprecated since OpenCL 2.0 but still answered; unanswered, the device ranks by size */
+    clGetDeviceInfo(d, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL);
     f->available = available != CL_FALSE;
+    f->unified = unified != CL_FALSE;
     f->compiler = compiler != CL_FALSE;
 }
 

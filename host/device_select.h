@@ -10,6 +10,7 @@ typedef struct optcl__device_facts {
     bool available, compiler; /* CL_DEVICE_AVAILABLE, CL_DEVICE_COMPILER_AVAILABLE */
     cl_ulong global_memory;   /* CL_DEVICE_GLOBAL_MEM_SIZE, bytes */
     cl_uint compute_units;    /* CL_DEVICE_MAX_COMPUTE_UNITS */
+    bool unified;             /* CL_DEVICE_HOST_UNIFIED_MEMORY: an integrated GPU */
 } optcl__device_facts;
 
 /* Whether optcl can run on the device: it is available and it has an OpenCL C compiler (optcl
@@ -17,9 +18,9 @@ typedef struct optcl__device_facts {
 bool optcl__device_usable(const optcl__device_facts *f);
 
 /* The default device among n in platform order (n when none is usable), skipping those
- * optcl__device_usable refuses: the GPU with the largest global memory × compute units — a
- * discrete GPU before an integrated one, the larger of two — the first of equals; without a
- * GPU, the first usable device. */
+ * optcl__device_usable refuses: a discrete GPU (no memory unified with the host) before an
+ * integrated one, then the GPU with the largest global memory × compute units, the first of
+ * equals; without a GPU, the first usable device. */
 size_t optcl__default_device(const optcl__device_facts *facts, size_t n);
 
 /* Resolves config (and OPTCL_DEVICE unless ignored) to a device. *use_reference is set when the

@@ -124,13 +124,15 @@ typedef enum optcl_backend {
 } optcl_backend;
 
 /* How optcl_context_create picks a device. With every field at its default the environment
- * variable OPTCL_DEVICE decides when set, else the GPU of any platform with the most global
- * memory × compute units (the first of equals, in platform order), else the first device of
- * any type. OPTCL_DEVICE holds "P:D" (platform and device index), "reference" (the host
- * backend) or a case-insensitive substring of "<platform name> <device name>" (the first
- * match optcl can run on). A device that is not available (CL_DEVICE_AVAILABLE) or has no
- * OpenCL C compiler (CL_DEVICE_COMPILER_AVAILABLE; optcl builds its kernels from source) is
- * never chosen: chosen explicitly it is OPTCL_ERROR_NO_DEVICE, with a message saying why. */
+ * variable OPTCL_DEVICE decides when set, else a GPU of any platform — a discrete one before
+ * one whose memory is the host's (CL_DEVICE_HOST_UNIFIED_MEMORY: an integrated GPU), then the
+ * one with the most global memory × compute units, the first of equals in platform order —
+ * else the first device of any type. OPTCL_DEVICE holds "P:D" (platform and device index),
+ * "reference" (the host backend) or a case-insensitive substring of "<platform name> <device
+ * name>" (the first match optcl can run on). A device that is not available
+ * (CL_DEVICE_AVAILABLE) or has no OpenCL C compiler (CL_DEVICE_COMPILER_AVAILABLE; optcl
+ * builds its kernels from source) is never chosen: chosen explicitly it is
+ * OPTCL_ERROR_NO_DEVICE, with a message saying why. */
 typedef struct optcl_context_config {
     optcl_backend backend;   /* default OPENCL */
     int platform_index;      /* -1: any (default) */

@@ -279,22 +279,23 @@ static void test_env_no_match(void **state)
     }
 }
 
-/* The default device (optcl__default_device): of the devices available with a compiler, the GPU
- * with the most global memory × compute units, the first of equals; else the first usable
- * device of another type; none when none is usable. */
+/* The default device (optcl__default_device): of the devices available with a compiler, a
+ * discrete GPU before an integrated one (memory unified with the host's), then the GPU with the
+ * most global memory × compute units, the first of equals; else the first usable device of
+ * another type; none when none is usable. */
 static void test_default_choice_rule(void **state)
 {
     (void)state;
     enum { GIB = 1 << 30 };
     const cl_device_type cpu = CL_DEVICE_TYPE_CPU, gpu = CL_DEVICE_TYPE_GPU;
     const optcl__device_facts list[] = {
-        {cpu, true, true, 64ull * GIB, 64},   /* 0: a CPU, larger than every GPU */
-        {gpu, true, true, 16ull * GIB, 24},   /* 1: an integrated GPU, 384 */
-        {gpu, false, true, 80ull * GIB, 132}, /* 2: the largest GPU, not available */
-        {gpu, true, false, 80ull * GIB, 132}, /* 3: the same, without a compiler */
-        {gpu, true, true, 40ull * GIB, 108},  /* 4: 4320 */
-        {gpu, true, true, 80ull * GIB, 54},   /* 5: 4320 again: 4 comes first */
-        {gpu, true, true, 24ull * GIB, 180},  /* 6: 4320 too */
+        {cpu, true, true, 64ull * GIB, 64, false},   /* 0: a CPU, larger than every GPU */
+        {gpu, true, true, 16ull * GIB, 24, true},    /* 1: an integrated GPU, 384 */
+        {gpu, false, true, 80ull * GIB, 132, false}, /* 2: the largest GPU, not available */
+        {gpu, true, false, 80ull * GIB, 132, false}, /* 3: the same, without a compiler */
+        {gpu, true, true, 40ull * GIB, 108, false},  /* 4: 4320 */
+        {gpu, true, true, 80ull * GIB, 54, false},   /* 5: 4320 again: 4 comes first */
+        {gpu, true, true, 24ull * GIB, 180, false},  /* 6: 4320 too */
     };
     assert_int_equal(optcl__default_device(list, 7), 4);
     assert_int_equal(optcl__default_device(list, 4), 1);     /* the integrated GPU before the CPU */
@@ -302,6 +303,18 @@ static void test_default_choice_rule(void **state)
     assert_int_equal(optcl__default_device(list + 2, 2), 2); /* none usable: n */
     const optcl__device_facts later[] = {list[2], list[3], list[0]};
     assert_int_equal(optcl__default_device(later, 3), 2); /* the first usable, not the first */
+    /* an integrated GPU's global memory is the host's RAM and Intel's count execution units:
+     * larger by the measure than a discrete GPU, it still comes after every one */
+    const optcl__device_facts shared[] = {
+        {gpu, true, true, 64ull * GIB, 512, true}, /* 0: integrated, 32768 */
+        {gpu, true, true, 8ull * GIB, 20, false},  /* 1: a small discrete GPU, 160 */
+        {gpu, true, true, 32ull * GIB, 96, true},  /* 2: integrated, 3072 */
+        {gpu, true, true, 12ull * GIB, 20, false}, /* 3: a larger discrete GPU, 240 */
+    };
+    assert_int_equal(optcl__default_device(shared, 3), 1);
+    assert_int_equal(optcl__default_device(shared, 4), 3); /* discrete ones by size */
+    const optcl__device_facts integrated[] = {list[0], shared[2], shared[0]};
+    assert_int_equal(optcl__default_device(integrated, 3), 2); /* integrated ones by size too */
     assert_true(optcl__device_usable(&list[0]));
     assert_false(optcl__device_usable(&list[2]) || optcl__device_usable(&list[3]));
 }
