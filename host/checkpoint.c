@@ -1186,8 +1186,10 @@ optcl_status optcl_checkpoint_load_progress(optcl_optimizer *opt, const char *pa
     if (st == OPTCL_SUCCESS)
         st = take_progress(opt, &pc, &kept, path);
     free(kept.memos.guard_memos);
-    if (st == OPTCL_SUCCESS) /* a new count; the slow weights come from elsewhere, or start */
+    if (st == OPTCL_SUCCESS) { /* a new count; the slow weights come from elsewhere, or start */
         optcl__lookahead_recounted(opt, kept.steps);
+        opt->counted_from = opt->steps; /* the file's α stays until the next sync */
+    }
     optcl__st_free(&f);
     return st;
 }
@@ -1269,8 +1271,10 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
     free(backup);
     free(kept.memos.guard_memos);
     free(found.sources);
-    if (st == OPTCL_SUCCESS)
+    if (st == OPTCL_SUCCESS) {
         optcl__lookahead_loaded(opt, pc.slow_unset);
+        opt->counted_from = opt->steps; /* the file's α stays until the next sync */
+    }
     free(sources);
     optcl__st_free(&f);
     return st;

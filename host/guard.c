@@ -295,13 +295,15 @@ cl_int optcl__guard_read_record(const optcl_optimizer *opt, optcl__guard *g)
 }
 
 /* Lookahead's α of the last sync at the count steps, which follows from the count while no α
- * search runs (a guard refuses the search): the count's last multiple of k was a sync's. */
+ * search runs (a guard refuses the search): the count's last multiple of k was a sync's if a
+ * step reached it after the last new count (set or loaded); before, the α stays the one known
+ * then, as where the host counts, whose α changes at a sync only. */
 double optcl__guard_alpha_at(const optcl_optimizer *opt, uint64_t steps)
 {
     const optcl_lookahead_config *la = &opt->config.lookahead;
-    if (la->k > 0 && steps >= (uint64_t)la->k)
-        return (float)optcl_schedule_lr(&la->alpha_schedule, la->alpha,
-                                        steps / (uint64_t)la->k - 1);
+    uint64_t k = la->k > 0 ? (uint64_t)la->k : 0;
+    if (k && steps >= k && steps / k * k > opt->counted_from)
+        return (float)optcl_schedule_lr(&la->alpha_schedule, la->alpha, steps / k - 1);
     return opt->lookahead_alpha; /* no sync since the count was set: the one known then */
 }
 

@@ -210,6 +210,7 @@ struct optcl_optimizer {
     const char *build_log;
     optcl_plateau_state plateau;
     double lookahead_alpha;  /* α of the last sync */
+    uint64_t counted_from;   /* the count the last new count set (0 at create): syncs after */
     /* Lookahead's slow weights (lookahead.c): unset (at create, after a new count) until a
      * step taken starts them from the parameters; set by that step, by the caller or by a
      * checkpoint. slow_at: unset, the count then (the step past it starts them); written or

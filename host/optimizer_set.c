@@ -106,6 +106,7 @@ optcl_status optcl_optimizer_set_step_count(optcl_optimizer *opt, uint64_t steps
         optcl__restore_memos(opt, &saved);
     } else {
         optcl__lookahead_recounted(opt, before); /* unless written, the next step starts them */
+        opt->counted_from = steps;               /* the last sync's α stays until the next */
     }
     free(saved.guard_memos);
     return st;

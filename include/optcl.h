@@ -1075,11 +1075,13 @@ typedef optcl_status (*optcl_loss_fn)(void *user, optcl_params *params, double *
  * the configured α (config.lookahead's, through its schedule). */
 OPTCL_API optcl_status optcl_optimizer_set_lookahead_search(optcl_optimizer *opt, optcl_loss_fn fn,
                                                             void *user, int points);
-/* The α used by the last Lookahead sync (0 before the first). With a gradient guard on the
+/* The α used by the last Lookahead sync (0 before the first). A new step count
+ * (optcl_optimizer_set_step_count, optcl_checkpoint_load_progress) keeps it — a checkpoint
+ * load takes the file's — until a step ends a cycle after it. With a gradient guard on the
  * OpenCL backend the device owns the step count and syncs by it: this reads the count back (as
  * optcl_optimizer_step_count, blocking until the queue reaches it) and gives the α of the last
- * sync that count passed (after a partial step, counted without its sync, the α of that
- * count's cycle). */
+ * sync that count passed since the last new count (after a partial step, counted without its
+ * sync, the α of that count's cycle). */
 OPTCL_API double optcl_optimizer_lookahead_alpha(const optcl_optimizer *opt);
 
 /* Optimizer state buffers, named as in PyTorch's state dict: "momentum_buffer", "exp_avg",

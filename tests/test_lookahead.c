@@ -605,6 +605,52 @@ static void partial_write_starts_the_rest(optcl_backend backend)
             }
 }
 
+/* lookahead_alpha is the α of the last sync this optimizer made: after a new count (set, or a
+ * checkpoint's progress loaded) none until a step ends a cycle — not the α the count's last
+ * multiple of k would have had — where the device owns the count too, and a checkpoint saves
+ * that α on both backends alike. */
+static void alpha_after_a_new_count(optcl_backend backend)
+{
+    char *dir = tu_make_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/alpha.safetensors", dir);
+    float p0[N], g[N];
+    uint64_t seed = 41;
+    tu_fill_random(p0, N, &seed, -1.0f, 1.0f);
+    gradient(g, 0);
+    for (int guarded = 0; guarded < 2; guarded++) {
+        optcl_optimizer_config c = counted_config(guarded);
+        c.lookahead.alpha_schedule = optcl_schedule_default(OPTCL_SCHEDULE_STEP);
+        c.lookahead.alpha_schedule.gamma = 0.5; /* the s-th sync's α: 0.5 · 0.5^s */
+        tu_rig r = start(backend, &c, p0);
+        const char *m = optcl_optimizer_message(r.opt);
+        TU_OK(optcl_params_write(r.params, OPTCL_ROLE_GRADS, OPTCL_ALL, g, N), "g");
+        TU_OK(optcl_optimizer_set_step_count(r.opt, 4), m);
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), m);
+        assert_true(optcl_optimizer_lookahead_alpha(r.opt) == 0.0); /* count 5: no sync yet */
+        TU_OK(optcl_checkpoint_save(r.opt, path), m);
+        tu_rig back = start(backend, &c, p0);
+        TU_OK(optcl_checkpoint_load(back.opt, path), optcl_optimizer_message(back.opt));
+        assert_true(optcl_optimizer_lookahead_alpha(back.opt) == 0.0);
+        tu_rig_close(&back);
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), m);
+        assert_true(optcl_optimizer_lookahead_alpha(r.opt) == 0.125); /* count 6: sync 2 */
+        TU_OK(optcl_optimizer_set_step_count(r.opt, 8), m);
+        assert_true(optcl_optimizer_lookahead_alpha(r.opt) == 0.125); /* still sync 2's */
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), m);
+        assert_true(optcl_optimizer_lookahead_alpha(r.opt) == 0.125);
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), m);
+        assert_true(optcl_optimizer_lookahead_alpha(r.opt) == 0.03125); /* count 10: sync 4 */
+        TU_OK(optcl_checkpoint_load_progress(r.opt, path), m);
+        assert_true(optcl_optimizer_lookahead_alpha(r.opt) == 0.0); /* the file's, at 5 */
+        TU_OK(optcl_optimizer_step(r.opt, 0, NULL, NULL), m);
+        assert_true(optcl_optimizer_lookahead_alpha(r.opt) == 0.125);
+        tu_rig_close(&r);
+    }
+    tu_remove_tree(dir);
+    free(dir);
+}
+
 /* A checkpoint saved while the slow weights are unset resumes as the run would have gone on. */
 static void unset_slow_weights_resume(optcl_backend backend)
 {
@@ -657,6 +703,7 @@ static void new_count_reference(void **state)
     written_slow_weights_are_kept(OPTCL_BACKEND_REFERENCE);
     skipped_step_keeps_written(OPTCL_BACKEND_REFERENCE);
     partial_write_starts_the_rest(OPTCL_BACKEND_REFERENCE);
+    alpha_after_a_new_count(OPTCL_BACKEND_REFERENCE);
     unset_slow_weights_resume(OPTCL_BACKEND_REFERENCE);
 }
 
@@ -667,6 +714,7 @@ static void new_count_opencl(void **state)
     written_slow_weights_are_kept(OPTCL_BACKEND_OPENCL);
     skipped_step_keeps_written(OPTCL_BACKEND_OPENCL);
     partial_write_starts_the_rest(OPTCL_BACKEND_OPENCL);
+    alpha_after_a_new_count(OPTCL_BACKEND_OPENCL);
     unset_slow_weights_resume(OPTCL_BACKEND_OPENCL);
 }
 
