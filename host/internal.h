@@ -446,6 +446,10 @@ size_t optcl__group_length(size_t length, size_t alignment, bool only_group);
 cl_kernel optcl__kernel_create(optcl_context *ctx, cl_program program, const char *name,
                                cl_int *err);
 void optcl__kernel_release(optcl_context *ctx, cl_kernel kernel);
+/* The context's list of kernels and limits itself, which those two keep: add (CL_OUT_OF_HOST_MEMORY
+ * when it cannot grow) and remove. */
+cl_int optcl__kernel_remember(optcl_context *ctx, cl_kernel kernel, size_t most);
+void optcl__kernel_forget(optcl_context *ctx, cl_kernel kernel);
 /* The kernel's CL_KERNEL_WORK_GROUP_SIZE (SIZE_MAX for a kernel made otherwise). */
 size_t optcl__kernel_most(const optcl_context *ctx, cl_kernel kernel);
 /* Its full work-group: ctx->local_size, halved until within its limit — a power of two, so

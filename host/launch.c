@@ -3,11 +3,12 @@
  * a power of two of items for a small set: group ranges, and so the whole flat buffer, are
  * padded to that shape (optcl__group_length), so no launch ever needs a smaller group (an odd
  * item count used to give groups of one item, a 32–64× loss on GPUs). The per-step path is
- * argument setting, a look-up among the context's kernels and one enqueue. */
+ * argument setting, a binary search among the context's kernels and one enqueue. */
 #include "internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 size_t optcl__group_length(size_t length, size_t alignment, bool only_group)
 {
@@ -19,8 +20,29 @@ size_t optcl__group_length(size_t length, size_t alignment, bool only_group)
     return optcl__round_up(padded, alignment); /* alignments are powers of two: no change */
 }
 
-/* Adds kernel to the context's list; CL_OUT_OF_HOST_MEMORY when it cannot grow. */
-static cl_int remember_kernel(optcl_context *ctx, cl_kernel kernel, size_t most)
+/* The context's kernels are kept in the order of their handles: every launch looks its
+ * kernel's limit up, and one context may hold thousands (an optimizer per layer), so a binary
+ * search, not a scan of the list. The index of kernel, or where it would go. */
+static size_t kernel_index(const optcl_context *ctx, cl_kernel kernel)
+{
+    uintptr_t key = (uintptr_t)kernel; /* handles of unrelated objects: compared as integers */
+    size_t low = 0, high = ctx->kernel_count;
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        if ((uintptr_t)ctx->kernels[mid].kernel < key)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low;
+}
+
+static bool kernel_at(const optcl_context *ctx, size_t i, cl_kernel kernel)
+{
+    return i < ctx->kernel_count && ctx->kernels[i].kernel == kernel;
+}
+
+cl_int optcl__kernel_remember(optcl_context *ctx, cl_kernel kernel, size_t most)
 {
     if (ctx->kernel_count == ctx->kernel_capacity) {
         size_t capacity = ctx->kernel_capacity ? 2 * ctx->kernel_capacity : 16;
@@ -30,7 +52,11 @@ static cl_int remember_kernel(optcl_context *ctx, cl_kernel kernel, size_t most)
         ctx->kernels = grown;
         ctx->kernel_capacity = capacity;
     }
-    ctx->kernels[ctx->kernel_count++] = (optcl__kernel_limit){kernel, most};
+    size_t i = kernel_index(ctx, kernel);
+    memmove(&ctx->kernels[i + 1], &ctx->kernels[i],
+            (ctx->kernel_count - i) * sizeof ctx->kernels[0]);
+    ctx->kernels[i] = (optcl__kernel_limit){kernel, most};
+    ctx->kernel_count++;
     return CL_SUCCESS;
 }
 
@@ -44,7 +70,7 @@ cl_kernel optcl__kernel_create(optcl_context *ctx, cl_program program, const cha
     *err = clGetKernelWorkGroupInfo(kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof most,
                                     &most, NULL);
     if (*err == CL_SUCCESS)
-        *err = remember_kernel(ctx, kernel, most);
+        *err = optcl__kernel_remember(ctx, kernel, most);
     if (*err != CL_SUCCESS) {
         clReleaseKernel(kernel);
         return NULL;
@@ -52,24 +78,28 @@ cl_kernel optcl__kernel_create(optcl_context *ctx, cl_program program, const cha
     return kernel;
 }
 
+void optcl__kernel_forget(optcl_context *ctx, cl_kernel kernel)
+{
+    size_t i = kernel_index(ctx, kernel);
+    if (!kernel_at(ctx, i, kernel))
+        return;
+    ctx->kernel_count--;
+    memmove(&ctx->kernels[i], &ctx->kernels[i + 1],
+            (ctx->kernel_count - i) * sizeof ctx->kernels[0]);
+}
+
 void optcl__kernel_release(optcl_context *ctx, cl_kernel kernel)
 {
     if (!kernel)
         return;
-    for (size_t i = 0; i < ctx->kernel_count; i++)
-        if (ctx->kernels[i].kernel == kernel) {
-            ctx->kernels[i] = ctx->kernels[--ctx->kernel_count];
-            break;
-        }
+    optcl__kernel_forget(ctx, kernel);
     clReleaseKernel(kernel);
 }
 
 size_t optcl__kernel_most(const optcl_context *ctx, cl_kernel kernel)
 {
-    for (size_t i = 0; i < ctx->kernel_count; i++)
-        if (ctx->kernels[i].kernel == kernel)
-            return ctx->kernels[i].most;
-    return SIZE_MAX;
+    size_t i = kernel_index(ctx, kernel);
+    return kernel_at(ctx, i, kernel) ? ctx->kernels[i].most : SIZE_MAX;
 }
 
 size_t optcl__kernel_local(const optcl_context *ctx, cl_kernel kernel)

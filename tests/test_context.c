@@ -10,9 +10,11 @@
 
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char *g_saved_env; /* OPTCL_DEVICE as the suite found it */
 
@@ -319,6 +321,68 @@ static void test_default_choice_rule(void **state)
     assert_false(optcl__device_usable(&list[2]) || optcl__device_usable(&list[3]));
 }
 
+/* A context of n kernels with made-up handles (never given to OpenCL), each with the limit
+ * 1 + its index; some forgotten and remembered again, out of order. */
+static void fill_kernels(optcl_context *ctx, size_t n)
+{
+    memset(ctx, 0, sizeof *ctx);
+    for (size_t i = n; i-- > 0;) /* handles 16, 32, …: remembered from the last */
+        assert_int_equal(optcl__kernel_remember(ctx, (cl_kernel)(uintptr_t)(16 * (i + 1)), 1 + i),
+                         CL_SUCCESS);
+    for (size_t i = 0; i < n; i += 3) {
+        optcl__kernel_forget(ctx, (cl_kernel)(uintptr_t)(16 * (i + 1)));
+        assert_int_equal(optcl__kernel_most(ctx, (cl_kernel)(uintptr_t)(16 * (i + 1))), SIZE_MAX);
+        assert_int_equal(optcl__kernel_remember(ctx, (cl_kernel)(uintptr_t)(16 * (i + 1)), 1 + i),
+                         CL_SUCCESS);
+    }
+    assert_int_equal(ctx->kernel_count, n);
+}
+
+/* Seconds for rounds look-ups cycling through the n kernels, the best of five runs. */
+static double lookup_seconds(const optcl_context *ctx, size_t n, size_t rounds)
+{
+    double best = 1e30;
+    size_t found = 0;
+    for (int run = 0; run < 5; run++) {
+        struct timespec t0, t1;
+        timespec_get(&t0, TIME_UTC);
+        for (size_t r = 0; r < rounds; r++)
+            found += optcl__kernel_most(ctx, (cl_kernel)(uintptr_t)(16 * (r % n + 1)));
+        timespec_get(&t1, TIME_UTC);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        best = s < best ? s : best;
+    }
+    assert_true(found > 0);
+    return best;
+}
+
+/* Every launch looks its kernel's work-group limit up among the context's kernels, and one
+ * context may hold thousands (an optimizer per layer, or per tensor): the look-up finds each
+ * limit, forgets what is released, and costs about the same among 16384 kernels as among 16 —
+ * a scan would take some 1000 times as long. */
+static void test_kernel_lookup(void **state)
+{
+    (void)state;
+    enum { SMALL = 16, LARGE = 16384, ROUNDS = 1 << 15 };
+    optcl_context *small = calloc(1, sizeof *small), *large = calloc(1, sizeof *large);
+    assert_non_null(small);
+    assert_non_null(large);
+    fill_kernels(small, SMALL);
+    fill_kernels(large, LARGE);
+    for (size_t i = 0; i < LARGE; i++)
+        assert_int_equal(optcl__kernel_most(large, (cl_kernel)(uintptr_t)(16 * (i + 1))), 1 + i);
+    assert_int_equal(optcl__kernel_most(large, (cl_kernel)(uintptr_t)8), SIZE_MAX);
+    assert_int_equal(optcl__kernel_most(large, (cl_kernel)(uintptr_t)(16 * LARGE + 16)), SIZE_MAX);
+    double few = lookup_seconds(small, SMALL, ROUNDS), many = lookup_seconds(large, LARGE, ROUNDS);
+    if (many > 64 * few + 1e-4)
+        fail_msg("%d look-ups take %.3g s among %d kernels, %.3g s among %d", ROUNDS, many, LARGE,
+                 few, SMALL);
+    free(small->kernels);
+    free(large->kernels);
+    free(small);
+    free(large);
+}
+
 static void test_config_beats_env(void **state)
 {
     (void)state;
@@ -548,6 +612,7 @@ int main(void)
         cmocka_unit_test_setup(test_default_choice_rule, clear_env),
         cmocka_unit_test_setup(test_config_beats_env, clear_env),
         cmocka_unit_test_setup(test_message_buffer, clear_env),
+        cmocka_unit_test(test_kernel_lookup),
         cmocka_unit_test_setup(test_destroy_in_use, clear_env),
         cmocka_unit_test_setup(test_wrap, clear_env),
         cmocka_unit_test_setup(test_wrap_refused, clear_env),
