@@ -1072,17 +1072,12 @@ static optcl_status read_parsed(optcl_optimizer *opt, const char *path, bool hea
     return st;
 }
 
-/* What take_progress changes, kept to put back when the load fails after it. */
+/* What take_progress changes, kept to put back when the load fails after it: the optimizer as
+ * it was (a shallow copy, of which put_back_progress takes back only what take_progress
+ * changes) and its memos. */
 typedef struct kept_progress {
-    optcl_optimizer_config config;
-    optcl_group_config groups[OPTCL_MAX_GROUPS];
-    uint64_t steps, skipped;
-    optcl_plateau_state plateau;
-    double lookahead_alpha;
-    optcl_mode mode;
+    optcl_optimizer was;
     optcl__saved_memos memos; /* free memos.guard_memos */
-    float loss_scale, last_norm, last_coef;
-    uint32_t growth_tracker;
 } kept_progress;
 
 /* Brings the host's copy of the guard's record up to the device's first (steps in flight may
@@ -1097,17 +1092,7 @@ static optcl_status keep_progress(optcl_optimizer *opt, kept_progress *k, const 
         name_file(opt, path);
         return st;
     }
-    k->config = opt->config;
-    memcpy(k->groups, opt->groups, sizeof k->groups);
-    k->steps = opt->steps;
-    k->skipped = opt->skipped;
-    k->plateau = opt->plateau;
-    k->lookahead_alpha = opt->lookahead_alpha;
-    k->mode = opt->mode;
-    k->loss_scale = opt->loss_scale;
-    k->last_norm = opt->last_norm;
-    k->last_coef = opt->last_coef;
-    k->growth_tracker = opt->growth_tracker;
+    k->was = *opt;
     return OPTCL_SUCCESS;
 }
 
@@ -1116,18 +1101,19 @@ static optcl_status keep_progress(optcl_optimizer *opt, kept_progress *k, const 
  * (with the restore's failure added, if the device fails that too). */
 static void put_back_progress(optcl_optimizer *opt, const kept_progress *k)
 {
-    opt->config = k->config;
-    memcpy(opt->groups, k->groups, sizeof opt->groups);
-    opt->steps = k->steps;
-    opt->skipped = k->skipped;
-    opt->plateau = k->plateau;
-    opt->lookahead_alpha = k->lookahead_alpha;
-    opt->mode = k->mode;
+    const optcl_optimizer *was = &k->was;
+    opt->config = was->config;
+    memcpy(opt->groups, was->groups, sizeof opt->groups);
+    opt->steps = was->steps;
+    opt->skipped = was->skipped;
+    opt->plateau = was->plateau;
+    opt->lookahead_alpha = was->lookahead_alpha;
+    opt->mode = was->mode;
     optcl__restore_memos(opt, &k->memos);
-    opt->loss_scale = k->loss_scale;
-    opt->last_norm = k->last_norm;
-    opt->last_coef = k->last_coef;
-    opt->growth_tracker = k->growth_tracker;
+    opt->loss_scale = was->loss_scale;
+    opt->last_norm = was->last_norm;
+    opt->last_coef = was->last_coef;
+    opt->growth_tracker = was->growth_tracker;
     char failure[OPTCL__MESSAGE_MAX];
     snprintf(failure, sizeof failure, "%s", opt->message);
     optcl_status undo = optcl__guard_store(opt);
@@ -1187,7 +1173,7 @@ optcl_status optcl_checkpoint_load_progress(optcl_optimizer *opt, const char *pa
         st = take_progress(opt, &pc, &kept, path);
     free(kept.memos.guard_memos);
     if (st == OPTCL_SUCCESS) { /* a new count; the slow weights come from elsewhere, or start */
-        optcl__lookahead_recounted(opt, kept.steps);
+        optcl__lookahead_recounted(opt, kept.was.steps);
         opt->counted_from = opt->steps; /* the file's α stays until the next sync */
     }
     optcl__st_free(&f);
