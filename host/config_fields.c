@@ -200,9 +200,8 @@ bool optcl__field_parse(optcl_optimizer_config *c, const optcl__config_field *f,
     case OPTCL__F_DOUBLE:
         return parse_double(text, (double *)base);
     case OPTCL__F_INT: {
-        errno = 0;
-        long v = strtol(text, &end, 10);
-        if (!starts_clean(text) || *end != '\0' || v < -1000000 || v > 1000000)
+        int64_t v = 0;
+        if (!parse_int64(text, '\0', &v, &stop) || v < -1000000 || v > 1000000)
             return false;
         *(int *)base = (int)v;
         return true;
