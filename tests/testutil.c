@@ -124,10 +124,11 @@ unsigned char *tu_read_file(const char *path, size_t *len)
 static char *tu_read_header(const char *path, unsigned char **file, size_t *len, uint64_t *n)
 {
     *file = tu_read_file(path, len);
+    assert_true(*len >= 8);
     *n = 0;
     for (int i = 7; i >= 0; i--)
         *n = *n << 8 | (*file)[i];
-    assert_true(*len >= 8 && *n <= *len - 8);
+    assert_true(*n <= *len - 8);
     char *header = strndup((const char *)*file + 8, (size_t)*n); /* the file's NUL ends the data */
     assert_non_null(header);
     return header;
