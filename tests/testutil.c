@@ -134,6 +134,27 @@ static char *tu_read_header(const char *path, unsigned char **file, size_t *len,
     return header;
 }
 
+/* Writes to the file b (len bytes, its header n bytes, read as header) with the old_len bytes
+ * of header at at replaced by new_text. */
+static void tu_write_patched(const char *to, const unsigned char *b, size_t len, uint64_t n,
+                             const char *header, const char *at, size_t old_len,
+                             const char *new_text)
+{
+    size_t before = (size_t)(at - header), after = strlen(at + old_len);
+    size_t size = before + strlen(new_text) + after, padded = (size + 7) / 8 * 8;
+    unsigned char *out = malloc(8 + padded + (len - 8 - n));
+    assert_non_null(out);
+    for (int i = 0; i < 8; i++)
+        out[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    memcpy(out + 8, header, before);
+    memcpy(out + 8 + before, new_text, strlen(new_text));
+    memcpy(out + 8 + before + strlen(new_text), at + old_len, after);
+    memset(out + 8 + size, ' ', padded - size);
+    memcpy(out + 8 + padded, b + 8 + n, len - 8 - n);
+    tu_write_file(to, out, 8 + padded + (len - 8 - n));
+    free(out);
+}
+
 void tu_patch_header(const char *from, const char *to, const char *old, const char *new_text)
 {
     size_t len = 0;
@@ -143,19 +164,7 @@ void tu_patch_header(const char *from, const char *to, const char *old, const ch
     char *at = strstr(header, old);
     if (!at)
         fail_msg("%s: '%s' is not in the header", from, old);
-    size_t before = (size_t)(at - header), after = strlen(at + strlen(old));
-    size_t size = before + strlen(new_text) + after, padded = (size + 7) / 8 * 8;
-    unsigned char *out = malloc(8 + padded + (len - 8 - n));
-    assert_non_null(out);
-    for (int i = 0; i < 8; i++)
-        out[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    memcpy(out + 8, header, before);
-    memcpy(out + 8 + before, new_text, strlen(new_text));
-    memcpy(out + 8 + before + strlen(new_text), at + strlen(old), after);
-    memset(out + 8 + size, ' ', padded - size);
-    memcpy(out + 8 + padded, b + 8 + n, len - 8 - n);
-    tu_write_file(to, out, 8 + padded + (len - 8 - n));
-    free(out);
+    tu_write_patched(to, b, len, n, header, at, strlen(old), new_text);
     free(header);
     free(b);
 }
@@ -166,22 +175,24 @@ void tu_set_meta(const char *from, const char *to, const char *key, const char *
     uint64_t n = 0;
     unsigned char *b = NULL;
     char *header = tu_read_header(from, &b, &len, &n);
-    char entry[512], old[512], *at = strstr(header, "\"__metadata__\":{");
+    char entry[512], *at = strstr(header, "\"__metadata__\":{");
     assert_non_null(at);
     snprintf(entry, sizeof entry, "\"%s\":\"", key);
     char *found = strstr(at, entry);
+    size_t old_len = 0;
     if (found) { /* "key":"value": the value ends at the next quote (ours have none inside) */
         const char *end = strchr(found + strlen(entry), '"');
         assert_non_null(end);
-        snprintf(old, sizeof old, "%.*s", (int)(end + 1 - found), found);
+        at = found;
+        old_len = (size_t)(end + 1 - found);
         snprintf(entry, sizeof entry, "\"%s\":\"%s\"", key, value);
     } else {
-        snprintf(old, sizeof old, "\"__metadata__\":{");
+        old_len = strlen("\"__metadata__\":{");
         snprintf(entry, sizeof entry, "\"__metadata__\":{\"%s\":\"%s\",", key, value);
     }
+    tu_write_patched(to, b, len, n, header, at, old_len, entry);
     free(header);
     free(b);
-    tu_patch_header(from, to, old, entry);
 }
 
 static int tu_compare_names(const void *a, const void *b)
