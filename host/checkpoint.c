@@ -1203,16 +1203,15 @@ optcl_status optcl_checkpoint_load(optcl_optimizer *opt, const char *path)
     char name[KEY_MAX];
     for (size_t i = 0; i < p->count && st == OPTCL_SUCCESS; i++) {
         snprintf(name, sizeof name, "optcl.tensor.%zu", i);
-        const char *saved = optcl__st_meta_get(&f, name);
+        const char *saved = optcl__st_meta_get(&f, name); /* listed (check_listing) */
         int group = -1;
         st = need_group(&f, path, i, &group, opt->message);
         if (st == OPTCL_SUCCESS &&
-            (!saved || strcmp(saved, p->tensors[i].name) != 0 || group != p->tensors[i].group))
+            (strcmp(saved, p->tensors[i].name) != 0 || group != p->tensors[i].group))
             st = optcl__fail(opt->message, OPTCL_ERROR_SIZE_MISMATCH,
                              "%s: tensor %zu is '%s' in group %d in the file but '%s' in group "
                              "%d in the parameter set",
-                             path, i, saved ? saved : "?", group, p->tensors[i].name,
-                             p->tensors[i].group);
+                             path, i, saved, group, p->tensors[i].name, p->tensors[i].group);
     }
     /* Check every tensor before changing anything. */
     const float **sources = calloc(expected ? 2 * expected : 1, sizeof *sources);
