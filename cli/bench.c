@@ -3,8 +3,6 @@
 #include "cli.h"
 #include "models.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,9 +69,7 @@ static int parse_count(const char *option, const char *value, unsigned long long
 {
     unsigned long long most = !strcmp(option, "--steps") ? MAX_SAMPLES : SIZE_MAX / 8;
     char *end = NULL;
-    errno = 0;
-    *out = isdigit((unsigned char)*value) ? strtoull(value, &end, 10) : 0;
-    if (!end || *end != '\0' || errno == ERANGE || *out == 0 || *out > most)
+    if (optcl_cli_scan_whole(value, &end, most, out) || *end != '\0' || *out == 0)
         return snprintf(msg, MSG, "%s %s: expected a whole number 1 … %llu", option, value, most) >
                0;
     return 0;

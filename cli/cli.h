@@ -37,6 +37,10 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
 /* The parameter set's element type from the options' param_dtype key (the last one wins, as
  * for every key); f32 without one. The keys must have passed optcl_cli_apply_option. */
 optcl_dtype optcl_cli_param_dtype(char *const *options, int count);
+/* A whole number written in digits alone (no sign, no space) up to max, at c, into *out; *end
+ * past it. Non-zero when c does not start with a digit or the number exceeds max. */
+int optcl_cli_scan_whole(const char *c, char **end, unsigned long long max,
+                         unsigned long long *out);
 /* v as the shortest text that strtod reads back as v (%.15g, %.16g or %.17g) into out (size
  * bytes; 32 hold any); returns out. inspect prints numbers so that resuming with them agrees. */
 const char *optcl_cli_real(char *out, size_t size, double v);

@@ -3,8 +3,6 @@
  * the rules that look at whole tensors (LAMB, LARS) see each tensor's norms. */
 #include "cli.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +15,13 @@ static int parse_shape(const char *text, size_t len, char sep, optcl_tensor_spec
     spec->ndim = 0;
     const char *c = text, *stop = text + len;
     for (;;) {
-        if (c >= stop || !isdigit((unsigned char)*c) || spec->ndim == OPTCL_MAX_DIMS)
+        if (c >= stop || spec->ndim == OPTCL_MAX_DIMS)
             return 1;
         char *end = NULL;
-        errno = 0;
-        long long v = strtoll(c, &end, 10);
-        if (errno == ERANGE || v < 1 || end > stop)
+        unsigned long long v = 0;
+        if (optcl_cli_scan_whole(c, &end, INT64_MAX, &v) || v < 1 || end > stop)
             return 1;
-        spec->shape[spec->ndim++] = v;
+        spec->shape[spec->ndim++] = (int64_t)v;
         if (end == stop)
             return 0;
         if (*end != sep)

@@ -170,9 +170,7 @@ static int parse_real(const char *key, const char *value, double *out, char *mes
     return 0;
 }
 
-/* A whole number written in digits alone (no sign, no space) up to max, at c, into *out; *end
- * past it. Non-zero when c does not start with a digit or the number exceeds max. */
-static int scan_whole(const char *c, char **end, unsigned long long max, unsigned long long *out)
+int optcl_cli_scan_whole(const char *c, char **end, unsigned long long max, unsigned long long *out)
 {
     if (!isdigit((unsigned char)*c))
         return 1;
@@ -290,7 +288,7 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
     case COUNT: {
         char *end = NULL;
         unsigned long long v = 0;
-        if (scan_whole(value, &end, INT64_MAX, &v) || *end != '\0') {
+        if (optcl_cli_scan_whole(value, &end, INT64_MAX, &v) || *end != '\0') {
             snprintf(message, message_size, "%s=%s: expected a whole number 0 … 2^63 - 1", key,
                      value);
             return 1;
@@ -342,7 +340,7 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
     case SEED: {
         char *end = NULL;
         unsigned long long v = 0;
-        if (scan_whole(value, &end, UINT64_MAX, &v) || *end != '\0') {
+        if (optcl_cli_scan_whole(value, &end, UINT64_MAX, &v) || *end != '\0') {
             snprintf(message, message_size, "%s=%s: expected a whole number 0 … 2^64 - 1", key,
                      value);
             return 1;
@@ -375,7 +373,7 @@ int optcl_cli_apply_option(optcl_optimizer_config *config, const char *key_value
         for (const char *c = value;; n++) {
             char *end = NULL;
             unsigned long long v = 0;
-            if (n == OPTCL_MAX_MILESTONES || scan_whole(c, &end, INT64_MAX, &v) ||
+            if (n == OPTCL_MAX_MILESTONES || optcl_cli_scan_whole(c, &end, INT64_MAX, &v) ||
                 (*end != ',' && *end != '\0')) {
                 snprintf(message, message_size,
                          "%s=%s: expected 1 to %d comma-separated whole numbers", key, value,
