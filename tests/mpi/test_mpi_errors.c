@@ -31,6 +31,17 @@ static void create_fails(optcl_params *params, const optcl_optimizer_config *c,
     }
 }
 
+/* Rank 0's configuration base and the last rank's differs, refused on every rank with a
+ * message that names the first field that differs (what: "lr is 0.5 here"). */
+static void config_differs(optcl_params *params, const optcl_optimizer_config *base,
+                           const optcl_optimizer_config *differs, const char *what)
+{
+    char text[256];
+    snprintf(text, sizeof text, "configuration differs from rank 0's: %s", what);
+    create_fails(params, mt_rank == mt_size - 1 ? differs : base, NULL, true,
+                 OPTCL_ERROR_INVALID_ARGUMENT, text);
+}
+
 static void bad_creates(void)
 {
     optcl_params *p = mt_params(ctx, mt_model, MT_MODEL_COUNT);
@@ -68,41 +79,34 @@ static void bad_creates(void)
                      "the parameter set differs from rank 0's");
         bad = c;
         bad.lr = 0.5;
-        create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
-                     "configuration differs from rank 0's: lr is 0.5 here");
+        config_differs(p, &c, &bad, "lr is 0.5 here");
         /* Every field counts — the rule's own, the schedule's, the plateau's, Lookahead's —
          * and the message names the first that differs. */
         bad = c;
         bad.adam.beta1 = 0.5;
-        create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
-                     "configuration differs from rank 0's: adam.beta1 is 0.5 here");
+        config_differs(p, &c, &bad, "adam.beta1 is 0.5 here");
         bad = c;
         bad.adam.amsgrad = 1;
-        create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
-                     "configuration differs from rank 0's: adam.amsgrad is 1 here");
+        config_differs(p, &c, &bad, "adam.amsgrad is 1 here");
         optcl_optimizer_config cosine = c;
         cosine.schedule = optcl_schedule_default(OPTCL_SCHEDULE_COSINE);
         cosine.schedule.t_max = 1000;
         bad = cosine;
         bad.schedule.t_max = 7;
-        create_fails(p, last ? &bad : &cosine, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
-                     "configuration differs from rank 0's: schedule.t_max is 7 here");
-        bad = c;
-        bad.plateau.enabled = 1;
-        optcl_optimizer_config plateau = bad;
+        config_differs(p, &cosine, &bad, "schedule.t_max is 7 here");
+        optcl_optimizer_config plateau = c;
+        plateau.plateau.enabled = 1;
+        bad = plateau;
         bad.plateau.factor = 0.25;
-        create_fails(p, last ? &bad : &plateau, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
-                     "configuration differs from rank 0's: plateau.factor is 0.25 here");
-        bad = c;
-        bad.lookahead.k = 5;
-        optcl_optimizer_config lookahead = bad;
+        config_differs(p, &plateau, &bad, "plateau.factor is 0.25 here");
+        optcl_optimizer_config lookahead = c;
+        lookahead.lookahead.k = 5;
+        bad = lookahead;
         bad.lookahead.alpha = 0.25;
-        create_fails(p, last ? &bad : &lookahead, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
-                     "configuration differs from rank 0's: lookahead.alpha is 0.25 here");
+        config_differs(p, &lookahead, &bad, "lookahead.alpha is 0.25 here");
         bad = optcl_optimizer_config_default(OPTCL_ADAMW); /* another algorithm, lr alike */
         bad.lr = c.lr;
-        create_fails(p, last ? &bad : &c, NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
-                     "configuration differs from rank 0's: algorithm is");
+        config_differs(p, &c, &bad, "algorithm is");
         mc = optcl_mpi_config_default();
         mc.collectives = OPTCL_MPI_COLLECTIVES_RING;
         create_fails(p, &c, last ? &mc : NULL, true, OPTCL_ERROR_INVALID_ARGUMENT,
