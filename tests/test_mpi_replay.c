@@ -85,6 +85,14 @@ static int replay(int np, const char *backend, const char *out, char *err, const
     return tu_run((char *const *)argv, err, ERR);
 }
 
+/* replay(np, "reference", out, …) that must succeed; what names it when it does not. */
+static void replay_ok(int np, const char *out, const char *what, const char **extra)
+{
+    char err[ERR];
+    if (replay(np, "reference", out, err, extra) != 0)
+        fail_msg("%s: %s", what, err);
+}
+
 static optcl_array load(const char *path)
 {
     optcl_array a = {0};
@@ -256,21 +264,16 @@ static void test_save_and_resume(void **state)
         replay(0, "reference", single, err,
                ARGS("adam", "--params", g_p0, "--grads", g_grads, "amsgrad=1", "lookahead_k=3")),
         0);
-    int rc = replay(2, "reference", a, err,
-                    ARGS("adam", "--params", g_p0, "--grads", g_ga, "--save-state", ck, "amsgrad=1",
-                         "lookahead_k=3"));
-    if (rc != 0)
-        fail_msg("save: %s", err);
-    rc = replay(2, "reference", b, err, ARGS("adam", "--load-state", ck, "--grads", g_gb));
-    if (rc != 0)
-        fail_msg("resume: %s", err);
+    replay_ok(2, a, "save",
+              ARGS("adam", "--params", g_p0, "--grads", g_ga, "--save-state", ck, "amsgrad=1",
+                   "lookahead_k=3"));
+    replay_ok(2, b, "resume", ARGS("adam", "--load-state", ck, "--grads", g_gb));
     optcl_array want = load(single), got = load(b);
     assert_int_equal(got.count, (T - 5) * N);
     assert_memory_equal(got.data, want.data + 5 * N, got.count * sizeof(float));
     optcl_array_free(&got);
-    rc = replay(3, "reference", b, err, ARGS("adam", "--load-state", ck, "--grads", g_gb));
-    if (rc != 0)
-        fail_msg("resuming 2 ranks' checkpoint with 3: %s", err);
+    replay_ok(3, b, "resuming 2 ranks' checkpoint with 3",
+              ARGS("adam", "--load-state", ck, "--grads", g_gb));
     got = load(b);
     assert_int_equal(got.count, (T - 5) * N);
     assert_memory_equal(got.data, want.data + 5 * N, got.count * sizeof(float));
@@ -281,29 +284,24 @@ static void test_save_and_resume(void **state)
     char lamb[1024], listed[1024];
     tu_path_in(lamb, sizeof lamb, "lamb_ck");
     tu_path_in(listed, sizeof listed, "listed.npy");
-    rc = replay(2, "reference", a, err,
-                ARGS("lamb", "--params", g_p0, "--grads", g_ga, "--save-state", lamb,
-                     "tensors=500,13x7,410"));
-    if (rc != 0)
-        fail_msg("lamb save: %s", err);
-    rc = replay(2, "reference", b, err,
-                ARGS("lamb", "--load-state", lamb, "--grads", g_gb, "tensors=500,13x7,410"));
-    if (rc != 0)
-        fail_msg("lamb resume: %s", err);
+    replay_ok(2, a, "lamb save",
+              ARGS("lamb", "--params", g_p0, "--grads", g_ga, "--save-state", lamb,
+                   "tensors=500,13x7,410"));
+    replay_ok(2, b, "lamb resume",
+              ARGS("lamb", "--load-state", lamb, "--grads", g_gb, "tensors=500,13x7,410"));
     inspected(lamb, "a sharded optcl checkpoint of 2 rank(s)\noptimizer: lamb lr=0.001 ",
               "\nprogress: 5 step(s), 0 skipped; next lr 0.001\n3 tensor(s), 1001 elements:\n"
               "  param.0  500 ");
-    rc = replay(3, "reference", listed, err, ARGS("lamb", "--load-state", lamb, "--grads", g_gb));
-    if (rc != 0)
-        fail_msg("lamb resumed without tensors=: %s", err);
+    replay_ok(3, listed,
+              "lamb resumed without tensors=", ARGS("lamb", "--load-state", lamb, "--grads", g_gb));
     want = load(b);
     got = load(listed);
     assert_int_equal(got.count, want.count);
     assert_memory_equal(got.data, want.data, got.count * sizeof(float));
     optcl_array_free(&got);
     optcl_array_free(&want);
-    rc = replay(2, "reference", b, err,
-                ARGS("lamb", "--load-state", lamb, "--grads", g_gb, "tensors=500,7x13,410"));
+    int rc = replay(2, "reference", b, err,
+                    ARGS("lamb", "--load-state", lamb, "--grads", g_gb, "tensors=500,7x13,410"));
     assert_int_equal(rc, 1);
     if (!strstr(err, "of shape 13x7 in group 0 in the checkpoint but") ||
         !strstr(err, "of shape 7x13"))
@@ -312,11 +310,9 @@ static void test_save_and_resume(void **state)
      * with another value is refused naming both. */
     char masked[1024];
     tu_path_in(masked, sizeof masked, "masked_ck");
-    rc = replay(2, "reference", a, err,
-                ARGS("lars", "--params", g_p0, "--grads", g_ga, "--save-state", masked,
-                     "trust_ratio_mask=0"));
-    if (rc != 0)
-        fail_msg("lars save: %s", err);
+    replay_ok(2, a, "lars save",
+              ARGS("lars", "--params", g_p0, "--grads", g_ga, "--save-state", masked,
+                   "trust_ratio_mask=0"));
     inspected(masked, "a sharded optcl checkpoint of 2 rank(s)\n",
               "\ntraining: trust_ratio_mask=0\n");
     rc = replay(2, "reference", b, err,
@@ -334,10 +330,8 @@ static void test_save_and_resume(void **state)
     assert_int_equal(rc, 1);
     if (!strstr(err, "does not list its tensors resumes with the saved run's tensors="))
         fail_msg("a first-version manifest resumed without its layout: %s", err);
-    rc = replay(2, "reference", listed, err,
-                ARGS("lamb", "--load-state", lamb, "--grads", g_gb, "tensors=500,13x7,410"));
-    if (rc != 0)
-        fail_msg("a first-version manifest resumed with its layout: %s", err);
+    replay_ok(2, listed, "a first-version manifest resumed with its layout",
+              ARGS("lamb", "--load-state", lamb, "--grads", g_gb, "tensors=500,13x7,410"));
 }
 
 /* Exit 1 and exactly one line on stderr, from the command, saying want. */
@@ -359,14 +353,11 @@ static void test_checkpoint_after_out(void **state)
     tu_path_in(out, sizeof out, "kept.npy");
     tu_path_in(nowhere, sizeof nowhere, "no/such/folder/out.npy");
     tu_path_in(ck, sizeof ck, "kept_ck");
-    int rc = replay(2, "reference", out, err,
-                    ARGS("adam", "--params", g_p0, "--grads", g_ga, "--save-state", ck));
-    if (rc != 0)
-        fail_msg("save: %s", err);
+    replay_ok(2, out, "save", ARGS("adam", "--params", g_p0, "--grads", g_ga, "--save-state", ck));
     size_t before_len = 0, after_len = 0;
     unsigned char *before = tu_read_file(ck, &before_len);
-    rc = replay(2, "reference", nowhere, err,
-                ARGS("adam", "--load-state", ck, "--grads", g_gb, "--save-state", ck));
+    int rc = replay(2, "reference", nowhere, err,
+                    ARGS("adam", "--load-state", ck, "--grads", g_gb, "--save-state", ck));
     assert_int_equal(rc, 1);
     unsigned char *after = tu_read_file(ck, &after_len);
     assert_int_equal(after_len, before_len);
