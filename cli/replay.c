@@ -271,9 +271,11 @@ typedef struct replay_rows {
     const char *state;
 } replay_rows;
 
-/* Runs the replay into rows, from p0 or from the checkpoint. */
+/* Runs the replay into rows, from p0 or from the checkpoint (saved_specs: its tensors, which
+ * are the layout unless tensors= or shape= is given). */
 static int run(const replay_args *a, const optcl_optimizer_config *config, const optcl_array *p0,
-               const optcl_array *g, const optcl_array *m, const replay_rows *rows, char *msg)
+               const optcl_array *g, const optcl_array *m, const optcl_tensor_spec *saved_specs,
+               size_t saved_count, const replay_rows *rows, char *msg)
 {
     float *out = rows->out, *trace = rows->trace;
     size_t n = g->shape[1], steps = g->shape[0];
@@ -289,17 +291,16 @@ static int run(const replay_args *a, const optcl_optimizer_config *config, const
         free(scratch);
         return 1;
     }
-    optcl_tensor_spec *specs = NULL;
-    size_t spec_count = 0;
-    int layout_failed = a->load_state && !optcl_cli_layout_given(a->options, a->option_count)
-                            ? optcl_checkpoint_inspect(a->load_state, &specs, &spec_count, NULL,
-                                                       msg, MSG) != OPTCL_SUCCESS
-                            : optcl_cli_tensor_specs(a->options, a->option_count, n, &specs,
-                                                     &spec_count, msg, MSG);
-    if (layout_failed) {
-        free(scratch);
-        optcl_context_destroy(ctx);
-        return 1;
+    optcl_tensor_spec *made = NULL; /* the layout of tensors=, shape= or N */
+    const optcl_tensor_spec *specs = saved_specs;
+    size_t spec_count = saved_count;
+    if (!a->load_state || optcl_cli_layout_given(a->options, a->option_count)) {
+        if (optcl_cli_tensor_specs(a->options, a->option_count, n, &made, &spec_count, msg, MSG)) {
+            free(scratch);
+            optcl_context_destroy(ctx);
+            return 1;
+        }
+        specs = made;
     }
     optcl_group_config group;
     optcl_optimizer_config grouped = optcl_cli_grouped(a->options, a->option_count, config, &group);
@@ -309,13 +310,13 @@ static int run(const replay_args *a, const optcl_optimizer_config *config, const
     if (a->load_state && !optcl_cli_option_value(a->options, a->option_count, "param_dtype"))
         st = optcl_checkpoint_param_dtype(a->load_state, &dtype, msg, MSG);
     if (st != OPTCL_SUCCESS) {
-        free(specs);
+        free(made);
         free(scratch);
         optcl_context_destroy(ctx);
         return 1;
     }
     st = optcl_params_create_typed(ctx, specs, spec_count, dtype, &params);
-    free(specs);
+    free(made);
     if (st == OPTCL_SUCCESS && p0->data)
         st = optcl_params_write(params, OPTCL_ROLE_PARAMS, OPTCL_ALL, p0->data, n);
     if (st == OPTCL_SUCCESS)
@@ -354,34 +355,33 @@ static int run(const replay_args *a, const optcl_optimizer_config *config, const
     return st != OPTCL_SUCCESS;
 }
 
-/* With --load-state, N and the configuration come from the checkpoint. */
-static int inspect_state(const replay_args *a, size_t *n, optcl_optimizer_config *saved, char *msg)
+/* With --load-state, N, the configuration and the tensors (*specs, *count: the caller frees
+ * them) come from the checkpoint. */
+static int inspect_state(const replay_args *a, size_t *n, optcl_optimizer_config *saved,
+                         optcl_tensor_spec **specs, size_t *count, char *msg)
 {
-    optcl_tensor_spec *specs = NULL;
-    size_t count = 0;
     if (optcl_cli_is_manifest(a->load_state)) /* not "not a safetensors file" */
         return snprintf(msg, MSG,
                         "%s is a sharded checkpoint (the manifest --distributed --save-state "
                         "writes): resume it with --distributed under mpirun",
                         a->load_state) > 0;
-    if (optcl_checkpoint_inspect(a->load_state, &specs, &count, saved, msg, MSG) != OPTCL_SUCCESS)
+    if (optcl_checkpoint_inspect(a->load_state, specs, count, saved, msg, MSG) != OPTCL_SUCCESS)
         return 1;
     /* replay's tensors: "param", or "param.0", "param.1", … (tensors=) */
-    int bad = count == 0;
+    int bad = *count == 0;
     *n = 0;
-    for (size_t i = 0; i < count && !bad; i++) {
+    for (size_t i = 0; i < *count && !bad; i++) {
         size_t numel = 1;
-        for (int d = 0; d < specs[i].ndim; d++)
-            numel *= (size_t)specs[i].shape[d];
+        for (int d = 0; d < (*specs)[i].ndim; d++)
+            numel *= (size_t)(*specs)[i].shape[d];
         *n += numel;
-        bad = strncmp(specs[i].name, "param", 5) != 0;
+        bad = strncmp((*specs)[i].name, "param", 5) != 0;
     }
     if (bad)
         snprintf(msg, MSG,
                  "%s was not written by optcl replay (expected tensors named 'param', or "
                  "'param.0', 'param.1', ...)",
                  a->load_state);
-    free(specs);
     return bad;
 }
 
@@ -431,7 +431,8 @@ int optcl_cli_replay(int argc, char **argv)
     replay_args a;
     optcl_optimizer_config config, saved;
     optcl_array p0 = {0}, g = {0}, m = {0};
-    size_t n = 0;
+    size_t n = 0, saved_count = 0;
+    optcl_tensor_spec *saved_specs = NULL; /* the checkpoint's tensors (not --distributed) */
     replay_output outs[OUTPUT_COUNT];
     int rc = parse_args(argc, argv, &a, msg);
     outputs_of(&a, outs);
@@ -439,7 +440,7 @@ int optcl_cli_replay(int argc, char **argv)
         rc = optcl_cli_outputs_check(outs, OUTPUT_COUNT, msg);
     if (!rc && a.load_state)
         rc = distributed ? optcl_cli_replay_inspect_sharded(&a, &n, &saved, msg)
-                         : inspect_state(&a, &n, &saved, msg);
+                         : inspect_state(&a, &n, &saved, &saved_specs, &saved_count, msg);
     if (!rc)
         rc = make_config(&a, a.load_state ? &saved : NULL, &config, msg);
     int saved_mask = 1;
@@ -481,7 +482,7 @@ int optcl_cli_replay(int argc, char **argv)
     } else if (!rc) {
         replay_rows rows = {out, trace, eval, outs[OUTPUT_STATE].tmp.tmp_path};
         size_t shape[2] = {g.shape[0], n}, trace_shape[2] = {g.shape[0], 3};
-        rc = run(&a, &config, &p0, &g, &m, &rows, msg) ||
+        rc = run(&a, &config, &p0, &g, &m, saved_specs, saved_count, &rows, msg) ||
              (rows.state && optcl_cli_output_written(&outs[OUTPUT_STATE], msg)) ||
              write_rows(&outs[OUTPUT_ROWS], out, shape, msg) ||
              write_rows(&outs[OUTPUT_TRACE], trace, trace_shape, msg) ||
@@ -496,6 +497,7 @@ int optcl_cli_replay(int argc, char **argv)
     free(out);
     free(trace);
     free(eval);
+    free(saved_specs);
     optcl_array_free(&p0);
     optcl_array_free(&g);
     optcl_array_free(&m);
