@@ -231,15 +231,17 @@ class _GroupRun:
 
     def copy(self, tensors, role, to_optcl):
         raw = self.dtype != torch.float32
+        # the call, the handle and the role once for every tensor
+        f = (lib.optcl_params_write_raw if raw else lib.optcl_params_write) if to_optcl \
+            else (lib.optcl_params_read_raw if raw else lib.optcl_params_read)
+        handle, role, check = self.params._h, core.ROLES[role], self.params._check
         for i, t in enumerate(tensors):
             t = t.detach()
             target = t
             if not t.is_contiguous():  # in through a contiguous copy, out through copy_
                 t = t.contiguous() if to_optcl else torch.empty(t.shape, dtype=t.dtype)
             ptr = t.view(_RAW_VIEW[self.dtype]).data_ptr() if raw else t.data_ptr()
-            f = (lib.optcl_params_write_raw if raw else lib.optcl_params_write) if to_optcl \
-                else (lib.optcl_params_read_raw if raw else lib.optcl_params_read)
-            self.params._check(f(self.params._h, core.ROLES[role], i, ptr, t.numel()))
+            check(f(handle, role, i, ptr, t.numel()))
             if t is not target and not to_optcl:
                 target.copy_(t)
 
