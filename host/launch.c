@@ -110,12 +110,17 @@ size_t optcl__kernel_local(const optcl_context *ctx, cl_kernel kernel)
     return local;
 }
 
-size_t optcl__local_size(const optcl_context *ctx, cl_kernel kernel, size_t items)
+/* local halved until it divides items (a short range: one work-group). */
+static size_t dividing(size_t local, size_t items)
 {
-    size_t local = optcl__kernel_local(ctx, kernel);
-    while (local > 1 && items % local != 0) /* a short range: one work-group */
+    while (local > 1 && items % local != 0)
         local /= 2;
     return local;
+}
+
+size_t optcl__local_size(const optcl_context *ctx, cl_kernel kernel, size_t items)
+{
+    return dividing(optcl__kernel_local(ctx, kernel), items);
 }
 
 cl_int optcl__enqueue_groups(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t items,
@@ -138,7 +143,8 @@ cl_int optcl__enqueue_padded(optcl_context *ctx, cl_kernel kernel, size_t offset
 {
     size_t full = optcl__kernel_local(ctx, kernel), small = full < 64 ? full : 64;
     size_t padded = optcl__round_up(items, items < full ? small : full);
-    return optcl__enqueue_items(ctx, kernel, offset, padded, num_events, wait_list, event);
+    return optcl__enqueue_groups(ctx, kernel, offset, padded, dividing(full, padded), num_events,
+                                 wait_list, event);
 }
 
 cl_int optcl__enqueue(optcl_context *ctx, cl_kernel kernel, size_t offset, size_t size,
