@@ -562,6 +562,8 @@ static void model_listed(void)
         {"fc1.weight", "fc1.weight%2"},          /* an escape cut short */
         {"fc1.weight", "fc1 weight"},            /* a raw space */
         {"fc2.bias", "fc1.bias"},                /* a name twice */
+        {"fc1.weight", "__metadata__"},          /* a name no model may have */
+        {"fc1.weight", "fc1\xc0\xaeweight"},     /* not UTF-8: an overlong '.' */
         {"5 fc2.bias", "5 "},                    /* an empty name */
         {"tensor 1 0 13 fc1.bias", "tensor 1 0 14 fc1.bias"}, /* not numel elements */
         {"7x13 fc1", "7x13x4294967296x4294967296 fc1"},       /* overflowing numel */
