@@ -557,30 +557,21 @@ optcl_status optcl_optimizer_write_state_codes(optcl_optimizer *opt, const char 
                         true);
 }
 
-/* Unset slow weights hold nothing yet (zeros, or what a run before a new count left): read,
- * they are the parameters the next step starts them from — so a state dict or a checkpoint
- * taken then and given back resumes as if it had not been. Where the device counts, a step
- * taken since may have started them already: the count read back says. */
-static optcl_status read_unset_slow(optcl_optimizer *opt, size_t index, float *data, size_t count,
-                                    bool *done, char *message, const char *what)
-{
-    optcl_params *p = opt->params;
-    optcl_status st = optcl__guard_sync(opt);
-    *done = st != OPTCL_SUCCESS || optcl__lookahead_unset(opt);
-    if (st != OPTCL_SUCCESS || !*done)
-        return st;
-    return optcl__transfer(p, p->buffer[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_PARAMS], p->dtype,
-                           index, data, count, false, message, what);
-}
-
 optcl_status optcl__state_transfer(optcl_optimizer *opt, size_t i, size_t index, float *data,
                                    size_t count, bool to_device, char *message, const char *what)
 {
+    /* Unset slow weights hold nothing yet (zeros, or what a run before a new count left): read,
+     * they are the parameters the next step starts them from — so a state dict or a checkpoint
+     * taken then and given back resumes as if it had not been. Where the device counts, a step
+     * taken since may have started them already: the count read back says. */
     if (!to_device && optcl__is_slow_state(opt, i) && optcl__lookahead_unset(opt)) {
-        bool done = false;
-        optcl_status st = read_unset_slow(opt, index, data, count, &done, message, what);
-        if (done)
+        optcl_params *p = opt->params;
+        optcl_status st = optcl__guard_sync(opt);
+        if (st != OPTCL_SUCCESS)
             return st;
+        if (optcl__lookahead_unset(opt))
+            return optcl__transfer(p, p->buffer[OPTCL_ROLE_PARAMS], p->host[OPTCL_ROLE_PARAMS],
+                                   p->dtype, index, data, count, false, message, what);
     }
     if (optcl__state_dtype(opt, i) == OPTCL__DTYPE_Q8)
         return optcl__q8_state_transfer(opt, i, index, data, count, to_device, message, what);
